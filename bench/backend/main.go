@@ -1,0 +1,81 @@
+// Command backend is the origin server of the Turnpike load benchmark.
+//
+// It serves two endpoints with precomputed bodies and headers so that it
+// spends as little CPU per request as possible:
+//
+//	/hello  13-byte text body "Hello, World!"
+//	/json   1 KiB JSON document
+//
+// Anything else answers 404. It listens on loopback only.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// jsonBody builds a JSON document of exactly size bytes.
+func jsonBody(size int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"items":[`)
+	for i := 0; ; i++ {
+		item := fmt.Sprintf(`{"id":%d,"name":"item-%04d","ok":true}`, i, i)
+		// Leave room for the separator, the item and the closing `],"pad":""}`.
+		if b.Len()+1+len(item)+len(`],"pad":""}`) > size {
+			break
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(item)
+	}
+	b.WriteString(`],"pad":"`)
+	b.WriteString(strings.Repeat("x", size-b.Len()-len(`"}`)))
+	b.WriteString(`"}`)
+	return []byte(b.String())
+}
+
+type static struct {
+	ctype []string
+	clen  []string
+	body  []byte
+}
+
+func newStatic(ctype string, body []byte) *static {
+	return &static{ctype: []string{ctype}, clen: []string{strconv.Itoa(len(body))}, body: body}
+}
+
+func (s *static) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	h := w.Header()
+	h["Content-Type"] = s.ctype
+	h["Content-Length"] = s.clen
+	_, _ = w.Write(s.body)
+}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:18100", "listen address (loopback)")
+	flag.Parse()
+
+	host, _, err := net.SplitHostPort(*addr)
+	if err != nil || !net.ParseIP(host).IsLoopback() {
+		log.Fatalf("backend: -addr must be a loopback address, got %q", *addr)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /hello", newStatic("text/plain; charset=utf-8", []byte("Hello, World!")))
+	mux.Handle("GET /json", newStatic("application/json", jsonBody(1024)))
+
+	srv := &http.Server{
+		Addr:              *addr,
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	log.Printf("backend: listening on %s", *addr)
+	log.Fatal(srv.ListenAndServe())
+}

@@ -1,0 +1,345 @@
+#!/usr/bin/env bash
+# Load benchmark of Turnpike against the direct backend and NGINX, on
+# loopback only, interleaved in one run. See bench/README.md.
+#
+#   bench/run.sh                                   # full default matrix
+#   TARGETS="direct nginx" ROUNDS=1 DURATION=3 bench/run.sh
+#
+# Knobs (environment):
+#   TARGETS="direct nginx turnpike"  ENDPOINTS="/hello /json"
+#   ROUNDS=3  DURATION=10  WARMUP=2  CONNS=64  THREADS=1
+#   PIN=1 (proxy alone on CPU 0; wrk, loadgen and backend on CPU 1) | 0
+#   LAT=1  LAT_RATE=1000  LAT_N=10000  LAT_WARMUP=1000  LAT_CONNS=16
+#   LAT_PATH=/hello  LAT_ROUNDS=$ROUNDS
+#   FOREIGN_MAX=10 (% of a core)  RETRIES=2  RETRY_WAIT=5 (s)
+#   PORT_BASE=18100 (backend; nginx +1, turnpike +2)
+#   OUTDIR=${TMPDIR:-/tmp}/turnpike-bench/<stamp>
+#   TURNPIKE_BIN=<prebuilt binary with turnpike's command line> (default: build ./cmd/turnpike)
+set -euo pipefail
+shopt -u patsub_replacement 2>/dev/null || true
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+
+TARGETS=${TARGETS:-"direct nginx turnpike"}
+ENDPOINTS=${ENDPOINTS:-"/hello /json"}
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-1}
+PIN=${PIN:-1}
+LAT=${LAT:-1}
+LAT_RATE=${LAT_RATE:-1000}
+LAT_N=${LAT_N:-10000}
+LAT_WARMUP=${LAT_WARMUP:-1000}
+LAT_CONNS=${LAT_CONNS:-16}
+LAT_PATH=${LAT_PATH:-/hello}
+LAT_ROUNDS=${LAT_ROUNDS:-$ROUNDS}
+FOREIGN_MAX=${FOREIGN_MAX:-10}
+RETRIES=${RETRIES:-2}
+RETRY_WAIT=${RETRY_WAIT:-5}
+PORT_BASE=${PORT_BASE:-18100}
+STAMP=$(date +%Y%m%d-%H%M%S)
+OUTDIR=${OUTDIR:-${TMPDIR:-/tmp}/turnpike-bench/$STAMP}
+
+log() { echo "[$(date +%T)] $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+for v in ROUNDS DURATION WARMUP CONNS THREADS LAT_RATE LAT_N LAT_WARMUP LAT_CONNS LAT_ROUNDS FOREIGN_MAX RETRIES RETRY_WAIT PORT_BASE; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer, got '${!v}'"
+done
+(( ROUNDS >= 1 && DURATION >= 1 && CONNS >= 1 && THREADS >= 1 && LAT_RATE >= 1 && LAT_N >= 1 )) ||
+  die "ROUNDS, DURATION, CONNS, THREADS, LAT_RATE and LAT_N must be >= 1"
+for t in $TARGETS; do
+  case $t in direct|nginx|turnpike) ;; *) die "unknown target '$t' (direct, nginx, turnpike)" ;; esac
+done
+for ep in $ENDPOINTS $LAT_PATH; do
+  case $ep in /hello|/json) ;; *) die "unknown endpoint '$ep' (/hello, /json)" ;; esac
+done
+
+# --- cleanup: every process started here is killed by pid --------------------
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/turnpike-bench-tmp.XXXXXX")
+chmod 755 "$TMP"
+PIDS=()
+POLICY_INSTALLED=0
+cleanup() {
+  local p
+  restore_policy
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do
+    for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# --- install what is missing (Debian) ----------------------------------------
+# Packaged services must not start: a deny-all policy-rc.d is in place during
+# apt-get install only. An existing policy-rc.d is saved and put back.
+restore_policy() {
+  [[ $POLICY_INSTALLED == 1 ]] || return 0
+  if [[ -e $TMP/policy-rc.d.saved ]]; then
+    cp -p "$TMP/policy-rc.d.saved" /usr/sbin/policy-rc.d
+  else
+    rm -f /usr/sbin/policy-rc.d
+  fi
+  POLICY_INSTALLED=0
+}
+install_missing() {
+  local pkgs=()
+  command -v wrk >/dev/null || pkgs+=(wrk)
+  if [[ " $TARGETS " == *" nginx "* ]] && ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
+    pkgs+=(nginx-light)
+  fi
+  command -v taskset >/dev/null || pkgs+=(util-linux)
+  command -v curl >/dev/null || pkgs+=(curl)
+  [[ ${#pkgs[@]} -gt 0 ]] || return 0
+  [[ $EUID == 0 ]] || die "missing ${pkgs[*]}; run as root or install them: apt-get install ${pkgs[*]}"
+  command -v apt-get >/dev/null || die "missing ${pkgs[*]} and no apt-get to install them"
+  log "installing ${pkgs[*]}"
+  [[ -e /usr/sbin/policy-rc.d ]] && cp -p /usr/sbin/policy-rc.d "$TMP/policy-rc.d.saved"
+  POLICY_INSTALLED=1
+  printf '#!/bin/sh\n# bench/run.sh: no service starts during this install\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  if ! timeout 300 apt-get update >"$TMP/apt.log" 2>&1 ||
+    ! DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y --no-install-recommends "${pkgs[@]}" >>"$TMP/apt.log" 2>&1; then
+    tail -n 20 "$TMP/apt.log" >&2
+    die "installing ${pkgs[*]} failed"
+  fi
+  restore_policy
+}
+install_missing
+export PATH=$PATH:/usr/sbin:/sbin
+
+# --- CPU placement ----------------------------------------------------------
+NCPU=$(nproc)
+if [[ $PIN == 1 ]]; then
+  (( NCPU >= 2 )) || die "PIN=1 needs at least 2 CPUs (have $NCPU); use PIN=0"
+  ON_PROXY=(taskset -c 0)
+  ON_LOAD=(taskset -c 1)
+else
+  ON_PROXY=()
+  ON_LOAD=()
+fi
+CLK=$(getconf CLK_TCK)
+
+# --- ports ------------------------------------------------------------------
+BPORT=$PORT_BASE
+declare -A PORT=([direct]=$BPORT [nginx]=$((PORT_BASE + 1)) [turnpike]=$((PORT_BASE + 2)))
+port_busy() {
+  if command -v ss >/dev/null; then
+    [[ -n $(ss -Hltn "( sport = :$1 )" 2>/dev/null) ]]
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+  fi
+}
+for p in "${PORT[@]}"; do
+  port_busy "$p" && die "port $p is in use; pick another PORT_BASE"
+done
+
+# --- build ------------------------------------------------------------------
+mkdir -p "$TMP/bin" "$OUTDIR"
+log "building backend, loadgen, report"
+(cd "$ROOT" && go build -o "$TMP/bin/" ./bench/backend ./bench/loadgen ./bench/report) || die "go build of bench/ failed"
+if [[ " $TARGETS " == *" turnpike "* ]]; then
+  if [[ -n ${TURNPIKE_BIN:-} ]]; then
+    [[ -x $TURNPIKE_BIN ]] || die "TURNPIKE_BIN=$TURNPIKE_BIN is not executable"
+    cp "$TURNPIKE_BIN" "$TMP/bin/turnpike"
+  else
+    log "building turnpike"
+    (cd "$ROOT" && go build -o "$TMP/bin/turnpike" ./cmd/turnpike) ||
+      die "go build ./cmd/turnpike failed (TARGETS=\"direct nginx\" benchmarks without it)"
+  fi
+fi
+
+# --- start ------------------------------------------------------------------
+declare -A PID URL
+start() { # start NAME CMD...: background, output to $TMP/NAME.log, pid recorded
+  local name=$1; shift
+  "$@" >"$TMP/$name.log" 2>&1 &
+  PID[$name]=$!
+  PIDS+=("$!")
+}
+wait_ready() { # wait_ready NAME: up to 10 s for 200 on /hello
+  local name=$1
+  for _ in $(seq 100); do
+    curl -fsS -o /dev/null --max-time 1 "${URL[$name]}/hello" 2>/dev/null && return 0
+    kill -0 "${PID[$name]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  log "$name did not answer 200 on ${URL[$name]}/hello; last lines of its log:"
+  tail -n 20 "$TMP/$name.log" >&2 || true
+  exit 1
+}
+
+start backend "${ON_LOAD[@]}" "$TMP/bin/backend" -addr "127.0.0.1:$BPORT"
+URL[backend]=http://127.0.0.1:$BPORT
+wait_ready backend
+URL[direct]=${URL[backend]}
+export BENCH_BACKEND_URL=${URL[backend]}
+
+for t in $TARGETS; do
+  case $t in
+    nginx)
+      user=""
+      [[ $EUID == 0 ]] && user="user root;"
+      conf=$(<"$HERE/nginx.conf")
+      conf=${conf//@TMP@/$TMP}
+      conf=${conf//@PORT@/${PORT[nginx]}}
+      conf=${conf//@BACKEND_PORT@/$BPORT}
+      conf=${conf//@USER@/$user}
+      printf '%s\n' "$conf" >"$TMP/nginx.conf"
+      start nginx "${ON_PROXY[@]}" nginx -p "$TMP" -e "$TMP/nginx.err" -c "$TMP/nginx.conf"
+      ;;
+    turnpike)
+      start turnpike env GOMAXPROCS=1 "${ON_PROXY[@]}" "$TMP/bin/turnpike" run -c "$HERE/turnpike.yml" \
+        --proxy-listen "127.0.0.1:${PORT[turnpike]}" --admin-listen off --access-log off
+      ;;
+  esac
+  URL[$t]=http://127.0.0.1:${PORT[$t]}
+done
+for t in $TARGETS; do
+  [[ $t == direct ]] && continue
+  wait_ready "$t"
+  for ep in $ENDPOINTS $LAT_PATH; do # a proxy must return the backend's bytes
+    a=$(curl -fsS --max-time 2 "${URL[direct]}$ep" | md5sum)
+    b=$(curl -fsS --max-time 2 "${URL[$t]}$ep" | md5sum)
+    [[ $a == "$b" ]] || die "$t: body of $ep differs from the backend's"
+  done
+done
+
+# --- machine ----------------------------------------------------------------
+{
+  echo "date:    $(date -Is)"
+  echo "nproc:   $NCPU"
+  echo "cpu:     $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+  echo "kernel:  $(uname -r)"
+  echo "os:      $(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-?}")"
+  echo "go:      $(go version)"
+  echo "nginx:   $(nginx -v 2>&1 | sed 's/^nginx version: //')"
+  echo "wrk:     $(wrk -v 2>&1 | head -n 1)"
+  echo "commit:  $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)"
+  echo "command: TARGETS=\"$TARGETS\" ENDPOINTS=\"$ENDPOINTS\" ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS THREADS=$THREADS PIN=$PIN LAT=$LAT LAT_RATE=$LAT_RATE LAT_N=$LAT_N LAT_CONNS=$LAT_CONNS LAT_PATH=$LAT_PATH LAT_ROUNDS=$LAT_ROUNDS bench/run.sh"
+} >"$OUTDIR/machine.txt"
+cat "$OUTDIR/machine.txt"
+echo
+
+# --- measurement --------------------------------------------------------------
+ticks() { # utime+stime (clock ticks) of PID and its direct children (nginx workers)
+  local s=0 c f a
+  for c in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    f=$(cat "/proc/$c/stat" 2>/dev/null) || continue
+    f=${f##*) }                                 # fields from 3 on; comm may contain spaces
+    read -r -a a <<<"$f"
+    s=$((s + a[11] + a[12]))                    # fields 14 (utime) and 15 (stime)
+  done
+  echo "$s"
+}
+busy() { # busy ticks of all CPUs (user+nice+system+irq+softirq)
+  awk '/^cpu /{print $2+$3+$4+$7+$8; exit}' /proc/stat
+}
+alive() { # alive NAME: the backend and the target must still run
+  local n
+  for n in backend "$1"; do
+    [[ -z ${PID[$n]:-} ]] || kill -0 "${PID[$n]}" 2>/dev/null || {
+      log "$n exited during the run; last lines of its log:"
+      tail -n 20 "$TMP/$n.log" >&2 || true
+      exit 1
+    }
+  done
+}
+# measure NAME CMD...: runs CMD (the load generator) and sets M_OUT (its
+# output), M_PROXY (proxy ticks), M_FOREIGN (CPU of processes outside the
+# benchmark, % of one core) and M_TRIES. The load generator's own CPU comes
+# from the wrapping shell's cutime+cstime. Re-runs up to RETRIES times while
+# foreign CPU is above FOREIGN_MAX.
+measure() {
+  local name=$1; shift
+  local pid=${PID[$name]:-} try p0 p1 b0 b1 c0 c1 t0 t1 out gen
+  for try in $(seq 0 "$RETRIES"); do
+    alive "$name"
+    p0=0; p1=0
+    [[ -n $pid ]] && p0=$(ticks "$pid")
+    b0=$(ticks "${PID[backend]}"); c0=$(busy); t0=$(date +%s%N)
+    out=$(bash -c '"$@"; rc=$?; s=$(cat /proc/$$/stat); s=${s##*) }; set -- $s; echo "GEN_TICKS ${14} ${15}"; exit $rc' _ "$@" 2>&1) || true
+    t1=$(date +%s%N); c1=$(busy); b1=$(ticks "${PID[backend]}")
+    [[ -n $pid ]] && p1=$(ticks "$pid")
+    gen=$(awk '/^GEN_TICKS/{print $2+$3}' <<<"$out")
+    M_OUT=$out
+    M_PROXY=$((p1 - p0))
+    M_FOREIGN=$(awk -v all=$((c1 - c0)) -v own=$((p1 - p0 + b1 - b0 + ${gen:-0})) -v clk="$CLK" -v ns=$((t1 - t0)) \
+      'BEGIN{f=(all-own)/clk/(ns/1e9)*100; printf "%.0f", (f<0?0:f)}')
+    M_TRIES=$((try + 1))
+    (( M_FOREIGN <= FOREIGN_MAX )) && return 0
+    (( try < RETRIES )) && { log "  foreign CPU ${M_FOREIGN}% of a core (> ${FOREIGN_MAX}%) during $name: measuring again"; sleep "$RETRY_WAIT"; }
+  done
+  return 0
+}
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
+
+TP=$OUTDIR/throughput.tsv
+LT=$OUTDIR/latency.tsv
+printf 'round\tendpoint\ttarget\trequests\tsecs\trps\tp50_us\tp99_us\terrors\tnon2xx\tproxy_ticks\tproxy_cpu_pct\tcpu_us_per_req\tforeign_pct\ttries\n' >"$TP"
+printf 'round\ttarget\tpath\tn\ttarget_rps\tachieved_rps\tok\terrors\tnon2xx\tsvc_p50_us\tsvc_p99_us\tlat_p50_us\tlat_p99_us\tlag_p99_us\tforeign_pct\ttries\n' >"$LT"
+
+cells=$((ROUNDS * $(wc -w <<<"$ENDPOINTS") * $(wc -w <<<"$TARGETS")))
+log "throughput: $cells cells of ${WARMUP}s warm-up + ${DURATION}s, $CONNS connections, $THREADS wrk thread(s), PIN=$PIN"
+for r in $(seq "$ROUNDS"); do
+  for ep in $ENDPOINTS; do
+    for t in $TARGETS; do
+      url=${URL[$t]}$ep
+      if (( WARMUP > 0 )); then
+        timeout $((WARMUP + 10)) "${ON_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" "$url" >/dev/null 2>&1 || true
+      fi
+      measure "$t" timeout $((DURATION + 20)) "${ON_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" \
+        --latency -s "$HERE/wrk-result.lua" "$url"
+      line=$(grep '^RESULT' <<<"$M_OUT" || true)
+      if [[ -z $line ]]; then
+        log "round $r $ep $t: wrk gave no result: $(head -c 300 <<<"$M_OUT")"
+        continue
+      fi
+      req=$(field requests "$line"); secs=$(field secs "$line")
+      cpu_pct=NA; us_req=NA
+      if [[ $t != direct ]]; then
+        cpu_pct=$(awk -v t="$M_PROXY" -v c="$CLK" -v s="$secs" 'BEGIN{printf "%.1f", t/c/s*100}')
+        us_req=$(awk -v t="$M_PROXY" -v c="$CLK" -v n="$req" 'BEGIN{if(n>0) printf "%.2f", t/c*1e6/n; else print "NA"}')
+      fi
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$ep" "$t" "$req" "$secs" \
+        "$(field rps "$line")" "$(field p50_us "$line")" "$(field p99_us "$line")" "$(field errors "$line")" \
+        "$(field non2xx "$line")" "$M_PROXY" "$cpu_pct" "$us_req" "$M_FOREIGN" "$M_TRIES" >>"$TP"
+      cpu_msg=""
+      [[ $t != direct ]] && cpu_msg=" proxy CPU ${cpu_pct}% ${us_req}us/req"
+      log "round $r $ep $t: $(field rps "$line") req/s p50=$(field p50_us "$line")us p99=$(field p99_us "$line")us$cpu_msg foreign=${M_FOREIGN}%"
+    done
+  done
+done
+
+if [[ $LAT == 1 ]]; then
+  lat_secs=$(( (LAT_N + LAT_WARMUP) / LAT_RATE + 1 ))
+  log "latency: open loop $LAT_RATE req/s on $LAT_PATH, $LAT_WARMUP + $LAT_N requests per run, $LAT_ROUNDS round(s)"
+  for r in $(seq "$LAT_ROUNDS"); do
+    for t in $TARGETS; do
+      measure "$t" timeout $((lat_secs + 30)) "${ON_LOAD[@]}" "$TMP/bin/loadgen" -url "${URL[$t]}$LAT_PATH" \
+        -rate "$LAT_RATE" -n "$LAT_N" -warmup "$LAT_WARMUP" -c "$LAT_CONNS" -max "$((lat_secs + 20))s"
+      line=$(grep '^RESULT' <<<"$M_OUT" || true)
+      if [[ -z $line ]]; then
+        log "latency round $r $t: loadgen gave no result: $(head -c 300 <<<"$M_OUT")"
+        continue
+      fi
+      printf '%s\t%s\t%s\t%s' "$r" "$t" "$LAT_PATH" "$LAT_N" >>"$LT"
+      for k in target_rps achieved_rps ok errors non2xx svc_p50_us svc_p99_us lat_p50_us lat_p99_us lag_p99_us; do
+        printf '\t%s' "$(field "$k" "$line")" >>"$LT"
+      done
+      printf '\t%s\t%s\n' "$M_FOREIGN" "$M_TRIES" >>"$LT"
+      log "latency round $r $t: svc p50=$(field svc_p50_us "$line")us p99=$(field svc_p99_us "$line")us ok=$(field ok "$line") errors=$(field errors "$line") foreign=${M_FOREIGN}%"
+    done
+  done
+fi
+
+echo
+"$TMP/bin/report" -dir "$OUTDIR" -foreign-max "$FOREIGN_MAX" | tee "$OUTDIR/report.txt"
+log "raw results: $OUTDIR (machine.txt throughput.tsv latency.tsv report.txt)"

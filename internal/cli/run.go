@@ -1,0 +1,315 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/turnpikegw/turnpike/internal/admin"
+	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/observe"
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/all"
+	"github.com/turnpikegw/turnpike/internal/proxy"
+	"github.com/turnpikegw/turnpike/internal/server"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
+	"github.com/turnpikegw/turnpike/internal/upstream"
+)
+
+// runOptions are the `run` flags.
+type runOptions struct {
+	configPath        string
+	proxyListen       string
+	adminListen       string
+	accessLog         string
+	logLevel          string
+	trustedIPs        string
+	requestIDHeader   string
+	limits            server.Limits
+	clientBodyTimeout time.Duration
+	clientMaxBody     int64
+	keepalive         int
+	keepaliveTimeout  time.Duration
+	shutdownTimeout   time.Duration
+}
+
+const defaultProxyListen = "0.0.0.0:8000"
+
+func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
+	fs.StringVar(&o.proxyListen, "proxy-listen", proxyDefault,
+		"comma-separated proxy listen addresses, Kong style (`0.0.0.0:8000, 0.0.0.0:8443 ssl`); the TLS one is added by default when the config has certificates")
+	fs.StringVar(&o.adminListen, "admin-listen", "127.0.0.1:8001", "admin API listen address (`off` to disable)")
+	fs.StringVar(&o.accessLog, "access-log", "stdout", "access log destination: stdout, stderr, a file path, or off")
+	fs.StringVar(&o.logLevel, "log-level", "info", "error log level: debug, info, warn, error")
+	fs.StringVar(&o.trustedIPs, "trusted-ips", "", "comma-separated IPs/CIDRs whose X-Forwarded-* and X-Real-IP headers are trusted (Kong's trusted_ips)")
+	fs.StringVar(&o.requestIDHeader, "request-id-header", "X-Request-Id", "header carrying the request id upstream and downstream")
+	fs.DurationVar(&o.limits.ReadHeaderTimeout, "header-timeout", server.DefaultLimits.ReadHeaderTimeout, "time allowed to read a request's headers")
+	fs.DurationVar(&o.limits.IdleTimeout, "idle-timeout", server.DefaultLimits.IdleTimeout, "keep-alive idle timeout for client connections")
+	fs.IntVar(&o.limits.MaxHeaderBytes, "max-header-bytes", server.DefaultLimits.MaxHeaderBytes, "largest request header block; larger gets 431")
+	fs.IntVar(&o.limits.MaxConcurrentStreams, "http2-max-streams", server.DefaultLimits.MaxConcurrentStreams, "HTTP/2 concurrent streams per client connection")
+	fs.DurationVar(&o.clientBodyTimeout, "client-body-timeout", 60*time.Second, "longest wait between two reads of a request body (0: none)")
+	fs.Int64Var(&o.clientMaxBody, "client-max-body-size", 0, "largest request body in bytes; larger gets 413 (0: no limit, Kong's default)")
+	fs.IntVar(&o.keepalive, "upstream-keepalive", upstream.DefaultPoolOptions.MaxIdle, "idle keep-alive connections kept per upstream target")
+	fs.DurationVar(&o.keepaliveTimeout, "upstream-keepalive-timeout", upstream.DefaultPoolOptions.IdleTimeout, "close upstream connections idle this long")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
+}
+
+func newRunCmd() *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run -c kong.yml",
+		Short: "Run the gateway on a Kong declarative config (YAML or JSON)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			if o.configPath == "" {
+				return errors.New("a config file is required: turnpike run -c kong.yml")
+			}
+			model, err := config.Load(o.configPath, config.Options{})
+			if err != nil {
+				return configError(o.configPath, err)
+			}
+			if !cmd.Flags().Changed("proxy-listen") && len(model.Certificates) > 0 {
+				o.proxyListen += ", 0.0.0.0:8443 ssl"
+			}
+			g, err := startGateway(o, model, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			return g.runUntilSignal()
+		},
+	}
+	cmd.Flags().StringVarP(&o.configPath, "config", "c", "", "Kong declarative config file (YAML or JSON)")
+	o.addFlags(cmd.Flags(), defaultProxyListen)
+	return cmd
+}
+
+// configError prints every config problem, one per line with its field
+// path, and ends with exit code 1.
+func configError(path string, err error) error {
+	var errs config.Errors
+	if errors.As(err, &errs) {
+		return exitError{code: 1, msg: fmt.Sprintf("%s: invalid configuration (%d errors):\n%s", path, len(errs), errs.Error())}
+	}
+	return exitError{code: 1, msg: fmt.Sprintf("%s: %v", path, err)}
+}
+
+// gateway is a running Turnpike: proxy and admin servers over one snapshot.
+type gateway struct {
+	opts      *runOptions
+	logger    *slog.Logger
+	holder    *snapshot.Holder
+	pools     *upstream.Pools
+	handler   *proxy.Handler
+	proxy     *server.Server
+	admin     *server.Server
+	accessLog *observe.AccessLog
+	logFile   io.Closer
+	draining  atomic.Bool
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %v", err)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func parseTrusted(s string) (proxy.TrustedIPs, error) {
+	var out proxy.TrustedIPs
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			a, err := netip.ParseAddr(part)
+			if err != nil {
+				return nil, fmt.Errorf("--trusted-ips: %q: %v", part, err)
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-ips: %q: %v", part, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+func startGateway(o *runOptions, model *config.Model, stdout, stderr io.Writer) (*gateway, error) {
+	logger, err := newLogger(o.logLevel, stderr)
+	if err != nil {
+		return nil, err
+	}
+	trusted, err := parseTrusted(o.trustedIPs)
+	if err != nil {
+		return nil, err
+	}
+	proxyListens, err := server.ParseListens(o.proxyListen)
+	if err != nil {
+		return nil, fmt.Errorf("--proxy-listen: %v", err)
+	}
+	adminListens, err := server.ParseListens(o.adminListen)
+	if err != nil {
+		return nil, fmt.Errorf("--admin-listen: %v", err)
+	}
+	g := &gateway{opts: o, logger: logger, holder: &snapshot.Holder{}}
+	switch o.accessLog {
+	case "off", "":
+	case "stdout":
+		g.accessLog = observe.NewAccessLog(stdout, 8192)
+	case "stderr":
+		g.accessLog = observe.NewAccessLog(stderr, 8192)
+	default:
+		f, err := os.OpenFile(o.accessLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("--access-log: %v", err)
+		}
+		g.logFile = f
+		g.accessLog = observe.NewAccessLog(f, 8192)
+	}
+	g.pools = upstream.NewPools(upstream.PoolOptions{MaxIdle: o.keepalive, IdleTimeout: o.keepaliveTimeout})
+	reg, err := plugin.NewRegistry(all.Registrations())
+	if err != nil {
+		return nil, err
+	}
+	snap, err := snapshot.Compile(model, snapshot.Deps{Registry: reg, Pools: g.pools, Env: plugin.Env{Logger: logger}})
+	if err != nil {
+		g.close()
+		return nil, configError(o.configPath, err)
+	}
+	g.holder.Store(snap)
+	g.handler = proxy.NewHandler(g.holder, proxy.Options{
+		Logger:            logger,
+		AccessLog:         g.accessLog,
+		TrustedIPs:        trusted,
+		RequestIDHeader:   o.requestIDHeader,
+		MaxBodySize:       o.clientMaxBody,
+		ClientBodyTimeout: o.clientBodyTimeout,
+		Version:           Version,
+	})
+	getCert := func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		if s := g.holder.Load(); s != nil && s.Certs != nil {
+			return s.Certs.GetCertificate(hello)
+		}
+		return nil, errors.New("no certificate configured")
+	}
+	for _, l := range proxyListens {
+		if l.TLS && snap.Certs == nil {
+			g.close()
+			return nil, fmt.Errorf("--proxy-listen %s ssl: the config has no certificates", l.Addr)
+		}
+	}
+	g.proxy, err = server.New("proxy", proxyListens, g.handler.Listener, o.limits, getCert, logger)
+	if err != nil {
+		g.close()
+		return nil, err
+	}
+	nodeID := make([]byte, 16)
+	rand.Read(nodeID)
+	adminHandler := admin.Handler(admin.Source{
+		Version:  Version,
+		NodeID:   hex.EncodeToString(nodeID),
+		Started:  time.Now(),
+		Snapshot: g.holder,
+		Requests: g.handler.Requests,
+		Accepted: g.proxy.Stats.Accepted.Load,
+		Active:   g.proxy.Stats.Active.Load,
+		Draining: g.draining.Load,
+		LogDrops: func() uint64 {
+			if g.accessLog == nil {
+				return 0
+			}
+			return g.accessLog.Dropped()
+		},
+	})
+	g.admin, err = server.New("admin", adminListens, func(string, string) http.Handler { return adminHandler },
+		server.DefaultLimits, getCert, logger)
+	if err != nil {
+		g.proxy.Shutdown(context.Background())
+		g.close()
+		return nil, err
+	}
+	g.proxy.Serve()
+	g.admin.Serve()
+	logger.Info("turnpike started", "version", Version, "proxy", addrList(g.proxy.Addrs()),
+		"admin", addrList(g.admin.Addrs()), "config", snap.Summary)
+	return g, nil
+}
+
+func addrList(addrs []net.Addr) string {
+	s := make([]string, len(addrs))
+	for i, a := range addrs {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// runUntilSignal serves until SIGTERM or SIGINT, then drains: readiness
+// turns 503, listeners stop accepting, in-flight requests get up to the
+// shutdown timeout. A second signal exits at once.
+func (g *gateway) runUntilSignal() error {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	sig := <-sigs
+	g.logger.Info("draining", "signal", sig.String(), "timeout", g.opts.shutdownTimeout.String())
+	go func() {
+		<-sigs
+		g.logger.Warn("second signal: exiting now")
+		os.Exit(1)
+	}()
+	return g.shutdown()
+}
+
+func (g *gateway) shutdown() error {
+	g.draining.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), g.opts.shutdownTimeout)
+	defer cancel()
+	err := g.proxy.Shutdown(ctx)
+	g.admin.Shutdown(ctx)
+	g.close()
+	if err != nil {
+		g.logger.Warn("shutdown timed out; remaining connections closed", "error", err)
+	}
+	g.logger.Info("stopped")
+	return nil
+}
+
+func (g *gateway) close() {
+	if g.handler != nil {
+		g.handler.Close()
+	}
+	if g.pools != nil {
+		g.pools.Close()
+	}
+	if g.accessLog != nil {
+		g.accessLog.Close()
+	}
+	if g.logFile != nil {
+		g.logFile.Close()
+	}
+}

@@ -1,0 +1,242 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// builder validates a decoded Config and flattens it into a Model.
+type builder struct {
+	cfg   *Config
+	lines map[string]int
+	m     *Model
+	errs  Errors
+
+	services  index[*ServiceEntry]
+	routes    index[*RouteEntry]
+	consumers index[*ConsumerEntry]
+	// customIDs is kept apart from consumers: custom_id is unique but is
+	// not a key that plugins may refer to.
+	customIDs index[*ConsumerEntry]
+	upstreams index[*UpstreamEntry]
+	certs     index[*CertificateEntry]
+	caCerts   index[*CACertEntry]
+}
+
+// index finds entities by id or by their endpoint key (name, username) and
+// remembers where each key was first defined, for duplicate errors.
+type index[T any] struct {
+	byKey map[string]T
+	where map[string]string
+}
+
+func (ix *index[T]) lookup(key string) (T, bool) {
+	v, ok := ix.byKey[key]
+	return v, ok
+}
+
+func newBuilder(cfg *Config, lines map[string]int) *builder {
+	return &builder{cfg: cfg, lines: lines, m: &Model{FormatVersion: cfg.FormatVersion}}
+}
+
+func (b *builder) err(path, msg string) {
+	b.errs = append(b.errs, FieldError{Path: path, Message: msg, Line: lineOf(b.lines, path)})
+}
+
+func (b *builder) errf(path, format string, args ...any) {
+	b.err(path, fmt.Sprintf(format, args...))
+}
+
+// present reports whether a field was written in the document (and not
+// null), for fields whose defaults make absence invisible after decoding.
+func (b *builder) present(path string) bool {
+	_, ok := b.lines[path]
+	return ok
+}
+
+// register adds key to ix unless it is empty or taken; kind names the key in
+// the duplicate error ("name", "id", "username").
+func register[T any](b *builder, ix *index[T], kind, key, path string, v T) {
+	if key == "" {
+		return
+	}
+	if ix.byKey == nil {
+		ix.byKey, ix.where = map[string]T{}, map[string]string{}
+	}
+	if first, ok := ix.where[key]; ok {
+		b.errf(JoinPath(path, kind), "duplicate %s '%s' (first defined at %s)", kind, key, first)
+		return
+	}
+	ix.byKey[key], ix.where[key] = v, path
+}
+
+func at(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
+
+// build runs the stages in dependency order: entities that others refer to
+// (upstreams, certificates) first, plugins last.
+//
+// Model order is the order a reader meets entities in the file: services in
+// order (implicit services of `url:` routes appended as they are met),
+// routes nested in services in file order followed by top-level routes, and
+// plugins as met walking services (with their routes), top-level routes,
+// consumers, then top-level plugins. The router breaks priority ties by this
+// route order.
+func (b *builder) build() {
+	b.checkFormatVersion()
+	b.buildCertificates()
+	b.buildUpstreams()
+
+	var nested []pendingPlugin
+	// All services are indexed before any route so that a route may refer
+	// to a service declared after it.
+	entries := make([]*ServiceEntry, len(b.cfg.Services))
+	for i := range b.cfg.Services {
+		entries[i] = b.addService(&b.cfg.Services[i], at("services", i))
+	}
+	for i, entry := range entries {
+		svc := &b.cfg.Services[i]
+		path := at("services", i)
+		nested = append(nested, b.pluginsOf(svc.Plugins, JoinPath(path, "plugins"), scopeService, entry, nil, nil)...)
+		for j := range svc.Routes {
+			rpath := at(JoinPath(path, "routes"), j)
+			r := b.addRoute(&svc.Routes[j], rpath, entry)
+			nested = append(nested, b.pluginsOf(svc.Routes[j].Plugins, JoinPath(rpath, "plugins"), scopeRoute, nil, r, nil)...)
+		}
+	}
+	for i := range b.cfg.Routes {
+		path := at("routes", i)
+		r := b.addRoute(&b.cfg.Routes[i], path, nil)
+		nested = append(nested, b.pluginsOf(b.cfg.Routes[i].Plugins, JoinPath(path, "plugins"), scopeRoute, nil, r, nil)...)
+	}
+	for i := range b.cfg.Consumers {
+		path := at("consumers", i)
+		c := b.addConsumer(&b.cfg.Consumers[i], path)
+		nested = append(nested, b.pluginsOf(b.cfg.Consumers[i].Plugins, JoinPath(path, "plugins"), scopeConsumer, nil, nil, c)...)
+	}
+	nested = append(nested, b.pluginsOf(b.cfg.Plugins, "plugins", scopeNone, nil, nil, nil)...)
+	b.resolvePlugins(nested)
+}
+
+func (b *builder) checkFormatVersion() {
+	switch v := b.cfg.FormatVersion; v {
+	case "3.0":
+	case "1.1", "2.1":
+		b.migratePaths()
+	case "":
+		b.err("_format_version", "required field missing")
+	default:
+		b.errf("_format_version", "unsupported _format_version '%s' (expected one of: 1.1, 2.1, 3.0)", v)
+	}
+}
+
+// migratePaths applies Kong's 2.x → 3.0 migration: in older formats every
+// path was a regex, so a path using anything beyond the characters of a
+// plain URL path is marked as a regex with `~`.
+func (b *builder) migratePaths() {
+	migrate := func(r *Route) {
+		for i, p := range r.Paths {
+			if !isPlainPath(p) {
+				r.Paths[i] = "~" + p
+			}
+		}
+	}
+	for i := range b.cfg.Routes {
+		migrate(&b.cfg.Routes[i])
+	}
+	for i := range b.cfg.Services {
+		for j := range b.cfg.Services[i].Routes {
+			migrate(&b.cfg.Services[i].Routes[j])
+		}
+	}
+}
+
+func isPlainPath(p string) bool {
+	for _, c := range p {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '.', c == '-', c == '_', c == '~', c == '/', c == '%':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// addService validates an explicit service and indexes it by name and id.
+func (b *builder) addService(s *Service, path string) *ServiceEntry {
+	e := &ServiceEntry{Path: path, Service: s}
+	b.checkID(s.ID, path)
+	b.checkService(s, path, s.URL != "")
+	if u, ok := b.upstreams.lookup(s.Host); ok && s.Host != "" {
+		e.Upstream = u
+	}
+	b.m.Services = append(b.m.Services, e)
+	register(b, &b.services, "id", s.ID, path, e)
+	register(b, &b.services, "name", s.Name, path, e)
+	return e
+}
+
+func (b *builder) addRoute(r *Route, path string, parent *ServiceEntry) *RouteEntry {
+	e := &RouteEntry{Path: path, Route: r, Service: parent}
+	b.checkID(r.ID, path)
+	b.checkRoute(r, path)
+	switch {
+	case parent != nil && r.Service != nil:
+		b.err(JoinPath(path, "service"), "cannot be set on a route nested in a service")
+	case parent != nil && r.URL != "":
+		b.err(JoinPath(path, "url"), "cannot be set on a route nested in a service")
+	case r.URL != "" && r.Service != nil:
+		b.err(JoinPath(path, "url"), "'url' and 'service' cannot both be set")
+	case r.URL != "":
+		e.Service = b.implicitService(r, path)
+	case r.Service != nil:
+		e.Service = b.resolveService(r.Service, JoinPath(path, "service"))
+	}
+	b.m.Routes = append(b.m.Routes, e)
+	register(b, &b.routes, "id", r.ID, path, e)
+	register(b, &b.routes, "name", r.Name, path, e)
+	return e
+}
+
+// implicitService turns a route's `url:` into a service of its own, named
+// after the route. It is not indexed by name: plugins and routes can only
+// refer to services the file declares.
+func (b *builder) implicitService(r *Route, path string) *ServiceEntry {
+	s := &Service{}
+	s.SetDefaults()
+	s.Name = r.Name
+	s.URL = r.URL
+	b.checkService(s, path, true)
+	e := &ServiceEntry{Path: path, Service: s, Implicit: true}
+	if u, ok := b.upstreams.lookup(s.Host); ok && s.Host != "" {
+		e.Upstream = u
+	}
+	b.m.Services = append(b.m.Services, e)
+	return e
+}
+
+func (b *builder) resolveService(ref *Ref, path string) *ServiceEntry {
+	if ref.Key() == "" {
+		b.err(path, "must set 'id' or 'name'")
+		return nil
+	}
+	s, ok := b.services.lookup(ref.Key())
+	if !ok || s.Implicit {
+		b.errf(path, "service '%s' not found", ref.Key())
+		return nil
+	}
+	return s
+}
+
+func (b *builder) addConsumer(c *Consumer, path string) *ConsumerEntry {
+	e := &ConsumerEntry{Path: path, Consumer: c}
+	b.checkID(c.ID, path)
+	if c.Username == "" && c.CustomID == "" {
+		b.err(path, "at least one of these fields must be non-empty: 'custom_id', 'username'")
+	}
+	b.m.Consumers = append(b.m.Consumers, e)
+	register(b, &b.consumers, "id", c.ID, path, e)
+	register(b, &b.consumers, "username", c.Username, path, e)
+	register(b, &b.customIDs, "custom_id", c.CustomID, path, e)
+	return e
+}

@@ -1,0 +1,335 @@
+package config
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"net"
+	"strconv"
+	"strings"
+)
+
+var (
+	algorithmList = []string{"round-robin", "consistent-hashing", "least-connections", "latency"}
+	algorithms    = setOf(algorithmList...)
+	hashOnList    = []string{"none", "consumer", "ip", "header", "cookie", "path", "query_arg", "uri_capture"}
+	hashOn        = setOf(hashOnList...)
+	checkTypeList = []string{"tcp", "http", "https", "grpc", "grpcs"}
+	checkTypes    = setOf(checkTypeList...)
+)
+
+func (b *builder) buildUpstreams() {
+	entries := make([]*UpstreamEntry, len(b.cfg.Upstreams))
+	for i := range b.cfg.Upstreams {
+		u := &b.cfg.Upstreams[i]
+		path := at("upstreams", i)
+		e := &UpstreamEntry{Path: path, Upstream: u}
+		entries[i] = e
+		b.checkID(u.ID, path)
+		b.checkUpstream(u, path)
+		b.m.Upstreams = append(b.m.Upstreams, e)
+		register(b, &b.upstreams, "id", u.ID, path, e)
+		register(b, &b.upstreams, "name", u.Name, path, e)
+	}
+	seen := map[*UpstreamEntry]map[string]string{}
+	add := func(e *UpstreamEntry, t *Target, path string) {
+		b.checkID(t.ID, path)
+		te, ok := b.checkTarget(t, path)
+		if !ok || e == nil {
+			return
+		}
+		key := net.JoinHostPort(te.Host, strconv.Itoa(te.Port))
+		if seen[e] == nil {
+			seen[e] = map[string]string{}
+		}
+		if first, dup := seen[e][key]; dup {
+			b.errf(JoinPath(path, "target"), "duplicate target '%s' (first defined at %s)", key, first)
+			return
+		}
+		seen[e][key] = path
+		e.Targets = append(e.Targets, te)
+	}
+	for i, e := range entries {
+		for j := range b.cfg.Upstreams[i].Targets {
+			t := &b.cfg.Upstreams[i].Targets[j]
+			path := at(JoinPath(e.Path, "targets"), j)
+			if t.Upstream != nil {
+				b.err(JoinPath(path, "upstream"), "cannot be set on a target nested in an upstream")
+			}
+			add(e, t, path)
+		}
+	}
+	for i := range b.cfg.Targets {
+		t := &b.cfg.Targets[i]
+		path := at("targets", i)
+		var e *UpstreamEntry
+		switch {
+		case t.Upstream == nil:
+			b.err(JoinPath(path, "upstream"), "required field missing")
+		case t.Upstream.Key() == "":
+			b.err(JoinPath(path, "upstream"), "must set 'id' or 'name'")
+		default:
+			var ok bool
+			if e, ok = b.upstreams.lookup(t.Upstream.Key()); !ok {
+				b.errf(JoinPath(path, "upstream"), "upstream '%s' not found", t.Upstream.Key())
+			}
+		}
+		add(e, t, path)
+	}
+}
+
+func (b *builder) checkUpstream(u *Upstream, path string) {
+	field := func(name string) string { return JoinPath(path, name) }
+	switch _, _, hasPort := splitHostPort(u.Name); {
+	case u.Name == "":
+		b.err(field("name"), "required field missing")
+	case net.ParseIP(u.Name) != nil:
+		b.errf(field("name"), "Invalid name ('%s'); no ip addresses allowed", u.Name)
+	case hasPort:
+		b.errf(field("name"), "Invalid name ('%s'); no port allowed", u.Name)
+	case !validHost(u.Name):
+		b.errf(field("name"), "Invalid name ('%s'); must be a valid hostname", u.Name)
+	}
+
+	if !algorithms[u.Algorithm] {
+		b.errf(field("algorithm"), "expected one of: %s", strings.Join(algorithmList, ", "))
+	}
+	// Kong's shorthands: balancers that do not hash drop hash_on, and
+	// asking for a hash implies the hashing balancer.
+	switch {
+	case u.Algorithm == "least-connections" || u.Algorithm == "latency":
+		u.HashOn, u.HashFallback = "none", "none"
+	case u.HashOn != "none" && hashOn[u.HashOn]:
+		u.Algorithm = "consistent-hashing"
+	}
+	for _, h := range []struct{ name, value, header, query, capture string }{
+		{"hash_on", u.HashOn, u.HashOnHeader, u.HashOnQueryArg, u.HashOnURICapture},
+		{"hash_fallback", u.HashFallback, u.HashFallbackHeader, u.HashFallbackQueryArg, u.HashFallbackURICapture},
+	} {
+		if !hashOn[h.value] {
+			b.errf(field(h.name), "expected one of: %s", strings.Join(hashOnList, ", "))
+			continue
+		}
+		need := map[string]string{"header": h.header, "query_arg": h.query, "uri_capture": h.capture}
+		suffix := map[string]string{"header": "_header", "query_arg": "_query_arg", "uri_capture": "_uri_capture"}
+		if v, ok := need[h.value]; ok && v == "" {
+			b.errf(field(h.name+suffix[h.value]), "required when '%s' is set to '%s'", h.name, h.value)
+		}
+	}
+	if u.HashOn == "cookie" && u.HashOnCookie == "" {
+		b.err(field("hash_on_cookie"), "required when 'hash_on' is set to 'cookie'")
+	}
+	if u.HashFallback == "cookie" && u.HashOnCookie == "" {
+		b.err(field("hash_on_cookie"), "required when 'hash_fallback' is set to 'cookie'")
+	}
+	if (u.HashOn == "none" || u.HashOn == "cookie") && u.HashFallback != "none" {
+		b.errf(field("hash_fallback"), "must be 'none' when 'hash_on' is '%s'", u.HashOn)
+	}
+	if !strings.HasPrefix(u.HashOnCookiePath, "/") {
+		b.err(field("hash_on_cookie_path"), "should start with: /")
+	}
+	b.between(field("slots"), u.Slots, 10, 65536)
+	if u.HostHeader != "" && !validHost(u.HostHeader) {
+		b.errf(field("host_header"), "invalid hostname: '%s'", u.HostHeader)
+	}
+	if u.ClientCert != nil {
+		if _, ok := b.certs.lookup(u.ClientCert.Key()); !ok {
+			b.errf(field("client_certificate"), "certificate '%s' not found", u.ClientCert.Key())
+		}
+	}
+	b.checkHealthchecks(&u.Healthchecks, field("healthchecks"))
+}
+
+func (b *builder) checkHealthchecks(h *Healthchecks, path string) {
+	if h.Threshold < 0 || h.Threshold > 100 {
+		b.err(JoinPath(path, "threshold"), "value should be between 0 and 100")
+	}
+	a, ap := &h.Active, JoinPath(path, "active")
+	if !checkTypes[a.Type] {
+		b.errf(JoinPath(ap, "type"), "expected one of: %s", strings.Join(checkTypeList, ", "))
+	}
+	if a.Timeout < 0 {
+		b.err(JoinPath(ap, "timeout"), "value must be at least 0")
+	}
+	b.between(JoinPath(ap, "concurrency"), a.Concurrency, 1, 2147483648)
+	if !strings.HasPrefix(a.HTTPPath, "/") {
+		b.err(JoinPath(ap, "http_path"), "should start with: /")
+	}
+	if a.HTTPSSNI != "" && !validSNI(a.HTTPSSNI) {
+		b.errf(JoinPath(ap, "https_sni"), "invalid SNI '%s'", a.HTTPSSNI)
+	}
+	for _, iv := range []struct {
+		name string
+		v    float64
+	}{{"healthy.interval", a.Healthy.Interval}, {"unhealthy.interval", a.Unhealthy.Interval}} {
+		if iv.v < 0 || iv.v > 65535 {
+			b.err(JoinPath(ap, iv.name), "value should be between 0 and 65535")
+		}
+	}
+	p, pp := &h.Passive, JoinPath(path, "passive")
+	if !checkTypes[p.Type] {
+		b.errf(JoinPath(pp, "type"), "expected one of: %s", strings.Join(checkTypeList, ", "))
+	}
+	statuses := map[string][]int{
+		JoinPath(ap, "healthy.http_statuses"):   a.Healthy.HTTPStatuses,
+		JoinPath(ap, "unhealthy.http_statuses"): a.Unhealthy.HTTPStatuses,
+		JoinPath(pp, "healthy.http_statuses"):   p.Healthy.HTTPStatuses,
+		JoinPath(pp, "unhealthy.http_statuses"): p.Unhealthy.HTTPStatuses,
+	}
+	for _, sp := range sortedKeys(statuses) {
+		for i, s := range statuses[sp] {
+			b.between(at(sp, i), s, 100, 999)
+		}
+	}
+	// Kong caps every counter at 255 (a threshold, not a rate).
+	counters := map[string]int{
+		"active.healthy.successes":        a.Healthy.Successes,
+		"active.unhealthy.tcp_failures":   a.Unhealthy.TCPFailures,
+		"active.unhealthy.timeouts":       a.Unhealthy.Timeouts,
+		"active.unhealthy.http_failures":  a.Unhealthy.HTTPFailures,
+		"passive.healthy.successes":       p.Healthy.Successes,
+		"passive.unhealthy.tcp_failures":  p.Unhealthy.TCPFailures,
+		"passive.unhealthy.timeouts":      p.Unhealthy.Timeouts,
+		"passive.unhealthy.http_failures": p.Unhealthy.HTTPFailures,
+	}
+	for _, name := range sortedKeys(counters) {
+		b.between(JoinPath(path, name), counters[name], 0, 255)
+	}
+}
+
+// defaultTargetPort is Kong's port for a target given without one.
+const defaultTargetPort = 8000
+
+// checkTarget parses `host[:port]`, `ip[:port]` or `[v6][:port]`.
+func (b *builder) checkTarget(t *Target, path string) (*TargetEntry, bool) {
+	tpath := JoinPath(path, "target")
+	b.between(JoinPath(path, "weight"), t.Weight, 0, 65535)
+	if t.Target == "" {
+		b.err(tpath, "required field missing")
+		return nil, false
+	}
+	host, port := t.Target, defaultTargetPort
+	if net.ParseIP(host) == nil {
+		h, p, hasPort := splitHostPort(t.Target)
+		host = h
+		if hasPort {
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 0 || n > 65535 {
+				b.errf(tpath, "Invalid target ('%s'); not a valid port", t.Target)
+				return nil, false
+			}
+			port = n
+		}
+	}
+	if !validHost(host) {
+		b.errf(tpath, "Invalid target ('%s'); not a valid hostname or ip address", t.Target)
+		return nil, false
+	}
+	return &TargetEntry{Path: path, Target: t, Host: host, Port: port}, true
+}
+
+func (b *builder) buildCertificates() {
+	snis := index[string]{}
+	addSNI := func(name, path string) {
+		if !validSNI(name) {
+			b.errf(JoinPath(path, "name"), "invalid SNI '%s'", name)
+			return
+		}
+		register(b, &snis, "name", name, path, name)
+	}
+	for i := range b.cfg.CACertificates {
+		c := &b.cfg.CACertificates[i]
+		path := at("ca_certificates", i)
+		b.checkID(c.ID, path)
+		if msg := checkCACert(c.Cert); msg != "" {
+			b.err(JoinPath(path, "cert"), msg)
+		}
+		e := &CACertEntry{Path: path, CACert: c}
+		b.m.CACerts = append(b.m.CACerts, e)
+		register(b, &b.caCerts, "id", c.ID, path, e)
+	}
+	for i := range b.cfg.Certificates {
+		c := &b.cfg.Certificates[i]
+		path := at("certificates", i)
+		b.checkID(c.ID, path)
+		b.checkKeyPair(c.Cert, c.Key, path, "cert", "key")
+		if c.CertAlt != "" || c.KeyAlt != "" {
+			b.checkKeyPair(c.CertAlt, c.KeyAlt, path, "cert_alt", "key_alt")
+		}
+		e := &CertificateEntry{Path: path, Certificate: c}
+		for j, s := range c.SNIs {
+			spath := at(JoinPath(path, "snis"), j)
+			if s.Certificate != nil {
+				b.err(JoinPath(spath, "certificate"), "cannot be set on an sni nested in a certificate")
+			}
+			addSNI(s.Name, spath)
+			e.SNINames = append(e.SNINames, s.Name)
+		}
+		b.m.Certificates = append(b.m.Certificates, e)
+		register(b, &b.certs, "id", c.ID, path, e)
+	}
+	for i := range b.cfg.SNIs {
+		s := &b.cfg.SNIs[i]
+		path := at("snis", i)
+		b.checkID(s.ID, path)
+		addSNI(s.Name, path)
+		switch {
+		case s.Certificate == nil || s.Certificate.Key() == "":
+			b.err(JoinPath(path, "certificate"), "required field missing")
+		default:
+			e, ok := b.certs.lookup(s.Certificate.Key())
+			if !ok {
+				b.errf(JoinPath(path, "certificate"), "certificate '%s' not found", s.Certificate.Key())
+				continue
+			}
+			e.SNINames = append(e.SNINames, s.Name)
+		}
+	}
+}
+
+func (b *builder) checkKeyPair(cert, key, path, certField, keyField string) {
+	missing := false
+	for _, f := range []struct{ name, v string }{{certField, cert}, {keyField, key}} {
+		if f.v == "" {
+			b.err(JoinPath(path, f.name), "required field missing")
+			missing = true
+		}
+	}
+	if missing {
+		return
+	}
+	if _, err := tls.X509KeyPair([]byte(cert), []byte(key)); err != nil {
+		b.errf(JoinPath(path, certField), "invalid certificate or key: %v", err)
+	}
+}
+
+// checkCACert requires one or more PEM certificates, each marked as a CA as
+// Kong demands.
+func checkCACert(data string) string {
+	if data == "" {
+		return "required field missing"
+	}
+	rest, n := []byte(data), 0
+	for {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return "invalid certificate: unexpected PEM block " + block.Type
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return "invalid certificate: " + err.Error()
+		}
+		if !c.IsCA {
+			return `certificate does not appear to be a CA because it is missing the "CA" basic constraint`
+		}
+		n++
+	}
+	if n == 0 {
+		return "invalid certificate: no PEM data found"
+	}
+	return ""
+}

@@ -1,0 +1,82 @@
+package config
+
+// Model is a loaded configuration with nested entities flattened, foreign
+// keys resolved and shorthands (service `url`, route `url`) expanded. Every
+// entry keeps the field path it came from, so that later stages (plugin
+// config decoding in snapshot) can report errors the same way.
+type Model struct {
+	FormatVersion string
+	Services      []*ServiceEntry
+	Routes        []*RouteEntry
+	Consumers     []*ConsumerEntry
+	Plugins       []*PluginEntry
+	Upstreams     []*UpstreamEntry
+	Certificates  []*CertificateEntry
+	CACerts       []*CACertEntry
+	// Hash is a stable hex digest of the source document (for the admin API).
+	Hash string
+}
+
+// ServiceEntry is a service with its `url` expanded into protocol, host,
+// port and path. Implicit services made for a route's `url:` shorthand have
+// Implicit set and the route's path.
+type ServiceEntry struct {
+	Path     string // e.g. "services[2]", or "routes[0]" for an implicit service
+	Service  *Service
+	Implicit bool
+	// Upstream is set when Service.Host names a configured upstream.
+	Upstream *UpstreamEntry
+}
+
+// RouteEntry is a route with its service resolved (nil when the route has
+// none, which Kong allows; such a route answers 503 when matched).
+type RouteEntry struct {
+	Path    string
+	Route   *Route
+	Service *ServiceEntry
+}
+
+// ConsumerEntry is a consumer.
+type ConsumerEntry struct {
+	Path     string
+	Consumer *Consumer
+}
+
+// PluginEntry is a plugin instance with its scope resolved. Nested plugins
+// get the scope of the entity they are nested in.
+type PluginEntry struct {
+	Path     string
+	Plugin   *Plugin
+	Service  *ServiceEntry
+	Route    *RouteEntry
+	Consumer *ConsumerEntry
+}
+
+// UpstreamEntry is an upstream with its targets, nested and top-level.
+type UpstreamEntry struct {
+	Path     string
+	Upstream *Upstream
+	Targets  []*TargetEntry
+}
+
+// TargetEntry is a target; Host and Port are parsed from Target.Target
+// (port defaults to 8000, as Kong's).
+type TargetEntry struct {
+	Path   string
+	Target *Target
+	Host   string
+	Port   int
+}
+
+// CertificateEntry is a certificate with the SNI names that select it.
+type CertificateEntry struct {
+	Path        string
+	Certificate *Certificate
+	SNINames    []string
+}
+
+// CACertEntry is a trusted CA certificate.
+type CACertEntry struct {
+	Path   string
+	CACert *CACertificate
+}

@@ -1,0 +1,138 @@
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+)
+
+// Options tune Parse and Load.
+type Options struct {
+	// LookupEnv resolves `${NAME}` references; nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+}
+
+// Load reads a declarative config file and parses it.
+func Load(path string, opts Options) (*Model, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(data, opts)
+}
+
+// Parse decodes, expands, validates and flattens a declarative config in
+// YAML or JSON. When the config is invalid the error is an Errors holding
+// every problem found, each with its field path.
+func Parse(data []byte, opts Options) (*Model, error) {
+	lookup := opts.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	root, err := parseTree(data)
+	if err != nil {
+		return nil, Errors{{Message: "invalid YAML/JSON: " + err.Error()}}
+	}
+	if root.kind == kindNull {
+		root = &value{kind: kindMap, line: root.line}
+	}
+	if root.kind != kindMap {
+		return nil, Errors{{Message: "expected a map at the top level, got " + root.kind.String(), Line: root.line}}
+	}
+
+	lines := map[string]int{}
+	// Metadata is free-form prose; a `${` in a comment must not fail a load.
+	skip := func(path string) bool {
+		for _, meta := range []string{"_comment", "_ignore", "_info"} {
+			if path == meta || strings.HasPrefix(path, meta+".") || strings.HasPrefix(path, meta+"[") {
+				return true
+			}
+		}
+		return false
+	}
+	errs := expandEnv(root, "", lookup, lines, map[*value]bool{}, skip)
+
+	var cfg Config
+	applyDefaults(reflect.ValueOf(&cfg).Elem())
+	d := decoder{}
+	d.decode(root, reflect.ValueOf(&cfg).Elem(), "")
+	errs = append(errs, d.errs...)
+
+	sum := sha256.Sum256(data)
+	b := newBuilder(&cfg, lines)
+	b.m.Hash = hex.EncodeToString(sum[:16])
+	b.build()
+
+	// A field that failed to decode also fails validation (a host of the
+	// wrong type is then missing); only the first, more precise, error is
+	// worth reporting.
+	decodeErrs := errs
+	for _, e := range b.errs {
+		if !coveredBy(e.Path, decodeErrs) {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return b.m, nil
+}
+
+func coveredBy(path string, errs Errors) bool {
+	for _, e := range errs {
+		if e.Path != "" && (path == e.Path || strings.HasPrefix(path, e.Path+".") || strings.HasPrefix(path, e.Path+"[")) {
+			return true
+		}
+	}
+	return false
+}
+
+// lineOf finds the line of a field path, or of its nearest ancestor present
+// in the document (entity-level errors point at the entity).
+func lineOf(lines map[string]int, path string) int {
+	for path != "" {
+		if ln, ok := lines[path]; ok {
+			return ln
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
+// Summary is a one-line description of the model for logs.
+func (m *Model) Summary() string {
+	parts := []string{
+		count(len(m.Services), "service", "services"),
+		count(len(m.Routes), "route", "routes"),
+		count(len(m.Plugins), "plugin", "plugins"),
+		count(len(m.Consumers), "consumer", "consumers"),
+	}
+	targets := 0
+	for _, u := range m.Upstreams {
+		targets += len(u.Targets)
+	}
+	if len(m.Upstreams) > 0 {
+		parts = append(parts, count(len(m.Upstreams), "upstream", "upstreams"), count(targets, "target", "targets"))
+	}
+	if len(m.Certificates) > 0 {
+		parts = append(parts, count(len(m.Certificates), "certificate", "certificates"))
+	}
+	if len(m.CACerts) > 0 {
+		parts = append(parts, count(len(m.CACerts), "CA certificate", "CA certificates"))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

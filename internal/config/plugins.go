@@ -1,0 +1,129 @@
+package config
+
+import "strings"
+
+// scope is the kind of entity a plugin is nested in.
+type scope int
+
+const (
+	scopeNone scope = iota
+	scopeService
+	scopeRoute
+	scopeConsumer
+)
+
+var scopeNames = map[scope]string{scopeService: "service", scopeRoute: "route", scopeConsumer: "consumer"}
+
+// pendingPlugin is a plugin whose own foreign keys are resolved only once
+// every route, service and consumer is known.
+type pendingPlugin struct {
+	entry  *PluginEntry
+	nested scope
+}
+
+// pluginsOf makes entries for plugins nested in an entity; the parent's
+// foreign key is implied. Kong gives a plugin nested in a route nested in a
+// service only the route, so parents are not inherited further up.
+func (b *builder) pluginsOf(ps []Plugin, path string, nested scope, svc *ServiceEntry, route *RouteEntry, cons *ConsumerEntry) []pendingPlugin {
+	out := make([]pendingPlugin, 0, len(ps))
+	for i := range ps {
+		e := &PluginEntry{Path: at(path, i), Plugin: &ps[i], Service: svc, Route: route, Consumer: cons}
+		out = append(out, pendingPlugin{entry: e, nested: nested})
+	}
+	return out
+}
+
+func (b *builder) resolvePlugins(ps []pendingPlugin) {
+	type scopeKey struct {
+		name     string
+		service  *ServiceEntry
+		route    *RouteEntry
+		consumer *ConsumerEntry
+	}
+	seen := map[scopeKey]string{}
+	instances := index[*PluginEntry]{}
+	for _, pp := range ps {
+		e, p, path := pp.entry, pp.entry.Plugin, pp.entry.Path
+		b.checkID(p.ID, path)
+		if p.Name == "" {
+			b.err(JoinPath(path, "name"), "required field missing")
+		}
+		for j, proto := range p.Protocols {
+			if !pluginProtocols[proto] {
+				b.errf(at(JoinPath(path, "protocols"), j), "expected one of: %s", strings.Join(pluginProtocolList, ", "))
+			}
+		}
+		refs := []struct {
+			s   scope
+			ref *Ref
+		}{{scopeService, p.Service}, {scopeRoute, p.Route}, {scopeConsumer, p.Consumer}}
+		ok := true
+		for _, r := range refs {
+			if r.ref == nil {
+				continue
+			}
+			rpath := JoinPath(path, scopeNames[r.s])
+			if pp.nested == r.s {
+				b.errf(rpath, "cannot be set on a plugin nested in a %s", scopeNames[r.s])
+				ok = false
+				continue
+			}
+			if !b.resolvePluginRef(e, r.s, r.ref, rpath) {
+				ok = false
+			}
+		}
+		b.m.Plugins = append(b.m.Plugins, e)
+		register(b, &instances, "instance_name", p.InstanceName, path, e)
+		if !ok || p.Name == "" {
+			continue
+		}
+		// Kong's cache key is (name, route, service, consumer): one instance
+		// per plugin per scope; instance_name does not relax it.
+		k := scopeKey{name: p.Name, service: e.Service, route: e.Route, consumer: e.Consumer}
+		if first, dup := seen[k]; dup {
+			b.errf(path, "duplicate plugin '%s' for the same service, route and consumer (first defined at %s)", p.Name, first)
+			continue
+		}
+		seen[k] = path
+	}
+}
+
+func (b *builder) resolvePluginRef(e *PluginEntry, s scope, ref *Ref, path string) bool {
+	key := ref.Key()
+	if key == "" {
+		b.err(path, "must set 'id' or 'name'")
+		return false
+	}
+	switch s {
+	case scopeService:
+		e.Service = b.resolveService(ref, path)
+		return e.Service != nil
+	case scopeRoute:
+		r, ok := b.routes.lookup(key)
+		if !ok {
+			b.errf(path, "route '%s' not found", key)
+			return false
+		}
+		e.Route = r
+	case scopeConsumer:
+		c, ok := b.consumers.lookup(key)
+		if !ok {
+			b.errf(path, "consumer '%s' not found", key)
+			return false
+		}
+		e.Consumer = c
+	}
+	return true
+}
+
+var pluginProtocolList = []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"}
+
+var pluginProtocols = setOf(pluginProtocolList...)
+
+func setOf(vals ...string) map[string]bool {
+	m := make(map[string]bool, len(vals))
+	for _, v := range vals {
+		m[v] = true
+	}
+	return m
+}

@@ -1,0 +1,83 @@
+package observe
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestAppendEntryIsOneValidJSONLine(t *testing.T) {
+	e := &Entry{
+		Time:      time.Date(2026, 11, 25, 10, 0, 0, 123e6, time.UTC),
+		RequestID: "abc",
+		ClientIP:  "127.0.0.1",
+		Method:    "GET",
+		URI:       "/a\r\nfake: line\x00\x1b[31m\"quoted\"\\",
+		Status:    200,
+		Latency:   1500 * time.Microsecond,
+		Upstream:  "10.0.0.1:80",
+		UserAgent: "agent\x7f",
+		Source:    "upstream",
+	}
+	line := AppendEntry(nil, e)
+	if bytes.Count(line, []byte("\n")) != 1 || line[len(line)-1] != '\n' {
+		t.Fatalf("not exactly one line: %q", line)
+	}
+	for _, c := range line[:len(line)-1] {
+		if c < 0x20 || c == 0x7f {
+			t.Fatalf("raw control byte %#x in %q", c, line)
+		}
+	}
+	var m map[string]any
+	if err := json.Unmarshal(line, &m); err != nil {
+		t.Fatalf("invalid JSON %q: %v", line, err)
+	}
+	if m["uri"] != e.URI || m["user_agent"] != e.UserAgent {
+		t.Errorf("round trip lost data: %v", m)
+	}
+	if m["time"] != "2026-11-25T10:00:00.123Z" || m["latency_ms"] != 1.5 || m["status"] != float64(200) {
+		t.Errorf("fields: %v", m)
+	}
+	if _, ok := m["route"]; ok {
+		t.Errorf("empty optional field written")
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func TestAccessLogWritesEveryLineOrCountsIt(t *testing.T) {
+	var out lockedBuffer
+	l := NewAccessLog(&out, 16)
+	const n = 1000
+	for i := range n {
+		l.Log(&Entry{Time: time.Now(), RequestID: strings.Repeat("x", i%7), Source: "gateway"})
+	}
+	l.Close()
+	lines := strings.Count(out.b.String(), "\n")
+	if uint64(lines)+l.Dropped() != n {
+		t.Fatalf("%d lines written + %d dropped != %d", lines, l.Dropped(), n)
+	}
+}
+
+func BenchmarkAppendEntry(b *testing.B) {
+	e := &Entry{Time: time.Now(), RequestID: "0123456789abcdef0123456789abcdef", ClientIP: "127.0.0.1",
+		Method: "GET", URI: "/api/users/7?x=1", Host: "api.example.com", Proto: "HTTP/1.1", Status: 200,
+		Route: "users", Service: "users", Upstream: "127.0.0.1:8080", UserAgent: "curl/8", Source: "upstream"}
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendEntry(buf[:0], e)
+	}
+}

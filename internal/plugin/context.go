@@ -1,0 +1,99 @@
+package plugin
+
+import (
+	"net/http"
+	"time"
+)
+
+// Ctx is the per-request state shared by the gateway and the plugins. It is
+// pooled: plugins must not keep it after the phase call returns.
+type Ctx struct {
+	// Req is the client's request. Its Header is the header set that will be
+	// sent upstream (hop-by-hop and client-sent identity headers are already
+	// gone); plugins edit it in place. Req.Body may be replaced (set
+	// Req.ContentLength accordingly).
+	Req *http.Request
+
+	// Upstream request line: plugins change these rather than Req.URL.
+	Method string
+	// Path is the upstream path, already joined with the service path and
+	// stripped as the route asks, percent-encoded as it will be sent.
+	Path string
+	// RawQuery is the upstream query string without '?'.
+	RawQuery string
+	// UpstreamHost, when set, is the Host sent upstream, overriding both the
+	// service's host and the route's preserve_host.
+	UpstreamHost string
+	// ClientPath is the client's request path after normalisation, before
+	// strip_path and service-path joining (what the router matched).
+	ClientPath string
+
+	RequestID string
+	ClientIP  string
+	// Scheme is the client-facing scheme, http or https.
+	Scheme string
+	// StartedAt is when the gateway received the request.
+	StartedAt time.Time
+
+	Route    *RouteInfo
+	Service  *ServiceInfo
+	Consumer *Consumer
+	// Credential identifies the credential that authenticated the consumer.
+	Credential string
+
+	// Captures are the matched route's regex captures.
+	Captures Captures
+
+	// Resp is the response being sent, filled before header filters run;
+	// Resp.Header is the client response's header map itself.
+	Resp Response
+
+	// Shared lets plugins of one request pass values to each other's later
+	// phases, keyed by plugin name. Allocated on first use.
+	Shared map[string]any
+}
+
+// Response is the response on its way to the client.
+type Response struct {
+	Status int
+	Header http.Header
+	// FromUpstream is false when the gateway or a plugin produced it.
+	FromUpstream bool
+	// Size is the number of body bytes sent to the client (set before Log).
+	Size int64
+}
+
+// RouteInfo is what plugins may know about the matched route.
+type RouteInfo struct {
+	ID   string
+	Name string
+	// Paths are the route's configured paths (for logs and metrics).
+	Paths []string
+}
+
+// ServiceInfo is what plugins may know about the route's service.
+type ServiceInfo struct {
+	ID       string
+	Name     string
+	Protocol string
+	Host     string
+	Port     int
+	Path     string
+}
+
+// Consumer is an authenticated API client.
+type Consumer struct {
+	ID       string
+	Username string
+	CustomID string
+}
+
+// Captures are the regex captures of a matched route: Positional[0] is the
+// whole match, Named maps group names to values. Empty for prefix routes.
+type Captures struct {
+	Positional []string
+	Named      map[string]string
+}
+
+// Reset clears the context for reuse.
+func (c *Ctx) Reset() { *c = Ctx{} }

@@ -1,0 +1,98 @@
+package plugin
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+)
+
+// Registration describes one plugin to the registry.
+type Registration struct {
+	// Name is the Kong plugin name (`rate-limiting`, `cors`...).
+	Name string
+	// Priority orders plugins within a phase, highest first (Kong's table).
+	Priority int
+	// NewConfig returns a pointer to a fresh typed config. Structs in it may
+	// implement SetDefaults(); the loader calls it before decoding the user's
+	// values over it, so absent fields keep their defaults.
+	NewConfig func() any
+	// New validates the decoded config and builds the runnable instance.
+	// Validation problems are returned as config.Errors with paths relative to
+	// the plugin's `config` (e.g. "origins[1]"); the caller prefixes them.
+	New func(cfg any, env Env) (Instance, error)
+	// NoConsumer forbids consumer-scoped instances (Kong's no_consumer).
+	NoConsumer bool
+}
+
+// Env carries what a plugin instance may depend on. Dependencies are passed
+// explicitly; there is no package-level state.
+type Env struct {
+	Logger *slog.Logger
+}
+
+// Instance is a configured plugin. It implements one or more of Accessor,
+// HeaderFilter, BodyFilter and Logger.
+type Instance any
+
+// Accessor runs in the access phase, before the request is proxied. It may
+// change the upstream request through the Ctx, or answer the request itself
+// by returning an *Exit (any other error is answered as a 500).
+type Accessor interface {
+	Access(c *Ctx) error
+}
+
+// HeaderFilter runs when the response status and headers are known (from the
+// upstream or from an Exit), before they are sent to the client.
+type HeaderFilter interface {
+	HeaderFilter(c *Ctx)
+}
+
+// BodyFilter wraps the response body stream. It is called after every
+// HeaderFilter; a filter that changes the length must delete Content-Length
+// from c.Resp.Header in its HeaderFilter.
+type BodyFilter interface {
+	BodyFilter(c *Ctx, body io.Reader) io.Reader
+}
+
+// Logger runs after the response has been written to the client.
+type Logger interface {
+	Log(c *Ctx)
+}
+
+// FieldError builds a validation error for a plugin config field.
+func FieldError(path, msg string) error {
+	return config.Errors{{Path: path, Message: msg}}
+}
+
+// Errors collects validation problems of one plugin config.
+type Errors = config.Errors
+
+// Exit is a response produced by the gateway or a plugin instead of the
+// upstream. It is rendered in one place, Kong's way.
+type Exit struct {
+	Status int
+	// Message is rendered with Kong's error template, content-negotiated by
+	// the request's Accept header, with the request id
+	// (kong.response.error semantics).
+	Message string
+	// Body, when non-nil, is sent as is with ContentType
+	// (kong.response.exit semantics, no request id).
+	Body        []byte
+	ContentType string
+	// Header is added to the response.
+	Header http.Header
+}
+
+func (e *Exit) Error() string {
+	if e.Message != "" {
+		return http.StatusText(e.Status) + ": " + e.Message
+	}
+	return http.StatusText(e.Status)
+}
+
+// NewExit returns an Exit rendered with Kong's error template.
+func NewExit(status int, message string) *Exit {
+	return &Exit{Status: status, Message: message}
+}

@@ -1,0 +1,19 @@
+// Package all is the one explicit list of Turnpike's built-in plugins.
+// Adding a plugin means adding a line here; nothing registers itself.
+package all
+
+import (
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/cors"
+	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
+	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
+)
+
+// Registrations returns every built-in plugin.
+func Registrations() []plugin.Registration {
+	return []plugin.Registration{
+		cors.Registration(),
+		requesttermination.Registration(),
+		requesttransformer.Registration(),
+	}
+}

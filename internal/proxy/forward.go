@@ -1,0 +1,267 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
+	"github.com/turnpikegw/turnpike/internal/upstream"
+)
+
+// aLongTimeAgo is a deadline that makes blocked I/O return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// errClientBody marks a failure to read the client's request body, which
+// is the client's fault (400/408), not the upstream's.
+type errClientBody struct{ err error }
+
+func (e *errClientBody) Error() string { return "reading client body: " + e.err.Error() }
+func (e *errClientBody) Unwrap() error { return e.err }
+
+type clientBody struct{ r io.Reader }
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = &errClientBody{err}
+	}
+	return n, err
+}
+
+// forwardH1 proxies one request over a pooled HTTP/1.1 connection.
+func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, route *snapshot.Route, svc *snapshot.Service) {
+	c := &st.Ctx
+	host := upstreamHost(c, route, svc)
+	cl := r.ContentLength
+	if r.Body == nil || r.Body == http.NoBody {
+		cl = 0
+	}
+	bufp := h.bufPool.Get().(*[]byte)
+	defer h.bufPool.Put(bufp)
+	buf := *bufp
+	hdr := w.Header()
+	ctx := r.Context()
+
+	var (
+		conn   *upstream.Conn
+		head   upstreamHead
+		target *upstream.Target
+		err    error
+		start  time.Time
+	)
+	for attempt := 0; ; attempt++ {
+		target, err = svc.Balancer.Pick(target)
+		if err != nil {
+			st.errText = err.Error()
+			h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoPeer))
+			return
+		}
+		st.upstream = target.Addr
+		start = time.Now()
+		conn, err = target.Pool.Get(ctx, svc.ConnectTimeout)
+		if err != nil {
+			// Nothing reached the upstream: another target may do.
+			if attempt < svc.Retries && ctx.Err() == nil {
+				continue
+			}
+			h.upstreamFailed(w, st, err)
+			return
+		}
+		head, err = h.exchange(ctx, conn, r, c, host, cl, hdr, buf, svc)
+		if err == nil {
+			break
+		}
+		conn.Discard()
+		clear(hdr)
+		// A kept-alive connection the upstream closed while it sat idle
+		// fails before any response byte; resend when nothing of the
+		// client's body was consumed.
+		if conn.Reused && cl == 0 && nothingReceived(err) && attempt < svc.Retries+1 && ctx.Err() == nil {
+			continue
+		}
+		h.upstreamFailed(w, st, err)
+		return
+	}
+	st.upLatency = time.Since(start)
+	st.upStatus = head.status
+
+	body := bodyReader{conn: conn, remaining: head.contentLength, reusable: !head.close,
+		timeout: svc.ReadTimeout, renewAt: time.Now().Add(svc.ReadTimeout / 4)}
+	switch {
+	case head.chunked:
+		body.chunked = httputil.NewChunkedReader(conn.R)
+	case head.contentLength < 0:
+		body.untilEOF = true
+		body.reusable = false
+	case head.contentLength == 0:
+		body.done = true
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
+	h.respond(w, st, route, head.status, &body, head.contentLength < 0, buf, svc.ReadTimeout)
+	stop()
+	body.finish()
+	if body.trailer != nil {
+		for k, vs := range body.trailer {
+			hdr[http.TrailerPrefix+k] = vs
+		}
+	}
+}
+
+// exchange writes the request and reads the response head.
+func (h *Handler) exchange(ctx context.Context, conn *upstream.Conn, r *http.Request, c *plugin.Ctx, host string,
+	cl int64, hdr http.Header, buf []byte, svc *snapshot.Service) (upstreamHead, error) {
+	now := time.Now()
+	if cl == 0 {
+		// A bodiless request is one small write: the read timeout covers it.
+		conn.SetDeadline(now.Add(svc.ReadTimeout))
+	} else {
+		conn.SetWriteDeadline(now.Add(svc.WriteTimeout))
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
+	defer stop()
+	writeHead(conn.W, c.Method, c.Path, c.RawQuery, host, r.Header, cl, "")
+	var err error
+	if cl != 0 {
+		err = writeBody(conn.W, &clientBody{r.Body}, cl, buf)
+		conn.SetReadDeadline(time.Now().Add(svc.ReadTimeout))
+	} else {
+		err = conn.W.Flush()
+	}
+	if err != nil {
+		var cb *errClientBody
+		if errors.As(err, &cb) {
+			return upstreamHead{}, err
+		}
+		// The upstream may have answered early (413, 401) and closed;
+		// read that answer if it is there.
+		head, rerr := readHead(conn.R, hdr, c.Method == http.MethodHead)
+		if rerr == nil {
+			head.close = true
+			return head, nil
+		}
+		return upstreamHead{}, err
+	}
+	return readHead(conn.R, hdr, c.Method == http.MethodHead)
+}
+
+// respond runs the header and body filters and streams the body to the
+// client. Bodies of unknown length are flushed whenever the upstream has
+// nothing more buffered, so server-sent events and long polls are not held.
+func (h *Handler) respond(w *countingWriter, st *reqState, route *snapshot.Route, status int, body io.Reader,
+	stream bool, buf []byte, readTimeout time.Duration) {
+	c := &st.Ctx
+	c.Resp.Status = status
+	c.Resp.FromUpstream = true
+	h.headerFilters(st, route)
+	hdr := w.Header()
+	if via := hdr["Via"]; len(via) > 0 {
+		hdr["Via"] = []string{joinComma(via) + ", " + h.via}
+	} else {
+		hdr["Via"] = []string{h.via}
+	}
+	hdr[h.opts.RequestIDHeader] = []string{c.RequestID}
+	upMs := st.upLatency.Milliseconds()
+	hdr["X-Turnpike-Upstream-Latency"] = []string{strconv.FormatInt(upMs, 10)}
+	hdr["X-Turnpike-Proxy-Latency"] = []string{strconv.FormatInt(max(time.Since(c.StartedAt).Milliseconds()-upMs, 0), 10)}
+	var src io.Reader = body
+	for i := range route.Chain.Body {
+		if inst := route.Chain.Body[i].Resolve(c); inst != nil {
+			src = inst.(plugin.BodyFilter).BodyFilter(c, src)
+		}
+	}
+	w.WriteHeader(c.Resp.Status)
+	if st.Req.Method == http.MethodHead {
+		return
+	}
+	var rc *http.ResponseController
+	for first := true; ; first = false {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if !first {
+				// Past the first write the kernel buffer may be full: a
+				// client that stops reading must not hold us forever.
+				if rc == nil {
+					rc = http.NewResponseController(w)
+				}
+				rc.SetWriteDeadline(time.Now().Add(readTimeout))
+			}
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				st.errText = "client write: " + werr.Error()
+				return
+			}
+			if stream {
+				if br, ok := body.(*bodyReader); !ok || br.conn == nil || br.conn.R.Buffered() == 0 {
+					if rc == nil {
+						rc = http.NewResponseController(w)
+					}
+					rc.Flush()
+				}
+			}
+		}
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			st.errText = "upstream body: " + err.Error()
+			// The client response must be cut, so that a truncated body
+			// cannot pass for a complete one.
+			st.abort = true
+			return
+		}
+	}
+}
+
+// upstreamFailed renders an error for a failed upstream attempt.
+func (h *Handler) upstreamFailed(w *countingWriter, st *reqState, err error) {
+	st.errText = err.Error()
+	var cb *errClientBody
+	clientFault := errors.As(err, &cb)
+	if !clientFault && st.Req.Context().Err() != nil {
+		// The client went away; nobody is left to answer (nginx logs 499),
+		// and the connection is cut rather than given a made-up status.
+		st.Resp.Status = 499
+		st.abort = true
+		return
+	}
+	switch {
+	case clientFault:
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			h.exit(w, st, plugin.NewExit(http.StatusRequestEntityTooLarge, msgTooLarge))
+		case isTimeout(err):
+			h.exit(w, st, plugin.NewExit(http.StatusRequestTimeout, msgRequestTimeout))
+		default:
+			h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
+		}
+	case isTimeout(err):
+		h.exit(w, st, plugin.NewExit(http.StatusGatewayTimeout, msgTimeout))
+	case errors.Is(err, errBadResponse):
+		h.exit(w, st, plugin.NewExit(http.StatusBadGateway, msgBadGateway))
+	default:
+		h.exit(w, st, plugin.NewExit(http.StatusBadGateway, msgBadGateway))
+	}
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// nothingReceived reports an error that shows the upstream closed the
+// connection before sending any part of a response.
+func nothingReceived(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}

@@ -1,0 +1,416 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/upstream"
+)
+
+// The HTTP/1.1 client side of the proxy. net/http's Transport hands every
+// request to two goroutines per connection through channels; a gateway that
+// already runs on the request's goroutine can write the request and read the
+// response synchronously, which is where most of a Go proxy's CPU goes.
+
+var errBadResponse = errors.New("invalid upstream response")
+
+// upstreamHead is a parsed response status line and framing.
+type upstreamHead struct {
+	status        int
+	contentLength int64 // -1 when not given
+	chunked       bool
+	close         bool // the upstream will close, or framing forbids reuse
+	upgrade       bool // 101 Switching Protocols
+}
+
+// writeHead writes the request line and headers. Header values with CR or
+// LF (only a plugin could put them there) are dropped rather than allowed to
+// split the request.
+func writeHead(bw *bufio.Writer, method, path, query, host string, h http.Header, contentLength int64, upgrade string) {
+	bw.WriteString(method)
+	bw.WriteByte(' ')
+	bw.WriteString(path)
+	if query != "" {
+		bw.WriteByte('?')
+		bw.WriteString(query)
+	}
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(host)
+	bw.WriteString("\r\n")
+	for k, vs := range h {
+		if skipRequestHeader(k) {
+			continue
+		}
+		for _, v := range vs {
+			if !validHeaderValue(v) {
+				continue
+			}
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+	switch {
+	case upgrade != "":
+		bw.WriteString("Connection: Upgrade\r\nUpgrade: ")
+		bw.WriteString(upgrade)
+		bw.WriteString("\r\n")
+	case contentLength > 0:
+		bw.WriteString("Content-Length: ")
+		var num [20]byte
+		bw.Write(strconv.AppendInt(num[:0], contentLength, 10))
+		bw.WriteString("\r\n")
+	case contentLength < 0:
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	case method == "POST" || method == "PUT" || method == "PATCH":
+		// An empty body of a method that defines one is declared, as
+		// net/http and Kong do, so the upstream does not wait for one.
+		bw.WriteString("Content-Length: 0\r\n")
+	}
+	bw.WriteString("\r\n")
+}
+
+// skipRequestHeader names the headers writeHead produces itself.
+func skipRequestHeader(k string) bool {
+	switch k {
+	case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "Expect":
+		return true
+	}
+	return false
+}
+
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c == '\r' || c == '\n' || c == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// writeBody sends the client's body: exactly contentLength bytes, or chunked
+// when the length is unknown.
+func writeBody(bw *bufio.Writer, body io.Reader, contentLength int64, buf []byte) error {
+	if contentLength > 0 {
+		n, err := io.CopyBuffer(bw, io.LimitReader(body, contentLength), buf)
+		if err == nil && n < contentLength {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return err
+		}
+		return bw.Flush()
+	}
+	for {
+		n, err := body.Read(buf)
+		if n > 0 {
+			var size [16]byte
+			bw.Write(strconv.AppendInt(size[:0], int64(n), 16))
+			bw.WriteString("\r\n")
+			bw.Write(buf[:n])
+			bw.WriteString("\r\n")
+			if ferr := bw.Flush(); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			bw.WriteString("0\r\n\r\n")
+			return bw.Flush()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// readHead reads a response head into dst (the client response's header
+// map), dropping hop-by-hop headers. Interim 1xx responses other than 101
+// are skipped. noBody is true for HEAD requests.
+func readHead(br *bufio.Reader, dst http.Header, noBody bool) (upstreamHead, error) {
+	for {
+		head, err := readOneHead(br, dst)
+		if err != nil {
+			return head, err
+		}
+		if head.status >= 200 || head.status == http.StatusSwitchingProtocols {
+			if noBody || head.status == http.StatusNoContent || head.status == http.StatusNotModified {
+				head.contentLength, head.chunked = 0, false
+			}
+			return head, nil
+		}
+		clear(dst)
+	}
+}
+
+func readOneHead(br *bufio.Reader, dst http.Header) (upstreamHead, error) {
+	head := upstreamHead{contentLength: -1}
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return head, err
+	}
+	line = trimEOL(line)
+	// HTTP/1.x SP 3DIGIT [SP reason]
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
+		return head, errBadResponse
+	}
+	http10 := line[7] == '0'
+	head.close = http10
+	s := line[9:12]
+	if s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9' {
+		return head, errBadResponse
+	}
+	head.status = int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0')
+	var connTokens []byte
+	var sawCL bool
+	for {
+		line, err = br.ReadSlice('\n')
+		if err != nil {
+			if err == bufio.ErrBufferFull {
+				return head, errBadResponse
+			}
+			return head, err
+		}
+		line = trimEOL(line)
+		if len(line) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return head, errBadResponse // obsolete line folding
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			return head, errBadResponse
+		}
+		rawKey := line[:colon]
+		value := bytes.TrimSpace(line[colon+1:])
+		key := canonicalKey(rawKey)
+		switch key {
+		case "Content-Length":
+			n, perr := strconv.ParseInt(string(value), 10, 64)
+			if perr != nil || n < 0 || (sawCL && n != head.contentLength) {
+				return head, errBadResponse
+			}
+			sawCL = true
+			head.contentLength = n
+			continue
+		case "Transfer-Encoding":
+			if asciiEqualFold(value, "chunked") {
+				head.chunked = true
+			} else {
+				// Other codings leave the length undefined: read to close.
+				head.close = true
+			}
+			continue
+		case "Connection":
+			if asciiContainsToken(value, "close") {
+				head.close = true
+			} else if http10 && asciiContainsToken(value, "keep-alive") {
+				head.close = false
+			}
+			connTokens = append(append(connTokens, value...), ',')
+			continue
+		case "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Upgrade":
+			continue
+		}
+		dst[key] = append(dst[key], string(value))
+	}
+	if head.chunked {
+		// RFC 9112 6.3: chunked wins over Content-Length, and the message
+		// is suspect enough that the connection must not be reused.
+		if sawCL {
+			head.close = true
+		}
+		head.contentLength = -1
+	}
+	if head.status == http.StatusSwitchingProtocols {
+		head.upgrade = true
+	}
+	if len(connTokens) > 0 {
+		for tok := range bytes.SplitSeq(connTokens, []byte{','}) {
+			if tok = bytes.TrimSpace(tok); len(tok) > 0 {
+				delete(dst, textproto.CanonicalMIMEHeaderKey(string(tok)))
+			}
+		}
+	}
+	if head.contentLength >= 0 {
+		var num [20]byte
+		dst["Content-Length"] = []string{string(strconv.AppendInt(num[:0], head.contentLength, 10))}
+	}
+	return head, nil
+}
+
+func trimEOL(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+		if n := len(b); n > 0 && b[n-1] == '\r' {
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+// commonKeys interns the header names seen on most responses so that
+// canonicalising them neither allocates nor re-scans.
+var commonKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{
+		"Accept-Ranges", "Age", "Cache-Control", "Connection", "Content-Disposition",
+		"Content-Encoding", "Content-Language", "Content-Length", "Content-Location",
+		"Content-Range", "Content-Security-Policy", "Content-Type", "Date", "Etag",
+		"Expires", "Keep-Alive", "Last-Modified", "Link", "Location", "Pragma",
+		"Proxy-Connection", "Retry-After", "Server", "Set-Cookie", "Strict-Transport-Security",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Vary", "Via", "Www-Authenticate",
+		"X-Content-Type-Options", "X-Frame-Options", "X-Request-Id", "Access-Control-Allow-Origin",
+		"Access-Control-Allow-Credentials", "Access-Control-Expose-Headers", "Grpc-Status", "Grpc-Message",
+	} {
+		m[k] = k
+		m[lower(k)] = k
+	}
+	return m
+}()
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func canonicalKey(raw []byte) string {
+	if k, ok := commonKeys[string(raw)]; ok {
+		return k
+	}
+	return textproto.CanonicalMIMEHeaderKey(string(raw))
+}
+
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func asciiContainsToken(v []byte, token string) bool {
+	for tok := range bytes.SplitSeq(v, []byte{','}) {
+		if asciiEqualFold(bytes.TrimSpace(tok), token) {
+			return true
+		}
+	}
+	return false
+}
+
+// bodyReader streams an upstream response body and returns the connection
+// to its pool when the body was read to its end.
+type bodyReader struct {
+	conn      *upstream.Conn
+	remaining int64 // for Content-Length bodies
+	chunked   io.Reader
+	untilEOF  bool
+	done      bool
+	reusable  bool
+	trailer   http.Header
+	// timeout is the service's read_timeout, which Kong applies between
+	// two reads; the deadline is renewed at most every quarter of it.
+	timeout time.Duration
+	renewAt time.Time
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	if b.conn.R.Buffered() == 0 {
+		if now := time.Now(); now.After(b.renewAt) {
+			b.conn.SetReadDeadline(now.Add(b.timeout))
+			b.renewAt = now.Add(b.timeout / 4)
+		}
+	}
+	switch {
+	case b.chunked != nil:
+		n, err := b.chunked.Read(p)
+		if err == io.EOF {
+			if terr := b.readTrailer(); terr != nil {
+				return n, terr
+			}
+			b.done = true
+		}
+		return n, err
+	case b.untilEOF:
+		n, err := b.conn.R.Read(p)
+		if err == io.EOF {
+			b.done = true
+		}
+		return n, err
+	}
+	if b.remaining <= 0 {
+		b.done = true
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.remaining {
+		p = p[:b.remaining]
+	}
+	n, err := b.conn.R.Read(p)
+	b.remaining -= int64(n)
+	if b.remaining == 0 {
+		b.done = true
+		if err == nil {
+			err = io.EOF
+		}
+	} else if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+func (b *bodyReader) readTrailer() error {
+	for {
+		line, err := b.conn.R.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		line = trimEOL(line)
+		if len(line) == 0 {
+			return nil
+		}
+		if colon := bytes.IndexByte(line, ':'); colon > 0 {
+			if b.trailer == nil {
+				b.trailer = http.Header{}
+			}
+			k := canonicalKey(line[:colon])
+			b.trailer[k] = append(b.trailer[k], string(bytes.TrimSpace(line[colon+1:])))
+		}
+	}
+}
+
+// finish releases the connection: back to the pool when the body was
+// consumed and the upstream keeps the connection open, closed otherwise.
+func (b *bodyReader) finish() {
+	if b.conn == nil {
+		return
+	}
+	if b.done && b.reusable {
+		b.conn.Release()
+	} else {
+		b.conn.Discard()
+	}
+	b.conn = nil
+}

@@ -1,0 +1,184 @@
+package proxy
+
+import (
+	"bufio"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestReadHead(t *testing.T) {
+	tests := []struct {
+		name    string
+		raw     string
+		head    bool
+		want    upstreamHead
+		header  http.Header
+		wantErr bool
+	}{
+		{
+			name:   "content length",
+			raw:    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello",
+			want:   upstreamHead{status: 200, contentLength: 5},
+			header: http.Header{"Content-Type": {"text/plain"}, "Content-Length": {"5"}},
+		},
+		{
+			name:   "chunked",
+			raw:    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+			want:   upstreamHead{status: 200, contentLength: -1, chunked: true},
+			header: http.Header{},
+		},
+		{
+			name:   "chunked beats content length and forbids reuse",
+			raw:    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+			want:   upstreamHead{status: 200, contentLength: -1, chunked: true, close: true},
+			header: http.Header{},
+		},
+		{
+			name:   "hop-by-hop and connection tokens removed",
+			raw:    "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\nX-Keep: 2\r\nContent-Length: 0\r\n\r\n",
+			want:   upstreamHead{status: 200, contentLength: 0},
+			header: http.Header{"X-Keep": {"2"}, "Content-Length": {"0"}},
+		},
+		{
+			name:   "connection close",
+			raw:    "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
+			want:   upstreamHead{status: 204, contentLength: 0, close: true},
+			header: http.Header{},
+		},
+		{
+			name:   "http/1.0 closes unless keep-alive",
+			raw:    "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+			want:   upstreamHead{status: 200, contentLength: 0, close: true},
+			header: http.Header{"Content-Length": {"0"}},
+		},
+		{
+			name:   "interim 100 skipped",
+			raw:    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+			want:   upstreamHead{status: 201, contentLength: 0},
+			header: http.Header{"Content-Length": {"0"}},
+		},
+		{
+			name:   "HEAD has no body whatever the length says",
+			raw:    "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+			head:   true,
+			want:   upstreamHead{status: 200, contentLength: 0},
+			header: http.Header{"Content-Length": {"100"}},
+		},
+		{
+			name:   "repeated headers and lower-case names",
+			raw:    "HTTP/1.1 200 OK\r\nset-cookie: a=1\r\nSet-Cookie: b=2\r\nx-custom-thing:  v \r\nContent-Length: 0\r\n\r\n",
+			want:   upstreamHead{status: 200, contentLength: 0},
+			header: http.Header{"Set-Cookie": {"a=1", "b=2"}, "X-Custom-Thing": {"v"}, "Content-Length": {"0"}},
+		},
+		{name: "conflicting lengths", raw: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", wantErr: true},
+		{name: "negative length", raw: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", wantErr: true},
+		{name: "folded header", raw: "HTTP/1.1 200 OK\r\nX-A: 1\r\n  2\r\n\r\n", wantErr: true},
+		{name: "not http", raw: "SSH-2.0-OpenSSH\r\n\r\n", wantErr: true},
+		{name: "bad status", raw: "HTTP/1.1 2x0 OK\r\n\r\n", wantErr: true},
+		{name: "truncated", raw: "HTTP/1.1 200 OK\r\nContent-", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dst := http.Header{}
+			head, err := readHead(bufio.NewReader(strings.NewReader(tt.raw)), dst, tt.head)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("no error; head %+v", head)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, head, cmp.AllowUnexported(upstreamHead{})); diff != "" {
+				t.Errorf("head (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.header, dst); diff != "" {
+				t.Errorf("header (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestWriteHead(t *testing.T) {
+	var sb strings.Builder
+	bw := bufio.NewWriter(&sb)
+	h := http.Header{"X-A": {"1", "2"}, "X-Evil": {"a\r\nInjected: yes"}, "Content-Length": {"99"}, "Expect": {"100-continue"}}
+	writeHead(bw, "POST", "/p", "q=1", "up:8080", h, 12, "")
+	bw.Flush()
+	got := sb.String()
+	for _, want := range []string{"POST /p?q=1 HTTP/1.1\r\nHost: up:8080\r\n", "X-A: 1\r\n", "X-A: 2\r\n", "Content-Length: 12\r\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in %q", want, got)
+		}
+	}
+	for _, bad := range []string{"Injected", "99", "Expect"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("%q leaked into %q", bad, got)
+		}
+	}
+	if !strings.HasSuffix(got, "\r\n\r\n") {
+		t.Errorf("head not terminated: %q", got)
+	}
+}
+
+func TestStripRequestHeaders(t *testing.T) {
+	h := http.Header{
+		"Connection":              {"keep-alive, X-Hop, Upgrade"},
+		"Upgrade":                 {"websocket"},
+		"X-Hop":                   {"1"},
+		"Keep-Alive":              {"300"},
+		"Te":                      {"trailers"},
+		"Proxy-Authorization":     {"secret"},
+		"X-Consumer-Id":           {"forged"},
+		"X-Consumer-Username":     {"forged"},
+		"X-Credential-Identifier": {"forged"},
+		"X-Anonymous-Consumer":    {"true"},
+		"X-Authenticated-Scope":   {"all"},
+		"X-Consumers":             {"kept: not a prefix match"},
+		"Authorization":           {"Bearer kept"},
+	}
+	upgrade := stripRequestHeaders(h)
+	if upgrade != "websocket" {
+		t.Errorf("upgrade %q", upgrade)
+	}
+	want := http.Header{"X-Consumers": {"kept: not a prefix match"}, "Authorization": {"Bearer kept"}}
+	if diff := cmp.Diff(want, h); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestNegotiate(t *testing.T) {
+	tests := []struct {
+		name, accept, ct string
+		want             mediaType
+	}{
+		{name: "none", want: mediaJSON},
+		{name: "html", accept: "text/html", want: mediaHTML},
+		{name: "q wins", accept: "text/html;q=0.5, application/xml;q=0.9", want: mediaXML},
+		{name: "text wildcard", accept: "text/*", want: mediaPlain},
+		{name: "any", accept: "*/*", want: mediaJSON},
+		{name: "unknown keeps json", accept: "image/png", want: mediaJSON},
+		{name: "grpc request", ct: "application/grpc+proto", want: mediaGRPC},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, _ := http.NewRequest("GET", "/", nil)
+			if tt.accept != "" {
+				r.Header.Set("Accept", tt.accept)
+			}
+			if tt.ct != "" {
+				r.Header.Set("Content-Type", tt.ct)
+			}
+			if got := negotiate(r); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if got := string(errorBody(mediaJSON, `say "hi"`, "id1")); got != "{\n  \"message\":\"say \\\"hi\\\"\",\n  \"request_id\":\"id1\"\n}" {
+		t.Errorf("json body %q", got)
+	}
+}

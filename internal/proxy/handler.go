@@ -1,0 +1,508 @@
+package proxy
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/observe"
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/router"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
+)
+
+// Options are the proxy's edge settings.
+type Options struct {
+	Logger    *slog.Logger
+	AccessLog *observe.AccessLog // nil: no access log
+	// TrustedIPs are the peers whose X-Forwarded-*, X-Real-IP and request id
+	// headers are believed.
+	TrustedIPs TrustedIPs
+	// RequestIDHeader carries the request id upstream and downstream.
+	RequestIDHeader string
+	// MaxBodySize answers 413 above this many request body bytes (0: no limit).
+	MaxBodySize int64
+	// MaxURILength answers 414 above this request-target length.
+	MaxURILength int
+	// ClientBodyTimeout bounds the wait between two reads of the client's
+	// body (NGINX's client_body_timeout).
+	ClientBodyTimeout time.Duration
+	// Version goes into Via and Server headers.
+	Version string
+}
+
+// Handler serves proxied traffic from the snapshot in force.
+type Handler struct {
+	snap     *snapshot.Holder
+	opts     Options
+	ids      *idGen
+	via      string
+	server   string
+	ctxPool  sync.Pool
+	bufPool  sync.Pool
+	h2       *h2Client
+	requests atomic.Uint64
+}
+
+// NewHandler makes the proxy handler.
+func NewHandler(snap *snapshot.Holder, opts Options) *Handler {
+	if opts.RequestIDHeader == "" {
+		opts.RequestIDHeader = "X-Request-Id"
+	}
+	opts.RequestIDHeader = http.CanonicalHeaderKey(opts.RequestIDHeader)
+	if opts.MaxURILength == 0 {
+		opts.MaxURILength = 16 << 10
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{
+		snap:   snap,
+		opts:   opts,
+		ids:    newIDGen(),
+		via:    "1.1 turnpike/" + opts.Version,
+		server: "turnpike/" + opts.Version,
+		h2:     newH2Client(),
+	}
+	h.ctxPool.New = func() any { return new(reqState) }
+	h.bufPool.New = func() any { b := make([]byte, 32<<10); return &b }
+	return h
+}
+
+// Requests is the number of requests served since start.
+func (h *Handler) Requests() uint64 { return h.requests.Load() }
+
+// Close releases idle upstream HTTP/2 connections.
+func (h *Handler) Close() { h.h2.close() }
+
+// Listener returns the handler for one listener, which knows the scheme
+// and port that clients used (for X-Forwarded-Proto/Port and https-only
+// routes).
+func (h *Handler) Listener(scheme, port string) http.Handler {
+	return &listenerHandler{h: h, scheme: scheme, port: port}
+}
+
+type listenerHandler struct {
+	h      *Handler
+	scheme string
+	port   string
+}
+
+// reqState is the pooled per-request state.
+type reqState struct {
+	plugin.Ctx
+	match     router.Match
+	rreq      router.Request
+	route     *snapshot.Route
+	entry     observe.Entry
+	upstream  string
+	upStatus  int
+	upLatency time.Duration
+	errText   string
+	trusted   bool
+	abort     bool
+}
+
+func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := lh.h
+	h.requests.Add(1)
+	st := h.ctxPool.Get().(*reqState)
+	c := &st.Ctx
+	c.Req = r
+	c.StartedAt = time.Now()
+	c.Scheme = lh.scheme
+	ip, addr := clientAddr(r.RemoteAddr)
+	c.ClientIP = ip
+	st.trusted = len(h.opts.TrustedIPs) > 0 && h.opts.TrustedIPs.Contains(addr)
+	if id := r.Header.Get(h.opts.RequestIDHeader); st.trusted && validRequestID(id) {
+		c.RequestID = id
+	} else {
+		c.RequestID = h.ids.next()
+	}
+	c.Resp.Header = w.Header()
+
+	cw := countingWriter{ResponseWriter: w}
+	h.serve(&cw, r, st, lh)
+	c.Resp.Size = cw.n
+	h.finish(st, r)
+	abort := st.abort
+	*st = reqState{}
+	h.ctxPool.Put(st)
+	if abort {
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *listenerHandler) {
+	c := &st.Ctx
+	snap := h.snap.Load()
+	if snap == nil {
+		h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, "The gateway has no configuration yet"))
+		return
+	}
+	if len(r.RequestURI) > h.opts.MaxURILength {
+		h.exit(w, st, plugin.NewExit(http.StatusRequestURITooLong, msgURITooLong))
+		return
+	}
+	rawPath, query := splitTarget(r)
+	path, ok := router.NormalizePath(rawPath)
+	if !ok {
+		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
+		return
+	}
+	if h.opts.MaxBodySize > 0 && r.ContentLength > h.opts.MaxBodySize {
+		h.exit(w, st, plugin.NewExit(http.StatusRequestEntityTooLarge, msgTooLarge))
+		return
+	}
+	st.rreq = router.Request{Method: r.Method, Host: r.Host, Path: path, Header: r.Header}
+	if r.TLS != nil {
+		st.rreq.SNI = r.TLS.ServerName
+	}
+	if !snap.Router.Match(&st.rreq, &st.match) {
+		h.exit(w, st, plugin.NewExit(http.StatusNotFound, msgNoRoute))
+		return
+	}
+	route := snap.Routes[st.match.Route]
+	st.route = route
+	c.Route = &route.Info
+	if e := checkProtocol(route, r, lh.scheme == "https", st.trusted); e != nil {
+		h.exit(w, st, e)
+		return
+	}
+	svc := route.Service
+	upgrade := stripRequestHeaders(r.Header)
+	if svc != nil {
+		c.Service = &svc.Info
+		c.Path = upstreamPath(svc.Path, path, st.match.MatchedPath, route.StripPath, route.PathHandlingV1)
+	} else {
+		c.Path = path
+	}
+	c.Method = r.Method
+	c.RawQuery = query
+	c.ClientPath = path
+	if st.match.Captures != nil {
+		c.Captures = makeCaptures(&st.match)
+	}
+	h.setForwarded(r, st, lh, path, route)
+
+	if h.opts.MaxBodySize > 0 && r.ContentLength < 0 {
+		r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBodySize)
+	}
+	if h.opts.ClientBodyTimeout > 0 && r.ContentLength != 0 {
+		r.Body = &deadlineBody{rc: http.NewResponseController(w), body: r.Body, timeout: h.opts.ClientBodyTimeout}
+	}
+
+	for i := range route.Chain.Access {
+		inst := route.Chain.Access[i].Resolve(c)
+		if inst == nil {
+			continue
+		}
+		if err := inst.(plugin.Accessor).Access(c); err != nil {
+			h.exitErr(w, st, err, route)
+			return
+		}
+	}
+	if svc == nil {
+		h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoService))
+		h.headerFilters(st, route)
+		return
+	}
+	if upgrade != "" {
+		h.tunnel(w, r, st, route, svc, upgrade)
+		return
+	}
+	if svc.HTTP2 {
+		h.forwardH2(w, r, st, route, svc)
+		return
+	}
+	h.forwardH1(w, r, st, route, svc)
+}
+
+// exitErr answers with a plugin's error, running the header filters.
+func (h *Handler) exitErr(w *countingWriter, st *reqState, err error, route *snapshot.Route) {
+	e, ok := err.(*plugin.Exit)
+	if !ok {
+		h.opts.Logger.Error("plugin failed", "request_id", st.RequestID, "error", err)
+		st.errText = err.Error()
+		e = plugin.NewExit(http.StatusInternalServerError, msgUnexpected)
+	}
+	st.Resp.Status = e.Status
+	for k, vs := range e.Header {
+		st.Resp.Header[k] = vs
+	}
+	e = &plugin.Exit{Status: e.Status, Message: e.Message, Body: e.Body, ContentType: e.ContentType}
+	h.headerFilters(st, route)
+	h.exit(w, st, e)
+}
+
+// exit writes a gateway-made response.
+func (h *Handler) exit(w *countingWriter, st *reqState, e *plugin.Exit) {
+	st.Resp.Status = e.Status
+	hdr := w.Header()
+	hdr["Server"] = []string{h.server}
+	hdr[h.opts.RequestIDHeader] = []string{st.RequestID}
+	hdr["X-Turnpike-Response-Latency"] = []string{strconv.FormatInt(time.Since(st.StartedAt).Milliseconds(), 10)}
+	writeExit(w, st.Req, e, st.RequestID)
+}
+
+func (h *Handler) headerFilters(st *reqState, route *snapshot.Route) {
+	c := &st.Ctx
+	for i := range route.Chain.Header {
+		if inst := route.Chain.Header[i].Resolve(c); inst != nil {
+			inst.(plugin.HeaderFilter).HeaderFilter(c)
+		}
+	}
+}
+
+// finish runs the log phase and the access log after the response is out.
+func (h *Handler) finish(st *reqState, r *http.Request) {
+	c := &st.Ctx
+	if st.route != nil {
+		for i := range st.route.Chain.Log {
+			if inst := st.route.Chain.Log[i].Resolve(c); inst != nil {
+				inst.(plugin.Logger).Log(c)
+			}
+		}
+	}
+	if h.opts.AccessLog == nil {
+		return
+	}
+	e := &st.entry
+	*e = observe.Entry{
+		Time:            c.StartedAt,
+		RequestID:       c.RequestID,
+		ClientIP:        c.ClientIP,
+		Method:          r.Method,
+		URI:             r.RequestURI,
+		Host:            r.Host,
+		Proto:           r.Proto,
+		Status:          c.Resp.Status,
+		BytesSent:       c.Resp.Size,
+		BytesReceived:   max(r.ContentLength, 0),
+		Upstream:        st.upstream,
+		UpstreamStatus:  st.upStatus,
+		UpstreamLatency: st.upLatency,
+		Latency:         time.Since(c.StartedAt),
+		UserAgent:       r.Header.Get("User-Agent"),
+		Error:           st.errText,
+		Source:          "gateway",
+	}
+	if c.Resp.FromUpstream {
+		e.Source = "upstream"
+	}
+	if c.Route != nil {
+		e.Route = c.Route.Name
+	}
+	if c.Service != nil {
+		e.Service = c.Service.Name
+	}
+	if c.Consumer != nil {
+		e.Consumer = c.Consumer.Username
+	}
+	h.opts.AccessLog.Log(e)
+}
+
+// splitTarget returns the raw (still encoded) path and the query of the
+// request target.
+func splitTarget(r *http.Request) (path, query string) {
+	uri := r.RequestURI
+	if uri == "" || uri[0] != '/' {
+		return r.URL.EscapedPath(), r.URL.RawQuery
+	}
+	for i := 0; i < len(uri); i++ {
+		if uri[i] == '?' {
+			return uri[:i], uri[i+1:]
+		}
+	}
+	return uri, ""
+}
+
+// checkProtocol enforces the route's protocols: an https-only route over
+// plain HTTP gets 426 or the configured redirect, a gRPC route over
+// HTTP/1.x gets 426 (Kong's runloop).
+func checkProtocol(route *snapshot.Route, r *http.Request, https, trusted bool) *plugin.Exit {
+	if (route.GRPC || route.GRPCS) && !route.HTTP && !route.HTTPS {
+		if r.ProtoMajor < 2 {
+			return &plugin.Exit{Status: http.StatusUpgradeRequired, Message: msgUseHTTP2,
+				Header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"HTTP/2"}}}
+		}
+		if route.GRPCS && !route.GRPC && !https {
+			return &plugin.Exit{Status: http.StatusUpgradeRequired, Message: msgUseHTTPS,
+				Header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"TLS/1.2, HTTP/1.1"}}}
+		}
+		return nil
+	}
+	if !route.HTTP && route.HTTPS && !https {
+		if trusted && r.Header.Get("X-Forwarded-Proto") == "https" {
+			return nil
+		}
+		if route.HTTPSRedirectStatus != http.StatusUpgradeRequired {
+			host := r.Host
+			if trusted {
+				if fh := r.Header.Get("X-Forwarded-Host"); fh != "" {
+					host = fh
+				}
+			}
+			return &plugin.Exit{Status: route.HTTPSRedirectStatus, Message: http.StatusText(route.HTTPSRedirectStatus),
+				Header: http.Header{"Location": {"https://" + host + r.RequestURI}}}
+		}
+		return &plugin.Exit{Status: http.StatusUpgradeRequired, Message: msgUseHTTPS,
+			Header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"TLS/1.2, HTTP/1.1"}}}
+	}
+	return nil
+}
+
+// setForwarded sets the X-Forwarded-*, X-Real-IP, Via and request id
+// headers for the upstream. Client-sent values survive only from trusted
+// peers.
+func (h *Handler) setForwarded(r *http.Request, st *reqState, lh *listenerHandler, path string, route *snapshot.Route) {
+	c := &st.Ctx
+	hdr := r.Header
+	xff := c.ClientIP
+	proto, fhost, fport, fpath := lh.scheme, r.Host, lh.port, path
+	if st.trusted {
+		if prior := hdr["X-Forwarded-For"]; len(prior) > 0 {
+			xff = joinComma(prior) + ", " + c.ClientIP
+		}
+		if v := hdr.Get("X-Forwarded-Proto"); v != "" {
+			proto = v
+		}
+		if v := hdr.Get("X-Forwarded-Host"); v != "" {
+			fhost = v
+		}
+		if v := hdr.Get("X-Forwarded-Port"); v != "" {
+			fport = v
+		}
+		if v := hdr.Get("X-Forwarded-Path"); v != "" {
+			fpath = v
+		}
+		if v := hdr.Get("X-Real-IP"); v == "" {
+			hdr["X-Real-Ip"] = []string{c.ClientIP}
+		}
+	} else {
+		hdr["X-Real-Ip"] = []string{c.ClientIP}
+		delete(hdr, "X-Forwarded-Prefix")
+	}
+	hdr["X-Forwarded-For"] = []string{xff}
+	hdr["X-Forwarded-Proto"] = []string{proto}
+	hdr["X-Forwarded-Host"] = []string{stripPort(fhost)}
+	hdr["X-Forwarded-Port"] = []string{fport}
+	hdr["X-Forwarded-Path"] = []string{fpath}
+	if route.StripPath && st.match.MatchedPath != "" && st.match.MatchedPath != "/" {
+		hdr["X-Forwarded-Prefix"] = []string{st.match.MatchedPath}
+	}
+	if via := hdr["Via"]; len(via) > 0 {
+		hdr["Via"] = []string{joinComma(via) + ", " + h.via}
+	} else {
+		hdr["Via"] = []string{h.via}
+	}
+	hdr[h.opts.RequestIDHeader] = []string{c.RequestID}
+}
+
+// upstreamHost is the Host header for the upstream: a plugin's override,
+// else the client's with preserve_host, else the service's.
+func upstreamHost(c *plugin.Ctx, route *snapshot.Route, svc *snapshot.Service) string {
+	switch {
+	case c.UpstreamHost != "":
+		return c.UpstreamHost
+	case route.PreserveHost:
+		return c.Req.Host
+	}
+	return svc.HostHeader
+}
+
+func joinComma(vs []string) string {
+	if len(vs) == 1 {
+		return vs[0]
+	}
+	n := 0
+	for _, v := range vs {
+		n += len(v) + 2
+	}
+	b := make([]byte, 0, n)
+	for i, v := range vs {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, v...)
+	}
+	return string(b)
+}
+
+func stripPort(host string) string {
+	if host == "" {
+		return host
+	}
+	if host[0] == '[' {
+		if i := lastIndexByte(host, ']'); i > 0 {
+			return host[:i+1]
+		}
+		return host
+	}
+	if i := lastIndexByte(host, ':'); i >= 0 {
+		return host[:i]
+	}
+	return host
+}
+
+func lastIndexByte(s string, c byte) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+func makeCaptures(m *router.Match) plugin.Captures {
+	caps := plugin.Captures{Positional: m.Captures}
+	for i, name := range m.CaptureNames {
+		if name != "" && i < len(m.Captures) {
+			if caps.Named == nil {
+				caps.Named = map[string]string{}
+			}
+			caps.Named[name] = m.Captures[i]
+		}
+	}
+	return caps
+}
+
+// countingWriter counts body bytes sent to the client.
+type countingWriter struct {
+	http.ResponseWriter
+	n int64
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	w.n += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// deadlineBody renews the client connection's read deadline before each
+// read of the body, so a client that stops sending mid-body is cut off
+// after ClientBodyTimeout instead of holding the request forever.
+type deadlineBody struct {
+	rc      *http.ResponseController
+	body    interface{ Read([]byte) (int, error) }
+	timeout time.Duration
+}
+
+func (d *deadlineBody) Read(p []byte) (int, error) {
+	d.rc.SetReadDeadline(time.Now().Add(d.timeout))
+	return d.body.Read(p)
+}
+
+// Close closes the underlying body.
+func (d *deadlineBody) Close() error {
+	if c, ok := d.body.(interface{ Close() error }); ok {
+		return c.Close()
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package proxy
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+)
+
+// stripRequestHeaders removes, before anything else sees the request, the
+// hop-by-hop headers (RFC 9110 7.6.1, including those named in Connection)
+// and every client-sent identity header, which only the gateway's auth
+// plugins may set. It returns the Upgrade protocol when the client asked
+// for one (WebSocket), which the proxy re-adds for the upstream.
+func stripRequestHeaders(h http.Header) (upgrade string) {
+	if conn, ok := h["Connection"]; ok {
+		for _, v := range conn {
+			for tok := range strings.SplitSeq(v, ",") {
+				tok = strings.TrimSpace(tok)
+				if tok == "" {
+					continue
+				}
+				if strings.EqualFold(tok, "upgrade") {
+					if up := h.Get("Upgrade"); up != "" {
+						upgrade = up
+					}
+					continue
+				}
+				delete(h, http.CanonicalHeaderKey(tok))
+			}
+		}
+	}
+	for k := range h {
+		if isHopByHop(k) || isIdentityHeader(k) {
+			delete(h, k)
+		}
+	}
+	return upgrade
+}
+
+func isHopByHop(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// isIdentityHeader matches X-Consumer-*, X-Credential-Identifier,
+// X-Anonymous-Consumer and X-Authenticated-* in canonical form.
+func isIdentityHeader(k string) bool {
+	if len(k) < 12 || k[0] != 'X' || k[1] != '-' {
+		return false
+	}
+	return strings.HasPrefix(k, "X-Consumer-") || strings.HasPrefix(k, "X-Authenticated-") ||
+		k == "X-Credential-Identifier" || k == "X-Anonymous-Consumer"
+}
+
+// TrustedIPs decides whose X-Forwarded-* and X-Real-IP headers are believed
+// (Kong's trusted_ips).
+type TrustedIPs []netip.Prefix
+
+// Contains reports whether addr is trusted.
+func (t TrustedIPs) Contains(addr netip.Addr) bool {
+	for _, p := range t {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientAddr parses the peer of r without allocating.
+func clientAddr(remote string) (ip string, addr netip.Addr) {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		host := remote
+		if i := strings.LastIndexByte(remote, ':'); i > 0 {
+			host = strings.Trim(remote[:i], "[]")
+		}
+		addr, _ = netip.ParseAddr(host)
+		return host, addr
+	}
+	a := ap.Addr().Unmap()
+	host := remote[:strings.LastIndexByte(remote, ':')]
+	return strings.Trim(host, "[]"), a
+}
+
+// idGen makes request ids: a random per-process prefix and a counter, hex
+// encoded to 32 characters like Kong's ids. Unique without a syscall per
+// request; not meant to be unguessable.
+type idGen struct {
+	prefix [8]byte
+	n      atomic.Uint64
+}
+
+func newIDGen() *idGen {
+	g := &idGen{}
+	rand.Read(g.prefix[:])
+	var seed [8]byte
+	rand.Read(seed[:])
+	g.n.Store(uint64(seed[0])<<16 | uint64(seed[1])<<8 | uint64(seed[2]))
+	return g
+}
+
+func (g *idGen) next() string {
+	n := g.n.Add(1)
+	var raw [16]byte
+	copy(raw[:8], g.prefix[:])
+	for i := 15; i >= 8; i-- {
+		raw[i] = byte(n)
+		n >>= 8
+	}
+	var out [32]byte
+	hex.Encode(out[:], raw[:])
+	return string(out[:])
+}
+
+// validRequestID accepts a client-supplied id from a trusted peer only if it
+// is short and printable, so it cannot inject into logs or headers.
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}

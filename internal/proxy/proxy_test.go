@@ -1,0 +1,147 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
+	"github.com/turnpikegw/turnpike/internal/upstream"
+)
+
+// newGateway serves cfg (with ${UP} set to upstreamURL) through the proxy
+// handler on a loopback test server.
+func newGateway(t testing.TB, cfg, upstreamURL string) *httptest.Server {
+	t.Helper()
+	m, err := config.Parse([]byte(cfg), config.Options{LookupEnv: func(k string) (string, bool) {
+		return upstreamURL, k == "UP"
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := plugin.NewRegistry(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools := upstream.NewPools(upstream.DefaultPoolOptions)
+	t.Cleanup(pools.Close)
+	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Pools: pools})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := &snapshot.Holder{}
+	holder.Store(snap)
+	h := NewHandler(holder, Options{Version: "test"})
+	t.Cleanup(h.Close)
+	srv := httptest.NewServer(h.Listener("http", "80"))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+const simpleConfig = `
+_format_version: "3.0"
+services:
+- name: s
+  url: ${UP}
+  routes: [{paths: [/]}]
+`
+
+func TestChunkedResponseWithTrailers(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Checksum")
+		io.WriteString(w, "part1,")
+		w.(http.Flusher).Flush()
+		io.WriteString(w, "part2")
+		w.Header().Set("X-Checksum", "abc")
+	}))
+	defer up.Close()
+	gw := newGateway(t, simpleConfig, up.URL)
+	for range 3 { // the pooled connection is reused after a chunked body
+		resp, err := http.Get(gw.URL + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "part1,part2" || resp.Trailer.Get("X-Checksum") != "abc" {
+			t.Fatalf("body %q trailer %v", b, resp.Trailer)
+		}
+	}
+}
+
+func TestStaleKeepAliveIsRetriedOnce(t *testing.T) {
+	var calls int
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		io.WriteString(w, "ok")
+	}))
+	up.Start()
+	defer up.Close()
+	gw := newGateway(t, simpleConfig, up.URL)
+	get := func() string {
+		resp, err := http.Get(gw.URL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(b)
+	}
+	if got := get(); got != "ok" {
+		t.Fatalf("first: %q", got)
+	}
+	// The upstream drops its idle keep-alive connections.
+	up.CloseClientConnections()
+	if got := get(); got != "ok" {
+		t.Fatalf("after the upstream closed the idle connection: %q", got)
+	}
+	if calls != 2 {
+		t.Errorf("upstream calls %d, want 2", calls)
+	}
+}
+
+func TestUpstreamBodyCutIsNotPassedOffAsComplete(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		io.WriteString(w, strings.Repeat("x", 10))
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	}))
+	defer up.Close()
+	gw := newGateway(t, simpleConfig, up.URL)
+	resp, err := http.Get(gw.URL + "/")
+	if err != nil {
+		return // cut before the head: fine
+	}
+	_, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil {
+		t.Fatal("a truncated upstream body reached the client as complete")
+	}
+}
+
+func BenchmarkProxyHello(b *testing.B) {
+	body := []byte("Hello, World!")
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = []string{"text/plain"}
+		w.Write(body)
+	}))
+	defer up.Close()
+	gw := newGateway(b, simpleConfig, up.URL)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Get(gw.URL + "/hello")
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+}

@@ -1,0 +1,161 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Limits are the edge timeouts and sizes, hardened by default for
+// untrusted clients (see the design guide's edge defaults).
+type Limits struct {
+	ReadHeaderTimeout    time.Duration
+	IdleTimeout          time.Duration
+	MaxHeaderBytes       int
+	MaxConcurrentStreams int
+}
+
+// DefaultLimits mirror NGINX/Traefik/Envoy practice.
+var DefaultLimits = Limits{
+	ReadHeaderTimeout:    60 * time.Second,
+	IdleTimeout:          75 * time.Second,
+	MaxHeaderBytes:       64 << 10,
+	MaxConcurrentStreams: 128,
+}
+
+// Stats count connections across a server's listeners.
+type Stats struct {
+	Accepted atomic.Uint64
+	Active   atomic.Int64
+}
+
+// Server runs one set of listeners with one handler factory.
+type Server struct {
+	name    string
+	logger  *slog.Logger
+	limits  Limits
+	getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	servers []*http.Server
+	lns     []net.Listener
+	Stats   Stats
+	wg      sync.WaitGroup
+}
+
+// HandlerFor builds the handler of one listener from its scheme and port.
+type HandlerFor func(scheme, port string) http.Handler
+
+// New binds every address now, so that a port conflict is reported at
+// start-up rather than later.
+func New(name string, listens []Listen, handler HandlerFor, limits Limits,
+	getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error), logger *slog.Logger) (*Server, error) {
+	s := &Server{name: name, logger: logger, limits: limits, getCert: getCert}
+	for _, l := range listens {
+		ln, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			s.closeListeners()
+			return nil, fmt.Errorf("%s listener: %w", name, err)
+		}
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		scheme := "http"
+		if l.TLS {
+			scheme = "https"
+		}
+		hs := &http.Server{
+			Handler:           handler(scheme, port),
+			ReadHeaderTimeout: limits.ReadHeaderTimeout,
+			IdleTimeout:       limits.IdleTimeout,
+			MaxHeaderBytes:    limits.MaxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+			ConnState:         s.connState,
+			HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: limits.MaxConcurrentStreams},
+			Protocols:         new(http.Protocols),
+		}
+		hs.Protocols.SetHTTP1(true)
+		if l.TLS {
+			hs.Protocols.SetHTTP2(true)
+			hs.TLSConfig = &tls.Config{
+				MinVersion:     tls.VersionTLS12,
+				GetCertificate: getCert,
+				NextProtos:     []string{"h2", "http/1.1"},
+			}
+			ln = tls.NewListener(ln, hs.TLSConfig)
+		}
+		if l.H2C {
+			hs.Protocols.SetUnencryptedHTTP2(true)
+		}
+		s.servers = append(s.servers, hs)
+		s.lns = append(s.lns, ln)
+	}
+	return s, nil
+}
+
+// Addrs are the bound addresses, in the order given.
+func (s *Server) Addrs() []net.Addr {
+	out := make([]net.Addr, len(s.lns))
+	for i, ln := range s.lns {
+		out[i] = ln.Addr()
+	}
+	return out
+}
+
+// Serve serves every listener until Shutdown.
+func (s *Server) Serve() {
+	for i, hs := range s.servers {
+		s.wg.Add(1)
+		go func(hs *http.Server, ln net.Listener) {
+			defer s.wg.Done()
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.logger.Error("listener stopped", "server", s.name, "addr", ln.Addr().String(), "error", err)
+			}
+		}(hs, s.lns[i])
+	}
+}
+
+// Shutdown stops accepting, lets in-flight requests finish until ctx ends,
+// closes idle keep-alive connections (HTTP/2 clients get GOAWAY), then
+// closes whatever is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var first error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, hs := range s.servers {
+		wg.Add(1)
+		go func(hs *http.Server) {
+			defer wg.Done()
+			if err := hs.Shutdown(ctx); err != nil {
+				hs.Close()
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}(hs)
+	}
+	wg.Wait()
+	s.wg.Wait()
+	return first
+}
+
+func (s *Server) closeListeners() {
+	for _, ln := range s.lns {
+		ln.Close()
+	}
+}
+
+func (s *Server) connState(_ net.Conn, state http.ConnState) {
+	switch state {
+	case http.StateNew:
+		s.Stats.Accepted.Add(1)
+		s.Stats.Active.Add(1)
+	case http.StateHijacked, http.StateClosed:
+		s.Stats.Active.Add(-1)
+	}
+}

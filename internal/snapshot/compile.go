@@ -1,0 +1,455 @@
+package snapshot
+
+import (
+	"crypto/sha1"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/router"
+	"github.com/turnpikegw/turnpike/internal/upstream"
+)
+
+// Deps are what compiling needs besides the model.
+type Deps struct {
+	Registry *plugin.Registry
+	Pools    *upstream.Pools
+	Env      plugin.Env
+}
+
+// Compile turns a validated model into a snapshot. Plugin configs are
+// decoded and validated here (config does not know the plugins), so the
+// error is a config.Errors with field paths like the loader's.
+func Compile(m *config.Model, d Deps) (*Snapshot, error) {
+	c := &compiler{m: m, d: d, snap: &Snapshot{Hash: m.Hash, Summary: m.Summary(), PoolKeys: map[string]bool{}}}
+	c.services()
+	c.routes()
+	c.plugins()
+	c.chains()
+	c.certificates()
+	if len(c.errs) > 0 {
+		return nil, c.errs
+	}
+	c.snap.Counts = Counts{
+		Services: len(m.Services), Routes: len(m.Routes), Plugins: len(m.Plugins),
+		Consumers: len(m.Consumers), Upstreams: len(m.Upstreams), Certificates: len(m.Certificates),
+	}
+	return c.snap, nil
+}
+
+type compiler struct {
+	m    *config.Model
+	d    Deps
+	snap *Snapshot
+	errs config.Errors
+	// servicesByEntry maps model services to compiled ones.
+	servicesByEntry map[*config.ServiceEntry]*Service
+	// instances of every enabled plugin entry, by entry
+	instances map[*config.PluginEntry]plugin.Instance
+	regs      map[*config.PluginEntry]*plugin.Registration
+}
+
+func (c *compiler) fail(path, format string, args ...any) {
+	c.errs = append(c.errs, config.FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+func (c *compiler) services() {
+	c.servicesByEntry = map[*config.ServiceEntry]*Service{}
+	for _, se := range c.m.Services {
+		s := se.Service
+		svc := &Service{
+			Info: plugin.ServiceInfo{
+				ID: entityID("services", s.ID, s.Name+"|"+se.Path), Name: s.Name, Protocol: s.Protocol,
+				Host: s.Host, Port: s.Port, Path: s.Path,
+			},
+			Path:           s.Path,
+			ConnectTimeout: time.Duration(s.ConnectTimeout) * time.Millisecond,
+			ReadTimeout:    time.Duration(s.ReadTimeout) * time.Millisecond,
+			WriteTimeout:   time.Duration(s.WriteTimeout) * time.Millisecond,
+			Retries:        s.Retries,
+		}
+		switch s.Protocol {
+		case "http", "ws":
+			svc.Scheme = "http"
+		case "https", "wss":
+			svc.Scheme = "https"
+		case "grpc":
+			svc.Scheme, svc.HTTP2 = "http", true
+		case "grpcs":
+			svc.Scheme, svc.HTTP2 = "https", true
+		default:
+			c.fail(se.Path+".protocol", "protocol '%s' is not supported by the HTTP proxy", s.Protocol)
+			continue
+		}
+		hostHeader := s.Host
+		if se.Upstream != nil && se.Upstream.Upstream.HostHeader != "" {
+			hostHeader = se.Upstream.Upstream.HostHeader
+		}
+		svc.HostHeader = hostWithPort(hostHeader, s.Port, svc.Scheme)
+		var tlsConf *tls.Config
+		if svc.Scheme == "https" && !svc.HTTP2 {
+			tlsConf = c.upstreamTLS(se, s.Host)
+		}
+		if se.Upstream != nil {
+			var targets []*upstream.Target
+			for _, te := range se.Upstream.Targets {
+				addr := upstream.JoinHostPort(te.Host, te.Port)
+				targets = append(targets, upstream.NewTarget(te.Host, te.Port, te.Target.Weight, c.pool(svc.Scheme, addr, tlsConf)))
+			}
+			svc.Balancer = upstream.NewRoundRobin(targets)
+		} else {
+			addr := upstream.JoinHostPort(s.Host, s.Port)
+			svc.Balancer = &upstream.Single{T: upstream.NewTarget(s.Host, s.Port, 100, c.pool(svc.Scheme, addr, tlsConf))}
+		}
+		c.servicesByEntry[se] = svc
+		c.snap.Services = append(c.snap.Services, svc)
+	}
+}
+
+// upstreamTLS verifies upstream certificates unless the service turns it
+// off with tls_verify: false (Kong leaves verification off by default;
+// Turnpike is secure by default).
+func (c *compiler) upstreamTLS(se *config.ServiceEntry, serverName string) *tls.Config {
+	conf := &tls.Config{ServerName: serverName, MinVersion: tls.VersionTLS12}
+	if v := se.Service.TLSVerify; v != nil && !*v {
+		conf.InsecureSkipVerify = true
+	}
+	if len(se.Service.CACertificates) > 0 {
+		pool := x509.NewCertPool()
+		for i, ref := range se.Service.CACertificates {
+			found := false
+			for _, ca := range c.m.CACerts {
+				if ca.CACert.ID == ref {
+					pool.AppendCertsFromPEM([]byte(ca.CACert.Cert))
+					found = true
+				}
+			}
+			if !found {
+				c.fail(se.Path+".ca_certificates["+strconv.Itoa(i)+"]", "ca_certificate '%s' not found", ref)
+			}
+		}
+		conf.RootCAs = pool
+	}
+	return conf
+}
+
+func (c *compiler) pool(scheme, addr string, tlsConf *tls.Config) *upstream.Pool {
+	key := scheme + "://" + addr
+	if tlsConf != nil {
+		key += "|" + tlsConf.ServerName + "|" + strconv.FormatBool(tlsConf.InsecureSkipVerify)
+		if tlsConf.RootCAs != nil {
+			key += "|custom-ca"
+		}
+	}
+	c.snap.PoolKeys[key] = true
+	return c.d.Pools.Get(key, addr, tlsConf)
+}
+
+func hostWithPort(host string, port int, scheme string) string {
+	if (scheme == "http" && port == 80) || (scheme == "https" && port == 443) {
+		return host
+	}
+	return upstream.JoinHostPort(host, port)
+}
+
+func (c *compiler) routes() {
+	rr := make([]router.Route, len(c.m.Routes))
+	for i, re := range c.m.Routes {
+		r := re.Route
+		route := &Route{
+			Info: plugin.RouteInfo{
+				ID: entityID("routes", r.ID, r.Name+"|"+re.Path), Name: r.Name, Paths: r.Paths,
+			},
+			HTTPSRedirectStatus: r.HTTPSRedirectStatusCode,
+			StripPath:           r.StripPathValue(),
+			PreserveHost:        r.PreserveHost,
+			PathHandlingV1:      r.PathHandling == "v1",
+		}
+		for _, p := range r.Protocols {
+			switch p {
+			case "http":
+				route.HTTP = true
+			case "https":
+				route.HTTPS = true
+			case "grpc":
+				route.GRPC = true
+			case "grpcs":
+				route.GRPCS = true
+			default:
+				c.fail(re.Path+".protocols", "protocol '%s' is not supported by the HTTP proxy", p)
+			}
+		}
+		if re.Service != nil {
+			route.Service = c.servicesByEntry[re.Service]
+		}
+		c.snap.Routes = append(c.snap.Routes, route)
+		headers := make([]router.Header, 0, len(r.Headers))
+		names := make([]string, 0, len(r.Headers))
+		for name := range r.Headers {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			headers = append(headers, router.Header{Name: name, Values: r.Headers[name]})
+		}
+		rr[i] = router.Route{
+			Paths: r.Paths, Hosts: r.Hosts, Methods: r.Methods, Headers: headers,
+			SNIs: r.SNIs, RegexPriority: r.RegexPriority,
+		}
+	}
+	rt, err := router.New(rr)
+	if err != nil {
+		var ce *router.CompileError
+		if errors.As(err, &ce) && ce.Route >= 0 && ce.Route < len(c.m.Routes) {
+			path := c.m.Routes[ce.Route].Path + "." + ce.Field
+			if ce.Index >= 0 {
+				path += "[" + strconv.Itoa(ce.Index) + "]"
+			}
+			c.fail(path, "%s", ce.Msg)
+		} else {
+			c.fail("routes", "%v", err)
+		}
+		return
+	}
+	c.snap.Router = rt
+}
+
+func (c *compiler) plugins() {
+	c.instances = map[*config.PluginEntry]plugin.Instance{}
+	c.regs = map[*config.PluginEntry]*plugin.Registration{}
+	for _, pe := range c.m.Plugins {
+		p := pe.Plugin
+		if !p.Enabled {
+			continue
+		}
+		reg, ok := c.d.Registry.Lookup(p.Name)
+		if !ok {
+			c.fail(pe.Path+".name", "plugin '%s' is not available in this version of Turnpike (available: %s)",
+				p.Name, strings.Join(c.d.Registry.Names(), ", "))
+			continue
+		}
+		if reg.NoConsumer && pe.Consumer != nil {
+			c.fail(pe.Path+".consumer", "plugin '%s' cannot be applied to consumers", p.Name)
+			continue
+		}
+		cfg := reg.NewConfig()
+		// An absent config still gets the plugin's defaults.
+		if errs := p.Config.Decode(cfg); len(errs) > 0 {
+			c.errs = append(c.errs, errs...)
+			continue
+		}
+		inst, err := reg.New(cfg, c.d.Env)
+		if err != nil {
+			var fe config.Errors
+			if errors.As(err, &fe) {
+				c.errs = append(c.errs, fe.Prefix(pe.Path+".config")...)
+			} else {
+				c.fail(pe.Path+".config", "%v", err)
+			}
+			continue
+		}
+		c.instances[pe] = inst
+		c.regs[pe] = reg
+		c.snap.Instances = append(c.snap.Instances, inst)
+	}
+}
+
+// Kong's plugin precedence, most specific first (lower rank wins).
+const (
+	rankConsumerRouteService = 1 + iota
+	rankConsumerRoute
+	rankConsumerService
+	rankRouteService
+	rankConsumer
+	rankRoute
+	rankService
+	rankGlobal
+	rankNone
+)
+
+// rank places a plugin entry relative to a route: how specific it is, and
+// whether it applies at all.
+func rank(pe *config.PluginEntry, re *config.RouteEntry) int {
+	routeOK := pe.Route == nil || pe.Route == re
+	serviceOK := pe.Service == nil || pe.Service == re.Service
+	if !routeOK || !serviceOK {
+		return rankNone
+	}
+	r, s, cons := pe.Route != nil, pe.Service != nil, pe.Consumer != nil
+	switch {
+	case cons && r && s:
+		return rankConsumerRouteService
+	case cons && r:
+		return rankConsumerRoute
+	case cons && s:
+		return rankConsumerService
+	case r && s:
+		return rankRouteService
+	case cons:
+		return rankConsumer
+	case r:
+		return rankRoute
+	case s:
+		return rankService
+	}
+	return rankGlobal
+}
+
+func (c *compiler) chains() {
+	if c.snap.Router == nil {
+		return
+	}
+	consumerIDs := map[*config.ConsumerEntry]string{}
+	for _, ce := range c.m.Consumers {
+		consumerIDs[ce] = ConsumerID(ce.Consumer)
+	}
+	for i, re := range c.m.Routes {
+		type pick struct {
+			reg        *plugin.Registration
+			base       plugin.Instance
+			baseRank   int
+			byConsumer map[*config.ConsumerEntry]*config.PluginEntry
+		}
+		picks := map[string]*pick{}
+		for _, pe := range c.m.Plugins {
+			inst, ok := c.instances[pe]
+			if !ok {
+				continue
+			}
+			rk := rank(pe, re)
+			if rk == rankNone {
+				continue
+			}
+			p := picks[pe.Plugin.Name]
+			if p == nil {
+				p = &pick{reg: c.regs[pe], baseRank: rankNone}
+				picks[pe.Plugin.Name] = p
+			}
+			if pe.Consumer == nil {
+				if rk < p.baseRank {
+					p.base, p.baseRank = inst, rk
+				}
+				continue
+			}
+			if p.byConsumer == nil {
+				p.byConsumer = map[*config.ConsumerEntry]*config.PluginEntry{}
+			}
+			if prev, ok := p.byConsumer[pe.Consumer]; !ok || rk < rank(prev, re) {
+				p.byConsumer[pe.Consumer] = pe
+			}
+		}
+		var steps []*Step
+		var regs []*plugin.Registration
+		for name, p := range picks {
+			st := &Step{Name: name, Base: p.base}
+			for ce, pe := range p.byConsumer {
+				if rank(pe, re) < p.baseRank {
+					if st.ByConsumer == nil {
+						st.ByConsumer = map[string]plugin.Instance{}
+					}
+					st.ByConsumer[consumerIDs[ce]] = c.instances[pe]
+				}
+			}
+			if st.Base == nil && st.ByConsumer == nil {
+				continue
+			}
+			steps = append(steps, st)
+			regs = append(regs, p.reg)
+		}
+		idx := make([]int, len(steps))
+		for k := range idx {
+			idx[k] = k
+		}
+		sort.Slice(idx, func(a, b int) bool {
+			ra, rb := regs[idx[a]], regs[idx[b]]
+			if ra.Priority != rb.Priority {
+				return ra.Priority > rb.Priority
+			}
+			return ra.Name < rb.Name
+		})
+		chain := &Chain{}
+		for _, k := range idx {
+			st := steps[k]
+			chain.Names = append(chain.Names, st.Name)
+			sample := st.Base
+			if sample == nil {
+				for _, inst := range st.ByConsumer {
+					sample = inst
+					break
+				}
+			}
+			if _, ok := sample.(plugin.Accessor); ok {
+				chain.Access = append(chain.Access, *st)
+			}
+			if _, ok := sample.(plugin.HeaderFilter); ok {
+				chain.Header = append(chain.Header, *st)
+			}
+			if _, ok := sample.(plugin.BodyFilter); ok {
+				chain.Body = append(chain.Body, *st)
+			}
+			if _, ok := sample.(plugin.Logger); ok {
+				chain.Log = append(chain.Log, *st)
+			}
+		}
+		c.snap.Routes[i].Chain = chain
+	}
+}
+
+func (c *compiler) certificates() {
+	if len(c.m.Certificates) == 0 {
+		return
+	}
+	cs := &CertStore{exact: map[string]*tls.Certificate{}, wildcard: map[string]*tls.Certificate{}}
+	for _, ce := range c.m.Certificates {
+		cert, err := tls.X509KeyPair([]byte(ce.Certificate.Cert), []byte(ce.Certificate.Key))
+		if err != nil {
+			c.fail(ce.Path+".cert", "invalid certificate/key pair: %v", err)
+			continue
+		}
+		crt := &cert
+		if cs.fallback == nil {
+			cs.fallback = crt
+		}
+		for _, name := range ce.SNINames {
+			name = strings.ToLower(name)
+			if strings.HasPrefix(name, "*.") {
+				cs.wildcard[name[1:]] = crt
+			} else {
+				cs.exact[name] = crt
+			}
+		}
+	}
+	c.snap.Certs = cs
+}
+
+// ConsumerID is the id of a consumer: its configured id, or a stable id
+// derived from its username or custom_id (Kong generates ids for
+// declarative entities the same deterministic way, so they survive reloads).
+func ConsumerID(co *config.Consumer) string {
+	key := co.Username
+	if key == "" {
+		key = "custom_id:" + co.CustomID
+	}
+	return entityID("consumers", co.ID, key)
+}
+
+// entityID returns id, or a name-based UUID (version 5 layout) of kind and
+// key when id is empty.
+func entityID(kind, id, key string) string {
+	if id != "" {
+		return id
+	}
+	sum := sha1.Sum([]byte("turnpike:" + kind + ":" + key))
+	sum[6] = sum[6]&0x0f | 0x50
+	sum[8] = sum[8]&0x3f | 0x80
+	h := hex.EncodeToString(sum[:16])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}

@@ -1,0 +1,132 @@
+package snapshot
+
+import (
+	"crypto/tls"
+	"sync/atomic"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/router"
+	"github.com/turnpikegw/turnpike/internal/upstream"
+)
+
+// Snapshot is one compiled configuration.
+type Snapshot struct {
+	Router *router.Router
+	// Routes is indexed by the router's route index.
+	Routes   []*Route
+	Services []*Service
+	// Certs selects the TLS certificate by SNI; nil when none is configured.
+	Certs *CertStore
+	// Hash identifies the source config; Summary counts its entities.
+	Hash    string
+	Summary string
+	// PoolKeys are the connection pools this snapshot uses (the rest can be
+	// closed once it is in force).
+	PoolKeys map[string]bool
+	// Instances is every plugin instance, for shutdown hooks.
+	Instances []plugin.Instance
+	// Counts for the admin API.
+	Counts Counts
+}
+
+// Counts are entity counts of the source config.
+type Counts struct {
+	Services, Routes, Plugins, Consumers, Upstreams, Certificates int
+}
+
+// Route is a compiled route.
+type Route struct {
+	Info    plugin.RouteInfo
+	Service *Service // nil: the route has no service (503 when matched)
+	// Protocol flags from `protocols`.
+	HTTP, HTTPS, GRPC, GRPCS bool
+	HTTPSRedirectStatus      int
+	StripPath                bool
+	PreserveHost             bool
+	PathHandlingV1           bool
+	Chain                    *Chain
+}
+
+// Service is a compiled service.
+type Service struct {
+	Info plugin.ServiceInfo
+	// Scheme is http or https for HTTP/1.1 upstreams; grpc/grpcs services
+	// use HTTP/2.
+	Scheme string
+	// HostHeader is the Host sent upstream when the route does not preserve
+	// the client's (host, plus the port when not the scheme's default).
+	HostHeader     string
+	Path           string
+	HTTP2          bool
+	ConnectTimeout time.Duration
+	ReadTimeout    time.Duration
+	WriteTimeout   time.Duration
+	Retries        int
+	Balancer       upstream.Balancer
+}
+
+// Chain is a route's plugins in priority order, split by phase. A step has
+// the instance that applies without a consumer and the instances that
+// replace it for specific consumers (Kong's scope precedence).
+type Chain struct {
+	Access []Step
+	Header []Step
+	Body   []Step
+	Log    []Step
+	// Names lists every plugin that may run on this route, in order.
+	Names []string
+}
+
+// Step is one plugin in a phase.
+type Step struct {
+	Name       string
+	Base       plugin.Instance
+	ByConsumer map[string]plugin.Instance
+}
+
+// Resolve returns the instance for the current consumer, or nil when the
+// plugin does not apply.
+func (s *Step) Resolve(c *plugin.Ctx) plugin.Instance {
+	if s.ByConsumer != nil && c.Consumer != nil {
+		if inst, ok := s.ByConsumer[c.Consumer.ID]; ok {
+			return inst
+		}
+	}
+	return s.Base
+}
+
+// CertStore selects a certificate by server name.
+type CertStore struct {
+	exact    map[string]*tls.Certificate
+	wildcard map[string]*tls.Certificate // "*.example.com" stored as ".example.com"
+	fallback *tls.Certificate
+}
+
+// GetCertificate is a tls.Config.GetCertificate callback.
+func (cs *CertStore) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	name := hello.ServerName
+	if c, ok := cs.exact[name]; ok {
+		return c, nil
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] == '.' {
+			if c, ok := cs.wildcard[name[i:]]; ok {
+				return c, nil
+			}
+			break
+		}
+	}
+	return cs.fallback, nil
+}
+
+// Holder is the atomic pointer to the snapshot in force.
+type Holder struct {
+	p atomic.Pointer[Snapshot]
+}
+
+// Load returns the snapshot in force (nil before the first Store).
+func (h *Holder) Load() *Snapshot { return h.p.Load() }
+
+// Store puts s in force.
+func (h *Holder) Store(s *Snapshot) { h.p.Store(s) }

@@ -1,0 +1,5 @@
+// Package upstream owns where requests go: targets, the balancers that pick
+// one, and each target's pool of keep-alive connections. Health checks and
+// circuit breakers plug in here (the Balancer interface is the seam), so the
+// proxy only asks for a target and a connection.
+package upstream

@@ -1,0 +1,229 @@
+package e2e
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/gwtest"
+)
+
+var sigterm = syscall.SIGTERM
+
+func runCLI(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(gwtest.Binary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestValidate(t *testing.T) {
+	good := writeFile(t, "good.yml", `
+_format_version: "3.0"
+services:
+- name: users
+  url: http://users:8080
+  routes:
+  - name: r
+    paths: [/users]
+  plugins:
+  - name: cors
+consumers:
+- username: alice
+`)
+	out, _, code := runCLI(t, nil, "validate", "-c", good)
+	if code != 0 || !strings.Contains(out, "OK:") || !strings.Contains(out, "1 service,") || !strings.Contains(out, "1 route,") {
+		t.Errorf("valid config: exit %d, %q", code, out)
+	}
+
+	bad := writeFile(t, "bad.yml", `
+_format_version: "3.0"
+services:
+- name: users
+  url: http://users:8080
+  retries: many
+  routes:
+  - name: r
+    paths: [/users, "~/a(b"]
+    colour: blue
+plugins:
+- name: no-such-plugin
+- name: cors
+  config:
+    max_age: soon
+routes:
+- name: dangling
+  paths: [/x]
+  service: nope
+`)
+	out, stderr, code := runCLI(t, nil, "validate", "-c", bad)
+	if code != 1 {
+		t.Fatalf("invalid config: exit %d\n%s%s", code, out, stderr)
+	}
+	for _, want := range []string{
+		"services[0].retries: ",
+		"services[0].routes[0].paths[1]: invalid regex",
+		"services[0].routes[0].colour: unknown field",
+		"routes[0].service: ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("validate output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !regexp.MustCompile(`^[a-z_\[\]0-9.]+(\.[A-Za-z_-]+)*: `).MatchString(line) {
+			t.Errorf("line without a field path: %q", line)
+		}
+	}
+
+	plugins := writeFile(t, "plugins.yml", `
+_format_version: "3.0"
+plugins:
+- name: no-such-plugin
+- name: cors
+  config:
+    max_age: soon
+`)
+	out, _, code = runCLI(t, nil, "validate", "-c", plugins)
+	if code != 1 || !strings.Contains(out, "plugins[0].name: plugin 'no-such-plugin'") || !strings.Contains(out, "plugins[1].config.max_age: ") {
+		t.Errorf("plugin errors: exit %d\n%s", code, out)
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	bad := writeFile(t, "bad.yml", "_format_version: \"3.0\"\nservices:\n- name: a\n  url: http://a\n  routes:\n  - paths: [nope]\n")
+	_, stderr, code := runCLI(t, nil, "run", "-c", bad, "--proxy-listen", "127.0.0.1:0", "--admin-listen", "off")
+	if code != 1 || !strings.Contains(stderr, "services[0].routes[0].paths[0]") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+}
+
+func TestEnvExpansionAndEnvFlags(t *testing.T) {
+	up := gwtest.StartEcho(t, "env")
+	gw := gwtest.Start(t, `
+_format_version: "3.0"
+services:
+- name: env
+  url: ${E2E_UPSTREAM}
+  routes: [{paths: [/]}]
+  plugins:
+  - name: request-transformer
+    config:
+      add:
+        headers: ["X-Secret:${E2E_SECRET}"]
+`, gwtest.Options{Env: []string{"E2E_UPSTREAM=" + up.URL, "E2E_SECRET=s3cr3t", "TURNPIKE_REQUEST_ID_HEADER=X-Trace-Id"}})
+	resp, body := gw.Get("/")
+	seen := gwtest.DecodeSeen(t, body)
+	if got := strings.Join(seen.Header["X-Secret"], ""); got != "s3cr3t" {
+		t.Errorf("X-Secret upstream = %q", got)
+	}
+	if resp.Header.Get("X-Trace-Id") == "" || len(seen.Header["X-Trace-Id"]) == 0 {
+		t.Errorf("TURNPIKE_REQUEST_ID_HEADER not applied: %v", resp.Header)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, _, code := runCLI(t, nil, "version")
+	if code != 0 || !strings.HasPrefix(out, "turnpike ") {
+		t.Errorf("version: %d %q", code, out)
+	}
+}
+
+// `turnpike demo` starts with no file and its printed curls work.
+func TestDemo(t *testing.T) {
+	cmd := exec.Command(gwtest.Binary(t), "demo", "--proxy-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	base := ""
+	timeout := time.After(20 * time.Second)
+	for base == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("demo exited")
+			}
+			if m := regexp.MustCompile(`curl -i (http://127\.0\.0\.1:\d+)/api/users/7`).FindStringSubmatch(l); m != nil {
+				base = m[1]
+			}
+		case <-timeout:
+			t.Fatal("demo did not print its curl commands")
+		}
+	}
+	go func() {
+		for range lines {
+		}
+	}()
+	get := func(path string, header ...string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, body := gwtest.Do(t, req)
+		return resp.StatusCode, body
+	}
+	checks := []struct {
+		path   string
+		header []string
+		status int
+		want   string
+	}{
+		{path: "/api/users/7", status: 200, want: `"path":"/users/7"`},
+		{path: "/v2/products", status: 200, want: `"query":"api_version=2"`},
+		{path: "/api/tenant", header: []string{"X-Tenant-Id", "tenant-1"}, status: 200, want: `"path":"/tenants"`},
+		{path: "/api/tenant", status: 404, want: "no Route matched"},
+		{path: "/api/admin/maintenance", status: 503, want: "maintenance"},
+	}
+	for _, c := range checks {
+		status, body := get(c.path, c.header...)
+		if status != c.status || !strings.Contains(body, c.want) {
+			t.Errorf("demo %s: %d %s", c.path, status, body)
+		}
+	}
+}
