@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -57,21 +58,23 @@ func asExit(err error, target *exitError) bool {
 
 // bindEnv gives every flag an environment variable, TURNPIKE_ plus the
 // flag name in upper snake case; a flag given on the command line wins.
+// Every bad value is reported, not just the first.
 func bindEnv(flags *pflag.FlagSet) error {
-	var err error
+	var errs []error
 	flags.VisitAll(func(f *pflag.Flag) {
-		if f.Changed || err != nil {
+		if f.Changed {
 			return
 		}
 		name := "TURNPIKE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v, ok := os.LookupEnv(name); ok {
-			if serr := f.Value.Set(v); serr != nil {
-				err = fmt.Errorf("%s=%q: %v", name, v, serr)
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %v", name, v, err))
+				return
 			}
 			f.Changed = true
 		}
 	})
-	return err
+	return errors.Join(errs...)
 }
 
 func newVersionCmd() *cobra.Command {

@@ -220,6 +220,12 @@ func TestDemo(t *testing.T) {
 		{path: "/api/tenant", status: 404, want: "no Route matched"},
 		{path: "/api/admin/maintenance", status: 503, want: "maintenance"},
 	}
+	req, _ := http.NewRequest(http.MethodOptions, base+"/api/orders", nil)
+	req.Header.Set("Origin", "https://example.com")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	if resp, _ := gwtest.Do(t, req); resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("demo CORS preflight: %d %v", resp.StatusCode, resp.Header)
+	}
 	for _, c := range checks {
 		status, body := get(c.path, c.header...)
 		if status != c.status || !strings.Contains(body, c.want) {
