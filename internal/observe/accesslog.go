@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // Entry is one request as the access log records it.
@@ -149,33 +150,40 @@ func appendField(b []byte, key, v string) []byte {
 	return AppendJSONString(b, v)
 }
 
-// AppendJSONString appends s as a JSON string, escaping quotes, backslashes
-// and every control character so a client cannot forge or split log lines.
-// Invalid UTF-8 passes through byte for byte.
+// AppendJSONString appends s as a JSON string without HTML escaping (like
+// Kong's cjson), escaping quotes, backslashes and every control character
+// (DEL included) so that a client cannot forge or split log lines. Invalid
+// UTF-8 becomes U+FFFD, so the output is always valid JSON.
 func AppendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20 || c == 0x7f:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
 			continue
 		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
 		}
-		start = i + 1
+		i += size
 	}
-	b = append(b, s[start:]...)
 	return append(b, '"')
 }

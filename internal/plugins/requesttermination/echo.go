@@ -10,8 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
@@ -28,13 +28,13 @@ func (in *instance) echoBody(c *plugin.Ctx) ([]byte, error) {
 	}
 	b := make([]byte, 0, 512+len(raw)*2)
 	b = append(b, `{"kong":{"hostname":`...)
-	b = appendJSONString(b, in.hostname)
+	b = observe.AppendJSONString(b, in.hostname)
 	b = append(b, `,"worker_pid":`...)
 	b = strconv.AppendInt(b, int64(in.pid), 10)
 	b = append(b, '}')
 	if r := c.Route; r != nil {
 		b = append(b, `,"matched_route":{"id":`...)
-		b = appendJSONString(b, r.ID)
+		b = observe.AppendJSONString(b, r.ID)
 		b = append(b, `,"name":`...)
 		b = appendNullable(b, r.Name)
 		b = append(b, `,"paths":`...)
@@ -43,9 +43,9 @@ func (in *instance) echoBody(c *plugin.Ctx) ([]byte, error) {
 	}
 	if s := c.Service; s != nil {
 		b = append(b, `,"matched_service":{"host":`...)
-		b = appendJSONString(b, s.Host)
+		b = observe.AppendJSONString(b, s.Host)
 		b = append(b, `,"id":`...)
-		b = appendJSONString(b, s.ID)
+		b = observe.AppendJSONString(b, s.ID)
 		b = append(b, `,"name":`...)
 		b = appendNullable(b, s.Name)
 		b = append(b, `,"path":`...)
@@ -53,12 +53,12 @@ func (in *instance) echoBody(c *plugin.Ctx) ([]byte, error) {
 		b = append(b, `,"port":`...)
 		b = strconv.AppendInt(b, int64(s.Port), 10)
 		b = append(b, `,"protocol":`...)
-		b = appendJSONString(b, s.Protocol)
+		b = observe.AppendJSONString(b, s.Protocol)
 		b = append(b, '}')
 	}
 	if in.hasMessage {
 		b = append(b, `,"message":`...)
-		b = appendJSONString(b, in.message)
+		b = observe.AppendJSONString(b, in.message)
 	}
 	b = append(b, `,"request":{`...)
 	if parsed := parseBody(c.Req.Header.Get("Content-Type"), raw); parsed != nil {
@@ -69,27 +69,27 @@ func (in *instance) echoBody(c *plugin.Ctx) ([]byte, error) {
 	b = append(b, `"headers":`...)
 	b = appendHeaders(b, c.Req.Header, c.Req.Host)
 	b = append(b, `,"host":`...)
-	b = appendJSONString(b, requestHost(c.Req.Host))
+	b = observe.AppendJSONString(b, requestHost(c.Req.Host))
 	b = append(b, `,"method":`...)
-	b = appendJSONString(b, c.Method)
+	b = observe.AppendJSONString(b, c.Method)
 	b = append(b, `,"path":`...)
 	path := c.ClientPath
 	if path == "" {
 		path = c.Req.URL.EscapedPath()
 	}
-	b = appendJSONString(b, path)
+	b = observe.AppendJSONString(b, path)
 	b = append(b, `,"port":`...)
 	b = strconv.AppendInt(b, int64(port(c)), 10)
 	b = append(b, `,"query":`...)
 	b = appendArgs(b, parseArgs(c.RawQuery))
 	b = append(b, `,"raw_body":`...)
-	b = appendJSONString(b, string(raw))
+	b = observe.AppendJSONString(b, string(raw))
 	scheme := c.Scheme
 	if scheme == "" {
 		scheme = "http"
 	}
 	b = append(b, `,"scheme":`...)
-	b = appendJSONString(b, scheme)
+	b = observe.AppendJSONString(b, scheme)
 	b = append(b, `,"uri_captures":{"named":{`...)
 	names := make([]string, 0, len(c.Captures.Named))
 	for k := range c.Captures.Named {
@@ -100,9 +100,9 @@ func (in *instance) echoBody(c *plugin.Ctx) ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = observe.AppendJSONString(b, k)
 		b = append(b, ':')
-		b = appendJSONString(b, c.Captures.Named[k])
+		b = observe.AppendJSONString(b, c.Captures.Named[k])
 	}
 	b = append(b, `},"unnamed":`...)
 	var unnamed []string
@@ -145,10 +145,10 @@ func appendHeaders(b []byte, h http.Header, host string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, e.k)
+		b = observe.AppendJSONString(b, e.k)
 		b = append(b, ':')
 		if len(e.vs) == 1 {
-			b = appendJSONString(b, e.vs[0])
+			b = observe.AppendJSONString(b, e.vs[0])
 		} else {
 			b = appendStrings(b, e.vs)
 		}
@@ -194,7 +194,7 @@ func appendArgs(b []byte, args []arg) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, a.key)
+		b = observe.AppendJSONString(b, a.key)
 		b = append(b, ':')
 		if len(a.vals) > 1 {
 			b = append(b, '[')
@@ -206,7 +206,7 @@ func appendArgs(b []byte, args []arg) []byte {
 			if a.bare[j] {
 				b = append(b, "true"...)
 			} else {
-				b = appendJSONString(b, v)
+				b = observe.AppendJSONString(b, v)
 			}
 		}
 		if len(a.vals) > 1 {
@@ -272,9 +272,9 @@ func multipartBody(contentType string, raw []byte) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = observe.AppendJSONString(b, k)
 		b = append(b, ':')
-		b = appendJSONString(b, values[k])
+		b = observe.AppendJSONString(b, values[k])
 	}
 	return append(b, '}')
 }
@@ -285,7 +285,7 @@ func appendStrings(b []byte, ss []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, s)
+		b = observe.AppendJSONString(b, s)
 	}
 	return append(b, ']')
 }
@@ -295,41 +295,5 @@ func appendNullable(b []byte, s string) []byte {
 	if s == "" {
 		return append(b, "null"...)
 	}
-	return appendJSONString(b, s)
-}
-
-// appendJSONString quotes s as a JSON string without HTML escaping, like
-// Kong's cjson; invalid UTF-8 becomes U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c < 0x20:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(b, '"')
+	return observe.AppendJSONString(b, s)
 }

@@ -8,7 +8,8 @@ import (
 	"net/textproto"
 	"sort"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/turnpikegw/turnpike/internal/observe"
 )
 
 type bodyKind uint8
@@ -220,7 +221,7 @@ func (in *instance) transformJSON(raw []byte, e *env) (bool, []byte, error) {
 				return false, nil, err
 			}
 			if o.truthy(p.name) {
-				o.set(p.name, appendJSONString(nil, v))
+				o.set(p.name, observe.AppendJSONString(nil, v))
 				changed = true
 			}
 		}
@@ -231,7 +232,7 @@ func (in *instance) transformJSON(raw []byte, e *env) (bool, []byte, error) {
 			return false, nil, err
 		}
 		if !o.truthy(p.name) {
-			o.set(p.name, appendJSONString(nil, v))
+			o.set(p.name, observe.AppendJSONString(nil, v))
 			changed = true
 		}
 	}
@@ -251,7 +252,7 @@ func (in *instance) transformJSON(raw []byte, e *env) (bool, []byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, f.key)
+		b = observe.AppendJSONString(b, f.key)
 		b = append(b, ':')
 		b = append(b, f.raw...)
 	}
@@ -274,17 +275,17 @@ func appendJSONValue(o object, k, v string) []byte {
 		case len(old) > 0 && old[0] == '"':
 			b := append([]byte{'['}, old...)
 			b = append(b, ',')
-			return append(appendJSONString(b, v), ']')
+			return append(observe.AppendJSONString(b, v), ']')
 		case len(old) > 0 && old[0] == '[':
 			inner := bytes.TrimSpace(old[1 : len(old)-1])
 			b := append([]byte{'['}, inner...)
 			if len(inner) > 0 {
 				b = append(b, ',')
 			}
-			return append(appendJSONString(b, v), ']')
+			return append(observe.AppendJSONString(b, v), ']')
 		}
 	}
-	return append(appendJSONString([]byte{'['}, v), ']')
+	return append(observe.AppendJSONString([]byte{'['}, v), ']')
 }
 
 // mpart is one multipart/form-data part, kept with its header lines.
@@ -475,40 +476,4 @@ func (in *instance) transformMultipart(raw []byte, ct string, e *env) (bool, []b
 		b = []byte{}
 	}
 	return true, b, nil
-}
-
-// appendJSONString quotes s as JSON without HTML escaping, like cjson;
-// invalid UTF-8 becomes U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c < 0x20:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(b, '"')
 }
