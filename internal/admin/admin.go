@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/reload"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
@@ -19,6 +21,10 @@ type Source struct {
 	Active   func() int64
 	Draining func() bool
 	LogDrops func() uint64
+	// Loader applies POST /config and reports the last reload.
+	Loader *reload.Loader
+	// Registry lists the plugins this binary has.
+	Registry *plugin.Registry
 }
 
 // Handler serves the admin API.
@@ -41,6 +47,11 @@ func Handler(src Source) http.Handler {
 		if snap := src.Snapshot.Load(); snap != nil {
 			body["configuration_hash"] = snap.Hash
 			body["configuration"] = snap.Summary
+		}
+		if src.Loader != nil {
+			if last := src.Loader.Last(); last != nil {
+				body["last_reload"] = last
+			}
 		}
 		writeJSON(w, http.StatusOK, body)
 	})

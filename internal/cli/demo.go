@@ -43,15 +43,12 @@ func newDemoCmd() *cobra.Command {
 				go srv.Serve(ln)
 				urls["DEMO_"+strings.ToUpper(name)+"_URL"] = "http://" + ln.Addr().String()
 			}
-			model, err := config.Parse(demoConfig, config.Options{LookupEnv: func(k string) (string, bool) {
+			opts := config.Options{LookupEnv: func(k string) (string, bool) {
 				v, ok := urls[k]
 				return v, ok
-			}})
-			if err != nil {
-				return configError("demo.yml", err)
-			}
+			}}
 			o.configPath = "demo.yml"
-			g, err := startGateway(o, model, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			g, err := startGateway(o, demoConfig, opts, "", cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

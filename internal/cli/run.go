@@ -28,6 +28,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/all"
 	"github.com/turnpikegw/turnpike/internal/proxy"
+	"github.com/turnpikegw/turnpike/internal/reload"
 	"github.com/turnpikegw/turnpike/internal/server"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/upstream"
@@ -48,6 +49,7 @@ type runOptions struct {
 	keepalive         int
 	keepaliveTimeout  time.Duration
 	shutdownTimeout   time.Duration
+	watch             bool
 }
 
 const defaultProxyListen = "0.0.0.0:8000"
@@ -69,6 +71,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.IntVar(&o.keepalive, "upstream-keepalive", upstream.DefaultPoolOptions.MaxIdle, "idle keep-alive connections kept per upstream target")
 	fs.DurationVar(&o.keepaliveTimeout, "upstream-keepalive-timeout", upstream.DefaultPoolOptions.IdleTimeout, "close upstream connections idle this long")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
+	fs.BoolVar(&o.watch, "watch", true, "reload when the config file changes (SIGHUP and POST /config always work)")
 }
 
 func newRunCmd() *cobra.Command {
@@ -84,14 +87,18 @@ func newRunCmd() *cobra.Command {
 			if o.configPath == "" {
 				return errors.New("a config file is required: turnpike run -c kong.yml")
 			}
-			model, err := config.Load(o.configPath, config.Options{})
+			data, err := os.ReadFile(o.configPath)
+			if err != nil {
+				return exitError{code: 1, msg: err.Error()}
+			}
+			model, err := config.Parse(data, config.Options{})
 			if err != nil {
 				return configError(o.configPath, err)
 			}
 			if !cmd.Flags().Changed("proxy-listen") && len(model.Certificates) > 0 {
 				o.proxyListen += ", 0.0.0.0:8443 ssl"
 			}
-			g, err := startGateway(o, model, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			g, err := startGateway(o, data, config.Options{}, o.configPath, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -124,6 +131,8 @@ type gateway struct {
 	admin     *server.Server
 	accessLog *observe.AccessLog
 	logFile   io.Closer
+	loader    *reload.Loader
+	stopWatch context.CancelFunc
 	draining  atomic.Bool
 }
 
@@ -159,7 +168,9 @@ func parseTrusted(s string) (proxy.TrustedIPs, error) {
 	return out, nil
 }
 
-func startGateway(o *runOptions, model *config.Model, stdout, stderr io.Writer) (*gateway, error) {
+// startGateway compiles source and starts serving it. path is the file it
+// came from ("" for the demo's embedded config), which reloads re-read.
+func startGateway(o *runOptions, source []byte, opts config.Options, path string, stdout, stderr io.Writer) (*gateway, error) {
 	logger, err := newLogger(o.logLevel, stderr)
 	if err != nil {
 		return nil, err
@@ -196,12 +207,12 @@ func startGateway(o *runOptions, model *config.Model, stdout, stderr io.Writer) 
 	if err != nil {
 		return nil, err
 	}
-	snap, err := snapshot.Compile(model, snapshot.Deps{Registry: reg, Pools: g.pools, Env: plugin.Env{Logger: logger}})
+	g.loader = reload.New(g.holder, snapshot.Deps{Registry: reg, Pools: g.pools, Env: plugin.Env{Logger: logger}}, path, opts, logger)
+	snap, err := g.loader.Apply(source, "startup")
 	if err != nil {
 		g.close()
 		return nil, configError(o.configPath, err)
 	}
-	g.holder.Store(snap)
 	g.handler = proxy.NewHandler(g.holder, proxy.Options{
 		Logger:            logger,
 		AccessLog:         g.accessLog,
@@ -239,6 +250,8 @@ func startGateway(o *runOptions, model *config.Model, stdout, stderr io.Writer) 
 		Accepted: g.proxy.Stats.Accepted.Load,
 		Active:   g.proxy.Stats.Active.Load,
 		Draining: g.draining.Load,
+		Loader:   g.loader,
+		Registry: reg,
 		LogDrops: func() uint64 {
 			if g.accessLog == nil {
 				return 0
@@ -252,6 +265,13 @@ func startGateway(o *runOptions, model *config.Model, stdout, stderr io.Writer) 
 		g.proxy.Shutdown(context.Background())
 		g.close()
 		return nil, err
+	}
+	if path != "" && o.watch {
+		ctx, cancel := context.WithCancel(context.Background())
+		g.stopWatch = cancel
+		if err := g.loader.Watch(ctx, 200*time.Millisecond); err != nil {
+			logger.Warn("not watching the config file; SIGHUP still reloads", "error", err)
+		}
 	}
 	g.proxy.Serve()
 	g.admin.Serve()
@@ -270,12 +290,23 @@ func addrList(addrs []net.Addr) string {
 
 // runUntilSignal serves until SIGTERM or SIGINT, then drains: readiness
 // turns 503, listeners stop accepting, in-flight requests get up to the
-// shutdown timeout. A second signal exits at once.
+// shutdown timeout. A second signal exits at once. SIGHUP reloads the
+// config file.
 func (g *gateway) runUntilSignal() error {
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	sig := <-sigs
+	var sig os.Signal
+	for sig = range sigs {
+		if sig != syscall.SIGHUP {
+			break
+		}
+		if g.loader.Path() == "" {
+			g.logger.Warn("SIGHUP ignored: the configuration does not come from a file")
+			continue
+		}
+		g.loader.LoadFile("sighup")
+	}
 	g.logger.Info("draining", "signal", sig.String(), "timeout", g.opts.shutdownTimeout.String())
 	go func() {
 		<-sigs
@@ -300,6 +331,9 @@ func (g *gateway) shutdown() error {
 }
 
 func (g *gateway) close() {
+	if g.stopWatch != nil {
+		g.stopWatch()
+	}
 	if g.handler != nil {
 		g.handler.Close()
 	}

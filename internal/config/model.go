@@ -15,6 +15,8 @@ type Model struct {
 	CACerts       []*CACertEntry
 	// Hash is a stable hex digest of the source document (for the admin API).
 	Hash string
+	// Source is the document as given (for GET /config).
+	Source []byte
 }
 
 // ServiceEntry is a service with its `url` expanded into protocol, host,

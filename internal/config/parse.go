@@ -64,6 +64,7 @@ func Parse(data []byte, opts Options) (*Model, error) {
 	sum := sha256.Sum256(data)
 	b := newBuilder(&cfg, lines)
 	b.m.Hash = hex.EncodeToString(sum[:16])
+	b.m.Source = data
 	b.build()
 
 	// A field that failed to decode also fails validation (a host of the

@@ -67,6 +67,7 @@ type Gateway struct {
 	stderr   *syncBuffer
 	done     chan struct{}
 	exitErr  error
+	path     string
 }
 
 // Options change how the gateway is started.
@@ -93,7 +94,7 @@ func Start(t testing.TB, cfg string, opts Options) *Gateway {
 		listen = "127.0.0.1:0"
 	}
 	args := append([]string{"run", "-c", path, "--proxy-listen", listen, "--admin-listen", "127.0.0.1:0"}, opts.Args...)
-	g := &Gateway{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	g := &Gateway{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{}), path: path}
 	g.cmd = exec.Command(Binary(t), args...)
 	g.cmd.Env = append(os.Environ(), opts.Env...)
 	g.cmd.Stdout = g.stdout
@@ -258,3 +259,7 @@ func (s *syncBuffer) String() string {
 
 // PID is the gateway's process id.
 func (g *Gateway) PID() int { return g.cmd.Process.Pid }
+
+// ConfigPath is the config file the gateway was started with (rewrite it
+// to trigger a reload).
+func (g *Gateway) ConfigPath() string { return g.path }

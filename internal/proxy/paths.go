@@ -78,3 +78,11 @@ func sanitizePostfix(p string) string {
 	}
 	return p
 }
+
+// UpstreamPath is the path the proxy sends upstream for a request path
+// (normalised) that matched a route (matched is the part its path matched),
+// given the service path, strip_path and path_handling v1. Exported for
+// `turnpike explain`, which must agree with the proxy exactly.
+func UpstreamPath(servicePath, reqPath, matched string, stripPath, pathHandlingV1 bool) string {
+	return upstreamPath(servicePath, reqPath, matched, stripPath, pathHandlingV1)
+}

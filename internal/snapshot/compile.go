@@ -29,7 +29,7 @@ type Deps struct {
 // decoded and validated here (config does not know the plugins), so the
 // error is a config.Errors with field paths like the loader's.
 func Compile(m *config.Model, d Deps) (*Snapshot, error) {
-	c := &compiler{m: m, d: d, snap: &Snapshot{Hash: m.Hash, Summary: m.Summary(), PoolKeys: map[string]bool{}}}
+	c := &compiler{m: m, d: d, snap: &Snapshot{Hash: m.Hash, Summary: m.Summary(), PoolKeys: map[string]bool{}, Model: m}}
 	c.services()
 	c.routes()
 	c.plugins()
@@ -67,7 +67,7 @@ func (c *compiler) services() {
 		s := se.Service
 		svc := &Service{
 			Info: plugin.ServiceInfo{
-				ID: entityID("services", s.ID, s.Name+"|"+se.Path), Name: s.Name, Protocol: s.Protocol,
+				ID: EntityID("services", s.ID, s.Name+"|"+se.Path), Name: s.Name, Protocol: s.Protocol,
 				Host: s.Host, Port: s.Port, Path: s.Path,
 			},
 			Path:           s.Path,
@@ -166,7 +166,7 @@ func (c *compiler) routes() {
 		r := re.Route
 		route := &Route{
 			Info: plugin.RouteInfo{
-				ID: entityID("routes", r.ID, r.Name+"|"+re.Path), Name: r.Name, Paths: r.Paths,
+				ID: EntityID("routes", r.ID, r.Name+"|"+re.Path), Name: r.Name, Paths: r.Paths,
 			},
 			HTTPSRedirectStatus: r.HTTPSRedirectStatusCode,
 			StripPath:           r.StripPathValue(),
@@ -303,6 +303,21 @@ func rank(pe *config.PluginEntry, re *config.RouteEntry) int {
 	return rankGlobal
 }
 
+// scopeName names a precedence rank the way Kong's documentation does.
+func scopeName(rk int) string {
+	return [...]string{
+		rankConsumerRouteService: "consumer+route+service",
+		rankConsumerRoute:        "consumer+route",
+		rankConsumerService:      "consumer+service",
+		rankRouteService:         "route+service",
+		rankConsumer:             "consumer",
+		rankRoute:                "route",
+		rankService:              "service",
+		rankGlobal:               "global",
+		rankNone:                 "",
+	}[rk]
+}
+
 func (c *compiler) chains() {
 	if c.snap.Router == nil {
 		return
@@ -315,6 +330,7 @@ func (c *compiler) chains() {
 		type pick struct {
 			reg        *plugin.Registration
 			base       plugin.Instance
+			baseEntry  *config.PluginEntry
 			baseRank   int
 			byConsumer map[*config.ConsumerEntry]*config.PluginEntry
 		}
@@ -335,7 +351,7 @@ func (c *compiler) chains() {
 			}
 			if pe.Consumer == nil {
 				if rk < p.baseRank {
-					p.base, p.baseRank = inst, rk
+					p.base, p.baseEntry, p.baseRank = inst, pe, rk
 				}
 				continue
 			}
@@ -350,12 +366,17 @@ func (c *compiler) chains() {
 		var regs []*plugin.Registration
 		for name, p := range picks {
 			st := &Step{Name: name, Base: p.base}
+			if p.baseEntry != nil {
+				st.BaseScope, st.BaseSource = scopeName(rank(p.baseEntry, re)), p.baseEntry.Path
+			}
 			for ce, pe := range p.byConsumer {
-				if rank(pe, re) < p.baseRank {
+				if rk := rank(pe, re); rk < p.baseRank {
 					if st.ByConsumer == nil {
 						st.ByConsumer = map[string]plugin.Instance{}
+						st.ConsumerScopes = map[string]string{}
 					}
 					st.ByConsumer[consumerIDs[ce]] = c.instances[pe]
+					st.ConsumerScopes[consumerIDs[ce]] = scopeName(rk) + " (" + pe.Path + ")"
 				}
 			}
 			if st.Base == nil && st.ByConsumer == nil {
@@ -438,12 +459,12 @@ func ConsumerID(co *config.Consumer) string {
 	if key == "" {
 		key = "custom_id:" + co.CustomID
 	}
-	return entityID("consumers", co.ID, key)
+	return EntityID("consumers", co.ID, key)
 }
 
-// entityID returns id, or a name-based UUID (version 5 layout) of kind and
+// EntityID returns id, or a name-based UUID (version 5 layout) of kind and
 // key when id is empty.
-func entityID(kind, id, key string) string {
+func EntityID(kind, id, key string) string {
 	if id != "" {
 		return id
 	}

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/router"
 	"github.com/turnpikegw/turnpike/internal/upstream"
@@ -26,6 +27,9 @@ type Snapshot struct {
 	PoolKeys map[string]bool
 	// Instances is every plugin instance, for shutdown hooks.
 	Instances []plugin.Instance
+	// Model is the configuration this snapshot was compiled from (read by
+	// the admin API; never modified).
+	Model *config.Model
 	// Counts for the admin API.
 	Counts Counts
 }
@@ -83,6 +87,13 @@ type Step struct {
 	Name       string
 	Base       plugin.Instance
 	ByConsumer map[string]plugin.Instance
+	// BaseScope names the scope Base was configured at ("global",
+	// "service", "route", "route+service"), BaseSource its config path
+	// (`plugins[2]`); ConsumerScopes the same per consumer id. For explain
+	// and the admin API, not the hot path.
+	BaseScope      string
+	BaseSource     string
+	ConsumerScopes map[string]string
 }
 
 // Resolve returns the instance for the current consumer, or nil when the
