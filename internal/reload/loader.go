@@ -121,7 +121,9 @@ func (l *Loader) apply(data []byte, trigger string, skipUnchanged bool) (*snapsh
 	}
 	var snap *snapshot.Snapshot
 	if err == nil {
-		snap, err = snapshot.Compile(m, l.deps)
+		deps := l.deps
+		deps.Previous = l.holder.Load()
+		snap, err = snapshot.Compile(m, deps)
 	}
 	res.Duration = time.Since(start)
 	if err != nil {

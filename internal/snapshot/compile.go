@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -23,13 +24,17 @@ type Deps struct {
 	Registry *plugin.Registry
 	Pools    *upstream.Pools
 	Env      plugin.Env
+	// Previous is the snapshot in force, whose plugin instances are kept
+	// where nothing about them changed.
+	Previous *Snapshot
 }
 
 // Compile turns a validated model into a snapshot. Plugin configs are
 // decoded and validated here (config does not know the plugins), so the
 // error is a config.Errors with field paths like the loader's.
 func Compile(m *config.Model, d Deps) (*Snapshot, error) {
-	c := &compiler{m: m, d: d, snap: &Snapshot{Hash: m.Hash, Summary: m.Summary(), PoolKeys: map[string]bool{}, Model: m}}
+	c := &compiler{m: m, d: d, snap: &Snapshot{Hash: m.Hash, Summary: m.Summary(), PoolKeys: map[string]bool{}, Model: m,
+		instanceByKey: map[string]plugin.Instance{}}}
 	c.services()
 	c.routes()
 	c.plugins()
@@ -246,6 +251,15 @@ func (c *compiler) plugins() {
 			c.errs = append(c.errs, errs...)
 			continue
 		}
+		key := instanceKey(pe, cfg)
+		if prev := c.d.Previous; prev != nil {
+			if inst, ok := prev.instanceByKey[key]; ok {
+				// Same plugin, scope and config as before the reload: keep
+				// the instance and whatever state it holds (counters, caches).
+				c.keep(pe, reg, key, inst)
+				continue
+			}
+		}
 		inst, err := reg.New(cfg, c.d.Env)
 		if err != nil {
 			var fe config.Errors
@@ -256,10 +270,39 @@ func (c *compiler) plugins() {
 			}
 			continue
 		}
-		c.instances[pe] = inst
-		c.regs[pe] = reg
-		c.snap.Instances = append(c.snap.Instances, inst)
+		c.keep(pe, reg, key, inst)
 	}
+}
+
+func (c *compiler) keep(pe *config.PluginEntry, reg *plugin.Registration, key string, inst plugin.Instance) {
+	c.instances[pe] = inst
+	c.regs[pe] = reg
+	c.snap.Instances = append(c.snap.Instances, inst)
+	c.snap.instanceByKey[key] = inst
+}
+
+// instanceKey identifies a plugin instance across reloads: its name, the
+// entities it is scoped to, and its decoded config with defaults applied.
+func instanceKey(pe *config.PluginEntry, cfg any) string {
+	var b strings.Builder
+	b.WriteString(pe.Plugin.Name)
+	if pe.Route != nil {
+		b.WriteString("|route:" + pe.Route.Route.ID + "/" + pe.Route.Route.Name + "/" + pe.Route.Path)
+	}
+	if pe.Service != nil {
+		b.WriteString("|service:" + pe.Service.Service.ID + "/" + pe.Service.Service.Name + "/" + pe.Service.Path)
+	}
+	if pe.Consumer != nil {
+		b.WriteString("|consumer:" + ConsumerID(pe.Consumer.Consumer))
+	}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		// Not comparable: never reused.
+		return b.String() + "|" + pe.Path + "|unkeyed"
+	}
+	b.WriteByte('|')
+	b.Write(raw)
+	return b.String()
 }
 
 // Kong's plugin precedence, most specific first (lower rank wins).

@@ -269,3 +269,57 @@ upstreams:
 		t.Errorf("consumer id %q is not a stable uuid", got)
 	}
 }
+
+// A reload keeps the instances (and so the state) of plugins whose name,
+// scope and config did not change, and rebuilds the others.
+func TestReloadKeepsUnchangedPluginInstances(t *testing.T) {
+	const before = `
+_format_version: "3.0"
+services:
+- name: s
+  url: http://s
+  routes: [{name: r, paths: [/]}]
+plugins:
+- {name: tag, config: {tag: same}}
+- {name: early, route: r, config: {tag: old}}
+`
+	const after = `
+_format_version: "3.0"
+services:
+- name: s
+  url: http://s
+  routes: [{name: r, paths: [/], methods: [GET]}]
+plugins:
+- {name: tag, config: {tag: same}}
+- {name: early, route: r, config: {tag: new}}
+`
+	first, err := compile(t, before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := config.Parse([]byte(after), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := plugin.NewRegistry([]plugin.Registration{tagRegistration("tag", 100, false), tagRegistration("early", 2000, false)})
+	pools := upstream.NewPools(upstream.DefaultPoolOptions)
+	defer pools.Close()
+	second, err := Compile(m, Deps{Registry: reg, Pools: pools, Previous: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byTag := func(s *Snapshot, tag string) plugin.Instance {
+		for _, inst := range s.Instances {
+			if inst.(*tagInstance).tag == tag {
+				return inst
+			}
+		}
+		return nil
+	}
+	if byTag(second, "same") != byTag(first, "same") {
+		t.Error("the unchanged global plugin got a new instance")
+	}
+	if byTag(second, "new") == nil || byTag(second, "old") != nil {
+		t.Error("the changed plugin was not rebuilt")
+	}
+}

@@ -32,6 +32,8 @@ type Snapshot struct {
 	Model *config.Model
 	// Counts for the admin API.
 	Counts Counts
+	// instanceByKey lets the next compile reuse unchanged instances.
+	instanceByKey map[string]plugin.Instance
 }
 
 // Counts are entity counts of the source config.
