@@ -68,14 +68,17 @@ func New(name string, listens []Listen, handler HandlerFor, limits Limits,
 			scheme = "https"
 		}
 		hs := &http.Server{
-			Handler:           handler(scheme, port),
+			Handler:           guard{next: handler(scheme, port)},
 			ReadHeaderTimeout: limits.ReadHeaderTimeout,
 			IdleTimeout:       limits.IdleTimeout,
 			MaxHeaderBytes:    limits.MaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 			ConnState:         s.connState,
+			ConnContext:       connContext,
 			HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: limits.MaxConcurrentStreams},
 			Protocols:         new(http.Protocols),
+			// guard answers "OPTIONS *" itself; see guard.
+			DisableGeneralOptionsHandler: true,
 		}
 		hs.Protocols.SetHTTP1(true)
 		if l.TLS {
@@ -85,7 +88,11 @@ func New(name string, listens []Listen, handler HandlerFor, limits Limits,
 				GetCertificate: getCert,
 				NextProtos:     []string{"h2", "http/1.1"},
 			}
-			ln = tls.NewListener(ln, hs.TLSConfig)
+			// The handshake timeout net/http would use (the smallest of its
+			// read/write timeouts; only ReadHeaderTimeout is set here).
+			ln = newTLSListener(ln, hs.TLSConfig, limits.ReadHeaderTimeout, &s.Stats, hs.ErrorLog)
+		} else {
+			ln = sniffListener{ln}
 		}
 		if l.H2C {
 			hs.Protocols.SetUnencryptedHTTP2(true)
@@ -150,12 +157,19 @@ func (s *Server) closeListeners() {
 	}
 }
 
-func (s *Server) connState(_ net.Conn, state http.ConnState) {
+func (s *Server) connState(c net.Conn, state http.ConnState) {
 	switch state {
 	case http.StateNew:
-		s.Stats.Accepted.Add(1)
-		s.Stats.Active.Add(1)
-	case http.StateHijacked, http.StateClosed:
+		if !fromTLSListener(c) { // counted at accept, before the handshake
+			s.Stats.Accepted.Add(1)
+			s.Stats.Active.Add(1)
+		}
+	case http.StateHijacked:
+		if sc := sniffOf(c); sc != nil {
+			sc.off.Store(true)
+		}
+		s.Stats.Active.Add(-1)
+	case http.StateClosed:
 		s.Stats.Active.Add(-1)
 	}
 }

@@ -419,42 +419,6 @@ services:
 	}
 }
 
-// A request with both Content-Length and Transfer-Encoding is re-framed as
-// RFC 9112 section 6.3 requires of an intermediary: the chunked framing
-// wins, Content-Length is dropped, and the upstream gets one unambiguous
-// message, so bytes hidden behind a lying Content-Length cannot become a
-// request of their own at the upstream.
-func TestContentLengthWithTransferEncodingIsReframed(t *testing.T) {
-	up := gwtest.StartEcho(t, "a")
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: a
-  url: %s
-  routes: [{paths: [/]}]
-`, up.URL), gwtest.Options{})
-	conn, err := net.Dial("tcp", strings.TrimPrefix(gw.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	io.WriteString(conn, "POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n"+
-		"5\r\nhello\r\n0\r\n\r\n")
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	seen := gwtest.DecodeSeen(t, string(b))
-	if seen.Path != "/first" || seen.Body != "hello" || len(seen.Header["Content-Length"]) != 0 {
-		t.Errorf("upstream got %s body %q Content-Length %v", seen.Path, seen.Body, seen.Header["Content-Length"])
-	}
-	if up.Count.Load() != 1 {
-		t.Errorf("upstream requests %d, want 1", up.Count.Load())
-	}
-}
-
 func TestAdminStatus(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
 	gw := gwtest.Start(t, fmt.Sprintf(`
