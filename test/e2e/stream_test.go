@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -331,5 +332,51 @@ services:
 	err, exited := gw.Wait(10 * time.Second)
 	if !exited || err != nil {
 		t.Errorf("exit: %v (exited %v)\n%s", err, exited, gw.Stderr())
+	}
+}
+
+// wss: a TLS client to the gateway, and the gateway to a TLS upstream.
+func TestWebSocketOverTLSBothSides(t *testing.T) {
+	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		typ, msg, err := c.Read(r.Context())
+		if err != nil {
+			return
+		}
+		c.Write(r.Context(), typ, append([]byte("tls:"), msg...))
+	}))
+	defer up.Close()
+	cert, key := selfSigned(t, "ws.example.com")
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: wss
+  url: %s
+  tls_verify: false
+  routes: [{paths: [/ws]}]
+certificates:
+- cert: |
+%s
+  key: |
+%s
+  snis: [ws.example.com]
+`, up.URL, indent(cert, "    "), indent(key, "    ")), gwtest.Options{ProxyListen: "127.0.0.1:0 ssl"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{ServerName: "ws.example.com", InsecureSkipVerify: true}}}
+	c, _, err := websocket.Dial(ctx, "wss"+strings.TrimPrefix(gw.URL, "http")+"/ws", &websocket.DialOptions{HTTPClient: client})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer c.CloseNow()
+	if err := c.Write(ctx, websocket.MessageText, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := c.Read(ctx); err != nil || string(got) != "tls:hi" {
+		t.Fatalf("read %q %v", got, err)
 	}
 }
