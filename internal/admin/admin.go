@@ -1,8 +1,14 @@
 package admin
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -10,7 +16,9 @@ import (
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
-// Source is what the admin API reads from the running gateway.
+// Source is what the admin API reads from the running gateway. Every
+// function may be nil (tests and tools build partial sources); the endpoint
+// then reports zero.
 type Source struct {
 	Version  string
 	NodeID   string
@@ -25,55 +33,200 @@ type Source struct {
 	Loader *reload.Loader
 	// Registry lists the plugins this binary has.
 	Registry *plugin.Registry
+	// Token, when set, is required on every endpoint but /status/ready (the
+	// readiness probe of a load balancer carries no credentials), as
+	// `Authorization: Bearer <token>` or Kong's `Kong-Admin-Token: <token>`.
+	// It is for an admin listener that cannot stay on loopback.
+	Token string
+}
+
+// api holds the handler state: the source and the entity index of the
+// snapshot last looked at, rebuilt only when the snapshot changes.
+type api struct {
+	src      Source
+	tokenSum [sha256.Size]byte
+	hostname string
+	index    atomic.Pointer[index]
 }
 
 // Handler serves the admin API.
 func Handler(src Source) http.Handler {
+	a := &api{src: src, tokenSum: sha256.Sum256([]byte(src.Token))}
+	a.hostname, _ = os.Hostname()
+
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		body := map[string]any{
-			"server": map[string]any{
-				"connections_active":   src.Active(),
-				"connections_accepted": src.Accepted(),
-				"total_requests":       src.Requests(),
-			},
-			"uptime_seconds": int64(time.Since(src.Started).Seconds()),
-			"version":        src.Version,
-			"node_id":        src.NodeID,
-		}
-		if src.LogDrops != nil {
-			body["access_log_dropped"] = src.LogDrops()
-		}
-		if snap := src.Snapshot.Load(); snap != nil {
-			body["configuration_hash"] = snap.Hash
-			body["configuration"] = snap.Summary
-		}
-		if src.Loader != nil {
-			if last := src.Loader.Last(); last != nil {
-				body["last_reload"] = last
+	mux.HandleFunc("/{$}", only(http.MethodGet, a.root))
+	mux.HandleFunc("/status", only(http.MethodGet, a.status))
+	mux.HandleFunc("/status/ready", only(http.MethodGet, a.ready))
+	mux.HandleFunc("/config", a.config)
+	mux.HandleFunc("/schemas/plugins/validate", only(http.MethodPost, a.validatePlugin))
+	mux.HandleFunc("/plugins/enabled", only(http.MethodGet, a.enabledPlugins))
+	mux.HandleFunc("/explain", only(http.MethodGet, a.explainRequest))
+	a.entityRoutes(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, message("Not found"))
+	})
+
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Kong resolves `/services/` as `/services`; so do we.
+		if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
+			r.URL.Path = strings.TrimRight(p, "/")
+			r.URL.RawPath = strings.TrimRight(r.URL.RawPath, "/")
+			if r.URL.Path == "" {
+				r.URL.Path, r.URL.RawPath = "/", ""
 			}
 		}
-		writeJSON(w, http.StatusOK, body)
-	})
-	mux.HandleFunc("GET /status/ready", func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case src.Draining != nil && src.Draining():
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"message": "draining"})
-		case src.Snapshot.Load() == nil:
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"message": "no configuration loaded"})
-		default:
-			writeJSON(w, http.StatusOK, map[string]string{"message": "ready"})
+		if src.Token != "" && r.URL.Path != "/status/ready" && !a.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="turnpike admin"`)
+			writeJSON(w, http.StatusUnauthorized, message("Unauthorized"))
+			return
 		}
+		mux.ServeHTTP(w, r)
 	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not found"})
-	})
-	return mux
 }
+
+// authorized compares the presented token with the configured one in
+// constant time; hashing both first keeps the comparison independent of
+// the lengths too.
+func (a *api) authorized(r *http.Request) bool {
+	var candidates []string
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
+		candidates = append(candidates, strings.TrimSpace(h[7:]))
+	}
+	if h := r.Header.Get("Kong-Admin-Token"); h != "" {
+		candidates = append(candidates, h)
+	}
+	ok := 0
+	for _, c := range candidates {
+		sum := sha256.Sum256([]byte(c))
+		ok |= subtle.ConstantTimeCompare(sum[:], a.tokenSum[:])
+	}
+	return ok == 1
+}
+
+// only answers 405 for any method but m (HEAD is accepted for GET), with
+// Kong's JSON body rather than net/http's plain-text one.
+func only(m string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != m && (m != http.MethodGet || r.Method != http.MethodHead) {
+			w.Header().Set("Allow", m)
+			writeJSON(w, http.StatusMethodNotAllowed, message("Method not allowed"))
+			return
+		}
+		h(w, r)
+	}
+}
+
+// root is Kong's `GET /`: decK and the ingress controller read `version`
+// and `configuration.database` from it.
+func (a *api) root(w http.ResponseWriter, r *http.Request) {
+	available := map[string]any{}
+	if reg := a.src.Registry; reg != nil {
+		for _, name := range reg.Names() {
+			p, _ := reg.Lookup(name)
+			available[name] = map[string]any{"priority": p.Priority, "version": a.src.Version}
+		}
+	}
+	enabled := []string{}
+	var hash any
+	if snap := a.snapshot(); snap != nil {
+		hash = snap.Hash
+		seen := map[string]bool{}
+		for _, pe := range snap.Model.Plugins {
+			if !seen[pe.Plugin.Name] {
+				seen[pe.Plugin.Name] = true
+				enabled = append(enabled, pe.Plugin.Name)
+			}
+		}
+		sort.Strings(enabled)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"tagline":            "Welcome to turnpike",
+		"version":            a.src.Version,
+		"edition":            "community",
+		"hostname":           a.hostname,
+		"node_id":            a.src.NodeID,
+		"configuration_hash": hash,
+		"plugins": map[string]any{
+			"available_on_server": available,
+			"enabled_in_cluster":  enabled,
+		},
+		"configuration": map[string]any{"database": "off"},
+	})
+}
+
+// status is Kong's DB-less `GET /status` (no `database`, a
+// `configuration_hash`) plus what operators of a reloading gateway need:
+// the last reload's outcome and dropped access-log lines.
+func (a *api) status(w http.ResponseWriter, r *http.Request) {
+	body := map[string]any{
+		"server": map[string]any{
+			"connections_active":   call(a.src.Active),
+			"connections_accepted": call(a.src.Accepted),
+			"total_requests":       call(a.src.Requests),
+		},
+		"uptime_seconds":     int64(time.Since(a.src.Started).Seconds()),
+		"version":            a.src.Version,
+		"node_id":            a.src.NodeID,
+		"configuration_hash": nil,
+	}
+	if a.src.LogDrops != nil {
+		body["access_log_dropped"] = a.src.LogDrops()
+	}
+	if snap := a.snapshot(); snap != nil {
+		body["configuration_hash"] = snap.Hash
+		body["configuration"] = snap.Summary
+	}
+	if a.src.Loader != nil {
+		if last := a.src.Loader.Last(); last != nil {
+			body["last_reload"] = last
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (a *api) ready(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case a.src.Draining != nil && a.src.Draining():
+		writeJSON(w, http.StatusServiceUnavailable, message("draining"))
+	case a.snapshot() == nil:
+		writeJSON(w, http.StatusServiceUnavailable, message("no configuration loaded"))
+	default:
+		writeJSON(w, http.StatusOK, message("ready"))
+	}
+}
+
+// enabledPlugins is every plugin this binary can run (Kong lists the
+// plugins its `plugins` setting loads; Turnpike loads all it has).
+func (a *api) enabledPlugins(w http.ResponseWriter, r *http.Request) {
+	names := []string{}
+	if a.src.Registry != nil {
+		names = a.src.Registry.Names()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"enabled_plugins": names})
+}
+
+func (a *api) snapshot() *snapshot.Snapshot {
+	if a.src.Snapshot == nil {
+		return nil
+	}
+	return a.src.Snapshot.Load()
+}
+
+func call[T any](f func() T) T {
+	var zero T
+	if f == nil {
+		return zero
+	}
+	return f()
+}
+
+func message(msg string) map[string]any { return map[string]any{"message": msg} }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
 	enc.Encode(v)
 }

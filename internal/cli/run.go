@@ -39,6 +39,7 @@ type runOptions struct {
 	configPath        string
 	proxyListen       string
 	adminListen       string
+	adminToken        string
 	accessLog         string
 	logLevel          string
 	trustedIPs        string
@@ -58,6 +59,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.StringVar(&o.proxyListen, "proxy-listen", proxyDefault,
 		"comma-separated proxy listen addresses, Kong style (`0.0.0.0:8000, 0.0.0.0:8443 ssl`); the TLS one is added by default when the config has certificates")
 	fs.StringVar(&o.adminListen, "admin-listen", "127.0.0.1:8001", "admin API listen address (`off` to disable)")
+	fs.StringVar(&o.adminToken, "admin-token", "", "require this token on the admin API (Authorization: Bearer <token> or Kong-Admin-Token), except /status/ready; prefer TURNPIKE_ADMIN_TOKEN, which ps does not show")
 	fs.StringVar(&o.accessLog, "access-log", "stdout", "access log destination: stdout, stderr, a file path, or off")
 	fs.StringVar(&o.logLevel, "log-level", "info", "error log level: debug, info, warn, error")
 	fs.StringVar(&o.trustedIPs, "trusted-ips", "", "comma-separated IPs/CIDRs whose X-Forwarded-* and X-Real-IP headers are trusted (Kong's trusted_ips)")
@@ -252,6 +254,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		Draining: g.draining.Load,
 		Loader:   g.loader,
 		Registry: reg,
+		Token:    o.adminToken,
 		LogDrops: func() uint64 {
 			if g.accessLog == nil {
 				return 0

@@ -1,0 +1,283 @@
+package admin
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/reload"
+)
+
+const (
+	// maxConfigBody bounds POST /config; a declarative file of tens of
+	// thousands of entities is a few MiB, so this only stops abuse.
+	maxConfigBody = 32 << 20
+	// maxPluginBody bounds POST /schemas/plugins/validate (one plugin).
+	maxPluginBody = 1 << 20
+)
+
+// config serves Kong's DB-less /config: GET returns the document in force,
+// POST replaces it through the Loader (the one path every reload takes).
+func (a *api) config(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		snap := a.snapshot()
+		if snap == nil {
+			writeJSON(w, http.StatusServiceUnavailable, message("no configuration loaded"))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"config": string(snap.Model.Source)})
+	case http.MethodPost:
+		a.postConfig(w, r)
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		writeJSON(w, http.StatusMethodNotAllowed, message("Method not allowed"))
+	}
+}
+
+func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
+	if a.src.Loader == nil {
+		writeJSON(w, http.StatusServiceUnavailable, message("configuration loading is not available"))
+		return
+	}
+	data, status, msg := readConfig(w, r)
+	if status != 0 {
+		writeJSON(w, status, message(msg))
+		return
+	}
+	if r.URL.Query().Get("check_hash") == "1" {
+		if snap := a.snapshot(); snap != nil && snap.Hash == sourceHash(data) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	snap, err := a.src.Loader.TryApply(data, "admin")
+	if errors.Is(err, reload.ErrBusy) {
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusTooManyRequests, message("Currently loading previous configuration"))
+		return
+	}
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, declarativeError(err))
+		return
+	}
+	ix := buildIndex(snap, a.src.Registry, a.src.Loader.Last().At.Unix())
+	a.index.Store(ix)
+	// Kong answers with the entities it loaded, by kind and id.
+	out := map[string]any{}
+	for _, kind := range kinds {
+		if es := ix.byKind[kind]; len(es) > 0 {
+			byID := make(map[string]any, len(es))
+			for _, e := range es {
+				byID[e.id] = e.body
+			}
+			out[kind] = byID
+		}
+	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// readConfig takes the declarative document from the body as Kong does:
+// the body itself (YAML or JSON), a `config` form or multipart field, or
+// a JSON object `{"config": "<document>"}`. A non-zero status is the
+// error to answer.
+func readConfig(w http.ResponseWriter, r *http.Request) ([]byte, int, string) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxConfigBody)
+	tooLarge := func(err error) bool {
+		var mbe *http.MaxBytesError
+		return errors.As(err, &mbe)
+	}
+	const large = "configuration too large (the limit is 32 MiB)"
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var data []byte
+	switch mt {
+	case "multipart/form-data":
+		if err := r.ParseMultipartForm(maxConfigBody); err != nil {
+			if tooLarge(err) {
+				return nil, http.StatusRequestEntityTooLarge, large
+			}
+			return nil, http.StatusBadRequest, "cannot parse multipart body: " + err.Error()
+		}
+		if v := r.MultipartForm.Value["config"]; len(v) > 0 {
+			data = []byte(v[0])
+		} else if fh := r.MultipartForm.File["config"]; len(fh) > 0 {
+			f, err := fh[0].Open()
+			if err != nil {
+				return nil, http.StatusBadRequest, err.Error()
+			}
+			data, err = io.ReadAll(f)
+			f.Close()
+			if err != nil {
+				return nil, http.StatusBadRequest, err.Error()
+			}
+		}
+	case "application/x-www-form-urlencoded":
+		if err := r.ParseForm(); err != nil {
+			if tooLarge(err) {
+				return nil, http.StatusRequestEntityTooLarge, large
+			}
+			return nil, http.StatusBadRequest, "cannot parse form body: " + err.Error()
+		}
+		data = []byte(r.PostForm.Get("config"))
+	default:
+		var err error
+		data, err = io.ReadAll(r.Body)
+		if err != nil {
+			if tooLarge(err) {
+				return nil, http.StatusRequestEntityTooLarge, large
+			}
+			return nil, http.StatusBadRequest, "cannot read body: " + err.Error()
+		}
+		if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '{' {
+			var wrapper struct {
+				Config        *string         `json:"config"`
+				FormatVersion json.RawMessage `json:"_format_version"`
+			}
+			if json.Unmarshal(trimmed, &wrapper) == nil && wrapper.Config != nil && wrapper.FormatVersion == nil {
+				data = []byte(*wrapper.Config)
+			}
+		}
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, http.StatusBadRequest, "expected a declarative configuration"
+	}
+	return data, 0, ""
+}
+
+// sourceHash is the hash config.Parse gives a document (Snapshot.Hash),
+// computed without parsing so that ?check_hash=1 answers 304 even for a
+// document that needs environment variables only the loader has. A test
+// holds it equal to config.Parse's.
+func sourceHash(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:16])
+}
+
+// declarativeError is Kong's 400 for an invalid declarative config. Kong
+// nests `fields` by entity; Turnpike's errors carry full field paths
+// (`services[0].routes[1].paths[0]`), so `fields` maps each path to its
+// message (errors without a path are under "@entity"), and
+// `flattened_errors` lists them in document order with their line.
+func declarativeError(err error) map[string]any {
+	errs := asErrors(err)
+	fields, flat := errorFields(errs, "")
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return map[string]any{
+		"code":             14,
+		"name":             "invalid declarative configuration",
+		"message":          "declarative config is invalid: " + strings.Join(msgs, "; "),
+		"fields":           fields,
+		"flattened_errors": flat,
+	}
+}
+
+func asErrors(err error) config.Errors {
+	var errs config.Errors
+	if !errors.As(err, &errs) || len(errs) == 0 {
+		errs = config.Errors{{Message: err.Error()}}
+	}
+	return errs
+}
+
+// errorFields maps paths (with prefix removed) to messages, joining
+// several messages for one path, and lists the errors flat.
+func errorFields(errs config.Errors, prefix string) (map[string]string, []map[string]any) {
+	fields := map[string]string{}
+	flat := make([]map[string]any, 0, len(errs))
+	for _, e := range errs {
+		path := e.Path
+		if prefix != "" {
+			path = strings.TrimPrefix(strings.TrimPrefix(path, prefix), ".")
+		}
+		key := path
+		if key == "" {
+			key = "@entity"
+		}
+		if prev, ok := fields[key]; ok {
+			fields[key] = prev + "; " + e.Message
+		} else {
+			fields[key] = e.Message
+		}
+		item := map[string]any{"path": path, "message": e.Message}
+		if e.Line > 0 {
+			item["line"] = e.Line
+		}
+		flat = append(flat, item)
+	}
+	return fields, flat
+}
+
+// validatePlugin is Kong's POST /schemas/plugins/validate: it checks one
+// plugin entity (name, config, protocols...) exactly as a load would, by
+// compiling a configuration holding only that plugin, and applies nothing.
+func (a *api) validatePlugin(w http.ResponseWriter, r *http.Request) {
+	if a.src.Loader == nil {
+		writeJSON(w, http.StatusServiceUnavailable, message("configuration loading is not available"))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPluginBody))
+	if err != nil {
+		writeJSON(w, http.StatusRequestEntityTooLarge, message("request body too large"))
+		return
+	}
+	var p map[string]any
+	if err := yaml.Unmarshal(body, &p); err != nil || p == nil {
+		writeJSON(w, http.StatusBadRequest, schemaViolation(map[string]string{"@entity": "expected a plugin object"}))
+		return
+	}
+	// Foreign keys name entities this synthetic config does not have; only
+	// whether a consumer scope is allowed matters to the plugin's schema.
+	_, hasConsumer := p["consumer"]
+	delete(p, "service")
+	delete(p, "route")
+	delete(p, "consumer")
+	doc := map[string]any{"_format_version": "3.0", "plugins": []any{p}}
+	if hasConsumer {
+		doc["consumers"] = []any{map[string]any{"username": "schema-validation"}}
+		p["consumer"] = "schema-validation"
+	}
+	data, err := json.Marshal(doc)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, schemaViolation(map[string]string{"@entity": err.Error()}))
+		return
+	}
+	if _, err := a.src.Loader.Check(data); err != nil {
+		fields, _ := errorFields(asErrors(err), "plugins[0]")
+		writeJSON(w, http.StatusBadRequest, schemaViolation(fields))
+		return
+	}
+	writeJSON(w, http.StatusOK, message("schema validation successful"))
+}
+
+// schemaViolation is Kong's code-2 error; fields maps paths relative to the
+// plugin entity (`config.origins[1]`) to messages.
+func schemaViolation(fields map[string]string) map[string]any {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + ": " + fields[k]
+	}
+	return map[string]any{
+		"code":    2,
+		"name":    "schema violation",
+		"message": "schema violation (" + strings.Join(parts, "; ") + ")",
+		"fields":  fields,
+	}
+}

@@ -1,0 +1,272 @@
+package admin
+
+import (
+	"bytes"
+	"encoding/json"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+)
+
+const smallConfig = `_format_version: "3.0"
+services:
+- name: a
+  url: http://a.internal
+  routes:
+  - name: a
+    paths: [/a]
+`
+
+const newConfig = `_format_version: "3.0"
+services:
+- name: b
+  url: http://b.internal
+  routes:
+  - name: b
+    paths: [/b]
+  plugins:
+  - name: cors
+consumers:
+- username: carol
+`
+
+func routeNames(t *testing.T, f *fixture) string {
+	t.Helper()
+	return strings.Join(names(t, f.get("/routes"), "name"), ",")
+}
+
+func TestAdminGetConfig(t *testing.T) {
+	f := newFixture(t, smallConfig, nil)
+	if got := f.get("/config")["config"]; got != smallConfig {
+		t.Errorf("GET /config = %q", got)
+	}
+	if code, body, _ := f.do(http.MethodDelete, "/config", ""); code != 405 || body["message"] != "Method not allowed" {
+		t.Errorf("DELETE /config = %d %v", code, body)
+	}
+}
+
+func TestAdminPostConfig(t *testing.T) {
+	f := newFixture(t, smallConfig, nil)
+	code, body, _ := f.do(http.MethodPost, "/config", newConfig, "Content-Type", "application/yaml")
+	if code != 201 {
+		t.Fatalf("POST /config = %d %v", code, body)
+	}
+	snap := f.holder.Load()
+	services := body["services"].(map[string]any)
+	if svc, ok := services[snap.Services[0].Info.ID].(map[string]any); !ok || svc["name"] != "b" {
+		t.Errorf("201 services = %v", services)
+	}
+	if len(body["routes"].(map[string]any)) != 1 || len(body["plugins"].(map[string]any)) != 1 ||
+		len(body["consumers"].(map[string]any)) != 1 || body["upstreams"] != nil {
+		t.Errorf("201 body = %v", body)
+	}
+	if got := routeNames(t, f); got != "b" {
+		t.Errorf("routes after POST = %s", got)
+	}
+	if got := f.get("/config")["config"]; got != newConfig {
+		t.Errorf("GET /config after POST = %q", got)
+	}
+	if last := f.get("/status")["last_reload"].(map[string]any); last["trigger"] != "admin" || last["ok"] != true {
+		t.Errorf("last_reload = %v", last)
+	}
+
+	// JSON, Kong's {"config": "..."} wrapper, a form field and a multipart
+	// field all load.
+	jsonDoc := `{"_format_version":"3.0","services":[{"name":"j","url":"http://j.internal","routes":[{"name":"j","paths":["/j"]}]}]}`
+	if code, body, _ := f.do(http.MethodPost, "/config", jsonDoc, "Content-Type", "application/json"); code != 201 || routeNames(t, f) != "j" {
+		t.Errorf("JSON body = %d %v", code, body)
+	}
+	wrapped, _ := json.Marshal(map[string]string{"config": smallConfig})
+	if code, body, _ := f.do(http.MethodPost, "/config", string(wrapped), "Content-Type", "application/json"); code != 201 || routeNames(t, f) != "a" {
+		t.Errorf("config wrapper = %d %v", code, body)
+	}
+	form := url.Values{"config": {newConfig}}.Encode()
+	if code, body, _ := f.do(http.MethodPost, "/config", form, "Content-Type", "application/x-www-form-urlencoded"); code != 201 || routeNames(t, f) != "b" {
+		t.Errorf("form body = %d %v", code, body)
+	}
+	for _, asFile := range []bool{false, true} {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		if asFile {
+			fw, _ := mw.CreateFormFile("config", "kong.yml")
+			fw.Write([]byte(smallConfig))
+		} else {
+			mw.WriteField("config", smallConfig)
+		}
+		mw.Close()
+		if code, body, _ := f.do(http.MethodPost, "/config", buf.String(), "Content-Type", mw.FormDataContentType()); code != 201 || routeNames(t, f) != "a" {
+			t.Errorf("multipart (file %v) = %d %v", asFile, code, body)
+		}
+	}
+	for _, empty := range []string{"", "  \n"} {
+		code, body, _ := f.do(http.MethodPost, "/config", empty)
+		if code != 400 || body["message"] != "expected a declarative configuration" {
+			t.Errorf("empty body = %d %v", code, body)
+		}
+	}
+}
+
+func TestAdminPostConfigInvalidKeepsTheOld(t *testing.T) {
+	f := newFixture(t, smallConfig, nil)
+	before := f.holder.Load()
+	bad := `_format_version: "3.0"
+services:
+- name: x
+  url: http://x.internal
+  port: nope
+  routes:
+  - name: x
+    paths: [relative]
+plugins:
+- name: cors
+  config: {origins: ["(bad"]}
+`
+	code, body, _ := f.do(http.MethodPost, "/config", bad)
+	if code != 400 || body["code"] != float64(14) || body["name"] != "invalid declarative configuration" ||
+		!strings.HasPrefix(body["message"].(string), "declarative config is invalid: ") {
+		t.Fatalf("invalid POST = %d %v", code, body)
+	}
+	fields := body["fields"].(map[string]any)
+	for _, p := range []string{"services[0].port", "services[0].routes[0].paths[0]"} {
+		if _, ok := fields[p]; !ok {
+			t.Errorf("fields has no %s: %v", p, fields)
+		}
+	}
+	flat := body["flattened_errors"].([]any)
+	if len(flat) < 2 {
+		t.Fatalf("flattened_errors = %v", flat)
+	}
+	first := flat[0].(map[string]any)
+	if first["path"] == "" || first["message"] == "" || first["line"] == nil {
+		t.Errorf("flattened error = %v", first)
+	}
+	if f.holder.Load() != before || routeNames(t, f) != "a" {
+		t.Errorf("an invalid config replaced the old one")
+	}
+	if last := f.get("/status")["last_reload"].(map[string]any); last["ok"] != false || last["trigger"] != "admin" {
+		t.Errorf("last_reload = %v", last)
+	}
+
+	// Plugin config errors come from compiling and carry paths too.
+	code, body, _ = f.do(http.MethodPost, "/config", strings.Replace(smallConfig, "    paths: [/a]\n",
+		"    paths: [/a]\n    plugins:\n    - name: cors\n      config: {origins: [\"(bad\"]}\n", 1))
+	if code != 400 || body["fields"].(map[string]any)["services[0].routes[0].plugins[0].config.origins[0]"] == nil {
+		t.Errorf("plugin error = %d %v", code, body)
+	}
+	code, body, _ = f.do(http.MethodPost, "/config", "{not yaml: [")
+	if code != 400 || body["fields"].(map[string]any)["@entity"] == nil {
+		t.Errorf("unparsable body = %d %v", code, body)
+	}
+}
+
+func TestAdminPostConfigCheckHash(t *testing.T) {
+	f := newFixture(t, smallConfig, nil)
+	if code, body, _ := f.do(http.MethodPost, "/config?check_hash=1", smallConfig); code != 304 || body != nil {
+		t.Errorf("same config with check_hash = %d %v", code, body)
+	}
+	if last := f.loader.Last(); last.Trigger != "startup" {
+		t.Errorf("a 304 still loaded: %v", last)
+	}
+	if code, _, _ := f.do(http.MethodPost, "/config?check_hash=1", newConfig); code != 201 {
+		t.Errorf("new config with check_hash = %d", code)
+	}
+	// Without the flag the same document is loaded again.
+	if code, _, _ := f.do(http.MethodPost, "/config", newConfig); code != 201 {
+		t.Errorf("same config without check_hash = %d", code)
+	}
+	for _, doc := range []string{smallConfig, newConfig, "{}"} {
+		m, err := config.Parse([]byte(doc), config.Options{})
+		if err != nil && doc != "{}" {
+			t.Fatal(err)
+		}
+		if m != nil && m.Hash != sourceHash([]byte(doc)) {
+			t.Errorf("sourceHash differs from config.Parse's hash")
+		}
+	}
+}
+
+func TestAdminPostConfigBusy(t *testing.T) {
+	f := newFixture(t, smallConfig, nil)
+	blocking := smallConfig + "plugins:\n- name: block\n  config: {wait: true}\n"
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.loader.Apply([]byte(blocking), "sighup")
+		done <- err
+	}()
+	select {
+	case <-f.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the blocking load never started")
+	}
+	code, body, hdr := f.do(http.MethodPost, "/config", newConfig)
+	close(f.release)
+	if code != 429 || body["message"] != "Currently loading previous configuration" || hdr.Get("Retry-After") != "1" {
+		t.Errorf("POST while loading = %d %v %v", code, body, hdr)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := f.do(http.MethodPost, "/config", newConfig); code != 201 {
+		t.Errorf("POST after the load = %d", code)
+	}
+}
+
+func TestAdminPostConfigTooLarge(t *testing.T) {
+	f := newFixture(t, smallConfig, nil)
+	big := smallConfig + "_comment: \"" + strings.Repeat("x", maxConfigBody) + "\"\n"
+	req := httptest.NewRequest(http.MethodPost, "/config", strings.NewReader(big))
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	if rec.Code != 413 {
+		t.Errorf("oversized body = %d %s", rec.Code, rec.Body)
+	}
+	if routeNames(t, f) != "a" {
+		t.Errorf("config changed")
+	}
+}
+
+func TestAdminValidatePlugin(t *testing.T) {
+	f := newFixture(t, smallConfig, nil)
+	before := f.holder.Load()
+	ok := []string{
+		`{"name":"cors","config":{"origins":["https://example.com"]}}`,
+		"name: request-termination\nconfig:\n  status_code: 403\n",
+		`{"name":"request-transformer","consumer":{"id":"x"},"service":{"name":"nope"}}`,
+	}
+	for _, b := range ok {
+		code, body, _ := f.do(http.MethodPost, "/schemas/plugins/validate", b, "Content-Type", "application/json")
+		if code != 200 || body["message"] != "schema validation successful" {
+			t.Errorf("valid %s = %d %v", b, code, body)
+		}
+	}
+	bad := map[string]string{
+		`{"name":"cors","config":{"origins":["(bad"]}}`:         "config.origins[0]",
+		`{"name":"cors","config":{"nope":1}}`:                   "config.nope",
+		`{"name":"nope"}`:                                       "name",
+		`{"name":"cors","consumer":{"username":"alice"}}`:       "consumer",
+		`{"name":"cors","protocols":["http","carrier-pigeon"]}`: "protocols[1]",
+		`[1, 2]`: "@entity",
+	}
+	for b, path := range bad {
+		code, body, _ := f.do(http.MethodPost, "/schemas/plugins/validate", b, "Content-Type", "application/json")
+		if code != 400 || body["code"] != float64(2) || body["name"] != "schema violation" {
+			t.Errorf("invalid %s = %d %v", b, code, body)
+			continue
+		}
+		if _, found := body["fields"].(map[string]any)[path]; !found {
+			t.Errorf("invalid %s: no field %s in %v", b, path, body["fields"])
+		}
+	}
+	if f.holder.Load() != before || f.loader.Last().Trigger != "startup" {
+		t.Errorf("validation applied something")
+	}
+	if code, _, _ := f.do(http.MethodGet, "/schemas/plugins/validate", ""); code != 405 {
+		t.Errorf("GET validate = %d", code)
+	}
+}
