@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os/signal"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -48,12 +49,14 @@ func newDemoCmd() *cobra.Command {
 				return v, ok
 			}}
 			o.configPath = "demo.yml"
+			sigs := notifySignals()
+			defer signal.Stop(sigs)
 			g, err := startGateway(o, demoConfig, opts, "", cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			printDemoHelp(cmd, g)
-			return g.runUntilSignal()
+			return g.runUntilSignal(sigs)
 		},
 	}
 	o.addFlags(cmd.Flags(), "127.0.0.1:8000")

@@ -100,11 +100,15 @@ func newRunCmd() *cobra.Command {
 			if !cmd.Flags().Changed("proxy-listen") && len(model.Certificates) > 0 {
 				o.proxyListen += ", 0.0.0.0:8443 ssl"
 			}
+			// Signals are caught before the gateway announces itself, so a
+			// SIGHUP sent right after start-up reloads rather than kills.
+			sigs := notifySignals()
+			defer signal.Stop(sigs)
 			g, err := startGateway(o, data, config.Options{}, o.configPath, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
-			return g.runUntilSignal()
+			return g.runUntilSignal(sigs)
 		},
 	}
 	cmd.Flags().StringVarP(&o.configPath, "config", "c", "", "Kong declarative config file (YAML or JSON)")
@@ -291,14 +295,18 @@ func addrList(addrs []net.Addr) string {
 	return strings.Join(s, ",")
 }
 
+// notifySignals starts catching the signals runUntilSignal handles.
+func notifySignals() chan os.Signal {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	return sigs
+}
+
 // runUntilSignal serves until SIGTERM or SIGINT, then drains: readiness
 // turns 503, listeners stop accepting, in-flight requests get up to the
 // shutdown timeout. A second signal exits at once. SIGHUP reloads the
 // config file.
-func (g *gateway) runUntilSignal() error {
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(sigs)
+func (g *gateway) runUntilSignal(sigs chan os.Signal) error {
 	var sig os.Signal
 	for sig = range sigs {
 		if sig != syscall.SIGHUP {

@@ -57,6 +57,7 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 		target *upstream.Target
 		err    error
 		start  time.Time
+		stop   func() bool
 	)
 	for attempt := 0; ; attempt++ {
 		target, err = svc.Balancer.Pick(target)
@@ -76,10 +77,23 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 			h.upstreamFailed(w, st, err)
 			return
 		}
+		// The deadlines are set before the abort is registered, so that an
+		// abort that fires at once is not overwritten. One registration per
+		// attempt covers the exchange and the body: a client that goes away
+		// cuts the upstream wait at once.
+		if cl == 0 {
+			// A bodiless request is one small write: the read timeout covers it.
+			conn.SetDeadline(time.Now().Add(svc.ReadTimeout))
+		} else {
+			conn.SetWriteDeadline(time.Now().Add(svc.WriteTimeout))
+		}
+		uc := conn
+		stop = context.AfterFunc(ctx, func() { uc.SetDeadline(aLongTimeAgo) })
 		head, err = h.exchange(ctx, conn, r, c, host, cl, hdr, buf, svc)
 		if err == nil {
 			break
 		}
+		stop()
 		conn.Discard()
 		clear(hdr)
 		// A kept-alive connection the upstream closed while it sat idle
@@ -91,11 +105,13 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 		h.upstreamFailed(w, st, err)
 		return
 	}
-	st.upLatency = time.Since(start)
+	now := time.Now()
+	st.upLatency = now.Sub(start)
 	st.upStatus = head.status
 
-	body := bodyReader{conn: conn, remaining: head.contentLength, reusable: !head.close,
-		timeout: svc.ReadTimeout, renewAt: time.Now().Add(svc.ReadTimeout / 4)}
+	body := &st.body
+	*body = bodyReader{conn: conn, remaining: head.contentLength, reusable: !head.close,
+		timeout: svc.ReadTimeout, renewAt: now.Add(svc.ReadTimeout / 4)}
 	switch {
 	case head.chunked:
 		body.chunked = httputil.NewChunkedReader(conn.R)
@@ -105,9 +121,12 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 	case head.contentLength == 0:
 		body.done = true
 	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
-	h.respond(w, st, route, head.status, &body, head.contentLength < 0, buf, svc.ReadTimeout)
-	stop()
+	h.respond(w, st, route, head.status, body, head.contentLength < 0, buf, svc.ReadTimeout)
+	if !stop() {
+		// The client went away and the abort already ran (or is running):
+		// the connection's deadline is spent, so it must not be reused.
+		body.reusable = false
+	}
 	body.finish()
 	if body.trailer != nil {
 		for k, vs := range body.trailer {
@@ -117,22 +136,19 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 }
 
 // exchange writes the request and reads the response head.
+// The caller has set the deadlines and registered the client-disconnect
+// abort on conn.
 func (h *Handler) exchange(ctx context.Context, conn *upstream.Conn, r *http.Request, c *plugin.Ctx, host string,
 	cl int64, hdr http.Header, buf []byte, svc *snapshot.Service) (upstreamHead, error) {
-	now := time.Now()
-	if cl == 0 {
-		// A bodiless request is one small write: the read timeout covers it.
-		conn.SetDeadline(now.Add(svc.ReadTimeout))
-	} else {
-		conn.SetWriteDeadline(now.Add(svc.WriteTimeout))
-	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
-	defer stop()
 	writeHead(conn.W, c.Method, c.Path, c.RawQuery, host, r.Header, cl, "")
 	var err error
 	if cl != 0 {
 		err = writeBody(conn.W, &clientBody{r.Body}, cl, buf)
 		conn.SetReadDeadline(time.Now().Add(svc.ReadTimeout))
+		if ctx.Err() != nil {
+			// The abort may have run before the line above undid it.
+			conn.SetReadDeadline(aLongTimeAgo)
+		}
 	} else {
 		err = conn.W.Flush()
 	}
@@ -163,15 +179,20 @@ func (h *Handler) respond(w *countingWriter, st *reqState, route *snapshot.Route
 	c.Resp.FromUpstream = true
 	h.headerFilters(st, route)
 	hdr := w.Header()
+	vals := new([4]string) // one allocation for the four values below
 	if via := hdr["Via"]; len(via) > 0 {
-		hdr["Via"] = []string{joinComma(via) + ", " + h.via}
+		vals[0] = joinComma(via) + ", " + h.via
 	} else {
-		hdr["Via"] = []string{h.via}
+		vals[0] = h.via
 	}
-	hdr[h.opts.RequestIDHeader] = []string{c.RequestID}
+	hdr["Via"] = vals[0:1:1]
+	vals[1] = c.RequestID
+	hdr[h.opts.RequestIDHeader] = vals[1:2:2]
 	upMs := st.upLatency.Milliseconds()
-	hdr["X-Turnpike-Upstream-Latency"] = []string{strconv.FormatInt(upMs, 10)}
-	hdr["X-Turnpike-Proxy-Latency"] = []string{strconv.FormatInt(max(time.Since(c.StartedAt).Milliseconds()-upMs, 0), 10)}
+	vals[2] = strconv.FormatInt(upMs, 10)
+	hdr["X-Turnpike-Upstream-Latency"] = vals[2:3:3]
+	vals[3] = strconv.FormatInt(max(time.Since(c.StartedAt).Milliseconds()-upMs, 0), 10)
+	hdr["X-Turnpike-Proxy-Latency"] = vals[3:4:4]
 	var src io.Reader = body
 	for i := range route.Chain.Body {
 		if inst := route.Chain.Body[i].Resolve(c); inst != nil {
@@ -208,6 +229,16 @@ func (h *Handler) respond(w *countingWriter, st *reqState, route *snapshot.Route
 			}
 		}
 		if err == io.EOF {
+			if !stream && len(hdr["Content-Length"]) > 0 {
+				// The whole body is in hand: send it now rather than after
+				// the handler's bookkeeping (pool release, log phase, access
+				// log), which then runs while the client reads. With the
+				// length declared this is still the one write net/http
+				// would have made when the handler returned.
+				if ferr := flushClient(w); ferr != nil {
+					st.errText = "client write: " + ferr.Error()
+				}
+			}
 			return
 		}
 		if err != nil {
@@ -218,6 +249,20 @@ func (h *Handler) respond(w *countingWriter, st *reqState, route *snapshot.Route
 			return
 		}
 	}
+}
+
+// flushClient sends what the client response has buffered. It asks the
+// net/http writer directly, which http.NewResponseController would find
+// too, at the cost of an allocation per request.
+func flushClient(w *countingWriter) error {
+	switch f := w.ResponseWriter.(type) {
+	case interface{ FlushError() error }:
+		return f.FlushError()
+	case http.Flusher:
+		f.Flush()
+		return nil
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 // upstreamFailed renders an error for a failed upstream attempt.

@@ -169,6 +169,7 @@ func readOneHead(br *bufio.Reader, dst http.Header) (upstreamHead, error) {
 	head.status = int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0')
 	var connTokens []byte
 	var sawCL bool
+	var vals []string
 	for {
 		line, err = br.ReadSlice('\n')
 		if err != nil {
@@ -219,7 +220,18 @@ func readOneHead(br *bufio.Reader, dst http.Header) (upstreamHead, error) {
 		case "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Upgrade":
 			continue
 		}
-		dst[key] = append(dst[key], string(value))
+		if prior, ok := dst[key]; ok {
+			dst[key] = append(prior, string(value))
+			continue
+		}
+		// Single values share one backing array per head, each with a
+		// full-capacity slice of its own so that an append copies.
+		if len(vals) == cap(vals) {
+			vals = make([]string, 0, 8)
+		}
+		vals = append(vals, string(value))
+		n := len(vals)
+		dst[key] = vals[n-1 : n : n]
 	}
 	if head.chunked {
 		// RFC 9112 6.3: chunked wins over Content-Length, and the message
@@ -240,8 +252,12 @@ func readOneHead(br *bufio.Reader, dst http.Header) (upstreamHead, error) {
 		}
 	}
 	if head.contentLength >= 0 {
-		var num [20]byte
-		dst["Content-Length"] = []string{string(strconv.AppendInt(num[:0], head.contentLength, 10))}
+		if len(vals) == cap(vals) {
+			vals = make([]string, 0, 1)
+		}
+		vals = append(vals, strconv.FormatInt(head.contentLength, 10))
+		n := len(vals)
+		dst["Content-Length"] = vals[n-1 : n : n]
 	}
 	return head, nil
 }

@@ -101,6 +101,7 @@ type reqState struct {
 	upstream  string
 	upStatus  int
 	upLatency time.Duration
+	body      bodyReader // the upstream response body of forwardH1
 	errText   string
 	trusted   bool
 	abort     bool
@@ -361,6 +362,13 @@ func checkProtocol(route *snapshot.Route, r *http.Request, https, trusted bool) 
 func (h *Handler) setForwarded(r *http.Request, st *reqState, lh *listenerHandler, path string, route *snapshot.Route) {
 	c := &st.Ctx
 	hdr := r.Header
+	// One allocation holds the values set here; each header gets its own
+	// full-capacity slice of it, so that an append by a plugin copies.
+	vals := new([9]string)
+	set := func(i int, k, v string) {
+		vals[i] = v
+		hdr[k] = vals[i : i+1 : i+1]
+	}
 	xff := c.ClientIP
 	proto, fhost, fport, fpath := lh.scheme, r.Host, lh.port, path
 	if st.trusted {
@@ -380,26 +388,26 @@ func (h *Handler) setForwarded(r *http.Request, st *reqState, lh *listenerHandle
 			fpath = v
 		}
 		if v := hdr.Get("X-Real-IP"); v == "" {
-			hdr["X-Real-Ip"] = []string{c.ClientIP}
+			set(0, "X-Real-Ip", c.ClientIP)
 		}
 	} else {
-		hdr["X-Real-Ip"] = []string{c.ClientIP}
+		set(0, "X-Real-Ip", c.ClientIP)
 		delete(hdr, "X-Forwarded-Prefix")
 	}
-	hdr["X-Forwarded-For"] = []string{xff}
-	hdr["X-Forwarded-Proto"] = []string{proto}
-	hdr["X-Forwarded-Host"] = []string{stripPort(fhost)}
-	hdr["X-Forwarded-Port"] = []string{fport}
-	hdr["X-Forwarded-Path"] = []string{fpath}
+	set(1, "X-Forwarded-For", xff)
+	set(2, "X-Forwarded-Proto", proto)
+	set(3, "X-Forwarded-Host", stripPort(fhost))
+	set(4, "X-Forwarded-Port", fport)
+	set(5, "X-Forwarded-Path", fpath)
 	if route.StripPath && st.match.MatchedPath != "" && st.match.MatchedPath != "/" {
-		hdr["X-Forwarded-Prefix"] = []string{st.match.MatchedPath}
+		set(6, "X-Forwarded-Prefix", st.match.MatchedPath)
 	}
 	if via := hdr["Via"]; len(via) > 0 {
-		hdr["Via"] = []string{joinComma(via) + ", " + h.via}
+		set(7, "Via", joinComma(via)+", "+h.via)
 	} else {
-		hdr["Via"] = []string{h.via}
+		set(7, "Via", h.via)
 	}
-	hdr[h.opts.RequestIDHeader] = []string{c.RequestID}
+	set(8, h.opts.RequestIDHeader, c.RequestID)
 }
 
 // upstreamHost is the Host header for the upstream: a plugin's override,

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -121,6 +122,48 @@ func TestUpstreamBodyCutIsNotPassedOffAsComplete(t *testing.T) {
 	resp.Body.Close()
 	if err == nil {
 		t.Fatal("a truncated upstream body reached the client as complete")
+	}
+}
+
+func TestClientDisconnectAbortsUpstreamWait(t *testing.T) {
+	released := make(chan time.Duration, 4)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			start := time.Now()
+			select {
+			case <-r.Context().Done(): // the gateway closed the connection
+			case <-time.After(10 * time.Second):
+			}
+			released <- time.Since(start)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer up.Close()
+	gw := newGateway(t, simpleConfig, up.URL)
+
+	client := &http.Client{Timeout: 200 * time.Millisecond}
+	if _, err := client.Get(gw.URL + "/slow"); err == nil {
+		t.Fatal("the slow request answered")
+	}
+	select {
+	case d := <-released:
+		if d > 3*time.Second {
+			t.Fatalf("upstream connection held %v after the client left", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the upstream wait was not aborted when the client left")
+	}
+	for range 3 { // the pool serves the next requests normally
+		resp, err := http.Get(gw.URL + "/fast")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "ok" {
+			t.Fatalf("after an abort: %q", b)
+		}
 	}
 }
 
