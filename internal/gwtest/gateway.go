@@ -78,6 +78,9 @@ type Options struct {
 	ProxyListen string
 	// Env is added to the process environment.
 	Env []string
+	// ConfigPath, when set, is an existing config file (or symlink) to
+	// run on instead of writing cfg to a temp file.
+	ConfigPath string
 }
 
 // Start writes cfg to a temp file and runs `turnpike run` on it with the
@@ -85,9 +88,12 @@ type Options struct {
 // when the test ends.
 func Start(t testing.TB, cfg string, opts Options) *Gateway {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "kong.yml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
+	path := opts.ConfigPath
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "kong.yml")
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	listen := opts.ProxyListen
 	if listen == "" {

@@ -231,3 +231,61 @@ func TestReadyTurns503WhileDraining(t *testing.T) {
 		t.Errorf("exit %v %v", err, exited)
 	}
 }
+
+// A Kubernetes ConfigMap volume: kong.yml -> ..data/kong.yml and ..data ->
+// ..<version>; an update swaps the ..data symlink atomically.
+func TestReloadBySymlinkSwap(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	dir := t.TempDir()
+	for i, v := range []string{"..v1", "..v2"} {
+		os.MkdirAll(filepath.Join(dir, v), 0o755)
+		os.WriteFile(filepath.Join(dir, v, "kong.yml"), []byte(reloadConfig(up.URL, i+1)), 0o600)
+	}
+	os.Symlink("..v1", filepath.Join(dir, "..data"))
+	os.Symlink(filepath.Join("..data", "kong.yml"), filepath.Join(dir, "kong.yml"))
+	gw := gwtest.Start(t, "", gwtest.Options{ConfigPath: filepath.Join(dir, "kong.yml")})
+	if resp, _ := gw.Get("/b1"); resp.StatusCode != 200 {
+		t.Fatalf("v1 not served: %d", resp.StatusCode)
+	}
+	os.Symlink("..v2", filepath.Join(dir, "..data_tmp"))
+	if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the swapped config to be served", func() bool {
+		resp, _ := gw.Get("/b2")
+		return resp.StatusCode == 200
+	})
+	if resp, _ := gw.Get("/b1"); resp.StatusCode != 404 {
+		t.Errorf("old route still served: %d", resp.StatusCode)
+	}
+}
+
+// A second SIGTERM during the drain exits at once, without waiting for the
+// in-flight request.
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	slow := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	gw := gwtest.Start(t, reloadConfig("http://"+slow, 1), gwtest.Options{Args: []string{"--shutdown-timeout", "30s"}})
+	go http.Get(gw.URL + "/a")
+	time.Sleep(200 * time.Millisecond)
+	gw.Signal(syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	gw.Signal(syscall.SIGTERM)
+	err, exited := gw.Wait(5 * time.Second)
+	if !exited {
+		t.Fatal("still running 5 s after the second signal")
+	}
+	if err == nil {
+		t.Error("the forced exit reported success")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v to exit", d)
+	}
+}
