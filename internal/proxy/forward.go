@@ -60,7 +60,7 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 		stop   func() bool
 	)
 	for attempt := 0; ; attempt++ {
-		target, err = svc.Balancer.Pick(target)
+		target, err = svc.Balancer.Pick(h.pickRequest(st, target))
 		if err != nil {
 			st.errText = err.Error()
 			h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoPeer))
@@ -68,8 +68,10 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 		}
 		st.upstream = target.Addr
 		start = time.Now()
+		target.Begin()
 		conn, err = target.Pool.Get(ctx, svc.ConnectTimeout)
 		if err != nil {
+			target.End(failureOutcome(err))
 			// Nothing reached the upstream: another target may do.
 			if attempt < svc.Retries && ctx.Err() == nil {
 				continue
@@ -96,6 +98,7 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 		stop()
 		conn.Discard()
 		clear(hdr)
+		target.End(failureOutcome(err))
 		// A kept-alive connection the upstream closed while it sat idle
 		// fails before any response byte; resend when nothing of the
 		// client's body was consumed.
@@ -128,6 +131,7 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 		body.reusable = false
 	}
 	body.finish()
+	target.End(upstream.Outcome{Status: head.status, Latency: st.upLatency})
 	if body.trailer != nil {
 		for k, vs := range body.trailer {
 			hdr[http.TrailerPrefix+k] = vs
@@ -179,6 +183,11 @@ func (h *Handler) respond(w *countingWriter, st *reqState, route *snapshot.Route
 	c.Resp.FromUpstream = true
 	h.headerFilters(st, route)
 	hdr := w.Header()
+	if ck := st.pick.SetCookie; ck != nil {
+		// A cookie-hashing balancer chose for a client without the cookie:
+		// hand it out so the client sticks to that target.
+		hdr.Add("Set-Cookie", ck.String())
+	}
 	vals := new([4]string) // one allocation for the four values below
 	if via := hdr["Via"]; len(via) > 0 {
 		vals[0] = joinComma(via) + ", " + h.via
@@ -295,6 +304,14 @@ func (h *Handler) upstreamFailed(w *countingWriter, st *reqState, err error) {
 	default:
 		h.exit(w, st, plugin.NewExit(http.StatusBadGateway, msgBadGateway))
 	}
+}
+
+// failureOutcome classifies a failed attempt for passive health checks.
+func failureOutcome(err error) upstream.Outcome {
+	if isTimeout(err) {
+		return upstream.Outcome{Timeout: true}
+	}
+	return upstream.Outcome{TCPFailure: true}
 }
 
 func isTimeout(err error) bool {

@@ -38,7 +38,7 @@ func (c *h2Client) close() {
 // forwardH2 proxies one request to an HTTP/2 (gRPC) upstream.
 func (h *Handler) forwardH2(w *countingWriter, r *http.Request, st *reqState, route *snapshot.Route, svc *snapshot.Service) {
 	c := &st.Ctx
-	target, err := svc.Balancer.Pick(nil)
+	target, err := svc.Balancer.Pick(h.pickRequest(st, nil))
 	if err != nil {
 		st.errText = err.Error()
 		h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoPeer))

@@ -12,6 +12,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/router"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
+	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
 // Options are the proxy's edge settings.
@@ -97,6 +98,7 @@ type reqState struct {
 	match     router.Match
 	rreq      router.Request
 	route     *snapshot.Route
+	pick      upstream.PickRequest
 	entry     observe.Entry
 	upstream  string
 	upStatus  int
@@ -408,6 +410,19 @@ func (h *Handler) setForwarded(r *http.Request, st *reqState, lh *listenerHandle
 		set(7, "Via", h.via)
 	}
 	set(8, h.opts.RequestIDHeader, c.RequestID)
+}
+
+// pickRequest fills the balancer's view of the request; prev is the
+// target of the attempt before (nil on the first).
+func (h *Handler) pickRequest(st *reqState, prev *upstream.Target) *upstream.PickRequest {
+	c := &st.Ctx
+	p := &st.pick
+	*p = upstream.PickRequest{Prev: prev, Req: c.Req, ClientIP: c.ClientIP, Path: c.ClientPath,
+		Captures: st.match.Captures, CaptureNames: st.match.CaptureNames}
+	if c.Consumer != nil {
+		p.ConsumerID = c.Consumer.ID
+	}
+	return p
 }
 
 // upstreamHost is the Host header for the upstream: a plugin's override,

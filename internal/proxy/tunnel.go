@@ -21,7 +21,7 @@ import (
 func (h *Handler) tunnel(w *countingWriter, r *http.Request, st *reqState, route *snapshot.Route, svc *snapshot.Service, upgrade string) {
 	c := &st.Ctx
 	host := upstreamHost(c, route, svc)
-	target, err := svc.Balancer.Pick(nil)
+	target, err := svc.Balancer.Pick(h.pickRequest(st, nil))
 	if err != nil {
 		st.errText = err.Error()
 		h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoPeer))

@@ -257,7 +257,7 @@ upstreams:
 		t.Errorf("balanced targets %d", n)
 	}
 	for range 5 {
-		tg, err := byName["balanced"].Balancer.Pick(nil)
+		tg, err := byName["balanced"].Balancer.Pick(&upstream.PickRequest{})
 		if err != nil || tg.Addr != "10.0.0.1:80" {
 			t.Fatalf("pick %v %v (weight 0 must be skipped)", tg, err)
 		}

@@ -2,8 +2,11 @@ package upstream
 
 import (
 	"errors"
+	"math"
+	"net/http"
 	"strconv"
 	"sync/atomic"
+	"time"
 )
 
 // ErrNoTarget is returned when a balancer has no target to offer; the
@@ -17,11 +20,119 @@ type Target struct {
 	Addr   string // host:port as dialled
 	Weight int
 	Pool   *Pool
+	// State is the target's live state (health, requests in flight,
+	// latency). It is shared by every snapshot that has the same upstream
+	// and address, so it survives reloads.
+	State *TargetState
 }
 
-// NewTarget builds a target with its dial address.
+// NewTarget builds a target with its dial address and a fresh state.
 func NewTarget(host string, port, weight int, pool *Pool) *Target {
-	return &Target{Host: host, Port: port, Addr: JoinHostPort(host, port), Weight: weight, Pool: pool}
+	return &Target{Host: host, Port: port, Addr: JoinHostPort(host, port), Weight: weight, Pool: pool, State: &TargetState{}}
+}
+
+// Healthy reports whether the target may be picked.
+func (t *Target) Healthy() bool { return !t.State.unhealthy.Load() }
+
+// Begin marks an attempt on t as started (for least-connections).
+func (t *Target) Begin() { t.State.inflight.Add(1) }
+
+// End records the outcome of an attempt that Begin started: requests in
+// flight, the latency average, and passive health.
+func (t *Target) End(o Outcome) {
+	t.State.inflight.Add(-1)
+	if o.Latency > 0 {
+		t.State.observeLatency(o.Latency)
+	}
+	if obs := t.State.observer.Load(); obs != nil {
+		(*obs)(t, o)
+	}
+}
+
+// Outcome is what one attempt on a target ended with.
+type Outcome struct {
+	// Status is the upstream's HTTP status (0 when none was received).
+	Status int
+	// TCPFailure is a failed connect, reset or broken connection.
+	TCPFailure bool
+	// Timeout is a connect or read timeout.
+	Timeout bool
+	// Latency is the time to the response head.
+	Latency time.Duration
+}
+
+// TargetState is the live, reload-surviving state of a target.
+type TargetState struct {
+	unhealthy atomic.Bool
+	reason    atomic.Pointer[string]
+	inflight  atomic.Int64
+	// ewmaNanos is the peak-EWMA latency (nanoseconds) for the latency
+	// balancer; lastNanos is when it was last updated.
+	ewmaNanos atomic.Int64
+	lastNanos atomic.Int64
+	// observer receives every outcome (passive health checks).
+	observer atomic.Pointer[func(*Target, Outcome)]
+}
+
+// SetHealth marks the target healthy or not, with the reason shown by the
+// admin API.
+func (s *TargetState) SetHealth(healthy bool, reason string) {
+	s.unhealthy.Store(!healthy)
+	s.reason.Store(&reason)
+}
+
+// Health returns the target's health and why.
+func (s *TargetState) Health() (healthy bool, reason string) {
+	if r := s.reason.Load(); r != nil {
+		reason = *r
+	}
+	return !s.unhealthy.Load(), reason
+}
+
+// InFlight is the number of attempts on the target now.
+func (s *TargetState) InFlight() int64 { return s.inflight.Load() }
+
+// SetObserver installs the passive health check's outcome hook.
+func (s *TargetState) SetObserver(f func(*Target, Outcome)) { s.observer.Store(&f) }
+
+// observeLatency updates a peak-sensitive EWMA (Finagle's "peak EWMA"):
+// a slower sample replaces the average at once, faster ones decay it with
+// a 10 s time constant.
+func (s *TargetState) observeLatency(d time.Duration) {
+	now := time.Now().UnixNano()
+	sample := int64(d)
+	prev := s.ewmaNanos.Load()
+	last := s.lastNanos.Swap(now)
+	if sample > prev || prev == 0 {
+		s.ewmaNanos.Store(sample)
+		return
+	}
+	const tau = float64(10 * time.Second)
+	w := math.Exp(-float64(now-last) / tau)
+	s.ewmaNanos.Store(int64(float64(prev)*w + float64(sample)*(1-w)))
+}
+
+// LatencyEWMA is the target's latency average (0 before any sample).
+func (s *TargetState) LatencyEWMA() time.Duration { return time.Duration(s.ewmaNanos.Load()) }
+
+// PickRequest is what a balancer may look at to choose a target.
+type PickRequest struct {
+	// Prev is the target of the previous attempt of the same request (nil
+	// on the first), which a retry should avoid when there is another.
+	Prev *Target
+	// Req is the client's request (headers, cookies, query for hashing).
+	Req *http.Request
+	// ClientIP, ConsumerID and Path (normalised) are hashing inputs.
+	ClientIP   string
+	ConsumerID string
+	Path       string
+	// Captures are the route's regex captures (positional, [0] = whole).
+	Captures []string
+	// CaptureNames are the capture group names (as regexp.SubexpNames).
+	CaptureNames []string
+	// SetCookie is filled by a cookie-hashing balancer when the client had
+	// no cookie yet: the proxy adds it to the response.
+	SetCookie *http.Cookie
 }
 
 // JoinHostPort is net.JoinHostPort for an int port.
@@ -39,10 +150,9 @@ func JoinHostPort(host string, port int) string {
 // algorithms, health checks and circuit breakers: whatever wraps or
 // replaces it only has to answer Pick.
 type Balancer interface {
-	// Pick returns the target for an attempt. prev is the target of the
-	// previous attempt of the same request (nil on the first), which a
-	// retry should avoid when there is another.
-	Pick(prev *Target) (*Target, error)
+	// Pick returns the target for an attempt. Unhealthy targets are never
+	// returned; with none healthy the error is ErrNoTarget.
+	Pick(r *PickRequest) (*Target, error)
 	// Targets lists the configured targets (for admin and health reports).
 	Targets() []*Target
 }
@@ -50,8 +160,9 @@ type Balancer interface {
 // Single is the balancer of a service that names a host directly.
 type Single struct{ T *Target }
 
-// Pick always returns the one target.
-func (s *Single) Pick(*Target) (*Target, error) { return s.T, nil }
+// Pick returns the one target (a service that names a host directly has
+// no health checks, so it is always eligible).
+func (s *Single) Pick(*PickRequest) (*Target, error) { return s.T, nil }
 
 // Targets returns the one target.
 func (s *Single) Targets() []*Target { return []*Target{s.T} }
@@ -120,23 +231,33 @@ func gcd(a, b int) int {
 	return a
 }
 
-// Pick returns the next target in the schedule, skipping ahead past prev
-// so that a retry lands elsewhere when there is somewhere else.
-func (rr *RoundRobin) Pick(prev *Target) (*Target, error) {
+// Pick returns the next healthy target in the schedule, skipping past the
+// previous attempt's so that a retry lands elsewhere when it can.
+func (rr *RoundRobin) Pick(r *PickRequest) (*Target, error) {
 	n := uint64(len(rr.schedule))
 	if n == 0 {
 		return nil, ErrNoTarget
 	}
-	i := rr.next.Add(1) - 1
-	t := rr.schedule[i%n]
-	if t == prev {
-		for k := uint64(1); k < n; k++ {
-			if c := rr.schedule[(i+k)%n]; c != prev {
-				return c, nil
-			}
-		}
+	var prev *Target
+	if r != nil {
+		prev = r.Prev
 	}
-	return t, nil
+	i := rr.next.Add(1) - 1
+	var fallback *Target
+	for k := uint64(0); k < n; k++ {
+		t := rr.schedule[(i+k)%n]
+		if !t.Healthy() {
+			continue
+		}
+		if t != prev {
+			return t, nil
+		}
+		fallback = t
+	}
+	if fallback != nil {
+		return fallback, nil
+	}
+	return nil, ErrNoTarget
 }
 
 // Targets lists the configured targets.

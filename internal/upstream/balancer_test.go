@@ -26,7 +26,7 @@ func TestRoundRobinWeights(t *testing.T) {
 			rr := NewRoundRobin(targets)
 			counts := map[*Target]int{}
 			for range tt.picks {
-				tg, err := rr.Pick(nil)
+				tg, err := rr.Pick(&PickRequest{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -48,7 +48,7 @@ func TestRoundRobinIsSmooth(t *testing.T) {
 	rr := NewRoundRobin([]*Target{a, b})
 	run := 0
 	for range 40 {
-		tg, _ := rr.Pick(nil)
+		tg, _ := rr.Pick(&PickRequest{})
 		if tg == b {
 			run++
 			if run > 3 {
@@ -64,19 +64,37 @@ func TestRoundRobinRetryPicksAnotherTarget(t *testing.T) {
 	a, b := NewTarget("a", 80, 100, nil), NewTarget("b", 80, 100, nil)
 	rr := NewRoundRobin([]*Target{a, b})
 	for range 10 {
-		first, _ := rr.Pick(nil)
-		second, _ := rr.Pick(first)
+		first, _ := rr.Pick(&PickRequest{})
+		second, _ := rr.Pick(&PickRequest{Prev: first})
 		if first == second {
 			t.Fatal("a retry went to the same target while another exists")
 		}
 	}
 }
 
+func TestRoundRobinSkipsUnhealthy(t *testing.T) {
+	a, b := NewTarget("a", 80, 100, nil), NewTarget("b", 80, 100, nil)
+	rr := NewRoundRobin([]*Target{a, b})
+	a.State.SetHealth(false, "test")
+	for range 10 {
+		if tg, _ := rr.Pick(&PickRequest{}); tg != b {
+			t.Fatal("picked an unhealthy target")
+		}
+	}
+	if tg, _ := rr.Pick(&PickRequest{Prev: b}); tg != b {
+		t.Fatal("the only healthy target must be retried rather than none")
+	}
+	b.State.SetHealth(false, "test")
+	if _, err := rr.Pick(&PickRequest{}); err != ErrNoTarget {
+		t.Fatalf("all unhealthy: %v", err)
+	}
+}
+
 func TestRoundRobinNoTargets(t *testing.T) {
-	if _, err := NewRoundRobin(nil).Pick(nil); err != ErrNoTarget {
+	if _, err := NewRoundRobin(nil).Pick(&PickRequest{}); err != ErrNoTarget {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := NewRoundRobin([]*Target{NewTarget("a", 80, 0, nil)}).Pick(nil); err != ErrNoTarget {
+	if _, err := NewRoundRobin([]*Target{NewTarget("a", 80, 0, nil)}).Pick(&PickRequest{}); err != ErrNoTarget {
 		t.Fatalf("all weights 0: err = %v", err)
 	}
 }
@@ -100,7 +118,7 @@ func BenchmarkRoundRobinPick(b *testing.B) {
 		b.Run(strconv.Itoa(n)+"-targets", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				rr.Pick(nil)
+				rr.Pick(&PickRequest{})
 			}
 		})
 	}
