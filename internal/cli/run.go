@@ -213,7 +213,8 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	if err != nil {
 		return nil, err
 	}
-	g.loader = reload.New(g.holder, snapshot.Deps{Registry: reg, Pools: g.pools, Env: plugin.Env{Logger: logger}}, path, opts, logger)
+	deps := snapshot.Deps{Registry: reg, Pools: g.pools, States: upstream.NewStates(), Env: plugin.Env{Logger: logger}}
+	g.loader = reload.New(g.holder, deps, path, opts, logger)
 	snap, err := g.loader.Apply(source, "startup")
 	if err != nil {
 		g.close()

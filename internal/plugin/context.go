@@ -44,6 +44,11 @@ type Ctx struct {
 	// Captures are the matched route's regex captures.
 	Captures Captures
 
+	// Upstream is what the last attempt on the upstream ended with (empty
+	// when the request never reached one), for log-phase plugins such as
+	// circuit breakers.
+	Upstream UpstreamResult
+
 	// Resp is the response being sent, filled before header filters run;
 	// Resp.Header is the client response's header map itself.
 	Resp Response
@@ -51,6 +56,22 @@ type Ctx struct {
 	// Shared lets plugins of one request pass values to each other's later
 	// phases, keyed by plugin name. Allocated on first use.
 	Shared map[string]any
+}
+
+// UpstreamResult is the outcome of the last upstream attempt.
+type UpstreamResult struct {
+	// Addr is the target's host:port ("" when no target was tried).
+	Addr string
+	// Status is the upstream's HTTP status (0 when none was received).
+	Status int
+	// Failed is true for a connect failure, reset or timeout.
+	Failed bool
+	// TimedOut is true for a connect or read timeout.
+	TimedOut bool
+	// Latency is the time to the response head of the last attempt.
+	Latency time.Duration
+	// Tries is the number of attempts made.
+	Tries int
 }
 
 // Response is the response on its way to the client.

@@ -58,8 +58,10 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 		err    error
 		start  time.Time
 		stop   func() bool
+		tries  int
 	)
 	for attempt := 0; ; attempt++ {
+		tries = attempt + 1
 		target, err = svc.Balancer.Pick(h.pickRequest(st, target))
 		if err != nil {
 			st.errText = err.Error()
@@ -72,6 +74,7 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 		conn, err = target.Pool.Get(ctx, svc.ConnectTimeout)
 		if err != nil {
 			target.End(failureOutcome(err))
+			c.Upstream = failedResult(target, err, attempt)
 			// Nothing reached the upstream: another target may do.
 			if attempt < svc.Retries && ctx.Err() == nil {
 				continue
@@ -99,6 +102,7 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 		conn.Discard()
 		clear(hdr)
 		target.End(failureOutcome(err))
+		c.Upstream = failedResult(target, err, attempt)
 		// A kept-alive connection the upstream closed while it sat idle
 		// fails before any response byte; resend when nothing of the
 		// client's body was consumed.
@@ -111,6 +115,7 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 	now := time.Now()
 	st.upLatency = now.Sub(start)
 	st.upStatus = head.status
+	c.Upstream = plugin.UpstreamResult{Addr: target.Addr, Status: head.status, Latency: st.upLatency, Tries: tries}
 
 	body := &st.body
 	*body = bodyReader{conn: conn, remaining: head.contentLength, reusable: !head.close,
@@ -304,6 +309,11 @@ func (h *Handler) upstreamFailed(w *countingWriter, st *reqState, err error) {
 	default:
 		h.exit(w, st, plugin.NewExit(http.StatusBadGateway, msgBadGateway))
 	}
+}
+
+// failedResult describes a failed attempt for log-phase plugins.
+func failedResult(t *upstream.Target, err error, attempt int) plugin.UpstreamResult {
+	return plugin.UpstreamResult{Addr: t.Addr, Failed: true, TimedOut: isTimeout(err), Tries: attempt + 1}
 }
 
 // failureOutcome classifies a failed attempt for passive health checks.

@@ -139,6 +139,9 @@ func (l *Loader) apply(data []byte, trigger string, skipUnchanged bool) (*snapsh
 	}
 	l.holder.Store(snap)
 	l.deps.Pools.Retain(snap.PoolKeys)
+	if l.deps.States != nil {
+		l.deps.States.Retain(snap.StateKeys)
+	}
 	l.applied.Add(1)
 	res.OK, res.Hash = true, snap.Hash
 	l.record(res)

@@ -23,7 +23,10 @@ import (
 type Deps struct {
 	Registry *plugin.Registry
 	Pools    *upstream.Pools
-	Env      plugin.Env
+	// States keeps target state (health, latency) across reloads; nil
+	// gives every target fresh state.
+	States *upstream.States
+	Env    plugin.Env
 	// Previous is the snapshot in force, whose plugin instances are kept
 	// where nothing about them changed.
 	Previous *Snapshot
@@ -33,7 +36,7 @@ type Deps struct {
 // decoded and validated here (config does not know the plugins), so the
 // error is a config.Errors with field paths like the loader's.
 func Compile(m *config.Model, d Deps) (*Snapshot, error) {
-	c := &compiler{m: m, d: d, snap: &Snapshot{Hash: m.Hash, Summary: m.Summary(), PoolKeys: map[string]bool{}, Model: m,
+	c := &compiler{m: m, d: d, snap: &Snapshot{Hash: m.Hash, Summary: m.Summary(), PoolKeys: map[string]bool{}, StateKeys: map[string]bool{}, Model: m,
 		instanceByKey: map[string]plugin.Instance{}}}
 	c.services()
 	c.routes()
@@ -107,7 +110,13 @@ func (c *compiler) services() {
 			var targets []*upstream.Target
 			for _, te := range se.Upstream.Targets {
 				addr := upstream.JoinHostPort(te.Host, te.Port)
-				targets = append(targets, upstream.NewTarget(te.Host, te.Port, te.Target.Weight, c.pool(svc.Scheme, addr, tlsConf)))
+				t := upstream.NewTarget(te.Host, te.Port, te.Target.Weight, c.pool(svc.Scheme, addr, tlsConf))
+				if c.d.States != nil {
+					key := se.Upstream.Upstream.Name + "|" + addr
+					t.State = c.d.States.Get(key)
+					c.snap.StateKeys[key] = true
+				}
+				targets = append(targets, t)
 			}
 			svc.Balancer = upstream.NewRoundRobin(targets)
 		} else {

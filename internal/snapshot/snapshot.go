@@ -25,6 +25,8 @@ type Snapshot struct {
 	// PoolKeys are the connection pools this snapshot uses (the rest can be
 	// closed once it is in force).
 	PoolKeys map[string]bool
+	// StateKeys are the target states this snapshot uses.
+	StateKeys map[string]bool
 	// Instances is every plugin instance, for shutdown hooks.
 	Instances []plugin.Instance
 	// Model is the configuration this snapshot was compiled from (read by
