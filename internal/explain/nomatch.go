@@ -160,7 +160,7 @@ func sniMatches(snis []string, sni string) bool {
 }
 
 func hostsMatch(patterns []string, host string) bool {
-	name, port := splitHost(host)
+	name, port := router.SplitHost(host)
 	for _, p := range patterns {
 		if hostMatches(p, name, port) {
 			return true
@@ -169,34 +169,10 @@ func hostsMatch(patterns []string, host string) bool {
 	return false
 }
 
-// splitHost splits a Host header value as the router does: a trailing dot
-// on the name is dropped.
-func splitHost(h string) (name, port string) {
-	if strings.HasPrefix(h, "[") {
-		end := strings.IndexByte(h, ']')
-		if end < 0 {
-			return h, ""
-		}
-		name = h[:end+1]
-		if len(h) > end+1 && h[end+1] == ':' {
-			port = h[end+2:]
-		}
-		return name, port
-	}
-	name = h
-	if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.IndexByte(h[:i], ':') < 0 {
-		name, port = h[:i], h[i+1:]
-	}
-	if len(name) > 1 {
-		name = strings.TrimSuffix(name, ".")
-	}
-	return name, port
-}
-
 // hostMatches matches one configured host ("api.example.com",
 // "*.example.com", "example.*", optionally with ":port").
 func hostMatches(pattern, name, port string) bool {
-	pname, pport := splitHost(pattern)
+	pname, pport := router.SplitHost(pattern)
 	if pport != "" && pport != port {
 		return false
 	}

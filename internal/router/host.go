@@ -86,10 +86,10 @@ func validPort(s string) bool {
 	return n > 0 && n <= 65535
 }
 
-// splitRequestHost splits a Host header value into name and port without
-// allocating. A trailing dot on the name is dropped because nginx does so
+// SplitHost splits a Host header value into name and port without
+// allocating, exactly as the router does before matching. A trailing dot on the name is dropped because nginx does so
 // before Kong ever sees the host.
-func splitRequestHost(h string) (name, port string) {
+func SplitHost(h string) (name, port string) {
 	if h != "" && h[0] == '[' {
 		end := strings.IndexByte(h, ']')
 		if end < 0 {

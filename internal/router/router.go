@@ -359,7 +359,7 @@ type reqInfo struct {
 // not allocate unless the winning entry is a regex path.
 func (r *Router) Match(req *Request, m *Match) bool {
 	ri := reqInfo{req: req}
-	ri.host, ri.port = splitRequestHost(req.Host)
+	ri.host, ri.port = SplitHost(req.Host)
 
 	best := int32(len(r.entries))
 	best = r.search(r.anyHost, &ri, false, best)
@@ -551,7 +551,7 @@ func submatches(re *regexp.Regexp, path string) (string, []string) {
 // explaining a routing decision. The first candidate is what Match returns.
 func (r *Router) MatchAll(req *Request) []Candidate {
 	ri := reqInfo{req: req}
-	ri.host, ri.port = splitRequestHost(req.Host)
+	ri.host, ri.port = SplitHost(req.Host)
 	var out []Candidate
 	for rank := range r.entries {
 		e := &r.entries[rank]

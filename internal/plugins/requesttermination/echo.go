@@ -173,7 +173,7 @@ func parseArgs(s string) []arg {
 		if k == "" {
 			continue
 		}
-		k, v = unescapeArg(k), unescapeArg(v)
+		k, v = plugin.UnescapeArg(k), plugin.UnescapeArg(v)
 		i := 0
 		for i < len(out) && out[i].key != k {
 			i++

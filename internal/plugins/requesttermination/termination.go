@@ -185,46 +185,11 @@ func hasQueryArg(rawQuery, name string) bool {
 		if key == name {
 			return true
 		}
-		if strings.ContainsAny(key, "%+") && unescapeArg(key) == name {
+		if strings.ContainsAny(key, "%+") && plugin.UnescapeArg(key) == name {
 			return true
 		}
 	}
 	return false
-}
-
-// unescapeArg decodes a query component as ngx.decode_args does: '+' is a
-// space and malformed escapes are kept literally.
-func unescapeArg(s string) string {
-	if !strings.ContainsAny(s, "%+") {
-		return s
-	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		switch {
-		case s[i] == '+':
-			b = append(b, ' ')
-		case s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
-			i += 2
-		default:
-			b = append(b, s[i])
-		}
-	}
-	return string(b)
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	}
-	return c - 'a' + 10
 }
 
 // port is the local port the request arrived on (Kong's server_port),

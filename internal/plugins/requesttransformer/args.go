@@ -3,6 +3,8 @@ package requesttransformer
 import (
 	"sort"
 	"strings"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
 // argVal is one value of a query or form argument; bare marks a key given
@@ -34,8 +36,8 @@ func parseArgs(s string) args {
 		if k == "" {
 			continue
 		}
-		k = unescape(k)
-		val := argVal{s: unescape(v), bare: !hasEq}
+		k = plugin.UnescapeArg(k)
+		val := argVal{s: plugin.UnescapeArg(v), bare: !hasEq}
 		if i := out.find(k); i >= 0 {
 			out[i].vals = append(out[i].vals, val)
 			out[i].multi = true
@@ -147,41 +149,6 @@ func (x *arg) appendEncoded(b []byte) []byte {
 		}
 	}
 	return b
-}
-
-// unescape decodes a component as ngx.decode_args does: '+' is a space and
-// malformed escapes stay as they are.
-func unescape(s string) string {
-	if !strings.ContainsAny(s, "%+") {
-		return s
-	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		switch {
-		case s[i] == '+':
-			b = append(b, ' ')
-		case s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
-			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
-			i += 2
-		default:
-			b = append(b, s[i])
-		}
-	}
-	return string(b)
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c <= 'F':
-		return c - 'A' + 10
-	}
-	return c - 'a' + 10
 }
 
 // isUnreserved is the set ngx.escape_uri leaves alone in a URI component.
