@@ -10,7 +10,7 @@ import (
 )
 
 var (
-	algorithmList = []string{"round-robin", "consistent-hashing", "least-connections", "latency"}
+	algorithmList = []string{"round-robin", "consistent-hashing", "least-connections", "latency", "power-of-two-choices"}
 	algorithms    = setOf(algorithmList...)
 	hashOnList    = []string{"none", "consumer", "ip", "header", "cookie", "path", "query_arg", "uri_capture"}
 	hashOn        = setOf(hashOnList...)
@@ -97,7 +97,7 @@ func (b *builder) checkUpstream(u *Upstream, path string) {
 	// Kong's shorthands: balancers that do not hash drop hash_on, and
 	// asking for a hash implies the hashing balancer.
 	switch {
-	case u.Algorithm == "least-connections" || u.Algorithm == "latency":
+	case u.Algorithm == "least-connections" || u.Algorithm == "latency" || u.Algorithm == "power-of-two-choices":
 		u.HashOn, u.HashFallback = "none", "none"
 	case u.HashOn != "none" && hashOn[u.HashOn]:
 		u.Algorithm = "consistent-hashing"

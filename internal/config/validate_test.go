@@ -172,7 +172,7 @@ plugins: [{name: cors, service: s}, {name: cors, route: r}, {name: cors, route: 
 			{Path: "upstreams[5].name", Message: "duplicate name 'up' (first defined at upstreams[4])"},
 		}},
 		{"upstream hashing", "upstreams: [{name: a, algorithm: random, hash_on: header, hash_fallback: cookie, slots: 5, hash_on_cookie_path: x}, {name: b, hash_on: cookie, hash_on_cookie: c, hash_fallback: ip}, {name: c, hash_on: body}]", Errors{
-			{Path: "upstreams[0].algorithm", Message: "expected one of: round-robin, consistent-hashing, least-connections, latency"},
+			{Path: "upstreams[0].algorithm", Message: "expected one of: round-robin, consistent-hashing, least-connections, latency, power-of-two-choices"},
 			{Path: "upstreams[0].hash_on_header", Message: "required when 'hash_on' is set to 'header'"},
 			{Path: "upstreams[0].hash_on_cookie", Message: "required when 'hash_fallback' is set to 'cookie'"},
 			{Path: "upstreams[0].hash_on_cookie_path", Message: "should start with: /"},

@@ -118,7 +118,19 @@ func (c *compiler) services() {
 				}
 				targets = append(targets, t)
 			}
-			svc.Balancer = upstream.NewRoundRobin(targets)
+			u := se.Upstream.Upstream
+			b, err := upstream.NewBalancer(u.Algorithm, targets, upstream.HashConfig{
+				Primary:    upstream.HashInput{On: u.HashOn, Name: hashInputName(u.HashOn, u.HashOnHeader, u.HashOnQueryArg, u.HashOnURICapture)},
+				Fallback:   upstream.HashInput{On: u.HashFallback, Name: hashInputName(u.HashFallback, u.HashFallbackHeader, u.HashFallbackQueryArg, u.HashFallbackURICapture)},
+				Cookie:     u.HashOnCookie,
+				CookiePath: u.HashOnCookiePath,
+				Slots:      u.Slots,
+			})
+			if err != nil {
+				c.fail(se.Upstream.Path+".algorithm", "%v", err)
+				continue
+			}
+			svc.Balancer = b
 		} else {
 			addr := upstream.JoinHostPort(s.Host, s.Port)
 			svc.Balancer = &upstream.Single{T: upstream.NewTarget(s.Host, s.Port, 100, c.pool(svc.Scheme, addr, tlsConf))}
@@ -126,6 +138,22 @@ func (c *compiler) services() {
 		c.servicesByEntry[se] = svc
 		c.snap.Services = append(c.snap.Services, svc)
 	}
+}
+
+// hashInputName picks, of Kong's per-kind hash fields (hash_on_header,
+// hash_on_query_arg, hash_on_uri_capture or their fallback twins), the one
+// the kind reads; the cookie name is passed on its own because Kong has a
+// single hash_on_cookie for both inputs.
+func hashInputName(kind, header, queryArg, uriCapture string) string {
+	switch kind {
+	case upstream.HashHeader:
+		return header
+	case upstream.HashQueryArg:
+		return queryArg
+	case upstream.HashURICapture:
+		return uriCapture
+	}
+	return ""
 }
 
 // upstreamTLS verifies upstream certificates unless the service turns it

@@ -95,6 +95,9 @@ func (s *TargetState) InFlight() int64 { return s.inflight.Load() }
 // SetObserver installs the passive health check's outcome hook.
 func (s *TargetState) SetObserver(f func(*Target, Outcome)) { s.observer.Store(&f) }
 
+// latencyTau is the decay time constant of the latency average.
+const latencyTau = float64(10 * time.Second)
+
 // observeLatency updates a peak-sensitive EWMA (Finagle's "peak EWMA"):
 // a slower sample replaces the average at once, faster ones decay it with
 // a 10 s time constant.
@@ -107,13 +110,25 @@ func (s *TargetState) observeLatency(d time.Duration) {
 		s.ewmaNanos.Store(sample)
 		return
 	}
-	const tau = float64(10 * time.Second)
-	w := math.Exp(-float64(now-last) / tau)
+	w := math.Exp(-float64(now-last) / latencyTau)
 	s.ewmaNanos.Store(int64(float64(prev)*w + float64(sample)*(1-w)))
 }
 
-// LatencyEWMA is the target's latency average (0 before any sample).
-func (s *TargetState) LatencyEWMA() time.Duration { return time.Duration(s.ewmaNanos.Load()) }
+// LatencyEWMA is the target's latency average (0 before any sample),
+// decayed to now: a target that was slow once and then left alone drifts
+// back towards 0, so the latency balancer tries it again instead of
+// shunning it forever.
+func (s *TargetState) LatencyEWMA() time.Duration {
+	v := s.ewmaNanos.Load()
+	if v == 0 {
+		return 0
+	}
+	idle := time.Now().UnixNano() - s.lastNanos.Load()
+	if idle <= 0 {
+		return time.Duration(v)
+	}
+	return time.Duration(float64(v) * math.Exp(-float64(idle)/latencyTau))
+}
 
 // PickRequest is what a balancer may look at to choose a target.
 type PickRequest struct {
