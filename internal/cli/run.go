@@ -51,6 +51,12 @@ type runOptions struct {
 	keepaliveTimeout  time.Duration
 	shutdownTimeout   time.Duration
 	watch             bool
+	retryBackoffBase  time.Duration
+	retryBackoffCap   time.Duration
+	retryBudget       int
+	retryStatuses     []int
+	retryBufferBytes  int64
+	requestTimeout    time.Duration
 }
 
 const defaultProxyListen = "0.0.0.0:8000"
@@ -74,6 +80,12 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.DurationVar(&o.keepaliveTimeout, "upstream-keepalive-timeout", upstream.DefaultPoolOptions.IdleTimeout, "close upstream connections idle this long")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.BoolVar(&o.watch, "watch", true, "reload when the config file changes (SIGHUP and POST /config always work)")
+	fs.DurationVar(&o.retryBackoffBase, "upstream-retry-backoff-base", proxy.DefaultRetryBackoffBase, "full-jitter backoff before retry n: random in [0, min(cap, base*2^n)] (negative: no backoff)")
+	fs.DurationVar(&o.retryBackoffCap, "upstream-retry-backoff-cap", proxy.DefaultRetryBackoffCap, "longest backoff between two upstream attempts")
+	fs.IntVar(&o.retryBudget, "upstream-retry-budget", proxy.DefaultRetryBudget, "retries of requests that reached an upstream may add at most this percent of a service's requests (plus a reserve of 10); negative: no budget")
+	fs.IntSliceVar(&o.retryStatuses, "upstream-retry-statuses", proxy.DefaultRetryOnStatuses, "upstream statuses on which idempotent requests are retried on another target (0: none)")
+	fs.Int64Var(&o.retryBufferBytes, "upstream-retry-buffer-size", proxy.DefaultRetryBufferBytes, "largest request body buffered so an idempotent request can be retried; larger ones stream and are not retried (negative: never buffer)")
+	fs.DurationVar(&o.requestTimeout, "upstream-request-timeout", 0, "overall deadline from the first upstream attempt to the response head, across retries; 504 on expiry (0: none)")
 }
 
 func newRunCmd() *cobra.Command {
@@ -228,6 +240,12 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		MaxBodySize:       o.clientMaxBody,
 		ClientBodyTimeout: o.clientBodyTimeout,
 		Version:           Version,
+		RetryBackoffBase:  o.retryBackoffBase,
+		RetryBackoffCap:   o.retryBackoffCap,
+		RetryBudget:       o.retryBudget,
+		RetryOnStatuses:   o.retryStatuses,
+		RetryBufferBytes:  o.retryBufferBytes,
+		RequestTimeout:    o.requestTimeout,
 	})
 	getCert := func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		if s := g.holder.Load(); s != nil && s.Certs != nil {

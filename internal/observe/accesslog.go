@@ -34,6 +34,18 @@ type Entry struct {
 	// the gateway or a plugin made (Kong's "kong").
 	Source string
 	Error  string
+	// Tries are the upstream attempts, logged when there was more than one.
+	Tries []Try
+}
+
+// Try is one upstream attempt of a request.
+type Try struct {
+	Target  string // host:port
+	Status  int    // 0 when no response head was received
+	Latency time.Duration
+	// Outcome is "response" (passed on), "status" (a retryable status,
+	// dropped), "connect_error", "timeout" or "error".
+	Outcome string
 }
 
 // AccessLog writes one JSON object per line. Lines are formatted on the
@@ -129,6 +141,26 @@ func AppendEntry(b []byte, e *Entry) []byte {
 	b = appendOptional(b, "user_agent", e.UserAgent)
 	b = appendField(b, "source", e.Source)
 	b = appendOptional(b, "error", e.Error)
+	if len(e.Tries) > 1 {
+		b = append(b, `,"tries":[`...)
+		for i := range e.Tries {
+			t := &e.Tries[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"target":`...)
+			b = AppendJSONString(b, t.Target)
+			if t.Status != 0 {
+				b = append(b, `,"status":`...)
+				b = strconv.AppendInt(b, int64(t.Status), 10)
+			}
+			b = appendField(b, "outcome", t.Outcome)
+			b = append(b, `,"latency_ms":`...)
+			b = appendMillis(b, t.Latency)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}', '\n')
 }
 

@@ -37,7 +37,8 @@ func (b *clientBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// forwardH1 proxies one request over a pooled HTTP/1.1 connection.
+// forwardH1 proxies one request over a pooled HTTP/1.1 connection,
+// retrying on another target when that is safe (retry.go).
 func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, route *snapshot.Route, svc *snapshot.Service) {
 	c := &st.Ctx
 	host := upstreamHost(c, route, svc)
@@ -51,6 +52,36 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 	hdr := w.Header()
 	ctx := r.Context()
 
+	rt := retrier{h: h, svc: svc, idem: idempotent(c.Method), replay: cl == 0}
+	if svc.Retries > 0 {
+		rt.budget = h.budgets.get(svc)
+		rt.budget.earn()
+	}
+	// The body: buffered when it is small and the request may be repeated
+	// after it reached the upstream, streamed otherwise.
+	var (
+		replay []byte
+		src    io.Reader
+	)
+	if cl != 0 {
+		if rt.idem && svc.Retries > 0 && h.opts.RetryBufferBytes > 0 {
+			var bp *[]byte
+			var err error
+			replay, src, cl, err = h.bufferBody(r.Body, cl, &bp)
+			defer h.putBody(bp)
+			if err != nil {
+				h.upstreamFailed(w, st, err)
+				return
+			}
+			rt.replay = replay != nil
+		} else {
+			src = &clientBody{r.Body}
+		}
+	}
+	if h.opts.RequestTimeout > 0 {
+		rt.deadline = time.Now().Add(h.opts.RequestTimeout)
+	}
+
 	var (
 		conn   *upstream.Conn
 		head   upstreamHead
@@ -60,23 +91,34 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 		stop   func() bool
 		tries  int
 	)
-	for attempt := 0; ; attempt++ {
-		tries = attempt + 1
+	for {
+		cookie := st.pick.SetCookie
 		target, err = svc.Balancer.Pick(h.pickRequest(st, target))
+		if cookie != nil && st.pick.SetCookie == nil {
+			// The cookie handed out by the first pick stays the client's.
+			st.pick.SetCookie = cookie
+		}
 		if err != nil {
 			st.errText = err.Error()
 			h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoPeer))
 			return
 		}
+		ct := rt.connectTimeout()
+		if ct <= 0 {
+			h.upstreamFailed(w, st, os.ErrDeadlineExceeded)
+			return
+		}
+		tries++
 		st.upstream = target.Addr
 		start = time.Now()
 		target.Begin()
-		conn, err = target.Pool.Get(ctx, svc.ConnectTimeout)
+		conn, err = target.Pool.Get(ctx, ct)
 		if err != nil {
 			target.End(failureOutcome(err))
-			c.Upstream = failedResult(target, err, attempt)
+			st.addTry(target, time.Since(start), 0, tryConnect)
+			c.Upstream = failedResult(target, err, tries)
 			// Nothing reached the upstream: another target may do.
-			if attempt < svc.Retries && ctx.Err() == nil {
+			if d, ok := rt.allow(ctx, failConnect); ok && sleepCtx(ctx, d) {
 				continue
 			}
 			h.upstreamFailed(w, st, err)
@@ -88,26 +130,54 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 		// cuts the upstream wait at once.
 		if cl == 0 {
 			// A bodiless request is one small write: the read timeout covers it.
-			conn.SetDeadline(time.Now().Add(svc.ReadTimeout))
+			conn.SetDeadline(rt.capDeadline(start.Add(svc.ReadTimeout)))
 		} else {
-			conn.SetWriteDeadline(time.Now().Add(svc.WriteTimeout))
+			conn.SetWriteDeadline(rt.capDeadline(start.Add(svc.WriteTimeout)))
 		}
 		uc := conn
 		stop = context.AfterFunc(ctx, func() { uc.SetDeadline(aLongTimeAgo) })
-		head, err = h.exchange(ctx, conn, r, c, host, cl, hdr, buf, svc)
+		head, err = h.exchange(ctx, conn, r, c, host, cl, src, replay, hdr, buf, &rt)
 		if err == nil {
-			break
+			if !h.retryStatus.has(head.status) {
+				break
+			}
+			d, ok := rt.allow(ctx, failStatus)
+			if !ok {
+				break
+			}
+			// Retry on another target: the response is drained (or its
+			// connection closed) and never reaches the client.
+			lat := time.Since(start)
+			target.End(upstream.Outcome{Status: head.status, Latency: lat})
+			st.addTry(target, lat, head.status, tryStatus)
+			c.Upstream = plugin.UpstreamResult{Addr: target.Addr, Status: head.status, Latency: lat, Tries: tries}
+			h.discardResponse(st, conn, head, stop, buf, svc.ReadTimeout)
+			clear(hdr)
+			if sleepCtx(ctx, d) {
+				continue
+			}
+			h.upstreamFailed(w, st, ctx.Err())
+			return
 		}
 		stop()
 		conn.Discard()
 		clear(hdr)
+		kind, outcome := failureKind(err)
 		target.End(failureOutcome(err))
-		c.Upstream = failedResult(target, err, attempt)
+		st.addTry(target, time.Since(start), 0, outcome)
+		c.Upstream = failedResult(target, err, tries)
 		// A kept-alive connection the upstream closed while it sat idle
 		// fails before any response byte; resend when nothing of the
-		// client's body was consumed.
-		if conn.Reused && cl == 0 && nothingReceived(err) && attempt < svc.Retries+1 && ctx.Err() == nil {
+		// client's body was consumed. This predates retries and is not
+		// limited by the budget.
+		if conn.Reused && cl == 0 && nothingReceived(err) && tries <= svc.Retries+1 && ctx.Err() == nil {
 			continue
+		}
+		var cb *errClientBody
+		if !errors.As(err, &cb) {
+			if d, ok := rt.allow(ctx, kind); ok && sleepCtx(ctx, d) {
+				continue
+			}
 		}
 		h.upstreamFailed(w, st, err)
 		return
@@ -115,19 +185,15 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 	now := time.Now()
 	st.upLatency = now.Sub(start)
 	st.upStatus = head.status
+	st.addTry(target, st.upLatency, head.status, tryResponse)
 	c.Upstream = plugin.UpstreamResult{Addr: target.Addr, Status: head.status, Latency: st.upLatency, Tries: tries}
 
 	body := &st.body
-	*body = bodyReader{conn: conn, remaining: head.contentLength, reusable: !head.close,
-		timeout: svc.ReadTimeout, renewAt: now.Add(svc.ReadTimeout / 4)}
-	switch {
-	case head.chunked:
-		body.chunked = httputil.NewChunkedReader(conn.R)
-	case head.contentLength < 0:
-		body.untilEOF = true
-		body.reusable = false
-	case head.contentLength == 0:
-		body.done = true
+	initBody(body, conn, head, svc.ReadTimeout, now)
+	if !rt.deadline.IsZero() {
+		// The read deadline may be the request's: from here the body is
+		// bounded by read_timeout between reads, renewed on the first read.
+		body.renewAt = now
 	}
 	h.respond(w, st, route, head.status, body, head.contentLength < 0, buf, svc.ReadTimeout)
 	if !stop() {
@@ -144,16 +210,63 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 	}
 }
 
+// initBody prepares the reader of a response body that follows head.
+func initBody(body *bodyReader, conn *upstream.Conn, head upstreamHead, readTimeout time.Duration, now time.Time) {
+	*body = bodyReader{conn: conn, remaining: head.contentLength, reusable: !head.close,
+		timeout: readTimeout, renewAt: now.Add(readTimeout / 4)}
+	switch {
+	case head.chunked:
+		body.chunked = httputil.NewChunkedReader(conn.R)
+	case head.contentLength < 0:
+		body.untilEOF = true
+		body.reusable = false
+	case head.contentLength == 0:
+		body.done = true
+	}
+}
+
+// discardResponse disposes of a response that is retried instead of
+// passed on: a small body is read off so that the connection can serve
+// again, anything else closes it.
+func (h *Handler) discardResponse(st *reqState, conn *upstream.Conn, head upstreamHead, stop func() bool, buf []byte, readTimeout time.Duration) {
+	body := &st.body
+	now := time.Now()
+	initBody(body, conn, head, readTimeout, now)
+	if head.chunked || (head.contentLength > 0 && head.contentLength <= drainLimit) {
+		// A short wait: the body of an error page follows its head at once.
+		conn.SetReadDeadline(now.Add(min(readTimeout, drainTimeout)))
+		body.renewAt = now.Add(time.Hour)
+		for n := 0; n <= drainLimit; {
+			m, err := body.Read(buf)
+			n += m
+			if err != nil {
+				break
+			}
+		}
+	}
+	if !stop() {
+		body.reusable = false
+	}
+	body.finish()
+	*body = bodyReader{}
+}
+
 // exchange writes the request and reads the response head.
 // The caller has set the deadlines and registered the client-disconnect
-// abort on conn.
+// abort on conn. The body is replay when that is not nil, else src.
 func (h *Handler) exchange(ctx context.Context, conn *upstream.Conn, r *http.Request, c *plugin.Ctx, host string,
-	cl int64, hdr http.Header, buf []byte, svc *snapshot.Service) (upstreamHead, error) {
+	cl int64, src io.Reader, replay []byte, hdr http.Header, buf []byte, rt *retrier) (upstreamHead, error) {
 	writeHead(conn.W, c.Method, c.Path, c.RawQuery, host, r.Header, cl, "")
 	var err error
 	if cl != 0 {
-		err = writeBody(conn.W, &clientBody{r.Body}, cl, buf)
-		conn.SetReadDeadline(time.Now().Add(svc.ReadTimeout))
+		if replay != nil {
+			if _, err = conn.W.Write(replay); err == nil {
+				err = conn.W.Flush()
+			}
+		} else {
+			err = writeBody(conn.W, src, cl, buf)
+		}
+		conn.SetReadDeadline(rt.capDeadline(time.Now().Add(rt.svc.ReadTimeout)))
 		if ctx.Err() != nil {
 			// The abort may have run before the line above undid it.
 			conn.SetReadDeadline(aLongTimeAgo)
@@ -312,8 +425,8 @@ func (h *Handler) upstreamFailed(w *countingWriter, st *reqState, err error) {
 }
 
 // failedResult describes a failed attempt for log-phase plugins.
-func failedResult(t *upstream.Target, err error, attempt int) plugin.UpstreamResult {
-	return plugin.UpstreamResult{Addr: t.Addr, Failed: true, TimedOut: isTimeout(err), Tries: attempt + 1}
+func failedResult(t *upstream.Target, err error, tries int) plugin.UpstreamResult {
+	return plugin.UpstreamResult{Addr: t.Addr, Failed: true, TimedOut: isTimeout(err), Tries: tries}
 }
 
 // failureOutcome classifies a failed attempt for passive health checks.

@@ -33,6 +33,36 @@ type Options struct {
 	ClientBodyTimeout time.Duration
 	// Version goes into Via and Server headers.
 	Version string
+
+	// Retries of HTTP/1.1 upstream attempts (the number is each service's
+	// `retries`); see retry.go for when a request is retried.
+
+	// RetryBackoffBase and RetryBackoffCap shape the full-jitter backoff
+	// between attempts: retry n waits a uniform random time in
+	// [0, min(cap, base*2^n)]. 0 means the default (10 ms and 1 s); a
+	// negative base means no backoff.
+	RetryBackoffBase time.Duration
+	RetryBackoffCap  time.Duration
+	// RetryBudget is the extra load retries may add to a service, in
+	// percent of its requests: each request earns RetryBudget/100 of a
+	// retry, each retry that reached an upstream spends one (a reserve of
+	// 10 and a ceiling of 100 retries per service). 0 means the default,
+	// 20; negative means no budget.
+	RetryBudget int
+	// RetryOnStatuses are the upstream statuses an idempotent request is
+	// retried on. nil means 502, 503 and 504; codes outside 100-599 are
+	// ignored, so []int{0} turns status retries off.
+	RetryOnStatuses []int
+	// RetryBufferBytes is the largest request body buffered so that an
+	// idempotent request can be retried; larger bodies are streamed and
+	// not retried once sent. 0 means the default, 64 KiB; negative means
+	// bodies are never buffered.
+	RetryBufferBytes int64
+	// RequestTimeout bounds each request from its first upstream attempt to
+	// the upstream response head, across retries and backoff; on expiry
+	// the client gets 504 and the upstream connection is closed. The body
+	// is then bounded by the service's read_timeout between reads. 0: none.
+	RequestTimeout time.Duration
 }
 
 // Handler serves proxied traffic from the snapshot in force.
@@ -46,6 +76,10 @@ type Handler struct {
 	bufPool  sync.Pool
 	h2       *h2Client
 	requests atomic.Uint64
+	// retry state
+	retryStatus statusSet
+	budgets     budgets
+	bodyPool    sync.Pool
 }
 
 // NewHandler makes the proxy handler.
@@ -60,6 +94,21 @@ func NewHandler(snap *snapshot.Holder, opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.RetryBackoffBase == 0 {
+		opts.RetryBackoffBase = DefaultRetryBackoffBase
+	}
+	if opts.RetryBackoffCap <= 0 {
+		opts.RetryBackoffCap = DefaultRetryBackoffCap
+	}
+	if opts.RetryBudget == 0 {
+		opts.RetryBudget = DefaultRetryBudget
+	}
+	if opts.RetryOnStatuses == nil {
+		opts.RetryOnStatuses = DefaultRetryOnStatuses
+	}
+	if opts.RetryBufferBytes == 0 {
+		opts.RetryBufferBytes = DefaultRetryBufferBytes
+	}
 	h := &Handler{
 		snap:   snap,
 		opts:   opts,
@@ -68,6 +117,9 @@ func NewHandler(snap *snapshot.Holder, opts Options) *Handler {
 		server: "turnpike/" + opts.Version,
 		h2:     newH2Client(),
 	}
+	h.retryStatus = makeStatusSet(opts.RetryOnStatuses)
+	h.budgets = budgets{percent: opts.RetryBudget, holder: snap}
+	h.bodyPool.New = func() any { b := make([]byte, 0, pooledBodySize); return &b }
 	h.ctxPool.New = func() any { return new(reqState) }
 	h.bufPool.New = func() any { b := make([]byte, 32<<10); return &b }
 	return h
@@ -104,6 +156,8 @@ type reqState struct {
 	upStatus  int
 	upLatency time.Duration
 	body      bodyReader // the upstream response body of forwardH1
+	tries     []observe.Try
+	tryBuf    [2]observe.Try // room for the common cases without allocating
 	errText   string
 	trusted   bool
 	abort     bool
@@ -292,6 +346,7 @@ func (h *Handler) finish(st *reqState, r *http.Request) {
 		UserAgent:       r.Header.Get("User-Agent"),
 		Error:           st.errText,
 		Source:          "gateway",
+		Tries:           st.tries,
 	}
 	if c.Resp.FromUpstream {
 		e.Source = "upstream"
