@@ -63,6 +63,7 @@ func Handler(src Source) http.Handler {
 	mux.HandleFunc("/plugins/enabled", only(http.MethodGet, a.enabledPlugins))
 	mux.HandleFunc("/explain", only(http.MethodGet, a.explainRequest))
 	a.entityRoutes(mux)
+	mux.HandleFunc("/upstreams/{id}/health", only(http.MethodGet, a.upstreamHealth))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, message("Not found"))
 	})

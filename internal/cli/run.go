@@ -57,6 +57,7 @@ type runOptions struct {
 	retryStatuses     []int
 	retryBufferBytes  int64
 	requestTimeout    time.Duration
+	healthCoolDown    time.Duration
 }
 
 const defaultProxyListen = "0.0.0.0:8000"
@@ -85,6 +86,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.IntVar(&o.retryBudget, "upstream-retry-budget", proxy.DefaultRetryBudget, "retries of requests that reached an upstream may add at most this percent of a service's requests (plus a reserve of 10); negative: no budget")
 	fs.IntSliceVar(&o.retryStatuses, "upstream-retry-statuses", proxy.DefaultRetryOnStatuses, "upstream statuses on which idempotent requests are retried on another target (0: none)")
 	fs.Int64Var(&o.retryBufferBytes, "upstream-retry-buffer-size", proxy.DefaultRetryBufferBytes, "largest request body buffered so an idempotent request can be retried; larger ones stream and are not retried (negative: never buffer)")
+	fs.DurationVar(&o.healthCoolDown, "health-cooldown", upstream.DefaultHealthCoolDown, "return a target marked unhealthy by passive checks to service after this long when no active check can (0: never, as Kong)")
 	fs.DurationVar(&o.requestTimeout, "upstream-request-timeout", 0, "overall deadline from the first upstream attempt to the response head, across retries; 504 on expiry (0: none)")
 }
 
@@ -144,6 +146,7 @@ type gateway struct {
 	logger    *slog.Logger
 	holder    *snapshot.Holder
 	pools     *upstream.Pools
+	health    *upstream.HealthCheckers
 	handler   *proxy.Handler
 	proxy     *server.Server
 	admin     *server.Server
@@ -225,7 +228,9 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	if err != nil {
 		return nil, err
 	}
-	deps := snapshot.Deps{Registry: reg, Pools: g.pools, States: upstream.NewStates(), Env: plugin.Env{Logger: logger}}
+	states := upstream.NewStates()
+	g.health = upstream.NewHealthCheckers(states, upstream.HealthOptions{CoolDown: o.healthCoolDown, Logger: logger})
+	deps := snapshot.Deps{Registry: reg, Pools: g.pools, States: states, Health: g.health, Env: plugin.Env{Logger: logger}}
 	g.loader = reload.New(g.holder, deps, path, opts, logger)
 	snap, err := g.loader.Apply(source, "startup")
 	if err != nil {
@@ -366,6 +371,9 @@ func (g *gateway) close() {
 	}
 	if g.handler != nil {
 		g.handler.Close()
+	}
+	if g.health != nil {
+		g.health.Close()
 	}
 	if g.pools != nil {
 		g.pools.Close()

@@ -114,7 +114,7 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 		target.Begin()
 		conn, err = target.Pool.Get(ctx, ct)
 		if err != nil {
-			target.End(failureOutcome(err))
+			target.End(failureOutcome(ctx, err))
 			st.addTry(target, time.Since(start), 0, tryConnect)
 			c.Upstream = failedResult(target, err, tries)
 			// Nothing reached the upstream: another target may do.
@@ -163,7 +163,7 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 		conn.Discard()
 		clear(hdr)
 		kind, outcome := failureKind(err)
-		target.End(failureOutcome(err))
+		target.End(failureOutcome(ctx, err))
 		st.addTry(target, time.Since(start), 0, outcome)
 		c.Upstream = failedResult(target, err, tries)
 		// A kept-alive connection the upstream closed while it sat idle
@@ -429,8 +429,13 @@ func failedResult(t *upstream.Target, err error, tries int) plugin.UpstreamResul
 	return plugin.UpstreamResult{Addr: t.Addr, Failed: true, TimedOut: isTimeout(err), Tries: tries}
 }
 
-// failureOutcome classifies a failed attempt for passive health checks.
-func failureOutcome(err error) upstream.Outcome {
+// failureOutcome classifies a failed attempt for passive health checks. An
+// attempt cut short because the client went away says nothing about the
+// target, so it is reported as neutral rather than as a timeout.
+func failureOutcome(ctx context.Context, err error) upstream.Outcome {
+	if ctx.Err() == context.Canceled {
+		return upstream.Outcome{}
+	}
 	if isTimeout(err) {
 		return upstream.Outcome{Timeout: true}
 	}

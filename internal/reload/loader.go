@@ -142,6 +142,9 @@ func (l *Loader) apply(data []byte, trigger string, skipUnchanged bool) (*snapsh
 	if l.deps.States != nil {
 		l.deps.States.Retain(snap.StateKeys)
 	}
+	if l.deps.Health != nil {
+		l.deps.Health.Sync(snap.Model.Upstreams, snap.StateKeys)
+	}
 	l.applied.Add(1)
 	res.OK, res.Hash = true, snap.Hash
 	l.record(res)

@@ -26,6 +26,9 @@ type Deps struct {
 	// States keeps target state (health, latency) across reloads; nil
 	// gives every target fresh state.
 	States *upstream.States
+	// Health gates each upstream's balancers by its threshold; nil: no
+	// gate (dry runs).
+	Health *upstream.HealthCheckers
 	Env    plugin.Env
 	// Previous is the snapshot in force, whose plugin instances are kept
 	// where nothing about them changed.
@@ -130,7 +133,7 @@ func (c *compiler) services() {
 				c.fail(se.Upstream.Path+".algorithm", "%v", err)
 				continue
 			}
-			svc.Balancer = b
+			svc.Balancer = upstream.WithThreshold(b, c.d.Health.Upstream(u.Name))
 		} else {
 			addr := upstream.JoinHostPort(s.Host, s.Port)
 			svc.Balancer = &upstream.Single{T: upstream.NewTarget(s.Host, s.Port, 100, c.pool(svc.Scheme, addr, tlsConf))}

@@ -4,6 +4,8 @@ package all
 
 import (
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/adaptiveconcurrency"
+	"github.com/turnpikegw/turnpike/internal/plugins/circuitbreaker"
 	"github.com/turnpikegw/turnpike/internal/plugins/cors"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
@@ -12,6 +14,8 @@ import (
 // Registrations returns every built-in plugin.
 func Registrations() []plugin.Registration {
 	return []plugin.Registration{
+		adaptiveconcurrency.Registration(),
+		circuitbreaker.Registration(),
 		cors.Registration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),

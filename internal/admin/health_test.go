@@ -1,0 +1,149 @@
+package admin
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/all"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
+	"github.com/turnpikegw/turnpike/internal/upstream"
+)
+
+const healthCfg = `
+_format_version: "3.0"
+services:
+- name: orders
+  host: orders-up
+- name: orders-too
+  host: orders-up
+upstreams:
+- name: orders-up
+  id: 8ba5c9ba-8ad1-4a34-9f39-36c36b9f1bb3
+  healthchecks:
+    threshold: 50
+    passive:
+      unhealthy: {http_failures: 3}
+  targets:
+  - target: 10.0.0.1:8080
+  - target: 10.0.0.2:8080
+    weight: 50
+- name: plain-up
+  targets:
+  - target: 10.0.0.9:80
+- name: lonely-up
+  healthchecks:
+    active:
+      healthy: {interval: 5}
+  targets:
+  - target: 10.0.0.7:80
+`
+
+func TestUpstreamHealth(t *testing.T) {
+	m, err := config.Parse([]byte(healthCfg), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := plugin.NewRegistry(all.Registrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools := upstream.NewPools(upstream.DefaultPoolOptions)
+	defer pools.Close()
+	states := upstream.NewStates()
+	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Pools: pools, States: states})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the compiler does once wired: gate the upstream's balancers.
+	hc := upstream.NewHealthCheckers(states, upstream.HealthOptions{})
+	defer hc.Close()
+	gate := hc.Upstream("orders-up")
+	for _, svc := range snap.Services {
+		if svc.Info.Host == "orders-up" {
+			svc.Balancer = upstream.WithThreshold(svc.Balancer, gate)
+		}
+	}
+	holder := &snapshot.Holder{}
+	holder.Store(snap)
+	states.Get("orders-up|10.0.0.1:8080").SetHealth(false, "passive: 3 HTTP failures (500)")
+	h := Handler(Source{Snapshot: holder, NodeID: "node-1"})
+
+	get := func(path string, want int) map[string]any {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != want {
+			t.Fatalf("GET %s: %d, want %d: %s", path, rec.Code, want, rec.Body)
+		}
+		var out map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+
+	for _, key := range []string{"orders-up", "8ba5c9ba-8ad1-4a34-9f39-36c36b9f1bb3"} {
+		body := get("/upstreams/"+key+"/health", http.StatusOK)
+		if body["node_id"] != "node-1" || body["total"] != float64(2) {
+			t.Fatalf("%s: %v", key, body)
+		}
+		data := body["data"].([]any)
+		a, b := data[0].(map[string]any), data[1].(map[string]any)
+		if a["target"] != "10.0.0.1:8080" || a["health"] != "UNHEALTHY" || a["reason"] != "passive: 3 HTTP failures (500)" ||
+			a["weight"] != float64(100) || a["upstream_id"] != "8ba5c9ba-8ad1-4a34-9f39-36c36b9f1bb3" || a["id"] == nil {
+			t.Errorf("first target: %v", a)
+		}
+		addrs := a["data"].(map[string]any)["addresses"].([]any)[0].(map[string]any)
+		if addrs["ip"] != "10.0.0.1" || addrs["port"] != float64(8080) || addrs["health"] != "UNHEALTHY" {
+			t.Errorf("addresses: %v", addrs)
+		}
+		if w := a["data"].(map[string]any)["weight"].(map[string]any); w["available"] != float64(0) || w["unavailable"] != float64(100) {
+			t.Errorf("weight: %v", w)
+		}
+		if b["target"] != "10.0.0.2:8080" || b["health"] != "HEALTHY" || b["weight"] != float64(50) || b["reason"] != "" {
+			t.Errorf("second target: %v", b)
+		}
+	}
+
+	// The upstream as a whole: healthy until the checker closes the gate.
+	if d := get("/upstreams/orders-up/health?balancer_health=1", http.StatusOK)["data"].(map[string]any); d["health"] != "HEALTHY" {
+		t.Errorf("balancer health %v", d)
+	}
+	hcfg := m.Upstreams[0].Upstream.Healthchecks
+	c := upstream.NewHealthChecker("orders-up", hcfg, []upstream.HealthTarget{
+		{Host: "10.0.0.1", Port: 8080, Weight: 100, State: states.Get("orders-up|10.0.0.1:8080")},
+		{Host: "10.0.0.2", Port: 8080, Weight: 50, State: states.Get("orders-up|10.0.0.2:8080")},
+	}, gate, upstream.HealthOptions{})
+	c.Start()
+	defer c.Stop()
+	if d := get("/upstreams/orders-up/health?balancer_health=1", http.StatusOK)["data"].(map[string]any); d["health"] != "UNHEALTHY" ||
+		d["reason"] != "threshold: 33% of the weight is healthy, below 50%" {
+		t.Errorf("balancer health %v", d)
+	}
+
+	// No checks configured: HEALTHCHECKS_OFF, as Kong reports it.
+	plain := get("/upstreams/plain-up/health", http.StatusOK)["data"].([]any)[0].(map[string]any)
+	if plain["health"] != "HEALTHCHECKS_OFF" {
+		t.Errorf("plain-up: %v", plain)
+	}
+	if d := get("/upstreams/plain-up/health?balancer_health=1", http.StatusOK)["data"].(map[string]any); d["health"] != "HEALTHCHECKS_OFF" {
+		t.Errorf("plain-up balancer health %v", d)
+	}
+	// Checks configured but no service uses the upstream.
+	lonely := get("/upstreams/lonely-up/health", http.StatusOK)["data"].([]any)[0].(map[string]any)
+	if lonely["health"] != "HEALTHY" || lonely["reason"] != "not checked: no service is balanced over this upstream" {
+		t.Errorf("lonely-up: %v", lonely)
+	}
+	if body := get("/upstreams/nope/health", http.StatusNotFound); body["message"] != "Not found" {
+		t.Errorf("unknown upstream: %v", body)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/upstreams/orders-up/health", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d", rec.Code)
+	}
+}

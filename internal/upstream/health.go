@@ -1,0 +1,239 @@
+package upstream
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+)
+
+// DefaultHealthCoolDown is how long a target marked unhealthy stays out
+// when no active check can bring it back (Kong leaves it out for good).
+const DefaultHealthCoolDown = 30 * time.Second
+
+// Health states as Kong's `GET /upstreams/{u}/health` names them.
+const (
+	HealthHealthy   = "HEALTHY"
+	HealthUnhealthy = "UNHEALTHY"
+	HealthOff       = "HEALTHCHECKS_OFF"
+)
+
+// HealthOptions are the gateway-wide settings of every health checker.
+type HealthOptions struct {
+	// CoolDown returns a target marked unhealthy to service after this
+	// long when the upstream's active checks cannot (no unhealthy
+	// interval, or no healthy successes to count). 0 keeps it out until a
+	// reload turns checks off, as Kong does.
+	CoolDown time.Duration
+	// RootCAs verifies https and grpcs probes (nil: the system roots).
+	RootCAs *x509.CertPool
+	// Logger receives every health transition (nil: discarded).
+	Logger *slog.Logger
+}
+
+// ChecksEnabled reports whether an upstream's health checks do anything,
+// with Kong's rule: an active interval or a passive unhealthy counter set.
+// Otherwise its targets are reported as HEALTHCHECKS_OFF.
+func ChecksEnabled(h *config.Healthchecks) bool {
+	a, p := &h.Active, &h.Passive.Unhealthy
+	return a.Healthy.Interval > 0 || a.Unhealthy.Interval > 0 ||
+		p.TCPFailures > 0 || p.Timeouts > 0 || p.HTTPFailures > 0
+}
+
+// UpstreamHealth is the reload-surviving, upstream-wide side of health:
+// whether the healthy weight fell below the upstream's threshold, in
+// which case no target is eligible. The balancer of every service on the
+// upstream consults it (WithThreshold); its checker updates it.
+type UpstreamHealth struct {
+	name   string
+	down   atomic.Bool
+	reason atomic.Pointer[string]
+}
+
+// Name is the upstream's name.
+func (u *UpstreamHealth) Name() string { return u.name }
+
+// Healthy reports whether the upstream is above its threshold, and the
+// reason of the last change.
+func (u *UpstreamHealth) Healthy() (bool, string) {
+	var reason string
+	if r := u.reason.Load(); r != nil {
+		reason = *r
+	}
+	return !u.down.Load(), reason
+}
+
+func (u *UpstreamHealth) set(healthy bool, reason string) bool {
+	if u.down.Load() == !healthy {
+		return false
+	}
+	u.reason.Store(&reason)
+	u.down.Store(!healthy)
+	return true
+}
+
+// Gated is a balancer whose upstream may be unhealthy as a whole.
+type Gated struct {
+	Balancer
+	Health *UpstreamHealth
+}
+
+// WithThreshold makes every target of b ineligible while h is below its
+// threshold. A nil h returns b unchanged.
+func WithThreshold(b Balancer, h *UpstreamHealth) Balancer {
+	if h == nil {
+		return b
+	}
+	return &Gated{Balancer: b, Health: h}
+}
+
+// Pick fails with ErrNoTarget while the upstream is below its threshold.
+func (g *Gated) Pick(r *PickRequest) (*Target, error) {
+	if g.Health.down.Load() {
+		return nil, ErrNoTarget
+	}
+	return g.Balancer.Pick(r)
+}
+
+// Unwrap returns the gated balancer (for code that looks for optional
+// interfaces of a specific balancer).
+func (g *Gated) Unwrap() Balancer { return g.Balancer }
+
+// UpstreamHealthOf returns the upstream health b is gated by (nil when it
+// is not).
+func UpstreamHealthOf(b Balancer) *UpstreamHealth {
+	if g, ok := b.(*Gated); ok {
+		return g.Health
+	}
+	return nil
+}
+
+// HealthCheckers runs one HealthChecker per upstream and keeps them, and
+// the upstream-wide health, across reloads: Sync after every swap starts
+// the checkers of new upstreams, stops those of removed ones, and
+// restarts those whose health-check config or targets changed (keeping
+// each target's health and counters); an unchanged upstream keeps its
+// running checker.
+type HealthCheckers struct {
+	states   *States
+	opts     HealthOptions
+	mu       sync.Mutex
+	gates    map[string]*UpstreamHealth
+	checkers map[string]*HealthChecker
+}
+
+// NewHealthCheckers makes the registry over the target states the
+// snapshots use.
+func NewHealthCheckers(states *States, opts HealthOptions) *HealthCheckers {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &HealthCheckers{states: states, opts: opts, gates: map[string]*UpstreamHealth{}, checkers: map[string]*HealthChecker{}}
+}
+
+// Upstream returns the upstream-wide health of name, creating it healthy
+// (for the compiler, which gates the upstream's balancers with it). A nil
+// registry returns nil.
+func (h *HealthCheckers) Upstream(name string) *UpstreamHealth {
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.gate(name)
+}
+
+func (h *HealthCheckers) gate(name string) *UpstreamHealth {
+	g, ok := h.gates[name]
+	if !ok {
+		g = &UpstreamHealth{name: name}
+		h.gates[name] = g
+	}
+	return g
+}
+
+// Checker returns the running checker of an upstream (nil when none).
+func (h *HealthCheckers) Checker(name string) *HealthChecker {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.checkers[name]
+}
+
+// Sync brings the checkers in line with the upstreams of the snapshot now
+// in force. used is the snapshot's StateKeys ("upstream|addr"): targets
+// no service routes to are not checked (nil checks every target).
+func (h *HealthCheckers) Sync(ups []*config.UpstreamEntry, used map[string]bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	seen := map[string]bool{}
+	for _, ue := range ups {
+		u := ue.Upstream
+		seen[u.Name] = true
+		var targets []HealthTarget
+		for _, te := range ue.Targets {
+			key := u.Name + "|" + JoinHostPort(te.Host, te.Port)
+			if used != nil && !used[key] {
+				continue
+			}
+			targets = append(targets, HealthTarget{Host: te.Host, Port: te.Port, Weight: te.Target.Weight, State: h.states.Get(key)})
+		}
+		fp := fingerprint(u, targets)
+		old := h.checkers[u.Name]
+		if old != nil && old.fingerprint == fp {
+			continue
+		}
+		c := NewHealthChecker(u.Name, u.Healthchecks, targets, h.gate(u.Name), h.opts)
+		c.hostHeader = u.HostHeader
+		c.fingerprint = fp
+		if old != nil {
+			old.Stop()
+			c.inherit(old)
+		}
+		c.Start()
+		h.checkers[u.Name] = c
+	}
+	for name, c := range h.checkers {
+		if !seen[name] {
+			c.Stop()
+			c.detach()
+			delete(h.checkers, name)
+		}
+	}
+	for name := range h.gates {
+		if !seen[name] {
+			delete(h.gates, name)
+		}
+	}
+}
+
+// Close stops every checker.
+func (h *HealthCheckers) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for name, c := range h.checkers {
+		c.Stop()
+		delete(h.checkers, name)
+	}
+}
+
+// fingerprint identifies what a checker is built from: the health-check
+// config, the Host header of probes, and the targets with their weights
+// and state objects (a state replaced in the registry needs a new
+// checker).
+func fingerprint(u *config.Upstream, targets []HealthTarget) string {
+	hash := sha256.New()
+	cfg, _ := json.Marshal(u.Healthchecks)
+	hash.Write(cfg)
+	fmt.Fprintf(hash, "|%s", u.HostHeader)
+	for _, t := range targets {
+		fmt.Fprintf(hash, "|%s:%d:%d:%p", t.Host, t.Port, t.Weight, t.State)
+	}
+	return hex.EncodeToString(hash.Sum(nil))
+}
