@@ -62,6 +62,7 @@ func Handler(src Source) http.Handler {
 	mux.HandleFunc("/schemas/plugins/validate", only(http.MethodPost, a.validatePlugin))
 	mux.HandleFunc("/plugins/enabled", only(http.MethodGet, a.enabledPlugins))
 	mux.HandleFunc("/explain", only(http.MethodGet, a.explainRequest))
+	mux.HandleFunc("/circuit-breakers", only(http.MethodGet, a.circuitBreakers))
 	a.entityRoutes(mux)
 	mux.HandleFunc("/upstreams/{id}/health", only(http.MethodGet, a.upstreamHealth))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,6 +98,12 @@ plugins:
 	}
 	if resp, _ := gw.Get("/steady"); resp.StatusCode != 200 {
 		t.Fatalf("the steady service got %d while the flaky one's breaker was open", resp.StatusCode)
+	}
+	// The admin API shows the breaker states.
+	req, _ := http.NewRequest(http.MethodGet, gw.AdminURL+"/circuit-breakers", nil)
+	if _, body := gwtest.Do(t, req); !strings.Contains(body, `"name":"flaky"},"state":"open"`) ||
+		!strings.Contains(body, `"name":"steady"},"state":"closed"`) {
+		t.Errorf("GET /circuit-breakers: %s", body)
 	}
 
 	// The upstream recovers; after open_timeout the probes close the

@@ -289,3 +289,66 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 		t.Errorf("took %v to exit", d)
 	}
 }
+
+func twoTargetConfig(targets ...string) string {
+	var b strings.Builder
+	b.WriteString("_format_version: \"3.0\"\nservices:\n- name: s\n  host: pool\n  routes: [{name: r, paths: [/]}]\nupstreams:\n- name: pool\n  targets:\n")
+	for _, t := range targets {
+		fmt.Fprintf(&b, "  - target: %s\n", t)
+	}
+	return b.String()
+}
+
+// Removing a target by reload loses no request, including the ones in
+// flight to it.
+func TestTargetRemovedByReloadLosesNothing(t *testing.T) {
+	slowish := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond)
+		io.WriteString(w, "ok")
+	})
+	a, b := startServer(t, slowish), startServer(t, slowish)
+	gw := gwtest.Start(t, twoTargetConfig(a, b), gwtest.Options{Args: []string{"--access-log", "off"}})
+	path := configPath(t, gw)
+	var ok, failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 5 * time.Second}
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; n < 10000; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Get(gw.URL + "/")
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				if err != nil || resp.StatusCode != 200 {
+					failed.Add(1)
+					continue
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	for i := range 6 {
+		time.Sleep(150 * time.Millisecond)
+		if i%2 == 0 {
+			writeAtomically(t, path, twoTargetConfig(a))
+		} else {
+			writeAtomically(t, path, twoTargetConfig(a, b))
+		}
+		gw.Signal(syscall.SIGHUP)
+	}
+	time.Sleep(150 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 || ok.Load() < 100 {
+		t.Fatalf("%d ok, %d failed while targets were removed and added by reload", ok.Load(), failed.Load())
+	}
+}
