@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/signal"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,15 +35,21 @@ func newDemoCmd() *cobra.Command {
 					s.Close()
 				}
 			}()
-			for _, name := range []string{"users", "orders", "products", "admin"} {
+			for _, name := range []string{"users", "orders", "products", "products-flaky", "admin"} {
 				ln, err := net.Listen("tcp", "127.0.0.1:0")
 				if err != nil {
 					return err
 				}
-				srv := &http.Server{Handler: demoService(name)}
+				var h http.Handler = demoService(name)
+				if name == "products-flaky" {
+					h = flaky(h, time.Now())
+				}
+				srv := &http.Server{Handler: h}
 				servers = append(servers, srv)
 				go srv.Serve(ln)
-				urls["DEMO_"+strings.ToUpper(name)+"_URL"] = "http://" + ln.Addr().String()
+				key := "DEMO_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+				urls[key+"_URL"] = "http://" + ln.Addr().String()
+				urls[key+"_ADDR"] = ln.Addr().String()
 			}
 			opts := config.Options{LookupEnv: func(k string) (string, bool) {
 				v, ok := urls[k]
@@ -70,12 +77,15 @@ func printDemoHelp(cmd *cobra.Command, g *gateway) {
 	fmt.Fprintf(out, "\nTurnpike demo: a gateway on %s in front of users, orders, products and admin services.\n", base)
 	if addrs := g.admin.Addrs(); len(addrs) > 0 {
 		fmt.Fprintf(out, "Admin API: http://%s/status\n", addrs[0])
+		fmt.Fprintf(out, "Upstream health: curl -s http://%s/upstreams/products-upstream/health\n", addrs[0])
 	}
 	fmt.Fprintf(out, `
 Try these (access log lines appear below as JSON):
   curl -i %[1]s/api/users/7                          # strip_path: the users service sees /users/7
   curl -i %[1]s/v1/products                          # path versioning: v1 ...
   curl -i %[1]s/v2/products                          # ... and v2, which adds ?api_version=2
+                                                   # products has two targets; one fails 10 s in 30:
+                                                   # retries hide it, health checks eject it (see below)
   curl -i %[1]s/api/tenant -H 'X-Tenant-Id: tenant-1' # header routing; without the header: 404
   curl -i %[1]s/api/admin/maintenance                # request-termination: 503 from the gateway
   curl -i -X OPTIONS %[1]s/api/orders -H 'Origin: https://example.com' -H 'Access-Control-Request-Method: POST'
@@ -83,6 +93,19 @@ Try these (access log lines appear below as JSON):
 Press Ctrl-C to stop.
 
 `, base)
+}
+
+// flaky fails (503) for 10 seconds out of every 30, so the demo's health
+// checks and retries have something to do: watch
+// GET /upstreams/products-upstream/health on the admin API.
+func flaky(next http.Handler, start time.Time) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if int(time.Since(start).Seconds())%30 >= 20 {
+			http.Error(w, "products-flaky is having a bad moment", http.StatusServiceUnavailable)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // demoService answers every request with what it received, so the effect

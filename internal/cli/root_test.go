@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -59,6 +60,9 @@ func TestVersionCommand(t *testing.T) {
 // The embedded demo config is valid and compiles with every plugin it uses.
 func TestDemoConfigCompiles(t *testing.T) {
 	m, err := config.Parse(demoConfig, config.Options{LookupEnv: func(k string) (string, bool) {
+		if strings.HasSuffix(k, "_ADDR") {
+			return "127.0.0.1:" + strconv.Itoa(len(k)), true
+		}
 		return "http://127.0.0.1:1", strings.HasPrefix(k, "DEMO_")
 	}})
 	if err != nil {
