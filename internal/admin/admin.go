@@ -38,6 +38,8 @@ type Source struct {
 	// `Authorization: Bearer <token>` or Kong's `Kong-Admin-Token: <token>`.
 	// It is for an admin listener that cannot stay on loopback.
 	Token string
+	// Metrics serves GET /metrics (Prometheus text format); nil: none.
+	Metrics http.Handler
 }
 
 // api holds the handler state: the source and the entity index of the
@@ -63,6 +65,9 @@ func Handler(src Source) http.Handler {
 	mux.HandleFunc("/plugins/enabled", only(http.MethodGet, a.enabledPlugins))
 	mux.HandleFunc("/explain", only(http.MethodGet, a.explainRequest))
 	mux.HandleFunc("/circuit-breakers", only(http.MethodGet, a.circuitBreakers))
+	if src.Metrics != nil {
+		mux.Handle("GET /metrics", src.Metrics)
+	}
 	a.entityRoutes(mux)
 	mux.HandleFunc("/upstreams/{id}/health", only(http.MethodGet, a.upstreamHealth))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -237,7 +237,9 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		g.close()
 		return nil, configError(o.configPath, err)
 	}
+	metrics := observe.NewMetrics()
 	g.handler = proxy.NewHandler(g.holder, proxy.Options{
+		Metrics:           metrics,
 		Logger:            logger,
 		AccessLog:         g.accessLog,
 		TrustedIPs:        trusted,
@@ -283,6 +285,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		Loader:   g.loader,
 		Registry: reg,
 		Token:    o.adminToken,
+		Metrics:  metrics.Handler(),
 		LogDrops: func() uint64 {
 			if g.accessLog == nil {
 				return 0

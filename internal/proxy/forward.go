@@ -99,8 +99,7 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 			st.pick.SetCookie = cookie
 		}
 		if err != nil {
-			st.errText = err.Error()
-			h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoPeer))
+			h.noPeer(w, st, svc, err)
 			return
 		}
 		ct := rt.connectTimeout()

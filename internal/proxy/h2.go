@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
@@ -40,8 +39,7 @@ func (h *Handler) forwardH2(w *countingWriter, r *http.Request, st *reqState, ro
 	c := &st.Ctx
 	target, err := svc.Balancer.Pick(h.pickRequest(st, nil))
 	if err != nil {
-		st.errText = err.Error()
-		h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoPeer))
+		h.noPeer(w, st, svc, err)
 		return
 	}
 	st.upstream = target.Addr

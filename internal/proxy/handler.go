@@ -33,6 +33,8 @@ type Options struct {
 	ClientBodyTimeout time.Duration
 	// Version goes into Via and Server headers.
 	Version string
+	// Metrics records the core series (nil: none).
+	Metrics *observe.Metrics
 
 	// Retries of HTTP/1.1 upstream attempts (the number is each service's
 	// `retries`); see retry.go for when a request is retried.
@@ -465,6 +467,15 @@ func (h *Handler) setForwarded(r *http.Request, st *reqState, lh *listenerHandle
 		set(7, "Via", h.via)
 	}
 	set(8, h.opts.RequestIDHeader, c.RequestID)
+}
+
+// noPeer answers 503 when the balancer has no target to offer, and counts it.
+func (h *Handler) noPeer(w *countingWriter, st *reqState, svc *snapshot.Service, err error) {
+	st.errText = err.Error()
+	if m := h.opts.Metrics; m != nil {
+		m.NoHealthyTarget.WithLabelValues(svc.Info.Name).Inc()
+	}
+	h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoPeer))
 }
 
 // pickRequest fills the balancer's view of the request; prev is the

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
@@ -23,8 +22,7 @@ func (h *Handler) tunnel(w *countingWriter, r *http.Request, st *reqState, route
 	host := upstreamHost(c, route, svc)
 	target, err := svc.Balancer.Pick(h.pickRequest(st, nil))
 	if err != nil {
-		st.errText = err.Error()
-		h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoPeer))
+		h.noPeer(w, st, svc, err)
 		return
 	}
 	st.upstream = target.Addr

@@ -392,4 +392,16 @@ upstreams:
 	if code, _ := adminCall(t, gw, http.MethodGet, "/upstreams/nope/health", ""); code != http.StatusNotFound {
 		t.Errorf("unknown upstream: %d", code)
 	}
+
+	// Each of those 503s is counted on the admin API's /metrics.
+	req, _ := http.NewRequest(http.MethodGet, gw.AdminURL+"/metrics", nil)
+	_, metrics := gwtest.Do(t, req)
+	for _, want := range []string{
+		`turnpike_upstream_no_healthy_target_total{service="all-down"} 1`,
+		`turnpike_upstream_no_healthy_target_total{service="gated"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }

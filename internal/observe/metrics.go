@@ -1,0 +1,41 @@
+package observe
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics is the gateway's Prometheus registry and the series the core
+// records itself. Plugins and later features register theirs here too, so
+// one /metrics endpoint shows everything.
+type Metrics struct {
+	Registry *prometheus.Registry
+	// NoHealthyTarget counts requests answered 503 because the service's
+	// upstream had no healthy target (Kong: "failure to get a peer from
+	// the ring-balancer").
+	NoHealthyTarget *prometheus.CounterVec
+}
+
+// NewMetrics makes a registry with the Go runtime and process collectors
+// and the core series.
+func NewMetrics() *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := &Metrics{
+		Registry: reg,
+		NoHealthyTarget: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnpike_upstream_no_healthy_target_total",
+			Help: "Requests answered 503 because no healthy upstream target was available, by service.",
+		}, []string{"service"}),
+	}
+	reg.MustRegister(m.NoHealthyTarget)
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
