@@ -58,6 +58,8 @@ type runOptions struct {
 	retryBufferBytes  int64
 	requestTimeout    time.Duration
 	healthCoolDown    time.Duration
+	encodedSlashes    bool
+	drainDelay        time.Duration
 }
 
 const defaultProxyListen = "0.0.0.0:8000"
@@ -80,6 +82,8 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.IntVar(&o.keepalive, "upstream-keepalive", upstream.DefaultPoolOptions.MaxIdle, "idle keep-alive connections kept per upstream target")
 	fs.DurationVar(&o.keepaliveTimeout, "upstream-keepalive-timeout", upstream.DefaultPoolOptions.IdleTimeout, "close upstream connections idle this long")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
+	fs.BoolVar(&o.encodedSlashes, "allow-encoded-slashes", false, "let %2F, %5C and \\ through in request paths (refused with 400 by default: an upstream that decodes them would see another path than the one routes and plugins checked)")
+	fs.DurationVar(&o.drainDelay, "drain-delay", 0, "on SIGTERM, keep serving this long after /status/ready turns 503, so load balancers stop sending before the listeners close")
 	fs.BoolVar(&o.watch, "watch", true, "reload when the config file changes (SIGHUP and POST /config always work)")
 	fs.DurationVar(&o.retryBackoffBase, "upstream-retry-backoff-base", proxy.DefaultRetryBackoffBase, "full-jitter backoff before retry n: random in [0, min(cap, base*2^n)] (negative: no backoff)")
 	fs.DurationVar(&o.retryBackoffCap, "upstream-retry-backoff-cap", proxy.DefaultRetryBackoffCap, "longest backoff between two upstream attempts")
@@ -239,20 +243,21 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	}
 	metrics := observe.NewMetrics()
 	g.handler = proxy.NewHandler(g.holder, proxy.Options{
-		Metrics:           metrics,
-		Logger:            logger,
-		AccessLog:         g.accessLog,
-		TrustedIPs:        trusted,
-		RequestIDHeader:   o.requestIDHeader,
-		MaxBodySize:       o.clientMaxBody,
-		ClientBodyTimeout: o.clientBodyTimeout,
-		Version:           Version,
-		RetryBackoffBase:  o.retryBackoffBase,
-		RetryBackoffCap:   o.retryBackoffCap,
-		RetryBudget:       o.retryBudget,
-		RetryOnStatuses:   o.retryStatuses,
-		RetryBufferBytes:  o.retryBufferBytes,
-		RequestTimeout:    o.requestTimeout,
+		Metrics:             metrics,
+		AllowEncodedSlashes: o.encodedSlashes,
+		Logger:              logger,
+		AccessLog:           g.accessLog,
+		TrustedIPs:          trusted,
+		RequestIDHeader:     o.requestIDHeader,
+		MaxBodySize:         o.clientMaxBody,
+		ClientBodyTimeout:   o.clientBodyTimeout,
+		Version:             Version,
+		RetryBackoffBase:    o.retryBackoffBase,
+		RetryBackoffCap:     o.retryBackoffCap,
+		RetryBudget:         o.retryBudget,
+		RetryOnStatuses:     o.retryStatuses,
+		RetryBufferBytes:    o.retryBufferBytes,
+		RequestTimeout:      o.requestTimeout,
 	})
 	getCert := func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		if s := g.holder.Load(); s != nil && s.Certs != nil {
@@ -356,6 +361,9 @@ func (g *gateway) runUntilSignal(sigs chan os.Signal) error {
 
 func (g *gateway) shutdown() error {
 	g.draining.Store(true)
+	if g.opts.drainDelay > 0 {
+		time.Sleep(g.opts.drainDelay)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), g.opts.shutdownTimeout)
 	defer cancel()
 	err := g.proxy.Shutdown(ctx)

@@ -58,6 +58,7 @@ type AccessLog struct {
 	dst     io.Writer
 	bufs    sync.Pool
 	dropped atomic.Uint64
+	stop    chan struct{}
 	done    chan struct{}
 }
 
@@ -67,6 +68,7 @@ func NewAccessLog(w io.Writer, queueLen int) *AccessLog {
 		queue: make(chan *[]byte, queueLen),
 		out:   bufio.NewWriterSize(w, 64<<10),
 		dst:   w,
+		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
 	l.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
@@ -91,21 +93,40 @@ func (l *AccessLog) Log(e *Entry) {
 
 func (l *AccessLog) run() {
 	defer close(l.done)
-	for bp := range l.queue {
-		l.out.Write(*bp)
-		l.bufs.Put(bp)
-		// Flush when the queue is momentarily empty: batches under load,
-		// prompt lines when idle.
-		if len(l.queue) == 0 {
-			l.out.Flush()
+	for {
+		select {
+		case bp := <-l.queue:
+			l.write(bp)
+		case <-l.stop:
+			// Write what is queued; lines logged after this are dropped
+			// and counted. The queue is never closed, so a request that
+			// finishes during shutdown cannot panic on a closed channel.
+			for {
+				select {
+				case bp := <-l.queue:
+					l.write(bp)
+				default:
+					l.out.Flush()
+					return
+				}
+			}
 		}
 	}
-	l.out.Flush()
+}
+
+func (l *AccessLog) write(bp *[]byte) {
+	l.out.Write(*bp)
+	l.bufs.Put(bp)
+	// Flush when the queue is momentarily empty: batches under load,
+	// prompt lines when idle.
+	if len(l.queue) == 0 {
+		l.out.Flush()
+	}
 }
 
 // Close writes what is queued and stops the writer.
 func (l *AccessLog) Close() {
-	close(l.queue)
+	close(l.stop)
 	<-l.done
 }
 

@@ -18,14 +18,12 @@ const (
 	msgTooLarge       = "Payload too large"
 	msgURITooLong     = "URI too long"
 	msgBadGateway     = "An invalid response was received from the upstream server"
-	msgUnavailable    = "The upstream server is currently unavailable"
 	msgTimeout        = "The upstream server is timing out"
 	msgNoService      = "no Service found with those values"
 	msgUnexpected     = "An unexpected error occurred"
 	msgUseHTTPS       = "Please use HTTPS protocol"
 	msgUseHTTP2       = "Please use HTTP2 protocol"
 	msgNoPeer         = "failure to get a peer from the ring-balancer"
-	msgHeaderTooLarge = "Request header or cookie too large"
 )
 
 type mediaType uint8

@@ -42,6 +42,10 @@ func (b *clientBody) Read(p []byte) (int, error) {
 func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, route *snapshot.Route, svc *snapshot.Service) {
 	c := &st.Ctx
 	host := upstreamHost(c, route, svc)
+	if !validRequestLine(c.Method, c.Path, c.RawQuery, host) {
+		h.invalidRequestLine(w, st)
+		return
+	}
 	cl := r.ContentLength
 	if r.Body == nil || r.Body == http.NoBody {
 		cl = 0
@@ -111,7 +115,11 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 		st.upstream = target.Addr
 		start = time.Now()
 		target.Begin()
-		conn, err = target.Pool.Get(ctx, ct)
+		if rt.idem {
+			conn, err = target.Pool.Get(ctx, ct)
+		} else {
+			conn, err = target.Pool.GetFresh(ctx, ct, freshIdle)
+		}
 		if err != nil {
 			target.End(failureOutcome(ctx, err))
 			st.addTry(target, time.Since(start), 0, tryConnect)
@@ -169,7 +177,7 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 		// fails before any response byte; resend when nothing of the
 		// client's body was consumed. This predates retries and is not
 		// limited by the budget.
-		if conn.Reused && cl == 0 && nothingReceived(err) && tries <= svc.Retries+1 && ctx.Err() == nil {
+		if conn.Reused && rt.idem && cl == 0 && nothingReceived(err) && tries <= svc.Retries+1 && ctx.Err() == nil {
 			continue
 		}
 		var cb *errClientBody
@@ -416,11 +424,22 @@ func (h *Handler) upstreamFailed(w *countingWriter, st *reqState, err error) {
 		}
 	case isTimeout(err):
 		h.exit(w, st, plugin.NewExit(http.StatusGatewayTimeout, msgTimeout))
-	case errors.Is(err, errBadResponse):
-		h.exit(w, st, plugin.NewExit(http.StatusBadGateway, msgBadGateway))
 	default:
+		// Refused, reset, or an unreadable response (errBadResponse).
 		h.exit(w, st, plugin.NewExit(http.StatusBadGateway, msgBadGateway))
 	}
+}
+
+// freshIdle is how long a pooled connection may have been idle and still
+// carry a request that must not be resent.
+const freshIdle = 2 * time.Second
+
+// invalidRequestLine refuses to write a request line or Host that a plugin
+// filled with bytes that would split the request upstream.
+func (h *Handler) invalidRequestLine(w *countingWriter, st *reqState) {
+	st.errText = "invalid upstream request line or Host (control characters)"
+	h.opts.Logger.Error("refusing to send an invalid request line upstream", "request_id", st.RequestID)
+	h.exit(w, st, plugin.NewExit(http.StatusInternalServerError, msgUnexpected))
 }
 
 // failedResult describes a failed attempt for log-phase plugins.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/upstream"
@@ -75,6 +76,29 @@ func writeHead(bw *bufio.Writer, method, path, query, host string, h http.Header
 		bw.WriteString("Content-Length: 0\r\n")
 	}
 	bw.WriteString("\r\n")
+}
+
+// validRequestLine reports whether the parts of the upstream request line
+// and Host are safe to write: plugins and templates can put client input
+// into them, and a CR, LF, space or other control byte there would split
+// or smuggle a request to the upstream.
+func validRequestLine(method, path, query, host string) bool {
+	if method == "" || host == "" || path == "" {
+		return false
+	}
+	for i := 0; i < len(method); i++ {
+		if c := method[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	for _, s := range [...]string{path, query, host} {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c <= ' ' || c == 0x7f {
+				return false
+			}
+		}
+	}
+	return strings.IndexByte(host, '/') < 0 && strings.IndexByte(host, '\\') < 0
 }
 
 // skipRequestHeader names the headers writeHead produces itself.
@@ -194,20 +218,27 @@ func readOneHead(br *bufio.Reader, dst http.Header) (upstreamHead, error) {
 		key := canonicalKey(rawKey)
 		switch key {
 		case "Content-Length":
-			n, perr := strconv.ParseInt(string(value), 10, 64)
-			if perr != nil || n < 0 || (sawCL && n != head.contentLength) {
+			n, ok := parseDigits(value)
+			if !ok || (sawCL && n != head.contentLength) {
 				return head, errBadResponse
 			}
 			sawCL = true
 			head.contentLength = n
 			continue
 		case "Transfer-Encoding":
-			if asciiEqualFold(value, "chunked") {
-				head.chunked = true
-			} else {
-				// Other codings leave the length undefined: read to close.
-				head.close = true
+			// RFC 9112 6.3: chunked must be the final coding; a response
+			// whose framing cannot be read as chunked is refused rather
+			// than passed on with its framing stripped.
+			codings := bytes.Split(value, []byte{','})
+			if !asciiEqualFold(bytes.TrimSpace(codings[len(codings)-1]), "chunked") {
+				return head, errBadResponse
 			}
+			if len(codings) > 1 {
+				// Other codings (gzip, ...) would have to be undone to
+				// re-frame the body; the proxy does not do that.
+				return head, errBadResponse
+			}
+			head.chunked = true
 			continue
 		case "Connection":
 			if asciiContainsToken(value, "close") {
@@ -260,6 +291,22 @@ func readOneHead(br *bufio.Reader, dst http.Header) (upstreamHead, error) {
 		dst["Content-Length"] = vals[n-1 : n : n]
 	}
 	return head, nil
+}
+
+// parseDigits parses a Content-Length: decimal digits only (no sign, no
+// spaces inside), at most 18 of them.
+func parseDigits(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 func trimEOL(b []byte) []byte {

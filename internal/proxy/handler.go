@@ -28,6 +28,10 @@ type Options struct {
 	MaxBodySize int64
 	// MaxURILength answers 414 above this request-target length.
 	MaxURILength int
+	// AllowEncodedSlashes lets %2F, %5C and \ through in paths. They are
+	// refused by default (400): an upstream that decodes them would see a
+	// different path than the one the router and plugins checked.
+	AllowEncodedSlashes bool
 	// ClientBodyTimeout bounds the wait between two reads of the client's
 	// body (NGINX's client_body_timeout).
 	ClientBodyTimeout time.Duration
@@ -163,6 +167,7 @@ type reqState struct {
 	errText   string
 	trusted   bool
 	abort     bool
+	filtered  bool // the header filters have run
 }
 
 func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -208,7 +213,7 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	}
 	rawPath, query := splitTarget(r)
 	path, ok := router.NormalizePath(rawPath)
-	if !ok {
+	if !ok || (!h.opts.AllowEncodedSlashes && hasEncodedSlash(rawPath)) {
 		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
 		return
 	}
@@ -266,7 +271,6 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	}
 	if svc == nil {
 		h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoService))
-		h.headerFilters(st, route)
 		return
 	}
 	if upgrade != "" {
@@ -297,9 +301,14 @@ func (h *Handler) exitErr(w *countingWriter, st *reqState, err error, route *sna
 	h.exit(w, st, e)
 }
 
-// exit writes a gateway-made response.
+// exit writes a gateway-made response. Once a route matched, its header
+// filters run on it like on an upstream response, so that, for example,
+// CORS headers are on a 502 too and a browser sees the real error.
 func (h *Handler) exit(w *countingWriter, st *reqState, e *plugin.Exit) {
 	st.Resp.Status = e.Status
+	if st.route != nil && !st.filtered {
+		h.headerFilters(st, st.route)
+	}
 	hdr := w.Header()
 	hdr["Server"] = []string{h.server}
 	hdr[h.opts.RequestIDHeader] = []string{st.RequestID}
@@ -308,6 +317,7 @@ func (h *Handler) exit(w *countingWriter, st *reqState, e *plugin.Exit) {
 }
 
 func (h *Handler) headerFilters(st *reqState, route *snapshot.Route) {
+	st.filtered = true
 	c := &st.Ctx
 	for i := range route.Chain.Header {
 		if inst := route.Chain.Header[i].Resolve(c); inst != nil {
@@ -363,6 +373,26 @@ func (h *Handler) finish(st *reqState, r *http.Request) {
 		e.Consumer = c.Consumer.Username
 	}
 	h.opts.AccessLog.Log(e)
+}
+
+// hasEncodedSlash reports a backslash or a percent-encoded slash or
+// backslash: `/public/..%2Fadmin` matches a `/public` route, and an
+// upstream that decodes %2F would serve /admin.
+func hasEncodedSlash(p string) bool {
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '\\':
+			return true
+		case '%':
+			if i+2 < len(p) {
+				a, b := p[i+1], p[i+2]|0x20
+				if (a == '2' && b == 'f') || (a == '5' && b == 'c') {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // splitTarget returns the raw (still encoded) path and the query of the

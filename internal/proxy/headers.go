@@ -10,9 +10,12 @@ import (
 )
 
 // stripRequestHeaders removes, before anything else sees the request, the
-// hop-by-hop headers (RFC 9110 7.6.1, including those named in Connection)
-// and every client-sent identity header, which only the gateway's auth
-// plugins may set. It returns the Upgrade protocol when the client asked
+// hop-by-hop headers (RFC 9110 7.6.1, including those named in Connection),
+// every client-sent identity header, which only the gateway's auth plugins
+// may set, and every header whose name has an underscore: CGI-style
+// upstreams read `X-Consumer_Id` as X_CONSUMER_ID, the same as
+// X-Consumer-Id, so it could forge an identity (NGINX, and so Kong, drop
+// them by default too). It returns the Upgrade protocol when the client asked
 // for one (WebSocket), which the proxy re-adds for the upstream.
 func stripRequestHeaders(h http.Header) (upgrade string) {
 	if conn, ok := h["Connection"]; ok {
@@ -33,7 +36,7 @@ func stripRequestHeaders(h http.Header) (upgrade string) {
 		}
 	}
 	for k := range h {
-		if isHopByHop(k) || isIdentityHeader(k) {
+		if isHopByHop(k) || isIdentityHeader(k) || strings.IndexByte(k, '_') >= 0 {
 			delete(h, k)
 		}
 	}

@@ -20,6 +20,10 @@ import (
 func (h *Handler) tunnel(w *countingWriter, r *http.Request, st *reqState, route *snapshot.Route, svc *snapshot.Service, upgrade string) {
 	c := &st.Ctx
 	host := upstreamHost(c, route, svc)
+	if !validRequestLine(c.Method, c.Path, c.RawQuery, host) {
+		h.invalidRequestLine(w, st)
+		return
+	}
 	target, err := svc.Balancer.Pick(h.pickRequest(st, nil))
 	if err != nil {
 		h.noPeer(w, st, svc, err)

@@ -133,6 +133,11 @@ func (l *Loader) apply(data []byte, trigger string, skipUnchanged bool) (*snapsh
 		}
 		res.Errors = errs
 		l.record(res)
+		// A compile that failed half way may have opened pools for targets
+		// that will never be used: drop them again.
+		if cur := l.holder.Load(); cur != nil {
+			l.deps.Pools.Retain(cur.PoolKeys)
+		}
 		l.logger.Error("configuration rejected; the previous one stays in force",
 			"trigger", trigger, "errors", len(errs), "first", errs[0].Error())
 		return nil, err

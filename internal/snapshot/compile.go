@@ -39,7 +39,7 @@ type Deps struct {
 // decoded and validated here (config does not know the plugins), so the
 // error is a config.Errors with field paths like the loader's.
 func Compile(m *config.Model, d Deps) (*Snapshot, error) {
-	c := &compiler{m: m, d: d, snap: &Snapshot{Hash: m.Hash, Summary: m.Summary(), PoolKeys: map[string]bool{}, StateKeys: map[string]bool{}, Model: m,
+	c := &compiler{m: m, d: d, caKeys: map[*tls.Config]string{}, snap: &Snapshot{Hash: m.Hash, Summary: m.Summary(), PoolKeys: map[string]bool{}, StateKeys: map[string]bool{}, Model: m,
 		instanceByKey: map[string]plugin.Instance{}}}
 	c.services()
 	c.routes()
@@ -61,6 +61,9 @@ type compiler struct {
 	d    Deps
 	snap *Snapshot
 	errs config.Errors
+	// caKeys identifies the CA set of each upstream TLS config by the PEM
+	// it was built from, for pool keys.
+	caKeys map[*tls.Config]string
 	// servicesByEntry maps model services to compiled ones.
 	servicesByEntry map[*config.ServiceEntry]*Service
 	// instances of every enabled plugin entry, by entry
@@ -169,11 +172,13 @@ func (c *compiler) upstreamTLS(se *config.ServiceEntry, serverName string) *tls.
 	}
 	if len(se.Service.CACertificates) > 0 {
 		pool := x509.NewCertPool()
+		digest := sha1.New()
 		for i, ref := range se.Service.CACertificates {
 			found := false
 			for _, ca := range c.m.CACerts {
 				if ca.CACert.ID == ref {
 					pool.AppendCertsFromPEM([]byte(ca.CACert.Cert))
+					digest.Write([]byte(ca.CACert.Cert))
 					found = true
 				}
 			}
@@ -182,6 +187,7 @@ func (c *compiler) upstreamTLS(se *config.ServiceEntry, serverName string) *tls.
 			}
 		}
 		conf.RootCAs = pool
+		c.caKeys[conf] = hex.EncodeToString(digest.Sum(nil)[:12])
 	}
 	return conf
 }
@@ -191,7 +197,9 @@ func (c *compiler) pool(scheme, addr string, tlsConf *tls.Config) *upstream.Pool
 	if tlsConf != nil {
 		key += "|" + tlsConf.ServerName + "|" + strconv.FormatBool(tlsConf.InsecureSkipVerify)
 		if tlsConf.RootCAs != nil {
-			key += "|custom-ca"
+			// Connections verified against one CA set must never serve a
+			// service pinned to another, nor survive a CA rotation.
+			key += "|ca:" + c.caKeys[tlsConf]
 		}
 	}
 	c.snap.PoolKeys[key] = true

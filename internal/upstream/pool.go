@@ -70,13 +70,26 @@ func (p *Pool) Active() int64 { return p.active.Load() }
 
 // Get returns an idle connection or dials a new one within connectTimeout.
 func (p *Pool) Get(ctx context.Context, connectTimeout time.Duration) (*Conn, error) {
+	return p.GetFresh(ctx, connectTimeout, 0)
+}
+
+// GetFresh is Get that only reuses a connection idle for less than maxIdle
+// (0: the pool's idle timeout). A request that must not be resent (a POST)
+// asks for a recently used connection: one idle for long may be closed by
+// the upstream at the moment it is written to, and the request would be
+// lost with no safe way to resend it.
+func (p *Pool) GetFresh(ctx context.Context, connectTimeout, maxIdle time.Duration) (*Conn, error) {
+	limit := p.opts.IdleTimeout
+	if maxIdle > 0 && maxIdle < limit {
+		limit = maxIdle
+	}
 	now := time.Now()
 	p.mu.Lock()
 	for n := len(p.idle); n > 0; n = len(p.idle) {
 		c := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
-		if now.Sub(c.idleAt) < p.opts.IdleTimeout {
+		if now.Sub(c.idleAt) < limit {
 			p.mu.Unlock()
 			c.Reused = true
 			p.active.Add(1)
