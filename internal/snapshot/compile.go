@@ -139,7 +139,7 @@ func (c *compiler) services() {
 			svc.Balancer = upstream.WithThreshold(b, c.d.Health.Upstream(u.Name))
 		} else {
 			addr := upstream.JoinHostPort(s.Host, s.Port)
-			svc.Balancer = &upstream.Single{T: upstream.NewTarget(s.Host, s.Port, 100, c.pool(svc.Scheme, addr, tlsConf))}
+			svc.Balancer = upstream.NewSingle(upstream.NewTarget(s.Host, s.Port, 100, c.pool(svc.Scheme, addr, tlsConf)))
 		}
 		c.servicesByEntry[se] = svc
 		c.snap.Services = append(c.snap.Services, svc)

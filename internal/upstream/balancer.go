@@ -173,14 +173,20 @@ type Balancer interface {
 }
 
 // Single is the balancer of a service that names a host directly.
-type Single struct{ T *Target }
+type Single struct {
+	T       *Target
+	targets []*Target
+}
+
+// NewSingle makes the balancer of one target.
+func NewSingle(t *Target) *Single { return &Single{T: t, targets: []*Target{t}} }
 
 // Pick returns the one target (a service that names a host directly has
 // no health checks, so it is always eligible).
 func (s *Single) Pick(*PickRequest) (*Target, error) { return s.T, nil }
 
 // Targets returns the one target.
-func (s *Single) Targets() []*Target { return []*Target{s.T} }
+func (s *Single) Targets() []*Target { return s.targets }
 
 // RoundRobin is weighted round-robin over a precomputed smooth schedule
 // (nginx's smooth weighted algorithm, unrolled once at build time) so a

@@ -492,7 +492,7 @@ services:
 			if err == nil {
 				status = resp.StatusCode
 			}
-			if status != tt.status && !(status == 0 && tt.status == 400) {
+			if status != tt.status {
 				t.Errorf("status %d (%v), want %d", status, err, tt.status)
 			}
 			if up.Count.Load() != before {
