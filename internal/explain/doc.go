@@ -2,7 +2,7 @@
 // compiled snapshot: the winning route and the path that matched, every
 // other route that matched with the priority rule that ranked it lower, the
 // plugins that would run in order with their scope, and the upstream URL
-// after strip_path and path joining (proxy.UpstreamPath, so it agrees with
+// after strip_path and path joining (router.UpstreamPath, so it agrees with
 // the proxy). It backs `turnpike explain` and the admin API's GET /explain,
 // and is never on the proxy's request path.
 package explain

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/config"
-	"github.com/turnpikegw/turnpike/internal/proxy"
 	"github.com/turnpikegw/turnpike/internal/router"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
@@ -369,7 +368,7 @@ func upstreamOf(route *snapshot.Route, svc *snapshot.Service, method, clientHost
 	u := &Upstream{
 		Method: method, Scheme: svc.Scheme, Host: svc.HostHeader, Query: query,
 		StripPath: route.StripPath, PreserveHost: route.PreserveHost, HTTP2: svc.HTTP2,
-		Path: proxy.UpstreamPath(svc.Path, path, matched, route.StripPath, route.PathHandlingV1),
+		Path: router.UpstreamPath(svc.Path, path, matched, route.StripPath, route.PathHandlingV1),
 	}
 	if route.PreserveHost {
 		u.Host = clientHost

@@ -1,13 +1,13 @@
-package proxy
+package router
 
 import "strings"
 
-// upstreamPath joins the service path, and the request path with the
+// UpstreamPath joins the service path, and the request path with the
 // route's matched part stripped when strip_path is on, exactly as Kong's
 // path_handling v0 (the default) and v1 do. reqPath is the normalised
 // request path; matched is what the route's path matched ("" for a route
 // without paths).
-func upstreamPath(base, reqPath, matched string, strip, v1 bool) string {
+func UpstreamPath(base, reqPath, matched string, strip, v1 bool) string {
 	if base == "" {
 		base = "/"
 	}
@@ -77,12 +77,4 @@ func sanitizePostfix(p string) string {
 		return p[3:]
 	}
 	return p
-}
-
-// UpstreamPath is the path the proxy sends upstream for a request path
-// (normalised) that matched a route (matched is the part its path matched),
-// given the service path, strip_path and path_handling v1. Exported for
-// `turnpike explain`, which must agree with the proxy exactly.
-func UpstreamPath(servicePath, reqPath, matched string, stripPath, pathHandlingV1 bool) string {
-	return upstreamPath(servicePath, reqPath, matched, stripPath, pathHandlingV1)
 }

@@ -1,4 +1,4 @@
-package proxy
+package router
 
 import "testing"
 
@@ -30,8 +30,8 @@ func TestUpstreamPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := upstreamPath(tt.base, tt.req, tt.matched, tt.strip, tt.v1); got != tt.want {
-				t.Fatalf("upstreamPath(%q, %q, %q) = %q, want %q", tt.base, tt.req, tt.matched, got, tt.want)
+			if got := UpstreamPath(tt.base, tt.req, tt.matched, tt.strip, tt.v1); got != tt.want {
+				t.Fatalf("UpstreamPath(%q, %q, %q) = %q, want %q", tt.base, tt.req, tt.matched, got, tt.want)
 			}
 		})
 	}
