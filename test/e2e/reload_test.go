@@ -210,13 +210,14 @@ func TestWebSocketSurvivesReload(t *testing.T) {
 }
 
 func TestReadyTurns503WhileDraining(t *testing.T) {
-	release := make(chan struct{})
+	release, arrived := make(chan struct{}), make(chan struct{}, 1)
 	slow := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
 		<-release
 	}))
 	gw := gwtest.Start(t, reloadConfig("http://"+slow, 1), gwtest.Options{})
 	go http.Get(gw.URL + "/a")
-	time.Sleep(200 * time.Millisecond)
+	<-arrived
 	gw.Signal(syscall.SIGTERM)
 	waitUntil(t, "readiness to turn 503", func() bool {
 		resp, err := http.Get(gw.AdminURL + "/status/ready")
@@ -263,9 +264,10 @@ func TestReloadBySymlinkSwap(t *testing.T) {
 // A second SIGTERM during the drain exits at once, without waiting for the
 // in-flight request.
 func TestSecondSignalExitsAtOnce(t *testing.T) {
-	release := make(chan struct{})
+	release, arrived := make(chan struct{}), make(chan struct{}, 1)
 	defer close(release)
 	slow := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
 		select {
 		case <-release:
 		case <-r.Context().Done():
@@ -273,9 +275,9 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	}))
 	gw := gwtest.Start(t, reloadConfig("http://"+slow, 1), gwtest.Options{Args: []string{"--shutdown-timeout", "30s"}})
 	go http.Get(gw.URL + "/a")
-	time.Sleep(200 * time.Millisecond)
+	<-arrived
 	gw.Signal(syscall.SIGTERM)
-	time.Sleep(200 * time.Millisecond)
+	waitUntil(t, "draining to start", func() bool { return strings.Contains(gw.Stderr(), `"msg":"draining"`) })
 	start := time.Now()
 	gw.Signal(syscall.SIGTERM)
 	err, exited := gw.Wait(5 * time.Second)

@@ -296,8 +296,9 @@ services:
 
 // SIGTERM lets an in-flight request finish and then exits 0.
 func TestGracefulShutdown(t *testing.T) {
-	release := make(chan struct{})
+	release, arrived := make(chan struct{}), make(chan struct{}, 1)
 	slow := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
 		<-release
 		io.WriteString(w, "finished")
 	}))
@@ -319,11 +320,19 @@ services:
 		resp.Body.Close()
 		done <- string(b)
 	}()
-	time.Sleep(300 * time.Millisecond)
+	<-arrived // the request is in flight at the upstream
 	gw.Signal(sigterm)
-	time.Sleep(300 * time.Millisecond)
-	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(gw.URL, "http://"), time.Second); err == nil {
-		t.Errorf("new connections are still accepted while draining")
+	refused := false
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", strings.TrimPrefix(gw.URL, "http://"), time.Second)
+		if err != nil {
+			refused = true
+			break
+		}
+		c.Close()
+	}
+	if !refused {
+		t.Errorf("new connections are still accepted 5 s into draining")
 	}
 	close(release)
 	if got := <-done; got != "finished" {
