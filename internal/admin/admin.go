@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -83,6 +84,10 @@ func Handler(src Source) http.Handler {
 				r.URL.Path, r.URL.RawPath = "/", ""
 			}
 		}
+		if crossSite(r) {
+			writeJSON(w, http.StatusForbidden, message("cross-site requests to the admin API are refused"))
+			return
+		}
 		if src.Token != "" && r.URL.Path != "/status/ready" && !a.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="turnpike admin"`)
 			writeJSON(w, http.StatusUnauthorized, message("Unauthorized"))
@@ -90,6 +95,23 @@ func Handler(src Source) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// crossSite reports a request a browser made on behalf of another site.
+// Without this, any web page open on the gateway's host could POST a new
+// configuration to the loopback admin API (a form POST needs no CORS
+// preflight). Non-browser clients send neither header and pass.
+func crossSite(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "cross-site", "same-site":
+		return true
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	u, err := url.Parse(origin)
+	return err != nil || !strings.EqualFold(u.Host, r.Host)
 }
 
 // authorized compares the presented token with the configured one in

@@ -302,3 +302,25 @@ func toStrings(v any) []string {
 	}
 	return out
 }
+
+func TestAdminRefusesCrossSiteRequests(t *testing.T) {
+	f := newFixture(t, "_format_version: \"3.0\"\n", nil)
+	tests := []struct {
+		name   string
+		header []string
+		want   int
+	}{
+		{name: "no browser headers", want: http.StatusOK},
+		{name: "same origin", header: []string{"Origin", "http://example.com"}, want: http.StatusOK},
+		{name: "foreign origin", header: []string{"Origin", "http://evil.example"}, want: http.StatusForbidden},
+		{name: "fetch metadata cross-site", header: []string{"Sec-Fetch-Site", "cross-site"}, want: http.StatusForbidden},
+		{name: "fetch metadata same-origin", header: []string{"Sec-Fetch-Site", "same-origin"}, want: http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if code, _, _ := f.do(http.MethodGet, "/status", "", tt.header...); code != tt.want {
+				t.Errorf("status %d, want %d", code, tt.want)
+			}
+		})
+	}
+}
