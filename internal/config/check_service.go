@@ -84,10 +84,12 @@ func (b *builder) checkService(s *Service, path string, fromURL bool) {
 		b.between(field(f.name), f.v, 1, 2147483646)
 	}
 
-	tlsOnly := s.Protocol == "https" || s.Protocol == "tls"
+	// Kong allows these for https and tls; Turnpike also speaks TLS to
+	// grpcs and wss upstreams, with the same settings.
+	tlsOnly := s.Protocol == "https" || s.Protocol == "tls" || s.Protocol == "grpcs" || s.Protocol == "wss"
 	tlsField := func(name string, set bool) {
 		if set && !tlsOnly {
-			b.err(field(name), "can only be set when 'protocol' is 'https' or 'tls'")
+			b.err(field(name), "can only be set when 'protocol' is 'https', 'tls', 'grpcs' or 'wss'")
 		}
 	}
 	tlsField("client_certificate", s.ClientCert != nil)

@@ -53,9 +53,9 @@ func TestValidationErrors(t *testing.T) {
 			{Path: "services[2].host", Message: "invalid hostname: 'bad host'"},
 		}},
 		{"service tls fields", "services: [{host: h, tls_verify: true, tls_verify_depth: 3, ca_certificates: [x]}, {host: h, protocol: https, tls_verify_depth: 65, ca_certificates: [x], client_certificate: {id: y}}]", Errors{
-			{Path: "services[0].tls_verify", Message: "can only be set when 'protocol' is 'https' or 'tls'"},
-			{Path: "services[0].tls_verify_depth", Message: "can only be set when 'protocol' is 'https' or 'tls'"},
-			{Path: "services[0].ca_certificates", Message: "can only be set when 'protocol' is 'https' or 'tls'"},
+			{Path: "services[0].tls_verify", Message: "can only be set when 'protocol' is 'https', 'tls', 'grpcs' or 'wss'"},
+			{Path: "services[0].tls_verify_depth", Message: "can only be set when 'protocol' is 'https', 'tls', 'grpcs' or 'wss'"},
+			{Path: "services[0].ca_certificates", Message: "can only be set when 'protocol' is 'https', 'tls', 'grpcs' or 'wss'"},
 			{Path: "services[0].ca_certificates[0]", Message: "ca certificate 'x' not found"},
 			{Path: "services[1].tls_verify_depth", Message: "value should be between 0 and 64"},
 			{Path: "services[1].client_certificate", Message: "certificate 'y' not found"},

@@ -2,14 +2,16 @@ package proxy
 
 import (
 	"bufio"
-	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
+	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
 // tunnel proxies a protocol upgrade (WebSocket): the handshake goes
@@ -31,8 +33,12 @@ func (h *Handler) tunnel(w *countingWriter, r *http.Request, st *reqState, route
 	}
 	st.upstream = target.Addr
 	start := time.Now()
+	target.Begin()
 	conn, err := target.Pool.Dial(r.Context(), svc.ConnectTimeout)
 	if err != nil {
+		target.End(failureOutcome(r.Context(), err))
+		st.addTry(target, time.Since(start), 0, tryConnect)
+		c.Upstream = failedResult(target, err, 1)
 		h.upstreamFailed(w, st, err)
 		return
 	}
@@ -46,21 +52,45 @@ func (h *Handler) tunnel(w *countingWriter, r *http.Request, st *reqState, route
 	}
 	if err != nil {
 		clear(hdr)
+		target.End(failureOutcome(r.Context(), err))
+		_, outcome := failureKind(err)
+		st.addTry(target, time.Since(start), 0, outcome)
+		c.Upstream = failedResult(target, err, 1)
 		h.upstreamFailed(w, st, err)
 		return
 	}
 	st.upLatency = time.Since(start)
 	st.upStatus = head.status
+	st.addTry(target, st.upLatency, head.status, tryResponse)
+	c.Upstream = plugin.UpstreamResult{Addr: target.Addr, Status: head.status, Latency: st.upLatency, Tries: 1}
+	handshake := upstream.Outcome{Status: head.status, Latency: st.upLatency}
 	if !head.upgrade {
-		// The upstream declined; relay its answer as a plain response.
+		// The upstream declined; relay its answer as a plain response,
+		// framed as the upstream framed it.
 		body := &bodyReader{conn: conn, remaining: head.contentLength, timeout: svc.ReadTimeout, renewAt: time.Now()}
-		body.untilEOF = head.contentLength < 0 && !head.chunked
-		body.done = head.contentLength == 0
+		switch {
+		case head.chunked:
+			body.chunked = httputil.NewChunkedReader(conn.R)
+		case head.contentLength < 0:
+			body.untilEOF = true
+		case head.contentLength == 0:
+			body.done = true
+		}
 		bufp := h.bufPool.Get().(*[]byte)
 		defer h.bufPool.Put(bufp)
-		h.respond(w, st, route, head.status, io.LimitReader(body, 1<<20), false, *bufp, svc.ReadTimeout)
+		h.respond(w, st, route, head.status, body, head.contentLength < 0, *bufp, svc.ReadTimeout)
+		target.End(handshake)
+		for k, vs := range body.trailer {
+			hdr[http.TrailerPrefix+k] = vs
+		}
 		return
 	}
+	// The handshake's outcome goes to passive health and the latency
+	// average now; the tunnel stays counted in flight until it closes
+	// (least-connections), and its end reports nothing more.
+	target.Begin()
+	target.End(handshake)
+	defer target.End(upstream.Outcome{})
 	st.Resp.Status = head.status
 	st.Resp.FromUpstream = true
 	h.headerFilters(st, route)

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -77,6 +79,16 @@ func (c *compiler) fail(path, format string, args ...any) {
 
 func (c *compiler) services() {
 	c.servicesByEntry = map[*config.ServiceEntry]*Service{}
+	// HTTP/2 transports by settings: this snapshot's, and the previous
+	// one's, which are reused when a service's settings did not change.
+	h2s, prevH2 := map[string]*http.Transport{}, map[string]*http.Transport{}
+	if prev := c.d.Previous; prev != nil {
+		for _, ps := range prev.Services {
+			if ps.H2 != nil {
+				prevH2[ps.h2Key] = ps.H2
+			}
+		}
+	}
 	for _, se := range c.m.Services {
 		s := se.Service
 		svc := &Service{
@@ -111,6 +123,43 @@ func (c *compiler) services() {
 		var tlsConf *tls.Config
 		if svc.Scheme == "https" && !svc.HTTP2 {
 			tlsConf = c.upstreamTLS(se, s.Host)
+		}
+		if svc.HTTP2 {
+			var h2TLS *tls.Config
+			key := svc.Scheme + "|" + svc.ConnectTimeout.String() + "|" + svc.WriteTimeout.String()
+			if svc.Scheme == "https" {
+				h2TLS = c.upstreamTLS(se, s.Host)
+				key += "|" + h2TLS.ServerName + "|" + strconv.FormatBool(h2TLS.InsecureSkipVerify)
+				if h2TLS.RootCAs != nil {
+					key += "|ca:" + c.caKeys[h2TLS]
+				}
+			}
+			svc.h2Key = key
+			switch tr := h2s[key]; {
+			case tr != nil:
+				svc.H2 = tr
+			case prevH2[key] != nil:
+				svc.H2 = prevH2[key]
+			default:
+				dialer := &net.Dialer{Timeout: svc.ConnectTimeout, KeepAlive: 30 * time.Second}
+				tr = &http.Transport{
+					DialContext:         dialer.DialContext,
+					TLSClientConfig:     h2TLS,
+					TLSHandshakeTimeout: svc.ConnectTimeout,
+					MaxIdleConnsPerHost: 64,
+					IdleConnTimeout:     60 * time.Second,
+					DisableCompression:  true,
+					HTTP2:               &http.HTTP2Config{WriteByteTimeout: svc.WriteTimeout},
+					Protocols:           new(http.Protocols),
+				}
+				if h2TLS != nil {
+					tr.Protocols.SetHTTP2(true)
+				} else {
+					tr.Protocols.SetUnencryptedHTTP2(true)
+				}
+				svc.H2 = tr
+			}
+			h2s[key] = svc.H2
 		}
 		if se.Upstream != nil {
 			var targets []*upstream.Target

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"crypto/tls"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -72,6 +73,19 @@ type Service struct {
 	WriteTimeout   time.Duration
 	Retries        int
 	Balancer       upstream.Balancer
+	// H2 is the HTTP/2 client of a grpc or grpcs service (nil for the
+	// others): h2c with prior knowledge for grpc; for grpcs TLS verified
+	// as tls_verify and ca_certificates say, with the service host as the
+	// server name (SNI and verification), not the target address. Dials
+	// and TLS handshakes are bounded by connect_timeout, writes stalled
+	// for write_timeout close the connection. Services whose settings are
+	// equal share one, and a reload keeps the previous snapshot's when they
+	// are unchanged, so warm connections survive it. The proxy closes the
+	// idle connections of a replaced one when it first uses the new
+	// snapshot's; left alone they would end after 60 s idle.
+	H2 *http.Transport
+	// h2Key identifies H2's settings, for that sharing.
+	h2Key string
 }
 
 // Chain is a route's plugins in priority order, split by phase. A step has
