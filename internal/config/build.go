@@ -21,6 +21,9 @@ type builder struct {
 	upstreams index[*UpstreamEntry]
 	certs     index[*CertificateEntry]
 	caCerts   index[*CACertEntry]
+	// decodeFailed is set when decoding already failed, so that the
+	// expensive work (password hashing) is skipped.
+	decodeFailed bool
 }
 
 // index finds entities by id or by their endpoint key (name, username) and
@@ -108,11 +111,14 @@ func (b *builder) build() {
 		r := b.addRoute(&b.cfg.Routes[i], path, nil)
 		nested = append(nested, b.pluginsOf(b.cfg.Routes[i].Plugins, JoinPath(path, "plugins"), scopeRoute, nil, r, nil)...)
 	}
+	consumers := make([]*ConsumerEntry, len(b.cfg.Consumers))
 	for i := range b.cfg.Consumers {
 		path := at("consumers", i)
 		c := b.addConsumer(&b.cfg.Consumers[i], path)
+		consumers[i] = c
 		nested = append(nested, b.pluginsOf(b.cfg.Consumers[i].Plugins, JoinPath(path, "plugins"), scopeConsumer, nil, nil, c)...)
 	}
+	b.buildCredentials(consumers)
 	nested = append(nested, b.pluginsOf(b.cfg.Plugins, "plugins", scopeNone, nil, nil, nil)...)
 	b.resolvePlugins(nested)
 }

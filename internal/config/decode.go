@@ -30,24 +30,16 @@ var (
 // means adding the field to the type and deleting its entry here.
 var unsupported = map[reflect.Type]map[string]string{
 	reflect.TypeFor[Config](): {
-		"keyauth_credentials":   "key-auth credentials are not supported yet",
-		"jwt_secrets":           "jwt credentials are not supported yet",
-		"acls":                  "acl credentials are not supported yet",
-		"basicauth_credentials": "basic-auth credentials are not supported yet",
-		"oauth2_credentials":    "oauth2 credentials are not supported yet",
-		"hmacauth_credentials":  "hmac-auth credentials are not supported yet",
-		"vaults":                "vaults are not supported",
-		"keys":                  "keys are not supported",
-		"key_sets":              "key sets are not supported",
-		"_workspace":            "workspaces are an Enterprise feature and are not supported",
+		"oauth2_credentials":   "oauth2 credentials are not supported yet",
+		"hmacauth_credentials": "hmac-auth credentials are not supported yet",
+		"vaults":               "vaults are not supported",
+		"keys":                 "keys are not supported",
+		"key_sets":             "key sets are not supported",
+		"_workspace":           "workspaces are an Enterprise feature and are not supported",
 	},
 	reflect.TypeFor[Consumer](): {
-		"keyauth_credentials":   "key-auth credentials are not supported yet",
-		"jwt_secrets":           "jwt credentials are not supported yet",
-		"acls":                  "acl credentials are not supported yet",
-		"basicauth_credentials": "basic-auth credentials are not supported yet",
-		"oauth2_credentials":    "oauth2 credentials are not supported yet",
-		"hmacauth_credentials":  "hmac-auth credentials are not supported yet",
+		"oauth2_credentials":   "oauth2 credentials are not supported yet",
+		"hmacauth_credentials": "hmac-auth credentials are not supported yet",
 	},
 }
 

@@ -1,5 +1,7 @@
 package config
 
+import "crypto"
+
 // Model is a loaded configuration with nested entities flattened, foreign
 // keys resolved and shorthands (service `url`, route `url`) expanded. Every
 // entry keeps the field path it came from, so that later stages (plugin
@@ -13,6 +15,12 @@ type Model struct {
 	Upstreams     []*UpstreamEntry
 	Certificates  []*CertificateEntry
 	CACerts       []*CACertEntry
+	// Credentials, nested ones (in consumer order) before top-level ones,
+	// each with its consumer resolved.
+	KeyAuthCredentials   []*KeyAuthEntry
+	BasicAuthCredentials []*BasicAuthEntry
+	JWTSecrets           []*JWTSecretEntry
+	ACLs                 []*ACLEntry
 	// Hash is a stable hex digest of the source document (for the admin API).
 	Hash string
 	// Source is the document as given (for GET /config).
@@ -81,4 +89,38 @@ type CertificateEntry struct {
 type CACertEntry struct {
 	Path   string
 	CACert *CACertificate
+}
+
+// KeyAuthEntry is a key-auth credential with its consumer.
+type KeyAuthEntry struct {
+	Path       string // "consumers[3].keyauth_credentials[0]" or "keyauth_credentials[1]"
+	Credential *KeyAuthCredential
+	Consumer   *ConsumerEntry
+}
+
+// BasicAuthEntry is a basic-auth credential with its consumer and the
+// bcrypt hash of its password (the password as given when it was given
+// hashed, else hashed at load with bcrypt.DefaultCost).
+type BasicAuthEntry struct {
+	Path         string
+	Credential   *BasicAuthCredential
+	Consumer     *ConsumerEntry
+	PasswordHash string
+}
+
+// JWTSecretEntry is a jwt credential with its consumer and, when
+// rsa_public_key is set, the parsed key (*rsa.PublicKey,
+// *ecdsa.PublicKey or ed25519.PublicKey; checked against the algorithm).
+type JWTSecretEntry struct {
+	Path      string
+	Secret    *JWTSecret
+	Consumer  *ConsumerEntry
+	PublicKey crypto.PublicKey
+}
+
+// ACLEntry is a consumer's membership of an ACL group.
+type ACLEntry struct {
+	Path     string
+	ACL      *ACL
+	Consumer *ConsumerEntry
 }

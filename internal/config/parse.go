@@ -65,6 +65,7 @@ func Parse(data []byte, opts Options) (*Model, error) {
 	b := newBuilder(&cfg, lines)
 	b.m.Hash = hex.EncodeToString(sum[:16])
 	b.m.Source = data
+	b.decodeFailed = len(errs) > 0
 	b.build()
 
 	// A field that failed to decode also fails validation (a host of the
@@ -114,6 +115,9 @@ func (m *Model) Summary() string {
 		count(len(m.Routes), "route", "routes"),
 		count(len(m.Plugins), "plugin", "plugins"),
 		count(len(m.Consumers), "consumer", "consumers"),
+	}
+	if n := len(m.KeyAuthCredentials) + len(m.BasicAuthCredentials) + len(m.JWTSecrets); n > 0 {
+		parts = append(parts, count(n, "credential", "credentials"))
 	}
 	targets := 0
 	for _, u := range m.Upstreams {

@@ -23,6 +23,12 @@ type Config struct {
 	Certificates   []Certificate   `yaml:"certificates"`
 	CACertificates []CACertificate `yaml:"ca_certificates"`
 	SNIs           []SNI           `yaml:"snis"`
+
+	// Credentials declared at the top level name their consumer.
+	KeyAuthCredentials   []KeyAuthCredential   `yaml:"keyauth_credentials"`
+	BasicAuthCredentials []BasicAuthCredential `yaml:"basicauth_credentials"`
+	JWTSecrets           []JWTSecret           `yaml:"jwt_secrets"`
+	ACLs                 []ACL                 `yaml:"acls"`
 }
 
 // Ref is a foreign key given by name or id: `service: my-svc`,
@@ -146,6 +152,11 @@ type Consumer struct {
 	CreatedAt int64    `yaml:"created_at"`
 	UpdatedAt int64    `yaml:"updated_at"`
 	Plugins   []Plugin `yaml:"plugins"`
+	// Credentials nested in a consumer belong to it.
+	KeyAuthCredentials   []KeyAuthCredential   `yaml:"keyauth_credentials"`
+	BasicAuthCredentials []BasicAuthCredential `yaml:"basicauth_credentials"`
+	JWTSecrets           []JWTSecret           `yaml:"jwt_secrets"`
+	ACLs                 []ACL                 `yaml:"acls"`
 }
 
 // Plugin is a plugin instance at some scope (Kong `plugins`).

@@ -17,11 +17,11 @@ func TestValidationErrors(t *testing.T) {
 	}{
 		// Top level.
 		{"unknown top-level key", "servces: []", Errors{{Path: "servces", Message: "unknown field"}}},
-		{"credentials not supported", "keyauth_credentials: [{key: k}]\njwt_secrets: []\nconsumers: [{username: u, acls: [{group: g}], basicauth_credentials: []}]", Errors{
-			{Path: "keyauth_credentials", Message: "key-auth credentials are not supported yet"},
-			{Path: "jwt_secrets", Message: "jwt credentials are not supported yet"},
-			{Path: "consumers[0].acls", Message: "acl credentials are not supported yet"},
-			{Path: "consumers[0].basicauth_credentials", Message: "basic-auth credentials are not supported yet"},
+		{"unsupported credentials", "oauth2_credentials: [{name: x}]\nhmacauth_credentials: []\nconsumers: [{username: u, oauth2_credentials: [], hmacauth_credentials: []}]", Errors{
+			{Path: "oauth2_credentials", Message: "oauth2 credentials are not supported yet"},
+			{Path: "hmacauth_credentials", Message: "hmac-auth credentials are not supported yet"},
+			{Path: "consumers[0].oauth2_credentials", Message: "oauth2 credentials are not supported yet"},
+			{Path: "consumers[0].hmacauth_credentials", Message: "hmac-auth credentials are not supported yet"},
 		}},
 		{"metadata accepted", "_comment: hi\n_ignore: [{x: 1}]\n_info: {a: b}\n_transform: true", nil},
 		{"wrong collection type", "services: {name: x}", Errors{{Path: "services", Message: "expected an array"}}},

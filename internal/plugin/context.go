@@ -35,9 +35,11 @@ type Ctx struct {
 	// StartedAt is when the gateway received the request.
 	StartedAt time.Time
 
-	Route    *RouteInfo
-	Service  *ServiceInfo
-	Consumer *Consumer
+	Route   *RouteInfo
+	Service *ServiceInfo
+	// Directory is the configuration's consumers and credentials.
+	Directory Directory
+	Consumer  *Consumer
 	// Credential identifies the credential that authenticated the consumer.
 	Credential string
 

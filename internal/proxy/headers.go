@@ -11,11 +11,10 @@ import (
 
 // stripRequestHeaders removes, before anything else sees the request, the
 // hop-by-hop headers (RFC 9110 7.6.1, including those named in Connection),
-// every client-sent identity header, which only the gateway's auth plugins
-// may set, and every header whose name has an underscore: CGI-style
-// upstreams read `X-Consumer_Id` as X_CONSUMER_ID, the same as
-// X-Consumer-Id, so it could forge an identity (NGINX, and so Kong, drop
-// them by default too). It returns the Upgrade protocol when the client asked
+// and every client-sent identity header, which only the gateway's auth
+// plugins may set, also when spelt with underscores: CGI-style upstreams
+// read `X-Consumer_Id` as X_CONSUMER_ID, the same as X-Consumer-Id. Other
+// underscore headers pass, as in Kong (key-auth's `api_key` header). It returns the Upgrade protocol when the client asked
 // for one (WebSocket), which the proxy re-adds for the upstream.
 func stripRequestHeaders(h http.Header) (upgrade string) {
 	if conn, ok := h["Connection"]; ok {
@@ -36,11 +35,16 @@ func stripRequestHeaders(h http.Header) (upgrade string) {
 		}
 	}
 	for k := range h {
-		if isHopByHop(k) || isIdentityHeader(k) || strings.IndexByte(k, '_') >= 0 {
+		if isHopByHop(k) || isIdentityHeader(k) || (strings.IndexByte(k, '_') >= 0 && isIdentityHeader(dashed(k))) {
 			delete(h, k)
 		}
 	}
 	return upgrade
+}
+
+// dashed is a header name with underscores read as dashes, canonicalised.
+func dashed(k string) string {
+	return http.CanonicalHeaderKey(strings.ReplaceAll(k, "_", "-"))
 }
 
 func isHopByHop(k string) bool {

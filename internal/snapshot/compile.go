@@ -51,6 +51,11 @@ func Compile(m *config.Model, d Deps) (*Snapshot, error) {
 	if len(c.errs) > 0 {
 		return nil, c.errs
 	}
+	var prevDir *Directory
+	if d.Previous != nil {
+		prevDir, _ = d.Previous.Directory.(*Directory)
+	}
+	c.snap.Directory = NewDirectory(m, time.Now(), prevDir)
 	c.snap.Counts = Counts{
 		Services: len(m.Services), Routes: len(m.Routes), Plugins: len(m.Plugins),
 		Consumers: len(m.Consumers), Upstreams: len(m.Upstreams), Certificates: len(m.Certificates),

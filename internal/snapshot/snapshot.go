@@ -35,6 +35,9 @@ type Snapshot struct {
 	Model *config.Model
 	// Counts for the admin API.
 	Counts Counts
+	// Directory is the consumers and credentials auth plugins look up
+	// (a *Directory; never nil).
+	Directory plugin.Directory
 	// instanceByKey lets the next compile reuse unchanged instances.
 	instanceByKey map[string]plugin.Instance
 }

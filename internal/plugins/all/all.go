@@ -4,9 +4,11 @@ package all
 
 import (
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/acl"
 	"github.com/turnpikegw/turnpike/internal/plugins/adaptiveconcurrency"
 	"github.com/turnpikegw/turnpike/internal/plugins/circuitbreaker"
 	"github.com/turnpikegw/turnpike/internal/plugins/cors"
+	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
 )
@@ -14,9 +16,11 @@ import (
 // Registrations returns every built-in plugin.
 func Registrations() []plugin.Registration {
 	return []plugin.Registration{
+		acl.Registration(),
 		adaptiveconcurrency.Registration(),
 		circuitbreaker.Registration(),
 		cors.Registration(),
+		keyauth.Registration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),
 	}

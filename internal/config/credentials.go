@@ -1,0 +1,419 @@
+package config
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Credentials (Kong's key-auth, basic-auth, jwt and acl DAOs) are declared
+// nested in a consumer (`consumers[i].keyauth_credentials[j]`) or at the top
+// level with a `consumer:` reference by username or id.
+
+// ConsumerRef is a credential's consumer: `consumer: alice`, `consumer:
+// {username: alice}` or `consumer: {id: 6f1c...}`. A bare string or a
+// username may name the consumer's username or its id, as Kong's foreign
+// keys do.
+type ConsumerRef struct {
+	ID       string `yaml:"id"`
+	Username string `yaml:"username"`
+}
+
+func (r *ConsumerRef) setFromString(s string) { r.Username = s }
+
+// Key returns the reference as given (id wins over username).
+func (r *ConsumerRef) Key() string {
+	if r.ID != "" {
+		return r.ID
+	}
+	return r.Username
+}
+
+// KeyAuthCredential is a key-auth key (Kong `keyauth_credentials`). Kong
+// generates a key when none is given, which a declarative file cannot rely
+// on, so key is required here.
+type KeyAuthCredential struct {
+	ID  string `yaml:"id"`
+	Key string `yaml:"key"`
+	// TTL is the key's lifetime in seconds, 0 for none. Kong counts it from
+	// the credential's creation; Turnpike counts it from the first load of
+	// a configuration holding the credential (see snapshot.Directory).
+	TTL       int          `yaml:"ttl"`
+	Tags      []string     `yaml:"tags"`
+	Consumer  *ConsumerRef `yaml:"consumer"`
+	CreatedAt int64        `yaml:"created_at"`
+}
+
+// BasicAuthCredential is a basic-auth username and password (Kong
+// `basicauth_credentials`). A plain password is bcrypt-hashed when the
+// configuration is loaded; one given as a bcrypt hash ($2a$, $2b$, $2y$) is
+// kept as it is.
+type BasicAuthCredential struct {
+	ID        string       `yaml:"id"`
+	Username  string       `yaml:"username"`
+	Password  string       `yaml:"password"`
+	Tags      []string     `yaml:"tags"`
+	Consumer  *ConsumerRef `yaml:"consumer"`
+	CreatedAt int64        `yaml:"created_at"`
+}
+
+// JWTSecret is a jwt credential (Kong `jwt_secrets`).
+type JWTSecret struct {
+	ID           string       `yaml:"id"`
+	Key          string       `yaml:"key"`
+	Secret       string       `yaml:"secret"`
+	RSAPublicKey string       `yaml:"rsa_public_key"`
+	Algorithm    string       `yaml:"algorithm"`
+	Tags         []string     `yaml:"tags"`
+	Consumer     *ConsumerRef `yaml:"consumer"`
+	CreatedAt    int64        `yaml:"created_at"`
+}
+
+// SetDefaults applies Kong's jwt_secrets defaults.
+func (j *JWTSecret) SetDefaults() { j.Algorithm = "HS256" }
+
+// ACL puts a consumer in a group (Kong `acls`).
+type ACL struct {
+	ID        string       `yaml:"id"`
+	Group     string       `yaml:"group"`
+	Tags      []string     `yaml:"tags"`
+	Consumer  *ConsumerRef `yaml:"consumer"`
+	CreatedAt int64        `yaml:"created_at"`
+}
+
+// jwtAlgorithms is Kong's list, in Kong's order; the value tells whether the
+// algorithm verifies with a public key (and so needs rsa_public_key).
+var jwtAlgorithms = []struct {
+	name       string
+	asymmetric bool
+}{
+	{"HS256", false}, {"HS384", false}, {"HS512", false},
+	{"RS256", true}, {"RS384", true}, {"RS512", true},
+	{"ES256", true}, {"ES384", true}, {"ES512", true},
+	{"PS256", true}, {"PS384", true}, {"PS512", true},
+	{"EdDSA", true},
+}
+
+// bcryptPrefixes mark a password given already hashed.
+var bcryptPrefixes = []string{"$2a$", "$2b$", "$2y$"}
+
+// credentialIndexes are the uniqueness indexes of credentials: ids per
+// kind, key-auth keys, basic-auth usernames, jwt keys, and acl groups per
+// consumer.
+type credentialIndexes struct {
+	keyAuthIDs, basicAuthIDs, jwtIDs, aclIDs index[struct{}]
+	keys                                     map[string]string
+	usernames                                index[*BasicAuthEntry]
+	jwtKeys                                  index[*JWTSecretEntry]
+	groups                                   map[aclKey]string
+	// toHash are the basic-auth entries whose plain password is hashed
+	// once validation is done.
+	toHash []*BasicAuthEntry
+}
+
+type aclKey struct {
+	consumer *ConsumerEntry
+	group    string
+}
+
+// buildCredentials validates every credential, nested ones (consumers
+// given) first, then top-level ones, and adds them to the model.
+func (b *builder) buildCredentials(consumers []*ConsumerEntry) {
+	ix := &credentialIndexes{keys: map[string]string{}, groups: map[aclKey]string{}}
+	for i, ce := range consumers {
+		c := &b.cfg.Consumers[i]
+		for j := range c.KeyAuthCredentials {
+			b.addKeyAuth(ix, &c.KeyAuthCredentials[j], at(JoinPath(ce.Path, "keyauth_credentials"), j), ce)
+		}
+		for j := range c.BasicAuthCredentials {
+			b.addBasicAuth(ix, &c.BasicAuthCredentials[j], at(JoinPath(ce.Path, "basicauth_credentials"), j), ce)
+		}
+		for j := range c.JWTSecrets {
+			b.addJWT(ix, &c.JWTSecrets[j], at(JoinPath(ce.Path, "jwt_secrets"), j), ce)
+		}
+		for j := range c.ACLs {
+			b.addACL(ix, &c.ACLs[j], at(JoinPath(ce.Path, "acls"), j), ce)
+		}
+	}
+	for i := range b.cfg.KeyAuthCredentials {
+		b.addKeyAuth(ix, &b.cfg.KeyAuthCredentials[i], at("keyauth_credentials", i), nil)
+	}
+	for i := range b.cfg.BasicAuthCredentials {
+		b.addBasicAuth(ix, &b.cfg.BasicAuthCredentials[i], at("basicauth_credentials", i), nil)
+	}
+	for i := range b.cfg.JWTSecrets {
+		b.addJWT(ix, &b.cfg.JWTSecrets[i], at("jwt_secrets", i), nil)
+	}
+	for i := range b.cfg.ACLs {
+		b.addACL(ix, &b.cfg.ACLs[i], at("acls", i), nil)
+	}
+	// Hashing is the slow part of a load: only a valid config pays for it.
+	if len(b.errs) == 0 && !b.decodeFailed {
+		b.hashPasswords(ix.toHash)
+	}
+}
+
+// credentialConsumer returns the consumer of a credential: its parent when
+// nested, else the one its `consumer` field names. ok is false after an
+// error.
+func (b *builder) credentialConsumer(ref *ConsumerRef, path string, parent *ConsumerEntry) (*ConsumerEntry, bool) {
+	rpath := JoinPath(path, "consumer")
+	switch {
+	case parent != nil && ref != nil:
+		b.err(rpath, "cannot be set on a credential nested in a consumer")
+		return nil, false
+	case parent != nil:
+		return parent, true
+	case ref == nil:
+		b.err(rpath, "required field missing")
+		return nil, false
+	case ref.Key() == "":
+		b.err(rpath, "must set 'id' or 'username'")
+		return nil, false
+	}
+	c, ok := b.consumers.lookup(ref.Key())
+	if !ok {
+		b.errf(rpath, "consumer '%s' not found", ref.Key())
+		return nil, false
+	}
+	return c, true
+}
+
+// maxTTL is the largest ttl Kong's DAO accepts (about three years).
+const maxTTL = 100000000
+
+func (b *builder) addKeyAuth(ix *credentialIndexes, k *KeyAuthCredential, path string, parent *ConsumerEntry) {
+	b.checkID(k.ID, path)
+	register(b, &ix.keyAuthIDs, "id", k.ID, path, struct{}{})
+	ce, ok := b.credentialConsumer(k.Consumer, path, parent)
+	if k.Key == "" {
+		b.err(JoinPath(path, "key"), "required field missing")
+		ok = false
+	} else if first, dup := ix.keys[k.Key]; dup {
+		// The key is a secret: name where it is, not what it is.
+		b.errf(JoinPath(path, "key"), "duplicate key (first defined at %s)", first)
+		ok = false
+	} else {
+		ix.keys[k.Key] = path
+	}
+	if k.TTL < 0 || k.TTL > maxTTL {
+		b.between(JoinPath(path, "ttl"), k.TTL, 0, maxTTL)
+		ok = false
+	}
+	if ok {
+		b.m.KeyAuthCredentials = append(b.m.KeyAuthCredentials, &KeyAuthEntry{Path: path, Credential: k, Consumer: ce})
+	}
+}
+
+func (b *builder) addBasicAuth(ix *credentialIndexes, c *BasicAuthCredential, path string, parent *ConsumerEntry) {
+	b.checkID(c.ID, path)
+	register(b, &ix.basicAuthIDs, "id", c.ID, path, struct{}{})
+	ce, ok := b.credentialConsumer(c.Consumer, path, parent)
+	e := &BasicAuthEntry{Path: path, Credential: c, Consumer: ce}
+	if c.Username == "" {
+		b.err(JoinPath(path, "username"), "required field missing")
+		ok = false
+	} else {
+		if _, dup := ix.usernames.lookup(c.Username); dup {
+			ok = false
+		}
+		register(b, &ix.usernames, "username", c.Username, path, e)
+	}
+	ppath := JoinPath(path, "password")
+	switch {
+	case c.Password == "":
+		b.err(ppath, "required field missing")
+		ok = false
+	case isBcrypt(c.Password):
+		if _, err := bcrypt.Cost([]byte(c.Password)); err != nil {
+			b.errf(ppath, "invalid bcrypt hash: %v", err)
+			ok = false
+		}
+		e.PasswordHash = c.Password
+	case len(c.Password) > 72:
+		b.err(ppath, "length must be at most 72 bytes (bcrypt's limit)")
+		ok = false
+	default:
+		ix.toHash = append(ix.toHash, e)
+	}
+	if ok {
+		b.m.BasicAuthCredentials = append(b.m.BasicAuthCredentials, e)
+	}
+}
+
+func isBcrypt(s string) bool {
+	for _, p := range bcryptPrefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// hashPasswords bcrypt-hashes plain passwords with bcrypt.DefaultCost, on
+// every CPU: at cost 10 one hash takes tens of milliseconds, so a file with
+// many plain passwords loads slowly (give them pre-hashed to skip this).
+func (b *builder) hashPasswords(es []*BasicAuthEntry) {
+	if len(es) == 0 {
+		return
+	}
+	errs := make([]error, len(es))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), len(es)) {
+		wg.Go(func() {
+			for i := range next {
+				h, err := bcrypt.GenerateFromPassword([]byte(es[i].Credential.Password), bcrypt.DefaultCost)
+				es[i].PasswordHash, errs[i] = string(h), err
+			}
+		})
+	}
+	for i := range es {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			b.errf(JoinPath(es[i].Path, "password"), "cannot hash password: %v", err)
+		}
+	}
+}
+
+func (b *builder) addJWT(ix *credentialIndexes, j *JWTSecret, path string, parent *ConsumerEntry) {
+	b.checkID(j.ID, path)
+	register(b, &ix.jwtIDs, "id", j.ID, path, struct{}{})
+	ce, ok := b.credentialConsumer(j.Consumer, path, parent)
+	e := &JWTSecretEntry{Path: path, Secret: j, Consumer: ce}
+	if j.Key == "" {
+		b.err(JoinPath(path, "key"), "required field missing")
+		ok = false
+	} else {
+		if _, dup := ix.jwtKeys.lookup(j.Key); dup {
+			ok = false
+		}
+		register(b, &ix.jwtKeys, "key", j.Key, path, e)
+	}
+	known, asymmetric := false, false
+	names := make([]string, len(jwtAlgorithms))
+	for i, a := range jwtAlgorithms {
+		names[i] = a.name
+		if a.name == j.Algorithm {
+			known, asymmetric = true, a.asymmetric
+		}
+	}
+	if !known {
+		b.errf(JoinPath(path, "algorithm"), "expected one of: %s", strings.Join(names, ", "))
+		ok = false
+	}
+	kpath := JoinPath(path, "rsa_public_key")
+	if j.RSAPublicKey != "" {
+		pub, err := parsePublicKey(j.RSAPublicKey)
+		if err == nil && known && asymmetric {
+			err = checkKeyAlgorithm(pub, j.Algorithm)
+		}
+		if err != nil {
+			b.errf(kpath, "invalid key: %v", err)
+			ok = false
+		}
+		e.PublicKey = pub
+	}
+	switch {
+	case !known:
+	case asymmetric && j.RSAPublicKey == "":
+		b.err(kpath, "required field missing")
+		ok = false
+	case !asymmetric && j.Secret == "":
+		// Kong would generate a random secret that nobody knows; with a
+		// declarative file that credential could never verify a token.
+		b.err(JoinPath(path, "secret"), "required field missing")
+		ok = false
+	}
+	if ok {
+		b.m.JWTSecrets = append(b.m.JWTSecrets, e)
+	}
+}
+
+// parsePublicKey reads a PEM public key: PKIX ("PUBLIC KEY") or PKCS #1
+// ("RSA PUBLIC KEY").
+func parsePublicKey(s string) (crypto.PublicKey, error) {
+	block, _ := pem.Decode([]byte(s))
+	if block == nil {
+		return nil, fmt.Errorf("no PEM data found")
+	}
+	switch block.Type {
+	case "PUBLIC KEY":
+		return x509.ParsePKIXPublicKey(block.Bytes)
+	case "RSA PUBLIC KEY":
+		return x509.ParsePKCS1PublicKey(block.Bytes)
+	}
+	return nil, fmt.Errorf("expected a PEM public key, got '%s'", block.Type)
+}
+
+// checkKeyAlgorithm rejects a public key that cannot verify alg, so that a
+// mismatch shows at load rather than as 401s.
+func checkKeyAlgorithm(pub crypto.PublicKey, alg string) error {
+	switch alg[:2] {
+	case "RS", "PS":
+		if _, ok := pub.(*rsa.PublicKey); !ok {
+			return fmt.Errorf("%s needs an RSA public key, got %s", alg, keyKind(pub))
+		}
+	case "ES":
+		k, ok := pub.(*ecdsa.PublicKey)
+		if !ok {
+			return fmt.Errorf("%s needs an ECDSA public key, got %s", alg, keyKind(pub))
+		}
+		want := map[string]elliptic.Curve{"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521()}[alg]
+		if k.Curve != want {
+			return fmt.Errorf("%s needs a key on curve %s, got %s", alg, want.Params().Name, k.Curve.Params().Name)
+		}
+	case "Ed":
+		if _, ok := pub.(ed25519.PublicKey); !ok {
+			return fmt.Errorf("%s needs an Ed25519 public key, got %s", alg, keyKind(pub))
+		}
+	}
+	return nil
+}
+
+func keyKind(pub crypto.PublicKey) string {
+	switch pub.(type) {
+	case *rsa.PublicKey:
+		return "RSA"
+	case *ecdsa.PublicKey:
+		return "ECDSA"
+	case ed25519.PublicKey:
+		return "Ed25519"
+	}
+	return fmt.Sprintf("%T", pub)
+}
+
+func (b *builder) addACL(ix *credentialIndexes, a *ACL, path string, parent *ConsumerEntry) {
+	b.checkID(a.ID, path)
+	register(b, &ix.aclIDs, "id", a.ID, path, struct{}{})
+	ce, ok := b.credentialConsumer(a.Consumer, path, parent)
+	if a.Group == "" {
+		b.err(JoinPath(path, "group"), "required field missing")
+		ok = false
+	} else if ok {
+		k := aclKey{ce, a.Group}
+		if first, dup := ix.groups[k]; dup {
+			b.errf(JoinPath(path, "group"), "duplicate group '%s' for this consumer (first defined at %s)", a.Group, first)
+			ok = false
+		} else {
+			ix.groups[k] = path
+		}
+	}
+	if ok {
+		b.m.ACLs = append(b.m.ACLs, &ACLEntry{Path: path, ACL: a, Consumer: ce})
+	}
+}

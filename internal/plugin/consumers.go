@@ -1,0 +1,84 @@
+package plugin
+
+import "time"
+
+// Credential is a consumer's credential as the auth plugins see it. Which
+// fields are set depends on Kind.
+type Credential struct {
+	// ID is the credential's id (configured, or a stable generated one).
+	ID       string
+	Kind     string // "key-auth", "basic-auth", "jwt"
+	Consumer *Consumer
+	// Key is the key-auth key or the jwt key (the `iss`/kid value).
+	Key string
+	// Username and PasswordHash (bcrypt) are basic-auth's.
+	Username     string
+	PasswordHash string
+	// Secret, RSAPublicKey and Algorithm are jwt's.
+	Secret       string
+	RSAPublicKey string
+	Algorithm    string
+	// ExpiresAt is when a credential with a ttl stops working (zero: never).
+	ExpiresAt time.Time
+	Tags      []string
+}
+
+// Expired reports whether the credential's ttl has run out at now.
+func (c *Credential) Expired(now time.Time) bool {
+	return !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt)
+}
+
+// Directory is the read-only view of the configuration's consumers and
+// credentials that auth plugins look things up in. Every lookup is O(1)
+// from indexes built when the configuration was compiled.
+type Directory interface {
+	// Consumer finds a consumer by id or username (Kong's `anonymous`
+	// accepts either).
+	Consumer(idOrUsername string) (*Consumer, bool)
+	// KeyAuth finds a key-auth credential by its key.
+	KeyAuth(key string) (*Credential, bool)
+	// BasicAuth finds a basic-auth credential by username.
+	BasicAuth(username string) (*Credential, bool)
+	// JWT finds a jwt credential by its key.
+	JWT(key string) (*Credential, bool)
+	// Groups lists a consumer's ACL groups, in configuration order.
+	Groups(consumerID string) []string
+}
+
+// Authenticate records that cred authenticated its consumer and sets the
+// upstream headers Kong sets: X-Consumer-ID, X-Consumer-Custom-ID,
+// X-Consumer-Username, X-Credential-Identifier. Client-sent copies were
+// removed before any plugin ran.
+func Authenticate(c *Ctx, cred *Credential) {
+	c.Consumer = cred.Consumer
+	c.Credential = cred.ID
+	h := c.Req.Header
+	setConsumerHeaders(c, cred.Consumer)
+	h["X-Credential-Identifier"] = []string{cred.ID}
+	delete(h, "X-Anonymous-Consumer")
+}
+
+// AuthenticateAnonymous records that the request goes on as the anonymous
+// consumer (Kong's `anonymous` config: logical OR across auth plugins).
+func AuthenticateAnonymous(c *Ctx, consumer *Consumer) {
+	c.Consumer = consumer
+	c.Credential = ""
+	setConsumerHeaders(c, consumer)
+	delete(c.Req.Header, "X-Credential-Identifier")
+	c.Req.Header["X-Anonymous-Consumer"] = []string{"true"}
+}
+
+func setConsumerHeaders(c *Ctx, consumer *Consumer) {
+	h := c.Req.Header
+	h["X-Consumer-Id"] = []string{consumer.ID}
+	if consumer.CustomID != "" {
+		h["X-Consumer-Custom-Id"] = []string{consumer.CustomID}
+	} else {
+		delete(h, "X-Consumer-Custom-Id")
+	}
+	if consumer.Username != "" {
+		h["X-Consumer-Username"] = []string{consumer.Username}
+	} else {
+		delete(h, "X-Consumer-Username")
+	}
+}

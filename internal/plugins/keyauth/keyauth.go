@@ -1,0 +1,263 @@
+package keyauth
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"net/textproto"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
+)
+
+// Config mirrors Kong's key-auth schema. Anonymous and Realm are pointers
+// because Kong tells an absent value from a present one.
+type Config struct {
+	KeyNames        []string `yaml:"key_names"`
+	HideCredentials bool     `yaml:"hide_credentials"`
+	// Anonymous is a consumer id or username.
+	Anonymous      *string `yaml:"anonymous"`
+	KeyInHeader    bool    `yaml:"key_in_header"`
+	KeyInQuery     bool    `yaml:"key_in_query"`
+	KeyInBody      bool    `yaml:"key_in_body"`
+	RunOnPreflight bool    `yaml:"run_on_preflight"`
+	Realm          *string `yaml:"realm"`
+}
+
+// SetDefaults applies Kong's defaults.
+func (c *Config) SetDefaults() {
+	c.KeyNames = []string{"apikey"}
+	c.KeyInHeader = true
+	c.KeyInQuery = true
+	c.RunOnPreflight = true
+}
+
+const name = "key-auth"
+
+// Registration describes the plugin to the registry.
+func Registration() plugin.Registration {
+	return plugin.Registration{
+		Name:       name,
+		Priority:   1250,
+		NewConfig:  func() any { return &Config{} },
+		New:        New,
+		NoConsumer: true,
+	}
+}
+
+// Kong's messages (kong/plugins/key-auth/handler.lua).
+const (
+	msgDuplicate  = "Duplicate API key found"
+	msgNoKey      = "No API key found in request"
+	msgInvalid    = "Unauthorized"
+	msgUnexpected = "An unexpected error occurred"
+)
+
+// headerNameRe is Kong's typedefs.header_name rule.
+var headerNameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
+
+// keyName is one configured key name and the header it is read from.
+type keyName struct {
+	name string
+	// header is the canonical header name: Kong reads headers through
+	// ngx.req.get_headers(), whose lookups ignore case and read '_' as '-'.
+	// (The proxy drops client headers with '_' in their names.)
+	header string
+}
+
+type instance struct {
+	keys                                       []keyName
+	inHeader, inQuery, inBody, hide, preflight bool
+	anonymous                                  string
+	hasAnonymous                               bool
+	// wwwAuth is the WWW-Authenticate value of every 401.
+	wwwAuth string
+	now     func() time.Time
+}
+
+// New validates the config as Kong's schema does.
+func New(cfg any, _ plugin.Env) (plugin.Instance, error) {
+	c := cfg.(*Config)
+	var errs plugin.Errors
+	if c.KeyNames == nil {
+		errs = append(errs, plugin.Errors{{Path: "key_names", Message: "required field missing"}}...)
+	}
+	for i, n := range c.KeyNames {
+		if headerNameRe.MatchString(n) {
+			continue
+		}
+		msg := "no header name provided"
+		if n != "" {
+			msg = "bad header name '" + n + "', allowed characters are A-Z, a-z, 0-9, '_', and '-'"
+		}
+		errs = append(errs, plugin.Errors{{Path: "key_names[" + strconv.Itoa(i) + "]", Message: msg}}...)
+	}
+	// Kong's strings must be non-empty unless the schema says otherwise.
+	if c.Anonymous != nil && *c.Anonymous == "" {
+		errs = append(errs, plugin.Errors{{Path: "anonymous", Message: "length must be at least 1"}}...)
+	}
+	if c.Realm != nil && *c.Realm == "" {
+		errs = append(errs, plugin.Errors{{Path: "realm", Message: "length must be at least 1"}}...)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+
+	in := &instance{
+		inHeader:  c.KeyInHeader,
+		inQuery:   c.KeyInQuery,
+		inBody:    c.KeyInBody,
+		hide:      c.HideCredentials,
+		preflight: c.RunOnPreflight,
+		wwwAuth:   "Key",
+		now:       time.Now,
+	}
+	for _, n := range c.KeyNames {
+		in.keys = append(in.keys, keyName{
+			name:   n,
+			header: textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(n, "_", "-")),
+		})
+	}
+	if c.Anonymous != nil {
+		in.anonymous, in.hasAnonymous = *c.Anonymous, true
+	}
+	if c.Realm != nil {
+		in.wwwAuth = `Key realm="` + *c.Realm + `"`
+	}
+	return in, nil
+}
+
+// Access authenticates the request. Without `anonymous` every failure is
+// answered (Kong's logical AND between auth plugins); with it, a request
+// already holding a credential is left alone and a failure goes on as the
+// anonymous consumer (logical OR).
+func (in *instance) Access(c *plugin.Ctx) error {
+	if !in.preflight && c.Req.Method == http.MethodOptions {
+		return nil
+	}
+	if !in.hasAnonymous {
+		if e := in.authenticate(c); e != nil {
+			return e
+		}
+		return nil
+	}
+	if c.Credential != "" {
+		return nil
+	}
+	if in.authenticate(c) == nil {
+		return nil
+	}
+	var consumer *plugin.Consumer
+	ok := false
+	if c.Directory != nil {
+		consumer, ok = c.Directory.Consumer(in.anonymous)
+	}
+	if !ok {
+		return plugin.NewExit(http.StatusInternalServerError,
+			"anonymous consumer "+in.anonymous+" is configured but doesn't exist")
+	}
+	plugin.AuthenticateAnonymous(c, consumer)
+	return nil
+}
+
+func (in *instance) unauthorized(msg string) *plugin.Exit {
+	return &plugin.Exit{
+		Status:  http.StatusUnauthorized,
+		Message: msg,
+		Header:  http.Header{"Www-Authenticate": {in.wwwAuth}},
+	}
+}
+
+// authenticate is Kong's do_authentication: it finds the key, hides it when
+// asked, and authenticates its consumer, or returns the failure.
+func (in *instance) authenticate(c *plugin.Ctx) *plugin.Exit {
+	var (
+		key   string
+		found bool
+		body  *body
+	)
+	for i := range in.keys {
+		k := &in.keys[i]
+		var v value
+		if in.inHeader {
+			v = headerValue(c.Req.Header, k.header)
+		}
+		if v.kind == absent && in.inQuery {
+			v = queryValue(c.RawQuery, k.name)
+		}
+		if v.kind == absent && in.inBody {
+			if body == nil {
+				body = readBody(c.Req)
+			}
+			v = body.value(k.name)
+		}
+		switch v.kind {
+		case single:
+			key, found = v.s, true
+			if in.hide {
+				c.RawQuery = removeQueryArg(c.RawQuery, k.name)
+				delete(c.Req.Header, k.header)
+				if in.inBody {
+					if body == nil {
+						body = readBody(c.Req)
+					}
+					body.remove(c.Req, k.name)
+				}
+			}
+		case multiple:
+			return in.unauthorized(msgDuplicate)
+		default:
+			// Absent, or present but not a string (a query flag without
+			// '=', a JSON number): Kong moves on to the next name.
+			continue
+		}
+		break
+	}
+	if !found || key == "" {
+		return in.unauthorized(msgNoKey)
+	}
+
+	var cred *plugin.Credential
+	ok := false
+	if c.Directory != nil {
+		cred, ok = c.Directory.KeyAuth(key)
+	}
+	if !ok || cred == nil || cred.Expired(in.now()) ||
+		subtle.ConstantTimeCompare([]byte(cred.Key), []byte(key)) != 1 {
+		return in.unauthorized(msgInvalid)
+	}
+	if cred.Consumer == nil {
+		return plugin.NewExit(http.StatusInternalServerError, msgUnexpected)
+	}
+	plugin.Authenticate(c, cred)
+	return nil
+}
+
+// kind is what Kong's Lua sees for one key name: nothing, a string, a
+// table of repeated values, or another truthy value (a query argument
+// without '=', a JSON number or null).
+type kind uint8
+
+const (
+	absent kind = iota
+	single
+	multiple
+	other
+)
+
+type value struct {
+	kind kind
+	s    string
+}
+
+func headerValue(h http.Header, name string) value {
+	switch vs := h[name]; len(vs) {
+	case 0:
+		return value{}
+	case 1:
+		return value{kind: single, s: vs[0]}
+	}
+	return value{kind: multiple}
+}

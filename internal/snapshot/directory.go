@@ -1,0 +1,144 @@
+package snapshot
+
+import (
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/plugin"
+)
+
+// Directory is the plugin.Directory of one snapshot: the configuration's
+// consumers and credentials, indexed by plain maps built at compile time,
+// so every lookup is one map access with no allocation. Everything it
+// returns is shared by all requests and must not be modified.
+//
+// One *plugin.Consumer exists per configured consumer (ID is ConsumerID,
+// the key of Step.ByConsumer). Credential ids are the configured id, or a
+// name-based UUID of the credential kind, consumer id and key (username for
+// basic-auth), stable across reloads.
+//
+// Key-auth ttl: Kong counts a key's ttl from its creation. A declarative
+// file has no creation time, so Turnpike counts it from the first load of a
+// configuration holding the key; a reload that keeps the key (same key, id
+// and consumer) keeps its original start, so reloading does not renew it.
+// A restart does. ExpiresAt is start + ttl; plugins check Expired.
+type Directory struct {
+	consumers map[string]*plugin.Consumer // by id and by username
+	keyAuth   map[string]*keyAuthEntry
+	basicAuth map[string]*plugin.Credential
+	jwt       map[string]*plugin.Credential
+	groups    map[string][]string // by consumer id
+}
+
+// keyAuthEntry is a key-auth credential and when its ttl started.
+type keyAuthEntry struct {
+	cred  plugin.Credential
+	since time.Time
+}
+
+var _ plugin.Directory = (*Directory)(nil)
+
+// NewDirectory indexes m's consumers and credentials. now is the load time
+// that key-auth ttls start at; prev (may be nil) is the previous
+// snapshot's directory, whose start times are kept for unchanged keys.
+func NewDirectory(m *config.Model, now time.Time, prev *Directory) *Directory {
+	d := &Directory{
+		consumers: make(map[string]*plugin.Consumer, 2*len(m.Consumers)),
+		keyAuth:   make(map[string]*keyAuthEntry, len(m.KeyAuthCredentials)),
+		basicAuth: make(map[string]*plugin.Credential, len(m.BasicAuthCredentials)),
+		jwt:       make(map[string]*plugin.Credential, len(m.JWTSecrets)),
+		groups:    map[string][]string{},
+	}
+	// One allocation for all consumers, one per credential kind.
+	consumers := make([]plugin.Consumer, len(m.Consumers))
+	byEntry := make(map[*config.ConsumerEntry]*plugin.Consumer, len(m.Consumers))
+	for i, ce := range m.Consumers {
+		c := &consumers[i]
+		*c = plugin.Consumer{ID: ConsumerID(ce.Consumer), Username: ce.Consumer.Username, CustomID: ce.Consumer.CustomID}
+		byEntry[ce] = c
+		d.consumers[c.ID] = c
+		if c.Username != "" {
+			d.consumers[c.Username] = c
+		}
+	}
+
+	keys := make([]keyAuthEntry, len(m.KeyAuthCredentials))
+	for i, e := range m.KeyAuthCredentials {
+		k, c := e.Credential, byEntry[e.Consumer]
+		ka := &keys[i]
+		ka.cred = plugin.Credential{
+			ID:   EntityID("keyauth_credentials", k.ID, c.ID+"|"+k.Key),
+			Kind: "key-auth", Consumer: c, Key: k.Key, Tags: k.Tags,
+		}
+		ka.since = now
+		if prev != nil {
+			if p, ok := prev.keyAuth[k.Key]; ok && p.cred.ID == ka.cred.ID && p.cred.Consumer.ID == c.ID {
+				ka.since = p.since
+			}
+		}
+		if k.TTL > 0 {
+			ka.cred.ExpiresAt = ka.since.Add(time.Duration(k.TTL) * time.Second)
+		}
+		d.keyAuth[k.Key] = ka
+	}
+
+	basics := make([]plugin.Credential, len(m.BasicAuthCredentials))
+	for i, e := range m.BasicAuthCredentials {
+		b, c := e.Credential, byEntry[e.Consumer]
+		basics[i] = plugin.Credential{
+			ID:   EntityID("basicauth_credentials", b.ID, c.ID+"|"+b.Username),
+			Kind: "basic-auth", Consumer: c, Username: b.Username, PasswordHash: e.PasswordHash, Tags: b.Tags,
+		}
+		d.basicAuth[b.Username] = &basics[i]
+	}
+
+	jwts := make([]plugin.Credential, len(m.JWTSecrets))
+	for i, e := range m.JWTSecrets {
+		j, c := e.Secret, byEntry[e.Consumer]
+		jwts[i] = plugin.Credential{
+			ID:   EntityID("jwt_secrets", j.ID, c.ID+"|"+j.Key),
+			Kind: "jwt", Consumer: c, Key: j.Key, Secret: j.Secret, RSAPublicKey: j.RSAPublicKey,
+			Algorithm: j.Algorithm, Tags: j.Tags,
+		}
+		d.jwt[j.Key] = &jwts[i]
+	}
+
+	for _, e := range m.ACLs {
+		id := byEntry[e.Consumer].ID
+		d.groups[id] = append(d.groups[id], e.ACL.Group)
+	}
+	return d
+}
+
+// Consumer finds a consumer by id or username.
+func (d *Directory) Consumer(idOrUsername string) (*plugin.Consumer, bool) {
+	c, ok := d.consumers[idOrUsername]
+	return c, ok
+}
+
+// KeyAuth finds a key-auth credential by its key (expired ones too: the
+// plugin checks Expired).
+func (d *Directory) KeyAuth(key string) (*plugin.Credential, bool) {
+	if e, ok := d.keyAuth[key]; ok {
+		return &e.cred, true
+	}
+	return nil, false
+}
+
+// BasicAuth finds a basic-auth credential by username.
+func (d *Directory) BasicAuth(username string) (*plugin.Credential, bool) {
+	c, ok := d.basicAuth[username]
+	return c, ok
+}
+
+// JWT finds a jwt credential by its key.
+func (d *Directory) JWT(key string) (*plugin.Credential, bool) {
+	c, ok := d.jwt[key]
+	return c, ok
+}
+
+// Groups lists a consumer's ACL groups in configuration order (nested
+// acls first, then top-level ones); nil when it has none.
+func (d *Directory) Groups(consumerID string) []string {
+	return d.groups[consumerID]
+}

@@ -1,0 +1,267 @@
+package snapshot
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/upstream"
+	"golang.org/x/crypto/bcrypt"
+)
+
+const directoryYAML = `_format_version: "3.0"
+consumers:
+  - username: alice
+    custom_id: A1
+    keyauth_credentials:
+      - {key: alice-key, tags: [t1]}
+      - {id: 11111111-1111-4111-8111-111111111111, key: alice-temp, ttl: 60}
+    basicauth_credentials:
+      - {username: alice-basic, password: '$2a$04$C6CKIRFmz7jN1EVOxDVVv.d4N7OG/.RJ0zeNTEnBZC7bILVxRvZ8u'}
+    jwt_secrets:
+      - {key: alice-iss, secret: shh}
+    acls:
+      - {group: admins}
+  - id: 22222222-2222-4222-8222-222222222222
+    custom_id: B1
+acls:
+  - {group: users, consumer: alice}
+  - {group: users, consumer: 22222222-2222-4222-8222-222222222222}
+`
+
+func loadDirectory(t *testing.T, src string, now time.Time, prev *Directory) *Directory {
+	t.Helper()
+	m, err := config.Parse([]byte(src), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewDirectory(m, now, prev)
+}
+
+func TestDirectoryLookups(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	d := loadDirectory(t, directoryYAML, now, nil)
+
+	aliceID := EntityID("consumers", "", "alice")
+	alice, ok := d.Consumer("alice")
+	if !ok || alice.ID != aliceID || alice.Username != "alice" || alice.CustomID != "A1" {
+		t.Fatalf("Consumer(alice) = %+v, %v", alice, ok)
+	}
+	if byID, _ := d.Consumer(aliceID); byID != alice {
+		t.Error("lookup by id returned a different consumer value")
+	}
+	bob, ok := d.Consumer("22222222-2222-4222-8222-222222222222")
+	if !ok || bob.Username != "" || bob.CustomID != "B1" {
+		t.Fatalf("Consumer(bob's id) = %+v, %v", bob, ok)
+	}
+	for _, miss := range []string{"", "B1", "nobody", "alice-key"} {
+		if _, ok := d.Consumer(miss); ok {
+			t.Errorf("Consumer(%q) found", miss)
+		}
+	}
+
+	k, ok := d.KeyAuth("alice-key")
+	if !ok || k.Consumer != alice || k.Kind != "key-auth" || k.Key != "alice-key" || !k.ExpiresAt.IsZero() || len(k.Tags) != 1 {
+		t.Fatalf("KeyAuth(alice-key) = %+v, %v", k, ok)
+	}
+	if want := EntityID("keyauth_credentials", "", aliceID+"|alice-key"); k.ID != want {
+		t.Errorf("generated key-auth id %q, want %q", k.ID, want)
+	}
+	tmp, _ := d.KeyAuth("alice-temp")
+	if tmp.ID != "11111111-1111-4111-8111-111111111111" {
+		t.Errorf("configured id not kept: %q", tmp.ID)
+	}
+	if want := now.Add(time.Minute); !tmp.ExpiresAt.Equal(want) {
+		t.Errorf("ExpiresAt = %v, want %v", tmp.ExpiresAt, want)
+	}
+	if tmp.Expired(now.Add(59*time.Second)) || !tmp.Expired(now.Add(time.Minute)) {
+		t.Error("Expired wrong around the ttl")
+	}
+	if _, ok := d.KeyAuth("nope"); ok {
+		t.Error("unknown key found")
+	}
+
+	b, ok := d.BasicAuth("alice-basic")
+	if !ok || b.Consumer != alice || b.Kind != "basic-auth" || b.Username != "alice-basic" {
+		t.Fatalf("BasicAuth = %+v, %v", b, ok)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(b.PasswordHash), []byte("correcthorse")) == nil {
+		t.Error("hash matches a wrong password")
+	}
+	if _, ok := d.BasicAuth("alice"); ok {
+		t.Error("basic-auth found by consumer username")
+	}
+
+	j, ok := d.JWT("alice-iss")
+	if !ok || j.Consumer != alice || j.Kind != "jwt" || j.Secret != "shh" || j.Algorithm != "HS256" {
+		t.Fatalf("JWT = %+v, %v", j, ok)
+	}
+	if want := EntityID("jwt_secrets", "", aliceID+"|alice-iss"); j.ID != want {
+		t.Errorf("jwt id %q, want %q", j.ID, want)
+	}
+
+	if g := d.Groups(aliceID); strings.Join(g, ",") != "admins,users" {
+		t.Errorf("Groups(alice) = %v", g)
+	}
+	if g := d.Groups(bob.ID); strings.Join(g, ",") != "users" {
+		t.Errorf("Groups(bob) = %v", g)
+	}
+	if g := d.Groups("alice"); g != nil {
+		t.Errorf("Groups by username = %v, want nil (ids only)", g)
+	}
+}
+
+func TestDirectoryPlainPasswordHashed(t *testing.T) {
+	d := loadDirectory(t, `_format_version: "3.0"
+consumers: [{username: u, basicauth_credentials: [{username: u, password: open-sesame}]}]
+`, time.Now(), nil)
+	c, ok := d.BasicAuth("u")
+	if !ok || c.PasswordHash == "open-sesame" || bcrypt.CompareHashAndPassword([]byte(c.PasswordHash), []byte("open-sesame")) != nil {
+		t.Fatalf("BasicAuth(u) = %+v, %v", c, ok)
+	}
+}
+
+// TestDirectoryTTLSurvivesReload checks that a reload keeps an unchanged
+// key's ttl start, and that a changed key starts afresh.
+func TestDirectoryTTLSurvivesReload(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	src := func(key string) string {
+		return "_format_version: \"3.0\"\nconsumers: [{username: u, keyauth_credentials: [{key: " + key + ", ttl: 3600}]}]\n"
+	}
+	d1 := loadDirectory(t, src("k1"), t0, nil)
+	d2 := loadDirectory(t, src("k1"), t0.Add(30*time.Minute), d1)
+	c, _ := d2.KeyAuth("k1")
+	if want := t0.Add(time.Hour); !c.ExpiresAt.Equal(want) {
+		t.Errorf("after reload ExpiresAt = %v, want %v", c.ExpiresAt, want)
+	}
+	d3 := loadDirectory(t, src("k2"), t0.Add(30*time.Minute), d2)
+	c, _ = d3.KeyAuth("k2")
+	if want := t0.Add(90 * time.Minute); !c.ExpiresAt.Equal(want) {
+		t.Errorf("new key ExpiresAt = %v, want %v", c.ExpiresAt, want)
+	}
+}
+
+func TestCompileSetsDirectory(t *testing.T) {
+	s, err := compile(t, directoryYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Directory.KeyAuth("alice-key"); !ok {
+		t.Fatal("snapshot directory lacks alice-key")
+	}
+	empty, err := compile(t, "_format_version: \"3.0\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if empty.Directory == nil {
+		t.Fatal("Directory is nil without consumers")
+	}
+	if _, ok := empty.Directory.Consumer("x"); ok {
+		t.Error("empty directory found a consumer")
+	}
+}
+
+func TestDirectoryLookupsDoNotAllocate(t *testing.T) {
+	d := loadDirectory(t, directoryYAML, time.Now(), nil)
+	var dir plugin.Directory = d
+	id := EntityID("consumers", "", "alice")
+	n := testing.AllocsPerRun(100, func() {
+		dir.Consumer("alice")
+		dir.KeyAuth("alice-key")
+		dir.KeyAuth("missing")
+		dir.BasicAuth("alice-basic")
+		dir.JWT("alice-iss")
+		dir.Groups(id)
+	})
+	if n != 0 {
+		t.Errorf("%v allocations per lookup round", n)
+	}
+}
+
+// bigConfig is a config of n consumers, each with one key-auth key.
+func bigConfig(n int) []byte {
+	var b strings.Builder
+	b.Grow(n * 64)
+	b.WriteString("_format_version: \"3.0\"\nconsumers:\n")
+	for i := range n {
+		s := strconv.Itoa(i)
+		b.WriteString("  - username: user-" + s + "\n    keyauth_credentials: [{key: key-" + s + "}]\n")
+	}
+	return []byte(b.String())
+}
+
+var (
+	big100k     []byte
+	big100kOnce sync.Once
+)
+
+// BenchmarkDirectoryLoad100k is Parse + Compile of 100,000 consumers with a
+// key-auth key each.
+func BenchmarkDirectoryLoad100k(b *testing.B) {
+	big100kOnce.Do(func() { big100k = bigConfig(100_000) })
+	reg, err := plugin.NewRegistry(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pools := upstream.NewPools(upstream.DefaultPoolOptions)
+	defer pools.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		m, err := config.Parse(big100k, config.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := Compile(m, Deps{Registry: reg, Pools: pools})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, ok := s.Directory.KeyAuth("key-99999"); !ok {
+			b.Fatal("key-99999 missing")
+		}
+	}
+}
+
+func benchDirectory(b *testing.B) plugin.Directory {
+	b.Helper()
+	big100kOnce.Do(func() { big100k = bigConfig(100_000) })
+	m, err := config.Parse(big100k, config.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return NewDirectory(m, time.Now(), nil)
+}
+
+func BenchmarkDirectoryKeyAuth(b *testing.B) {
+	d := benchDirectory(b)
+	keys := []string{"key-0", "key-51234", "key-99999", "key-nope"}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		d.KeyAuth(keys[i&3])
+		i++
+	}
+}
+
+func BenchmarkDirectoryConsumer(b *testing.B) {
+	d := benchDirectory(b)
+	names := []string{"user-0", "user-51234", "user-99999", EntityID("consumers", "", "user-7")}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		d.Consumer(names[i&3])
+		i++
+	}
+}
+
+func BenchmarkDirectoryGroups(b *testing.B) {
+	d := benchDirectory(b)
+	id := EntityID("consumers", "", "user-7")
+	b.ReportAllocs()
+	for b.Loop() {
+		d.Groups(id)
+	}
+}
