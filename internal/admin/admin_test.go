@@ -230,7 +230,7 @@ func TestAdminRootStatusReady(t *testing.T) {
 	if r := f.get("/status/ready"); r["message"] != "ready" {
 		t.Errorf("ready = %v", r)
 	}
-	if e := f.get("/plugins/enabled"); strings.Join(toStrings(e["enabled_plugins"]), ",") != "acl,adaptive-concurrency,block,circuit-breaker,cors,key-auth,request-termination,request-transformer" {
+	if e := f.get("/plugins/enabled"); strings.Join(toStrings(e["enabled_plugins"]), ",") != "acl,adaptive-concurrency,basic-auth,block,circuit-breaker,cors,key-auth,request-termination,request-transformer" {
 		t.Errorf("enabled_plugins = %v", e)
 	}
 	for _, p := range []string{"/nope", "/status/nope", "/services/users/nope"} {

@@ -101,10 +101,12 @@ func validRequestLine(method, path, query, host string) bool {
 	return strings.IndexByte(host, '/') < 0 && strings.IndexByte(host, '\\') < 0
 }
 
-// skipRequestHeader names the headers writeHead produces itself.
+// skipRequestHeader names the headers writeHead produces itself, and
+// Proxy-Authorization, which is for the gateway (basic-auth may read it)
+// and never for the upstream.
 func skipRequestHeader(k string) bool {
 	switch k {
-	case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "Expect":
+	case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "Expect", "Proxy-Authorization":
 		return true
 	}
 	return false

@@ -127,6 +127,8 @@ func (h *Handler) forwardH2(w *countingWriter, r *http.Request, st *reqState, ro
 	if r.ProtoMajor == 2 && r.Header.Get("Content-Type") != "" {
 		out.Header["Te"] = []string{"trailers"}
 	}
+	// Credentials for the gateway itself never go upstream.
+	delete(out.Header, "Proxy-Authorization")
 	out = out.WithContext(ctx)
 	start := time.Now()
 	target.Begin()

@@ -6,6 +6,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/acl"
 	"github.com/turnpikegw/turnpike/internal/plugins/adaptiveconcurrency"
+	"github.com/turnpikegw/turnpike/internal/plugins/basicauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/circuitbreaker"
 	"github.com/turnpikegw/turnpike/internal/plugins/cors"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
@@ -18,6 +19,7 @@ func Registrations() []plugin.Registration {
 	return []plugin.Registration{
 		acl.Registration(),
 		adaptiveconcurrency.Registration(),
+		basicauth.Registration(),
 		circuitbreaker.Registration(),
 		cors.Registration(),
 		keyauth.Registration(),
