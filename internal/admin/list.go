@@ -55,6 +55,7 @@ func (a *api) entityRoutes(mux *http.ServeMux) {
 			a.list(w, r, ix, n.child, func(c *entity) bool { return n.belongs(c, p) })
 		}))
 	}
+	a.credentialRoutes(mux)
 }
 
 // readOnly serves GET (and HEAD) with the entity index of the snapshot in

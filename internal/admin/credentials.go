@@ -1,0 +1,127 @@
+package admin
+
+import (
+	"net/http"
+
+	"github.com/turnpikegw/turnpike/internal/snapshot"
+)
+
+// credentialKinds are the credential entities served read-only: Kong's
+// schema name (the index kind, and the name in the DB-less write error),
+// the flat list path and the path nested under a consumer.
+var credentialKinds = []struct{ kind, flat, nested string }{
+	{"keyauth_credentials", "key-auths", "key-auth"},
+	{"basicauth_credentials", "basic-auths", "basic-auth"},
+	{"jwt_secrets", "jwts", "jwt"},
+	{"acls", "acls", "acls"},
+}
+
+// addCredentials renders the snapshot's credentials with Kong's field
+// names. Ids are the ones snapshot.Directory hands the auth plugins (acls,
+// which the directory keeps no id for, get one the same way). Endpoint keys
+// are Kong's: key for key-auth and jwt, username for basic-auth; an acl
+// group is only unique per consumer, so acls are found by id.
+func (ix *index) addCredentials(created int64) {
+	m := ix.snap.Model
+	ts := func(v int64) int64 {
+		if v != 0 {
+			return v
+		}
+		return created
+	}
+	consumer := func(id string) map[string]any { return map[string]any{"id": id} }
+	for _, e := range m.KeyAuthCredentials {
+		k, cid := e.Credential, snapshot.ConsumerID(e.Consumer.Consumer)
+		id := snapshot.EntityID("keyauth_credentials", k.ID, cid+"|"+k.Key)
+		var ttl any
+		if k.TTL > 0 {
+			ttl = k.TTL
+		}
+		ix.add("keyauth_credentials", &entity{id: id, key: k.Key, tags: k.Tags, consumer: cid, body: map[string]any{
+			"id": id, "key": k.Key, "ttl": ttl, "tags": list(k.Tags),
+			"created_at": ts(k.CreatedAt), "consumer": consumer(cid),
+		}})
+	}
+	for _, e := range m.BasicAuthCredentials {
+		b, cid := e.Credential, snapshot.ConsumerID(e.Consumer.Consumer)
+		id := snapshot.EntityID("basicauth_credentials", b.ID, cid+"|"+b.Username)
+		// Kong shows the stored hash, never the password as given.
+		ix.add("basicauth_credentials", &entity{id: id, key: b.Username, tags: b.Tags, consumer: cid, body: map[string]any{
+			"id": id, "username": b.Username, "password": e.PasswordHash, "tags": list(b.Tags),
+			"created_at": ts(b.CreatedAt), "consumer": consumer(cid),
+		}})
+	}
+	for _, e := range m.JWTSecrets {
+		j, cid := e.Secret, snapshot.ConsumerID(e.Consumer.Consumer)
+		id := snapshot.EntityID("jwt_secrets", j.ID, cid+"|"+j.Key)
+		ix.add("jwt_secrets", &entity{id: id, key: j.Key, tags: j.Tags, consumer: cid, body: map[string]any{
+			"id": id, "key": j.Key, "secret": null(j.Secret), "rsa_public_key": null(j.RSAPublicKey),
+			"algorithm": j.Algorithm, "tags": list(j.Tags),
+			"created_at": ts(j.CreatedAt), "consumer": consumer(cid),
+		}})
+	}
+	for _, e := range m.ACLs {
+		a, cid := e.ACL, snapshot.ConsumerID(e.Consumer.Consumer)
+		id := snapshot.EntityID("acls", a.ID, cid+"|"+a.Group)
+		ix.add("acls", &entity{id: id, tags: a.Tags, consumer: cid, body: map[string]any{
+			"id": id, "group": a.Group, "tags": list(a.Tags),
+			"created_at": ts(a.CreatedAt), "consumer": consumer(cid),
+		}})
+	}
+}
+
+// credentialRoutes registers the flat credential lists (/key-auths,
+// /basic-auths, /jwts, /acls), each also by id or endpoint key, and the
+// ones nested in a consumer (/consumers/{c}/key-auth, …), also by id or
+// endpoint key (group for acls), both read-only like the other entities.
+func (a *api) credentialRoutes(mux *http.ServeMux) {
+	notFound := func(w http.ResponseWriter) { writeJSON(w, http.StatusNotFound, message("Not found")) }
+	for _, ck := range credentialKinds {
+		kind := ck.kind
+		mux.HandleFunc("/"+ck.flat, a.readOnly(kind, func(w http.ResponseWriter, r *http.Request, ix *index) {
+			a.list(w, r, ix, kind, nil)
+		}))
+		mux.HandleFunc("/"+ck.flat+"/{id}", a.readOnly(kind, func(w http.ResponseWriter, r *http.Request, ix *index) {
+			e := ix.find(kind, r.PathValue("id"))
+			if e == nil {
+				notFound(w)
+				return
+			}
+			writeJSON(w, http.StatusOK, e.body)
+		}))
+		mux.HandleFunc("/consumers/{id}/"+ck.nested, a.readOnly(kind, func(w http.ResponseWriter, r *http.Request, ix *index) {
+			c := ix.find("consumers", r.PathValue("id"))
+			if c == nil {
+				notFound(w)
+				return
+			}
+			a.list(w, r, ix, kind, func(e *entity) bool { return e.consumer == c.id })
+		}))
+		mux.HandleFunc("/consumers/{id}/"+ck.nested+"/{cred}", a.readOnly(kind, func(w http.ResponseWriter, r *http.Request, ix *index) {
+			c := ix.find("consumers", r.PathValue("id"))
+			if c == nil {
+				notFound(w)
+				return
+			}
+			want := r.PathValue("cred")
+			var byKey *entity
+			for _, e := range ix.byKind[kind] {
+				if e.consumer != c.id {
+					continue
+				}
+				if e.id == want {
+					writeJSON(w, http.StatusOK, e.body)
+					return
+				}
+				if byKey == nil && (e.key != "" && e.key == want || kind == "acls" && e.body["group"] == want) {
+					byKey = e
+				}
+			}
+			if byKey == nil {
+				notFound(w)
+				return
+			}
+			writeJSON(w, http.StatusOK, byKey.body)
+		}))
+	}
+}
