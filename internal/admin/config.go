@@ -75,7 +75,11 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 	a.index.Store(ix)
 	// Kong answers with the entities it loaded, by kind and id.
 	out := map[string]any{}
-	for _, kind := range kinds {
+	loaded := append([]string{}, kinds...)
+	for _, ck := range credentialKinds {
+		loaded = append(loaded, ck.kind)
+	}
+	for _, kind := range loaded {
 		if es := ix.byKind[kind]; len(es) > 0 {
 			byID := make(map[string]any, len(es))
 			for _, e := range es {

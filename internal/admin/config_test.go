@@ -41,6 +41,21 @@ func routeNames(t *testing.T, f *fixture) string {
 	return strings.Join(names(t, f.get("/routes"), "name"), ",")
 }
 
+// The 201 of POST /config lists the credentials it loaded too.
+func TestAdminPostConfigListsCredentials(t *testing.T) {
+	f := newFixture(t, smallConfig, nil)
+	doc := "_format_version: \"3.0\"\nconsumers:\n- username: alice\n  keyauth_credentials: [{key: k1}]\n  acls: [{group: g1}]\n"
+	code, body, _ := f.do(http.MethodPost, "/config", doc, "Content-Type", "application/yaml")
+	if code != 201 {
+		t.Fatalf("POST /config = %d %v", code, body)
+	}
+	keys, _ := body["keyauth_credentials"].(map[string]any)
+	acls, _ := body["acls"].(map[string]any)
+	if len(keys) != 1 || len(acls) != 1 {
+		t.Errorf("201 body = %v", body)
+	}
+}
+
 func TestAdminGetConfig(t *testing.T) {
 	f := newFixture(t, smallConfig, nil)
 	if got := f.get("/config")["config"]; got != smallConfig {
