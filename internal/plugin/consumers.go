@@ -82,3 +82,37 @@ func setConsumerHeaders(c *Ctx, consumer *Consumer) {
 		delete(h, "X-Consumer-Username")
 	}
 }
+
+// CredentialChecker is an auth plugin's own check: it authenticates the
+// request (calling Authenticate) or says why not.
+type CredentialChecker interface {
+	CheckCredentials(c *Ctx) *Exit
+}
+
+// RunAuth applies Kong's rules for combining auth plugins around a
+// plugin's check. Without an anonymous consumer every failure is answered
+// (logical AND between auth plugins). With one, a request an earlier
+// plugin already authenticated is left alone, and a failure goes on as the
+// anonymous consumer (logical OR); a missing anonymous consumer is a 500,
+// as in Kong.
+func RunAuth(c *Ctx, anonymous string, check CredentialChecker) error {
+	if anonymous == "" {
+		if e := check.CheckCredentials(c); e != nil {
+			return e
+		}
+		return nil
+	}
+	if c.Credential != "" || check.CheckCredentials(c) == nil {
+		return nil
+	}
+	var consumer *Consumer
+	ok := false
+	if c.Directory != nil {
+		consumer, ok = c.Directory.Consumer(anonymous)
+	}
+	if !ok {
+		return NewExit(500, "anonymous consumer "+anonymous+" is configured but doesn't exist")
+	}
+	AuthenticateAnonymous(c, consumer)
+	return nil
+}

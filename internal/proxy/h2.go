@@ -19,12 +19,8 @@ import (
 // h2Client keeps track of the HTTP/2 transports of grpc/grpcs services.
 // Each service brings its own (snapshot.Service.H2: its TLS settings,
 // connect_timeout and write_timeout, shared between services with equal
-// settings and carried over by reloads that leave them unchanged); the two
-// shared transports here only serve services that were not compiled by
-// snapshot.Compile.
+// settings and carried over by reloads that leave them unchanged).
 type h2Client struct {
-	plain  *http.Transport // h2c, prior knowledge
-	secure *http.Transport
 	// seen holds every service transport that carried a request (as
 	// *http.Transport keys), so that close reaches them and a reload's
 	// replaced ones lose their idle connections early; mu serialises
@@ -33,20 +29,9 @@ type h2Client struct {
 	mu   sync.Mutex
 }
 
-func newH2Client() *h2Client {
-	plain := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 60 * time.Second, DisableCompression: true}
-	plain.Protocols = new(http.Protocols)
-	plain.Protocols.SetUnencryptedHTTP2(true)
-	secure := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 60 * time.Second, DisableCompression: true,
-		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
-	secure.Protocols = new(http.Protocols)
-	secure.Protocols.SetHTTP2(true)
-	return &h2Client{plain: plain, secure: secure}
-}
+func newH2Client() *h2Client { return &h2Client{} }
 
 func (c *h2Client) close() {
-	c.plain.CloseIdleConnections()
-	c.secure.CloseIdleConnections()
 	c.seen.Range(func(k, _ any) bool {
 		k.(*http.Transport).CloseIdleConnections()
 		return true
@@ -61,12 +46,6 @@ func (c *h2Client) close() {
 // with its IdleConnTimeout anyway.
 func (h *Handler) h2Transport(svc *snapshot.Service) *http.Transport {
 	tr := svc.H2
-	if tr == nil {
-		if svc.Scheme == "https" {
-			return h.h2.secure
-		}
-		return h.h2.plain
-	}
 	c := h.h2
 	if _, ok := c.seen.Load(tr); ok {
 		return tr

@@ -118,13 +118,19 @@ func (s *TargetState) observeLatency(d time.Duration) {
 // decayed to now: a target that was slow once and then left alone drifts
 // back towards 0, so the latency balancer tries it again instead of
 // shunning it forever.
-func (s *TargetState) LatencyEWMA() time.Duration {
+func (s *TargetState) LatencyEWMA() time.Duration { return s.LatencyEWMAAt(time.Now().UnixNano()) }
+
+// LatencyEWMAAt is LatencyEWMA at now (Unix nanoseconds), so a balancer
+// comparing many targets reads the clock once. The decay is skipped for a
+// target sampled less than a second ago, where it changes nothing that
+// matters and would cost an exponential per target per pick.
+func (s *TargetState) LatencyEWMAAt(now int64) time.Duration {
 	v := s.ewmaNanos.Load()
 	if v == 0 {
 		return 0
 	}
-	idle := time.Now().UnixNano() - s.lastNanos.Load()
-	if idle <= 0 {
+	idle := now - s.lastNanos.Load()
+	if idle < int64(time.Second) {
 		return time.Duration(v)
 	}
 	return time.Duration(float64(v) * math.Exp(-float64(idle)/latencyTau))

@@ -1,7 +1,6 @@
 package upstream
 
 import (
-	"strconv"
 	"testing"
 )
 
@@ -105,21 +104,5 @@ func TestJoinHostPort(t *testing.T) {
 	}
 	if got := JoinHostPort("example.com", 8080); got != "example.com:8080" {
 		t.Errorf("got %q", got)
-	}
-}
-
-func BenchmarkRoundRobinPick(b *testing.B) {
-	for _, n := range []int{10, 1000} {
-		var targets []*Target
-		for i := range n {
-			targets = append(targets, NewTarget("t", i, 1+i%7, nil))
-		}
-		rr := NewRoundRobin(targets)
-		b.Run(strconv.Itoa(n)+"-targets", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				rr.Pick(&PickRequest{})
-			}
-		})
 	}
 }

@@ -1,5 +1,7 @@
 package upstream
 
+import "time"
+
 // Latency is Kong's `latency` algorithm: peak EWMA (Finagle, Linkerd). Each
 // target costs (ewma+1) × (inflight+1) / weight, with ewma the peak-EWMA
 // time to the response head in nanoseconds, and the cheapest wins.
@@ -31,6 +33,7 @@ func (l *Latency) Pick(r *PickRequest) (*Target, error) {
 	}
 	prev := prevOf(r)
 	start := l.order.start()
+	now := time.Now().UnixNano()
 	var (
 		best     *Target
 		bestCost float64
@@ -49,7 +52,7 @@ func (l *Latency) Pick(r *PickRequest) (*Target, error) {
 			prevOK = true
 			continue
 		}
-		cost := latencyCost(t)
+		cost := latencyCost(t, now)
 		if best == nil || cost < bestCost {
 			best, bestCost = t, cost
 		}
@@ -67,8 +70,8 @@ func (l *Latency) Pick(r *PickRequest) (*Target, error) {
 // latency in nanoseconds and a count can exceed int64 in a pathological
 // case, and the precision lost in a float does not change an ordering that
 // matters.
-func latencyCost(t *Target) float64 {
-	ewma := float64(t.State.LatencyEWMA()) + 1
+func latencyCost(t *Target, now int64) float64 {
+	ewma := float64(t.State.LatencyEWMAAt(now)) + 1
 	return ewma * float64(t.State.InFlight()+1) / float64(t.Weight)
 }
 

@@ -10,31 +10,17 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugin/plugintest"
 )
 
-// directory is a fake plugin.Directory holding consumers and their groups.
-type directory struct {
-	consumers map[string]*plugin.Consumer
-	groups    map[string][]string
-}
-
-func (d *directory) Consumer(idOrUsername string) (*plugin.Consumer, bool) {
-	c, ok := d.consumers[idOrUsername]
-	return c, ok
-}
-func (d *directory) KeyAuth(string) (*plugin.Credential, bool)   { return nil, false }
-func (d *directory) BasicAuth(string) (*plugin.Credential, bool) { return nil, false }
-func (d *directory) JWT(string) (*plugin.Credential, bool)       { return nil, false }
-func (d *directory) Groups(consumerID string) []string           { return d.groups[consumerID] }
-
 // The consumers of Kong's spec/03-plugins/18-acl/02-access_spec.lua.
-func kongDirectory() *directory {
-	d := &directory{consumers: map[string]*plugin.Consumer{}, groups: map[string][]string{}}
+func kongDirectory() *plugintest.Directory {
+	d := &plugintest.Directory{GroupsOf: map[string][]string{}}
 	add := func(username string, groups ...string) {
 		c := &plugin.Consumer{ID: "id-" + username, Username: username}
-		d.consumers[c.ID], d.consumers[username] = c, c
+		d.Consumers = append(d.Consumers, c)
 		if len(groups) > 0 {
-			d.groups[c.ID] = groups
+			d.GroupsOf[c.ID] = groups
 		}
 	}
 	add("consumer1")
@@ -207,9 +193,9 @@ hide_groups_header: false
 		t.Fatal("an empty deny list made it a deny config")
 	}
 	d := kongDirectory()
-	d.groups["id-consumer1"] = []string{"group-user"}
+	d.GroupsOf["id-consumer1"] = []string{"group-user"}
 	req := httptest.NewRequest("GET", "/", nil)
-	c := &plugin.Ctx{Req: req, Directory: d, Consumer: d.consumers["consumer1"], Credential: "k"}
+	c := &plugin.Ctx{Req: req, Directory: d, Consumer: consumerOf(d, "consumer1"), Credential: "k"}
 	if err := in.Access(c); err != nil {
 		t.Fatalf("group-user refused: %v", err)
 	}
@@ -218,8 +204,8 @@ hide_groups_header: false
 	}
 	// Group names match exactly: no case folding, no prefixes.
 	for _, g := range []string{"Group-User", "group", "group-admins"} {
-		d.groups["id-consumer1"] = []string{g}
-		c := &plugin.Ctx{Req: httptest.NewRequest("GET", "/", nil), Directory: d, Consumer: d.consumers["consumer1"], Credential: "k"}
+		d.GroupsOf["id-consumer1"] = []string{g}
+		c := &plugin.Ctx{Req: httptest.NewRequest("GET", "/", nil), Directory: d, Consumer: consumerOf(d, "consumer1"), Credential: "k"}
 		var e *plugin.Exit
 		if err := in.Access(c); !errors.As(err, &e) || e.Status != 403 {
 			t.Errorf("group %q: %v, want 403", g, err)
@@ -345,11 +331,16 @@ func BenchmarkAccess(b *testing.B) {
 	in := inst.(*instance)
 	d := kongDirectory()
 	req := httptest.NewRequest("GET", "/", nil)
-	c := &plugin.Ctx{Req: req, Directory: d, Consumer: d.consumers["consumer3"], Credential: "k"}
+	c := &plugin.Ctx{Req: req, Directory: d, Consumer: consumerOf(d, "consumer3"), Credential: "k"}
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := in.Access(c); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+func consumerOf(d *plugintest.Directory, username string) *plugin.Consumer {
+	c, _ := d.Consumer(username)
+	return c
 }

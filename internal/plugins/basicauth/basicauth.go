@@ -61,9 +61,8 @@ var (
 )
 
 type instance struct {
-	hide         bool
-	anonymous    string
-	hasAnonymous bool
+	hide      bool
+	anonymous string
 	// wwwAuth is the WWW-Authenticate value of every 401.
 	wwwAuth string
 	cache   *cache
@@ -89,7 +88,7 @@ func New(cfg any, _ plugin.Env) (plugin.Instance, error) {
 		cache:   newCache(cacheSize, cacheTTL, time.Now),
 	}
 	if c.Anonymous != nil {
-		in.anonymous, in.hasAnonymous = *c.Anonymous, true
+		in.anonymous = *c.Anonymous
 	}
 	return in, nil
 }
@@ -100,29 +99,7 @@ func New(cfg any, _ plugin.Env) (plugin.Instance, error) {
 // anonymous consumer (logical OR). Kong's basic-auth has no
 // run_on_preflight: OPTIONS requests are authenticated too.
 func (in *instance) Access(c *plugin.Ctx) error {
-	if !in.hasAnonymous {
-		if e := in.authenticate(c); e != nil {
-			return e
-		}
-		return nil
-	}
-	if c.Credential != "" {
-		return nil
-	}
-	if in.authenticate(c) == nil {
-		return nil
-	}
-	var consumer *plugin.Consumer
-	ok := false
-	if c.Directory != nil {
-		consumer, ok = c.Directory.Consumer(in.anonymous)
-	}
-	if !ok {
-		return plugin.NewExit(http.StatusInternalServerError,
-			"anonymous consumer "+in.anonymous+" is configured but doesn't exist")
-	}
-	plugin.AuthenticateAnonymous(c, consumer)
-	return nil
+	return plugin.RunAuth(c, in.anonymous, in)
 }
 
 func (in *instance) unauthorized() *plugin.Exit {
@@ -136,7 +113,9 @@ func (in *instance) unauthorized() *plugin.Exit {
 // authenticate is Kong's do_authentication: Proxy-Authorization is tried
 // first, and Authorization only when Proxy-Authorization names no known
 // username. Each header read is removed when hide_credentials is set.
-func (in *instance) authenticate(c *plugin.Ctx) *plugin.Exit {
+// CheckCredentials is the plugin's own check (plugin.RunAuth adds the
+// anonymous-consumer rules).
+func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 	h := c.Req.Header
 	// Kong's kong.request.get_header: the first value, present even if empty.
 	proxyAuth, hasProxyAuth := first(h, hdrProxyAuthorization)

@@ -12,31 +12,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugin/plugintest"
 )
-
-// directory is a fake plugin.Directory.
-type directory struct {
-	consumers []*plugin.Consumer
-	basic     map[string]*plugin.Credential
-}
-
-func (d *directory) Consumer(idOrUsername string) (*plugin.Consumer, bool) {
-	for _, c := range d.consumers {
-		if c.ID == idOrUsername || c.Username == idOrUsername {
-			return c, true
-		}
-	}
-	return nil, false
-}
-
-func (d *directory) BasicAuth(username string) (*plugin.Credential, bool) {
-	c, ok := d.basic[username]
-	return c, ok
-}
-
-func (d *directory) KeyAuth(string) (*plugin.Credential, bool) { return nil, false }
-func (d *directory) JWT(string) (*plugin.Credential, bool)     { return nil, false }
-func (d *directory) Groups(string) []string                    { return nil }
 
 func hash(t testing.TB, pw string) string {
 	t.Helper()
@@ -54,13 +31,13 @@ var (
 
 // newDirectory holds the credentials of Kong's
 // spec/03-plugins/10-basic-auth/03-access_spec.lua.
-func newDirectory(t testing.TB) *directory {
+func newDirectory(t testing.TB) *plugintest.Directory {
 	cred := func(id, user, pw string, c *plugin.Consumer) *plugin.Credential {
 		return &plugin.Credential{ID: id, Kind: "basic-auth", Username: user, PasswordHash: hash(t, pw), Consumer: c}
 	}
-	return &directory{
-		consumers: []*plugin.Consumer{bob, nobody},
-		basic: map[string]*plugin.Credential{
+	return &plugintest.Directory{
+		Consumers: []*plugin.Consumer{bob, nobody},
+		Basic: map[string]*plugin.Credential{
 			"bob":     cred("cred-bob", "bob", "kong", bob),
 			"user123": cred("cred-123", "user123", "password123", bob),
 			"user321": cred("cred-321", "user321", "password:123", bob),

@@ -71,7 +71,6 @@ type instance struct {
 	keys                                       []keyName
 	inHeader, inQuery, inBody, hide, preflight bool
 	anonymous                                  string
-	hasAnonymous                               bool
 	// wwwAuth is the WWW-Authenticate value of every 401.
 	wwwAuth string
 	now     func() time.Time
@@ -121,7 +120,7 @@ func New(cfg any, _ plugin.Env) (plugin.Instance, error) {
 		})
 	}
 	if c.Anonymous != nil {
-		in.anonymous, in.hasAnonymous = *c.Anonymous, true
+		in.anonymous = *c.Anonymous
 	}
 	if c.Realm != nil {
 		in.wwwAuth = `Key realm="` + *c.Realm + `"`
@@ -137,29 +136,7 @@ func (in *instance) Access(c *plugin.Ctx) error {
 	if !in.preflight && c.Req.Method == http.MethodOptions {
 		return nil
 	}
-	if !in.hasAnonymous {
-		if e := in.authenticate(c); e != nil {
-			return e
-		}
-		return nil
-	}
-	if c.Credential != "" {
-		return nil
-	}
-	if in.authenticate(c) == nil {
-		return nil
-	}
-	var consumer *plugin.Consumer
-	ok := false
-	if c.Directory != nil {
-		consumer, ok = c.Directory.Consumer(in.anonymous)
-	}
-	if !ok {
-		return plugin.NewExit(http.StatusInternalServerError,
-			"anonymous consumer "+in.anonymous+" is configured but doesn't exist")
-	}
-	plugin.AuthenticateAnonymous(c, consumer)
-	return nil
+	return plugin.RunAuth(c, in.anonymous, in)
 }
 
 func (in *instance) unauthorized(msg string) *plugin.Exit {
@@ -172,7 +149,9 @@ func (in *instance) unauthorized(msg string) *plugin.Exit {
 
 // authenticate is Kong's do_authentication: it finds the key, hides it when
 // asked, and authenticates its consumer, or returns the failure.
-func (in *instance) authenticate(c *plugin.Ctx) *plugin.Exit {
+// CheckCredentials is the plugin's own check (plugin.RunAuth adds the
+// anonymous-consumer rules).
+func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 	var (
 		key   string
 		found bool

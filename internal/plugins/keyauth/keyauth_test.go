@@ -16,39 +16,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugin/plugintest"
 )
-
-// directory is a fake plugin.Directory.
-type directory struct {
-	consumers []*plugin.Consumer
-	keys      map[string]*plugin.Credential
-}
-
-func (d *directory) Consumer(idOrUsername string) (*plugin.Consumer, bool) {
-	for _, c := range d.consumers {
-		if c.ID == idOrUsername || c.Username == idOrUsername {
-			return c, true
-		}
-	}
-	return nil, false
-}
-
-func (d *directory) KeyAuth(key string) (*plugin.Credential, bool) {
-	c, ok := d.keys[key]
-	return c, ok
-}
-
-func (d *directory) BasicAuth(string) (*plugin.Credential, bool) { return nil, false }
-func (d *directory) JWT(string) (*plugin.Credential, bool)       { return nil, false }
-func (d *directory) Groups(string) []string                      { return nil }
 
 var (
 	now    = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	bob    = &plugin.Consumer{ID: "bob-id", Username: "bob", CustomID: "bob-custom"}
 	nobody = &plugin.Consumer{ID: "anon-id", Username: "no-body"}
-	dir    = &directory{
-		consumers: []*plugin.Consumer{bob, nobody},
-		keys: map[string]*plugin.Credential{
+	dir    = &plugintest.Directory{
+		Consumers: []*plugin.Consumer{bob, nobody},
+		KeyAuths: map[string]*plugin.Credential{
 			"kong":    {ID: "cred-kong", Kind: "key-auth", Key: "kong", Consumer: bob},
 			"right":   {ID: "cred-right", Kind: "key-auth", Key: "right", Consumer: bob},
 			"expired": {ID: "cred-expired", Kind: "key-auth", Key: "expired", Consumer: bob, ExpiresAt: now},

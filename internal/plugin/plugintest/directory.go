@@ -1,0 +1,49 @@
+// Package plugintest holds test doubles for plugin tests: a plugin.Directory
+// filled by hand, so auth plugins are tested without compiling a config.
+package plugintest
+
+import "github.com/turnpikegw/turnpike/internal/plugin"
+
+// Directory is an in-memory plugin.Directory. Consumers are found by id or
+// username; the maps are keyed like the real lookups (key-auth key,
+// basic-auth username, jwt key, consumer id for groups).
+type Directory struct {
+	Consumers []*plugin.Consumer
+	KeyAuths  map[string]*plugin.Credential
+	Basic     map[string]*plugin.Credential
+	JWTs      map[string]*plugin.Credential
+	GroupsOf  map[string][]string
+}
+
+var _ plugin.Directory = (*Directory)(nil)
+
+// Consumer finds a consumer by id or username.
+func (d *Directory) Consumer(idOrUsername string) (*plugin.Consumer, bool) {
+	for _, c := range d.Consumers {
+		if c.ID == idOrUsername || c.Username == idOrUsername {
+			return c, true
+		}
+	}
+	return nil, false
+}
+
+// KeyAuth finds a key-auth credential.
+func (d *Directory) KeyAuth(key string) (*plugin.Credential, bool) {
+	c, ok := d.KeyAuths[key]
+	return c, ok
+}
+
+// BasicAuth finds a basic-auth credential.
+func (d *Directory) BasicAuth(username string) (*plugin.Credential, bool) {
+	c, ok := d.Basic[username]
+	return c, ok
+}
+
+// JWT finds a jwt credential.
+func (d *Directory) JWT(key string) (*plugin.Credential, bool) {
+	c, ok := d.JWTs[key]
+	return c, ok
+}
+
+// Groups lists a consumer's groups.
+func (d *Directory) Groups(consumerID string) []string { return d.GroupsOf[consumerID] }
