@@ -2,9 +2,9 @@
 # Installs the system packages the test suite needs, only when missing.
 # Each entry is "command:debian-package".
 set -euo pipefail
-# redis-server arrives with the rate-limiting issue; nothing is needed yet.
+# redis-server: the rate-limiting tests start real Redis servers.
 needs=(
-
+  redis-server:redis-server
 )
 missing=()
 for entry in "${needs[@]}"; do

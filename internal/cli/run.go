@@ -234,14 +234,14 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	}
 	states := upstream.NewStates()
 	g.health = upstream.NewHealthCheckers(states, upstream.HealthOptions{CoolDown: o.healthCoolDown, Logger: logger})
-	deps := snapshot.Deps{Registry: reg, Pools: g.pools, States: states, Health: g.health, Env: plugin.Env{Logger: logger}}
+	metrics := observe.NewMetrics()
+	deps := snapshot.Deps{Registry: reg, Pools: g.pools, States: states, Health: g.health, Env: plugin.Env{Logger: logger, Metrics: metrics}}
 	g.loader = reload.New(g.holder, deps, path, opts, logger)
 	snap, err := g.loader.Apply(source, "startup")
 	if err != nil {
 		g.close()
 		return nil, configError(o.configPath, err)
 	}
-	metrics := observe.NewMetrics()
 	g.handler = proxy.NewHandler(g.holder, proxy.Options{
 		Metrics:             metrics,
 		AllowEncodedSlashes: o.encodedSlashes,
@@ -385,6 +385,9 @@ func (g *gateway) close() {
 	}
 	if g.health != nil {
 		g.health.Close()
+	}
+	if g.loader != nil {
+		g.loader.Close()
 	}
 	if g.pools != nil {
 		g.pools.Close()

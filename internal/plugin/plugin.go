@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/observe"
 )
 
 // Registration describes one plugin to the registry.
@@ -30,11 +31,25 @@ type Registration struct {
 // explicitly; there is no package-level state.
 type Env struct {
 	Logger *slog.Logger
+	// Metrics is the gateway's Prometheus registry and shared series (nil
+	// in dry runs and unit tests: record nothing then).
+	Metrics *observe.Metrics
 }
 
 // Instance is a configured plugin. It implements one or more of Accessor,
 // HeaderFilter, BodyFilter and Logger.
 type Instance any
+
+// Closer is implemented by instances that hold resources (goroutines,
+// connections). The gateway calls Close once, when no snapshot it will
+// route new requests through uses the instance any more: after a reload
+// replaced it, after a dry run built it, when a config failed to compile
+// and at shutdown. Requests already in flight may still call the instance
+// afterwards; it must answer them without its resources (fail open or
+// closed as its config says) rather than panic.
+type Closer interface {
+	Close()
+}
 
 // Accessor runs in the access phase, before the request is proxied. It may
 // change the upstream request through the Ctx, or answer the request itself

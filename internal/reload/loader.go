@@ -105,7 +105,23 @@ func (l *Loader) Check(data []byte) (*snapshot.Snapshot, error) {
 	// Pools of its own, so a dry run never touches the live connections.
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	defer pools.Close()
-	return snapshot.Compile(m, snapshot.Deps{Registry: l.deps.Registry, Pools: pools, Env: l.deps.Env})
+	// Unchanged plugin instances are shared with the snapshot in force
+	// rather than built again; the ones built for the check are closed.
+	cur := l.holder.Load()
+	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: l.deps.Registry, Pools: pools, Env: l.deps.Env, Previous: cur})
+	if err != nil {
+		return nil, err
+	}
+	snapshot.Release(snap, cur)
+	return snap, nil
+}
+
+// Close releases the plugin instances of the snapshot in force, at
+// shutdown.
+func (l *Loader) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	snapshot.Release(l.holder.Load(), nil)
 }
 
 func (l *Loader) apply(data []byte, trigger string, skipUnchanged bool) (*snapshot.Snapshot, error) {
@@ -142,7 +158,9 @@ func (l *Loader) apply(data []byte, trigger string, skipUnchanged bool) (*snapsh
 			"trigger", trigger, "errors", len(errs), "first", errs[0].Error())
 		return nil, err
 	}
+	old := l.holder.Load()
 	l.holder.Store(snap)
+	snapshot.Release(old, snap)
 	l.deps.Pools.Retain(snap.PoolKeys)
 	if l.deps.States != nil {
 		l.deps.States.Retain(snap.StateKeys)

@@ -49,6 +49,8 @@ func Compile(m *config.Model, d Deps) (*Snapshot, error) {
 	c.chains()
 	c.certificates()
 	if len(c.errs) > 0 {
+		// Instances built for this attempt will never serve a request.
+		Release(c.snap, d.Previous)
 		return nil, c.errs
 	}
 	var prevDir *Directory

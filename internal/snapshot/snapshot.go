@@ -162,3 +162,24 @@ func (h *Holder) Load() *Snapshot { return h.p.Load() }
 
 // Store puts s in force.
 func (h *Holder) Store(s *Snapshot) { h.p.Store(s) }
+
+// Release closes the plugin instances of s that keep does not use (keep may
+// be nil: close them all). The loader calls it on the snapshot a reload
+// replaced, on a dry run's snapshot and at shutdown.
+func Release(s, keep *Snapshot) {
+	if s == nil {
+		return
+	}
+	var kept map[plugin.Instance]bool
+	if keep != nil {
+		kept = make(map[plugin.Instance]bool, len(keep.Instances))
+		for _, inst := range keep.Instances {
+			kept[inst] = true
+		}
+	}
+	for _, inst := range s.Instances {
+		if cl, ok := inst.(plugin.Closer); ok && !kept[inst] {
+			cl.Close()
+		}
+	}
+}
