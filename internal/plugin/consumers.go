@@ -35,6 +35,8 @@ type Directory interface {
 	// Consumer finds a consumer by id or username (Kong's `anonymous`
 	// accepts either).
 	Consumer(idOrUsername string) (*Consumer, bool)
+	// ConsumerByCustomID finds a consumer by custom_id.
+	ConsumerByCustomID(customID string) (*Consumer, bool)
 	// KeyAuth finds a key-auth credential by its key.
 	KeyAuth(key string) (*Credential, bool)
 	// BasicAuth finds a basic-auth credential by username.

@@ -24,6 +24,7 @@ import (
 // A restart does. ExpiresAt is start + ttl; plugins check Expired.
 type Directory struct {
 	consumers map[string]*plugin.Consumer // by id and by username
+	byCustom  map[string]*plugin.Consumer // by custom_id
 	keyAuth   map[string]*keyAuthEntry
 	basicAuth map[string]*plugin.Credential
 	jwt       map[string]*plugin.Credential
@@ -44,6 +45,7 @@ var _ plugin.Directory = (*Directory)(nil)
 func NewDirectory(m *config.Model, now time.Time, prev *Directory) *Directory {
 	d := &Directory{
 		consumers: make(map[string]*plugin.Consumer, 2*len(m.Consumers)),
+		byCustom:  map[string]*plugin.Consumer{},
 		keyAuth:   make(map[string]*keyAuthEntry, len(m.KeyAuthCredentials)),
 		basicAuth: make(map[string]*plugin.Credential, len(m.BasicAuthCredentials)),
 		jwt:       make(map[string]*plugin.Credential, len(m.JWTSecrets)),
@@ -59,6 +61,9 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory) *Directory {
 		d.consumers[c.ID] = c
 		if c.Username != "" {
 			d.consumers[c.Username] = c
+		}
+		if c.CustomID != "" {
+			d.byCustom[c.CustomID] = c
 		}
 	}
 
@@ -113,6 +118,12 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory) *Directory {
 // Consumer finds a consumer by id or username.
 func (d *Directory) Consumer(idOrUsername string) (*plugin.Consumer, bool) {
 	c, ok := d.consumers[idOrUsername]
+	return c, ok
+}
+
+// ConsumerByCustomID finds a consumer by custom_id.
+func (d *Directory) ConsumerByCustomID(customID string) (*plugin.Consumer, bool) {
+	c, ok := d.byCustom[customID]
 	return c, ok
 }
 

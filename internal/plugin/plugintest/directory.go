@@ -27,6 +27,16 @@ func (d *Directory) Consumer(idOrUsername string) (*plugin.Consumer, bool) {
 	return nil, false
 }
 
+// ConsumerByCustomID finds a consumer by custom_id.
+func (d *Directory) ConsumerByCustomID(customID string) (*plugin.Consumer, bool) {
+	for _, c := range d.Consumers {
+		if c.CustomID != "" && c.CustomID == customID {
+			return c, true
+		}
+	}
+	return nil, false
+}
+
 // KeyAuth finds a key-auth credential.
 func (d *Directory) KeyAuth(key string) (*plugin.Credential, bool) {
 	c, ok := d.KeyAuths[key]
