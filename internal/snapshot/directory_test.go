@@ -265,3 +265,21 @@ func BenchmarkDirectoryGroups(b *testing.B) {
 		d.Groups(id)
 	}
 }
+
+func TestDirectoryConsumerByCustomID(t *testing.T) {
+	d := loadDirectory(t, directoryYAML, time.Now(), nil)
+	c, ok := d.ConsumerByCustomID("B1")
+	if !ok || c.ID != "22222222-2222-4222-8222-222222222222" {
+		t.Fatalf("B1: %+v %v", c, ok)
+	}
+	if c, ok := d.ConsumerByCustomID("A1"); !ok || c.Username != "alice" {
+		t.Fatalf("A1: %+v %v", c, ok)
+	}
+	// custom_id is not a username or an id, and those are not custom_ids.
+	if _, ok := d.ConsumerByCustomID("alice"); ok {
+		t.Fatal("a username was found as a custom_id")
+	}
+	if _, ok := d.Consumer("B1"); ok {
+		t.Fatal("a custom_id was found as a username")
+	}
+}
