@@ -12,6 +12,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -230,7 +231,7 @@ func TestAdminRootStatusReady(t *testing.T) {
 	if r := f.get("/status/ready"); r["message"] != "ready" {
 		t.Errorf("ready = %v", r)
 	}
-	if e := f.get("/plugins/enabled"); strings.Join(toStrings(e["enabled_plugins"]), ",") != "acl,adaptive-concurrency,basic-auth,block,circuit-breaker,cors,key-auth,request-termination,request-transformer" {
+	if e := f.get("/plugins/enabled"); strings.Join(toStrings(e["enabled_plugins"]), ",") != strings.Join(f.reg.Names(), ",") || !slices.Contains(f.reg.Names(), "key-auth") {
 		t.Errorf("enabled_plugins = %v", e)
 	}
 	for _, p := range []string{"/nope", "/status/nope", "/services/users/nope"} {

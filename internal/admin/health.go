@@ -2,15 +2,17 @@ package admin
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
 // upstreamHealth is Kong's `GET /upstreams/{name or id}/health`: every
-// target with its health (HEALTHY, UNHEALTHY, or HEALTHCHECKS_OFF when the
-// upstream has no checks) plus, our addition, the reason of its last
-// change. `?balancer_health=1` reports the upstream as a whole (UNHEALTHY
+// target with its health (HEALTHY, UNHEALTHY, HEALTHCHECKS_OFF when the
+// upstream has no checks, DNS_ERROR when its name has no address) and its
+// addresses (one per DNS answer for a name) plus, our addition, the reason
+// of the last change. `?balancer_health=1` reports the upstream as a whole (UNHEALTHY
 // when its healthy weight is below the threshold).
 func (a *api) upstreamHealth(w http.ResponseWriter, r *http.Request) {
 	ix := a.entities()
@@ -37,9 +39,11 @@ func (a *api) upstreamHealth(w http.ResponseWriter, r *http.Request) {
 	}
 	checks := upstream.ChecksEnabled(&ue.Upstream.Healthchecks)
 
-	// The live states are those of the targets the services balanced over
-	// this upstream hold (one state per address, shared by all of them).
-	states := map[string]*upstream.TargetState{}
+	// The live addresses are those the balancers of the services over this
+	// upstream hold (one state per address, shared by all of them), by the
+	// target they came from: a target named by DNS has one per address.
+	byOrigin := map[string][]*upstream.Target{}
+	live := false
 	var gate *upstream.UpstreamHealth
 	if len(snap.Services) == len(snap.Model.Services) {
 		for i, se := range snap.Model.Services {
@@ -47,10 +51,11 @@ func (a *api) upstreamHealth(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			b := snap.Services[i].Balancer
-			for _, t := range b.Targets() {
-				if t.State != nil {
-					states[t.Addr] = t.State
+			if !live {
+				for _, t := range b.Targets() {
+					byOrigin[t.Origin] = append(byOrigin[t.Origin], t)
 				}
+				live = true
 			}
 			if g := upstream.UpstreamHealthOf(b); g != nil {
 				gate = g
@@ -86,26 +91,7 @@ func (a *api) upstreamHealth(w http.ResponseWriter, r *http.Request) {
 	}
 	data := make([]map[string]any, 0, len(ue.Targets))
 	for i, te := range ue.Targets {
-		addr := upstream.JoinHostPort(te.Host, te.Port)
-		health, reason := upstream.HealthHealthy, ""
-		st, live := states[addr]
-		switch {
-		case !checks:
-			health = upstream.HealthOff
-		case !live:
-			reason = "not checked: no service is balanced over this upstream"
-		default:
-			var ok bool
-			ok, reason = st.Health()
-			if !ok {
-				health = upstream.HealthUnhealthy
-			}
-		}
-		weight := te.Target.Weight
-		available := weight
-		if health == upstream.HealthUnhealthy {
-			available = 0
-		}
+		h := targetHealth(te, byOrigin[upstream.JoinHostPort(te.Host, te.Port)], checks, live)
 		item := map[string]any{}
 		if i < len(targets) {
 			for k, v := range targets[i].body {
@@ -114,13 +100,13 @@ func (a *api) upstreamHealth(w http.ResponseWriter, r *http.Request) {
 			item["upstream_id"] = up.id
 		}
 		item["target"] = te.Target.Target
-		item["weight"] = weight
-		item["health"] = health
-		item["reason"] = reason
+		item["weight"] = te.Target.Weight
+		item["health"] = h.health
+		item["reason"] = h.reason
 		item["data"] = map[string]any{
-			"addresses":  []map[string]any{{"ip": te.Host, "port": te.Port, "health": health, "weight": weight}},
-			"nodeWeight": weight,
-			"weight":     map[string]any{"total": weight, "available": available, "unavailable": weight - available},
+			"addresses":  h.addresses,
+			"nodeWeight": te.Target.Weight,
+			"weight":     map[string]any{"total": h.total, "available": h.available, "unavailable": h.total - h.available},
 		}
 		data = append(data, item)
 	}
@@ -130,4 +116,69 @@ func (a *api) upstreamHealth(w http.ResponseWriter, r *http.Request) {
 		"next":    nil,
 		"node_id": a.src.NodeID,
 	})
+}
+
+// healthReport is one target's entry in the health report.
+type healthReport struct {
+	health, reason   string
+	addresses        []map[string]any
+	total, available int
+}
+
+// healthDNSError is Kong's health of a target whose name does not resolve.
+const healthDNSError = "DNS_ERROR"
+
+// targetHealth reports a target from the addresses the balancers hold for
+// it: each with its own health, weight and reason. The target is
+// UNHEALTHY when every address is, DNS_ERROR when its name has none.
+// Without live balancers (no service uses the upstream), an IP target is
+// reported at its configured address and a name without addresses.
+func targetHealth(te *config.TargetEntry, addrs []*upstream.Target, checks, live bool) healthReport {
+	rep := healthReport{health: upstream.HealthHealthy, addresses: []map[string]any{}}
+	isName := !upstream.IsIPLiteral(te.Host)
+	switch {
+	case !live && isName:
+		rep.reason = "not resolved: no service is balanced over this upstream"
+	case !live:
+		rep.reason = "not checked: no service is balanced over this upstream"
+		addrs = []*upstream.Target{upstream.NewTarget(te.Host, te.Port, te.Target.Weight, nil)}
+	case isName && len(addrs) == 0:
+		rep.health = healthDNSError
+		rep.reason = "dns: " + te.Host + " has no address"
+		return rep
+	}
+	unhealthy := 0
+	for _, t := range addrs {
+		health, reason := upstream.HealthHealthy, ""
+		switch {
+		case !checks:
+			health = upstream.HealthOff
+		case live:
+			var ok bool
+			if ok, reason = t.State.Health(); !ok {
+				health = upstream.HealthUnhealthy
+				unhealthy++
+			}
+		}
+		rep.total += t.Weight
+		if health != upstream.HealthUnhealthy {
+			rep.available += t.Weight
+		}
+		rep.addresses = append(rep.addresses, map[string]any{
+			"ip": t.Host, "port": t.Port, "weight": t.Weight, "health": health, "reason": reason,
+		})
+	}
+	switch {
+	case !checks:
+		rep.health = upstream.HealthOff
+	case !live:
+	case unhealthy > 0 && unhealthy == len(addrs):
+		rep.health = upstream.HealthUnhealthy
+		rep.reason = rep.addresses[0]["reason"].(string)
+	case len(addrs) == 1:
+		rep.reason = rep.addresses[0]["reason"].(string)
+	case unhealthy > 0:
+		rep.reason = strconv.Itoa(unhealthy) + " of " + strconv.Itoa(len(addrs)) + " addresses unhealthy"
+	}
+	return rep
 }

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -145,5 +148,90 @@ func TestUpstreamHealth(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/upstreams/orders-up/health", nil))
 	if rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("POST: %d", rec.Code)
+	}
+}
+
+// A target named by DNS is reported with one address per DNS answer, each
+// with its own health; the target is UNHEALTHY only when all are, and
+// DNS_ERROR while its name has no address.
+func TestUpstreamHealthDNSAddresses(t *testing.T) {
+	dir := t.TempDir()
+	hosts := filepath.Join(dir, "hosts")
+	os.WriteFile(hosts, []byte("10.0.0.1 svc.test\n10.0.0.2 svc.test\n"), 0o600)
+	// No nameserver answers: names outside the hosts file fail at once.
+	res, err := upstream.NewResolver(upstream.ResolverOptions{Nameservers: []string{"127.0.0.1:1"}, HostsFile: hosts,
+		ResolvConf: filepath.Join(dir, "none"), Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	m, err := config.Parse([]byte(`_format_version: "3.0"
+services:
+- name: s
+  host: pool
+upstreams:
+- name: pool
+  healthchecks:
+    passive:
+      unhealthy: {tcp_failures: 1}
+  targets:
+  - target: svc.test:8080
+    weight: 40
+  - target: gone.test:8080
+- name: unused
+  targets:
+  - target: svc.test:80
+`), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := plugin.NewRegistry(nil)
+	pools := upstream.NewPools(upstream.DefaultPoolOptions)
+	defer pools.Close()
+	states := upstream.NewStates()
+	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Pools: pools, States: states, Resolver: res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := &snapshot.Holder{}
+	holder.Store(snap)
+	h := Handler(Source{Snapshot: holder, NodeID: "node-1"})
+	get := func(path string) []any {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		var out map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+		}
+		return out["data"].([]any)
+	}
+	states.Get("pool|10.0.0.2:8080").SetHealth(false, "passive: 1 TCP failure (connection refused)")
+	data := get("/upstreams/pool/health")
+	svc, gone := data[0].(map[string]any), data[1].(map[string]any)
+	if svc["health"] != "HEALTHY" || svc["reason"] != "1 of 2 addresses unhealthy" || svc["weight"] != float64(40) {
+		t.Errorf("svc.test: %v", svc)
+	}
+	d := svc["data"].(map[string]any)
+	addrs := d["addresses"].([]any)
+	a1, a2 := addrs[0].(map[string]any), addrs[1].(map[string]any)
+	if len(addrs) != 2 || a1["ip"] != "10.0.0.1" || a1["port"] != float64(8080) || a1["health"] != "HEALTHY" || a1["weight"] != float64(40) ||
+		a2["ip"] != "10.0.0.2" || a2["health"] != "UNHEALTHY" || a2["reason"] != "passive: 1 TCP failure (connection refused)" {
+		t.Errorf("addresses %v", addrs)
+	}
+	if w := d["weight"].(map[string]any); w["total"] != float64(80) || w["available"] != float64(40) || w["unavailable"] != float64(40) || d["nodeWeight"] != float64(40) {
+		t.Errorf("weights %v", d)
+	}
+	if gone["health"] != "DNS_ERROR" || gone["reason"] != "dns: gone.test has no address" ||
+		len(gone["data"].(map[string]any)["addresses"].([]any)) != 0 {
+		t.Errorf("gone.test: %v", gone)
+	}
+	states.Get("pool|10.0.0.1:8080").SetHealth(false, "passive: 1 timeout")
+	if svc := get("/upstreams/pool/health")[0].(map[string]any); svc["health"] != "UNHEALTHY" || svc["reason"] != "passive: 1 timeout" {
+		t.Errorf("all addresses down: %v", svc)
+	}
+	if u := get("/upstreams/unused/health")[0].(map[string]any); u["health"] != "HEALTHCHECKS_OFF" ||
+		u["reason"] != "not resolved: no service is balanced over this upstream" {
+		t.Errorf("unused: %v", u)
 	}
 }

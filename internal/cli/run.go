@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -60,6 +61,19 @@ type runOptions struct {
 	healthCoolDown    time.Duration
 	encodedSlashes    bool
 	drainDelay        time.Duration
+	dns               dnsOptions
+}
+
+// dnsOptions are the --dns-* flags (Kong's dns_* settings).
+type dnsOptions struct {
+	resolver    string
+	hostsFile   string
+	order       string
+	validTTL    time.Duration
+	staleTTL    time.Duration
+	notFoundTTL time.Duration
+	errorTTL    time.Duration
+	timeout     time.Duration
 }
 
 const defaultProxyListen = "0.0.0.0:8000"
@@ -92,6 +106,14 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.Int64Var(&o.retryBufferBytes, "upstream-retry-buffer-size", proxy.DefaultRetryBufferBytes, "largest request body buffered so an idempotent request can be retried; larger ones stream and are not retried (negative: never buffer)")
 	fs.DurationVar(&o.healthCoolDown, "health-cooldown", upstream.DefaultHealthCoolDown, "return a target marked unhealthy by passive checks to service after this long when no active check can (0: never, as Kong)")
 	fs.DurationVar(&o.requestTimeout, "upstream-request-timeout", 0, "overall deadline from the first upstream attempt to the response head, across retries; 504 on expiry (0: none)")
+	fs.StringVar(&o.dns.resolver, "dns-resolver", "", "comma-separated nameservers, ip or ip:port, for target and service host names (default: those of /etc/resolv.conf)")
+	fs.StringVar(&o.dns.hostsFile, "dns-hostsfile", upstream.DefaultDNSHostsFile, "hosts file read once at start; its names resolve without DNS and never expire (empty: none)")
+	fs.StringVar(&o.dns.order, "dns-order", upstream.DefaultDNSOrder, "record types tried in turn, first answer wins: LAST (the type that answered last time), SRV, A, AAAA, CNAME")
+	fs.DurationVar(&o.dns.validTTL, "dns-valid-ttl", 0, "use this TTL for every DNS answer instead of the answer's own (0: the answer's; at least 1s either way)")
+	fs.DurationVar(&o.dns.staleTTL, "dns-stale-ttl", upstream.DefaultDNSStaleTTL, "keep using a DNS answer this long past its TTL while refreshing it fails")
+	fs.DurationVar(&o.dns.notFoundTTL, "dns-not-found-ttl", upstream.DefaultDNSNotFoundTTL, "ask again this long after a name error or an empty answer")
+	fs.DurationVar(&o.dns.errorTTL, "dns-error-ttl", upstream.DefaultDNSErrorTTL, "ask again this long after a failed lookup (timeout, server failure)")
+	fs.DurationVar(&o.dns.timeout, "dns-timeout", upstream.DefaultDNSTimeout, "longest lookup of one name (all record types and nameservers); at start-up a name still unanswered has no addresses until it resolves")
 }
 
 func newRunCmd() *cobra.Command {
@@ -150,6 +172,7 @@ type gateway struct {
 	logger    *slog.Logger
 	holder    *snapshot.Holder
 	pools     *upstream.Pools
+	resolver  *upstream.Resolver
 	health    *upstream.HealthCheckers
 	handler   *proxy.Handler
 	proxy     *server.Server
@@ -235,8 +258,27 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	states := upstream.NewStates()
 	g.health = upstream.NewHealthCheckers(states, upstream.HealthOptions{CoolDown: o.healthCoolDown, Logger: logger})
 	metrics := observe.NewMetrics()
-	deps := snapshot.Deps{Registry: reg, Pools: g.pools, States: states, Health: g.health, Env: plugin.Env{Logger: logger, Metrics: metrics}}
+	g.resolver, err = upstream.NewResolver(upstream.ResolverOptions{
+		Nameservers: splitList(o.dns.resolver),
+		HostsFile:   o.dns.hostsFile,
+		Order:       splitList(o.dns.order),
+		ValidTTL:    o.dns.validTTL,
+		StaleTTL:    o.dns.staleTTL,
+		NotFoundTTL: o.dns.notFoundTTL,
+		ErrorTTL:    o.dns.errorTTL,
+		Timeout:     o.dns.timeout,
+		Logger:      logger,
+	})
+	if err != nil {
+		g.close()
+		return nil, fmt.Errorf("--dns-*: %v", err)
+	}
+	deps := snapshot.Deps{Registry: reg, Pools: g.pools, States: states, Health: g.health, Resolver: g.resolver,
+		Env: plugin.Env{Logger: logger, Metrics: metrics}}
 	g.loader = reload.New(g.holder, deps, path, opts, logger)
+	// New DNS answers reach the balancers by compiling the configuration
+	// in force again.
+	g.resolver.OnChange(func() { g.loader.Refresh("dns") })
 	snap, err := g.loader.Apply(source, "startup")
 	if err != nil {
 		g.close()
@@ -271,7 +313,16 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 			return nil, fmt.Errorf("--proxy-listen %s ssl: the config has no certificates", l.Addr)
 		}
 	}
-	g.proxy, err = server.New("proxy", proxyListens, g.handler.Listener, o.limits, getCert, logger)
+	// Client certificates are asked for on the server names mtls-auth
+	// needs them on, as the snapshot in force says.
+	clientCert := func(serverName string) (bool, *x509.CertPool) {
+		if s := g.holder.Load(); s != nil {
+			return s.ClientCerts.Request(serverName)
+		}
+		return false, nil
+	}
+	g.proxy, err = server.New("proxy", proxyListens, g.handler.Listener, o.limits,
+		server.TLS{Certificate: getCert, ClientCert: clientCert}, logger)
 	if err != nil {
 		g.close()
 		return nil, err
@@ -299,7 +350,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		},
 	})
 	g.admin, err = server.New("admin", adminListens, func(string, string) http.Handler { return adminHandler },
-		server.DefaultLimits, getCert, logger)
+		server.DefaultLimits, server.TLS{Certificate: getCert}, logger)
 	if err != nil {
 		g.proxy.Shutdown(context.Background())
 		g.close()
@@ -317,6 +368,17 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	logger.Info("turnpike started", "version", Version, "proxy", addrList(g.proxy.Addrs()),
 		"admin", addrList(g.admin.Addrs()), "config", snap.Summary)
 	return g, nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for part := range strings.SplitSeq(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }
 
 func addrList(addrs []net.Addr) string {
@@ -379,6 +441,9 @@ func (g *gateway) shutdown() error {
 func (g *gateway) close() {
 	if g.stopWatch != nil {
 		g.stopWatch()
+	}
+	if g.resolver != nil {
+		g.resolver.Close()
 	}
 	if g.handler != nil {
 		g.handler.Close()

@@ -86,6 +86,7 @@ func at(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 // route order.
 func (b *builder) build() {
 	b.checkFormatVersion()
+	b.buildCACertificates()
 	b.buildCertificates()
 	b.buildUpstreams()
 

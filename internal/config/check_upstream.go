@@ -2,8 +2,6 @@ package config
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"net"
 	"strconv"
 	"strings"
@@ -237,17 +235,6 @@ func (b *builder) buildCertificates() {
 		}
 		register(b, &snis, "name", name, path, name)
 	}
-	for i := range b.cfg.CACertificates {
-		c := &b.cfg.CACertificates[i]
-		path := at("ca_certificates", i)
-		b.checkID(c.ID, path)
-		if msg := checkCACert(c.Cert); msg != "" {
-			b.err(JoinPath(path, "cert"), msg)
-		}
-		e := &CACertEntry{Path: path, CACert: c}
-		b.m.CACerts = append(b.m.CACerts, e)
-		register(b, &b.caCerts, "id", c.ID, path, e)
-	}
 	for i := range b.cfg.Certificates {
 		c := &b.cfg.Certificates[i]
 		path := at("certificates", i)
@@ -301,35 +288,4 @@ func (b *builder) checkKeyPair(cert, key, path, certField, keyField string) {
 	if _, err := tls.X509KeyPair([]byte(cert), []byte(key)); err != nil {
 		b.errf(JoinPath(path, certField), "invalid certificate or key: %v", err)
 	}
-}
-
-// checkCACert requires one or more PEM certificates, each marked as a CA as
-// Kong demands.
-func checkCACert(data string) string {
-	if data == "" {
-		return "required field missing"
-	}
-	rest, n := []byte(data), 0
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			return "invalid certificate: unexpected PEM block " + block.Type
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return "invalid certificate: " + err.Error()
-		}
-		if !c.IsCA {
-			return `certificate does not appear to be a CA because it is missing the "CA" basic constraint`
-		}
-		n++
-	}
-	if n == 0 {
-		return "invalid certificate: no PEM data found"
-	}
-	return ""
 }

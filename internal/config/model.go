@@ -1,6 +1,9 @@
 package config
 
-import "crypto"
+import (
+	"crypto"
+	"crypto/x509"
+)
 
 // Model is a loaded configuration with nested entities flattened, foreign
 // keys resolved and shorthands (service `url`, route `url`) expanded. Every
@@ -85,10 +88,15 @@ type CertificateEntry struct {
 	SNINames    []string
 }
 
-// CACertEntry is a trusted CA certificate.
+// CACertEntry is a trusted CA certificate, parsed: X509 is nil and Digest
+// empty when it did not validate.
 type CACertEntry struct {
 	Path   string
 	CACert *CACertificate
+	X509   *x509.Certificate
+	// Digest is the hex SHA-256 of the certificate's DER (Kong's
+	// cert_digest).
+	Digest string
 }
 
 // KeyAuthEntry is a key-auth credential with its consumer.

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"crypto/x509"
 	"io"
 	"log/slog"
 	"net/http"
@@ -34,6 +35,25 @@ type Env struct {
 	// Metrics is the gateway's Prometheus registry and shared series (nil
 	// in dry runs and unit tests: record nothing then).
 	Metrics *observe.Metrics
+	// CACertificate finds a `ca_certificates` entity of the configuration
+	// being compiled by id (set by the compiler; nil finds nothing).
+	CACertificate func(id string) (*x509.Certificate, bool)
+}
+
+// CACertificateUser is implemented by instances built from CA
+// certificates found through Env.CACertificate: a reload that changes one
+// of them builds the instance anew even when its config is unchanged.
+type CACertificateUser interface {
+	CACertificateIDs() []string
+}
+
+// ClientCertAuthenticator is implemented by instances that read the TLS
+// client certificate (mtls-auth): the TLS listener asks clients for one on
+// the server names of the routes such an instance applies to (it only asks;
+// the instance verifies). ClientCAHints are the CA certificates whose names
+// the request carries (nil: none).
+type ClientCertAuthenticator interface {
+	ClientCAHints() []*x509.Certificate
 }
 
 // Instance is a configured plugin. It implements one or more of Accessor,

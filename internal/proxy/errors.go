@@ -24,6 +24,7 @@ const (
 	msgUseHTTPS       = "Please use HTTPS protocol"
 	msgUseHTTP2       = "Please use HTTP2 protocol"
 	msgNoPeer         = "failure to get a peer from the ring-balancer"
+	msgNameResolution = "name resolution failed"
 )
 
 type mediaType uint8

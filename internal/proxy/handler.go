@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -500,13 +501,18 @@ func (h *Handler) setForwarded(r *http.Request, st *reqState, lh *listenerHandle
 	set(8, h.opts.RequestIDHeader, c.RequestID)
 }
 
-// noPeer answers 503 when the balancer has no target to offer, and counts it.
+// noPeer answers 503 when the balancer has no target to offer (or the
+// service's host name has no address), and counts it.
 func (h *Handler) noPeer(w *countingWriter, st *reqState, svc *snapshot.Service, err error) {
 	st.errText = err.Error()
 	if m := h.opts.Metrics; m != nil {
 		m.NoHealthyTarget.WithLabelValues(svc.Info.Name).Inc()
 	}
-	h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoPeer))
+	msg := msgNoPeer
+	if errors.Is(err, upstream.ErrNameResolution) {
+		msg = msgNameResolution
+	}
+	h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msg))
 }
 
 // pickRequest fills the balancer's view of the request; prev is the

@@ -128,36 +128,48 @@ func (l *Loader) apply(data []byte, trigger string, skipUnchanged bool) (*snapsh
 	start := time.Now()
 	res := &Result{At: start, Trigger: trigger}
 	m, err := config.Parse(data, l.opts)
-	if err == nil && skipUnchanged {
+	if err != nil {
+		return nil, l.reject(res, trigger, err)
+	}
+	if skipUnchanged {
 		if cur := l.holder.Load(); cur != nil && cur.Hash == m.Hash {
 			res.OK, res.Unchanged, res.Hash = true, true, m.Hash
 			l.record(res)
 			return cur, nil
 		}
 	}
-	var snap *snapshot.Snapshot
-	if err == nil {
-		deps := l.deps
-		deps.Previous = l.holder.Load()
-		snap, err = snapshot.Compile(m, deps)
+	return l.install(m, res)
+}
+
+// Refresh compiles the configuration in force again, without reading or
+// parsing it, and swaps it in: how the addresses of DNS names that changed
+// reach the balancers. Unchanged plugin instances, pools, target states and
+// health checkers are kept as on any reload. Without a configuration it
+// does nothing.
+func (l *Loader) Refresh(trigger string) (*snapshot.Snapshot, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cur := l.holder.Load()
+	if cur == nil {
+		return nil, nil
 	}
-	res.Duration = time.Since(start)
+	return l.install(cur.Model, &Result{At: time.Now(), Trigger: trigger})
+}
+
+// install compiles m and puts it in force, recording the outcome in res.
+func (l *Loader) install(m *config.Model, res *Result) (*snapshot.Snapshot, error) {
+	deps := l.deps
+	deps.Previous = l.holder.Load()
+	snap, err := snapshot.Compile(m, deps)
 	if err != nil {
-		var errs config.Errors
-		if !errors.As(err, &errs) {
-			errs = config.Errors{{Message: err.Error()}}
-		}
-		res.Errors = errs
-		l.record(res)
 		// A compile that failed half way may have opened pools for targets
 		// that will never be used: drop them again.
 		if cur := l.holder.Load(); cur != nil {
 			l.deps.Pools.Retain(cur.PoolKeys)
 		}
-		l.logger.Error("configuration rejected; the previous one stays in force",
-			"trigger", trigger, "errors", len(errs), "first", errs[0].Error())
-		return nil, err
+		return nil, l.reject(res, res.Trigger, err)
 	}
+	res.Duration = time.Since(res.At)
 	old := l.holder.Load()
 	l.holder.Store(snap)
 	snapshot.Release(old, snap)
@@ -166,14 +178,51 @@ func (l *Loader) apply(data []byte, trigger string, skipUnchanged bool) (*snapsh
 		l.deps.States.Retain(snap.StateKeys)
 	}
 	if l.deps.Health != nil {
-		l.deps.Health.Sync(snap.Model.Upstreams, snap.StateKeys)
+		l.deps.Health.Sync(checkedUpstreams(snap))
+	}
+	if l.deps.Resolver != nil {
+		l.deps.Resolver.Retain(snapshot.DNSNames(snap.Model))
 	}
 	l.applied.Add(1)
 	res.OK, res.Hash = true, snap.Hash
 	l.record(res)
-	l.logger.Info("configuration applied", "trigger", trigger, "hash", snap.Hash,
+	l.logger.Info("configuration applied", "trigger", res.Trigger, "hash", snap.Hash,
 		"config", snap.Summary, "duration_ms", res.Millis)
 	return snap, nil
+}
+
+// reject records and logs a failed load; the configuration in force stays.
+func (l *Loader) reject(res *Result, trigger string, err error) error {
+	res.Duration = time.Since(res.At)
+	var errs config.Errors
+	if !errors.As(err, &errs) {
+		errs = config.Errors{{Message: err.Error()}}
+	}
+	res.Errors = errs
+	l.record(res)
+	l.logger.Error("configuration rejected; the previous one stays in force",
+		"trigger", trigger, "errors", len(errs), "first", errs[0].Error())
+	return err
+}
+
+// checkedUpstreams lists every upstream of snap with the targets its
+// services' balancers hold (the first service's: they all hold the same
+// addresses and states), for the health checkers.
+func checkedUpstreams(snap *snapshot.Snapshot) []upstream.CheckedUpstream {
+	held := map[*config.UpstreamEntry][]*upstream.Target{}
+	for i, se := range snap.Model.Services {
+		if se.Upstream == nil || i >= len(snap.Services) || snap.Services[i].Balancer == nil {
+			continue
+		}
+		if _, ok := held[se.Upstream]; !ok {
+			held[se.Upstream] = snap.Services[i].Balancer.Targets()
+		}
+	}
+	out := make([]upstream.CheckedUpstream, len(snap.Model.Upstreams))
+	for i, ue := range snap.Model.Upstreams {
+		out[i] = upstream.CheckedUpstream{Upstream: ue.Upstream, Targets: held[ue]}
+	}
+	return out
 }
 
 func (l *Loader) record(r *Result) {

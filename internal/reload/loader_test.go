@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -212,5 +215,141 @@ func BenchmarkApply10kRoutes1kConsumers(b *testing.B) {
 		if _, err := l.Apply(doc, "bench"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// dnsTable serves A records for names from a table the test changes (a
+// name error for the others), with a TTL of 0, on a loopback UDP port.
+type dnsTable struct {
+	mu      sync.Mutex
+	records map[string][]string
+}
+
+func (d *dnsTable) set(name string, ips ...string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.records[name] = ips
+}
+
+func (d *dnsTable) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m := new(dns.Msg)
+	m.SetReply(req)
+	q := req.Question[0]
+	ips, ok := d.records[q.Name]
+	if !ok {
+		m.Rcode = dns.RcodeNameError
+	}
+	if q.Qtype == dns.TypeA {
+		for _, ip := range ips {
+			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET}, A: net.ParseIP(ip)})
+		}
+	}
+	w.WriteMsg(m)
+}
+
+func startDNSTable(t *testing.T) (*dnsTable, string) {
+	t.Helper()
+	d := &dnsTable{records: map[string][]string{}}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	srv := &dns.Server{PacketConn: pc, Handler: d, NotifyStartedFunc: func() { close(started) }}
+	go srv.ActivateAndServe()
+	<-started
+	t.Cleanup(func() { srv.Shutdown() })
+	return d, pc.LocalAddr().String()
+}
+
+// When a target name's addresses change, the resolver's callback
+// recompiles the configuration in force (Refresh): the balancer gets the
+// new address, while the unchanged one keeps its pool, state and health
+// checker entry, and the removed one's pool is closed.
+func TestRefreshOnDNSChange(t *testing.T) {
+	table, addr := startDNSTable(t)
+	table.set("svc.test.", "10.0.0.1", "10.0.0.2")
+	res, err := upstream.NewResolver(upstream.ResolverOptions{Nameservers: []string{addr},
+		ResolvConf: filepath.Join(t.TempDir(), "none"), Debounce: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	reg, _ := plugin.NewRegistry(nil)
+	pools := upstream.NewPools(upstream.DefaultPoolOptions)
+	defer pools.Close()
+	states := upstream.NewStates()
+	health := upstream.NewHealthCheckers(states, upstream.HealthOptions{})
+	defer health.Close()
+	h := &snapshot.Holder{}
+	l := New(h, snapshot.Deps{Registry: reg, Pools: pools, States: states, Health: health, Resolver: res}, "", config.Options{}, nil)
+	if snap, err := l.Refresh("dns"); snap != nil || err != nil {
+		t.Fatalf("refresh without a configuration: %v %v", snap, err)
+	}
+	res.OnChange(func() { l.Refresh("dns") })
+	doc := []byte(`_format_version: "3.0"
+services:
+- name: s
+  host: pool
+  routes: [{paths: [/]}]
+upstreams:
+- name: pool
+  healthchecks:
+    passive:
+      unhealthy: {tcp_failures: 1}
+  targets:
+  - target: svc.test:8080
+`)
+	first, err := l.Apply(doc, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byAddr := func(s *snapshot.Snapshot) map[string]*upstream.Target {
+		out := map[string]*upstream.Target{}
+		for _, tg := range s.Services[0].Balancer.Targets() {
+			out[tg.Addr] = tg
+		}
+		return out
+	}
+	before := byAddr(first)
+	if len(before) != 2 || before["10.0.0.1:8080"] == nil || before["10.0.0.1:8080"].Origin != "svc.test:8080" {
+		t.Fatalf("first targets %v", before)
+	}
+	if n := len(health.Checker("pool").Targets()); n != 2 {
+		t.Fatalf("health checker has %d targets, want the 2 addresses", n)
+	}
+	checker := health.Checker("pool")
+
+	table.set("svc.test.", "10.0.0.1", "10.0.0.3")
+	waitFor(t, "the refresh", func() bool { return byAddr(h.Load())["10.0.0.3:8080"] != nil })
+	after := byAddr(h.Load())
+	if len(after) != 2 || after["10.0.0.2:8080"] != nil {
+		t.Fatalf("targets after the change %v", after)
+	}
+	kept, old := after["10.0.0.1:8080"], before["10.0.0.1:8080"]
+	if kept.Pool != old.Pool || kept.State != old.State {
+		t.Error("the unchanged address lost its pool or state")
+	}
+	if h.Load().Hash != first.Hash || l.Last().Trigger != "dns" || !l.Last().OK {
+		t.Errorf("refresh result %+v", l.Last())
+	}
+	var addrs []string
+	for _, th := range health.Checker("pool").Targets() {
+		addrs = append(addrs, th.Addr)
+	}
+	if health.Checker("pool") == checker || strings.Join(addrs, ",") != "10.0.0.1:8080,10.0.0.3:8080" {
+		t.Errorf("health checker targets %v", addrs)
+	}
+	if !h.Load().PoolKeys["http://10.0.0.3:8080"] || pools.Get("http://10.0.0.2:8080", "10.0.0.2:8080", nil) == before["10.0.0.2:8080"].Pool {
+		t.Error("the removed address's pool was kept")
+	}
+
+	// The name stops resolving: the target stays, with no address.
+	table.set("svc.test.")
+	waitFor(t, "the empty answer", func() bool { return len(h.Load().Services[0].Balancer.Targets()) == 0 })
+	if _, err := h.Load().Services[0].Balancer.Pick(&upstream.PickRequest{}); !errors.Is(err, upstream.ErrNoTarget) {
+		t.Errorf("pick with no address: %v", err)
 	}
 }

@@ -57,7 +57,7 @@ func startServer(t *testing.T) (s *Server, plain, secure string, calls *atomic.I
 	})
 	s, err := New("test", []Listen{{Addr: "127.0.0.1:0", H2C: true}, {Addr: "127.0.0.1:0", TLS: true}},
 		func(string, string) http.Handler { return h }, DefaultLimits,
-		func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert, nil },
+		TLS{Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert, nil }},
 		slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

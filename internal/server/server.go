@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,12 +37,24 @@ type Stats struct {
 	Active   atomic.Int64
 }
 
+// TLS is what TLS listeners take, at every handshake, from the
+// configuration in force.
+type TLS struct {
+	// Certificate picks the server certificate (by SNI).
+	Certificate func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	// ClientCert, when set, says whether a handshake for a server name
+	// asks the client for a certificate, and the CAs the request names
+	// (nil: none). It only asks: a client without a certificate completes
+	// the handshake, and nothing is verified here (mtls-auth verifies the
+	// certificate on the routes that need one).
+	ClientCert func(serverName string) (ask bool, cas *x509.CertPool)
+}
+
 // Server runs one set of listeners with one handler factory.
 type Server struct {
 	name    string
 	logger  *slog.Logger
 	limits  Limits
-	getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
 	servers []*http.Server
 	lns     []net.Listener
 	Stats   Stats
@@ -53,9 +66,8 @@ type HandlerFor func(scheme, port string) http.Handler
 
 // New binds every address now, so that a port conflict is reported at
 // start-up rather than later.
-func New(name string, listens []Listen, handler HandlerFor, limits Limits,
-	getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error), logger *slog.Logger) (*Server, error) {
-	s := &Server{name: name, logger: logger, limits: limits, getCert: getCert}
+func New(name string, listens []Listen, handler HandlerFor, limits Limits, tlsSrc TLS, logger *slog.Logger) (*Server, error) {
+	s := &Server{name: name, logger: logger, limits: limits}
 	for _, l := range listens {
 		ln, err := net.Listen("tcp", l.Addr)
 		if err != nil {
@@ -83,11 +95,7 @@ func New(name string, listens []Listen, handler HandlerFor, limits Limits,
 		hs.Protocols.SetHTTP1(true)
 		if l.TLS {
 			hs.Protocols.SetHTTP2(true)
-			hs.TLSConfig = &tls.Config{
-				MinVersion:     tls.VersionTLS12,
-				GetCertificate: getCert,
-				NextProtos:     []string{"h2", "http/1.1"},
-			}
+			hs.TLSConfig = tlsConfig(tlsSrc)
 			// The handshake timeout net/http would use (the smallest of its
 			// read/write timeouts; only ReadHeaderTimeout is set here).
 			ln = newTLSListener(ln, hs.TLSConfig, limits.ReadHeaderTimeout, &s.Stats, hs.ErrorLog)
@@ -101,6 +109,48 @@ func New(name string, listens []Listen, handler HandlerFor, limits Limits,
 		s.lns = append(s.lns, ln)
 	}
 	return s, nil
+}
+
+// tlsConfig is a TLS listener's config. With ClientCert set, a handshake
+// whose server name it picks switches to a twin config that asks for a
+// client certificate. A resumed session keeps the certificates of its
+// first handshake, so a session begun without the request must not resume
+// where a certificate is asked for (it would arrive without one), nor the
+// other way round. crypto/tls seals the tickets of a config returned by
+// GetConfigForClient with the original config's keys; the twin seals and
+// opens its own with keys of its own (WrapSession, UnwrapSession).
+func tlsConfig(src TLS) *tls.Config {
+	conf := &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: src.Certificate,
+		NextProtos:     []string{"h2", "http/1.1"},
+	}
+	if src.ClientCert == nil {
+		return conf
+	}
+	// tickets only holds the twin's ticket keys, rotated as tls does.
+	tickets := &tls.Config{}
+	asking := &tls.Config{
+		MinVersion:     conf.MinVersion,
+		GetCertificate: conf.GetCertificate,
+		NextProtos:     conf.NextProtos,
+		ClientAuth:     tls.RequestClientCert,
+		WrapSession:    tickets.EncryptTicket,
+		UnwrapSession:  tickets.DecryptTicket,
+	}
+	conf.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		ask, cas := src.ClientCert(hello.ServerName)
+		switch {
+		case !ask:
+			return nil, nil
+		case cas == nil:
+			return asking, nil
+		}
+		named := asking.Clone()
+		named.ClientCAs = cas
+		return named, nil
+	}
+	return conf
 }
 
 // Addrs are the bound addresses, in the order given.

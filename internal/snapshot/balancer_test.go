@@ -1,9 +1,17 @@
 package snapshot
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -162,5 +170,147 @@ func TestServiceUnknownAlgorithmFails(t *testing.T) {
 	errs, ok := err.(config.Errors)
 	if !ok || len(errs) != 1 || errs[0].Path != "upstreams[0].algorithm" {
 		t.Fatalf("error %v, want one at upstreams[0].algorithm", err)
+	}
+}
+
+const dnsConfig = `
+_format_version: "3.0"
+services:
+- name: up
+  host: pool
+  routes: [{name: up, paths: [/up]}]
+- name: direct
+  url: http://multi.test:8080/x
+  routes: [{name: direct, paths: [/direct]}]
+- name: single
+  url: http://one.test:8080
+  routes: [{name: single, paths: [/single]}]
+- name: gone
+  url: http://gone.test:8080
+  routes: [{name: gone, paths: [/gone]}]
+- name: ip
+  url: http://10.9.9.9:8080
+  routes: [{name: ip, paths: [/ip]}]
+upstreams:
+- name: pool
+  targets:
+  - {target: "multi.test:9000", weight: 20}
+  - {target: "srv.test:1", weight: 7}
+  - {target: "gone.test:9000"}
+  - {target: "off.test:9000", weight: 0}
+  - {target: "10.0.0.1:80"}
+- name: unused
+  targets:
+  - {target: "never.test:80"}
+`
+
+// startSRV serves srv.test's SRV records (two ports of one address) and a
+// name error for every other name, on a loopback UDP port.
+func startSRV(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	srv := &dns.Server{PacketConn: pc, NotifyStartedFunc: func() { close(started) },
+		Handler: dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+			m := new(dns.Msg)
+			m.SetReply(req)
+			q := req.Question[0]
+			switch {
+			case q.Name == "srv.test." && q.Qtype == dns.TypeSRV:
+				for _, port := range []uint16{7001, 7002} {
+					m.Answer = append(m.Answer, &dns.SRV{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: 60},
+						Weight: port - 7000, Port: port, Target: "10.1.1.1."})
+				}
+			case q.Name != "srv.test.":
+				m.Rcode = dns.RcodeNameError
+			}
+			w.WriteMsg(m)
+		})}
+	go srv.ActivateAndServe()
+	<-started
+	t.Cleanup(func() { srv.Shutdown() })
+	return pc.LocalAddr().String()
+}
+
+// DNS names expand to one balancer entry per address: an upstream target
+// gives each A record its own weight and each SRV record its port and
+// weight, keeps its name as Origin, and stays (with no entry) while its
+// name does not resolve; a service host is round-robin over its addresses
+// or fails with "name resolution failed". IPs are never looked up.
+func TestCompileExpandsDNSNames(t *testing.T) {
+	dir := t.TempDir()
+	hosts := filepath.Join(dir, "hosts")
+	os.WriteFile(hosts, []byte("10.0.0.12 multi.test\n10.0.0.11 multi.test\n10.0.0.30 one.test\n10.0.0.40 off.test\n"), 0o600)
+	res, err := upstream.NewResolver(upstream.ResolverOptions{Nameservers: []string{startSRV(t)}, HostsFile: hosts,
+		ResolvConf: filepath.Join(dir, "none"), Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	m, err := config.Parse([]byte(dnsConfig), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(DNSNames(m), ","); got != "gone.test,multi.test,off.test,one.test,srv.test" {
+		t.Errorf("names %s (unused upstreams and IPs are not resolved)", got)
+	}
+	reg, _ := plugin.NewRegistry(nil)
+	pools := upstream.NewPools(upstream.DefaultPoolOptions)
+	defer pools.Close()
+	snap, err := Compile(m, Deps{Registry: reg, Pools: pools, States: upstream.NewStates(), Resolver: res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tg := range snap.Services[0].Balancer.Targets() {
+		got = append(got, fmt.Sprintf("%s<%s>w%d", tg.Addr, tg.Origin, tg.Weight))
+	}
+	want := "10.0.0.11:9000<multi.test:9000>w20 10.0.0.12:9000<multi.test:9000>w20 " +
+		"10.1.1.1:7001<srv.test:1>w1 10.1.1.1:7002<srv.test:1>w2 " +
+		"10.0.0.40:9000<off.test:9000>w0 10.0.0.1:80<10.0.0.1:80>w100"
+	if strings.Join(got, " ") != want {
+		t.Errorf("upstream targets\n got %s\nwant %s", strings.Join(got, " "), want)
+	}
+	if !snap.StateKeys["pool|10.1.1.1:7002"] || !snap.PoolKeys["http://10.0.0.11:9000"] {
+		t.Errorf("states and pools are keyed by address: %v %v", snap.StateKeys, snap.PoolKeys)
+	}
+
+	direct := snap.Services[1].Balancer
+	seen := map[string]int{}
+	for range 4 {
+		tg, err := direct.Pick(&upstream.PickRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[tg.Addr]++
+	}
+	if seen["10.0.0.11:8080"] != 2 || seen["10.0.0.12:8080"] != 2 || snap.Services[1].HostHeader != "multi.test:8080" {
+		t.Errorf("service host over two addresses: %v, Host %s", seen, snap.Services[1].HostHeader)
+	}
+	if tg, _ := snap.Services[2].Balancer.Pick(nil); tg == nil || tg.Addr != "10.0.0.30:8080" {
+		t.Errorf("one address: %v", tg)
+	}
+	if _, err := snap.Services[3].Balancer.Pick(nil); !errors.Is(err, upstream.ErrNameResolution) || !strings.Contains(err.Error(), "gone.test") {
+		t.Errorf("unresolvable service host: %v", err)
+	}
+	if tg, _ := snap.Services[4].Balancer.Pick(nil); tg == nil || tg.Addr != "10.9.9.9:8080" {
+		t.Errorf("IP service: %v", tg)
+	}
+
+	// An upstream whose every name fails: compiled, and no peer to pick,
+	// whatever the algorithm.
+	m.Upstreams[0].Targets = m.Upstreams[0].Targets[2:3]
+	for _, alg := range []string{"round-robin", "least-connections", "latency", "consistent-hashing", "power-of-two-choices"} {
+		m.Upstreams[0].Upstream.Algorithm = alg
+		s, err := Compile(m, Deps{Registry: reg, Pools: pools, Resolver: res})
+		if err != nil {
+			t.Fatalf("%s: %v", alg, err)
+		}
+		if _, err := s.Services[0].Balancer.Pick(&upstream.PickRequest{Req: &http.Request{Header: http.Header{}}}); !errors.Is(err, upstream.ErrNoTarget) {
+			t.Errorf("%s with no address: %v", alg, err)
+		}
 	}
 }

@@ -31,7 +31,11 @@ type Deps struct {
 	// Health gates each upstream's balancers by its threshold; nil: no
 	// gate (dry runs).
 	Health *upstream.HealthCheckers
-	Env    plugin.Env
+	// Resolver resolves DNS names of targets and service hosts from its
+	// cache (names it has not seen are looked up while compiling, bounded
+	// by its timeout); nil dials names as they are (dry runs).
+	Resolver *upstream.Resolver
+	Env      plugin.Env
 	// Previous is the snapshot in force, whose plugin instances are kept
 	// where nothing about them changed.
 	Previous *Snapshot
@@ -43,11 +47,13 @@ type Deps struct {
 func Compile(m *config.Model, d Deps) (*Snapshot, error) {
 	c := &compiler{m: m, d: d, caKeys: map[*tls.Config]string{}, snap: &Snapshot{Hash: m.Hash, Summary: m.Summary(), PoolKeys: map[string]bool{}, StateKeys: map[string]bool{}, Model: m,
 		instanceByKey: map[string]plugin.Instance{}}}
+	c.caCertificates()
 	c.services()
 	c.routes()
 	c.plugins()
 	c.chains()
 	c.certificates()
+	c.clientCertificates()
 	if len(c.errs) > 0 {
 		// Instances built for this attempt will never serve a request.
 		Release(c.snap, d.Previous)
@@ -86,6 +92,11 @@ func (c *compiler) fail(path, format string, args ...any) {
 
 func (c *compiler) services() {
 	c.servicesByEntry = map[*config.ServiceEntry]*Service{}
+	if c.d.Resolver != nil {
+		// Every name at once, so a first load waits for one timeout at
+		// most; later loads find them cached.
+		c.d.Resolver.Resolve(DNSNames(c.m))
+	}
 	// HTTP/2 transports by settings: this snapshot's, and the previous
 	// one's, which are reused when a service's settings did not change.
 	h2s, prevH2 := map[string]*http.Transport{}, map[string]*http.Transport{}
@@ -171,14 +182,21 @@ func (c *compiler) services() {
 		if se.Upstream != nil {
 			var targets []*upstream.Target
 			for _, te := range se.Upstream.Targets {
-				addr := upstream.JoinHostPort(te.Host, te.Port)
-				t := upstream.NewTarget(te.Host, te.Port, te.Target.Weight, c.pool(svc.Scheme, addr, tlsConf))
-				if c.d.States != nil {
-					key := se.Upstream.Upstream.Name + "|" + addr
-					t.State = c.d.States.Get(key)
-					c.snap.StateKeys[key] = true
+				// A target named by DNS is one balancer entry per address
+				// (none while the name does not resolve: Kong keeps such a
+				// target, without addresses).
+				eps, _ := c.expand(te.Host, te.Port, te.Target.Weight)
+				for _, ep := range eps {
+					addr := upstream.JoinHostPort(ep.host, ep.port)
+					t := upstream.NewTarget(ep.host, ep.port, ep.weight, c.pool(svc.Scheme, addr, tlsConf))
+					t.Origin = upstream.JoinHostPort(te.Host, te.Port)
+					if c.d.States != nil {
+						key := se.Upstream.Upstream.Name + "|" + addr
+						t.State = c.d.States.Get(key)
+						c.snap.StateKeys[key] = true
+					}
+					targets = append(targets, t)
 				}
-				targets = append(targets, t)
 			}
 			u := se.Upstream.Upstream
 			b, err := upstream.NewBalancer(u.Algorithm, targets, upstream.HashConfig{
@@ -194,12 +212,87 @@ func (c *compiler) services() {
 			}
 			svc.Balancer = upstream.WithThreshold(b, c.d.Health.Upstream(u.Name))
 		} else {
-			addr := upstream.JoinHostPort(s.Host, s.Port)
-			svc.Balancer = upstream.NewSingle(upstream.NewTarget(s.Host, s.Port, 100, c.pool(svc.Scheme, addr, tlsConf)))
+			svc.Balancer = c.hostBalancer(s, svc.Scheme, tlsConf)
 		}
 		c.servicesByEntry[se] = svc
 		c.snap.Services = append(c.snap.Services, svc)
 	}
+}
+
+// hostBalancer balances a service that names its host directly. An IP (or
+// any host when there is no resolver) is its one target. A DNS name is
+// Kong's DNS-based load balancing: round-robin over the name's addresses,
+// equal for A and AAAA records, by weight for SRV ones; while the name has
+// no address every pick fails with upstream.ErrNameResolution.
+func (c *compiler) hostBalancer(s *config.Service, scheme string, tlsConf *tls.Config) upstream.Balancer {
+	eps, err := c.expand(s.Host, s.Port, 100)
+	if len(eps) == 0 {
+		return upstream.NewUnresolved(err)
+	}
+	targets := make([]*upstream.Target, len(eps))
+	for i, ep := range eps {
+		addr := upstream.JoinHostPort(ep.host, ep.port)
+		targets[i] = upstream.NewTarget(ep.host, ep.port, ep.weight, c.pool(scheme, addr, tlsConf))
+		targets[i].Origin = upstream.JoinHostPort(s.Host, s.Port)
+	}
+	if len(targets) == 1 {
+		return upstream.NewSingle(targets[0])
+	}
+	return upstream.NewRoundRobin(targets)
+}
+
+// endpoint is an address a target or service host is dialled at.
+type endpoint struct {
+	host         string
+	port, weight int
+}
+
+// expand returns where host is dialled: host itself when it is an IP or
+// there is no resolver; else one endpoint per cached DNS address, with the
+// port and weight of an SRV answer (a weight of 0 stays 0: the target is
+// disabled), and none, with the reason, while the name has no address.
+func (c *compiler) expand(host string, port, weight int) ([]endpoint, error) {
+	if c.d.Resolver == nil || upstream.IsIPLiteral(host) {
+		return []endpoint{{host: host, port: port, weight: weight}}, nil
+	}
+	addrs, err := c.d.Resolver.Lookup(host)
+	eps := make([]endpoint, 0, len(addrs))
+	for _, a := range addrs {
+		ep := endpoint{host: a.IP.String(), port: port, weight: weight}
+		if a.Port != 0 {
+			ep.port = a.Port
+		}
+		if a.Weight != 0 && weight != 0 {
+			ep.weight = a.Weight
+		}
+		eps = append(eps, ep)
+	}
+	return eps, err
+}
+
+// DNSNames are the host names of m that DNS resolves: the targets of
+// upstreams a service is balanced over, and the hosts of services that
+// name no upstream. IP addresses are not among them.
+func DNSNames(m *config.Model) []string {
+	seen := map[string]bool{}
+	var names []string
+	add := func(host string) {
+		if host != "" && !seen[host] && !upstream.IsIPLiteral(host) {
+			seen[host] = true
+			names = append(names, host)
+		}
+	}
+	for _, se := range m.Services {
+		if se.Upstream == nil {
+			add(se.Service.Host)
+			continue
+		}
+		for _, te := range se.Upstream.Targets {
+			add(te.Host)
+		}
+	}
+	sort.Strings(names)
+	return names
 }
 
 // hashInputName picks, of Kong's per-kind hash fields (hash_on_header,

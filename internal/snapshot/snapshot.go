@@ -20,6 +20,9 @@ type Snapshot struct {
 	Services []*Service
 	// Certs selects the TLS certificate by SNI; nil when none is configured.
 	Certs *CertStore
+	// ClientCerts says on which server names TLS handshakes ask for a
+	// client certificate; nil: none.
+	ClientCerts *ClientCertPolicy
 	// Hash identifies the source config; Summary counts its entities.
 	Hash    string
 	Summary string

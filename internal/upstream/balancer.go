@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -15,9 +16,13 @@ var ErrNoTarget = errors.New("failure to get a peer from the ring-balancer")
 
 // Target is one address a service's requests may go to.
 type Target struct {
-	Host   string
-	Port   int
-	Addr   string // host:port as dialled
+	Host string
+	Port int
+	Addr string // host:port as dialled
+	// Origin is the configured target (host:port) this address comes
+	// from: a target named by DNS gives one Target per resolved address,
+	// all with the same Origin. For a target given by IP it is Addr.
+	Origin string
 	Weight int
 	Pool   *Pool
 	// State is the target's live state (health, requests in flight,
@@ -28,7 +33,17 @@ type Target struct {
 
 // NewTarget builds a target with its dial address and a fresh state.
 func NewTarget(host string, port, weight int, pool *Pool) *Target {
-	return &Target{Host: host, Port: port, Addr: JoinHostPort(host, port), Weight: weight, Pool: pool, State: &TargetState{}}
+	addr := JoinHostPort(host, port)
+	return &Target{Host: host, Port: port, Addr: addr, Origin: addr, Weight: weight, Pool: pool, State: &TargetState{}}
+}
+
+// OriginHost is the host part of Origin: the name a DNS target was
+// configured with (for Host headers and TLS server names), or the IP.
+func (t *Target) OriginHost() string {
+	if i := strings.LastIndexByte(t.Origin, ':'); i >= 0 {
+		return strings.Trim(t.Origin[:i], "[]")
+	}
+	return t.Origin
 }
 
 // Healthy reports whether the target may be picked.

@@ -166,24 +166,25 @@ func (h *HealthCheckers) Checker(name string) *HealthChecker {
 	return h.checkers[name]
 }
 
+// CheckedUpstream is an upstream as Sync sees it: its config and the
+// targets its services' balancers hold, one per address (a target named
+// by DNS has one per resolved address, none while it does not resolve; an
+// upstream no service uses has none, so nothing is checked).
+type CheckedUpstream struct {
+	Upstream *config.Upstream
+	Targets  []*Target
+}
+
 // Sync brings the checkers in line with the upstreams of the snapshot now
-// in force. used is the snapshot's StateKeys ("upstream|addr"): targets
-// no service routes to are not checked (nil checks every target).
-func (h *HealthCheckers) Sync(ups []*config.UpstreamEntry, used map[string]bool) {
+// in force.
+func (h *HealthCheckers) Sync(ups []CheckedUpstream) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	seen := map[string]bool{}
-	for _, ue := range ups {
-		u := ue.Upstream
+	for _, cu := range ups {
+		u := cu.Upstream
 		seen[u.Name] = true
-		var targets []HealthTarget
-		for _, te := range ue.Targets {
-			key := u.Name + "|" + JoinHostPort(te.Host, te.Port)
-			if used != nil && !used[key] {
-				continue
-			}
-			targets = append(targets, HealthTarget{Host: te.Host, Port: te.Port, Weight: te.Target.Weight, State: h.states.Get(key)})
-		}
+		targets := healthTargets(cu.Targets)
 		fp := fingerprint(u, targets)
 		old := h.checkers[u.Name]
 		if old != nil && old.fingerprint == fp {
@@ -223,6 +224,23 @@ func (h *HealthCheckers) Close() {
 	}
 }
 
+// healthTargets turns balancer targets into checked ones, one per state:
+// two DNS names that resolve to the same address share its state, and
+// their weights add up.
+func healthTargets(ts []*Target) []HealthTarget {
+	var out []HealthTarget
+	index := map[*TargetState]int{}
+	for _, t := range ts {
+		if i, ok := index[t.State]; ok {
+			out[i].Weight += t.Weight
+			continue
+		}
+		index[t.State] = len(out)
+		out = append(out, HealthTarget{Host: t.Host, Port: t.Port, Hostname: t.OriginHost(), Weight: t.Weight, State: t.State})
+	}
+	return out
+}
+
 // fingerprint identifies what a checker is built from: the health-check
 // config, the Host header of probes, and the targets with their weights
 // and state objects (a state replaced in the registry needs a new
@@ -233,7 +251,7 @@ func fingerprint(u *config.Upstream, targets []HealthTarget) string {
 	hash.Write(cfg)
 	fmt.Fprintf(hash, "|%s", u.HostHeader)
 	for _, t := range targets {
-		fmt.Fprintf(hash, "|%s:%d:%d:%p", t.Host, t.Port, t.Weight, t.State)
+		fmt.Fprintf(hash, "|%s:%d:%s:%d:%p", t.Host, t.Port, t.Hostname, t.Weight, t.State)
 	}
 	return hex.EncodeToString(hash.Sum(nil))
 }

@@ -15,10 +15,22 @@ import (
 // HealthTarget is one target a checker watches: its address, weight (0:
 // disabled, never probed) and the reload-surviving state it marks.
 type HealthTarget struct {
-	Host   string
-	Port   int
-	Weight int
-	State  *TargetState
+	Host string
+	Port int
+	// Hostname is the name the target was configured with when Host is an
+	// address DNS gave for it: HTTP probes send it as Host and TLS probes
+	// as the server name (empty: Host).
+	Hostname string
+	Weight   int
+	State    *TargetState
+}
+
+// name is the target's configured host.
+func (t *HealthTarget) name() string {
+	if t.Hostname != "" {
+		return t.Hostname
+	}
+	return t.Host
 }
 
 // The four counters of a target, as Kong's lua-resty-healthcheck keeps them.

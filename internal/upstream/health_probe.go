@@ -99,7 +99,7 @@ func (c *HealthChecker) classifyStatus(st int) probeResult {
 func (c *HealthChecker) httpRequest(t *hcTarget) string {
 	host := c.hostHeader
 	if host == "" {
-		host = t.Host
+		host = t.name()
 	}
 	var b strings.Builder
 	b.WriteString("GET " + c.cfg.Active.HTTPPath + " HTTP/1.0\r\nHost: " + host + "\r\nUser-Agent: turnpike-healthcheck\r\n")
@@ -121,11 +121,11 @@ func (c *HealthChecker) httpRequest(t *hcTarget) string {
 }
 
 // tlsConfig verifies per https_verify_certificate, with https_sni or the
-// target's host as the server name.
+// target's configured host as the server name.
 func (c *HealthChecker) tlsConfig(t *hcTarget) *tls.Config {
 	name := c.cfg.Active.HTTPSSNI
 	if name == "" {
-		name = t.Host
+		name = t.name()
 	}
 	return &tls.Config{
 		ServerName:         name,

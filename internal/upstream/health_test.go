@@ -313,13 +313,25 @@ upstreams:
   - target: 10.0.0.2:80
 `
 
-func parseUpstreams(t *testing.T, threshold string) []*config.UpstreamEntry {
+// parseUpstreams parses healthConfig into what Sync gets: each upstream
+// with a target per address, holding the registry's states.
+func parseUpstreams(t *testing.T, states *States, threshold string) []CheckedUpstream {
 	t.Helper()
 	m, err := config.Parse([]byte(strings.ReplaceAll(healthConfig, "%THRESHOLD%", threshold)), config.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m.Upstreams
+	var out []CheckedUpstream
+	for _, ue := range m.Upstreams {
+		cu := CheckedUpstream{Upstream: ue.Upstream}
+		for _, te := range ue.Targets {
+			tg := NewTarget(te.Host, te.Port, te.Target.Weight, nil)
+			tg.State = states.Get(ue.Upstream.Name + "|" + tg.Addr)
+			cu.Targets = append(cu.Targets, tg)
+		}
+		out = append(out, cu)
+	}
+	return out
 }
 
 func TestHealthCheckersSyncKeepsStateAcrossReloads(t *testing.T) {
@@ -330,7 +342,7 @@ func TestHealthCheckersSyncKeepsStateAcrossReloads(t *testing.T) {
 	tg := &Target{Addr: "10.0.0.1:80", Weight: 100, State: s1}
 	gate := hc.Upstream("up")
 
-	hc.Sync(parseUpstreams(t, "0"), nil)
+	hc.Sync(parseUpstreams(t, states, "0"))
 	first := hc.Checker("up")
 	if first == nil || !first.Enabled() {
 		t.Fatal("no checker")
@@ -339,12 +351,12 @@ func TestHealthCheckersSyncKeepsStateAcrossReloads(t *testing.T) {
 	tg.End(Outcome{Status: 500})
 
 	// Same config: the running checker (and its counters) is kept.
-	hc.Sync(parseUpstreams(t, "0"), nil)
+	hc.Sync(parseUpstreams(t, states, "0"))
 	if hc.Checker("up") != first {
 		t.Fatal("unchanged config restarted the checker")
 	}
 	// Changed config: a new checker that carries the count on.
-	hc.Sync(parseUpstreams(t, "60"), nil)
+	hc.Sync(parseUpstreams(t, states, "60"))
 	second := hc.Checker("up")
 	if second == first {
 		t.Fatal("changed config kept the old checker")
@@ -358,7 +370,7 @@ func TestHealthCheckersSyncKeepsStateAcrossReloads(t *testing.T) {
 		t.Fatal("threshold 60 with half the weight down: upstream should be unhealthy")
 	}
 	// A restart while unhealthy keeps the health and resumes the cool-down.
-	hc.Sync(parseUpstreams(t, "10"), nil)
+	hc.Sync(parseUpstreams(t, states, "10"))
 	if h, r := s1.Health(); h || r != "passive: 2 HTTP failures (500)" {
 		t.Fatalf("restart reset the health: %v %q", h, r)
 	}
@@ -372,9 +384,9 @@ func TestHealthCheckersSyncKeepsStateAcrossReloads(t *testing.T) {
 	tg.End(Outcome{Status: 500})
 	tg.Begin()
 	tg.End(Outcome{Status: 500})
-	off := parseUpstreams(t, "0")
+	off := parseUpstreams(t, states, "0")
 	off[0].Upstream.Healthchecks.Passive.Unhealthy.HTTPFailures = 0
-	hc.Sync(off, nil)
+	hc.Sync(off)
 	if h, r := s1.Health(); !h || r != "health checks off" || hc.Checker("up").Enabled() {
 		t.Fatalf("checks off: %v %q", h, r)
 	}
@@ -387,19 +399,42 @@ func TestHealthCheckersSyncKeepsStateAcrossReloads(t *testing.T) {
 	}
 
 	// Upstream removed: checker stopped, gate forgotten.
-	hc.Sync(nil, nil)
+	hc.Sync(nil)
 	if hc.Checker("up") != nil || hc.Upstream("up") == gate {
 		t.Fatal("removed upstream kept its checker or gate")
 	}
 }
 
-func TestHealthCheckersSkipUnusedTargets(t *testing.T) {
+// Only the addresses the balancers hold are checked: a DNS name gives one
+// per address, probed with the name as Host; two names on one address
+// share its state, checked once with their weights added up.
+func TestHealthCheckersCheckBalancerTargets(t *testing.T) {
 	states := NewStates()
 	hc := NewHealthCheckers(states, HealthOptions{})
 	defer hc.Close()
-	hc.Sync(parseUpstreams(t, "0"), map[string]bool{"up|10.0.0.2:80": true})
+	ups := parseUpstreams(t, states, "0")
+	ups[0].Targets = ups[0].Targets[1:]
+	hc.Sync(ups)
 	got := hc.Checker("up").Targets()
 	if len(got) != 1 || got[0].Addr != "10.0.0.2:80" || !got[0].Healthy || got[0].Weight != 100 {
 		t.Fatalf("targets %+v", got)
+	}
+
+	shared := states.Get("up|10.0.0.9:80")
+	a := &Target{Host: "10.0.0.9", Port: 80, Addr: "10.0.0.9:80", Origin: "a.svc:80", Weight: 100, State: shared}
+	b := &Target{Host: "10.0.0.9", Port: 80, Addr: "10.0.0.9:80", Origin: "b.svc:80", Weight: 30, State: shared}
+	c := &Target{Host: "10.0.0.8", Port: 80, Addr: "10.0.0.8:80", Origin: "a.svc:80", Weight: 100, State: states.Get("up|10.0.0.8:80")}
+	ups[0].Targets = []*Target{a, b, c}
+	hc.Sync(ups)
+	ck := hc.Checker("up")
+	got = ck.Targets()
+	if len(got) != 2 || got[0].Addr != "10.0.0.9:80" || got[0].Weight != 130 || got[1].Addr != "10.0.0.8:80" {
+		t.Fatalf("targets %+v", got)
+	}
+	if req := ck.httpRequest(ck.targets[1]); !strings.Contains(req, "\r\nHost: a.svc\r\n") {
+		t.Errorf("probe of a resolved address: %q, want Host: a.svc", req)
+	}
+	if conf := ck.tlsConfig(ck.targets[1]); conf.ServerName != "a.svc" {
+		t.Errorf("probe server name %q", conf.ServerName)
 	}
 }

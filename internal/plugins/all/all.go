@@ -10,6 +10,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/circuitbreaker"
 	"github.com/turnpikegw/turnpike/internal/plugins/cors"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
+	"github.com/turnpikegw/turnpike/internal/plugins/mtlsauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
 )
@@ -23,6 +24,7 @@ func Registrations() []plugin.Registration {
 		circuitbreaker.Registration(),
 		cors.Registration(),
 		keyauth.Registration(),
+		mtlsauth.Registration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),
 	}

@@ -1,0 +1,166 @@
+package gwtest
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Redis is a redis-server process on a free loopback port, with nothing
+// persisted. It is killed when the test ends.
+type Redis struct {
+	t    testing.TB
+	Addr string // 127.0.0.1:port
+	Port int
+	args []string // after the port and bind options
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// StartRedis starts redis-server on a free loopback port and waits until
+// it answers PING. extra options are appended to the command line, e.g.
+// "--cluster-enabled", "yes". When redis-server is not installed the test
+// is skipped, or fails when the CI environment variable is set.
+func StartRedis(t testing.TB, extra ...string) *Redis {
+	t.Helper()
+	return startRedis(t, "", extra)
+}
+
+// StartRedisSentinel starts a sentinel on a free loopback port watching
+// master under name (quorum 1), and waits until it answers PING.
+func StartRedisSentinel(t testing.TB, master *Redis, name string) *Redis {
+	t.Helper()
+	conf := filepath.Join(t.TempDir(), "sentinel.conf")
+	body := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 1\nsentinel down-after-milliseconds %s 1000\n", name, master.Port, name)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startRedis(t, conf, []string{"--sentinel"})
+}
+
+func startRedis(t testing.TB, conf string, extra []string) *Redis {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skip("redis-server is not installed (install it to run this test; with CI set this is a failure)")
+		}
+		t.Fatalf("redis-server is not installed and CI is set: %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	var args []string
+	if conf != "" {
+		args = append(args, conf)
+	}
+	args = append(args, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	r := &Redis{t: t, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, args: append(args, extra...)}
+	t.Cleanup(r.Stop)
+	r.start()
+	return r
+}
+
+// start runs the process and waits for PING (r.mu not held).
+func (r *Redis) start() {
+	r.t.Helper()
+	cmd := exec.Command("redis-server", r.args...)
+	log := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		r.t.Fatalf("redis-server: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	r.mu.Lock()
+	r.cmd, r.done = cmd, done
+	r.mu.Unlock()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		reply, err := r.ping()
+		if err == nil && reply == "+PONG" {
+			return
+		}
+		select {
+		case <-done:
+			r.t.Fatalf("redis-server exited at start-up:\n%s", log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("redis-server did not answer PING within 10s (last: %q, %v):\n%s", reply, err, log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *Redis) ping() (string, error) {
+	c, err := net.DialTimeout("tcp", r.Addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
+		return "", err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimRight(line, "\r\n"), err
+}
+
+// Stop kills the server (SIGKILL, as a crash) and waits for it to exit.
+// Stopping a stopped server does nothing.
+func (r *Redis) Stop() {
+	r.mu.Lock()
+	cmd, done := r.cmd, r.done
+	r.cmd = nil
+	r.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Kill()
+	<-done
+}
+
+// Pause freezes the server (SIGSTOP): connections stay open but nothing
+// is answered, as with a hung server or a network partition.
+func (r *Redis) Pause() { r.signal(syscall.SIGSTOP) }
+
+// Resume lets a paused server run again (SIGCONT).
+func (r *Redis) Resume() { r.signal(syscall.SIGCONT) }
+
+func (r *Redis) signal(sig syscall.Signal) {
+	r.t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		r.t.Fatal("redis-server is not running")
+	}
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// Restart stops the server if it runs and starts a fresh one (empty) on
+// the same port.
+func (r *Redis) Restart() {
+	r.t.Helper()
+	r.Stop()
+	r.start()
+}

@@ -1,0 +1,577 @@
+package ratelimit
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	_ "embed"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+	"github.com/sony/gobreaker/v2"
+)
+
+//go:embed windows.lua
+var windowsLua string
+
+//go:embed bucket.lua
+var bucketLua string
+
+const (
+	defaultTimeout         = 2 * time.Second
+	defaultPrefix          = "turnpike:ratelimit:"
+	defaultBreakerFailures = 3
+	defaultBreakerCooldown = 5 * time.Second
+	defaultMaxLeases       = 1 << 16
+)
+
+// Redis counts in Redis, so that every gateway node sharing it shares the
+// counts. Each decision is one script call (EVALSHA, the script sent
+// again after a NOSCRIPT), checking and counting every window of the key
+// atomically on the Redis server's clock. A circuit breaker stops calling
+// a Redis that keeps failing; calls then fail at once with ErrUnavailable
+// until a probe after the cool-down succeeds.
+type Redis struct {
+	c       *redisClient
+	release func() // set for a store from Shared: gives its reference back
+	closed  atomic.Bool
+	once    sync.Once
+}
+
+// redisClient is the connection pool, scripts, breaker and leases that
+// stores with equal options share.
+type redisClient struct {
+	opts    RedisOptions
+	client  redis.UniversalClient
+	timeout time.Duration
+	prefix  string
+	clock   Clock
+	breaker *gobreaker.CircuitBreaker[any]
+	windows *redis.Script
+	bucket  *redis.Script
+	leases  leases
+}
+
+// unavailableError wraps the reason Redis could not be used.
+type unavailableError struct{ cause error }
+
+func (e *unavailableError) Error() string   { return ErrUnavailable.Error() + ": " + e.cause.Error() }
+func (e *unavailableError) Unwrap() []error { return []error{ErrUnavailable, e.cause} }
+
+var (
+	errOpen   error = &unavailableError{errors.New("circuit breaker open")}
+	errClosed error = &unavailableError{errors.New("store closed")}
+)
+
+// NewRedis makes a Redis store; it does not dial until used. One address
+// is a single node, several a cluster, and with MasterName they are
+// sentinels. Close closes its connections.
+func NewRedis(opts RedisOptions, clock Clock) (*Redis, error) {
+	c, err := newRedisClient(opts, clock)
+	if err != nil {
+		return nil, err
+	}
+	return &Redis{c: c}, nil
+}
+
+func newRedisClient(opts RedisOptions, clock Clock) (*redisClient, error) {
+	if len(opts.Addrs) == 0 {
+		return nil, errors.New("ratelimit: redis needs at least one address")
+	}
+	for _, a := range opts.Addrs {
+		if a == "" {
+			return nil, errors.New("ratelimit: empty redis address")
+		}
+	}
+	if opts.MasterName != "" && opts.Cluster {
+		return nil, errors.New("ratelimit: redis is either a cluster or sentinels, not both")
+	}
+	opts.Addrs = slices.Clone(opts.Addrs)
+	cluster := opts.MasterName == "" && (opts.Cluster || len(opts.Addrs) > 1)
+	if cluster && opts.Database != 0 {
+		return nil, errors.New("ratelimit: redis cluster has no databases but 0")
+	}
+	if clock == nil {
+		clock = time.Now
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	prefix := opts.KeyPrefix
+	if prefix == "" {
+		prefix = defaultPrefix
+	}
+	failures := opts.BreakerFailures
+	if failures <= 0 {
+		failures = defaultBreakerFailures
+	}
+	cooldown := opts.BreakerCooldown
+	if cooldown <= 0 {
+		cooldown = defaultBreakerCooldown
+	}
+	maxLeases := opts.MaxLeases
+	if maxLeases <= 0 {
+		maxLeases = defaultMaxLeases
+	}
+	client := redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:            opts.Addrs,
+		MasterName:       opts.MasterName,
+		IsClusterMode:    opts.Cluster,
+		Username:         opts.Username,
+		Password:         opts.Password,
+		SentinelUsername: opts.SentinelUsername,
+		SentinelPassword: opts.SentinelPassword,
+		DB:               opts.Database,
+		TLSConfig:        opts.TLS,
+		PoolSize:         opts.PoolSize,
+		// Every call is bounded by its context (timeout); one retry
+		// replaces a pooled connection that died with a restarted server.
+		ContextTimeoutEnabled: true,
+		DialTimeout:           timeout,
+		ReadTimeout:           timeout,
+		WriteTimeout:          timeout,
+		PoolTimeout:           timeout,
+		MaxRetries:            1,
+		DialerRetries:         1,
+		DisableIdentity:       true,
+		MaintNotificationsConfig: &maintnotifications.Config{
+			Mode: maintnotifications.ModeDisabled,
+		},
+	})
+	return &redisClient{
+		opts:    opts,
+		client:  client,
+		timeout: timeout,
+		prefix:  prefix,
+		clock:   clock,
+		breaker: gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
+			Name:        "ratelimit-redis",
+			MaxRequests: 1,
+			Timeout:     cooldown,
+			ReadyToTrip: func(c gobreaker.Counts) bool {
+				return c.ConsecutiveFailures >= uint32(failures)
+			},
+			IsSuccessful: func(err error) bool {
+				return err == nil || !unreachable(err)
+			},
+			IsExcluded: func(err error) bool {
+				return errors.Is(err, context.Canceled)
+			},
+		}),
+		windows: redis.NewScript(windowsLua),
+		bucket:  redis.NewScript(bucketLua),
+		leases:  leases{m: make(map[string]*lease), max: maxLeases},
+	}, nil
+}
+
+// unreachable tells an error that says Redis cannot serve (connection
+// refused or reset, timeout, a server loading, failing over or without a
+// master) from one Redis answered with (a script error).
+func unreachable(err error) bool {
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return true
+	}
+	for _, prefix := range [...]string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "READONLY", "BUSY", "TRYAGAIN", "NOREPLICAS"} {
+		if redis.HasErrorPrefix(err, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// Take admits or rejects a request of cost n for key under p.
+func (r *Redis) Take(ctx context.Context, key string, p *Policy, n int64) (Decision, error) {
+	if n < 1 {
+		return Decision{}, errCost
+	}
+	if r.closed.Load() {
+		return Decision{}, errClosed
+	}
+	if p.Algorithm != TokenBucket && p.Batch > 1 {
+		return r.c.takeLeased(ctx, key, p, n)
+	}
+	return r.c.decide(ctx, key, p, n, true)
+}
+
+// Usage reports key's state under p without counting: Allowed and
+// RetryAfter are for a request of cost 1. Permits a node holds in a batch
+// count as used.
+func (r *Redis) Usage(ctx context.Context, key string, p *Policy) (Decision, error) {
+	if r.closed.Load() {
+		return Decision{}, errClosed
+	}
+	return r.c.decide(ctx, key, p, 1, false)
+}
+
+// Close closes the connections, or for a store from Shared gives its
+// reference back. Calls made afterwards answer ErrUnavailable.
+func (r *Redis) Close() {
+	r.once.Do(func() {
+		r.closed.Store(true)
+		if r.release != nil {
+			r.release()
+		} else {
+			r.c.client.Close()
+		}
+	})
+}
+
+// decide is one script call for a request of cost n, counted when count
+// is set and the request is admitted.
+func (c *redisClient) decide(ctx context.Context, key string, p *Policy, n int64, count bool) (Decision, error) {
+	var d Decision
+	if p.Algorithm == TokenBucket {
+		allowed, now, backlog, err := c.callBucket(ctx, key, p, n, count)
+		if err != nil {
+			return d, err
+		}
+		bucketDecision(p, now+backlog, now, n, allowed, allowed && count, &d)
+		return d, nil
+	}
+	var buf [Year + 1]window
+	ws := buf[:len(p.Limits)]
+	grant := n
+	if !count {
+		grant = 0
+	}
+	allowed, _, now, err := c.callWindows(ctx, c.key(key, p.Algorithm), p, n, grant, ws)
+	if err != nil {
+		return d, err
+	}
+	windowsDecision(p, ws, now, n, allowed, &d)
+	return d, nil
+}
+
+// key is the Redis key of a limit key under an algorithm. The hash tag
+// keeps every key of one limit key in one cluster slot.
+func (c *redisClient) key(key string, alg Algorithm) string {
+	var suffix string
+	switch alg {
+	case Fixed:
+		suffix = "}:fixed"
+	case Sliding:
+		suffix = "}:sliding"
+	default:
+		suffix = "}:bucket"
+	}
+	return c.prefix + "{" + key + suffix
+}
+
+// run calls a script through the breaker, bounded by the timeout.
+func (c *redisClient) run(ctx context.Context, s *redis.Script, key string, args []any) ([]any, error) {
+	res, err := c.breaker.Execute(func() (any, error) {
+		ctx, cancel := context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+		return s.Run(ctx, c.client, []string{key}, args...).Result()
+	})
+	if err != nil {
+		switch {
+		case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
+			return nil, errOpen
+		case unreachable(err):
+			return nil, &unavailableError{err}
+		}
+		return nil, fmt.Errorf("ratelimit: redis: %w", err)
+	}
+	vals, ok := res.([]any)
+	if !ok {
+		return nil, fmt.Errorf("ratelimit: redis: unexpected script reply %T", res)
+	}
+	for _, v := range vals {
+		if _, ok := v.(int64); !ok {
+			return nil, fmt.Errorf("ratelimit: redis: unexpected script reply %v", vals)
+		}
+	}
+	return vals, nil
+}
+
+// callWindows runs the windows script for cost n granting up to batch
+// permits (0: count nothing), and fills ws (one per limit). now is the
+// Redis server's clock.
+func (c *redisClient) callWindows(ctx context.Context, rkey string, p *Policy, n, batch int64, ws []window) (allowed bool, granted, now int64, err error) {
+	args := make([]any, 3, 3+2*len(p.Limits))
+	args[0], args[1], args[2] = "0", n, batch
+	if p.Algorithm == Sliding {
+		args[0] = "1"
+	}
+	for _, l := range p.Limits {
+		args = append(args, int(l.Period), l.Max)
+	}
+	vals, err := c.run(ctx, c.windows, rkey, args)
+	if err != nil {
+		return false, 0, 0, err
+	}
+	if len(vals) != 4+4*len(ws) {
+		return false, 0, 0, fmt.Errorf("ratelimit: redis: unexpected script reply %v", vals)
+	}
+	now = vals[2].(int64)*int64(time.Second) + vals[3].(int64)*int64(time.Microsecond)
+	for i := range ws {
+		v := vals[4+4*i:]
+		ws[i] = window{
+			period: p.Limits[i].Period,
+			start:  v[0].(int64) * int64(time.Second),
+			end:    v[1].(int64) * int64(time.Second),
+			cur:    v[2].(int64),
+			prev:   v[3].(int64),
+		}
+	}
+	return vals[0].(int64) == 1, vals[1].(int64), now, nil
+}
+
+// callBucket runs the token-bucket script; backlog is the time the
+// admitted permits take to drain, from now on the Redis server's clock.
+func (c *redisClient) callBucket(ctx context.Context, key string, p *Policy, n int64, count bool) (allowed bool, now, backlog int64, err error) {
+	flag := "0"
+	if count {
+		flag = "1"
+	}
+	args := []any{interval(p.Rate), p.Burst, n, flag}
+	vals, err := c.run(ctx, c.bucket, c.key(key, TokenBucket), args)
+	if err != nil {
+		return false, 0, 0, err
+	}
+	if len(vals) != 4 {
+		return false, 0, 0, fmt.Errorf("ratelimit: redis: unexpected script reply %v", vals)
+	}
+	now = vals[1].(int64)*int64(time.Second) + vals[2].(int64)*int64(time.Microsecond)
+	return vals[0].(int64) == 1, now, vals[3].(int64), nil
+}
+
+// A lease is a batch of permits a node took from Redis for one key and
+// hands out locally: it is good while every window it was counted in is
+// still current (measured on the local clock from the moment of the
+// grant, so clock skew between node and Redis does not matter) and the
+// policy is the one it was taken for.
+type lease struct {
+	mu        sync.Mutex
+	policy    *Policy
+	left      int64
+	refilling bool         // a request is taking the next batch
+	until     atomic.Int64 // local Unix ns: the first end of a leased window
+	wins      []window     // as of the grant, on the local clock
+}
+
+// leases holds at most max leases; expired ones are dropped when it is
+// full, and if none is expired a key goes to Redis for every request.
+type leases struct {
+	mu   sync.Mutex
+	m    map[string]*lease
+	max  int
+	next int64 // when full: no lease expires before this
+}
+
+func (ls *leases) get(key string, now int64) *lease {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if l := ls.m[key]; l != nil {
+		return l
+	}
+	if len(ls.m) >= ls.max {
+		if now < ls.next {
+			return nil
+		}
+		next := int64(math.MaxInt64)
+		for k, l := range ls.m {
+			if until := l.until.Load(); until <= now {
+				delete(ls.m, k)
+			} else {
+				next = min(next, until)
+			}
+		}
+		ls.next = next
+		if len(ls.m) >= ls.max {
+			return nil
+		}
+	}
+	l := &lease{}
+	ls.m[key] = l
+	return l
+}
+
+// takeLeased serves a request from the key's lease, taking a new batch of
+// up to p.Batch permits from Redis when the lease is spent or stale. While
+// one request takes the batch, others for the key go to Redis one by one
+// rather than wait for it, so no request waits longer than one call.
+func (c *redisClient) takeLeased(ctx context.Context, key string, p *Policy, n int64) (Decision, error) {
+	rkey := c.key(key, p.Algorithm)
+	var d Decision
+	l := c.leases.get(rkey, c.clock().UnixNano())
+	if l == nil {
+		return c.decide(ctx, key, p, n, true)
+	}
+	l.mu.Lock()
+	now := c.clock().UnixNano()
+	if l.policy == p && now < l.until.Load() && l.left >= n {
+		l.left -= n
+		leaseDecision(p, l.wins, now, l.left, &d)
+		l.mu.Unlock()
+		return d, nil
+	}
+	if l.refilling {
+		l.mu.Unlock()
+		return c.decide(ctx, key, p, n, true)
+	}
+	l.refilling, l.left = true, 0
+	l.mu.Unlock()
+
+	var buf [Year + 1]window
+	ws := buf[:len(p.Limits)]
+	allowed, granted, rnow, err := c.callWindows(ctx, rkey, p, n, max(n, p.Batch), ws)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.refilling = false
+	if err != nil {
+		return d, err
+	}
+	if !allowed {
+		windowsDecision(p, ws, rnow, n, false, &d)
+		return d, nil
+	}
+	// Move the windows onto the local clock, taking the moment before the
+	// call for the moment the script ran: the lease then ends no later
+	// than its windows do.
+	shift := now - rnow
+	until := int64(math.MaxInt64)
+	if cap(l.wins) < len(ws) {
+		l.wins = make([]window, len(ws))
+	}
+	l.wins = l.wins[:len(ws)]
+	for i, w := range ws {
+		w.start += shift
+		w.end += shift
+		l.wins[i] = w
+		until = min(until, w.end)
+	}
+	l.policy, l.left = p, granted-n
+	l.until.Store(until)
+	leaseDecision(p, l.wins, now, l.left, &d)
+	return d, nil
+}
+
+// leaseDecision is an admission from a lease: the windows as Redis
+// counted them at the grant (the whole batch included), plus the permits
+// the lease still holds.
+func leaseDecision(p *Policy, wins []window, now, left int64, d *Decision) {
+	windowsDecision(p, wins, now, 1, true, d)
+	for i := range d.Windows {
+		d.Windows[i].Remaining = min(d.Windows[i].Limit, d.Windows[i].Remaining+left)
+	}
+}
+
+// Shared hands out Redis stores by options, so that the plugin instances
+// of one configuration, and those of the next after a reload, share one
+// connection pool and breaker instead of each dialing its own. Two option
+// sets are the same when every field is equal; TLS configurations are
+// compared by their server name, verification, versions, root pool and
+// client certificates. A Shared holds no goroutine and needs no Close.
+type Shared struct {
+	mu    sync.Mutex
+	clock Clock
+	conns []*sharedClient
+}
+
+type sharedClient struct {
+	c    *redisClient
+	refs int
+}
+
+// NewShared makes an empty registry of Redis clients.
+func NewShared(clock Clock) *Shared {
+	return &Shared{clock: clock}
+}
+
+// Acquire returns a store on the client for opts, making the client on
+// first use. release (the same as the store's Close) gives the reference
+// back; the last one closes the client. A reload that acquires the new
+// instances' stores before releasing the old ones keeps the connections.
+func (s *Shared) Acquire(opts RedisOptions) (*Redis, func(), error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var sc *sharedClient
+	for _, e := range s.conns {
+		if sameOptions(e.c.opts, opts) {
+			sc = e
+			break
+		}
+	}
+	if sc == nil {
+		c, err := newRedisClient(opts, s.clock)
+		if err != nil {
+			return nil, nil, err
+		}
+		sc = &sharedClient{c: c}
+		s.conns = append(s.conns, sc)
+	}
+	sc.refs++
+	r := &Redis{c: sc.c}
+	r.release = func() { s.release(sc) }
+	return r, r.Close, nil
+}
+
+// Clients is the number of Redis clients in use.
+func (s *Shared) Clients() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+func (s *Shared) release(sc *sharedClient) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sc.refs--; sc.refs > 0 {
+		return
+	}
+	for i, e := range s.conns {
+		if e == sc {
+			s.conns = append(s.conns[:i], s.conns[i+1:]...)
+			break
+		}
+	}
+	sc.c.client.Close()
+}
+
+// sameOptions reports whether a and b make the same client.
+func sameOptions(a, b RedisOptions) bool {
+	return slices.Equal(a.Addrs, b.Addrs) && a.MasterName == b.MasterName && a.Cluster == b.Cluster &&
+		a.Username == b.Username && a.Password == b.Password &&
+		a.SentinelUsername == b.SentinelUsername && a.SentinelPassword == b.SentinelPassword &&
+		a.Database == b.Database && a.Timeout == b.Timeout && a.KeyPrefix == b.KeyPrefix &&
+		a.PoolSize == b.PoolSize && a.BreakerFailures == b.BreakerFailures &&
+		a.BreakerCooldown == b.BreakerCooldown && a.MaxLeases == b.MaxLeases &&
+		sameTLS(a.TLS, b.TLS)
+}
+
+// sameTLS compares the TLS settings a Redis client uses. Configurations
+// with callbacks are the same only when they are the same configuration.
+func sameTLS(a, b *tls.Config) bool {
+	if a == b {
+		return true
+	}
+	if a == nil || b == nil {
+		return false
+	}
+	if a.VerifyPeerCertificate != nil || b.VerifyPeerCertificate != nil ||
+		a.VerifyConnection != nil || b.VerifyConnection != nil ||
+		a.GetClientCertificate != nil || b.GetClientCertificate != nil {
+		return false
+	}
+	if a.ServerName != b.ServerName || a.InsecureSkipVerify != b.InsecureSkipVerify ||
+		a.MinVersion != b.MinVersion || a.MaxVersion != b.MaxVersion {
+		return false
+	}
+	if (a.RootCAs == nil) != (b.RootCAs == nil) || (a.RootCAs != nil && !a.RootCAs.Equal(b.RootCAs)) {
+		return false
+	}
+	return slices.EqualFunc(a.Certificates, b.Certificates, func(x, y tls.Certificate) bool {
+		return slices.EqualFunc(x.Certificate, y.Certificate, bytes.Equal)
+	})
+}
