@@ -253,6 +253,19 @@ func (a *api) validatePlugin(w http.ResponseWriter, r *http.Request) {
 		doc["consumers"] = []any{map[string]any{"username": "schema-validation"}}
 		p["consumer"] = "schema-validation"
 	}
+	// Plugins such as mtls-auth name CA certificates by id: the ones in
+	// force are what the plugin would be checked against.
+	if snap := a.src.Snapshot.Load(); snap != nil && len(snap.Model.CACerts) > 0 {
+		cas := make([]any, len(snap.Model.CACerts))
+		for i, ce := range snap.Model.CACerts {
+			ca := map[string]any{"cert": ce.CACert.Cert}
+			if ce.CACert.ID != "" {
+				ca["id"] = ce.CACert.ID
+			}
+			cas[i] = ca
+		}
+		doc["ca_certificates"] = cas
+	}
 	data, err := json.Marshal(doc)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, schemaViolation(map[string]string{"@entity": err.Error()}))

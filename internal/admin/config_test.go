@@ -2,7 +2,14 @@ package admin
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -283,5 +290,43 @@ func TestAdminValidatePlugin(t *testing.T) {
 	}
 	if code, _, _ := f.do(http.MethodGet, "/schemas/plugins/validate", ""); code != 405 {
 		t.Errorf("GET validate = %d", code)
+	}
+}
+
+// selfSignedCA returns the PEM of a fresh CA certificate.
+func selfSignedCA(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "validate-ca"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+func TestAdminValidatePluginSeesCACertificatesInForce(t *testing.T) {
+	ca := selfSignedCA(t)
+	cfg := smallConfig + "ca_certificates:\n- id: 6b3a1f0e-3c49-4d3e-9d3f-1a2b3c4d5e6f\n  cert: |\n    " +
+		strings.ReplaceAll(strings.TrimSpace(ca), "\n", "\n    ") + "\n"
+	f := newFixture(t, cfg, nil)
+	known := `{"name":"mtls-auth","config":{"ca_certificates":["6b3a1f0e-3c49-4d3e-9d3f-1a2b3c4d5e6f"]}}`
+	if code, body, _ := f.do(http.MethodPost, "/schemas/plugins/validate", known, "Content-Type", "application/json"); code != 200 {
+		t.Errorf("mtls-auth naming a CA in force = %d %v", code, body)
+	}
+	unknown := `{"name":"mtls-auth","config":{"ca_certificates":["00000000-0000-4000-8000-000000000000"]}}`
+	if code, body, _ := f.do(http.MethodPost, "/schemas/plugins/validate", unknown, "Content-Type", "application/json"); code != 400 {
+		t.Errorf("mtls-auth naming an unknown CA = %d %v", code, body)
 	}
 }
