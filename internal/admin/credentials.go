@@ -54,11 +54,23 @@ func (ix *index) addCredentials(created int64) {
 	for _, e := range m.JWTSecrets {
 		j, cid := e.Secret, snapshot.ConsumerID(e.Consumer.Consumer)
 		id := snapshot.EntityID("jwt_secrets", j.ID, cid+"|"+j.Key)
-		ix.add("jwt_secrets", &entity{id: id, key: j.Key, tags: j.Tags, consumer: cid, body: map[string]any{
+		body := map[string]any{
 			"id": id, "key": j.Key, "secret": null(j.Secret), "rsa_public_key": null(j.RSAPublicKey),
 			"algorithm": j.Algorithm, "tags": list(j.Tags),
 			"created_at": ts(j.CreatedAt), "consumer": consumer(cid),
-		}})
+		}
+		// Turnpike's extensions are shown only when used, so Kong's shape
+		// is unchanged otherwise.
+		if j.JWKSURI != "" {
+			body["jwks_uri"] = j.JWKSURI
+		}
+		if j.Issuer != "" {
+			body["issuer"] = j.Issuer
+		}
+		if len(j.Audience) > 0 {
+			body["audience"] = j.Audience
+		}
+		ix.add("jwt_secrets", &entity{id: id, key: j.Key, tags: j.Tags, consumer: cid, body: body})
 	}
 	for _, e := range m.ACLs {
 		a, cid := e.ACL, snapshot.ConsumerID(e.Consumer.Consumer)

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -67,13 +68,20 @@ type BasicAuthCredential struct {
 	CreatedAt int64        `yaml:"created_at"`
 }
 
-// JWTSecret is a jwt credential (Kong `jwt_secrets`).
+// JWTSecret is a jwt credential (Kong `jwt_secrets`). JWKSURI, Issuer and
+// Audience are Turnpike's: with JWKSURI the verification keys are fetched
+// from an identity provider's JWK Set instead of rsa_public_key; Issuer
+// and Audience, when set, are checked against the token's `iss` and `aud`
+// claims once its signature is verified.
 type JWTSecret struct {
 	ID           string       `yaml:"id"`
 	Key          string       `yaml:"key"`
 	Secret       string       `yaml:"secret"`
 	RSAPublicKey string       `yaml:"rsa_public_key"`
 	Algorithm    string       `yaml:"algorithm"`
+	JWKSURI      string       `yaml:"jwks_uri"`
+	Issuer       string       `yaml:"issuer"`
+	Audience     []string     `yaml:"audience"`
 	Tags         []string     `yaml:"tags"`
 	Consumer     *ConsumerRef `yaml:"consumer"`
 	CreatedAt    int64        `yaml:"created_at"`
@@ -317,7 +325,11 @@ func (b *builder) addJWT(ix *credentialIndexes, j *JWTSecret, path string, paren
 		ok = false
 	}
 	kpath := JoinPath(path, "rsa_public_key")
-	if j.RSAPublicKey != "" {
+	if j.JWKSURI != "" {
+		if !b.checkJWKSURI(j, path, known, asymmetric) {
+			ok = false
+		}
+	} else if j.RSAPublicKey != "" {
 		pub, err := parsePublicKey(j.RSAPublicKey)
 		if err == nil && known && asymmetric {
 			err = checkKeyAlgorithm(pub, j.Algorithm)
@@ -330,18 +342,46 @@ func (b *builder) addJWT(ix *credentialIndexes, j *JWTSecret, path string, paren
 	}
 	switch {
 	case !known:
-	case asymmetric && j.RSAPublicKey == "":
+	case asymmetric && j.RSAPublicKey == "" && j.JWKSURI == "":
 		b.err(kpath, "required field missing")
 		ok = false
-	case !asymmetric && j.Secret == "":
+	case !asymmetric && j.Secret == "" && j.JWKSURI == "":
 		// Kong would generate a random secret that nobody knows; with a
 		// declarative file that credential could never verify a token.
 		b.err(JoinPath(path, "secret"), "required field missing")
 		ok = false
 	}
+	for i, a := range j.Audience {
+		if a == "" {
+			b.err(at(JoinPath(path, "audience"), i), "length must be at least 1")
+			ok = false
+		}
+	}
 	if ok {
 		b.m.JWTSecrets = append(b.m.JWTSecrets, e)
 	}
+}
+
+// checkJWKSURI validates a credential whose keys come from a JWK Set: an
+// absolute http(s) URL, an asymmetric algorithm (a JWK Set is public, so an
+// HMAC secret in it would be no secret, and a JWK must not be able to turn
+// verification into HMAC), and no rsa_public_key beside it.
+func (b *builder) checkJWKSURI(j *JWTSecret, path string, known, asymmetric bool) bool {
+	ok := true
+	u, err := url.Parse(j.JWKSURI)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		b.err(JoinPath(path, "jwks_uri"), "must be an absolute http or https URL")
+		ok = false
+	}
+	if known && !asymmetric {
+		b.err(JoinPath(path, "algorithm"), "must be an asymmetric algorithm (RS*, PS*, ES*, EdDSA) with jwks_uri")
+		ok = false
+	}
+	if j.RSAPublicKey != "" {
+		b.err(JoinPath(path, "rsa_public_key"), "cannot be combined with jwks_uri")
+		ok = false
+	}
+	return ok
 }
 
 // parsePublicKey reads a PEM public key: PKIX ("PUBLIC KEY") or PKCS #1

@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -193,6 +194,23 @@ func TestCredentialErrors(t *testing.T) {
 			{Path: "consumers[0].jwt_secrets[3].rsa_public_key", Message: "invalid key: EdDSA needs an Ed25519 public key, got RSA"},
 			{Path: "consumers[0].jwt_secrets[4].rsa_public_key", Message: "invalid key: PS256 needs an RSA public key, got Ed25519"},
 		}},
+		{"jwt jwks_uri instead of a public key", "consumers: [{username: a, jwt_secrets: [" +
+			"{key: j1, algorithm: RS256, jwks_uri: 'https://idp.example/.well-known/jwks.json', issuer: 'https://idp.example/', audience: [api]}, " +
+			"{key: j2, algorithm: ES256, jwks_uri: 'http://127.0.0.1:8080/jwks', secret: ignored}, {key: j3, algorithm: EdDSA, jwks_uri: 'https://idp/k'}]}]", nil},
+		{"jwt jwks_uri checks", "consumers: [{username: a, jwt_secrets: [" +
+			"{key: j1, algorithm: RS256, jwks_uri: 'ftp://idp.example/jwks'}, {key: j2, algorithm: RS256, jwks_uri: '/jwks'}, " +
+			"{key: j3, jwks_uri: 'https://idp.example/jwks'}, {key: j4, algorithm: HS512, jwks_uri: 'https://idp.example/jwks', secret: s}, " +
+			"{key: j5, algorithm: RS256, jwks_uri: 'https://idp.example/jwks', rsa_public_key: " + k.rsa + "}, " +
+			"{key: j6, algorithm: RS256, jwks_uri: 'https://idp.example/jwks', audience: [a, '']}]}]", Errors{
+			{Path: "consumers[0].jwt_secrets[0].jwks_uri", Message: "must be an absolute http or https URL"},
+			{Path: "consumers[0].jwt_secrets[1].jwks_uri", Message: "must be an absolute http or https URL"},
+			{Path: "consumers[0].jwt_secrets[2].algorithm", Message: "must be an asymmetric algorithm (RS*, PS*, ES*, EdDSA) with jwks_uri"},
+			{Path: "consumers[0].jwt_secrets[3].algorithm", Message: "must be an asymmetric algorithm (RS*, PS*, ES*, EdDSA) with jwks_uri"},
+			{Path: "consumers[0].jwt_secrets[4].rsa_public_key", Message: "cannot be combined with jwks_uri"},
+			{Path: "consumers[0].jwt_secrets[5].audience[1]", Message: "length must be at least 1"},
+		}},
+		{"jwt issuer and audience with a public key", "consumers: [{username: a, jwt_secrets: [" +
+			"{key: j1, algorithm: RS256, rsa_public_key: " + k.rsa + ", issuer: x, audience: [y, z]}, {key: j2, secret: s, audience: [y]}]}]", nil},
 
 		// acl.
 		{"acl group required", "consumers: [{username: a, acls: [{}]}]", Errors{
@@ -238,6 +256,7 @@ basicauth_credentials:
   - {username: bob, password: '` + prehashed + `', consumer: {id: 22222222-2222-4222-8222-222222222222}}
 jwt_secrets:
   - {key: bob-iss, algorithm: ES256, rsa_public_key: ` + keys.p256 + `, consumer: {id: 22222222-2222-4222-8222-222222222222}}
+  - {key: "https://idp.example/", algorithm: RS256, jwks_uri: "https://idp.example/jwks", issuer: "https://idp.example/", audience: [orders, billing], consumer: alice}
 acls:
   - {group: users, consumer: alice}
   - {group: users, consumer: 22222222-2222-4222-8222-222222222222}
@@ -286,7 +305,7 @@ acls:
 		t.Errorf("pre-hashed password not kept: %+v", bb)
 	}
 
-	if n := len(m.JWTSecrets); n != 2 {
+	if n := len(m.JWTSecrets); n != 3 {
 		t.Fatalf("%d jwt secrets", n)
 	}
 	if j := m.JWTSecrets[0]; j.Consumer != alice || j.Secret.Algorithm != "HS256" || j.Secret.Secret != "shh" || j.PublicKey != nil {
@@ -294,6 +313,10 @@ acls:
 	}
 	if j := m.JWTSecrets[1]; j.Consumer != bob || j.Secret.Algorithm != "ES256" || j.PublicKey == nil {
 		t.Errorf("jwt[1] = %+v", j)
+	}
+	if j := m.JWTSecrets[2].Secret; j.JWKSURI != "https://idp.example/jwks" || j.Issuer != "https://idp.example/" ||
+		!slices.Equal(j.Audience, []string{"orders", "billing"}) || m.JWTSecrets[2].PublicKey != nil {
+		t.Errorf("jwt[2] = %+v", j)
 	}
 
 	var groups []string
@@ -303,7 +326,7 @@ acls:
 	if diff := cmp.Diff([]string{"consumers[0]:admins", "consumers[0]:users", "consumers[1]:users"}, groups); diff != "" {
 		t.Errorf("acls (-want +got):\n%s", diff)
 	}
-	if !strings.Contains(m.Summary(), "2 consumers, 6 credentials") {
+	if !strings.Contains(m.Summary(), "2 consumers, 7 credentials") {
 		t.Errorf("Summary() = %q", m.Summary())
 	}
 }

@@ -1,6 +1,9 @@
 package plugin
 
-import "time"
+import (
+	"crypto"
+	"time"
+)
 
 // Credential is a consumer's credential as the auth plugins see it. Which
 // fields are set depends on Kind.
@@ -14,10 +17,18 @@ type Credential struct {
 	// Username and PasswordHash (bcrypt) are basic-auth's.
 	Username     string
 	PasswordHash string
-	// Secret, RSAPublicKey and Algorithm are jwt's.
+	// Secret, RSAPublicKey and Algorithm are jwt's. PublicKey is
+	// RSAPublicKey as parsed when the configuration was loaded.
 	Secret       string
 	RSAPublicKey string
 	Algorithm    string
+	PublicKey    crypto.PublicKey
+	// JWKSURI, Issuer and Audience are Turnpike's jwt extensions: keys
+	// fetched from a JWK Set, and the `iss` and `aud` claims a token must
+	// carry (empty: not checked).
+	JWKSURI  string
+	Issuer   string
+	Audience []string
 	// ExpiresAt is when a credential with a ttl stops working (zero: never).
 	ExpiresAt time.Time
 	Tags      []string

@@ -103,7 +103,8 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory) *Directory {
 		jwts[i] = plugin.Credential{
 			ID:   EntityID("jwt_secrets", j.ID, c.ID+"|"+j.Key),
 			Kind: "jwt", Consumer: c, Key: j.Key, Secret: j.Secret, RSAPublicKey: j.RSAPublicKey,
-			Algorithm: j.Algorithm, Tags: j.Tags,
+			Algorithm: j.Algorithm, PublicKey: e.PublicKey, JWKSURI: j.JWKSURI, Issuer: j.Issuer,
+			Audience: j.Audience, Tags: j.Tags,
 		}
 		d.jwt[j.Key] = &jwts[i]
 	}

@@ -9,8 +9,10 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/basicauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/circuitbreaker"
 	"github.com/turnpikegw/turnpike/internal/plugins/cors"
+	"github.com/turnpikegw/turnpike/internal/plugins/jwt"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/mtlsauth"
+	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
 )
@@ -23,8 +25,10 @@ func Registrations() []plugin.Registration {
 		basicauth.Registration(),
 		circuitbreaker.Registration(),
 		cors.Registration(),
+		jwt.Registration(),
 		keyauth.Registration(),
 		mtlsauth.Registration(),
+		ratelimiting.Registration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),
 	}
