@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -29,6 +30,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/all"
 	"github.com/turnpikegw/turnpike/internal/proxy"
+	"github.com/turnpikegw/turnpike/internal/ratelimit"
 	"github.com/turnpikegw/turnpike/internal/reload"
 	"github.com/turnpikegw/turnpike/internal/server"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
@@ -274,7 +276,10 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		return nil, fmt.Errorf("--dns-*: %v", err)
 	}
 	deps := snapshot.Deps{Registry: reg, Pools: g.pools, States: states, Health: g.health, Resolver: g.resolver,
-		Env: plugin.Env{Logger: logger, Metrics: metrics}}
+		Env: plugin.Env{Logger: logger, Metrics: metrics, Redis: ratelimit.NewShared(time.Now)}}
+	// go-redis reports dial failures through a package-level logger that
+	// writes plain text; route it into the gateway's structured log.
+	redis.SetLogger(redisLog{logger})
 	g.loader = reload.New(g.holder, deps, path, opts, logger)
 	// New DNS answers reach the balancers by compiling the configuration
 	// in force again.
@@ -368,6 +373,13 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	logger.Info("turnpike started", "version", Version, "proxy", addrList(g.proxy.Addrs()),
 		"admin", addrList(g.admin.Addrs()), "config", snap.Summary)
 	return g, nil
+}
+
+// redisLog is go-redis's logger, writing to the gateway's log.
+type redisLog struct{ logger *slog.Logger }
+
+func (l redisLog) Printf(_ context.Context, format string, v ...any) {
+	l.logger.Warn("redis: " + fmt.Sprintf(format, v...))
 }
 
 // splitList splits a comma-separated flag value, dropping empty items.

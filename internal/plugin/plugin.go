@@ -8,6 +8,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/observe"
+	"github.com/turnpikegw/turnpike/internal/ratelimit"
 )
 
 // Registration describes one plugin to the registry.
@@ -35,6 +36,10 @@ type Env struct {
 	// Metrics is the gateway's Prometheus registry and shared series (nil
 	// in dry runs and unit tests: record nothing then).
 	Metrics *observe.Metrics
+	// Redis hands out shared Redis clients by connection options, so the
+	// instances of one configuration and of the next after a reload share
+	// connections (nil in dry runs: instances make their own).
+	Redis *ratelimit.Shared
 	// CACertificate finds a `ca_certificates` entity of the configuration
 	// being compiled by id (set by the compiler; nil finds nothing).
 	CACertificate func(id string) (*x509.Certificate, bool)
