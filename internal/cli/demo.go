@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"crypto/rand"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/turnpikegw/turnpike/internal/config"
@@ -51,6 +54,11 @@ func newDemoCmd() *cobra.Command {
 				urls[key+"_URL"] = "http://" + ln.Addr().String()
 				urls[key+"_ADDR"] = ln.Addr().String()
 			}
+			tokens, secret, err := demoTokens(time.Now())
+			if err != nil {
+				return err
+			}
+			urls["DEMO_JWT_SECRET"] = secret
 			opts := config.Options{LookupEnv: func(k string) (string, bool) {
 				v, ok := urls[k]
 				return v, ok
@@ -62,7 +70,7 @@ func newDemoCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			printDemoHelp(cmd, g)
+			printDemoHelp(cmd, g, tokens)
 			return g.runUntilSignal(sigs)
 		},
 	}
@@ -70,7 +78,31 @@ func newDemoCmd() *cobra.Command {
 	return cmd
 }
 
-func printDemoHelp(cmd *cobra.Command, g *gateway) {
+// demoTokens makes the secret of the demo consumers' jwt credentials and
+// an HS256 token for each, valid for a day.
+func demoTokens(now time.Time) (tokens map[string]string, secret string, err error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, "", err
+	}
+	secret = hex.EncodeToString(raw)
+	tokens = map[string]string{}
+	for _, who := range []string{"demo-admin", "demo-user"} {
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"iss": who + "-issuer",
+			"sub": who,
+			"exp": now.Add(24 * time.Hour).Unix(),
+		})
+		signed, err := tok.SignedString([]byte(secret))
+		if err != nil {
+			return nil, "", err
+		}
+		tokens[who] = signed
+	}
+	return tokens, secret, nil
+}
+
+func printDemoHelp(cmd *cobra.Command, g *gateway, tokens map[string]string) {
 	proxyAddr := g.proxy.Addrs()[0].String()
 	base := "http://" + proxyAddr
 	out := cmd.OutOrStdout()
@@ -90,9 +122,19 @@ Try these (access log lines appear below as JSON):
   curl -i %[1]s/api/admin/maintenance                # request-termination: 503 from the gateway
   curl -i -X OPTIONS %[1]s/api/orders -H 'Origin: https://example.com' -H 'Access-Control-Request-Method: POST'
   curl -i %[1]s/nowhere                              # Kong's 404 body with a request id
+
+The admin service wants a JWT from a consumer in the admins group:
+  curl -i %[1]s/api/admin                            # 401: no token
+  curl -i %[1]s/api/admin -H 'Authorization: Bearer %[2]s'
+                                                   # 403: demo-user is not in admins
+  curl -i %[1]s/api/admin -H 'Authorization: Bearer %[3]s'
+                                                   # 200: demo-admin
+
+Orders allow 5 requests a minute per consumer; watch the headers count down to a 429:
+  for i in 1 2 3 4 5 6; do curl -s -i %[1]s/api/orders -H 'apikey: demo-key' | grep -iE '^HTTP|^x-ratelimit-remaining|^retry-after'; done
 Press Ctrl-C to stop.
 
-`, base)
+`, base, tokens["demo-user"], tokens["demo-admin"])
 }
 
 // flaky fails (503) for 10 seconds out of every 30, so the demo's health

@@ -182,8 +182,9 @@ func TestDemo(t *testing.T) {
 		close(lines)
 	}()
 	base := ""
+	var tokens []string
 	timeout := time.After(20 * time.Second)
-	for base == "" {
+	for base == "" || len(tokens) < 2 {
 		select {
 		case l, ok := <-lines:
 			if !ok {
@@ -192,8 +193,11 @@ func TestDemo(t *testing.T) {
 			if m := regexp.MustCompile(`curl -i (http://127\.0\.0\.1:\d+)/api/users/7`).FindStringSubmatch(l); m != nil {
 				base = m[1]
 			}
+			if m := regexp.MustCompile(`Authorization: (Bearer [\w.-]+)`).FindStringSubmatch(l); m != nil {
+				tokens = append(tokens, m[1])
+			}
 		case <-timeout:
-			t.Fatal("demo did not print its curl commands")
+			t.Fatal("demo did not print its curl commands and tokens")
 		}
 	}
 	go func() {
@@ -219,6 +223,10 @@ func TestDemo(t *testing.T) {
 		{path: "/api/tenant", header: []string{"X-Tenant-Id", "tenant-1"}, status: 200, want: `"path":"/tenants"`},
 		{path: "/api/tenant", status: 404, want: "no Route matched"},
 		{path: "/api/admin/maintenance", status: 503, want: "maintenance"},
+		// The three printed admin curls: no token, demo-user's, demo-admin's.
+		{path: "/api/admin", status: 401, want: "Unauthorized"},
+		{path: "/api/admin", header: []string{"Authorization", tokens[0]}, status: 403, want: "You cannot consume this service"},
+		{path: "/api/admin", header: []string{"Authorization", tokens[1]}, status: 200, want: `"service":"admin"`},
 	}
 	req, _ := http.NewRequest(http.MethodOptions, base+"/api/orders", nil)
 	req.Header.Set("Origin", "https://example.com")
@@ -231,5 +239,29 @@ func TestDemo(t *testing.T) {
 		if status != c.status || !strings.Contains(body, c.want) {
 			t.Errorf("demo %s: %d %s", c.path, status, body)
 		}
+	}
+	// The printed orders loop: 5 a minute per consumer, then 429. A minute
+	// boundary in between restarts the count, so the loop runs until the
+	// first 429 and checks the countdown before it.
+	remaining := []string{}
+	limited := false
+	for i := 0; i < 12 && !limited; i++ {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/orders", nil)
+		req.Header.Set("apikey", "demo-key")
+		resp, body := gwtest.Do(t, req)
+		switch resp.StatusCode {
+		case 200:
+			remaining = append(remaining, resp.Header.Get("X-RateLimit-Remaining-Minute"))
+		case 429:
+			limited = true
+			if resp.Header.Get("Retry-After") == "" || !strings.Contains(body, "API rate limit exceeded") {
+				t.Errorf("demo orders 429: %v %s", resp.Header, body)
+			}
+		default:
+			t.Fatalf("demo orders: %d %s", resp.StatusCode, body)
+		}
+	}
+	if n := len(remaining); !limited || n < 5 || strings.Join(remaining[n-5:], ",") != "4,3,2,1,0" {
+		t.Errorf("demo orders countdown %v, limited %v", remaining, limited)
 	}
 }

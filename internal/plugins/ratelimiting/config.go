@@ -1,0 +1,457 @@
+package ratelimiting
+
+import (
+	"math"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/ratelimit"
+)
+
+// Config mirrors Kong's rate-limiting schema, plus Turnpike's extensions:
+// the jwt-claim and consumer-group identifiers, window_type with the
+// token-bucket fields, namespace, and the Redis Cluster and Sentinel
+// fields of Kong Enterprise's redis record. The period limits are
+// pointers because Kong tells an absent limit from a present one.
+type Config struct {
+	Second *float64 `yaml:"second,omitempty"`
+	Minute *float64 `yaml:"minute,omitempty"`
+	Hour   *float64 `yaml:"hour,omitempty"`
+	Day    *float64 `yaml:"day,omitempty"`
+	Month  *float64 `yaml:"month,omitempty"`
+	Year   *float64 `yaml:"year,omitempty"`
+
+	LimitBy    string `yaml:"limit_by"`
+	HeaderName string `yaml:"header_name,omitempty"`
+	Path       string `yaml:"path,omitempty"`
+	// ClaimName is the JWT claim counted by limit_by jwt-claim.
+	ClaimName string `yaml:"claim_name,omitempty"`
+
+	// Policy is local, redis, or cluster (run as redis: a DB-less
+	// gateway has no database to share counters through).
+	Policy        string      `yaml:"policy"`
+	FaultTolerant bool        `yaml:"fault_tolerant"`
+	Redis         RedisConfig `yaml:"redis"`
+
+	HideClientHeaders bool   `yaml:"hide_client_headers"`
+	ErrorCode         int    `yaml:"error_code"`
+	ErrorMessage      string `yaml:"error_message"`
+	// SyncRate is Kong's field name; here it is the number of permits the
+	// redis policy reserves per round trip (-1: one request, one trip).
+	SyncRate float64 `yaml:"sync_rate"`
+
+	// WindowType is fixed (Kong), sliding or token-bucket.
+	WindowType string `yaml:"window_type"`
+	// Rate (permits per second), Burst and NoDelay are the token bucket's,
+	// as NGINX's limit_req rate, burst and nodelay.
+	Rate    float64 `yaml:"rate,omitempty"`
+	Burst   int64   `yaml:"burst,omitempty"`
+	NoDelay bool    `yaml:"nodelay,omitempty"`
+
+	// Namespace separates the Redis counters of plugins whose settings are
+	// otherwise identical (Kong Enterprise's field). Default: derived from
+	// the settings.
+	Namespace string `yaml:"namespace,omitempty"`
+
+	// Kong's deprecated flat Redis fields (shorthands of redis.*).
+	RedisHost       *string `yaml:"redis_host,omitempty"`
+	RedisPort       *int    `yaml:"redis_port,omitempty"`
+	RedisUsername   *string `yaml:"redis_username,omitempty"`
+	RedisPassword   *string `yaml:"redis_password,omitempty"`
+	RedisDatabase   *int    `yaml:"redis_database,omitempty"`
+	RedisTimeout    *int    `yaml:"redis_timeout,omitempty"`
+	RedisSSL        *bool   `yaml:"redis_ssl,omitempty"`
+	RedisSSLVerify  *bool   `yaml:"redis_ssl_verify,omitempty"`
+	RedisServerName *string `yaml:"redis_server_name,omitempty"`
+}
+
+// RedisConfig is Kong's shared redis record (kong/tools/redis/schema.lua)
+// with Kong Enterprise's Cluster and Sentinel fields.
+type RedisConfig struct {
+	Host string `yaml:"host,omitempty"`
+	Port int    `yaml:"port"`
+	// Timeout is in milliseconds.
+	Timeout    int    `yaml:"timeout"`
+	Username   string `yaml:"username,omitempty"`
+	Password   string `yaml:"password,omitempty"`
+	Database   int    `yaml:"database"`
+	SSL        bool   `yaml:"ssl"`
+	SSLVerify  bool   `yaml:"ssl_verify"`
+	ServerName string `yaml:"server_name,omitempty"`
+
+	// ClusterNodes (or the older ClusterAddresses, "host:port") are the
+	// seed nodes of a Redis Cluster.
+	ClusterNodes     []ClusterNode `yaml:"cluster_nodes,omitempty"`
+	ClusterAddresses []string      `yaml:"cluster_addresses,omitempty"`
+	// SentinelNodes (or SentinelAddresses, "host:port") are the sentinels
+	// watching SentinelMaster.
+	SentinelNodes     []SentinelNode `yaml:"sentinel_nodes,omitempty"`
+	SentinelAddresses []string       `yaml:"sentinel_addresses,omitempty"`
+	SentinelMaster    string         `yaml:"sentinel_master,omitempty"`
+	// SentinelRole must be master: counters are written.
+	SentinelRole     string `yaml:"sentinel_role,omitempty"`
+	SentinelUsername string `yaml:"sentinel_username,omitempty"`
+	SentinelPassword string `yaml:"sentinel_password,omitempty"`
+}
+
+// ClusterNode is one Redis Cluster seed (Kong Enterprise names it ip).
+type ClusterNode struct {
+	IP   string `yaml:"ip"`
+	Port int    `yaml:"port"`
+}
+
+// SetDefaults applies Kong Enterprise's defaults.
+func (n *ClusterNode) SetDefaults() { n.IP, n.Port = "127.0.0.1", 6379 }
+
+// SentinelNode is one sentinel.
+type SentinelNode struct {
+	Host string `yaml:"host"`
+	Port int    `yaml:"port"`
+}
+
+// SetDefaults applies Kong Enterprise's defaults.
+func (n *SentinelNode) SetDefaults() { n.Host, n.Port = "127.0.0.1", 26379 }
+
+// SetDefaults applies Kong's defaults.
+func (c *Config) SetDefaults() {
+	c.LimitBy = "consumer"
+	c.Policy = "local"
+	c.FaultTolerant = true
+	c.ErrorCode = 429
+	c.ErrorMessage = "API rate limit exceeded"
+	c.SyncRate = -1
+	c.WindowType = "fixed"
+	c.Redis.Port = 6379
+	c.Redis.Timeout = 2000
+}
+
+// Identifier kinds (limit_by).
+const (
+	byConsumer      = "consumer"
+	byCredential    = "credential"
+	byIP            = "ip"
+	byService       = "service"
+	byHeader        = "header"
+	byPath          = "path"
+	byJWTClaim      = "jwt-claim"
+	byConsumerGroup = "consumer-group"
+)
+
+var (
+	limitByList    = []string{byConsumer, byCredential, byIP, byService, byHeader, byPath, byJWTClaim, byConsumerGroup}
+	policyList     = []string{"local", "cluster", "redis"}
+	windowTypeList = []string{"fixed", "sliding", "token-bucket"}
+	// headerNameRe is Kong's typedefs.header_name rule.
+	headerNameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
+)
+
+// settings is a validated config, ready to build an instance from.
+type settings struct {
+	policy     ratelimit.Policy
+	limitBy    string
+	header     string // canonical header name (limit_by header)
+	path       string
+	claim      string
+	redis      bool
+	redisCfg   RedisConfig
+	namespace  string
+	fault      bool
+	hide       bool
+	errCode    int
+	errMessage string
+	// deprecated lists the flat redis_* fields the config used.
+	deprecated []string
+}
+
+// compile validates c as Kong's schema does (plus Turnpike's fields) and
+// turns it into settings. Paths are relative to the plugin's config.
+func compile(c *Config) (*settings, plugin.Errors) {
+	var errs plugin.Errors
+	add := func(path, msg string) { errs = append(errs, plugin.Errors{{Path: path, Message: msg}}...) }
+	s := &settings{
+		limitBy: c.LimitBy, path: c.Path, claim: c.ClaimName,
+		fault: c.FaultTolerant, hide: c.HideClientHeaders,
+		errCode: c.ErrorCode, errMessage: c.ErrorMessage,
+	}
+
+	limits := c.periodLimits()
+	switch c.WindowType {
+	case "fixed":
+		s.policy.Algorithm = ratelimit.Fixed
+	case "sliding":
+		s.policy.Algorithm = ratelimit.Sliding
+	case "token-bucket":
+		s.policy.Algorithm = ratelimit.TokenBucket
+	default:
+		add("window_type", "expected one of: "+strings.Join(windowTypeList, ", "))
+	}
+	if s.policy.Algorithm == ratelimit.TokenBucket {
+		for _, l := range limits {
+			if l.value != nil {
+				add(l.period.String(), "not used with window_type token-bucket (set rate and burst)")
+			}
+		}
+		switch {
+		case c.Rate == 0:
+			add("rate", "required field missing")
+		case c.Rate < 0 || c.Rate > 1e9 || math.IsNaN(c.Rate):
+			add("rate", "value should be between 0 and 1000000000 (exclusive of 0)")
+		}
+		if c.Burst < 0 || c.Burst > 1e9 {
+			add("burst", "value should be between 0 and 1000000000")
+		}
+		s.policy.Rate, s.policy.Burst, s.policy.NoDelay = c.Rate, c.Burst, c.NoDelay
+	} else {
+		errs = append(errs, checkPeriods(limits)...)
+		for _, l := range limits {
+			if l.value != nil && *l.value > 0 && *l.value <= 1e15 {
+				// Kong admits a request while limit - usage > 0, so a
+				// fractional limit admits its ceiling.
+				s.policy.Limits = append(s.policy.Limits, ratelimit.Limit{Period: l.period, Max: int64(math.Ceil(*l.value))})
+			}
+		}
+		if c.Rate != 0 {
+			add("rate", "only used with window_type token-bucket")
+		}
+		if c.Burst != 0 {
+			add("burst", "only used with window_type token-bucket")
+		}
+		if c.NoDelay {
+			add("nodelay", "only used with window_type token-bucket")
+		}
+	}
+
+	switch c.LimitBy {
+	case byHeader:
+		switch {
+		case c.HeaderName == "":
+			add("header_name", "required field missing")
+		case !headerNameRe.MatchString(c.HeaderName):
+			add("header_name", "bad header name '"+c.HeaderName+"', allowed characters are A-Z, a-z, 0-9, '_', and '-'")
+		default:
+			s.header = canonicalHeader(c.HeaderName)
+		}
+	case byPath:
+		switch {
+		case c.Path == "":
+			add("path", "required field missing")
+		case c.Path[0] != '/':
+			add("path", "should start with: /")
+		}
+	case byJWTClaim:
+		if c.ClaimName == "" {
+			add("claim_name", "required field missing")
+		}
+	case byConsumer, byCredential, byIP, byService, byConsumerGroup:
+	default:
+		add("limit_by", "expected one of: "+strings.Join(limitByList, ", "))
+	}
+	if c.HeaderName != "" && c.LimitBy != byHeader && !headerNameRe.MatchString(c.HeaderName) {
+		add("header_name", "bad header name '"+c.HeaderName+"', allowed characters are A-Z, a-z, 0-9, '_', and '-'")
+	}
+	if c.Path != "" && c.LimitBy != byPath && c.Path[0] != '/' {
+		add("path", "should start with: /")
+	}
+
+	s.redisCfg, s.deprecated = c.mergedRedis()
+	switch c.Policy {
+	case "local":
+	case "redis", "cluster":
+		s.redis = true
+		errs = append(errs, checkRedis(&s.redisCfg)...)
+	default:
+		add("policy", "expected one of: "+strings.Join(policyList, ", "))
+	}
+
+	switch {
+	case c.SyncRate == -1:
+	case !s.redis:
+		add("", "sync_rate can only be used with the redis policy")
+	case s.policy.Algorithm == ratelimit.TokenBucket:
+		add("sync_rate", "not used with window_type token-bucket")
+	case c.SyncRate < 1 || c.SyncRate > 1e6 || c.SyncRate != math.Trunc(c.SyncRate):
+		add("sync_rate", "sync_rate must be -1 to disable, or a whole number of permits between 1 and 1000000")
+	default:
+		s.policy.Batch = int64(c.SyncRate)
+	}
+
+	if c.ErrorCode < 100 || c.ErrorCode > 599 {
+		add("error_code", "value should be between 100 and 599")
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if err := s.policy.Validate(); err != nil {
+		return nil, plugin.Errors{{Path: "", Message: err.Error()}}
+	}
+	s.namespace = c.Namespace
+	if s.namespace == "" {
+		s.namespace = defaultNamespace(c)
+	}
+	return s, nil
+}
+
+type periodLimit struct {
+	period ratelimit.Period
+	value  *float64
+}
+
+func (c *Config) periodLimits() [6]periodLimit {
+	return [6]periodLimit{
+		{ratelimit.Second, c.Second}, {ratelimit.Minute, c.Minute}, {ratelimit.Hour, c.Hour},
+		{ratelimit.Day, c.Day}, {ratelimit.Month, c.Month}, {ratelimit.Year, c.Year},
+	}
+}
+
+// checkPeriods applies Kong's rules: every limit above 0, at least one of
+// them, and no longer period with a smaller limit than a shorter one (the
+// first such pair is reported, with Kong's text, on the config itself).
+func checkPeriods(limits [6]periodLimit) plugin.Errors {
+	var errs plugin.Errors
+	given := false
+	for _, l := range limits {
+		if l.value == nil {
+			continue
+		}
+		given = true
+		if !(*l.value > 0) {
+			errs = append(errs, plugin.Errors{{Path: l.period.String(), Message: "value must be greater than 0"}}...)
+		} else if *l.value > 1e15 {
+			errs = append(errs, plugin.Errors{{Path: l.period.String(), Message: "value should be between 0 and 1000000000000000 (exclusive of 0)"}}...)
+		}
+	}
+	if !given {
+		return append(errs, plugin.Errors{{Path: "", Message: "at least one of these fields must be non-empty: " +
+			"'config.second', 'config.minute', 'config.hour', 'config.day', 'config.month', 'config.year'"}}...)
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	for i, lower := range limits {
+		if lower.value == nil {
+			continue
+		}
+		for _, upper := range limits[i+1:] {
+			if upper.value != nil && *upper.value < *lower.value {
+				return append(errs, plugin.Errors{{Path: "", Message: "The limit for " + upper.period.String() +
+					"(" + strconv.FormatFloat(*upper.value, 'f', 1, 64) + ") cannot be lower than the limit for " +
+					lower.period.String() + "(" + strconv.FormatFloat(*lower.value, 'f', 1, 64) + ")"}}...)
+			}
+		}
+	}
+	return errs
+}
+
+// mergedRedis applies the deprecated flat fields over redis.* and names
+// the ones used.
+func (c *Config) mergedRedis() (RedisConfig, []string) {
+	r := c.Redis
+	var used []string
+	if c.RedisHost != nil {
+		r.Host, used = *c.RedisHost, append(used, "redis_host")
+	}
+	if c.RedisPort != nil {
+		r.Port, used = *c.RedisPort, append(used, "redis_port")
+	}
+	if c.RedisUsername != nil {
+		r.Username, used = *c.RedisUsername, append(used, "redis_username")
+	}
+	if c.RedisPassword != nil {
+		r.Password, used = *c.RedisPassword, append(used, "redis_password")
+	}
+	if c.RedisDatabase != nil {
+		r.Database, used = *c.RedisDatabase, append(used, "redis_database")
+	}
+	if c.RedisTimeout != nil {
+		r.Timeout, used = *c.RedisTimeout, append(used, "redis_timeout")
+	}
+	if c.RedisSSL != nil {
+		r.SSL, used = *c.RedisSSL, append(used, "redis_ssl")
+	}
+	if c.RedisSSLVerify != nil {
+		r.SSLVerify, used = *c.RedisSSLVerify, append(used, "redis_ssl_verify")
+	}
+	if c.RedisServerName != nil {
+		r.ServerName, used = *c.RedisServerName, append(used, "redis_server_name")
+	}
+	return r, used
+}
+
+// checkRedis validates the redis record for the redis policy: a host, or
+// cluster seeds, or sentinels with their master, and never two of them.
+func checkRedis(r *RedisConfig) plugin.Errors {
+	var errs plugin.Errors
+	add := func(path, msg string) { errs = append(errs, plugin.Errors{{Path: path, Message: msg}}...) }
+	cluster := len(r.ClusterNodes) > 0 || len(r.ClusterAddresses) > 0
+	sentinel := len(r.SentinelNodes) > 0 || len(r.SentinelAddresses) > 0
+	switch {
+	case cluster && sentinel:
+		add("redis", "cluster_nodes/cluster_addresses and sentinel_nodes/sentinel_addresses are mutually exclusive")
+	case !cluster && !sentinel && r.Host == "":
+		add("redis.host", "required field missing")
+	}
+	if r.Host != "" && (cluster || sentinel) {
+		add("redis.host", "must not be set with cluster or sentinel nodes")
+	}
+	if sentinel && r.SentinelMaster == "" {
+		add("redis.sentinel_master", "required field missing")
+	}
+	if !sentinel && r.SentinelMaster != "" {
+		add("redis.sentinel_master", "only used with sentinel_nodes or sentinel_addresses")
+	}
+	if r.SentinelRole != "" && r.SentinelRole != "master" {
+		add("redis.sentinel_role", "expected one of: master (counters are written, so only the master can hold them)")
+	}
+	if cluster && r.Database != 0 {
+		add("redis.database", "Redis Cluster has only database 0")
+	}
+	checkPort := func(path string, p int) {
+		if p < 0 || p > 65535 {
+			add(path, "value should be between 0 and 65535")
+		}
+	}
+	checkPort("redis.port", r.Port)
+	for i, n := range r.ClusterNodes {
+		at := "redis.cluster_nodes[" + strconv.Itoa(i) + "]"
+		if n.IP == "" {
+			add(at+".ip", "required field missing")
+		}
+		checkPort(at+".port", n.Port)
+	}
+	for i, n := range r.SentinelNodes {
+		at := "redis.sentinel_nodes[" + strconv.Itoa(i) + "]"
+		if n.Host == "" {
+			add(at+".host", "required field missing")
+		}
+		checkPort(at+".port", n.Port)
+	}
+	for i, a := range r.ClusterAddresses {
+		if !validAddress(a) {
+			add("redis.cluster_addresses["+strconv.Itoa(i)+"]", "invalid address '"+a+"': expected host:port")
+		}
+	}
+	for i, a := range r.SentinelAddresses {
+		if !validAddress(a) {
+			add("redis.sentinel_addresses["+strconv.Itoa(i)+"]", "invalid address '"+a+"': expected host:port")
+		}
+	}
+	if r.Timeout < 0 || r.Timeout > math.MaxInt32-1 {
+		add("redis.timeout", "value should be between 0 and 2147483646")
+	}
+	if r.Database < 0 {
+		add("redis.database", "value must be greater than or equal to 0")
+	}
+	return errs
+}
+
+func validAddress(a string) bool {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil || host == "" {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n > 0 && n <= 65535
+}
