@@ -213,9 +213,7 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 		if pe.Consumer != nil {
 			e.consumer = consIDs[pe.Consumer]
 		}
-		// A plugin name appears once per scope, so name and scope make a
-		// key that survives edits elsewhere in the file.
-		e.id = snapshot.EntityID("plugins", p.ID, p.Name+"|"+e.service+"|"+e.route+"|"+e.consumer)
+		e.id = snapshot.PluginID(pe)
 		e.body = map[string]any{
 			"id": e.id, "name": p.Name, "instance_name": null(p.InstanceName),
 			"service": fk(e.service), "route": fk(e.route), "consumer": fk(e.consumer),

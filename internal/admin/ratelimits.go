@@ -37,7 +37,7 @@ func (a *api) rateLimits(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, message("plugin '"+ref+"' is disabled"))
 		return
 	}
-	inst, ok := instanceOf(ix.snap, ix, e)
+	inst, ok := instanceOf(ix.snap, e)
 	if !ok {
 		writeJSON(w, http.StatusInternalServerError, message("plugin '"+ref+"' has no running instance"))
 		return
@@ -90,30 +90,12 @@ func findRateLimiter(ix *index, ref string) (*entity, int, string) {
 	return found, 0, ""
 }
 
-// instanceOf is the instance compiled for a plugin entity. The compiler
-// builds one instance per enabled plugin entry, in the model's order, and
-// a snapshot exists only when all of them were built; the index lists
-// plugin entities in that same order.
-func instanceOf(snap *snapshot.Snapshot, ix *index, e *entity) (plugin.Instance, bool) {
-	plugins := ix.byKind["plugins"]
-	enabled := 0
+// instanceOf is the instance compiled for a plugin entity.
+func instanceOf(snap *snapshot.Snapshot, e *entity) (plugin.Instance, bool) {
 	for _, pe := range snap.Model.Plugins {
-		if pe.Plugin.Enabled {
-			enabled++
+		if snapshot.PluginID(pe) == e.id {
+			return snap.InstanceOf(pe)
 		}
-	}
-	if len(plugins) != len(snap.Model.Plugins) || enabled != len(snap.Instances) {
-		return nil, false
-	}
-	k := 0
-	for i, pe := range snap.Model.Plugins {
-		if !pe.Plugin.Enabled {
-			continue
-		}
-		if plugins[i] == e {
-			return snap.Instances[k], true
-		}
-		k++
 	}
 	return nil, false
 }

@@ -32,7 +32,11 @@ type Registration struct {
 // Env carries what a plugin instance may depend on. Dependencies are passed
 // explicitly; there is no package-level state.
 type Env struct {
-	Logger *slog.Logger
+	// PluginID is the id of the plugin entry being built (configured, or
+	// derived from its name and scope: the same on every node running the
+	// same file, and across reloads).
+	PluginID string
+	Logger   *slog.Logger
 	// Metrics is the gateway's Prometheus registry and shared series (nil
 	// in dry runs and unit tests: record nothing then).
 	Metrics *observe.Metrics

@@ -46,7 +46,7 @@ type Deps struct {
 // error is a config.Errors with field paths like the loader's.
 func Compile(m *config.Model, d Deps) (*Snapshot, error) {
 	c := &compiler{m: m, d: d, caKeys: map[*tls.Config]string{}, snap: &Snapshot{Hash: m.Hash, Summary: m.Summary(), PoolKeys: map[string]bool{}, StateKeys: map[string]bool{}, Model: m,
-		instanceByKey: map[string]plugin.Instance{}}}
+		instanceByKey: map[string]plugin.Instance{}, instanceByEntry: map[*config.PluginEntry]plugin.Instance{}}}
 	c.caCertificates()
 	c.services()
 	c.routes()
@@ -111,7 +111,7 @@ func (c *compiler) services() {
 		s := se.Service
 		svc := &Service{
 			Info: plugin.ServiceInfo{
-				ID: EntityID("services", s.ID, s.Name+"|"+se.Path), Name: s.Name, Protocol: s.Protocol,
+				ID: ServiceID(se), Name: s.Name, Protocol: s.Protocol,
 				Host: s.Host, Port: s.Port, Path: s.Path,
 			},
 			Path:           s.Path,
@@ -368,7 +368,7 @@ func (c *compiler) routes() {
 		r := re.Route
 		route := &Route{
 			Info: plugin.RouteInfo{
-				ID: EntityID("routes", r.ID, r.Name+"|"+re.Path), Name: r.Name, Paths: r.Paths,
+				ID: RouteID(re), Name: r.Name, Paths: r.Paths,
 			},
 			HTTPSRedirectStatus: r.HTTPSRedirectStatusCode,
 			StripPath:           r.StripPathValue(),
@@ -457,7 +457,9 @@ func (c *compiler) plugins() {
 				continue
 			}
 		}
-		inst, err := reg.New(cfg, c.d.Env)
+		env := c.d.Env
+		env.PluginID = PluginID(pe)
+		inst, err := reg.New(cfg, env)
 		if err != nil {
 			var fe config.Errors
 			if errors.As(err, &fe) {
@@ -473,6 +475,7 @@ func (c *compiler) plugins() {
 
 func (c *compiler) keep(pe *config.PluginEntry, reg *plugin.Registration, key string, inst plugin.Instance) {
 	c.instances[pe] = inst
+	c.snap.instanceByEntry[pe] = inst
 	c.regs[pe] = reg
 	c.snap.Instances = append(c.snap.Instances, inst)
 	c.snap.instanceByKey[key] = inst
@@ -483,6 +486,7 @@ func (c *compiler) keep(pe *config.PluginEntry, reg *plugin.Registration, key st
 func instanceKey(pe *config.PluginEntry, cfg any) string {
 	var b strings.Builder
 	b.WriteString(pe.Plugin.Name)
+	b.WriteString("|id:" + PluginID(pe))
 	if pe.Route != nil {
 		b.WriteString("|route:" + pe.Route.Route.ID + "/" + pe.Route.Route.Name + "/" + pe.Route.Path)
 	}
@@ -700,6 +704,35 @@ func ConsumerID(co *config.Consumer) string {
 		key = "custom_id:" + co.CustomID
 	}
 	return EntityID("consumers", co.ID, key)
+}
+
+// ServiceID is a service's id: its configured one, or a name-based UUID
+// of its name and place in the file.
+func ServiceID(se *config.ServiceEntry) string {
+	return EntityID("services", se.Service.ID, se.Service.Name+"|"+se.Path)
+}
+
+// RouteID is a route's id, as ServiceID.
+func RouteID(re *config.RouteEntry) string {
+	return EntityID("routes", re.Route.ID, re.Route.Name+"|"+re.Path)
+}
+
+// PluginID is a plugin's id: its configured one, or a name-based UUID of
+// its name and scope (a plugin name appears once per scope, so the id
+// survives edits elsewhere in the file and is the same on every node
+// running the file).
+func PluginID(pe *config.PluginEntry) string {
+	var svc, route, consumer string
+	if pe.Service != nil {
+		svc = ServiceID(pe.Service)
+	}
+	if pe.Route != nil {
+		route = RouteID(pe.Route)
+	}
+	if pe.Consumer != nil {
+		consumer = ConsumerID(pe.Consumer.Consumer)
+	}
+	return EntityID("plugins", pe.Plugin.ID, pe.Plugin.Name+"|"+svc+"|"+route+"|"+consumer)
 }
 
 // EntityID returns id, or a name-based UUID (version 5 layout) of kind and

@@ -43,6 +43,15 @@ type Snapshot struct {
 	Directory plugin.Directory
 	// instanceByKey lets the next compile reuse unchanged instances.
 	instanceByKey map[string]plugin.Instance
+	// instanceByEntry is the instance of each enabled plugin entry.
+	instanceByEntry map[*config.PluginEntry]plugin.Instance
+}
+
+// InstanceOf is the instance compiled for an enabled plugin entry of the
+// snapshot's model.
+func (s *Snapshot) InstanceOf(pe *config.PluginEntry) (plugin.Instance, bool) {
+	inst, ok := s.instanceByEntry[pe]
+	return inst, ok
 }
 
 // Counts are entity counts of the source config.

@@ -150,14 +150,17 @@ var (
 
 // settings is a validated config, ready to build an instance from.
 type settings struct {
-	policy     ratelimit.Policy
-	limitBy    string
-	header     string // canonical header name (limit_by header)
-	path       string
-	claim      string
-	redis      bool
-	redisCfg   RedisConfig
-	namespace  string
+	policy    ratelimit.Policy
+	limitBy   string
+	header    string // canonical header name (limit_by header)
+	path      string
+	claim     string
+	redis     bool
+	redisCfg  RedisConfig
+	namespace string
+	// defaultNS is the namespace when neither config.namespace nor a
+	// plugin id is known (plugin unit tests).
+	defaultNS  string
 	fault      bool
 	hide       bool
 	errCode    int
@@ -288,9 +291,7 @@ func compile(c *Config) (*settings, plugin.Errors) {
 		return nil, plugin.Errors{{Path: "", Message: err.Error()}}
 	}
 	s.namespace = c.Namespace
-	if s.namespace == "" {
-		s.namespace = defaultNamespace(c)
-	}
+	s.defaultNS = defaultNamespace(c)
 	return s, nil
 }
 

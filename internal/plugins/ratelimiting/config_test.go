@@ -319,16 +319,20 @@ func TestRedisOptions(t *testing.T) {
 	}
 }
 
-// TestNamespace: nodes with the same plugin config share Redis counters;
-// any other setting or an explicit namespace separates them, and
-// connection settings do not matter.
+// TestNamespace: without a plugin id (unit tests of the plugin alone) the
+// fallback namespace is the same for the same plugin config; any other
+// setting separates them, and connection settings do not matter. An
+// explicit namespace is kept as given.
 func TestNamespace(t *testing.T) {
 	ns := func(doc string) string {
 		s, errs := compile(decode(t, doc))
 		if errs != nil {
 			t.Fatal(errs)
 		}
-		return s.namespace
+		if s.namespace != "" {
+			return s.namespace
+		}
+		return s.defaultNS
 	}
 	base := ns(`{minute: 5, policy: redis, redis: {host: a}}`)
 	for _, doc := range []string{

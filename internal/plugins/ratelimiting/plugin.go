@@ -90,6 +90,14 @@ func newInstance(s *settings, env plugin.Env, clock ratelimit.Clock) (*Instance,
 	// Counters of this plugin live under its namespace, in the key, so
 	// that plugins with the same connection settings share one client.
 	in.keyPrefix = s.namespace + ":"
+	if s.namespace == "" {
+		// Kong keys counters by the plugin's scope: the plugin id is
+		// derived from it, the same on every node running the file.
+		in.keyPrefix = env.PluginID + ":"
+		if env.PluginID == "" {
+			in.keyPrefix = s.defaultNS + ":"
+		}
+	}
 	var (
 		store *ratelimit.Redis
 		err   error

@@ -418,10 +418,11 @@ func TestSharedRedisClient(t *testing.T) {
 	shared := ratelimit.NewShared(nil)
 	env := plugin.Env{Redis: shared}
 	var ins []*Instance
-	for _, doc := range []string{
+	for i, doc := range []string{
 		`{minute: 5, policy: redis, redis: {host: 127.0.0.1, port: 1}}`,
 		`{minute: 9, limit_by: ip, policy: redis, redis: {host: 127.0.0.1, port: 1}}`,
 	} {
+		env.PluginID = fmt.Sprintf("plugin-%d", i)
 		in, err := New(decode(t, doc), env)
 		if err != nil {
 			t.Fatal(err)
@@ -431,7 +432,8 @@ func TestSharedRedisClient(t *testing.T) {
 	if n := shared.Clients(); n != 1 {
 		t.Fatalf("%d clients for one Redis", n)
 	}
-	if a, b := ins[0].key("x"), ins[1].key("x"); a == b || a != ins[0].s.namespace+":x" {
+	// Counters are the plugin's, in its id's namespace, as Kong's are.
+	if a, b := ins[0].key("x"), ins[1].key("x"); a != "plugin-0:x" || b != "plugin-1:x" {
 		t.Fatalf("keys %q and %q", a, b)
 	}
 	for _, in := range ins {
