@@ -47,6 +47,8 @@ type runOptions struct {
 	logLevel          string
 	trustedIPs        string
 	requestIDHeader   string
+	realIPHeader      string
+	realIPRecursive   bool
 	limits            server.Limits
 	clientBodyTimeout time.Duration
 	clientMaxBody     int64
@@ -88,6 +90,8 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.StringVar(&o.accessLog, "access-log", "stdout", "access log destination: stdout, stderr, a file path, or off")
 	fs.StringVar(&o.logLevel, "log-level", "info", "error log level: debug, info, warn, error")
 	fs.StringVar(&o.trustedIPs, "trusted-ips", "", "comma-separated IPs/CIDRs whose X-Forwarded-* and X-Real-IP headers are trusted (Kong's trusted_ips)")
+	fs.StringVar(&o.realIPHeader, "real-ip-header", "X-Real-IP", "header a trusted peer (--trusted-ips) names the client in, e.g. X-Forwarded-For; rate limiting by ip, hashing by ip and the access log use it (Kong's real_ip_header)")
+	fs.BoolVar(&o.realIPRecursive, "real-ip-recursive", false, "take the last address in --real-ip-header that is not itself in --trusted-ips, instead of the last one (Kong's real_ip_recursive)")
 	fs.StringVar(&o.requestIDHeader, "request-id-header", "X-Request-Id", "header carrying the request id upstream and downstream")
 	fs.DurationVar(&o.limits.ReadHeaderTimeout, "header-timeout", server.DefaultLimits.ReadHeaderTimeout, "time allowed to read a request's headers")
 	fs.DurationVar(&o.limits.IdleTimeout, "idle-timeout", server.DefaultLimits.IdleTimeout, "keep-alive idle timeout for client connections")
@@ -296,6 +300,8 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		AccessLog:           g.accessLog,
 		TrustedIPs:          trusted,
 		RequestIDHeader:     o.requestIDHeader,
+		RealIPHeader:        o.realIPHeader,
+		RealIPRecursive:     o.realIPRecursive,
 		MaxBodySize:         o.clientMaxBody,
 		ClientBodyTimeout:   o.clientBodyTimeout,
 		Version:             Version,

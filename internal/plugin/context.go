@@ -29,7 +29,12 @@ type Ctx struct {
 	ClientPath string
 
 	RequestID string
-	ClientIP  string
+	// ClientIP is the address of the connection's peer.
+	ClientIP string
+	// ForwardedIP is the client's address as a trusted proxy reports it
+	// (Kong's kong.client.get_forwarded_ip): from the real-IP header when
+	// the peer is in trusted_ips, otherwise ClientIP.
+	ForwardedIP string
 	// Scheme is the client-facing scheme, http or https.
 	Scheme string
 	// StartedAt is when the gateway received the request.

@@ -23,6 +23,12 @@ type Options struct {
 	// TrustedIPs are the peers whose X-Forwarded-*, X-Real-IP and request id
 	// headers are believed.
 	TrustedIPs TrustedIPs
+	// RealIPHeader is the header a trusted peer names the client in
+	// (canonical form; Kong's real_ip_header, default X-Real-IP), and
+	// RealIPRecursive skips trusted addresses in it from the right (Kong's
+	// real_ip_recursive).
+	RealIPHeader    string
+	RealIPRecursive bool
 	// RequestIDHeader carries the request id upstream and downstream.
 	RequestIDHeader string
 	// MaxBodySize answers 413 above this many request body bytes (0: no limit).
@@ -95,6 +101,10 @@ func NewHandler(snap *snapshot.Holder, opts Options) *Handler {
 		opts.RequestIDHeader = "X-Request-Id"
 	}
 	opts.RequestIDHeader = http.CanonicalHeaderKey(opts.RequestIDHeader)
+	if opts.RealIPHeader == "" {
+		opts.RealIPHeader = "X-Real-Ip"
+	}
+	opts.RealIPHeader = http.CanonicalHeaderKey(opts.RealIPHeader)
 	if opts.MaxURILength == 0 {
 		opts.MaxURILength = 16 << 10
 	}
@@ -182,6 +192,12 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ip, addr := clientAddr(r.RemoteAddr)
 	c.ClientIP = ip
 	st.trusted = len(h.opts.TrustedIPs) > 0 && h.opts.TrustedIPs.Contains(addr)
+	c.ForwardedIP = ip
+	if st.trusted {
+		if v := realIP(r.Header[h.opts.RealIPHeader], h.opts.TrustedIPs, h.opts.RealIPRecursive); v != "" {
+			c.ForwardedIP = v
+		}
+	}
 	if id := r.Header.Get(h.opts.RequestIDHeader); st.trusted && validRequestID(id) {
 		c.RequestID = id
 	} else {
@@ -345,7 +361,7 @@ func (h *Handler) finish(st *reqState, r *http.Request) {
 	*e = observe.Entry{
 		Time:            c.StartedAt,
 		RequestID:       c.RequestID,
-		ClientIP:        c.ClientIP,
+		ClientIP:        c.ForwardedIP,
 		Method:          r.Method,
 		URI:             r.RequestURI,
 		Host:            r.Host,
@@ -520,7 +536,7 @@ func (h *Handler) noPeer(w *countingWriter, st *reqState, svc *snapshot.Service,
 func (h *Handler) pickRequest(st *reqState, prev *upstream.Target) *upstream.PickRequest {
 	c := &st.Ctx
 	p := &st.pick
-	*p = upstream.PickRequest{Prev: prev, Req: c.Req, ClientIP: c.ClientIP, Path: c.ClientPath,
+	*p = upstream.PickRequest{Prev: prev, Req: c.Req, ClientIP: c.ForwardedIP, Path: c.ClientPath,
 		Captures: st.match.Captures, CaptureNames: st.match.CaptureNames}
 	if c.Consumer != nil {
 		p.ConsumerID = c.Consumer.ID

@@ -80,6 +80,38 @@ func (t TrustedIPs) Contains(addr netip.Addr) bool {
 	return false
 }
 
+// realIP is the client address a trusted peer reports in the real-IP
+// header's values, as NGINX's realip module reads it: the last address
+// of the list, or with recursive the last one that is not itself
+// trusted (the first of the list when all are). "" when the header holds
+// no valid address.
+func realIP(values []string, trusted TrustedIPs, recursive bool) string {
+	last := ""
+	for i := len(values) - 1; i >= 0; i-- {
+		v := values[i]
+		for v != "" {
+			item := v
+			if j := strings.LastIndexByte(v, ','); j >= 0 {
+				item, v = v[j+1:], v[:j]
+			} else {
+				v = ""
+			}
+			addr, err := netip.ParseAddr(strings.TrimSpace(item))
+			if err != nil {
+				if last == "" {
+					return ""
+				}
+				return last
+			}
+			last = addr.Unmap().String()
+			if !recursive || !trusted.Contains(addr.Unmap()) {
+				return last
+			}
+		}
+	}
+	return last
+}
+
 // clientAddr parses the peer of r without allocating.
 func clientAddr(remote string) (ip string, addr netip.Addr) {
 	ap, err := netip.ParseAddrPort(remote)

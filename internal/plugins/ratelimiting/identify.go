@@ -55,7 +55,11 @@ func (in *Instance) identify(c *plugin.Ctx) string {
 		id = consumerGroup(c)
 	}
 	if id == "" {
-		id = c.ClientIP
+		// Kong counts by kong.client.get_forwarded_ip().
+		id = c.ForwardedIP
+		if id == "" {
+			id = c.ClientIP
+		}
 	}
 	return boundIdentifier(id)
 }
