@@ -365,12 +365,20 @@ func (b *builder) addJWT(ix *credentialIndexes, j *JWTSecret, path string, paren
 // checkJWKSURI validates a credential whose keys come from a JWK Set: an
 // absolute http(s) URL, an asymmetric algorithm (a JWK Set is public, so an
 // HMAC secret in it would be no secret, and a JWK must not be able to turn
-// verification into HMAC), and no rsa_public_key beside it.
+// verification into HMAC), no rsa_public_key beside it, and an audience:
+// an identity provider signs the tokens of all its clients with the keys of
+// its one JWK Set, so without an audience any token it issued, to anyone
+// for anything, would authenticate as this credential's consumer.
 func (b *builder) checkJWKSURI(j *JWTSecret, path string, known, asymmetric bool) bool {
 	ok := true
 	u, err := url.Parse(j.JWKSURI)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		b.err(JoinPath(path, "jwks_uri"), "must be an absolute http or https URL")
+		ok = false
+	}
+	if len(j.Audience) == 0 {
+		b.err(JoinPath(path, "audience"), "required with jwks_uri: the identity provider signs every client's tokens "+
+			"with the same keys, so without an audience any token it issued would be accepted")
 		ok = false
 	}
 	if known && !asymmetric {
@@ -382,6 +390,20 @@ func (b *builder) checkJWKSURI(j *JWTSecret, path string, known, asymmetric bool
 		ok = false
 	}
 	return ok
+}
+
+// JWKSURIs lists the distinct jwks_uri of the jwt credentials, in
+// configuration order.
+func (m *Model) JWKSURIs() []string {
+	var uris []string
+	seen := map[string]bool{}
+	for _, e := range m.JWTSecrets {
+		if u := e.Secret.JWKSURI; u != "" && !seen[u] {
+			seen[u] = true
+			uris = append(uris, u)
+		}
+	}
+	return uris
 }
 
 // parsePublicKey reads a PEM public key: PKIX ("PUBLIC KEY") or PKCS #1

@@ -196,11 +196,12 @@ func TestCredentialErrors(t *testing.T) {
 		}},
 		{"jwt jwks_uri instead of a public key", "consumers: [{username: a, jwt_secrets: [" +
 			"{key: j1, algorithm: RS256, jwks_uri: 'https://idp.example/.well-known/jwks.json', issuer: 'https://idp.example/', audience: [api]}, " +
-			"{key: j2, algorithm: ES256, jwks_uri: 'http://127.0.0.1:8080/jwks', secret: ignored}, {key: j3, algorithm: EdDSA, jwks_uri: 'https://idp/k'}]}]", nil},
+			"{key: j2, algorithm: ES256, jwks_uri: 'http://127.0.0.1:8080/jwks', secret: ignored, audience: [api]}, " +
+			"{key: j3, algorithm: EdDSA, jwks_uri: 'https://idp/k', audience: [api, other]}]}]", nil},
 		{"jwt jwks_uri checks", "consumers: [{username: a, jwt_secrets: [" +
-			"{key: j1, algorithm: RS256, jwks_uri: 'ftp://idp.example/jwks'}, {key: j2, algorithm: RS256, jwks_uri: '/jwks'}, " +
-			"{key: j3, jwks_uri: 'https://idp.example/jwks'}, {key: j4, algorithm: HS512, jwks_uri: 'https://idp.example/jwks', secret: s}, " +
-			"{key: j5, algorithm: RS256, jwks_uri: 'https://idp.example/jwks', rsa_public_key: " + k.rsa + "}, " +
+			"{key: j1, algorithm: RS256, jwks_uri: 'ftp://idp.example/jwks', audience: [a]}, {key: j2, algorithm: RS256, jwks_uri: '/jwks', audience: [a]}, " +
+			"{key: j3, jwks_uri: 'https://idp.example/jwks', audience: [a]}, {key: j4, algorithm: HS512, jwks_uri: 'https://idp.example/jwks', secret: s, audience: [a]}, " +
+			"{key: j5, algorithm: RS256, jwks_uri: 'https://idp.example/jwks', rsa_public_key: " + k.rsa + ", audience: [a]}, " +
 			"{key: j6, algorithm: RS256, jwks_uri: 'https://idp.example/jwks', audience: [a, '']}]}]", Errors{
 			{Path: "consumers[0].jwt_secrets[0].jwks_uri", Message: "must be an absolute http or https URL"},
 			{Path: "consumers[0].jwt_secrets[1].jwks_uri", Message: "must be an absolute http or https URL"},
@@ -208,6 +209,14 @@ func TestCredentialErrors(t *testing.T) {
 			{Path: "consumers[0].jwt_secrets[3].algorithm", Message: "must be an asymmetric algorithm (RS*, PS*, ES*, EdDSA) with jwks_uri"},
 			{Path: "consumers[0].jwt_secrets[4].rsa_public_key", Message: "cannot be combined with jwks_uri"},
 			{Path: "consumers[0].jwt_secrets[5].audience[1]", Message: "length must be at least 1"},
+		}},
+		{"jwt jwks_uri needs an audience", "consumers: [{username: a, jwt_secrets: [" +
+			"{key: j1, algorithm: RS256, jwks_uri: 'https://idp.example/jwks', issuer: 'https://idp.example/'}, " +
+			"{key: j2, algorithm: ES256, jwks_uri: 'https://idp.example/jwks', audience: []}]}]", Errors{
+			{Path: "consumers[0].jwt_secrets[0].audience", Message: "required with jwks_uri: the identity provider signs every client's tokens " +
+				"with the same keys, so without an audience any token it issued would be accepted"},
+			{Path: "consumers[0].jwt_secrets[1].audience", Message: "required with jwks_uri: the identity provider signs every client's tokens " +
+				"with the same keys, so without an audience any token it issued would be accepted"},
 		}},
 		{"jwt issuer and audience with a public key", "consumers: [{username: a, jwt_secrets: [" +
 			"{key: j1, algorithm: RS256, rsa_public_key: " + k.rsa + ", issuer: x, audience: [y, z]}, {key: j2, secret: s, audience: [y]}]}]", nil},
@@ -328,5 +337,29 @@ acls:
 	}
 	if !strings.Contains(m.Summary(), "2 consumers, 7 credentials") {
 		t.Errorf("Summary() = %q", m.Summary())
+	}
+}
+
+// JWKSURIs lists each URL once, in configuration order, nested credentials
+// first.
+func TestJWKSURIs(t *testing.T) {
+	m, err := Parse([]byte(`
+_format_version: "3.0"
+consumers:
+- username: a
+  jwt_secrets:
+  - {key: a1, algorithm: RS256, jwks_uri: "https://b.example/jwks", audience: [api]}
+  - {key: a2, secret: s}
+- username: b
+  jwt_secrets:
+  - {key: b1, algorithm: ES256, jwks_uri: "https://a.example/jwks", audience: [api]}
+jwt_secrets:
+- {key: c1, algorithm: RS256, jwks_uri: "https://b.example/jwks", audience: [other], consumer: b}
+`), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"https://b.example/jwks", "https://a.example/jwks"}, m.JWKSURIs()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

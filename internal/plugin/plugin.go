@@ -80,6 +80,16 @@ type Closer interface {
 	Close()
 }
 
+// JWKSUser is implemented by instances that hold the JWK Sets of jwt
+// credentials. When a reload keeps such an instance, it is told the JWKS
+// URIs the new configuration names (in configuration order), after the
+// new configuration is in force: it drops the sets of other URIs and
+// fetches the rest again, so a reload refreshes keys an identity provider
+// withdrew.
+type JWKSUser interface {
+	JWKSReload(uris []string)
+}
+
 // Accessor runs in the access phase, before the request is proxied. It may
 // change the upstream request through the Ctx, or answer the request itself
 // by returning an *Exit (any other error is answered as a 500).

@@ -172,6 +172,7 @@ func (l *Loader) install(m *config.Model, res *Result) (*snapshot.Snapshot, erro
 	res.Duration = time.Since(res.At)
 	old := l.holder.Load()
 	l.holder.Store(snap)
+	snapshot.Reloaded(old, snap)
 	snapshot.Release(old, snap)
 	l.deps.Pools.Retain(snap.PoolKeys)
 	if l.deps.States != nil {

@@ -125,3 +125,66 @@ func TestFailedCompileClosesWhatItBuilt(t *testing.T) {
 		t.Fatal("a failed compile closed instances of the snapshot in force")
 	}
 }
+
+// jwksInstance records what Reloaded tells it.
+type jwksInstance struct {
+	closingInstance
+	told [][]string
+}
+
+func (j *jwksInstance) JWKSReload(uris []string) { j.told = append(j.told, uris) }
+
+func TestReloadedTellsKeptJWKSUsers(t *testing.T) {
+	var built []*jwksInstance
+	reg, err := plugin.NewRegistry([]plugin.Registration{{
+		Name: "res", Priority: 10,
+		NewConfig: func() any { return &tagConfig{} },
+		New: func(cfg any, _ plugin.Env) (plugin.Instance, error) {
+			inst := &jwksInstance{closingInstance: closingInstance{tag: cfg.(*tagConfig).Tag}}
+			built = append(built, inst)
+			return inst, nil
+		},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools := upstream.NewPools(upstream.DefaultPoolOptions)
+	t.Cleanup(pools.Close)
+	compileWith := func(yaml string, prev *Snapshot) *Snapshot {
+		m, err := config.Parse([]byte(yaml), config.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Compile(m, Deps{Registry: reg, Pools: pools, Previous: prev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	const jwks = `
+consumers:
+- username: u
+  jwt_secrets:
+  - {key: idp, algorithm: RS256, jwks_uri: "https://idp.example/jwks", audience: [api]}
+`
+	first := compileWith(fmt.Sprintf(releaseBase, "old"), nil)
+	second := compileWith(fmt.Sprintf(releaseBase, "new")+jwks, first)
+	Reloaded(first, second)
+	// Kept: the "kept" instance, told the new URIs; the "new" one was built
+	// for this configuration and fetches on first use.
+	if len(built) != 3 || len(built[0].told) != 1 || fmt.Sprint(built[0].told[0]) != "[https://idp.example/jwks]" {
+		t.Fatalf("kept instance told %v", built[0].told)
+	}
+	if len(built[2].told) != 0 {
+		t.Fatalf("a new instance was told %v", built[2].told)
+	}
+	// A recompile of the same model (a DNS change) is no reload.
+	again, err := Compile(second.Model, Deps{Registry: reg, Pools: pools, Previous: second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	Reloaded(second, again)
+	if len(built[0].told) != 1 {
+		t.Fatalf("a recompile of the same configuration told %v", built[0].told)
+	}
+}

@@ -175,6 +175,30 @@ func (h *Holder) Load() *Snapshot { return h.p.Load() }
 // Store puts s in force.
 func (h *Holder) Store(s *Snapshot) { h.p.Store(s) }
 
+// Reloaded tells the plugin instances s kept from old that a new
+// configuration is in force: a JWKSUser learns which JWK Sets the new
+// configuration names (it drops the others and fetches the rest again).
+// A recompile of the same configuration (after a DNS change) is no
+// reload, and nothing is told.
+func Reloaded(old, s *Snapshot) {
+	if old == nil || s == nil || old.Model == s.Model {
+		return
+	}
+	kept := make(map[plugin.Instance]bool, len(old.Instances))
+	for _, inst := range old.Instances {
+		kept[inst] = true
+	}
+	var uris []string
+	for _, inst := range s.Instances {
+		if u, ok := inst.(plugin.JWKSUser); ok && kept[inst] {
+			if uris == nil {
+				uris = s.Model.JWKSURIs()
+			}
+			u.JWKSReload(uris)
+		}
+	}
+}
+
 // Release closes the plugin instances of s that keep does not use (keep may
 // be nil: close them all). The loader calls it on the snapshot a reload
 // replaced, on a dry run's snapshot and at shutdown.

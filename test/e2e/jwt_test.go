@@ -533,7 +533,8 @@ func TestJWT(t *testing.T) {
 			return p
 		}
 		get := func(tok string) (*http.Response, string) {
-			return jwtDo(t, gw, "", "", []string{"Host", "idp.test", "Authorization", "Bearer " + tok, "X-User-Id", "spoofed"})
+			return jwtDo(t, gw, "", "", []string{"Host", "idp.test", "Authorization", "Bearer " + tok, "X-User-Id", "spoofed",
+				"X-User_Id", "spoofed", "x_scope", "spoofed"})
 		}
 		resp, body := get(idpTok(idpKey, "idp-key-1", claims()))
 		if resp.StatusCode != 200 {
@@ -543,6 +544,13 @@ func TestJWT(t *testing.T) {
 		jwtIdentity(t, seen, "idp-users", "https://idp.test/", false)
 		if got := seen.Header["X-User-Id"]; len(got) != 1 || got[0] != "user-42" || seen.Header["X-Scope"][0] != "orders:read" {
 			t.Errorf("claims_to_headers: X-User-Id %q X-Scope %q", got, seen.Header["X-Scope"])
+		}
+		// The client's copies are gone under every spelling a CGI-style
+		// upstream would read as the same header.
+		for name, v := range seen.Header {
+			if strings.Contains(strings.Join(v, ""), "spoofed") {
+				t.Errorf("the upstream got the client's %s: %q", name, v)
+			}
 		}
 		// Rotation: a token with a new kid is refused while the provider
 		// does not serve its key, and accepted once it does, through the
@@ -643,6 +651,82 @@ services:
 	}
 	if resp, body := gw.Get("/", "Authorization", oldTok); resp.StatusCode != 401 || body != jwtMessage("Invalid signature") {
 		t.Errorf("old token after reload: %d %s", resp.StatusCode, body)
+	}
+}
+
+// A reload keeps the jwt plugin instances whose config is unchanged, but
+// not their JWK Sets as they were: sets of URLs no credential names any
+// more are closed (their identity provider is no longer polled), and the
+// others are fetched again, so a key the provider withdrew is refused from
+// the reload on.
+func TestJWTReloadRefetchesJWKS(t *testing.T) {
+	k := newJWTKeys(t)
+	up := gwtest.StartEcho(t, "a")
+	idpA, idpB := startJWKSHost(t), startJWKSHost(t)
+	idpA.serve(t, &k.rsa.PublicKey, "a-1")
+	idpB.serve(t, &k.rsaPS.PublicKey, "b-1")
+	cfg := func(withB bool) string {
+		c := `
+_format_version: "3.0"
+consumers:
+- username: a-users
+  jwt_secrets: [{key: "https://a.test/", algorithm: RS256, jwks_uri: "` + idpA.URL + `/jwks", audience: [api]}]
+`
+		if withB {
+			c += `- username: b-users
+  jwt_secrets: [{key: "https://b.test/", algorithm: RS256, jwks_uri: "` + idpB.URL + `/jwks", audience: [api]}]
+`
+		}
+		return c + `services:
+- name: svc
+  url: ` + up.URL + `
+  routes:
+  - {name: a, paths: [/a], plugins: [{name: jwt, config: {claims_to_verify: [exp]}}]}
+  - {name: b, paths: [/b], plugins: [{name: jwt, config: {claims_to_verify: [exp], jwks_refresh_interval: 1}}]}
+`
+	}
+	gw := gwtest.Start(t, cfg(true), gwtest.Options{})
+	tok := func(key *rsa.PrivateKey, iss, kid string) string {
+		p := jwtPayload(iss)
+		p["aud"] = "api"
+		return "Bearer " + jwtSign(t, "RS256", key, p, map[string]any{"kid": kid})
+	}
+	a1 := tok(k.rsa, "https://a.test/", "a-1")
+	if resp, body := gw.Get("/a", "Authorization", a1); resp.StatusCode != 200 {
+		t.Fatalf("a-1: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := gw.Get("/b", "Authorization", tok(k.rsaPS, "https://b.test/", "b-1")); resp.StatusCode != 200 {
+		t.Fatalf("b-1: %d %s", resp.StatusCode, body)
+	}
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("after 5s: %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitUntil("b's set refreshed every second", func() bool { return idpB.fetches.Load() >= 2 })
+
+	// Provider a withdraws a-1 for a-2; the new configuration no longer
+	// has b's credential. Both routes keep their plugin instances.
+	idpA.serve(t, &k.rsaPS.PublicKey, "a-2")
+	if code, body := adminCall(t, gw, http.MethodPost, "/config", cfg(false)); code != 201 {
+		t.Fatalf("POST /config: %d %v", code, body)
+	}
+	waitUntil("a's set fetched again", func() bool { return idpA.fetches.Load() >= 2 })
+	if resp, body := gw.Get("/a", "Authorization", a1); resp.StatusCode != 401 || body != jwtMessage("Invalid signature") {
+		t.Errorf("withdrawn a-1 after the reload: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := gw.Get("/a", "Authorization", tok(k.rsaPS, "https://a.test/", "a-2")); resp.StatusCode != 200 {
+		t.Errorf("a-2 after the reload: %d %s", resp.StatusCode, body)
+	}
+	n := idpB.fetches.Load()
+	time.Sleep(1500 * time.Millisecond)
+	if m := idpB.fetches.Load(); m != n {
+		t.Errorf("b's JWK Set was fetched %d times after the reload dropped its credential", m-n)
 	}
 }
 

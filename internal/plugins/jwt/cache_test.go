@@ -176,3 +176,49 @@ func TestCacheConsumerAfterReload(t *testing.T) {
 		t.Errorf("got %+v", got)
 	}
 }
+
+// The cache is keyed on the token without its signature's padding, so
+// both spellings of a token share one entry, and a spelling the decoder
+// refuses never finds it.
+func TestCacheKeyCanonical(t *testing.T) {
+	dir, signers := newDir(t)
+	in := mustBuild(t, nil)
+	tok := sign(t, signers["es256"], valid("es256"), nil)
+	ok := outcome{Status: 200, Identity: identity(bob, "es256")}
+	// An ES256 signature is 64 bytes: 86 characters, padded with "==".
+	for _, spelling := range []string{tok, tok + "=="} {
+		if got := run(t, in, newCtx(dir, authorize(spelling))); !cmp.Equal(got, ok) {
+			t.Fatalf("%q: %+v", spelling, got)
+		}
+	}
+	if n := entries(in.cache); n != 1 {
+		t.Errorf("%d cache entries for two spellings of one token, want 1", n)
+	}
+	for _, bad := range []string{tok + "=", tok + "===", tok + "==x", tok + "=x"} {
+		if got := run(t, in, newCtx(dir, authorize(bad))); !cmp.Equal(got, fail("Bad token; invalid signature", bearerErr)) {
+			t.Errorf("%q: %+v", bad, got)
+		}
+	}
+	if n := entries(in.cache); n != 1 {
+		t.Errorf("%d cache entries after refused spellings, want 1", n)
+	}
+}
+
+func TestUnpadded(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"h.p.abc", "h.p.abc"},
+		{"h.p.abc=", "h.p.abc"},
+		{"h.p.ab==", "h.p.ab"},
+		{"h.p.abcd=", "h.p.abcd="},
+		{"h.p.a===", "h.p.a==="},
+		{"h.p.abc==", "h.p.abc=="},
+		{"h=.p.abc", "h=.p.abc"},
+		{"h.p=", "h.p="},
+		{"abc=", "abc="},
+		{"", ""},
+	} {
+		if got := unpadded(c.in); got != c.want {
+			t.Errorf("unpadded(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -32,7 +32,8 @@ func supportedAlg(alg string) bool {
 // each part base64url-decoded, header and payload parsed as JSON; the
 // error is the text after "Bad token; ". Kong checks, in order: both JSON
 // documents (a missing part is invalid JSON too), the header's alg, the
-// payload, the signature's encoding.
+// payload, the signature's encoding. The signature is read more strictly
+// than Kong does (decodeSignature).
 func decode(raw string) (token, string) {
 	i := strings.IndexByte(raw, '.')
 	if i < 0 {
@@ -58,10 +59,54 @@ func decode(raw string) (token, string) {
 	if t.claims, ok = parseObject(cb); !ok {
 		return token{}, errClaims
 	}
-	if t.sig, ok = decodeSegment(raw[j+1:]); !ok {
+	if t.sig, ok = decodeSignature(raw[j+1:]); !ok {
 		return token{}, errSignature
 	}
 	return t, ""
+}
+
+// decodeSignature decodes the signature segment, which, unlike Kong,
+// must be written the one way a signer writes it: base64url whose unused
+// trailing bits are zero, optionally padded with exactly the '=' that
+// make its length a multiple of four, and nothing after. Kong ignores
+// whatever follows the first '=' and the unused bits, so one signature has
+// many spellings, each a different token string: each a new entry in a
+// token cache, and a way past an upstream's check for replayed tokens.
+func decodeSignature(s string) ([]byte, bool) {
+	data := strings.TrimRight(s, "=")
+	if pad := len(s) - len(data); pad > 0 && (pad > 2 || len(s)%4 != 0) {
+		return nil, false
+	}
+	if strings.ContainsAny(data, "=\r\n") {
+		return nil, false
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(data)
+	return b, err == nil
+}
+
+// unpadded is tok without the padding of its signature, when that padding
+// is one decodeSignature accepts: the cache key, the same for both
+// spellings of a token. Any other token is returned as it is (and fails
+// to decode).
+func unpadded(tok string) string {
+	n := len(tok)
+	if n == 0 || tok[n-1] != '=' {
+		return tok
+	}
+	i := strings.IndexByte(tok, '.')
+	if i < 0 {
+		return tok
+	}
+	j := strings.IndexByte(tok[i+1:], '.')
+	if j < 0 {
+		return tok
+	}
+	sig := tok[i+1+j+1:]
+	data := strings.TrimRight(sig, "=")
+	if pad := len(sig) - len(data); pad > 2 || len(sig)%4 != 0 {
+		return tok
+	}
+	return tok[:n-(len(sig)-len(data))]
 }
 
 // decodeSegment is Kong's base64_decode: base64url, padding optional,

@@ -1,12 +1,15 @@
 package jwt
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,8 +28,11 @@ import (
 // document the test changes.
 type jwksServer struct {
 	*httptest.Server
-	mu      sync.Mutex
-	doc     []byte
+	mu  sync.Mutex
+	doc []byte
+	// hook, when set, runs before the nth fetch is answered; false makes
+	// the answer a 500.
+	hook    func(n int64, r *http.Request) bool
 	fetches atomic.Int64
 }
 
@@ -34,8 +40,15 @@ func startJWKS(t *testing.T, keys ...any) *jwksServer {
 	t.Helper()
 	s := &jwksServer{}
 	s.serve(t, keys...)
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		s.fetches.Add(1)
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := s.fetches.Add(1)
+		s.mu.Lock()
+		hook := s.hook
+		s.mu.Unlock()
+		if hook != nil && !hook(n, r) {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
 		s.mu.Lock()
 		doc := s.doc
 		s.mu.Unlock()
@@ -44,6 +57,12 @@ func startJWKS(t *testing.T, keys ...any) *jwksServer {
 	}))
 	t.Cleanup(s.Close)
 	return s
+}
+
+func (s *jwksServer) setHook(h func(n int64, r *http.Request) bool) {
+	s.mu.Lock()
+	s.hook = h
+	s.mu.Unlock()
 }
 
 // serve replaces the document: each key is a jwkset.JWK or a raw JWK map.
@@ -360,5 +379,261 @@ func TestJWKSConcurrentFirstUse(t *testing.T) {
 	}
 	if n := srv.fetches.Load(); n != 1 {
 		t.Errorf("%d fetches, want 1", n)
+	}
+}
+
+// withJWKS gives in JWK Sets with these intervals (the config's are whole
+// seconds).
+func withJWKS(in *instance, refresh, unknownKID, timeout time.Duration) {
+	in.jwks.close()
+	in.jwks = newJWKSSets(jwksOptions{refresh: refresh, unknownKID: unknownKID, timeout: timeout, logger: slog.New(slog.DiscardHandler)})
+}
+
+// refreshers counts the running JWK Set refresher goroutines.
+func refreshers() int {
+	buf := make([]byte, 1<<20)
+	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "jwt.(*jwksSets).refresher(")
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 5s: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A reload closes the sets of URLs no credential names any more, and
+// fetches the others again at once; requests wait for that fetch, so a
+// key the provider withdrew is refused from the reload on.
+func TestJWKSReload(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	k := keys(t)
+	a := startJWKS(t, jwk(t, &k.rsa.PublicKey, "k1", "RS256"))
+	b := startJWKS(t, jwk(t, &k.p256.PublicKey, "e1", "ES256"))
+	dir := jwksDir(a.URL)
+	dir.JWTs["idp-es"].JWKSURI = b.URL
+	in := mustBuild(t, nil)
+	before := refreshers()
+	tok := func(kid string, key any, jti string) string {
+		p := valid("idp")
+		p["jti"] = jti
+		return sign(t, signer{"RS256", key}, p, map[string]any{"kid": kid})
+	}
+	ok := outcome{Status: 200, Identity: identity(bob, "idp")}
+	if got := run(t, in, newCtx(dir, authorize(tok("k1", k.rsa, "1")))); !cmp.Equal(got, ok) {
+		t.Fatalf("k1: %+v", got)
+	}
+	es := sign(t, signer{"ES256", k.p256}, valid("idp-es"), map[string]any{"kid": "e1"})
+	if got := run(t, in, newCtx(dir, authorize(es))); got.Status != 200 {
+		t.Fatalf("e1: %+v", got)
+	}
+	if n := refreshers() - before; n != 2 {
+		t.Fatalf("%d refreshers, want 2", n)
+	}
+
+	// The provider withdraws k1 for k2; the new configuration no longer
+	// names b. A slow answer shows that requests wait for the refetch.
+	a.serve(t, jwk(t, &k.rsaOther.PublicKey, "k2", "RS256"))
+	a.setHook(func(int64, *http.Request) bool { time.Sleep(100 * time.Millisecond); return true })
+	delete(dir.JWTs, "idp-es")
+	// A reload builds new credentials: cached tokens are verified again.
+	cred := *dir.JWTs["idp"]
+	dir.JWTs["idp"] = &cred
+	in.JWKSReload([]string{a.URL, "https://unused.example/jwks"})
+	if got := run(t, in, newCtx(dir, authorize(tok("k1", k.rsa, "1")))); !cmp.Equal(got, fail("Invalid signature", bearerErr)) {
+		t.Errorf("withdrawn k1 right after the reload: %+v", got)
+	}
+	if got := run(t, in, newCtx(dir, authorize(tok("k2", k.rsaOther, "2")))); !cmp.Equal(got, ok) {
+		t.Errorf("k2 after the reload: %+v", got)
+	}
+	// One fetch for the reload; k1, unknown now, may cause one more.
+	if n := a.fetches.Load(); n < 2 || n > 3 {
+		t.Errorf("%d fetches of a, want 2 or 3", n)
+	}
+	waitFor(t, "b's refresher ends", func() bool { return refreshers()-before == 1 })
+	if n := b.fetches.Load(); n != 1 {
+		t.Errorf("%d fetches of b, want 1", n)
+	}
+	// A reload without changes is the operator's "refresh now".
+	a.setHook(nil)
+	a.serve(t, jwk(t, &k.rsa.PublicKey, "k3", "RS256"))
+	fetches := a.fetches.Load()
+	in.JWKSReload([]string{a.URL})
+	waitFor(t, "the reload's fetch", func() bool { return a.fetches.Load() == fetches+1 })
+	if got := run(t, in, newCtx(dir, authorize(tok("k3", k.rsa, "3")))); !cmp.Equal(got, ok) {
+		t.Errorf("k3 after the second reload: %+v", got)
+	}
+	if n := a.fetches.Load(); n != fetches+1 {
+		t.Errorf("%d fetches for the second reload, want 1", n-fetches)
+	}
+	// A reload that names no JWK Set closes them all.
+	in.JWKSReload(nil)
+	waitFor(t, "every refresher ends", func() bool { return refreshers() == before })
+	in.Close()
+	a.Close()
+	b.Close()
+}
+
+// A refresh a token causes runs on the set's context: the client going
+// away does not cut it short, and the rate limit counts it only once it
+// ended, so the key it brings is there for the next request.
+func TestJWKSRefreshOutlivesRequest(t *testing.T) {
+	k := keys(t)
+	srv := startJWKS(t, jwk(t, &k.rsa.PublicKey, "k1", "RS256"))
+	dir := jwksDir(srv.URL)
+	in := mustBuild(t, nil)
+	if got := run(t, in, newCtx(dir, authorize(sign(t, signer{"RS256", k.rsa}, valid("idp"), map[string]any{"kid": "k1"})))); got.Status != 200 {
+		t.Fatalf("k1: %+v", got)
+	}
+	// The provider rotates; the next fetch answers only once the client
+	// that caused it is gone.
+	srv.serve(t, jwk(t, &k.rsa.PublicKey, "k1", "RS256"), jwk(t, &k.rsaOther.PublicKey, "k2", "RS256"))
+	arrived, release := make(chan struct{}), make(chan struct{})
+	srv.setHook(func(n int64, r *http.Request) bool {
+		if n == 2 {
+			close(arrived)
+			<-release
+		}
+		return r.Context().Err() == nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	junk := newCtx(dir, authorize(sign(t, signer{"RS256", k.rsa}, valid("idp"), map[string]any{"kid": "junk"})))
+	junk.Req = junk.Req.WithContext(ctx)
+	done := make(chan outcome)
+	go func() { done <- run(t, in, junk) }()
+	<-arrived
+	cancel()
+	if got := <-done; got.Status != 401 {
+		t.Errorf("junk kid: %+v", got)
+	}
+	close(release)
+	if got := run(t, in, newCtx(dir, authorize(sign(t, signer{"RS256", k.rsaOther}, valid("idp"), map[string]any{"kid": "k2"})))); got.Status != 200 {
+		t.Errorf("k2, served since the junk kid's refresh: %+v", got)
+	}
+	if n := srv.fetches.Load(); n != 2 {
+		t.Errorf("%d fetches, want 2", n)
+	}
+}
+
+// Concurrent tokens with unknown kids share one fetch.
+func TestJWKSRefreshSingleFlight(t *testing.T) {
+	k := keys(t)
+	srv := startJWKS(t, jwk(t, &k.rsa.PublicKey, "k1", "RS256"))
+	dir := jwksDir(srv.URL)
+	in := mustBuild(t, nil)
+	if got := run(t, in, newCtx(dir, authorize(sign(t, signer{"RS256", k.rsa}, valid("idp"), map[string]any{"kid": "k1"})))); got.Status != 200 {
+		t.Fatalf("k1: %+v", got)
+	}
+	srv.serve(t, jwk(t, &k.rsaOther.PublicKey, "k2", "RS256"))
+	srv.setHook(func(int64, *http.Request) bool { time.Sleep(50 * time.Millisecond); return true })
+	var wg sync.WaitGroup
+	statuses := make([]int, 16)
+	for i := range statuses {
+		p := valid("idp")
+		p["jti"] = i
+		tok := sign(t, signer{"RS256", k.rsaOther}, p, map[string]any{"kid": "k2"})
+		wg.Go(func() { statuses[i] = run(t, in, newCtx(dir, authorize(tok))).Status })
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		if s != 200 {
+			t.Errorf("request %d: %d", i, s)
+		}
+	}
+	if n := srv.fetches.Load(); n != 2 {
+		t.Errorf("%d fetches, want 2", n)
+	}
+}
+
+// When the first fetch failed, a token without a kid makes the set fetch
+// again (no key can have verified it).
+func TestJWKSRefreshWithoutKID(t *testing.T) {
+	k := keys(t)
+	srv := startJWKS(t, jwk(t, &k.rsa.PublicKey, "k1", "RS256"))
+	srv.setHook(func(n int64, _ *http.Request) bool { return n > 1 })
+	in := mustBuild(t, nil)
+	tok := sign(t, signer{"RS256", k.rsa}, valid("idp"), nil)
+	if got := run(t, in, newCtx(jwksDir(srv.URL), authorize(tok))); got.Status != 200 {
+		t.Errorf("no kid after a failed first fetch: %+v", got)
+	}
+	if n := srv.fetches.Load(); n != 2 {
+		t.Errorf("%d fetches, want 2", n)
+	}
+	// Within the rate limit, a token no key verifies is refused at once.
+	bad := sign(t, signer{"RS256", k.rsaOther}, valid("idp"), nil)
+	if got := run(t, in, newCtx(jwksDir(srv.URL), authorize(bad))); !cmp.Equal(got, fail("Invalid signature", bearerErr)) {
+		t.Errorf("unknown key without kid: %+v", got)
+	}
+	if n := srv.fetches.Load(); n != 2 {
+		t.Errorf("%d fetches, want still 2", n)
+	}
+}
+
+// A token-caused refresh that the rate limit allows before the request's
+// budget runs out is waited for; the interval runs from the end of the
+// last such fetch, failed ones included.
+func TestJWKSRefreshWaitsForRateLimit(t *testing.T) {
+	k := keys(t)
+	srv := startJWKS(t, jwk(t, &k.rsa.PublicKey, "k1", "RS256"))
+	dir := jwksDir(srv.URL)
+	in := mustBuild(t, nil)
+	withJWKS(in, time.Hour, 300*time.Millisecond, 2*time.Second)
+	kid := func(key any, kid string) string {
+		return sign(t, signer{"RS256", key}, valid("idp"), map[string]any{"kid": kid})
+	}
+	if got := run(t, in, newCtx(dir, authorize(kid(k.rsa, "k1")))); got.Status != 200 {
+		t.Fatalf("k1: %+v", got)
+	}
+	srv.setHook(func(int64, *http.Request) bool { return false })
+	if got := run(t, in, newCtx(dir, authorize(kid(k.rsaOther, "k2")))); got.Status != 401 {
+		t.Fatalf("k2 while the provider fails: %+v", got)
+	}
+	srv.setHook(nil)
+	srv.serve(t, jwk(t, &k.rsaOther.PublicKey, "k2", "RS256"))
+	start := time.Now()
+	if got := run(t, in, newCtx(dir, authorize(kid(k.rsaOther, "k2")))); got.Status != 200 {
+		t.Errorf("k2 after the rate limit: %+v", got)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("fetched again after %v, within the rate limit", d)
+	}
+	if n := srv.fetches.Load(); n != 3 {
+		t.Errorf("%d fetches, want 3", n)
+	}
+}
+
+// A set a reload closed keeps its keys until the next reload, for a
+// request that still needs it: one of the configuration the reload
+// replaced, or of the one in force after a dry run (which is compiled the
+// same way) that named other credentials. It does not wait for, nor
+// depend on, a new first fetch.
+func TestJWKSReloadRetiredKeys(t *testing.T) {
+	k := keys(t)
+	srv := startJWKS(t, jwk(t, &k.rsa.PublicKey, "k1", "RS256"))
+	dir := jwksDir(srv.URL)
+	in := mustBuild(t, nil)
+	tok := func(jti string) string {
+		p := valid("idp")
+		p["jti"] = jti
+		return sign(t, signer{"RS256", k.rsa}, p, map[string]any{"kid": "k1"})
+	}
+	if got := run(t, in, newCtx(dir, authorize(tok("1")))); got.Status != 200 {
+		t.Fatalf("k1: %+v", got)
+	}
+	in.JWKSReload(nil)
+	srv.setHook(func(int64, *http.Request) bool { return false })
+	if got := run(t, in, newCtx(dir, authorize(tok("2")))); got.Status != 200 {
+		t.Errorf("k1 after a reload that closed its set: %+v", got)
+	}
+	waitFor(t, "the revived set's fetch", func() bool { return srv.fetches.Load() == 2 })
+	// Two reloads later the keys are gone: a new set must fetch them.
+	in.JWKSReload(nil)
+	in.JWKSReload(nil)
+	if got := run(t, in, newCtx(dir, authorize(tok("3")))); !cmp.Equal(got, fail("Invalid signature", bearerErr)) {
+		t.Errorf("k1 two reloads later, provider down: %+v", got)
 	}
 }

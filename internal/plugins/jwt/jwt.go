@@ -273,17 +273,62 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 // for credentials whose JWK Set they would have had to fetch.
 func (in *instance) Close() { in.jwks.close() }
 
+// JWKSReload is called by the compiler when a reload keeps the instance
+// (same scope and config), with the jwks_uri of every jwt credential of
+// the new configuration. The instance's JWK Sets of other URLs are closed;
+// the others are fetched again at once, and requests wait for that fetch
+// (within jwks_timeout) before they trust the keys held: a reload is how
+// an operator makes the gateway drop a key the identity provider
+// withdrew.
+func (in *instance) JWKSReload(uris []string) { in.jwks.reload(uris) }
+
 // Access authenticates the request. Headers filled from claims are removed
 // first, whatever happens next, so a client cannot send its own copies
 // upstream (also not as the anonymous consumer).
 func (in *instance) Access(c *plugin.Ctx) error {
-	for i := range in.headers {
-		delete(c.Req.Header, in.headers[i].header)
+	if len(in.headers) > 0 {
+		in.stripClaimHeaders(c.Req.Header)
 	}
 	if !in.preflight && c.Req.Method == http.MethodOptions {
 		return nil
 	}
 	return plugin.RunAuth(c, in.anonymous, in)
+}
+
+// stripClaimHeaders removes every request header that names a
+// claims_to_headers header, ignoring case and reading '_' as '-': an
+// upstream behind a CGI-style interface sees `X-User_Email` and
+// `X-User-Email` as the same HTTP_X_USER_EMAIL.
+func (in *instance) stripClaimHeaders(h http.Header) {
+	for name := range h {
+		for i := range in.headers {
+			if sameHeaderName(name, in.headers[i].header) {
+				delete(h, name)
+				break
+			}
+		}
+	}
+}
+
+// sameHeaderName compares header names ignoring ASCII case, with '_' and
+// '-' equal.
+func sameHeaderName(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == '_' {
+			x = '-'
+		}
+		if y == '_' {
+			y = '-'
+		}
+		if x != y && (x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z') {
+			return false
+		}
+	}
+	return true
 }
 
 // CheckCredentials is Kong's do_authentication (plugin.RunAuth adds the
@@ -305,7 +350,7 @@ func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 		key [sha256.Size]byte
 	)
 	if in.cache != nil {
-		key = tokenDigest(f.token)
+		key = tokenDigest(unpadded(f.token))
 		if e := in.cache.get(&key, now); e != nil && current(c, e) {
 			v = e
 		}

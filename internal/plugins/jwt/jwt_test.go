@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 
 	gojwt "github.com/golang-jwt/jwt/v5"
@@ -354,16 +355,32 @@ func TestBadTokens(t *testing.T) {
 		})
 	}
 
-	// Padding is accepted and decoding stops at the first '='; the third
-	// part may hold more dots (Kong splits at the first two only).
+	// The signature may be padded, with exactly the '=' its length calls
+	// for; anything else after the first '=' (Kong ignores it), more dots
+	// (Kong splits at the first two only) or unused trailing bits that are
+	// not zero (Kong ignores them too) make it another spelling of the
+	// same signature, refused.
 	i := len(good) - 1
 	for good[i] != '.' {
 		i--
 	}
-	for _, tok := range []string{good + "==", good[:i] + "." + good[i+1:] + "=.x"} {
+	if (len(good)-i-1)%4 != 3 {
+		t.Fatalf("the HS256 signature takes one '=' of padding: %q", good[i+1:])
+	}
+	if got := run(t, in, newCtx(dir, req{header: []string{"Authorization", "Bearer " + good + "="}})); got.Status != 200 {
+		t.Errorf("padded signature: %+v", got)
+	}
+	for name, tok := range map[string]string{
+		"data after the padding":  good + "=junk",
+		"too much padding":        good + "==",
+		"padding alone":           good + "====",
+		"a dot after the padding": good + "=.x",
+		"a dot in the signature":  good[:i] + "." + good[i+1:i+5] + "." + good[i+5:],
+		"unused bits set":         good[:len(good)-1] + string(flipLowBit(good[len(good)-1])),
+	} {
 		got := run(t, in, newCtx(dir, req{header: []string{"Authorization", "Bearer " + tok}}))
-		if got.Status != 200 {
-			t.Errorf("%q: %+v", tok, got)
+		if diff := cmp.Diff(fail("Bad token; invalid signature", bearerErr), got); diff != "" {
+			t.Errorf("%s: %q (-want +got):\n%s", name, tok, diff)
 		}
 	}
 	// An empty signature decodes (to nothing) and does not verify.
@@ -481,6 +498,74 @@ func TestClaimsToHeaders(t *testing.T) {
 	for _, h := range []string{"X-User-Id", "X-Missing", "X-Evil"} {
 		if got := c.Req.Header[h]; got != nil {
 			t.Errorf("anonymous: %s = %q", h, got)
+		}
+	}
+}
+
+// A client's copy of a claims_to_headers header is removed under any
+// spelling an upstream may read as the same name: case, and '_' for '-'
+// either way (CGI turns both into HTTP_X_USER_ID).
+func TestClaimsToHeadersSpellings(t *testing.T) {
+	dir, signers := newDir(t)
+	in := mustBuild(t, func(c *Config) {
+		c.ClaimsToHeaders = []ClaimHeader{{Claim: "sub", Header: "X-User-Id"}, {Claim: "tenant", Header: "X_Tenant"}}
+	})
+	payload := valid("hs256")
+	payload["sub"] = "user-1"
+	tok := sign(t, signers["hs256"], payload, nil)
+	for _, anonymous := range []bool{false, true} {
+		c := newCtx(dir, req{})
+		if !anonymous {
+			c = newCtx(dir, authorize(tok))
+		}
+		// Set as a server may deliver them: names as sent.
+		for _, name := range []string{"X-User_Id", "x_user_id", "X_USER-ID", "X-Tenant", "x-tenant", "X_tenant"} {
+			c.Req.Header[name] = []string{"spoofed"}
+		}
+		kept := []string{"X-User-Idx", "X-User", "X-UserId", "X-User-Id-", "X-Tenant_Id"}
+		for _, name := range kept {
+			c.Req.Header[name] = []string{"client"}
+		}
+		err := in.Access(c)
+		if anonymous {
+			var e *plugin.Exit
+			if !errors.As(err, &e) || e.Status != 401 {
+				t.Fatalf("without a token: %v", err)
+			}
+		} else if err != nil {
+			t.Fatalf("Access: %v", err)
+		}
+		for name, v := range c.Req.Header {
+			if strings.Contains(strings.Join(v, ""), "spoofed") {
+				t.Errorf("anonymous %v: %s: %q reaches the upstream", anonymous, name, v)
+			}
+		}
+		for _, name := range kept {
+			if got := c.Req.Header[name]; !cmp.Equal(got, []string{"client"}) {
+				t.Errorf("anonymous %v: unrelated %s = %q", anonymous, name, got)
+			}
+		}
+		if !anonymous && !cmp.Equal(c.Req.Header["X-User-Id"], []string{"user-1"}) {
+			t.Errorf("X-User-Id = %q", c.Req.Header["X-User-Id"])
+		}
+	}
+}
+
+func TestSameHeaderName(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"X-User-Id", "X-User-Id", true},
+		{"x_user_ID", "X-User-Id", true},
+		{"X-User-Id", "X_user_id", true},
+		{"X-User-Id", "X-User-Ix", false},
+		{"X-User-Id", "X-User-Id2", false},
+		{"X-User-@d", "X-User-`d", false},
+		{"X-User-[d", "X-User-{d", false},
+	} {
+		if got := sameHeaderName(c.a, c.b); got != c.want {
+			t.Errorf("sameHeaderName(%q, %q) = %v", c.a, c.b, got)
 		}
 	}
 }
@@ -657,4 +742,11 @@ func TestEncodedQueryToken(t *testing.T) {
 	if got.Status != 200 {
 		t.Errorf("got %+v", got)
 	}
+}
+
+// flipLowBit returns the base64url character whose value differs from c's
+// in the lowest bit.
+func flipLowBit(c byte) byte {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	return alphabet[strings.IndexByte(alphabet, c)^1]
 }

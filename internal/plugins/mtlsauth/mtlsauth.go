@@ -124,6 +124,11 @@ const sharedGroups = "authenticated_groups"
 
 type instance struct {
 	roots *x509.CertPool
+	// intermediates are the configured CAs that are not roots, offered to
+	// chain building as well, so that a client that sends only its leaf
+	// is verified up to a configured root (as OpenSSL builds chains from
+	// its trust store); nil when there are none.
+	intermediates *x509.CertPool
 	// selfSigned holds the SHA-256 of the configured CAs that are roots,
 	// for allow_partial_chain: false.
 	selfSigned      map[[sha256.Size]byte]bool
@@ -188,6 +193,11 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 		in.roots.AddCert(ca)
 		if isSelfSigned(ca) {
 			in.selfSigned[sha256.Sum256(ca.Raw)] = true
+		} else {
+			if in.intermediates == nil {
+				in.intermediates = x509.NewCertPool()
+			}
+			in.intermediates.AddCert(ca)
 		}
 	}
 	if c.SendCADN {

@@ -216,6 +216,16 @@ func TestAccess(t *testing.T) {
 		{name: "intermediate missing", chain: chain(viaInter), want: failed},
 		{name: "trusting an intermediate needs allow_partial_chain", set: func(c *Config) { c.CACertificates = []string{interID} },
 			chain: chain(viaInter, f.inter), want: failed},
+		{name: "configured intermediate completes a leaf-only chain", set: func(c *Config) { c.CACertificates = []string{interID, rootID} },
+			chain: chain(viaInter), want: outcome{Status: 200, Consumer: "alice", Header: map[string]string{
+				"X-Consumer-Id": "alice-id", "X-Consumer-Username": "alice", "X-Consumer-Custom-Id": "alice-custom"}}},
+		{name: "configured intermediate, also sent by the client", set: func(c *Config) { c.CACertificates = []string{rootID, interID} },
+			chain: chain(viaInter, f.inter), want: outcome{Status: 200, Consumer: "alice", Header: map[string]string{
+				"X-Consumer-Id": "alice-id", "X-Consumer-Username": "alice", "X-Consumer-Custom-Id": "alice-custom"}}},
+		{name: "configured intermediate without its root needs allow_partial_chain", set: func(c *Config) { c.CACertificates = []string{interID} },
+			chain: chain(viaInter), want: failed},
+		{name: "configured intermediate does not vouch for another root's leaf", set: func(c *Config) { c.CACertificates = []string{interID, rootID} },
+			chain: chain(otherCA), want: failed},
 		{name: "allow_partial_chain", set: func(c *Config) { c.CACertificates = []string{interID}; c.AllowPartialChain = true },
 			chain: chain(viaInter), want: outcome{Status: 200, Consumer: "alice", Header: map[string]string{
 				"X-Consumer-Id": "alice-id", "X-Consumer-Username": "alice", "X-Consumer-Custom-Id": "alice-custom"}}},

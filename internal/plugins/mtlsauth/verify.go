@@ -47,9 +47,11 @@ func (id *identity) inject(h http.Header) {
 }
 
 // verified returns the identity of a presented chain (leaf first), from
-// the cache or by verifying it: the chain must lead to a configured CA,
-// the leaf must be valid for client authentication, and it must not be
-// revoked. On failure it returns nil and the reason (for the debug log).
+// the cache or by verifying it: the chain, built from the certificates the
+// client sent and the configured intermediate CAs, must lead to a
+// configured CA, the leaf must be valid for client authentication, and it
+// must not be revoked. On failure it returns nil and the reason (for the
+// debug log).
 func (in *instance) verified(presented []*x509.Certificate, now time.Time) (*identity, string) {
 	key := chainKey(presented)
 	var gen uint64
@@ -62,12 +64,17 @@ func (in *instance) verified(presented []*x509.Certificate, now time.Time) (*ide
 	}
 	leaf := presented[0]
 	opts := x509.VerifyOptions{
-		Roots:       in.roots,
-		CurrentTime: now,
-		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		Roots:         in.roots,
+		Intermediates: in.intermediates,
+		CurrentTime:   now,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
 	if len(presented) > 1 {
-		opts.Intermediates = x509.NewCertPool()
+		if in.intermediates != nil {
+			opts.Intermediates = in.intermediates.Clone()
+		} else {
+			opts.Intermediates = x509.NewCertPool()
+		}
 		for _, c := range presented[1:] {
 			opts.Intermediates.AddCert(c)
 		}
