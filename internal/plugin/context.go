@@ -48,6 +48,10 @@ type Ctx struct {
 	// Credential identifies the credential that authenticated the consumer.
 	Credential string
 
+	// Claims are the claims of the token an auth plugin (jwt) verified for
+	// this request; nil when none was.
+	Claims Claims
+
 	// Captures are the matched route's regex captures.
 	Captures Captures
 
@@ -114,6 +118,14 @@ type Consumer struct {
 	ID       string
 	Username string
 	CustomID string
+}
+
+// Claims reads the claims of a verified token.
+type Claims interface {
+	// Claim returns a claim as text: a string as is, a number or boolean
+	// in its JSON form, an array of strings joined with ", "; ok is false
+	// when the token has no such claim.
+	Claim(name string) (value string, ok bool)
 }
 
 // Captures are the regex captures of a matched route: Positional[0] is the

@@ -428,7 +428,15 @@ consumers:
 services:
 - name: api
   url: `+up.URL+`
-  routes: [{name: api, paths: [/api]}]
+  routes:
+  - {name: api, paths: [/api]}
+  - name: cookie
+    paths: [/cookie]
+    plugins:
+    - name: jwt
+      config: {cookie_names: [session]}
+    - name: rate-limiting
+      config: {hour: 1, limit_by: jwt-claim, claim_name: client_id}
   plugins:
   - name: jwt
   - name: rate-limiting
@@ -453,6 +461,19 @@ services:
 	}
 	if fmt.Sprint(got) != "[200 200 429 401 200 200]" {
 		t.Fatalf("statuses %v", got)
+	}
+	// A token the jwt plugin found in a cookie: the rate limiter counts
+	// the verified claim (read from the request alone it would find no
+	// token and count both apps as one IP).
+	got = got[:0]
+	for _, id := range []string{"app-3", "app-4", "app-3"} {
+		req, _ := http.NewRequest(http.MethodGet, gw.URL+"/cookie", nil)
+		req.Header.Set("Cookie", "session="+strings.TrimPrefix(sign(secret, id), "Bearer "))
+		resp, _ := gwtest.Do(t, req)
+		got = append(got, resp.StatusCode)
+	}
+	if fmt.Sprint(got) != "[200 200 429]" {
+		t.Fatalf("cookie statuses %v", got)
 	}
 }
 

@@ -408,6 +408,7 @@ func (in *instance) accept(c *plugin.Ctx, v *verified, now time.Time) *plugin.Ex
 		return plugin.NewExit(http.StatusInternalServerError, msgUnexpected)
 	}
 	plugin.Authenticate(c, cred)
+	c.Claims = v
 	h := c.Req.Header
 	// Kong's jwt identifies the credential by its key.
 	h["X-Credential-Identifier"] = []string{cred.Key}

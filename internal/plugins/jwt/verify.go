@@ -14,12 +14,23 @@ import (
 type verified struct {
 	cred *plugin.Credential
 	// key is the directory key cred was found by.
-	key      string
+	key string
+	// claims are the token's claims, for later plugins (Ctx.Claims).
+	claims   object
 	exp, nbf number
 	// headers are the claims_to_headers values, "" for none.
 	headers []string
 	// until is when the verified-token cache forgets the token.
 	until time.Time
+}
+
+// Claim is plugin.Claims: the verified token's claim as header text.
+func (v *verified) Claim(name string) (string, bool) {
+	raw, ok := v.claims.get(name)
+	if !ok {
+		return "", false
+	}
+	return headerValue(raw), true
 }
 
 // verify decodes raw and checks it against its credential, in Kong's order:
@@ -59,7 +70,7 @@ func (in *instance) verify(c *plugin.Ctx, raw string) (*verified, *failure) {
 	if len(cred.Audience) > 0 && !audience(t.claims, cred.Audience) {
 		return nil, in.badAudience
 	}
-	v := &verified{cred: cred, key: key, exp: t.claims.number("exp"), nbf: t.claims.number("nbf")}
+	v := &verified{cred: cred, key: key, claims: t.claims, exp: t.claims.number("exp"), nbf: t.claims.number("nbf")}
 	if len(in.headers) > 0 {
 		v.headers = make([]string, len(in.headers))
 		for i, h := range in.headers {

@@ -9,14 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
-
-// SharedJWT is the c.Shared key under which the jwt plugin leaves the
-// claims of the token it verified (a map of claim names to values).
-const SharedJWT = "jwt"
 
 // maxIdentifier is the longest identifier used as is in a counter key;
 // longer ones (a header value, a claim) are replaced by their SHA-256, so a
@@ -93,11 +87,10 @@ func consumerGroup(c *plugin.Ctx) string {
 // a counter of its own, which is why the docs pair this with the jwt
 // plugin.
 func jwtClaim(c *plugin.Ctx, name string) string {
-	switch claims := c.Shared[SharedJWT].(type) {
-	case map[string]any:
-		return claimString(claims[name])
-	case jwt.MapClaims:
-		return claimString(claims[name])
+	if c.Claims != nil {
+		// Verified by the jwt plugin.
+		v, _ := c.Claims.Claim(name)
+		return v
 	}
 	token := bearerToken(c)
 	if token == "" {

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugin/plugintest"
 )
@@ -34,7 +32,7 @@ func TestIdentify(t *testing.T) {
 		path       string
 		query      string
 		header     [][2]string
-		shared     map[string]any
+		claims     plugin.Claims
 	}
 	tests := []struct {
 		name string
@@ -63,16 +61,19 @@ func TestIdentify(t *testing.T) {
 			name: "jwt claim from the verified claims",
 			doc:  `{minute: 1, limit_by: jwt-claim, claim_name: client_id}`,
 			req: req{
-				shared: map[string]any{SharedJWT: map[string]any{"client_id": "verified"}},
+				claims: fakeClaims{"client_id": "verified"},
 				header: [][2]string{{"Authorization", "Bearer " + unsignedJWT(`{"client_id":"forged"}`)}},
 			},
 			want: "verified",
 		},
 		{
-			name: "jwt claim from jwt.MapClaims",
+			name: "verified token without the claim: the IP, never the forgeable header",
 			doc:  `{minute: 1, limit_by: jwt-claim, claim_name: client_id}`,
-			req:  req{shared: map[string]any{SharedJWT: jwt.MapClaims{"client_id": 42.0}}},
-			want: "42",
+			req: req{
+				claims: fakeClaims{"sub": "u"},
+				header: [][2]string{{"Authorization", "Bearer " + unsignedJWT(`{"client_id":"forged"}`)}},
+			},
+			want: "192.0.2.7",
 		},
 		{
 			name: "jwt claim from the bearer token",
@@ -125,7 +126,7 @@ func TestIdentify(t *testing.T) {
 			}
 			c := &plugin.Ctx{
 				Req: r, ClientIP: "192.0.2.7", ClientPath: tt.req.path, RawQuery: tt.req.query,
-				Consumer: tt.req.consumer, Credential: tt.req.credential, Directory: dir, Shared: tt.req.shared,
+				Consumer: tt.req.consumer, Credential: tt.req.credential, Directory: dir, Claims: tt.req.claims,
 			}
 			if tt.req.service != "" {
 				c.Service = &plugin.ServiceInfo{ID: tt.req.service}
@@ -147,4 +148,12 @@ func TestBoundIdentifier(t *testing.T) {
 	if !strings.HasPrefix(got, "sha256:") || len(got) != len("sha256:")+64 || got == boundIdentifier(short+"c") {
 		t.Fatalf("digest %q", got)
 	}
+}
+
+// fakeClaims is the plugin.Claims of a token the jwt plugin verified.
+type fakeClaims map[string]string
+
+func (f fakeClaims) Claim(name string) (string, bool) {
+	v, ok := f[name]
+	return v, ok
 }
