@@ -477,6 +477,78 @@ services:
 	}
 }
 
+// TestRateLimitJWTClaimAnonymous: with the jwt plugin's anonymous set, a
+// token that fails verification goes on as the anonymous consumer, and
+// the rate limiter must not read the claim from it: unsigned tokens with
+// a new sub each time are counted by the client IP, alone and in the
+// key-auth-or-jwt logical OR. A verified token still counts by its claim.
+func TestRateLimitJWTClaimAnonymous(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	const secret = "rate-limit-anonymous-secret-0123456789"
+	gw := gwtest.Start(t, `
+_format_version: "3.0"
+consumers:
+- username: anonymous
+- username: apps
+  jwt_secrets: [{key: issuer-1, secret: `+secret+`}]
+services:
+- name: api
+  url: `+up.URL+`
+  routes:
+  - name: jwt
+    paths: [/jwt]
+    plugins:
+    - name: jwt
+      config: {anonymous: anonymous}
+    - name: rate-limiting
+      config: {second: 1, limit_by: jwt-claim, claim_name: sub}
+  - name: either
+    paths: [/either]
+    plugins:
+    - name: key-auth
+      config: {anonymous: anonymous}
+    - name: jwt
+      config: {anonymous: anonymous}
+    - name: rate-limiting
+      config: {second: 1, limit_by: jwt-claim, claim_name: sub}
+`, gwtest.Options{})
+	c := rlClient(t, "")
+	// Three requests inside one second: wait for the next second when
+	// less than half of this one is left.
+	startOfSecond := func() {
+		if now := time.Now(); now.Nanosecond() > 500e6 {
+			time.Sleep(now.Truncate(time.Second).Add(time.Second + 20*time.Millisecond).Sub(now))
+		}
+	}
+	for _, path := range []string{"/jwt", "/either"} {
+		startOfSecond()
+		var got []int
+		for i := range 3 {
+			tok := unsignedToken(`{"iss":"issuer-1","sub":"forged-` + strconv.Itoa(i) + `"}`)
+			got = append(got, rlGet(t, c, gw.URL+path, "Authorization", "Bearer "+tok).status)
+		}
+		if fmt.Sprint(got) != "[200 429 429]" {
+			t.Fatalf("%s: unsigned tokens with changing sub: statuses %v, want [200 429 429]", path, got)
+		}
+	}
+	// Verified tokens are counted by their own sub.
+	sign := func(sub string) string {
+		s, err := gojwt.NewWithClaims(gojwt.SigningMethodHS256, gojwt.MapClaims{"iss": "issuer-1", "sub": sub}).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + s
+	}
+	startOfSecond()
+	var got []int
+	for _, sub := range []string{"user-1", "user-2", "user-1"} {
+		got = append(got, rlGet(t, c, gw.URL+"/jwt", "Authorization", sign(sub)).status)
+	}
+	if fmt.Sprint(got) != "[200 200 429]" {
+		t.Fatalf("verified tokens: statuses %v, want [200 200 429]", got)
+	}
+}
+
 // TestRateLimitGlobalCredential is Kong's "global for single consumer": a
 // global plugin counts a credential across services.
 func TestRateLimitGlobalCredential(t *testing.T) {
@@ -793,6 +865,11 @@ services:
   plugins:
   - name: rate-limiting
     config: {minute: 5, limit_by: header, policy: redis, window_type: leaky}
+- name: c
+  url: http://c.test
+  plugins:
+  - name: rate-limiting
+    config: {minute: 5, policy: cluster, redis_host: a, redis: {host: b}, sync_rate: 10}
 plugins:
 - name: rate-limiting
   config: {}
@@ -806,6 +883,8 @@ plugins:
 		"services[1].plugins[0].config.window_type: expected one of: fixed, sliding, token-bucket",
 		"services[1].plugins[0].config.header_name: required field missing",
 		"services[1].plugins[0].config.redis.host: required field missing",
+		"services[2].plugins[0].config.redis_host: both deprecated and new field are used but their values mismatch: redis_host = a vs redis.host = b",
+		"services[2].plugins[0].config: sync_rate can only be used with the redis policy",
 		"plugins[0].config: at least one of these fields must be non-empty: 'config.second', 'config.minute', 'config.hour', 'config.day', 'config.month', 'config.year'",
 	} {
 		if !strings.Contains(out, want) {

@@ -1,6 +1,7 @@
 package ratelimiting
 
 import (
+	"fmt"
 	"math"
 	"net"
 	"regexp"
@@ -69,18 +70,22 @@ type Config struct {
 }
 
 // RedisConfig is Kong's shared redis record (kong/tools/redis/schema.lua)
-// with Kong Enterprise's Cluster and Sentinel fields.
+// with Kong Enterprise's Cluster and Sentinel fields. Kong's own fields
+// are pointers, nil when not given: Kong refuses a deprecated flat field
+// (redis_host...) that disagrees with the redis.* field only when that
+// field was given, and otherwise applies its defaults (port 6379, timeout
+// 2000, database 0, ssl and ssl_verify false).
 type RedisConfig struct {
-	Host string `yaml:"host,omitempty"`
-	Port int    `yaml:"port"`
+	Host *string `yaml:"host,omitempty"`
+	Port *int    `yaml:"port,omitempty"`
 	// Timeout is in milliseconds.
-	Timeout    int    `yaml:"timeout"`
-	Username   string `yaml:"username,omitempty"`
-	Password   string `yaml:"password,omitempty"`
-	Database   int    `yaml:"database"`
-	SSL        bool   `yaml:"ssl"`
-	SSLVerify  bool   `yaml:"ssl_verify"`
-	ServerName string `yaml:"server_name,omitempty"`
+	Timeout    *int    `yaml:"timeout,omitempty"`
+	Username   *string `yaml:"username,omitempty"`
+	Password   *string `yaml:"password,omitempty"`
+	Database   *int    `yaml:"database,omitempty"`
+	SSL        *bool   `yaml:"ssl,omitempty"`
+	SSLVerify  *bool   `yaml:"ssl_verify,omitempty"`
+	ServerName *string `yaml:"server_name,omitempty"`
 
 	// ClusterNodes (or the older ClusterAddresses, "host:port") are the
 	// seed nodes of a Redis Cluster.
@@ -124,9 +129,13 @@ func (c *Config) SetDefaults() {
 	c.ErrorMessage = "API rate limit exceeded"
 	c.SyncRate = -1
 	c.WindowType = "fixed"
-	c.Redis.Port = 6379
-	c.Redis.Timeout = 2000
 }
+
+// Kong's defaults of the redis record.
+const (
+	defaultRedisPort    = 6379
+	defaultRedisTimeout = 2000
+)
 
 // Identifier kinds (limit_by).
 const (
@@ -150,14 +159,17 @@ var (
 
 // settings is a validated config, ready to build an instance from.
 type settings struct {
-	policy    ratelimit.Policy
-	limitBy   string
-	header    string // canonical header name (limit_by header)
-	path      string
-	claim     string
-	redis     bool
-	redisCfg  RedisConfig
-	namespace string
+	policy  ratelimit.Policy
+	limitBy string
+	header  string // canonical header name (limit_by header)
+	path    string
+	claim   string
+	// configured are the period limits as configured, one per
+	// policy.Limits (the headers show a fractional one as it is).
+	configured []float64
+	redis      bool
+	redisCfg   redisConn
+	namespace  string
 	// defaultNS is the namespace when neither config.namespace nor a
 	// plugin id is known (plugin unit tests).
 	defaultNS  string
@@ -214,6 +226,7 @@ func compile(c *Config) (*settings, plugin.Errors) {
 				// Kong admits a request while limit - usage > 0, so a
 				// fractional limit admits its ceiling.
 				s.policy.Limits = append(s.policy.Limits, ratelimit.Limit{Period: l.period, Max: int64(math.Ceil(*l.value))})
+				s.configured = append(s.configured, *l.value)
 			}
 		}
 		if c.Rate != 0 {
@@ -259,7 +272,9 @@ func compile(c *Config) (*settings, plugin.Errors) {
 		add("path", "should start with: /")
 	}
 
-	s.redisCfg, s.deprecated = c.mergedRedis()
+	var redisErrs plugin.Errors
+	s.redisCfg, s.deprecated, redisErrs = c.resolveRedis()
+	errs = append(errs, redisErrs...)
 	switch c.Policy {
 	case "local":
 	case "redis", "cluster":
@@ -271,7 +286,9 @@ func compile(c *Config) (*settings, plugin.Errors) {
 
 	switch {
 	case c.SyncRate == -1:
-	case !s.redis:
+	case c.Policy != "redis":
+		// Kong's rule, for cluster too, although cluster runs as redis
+		// here: a file Kong accepts never sets it with cluster.
 		add("", "sync_rate can only be used with the redis policy")
 	case s.policy.Algorithm == ratelimit.TokenBucket:
 		add("sync_rate", "not used with window_type token-bucket")
@@ -346,67 +363,118 @@ func checkPeriods(limits [6]periodLimit) plugin.Errors {
 	return errs
 }
 
-// mergedRedis applies the deprecated flat fields over redis.* and names
-// the ones used.
-func (c *Config) mergedRedis() (RedisConfig, []string) {
-	r := c.Redis
-	var used []string
-	if c.RedisHost != nil {
-		r.Host, used = *c.RedisHost, append(used, "redis_host")
+// redisConn is the redis record as used: the deprecated flat fields
+// merged in and Kong's defaults applied.
+type redisConn struct {
+	host, username, password, serverName string
+	port, timeout, database              int
+	ssl, sslVerify                       bool
+	// topology holds the Cluster and Sentinel fields, as configured.
+	topology RedisConfig
+}
+
+// resolveRedis merges the deprecated flat fields into redis.* and names
+// the ones used. As Kong's validate_deprecation_exclusiveness, a flat
+// field and its redis.* field may both be given only with the same value.
+func (c *Config) resolveRedis() (redisConn, []string, plugin.Errors) {
+	r := &c.Redis
+	m := new(merger)
+	conn := redisConn{
+		host:       merge(m, "host", c.RedisHost, r.Host, ""),
+		port:       merge(m, "port", c.RedisPort, r.Port, defaultRedisPort),
+		username:   merge(m, "username", c.RedisUsername, r.Username, ""),
+		password:   merge(m, "password", c.RedisPassword, r.Password, ""),
+		database:   merge(m, "database", c.RedisDatabase, r.Database, 0),
+		timeout:    merge(m, "timeout", c.RedisTimeout, r.Timeout, defaultRedisTimeout),
+		ssl:        merge(m, "ssl", c.RedisSSL, r.SSL, false),
+		sslVerify:  merge(m, "ssl_verify", c.RedisSSLVerify, r.SSLVerify, false),
+		serverName: merge(m, "server_name", c.RedisServerName, r.ServerName, ""),
+		topology:   *r,
 	}
-	if c.RedisPort != nil {
-		r.Port, used = *c.RedisPort, append(used, "redis_port")
+	return conn, m.used, m.errs
+}
+
+// merger collects, for merge, the flat fields used and the mismatches.
+type merger struct {
+	used []string
+	errs plugin.Errors
+}
+
+// merge is one redis.<name> field's value: the field's when given, else
+// the deprecated redis_<name> field's, else the default. Both given with
+// different values is Kong's error, on the flat field; a password's value
+// is not repeated in it.
+func merge[T comparable](m *merger, name string, flat, field *T, def T) T {
+	if flat == nil {
+		if field == nil {
+			return def
+		}
+		return *field
 	}
-	if c.RedisUsername != nil {
-		r.Username, used = *c.RedisUsername, append(used, "redis_username")
+	m.used = append(m.used, "redis_"+name)
+	if field == nil {
+		return *flat
 	}
-	if c.RedisPassword != nil {
-		r.Password, used = *c.RedisPassword, append(used, "redis_password")
+	if *field != *flat {
+		fv, nv := fmt.Sprint(*flat), fmt.Sprint(*field)
+		if name == "password" {
+			fv, nv = "(hidden)", "(hidden)"
+		}
+		m.errs = append(m.errs, plugin.Errors{{Path: "redis_" + name, Message: "both deprecated and new field are used " +
+			"but their values mismatch: redis_" + name + " = " + fv + " vs redis." + name + " = " + nv}}...)
 	}
-	if c.RedisDatabase != nil {
-		r.Database, used = *c.RedisDatabase, append(used, "redis_database")
+	return *field
+}
+
+// redisRecord is RedisConfig without its methods, to marshal.
+type redisRecord RedisConfig
+
+// MarshalYAML renders the record with Kong's defaults filled in, as Kong
+// shows a plugin's config (the admin API lists plugins this way).
+func (r RedisConfig) MarshalYAML() (any, error) {
+	shown := redisRecord(r)
+	shown.Port = orDefault(shown.Port, defaultRedisPort)
+	shown.Timeout = orDefault(shown.Timeout, defaultRedisTimeout)
+	shown.Database = orDefault(shown.Database, 0)
+	shown.SSL = orDefault(shown.SSL, false)
+	shown.SSLVerify = orDefault(shown.SSLVerify, false)
+	return shown, nil
+}
+
+func orDefault[T any](v *T, def T) *T {
+	if v == nil {
+		return &def
 	}
-	if c.RedisTimeout != nil {
-		r.Timeout, used = *c.RedisTimeout, append(used, "redis_timeout")
-	}
-	if c.RedisSSL != nil {
-		r.SSL, used = *c.RedisSSL, append(used, "redis_ssl")
-	}
-	if c.RedisSSLVerify != nil {
-		r.SSLVerify, used = *c.RedisSSLVerify, append(used, "redis_ssl_verify")
-	}
-	if c.RedisServerName != nil {
-		r.ServerName, used = *c.RedisServerName, append(used, "redis_server_name")
-	}
-	return r, used
+	return v
 }
 
 // checkRedis validates the redis record for the redis policy: a host, or
 // cluster seeds, or sentinels with their master, and never two of them.
-func checkRedis(r *RedisConfig) plugin.Errors {
+func checkRedis(r *redisConn) plugin.Errors {
 	var errs plugin.Errors
+	t := &r.topology
 	add := func(path, msg string) { errs = append(errs, plugin.Errors{{Path: path, Message: msg}}...) }
-	cluster := len(r.ClusterNodes) > 0 || len(r.ClusterAddresses) > 0
-	sentinel := len(r.SentinelNodes) > 0 || len(r.SentinelAddresses) > 0
+	cluster := len(t.ClusterNodes) > 0 || len(t.ClusterAddresses) > 0
+	sentinel := len(t.SentinelNodes) > 0 || len(t.SentinelAddresses) > 0
 	switch {
 	case cluster && sentinel:
 		add("redis", "cluster_nodes/cluster_addresses and sentinel_nodes/sentinel_addresses are mutually exclusive")
-	case !cluster && !sentinel && r.Host == "":
+	case !cluster && !sentinel && r.host == "":
 		add("redis.host", "required field missing")
 	}
-	if r.Host != "" && (cluster || sentinel) {
+	if r.host != "" && (cluster || sentinel) {
 		add("redis.host", "must not be set with cluster or sentinel nodes")
 	}
-	if sentinel && r.SentinelMaster == "" {
+	if sentinel && t.SentinelMaster == "" {
 		add("redis.sentinel_master", "required field missing")
 	}
-	if !sentinel && r.SentinelMaster != "" {
+	if !sentinel && t.SentinelMaster != "" {
 		add("redis.sentinel_master", "only used with sentinel_nodes or sentinel_addresses")
 	}
-	if r.SentinelRole != "" && r.SentinelRole != "master" {
+	if t.SentinelRole != "" && t.SentinelRole != "master" {
 		add("redis.sentinel_role", "expected one of: master (counters are written, so only the master can hold them)")
 	}
-	if cluster && r.Database != 0 {
+	if cluster && r.database != 0 {
 		add("redis.database", "Redis Cluster has only database 0")
 	}
 	checkPort := func(path string, p int) {
@@ -414,35 +482,35 @@ func checkRedis(r *RedisConfig) plugin.Errors {
 			add(path, "value should be between 0 and 65535")
 		}
 	}
-	checkPort("redis.port", r.Port)
-	for i, n := range r.ClusterNodes {
+	checkPort("redis.port", r.port)
+	for i, n := range t.ClusterNodes {
 		at := "redis.cluster_nodes[" + strconv.Itoa(i) + "]"
 		if n.IP == "" {
 			add(at+".ip", "required field missing")
 		}
 		checkPort(at+".port", n.Port)
 	}
-	for i, n := range r.SentinelNodes {
+	for i, n := range t.SentinelNodes {
 		at := "redis.sentinel_nodes[" + strconv.Itoa(i) + "]"
 		if n.Host == "" {
 			add(at+".host", "required field missing")
 		}
 		checkPort(at+".port", n.Port)
 	}
-	for i, a := range r.ClusterAddresses {
+	for i, a := range t.ClusterAddresses {
 		if !validAddress(a) {
 			add("redis.cluster_addresses["+strconv.Itoa(i)+"]", "invalid address '"+a+"': expected host:port")
 		}
 	}
-	for i, a := range r.SentinelAddresses {
+	for i, a := range t.SentinelAddresses {
 		if !validAddress(a) {
 			add("redis.sentinel_addresses["+strconv.Itoa(i)+"]", "invalid address '"+a+"': expected host:port")
 		}
 	}
-	if r.Timeout < 0 || r.Timeout > math.MaxInt32-1 {
+	if r.timeout < 0 || r.timeout > math.MaxInt32-1 {
 		add("redis.timeout", "value should be between 0 and 2147483646")
 	}
-	if r.Database < 0 {
+	if r.database < 0 {
 		add("redis.database", "value must be greater than or equal to 0")
 	}
 	return errs

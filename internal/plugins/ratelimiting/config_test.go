@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/goccy/go-yaml"
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
@@ -43,7 +44,6 @@ func TestDefaults(t *testing.T) {
 	want := &Config{
 		Minute: &five, LimitBy: "consumer", Policy: "local", FaultTolerant: true,
 		ErrorCode: 429, ErrorMessage: "API rate limit exceeded", SyncRate: -1, WindowType: "fixed",
-		Redis: RedisConfig{Port: 6379, Timeout: 2000},
 	}
 	if diff := cmp.Diff(want, cfg); diff != "" {
 		t.Fatalf("defaults (-want +got):\n%s", diff)
@@ -142,6 +142,23 @@ func TestValidation(t *testing.T) {
 		{name: "redis new structure", doc: `{second: 10, policy: redis, redis: {host: localhost, port: 6380, database: 1, username: test, password: testXXX, ssl: true, ssl_verify: false, timeout: 1100, server_name: redis.test}}`},
 		{name: "redis legacy structure", doc: `{second: 10, policy: redis, redis_host: localhost, redis_port: 6380, redis_database: 0, redis_username: test, redis_password: testXXX, redis_ssl: true, redis_ssl_verify: false, redis_timeout: 1100, redis_server_name: redis.test}`},
 		{
+			name: "deprecated and new redis fields disagree",
+			doc:  `{second: 10, policy: redis, redis_host: a, redis_port: 6380, redis_database: 1, redis_ssl: true, redis_password: p1, redis: {host: b, port: 6379, database: 0, ssl: false, password: p2}}`,
+			want: plugin.Errors{
+				{Path: "redis_host", Message: "both deprecated and new field are used but their values mismatch: redis_host = a vs redis.host = b"},
+				{Path: "redis_port", Message: "both deprecated and new field are used but their values mismatch: redis_port = 6380 vs redis.port = 6379"},
+				{Path: "redis_password", Message: "both deprecated and new field are used but their values mismatch: redis_password = (hidden) vs redis.password = (hidden)"},
+				{Path: "redis_database", Message: "both deprecated and new field are used but their values mismatch: redis_database = 1 vs redis.database = 0"},
+				{Path: "redis_ssl", Message: "both deprecated and new field are used but their values mismatch: redis_ssl = true vs redis.ssl = false"},
+			},
+		},
+		{
+			name: "the mismatch is refused whatever the policy",
+			doc:  `{second: 10, redis_timeout: 100, redis: {timeout: 200}}`,
+			want: plugin.Errors{{Path: "redis_timeout", Message: "both deprecated and new field are used but their values mismatch: redis_timeout = 100 vs redis.timeout = 200"}},
+		},
+		{name: "deprecated and new redis fields agree", doc: `{second: 10, policy: redis, redis_host: a, redis_port: 6380, redis_ssl: false, redis: {host: a, port: 6380, ssl: false}}`},
+		{
 			name: "redis ranges",
 			doc:  `{second: 10, policy: redis, redis: {host: h, port: 70000, timeout: -1, database: -2}}`,
 			want: plugin.Errors{
@@ -177,6 +194,11 @@ func TestValidation(t *testing.T) {
 		{
 			name: "sync_rate without redis",
 			doc:  `{second: 10, sync_rate: 10}`,
+			want: plugin.Errors{{Path: "", Message: "sync_rate can only be used with the redis policy"}},
+		},
+		{
+			name: "sync_rate with the cluster policy",
+			doc:  `{second: 10, policy: cluster, redis: {host: h}, sync_rate: 10}`,
 			want: plugin.Errors{{Path: "", Message: "sync_rate can only be used with the redis policy"}},
 		},
 		{
@@ -278,6 +300,12 @@ func TestRedisOptions(t *testing.T) {
 			deprecated: []string{"redis_host", "redis_port", "redis_password", "redis_database", "redis_timeout", "redis_ssl", "redis_ssl_verify", "redis_server_name"},
 		},
 		{
+			name:       "a flat field fills a redis field not given, beside others given",
+			doc:        `{minute: 5, policy: redis, redis: {host: redis.test, database: 3}, redis_port: 6390, redis_host: redis.test}`,
+			want:       ratelimit.RedisOptions{Addrs: []string{"redis.test:6390"}, Database: 3, Timeout: 2 * time.Second},
+			deprecated: []string{"redis_host", "redis_port"},
+		},
+		{
 			name: "tls names the host",
 			doc:  `{minute: 5, policy: cluster, redis: {host: redis.test, ssl: true}}`,
 			want: ratelimit.RedisOptions{Addrs: []string{"redis.test:6379"}, Timeout: 2 * time.Second},
@@ -316,6 +344,25 @@ func TestRedisOptions(t *testing.T) {
 				t.Fatalf("deprecated (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestShownConfig: the config as the admin API shows it (marshaled by its
+// yaml tags) carries Kong's redis defaults for the fields not given.
+func TestShownConfig(t *testing.T) {
+	raw, err := yaml.Marshal(decode(t, `{minute: 5, redis: {host: h, port: 6380}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shown struct {
+		Redis map[string]any `yaml:"redis"`
+	}
+	if err := yaml.Unmarshal(raw, &shown); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"host": "h", "port": uint64(6380), "timeout": uint64(2000), "database": uint64(0), "ssl": false, "ssl_verify": false}
+	if diff := cmp.Diff(want, shown.Redis); diff != "" {
+		t.Fatalf("redis (-want +got):\n%s", diff)
 	}
 }
 

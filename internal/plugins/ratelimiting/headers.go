@@ -1,6 +1,7 @@
 package ratelimiting
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -35,12 +36,19 @@ type headerPlan struct {
 	minReset int64
 	// limits are the windows' limits as sent.
 	limits []string
+	// fractional is, for a window whose configured limit is fractional,
+	// that limit (0 for a whole one); nil when every limit is whole.
+	// Kong sends such a limit as is, and limit - usage as the remaining
+	// count, while the store counts against the limit's ceiling.
+	fractional []float64
 	// names are the headers of an admitted request; a refused one adds
 	// Retry-After.
 	names []string
 }
 
-func newHeaderPlan(p *ratelimit.Policy) headerPlan {
+// newHeaderPlan plans the headers of a policy whose period limits were
+// configured as configured (one per p.Limits).
+func newHeaderPlan(p *ratelimit.Policy, configured []float64) headerPlan {
 	hp := headerPlan{perPeriod: p.Algorithm != ratelimit.TokenBucket}
 	if p.Algorithm == ratelimit.Fixed {
 		hp.minReset = 1
@@ -48,9 +56,17 @@ func newHeaderPlan(p *ratelimit.Policy) headerPlan {
 	if !hp.perPeriod {
 		hp.limits = []string{strconv.FormatInt(p.Burst+1, 10)}
 	}
-	for _, l := range p.Limits {
+	for i, l := range p.Limits {
 		title := periodTitles[l.Period]
-		hp.limits = append(hp.limits, strconv.FormatInt(l.Max, 10))
+		limit := strconv.FormatInt(l.Max, 10)
+		if v := configured[i]; v != math.Trunc(v) {
+			if hp.fractional == nil {
+				hp.fractional = make([]float64, len(p.Limits))
+			}
+			hp.fractional[i] = v
+			limit = string(appendFraction(nil, v))
+		}
+		hp.limits = append(hp.limits, limit)
 		hp.names = append(hp.names, "X-Ratelimit-Limit-"+title, "X-Ratelimit-Remaining-"+title)
 	}
 	hp.names = append(hp.names, hLimit, hRemaining, hReset, hRetryAfter)
@@ -98,16 +114,25 @@ func (hp *headerPlan) build(h *rlHeaders, d *ratelimit.Decision) {
 		k++
 		cuts[k] = len(nums)
 	}
+	appendRemaining := func(i int) {
+		if hp.fractional == nil || hp.fractional[i] == 0 {
+			appendNum(ws[i].Remaining)
+			return
+		}
+		nums = appendFraction(nums, hp.remaining(ws, i))
+		k++
+		cuts[k] = len(nums)
+	}
 	best := 0
 	for i := range ws {
 		if hp.perPeriod {
-			appendNum(ws[i].Remaining)
+			appendRemaining(i)
 		}
-		if ws[i].Remaining <= ws[best].Remaining {
+		if hp.remaining(ws, i) <= hp.remaining(ws, best) {
 			best = i
 		}
 	}
-	appendNum(ws[best].Remaining)
+	appendRemaining(best)
 	appendNum(max(hp.minReset, ceilSeconds(ws[best].Reset)))
 	if !d.Allowed {
 		appendNum(max(1, ceilSeconds(d.RetryAfter)))
@@ -128,6 +153,22 @@ func (hp *headerPlan) build(h *rlHeaders, d *ratelimit.Decision) {
 		n++
 	}
 	h.names, h.n = hp.names, n
+}
+
+// remaining is what window i has left as Kong counts it: the configured
+// limit less the usage, so fractional with a fractional limit, and never
+// below 0.
+func (hp *headerPlan) remaining(ws []ratelimit.WindowState, i int) float64 {
+	if hp.fractional == nil || hp.fractional[i] == 0 {
+		return float64(ws[i].Remaining)
+	}
+	return max(0, hp.fractional[i]-float64(ws[i].Limit-ws[i].Remaining))
+}
+
+// appendFraction formats a fractional number as Kong's tostring does
+// (Lua's %.14g).
+func appendFraction(dst []byte, v float64) []byte {
+	return strconv.AppendFloat(dst, v, 'g', 14, 64)
 }
 
 // ceilSeconds rounds a duration up to whole seconds.

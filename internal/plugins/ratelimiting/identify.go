@@ -80,17 +80,24 @@ func consumerGroup(c *plugin.Ctx) string {
 	return ""
 }
 
-// jwtClaim is the claim's value: from the claims the jwt plugin verified
-// when it ran before, otherwise read, unverified, from the payload of the
-// bearer token (Authorization header, then the jwt query argument). An
-// unverified claim only chooses the counter; a client that forges it gets
-// a counter of its own, which is why the docs pair this with the jwt
-// plugin.
+// jwtClaim is the claim's value. The claims the jwt plugin verified are
+// used when it ran before and accepted the token. Otherwise, when an auth
+// plugin did run (a consumer or credential is known: another plugin
+// authenticated the request, or the jwt plugin refused the token and let
+// it go on as the anonymous consumer), the token is not to be trusted and
+// there is no claim: the request is counted by IP. Only on a request no
+// auth plugin touched is the claim read, unverified, from the payload of
+// the bearer token (the jwt query argument, then the Authorization
+// header): it then only chooses the counter, and a client that forges it
+// gets a counter of its own, as docs/rate-limiting.md warns.
 func jwtClaim(c *plugin.Ctx, name string) string {
 	if c.Claims != nil {
 		// Verified by the jwt plugin.
 		v, _ := c.Claims.Claim(name)
 		return v
+	}
+	if c.Consumer != nil || c.Credential != "" {
+		return ""
 	}
 	token := bearerToken(c)
 	if token == "" {

@@ -19,6 +19,7 @@ func unsignedJWT(payload string) string {
 func TestIdentify(t *testing.T) {
 	alice := &plugin.Consumer{ID: "c-alice", Username: "alice"}
 	bob := &plugin.Consumer{ID: "c-bob", Username: "bob"}
+	anonymous := &plugin.Consumer{ID: "c-anonymous", Username: "anonymous"}
 	dir := &plugintest.Directory{
 		Consumers: []*plugin.Consumer{alice, bob},
 		GroupsOf:  map[string][]string{"c-alice": {"gold", "beta"}},
@@ -76,7 +77,34 @@ func TestIdentify(t *testing.T) {
 			want: "192.0.2.7",
 		},
 		{
-			name: "jwt claim from the bearer token",
+			name: "anonymous consumer after a refused token: the IP, never the unverified claim",
+			doc:  `{minute: 1, limit_by: jwt-claim, claim_name: client_id}`,
+			req: req{
+				consumer: anonymous,
+				header:   [][2]string{{"Authorization", "Bearer " + unsignedJWT(`{"client_id":"forged"}`)}},
+			},
+			want: "192.0.2.7",
+		},
+		{
+			name: "authenticated by another plugin: the IP, never the unverified claim",
+			doc:  `{minute: 1, limit_by: jwt-claim, claim_name: client_id}`,
+			req: req{
+				consumer: alice, credential: "cred-1",
+				query: "jwt=" + unsignedJWT(`{"client_id":"forged"}`),
+			},
+			want: "192.0.2.7",
+		},
+		{
+			name: "a credential without consumer also means an auth plugin ran",
+			doc:  `{minute: 1, limit_by: jwt-claim, claim_name: client_id}`,
+			req: req{
+				credential: "cred-1",
+				header:     [][2]string{{"Authorization", "Bearer " + unsignedJWT(`{"client_id":"forged"}`)}},
+			},
+			want: "192.0.2.7",
+		},
+		{
+			name: "no auth plugin ran: the claim from the bearer token, unverified",
 			doc:  `{minute: 1, limit_by: jwt-claim, claim_name: client_id}`,
 			req:  req{header: [][2]string{{"Authorization", "bearer " + unsignedJWT(`{"client_id":"app-7","sub":"u"}`)}}},
 			want: "app-7",

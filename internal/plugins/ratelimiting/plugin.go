@@ -75,7 +75,7 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 // newInstance builds an instance from validated settings; clock is for
 // tests (nil: the wall clock).
 func newInstance(s *settings, env plugin.Env, clock ratelimit.Clock) (*Instance, error) {
-	in := &Instance{s: s, plan: newHeaderPlan(&s.policy), metrics: env.Metrics, logger: env.Logger}
+	in := &Instance{s: s, plan: newHeaderPlan(&s.policy, s.configured), metrics: env.Metrics, logger: env.Logger}
 	if in.logger == nil {
 		in.logger = slog.New(slog.DiscardHandler)
 	}

@@ -157,6 +157,41 @@ func TestKongHeaders(t *testing.T) {
 	}
 }
 
+// TestFractionalLimitHeaders: as Kong, a fractional limit is sent as it
+// is and its remaining count is limit - usage (never below 0), while the
+// requests admitted are the limit's ceiling; the most restrictive window
+// is chosen on those numbers.
+func TestFractionalLimitHeaders(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 3, 1, 10, 20, 30, 0, time.UTC)}
+	in := build(t, `{minute: 2.5, hour: 3}`, clock)
+	var got []string
+	for range 4 {
+		res := send(t, in, newCtx("192.0.2.1"))
+		h := res.header
+		got = append(got, strings.Join([]string{
+			strconv.Itoa(res.status),
+			h.Get("X-RateLimit-Limit-Minute"), h.Get("X-RateLimit-Remaining-Minute"),
+			h.Get("X-RateLimit-Limit-Hour"), h.Get("X-RateLimit-Remaining-Hour"),
+			h.Get("RateLimit-Limit"), h.Get("RateLimit-Remaining"),
+		}, " "))
+	}
+	want := []string{
+		"200 2.5 1.5 3 2 2.5 1.5",
+		"200 2.5 0.5 3 1 2.5 0.5",
+		"200 2.5 0 3 0 3 0",
+		"429 2.5 0 3 0 3 0",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("status, minute limit and remaining, hour limit and remaining, RateLimit-Limit and -Remaining (-want +got):\n%s", diff)
+	}
+	// Kong's tostring (%.14g) hides the binary noise of 2.2 - 1.
+	in = build(t, `{second: 2.2}`, clock)
+	if res := send(t, in, newCtx("192.0.2.1")); res.header.Get("X-RateLimit-Remaining-Second") != "1.2" ||
+		res.header.Get("X-RateLimit-Limit-Second") != "2.2" {
+		t.Fatalf("2.2: %v", res.header)
+	}
+}
+
 func TestRefusal(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 3, 1, 10, 20, 15, 0, time.UTC)}
 	in := build(t, `{minute: 1, error_code: 404, error_message: Fake Not Found}`, clock)

@@ -16,39 +16,39 @@ const keyPrefix = "turnpike:ratelimit:"
 // redisOptions turns the redis record into the store's options: one node
 // (host, port), Redis Cluster seeds, or sentinels and their master.
 func redisOptions(s *settings) ratelimit.RedisOptions {
-	r := &s.redisCfg
+	r, t := &s.redisCfg, &s.redisCfg.topology
 	o := ratelimit.RedisOptions{
-		Username:  r.Username,
-		Password:  r.Password,
-		Database:  r.Database,
-		Timeout:   time.Duration(r.Timeout) * time.Millisecond,
+		Username:  r.username,
+		Password:  r.password,
+		Database:  r.database,
+		Timeout:   time.Duration(r.timeout) * time.Millisecond,
 		KeyPrefix: keyPrefix,
 	}
 	switch {
-	case len(r.ClusterNodes) > 0 || len(r.ClusterAddresses) > 0:
+	case len(t.ClusterNodes) > 0 || len(t.ClusterAddresses) > 0:
 		o.Cluster = true
-		for _, n := range r.ClusterNodes {
+		for _, n := range t.ClusterNodes {
 			o.Addrs = append(o.Addrs, net.JoinHostPort(n.IP, strconv.Itoa(n.Port)))
 		}
-		o.Addrs = append(o.Addrs, r.ClusterAddresses...)
-	case len(r.SentinelNodes) > 0 || len(r.SentinelAddresses) > 0:
-		o.MasterName = r.SentinelMaster
-		o.SentinelUsername, o.SentinelPassword = r.SentinelUsername, r.SentinelPassword
-		for _, n := range r.SentinelNodes {
+		o.Addrs = append(o.Addrs, t.ClusterAddresses...)
+	case len(t.SentinelNodes) > 0 || len(t.SentinelAddresses) > 0:
+		o.MasterName = t.SentinelMaster
+		o.SentinelUsername, o.SentinelPassword = t.SentinelUsername, t.SentinelPassword
+		for _, n := range t.SentinelNodes {
 			o.Addrs = append(o.Addrs, net.JoinHostPort(n.Host, strconv.Itoa(n.Port)))
 		}
-		o.Addrs = append(o.Addrs, r.SentinelAddresses...)
+		o.Addrs = append(o.Addrs, t.SentinelAddresses...)
 	default:
-		o.Addrs = []string{net.JoinHostPort(r.Host, strconv.Itoa(r.Port))}
+		o.Addrs = []string{net.JoinHostPort(r.host, strconv.Itoa(r.port))}
 	}
-	if r.SSL {
+	if r.ssl {
 		// Kong's ssl_verify defaults to false; server_name is the SNI
 		// (and the name verified), else the host when it is a name.
-		name := r.ServerName
-		if name == "" && net.ParseIP(r.Host) == nil {
-			name = r.Host
+		name := r.serverName
+		if name == "" && net.ParseIP(r.host) == nil {
+			name = r.host
 		}
-		o.TLS = &tls.Config{ServerName: name, InsecureSkipVerify: !r.SSLVerify, MinVersion: tls.VersionTLS12}
+		o.TLS = &tls.Config{ServerName: name, InsecureSkipVerify: !r.sslVerify, MinVersion: tls.VersionTLS12}
 	}
 	return o
 }
