@@ -42,10 +42,12 @@ func (a *api) entities() *index {
 	if ix := a.index.Load(); ix != nil && ix.snap == snap {
 		return ix
 	}
+	// The time of the load that put the configuration in force: a DNS
+	// recompile swaps in a new snapshot of the same configuration.
 	created := time.Now()
 	if a.src.Loader != nil {
-		if last := a.src.Loader.Last(); last != nil && last.OK && last.Hash == snap.Hash {
-			created = last.At
+		if in := a.src.Loader.InForce(); in != nil && in.Hash == snap.Hash {
+			created = in.At
 		}
 	}
 	ix := buildIndex(snap, a.src.Registry, created.Unix())

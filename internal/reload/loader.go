@@ -18,6 +18,11 @@ import (
 // API answers 429, as Kong does).
 var ErrBusy = errors.New("currently loading previous configuration")
 
+// refreshWait is the longest TryApply waits for a DNS recompile to end
+// (one takes about as long as compiling the configuration: milliseconds
+// to a few hundred for 10,000 routes).
+const refreshWait = 5 * time.Second
+
 // Result describes the last load attempt, successful or not.
 type Result struct {
 	At       time.Time     `json:"at"`
@@ -35,14 +40,18 @@ type Result struct {
 
 // Loader owns the snapshot swaps.
 type Loader struct {
-	holder  *snapshot.Holder
-	deps    snapshot.Deps
-	path    string
-	opts    config.Options
-	logger  *slog.Logger
-	mu      sync.Mutex
-	last    atomic.Pointer[Result]
-	applied atomic.Uint64
+	holder *snapshot.Holder
+	deps   snapshot.Deps
+	path   string
+	opts   config.Options
+	logger *slog.Logger
+	gate   gate
+	// last is the last load attempt; inForce the load that put the
+	// configuration in force. DNS recompiles change neither.
+	last      atomic.Pointer[Result]
+	inForce   atomic.Pointer[Result]
+	applied   atomic.Uint64
+	refreshes atomic.Uint64
 }
 
 // New makes a loader. path is the config file (empty when the config does
@@ -57,11 +66,21 @@ func New(holder *snapshot.Holder, deps snapshot.Deps, path string, opts config.O
 // Path is the config file the loader reloads.
 func (l *Loader) Path() string { return l.path }
 
-// Last is the result of the last attempt (nil before the first).
+// Last is the result of the last load attempt (nil before the first). A
+// DNS recompile (Refresh) is not a load attempt and does not replace it.
 func (l *Loader) Last() *Result { return l.last.Load() }
 
-// Applied counts successful swaps.
+// InForce is the result of the load that put the configuration in force
+// (nil before one did): its time stays through DNS recompiles, rejected
+// loads and reloads of an unchanged file.
+func (l *Loader) InForce() *Result { return l.inForce.Load() }
+
+// Applied counts loads that swapped a configuration in, not DNS
+// recompiles.
 func (l *Loader) Applied() uint64 { return l.applied.Load() }
+
+// Refreshes counts DNS recompiles swapped in.
+func (l *Loader) Refreshes() uint64 { return l.refreshes.Load() }
 
 // LoadFile reads the config file and applies it; a file whose content is
 // the configuration in force is a no-op.
@@ -74,25 +93,26 @@ func (l *Loader) LoadFile(trigger string) (*snapshot.Snapshot, error) {
 		l.record(&Result{At: time.Now(), Trigger: trigger, Errors: config.Errors{{Path: l.path, Message: err.Error()}}})
 		return nil, err
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.gate.lock(false)
+	defer l.gate.unlock()
 	return l.apply(data, trigger, true)
 }
 
 // Apply validates, compiles and swaps in data, waiting for any load in
 // progress.
 func (l *Loader) Apply(data []byte, trigger string) (*snapshot.Snapshot, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.gate.lock(false)
+	defer l.gate.unlock()
 	return l.apply(data, trigger, false)
 }
 
-// TryApply is Apply that fails with ErrBusy instead of waiting.
+// TryApply is Apply that fails with ErrBusy instead of waiting for another
+// load. A DNS recompile is short and is waited for (up to refreshWait).
 func (l *Loader) TryApply(data []byte, trigger string) (*snapshot.Snapshot, error) {
-	if !l.mu.TryLock() {
+	if !l.gate.tryLock(refreshWait) {
 		return nil, ErrBusy
 	}
-	defer l.mu.Unlock()
+	defer l.gate.unlock()
 	return l.apply(data, trigger, false)
 }
 
@@ -119,8 +139,8 @@ func (l *Loader) Check(data []byte) (*snapshot.Snapshot, error) {
 // Close releases the plugin instances of the snapshot in force, at
 // shutdown.
 func (l *Loader) Close() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.gate.lock(false)
+	defer l.gate.unlock()
 	snapshot.Release(l.holder.Load(), nil)
 }
 
@@ -144,36 +164,69 @@ func (l *Loader) apply(data []byte, trigger string, skipUnchanged bool) (*snapsh
 // Refresh compiles the configuration in force again, without reading or
 // parsing it, and swaps it in: how the addresses of DNS names that changed
 // reach the balancers. Unchanged plugin instances, pools, target states and
-// health checkers are kept as on any reload. Without a configuration it
-// does nothing.
+// health checkers are kept as on any reload. It is not a load: Last,
+// InForce and Applied stay as they are; it is logged and counted in
+// Refreshes. Without a configuration it does nothing.
 func (l *Loader) Refresh(trigger string) (*snapshot.Snapshot, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.gate.lock(true)
+	defer l.gate.unlock()
 	cur := l.holder.Load()
 	if cur == nil {
 		return nil, nil
 	}
-	return l.install(cur.Model, &Result{At: time.Now(), Trigger: trigger})
+	start := time.Now()
+	snap, err := l.swap(cur.Model)
+	if err != nil {
+		l.logger.Error("configuration recompile failed; the previous compilation stays in force",
+			"trigger", trigger, "error", err.Error())
+		return nil, err
+	}
+	l.refreshes.Add(1)
+	l.logger.Info("configuration recompiled", "trigger", trigger, "hash", snap.Hash,
+		"duration_ms", float64(time.Since(start).Microseconds())/1000)
+	return snap, nil
 }
 
 // install compiles m and puts it in force, recording the outcome in res.
 func (l *Loader) install(m *config.Model, res *Result) (*snapshot.Snapshot, error) {
-	deps := l.deps
-	deps.Previous = l.holder.Load()
-	snap, err := snapshot.Compile(m, deps)
+	snap, err := l.swap(m)
 	if err != nil {
-		// A compile that failed half way may have opened pools for targets
-		// that will never be used: drop them again.
-		if cur := l.holder.Load(); cur != nil {
-			l.deps.Pools.Retain(cur.PoolKeys)
-		}
 		return nil, l.reject(res, res.Trigger, err)
 	}
 	res.Duration = time.Since(res.At)
-	old := l.holder.Load()
+	l.applied.Add(1)
+	res.OK, res.Hash = true, snap.Hash
+	l.record(res)
+	l.inForce.Store(res)
+	l.logger.Info("configuration applied", "trigger", res.Trigger, "hash", snap.Hash,
+		"config", snap.Summary, "duration_ms", res.Millis)
+	return snap, nil
+}
+
+// swap compiles m and puts it in force (the gate held). When the compile
+// fails, what it added for the rejected configuration is dropped again:
+// pools it opened and DNS names it resolved.
+func (l *Loader) swap(m *config.Model) (*snapshot.Snapshot, error) {
+	cur := l.holder.Load()
+	deps := l.deps
+	deps.Previous = cur
+	snap, err := snapshot.Compile(m, deps)
+	if err != nil {
+		if cur != nil {
+			l.deps.Pools.Retain(cur.PoolKeys)
+		}
+		if l.deps.Resolver != nil {
+			var names []string
+			if cur != nil {
+				names = snapshot.DNSNames(cur.Model)
+			}
+			l.deps.Resolver.Retain(names)
+		}
+		return nil, err
+	}
 	l.holder.Store(snap)
-	snapshot.Reloaded(old, snap)
-	snapshot.Release(old, snap)
+	snapshot.Reloaded(cur, snap)
+	snapshot.Release(cur, snap)
 	l.deps.Pools.Retain(snap.PoolKeys)
 	if l.deps.States != nil {
 		l.deps.States.Retain(snap.StateKeys)
@@ -184,11 +237,6 @@ func (l *Loader) install(m *config.Model, res *Result) (*snapshot.Snapshot, erro
 	if l.deps.Resolver != nil {
 		l.deps.Resolver.Retain(snapshot.DNSNames(snap.Model))
 	}
-	l.applied.Add(1)
-	res.OK, res.Hash = true, snap.Hash
-	l.record(res)
-	l.logger.Info("configuration applied", "trigger", res.Trigger, "hash", snap.Hash,
-		"config", snap.Summary, "duration_ms", res.Millis)
 	return snap, nil
 }
 
@@ -232,6 +280,70 @@ func (l *Loader) record(r *Result) {
 		r.Messages = append(r.Messages, e.Error())
 	}
 	l.last.Store(r)
+}
+
+// gate serialises the loads and DNS recompiles. Unlike a mutex it knows
+// whether its holder is a recompile, so TryApply can wait for one (they are
+// short) and still refuse at once while a real load runs.
+type gate struct {
+	mu   sync.Mutex
+	held bool
+	// refresh: the holder is a DNS recompile.
+	refresh bool
+	// free is closed when the holder leaves.
+	free chan struct{}
+}
+
+// enter takes the gate if it is free; else it returns what to wait on and
+// whether the holder is a recompile.
+func (g *gate) enter(refresh bool) (ok bool, free <-chan struct{}, byRefresh bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.held {
+		return false, g.free, g.refresh
+	}
+	g.held, g.refresh, g.free = true, refresh, make(chan struct{})
+	return true, nil, false
+}
+
+// lock waits for the gate; refresh says the caller is a DNS recompile.
+func (g *gate) lock(refresh bool) {
+	for {
+		ok, free, _ := g.enter(refresh)
+		if ok {
+			return
+		}
+		<-free
+	}
+}
+
+// tryLock takes the gate for a load if it is free, or as soon as the DNS
+// recompiles holding it are done, waiting at most wait; it fails at once
+// while a load holds it.
+func (g *gate) tryLock(wait time.Duration) bool {
+	ok, free, byRefresh := g.enter(false)
+	if ok || !byRefresh {
+		return ok
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-free:
+		case <-timer.C:
+			return false
+		}
+		if ok, free, byRefresh = g.enter(false); ok || !byRefresh {
+			return ok
+		}
+	}
+}
+
+func (g *gate) unlock() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.held = false
+	close(g.free)
 }
 
 // String summarises a result for logs.

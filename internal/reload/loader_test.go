@@ -83,11 +83,97 @@ func TestLoadFileSkipsUnchanged(t *testing.T) {
 
 func TestTryApplyIsBusyDuringALoad(t *testing.T) {
 	l, _ := newLoader(t, "")
-	l.mu.Lock()
+	l.gate.lock(false)
+	start := time.Now()
 	_, err := l.TryApply(cfg("x"), "admin")
-	l.mu.Unlock()
-	if !errors.Is(err, ErrBusy) {
-		t.Fatalf("err = %v", err)
+	l.gate.unlock()
+	if !errors.Is(err, ErrBusy) || time.Since(start) > 100*time.Millisecond {
+		t.Fatalf("err = %v after %v", err, time.Since(start))
+	}
+}
+
+// A DNS recompile holding the gate is waited for, not answered with
+// ErrBusy; one that outlasts the wait is.
+func TestTryApplyWaitsForADNSRecompile(t *testing.T) {
+	l, h := newLoader(t, "")
+	l.gate.lock(true)
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		l.gate.unlock()
+	}()
+	start := time.Now()
+	if _, err := l.TryApply(cfg("x"), "admin"); err != nil || routeName(h) != "x" {
+		t.Fatalf("during a recompile: %v", err)
+	}
+	if d := time.Since(start); d < 90*time.Millisecond {
+		t.Errorf("applied after %v, while the recompile held the gate", d)
+	}
+
+	var g gate
+	g.lock(true)
+	start = time.Now()
+	if g.tryLock(50 * time.Millisecond) {
+		t.Fatal("took a gate a recompile holds")
+	}
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Errorf("gave up after %v, before the wait", d)
+	}
+	g.unlock()
+	if !g.tryLock(0) {
+		t.Fatal("a free gate was not taken")
+	}
+}
+
+// POST /config while the resolver keeps recompiling: every TryApply goes
+// through, and the recompiles change neither the last result, nor the
+// load in force, nor the count of loads applied.
+func TestDNSRecompilesDoNotDisturbLoads(t *testing.T) {
+	l, h := newLoader(t, "")
+	if _, err := l.Apply(cfg("zero"), "startup"); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				l.Refresh("dns")
+			}
+		}
+	}()
+	for i := range 50 {
+		name := fmt.Sprintf("r%d", i)
+		if _, err := l.TryApply(cfg(name), "admin"); err != nil {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("load %d: %v", i, err)
+		}
+		if last := l.Last(); last.Trigger != "admin" || !last.OK {
+			t.Errorf("last result after load %d: %+v", i, last)
+		}
+	}
+	inForce := l.InForce()
+	_, err := l.TryApply([]byte("_format_version: \"3.0\"\nroutes:\n- paths: [nope]\n"), "admin")
+	if err == nil {
+		t.Fatal("an invalid config was applied")
+	}
+	rejectedAt := l.Refreshes()
+	waitFor(t, "a recompile after the rejected load", func() bool { return l.Refreshes() > rejectedAt })
+	close(stop)
+	wg.Wait()
+	if l.Applied() != 51 || routeName(h) != "r49" {
+		t.Errorf("applied %d (want 51 loads, recompiles not counted), route %s", l.Applied(), routeName(h))
+	}
+	if last := l.Last(); last.OK || last.Trigger != "admin" || len(last.Messages) == 0 {
+		t.Errorf("a recompile hid the rejected load: %+v", last)
+	}
+	if l.InForce() != inForce || inForce.Trigger != "admin" || !inForce.OK || inForce.Hash != h.Load().Hash {
+		t.Errorf("load in force %+v, want the last applied", l.InForce())
 	}
 }
 
@@ -332,8 +418,8 @@ upstreams:
 	if kept.Pool != old.Pool || kept.State != old.State {
 		t.Error("the unchanged address lost its pool or state")
 	}
-	if h.Load().Hash != first.Hash || l.Last().Trigger != "dns" || !l.Last().OK {
-		t.Errorf("refresh result %+v", l.Last())
+	if h.Load().Hash != first.Hash || l.Last().Trigger != "test" || !l.Last().OK || l.Applied() != 1 || l.Refreshes() == 0 {
+		t.Errorf("after a recompile: last %+v, %d applied, %d recompiles", l.Last(), l.Applied(), l.Refreshes())
 	}
 	var addrs []string
 	for _, th := range health.Checker("pool").Targets() {
@@ -351,5 +437,48 @@ upstreams:
 	waitFor(t, "the empty answer", func() bool { return len(h.Load().Services[0].Balancer.Targets()) == 0 })
 	if _, err := h.Load().Services[0].Balancer.Pick(&upstream.PickRequest{}); !errors.Is(err, upstream.ErrNoTarget) {
 		t.Errorf("pick with no address: %v", err)
+	}
+}
+
+// A configuration rejected when compiled leaves no DNS names behind: the
+// names it alone had are forgotten, so they are not refreshed for nothing;
+// those of the configuration in force stay.
+func TestRejectedConfigForgetsItsDNSNames(t *testing.T) {
+	table, addr := startDNSTable(t)
+	table.set("kept.test.", "10.0.0.1")
+	table.set("rejected.test.", "10.0.0.2")
+	res, err := upstream.NewResolver(upstream.ResolverOptions{Nameservers: []string{addr},
+		ResolvConf: filepath.Join(t.TempDir(), "none"), Order: []string{"A"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	reg, _ := plugin.NewRegistry(nil)
+	pools := upstream.NewPools(upstream.DefaultPoolOptions)
+	defer pools.Close()
+	l := New(&snapshot.Holder{}, snapshot.Deps{Registry: reg, Pools: pools, Resolver: res}, "", config.Options{}, nil)
+	if _, err := l.Apply([]byte("_format_version: \"3.0\"\nservices:\n- name: s\n  url: http://kept.test:8080\n  routes: [{paths: [/]}]\n"), "test"); err != nil {
+		t.Fatal(err)
+	}
+	// Valid to parse; the compile resolves rejected.test, then fails on
+	// the plugin this registry does not have.
+	_, err = l.Apply([]byte(`_format_version: "3.0"
+services:
+- name: s
+  url: http://kept.test:8080
+  routes: [{paths: [/]}]
+- name: t
+  url: http://rejected.test:8080
+  routes: [{paths: [/t]}]
+  plugins: [{name: key-auth}]
+`), "test")
+	if err == nil || !strings.Contains(err.Error(), "key-auth") {
+		t.Fatalf("want the compile to fail on the plugin: %v", err)
+	}
+	if addrs, err := res.Lookup("kept.test"); err != nil || len(addrs) != 1 {
+		t.Errorf("the name in force: %v %v", addrs, err)
+	}
+	if _, err := res.Lookup("rejected.test"); err == nil || !strings.Contains(err.Error(), "not resolved") {
+		t.Errorf("the rejected config's name is still cached: %v", err)
 	}
 }

@@ -32,6 +32,8 @@ const (
 	// DefaultDNSDebounce gathers the changes of a burst of refreshes into
 	// one notification.
 	DefaultDNSDebounce = 100 * time.Millisecond
+	// DefaultDNSConcurrency is the most lookups in flight at once.
+	DefaultDNSConcurrency = 32
 )
 
 // ErrNameResolution is the pick error of a service whose host name has no
@@ -90,6 +92,10 @@ type ResolverOptions struct {
 	// Debounce is the wait between the first change of a burst and the
 	// change notification (0: DefaultDNSDebounce).
 	Debounce time.Duration
+	// Concurrency is the most lookups in flight at once, each with its own
+	// socket; the others wait their turn, first lookups ahead of refreshes
+	// (0: DefaultDNSConcurrency).
+	Concurrency int
 	// Logger receives lookups that fail and answers that change (nil:
 	// discarded).
 	Logger *slog.Logger
@@ -126,11 +132,12 @@ func (e *DNSError) Unwrap() error { return e.Err }
 
 // Resolver resolves the DNS names of targets and keeps their answers
 // fresh, the way Kong's balancer does: each name is looked up again when
-// its TTL ends, in the background; when that fails, the previous answer is
-// kept for StaleTTL; when the set of addresses of a name changes, the
-// change callback runs (debounced), so the configuration can be compiled
-// again over the new addresses. Lookups that callers wait for (Resolve)
-// are bounded by Timeout, and names are only ever resolved by the resolver,
+// its TTL ends (give or take a tenth, so names do not stay in step), in the
+// background; when that fails, the previous answer is kept for StaleTTL;
+// when the set of addresses of a name changes, the change callback runs
+// (debounced), so the configuration can be compiled again over the new
+// addresses. At most Concurrency lookups run at once. Waits for lookups
+// (Resolve) are bounded, and names are only ever resolved by the resolver,
 // never on a request.
 type Resolver struct {
 	opts      ResolverOptions
@@ -146,9 +153,15 @@ type Resolver struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	wake   chan struct{}
+	// slots holds a token per lookup in flight.
+	slots chan struct{}
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// entries by dnsKey; each is in todo (first lookup not started), in
+	// flight, in due (waiting for its next lookup) or static.
 	entries   map[string]*dnsEntry
+	todo      []*dnsEntry
+	due       dueQueue
 	onChange  func()
 	notifying bool
 	closed    bool
@@ -165,11 +178,14 @@ type dnsEntry struct {
 	static bool
 	// staleUntil: on failed refreshes addrs are kept until then.
 	staleUntil time.Time
-	// due is when the next lookup runs.
-	due        time.Time
-	refreshing bool
-	// ready is closed when the first lookup has finished.
-	ready chan struct{}
+	// due is when the next lookup runs; index is the entry's place in the
+	// due queue (-1 when it is not queued).
+	due   time.Time
+	index int
+	// first: the first lookup has not finished; ready is closed when it
+	// has. late: Resolve stopped waiting for it, so its answer notifies.
+	first, late bool
+	ready       chan struct{}
 }
 
 // NewResolver reads the resolver configuration and hosts file and starts
@@ -184,11 +200,14 @@ func NewResolver(opts ResolverOptions) (*Resolver, error) {
 	if opts.ResolvConf == "" {
 		opts.ResolvConf = DefaultResolvConf
 	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = DefaultDNSConcurrency
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Resolver{opts: opts, minTTL: minDNSTTL, entries: map[string]*dnsEntry{}, wake: make(chan struct{}, 1),
-		udp: &dns.Client{Net: "udp"}, tcp: &dns.Client{Net: "tcp"}}
+		slots: make(chan struct{}, opts.Concurrency), udp: &dns.Client{Net: "udp"}, tcp: &dns.Client{Net: "tcp"}}
 	var err error
 	if r.order, r.addrTypes, err = parseDNSOrder(opts.Order); err != nil {
 		return nil, err
@@ -237,33 +256,61 @@ func (r *Resolver) OnChange(f func()) {
 // Servers are the nameservers queried, in order.
 func (r *Resolver) Servers() []string { return r.servers }
 
-// Resolve makes sure every name has an answer in the cache, looking up
-// the missing ones in parallel and waiting for them (each bounded by the
-// timeout). Names are host names without a port.
+// resolveGrace is how much longer than the timeout Resolve waits: the
+// lookups it waits for are each bounded by the timeout, but may have had
+// to wait for a free slot first.
+const resolveGrace = 250 * time.Millisecond
+
+// Resolve makes sure every name has an answer in the cache: the missing
+// ones are queued for lookup (Concurrency at a time, ahead of refreshes)
+// and waited for, at most the timeout and a quarter second in all. Names
+// still being looked up then have no address until their answer comes,
+// which runs the change callback. Names are host names without a port.
 func (r *Resolver) Resolve(names []string) {
-	var wait []chan struct{}
+	var wait []*dnsEntry
 	r.mu.Lock()
 	for _, name := range names {
 		key := dnsKey(name)
 		e, ok := r.entries[key]
 		if !ok {
-			e = &dnsEntry{name: key, ready: make(chan struct{})}
+			e = &dnsEntry{name: key, index: -1, first: true, ready: make(chan struct{})}
 			r.entries[key] = e
 			if r.closed {
-				e.err = &DNSError{Name: key, Err: errors.New("resolver closed")}
-				close(e.ready)
+				r.abandon(e)
 				continue
 			}
-			e.refreshing = true
-			r.wg.Add(1)
-			go r.refresh(e, true)
+			r.todo = append(r.todo, e)
 		}
-		wait = append(wait, e.ready)
+		if e.first && !e.late {
+			wait = append(wait, e)
+		}
 	}
 	r.mu.Unlock()
-	for _, ch := range wait {
-		<-ch
+	if len(wait) == 0 {
+		return
 	}
+	r.poke()
+	deadline := time.NewTimer(r.opts.Timeout + resolveGrace)
+	defer deadline.Stop()
+	for i, e := range wait {
+		select {
+		case <-e.ready:
+		case <-deadline.C:
+			r.mu.Lock()
+			for _, e := range wait[i:] {
+				e.late = e.first
+			}
+			r.mu.Unlock()
+			return
+		}
+	}
+}
+
+// abandon ends the first lookup of e, never started, as failed (r.mu held).
+func (r *Resolver) abandon(e *dnsEntry) {
+	e.err = &DNSError{Name: e.name, Err: errors.New("resolver closed")}
+	e.first = false
+	close(e.ready)
 }
 
 // Lookup returns the cached addresses of name, sorted, or why there are
@@ -293,18 +340,23 @@ func (r *Resolver) Retain(names []string) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for key := range r.entries {
+	for key, e := range r.entries {
 		if !keep[key] {
 			delete(r.entries, key)
+			r.unschedule(e)
 		}
 	}
 }
 
 // Close stops the refresh loop and waits for lookups and a running change
-// callback to return.
+// callback to return; first lookups not started fail.
 func (r *Resolver) Close() {
 	r.mu.Lock()
 	r.closed = true
+	for _, e := range r.todo {
+		r.abandon(e)
+	}
+	r.todo = nil
 	r.mu.Unlock()
 	r.cancel()
 	r.wg.Wait()
@@ -320,34 +372,31 @@ func IsIPLiteral(host string) bool {
 	return err == nil
 }
 
-// loop starts the refresh of each name whose answer is due.
+// loop starts the lookups: first lookups as they are asked for, then each
+// name when it is due, at most Concurrency at a time. It takes a free slot
+// before choosing the entry, so a first lookup asked for meanwhile goes
+// ahead of refreshes.
 func (r *Resolver) loop() {
 	defer r.wg.Done()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		now := time.Now()
-		var next time.Time
+		select {
+		case r.slots <- struct{}{}:
+		case <-r.ctx.Done():
+			return
+		}
 		r.mu.Lock()
-		for _, e := range r.entries {
-			if e.static || e.refreshing {
-				continue
-			}
-			if !e.due.After(now) {
-				e.refreshing = true
-				r.wg.Add(1)
-				go r.refresh(e, false)
-				continue
-			}
-			if next.IsZero() || e.due.Before(next) {
-				next = e.due
-			}
+		e, wait := r.next(time.Now())
+		if e != nil {
+			r.wg.Add(1)
+			go r.refresh(e)
 		}
 		r.mu.Unlock()
-		wait := time.Hour
-		if !next.IsZero() {
-			wait = next.Sub(now)
+		if e != nil {
+			continue
 		}
+		<-r.slots
 		timer.Reset(wait)
 		select {
 		case <-r.ctx.Done():
@@ -365,10 +414,15 @@ func (r *Resolver) poke() {
 	}
 }
 
-// refresh looks e up and stores the answer; first is the lookup a caller
-// of Resolve waits for, which notifies nobody.
-func (r *Resolver) refresh(e *dnsEntry, first bool) {
-	defer r.wg.Done()
+// refresh looks e up in the slot the loop took for it, stores the answer
+// and queues the next lookup. A first lookup notifies nobody, unless the
+// caller of Resolve stopped waiting for it: then the configuration was
+// compiled without its answer, whatever that is.
+func (r *Resolver) refresh(e *dnsEntry) {
+	defer func() {
+		<-r.slots
+		r.wg.Done()
+	}()
 	r.mu.Lock()
 	last := e.qtype
 	r.mu.Unlock()
@@ -376,15 +430,19 @@ func (r *Resolver) refresh(e *dnsEntry, first bool) {
 	res := r.lookup(ctx, e.name, last)
 	cancel()
 	r.mu.Lock()
+	first := e.first
 	changed := r.store(e, res, time.Now(), first)
-	e.refreshing = false
+	notify := first && e.late || changed && !first
 	if first {
+		e.first = false
 		close(e.ready)
 	}
 	current := r.entries[e.name] == e
+	if current && !e.static && !r.closed {
+		r.schedule(e)
+	}
 	r.mu.Unlock()
-	r.poke()
-	if changed && !first && current {
+	if notify && current {
 		r.changed()
 	}
 }
@@ -403,22 +461,21 @@ func (r *Resolver) store(e *dnsEntry, res lookupResult, now time.Time, first boo
 		if r.opts.ValidTTL > 0 {
 			ttl = r.opts.ValidTTL
 		}
-		ttl = max(ttl, r.minTTL)
 		e.addrs, e.err, e.qtype = res.addrs, nil, res.qtype
-		e.due = now.Add(ttl)
-		e.staleUntil = e.due.Add(r.opts.StaleTTL)
+		e.due = now.Add(r.spread(ttl))
+		e.staleUntil = now.Add(max(ttl, r.minTTL) + r.opts.StaleTTL)
 		if oldErr != nil && !first {
 			log.Info("dns: name resolves again", "name", e.name, "addresses", addrList(e.addrs))
 		}
 	case res.err.NotFound:
 		e.addrs, e.err = nil, res.err
-		e.due = now.Add(max(r.opts.NotFoundTTL, r.minTTL))
+		e.due = now.Add(r.spread(r.opts.NotFoundTTL))
 		if oldErr == nil || !oldErr.NotFound {
 			log.Warn("dns: name has no addresses", "name", e.name, "error", res.err.Err.Error())
 		}
 	default:
 		e.err = res.err
-		e.due = now.Add(max(r.opts.ErrorTTL, r.minTTL))
+		e.due = now.Add(r.spread(r.opts.ErrorTTL))
 		if len(e.addrs) > 0 && now.Before(e.staleUntil) {
 			e.due = minTime(e.due, e.staleUntil)
 			if oldErr == nil {

@@ -32,7 +32,9 @@ func readHostsFile(path string) (map[string][]netip.Addr, error) {
 		if err != nil {
 			continue
 		}
-		ip = ip.WithZone("").Unmap()
+		// A link-local IPv6 address keeps its zone (fe80::1%eth0): it is
+		// not reachable without it.
+		ip = ip.Unmap()
 		for _, name := range fields[1:] {
 			key := dnsKey(name)
 			if !containsAddr(hosts[key], ip) {

@@ -140,7 +140,11 @@ func (r *Resolver) query(ctx context.Context, fq string, qt uint16) ([]Address, 
 // querySRV resolves SRV records Kong's way: only the lowest priority is
 // used; each record's target is resolved to addresses (from the answer's
 // additional section when it has them) that take the record's port and
-// weight (a weight of 0 counts as 1).
+// share its weight (a weight of 0 counts as 1). Kong balances over one
+// entry per record and rotates through the target's addresses within it;
+// here each address is an entry, so a record's weight is split evenly
+// among its addresses (each at least 1) and a target with 3 addresses
+// does not get 3 times the share its record gives it.
 func (r *Resolver) querySRV(ctx context.Context, fq string) ([]Address, time.Duration, error) {
 	in, err := r.exchange(ctx, fq, dns.TypeSRV)
 	if err != nil {
@@ -179,8 +183,9 @@ func (r *Resolver) querySRV(ctx context.Context, fq string) ([]Address, time.Dur
 		if len(ips) > 0 {
 			ttl = min(ttl, t)
 		}
+		weight := max(int(s.Weight)/max(len(ips), 1), 1)
 		for _, ip := range ips {
-			addrs = append(addrs, Address{IP: ip.IP, Port: int(s.Port), Weight: max(int(s.Weight), 1)})
+			addrs = append(addrs, Address{IP: ip.IP, Port: int(s.Port), Weight: weight})
 		}
 	}
 	if len(addrs) == 0 {

@@ -39,17 +39,23 @@ func startDNS(t *testing.T) *fakeDNS {
 	t.Helper()
 	f := &fakeDNS{a: map[string][]string{}, aaaa: map[string][]string{}, srv: map[string][]*dns.SRV{},
 		cname: map[string]string{}, ttl: 0}
+	f.addr = serveDNS(t, f)
+	return f
+}
+
+// serveDNS serves h on a loopback UDP port and returns the address.
+func serveDNS(t *testing.T, h dns.Handler) string {
+	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.addr = pc.LocalAddr().String()
 	started := make(chan struct{})
-	srv := &dns.Server{PacketConn: pc, Handler: f, NotifyStartedFunc: func() { close(started) }}
+	srv := &dns.Server{PacketConn: pc, Handler: h, NotifyStartedFunc: func() { close(started) }}
 	go srv.ActivateAndServe()
 	<-started
 	t.Cleanup(func() { srv.Shutdown() })
-	return f
+	return pc.LocalAddr().String()
 }
 
 func (f *fakeDNS) set(fn func(f *fakeDNS)) {
@@ -267,8 +273,8 @@ func TestResolverNotFoundAndErrors(t *testing.T) {
 }
 
 // SRV: the lowest priority only, each target's addresses with the record's
-// port and weight (0 counts as 1), from the additional section or a
-// lookup of their own.
+// port and a share of its weight (0 counts as 1), from the additional
+// section or a lookup of their own.
 func TestResolverSRV(t *testing.T) {
 	for _, extra := range []bool{false, true} {
 		f := startDNS(t)
@@ -277,11 +283,13 @@ func TestResolverSRV(t *testing.T) {
 			f.srv["svc.test."] = []*dns.SRV{
 				{Priority: 10, Weight: 5, Port: 8081, Target: "a.test."},
 				{Priority: 10, Weight: 0, Port: 8082, Target: "b.test."},
+				{Priority: 10, Weight: 30, Port: 8084, Target: "d.test."},
 				{Priority: 20, Weight: 50, Port: 8083, Target: "c.test."},
 			}
 			f.a["a.test."] = []string{"10.0.0.1"}
 			f.a["b.test."] = []string{"10.0.0.2", "10.0.0.3"}
 			f.a["c.test."] = []string{"10.0.0.4"}
+			f.a["d.test."] = []string{"10.0.1.1", "10.0.1.2", "10.0.1.3"}
 		})
 		r := newTestResolver(t, f, ResolverOptions{})
 		r.Resolve([]string{"svc.test"})
@@ -289,17 +297,22 @@ func TestResolverSRV(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A record's weight is shared by its target's addresses (Kong has
+		// one entry per record): d.test's 30 is 10 for each of its 3.
 		want := []Address{
 			{IP: netip.MustParseAddr("10.0.0.1"), Port: 8081, Weight: 5},
 			{IP: netip.MustParseAddr("10.0.0.2"), Port: 8082, Weight: 1},
 			{IP: netip.MustParseAddr("10.0.0.3"), Port: 8082, Weight: 1},
+			{IP: netip.MustParseAddr("10.0.1.1"), Port: 8084, Weight: 10},
+			{IP: netip.MustParseAddr("10.0.1.2"), Port: 8084, Weight: 10},
+			{IP: netip.MustParseAddr("10.0.1.3"), Port: 8084, Weight: 10},
 		}
 		if len(addrs) != len(want) {
 			t.Fatalf("extra=%v: %v", extra, addrs)
 		}
 		for i := range want {
 			if addrs[i] != want[i] {
-				t.Errorf("extra=%v: address %d = %+v, want %+v", extra, i, addrs[i], want[i])
+				t.Errorf("extra=%v: address %d = %s weight %d, want %s weight %d", extra, i, addrs[i], addrs[i].Weight, want[i], want[i].Weight)
 			}
 		}
 		if q := f.asked(); extra && len(q) != 1 {
@@ -329,13 +342,18 @@ func TestResolverHostsFileAndSearch(t *testing.T) {
 	f.set(func(f *fakeDNS) { f.a["api.corp.test."] = []string{"10.0.0.5"} })
 	dir := t.TempDir()
 	hosts := filepath.Join(dir, "hosts")
-	os.WriteFile(hosts, []byte("# comment\n127.0.0.1 localhost box.local\n::1 localhost\n10.1.1.1 Pinned.Test # inline\nnot-an-ip x\n"), 0o600)
+	os.WriteFile(hosts, []byte("# comment\n127.0.0.1 localhost box.local\n::1 localhost\n10.1.1.1 Pinned.Test # inline\nnot-an-ip x\nfe80::1%eth0 linklocal.test\n"), 0o600)
 	conf := filepath.Join(dir, "resolv.conf")
 	os.WriteFile(conf, []byte("nameserver 192.0.2.1\nsearch corp.test\noptions ndots:1\n"), 0o600)
 	r := newTestResolver(t, f, ResolverOptions{HostsFile: hosts, ResolvConf: conf, Order: []string{"LAST", "AAAA", "A"}})
-	r.Resolve([]string{"localhost", "pinned.test", "api"})
+	r.Resolve([]string{"localhost", "pinned.test", "api", "linklocal.test"})
 	if got := lookupList(t, r, "localhost"); got != "::1" {
 		t.Errorf("localhost with AAAA first: %s", got)
+	}
+	// A link-local address is only reachable with its zone.
+	if addrs, err := r.Lookup("linklocal.test"); err != nil || len(addrs) != 1 || addrs[0].IP.Zone() != "eth0" ||
+		JoinHostPort(addrs[0].IP.String(), 8080) != "[fe80::1%eth0]:8080" {
+		t.Errorf("link-local hosts entry: %v %v", addrs, err)
 	}
 	if got := lookupList(t, r, "PINNED.test"); got != "10.1.1.1" {
 		t.Errorf("pinned: %s", got)
