@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
@@ -264,5 +265,24 @@ func TestAdminTagFilters(t *testing.T) {
 	}
 	if got := names(t, f.get("/services?tags=a,b,c,d,public"), "name"); len(got) != 0 {
 		t.Errorf("five tags = %v", got)
+	}
+}
+
+// A DNS recompile swaps a new snapshot in without a new configuration:
+// entities keep the created_at of the load that put the file in force.
+func TestEntityTimesSurviveDNSRecompiles(t *testing.T) {
+	f := newFixture(t, smallConfig, nil)
+	_, body, _ := f.do(http.MethodGet, "/services/a", "")
+	before := body["created_at"]
+	if before == nil {
+		t.Fatalf("no created_at: %v", body)
+	}
+	time.Sleep(1100 * time.Millisecond) // created_at has one-second resolution
+	if _, err := f.loader.Refresh("dns"); err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ = f.do(http.MethodGet, "/services/a", "")
+	if body["created_at"] != before {
+		t.Errorf("created_at moved from %v to %v on a DNS recompile", before, body["created_at"])
 	}
 }
