@@ -232,8 +232,9 @@ type RedisOptions struct {
 	// KeyPrefix starts every key (empty: "turnpike:ratelimit:").
 	KeyPrefix string
 
-	// PoolSize is the number of pooled connections per node (0: go-redis'
-	// default, ten per CPU).
+	// PoolSize is the most pipelines in flight at once, and so the most
+	// connections per node (0: 2); see Pipelining in the package
+	// documentation.
 	PoolSize int
 	// BreakerFailures consecutive failures open the circuit breaker
 	// (0: 3); BreakerCooldown is how long it stays open before one probe

@@ -4,7 +4,9 @@ import (
 	"context"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
@@ -81,10 +83,19 @@ func BenchmarkLocalTakeParallel(b *testing.B) {
 	})
 }
 
+// processCPU is the process' user and system CPU time so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func BenchmarkRedisTakeParallel(b *testing.B) {
 	srv := gwtest.StartRedis(b)
 	ctx := context.Background()
-	run := func(b *testing.B, p *Policy, keys []string) {
+	run := func(b *testing.B, p *Policy, keys []string, parallelism int) {
 		r, err := NewRedis(RedisOptions{Addrs: []string{srv.Addr}}, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -92,6 +103,8 @@ func BenchmarkRedisTakeParallel(b *testing.B) {
 		defer r.Close()
 		var next atomic.Int64
 		b.ReportAllocs()
+		b.SetParallelism(parallelism)
+		cpu := processCPU(b)
 		b.RunParallel(func(pb *testing.PB) {
 			i := int(next.Add(7919))
 			for pb.Next() {
@@ -102,11 +115,19 @@ func BenchmarkRedisTakeParallel(b *testing.B) {
 				i++
 			}
 		})
+		// The client's CPU time per decision (redis-server is another
+		// process): what a gateway pays for a decision, whether or not
+		// Redis is the bottleneck of the benchmark.
+		b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
 	}
 	for _, bp := range benchPolicies {
-		b.Run(bp.name+"/one-key", func(b *testing.B) { run(b, bp.p, benchKeys(1)) })
+		b.Run(bp.name+"/one-key", func(b *testing.B) { run(b, bp.p, benchKeys(1), 1) })
 	}
-	b.Run("fixed/10k-keys", func(b *testing.B) { run(b, benchPolicies[0].p, benchKeys(10_000)) })
+	b.Run("fixed/10k-keys", func(b *testing.B) { run(b, benchPolicies[0].p, benchKeys(10_000), 1) })
+	// 32 callers per CPU, as a gateway under load has many requests
+	// waiting on Redis at once.
+	b.Run("fixed/10k-keys/x32", func(b *testing.B) { run(b, benchPolicies[0].p, benchKeys(10_000), 32) })
+	b.Run("sliding/10k-keys/x32", func(b *testing.B) { run(b, benchPolicies[1].p, benchKeys(10_000), 32) })
 	batched := &Policy{Algorithm: Fixed, Limits: benchPolicies[0].p.Limits, Batch: 100}
-	b.Run("fixed-batch-100/one-key", func(b *testing.B) { run(b, batched, benchKeys(1)) })
+	b.Run("fixed-batch-100/one-key", func(b *testing.B) { run(b, batched, benchKeys(1), 1) })
 }

@@ -33,11 +33,12 @@ const (
 )
 
 // Redis counts in Redis, so that every gateway node sharing it shares the
-// counts. Each decision is one script call (EVALSHA, the script sent
+// counts. Each decision is one script call (EVALSHA, the script loaded
 // again after a NOSCRIPT), checking and counting every window of the key
-// atomically on the Redis server's clock. A circuit breaker stops calling
-// a Redis that keeps failing; calls then fail at once with ErrUnavailable
-// until a probe after the cool-down succeeds.
+// atomically on the Redis server's clock; concurrent decisions share
+// round trips (pipelines). A circuit breaker stops calling a Redis that
+// keeps failing; calls then fail at once with ErrUnavailable until a
+// probe after the cool-down succeeds.
 type Redis struct {
 	c       *redisClient
 	release func() // set for a store from Shared: gives its reference back
@@ -45,18 +46,21 @@ type Redis struct {
 	once    sync.Once
 }
 
-// redisClient is the connection pool, scripts, breaker and leases that
-// stores with equal options share.
+// redisClient is the connection pool, pipelines, scripts, breaker and
+// leases that stores with equal options share.
 type redisClient struct {
-	opts    RedisOptions
-	client  redis.UniversalClient
-	timeout time.Duration
-	prefix  string
-	clock   Clock
-	breaker *gobreaker.CircuitBreaker[any]
-	windows *redis.Script
-	bucket  *redis.Script
-	leases  leases
+	opts       RedisOptions
+	client     redis.UniversalClient
+	pipe       *pipeline
+	prefix     string
+	clock      Clock
+	breaker    *gobreaker.CircuitBreaker[any]
+	open       atomic.Bool // the breaker is (or was last seen) open
+	windows    *redis.Script
+	bucket     *redis.Script
+	windowsSHA any // the scripts' hashes, boxed once for the calls' arguments
+	bucketSHA  any
+	leases     leases
 }
 
 // unavailableError wraps the reason Redis could not be used.
@@ -121,6 +125,10 @@ func newRedisClient(opts RedisOptions, clock Clock) (*redisClient, error) {
 	if maxLeases <= 0 {
 		maxLeases = defaultMaxLeases
 	}
+	inFlight := opts.PoolSize
+	if inFlight <= 0 {
+		inFlight = defaultInFlight
+	}
 	client := redis.NewUniversalClient(&redis.UniversalOptions{
 		Addrs:            opts.Addrs,
 		MasterName:       opts.MasterName,
@@ -131,9 +139,17 @@ func newRedisClient(opts RedisOptions, clock Clock) (*redisClient, error) {
 		SentinelPassword: opts.SentinelPassword,
 		DB:               opts.Database,
 		TLSConfig:        opts.TLS,
-		PoolSize:         opts.PoolSize,
-		// Every call is bounded by its context (timeout); one retry
-		// replaces a pooled connection that died with a restarted server.
+		// No more than inFlight round trips (calls sent alone, or
+		// pipelines) are in flight at once: one pool of that size per
+		// node serves them and SCRIPT LOAD, with no separate pipeline
+		// pool. RESP2: the scripts' replies are plain arrays of integers,
+		// and no push notifications need looking for.
+		PoolSize:         inFlight,
+		PipelinePoolSize: -1,
+		Protocol:         2,
+		// Every round trip is bounded by its context (its calls'
+		// deadline); one retry replaces a pooled connection that died
+		// with a restarted server.
 		ContextTimeoutEnabled: true,
 		DialTimeout:           timeout,
 		ReadTimeout:           timeout,
@@ -146,30 +162,35 @@ func newRedisClient(opts RedisOptions, clock Clock) (*redisClient, error) {
 			Mode: maintnotifications.ModeDisabled,
 		},
 	})
-	return &redisClient{
+	c := &redisClient{
 		opts:    opts,
 		client:  client,
-		timeout: timeout,
 		prefix:  prefix,
 		clock:   clock,
-		breaker: gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
-			Name:        "ratelimit-redis",
-			MaxRequests: 1,
-			Timeout:     cooldown,
-			ReadyToTrip: func(c gobreaker.Counts) bool {
-				return c.ConsecutiveFailures >= uint32(failures)
-			},
-			IsSuccessful: func(err error) bool {
-				return err == nil || !unreachable(err)
-			},
-			IsExcluded: func(err error) bool {
-				return errors.Is(err, context.Canceled)
-			},
-		}),
 		windows: redis.NewScript(windowsLua),
 		bucket:  redis.NewScript(bucketLua),
 		leases:  leases{m: make(map[string]*lease), max: maxLeases},
-	}, nil
+	}
+	c.windowsSHA, c.bucketSHA = c.windows.Hash(), c.bucket.Hash()
+	c.breaker = gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
+		Name:        "ratelimit-redis",
+		MaxRequests: 1,
+		Timeout:     cooldown,
+		ReadyToTrip: func(counts gobreaker.Counts) bool {
+			return counts.ConsecutiveFailures >= uint32(failures)
+		},
+		IsSuccessful: func(err error) bool {
+			return err == nil || !unreachable(err)
+		},
+		IsExcluded: func(err error) bool {
+			return errors.Is(err, context.Canceled)
+		},
+		OnStateChange: func(_ string, _, to gobreaker.State) {
+			c.open.Store(to == gobreaker.StateOpen)
+		},
+	})
+	c.pipe = newPipeline(client, c.breaker, timeout, inFlight)
+	return c, nil
 }
 
 // unreachable tells an error that says Redis cannot serve (connection
@@ -220,7 +241,7 @@ func (r *Redis) Close() {
 		if r.release != nil {
 			r.release()
 		} else {
-			r.c.client.Close()
+			r.c.pipe.close()
 		}
 	})
 }
@@ -266,65 +287,64 @@ func (c *redisClient) key(key string, alg Algorithm) string {
 	return c.prefix + "{" + key + suffix
 }
 
-// run calls a script through the breaker, bounded by the timeout.
-func (c *redisClient) run(ctx context.Context, s *redis.Script, key string, args []any) ([]any, error) {
-	res, err := c.breaker.Execute(func() (any, error) {
-		ctx, cancel := context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-		return s.Run(ctx, c.client, []string{key}, args...).Result()
-	})
-	if err != nil {
-		switch {
-		case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
-			return nil, errOpen
-		case unreachable(err):
-			return nil, &unavailableError{err}
-		}
-		return nil, fmt.Errorf("ratelimit: redis: %w", err)
+// call is a new call of script s (windows or bucket) on key, for run;
+// the caller appends the script's arguments to its args. Arguments are
+// pointers (to the call's own fields, or into the policy, which does not
+// change) where boxing a value would allocate.
+func (c *redisClient) call(s *redis.Script, key string) *call {
+	sha := c.windowsSHA
+	if s == c.bucket {
+		sha = c.bucketSHA
 	}
-	vals, ok := res.([]any)
-	if !ok {
-		return nil, fmt.Errorf("ratelimit: redis: unexpected script reply %T", res)
+	cl := c.pipe.newCall(s, sha)
+	cl.key = key
+	cl.args = append(cl.args, &cl.key)
+	return cl
+}
+
+// run sends cl, alone or in the next pipeline, bounded by the timeout,
+// and returns the script's reply. With the breaker open it fails at once.
+func (c *redisClient) run(ctx context.Context, cl *call) ([]int64, error) {
+	if c.open.Load() && c.breaker.State() == gobreaker.StateOpen {
+		c.pipe.free(cl)
+		return nil, errOpen
 	}
-	for _, v := range vals {
-		if _, ok := v.(int64); !ok {
-			return nil, fmt.Errorf("ratelimit: redis: unexpected script reply %v", vals)
-		}
-	}
-	return vals, nil
+	return c.pipe.do(ctx, cl)
 }
 
 // callWindows runs the windows script for cost n granting up to batch
 // permits (0: count nothing), and fills ws (one per limit). now is the
 // Redis server's clock.
 func (c *redisClient) callWindows(ctx context.Context, rkey string, p *Policy, n, batch int64, ws []window) (allowed bool, granted, now int64, err error) {
-	args := make([]any, 3, 3+2*len(p.Limits))
-	args[0], args[1], args[2] = "0", n, batch
+	cl := c.call(c.windows, rkey)
+	sliding := "0"
 	if p.Algorithm == Sliding {
-		args[0] = "1"
+		sliding = "1"
 	}
-	for _, l := range p.Limits {
-		args = append(args, int(l.Period), l.Max)
+	cl.nums[0], cl.nums[1] = n, batch
+	cl.args = append(cl.args, sliding, &cl.nums[0], &cl.nums[1])
+	for i := range p.Limits {
+		cl.args = append(cl.args, int(p.Limits[i].Period), &p.Limits[i].Max)
 	}
-	vals, err := c.run(ctx, c.windows, rkey, args)
+	vals, err := c.run(ctx, cl)
 	if err != nil {
 		return false, 0, 0, err
 	}
 	if len(vals) != 4+4*len(ws) {
 		return false, 0, 0, fmt.Errorf("ratelimit: redis: unexpected script reply %v", vals)
 	}
-	now = vals[2].(int64)*int64(time.Second) + vals[3].(int64)*int64(time.Microsecond)
+	now = vals[2]*int64(time.Second) + vals[3]*int64(time.Microsecond)
 	for i := range ws {
 		v := vals[4+4*i:]
 		ws[i] = window{
 			period: p.Limits[i].Period,
-			start:  v[0].(int64) * int64(time.Second),
-			end:    v[1].(int64) * int64(time.Second),
-			cur:    v[2].(int64),
-			prev:   v[3].(int64),
+			start:  v[0] * int64(time.Second),
+			end:    v[1] * int64(time.Second),
+			cur:    v[2],
+			prev:   v[3],
 		}
 	}
-	return vals[0].(int64) == 1, vals[1].(int64), now, nil
+	return vals[0] == 1, vals[1], now, nil
 }
 
 // callBucket runs the token-bucket script; backlog is the time the
@@ -334,16 +354,18 @@ func (c *redisClient) callBucket(ctx context.Context, key string, p *Policy, n i
 	if count {
 		flag = "1"
 	}
-	args := []any{interval(p.Rate), p.Burst, n, flag}
-	vals, err := c.run(ctx, c.bucket, c.key(key, TokenBucket), args)
+	cl := c.call(c.bucket, c.key(key, TokenBucket))
+	cl.nums[0], cl.nums[1] = interval(p.Rate), n
+	cl.args = append(cl.args, &cl.nums[0], &p.Burst, &cl.nums[1], flag)
+	vals, err := c.run(ctx, cl)
 	if err != nil {
 		return false, 0, 0, err
 	}
 	if len(vals) != 4 {
 		return false, 0, 0, fmt.Errorf("ratelimit: redis: unexpected script reply %v", vals)
 	}
-	now = vals[1].(int64)*int64(time.Second) + vals[2].(int64)*int64(time.Microsecond)
-	return vals[0].(int64) == 1, now, vals[3].(int64), nil
+	now = vals[1]*int64(time.Second) + vals[2]*int64(time.Microsecond)
+	return vals[0] == 1, now, vals[3], nil
 }
 
 // A lease is a batch of permits a node took from Redis for one key and
@@ -536,7 +558,7 @@ func (s *Shared) release(sc *sharedClient) {
 			break
 		}
 	}
-	sc.c.client.Close()
+	sc.c.pipe.close()
 }
 
 // sameOptions reports whether a and b make the same client.

@@ -15,7 +15,9 @@
 -- limit: window start, window end (Unix seconds), count, previous count}.
 -- Admitted: every window has room for the cost; then the grant (the cost,
 -- or up to the batch size when every window has room for it) is counted
--- in every window. Rejected: nothing is written.
+-- in every window. Rejected: nothing is written. The hash expires when
+-- its counts stop mattering; that moment only moves when a window starts,
+-- so only then is the expiry (and the windows' starts) written.
 
 if redis.replicate_commands then
   redis.replicate_commands()
@@ -89,6 +91,7 @@ local stored = redis.call('HMGET', KEYS[1], unpack(fields))
 
 local wins = {}
 local room = nil
+local rolled = false -- a window is new: its start (and the expiry) to write
 for i = 1, k do
   local p = tonumber(ARGV[2 + 2 * i])
   local limit = tonumber(ARGV[3 + 2 * i])
@@ -98,8 +101,11 @@ for i = 1, k do
   if s == start then
     cur = tonumber(stored[3 * i - 1]) or 0
     prev = tonumber(stored[3 * i]) or 0
-  elseif sliding and s ~= nil and s == bounds(p, start - 1) then
-    prev = tonumber(stored[3 * i - 1]) or 0
+  else
+    rolled = true
+    if sliding and s ~= nil and s == bounds(p, start - 1) then
+      prev = tonumber(stored[3 * i - 1]) or 0
+    end
   end
   local r
   if sliding then
@@ -125,21 +131,26 @@ if allowed and batch > 0 then
     local w = wins[i]
     w[4] = w[4] + granted
     local p = w[1]
-    args[#args + 1] = 's' .. p
-    args[#args + 1] = int(w[2])
     args[#args + 1] = 'c' .. p
     args[#args + 1] = int(w[4])
-    local stop = w[3]
-    if sliding then
-      args[#args + 1] = 'p' .. p
-      args[#args + 1] = int(w[5])
-      local _, next_stop = bounds(p, stop)
-      stop = next_stop
+    if rolled then
+      args[#args + 1] = 's' .. p
+      args[#args + 1] = int(w[2])
+      local stop = w[3]
+      if sliding then
+        args[#args + 1] = 'p' .. p
+        args[#args + 1] = int(w[5])
+        local _, next_stop = bounds(p, stop)
+        stop = next_stop
+      end
+      if stop > expires then expires = stop end
     end
-    if stop > expires then expires = stop end
   end
   redis.call('HSET', KEYS[1], unpack(args))
-  redis.call('PEXPIRE', KEYS[1], int(math.ceil(expires * 1000 - now_us / 1000)))
+  -- The expiry follows the windows: unless one is new, it is set already.
+  if rolled then
+    redis.call('PEXPIRE', KEYS[1], int(math.ceil(expires * 1000 - now_us / 1000)))
+  end
 end
 
 local reply = { allowed and 1 or 0, granted, now_s, tonumber(time[2]) }
