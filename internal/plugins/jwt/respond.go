@@ -104,7 +104,7 @@ func (in *instance) exit(c *plugin.Ctx, f *failure) *plugin.Exit {
 
 // appendJSONString appends s as a JSON string escaped the way Lua cjson
 // escapes it (Kong's bodies): '/' is written as "\/", control characters
-// as \uXXXX unless they have a short form, other bytes as they are.
+// as a \u escape of four hex digits unless they have a short form, other bytes as they are.
 func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')

@@ -131,7 +131,7 @@ func TestValidation(t *testing.T) {
 		},
 		{
 			name: "redis without host",
-			doc:  `{second: 10, policy: redis, redis: {port: 6379, database: 0, username: test, password: testXXX, ssl: true, timeout: 1100}}`,
+			doc:  `{second: 10, policy: redis, redis: {port: 6379, database: 0, username: test, password: test-password, ssl: true, timeout: 1100}}`,
 			want: plugin.Errors{{Path: "redis.host", Message: "required field missing"}},
 		},
 		{
@@ -139,8 +139,8 @@ func TestValidation(t *testing.T) {
 			doc:  `{second: 10, policy: cluster}`,
 			want: plugin.Errors{{Path: "redis.host", Message: "required field missing"}},
 		},
-		{name: "redis new structure", doc: `{second: 10, policy: redis, redis: {host: localhost, port: 6380, database: 1, username: test, password: testXXX, ssl: true, ssl_verify: false, timeout: 1100, server_name: redis.test}}`},
-		{name: "redis legacy structure", doc: `{second: 10, policy: redis, redis_host: localhost, redis_port: 6380, redis_database: 0, redis_username: test, redis_password: testXXX, redis_ssl: true, redis_ssl_verify: false, redis_timeout: 1100, redis_server_name: redis.test}`},
+		{name: "redis new structure", doc: `{second: 10, policy: redis, redis: {host: localhost, port: 6380, database: 1, username: test, password: test-password, ssl: true, ssl_verify: false, timeout: 1100, server_name: redis.test}}`},
+		{name: "redis legacy structure", doc: `{second: 10, policy: redis, redis_host: localhost, redis_port: 6380, redis_database: 0, redis_username: test, redis_password: test-password, redis_ssl: true, redis_ssl_verify: false, redis_timeout: 1100, redis_server_name: redis.test}`},
 		{
 			name: "deprecated and new redis fields disagree",
 			doc:  `{second: 10, policy: redis, redis_host: a, redis_port: 6380, redis_database: 1, redis_ssl: true, redis_password: p1, redis: {host: b, port: 6379, database: 0, ssl: false, password: p2}}`,
