@@ -25,9 +25,8 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-1}
 PIN=${PIN:-1}
 PORT_BASE=${PORT_BASE:-18300}
-
-log() { echo "[$(date +%T)] $*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
 for v in ROUNDS DURATION WARMUP CONNS THREADS PORT_BASE; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer, got '${!v}'"
@@ -39,28 +38,13 @@ done
 
 # --- cleanup: every process started here is killed by pid --------------------
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/turnpike-plugins-bench.XXXXXX")
-PIDS=()
 cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
+  kill_started
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
-
-if [[ $PIN == 1 ]]; then
-  (( $(nproc) >= 2 )) || die "PIN=1 needs at least 2 CPUs; use PIN=0"
-  ON_PROXY=(taskset -c 0)
-  ON_LOAD=(taskset -c 1)
-else
-  ON_PROXY=()
-  ON_LOAD=()
-fi
+place "$PIN"
 
 BPORT=$PORT_BASE
 TPORT=$((PORT_BASE + 1))
@@ -73,21 +57,7 @@ done
 mkdir -p "$TMP/bin"
 log "building backend"
 (cd "$ROOT" && go build -o "$TMP/bin/" ./bench/backend) || die "go build ./bench/backend failed"
-if [[ -n ${TURNPIKE_BIN:-} ]]; then
-  [[ -x $TURNPIKE_BIN ]] || die "TURNPIKE_BIN=$TURNPIKE_BIN is not executable"
-  cp "$TURNPIKE_BIN" "$TMP/bin/turnpike"
-else
-  log "building turnpike"
-  (cd "$ROOT" && go build -o "$TMP/bin/turnpike" ./cmd/turnpike) || die "go build ./cmd/turnpike failed"
-fi
-
-declare -A PID
-start() { # start NAME CMD...: background, output to $TMP/NAME.log
-  local name=$1; shift
-  "$@" >"$TMP/$name.log" 2>&1 &
-  PIDS+=("$!")
-  PID[$name]=$!
-}
+turnpike_binary "$ROOT"
 
 start backend "${ON_LOAD[@]}" "$TMP/bin/backend" -addr "127.0.0.1:$BPORT"
 start redis "${ON_LOAD[@]}" redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$TMP"

@@ -43,8 +43,8 @@ PORT_BASE=${PORT_BASE:-18100}
 STAMP=$(date +%Y%m%d-%H%M%S)
 OUTDIR=${OUTDIR:-${TMPDIR:-/tmp}/turnpike-bench/$STAMP}
 
-log() { echo "[$(date +%T)] $*" >&2; }
-die() { log "error: $*"; exit 1; }
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 
 for v in ROUNDS DURATION WARMUP CONNS THREADS LAT_RATE LAT_N LAT_WARMUP LAT_CONNS LAT_ROUNDS FOREIGN_MAX RETRIES RETRY_WAIT PORT_BASE; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer, got '${!v}'"
@@ -61,17 +61,10 @@ done
 # --- cleanup: every process started here is killed by pid --------------------
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/turnpike-bench-tmp.XXXXXX")
 chmod 755 "$TMP"
-PIDS=()
 POLICY_INSTALLED=0
 cleanup() {
-  local p
   restore_policy
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-  done
+  kill_started
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -117,14 +110,7 @@ export PATH=$PATH:/usr/sbin:/sbin
 
 # --- CPU placement ----------------------------------------------------------
 NCPU=$(nproc)
-if [[ $PIN == 1 ]]; then
-  (( NCPU >= 2 )) || die "PIN=1 needs at least 2 CPUs (have $NCPU); use PIN=0"
-  ON_PROXY=(taskset -c 0)
-  ON_LOAD=(taskset -c 1)
-else
-  ON_PROXY=()
-  ON_LOAD=()
-fi
+place "$PIN"
 CLK=$(getconf CLK_TCK)
 
 # --- ports ------------------------------------------------------------------
@@ -146,24 +132,11 @@ mkdir -p "$TMP/bin" "$OUTDIR"
 log "building backend, loadgen, report"
 (cd "$ROOT" && go build -o "$TMP/bin/" ./bench/backend ./bench/loadgen ./bench/report) || die "go build of bench/ failed"
 if [[ " $TARGETS " == *" turnpike "* ]]; then
-  if [[ -n ${TURNPIKE_BIN:-} ]]; then
-    [[ -x $TURNPIKE_BIN ]] || die "TURNPIKE_BIN=$TURNPIKE_BIN is not executable"
-    cp "$TURNPIKE_BIN" "$TMP/bin/turnpike"
-  else
-    log "building turnpike"
-    (cd "$ROOT" && go build -o "$TMP/bin/turnpike" ./cmd/turnpike) ||
-      die "go build ./cmd/turnpike failed (TARGETS=\"direct nginx\" benchmarks without it)"
-  fi
+  turnpike_binary "$ROOT"
 fi
 
 # --- start ------------------------------------------------------------------
-declare -A PID URL
-start() { # start NAME CMD...: background, output to $TMP/NAME.log, pid recorded
-  local name=$1; shift
-  "$@" >"$TMP/$name.log" 2>&1 &
-  PID[$name]=$!
-  PIDS+=("$!")
-}
+declare -A URL
 wait_ready() { # wait_ready NAME: up to 10 s for 200 on /hello
   local name=$1
   for _ in $(seq 100); do

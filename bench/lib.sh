@@ -1,0 +1,51 @@
+# Shared by the bench scripts (sourced, not run): logging, the processes a
+# script starts and their cleanup, CPU placement, the Turnpike binary.
+# The sourcing script sets TMP (a scratch directory) before using these.
+
+log() { echo "[$(date +%T)] $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Every process a script starts is recorded here (by start) and killed by
+# kill_started, TERM first, KILL after 3 s.
+PIDS=()
+declare -A PID
+start() { # start NAME CMD...: background, output to $TMP/NAME.log, pid recorded
+  local name=$1; shift
+  "$@" >"$TMP/$name.log" 2>&1 &
+  PID[$name]=$!
+  PIDS+=("$!")
+}
+kill_started() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do
+    for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+}
+
+# place PIN: with PIN=1 the proxy runs alone on CPU 0 and everything else
+# on CPU 1 (ON_PROXY and ON_LOAD prefix their commands).
+place() {
+  if [[ $1 == 1 ]]; then
+    (( $(nproc) >= 2 )) || die "PIN=1 needs at least 2 CPUs (have $(nproc)); use PIN=0"
+    ON_PROXY=(taskset -c 0)
+    ON_LOAD=(taskset -c 1)
+  else
+    ON_PROXY=()
+    ON_LOAD=()
+  fi
+}
+
+# turnpike_binary ROOT: $TMP/bin/turnpike, copied from TURNPIKE_BIN or
+# built from ROOT.
+turnpike_binary() {
+  if [[ -n ${TURNPIKE_BIN:-} ]]; then
+    [[ -x $TURNPIKE_BIN ]] || die "TURNPIKE_BIN=$TURNPIKE_BIN is not executable"
+    cp "$TURNPIKE_BIN" "$TMP/bin/turnpike"
+  else
+    log "building turnpike"
+    (cd "$1" && go build -o "$TMP/bin/turnpike" ./cmd/turnpike) || die "go build ./cmd/turnpike failed"
+  fi
+}
