@@ -448,7 +448,8 @@ func (c *compiler) plugins() {
 			c.errs = append(c.errs, errs...)
 			continue
 		}
-		key := instanceKey(pe, cfg)
+		id := PluginID(pe)
+		key := instanceKey(pe, id, cfg)
 		if prev := c.d.Previous; prev != nil {
 			if inst, ok := prev.instanceByKey[key]; ok {
 				// Same plugin, scope and config as before the reload: keep
@@ -458,7 +459,7 @@ func (c *compiler) plugins() {
 			}
 		}
 		env := c.d.Env
-		env.PluginID = PluginID(pe)
+		env.PluginID = id
 		inst, err := reg.New(cfg, env)
 		if err != nil {
 			var fe config.Errors
@@ -481,21 +482,12 @@ func (c *compiler) keep(pe *config.PluginEntry, reg *plugin.Registration, key st
 	c.snap.instanceByKey[key] = inst
 }
 
-// instanceKey identifies a plugin instance across reloads: its name, the
-// entities it is scoped to, and its decoded config with defaults applied.
-func instanceKey(pe *config.PluginEntry, cfg any) string {
+// instanceKey identifies a plugin instance across reloads: its name, its
+// id (which is derived from the entities it is scoped to when not
+// configured), and its decoded config with defaults applied.
+func instanceKey(pe *config.PluginEntry, id string, cfg any) string {
 	var b strings.Builder
-	b.WriteString(pe.Plugin.Name)
-	b.WriteString("|id:" + PluginID(pe))
-	if pe.Route != nil {
-		b.WriteString("|route:" + pe.Route.Route.ID + "/" + pe.Route.Route.Name + "/" + pe.Route.Path)
-	}
-	if pe.Service != nil {
-		b.WriteString("|service:" + pe.Service.Service.ID + "/" + pe.Service.Service.Name + "/" + pe.Service.Path)
-	}
-	if pe.Consumer != nil {
-		b.WriteString("|consumer:" + ConsumerID(pe.Consumer.Consumer))
-	}
+	b.WriteString(pe.Plugin.Name + "|id:" + id)
 	raw, err := json.Marshal(cfg)
 	if err != nil {
 		// Not comparable: never reused.

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	gojwt "github.com/golang-jwt/jwt/v5"
-
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
 
@@ -443,12 +441,7 @@ services:
     config: {hour: 2, limit_by: jwt-claim, claim_name: client_id}
 `, gwtest.Options{})
 	sign := func(key, clientID string) string {
-		tok := gojwt.NewWithClaims(gojwt.SigningMethodHS256, gojwt.MapClaims{"iss": "issuer-1", "client_id": clientID})
-		s, err := tok.SignedString([]byte(key))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return "Bearer " + s
+		return "Bearer " + jwtSign(t, "HS256", []byte(key), map[string]any{"iss": "issuer-1", "client_id": clientID}, nil)
 	}
 	c := rlClient(t, "")
 	var got []int
@@ -533,11 +526,7 @@ services:
 	}
 	// Verified tokens are counted by their own sub.
 	sign := func(sub string) string {
-		s, err := gojwt.NewWithClaims(gojwt.SigningMethodHS256, gojwt.MapClaims{"iss": "issuer-1", "sub": sub}).SignedString([]byte(secret))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return "Bearer " + s
+		return "Bearer " + jwtSign(t, "HS256", []byte(secret), map[string]any{"iss": "issuer-1", "sub": sub}, nil)
 	}
 	startOfSecond()
 	var got []int
