@@ -56,6 +56,7 @@ type runOptions struct {
 	keepaliveTimeout  time.Duration
 	shutdownTimeout   time.Duration
 	watch             bool
+	watchSettle       time.Duration
 	retryBackoffBase  time.Duration
 	retryBackoffCap   time.Duration
 	retryBudget       int
@@ -105,6 +106,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.BoolVar(&o.encodedSlashes, "allow-encoded-slashes", false, "let %2F, %5C and \\ through in request paths (refused with 400 by default: an upstream that decodes them would see another path than the one routes and plugins checked)")
 	fs.DurationVar(&o.drainDelay, "drain-delay", 0, "on SIGTERM, keep serving this long after /status/ready turns 503, so load balancers stop sending before the listeners close")
 	fs.BoolVar(&o.watch, "watch", true, "reload when the config file changes (SIGHUP and POST /config always work)")
+	fs.DurationVar(&o.watchSettle, "watch-settle", reload.DefaultWatchSettle, "apply a changed config file only once it has stayed the same this long, so a file still being written is not applied (0: as soon as events stop; safe only when the file is replaced by rename)")
 	fs.DurationVar(&o.retryBackoffBase, "upstream-retry-backoff-base", proxy.DefaultRetryBackoffBase, "full-jitter backoff before retry n: random in [0, min(cap, base*2^n)] (negative: no backoff)")
 	fs.DurationVar(&o.retryBackoffCap, "upstream-retry-backoff-cap", proxy.DefaultRetryBackoffCap, "longest backoff between two upstream attempts")
 	fs.IntVar(&o.retryBudget, "upstream-retry-budget", proxy.DefaultRetryBudget, "retries of requests that reached an upstream may add at most this percent of a service's requests (plus a reserve of 10); negative: no budget")
@@ -370,7 +372,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	if path != "" && o.watch {
 		ctx, cancel := context.WithCancel(context.Background())
 		g.stopWatch = cancel
-		if err := g.loader.Watch(ctx, 200*time.Millisecond); err != nil {
+		if err := g.loader.Watch(ctx, 200*time.Millisecond, o.watchSettle); err != nil {
 			logger.Warn("not watching the config file; SIGHUP still reloads", "error", err)
 		}
 	}

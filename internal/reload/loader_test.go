@@ -213,7 +213,7 @@ func TestWatchEditorRenameAndSymlinkSwap(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := l.Watch(ctx, 50*time.Millisecond); err != nil {
+	if err := l.Watch(ctx, 50*time.Millisecond, 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 
@@ -233,7 +233,7 @@ func TestWatchEditorRenameAndSymlinkSwap(t *testing.T) {
 	os.WriteFile(p2, cfg("three"), 0o600)
 	l2, h2 := newLoader(t, p2)
 	l2.LoadFile("startup")
-	if err := l2.Watch(ctx, 50*time.Millisecond); err != nil {
+	if err := l2.Watch(ctx, 50*time.Millisecond, 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	tmp := filepath.Join(plain, ".kong.yml.swp")

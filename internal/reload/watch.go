@@ -2,19 +2,37 @@ package reload
 
 import (
 	"context"
+	"crypto/sha256"
+	"io"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/turnpikegw/turnpike/internal/config"
 )
+
+// DefaultWatchSettle is how long a changed config file must stay the same
+// before the watcher applies it. Writers that are not atomic (`cat >`, scp,
+// rsync --inplace) can pause between parts, and a part cut at a line end
+// is often valid YAML that lacks what follows (plugins, consumers); 2 s
+// outlasts a pause of a second with room to spare.
+const DefaultWatchSettle = 2 * time.Second
 
 // Watch reloads the loader's file when it changes, until ctx ends. It
 // watches the directory, not the file: editors save by writing a new file
 // and renaming it over the old one, and Kubernetes ConfigMaps swap a
 // `..data` symlink, and either would silently end a watch on the file
-// itself. Bursts of events are debounced into one reload; an unchanged
-// file (same content hash) is not re-applied.
-func (l *Loader) Watch(ctx context.Context, debounce time.Duration) error {
+// itself.
+//
+// A burst of events is gathered for debounce, then the file is read; it is
+// applied only once a second read, settle later and with no event in
+// between, finds the same size, modification time and content hash, so a
+// file still being written is never applied half-way. Those verified bytes
+// are what is applied, not a later read. An unchanged file (the content
+// hash in force) is not re-applied. settle 0 applies the first read.
+func (l *Loader) Watch(ctx context.Context, debounce, settle time.Duration) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return err
@@ -27,14 +45,14 @@ func (l *Loader) Watch(ctx context.Context, debounce time.Duration) error {
 	go func() {
 		defer w.Close()
 		name := filepath.Base(l.path)
-		var timer *time.Timer
-		fire := make(chan struct{}, 1)
+		timer := time.NewTimer(0)
+		timer.Stop()
+		defer timer.Stop()
+		// seen is the read waiting to be confirmed by the next one.
+		var seen *fileState
 		for {
 			select {
 			case <-ctx.Done():
-				if timer != nil {
-					timer.Stop()
-				}
 				return
 			case ev, ok := <-w.Events:
 				if !ok {
@@ -44,25 +62,76 @@ func (l *Loader) Watch(ctx context.Context, debounce time.Duration) error {
 				if base != name && base != "..data" {
 					continue
 				}
-				if timer == nil {
-					timer = time.AfterFunc(debounce, func() {
-						select {
-						case fire <- struct{}{}:
-						default:
-						}
-					})
-				} else {
-					timer.Reset(debounce)
-				}
+				seen = nil
+				timer.Reset(debounce)
 			case err, ok := <-w.Errors:
 				if !ok {
 					return
 				}
 				l.logger.Warn("config watch error", "error", err)
-			case <-fire:
-				l.LoadFile("file")
+			case <-timer.C:
+				cur := readFileState(l.path)
+				if settle > 0 && !cur.same(seen) {
+					seen = cur
+					timer.Reset(settle)
+					continue
+				}
+				seen = nil
+				l.applyWatched(cur)
 			}
 		}
 	}()
 	return nil
+}
+
+// fileState is one read of the watched file.
+type fileState struct {
+	size    int64
+	modTime time.Time
+	sum     [sha256.Size]byte
+	data    []byte
+	err     error
+}
+
+func readFileState(path string) *fileState {
+	f, err := os.Open(path)
+	if err != nil {
+		return &fileState{err: err}
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return &fileState{err: err}
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return &fileState{err: err}
+	}
+	return &fileState{size: fi.Size(), modTime: fi.ModTime(), sum: sha256.Sum256(data), data: data}
+}
+
+// same reports whether s and o saw the same file. A size that differs from
+// the bytes read means a writer was at work during the read.
+func (s *fileState) same(o *fileState) bool {
+	if o == nil {
+		return false
+	}
+	if s.err != nil || o.err != nil {
+		return s.err != nil && o.err != nil && s.err.Error() == o.err.Error()
+	}
+	return s.size == o.size && int64(len(s.data)) == s.size && int64(len(o.data)) == o.size &&
+		s.modTime.Equal(o.modTime) && s.sum == o.sum
+}
+
+// applyWatched applies a settled read of the file as LoadFile would.
+func (l *Loader) applyWatched(s *fileState) {
+	const trigger = "file"
+	if s.err != nil {
+		l.record(&Result{At: time.Now(), Trigger: trigger, Errors: config.Errors{{Path: l.path, Message: s.err.Error()}}})
+		l.logger.Error("config file unreadable; the configuration in force stays", "trigger", trigger, "error", s.err.Error())
+		return
+	}
+	l.gate.lock(false)
+	defer l.gate.unlock()
+	l.apply(s.data, trigger, true)
 }

@@ -1,0 +1,134 @@
+package reload
+
+import (
+	"context"
+	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/snapshot"
+)
+
+// routeNames are the names of the routes in force.
+func routeNames(h *snapshot.Holder) []string {
+	var out []string
+	for _, r := range h.Load().Routes {
+		out = append(out, r.Info.Name)
+	}
+	return out
+}
+
+// A file written in place in two parts, each a valid config, is applied
+// once, whole: the first part never goes live.
+func TestWatchAppliesOnlyASettledFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kong.yml")
+	os.WriteFile(path, cfg("one"), 0o600)
+	l, h := newLoader(t, path)
+	if _, err := l.LoadFile("startup"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := l.Watch(ctx, 20*time.Millisecond, 500*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	// Every configuration put in force, as seen by a poller.
+	var halfSeen atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			if names := routeNames(h); len(names) == 1 && names[0] == "half" {
+				halfSeen.Store(true)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	before := l.Applied()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(cfg("half"))
+	time.Sleep(250 * time.Millisecond)
+	f.WriteString("  - name: whole\n    paths: [/whole]\n")
+	f.Close()
+	waitFor(t, "the whole file to be applied", func() bool { return len(routeNames(h)) == 2 })
+	cancel()
+	<-done
+	if halfSeen.Load() {
+		t.Error("the half-written file was put in force")
+	}
+	if n := l.Applied() - before; n != 1 {
+		t.Errorf("%d configurations applied, want 1", n)
+	}
+	if last := l.Last(); last == nil || !last.OK || last.Trigger != "file" {
+		t.Errorf("last load: %+v", last)
+	}
+}
+
+// A file the watcher cannot read is a failed load; the configuration in
+// force stays.
+func TestWatchRecordsAnUnreadableFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kong.yml")
+	os.WriteFile(path, cfg("one"), 0o600)
+	l, h := newLoader(t, path)
+	if _, err := l.LoadFile("startup"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := l.Watch(ctx, 20*time.Millisecond, 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path)
+	waitFor(t, "the failed load to be recorded", func() bool {
+		last := l.Last()
+		return last != nil && !last.OK && last.Trigger == "file"
+	})
+	if routeName(h) != "one" {
+		t.Errorf("route in force %q, want one", routeName(h))
+	}
+}
+
+func TestFileStateSame(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kong.yml")
+	os.WriteFile(path, []byte("a: 1\n"), 0o600)
+	a := readFileState(path)
+	if !a.same(readFileState(path)) {
+		t.Error("two reads of an unchanged file differ")
+	}
+	if a.same(nil) {
+		t.Error("a read is the same as no read")
+	}
+	// Same size, new content.
+	os.WriteFile(path, []byte("a: 2\n"), 0o600)
+	os.Chtimes(path, a.modTime, a.modTime)
+	if a.same(readFileState(path)) {
+		t.Error("a change of content with the same size and time was not seen")
+	}
+	// Same content, touched.
+	os.WriteFile(path, []byte("a: 1\n"), 0o600)
+	os.Chtimes(path, a.modTime.Add(time.Second), a.modTime.Add(time.Second))
+	if a.same(readFileState(path)) {
+		t.Error("a new modification time was not seen")
+	}
+	// A writer appending between the stat and the read.
+	b := readFileState(path)
+	torn := *b
+	torn.data = append(append([]byte{}, b.data...), "more"...)
+	torn.sum = sha256.Sum256(torn.data)
+	if torn.same(b) || b.same(&torn) {
+		t.Error("a read longer than the size stat gave counts as settled")
+	}
+	os.Remove(path)
+	if a.same(readFileState(path)) {
+		t.Error("a missing file is the same as a present one")
+	}
+	if !readFileState(path).same(readFileState(path)) {
+		t.Error("two reads of a missing file differ")
+	}
+}
