@@ -189,6 +189,7 @@ func (l *Loader) Refresh(trigger string) (*snapshot.Snapshot, error) {
 
 // install compiles m and puts it in force, recording the outcome in res.
 func (l *Loader) install(m *config.Model, res *Result) (*snapshot.Snapshot, error) {
+	prev := l.holder.Load()
 	snap, err := l.swap(m)
 	if err != nil {
 		return nil, l.reject(res, res.Trigger, err)
@@ -200,6 +201,7 @@ func (l *Loader) install(m *config.Model, res *Result) (*snapshot.Snapshot, erro
 	l.inForce.Store(res)
 	l.logger.Info("configuration applied", "trigger", res.Trigger, "hash", snap.Hash,
 		"config", snap.Summary, "duration_ms", res.Millis)
+	l.warnLostPlugins(prev, m, res.Trigger)
 	return snap, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -136,4 +137,80 @@ func TestRldTwoPartWriteIsNotAppliedHalfWritten(t *testing.T) {
 	if lost := rldLogLines(gw, "configuration applied without plugins the previous one had"); len(lost) != 0 {
 		t.Errorf("a configuration without the key-auth plugin was applied: %v", lost)
 	}
+}
+
+// Every reload path warns when the new configuration drops plugins from
+// entities it still has, naming each plugin and where it was.
+func TestRldPluginLossIsLogged(t *testing.T) {
+	up := gwtest.StartEcho(t, "up")
+	full := rldRoutes(up.URL, false) + rldAuth + "- name: cors\n- name: request-termination\n  service: s\n  config: {status_code: 503}\n  enabled: false\n"
+	// The route keeps /secure and gains /extra; key-auth and the global cors
+	// are gone (the disabled plugin was never in force, so losing it is no loss).
+	reduced := rldRoutes(up.URL, true) + "consumers:\n- username: alice\n"
+	const warning = "configuration applied without plugins the previous one had"
+
+	check := func(t *testing.T, gw *gwtest.Gateway, trigger string) {
+		t.Helper()
+		waitUntil(t, "the reduced config to be applied", func() bool {
+			resp, _ := gw.Get("/extra")
+			return resp.StatusCode == 200
+		})
+		var lines []map[string]any
+		waitUntil(t, "the warning", func() bool {
+			lines = rldLogLines(gw, warning)
+			return len(lines) > 0
+		})
+		if len(lines) != 1 {
+			t.Fatalf("%d warnings, want 1: %v", len(lines), lines)
+		}
+		m := lines[0]
+		if m["level"] != "WARN" || m["trigger"] != trigger {
+			t.Errorf("warning level %v trigger %v, want WARN %s", m["level"], m["trigger"], trigger)
+		}
+		got := fmt.Sprint(m["lost"])
+		for _, want := range []string{`key-auth on route "secure"`, `cors (global)`} {
+			if !strings.Contains(got, want) {
+				t.Errorf("lost plugins %s lack %s", got, want)
+			}
+		}
+		if strings.Contains(got, "request-termination") {
+			t.Errorf("a disabled plugin is reported lost: %s", got)
+		}
+		if resp, _ := gw.Get("/secure"); resp.StatusCode != 200 {
+			t.Errorf("/secure after the reduced config: %d", resp.StatusCode)
+		}
+	}
+
+	t.Run("file", func(t *testing.T) {
+		gw := gwtest.Start(t, full, gwtest.Options{Args: []string{"--access-log", "off"}})
+		writeAtomically(t, gw.ConfigPath(), reduced)
+		check(t, gw, "file")
+	})
+	t.Run("sighup", func(t *testing.T) {
+		gw := gwtest.Start(t, full, gwtest.Options{Args: []string{"--access-log", "off", "--watch=false"}})
+		writeAtomically(t, gw.ConfigPath(), reduced)
+		gw.Signal(syscall.SIGHUP)
+		check(t, gw, "sighup")
+	})
+	t.Run("admin", func(t *testing.T) {
+		gw := gwtest.Start(t, full, gwtest.Options{Args: []string{"--access-log", "off"}})
+		req, _ := http.NewRequest(http.MethodPost, gw.AdminURL+"/config", strings.NewReader(reduced))
+		req.Header.Set("Content-Type", "application/yaml")
+		if resp, body := gwtest.Do(t, req); resp.StatusCode != 201 {
+			t.Fatalf("POST /config: %d %s", resp.StatusCode, body)
+		}
+		check(t, gw, "admin")
+	})
+	t.Run("gain is silent", func(t *testing.T) {
+		gw := gwtest.Start(t, reduced, gwtest.Options{Args: []string{"--access-log", "off", "--watch=false"}})
+		writeAtomically(t, gw.ConfigPath(), full)
+		gw.Signal(syscall.SIGHUP)
+		waitUntil(t, "the full config to be applied", func() bool {
+			resp, _ := gw.Get("/secure")
+			return resp.StatusCode == 401
+		})
+		if lines := rldLogLines(gw, warning); len(lines) != 0 {
+			t.Errorf("adding plugins was reported as a loss: %v", lines)
+		}
+	})
 }
