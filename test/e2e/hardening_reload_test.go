@@ -214,3 +214,39 @@ func TestRldPluginLossIsLogged(t *testing.T) {
 		}
 	})
 }
+
+// With --watch=false a changed file is not applied until SIGHUP, and is
+// applied after it: SIGHUP is tested on its own, not behind the watcher.
+func TestRldSIGHUPWithoutWatch(t *testing.T) {
+	up := gwtest.StartEcho(t, "up")
+	gw := gwtest.Start(t, reloadConfig(up.URL, 1), gwtest.Options{Args: []string{"--watch=false", "--watch-settle", "0"}})
+	path := configPath(t, gw)
+	// Written in place, not renamed: the way a watcher would pick up fastest.
+	if err := os.WriteFile(path, []byte(reloadConfig(up.URL, 2)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A watcher that ran despite --watch=false would apply the file within
+	// its 200 ms debounce; 3 s is ample to see that it does not.
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, _ := gw.Get("/b2"); resp.StatusCode != 404 {
+			t.Fatalf("the changed file was applied without SIGHUP: /b2 %d", resp.StatusCode)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if resp, _ := gw.Get("/b1"); resp.StatusCode != 200 {
+		t.Fatalf("/b1 before SIGHUP: %d", resp.StatusCode)
+	}
+	gw.Signal(syscall.SIGHUP)
+	waitUntil(t, "SIGHUP to apply the file", func() bool {
+		resp, _ := gw.Get("/b2")
+		return resp.StatusCode == 200
+	})
+	if resp, _ := gw.Get("/b1"); resp.StatusCode != 404 {
+		t.Errorf("/b1 after SIGHUP: %d", resp.StatusCode)
+	}
+	last, _ := adminStatus(t, gw)["last_reload"].(map[string]any)
+	if last == nil || last["trigger"] != "sighup" || last["ok"] != true {
+		t.Errorf("last_reload after SIGHUP: %v", last)
+	}
+}
