@@ -2,6 +2,7 @@ package mtlsauth
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -19,8 +20,11 @@ import (
 const crlCheckInterval = 10 * time.Second
 
 // crlSource is the configured CRL: inline PEM, or a file that is re-read
-// when it changes. A file that no longer reads or parses leaves the CRLs
-// in force as they were.
+// when it changes. A changed file is applied only once two looks a check
+// interval apart find it the same: a file written in place can be caught
+// between two CRLs, and its first part alone parses as fewer CRLs, with
+// the revocations of the rest silently lifted. A file that no longer reads
+// or parses leaves the CRLs in force as they were.
 type crlSource struct {
 	path   string // "" for inline PEM
 	cas    []*x509.Certificate
@@ -29,9 +33,18 @@ type crlSource struct {
 	set     atomic.Pointer[crlSet]
 	checked atomic.Int64 // unix nanoseconds of the last look at the file
 
-	mu      sync.Mutex // one refresh at a time; guards modTime and size
+	mu      sync.Mutex // one refresh at a time; guards modTime, size and seen
 	modTime time.Time
 	size    int64
+	// seen is a changed file waiting for the next look to confirm it.
+	seen *crlFileState
+}
+
+// crlFileState is one look at a changed CRL file.
+type crlFileState struct {
+	modTime time.Time
+	size    int64
+	sum     [sha256.Size]byte
 }
 
 // crlSet is one version of the CRLs. gen changes with every version, so
@@ -100,21 +113,35 @@ func (s *crlSource) refresh(now time.Time) {
 		return
 	}
 	if fi.ModTime().Equal(s.modTime) && fi.Size() == s.size {
+		s.seen = nil
 		return
 	}
-	s.modTime, s.size = fi.ModTime(), fi.Size()
 	data, err := os.ReadFile(s.path)
-	if err == nil {
-		var crls []*crl
-		if crls, err = parseCRLs(data, s.cas, s.logger); err == nil {
-			s.set.Store(&crlSet{gen: s.current().gen + 1, crls: crls})
-			if s.logger != nil {
-				s.logger.Info("mtls-auth: CRL file reloaded", "path", s.path, "crls", len(crls))
-			}
-			return
-		}
+	if err != nil {
+		s.seen = nil
+		s.warn("cannot read the changed CRL file; keeping the CRLs in force", err)
+		return
 	}
-	s.warn("cannot load the changed CRL file; keeping the CRLs in force", err)
+	look := &crlFileState{modTime: fi.ModTime(), size: fi.Size(), sum: sha256.Sum256(data)}
+	if !look.same(s.seen) || int64(len(data)) != fi.Size() {
+		s.seen = look
+		return
+	}
+	s.seen = nil
+	s.modTime, s.size = fi.ModTime(), fi.Size()
+	crls, err := parseCRLs(data, s.cas, s.logger)
+	if err != nil {
+		s.warn("cannot load the changed CRL file; keeping the CRLs in force", err)
+		return
+	}
+	s.set.Store(&crlSet{gen: s.current().gen + 1, crls: crls})
+	if s.logger != nil {
+		s.logger.Info("mtls-auth: CRL file reloaded", "path", s.path, "crls", len(crls))
+	}
+}
+
+func (a *crlFileState) same(b *crlFileState) bool {
+	return b != nil && a.modTime.Equal(b.modTime) && a.size == b.size && a.sum == b.sum
 }
 
 func (s *crlSource) warn(msg string, err error) {
@@ -132,6 +159,11 @@ func parseCRLs(data []byte, cas []*x509.Certificate, logger *slog.Logger) ([]*cr
 			var block *pem.Block
 			block, rest = pem.Decode(rest)
 			if block == nil {
+				// A block cut short (a file still being written) would
+				// otherwise end the list there, dropping its CRLs unseen.
+				if bytes.Contains(rest, []byte("-----BEGIN")) {
+					return nil, errors.New("CRL " + strconv.Itoa(len(ders)+1) + ": incomplete PEM block")
+				}
 				break
 			}
 			if block.Type != "X509 CRL" {

@@ -375,15 +375,89 @@ func TestCRLFileIsReread(t *testing.T) {
 	if o := at(time.Second); o.Status != 200 {
 		t.Errorf("the file is looked at only every %v: %+v", crlCheckInterval, o)
 	}
-	if o := at(crlCheckInterval + time.Second); o.Status != 401 {
+	// The first look that finds the file changed waits for the next one to
+	// find it the same.
+	if o := at(crlCheckInterval + time.Second); o.Status != 200 {
+		t.Errorf("the changed file was applied at the first look: %+v", o)
+	}
+	if o := at(2*crlCheckInterval + 2*time.Second); o.Status != 401 {
 		t.Errorf("after the file changed: %+v", o)
 	}
 	// A broken file keeps the CRLs in force.
 	if err := os.WriteFile(path, []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if o := at(2*crlCheckInterval + 2*time.Second); o.Status != 401 {
-		t.Errorf("after a bad file: %+v", o)
+	for i := 3; i <= 5; i++ {
+		if o := at(time.Duration(i) * (crlCheckInterval + time.Second)); o.Status != 401 {
+			t.Errorf("after a bad file, look %d: %+v", i, o)
+		}
+	}
+}
+
+// A CRL file written in place in parts is not applied half-written: its
+// first part alone (one complete CRL of two) would lift the revocations of
+// the second. Looks at the file are crlCheckInterval apart in request time;
+// the writes between them stand for a writer pausing between parts.
+func TestCRLFileWrittenInPartsIsNotApplied(t *testing.T) {
+	f := pki(t)
+	good := newClient(t, f.root, "alice")
+	underInter := newClient(t, f.inter, "alice")
+	now := time.Now()
+	path := filepath.Join(t.TempDir(), "ca.crl")
+	interCRL := crlPEM(f.inter.crl(t, now.Add(-time.Hour), now.Add(time.Hour), underInter.cert))
+	if err := os.WriteFile(path, []byte(crlPEM(f.root.crl(t, now.Add(-time.Hour), now.Add(time.Hour)))+interCRL), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := mustBuild(t, func(c *Config) { c.CRL = path; c.RevocationCheckMode = "IGNORE_CA_ERROR" })
+	look := func(n int, chain []*x509.Certificate) int {
+		c := newCtx(chain)
+		c.StartedAt = now.Add(time.Duration(n) * (crlCheckInterval + time.Second))
+		return run(t, in, c).Status
+	}
+	underInterChain := chain(underInter, f.inter)
+	if st := look(0, underInterChain); st != 401 {
+		t.Fatalf("revoked by the intermediate's CRL before the rewrite: %d", st)
+	}
+	// The new file revokes alice under the root too; its first part is the
+	// root's CRL alone.
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	fh.WriteString(crlPEM(f.root.crl(t, now.Add(-time.Hour), now.Add(time.Hour), good.cert)))
+	if st := look(1, underInterChain); st != 401 {
+		t.Fatalf("the half-written file lifted the intermediate's revocation: %d", st)
+	}
+	// Cut inside the second CRL and left so for two looks: an incomplete
+	// PEM block is not the end of the list.
+	fh.WriteString(interCRL[:len(interCRL)/2])
+	for n := 2; n <= 3; n++ {
+		if st := look(n, underInterChain); st != 401 {
+			t.Fatalf("look %d at a file cut inside a CRL lifted the intermediate's revocation: %d", n, st)
+		}
+	}
+	fh.WriteString(interCRL[len(interCRL)/2:])
+	look(4, chain(good))
+	if st := look(5, chain(good)); st != 401 {
+		t.Errorf("the whole file was not applied: alice under the root %d", st)
+	}
+	if st := look(5, underInterChain); st != 401 {
+		t.Errorf("the whole file lost the intermediate's CRL: %d", st)
+	}
+}
+
+func TestParseCRLsRefusesAnIncompleteBlock(t *testing.T) {
+	f := pki(t)
+	now := time.Now()
+	one := crlPEM(f.root.crl(t, now.Add(-time.Hour), now.Add(time.Hour)))
+	two := crlPEM(f.inter.crl(t, now.Add(-time.Hour), now.Add(time.Hour)))
+	if _, err := parseCRLs([]byte(one+two), []*x509.Certificate{f.root.cert}, nil); err != nil {
+		t.Fatalf("two whole CRLs: %v", err)
+	}
+	_, err := parseCRLs([]byte(one+two[:len(two)-30]), []*x509.Certificate{f.root.cert}, nil)
+	if err == nil || !strings.Contains(err.Error(), "CRL 2: incomplete PEM block") {
+		t.Errorf("a cut second CRL: %v", err)
 	}
 }
 
