@@ -106,8 +106,10 @@ func (h *Handler) forwardH2(w *countingWriter, r *http.Request, st *reqState, ro
 	if r.ProtoMajor == 2 && r.Header.Get("Content-Type") != "" {
 		out.Header["Te"] = []string{"trailers"}
 	}
-	// Credentials for the gateway itself never go upstream.
+	// Credentials for the gateway itself never go upstream, and the
+	// gateway answers Expect itself (as the HTTP/1.1 path does).
 	delete(out.Header, "Proxy-Authorization")
+	delete(out.Header, "Expect")
 	out = out.WithContext(ctx)
 	start := time.Now()
 	target.Begin()

@@ -206,7 +206,18 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.Resp.Header = w.Header()
 
 	cw := countingWriter{ResponseWriter: w}
+	body := r.Body
 	h.serve(&cw, r, st, lh)
+	// net/http decides what to do with a body the handler left unread by
+	// the body's type: with its own body it closes the connection when
+	// 100 Continue was never sent and drops a large rest unread. Behind a
+	// wrapper (ours or a plugin's) it would send 100 Continue and wait for
+	// up to 256 KiB of body before the answer goes out. For the bounded
+	// read of a smaller rest, the client gets the body timeout.
+	r.Body = body
+	if h.opts.ClientBodyTimeout > 0 && r.ContentLength != 0 && !r.Close {
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.opts.ClientBodyTimeout))
+	}
 	c.Resp.Size = cw.n
 	h.finish(st, r)
 	abort := st.abort

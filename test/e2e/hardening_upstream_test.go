@@ -1,0 +1,222 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/gwtest"
+)
+
+// Hardening of the upstream side of the proxy (issue 10, items 8, 9, 10
+// and 12): what the gateway sends upstream and what it accepts back.
+
+// upDial opens a raw connection to the gateway's first listener, closed
+// when the test ends; every read and write is bounded by a generous
+// deadline so a hang fails the test instead of stalling it.
+func upDial(t *testing.T, gw *gwtest.Gateway) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", hostPort(gw.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	t.Cleanup(func() { c.Close() })
+	return c, bufio.NewReader(c)
+}
+
+// upMessage is the "message" of a Kong-style JSON error body.
+func upMessage(t *testing.T, body []byte) string {
+	t.Helper()
+	var m struct{ Message string }
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("not a JSON error body: %q: %v", body, err)
+	}
+	return m.Message
+}
+
+// upRaw is a TCP upstream that reads each request head and answers with
+// what answer returns for it, written raw: it lets a test send what no
+// well-behaved HTTP server would. It records the heads it read.
+type upRaw struct {
+	ln    net.Listener
+	URL   string
+	mu    sync.Mutex
+	heads []string
+}
+
+// upStartRaw starts a raw upstream; answer gets the request head (request
+// line and fields, CRLF-separated) and the connection, and writes the
+// response. The connection is closed when answer returns false.
+func upStartRaw(t *testing.T, answer func(head string, c net.Conn, br *bufio.Reader) (keepOpen bool)) *upRaw {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &upRaw{ln: ln, URL: "http://" + ln.Addr().String()}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(15 * time.Second))
+				br := bufio.NewReader(c)
+				for {
+					head, err := upReadHead(br)
+					if err != nil {
+						return
+					}
+					u.mu.Lock()
+					u.heads = append(u.heads, head)
+					u.mu.Unlock()
+					if !answer(head, c, br) {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return u
+}
+
+// Heads are the request heads the upstream read so far.
+func (u *upRaw) Heads() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]string(nil), u.heads...)
+}
+
+func upReadHead(br *bufio.Reader) (string, error) {
+	var b strings.Builder
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return "", err
+		}
+		if line == "\r\n" || line == "\n" {
+			return b.String(), nil
+		}
+		b.WriteString(line)
+	}
+}
+
+// upHeadField is the value of field name in a raw request head ("" when
+// absent), matched case-insensitively.
+func upHeadField(head, name string) string {
+	for _, line := range strings.Split(head, "\r\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(strings.TrimSpace(k), name) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// TestUpstreamExpectContinue: a client that sends `Expect: 100-continue`
+// gets the final answer at once when the gateway refuses the request
+// (auth, no upstream), without 100 Continue and without the gateway
+// waiting for the body, and the connection is closed; when the request is
+// forwarded, 100 Continue comes when the gateway starts forwarding the
+// body. The gateway answers Expect itself, as NGINX does: the upstream
+// never sees it.
+func TestUpstreamExpectContinue(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURL := "http://" + dead.Addr().String()
+	dead.Close()
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+consumers:
+- username: alice
+  keyauth_credentials: [{key: k1}]
+services:
+- name: a
+  url: %s
+  routes:
+  - name: auth
+    paths: [/auth]
+    plugins: [{name: key-auth}]
+  - name: open
+    paths: [/open]
+- name: dead
+  url: %s
+  routes: [{paths: [/dead]}]
+`, up.URL, deadURL), gwtest.Options{})
+
+	refused := func(t *testing.T, path string, status int, msg string) {
+		c, br := upDial(t, gw)
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: a.example.com\r\nContent-Length: 10000000\r\nExpect: 100-continue\r\n\r\n", path)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("no answer without the body: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != status || upMessage(t, body) != msg {
+			t.Fatalf("got %d %q, want %d %q (no 100 Continue first)", resp.StatusCode, body, status, msg)
+		}
+		if !resp.Close {
+			t.Errorf("the connection is kept open with 10 MB of unread body on it")
+		}
+		if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+			t.Fatalf("connection not closed after the answer: %q, %v", rest, err)
+		}
+	}
+	t.Run("key-auth refuses at once", func(t *testing.T) {
+		refused(t, "/auth", 401, "No API key found in request")
+		if n := up.Count.Load(); n != 0 {
+			t.Fatalf("upstream saw %d requests", n)
+		}
+	})
+	t.Run("upstream down", func(t *testing.T) {
+		refused(t, "/dead", 502, "An invalid response was received from the upstream server")
+	})
+
+	t.Run("forwarded", func(t *testing.T) {
+		for _, path := range []string{"/open", "/auth?apikey=k1"} {
+			c, br := upDial(t, gw)
+			fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: a.example.com\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n", path)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusContinue {
+				body, _ := io.ReadAll(resp.Body)
+				t.Fatalf("%s: got %d %q before the body was sent, want 100 Continue", path, resp.StatusCode, body)
+			}
+			io.WriteString(c, "hello")
+			if resp, err = http.ReadResponse(br, nil); err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s: %d %q", path, resp.StatusCode, body)
+			}
+			seen := gwtest.DecodeSeen(t, string(body))
+			if seen.Body != "hello" || len(seen.Header["Expect"]) != 0 {
+				t.Fatalf("%s: upstream got body %q, Expect %q; want the body and no Expect", path, seen.Body, seen.Header["Expect"])
+			}
+		}
+	})
+}
+
+var _ = errors.New
