@@ -288,14 +288,14 @@ func (h *Handler) exchange(ctx context.Context, conn *upstream.Conn, r *http.Req
 		}
 		// The upstream may have answered early (413, 401) and closed;
 		// read that answer if it is there.
-		head, rerr := readHead(conn.R, hdr, c.Method == http.MethodHead)
+		head, rerr := readHead(conn.R, hdr, headRequest{noBody: c.Method == http.MethodHead})
 		if rerr == nil {
 			head.close = true
 			return head, nil
 		}
 		return upstreamHead{}, err
 	}
-	return readHead(conn.R, hdr, c.Method == http.MethodHead)
+	return readHead(conn.R, hdr, headRequest{noBody: c.Method == http.MethodHead})
 }
 
 // respond runs the header and body filters and streams the body to the

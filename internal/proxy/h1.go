@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/textproto"
@@ -28,6 +29,18 @@ type upstreamHead struct {
 	chunked       bool
 	close         bool // the upstream will close, or framing forbids reuse
 	upgrade       bool // 101 Switching Protocols
+	websocket     bool // the head names the WebSocket protocol in Upgrade
+}
+
+// errBadSwitch is a 101 to a request that asked for no upgrade, or to
+// another protocol than the one it asked for (RFC 9110 15.2.2): relaying
+// it would leave the client waiting on a protocol nobody speaks.
+var errBadSwitch = fmt.Errorf("%w: 101 Switching Protocols to a protocol the request did not ask for", errBadResponse)
+
+// headRequest is what readHead needs to know of the request.
+type headRequest struct {
+	noBody    bool // HEAD: no body whatever the head says
+	websocket bool // the request asked for a WebSocket upgrade
 }
 
 // writeHead writes the request line and headers. Header values with CR or
@@ -158,15 +171,19 @@ func writeBody(bw *bufio.Writer, body io.Reader, contentLength int64, buf []byte
 
 // readHead reads a response head into dst (the client response's header
 // map), dropping hop-by-hop headers. Interim 1xx responses other than 101
-// are skipped. noBody is true for HEAD requests.
-func readHead(br *bufio.Reader, dst http.Header, noBody bool) (upstreamHead, error) {
+// are skipped; a 101 is accepted only as the switch to the WebSocket
+// protocol the request asked for.
+func readHead(br *bufio.Reader, dst http.Header, req headRequest) (upstreamHead, error) {
 	for {
 		head, err := readOneHead(br, dst)
 		if err != nil {
 			return head, err
 		}
+		if head.status == http.StatusSwitchingProtocols && !(req.websocket && head.websocket) {
+			return head, errBadSwitch
+		}
 		if head.status >= 200 || head.status == http.StatusSwitchingProtocols {
-			if noBody || head.status == http.StatusNoContent || head.status == http.StatusNotModified {
+			if req.noBody || head.status == http.StatusNoContent || head.status == http.StatusNotModified {
 				head.contentLength, head.chunked = 0, false
 			}
 			return head, nil
@@ -250,7 +267,10 @@ func readOneHead(br *bufio.Reader, dst http.Header) (upstreamHead, error) {
 			}
 			connTokens = append(append(connTokens, value...), ',')
 			continue
-		case "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Upgrade":
+		case "Upgrade":
+			head.websocket = asciiEqualFold(value, "websocket")
+			continue
+		case "Keep-Alive", "Proxy-Connection", "Te", "Trailer":
 			continue
 		}
 		if prior, ok := dst[key]; ok {

@@ -11,12 +11,13 @@ import (
 
 func TestReadHead(t *testing.T) {
 	tests := []struct {
-		name    string
-		raw     string
-		head    bool
-		want    upstreamHead
-		header  http.Header
-		wantErr bool
+		name      string
+		raw       string
+		head      bool
+		websocket bool
+		want      upstreamHead
+		header    http.Header
+		wantErr   bool
 	}{
 		{
 			name:   "content length",
@@ -73,6 +74,16 @@ func TestReadHead(t *testing.T) {
 			want:   upstreamHead{status: 200, contentLength: 0},
 			header: http.Header{"Set-Cookie": {"a=1", "b=2"}, "X-Custom-Thing": {"v"}, "Content-Length": {"0"}},
 		},
+		{
+			name:      "websocket switch",
+			raw:       "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: WebSocket\r\nSec-WebSocket-Accept: x\r\n\r\n",
+			websocket: true,
+			want:      upstreamHead{status: 101, contentLength: -1, upgrade: true, websocket: true},
+			header:    http.Header{"Sec-Websocket-Accept": {"x"}},
+		},
+		{name: "switch nobody asked for", raw: "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n", wantErr: true},
+		{name: "switch without Upgrade", raw: "HTTP/1.1 101 Switching Protocols\r\n\r\n", websocket: true, wantErr: true},
+		{name: "switch to another protocol", raw: "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n", websocket: true, wantErr: true},
 		{name: "conflicting lengths", raw: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", wantErr: true},
 		{name: "negative length", raw: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", wantErr: true},
 		{name: "signed length", raw: "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n", wantErr: true},
@@ -86,7 +97,7 @@ func TestReadHead(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dst := http.Header{}
-			head, err := readHead(bufio.NewReader(strings.NewReader(tt.raw)), dst, tt.head)
+			head, err := readHead(bufio.NewReader(strings.NewReader(tt.raw)), dst, headRequest{noBody: tt.head, websocket: tt.websocket})
 			if tt.wantErr {
 				if err == nil {
 					t.Fatalf("no error; head %+v", head)
@@ -154,6 +165,14 @@ func TestStripRequestHeaders(t *testing.T) {
 	want := http.Header{"X-Consumers": {"kept: not a prefix match"}, "Authorization": {"Bearer kept"}, "Proxy-Authorization": {"secret"}}
 	if diff := cmp.Diff(want, h); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+	// Only WebSocket upgrades pass; an h2c upgrade loses Upgrade and
+	// HTTP2-Settings, whether or not Connection names the latter.
+	for _, up := range []string{"h2c", "websocket, h2c", "TLS/1.2"} {
+		h := http.Header{"Connection": {"Upgrade"}, "Upgrade": {up}, "Http2-Settings": {"AAMAAABkAAQCAAAAAAIAAAAA"}}
+		if got := stripRequestHeaders(h); got != "" || len(h) != 0 {
+			t.Errorf("Upgrade %q: upgrade %q, left %v", up, got, h)
+		}
 	}
 }
 

@@ -220,3 +220,90 @@ services:
 }
 
 var _ = errors.New
+
+// upSwitcher answers 101 to any request that asks to switch to something
+// (switching to what the request named, or to h2c when it named nothing),
+// and 200 "plain" otherwise: an upstream that would take an h2c upgrade.
+func upSwitcher(head string, c net.Conn, _ *bufio.Reader) bool {
+	to := upHeadField(head, "Upgrade")
+	if to == "" {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain")
+		return true
+	}
+	if strings.EqualFold(to, "websocket") {
+		to = "h2c"
+	}
+	fmt.Fprintf(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: %s\r\n\r\n", to)
+	// What an HTTP/2 server sends first after switching: its SETTINGS.
+	io.WriteString(c, "\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+	time.Sleep(time.Second)
+	return false
+}
+
+// TestUpstreamUpgradeOnlyWebSocket: only a WebSocket upgrade goes
+// upstream, as in Kong. An h2c upgrade (with or without HTTP2-Settings
+// named in Connection) or any other Upgrade token is dropped, with
+// HTTP2-Settings, and the request is forwarded as a plain one: speaking
+// HTTP/2 straight to the upstream over the client's connection would
+// skip every per-request check of the gateway. An upstream that switches
+// to another protocol than the WebSocket one asked for gets 502.
+func TestUpstreamUpgradeOnlyWebSocket(t *testing.T) {
+	up := upStartRaw(t, upSwitcher)
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: a
+  url: %s
+  routes: [{paths: [/]}]
+`, up.URL), gwtest.Options{})
+	for _, tc := range []struct{ name, fields string }{
+		{"h2c", "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"},
+		{"h2c, settings not in Connection", "Connection: Upgrade\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"},
+		{"h2c upper case", "Connection: upgrade\r\nUpgrade: H2C\r\nHttp2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"},
+		{"h2c and websocket", "Connection: Upgrade\r\nUpgrade: h2c, websocket\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"},
+		{"other protocol", "Connection: Upgrade\r\nUpgrade: IRC/6.9\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(up.Heads())
+			c, br := upDial(t, gw)
+			fmt.Fprintf(c, "GET /x HTTP/1.1\r\nHost: a.example.com\r\n%s\r\n", tc.fields)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || string(body) != "plain" {
+				t.Fatalf("got %d %q, want the upstream's plain 200", resp.StatusCode, body)
+			}
+			heads := up.Heads()
+			if len(heads) != before+1 {
+				t.Fatalf("upstream saw %d requests, want 1", len(heads)-before)
+			}
+			head := heads[len(heads)-1]
+			for _, f := range []string{"Upgrade", "HTTP2-Settings"} {
+				if v := upHeadField(head, f); v != "" {
+					t.Errorf("upstream got %s: %q", f, v)
+				}
+			}
+			if v := upHeadField(head, "Connection"); strings.Contains(strings.ToLower(v), "upgrade") {
+				t.Errorf("upstream got Connection: %q", v)
+			}
+		})
+	}
+	t.Run("websocket answered with another protocol", func(t *testing.T) {
+		c, br := upDial(t, gw)
+		io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: a.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
+			"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 502 {
+			t.Fatalf("got %d %q, want 502", resp.StatusCode, body)
+		}
+		if head := up.Heads()[len(up.Heads())-1]; upHeadField(head, "Upgrade") != "websocket" {
+			t.Fatalf("the WebSocket handshake did not reach the upstream as one: %q", head)
+		}
+	})
+}
