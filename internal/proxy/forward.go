@@ -181,7 +181,7 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 			continue
 		}
 		var cb *errClientBody
-		if !errors.As(err, &cb) {
+		if !errors.As(err, &cb) && !errors.Is(err, errHeadTooLarge) {
 			if d, ok := rt.allow(ctx, kind); ok && sleepCtx(ctx, d) {
 				continue
 			}
@@ -288,14 +288,14 @@ func (h *Handler) exchange(ctx context.Context, conn *upstream.Conn, r *http.Req
 		}
 		// The upstream may have answered early (413, 401) and closed;
 		// read that answer if it is there.
-		head, rerr := readHead(conn.R, hdr, headRequest{noBody: c.Method == http.MethodHead})
+		head, rerr := readHead(conn.R, hdr, headRequest{noBody: c.Method == http.MethodHead, maxBytes: h.opts.MaxResponseHeaderBytes})
 		if rerr == nil {
 			head.close = true
 			return head, nil
 		}
 		return upstreamHead{}, err
 	}
-	return readHead(conn.R, hdr, headRequest{noBody: c.Method == http.MethodHead})
+	return readHead(conn.R, hdr, headRequest{noBody: c.Method == http.MethodHead, maxBytes: h.opts.MaxResponseHeaderBytes})
 }
 
 // respond runs the header and body filters and streams the body to the

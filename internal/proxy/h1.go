@@ -37,10 +37,19 @@ type upstreamHead struct {
 // it would leave the client waiting on a protocol nobody speaks.
 var errBadSwitch = fmt.Errorf("%w: 101 Switching Protocols to a protocol the request did not ask for", errBadResponse)
 
+// DefaultMaxResponseHeaderBytes bounds an upstream response head unless
+// Options say otherwise: the request side's default.
+const DefaultMaxResponseHeaderBytes = 64 << 10
+
+// errHeadTooLarge is a response head (with the interim ones before it)
+// over the limit. It is never retried: every target would send the same.
+var errHeadTooLarge = fmt.Errorf("%w: response head too large", errBadResponse)
+
 // headRequest is what readHead needs to know of the request.
 type headRequest struct {
 	noBody    bool // HEAD: no body whatever the head says
 	websocket bool // the request asked for a WebSocket upgrade
+	maxBytes  int  // the most head bytes read, interim heads included
 }
 
 // writeHead writes the request line and headers. Header values with CR or
@@ -173,9 +182,13 @@ func writeBody(bw *bufio.Writer, body io.Reader, contentLength int64, buf []byte
 // map), dropping hop-by-hop headers. Interim 1xx responses other than 101
 // are skipped; a 101 is accepted only as the switch to the WebSocket
 // protocol the request asked for.
+//
+// The heads count against req.maxBytes together, as in net/http's client,
+// so that a flood of interim responses is bounded as a large head is.
 func readHead(br *bufio.Reader, dst http.Header, req headRequest) (upstreamHead, error) {
+	budget := req.maxBytes
 	for {
-		head, err := readOneHead(br, dst)
+		head, err := readOneHead(br, dst, &budget)
 		if err != nil {
 			return head, err
 		}
@@ -192,9 +205,32 @@ func readHead(br *bufio.Reader, dst http.Header, req headRequest) (upstreamHead,
 	}
 }
 
-func readOneHead(br *bufio.Reader, dst http.Header) (upstreamHead, error) {
-	head := upstreamHead{contentLength: -1}
+// headLine reads one line of a response head and charges it to *budget.
+// A line longer than the reader's buffer (a large cookie or CSP field) is
+// put together in a slice of its own.
+func headLine(br *bufio.Reader, budget *int) ([]byte, error) {
 	line, err := br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		long := append([]byte(nil), line...)
+		for err == bufio.ErrBufferFull && len(long) <= *budget {
+			line, err = br.ReadSlice('\n')
+			long = append(long, line...)
+		}
+		line = long
+	}
+	if len(line) > *budget {
+		return nil, errHeadTooLarge
+	}
+	if err != nil {
+		return nil, err
+	}
+	*budget -= len(line)
+	return line, nil
+}
+
+func readOneHead(br *bufio.Reader, dst http.Header, budget *int) (upstreamHead, error) {
+	head := upstreamHead{contentLength: -1}
+	line, err := headLine(br, budget)
 	if err != nil {
 		return head, err
 	}
@@ -214,11 +250,8 @@ func readOneHead(br *bufio.Reader, dst http.Header) (upstreamHead, error) {
 	var sawCL bool
 	var vals []string
 	for {
-		line, err = br.ReadSlice('\n')
+		line, err = headLine(br, budget)
 		if err != nil {
-			if err == bufio.ErrBufferFull {
-				return head, errBadResponse
-			}
 			return head, err
 		}
 		line = trimEOL(line)

@@ -84,6 +84,15 @@ func TestReadHead(t *testing.T) {
 		{name: "switch nobody asked for", raw: "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n", wantErr: true},
 		{name: "switch without Upgrade", raw: "HTTP/1.1 101 Switching Protocols\r\n\r\n", websocket: true, wantErr: true},
 		{name: "switch to another protocol", raw: "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n", websocket: true, wantErr: true},
+		{
+			name:   "field longer than the read buffer",
+			raw:    "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("a", 40000) + "\r\nContent-Length: 0\r\n\r\n",
+			want:   upstreamHead{status: 200, contentLength: 0},
+			header: http.Header{"X-Long": {strings.Repeat("a", 40000)}, "Content-Length": {"0"}},
+		},
+		{name: "head over the limit", raw: "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("a", 70000) + "\r\n\r\n", wantErr: true},
+		{name: "many fields over the limit", raw: "HTTP/1.1 200 OK\r\n" + strings.Repeat("X-A: "+strings.Repeat("a", 1000)+"\r\n", 70) + "\r\n", wantErr: true},
+		{name: "interim flood", raw: strings.Repeat("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n", 3000) + "HTTP/1.1 204 No Content\r\n\r\n", wantErr: true},
 		{name: "conflicting lengths", raw: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", wantErr: true},
 		{name: "negative length", raw: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", wantErr: true},
 		{name: "signed length", raw: "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n", wantErr: true},
@@ -97,7 +106,7 @@ func TestReadHead(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dst := http.Header{}
-			head, err := readHead(bufio.NewReader(strings.NewReader(tt.raw)), dst, headRequest{noBody: tt.head, websocket: tt.websocket})
+			head, err := readHead(bufio.NewReader(strings.NewReader(tt.raw)), dst, headRequest{noBody: tt.head, websocket: tt.websocket, maxBytes: DefaultMaxResponseHeaderBytes})
 			if tt.wantErr {
 				if err == nil {
 					t.Fatalf("no error; head %+v", head)

@@ -71,6 +71,10 @@ type Options struct {
 	// not retried once sent. 0 means the default, 64 KiB; negative means
 	// bodies are never buffered.
 	RetryBufferBytes int64
+	// MaxResponseHeaderBytes bounds an upstream response head, interim
+	// (1xx) heads included; a larger one is a 502, not retried. 0 means
+	// the default, 64 KiB.
+	MaxResponseHeaderBytes int
 	// RequestTimeout bounds each request from its first upstream attempt to
 	// the upstream response head, across retries and backoff; on expiry
 	// the client gets 504 and the upstream connection is closed. The body
@@ -122,6 +126,9 @@ func NewHandler(snap *snapshot.Holder, opts Options) *Handler {
 	}
 	if opts.RetryOnStatuses == nil {
 		opts.RetryOnStatuses = DefaultRetryOnStatuses
+	}
+	if opts.MaxResponseHeaderBytes <= 0 {
+		opts.MaxResponseHeaderBytes = DefaultMaxResponseHeaderBytes
 	}
 	if opts.RetryBufferBytes == 0 {
 		opts.RetryBufferBytes = DefaultRetryBufferBytes

@@ -48,7 +48,7 @@ func (h *Handler) tunnel(w *countingWriter, r *http.Request, st *reqState, route
 	hdr := w.Header()
 	var head upstreamHead
 	if err = conn.W.Flush(); err == nil {
-		head, err = readHead(conn.R, hdr, headRequest{websocket: true})
+		head, err = readHead(conn.R, hdr, headRequest{websocket: true, maxBytes: h.opts.MaxResponseHeaderBytes})
 	}
 	if err != nil {
 		clear(hdr)

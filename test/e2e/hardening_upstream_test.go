@@ -307,3 +307,122 @@ services:
 		}
 	})
 }
+
+// upBigHeads answers /line/N with one header field of N bytes and
+// /lines/N with N bytes of header fields of 1 KiB each.
+func upBigHeads(head string, c net.Conn, _ *bufio.Reader) bool {
+	var kind string
+	var n int
+	path := strings.Fields(head)[1]
+	fmt.Sscanf(strings.ReplaceAll(path, "/", " "), "%s %d", &kind, &n)
+	var b strings.Builder
+	b.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n")
+	if kind == "line" {
+		fmt.Fprintf(&b, "X-Big: %s\r\n", strings.Repeat("a", n-len("X-Big: \r\n")))
+	} else {
+		for i := 0; n > 0; i++ {
+			field := fmt.Sprintf("X-Many-%d: ", i)
+			size := min(n, 1024)
+			b.WriteString(field + strings.Repeat("b", max(size-len(field)-2, 0)) + "\r\n")
+			n -= size
+		}
+	}
+	b.WriteString("\r\nok")
+	io.WriteString(c, b.String())
+	return true
+}
+
+// TestUpstreamResponseHeaderSize: response header blocks up to
+// --upstream-max-header-bytes (64 KiB by default, as the request side)
+// pass, in one field or many; a larger one is a 502 after one attempt,
+// never retried, since every try would fail the same way.
+func TestUpstreamResponseHeaderSize(t *testing.T) {
+	up := upStartRaw(t, upBigHeads)
+	cfg := fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: a
+  url: %s
+  retries: 5
+  routes: [{paths: [/]}]
+`, up.URL)
+	get := func(t *testing.T, gw *gwtest.Gateway, path string) (*http.Response, []byte) {
+		t.Helper()
+		resp, err := http.Get(gw.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, body
+	}
+	gw := gwtest.Start(t, cfg, gwtest.Options{})
+	for _, path := range []string{"/line/32768", "/lines/32768", "/line/64000", "/lines/64000"} {
+		resp, body := get(t, gw, path)
+		if resp.StatusCode != 200 || string(body) != "ok" {
+			t.Fatalf("%s: %d %q", path, resp.StatusCode, body)
+		}
+		if strings.HasPrefix(path, "/line/") && len(resp.Header.Get("X-Big")) < 32000 {
+			t.Fatalf("%s: X-Big lost (%d bytes)", path, len(resp.Header.Get("X-Big")))
+		}
+	}
+	for _, path := range []string{"/line/70000", "/lines/70000"} {
+		before := len(up.Heads())
+		resp, body := get(t, gw, path)
+		if resp.StatusCode != 502 || upMessage(t, body) != "An invalid response was received from the upstream server" {
+			t.Fatalf("%s: %d %q, want 502", path, resp.StatusCode, body)
+		}
+		if n := len(up.Heads()) - before; n != 1 {
+			t.Fatalf("%s: %d upstream attempts, want 1", path, n)
+		}
+	}
+
+	t.Run("flag", func(t *testing.T) {
+		gw := gwtest.Start(t, cfg, gwtest.Options{Args: []string{"--upstream-max-header-bytes", "131072"}})
+		for path, want := range map[string]int{"/line/100000": 200, "/lines/100000": 200, "/line/140000": 502} {
+			if resp, body := get(t, gw, path); resp.StatusCode != want {
+				t.Fatalf("%s: %d %q, want %d", path, resp.StatusCode, body, want)
+			}
+		}
+	})
+}
+
+// TestUpstreamResponseHeaderSizeHTTP2: the bound holds for HTTP/2 (grpc)
+// upstreams too, whose client is net/http's.
+func TestUpstreamResponseHeaderSizeHTTP2(t *testing.T) {
+	srv := &http.Server{Protocols: new(http.Protocols), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n int
+		fmt.Sscanf(r.URL.Path, "/h2/%d", &n)
+		w.Header().Set("X-Big", strings.Repeat("a", n))
+		io.WriteString(w, "ok")
+	})}
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: h2
+  url: grpc://%s
+  routes: [{paths: [/h2], strip_path: false}]
+`, ln.Addr()), gwtest.Options{ProxyListen: "127.0.0.1:0 http2"})
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	for path, want := range map[string]int{"/h2/40000": 200, "/h2/100000": 502} {
+		resp, err := client.Get(gw.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || (want == 200 && len(resp.Header.Get("X-Big")) != 40000) {
+			t.Fatalf("%s: %d %q (X-Big %d bytes), want %d", path, resp.StatusCode, body, len(resp.Header.Get("X-Big")), want)
+		}
+	}
+}
