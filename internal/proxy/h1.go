@@ -30,6 +30,7 @@ type upstreamHead struct {
 	close         bool // the upstream will close, or framing forbids reuse
 	upgrade       bool // 101 Switching Protocols
 	websocket     bool // the head names the WebSocket protocol in Upgrade
+	budget        int  // what the limit leaves for the trailer
 }
 
 // errBadSwitch is a 101 to a request that asked for no upgrade, or to
@@ -235,8 +236,9 @@ func readOneHead(br *bufio.Reader, dst http.Header, budget *int) (upstreamHead, 
 		return head, err
 	}
 	line = trimEOL(line)
-	// HTTP/1.x SP 3DIGIT [SP reason]
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
+	// HTTP/1.0 or HTTP/1.1, SP, 3DIGIT, then SP and the reason, if any.
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || (line[7] != '0' && line[7] != '1') ||
+		line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
 		return head, errBadResponse
 	}
 	http10 := line[7] == '0'
@@ -261,12 +263,10 @@ func readOneHead(br *bufio.Reader, dst http.Header, budget *int) (upstreamHead, 
 		if line[0] == ' ' || line[0] == '\t' {
 			return head, errBadResponse // obsolete line folding
 		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
+		rawKey, value, ok := splitField(line)
+		if !ok {
 			return head, errBadResponse
 		}
-		rawKey := line[:colon]
-		value := bytes.TrimSpace(line[colon+1:])
 		key := canonicalKey(rawKey)
 		switch key {
 		case "Content-Length":
@@ -320,16 +320,18 @@ func readOneHead(br *bufio.Reader, dst http.Header, budget *int) (upstreamHead, 
 		dst[key] = vals[n-1 : n : n]
 	}
 	if head.chunked {
-		// RFC 9112 6.3: chunked wins over Content-Length, and the message
-		// is suspect enough that the connection must not be reused.
-		if sawCL {
-			head.close = true
+		// RFC 9112 6.1 and 6.3: Transfer-Encoding with Content-Length, or
+		// in an HTTP/1.0 response, is faulty framing, the shape of a
+		// response-splitting attempt; refused as NGINX refuses it.
+		if sawCL || http10 {
+			return head, errBadResponse
 		}
 		head.contentLength = -1
 	}
 	if head.status == http.StatusSwitchingProtocols {
 		head.upgrade = true
 	}
+	head.budget = *budget
 	if len(connTokens) > 0 {
 		for tok := range bytes.SplitSeq(connTokens, []byte{','}) {
 			if tok = bytes.TrimSpace(tok); len(tok) > 0 {
@@ -347,6 +349,45 @@ func readOneHead(br *bufio.Reader, dst http.Header, budget *int) (upstreamHead, 
 	}
 	return head, nil
 }
+
+// splitField splits a field line (without its line end) into name and
+// value. The name must be a token right up to the colon, and the value
+// have no control bytes but HTAB (RFC 9110 5.1, 5.5). Anything else is
+// refused rather than repaired: a NUL or bare CR is read differently by
+// the next parser, and "Transfer-Encoding :" is not framing here but may
+// be downstream.
+func splitField(line []byte) (name, value []byte, ok bool) {
+	colon := 0
+	for colon < len(line) && tokenByte[line[colon]] {
+		colon++
+	}
+	if colon == 0 || colon == len(line) || line[colon] != ':' {
+		return nil, nil, false
+	}
+	value = bytes.Trim(line[colon+1:], " \t")
+	for _, c := range value {
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return nil, nil, false
+		}
+	}
+	return line[:colon], value, true
+}
+
+// tokenByte marks the bytes of a token (RFC 9110 5.6.2), which field
+// names are made of.
+var tokenByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
 
 // parseDigits parses a Content-Length: decimal digits only (no sign, no
 // spaces inside), at most 18 of them.
@@ -446,6 +487,8 @@ type bodyReader struct {
 	done      bool
 	reusable  bool
 	trailer   http.Header
+	// trailerBudget is what the head left of the limit on header bytes.
+	trailerBudget int
 	// timeout is the service's read_timeout, which Kong applies between
 	// two reads; the deadline is renewed at most every quarter of it.
 	timeout time.Duration
@@ -499,9 +542,11 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// readTrailer reads the trailer fields after the last chunk, held to the
+// rules and the size limit of the head.
 func (b *bodyReader) readTrailer() error {
 	for {
-		line, err := b.conn.R.ReadSlice('\n')
+		line, err := headLine(b.conn.R, &b.trailerBudget)
 		if err != nil {
 			return err
 		}
@@ -509,13 +554,15 @@ func (b *bodyReader) readTrailer() error {
 		if len(line) == 0 {
 			return nil
 		}
-		if colon := bytes.IndexByte(line, ':'); colon > 0 {
-			if b.trailer == nil {
-				b.trailer = http.Header{}
-			}
-			k := canonicalKey(line[:colon])
-			b.trailer[k] = append(b.trailer[k], string(bytes.TrimSpace(line[colon+1:])))
+		name, value, ok := splitField(line)
+		if !ok {
+			return errBadResponse
 		}
+		if b.trailer == nil {
+			b.trailer = http.Header{}
+		}
+		k := canonicalKey(name)
+		b.trailer[k] = append(b.trailer[k], string(value))
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestReadHead(t *testing.T) {
@@ -31,12 +32,23 @@ func TestReadHead(t *testing.T) {
 			want:   upstreamHead{status: 200, contentLength: -1, chunked: true},
 			header: http.Header{},
 		},
+		{name: "chunked with content length", raw: "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", wantErr: true},
+		{name: "chunked in HTTP/1.0", raw: "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", wantErr: true},
 		{
-			name:   "chunked beats content length and forbids reuse",
-			raw:    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
-			want:   upstreamHead{status: 200, contentLength: -1, chunked: true, close: true},
-			header: http.Header{},
+			name:   "status line without reason, value with tab and obs-text",
+			raw:    "HTTP/1.1 200\r\nX-A: a\tb\xe9\r\nContent-Length: 0\r\n\r\n",
+			want:   upstreamHead{status: 200, contentLength: 0},
+			header: http.Header{"X-A": {"a\tb\xe9"}, "Content-Length": {"0"}},
 		},
+		{name: "space before colon", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding : chunked\r\n\r\n", wantErr: true},
+		{name: "separator in name", raw: "HTTP/1.1 200 OK\r\nX(A): 1\r\n\r\n", wantErr: true},
+		{name: "empty name", raw: "HTTP/1.1 200 OK\r\n: 1\r\n\r\n", wantErr: true},
+		{name: "no colon", raw: "HTTP/1.1 200 OK\r\nX-A\r\n\r\n", wantErr: true},
+		{name: "NUL in value", raw: "HTTP/1.1 200 OK\r\nX-A: a\x00b\r\n\r\n", wantErr: true},
+		{name: "bare CR in value", raw: "HTTP/1.1 200 OK\r\nX-A: a\rSet-Cookie: x=1\r\n\r\n", wantErr: true},
+		{name: "DEL in value", raw: "HTTP/1.1 200 OK\r\nX-A: a\x7f\r\n\r\n", wantErr: true},
+		{name: "unknown version", raw: "HTTP/1.7 200 OK\r\n\r\n", wantErr: true},
+		{name: "no space after status", raw: "HTTP/1.1 200OK\r\n\r\n", wantErr: true},
 		{
 			name:   "hop-by-hop and connection tokens removed",
 			raw:    "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\nX-Keep: 2\r\nContent-Length: 0\r\n\r\n",
@@ -116,7 +128,7 @@ func TestReadHead(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, head, cmp.AllowUnexported(upstreamHead{})); diff != "" {
+			if diff := cmp.Diff(tt.want, head, cmp.AllowUnexported(upstreamHead{}), cmpopts.IgnoreFields(upstreamHead{}, "budget")); diff != "" {
 				t.Errorf("head (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(tt.header, dst); diff != "" {

@@ -219,8 +219,6 @@ services:
 	})
 }
 
-var _ = errors.New
-
 // upSwitcher answers 101 to any request that asks to switch to something
 // (switching to what the request named, or to h2c when it named nothing),
 // and 200 "plain" otherwise: an upstream that would take an h2c upgrade.
@@ -425,4 +423,125 @@ services:
 			t.Fatalf("%s: %d %q (X-Big %d bytes), want %d", path, resp.StatusCode, body, len(resp.Header.Get("X-Big")), want)
 		}
 	}
+}
+
+// upFaults are raw upstream answers that break HTTP/1.1, by path; "|"
+// splits an answer into writes 300 ms apart, so that the head and what
+// follows it arrive separately.
+var upFaults = map[string]string{
+	"/switch":          "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+	"/switch-bare":     "HTTP/1.1 101 Switching Protocols\r\n\r\n",
+	"/chunk-size":      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+	"/chunk-size-late": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n|-5\r\nhello\r\n0\r\n\r\n",
+	"/chunk-eof":       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+	"/length-eof":      "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+	"/length-eof-late": "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n|",
+	"/status-nospace":  "HTTP/1.1 200OK\r\nContent-Length: 2\r\n\r\nok",
+	"/status-version":  "HTTP/1.7 200 OK\r\nContent-Length: 2\r\n\r\nok",
+	"/status-h2":       "HTTP/2 200 OK\r\nContent-Length: 2\r\n\r\nok",
+	"/status-none":     "200 OK\r\nContent-Length: 2\r\n\r\nok",
+	"/status-short":    "HTTP/1.1 20 OK\r\nContent-Length: 2\r\n\r\nok",
+	"/interim-flood":   strings.Repeat("HTTP/1.1 102 Processing\r\n\r\n", 5000) + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+	"/name-space":      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding : chunked\r\n\r\nok",
+	"/name-bad-byte":   "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX(A): 1\r\n\r\nok",
+	"/value-nul":       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: a\x00b\r\n\r\nok",
+	"/value-cr":        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: a\rSet-Cookie: evil=1\r\n\r\nok",
+	"/length-negative": "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nok",
+	"/length-twice":    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
+	"/length-list":     "HTTP/1.1 200 OK\r\nContent-Length: 2, 3\r\n\r\nok",
+	"/length-and-te":   "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+	"/te-on-1.0":       "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+	// Still well-formed, for contrast.
+	"/ok-chunked":        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n|2\r\nok\r\n0\r\n\r\n",
+	"/ok-early":          "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+	"/truncated":         "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nsome|",
+	"/truncated-trailer": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nsome\r\n|0\r\nX(A): 1\r\n\r\n",
+}
+
+func upFaulty(head string, c net.Conn, _ *bufio.Reader) bool {
+	answer, ok := upFaults[strings.Fields(head)[1]]
+	if !ok {
+		answer = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+	}
+	for i, part := range strings.Split(answer, "|") {
+		if i > 0 {
+			time.Sleep(300 * time.Millisecond)
+		}
+		io.WriteString(c, part)
+	}
+	return false
+}
+
+// TestUpstreamProtocolFaults: an upstream response that breaks HTTP/1.1
+// before any of its body reached the client (a 101 nobody asked for, a
+// bad status line, a flood of interim responses, invalid field names or
+// values, a bad or contradictory length, a bad first chunk size, EOF
+// before the first body byte) is a 502, answered at once; the head of the
+// response is held back until the body starts well, which costs no
+// latency since nothing is sent before the first body bytes anyway.
+// Once body bytes reached the client, a fault cuts the connection, so a
+// truncated body never passes for a whole one.
+func TestUpstreamProtocolFaults(t *testing.T) {
+	up := upStartRaw(t, upFaulty)
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: a
+  url: %s
+  retries: 0
+  routes: [{paths: [/]}]
+`, up.URL), gwtest.Options{})
+	for path := range upFaults {
+		if strings.HasPrefix(path, "/ok-") || strings.HasPrefix(path, "/truncated") {
+			continue
+		}
+		t.Run(path[1:], func(t *testing.T) {
+			c, br := upDial(t, gw)
+			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: a.example.com\r\n\r\n", path)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			if err != nil || resp.StatusCode != 502 || upMessage(t, body) != "An invalid response was received from the upstream server" {
+				t.Fatalf("got %d %q (%v), want 502", resp.StatusCode, body, err)
+			}
+			if len(resp.Header["X-A"])+len(resp.Header["Set-Cookie"]) > 0 {
+				t.Fatalf("the broken response's fields reached the client: %v", resp.Header)
+			}
+			// The client connection is still good for another request.
+			io.WriteString(c, "GET /ok-early HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
+			if resp, err = http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("next request on the connection: %v %v", resp, err)
+			}
+			io.Copy(io.Discard, resp.Body)
+		})
+	}
+	t.Run("well-formed", func(t *testing.T) {
+		for _, path := range []string{"/ok-chunked", "/ok-early"} {
+			resp, err := http.Get(gw.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != 200 || string(body) != "ok" {
+				t.Fatalf("%s: %d %q %v", path, resp.StatusCode, body, err)
+			}
+		}
+	})
+	t.Run("truncated after body bytes", func(t *testing.T) {
+		// A bad trailer field is a fault too, found after the body.
+		for _, path := range []string{"/truncated", "/truncated-trailer"} {
+			resp, err := http.Get(gw.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(body) != "some" || !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("%s: got %d %q %v, want the 200 with its 4 bytes, then the connection cut", path, resp.StatusCode, body, err)
+			}
+		}
+	})
 }
