@@ -63,6 +63,7 @@ type runOptions struct {
 	retryStatuses     []int
 	retryBufferBytes  int64
 	requestTimeout    time.Duration
+	upMaxHeaderBytes  int
 	healthCoolDown    time.Duration
 	encodedSlashes    bool
 	drainDelay        time.Duration
@@ -114,6 +115,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.Int64Var(&o.retryBufferBytes, "upstream-retry-buffer-size", proxy.DefaultRetryBufferBytes, "largest request body buffered so an idempotent request can be retried; larger ones stream and are not retried (negative: never buffer)")
 	fs.DurationVar(&o.healthCoolDown, "health-cooldown", upstream.DefaultHealthCoolDown, "return a target marked unhealthy by passive checks to service after this long when no active check can (0: never, as Kong)")
 	fs.DurationVar(&o.requestTimeout, "upstream-request-timeout", 0, "overall deadline from the first upstream attempt to the response head, across retries; 504 on expiry (0: none)")
+	fs.IntVar(&o.upMaxHeaderBytes, "upstream-max-header-bytes", proxy.DefaultMaxResponseHeaderBytes, "largest upstream response header block (interim 1xx heads included); larger is a 502, not retried")
 	fs.StringVar(&o.dns.resolver, "dns-resolver", "", "comma-separated nameservers, ip or ip:port, for target and service host names (default: those of /etc/resolv.conf)")
 	fs.StringVar(&o.dns.hostsFile, "dns-hostsfile", upstream.DefaultDNSHostsFile, "hosts file read once at start; its names resolve without DNS and never expire (empty: none)")
 	fs.StringVar(&o.dns.order, "dns-order", upstream.DefaultDNSOrder, "record types tried in turn, first answer wins: LAST (the type that answered last time), SRV, A, AAAA, CNAME")
@@ -235,6 +237,9 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	if err != nil {
 		return nil, err
 	}
+	if o.upMaxHeaderBytes <= 0 {
+		return nil, errors.New("--upstream-max-header-bytes: must be positive")
+	}
 	proxyListens, err := server.ParseListens(o.proxyListen)
 	if err != nil {
 		return nil, fmt.Errorf("--proxy-listen: %v", err)
@@ -283,6 +288,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	}
 	deps := snapshot.Deps{Registry: reg, Pools: g.pools, States: states, Health: g.health, Resolver: g.resolver,
 		Env: plugin.Env{Logger: logger, Metrics: metrics, Redis: ratelimit.NewShared(time.Now)}}
+	deps.MaxResponseHeaderBytes = o.upMaxHeaderBytes
 	// go-redis reports dial failures through a package-level logger that
 	// writes plain text; route it into the gateway's structured log.
 	redis.SetLogger(redisLog{logger})
@@ -313,6 +319,8 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		RetryOnStatuses:     o.retryStatuses,
 		RetryBufferBytes:    o.retryBufferBytes,
 		RequestTimeout:      o.requestTimeout,
+
+		MaxResponseHeaderBytes: o.upMaxHeaderBytes,
 	})
 	getCert := func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		if s := g.holder.Load(); s != nil && s.Certs != nil {

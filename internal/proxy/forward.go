@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -181,7 +182,7 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 			continue
 		}
 		var cb *errClientBody
-		if !errors.As(err, &cb) {
+		if !errors.As(err, &cb) && !errors.Is(err, errHeadTooLarge) {
 			if d, ok := rt.allow(ctx, kind); ok && sleepCtx(ctx, d) {
 				continue
 			}
@@ -202,13 +203,19 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 		// bounded by read_timeout between reads, renewed on the first read.
 		body.renewAt = now
 	}
-	h.respond(w, st, route, head.status, body, head.contentLength < 0, buf, svc.ReadTimeout)
+	berr := h.respond(w, st, route, head.status, body, head.contentLength < 0, buf, svc.ReadTimeout)
 	if !stop() {
 		// The client went away and the abort already ran (or is running):
 		// the connection's deadline is spent, so it must not be reused.
 		body.reusable = false
 	}
 	body.finish()
+	if berr != nil {
+		target.End(failureOutcome(ctx, berr))
+		st.tries[len(st.tries)-1].Outcome = tryError
+		c.Upstream = failedResult(target, berr, tries)
+		return
+	}
 	target.End(upstream.Outcome{Status: head.status, Latency: st.upLatency})
 	if body.trailer != nil {
 		for k, vs := range body.trailer {
@@ -219,7 +226,7 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 
 // initBody prepares the reader of a response body that follows head.
 func initBody(body *bodyReader, conn *upstream.Conn, head upstreamHead, readTimeout time.Duration, now time.Time) {
-	*body = bodyReader{conn: conn, remaining: head.contentLength, reusable: !head.close,
+	*body = bodyReader{conn: conn, remaining: head.contentLength, reusable: !head.close, trailerBudget: head.budget,
 		timeout: readTimeout, renewAt: now.Add(readTimeout / 4)}
 	switch {
 	case head.chunked:
@@ -288,21 +295,29 @@ func (h *Handler) exchange(ctx context.Context, conn *upstream.Conn, r *http.Req
 		}
 		// The upstream may have answered early (413, 401) and closed;
 		// read that answer if it is there.
-		head, rerr := readHead(conn.R, hdr, c.Method == http.MethodHead)
+		head, rerr := readHead(conn.R, hdr, headRequest{noBody: c.Method == http.MethodHead, maxBytes: h.opts.MaxResponseHeaderBytes})
 		if rerr == nil {
 			head.close = true
 			return head, nil
 		}
 		return upstreamHead{}, err
 	}
-	return readHead(conn.R, hdr, c.Method == http.MethodHead)
+	return readHead(conn.R, hdr, headRequest{noBody: c.Method == http.MethodHead, maxBytes: h.opts.MaxResponseHeaderBytes})
 }
 
 // respond runs the header and body filters and streams the body to the
 // client. Bodies of unknown length are flushed whenever the upstream has
 // nothing more buffered, so server-sent events and long polls are not held.
+//
+// The status and header go to net/http only once the first read of the
+// body has returned: net/http sends nothing before the first body bytes
+// anyway, so this costs no latency, and a body that fails before its
+// first byte (a bad first chunk size, EOF inside a Content-Length body) is
+// answered with a gateway error instead of a connection closed on an
+// empty reply. That error is returned, for the caller's bookkeeping; it
+// is nil when the response went to the client, whole or cut short.
 func (h *Handler) respond(w *countingWriter, st *reqState, route *snapshot.Route, status int, body io.Reader,
-	stream bool, buf []byte, readTimeout time.Duration) {
+	stream bool, buf []byte, readTimeout time.Duration) error {
 	c := &st.Ctx
 	c.Resp.Status = status
 	c.Resp.FromUpstream = true
@@ -333,13 +348,24 @@ func (h *Handler) respond(w *countingWriter, st *reqState, route *snapshot.Route
 			src = inst.(plugin.BodyFilter).BodyFilter(c, src)
 		}
 	}
-	w.WriteHeader(c.Resp.Status)
 	if st.Req.Method == http.MethodHead {
-		return
+		w.WriteHeader(c.Resp.Status)
+		return nil
 	}
 	var rc *http.ResponseController
 	for first := true; ; first = false {
 		n, err := src.Read(buf)
+		if first {
+			if n == 0 && err != nil && err != io.EOF {
+				err = fmt.Errorf("upstream body: %w", err)
+				clear(hdr)
+				st.filtered = false
+				c.Resp.FromUpstream = false
+				h.upstreamFailed(w, st, err)
+				return err
+			}
+			w.WriteHeader(c.Resp.Status)
+		}
 		if n > 0 {
 			if !first {
 				// Past the first write the kernel buffer may be full: a
@@ -351,7 +377,7 @@ func (h *Handler) respond(w *countingWriter, st *reqState, route *snapshot.Route
 			}
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				st.errText = "client write: " + werr.Error()
-				return
+				return nil
 			}
 			if stream {
 				if br, ok := body.(*bodyReader); !ok || br.conn == nil || br.conn.R.Buffered() == 0 {
@@ -373,14 +399,21 @@ func (h *Handler) respond(w *countingWriter, st *reqState, route *snapshot.Route
 					st.errText = "client write: " + ferr.Error()
 				}
 			}
-			return
+			return nil
 		}
 		if err != nil {
 			st.errText = "upstream body: " + err.Error()
 			// The client response must be cut, so that a truncated body
-			// cannot pass for a complete one.
+			// cannot pass for a complete one. What was read goes out
+			// first (net/http would drop what it holds), so the client
+			// sees where the body broke off, when its framing shows the
+			// cut: a declared length or chunked, not a close-delimited
+			// HTTP/1.0 body.
+			if len(hdr["Content-Length"]) > 0 || st.Req.ProtoAtLeast(1, 1) {
+				flushClient(w)
+			}
 			st.abort = true
-			return
+			return nil
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/textproto"
@@ -28,6 +29,28 @@ type upstreamHead struct {
 	chunked       bool
 	close         bool // the upstream will close, or framing forbids reuse
 	upgrade       bool // 101 Switching Protocols
+	websocket     bool // the head names the WebSocket protocol in Upgrade
+	budget        int  // what the limit leaves for the trailer
+}
+
+// errBadSwitch is a 101 to a request that asked for no upgrade, or to
+// another protocol than the one it asked for (RFC 9110 15.2.2): relaying
+// it would leave the client waiting on a protocol nobody speaks.
+var errBadSwitch = fmt.Errorf("%w: 101 Switching Protocols to a protocol the request did not ask for", errBadResponse)
+
+// DefaultMaxResponseHeaderBytes bounds an upstream response head unless
+// Options say otherwise: the request side's default.
+const DefaultMaxResponseHeaderBytes = 64 << 10
+
+// errHeadTooLarge is a response head (with the interim ones before it)
+// over the limit. It is never retried: every target would send the same.
+var errHeadTooLarge = fmt.Errorf("%w: response head too large", errBadResponse)
+
+// headRequest is what readHead needs to know of the request.
+type headRequest struct {
+	noBody    bool // HEAD: no body whatever the head says
+	websocket bool // the request asked for a WebSocket upgrade
+	maxBytes  int  // the most head bytes read, interim heads included
 }
 
 // writeHead writes the request line and headers. Header values with CR or
@@ -158,15 +181,23 @@ func writeBody(bw *bufio.Writer, body io.Reader, contentLength int64, buf []byte
 
 // readHead reads a response head into dst (the client response's header
 // map), dropping hop-by-hop headers. Interim 1xx responses other than 101
-// are skipped. noBody is true for HEAD requests.
-func readHead(br *bufio.Reader, dst http.Header, noBody bool) (upstreamHead, error) {
+// are skipped; a 101 is accepted only as the switch to the WebSocket
+// protocol the request asked for.
+//
+// The heads count against req.maxBytes together, as in net/http's client,
+// so that a flood of interim responses is bounded as a large head is.
+func readHead(br *bufio.Reader, dst http.Header, req headRequest) (upstreamHead, error) {
+	budget := req.maxBytes
 	for {
-		head, err := readOneHead(br, dst)
+		head, err := readOneHead(br, dst, &budget)
 		if err != nil {
 			return head, err
 		}
+		if head.status == http.StatusSwitchingProtocols && !(req.websocket && head.websocket) {
+			return head, errBadSwitch
+		}
 		if head.status >= 200 || head.status == http.StatusSwitchingProtocols {
-			if noBody || head.status == http.StatusNoContent || head.status == http.StatusNotModified {
+			if req.noBody || head.status == http.StatusNoContent || head.status == http.StatusNotModified {
 				head.contentLength, head.chunked = 0, false
 			}
 			return head, nil
@@ -175,15 +206,39 @@ func readHead(br *bufio.Reader, dst http.Header, noBody bool) (upstreamHead, err
 	}
 }
 
-func readOneHead(br *bufio.Reader, dst http.Header) (upstreamHead, error) {
-	head := upstreamHead{contentLength: -1}
+// headLine reads one line of a response head and charges it to *budget.
+// A line longer than the reader's buffer (a large cookie or CSP field) is
+// put together in a slice of its own.
+func headLine(br *bufio.Reader, budget *int) ([]byte, error) {
 	line, err := br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		long := append([]byte(nil), line...)
+		for err == bufio.ErrBufferFull && len(long) <= *budget {
+			line, err = br.ReadSlice('\n')
+			long = append(long, line...)
+		}
+		line = long
+	}
+	if len(line) > *budget {
+		return nil, errHeadTooLarge
+	}
+	if err != nil {
+		return nil, err
+	}
+	*budget -= len(line)
+	return line, nil
+}
+
+func readOneHead(br *bufio.Reader, dst http.Header, budget *int) (upstreamHead, error) {
+	head := upstreamHead{contentLength: -1}
+	line, err := headLine(br, budget)
 	if err != nil {
 		return head, err
 	}
 	line = trimEOL(line)
-	// HTTP/1.x SP 3DIGIT [SP reason]
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
+	// HTTP/1.0 or HTTP/1.1, SP, 3DIGIT, then SP and the reason, if any.
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || (line[7] != '0' && line[7] != '1') ||
+		line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
 		return head, errBadResponse
 	}
 	http10 := line[7] == '0'
@@ -197,11 +252,8 @@ func readOneHead(br *bufio.Reader, dst http.Header) (upstreamHead, error) {
 	var sawCL bool
 	var vals []string
 	for {
-		line, err = br.ReadSlice('\n')
+		line, err = headLine(br, budget)
 		if err != nil {
-			if err == bufio.ErrBufferFull {
-				return head, errBadResponse
-			}
 			return head, err
 		}
 		line = trimEOL(line)
@@ -211,12 +263,10 @@ func readOneHead(br *bufio.Reader, dst http.Header) (upstreamHead, error) {
 		if line[0] == ' ' || line[0] == '\t' {
 			return head, errBadResponse // obsolete line folding
 		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
+		rawKey, value, ok := splitField(line)
+		if !ok {
 			return head, errBadResponse
 		}
-		rawKey := line[:colon]
-		value := bytes.TrimSpace(line[colon+1:])
 		key := canonicalKey(rawKey)
 		switch key {
 		case "Content-Length":
@@ -250,7 +300,10 @@ func readOneHead(br *bufio.Reader, dst http.Header) (upstreamHead, error) {
 			}
 			connTokens = append(append(connTokens, value...), ',')
 			continue
-		case "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Upgrade":
+		case "Upgrade":
+			head.websocket = asciiEqualFold(value, "websocket")
+			continue
+		case "Keep-Alive", "Proxy-Connection", "Te", "Trailer":
 			continue
 		}
 		if prior, ok := dst[key]; ok {
@@ -267,16 +320,18 @@ func readOneHead(br *bufio.Reader, dst http.Header) (upstreamHead, error) {
 		dst[key] = vals[n-1 : n : n]
 	}
 	if head.chunked {
-		// RFC 9112 6.3: chunked wins over Content-Length, and the message
-		// is suspect enough that the connection must not be reused.
-		if sawCL {
-			head.close = true
+		// RFC 9112 6.1 and 6.3: Transfer-Encoding with Content-Length, or
+		// in an HTTP/1.0 response, is faulty framing, the shape of a
+		// response-splitting attempt; refused as NGINX refuses it.
+		if sawCL || http10 {
+			return head, errBadResponse
 		}
 		head.contentLength = -1
 	}
 	if head.status == http.StatusSwitchingProtocols {
 		head.upgrade = true
 	}
+	head.budget = *budget
 	if len(connTokens) > 0 {
 		for tok := range bytes.SplitSeq(connTokens, []byte{','}) {
 			if tok = bytes.TrimSpace(tok); len(tok) > 0 {
@@ -294,6 +349,45 @@ func readOneHead(br *bufio.Reader, dst http.Header) (upstreamHead, error) {
 	}
 	return head, nil
 }
+
+// splitField splits a field line (without its line end) into name and
+// value. The name must be a token right up to the colon, and the value
+// have no control bytes but HTAB (RFC 9110 5.1, 5.5). Anything else is
+// refused rather than repaired: a NUL or bare CR is read differently by
+// the next parser, and "Transfer-Encoding :" is not framing here but may
+// be downstream.
+func splitField(line []byte) (name, value []byte, ok bool) {
+	colon := 0
+	for colon < len(line) && tokenByte[line[colon]] {
+		colon++
+	}
+	if colon == 0 || colon == len(line) || line[colon] != ':' {
+		return nil, nil, false
+	}
+	value = bytes.Trim(line[colon+1:], " \t")
+	for _, c := range value {
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return nil, nil, false
+		}
+	}
+	return line[:colon], value, true
+}
+
+// tokenByte marks the bytes of a token (RFC 9110 5.6.2), which field
+// names are made of.
+var tokenByte = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
 
 // parseDigits parses a Content-Length: decimal digits only (no sign, no
 // spaces inside), at most 18 of them.
@@ -393,6 +487,8 @@ type bodyReader struct {
 	done      bool
 	reusable  bool
 	trailer   http.Header
+	// trailerBudget is what the head left of the limit on header bytes.
+	trailerBudget int
 	// timeout is the service's read_timeout, which Kong applies between
 	// two reads; the deadline is renewed at most every quarter of it.
 	timeout time.Duration
@@ -446,9 +542,11 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// readTrailer reads the trailer fields after the last chunk, held to the
+// rules and the size limit of the head.
 func (b *bodyReader) readTrailer() error {
 	for {
-		line, err := b.conn.R.ReadSlice('\n')
+		line, err := headLine(b.conn.R, &b.trailerBudget)
 		if err != nil {
 			return err
 		}
@@ -456,13 +554,15 @@ func (b *bodyReader) readTrailer() error {
 		if len(line) == 0 {
 			return nil
 		}
-		if colon := bytes.IndexByte(line, ':'); colon > 0 {
-			if b.trailer == nil {
-				b.trailer = http.Header{}
-			}
-			k := canonicalKey(line[:colon])
-			b.trailer[k] = append(b.trailer[k], string(bytes.TrimSpace(line[colon+1:])))
+		name, value, ok := splitField(line)
+		if !ok {
+			return errBadResponse
 		}
+		if b.trailer == nil {
+			b.trailer = http.Header{}
+		}
+		k := canonicalKey(name)
+		b.trailer[k] = append(b.trailer[k], string(value))
 	}
 }
 

@@ -7,16 +7,18 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestReadHead(t *testing.T) {
 	tests := []struct {
-		name    string
-		raw     string
-		head    bool
-		want    upstreamHead
-		header  http.Header
-		wantErr bool
+		name      string
+		raw       string
+		head      bool
+		websocket bool
+		want      upstreamHead
+		header    http.Header
+		wantErr   bool
 	}{
 		{
 			name:   "content length",
@@ -30,12 +32,23 @@ func TestReadHead(t *testing.T) {
 			want:   upstreamHead{status: 200, contentLength: -1, chunked: true},
 			header: http.Header{},
 		},
+		{name: "chunked with content length", raw: "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", wantErr: true},
+		{name: "chunked in HTTP/1.0", raw: "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", wantErr: true},
 		{
-			name:   "chunked beats content length and forbids reuse",
-			raw:    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
-			want:   upstreamHead{status: 200, contentLength: -1, chunked: true, close: true},
-			header: http.Header{},
+			name:   "status line without reason, value with tab and obs-text",
+			raw:    "HTTP/1.1 200\r\nX-A: a\tb\xe9\r\nContent-Length: 0\r\n\r\n",
+			want:   upstreamHead{status: 200, contentLength: 0},
+			header: http.Header{"X-A": {"a\tb\xe9"}, "Content-Length": {"0"}},
 		},
+		{name: "space before colon", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding : chunked\r\n\r\n", wantErr: true},
+		{name: "separator in name", raw: "HTTP/1.1 200 OK\r\nX(A): 1\r\n\r\n", wantErr: true},
+		{name: "empty name", raw: "HTTP/1.1 200 OK\r\n: 1\r\n\r\n", wantErr: true},
+		{name: "no colon", raw: "HTTP/1.1 200 OK\r\nX-A\r\n\r\n", wantErr: true},
+		{name: "NUL in value", raw: "HTTP/1.1 200 OK\r\nX-A: a\x00b\r\n\r\n", wantErr: true},
+		{name: "bare CR in value", raw: "HTTP/1.1 200 OK\r\nX-A: a\rSet-Cookie: x=1\r\n\r\n", wantErr: true},
+		{name: "DEL in value", raw: "HTTP/1.1 200 OK\r\nX-A: a\x7f\r\n\r\n", wantErr: true},
+		{name: "unknown version", raw: "HTTP/1.7 200 OK\r\n\r\n", wantErr: true},
+		{name: "no space after status", raw: "HTTP/1.1 200OK\r\n\r\n", wantErr: true},
 		{
 			name:   "hop-by-hop and connection tokens removed",
 			raw:    "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\nX-Keep: 2\r\nContent-Length: 0\r\n\r\n",
@@ -73,6 +86,25 @@ func TestReadHead(t *testing.T) {
 			want:   upstreamHead{status: 200, contentLength: 0},
 			header: http.Header{"Set-Cookie": {"a=1", "b=2"}, "X-Custom-Thing": {"v"}, "Content-Length": {"0"}},
 		},
+		{
+			name:      "websocket switch",
+			raw:       "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: WebSocket\r\nSec-WebSocket-Accept: x\r\n\r\n",
+			websocket: true,
+			want:      upstreamHead{status: 101, contentLength: -1, upgrade: true, websocket: true},
+			header:    http.Header{"Sec-Websocket-Accept": {"x"}},
+		},
+		{name: "switch nobody asked for", raw: "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n", wantErr: true},
+		{name: "switch without Upgrade", raw: "HTTP/1.1 101 Switching Protocols\r\n\r\n", websocket: true, wantErr: true},
+		{name: "switch to another protocol", raw: "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n", websocket: true, wantErr: true},
+		{
+			name:   "field longer than the read buffer",
+			raw:    "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("a", 40000) + "\r\nContent-Length: 0\r\n\r\n",
+			want:   upstreamHead{status: 200, contentLength: 0},
+			header: http.Header{"X-Long": {strings.Repeat("a", 40000)}, "Content-Length": {"0"}},
+		},
+		{name: "head over the limit", raw: "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("a", 70000) + "\r\n\r\n", wantErr: true},
+		{name: "many fields over the limit", raw: "HTTP/1.1 200 OK\r\n" + strings.Repeat("X-A: "+strings.Repeat("a", 1000)+"\r\n", 70) + "\r\n", wantErr: true},
+		{name: "interim flood", raw: strings.Repeat("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n", 3000) + "HTTP/1.1 204 No Content\r\n\r\n", wantErr: true},
 		{name: "conflicting lengths", raw: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", wantErr: true},
 		{name: "negative length", raw: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", wantErr: true},
 		{name: "signed length", raw: "HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n", wantErr: true},
@@ -86,7 +118,7 @@ func TestReadHead(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dst := http.Header{}
-			head, err := readHead(bufio.NewReader(strings.NewReader(tt.raw)), dst, tt.head)
+			head, err := readHead(bufio.NewReader(strings.NewReader(tt.raw)), dst, headRequest{noBody: tt.head, websocket: tt.websocket, maxBytes: DefaultMaxResponseHeaderBytes})
 			if tt.wantErr {
 				if err == nil {
 					t.Fatalf("no error; head %+v", head)
@@ -96,7 +128,7 @@ func TestReadHead(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, head, cmp.AllowUnexported(upstreamHead{})); diff != "" {
+			if diff := cmp.Diff(tt.want, head, cmp.AllowUnexported(upstreamHead{}), cmpopts.IgnoreFields(upstreamHead{}, "budget")); diff != "" {
 				t.Errorf("head (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(tt.header, dst); diff != "" {
@@ -154,6 +186,14 @@ func TestStripRequestHeaders(t *testing.T) {
 	want := http.Header{"X-Consumers": {"kept: not a prefix match"}, "Authorization": {"Bearer kept"}, "Proxy-Authorization": {"secret"}}
 	if diff := cmp.Diff(want, h); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+	// Only WebSocket upgrades pass; an h2c upgrade loses Upgrade and
+	// HTTP2-Settings, whether or not Connection names the latter.
+	for _, up := range []string{"h2c", "websocket, h2c", "TLS/1.2"} {
+		h := http.Header{"Connection": {"Upgrade"}, "Upgrade": {up}, "Http2-Settings": {"AAMAAABkAAQCAAAAAAIAAAAA"}}
+		if got := stripRequestHeaders(h); got != "" || len(h) != 0 {
+			t.Errorf("Upgrade %q: upgrade %q, left %v", up, got, h)
+		}
 	}
 }
 

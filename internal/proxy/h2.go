@@ -106,8 +106,10 @@ func (h *Handler) forwardH2(w *countingWriter, r *http.Request, st *reqState, ro
 	if r.ProtoMajor == 2 && r.Header.Get("Content-Type") != "" {
 		out.Header["Te"] = []string{"trailers"}
 	}
-	// Credentials for the gateway itself never go upstream.
+	// Credentials for the gateway itself never go upstream, and the
+	// gateway answers Expect itself (as the HTTP/1.1 path does).
 	delete(out.Header, "Proxy-Authorization")
+	delete(out.Header, "Expect")
 	out = out.WithContext(ctx)
 	start := time.Now()
 	target.Begin()
@@ -149,7 +151,12 @@ func (h *Handler) forwardH2(w *countingWriter, r *http.Request, st *reqState, ro
 	}
 	bufp := h.bufPool.Get().(*[]byte)
 	defer h.bufPool.Put(bufp)
-	h.respond(w, st, route, resp.StatusCode, resp.Body, true, *bufp, svc.ReadTimeout)
+	if err := h.respond(w, st, route, resp.StatusCode, resp.Body, true, *bufp, svc.ReadTimeout); err != nil {
+		target.End(failureOutcome(r.Context(), err))
+		st.tries[len(st.tries)-1].Outcome = tryError
+		c.Upstream = failedResult(target, err, 1)
+		return
+	}
 	target.End(upstream.Outcome{Status: resp.StatusCode, Latency: st.upLatency})
 	for k, vs := range resp.Trailer {
 		hdr[http.TrailerPrefix+k] = vs

@@ -71,6 +71,10 @@ type Options struct {
 	// not retried once sent. 0 means the default, 64 KiB; negative means
 	// bodies are never buffered.
 	RetryBufferBytes int64
+	// MaxResponseHeaderBytes bounds an upstream response head, interim
+	// (1xx) heads included; a larger one is a 502, not retried. 0 means
+	// the default, 64 KiB.
+	MaxResponseHeaderBytes int
 	// RequestTimeout bounds each request from its first upstream attempt to
 	// the upstream response head, across retries and backoff; on expiry
 	// the client gets 504 and the upstream connection is closed. The body
@@ -122,6 +126,9 @@ func NewHandler(snap *snapshot.Holder, opts Options) *Handler {
 	}
 	if opts.RetryOnStatuses == nil {
 		opts.RetryOnStatuses = DefaultRetryOnStatuses
+	}
+	if opts.MaxResponseHeaderBytes <= 0 {
+		opts.MaxResponseHeaderBytes = DefaultMaxResponseHeaderBytes
 	}
 	if opts.RetryBufferBytes == 0 {
 		opts.RetryBufferBytes = DefaultRetryBufferBytes
@@ -206,7 +213,18 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.Resp.Header = w.Header()
 
 	cw := countingWriter{ResponseWriter: w}
+	body := r.Body
 	h.serve(&cw, r, st, lh)
+	// net/http decides what to do with a body the handler left unread by
+	// the body's type: with its own body it closes the connection when
+	// 100 Continue was never sent and drops a large rest unread. Behind a
+	// wrapper (ours or a plugin's) it would send 100 Continue and wait for
+	// up to 256 KiB of body before the answer goes out. For the bounded
+	// read of a smaller rest, the client gets the body timeout.
+	r.Body = body
+	if h.opts.ClientBodyTimeout > 0 && r.ContentLength != 0 && !r.Close {
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.opts.ClientBodyTimeout))
+	}
 	c.Resp.Size = cw.n
 	h.finish(st, r)
 	abort := st.abort

@@ -15,7 +15,10 @@ import (
 // plugins may set, also when spelt with underscores: CGI-style upstreams
 // read `X-Consumer_Id` as X_CONSUMER_ID, the same as X-Consumer-Id. Other
 // underscore headers pass, as in Kong (key-auth's `api_key` header). It returns the Upgrade protocol when the client asked
-// for one (WebSocket), which the proxy re-adds for the upstream.
+// for a WebSocket, which the proxy re-adds for the upstream. Other upgrades
+// are dropped, as Kong drops them, and the request goes on as a plain one:
+// an h2c upgrade passed through would let the client speak HTTP/2 straight
+// to the upstream, past every per-request check of the gateway.
 func stripRequestHeaders(h http.Header) (upgrade string) {
 	if conn, ok := h["Connection"]; ok {
 		for _, v := range conn {
@@ -25,8 +28,8 @@ func stripRequestHeaders(h http.Header) (upgrade string) {
 					continue
 				}
 				if strings.EqualFold(tok, "upgrade") {
-					if up := h.Get("Upgrade"); up != "" {
-						upgrade = up
+					if up := h["Upgrade"]; len(up) == 1 && strings.EqualFold(strings.TrimSpace(up[0]), "websocket") {
+						upgrade = "websocket"
 					}
 					continue
 				}
@@ -50,7 +53,7 @@ func dashed(k string) string {
 func isHopByHop(k string) bool {
 	switch k {
 	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Http2-Settings":
 		return true
 	}
 	return false

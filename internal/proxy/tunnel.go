@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,7 +47,7 @@ func (h *Handler) tunnel(w *countingWriter, r *http.Request, st *reqState, route
 	hdr := w.Header()
 	var head upstreamHead
 	if err = conn.W.Flush(); err == nil {
-		head, err = readHead(conn.R, hdr, false)
+		head, err = readHead(conn.R, hdr, headRequest{websocket: true, maxBytes: h.opts.MaxResponseHeaderBytes})
 	}
 	if err != nil {
 		clear(hdr)
@@ -67,18 +66,18 @@ func (h *Handler) tunnel(w *countingWriter, r *http.Request, st *reqState, route
 	if !head.upgrade {
 		// The upstream declined; relay its answer as a plain response,
 		// framed as the upstream framed it.
-		body := &bodyReader{conn: conn, remaining: head.contentLength, timeout: svc.ReadTimeout, renewAt: time.Now()}
-		switch {
-		case head.chunked:
-			body.chunked = httputil.NewChunkedReader(conn.R)
-		case head.contentLength < 0:
-			body.untilEOF = true
-		case head.contentLength == 0:
-			body.done = true
-		}
+		body := &bodyReader{}
+		initBody(body, conn, head, svc.ReadTimeout, time.Now())
+		// The deadline in force is the handshake's: renew it on the first read.
+		body.renewAt = time.Now()
 		bufp := h.bufPool.Get().(*[]byte)
 		defer h.bufPool.Put(bufp)
-		h.respond(w, st, route, head.status, body, head.contentLength < 0, *bufp, svc.ReadTimeout)
+		if err := h.respond(w, st, route, head.status, body, head.contentLength < 0, *bufp, svc.ReadTimeout); err != nil {
+			target.End(failureOutcome(r.Context(), err))
+			st.tries[len(st.tries)-1].Outcome = tryError
+			c.Upstream = failedResult(target, err, 1)
+			return
+		}
 		target.End(handshake)
 		for k, vs := range body.trailer {
 			hdr[http.TrailerPrefix+k] = vs

@@ -36,6 +36,9 @@ type Deps struct {
 	// by its timeout); nil dials names as they are (dry runs).
 	Resolver *upstream.Resolver
 	Env      plugin.Env
+	// MaxResponseHeaderBytes bounds the response heads of HTTP/2 (gRPC)
+	// upstreams, as the proxy bounds HTTP/1.1 ones (0: net/http's default).
+	MaxResponseHeaderBytes int
 	// Previous is the snapshot in force, whose plugin instances are kept
 	// where nothing about them changed.
 	Previous *Snapshot
@@ -170,6 +173,7 @@ func (c *compiler) services() {
 					HTTP2:               &http.HTTP2Config{WriteByteTimeout: svc.WriteTimeout},
 					Protocols:           new(http.Protocols),
 				}
+				tr.MaxResponseHeaderBytes = int64(c.d.MaxResponseHeaderBytes)
 				if h2TLS != nil {
 					tr.Protocols.SetHTTP2(true)
 				} else {
