@@ -230,7 +230,7 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	}
 	rawPath, query := splitTarget(r)
 	path, ok := router.NormalizePath(rawPath)
-	if !ok || (!h.opts.AllowEncodedSlashes && hasEncodedSlash(rawPath)) {
+	if !ok || (!h.opts.AllowEncodedSlashes && hasEncodedSlash(rawPath)) || !router.ValidHost(r.Host) {
 		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
 		return
 	}

@@ -1,0 +1,197 @@
+package e2e
+
+import (
+	"bufio"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/gwtest"
+)
+
+// reqRaw writes raw to addr and reads one response (status 0 when none
+// came).
+func reqRaw(t *testing.T, addr, raw string) (int, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// reqMessage is the "message" of a Kong-style JSON error body ("" when the
+// body is not one).
+func reqMessage(body string) string {
+	var m struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal([]byte(body), &m) != nil {
+		return ""
+	}
+	return m.Message
+}
+
+// reqErrorLines are the ERROR lines of the gateway's own log.
+func reqErrorLines(gw *gwtest.Gateway) []string {
+	var out []string
+	for _, line := range strings.Split(gw.Stderr(), "\n") {
+		if strings.Contains(line, `"level":"ERROR"`) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// TestHardeningHostSyntax: a Host or :authority that is not a host name or
+// IP literal with an optional numeric port gets 400 before routing, so
+// `admin.example.com:80:80` can no longer miss the admin route's key-auth,
+// fall to the catch-all and reach the admin virtual host with
+// preserve_host. Over HTTP/1.1 and HTTP/2.
+func TestHardeningHostSyntax(t *testing.T) {
+	admin := gwtest.StartEcho(t, "admin")
+	public := gwtest.StartEcho(t, "public")
+	cert, key := selfSigned(t, "gw.example.com")
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+consumers:
+- username: ops
+  keyauth_credentials: [{key: ops-key}]
+services:
+- name: admin
+  url: %s
+  routes:
+  - name: admin
+    hosts: [admin.example.com]
+    preserve_host: true
+    plugins: [{name: key-auth}]
+- name: public
+  url: %s
+  routes:
+  - name: catch-all
+    paths: [/]
+    preserve_host: true
+certificates:
+- cert: |
+%s
+  key: |
+%s
+  snis: [gw.example.com]
+`, admin.URL, public.URL, indent(cert, "    "), indent(key, "    ")), gwtest.Options{ProxyListen: "127.0.0.1:0, 127.0.0.1:0 ssl"})
+	if len(gw.URLs) != 2 {
+		t.Fatalf("listeners: %v", gw.URLs)
+	}
+	plainAddr := strings.TrimPrefix(gw.URLs[0], "http://")
+	tlsAddr := strings.TrimPrefix(gw.URLs[1], "http://")
+	h2 := &http.Transport{TLSClientConfig: &tls.Config{ServerName: "gw.example.com", InsecureSkipVerify: true}, Protocols: new(http.Protocols)}
+	h2.Protocols.SetHTTP2(true)
+	t.Cleanup(h2.CloseIdleConnections)
+	h2Get := func(t *testing.T, host string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, "https://"+tlsAddr+"/x", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		resp, err := (&http.Client{Transport: h2, Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatalf("h2 GET with :authority %q: %v", host, err)
+		}
+		defer resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("h2 GET went over %s", resp.Proto)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	h1Get := func(t *testing.T, host string) (int, string) {
+		t.Helper()
+		return reqRaw(t, plainAddr, "GET /x HTTP/1.1\r\nHost: "+host+"\r\nConnection: close\r\n\r\n")
+	}
+
+	bad := []string{
+		"admin.example.com:80:80",
+		"ADMIN.example.com:1:2",
+		"admin.example.com:8080:",
+		"admin.example.com:",
+		"admin.example.com:99999",
+		"admin.example.com:-1",
+		"admin.example.com:8o",
+		"admin..example.com",
+		".admin.example.com",
+		"admin.example.com%2e",
+		"admin.example.com,evil.example.com",
+		"admin.example.com;x",
+		"[::1",
+		"[::1]:80:80",
+		"[::1]x",
+		"[admin.example.com]",
+		"[v1.x]",
+		":80",
+	}
+	for _, proto := range []string{"http1", "h2"} {
+		get := h1Get
+		if proto == "h2" {
+			get = h2Get
+		}
+		t.Run(proto, func(t *testing.T) {
+			for _, host := range bad {
+				before := admin.Count.Load() + public.Count.Load()
+				status, body := get(t, host)
+				if status != http.StatusBadRequest || reqMessage(body) != "Bad request" {
+					t.Errorf("Host %q: %d %q, want 400 Bad request", host, status, body)
+				}
+				if after := admin.Count.Load() + public.Count.Load(); after != before {
+					t.Errorf("Host %q reached an upstream", host)
+				}
+			}
+			for _, tc := range []struct {
+				host   string
+				status int
+				want   string // upstream that answers, "" for none
+			}{
+				{host: "admin.example.com", status: 401},
+				{host: "ADMIN.example.com:8080", status: 401},
+				{host: "admin.example.com.", status: 401},
+				{host: "admin.example.com:0", status: 401},
+				{host: "admin.example.com:65535", status: 401},
+				{host: "other.example.com", status: 200, want: "public"},
+				{host: "under_score.example.com", status: 200, want: "public"},
+				{host: "127.0.0.1:8000", status: 200, want: "public"},
+				{host: "[::1]", status: 200, want: "public"},
+				{host: "[2001:db8::1]:443", status: 200, want: "public"},
+			} {
+				status, body := get(t, tc.host)
+				if status != tc.status {
+					t.Errorf("Host %q: %d %q, want %d", tc.host, status, body, tc.status)
+					continue
+				}
+				if tc.want != "" {
+					if seen := gwtest.DecodeSeen(t, body); seen.Name != tc.want || seen.Host != tc.host {
+						t.Errorf("Host %q reached %s with Host %q", tc.host, seen.Name, seen.Host)
+					}
+				}
+			}
+		})
+	}
+	if lines := reqErrorLines(gw); len(lines) > 0 {
+		t.Errorf("client errors were logged as errors:\n%s", strings.Join(lines, "\n"))
+	}
+}
