@@ -291,6 +291,12 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 		h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoService))
 		return
 	}
+	if route.PreserveHost && c.UpstreamHost == "" && r.Host == "" {
+		// HTTP/1.0 without Host, or an empty Host, leaves nothing to
+		// preserve: the client's fault, not an error of the gateway.
+		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
+		return
+	}
 	if upgrade != "" {
 		h.tunnel(w, r, st, route, svc, upgrade)
 		return

@@ -195,3 +195,45 @@ certificates:
 		t.Errorf("client errors were logged as errors:\n%s", strings.Join(lines, "\n"))
 	}
 }
+
+// TestHardeningPreserveHostWithoutHost: an HTTP/1.0 request without Host,
+// or any request with an empty Host, on a preserve_host route is the
+// client's fault: 400, and nothing in the error log.
+func TestHardeningPreserveHostWithoutHost(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: a
+  url: %s
+  routes:
+  - name: kept
+    paths: [/kept]
+    preserve_host: true
+  - name: plain
+    paths: [/plain]
+`, up.URL), gwtest.Options{})
+	addr := strings.TrimPrefix(gw.URL, "http://")
+	for _, raw := range []string{
+		"GET /kept HTTP/1.0\r\n\r\n",
+		"GET /kept HTTP/1.0\r\nHost:\r\n\r\n",
+		"GET /kept HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n",
+	} {
+		status, body := reqRaw(t, addr, raw)
+		if status != 400 || reqMessage(body) != "Bad request" {
+			t.Errorf("%q: %d %q, want 400 Bad request", raw, status, body)
+		}
+	}
+	if n := up.Count.Load(); n != 0 {
+		t.Errorf("upstream got %d requests without a Host to preserve", n)
+	}
+	status, body := reqRaw(t, addr, "GET /plain HTTP/1.0\r\n\r\n")
+	if status != 200 {
+		t.Errorf("HTTP/1.0 without Host on a route that sets the service's Host: %d %q", status, body)
+	} else if seen := gwtest.DecodeSeen(t, body); seen.Host != strings.TrimPrefix(up.URL, "http://") {
+		t.Errorf("upstream Host %q", seen.Host)
+	}
+	if lines := reqErrorLines(gw); len(lines) > 0 {
+		t.Errorf("client errors were logged as errors:\n%s", strings.Join(lines, "\n"))
+	}
+}
