@@ -93,6 +93,9 @@ type Handler struct {
 	retryStatus statusSet
 	budgets     budgets
 	bodyPool    sync.Pool
+	// ownedHeaders are the configured headers whose underscore spellings
+	// are dropped with the built-in ones (stripRequestHeaders).
+	ownedHeaders []string
 }
 
 // NewHandler makes the proxy handler.
@@ -134,6 +137,7 @@ func NewHandler(snap *snapshot.Holder, opts Options) *Handler {
 		server: "turnpike/" + opts.Version,
 		h2:     newH2Client(),
 	}
+	h.ownedHeaders = []string{opts.RealIPHeader, opts.RequestIDHeader}
 	h.retryStatus = makeStatusSet(opts.RetryOnStatuses)
 	h.budgets = budgets{percent: opts.RetryBudget, holder: snap}
 	h.bodyPool.New = func() any { b := make([]byte, 0, pooledBodySize); return &b }
@@ -255,7 +259,7 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 		return
 	}
 	svc := route.Service
-	upgrade := stripRequestHeaders(r.Header)
+	upgrade := stripRequestHeaders(r.Header, h.ownedHeaders)
 	if svc != nil {
 		c.Service = &svc.Info
 		c.Path = router.UpstreamPath(svc.Path, path, st.match.MatchedPath, route.StripPath, route.PathHandlingV1)

@@ -237,3 +237,46 @@ services:
 		t.Errorf("client errors were logged as errors:\n%s", strings.Join(lines, "\n"))
 	}
 }
+
+// TestHardeningUnderscoreHeaders: underscore spellings of forwarding,
+// hop-by-hop and framing headers never reach the upstream, where a
+// CGI-style server would read them as the real ones; other underscore
+// headers pass.
+func TestHardeningUnderscoreHeaders(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: a
+  url: %s
+  routes: [{paths: [/]}]
+`, up.URL), gwtest.Options{Args: []string{"--real-ip-header", "CF-Connecting-IP"}})
+	forged := []string{
+		"X-Real_IP", "X_Forwarded_For", "x_forwarded_for", "Transfer_Encoding", "X_Forwarded_Host",
+		"X-Forwarded_Proto", "X_Forwarded_Port", "X_Forwarded_Path", "X_Forwarded_Prefix",
+		"Proxy_Connection", "Keep_Alive", "Proxy_Authorization", "Content_Length", "X_Request_Id",
+		"CF_Connecting_IP", "X_Consumer_Username",
+	}
+	header := []string{"X-Custom_Name", "kept", "api_key", "kept"}
+	for _, k := range forged {
+		header = append(header, k, "6.6.6.6")
+	}
+	resp, body := gw.Get("/h", header...)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	seen := gwtest.DecodeSeen(t, body)
+	for k, vs := range seen.Header {
+		if strings.Contains(k, "_") && strings.Contains(strings.Join(vs, ","), "6.6.6.6") {
+			t.Errorf("%s: %q reached the upstream", k, vs)
+		}
+	}
+	for _, k := range []string{"X-Custom_name", "Api_key"} {
+		if strings.Join(seen.Header[k], "") != "kept" {
+			t.Errorf("%s did not pass: %v", k, seen.Header)
+		}
+	}
+	if got := strings.Join(seen.Header["X-Forwarded-For"], ","); got != "127.0.0.1" {
+		t.Errorf("X-Forwarded-For %q", got)
+	}
+}
