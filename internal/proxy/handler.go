@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,11 @@ type Options struct {
 	// refused by default (400): an upstream that decodes them would see a
 	// different path than the one the router and plugins checked.
 	AllowEncodedSlashes bool
+	// AllowDotParams lets "." and ".." segments with path
+	// parameters (`..;`, `.;x`, `..%3B`) through. They are refused by
+	// default (400): the router sees a plain name, but Tomcat and Spring
+	// drop the parameters and then resolve the dot segment.
+	AllowDotParams bool
 	// ClientBodyTimeout bounds the wait between two reads of the client's
 	// body (NGINX's client_body_timeout).
 	ClientBodyTimeout time.Duration
@@ -234,7 +240,8 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	}
 	rawPath, query := splitTarget(r)
 	path, ok := router.NormalizePath(rawPath)
-	if !ok || (!h.opts.AllowEncodedSlashes && hasEncodedSlash(rawPath)) || !router.ValidHost(r.Host) {
+	if !ok || (!h.opts.AllowEncodedSlashes && hasEncodedSlash(rawPath)) ||
+		(!h.opts.AllowDotParams && hasDotSegmentParams(path)) || !router.ValidHost(r.Host) {
 		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
 		return
 	}
@@ -418,6 +425,27 @@ func hasEncodedSlash(p string) bool {
 					return true
 				}
 			}
+		}
+	}
+	return false
+}
+
+// hasDotSegmentParams reports a segment of the normalised path p that is
+// "." or ".." followed by path parameters: `/public/..;/admin` matches a
+// `/public` route, and Tomcat or Spring, which strip `;params` from each
+// segment before resolving dot segments, would serve /admin. Normalising
+// has decoded %2E and upper-cased %3b, so one spelling of each is enough.
+func hasDotSegmentParams(p string) bool {
+	for i := 0; i+1 < len(p); i++ {
+		if p[i] != '/' || p[i+1] != '.' {
+			continue
+		}
+		j := i + 2
+		if j < len(p) && p[j] == '.' {
+			j++
+		}
+		if j < len(p) && (p[j] == ';' || strings.HasPrefix(p[j:], "%3B")) {
+			return true
 		}
 	}
 	return false

@@ -280,3 +280,70 @@ services:
 		t.Errorf("X-Forwarded-For %q", got)
 	}
 }
+
+// TestHardeningServletPathParams: `..;` and `.;` segments (also spelt with
+// %2e and %3b) are refused with 400 by default, since Tomcat and Spring
+// read `/public/x/..;/..;/admin` as /admin past the route that was
+// checked; --allow-dot-segment-params lets them through unchanged.
+func TestHardeningServletPathParams(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	cfg := fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: a
+  url: %s
+  routes:
+  - name: public
+    paths: [/public]
+    strip_path: false
+  - name: admin
+    paths: [/admin]
+    plugins: [{name: key-auth}]
+`, up.URL)
+	gw := gwtest.Start(t, cfg, gwtest.Options{})
+	addr := strings.TrimPrefix(gw.URL, "http://")
+	get := func(addr, path string) (int, string) {
+		return reqRaw(t, addr, "GET "+path+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	}
+	refused := []string{
+		"/public/x/..;/..;/admin",
+		"/public/..;/admin",
+		"/public/..;jsessionid=1/admin",
+		"/public/.;/x",
+		"/public/.;a=b/x",
+		"/public/%2e%2e;/admin",
+		"/public/%2E.;/admin",
+		"/public/..%3b/admin",
+		"/public/..%3B/admin",
+		"/public/%2e%2e%3b/admin",
+		"/public/x/..;",
+		"/public/.%3B",
+	}
+	for _, p := range refused {
+		before := up.Count.Load()
+		status, body := get(addr, p)
+		if status != 400 || reqMessage(body) != "Bad request" {
+			t.Errorf("%s: %d %q, want 400 Bad request", p, status, body)
+		}
+		if up.Count.Load() != before {
+			t.Errorf("%s reached the upstream", p)
+		}
+	}
+	for _, p := range []string{"/public/a;b/c", "/public/x;v=1", "/public/...;/x", "/public/..a;/x", "/public/a.;/x"} {
+		status, body := get(addr, p)
+		if status != 200 {
+			t.Errorf("%s: %d %q, want 200", p, status, body)
+		} else if seen := gwtest.DecodeSeen(t, body); seen.Path != p {
+			t.Errorf("%s reached the upstream as %s", p, seen.Path)
+		}
+	}
+
+	allowed := gwtest.Start(t, cfg, gwtest.Options{Args: []string{"--allow-dot-segment-params"}})
+	status, body := get(strings.TrimPrefix(allowed.URL, "http://"), "/public/x/..;/..;/admin")
+	if status != 200 {
+		t.Fatalf("with --allow-dot-segment-params: %d %q", status, body)
+	}
+	if seen := gwtest.DecodeSeen(t, body); seen.Path != "/public/x/..;/..;/admin" {
+		t.Errorf("with --allow-dot-segment-params the upstream got %s", seen.Path)
+	}
+}
