@@ -98,6 +98,7 @@ func Explain(snap *snapshot.Snapshot, req Request) (*Report, error) {
 		r.NoMatch = e.noMatch(&rreq)
 		return r, nil
 	}
+	r.Notes = e.disabledMatches(&rreq)
 
 	win := cands[0]
 	r.Matched = e.match(win)

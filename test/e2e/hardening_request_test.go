@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -193,6 +194,80 @@ certificates:
 	}
 	if lines := reqErrorLines(gw); len(lines) > 0 {
 		t.Errorf("client errors were logged as errors:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// TestHardeningDisabledService: the routes of a service with enabled:
+// false are absent from the router, as in Kong: 404 when nothing else
+// matches, the next route otherwise, and explain says why. Plugins with
+// enabled: false never run, consumer-scoped ones included.
+func TestHardeningDisabledService(t *testing.T) {
+	off := gwtest.StartEcho(t, "off")
+	on := gwtest.StartEcho(t, "on")
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+consumers:
+- username: alice
+  keyauth_credentials: [{key: alice-key}]
+services:
+- name: off
+  url: %s
+  enabled: false
+  routes:
+  - name: off-route
+    paths: [/off]
+  - name: off-shadow
+    hosts: [shadow.example.com]
+    paths: [/shadowed]
+- name: on
+  url: %s
+  routes:
+  - name: shadow-fallback
+    hosts: [shadow.example.com]
+  - name: keyed
+    paths: [/keyed]
+    plugins:
+    - name: key-auth
+      enabled: false
+  - name: consumer-terminated
+    paths: [/consumer]
+    plugins:
+    - name: key-auth
+    - name: request-termination
+      consumer: alice
+      enabled: false
+      config: {status_code: 418}
+`, off.URL, on.URL), gwtest.Options{})
+
+	resp, body := gw.Get("/off")
+	if resp.StatusCode != 404 || body != kongError("no Route matched with those values", resp) {
+		t.Errorf("route of a disabled service: %d %q, want Kong's 404", resp.StatusCode, body)
+	}
+	resp, body = gw.Get("/shadowed", "Host", "shadow.example.com")
+	if resp.StatusCode != 200 || gwtest.DecodeSeen(t, body).Name != "on" {
+		t.Errorf("a disabled service's route shadowed the next one: %d %q", resp.StatusCode, body)
+	}
+	if n := off.Count.Load(); n != 0 {
+		t.Errorf("the disabled service's upstream got %d requests", n)
+	}
+	resp, body = gw.Get("/keyed")
+	if resp.StatusCode != 200 {
+		t.Errorf("a disabled key-auth ran: %d %q", resp.StatusCode, body)
+	}
+	resp, body = gw.Get("/consumer", "apikey", "alice-key")
+	if resp.StatusCode != 200 {
+		t.Errorf("a disabled consumer-scoped plugin ran: %d %q", resp.StatusCode, body)
+	}
+
+	for _, tc := range []struct{ url, want string }{
+		{"http://x/off", "service off is disabled"},
+		{"http://shadow.example.com/shadowed", "service off is disabled"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, gw.AdminURL+"/explain?url="+url.QueryEscape(tc.url), nil)
+		resp, body := gwtest.Do(t, req)
+		if resp.StatusCode != 200 || !strings.Contains(body, tc.want) {
+			t.Errorf("explain %s: %d %s, want it to say %q", tc.url, resp.StatusCode, body, tc.want)
+		}
 	}
 }
 
