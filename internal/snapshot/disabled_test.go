@@ -37,3 +37,22 @@ services:
 	}
 
 }
+
+// A route of a disabled service asks for no client certificate.
+func TestDisabledServiceAsksNoClientCertificate(t *testing.T) {
+	ca1, ca2 := testCAPEM(t), testCAPEM(t)
+	s := compileCerts(t, certsHeader+`
+services:
+- name: s
+  url: http://s
+  enabled: false
+  routes:
+  - {name: a, protocols: [https], snis: [a.example.com], paths: [/a]}
+plugins:
+- {name: cert-auth, route: a, config: {ca_certificates: [0b8f6a52-3c1e-4d7a-9f10-2a3b4c5d6e7f]}}
+`, ca1, ca2, nil)
+	if s.ClientCerts != nil {
+		ask, _ := s.ClientCerts.Request("a.example.com")
+		t.Errorf("client certificates asked for a disabled service's route: %v", ask)
+	}
+}
