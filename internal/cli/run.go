@@ -104,7 +104,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.DurationVar(&o.keepaliveTimeout, "upstream-keepalive-timeout", upstream.DefaultPoolOptions.IdleTimeout, "close upstream connections idle this long")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.BoolVar(&o.encodedSlashes, "allow-encoded-slashes", false, "let %2F, %5C and \\ through in request paths (refused with 400 by default: an upstream that decodes them would see another path than the one routes and plugins checked)")
-	fs.BoolVar(&o.dotSegmentParams, "allow-dot-segment-params", false, "let ..; and .; path segments (also spelt with %2E or %3B) through (refused with 400 by default: Tomcat and Spring resolve /public/..;/admin to /admin, past the route that was checked)")
+	fs.BoolVar(&o.dotSegmentParams, "allow-dot-segment-params", false, "let ..; and .; path segments, and ;params on an empty segment before another (also spelt with %2E or %3B), through (refused with 400 by default: Tomcat and Spring resolve /public/..;/admin and /;/admin to /admin, past the route that was checked)")
 	fs.DurationVar(&o.drainDelay, "drain-delay", 0, "on SIGTERM, keep serving this long after /status/ready turns 503, so load balancers stop sending before the listeners close")
 	fs.BoolVar(&o.watch, "watch", true, "reload when the config file changes (SIGHUP and POST /config always work)")
 	fs.DurationVar(&o.retryBackoffBase, "upstream-retry-backoff-base", proxy.DefaultRetryBackoffBase, "full-jitter backoff before retry n: random in [0, min(cap, base*2^n)] (negative: no backoff)")

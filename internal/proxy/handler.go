@@ -431,20 +431,28 @@ func hasEncodedSlash(p string) bool {
 }
 
 // hasDotSegmentParams reports a segment of the normalised path p that is
-// "." or ".." followed by path parameters: `/public/..;/admin` matches a
-// `/public` route, and Tomcat or Spring, which strip `;params` from each
-// segment before resolving dot segments, would serve /admin. Normalising
-// has decoded %2E and upper-cased %3b, so one spelling of each is enough.
+// "." or ".." followed by path parameters, or empty and followed by them
+// and by another segment. Tomcat and Spring strip `;params` from each
+// segment before they resolve dot segments and merge slashes, so they read
+// `/public/..;/admin` (which matches a `/public` route) and `/;/admin`
+// (which matches `/`) as /admin. A final `/;jsessionid=…` stays allowed:
+// it only names the directory the router saw. Normalising has decoded %2E
+// and upper-cased %3b, so one spelling of each is enough.
 func hasDotSegmentParams(p string) bool {
-	for i := 0; i+1 < len(p); i++ {
-		if p[i] != '/' || p[i+1] != '.' {
+	for i := 0; i < len(p); i++ {
+		if p[i] != '/' {
 			continue
 		}
-		j := i + 2
-		if j < len(p) && p[j] == '.' {
+		j := i + 1
+		dots := 0
+		for j < len(p) && p[j] == '.' && dots < 2 {
 			j++
+			dots++
 		}
-		if j < len(p) && (p[j] == ';' || strings.HasPrefix(p[j:], "%3B")) {
+		if j == len(p) || (p[j] != ';' && !strings.HasPrefix(p[j:], "%3B")) {
+			continue
+		}
+		if dots > 0 || strings.IndexByte(p[j:], '/') >= 0 {
 			return true
 		}
 	}

@@ -393,6 +393,7 @@ services:
 		"/public/%2e%2e%3b/admin",
 		"/public/x/..;",
 		"/public/.%3B",
+		"/;/admin",
 	}
 	for _, p := range refused {
 		before := up.Count.Load()
@@ -404,7 +405,7 @@ services:
 			t.Errorf("%s reached the upstream", p)
 		}
 	}
-	for _, p := range []string{"/public/a;b/c", "/public/x;v=1", "/public/...;/x", "/public/..a;/x", "/public/a.;/x"} {
+	for _, p := range []string{"/public/a;b/c", "/public/x;v=1", "/public/...;/x", "/public/..a;/x", "/public/a.;/x", "/public/;jsessionid=1"} {
 		status, body := get(addr, p)
 		if status != 200 {
 			t.Errorf("%s: %d %q, want 200", p, status, body)
