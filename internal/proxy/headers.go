@@ -48,11 +48,10 @@ func stripRequestHeaders(h http.Header, owned []string) (upgrade string) {
 // CGI, PHP, WSGI and Rack turn both `X-Forwarded-For` and `X_Forwarded_For`
 // into HTTP_X_FORWARDED_FOR, so a client could otherwise forge forwarding
 // and identity headers past the gateway, or framing headers the upstream
-// acts on.
+// acts on. Names without a dash have no underscore spelling.
 var aliasedNames = [...]string{
-	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length",
-	"X-Real-Ip", "Forwarded", "Via", "X-Credential-Identifier", "X-Anonymous-Consumer",
+	"Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Transfer-Encoding", "Content-Length", "X-Real-Ip", "X-Credential-Identifier", "X-Anonymous-Consumer",
 }
 
 // aliasedPrefixes are the header families dropped when spelt with
