@@ -66,6 +66,7 @@ type runOptions struct {
 	upMaxHeaderBytes  int
 	healthCoolDown    time.Duration
 	encodedSlashes    bool
+	dotSegmentParams  bool
 	drainDelay        time.Duration
 	dns               dnsOptions
 }
@@ -105,6 +106,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.DurationVar(&o.keepaliveTimeout, "upstream-keepalive-timeout", upstream.DefaultPoolOptions.IdleTimeout, "close upstream connections idle this long")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long in-flight requests may take to finish")
 	fs.BoolVar(&o.encodedSlashes, "allow-encoded-slashes", false, "let %2F, %5C and \\ through in request paths (refused with 400 by default: an upstream that decodes them would see another path than the one routes and plugins checked)")
+	fs.BoolVar(&o.dotSegmentParams, "allow-dot-segment-params", false, "let ..; and .; path segments, and ;params on an empty segment before another (also spelt with %2E or %3B), through (refused with 400 by default: Tomcat and Spring resolve /public/..;/admin and /;/admin to /admin, past the route that was checked)")
 	fs.DurationVar(&o.drainDelay, "drain-delay", 0, "on SIGTERM, keep serving this long after /status/ready turns 503, so load balancers stop sending before the listeners close")
 	fs.BoolVar(&o.watch, "watch", true, "reload when the config file changes (SIGHUP and POST /config always work)")
 	fs.DurationVar(&o.watchSettle, "watch-settle", reload.DefaultWatchSettle, "apply a changed config file only once it has stayed the same this long, so a file still being written is not applied (0: as soon as events stop; safe only when the file is replaced by rename)")
@@ -304,6 +306,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	g.handler = proxy.NewHandler(g.holder, proxy.Options{
 		Metrics:             metrics,
 		AllowEncodedSlashes: o.encodedSlashes,
+		AllowDotParams:      o.dotSegmentParams,
 		Logger:              logger,
 		AccessLog:           g.accessLog,
 		TrustedIPs:          trusted,

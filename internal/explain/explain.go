@@ -71,6 +71,9 @@ func Explain(snap *snapshot.Snapshot, req Request) (*Report, error) {
 	if host == "" {
 		return nil, fmt.Errorf("the request has no host: give an absolute URL (http://host/path) or a Host header")
 	}
+	if !router.ValidHost(host) {
+		return nil, fmt.Errorf("400 Bad request: the proxy rejects the Host %q (it must be a host name or IP address with an optional numeric port)", host)
+	}
 	sni := req.SNI
 	if sni == "" && t.scheme == "https" {
 		sni = t.hostname()
@@ -95,6 +98,7 @@ func Explain(snap *snapshot.Snapshot, req Request) (*Report, error) {
 		r.NoMatch = e.noMatch(&rreq)
 		return r, nil
 	}
+	r.Notes = e.disabledMatches(&rreq)
 
 	win := cands[0]
 	r.Matched = e.match(win)

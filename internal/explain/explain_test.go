@@ -393,6 +393,7 @@ func TestRequestErrors(t *testing.T) {
 		{name: "no scheme", url: "api.example.com/v1", want: "invalid URL"},
 		{name: "bad scheme", url: "ftp://a/v1", want: "scheme must be http or https"},
 		{name: "path without host", url: "/v1", want: "no host"},
+		{name: "host with two ports", url: "/v1", header: http.Header{"Host": {"api.example.com:80:80"}}, want: "400 Bad request: the proxy rejects the Host"},
 		{name: "empty", url: "", want: "URL is required"},
 	}
 	for _, tt := range tests {

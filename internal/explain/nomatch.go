@@ -10,6 +10,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/router"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
 // noMatch explains a 404 and lists the routes that came closest: those one
@@ -32,8 +33,15 @@ func (e *explainer) noMatch(req *router.Request) *NoMatch {
 		return nm
 	}
 	for i, re := range e.snap.Model.Routes {
-		miss, ok := nearMiss(re.Route, req)
-		if !ok {
+		miss, pathOK := nearMiss(re.Route, req)
+		if !pathOK {
+			continue
+		}
+		if !snapshot.RouteEnabled(re) {
+			miss.Failed = append(miss.Failed, "service")
+			miss.Details = append(miss.Details, disabledDetail(re))
+		}
+		if len(miss.Failed) == 0 {
 			continue
 		}
 		miss.Route = e.routeRef(i)
@@ -51,11 +59,32 @@ func (e *explainer) noMatch(req *router.Request) *NoMatch {
 	return nm
 }
 
-// nearMiss checks r against req criterion by criterion. ok is false when no
-// path of r matches (or r has no criteria at all, so it never matches) or,
-// unexpectedly, when everything matches.
-func nearMiss(r *config.Route, req *router.Request) (NearMiss, bool) {
-	var m NearMiss
+// disabledMatches are notes on the routes of disabled services that would
+// match req: the router leaves them out, so another route or a 404 answers.
+func (e *explainer) disabledMatches(req *router.Request) []string {
+	if e.snap.Model == nil {
+		return nil
+	}
+	var notes []string
+	for i, re := range e.snap.Model.Routes {
+		if snapshot.RouteEnabled(re) {
+			continue
+		}
+		if miss, pathOK := nearMiss(re.Route, req); pathOK && len(miss.Failed) == 0 {
+			notes = append(notes, "route "+e.routeRef(i).Label()+" would match, but "+disabledDetail(re))
+		}
+	}
+	return notes
+}
+
+func disabledDetail(re *config.RouteEntry) string {
+	return "service " + re.Service.Service.Name + " is disabled (enabled: false): its routes are left out of the router, as in Kong"
+}
+
+// nearMiss checks r against req criterion by criterion. pathOK is false
+// when no path of r matches (or r has no criteria at all, so it never
+// matches); with pathOK and no failed criterion, r matches req.
+func nearMiss(r *config.Route, req *router.Request) (m NearMiss, pathOK bool) {
 	if len(r.Paths) > 0 {
 		matched := false
 		for _, p := range r.Paths {
@@ -110,7 +139,7 @@ func nearMiss(r *config.Route, req *router.Request) (NearMiss, bool) {
 			fail("snis", fmt.Sprintf("SNI %s is not one of %s", req.SNI, strings.Join(r.SNIs, ", ")))
 		}
 	}
-	return m, len(m.Failed) > 0
+	return m, true
 }
 
 func pathMatches(p, path string) bool {

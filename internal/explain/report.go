@@ -198,7 +198,8 @@ type NearMiss struct {
 	// Path is the configured path that matched ("" for a route without
 	// paths).
 	Path string `json:"path,omitempty"`
-	// Failed names the criteria that failed: methods, hosts, headers, snis.
+	// Failed names the criteria that failed: methods, hosts, headers, snis,
+	// or service when the route's service is disabled.
 	Failed []string `json:"failed"`
 	// Details say how, one per failed criterion.
 	Details []string `json:"details"`

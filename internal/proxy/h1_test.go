@@ -177,7 +177,7 @@ func TestStripRequestHeaders(t *testing.T) {
 		"X-Consumers":             {"kept: not a prefix match"},
 		"Authorization":           {"Bearer kept"},
 	}
-	upgrade := stripRequestHeaders(h)
+	upgrade := stripRequestHeaders(h, nil)
 	if upgrade != "websocket" {
 		t.Errorf("upgrade %q", upgrade)
 	}
@@ -191,7 +191,7 @@ func TestStripRequestHeaders(t *testing.T) {
 	// HTTP2-Settings, whether or not Connection names the latter.
 	for _, up := range []string{"h2c", "websocket, h2c", "TLS/1.2"} {
 		h := http.Header{"Connection": {"Upgrade"}, "Upgrade": {up}, "Http2-Settings": {"AAMAAABkAAQCAAAAAAIAAAAA"}}
-		if got := stripRequestHeaders(h); got != "" || len(h) != 0 {
+		if got := stripRequestHeaders(h, nil); got != "" || len(h) != 0 {
 			t.Errorf("Upgrade %q: upgrade %q, left %v", up, got, h)
 		}
 	}

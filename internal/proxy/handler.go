@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,11 @@ type Options struct {
 	// refused by default (400): an upstream that decodes them would see a
 	// different path than the one the router and plugins checked.
 	AllowEncodedSlashes bool
+	// AllowDotParams lets "." and ".." segments with path
+	// parameters (`..;`, `.;x`, `..%3B`) through. They are refused by
+	// default (400): the router sees a plain name, but Tomcat and Spring
+	// drop the parameters and then resolve the dot segment.
+	AllowDotParams bool
 	// ClientBodyTimeout bounds the wait between two reads of the client's
 	// body (NGINX's client_body_timeout).
 	ClientBodyTimeout time.Duration
@@ -97,6 +103,9 @@ type Handler struct {
 	retryStatus statusSet
 	budgets     budgets
 	bodyPool    sync.Pool
+	// ownedHeaders are the configured headers whose underscore spellings
+	// are dropped with the built-in ones (stripRequestHeaders).
+	ownedHeaders []string
 }
 
 // NewHandler makes the proxy handler.
@@ -141,6 +150,7 @@ func NewHandler(snap *snapshot.Holder, opts Options) *Handler {
 		server: "turnpike/" + opts.Version,
 		h2:     newH2Client(),
 	}
+	h.ownedHeaders = []string{opts.RealIPHeader, opts.RequestIDHeader}
 	h.retryStatus = makeStatusSet(opts.RetryOnStatuses)
 	h.budgets = budgets{percent: opts.RetryBudget, holder: snap}
 	h.bodyPool.New = func() any { b := make([]byte, 0, pooledBodySize); return &b }
@@ -248,7 +258,8 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	}
 	rawPath, query := splitTarget(r)
 	path, ok := router.NormalizePath(rawPath)
-	if !ok || (!h.opts.AllowEncodedSlashes && hasEncodedSlash(rawPath)) {
+	if !ok || (!h.opts.AllowEncodedSlashes && hasEncodedSlash(rawPath)) ||
+		(!h.opts.AllowDotParams && hasDotSegmentParams(path)) || !router.ValidHost(r.Host) {
 		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
 		return
 	}
@@ -273,7 +284,7 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 		return
 	}
 	svc := route.Service
-	upgrade := stripRequestHeaders(r.Header)
+	upgrade := stripRequestHeaders(r.Header, h.ownedHeaders)
 	if svc != nil {
 		c.Service = &svc.Info
 		c.Path = router.UpstreamPath(svc.Path, path, st.match.MatchedPath, route.StripPath, route.PathHandlingV1)
@@ -307,6 +318,12 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	}
 	if svc == nil {
 		h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoService))
+		return
+	}
+	if route.PreserveHost && c.UpstreamHost == "" && r.Host == "" {
+		// HTTP/1.0 without Host, or an empty Host, leaves nothing to
+		// preserve: the client's fault, not an error of the gateway.
+		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
 		return
 	}
 	if upgrade != "" {
@@ -426,6 +443,35 @@ func hasEncodedSlash(p string) bool {
 					return true
 				}
 			}
+		}
+	}
+	return false
+}
+
+// hasDotSegmentParams reports a segment of the normalised path p that is
+// "." or ".." followed by path parameters, or empty and followed by them
+// and by another segment. Tomcat and Spring strip `;params` from each
+// segment before they resolve dot segments and merge slashes, so they read
+// `/public/..;/admin` (which matches a `/public` route) and `/;/admin`
+// (which matches `/`) as /admin. A final `/;jsessionid=…` stays allowed:
+// it only names the directory the router saw. Normalising has decoded %2E
+// and upper-cased %3b, so one spelling of each is enough.
+func hasDotSegmentParams(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] != '/' {
+			continue
+		}
+		j := i + 1
+		dots := 0
+		for j < len(p) && p[j] == '.' && dots < 2 {
+			j++
+			dots++
+		}
+		if j == len(p) || (p[j] != ';' && !strings.HasPrefix(p[j:], "%3B")) {
+			continue
+		}
+		if dots > 0 || strings.IndexByte(p[j:], '/') >= 0 {
+			return true
 		}
 	}
 	return false

@@ -10,16 +10,19 @@ import (
 )
 
 // stripRequestHeaders removes, before anything else sees the request, the
-// hop-by-hop headers (RFC 9110 7.6.1, including those named in Connection),
+// hop-by-hop headers (RFC 9110 7.6.1, including those named in Connection)
 // and every client-sent identity header, which only the gateway's auth
-// plugins may set, also when spelt with underscores: CGI-style upstreams
-// read `X-Consumer_Id` as X_CONSUMER_ID, the same as X-Consumer-Id. Other
-// underscore headers pass, as in Kong (key-auth's `api_key` header). It returns the Upgrade protocol when the client asked
-// for a WebSocket, which the proxy re-adds for the upstream. Other upgrades
-// are dropped, as Kong drops them, and the request goes on as a plain one:
-// an h2c upgrade passed through would let the client speak HTTP/2 straight
-// to the upstream, past every per-request check of the gateway.
-func stripRequestHeaders(h http.Header) (upgrade string) {
+// plugins may set. Underscore spellings of the headers the gateway owns or
+// frames the request with are removed too (see underscoreAlias): CGI-style
+// upstreams read `X_Forwarded_For` as X-Forwarded-For. Other underscore
+// headers pass, as in Kong (key-auth's `api_key` header). owned names
+// headers besides the built-in ones (the real-IP and request id headers).
+// It returns the Upgrade protocol when the client asked for a WebSocket,
+// which the proxy re-adds for the upstream. Other upgrades are dropped, as
+// Kong drops them, and the request goes on as a plain one: an h2c upgrade
+// passed through would let the client speak HTTP/2 straight to the
+// upstream, past every per-request check of the gateway.
+func stripRequestHeaders(h http.Header, owned []string) (upgrade string) {
 	if conn, ok := h["Connection"]; ok {
 		for _, v := range conn {
 			for tok := range strings.SplitSeq(v, ",") {
@@ -38,16 +41,71 @@ func stripRequestHeaders(h http.Header) (upgrade string) {
 		}
 	}
 	for k := range h {
-		if isHopByHop(k) || isIdentityHeader(k) || (strings.IndexByte(k, '_') >= 0 && isIdentityHeader(dashed(k))) {
+		if isHopByHop(k) || isIdentityHeader(k) || (strings.IndexByte(k, '_') >= 0 && underscoreAlias(k, owned)) {
 			delete(h, k)
 		}
 	}
 	return upgrade
 }
 
-// dashed is a header name with underscores read as dashes, canonicalised.
-func dashed(k string) string {
-	return http.CanonicalHeaderKey(strings.ReplaceAll(k, "_", "-"))
+// aliasedNames are the headers whose underscore spellings are dropped:
+// CGI, PHP, WSGI and Rack turn both `X-Forwarded-For` and `X_Forwarded_For`
+// into HTTP_X_FORWARDED_FOR, so a client could otherwise forge forwarding
+// and identity headers past the gateway, or framing headers the upstream
+// acts on. Names without a dash have no underscore spelling.
+var aliasedNames = [...]string{
+	"Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Transfer-Encoding", "Content-Length", "X-Real-Ip", "X-Credential-Identifier", "X-Anonymous-Consumer",
+}
+
+// aliasedPrefixes are the header families dropped when spelt with
+// underscores.
+var aliasedPrefixes = [...]string{"X-Forwarded-", "X-Consumer-", "X-Authenticated-"}
+
+// underscoreAlias reports whether k reads, with underscores as dashes and
+// in any case, as one of aliasedNames, aliasedPrefixes or owned. It does
+// not allocate.
+func underscoreAlias(k string, owned []string) bool {
+	for _, p := range aliasedPrefixes {
+		if len(k) > len(p) && dashFoldPrefix(k, p) {
+			return true
+		}
+	}
+	for _, n := range aliasedNames {
+		if len(k) == len(n) && dashFoldPrefix(k, n) {
+			return true
+		}
+	}
+	for _, n := range owned {
+		if len(k) == len(n) && dashFoldPrefix(k, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// dashFoldPrefix reports whether k starts with p, ASCII case-insensitively
+// and with '_' in k matching '-' in p.
+func dashFoldPrefix(k, p string) bool {
+	if len(k) < len(p) {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		a, b := k[i], p[i]
+		if a == '_' {
+			a = '-'
+		}
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
 }
 
 func isHopByHop(k string) bool {

@@ -2,6 +2,7 @@ package router
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 )
 
@@ -72,18 +73,99 @@ func splitConfigHost(h string) (name, port string, err error) {
 	return h[:i], h[i+1:], nil
 }
 
+// validPort is a port of a route's hosts: 1-65535.
 func validPort(s string) bool {
+	n, ok := parsePort(s)
+	return ok && n > 0
+}
+
+// parsePort reads 1 to 5 digits up to 65535.
+func parsePort(s string) (int, bool) {
 	if s == "" || len(s) > 5 {
-		return false
+		return 0, false
 	}
 	n := 0
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
-			return false
+			return 0, false
 		}
 		n = n*10 + int(s[i]-'0')
 	}
-	return n > 0 && n <= 65535
+	return n, n <= 65535
+}
+
+// ValidHost reports whether h is a well-formed Host header or HTTP/2
+// :authority (RFC 9110 7.2): a host name or IPv4 address, or an IPv6
+// address in brackets, optionally followed by ':' and a port of 0-65535.
+// "" (HTTP/1.0 without Host) is valid here. Anything else gets 400 before
+// routing: SplitHost cannot split `admin.example.com:80:80`, so a route's
+// hosts would not match it while an upstream reading the Host from
+// preserve_host would still see admin.example.com.
+//
+// Host names are held to what DNS names use (letters, digits, '-', '_' and
+// '.', no empty label but a trailing root dot). RFC 3986 also allows
+// percent-escapes and sub-delimiters (`,;=!$&'()*+`) in a reg-name; they are
+// refused because an upstream may decode or split them into a name other
+// than the one the router compared. It does not allocate.
+func ValidHost(h string) bool {
+	if h == "" {
+		return true
+	}
+	rest := h
+	if h[0] == '[' {
+		end := strings.IndexByte(h, ']')
+		if end < 0 || !validIPv6Literal(h[1:end]) {
+			return false
+		}
+		rest = h[end+1:]
+	} else {
+		i := strings.IndexByte(h, ':')
+		if i < 0 {
+			i = len(h)
+		}
+		if !validHostName(h[:i]) {
+			return false
+		}
+		rest = h[i:]
+	}
+	if rest == "" {
+		return true
+	}
+	// Port 0 is syntactically valid in a request, unlike in a route's hosts.
+	_, ok := parsePort(rest[1:])
+	return rest[0] == ':' && ok
+}
+
+// validHostName checks a host name (or IPv4 address) of a request.
+func validHostName(s string) bool {
+	if s == "" || s[0] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.':
+			if i+1 < len(s) && s[i+1] == '.' {
+				return false
+			}
+		case 'a' <= c|0x20 && c|0x20 <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validIPv6Literal checks the inside of a bracketed host. Only hex digits,
+// ':' and '.' (for an embedded IPv4 address) are let through to the
+// parser, which keeps zones ("%eth0") and IPvFuture out.
+func validIPv6Literal(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !isHex(c) && c != ':' && c != '.' {
+			return false
+		}
+	}
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Is6()
 }
 
 // SplitHost splits a Host header value into name and port without

@@ -68,7 +68,7 @@ func (c *compiler) clientCertificates() {
 	var anyCAs []*x509.Certificate
 	for i, re := range c.m.Routes {
 		chain := c.snap.Routes[i].Chain
-		if chain == nil {
+		if chain == nil || !RouteEnabled(re) {
 			continue
 		}
 		needed := false

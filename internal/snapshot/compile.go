@@ -397,6 +397,13 @@ func (c *compiler) routes() {
 			route.Service = c.servicesByEntry[re.Service]
 		}
 		c.snap.Routes = append(c.snap.Routes, route)
+		if !RouteEnabled(re) {
+			// Kong leaves the routes of a disabled service out of the
+			// router. Here they stay routes without criteria, which never
+			// match and keep the indexes of the others (config validation
+			// has checked their criteria all the same).
+			continue
+		}
 		headers := make([]router.Header, 0, len(r.Headers))
 		names := make([]string, 0, len(r.Headers))
 		for name := range r.Headers {
@@ -426,6 +433,12 @@ func (c *compiler) routes() {
 		return
 	}
 	c.snap.Router = rt
+}
+
+// RouteEnabled reports whether a route takes part in routing: not when its
+// service has `enabled: false` (Kong treats such routes as absent).
+func RouteEnabled(re *config.RouteEntry) bool {
+	return re.Service == nil || re.Service.Service.Enabled
 }
 
 func (c *compiler) plugins() {
