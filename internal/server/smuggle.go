@@ -24,7 +24,7 @@ import (
 //     byte by byte for the two names of interest, and the rest of a line is
 //     skipped with bytes.IndexByte. Lines end at LF with an optional CR
 //     before it, as in net/textproto; a line starting with SP or HT is an
-//     obs-fold continuation, not a field.
+//     obs-fold continuation, and a head with one is refused.
 //   - At the blank line it decides: both fields present marks this head bad.
 //     Otherwise it follows the body framing net/http will use (no body,
 //     Content-Length bytes, or chunked with trailers) so that it knows where
@@ -33,9 +33,8 @@ import (
 //   - The body rules are at least as strict as net/http's chunked reader
 //     (the same line, CRLF, hex, extension and overhead limits). Whenever
 //     the detector cannot be sure where net/http will start the next head
-//     (framing it would reject, folded Content-Length or Transfer-Encoding,
-//     Transfer-Encoding on other than HTTP/1.1, odd trailers) it stops and
-//     marks every later head bad. net/http may keep a connection open after
+//     (framing it would reject, Transfer-Encoding on other than HTTP/1.1,
+//     odd trailers) it stops and marks every later head bad. net/http may keep a connection open after
 //     a malformed chunked body and parse the next request from wherever its
 //     reader stopped, so losing sync must fail closed, not open. Well-formed
 //     traffic never gets there.
@@ -94,14 +93,6 @@ const (
 	vEnd                // after a CR at a trailer line start (trailer lines only)
 )
 
-type fieldKind uint8
-
-const (
-	fieldOther fieldKind = iota
-	fieldCL
-	fieldTE
-)
-
 const (
 	nameCL = "content-length:"
 	nameTE = "transfer-encoding:"
@@ -121,10 +112,9 @@ type detector struct {
 	lineLen  int      // bytes of the request line so far
 	tail     [16]byte // the last bytes of the request line
 	tailN    int
-	http11   bool // the request line ends in " HTTP/1.1"
-	pri      bool // the request line is "PRI * HTTP/2.0"
-	fields   int  // header lines seen
-	last     fieldKind
+	http11   bool   // the request line ends in " HTTP/1.1"
+	pri      bool   // the request line is "PRI * HTTP/2.0"
+	fields   int    // header lines seen
 	name     string // nameCL or nameTE while matching
 	nameI    int
 	sawCL    bool
@@ -191,16 +181,16 @@ func (d *detector) feed(p []byte) {
 			case '\r':
 				d.state = stHeadCR
 			case ' ', '\t':
-				// obs-fold: net/textproto appends this line to the previous
-				// field's value, which would change a length or coding.
-				d.fields++
-				if d.last != fieldOther {
-					d.unsure = true
-				}
-				d.state = stSkipLine
+				// obs-fold, after CRLF or a bare LF alike: net/textproto
+				// appends this line to the previous field's value, so
+				// "Transfer-Encoding:\n chunked" would frame the body as
+				// chunked while a server that does not fold sees no coding.
+				// RFC 9112 5.2 lets a server refuse the message; we do, for
+				// every field, as NGINX does.
+				d.reject(d.heads)
+				return
 			default:
 				d.fields++
-				d.last = fieldOther
 				d.state = stName
 				d.nameI = 1
 				switch c | 0x20 { // ASCII lower case; only 'C'/'c' and 'T'/'t' map here
@@ -220,7 +210,6 @@ func (d *detector) feed(p []byte) {
 			}
 			// A lone CR starts a line net/http rejects; treat it as any line.
 			d.fields++
-			d.last = fieldOther
 			d.state = stSkipLine
 		case stName:
 			c := p[i]
@@ -240,12 +229,10 @@ func (d *detector) feed(p []byte) {
 			if d.name == nameCL {
 				d.sawCL = true
 				d.clFields++
-				d.last = fieldCL
 				d.clNew, d.clDigits = 0, 0
 				d.state = stCLValue
 			} else {
 				d.sawTE = true
-				d.last = fieldTE
 				d.teCount++
 				d.teI = 0
 				d.teChunk = false
@@ -306,7 +293,6 @@ func (d *detector) beginHead() {
 	d.state = stReqLine
 	d.lineLen, d.tailN = 0, 0
 	d.fields = 0
-	d.last = fieldOther
 	d.sawCL, d.sawTE, d.unsure = false, false, false
 	d.teCount, d.clFields = 0, 0
 	d.teChunk = false
