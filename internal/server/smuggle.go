@@ -78,7 +78,8 @@ const (
 	stChunkCR                   // expecting the CR after chunk data
 	stChunkLF                   // expecting the LF after chunk data
 	stTrailer                   // in the trailer section
-	stOff                       // done: a head was marked bad, sync is lost, or HTTP/2 took over
+	stOff                       // done: a head was marked bad or sync is lost
+	stH2                        // done: h2c took over after its preface
 )
 
 // Sub-states of values, chunk-size lines and trailer lines.
@@ -152,11 +153,15 @@ func (d *detector) reject(n int64) {
 // is refused.
 func (d *detector) lost() { d.reject(d.heads) }
 
-func (d *detector) feed(p []byte) {
+// feed follows p. It returns len(p), or, when the h2c preface ended
+// inside p, the number of bytes up to the end of that head.
+func (d *detector) feed(p []byte) int {
 	for i := 0; i < len(p); {
 		switch d.state {
 		case stOff:
-			return
+			return len(p)
+		case stH2:
+			return i
 		case stStart:
 			if c := p[i]; c == '\r' || c == '\n' {
 				i++
@@ -167,7 +172,7 @@ func (d *detector) feed(p []byte) {
 			j := bytes.IndexByte(p[i:], '\n')
 			if j < 0 {
 				d.keep(p[i:])
-				return
+				return len(p)
 			}
 			d.keep(p[i : i+j])
 			i += j + 1
@@ -188,7 +193,7 @@ func (d *detector) feed(p []byte) {
 				// RFC 9112 5.2 lets a server refuse the message; we do, for
 				// every field, as NGINX does.
 				d.reject(d.heads)
-				return
+				return len(p)
 			default:
 				d.fields++
 				d.state = stName
@@ -241,7 +246,7 @@ func (d *detector) feed(p []byte) {
 		case stSkipLine:
 			j := bytes.IndexByte(p[i:], '\n')
 			if j < 0 {
-				return
+				return len(p)
 			}
 			i += j + 1
 			d.state = stLineStart
@@ -252,7 +257,7 @@ func (d *detector) feed(p []byte) {
 		case stBody:
 			if n := uint64(len(p) - i); n < d.remain {
 				d.remain -= n
-				return
+				return len(p)
 			}
 			i += int(d.remain)
 			d.remain = 0
@@ -263,7 +268,7 @@ func (d *detector) feed(p []byte) {
 		case stChunkData:
 			if n := uint64(len(p) - i); n < d.remain {
 				d.remain -= n
-				return
+				return len(p)
 			}
 			i += int(d.remain)
 			d.remain = 0
@@ -271,14 +276,14 @@ func (d *detector) feed(p []byte) {
 		case stChunkCR:
 			if p[i] != '\r' {
 				d.lost()
-				return
+				return len(p)
 			}
 			i++
 			d.state = stChunkLF
 		case stChunkLF:
 			if p[i] != '\n' {
 				d.lost()
-				return
+				return len(p)
 			}
 			i++
 			d.beginChunk()
@@ -287,6 +292,7 @@ func (d *detector) feed(p []byte) {
 			i++
 		}
 	}
+	return len(p)
 }
 
 func (d *detector) beginHead() {
@@ -334,9 +340,10 @@ func (d *detector) endHead() {
 	case d.sawCL && d.sawTE:
 		d.reject(n)
 	case d.pri && d.fields == 0:
-		// h2c prior knowledge: HTTP/2 frames follow. Without h2c net/http
-		// treats it as an upgrade request and closes after it.
-		d.state = stOff
+		// h2c prior knowledge: HTTP/2 frames follow (see h2guard.go).
+		// Without h2c net/http treats it as an upgrade request and closes
+		// after it.
+		d.state = stH2
 	case d.unsure:
 		d.lost()
 	case d.sawTE:
