@@ -15,6 +15,8 @@ import (
 
 // sniffConn feeds every byte net/http reads from an HTTP/1.x connection to
 // the smuggling detector (see smuggle.go). Writes pass straight through.
+// When the connection turns out to be h2c, the HTTP/2 guard (h2guard.go)
+// takes over both directions.
 type sniffConn struct {
 	net.Conn
 	d detector
@@ -24,19 +26,42 @@ type sniffConn struct {
 	// served counts the HTTP/1 requests handed to the handler; only the
 	// connection's serving goroutine touches it.
 	served int64
+	// h2 is set once the detector saw the h2c preface.
+	h2 atomic.Bool
+	g  h2Guard
 }
 
-func (c *sniffConn) init(nc net.Conn) {
+func (c *sniffConn) init(nc net.Conn, maxResets int) {
 	c.Conn = nc
 	c.d.init()
+	c.g.init(maxResets, h2cPrefaceSeen)
 }
 
 func (c *sniffConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 && !c.off.Load() {
-		c.d.feed(p[:n])
+	if n == 0 || c.off.Load() {
+		return n, err
+	}
+	q := p[:n]
+	if !c.h2.Load() {
+		k := c.d.feed(q)
+		if c.d.state != stH2 {
+			return n, err
+		}
+		c.h2.Store(true)
+		q = q[k:]
+	}
+	if e := c.g.check(c.Conn, q); e != nil {
+		return 0, e
 	}
 	return n, err
+}
+
+func (c *sniffConn) Write(p []byte) (int, error) {
+	if c.h2.Load() {
+		return c.g.write(c.Conn, p)
+	}
+	return c.Conn.Write(p)
 }
 
 // CloseWrite keeps net/http's graceful close (FIN, or TLS close_notify,
@@ -83,7 +108,7 @@ func sniffOf(c net.Conn) *sniffConn {
 // own connection accounting (it sees connections before their handshake).
 func fromTLSListener(c net.Conn) bool {
 	switch c.(type) {
-	case *tls.Conn, *tlsSniffConn:
+	case *tls.Conn, *tlsSniffConn, *h2TLSConn:
 		return true
 	}
 	return false
@@ -91,17 +116,23 @@ func fromTLSListener(c net.Conn) bool {
 
 type connKey struct{}
 
-// connContext puts the sniffing conn into the connection's context, where
-// the guard finds it for each request.
+// connContext puts the sniffing conn, or the h2 TLS conn, into the
+// connection's context, where the guard finds it for each request.
 func connContext(ctx context.Context, c net.Conn) context.Context {
 	if sc := sniffOf(c); sc != nil {
 		return context.WithValue(ctx, connKey{}, sc)
+	}
+	if hc, ok := c.(*h2TLSConn); ok {
+		return context.WithValue(ctx, connKey{}, hc)
 	}
 	return ctx
 }
 
 // sniffListener wraps the connections of a plain listener.
-type sniffListener struct{ net.Listener }
+type sniffListener struct {
+	net.Listener
+	maxResets int
+}
 
 func (l sniffListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
@@ -109,7 +140,7 @@ func (l sniffListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	sc := &tcpSniffConn{}
-	sc.init(c)
+	sc.init(c, l.maxResets)
 	return sc, nil
 }
 
@@ -124,6 +155,7 @@ type tlsListener struct {
 	net.Listener // the TCP listener
 	config       *tls.Config
 	timeout      time.Duration
+	maxResets    int
 	stats        *Stats
 	errorLog     *log.Logger
 
@@ -141,9 +173,9 @@ type tlsListener struct {
 	pending map[net.Conn]struct{} // connections in their handshake
 }
 
-func newTLSListener(ln net.Listener, config *tls.Config, timeout time.Duration, stats *Stats, errorLog *log.Logger) *tlsListener {
+func newTLSListener(ln net.Listener, config *tls.Config, timeout time.Duration, maxResets int, stats *Stats, errorLog *log.Logger) *tlsListener {
 	return &tlsListener{
-		Listener: ln, config: config, timeout: timeout, stats: stats, errorLog: errorLog,
+		Listener: ln, config: config, timeout: timeout, maxResets: maxResets, stats: stats, errorLog: errorLog,
 		ready: make(chan net.Conn), errc: make(chan error), done: make(chan struct{}),
 		stopped: make(chan struct{}), pending: make(map[net.Conn]struct{}),
 	}
@@ -232,10 +264,15 @@ func (l *tlsListener) handshake(raw net.Conn) {
 		raw.SetDeadline(time.Time{})
 	}
 	var c net.Conn = tc
-	if tc.ConnectionState().NegotiatedProtocol != "h2" {
+	switch st := tc.ConnectionState(); {
+	case st.NegotiatedProtocol != "h2":
 		sc := &tlsSniffConn{}
-		sc.init(tc)
+		sc.init(tc, 0)
 		c = sc
+	case h2Cipher(st):
+		hc := &h2TLSConn{Conn: tc, state: st}
+		hc.g.init(l.maxResets, 0)
+		c = hc
 	}
 	select {
 	case l.ready <- c:
@@ -278,6 +315,32 @@ var badRequest = []byte("HTTP/1.1 400 Bad Request\r\n" +
 	"\r\n" +
 	`{"message":"Bad request"}`)
 
+// badRequestBody answers an HTTP/2 request net/http let through but an
+// HTTP/1 request line could not carry.
+var badRequestBody = []byte(`{"message":"Bad request"}`)
+
+// validH2Request reports whether an HTTP/2 request's method and target
+// could have come in an HTTP/1 request line, as the proxy writes them
+// upstream. net/http's HTTP/2 server checks neither for what its HTTP/1
+// parser refuses: a method that is not a token, a :path with a space (it
+// refuses control bytes in :path itself).
+func validH2Request(method, target string) bool {
+	if method == "" {
+		return false
+	}
+	for i := 0; i < len(method); i++ {
+		if !isTokenByte(method[i]) {
+			return false
+		}
+	}
+	for i := 0; i < len(target); i++ {
+		if c := target[i]; c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // Bounds on closing a rejected connection: long enough for the client to
 // read the answer before a full close could reset it, short enough that a
 // client cannot hold the goroutine.
@@ -295,17 +358,26 @@ const (
 type guard struct{ next http.Handler }
 
 func (g guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if sc, ok := r.Context().Value(connKey{}).(*sniffConn); ok {
+	switch c := r.Context().Value(connKey{}).(type) {
+	case *sniffConn:
 		// Only HTTP/1 response writers can hijack; h2c streams on a
 		// sniffed connection carry no Transfer-Encoding and are not counted.
 		if hj, ok := w.(http.Hijacker); ok {
-			n := sc.served
-			sc.served++
-			if n >= sc.d.bad.Load() {
+			n := c.served
+			c.served++
+			if n >= c.d.bad.Load() {
 				reject(hj)
 				return
 			}
 		}
+	case *h2TLSConn:
+		r.TLS = &c.state
+	}
+	if r.ProtoMajor == 2 && !validH2Request(r.Method, r.RequestURI) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write(badRequestBody)
+		return
 	}
 	if r.Method == http.MethodOptions && r.RequestURI == "*" {
 		// What net/http's globalOptionsHandler does.

@@ -21,6 +21,10 @@ type Limits struct {
 	IdleTimeout          time.Duration
 	MaxHeaderBytes       int
 	MaxConcurrentStreams int
+	// MaxResets ends an HTTP/2 connection (GOAWAY ENHANCE_YOUR_CALM) whose
+	// client resets more than this many streams within a window of twice
+	// as many streams it opens (rapid reset); 0: no limit.
+	MaxResets int
 }
 
 // DefaultLimits mirror NGINX/Traefik/Envoy practice.
@@ -29,6 +33,7 @@ var DefaultLimits = Limits{
 	IdleTimeout:          75 * time.Second,
 	MaxHeaderBytes:       64 << 10,
 	MaxConcurrentStreams: 128,
+	MaxResets:            500,
 }
 
 // Stats count connections across a server's listeners.
@@ -95,12 +100,16 @@ func New(name string, listens []Listen, handler HandlerFor, limits Limits, tlsSr
 		hs.Protocols.SetHTTP1(true)
 		if l.TLS {
 			hs.Protocols.SetHTTP2(true)
+			// h2 over TLS reaches net/http as an h2TLSConn, served the h2c
+			// way (see h2guard.go); HTTP/1 TLS conns carry a ConnectionState,
+			// for which net/http never looks for the h2c preface.
+			hs.Protocols.SetUnencryptedHTTP2(true)
 			hs.TLSConfig = tlsConfig(tlsSrc)
 			// The handshake timeout net/http would use (the smallest of its
 			// read/write timeouts; only ReadHeaderTimeout is set here).
-			ln = newTLSListener(ln, hs.TLSConfig, limits.ReadHeaderTimeout, &s.Stats, hs.ErrorLog)
+			ln = newTLSListener(ln, hs.TLSConfig, limits.ReadHeaderTimeout, limits.MaxResets, &s.Stats, hs.ErrorLog)
 		} else {
-			ln = sniffListener{ln}
+			ln = sniffListener{ln, limits.MaxResets}
 		}
 		if l.H2C {
 			hs.Protocols.SetUnencryptedHTTP2(true)

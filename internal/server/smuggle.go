@@ -24,7 +24,7 @@ import (
 //     byte by byte for the two names of interest, and the rest of a line is
 //     skipped with bytes.IndexByte. Lines end at LF with an optional CR
 //     before it, as in net/textproto; a line starting with SP or HT is an
-//     obs-fold continuation, not a field.
+//     obs-fold continuation, and a head with one is refused.
 //   - At the blank line it decides: both fields present marks this head bad.
 //     Otherwise it follows the body framing net/http will use (no body,
 //     Content-Length bytes, or chunked with trailers) so that it knows where
@@ -33,9 +33,8 @@ import (
 //   - The body rules are at least as strict as net/http's chunked reader
 //     (the same line, CRLF, hex, extension and overhead limits). Whenever
 //     the detector cannot be sure where net/http will start the next head
-//     (framing it would reject, folded Content-Length or Transfer-Encoding,
-//     Transfer-Encoding on other than HTTP/1.1, odd trailers) it stops and
-//     marks every later head bad. net/http may keep a connection open after
+//     (framing it would reject, Transfer-Encoding on other than HTTP/1.1,
+//     odd trailers) it stops and marks every later head bad. net/http may keep a connection open after
 //     a malformed chunked body and parse the next request from wherever its
 //     reader stopped, so losing sync must fail closed, not open. Well-formed
 //     traffic never gets there.
@@ -79,7 +78,8 @@ const (
 	stChunkCR                   // expecting the CR after chunk data
 	stChunkLF                   // expecting the LF after chunk data
 	stTrailer                   // in the trailer section
-	stOff                       // done: a head was marked bad, sync is lost, or HTTP/2 took over
+	stOff                       // done: a head was marked bad or sync is lost
+	stH2                        // done: h2c took over after its preface
 )
 
 // Sub-states of values, chunk-size lines and trailer lines.
@@ -92,14 +92,6 @@ const (
 	vName               // in a trailer field name (trailer lines only)
 	vLine               // at a trailer line start (trailer lines only)
 	vEnd                // after a CR at a trailer line start (trailer lines only)
-)
-
-type fieldKind uint8
-
-const (
-	fieldOther fieldKind = iota
-	fieldCL
-	fieldTE
 )
 
 const (
@@ -121,10 +113,9 @@ type detector struct {
 	lineLen  int      // bytes of the request line so far
 	tail     [16]byte // the last bytes of the request line
 	tailN    int
-	http11   bool // the request line ends in " HTTP/1.1"
-	pri      bool // the request line is "PRI * HTTP/2.0"
-	fields   int  // header lines seen
-	last     fieldKind
+	http11   bool   // the request line ends in " HTTP/1.1"
+	pri      bool   // the request line is "PRI * HTTP/2.0"
+	fields   int    // header lines seen
 	name     string // nameCL or nameTE while matching
 	nameI    int
 	sawCL    bool
@@ -162,11 +153,15 @@ func (d *detector) reject(n int64) {
 // is refused.
 func (d *detector) lost() { d.reject(d.heads) }
 
-func (d *detector) feed(p []byte) {
+// feed follows p. It returns len(p), or, when the h2c preface ended
+// inside p, the number of bytes up to the end of that head.
+func (d *detector) feed(p []byte) int {
 	for i := 0; i < len(p); {
 		switch d.state {
 		case stOff:
-			return
+			return len(p)
+		case stH2:
+			return i
 		case stStart:
 			if c := p[i]; c == '\r' || c == '\n' {
 				i++
@@ -177,7 +172,7 @@ func (d *detector) feed(p []byte) {
 			j := bytes.IndexByte(p[i:], '\n')
 			if j < 0 {
 				d.keep(p[i:])
-				return
+				return len(p)
 			}
 			d.keep(p[i : i+j])
 			i += j + 1
@@ -191,16 +186,16 @@ func (d *detector) feed(p []byte) {
 			case '\r':
 				d.state = stHeadCR
 			case ' ', '\t':
-				// obs-fold: net/textproto appends this line to the previous
-				// field's value, which would change a length or coding.
-				d.fields++
-				if d.last != fieldOther {
-					d.unsure = true
-				}
-				d.state = stSkipLine
+				// obs-fold, after CRLF or a bare LF alike: net/textproto
+				// appends this line to the previous field's value, so
+				// "Transfer-Encoding:\n chunked" would frame the body as
+				// chunked while a server that does not fold sees no coding.
+				// RFC 9112 5.2 lets a server refuse the message; we do, for
+				// every field, as NGINX does.
+				d.reject(d.heads)
+				return len(p)
 			default:
 				d.fields++
-				d.last = fieldOther
 				d.state = stName
 				d.nameI = 1
 				switch c | 0x20 { // ASCII lower case; only 'C'/'c' and 'T'/'t' map here
@@ -220,7 +215,6 @@ func (d *detector) feed(p []byte) {
 			}
 			// A lone CR starts a line net/http rejects; treat it as any line.
 			d.fields++
-			d.last = fieldOther
 			d.state = stSkipLine
 		case stName:
 			c := p[i]
@@ -240,12 +234,10 @@ func (d *detector) feed(p []byte) {
 			if d.name == nameCL {
 				d.sawCL = true
 				d.clFields++
-				d.last = fieldCL
 				d.clNew, d.clDigits = 0, 0
 				d.state = stCLValue
 			} else {
 				d.sawTE = true
-				d.last = fieldTE
 				d.teCount++
 				d.teI = 0
 				d.teChunk = false
@@ -254,7 +246,7 @@ func (d *detector) feed(p []byte) {
 		case stSkipLine:
 			j := bytes.IndexByte(p[i:], '\n')
 			if j < 0 {
-				return
+				return len(p)
 			}
 			i += j + 1
 			d.state = stLineStart
@@ -265,7 +257,7 @@ func (d *detector) feed(p []byte) {
 		case stBody:
 			if n := uint64(len(p) - i); n < d.remain {
 				d.remain -= n
-				return
+				return len(p)
 			}
 			i += int(d.remain)
 			d.remain = 0
@@ -276,7 +268,7 @@ func (d *detector) feed(p []byte) {
 		case stChunkData:
 			if n := uint64(len(p) - i); n < d.remain {
 				d.remain -= n
-				return
+				return len(p)
 			}
 			i += int(d.remain)
 			d.remain = 0
@@ -284,14 +276,14 @@ func (d *detector) feed(p []byte) {
 		case stChunkCR:
 			if p[i] != '\r' {
 				d.lost()
-				return
+				return len(p)
 			}
 			i++
 			d.state = stChunkLF
 		case stChunkLF:
 			if p[i] != '\n' {
 				d.lost()
-				return
+				return len(p)
 			}
 			i++
 			d.beginChunk()
@@ -300,13 +292,13 @@ func (d *detector) feed(p []byte) {
 			i++
 		}
 	}
+	return len(p)
 }
 
 func (d *detector) beginHead() {
 	d.state = stReqLine
 	d.lineLen, d.tailN = 0, 0
 	d.fields = 0
-	d.last = fieldOther
 	d.sawCL, d.sawTE, d.unsure = false, false, false
 	d.teCount, d.clFields = 0, 0
 	d.teChunk = false
@@ -348,9 +340,10 @@ func (d *detector) endHead() {
 	case d.sawCL && d.sawTE:
 		d.reject(n)
 	case d.pri && d.fields == 0:
-		// h2c prior knowledge: HTTP/2 frames follow. Without h2c net/http
-		// treats it as an upgrade request and closes after it.
-		d.state = stOff
+		// h2c prior knowledge: HTTP/2 frames follow (see h2guard.go).
+		// Without h2c net/http treats it as an upgrade request and closes
+		// after it.
+		d.state = stH2
 	case d.unsure:
 		d.lost()
 	case d.sawTE:

@@ -53,18 +53,25 @@ var detectorTests = []struct {
 	{name: "smuggled fields in content-length body", stream: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 49\r\n\r\n" +
 		"Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n" + get, want: noReject},
 	{name: "crlf after post body", stream: postCL + "\r\n" + get + smuggle, want: 2},
-	{name: "continuation line is not a field", stream: "POST / HTTP/1.1\r\nHost: x\r\nX-A: b\r\n Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + get, want: noReject},
 	{name: "not quite the names", stream: "POST / HTTP/1.1\r\nContent-Lengthy: 4\r\nTransfer-Encodings: chunked\r\nX-Content-Length: 1\r\n\r\n" + get, want: noReject},
 	{name: "chunk extension and trailer", stream: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked \r\n\r\n5;a=b\r\nhello\r\nA \r\n0123456789\r\n0\r\nX-T: v\r\n\r\n" + smuggle, want: 1},
 	{name: "duplicate equal lengths", stream: "POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok" + smuggle, want: 1},
 	{name: "h2c preface", stream: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00Content-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", want: noReject},
 	{name: "pri with fields is http/1", stream: "PRI * HTTP/2.0\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", want: 0},
+	// obs-fold, after CRLF or a bare LF, on any field: the head itself is
+	// refused (net/textproto would fold it into the previous value).
+	{name: "continuation line", stream: "POST / HTTP/1.1\r\nHost: x\r\nX-A: b\r\n Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + get, want: 0},
+	{name: "folded length", stream: "POST / HTTP/1.1\r\nContent-Length: 1\r\n 2\r\n\r\n" + get, want: 0},
+	{name: "folded coding", stream: "POST / HTTP/1.1\r\nTransfer-Encoding:\r\n chunked\r\n\r\n" + get, want: 0},
+	{name: "bare LF folded coding", stream: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\n chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + get, want: 0},
+	{name: "bare LF tab folded coding", stream: "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\n\tchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + get, want: 0},
+	{name: "bare LF folded length", stream: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length:\n 5\r\n\r\nhello" + get, want: 0},
+	{name: "bare LF folded field", stream: "GET / HTTP/1.1\nHost: x\nX-A: b\n c\n\n" + get, want: 0},
+	{name: "fold after a good request", stream: get + "GET / HTTP/1.1\r\nHost: x\r\nX-A: b\n\tc\r\n\r\n" + get, want: 1},
 	// Framing the detector cannot follow: the request itself passes (it is
 	// not CL+TE), every later one on the connection is refused.
 	{name: "conflicting lengths", stream: "POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok" + get, want: 1},
 	{name: "bad length", stream: "POST / HTTP/1.1\r\nContent-Length: 0x5\r\n\r\n" + get, want: 1},
-	{name: "folded length", stream: "POST / HTTP/1.1\r\nContent-Length: 1\r\n 2\r\n\r\n" + get, want: 1},
-	{name: "folded coding", stream: "POST / HTTP/1.1\r\nTransfer-Encoding:\r\n chunked\r\n\r\n" + get, want: 1},
 	{name: "te on http/1.0", stream: "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n" + get, want: 1},
 	{name: "te not chunked", stream: "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n" + get, want: 1},
 	{name: "two te fields", stream: "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + get, want: 1},

@@ -1,0 +1,302 @@
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// HTTP/2 abuse guard.
+//
+// net/http's HTTP/2 server caps the handlers running on a connection, so a
+// client that opens streams and resets them at once (rapid reset,
+// CVE-2023-44487) cannot pile up work, but nothing ends the connection: the
+// client can go on opening and cancelling requests, each of which reaches
+// the proxy, for as long as it likes. NGINX and Envoy close such a
+// connection; so do we. Every HTTP/2 connection's client bytes pass
+// through an h2Guard, which checks the client preface and then follows the
+// frame headers (9 bytes each; payloads are skipped by count, never
+// parsed), counting the streams the client opens and the RST_STREAM frames
+// it sends. More than maxResets resets within a window of 2*maxResets
+// streams ends the connection with GOAWAY ENHANCE_YOUR_CALM: a client that
+// cancels more than half of what it asks for is not a client worth serving.
+// So does a run of more than maxEmptyData empty DATA frames that do not end
+// their stream, which net/http processes one by one and never counts
+// (the empty-frames flood of CVE-2019-9518). net/http already ends
+// CONTINUATION, PING and SETTINGS floods itself.
+//
+// The GOAWAY is written by the guard, not by net/http, which has no way to
+// be told. So the guard also sits on the write side and follows the frame
+// headers the server writes: the GOAWAY goes out only between two frames,
+// either at once or right after the server's write in progress.
+//
+// HTTP/2 reaches the guard two ways. h2c (prior knowledge) starts on a
+// sniffConn, whose HTTP/1 detector hands over after "PRI * HTTP/2.0\r\n\r\n".
+// Over TLS, net/http serves HTTP/2 itself only on a *tls.Conn, whose
+// plaintext cannot be seen from outside; so the tlsListener hands an h2
+// connection over wrapped in an h2TLSConn, which net/http takes for an h2c
+// connection (it is no *tls.Conn and has no ConnectionState), and the
+// guard handler puts the TLS state back on each request.
+
+// clientPreface starts every HTTP/2 connection (RFC 9113 3.4).
+const clientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+// h2cPrefaceSeen is how much of the preface the HTTP/1 detector reads
+// before it hands over: a request head without fields.
+const h2cPrefaceSeen = len("PRI * HTTP/2.0\r\n\r\n")
+
+// maxEmptyData is the longest run of empty DATA frames without END_STREAM
+// a client may send; no client has a reason to send even two.
+const maxEmptyData = 100
+
+const (
+	frameHeaderLen = 9
+	flagEndStream  = 0x1
+	frameData      = 0x0
+	frameHeaders   = 0x1
+	frameRSTStream = 0x3
+	frameGoAway    = 0x7
+	errEnhanceCalm = 0xb
+)
+
+// goAwayCalm is GOAWAY ENHANCE_YOUR_CALM without a last stream id (the
+// guard fills it in) and with a reason for whoever reads the frame.
+var goAwayCalm = func() []byte {
+	const debug = "stream resets or empty frames flood"
+	n := 8 + len(debug)
+	b := []byte{byte(n >> 16), byte(n >> 8), byte(n), frameGoAway, 0, 0, 0, 0, 0,
+		0, 0, 0, 0, 0, 0, 0, errEnhanceCalm}
+	return append(b, debug...)
+}()
+
+var (
+	errH2Preface = errors.New("http2: bad client preface")
+	errH2Abuse   = errors.New("http2: stream resets or empty frames flood")
+)
+
+type h2Verdict uint8
+
+const (
+	h2OK h2Verdict = iota
+	h2BadPreface
+	h2Abuse
+)
+
+// h2Guard follows one HTTP/2 connection's frames. feed runs on the reading
+// goroutine only; write and abort serialise on mu.
+type h2Guard struct {
+	maxResets int // 0: no limit
+
+	// Read side.
+	pre        int // bytes of the client preface matched
+	hdr        [frameHeaderLen]byte
+	hdrN       int
+	skip       uint32 // payload bytes of the current client frame still to come
+	lastStream uint32 // the highest stream id the client opened
+	streams    int    // streams opened in the current window
+	resets     int    // RST_STREAM frames in the current window
+	emptyData  int    // empty DATA frames without END_STREAM in a row
+
+	abused atomic.Bool
+
+	// Write side.
+	mu      sync.Mutex
+	outHdr  int    // bytes of the current server frame header written
+	outLen  uint32 // its payload length, once known
+	outSkip uint32 // payload bytes of the current server frame still to come
+	sent    bool   // GOAWAY written: nothing more goes out
+}
+
+func (g *h2Guard) init(maxResets, prefaceSeen int) {
+	g.maxResets = maxResets
+	g.pre = prefaceSeen
+}
+
+// feed follows the client's bytes.
+func (g *h2Guard) feed(p []byte) h2Verdict {
+	for i := 0; i < len(p); {
+		switch {
+		case g.pre < len(clientPreface):
+			if p[i] != clientPreface[g.pre] {
+				return h2BadPreface
+			}
+			g.pre++
+			i++
+		case g.skip > 0:
+			n := uint32(len(p) - i)
+			if n > g.skip {
+				n = g.skip
+			}
+			g.skip -= n
+			i += int(n)
+		default:
+			n := copy(g.hdr[g.hdrN:], p[i:])
+			g.hdrN += n
+			i += n
+			if g.hdrN < frameHeaderLen {
+				return h2OK
+			}
+			g.hdrN = 0
+			if g.frame() {
+				return h2Abuse
+			}
+		}
+	}
+	return h2OK
+}
+
+// frame takes in one client frame header and reports whether the client
+// went past a limit.
+func (g *h2Guard) frame() bool {
+	h := &g.hdr
+	g.skip = uint32(h[0])<<16 | uint32(h[1])<<8 | uint32(h[2])
+	id := (uint32(h[5])<<24 | uint32(h[6])<<16 | uint32(h[7])<<8 | uint32(h[8])) & (1<<31 - 1)
+	if h[3] == frameData && g.skip == 0 && h[4]&flagEndStream == 0 {
+		g.emptyData++
+		return g.emptyData > maxEmptyData
+	}
+	g.emptyData = 0
+	switch h[3] {
+	case frameHeaders:
+		if id > g.lastStream { // a new stream; later HEADERS on it are trailers
+			g.lastStream = id
+			g.streams++
+			if g.streams >= 2*g.maxResets {
+				g.streams, g.resets = 0, 0
+			}
+		}
+	case frameRSTStream:
+		g.resets++
+		return g.maxResets > 0 && g.resets > g.maxResets
+	}
+	return false
+}
+
+// check follows bytes the client sent and returns the error that ends the
+// connection when the client broke the rules.
+func (g *h2Guard) check(c net.Conn, p []byte) error {
+	switch g.feed(p) {
+	case h2BadPreface:
+		return errH2Preface
+	case h2Abuse:
+		g.abort(c)
+		return errH2Abuse
+	}
+	return nil
+}
+
+// abort sends GOAWAY ENHANCE_YOUR_CALM (at once when the server is between
+// two frames, else after its write in progress), then reads what the
+// client is still sending for a moment, so that closing does not reset
+// the connection before the client reads the GOAWAY.
+func (g *h2Guard) abort(c net.Conn) {
+	g.abused.Store(true)
+	if g.mu.TryLock() { // a server write blocked on a client that does not read must not hold us
+		g.goAway(c)
+		g.mu.Unlock()
+	}
+	c.SetReadDeadline(time.Now().Add(rejectLinger))
+	io.CopyN(io.Discard, c, rejectDrainBytes)
+}
+
+// goAway writes the GOAWAY if the server is between frames and closes the
+// write side. Called with mu held.
+func (g *h2Guard) goAway(c net.Conn) {
+	if g.sent || g.outHdr != 0 || g.outSkip != 0 {
+		return
+	}
+	g.sent = true
+	var frame [64]byte
+	b := append(frame[:0], goAwayCalm...)
+	id := g.lastStream
+	b[9], b[10], b[11], b[12] = byte(id>>24), byte(id>>16), byte(id>>8), byte(id)
+	c.SetWriteDeadline(time.Now().Add(rejectWriteTimeout))
+	if _, err := c.Write(b); err == nil {
+		if cw, ok := c.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
+	}
+}
+
+// write is a Write of an HTTP/2 connection; it follows the server's frame
+// boundaries so that a GOAWAY can be put between two frames.
+func (g *h2Guard) write(c net.Conn, p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.sent {
+		return 0, net.ErrClosed
+	}
+	n, err := c.Write(p)
+	g.track(p[:n])
+	if g.abused.Load() {
+		g.goAway(c)
+	}
+	return n, err
+}
+
+func (g *h2Guard) track(p []byte) {
+	for len(p) > 0 {
+		if g.outSkip > 0 {
+			n := uint32(len(p))
+			if n > g.outSkip {
+				n = g.outSkip
+			}
+			g.outSkip -= n
+			p = p[n:]
+			continue
+		}
+		if g.outHdr < 3 {
+			g.outLen = g.outLen<<8 | uint32(p[0])
+		}
+		g.outHdr++
+		p = p[1:]
+		if g.outHdr == frameHeaderLen {
+			g.outSkip, g.outHdr, g.outLen = g.outLen, 0, 0
+		}
+	}
+}
+
+// h2TLSConn is a TLS connection that negotiated h2, as net/http gets it:
+// not a *tls.Conn and without a ConnectionState method, so that net/http
+// serves it as h2c on a conn whose bytes the guard sees. state is put back
+// on each request by the guard handler.
+type h2TLSConn struct {
+	net.Conn // the *tls.Conn
+	state    tls.ConnectionState
+	g        h2Guard
+}
+
+func (c *h2TLSConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		if e := c.g.check(c.Conn, p[:n]); e != nil {
+			return 0, e
+		}
+	}
+	return n, err
+}
+
+func (c *h2TLSConn) Write(p []byte) (int, error) { return c.g.write(c.Conn, p) }
+
+// CloseWrite keeps net/http's graceful close working through the wrapper.
+func (c *h2TLSConn) CloseWrite() error { return c.Conn.(*tls.Conn).CloseWrite() }
+
+// h2Cipher reports whether a TLS 1.2 connection's suite is one RFC 9113
+// 9.2.2 allows for HTTP/2: ephemeral key exchange with an AEAD. Others are
+// left to net/http, which refuses them with INADEQUATE_SECURITY.
+func h2Cipher(s tls.ConnectionState) bool {
+	if s.Version >= tls.VersionTLS13 {
+		return true
+	}
+	switch s.CipherSuite {
+	case tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,129 @@
+package server
+
+import (
+	"bytes"
+	"net"
+	"testing"
+)
+
+func h2frame(typ, flags byte, id uint32, payload []byte) []byte {
+	n := len(payload)
+	b := []byte{byte(n >> 16), byte(n >> 8), byte(n), typ, flags, byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}
+	return append(b, payload...)
+}
+
+// h2feed feeds stream whole, or in pieces of size step, and returns the
+// first verdict other than h2OK.
+func h2feed(maxResets int, stream []byte, step int) h2Verdict {
+	var g h2Guard
+	g.init(maxResets, 0)
+	for len(stream) > 0 {
+		n := min(step, len(stream))
+		if v := g.feed(stream[:n]); v != h2OK {
+			return v
+		}
+		stream = stream[n:]
+	}
+	return h2OK
+}
+
+func TestH2Guard(t *testing.T) {
+	pairs := func(n int) []byte {
+		var b []byte
+		for i := range n {
+			id := uint32(2*i + 1)
+			b = append(b, h2frame(frameHeaders, 0x5, id, []byte{0x82, 0x86, 0x84})...)
+			b = append(b, h2frame(frameRSTStream, 0, id, []byte{0, 0, 0, 8})...)
+		}
+		return b
+	}
+	empties := func(n int) []byte {
+		var b []byte
+		for range n {
+			b = append(b, h2frame(frameData, 0, 1, nil)...)
+		}
+		return b
+	}
+	settings := h2frame(0x4, 0, 0, make([]byte, 6))
+	// A DATA payload that looks like frame headers is skipped, not parsed.
+	disguised := h2frame(frameData, 0, 1, bytes.Repeat(h2frame(frameRSTStream, 0, 1, []byte{0, 0, 0, 8}), 50))
+	for _, tc := range []struct {
+		name      string
+		maxResets int
+		stream    string
+		want      h2Verdict
+	}{
+		{"bad preface", 10, "PRI * HTTP/1.1\r\n", h2BadPreface},
+		{"settings", 10, clientPreface + string(settings), h2OK},
+		{"resets at the limit", 10, clientPreface + string(pairs(10)), h2OK},
+		{"resets past the limit", 10, clientPreface + string(pairs(11)), h2Abuse},
+		{"no limit", 0, clientPreface + string(pairs(300)), h2OK},
+		{"resets in a payload", 10, clientPreface + string(disguised), h2OK},
+		{"empty data run", 10, clientPreface + string(empties(maxEmptyData)) + string(h2frame(frameData, 0, 1, []byte("x"))) + string(empties(maxEmptyData)), h2OK},
+		{"empty data flood", 10, clientPreface + string(empties(maxEmptyData+1)), h2Abuse},
+		{"empty data ending streams", 10, clientPreface + string(bytes.Repeat(h2frame(frameData, flagEndStream, 1, nil), 500)), h2OK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, step := range []int{1, 5, 9, 1 << 20} {
+				if got := h2feed(tc.maxResets, []byte(tc.stream), step); got != tc.want {
+					t.Fatalf("pieces of %d: verdict %d, want %d", step, got, tc.want)
+				}
+			}
+		})
+	}
+	t.Run("window", func(t *testing.T) {
+		// 10 resets in every 20 streams never trips a limit of 10.
+		var b []byte
+		for i := range 200 {
+			id := uint32(2*i + 1)
+			b = append(b, h2frame(frameHeaders, 0x5, id, []byte{0x82})...)
+			if i%2 == 0 {
+				b = append(b, h2frame(frameRSTStream, 0, id, []byte{0, 0, 0, 8})...)
+			}
+		}
+		if got := h2feed(10, append([]byte(clientPreface), b...), 7); got != h2OK {
+			t.Fatalf("verdict %d", got)
+		}
+	})
+}
+
+// TestH2GuardGoAway: the GOAWAY goes out between two server frames, never
+// inside one, and nothing is written after it.
+func TestH2GuardGoAway(t *testing.T) {
+	server, client := net.Pipe()
+	defer client.Close()
+	var g h2Guard
+	g.init(1, 0)
+	got := make(chan []byte)
+	go func() {
+		var all []byte
+		buf := make([]byte, 1024)
+		for {
+			n, err := client.Read(buf)
+			all = append(all, buf[:n]...)
+			if err != nil {
+				got <- all
+				return
+			}
+		}
+	}()
+	frame := h2frame(0x4, 0, 0, make([]byte, 12))
+	g.write(server, frame[:5]) // the server is inside a frame
+	g.abused.Store(true)
+	g.mu.Lock()
+	g.goAway(server)
+	g.mu.Unlock()
+	if g.sent {
+		t.Fatal("GOAWAY sent inside a frame")
+	}
+	g.write(server, frame[5:]) // the frame ends: the GOAWAY follows
+	if n, err := g.write(server, frame); n != 0 || err == nil {
+		t.Fatalf("write after GOAWAY: %d, %v", n, err)
+	}
+	server.Close()
+	all := <-got
+	want := append(append([]byte{}, frame...), goAwayCalm...)
+	if !bytes.Equal(all, want) {
+		t.Fatalf("wrote\n%x\nwant\n%x", all, want)
+	}
+}

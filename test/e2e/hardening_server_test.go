@@ -1,0 +1,434 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/gwtest"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// srvGateway is a gateway with one echo service on every path, served on
+// an h2c-enabled plain listener and a TLS listener for a.example.com.
+type srvGateway struct {
+	gw        *gwtest.Gateway
+	up        *gwtest.Echo
+	plainAddr string
+	tlsAddr   string
+}
+
+func srvStart(t *testing.T, args ...string) *srvGateway {
+	t.Helper()
+	up := gwtest.StartEcho(t, "a")
+	cert, key := selfSigned(t, "a.example.com")
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: a
+  url: %s
+  routes: [{paths: [/]}]
+certificates:
+- cert: |
+%s
+  key: |
+%s
+  snis: [a.example.com]
+`, up.URL, indent(cert, "    "), indent(key, "    ")), gwtest.Options{ProxyListen: "127.0.0.1:0 http2, 127.0.0.1:0 ssl", Args: args})
+	if len(gw.URLs) != 2 {
+		t.Fatalf("listeners: %v", gw.URLs)
+	}
+	return &srvGateway{gw: gw, up: up,
+		plainAddr: strings.TrimPrefix(gw.URLs[0], "http://"),
+		tlsAddr:   strings.TrimPrefix(gw.URLs[1], "http://")}
+}
+
+// srvDial opens a raw connection to the plain or the TLS listener; alpn
+// is the one protocol offered over TLS.
+func (g *srvGateway) srvDial(t *testing.T, secure bool, alpn string) net.Conn {
+	t.Helper()
+	var c net.Conn
+	var err error
+	if secure {
+		c, err = tls.Dial("tcp", g.tlsAddr, &tls.Config{ServerName: "a.example.com", InsecureSkipVerify: true, NextProtos: []string{alpn}})
+	} else {
+		c, err = net.Dial("tcp", g.plainAddr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestSrvObsFold: a header line folded onto the next line (obs-fold) is
+// refused with 400 and the connection closed, whether the line before it
+// ended in CRLF or a bare LF, with a space or a tab, on Transfer-Encoding,
+// Content-Length or any other field, on plain and TLS listeners. Nothing
+// reaches the upstream.
+func TestSrvObsFold(t *testing.T) {
+	g := srvStart(t)
+	for _, tc := range []struct{ name, req string }{
+		{"te bare LF space", "POST /f HTTP/1.1\r\nHost: a.example.com\r\nTransfer-Encoding:\n chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
+		{"te bare LF tab", "POST /f HTTP/1.1\r\nHost: a.example.com\r\nTransfer-Encoding:\n\tchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
+		{"cl bare LF space", "POST /f HTTP/1.1\r\nHost: a.example.com\r\nContent-Length:\n 5\r\n\r\nhello"},
+		{"cl bare LF tab", "POST /f HTTP/1.1\r\nHost: a.example.com\r\nContent-Length:\n\t5\r\n\r\nhello"},
+		{"other field bare LF space", "GET /f HTTP/1.1\r\nHost: a.example.com\r\nX-A: b\n c\r\n\r\n"},
+		{"other field bare LF tab", "GET /f HTTP/1.1\nHost: a.example.com\nX-A: b\n\tc\n\n"},
+		{"te CRLF space", "POST /f HTTP/1.1\r\nHost: a.example.com\r\nTransfer-Encoding:\r\n chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
+		{"other field CRLF tab", "GET /f HTTP/1.1\r\nHost: a.example.com\r\nX-A: b\r\n\tc\r\n\r\n"},
+	} {
+		for _, secure := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s tls=%v", tc.name, secure), func(t *testing.T) {
+				before := g.up.Count.Load()
+				c := g.srvDial(t, secure, "http/1.1")
+				if _, err := io.WriteString(c, tc.req); err != nil {
+					t.Fatal(err)
+				}
+				br := bufio.NewReader(c)
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != 400 || string(body) != `{"message":"Bad request"}` || !resp.Close {
+					t.Fatalf("got %d close=%v %q, want 400 with Connection: close", resp.StatusCode, resp.Close, body)
+				}
+				if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+					t.Fatalf("connection not closed after the 400: %q, %v", rest, err)
+				}
+				if n := g.up.Count.Load() - before; n != 0 {
+					t.Fatalf("upstream saw %d requests", n)
+				}
+			})
+		}
+	}
+	t.Run("unfolded still served", func(t *testing.T) {
+		for _, secure := range []bool{false, true} {
+			c := g.srvDial(t, secure, "http/1.1")
+			io.WriteString(c, "POST /f HTTP/1.1\nHost: a.example.com\nTransfer-Encoding: chunked\nX-A: b c\n\n5\r\nhello\r\n0\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || gwtest.DecodeSeen(t, string(body)).Body != "hello" {
+				t.Fatalf("tls=%v: %d %s", secure, resp.StatusCode, body)
+			}
+		}
+	})
+}
+
+// srvH2 is a raw HTTP/2 client connection: frames written and read one
+// by one, so that a test can send what no well-behaved client would.
+type srvH2 struct {
+	t    *testing.T
+	c    net.Conn
+	fr   *http2.Framer
+	enc  *hpack.Encoder
+	hbuf bytes.Buffer
+	dec  *hpack.Decoder
+}
+
+// srvH2Dial connects over TLS with ALPN h2, or over h2c with prior
+// knowledge, and sends the preface and an empty SETTINGS frame.
+func (g *srvGateway) srvH2Dial(t *testing.T, secure bool) *srvH2 {
+	t.Helper()
+	c := g.srvDial(t, secure, "h2")
+	if tc, ok := c.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol != "h2" {
+		t.Fatalf("ALPN picked %q", tc.ConnectionState().NegotiatedProtocol)
+	}
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	h := &srvH2{t: t, c: c, fr: http2.NewFramer(c, c)}
+	h.enc = hpack.NewEncoder(&h.hbuf)
+	h.dec = hpack.NewDecoder(4096, nil)
+	h.fr.ReadMetaHeaders = h.dec
+	h.fr.MaxHeaderListSize = 1 << 20
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// headers sends a HEADERS frame on stream id with the given fields
+// (pseudo-fields first, in the order given).
+func (h *srvH2) headers(id uint32, endStream bool, fields ...string) error {
+	h.hbuf.Reset()
+	for i := 0; i+1 < len(fields); i += 2 {
+		h.enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
+	}
+	return h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: h.hbuf.Bytes(), EndStream: endStream, EndHeaders: true})
+}
+
+// request sends a request without body on stream id with extra fields.
+func (h *srvH2) request(id uint32, method, path string, extra ...string) error {
+	return h.headers(id, true, append([]string{":method", method, ":scheme", "https", ":authority", "a.example.com", ":path", path}, extra...)...)
+}
+
+func (h *srvH2) get(id uint32, method, path string, extra ...string) {
+	h.t.Helper()
+	if err := h.request(id, method, path, extra...); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// srvH2Result is how a stream or the connection ended.
+type srvH2Result struct {
+	status  string // :status of the response, "" when none
+	body    string
+	rst     http2.ErrCode // the stream was reset with this code
+	reset   bool
+	goaway  bool
+	gaCode  http2.ErrCode
+	closed  bool // the connection ended (EOF or an error) without GOAWAY
+	readErr error
+}
+
+// await reads frames until stream id ends (response complete or reset)
+// or the connection ends.
+func (h *srvH2) await(id uint32) srvH2Result {
+	h.t.Helper()
+	var res srvH2Result
+	for {
+		f, err := h.fr.ReadFrame()
+		if err != nil {
+			res.closed, res.readErr = true, err
+			return res
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				h.fr.WriteSettingsAck()
+			}
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				h.fr.WritePing(true, f.Data)
+			}
+		case *http2.GoAwayFrame:
+			res.goaway, res.gaCode = true, f.ErrCode
+			return res
+		case *http2.MetaHeadersFrame:
+			if f.StreamID == id {
+				if s := f.PseudoValue("status"); s != "" {
+					res.status = s
+				}
+				if f.StreamEnded() {
+					return res
+				}
+			}
+		case *http2.DataFrame:
+			if f.StreamID == id {
+				res.body += string(f.Data())
+				if f.StreamEnded() {
+					return res
+				}
+			}
+		case *http2.RSTStreamFrame:
+			if f.StreamID == id {
+				res.reset, res.rst = true, f.ErrCode
+				return res
+			}
+		}
+	}
+}
+
+// srvResetPairs sends up to n HEADERS+RST_STREAM pairs on new streams
+// from firstID on, stopping at the first failed write (the gateway closed
+// the connection), and returns how many pairs went out.
+func (h *srvH2) srvResetPairs(firstID uint32, n int) int {
+	for i := 0; i < n; i++ {
+		id := firstID + uint32(2*i)
+		if h.request(id, "GET", "/reset") != nil || h.fr.WriteRSTStream(id, http2.ErrCodeCancel) != nil {
+			return i
+		}
+	}
+	return n
+}
+
+// TestSrvH2RapidReset: 5,000 HEADERS+RST_STREAM pairs on one connection
+// (CVE-2023-44487) end it with GOAWAY ENHANCE_YOUR_CALM, over TLS and h2c;
+// the gateway goes on serving new connections.
+func TestSrvH2RapidReset(t *testing.T) {
+	g := srvStart(t)
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", secure), func(t *testing.T) {
+			h := g.srvH2Dial(t, secure)
+			sent := h.srvResetPairs(1, 5000)
+			res := h.await(1 << 30)
+			if !res.goaway || res.gaCode != http2.ErrCodeEnhanceYourCalm {
+				t.Fatalf("after %d pairs: %+v, want GOAWAY ENHANCE_YOUR_CALM", sent, res)
+			}
+			h2 := g.srvH2Dial(t, secure)
+			h2.get(1, "GET", "/after")
+			if res := h2.await(1); res.status != "200" {
+				t.Fatalf("new connection: %+v", res)
+			}
+		})
+	}
+}
+
+// TestSrvH2ResetLimit: a client that resets fewer streams than the limit
+// keeps its connection, and --http2-max-resets=0 turns the limit off; a
+// lower limit closes sooner.
+func TestSrvH2ResetLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		pairs   int
+		goaway  bool
+		secure  bool
+		firstID uint32
+	}{
+		{name: "450 of default 500", pairs: 450},
+		{name: "450 of default 500 tls", pairs: 450, secure: true},
+		{name: "limit off", args: []string{"--http2-max-resets=0"}, pairs: 5000},
+		{name: "limit 10", args: []string{"--http2-max-resets=10"}, pairs: 11, goaway: true, secure: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := srvStart(t, tc.args...)
+			h := g.srvH2Dial(t, tc.secure)
+			if sent := h.srvResetPairs(1, tc.pairs); sent != tc.pairs {
+				t.Fatalf("connection closed after %d pairs", sent)
+			}
+			id := uint32(2*tc.pairs + 1)
+			h.request(id, "GET", "/after")
+			res := h.await(id)
+			if tc.goaway {
+				if !res.goaway || res.gaCode != http2.ErrCodeEnhanceYourCalm {
+					t.Fatalf("%+v, want GOAWAY ENHANCE_YOUR_CALM", res)
+				}
+				return
+			}
+			if res.status != "200" {
+				t.Fatalf("request after %d resets: %+v", tc.pairs, res)
+			}
+		})
+	}
+}
+
+// TestSrvH2EmptyDataFlood: a run of empty DATA frames that do not end
+// their stream (CVE-2019-9518) ends the connection with GOAWAY
+// ENHANCE_YOUR_CALM; a few empty frames among real ones do not.
+func TestSrvH2EmptyDataFlood(t *testing.T) {
+	g := srvStart(t)
+	post := []string{":method", "POST", ":scheme", "https", ":authority", "a.example.com", ":path", "/d"}
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", secure), func(t *testing.T) {
+			h := g.srvH2Dial(t, secure)
+			if err := h.headers(1, false, post...); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 10; i++ {
+				h.fr.WriteData(1, false, nil)
+				h.fr.WriteData(1, false, []byte("x"))
+			}
+			h.fr.WriteData(1, true, nil)
+			if res := h.await(1); res.status != "200" || gwtest.DecodeSeen(t, res.body).Body != "xxxxxxxxxx" {
+				t.Fatalf("request with a few empty DATA frames: %+v", res)
+			}
+			h.headers(3, false, post...)
+			for i := 0; i < 100000; i++ {
+				if h.fr.WriteData(3, false, nil) != nil {
+					break
+				}
+			}
+			if res := h.await(3); !res.goaway || res.gaCode != http2.ErrCodeEnhanceYourCalm {
+				t.Fatalf("%+v, want GOAWAY ENHANCE_YOUR_CALM", res)
+			}
+		})
+	}
+}
+
+// TestSrvH2ContinuationFlood: an endless header block (CVE-2023-45288)
+// ends the connection (net/http's guard, relied on here) and nothing
+// reaches the upstream.
+func TestSrvH2ContinuationFlood(t *testing.T) {
+	g := srvStart(t)
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", secure), func(t *testing.T) {
+			h := g.srvH2Dial(t, secure)
+			h.hbuf.Reset()
+			h.enc.WriteField(hpack.HeaderField{Name: ":method", Value: "GET"})
+			h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: h.hbuf.Bytes()})
+			block := bytes.Repeat([]byte{0x40, 0x01, 'x', 0x01, 'y'}, 200) // literal "x: y" fields
+			for i := 0; i < 100000; i++ {
+				if h.fr.WriteContinuation(1, false, block) != nil {
+					break
+				}
+			}
+			if res := h.await(1); !res.goaway && !res.closed || res.status != "" {
+				t.Fatalf("%+v, want the connection ended", res)
+			}
+			if n := g.up.Count.Load(); n != 0 {
+				t.Fatalf("upstream saw %d requests", n)
+			}
+		})
+	}
+}
+
+// TestSrvH2Malformed: HTTP/2 requests with connection-specific fields, a
+// TE other than trailers (RFC 9113 8.2.2), or a :method or :path an
+// HTTP/1 request line could not carry are refused with 400 (or a stream
+// reset) and never reach the upstream; none is logged as an error.
+func TestSrvH2Malformed(t *testing.T) {
+	g := srvStart(t)
+	for _, secure := range []bool{false, true} {
+		h := g.srvH2Dial(t, secure)
+		id := uint32(1)
+		for _, tc := range []struct {
+			method, path string
+			extra        []string
+			json         bool // the 400 is the gateway's own, in Kong's format
+		}{
+			{method: "GET", path: "/x", extra: []string{"connection", "close"}},
+			{method: "GET", path: "/x", extra: []string{"keep-alive", "timeout=5"}},
+			{method: "GET", path: "/x", extra: []string{"proxy-connection", "keep-alive"}},
+			{method: "GET", path: "/x", extra: []string{"transfer-encoding", "chunked"}},
+			{method: "GET", path: "/x", extra: []string{"upgrade", "websocket"}},
+			{method: "GET", path: "/x", extra: []string{"te", "gzip"}},
+			{method: "GET", path: "/x", extra: []string{"te", "trailers, deflate"}},
+			{method: "GET", path: "/a b", json: true},
+			{method: "GET", path: "/a\tb"},
+			{method: "GE T", path: "/x", json: true},
+			{method: "GET\x01", path: "/x"},
+			{method: "G(T", path: "/x", json: true},
+		} {
+			name := fmt.Sprintf("tls=%v %q %q %q", secure, tc.method, tc.path, tc.extra)
+			before := g.up.Count.Load()
+			h.get(id, tc.method, tc.path, tc.extra...)
+			res := h.await(id)
+			id += 2
+			switch {
+			case res.goaway || res.closed:
+				t.Fatalf("%s: connection ended: %+v", name, res)
+			case res.reset && !tc.json:
+			case res.status != "400":
+				t.Fatalf("%s: %+v, want 400", name, res)
+			case tc.json && res.body != `{"message":"Bad request"}`:
+				t.Fatalf("%s: body %q", name, res.body)
+			}
+			if n := g.up.Count.Load() - before; n != 0 {
+				t.Fatalf("%s: reached the upstream", name)
+			}
+		}
+		h.get(id, "GET", "/ok", "te", "trailers")
+		if res := h.await(id); res.status != "200" {
+			t.Fatalf("tls=%v: te: trailers: %+v", secure, res)
+		}
+	}
+	if strings.Contains(g.gw.Stderr(), `"level":"ERROR"`) {
+		t.Fatalf("error log lines:\n%s", g.gw.Stderr())
+	}
+}
