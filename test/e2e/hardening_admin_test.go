@@ -156,3 +156,28 @@ func admRawStatus(t *testing.T, addr, raw string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// Generated ids are the same on every node and across restarts: this
+// literal is what any Turnpike running this file shows (see
+// snapshot.TestGeneratedIDsArePinned for every kind).
+func TestAdminGeneratedIDsArePinned(t *testing.T) {
+	gw := gwtest.Start(t, `
+_format_version: "3.0"
+services:
+- name: orders
+  url: http://127.0.0.1:9
+  routes:
+  - name: orders-route
+    paths: [/orders]
+`, gwtest.Options{})
+	for _, c := range []struct{ path, id string }{
+		{"/services", "b860e510-8a59-5ed0-a399-2f457413d7a6"},
+		{"/routes", "dd6b7bf7-5527-5780-bcd9-472c786471f5"},
+	} {
+		code, body := adminCall(t, gw, http.MethodGet, c.path, "")
+		data, _ := body["data"].([]any)
+		if code != 200 || len(data) != 1 || data[0].(map[string]any)["id"] != c.id {
+			t.Errorf("GET %s: %d %v, want the one id %s", c.path, code, body, c.id)
+		}
+	}
+}
