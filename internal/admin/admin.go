@@ -41,6 +41,11 @@ type Source struct {
 	Token string
 	// Metrics serves GET /metrics (Prometheus text format); nil: none.
 	Metrics http.Handler
+	// Listen are the admin listen addresses (host:port) and Hosts
+	// more names or addresses: a request whose Host names none of them, a
+	// loopback name or the address it reached gets 421 (see hostGuard).
+	Listen []string
+	Hosts  []string
 }
 
 // api holds the handler state: the source and the entity index of the
@@ -48,13 +53,14 @@ type Source struct {
 type api struct {
 	src      Source
 	tokenSum [sha256.Size]byte
+	hosts    hostGuard
 	hostname string
 	index    atomic.Pointer[index]
 }
 
 // Handler serves the admin API.
 func Handler(src Source) http.Handler {
-	a := &api{src: src, tokenSum: sha256.Sum256([]byte(src.Token))}
+	a := &api{src: src, tokenSum: sha256.Sum256([]byte(src.Token)), hosts: newHostGuard(src.Listen, src.Hosts)}
 	a.hostname, _ = os.Hostname()
 
 	mux := http.NewServeMux()
@@ -84,6 +90,15 @@ func Handler(src Source) http.Handler {
 			if r.URL.Path == "" {
 				r.URL.Path, r.URL.RawPath = "/", ""
 			}
+		}
+		// 421, not 403: the request is for an authority this server does
+		// not serve, which no credential would change. The readiness probe
+		// is exempt, as from the token: load balancers send whatever
+		// address they reached, and its answer tells a page nothing.
+		if r.URL.Path != "/status/ready" && !a.hosts.allows(r) {
+			writeJSON(w, http.StatusMisdirectedRequest,
+				message("the Host header does not name this admin API; list the name in --admin-allowed-hosts"))
+			return
 		}
 		if crossSite(r) {
 			writeJSON(w, http.StatusForbidden, message("cross-site requests to the admin API are refused"))

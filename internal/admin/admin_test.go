@@ -76,6 +76,7 @@ func newFixture(t *testing.T, cfg string, mod func(*Source)) *fixture {
 		Version: "1.2.3", NodeID: "node-1", Started: time.Now(), Snapshot: f.holder,
 		Requests: func() uint64 { return 42 }, Accepted: func() uint64 { return 7 },
 		Active: func() int64 { return 3 }, Loader: f.loader, Registry: reg,
+		Hosts: []string{testHost},
 	}
 	if mod != nil {
 		mod(&src)
@@ -83,6 +84,10 @@ func newFixture(t *testing.T, cfg string, mod func(*Source)) *fixture {
 	f.h = Handler(src)
 	return f
 }
+
+// testHost is the Host of httptest.NewRequest's requests, which the admin
+// API answers for only when told to.
+const testHost = "example.com"
 
 // do sends a request and decodes a JSON body (nil when empty).
 func (f *fixture) do(method, path, body string, header ...string) (int, map[string]any, http.Header) {
@@ -245,7 +250,7 @@ func TestAdminRootStatusReady(t *testing.T) {
 }
 
 func TestAdminReadyWithoutConfigAndDraining(t *testing.T) {
-	h := Handler(Source{Snapshot: &snapshot.Holder{}})
+	h := Handler(Source{Snapshot: &snapshot.Holder{}, Hosts: []string{testHost}})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/status/ready", nil))
 	if rec.Code != 503 {

@@ -13,5 +13,6 @@
 //     Kong's "operation unsupported" error;
 //   - GET /plugins/enabled and POST /schemas/plugins/validate.
 //
-// Everything but /status/ready can require a token (Source.Token).
+// Everything but /status/ready can require a token (Source.Token), and
+// answers only requests whose Host names the admin API (hosts.go).
 package admin

@@ -127,12 +127,9 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 	}
 
 	svcIDs := map[*config.ServiceEntry]string{}
-	for i, se := range m.Services {
+	for _, se := range m.Services {
 		s := se.Service
-		id := snapshot.EntityID("services", s.ID, s.Name+"|"+se.Path)
-		if len(snap.Services) == len(m.Services) {
-			id = snap.Services[i].Info.ID
-		}
+		id := snapshot.ServiceID(se)
 		svcIDs[se] = id
 		var caCerts any
 		if len(s.CACertificates) > 0 {
@@ -157,12 +154,9 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 	}
 
 	routeIDs := map[*config.RouteEntry]string{}
-	for i, re := range m.Routes {
+	for _, re := range m.Routes {
 		r := re.Route
-		id := snapshot.EntityID("routes", r.ID, r.Name+"|"+re.Path)
-		if len(snap.Routes) == len(m.Routes) {
-			id = snap.Routes[i].Info.ID
-		}
+		id := snapshot.RouteID(re)
 		routeIDs[re] = id
 		var svc any
 		svcID := ""

@@ -43,6 +43,7 @@ type runOptions struct {
 	proxyListen       string
 	adminListen       string
 	adminToken        string
+	adminHosts        string
 	accessLog         string
 	logLevel          string
 	trustedIPs        string
@@ -90,6 +91,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 		"comma-separated proxy listen addresses, Kong style (`0.0.0.0:8000, 0.0.0.0:8443 ssl`); the TLS one is added by default when the config has certificates")
 	fs.StringVar(&o.adminListen, "admin-listen", "127.0.0.1:8001", "admin API listen address (`off` to disable)")
 	fs.StringVar(&o.adminToken, "admin-token", "", "require this token on the admin API (Authorization: Bearer <token> or Kong-Admin-Token), except /status/ready; prefer TURNPIKE_ADMIN_TOKEN, which ps does not show")
+	fs.StringVar(&o.adminHosts, "admin-allowed-hosts", "", "comma-separated host names or addresses the admin API answers for besides localhost, 127/8, ::1, its listen address and the address a client reached; requests naming others get 421 (DNS rebinding)")
 	fs.StringVar(&o.accessLog, "access-log", "stdout", "access log destination: stdout, stderr, a file path, or off")
 	fs.StringVar(&o.logLevel, "log-level", "info", "error log level: debug, info, warn, error")
 	fs.StringVar(&o.trustedIPs, "trusted-ips", "", "comma-separated IPs/CIDRs whose X-Forwarded-* and X-Real-IP headers are trusted (Kong's trusted_ips)")
@@ -251,6 +253,10 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	if err != nil {
 		return nil, fmt.Errorf("--admin-listen: %v", err)
 	}
+	adminHosts, err := admin.ParseAllowedHosts(o.adminHosts)
+	if err != nil {
+		return nil, fmt.Errorf("--admin-allowed-hosts: %v", err)
+	}
 	g := &gateway{opts: o, logger: logger, holder: &snapshot.Holder{}}
 	switch o.accessLog {
 	case "off", "":
@@ -367,6 +373,8 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		Registry: reg,
 		Token:    o.adminToken,
 		Metrics:  metrics.Handler(),
+		Listen:   listenAddrs(adminListens),
+		Hosts:    adminHosts,
 		LogDrops: func() uint64 {
 			if g.accessLog == nil {
 				return 0
@@ -409,6 +417,14 @@ func splitList(s string) []string {
 		if part = strings.TrimSpace(part); part != "" {
 			out = append(out, part)
 		}
+	}
+	return out
+}
+
+func listenAddrs(ls []server.Listen) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.Addr
 	}
 	return out
 }

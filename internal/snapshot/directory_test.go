@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -235,25 +236,61 @@ func benchDirectory(b *testing.B) plugin.Directory {
 	return NewDirectory(m, time.Now(), nil)
 }
 
+// benchShuffled is prefix+i for every i below 100,000, in a random order
+// fixed by its seed: lookups spread over the whole index, as a gateway's
+// clients are, and not a few keys that stay in the CPU cache.
+func benchShuffled(format func(int) string) []string {
+	out := make([]string, 100_000)
+	for i, n := range rand.New(rand.NewPCG(1, 2)).Perm(len(out)) {
+		out[i] = format(n)
+	}
+	return out
+}
+
 func BenchmarkDirectoryKeyAuth(b *testing.B) {
 	d := benchDirectory(b)
-	keys := []string{"key-0", "key-51234", "key-99999", "key-nope"}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		d.KeyAuth(keys[i&3])
-		i++
+	for _, bm := range []struct {
+		name   string
+		prefix string
+	}{{"hit", "key-"}, {"miss", "nokey-"}} {
+		keys := benchShuffled(func(n int) string { return bm.prefix + strconv.Itoa(n) })
+		b.Run(bm.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, ok := d.KeyAuth(keys[i]); ok != (bm.name == "hit") {
+					b.Fatalf("KeyAuth(%s) found: %v", keys[i], ok)
+				}
+				if i++; i == len(keys) {
+					i = 0
+				}
+			}
+		})
 	}
 }
 
 func BenchmarkDirectoryConsumer(b *testing.B) {
 	d := benchDirectory(b)
-	names := []string{"user-0", "user-51234", "user-99999", EntityID("consumers", "", "user-7")}
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		d.Consumer(names[i&3])
-		i++
+	for _, bm := range []struct {
+		name   string
+		format func(int) string
+	}{
+		{"username", func(n int) string { return "user-" + strconv.Itoa(n) }},
+		{"id", func(n int) string { return EntityID("consumers", "", "user-"+strconv.Itoa(n)) }},
+	} {
+		names := benchShuffled(bm.format)
+		b.Run(bm.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, ok := d.Consumer(names[i]); !ok {
+					b.Fatalf("Consumer(%s) not found", names[i])
+				}
+				if i++; i == len(names) {
+					i = 0
+				}
+			}
+		})
 	}
 }
 

@@ -57,8 +57,38 @@ func BenchmarkPickLeastConnections(b *testing.B) {
 	benchPick(b, func(t []*Target) Balancer { return NewLeastConnections(t) }, noInput)
 }
 
+// BenchmarkPickLatency measures both states a target's latency sample can
+// be in, each held for the whole run so the figure does not depend on how
+// long the run lasts: recent (sampled within the last second, as under
+// steady traffic: the average is read as it is) and old (idle for longer:
+// the average is decayed, an exponential per target per pick).
 func BenchmarkPickLatency(b *testing.B) {
-	benchPick(b, func(t []*Target) Balancer { return NewLatency(t) }, noInput)
+	for _, age := range []struct {
+		name string
+		ago  time.Duration
+	}{{"samples=recent", 0}, {"samples=old", 10 * time.Second}} {
+		b.Run(age.name, func(b *testing.B) {
+			var targets []*Target
+			stamp := func() {
+				at := time.Now().Add(-age.ago).UnixNano()
+				for _, t := range targets {
+					t.State.lastNanos.Store(at)
+				}
+			}
+			benchPick(b, func(t []*Target) Balancer {
+				targets = t
+				stamp()
+				return NewLatency(t)
+			}, func(_ *PickRequest, i int) {
+				// Recent samples are stamped again well within their
+				// second: a store per target every 4,096 picks, a
+				// fraction of a nanosecond per pick.
+				if age.ago == 0 && i&4095 == 4095 {
+					stamp()
+				}
+			})
+		})
+	}
 }
 
 func BenchmarkPickPowerOfTwoChoices(b *testing.B) {

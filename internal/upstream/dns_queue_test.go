@@ -22,13 +22,25 @@ type slowDNS struct {
 	rcode             int
 	inFlight, most    atomic.Int32
 	queries, answered atomic.Int64
+	// mark is a query name whose arrival is recorded in markAt, as the
+	// count of queries that had arrived by then (itself included).
+	mark   string
+	markAt atomic.Int64
+	// While blocked, queries wait until release is closed.
+	blocked atomic.Bool
+	release chan struct{}
 }
 
 func (s *slowDNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	n := s.inFlight.Add(1)
 	for m := s.most.Load(); n > m && !s.most.CompareAndSwap(m, n); m = s.most.Load() {
 	}
-	s.queries.Add(1)
+	if q := s.queries.Add(1); req.Question[0].Name == s.mark {
+		s.markAt.Store(q)
+	}
+	if s.blocked.Load() {
+		<-s.release
+	}
 	time.Sleep(s.delay)
 	// Counted out before the answer leaves: the client's next query may
 	// arrive right after it.
@@ -61,7 +73,7 @@ func newSlowResolver(t *testing.T, s *slowDNS, opts ResolverOptions) *Resolver {
 // concurrency, neither the first lookups nor the refreshes; a first lookup
 // asked for while refreshes are queued goes ahead of them.
 func TestResolverLookupsBounded(t *testing.T) {
-	s := &slowDNS{delay: 2 * time.Millisecond}
+	s := &slowDNS{delay: 2 * time.Millisecond, mark: "late.test."}
 	const limit = 16
 	r := newSlowResolver(t, s, ResolverOptions{Order: []string{"A"}, Concurrency: limit})
 	names := manyNames(2000)
@@ -79,17 +91,31 @@ func TestResolverLookupsBounded(t *testing.T) {
 	// than 16 slots at 2 ms a query can serve, so refreshes queue up.
 	s.most.Store(0)
 	before := s.queries.Load()
-	time.Sleep(300 * time.Millisecond)
-	if n := s.queries.Load() - before; n < 200 {
-		t.Fatalf("%d refresh queries in 300 ms", n)
-	}
+	waitUntil(t, 10*time.Second, "200 refresh queries", func() bool { return s.queries.Load()-before >= 200 })
 	if most := s.most.Load(); most > limit {
 		t.Errorf("refreshes: %d queries in flight, want at most %d", most, limit)
 	}
-	start := time.Now()
+	// Counted in queries, not time, so a slow machine changes nothing: in
+	// turn with the refreshes, the first lookup would come after every
+	// overdue name; ahead of them, after about the lookups in flight.
+	r.mu.Lock()
+	overdue, now := 0, time.Now()
+	for _, e := range r.due {
+		if !e.due.After(now) {
+			overdue++
+		}
+	}
+	r.mu.Unlock()
+	if overdue < 200 {
+		t.Fatalf("only %d names overdue: no queue of refreshes to jump", overdue)
+	}
+	before = s.queries.Load()
 	r.Resolve([]string{"late.test"})
-	if d := time.Since(start); d > 150*time.Millisecond || lookupList(t, r, "late.test") != "10.0.0.1" {
-		t.Errorf("a first lookup behind a queue of refreshes took %v", d)
+	if lookupList(t, r, "late.test") != "10.0.0.1" {
+		t.Fatalf("late.test: %s", lookupList(t, r, "late.test"))
+	}
+	if pos := s.markAt.Load() - before; pos > int64(overdue/4) {
+		t.Errorf("a first lookup was query %d after it was asked for, behind %d overdue refreshes", pos, overdue)
 	}
 }
 
@@ -224,21 +250,42 @@ func TestResolverResolveWaitIsBounded(t *testing.T) {
 	r := newSlowResolver(t, s, ResolverOptions{Order: []string{"A"}, Concurrency: 1, Timeout: 200 * time.Millisecond})
 	var changes atomic.Int32
 	r.OnChange(func() { changes.Add(1) })
-	names := manyNames(10)
+	// Waiting for all 50 would take 5 s; the bound leaves a loaded machine
+	// ten times the 200 ms timeout.
+	names := manyNames(50)
 	start := time.Now()
 	r.Resolve(names)
-	if d := time.Since(start); d > 700*time.Millisecond {
-		t.Fatalf("Resolve of 10 names one at a time at 100 ms took %v with a 200 ms timeout", d)
+	if d := time.Since(start); d > 2500*time.Millisecond {
+		t.Fatalf("Resolve of 50 names one at a time at 100 ms took %v with a 200 ms timeout", d)
 	}
-	if got := lookupList(t, r, names[9]); got != "error: dns: n9.test: lookup in progress" {
+	if got := lookupList(t, r, names[49]); got != "error: dns: n49.test: lookup in progress" {
 		t.Fatalf("the last name when Resolve returned: %s", got)
 	}
-	waitUntil(t, 3*time.Second, "every name", func() bool { return lookupList(t, r, names[9]) == "10.0.0.1" })
-	waitUntil(t, time.Second, "the change callback", func() bool { return changes.Load() > 0 })
-	start = time.Now()
+	waitUntil(t, 20*time.Second, "every name", func() bool { return lookupList(t, r, names[49]) == "10.0.0.1" })
+	waitUntil(t, 10*time.Second, "the change callback", func() bool { return changes.Load() > 0 })
+}
+
+// Resolve of cached names returns without a lookup: here the nameserver
+// has stopped answering and the timeout is a minute.
+func TestResolverCachedNamesDoNotWait(t *testing.T) {
+	s := &slowDNS{ttl: 3600, release: make(chan struct{})}
+	r := newSlowResolver(t, s, ResolverOptions{Order: []string{"A"}, Timeout: time.Minute})
+	names := manyNames(10)
 	r.Resolve(names)
-	if d := time.Since(start); d > 50*time.Millisecond {
-		t.Errorf("resolving cached names took %v", d)
+	if got := lookupList(t, r, names[9]); got != "10.0.0.1" {
+		t.Fatalf("%s: %s", names[9], got)
+	}
+	s.blocked.Store(true)
+	t.Cleanup(func() { close(s.release) })
+	done := make(chan struct{})
+	go func() {
+		r.Resolve(names)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Resolve of cached names waited for the nameserver")
 	}
 }
 
@@ -251,11 +298,11 @@ func TestResolverCloseEndsQueuedLookups(t *testing.T) {
 		r.Resolve(manyNames(50))
 		close(done)
 	}()
-	waitUntil(t, time.Second, "the first query", func() bool { return s.queries.Load() > 0 })
+	waitUntil(t, 10*time.Second, "the first query", func() bool { return s.queries.Load() > 0 })
 	r.Close()
 	select {
 	case <-done:
-	case <-time.After(time.Second):
+	case <-time.After(10 * time.Second):
 		t.Fatal("Resolve still waiting after Close")
 	}
 	if got := lookupList(t, r, "n49.test"); got != "error: dns: n49.test: resolver closed" {

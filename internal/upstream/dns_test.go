@@ -384,7 +384,9 @@ func TestResolverTimeout(t *testing.T) {
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	start := time.Now()
 	r.Resolve([]string{"slow.test", "slower.test"})
-	if d := time.Since(start); d > 600*time.Millisecond {
+	// The timeout and Resolve's grace are 400ms; the bound is for a
+	// Resolve that does not give up, with room for a loaded machine.
+	if d := time.Since(start); d > 4*time.Second {
 		t.Errorf("Resolve took %v with a 150ms timeout", d)
 	}
 	if _, err := r.Lookup("slow.test"); err == nil {

@@ -16,8 +16,8 @@ import (
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
 
-// flaky is an upstream on loopback that answers 500 (slowly) while failing
-// and 200 otherwise, counting the requests that reach it.
+// flaky is an upstream on loopback that answers 500 while failing and 200
+// otherwise, counting the requests that reach it.
 type flaky struct {
 	*httptest.Server
 	failing atomic.Bool
@@ -30,7 +30,6 @@ func startFlaky(t *testing.T) *flaky {
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.count.Add(1)
 		if f.failing.Load() {
-			time.Sleep(50 * time.Millisecond)
 			w.WriteHeader(http.StatusInternalServerError)
 			io.WriteString(w, "boom")
 			return
@@ -76,11 +75,10 @@ plugins:
 		t.Fatalf("upstream saw %d requests, want 5", n)
 	}
 
-	// Open: answered by the gateway at once, the upstream untouched.
+	// Open: answered by the gateway, the upstream untouched (counted, not
+	// timed: a separate process on a busy machine has no latency bound).
 	for i := range 20 {
-		start := time.Now()
 		resp, body := gw.Get("/flaky")
-		took := time.Since(start)
 		var msg struct {
 			Message string `json:"message"`
 		}
@@ -88,9 +86,6 @@ plugins:
 		if resp.StatusCode != 503 || resp.Header.Get("X-Turnpike-Circuit-Breaker") != "open" ||
 			msg.Message != "Service unavailable: circuit breaker is open" {
 			t.Fatalf("request %d while open: %d %v %q", i, resp.StatusCode, resp.Header, body)
-		}
-		if took >= 50*time.Millisecond {
-			t.Errorf("request %d while open took %v; the failing upstream alone takes 50ms", i, took)
 		}
 	}
 	if n := up.count.Load(); n != 5 {
@@ -238,19 +233,16 @@ services:
 	t.Logf("served %d (p50 %v, p90 %v), shed %d (p50 %v, p95 %v), upstream peak concurrency %d",
 		len(ok), pct(ok, 50), pct(ok, 90), len(shed), pct(shed, 50), pct(shed, 95), up.peak.Load())
 	// Shed requests never waited for the upstream (one request there takes
-	// 50ms of work alone): typically ~1ms; the bounds leave room for a
-	// loaded CI machine.
-	if p := pct(shed, 50); p >= 20*time.Millisecond || 5*p >= pct(ok, 50) {
-		t.Errorf("median shed response %v, want well under the upstream's 50ms and the served median %v", p, pct(ok, 50))
+	// 50ms of work alone): typically ~1ms against a served median of
+	// 50ms or more. Compared with each other, not with a fixed bound, the
+	// two slow down together on a loaded machine.
+	if p := pct(shed, 50); 5*p >= pct(ok, 50) {
+		t.Errorf("median shed response %v, want well under the served median %v", p, pct(ok, 50))
 	}
-	// 32 clients on 4 workers would queue 8 deep (400ms each) without the
-	// limit; with it, the upstream never saw all 32 at once and served
-	// requests did not wait that long.
+	// 32 clients on 4 workers would queue 8 deep without the limit; with
+	// it, the upstream never saw all 32 at once.
 	if p := up.peak.Load(); p >= clients {
 		t.Errorf("upstream peak concurrency %d: requests queued there", p)
-	}
-	if p := pct(ok, 90); p >= 400*time.Millisecond {
-		t.Errorf("p90 of served requests %v: they queued", p)
 	}
 	if n := up.requests.Load(); n != int64(len(ok)) {
 		t.Errorf("upstream saw %d requests, gateway served %d", n, len(ok))

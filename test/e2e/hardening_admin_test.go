@@ -1,0 +1,183 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/gwtest"
+)
+
+const admSecretConfig = `
+_format_version: "3.0"
+consumers:
+- username: alice
+  keyauth_credentials: [{key: adm-secret-key}]
+services:
+- name: svc
+  url: http://127.0.0.1:9
+  routes:
+  - name: r
+    paths: [/r]
+`
+
+// admRequest sends method path to the admin listener at addr (host:port)
+// with the given Host and extra headers, and returns the status and body.
+func admRequest(t *testing.T, addr, host, method, path, body string, header ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, text := gwtest.Do(t, req)
+	return resp.StatusCode, text
+}
+
+// admMisdirected asserts the admin API refused a request for its Host with
+// 421 and a Kong-style JSON body.
+func admMisdirected(t *testing.T, what string, code int, body string) {
+	t.Helper()
+	var m map[string]any
+	if code != http.StatusMisdirectedRequest || json.Unmarshal([]byte(body), &m) != nil || m["message"] == nil {
+		t.Errorf("%s: %d %q, want 421 with a JSON message", what, code, body)
+	}
+}
+
+// A page on a rebinding domain controls both Host and Origin; the admin API
+// must refuse it for its Host, whatever the Origin says.
+func TestAdminRefusesDNSRebinding(t *testing.T) {
+	gw := gwtest.Start(t, admSecretConfig, gwtest.Options{Args: []string{"--admin-allowed-hosts", "gw-admin.internal.example, 10.9.8.7"}})
+	addr := strings.TrimPrefix(gw.AdminURL, "http://")
+	_, port, _ := net.SplitHostPort(addr)
+	evil := "rebind.attacker.example:" + port
+	origin := "http://" + evil
+
+	code, body := admRequest(t, addr, evil, http.MethodGet, "/config", "", "Origin", origin)
+	admMisdirected(t, "GET /config from a rebinding page", code, body)
+	if strings.Contains(body, "adm-secret-key") {
+		t.Errorf("GET /config leaked the credential: %s", body)
+	}
+	code, body = admRequest(t, addr, evil, http.MethodPost, "/config", "_format_version: \"3.0\"\n",
+		"Origin", origin, "Content-Type", "application/yaml")
+	admMisdirected(t, "POST /config from a rebinding page", code, body)
+	code, body = admRequest(t, addr, "127.0.0.1:"+port, http.MethodGet, "/config", "")
+	if code != 200 || !strings.Contains(body, "adm-secret-key") {
+		t.Fatalf("config after the refused POST: %d %s", code, body)
+	}
+
+	for _, host := range []string{"REBIND.attacker.example", "localhost.attacker.example:" + port, "127.0.0.1.attacker.example",
+		"0.0.0.0:" + port, "10.1.2.3:" + port, "localhost:" + port + ":" + port, "[::2]:" + port} {
+		for _, path := range []string{"/", "/status", "/services", "/metrics"} {
+			code, body := admRequest(t, addr, host, http.MethodGet, path, "")
+			admMisdirected(t, "GET "+path+" Host "+host, code, body)
+		}
+	}
+
+	// Names of the listener itself, with or without port, any case.
+	for _, host := range []string{"localhost:" + port, "LocalHost", "127.0.0.1:" + port, "127.0.0.1", "127.3.4.5:" + port,
+		"[::1]:" + port, "[::1]", "gw-admin.internal.example", "GW-Admin.Internal.Example:443", "10.9.8.7:" + port} {
+		if code, body := admRequest(t, addr, host, http.MethodGet, "/status", ""); code != 200 {
+			t.Errorf("GET /status Host %s: %d %s", host, code, body)
+		}
+	}
+
+	// A load balancer's readiness probe names whatever address it reached.
+	if code, body := admRequest(t, addr, evil, http.MethodGet, "/status/ready", ""); code != 200 {
+		t.Errorf("GET /status/ready with a foreign Host: %d %s", code, body)
+	}
+
+	// HTTP/1.0 without Host: no browser sends that.
+	if status := admRawStatus(t, addr, "GET /status HTTP/1.0\r\n\r\n"); status != 200 {
+		t.Errorf("HTTP/1.0 without Host: %d", status)
+	}
+}
+
+// On 0.0.0.0 the admin API answers for the address the client reached, and
+// still refuses other names.
+func TestAdminAllAddressesAcceptsOwnAddress(t *testing.T) {
+	ip := admNonLoopbackIP(t)
+	gw := gwtest.Start(t, admSecretConfig, gwtest.Options{Args: []string{"--admin-listen", "0.0.0.0:0"}})
+	u, err := url.Parse(gw.AdminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := net.JoinHostPort(ip, u.Port())
+	if code, body := admRequest(t, addr, addr, http.MethodGet, "/status", ""); code != 200 {
+		t.Errorf("GET /status at %s: %d %s", addr, code, body)
+	}
+	code, body := admRequest(t, addr, "rebind.attacker.example:"+u.Port(), http.MethodGet, "/config", "")
+	admMisdirected(t, "GET /config on 0.0.0.0 from a rebinding page", code, body)
+	// An address of this machine that the connection did not reach is not
+	// the listener's name for this client.
+	code, body = admRequest(t, "127.0.0.1:"+u.Port(), addr, http.MethodGet, "/config", "")
+	admMisdirected(t, "GET /config via loopback naming "+addr, code, body)
+}
+
+// admNonLoopbackIP is an IPv4 address of this machine other than loopback.
+func admNonLoopbackIP(t *testing.T) string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	t.Skip("no non-loopback IPv4 address on this machine")
+	return ""
+}
+
+// admRawStatus writes raw to addr and returns the response status.
+func admRawStatus(t *testing.T, addr, raw string) int {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write([]byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// Generated ids are the same on every node and across restarts: this
+// literal is what any Turnpike running this file shows (see
+// snapshot.TestGeneratedIDsArePinned for every kind).
+func TestAdminGeneratedIDsArePinned(t *testing.T) {
+	gw := gwtest.Start(t, `
+_format_version: "3.0"
+services:
+- name: orders
+  url: http://127.0.0.1:9
+  routes:
+  - name: orders-route
+    paths: [/orders]
+`, gwtest.Options{})
+	for _, c := range []struct{ path, id string }{
+		{"/services", "b860e510-8a59-5ed0-a399-2f457413d7a6"},
+		{"/routes", "dd6b7bf7-5527-5780-bcd9-472c786471f5"},
+	} {
+		code, body := adminCall(t, gw, http.MethodGet, c.path, "")
+		data, _ := body["data"].([]any)
+		if code != 200 || len(data) != 1 || data[0].(map[string]any)["id"] != c.id {
+			t.Errorf("GET %s: %d %v, want the one id %s", c.path, code, body, c.id)
+		}
+	}
+}
