@@ -12,8 +12,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/goccy/go-yaml"
-
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/reload"
 )
@@ -237,8 +235,15 @@ func (a *api) validatePlugin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusRequestEntityTooLarge, message("request body too large"))
 		return
 	}
-	var p map[string]any
-	if err := yaml.Unmarshal(body, &p); err != nil || p == nil {
+	// The config package's parser, not a plain YAML decoder: it bounds
+	// nesting and alias expansion as every config load does.
+	raw, err := config.ParseRaw(body, "")
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, schemaViolation(map[string]string{"@entity": err.Error()}))
+		return
+	}
+	p, ok := raw.Value().(map[string]any)
+	if !ok {
 		writeJSON(w, http.StatusBadRequest, schemaViolation(map[string]string{"@entity": "expected a plugin object"}))
 		return
 	}

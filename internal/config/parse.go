@@ -43,7 +43,6 @@ func Parse(data []byte, opts Options) (*Model, error) {
 		return nil, Errors{{Message: "expected a map at the top level, got " + root.kind.String(), Line: root.line}}
 	}
 
-	lines := map[string]int{}
 	// Metadata is free-form prose; a `${` in a comment must not fail a load.
 	skip := func(path string) bool {
 		for _, meta := range []string{"_comment", "_ignore", "_info"} {
@@ -53,11 +52,12 @@ func Parse(data []byte, opts Options) (*Model, error) {
 		}
 		return false
 	}
-	errs := expandEnv(root, "", lookup, lines, map[*value]bool{}, skip)
+	errs := expandEnv(root, "", lookup, skip)
 
 	var cfg Config
 	applyDefaults(reflect.ValueOf(&cfg).Elem())
-	d := decoder{}
+	lines := map[string]int{}
+	d := decoder{lines: lines}
 	d.decode(root, reflect.ValueOf(&cfg).Elem(), "")
 	errs = append(errs, d.errs...)
 
