@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/reload"
@@ -140,7 +141,10 @@ func readConfig(w http.ResponseWriter, r *http.Request, maxSize int64) ([]byte, 
 			}
 			return nil, http.StatusBadRequest, "cannot read body: " + err.Error()
 		}
-		if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '{' {
+		// encoding/json would turn bytes that are not UTF-8 into U+FFFD
+		// without a word; such a body is left for the config parser to
+		// refuse.
+		if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '{' && utf8.Valid(trimmed) {
 			var wrapper struct {
 				Config        *string         `json:"config"`
 				FormatVersion json.RawMessage `json:"_format_version"`

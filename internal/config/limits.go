@@ -1,6 +1,11 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
 
 // MaxDepth is how deeply a configuration may nest, counting every map and
 // array, also through YAML aliases. A Kong configuration needs about a
@@ -257,4 +262,78 @@ func (a *aliasBudget) use(v *value, line int) error {
 		return fmt.Errorf("line %d: YAML aliases expand to more than %d values", line, MaxAliasValues)
 	}
 	return nil
+}
+
+// maxUTF8Errors bounds the invalid UTF-8 errors reported for one document.
+const maxUTF8Errors = 20
+
+// invalidUTF8Lines lists the lines holding bytes that are not UTF-8. The
+// YAML parser turns such bytes into U+FFFD without a word, which would
+// rewrite names and keys silently ("a\xff" and "a\xfe" would both become
+// "a\uFFFD"); YAML and JSON are text, so the document is refused instead.
+func invalidUTF8Lines(data []byte) map[int]bool {
+	if utf8.Valid(data) {
+		return nil
+	}
+	bad := map[int]bool{}
+	line := 1
+	for i := 0; i < len(data) && len(bad) < maxUTF8Errors; {
+		r, n := utf8.DecodeRune(data[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			bad[line] = true
+		case r == '\n':
+			line++
+		}
+		i += n
+	}
+	return bad
+}
+
+// utf8Errors locates the invalid bytes of a document in its tree: a string
+// or key on a bad line that the parser gave a U+FFFD is reported at its
+// field path, any other bad line by its number.
+func utf8Errors(root *value, bad map[int]bool) Errors {
+	var errs Errors
+	found := map[int]bool{}
+	seen := map[*value]bool{}
+	var walk func(v *value, path string)
+	walk = func(v *value, path string) {
+		if v == nil || seen[v] || len(errs) >= maxUTF8Errors {
+			return
+		}
+		seen[v] = true
+		switch v.kind {
+		case kindString:
+			if bad[v.line] && strings.ContainsRune(v.str, utf8.RuneError) {
+				errs = append(errs, FieldError{Path: path, Message: "not valid UTF-8", Line: v.line})
+				found[v.line] = true
+			}
+		case kindMap:
+			for i, k := range v.keys {
+				if ln := v.vals[i].line; bad[ln] && strings.ContainsRune(k, utf8.RuneError) {
+					errs = append(errs, FieldError{Path: path, Message: "a key is not valid UTF-8", Line: ln})
+					found[ln] = true
+					continue
+				}
+				walk(v.vals[i], JoinPath(path, k))
+			}
+		case kindSeq:
+			for i, it := range v.items {
+				walk(it, at(path, i))
+			}
+		}
+	}
+	walk(root, "")
+	lines := make([]int, 0, len(bad))
+	for ln := range bad {
+		if !found[ln] {
+			lines = append(lines, ln)
+		}
+	}
+	slices.Sort(lines)
+	for _, ln := range lines {
+		errs = append(errs, FieldError{Message: "not valid UTF-8", Line: ln})
+	}
+	return errs
 }

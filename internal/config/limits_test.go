@@ -150,3 +150,42 @@ func TestNestingDepthIgnoresText(t *testing.T) {
 		})
 	}
 }
+
+// Names reach logs and metric labels: bytes that are not UTF-8 are refused
+// with the field path, in every entity and key.
+func TestInvalidUTF8Refused(t *testing.T) {
+	const bad = "\xff\xfe"
+	for path, doc := range map[string]string{
+		"services[0].name":             "services: [{name: \"a" + bad + "\", host: h}]",
+		"services[0].routes[0].name":   "services: [{name: a, host: h, routes: [{name: r" + bad + ", paths: [/]}]}]",
+		"services[0].tags[0]":          "services: [{name: a, host: h, tags: [t" + bad + "]}]",
+		"consumers[0].username":        "consumers: [{username: u" + bad + "}]",
+		"consumers[0].custom_id":       "consumers: [{custom_id: c" + bad + "}]",
+		"upstreams[0].name":            "upstreams: [{name: u" + bad + "}]",
+		"plugins[0].instance_name":     "plugins: [{name: cors, instance_name: i" + bad + "}]",
+		"plugins[0].config.origins[0]": "plugins: [{name: cors, config: {origins: [o" + bad + "]}}]",
+		"services[0]":                  "services: [{name: a, host: h, \"k" + bad + "\": 1}]",
+		"keyauth_credentials[0].key":   "keyauth_credentials: [{key: k" + bad + ", consumer: c}]\nconsumers: [{username: c}]",
+	} {
+		t.Run(path, func(t *testing.T) {
+			_, err := Parse([]byte("_format_version: \"3.0\"\n"+doc+"\n"), Options{})
+			errs, ok := err.(Errors)
+			if !ok {
+				t.Fatalf("error = %v", err)
+			}
+			for _, e := range errs {
+				if e.Path == path && strings.Contains(e.Message, "not valid UTF-8") {
+					return
+				}
+			}
+			t.Fatalf("no UTF-8 error at %s: %v", path, err)
+		})
+	}
+	// Bytes the parser leaves no trace of are refused by line.
+	_, err := Parse([]byte("_format_version: \"3.0\"\n# \xff\nservices: []\n"), Options{})
+	wantErr(t, err, "not valid UTF-8 (line 2)")
+	_, err = ParseRaw([]byte("a: |\n  x\n  \xff\n"), "config")
+	wantErr(t, err, "not valid UTF-8 (line 3)")
+	// Valid UTF-8 beyond ASCII is fine.
+	mustParse(t, "_format_version: \"3.0\"\nservices: [{name: café-ü, host: h, tags: [日本]}]\n")
+}

@@ -52,6 +52,9 @@ func ParseContext(ctx context.Context, data []byte, opts Options) (*Model, error
 	if root.kind != kindMap {
 		return nil, Errors{{Message: "expected a map at the top level, got " + root.kind.String(), Line: root.line}}
 	}
+	if bad := invalidUTF8Lines(data); bad != nil {
+		return nil, utf8Errors(root, bad)
+	}
 
 	// Metadata is free-form prose; a `${` in a comment must not fail a load.
 	skip := func(path string) bool {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
@@ -403,8 +404,9 @@ func keyString(k *value) (string, bool) {
 }
 
 // expandEnv replaces `${NAME}` in every string scalar under v and returns
-// the problems. Values shared by YAML aliases are visited once, so the walk
-// costs what the document holds, not what its aliases expand to.
+// the problems, among them a variable whose value is not valid UTF-8.
+// Values shared by YAML aliases are visited once, so the walk costs what
+// the document holds, not what its aliases expand to.
 func expandEnv(v *value, path string, lookup func(string) (string, bool), skip func(path string) bool) Errors {
 	if v == nil || v.envDone || skip(path) {
 		return nil
@@ -416,6 +418,9 @@ func expandEnv(v *value, path string, lookup func(string) (string, bool), skip f
 		s, err := expandString(v.str, lookup)
 		if err != nil {
 			return Errors{{Path: path, Message: err.Error(), Line: v.line}}
+		}
+		if !utf8.ValidString(s) {
+			return Errors{{Path: path, Message: "not valid UTF-8 (from the environment)", Line: v.line}}
 		}
 		v.fromEnv = strings.Contains(v.str, "${")
 		v.str = s

@@ -275,3 +275,29 @@ func TestConfigSIGTERMDuringSlowLoad(t *testing.T) {
 		})
 	}
 }
+
+// Issue 10, item 17: names that are not UTF-8 would reach logs and metric
+// labels; the YAML parser would silently turn them into U+FFFD.
+func TestConfigInvalidUTF8Refused(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	gw := gwtest.Start(t, adminRouteConfig(up.URL, "old"), gwtest.Options{})
+	doc := strings.Replace(adminRouteConfig(up.URL, "new"), "name: svc", "name: \"svc\xff\"", 1)
+	code, body := cfgPost(t, gw, "/config", "application/yaml", doc, 10*time.Second)
+	if code != 400 || !strings.Contains(body, `"services[0].name":"not valid UTF-8"`) {
+		t.Fatalf("POST /config with a name that is not UTF-8 = %d %s", code, body)
+	}
+	cfgServes(t, gw, "/old")
+}
+
+// The same inside Kong's `{"config": "<document>"}` wrapper, which a JSON
+// decoder would have repaired silently.
+func TestConfigInvalidUTF8InJSONWrapperRefused(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	gw := gwtest.Start(t, adminRouteConfig(up.URL, "old"), gwtest.Options{})
+	doc := `{"config": "_format_version: \"3.0\"\nservices: [{name: \"svc` + "\xff" + `\", url: \"` + up.URL + `\", routes: [{name: new, paths: [/new]}]}]\n"}`
+	code, body := cfgPost(t, gw, "/config", "application/json", doc, 10*time.Second)
+	if code != 400 || !strings.Contains(body, "not valid UTF-8") {
+		t.Fatalf("POST /config wrapping a name that is not UTF-8 = %d %s", code, body)
+	}
+	cfgServes(t, gw, "/old")
+}
