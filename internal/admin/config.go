@@ -7,24 +7,20 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
-
-	"github.com/goccy/go-yaml"
+	"unicode/utf8"
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/reload"
 )
 
-const (
-	// maxConfigBody bounds POST /config; a declarative file of tens of
-	// thousands of entities is a few MiB, so this only stops abuse.
-	maxConfigBody = 32 << 20
-	// maxPluginBody bounds POST /schemas/plugins/validate (one plugin).
-	maxPluginBody = 1 << 20
-)
+// maxPluginBody bounds POST /schemas/plugins/validate (one plugin).
+const maxPluginBody = 1 << 20
 
 // config serves Kong's DB-less /config: GET returns the document in force,
 // POST replaces it through the Loader (the one path every reload takes).
@@ -50,7 +46,7 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, message("configuration loading is not available"))
 		return
 	}
-	data, status, msg := readConfig(w, r)
+	data, status, msg := readConfig(w, r, a.src.Loader.MaxSize())
 	if status != 0 {
 		writeJSON(w, status, message(msg))
 		return
@@ -93,20 +89,23 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 
 // readConfig takes the declarative document from the body as Kong does:
 // the body itself (YAML or JSON), a `config` form or multipart field, or
-// a JSON object `{"config": "<document>"}`. A non-zero status is the
-// error to answer.
-func readConfig(w http.ResponseWriter, r *http.Request) ([]byte, int, string) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxConfigBody)
+// a JSON object `{"config": "<document>"}`, of at most maxSize bytes (0:
+// no limit). A non-zero status is the error to answer.
+func readConfig(w http.ResponseWriter, r *http.Request, maxSize int64) ([]byte, int, string) {
+	if maxSize <= 0 {
+		maxSize = math.MaxInt64
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxSize)
 	tooLarge := func(err error) bool {
 		var mbe *http.MaxBytesError
 		return errors.As(err, &mbe)
 	}
-	const large = "configuration too large (the limit is 32 MiB)"
+	large := "configuration too large (the limit is " + strconv.FormatInt(maxSize, 10) + " bytes, --config-max-size)"
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var data []byte
 	switch mt {
 	case "multipart/form-data":
-		if err := r.ParseMultipartForm(maxConfigBody); err != nil {
+		if err := r.ParseMultipartForm(maxSize); err != nil {
 			if tooLarge(err) {
 				return nil, http.StatusRequestEntityTooLarge, large
 			}
@@ -142,7 +141,10 @@ func readConfig(w http.ResponseWriter, r *http.Request) ([]byte, int, string) {
 			}
 			return nil, http.StatusBadRequest, "cannot read body: " + err.Error()
 		}
-		if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '{' {
+		// encoding/json would turn bytes that are not UTF-8 into U+FFFD
+		// without a word; such a body is left for the config parser to
+		// refuse.
+		if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 && trimmed[0] == '{' && utf8.Valid(trimmed) {
 			var wrapper struct {
 				Config        *string         `json:"config"`
 				FormatVersion json.RawMessage `json:"_format_version"`
@@ -237,8 +239,15 @@ func (a *api) validatePlugin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusRequestEntityTooLarge, message("request body too large"))
 		return
 	}
-	var p map[string]any
-	if err := yaml.Unmarshal(body, &p); err != nil || p == nil {
+	// The config package's parser, not a plain YAML decoder: it bounds
+	// nesting and alias expansion as every config load does.
+	raw, err := config.ParseRaw(body, "")
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, schemaViolation(map[string]string{"@entity": err.Error()}))
+		return
+	}
+	p, ok := raw.Value().(map[string]any)
+	if !ok {
 		writeJSON(w, http.StatusBadRequest, schemaViolation(map[string]string{"@entity": "expected a plugin object"}))
 		return
 	}

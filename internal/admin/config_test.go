@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/reload"
 )
 
 const smallConfig = `_format_version: "3.0"
@@ -241,7 +242,7 @@ func TestAdminPostConfigBusy(t *testing.T) {
 
 func TestAdminPostConfigTooLarge(t *testing.T) {
 	f := newFixture(t, smallConfig, nil)
-	big := smallConfig + "_comment: \"" + strings.Repeat("x", maxConfigBody) + "\"\n"
+	big := smallConfig + "_comment: \"" + strings.Repeat("x", int(reload.DefaultLimits.MaxSize)) + "\"\n"
 	req := httptest.NewRequest(http.MethodPost, "/config", strings.NewReader(big))
 	rec := httptest.NewRecorder()
 	f.h.ServeHTTP(rec, req)

@@ -70,6 +70,10 @@ type runOptions struct {
 	dotSegmentParams  bool
 	drainDelay        time.Duration
 	dns               dnsOptions
+	loadLimits        reload.Limits
+	// tlsByDefault: --proxy-listen was not given, so a config with
+	// certificates also gets the default TLS listener.
+	tlsByDefault bool
 }
 
 // dnsOptions are the --dns-* flags (Kong's dns_* settings).
@@ -121,6 +125,9 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.DurationVar(&o.healthCoolDown, "health-cooldown", upstream.DefaultHealthCoolDown, "return a target marked unhealthy by passive checks to service after this long when no active check can (0: never, as Kong)")
 	fs.DurationVar(&o.requestTimeout, "upstream-request-timeout", 0, "overall deadline from the first upstream attempt to the response head, across retries; 504 on expiry (0: none)")
 	fs.IntVar(&o.upMaxHeaderBytes, "upstream-max-header-bytes", proxy.DefaultMaxResponseHeaderBytes, "largest upstream response header block (interim 1xx heads included); larger is a 502, not retried")
+	fs.Int64Var(&o.loadLimits.MaxSize, "config-max-size", reload.DefaultLimits.MaxSize, "largest configuration in bytes, from the file or POST /config (larger gets 413); 0: no limit")
+	fs.DurationVar(&o.loadLimits.Timeout, "config-load-timeout", reload.DefaultLimits.Timeout, "abandon a configuration load (parse, validate, compile) that takes longer; the configuration in force stays (0: no limit)")
+	fs.Uint64Var(&o.loadLimits.Memory, "config-load-memory", reload.DefaultLimits.Memory, "abandon a configuration load once the heap has grown by more than this many bytes since it began; the configuration in force stays (0: no limit)")
 	fs.StringVar(&o.dns.resolver, "dns-resolver", "", "comma-separated nameservers, ip or ip:port, for target and service host names (default: those of /etc/resolv.conf)")
 	fs.StringVar(&o.dns.hostsFile, "dns-hostsfile", upstream.DefaultDNSHostsFile, "hosts file read once at start; its names resolve without DNS and never expire (empty: none)")
 	fs.StringVar(&o.dns.order, "dns-order", upstream.DefaultDNSOrder, "record types tried in turn, first answer wins: LAST (the type that answered last time), SRV, A, AAAA, CNAME")
@@ -148,13 +155,7 @@ func newRunCmd() *cobra.Command {
 			if err != nil {
 				return exitError{code: 1, msg: err.Error()}
 			}
-			model, err := config.Parse(data, config.Options{})
-			if err != nil {
-				return configError(o.configPath, err)
-			}
-			if !cmd.Flags().Changed("proxy-listen") && len(model.Certificates) > 0 {
-				o.proxyListen += ", 0.0.0.0:8443 ssl"
-			}
+			o.tlsByDefault = !cmd.Flags().Changed("proxy-listen")
 			// Signals are caught before the gateway announces itself, so a
 			// SIGHUP sent right after start-up reloads rather than kills.
 			sigs := notifySignals()
@@ -302,6 +303,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	// writes plain text; route it into the gateway's structured log.
 	redis.SetLogger(redisLog{logger})
 	g.loader = reload.New(g.holder, deps, path, opts, logger)
+	g.loader.SetLimits(o.loadLimits)
 	// New DNS answers reach the balancers by compiling the configuration
 	// in force again.
 	g.resolver.OnChange(func() { g.loader.Refresh("dns") })
@@ -309,6 +311,12 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	if err != nil {
 		g.close()
 		return nil, configError(o.configPath, err)
+	}
+	// Known only now: the start-up load is the one parse of the file, under
+	// the load limits.
+	if o.tlsByDefault && len(snap.Model.Certificates) > 0 {
+		tlsListen, _ := server.ParseListens("0.0.0.0:8443 ssl")
+		proxyListens = append(proxyListens, tlsListen...)
 	}
 	g.handler = proxy.NewHandler(g.holder, proxy.Options{
 		Metrics:             metrics,
@@ -458,7 +466,9 @@ func (g *gateway) runUntilSignal(sigs chan os.Signal) error {
 			g.logger.Warn("SIGHUP ignored: the configuration does not come from a file")
 			continue
 		}
-		g.loader.LoadFile("sighup")
+		// In the background, so that a SIGTERM is seen during a long load
+		// (the loads queue on the loader, one at a time).
+		go g.loader.LoadFile("sighup")
 	}
 	g.logger.Info("draining", "signal", sig.String(), "timeout", g.opts.shutdownTimeout.String())
 	go func() {
@@ -471,6 +481,8 @@ func (g *gateway) runUntilSignal(sigs chan os.Signal) error {
 
 func (g *gateway) shutdown() error {
 	g.draining.Store(true)
+	// A configuration load in progress is of no use any more.
+	g.loader.Stop()
 	if g.opts.drainDelay > 0 {
 		time.Sleep(g.opts.drainDelay)
 	}
@@ -478,7 +490,7 @@ func (g *gateway) shutdown() error {
 	defer cancel()
 	err := g.proxy.Shutdown(ctx)
 	g.admin.Shutdown(ctx)
-	g.close()
+	g.closeContext(ctx)
 	if err != nil {
 		g.logger.Warn("shutdown timed out; remaining connections closed", "error", err)
 	}
@@ -486,7 +498,11 @@ func (g *gateway) shutdown() error {
 	return nil
 }
 
-func (g *gateway) close() {
+func (g *gateway) close() { g.closeContext(context.Background()) }
+
+// closeContext releases everything; ctx bounds the wait for a
+// configuration load to end.
+func (g *gateway) closeContext(ctx context.Context) {
 	if g.stopWatch != nil {
 		g.stopWatch()
 	}
@@ -500,7 +516,7 @@ func (g *gateway) close() {
 		g.health.Close()
 	}
 	if g.loader != nil {
-		g.loader.Close()
+		g.loader.CloseContext(ctx)
 	}
 	if g.pools != nil {
 		g.pools.Close()

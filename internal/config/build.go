@@ -1,12 +1,15 @@
 package config
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 )
 
 // builder validates a decoded Config and flattens it into a Model.
 type builder struct {
+	// ctx ends the slow work (password hashing) of an abandoned load.
+	ctx   context.Context
 	cfg   *Config
 	lines map[string]int
 	m     *Model
@@ -38,8 +41,8 @@ func (ix *index[T]) lookup(key string) (T, bool) {
 	return v, ok
 }
 
-func newBuilder(cfg *Config, lines map[string]int) *builder {
-	return &builder{cfg: cfg, lines: lines, m: &Model{FormatVersion: cfg.FormatVersion}}
+func newBuilder(ctx context.Context, cfg *Config, lines map[string]int) *builder {
+	return &builder{ctx: ctx, cfg: cfg, lines: lines, m: &Model{FormatVersion: cfg.FormatVersion}}
 }
 
 func (b *builder) err(path, msg string) {

@@ -281,6 +281,9 @@ func (b *builder) hashPasswords(es []*BasicAuthEntry) {
 	for range min(runtime.GOMAXPROCS(0), len(es)) {
 		wg.Go(func() {
 			for i := range next {
+				if b.ctx.Err() != nil {
+					continue
+				}
 				h, err := bcrypt.GenerateFromPassword([]byte(es[i].Credential.Password), bcrypt.DefaultCost)
 				es[i].PasswordHash, errs[i] = string(h), err
 			}

@@ -47,6 +47,10 @@ var unsupported = map[reflect.Type]map[string]string{
 // at the first problem: every error is collected with its field path.
 type decoder struct {
 	errs Errors
+	// lines, when set, records the line of every value decoded by field
+	// path, for errors found after decoding and for telling a field
+	// written in the document from a default.
+	lines map[string]int
 }
 
 func (d *decoder) fail(path string, v *value, msg string) {
@@ -77,6 +81,9 @@ func applyDefaults(rv reflect.Value) {
 // decode decodes v into rv, which must be settable. Null leaves rv alone so
 // that defaults survive an explicit `field: null`.
 func (d *decoder) decode(v *value, rv reflect.Value, path string) {
+	if d.lines != nil && v != nil && v.kind != kindNull {
+		d.lines[path] = v.line
+	}
 	if rv.Type() == rawType {
 		if v != nil && v.kind != kindNull {
 			rv.Set(reflect.ValueOf(Raw{node: v, path: path}))

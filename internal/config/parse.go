@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -28,9 +29,18 @@ func Load(path string, opts Options) (*Model, error) {
 // YAML or JSON. When the config is invalid the error is an Errors holding
 // every problem found, each with its field path.
 func Parse(data []byte, opts Options) (*Model, error) {
+	return ParseContext(context.Background(), data, opts)
+}
+
+// ParseContext is Parse that gives up, with the error Abandoned returns,
+// once ctx is done.
+func ParseContext(ctx context.Context, data []byte, opts Options) (*Model, error) {
 	lookup := opts.LookupEnv
 	if lookup == nil {
 		lookup = os.LookupEnv
+	}
+	if err := Abandoned(ctx); err != nil {
+		return nil, err
 	}
 	root, err := parseTree(data)
 	if err != nil {
@@ -42,8 +52,10 @@ func Parse(data []byte, opts Options) (*Model, error) {
 	if root.kind != kindMap {
 		return nil, Errors{{Message: "expected a map at the top level, got " + root.kind.String(), Line: root.line}}
 	}
+	if bad := invalidUTF8Lines(data); bad != nil {
+		return nil, utf8Errors(root, bad)
+	}
 
-	lines := map[string]int{}
 	// Metadata is free-form prose; a `${` in a comment must not fail a load.
 	skip := func(path string) bool {
 		for _, meta := range []string{"_comment", "_ignore", "_info"} {
@@ -53,20 +65,27 @@ func Parse(data []byte, opts Options) (*Model, error) {
 		}
 		return false
 	}
-	errs := expandEnv(root, "", lookup, lines, map[*value]bool{}, skip)
+	errs := expandEnv(root, "", lookup, skip)
 
 	var cfg Config
 	applyDefaults(reflect.ValueOf(&cfg).Elem())
-	d := decoder{}
+	lines := map[string]int{}
+	d := decoder{lines: lines}
 	d.decode(root, reflect.ValueOf(&cfg).Elem(), "")
 	errs = append(errs, d.errs...)
+	if err := Abandoned(ctx); err != nil {
+		return nil, err
+	}
 
 	sum := sha256.Sum256(data)
-	b := newBuilder(&cfg, lines)
+	b := newBuilder(ctx, &cfg, lines)
 	b.m.Hash = hex.EncodeToString(sum[:16])
 	b.m.Source = data
 	b.decodeFailed = len(errs) > 0
 	b.build()
+	if err := Abandoned(ctx); err != nil {
+		return nil, err
+	}
 
 	// A field that failed to decode also fails validation (a host of the
 	// wrong type is then missing); only the first, more precise, error is
@@ -81,6 +100,15 @@ func Parse(data []byte, opts Options) (*Model, error) {
 		return nil, errs
 	}
 	return b.m, nil
+}
+
+// Abandoned is the error for a load whose ctx is done (the cause says
+// why: a time or memory budget, shutdown), or nil while it may go on.
+func Abandoned(ctx context.Context) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	return Errors{{Message: "configuration load abandoned: " + context.Cause(ctx).Error()}}
 }
 
 func coveredBy(path string, errs Errors) bool {

@@ -58,6 +58,9 @@ func ParseRaw(data []byte, path string) (Raw, error) {
 	if err != nil {
 		return Raw{}, err
 	}
+	if bad := invalidUTF8Lines(data); bad != nil {
+		return Raw{}, utf8Errors(n, bad).Prefix(path)
+	}
 	if n.kind == kindNull {
 		return Raw{path: path}, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
@@ -39,6 +40,13 @@ type value struct {
 	// fromEnv marks a string that had `${NAME}` substituted: it may stand
 	// for a number or boolean (`port: ${PORT}`), which YAML could not know.
 	fromEnv bool
+	// size counts the values in the tree under this one with aliases
+	// expanded, itself included; depth is how many maps and arrays nest in
+	// it. Values are shared by aliases, so walking a tree costs its size.
+	size  int
+	depth int
+	// envDone: `${NAME}` expansion has visited this value.
+	envDone bool
 }
 
 // get returns the map entry for key, or nil.
@@ -107,6 +115,9 @@ func (k kind) String() string {
 // walked directly rather than decoded into `any` so that every value keeps
 // its line number.
 func parseTree(data []byte) (*value, error) {
+	if err := checkDepth(data); err != nil {
+		return nil, err
+	}
 	file, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return nil, err
@@ -130,6 +141,7 @@ func parseTree(data []byte) (*value, error) {
 
 type treeBuilder struct {
 	anchors map[string]*value
+	aliases aliasBudget
 }
 
 func line(n ast.Node) int {
@@ -139,7 +151,33 @@ func line(n ast.Node) int {
 	return 0
 }
 
+// build converts n and measures the result (value.size, value.depth).
 func (b *treeBuilder) build(n ast.Node) (*value, error) {
+	v, err := b.node(n)
+	if err != nil {
+		return nil, err
+	}
+	if v.size == 0 {
+		v.size = 1
+		for _, c := range v.vals {
+			v.size += c.size
+			v.depth = max(v.depth, c.depth)
+		}
+		for _, c := range v.items {
+			v.size += c.size
+			v.depth = max(v.depth, c.depth)
+		}
+		if v.kind == kindMap || v.kind == kindSeq {
+			v.depth++
+		}
+		if v.depth > MaxDepth {
+			return nil, errTooDeep(v.line)
+		}
+	}
+	return v, nil
+}
+
+func (b *treeBuilder) node(n ast.Node) (*value, error) {
 	switch n := n.(type) {
 	case nil:
 		return &value{kind: kindNull}, nil
@@ -173,6 +211,9 @@ func (b *treeBuilder) build(n ast.Node) (*value, error) {
 		v, ok := b.anchors[name]
 		if !ok {
 			return nil, fmt.Errorf("line %d: unknown alias %q", line(n), name)
+		}
+		if err := b.aliases.use(v, line(n)); err != nil {
+			return nil, err
 		}
 		return v, nil
 	case *ast.TagNode:
@@ -248,13 +289,14 @@ func (b *treeBuilder) buildTagged(n *ast.TagNode) (*value, error) {
 
 func (b *treeBuilder) buildMap(pairs []*ast.MappingValueNode, ln int) (*value, error) {
 	v := &value{kind: kindMap, line: ln}
+	var ix keyIndex
 	for _, p := range pairs {
 		if p.Key != nil && p.Key.IsMergeKey() {
 			src, err := b.build(p.Value)
 			if err != nil {
 				return nil, err
 			}
-			if err := mergeInto(v, src); err != nil {
+			if err := mergeInto(v, &ix, src); err != nil {
 				return nil, fmt.Errorf("line %d: %w", line(p), err)
 			}
 			continue
@@ -274,13 +316,13 @@ func (b *treeBuilder) buildMap(pairs []*ast.MappingValueNode, ln int) (*value, e
 		if val.line == 0 {
 			val.line = key.line
 		}
-		setKey(v, ks, val)
+		ix.set(v, ks, val)
 	}
 	return v, nil
 }
 
 // mergeInto implements the `<<` merge key: keys already present win.
-func mergeInto(dst, src *value) error {
+func mergeInto(dst *value, ix *keyIndex, src *value) error {
 	var srcs []*value
 	switch src.kind {
 	case kindMap:
@@ -295,26 +337,54 @@ func mergeInto(dst, src *value) error {
 			return fmt.Errorf("merge key value must be a map or a list of maps")
 		}
 		for i, k := range s.keys {
-			if dst.get(k) == nil {
-				dst.keys = append(dst.keys, k)
-				dst.vals = append(dst.vals, s.vals[i])
+			if ix.find(dst, k) < 0 {
+				ix.set(dst, k, s.vals[i])
 			}
 		}
 	}
 	return nil
 }
 
-// setKey sets a key, replacing an earlier one (which can only come from a
-// merge, since goccy rejects literal duplicate keys).
-func setKey(m *value, key string, val *value) {
+// keyIndex finds the keys of a map being built. Small maps are searched
+// in order; a large one gets an index so that building it stays linear.
+type keyIndex struct {
+	pos map[string]int
+}
+
+const keyIndexMin = 16
+
+func (ix *keyIndex) find(m *value, key string) int {
+	if ix.pos != nil {
+		if i, ok := ix.pos[key]; ok {
+			return i
+		}
+		return -1
+	}
 	for i, k := range m.keys {
 		if k == key {
-			m.vals[i] = val
-			return
+			return i
 		}
+	}
+	return -1
+}
+
+// set sets a key, replacing an earlier one (which can only come from a
+// merge, since goccy rejects literal duplicate keys).
+func (ix *keyIndex) set(m *value, key string, val *value) {
+	if i := ix.find(m, key); i >= 0 {
+		m.vals[i] = val
+		return
 	}
 	m.keys = append(m.keys, key)
 	m.vals = append(m.vals, val)
+	if ix.pos != nil {
+		ix.pos[key] = len(m.keys) - 1
+	} else if len(m.keys) >= keyIndexMin {
+		ix.pos = make(map[string]int, 2*len(m.keys))
+		for i, k := range m.keys {
+			ix.pos[k] = i
+		}
+	}
 }
 
 func keyString(k *value) (string, bool) {
@@ -333,35 +403,34 @@ func keyString(k *value) (string, bool) {
 	return "", false
 }
 
-// expandEnv replaces `${NAME}` in every string scalar under v, records the
-// line of every non-null value by field path, and returns the problems.
-// Values are shared when YAML aliases are used, so a string already expanded
-// is not expanded twice.
-func expandEnv(v *value, path string, lookup func(string) (string, bool), lines map[string]int, done map[*value]bool, skip func(path string) bool) Errors {
-	if v == nil || v.kind == kindNull {
+// expandEnv replaces `${NAME}` in every string scalar under v and returns
+// the problems, among them a variable whose value is not valid UTF-8.
+// Values shared by YAML aliases are visited once, so the walk costs what
+// the document holds, not what its aliases expand to.
+func expandEnv(v *value, path string, lookup func(string) (string, bool), skip func(path string) bool) Errors {
+	if v == nil || v.envDone || skip(path) {
 		return nil
 	}
-	lines[path] = v.line
+	v.envDone = true
 	var errs Errors
 	switch v.kind {
 	case kindString:
-		if done[v] || skip(path) {
-			return nil
-		}
-		done[v] = true
 		s, err := expandString(v.str, lookup)
 		if err != nil {
 			return Errors{{Path: path, Message: err.Error(), Line: v.line}}
+		}
+		if !utf8.ValidString(s) {
+			return Errors{{Path: path, Message: "not valid UTF-8 (from the environment)", Line: v.line}}
 		}
 		v.fromEnv = strings.Contains(v.str, "${")
 		v.str = s
 	case kindMap:
 		for i, k := range v.keys {
-			errs = append(errs, expandEnv(v.vals[i], JoinPath(path, k), lookup, lines, done, skip)...)
+			errs = append(errs, expandEnv(v.vals[i], JoinPath(path, k), lookup, skip)...)
 		}
 	case kindSeq:
 		for i, it := range v.items {
-			errs = append(errs, expandEnv(it, JoinPath(path, "["+strconv.Itoa(i)+"]"), lookup, lines, done, skip)...)
+			errs = append(errs, expandEnv(it, JoinPath(path, "["+strconv.Itoa(i)+"]"), lookup, skip)...)
 		}
 	}
 	return errs

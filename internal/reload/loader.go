@@ -1,10 +1,13 @@
 package reload
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +25,27 @@ var ErrBusy = errors.New("currently loading previous configuration")
 // (one takes about as long as compiling the configuration: milliseconds
 // to a few hundred for 10,000 routes).
 const refreshWait = 5 * time.Second
+
+// Limits bound one load: parse, validate and compile.
+type Limits struct {
+	// MaxSize is the largest document, in bytes (0: no limit).
+	MaxSize int64
+	// Timeout abandons a load that runs longer (0: no limit).
+	Timeout time.Duration
+	// Memory abandons a load once the heap has grown by more than this
+	// many bytes since it began (0: no limit). The heap is the process's,
+	// so traffic counts too: leave room for it.
+	Memory uint64
+}
+
+// DefaultLimits fit a configuration of tens of thousands of entities
+// (10,000 routes are about 2 MiB and load in a quarter of a second) and
+// stop a hostile or broken one long before it hurts the data plane: the
+// YAML parser holds about 80 bytes per byte of a document while it runs.
+var DefaultLimits = Limits{MaxSize: 16 << 20, Timeout: time.Minute, Memory: 2 << 30}
+
+// errStopped is why the loads still running at shutdown are abandoned.
+var errStopped = errors.New("the gateway is shutting down")
 
 // Result describes the last load attempt, successful or not.
 type Result struct {
@@ -45,7 +69,12 @@ type Loader struct {
 	path   string
 	opts   config.Options
 	logger *slog.Logger
+	limits Limits
 	gate   gate
+	// stopped is cancelled by Close: every load in progress or to come is
+	// abandoned.
+	stopped   context.Context
+	stopLoads context.CancelCauseFunc
 	// last is the last load attempt; inForce the load that put the
 	// configuration in force. DNS recompiles change neither.
 	last      atomic.Pointer[Result]
@@ -60,8 +89,16 @@ func New(holder *snapshot.Holder, deps snapshot.Deps, path string, opts config.O
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Loader{holder: holder, deps: deps, path: path, opts: opts, logger: logger}
+	stopped, stop := context.WithCancelCause(context.Background())
+	return &Loader{holder: holder, deps: deps, path: path, opts: opts, logger: logger, limits: DefaultLimits,
+		stopped: stopped, stopLoads: stop}
 }
+
+// SetLimits replaces DefaultLimits; call it before the first load.
+func (l *Loader) SetLimits(lim Limits) { l.limits = lim }
+
+// MaxSize is the largest document a load accepts (0: no limit).
+func (l *Loader) MaxSize() int64 { return l.limits.MaxSize }
 
 // Path is the config file the loader reloads.
 func (l *Loader) Path() string { return l.path }
@@ -88,7 +125,7 @@ func (l *Loader) LoadFile(trigger string) (*snapshot.Snapshot, error) {
 	if l.path == "" {
 		return nil, errors.New("the configuration does not come from a file")
 	}
-	data, err := os.ReadFile(l.path)
+	data, err := l.readFile()
 	if err != nil {
 		l.record(&Result{At: time.Now(), Trigger: trigger, Errors: config.Errors{{Path: l.path, Message: err.Error()}}})
 		return nil, err
@@ -96,6 +133,21 @@ func (l *Loader) LoadFile(trigger string) (*snapshot.Snapshot, error) {
 	l.gate.lock(false)
 	defer l.gate.unlock()
 	return l.apply(data, trigger, true)
+}
+
+// readFile reads the config file, no further than one byte past MaxSize
+// (enough for apply to refuse it).
+func (l *Loader) readFile() ([]byte, error) {
+	f, err := os.Open(l.path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if l.limits.MaxSize > 0 {
+		r = io.LimitReader(f, l.limits.MaxSize+1)
+	}
+	return io.ReadAll(r)
 }
 
 // Apply validates, compiles and swaps in data, waiting for any load in
@@ -118,7 +170,12 @@ func (l *Loader) TryApply(data []byte, trigger string) (*snapshot.Snapshot, erro
 
 // Check validates and compiles data without applying it.
 func (l *Loader) Check(data []byte) (*snapshot.Snapshot, error) {
-	m, err := config.Parse(data, l.opts)
+	ctx, done := l.budget()
+	defer done()
+	if err := l.checkSize(data); err != nil {
+		return nil, err
+	}
+	m, err := config.ParseContext(ctx, data, l.opts)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +185,7 @@ func (l *Loader) Check(data []byte) (*snapshot.Snapshot, error) {
 	// Unchanged plugin instances are shared with the snapshot in force
 	// rather than built again; the ones built for the check are closed.
 	cur := l.holder.Load()
-	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: l.deps.Registry, Pools: pools, Env: l.deps.Env, Previous: cur})
+	snap, err := snapshot.CompileContext(ctx, m, snapshot.Deps{Registry: l.deps.Registry, Pools: pools, Env: l.deps.Env, Previous: cur})
 	if err != nil {
 		return nil, err
 	}
@@ -136,18 +193,84 @@ func (l *Loader) Check(data []byte) (*snapshot.Snapshot, error) {
 	return snap, nil
 }
 
-// Close releases the plugin instances of the snapshot in force, at
-// shutdown.
-func (l *Loader) Close() {
-	l.gate.lock(false)
+// Stop abandons the load in progress and any later one.
+func (l *Loader) Stop() { l.stopLoads(errStopped) }
+
+// Close abandons the load in progress and any later one, then releases
+// the plugin instances of the snapshot in force, at shutdown.
+func (l *Loader) Close() { l.CloseContext(context.Background()) }
+
+// CloseContext is Close that waits for the abandoned load to end no longer
+// than ctx allows: shutdown is never held up by a load.
+func (l *Loader) CloseContext(ctx context.Context) {
+	l.Stop()
+	if !l.gate.lockContext(ctx) {
+		return
+	}
 	defer l.gate.unlock()
 	snapshot.Release(l.holder.Load(), nil)
+}
+
+// budget is the context of one load: done when a limit is exceeded or the
+// loader closes.
+func (l *Loader) budget() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(l.stopped)
+	stopTimer := func() bool { return false }
+	if d := l.limits.Timeout; d > 0 {
+		t := time.AfterFunc(d, func() { cancel(fmt.Errorf("it took longer than %v", d)) })
+		stopTimer = t.Stop
+	}
+	if l.limits.Memory > 0 {
+		go watchHeap(ctx, cancel, l.limits.Memory)
+	}
+	return ctx, func() {
+		stopTimer()
+		cancel(nil)
+	}
+}
+
+// heapSampleEvery is how often a load's heap growth is sampled; reading
+// the metric is cheap and stops nothing.
+const heapSampleEvery = 20 * time.Millisecond
+
+// watchHeap cancels ctx once the heap has grown by more than limit bytes.
+func watchHeap(ctx context.Context, cancel context.CancelCauseFunc, limit uint64) {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(sample)
+	base := sample[0].Value.Uint64()
+	tick := time.NewTicker(heapSampleEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		metrics.Read(sample)
+		if v := sample[0].Value.Uint64(); v > base && v-base > limit {
+			cancel(fmt.Errorf("it grew the heap by more than %d MiB", limit>>20))
+			return
+		}
+	}
+}
+
+// checkSize refuses a document larger than MaxSize.
+func (l *Loader) checkSize(data []byte) error {
+	if limit := l.limits.MaxSize; limit > 0 && int64(len(data)) > limit {
+		return config.Errors{{Message: fmt.Sprintf("the configuration is larger than the limit of %d bytes", limit)}}
+	}
+	return nil
 }
 
 func (l *Loader) apply(data []byte, trigger string, skipUnchanged bool) (*snapshot.Snapshot, error) {
 	start := time.Now()
 	res := &Result{At: start, Trigger: trigger}
-	m, err := config.Parse(data, l.opts)
+	if err := l.checkSize(data); err != nil {
+		return nil, l.reject(res, trigger, err)
+	}
+	ctx, done := l.budget()
+	defer done()
+	m, err := config.ParseContext(ctx, data, l.opts)
 	if err != nil {
 		return nil, l.reject(res, trigger, err)
 	}
@@ -158,7 +281,7 @@ func (l *Loader) apply(data []byte, trigger string, skipUnchanged bool) (*snapsh
 			return cur, nil
 		}
 	}
-	return l.install(m, res)
+	return l.install(ctx, m, res)
 }
 
 // Refresh compiles the configuration in force again, without reading or
@@ -175,7 +298,7 @@ func (l *Loader) Refresh(trigger string) (*snapshot.Snapshot, error) {
 		return nil, nil
 	}
 	start := time.Now()
-	snap, err := l.swap(cur.Model)
+	snap, err := l.swap(l.stopped, cur.Model)
 	if err != nil {
 		l.logger.Error("configuration recompile failed; the previous compilation stays in force",
 			"trigger", trigger, "error", err.Error())
@@ -188,9 +311,9 @@ func (l *Loader) Refresh(trigger string) (*snapshot.Snapshot, error) {
 }
 
 // install compiles m and puts it in force, recording the outcome in res.
-func (l *Loader) install(m *config.Model, res *Result) (*snapshot.Snapshot, error) {
+func (l *Loader) install(ctx context.Context, m *config.Model, res *Result) (*snapshot.Snapshot, error) {
 	prev := l.holder.Load()
-	snap, err := l.swap(m)
+	snap, err := l.swap(ctx, m)
 	if err != nil {
 		return nil, l.reject(res, res.Trigger, err)
 	}
@@ -208,11 +331,11 @@ func (l *Loader) install(m *config.Model, res *Result) (*snapshot.Snapshot, erro
 // swap compiles m and puts it in force (the gate held). When the compile
 // fails, what it added for the rejected configuration is dropped again:
 // pools it opened and DNS names it resolved.
-func (l *Loader) swap(m *config.Model) (*snapshot.Snapshot, error) {
+func (l *Loader) swap(ctx context.Context, m *config.Model) (*snapshot.Snapshot, error) {
 	cur := l.holder.Load()
 	deps := l.deps
 	deps.Previous = cur
-	snap, err := snapshot.Compile(m, deps)
+	snap, err := snapshot.CompileContext(ctx, m, deps)
 	if err != nil {
 		if cur != nil {
 			l.deps.Pools.Retain(cur.PoolKeys)
@@ -337,6 +460,21 @@ func (g *gate) tryLock(wait time.Duration) bool {
 		}
 		if ok, free, byRefresh = g.enter(false); ok || !byRefresh {
 			return ok
+		}
+	}
+}
+
+// lockContext is lock for a load that gives up when ctx is done.
+func (g *gate) lockContext(ctx context.Context) bool {
+	for {
+		ok, free, _ := g.enter(false)
+		if ok {
+			return true
+		}
+		select {
+		case <-free:
+		case <-ctx.Done():
+			return false
 		}
 	}
 }

@@ -70,7 +70,7 @@ func (l *Loader) Watch(ctx context.Context, debounce, settle time.Duration) erro
 				}
 				l.logger.Warn("config watch error", "error", err)
 			case <-timer.C:
-				cur := readFileState(l.path)
+				cur := readFileState(l.path, l.limits.MaxSize)
 				if settle > 0 && !cur.same(seen) {
 					seen = cur
 					timer.Reset(settle)
@@ -90,10 +90,16 @@ type fileState struct {
 	modTime time.Time
 	sum     [sha256.Size]byte
 	data    []byte
-	err     error
+	// want is how many bytes a read of a file of this size that no writer
+	// disturbed returns: the size, or one byte past maxSize for a file
+	// over the limit (enough for apply to refuse it).
+	want int64
+	err  error
 }
 
-func readFileState(path string) *fileState {
+// readFileState reads path, no further than one byte past maxSize (0: no
+// limit), so a huge file costs no more memory than the limit.
+func readFileState(path string, maxSize int64) *fileState {
 	f, err := os.Open(path)
 	if err != nil {
 		return &fileState{err: err}
@@ -103,15 +109,21 @@ func readFileState(path string) *fileState {
 	if err != nil {
 		return &fileState{err: err}
 	}
-	data, err := io.ReadAll(f)
+	var r io.Reader = f
+	want := fi.Size()
+	if maxSize > 0 {
+		r = io.LimitReader(f, maxSize+1)
+		want = min(want, maxSize+1)
+	}
+	data, err := io.ReadAll(r)
 	if err != nil {
 		return &fileState{err: err}
 	}
-	return &fileState{size: fi.Size(), modTime: fi.ModTime(), sum: sha256.Sum256(data), data: data}
+	return &fileState{size: fi.Size(), modTime: fi.ModTime(), sum: sha256.Sum256(data), data: data, want: want}
 }
 
-// same reports whether s and o saw the same file. A size that differs from
-// the bytes read means a writer was at work during the read.
+// same reports whether s and o saw the same file. A read of another length
+// than the size promised means a writer was at work during the read.
 func (s *fileState) same(o *fileState) bool {
 	if o == nil {
 		return false
@@ -119,7 +131,7 @@ func (s *fileState) same(o *fileState) bool {
 	if s.err != nil || o.err != nil {
 		return s.err != nil && o.err != nil && s.err.Error() == o.err.Error()
 	}
-	return s.size == o.size && int64(len(s.data)) == s.size && int64(len(o.data)) == o.size &&
+	return s.size == o.size && int64(len(s.data)) == s.want && int64(len(o.data)) == o.want &&
 		s.modTime.Equal(o.modTime) && s.sum == o.sum
 }
 

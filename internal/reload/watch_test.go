@@ -97,8 +97,8 @@ func TestWatchRecordsAnUnreadableFile(t *testing.T) {
 func TestFileStateSame(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "kong.yml")
 	os.WriteFile(path, []byte("a: 1\n"), 0o600)
-	a := readFileState(path)
-	if !a.same(readFileState(path)) {
+	a := readFileState(path, 0)
+	if !a.same(readFileState(path, 0)) {
 		t.Error("two reads of an unchanged file differ")
 	}
 	if a.same(nil) {
@@ -107,28 +107,35 @@ func TestFileStateSame(t *testing.T) {
 	// Same size, new content.
 	os.WriteFile(path, []byte("a: 2\n"), 0o600)
 	os.Chtimes(path, a.modTime, a.modTime)
-	if a.same(readFileState(path)) {
+	if a.same(readFileState(path, 0)) {
 		t.Error("a change of content with the same size and time was not seen")
 	}
 	// Same content, touched.
 	os.WriteFile(path, []byte("a: 1\n"), 0o600)
 	os.Chtimes(path, a.modTime.Add(time.Second), a.modTime.Add(time.Second))
-	if a.same(readFileState(path)) {
+	if a.same(readFileState(path, 0)) {
 		t.Error("a new modification time was not seen")
 	}
 	// A writer appending between the stat and the read.
-	b := readFileState(path)
+	b := readFileState(path, 0)
 	torn := *b
 	torn.data = append(append([]byte{}, b.data...), "more"...)
 	torn.sum = sha256.Sum256(torn.data)
 	if torn.same(b) || b.same(&torn) {
 		t.Error("a read longer than the size stat gave counts as settled")
 	}
+	// A file over the size limit is read no further than one byte past it,
+	// and two such reads still agree, so it settles and is refused.
+	os.WriteFile(path, []byte("a: 1\n# padding past the limit\n"), 0o600)
+	big := readFileState(path, 8)
+	if len(big.data) != 9 || !big.same(readFileState(path, 8)) {
+		t.Errorf("over the limit: read %d bytes, want 9, and two reads must agree", len(big.data))
+	}
 	os.Remove(path)
-	if a.same(readFileState(path)) {
+	if a.same(readFileState(path, 0)) {
 		t.Error("a missing file is the same as a present one")
 	}
-	if !readFileState(path).same(readFileState(path)) {
+	if !readFileState(path, 0).same(readFileState(path, 0)) {
 		t.Error("two reads of a missing file differ")
 	}
 }

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"context"
 	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
@@ -48,7 +49,13 @@ type Deps struct {
 // decoded and validated here (config does not know the plugins), so the
 // error is a config.Errors with field paths like the loader's.
 func Compile(m *config.Model, d Deps) (*Snapshot, error) {
-	c := &compiler{m: m, d: d, caKeys: map[*tls.Config]string{}, snap: &Snapshot{Hash: m.Hash, Summary: m.Summary(), PoolKeys: map[string]bool{}, StateKeys: map[string]bool{}, Model: m,
+	return CompileContext(context.Background(), m, d)
+}
+
+// CompileContext is Compile that gives up, with config.Abandoned's error,
+// once ctx is done.
+func CompileContext(ctx context.Context, m *config.Model, d Deps) (*Snapshot, error) {
+	c := &compiler{ctx: ctx, m: m, d: d, caKeys: map[*tls.Config]string{}, snap: &Snapshot{Hash: m.Hash, Summary: m.Summary(), PoolKeys: map[string]bool{}, StateKeys: map[string]bool{}, Model: m,
 		instanceByKey: map[string]plugin.Instance{}, instanceByEntry: map[*config.PluginEntry]plugin.Instance{}}}
 	c.caCertificates()
 	c.services()
@@ -57,6 +64,10 @@ func Compile(m *config.Model, d Deps) (*Snapshot, error) {
 	c.chains()
 	c.certificates()
 	c.clientCertificates()
+	if err := config.Abandoned(ctx); err != nil {
+		Release(c.snap, d.Previous)
+		return nil, err
+	}
 	if len(c.errs) > 0 {
 		// Instances built for this attempt will never serve a request.
 		Release(c.snap, d.Previous)
@@ -75,6 +86,8 @@ func Compile(m *config.Model, d Deps) (*Snapshot, error) {
 }
 
 type compiler struct {
+	// ctx ends the loops over entities of an abandoned load.
+	ctx  context.Context
 	m    *config.Model
 	d    Deps
 	snap *Snapshot
@@ -111,6 +124,9 @@ func (c *compiler) services() {
 		}
 	}
 	for _, se := range c.m.Services {
+		if c.ctx.Err() != nil {
+			return
+		}
 		s := se.Service
 		svc := &Service{
 			Info: plugin.ServiceInfo{
@@ -369,6 +385,9 @@ func hostWithPort(host string, port int, scheme string) string {
 func (c *compiler) routes() {
 	rr := make([]router.Route, len(c.m.Routes))
 	for i, re := range c.m.Routes {
+		if c.ctx.Err() != nil {
+			return
+		}
 		r := re.Route
 		route := &Route{
 			Info: plugin.RouteInfo{
@@ -445,6 +464,9 @@ func (c *compiler) plugins() {
 	c.instances = map[*config.PluginEntry]plugin.Instance{}
 	c.regs = map[*config.PluginEntry]*plugin.Registration{}
 	for _, pe := range c.m.Plugins {
+		if c.ctx.Err() != nil {
+			return
+		}
 		p := pe.Plugin
 		if !p.Enabled {
 			continue

@@ -1,0 +1,191 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// aliasBomb is nine levels of nine aliases: 400 bytes that expand to 9^9
+// values.
+func aliasBomb(prefix string) string {
+	var sb strings.Builder
+	sb.WriteString(prefix)
+	sb.WriteString("a0: &a0 [x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < 9; i++ {
+		p := fmt.Sprintf("*a%d", i-1)
+		fmt.Fprintf(&sb, "a%d: &a%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(p+", ", 9), ", "))
+	}
+	return sb.String()
+}
+
+// quick runs f and fails the test when it takes more than a generous
+// bound: the refused documents used to take minutes and gigabytes.
+func quick(t *testing.T, what string, f func() error) error {
+	t.Helper()
+	start := time.Now()
+	err := f()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("%s took %v", what, d)
+	}
+	return err
+}
+
+func wantErr(t *testing.T, err error, want string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error = %v, want one containing %q", err, want)
+	}
+}
+
+func TestAliasBombRefused(t *testing.T) {
+	bomb := aliasBomb("_format_version: \"3.0\"\n")
+	err := quick(t, "Parse", func() error { _, err := Parse([]byte(bomb), Options{}); return err })
+	wantErr(t, err, "YAML aliases expand to more than 1000000 values")
+	err = quick(t, "ParseRaw", func() error { _, err := ParseRaw([]byte(aliasBomb("")), "config"); return err })
+	wantErr(t, err, "YAML aliases expand to more than 1000000 values")
+}
+
+func TestAliasChainTooDeep(t *testing.T) {
+	// Each level is shallow in the text but nests the previous one.
+	var sb strings.Builder
+	sb.WriteString("l0: &l0 [x]\n")
+	for i := 1; i <= MaxDepth+1; i++ {
+		fmt.Fprintf(&sb, "l%d: &l%d [*l%d]\n", i, i, i-1)
+	}
+	_, err := ParseRaw([]byte(sb.String()), "")
+	wantErr(t, err, "nested deeper than 100 levels")
+}
+
+func TestAliasesWithinBudget(t *testing.T) {
+	// One plugin config shared by 2,000 routes: aliases as people use them.
+	var sb strings.Builder
+	sb.WriteString(`_format_version: "3.0"
+_comment:
+  limits: &limits {minute: 5, policy: local, limit_by: ip, fault_tolerant: true}
+services:
+  - name: s
+    host: example.com
+    routes:
+`)
+	for i := range 2000 {
+		fmt.Fprintf(&sb, "      - {name: r%d, paths: [/r%d], plugins: [{name: rate-limiting, config: *limits}]}\n", i, i)
+	}
+	m := mustParse(t, sb.String())
+	if len(m.Routes) != 2000 || len(m.Plugins) != 2000 {
+		t.Fatalf("got %d routes, %d plugins", len(m.Routes), len(m.Plugins))
+	}
+	var cfg map[string]any
+	if err := m.Plugins[1999].Plugin.Config.Decode(&cfg); err != nil || cfg["minute"] != int64(5) {
+		t.Fatalf("shared config = %v, %v", cfg, err)
+	}
+}
+
+func TestMergeKeysIntoLargeMap(t *testing.T) {
+	var sb strings.Builder
+	sb.WriteString("base: &base\n")
+	for i := range 100 {
+		fmt.Fprintf(&sb, "  k%d: %d\n", i, i)
+	}
+	sb.WriteString("m:\n  <<: *base\n  k7: seven\n")
+	r, err := ParseRaw([]byte(sb.String()), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := r.Value().(map[string]any)["m"].(map[string]any)
+	if len(m) != 100 || m["k7"] != "seven" || m["k99"] != int64(99) {
+		t.Fatalf("merged map: %d keys, k7=%v k99=%v", len(m), m["k7"], m["k99"])
+	}
+}
+
+func TestNestingDepthRefused(t *testing.T) {
+	const deep = 20_000
+	for name, doc := range map[string]string{
+		"json":           `{"services":` + strings.Repeat("[", deep) + strings.Repeat("]", deep) + "}",
+		"flow maps":      "services: " + strings.Repeat(`{"a":`, deep) + "1" + strings.Repeat("}", deep),
+		"compact block":  "services:\n" + strings.Repeat("- ", deep) + "x\n",
+		"just over":      "a: " + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth),
+		"quoted key":     `"a": ` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth),
+		"indented block": indentedBlock(MaxDepth + 1),
+		"after a string": "a: \"x]\"\nb: " + strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1),
+		"after scalar":   "a: |\n  x\nb: " + strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1),
+		"scalar in seq":  "- a: |\n    x\n  b: " + strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1),
+		"multi-line":     "a: [\n" + strings.Repeat("[\n", MaxDepth+1) + strings.Repeat("]\n", MaxDepth+1) + "]\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := quick(t, "Parse", func() error { _, err := Parse([]byte(doc), Options{}); return err })
+			wantErr(t, err, "nested deeper than 100 levels")
+		})
+	}
+}
+
+func indentedBlock(levels int) string {
+	var sb strings.Builder
+	for i := range levels {
+		fmt.Fprintf(&sb, "%sk%d:\n", strings.Repeat(" ", i), i)
+	}
+	fmt.Fprintf(&sb, "%sleaf: 1\n", strings.Repeat(" ", levels))
+	return sb.String()
+}
+
+// Brackets in strings, comments and block scalars are text, not nesting.
+func TestNestingDepthIgnoresText(t *testing.T) {
+	many := strings.Repeat("[{", MaxDepth)
+	for name, doc := range map[string]string{
+		"double quoted": `{"a": "` + many + `", "b": "x\"` + many + `"}`,
+		"single quoted": `a: ['it''s ` + many + `']`,
+		"plain scalar":  "a: x" + many + "\n",
+		"comment":       "a: 1 # " + many + "\n",
+		"block scalar":  "a: |\n  " + many + "\n  " + many + "\nb: 2\n",
+		"folded in seq": "- a: >-\n    " + many + "\n- b\n",
+		"quoted lines":  "a: \"x\n  " + many + "\"\n",
+		"deep but fine": indentedBlock(MaxDepth - 2),
+		"json at limit": strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := ParseRaw([]byte(doc), ""); err != nil {
+				t.Fatalf("%v", err)
+			}
+		})
+	}
+}
+
+// Names reach logs and metric labels: bytes that are not UTF-8 are refused
+// with the field path, in every entity and key.
+func TestInvalidUTF8Refused(t *testing.T) {
+	const bad = "\xff\xfe"
+	for path, doc := range map[string]string{
+		"services[0].name":             "services: [{name: \"a" + bad + "\", host: h}]",
+		"services[0].routes[0].name":   "services: [{name: a, host: h, routes: [{name: r" + bad + ", paths: [/]}]}]",
+		"services[0].tags[0]":          "services: [{name: a, host: h, tags: [t" + bad + "]}]",
+		"consumers[0].username":        "consumers: [{username: u" + bad + "}]",
+		"consumers[0].custom_id":       "consumers: [{custom_id: c" + bad + "}]",
+		"upstreams[0].name":            "upstreams: [{name: u" + bad + "}]",
+		"plugins[0].instance_name":     "plugins: [{name: cors, instance_name: i" + bad + "}]",
+		"plugins[0].config.origins[0]": "plugins: [{name: cors, config: {origins: [o" + bad + "]}}]",
+		"services[0]":                  "services: [{name: a, host: h, \"k" + bad + "\": 1}]",
+		"keyauth_credentials[0].key":   "keyauth_credentials: [{key: k" + bad + ", consumer: c}]\nconsumers: [{username: c}]",
+	} {
+		t.Run(path, func(t *testing.T) {
+			_, err := Parse([]byte("_format_version: \"3.0\"\n"+doc+"\n"), Options{})
+			errs, ok := err.(Errors)
+			if !ok {
+				t.Fatalf("error = %v", err)
+			}
+			for _, e := range errs {
+				if e.Path == path && strings.Contains(e.Message, "not valid UTF-8") {
+					return
+				}
+			}
+			t.Fatalf("no UTF-8 error at %s: %v", path, err)
+		})
+	}
+	// Bytes the parser leaves no trace of are refused by line.
+	_, err := Parse([]byte("_format_version: \"3.0\"\n# \xff\nservices: []\n"), Options{})
+	wantErr(t, err, "not valid UTF-8 (line 2)")
+	_, err = ParseRaw([]byte("a: |\n  x\n  \xff\n"), "config")
+	wantErr(t, err, "not valid UTF-8 (line 3)")
+	// Valid UTF-8 beyond ASCII is fine.
+	mustParse(t, "_format_version: \"3.0\"\nservices: [{name: café-ü, host: h, tags: [日本]}]\n")
+}
