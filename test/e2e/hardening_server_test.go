@@ -22,6 +22,7 @@ import (
 type srvGateway struct {
 	gw        *gwtest.Gateway
 	up        *gwtest.Echo
+	cert      string // the TLS listener's certificate, PEM
 	plainAddr string
 	tlsAddr   string
 }
@@ -46,7 +47,7 @@ certificates:
 	if len(gw.URLs) != 2 {
 		t.Fatalf("listeners: %v", gw.URLs)
 	}
-	return &srvGateway{gw: gw, up: up,
+	return &srvGateway{gw: gw, up: up, cert: cert,
 		plainAddr: strings.TrimPrefix(gw.URLs[0], "http://"),
 		tlsAddr:   strings.TrimPrefix(gw.URLs[1], "http://")}
 }

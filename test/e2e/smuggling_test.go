@@ -20,42 +20,9 @@ import (
 // it is answered 400 and the connection closed. Normal chunked requests, h2
 // over TLS and h2c keep working.
 func TestRequestSmuggling(t *testing.T) {
-	up := gwtest.StartEcho(t, "a")
-	cert, key := selfSigned(t, "a.example.com")
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: a
-  url: %s
-  routes: [{paths: [/]}]
-certificates:
-- cert: |
-%s
-  key: |
-%s
-  snis: [a.example.com]
-`, up.URL, indent(cert, "    "), indent(key, "    ")), gwtest.Options{ProxyListen: "127.0.0.1:0 http2, 127.0.0.1:0 ssl"})
-	if len(gw.URLs) != 2 {
-		t.Fatalf("listeners: %v", gw.URLs)
-	}
-	plainAddr := strings.TrimPrefix(gw.URLs[0], "http://")
-	tlsAddr := strings.TrimPrefix(gw.URLs[1], "http://")
-	dial := func(t *testing.T, secure bool) net.Conn {
-		t.Helper()
-		var c net.Conn
-		var err error
-		if secure {
-			c, err = tls.Dial("tcp", tlsAddr, &tls.Config{ServerName: "a.example.com", InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
-		} else {
-			c, err = net.Dial("tcp", plainAddr)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
+	g := srvStart(t)
+	up, cert, plainAddr, tlsAddr := g.up, g.cert, g.plainAddr, g.tlsAddr
+	dial := func(t *testing.T, secure bool) net.Conn { return g.srvDial(t, secure, "http/1.1") }
 	smuggle := "POST /s HTTP/1.1\r\nHost: a.example.com\r\nContent-Length: 45\r\nTransfer-Encoding: chunked\r\n\r\n" +
 		"0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a.example.com\r\n\r\n"
 
