@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -32,6 +33,11 @@ const DefaultWatchSettle = 2 * time.Second
 // file still being written is never applied half-way. Those verified bytes
 // are what is applied, not a later read. An unchanged file (the content
 // hash in force) is not re-applied. settle 0 applies the first read.
+//
+// A path that is a symlink to a file in another directory (a link made by
+// hand, not the ConfigMap layout, whose links stay in the path's own
+// directory) is followed: the target's directory is watched too, and the
+// target found again whenever the link's directory changes.
 func (l *Loader) Watch(ctx context.Context, debounce, settle time.Duration) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
@@ -42,6 +48,7 @@ func (l *Loader) Watch(ctx context.Context, debounce, settle time.Duration) erro
 		w.Close()
 		return err
 	}
+	target := followLink(w, dir, l.path, "")
 	go func() {
 		defer w.Close()
 		name := filepath.Base(l.path)
@@ -59,7 +66,9 @@ func (l *Loader) Watch(ctx context.Context, debounce, settle time.Duration) erro
 					return
 				}
 				base := filepath.Base(ev.Name)
-				if base != name && base != "..data" {
+				if inDir := filepath.Dir(ev.Name) == dir; inDir && (base == name || base == "..data") {
+					target = followLink(w, dir, l.path, target)
+				} else if inDir || ev.Name != target {
 					continue
 				}
 				seen = nil
@@ -82,6 +91,28 @@ func (l *Loader) Watch(ctx context.Context, debounce, settle time.Duration) erro
 		}
 	}()
 	return nil
+}
+
+// followLink watches the directory of the file path links to, when that is
+// outside dir, and returns the file ("" when path is no such link). The
+// directory of the previous target, old, is no longer watched.
+func followLink(w *fsnotify.Watcher, dir, path, old string) string {
+	target, err := filepath.EvalSymlinks(path)
+	if err != nil || filepath.Dir(target) == dir || strings.HasPrefix(target, dir+string(filepath.Separator)) {
+		target = ""
+	}
+	if target == old {
+		return target
+	}
+	if old != "" {
+		w.Remove(filepath.Dir(old))
+	}
+	if target != "" {
+		if err := w.Add(filepath.Dir(target)); err != nil {
+			return ""
+		}
+	}
+	return target
 }
 
 // fileState is one read of the watched file.

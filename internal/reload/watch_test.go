@@ -139,3 +139,38 @@ func TestFileStateSame(t *testing.T) {
 		t.Error("two reads of a missing file differ")
 	}
 }
+
+// A config path that is a symlink to a file in another directory is
+// followed: a change of the file it points at is applied, and so is a
+// link re-pointed at another file.
+func TestWatchFollowsASymlinkElsewhere(t *testing.T) {
+	real, link := t.TempDir(), t.TempDir()
+	target := filepath.Join(real, "gateway.yml")
+	os.WriteFile(target, cfg("one"), 0o600)
+	path := filepath.Join(link, "kong.yml")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	l, h := newLoader(t, path)
+	if _, err := l.LoadFile("startup"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := l.Watch(ctx, 20*time.Millisecond, 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(real, ".gateway.yml.tmp")
+	os.WriteFile(tmp, cfg("two"), 0o600)
+	os.Rename(tmp, target)
+	waitFor(t, "the linked file's change to be applied", func() bool { return routeName(h) == "two" })
+
+	other := filepath.Join(t.TempDir(), "other.yml")
+	os.WriteFile(other, cfg("three"), 0o600)
+	tmpLink := filepath.Join(link, ".kong.yml.tmp")
+	os.Symlink(other, tmpLink)
+	os.Rename(tmpLink, path)
+	waitFor(t, "the re-pointed link to be applied", func() bool { return routeName(h) == "three" })
+	os.WriteFile(other, cfg("four"), 0o600)
+	waitFor(t, "a change of the new target to be applied", func() bool { return routeName(h) == "four" })
+}
