@@ -659,7 +659,7 @@ services:
 	}
 
 	r.Stop()
-	const bound = 1500 * time.Millisecond // the 300 ms Redis timeout, twice, and slack
+	const bound = 3 * time.Second // the 300 ms Redis timeout, twice, and room for a busy machine
 	for i := range 10 {
 		res := rlGet(t, c, gw.URL+"/tolerant")
 		if res.status != 200 || res.header.Get("X-RateLimit-Remaining-Hour") != "" || res.took > bound {
