@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/gwtest"
+)
+
+// Hardening of the proxy, second round (issue 10): what reaches the
+// upstream after path stripping and plugins, the ports of Host, and what
+// of an upstream response reaches the client.
+
+// px2Script is an HTML page that a browser would run if it were served
+// as text/html.
+const px2Script = "<html><script>alert(1)</script></html>"
+
+// px2Untyped answers without Content-Type: /cl with a Content-Length
+// body, /chunked with a chunked one, /typed with a declared type, and a
+// WebSocket handshake with a 403 page.
+func px2Untyped(head string, c net.Conn, _ *bufio.Reader) bool {
+	const nosniff = "X-Content-Type-Options: nosniff\r\n"
+	switch path := strings.Fields(head)[1]; {
+	case upHeadField(head, "Upgrade") != "":
+		fmt.Fprintf(c, "HTTP/1.1 403 Forbidden\r\n%sContent-Length: %d\r\n\r\n%s", nosniff, len(px2Script), px2Script)
+		return false
+	case path == "/chunked":
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\n%sTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", nosniff, len(px2Script), px2Script)
+	case path == "/typed":
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+	default:
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n%s", nosniff, len(px2Script), px2Script)
+	}
+	return true
+}
+
+// px2H2C is an HTTP/2 client with prior knowledge over cleartext.
+func px2H2C() *http.Client {
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+// TestPx2NoSniffedContentType: a response the upstream sent without
+// Content-Type reaches the client without one, as with Kong and NGINX,
+// whatever its framing, over HTTP/1.1 and HTTP/2, when a WebSocket
+// handshake is declined, from an HTTP/2 (grpc) upstream, and for a
+// request-termination body without content_type. net/http
+// would otherwise sniff the body and call an HTML page text/html, so a
+// script in an upload or a JSON value ran in the browser although the
+// upstream asked for no sniffing.
+func TestPx2NoSniffedContentType(t *testing.T) {
+	up := upStartRaw(t, px2Untyped)
+	h2up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = nil // net/http would sniff the upstream's own answer
+		io.WriteString(w, px2Script)
+	}), Protocols: new(http.Protocols)}
+	h2up.Protocols.SetUnencryptedHTTP2(true)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go h2up.Serve(ln)
+	t.Cleanup(func() { h2up.Close() })
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: a
+  url: %s
+  routes:
+  - paths: [/]
+  - paths: [/term]
+    plugins: [{name: request-termination, config: {status_code: 200, body: %q}}]
+- name: g
+  url: grpc://%s
+  routes: [{protocols: [grpc], paths: [/grpc/]}]
+`, up.URL, px2Script, ln.Addr()), gwtest.Options{ProxyListen: "127.0.0.1:0 http2"})
+
+	check := func(t *testing.T, resp *http.Response, err error, status int) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != status || string(body) != px2Script {
+			t.Fatalf("got %d %q (%v), want %d and the page", resp.StatusCode, body, err, status)
+		}
+		if ct, ok := resp.Header["Content-Type"]; ok {
+			t.Fatalf("the gateway added Content-Type %q to a response that had none", ct)
+		}
+	}
+	for _, path := range []string{"/cl", "/chunked"} {
+		t.Run("HTTP/1.1 "+path, func(t *testing.T) {
+			resp, err := http.Get(gw.URL + path)
+			check(t, resp, err, 200)
+		})
+		t.Run("HTTP/2 "+path, func(t *testing.T) {
+			resp, err := px2H2C().Get(gw.URL + path)
+			check(t, resp, err, 200)
+		})
+	}
+	t.Run("declined WebSocket handshake", func(t *testing.T) {
+		c, br := upDial(t, gw)
+		io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: a.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"+
+			"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		check(t, resp, err, 403)
+	})
+	t.Run("request-termination body", func(t *testing.T) {
+		resp, err := http.Get(gw.URL + "/term")
+		check(t, resp, err, 200)
+	})
+	t.Run("HTTP/2 upstream", func(t *testing.T) {
+		resp, err := px2H2C().Get(gw.URL + "/grpc/x")
+		check(t, resp, err, 200)
+	})
+	t.Run("declared type kept", func(t *testing.T) {
+		resp, err := http.Get(gw.URL + "/typed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+			t.Fatalf("Content-Type %q, want the upstream's", ct)
+		}
+	})
+}
