@@ -258,7 +258,7 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	}
 	rawPath, query := splitTarget(r)
 	path, ok := router.NormalizePath(rawPath)
-	if !ok || (!h.opts.AllowEncodedSlashes && hasEncodedSlash(rawPath)) ||
+	if !ok || (!h.opts.AllowEncodedSlashes && router.HasEncodedSlash(rawPath)) ||
 		(!h.opts.AllowDotParams && hasDotSegmentParams(path)) || !router.ValidHost(r.Host) {
 		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
 		return
@@ -318,6 +318,16 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	}
 	if svc == nil {
 		h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoService))
+		return
+	}
+	// The client path passed these rules, but joining it to the service
+	// path after strip_path, or a plugin's rewrite, can break them anew.
+	trusted := 0
+	if strings.HasPrefix(c.Path, svc.Path) {
+		trusted = len(svc.Path)
+	}
+	if !router.UpstreamPathSafe(c.Path, trusted, h.opts.AllowEncodedSlashes, h.opts.AllowDotParams) {
+		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
 		return
 	}
 	if route.PreserveHost && c.UpstreamHost == "" && r.Host == "" {
@@ -426,26 +436,6 @@ func (h *Handler) finish(st *reqState, r *http.Request) {
 		e.Consumer = c.Consumer.Username
 	}
 	h.opts.AccessLog.Log(e)
-}
-
-// hasEncodedSlash reports a backslash or a percent-encoded slash or
-// backslash: `/public/..%2Fadmin` matches a `/public` route, and an
-// upstream that decodes %2F would serve /admin.
-func hasEncodedSlash(p string) bool {
-	for i := 0; i < len(p); i++ {
-		switch p[i] {
-		case '\\':
-			return true
-		case '%':
-			if i+2 < len(p) {
-				a, b := p[i+1], p[i+2]|0x20
-				if (a == '2' && b == 'f') || (a == '5' && b == 'c') {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }
 
 // hasDotSegmentParams reports a segment of the normalised path p that is

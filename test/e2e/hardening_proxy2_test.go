@@ -132,3 +132,77 @@ services:
 		}
 	})
 }
+
+// TestPx2StripPathDotParams: after strip_path takes the route's prefix
+// off, what is left may begin with a dot segment carrying parameters
+// (`/public..;/secret` leaves `..;/secret`), which Tomcat and Spring read
+// as `..`: the upstream path must not climb above the service's path.
+// A path a plugin renders (request-transformer's replace.uri from a
+// capture or a query parameter) is held to the rules of client paths: no
+// dot segments, no dot segments with parameters, no encoded slashes.
+func TestPx2StripPathDotParams(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: a
+  url: %s/api
+  routes:
+  - name: public
+    paths: [/public]
+    strip_path: true
+  - name: files
+    paths: ['~/files/x(?<f>.*)$']
+    strip_path: false
+    plugins:
+    - name: request-transformer
+      config: {replace: {uri: '/store/$(uri_captures.f)'}}
+  - name: query
+    paths: [/q]
+    plugins:
+    - name: request-transformer
+      config: {replace: {uri: '/store/$(query_params.p)/data'}}
+`, up.URL), gwtest.Options{})
+	addr := hostPort(gw.URL)
+	for _, path := range []string{"/public..;/secret", "/public%2e%2e;/secret", "/public..;x=1/secret",
+		"/public.;/secret", "/public..%3b/secret", "/public%2E%2E%3Bx/secret"} {
+		t.Run(path, func(t *testing.T) {
+			status, body := reqRaw(t, addr, "GET "+path+" HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n")
+			if status == 400 && reqMessage(body) == "Bad request" {
+				return
+			}
+			if status != 200 {
+				t.Fatalf("got %d %q, want the upstream's 200 or 400", status, body)
+			}
+			if got := gwtest.DecodeSeen(t, body).Path; got != "/api/secret" {
+				t.Fatalf("upstream got %q, want /api/secret", got)
+			}
+		})
+	}
+	for _, path := range []string{"/files/x..;/y", "/files/x../y", "/files/x%2e%2e/y", "/files/x.;/y",
+		"/q?p=..", "/q?p=..;x", "/q?p=%2e%2e", "/q?p=a%252Fb", "/q?p=a%5Cb", "/q?p=;x/y"} {
+		t.Run(path, func(t *testing.T) {
+			status, body := reqRaw(t, addr, "GET "+path+" HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n")
+			if status != 400 || reqMessage(body) != "Bad request" {
+				t.Fatalf("got %d %q, want 400 Bad request", status, body)
+			}
+		})
+	}
+	t.Run("rendered paths that stay put", func(t *testing.T) {
+		for path, want := range map[string]string{
+			"/files/xa/b":    "/store/a/b",
+			"/files/x.y":     "/store/.y",
+			"/q?p=a.b":       "/store/a.b/data",
+			"/q?p=a;v=1":     "/store/a;v=1/data",
+			"/public/ok;v=1": "/api/ok;v=1",
+		} {
+			status, body := reqRaw(t, addr, "GET "+path+" HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n")
+			if status != 200 {
+				t.Fatalf("%s: got %d %q", path, status, body)
+			}
+			if got := gwtest.DecodeSeen(t, body).Path; got != want {
+				t.Fatalf("%s: upstream got %q, want %q", path, got, want)
+			}
+		}
+	})
+}
