@@ -206,3 +206,46 @@ services:
 		}
 	})
 }
+
+// TestPx2HostPortLeadingZero: a Host port with a leading zero is refused
+// with 400. It named the same port to an upstream that reads it as a
+// number, but not to the router, which compares ports as written:
+// `admin.example.com:08000` missed the route for
+// `admin.example.com:8000` (with its key-auth) and fell to a catch-all
+// that preserved the Host.
+func TestPx2HostPortLeadingZero(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: admin
+  url: %s
+  routes:
+  - name: admin
+    hosts: [admin.example.com:8000, legacy.example.com:08080]
+    plugins: [{name: key-auth}]
+- name: open
+  url: %s
+  routes: [{name: all, paths: [/], preserve_host: true}]
+`, up.URL, up.URL), gwtest.Options{})
+	addr := hostPort(gw.URL)
+	for host, want := range map[string]int{
+		"admin.example.com:8000":   401,
+		"admin.example.com:08000":  400,
+		"admin.example.com:008000": 400,
+		"admin.example.com:0":      200,
+		"admin.example.com:00":     400,
+		"other.example.com:0080":   400,
+		"[::1]:0080":               400,
+		// A leading zero in the configuration is the same port.
+		"legacy.example.com:8080": 401,
+	} {
+		status, body := reqRaw(t, addr, "GET /x HTTP/1.1\r\nHost: "+host+"\r\nConnection: close\r\n\r\n")
+		if status != want {
+			t.Errorf("Host %s: got %d %q, want %d", host, status, body, want)
+		}
+		if want == 400 && reqMessage(body) != "Bad request" {
+			t.Errorf("Host %s: body %q", host, body)
+		}
+	}
+}
