@@ -249,3 +249,93 @@ services:
 		}
 	}
 }
+
+// TestPx2TrailerFields: trailer fields that must not be in a trailer
+// (RFC 9110 6.5.1: framing, routing, authentication, response control,
+// hop-by-hop) are dropped; the others reach the client.
+func TestPx2TrailerFields(t *testing.T) {
+	forbidden := []string{"Content-Length", "Transfer-Encoding", "Set-Cookie", "Connection", "Keep-Alive",
+		"Upgrade", "Host", "Authorization", "Www-Authenticate", "Location", "Content-Type", "Content-Encoding",
+		"Cache-Control", "Trailer", "Te", "Proxy-Authenticate", "Content-Range", "Vary", "Retry-After",
+		"Age", "Expires", "Date", "Pragma", "Proxy-Connection"}
+	up := upStartRaw(t, func(head string, c net.Conn, _ *bufio.Reader) bool {
+		var b strings.Builder
+		b.WriteString("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n")
+		for _, f := range forbidden {
+			fmt.Fprintf(&b, "%s: 1\r\n", f)
+		}
+		b.WriteString("X-Checksum: abc\r\nServer-Timing: db;dur=53\r\n\r\n")
+		io.WriteString(c, b.String())
+		return true
+	})
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: a
+  url: %s
+  routes: [{paths: [/]}]
+`, up.URL), gwtest.Options{})
+	for _, te := range []string{"", "TE: trailers\r\n"} {
+		c, br := upDial(t, gw)
+		fmt.Fprintf(c, "GET /t HTTP/1.1\r\nHost: a.example.com\r\n%s\r\n", te)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || string(body) != "ok" {
+			t.Fatalf("body %q %v", body, err)
+		}
+		if resp.Trailer.Get("X-Checksum") != "abc" || resp.Trailer.Get("Server-Timing") != "db;dur=53" {
+			t.Fatalf("allowed trailer fields lost: %v", resp.Trailer)
+		}
+		for _, f := range forbidden {
+			if v, ok := resp.Trailer[f]; ok {
+				t.Errorf("%q: trailer field %s: %q reached the client", te, f, v)
+			}
+		}
+	}
+}
+
+// TestPx2TrailerFieldsH2: the same holds for the trailer of an HTTP/2
+// (grpc) upstream, whose grpc-status still arrives.
+func TestPx2TrailerFieldsH2(t *testing.T) {
+	h2up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/grpc")
+		w.WriteHeader(200)
+		for k, v := range map[string]string{"Grpc-Status": "0", "X-Checksum": "abc", "Set-Cookie": "a=b", "Location": "/evil"} {
+			w.Header().Set(http.TrailerPrefix+k, v)
+		}
+	}), Protocols: new(http.Protocols)}
+	h2up.Protocols.SetUnencryptedHTTP2(true)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go h2up.Serve(ln)
+	t.Cleanup(func() { h2up.Close() })
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: g
+  url: grpc://%s
+  routes: [{protocols: [grpc], paths: [/]}]
+`, ln.Addr()), gwtest.Options{ProxyListen: "127.0.0.1:0 http2"})
+	req, _ := http.NewRequest("POST", gw.URL+"/svc/Method", strings.NewReader(""))
+	req.Header.Set("Content-Type", "application/grpc")
+	req.Header.Set("TE", "trailers")
+	resp, err := px2H2C().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.Trailer.Get("Grpc-Status") != "0" || resp.Trailer.Get("X-Checksum") != "abc" {
+		t.Fatalf("trailer fields lost: %v", resp.Trailer)
+	}
+	for _, f := range []string{"Set-Cookie", "Location"} {
+		if v, ok := resp.Trailer[f]; ok {
+			t.Errorf("trailer field %s: %q reached the client", f, v)
+		}
+	}
+}
