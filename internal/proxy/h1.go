@@ -280,7 +280,12 @@ func readOneHead(br *bufio.Reader, dst http.Header, budget *int) (upstreamHead, 
 		case "Transfer-Encoding":
 			// RFC 9112 6.3: chunked must be the final coding; a response
 			// whose framing cannot be read as chunked is refused rather
-			// than passed on with its framing stripped.
+			// than passed on with its framing stripped. A second field
+			// lists more codings (RFC 9110 5.3): chunked applied twice
+			// would leave the body chunked once read.
+			if head.chunked {
+				return head, errBadResponse
+			}
 			codings := bytes.Split(value, []byte{','})
 			if !asciiEqualFold(bytes.TrimSpace(codings[len(codings)-1]), "chunked") {
 				return head, errBadResponse

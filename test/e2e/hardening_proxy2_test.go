@@ -339,3 +339,38 @@ services:
 		}
 	}
 }
+
+// TestPx2TransferEncodingTwice: a response that names chunked twice, in
+// two fields or in one, says its body was chunked twice; read once, it
+// would reach the client still chunked. It is refused with 502 like the
+// other conflicting framings.
+func TestPx2TransferEncodingTwice(t *testing.T) {
+	answers := map[string]string{
+		"/two-fields": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+		"/one-field":  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+		"/empty-then": "HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+	}
+	up := upStartRaw(t, func(head string, c net.Conn, _ *bufio.Reader) bool {
+		io.WriteString(c, answers[strings.Fields(head)[1]])
+		return false
+	})
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: a
+  url: %s
+  retries: 0
+  routes: [{paths: [/]}]
+`, up.URL), gwtest.Options{})
+	for path := range answers {
+		resp, err := http.Get(gw.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 502 || upMessage(t, body) != "An invalid response was received from the upstream server" {
+			t.Errorf("%s: got %d %q, want 502", path, resp.StatusCode, body)
+		}
+	}
+}
