@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -196,7 +197,24 @@ type reqState struct {
 	trusted   bool
 	abort     bool
 	filtered  bool // the header filters have run
+	// cont watches the body of an HTTP/1.1 request that expects
+	// 100 Continue, which net/http sends on the first read.
+	cont continueBody
 }
+
+// continueBody records whether anyone asked for the request body; the
+// HTTP/2 client reads it from goroutines of its own.
+type continueBody struct {
+	body io.ReadCloser
+	read atomic.Bool
+}
+
+func (b *continueBody) Read(p []byte) (int, error) {
+	b.read.Store(true)
+	return b.body.Read(p)
+}
+
+func (b *continueBody) Close() error { return b.body.Close() }
 
 func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := lh.h
@@ -224,6 +242,13 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	cw := countingWriter{ResponseWriter: w}
 	body := r.Body
+	// When net/http will answer Expect: 100-continue (it answers any other
+	// Expect with 417 before the handler).
+	expect := r.ProtoMajor == 1 && r.ProtoMinor >= 1 && r.ContentLength != 0 && len(r.Header["Expect"]) > 0
+	if expect {
+		st.cont.body = body
+		r.Body = &st.cont
+	}
 	h.serve(&cw, r, st, lh)
 	// net/http decides what to do with a body the handler left unread by
 	// the body's type: with its own body it closes the connection when
@@ -232,7 +257,14 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// up to 256 KiB of body before the answer goes out. For the bounded
 	// read of a smaller rest, the client gets the body timeout.
 	r.Body = body
-	if h.opts.ClientBodyTimeout > 0 && r.ContentLength != 0 && !r.Close {
+	switch {
+	case expect && !st.cont.read.Load():
+		// 100 Continue never went out, so the client holds its body back:
+		// net/http would wait for a small one until the body timeout before
+		// it closes the connection. The answer is out by then, the deadline
+		// only cuts that wait.
+		http.NewResponseController(w).SetReadDeadline(aLongTimeAgo)
+	case h.opts.ClientBodyTimeout > 0 && r.ContentLength != 0 && !r.Close:
 		http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.opts.ClientBodyTimeout))
 	}
 	c.Resp.Size = cw.n

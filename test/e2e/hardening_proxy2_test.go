@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -373,4 +375,63 @@ services:
 			t.Errorf("%s: got %d %q, want 502", path, resp.StatusCode, body)
 		}
 	}
+}
+
+// TestPx2ExpectRefusalCloses: a request with `Expect: 100-continue`
+// refused before 100 Continue went out gets its answer and then the
+// connection is closed at once: the client holds its body back, and the
+// gateway must not sit waiting for it until --client-body-timeout (here a
+// minute), small or chunked.
+func TestPx2ExpectRefusalCloses(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: a
+  url: %s
+  routes:
+  - paths: [/secure]
+    plugins: [{name: key-auth}]
+`, up.URL), gwtest.Options{Args: []string{"--client-body-timeout", "60s"}})
+	for _, tc := range []struct {
+		name, path, framing string
+		status              int
+	}{
+		{"length", "/secure", "Content-Length: 5\r\n", 401},
+		{"chunked", "/secure", "Transfer-Encoding: chunked\r\n", 401},
+		{"no route", "/nowhere", "Content-Length: 5\r\n", 404},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, br := upDial(t, gw)
+			fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: a.example.com\r\n%sExpect: 100-continue\r\n\r\n", tc.path, tc.framing)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status || !resp.Close {
+				t.Fatalf("got %d %q (close %v), want %d and Connection: close", resp.StatusCode, body, resp.Close, tc.status)
+			}
+			// upDial's deadline is 10 s, far below the body timeout.
+			rest, err := io.ReadAll(br)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatal("the connection stayed open after the refusal, waiting for the body")
+			}
+			if len(rest) != 0 {
+				t.Fatalf("more after the answer: %q", rest)
+			}
+		})
+	}
+	t.Run("without Expect the connection stays", func(t *testing.T) {
+		c, br := upDial(t, gw)
+		io.WriteString(c, "POST /secure?apikey=nope HTTP/1.1\r\nHost: a.example.com\r\nContent-Length: 5\r\n\r\nhello")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != 401 || resp.Close {
+			t.Fatalf("got %d close %v: a request without Expect keeps its connection", resp.StatusCode, resp.Close)
+		}
+	})
 }
