@@ -202,7 +202,8 @@ func hostsMatch(patterns []string, host string) bool {
 // "*.example.com", "example.*", optionally with ":port").
 func hostMatches(pattern, name, port string) bool {
 	pname, pport := router.SplitHost(pattern)
-	if pport != "" && pport != port {
+	// The router reads a configured ":08000" as port 8000.
+	if pport = strings.TrimLeft(pport, "0"); pport != "" && pport != port {
 		return false
 	}
 	pname, name = strings.ToLower(pname), strings.ToLower(name)

@@ -155,6 +155,10 @@ func writeExit(w http.ResponseWriter, r *http.Request, e *plugin.Exit, requestID
 		body = e.Body
 		if e.ContentType != "" {
 			h.Set("Content-Type", e.ContentType)
+		} else if _, ok := h["Content-Type"]; !ok {
+			// Kong sends a raw body without Content-Type (its proxy
+			// default_type is empty); net/http would sniff one.
+			h["Content-Type"] = nil
 		}
 	case e.Status == http.StatusNoContent || e.Status == http.StatusNotModified || e.Status < 200:
 	case e.Message != "":

@@ -342,6 +342,13 @@ func (h *Handler) respond(w *countingWriter, st *reqState, route *snapshot.Route
 	hdr["X-Turnpike-Upstream-Latency"] = vals[2:3:3]
 	vals[3] = strconv.FormatInt(max(time.Since(c.StartedAt).Milliseconds()-upMs, 0), 10)
 	hdr["X-Turnpike-Proxy-Latency"] = vals[3:4:4]
+	if _, ok := hdr["Content-Type"]; !ok {
+		// Kong and NGINX add no type to a response that has none; net/http
+		// would sniff the body and call an uploaded page text/html, even
+		// with X-Content-Type-Options: nosniff. A present but nil entry is
+		// net/http's way to send none.
+		hdr["Content-Type"] = nil
+	}
 	var src io.Reader = body
 	for i := range route.Chain.Body {
 		if inst := route.Chain.Body[i].Resolve(c); inst != nil {

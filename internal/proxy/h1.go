@@ -280,7 +280,12 @@ func readOneHead(br *bufio.Reader, dst http.Header, budget *int) (upstreamHead, 
 		case "Transfer-Encoding":
 			// RFC 9112 6.3: chunked must be the final coding; a response
 			// whose framing cannot be read as chunked is refused rather
-			// than passed on with its framing stripped.
+			// than passed on with its framing stripped. A second field
+			// lists more codings (RFC 9110 5.3): chunked applied twice
+			// would leave the body chunked once read.
+			if head.chunked {
+				return head, errBadResponse
+			}
 			codings := bytes.Split(value, []byte{','})
 			if !asciiEqualFold(bytes.TrimSpace(codings[len(codings)-1]), "chunked") {
 				return head, errBadResponse
@@ -558,12 +563,33 @@ func (b *bodyReader) readTrailer() error {
 		if !ok {
 			return errBadResponse
 		}
+		k := canonicalKey(name)
+		if forbiddenTrailer(k) {
+			continue
+		}
 		if b.trailer == nil {
 			b.trailer = http.Header{}
 		}
-		k := canonicalKey(name)
 		b.trailer[k] = append(b.trailer[k], string(value))
 	}
+}
+
+// forbiddenTrailer names the fields an upstream's trailer may not carry
+// to the client (RFC 9110 6.5.1): framing, hop-by-hop and routing fields,
+// authentication and cookies, response control and the fields that say
+// how to read the content. Clients that read a trailer into the header
+// would otherwise take a Content-Length, Set-Cookie or Location that no
+// header filter (CORS, response-transformer) and no log ever saw.
+func forbiddenTrailer(k string) bool {
+	switch k {
+	case "Content-Length", "Transfer-Encoding", "Trailer", "Te", "Connection", "Keep-Alive", "Proxy-Connection",
+		"Upgrade", "Host", "Authorization", "Proxy-Authorization", "Www-Authenticate", "Proxy-Authenticate",
+		"Set-Cookie", "Cookie", "Age", "Cache-Control", "Expires", "Date", "Location", "Retry-After", "Vary",
+		"Warning", "Pragma", "Content-Type", "Content-Encoding", "Content-Range", "Expect", "Max-Forwards",
+		"Range":
+		return true
+	}
+	return false
 }
 
 // finish releases the connection: back to the pool when the body was

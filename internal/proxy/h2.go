@@ -159,7 +159,9 @@ func (h *Handler) forwardH2(w *countingWriter, r *http.Request, st *reqState, ro
 	}
 	target.End(upstream.Outcome{Status: resp.StatusCode, Latency: st.upLatency})
 	for k, vs := range resp.Trailer {
-		hdr[http.TrailerPrefix+k] = vs
+		if !forbiddenTrailer(k) {
+			hdr[http.TrailerPrefix+k] = vs
+		}
 	}
 }
 

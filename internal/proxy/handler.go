@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -196,7 +197,24 @@ type reqState struct {
 	trusted   bool
 	abort     bool
 	filtered  bool // the header filters have run
+	// cont watches the body of an HTTP/1.1 request that expects
+	// 100 Continue, which net/http sends on the first read.
+	cont continueBody
 }
+
+// continueBody records whether anyone asked for the request body; the
+// HTTP/2 client reads it from goroutines of its own.
+type continueBody struct {
+	body io.ReadCloser
+	read atomic.Bool
+}
+
+func (b *continueBody) Read(p []byte) (int, error) {
+	b.read.Store(true)
+	return b.body.Read(p)
+}
+
+func (b *continueBody) Close() error { return b.body.Close() }
 
 func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := lh.h
@@ -224,6 +242,13 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	cw := countingWriter{ResponseWriter: w}
 	body := r.Body
+	// When net/http will answer Expect: 100-continue (it answers any other
+	// Expect with 417 before the handler).
+	expect := r.ProtoMajor == 1 && r.ProtoMinor >= 1 && r.ContentLength != 0 && len(r.Header["Expect"]) > 0
+	if expect {
+		st.cont.body = body
+		r.Body = &st.cont
+	}
 	h.serve(&cw, r, st, lh)
 	// net/http decides what to do with a body the handler left unread by
 	// the body's type: with its own body it closes the connection when
@@ -232,7 +257,14 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// up to 256 KiB of body before the answer goes out. For the bounded
 	// read of a smaller rest, the client gets the body timeout.
 	r.Body = body
-	if h.opts.ClientBodyTimeout > 0 && r.ContentLength != 0 && !r.Close {
+	switch {
+	case expect && !st.cont.read.Load():
+		// 100 Continue never went out, so the client holds its body back:
+		// net/http would wait for a small one until the body timeout before
+		// it closes the connection. The answer is out by then, the deadline
+		// only cuts that wait.
+		http.NewResponseController(w).SetReadDeadline(aLongTimeAgo)
+	case h.opts.ClientBodyTimeout > 0 && r.ContentLength != 0 && !r.Close:
 		http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.opts.ClientBodyTimeout))
 	}
 	c.Resp.Size = cw.n
@@ -258,7 +290,7 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	}
 	rawPath, query := splitTarget(r)
 	path, ok := router.NormalizePath(rawPath)
-	if !ok || (!h.opts.AllowEncodedSlashes && hasEncodedSlash(rawPath)) ||
+	if !ok || (!h.opts.AllowEncodedSlashes && router.HasEncodedSlash(rawPath)) ||
 		(!h.opts.AllowDotParams && hasDotSegmentParams(path)) || !router.ValidHost(r.Host) {
 		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
 		return
@@ -318,6 +350,16 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	}
 	if svc == nil {
 		h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoService))
+		return
+	}
+	// The client path passed these rules, but joining it to the service
+	// path after strip_path, or a plugin's rewrite, can break them anew.
+	trusted := 0
+	if strings.HasPrefix(c.Path, svc.Path) {
+		trusted = len(svc.Path)
+	}
+	if !router.UpstreamPathSafe(c.Path, trusted, h.opts.AllowEncodedSlashes, h.opts.AllowDotParams) {
+		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
 		return
 	}
 	if route.PreserveHost && c.UpstreamHost == "" && r.Host == "" {
@@ -426,26 +468,6 @@ func (h *Handler) finish(st *reqState, r *http.Request) {
 		e.Consumer = c.Consumer.Username
 	}
 	h.opts.AccessLog.Log(e)
-}
-
-// hasEncodedSlash reports a backslash or a percent-encoded slash or
-// backslash: `/public/..%2Fadmin` matches a `/public` route, and an
-// upstream that decodes %2F would serve /admin.
-func hasEncodedSlash(p string) bool {
-	for i := 0; i < len(p); i++ {
-		switch p[i] {
-		case '\\':
-			return true
-		case '%':
-			if i+2 < len(p) {
-				a, b := p[i+1], p[i+2]|0x20
-				if (a == '2' && b == 'f') || (a == '5' && b == 'c') {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }
 
 // hasDotSegmentParams reports a segment of the normalised path p that is

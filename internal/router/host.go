@@ -58,7 +58,7 @@ func splitConfigHost(h string) (name, port string, err error) {
 		if rest[0] != ':' || !validPort(rest[1:]) {
 			return "", "", errors.New("invalid port")
 		}
-		return name, rest[1:], nil
+		return name, canonicalPort(rest[1:]), nil
 	}
 	i := strings.IndexByte(h, ':')
 	if i < 0 {
@@ -70,7 +70,15 @@ func splitConfigHost(h string) (name, port string, err error) {
 	if i == 0 || !validPort(h[i+1:]) {
 		return "", "", errors.New("invalid port")
 	}
-	return h[:i], h[i+1:], nil
+	return h[:i], canonicalPort(h[i+1:]), nil
+}
+
+// canonicalPort drops the leading zeros of a valid port of a route's
+// hosts. Requests that spell a port so are refused (ValidHost); a route
+// written `:08000` is meant for port 8000, as Kong reads it, and would
+// otherwise never match.
+func canonicalPort(p string) string {
+	return strings.TrimLeft(p, "0")
 }
 
 // validPort is a port of a route's hosts: 1-65535.
@@ -96,7 +104,8 @@ func parsePort(s string) (int, bool) {
 
 // ValidHost reports whether h is a well-formed Host header or HTTP/2
 // :authority (RFC 9110 7.2): a host name or IPv4 address, or an IPv6
-// address in brackets, optionally followed by ':' and a port of 0-65535.
+// address in brackets, optionally followed by ':' and a port of 0-65535
+// without leading zeros.
 // "" (HTTP/1.0 without Host) is valid here. Anything else gets 400 before
 // routing: SplitHost cannot split `admin.example.com:80:80`, so a route's
 // hosts would not match it while an upstream reading the Host from
@@ -131,9 +140,14 @@ func ValidHost(h string) bool {
 	if rest == "" {
 		return true
 	}
-	// Port 0 is syntactically valid in a request, unlike in a route's hosts.
-	_, ok := parsePort(rest[1:])
-	return rest[0] == ':' && ok
+	// Port 0 is syntactically valid in a request, unlike in a route's
+	// hosts. Leading zeros are not: routes compare ports as written, so
+	// `admin.example.com:08000` would miss the route for port 8000 and
+	// reach a catch-all, while an upstream reading the preserved Host
+	// takes it for port 8000.
+	port := rest[1:]
+	_, ok := parsePort(port)
+	return rest[0] == ':' && ok && (len(port) == 1 || port[0] != '0')
 }
 
 // validHostName checks a host name (or IPv4 address) of a request.

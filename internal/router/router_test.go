@@ -305,6 +305,8 @@ func TestHosts(t *testing.T) {
 		{Hosts: []string{"[2001:db8::1]:8443"}}, // 6
 		{Hosts: []string{"*.wild.test:9000"}},   // 7
 		{Hosts: []string{"a.multi", "b.multi"}}, // 8
+		{Hosts: []string{"zero.test:08000"}},    // 9
+		{Hosts: []string{"[::2]:0443"}},         // 10
 	}
 	runCases(t, routes, []routeCase{
 		{name: "leftmost wildcard", req: req("GET", "api.example.com", "/"), want: 0},
@@ -328,6 +330,8 @@ func TestHosts(t *testing.T) {
 		{name: "wildcard with wrong port", req: req("GET", "x.wild.test:9001", "/"), want: -1},
 		{name: "any of several hosts", req: req("GET", "b.multi", "/"), want: 8},
 		{name: "no host", req: req("GET", "", "/"), want: -1},
+		{name: "configured port with a leading zero", req: req("GET", "zero.test:8000", "/"), want: 9},
+		{name: "configured ipv6 port with a leading zero", req: req("GET", "[::2]:443", "/"), want: 10},
 	})
 }
 

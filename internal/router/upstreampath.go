@@ -66,15 +66,104 @@ func UpstreamPath(base, reqPath, matched string, strip, v1 bool) string {
 }
 
 // sanitizePostfix drops a leading dot segment left over after stripping,
-// so a route prefix cannot be used to climb above the service path.
+// so a route prefix cannot be used to climb above the service path. A dot
+// segment with path parameters counts as one: `/public..;/secret` leaves
+// `..;/secret`, and Tomcat and Spring drop `;` parameters before they
+// resolve dot segments.
 func sanitizePostfix(p string) string {
-	switch {
-	case p == "." || p == "..":
-		return ""
-	case strings.HasPrefix(p, "./"):
-		return p[2:]
-	case strings.HasPrefix(p, "../"):
-		return p[3:]
+	seg, rest, slash := strings.Cut(p, "/")
+	if name, _ := cutParams(seg); dots(name) == 0 {
+		return p
 	}
-	return p
+	if !slash {
+		return ""
+	}
+	return rest
+}
+
+// cutParams splits a path segment at its first `;` (or `%3B`, which an
+// upstream may decode first), which starts its path parameters.
+func cutParams(seg string) (name string, params bool) {
+	for i := 0; i < len(seg); i++ {
+		if seg[i] == ';' || (seg[i] == '%' && i+2 < len(seg) && seg[i+1] == '3' && seg[i+2]|0x20 == 'b') {
+			return seg[:i], true
+		}
+	}
+	return seg, false
+}
+
+// dots is 1 or 2 when name is a dot segment, "." or "..", each dot also
+// spelt %2E; 0 otherwise.
+func dots(name string) int {
+	n := 0
+	for i := 0; i < len(name); i++ {
+		switch {
+		case name[i] == '.':
+		case name[i] == '%' && i+2 < len(name) && name[i+1] == '2' && name[i+2]|0x20 == 'e':
+			i += 2
+		default:
+			return 0
+		}
+		if n++; n > 2 {
+			return 0
+		}
+	}
+	return n
+}
+
+// UpstreamPathSafe reports whether p, the path that goes upstream once
+// strip_path and plugins (request-transformer's replace.uri) are done, is
+// held to the rules of client paths: no dot segment (also spelt %2E),
+// which an upstream resolves to climb out of the service path; no dot
+// segment with path parameters, nor a parameter-only segment followed by
+// another, which Tomcat and Spring read as a dot segment or drop (unless
+// allowParams); no encoded slash or backslash (unless allowSlashes). The
+// segments that end within p[:trusted], the service's own path from the
+// configuration, are not checked. It does not allocate.
+func UpstreamPathSafe(p string, trusted int, allowSlashes, allowParams bool) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] != '/' {
+			continue
+		}
+		end := strings.IndexByte(p[i+1:], '/')
+		if end < 0 {
+			end = len(p)
+		} else {
+			end += i + 1
+		}
+		if end <= trusted {
+			continue
+		}
+		seg := p[i+1 : end]
+		if !allowSlashes && HasEncodedSlash(seg) {
+			return false
+		}
+		name, params := cutParams(seg)
+		switch {
+		case dots(name) > 0 && (!params || !allowParams):
+			return false
+		case name == "" && params && end < len(p) && !allowParams:
+			return false
+		}
+	}
+	return true
+}
+
+// HasEncodedSlash reports a backslash or a percent-encoded slash or
+// backslash: `/public/..%2Fadmin` matches a `/public` route, and an
+// upstream that decodes %2F would serve /admin.
+func HasEncodedSlash(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			return true
+		case '%':
+			if i+2 < len(s) {
+				if a, b := s[i+1], s[i+2]|0x20; (a == '2' && b == 'f') || (a == '5' && b == 'c') {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

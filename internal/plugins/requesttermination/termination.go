@@ -153,14 +153,9 @@ func (in *instance) Access(c *plugin.Ctx) error {
 		return &plugin.Exit{Status: in.status, Body: body, ContentType: jsonContentType}
 	}
 	if in.rawBody {
-		e := &plugin.Exit{Status: in.status, Body: in.body, ContentType: in.contentType}
-		if in.contentType == "" {
-			// Kong sends a raw body without Content-Type (its proxy
-			// default_type is empty); a present but nil entry keeps
-			// net/http from sniffing one.
-			e.Header = http.Header{"Content-Type": nil}
-		}
-		return e
+		// Without content_type the body goes out with no Content-Type, as
+		// in Kong (writeExit keeps net/http from sniffing one).
+		return &plugin.Exit{Status: in.status, Body: in.body, ContentType: in.contentType}
 	}
 	if in.body == nil {
 		return &plugin.Exit{Status: in.status}

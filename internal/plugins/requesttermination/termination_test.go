@@ -184,7 +184,6 @@ func TestTerminate(t *testing.T) {
 			want: &plugin.Exit{
 				Status: 503,
 				Body:   []byte("<html><body><h1>Service is down for maintenance</h1></body></html>"),
-				Header: http.Header{"Content-Type": nil},
 			},
 		},
 		{
@@ -206,7 +205,6 @@ func TestTerminate(t *testing.T) {
 			want: &plugin.Exit{
 				Status: 503,
 				Body:   []byte(`{"code": 1, "message": "Service unavailable"}`),
-				Header: http.Header{"Content-Type": nil},
 			},
 		},
 		{
