@@ -83,3 +83,50 @@ func TestCfeAliasedLongKeysRefusedBounded(t *testing.T) {
 		t.Fatalf("turnpike validate = exit %d, %d bytes:\n%.500s", code, len(out), out)
 	}
 }
+
+// cfeAdminPath is a public catch-all route and, when admin is set, the
+// route admin-path under key-auth.
+func cfeAdminPath(upstream string, admin bool) string {
+	s := fmt.Sprintf(`_format_version: "3.0"
+services:
+- name: app
+  url: %s
+  routes:
+  - name: public
+    paths: [/]
+    preserve_host: true
+`, upstream)
+	if admin {
+		s += "  - name: admin-path\n    paths: [/admin]\n    plugins:\n    - name: key-auth\n"
+	}
+	return s
+}
+
+// Deleting a route that carried a plugin sends its traffic to the route
+// that matches next, here the public catch-all: /admin loses key-auth
+// and the warning says so, naming the route and the plugin.
+func TestCfeRemovedRouteWithPluginsWarns(t *testing.T) {
+	up := gwtest.StartEcho(t, "up")
+	gw := gwtest.Start(t, cfeAdminPath(up.URL, true), gwtest.Options{Args: []string{"--access-log", "off"}})
+	if resp, _ := gw.Get("/admin/x"); resp.StatusCode != 401 {
+		t.Fatalf("/admin/x before: %d, want 401", resp.StatusCode)
+	}
+	if code, body := cfgPost(t, gw, "/config", "application/yaml", cfeAdminPath(up.URL, false), 10*time.Second); code != 201 {
+		t.Fatalf("POST /config = %d %s", code, body)
+	}
+	if resp, _ := gw.Get("/admin/x"); resp.StatusCode != 200 {
+		t.Fatalf("/admin/x after: %d, want 200 (the catch-all)", resp.StatusCode)
+	}
+	const warning = "configuration applied without plugins the previous one had"
+	var lines []map[string]any
+	waitUntil(t, "the warning", func() bool {
+		lines = rldLogLines(gw, warning)
+		return len(lines) > 0
+	})
+	if len(lines) != 1 || lines[0]["level"] != "WARN" || lines[0]["trigger"] != "admin" {
+		t.Fatalf("warnings %v", lines)
+	}
+	if got := fmt.Sprint(lines[0]["lost"]); !strings.Contains(got, `key-auth on route "admin-path" (route removed)`) {
+		t.Errorf("lost plugins %s do not name the route and its plugin", got)
+	}
+}
