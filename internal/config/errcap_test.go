@@ -184,3 +184,28 @@ func TestBuildStopsWhenAbandoned(t *testing.T) {
 		t.Errorf("an abandoned load built %d services and routes", n)
 	}
 }
+
+// Total counts what a cut list left out, also when the list is added to
+// another (a plugin's config errors to a compile's).
+func TestErrorsTotal(t *testing.T) {
+	var inner ErrorList
+	for range MaxErrors + 5 {
+		inner.Add(FieldError{Path: "x", Message: "bad"})
+	}
+	es := inner.Errors()
+	if es.Total() != MaxErrors+5 || len(es) != MaxErrors+1 {
+		t.Fatalf("Total %d of %d listed", es.Total(), len(es))
+	}
+	if p := es.Prefix("plugins[0].config"); p.Total() != MaxErrors+5 || p[0].Path != "plugins[0].config.x" {
+		t.Errorf("prefixed: Total %d, first %v", p.Total(), p[0])
+	}
+	var outer ErrorList
+	outer.Add(FieldError{Path: "y", Message: "bad"})
+	outer.AddAll(es)
+	if got := outer.Errors(); got.Total() != MaxErrors+6 || len(got) != MaxErrors+1 {
+		t.Errorf("Total %d of %d listed", got.Total(), len(got))
+	}
+	if (Errors{{Message: "a"}, {Message: "b"}}).Total() != 2 {
+		t.Error("Total of an uncut list")
+	}
+}

@@ -14,6 +14,9 @@ type FieldError struct {
 	// Line is the line of the offending value in the source document, or 0
 	// when unknown (errors raised after decoding by code without the source).
 	Line int
+	// More, on the last error of a list cut at MaxErrors, is how many
+	// errors were left out (see Errors.Total).
+	More int
 }
 
 func (e FieldError) Error() string {
@@ -39,11 +42,21 @@ func (es Errors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// Total counts the errors found: those listed, and those a list cut at
+// MaxErrors left out.
+func (es Errors) Total() int {
+	if n := len(es); n > 0 && es[n-1].More > 0 {
+		return n - 1 + es[n-1].More
+	}
+	return len(es)
+}
+
 // Prefix returns the errors with prefix joined in front of each path.
 func (es Errors) Prefix(prefix string) Errors {
 	out := make(Errors, len(es))
 	for i, e := range es {
-		out[i] = FieldError{Path: JoinPath(prefix, e.Path), Message: e.Message, Line: e.Line}
+		out[i] = e
+		out[i].Path = JoinPath(prefix, e.Path)
 	}
 	return out
 }
@@ -93,9 +106,13 @@ func (l *ErrorList) Add(e FieldError) {
 	l.errs = append(l.errs, e)
 }
 
-// AddAll adds every error of es.
+// AddAll adds every error of es, counting those a cut list left out.
 func (l *ErrorList) AddAll(es Errors) {
 	for _, e := range es {
+		if e.More > 0 {
+			l.more += e.More
+			continue
+		}
 		l.Add(e)
 	}
 }
@@ -115,6 +132,7 @@ func (l *ErrorList) Errors() Errors {
 	}
 	return append(l.errs[:len(l.errs):len(l.errs)], FieldError{
 		Message: "and " + strconv.Itoa(l.more) + " more errors (only the first " + strconv.Itoa(MaxErrors) + " are listed)",
+		More:    l.more,
 	})
 }
 

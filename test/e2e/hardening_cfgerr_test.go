@@ -37,8 +37,9 @@ func cfeAliasedLongKeys() string {
 // cfeRefusedPromptly posts doc, which has far more than a thousand errors,
 // and checks that the reply comes at once, is bounded, and lists the first
 // thousand errors and a count of the others; then that the status page
-// holds no more, and that the next load is not kept out.
-func cfeRefusedPromptly(t *testing.T, gw *gwtest.Gateway, upstream, doc, first string) {
+// holds no more, that the log counts them all, and that the next load is
+// not kept out.
+func cfeRefusedPromptly(t *testing.T, gw *gwtest.Gateway, upstream, doc, first string, total int) {
 	t.Helper()
 	code, body := cfgPost(t, gw, "/config", "application/yaml", doc, 15*time.Second)
 	if code != 400 || !strings.Contains(body, first) || !strings.Contains(body, cfeMoreErrors) {
@@ -51,6 +52,14 @@ func cfeRefusedPromptly(t *testing.T, gw *gwtest.Gateway, upstream, doc, first s
 	if errs, _ := last["errors"].([]any); len(errs) != 1001 {
 		t.Errorf("last_reload lists %d errors, want 1000 and a count", len(errs))
 	}
+	var logged []map[string]any
+	waitUntil(t, "the rejection in the log", func() bool {
+		logged = rldLogLines(gw, "configuration rejected; the previous one stays in force")
+		return len(logged) > 0
+	})
+	if got := logged[0]["errors"]; got != float64(total) {
+		t.Errorf("the log counts %v errors, want %d", got, total)
+	}
 	if code, body := cfgPost(t, gw, "/config", "application/yaml", adminRouteConfig(upstream, "next"), 10*time.Second); code != 201 {
 		t.Fatalf("POST /config after the refused one = %d %s", code, body)
 	}
@@ -60,7 +69,7 @@ func cfeRefusedPromptly(t *testing.T, gw *gwtest.Gateway, upstream, doc, first s
 func TestCfeManyErrorsRefusedPromptly(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
 	gw := gwtest.Start(t, adminRouteConfig(up.URL, "old"), gwtest.Options{Args: []string{"--config-load-timeout", "5s"}})
-	cfeRefusedPromptly(t, gw, up.URL, cfeBrokenServices(), "services[0].x: unknown field")
+	cfeRefusedPromptly(t, gw, up.URL, cfeBrokenServices(), "services[0].x: unknown field", 20_000)
 
 	path := writeFile(t, "broken.yml", cfeBrokenServices())
 	out, code := cfgRunCLI(t, 15*time.Second, "validate", "-c", path)
@@ -75,7 +84,7 @@ func TestCfeAliasedLongKeysRefusedBounded(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
 	gw := gwtest.Start(t, adminRouteConfig(up.URL, "old"), gwtest.Options{Args: []string{"--config-load-memory", fmt.Sprint(64 << 20)}})
 	key := "services[0].k0" + strings.Repeat("a", 62) + "…: unknown field"
-	cfeRefusedPromptly(t, gw, up.URL, cfeAliasedLongKeys(), key)
+	cfeRefusedPromptly(t, gw, up.URL, cfeAliasedLongKeys(), key, 100_000)
 
 	path := writeFile(t, "aliased.yml", cfeAliasedLongKeys())
 	out, code := cfgRunCLI(t, 15*time.Second, "validate", "-c", path)
