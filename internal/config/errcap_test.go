@@ -209,3 +209,16 @@ func TestErrorsTotal(t *testing.T) {
 		t.Error("Total of an uncut list")
 	}
 }
+
+// A route's header names are shortened in validation errors as decoding
+// shortens them, so that both find the same line.
+func TestRouteHeaderPathShortened(t *testing.T) {
+	name := "Host" + strings.Repeat("x", 100)
+	doc := "_format_version: \"3.0\"\nroutes:\n- paths: [/]\n  headers:\n    " + name + ": []\n"
+	_, err := Parse([]byte(doc), Options{})
+	errs := cfeErrors(t, err)
+	want := "routes[0].headers." + shorten(name, maxKeyInPath)
+	if len(errs) != 1 || errs[0].Path != want || errs[0].Line != 5 {
+		t.Fatalf("errors %v, want one at %s (line 5)", errs, want)
+	}
+}
