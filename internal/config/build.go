@@ -13,7 +13,12 @@ type builder struct {
 	cfg   *Config
 	lines map[string]int
 	m     *Model
-	errs  Errors
+	// errs holds the errors of the whole load, decoding's first.
+	errs *ErrorList
+	// decodeErrs is where decoding found errors: see covered.
+	decodeErrs map[string]bool
+	// cp stops the loops over entities of an abandoned load.
+	cp checkpoint
 
 	services  index[*ServiceEntry]
 	routes    index[*RouteEntry]
@@ -41,15 +46,67 @@ func (ix *index[T]) lookup(key string) (T, bool) {
 	return v, ok
 }
 
-func newBuilder(ctx context.Context, cfg *Config, lines map[string]int) *builder {
-	return &builder{ctx: ctx, cfg: cfg, lines: lines, m: &Model{FormatVersion: cfg.FormatVersion}}
+// newBuilder makes a builder for cfg, which decoding filled with the errors
+// already in errs; the builder adds its own.
+func newBuilder(ctx context.Context, cfg *Config, lines map[string]int, errs *ErrorList) *builder {
+	b := &builder{ctx: ctx, cfg: cfg, lines: lines, m: &Model{FormatVersion: cfg.FormatVersion},
+		errs: errs, cp: checkpoint{ctx: ctx}, decodeFailed: errs.Len() > 0}
+	for _, e := range errs.errs {
+		if e.Path != "" {
+			if b.decodeErrs == nil {
+				b.decodeErrs = map[string]bool{}
+			}
+			b.decodeErrs[e.Path] = true
+		}
+	}
+	return b
+}
+
+// covered reports whether decoding found an error at path or at a field
+// above it. A field that failed to decode also fails validation (a host of
+// the wrong type is then missing); only the first, more precise, error is
+// worth reporting. Each ancestor is looked up once, so filtering costs the
+// depth of a path, not the number of errors.
+func (b *builder) covered(path string) bool {
+	if b.decodeErrs == nil {
+		return false
+	}
+	if b.decodeErrs[path] {
+		return true
+	}
+	for i := len(path) - 1; i > 0; i-- {
+		if (path[i] == '.' || path[i] == '[') && b.decodeErrs[path[:i]] {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *builder) err(path, msg string) {
-	b.errs = append(b.errs, FieldError{Path: path, Message: msg, Line: lineOf(b.lines, path)})
+	if b.covered(path) {
+		return
+	}
+	ln := 0
+	if !b.errs.Full() {
+		ln = lineOf(b.lines, path)
+	}
+	b.errs.Add(FieldError{Path: path, Message: msg, Line: ln})
 }
 
+// errf is err with a formatted message. Strings from the document are
+// shortened first, and nothing is formatted once errors are only counted:
+// a long value repeated by aliases would otherwise be copied into every
+// message.
 func (b *builder) errf(path, format string, args ...any) {
+	if b.errs.Full() {
+		b.err(path, format)
+		return
+	}
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = shorten(s, maxQuoted)
+		}
+	}
 	b.err(path, fmt.Sprintf(format, args...))
 }
 
@@ -98,6 +155,9 @@ func (b *builder) build() {
 	// to a service declared after it.
 	entries := make([]*ServiceEntry, len(b.cfg.Services))
 	for i := range b.cfg.Services {
+		if b.cp.stop() {
+			return
+		}
 		entries[i] = b.addService(&b.cfg.Services[i], at("services", i))
 	}
 	for i, entry := range entries {
@@ -105,18 +165,27 @@ func (b *builder) build() {
 		path := at("services", i)
 		nested = append(nested, b.pluginsOf(svc.Plugins, JoinPath(path, "plugins"), scopeService, entry, nil, nil)...)
 		for j := range svc.Routes {
+			if b.cp.stop() {
+				return
+			}
 			rpath := at(JoinPath(path, "routes"), j)
 			r := b.addRoute(&svc.Routes[j], rpath, entry)
 			nested = append(nested, b.pluginsOf(svc.Routes[j].Plugins, JoinPath(rpath, "plugins"), scopeRoute, nil, r, nil)...)
 		}
 	}
 	for i := range b.cfg.Routes {
+		if b.cp.stop() {
+			return
+		}
 		path := at("routes", i)
 		r := b.addRoute(&b.cfg.Routes[i], path, nil)
 		nested = append(nested, b.pluginsOf(b.cfg.Routes[i].Plugins, JoinPath(path, "plugins"), scopeRoute, nil, r, nil)...)
 	}
 	consumers := make([]*ConsumerEntry, len(b.cfg.Consumers))
 	for i := range b.cfg.Consumers {
+		if b.cp.stop() {
+			return
+		}
 		path := at("consumers", i)
 		c := b.addConsumer(&b.cfg.Consumers[i], path)
 		consumers[i] = c

@@ -20,6 +20,9 @@ func (b *builder) buildCACertificates() {
 	digests := index[*CACertEntry]{}
 	now := time.Now()
 	for i := range b.cfg.CACertificates {
+		if b.cp.stop() {
+			return
+		}
 		c := &b.cfg.CACertificates[i]
 		path := at("ca_certificates", i)
 		b.checkID(c.ID, path)

@@ -174,7 +174,7 @@ func (b *builder) checkRoute(r *Route, path string) {
 		}
 	}
 	for _, name := range sortedKeys(r.Headers) {
-		hpath := JoinPath(field("headers"), name)
+		hpath := KeyPath(field("headers"), name)
 		if strings.EqualFold(name, "host") {
 			b.err(hpath, "cannot contain 'host' header, which must be specified in the 'hosts' attribute")
 		}

@@ -19,6 +19,9 @@ var (
 func (b *builder) buildUpstreams() {
 	entries := make([]*UpstreamEntry, len(b.cfg.Upstreams))
 	for i := range b.cfg.Upstreams {
+		if b.cp.stop() {
+			return
+		}
 		u := &b.cfg.Upstreams[i]
 		path := at("upstreams", i)
 		e := &UpstreamEntry{Path: path, Upstream: u}
@@ -49,6 +52,9 @@ func (b *builder) buildUpstreams() {
 	}
 	for i, e := range entries {
 		for j := range b.cfg.Upstreams[i].Targets {
+			if b.cp.stop() {
+				return
+			}
 			t := &b.cfg.Upstreams[i].Targets[j]
 			path := at(JoinPath(e.Path, "targets"), j)
 			if t.Upstream != nil {
@@ -58,6 +64,9 @@ func (b *builder) buildUpstreams() {
 		}
 	}
 	for i := range b.cfg.Targets {
+		if b.cp.stop() {
+			return
+		}
 		t := &b.cfg.Targets[i]
 		path := at("targets", i)
 		var e *UpstreamEntry
@@ -236,6 +245,9 @@ func (b *builder) buildCertificates() {
 		register(b, &snis, "name", name, path, name)
 	}
 	for i := range b.cfg.Certificates {
+		if b.cp.stop() {
+			return
+		}
 		c := &b.cfg.Certificates[i]
 		path := at("certificates", i)
 		b.checkID(c.ID, path)
@@ -256,6 +268,9 @@ func (b *builder) buildCertificates() {
 		register(b, &b.certs, "id", c.ID, path, e)
 	}
 	for i := range b.cfg.SNIs {
+		if b.cp.stop() {
+			return
+		}
 		s := &b.cfg.SNIs[i]
 		path := at("snis", i)
 		b.checkID(s.ID, path)

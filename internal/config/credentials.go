@@ -139,6 +139,9 @@ type aclKey struct {
 func (b *builder) buildCredentials(consumers []*ConsumerEntry) {
 	ix := &credentialIndexes{keys: map[string]string{}, groups: map[aclKey]string{}}
 	for i, ce := range consumers {
+		if b.cp.stop() {
+			return
+		}
 		c := &b.cfg.Consumers[i]
 		for j := range c.KeyAuthCredentials {
 			b.addKeyAuth(ix, &c.KeyAuthCredentials[j], at(JoinPath(ce.Path, "keyauth_credentials"), j), ce)
@@ -154,19 +157,31 @@ func (b *builder) buildCredentials(consumers []*ConsumerEntry) {
 		}
 	}
 	for i := range b.cfg.KeyAuthCredentials {
+		if b.cp.stop() {
+			return
+		}
 		b.addKeyAuth(ix, &b.cfg.KeyAuthCredentials[i], at("keyauth_credentials", i), nil)
 	}
 	for i := range b.cfg.BasicAuthCredentials {
+		if b.cp.stop() {
+			return
+		}
 		b.addBasicAuth(ix, &b.cfg.BasicAuthCredentials[i], at("basicauth_credentials", i), nil)
 	}
 	for i := range b.cfg.JWTSecrets {
+		if b.cp.stop() {
+			return
+		}
 		b.addJWT(ix, &b.cfg.JWTSecrets[i], at("jwt_secrets", i), nil)
 	}
 	for i := range b.cfg.ACLs {
+		if b.cp.stop() {
+			return
+		}
 		b.addACL(ix, &b.cfg.ACLs[i], at("acls", i), nil)
 	}
 	// Hashing is the slow part of a load: only a valid config pays for it.
-	if len(b.errs) == 0 && !b.decodeFailed {
+	if b.errs.Len() == 0 && !b.decodeFailed {
 		b.hashPasswords(ix.toHash)
 	}
 }

@@ -46,7 +46,9 @@ var unsupported = map[reflect.Type]map[string]string{
 // decoder walks a value tree into Go values by `yaml` tag. It never stops
 // at the first problem: every error is collected with its field path.
 type decoder struct {
-	errs Errors
+	errs *ErrorList
+	// cp stops the walk of an abandoned load: aliases can make it long.
+	cp checkpoint
 	// lines, when set, records the line of every value decoded by field
 	// path, for errors found after decoding and for telling a field
 	// written in the document from a default.
@@ -58,7 +60,7 @@ func (d *decoder) fail(path string, v *value, msg string) {
 	if v != nil {
 		ln = v.line
 	}
-	d.errs = append(d.errs, FieldError{Path: path, Message: msg, Line: ln})
+	d.errs.Add(FieldError{Path: path, Message: msg, Line: ln})
 }
 
 // applyDefaults gives a freshly created value its defaults: nested struct
@@ -81,6 +83,9 @@ func applyDefaults(rv reflect.Value) {
 // decode decodes v into rv, which must be settable. Null leaves rv alone so
 // that defaults survive an explicit `field: null`.
 func (d *decoder) decode(v *value, rv reflect.Value, path string) {
+	if d.cp.stop() {
+		return
+	}
 	if d.lines != nil && v != nil && v.kind != kindNull {
 		d.lines[path] = v.line
 	}
@@ -96,10 +101,10 @@ func (d *decoder) decode(v *value, rv reflect.Value, path string) {
 	if rv.Kind() == reflect.Pointer {
 		elem := reflect.New(rv.Type().Elem())
 		applyDefaults(elem.Elem())
-		before := len(d.errs)
+		before := d.errs.Len()
 		d.decode(v, elem.Elem(), path)
 		// A pointer means "given"; a value that failed to decode was not.
-		if len(d.errs) == before {
+		if d.errs.Len() == before {
 			rv.Set(elem)
 		}
 		return
@@ -227,9 +232,12 @@ func (d *decoder) decodeStruct(v *value, rv reflect.Value, path string) {
 	}
 	fields := fieldsOf(rv.Type())
 	for i, key := range v.keys {
-		child := JoinPath(path, key)
+		child := KeyPath(path, key)
 		f, ok := fields.byName[key]
 		if !ok {
+			if d.cp.stop() {
+				return
+			}
 			if msg, ok := unsupported[rv.Type()][key]; ok {
 				d.fail(child, v.vals[i], msg)
 			} else {
@@ -269,7 +277,7 @@ func (d *decoder) decodeMap(v *value, rv reflect.Value, path string) {
 	for i, key := range v.keys {
 		elem := reflect.New(t.Elem()).Elem()
 		applyDefaults(elem)
-		d.decode(v.vals[i], elem, JoinPath(path, key))
+		d.decode(v.vals[i], elem, KeyPath(path, key))
 		out.SetMapIndex(reflect.ValueOf(key).Convert(t.Key()), elem)
 	}
 	rv.Set(out)

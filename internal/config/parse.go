@@ -65,39 +65,33 @@ func ParseContext(ctx context.Context, data []byte, opts Options) (*Model, error
 		}
 		return false
 	}
-	errs := expandEnv(root, "", lookup, skip)
+	var errs ErrorList
+	expandEnv(root, "", lookup, skip, &errs)
 
 	var cfg Config
 	applyDefaults(reflect.ValueOf(&cfg).Elem())
 	lines := map[string]int{}
-	d := decoder{lines: lines}
+	d := decoder{errs: &errs, lines: lines, cp: checkpoint{ctx: ctx}}
 	d.decode(root, reflect.ValueOf(&cfg).Elem(), "")
-	errs = append(errs, d.errs...)
 	if err := Abandoned(ctx); err != nil {
 		return nil, err
 	}
+	// Validating a document that already has more errors than are listed
+	// would only count more.
+	if errs.Full() {
+		return nil, errs.Errors()
+	}
 
 	sum := sha256.Sum256(data)
-	b := newBuilder(ctx, &cfg, lines)
+	b := newBuilder(ctx, &cfg, lines, &errs)
 	b.m.Hash = hex.EncodeToString(sum[:16])
 	b.m.Source = data
-	b.decodeFailed = len(errs) > 0
 	b.build()
 	if err := Abandoned(ctx); err != nil {
 		return nil, err
 	}
-
-	// A field that failed to decode also fails validation (a host of the
-	// wrong type is then missing); only the first, more precise, error is
-	// worth reporting.
-	decodeErrs := errs
-	for _, e := range b.errs {
-		if !coveredBy(e.Path, decodeErrs) {
-			errs = append(errs, e)
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errs
+	if errs.Len() > 0 {
+		return nil, errs.Errors()
 	}
 	return b.m, nil
 }
@@ -109,15 +103,6 @@ func Abandoned(ctx context.Context) error {
 		return nil
 	}
 	return Errors{{Message: "configuration load abandoned: " + context.Cause(ctx).Error()}}
-}
-
-func coveredBy(path string, errs Errors) bool {
-	for _, e := range errs {
-		if e.Path != "" && (path == e.Path || strings.HasPrefix(path, e.Path+".") || strings.HasPrefix(path, e.Path+"[")) {
-			return true
-		}
-	}
-	return false
 }
 
 // lineOf finds the line of a field path, or of its nearest ancestor present

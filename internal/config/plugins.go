@@ -43,6 +43,9 @@ func (b *builder) resolvePlugins(ps []pendingPlugin) {
 	seen := map[scopeKey]string{}
 	instances := index[*PluginEntry]{}
 	for _, pp := range ps {
+		if b.cp.stop() {
+			return
+		}
 		e, p, path := pp.entry, pp.entry.Plugin, pp.entry.Path
 		b.checkID(p.ID, path)
 		if p.Name == "" {

@@ -45,9 +45,9 @@ func (r Raw) Decode(into any) Errors {
 	if r.node == nil {
 		return nil
 	}
-	var d decoder
+	d := decoder{errs: &ErrorList{}}
 	d.decode(r.node, elem, r.path)
-	return d.errs
+	return d.errs.Errors()
 }
 
 // ParseRaw parses a YAML or JSON document into a Raw located at path, for

@@ -403,37 +403,37 @@ func keyString(k *value) (string, bool) {
 	return "", false
 }
 
-// expandEnv replaces `${NAME}` in every string scalar under v and returns
-// the problems, among them a variable whose value is not valid UTF-8.
+// expandEnv replaces `${NAME}` in every string scalar under v and adds the
+// problems to errs, among them a variable whose value is not valid UTF-8.
 // Values shared by YAML aliases are visited once, so the walk costs what
 // the document holds, not what its aliases expand to.
-func expandEnv(v *value, path string, lookup func(string) (string, bool), skip func(path string) bool) Errors {
+func expandEnv(v *value, path string, lookup func(string) (string, bool), skip func(path string) bool, errs *ErrorList) {
 	if v == nil || v.envDone || skip(path) {
-		return nil
+		return
 	}
 	v.envDone = true
-	var errs Errors
 	switch v.kind {
 	case kindString:
 		s, err := expandString(v.str, lookup)
 		if err != nil {
-			return Errors{{Path: path, Message: err.Error(), Line: v.line}}
+			errs.Add(FieldError{Path: path, Message: err.Error(), Line: v.line})
+			return
 		}
 		if !utf8.ValidString(s) {
-			return Errors{{Path: path, Message: "not valid UTF-8 (from the environment)", Line: v.line}}
+			errs.Add(FieldError{Path: path, Message: "not valid UTF-8 (from the environment)", Line: v.line})
+			return
 		}
 		v.fromEnv = strings.Contains(v.str, "${")
 		v.str = s
 	case kindMap:
 		for i, k := range v.keys {
-			errs = append(errs, expandEnv(v.vals[i], JoinPath(path, k), lookup, skip)...)
+			expandEnv(v.vals[i], KeyPath(path, k), lookup, skip, errs)
 		}
 	case kindSeq:
 		for i, it := range v.items {
-			errs = append(errs, expandEnv(it, JoinPath(path, "["+strconv.Itoa(i)+"]"), lookup, skip)...)
+			expandEnv(it, JoinPath(path, "["+strconv.Itoa(i)+"]"), lookup, skip, errs)
 		}
 	}
-	return errs
 }
 
 // expandString expands `${NAME}`; `$${` stands for a literal `${` and any
@@ -451,11 +451,11 @@ func expandString(s string, lookup func(string) (string, bool)) (string, error) 
 		case strings.HasPrefix(s[i:], "${"):
 			end := strings.IndexByte(s[i+2:], '}')
 			if end < 0 {
-				return "", fmt.Errorf("unterminated ${ in %q", s)
+				return "", fmt.Errorf("unterminated ${ in %q", shorten(s, maxQuoted))
 			}
 			name := s[i+2 : i+2+end]
 			if !validEnvName(name) {
-				return "", fmt.Errorf("invalid environment variable name %q", name)
+				return "", fmt.Errorf("invalid environment variable name %q", shorten(name, maxQuoted))
 			}
 			val, ok := lookup(name)
 			if !ok {

@@ -375,7 +375,7 @@ func (l *Loader) reject(res *Result, trigger string, err error) error {
 	res.Errors = errs
 	l.record(res)
 	l.logger.Error("configuration rejected; the previous one stays in force",
-		"trigger", trigger, "errors", len(errs), "first", errs[0].Error())
+		"trigger", trigger, "errors", errs.Total(), "first", errs[0].Error())
 	return err
 }
 
@@ -491,5 +491,5 @@ func (r *Result) String() string {
 	if r.OK {
 		return fmt.Sprintf("%s: applied %s in %.1f ms", r.Trigger, r.Hash, r.Millis)
 	}
-	return fmt.Sprintf("%s: rejected (%d errors)", r.Trigger, len(r.Errors))
+	return fmt.Sprintf("%s: rejected (%d errors)", r.Trigger, r.Errors.Total())
 }

@@ -13,10 +13,11 @@ import (
 const maxLostListed = 20
 
 // warnLostPlugins logs at WARN when next, just put in force, lacks
-// plugins prev had. Dropping a plugin may be the intent, so it is not
-// refused; but a config cut short (a half-written file, a truncated
-// upload) loses the plugins it would have declared last, and that must not
-// go unnoticed, whatever the trigger.
+// plugins prev had, also with the route, service or consumer they were on.
+// Dropping a plugin may be the intent, so it is not refused; but a config
+// cut short (a half-written file, a truncated upload) loses the plugins it
+// would have declared last, and that must not go unnoticed, whatever the
+// trigger.
 func (l *Loader) warnLostPlugins(prev *snapshot.Snapshot, next *config.Model, trigger string) {
 	if prev == nil {
 		return
@@ -32,9 +33,11 @@ func (l *Loader) warnLostPlugins(prev *snapshot.Snapshot, next *config.Model, tr
 
 // lostPlugins names the enabled plugins of prev that next does not have
 // enabled on the same entity (route, service, consumer, a combination, or
-// globally), in prev's order. Plugins whose entity next no longer has are
-// gone with it and not counted: what matters is traffic that still flows
-// without a plugin it used to pass through.
+// globally), in prev's order. A plugin whose entity next no longer has is
+// lost too, and says so: the entity's traffic does not go with it, and
+// requests a deleted route matched may now match another route (a
+// catch-all `/`) that lacks its plugins, as when an authenticated /admin
+// route is deleted beside a public one.
 func lostPlugins(prev, next *config.Model) []string {
 	if prev == nil || next == nil {
 		return nil
@@ -64,16 +67,25 @@ func lostPlugins(prev, next *config.Model) []string {
 		if have[scope+"\x00"+pe.Plugin.Name] {
 			continue
 		}
-		if (pe.Route != nil && !entities[routeLabel(pe.Route)]) ||
-			(pe.Service != nil && !entities[serviceLabel(pe.Service)]) ||
-			(pe.Consumer != nil && !entities[consumerLabel(pe.Consumer)]) {
-			continue
-		}
 		if scope == "" {
 			out = append(out, pe.Plugin.Name+" (global)")
-		} else {
-			out = append(out, pe.Plugin.Name+" on "+scope)
+			continue
 		}
+		var removed []string
+		if pe.Route != nil && !entities[routeLabel(pe.Route)] {
+			removed = append(removed, "route")
+		}
+		if pe.Service != nil && !entities[serviceLabel(pe.Service)] {
+			removed = append(removed, "service")
+		}
+		if pe.Consumer != nil && !entities[consumerLabel(pe.Consumer)] {
+			removed = append(removed, "consumer")
+		}
+		lost := pe.Plugin.Name + " on " + scope
+		if len(removed) > 0 {
+			lost += " (" + strings.Join(removed, " and ") + " removed)"
+		}
+		out = append(out, lost)
 	}
 	return out
 }

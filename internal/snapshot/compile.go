@@ -68,10 +68,10 @@ func CompileContext(ctx context.Context, m *config.Model, d Deps) (*Snapshot, er
 		Release(c.snap, d.Previous)
 		return nil, err
 	}
-	if len(c.errs) > 0 {
+	if c.errs.Len() > 0 {
 		// Instances built for this attempt will never serve a request.
 		Release(c.snap, d.Previous)
-		return nil, c.errs
+		return nil, c.errs.Errors()
 	}
 	var prevDir *Directory
 	if d.Previous != nil {
@@ -91,7 +91,7 @@ type compiler struct {
 	m    *config.Model
 	d    Deps
 	snap *Snapshot
-	errs config.Errors
+	errs config.ErrorList
 	// caKeys identifies the CA set of each upstream TLS config by the PEM
 	// it was built from, for pool keys.
 	caKeys map[*tls.Config]string
@@ -102,8 +102,13 @@ type compiler struct {
 	regs      map[*config.PluginEntry]*plugin.Registration
 }
 
+// fail adds an error; once errors are only counted, it formats nothing.
 func (c *compiler) fail(path, format string, args ...any) {
-	c.errs = append(c.errs, config.FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+	msg := format
+	if !c.errs.Full() {
+		msg = fmt.Sprintf(format, args...)
+	}
+	c.errs.Add(config.FieldError{Path: path, Message: msg})
 }
 
 func (c *compiler) services() {
@@ -484,7 +489,7 @@ func (c *compiler) plugins() {
 		cfg := reg.NewConfig()
 		// An absent config still gets the plugin's defaults.
 		if errs := p.Config.Decode(cfg); len(errs) > 0 {
-			c.errs = append(c.errs, errs...)
+			c.errs.AddAll(errs)
 			continue
 		}
 		id := PluginID(pe)
@@ -503,7 +508,7 @@ func (c *compiler) plugins() {
 		if err != nil {
 			var fe config.Errors
 			if errors.As(err, &fe) {
-				c.errs = append(c.errs, fe.Prefix(pe.Path+".config")...)
+				c.errs.AddAll(fe.Prefix(pe.Path + ".config"))
 			} else {
 				c.fail(pe.Path+".config", "%v", err)
 			}
