@@ -127,3 +127,74 @@ func TestH2GuardGoAway(t *testing.T) {
 		t.Fatalf("wrote\n%x\nwant\n%x", all, want)
 	}
 }
+
+// TestH2GuardServerResets: the server's RST_STREAM frames the client
+// brought about count with the client's (MadeYouReset, CVE-2025-8671),
+// once per stream in a row, whatever pieces the server writes them in;
+// NO_ERROR, REFUSED_STREAM and INTERNAL_ERROR do not count.
+func TestH2GuardServerResets(t *testing.T) {
+	rst := func(id uint32, code byte) []byte { return h2frame(frameRSTStream, 0, id, []byte{0, 0, 0, code}) }
+	// A server RST_STREAM's code in a frame payload is skipped.
+	disguised := h2frame(frameData, 0, 1, bytes.Repeat(rst(1, 1), 20))
+	for _, tc := range []struct {
+		name   string
+		server []byte
+		want   int32
+	}{
+		{"protocol error", append(rst(1, 0x1), rst(3, 0x1)...), 2},
+		{"stream closed", rst(5, 0x5), 1},
+		{"flow control", rst(5, 0x3), 1},
+		{"no error", rst(1, 0x0), 0},
+		{"refused", rst(1, 0x7), 0},
+		{"internal", rst(1, 0x2), 0},
+		{"same stream in a row", bytes.Repeat(rst(7, 0x5), 30), 1},
+		{"two streams in turn", bytes.Repeat(append(rst(7, 0x5), rst(9, 0x5)...), 3), 6},
+		{"among other frames", append(append(h2frame(0x4, 0, 0, make([]byte, 12)), disguised...), rst(3, 0x8)...), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, step := range []int{1, 3, 4, 9, 13, 1 << 20} {
+				var g h2Guard
+				g.init(10, 0)
+				for b := tc.server; len(b) > 0; {
+					n := min(step, len(b))
+					g.track(b[:n])
+					b = b[n:]
+				}
+				if got := g.serverResets.Load(); got != tc.want {
+					t.Fatalf("pieces of %d: %d resets counted, want %d", step, got, tc.want)
+				}
+				if g.outHdrN != 0 || g.outSkip != 0 || g.outCodeN != 0 {
+					t.Fatalf("pieces of %d: not between frames", step)
+				}
+			}
+		})
+	}
+	t.Run("no limit", func(t *testing.T) {
+		var g h2Guard
+		g.init(0, 0)
+		g.track(rst(1, 0x1))
+		if got := g.serverResets.Load(); got != 0 {
+			t.Fatalf("%d resets counted with no limit", got)
+		}
+	})
+	t.Run("window", func(t *testing.T) {
+		// The client's next frame takes the server's resets in: 10
+		// provoked resets are at the limit, 11 past it, within a window
+		// of 20 streams.
+		var g h2Guard
+		g.init(10, 0)
+		if v := g.feed([]byte(clientPreface)); v != h2OK {
+			t.Fatalf("preface: %d", v)
+		}
+		for i := range 11 {
+			id := uint32(2*i + 1)
+			if v := g.feed(h2frame(frameHeaders, 0x5, id, []byte{0x82})); v != h2OK {
+				t.Fatalf("stream %d: verdict %d", id, v)
+			}
+			g.track(rst(id, 0x1))
+		}
+		if v := g.feed(h2frame(0x8, 0, 21, []byte{0, 0, 0, 0})); v != h2Abuse {
+			t.Fatalf("after 11 provoked resets: verdict %d, want %d", v, h2Abuse)
+		}
+	})
+}
