@@ -29,10 +29,19 @@ import (
 // half-closed (a zero WINDOW_UPDATE, DATA after END_STREAM, a malformed
 // request) resets a stream whose handler is already running, which costs
 // the same as a client reset and which net/http does not count either.
-// So does a run of more than maxEmptyData empty DATA frames that do not end
-// their stream, which net/http processes one by one and never counts
-// (the empty-frames flood of CVE-2019-9518). net/http already ends
-// CONTINUATION, PING and SETTINGS floods itself.
+// A run of more than maxEmptyFrames frames that carry nothing ends the
+// connection too; net/http processes them one by one and never counts
+// them (the empty-frames flood of CVE-2019-9518). They are DATA without
+// data (padding is not data), empty DATA ending streams more often than
+// streams were opened, PRIORITY (which the round-robin write scheduler
+// ignores), and empty CONTINUATION or trailer HEADERS (an empty fragment
+// never brings a header block nearer its size limit, so net/http would
+// wait for its end forever). Only what makes progress ends the run: DATA
+// with data, or a new stream; other frames in between do not. Frames
+// net/http answers one for one, PING and SETTINGS, are bounded there: a
+// client that does not read the answers is cut off at 10,000 queued.
+// WINDOW_UPDATE is not counted either: a client downloading sends them in
+// bulk, and each is an addition to net/http.
 //
 // The GOAWAY is written by the guard, not by net/http, which has no way to
 // be told. So the guard also sits on the write side and follows the frame
@@ -56,17 +65,20 @@ const clientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 // before it hands over: a request head without fields.
 const h2cPrefaceSeen = len("PRI * HTTP/2.0\r\n\r\n")
 
-// maxEmptyData is the longest run of empty DATA frames without END_STREAM
-// a client may send; no client has a reason to send even two.
-const maxEmptyData = 100
+// maxEmptyFrames is the longest run of frames carrying nothing a client
+// may send; no client has a reason to send even a few.
+const maxEmptyFrames = 100
 
 const (
 	frameHeaderLen = 9
 	flagEndStream  = 0x1
+	flagPadded     = 0x8
 	frameData      = 0x0
 	frameHeaders   = 0x1
+	framePriority  = 0x2
 	frameRSTStream = 0x3
 	frameGoAway    = 0x7
+	frameCont      = 0x9
 	errNo          = 0x0
 	errInternal    = 0x2
 	errRefused     = 0x7
@@ -109,7 +121,9 @@ type h2Guard struct {
 	lastStream uint32 // the highest stream id the client opened
 	streams    int    // streams opened in the current window
 	resets     int    // RST_STREAM frames in the current window
-	emptyData  int    // empty DATA frames without END_STREAM in a row
+	empty      int    // frames carrying nothing in a row
+	ends       int    // streams opened and not yet ended by an empty DATA
+	padded     bool   // the current frame is padded DATA; its pad length comes next
 
 	abused atomic.Bool
 
@@ -143,6 +157,20 @@ func (g *h2Guard) feed(p []byte) h2Verdict {
 			}
 			g.pre++
 			i++
+		case g.padded:
+			g.padded = false
+			g.skip--
+			// RFC 9113 6.1: the data is what the pad length byte and the
+			// padding leave; net/http refuses padding longer than that.
+			pad := uint32(p[i])
+			i++
+			var n uint32
+			if pad < g.skip {
+				n = g.skip - pad
+			}
+			if g.data(n) {
+				return h2Abuse
+			}
 		case g.skip > 0:
 			n := uint32(len(p) - i)
 			if n > g.skip {
@@ -175,25 +203,62 @@ func (g *h2Guard) frame() bool {
 	if n := g.serverResets.Load(); n != 0 {
 		g.serverResets.Add(-n)
 		g.resets += int(n)
+		if g.maxResets > 0 && g.resets > g.maxResets {
+			return true
+		}
 	}
-	if h[3] == frameData && g.skip == 0 && h[4]&flagEndStream == 0 {
-		g.emptyData++
-		return g.emptyData > maxEmptyData
-	}
-	g.emptyData = 0
 	switch h[3] {
+	case frameData:
+		if h[4]&flagPadded != 0 && g.skip > 0 {
+			g.padded = true
+			return false
+		}
+		return g.data(g.skip)
 	case frameHeaders:
 		if id > g.lastStream { // a new stream; later HEADERS on it are trailers
 			g.lastStream = id
+			g.empty = 0
+			g.ends++
 			g.streams++
 			if g.streams >= 2*g.maxResets {
 				g.streams, g.resets = 0, 0
 			}
+		} else if g.skip == 0 {
+			return g.nothing()
+		}
+	case framePriority:
+		return g.nothing()
+	case frameCont:
+		if g.skip == 0 {
+			return g.nothing()
 		}
 	case frameRSTStream:
 		g.resets++
 	}
 	return g.maxResets > 0 && g.resets > g.maxResets
+}
+
+// data takes in a DATA frame (its flags in hdr) carrying n bytes of data
+// and reports whether the client went past a limit. An empty DATA frame
+// may end each stream once: clients that learn the body is over only
+// after its last byte send one.
+func (g *h2Guard) data(n uint32) bool {
+	switch {
+	case n > 0:
+		g.empty = 0
+	case g.hdr[4]&flagEndStream != 0 && g.ends > 0:
+		g.ends--
+	default:
+		return g.nothing()
+	}
+	return false
+}
+
+// nothing counts a frame that carries nothing and reports whether the run
+// of them went past the limit.
+func (g *h2Guard) nothing() bool {
+	g.empty++
+	return g.empty > maxEmptyFrames
 }
 
 func streamID(h *[frameHeaderLen]byte) uint32 {

@@ -576,3 +576,73 @@ func TestSrvH2MadeYouReset(t *testing.T) {
 		}
 	}
 }
+
+// TestSrvH2EmptyFrames: frames that carry nothing, sent in a flood, end
+// the connection with the guard's GOAWAY ENHANCE_YOUR_CALM, over h2c and
+// TLS, however they are dressed up: DATA with only padding, empty DATA
+// with a PING now and then, empty DATA ending a stream again and again,
+// PRIORITY frames, empty CONTINUATION frames (an endless header block Go's
+// server does not bound). An upload in padded DATA frames, with a few
+// empty ones among them, is served.
+func TestSrvH2EmptyFrames(t *testing.T) {
+	g := srvStart(t)
+	post := []string{":method", "POST", ":scheme", "https", ":authority", "a.example.com", ":path", "/d"}
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("upload tls=%v", secure), func(t *testing.T) {
+			h := g.srvH2Dial(t, secure)
+			if err := h.headers(1, false, post...); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 10; i++ {
+				h.fr.WriteDataPadded(1, false, nil, []byte{0, 0})
+				h.fr.WriteDataPadded(1, false, []byte("x"), []byte{0, 0, 0})
+				h.fr.WritePing(false, [8]byte{})
+			}
+			h.fr.WriteData(1, true, nil)
+			if res := h.await(1); res.status != "200" || gwtest.DecodeSeen(t, res.body).Body != "xxxxxxxxxx" {
+				t.Fatalf("upload with a few empty DATA frames: %+v", res)
+			}
+		})
+		for _, tc := range []struct {
+			name  string
+			start func(h *srvH2) error        // opens the stream the flood is on
+			send  func(h *srvH2, i int) error // one frame of the flood
+		}{
+			{"padding only",
+				func(h *srvH2) error { return h.headers(1, false, post...) },
+				func(h *srvH2, i int) error { return h.fr.WriteDataPadded(1, false, nil, []byte{}) }},
+			{"empty data and pings",
+				func(h *srvH2) error { return h.headers(1, false, post...) },
+				func(h *srvH2, i int) error {
+					if i%100 == 99 {
+						return h.fr.WritePing(false, [8]byte{})
+					}
+					return h.fr.WriteData(1, false, nil)
+				}},
+			{"stream ended again",
+				func(h *srvH2) error { return h.request(1, "GET", "/e") },
+				func(h *srvH2, i int) error { return h.fr.WriteData(1, true, nil) }},
+			{"priority",
+				func(h *srvH2) error { return nil },
+				func(h *srvH2, i int) error { return h.fr.WritePriority(3, http2.PriorityParam{Weight: 15}) }},
+			{"empty continuation",
+				func(h *srvH2) error {
+					h.hbuf.Reset()
+					h.enc.WriteField(hpack.HeaderField{Name: ":method", Value: "GET"})
+					return h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: h.hbuf.Bytes()})
+				},
+				func(h *srvH2, i int) error { return h.fr.WriteContinuation(1, false, nil) }},
+		} {
+			t.Run(fmt.Sprintf("%s tls=%v", tc.name, secure), func(t *testing.T) {
+				h := g.srvH2Dial(t, secure)
+				if err := tc.start(h); err != nil {
+					t.Fatal(err)
+				}
+				res, sent := h.srvFlood(100000, func(i int) error { return tc.send(h, i) })
+				if !res.goaway || res.gaCode != http2.ErrCodeEnhanceYourCalm || res.gaDebug != srvGuardGoAway {
+					t.Fatalf("after %d frames: %+v (%v), want the guard's GOAWAY ENHANCE_YOUR_CALM", sent, res, res.readErr)
+				}
+			})
+		}
+	}
+}
