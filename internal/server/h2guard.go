@@ -34,14 +34,17 @@ import (
 // them (the empty-frames flood of CVE-2019-9518). They are DATA without
 // data (padding is not data), empty DATA ending streams more often than
 // streams were opened, PRIORITY (which the round-robin write scheduler
-// ignores), and empty CONTINUATION or trailer HEADERS (an empty fragment
-// never brings a header block nearer its size limit, so net/http would
-// wait for its end forever). Only what makes progress ends the run: DATA
-// with data, or a new stream; other frames in between do not. Frames
-// net/http answers one for one, PING and SETTINGS, are bounded there: a
-// client that does not read the answers is cut off at 10,000 queued.
-// WINDOW_UPDATE is not counted either: a client downloading sends them in
-// bulk, and each is an addition to net/http.
+// ignores), SETTINGS without settings (net/http acknowledges each, and a
+// 9-byte acknowledgement is slow to fill the buffers of a client that
+// does not read them), and empty CONTINUATION or trailer HEADERS (an empty
+// fragment never brings a header block nearer its size limit, so net/http
+// would wait for its end forever). Only what makes progress ends the run:
+// DATA with data, or a new stream; other frames in between do not. PING
+// is left to net/http, which cuts off a client that does not read the
+// answers at 10,000 queued: clients keeping a connection alive or
+// measuring it send PINGs while only downloading. WINDOW_UPDATE is not
+// counted either: a client downloading sends them in bulk, and each is an
+// addition to net/http.
 //
 // The GOAWAY is written by the guard, not by net/http, which has no way to
 // be told. So the guard also sits on the write side and follows the frame
@@ -77,6 +80,8 @@ const (
 	frameHeaders   = 0x1
 	framePriority  = 0x2
 	frameRSTStream = 0x3
+	frameSettings  = 0x4
+	flagAck        = 0x1
 	frameGoAway    = 0x7
 	frameCont      = 0x9
 	errNo          = 0x0
@@ -228,6 +233,10 @@ func (g *h2Guard) frame() bool {
 		}
 	case framePriority:
 		return g.nothing()
+	case frameSettings:
+		if g.skip == 0 && h[4]&flagAck == 0 {
+			return g.nothing()
+		}
 	case frameCont:
 		if g.skip == 0 {
 			return g.nothing()

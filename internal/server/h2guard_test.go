@@ -86,6 +86,8 @@ func TestH2Guard(t *testing.T) {
 		{"empty continuation", 10, clientPreface + string(h2frame(frameHeaders, 0, 1, []byte{0x82})) + string(bytes.Repeat(h2frame(frameCont, 0, 1, nil), maxEmptyFrames+1)), h2Abuse},
 		{"continuation", 10, clientPreface + string(h2frame(frameHeaders, 0, 1, []byte{0x82})) + string(bytes.Repeat(h2frame(frameCont, 0, 1, []byte{0x40, 1, 'x', 1, 'y'}), 300)), h2OK},
 		{"empty trailers", 10, clientPreface + string(headers(1)) + string(bytes.Repeat(h2frame(frameHeaders, 0, 1, nil), maxEmptyFrames+1)), h2Abuse},
+		{"empty settings", 10, clientPreface + string(bytes.Repeat(h2frame(0x4, 0, 0, nil), maxEmptyFrames+1)), h2Abuse},
+		{"settings acks", 10, clientPreface + string(bytes.Repeat(h2frame(0x4, flagAck, 0, nil), 300)), h2OK},
 		{"settings and window updates", 10, clientPreface + string(bytes.Repeat(append(settings, h2frame(0x8, 0, 0, []byte{0, 0, 0, 1})...), 300)), h2OK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -646,3 +646,30 @@ func TestSrvH2EmptyFrames(t *testing.T) {
 		}
 	}
 }
+
+// TestSrvH2ControlFlood: PING frames from a client that never reads the
+// answers end the connection (net/http's bound on queued control frames,
+// relied on here), and empty SETTINGS frames end it with the guard's
+// GOAWAY, whether the client reads the acknowledgements or not.
+func TestSrvH2ControlFlood(t *testing.T) {
+	g := srvStart(t)
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ping tls=%v", secure), func(t *testing.T) {
+			h := g.srvH2Dial(t, secure)
+			var err error
+			for i := 0; i < 1000000 && err == nil; i++ {
+				err = h.fr.WritePing(false, [8]byte{})
+			}
+			if err == nil {
+				t.Fatal("1,000,000 PINGs taken without an end")
+			}
+		})
+		t.Run(fmt.Sprintf("settings tls=%v", secure), func(t *testing.T) {
+			h := g.srvH2Dial(t, secure)
+			res, sent := h.srvFlood(100000, func(int) error { return h.fr.WriteSettings() })
+			if !res.goaway || res.gaCode != http2.ErrCodeEnhanceYourCalm || res.gaDebug != srvGuardGoAway {
+				t.Fatalf("after %d frames: %+v (%v), want the guard's GOAWAY ENHANCE_YOUR_CALM", sent, res, res.readErr)
+			}
+		})
+	}
+}
