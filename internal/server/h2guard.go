@@ -24,15 +24,34 @@ import (
 // it sends. More than maxResets resets within a window of 2*maxResets
 // streams ends the connection with GOAWAY ENHANCE_YOUR_CALM: a client that
 // cancels more than half of what it asks for is not a client worth serving.
-// So does a run of more than maxEmptyData empty DATA frames that do not end
-// their stream, which net/http processes one by one and never counts
-// (the empty-frames flood of CVE-2019-9518). net/http already ends
-// CONTINUATION, PING and SETTINGS floods itself.
+// Resets the client makes the server send count the same ("MadeYouReset",
+// CVE-2025-8671): a stream error on a stream the client has already
+// half-closed (a zero WINDOW_UPDATE, DATA after END_STREAM, a malformed
+// request) resets a stream whose handler is already running, which costs
+// the same as a client reset and which net/http does not count either.
+// A run of more than maxEmptyFrames frames that carry nothing ends the
+// connection too; net/http processes them one by one and never counts
+// them (the empty-frames flood of CVE-2019-9518). They are DATA without
+// data (padding is not data), empty DATA ending streams more often than
+// streams were opened, PRIORITY (which the round-robin write scheduler
+// ignores), SETTINGS without settings (net/http acknowledges each, and a
+// 9-byte acknowledgement is slow to fill the buffers of a client that
+// does not read them), and empty CONTINUATION or trailer HEADERS (an empty
+// fragment never brings a header block nearer its size limit, so net/http
+// would wait for its end forever). Only what makes progress ends the run:
+// DATA with data, or a new stream; other frames in between do not. PING
+// is left to net/http, which cuts off a client that does not read the
+// answers at 10,000 queued: clients keeping a connection alive or
+// measuring it send PINGs while only downloading. WINDOW_UPDATE is not
+// counted either: a client downloading sends them in bulk, and each is an
+// addition to net/http.
 //
 // The GOAWAY is written by the guard, not by net/http, which has no way to
 // be told. So the guard also sits on the write side and follows the frame
 // headers the server writes: the GOAWAY goes out only between two frames,
-// either at once or right after the server's write in progress.
+// either at once or right after the server's write in progress. There it
+// also sees the server's RST_STREAM frames; the read side takes them into
+// its count at the client's next frame.
 //
 // HTTP/2 reaches the guard two ways. h2c (prior knowledge) starts on a
 // sniffConn, whose HTTP/1 detector hands over after "PRI * HTTP/2.0\r\n\r\n".
@@ -49,17 +68,25 @@ const clientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 // before it hands over: a request head without fields.
 const h2cPrefaceSeen = len("PRI * HTTP/2.0\r\n\r\n")
 
-// maxEmptyData is the longest run of empty DATA frames without END_STREAM
-// a client may send; no client has a reason to send even two.
-const maxEmptyData = 100
+// maxEmptyFrames is the longest run of frames carrying nothing a client
+// may send; no client has a reason to send even a few.
+const maxEmptyFrames = 100
 
 const (
 	frameHeaderLen = 9
 	flagEndStream  = 0x1
+	flagPadded     = 0x8
 	frameData      = 0x0
 	frameHeaders   = 0x1
+	framePriority  = 0x2
 	frameRSTStream = 0x3
+	frameSettings  = 0x4
+	flagAck        = 0x1
 	frameGoAway    = 0x7
+	frameCont      = 0x9
+	errNo          = 0x0
+	errInternal    = 0x2
+	errRefused     = 0x7
 	errEnhanceCalm = 0xb
 )
 
@@ -99,16 +126,25 @@ type h2Guard struct {
 	lastStream uint32 // the highest stream id the client opened
 	streams    int    // streams opened in the current window
 	resets     int    // RST_STREAM frames in the current window
-	emptyData  int    // empty DATA frames without END_STREAM in a row
+	empty      int    // frames carrying nothing in a row
+	ends       int    // streams opened and not yet ended by an empty DATA
+	padded     bool   // the current frame is padded DATA; its pad length comes next
 
 	abused atomic.Bool
 
+	// serverResets counts the server's RST_STREAM frames the read side
+	// has not taken into resets yet.
+	serverResets atomic.Int32
+
 	// Write side.
-	mu      sync.Mutex
-	outHdr  int    // bytes of the current server frame header written
-	outLen  uint32 // its payload length, once known
-	outSkip uint32 // payload bytes of the current server frame still to come
-	sent    bool   // GOAWAY written: nothing more goes out
+	mu        sync.Mutex
+	outHdr    [frameHeaderLen]byte // the current server frame header
+	outHdrN   int                  // its bytes written
+	outSkip   uint32               // payload bytes of the current server frame still to come
+	outCodeN  int                  // error code bytes of a server RST_STREAM still to come
+	outCode   uint32
+	lastReset uint32 // the stream of the last server reset counted
+	sent      bool   // GOAWAY written: nothing more goes out
 }
 
 func (g *h2Guard) init(maxResets, prefaceSeen int) {
@@ -126,6 +162,20 @@ func (g *h2Guard) feed(p []byte) h2Verdict {
 			}
 			g.pre++
 			i++
+		case g.padded:
+			g.padded = false
+			g.skip--
+			// RFC 9113 6.1: the data is what the pad length byte and the
+			// padding leave; net/http refuses padding longer than that.
+			pad := uint32(p[i])
+			i++
+			var n uint32
+			if pad < g.skip {
+				n = g.skip - pad
+			}
+			if g.data(n) {
+				return h2Abuse
+			}
 		case g.skip > 0:
 			n := uint32(len(p) - i)
 			if n > g.skip {
@@ -154,26 +204,74 @@ func (g *h2Guard) feed(p []byte) h2Verdict {
 func (g *h2Guard) frame() bool {
 	h := &g.hdr
 	g.skip = uint32(h[0])<<16 | uint32(h[1])<<8 | uint32(h[2])
-	id := (uint32(h[5])<<24 | uint32(h[6])<<16 | uint32(h[7])<<8 | uint32(h[8])) & (1<<31 - 1)
-	if h[3] == frameData && g.skip == 0 && h[4]&flagEndStream == 0 {
-		g.emptyData++
-		return g.emptyData > maxEmptyData
+	id := streamID(h)
+	if n := g.serverResets.Load(); n != 0 {
+		g.serverResets.Add(-n)
+		g.resets += int(n)
+		if g.maxResets > 0 && g.resets > g.maxResets {
+			return true
+		}
 	}
-	g.emptyData = 0
 	switch h[3] {
+	case frameData:
+		if h[4]&flagPadded != 0 && g.skip > 0 {
+			g.padded = true
+			return false
+		}
+		return g.data(g.skip)
 	case frameHeaders:
 		if id > g.lastStream { // a new stream; later HEADERS on it are trailers
 			g.lastStream = id
+			g.empty = 0
+			g.ends++
 			g.streams++
 			if g.streams >= 2*g.maxResets {
 				g.streams, g.resets = 0, 0
 			}
+		} else if g.skip == 0 {
+			return g.nothing()
+		}
+	case framePriority:
+		return g.nothing()
+	case frameSettings:
+		if g.skip == 0 && h[4]&flagAck == 0 {
+			return g.nothing()
+		}
+	case frameCont:
+		if g.skip == 0 {
+			return g.nothing()
 		}
 	case frameRSTStream:
 		g.resets++
-		return g.maxResets > 0 && g.resets > g.maxResets
+	}
+	return g.maxResets > 0 && g.resets > g.maxResets
+}
+
+// data takes in a DATA frame (its flags in hdr) carrying n bytes of data
+// and reports whether the client went past a limit. An empty DATA frame
+// may end each stream once: clients that learn the body is over only
+// after its last byte send one.
+func (g *h2Guard) data(n uint32) bool {
+	switch {
+	case n > 0:
+		g.empty = 0
+	case g.hdr[4]&flagEndStream != 0 && g.ends > 0:
+		g.ends--
+	default:
+		return g.nothing()
 	}
 	return false
+}
+
+// nothing counts a frame that carries nothing and reports whether the run
+// of them went past the limit.
+func (g *h2Guard) nothing() bool {
+	g.empty++
+	return g.empty > maxEmptyFrames
+}
+
+func streamID(h *[frameHeaderLen]byte) uint32 {
+	return (uint32(h[5])<<24 | uint32(h[6])<<16 | uint32(h[7])<<8 | uint32(h[8])) & (1<<31 - 1)
 }
 
 // check follows bytes the client sent and returns the error that ends the
@@ -191,8 +289,11 @@ func (g *h2Guard) check(c net.Conn, p []byte) error {
 
 // abort sends GOAWAY ENHANCE_YOUR_CALM (at once when the server is between
 // two frames, else after its write in progress), then reads what the
-// client is still sending for a moment, so that closing does not reset
-// the connection before the client reads the GOAWAY.
+// client is still sending until it stops or rejectLinger is over. The
+// error abort's caller returns closes the connection: before the GOAWAY is
+// out, the server (which finishes a frame it has begun with its next
+// write) would never get to write it; after, a client still sending would
+// get a reset, and with it lose the GOAWAY it has not read yet.
 func (g *h2Guard) abort(c net.Conn) {
 	g.abused.Store(true)
 	if g.mu.TryLock() { // a server write blocked on a client that does not read must not hold us
@@ -200,13 +301,13 @@ func (g *h2Guard) abort(c net.Conn) {
 		g.mu.Unlock()
 	}
 	c.SetReadDeadline(time.Now().Add(rejectLinger))
-	io.CopyN(io.Discard, c, rejectDrainBytes)
+	io.Copy(io.Discard, c)
 }
 
 // goAway writes the GOAWAY if the server is between frames and closes the
 // write side. Called with mu held.
 func (g *h2Guard) goAway(c net.Conn) {
-	if g.sent || g.outHdr != 0 || g.outSkip != 0 {
+	if g.sent || g.outHdrN != 0 || g.outSkip != 0 {
 		return
 	}
 	g.sent = true
@@ -240,24 +341,59 @@ func (g *h2Guard) write(c net.Conn, p []byte) (int, error) {
 
 func (g *h2Guard) track(p []byte) {
 	for len(p) > 0 {
-		if g.outSkip > 0 {
+		switch {
+		case g.outCodeN > 0:
+			g.outCode = g.outCode<<8 | uint32(p[0])
+			g.outCodeN--
+			g.outSkip--
+			p = p[1:]
+			if g.outCodeN == 0 {
+				g.serverReset()
+			}
+		case g.outSkip > 0:
 			n := uint32(len(p))
 			if n > g.outSkip {
 				n = g.outSkip
 			}
 			g.outSkip -= n
 			p = p[n:]
-			continue
-		}
-		if g.outHdr < 3 {
-			g.outLen = g.outLen<<8 | uint32(p[0])
-		}
-		g.outHdr++
-		p = p[1:]
-		if g.outHdr == frameHeaderLen {
-			g.outSkip, g.outHdr, g.outLen = g.outLen, 0, 0
+		default:
+			n := copy(g.outHdr[g.outHdrN:], p)
+			g.outHdrN += n
+			p = p[n:]
+			if g.outHdrN < frameHeaderLen {
+				return
+			}
+			g.outHdrN = 0
+			h := &g.outHdr
+			g.outSkip = uint32(h[0])<<16 | uint32(h[1])<<8 | uint32(h[2])
+			if h[3] == frameRSTStream && g.outSkip == 4 && g.maxResets > 0 {
+				g.outCodeN, g.outCode = 4, 0
+			}
 		}
 	}
+}
+
+// serverReset counts the server RST_STREAM just written (its header is
+// still in outHdr) when the client brought it about. NO_ERROR ends a
+// stream whose response is complete while the client is still sending
+// (RFC 9113 8.1); REFUSED_STREAM turns away a stream before any work; and
+// INTERNAL_ERROR reports a failure of the handler or the upstream, which is
+// not the client's doing. Every other code answers something the client
+// sent. Resets of one stream in a row count once: net/http answers each
+// DATA frame still in flight on a stream it has closed with a reset, and
+// an honest uploader whose response came early would pay for every one.
+func (g *h2Guard) serverReset() {
+	switch g.outCode {
+	case errNo, errRefused, errInternal:
+		return
+	}
+	id := streamID(&g.outHdr)
+	if id == g.lastReset {
+		return
+	}
+	g.lastReset = id
+	g.serverResets.Add(1)
 }
 
 // h2TLSConn is a TLS connection that negotiated h2, as net/http gets it:

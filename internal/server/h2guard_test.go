@@ -45,6 +45,20 @@ func TestH2Guard(t *testing.T) {
 		return b
 	}
 	settings := h2frame(0x4, 0, 0, make([]byte, 6))
+	ping := h2frame(0x6, 0, 0, make([]byte, 8))
+	headers := func(id uint32) []byte { return h2frame(frameHeaders, 0x4, id, []byte{0x83}) }
+	// streams opens n streams from 1 on, each after the frame between.
+	streams := func(n int, between []byte) []byte {
+		var b []byte
+		for i := range n {
+			b = append(append(b, between...), headers(uint32(2*i+1))...)
+		}
+		return b
+	}
+	// padded is DATA on stream 1 with n bytes of data and pad of padding.
+	padded := func(n, pad int) []byte {
+		return h2frame(frameData, flagPadded, 1, append(append([]byte{byte(pad)}, bytes.Repeat([]byte("x"), n)...), make([]byte, pad)...))
+	}
 	// A DATA payload that looks like frame headers is skipped, not parsed.
 	disguised := h2frame(frameData, 0, 1, bytes.Repeat(h2frame(frameRSTStream, 0, 1, []byte{0, 0, 0, 8}), 50))
 	for _, tc := range []struct {
@@ -59,9 +73,22 @@ func TestH2Guard(t *testing.T) {
 		{"resets past the limit", 10, clientPreface + string(pairs(11)), h2Abuse},
 		{"no limit", 0, clientPreface + string(pairs(300)), h2OK},
 		{"resets in a payload", 10, clientPreface + string(disguised), h2OK},
-		{"empty data run", 10, clientPreface + string(empties(maxEmptyData)) + string(h2frame(frameData, 0, 1, []byte("x"))) + string(empties(maxEmptyData)), h2OK},
-		{"empty data flood", 10, clientPreface + string(empties(maxEmptyData+1)), h2Abuse},
-		{"empty data ending streams", 10, clientPreface + string(bytes.Repeat(h2frame(frameData, flagEndStream, 1, nil), 500)), h2OK},
+		{"empty data run", 10, clientPreface + string(empties(maxEmptyFrames)) + string(h2frame(frameData, 0, 1, []byte("x"))) + string(empties(maxEmptyFrames)), h2OK},
+		{"empty data flood", 10, clientPreface + string(empties(maxEmptyFrames+1)), h2Abuse},
+		{"empty data ending a stream again", 10, clientPreface + string(headers(1)) + string(bytes.Repeat(h2frame(frameData, flagEndStream, 1, nil), maxEmptyFrames+2)), h2Abuse},
+		{"empty data ending each stream", 10, clientPreface + string(streams(300, nil)) + string(bytes.Repeat(h2frame(frameData, flagEndStream, 1, nil), 300)), h2OK},
+		{"padding only", 10, clientPreface + string(headers(1)) + string(bytes.Repeat(padded(0, 0), maxEmptyFrames+1)), h2Abuse},
+		{"padding only run", 10, clientPreface + string(headers(1)) + string(bytes.Repeat(padded(0, 7), maxEmptyFrames)) + string(padded(3, 200)) + string(bytes.Repeat(padded(0, 7), maxEmptyFrames)), h2OK},
+		{"padding longer than the frame", 10, clientPreface + string(bytes.Repeat(h2frame(frameData, flagPadded, 1, []byte{9, 0}), maxEmptyFrames+1)), h2Abuse},
+		{"empty data and pings", 10, clientPreface + string(bytes.Repeat(append(empties(maxEmptyFrames/2), ping...), 3)), h2Abuse},
+		{"priority", 10, clientPreface + string(bytes.Repeat(h2frame(framePriority, 0, 3, []byte{0, 0, 0, 0, 15}), maxEmptyFrames+1)), h2Abuse},
+		{"priority run", 10, clientPreface + string(streams(300, h2frame(framePriority, 0, 3, []byte{0, 0, 0, 0, 15}))), h2OK},
+		{"empty continuation", 10, clientPreface + string(h2frame(frameHeaders, 0, 1, []byte{0x82})) + string(bytes.Repeat(h2frame(frameCont, 0, 1, nil), maxEmptyFrames+1)), h2Abuse},
+		{"continuation", 10, clientPreface + string(h2frame(frameHeaders, 0, 1, []byte{0x82})) + string(bytes.Repeat(h2frame(frameCont, 0, 1, []byte{0x40, 1, 'x', 1, 'y'}), 300)), h2OK},
+		{"empty trailers", 10, clientPreface + string(headers(1)) + string(bytes.Repeat(h2frame(frameHeaders, 0, 1, nil), maxEmptyFrames+1)), h2Abuse},
+		{"empty settings", 10, clientPreface + string(bytes.Repeat(h2frame(0x4, 0, 0, nil), maxEmptyFrames+1)), h2Abuse},
+		{"settings acks", 10, clientPreface + string(bytes.Repeat(h2frame(0x4, flagAck, 0, nil), 300)), h2OK},
+		{"settings and window updates", 10, clientPreface + string(bytes.Repeat(append(settings, h2frame(0x8, 0, 0, []byte{0, 0, 0, 1})...), 300)), h2OK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, step := range []int{1, 5, 9, 1 << 20} {
@@ -126,4 +153,105 @@ func TestH2GuardGoAway(t *testing.T) {
 	if !bytes.Equal(all, want) {
 		t.Fatalf("wrote\n%x\nwant\n%x", all, want)
 	}
+}
+
+// TestH2GuardServerResets: the server's RST_STREAM frames the client
+// brought about count with the client's (MadeYouReset, CVE-2025-8671),
+// once per stream in a row, whatever pieces the server writes them in;
+// NO_ERROR, REFUSED_STREAM and INTERNAL_ERROR do not count.
+func TestH2GuardServerResets(t *testing.T) {
+	rst := func(id uint32, code byte) []byte { return h2frame(frameRSTStream, 0, id, []byte{0, 0, 0, code}) }
+	// A server RST_STREAM's code in a frame payload is skipped.
+	disguised := h2frame(frameData, 0, 1, bytes.Repeat(rst(1, 1), 20))
+	for _, tc := range []struct {
+		name   string
+		server []byte
+		want   int32
+	}{
+		{"protocol error", append(rst(1, 0x1), rst(3, 0x1)...), 2},
+		{"stream closed", rst(5, 0x5), 1},
+		{"flow control", rst(5, 0x3), 1},
+		{"no error", rst(1, 0x0), 0},
+		{"refused", rst(1, 0x7), 0},
+		{"internal", rst(1, 0x2), 0},
+		{"same stream in a row", bytes.Repeat(rst(7, 0x5), 30), 1},
+		{"two streams in turn", bytes.Repeat(append(rst(7, 0x5), rst(9, 0x5)...), 3), 6},
+		{"among other frames", append(append(h2frame(0x4, 0, 0, make([]byte, 12)), disguised...), rst(3, 0x8)...), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, step := range []int{1, 3, 4, 9, 13, 1 << 20} {
+				var g h2Guard
+				g.init(10, 0)
+				for b := tc.server; len(b) > 0; {
+					n := min(step, len(b))
+					g.track(b[:n])
+					b = b[n:]
+				}
+				if got := g.serverResets.Load(); got != tc.want {
+					t.Fatalf("pieces of %d: %d resets counted, want %d", step, got, tc.want)
+				}
+				if g.outHdrN != 0 || g.outSkip != 0 || g.outCodeN != 0 {
+					t.Fatalf("pieces of %d: not between frames", step)
+				}
+			}
+		})
+	}
+	t.Run("no limit", func(t *testing.T) {
+		var g h2Guard
+		g.init(0, 0)
+		g.track(rst(1, 0x1))
+		if got := g.serverResets.Load(); got != 0 {
+			t.Fatalf("%d resets counted with no limit", got)
+		}
+	})
+	t.Run("window", func(t *testing.T) {
+		// The client's next frame takes the server's resets in: 10
+		// provoked resets are at the limit, 11 past it, within a window
+		// of 20 streams.
+		var g h2Guard
+		g.init(10, 0)
+		if v := g.feed([]byte(clientPreface)); v != h2OK {
+			t.Fatalf("preface: %d", v)
+		}
+		for i := range 11 {
+			id := uint32(2*i + 1)
+			if v := g.feed(h2frame(frameHeaders, 0x5, id, []byte{0x82})); v != h2OK {
+				t.Fatalf("stream %d: verdict %d", id, v)
+			}
+			g.track(rst(id, 0x1))
+		}
+		if v := g.feed(h2frame(0x8, 0, 21, []byte{0, 0, 0, 0})); v != h2Abuse {
+			t.Fatalf("after 11 provoked resets: verdict %d, want %d", v, h2Abuse)
+		}
+	})
+}
+
+// FuzzH2Guard: whatever a client sends, the guard reaches the same
+// verdict whether it reads the bytes whole or in pieces; and whatever the
+// server writes, it counts the same resets and ends in the same place of
+// a frame whether it is written whole or in pieces.
+func FuzzH2Guard(f *testing.F) {
+	f.Add([]byte{}, uint8(1))
+	f.Add(h2frame(frameData, flagPadded, 1, []byte{3, 'x', 0, 0, 0}), uint8(2))
+	f.Add(append(h2frame(frameHeaders, 0x5, 1, []byte{0x82}), h2frame(frameRSTStream, 0, 1, []byte{0, 0, 0, 8})...), uint8(5))
+	f.Add(h2frame(frameCont, 0, 1, nil), uint8(9))
+	f.Fuzz(func(t *testing.T, b []byte, step uint8) {
+		n := max(int(step), 1)
+		stream := append([]byte(clientPreface), b...)
+		whole := h2feed(3, stream, len(stream))
+		if got := h2feed(3, stream, n); got != whole {
+			t.Fatalf("in pieces of %d: verdict %d, whole %d", n, got, whole)
+		}
+		var w, p h2Guard
+		w.init(3, 0)
+		p.init(3, 0)
+		w.track(b)
+		for rest := b; len(rest) > 0; rest = rest[min(n, len(rest)):] {
+			p.track(rest[:min(n, len(rest))])
+		}
+		if w.serverResets.Load() != p.serverResets.Load() || w.outHdrN != p.outHdrN || w.outSkip != p.outSkip || w.outCodeN != p.outCodeN {
+			t.Fatalf("server writes in pieces of %d: %d resets, at %d/%d/%d; whole: %d, at %d/%d/%d", n,
+				p.serverResets.Load(), p.outHdrN, p.outSkip, p.outCodeN, w.serverResets.Load(), w.outHdrN, w.outSkip, w.outCodeN)
+		}
+	})
 }

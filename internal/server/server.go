@@ -22,8 +22,9 @@ type Limits struct {
 	MaxHeaderBytes       int
 	MaxConcurrentStreams int
 	// MaxResets ends an HTTP/2 connection (GOAWAY ENHANCE_YOUR_CALM) whose
-	// client resets more than this many streams within a window of twice
-	// as many streams it opens (rapid reset); 0: no limit.
+	// client resets, or makes the server reset, more than this many streams
+	// within a window of twice as many streams it opens (rapid reset,
+	// MadeYouReset); 0: no limit.
 	MaxResets int
 }
 

@@ -193,6 +193,7 @@ type srvH2Result struct {
 	reset   bool
 	goaway  bool
 	gaCode  http2.ErrCode
+	gaDebug string
 	closed  bool // the connection ended (EOF or an error) without GOAWAY
 	readErr error
 }
@@ -218,7 +219,7 @@ func (h *srvH2) await(id uint32) srvH2Result {
 				h.fr.WritePing(true, f.Data)
 			}
 		case *http2.GoAwayFrame:
-			res.goaway, res.gaCode = true, f.ErrCode
+			res.goaway, res.gaCode, res.gaDebug = true, f.ErrCode, string(f.DebugData())
 			return res
 		case *http2.MetaHeadersFrame:
 			if f.StreamID == id {
@@ -431,5 +432,244 @@ func TestSrvH2Malformed(t *testing.T) {
 	}
 	if strings.Contains(g.gw.Stderr(), `"level":"ERROR"`) {
 		t.Fatalf("error log lines:\n%s", g.gw.Stderr())
+	}
+}
+
+// srvProvoked sends up to n streams from firstID on, each a complete GET
+// (HEADERS with END_STREAM) followed by a frame from provoke that makes
+// the server reset the stream, stopping at the first failed write, and
+// returns how many streams went out.
+func (h *srvH2) srvProvoked(firstID uint32, n int, provoke func(id uint32) error) int {
+	h.fr.AllowIllegalWrites = true
+	for i := 0; i < n; i++ {
+		id := firstID + uint32(2*i)
+		if h.request(id, "GET", "/provoked") != nil || provoke(id) != nil {
+			return i
+		}
+	}
+	return n
+}
+
+// srvFlood calls send(i) for i from 0 until n, a write fails or the
+// connection ends, while it reads what the server sends, so that a flood
+// the server answers frame by frame cannot stall on a client that does not
+// read. It returns how the connection ended (a GOAWAY, or closed) and how
+// many sends went out.
+func (h *srvH2) srvFlood(n int, send func(i int) error) (srvH2Result, int) {
+	h.t.Helper()
+	h.fr.AllowIllegalWrites = true
+	done := make(chan srvH2Result, 1)
+	go func() {
+		var res srvH2Result
+		for {
+			f, err := h.fr.ReadFrame()
+			if err != nil {
+				res.closed, res.readErr = true, err
+				break
+			}
+			if f, ok := f.(*http2.GoAwayFrame); ok {
+				res.goaway, res.gaCode, res.gaDebug = true, f.ErrCode, string(f.DebugData())
+				break
+			}
+		}
+		done <- res
+	}()
+	sent := 0
+	for ; sent < n; sent++ {
+		select {
+		case res := <-done:
+			return res, sent
+		default:
+		}
+		if send(sent) != nil {
+			break
+		}
+	}
+	return <-done, sent
+}
+
+// srvProvokers are the frames that make the server reset a stream the
+// client has just half-closed ("MadeYouReset", CVE-2025-8671).
+func (h *srvH2) srvProvokers() map[string]func(id uint32) error {
+	return map[string]func(id uint32) error{
+		// A zero increment is a stream error: RST_STREAM PROTOCOL_ERROR.
+		"window update 0": func(id uint32) error { return h.fr.WriteWindowUpdate(id, 0) },
+		// DATA after END_STREAM: RST_STREAM STREAM_CLOSED.
+		"data after end": func(id uint32) error { return h.fr.WriteData(id, false, []byte("x")) },
+	}
+}
+
+// srvAwaitResets reads frames until the server has reset n streams,
+// answering SETTINGS and PING, and fails when the connection ends.
+func (h *srvH2) srvAwaitResets(n int) {
+	h.t.Helper()
+	for n > 0 {
+		f, err := h.fr.ReadFrame()
+		if err != nil {
+			h.t.Fatalf("waiting for %d more resets: %v", n, err)
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				h.fr.WriteSettingsAck()
+			}
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				h.fr.WritePing(true, f.Data)
+			}
+		case *http2.GoAwayFrame:
+			h.t.Fatalf("GOAWAY %v %q waiting for %d more resets", f.ErrCode, f.DebugData(), n)
+		case *http2.RSTStreamFrame:
+			n--
+		}
+	}
+}
+
+// srvGuardGoAway is the reason the gateway's HTTP/2 guard, not Go's
+// HTTP/2 server, gives in its GOAWAY.
+const srvGuardGoAway = "stream resets or empty frames flood"
+
+// TestSrvH2MadeYouReset: a client that makes the server reset its streams
+// (CVE-2025-8671) instead of resetting them itself is held to the same
+// --http2-max-resets limit as rapid reset: 5,000 provoked resets end the
+// connection with the guard's GOAWAY ENHANCE_YOUR_CALM, over h2c and TLS,
+// with either trigger; 450 in a window of 1,000 streams do not.
+func TestSrvH2MadeYouReset(t *testing.T) {
+	g := srvStart(t)
+	for _, secure := range []bool{false, true} {
+		for _, name := range []string{"window update 0", "data after end"} {
+			t.Run(fmt.Sprintf("%s tls=%v", name, secure), func(t *testing.T) {
+				h := g.srvH2Dial(t, secure)
+				before := g.up.Count.Load()
+				provoke := h.srvProvokers()[name]
+				res, sent := h.srvFlood(5000, func(i int) error {
+					id := uint32(2*i + 1)
+					if err := h.request(id, "GET", "/provoked"); err != nil {
+						return err
+					}
+					return provoke(id)
+				})
+				if !res.goaway || res.gaCode != http2.ErrCodeEnhanceYourCalm || res.gaDebug != srvGuardGoAway {
+					t.Fatalf("after %d streams: %+v (%v), want the guard's GOAWAY ENHANCE_YOUR_CALM", sent, res, res.readErr)
+				}
+				// The limit is 500 resets in a window of 1,000 streams; a
+				// few more streams are in flight when it is reached.
+				if n := g.up.Count.Load() - before; n > 1000 {
+					t.Fatalf("upstream saw %d requests", n)
+				}
+			})
+			t.Run(fmt.Sprintf("%s below the limit tls=%v", name, secure), func(t *testing.T) {
+				h := g.srvH2Dial(t, secure)
+				id := uint32(1)
+				for range 9 { // in batches, so that no stream is refused for concurrency
+					if sent := h.srvProvoked(id, 50, h.srvProvokers()[name]); sent != 50 {
+						t.Fatalf("connection closed after %d streams", sent)
+					}
+					h.srvAwaitResets(50)
+					id += 100
+				}
+				h.get(id, "GET", "/after")
+				if res := h.await(id); res.status != "200" {
+					t.Fatalf("request after 450 provoked resets: %+v", res)
+				}
+			})
+		}
+	}
+}
+
+// TestSrvH2EmptyFrames: frames that carry nothing, sent in a flood, end
+// the connection with the guard's GOAWAY ENHANCE_YOUR_CALM, over h2c and
+// TLS, however they are dressed up: DATA with only padding, empty DATA
+// with a PING now and then, empty DATA ending a stream again and again,
+// PRIORITY frames, empty CONTINUATION frames (an endless header block Go's
+// server does not bound). An upload in padded DATA frames, with a few
+// empty ones among them, is served.
+func TestSrvH2EmptyFrames(t *testing.T) {
+	g := srvStart(t)
+	post := []string{":method", "POST", ":scheme", "https", ":authority", "a.example.com", ":path", "/d"}
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("upload tls=%v", secure), func(t *testing.T) {
+			h := g.srvH2Dial(t, secure)
+			if err := h.headers(1, false, post...); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 10; i++ {
+				h.fr.WriteDataPadded(1, false, nil, []byte{0, 0})
+				h.fr.WriteDataPadded(1, false, []byte("x"), []byte{0, 0, 0})
+				h.fr.WritePing(false, [8]byte{})
+			}
+			h.fr.WriteData(1, true, nil)
+			if res := h.await(1); res.status != "200" || gwtest.DecodeSeen(t, res.body).Body != "xxxxxxxxxx" {
+				t.Fatalf("upload with a few empty DATA frames: %+v", res)
+			}
+		})
+		for _, tc := range []struct {
+			name  string
+			start func(h *srvH2) error        // opens the stream the flood is on
+			send  func(h *srvH2, i int) error // one frame of the flood
+		}{
+			{"padding only",
+				func(h *srvH2) error { return h.headers(1, false, post...) },
+				func(h *srvH2, i int) error { return h.fr.WriteDataPadded(1, false, nil, []byte{}) }},
+			{"empty data and pings",
+				func(h *srvH2) error { return h.headers(1, false, post...) },
+				func(h *srvH2, i int) error {
+					if i%100 == 99 {
+						return h.fr.WritePing(false, [8]byte{})
+					}
+					return h.fr.WriteData(1, false, nil)
+				}},
+			{"stream ended again",
+				func(h *srvH2) error { return h.request(1, "GET", "/e") },
+				func(h *srvH2, i int) error { return h.fr.WriteData(1, true, nil) }},
+			{"priority",
+				func(h *srvH2) error { return nil },
+				func(h *srvH2, i int) error { return h.fr.WritePriority(3, http2.PriorityParam{Weight: 15}) }},
+			{"empty continuation",
+				func(h *srvH2) error {
+					h.hbuf.Reset()
+					h.enc.WriteField(hpack.HeaderField{Name: ":method", Value: "GET"})
+					return h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: h.hbuf.Bytes()})
+				},
+				func(h *srvH2, i int) error { return h.fr.WriteContinuation(1, false, nil) }},
+		} {
+			t.Run(fmt.Sprintf("%s tls=%v", tc.name, secure), func(t *testing.T) {
+				h := g.srvH2Dial(t, secure)
+				if err := tc.start(h); err != nil {
+					t.Fatal(err)
+				}
+				res, sent := h.srvFlood(100000, func(i int) error { return tc.send(h, i) })
+				if !res.goaway || res.gaCode != http2.ErrCodeEnhanceYourCalm || res.gaDebug != srvGuardGoAway {
+					t.Fatalf("after %d frames: %+v (%v), want the guard's GOAWAY ENHANCE_YOUR_CALM", sent, res, res.readErr)
+				}
+			})
+		}
+	}
+}
+
+// TestSrvH2ControlFlood: PING frames from a client that never reads the
+// answers end the connection (net/http's bound on queued control frames,
+// relied on here), and empty SETTINGS frames end it with the guard's
+// GOAWAY, whether the client reads the acknowledgements or not.
+func TestSrvH2ControlFlood(t *testing.T) {
+	g := srvStart(t)
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ping tls=%v", secure), func(t *testing.T) {
+			h := g.srvH2Dial(t, secure)
+			var err error
+			for i := 0; i < 1000000 && err == nil; i++ {
+				err = h.fr.WritePing(false, [8]byte{})
+			}
+			if err == nil {
+				t.Fatal("1,000,000 PINGs taken without an end")
+			}
+		})
+		t.Run(fmt.Sprintf("settings tls=%v", secure), func(t *testing.T) {
+			h := g.srvH2Dial(t, secure)
+			res, sent := h.srvFlood(100000, func(int) error { return h.fr.WriteSettings() })
+			if !res.goaway || res.gaCode != http2.ErrCodeEnhanceYourCalm || res.gaDebug != srvGuardGoAway {
+				t.Fatalf("after %d frames: %+v (%v), want the guard's GOAWAY ENHANCE_YOUR_CALM", sent, res, res.readErr)
+			}
+		})
 	}
 }
