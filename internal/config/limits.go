@@ -140,6 +140,11 @@ func (s *depthScanner) value(line []byte, i, owner int) bool {
 			return true
 		case c == '[' || c == '{':
 			return s.flowScan(line, i, owner)
+		case c == '&' || c == '!':
+			// Node properties (an anchor, a tag) come before the node
+			// they belong to, which may be a flow collection.
+			i = skipProperty(line, i)
+			continue
 		case c == '"' || c == '\'':
 			start := i
 			s.quote = c
@@ -178,6 +183,23 @@ func (s *depthScanner) value(line []byte, i, owner int) bool {
 		owner = start
 		i++
 	}
+}
+
+// skipProperty returns the position after the anchor or tag at i: a
+// verbatim tag `!<...>` ends at `>`, the others at a blank. A `[` or `{`
+// ends it too, so that a collection written right after it is scanned
+// (over-counting a level is harmless; missing one is not).
+func skipProperty(line []byte, i int) int {
+	if i+1 < len(line) && line[i] == '!' && line[i+1] == '<' {
+		if j := indexByte(line[i:], '>'); j >= 0 {
+			return i + j + 1
+		}
+		return len(line)
+	}
+	for i < len(line) && !isBlank(line[i]) && line[i] != '[' && line[i] != '{' {
+		i++
+	}
+	return i
 }
 
 // keyColon returns the position after `:` when a quoted scalar ending at

@@ -189,3 +189,26 @@ func TestInvalidUTF8Refused(t *testing.T) {
 	// Valid UTF-8 beyond ASCII is fine.
 	mustParse(t, "_format_version: \"3.0\"\nservices: [{name: café-ü, host: h, tags: [日本]}]\n")
 }
+
+// A tag or an anchor before a collection does not hide its brackets from
+// the scan that runs before the parser.
+func TestNestingDepthAfterNodeProperties(t *testing.T) {
+	deep := strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1)
+	for name, doc := range map[string]string{
+		"tag":               "services: !!seq " + deep,
+		"anchor":            "services: &a " + deep,
+		"anchor and tag":    "services: &a !!seq " + deep,
+		"verbatim tag":      "services: !<tag:yaml.org,2002:seq> " + deep,
+		"local tag":         "services: !x " + deep,
+		"document tag":      `--- !!map {"_format_version":"3.0","services":` + deep + "}",
+		"tagged root":       `!!map {"name":"cors","config":` + deep + "}",
+		"tagged seq item":   "services:\n  - !!seq " + deep,
+		"tagged key":        "? !!str k\n: !!seq " + deep,
+		"tag on next line":  "services: !!seq\n  " + deep,
+		"anchor, next line": "services: &a\n  " + deep,
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantErr(t, checkDepth([]byte(doc)), "nested deeper than 100 levels")
+		})
+	}
+}
