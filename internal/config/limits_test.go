@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -210,5 +211,67 @@ func TestNestingDepthAfterNodeProperties(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			wantErr(t, checkDepth([]byte(doc)), "nested deeper than 100 levels")
 		})
+	}
+}
+
+// The parser's cost grows with the values a document holds; the scan
+// refuses a document of too many before it runs, in YAML and JSON.
+func TestTooManyValuesRefused(t *testing.T) {
+	n := MaxNodes / 2
+	for name, doc := range map[string]string{
+		"flow list":  "_comment: [" + strings.Repeat("1,", n) + "1]",
+		"json list":  `{"_comment": [` + strings.Repeat("1,", n) + "1]}",
+		"block list": "_comment:\n" + strings.Repeat("- \n", n),
+		"block map":  "_comment:\n" + strings.Repeat("  k: \n", n),
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantErr(t, checkDepth([]byte(doc)), "more than 3000000 values")
+		})
+	}
+}
+
+// One long key over many values cost the previous parser gigabytes (it
+// stored every value's path); this parse must stay small.
+func TestLongKeyOverManyValues(t *testing.T) {
+	key, values := strings.Repeat("k", 4000), "["+strings.Repeat("1,", 200_000)+"1]"
+	for name, doc := range map[string]string{
+		"yaml": "? " + key + "\n: " + values,
+		"json": `{"` + key + `": ` + values + "}",
+	} {
+		t.Run(name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			if _, err := ParseRaw([]byte(doc), ""); err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&after)
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
+				t.Fatalf("parsing %d bytes allocated %d MiB", len(doc), grew>>20)
+			}
+		})
+	}
+}
+
+// JSON documents take the JSON tokenizer: every JSON escape is read, lines
+// are kept for errors, and a key written twice is refused as in YAML.
+func TestJSONDocuments(t *testing.T) {
+	r, err := ParseRaw([]byte("{\"a\": \"x\\/y \\ud83d\\ude00\",\n \"b\": [1, 2.5, true, null]}"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := r.Value().(map[string]any)
+	if m["a"] != "x/y \U0001F600" || fmt.Sprint(m["b"]) != "[1 2.5 true <nil>]" {
+		t.Fatalf("got %#v", m)
+	}
+	_, err = Parse([]byte("{\"_format_version\": \"3.0\",\n\"services\": [{\"name\": \"s\", \"host\": 5}]}"), Options{})
+	wantErr(t, err, "(line 2)")
+	for _, doc := range []string{"{\"a\": 1,\n\"a\": 2}", "a: 1\na: 2\n"} {
+		_, err = ParseRaw([]byte(doc), "")
+		wantErr(t, err, `line 2: mapping key "a" already defined at line 1`)
+	}
+	// Flow-style YAML is not JSON and still parses.
+	if r, err := ParseRaw([]byte("{a: 1, b: [x]}"), ""); err != nil || fmt.Sprint(r.Value()) != "map[a:1 b:[x]]" {
+		t.Fatalf("flow YAML: %v, %v", r.Value(), err)
 	}
 }
