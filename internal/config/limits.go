@@ -22,11 +22,11 @@ const MaxAliasValues = 1_000_000
 
 // MaxNodes bounds the values (scalars, maps, arrays, keys included) a
 // document may hold, counted generously by the byte scan before the
-// parser runs. Parsing and decoding cost at most about 250 bytes of heap
-// per counted value (measured: flat lists and maps of one-character
-// values), so this holds a parse under about 750 MB whatever the
-// document's size, while 100,000 consumers with a key-auth credential each
-// (8.6 MB of YAML) count 1.3 million.
+// parser runs. Parsing and decoding cost at most about 300 bytes of memory
+// per counted value (measured in bench/RESULTS.md: flat lists and maps of
+// one-character values), so this holds a parse under about 1 GB whatever
+// the document's size, while 100,000 consumers with a key-auth credential
+// each (8.6 MB of YAML) count 1.3 million.
 const MaxNodes = 3_000_000
 
 // errTooDeep is the error for a document nested deeper than MaxDepth.
