@@ -19,8 +19,9 @@ import (
 	"github.com/turnpikegw/turnpike/internal/reload"
 )
 
-// maxPluginBody bounds POST /schemas/plugins/validate (one plugin).
-const maxPluginBody = 1 << 20
+// maxPluginBody bounds POST /schemas/plugins/validate: one plugin entity
+// is a few kilobytes.
+const maxPluginBody = 64 << 10
 
 // config serves Kong's DB-less /config: GET returns the document in force,
 // POST replaces it through the Loader (the one path every reload takes).
@@ -236,20 +237,43 @@ func (a *api) validatePlugin(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPluginBody))
 	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, message("request body too large"))
+		writeJSON(w, http.StatusRequestEntityTooLarge, message("request body too large (the limit is "+strconv.Itoa(maxPluginBody)+" bytes)"))
 		return
 	}
+	// The body is parsed inside the loader's gate and budget, like any
+	// load: one parse at a time, whoever sends it.
+	_, err = a.src.Loader.Check(func() ([]byte, error) { return a.pluginDocument(body) })
+	var ee entityError
+	switch {
+	case errors.Is(err, reload.ErrBusy):
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusTooManyRequests, message("Currently loading previous configuration"))
+	case errors.As(err, &ee):
+		writeJSON(w, http.StatusBadRequest, schemaViolation(map[string]string{"@entity": ee.msg}))
+	case err != nil:
+		fields, _ := errorFields(asErrors(err), "plugins[0]")
+		writeJSON(w, http.StatusBadRequest, schemaViolation(fields))
+	default:
+		writeJSON(w, http.StatusOK, message("schema validation successful"))
+	}
+}
+
+// entityError is a plugin body that is not a plugin entity at all.
+type entityError struct{ msg string }
+
+func (e entityError) Error() string { return e.msg }
+
+// pluginDocument makes a configuration holding only the plugin in body.
+func (a *api) pluginDocument(body []byte) ([]byte, error) {
 	// The config package's parser, not a plain YAML decoder: it bounds
-	// nesting and alias expansion as every config load does.
+	// nesting, values and alias expansion as every config load does.
 	raw, err := config.ParseRaw(body, "")
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, schemaViolation(map[string]string{"@entity": err.Error()}))
-		return
+		return nil, entityError{err.Error()}
 	}
 	p, ok := raw.Value().(map[string]any)
 	if !ok {
-		writeJSON(w, http.StatusBadRequest, schemaViolation(map[string]string{"@entity": "expected a plugin object"}))
-		return
+		return nil, entityError{"expected a plugin object"}
 	}
 	// Foreign keys name entities this synthetic config does not have; only
 	// whether a consumer scope is allowed matters to the plugin's schema.
@@ -277,15 +301,9 @@ func (a *api) validatePlugin(w http.ResponseWriter, r *http.Request) {
 	}
 	data, err := json.Marshal(doc)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, schemaViolation(map[string]string{"@entity": err.Error()}))
-		return
+		return nil, entityError{err.Error()}
 	}
-	if _, err := a.src.Loader.Check(data); err != nil {
-		fields, _ := errorFields(asErrors(err), "plugins[0]")
-		writeJSON(w, http.StatusBadRequest, schemaViolation(fields))
-		return
-	}
-	writeJSON(w, http.StatusOK, message("schema validation successful"))
+	return data, nil
 }
 
 // schemaViolation is Kong's code-2 error; fields maps paths relative to the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/explain"
+	"github.com/turnpikegw/turnpike/internal/reload"
 )
 
 func newExplainCmd() *cobra.Command {
@@ -47,7 +48,7 @@ or request.`,
 				}
 				req.Header.Add(name, strings.TrimSpace(value))
 			}
-			snap, err := loadAndCompile(path)
+			snap, err := loadAndCompile(path, reload.DefaultLimits)
 			if err != nil {
 				var errs config.Errors
 				if errors.As(err, &errs) {

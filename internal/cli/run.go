@@ -151,7 +151,7 @@ func newRunCmd() *cobra.Command {
 			if o.configPath == "" {
 				return errors.New("a config file is required: turnpike run -c kong.yml")
 			}
-			data, err := os.ReadFile(o.configPath)
+			data, err := reload.ReadFile(o.configPath, o.loadLimits.MaxSize)
 			if err != nil {
 				return exitError{code: 1, msg: err.Error()}
 			}

@@ -10,12 +10,14 @@ import (
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/all"
+	"github.com/turnpikegw/turnpike/internal/reload"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
 func newValidateCmd() *cobra.Command {
 	var path string
+	limits := reload.DefaultLimits
 	cmd := &cobra.Command{
 		Use:   "validate -c kong.yml",
 		Short: "Check a config: every error with its field path, exit 1; or a one-line summary, exit 0",
@@ -27,7 +29,7 @@ func newValidateCmd() *cobra.Command {
 			if path == "" {
 				return errors.New("a config file is required: turnpike validate -c kong.yml")
 			}
-			snap, err := loadAndCompile(path)
+			snap, err := loadAndCompile(path, limits)
 			if err != nil {
 				var errs config.Errors
 				if errors.As(err, &errs) {
@@ -43,21 +45,24 @@ func newValidateCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&path, "config", "c", "", "Kong declarative config file (YAML or JSON)")
+	cmd.Flags().Int64Var(&limits.MaxSize, "config-max-size", reload.DefaultLimits.MaxSize, "largest configuration in bytes; a larger file is refused without being read (0: no limit)")
+	cmd.Flags().DurationVar(&limits.Timeout, "config-load-timeout", reload.DefaultLimits.Timeout, "give up a check that takes longer (0: no limit)")
+	cmd.Flags().Uint64Var(&limits.Memory, "config-load-memory", reload.DefaultLimits.Memory, "give up a check once the heap has grown by more than this many bytes (0: no limit)")
 	return cmd
 }
 
 // loadAndCompile runs every check the gateway runs at start-up, plugin
-// configs included, without opening any listener.
-func loadAndCompile(path string) (*snapshot.Snapshot, error) {
-	model, err := config.Load(path, config.Options{})
-	if err != nil {
-		return nil, err
-	}
+// configs included, without opening any listener, under the same limits
+// as a load: size (the file is read no further), time and memory.
+func loadAndCompile(path string, limits reload.Limits) (*snapshot.Snapshot, error) {
 	reg, err := plugin.NewRegistry(all.Registrations())
 	if err != nil {
 		return nil, err
 	}
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	defer pools.Close()
-	return snapshot.Compile(model, snapshot.Deps{Registry: reg, Pools: pools, Env: plugin.Env{Logger: slog.New(slog.DiscardHandler)}})
+	deps := snapshot.Deps{Registry: reg, Pools: pools, Env: plugin.Env{Logger: slog.New(slog.DiscardHandler)}}
+	l := reload.New(&snapshot.Holder{}, deps, path, config.Options{}, nil)
+	l.SetLimits(limits)
+	return l.Check(func() ([]byte, error) { return reload.ReadFile(path, limits.MaxSize) })
 }

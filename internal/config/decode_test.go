@@ -293,7 +293,7 @@ services:
     tags: [!!str 123, !!str yes]
 `
 	_, err := Parse([]byte(src), Options{})
-	want := Errors{{Path: "x-defaults", Message: "unknown field", Line: 3}}
+	want := Errors{{Path: "x-defaults", Message: "unknown field", Line: 2}}
 	if diff := cmp.Diff(want, asErrors(t, err)); diff != "" {
 		t.Fatalf("errors (-want +got):\n%s", diff)
 	}

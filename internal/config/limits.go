@@ -20,19 +20,36 @@ const MaxDepth = 100
 // across thousands of routes stays well within it.
 const MaxAliasValues = 1_000_000
 
+// MaxNodes bounds the values (scalars, maps, arrays, keys included) a
+// document may hold, counted generously by the byte scan before the
+// parser runs. Parsing and decoding cost at most about 300 bytes of memory
+// per counted value (measured in bench/RESULTS.md: flat lists and maps of
+// one-character values), so this holds a parse under about 1 GB whatever
+// the document's size, while 100,000 consumers with a key-auth credential
+// each (8.6 MB of YAML) count 1.3 million.
+const MaxNodes = 3_000_000
+
 // errTooDeep is the error for a document nested deeper than MaxDepth.
 func errTooDeep(line int) error {
 	return fmt.Errorf("line %d: nested deeper than %d levels", line, MaxDepth)
 }
 
-// checkDepth refuses a document nested deeper than MaxDepth with one pass
-// over its bytes, before the parser sees it. It follows YAML's structure
-// closely enough to count the levels that cost memory: brackets of flow
-// collections (JSON), block indentation and the compact `- - x` form,
-// skipping quoted strings, comments and block scalars. A misjudged corner
-// of YAML can only miscount a level, never skip the brackets that matter.
+// checkDepth refuses, with one pass over its bytes before the parser sees
+// it, a document nested deeper than MaxDepth or holding more than MaxNodes
+// values.
 func checkDepth(data []byte) error {
-	s := depthScanner{scalarOwner: -1}
+	return scanLimits(data, MaxDepth, MaxNodes)
+}
+
+// scanLimits follows YAML's structure closely enough to count the levels
+// that cost memory: brackets of flow collections (JSON), block indentation
+// and the compact `- - x` form, skipping quoted strings, comments and block
+// scalars. It counts values from their indicators (every `[`, `{`, `,` and
+// `:` in flow, every key and `-` in block, every line), more than there
+// are. A misjudged corner of YAML can only miscount a level, never skip
+// the brackets that matter; FuzzScanLimits holds it to the parser.
+func scanLimits(data []byte, maxDepth, maxNodes int) error {
+	s := depthScanner{scalarOwner: -1, maxDepth: maxDepth, maxNodes: maxNodes}
 	for ln := 1; len(data) > 0; ln++ {
 		var line []byte
 		if i := indexByte(data, '\n'); i >= 0 {
@@ -44,7 +61,10 @@ func checkDepth(data []byte) error {
 			line = line[:n-1]
 		}
 		if !s.line(line) {
-			return errTooDeep(ln)
+			if s.nodes > maxNodes {
+				return fmt.Errorf("line %d: more than %d values", ln, maxNodes)
+			}
+			return fmt.Errorf("line %d: nested deeper than %d levels", ln, maxDepth)
 		}
 	}
 	return nil
@@ -69,9 +89,16 @@ type depthScanner struct {
 	// scalarOwner is the column of the node whose block scalar (`|`, `>`)
 	// is being read, or -1: lines indented deeper are its text.
 	scalarOwner int
+	// nodes counts values from above.
+	nodes              int
+	maxDepth, maxNodes int
 }
 
-func (s *depthScanner) deep() bool { return len(s.blocks)+s.flow > MaxDepth }
+// over adds n values and tells whether a limit is exceeded.
+func (s *depthScanner) over(n int) bool {
+	s.nodes += n
+	return len(s.blocks)+s.flow > s.maxDepth || s.nodes > s.maxNodes
+}
 
 func isBlank(c byte) bool { return c == ' ' || c == '\t' }
 
@@ -87,6 +114,9 @@ func (s *depthScanner) line(line []byte) bool {
 			return true
 		}
 		s.scalarOwner = -1
+	}
+	if !blank && s.over(1) {
+		return false
 	}
 	i := 0
 	switch {
@@ -127,7 +157,7 @@ func (s *depthScanner) value(line []byte, i, owner int) bool {
 		case (c == '-' || c == '?' || c == ':') && (i+1 == len(line) || isBlank(line[i+1])):
 			// A compact nested node: `- - x`, `? key`, `- key: v`.
 			s.blocks = append(s.blocks, i)
-			if s.deep() {
+			if s.over(2) {
 				return false
 			}
 			owner = i
@@ -140,6 +170,11 @@ func (s *depthScanner) value(line []byte, i, owner int) bool {
 			return true
 		case c == '[' || c == '{':
 			return s.flowScan(line, i, owner)
+		case c == '&' || c == '!':
+			// Node properties (an anchor, a tag) come before the node
+			// they belong to, which may be a flow collection.
+			i = skipProperty(line, i)
+			continue
 		case c == '"' || c == '\'':
 			start := i
 			s.quote = c
@@ -150,7 +185,7 @@ func (s *depthScanner) value(line []byte, i, owner int) bool {
 				return true
 			}
 			s.blocks = append(s.blocks, start)
-			if s.deep() {
+			if s.over(2) {
 				return false
 			}
 			owner = start
@@ -172,12 +207,29 @@ func (s *depthScanner) value(line []byte, i, owner int) bool {
 			return true
 		}
 		s.blocks = append(s.blocks, start)
-		if s.deep() {
+		if s.over(2) {
 			return false
 		}
 		owner = start
 		i++
 	}
+}
+
+// skipProperty returns the position after the anchor or tag at i: a
+// verbatim tag `!<...>` ends at `>`, the others at a blank. A `[` or `{`
+// ends it too, so that a collection written right after it is scanned
+// (over-counting a level is harmless; missing one is not).
+func skipProperty(line []byte, i int) int {
+	if i+1 < len(line) && line[i] == '!' && line[i+1] == '<' {
+		if j := indexByte(line[i:], '>'); j >= 0 {
+			return i + j + 1
+		}
+		return len(line)
+	}
+	for i < len(line) && !isBlank(line[i]) && line[i] != '[' && line[i] != '{' {
+		i++
+	}
+	return i
 }
 
 // keyColon returns the position after `:` when a quoted scalar ending at
@@ -219,7 +271,7 @@ func (s *depthScanner) flowScan(line []byte, i, owner int) bool {
 		switch {
 		case c == '[' || c == '{':
 			s.flow++
-			if s.deep() {
+			if s.over(2) {
 				return false
 			}
 			start = true
@@ -240,6 +292,9 @@ func (s *depthScanner) flowScan(line []byte, i, owner int) bool {
 			}
 			i--
 		case c == ',' || c == ':':
+			if s.over(2) {
+				return false
+			}
 			start = true
 			continue
 		case isBlank(c):

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -188,4 +189,89 @@ func TestInvalidUTF8Refused(t *testing.T) {
 	wantErr(t, err, "not valid UTF-8 (line 3)")
 	// Valid UTF-8 beyond ASCII is fine.
 	mustParse(t, "_format_version: \"3.0\"\nservices: [{name: café-ü, host: h, tags: [日本]}]\n")
+}
+
+// A tag or an anchor before a collection does not hide its brackets from
+// the scan that runs before the parser.
+func TestNestingDepthAfterNodeProperties(t *testing.T) {
+	deep := strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1)
+	for name, doc := range map[string]string{
+		"tag":               "services: !!seq " + deep,
+		"anchor":            "services: &a " + deep,
+		"anchor and tag":    "services: &a !!seq " + deep,
+		"verbatim tag":      "services: !<tag:yaml.org,2002:seq> " + deep,
+		"local tag":         "services: !x " + deep,
+		"document tag":      `--- !!map {"_format_version":"3.0","services":` + deep + "}",
+		"tagged root":       `!!map {"name":"cors","config":` + deep + "}",
+		"tagged seq item":   "services:\n  - !!seq " + deep,
+		"tagged key":        "? !!str k\n: !!seq " + deep,
+		"tag on next line":  "services: !!seq\n  " + deep,
+		"anchor, next line": "services: &a\n  " + deep,
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantErr(t, checkDepth([]byte(doc)), "nested deeper than 100 levels")
+		})
+	}
+}
+
+// The parser's cost grows with the values a document holds; the scan
+// refuses a document of too many before it runs, in YAML and JSON.
+func TestTooManyValuesRefused(t *testing.T) {
+	n := MaxNodes / 2
+	for name, doc := range map[string]string{
+		"flow list":  "_comment: [" + strings.Repeat("1,", n) + "1]",
+		"json list":  `{"_comment": [` + strings.Repeat("1,", n) + "1]}",
+		"block list": "_comment:\n" + strings.Repeat("- \n", n),
+		"block map":  "_comment:\n" + strings.Repeat("  k: \n", n),
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantErr(t, checkDepth([]byte(doc)), "more than 3000000 values")
+		})
+	}
+}
+
+// One long key over many values cost the previous parser gigabytes (it
+// stored every value's path); this parse must stay small.
+func TestLongKeyOverManyValues(t *testing.T) {
+	key, values := strings.Repeat("k", 4000), "["+strings.Repeat("1,", 200_000)+"1]"
+	for name, doc := range map[string]string{
+		"yaml": "? " + key + "\n: " + values,
+		"json": `{"` + key + `": ` + values + "}",
+	} {
+		t.Run(name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			if _, err := ParseRaw([]byte(doc), ""); err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&after)
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 256<<20 {
+				t.Fatalf("parsing %d bytes allocated %d MiB", len(doc), grew>>20)
+			}
+		})
+	}
+}
+
+// JSON documents take the JSON tokenizer: every JSON escape is read, lines
+// are kept for errors, and a key written twice is refused as in YAML.
+func TestJSONDocuments(t *testing.T) {
+	r, err := ParseRaw([]byte("{\"a\": \"x\\/y \\ud83d\\ude00\",\n \"b\": [1, 2.5, true, null]}"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := r.Value().(map[string]any)
+	if m["a"] != "x/y \U0001F600" || fmt.Sprint(m["b"]) != "[1 2.5 true <nil>]" {
+		t.Fatalf("got %#v", m)
+	}
+	_, err = Parse([]byte("{\"_format_version\": \"3.0\",\n\"services\": [{\"name\": \"s\", \"host\": 5}]}"), Options{})
+	wantErr(t, err, "(line 2)")
+	for _, doc := range []string{"{\"a\": 1,\n\"a\": 2}", "a: 1\na: 2\n"} {
+		_, err = ParseRaw([]byte(doc), "")
+		wantErr(t, err, `line 2: mapping key "a" already defined at line 1`)
+	}
+	// Flow-style YAML is not JSON and still parses.
+	if r, err := ParseRaw([]byte("{a: 1, b: [x]}"), ""); err != nil || fmt.Sprint(r.Value()) != "map[a:1 b:[x]]" {
+		t.Fatalf("flow YAML: %v, %v", r.Value(), err)
+	}
 }

@@ -1,14 +1,16 @@
 package config
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
+	"go.yaml.in/yaml/v3"
 )
 
 // kind is the type of a generic YAML value.
@@ -111,120 +113,124 @@ func (k kind) String() string {
 	return "null"
 }
 
-// parseTree parses one YAML (or JSON, which is YAML) document. goccy's AST is
-// walked directly rather than decoded into `any` so that every value keeps
-// its line number.
+// parseTree parses one YAML (or JSON, which is YAML) document. The parser's
+// node tree is walked directly rather than decoded into `any` so that every
+// value keeps its line number. go.yaml.in/yaml/v3 builds it in time and
+// memory linear in the document; the parser used before (goccy/go-yaml)
+// stored each node's full path, so one long key over many values, or a
+// block map of many keys, cost gigabytes.
 func parseTree(data []byte) (*value, error) {
 	if err := checkDepth(data); err != nil {
 		return nil, err
 	}
-	file, err := parser.ParseBytes(data, 0)
-	if err != nil {
-		return nil, err
-	}
-	var bodies []ast.Node
-	for _, doc := range file.Docs {
-		if doc != nil && doc.Body != nil {
-			bodies = append(bodies, doc.Body)
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		if v, err := parseJSONTree(data); !errors.Is(err, errNotJSON) {
+			return v, err
 		}
 	}
-	switch len(bodies) {
+	// Bytes that are not UTF-8 stop the YAML parser; they are replaced (line
+	// numbers stay) so that the caller can report them at their field path.
+	if !utf8.Valid(data) {
+		data = bytes.ToValidUTF8(data, []byte(string(utf8.RuneError)))
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var body *yaml.Node
+	docs := 0
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		if len(doc.Content) > 0 && !isEmptyNull(doc.Content[0]) {
+			docs++
+			body = doc.Content[0]
+		}
+	}
+	switch docs {
 	case 0:
 		return &value{kind: kindNull, line: 1}, nil
 	case 1:
 	default:
-		return nil, fmt.Errorf("expected one YAML document, found %d", len(bodies))
+		return nil, fmt.Errorf("expected one YAML document, found %d", docs)
 	}
-	b := &treeBuilder{anchors: map[string]*value{}}
-	return b.build(bodies[0])
+	b := &treeBuilder{anchors: map[*yaml.Node]*value{}}
+	return b.build(body)
+}
+
+// isEmptyNull is the node of an empty document (`---` alone).
+func isEmptyNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Value == "" && n.Style == 0 && n.Tag == "!!null" && n.Anchor == ""
 }
 
 type treeBuilder struct {
-	anchors map[string]*value
+	anchors map[*yaml.Node]*value
 	aliases aliasBudget
 }
 
-func line(n ast.Node) int {
-	if tk := n.GetToken(); tk != nil && tk.Position != nil {
-		return tk.Position.Line
-	}
-	return 0
-}
-
 // build converts n and measures the result (value.size, value.depth).
-func (b *treeBuilder) build(n ast.Node) (*value, error) {
+func (b *treeBuilder) build(n *yaml.Node) (*value, error) {
 	v, err := b.node(n)
 	if err != nil {
 		return nil, err
 	}
 	if v.size == 0 {
-		v.size = 1
-		for _, c := range v.vals {
-			v.size += c.size
-			v.depth = max(v.depth, c.depth)
+		if err := measure(v); err != nil {
+			return nil, err
 		}
-		for _, c := range v.items {
-			v.size += c.size
-			v.depth = max(v.depth, c.depth)
-		}
-		if v.kind == kindMap || v.kind == kindSeq {
-			v.depth++
-		}
-		if v.depth > MaxDepth {
-			return nil, errTooDeep(v.line)
-		}
+	}
+	if n.Anchor != "" {
+		b.anchors[n] = v
 	}
 	return v, nil
 }
 
-func (b *treeBuilder) node(n ast.Node) (*value, error) {
-	switch n := n.(type) {
-	case nil:
-		return &value{kind: kindNull}, nil
-	case *ast.DocumentNode:
-		return b.build(n.Body)
-	case *ast.NullNode:
-		return &value{kind: kindNull, line: line(n)}, nil
-	case *ast.StringNode:
-		return &value{kind: kindString, str: n.Value, line: line(n)}, nil
-	case *ast.LiteralNode:
-		return &value{kind: kindString, str: n.Value.Value, line: line(n)}, nil
-	case *ast.BoolNode:
-		return &value{kind: kindBool, b: n.Value, line: line(n)}, nil
-	case *ast.IntegerNode:
-		return intValue(n.Value, line(n))
-	case *ast.FloatNode:
-		return &value{kind: kindFloat, f: n.Value, line: line(n)}, nil
-	case *ast.InfinityNode:
-		return &value{kind: kindFloat, f: n.Value, line: line(n)}, nil
-	case *ast.NanNode:
-		return &value{kind: kindFloat, f: math.NaN(), line: line(n)}, nil
-	case *ast.AnchorNode:
-		v, err := b.build(n.Value)
-		if err != nil {
-			return nil, err
+// measure sets the size and depth of a value built from its children's.
+func measure(v *value) error {
+	v.size = 1
+	for _, c := range v.vals {
+		v.size += c.size
+		v.depth = max(v.depth, c.depth)
+	}
+	for _, c := range v.items {
+		v.size += c.size
+		v.depth = max(v.depth, c.depth)
+	}
+	if v.kind == kindMap || v.kind == kindSeq {
+		v.depth++
+	}
+	if v.depth > MaxDepth {
+		return errTooDeep(v.line)
+	}
+	return nil
+}
+
+func (b *treeBuilder) node(n *yaml.Node) (*value, error) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return &value{kind: kindNull, line: n.Line}, nil
 		}
-		b.anchors[n.Name.String()] = v
-		return v, nil
-	case *ast.AliasNode:
-		name := n.Value.String()
-		v, ok := b.anchors[name]
+		return b.build(n.Content[0])
+	case yaml.ScalarNode:
+		return scalar(n)
+	case yaml.AliasNode:
+		v, ok := b.anchors[n.Alias]
 		if !ok {
-			return nil, fmt.Errorf("line %d: unknown alias %q", line(n), name)
+			return nil, fmt.Errorf("line %d: unknown alias %q", n.Line, n.Value)
 		}
-		if err := b.aliases.use(v, line(n)); err != nil {
+		if err := b.aliases.use(v, n.Line); err != nil {
 			return nil, err
 		}
 		return v, nil
-	case *ast.TagNode:
-		return b.buildTagged(n)
-	case *ast.MappingNode:
-		return b.buildMap(n.Values, line(n))
-	case *ast.MappingValueNode:
-		return b.buildMap([]*ast.MappingValueNode{n}, line(n))
-	case *ast.SequenceNode:
-		v := &value{kind: kindSeq, items: []*value{}, line: line(n)}
-		for _, item := range n.Values {
+	case yaml.MappingNode:
+		return b.buildMap(n)
+	case yaml.SequenceNode:
+		v := &value{kind: kindSeq, items: make([]*value, 0, len(n.Content)), line: n.Line}
+		for _, item := range n.Content {
 			iv, err := b.build(item)
 			if err != nil {
 				return nil, err
@@ -233,75 +239,102 @@ func (b *treeBuilder) node(n ast.Node) (*value, error) {
 		}
 		return v, nil
 	}
-	return nil, fmt.Errorf("line %d: unsupported YAML node %s", line(n), n.Type())
+	return nil, fmt.Errorf("line %d: unsupported YAML node", n.Line)
 }
 
-func intValue(raw any, ln int) (*value, error) {
-	switch x := raw.(type) {
-	case int64:
-		return &value{kind: kindInt, i: x, line: ln}, nil
-	case uint64:
-		if x <= math.MaxInt64 {
-			return &value{kind: kindInt, i: int64(x), line: ln}, nil
-		}
-		return &value{kind: kindFloat, f: float64(x), line: ln}, nil
-	}
-	return nil, fmt.Errorf("line %d: unsupported integer %v", ln, raw)
-}
-
-// buildTagged honours the core-schema tags people actually write (mostly
-// `!!str` to keep a number or `yes` a string); other tags are ignored.
-func (b *treeBuilder) buildTagged(n *ast.TagNode) (*value, error) {
-	v, err := b.build(n.Value)
-	if err != nil {
-		return nil, err
-	}
-	tag := ""
-	if n.Start != nil {
-		tag = n.Start.Value
-	}
+// scalar resolves a scalar by the YAML 1.2 core schema, honouring the
+// core tags people actually write (mostly `!!str` to keep a number or
+// `true` a string); other tags are ignored. Timestamps stay strings.
+func scalar(n *yaml.Node) (*value, error) {
+	ln := n.Line
+	tag := n.ShortTag()
 	switch tag {
-	case "!!str", "tag:yaml.org,2002:str":
-		if v.kind == kindMap || v.kind == kindSeq {
-			return v, nil
-		}
-		if tk := n.Value.GetToken(); tk != nil {
-			return &value{kind: kindString, str: tk.Value, line: v.line}, nil
-		}
-	case "!!float", "tag:yaml.org,2002:float":
-		if v.kind == kindInt {
-			return &value{kind: kindFloat, f: float64(v.i), line: v.line}, nil
-		}
-		if v.kind == kindString {
-			if f, err := strconv.ParseFloat(v.str, 64); err == nil {
-				return &value{kind: kindFloat, f: f, line: v.line}, nil
-			}
-		}
-	case "!!int", "tag:yaml.org,2002:int":
-		if v.kind == kindString {
-			if i, err := strconv.ParseInt(v.str, 0, 64); err == nil {
-				return &value{kind: kindInt, i: i, line: v.line}, nil
-			}
+	case "!!str", "!!binary", "!!timestamp", "!!null", "!!bool", "!!int", "!!float":
+	default:
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+			tag = "!!str"
+		} else {
+			plain := *n
+			plain.Tag = ""
+			tag = plain.ShortTag()
 		}
 	}
-	return v, nil
+	s := n.Value
+	switch tag {
+	case "!!null":
+		return &value{kind: kindNull, line: ln}, nil
+	case "!!bool":
+		switch strings.ToLower(s) {
+		case "true":
+			return &value{kind: kindBool, b: true, line: ln}, nil
+		case "false":
+			return &value{kind: kindBool, b: false, line: ln}, nil
+		}
+	case "!!int":
+		if i, err := strconv.ParseInt(yamlInt(s), 0, 64); err == nil {
+			return &value{kind: kindInt, i: i, line: ln}, nil
+		}
+		if u, err := strconv.ParseUint(yamlInt(s), 0, 64); err == nil {
+			return &value{kind: kindFloat, f: float64(u), line: ln}, nil
+		}
+	case "!!float":
+		if f, ok := yamlFloat(s); ok {
+			return &value{kind: kindFloat, f: f, line: ln}, nil
+		}
+	}
+	return &value{kind: kindString, str: s, line: ln}, nil
 }
 
-func (b *treeBuilder) buildMap(pairs []*ast.MappingValueNode, ln int) (*value, error) {
-	v := &value{kind: kindMap, line: ln}
+// yamlInt spells a YAML integer for strconv's base prefix rules: `0o17`
+// and `017` are octal, `+1` is 1.
+func yamlInt(s string) string {
+	s = strings.TrimPrefix(s, "+")
+	neg := strings.HasPrefix(s, "-")
+	digits := strings.TrimPrefix(s, "-")
+	if len(digits) > 1 && digits[0] == '0' && digits[1] >= '0' && digits[1] <= '9' {
+		digits = "0o" + digits[1:]
+	}
+	if neg {
+		return "-" + digits
+	}
+	return digits
+}
+
+func yamlFloat(s string) (float64, bool) {
+	switch strings.ToLower(strings.TrimPrefix(s, "+")) {
+	case ".inf":
+		return math.Inf(1), true
+	case "-.inf":
+		return math.Inf(-1), true
+	case ".nan":
+		return math.NaN(), true
+	}
+	f, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64)
+	return f, err == nil
+}
+
+func (b *treeBuilder) buildMap(n *yaml.Node) (*value, error) {
+	v := &value{kind: kindMap, line: n.Line}
 	var ix keyIndex
-	for _, p := range pairs {
-		if p.Key != nil && p.Key.IsMergeKey() {
-			src, err := b.build(p.Value)
+	// merged marks the entries a merge key added: a key written in the map
+	// replaces them, while a key written twice is an error.
+	var merged []bool
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kn, vn := n.Content[i], n.Content[i+1]
+		if kn.Kind == yaml.ScalarNode && kn.ShortTag() == "!!merge" {
+			src, err := b.build(vn)
 			if err != nil {
 				return nil, err
 			}
 			if err := mergeInto(v, &ix, src); err != nil {
-				return nil, fmt.Errorf("line %d: %w", line(p), err)
+				return nil, fmt.Errorf("line %d: %w", kn.Line, err)
+			}
+			for len(merged) < len(v.keys) {
+				merged = append(merged, true)
 			}
 			continue
 		}
-		key, err := b.build(p.Key)
+		key, err := b.build(kn)
 		if err != nil {
 			return nil, err
 		}
@@ -309,12 +342,20 @@ func (b *treeBuilder) buildMap(pairs []*ast.MappingValueNode, ln int) (*value, e
 		if !ok {
 			return nil, fmt.Errorf("line %d: map keys must be scalars", key.line)
 		}
-		val, err := b.build(p.Value)
+		if j := ix.find(v, ks); j >= 0 && !merged[j] {
+			return nil, fmt.Errorf("line %d: mapping key %q already defined at line %d", kn.Line, ks, v.vals[j].line)
+		}
+		val, err := b.build(vn)
 		if err != nil {
 			return nil, err
 		}
 		if val.line == 0 {
 			val.line = key.line
+		}
+		if j := ix.find(v, ks); j >= 0 {
+			merged[j] = false
+		} else {
+			merged = append(merged, false)
 		}
 		ix.set(v, ks, val)
 	}
@@ -369,7 +410,7 @@ func (ix *keyIndex) find(m *value, key string) int {
 }
 
 // set sets a key, replacing an earlier one (which can only come from a
-// merge, since goccy rejects literal duplicate keys).
+// merge: buildMap refuses a key written twice).
 func (ix *keyIndex) set(m *value, key string, val *value) {
 	if i := ix.find(m, key); i >= 0 {
 		m.vals[i] = val

@@ -138,16 +138,35 @@ func (l *Loader) LoadFile(trigger string) (*snapshot.Snapshot, error) {
 // readFile reads the config file, no further than one byte past MaxSize
 // (enough for apply to refuse it).
 func (l *Loader) readFile() ([]byte, error) {
-	f, err := os.Open(l.path)
+	return readLimited(l.path, l.limits.MaxSize)
+}
+
+func readLimited(path string, maxSize int64) ([]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	var r io.Reader = f
-	if l.limits.MaxSize > 0 {
-		r = io.LimitReader(f, l.limits.MaxSize+1)
+	if maxSize > 0 {
+		r = io.LimitReader(f, maxSize+1)
 	}
 	return io.ReadAll(r)
+}
+
+// ReadFile reads a config file given on the command line, refusing one
+// larger than maxSize (0: no limit) without reading past it: `-c
+// /dev/zero` or a huge file by mistake ends with an error, not with the
+// memory exhausted.
+func ReadFile(path string, maxSize int64) ([]byte, error) {
+	data, err := readLimited(path, maxSize)
+	if err != nil {
+		return nil, err
+	}
+	if maxSize > 0 && int64(len(data)) > maxSize {
+		return nil, fmt.Errorf("%s is larger than the limit of %d bytes (--config-max-size)", path, maxSize)
+	}
+	return data, nil
 }
 
 // Apply validates, compiles and swaps in data, waiting for any load in
@@ -168,10 +187,22 @@ func (l *Loader) TryApply(data []byte, trigger string) (*snapshot.Snapshot, erro
 	return l.apply(data, trigger, false)
 }
 
-// Check validates and compiles data without applying it.
-func (l *Loader) Check(data []byte) (*snapshot.Snapshot, error) {
+// Check validates and compiles data without applying it. Like TryApply it
+// fails with ErrBusy while a load or another check runs: every parse a
+// client can start runs one at a time, under the load limits. build makes
+// the document inside the gate (the admin API parses its input there);
+// its error is returned as is.
+func (l *Loader) Check(build func() ([]byte, error)) (*snapshot.Snapshot, error) {
+	if !l.gate.tryLock(refreshWait) {
+		return nil, ErrBusy
+	}
+	defer l.gate.unlock()
 	ctx, done := l.budget()
 	defer done()
+	data, err := build()
+	if err != nil {
+		return nil, err
+	}
 	if err := l.checkSize(data); err != nil {
 		return nil, err
 	}

@@ -186,7 +186,7 @@ func TestDNSRecompilesDoNotDisturbLoads(t *testing.T) {
 func TestCheckDoesNotApply(t *testing.T) {
 	l, h := newLoader(t, "")
 	l.Apply(cfg("one"), "test")
-	if _, err := l.Check(cfg("two")); err != nil {
+	if _, err := l.Check(func() ([]byte, error) { return cfg("two"), nil }); err != nil {
 		t.Fatal(err)
 	}
 	if routeName(h) != "one" {

@@ -301,3 +301,62 @@ func TestConfigInvalidUTF8InJSONWrapperRefused(t *testing.T) {
 	}
 	cfgServes(t, gw, "/old")
 }
+
+// POST /schemas/plugins/validate parses what it is sent: one parse at a
+// time, in the loader's gate, so it is refused as busy while a load runs.
+func TestConfigPluginValidateBusyDuringLoad(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	gw := gwtest.Start(t, adminRouteConfig(up.URL, "old"), gwtest.Options{Args: []string{"--watch=false"}})
+	slow := cfgSlowConfig(up.URL)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, gw.AdminURL+"/config", strings.NewReader(slow))
+		req.Header.Set("Content-Type", "application/yaml")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	cfgWaitLoading(t, gw)
+	plugin := `{"name": "cors", "config": {"origins": ["https://a.example"]}}`
+	code, body := cfgPost(t, gw, "/schemas/plugins/validate", "application/json", plugin, 20*time.Second)
+	if code != 429 || !strings.Contains(body, `"message"`) {
+		t.Fatalf("plugin validation during a load = %d %s, want 429", code, body)
+	}
+	cfgServes(t, gw, "/old")
+}
+
+// One plugin is a few kilobytes; a larger body is refused unread.
+func TestConfigPluginValidateBodyLimit(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	gw := gwtest.Start(t, adminRouteConfig(up.URL, "old"), gwtest.Options{})
+	big := `{"name": "cors", "config": {"origins": ["https://a.example"]}, "tags": [` +
+		strings.TrimSuffix(strings.Repeat(`"tttttttttttttttttttttttttttttt",`, 3000), ",") + `]}`
+	code, body := cfgPost(t, gw, "/schemas/plugins/validate", "application/json", big, 20*time.Second)
+	if code != 413 || !strings.Contains(body, `"message"`) {
+		t.Fatalf("a %d-byte plugin body = %d %s, want 413", len(big), code, body)
+	}
+	small := `{"name": "cors", "config": {"origins": ["https://a.example"]}}`
+	if code, body := cfgPost(t, gw, "/schemas/plugins/validate", "application/json", small, 20*time.Second); code != 200 {
+		t.Fatalf("a valid plugin = %d %s", code, body)
+	}
+}
+
+// `-c` at something endless or huge ends with an error, not with the
+// memory exhausted: the file is read no further than --config-max-size.
+func TestConfigCLIFileSizeLimit(t *testing.T) {
+	big := writeFile(t, "big.yml", "_format_version: \"3.0\"\n_comment: \""+strings.Repeat("x", 8192)+"\"\n")
+	for _, args := range [][]string{
+		{"validate", "-c", "/dev/zero"},
+		{"run", "-c", "/dev/zero", "--proxy-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"},
+		{"validate", "-c", big, "--config-max-size", "4096"},
+		{"run", "-c", big, "--config-max-size", "4096", "--proxy-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"},
+	} {
+		out, code := cfgRunCLI(t, 30*time.Second, args...)
+		if code != 1 || !strings.Contains(out, "larger than the limit") {
+			t.Fatalf("turnpike %v = exit %d:\n%s", args, code, out)
+		}
+	}
+	out, code := cfgRunCLI(t, 30*time.Second, "validate", "-c", big)
+	if code != 0 {
+		t.Fatalf("turnpike validate on a file within the limit = exit %d:\n%s", code, out)
+	}
+}
