@@ -55,7 +55,7 @@ or request.`,
 					for _, e := range errs {
 						fmt.Fprintln(cmd.ErrOrStderr(), e.Error())
 					}
-					return exitError{code: 1, msg: fmt.Sprintf("%s: %d errors", path, len(errs))}
+					return exitError{code: 1, msg: fmt.Sprintf("%s: %d errors", path, errs.Total())}
 				}
 				return exitError{code: 1, msg: fmt.Sprintf("%s: %v", path, err)}
 			}

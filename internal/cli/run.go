@@ -177,7 +177,7 @@ func newRunCmd() *cobra.Command {
 func configError(path string, err error) error {
 	var errs config.Errors
 	if errors.As(err, &errs) {
-		return exitError{code: 1, msg: fmt.Sprintf("%s: invalid configuration (%d errors):\n%s", path, len(errs), errs.Error())}
+		return exitError{code: 1, msg: fmt.Sprintf("%s: invalid configuration (%d errors):\n%s", path, errs.Total(), errs.Error())}
 	}
 	return exitError{code: 1, msg: fmt.Sprintf("%s: %v", path, err)}
 }

@@ -36,7 +36,7 @@ func newValidateCmd() *cobra.Command {
 					for _, e := range errs {
 						fmt.Fprintln(cmd.OutOrStdout(), e.Error())
 					}
-					return exitError{code: 1, msg: fmt.Sprintf("%s: %d errors", path, len(errs))}
+					return exitError{code: 1, msg: fmt.Sprintf("%s: %d errors", path, errs.Total())}
 				}
 				return exitError{code: 1, msg: fmt.Sprintf("%s: %v", path, err)}
 			}
