@@ -21,14 +21,15 @@ func cfeBrokenServices() string {
 	return "_format_version: \"3.0\"\nservices:\n" + strings.Repeat("- {x: 1}\n", 20_000)
 }
 
-// cfeAliasedLongKeys is a map with a hundred unknown keys of 5,000 bytes
-// used through an alias by a thousand services (500 KB): a hundred thousand
-// errors whose paths each held one of the keys.
+// cfeAliasedLongKeys is a map with a hundred unknown keys of 1,000 bytes
+// (a plain YAML key may not be longer) used through an alias by a thousand
+// services (100 KB): a hundred thousand errors whose paths each held one
+// of the keys, 100 MB of error text.
 func cfeAliasedLongKeys() string {
 	var sb strings.Builder
 	sb.WriteString("_format_version: \"3.0\"\n_comment: &s\n  host: example.com\n")
 	for i := range 100 {
-		fmt.Fprintf(&sb, "  k%d%s: 1\n", i, strings.Repeat("a", 5000))
+		fmt.Fprintf(&sb, "  k%d%s: 1\n", i, strings.Repeat("a", 1000))
 	}
 	sb.WriteString("services: [*s" + strings.Repeat(", *s", 999) + "]\n")
 	return sb.String()
