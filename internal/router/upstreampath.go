@@ -113,11 +113,13 @@ func dots(name string) int {
 
 // UpstreamPathSafe reports whether p, the path that goes upstream once
 // strip_path and plugins (request-transformer's replace.uri) are done, is
-// held to the rules of client paths: no dot segment (also spelt %2E),
-// which an upstream resolves to climb out of the service path; no dot
-// segment with path parameters, nor a parameter-only segment followed by
-// another, which Tomcat and Spring read as a dot segment or drop (unless
-// allowParams); no encoded slash or backslash (unless allowSlashes). The
+// held to the rules of client paths that keep it below the service path:
+// no dot segment (also spelt %2E), which an upstream resolves to climb
+// out of it; no dot segment with path parameters, which Tomcat and Spring
+// read as a dot segment (unless allowParams); no encoded slash or
+// backslash (unless allowSlashes). A parameter-only segment (`/api/;v=2/x`,
+// which a matrix parameter on a stripped prefix leaves, as in Kong) only
+// merges two slashes upstream and cannot climb, so it passes here. The
 // segments that end within p[:trusted], the service's own path from the
 // configuration, are not checked. It does not allocate.
 func UpstreamPathSafe(p string, trusted int, allowSlashes, allowParams bool) bool {
@@ -138,11 +140,7 @@ func UpstreamPathSafe(p string, trusted int, allowSlashes, allowParams bool) boo
 		if !allowSlashes && HasEncodedSlash(seg) {
 			return false
 		}
-		name, params := cutParams(seg)
-		switch {
-		case dots(name) > 0 && (!params || !allowParams):
-			return false
-		case name == "" && params && end < len(p) && !allowParams:
+		if name, params := cutParams(seg); dots(name) > 0 && (!params || !allowParams) {
 			return false
 		}
 	}
