@@ -31,10 +31,10 @@ type sniffConn struct {
 	g  h2Guard
 }
 
-func (c *sniffConn) init(nc net.Conn, maxResets int) {
+func (c *sniffConn) init(nc net.Conn, h2 h2Limits) {
 	c.Conn = nc
 	c.d.init()
-	c.g.init(maxResets, h2cPrefaceSeen)
+	c.g.init(h2, h2cPrefaceSeen)
 }
 
 func (c *sniffConn) Read(p []byte) (int, error) {
@@ -131,7 +131,7 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 // sniffListener wraps the connections of a plain listener.
 type sniffListener struct {
 	net.Listener
-	maxResets int
+	h2 h2Limits
 }
 
 func (l sniffListener) Accept() (net.Conn, error) {
@@ -140,7 +140,7 @@ func (l sniffListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	sc := &tcpSniffConn{}
-	sc.init(c, l.maxResets)
+	sc.init(c, l.h2)
 	return sc, nil
 }
 
@@ -155,7 +155,7 @@ type tlsListener struct {
 	net.Listener // the TCP listener
 	config       *tls.Config
 	timeout      time.Duration
-	maxResets    int
+	h2           h2Limits
 	stats        *Stats
 	errorLog     *log.Logger
 
@@ -173,9 +173,9 @@ type tlsListener struct {
 	pending map[net.Conn]struct{} // connections in their handshake
 }
 
-func newTLSListener(ln net.Listener, config *tls.Config, timeout time.Duration, maxResets int, stats *Stats, errorLog *log.Logger) *tlsListener {
+func newTLSListener(ln net.Listener, config *tls.Config, timeout time.Duration, h2 h2Limits, stats *Stats, errorLog *log.Logger) *tlsListener {
 	return &tlsListener{
-		Listener: ln, config: config, timeout: timeout, maxResets: maxResets, stats: stats, errorLog: errorLog,
+		Listener: ln, config: config, timeout: timeout, h2: h2, stats: stats, errorLog: errorLog,
 		ready: make(chan net.Conn), errc: make(chan error), done: make(chan struct{}),
 		stopped: make(chan struct{}), pending: make(map[net.Conn]struct{}),
 	}
@@ -267,11 +267,11 @@ func (l *tlsListener) handshake(raw net.Conn) {
 	switch st := tc.ConnectionState(); {
 	case st.NegotiatedProtocol != "h2":
 		sc := &tlsSniffConn{}
-		sc.init(tc, 0)
+		sc.init(tc, h2Limits{})
 		c = sc
 	case h2Cipher(st):
 		hc := &h2TLSConn{Conn: tc, state: st}
-		hc.g.init(l.maxResets, 0)
+		hc.g.init(l.h2, 0)
 		c = hc
 	}
 	select {

@@ -255,7 +255,7 @@ func BenchmarkSniffRead(b *testing.B) {
 	})
 	b.Run("sniffed", func(b *testing.B) {
 		sc := &tcpSniffConn{}
-		sc.init(fc, 0)
+		sc.init(fc, h2Limits{})
 		b.ReportAllocs()
 		b.SetBytes(int64(len(benchGET)))
 		for b.Loop() {
@@ -270,7 +270,7 @@ func BenchmarkSniffRead(b *testing.B) {
 // BenchmarkGuard is the per-request cost of the handler wrapper's check.
 func BenchmarkGuard(b *testing.B) {
 	sc := &tcpSniffConn{}
-	sc.init(&fakeConn{}, 0)
+	sc.init(&fakeConn{}, h2Limits{})
 	g := guard{next: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
 	ctx := context.WithValue(context.Background(), http.ServerContextKey, &http.Server{})
 	ctx = connContext(ctx, sc)

@@ -20,26 +20,38 @@ import (
 // connection; so do we. Every HTTP/2 connection's client bytes pass
 // through an h2Guard, which checks the client preface and then follows the
 // frame headers (9 bytes each; payloads are skipped by count, never
-// parsed), counting the streams the client opens and the RST_STREAM frames
-// it sends. More than maxResets resets within a window of 2*maxResets
-// streams ends the connection with GOAWAY ENHANCE_YOUR_CALM: a client that
-// cancels more than half of what it asks for is not a client worth serving.
-// Resets the client makes the server send count the same ("MadeYouReset",
-// CVE-2025-8671): a stream error on a stream the client has already
-// half-closed (a zero WINDOW_UPDATE, DATA after END_STREAM, a malformed
-// request) resets a stream whose handler is already running, which costs
-// the same as a client reset and which net/http does not count either.
+// parsed), counting the streams the client opens and the premature
+// RST_STREAM frames it sends: those cancelling a stream the server has not
+// answered yet (sent no HEADERS on). More than maxResets of them within a
+// window of 2*maxResets streams ends the connection with GOAWAY
+// ENHANCE_YOUR_CALM: a client that cancels more than half of what it asks
+// for before getting an answer is not a client worth serving. A client
+// that cancels once the response has begun (a gRPC watch it no longer
+// needs, a download it gave up) has had the work done it asked for, and
+// is not counted. Resets the client makes the server send count the same
+// ("MadeYouReset", CVE-2025-8671): a stream error on a stream the client
+// has already half-closed (a zero WINDOW_UPDATE, DATA after END_STREAM, a
+// malformed request) resets a stream whose handler is still running, which
+// costs the same as a client reset and which net/http does not count
+// either. A reset of a stream the server had already ended is not: that is
+// net/http answering DATA the client sent before it learnt of the end (an
+// upload refused early).
 // A run of more than maxEmptyFrames frames that carry nothing ends the
 // connection too; net/http processes them one by one and never counts
 // them (the empty-frames flood of CVE-2019-9518). They are DATA without
-// data (padding is not data), empty DATA ending streams more often than
-// streams were opened, PRIORITY (which the round-robin write scheduler
-// ignores), SETTINGS without settings (net/http acknowledges each, and a
+// data (padding is not data) except the one ending a stream, DATA on a
+// stream the client has already ended (which net/http answers with a
+// reset each time), short DATA on a stream the server has ended, PRIORITY
+// (which the round-robin write scheduler ignores), SETTINGS without
+// settings (net/http acknowledges each, and a
 // 9-byte acknowledgement is slow to fill the buffers of a client that
 // does not read them), and empty CONTINUATION or trailer HEADERS (an empty
 // fragment never brings a header block nearer its size limit, so net/http
 // would wait for its end forever). Only what makes progress ends the run:
-// DATA with data, or a new stream; other frames in between do not. PING
+// DATA with data on a stream open on both sides, or a new stream; other
+// frames in between do not. PRIORITY has a run of its own, longer with
+// more streams allowed: browsers reprioritise every stream of a tab when
+// the tab is switched to. PING
 // is left to net/http, which cuts off a client that does not read the
 // answers at 10,000 queued: clients keeping a connection alive or
 // measuring it send PINGs while only downloading. WINDOW_UPDATE is not
@@ -50,8 +62,22 @@ import (
 // be told. So the guard also sits on the write side and follows the frame
 // headers the server writes: the GOAWAY goes out only between two frames,
 // either at once or right after the server's write in progress. There it
-// also sees the server's RST_STREAM frames; the read side takes them into
-// its count at the client's next frame.
+// also sees the server's RST_STREAM frames, which the read side takes
+// into its count at the client's next frame, and which streams the server
+// has answered and ended.
+//
+// Stream state is kept for the streamWindow most recent client streams,
+// one bit each. Older streams count as answered and ended by the server
+// and as still open by the client: no reset of theirs is premature, their
+// DATA neither counts nor ends a run, and the server resets them only when
+// provoked (net/http keeps no older stream open unless the client opened
+// more than --http2-max-streams since).
+//
+// The GOAWAY is a connection error (RFC 9113 5.4.1): the connection is
+// closed after it, and streams still in progress die with it. Its last
+// stream id is the client's highest: every stream up to it may have been
+// acted on, so the client must not retry them as unprocessed; none after
+// it was.
 //
 // HTTP/2 reaches the guard two ways. h2c (prior knowledge) starts on a
 // sniffConn, whose HTTP/1 detector hands over after "PRI * HTTP/2.0\r\n\r\n".
@@ -71,6 +97,50 @@ const h2cPrefaceSeen = len("PRI * HTTP/2.0\r\n\r\n")
 // maxEmptyFrames is the longest run of frames carrying nothing a client
 // may send; no client has a reason to send even a few.
 const maxEmptyFrames = 100
+
+// priorityPerStream is how many PRIORITY frames in a run each stream the
+// server allows at once earns, with at least maxEmptyFrames in all.
+const priorityPerStream = 4
+
+// minDataAfterEnd is the least data a DATA frame on a stream the server
+// has ended must carry not to count as carrying nothing: what an uploader
+// had in flight when its request was refused comes in full frames, and
+// the flow-control window net/http leaves such a stream bounds it.
+const minDataAfterEnd = 1024
+
+// streamWindow is how many of the most recent client streams the guard
+// keeps state for; a multiple of 64.
+const streamWindow = 1024
+
+// streamBits is one bit for each stream in the window; client stream ids
+// are odd, so stream id goes to bit (id/2) % streamWindow.
+type streamBits [streamWindow / 64]atomic.Uint64
+
+func streamBit(id uint32) (int, uint64) {
+	i := id / 2 % streamWindow
+	return int(i / 64), 1 << (i % 64)
+}
+
+func (s *streamBits) set(id uint32) {
+	w, b := streamBit(id)
+	s[w].Or(b)
+}
+
+func (s *streamBits) clear(id uint32) {
+	w, b := streamBit(id)
+	s[w].And(^b)
+}
+
+func (s *streamBits) has(id uint32) bool {
+	w, b := streamBit(id)
+	return s[w].Load()&b != 0
+}
+
+// h2Limits are the limits an h2Guard enforces.
+type h2Limits struct {
+	maxResets  int // 0: no limit
+	maxStreams int // the server's SETTINGS_MAX_CONCURRENT_STREAMS
+}
 
 const (
 	frameHeaderLen = 9
@@ -116,19 +186,29 @@ const (
 // h2Guard follows one HTTP/2 connection's frames. feed runs on the reading
 // goroutine only; write and abort serialise on mu.
 type h2Guard struct {
-	maxResets int // 0: no limit
+	maxResets   int // 0: no limit
+	maxPriority int // the longest run of PRIORITY frames
 
 	// Read side.
 	pre        int // bytes of the client preface matched
 	hdr        [frameHeaderLen]byte
 	hdrN       int
-	skip       uint32 // payload bytes of the current client frame still to come
-	lastStream uint32 // the highest stream id the client opened
-	streams    int    // streams opened in the current window
-	resets     int    // RST_STREAM frames in the current window
-	empty      int    // frames carrying nothing in a row
-	ends       int    // streams opened and not yet ended by an empty DATA
-	padded     bool   // the current frame is padded DATA; its pad length comes next
+	skip       uint32     // payload bytes of the current client frame still to come
+	lastStream uint32     // the highest stream id the client opened
+	streams    int        // streams opened in the current window
+	resets     int        // RST_STREAM frames in the current window
+	empty      int        // frames carrying nothing in a row
+	priority   int        // PRIORITY frames in a row
+	padded     bool       // the current frame is padded DATA; its pad length comes next
+	open       streamBits // streams the client has not ended or reset
+
+	// opened is lastStream for the write side, which keeps no state for
+	// streams older than the window.
+	opened atomic.Uint32
+	// answered and ended are the streams the server sent HEADERS on, and
+	// ended (END_STREAM or RST_STREAM); the write side sets them, the read
+	// side clears a stream's bits as the client opens it.
+	answered, ended streamBits
 
 	abused atomic.Bool
 
@@ -137,19 +217,25 @@ type h2Guard struct {
 	serverResets atomic.Int32
 
 	// Write side.
-	mu        sync.Mutex
-	outHdr    [frameHeaderLen]byte // the current server frame header
-	outHdrN   int                  // its bytes written
-	outSkip   uint32               // payload bytes of the current server frame still to come
-	outCodeN  int                  // error code bytes of a server RST_STREAM still to come
-	outCode   uint32
-	lastReset uint32 // the stream of the last server reset counted
-	sent      bool   // GOAWAY written: nothing more goes out
+	mu       sync.Mutex
+	outHdr   [frameHeaderLen]byte // the current server frame header
+	outHdrN  int                  // its bytes written
+	outSkip  uint32               // payload bytes of the current server frame still to come
+	outCodeN int                  // error code bytes of a server RST_STREAM still to come
+	outCode  uint32
+	sent     bool // GOAWAY written: nothing more goes out
 }
 
-func (g *h2Guard) init(maxResets, prefaceSeen int) {
-	g.maxResets = maxResets
+func (g *h2Guard) init(l h2Limits, prefaceSeen int) {
+	g.maxResets = l.maxResets
+	g.maxPriority = max(maxEmptyFrames, priorityPerStream*l.maxStreams)
 	g.pre = prefaceSeen
+}
+
+// recent reports whether the stream is one of the window's: opened by the
+// client, and not older than the window.
+func recent(id, last uint32) bool {
+	return id <= last && id&1 == 1 && (last-id)/2 < streamWindow
 }
 
 // feed follows the client's bytes.
@@ -221,18 +307,26 @@ func (g *h2Guard) frame() bool {
 		return g.data(g.skip)
 	case frameHeaders:
 		if id > g.lastStream { // a new stream; later HEADERS on it are trailers
-			g.lastStream = id
-			g.empty = 0
-			g.ends++
+			g.newStream(id)
+			g.empty, g.priority = 0, 0
 			g.streams++
 			if g.streams >= 2*g.maxResets {
 				g.streams, g.resets = 0, 0
 			}
-		} else if g.skip == 0 {
-			return g.nothing()
+			if h[4]&flagEndStream != 0 {
+				g.open.clear(id)
+			}
+		} else {
+			if h[4]&flagEndStream != 0 && recent(id, g.lastStream) {
+				g.open.clear(id)
+			}
+			if g.skip == 0 {
+				return g.nothing()
+			}
 		}
 	case framePriority:
-		return g.nothing()
+		g.priority++
+		return g.priority > g.maxPriority
 	case frameSettings:
 		if g.skip == 0 && h[4]&flagAck == 0 {
 			return g.nothing()
@@ -242,22 +336,66 @@ func (g *h2Guard) frame() bool {
 			return g.nothing()
 		}
 	case frameRSTStream:
-		g.resets++
+		switch {
+		case id > g.lastStream:
+			g.resets++ // a stream never opened: net/http ends the connection anyway
+		case recent(id, g.lastStream):
+			g.open.clear(id)
+			if !g.answered.has(id) {
+				g.resets++
+			}
+		}
 	}
 	return g.maxResets > 0 && g.resets > g.maxResets
 }
 
-// data takes in a DATA frame (its flags in hdr) carrying n bytes of data
+// newStream takes in the client's new stream id: its bits, and those of
+// the ids it skipped (which can never be opened), are cleared of the
+// streams of the same bits a window ago.
+func (g *h2Guard) newStream(id uint32) {
+	from := g.lastStream + 1
+	if id-from > 2*streamWindow {
+		from = id - 2*streamWindow
+	}
+	g.lastStream = id
+	// Stored before the bits are cleared: a server write on the stream a
+	// window ago that still sees the old value may set a bit of the new
+	// stream, which only ever spares the client.
+	g.opened.Store(id)
+	for s := from | 1; s <= id && s >= from; s += 2 {
+		g.open.clear(s)
+		g.answered.clear(s)
+		g.ended.clear(s)
+	}
+	g.open.set(id)
+}
+
+// data takes in a DATA frame (its header in hdr) carrying n bytes of data
 // and reports whether the client went past a limit. An empty DATA frame
-// may end each stream once: clients that learn the body is over only
-// after its last byte send one.
+// may end a stream: clients that learn the body is over only after its
+// last byte send one.
 func (g *h2Guard) data(n uint32) bool {
+	id := streamID(&g.hdr)
+	if !recent(id, g.lastStream) {
+		if id > g.lastStream || id&1 == 0 || n == 0 {
+			return g.nothing()
+		}
+		return false // an old stream: state unknown
+	}
+	if !g.open.has(id) {
+		return g.nothing()
+	}
+	if g.hdr[4]&flagEndStream != 0 {
+		g.open.clear(id)
+	}
 	switch {
+	case g.ended.has(id):
+		if n < minDataAfterEnd {
+			return g.nothing()
+		}
 	case n > 0:
-		g.empty = 0
-	case g.hdr[4]&flagEndStream != 0 && g.ends > 0:
-		g.ends--
-	default:
+		g.empty, g.priority = 0, 0
+	case g.hdr[4]&flagEndStream == 0:
 		return g.nothing()
 	}
 	return false
@@ -367,10 +505,33 @@ func (g *h2Guard) track(p []byte) {
 			g.outHdrN = 0
 			h := &g.outHdr
 			g.outSkip = uint32(h[0])<<16 | uint32(h[1])<<8 | uint32(h[2])
-			if h[3] == frameRSTStream && g.outSkip == 4 && g.maxResets > 0 {
-				g.outCodeN, g.outCode = 4, 0
-			}
+			g.serverFrame(h)
 		}
+	}
+}
+
+// serverFrame takes in the header of a frame the server writes.
+func (g *h2Guard) serverFrame(h *[frameHeaderLen]byte) {
+	id := streamID(h)
+	if !recent(id, g.opened.Load()) {
+		if h[3] == frameRSTStream && g.outSkip == 4 && g.maxResets > 0 {
+			g.outCodeN, g.outCode = 4, 0
+		}
+		return
+	}
+	switch h[3] {
+	case frameHeaders:
+		g.answered.set(id)
+		fallthrough
+	case frameData:
+		if h[4]&flagEndStream != 0 {
+			g.ended.set(id)
+		}
+	case frameRSTStream:
+		if g.outSkip == 4 && g.maxResets > 0 && !g.ended.has(id) {
+			g.outCodeN, g.outCode = 4, 0
+		}
+		g.ended.set(id)
 	}
 }
 
@@ -380,19 +541,15 @@ func (g *h2Guard) track(p []byte) {
 // (RFC 9113 8.1); REFUSED_STREAM turns away a stream before any work; and
 // INTERNAL_ERROR reports a failure of the handler or the upstream, which is
 // not the client's doing. Every other code answers something the client
-// sent. Resets of one stream in a row count once: net/http answers each
-// DATA frame still in flight on a stream it has closed with a reset, and
-// an honest uploader whose response came early would pay for every one.
+// sent. Only a stream the server had not ended yet gets this far: net/http
+// answers each DATA frame still in flight on a stream it has ended with a
+// reset, and an honest uploader whose response came early would pay for
+// every one.
 func (g *h2Guard) serverReset() {
 	switch g.outCode {
 	case errNo, errRefused, errInternal:
 		return
 	}
-	id := streamID(&g.outHdr)
-	if id == g.lastReset {
-		return
-	}
-	g.lastReset = id
 	g.serverResets.Add(1)
 }
 

@@ -16,7 +16,7 @@ func h2frame(typ, flags byte, id uint32, payload []byte) []byte {
 // first verdict other than h2OK.
 func h2feed(maxResets int, stream []byte, step int) h2Verdict {
 	var g h2Guard
-	g.init(maxResets, 0)
+	g.init(h2Limits{maxResets: maxResets}, 0)
 	for len(stream) > 0 {
 		n := min(step, len(stream))
 		if v := g.feed(stream[:n]); v != h2OK {
@@ -73,10 +73,10 @@ func TestH2Guard(t *testing.T) {
 		{"resets past the limit", 10, clientPreface + string(pairs(11)), h2Abuse},
 		{"no limit", 0, clientPreface + string(pairs(300)), h2OK},
 		{"resets in a payload", 10, clientPreface + string(disguised), h2OK},
-		{"empty data run", 10, clientPreface + string(empties(maxEmptyFrames)) + string(h2frame(frameData, 0, 1, []byte("x"))) + string(empties(maxEmptyFrames)), h2OK},
+		{"empty data run", 10, clientPreface + string(headers(1)) + string(empties(maxEmptyFrames)) + string(h2frame(frameData, 0, 1, []byte("x"))) + string(empties(maxEmptyFrames)), h2OK},
 		{"empty data flood", 10, clientPreface + string(empties(maxEmptyFrames+1)), h2Abuse},
 		{"empty data ending a stream again", 10, clientPreface + string(headers(1)) + string(bytes.Repeat(h2frame(frameData, flagEndStream, 1, nil), maxEmptyFrames+2)), h2Abuse},
-		{"empty data ending each stream", 10, clientPreface + string(streams(300, nil)) + string(bytes.Repeat(h2frame(frameData, flagEndStream, 1, nil), 300)), h2OK},
+		{"empty data ending each stream", 10, clientPreface + string(streams(300, h2frame(frameData, flagEndStream, 1, nil))), h2OK},
 		{"padding only", 10, clientPreface + string(headers(1)) + string(bytes.Repeat(padded(0, 0), maxEmptyFrames+1)), h2Abuse},
 		{"padding only run", 10, clientPreface + string(headers(1)) + string(bytes.Repeat(padded(0, 7), maxEmptyFrames)) + string(padded(3, 200)) + string(bytes.Repeat(padded(0, 7), maxEmptyFrames)), h2OK},
 		{"padding longer than the frame", 10, clientPreface + string(bytes.Repeat(h2frame(frameData, flagPadded, 1, []byte{9, 0}), maxEmptyFrames+1)), h2Abuse},
@@ -120,7 +120,7 @@ func TestH2GuardGoAway(t *testing.T) {
 	server, client := net.Pipe()
 	defer client.Close()
 	var g h2Guard
-	g.init(1, 0)
+	g.init(h2Limits{maxResets: 1}, 0)
 	got := make(chan []byte)
 	go func() {
 		var all []byte
@@ -175,13 +175,19 @@ func TestH2GuardServerResets(t *testing.T) {
 		{"refused", rst(1, 0x7), 0},
 		{"internal", rst(1, 0x2), 0},
 		{"same stream in a row", bytes.Repeat(rst(7, 0x5), 30), 1},
-		{"two streams in turn", bytes.Repeat(append(rst(7, 0x5), rst(9, 0x5)...), 3), 6},
+		{"two streams in turn", bytes.Repeat(append(rst(7, 0x5), rst(9, 0x5)...), 3), 2},
+		{"response ended", append(h2frame(frameHeaders, 0x5, 7, []byte{0x88}), rst(7, 0x5)...), 0},
+		{"response data ended", append(append(h2frame(frameHeaders, 0x4, 7, []byte{0x88}), h2frame(frameData, flagEndStream, 7, []byte("x"))...), rst(7, 0x5)...), 0},
+		{"after its own reset", append(rst(7, 0x0), rst(7, 0x5)...), 0},
+		{"response under way", append(h2frame(frameHeaders, 0x4, 7, []byte{0x88}), rst(7, 0x1)...), 1},
+		{"stream older than the window", append(h2frame(frameHeaders, 0x5, 1, []byte{0x88}), rst(1, 0x5)...), 1},
 		{"among other frames", append(append(h2frame(0x4, 0, 0, make([]byte, 12)), disguised...), rst(3, 0x8)...), 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, step := range []int{1, 3, 4, 9, 13, 1 << 20} {
 				var g h2Guard
-				g.init(10, 0)
+				g.init(h2Limits{maxResets: 10}, 0)
+				g.opened.Store(2*streamWindow + 1) // streams 3 to 2049 are the window's
 				for b := tc.server; len(b) > 0; {
 					n := min(step, len(b))
 					g.track(b[:n])
@@ -198,7 +204,7 @@ func TestH2GuardServerResets(t *testing.T) {
 	}
 	t.Run("no limit", func(t *testing.T) {
 		var g h2Guard
-		g.init(0, 0)
+		g.init(h2Limits{maxResets: 0}, 0)
 		g.track(rst(1, 0x1))
 		if got := g.serverResets.Load(); got != 0 {
 			t.Fatalf("%d resets counted with no limit", got)
@@ -209,7 +215,7 @@ func TestH2GuardServerResets(t *testing.T) {
 		// provoked resets are at the limit, 11 past it, within a window
 		// of 20 streams.
 		var g h2Guard
-		g.init(10, 0)
+		g.init(h2Limits{maxResets: 10}, 0)
 		if v := g.feed([]byte(clientPreface)); v != h2OK {
 			t.Fatalf("preface: %d", v)
 		}
@@ -243,8 +249,8 @@ func FuzzH2Guard(f *testing.F) {
 			t.Fatalf("in pieces of %d: verdict %d, whole %d", n, got, whole)
 		}
 		var w, p h2Guard
-		w.init(3, 0)
-		p.init(3, 0)
+		w.init(h2Limits{maxResets: 3}, 0)
+		p.init(h2Limits{maxResets: 3}, 0)
 		w.track(b)
 		for rest := b; len(rest) > 0; rest = rest[min(n, len(rest)):] {
 			p.track(rest[:min(n, len(rest))])
@@ -254,4 +260,169 @@ func FuzzH2Guard(f *testing.F) {
 				p.serverResets.Load(), p.outHdrN, p.outSkip, p.outCodeN, w.serverResets.Load(), w.outHdrN, w.outSkip, w.outCodeN)
 		}
 	})
+}
+
+// h2script runs client frames through feed and server frames through
+// track, in order, and returns the first verdict other than h2OK.
+type h2script struct {
+	g h2Guard
+	v h2Verdict
+}
+
+func newH2Script(l h2Limits) *h2script {
+	s := &h2script{}
+	s.g.init(l, 0)
+	s.client([]byte(clientPreface))
+	return s
+}
+
+func (s *h2script) client(b []byte) {
+	if s.v == h2OK {
+		s.v = s.g.feed(b)
+	}
+}
+
+func (s *h2script) server(b []byte) { s.g.track(b) }
+
+// TestH2GuardPrematureResets: only a client reset of a stream the server
+// has not answered counts; cancelling a response under way does not.
+func TestH2GuardPrematureResets(t *testing.T) {
+	rst := func(id uint32) []byte { return h2frame(frameRSTStream, 0, id, []byte{0, 0, 0, 8}) }
+	for _, tc := range []struct {
+		name     string
+		answered bool
+		want     h2Verdict
+	}{
+		{"cancelled after the response began", true, h2OK},
+		{"cancelled before any response", false, h2Abuse},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newH2Script(h2Limits{maxResets: 10})
+			for i := range 700 {
+				id := uint32(2*i + 1)
+				s.client(h2frame(frameHeaders, 0x4, id, []byte{0x83}))
+				if tc.answered {
+					s.server(h2frame(frameHeaders, 0x4, id, []byte{0x88}))
+					s.server(h2frame(frameData, 0, id, []byte("first message")))
+				}
+				s.client(rst(id))
+			}
+			if s.v != tc.want {
+				t.Fatalf("verdict %d, want %d", s.v, tc.want)
+			}
+		})
+	}
+}
+
+// TestH2GuardRefusedUploads: uploads refused before their bodies are read
+// are not counted for the resets net/http sends for the DATA in flight,
+// nor for that DATA; the same resets of uploads still being read count.
+func TestH2GuardRefusedUploads(t *testing.T) {
+	chunk := make([]byte, 16384)
+	for _, tc := range []struct {
+		name    string
+		refused bool
+		want    h2Verdict
+	}{
+		{"refused early", true, h2OK},
+		{"reset while running", false, h2Abuse},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newH2Script(h2Limits{maxResets: 100, maxStreams: 128})
+			for round := range 50 {
+				for j := range 8 {
+					id := uint32(2*(8*round+j) + 1)
+					s.client(h2frame(frameHeaders, 0x4, id, []byte{0x83}))
+					s.client(h2frame(frameData, 0, id, chunk))
+				}
+				for j := range 8 {
+					id := uint32(2*(8*round+j) + 1)
+					if tc.refused {
+						s.server(h2frame(frameHeaders, 0x5, id, []byte{0x88}))
+						s.server(h2frame(frameRSTStream, 0, id, []byte{0, 0, 0, errNo}))
+					}
+				}
+				for range 8 { // the DATA in flight, interleaved
+					for j := range 8 {
+						id := uint32(2*(8*round+j) + 1)
+						s.client(h2frame(frameData, 0, id, chunk))
+						s.server(h2frame(frameRSTStream, 0, id, []byte{0, 0, 0, 0x5}))
+					}
+				}
+			}
+			s.client(h2frame(frameSettings, flagAck, 0, nil))
+			if s.v != tc.want {
+				t.Fatalf("verdict %d, want %d", s.v, tc.want)
+			}
+		})
+	}
+}
+
+// TestH2GuardClosedStreamData: DATA on a stream the client has ended
+// makes no progress, so it neither ends a run of empty frames nor goes
+// on unlimited.
+func TestH2GuardClosedStreamData(t *testing.T) {
+	done := func() *h2script {
+		s := newH2Script(h2Limits{maxResets: 500, maxStreams: 128})
+		s.client(h2frame(frameHeaders, 0x5, 1, []byte{0x82}))
+		s.server(h2frame(frameHeaders, 0x5, 1, []byte{0x88}))
+		return s
+	}
+	t.Run("priority between", func(t *testing.T) {
+		s := done()
+		for range 300 {
+			for range 100 {
+				s.client(h2frame(framePriority, 0, 3, []byte{0, 0, 0, 0, 15}))
+			}
+			s.client(h2frame(frameData, 0, 1, []byte("x")))
+		}
+		if s.v != h2Abuse {
+			t.Fatalf("verdict %d, want %d", s.v, h2Abuse)
+		}
+	})
+	t.Run("data alone", func(t *testing.T) {
+		s := done()
+		for range maxEmptyFrames + 1 {
+			s.client(h2frame(frameData, 0, 1, []byte("x")))
+			s.server(h2frame(frameRSTStream, 0, 1, []byte{0, 0, 0, 0x5}))
+		}
+		if s.v != h2Abuse {
+			t.Fatalf("verdict %d, want %d", s.v, h2Abuse)
+		}
+	})
+	t.Run("upload on an open stream", func(t *testing.T) {
+		s := done()
+		s.client(h2frame(frameHeaders, 0x4, 3, []byte{0x83}))
+		for range 1000 {
+			s.client(h2frame(frameData, 0, 3, []byte("x")))
+		}
+		if s.v != h2OK {
+			t.Fatalf("verdict %d, want %d", s.v, h2OK)
+		}
+	})
+}
+
+// TestH2GuardPriority: the PRIORITY run grows with the streams allowed at
+// once, as a browser reprioritises each of its streams.
+func TestH2GuardPriority(t *testing.T) {
+	for _, tc := range []struct {
+		maxStreams, n int
+		want          h2Verdict
+	}{
+		{128, 2 * 128, h2OK},
+		{128, priorityPerStream * 128, h2OK},
+		{128, priorityPerStream*128 + 1, h2Abuse},
+		{0, maxEmptyFrames + 1, h2Abuse},
+	} {
+		s := newH2Script(h2Limits{maxResets: 500, maxStreams: tc.maxStreams})
+		for i := range 128 {
+			s.client(h2frame(frameHeaders, 0x5, uint32(2*i+1), []byte{0x82}))
+		}
+		for i := range tc.n {
+			s.client(h2frame(framePriority, 0, uint32(2*(i%128)+1), []byte{0, 0, 0, 0, 15}))
+		}
+		if s.v != tc.want {
+			t.Errorf("%d PRIORITY with %d streams allowed: verdict %d, want %d", tc.n, tc.maxStreams, s.v, tc.want)
+		}
+	}
 }

@@ -99,6 +99,7 @@ func New(name string, listens []Listen, handler HandlerFor, limits Limits, tlsSr
 			DisableGeneralOptionsHandler: true,
 		}
 		hs.Protocols.SetHTTP1(true)
+		h2 := h2Limits{maxResets: limits.MaxResets, maxStreams: limits.MaxConcurrentStreams}
 		if l.TLS {
 			hs.Protocols.SetHTTP2(true)
 			// h2 over TLS reaches net/http as an h2TLSConn, served the h2c
@@ -108,9 +109,9 @@ func New(name string, listens []Listen, handler HandlerFor, limits Limits, tlsSr
 			hs.TLSConfig = tlsConfig(tlsSrc)
 			// The handshake timeout net/http would use (the smallest of its
 			// read/write timeouts; only ReadHeaderTimeout is set here).
-			ln = newTLSListener(ln, hs.TLSConfig, limits.ReadHeaderTimeout, limits.MaxResets, &s.Stats, hs.ErrorLog)
+			ln = newTLSListener(ln, hs.TLSConfig, limits.ReadHeaderTimeout, h2, &s.Stats, hs.ErrorLog)
 		} else {
-			ln = sniffListener{ln, limits.MaxResets}
+			ln = sniffListener{ln, h2}
 		}
 		if l.H2C {
 			hs.Protocols.SetUnencryptedHTTP2(true)

@@ -3,18 +3,23 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // srvGateway is a gateway with one echo service on every path, served on
@@ -669,6 +674,204 @@ func TestSrvH2ControlFlood(t *testing.T) {
 			res, sent := h.srvFlood(100000, func(int) error { return h.fr.WriteSettings() })
 			if !res.goaway || res.gaCode != http2.ErrCodeEnhanceYourCalm || res.gaDebug != srvGuardGoAway {
 				t.Fatalf("after %d frames: %+v (%v), want the guard's GOAWAY ENHANCE_YOUR_CALM", sent, res, res.readErr)
+			}
+		})
+	}
+}
+
+// TestSrvH2GrpcCancel: a grpc-go client that cancels Watch streams once
+// their first message has arrived (a UI navigating away), far more often
+// than --http2-max-resets, 50 at a time, keeps its connection: those
+// resets come after the response began, and only premature ones count.
+func TestSrvH2GrpcCancel(t *testing.T) {
+	up := startGrpcUpstream(t)
+	gw := gwtest.Start(t, grpcConfig(up.Addr, "grpc"), gwtest.Options{ProxyListen: "127.0.0.1:0 http2", Args: []string{"--http2-max-resets=50"}})
+	client := grpcDial(t, gw.URL, insecure.NewCredentials())
+	var failed atomic.Int32
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 50)
+	for range 400 {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			stream, err := client.Watch(ctx, &healthpb.HealthCheckRequest{Service: grpcService})
+			if err == nil {
+				var resp *healthpb.HealthCheckResponse
+				if resp, err = stream.Recv(); err == nil && resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+					err = fmt.Errorf("status %v", resp.GetStatus())
+				}
+			}
+			if err != nil {
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := failed.Load(); n != 0 {
+		t.Fatalf("%d of 400 watches failed, the first with: %v", n, firstErr.Load())
+	}
+}
+
+// srv3Responses reads frames until each of the streams has ended (its
+// response complete or reset), answering SETTINGS and PING, and returns
+// the streams' statuses; it fails on GOAWAY or when the connection ends.
+func (h *srvH2) srv3Responses(ids []uint32) map[uint32]string {
+	h.t.Helper()
+	status := map[uint32]string{}
+	open := map[uint32]bool{}
+	for _, id := range ids {
+		open[id] = true
+	}
+	for len(open) > 0 {
+		f, err := h.fr.ReadFrame()
+		if err != nil {
+			h.t.Fatalf("%d streams still open: %v", len(open), err)
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				h.fr.WriteSettingsAck()
+			}
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				h.fr.WritePing(true, f.Data)
+			}
+		case *http2.GoAwayFrame:
+			h.t.Fatalf("GOAWAY %v %q with %d streams open", f.ErrCode, f.DebugData(), len(open))
+		case *http2.MetaHeadersFrame:
+			if s := f.PseudoValue("status"); s != "" {
+				status[f.StreamID] = s
+			}
+			if f.StreamEnded() {
+				delete(open, f.StreamID)
+			}
+		case *http2.DataFrame:
+			if f.StreamEnded() {
+				delete(open, f.StreamID)
+			}
+		case *http2.RSTStreamFrame:
+			delete(open, f.StreamID)
+		}
+	}
+	return status
+}
+
+// TestSrvH2RefusedUploads: 8 parallel uploads of 8 MiB, refused with 401
+// by key-auth before their bodies are read, round after round: the resets
+// the server sends for the DATA the client had in flight do not count as
+// provoked, since the server had ended those streams; the connection
+// goes on serving.
+func TestSrvH2RefusedUploads(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: a
+  url: %s
+  routes:
+  - paths: [/locked]
+    plugins: [{name: key-auth}]
+  - paths: [/]
+`, up.URL), gwtest.Options{ProxyListen: "127.0.0.1:0 http2", Args: []string{"--http2-max-resets=50"}})
+	g := &srvGateway{gw: gw, up: up, plainAddr: strings.TrimPrefix(gw.URL, "http://")}
+	h := g.srvH2Dial(t, false)
+	chunk := make([]byte, 16384)
+	id := uint32(1)
+	for round := range 10 {
+		ids := make([]uint32, 8)
+		for j := range ids {
+			ids[j] = id
+			id += 2
+			if err := h.headers(ids[j], false, ":method", "POST", ":scheme", "http", ":authority", "a.example.com",
+				":path", "/locked", "content-length", "8388608"); err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				h.fr.WriteData(ids[j], false, chunk)
+			}
+		}
+		for j, s := range h.srv3Responses(ids) {
+			if s != "401" {
+				t.Fatalf("round %d: stream %d: status %q, want 401", round, j, s)
+			}
+		}
+		for range 3 { // what was in flight when the responses came, interleaved
+			for _, j := range ids {
+				if err := h.fr.WriteData(j, false, chunk); err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+		}
+	}
+	h.get(id, "GET", "/after")
+	if res := h.await(id); res.status != "200" {
+		t.Fatalf("request after 80 refused uploads: %+v", res)
+	}
+}
+
+// TestSrvH2ClosedStreamData: DATA on a stream the client has already
+// ended makes no progress: one byte of it between runs of PRIORITY frames
+// does not start a new run, and a flood of it (each answered with a
+// reset) ends the connection with the guard's GOAWAY, over h2c and TLS.
+func TestSrvH2ClosedStreamData(t *testing.T) {
+	g := srvStart(t)
+	for _, secure := range []bool{false, true} {
+		for _, tc := range []struct {
+			name string
+			send func(h *srvH2, i int) error
+		}{
+			{"priority between", func(h *srvH2, i int) error {
+				if i%101 == 100 {
+					return h.fr.WriteData(1, false, []byte("x"))
+				}
+				return h.fr.WritePriority(3, http2.PriorityParam{Weight: 15})
+			}},
+			{"data alone", func(h *srvH2, i int) error { return h.fr.WriteData(1, false, []byte("x")) }},
+		} {
+			t.Run(fmt.Sprintf("%s tls=%v", tc.name, secure), func(t *testing.T) {
+				h := g.srvH2Dial(t, secure)
+				h.get(1, "GET", "/done")
+				if res := h.await(1); res.status != "200" {
+					t.Fatalf("stream 1: %+v", res)
+				}
+				res, sent := h.srvFlood(30300, func(i int) error { return tc.send(h, i) })
+				if !res.goaway || res.gaCode != http2.ErrCodeEnhanceYourCalm || res.gaDebug != srvGuardGoAway {
+					t.Fatalf("after %d frames: %+v (%v), want the guard's GOAWAY ENHANCE_YOUR_CALM", sent, res, res.readErr)
+				}
+			})
+		}
+	}
+}
+
+// TestSrvH2PriorityStreams: a browser with 128 streams open (the default
+// --http2-max-streams) that sends a PRIORITY frame for each of them on
+// two tab switches in a row keeps its connection.
+func TestSrvH2PriorityStreams(t *testing.T) {
+	g := srvStart(t)
+	for _, secure := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tls=%v", secure), func(t *testing.T) {
+			h := g.srvH2Dial(t, secure)
+			ids := make([]uint32, 128)
+			for i := range ids {
+				ids[i] = uint32(2*i + 1)
+				h.get(ids[i], "GET", "/page")
+			}
+			for range 2 {
+				for _, id := range ids {
+					if err := h.fr.WritePriority(id, http2.PriorityParam{Weight: 200}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			h.srv3Responses(ids)
+			h.get(257, "GET", "/after")
+			if res := h.await(257); res.status != "200" {
+				t.Fatalf("request after 256 PRIORITY frames: %+v", res)
 			}
 		})
 	}
