@@ -106,7 +106,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.DurationVar(&o.limits.IdleTimeout, "idle-timeout", server.DefaultLimits.IdleTimeout, "keep-alive idle timeout for client connections")
 	fs.IntVar(&o.limits.MaxHeaderBytes, "max-header-bytes", server.DefaultLimits.MaxHeaderBytes, "largest request header block; larger gets 431")
 	fs.IntVar(&o.limits.MaxConcurrentStreams, "http2-max-streams", server.DefaultLimits.MaxConcurrentStreams, "HTTP/2 concurrent streams per client connection")
-	fs.IntVar(&o.limits.MaxResets, "http2-max-resets", server.DefaultLimits.MaxResets, "close an HTTP/2 connection with GOAWAY ENHANCE_YOUR_CALM when its client resets, or makes the server reset, more than this many streams within a window of twice as many streams (rapid reset, MadeYouReset); 0: no limit")
+	fs.IntVar(&o.limits.MaxResets, "http2-max-resets", server.DefaultLimits.MaxResets, "close an HTTP/2 connection with GOAWAY ENHANCE_YOUR_CALM when its client resets streams before they were answered, or makes the server reset streams still being handled, more than this many times within a window of twice as many streams (rapid reset, MadeYouReset); 0: no limit")
 	fs.DurationVar(&o.clientBodyTimeout, "client-body-timeout", 60*time.Second, "longest wait between two reads of a request body (0: none)")
 	fs.Int64Var(&o.clientMaxBody, "client-max-body-size", 0, "largest request body in bytes; larger gets 413 (0: no limit, Kong's default)")
 	fs.IntVar(&o.keepalive, "upstream-keepalive", upstream.DefaultPoolOptions.MaxIdle, "idle keep-alive connections kept per upstream target")
