@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,7 +35,12 @@ type srvGateway struct {
 
 func srvStart(t *testing.T, args ...string) *srvGateway {
 	t.Helper()
-	up := gwtest.StartEcho(t, "a")
+	return srvStartTo(t, gwtest.StartEcho(t, "a"), args...)
+}
+
+// srvStartTo is srvStart in front of the upstream up.
+func srvStartTo(t *testing.T, up *gwtest.Echo, args ...string) *srvGateway {
+	t.Helper()
 	cert, key := selfSigned(t, "a.example.com")
 	gw := gwtest.Start(t, fmt.Sprintf(`
 _format_version: "3.0"
@@ -540,7 +546,22 @@ const srvGuardGoAway = "stream resets or empty frames flood"
 // connection with the guard's GOAWAY ENHANCE_YOUR_CALM, over h2c and TLS,
 // with either trigger; 450 in a window of 1,000 streams do not.
 func TestSrvH2MadeYouReset(t *testing.T) {
-	g := srvStart(t)
+	// The attack needs requests still being handled when the reset comes
+	// (a reset of a stream already answered costs nothing and is not
+	// counted), so /provoked is slow: it waits until the gateway gives up
+	// on it.
+	up := &gwtest.Echo{Name: "slow"}
+	up.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		up.Count.Add(1)
+		if r.URL.Path == "/provoked" {
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+		}
+	}))
+	t.Cleanup(up.Close)
+	g := srvStartTo(t, up)
 	for _, secure := range []bool{false, true} {
 		for _, name := range []string{"window update 0", "data after end"} {
 			t.Run(fmt.Sprintf("%s tls=%v", name, secure), func(t *testing.T) {
