@@ -127,7 +127,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.IntVar(&o.upMaxHeaderBytes, "upstream-max-header-bytes", proxy.DefaultMaxResponseHeaderBytes, "largest upstream response header block (interim 1xx heads included); larger is a 502, not retried")
 	fs.Int64Var(&o.loadLimits.MaxSize, "config-max-size", reload.DefaultLimits.MaxSize, "largest configuration in bytes, from the file or POST /config (larger gets 413); 0: no limit")
 	fs.DurationVar(&o.loadLimits.Timeout, "config-load-timeout", reload.DefaultLimits.Timeout, "abandon a configuration load (parse, validate, compile) that takes longer; the configuration in force stays (0: no limit)")
-	fs.Uint64Var(&o.loadLimits.Memory, "config-load-memory", reload.DefaultLimits.Memory, "abandon a configuration load once the heap has grown by more than this many bytes since it began; the configuration in force stays (0: no limit)")
+	fs.Uint64Var(&o.loadLimits.Memory, "config-load-memory", reload.DefaultLimits.Memory, "abandon a configuration load once the heap has grown by more than this many bytes since it began, and refuse before parsing a document of more values than one per 700 bytes of it (the parser cannot be stopped); the configuration in force stays (0: neither)")
 	fs.StringVar(&o.dns.resolver, "dns-resolver", "", "comma-separated nameservers, ip or ip:port, for target and service host names (default: those of /etc/resolv.conf)")
 	fs.StringVar(&o.dns.hostsFile, "dns-hostsfile", upstream.DefaultDNSHostsFile, "hosts file read once at start; its names resolve without DNS and never expire (empty: none)")
 	fs.StringVar(&o.dns.order, "dns-order", upstream.DefaultDNSOrder, "record types tried in turn, first answer wins: LAST (the type that answered last time), SRV, A, AAAA, CNAME")

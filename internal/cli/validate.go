@@ -47,7 +47,7 @@ func newValidateCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&path, "config", "c", "", "Kong declarative config file (YAML or JSON)")
 	cmd.Flags().Int64Var(&limits.MaxSize, "config-max-size", reload.DefaultLimits.MaxSize, "largest configuration in bytes; a larger file is refused without being read (0: no limit)")
 	cmd.Flags().DurationVar(&limits.Timeout, "config-load-timeout", reload.DefaultLimits.Timeout, "give up a check that takes longer (0: no limit)")
-	cmd.Flags().Uint64Var(&limits.Memory, "config-load-memory", reload.DefaultLimits.Memory, "give up a check once the heap has grown by more than this many bytes (0: no limit)")
+	cmd.Flags().Uint64Var(&limits.Memory, "config-load-memory", reload.DefaultLimits.Memory, "give up a check once the heap has grown by more than this many bytes, and refuse a document of more values than one per 700 bytes of it (0: neither)")
 	return cmd
 }
 

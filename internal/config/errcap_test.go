@@ -134,7 +134,7 @@ func cfeCancelled() context.Context {
 // Decoding an abandoned load stops within a few hundred values, whatever
 // the aliases make it walk.
 func TestDecodeStopsWhenAbandoned(t *testing.T) {
-	root, err := parseTree([]byte(cfeServices(10_000)))
+	root, err := parseTree([]byte(cfeServices(10_000)), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestBuildStopsWhenAbandoned(t *testing.T) {
 	for i := range 10_000 {
 		fmt.Fprintf(&sb, "- {name: s%d, host: h, routes: [{paths: [/%d]}]}\n", i, i)
 	}
-	root, err := parseTree([]byte(sb.String()))
+	root, err := parseTree([]byte(sb.String()), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

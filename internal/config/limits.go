@@ -34,13 +34,6 @@ func errTooDeep(line int) error {
 	return fmt.Errorf("line %d: nested deeper than %d levels", line, MaxDepth)
 }
 
-// checkDepth refuses, with one pass over its bytes before the parser sees
-// it, a document nested deeper than MaxDepth or holding more than MaxNodes
-// values.
-func checkDepth(data []byte) error {
-	return scanLimits(data, MaxDepth, MaxNodes)
-}
-
 // scanLimits follows YAML's structure closely enough to count the levels
 // that cost memory: brackets of flow collections (JSON), block indentation
 // and the compact `- - x` form, skipping quoted strings, comments and block

@@ -209,7 +209,7 @@ func TestNestingDepthAfterNodeProperties(t *testing.T) {
 		"anchor, next line": "services: &a\n  " + deep,
 	} {
 		t.Run(name, func(t *testing.T) {
-			wantErr(t, checkDepth([]byte(doc)), "nested deeper than 100 levels")
+			wantErr(t, scanLimits([]byte(doc), MaxDepth, MaxNodes), "nested deeper than 100 levels")
 		})
 	}
 }
@@ -225,7 +225,7 @@ func TestTooManyValuesRefused(t *testing.T) {
 		"block map":  "_comment:\n" + strings.Repeat("  k: \n", n),
 	} {
 		t.Run(name, func(t *testing.T) {
-			wantErr(t, checkDepth([]byte(doc)), "more than 3000000 values")
+			wantErr(t, scanLimits([]byte(doc), MaxDepth, MaxNodes), "more than 3000000 values")
 		})
 	}
 }

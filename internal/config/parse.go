@@ -14,6 +14,9 @@ import (
 type Options struct {
 	// LookupEnv resolves `${NAME}` references; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// MaxValues bounds the values a document may hold, counted before
+	// parsing (see MaxNodes): 0 means MaxNodes, negative no bound.
+	MaxValues int
 }
 
 // Load reads a declarative config file and parses it.
@@ -42,7 +45,7 @@ func ParseContext(ctx context.Context, data []byte, opts Options) (*Model, error
 	if err := Abandoned(ctx); err != nil {
 		return nil, err
 	}
-	root, err := parseTree(data)
+	root, err := parseTree(data, opts.MaxValues)
 	if err != nil {
 		return nil, Errors{{Message: "invalid YAML/JSON: " + err.Error()}}
 	}

@@ -54,7 +54,7 @@ func (r Raw) Decode(into any) Errors {
 // values that do not come from a declarative config file (the admin API,
 // tests). Environment variables are not expanded.
 func ParseRaw(data []byte, path string) (Raw, error) {
-	n, err := parseTree(data)
+	n, err := parseTree(data, 0)
 	if err != nil {
 		return Raw{}, err
 	}

@@ -119,8 +119,16 @@ func (k kind) String() string {
 // memory linear in the document; the parser used before (goccy/go-yaml)
 // stored each node's full path, so one long key over many values, or a
 // block map of many keys, cost gigabytes.
-func parseTree(data []byte) (*value, error) {
-	if err := checkDepth(data); err != nil {
+// maxValues bounds the values counted before parsing: 0 means MaxNodes,
+// negative no bound.
+func parseTree(data []byte, maxValues int) (*value, error) {
+	switch {
+	case maxValues == 0:
+		maxValues = MaxNodes
+	case maxValues < 0:
+		maxValues = math.MaxInt
+	}
+	if err := scanLimits(data, MaxDepth, maxValues); err != nil {
 		return nil, err
 	}
 	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && (t[0] == '{' || t[0] == '[') {

@@ -40,9 +40,25 @@ type Limits struct {
 
 // DefaultLimits fit a configuration of tens of thousands of entities
 // (10,000 routes are about 2 MiB and load in a quarter of a second) and
-// stop a hostile or broken one long before it hurts the data plane: the
-// YAML parser holds about 80 bytes per byte of a document while it runs.
+// stop a hostile or broken one long before it hurts the data plane.
 var DefaultLimits = Limits{MaxSize: 16 << 20, Timeout: time.Minute, Memory: 2 << 30}
+
+// bytesPerValue is the heap a counted value may cost while a document is
+// parsed and decoded, with room to spare (about 300 bytes measured; see
+// config.MaxNodes): the memory budget buys one value per bytesPerValue.
+const bytesPerValue = 700
+
+// MaxValues is the bound on a document's values that the memory budget
+// m implies (config.Options.MaxValues): the parser cannot be interrupted,
+// so its cost is bounded before it starts. At the default 2 GiB it is
+// about 3 million (config.MaxNodes, the bound without a loader); without a
+// budget, none.
+func MaxValues(m uint64) int {
+	if m == 0 {
+		return -1
+	}
+	return int(max(m/bytesPerValue, 1))
+}
 
 // errStopped is why the loads still running at shutdown are abandoned.
 var errStopped = errors.New("the gateway is shutting down")
@@ -90,12 +106,16 @@ func New(holder *snapshot.Holder, deps snapshot.Deps, path string, opts config.O
 		logger = slog.New(slog.DiscardHandler)
 	}
 	stopped, stop := context.WithCancelCause(context.Background())
+	opts.MaxValues = MaxValues(DefaultLimits.Memory)
 	return &Loader{holder: holder, deps: deps, path: path, opts: opts, logger: logger, limits: DefaultLimits,
 		stopped: stopped, stopLoads: stop}
 }
 
 // SetLimits replaces DefaultLimits; call it before the first load.
-func (l *Loader) SetLimits(lim Limits) { l.limits = lim }
+func (l *Loader) SetLimits(lim Limits) {
+	l.limits = lim
+	l.opts.MaxValues = MaxValues(lim.Memory)
+}
 
 // MaxSize is the largest document a load accepts (0: no limit).
 func (l *Loader) MaxSize() int64 { return l.limits.MaxSize }

@@ -488,3 +488,31 @@ services:
 		t.Errorf("the rejected config's name is still cached: %v", err)
 	}
 }
+
+// The bound on a document's values follows the memory budget: the parser
+// cannot be stopped once it runs, so a smaller budget refuses a document
+// of many values before parsing, and no budget sets no bound.
+func TestValueBoundFollowsMemoryBudget(t *testing.T) {
+	if got := MaxValues(DefaultLimits.Memory); got < 3_000_000 || got > 3_100_000 {
+		t.Errorf("default bound %d, want about 3 million", got)
+	}
+	if got := MaxValues(0); got >= 0 {
+		t.Errorf("no budget: bound %d, want none", got)
+	}
+	l, h := newLoader(t, "")
+	lim := DefaultLimits
+	lim.Memory = 1000 * bytesPerValue
+	l.SetLimits(lim)
+	doc := string(cfg("one")) + "tags: [" + strings.Repeat("a, ", 2000) + "a]\n"
+	if _, err := l.Apply([]byte(doc), "test"); err == nil || !strings.Contains(err.Error(), "more than 1000 values") {
+		t.Fatalf("err %v, want more than 1000 values", err)
+	}
+	if h.Load() != nil {
+		t.Fatal("a refused document was put in force")
+	}
+	lim.Memory = 0
+	l.SetLimits(lim)
+	if _, err := l.Apply([]byte(doc), "test"); err == nil || strings.Contains(err.Error(), "values") {
+		t.Fatalf("no budget: err %v, want only the unknown field", err)
+	}
+}
