@@ -319,3 +319,47 @@ func asErrors(t *testing.T, err error) Errors {
 	}
 	return errs
 }
+
+// `\/` in a double-quoted YAML scalar is `/`, as in YAML 1.2 and libyaml
+// (Kong's parser): JSON-minded files write URLs and regex paths that way.
+// Elsewhere a backslash stays what it is.
+func TestSlashEscapeInDoubleQuotes(t *testing.T) {
+	doc := "_format_version: \"3.0\"\n# a comment with \"quotes\\/\n" +
+		"services:\n- name: s\n  url: \"http:\\/\\/127.0.0.1:9\\/api\"\n  routes:\n  - name: r\n" +
+		"    paths: [\"~\\/users\\/[0-9]+$\", '/x\\/y']\n    tags: [plain\\/text, \"a\\\\/b\"]\n"
+	m, err := Parse([]byte(doc), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := m.Services[0].Service
+	if s.Host != "127.0.0.1" || s.Path != "/api" {
+		t.Errorf("service %s %s", s.Host, s.Path)
+	}
+	r := m.Routes[0].Route
+	if diff := cmp.Diff([]string{"~/users/[0-9]+$", `/x\/y`}, r.Paths); diff != "" {
+		t.Errorf("paths (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{`plain\/text`, `a\/b`}, r.Tags); diff != "" {
+		t.Errorf("tags (-want +got):\n%s", diff)
+	}
+	if _, err := Parse([]byte("_format_version: \"3.0\"\n_comment: \"a\\qb\"\n"), Options{}); err == nil || !strings.Contains(err.Error(), "unknown escape") {
+		t.Errorf("another unknown escape: %v", err)
+	}
+}
+
+// A JSON document with a syntax error is reported at the line where the
+// JSON tokenizer stopped, not where the YAML parser, which it falls back
+// to, gave up.
+func TestJSONSyntaxErrorLine(t *testing.T) {
+	doc := "{\n  \"_format_version\": \"3.0\",\n  \"services\": [\n    {\"name\": \"a\", \"url\": \"http://a:1\"}\n" +
+		"    {\"name\": \"b\", \"url\": \"http://b:1\"}\n  ]\n}\n"
+	_, err := Parse([]byte(doc), Options{})
+	if err == nil || !strings.Contains(err.Error(), "line 5: invalid JSON") {
+		t.Fatalf("err %v, want line 5: invalid JSON", err)
+	}
+	// Flow YAML that neither reads keeps the YAML parser's error.
+	_, err = Parse([]byte("{a: [1, }"), Options{})
+	if err == nil || strings.Contains(err.Error(), "invalid JSON") {
+		t.Fatalf("flow YAML: %v", err)
+	}
+}

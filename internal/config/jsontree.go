@@ -12,6 +12,20 @@ import (
 // errNotJSON is why parseJSONTree gives a document back to the YAML parser.
 var errNotJSON = errors.New("not JSON")
 
+// jsonSyntaxError is errNotJSON with where and why the tokenizer stopped,
+// reported when the YAML parser cannot read the document either and it
+// was meant as JSON.
+type jsonSyntaxError struct {
+	line int
+	msg  string
+}
+
+func (e *jsonSyntaxError) Error() string {
+	return fmt.Sprintf("line %d: invalid JSON: %s", e.line, e.msg)
+}
+
+func (e *jsonSyntaxError) Is(target error) bool { return target == errNotJSON }
+
 // parseJSONTree builds the value tree of a JSON document (what decK and
 // most POST /config clients send) with encoding/json's tokenizer, which
 // costs a fraction of what the YAML parser does and reads every JSON escape
@@ -44,7 +58,12 @@ type jsonTree struct {
 func (p *jsonTree) token() (json.Token, int, error) {
 	tok, err := p.dec.Token()
 	if err != nil {
-		return nil, 0, errNotJSON
+		var se *json.SyntaxError
+		if !errors.As(err, &se) {
+			return nil, 0, errNotJSON
+		}
+		end := min(int(se.Offset), len(p.data))
+		return nil, 0, &jsonSyntaxError{line: p.line + bytes.Count(p.data[p.offset:end], []byte{'\n'}), msg: se.Error()}
 	}
 	end := int(p.dec.InputOffset())
 	p.line += bytes.Count(p.data[p.offset:end], []byte{'\n'})

@@ -131,9 +131,14 @@ func parseTree(data []byte, maxValues int) (*value, error) {
 	if err := scanLimits(data, MaxDepth, maxValues); err != nil {
 		return nil, err
 	}
+	var jsonErr *jsonSyntaxError
 	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
-		if v, err := parseJSONTree(data); !errors.Is(err, errNotJSON) {
+		v, err := parseJSONTree(data)
+		if !errors.Is(err, errNotJSON) {
 			return v, err
+		}
+		if meantAsJSON(t) {
+			errors.As(err, &jsonErr)
 		}
 	}
 	// Bytes that are not UTF-8 stop the YAML parser; they are replaced (line
@@ -151,6 +156,12 @@ func parseTree(data []byte, maxValues int) (*value, error) {
 			break
 		}
 		if err != nil {
+			if fixed, ok := slashEscapes(data, err); ok {
+				return parseTree(fixed, maxValues)
+			}
+			if jsonErr != nil {
+				return nil, jsonErr
+			}
 			return nil, errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
 		}
 		if len(doc.Content) > 0 && !isEmptyNull(doc.Content[0]) {
@@ -167,6 +178,88 @@ func parseTree(data []byte, maxValues int) (*value, error) {
 	}
 	b := &treeBuilder{anchors: map[*yaml.Node]*value{}}
 	return b.build(body)
+}
+
+// meantAsJSON reports a document that opens as JSON does, with a quoted
+// key or an array of JSON values, rather than as flow YAML (`{a: 1}`): when
+// neither parser reads it, the JSON tokenizer's error is the one to report.
+func meantAsJSON(t []byte) bool {
+	if t[0] == '[' {
+		return true
+	}
+	t = bytes.TrimLeft(t[1:], " \t\r\n")
+	return len(t) > 0 && (t[0] == '"' || t[0] == '}')
+}
+
+// slashEscapes reads `\/` in double-quoted scalars as `/`, as YAML 1.2
+// and libyaml (Kong's parser) do but go.yaml.in/yaml/v3 does not: after
+// the parser refused data for an unknown escape, it gives data with each
+// such `\/` written `/`, and true when there was one. Only double-quoted
+// scalars are touched: a `"` opens one where a value may start (after
+// `:`, `-`, `?`, `[`, `{`, `,` or at the start of a line), outside plain,
+// single-quoted and comment text; a backslash escapes the next byte.
+func slashEscapes(data []byte, err error) ([]byte, bool) {
+	if !strings.Contains(err.Error(), "unknown escape character") || !bytes.Contains(data, []byte(`\/`)) {
+		return nil, false
+	}
+	out := make([]byte, 0, len(data))
+	changed := false
+	const (
+		plain = iota
+		double
+		single
+		comment
+	)
+	state, valueStart := plain, true
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch state {
+		case double:
+			if c == '\\' && i+1 < len(data) {
+				if data[i+1] == '/' {
+					out = append(out, '/')
+					changed = true
+				} else {
+					out = append(out, c, data[i+1])
+				}
+				i++
+				continue
+			}
+			if c == '"' {
+				state, valueStart = plain, false
+			}
+		case single:
+			if c == '\'' {
+				if i+1 < len(data) && data[i+1] == '\'' {
+					out = append(out, c, c)
+					i++
+					continue
+				}
+				state, valueStart = plain, false
+			}
+		case comment:
+			if c == '\n' {
+				state, valueStart = plain, true
+			}
+		default:
+			switch {
+			case c == '\n':
+				valueStart = true
+			case c == '#' && (i == 0 || data[i-1] == ' ' || data[i-1] == '\t' || data[i-1] == '\n'):
+				state = comment
+			case c == '"' && valueStart:
+				state = double
+			case c == '\'' && valueStart:
+				state = single
+			case c == ':' || c == '-' || c == '?' || c == '[' || c == '{' || c == ',':
+				valueStart = true
+			case c != ' ' && c != '\t' && c != '\r':
+				valueStart = false
+			}
+		}
+		out = append(out, c)
+	}
+	return out, changed
 }
 
 // isEmptyNull is the node of an empty document (`---` alone).
