@@ -184,9 +184,13 @@ func TestConfigLoadTimeoutAbandoned(t *testing.T) {
 // A load that grows the heap past its memory budget is abandoned.
 func TestConfigLoadMemoryBudgetAbandoned(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
-	gw := gwtest.Start(t, adminRouteConfig(up.URL, "old"), gwtest.Options{Args: []string{"--config-load-memory", fmt.Sprint(16 << 20)}})
-	// Two megabytes of numbers: the parser holds far more than 16 MiB.
-	heavy := adminRouteConfig(up.URL, "heavy") + "_comment: [" + strings.Repeat("1,", 1<<20) + "1]\n"
+	gw := gwtest.Start(t, adminRouteConfig(up.URL, "old"), gwtest.Options{Args: []string{
+		"--config-load-memory", fmt.Sprint(16 << 20), "--config-max-size", fmt.Sprint(64 << 20)}})
+	// Few values (a document of many would be refused before parsing, the
+	// bound on values following the budget) but 24 MiB of them: the parse
+	// holds more than 16 MiB.
+	heavy := adminRouteConfig(up.URL, "heavy") + "_comment: [" +
+		strings.Repeat("\""+strings.Repeat("x", 1<<20)+"\", ", 23) + "\"x\"]\n"
 	code, body := cfgPost(t, gw, "/config", "application/yaml", heavy, 60*time.Second)
 	if code != 400 || !strings.Contains(body, "configuration load abandoned: it grew the heap by more than 16 MiB") {
 		t.Fatalf("POST /config of a heavy load = %d %.300s", code, body)
