@@ -215,6 +215,11 @@ type h2Guard struct {
 	// serverResets counts the server's RST_STREAM frames the read side
 	// has not taken into resets yet.
 	serverResets atomic.Int32
+	// windowResets is resets as the read side last left it: the write side
+	// adds serverResets to it to end the connection itself, since a client
+	// that has sent its flood and only reads would never have the read
+	// side take them in.
+	windowResets atomic.Int32
 
 	// Write side.
 	mu       sync.Mutex
@@ -298,6 +303,7 @@ func (g *h2Guard) frame() bool {
 			return true
 		}
 	}
+	defer func() { g.windowResets.Store(int32(g.resets)) }()
 	switch h[3] {
 	case frameData:
 		if h[4]&flagPadded != 0 && g.skip > 0 {
@@ -415,6 +421,10 @@ func streamID(h *[frameHeaderLen]byte) uint32 {
 // check follows bytes the client sent and returns the error that ends the
 // connection when the client broke the rules.
 func (g *h2Guard) check(c net.Conn, p []byte) error {
+	if g.abused.Load() { // the write side found the limit passed
+		g.abort(c)
+		return errH2Abuse
+	}
 	switch g.feed(p) {
 	case h2BadPreface:
 		return errH2Preface
@@ -451,7 +461,7 @@ func (g *h2Guard) goAway(c net.Conn) {
 	g.sent = true
 	var frame [64]byte
 	b := append(frame[:0], goAwayCalm...)
-	id := g.lastStream
+	id := g.opened.Load() // lastStream, which the read side owns
 	b[9], b[10], b[11], b[12] = byte(id>>24), byte(id>>16), byte(id>>8), byte(id)
 	c.SetWriteDeadline(time.Now().Add(rejectWriteTimeout))
 	if _, err := c.Write(b); err == nil {
@@ -550,7 +560,10 @@ func (g *h2Guard) serverReset() {
 	case errNo, errRefused, errInternal:
 		return
 	}
-	g.serverResets.Add(1)
+	n := g.serverResets.Add(1)
+	if g.maxResets > 0 && int(g.windowResets.Load()+n) > g.maxResets {
+		g.abused.Store(true) // write, which called us, sends the GOAWAY
+	}
 }
 
 // h2TLSConn is a TLS connection that negotiated h2, as net/http gets it:

@@ -202,6 +202,21 @@ func TestH2GuardServerResets(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the write side ends a flood the client only reads after", func(t *testing.T) {
+		// A client that has sent its whole flood sends nothing more for
+		// the read side to take the resets in with: the write side itself
+		// finds the limit passed, counting what the read side holds.
+		var g h2Guard
+		g.init(h2Limits{maxResets: 10}, 0)
+		g.opened.Store(41)
+		g.windowResets.Store(5)
+		for id := uint32(1); id <= 11; id += 2 {
+			g.track(rst(id, 0x1))
+			if past := id == 11; g.abused.Load() != past {
+				t.Fatalf("after %d provoked resets and 5 taken in: abused %v", id/2+1, g.abused.Load())
+			}
+		}
+	})
 	t.Run("no limit", func(t *testing.T) {
 		var g h2Guard
 		g.init(h2Limits{maxResets: 0}, 0)
