@@ -128,3 +128,14 @@ func (p *jsonTree) value() (*value, error) {
 	}
 	return v, measure(v)
 }
+
+// meantAsJSON reports a document that opens as JSON does, with a quoted
+// key or an array of JSON values, rather than as flow YAML (`{a: 1}`): when
+// neither parser reads it, the JSON tokenizer's error is the one to report.
+func meantAsJSON(t []byte) bool {
+	if t[0] == '[' {
+		return true
+	}
+	t = bytes.TrimLeft(t[1:], " \t\r\n")
+	return len(t) > 0 && (t[0] == '"' || t[0] == '}')
+}

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -201,20 +200,6 @@ type reqState struct {
 	// 100 Continue, which net/http sends on the first read.
 	cont continueBody
 }
-
-// continueBody records whether anyone asked for the request body; the
-// HTTP/2 client reads it from goroutines of its own.
-type continueBody struct {
-	body io.ReadCloser
-	read atomic.Bool
-}
-
-func (b *continueBody) Read(p []byte) (int, error) {
-	b.read.Store(true)
-	return b.body.Read(p)
-}
-
-func (b *continueBody) Close() error { return b.body.Close() }
 
 func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := lh.h
@@ -470,85 +455,6 @@ func (h *Handler) finish(st *reqState, r *http.Request) {
 	h.opts.AccessLog.Log(e)
 }
 
-// hasDotSegmentParams reports a segment of the normalised path p that is
-// "." or ".." followed by path parameters, or empty and followed by them
-// and by another segment. Tomcat and Spring strip `;params` from each
-// segment before they resolve dot segments and merge slashes, so they read
-// `/public/..;/admin` (which matches a `/public` route) and `/;/admin`
-// (which matches `/`) as /admin. A final `/;jsessionid=…` stays allowed:
-// it only names the directory the router saw. Normalising has decoded %2E
-// and upper-cased %3b, so one spelling of each is enough.
-func hasDotSegmentParams(p string) bool {
-	for i := 0; i < len(p); i++ {
-		if p[i] != '/' {
-			continue
-		}
-		j := i + 1
-		dots := 0
-		for j < len(p) && p[j] == '.' && dots < 2 {
-			j++
-			dots++
-		}
-		if j == len(p) || (p[j] != ';' && !strings.HasPrefix(p[j:], "%3B")) {
-			continue
-		}
-		if dots > 0 || strings.IndexByte(p[j:], '/') >= 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// splitTarget returns the raw (still encoded) path and the query of the
-// request target.
-func splitTarget(r *http.Request) (path, query string) {
-	uri := r.RequestURI
-	if uri == "" || uri[0] != '/' {
-		return r.URL.EscapedPath(), r.URL.RawQuery
-	}
-	for i := 0; i < len(uri); i++ {
-		if uri[i] == '?' {
-			return uri[:i], uri[i+1:]
-		}
-	}
-	return uri, ""
-}
-
-// checkProtocol enforces the route's protocols: an https-only route over
-// plain HTTP gets 426 or the configured redirect, a gRPC route over
-// HTTP/1.x gets 426 (Kong's runloop).
-func checkProtocol(route *snapshot.Route, r *http.Request, https, trusted bool) *plugin.Exit {
-	if (route.GRPC || route.GRPCS) && !route.HTTP && !route.HTTPS {
-		if r.ProtoMajor < 2 {
-			return &plugin.Exit{Status: http.StatusUpgradeRequired, Message: msgUseHTTP2,
-				Header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"HTTP/2"}}}
-		}
-		if route.GRPCS && !route.GRPC && !https {
-			return &plugin.Exit{Status: http.StatusUpgradeRequired, Message: msgUseHTTPS,
-				Header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"TLS/1.2, HTTP/1.1"}}}
-		}
-		return nil
-	}
-	if !route.HTTP && route.HTTPS && !https {
-		if trusted && r.Header.Get("X-Forwarded-Proto") == "https" {
-			return nil
-		}
-		if route.HTTPSRedirectStatus != http.StatusUpgradeRequired {
-			host := r.Host
-			if trusted {
-				if fh := r.Header.Get("X-Forwarded-Host"); fh != "" {
-					host = fh
-				}
-			}
-			return &plugin.Exit{Status: route.HTTPSRedirectStatus, Message: http.StatusText(route.HTTPSRedirectStatus),
-				Header: http.Header{"Location": {"https://" + host + r.RequestURI}}}
-		}
-		return &plugin.Exit{Status: http.StatusUpgradeRequired, Message: msgUseHTTPS,
-			Header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"TLS/1.2, HTTP/1.1"}}}
-	}
-	return nil
-}
-
 // setForwarded sets the X-Forwarded-*, X-Real-IP, Via and request id
 // headers for the upstream. Client-sent values survive only from trusted
 // peers.
@@ -642,49 +548,6 @@ func upstreamHost(c *plugin.Ctx, route *snapshot.Route, svc *snapshot.Service) s
 	return svc.HostHeader
 }
 
-func joinComma(vs []string) string {
-	if len(vs) == 1 {
-		return vs[0]
-	}
-	n := 0
-	for _, v := range vs {
-		n += len(v) + 2
-	}
-	b := make([]byte, 0, n)
-	for i, v := range vs {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = append(b, v...)
-	}
-	return string(b)
-}
-
-func stripPort(host string) string {
-	if host == "" {
-		return host
-	}
-	if host[0] == '[' {
-		if i := lastIndexByte(host, ']'); i > 0 {
-			return host[:i+1]
-		}
-		return host
-	}
-	if i := lastIndexByte(host, ':'); i >= 0 {
-		return host[:i]
-	}
-	return host
-}
-
-func lastIndexByte(s string, c byte) int {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
-}
-
 func makeCaptures(m *router.Match) plugin.Captures {
 	caps := plugin.Captures{Positional: m.Captures}
 	for i, name := range m.CaptureNames {
@@ -696,41 +559,4 @@ func makeCaptures(m *router.Match) plugin.Captures {
 		}
 	}
 	return caps
-}
-
-// countingWriter counts body bytes sent to the client.
-type countingWriter struct {
-	http.ResponseWriter
-	n int64
-}
-
-func (w *countingWriter) Write(p []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(p)
-	w.n += int64(n)
-	return n, err
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// deadlineBody renews the client connection's read deadline before each
-// read of the body, so a client that stops sending mid-body is cut off
-// after ClientBodyTimeout instead of holding the request forever.
-type deadlineBody struct {
-	rc      *http.ResponseController
-	body    interface{ Read([]byte) (int, error) }
-	timeout time.Duration
-}
-
-func (d *deadlineBody) Read(p []byte) (int, error) {
-	d.rc.SetReadDeadline(time.Now().Add(d.timeout))
-	return d.body.Read(p)
-}
-
-// Close closes the underlying body.
-func (d *deadlineBody) Close() error {
-	if c, ok := d.body.(interface{ Close() error }); ok {
-		return c.Close()
-	}
-	return nil
 }
