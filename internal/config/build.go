@@ -29,9 +29,6 @@ type builder struct {
 	upstreams index[*UpstreamEntry]
 	certs     index[*CertificateEntry]
 	caCerts   index[*CACertEntry]
-	// decodeFailed is set when decoding already failed, so that the
-	// expensive work (password hashing) is skipped.
-	decodeFailed bool
 }
 
 // index finds entities by id or by their endpoint key (name, username) and
@@ -50,7 +47,7 @@ func (ix *index[T]) lookup(key string) (T, bool) {
 // already in errs; the builder adds its own.
 func newBuilder(ctx context.Context, cfg *Config, lines map[string]int, errs *ErrorList) *builder {
 	b := &builder{ctx: ctx, cfg: cfg, lines: lines, m: &Model{FormatVersion: cfg.FormatVersion},
-		errs: errs, cp: checkpoint{ctx: ctx}, decodeFailed: errs.Len() > 0}
+		errs: errs, cp: checkpoint{ctx: ctx}}
 	for _, e := range errs.errs {
 		if e.Path != "" {
 			if b.decodeErrs == nil {

@@ -180,8 +180,9 @@ func (b *builder) buildCredentials(consumers []*ConsumerEntry) {
 		}
 		b.addACL(ix, &b.cfg.ACLs[i], at("acls", i), nil)
 	}
-	// Hashing is the slow part of a load: only a valid config pays for it.
-	if b.errs.Len() == 0 && !b.decodeFailed {
+	// Hashing is the slow part of a load: only a valid config pays for it
+	// (the error list is decoding's too).
+	if b.errs.Len() == 0 {
 		b.hashPasswords(ix.toHash)
 	}
 }

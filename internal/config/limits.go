@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -45,7 +46,7 @@ func scanLimits(data []byte, maxDepth, maxNodes int) error {
 	s := depthScanner{scalarOwner: -1, maxDepth: maxDepth, maxNodes: maxNodes}
 	for ln := 1; len(data) > 0; ln++ {
 		var line []byte
-		if i := indexByte(data, '\n'); i >= 0 {
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
 			line, data = data[:i], data[i+1:]
 		} else {
 			line, data = data, nil
@@ -61,15 +62,6 @@ func scanLimits(data []byte, maxDepth, maxNodes int) error {
 		}
 	}
 	return nil
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
 }
 
 type depthScanner struct {
@@ -214,7 +206,7 @@ func (s *depthScanner) value(line []byte, i, owner int) bool {
 // (over-counting a level is harmless; missing one is not).
 func skipProperty(line []byte, i int) int {
 	if i+1 < len(line) && line[i] == '!' && line[i+1] == '<' {
-		if j := indexByte(line[i:], '>'); j >= 0 {
+		if j := bytes.IndexByte(line[i:], '>'); j >= 0 {
 			return i + j + 1
 		}
 		return len(line)
@@ -364,7 +356,7 @@ func utf8Errors(root *value, bad map[int]bool) Errors {
 					found[ln] = true
 					continue
 				}
-				walk(v.vals[i], JoinPath(path, k))
+				walk(v.vals[i], KeyPath(path, k))
 			}
 		case kindSeq:
 			for i, it := range v.items {

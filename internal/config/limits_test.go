@@ -115,6 +115,9 @@ func TestNestingDepthRefused(t *testing.T) {
 		"multi-line":     "a: [\n" + strings.Repeat("[\n", MaxDepth+1) + strings.Repeat("]\n", MaxDepth+1) + "]\n",
 	} {
 		t.Run(name, func(t *testing.T) {
+			// The byte scan itself refuses it, before the parser (whose
+			// tree would be refused for its depth too, at a cost).
+			wantErr(t, scanLimits([]byte(doc), MaxDepth, MaxNodes), "nested deeper than 100 levels")
 			err := quick(t, "Parse", func() error { _, err := Parse([]byte(doc), Options{}); return err })
 			wantErr(t, err, "nested deeper than 100 levels")
 		})
@@ -273,5 +276,17 @@ func TestJSONDocuments(t *testing.T) {
 	// Flow-style YAML is not JSON and still parses.
 	if r, err := ParseRaw([]byte("{a: 1, b: [x]}"), ""); err != nil || fmt.Sprint(r.Value()) != "map[a:1 b:[x]]" {
 		t.Fatalf("flow YAML: %v, %v", r.Value(), err)
+	}
+}
+
+// Finding the field of a byte that is not UTF-8 walks the tree with
+// shortened keys: one long key over many values made every path a copy of
+// the key (1 MiB over 40,000 values: 25 s).
+func TestInvalidUTF8UnderALongKey(t *testing.T) {
+	doc := `{"_comment": {"` + strings.Repeat("k", 1<<20) + `": [` + strings.Repeat(`"a",`, 40_000) + "\"\xff\"]}}"
+	err := quick(t, "Parse", func() error { _, err := Parse([]byte(doc), Options{}); return err })
+	wantErr(t, err, "not valid UTF-8")
+	if len(err.Error()) > 4096 {
+		t.Errorf("%d bytes of error", len(err.Error()))
 	}
 }

@@ -106,15 +106,19 @@ func New(holder *snapshot.Holder, deps snapshot.Deps, path string, opts config.O
 		logger = slog.New(slog.DiscardHandler)
 	}
 	stopped, stop := context.WithCancelCause(context.Background())
-	opts.MaxValues = MaxValues(DefaultLimits.Memory)
 	return &Loader{holder: holder, deps: deps, path: path, opts: opts, logger: logger, limits: DefaultLimits,
 		stopped: stopped, stopLoads: stop}
 }
 
 // SetLimits replaces DefaultLimits; call it before the first load.
-func (l *Loader) SetLimits(lim Limits) {
-	l.limits = lim
-	l.opts.MaxValues = MaxValues(lim.Memory)
+func (l *Loader) SetLimits(lim Limits) { l.limits = lim }
+
+// parseOptions are the loader's parse options with the bound on values
+// that its memory budget implies.
+func (l *Loader) parseOptions() config.Options {
+	opts := l.opts
+	opts.MaxValues = MaxValues(l.limits.Memory)
+	return opts
 }
 
 // MaxSize is the largest document a load accepts (0: no limit).
@@ -226,7 +230,7 @@ func (l *Loader) Check(build func() ([]byte, error)) (*snapshot.Snapshot, error)
 	if err := l.checkSize(data); err != nil {
 		return nil, err
 	}
-	m, err := config.ParseContext(ctx, data, l.opts)
+	m, err := config.ParseContext(ctx, data, l.parseOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +325,7 @@ func (l *Loader) apply(data []byte, trigger string, skipUnchanged bool) (*snapsh
 	}
 	ctx, done := l.budget()
 	defer done()
-	m, err := config.ParseContext(ctx, data, l.opts)
+	m, err := config.ParseContext(ctx, data, l.parseOptions())
 	if err != nil {
 		return nil, l.reject(res, trigger, err)
 	}

@@ -298,12 +298,11 @@ func (g *h2Guard) frame() bool {
 	id := streamID(h)
 	if n := g.serverResets.Load(); n != 0 {
 		g.serverResets.Add(-n)
-		g.resets += int(n)
+		g.addResets(int(n))
 		if g.maxResets > 0 && g.resets > g.maxResets {
 			return true
 		}
 	}
-	defer func() { g.windowResets.Store(int32(g.resets)) }()
 	switch h[3] {
 	case frameData:
 		if h[4]&flagPadded != 0 && g.skip > 0 {
@@ -316,8 +315,9 @@ func (g *h2Guard) frame() bool {
 			g.newStream(id)
 			g.empty, g.priority = 0, 0
 			g.streams++
-			if g.streams >= 2*g.maxResets {
-				g.streams, g.resets = 0, 0
+			if g.maxResets > 0 && g.streams >= 2*g.maxResets {
+				g.streams = 0
+				g.addResets(-g.resets)
 			}
 			if h[4]&flagEndStream != 0 {
 				g.open.clear(id)
@@ -344,15 +344,22 @@ func (g *h2Guard) frame() bool {
 	case frameRSTStream:
 		switch {
 		case id > g.lastStream:
-			g.resets++ // a stream never opened: net/http ends the connection anyway
+			g.addResets(1) // a stream never opened: net/http ends the connection anyway
 		case recent(id, g.lastStream):
 			g.open.clear(id)
 			if !g.answered.has(id) {
-				g.resets++
+				g.addResets(1)
 			}
 		}
 	}
 	return g.maxResets > 0 && g.resets > g.maxResets
+}
+
+// addResets changes the window's reset count and publishes it to the
+// write side (windowResets).
+func (g *h2Guard) addResets(n int) {
+	g.resets += n
+	g.windowResets.Store(int32(g.resets))
 }
 
 // newStream takes in the client's new stream id: its bits, and those of
