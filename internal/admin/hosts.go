@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/turnpikegw/turnpike/internal/router"
 )
 
 // hostGuard decides whether a request's Host names this admin listener.
@@ -57,10 +59,12 @@ func (g hostGuard) allows(r *http.Request) bool {
 	if r.Host == "" {
 		return true
 	}
-	host, ok := hostPart(r.Host)
-	if !ok {
+	// The proxy's syntax rule: a host name or IP literal, an optional port.
+	if !router.ValidHost(r.Host) {
 		return false
 	}
+	name, _ := router.SplitHost(r.Host)
+	host := strings.Trim(name, "[]")
 	if a, err := netip.ParseAddr(host); err == nil {
 		a = a.Unmap()
 		if a.IsLoopback() || g.addrs[a] {
@@ -77,43 +81,6 @@ func (g hostGuard) allows(r *http.Request) bool {
 	return host == "localhost" || g.names[host]
 }
 
-// hostPart is the host of a Host header value, without brackets and port;
-// false when the port is not a number or the value has more colons than
-// an IPv6 literal in brackets may.
-func hostPart(h string) (string, bool) {
-	if strings.HasPrefix(h, "[") {
-		end := strings.IndexByte(h, ']')
-		if end < 0 || !validPort(h[end+1:]) {
-			return "", false
-		}
-		return h[1:end], true
-	}
-	if i := strings.IndexByte(h, ':'); i >= 0 {
-		if !validPort(h[i:]) {
-			return "", false
-		}
-		h = h[:i]
-	}
-	return h, true
-}
-
-// validPort reports whether s is empty or ":" followed by digits only
-// (RFC 9110 §4.2.1 allows an empty port).
-func validPort(s string) bool {
-	if s == "" {
-		return true
-	}
-	if s[0] != ':' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // ParseAllowedHosts reads --admin-allowed-hosts: comma-separated host names
 // or IP addresses, without scheme or port, that the admin API answers for
 // besides its loopback names and listen address.
@@ -125,31 +92,10 @@ func ParseAllowedHosts(s string) ([]string, error) {
 			continue
 		}
 		h := strings.Trim(part, "[]")
-		if _, err := netip.ParseAddr(h); err != nil && !validHostName(h) {
+		if _, err := netip.ParseAddr(h); err != nil && (strings.IndexByte(h, ':') >= 0 || h == "" || !router.ValidHost(h)) {
 			return nil, fmt.Errorf("%q: want a host name or IP address, without scheme, port or wildcard", part)
 		}
 		out = append(out, h)
 	}
 	return out, nil
-}
-
-// validHostName reports a DNS name of letters, digits, '-', '_' and dots
-// (an optional trailing dot).
-func validHostName(h string) bool {
-	h = strings.TrimSuffix(h, ".")
-	if h == "" || len(h) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(h, ".") {
-		if label == "" || len(label) > 63 {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -20,7 +20,7 @@ func TestHostGuard(t *testing.T) {
 		{"localhost", true},
 		{"LOCALHOST:8001", true},
 		{"localhost.:8001", true},
-		{"localhost:", true},
+		{"localhost:", false},
 		{"127.0.0.1", true},
 		{"127.255.0.3:1", true},
 		{"[::1]:8001", true},
