@@ -181,11 +181,8 @@ func (h *Handler) forwardH1(w *countingWriter, r *http.Request, st *reqState, ro
 		if conn.Reused && rt.idem && cl == 0 && nothingReceived(err) && tries <= svc.Retries+1 && ctx.Err() == nil {
 			continue
 		}
-		var cb *errClientBody
-		if !errors.As(err, &cb) && !errors.Is(err, errHeadTooLarge) {
-			if d, ok := rt.allow(ctx, kind); ok && sleepCtx(ctx, d) {
-				continue
-			}
+		if d, ok := rt.allow(ctx, kind); ok && sleepCtx(ctx, d) {
+			continue
 		}
 		h.upstreamFailed(w, st, err)
 		return

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -251,12 +252,13 @@ const (
 	failTimeout                     // sent, then no response head in time
 	failError                       // sent, then reset or closed
 	failStatus                      // a response with a retryable status
+	failFinal                       // never retried: the client's body failed, or every target would answer the same
 )
 
 // allow decides whether another attempt may follow and returns the delay
 // before it. It spends budget only when the answer is yes.
 func (rt *retrier) allow(ctx context.Context, f retryFailure) (time.Duration, bool) {
-	if rt.retried >= rt.svc.Retries || ctx.Err() != nil {
+	if f == failFinal || rt.retried >= rt.svc.Retries || ctx.Err() != nil {
 		return 0, false
 	}
 	if f != failConnect && !(rt.idem && rt.replay) {
@@ -391,8 +393,14 @@ func (st *reqState) addTry(t *upstream.Target, latency time.Duration, status int
 	st.tries = append(st.tries, observe.Try{Target: t.Addr, Status: status, Latency: latency, Outcome: outcome})
 }
 
-// failureKind classifies a failed exchange.
+// failureKind classifies a failed exchange. A response head over the size
+// limit, or a switch of protocols nobody asked for, is what the upstream
+// software does, not a failure of one target.
 func failureKind(err error) (retryFailure, string) {
+	var cb *errClientBody
+	if errors.As(err, &cb) || errors.Is(err, errHeadTooLarge) || errors.Is(err, errBadSwitch) {
+		return failFinal, tryError
+	}
 	if isTimeout(err) {
 		return failTimeout, tryTimeout
 	}
