@@ -199,6 +199,10 @@ type reqState struct {
 	// cont watches the body of an HTTP/1.1 request that expects
 	// 100 Continue, which net/http sends on the first read.
 	cont continueBody
+	// dbody is the request body behind the client body timeout. Not pooled
+	// with the rest: an HTTP/2 upstream's transport may read it after the
+	// handler returned.
+	dbody *deadlineBody
 }
 
 func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -240,7 +244,8 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// 100 Continue was never sent and drops a large rest unread. Behind a
 	// wrapper (ours or a plugin's) it would send 100 Continue and wait for
 	// up to 256 KiB of body before the answer goes out. For the bounded
-	// read of a smaller rest, the client gets the body timeout.
+	// read of a smaller rest, the client gets the body timeout (already
+	// set by each read of a body that was read).
 	r.Body = body
 	switch {
 	case expect && !st.cont.read.Load():
@@ -249,7 +254,7 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// it closes the connection. The answer is out by then, the deadline
 		// only cuts that wait.
 		http.NewResponseController(w).SetReadDeadline(aLongTimeAgo)
-	case h.opts.ClientBodyTimeout > 0 && r.ContentLength != 0 && !r.Close:
+	case r.ProtoMajor == 1 && h.opts.ClientBodyTimeout > 0 && r.ContentLength != 0 && !r.Close && (st.dbody == nil || !st.dbody.read.Load()):
 		http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.opts.ClientBodyTimeout))
 	}
 	c.Resp.Size = cw.n
@@ -320,7 +325,8 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 		r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBodySize)
 	}
 	if h.opts.ClientBodyTimeout > 0 && r.ContentLength != 0 {
-		r.Body = &deadlineBody{rc: http.NewResponseController(w), body: r.Body, timeout: h.opts.ClientBodyTimeout}
+		st.dbody = &deadlineBody{rc: http.NewResponseController(w), body: r.Body, timeout: h.opts.ClientBodyTimeout}
+		r.Body = st.dbody
 	}
 
 	for i := range route.Chain.Access {

@@ -43,9 +43,11 @@ type deadlineBody struct {
 	rc      *http.ResponseController
 	body    interface{ Read([]byte) (int, error) }
 	timeout time.Duration
+	read    atomic.Bool // a read was made, and with it the deadline set
 }
 
 func (d *deadlineBody) Read(p []byte) (int, error) {
+	d.read.Store(true)
 	d.rc.SetReadDeadline(time.Now().Add(d.timeout))
 	return d.body.Read(p)
 }
