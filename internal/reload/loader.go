@@ -162,20 +162,28 @@ func (l *Loader) LoadFile(trigger string) (*snapshot.Snapshot, error) {
 // readFile reads the config file, no further than one byte past MaxSize
 // (enough for apply to refuse it).
 func (l *Loader) readFile() ([]byte, error) {
-	return readLimited(l.path, l.limits.MaxSize)
+	data, _, err := readLimited(l.path, l.limits.MaxSize)
+	return data, err
 }
 
-func readLimited(path string, maxSize int64) ([]byte, error) {
+// readLimited reads path no further than one byte past maxSize (0: no
+// limit), and gives what the open file said of itself before the read.
+func readLimited(path string, maxSize int64) ([]byte, os.FileInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
 	var r io.Reader = f
 	if maxSize > 0 {
 		r = io.LimitReader(f, maxSize+1)
 	}
-	return io.ReadAll(r)
+	data, err := io.ReadAll(r)
+	return data, fi, err
 }
 
 // ReadFile reads a config file given on the command line, refusing one
@@ -183,7 +191,7 @@ func readLimited(path string, maxSize int64) ([]byte, error) {
 // /dev/zero` or a huge file by mistake ends with an error, not with the
 // memory exhausted.
 func ReadFile(path string, maxSize int64) ([]byte, error) {
-	data, err := readLimited(path, maxSize)
+	data, _, err := readLimited(path, maxSize)
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,6 @@ package reload
 import (
 	"context"
 	"crypto/sha256"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -131,24 +129,13 @@ type fileState struct {
 // readFileState reads path, no further than one byte past maxSize (0: no
 // limit), so a huge file costs no more memory than the limit.
 func readFileState(path string, maxSize int64) *fileState {
-	f, err := os.Open(path)
+	data, fi, err := readLimited(path, maxSize)
 	if err != nil {
 		return &fileState{err: err}
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return &fileState{err: err}
-	}
-	var r io.Reader = f
 	want := fi.Size()
 	if maxSize > 0 {
-		r = io.LimitReader(f, maxSize+1)
 		want = min(want, maxSize+1)
-	}
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return &fileState{err: err}
 	}
 	return &fileState{size: fi.Size(), modTime: fi.ModTime(), sum: sha256.Sum256(data), data: data, want: want}
 }

@@ -205,7 +205,8 @@ func TestConfigMaxSize(t *testing.T) {
 	if code, body := cfgPost(t, gw, "/config", "application/yaml", big, 10*time.Second); code != 413 || !strings.Contains(body, "4096 bytes") {
 		t.Fatalf("POST /config over --config-max-size = %d %s", code, body)
 	}
-	// The file is held to the same limit, at start-up and on reloads.
+	// The file is held to the same limit at start-up (the watcher reads no
+	// further than it either: TestFileStateSame).
 	path := writeFile(t, "big.yml", big)
 	out, code := cfgRunCLI(t, 20*time.Second, "run", "-c", path, "--config-max-size", "4096", "--proxy-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
 	if code != 1 || !strings.Contains(out, "larger than the limit of 4096 bytes") {
