@@ -281,7 +281,7 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	rawPath, query := splitTarget(r)
 	path, ok := router.NormalizePath(rawPath)
 	if !ok || (!h.opts.AllowEncodedSlashes && router.HasEncodedSlash(rawPath)) ||
-		(!h.opts.AllowDotParams && hasDotSegmentParams(path)) || !router.ValidHost(r.Host) {
+		(!h.opts.AllowDotParams && router.HasDotSegmentParams(path)) || !router.ValidHost(r.Host) {
 		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
 		return
 	}

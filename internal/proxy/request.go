@@ -2,40 +2,10 @@ package proxy
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
-
-// hasDotSegmentParams reports a segment of the normalised path p that is
-// "." or ".." followed by path parameters, or empty and followed by them
-// and by another segment. Tomcat and Spring strip `;params` from each
-// segment before they resolve dot segments and merge slashes, so they read
-// `/public/..;/admin` (which matches a `/public` route) and `/;/admin`
-// (which matches `/`) as /admin. A final `/;jsessionid=…` stays allowed:
-// it only names the directory the router saw. Normalising has decoded %2E
-// and upper-cased %3b, so one spelling of each is enough.
-func hasDotSegmentParams(p string) bool {
-	for i := 0; i < len(p); i++ {
-		if p[i] != '/' {
-			continue
-		}
-		j := i + 1
-		dots := 0
-		for j < len(p) && p[j] == '.' && dots < 2 {
-			j++
-			dots++
-		}
-		if j == len(p) || (p[j] != ';' && !strings.HasPrefix(p[j:], "%3B")) {
-			continue
-		}
-		if dots > 0 || strings.IndexByte(p[j:], '/') >= 0 {
-			return true
-		}
-	}
-	return false
-}
 
 // splitTarget returns the raw (still encoded) path and the query of the
 // request target.

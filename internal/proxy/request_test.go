@@ -73,8 +73,8 @@ func TestHasDotSegmentParams(t *testing.T) {
 			if !ok {
 				t.Fatalf("NormalizePath(%q) refused it", tt.raw)
 			}
-			if got := hasDotSegmentParams(p); got != tt.want {
-				t.Errorf("hasDotSegmentParams(%q) = %v, want %v", p, got, tt.want)
+			if got := router.HasDotSegmentParams(p); got != tt.want {
+				t.Errorf("HasDotSegmentParams(%q) = %v, want %v", p, got, tt.want)
 			}
 		})
 	}

@@ -111,6 +111,24 @@ func dots(name string) int {
 	return n
 }
 
+// HasDotSegmentParams reports a segment of the normalised client path p
+// that is "." or ".." with path parameters, or parameter-only and followed
+// by another segment. Tomcat and Spring strip `;params` from each segment
+// before they resolve dot segments and merge slashes, so they read
+// `/public/..;/admin` (which matches a `/public` route) and `/;/admin`
+// (which matches `/`) as /admin. A final `/;jsessionid=…` stays allowed:
+// it only names the directory the router saw. It does not allocate.
+func HasDotSegmentParams(p string) bool {
+	for len(p) > 0 && p[0] == '/' {
+		seg, _, more := strings.Cut(p[1:], "/")
+		if name, params := cutParams(seg); params && (dots(name) > 0 || name == "" && more) {
+			return true
+		}
+		p = p[1+len(seg):]
+	}
+	return false
+}
+
 // UpstreamPathSafe reports whether p, the path that goes upstream once
 // strip_path and plugins (request-transformer's replace.uri) are done, is
 // held to the rules of client paths that keep it below the service path:
