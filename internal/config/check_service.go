@@ -387,8 +387,12 @@ func validHost(h string) bool {
 }
 
 // validSNI is a hostname, optionally with a leading or trailing wildcard
-// label; IP addresses are not server names.
+// label, or `*` (Kong's default certificate); IP addresses are not server
+// names.
 func validSNI(s string) bool {
+	if s == "*" {
+		return true
+	}
 	if net.ParseIP(s) != nil {
 		return false
 	}
