@@ -70,7 +70,7 @@ func TestValidation(t *testing.T) {
 			name: "malformed template",
 			set:  func(c *Config) { c.Add.Querystring = []string{"ok:1", "uri_param2:$(uri_captures user2)"} },
 			want: plugin.Errors{{Path: "add.querystring[1]", Message: "value '$(uri_captures user2)' is not in supported format, error: " +
-				"uri_captures must be followed by .<name> or [\"<name>\"] in $(uri_captures user2); " + supportedForms}},
+				"$(uri_captures user2): uri_captures must be followed by .<name> or [\"<name>\"]; " + supportedForms}},
 		},
 		{
 			name: "Lua outside the supported subset",
@@ -81,9 +81,9 @@ func TestValidation(t *testing.T) {
 			},
 			want: plugin.Errors{
 				{Path: "append.headers[0]", Message: "value '$(shared.my_version)' is not in supported format, error: " +
-					"shared (kong.ctx.shared) is not supported: no Turnpike plugin writes it in $(shared.my_version); " + supportedForms},
+					"$(shared.my_version): shared (kong.ctx.shared) is not supported: no Turnpike plugin writes it; " + supportedForms},
 				{Path: "replace.uri", Message: "value '/requests/user2/$(10 * uri_captures.user1)' is not in supported format, error: " +
-					"a number is only supported as an index, as in uri_captures[1] in $(10 * uri_captures.user1); " + supportedForms},
+					"$(10 * uri_captures.user1): a number is only supported as an index, as in uri_captures[1]; " + supportedForms},
 			},
 		},
 		{

@@ -95,7 +95,7 @@ func parseExpr(src string) (n *node, err error) {
 			if !ok {
 				panic(r)
 			}
-			n, err = nil, errors.New(pe.msg+" in $("+src+"); "+supportedForms)
+			n, err = nil, errors.New("$("+src+"): "+pe.msg+"; "+supportedForms)
 		}
 	}()
 	p.next()
