@@ -82,20 +82,20 @@ type parser struct {
 	nodes int
 }
 
-type parseError struct{ msg string }
-
-func (e *parseError) Error() string { return e.msg }
+// parseFailure carries a refusal out of the recursive descent by panic,
+// so that every rule need not check and return an error.
+type parseFailure string
 
 // parseExpr compiles the inside of one `$(...)`.
 func parseExpr(src string) (n *node, err error) {
 	p := &parser{src: src}
 	defer func() {
 		if r := recover(); r != nil {
-			pe, ok := r.(*parseError)
+			msg, ok := r.(parseFailure)
 			if !ok {
 				panic(r)
 			}
-			n, err = nil, errors.New("$("+src+"): "+pe.msg+"; "+supportedForms)
+			n, err = nil, errors.New("$("+src+"): "+string(msg)+"; "+supportedForms)
 		}
 	}()
 	p.next()
@@ -109,7 +109,7 @@ func parseExpr(src string) (n *node, err error) {
 	return n, nil
 }
 
-func (p *parser) fail(msg string) { panic(&parseError{msg}) }
+func (p *parser) fail(msg string) { panic(parseFailure(msg)) }
 
 func (p *parser) unexpected() {
 	switch p.tok.kind {
