@@ -107,13 +107,6 @@ func (b *builder) errf(path, format string, args ...any) {
 	b.err(path, fmt.Sprintf(format, args...))
 }
 
-// present reports whether a field was written in the document (and not
-// null), for fields whose defaults make absence invisible after decoding.
-func (b *builder) present(path string) bool {
-	_, ok := b.lines[path]
-	return ok
-}
-
 // register adds key to ix unless it is empty or taken; kind names the key in
 // the duplicate error ("name", "id", "username").
 func register[T any](b *builder, ix *index[T], kind, key, path string, v T) {

@@ -35,16 +35,12 @@ func (b *builder) between(path string, v, lo, hi int) {
 
 // checkService validates a service. With fromURL the protocol, host, port
 // and path come from the `url` shorthand, so their errors are reported at
-// `url`, where the user wrote them.
+// `url`, where the user wrote them. As in Kong, the url replaces all four
+// even when they are also written out.
 func (b *builder) checkService(s *Service, path string, fromURL bool) {
 	field := func(name string) string { return JoinPath(path, name) }
 	if fromURL {
 		urlPath := field("url")
-		for _, f := range []string{"protocol", "host", "port", "path"} {
-			if b.present(field(f)) {
-				b.errf(field(f), "cannot be set when 'url' is set")
-			}
-		}
 		if !b.expandURL(s, urlPath) {
 			return
 		}
@@ -111,9 +107,11 @@ func (b *builder) checkService(s *Service, path string, fromURL bool) {
 	}
 }
 
-// expandURL fills protocol, host, port and path from s.URL the way Kong's
-// `url` shorthand does; a missing port is 443 for TLS schemes and 80
-// otherwise.
+// expandURL sets protocol, host, port and path from s.URL the way Kong's
+// `url` shorthand does (kong/db/schema/entities/services.lua): a url
+// without a path clears the path, and one without a port gets 443 for
+// https and 80 for every other scheme, grpcs and wss included. The path is
+// kept as written, so that it is checked as Kong checks it.
 func (b *builder) expandURL(s *Service, path string) bool {
 	u, err := url.Parse(s.URL)
 	switch {
@@ -129,7 +127,7 @@ func (b *builder) expandURL(s *Service, path string) bool {
 	}
 	s.Protocol = strings.ToLower(u.Scheme)
 	s.Host = u.Hostname()
-	s.Path = u.EscapedPath()
+	s.Path = rawURLPath(s.URL)
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil {
@@ -137,15 +135,25 @@ func (b *builder) expandURL(s *Service, path string) bool {
 			return false
 		}
 		s.Port = n
+	} else if s.Protocol == "https" {
+		s.Port = 443
 	} else {
-		switch s.Protocol {
-		case "https", "grpcs", "tls", "wss":
-			s.Port = 443
-		default:
-			s.Port = 80
-		}
+		s.Port = 80
 	}
 	return true
+}
+
+// rawURLPath is the path of an absolute URL as written: net/url would
+// escape the characters Kong refuses in a service path.
+func rawURLPath(raw string) string {
+	_, rest, _ := strings.Cut(raw, "://")
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return ""
+	}
+	p, _, _ := strings.Cut(rest[i:], "?")
+	p, _, _ = strings.Cut(p, "#")
+	return p
 }
 
 var (

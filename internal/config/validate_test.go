@@ -29,12 +29,6 @@ func TestValidationErrors(t *testing.T) {
 		// Services.
 		{"service host required", "services: [{name: s}]", Errors{{Path: "services[0].host", Message: "required field missing"}}},
 		{"service wrong host type reported once", "services: [{host: 5}]", Errors{{Path: "services[0].host", Message: "expected a string"}}},
-		{"service url with explicit fields", "services: [{url: 'http://a', host: b, port: 81, protocol: http, path: /x}]", Errors{
-			{Path: "services[0].protocol", Message: "cannot be set when 'url' is set"},
-			{Path: "services[0].host", Message: "cannot be set when 'url' is set"},
-			{Path: "services[0].port", Message: "cannot be set when 'url' is set"},
-			{Path: "services[0].path", Message: "cannot be set when 'url' is set"},
-		}},
 		{"service bad url", "services: [{url: 'a.example:80'}, {url: 'ftp://a/x'}, {url: 'http://a?q=1'}]", Errors{
 			{Path: "services[0].url", Message: "invalid url 'a.example:80': expected scheme://host[:port][/path]"},
 			{Path: "services[1].url", Message: "expected one of: http, https, grpc, grpcs, tcp, tls, tls_passthrough, udp, ws, wss"},
