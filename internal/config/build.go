@@ -250,10 +250,10 @@ func (b *builder) addRoute(r *Route, path string, parent *ServiceEntry) *RouteEn
 	b.checkID(r.ID, path)
 	b.checkRoute(r, path)
 	switch {
-	case parent != nil && r.Service != nil:
-		b.err(JoinPath(path, "service"), "cannot be set on a route nested in a service")
 	case parent != nil && r.URL != "":
 		b.err(JoinPath(path, "url"), "cannot be set on a route nested in a service")
+	case parent != nil && r.Service != nil:
+		b.checkNestedRef(JoinPath(path, "service"), "service", r.Service.ID, r.Service.Name, parent.Service.ID, parent.Service.Name)
 	case r.URL != "" && r.Service != nil:
 		b.err(JoinPath(path, "url"), "'url' and 'service' cannot both be set")
 	case r.URL != "":

@@ -198,8 +198,8 @@ func (b *builder) credentialConsumer(ref *ConsumerRef, path string, parent *Cons
 	rpath := JoinPath(path, "consumer")
 	switch {
 	case parent != nil && ref != nil:
-		b.err(rpath, "cannot be set on a credential nested in a consumer")
-		return nil, false
+		c := parent.Consumer
+		return parent, b.checkNestedRef(rpath, "consumer", ref.ID, ref.Username, c.ID, c.Username)
 	case parent != nil:
 		return parent, true
 	case ref == nil:
