@@ -200,11 +200,14 @@ func (b *builder) checkFormatVersion() {
 
 // migratePaths applies Kong's 2.x → 3.0 migration: in older formats every
 // path was a regex, so a path using anything beyond the characters of a
-// plain URL path is marked as a regex with `~`.
+// plain URL path is marked as a regex with `~`, and a plain one is
+// normalised.
 func (b *builder) migratePaths() {
 	migrate := func(r *Route) {
 		for i, p := range r.Paths {
-			if !isPlainPath(p) {
+			if isPlainPath(p) {
+				r.Paths[i] = normalizePath(p)
+			} else {
 				r.Paths[i] = "~" + p
 			}
 		}

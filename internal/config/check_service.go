@@ -70,6 +70,12 @@ func (b *builder) checkService(s *Service, path string, fromURL bool) {
 			b.errf(field("path"), "cannot be set when 'protocol' is '%s'", s.Protocol)
 		case !strings.HasPrefix(s.Path, "/"):
 			b.err(field("path"), "should start with: /")
+		case strings.Contains(s.Path, "//"):
+			b.err(field("path"), "must not have empty segments")
+		case !rfc3986Path(s.Path):
+			b.errf(field("path"), "invalid path: '%s' (characters outside of the reserved list of RFC 3986 found)", s.Path)
+		case badPercent(s.Path) != "":
+			b.errf(field("path"), "invalid url-encoded value: '%s'", badPercent(s.Path))
 		}
 	}
 	b.between(field("retries"), s.Retries, 0, 32767)
@@ -287,28 +293,24 @@ func requiredCriteria(r *Route, protos map[string]bool) string {
 }
 
 // checkRoutePath applies Kong 3.0's rules: `~` marks a regex, anything else
-// is a prefix. Regexes are compiled with Go's RE2, which (unlike Kong's
-// PCRE) has no lookarounds or backreferences.
+// is a prefix, which must be in the normal form the router matches
+// against. Regexes are compiled with Go's RE2, which (unlike Kong's PCRE)
+// has no lookarounds or backreferences.
 func (b *builder) checkRoutePath(p, path string) {
-	if re, ok := strings.CutPrefix(p, "~"); ok {
-		if !strings.HasPrefix(re, "/") {
-			b.err(path, "should start with: / (fixed path) or ~/ (regex path)")
-			return
-		}
+	re, regex := strings.CutPrefix(p, "~")
+	switch {
+	case !strings.HasPrefix(re, "/"):
+		b.err(path, "should start with: / (fixed path) or ~/ (regex path)")
+	case strings.Contains(p, "//"):
+		b.err(path, "must not have empty segments")
+	case badPercent(p) != "":
+		b.errf(path, "invalid url-encoded value: '%s'", badPercent(p))
+	case regex:
 		if _, err := regexp.Compile(re); err != nil {
 			b.errf(path, "invalid regex: '%s' (%v)", re, err)
 		}
-		return
-	}
-	if !strings.HasPrefix(p, "/") {
-		b.err(path, "should start with: / (fixed path) or ~/ (regex path)")
-		return
-	}
-	if strings.Contains(p, "//") {
-		b.err(path, "must not have empty segments")
-	}
-	if _, err := url.PathUnescape(p); err != nil {
-		b.err(path, "invalid url-encoded value")
+	case normalizePath(p) != p:
+		b.errf(path, "non-normalized path, consider use '%s' instead", normalizePath(p))
 	}
 }
 

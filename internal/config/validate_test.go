@@ -91,7 +91,7 @@ func TestValidationErrors(t *testing.T) {
 			{Path: "routes[0].paths[1]", Message: "must not have empty segments"},
 			{Path: "routes[0].paths[2]", Message: "invalid regex: '/(?=x)' (error parsing regexp: invalid or unsupported Perl syntax: `(?=`)"},
 			{Path: "routes[0].paths[3]", Message: "should start with: / (fixed path) or ~/ (regex path)"},
-			{Path: "routes[0].paths[4]", Message: "invalid url-encoded value"},
+			{Path: "routes[0].paths[4]", Message: "invalid url-encoded value: '%zz'"},
 		}},
 		{"route headers", "routes: [{headers: {Host: [a], X-Empty: []}}]", Errors{
 			{Path: "routes[0].headers.Host", Message: "cannot contain 'host' header, which must be specified in the 'hosts' attribute"},

@@ -1,8 +1,16 @@
 package kongcompat
 
 import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
@@ -48,6 +56,60 @@ func TestDeclURLWins(t *testing.T) {
 			}
 			if got := gwtest.DecodeSeen(t, body).Path; got != tt.wantPath {
 				t.Errorf("upstream path %q, want %q (source %s)", got, tt.wantPath, tt.source)
+			}
+		})
+	}
+}
+
+// TestDeclWebSocketServiceProtocols: Kong Enterprise's `ws` and `wss`
+// service protocols proxy WebSocket upgrades over plain and TLS upstream
+// connections.
+func TestDeclWebSocketServiceProtocols(t *testing.T) {
+	echo := func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		typ, msg, err := c.Read(r.Context())
+		if err != nil {
+			return
+		}
+		c.Write(r.Context(), typ, append([]byte("echo:"), msg...))
+	}
+	plain := httptest.NewServer(http.HandlerFunc(echo))
+	defer plain.Close()
+	tlsUp := httptest.NewTLSServer(http.HandlerFunc(echo))
+	defer tlsUp.Close()
+	tests := []struct {
+		protocol string
+		up       *httptest.Server
+		extra    string
+	}{
+		{"ws", plain, ""},
+		{"wss", tlsUp, "\n  tls_verify: false"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.protocol, func(t *testing.T) {
+			u, err := url.Parse(tt.up.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := fmt.Sprintf("_format_version: \"3.0\"\nservices:\n- name: s\n  protocol: %s\n  host: %s\n  port: %s%s\n  routes:\n  - paths: [/ws]\n",
+				tt.protocol, u.Hostname(), u.Port(), tt.extra)
+			gw := gwtest.Start(t, cfg, gwtest.Options{})
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(gw.URL, "http")+"/ws", nil)
+			if err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			defer c.CloseNow()
+			if err := c.Write(ctx, websocket.MessageText, []byte("hi")); err != nil {
+				t.Fatal(err)
+			}
+			if _, got, err := c.Read(ctx); err != nil || string(got) != "echo:hi" {
+				t.Fatalf("read %q %v", got, err)
 			}
 		})
 	}
