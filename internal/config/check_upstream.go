@@ -60,7 +60,7 @@ func (b *builder) buildUpstreams() {
 			t := &b.cfg.Upstreams[i].Targets[j]
 			path := at(JoinPath(e.Path, "targets"), j)
 			if t.Upstream != nil {
-				b.err(JoinPath(path, "upstream"), "cannot be set on a target nested in an upstream")
+				b.checkNestedRef(JoinPath(path, "upstream"), "upstream", t.Upstream.ID, t.Upstream.Name, e.Upstream.ID, e.Upstream.Name)
 			}
 			add(e, t, path)
 		}
@@ -264,7 +264,7 @@ func (b *builder) buildCertificates() {
 		for j, s := range c.SNIs {
 			spath := at(JoinPath(path, "snis"), j)
 			if s.Certificate != nil {
-				b.err(JoinPath(spath, "certificate"), "cannot be set on an sni nested in a certificate")
+				b.checkNestedRef(JoinPath(spath, "certificate"), "certificate", s.Certificate.ID, s.Certificate.Name, c.ID, "")
 			}
 			addSNI(s.Name, spath)
 			e.SNINames = append(e.SNINames, s.Name)
