@@ -139,8 +139,8 @@ func at(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 // order (implicit services of `url:` routes appended as they are met),
 // routes nested in services in file order followed by top-level routes, and
 // plugins as met walking services (with their routes), top-level routes,
-// consumers, then top-level plugins. The router breaks priority ties by this
-// route order.
+// consumers, then top-level plugins. The router breaks priority ties by
+// route id, and by this order only among the paths of one route.
 func (b *builder) build() {
 	b.checkFormatVersion()
 	b.buildCACertificates()

@@ -437,6 +437,7 @@ func (c *compiler) routes() {
 			headers = append(headers, router.Header{Name: name, Values: r.Headers[name]})
 		}
 		rr[i] = router.Route{
+			ID:    route.Info.ID,
 			Paths: r.Paths, Hosts: r.Hosts, Methods: r.Methods, Headers: headers,
 			SNIs: r.SNIs, RegexPriority: r.RegexPriority,
 		}
