@@ -385,7 +385,7 @@ func upstreamOf(route *snapshot.Route, svc *snapshot.Service, method, clientHost
 	u := &Upstream{
 		Method: method, Scheme: svc.Scheme, Host: svc.HostHeader, Query: query,
 		StripPath: route.StripPath, PreserveHost: route.PreserveHost, HTTP2: svc.HTTP2,
-		Path: router.UpstreamPath(svc.Path, path, matched, route.StripPath, route.PathHandlingV1),
+		Path: router.UpstreamPath(svc.Path, path, matched, route.StripPath),
 	}
 	if route.PreserveHost {
 		u.Host = clientHost

@@ -400,7 +400,6 @@ func (c *compiler) routes() {
 			HTTPSRedirectStatus: r.HTTPSRedirectStatusCode,
 			StripPath:           r.StripPathValue(),
 			PreserveHost:        r.PreserveHost,
-			PathHandlingV1:      r.PathHandling == "v1",
 		}
 		for _, p := range r.Protocols {
 			switch p {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -277,4 +278,82 @@ func tiesExplain(t *testing.T, path, method, url string) explain.Report {
 		t.Fatalf("explain --json: %v\n%s", err, out)
 	}
 	return rep
+}
+
+// tiesV1Row is a row of Kong's path_handling table set to v1, with the
+// path its v0 twin expects.
+type tiesV1Row struct {
+	source                  string
+	servicePath, routePath  string
+	strip                   bool
+	requestPath, expectedV0 string
+	expectedV1ByTraditional string
+}
+
+// TestTiesPathHandlingV1IsV0 checks that a route with path_handling: v1 is
+// handled as v0, as Kong's default router does (kong/router/atc.lua joins
+// every route's paths with get_upstream_uri_v0), by the proxy and explain
+// alike, and that loading such a file warns, naming the route.
+func TestTiesPathHandlingV1IsV0(t *testing.T) {
+	const fixture = "Kong/kong spec/fixtures/router_path_handling_tests.lua: row "
+	rows := []tiesV1Row{
+		{source: fixture + "17 (v1), expecting row 16 (v0)", servicePath: "/srv", routePath: "/rou",
+			requestPath: "/roureq", expectedV0: "/srv/roureq", expectedV1ByTraditional: "/srvroureq"},
+		{source: fixture + "19 (v1), expecting row 18 (v0)", servicePath: "/srv", routePath: "/rou", strip: true,
+			requestPath: "/roureq", expectedV0: "/srv/req", expectedV1ByTraditional: "/srvreq"},
+		{source: fixture + "22 (v1), expecting row 21 (v0)", servicePath: "/srv/", routePath: "/rou", strip: true,
+			requestPath: "/rou", expectedV0: "/srv", expectedV1ByTraditional: "/srv/"},
+		{source: fixture + "47 (v1), expecting row 46 (v0)", servicePath: "/service", routePath: "/route/", strip: true,
+			requestPath: "/route/", expectedV0: "/service/", expectedV1ByTraditional: "/service"},
+	}
+	echo := gwtest.StartEcho(t, "s")
+	var b strings.Builder
+	b.WriteString("_format_version: \"3.0\"\nservices:\n")
+	for i, r := range rows {
+		name := "row" + strconv.Itoa(i)
+		b.WriteString("- name: svc-" + name + "\n  url: " + echo.URL + r.servicePath + "\n  routes:\n" +
+			"  - name: " + name + "\n    hosts: [" + name + ".test]\n    paths: [\"" + r.routePath + "\"]\n" +
+			"    strip_path: " + strconv.FormatBool(r.strip) + "\n    path_handling: v1\n")
+	}
+	cfg := b.String()
+	path := filepath.Join(t.TempDir(), "kong.yml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	out, err := validate(t, path)
+	if err != nil {
+		t.Fatalf("validate refused the file (%v):\n%s", err, out)
+	}
+	gw := gwtest.Start(t, cfg, gwtest.Options{})
+	for i, r := range rows {
+		name := "row" + strconv.Itoa(i)
+		host := name + ".test"
+		warning := "services[" + strconv.Itoa(i) + "].routes[0].path_handling: route '" + name + "': v1 does not work"
+		if !strings.Contains(out, "warning: "+warning) {
+			t.Errorf("validate does not warn about %s:\n%s", name, out)
+		}
+		if !strings.Contains(gw.Stderr(), warning) {
+			t.Errorf("the gateway's log does not warn about %s:\n%s", name, gw.Stderr())
+		}
+
+		rep := tiesExplain(t, path, http.MethodGet, "http://"+host+r.requestPath)
+		if rep.Upstream == nil || rep.Upstream.Path != r.expectedV0 {
+			t.Errorf("%s: explain sends %+v, Kong %s (traditional router with v1: %s)\n%s",
+				r.source, rep.Upstream, r.expectedV0, r.expectedV1ByTraditional, rep.Text())
+		}
+		req, err := http.NewRequest(http.MethodGet, gw.URL+r.requestPath, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		resp, body := gwtest.Do(t, req)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d: %s", r.source, resp.StatusCode, body)
+		}
+		if seen := gwtest.DecodeSeen(t, body); seen.Path != r.expectedV0 {
+			t.Errorf("%s: upstream got %s, Kong sends %s (traditional router with v1: %s)",
+				r.source, seen.Path, r.expectedV0, r.expectedV1ByTraditional)
+		}
+	}
 }
