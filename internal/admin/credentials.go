@@ -44,7 +44,7 @@ func (ix *index) addCredentials(created int64) {
 	}
 	for _, e := range m.BasicAuthCredentials {
 		b, cid := e.Credential, snapshot.ConsumerID(e.Consumer.Consumer)
-		id := snapshot.EntityID("basicauth_credentials", b.ID, cid+"|"+b.Username)
+		id := snapshot.BasicAuthID(e)
 		// Kong shows the stored hash, never the password as given.
 		ix.add("basicauth_credentials", &entity{id: id, key: b.Username, tags: b.Tags, consumer: cid, body: map[string]any{
 			"id": id, "username": b.Username, "password": e.PasswordHash, "tags": list(b.Tags),
@@ -74,7 +74,7 @@ func (ix *index) addCredentials(created int64) {
 	}
 	for _, e := range m.ACLs {
 		a, cid := e.ACL, snapshot.ConsumerID(e.Consumer.Consumer)
-		id := snapshot.EntityID("acls", a.ID, cid+"|"+a.Group)
+		id := snapshot.ACLID(e)
 		ix.add("acls", &entity{id: id, tags: a.Tags, consumer: cid, body: map[string]any{
 			"id": id, "group": a.Group, "tags": list(a.Tags),
 			"created_at": ts(a.CreatedAt), "consumer": consumer(cid),

@@ -92,7 +92,7 @@ func TestAdminCredentials(t *testing.T) {
 	if byGroup := f.get("/consumers/bob/acls/users"); byGroup["consumer"].(map[string]any)["id"] != bobID {
 		t.Errorf("acl by group = %v", byGroup)
 	}
-	aclID := snapshot.EntityID("acls", "", aliceID+"|admins")
+	aclID := snapshot.KongID("acls", "acls:*:"+aliceID+":admins")
 	if acl := f.get("/acls/" + aclID); acl["group"] != "admins" || acl["created_at"] == nil {
 		t.Errorf("acl by id = %v", acl)
 	}

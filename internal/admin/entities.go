@@ -98,7 +98,7 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 	upIDs := map[*config.UpstreamEntry]string{}
 	for _, ue := range m.Upstreams {
 		u := ue.Upstream
-		id := snapshot.EntityID("upstreams", u.ID, u.Name)
+		id := snapshot.UpstreamID(ue)
 		upIDs[ue] = id
 		ix.add("upstreams", &entity{id: id, key: u.Name, tags: u.Tags, body: map[string]any{
 			"id": id, "name": u.Name, "algorithm": u.Algorithm,
@@ -113,7 +113,7 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 		}})
 		for _, te := range ue.Targets {
 			t := te.Target
-			tid := snapshot.EntityID("targets", t.ID, id+"|"+t.Target)
+			tid := snapshot.TargetID(ue, te)
 			// Kong's target timestamps are fractional seconds.
 			at := t.CreatedAt
 			if at == 0 {

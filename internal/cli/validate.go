@@ -20,7 +20,7 @@ func newValidateCmd() *cobra.Command {
 	limits := reload.DefaultLimits
 	cmd := &cobra.Command{
 		Use:   "validate -c kong.yml",
-		Short: "Check a config: every error with its field path, exit 1; or a one-line summary, exit 0",
+		Short: "Check a config: every error with its field path, exit 1; or its warnings and a one-line summary, exit 0",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd.Flags()); err != nil {
@@ -39,6 +39,9 @@ func newValidateCmd() *cobra.Command {
 					return exitError{code: 1, msg: fmt.Sprintf("%s: %d errors", path, errs.Total())}
 				}
 				return exitError{code: 1, msg: fmt.Sprintf("%s: %v", path, err)}
+			}
+			for _, w := range snap.Model.Warnings {
+				fmt.Fprintln(cmd.OutOrStdout(), "warning: "+w.Error())
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK: %s\n", path, snap.Summary)
 			return nil

@@ -107,6 +107,11 @@ func (b *builder) errf(path, format string, args ...any) {
 	b.err(path, fmt.Sprintf(format, args...))
 }
 
+// warn records a warning at path (see Model.Warnings).
+func (b *builder) warn(path, msg string) {
+	b.m.Warnings = append(b.m.Warnings, FieldError{Path: path, Message: msg, Line: lineOf(b.lines, path)})
+}
+
 // register adds key to ix unless it is empty or taken; kind names the key in
 // the duplicate error ("name", "id", "username").
 func register[T any](b *builder, ix *index[T], kind, key, path string, v T) {
@@ -132,8 +137,8 @@ func at(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 // order (implicit services of `url:` routes appended as they are met),
 // routes nested in services in file order followed by top-level routes, and
 // plugins as met walking services (with their routes), top-level routes,
-// consumers, then top-level plugins. The router breaks priority ties by this
-// route order.
+// consumers, then top-level plugins. The router breaks priority ties by
+// route id, and by this order only among the paths of one route.
 func (b *builder) build() {
 	b.checkFormatVersion()
 	b.buildCACertificates()

@@ -220,7 +220,19 @@ func (b *builder) checkRoute(r *Route, path string) {
 	default:
 		b.err(field("https_redirect_status_code"), "expected one of: 426, 301, 302, 307, 308")
 	}
-	if r.PathHandling != "v0" && r.PathHandling != "v1" {
+	switch r.PathHandling {
+	case "v0":
+	case "v1":
+		// Kong's default router (traditional_compatible) joins paths the v0
+		// way whatever the route says (kong/router/atc.lua), and so does
+		// Turnpike's.
+		msg := "v1 does not work under Kong's default router (traditional_compatible): " +
+			"this route's paths are joined as with v0; set path_handling: v0"
+		if r.Name != "" {
+			msg = "route '" + shorten(r.Name, maxQuoted) + "': " + msg
+		}
+		b.warn(field("path_handling"), msg)
+	default:
 		b.err(field("path_handling"), "expected one of: v0, v1")
 	}
 	if r.StripPath != nil && (protos["grpc"] || protos["grpcs"]) {

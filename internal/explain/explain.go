@@ -287,6 +287,10 @@ func (e *explainer) candidate(rank int, win, c router.Candidate) Candidate {
 	}
 	out.Path, out.PathKind = e.pathOf(c)
 	out.Reason = win.Priority.Reason(c.Priority)
+	if out.Reason == "route id" && out.SameRoute {
+		// Paths of one route with equal priority share the route's id.
+		out.Reason = "configuration order"
+	}
 	out.ReasonDetail = e.reasonDetail(out.Reason, win, c)
 	winner := e.routeRef(win.Route).Label()
 	if out.SameRoute {
@@ -340,12 +344,21 @@ func (e *explainer) reasonDetail(reason string, win, c router.Candidate) string 
 		}
 		return fmt.Sprintf("%s is %d chars, %s is %d", wp, win.Priority.PathLength, cp, c.Priority.PathLength)
 	case "configuration order":
-		if win.Route == c.Route {
-			return fmt.Sprintf("equal priority; %s comes first in the route's paths", wl)
-		}
-		return fmt.Sprintf("equal priority; %s comes first in the config", e.routeRef(win.Route).ConfigPath)
+		return fmt.Sprintf("equal priority; %s comes first in the route's paths", wl)
+	case "route id":
+		return fmt.Sprintf("equal priority; the higher id wins, as in Kong: %s %s, %s %s", wl, tieID(win), cl, tieID(c))
 	}
 	return ""
+}
+
+// tieID names the id a candidate's ties are broken by: its route's, or
+// the one Kong gives a group of the route's paths when their priorities
+// differ.
+func tieID(c router.Candidate) string {
+	if c.Group == 0 {
+		return "has id " + c.ID.String()
+	}
+	return fmt.Sprintf("has id %s for its path group %d (Kong splits a route whose paths differ in priority)", c.ID, c.Group)
 }
 
 func (e *explainer) service(i int, svc *snapshot.Service) *Service {
@@ -372,7 +385,7 @@ func upstreamOf(route *snapshot.Route, svc *snapshot.Service, method, clientHost
 	u := &Upstream{
 		Method: method, Scheme: svc.Scheme, Host: svc.HostHeader, Query: query,
 		StripPath: route.StripPath, PreserveHost: route.PreserveHost, HTTP2: svc.HTTP2,
-		Path: router.UpstreamPath(svc.Path, path, matched, route.StripPath, route.PathHandlingV1),
+		Path: router.UpstreamPath(svc.Path, path, matched, route.StripPath),
 	}
 	if route.PreserveHost {
 		u.Host = clientHost

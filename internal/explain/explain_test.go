@@ -193,7 +193,7 @@ func TestReasonDetails(t *testing.T) {
 	}
 }
 
-func TestSameRouteAndConfigurationOrder(t *testing.T) {
+func TestSameRouteAndRouteID(t *testing.T) {
 	snap := compile(t, `
 _format_version: "3.0"
 services:
@@ -223,8 +223,10 @@ services:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Matched.Route.Name != "first" || len(r.Candidates) != 1 || r.Candidates[0].Reason != "configuration order" ||
-		r.Candidates[0].ReasonDetail != "equal priority; services[0].routes[1] comes first in the config" {
+	// Kong's ids from the names, computed by hand.
+	if r.Matched.Route.Name != "second" || len(r.Candidates) != 1 || r.Candidates[0].Reason != "route id" ||
+		r.Candidates[0].ReasonDetail != "equal priority; the higher id wins, as in Kong: second has id "+
+			"8b279206-a0df-5670-a6de-b15957b6ee0b, first has id 2ccad8ae-af6b-53ef-97f7-ac8a362acfe1" {
 		t.Errorf("%s", r.Text())
 	}
 }

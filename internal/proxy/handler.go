@@ -309,7 +309,7 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	upgrade := stripRequestHeaders(r.Header, h.ownedHeaders)
 	if svc != nil {
 		c.Service = &svc.Info
-		c.Path = router.UpstreamPath(svc.Path, path, st.match.MatchedPath, route.StripPath, route.PathHandlingV1)
+		c.Path = router.UpstreamPath(svc.Path, path, st.match.MatchedPath, route.StripPath)
 	} else {
 		c.Path = path
 	}

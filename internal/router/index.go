@@ -1,5 +1,10 @@
 package router
 
+import (
+	"regexp/syntax"
+	"strings"
+)
+
 // node is a radix tree node keyed by the literal start of entry paths.
 // Walking a request path down the tree visits exactly the nodes whose key is
 // a prefix of the path, and so every entry that can match it.
@@ -79,4 +84,44 @@ func commonPrefixLen(a, b string) int {
 		i++
 	}
 	return i
+}
+
+// literalPrefix returns the literal text every match of expr must begin
+// with, so that a regex entry can sit in the radix tree next to the prefix
+// entries and is only tried for paths that start with it.
+func literalPrefix(expr string) string {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	appendLiteral(&b, re)
+	return b.String()
+}
+
+// appendLiteral writes the literal start of re and reports whether re was
+// entirely literal, in which case what follows it may extend the prefix.
+func appendLiteral(b *strings.Builder, re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase != 0 {
+			return false
+		}
+		for _, r := range re.Rune {
+			b.WriteRune(r)
+		}
+		return true
+	case syntax.OpCapture:
+		return appendLiteral(b, re.Sub[0])
+	case syntax.OpConcat:
+		for _, s := range re.Sub {
+			if !appendLiteral(b, s) {
+				return false
+			}
+		}
+		return true
+	case syntax.OpEmptyMatch, syntax.OpBeginText:
+		return true
+	}
+	return false
 }

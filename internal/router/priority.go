@@ -1,5 +1,11 @@
 package router
 
+import (
+	"strings"
+
+	"github.com/turnpikegw/turnpike/internal/ident"
+)
+
 // Priority holds the components of Kong's traditional_compatible route
 // priority (kong/router/transform.lua get_priority) for one (route, path)
 // entry, most significant first.
@@ -28,7 +34,7 @@ const (
 )
 
 // Compare returns a negative number when p ranks below q, zero when they
-// tie (configuration order then decides) and a positive number when p ranks
+// tie (the higher id then wins) and a positive number when p ranks
 // above q. Kong packs the components into one integer and the highest wins;
 // comparing field by field gives the same order without Kong's overflow of a
 // negative regex_priority into the neighbouring bits.
@@ -58,7 +64,7 @@ func (p Priority) Less(q Priority) bool { return p.Compare(q) < 0 }
 // Reason names the most significant component in which p and q differ, for
 // explaining why one entry beat another: "more criteria", "plain host",
 // "header count", "regex", "regex_priority", "longer prefix", or
-// "configuration order" when they tie.
+// "route id" when they tie.
 func (p Priority) Reason(q Priority) string {
 	switch {
 	case p.Weight != q.Weight:
@@ -74,7 +80,7 @@ func (p Priority) Reason(q Priority) string {
 	case p.PathLength != q.PathLength:
 		return "longer prefix"
 	default:
-		return "configuration order"
+		return "route id"
 	}
 }
 
@@ -83,4 +89,38 @@ func boolCmp(set bool) int {
 		return 1
 	}
 	return -1
+}
+
+// splitNS is the namespace of the ids Kong gives the parts of a split route
+// (kong/router/transform.lua).
+var splitNS = ident.MustParse("7f145bf9-0dce-4f91-98eb-debbce4b9f6b")
+
+// pathGroups numbers each path's group from 1, in order of first
+// appearance, or is nil when there is one group. Kong's router splits a
+// route whose paths differ in priority into one matcher per group, all
+// regexes in one and the prefixes of each length in another, and gives
+// each the id of its route id and number; that id, not the route's, then
+// breaks ties.
+func pathGroups(paths []string) []int {
+	if len(paths) < 2 {
+		return nil
+	}
+	out := make([]int, len(paths))
+	seen := map[int]int{}
+	for j, p := range paths {
+		key := 0 // regex
+		if !strings.HasPrefix(p, "~") {
+			key = len(p)
+		}
+		n, ok := seen[key]
+		if !ok {
+			n = len(seen) + 1
+			seen[key] = n
+		}
+		out[j] = n
+	}
+	if len(seen) == 1 {
+		return nil
+	}
+	return out
 }

@@ -1,13 +1,16 @@
 package router
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/textproto"
 	"regexp"
-	"regexp/syntax"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/turnpikegw/turnpike/internal/ident"
 )
 
 // Header is one header criterion of a route.
@@ -18,6 +21,9 @@ type Header struct {
 
 // Route is one route's matching criteria as configured.
 type Route struct {
+	// ID is the route's id (a UUID); among entries of equal priority the
+	// higher id wins, as in Kong. Routes without one keep their order.
+	ID            string
 	Paths         []string
 	Hosts         []string
 	Methods       []string
@@ -54,6 +60,12 @@ type Match struct {
 type Candidate struct {
 	Match
 	Priority Priority
+	// ID breaks ties of priority, the higher first: the route's id, or,
+	// when the route's paths fall in more than one group (see pathGroups),
+	// the id Kong gives the group's matcher; Group is then the group's
+	// number from 1, else 0.
+	ID    ident.UUID
+	Group int
 }
 
 // CompileError reports a route criterion that cannot be compiled. Field is
@@ -76,7 +88,8 @@ func (e *CompileError) Unwrap() error { return e.Err }
 // Router is a compiled, immutable set of routes; it is safe for concurrent use.
 type Router struct {
 	// entries are the (route, path) pairs ordered by descending priority,
-	// ties in configuration order. Their index is their rank.
+	// ties by descending id, then in configuration order. Their index is
+	// their rank.
 	entries []entry
 	// anyHost indexes the entries of routes without hosts. The others are
 	// indexed once per configured host, keyed by the lower-cased name:
@@ -100,6 +113,8 @@ type entry struct {
 	crit    *criteria
 	prio    Priority
 	literal string // what the path must start with: the radix tree key
+	id      ident.UUID
+	group   int
 }
 
 // criteria are the non-path checks shared by all entries of a route.
@@ -128,7 +143,10 @@ func New(routes []Route) (*Router, error) {
 		entries = append(entries, es...)
 	}
 	sort.SliceStable(entries, func(a, b int) bool {
-		return entries[a].prio.Compare(entries[b].prio) > 0
+		if c := entries[a].prio.Compare(entries[b].prio); c != 0 {
+			return c > 0
+		}
+		return bytes.Compare(entries[a].id[:], entries[b].id[:]) > 0
 	})
 
 	r := &Router{entries: entries, anyHost: &node{}}
@@ -246,13 +264,19 @@ func compileRoute(i int, rt *Route) ([]entry, error) {
 	if weight == 0 {
 		return nil, nil
 	}
+	id, _ := ident.Parse(rt.ID)
 	if len(rt.Paths) == 0 {
-		return []entry{{route: i, path: -1, crit: cr, prio: prio}}, nil
+		return []entry{{route: i, path: -1, crit: cr, prio: prio, id: id}}, nil
 	}
 
+	groups := pathGroups(rt.Paths)
 	entries := make([]entry, 0, len(rt.Paths))
 	for j, p := range rt.Paths {
-		e := entry{route: i, path: j, crit: cr, prio: prio}
+		e := entry{route: i, path: j, crit: cr, prio: prio, id: id}
+		if groups != nil && rt.ID != "" {
+			e.group = groups[j]
+			e.id = ident.V5(splitNS, rt.ID+"#"+strconv.Itoa(e.group))
+		}
 		switch {
 		case strings.HasPrefix(p, "~"):
 			expr := p[1:]
@@ -306,46 +330,6 @@ func compileHeader(h Header) (headerMatcher, error) {
 		hm.values = append(hm.values, v)
 	}
 	return hm, nil
-}
-
-// literalPrefix returns the literal text every match of expr must begin
-// with, so that a regex entry can sit in the radix tree next to the prefix
-// entries and is only tried for paths that start with it.
-func literalPrefix(expr string) string {
-	re, err := syntax.Parse(expr, syntax.Perl)
-	if err != nil {
-		return ""
-	}
-	var b strings.Builder
-	appendLiteral(&b, re)
-	return b.String()
-}
-
-// appendLiteral writes the literal start of re and reports whether re was
-// entirely literal, in which case what follows it may extend the prefix.
-func appendLiteral(b *strings.Builder, re *syntax.Regexp) bool {
-	switch re.Op {
-	case syntax.OpLiteral:
-		if re.Flags&syntax.FoldCase != 0 {
-			return false
-		}
-		for _, r := range re.Rune {
-			b.WriteRune(r)
-		}
-		return true
-	case syntax.OpCapture:
-		return appendLiteral(b, re.Sub[0])
-	case syntax.OpConcat:
-		for _, s := range re.Sub {
-			if !appendLiteral(b, s) {
-				return false
-			}
-		}
-		return true
-	case syntax.OpEmptyMatch, syntax.OpBeginText:
-		return true
-	}
-	return false
 }
 
 // reqInfo is the request data derived once per match.
@@ -561,7 +545,7 @@ func (r *Router) MatchAll(req *Request) []Candidate {
 		if !e.accepts(&ri, false) {
 			continue
 		}
-		c := Candidate{Match: Match{Route: e.route, PathIndex: e.path, MatchedPath: e.prefix}, Priority: e.prio}
+		c := Candidate{Match: Match{Route: e.route, PathIndex: e.path, MatchedPath: e.prefix}, Priority: e.prio, ID: e.id, Group: e.group}
 		if e.re != nil {
 			c.MatchedPath, c.Captures = submatches(e.re, req.Path)
 			c.CaptureNames = e.names

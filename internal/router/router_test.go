@@ -215,7 +215,7 @@ func TestPriority(t *testing.T) {
 			},
 		},
 		{
-			name: "equal priority keeps configuration order",
+			name: "equal priority without ids keeps configuration order",
 			routes: []Route{
 				{Paths: []string{"/x"}},
 				{Paths: []string{"/x"}},
@@ -467,11 +467,11 @@ func TestPriorityCompare(t *testing.T) {
 		{name: "regex", higher: Priority{Weight: 2, HeaderCount: 1, Regex: true, RegexPriority: -5}, lower: base, reason: "regex"},
 		{name: "regex_priority", higher: Priority{Weight: 1, Regex: true, RegexPriority: 1}, lower: Priority{Weight: 1, Regex: true, RegexPriority: -1}, reason: "regex_priority"},
 		{name: "longer prefix", higher: Priority{Weight: 2, HeaderCount: 1, PathLength: 5}, lower: base, reason: "longer prefix"},
-		{name: "tie", higher: base, lower: base, reason: "configuration order"},
+		{name: "tie", higher: base, lower: base, reason: "route id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tie := tt.reason == "configuration order"
+			tie := tt.reason == "route id"
 			if c := tt.higher.Compare(tt.lower); (c > 0) == tie || (c == 0) != tie {
 				t.Errorf("Compare = %d", c)
 			}
@@ -485,6 +485,60 @@ func TestPriorityCompare(t *testing.T) {
 				t.Errorf("Reason = %q, want %q", got, tt.reason)
 			}
 		})
+	}
+}
+
+// TestTiesByID: among entries of equal priority the higher id wins,
+// wherever the route is in the file (Kong/atc-router keeps its matchers
+// ordered by priority, then id, and tries them from the top); a route whose
+// paths fall into groups of different priority competes with the id Kong
+// gives each group (kong/router/transform.lua); routes without an id keep
+// their order.
+func TestTiesByID(t *testing.T) {
+	const (
+		low    = "0fffffff-ffff-4fff-bfff-ffffffffffff"
+		high   = "e8fb37f1-102d-461e-9c51-6608a6bb8101"
+		higher = "E8FB37F1-102D-461E-9C51-6608A6BB8102" // case does not matter
+	)
+	tests := []struct {
+		name   string
+		routes []Route
+		req    *Request
+		want   int
+		group  int
+	}{
+		{name: "higher id listed last", req: req("GET", "h", "/x"), want: 1,
+			routes: []Route{{ID: low, Paths: []string{"/x"}}, {ID: high, Paths: []string{"/x"}}}},
+		{name: "higher id listed first", req: req("GET", "h", "/x"), want: 0,
+			routes: []Route{{ID: higher, Paths: []string{"/x"}}, {ID: high, Paths: []string{"/x"}}}},
+		{name: "no paths", req: req("GET", "h.com", "/"), want: 1,
+			routes: []Route{{ID: high, Methods: []string{"GET"}}, {ID: higher, Hosts: []string{"h.*"}}}},
+		{name: "without ids, configuration order", req: req("GET", "h", "/x"), want: 0,
+			routes: []Route{{Paths: []string{"/x"}}, {Paths: []string{"/x"}}}},
+		// high's /foo is its group 1 of 2, whose id 086b6591-... is below low.
+		{name: "split route competes with its group's id", req: req("GET", "h", "/foo"), want: 1,
+			routes: []Route{{ID: high, Paths: []string{"/foo", "/foobar"}}, {ID: low, Paths: []string{"/foo"}}}},
+		{name: "the split route's other group", req: req("GET", "h", "/foobar"), want: 0, group: 2,
+			routes: []Route{{ID: high, Paths: []string{"/foo", "/foobar"}}, {ID: low, Paths: []string{"/foo"}}}},
+		{name: "same length: one group, the route id", req: req("GET", "h", "/foo"), want: 0,
+			routes: []Route{{ID: high, Paths: []string{"/foo", "/bar"}}, {ID: low, Paths: []string{"/foo"}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := mustNew(t, tt.routes)
+			var m Match
+			if !r.Match(tt.req, &m) || m.Route != tt.want {
+				t.Fatalf("matched route %d, want %d", m.Route, tt.want)
+			}
+			all := r.MatchAll(tt.req)
+			if all[0].Route != tt.want || all[0].Group != tt.group {
+				t.Errorf("MatchAll first %+v, want route %d group %d", all[0], tt.want, tt.group)
+			}
+		})
+	}
+	r := mustNew(t, []Route{{ID: high, Paths: []string{"/foo", "/foobar"}}})
+	if got := r.MatchAll(req("GET", "h", "/foo"))[0].ID.String(); got != "086b6591-cafa-58be-b2dd-7640f294421f" {
+		t.Errorf("group 1 id %s, want Kong's v5 of %q", got, high+"#1")
 	}
 }
 

@@ -4,10 +4,10 @@ import "strings"
 
 // UpstreamPath joins the service path, and the request path with the
 // route's matched part stripped when strip_path is on, exactly as Kong's
-// path_handling v0 (the default) and v1 do. reqPath is the normalised
-// request path; matched is what the route's path matched ("" for a route
-// without paths).
-func UpstreamPath(base, reqPath, matched string, strip, v1 bool) string {
+// path_handling v0 does; its default router applies v0 to routes set to v1
+// as well (kong/router/atc.lua). reqPath is the normalised request path;
+// matched is what the route's path matched ("" for a route without paths).
+func UpstreamPath(base, reqPath, matched string, strip bool) string {
 	if base == "" {
 		base = "/"
 	}
@@ -19,15 +19,6 @@ func UpstreamPath(base, reqPath, matched string, strip, v1 bool) string {
 		if len(matched) <= len(reqPath) {
 			postfix = sanitizePostfix(reqPath[len(matched):])
 		}
-	}
-	if v1 {
-		if !strip {
-			if base == "/" {
-				return reqPath
-			}
-			return base + reqPath[1:]
-		}
-		return base + postfix
 	}
 	if strings.HasSuffix(base, "/") {
 		if !strip {

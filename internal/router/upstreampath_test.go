@@ -6,15 +6,13 @@ func TestUpstreamPath(t *testing.T) {
 	tests := []struct {
 		name               string
 		base, req, matched string
-		strip, v1          bool
+		strip              bool
 		want               string
 	}{
-		// The path_handling table of Kong's route documentation.
+		// The path_handling v0 rows of Kong's route documentation.
 		{name: "v0 no strip", base: "/s", req: "/fv0/req", matched: "/fv0", want: "/s/fv0/req"},
-		{name: "v1 no strip", base: "/s", req: "/fv1/req", matched: "/fv1", v1: true, want: "/sfv1/req"},
 		{name: "v0 strip", base: "/s", req: "/tv0/req", matched: "/tv0", strip: true, want: "/s/req"},
 		{name: "v0 strip exact", base: "/s", req: "/tv0", matched: "/tv0", strip: true, want: "/s"},
-		{name: "v1 strip", base: "/s", req: "/tv1/req", matched: "/tv1/", strip: true, v1: true, want: "/sreq"},
 		{name: "root base strip", base: "/", req: "/api/v1/users/7", matched: "/api/v1/users", strip: true, want: "/7"},
 		{name: "root base strip exact", base: "/", req: "/api", matched: "/api", strip: true, want: "/"},
 		{name: "root base no strip", base: "/", req: "/api/x", matched: "/api", want: "/api/x"},
@@ -33,12 +31,12 @@ func TestUpstreamPath(t *testing.T) {
 		{name: "dot params postfix", base: "/s", req: "/p.;/x", matched: "/p", strip: true, want: "/s/x"},
 		{name: "encoded params postfix", base: "/s/", req: "/p..%3B/x", matched: "/p", strip: true, want: "/s/x"},
 		{name: "final dot-dot params postfix", base: "/s", req: "/p..;", matched: "/p", strip: true, want: "/s"},
-		{name: "v1 dot-dot params postfix", base: "/s/", req: "/p..;/x", matched: "/p", strip: true, v1: true, want: "/s/x"},
+		{name: "slash base dot-dot params postfix", base: "/s/", req: "/p..;/x", matched: "/p", strip: true, want: "/s/x"},
 		{name: "three dots kept", base: "/s", req: "/p...;/x", matched: "/p", strip: true, want: "/s/...;/x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := UpstreamPath(tt.base, tt.req, tt.matched, tt.strip, tt.v1); got != tt.want {
+			if got := UpstreamPath(tt.base, tt.req, tt.matched, tt.strip); got != tt.want {
 				t.Fatalf("UpstreamPath(%q, %q, %q) = %q, want %q", tt.base, tt.req, tt.matched, got, tt.want)
 			}
 		})

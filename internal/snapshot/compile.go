@@ -399,7 +399,6 @@ func (c *compiler) routes() {
 			HTTPSRedirectStatus: r.HTTPSRedirectStatusCode,
 			StripPath:           r.StripPathValue(),
 			PreserveHost:        r.PreserveHost,
-			PathHandlingV1:      r.PathHandling == "v1",
 		}
 		for _, p := range r.Protocols {
 			switch p {
@@ -436,6 +435,7 @@ func (c *compiler) routes() {
 			headers = append(headers, router.Header{Name: name, Values: r.Headers[name]})
 		}
 		rr[i] = router.Route{
+			ID:    route.Info.ID,
 			Paths: r.Paths, Hosts: r.Hosts, Methods: r.Methods, Headers: headers,
 			SNIs: r.SNIs, RegexPriority: r.RegexPriority,
 		}

@@ -265,7 +265,7 @@ upstreams:
 	if len(s.PoolKeys) != 5 {
 		t.Errorf("pool keys %v", s.PoolKeys)
 	}
-	if got := ConsumerID(&config.Consumer{Username: "x"}); got != "62729e28-8e28-5d57-a25e-288dc3e1450a" {
+	if got := ConsumerID(&config.Consumer{Username: "x"}); got != "f4ad81db-055e-5110-987a-a0f765d83c80" {
 		t.Errorf("consumer id %q, want the pinned one", got)
 	}
 }

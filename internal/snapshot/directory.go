@@ -91,7 +91,7 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory) *Directory {
 	for i, e := range m.BasicAuthCredentials {
 		b, c := e.Credential, byEntry[e.Consumer]
 		basics[i] = plugin.Credential{
-			ID:   EntityID("basicauth_credentials", b.ID, c.ID+"|"+b.Username),
+			ID:   BasicAuthID(e),
 			Kind: "basic-auth", Consumer: c, Username: b.Username, PasswordHash: e.PasswordHash, Tags: b.Tags,
 		}
 		d.basicAuth[b.Username] = &basics[i]

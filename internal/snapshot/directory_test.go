@@ -47,7 +47,7 @@ func TestDirectoryLookups(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	d := loadDirectory(t, directoryYAML, now, nil)
 
-	aliceID := EntityID("consumers", "", "alice")
+	aliceID := KongID("consumers", "alice")
 	alice, ok := d.Consumer("alice")
 	if !ok || alice.ID != aliceID || alice.Username != "alice" || alice.CustomID != "A1" {
 		t.Fatalf("Consumer(alice) = %+v, %v", alice, ok)
@@ -169,7 +169,7 @@ func TestCompileSetsDirectory(t *testing.T) {
 func TestDirectoryLookupsDoNotAllocate(t *testing.T) {
 	d := loadDirectory(t, directoryYAML, time.Now(), nil)
 	var dir plugin.Directory = d
-	id := EntityID("consumers", "", "alice")
+	id := KongID("consumers", "alice")
 	n := testing.AllocsPerRun(100, func() {
 		dir.Consumer("alice")
 		dir.KeyAuth("alice-key")
@@ -276,7 +276,7 @@ func BenchmarkDirectoryConsumer(b *testing.B) {
 		format func(int) string
 	}{
 		{"username", func(n int) string { return "user-" + strconv.Itoa(n) }},
-		{"id", func(n int) string { return EntityID("consumers", "", "user-"+strconv.Itoa(n)) }},
+		{"id", func(n int) string { return KongID("consumers", "user-"+strconv.Itoa(n)) }},
 	} {
 		names := benchShuffled(bm.format)
 		b.Run(bm.name, func(b *testing.B) {
@@ -296,7 +296,7 @@ func BenchmarkDirectoryConsumer(b *testing.B) {
 
 func BenchmarkDirectoryGroups(b *testing.B) {
 	d := benchDirectory(b)
-	id := EntityID("consumers", "", "user-7")
+	id := KongID("consumers", "user-7")
 	b.ReportAllocs()
 	for b.Loop() {
 		d.Groups(id)

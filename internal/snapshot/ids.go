@@ -2,38 +2,90 @@ package snapshot
 
 import (
 	"crypto/sha1"
-	"encoding/hex"
+	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/ident"
 )
 
-// ConsumerID is the id of a consumer: its configured id, or a stable id
-// derived from its username or custom_id (Kong generates ids for
-// declarative entities the same deterministic way, so they survive reloads).
-func ConsumerID(co *config.Consumer) string {
-	key := co.Username
-	if key == "" {
-		key = "custom_id:" + co.CustomID
+// Entities without an id get the one Kong's DB-less loader gives them
+// (kong/db/schema/others/declarative_config.lua, generate_ids): a version 5
+// UUID of a per-kind namespace, itself the version 5 UUID of the kind's name
+// under Kong's fixed root namespace, and a key: the name for services and
+// routes, the username for consumers, the cache key for plugins. Kong gives
+// an entity without such a key (a route with no name, a consumer with only
+// a custom_id, a plugin nested in one of those) a random id on every load;
+// here it gets a stable one derived from its place in the file instead
+// (EntityID), so that it survives reloads and is the same on every node.
+
+// kongRootNS is the namespace under which Kong derives one per entity kind.
+var kongRootNS = ident.MustParse("fd02801f-0957-4a15-a55a-c8d9606f30b5")
+
+// kongNS holds the per-kind namespaces of the kinds ids are derived for,
+// computed once.
+var kongNS = func() map[string]ident.UUID {
+	out := map[string]ident.UUID{}
+	for _, kind := range []string{"services", "routes", "consumers", "plugins", "upstreams", "targets", "basicauth_credentials", "acls"} {
+		out[kind] = ident.V5(kongRootNS, kind)
 	}
-	return EntityID("consumers", co.ID, key)
+	return out
+}()
+
+// KongID is the id Kong derives for an entity of kind (its table name, such
+// as "routes") from key.
+func KongID(kind, key string) string {
+	ns, ok := kongNS[kind]
+	if !ok {
+		ns = ident.V5(kongRootNS, kind)
+	}
+	return ident.V5(ns, key).String()
 }
 
-// ServiceID is a service's id: its configured one, or a name-based UUID
-// of its name and place in the file.
+// ConsumerID is the id of a consumer: its configured id, Kong's id from its
+// username, or a stable one from its custom_id (Kong's is random).
+func ConsumerID(co *config.Consumer) string {
+	switch {
+	case co.ID != "":
+		return co.ID
+	case co.Username != "":
+		return KongID("consumers", co.Username)
+	}
+	return EntityID("consumers", "", "custom_id:"+co.CustomID)
+}
+
+// ServiceID is a service's id: its configured one, Kong's from its name, or
+// a stable one from its place in the file (Kong's is random).
 func ServiceID(se *config.ServiceEntry) string {
-	return EntityID("services", se.Service.ID, se.Service.Name+"|"+se.Path)
+	switch s := se.Service; {
+	case s.ID != "":
+		return s.ID
+	case s.Name != "":
+		return KongID("services", s.Name)
+	}
+	return EntityID("services", "", "|"+se.Path)
 }
 
 // RouteID is a route's id, as ServiceID.
 func RouteID(re *config.RouteEntry) string {
-	return EntityID("routes", re.Route.ID, re.Route.Name+"|"+re.Path)
+	switch r := re.Route; {
+	case r.ID != "":
+		return r.ID
+	case r.Name != "":
+		return KongID("routes", r.Name)
+	}
+	return EntityID("routes", "", "|"+re.Path)
 }
 
-// PluginID is a plugin's id: its configured one, or a name-based UUID of
-// its name and scope (a plugin name appears once per scope, so the id
-// survives edits elsewhere in the file and is the same on every node
-// running the file).
+// PluginID is a plugin's id: its configured one, Kong's from its cache key,
+// or, where Kong's would be random, a stable one from its name and scope (a
+// plugin name appears once per scope).
 func PluginID(pe *config.PluginEntry) string {
+	if pe.Plugin.ID != "" {
+		return pe.Plugin.ID
+	}
+	if key, ok := pluginCacheKey(pe); ok {
+		return KongID("plugins", key)
+	}
 	var svc, route, consumer string
 	if pe.Service != nil {
 		svc = ServiceID(pe.Service)
@@ -44,18 +96,115 @@ func PluginID(pe *config.PluginEntry) string {
 	if pe.Consumer != nil {
 		consumer = ConsumerID(pe.Consumer.Consumer)
 	}
-	return EntityID("plugins", pe.Plugin.ID, pe.Plugin.Name+"|"+svc+"|"+route+"|"+consumer)
+	return EntityID("plugins", "", pe.Plugin.Name+"|"+svc+"|"+route+"|"+consumer)
+}
+
+// pluginCacheKey is the key Kong derives a plugin's id from: "plugins", the
+// workspace ("*" without one), the name, then route, service and consumer,
+// each as the file gives it: the reference as written (a name or an id),
+// the id of the entity the plugin is nested in, or "" when unset. A
+// reference written as a mapping ({id: ...}) adds no part at all, as in
+// Kong. It is not ok when the plugin is nested in an entity whose own id
+// Kong would not know yet (random): Kong's plugin id is random then too.
+func pluginCacheKey(pe *config.PluginEntry) (string, bool) {
+	p := pe.Plugin
+	parts := []string{"plugins", "*", p.Name}
+	add := func(ref *config.Ref, nested bool, parentID func() (string, bool)) bool {
+		switch {
+		case ref != nil:
+			if ref.Name != "" {
+				parts = append(parts, ref.Name)
+			}
+		case nested:
+			id, ok := parentID()
+			if !ok {
+				return false
+			}
+			parts = append(parts, id)
+		default:
+			parts = append(parts, "")
+		}
+		return true
+	}
+	ok := add(p.Route, pe.Route != nil, func() (string, bool) {
+		r := pe.Route.Route
+		return RouteID(pe.Route), r.ID != "" || r.Name != ""
+	}) && add(p.Service, pe.Service != nil, func() (string, bool) {
+		s := pe.Service.Service
+		return ServiceID(pe.Service), s.ID != "" || s.Name != ""
+	}) && add(p.Consumer, pe.Consumer != nil, func() (string, bool) {
+		c := pe.Consumer.Consumer
+		return ConsumerID(c), c.ID != "" || c.Username != ""
+	})
+	return strings.Join(parts, ":"), ok
+}
+
+// UpstreamID is an upstream's id: its configured one or Kong's from its
+// name (which every upstream has).
+func UpstreamID(ue *config.UpstreamEntry) string {
+	if id := ue.Upstream.ID; id != "" {
+		return id
+	}
+	return KongID("upstreams", ue.Upstream.Name)
+}
+
+// TargetID is the id of target te of upstream ue: its configured one or
+// Kong's from its cache key, "targets", the workspace, the upstream (as a
+// top-level target names it, or the id of the upstream it is nested in)
+// and the target as written.
+func TargetID(ue *config.UpstreamEntry, te *config.TargetEntry) string {
+	t := te.Target
+	if t.ID != "" {
+		return t.ID
+	}
+	up := UpstreamID(ue)
+	if t.Upstream != nil {
+		if t.Upstream.Name == "" {
+			return KongID("targets", "targets:*:"+t.Target)
+		}
+		up = t.Upstream.Name
+	}
+	return KongID("targets", "targets:*:"+up+":"+t.Target)
+}
+
+// BasicAuthID is a basic-auth credential's id: its configured one or
+// Kong's from its cache key, "basicauth_credentials", the workspace and the
+// username.
+func BasicAuthID(e *config.BasicAuthEntry) string {
+	if id := e.Credential.ID; id != "" {
+		return id
+	}
+	return KongID("basicauth_credentials", "basicauth_credentials:*:"+e.Credential.Username)
+}
+
+// ACLID is an ACL membership's id: its configured one, or Kong's from its
+// cache key, "acls", the workspace, the consumer (as a top-level entry names
+// it, or the id of the consumer it is nested in) and the group; where Kong's
+// is random (nested in a consumer with only a custom_id), a stable one.
+func ACLID(e *config.ACLEntry) string {
+	a := e.ACL
+	if a.ID != "" {
+		return a.ID
+	}
+	co := e.Consumer.Consumer
+	consumer := ConsumerID(co)
+	switch ref := a.Consumer; {
+	case ref != nil && ref.Username != "":
+		return KongID("acls", "acls:*:"+ref.Username+":"+a.Group)
+	case ref != nil:
+		return KongID("acls", "acls:*:"+a.Group)
+	case co.ID == "" && co.Username == "":
+		return EntityID("acls", "", consumer+"|"+a.Group)
+	}
+	return KongID("acls", "acls:*:"+consumer+":"+a.Group)
 }
 
 // EntityID returns id, or a name-based UUID (version 5 layout) of kind and
-// key when id is empty.
+// key when id is empty: Turnpike's own derivation, for entities Kong gives
+// a random id.
 func EntityID(kind, id, key string) string {
 	if id != "" {
 		return id
 	}
-	sum := sha1.Sum([]byte("turnpike:" + kind + ":" + key))
-	sum[6] = sum[6]&0x0f | 0x50
-	sum[8] = sum[8]&0x3f | 0x80
-	h := hex.EncodeToString(sum[:16])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	return ident.V5Layout(sha1.Sum([]byte("turnpike:" + kind + ":" + key))).String()
 }

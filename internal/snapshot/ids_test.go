@@ -50,7 +50,13 @@ plugins:
 // TestGeneratedIDsArePinned fixes the ids generated for entities without
 // one: the docs promise them stable across nodes and reloads, so a change
 // to their derivation must show up here as a deliberate edit, not pass
-// because a test compares the function with itself.
+// because a test compares the function with itself. The service, route,
+// consumer and plugin ids were computed by hand from Kong's derivation
+// (kong/db/schema/others/declarative_config.lua: a version 5 UUID under
+// the kind's namespace of the name, username or cache key, e.g.
+// "plugins:*:rate-limiting:orders-route::alice"), and so was the
+// basic-auth one; the key-auth and jwt ids and the custom_id consumer's
+// are Turnpike's own (Kong's are random).
 func TestGeneratedIDsArePinned(t *testing.T) {
 	m, err := config.Parse([]byte(idsYAML), config.Options{})
 	if err != nil {
@@ -77,20 +83,20 @@ func TestGeneratedIDsArePinned(t *testing.T) {
 	got["EntityID"] = EntityID("upstreams", "", "pool")
 	got["EntityID with id"] = EntityID("upstreams", "44444444-4444-4444-8444-444444444444", "pool")
 	want := map[string]string{
-		"services[0]":                      "b860e510-8a59-5ed0-a399-2f457413d7a6",
+		"services[0]":                      "580c8aca-d632-5804-b307-a24326e1e2d5",
 		"services[1]":                      "33333333-3333-4333-8333-333333333333",
-		"services[0].routes[0]":            "dd6b7bf7-5527-5780-bcd9-472c786471f5",
-		"routes[0]":                        "f2279025-0413-50d9-8ce2-967048521551",
-		"consumers[0]":                     "a1685615-5f8d-573a-a674-867a2e74325c",
+		"services[0].routes[0]":            "4b978d57-df71-51a2-950f-e926c640e159",
+		"routes[0]":                        "bf056a77-eb5e-50dc-9bdd-cb10750a4654",
+		"consumers[0]":                     "b32379d9-3d28-5683-a79c-72139be6e34f",
 		"consumers[1]":                     "505ab952-1f90-585b-a3c8-3bc496e8c273",
-		"services[0].plugins[0]":           "e2cdd3e5-66ca-54a8-9ab3-d8e8dc8749a0",
-		"services[0].routes[0].plugins[0]": "32118032-13c4-5608-aacc-538fd21c6f25",
-		"consumers[0].plugins[0]":          "599c7057-200c-57fd-8926-0efb420d9982",
-		"plugins[0]":                       "42da5d0f-421c-5d87-b9a4-56df1456049b",
-		"plugins[1]":                       "3528f829-35de-575f-bbae-4057bb641855",
-		"key-auth alice-key":               "0a8a1871-2768-5061-b4ac-8253da47f0b3",
-		"basic-auth alice-basic":           "48186280-cfea-5c40-a481-8c525adb1708",
-		"jwt alice-iss":                    "659a30c7-0e86-5b83-9e00-a6614ea98a3c",
+		"services[0].plugins[0]":           "d8d613bc-ec5c-5e9c-b85f-db1f8eda086d",
+		"services[0].routes[0].plugins[0]": "fd799140-705c-5596-9975-8b4be22d2019",
+		"consumers[0].plugins[0]":          "b71ace18-ce99-5f55-b5b7-c5c7895d1abc",
+		"plugins[0]":                       "bc9b9ec8-e779-5314-8006-15d16c0092d5",
+		"plugins[1]":                       "fd6d7a2a-c361-5f10-b184-1d3a70b276f0",
+		"key-auth alice-key":               "5b85fde9-ef7f-5838-a782-4aac2272a912",
+		"basic-auth alice-basic":           "a979480a-0f9c-5e3d-ba73-aca9a8c03e39",
+		"jwt alice-iss":                    "30227914-b148-5f08-bdff-ae3a72230ee9",
 		"EntityID":                         "2b24112f-2b43-5ecb-86fd-a2fd07ed89be",
 		"EntityID with id":                 "44444444-4444-4444-8444-444444444444",
 	}
@@ -101,5 +107,88 @@ func TestGeneratedIDsArePinned(t *testing.T) {
 	}
 	if len(got) != len(want) {
 		t.Errorf("%d ids, %d pinned: %v", len(got), len(want), got)
+	}
+}
+
+// TestKongIDsFromKongSpec checks the derivation against ids Kong itself
+// generated for a DB-less config, pasted into Kong's
+// spec/02-integration/04-admin_api/15-off_spec.lua ("hides workspace
+// related fields from /config response"). Their plugin and credential ids
+// predate the workspace part of Kong's cache keys, so only these three
+// still hold.
+func TestKongIDsFromKongSpec(t *testing.T) {
+	m, err := config.Parse([]byte(`_format_version: "1.1"
+services:
+- name: my-service
+  url: https://example.com
+  routes:
+  - name: my-route
+    paths: [/]
+consumers:
+- username: my-user
+`), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ what, got, want string }{
+		{"service", ServiceID(m.Services[0]), "0855b320-0dd2-547d-891d-601e9b38647f"},
+		{"route", RouteID(m.Routes[0]), "481a9539-f49c-51b6-b2e2-fe99ee68866c"},
+		{"consumer", ConsumerID(m.Consumers[0].Consumer), "4b1b701d-de2b-5588-9aa2-3b97061d9f52"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s id %s, Kong gave %s", c.what, c.got, c.want)
+		}
+	}
+}
+
+// TestKongIDEdges pins the cases where Kong's derivation is not the plain
+// name: a reference written as a mapping adds no part to a plugin's cache
+// key, a plugin nested in an entity whose id Kong draws at random gets a
+// Turnpike id (so does that entity, from its place in the file), and
+// targets are keyed by their upstream.
+func TestKongIDEdges(t *testing.T) {
+	m, err := config.Parse([]byte(`_format_version: "3.0"
+services:
+- id: 33333333-3333-4333-8333-333333333333
+  url: http://a.internal
+- url: http://b.internal
+  plugins:
+  - name: cors
+plugins:
+- name: cors
+  service: {id: 33333333-3333-4333-8333-333333333333}
+upstreams:
+- name: pool
+  targets:
+  - target: 10.0.0.1:8080
+targets:
+- target: 10.0.0.2
+  upstream: pool
+`), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{
+		"unnamed service":       ServiceID(m.Services[1]),
+		"plugin in it":          PluginID(m.Plugins[0]),
+		"mapping reference":     PluginID(m.Plugins[1]),
+		"nested target":         TargetID(m.Upstreams[0], m.Upstreams[0].Targets[0]),
+		"top-level target":      TargetID(m.Upstreams[0], m.Upstreams[0].Targets[1]),
+		"upstream":              UpstreamID(m.Upstreams[0]),
+		"unnamed service again": EntityID("services", "", "|services[1]"),
+	}
+	want := map[string]string{
+		"unnamed service":       got["unnamed service again"],
+		"plugin in it":          EntityID("plugins", "", "cors|"+got["unnamed service again"]+"||"),
+		"mapping reference":     "b4dc63b7-a40c-5b46-b3ff-61948e7f12c1", // "plugins:*:cors::"
+		"nested target":         "c9e2f25f-5b0d-5791-9f5d-b700fbdbcfa2", // "targets:*:<pool's id>:10.0.0.1:8080"
+		"top-level target":      "c48bcb51-b258-5f3e-b1ff-c45a46ea5dff", // "targets:*:pool:10.0.0.2"
+		"upstream":              "84cf81c7-fae6-5920-b712-292931a8c3ff",
+		"unnamed service again": got["unnamed service again"],
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: id %s, want %s", k, got[k], w)
+		}
 	}
 }

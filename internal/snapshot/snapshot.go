@@ -67,7 +67,6 @@ type Route struct {
 	HTTPSRedirectStatus      int
 	StripPath                bool
 	PreserveHost             bool
-	PathHandlingV1           bool
 	Chain                    *Chain
 }
 

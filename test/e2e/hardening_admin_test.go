@@ -158,7 +158,7 @@ func admRawStatus(t *testing.T, addr, raw string) int {
 }
 
 // Generated ids are the same on every node and across restarts: this
-// literal is what any Turnpike running this file shows (see
+// literal is what any Turnpike (and Kong, DB-less) running this file shows (see
 // snapshot.TestGeneratedIDsArePinned for every kind).
 func TestAdminGeneratedIDsArePinned(t *testing.T) {
 	gw := gwtest.Start(t, `
@@ -171,8 +171,8 @@ services:
     paths: [/orders]
 `, gwtest.Options{})
 	for _, c := range []struct{ path, id string }{
-		{"/services", "b860e510-8a59-5ed0-a399-2f457413d7a6"},
-		{"/routes", "dd6b7bf7-5527-5780-bcd9-472c786471f5"},
+		{"/services", "580c8aca-d632-5804-b307-a24326e1e2d5"},
+		{"/routes", "4b978d57-df71-51a2-950f-e926c640e159"},
 	} {
 		code, body := adminCall(t, gw, http.MethodGet, c.path, "")
 		data, _ := body["data"].([]any)
