@@ -143,6 +143,7 @@ func at(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 // route order.
 func (b *builder) build() {
 	b.checkFormatVersion()
+	b.buildVaults()
 	b.buildCACertificates()
 	b.buildCertificates()
 	b.buildUpstreams()

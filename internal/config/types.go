@@ -29,6 +29,8 @@ type Config struct {
 	BasicAuthCredentials []BasicAuthCredential `yaml:"basicauth_credentials"`
 	JWTSecrets           []JWTSecret           `yaml:"jwt_secrets"`
 	ACLs                 []ACL                 `yaml:"acls"`
+
+	Vaults []Vault `yaml:"vaults"`
 }
 
 // Ref is a foreign key given by name or id: `service: my-svc`,
