@@ -133,7 +133,7 @@ func (d *decoder) decode(v *value, rv reflect.Value, path string) {
 		d.decodeMap(v, rv, path)
 	case reflect.String:
 		if v.kind != kindString {
-			d.fail(path, v, "expected a string")
+			d.fail(path, v, "expected a string"+unquotedRefHint(v))
 			return
 		}
 		if d.asWritten && v.ref != "" {

@@ -117,6 +117,15 @@ func isVaultRef(s string) bool {
 	return len(s) > len("{vault://}") && strings.HasPrefix(s, "{vault://") && s[len(s)-1] == '}'
 }
 
+// unquotedRefHint explains a map where a string was expected that is a
+// reference YAML read as a flow map: `key: {vault://env/x}` unquoted.
+func unquotedRefHint(v *value) string {
+	if v.kind == kindMap && len(v.keys) == 1 && strings.HasPrefix(v.keys[0], "vault://") && v.vals[0].kind == kindNull {
+		return `; quote a vault reference: "{` + shorten(v.keys[0], maxQuoted) + `}"`
+	}
+	return ""
+}
+
 // vaultRef is a parsed reference.
 type vaultRef struct {
 	vault    string // `env` or a vault entity's prefix

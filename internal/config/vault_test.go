@@ -194,6 +194,14 @@ plugins:
 	}
 }
 
+func TestUnquotedReferenceHint(t *testing.T) {
+	_, err := parseTags(t, "[{vault://env/my-secret}]", Options{})
+	want := Errors{{Path: "services[0].tags[0]", Message: `expected a string; quote a vault reference: "{vault://env/my-secret}"`}}
+	if diff := cmp.Diff(want, asErrors(t, err), ignoreLine); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+}
+
 func TestVaultBounds(t *testing.T) {
 	long := "{vault://env/" + strings.Repeat("a", maxVaultRef) + "}"
 	_, err := parseTags(t, `["`+long+`"]`, Options{})
