@@ -141,3 +141,19 @@ func TestVaultExpandEnvFlag(t *testing.T) {
 		return resp.StatusCode == 200
 	})
 }
+
+// Errors name a field that took its value from the environment as
+// written, also those a plugin finds when it is built (after parsing).
+func TestVaultValuesNotInErrors(t *testing.T) {
+	env := []string{"VAULT_E2E_URL=not a url hunter2", "VAULT_E2E_ORIGIN=(hunter2"}
+	for doc, want := range map[string]string{
+		"services:\n- url: \"{vault://env/vault-e2e-url}\"\n":                                 "services[0].url: invalid url '{vault://env/vault-e2e-url}'",
+		"plugins:\n- name: cors\n  config: {origins: [\"{vault://env/vault-e2e-origin}\"]}\n": "plugins[0].config.origins[0]: '{vault://env/vault-e2e-origin}' is not a valid regex",
+	} {
+		cfg := writeFile(t, "kong.yml", "_format_version: \"3.0\"\n"+doc)
+		out, _, code := runCLI(t, env, "validate", "-c", cfg)
+		if code != 1 || !strings.Contains(out, want) || strings.Contains(out, "hunter2") {
+			t.Errorf("exit %d, want 1 and %q, never the value:\n%s", code, want, out)
+		}
+	}
+}
