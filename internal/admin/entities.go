@@ -231,7 +231,7 @@ func pluginConfig(reg *plugin.Registry, pe *config.PluginEntry) any {
 	if reg != nil {
 		if r, ok := reg.Lookup(pe.Plugin.Name); ok {
 			cfg := r.NewConfig()
-			if errs := pe.Plugin.Config.Decode(cfg); len(errs) == 0 {
+			if errs := pe.Plugin.Config.DecodeWritten(cfg); len(errs) == 0 {
 				if v := plain(cfg); v != nil {
 					return v
 				}

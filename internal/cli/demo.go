@@ -50,9 +50,15 @@ func newDemoCmd() *cobra.Command {
 				srv := &http.Server{Handler: h}
 				servers = append(servers, srv)
 				go srv.Serve(ln)
+				// The variables demo.yml's vault references name: a service's
+				// URL ends with its path, a target is an address.
 				key := "DEMO_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
-				urls[key+"_URL"] = "http://" + ln.Addr().String()
-				urls[key+"_ADDR"] = ln.Addr().String()
+				addr := ln.Addr().String()
+				urls[key+"_URL"] = "http://" + addr + "/" + name
+				urls[key+"_ADDR"] = addr
+				if name == "users" {
+					urls["DEMO_TENANTS_URL"] = "http://" + addr + "/tenants"
+				}
 			}
 			tokens, secret, err := demoTokens(time.Now())
 			if err != nil {

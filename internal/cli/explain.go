@@ -21,6 +21,7 @@ func newExplainCmd() *cobra.Command {
 		sni      string
 		consumer string
 		asJSON   bool
+		expand   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "explain -c kong.yml METHOD URL [-H 'Name: value' ...]",
@@ -48,7 +49,7 @@ or request.`,
 				}
 				req.Header.Add(name, strings.TrimSpace(value))
 			}
-			snap, err := loadAndCompile(path, reload.DefaultLimits)
+			snap, err := loadAndCompile(path, reload.DefaultLimits, config.Options{ExpandEnv: expand})
 			if err != nil {
 				var errs config.Errors
 				if errors.As(err, &errs) {
@@ -76,6 +77,7 @@ or request.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&path, "config", "c", "", "Kong declarative config file (YAML or JSON)")
+	f.BoolVar(&expand, "expand-env", false, expandEnvUsage)
 	f.StringArrayVarP(&headers, "header", "H", nil, "request header 'Name: value' (repeatable); a Host header replaces the URL's host")
 	f.StringVar(&sni, "sni", "", "TLS server name (default: the host of an https URL)")
 	f.StringVar(&consumer, "consumer", "", "consumer username, custom_id or id: show the plugin instances for this consumer")

@@ -140,6 +140,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 
 func newRunCmd() *cobra.Command {
 	o := &runOptions{}
+	var expandEnv bool
 	cmd := &cobra.Command{
 		Use:   "run -c kong.yml",
 		Short: "Run the gateway on a Kong declarative config (YAML or JSON)",
@@ -160,7 +161,7 @@ func newRunCmd() *cobra.Command {
 			// SIGHUP sent right after start-up reloads rather than kills.
 			sigs := notifySignals()
 			defer signal.Stop(sigs)
-			g, err := startGateway(o, data, config.Options{}, o.configPath, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			g, err := startGateway(o, data, config.Options{ExpandEnv: expandEnv}, o.configPath, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -168,6 +169,7 @@ func newRunCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&o.configPath, "config", "c", "", "Kong declarative config file (YAML or JSON)")
+	cmd.Flags().BoolVar(&expandEnv, "expand-env", false, expandEnvUsage)
 	o.addFlags(cmd.Flags(), defaultProxyListen)
 	return cmd
 }

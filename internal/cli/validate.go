@@ -16,7 +16,10 @@ import (
 )
 
 func newValidateCmd() *cobra.Command {
-	var path string
+	var (
+		path      string
+		expandEnv bool
+	)
 	limits := reload.DefaultLimits
 	cmd := &cobra.Command{
 		Use:   "validate -c kong.yml",
@@ -29,7 +32,7 @@ func newValidateCmd() *cobra.Command {
 			if path == "" {
 				return errors.New("a config file is required: turnpike validate -c kong.yml")
 			}
-			snap, err := loadAndCompile(path, limits)
+			snap, err := loadAndCompile(path, limits, config.Options{ExpandEnv: expandEnv})
 			if err != nil {
 				var errs config.Errors
 				if errors.As(err, &errs) {
@@ -48,16 +51,21 @@ func newValidateCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&path, "config", "c", "", "Kong declarative config file (YAML or JSON)")
+	cmd.Flags().BoolVar(&expandEnv, "expand-env", false, expandEnvUsage)
 	cmd.Flags().Int64Var(&limits.MaxSize, "config-max-size", reload.DefaultLimits.MaxSize, "largest configuration in bytes; a larger file is refused without being read (0: no limit)")
 	cmd.Flags().DurationVar(&limits.Timeout, "config-load-timeout", reload.DefaultLimits.Timeout, "give up a check that takes longer (0: no limit)")
 	cmd.Flags().Uint64Var(&limits.Memory, "config-load-memory", reload.DefaultLimits.Memory, "give up a check once the heap has grown by more than this many bytes, and refuse a document of more values than one per 700 bytes of it (0: neither)")
 	return cmd
 }
 
+// expandEnvUsage describes --expand-env, the same on every command that
+// loads a file.
+const expandEnvUsage = "expand ${NAME} in the config's strings from the environment ($${ for a literal ${); without it ${...} is text, as in Kong. {vault://env/name} references are resolved either way"
+
 // loadAndCompile runs every check the gateway runs at start-up, plugin
 // configs included, without opening any listener, under the same limits
 // as a load: size (the file is read no further), time and memory.
-func loadAndCompile(path string, limits reload.Limits) (*snapshot.Snapshot, error) {
+func loadAndCompile(path string, limits reload.Limits, opts config.Options) (*snapshot.Snapshot, error) {
 	reg, err := plugin.NewRegistry(all.Registrations())
 	if err != nil {
 		return nil, err
@@ -65,7 +73,7 @@ func loadAndCompile(path string, limits reload.Limits) (*snapshot.Snapshot, erro
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	defer pools.Close()
 	deps := snapshot.Deps{Registry: reg, Pools: pools, Env: plugin.Env{Logger: slog.New(slog.DiscardHandler)}}
-	l := reload.New(&snapshot.Holder{}, deps, path, config.Options{}, nil)
+	l := reload.New(&snapshot.Holder{}, deps, path, opts, nil)
 	l.SetLimits(limits)
 	return l.Check(func() ([]byte, error) { return reload.ReadFile(path, limits.MaxSize) })
 }

@@ -141,6 +141,7 @@ func at(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
 // route id, and by this order only among the paths of one route.
 func (b *builder) build() {
 	b.checkFormatVersion()
+	b.buildVaults()
 	b.buildCACertificates()
 	b.buildCertificates()
 	b.buildUpstreams()

@@ -32,7 +32,6 @@ var unsupported = map[reflect.Type]map[string]string{
 	reflect.TypeFor[Config](): {
 		"oauth2_credentials":   "oauth2 credentials are not supported yet",
 		"hmacauth_credentials": "hmac-auth credentials are not supported yet",
-		"vaults":               "vaults are not supported",
 		"keys":                 "keys are not supported",
 		"key_sets":             "key sets are not supported",
 		"_workspace":           "workspaces are an Enterprise feature and are not supported",
@@ -53,6 +52,9 @@ type decoder struct {
 	// path, for errors found after decoding and for telling a field
 	// written in the document from a default.
 	lines map[string]int
+	// asWritten decodes strings resolved from vault references as the
+	// references (for showing a config back).
+	asWritten bool
 }
 
 func (d *decoder) fail(path string, v *value, msg string) {
@@ -131,7 +133,11 @@ func (d *decoder) decode(v *value, rv reflect.Value, path string) {
 		d.decodeMap(v, rv, path)
 	case reflect.String:
 		if v.kind != kindString {
-			d.fail(path, v, "expected a string")
+			d.fail(path, v, "expected a string"+unquotedRefHint(v))
+			return
+		}
+		if d.asWritten && v.ref != "" {
+			rv.SetString(v.ref)
 			return
 		}
 		rv.SetString(v.str)

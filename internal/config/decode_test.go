@@ -202,7 +202,7 @@ func TestEnvExpansion(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src := "_format_version: \"3.0\"\n_comment: \"${NOT_EXPANDED}\"\nservices:\n  - " + tt.src + "\n"
-			m, err := Parse([]byte(src), Options{LookupEnv: lookup})
+			m, err := Parse([]byte(src), Options{ExpandEnv: true, LookupEnv: lookup})
 			if diff := cmp.Diff(tt.wantErrs, asErrors(t, err), ignoreLine); diff != "" {
 				t.Fatalf("errors (-want +got):\n%s", diff)
 			}
@@ -231,7 +231,7 @@ upstreams:
   - name: u
     healthchecks: {threshold: "${RATIO}", active: {concurrency: "${BAD}"}}
 `
-	_, err := Parse([]byte(src), Options{LookupEnv: lookup})
+	_, err := Parse([]byte(src), Options{ExpandEnv: true, LookupEnv: lookup})
 	// Only substituted strings may stand for numbers: a quoted "7" stays a
 	// string, as in Kong.
 	want := Errors{
@@ -241,7 +241,7 @@ upstreams:
 	if diff := cmp.Diff(want, asErrors(t, err), ignoreLine); diff != "" {
 		t.Fatalf("errors (-want +got):\n%s", diff)
 	}
-	m, err := Parse([]byte(strings.NewReplacer(`    retries: "7"`+"\n", "", `"${BAD}"`, "3").Replace(src)), Options{LookupEnv: lookup})
+	m, err := Parse([]byte(strings.NewReplacer(`    retries: "7"`+"\n", "", `"${BAD}"`, "3").Replace(src)), Options{ExpandEnv: true, LookupEnv: lookup})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +272,7 @@ routes:
 
 func TestDefaultLookupEnv(t *testing.T) {
 	t.Setenv("TURNPIKE_TEST_HOST", "from-env")
-	m, err := Parse([]byte("_format_version: \"3.0\"\nservices: [{host: \"${TURNPIKE_TEST_HOST}\"}]"), Options{})
+	m, err := Parse([]byte("_format_version: \"3.0\"\nservices: [{host: \"${TURNPIKE_TEST_HOST}\"}]"), Options{ExpandEnv: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,14 @@ type Model struct {
 	Hash string
 	// Source is the document as given (for GET /config).
 	Source []byte
+	// written lists the values taken from the environment, for Redact.
+	written []written
 }
+
+// Redact shows the fields whose values came from the environment (vault
+// references, `${NAME}`) as written in the errors about them, for errors
+// found after Parse (plugin configs).
+func (m *Model) Redact(es Errors) Errors { return redact(es, m.written) }
 
 // ServiceEntry is a service with its `url` expanded into protocol, host,
 // port and path. Implicit services made for a route's `url:` shorthand have

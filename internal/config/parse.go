@@ -12,8 +12,12 @@ import (
 
 // Options tune Parse and Load.
 type Options struct {
-	// LookupEnv resolves `${NAME}` references; nil means os.LookupEnv.
+	// LookupEnv reads the environment for vault references
+	// (`{vault://env/name}`) and `${NAME}`; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// ExpandEnv expands `${NAME}` in strings (--expand-env); without it
+	// `${...}` is text, as in Kong.
+	ExpandEnv bool
 	// MaxValues bounds the values a document may hold, counted before
 	// parsing (see MaxNodes): 0 means MaxNodes, negative no bound.
 	MaxValues int
@@ -61,12 +65,14 @@ func ParseContext(ctx context.Context, data []byte, opts Options) (*Model, error
 
 	// Metadata is free-form prose; a `${` in a comment must not fail a load.
 	// Expansion stops at the metadata key, so only its own path is tested.
+	// Vault entities are read before references are resolved.
 	skip := func(path string) bool {
 		key := path[strings.LastIndexByte(path, '.')+1:]
-		return key == "_comment" || key == "_ignore" || path == "_info"
+		return key == "_comment" || key == "_ignore" || path == "_info" || path == "vaults"
 	}
 	var errs ErrorList
-	expandEnv(root, "", lookup, skip, &errs)
+	env := envSubst{lookup: lookup, expand: opts.ExpandEnv, vaults: envVaults(root), errs: &errs}
+	env.walk(root, "", skip)
 
 	var cfg Config
 	applyDefaults(reflect.ValueOf(&cfg).Elem())
@@ -79,19 +85,20 @@ func ParseContext(ctx context.Context, data []byte, opts Options) (*Model, error
 	// Validating a document that already has more errors than are listed
 	// would only count more.
 	if errs.Full() {
-		return nil, errs.Errors()
+		return nil, redact(errs.Errors(), env.written)
 	}
 
 	sum := sha256.Sum256(data)
 	b := newBuilder(ctx, &cfg, lines, &errs)
 	b.m.Hash = hex.EncodeToString(sum[:16])
 	b.m.Source = data
+	b.m.written = env.written
 	b.build()
 	if err := Abandoned(ctx); err != nil {
 		return nil, err
 	}
 	if errs.Len() > 0 {
-		return nil, errs.Errors()
+		return nil, redact(errs.Errors(), env.written)
 	}
 	return b.m, nil
 }

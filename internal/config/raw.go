@@ -35,7 +35,13 @@ func (r Raw) Value() any { return r.node.plain() }
 // that into points to. SetDefaults is called on into (and on every struct
 // value created below it) first, so an unset Raw still yields defaults.
 // Unknown fields and wrong types are reported with full field paths.
-func (r Raw) Decode(into any) Errors {
+func (r Raw) Decode(into any) Errors { return r.decode(into, false) }
+
+// DecodeWritten is Decode with vault references left as written, not
+// resolved: what the admin API shows, as Kong does.
+func (r Raw) DecodeWritten(into any) Errors { return r.decode(into, true) }
+
+func (r Raw) decode(into any, asWritten bool) Errors {
 	rv := reflect.ValueOf(into)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return Errors{{Path: r.path, Message: "cannot decode into non-pointer " + reflect.TypeOf(into).String()}}
@@ -45,7 +51,7 @@ func (r Raw) Decode(into any) Errors {
 	if r.node == nil {
 		return nil
 	}
-	d := decoder{errs: &ErrorList{}}
+	d := decoder{errs: &ErrorList{}, asWritten: asWritten}
 	d.decode(r.node, elem, r.path)
 	return d.errs.Errors()
 }

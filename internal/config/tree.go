@@ -42,12 +42,14 @@ type value struct {
 	// fromEnv marks a string that had `${NAME}` substituted: it may stand
 	// for a number or boolean (`port: ${PORT}`), which YAML could not know.
 	fromEnv bool
+	// ref is the vault reference a string was resolved from.
+	ref string
 	// size counts the values in the tree under this one with aliases
 	// expanded, itself included; depth is how many maps and arrays nest in
 	// it. Values are shared by aliases, so walking a tree costs its size.
 	size  int
 	depth int
-	// envDone: `${NAME}` expansion has visited this value.
+	// envDone: the environment substitution has visited this value.
 	envDone bool
 }
 

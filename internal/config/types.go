@@ -28,6 +28,8 @@ type Config struct {
 	BasicAuthCredentials []BasicAuthCredential `yaml:"basicauth_credentials"`
 	JWTSecrets           []JWTSecret           `yaml:"jwt_secrets"`
 	ACLs                 []ACL                 `yaml:"acls"`
+
+	Vaults []Vault `yaml:"vaults"`
 }
 
 // Meta is what Kong allows besides the fields, on every entity and at the

@@ -81,7 +81,7 @@ type testGateway struct {
 // change the parsed model before it is compiled.
 func newTestGateway(t *testing.T, cfg string, env map[string]string, edit func(*config.Model)) *testGateway {
 	t.Helper()
-	m, err := config.Parse([]byte(cfg), config.Options{LookupEnv: func(k string) (string, bool) {
+	m, err := config.Parse([]byte(cfg), config.Options{ExpandEnv: true, LookupEnv: func(k string) (string, bool) {
 		v, ok := env[k]
 		return v, ok
 	}})
@@ -102,7 +102,7 @@ func newTestGateway(t *testing.T, cfg string, env map[string]string, edit func(*
 		t.Fatal(err)
 	}
 	recompile := func(cfg string, prev *snapshot.Snapshot) *snapshot.Snapshot {
-		m, err := config.Parse([]byte(cfg), config.Options{LookupEnv: func(k string) (string, bool) {
+		m, err := config.Parse([]byte(cfg), config.Options{ExpandEnv: true, LookupEnv: func(k string) (string, bool) {
 			v, ok := env[k]
 			return v, ok
 		}})

@@ -18,7 +18,7 @@ import (
 // handler on a loopback test server.
 func newGateway(t testing.TB, cfg, upstreamURL string) *httptest.Server {
 	t.Helper()
-	m, err := config.Parse([]byte(cfg), config.Options{LookupEnv: func(k string) (string, bool) {
+	m, err := config.Parse([]byte(cfg), config.Options{ExpandEnv: true, LookupEnv: func(k string) (string, bool) {
 		return upstreamURL, k == "UP"
 	}})
 	if err != nil {

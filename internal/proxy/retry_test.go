@@ -25,7 +25,7 @@ import (
 // replaced from env.
 func gatewayWith(t testing.TB, cfg string, env map[string]string, opts Options) *httptest.Server {
 	t.Helper()
-	m, err := config.Parse([]byte(cfg), config.Options{LookupEnv: func(k string) (string, bool) {
+	m, err := config.Parse([]byte(cfg), config.Options{ExpandEnv: true, LookupEnv: func(k string) (string, bool) {
 		v, ok := env[k]
 		return v, ok
 	}})
@@ -410,7 +410,7 @@ func TestRequestDeadline(t *testing.T) {
 	e["READ"] = "5000"
 	var logBuf syncBuf
 	al := observe.NewAccessLog(&logBuf, 16)
-	m, err := config.Parse([]byte(twoTargets), config.Options{LookupEnv: func(k string) (string, bool) { v, ok := e[k]; return v, ok }})
+	m, err := config.Parse([]byte(twoTargets), config.Options{ExpandEnv: true, LookupEnv: func(k string) (string, bool) { v, ok := e[k]; return v, ok }})
 	if err != nil {
 		t.Fatal(err)
 	}

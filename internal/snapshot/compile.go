@@ -69,7 +69,7 @@ func CompileContext(ctx context.Context, m *config.Model, d Deps) (*Snapshot, er
 	if c.errs.Len() > 0 {
 		// Instances built for this attempt will never serve a request.
 		Release(c.snap, d.Previous)
-		return nil, c.errs.Errors()
+		return nil, m.Redact(c.errs.Errors())
 	}
 	var prevDir *Directory
 	if d.Previous != nil {

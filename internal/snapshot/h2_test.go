@@ -39,7 +39,7 @@ func testCAPEM(t *testing.T) string {
 // the config takes tls_verify and ca_certificates only on https.
 func compileH2(t *testing.T, src, ca string, prev *Snapshot) *Snapshot {
 	t.Helper()
-	m, err := config.Parse([]byte(src), config.Options{LookupEnv: func(k string) (string, bool) { return ca, k == "CA" }})
+	m, err := config.Parse([]byte(src), config.Options{ExpandEnv: true, LookupEnv: func(k string) (string, bool) { return ca, k == "CA" }})
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}

@@ -140,7 +140,8 @@ services:
     config:
       add:
         headers: ["X-Secret:${E2E_SECRET}"]
-`, gwtest.Options{Env: []string{"E2E_UPSTREAM=" + up.URL, "E2E_SECRET=s3cr3t", "TURNPIKE_REQUEST_ID_HEADER=X-Trace-Id"}})
+`, gwtest.Options{Env: []string{"E2E_UPSTREAM=" + up.URL, "E2E_SECRET=s3cr3t", "TURNPIKE_REQUEST_ID_HEADER=X-Trace-Id"},
+		Args: []string{"--expand-env"}})
 	resp, body := gw.Get("/")
 	seen := gwtest.DecodeSeen(t, body)
 	if got := strings.Join(seen.Header["X-Secret"], ""); got != "s3cr3t" {
