@@ -107,6 +107,11 @@ func (b *builder) errf(path, format string, args ...any) {
 	b.err(path, fmt.Sprintf(format, args...))
 }
 
+// warn records a warning at path (see Model.Warnings).
+func (b *builder) warn(path, msg string) {
+	b.m.Warnings = append(b.m.Warnings, FieldError{Path: path, Message: msg, Line: lineOf(b.lines, path)})
+}
+
 // present reports whether a field was written in the document (and not
 // null), for fields whose defaults make absence invisible after decoding.
 func (b *builder) present(path string) bool {

@@ -24,6 +24,9 @@ type Model struct {
 	BasicAuthCredentials []*BasicAuthEntry
 	JWTSecrets           []*JWTSecretEntry
 	ACLs                 []*ACLEntry
+	// Warnings are what the configuration holds that Kong accepts but the
+	// user should know about; they never stop it from loading.
+	Warnings []FieldError
 	// Hash is a stable hex digest of the source document (for the admin API).
 	Hash string
 	// Source is the document as given (for GET /config).
@@ -124,6 +127,9 @@ type JWTSecretEntry struct {
 	Secret    *JWTSecret
 	Consumer  *ConsumerEntry
 	PublicKey crypto.PublicKey
+	// GenerateSecret is set for an HMAC credential given without a secret:
+	// the snapshot generates one (snapshot.Directory).
+	GenerateSecret bool
 }
 
 // ACLEntry is a consumer's membership of an ACL group.

@@ -76,6 +76,8 @@ type Result struct {
 	Unchanged bool          `json:"unchanged,omitempty"`
 	Errors    config.Errors `json:"-"`
 	Messages  []string      `json:"errors,omitempty"`
+	// Warnings are the applied configuration's (config.Model.Warnings).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Loader owns the snapshot swaps.
@@ -383,6 +385,7 @@ func (l *Loader) install(ctx context.Context, m *config.Model, res *Result) (*sn
 	res.Duration = time.Since(res.At)
 	l.applied.Add(1)
 	res.OK, res.Hash = true, snap.Hash
+	l.warnConfig(m, res)
 	l.record(res)
 	l.inForce.Store(res)
 	l.logger.Info("configuration applied", "trigger", res.Trigger, "hash", snap.Hash,
