@@ -135,3 +135,75 @@ consumers:
 		t.Fatalf("a generated secret was logged:\n%s", logs)
 	}
 }
+
+// kplugHeaderCase is one request of a header-spelling case: the header
+// exactly as sent (not canonicalised), and what the gateway answers.
+type kplugHeaderCase struct {
+	source        string
+	host          string
+	header, value string
+	status        int
+	message       string
+}
+
+// TestKplugKeyNamesWithUnderscores: key-auth with `key_names: [api_key]`
+// reads the key from a header spelt `api_key`, and from `api-key`, as Kong
+// (NGINX's underscores_in_headers, ngx.req.get_headers() lookups) does;
+// `key_names: [api-key]` reads only `api-key`.
+func TestKplugKeyNamesWithUnderscores(t *testing.T) {
+	const spec = `Kong/kong spec/03-plugins/09-key-auth/02-access_spec.lua: `
+	echo := gwtest.StartEcho(t, "up")
+	gw := gwtest.Start(t, `_format_version: "3.0"
+services:
+- name: svc
+  url: `+echo.URL+`
+  routes:
+  - name: route8
+    hosts: [key-auth8.test]
+    plugins:
+    - name: key-auth
+      config: {key_names: [api_key]}
+  - name: route9
+    hosts: [key-auth9.test]
+    plugins:
+    - name: key-auth
+      config: {key_names: [api-key]}
+consumers:
+- username: bob
+  keyauth_credentials:
+  - key: kong
+`, gwtest.Options{})
+	cases := []kplugHeaderCase{
+		{spec + `"authenticates valid credentials"`, "key-auth8.test", "api_key", "kong", 200, ""},
+		{spec + `"authenticates valid credentials"`, "key-auth8.test", "api-key", "kong", 200, ""},
+		{spec + `"authenticates valid credentials"`, "key-auth8.test", "API_KEY", "kong", 200, ""},
+		{spec + `"returns 401 Unauthorized on invalid key"`, "key-auth8.test", "api_key", "123", 401, "Unauthorized"},
+		{spec + `"returns 401 Unauthorized on invalid key"`, "key-auth8.test", "api-key", "123", 401, "Unauthorized"},
+		{spec + `"authenticates valid credentials" (route9, key_names [api-key])`, "key-auth9.test", "api-key", "kong", 200, ""},
+		{`Kong/kong kong/plugins/key-auth/handler.lua: get_headers()["api-key"] does not read an api_key header`,
+			"key-auth9.test", "api_key", "kong", 401, "No API key found in request"},
+	}
+	for _, tc := range cases {
+		req, _ := http.NewRequest(http.MethodGet, gw.URL+"/request", nil)
+		req.Host = tc.host
+		req.Header[tc.header] = []string{tc.value}
+		// Identity headers spelt with underscores stay dropped.
+		req.Header["X_Consumer_Username"] = []string{"mallory"}
+		resp, body := gwtest.Do(t, req)
+		if resp.StatusCode != tc.status || !strings.Contains(body, tc.message) {
+			t.Errorf("%s %s: %s: %d %s, want %d %q (source %s)", tc.host, tc.header, tc.value,
+				resp.StatusCode, body, tc.status, tc.message, tc.source)
+			continue
+		}
+		if tc.status == 401 && resp.Header.Get("WWW-Authenticate") != "Key" {
+			t.Errorf("%s %s: WWW-Authenticate %q, want Key (source %s)", tc.host, tc.header, resp.Header.Get("WWW-Authenticate"), tc.source)
+		}
+		if tc.status != 200 {
+			continue
+		}
+		seen := gwtest.DecodeSeen(t, body)
+		if u := seen.Header["X-Consumer-Username"]; len(u) != 1 || u[0] != "bob" || strings.Contains(body, "mallory") {
+			t.Errorf("%s %s: not authenticated as bob alone: %s", tc.host, tc.header, body)
+		}
+	}
+}

@@ -224,6 +224,17 @@ func TestTerminate(t *testing.T) {
 			want:   &plugin.Exit{Status: 503, Body: []byte(`{"message":"Service unavailable"}`), ContentType: jsonContentType},
 		},
 		{
+			name:   "trigger with underscore matches the header spelt with it",
+			set:    func(c *Config) { c.Trigger = str("x_stop") },
+			header: map[string]string{"x_stop": "1"},
+			want:   &plugin.Exit{Status: 503, Body: []byte(`{"message":"Service unavailable"}`), ContentType: jsonContentType},
+		},
+		{
+			name:   "hyphenated trigger does not match the underscore header",
+			set:    func(c *Config) { c.Trigger = str("x-stop") },
+			header: map[string]string{"x_stop": "1"},
+		},
+		{
 			name:   "trigger as bare query argument terminates",
 			set:    func(c *Config) { c.Trigger = str("stop") },
 			target: "/?a=1&stop",
