@@ -1,16 +1,21 @@
 package kongcompat
 
 import (
+	"bufio"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	gojwt "github.com/golang-jwt/jwt/v5"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
@@ -206,4 +211,128 @@ consumers:
 			t.Errorf("%s %s: not authenticated as bob alone: %s", tc.host, tc.header, body)
 		}
 	}
+}
+
+// kplugRaw sends a raw HTTP/1.1 request, so that no client library adds
+// headers of its own, and returns the status and body.
+func kplugRaw(t *testing.T, gw *gwtest.Gateway, raw string) (int, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(gw.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, raw); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// TestKplugEchoRequestAndMatchedRoute: request-termination's echo shows
+// the client's headers only (none the gateway adds for the upstream), and
+// the matched route and service whole, as Kong's router hands them to
+// plugins: every field with its default, unset ones left out, the service
+// as {id}, and the DB-less workspace.
+func TestKplugEchoRequestAndMatchedRoute(t *testing.T) {
+	const spec = `Kong/kong spec/03-plugins/14-request-termination/02-access_spec.lua: `
+	echo := gwtest.StartEcho(t, "up")
+	gw := gwtest.Start(t, `_format_version: "3.0"
+services:
+- name: svc
+  url: `+echo.URL+`
+  routes:
+  - hosts: [api9.request-termination.test]
+    strip_path: false
+    paths: ["~/(?<parameter>[^#?/]+)/200"]
+    plugins:
+    - name: request-termination
+      config: {echo: true, status_code: 404}
+  - hosts: [api10.request-termination.test]
+    plugins:
+    - name: request-termination
+      config: {echo: true, trigger: gimme-an-echo, status_code: 404}
+`, gwtest.Options{})
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(gw.URL, "http://"))
+	routes := kplugAdmin(t, gw, "/routes")["data"].([]any)
+	routeByHost := map[string]map[string]any{}
+	for _, r := range routes {
+		r := r.(map[string]any)
+		routeByHost[r["hosts"].([]any)[0].(string)] = r
+	}
+	svc := kplugAdmin(t, gw, "/services/svc")
+
+	cases := []struct {
+		source, host, extra string
+		headers             map[string]any
+		captures            map[string]any
+	}{
+		{spec + `"echos a request if no trigger is set"`, "api9.request-termination.test", "",
+			map[string]any{"content-length": "9", "host": "api9.request-termination.test"},
+			map[string]any{"named": map[string]any{"parameter": "status"}, "unnamed": []any{"status"}}},
+		{spec + `"echos a request if the trigger is specified as a header"`, "api10.request-termination.test",
+			"Gimme-An-Echo: anything will do\r\n",
+			map[string]any{"content-length": "9", "gimme-an-echo": "anything will do", "host": "api10.request-termination.test"},
+			map[string]any{"named": map[string]any{}, "unnamed": []any{}}},
+	}
+	for _, tc := range cases {
+		status, body := kplugRaw(t, gw, "GET /status/200?hello=there HTTP/1.1\r\nHost: "+tc.host+"\r\n"+tc.extra+
+			"Content-Length: 9\r\n\r\ncool body")
+		var got map[string]any
+		if err := json.Unmarshal([]byte(body), &got); status != 404 || err != nil {
+			t.Fatalf("%s: %d %s", tc.source, status, body)
+		}
+		req := got["request"].(map[string]any)
+		want := map[string]any{
+			"headers": tc.headers, "host": tc.host, "method": "GET", "path": "/status/200",
+			"port": kplugNumber(t, port), "query": map[string]any{"hello": "there"}, "raw_body": "cool body",
+			"scheme": "http", "uri_captures": tc.captures,
+		}
+		if diff := cmp.Diff(want, req); diff != "" {
+			t.Errorf("request (-want +got), source %s:\n%s", tc.source, diff)
+		}
+
+		r := routeByHost[tc.host]
+		wantRoute := map[string]any{
+			"id": r["id"], "hosts": []any{tc.host}, "protocols": []any{"http", "https"},
+			"strip_path": r["strip_path"], "preserve_host": false, "regex_priority": float64(0),
+			"path_handling": "v0", "https_redirect_status_code": float64(426),
+			"request_buffering": true, "response_buffering": true,
+			"service": map[string]any{"id": svc["id"]}, "created_at": r["created_at"], "updated_at": r["updated_at"],
+			"ws_id": "0dc6f45b-8f8d-40d2-a504-473544ee190b",
+		}
+		if p := r["paths"]; p != nil {
+			wantRoute["paths"] = p
+		}
+		if diff := cmp.Diff(wantRoute, got["matched_route"]); diff != "" {
+			t.Errorf("matched_route (-want +got), source %s:\n%s", tc.source, diff)
+		}
+		wantService := map[string]any{
+			"id": svc["id"], "name": "svc", "protocol": "http", "host": "127.0.0.1", "port": svc["port"],
+			"retries": float64(5), "connect_timeout": float64(60000), "write_timeout": float64(60000),
+			"read_timeout": float64(60000), "enabled": true,
+			"created_at": svc["created_at"], "updated_at": svc["updated_at"],
+			"ws_id": "0dc6f45b-8f8d-40d2-a504-473544ee190b",
+		}
+		if diff := cmp.Diff(wantService, got["matched_service"]); diff != "" {
+			t.Errorf("matched_service (-want +got), source %s:\n%s", tc.source, diff)
+		}
+	}
+}
+
+func kplugNumber(t *testing.T, s string) float64 {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return float64(n)
 }
