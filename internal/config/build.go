@@ -112,13 +112,6 @@ func (b *builder) warn(path, msg string) {
 	b.m.Warnings = append(b.m.Warnings, FieldError{Path: path, Message: msg, Line: lineOf(b.lines, path)})
 }
 
-// present reports whether a field was written in the document (and not
-// null), for fields whose defaults make absence invisible after decoding.
-func (b *builder) present(path string) bool {
-	_, ok := b.lines[path]
-	return ok
-}
-
 // register adds key to ix unless it is empty or taken; kind names the key in
 // the duplicate error ("name", "id", "username").
 func register[T any](b *builder, ix *index[T], kind, key, path string, v T) {
@@ -212,11 +205,14 @@ func (b *builder) checkFormatVersion() {
 
 // migratePaths applies Kong's 2.x → 3.0 migration: in older formats every
 // path was a regex, so a path using anything beyond the characters of a
-// plain URL path is marked as a regex with `~`.
+// plain URL path is marked as a regex with `~`, and a plain one is
+// normalised.
 func (b *builder) migratePaths() {
 	migrate := func(r *Route) {
 		for i, p := range r.Paths {
-			if !isPlainPath(p) {
+			if isPlainPath(p) {
+				r.Paths[i] = normalizePath(p)
+			} else {
 				r.Paths[i] = "~" + p
 			}
 		}
@@ -262,10 +258,10 @@ func (b *builder) addRoute(r *Route, path string, parent *ServiceEntry) *RouteEn
 	b.checkID(r.ID, path)
 	b.checkRoute(r, path)
 	switch {
-	case parent != nil && r.Service != nil:
-		b.err(JoinPath(path, "service"), "cannot be set on a route nested in a service")
 	case parent != nil && r.URL != "":
 		b.err(JoinPath(path, "url"), "cannot be set on a route nested in a service")
+	case parent != nil && r.Service != nil:
+		b.checkNestedRef(JoinPath(path, "service"), "service", r.Service.ID, r.Service.Name, parent.Service.ID, parent.Service.Name)
 	case r.URL != "" && r.Service != nil:
 		b.err(JoinPath(path, "url"), "'url' and 'service' cannot both be set")
 	case r.URL != "":

@@ -100,7 +100,7 @@ ca_certificates:
 				{Path: "certificates[0].snis[1].name", Message: "duplicate name 'a.example.com' (first defined at certificates[0].snis[0])"},
 				{Path: "certificates[0].snis[2].name", Message: "invalid SNI '10.0.0.1'"},
 				{Path: "certificates[1].key_alt", Message: "required field missing"},
-				{Path: "certificates[1].snis[0].certificate", Message: "cannot be set on an sni nested in a certificate"},
+				{Path: "certificates[1].snis[0].certificate", Message: "value must be null: it may only name the certificate it is nested in"},
 			},
 		},
 	}

@@ -35,16 +35,12 @@ func (b *builder) between(path string, v, lo, hi int) {
 
 // checkService validates a service. With fromURL the protocol, host, port
 // and path come from the `url` shorthand, so their errors are reported at
-// `url`, where the user wrote them.
+// `url`, where the user wrote them. As in Kong, the url replaces all four
+// even when they are also written out.
 func (b *builder) checkService(s *Service, path string, fromURL bool) {
 	field := func(name string) string { return JoinPath(path, name) }
 	if fromURL {
 		urlPath := field("url")
-		for _, f := range []string{"protocol", "host", "port", "path"} {
-			if b.present(field(f)) {
-				b.errf(field(f), "cannot be set when 'url' is set")
-			}
-		}
 		if !b.expandURL(s, urlPath) {
 			return
 		}
@@ -74,6 +70,12 @@ func (b *builder) checkService(s *Service, path string, fromURL bool) {
 			b.errf(field("path"), "cannot be set when 'protocol' is '%s'", s.Protocol)
 		case !strings.HasPrefix(s.Path, "/"):
 			b.err(field("path"), "should start with: /")
+		case strings.Contains(s.Path, "//"):
+			b.err(field("path"), "must not have empty segments")
+		case !rfc3986Path(s.Path):
+			b.errf(field("path"), "invalid path: '%s' (characters outside of the reserved list of RFC 3986 found)", s.Path)
+		case badPercent(s.Path) != "":
+			b.errf(field("path"), "invalid url-encoded value: '%s'", badPercent(s.Path))
 		}
 	}
 	b.between(field("retries"), s.Retries, 0, 32767)
@@ -111,9 +113,11 @@ func (b *builder) checkService(s *Service, path string, fromURL bool) {
 	}
 }
 
-// expandURL fills protocol, host, port and path from s.URL the way Kong's
-// `url` shorthand does; a missing port is 443 for TLS schemes and 80
-// otherwise.
+// expandURL sets protocol, host, port and path from s.URL the way Kong's
+// `url` shorthand does (kong/db/schema/entities/services.lua): a url
+// without a path clears the path, and one without a port gets 443 for
+// https and 80 for every other scheme, grpcs and wss included. The path is
+// kept as written, so that it is checked as Kong checks it.
 func (b *builder) expandURL(s *Service, path string) bool {
 	u, err := url.Parse(s.URL)
 	switch {
@@ -129,7 +133,7 @@ func (b *builder) expandURL(s *Service, path string) bool {
 	}
 	s.Protocol = strings.ToLower(u.Scheme)
 	s.Host = u.Hostname()
-	s.Path = u.EscapedPath()
+	s.Path = rawURLPath(s.URL)
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil {
@@ -137,15 +141,25 @@ func (b *builder) expandURL(s *Service, path string) bool {
 			return false
 		}
 		s.Port = n
+	} else if s.Protocol == "https" {
+		s.Port = 443
 	} else {
-		switch s.Protocol {
-		case "https", "grpcs", "tls", "wss":
-			s.Port = 443
-		default:
-			s.Port = 80
-		}
+		s.Port = 80
 	}
 	return true
+}
+
+// rawURLPath is the path of an absolute URL as written: net/url would
+// escape the characters Kong refuses in a service path.
+func rawURLPath(raw string) string {
+	_, rest, _ := strings.Cut(raw, "://")
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return ""
+	}
+	p, _, _ := strings.Cut(rest[i:], "?")
+	p, _, _ = strings.Cut(p, "#")
+	return p
 }
 
 var (
@@ -279,28 +293,24 @@ func requiredCriteria(r *Route, protos map[string]bool) string {
 }
 
 // checkRoutePath applies Kong 3.0's rules: `~` marks a regex, anything else
-// is a prefix. Regexes are compiled with Go's RE2, which (unlike Kong's
-// PCRE) has no lookarounds or backreferences.
+// is a prefix, which must be in the normal form the router matches
+// against. Regexes are compiled with Go's RE2, which (unlike Kong's PCRE)
+// has no lookarounds or backreferences.
 func (b *builder) checkRoutePath(p, path string) {
-	if re, ok := strings.CutPrefix(p, "~"); ok {
-		if !strings.HasPrefix(re, "/") {
-			b.err(path, "should start with: / (fixed path) or ~/ (regex path)")
-			return
-		}
+	re, regex := strings.CutPrefix(p, "~")
+	switch {
+	case !strings.HasPrefix(re, "/"):
+		b.err(path, "should start with: / (fixed path) or ~/ (regex path)")
+	case strings.Contains(p, "//"):
+		b.err(path, "must not have empty segments")
+	case badPercent(p) != "":
+		b.errf(path, "invalid url-encoded value: '%s'", badPercent(p))
+	case regex:
 		if _, err := regexp.Compile(re); err != nil {
 			b.errf(path, "invalid regex: '%s' (%v)", re, err)
 		}
-		return
-	}
-	if !strings.HasPrefix(p, "/") {
-		b.err(path, "should start with: / (fixed path) or ~/ (regex path)")
-		return
-	}
-	if strings.Contains(p, "//") {
-		b.err(path, "must not have empty segments")
-	}
-	if _, err := url.PathUnescape(p); err != nil {
-		b.err(path, "invalid url-encoded value")
+	case normalizePath(p) != p:
+		b.errf(path, "non-normalized path, consider use '%s' instead", normalizePath(p))
 	}
 }
 
@@ -387,8 +397,12 @@ func validHost(h string) bool {
 }
 
 // validSNI is a hostname, optionally with a leading or trailing wildcard
-// label; IP addresses are not server names.
+// label, or `*` (Kong's default certificate); IP addresses are not server
+// names.
 func validSNI(s string) bool {
+	if s == "*" {
+		return true
+	}
 	if net.ParseIP(s) != nil {
 		return false
 	}

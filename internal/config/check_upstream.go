@@ -2,6 +2,8 @@ package config
 
 import (
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"net"
 	"strconv"
 	"strings"
@@ -58,7 +60,7 @@ func (b *builder) buildUpstreams() {
 			t := &b.cfg.Upstreams[i].Targets[j]
 			path := at(JoinPath(e.Path, "targets"), j)
 			if t.Upstream != nil {
-				b.err(JoinPath(path, "upstream"), "cannot be set on a target nested in an upstream")
+				b.checkNestedRef(JoinPath(path, "upstream"), "upstream", t.Upstream.ID, t.Upstream.Name, e.Upstream.ID, e.Upstream.Name)
 			}
 			add(e, t, path)
 		}
@@ -254,12 +256,15 @@ func (b *builder) buildCertificates() {
 		b.checkKeyPair(c.Cert, c.Key, path, "cert", "key")
 		if c.CertAlt != "" || c.KeyAlt != "" {
 			b.checkKeyPair(c.CertAlt, c.KeyAlt, path, "cert_alt", "key_alt")
+			if c.CertAlt != "" && c.KeyAlt != "" {
+				b.checkAltKind(c.Cert, c.CertAlt, path)
+			}
 		}
 		e := &CertificateEntry{Path: path, Certificate: c}
 		for j, s := range c.SNIs {
 			spath := at(JoinPath(path, "snis"), j)
 			if s.Certificate != nil {
-				b.err(JoinPath(spath, "certificate"), "cannot be set on an sni nested in a certificate")
+				b.checkNestedRef(JoinPath(spath, "certificate"), "certificate", s.Certificate.ID, s.Certificate.Name, c.ID, "")
 			}
 			addSNI(s.Name, spath)
 			e.SNINames = append(e.SNINames, s.Name)
@@ -302,5 +307,25 @@ func (b *builder) checkKeyPair(cert, key, path, certField, keyField string) {
 	}
 	if _, err := tls.X509KeyPair([]byte(cert), []byte(key)); err != nil {
 		b.errf(JoinPath(path, certField), "invalid certificate or key: %v", err)
+	}
+}
+
+// checkAltKind refuses a cert_alt of the same key kind as cert: the
+// alternative exists to serve clients that cannot use the main one (RSA
+// beside ECDSA), which Kong requires too.
+func (b *builder) checkAltKind(cert, alt, path string) {
+	kind := func(s string) string {
+		block, _ := pem.Decode([]byte(s))
+		if block == nil {
+			return ""
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return ""
+		}
+		return c.PublicKeyAlgorithm.String()
+	}
+	if k := kind(cert); k != "" && k == kind(alt) {
+		b.err(JoinPath(path, "cert_alt"), "certificate and alternative certificate need to have different type (e.g. RSA and ECDSA), the provided certificates were both of the same type")
 	}
 }

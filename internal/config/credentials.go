@@ -44,8 +44,9 @@ func (r *ConsumerRef) Key() string {
 // generates a key when none is given, which a declarative file cannot rely
 // on, so key is required here.
 type KeyAuthCredential struct {
-	ID  string `yaml:"id"`
-	Key string `yaml:"key"`
+	Meta `yaml:",inline"`
+	ID   string `yaml:"id"`
+	Key  string `yaml:"key"`
 	// TTL is the key's lifetime in seconds, 0 for none. Kong counts it from
 	// the credential's creation; Turnpike counts it from the first load of
 	// a configuration holding the credential (see snapshot.Directory).
@@ -60,6 +61,7 @@ type KeyAuthCredential struct {
 // configuration is loaded; one given as a bcrypt hash ($2a$, $2b$, $2y$) is
 // kept as it is.
 type BasicAuthCredential struct {
+	Meta      `yaml:",inline"`
 	ID        string       `yaml:"id"`
 	Username  string       `yaml:"username"`
 	Password  string       `yaml:"password"`
@@ -74,6 +76,7 @@ type BasicAuthCredential struct {
 // and Audience, when set, are checked against the token's `iss` and `aud`
 // claims once its signature is verified.
 type JWTSecret struct {
+	Meta         `yaml:",inline"`
 	ID           string       `yaml:"id"`
 	Key          string       `yaml:"key"`
 	Secret       string       `yaml:"secret"`
@@ -92,6 +95,7 @@ func (j *JWTSecret) SetDefaults() { j.Algorithm = "HS256" }
 
 // ACL puts a consumer in a group (Kong `acls`).
 type ACL struct {
+	Meta      `yaml:",inline"`
 	ID        string       `yaml:"id"`
 	Group     string       `yaml:"group"`
 	Tags      []string     `yaml:"tags"`
@@ -194,8 +198,8 @@ func (b *builder) credentialConsumer(ref *ConsumerRef, path string, parent *Cons
 	rpath := JoinPath(path, "consumer")
 	switch {
 	case parent != nil && ref != nil:
-		b.err(rpath, "cannot be set on a credential nested in a consumer")
-		return nil, false
+		c := parent.Consumer
+		return parent, b.checkNestedRef(rpath, "consumer", ref.ID, ref.Username, c.ID, c.Username)
 	case parent != nil:
 		return parent, true
 	case ref == nil:

@@ -98,9 +98,9 @@ func TestCredentialErrors(t *testing.T) {
 		{"consumer ref of the wrong type", "consumers: [{username: alice}]\nacls: [{group: g, consumer: 5}]", Errors{
 			{Path: "acls[0].consumer", Message: "expected a string or a map"},
 		}},
-		{"consumer set on a nested credential", "consumers: [{username: alice, keyauth_credentials: [{key: k, consumer: alice}], acls: [{group: g, consumer: alice}]}]", Errors{
-			{Path: "consumers[0].keyauth_credentials[0].consumer", Message: "cannot be set on a credential nested in a consumer"},
-			{Path: "consumers[0].acls[0].consumer", Message: "cannot be set on a credential nested in a consumer"},
+		{"another consumer set on a nested credential", "consumers: [{username: alice, keyauth_credentials: [{key: k, consumer: bob}], acls: [{group: g, consumer: {id: 0fe87b4a-ce29-515a-88ec-8547e66550b9}}]}, {username: bob}]", Errors{
+			{Path: "consumers[0].keyauth_credentials[0].consumer", Message: "value must be null: it may only name the consumer it is nested in"},
+			{Path: "consumers[0].acls[0].consumer", Message: "value must be null: it may only name the consumer it is nested in"},
 		}},
 		{"unknown credential field", "consumers: [{username: alice, keyauth_credentials: [{key: k, name: x}]}]", Errors{
 			{Path: "consumers[0].keyauth_credentials[0].name", Message: "unknown field"},

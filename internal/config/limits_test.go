@@ -63,8 +63,8 @@ func TestAliasesWithinBudget(t *testing.T) {
 	// One plugin config shared by 2,000 routes: aliases as people use them.
 	var sb strings.Builder
 	sb.WriteString(`_format_version: "3.0"
-_comment:
-  limits: &limits {minute: 5, policy: local, limit_by: ip, fault_tolerant: true}
+_ignore:
+- limits: &limits {minute: 5, policy: local, limit_by: ip, fault_tolerant: true}
 services:
   - name: s
     host: example.com

@@ -60,13 +60,10 @@ func ParseContext(ctx context.Context, data []byte, opts Options) (*Model, error
 	}
 
 	// Metadata is free-form prose; a `${` in a comment must not fail a load.
+	// Expansion stops at the metadata key, so only its own path is tested.
 	skip := func(path string) bool {
-		for _, meta := range []string{"_comment", "_ignore", "_info"} {
-			if path == meta || strings.HasPrefix(path, meta+".") || strings.HasPrefix(path, meta+"[") {
-				return true
-			}
-		}
-		return false
+		key := path[strings.LastIndexByte(path, '.')+1:]
+		return key == "_comment" || key == "_ignore" || path == "_info"
 	}
 	var errs ErrorList
 	expandEnv(root, "", lookup, skip, &errs)

@@ -168,28 +168,50 @@ func TestServiceURL(t *testing.T) {
 	tests := []struct {
 		name string
 		url  string
-		want *Service
+		// extra is written beside the url: Kong's shorthand replaces it.
+		extra string
+		want  *Service
 	}{
-		{"http default port", "http://a.example", kongService("s", "a.example", 80)},
-		{"https default port", "https://a.example/base", func() *Service {
+		{"http default port", "http://a.example", "", kongService("s", "a.example", 80)},
+		{"https default port", "https://a.example/base", "", func() *Service {
 			s := kongService("s", "a.example", 443)
 			s.Protocol, s.Path = "https", "/base"
 			return s
 		}()},
-		{"explicit port and path", "http://10.0.0.1:8080/v1/", func() *Service {
+		{"explicit port and path", "http://10.0.0.1:8080/v1/", "", func() *Service {
 			s := kongService("s", "10.0.0.1", 8080)
 			s.Path = "/v1/"
 			return s
 		}()},
-		{"grpc", "grpc://grpc-backend:50051", func() *Service {
+		{"grpc", "grpc://grpc-backend:50051", "", func() *Service {
 			s := kongService("s", "grpc-backend", 50051)
 			s.Protocol = "grpc"
+			return s
+		}()},
+		{"grpcs defaults to port 80, as every scheme but https", "grpcs://g.example", "", func() *Service {
+			s := kongService("s", "g.example", 80)
+			s.Protocol = "grpcs"
+			return s
+		}()},
+		{"url wins over protocol, host, port and path", "https://a.example:8443/v2", "protocol: grpc\n    host: b.example\n    port: 81\n    path: /v1", func() *Service {
+			s := kongService("s", "a.example", 8443)
+			s.Protocol, s.Path = "https", "/v2"
+			return s
+		}()},
+		{"a url without path or port clears the path and sets the default port", "http://a.example", "protocol: ws\n    port: 8080\n    path: /v1", kongService("s", "a.example", 80)},
+		{"explicit fields are not checked", "http://a.example/", "protocol: foo\n    host: 'not a host'\n    port: 99999\n    path: nope", func() *Service {
+			s := kongService("s", "a.example", 80)
+			s.Path = "/"
 			return s
 		}()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := mustParse(t, "_format_version: \"3.0\"\nservices:\n  - name: s\n    url: "+tt.url+"\n")
+			src := "_format_version: \"3.0\"\nservices:\n  - name: s\n    url: " + tt.url + "\n"
+			if tt.extra != "" {
+				src += "    " + tt.extra + "\n"
+			}
+			m := mustParse(t, src)
 			tt.want.URL = tt.url
 			if diff := cmp.Diff(tt.want, m.Services[0].Service, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
@@ -204,13 +226,18 @@ func TestPathMigration(t *testing.T) {
 		version string
 		want    []string
 	}{
-		{"2.1 marks regex-looking paths", "2.1", []string{"/plain/a-b_c.d~e%20", "~/users/\\d+$", "~/a(b|c)"}},
-		{"1.1 too", "1.1", []string{"/plain/a-b_c.d~e%20", "~/users/\\d+$", "~/a(b|c)"}},
-		{"3.0 keeps them as prefixes", "3.0", []string{"/plain/a-b_c.d~e%20", "/users/\\d+$", "/a(b|c)"}},
+		{"2.1 marks regex-looking paths and normalises the others", "2.1", []string{"/plain/a-b_c.d~e%2F", "~/users/\\d+$", "~/a(b|c)", "/x/y~"}},
+		{"1.1 too", "1.1", []string{"/plain/a-b_c.d~e%2F", "~/users/\\d+$", "~/a(b|c)", "/x/y~"}},
+		{"3.0 keeps them as prefixes", "3.0", []string{"/plain/a-b_c.d~e%2F", "/users/\\d+$", "/a(b|c)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := "_format_version: \"" + tt.version + "\"\nservices:\n  - host: h\n    routes:\n      - paths: [/plain/a-b_c.d~e%20, '/users/\\d+$', '/a(b|c)']\n"
+			paths := "/plain/a-b_c.d~e%2F, '/users/\\d+$', '/a(b|c)'"
+			if tt.version != "3.0" {
+				// Kong 3.0 refuses a prefix path that is not normalised.
+				paths += ", /x/./y%7e"
+			}
+			src := "_format_version: \"" + tt.version + "\"\nservices:\n  - host: h\n    routes:\n      - paths: [" + paths + "]\n"
 			m, err := Parse([]byte(src), Options{})
 			if err != nil {
 				t.Fatal(err)

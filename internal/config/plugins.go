@@ -67,8 +67,8 @@ func (b *builder) resolvePlugins(ps []pendingPlugin) {
 			}
 			rpath := JoinPath(path, scopeNames[r.s])
 			if pp.nested == r.s {
-				b.errf(rpath, "cannot be set on a plugin nested in a %s", scopeNames[r.s])
-				ok = false
+				id, key := e.parentKeys(r.s)
+				ok = b.checkNestedRef(rpath, scopeNames[r.s], r.ref.ID, r.ref.Name, id, key) && ok
 				continue
 			}
 			if !b.resolvePluginRef(e, r.s, r.ref, rpath) {
@@ -89,6 +89,20 @@ func (b *builder) resolvePlugins(ps []pendingPlugin) {
 		}
 		seen[k] = path
 	}
+}
+
+// parentKeys are the id and endpoint key of the entity of scope s that the
+// plugin is nested in.
+func (e *PluginEntry) parentKeys(s scope) (id, key string) {
+	switch s {
+	case scopeService:
+		return e.Service.Service.ID, e.Service.Service.Name
+	case scopeRoute:
+		return e.Route.Route.ID, e.Route.Route.Name
+	case scopeConsumer:
+		return e.Consumer.Consumer.ID, e.Consumer.Consumer.Username
+	}
+	return "", ""
 }
 
 func (b *builder) resolvePluginRef(e *PluginEntry, s scope, ref *Ref, path string) bool {

@@ -10,9 +10,8 @@ package config
 type Config struct {
 	FormatVersion string `yaml:"_format_version"`
 	Transform     *bool  `yaml:"_transform"`
-	Comment       Raw    `yaml:"_comment"`
-	Ignore        Raw    `yaml:"_ignore"`
-	Info          Raw    `yaml:"_info"`
+	Meta          `yaml:",inline"`
+	Info          Raw `yaml:"_info"`
 
 	Services       []Service       `yaml:"services"`
 	Routes         []Route         `yaml:"routes"`
@@ -29,6 +28,14 @@ type Config struct {
 	BasicAuthCredentials []BasicAuthCredential `yaml:"basicauth_credentials"`
 	JWTSecrets           []JWTSecret           `yaml:"jwt_secrets"`
 	ACLs                 []ACL                 `yaml:"acls"`
+}
+
+// Meta is what Kong allows besides the fields, on every entity and at the
+// top of the file: a comment, and a list of anything (where YAML anchors
+// can live). Both are checked for their type and otherwise ignored.
+type Meta struct {
+	Comment string `yaml:"_comment"`
+	Ignore  []Raw  `yaml:"_ignore"`
 }
 
 // Ref is a foreign key given by name or id: `service: my-svc`,
@@ -51,6 +58,7 @@ func (r *Ref) Key() string {
 
 // Service is an upstream API (Kong `services`).
 type Service struct {
+	Meta           `yaml:",inline"`
 	ID             string   `yaml:"id"`
 	Name           string   `yaml:"name"`
 	URL            string   `yaml:"url"`
@@ -87,6 +95,7 @@ func (s *Service) SetDefaults() {
 
 // Route matches requests to a service (Kong `routes`).
 type Route struct {
+	Meta                    `yaml:",inline"`
 	ID                      string              `yaml:"id"`
 	Name                    string              `yaml:"name"`
 	Protocols               []string            `yaml:"protocols"`
@@ -145,6 +154,7 @@ type Endpoint struct {
 
 // Consumer is an API client (Kong `consumers`).
 type Consumer struct {
+	Meta      `yaml:",inline"`
 	ID        string   `yaml:"id"`
 	Username  string   `yaml:"username"`
 	CustomID  string   `yaml:"custom_id"`
@@ -161,6 +171,7 @@ type Consumer struct {
 
 // Plugin is a plugin instance at some scope (Kong `plugins`).
 type Plugin struct {
+	Meta         `yaml:",inline"`
 	ID           string   `yaml:"id"`
 	Name         string   `yaml:"name"`
 	InstanceName string   `yaml:"instance_name"`
@@ -183,6 +194,7 @@ func (p *Plugin) SetDefaults() {
 
 // Upstream is a virtual host name balanced over targets (Kong `upstreams`).
 type Upstream struct {
+	Meta                   `yaml:",inline"`
 	ID                     string       `yaml:"id"`
 	Name                   string       `yaml:"name"`
 	Algorithm              string       `yaml:"algorithm"`
@@ -305,6 +317,7 @@ func (h *PassiveUnhealthy) SetDefaults() { h.HTTPStatuses = []int{429, 500, 503}
 
 // Target is one backend address of an upstream (Kong `targets`).
 type Target struct {
+	Meta      `yaml:",inline"`
 	ID        string   `yaml:"id"`
 	Target    string   `yaml:"target"`
 	Weight    int      `yaml:"weight"`
@@ -319,6 +332,7 @@ func (t *Target) SetDefaults() { t.Weight = 100 }
 
 // Certificate is a PEM certificate and key pair (Kong `certificates`).
 type Certificate struct {
+	Meta      `yaml:",inline"`
 	ID        string   `yaml:"id"`
 	Cert      string   `yaml:"cert"`
 	Key       string   `yaml:"key"`
@@ -333,6 +347,7 @@ type Certificate struct {
 
 // CACertificate is a trusted CA (Kong `ca_certificates`).
 type CACertificate struct {
+	Meta       `yaml:",inline"`
 	ID         string   `yaml:"id"`
 	Cert       string   `yaml:"cert"`
 	CertDigest string   `yaml:"cert_digest"`
@@ -343,6 +358,7 @@ type CACertificate struct {
 
 // SNI maps a server name to a certificate (Kong `snis`).
 type SNI struct {
+	Meta        `yaml:",inline"`
 	ID          string   `yaml:"id"`
 	Name        string   `yaml:"name"`
 	Certificate *Ref     `yaml:"certificate"`

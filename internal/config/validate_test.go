@@ -29,12 +29,6 @@ func TestValidationErrors(t *testing.T) {
 		// Services.
 		{"service host required", "services: [{name: s}]", Errors{{Path: "services[0].host", Message: "required field missing"}}},
 		{"service wrong host type reported once", "services: [{host: 5}]", Errors{{Path: "services[0].host", Message: "expected a string"}}},
-		{"service url with explicit fields", "services: [{url: 'http://a', host: b, port: 81, protocol: http, path: /x}]", Errors{
-			{Path: "services[0].protocol", Message: "cannot be set when 'url' is set"},
-			{Path: "services[0].host", Message: "cannot be set when 'url' is set"},
-			{Path: "services[0].port", Message: "cannot be set when 'url' is set"},
-			{Path: "services[0].path", Message: "cannot be set when 'url' is set"},
-		}},
 		{"service bad url", "services: [{url: 'a.example:80'}, {url: 'ftp://a/x'}, {url: 'http://a?q=1'}]", Errors{
 			{Path: "services[0].url", Message: "invalid url 'a.example:80': expected scheme://host[:port][/path]"},
 			{Path: "services[1].url", Message: "expected one of: http, https, grpc, grpcs, tcp, tls, tls_passthrough, udp, ws, wss"},
@@ -77,7 +71,7 @@ func TestValidationErrors(t *testing.T) {
 			{Path: "routes[2].service", Message: "must set 'id' or 'name'"},
 		}},
 		{"route url and service", "services: [{name: s, host: h, routes: [{paths: [/], url: 'http://x', service: s}]}]\nroutes: [{paths: [/], url: 'http://x', service: s}, {paths: [/], url: 'http://x:99999'}]", Errors{
-			{Path: "services[0].routes[0].service", Message: "cannot be set on a route nested in a service"},
+			{Path: "services[0].routes[0].url", Message: "cannot be set on a route nested in a service"},
 			{Path: "routes[0].url", Message: "'url' and 'service' cannot both be set"},
 			{Path: "routes[1].url", Message: "value should be between 0 and 65535"},
 		}},
@@ -97,7 +91,7 @@ func TestValidationErrors(t *testing.T) {
 			{Path: "routes[0].paths[1]", Message: "must not have empty segments"},
 			{Path: "routes[0].paths[2]", Message: "invalid regex: '/(?=x)' (error parsing regexp: invalid or unsupported Perl syntax: `(?=`)"},
 			{Path: "routes[0].paths[3]", Message: "should start with: / (fixed path) or ~/ (regex path)"},
-			{Path: "routes[0].paths[4]", Message: "invalid url-encoded value"},
+			{Path: "routes[0].paths[4]", Message: "invalid url-encoded value: '%zz'"},
 		}},
 		{"route headers", "routes: [{headers: {Host: [a], X-Empty: []}}]", Errors{
 			{Path: "routes[0].headers.Host", Message: "cannot contain 'host' header, which must be specified in the 'hosts' attribute"},
@@ -152,8 +146,8 @@ func TestValidationErrors(t *testing.T) {
 			{Path: "plugins[1].consumer", Message: "consumer 'c' not found"},
 			{Path: "plugins[2].protocols[0]", Message: "expected one of: grpc, grpcs, http, https, tcp, tls, tls_passthrough, udp, ws, wss"},
 		}},
-		{"plugin nested sets parent key", "services: [{name: s, host: h, plugins: [{name: cors, service: s}]}]", Errors{
-			{Path: "services[0].plugins[0].service", Message: "cannot be set on a plugin nested in a service"},
+		{"plugin nested names another service", "services: [{name: s, host: h, plugins: [{name: cors, service: t}]}, {name: t, host: h}]", Errors{
+			{Path: "services[0].plugins[0].service", Message: "value must be null: it may only name the service it is nested in"},
 		}},
 		{"plugin duplicate per scope", `services: [{name: s, host: h, plugins: [{name: cors}], routes: [{name: r, paths: [/], plugins: [{name: cors}]}]}]
 plugins: [{name: cors, service: s}, {name: cors, route: r}, {name: cors, route: r, service: s}, {name: cors}, {name: cors, instance_name: second}]`, Errors{
@@ -193,13 +187,13 @@ plugins: [{name: cors, service: s}, {name: cors, route: r}, {name: cors, route: 
 		{"healthcheck unknown field", "upstreams: [{name: a, healthchecks: {active: {healthy: {intervall: 5}}}}]", Errors{
 			{Path: "upstreams[0].healthchecks.active.healthy.intervall", Message: "unknown field"},
 		}},
-		{"targets", `upstreams: [{name: up, targets: [{target: 'a:80'}, {target: 'a:80'}, {target: 'a'}, {target: 'bad host:1'}, {target: 'b:x'}, {target: 'c', weight: 70000}, {target: 'd', upstream: up}]}]
+		{"targets", `upstreams: [{name: up, targets: [{target: 'a:80'}, {target: 'a:80'}, {target: 'a'}, {target: 'bad host:1'}, {target: 'b:x'}, {target: 'c', weight: 70000}, {target: 'd', upstream: up2}]}]
 targets: [{target: 'a:8000', upstream: up}, {target: e}, {target: e, upstream: nope}]`, Errors{
 			{Path: "upstreams[0].targets[1].target", Message: "duplicate target 'a:80' (first defined at upstreams[0].targets[0])"},
 			{Path: "upstreams[0].targets[3].target", Message: "Invalid target ('bad host:1'); not a valid hostname or ip address"},
 			{Path: "upstreams[0].targets[4].target", Message: "Invalid target ('b:x'); not a valid port"},
 			{Path: "upstreams[0].targets[5].weight", Message: "value should be between 0 and 65535"},
-			{Path: "upstreams[0].targets[6].upstream", Message: "cannot be set on a target nested in an upstream"},
+			{Path: "upstreams[0].targets[6].upstream", Message: "value must be null: it may only name the upstream it is nested in"},
 			{Path: "targets[0].target", Message: "duplicate target 'a:8000' (first defined at upstreams[0].targets[2])"},
 			{Path: "targets[1].upstream", Message: "required field missing"},
 			{Path: "targets[2].upstream", Message: "upstream 'nope' not found"},

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
@@ -569,31 +568,4 @@ func (c *compiler) chains() {
 		}
 		c.snap.Routes[i].Chain = chain
 	}
-}
-
-func (c *compiler) certificates() {
-	if len(c.m.Certificates) == 0 {
-		return
-	}
-	cs := &CertStore{exact: map[string]*tls.Certificate{}, wildcard: map[string]*tls.Certificate{}}
-	for _, ce := range c.m.Certificates {
-		cert, err := tls.X509KeyPair([]byte(ce.Certificate.Cert), []byte(ce.Certificate.Key))
-		if err != nil {
-			c.fail(ce.Path+".cert", "invalid certificate/key pair: %v", err)
-			continue
-		}
-		crt := &cert
-		if cs.fallback == nil {
-			cs.fallback = crt
-		}
-		for _, name := range ce.SNINames {
-			name = strings.ToLower(name)
-			if strings.HasPrefix(name, "*.") {
-				cs.wildcard[name[1:]] = crt
-			} else {
-				cs.exact[name] = crt
-			}
-		}
-	}
-	c.snap.Certs = cs
 }

@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"crypto/tls"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -141,30 +140,6 @@ func (s *Step) Resolve(c *plugin.Ctx) plugin.Instance {
 		}
 	}
 	return s.Base
-}
-
-// CertStore selects a certificate by server name.
-type CertStore struct {
-	exact    map[string]*tls.Certificate
-	wildcard map[string]*tls.Certificate // "*.example.com" stored as ".example.com"
-	fallback *tls.Certificate
-}
-
-// GetCertificate is a tls.Config.GetCertificate callback.
-func (cs *CertStore) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-	name := hello.ServerName
-	if c, ok := cs.exact[name]; ok {
-		return c, nil
-	}
-	for i := 0; i < len(name); i++ {
-		if name[i] == '.' {
-			if c, ok := cs.wildcard[name[i:]]; ok {
-				return c, nil
-			}
-			break
-		}
-	}
-	return cs.fallback, nil
 }
 
 // Holder is the atomic pointer to the snapshot in force.

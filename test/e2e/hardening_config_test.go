@@ -189,7 +189,7 @@ func TestConfigLoadMemoryBudgetAbandoned(t *testing.T) {
 	// Few values (a document of many would be refused before parsing, the
 	// bound on values following the budget) but 24 MiB of them: the parse
 	// holds more than 16 MiB.
-	heavy := adminRouteConfig(up.URL, "heavy") + "_comment: [" +
+	heavy := adminRouteConfig(up.URL, "heavy") + "_ignore: [" +
 		strings.Repeat("\""+strings.Repeat("x", 1<<20)+"\", ", 23) + "\"x\"]\n"
 	code, body := cfgPost(t, gw, "/config", "application/yaml", heavy, 60*time.Second)
 	if code != 400 || !strings.Contains(body, "configuration load abandoned: it grew the heap by more than 16 MiB") {

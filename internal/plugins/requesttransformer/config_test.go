@@ -36,7 +36,6 @@ func TestRegistration(t *testing.T) {
 }
 
 func TestValidation(t *testing.T) {
-	const unsupportedMsg = "is not in supported format, error: " + unsupported
 	tests := []struct {
 		name string
 		set  func(*Config)
@@ -70,19 +69,21 @@ func TestValidation(t *testing.T) {
 		{
 			name: "malformed template",
 			set:  func(c *Config) { c.Add.Querystring = []string{"ok:1", "uri_param2:$(uri_captures user2)"} },
-			want: plugin.Errors{{Path: "add.querystring[1]", Message: "value '$(uri_captures user2)' " + unsupportedMsg}},
+			want: plugin.Errors{{Path: "add.querystring[1]", Message: "value '$(uri_captures user2)' is not in supported format, error: " +
+				"$(uri_captures user2): uri_captures must be followed by .<name> or [\"<name>\"]; " + supportedForms}},
 		},
 		{
-			name: "Lua expressions are not supported",
+			name: "Lua outside the supported subset",
 			set: func(c *Config) {
 				c.Add.Querystring = []string{"uri_param1:$(uri_captures.user1 or 'default1')"}
 				c.Replace.URI = str("/requests/user2/$(10 * uri_captures.user1)")
 				c.Append.Headers = []string{"x-v:$(shared.my_version)"}
 			},
 			want: plugin.Errors{
-				{Path: "add.querystring[0]", Message: "value '$(uri_captures.user1 or 'default1')' " + unsupportedMsg},
-				{Path: "append.headers[0]", Message: "value '$(shared.my_version)' " + unsupportedMsg},
-				{Path: "replace.uri", Message: "value '/requests/user2/$(10 * uri_captures.user1)' " + unsupportedMsg},
+				{Path: "append.headers[0]", Message: "value '$(shared.my_version)' is not in supported format, error: " +
+					"$(shared.my_version): shared (kong.ctx.shared) is not supported: no Turnpike plugin writes it; " + supportedForms},
+				{Path: "replace.uri", Message: "value '/requests/user2/$(10 * uri_captures.user1)' is not in supported format, error: " +
+					"$(10 * uri_captures.user1): a number is only supported as an index, as in uri_captures[1]; " + supportedForms},
 			},
 		},
 		{

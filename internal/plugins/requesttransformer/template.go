@@ -1,50 +1,34 @@
 package requesttransformer
 
 import (
-	"errors"
 	"net/http"
 	"net/textproto"
-	"strconv"
 	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
-type partKind uint8
-
-const (
-	partLiteral partKind = iota
-	partHeader
-	partQuery
-	partCaptureName
-	partCaptureIndex
-)
-
+// part is a literal, or the expression of one `$(...)` when expr is set.
 type part struct {
-	kind partKind
-	// text is the literal, the canonical header key, the query argument
-	// or the capture name.
-	text string
-	idx  int
+	lit  string
+	expr *node
 }
 
 // template is a value compiled once in New. A value without `$(...)` is a
 // single literal and renders without allocating.
 type template struct {
+	src   string
 	parts []part
 	// readsHeaders is set when rendering looks at request headers, which
 	// decides when the header snapshot must be taken.
 	readsHeaders bool
 }
 
-const unsupported = "only $(headers.<name>), $(headers[\"<name>\"]), $(query_params.<name>), " +
-	"$(query_params[\"<name>\"]), $(uri_captures.<name>), $(uri_captures[<n>]) and quoted literals are supported"
-
 // compileTemplate splits s on `$(...)` the way Penlight's template does
-// (balanced parentheses; an unbalanced `$(` is literal text) and accepts
-// only the lookups Turnpike can evaluate without Lua.
+// (balanced parentheses; an unbalanced `$(` is literal text) and parses
+// each expression.
 func compileTemplate(s string) (*template, error) {
-	t := &template{}
+	t := &template{src: s}
 	lit := 0
 	for i := 0; i+1 < len(s); i++ {
 		if s[i] != '$' || s[i+1] != '(' {
@@ -55,23 +39,33 @@ func compileTemplate(s string) (*template, error) {
 			continue
 		}
 		if i > lit {
-			t.parts = append(t.parts, part{kind: partLiteral, text: s[lit:i]})
+			t.parts = append(t.parts, part{lit: s[lit:i]})
 		}
-		p, err := compileExpr(strings.TrimSpace(s[i+2 : end]))
+		n, err := parseExpr(s[i+2 : end])
 		if err != nil {
 			return nil, err
 		}
-		if p.kind == partHeader {
-			t.readsHeaders = true
-		}
-		t.parts = append(t.parts, p)
+		t.readsHeaders = t.readsHeaders || n.reads(opHeader)
+		t.parts = append(t.parts, part{expr: n})
 		lit = end + 1
 		i = end
 	}
 	if lit < len(s) || len(t.parts) == 0 {
-		t.parts = append(t.parts, part{kind: partLiteral, text: s[lit:]})
+		t.parts = append(t.parts, part{lit: s[lit:]})
 	}
 	return t, nil
+}
+
+func (n *node) reads(o op) bool {
+	if n.op == o {
+		return true
+	}
+	for _, k := range n.kids {
+		if k.reads(o) {
+			return true
+		}
+	}
+	return false
 }
 
 // balanced returns the index of the ')' closing the '(' at open, or -1.
@@ -91,54 +85,6 @@ func balanced(s string, open int) int {
 	return -1
 }
 
-func compileExpr(e string) (part, error) {
-	if len(e) >= 2 && (e[0] == '\'' || e[0] == '"') && e[len(e)-1] == e[0] && !strings.ContainsAny(e[1:len(e)-1], `\`+e[:1]) {
-		return part{kind: partLiteral, text: e[1 : len(e)-1]}, nil
-	}
-	table, rest := e, ""
-	if i := strings.IndexAny(e, ".["); i >= 0 {
-		table, rest = strings.TrimSpace(e[:i]), e[i:]
-	}
-	var key string
-	index, isIndex := 0, false
-	switch {
-	case strings.HasPrefix(rest, "."):
-		key = strings.TrimSpace(rest[1:])
-		if !isIdent(key) {
-			return part{}, errors.New(unsupported)
-		}
-	case strings.HasPrefix(rest, "[") && strings.HasSuffix(rest, "]"):
-		in := strings.TrimSpace(rest[1 : len(rest)-1])
-		if len(in) >= 2 && (in[0] == '\'' || in[0] == '"') && in[len(in)-1] == in[0] && !strings.ContainsAny(in[1:len(in)-1], `\`+in[:1]) {
-			key = in[1 : len(in)-1]
-		} else if n, err := strconv.Atoi(in); err == nil && n >= 0 {
-			index, isIndex = n, true
-		} else {
-			return part{}, errors.New(unsupported)
-		}
-	default:
-		return part{}, errors.New(unsupported)
-	}
-	switch table {
-	case "headers":
-		if isIndex {
-			return part{}, errors.New(unsupported)
-		}
-		return part{kind: partHeader, text: headerLookupKey(key)}, nil
-	case "query_params":
-		if isIndex {
-			return part{}, errors.New(unsupported)
-		}
-		return part{kind: partQuery, text: key}, nil
-	case "uri_captures":
-		if isIndex {
-			return part{kind: partCaptureIndex, idx: index}, nil
-		}
-		return part{kind: partCaptureName, text: key}, nil
-	}
-	return part{}, errors.New(unsupported)
-}
-
 // headerLookupKey is how ngx.req.get_headers() finds a header: case
 // insensitively and with '_' read as '-'. "host" stays lower case as it is
 // looked up in Req.Host, not in the header map.
@@ -148,20 +94,6 @@ func headerLookupKey(name string) string {
 		return l
 	}
 	return textproto.CanonicalMIMEHeaderKey(l)
-}
-
-func isIdent(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9' {
-			continue
-		}
-		return false
-	}
-	return true
 }
 
 // env is the template environment of one request. Like Kong's, it loads
@@ -197,56 +129,86 @@ func (e *env) queryArgs() args {
 	return e.query
 }
 
-// errNotString is Lua's failure to concatenate a table or boolean into the
-// rendered value (a repeated header or argument, or a bare argument).
-var errNotString = errors.New("[request-transformer] failed to render the template: value is not a string")
-
-func (t *template) render(e *env) (string, error) {
-	if len(t.parts) == 1 && t.parts[0].kind == partLiteral {
-		return t.parts[0].text, nil
+// header is headers[key] as ngx.req.get_headers gives it: a string, a
+// table for a repeated header, nil when absent.
+func (e *env) header(key string) value {
+	h, host := e.headers()
+	if key == "host" {
+		if host == "" {
+			return value{}
+		}
+		return strVal(host)
 	}
-	var b strings.Builder
-	for _, p := range t.parts {
-		s, err := p.value(e)
+	switch vs := h[key]; len(vs) {
+	case 0:
+		return value{}
+	case 1:
+		return strVal(vs[0])
+	default:
+		return value{k: kTable, hs: vs}
+	}
+}
+
+// queryParam is query_params[name] as ngx.req.get_uri_args gives it: a
+// string, true for a bare key, a table for a repeated key, or nil.
+func (e *env) queryParam(name string) value {
+	q := e.queryArgs()
+	i := q.find(name)
+	switch {
+	case i < 0:
+		return value{}
+	case q[i].multi:
+		return value{k: kTable, as: q[i].vals}
+	}
+	return argValue(q[i].vals[0])
+}
+
+func argValue(a argVal) value {
+	if a.bare {
+		return value{k: kTrue}
+	}
+	return strVal(a.s)
+}
+
+// renderError is a failed rendering, with the template as Kong logs it.
+type renderError struct {
+	src string
+	err error
+}
+
+func (e *renderError) Error() string {
+	return "[request-transformer] failed to render the template " + e.src + ", error:" + e.err.Error()
+}
+
+func (e *renderError) Unwrap() error { return e.err }
+
+// render evaluates every part and joins the texts with a single
+// allocation; a template of one part allocates nothing of its own.
+func (t *template) render(e *env) (string, error) {
+	if len(t.parts) == 1 {
+		return t.parts[0].text(e, t.src)
+	}
+	var buf [8]string
+	texts := buf[:0]
+	size := 0
+	for i := range t.parts {
+		s, err := t.parts[i].text(e, t.src)
 		if err != nil {
 			return "", err
 		}
-		b.WriteString(s)
+		texts = append(texts, s)
+		size += len(s)
 	}
-	return b.String(), nil
+	return join(texts, size), nil
 }
 
-func (p *part) value(e *env) (string, error) {
-	switch p.kind {
-	case partHeader:
-		h, host := e.headers()
-		if p.text == "host" {
-			return host, nil
-		}
-		switch vs := h[p.text]; len(vs) {
-		case 0:
-			return "", nil
-		case 1:
-			return vs[0], nil
-		}
-		return "", errNotString
-	case partQuery:
-		q := e.queryArgs()
-		i := q.find(p.text)
-		if i < 0 {
-			return "", nil
-		}
-		if q[i].multi || q[i].vals[0].bare {
-			return "", errNotString
-		}
-		return q[i].vals[0].s, nil
-	case partCaptureName:
-		return e.c.Captures.Named[p.text], nil
-	case partCaptureIndex:
-		if p.idx < len(e.c.Captures.Positional) {
-			return e.c.Captures.Positional[p.idx], nil
-		}
-		return "", nil
+func (p *part) text(e *env, src string) (string, error) {
+	if p.expr == nil {
+		return p.lit, nil
 	}
-	return p.text, nil
+	v, err := p.expr.eval(e)
+	if err != nil {
+		return "", &renderError{src: src, err: err}
+	}
+	return v.text(), nil
 }
