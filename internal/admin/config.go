@@ -68,7 +68,7 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, declarativeError(err))
 		return
 	}
-	ix := buildIndex(snap, a.src.Registry, a.src.Loader.Last().At.Unix())
+	ix := buildIndex(snap, a.src.Registry, snap.Created())
 	a.index.Store(ix)
 	// Kong answers with the entities it loaded, by kind and id.
 	out := map[string]any{}

@@ -54,8 +54,16 @@ func (ix *index) addCredentials(created int64) {
 	for _, e := range m.JWTSecrets {
 		j, cid := e.Secret, snapshot.ConsumerID(e.Consumer.Consumer)
 		id := snapshot.EntityID("jwt_secrets", j.ID, cid+"|"+j.Key)
+		secret := j.Secret
+		if e.GenerateSecret {
+			// Kong shows the secret it generated; here the directory
+			// holds it.
+			if c, ok := ix.snap.Directory.JWT(j.Key); ok {
+				secret = c.Secret
+			}
+		}
 		body := map[string]any{
-			"id": id, "key": j.Key, "secret": null(j.Secret), "rsa_public_key": null(j.RSAPublicKey),
+			"id": id, "key": j.Key, "secret": null(secret), "rsa_public_key": null(j.RSAPublicKey),
 			"algorithm": j.Algorithm, "tags": list(j.Tags),
 			"created_at": ts(j.CreatedAt), "consumer": consumer(cid),
 		}

@@ -1,8 +1,6 @@
 package admin
 
 import (
-	"time"
-
 	"github.com/goccy/go-yaml"
 
 	"github.com/turnpikegw/turnpike/internal/config"
@@ -42,15 +40,10 @@ func (a *api) entities() *index {
 	if ix := a.index.Load(); ix != nil && ix.snap == snap {
 		return ix
 	}
-	// The time of the load that put the configuration in force: a DNS
-	// recompile swaps in a new snapshot of the same configuration.
-	created := time.Now()
-	if a.src.Loader != nil {
-		if in := a.src.Loader.InForce(); in != nil && in.Hash == snap.Hash {
-			created = in.At
-		}
-	}
-	ix := buildIndex(snap, a.src.Registry, created.Unix())
+	// The time of the load that put the configuration in force, which a
+	// DNS recompile of the same configuration keeps; the echo of
+	// request-termination shows the same.
+	ix := buildIndex(snap, a.src.Registry, snap.Created())
 	a.index.Store(ix)
 	return ix
 }
@@ -131,26 +124,7 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 		s := se.Service
 		id := snapshot.ServiceID(se)
 		svcIDs[se] = id
-		var caCerts any
-		if len(s.CACertificates) > 0 {
-			caCerts = s.CACertificates
-		}
-		var tlsDepth any
-		if s.TLSVerifyDepth != nil {
-			tlsDepth = *s.TLSVerifyDepth
-		}
-		var tlsVerify any
-		if s.TLSVerify != nil {
-			tlsVerify = *s.TLSVerify
-		}
-		ix.add("services", &entity{id: id, key: s.Name, tags: s.Tags, body: map[string]any{
-			"id": id, "name": null(s.Name), "protocol": s.Protocol, "host": s.Host, "port": s.Port,
-			"path": null(s.Path), "retries": s.Retries, "connect_timeout": s.ConnectTimeout,
-			"write_timeout": s.WriteTimeout, "read_timeout": s.ReadTimeout, "enabled": s.Enabled,
-			"client_certificate": ref(s.ClientCert), "tls_verify": tlsVerify, "tls_verify_depth": tlsDepth,
-			"ca_certificates": caCerts, "tags": list(s.Tags),
-			"created_at": ts(s.CreatedAt), "updated_at": ts(s.UpdatedAt),
-		}})
+		ix.add("services", &entity{id: id, key: s.Name, tags: s.Tags, body: snapshot.ServiceBody(se, created)})
 	}
 
 	routeIDs := map[*config.RouteEntry]string{}
@@ -158,26 +132,11 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 		r := re.Route
 		id := snapshot.RouteID(re)
 		routeIDs[re] = id
-		var svc any
 		svcID := ""
 		if re.Service != nil {
 			svcID = svcIDs[re.Service]
-			svc = map[string]any{"id": svcID}
 		}
-		var headers any
-		if len(r.Headers) > 0 {
-			headers = r.Headers
-		}
-		ix.add("routes", &entity{id: id, key: r.Name, tags: r.Tags, service: svcID, body: map[string]any{
-			"id": id, "name": null(r.Name), "protocols": r.Protocols, "methods": list(r.Methods),
-			"hosts": list(r.Hosts), "paths": list(r.Paths), "headers": headers, "snis": list(r.SNIs),
-			"sources": endpoints(r.Sources), "destinations": endpoints(r.Destinations),
-			"https_redirect_status_code": r.HTTPSRedirectStatusCode, "strip_path": r.StripPathValue(),
-			"preserve_host": r.PreserveHost, "request_buffering": r.RequestBuffering,
-			"response_buffering": r.ResponseBuffering, "regex_priority": r.RegexPriority,
-			"path_handling": r.PathHandling, "service": svc, "tags": list(r.Tags),
-			"created_at": ts(r.CreatedAt), "updated_at": ts(r.UpdatedAt),
-		}})
+		ix.add("routes", &entity{id: id, key: r.Name, tags: r.Tags, service: svcID, body: snapshot.RouteBody(re, created)})
 	}
 
 	consIDs := map[*config.ConsumerEntry]string{}
@@ -280,18 +239,4 @@ func ref(r *config.Ref) any {
 		return nil
 	}
 	return map[string]any{"id": r.Key()}
-}
-
-func endpoints(eps []config.Endpoint) any {
-	if len(eps) == 0 {
-		return nil
-	}
-	out := make([]map[string]any, len(eps))
-	for i, ep := range eps {
-		out[i] = map[string]any{"ip": null(ep.IP)}
-		if ep.Port != 0 {
-			out[i]["port"] = ep.Port
-		}
-	}
-	return out
 }

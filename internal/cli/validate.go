@@ -44,7 +44,7 @@ func newValidateCmd() *cobra.Command {
 				return exitError{code: 1, msg: fmt.Sprintf("%s: %v", path, err)}
 			}
 			for _, w := range snap.Model.Warnings {
-				fmt.Fprintln(cmd.OutOrStdout(), "warning: "+w.Error())
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w.Error())
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: OK: %s\n", path, snap.Summary)
 			return nil

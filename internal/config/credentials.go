@@ -369,10 +369,13 @@ func (b *builder) addJWT(ix *credentialIndexes, j *JWTSecret, path string, paren
 		b.err(kpath, "required field missing")
 		ok = false
 	case !asymmetric && j.Secret == "" && j.JWKSURI == "":
-		// Kong would generate a random secret that nobody knows; with a
-		// declarative file that credential could never verify a token.
-		b.err(JoinPath(path, "secret"), "required field missing")
-		ok = false
+		// Kong generates one (its `auto` secret); the compiled snapshot
+		// does, keeping it across reloads. It is known only to this
+		// process, so say so.
+		e.GenerateSecret = true
+		b.warn(JoinPath(path, "secret"), "not set: a random secret is generated for this credential "+
+			"(shown by the admin API); each node and each restart generates its own, so tokens signed "+
+			"with it fail elsewhere: set secret when more than one node verifies tokens")
 	}
 	for i, a := range j.Audience {
 		if a == "" {

@@ -160,10 +160,7 @@ func TestCredentialErrors(t *testing.T) {
 			{Path: "consumers[0].jwt_secrets[0].algorithm", Message: "expected one of: HS256, HS384, HS512, RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512, EdDSA"},
 			{Path: "consumers[0].jwt_secrets[1].algorithm", Message: "expected one of: HS256, HS384, HS512, RS256, RS384, RS512, ES256, ES384, ES512, PS256, PS384, PS512, EdDSA"},
 		}},
-		{"jwt HS needs a secret", "consumers: [{username: a, jwt_secrets: [{key: j}, {key: k, algorithm: HS512}]}]", Errors{
-			{Path: "consumers[0].jwt_secrets[0].secret", Message: "required field missing"},
-			{Path: "consumers[0].jwt_secrets[1].secret", Message: "required field missing"},
-		}},
+		{"jwt HS without a secret (generated)", "consumers: [{username: a, jwt_secrets: [{key: j}, {key: k, algorithm: HS512}]}]", nil},
 		{"jwt asymmetric needs a public key", "consumers: [{username: a, jwt_secrets: [{key: a1, algorithm: RS256}, {key: a2, algorithm: PS384}, {key: a3, algorithm: ES512}, {key: a4, algorithm: EdDSA}]}]", Errors{
 			{Path: "consumers[0].jwt_secrets[0].rsa_public_key", Message: "required field missing"},
 			{Path: "consumers[0].jwt_secrets[1].rsa_public_key", Message: "required field missing"},
@@ -361,5 +358,40 @@ jwt_secrets:
 	}
 	if diff := cmp.Diff([]string{"https://b.example/jwks", "https://a.example/jwks"}, m.JWKSURIs()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestJWTSecretToGenerate: an HMAC jwt credential without a secret is
+// marked for the snapshot to generate one, with a warning at its path; one
+// with a secret, or asymmetric, is not.
+func TestJWTSecretToGenerate(t *testing.T) {
+	m, err := Parse([]byte(`_format_version: "3.0"
+consumers:
+- username: a
+  jwt_secrets:
+  - {key: j}
+  - {key: k, algorithm: HS384, secret: s}
+jwt_secrets:
+- {key: l, algorithm: HS512, consumer: a}
+`), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gen []bool
+	for _, e := range m.JWTSecrets {
+		gen = append(gen, e.GenerateSecret)
+	}
+	if diff := cmp.Diff([]bool{true, false, true}, gen); diff != "" {
+		t.Errorf("GenerateSecret (-want +got):\n%s", diff)
+	}
+	var paths []string
+	for _, w := range m.Warnings {
+		paths = append(paths, w.Path)
+		if !strings.Contains(w.Message, "each node and each restart generates its own") || w.Line == 0 {
+			t.Errorf("warning %v: want the cluster advice and a line", w)
+		}
+	}
+	if diff := cmp.Diff([]string{"consumers[0].jwt_secrets[0].secret", "jwt_secrets[0].secret"}, paths); diff != "" {
+		t.Errorf("warning paths (-want +got):\n%s", diff)
 	}
 }

@@ -134,6 +134,9 @@ type JWTSecretEntry struct {
 	Secret    *JWTSecret
 	Consumer  *ConsumerEntry
 	PublicKey crypto.PublicKey
+	// GenerateSecret is set for an HMAC credential given without a secret:
+	// the snapshot generates one (snapshot.Directory).
+	GenerateSecret bool
 }
 
 // ACLEntry is a consumer's membership of an ACL group.

@@ -101,6 +101,9 @@ type RouteInfo struct {
 	Name string
 	// Paths are the route's configured paths (for logs and metrics).
 	Paths []string
+	// Entity is the route as Kong's kong.router.get_route() gives it,
+	// JSON-encoded (nil in tests that build a RouteInfo by hand).
+	Entity *Rendered
 }
 
 // ServiceInfo is what plugins may know about the route's service.
@@ -111,6 +114,9 @@ type ServiceInfo struct {
 	Host     string
 	Port     int
 	Path     string
+	// Entity is the service as Kong's kong.router.get_service() gives it,
+	// JSON-encoded (nil in tests that build a ServiceInfo by hand).
+	Entity *Rendered
 }
 
 // Consumer is an authenticated API client.

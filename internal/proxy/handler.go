@@ -319,7 +319,6 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	if st.match.Captures != nil {
 		c.Captures = makeCaptures(&st.match)
 	}
-	h.setForwarded(r, st, lh, path, route)
 
 	if h.opts.MaxBodySize > 0 && r.ContentLength < 0 {
 		r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBodySize)
@@ -343,6 +342,9 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 		h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoService))
 		return
 	}
+	// After the plugins, as Kong sets them (NGINX's proxy_set_header): the
+	// plugins see the client's headers, and none can change these.
+	h.setForwarded(r, st, lh, path, route)
 	// The client path passed these rules, but joining it to the service
 	// path after strip_path, or a plugin's rewrite, can break them anew.
 	trusted := 0
@@ -468,7 +470,7 @@ func (h *Handler) setForwarded(r *http.Request, st *reqState, lh *listenerHandle
 	c := &st.Ctx
 	hdr := r.Header
 	// One allocation holds the values set here; each header gets its own
-	// full-capacity slice of it, so that an append by a plugin copies.
+	// full-capacity slice of it, so that an append to one copies.
 	vals := new([9]string)
 	set := func(i int, k, v string) {
 		vals[i] = v

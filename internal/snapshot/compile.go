@@ -55,6 +55,7 @@ func Compile(m *config.Model, d Deps) (*Snapshot, error) {
 func CompileContext(ctx context.Context, m *config.Model, d Deps) (*Snapshot, error) {
 	c := &compiler{ctx: ctx, m: m, d: d, caKeys: map[*tls.Config]string{}, snap: &Snapshot{Hash: m.Hash, Summary: m.Summary(), PoolKeys: map[string]bool{}, StateKeys: map[string]bool{}, Model: m,
 		instanceByKey: map[string]plugin.Instance{}, instanceByEntry: map[*config.PluginEntry]plugin.Instance{}}}
+	c.created()
 	c.caCertificates()
 	c.services()
 	c.routes()
@@ -134,7 +135,7 @@ func (c *compiler) services() {
 		svc := &Service{
 			Info: plugin.ServiceInfo{
 				ID: ServiceID(se), Name: s.Name, Protocol: s.Protocol,
-				Host: s.Host, Port: s.Port, Path: s.Path,
+				Host: s.Host, Port: s.Port, Path: s.Path, Entity: c.serviceEntity(se),
 			},
 			Path:           s.Path,
 			ConnectTimeout: time.Duration(s.ConnectTimeout) * time.Millisecond,
@@ -394,7 +395,7 @@ func (c *compiler) routes() {
 		r := re.Route
 		route := &Route{
 			Info: plugin.RouteInfo{
-				ID: RouteID(re), Name: r.Name, Paths: r.Paths,
+				ID: RouteID(re), Name: r.Name, Paths: r.Paths, Entity: c.routeEntity(re),
 			},
 			HTTPSRedirectStatus: r.HTTPSRedirectStatusCode,
 			StripPath:           r.StripPathValue(),

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"crypto/rand"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
@@ -22,6 +23,11 @@ import (
 // configuration holding the key; a reload that keeps the key (same key, id
 // and consumer) keeps its original start, so reloading does not renew it.
 // A restart does. ExpiresAt is start + ttl; plugins check Expired.
+//
+// A jwt HMAC credential given without a secret gets a random one, as Kong
+// generates it; a reload that keeps the credential (same consumer and key)
+// keeps its secret, so the tokens signed with it stay valid. A restart,
+// or another node, generates another.
 type Directory struct {
 	consumers map[string]*plugin.Consumer // by id and by username
 	byCustom  map[string]*plugin.Consumer // by custom_id
@@ -29,6 +35,9 @@ type Directory struct {
 	basicAuth map[string]*plugin.Credential
 	jwt       map[string]*plugin.Credential
 	groups    map[string][]string // by consumer id
+	// generated are the jwt keys whose secret this directory, or one
+	// before it, generated.
+	generated map[string]struct{}
 }
 
 // keyAuthEntry is a key-auth credential and when its ttl started.
@@ -50,6 +59,7 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory) *Directory {
 		basicAuth: make(map[string]*plugin.Credential, len(m.BasicAuthCredentials)),
 		jwt:       make(map[string]*plugin.Credential, len(m.JWTSecrets)),
 		groups:    map[string][]string{},
+		generated: map[string]struct{}{},
 	}
 	// One allocation for all consumers, one per credential kind.
 	consumers := make([]plugin.Consumer, len(m.Consumers))
@@ -100,9 +110,13 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory) *Directory {
 	jwts := make([]plugin.Credential, len(m.JWTSecrets))
 	for i, e := range m.JWTSecrets {
 		j, c := e.Secret, byEntry[e.Consumer]
+		secret := j.Secret
+		if e.GenerateSecret {
+			secret = d.generatedSecret(prev, j.Key, c.ID)
+		}
 		jwts[i] = plugin.Credential{
 			ID:   EntityID("jwt_secrets", j.ID, c.ID+"|"+j.Key),
-			Kind: "jwt", Consumer: c, Key: j.Key, Secret: j.Secret, RSAPublicKey: j.RSAPublicKey,
+			Kind: "jwt", Consumer: c, Key: j.Key, Secret: secret, RSAPublicKey: j.RSAPublicKey,
 			Algorithm: j.Algorithm, PublicKey: e.PublicKey, JWKSURI: j.JWKSURI, Issuer: j.Issuer,
 			Audience: j.Audience, Tags: j.Tags,
 		}
@@ -114,6 +128,43 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory) *Directory {
 		d.groups[id] = append(d.groups[id], e.ACL.Group)
 	}
 	return d
+}
+
+// generatedSecret is the secret of the jwt credential key of consumer
+// consumerID that has none configured: the one prev generated for the same
+// consumer and key, else a new one.
+func (d *Directory) generatedSecret(prev *Directory, key, consumerID string) string {
+	d.generated[key] = struct{}{}
+	if prev != nil {
+		if _, ok := prev.generated[key]; ok {
+			if p := prev.jwt[key]; p.Consumer.ID == consumerID {
+				return p.Secret
+			}
+		}
+	}
+	return randomSecret()
+}
+
+// secretAlphabet is what Kong's generated secrets are made of.
+const secretAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// randomSecret returns 32 characters of secretAlphabet from crypto/rand,
+// the length and alphabet of Kong's generated secrets (about 190 bits).
+// Bytes past the largest multiple of the alphabet's size are dropped, so
+// every character is equally likely.
+func randomSecret() string {
+	const n, limit = 32, 256 - 256%len(secretAlphabet)
+	out := make([]byte, 0, n)
+	var buf [64]byte
+	for len(out) < n {
+		rand.Read(buf[:]) // never fails: it crashes the process instead
+		for _, b := range buf {
+			if int(b) < limit && len(out) < n {
+				out = append(out, secretAlphabet[int(b)%len(secretAlphabet)])
+			}
+		}
+	}
+	return string(out)
 }
 
 // Consumer finds a consumer by id or username.

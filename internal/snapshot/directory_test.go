@@ -320,3 +320,51 @@ func TestDirectoryConsumerByCustomID(t *testing.T) {
 		t.Fatal("a custom_id was found as a username")
 	}
 }
+
+// TestDirectoryGeneratedJWTSecret: a jwt HMAC credential without a secret
+// gets 32 random alphanumerics, kept by a reload while its consumer and key
+// stay; another consumer, or a secret configured in between, means a new
+// one.
+func TestDirectoryGeneratedJWTSecret(t *testing.T) {
+	cfg := func(owner, secret string) string {
+		return `_format_version: "3.0"
+consumers: [{username: a}, {username: b}]
+jwt_secrets:
+- {key: k, consumer: ` + owner + secret + `}
+- {key: other, consumer: b}
+`
+	}
+	secretOf := func(d *Directory, key string) string {
+		c, ok := d.JWT(key)
+		if !ok {
+			t.Fatalf("no jwt credential %s", key)
+		}
+		return c.Secret
+	}
+	now := time.Now()
+	d1 := loadDirectory(t, cfg("a", ""), now, nil)
+	s1 := secretOf(d1, "k")
+	if len(s1) != 32 || strings.Trim(s1, secretAlphabet) != "" {
+		t.Fatalf("generated secret %q: want 32 of %s", s1, secretAlphabet)
+	}
+	if secretOf(d1, "other") == s1 {
+		t.Fatal("two credentials got the same secret")
+	}
+	if s := secretOf(loadDirectory(t, cfg("a", ""), now, nil), "k"); s == s1 {
+		t.Fatal("a load without a previous directory reused a secret")
+	}
+	d2 := loadDirectory(t, cfg("a", ""), now, d1)
+	if s := secretOf(d2, "k"); s != s1 {
+		t.Fatalf("reload: secret %q, want the previous %q", s, s1)
+	}
+	if s := secretOf(loadDirectory(t, cfg("b", ""), now, d2), "k"); s == s1 {
+		t.Fatal("the key moved to another consumer kept its secret")
+	}
+	d3 := loadDirectory(t, cfg("a", ", secret: given"), now, d2)
+	if s := secretOf(d3, "k"); s != "given" {
+		t.Fatalf("configured secret: got %q", s)
+	}
+	if s := secretOf(loadDirectory(t, cfg("a", ""), now, d3), "k"); s == "given" || s == s1 {
+		t.Fatalf("after a configured secret was removed: %q, want a new one", s)
+	}
+}

@@ -40,6 +40,9 @@ type Snapshot struct {
 	// Directory is the consumers and credentials auth plugins look up
 	// (a *Directory; never nil).
 	Directory plugin.Directory
+	// created is the time (Unix seconds) that stands in for the entity
+	// timestamps the file does not give (see compiler.created).
+	created int64
 	// instanceByKey lets the next compile reuse unchanged instances.
 	instanceByKey map[string]plugin.Instance
 	// instanceByEntry is the instance of each enabled plugin entry.

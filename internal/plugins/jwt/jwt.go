@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -121,7 +120,7 @@ type claimHeader struct {
 type instance struct {
 	queryNames  []string
 	cookieNames []string
-	headerNames []string // canonical
+	headerNames []plugin.HeaderName
 	keyClaim    string
 	base64      bool
 	checks      []claimCheck
@@ -241,9 +240,7 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 		wwwAuthErr:  `Bearer error="invalid_token"`,
 	}
 	for _, h := range c.HeaderNames {
-		// Kong reads headers through ngx.req.get_headers(), whose lookups
-		// ignore case and read '_' as '-'.
-		in.headerNames = append(in.headerNames, textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(h, "_", "-")))
+		in.headerNames = append(in.headerNames, plugin.NewHeaderName(h))
 	}
 	if c.Anonymous != nil {
 		in.anonymous = *c.Anonymous

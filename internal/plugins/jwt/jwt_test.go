@@ -183,6 +183,15 @@ func TestAccess(t *testing.T) {
 		{name: "first of a repeated header", set: func(c *Config) { c.HeaderNames = []string{"CustomAuthorization"} },
 			req:  req{header: []string{"CustomAuthorization", "Bearer " + hs, "CustomAuthorization", "Bearer other-token"}},
 			want: outcome{Status: 200, Identity: identity(bob, "hs256")}},
+		// Kong's jwt handler reads header_names from
+		// kong.request.get_headers(): the spelling as configured first,
+		// then with '-' for '_'.
+		{name: "header name with an underscore", set: func(c *Config) { c.HeaderNames = []string{"x_token"} },
+			req: req{header: []string{"X_TOKEN", "Bearer " + hs}}, want: outcome{Status: 200, Identity: identity(bob, "hs256")}},
+		{name: "header name with an underscore, dashed header", set: func(c *Config) { c.HeaderNames = []string{"x_token"} },
+			req: req{header: []string{"X-Token", "Bearer " + hs}}, want: outcome{Status: 200, Identity: identity(bob, "hs256")}},
+		{name: "dashed header name, underscore header", set: func(c *Config) { c.HeaderNames = []string{"x-token"} },
+			req: req{header: []string{"x_token", "Bearer " + hs}}, want: fail("Unauthorized", "Bearer")},
 		{name: "custom header only", set: func(c *Config) { c.HeaderNames = []string{"CustomAuthorization"} },
 			req: req{header: bearer(hs)}, want: fail("Unauthorized", "Bearer")},
 		{name: "URL parameter", req: req{target: "/request/?jwt=" + hs}, want: outcome{Status: 200, Identity: identity(bob, "hs256")}},

@@ -45,7 +45,7 @@ func (in *instance) retrieve(c *plugin.Ctx, f *found) {
 	}
 	for _, name := range in.headerNames {
 		// Kong reads the first value of a repeated header.
-		if vs := h[name]; len(vs) > 0 {
+		if _, vs := name.Values(h); len(vs) > 0 {
 			if t, ok := bearer(vs[0]); ok {
 				f.add(t)
 			}

@@ -3,10 +3,8 @@ package keyauth
 import (
 	"crypto/subtle"
 	"net/http"
-	"net/textproto"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -60,11 +58,8 @@ var headerNameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
 
 // keyName is one configured key name and the header it is read from.
 type keyName struct {
-	name string
-	// header is the canonical header name: Kong reads headers through
-	// ngx.req.get_headers(), whose lookups ignore case and read '_' as '-'.
-	// (The proxy drops client headers with '_' in their names.)
-	header string
+	name   string
+	header plugin.HeaderName
 }
 
 type instance struct {
@@ -116,7 +111,7 @@ func New(cfg any, _ plugin.Env) (plugin.Instance, error) {
 	for _, n := range c.KeyNames {
 		in.keys = append(in.keys, keyName{
 			name:   n,
-			header: textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(n, "_", "-")),
+			header: plugin.NewHeaderName(n),
 		})
 	}
 	if c.Anonymous != nil {
@@ -159,9 +154,12 @@ func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 	)
 	for i := range in.keys {
 		k := &in.keys[i]
-		var v value
+		var (
+			v         value
+			headerKey string
+		)
 		if in.inHeader {
-			v = headerValue(c.Req.Header, k.header)
+			headerKey, v = headerValue(c.Req.Header, k.header)
 		}
 		if v.kind == absent && in.inQuery {
 			v = queryValue(c.RawQuery, k.name)
@@ -177,7 +175,9 @@ func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 			key, found = v.s, true
 			if in.hide {
 				c.RawQuery = removeQueryArg(c.RawQuery, k.name)
-				delete(c.Req.Header, k.header)
+				if headerKey != "" {
+					delete(c.Req.Header, headerKey)
+				}
 				if in.inBody {
 					if body == nil {
 						body = readBody(c.Req)
@@ -231,12 +231,14 @@ type value struct {
 	s    string
 }
 
-func headerValue(h http.Header, name string) value {
-	switch vs := h[name]; len(vs) {
+// headerValue reads a key name's header and returns it with its key in h.
+func headerValue(h http.Header, name plugin.HeaderName) (string, value) {
+	key, vs := name.Values(h)
+	switch len(vs) {
 	case 0:
-		return value{}
+		return "", value{}
 	case 1:
-		return value{kind: single, s: vs[0]}
+		return key, value{kind: single, s: vs[0]}
 	}
-	return value{kind: multiple}
+	return key, value{kind: multiple}
 }

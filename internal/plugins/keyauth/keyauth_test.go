@@ -312,6 +312,12 @@ func TestAccess(t *testing.T) {
 		{name: "header case-sensitive key", req: req{header: []string{"apikey", "KONG"}}, want: invalid("Key")},
 		{name: "underscore key name reads the hyphen header", set: func(c *Config) { c.KeyNames = []string{"api_key"} },
 			req: req{header: []string{"api-key", "kong"}}, want: outcome{Status: 200, Identity: bobIdentity("cred-kong")}},
+		{name: "underscore key name reads the underscore header", set: func(c *Config) { c.KeyNames = []string{"api_key"} },
+			req: req{header: []string{"API_KEY", "kong"}}, want: outcome{Status: 200, Identity: bobIdentity("cred-kong")}},
+		{name: "underscore spelling first", set: func(c *Config) { c.KeyNames = []string{"api_key"} },
+			req: req{header: []string{"api_key", "kong", "api-key", "123"}}, want: outcome{Status: 200, Identity: bobIdentity("cred-kong")}},
+		{name: "hyphen key name does not read the underscore header", set: func(c *Config) { c.KeyNames = []string{"api-key"} },
+			req: req{header: []string{"api_key", "kong"}}, want: noKey("Key")},
 		{name: "underscore key name in query", set: func(c *Config) { c.KeyNames = []string{"api_key"} },
 			req: req{target: "/request?api_key=123"}, want: invalid("Key")},
 		{name: "hyphen key name", set: func(c *Config) { c.KeyNames = []string{"api-key"} },
@@ -384,6 +390,8 @@ func TestAccess(t *testing.T) {
 			want: outcome{Status: 200, Identity: bobIdentity("cred-kong"), Query: "x=1"}},
 		{name: "header hidden", set: hide, req: req{header: []string{"apikey", "kong", "X-Other", "1"}},
 			want: outcome{Status: 200, Identity: bobIdentity("cred-kong")}},
+		{name: "underscore header hidden", set: func(c *Config) { c.HideCredentials, c.KeyNames = true, []string{"api_key"} },
+			req: req{header: []string{"api_key", "kong"}}, want: outcome{Status: 200, Identity: bobIdentity("cred-kong")}},
 		{name: "form hidden", set: hideBody, req: req{ct: ctForm, body: "foo=bar&apikey=kong&z=%20"},
 			want: outcome{Status: 200, Identity: bobIdentity("cred-kong"), Body: "foo=bar&z=%20"}},
 		{name: "form hidden when only the key", set: hideBody, req: req{ct: ctForm, body: "apikey=kong"},
@@ -424,8 +432,8 @@ func TestAccess(t *testing.T) {
 			}
 			if got.Status == 200 && in.hide {
 				for _, k := range in.keys {
-					if _, ok := c.Req.Header[k.header]; ok {
-						t.Errorf("%s still sent upstream", k.header)
+					if key, _ := k.header.Values(c.Req.Header); key != "" {
+						t.Errorf("%s still sent upstream", key)
 					}
 				}
 			}

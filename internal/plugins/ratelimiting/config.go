@@ -161,7 +161,7 @@ var (
 type settings struct {
 	policy  ratelimit.Policy
 	limitBy string
-	header  string // canonical header name (limit_by header)
+	header  plugin.HeaderName // limit_by header
 	path    string
 	claim   string
 	// configured are the period limits as configured, one per
@@ -248,7 +248,7 @@ func compile(c *Config) (*settings, plugin.Errors) {
 		case !headerNameRe.MatchString(c.HeaderName):
 			add("header_name", "bad header name '"+c.HeaderName+"', allowed characters are A-Z, a-z, 0-9, '_', and '-'")
 		default:
-			s.header = canonicalHeader(c.HeaderName)
+			s.header = plugin.NewHeaderName(c.HeaderName)
 		}
 	case byPath:
 		switch {

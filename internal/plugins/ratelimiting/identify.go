@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"net/textproto"
 	"strconv"
 	"strings"
 
@@ -36,9 +35,7 @@ func (in *Instance) identify(c *plugin.Ctx) string {
 			id = c.Service.ID
 		}
 	case byHeader:
-		if vs := c.Req.Header[in.s.header]; len(vs) > 0 {
-			id = vs[0]
-		}
+		id, _ = in.s.header.First(c.Req.Header)
 	case byPath:
 		if c.ClientPath == in.s.path {
 			id = c.ClientPath
@@ -162,11 +159,4 @@ func claimString(v any) string {
 		return ""
 	}
 	return string(b)
-}
-
-// canonicalHeader is the header map key of a configured header name. Kong
-// reads headers through ngx.req.get_headers(), whose lookups ignore case
-// and read '_' as '-'.
-func canonicalHeader(name string) string {
-	return textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(name, "_", "-"))
 }

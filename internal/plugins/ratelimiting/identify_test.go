@@ -138,6 +138,27 @@ func TestIdentify(t *testing.T) {
 		},
 		{name: "consumer group: the first", doc: `{minute: 1, limit_by: consumer-group}`, req: req{consumer: alice}, want: "gold"},
 		{name: "consumer without groups", doc: `{minute: 1, limit_by: consumer-group}`, req: req{consumer: bob}, want: "192.0.2.7"},
+		// Kong reads header_name with kong.request.get_header(), NGINX's
+		// $http_ variable, for which '-' and '_' are one (rate-limiting's
+		// handler.lua).
+		{
+			name: "header spelt with underscores",
+			doc:  `{minute: 1, limit_by: header, header_name: x-client-id}`,
+			req:  req{header: [][2]string{{"X_Client_ID", "c1"}}},
+			want: "c1",
+		},
+		{
+			name: "underscore header name, dashed header",
+			doc:  `{minute: 1, limit_by: header, header_name: x_client_id}`,
+			req:  req{header: [][2]string{{"X-Client-Id", "c2"}}},
+			want: "c2",
+		},
+		{
+			name: "underscore header name, both spellings: the exact one",
+			doc:  `{minute: 1, limit_by: header, header_name: x_client_id}`,
+			req:  req{header: [][2]string{{"X-Client-Id", "dashed"}, {"x_client_id", "exact"}}},
+			want: "exact",
+		},
 		{
 			name: "long identifiers are digested",
 			doc:  `{minute: 1, limit_by: header, header_name: x-k}`,

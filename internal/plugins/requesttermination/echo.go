@@ -32,29 +32,14 @@ func (in *instance) echoBody(c *plugin.Ctx) ([]byte, error) {
 	b = append(b, `,"worker_pid":`...)
 	b = strconv.AppendInt(b, int64(in.pid), 10)
 	b = append(b, '}')
-	if r := c.Route; r != nil {
-		b = append(b, `,"matched_route":{"id":`...)
-		b = observe.AppendJSONString(b, r.ID)
-		b = append(b, `,"name":`...)
-		b = appendNullable(b, r.Name)
-		b = append(b, `,"paths":`...)
-		b = appendStrings(b, r.Paths)
-		b = append(b, '}')
+	// The route and service whole, as Kong's router hands them over.
+	if r := c.Route; r != nil && r.Entity != nil {
+		b = append(b, `,"matched_route":`...)
+		b = append(b, r.Entity.Bytes()...)
 	}
-	if s := c.Service; s != nil {
-		b = append(b, `,"matched_service":{"host":`...)
-		b = observe.AppendJSONString(b, s.Host)
-		b = append(b, `,"id":`...)
-		b = observe.AppendJSONString(b, s.ID)
-		b = append(b, `,"name":`...)
-		b = appendNullable(b, s.Name)
-		b = append(b, `,"path":`...)
-		b = appendNullable(b, s.Path)
-		b = append(b, `,"port":`...)
-		b = strconv.AppendInt(b, int64(s.Port), 10)
-		b = append(b, `,"protocol":`...)
-		b = observe.AppendJSONString(b, s.Protocol)
-		b = append(b, '}')
+	if s := c.Service; s != nil && s.Entity != nil {
+		b = append(b, `,"matched_service":`...)
+		b = append(b, s.Entity.Bytes()...)
 	}
 	if in.hasMessage {
 		b = append(b, `,"message":`...)
@@ -288,12 +273,4 @@ func appendStrings(b []byte, ss []string) []byte {
 		b = observe.AppendJSONString(b, s)
 	}
 	return append(b, ']')
-}
-
-// appendNullable writes an unset entity field as null, as Kong's entities do.
-func appendNullable(b []byte, s string) []byte {
-	if s == "" {
-		return append(b, "null"...)
-	}
-	return observe.AppendJSONString(b, s)
 }

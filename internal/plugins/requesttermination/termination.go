@@ -2,7 +2,6 @@ package requesttermination
 
 import (
 	"net/http"
-	"net/textproto"
 	"os"
 	"regexp"
 	"strconv"
@@ -67,7 +66,7 @@ type instance struct {
 	echo        bool
 
 	trigger       string
-	triggerHeader string
+	triggerHeader plugin.HeaderName
 
 	hostname string
 	pid      int
@@ -118,9 +117,7 @@ func New(cfg any, _ plugin.Env) (plugin.Instance, error) {
 	}
 	if c.Trigger != nil {
 		in.trigger = *c.Trigger
-		// Kong looks the trigger up in ngx.req.get_headers(), whose lookups
-		// ignore case and read '_' as '-'.
-		in.triggerHeader = textproto.CanonicalMIMEHeaderKey(strings.ReplaceAll(*c.Trigger, "_", "-"))
+		in.triggerHeader = plugin.NewHeaderName(*c.Trigger)
 	}
 	switch {
 	case c.Echo:
@@ -164,7 +161,7 @@ func (in *instance) Access(c *plugin.Ctx) error {
 }
 
 func (in *instance) triggered(c *plugin.Ctx) bool {
-	if _, ok := c.Req.Header[in.triggerHeader]; ok {
+	if key, _ := in.triggerHeader.Values(c.Req.Header); key != "" {
 		return true
 	}
 	return hasQueryArg(c.RawQuery, in.trigger)

@@ -224,6 +224,17 @@ func TestTerminate(t *testing.T) {
 			want:   &plugin.Exit{Status: 503, Body: []byte(`{"message":"Service unavailable"}`), ContentType: jsonContentType},
 		},
 		{
+			name:   "trigger with underscore matches the header spelt with it",
+			set:    func(c *Config) { c.Trigger = str("x_stop") },
+			header: map[string]string{"x_stop": "1"},
+			want:   &plugin.Exit{Status: 503, Body: []byte(`{"message":"Service unavailable"}`), ContentType: jsonContentType},
+		},
+		{
+			name:   "hyphenated trigger does not match the underscore header",
+			set:    func(c *Config) { c.Trigger = str("x-stop") },
+			header: map[string]string{"x_stop": "1"},
+		},
+		{
 			name:   "trigger as bare query argument terminates",
 			set:    func(c *Config) { c.Trigger = str("stop") },
 			target: "/?a=1&stop",
@@ -272,7 +283,8 @@ func TestTerminate(t *testing.T) {
 func TestEcho(t *testing.T) {
 	host, _ := os.Hostname()
 	kong := `{"kong":{"hostname":"` + host + `","worker_pid":` + strconv.Itoa(os.Getpid()) + `}`
-	route := &plugin.RouteInfo{ID: "r1", Name: "echo", Paths: []string{"~/(?<parameter>[^#?/]+)/200"}}
+	// The entities as the snapshot renders them (tested there).
+	route := &plugin.RouteInfo{ID: "r1", Entity: plugin.NewRendered(func() []byte { return []byte(`{"id":"r1"}`) })}
 	tests := []struct {
 		name    string
 		set     func(*Config)
@@ -293,7 +305,7 @@ func TestEcho(t *testing.T) {
 			body:   "cool body",
 			route:  route,
 			capt:   plugin.Captures{Positional: []string{"/status/200", "status"}, Named: map[string]string{"parameter": "status"}},
-			want: kong + `,"matched_route":{"id":"r1","name":"echo","paths":["~/(?<parameter>[^#?/]+)/200"]}` +
+			want: kong + `,"matched_route":{"id":"r1"}` +
 				`,"message":"Not found","request":{"headers":{"host":"api9.request-termination.test"},` +
 				`"host":"api9.request-termination.test","method":"GET","path":"/status/200","port":80,` +
 				`"query":{"hello":"there"},"raw_body":"cool body","scheme":"http",` +
@@ -309,8 +321,8 @@ func TestEcho(t *testing.T) {
 			set:     func(c *Config) { c.Echo = true; c.Trigger = str("gimme-an-echo"); c.StatusCode = 404 },
 			target:  "http://api10.request-termination.test:8000/status/200?hello=there",
 			header:  map[string]string{"Gimme-An-Echo": "anything will do"},
-			service: &plugin.ServiceInfo{ID: "s1", Protocol: "http", Host: "upstream.test", Port: 80, Path: "/"},
-			want: kong + `,"matched_service":{"host":"upstream.test","id":"s1","name":null,"path":"/","port":80,"protocol":"http"}` +
+			service: &plugin.ServiceInfo{ID: "s1", Entity: plugin.NewRendered(func() []byte { return []byte(`{"id":"s1"}`) })},
+			want: kong + `,"matched_service":{"id":"s1"}` +
 				`,"message":"Not found","request":{"headers":{"gimme-an-echo":"anything will do","host":"api10.request-termination.test:8000"},` +
 				`"host":"api10.request-termination.test","method":"GET","path":"/status/200","port":8000,` +
 				`"query":{"hello":"there"},"raw_body":"","scheme":"http","uri_captures":{"named":{},"unnamed":[]}}}`,

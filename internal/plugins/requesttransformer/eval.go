@@ -75,7 +75,7 @@ func (n *node) eval(e *env) (value, error) {
 	case opLit:
 		return strVal(n.s), nil
 	case opHeader:
-		return e.header(n.s), nil
+		return e.header(n), nil
 	case opQuery:
 		return e.queryParam(n.s), nil
 	case opCaptureName:

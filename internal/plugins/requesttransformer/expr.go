@@ -3,6 +3,9 @@ package requesttransformer
 import (
 	"errors"
 	"strconv"
+	"strings"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
 // Kong evaluates what is inside `$(...)` as a Lua expression in a sandbox
@@ -35,6 +38,8 @@ type node struct {
 	s    string
 	n    int
 	kids []*node
+	// h is the header an opHeader reads (s is "host" for the Host).
+	h plugin.HeaderName
 }
 
 // Bounds on one expression, far above what a value template needs; they
@@ -281,7 +286,11 @@ func (p *parser) lookup(table string) *node {
 		p.fail(table + " has no numbered entries; write " + table + "[\"<name>\"]")
 	case table == "headers":
 		n = p.newNode(opHeader)
-		n.s = headerLookupKey(key)
+		if strings.EqualFold(key, "host") {
+			n.s = "host"
+		} else {
+			n.h = plugin.NewHeaderName(key)
+		}
 	case table == "query_params":
 		n = p.newNode(opQuery)
 		n.s = key

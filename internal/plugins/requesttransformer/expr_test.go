@@ -22,6 +22,9 @@ func TestExpressions(t *testing.T) {
 		{name: "no captures without a regex group", set: addHeader("$(uri_captures[0] or 'none')"), capt: plugin.Captures{Positional: []string{"/request"}}, want: out("none")},
 		{name: "positional capture", set: addHeader("$(uri_captures[2])"), capt: userCaptures, want: out("bar")},
 		{name: "concatenation", set: addHeader(`$("u-" .. uri_captures.user1 .. '-' .. uri_captures[2])`), capt: userCaptures, want: out("u-foo-bar")},
+		// ngx.req.get_headers(): the spelling written, then '-' for '_'.
+		{name: "header spelt with an underscore", set: addHeader("$(headers.x_in)"), header: http.Header{"X_in": {"u"}, "X-In": {"d"}}, want: upstream{Header: http.Header{"X_in": {"u"}, "X-In": {"d"}, "X-Out": {"u"}}}},
+		{name: "dashed name does not read the underscore header", set: addHeader("$(headers['x-in'] or 'none')"), header: http.Header{"X_in": {"u"}}, want: upstream{Header: http.Header{"X_in": {"u"}, "X-Out": {"none"}}}},
 		{name: "lower and upper", set: addHeader("$(headers.x_in:lower())-$((headers['x-in'] .. 'b'):upper())"), header: http.Header{"X-In": {"MiXé"}}, want: upstream{Header: http.Header{"X-In": {"MiXé"}, "X-Out": {"mixé-MIXéB"}}}},
 		{name: "type of each kind", set: addHeader("$(type(headers.none)) $(type(headers.a)) $(type(headers.b)) $(type(query_params.f))"), target: "/request?f", header: http.Header{"A": {"1"}, "B": {"1", "2"}}, want: upstream{RawQuery: "f", Header: http.Header{"A": {"1"}, "B": {"1", "2"}, "X-Out": {"nil string table boolean"}}}},
 		{name: "first of a repeated header", set: addHeader(`$(type(headers["X-Foo"]) == "table" and headers["X-Foo"][1] .. "-first" or headers["X-Foo"])`), header: http.Header{"X-Foo": {"1", "2"}}, want: upstream{Header: http.Header{"X-Foo": {"1", "2"}, "X-Out": {"1-first"}}}},

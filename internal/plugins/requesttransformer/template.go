@@ -2,8 +2,6 @@ package requesttransformer
 
 import (
 	"net/http"
-	"net/textproto"
-	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
@@ -85,17 +83,6 @@ func balanced(s string, open int) int {
 	return -1
 }
 
-// headerLookupKey is how ngx.req.get_headers() finds a header: case
-// insensitively and with '_' read as '-'. "host" stays lower case as it is
-// looked up in Req.Host, not in the header map.
-func headerLookupKey(name string) string {
-	l := strings.ReplaceAll(strings.ToLower(name), "_", "-")
-	if l == "host" {
-		return l
-	}
-	return textproto.CanonicalMIMEHeaderKey(l)
-}
-
 // env is the template environment of one request. Like Kong's, it loads
 // headers and query arguments on first use and keeps what it loaded.
 type env struct {
@@ -131,15 +118,15 @@ func (e *env) queryArgs() args {
 
 // header is headers[key] as ngx.req.get_headers gives it: a string, a
 // table for a repeated header, nil when absent.
-func (e *env) header(key string) value {
+func (e *env) header(n *node) value {
 	h, host := e.headers()
-	if key == "host" {
+	if n.s == "host" {
 		if host == "" {
 			return value{}
 		}
 		return strVal(host)
 	}
-	switch vs := h[key]; len(vs) {
+	switch _, vs := n.h.Values(h); len(vs) {
 	case 0:
 		return value{}
 	case 1:

@@ -1,0 +1,57 @@
+package plugin
+
+import (
+	"net/http"
+	"testing"
+)
+
+func TestHeaderName(t *testing.T) {
+	h := func(kv ...string) http.Header {
+		out := http.Header{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			out.Add(kv[i], kv[i+1])
+		}
+		return out
+	}
+	tests := []struct {
+		name      string
+		h         http.Header
+		values    string // Values' first value ("" for none)
+		first     string
+		wantFirst bool
+	}{
+		{"api_key", h("api_key", "exact"), "exact", "exact", true},
+		{"api_key", h("API_KEY", "exact"), "exact", "exact", true},
+		{"api_key", h("api-key", "dashed"), "dashed", "dashed", true},
+		{"api_key", h("api-key", "dashed", "api_key", "exact"), "exact", "exact", true},
+		{"api-key", h("api-key", "dashed"), "dashed", "dashed", true},
+		// get_headers()["api-key"] misses an api_key header; get_header
+		// ($http_api_key) finds it.
+		{"api-key", h("api_key", "underscore"), "", "underscore", true},
+		{"x-a-b", h("X-a_B", "mixed"), "", "mixed", true},
+		{"api-key", h("api_keys", "no"), "", "", false},
+		{"api-key", h("apikey", "no"), "", "", false},
+	}
+	for _, tt := range tests {
+		n := NewHeaderName(tt.name)
+		_, vs := n.Values(tt.h)
+		got := ""
+		if len(vs) > 0 {
+			got = vs[0]
+		}
+		if got != tt.values {
+			t.Errorf("%s in %v: Values %q, want %q", tt.name, tt.h, got, tt.values)
+		}
+		if v, ok := n.First(tt.h); v != tt.first || ok != tt.wantFirst {
+			t.Errorf("%s in %v: First %q %v, want %q %v", tt.name, tt.h, v, ok, tt.first, tt.wantFirst)
+		}
+	}
+}
+
+func TestHeaderNameFirstDoesNotAllocate(t *testing.T) {
+	n := NewHeaderName("x-client-id")
+	h := http.Header{"Accept": {"*/*"}, "User-Agent": {"t"}, "X_client_id": {"c"}}
+	if a := testing.AllocsPerRun(100, func() { n.First(h) }); a != 0 {
+		t.Fatalf("First allocates %v times", a)
+	}
+}
