@@ -29,8 +29,8 @@ func newExplainCmd() *cobra.Command {
 		Long: `Explain runs the router on one request against a config, without starting the
 gateway: the route that matches and the path that matched, the other routes
 that matched with the priority rule that ranked each lower (more criteria,
-plain host, header count, regex, regex_priority, longer prefix, configuration
-order), the plugins that would run in order with their scope, and the upstream
+plain host, header count, regex, regex_priority, longer prefix, and at equal
+priority the route id as in Kong), the plugins that would run in order with their scope, and the upstream
 URL after strip_path and path joining. When nothing matches it says which
 routes came closest and which criterion failed. Exit 1 only for a bad config
 or request.`,
