@@ -183,7 +183,7 @@ func equal(a, b value) bool {
 }
 
 // concat joins the operands with one allocation, after checking them all as
-// Lua does before it concatenates.
+// Lua does before it concatenates, and before allocating past maxRendered.
 func (n *node) concat(e *env) (value, error) {
 	var buf [8]string
 	parts := buf[:0]
@@ -196,8 +196,10 @@ func (n *node) concat(e *env) (value, error) {
 		if v.k != kString {
 			return value{}, errConcat[v.k]
 		}
+		if size += len(v.s); size > maxRendered {
+			return value{}, errTooLong
+		}
 		parts = append(parts, v.s)
-		size += len(v.s)
 	}
 	return strVal(join(parts, size)), nil
 }
