@@ -135,11 +135,29 @@ type Claims interface {
 }
 
 // Captures are the regex captures of a matched route: Positional[0] is the
-// whole match, Named maps group names to values. Empty for prefix routes.
+// whole match, Names[i] the name of group i ("" when unnamed). Empty for
+// prefix routes. The slices are the router's, shared and read-only.
 type Captures struct {
 	Positional []string
-	Named      map[string]string
+	Names      []string
+	// Unmatched[i] is set when group i took no part in the match: Kong's
+	// false, not "". Nil when every group took part.
+	Unmatched []bool
 }
+
+// Group returns the index of the group called name, the last one when
+// several share it; ok is false when there is none.
+func (c *Captures) Group(name string) (i int, ok bool) {
+	for i = min(len(c.Names), len(c.Positional)) - 1; i > 0; i-- {
+		if c.Names[i] == name {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// Matched reports whether group i took part in the match.
+func (c *Captures) Matched(i int) bool { return i >= len(c.Unmatched) || !c.Unmatched[i] }
 
 // Reset clears the context for reuse.
 func (c *Ctx) Reset() { *c = Ctx{} }

@@ -317,7 +317,7 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	c.RawQuery = query
 	c.ClientPath = path
 	if st.match.Captures != nil {
-		c.Captures = makeCaptures(&st.match)
+		c.Captures = plugin.Captures{Positional: st.match.Captures, Names: st.match.CaptureNames, Unmatched: st.match.Unmatched}
 	}
 
 	if h.opts.MaxBodySize > 0 && r.ContentLength < 0 {
@@ -554,17 +554,4 @@ func upstreamHost(c *plugin.Ctx, route *snapshot.Route, svc *snapshot.Service) s
 		return c.Req.Host
 	}
 	return svc.HostHeader
-}
-
-func makeCaptures(m *router.Match) plugin.Captures {
-	caps := plugin.Captures{Positional: m.Captures}
-	for i, name := range m.CaptureNames {
-		if name != "" && i < len(m.Captures) {
-			if caps.Named == nil {
-				caps.Named = map[string]string{}
-			}
-			caps.Named[name] = m.Captures[i]
-		}
-	}
-	return caps
 }

@@ -54,6 +54,10 @@ type Match struct {
 	MatchedPath  string
 	Captures     []string // regex only: positional, [0] is the whole match; nil for prefix
 	CaptureNames []string // regex only: regexp.SubexpNames() (shared, read-only)
+	// Unmatched[k] is set when group k took no part in the match, which
+	// Kong (ngx.re.match) gives as false rather than as "". Nil when every
+	// group took part, so the common case allocates nothing more.
+	Unmatched []bool
 }
 
 // Candidate is one matching (route, path) entry with its priority.
@@ -354,9 +358,9 @@ func (r *Router) Match(req *Request, m *Match) bool {
 		return false
 	}
 	e := &r.entries[best]
-	m.Route, m.PathIndex, m.MatchedPath, m.Captures, m.CaptureNames = e.route, e.path, e.prefix, nil, nil
+	m.Route, m.PathIndex, m.MatchedPath, m.Captures, m.CaptureNames, m.Unmatched = e.route, e.path, e.prefix, nil, nil, nil
 	if e.re != nil {
-		m.MatchedPath, m.Captures = submatches(e.re, req.Path)
+		m.MatchedPath, m.Captures, m.Unmatched = submatches(e.re, req.Path)
 		m.CaptureNames = e.names
 	}
 	return true
@@ -517,18 +521,26 @@ func (hm *headerMatcher) match(got []string) bool {
 	return false
 }
 
-func submatches(re *regexp.Regexp, path string) (string, []string) {
+// submatches returns the whole match, the captures, and which groups took
+// no part (nil when all did).
+func submatches(re *regexp.Regexp, path string) (string, []string, []bool) {
 	idx := re.FindStringSubmatchIndex(path)
 	if idx == nil {
-		return "", nil
+		return "", nil, nil
 	}
 	caps := make([]string, len(idx)/2)
+	var unmatched []bool
 	for k := range caps {
 		if a, b := idx[2*k], idx[2*k+1]; a >= 0 {
 			caps[k] = path[a:b]
+		} else {
+			if unmatched == nil {
+				unmatched = make([]bool, len(caps))
+			}
+			unmatched[k] = true
 		}
 	}
-	return caps[0], caps
+	return caps[0], caps, unmatched
 }
 
 // MatchAll returns every matching (route, path) entry in priority order, for
@@ -547,7 +559,7 @@ func (r *Router) MatchAll(req *Request) []Candidate {
 		}
 		c := Candidate{Match: Match{Route: e.route, PathIndex: e.path, MatchedPath: e.prefix}, Priority: e.prio, ID: e.id, Group: e.group}
 		if e.re != nil {
-			c.MatchedPath, c.Captures = submatches(e.re, req.Path)
+			c.MatchedPath, c.Captures, c.Unmatched = submatches(e.re, req.Path)
 			c.CaptureNames = e.names
 		}
 		out = append(out, c)

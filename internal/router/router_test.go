@@ -378,7 +378,8 @@ func TestRegexCaptures(t *testing.T) {
 			path: "/users/1/posts/x",
 			want: Match{Route: 0, MatchedPath: "/users/1/posts/x",
 				Captures:     []string{"/users/1/posts/x", "1", "x", "", ""},
-				CaptureNames: []string{"", "id", "post", "", ""}},
+				CaptureNames: []string{"", "id", "post", "", ""},
+				Unmatched:    []bool{false, false, false, true, true}},
 		},
 		{
 			name: "greedy capture",

@@ -326,8 +326,9 @@ services:
 		}
 	}
 	before := up.Count.Load()
+	// The plugin refuses the Host it rendered from the request: a 400.
 	resp, _ := gw.Get("/templated?region=a%0d%0aX-Admin:%20true")
-	if resp.StatusCode != 500 || up.Count.Load() != before {
+	if resp.StatusCode != 400 || up.Count.Load() != before {
 		t.Errorf("a CRLF from the query reached the upstream's request line: %d, upstream requests %d -> %d",
 			resp.StatusCode, before, up.Count.Load())
 	}

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,28 +76,9 @@ func (in *instance) echoBody(c *plugin.Ctx) ([]byte, error) {
 	}
 	b = append(b, `,"scheme":`...)
 	b = observe.AppendJSONString(b, scheme)
-	b = append(b, `,"uri_captures":{"named":{`...)
-	names := make([]string, 0, len(c.Captures.Named))
-	for k := range c.Captures.Named {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for i, k := range names {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = observe.AppendJSONString(b, k)
-		b = append(b, ':')
-		b = observe.AppendJSONString(b, c.Captures.Named[k])
-	}
-	b = append(b, `},"unnamed":`...)
-	var unnamed []string
-	if len(c.Captures.Positional) > 1 {
-		// Index 0 is the whole match, which Kong's array encoding leaves out.
-		unnamed = c.Captures.Positional[1:]
-	}
-	b = appendStrings(b, unnamed)
-	return append(b, "}}}"...), nil
+	b = append(b, `,"uri_captures":`...)
+	b = appendCaptures(b, &c.Captures)
+	return append(b, "}}"...), nil
 }
 
 // requestHost is Kong's kong.request.get_host(): the Host without its port,
@@ -273,4 +255,42 @@ func appendStrings(b []byte, ss []string) []byte {
 		b = observe.AppendJSONString(b, s)
 	}
 	return append(b, ']')
+}
+
+// appendCaptures writes Kong's get_uri_captures(): named groups by name and
+// all groups by number, without the whole match; a group that took no part
+// is false, as ngx.re.match gives it.
+func appendCaptures(b []byte, c *plugin.Captures) []byte {
+	b = append(b, `{"named":{`...)
+	var names []string
+	for i := 1; i < len(c.Names) && i < len(c.Positional); i++ {
+		if n := c.Names[i]; n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for i, n := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = observe.AppendJSONString(b, n)
+		b = append(b, ':')
+		g, _ := c.Group(n)
+		b = appendCapture(b, c, g)
+	}
+	b = append(b, `},"unnamed":[`...)
+	for i := 1; i < len(c.Positional); i++ {
+		if i > 1 {
+			b = append(b, ',')
+		}
+		b = appendCapture(b, c, i)
+	}
+	return append(b, "]}"...)
+}
+
+func appendCapture(b []byte, c *plugin.Captures, i int) []byte {
+	if !c.Matched(i) {
+		return append(b, "false"...)
+	}
+	return observe.AppendJSONString(b, c.Positional[i])
 }

@@ -304,12 +304,23 @@ func TestEcho(t *testing.T) {
 			target: "http://api9.request-termination.test/status/200?hello=there",
 			body:   "cool body",
 			route:  route,
-			capt:   plugin.Captures{Positional: []string{"/status/200", "status"}, Named: map[string]string{"parameter": "status"}},
+			capt:   plugin.Captures{Positional: []string{"/status/200", "status"}, Names: []string{"", "parameter"}},
 			want: kong + `,"matched_route":{"id":"r1"}` +
 				`,"message":"Not found","request":{"headers":{"host":"api9.request-termination.test"},` +
 				`"host":"api9.request-termination.test","method":"GET","path":"/status/200","port":80,` +
 				`"query":{"hello":"there"},"raw_body":"cool body","scheme":"http",` +
 				`"uri_captures":{"named":{"parameter":"status"},"unnamed":["status"]}}}`,
+		},
+		{
+			// ngx.re.match gives false for a group that took no part.
+			name:   "echo shows a group that took no part as false",
+			set:    func(c *Config) { c.Echo = true; c.StatusCode = 404 },
+			target: "/t",
+			capt: plugin.Captures{Positional: []string{"/t", "", "", ""}, Names: []string{"", "", "", "tag"},
+				Unmatched: []bool{false, true, true, true}},
+			want: kong + `,"message":"Not found","request":{"headers":{"host":"example.com"},` +
+				`"host":"example.com","method":"GET","path":"/t","port":80,"query":{},"raw_body":"","scheme":"http",` +
+				`"uri_captures":{"named":{"tag":false},"unnamed":[false,false,false]}}}`,
 		},
 		{
 			name: "does not echo if the trigger is set but absent",

@@ -157,10 +157,13 @@ func isUnreserved(c byte) bool {
 		c == '-' || c == '.' || c == '_' || c == '~'
 }
 
-// isPathSafe is what Kong's set_path leaves unescaped: unreserved and
-// reserved characters, and '%' (the path is taken as already encoded).
+// isPathSafe is what Kong's set_path leaves unescaped, unreserved and
+// reserved characters and '%' (the path is taken as already encoded), except
+// '#': it is never valid in a request-target, and upstream it would turn the
+// rest, the query included, into a fragment. '?' stays and starts the query,
+// as in Kong.
 func isPathSafe(c byte) bool {
-	return isUnreserved(c) || strings.IndexByte("!#$&'()*+,/:;=?@[]%", c) >= 0
+	return isUnreserved(c) || strings.IndexByte("!$&'()*+,/:;=?@[]%", c) >= 0
 }
 
 func appendEscaped(b []byte, s string, safe func(byte) bool) []byte {

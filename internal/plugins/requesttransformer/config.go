@@ -3,6 +3,7 @@ package requesttransformer
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/textproto"
 	"regexp"
 	"strconv"
@@ -102,7 +103,13 @@ func (v *validator) fail(path, msg string) {
 // value compiles an entry's value template, reporting unsupported forms.
 func (v *validator) value(path, value string) *template {
 	t, err := compileTemplate(value)
-	if err != nil {
+	var limit limitError
+	switch {
+	case errors.As(err, &limit):
+		// Such a value is long; quoting it would drown the message.
+		v.fail(path, "value has "+limit.Error())
+		return nil
+	case err != nil:
 		v.fail(path, "value '"+value+"' is not in supported format, error: "+err.Error())
 		return nil
 	}
@@ -156,6 +163,10 @@ func (v *validator) compile(path string, list []string, kind listKind, isHeader 
 		case headerValue:
 			if value != "" {
 				if e.val = v.value(p, value); e.val == nil {
+					continue
+				}
+				if e.lower == "host" && !e.val.hostSafe() {
+					v.fail(p, "a Host value may not hold spaces, control characters, '/' or '\\'")
 					continue
 				}
 			}

@@ -2,6 +2,8 @@ package requesttransformer
 
 import (
 	"strings"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
 // kind is the Lua type of a value, with booleans split by value.
@@ -80,15 +82,15 @@ func (n *node) eval(e *env) (value, error) {
 		return e.queryParam(n.s), nil
 	case opCaptureName:
 		if c := &e.c.Captures; len(c.Positional) > 1 {
-			if s, ok := c.Named[n.s]; ok {
-				return strVal(s), nil
+			if i, ok := c.Group(n.s); ok {
+				return capture(c, i), nil
 			}
 		}
 		return value{}, nil
 	case opCaptureIndex:
 		// Kong has no captures at all for a route whose regex has no group.
 		if c := &e.c.Captures; len(c.Positional) > 1 && n.n < len(c.Positional) {
-			return strVal(c.Positional[n.n]), nil
+			return capture(c, n.n), nil
 		}
 		return value{}, nil
 	case opOr, opAnd:
@@ -136,6 +138,15 @@ func (n *node) eval(e *env) (value, error) {
 	return value{}, errIndex[v.k]
 }
 
+// capture is group i as ngx.re.match gives it: false when the group took
+// no part in the match, so that `or` supplies a default.
+func capture(c *plugin.Captures, i int) value {
+	if !c.Matched(i) {
+		return value{k: kFalse}
+	}
+	return strVal(c.Positional[i])
+}
+
 // index is v[i]: an element of a table (1-based, as in Lua), nothing for a
 // string.
 func index(v value, i int) (value, error) {
@@ -172,7 +183,7 @@ func equal(a, b value) bool {
 }
 
 // concat joins the operands with one allocation, after checking them all as
-// Lua does before it concatenates.
+// Lua does before it concatenates, and before allocating past maxRendered.
 func (n *node) concat(e *env) (value, error) {
 	var buf [8]string
 	parts := buf[:0]
@@ -185,8 +196,10 @@ func (n *node) concat(e *env) (value, error) {
 		if v.k != kString {
 			return value{}, errConcat[v.k]
 		}
+		if size += len(v.s); size > maxRendered {
+			return value{}, errTooLong
+		}
 		parts = append(parts, v.s)
-		size += len(v.s)
 	}
 	return strVal(join(parts, size)), nil
 }

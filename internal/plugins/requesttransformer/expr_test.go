@@ -10,6 +10,14 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
+// optionalCaptures are those of ~/t((/\d+)(?P<tag>/\w+))? for /t: no group
+// took part.
+var optionalCaptures = plugin.Captures{
+	Positional: []string{"/t", "", "", ""},
+	Names:      []string{"", "", "", "tag"},
+	Unmatched:  []bool{false, true, true, true},
+}
+
 func TestExpressions(t *testing.T) {
 	addHeader := func(v string) func(*Config) {
 		return func(c *Config) { c.Add.Headers = []string{"x-out:" + v} }
@@ -20,6 +28,8 @@ func TestExpressions(t *testing.T) {
 		{name: "or keeps a present value", set: addHeader(`$(uri_captures.user1 or "default1")`), capt: userCaptures, want: out("foo")},
 		{name: "an empty string is true in Lua", set: addHeader("$(query_params.q or 'd')"), target: "/request?q=", want: upstream{RawQuery: "q=", Header: http.Header{"X-Out": {""}}}},
 		{name: "no captures without a regex group", set: addHeader("$(uri_captures[0] or 'none')"), capt: plugin.Captures{Positional: []string{"/request"}}, want: out("none")},
+		{name: "or gives the default for a group that took no part", set: addHeader("$(uri_captures.tag or 'default'),$(uri_captures[1] or 'd1'),[$(uri_captures[1])],$(type(uri_captures.tag))"), capt: optionalCaptures, want: out("default,d1,[],boolean")},
+		{name: "a group that took no part cannot be concatenated", set: addHeader("$('a' .. uri_captures.tag)"), capt: optionalCaptures, wantErr: true},
 		{name: "positional capture", set: addHeader("$(uri_captures[2])"), capt: userCaptures, want: out("bar")},
 		{name: "concatenation", set: addHeader(`$("u-" .. uri_captures.user1 .. '-' .. uri_captures[2])`), capt: userCaptures, want: out("u-foo-bar")},
 		// ngx.req.get_headers(): the spelling written, then '-' for '_'.

@@ -114,7 +114,7 @@ func TestReplace(t *testing.T) {
 			name:   "uri with an optional capture left empty",
 			set:    func(c *Config) { c.Replace.URI = str(`/api/v2/$(uri_captures["subpath"])`) },
 			target: "/api/htest",
-			capt:   plugin.Captures{Positional: []string{"/api/htest", "", "htest"}, Named: map[string]string{"subpath": "htest"}},
+			capt:   plugin.Captures{Positional: []string{"/api/htest", "", "htest"}, Names: []string{"", "", "subpath"}, Unmatched: []bool{false, true, false}},
 			want:   upstream{Path: "/api/v2/htest"},
 		},
 		{

@@ -1,7 +1,9 @@
 package requesttransformer
 
 import (
+	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
@@ -22,12 +24,30 @@ type template struct {
 	readsHeaders bool
 }
 
+// Bounds on what one value may render. Templates can repeat a request's
+// text many times over (a 16 KB config once turned a 60 KB header into a
+// 72 MB request head); the cap keeps a value within what the upstream takes
+// as a header block by default, and rendering stops as soon as it is passed.
+// A value without `$(...)` is not rendered and not capped.
+const (
+	maxRendered = 64 << 10
+	maxExprs    = 64
+)
+
+var errTooLong = errors.New("the rendered value is longer than " + strconv.Itoa(maxRendered) + " bytes")
+
+// limitError is a template over a bound, reported without the refusal's
+// list of supported forms.
+type limitError string
+
+func (e limitError) Error() string { return string(e) }
+
 // compileTemplate splits s on `$(...)` the way Penlight's template does
 // (balanced parentheses; an unbalanced `$(` is literal text) and parses
 // each expression.
 func compileTemplate(s string) (*template, error) {
 	t := &template{src: s}
-	lit := 0
+	lit, exprs, litSize := 0, 0, 0
 	for i := 0; i+1 < len(s); i++ {
 		if s[i] != '$' || s[i+1] != '(' {
 			continue
@@ -38,6 +58,10 @@ func compileTemplate(s string) (*template, error) {
 		}
 		if i > lit {
 			t.parts = append(t.parts, part{lit: s[lit:i]})
+			litSize += i - lit
+		}
+		if exprs++; exprs > maxExprs {
+			return nil, limitError("more than " + strconv.Itoa(maxExprs) + " $(...) expressions")
 		}
 		n, err := parseExpr(s[i+2 : end])
 		if err != nil {
@@ -50,8 +74,47 @@ func compileTemplate(s string) (*template, error) {
 	}
 	if lit < len(s) || len(t.parts) == 0 {
 		t.parts = append(t.parts, part{lit: s[lit:]})
+		litSize += len(s) - lit
+	}
+	if exprs > 0 && litSize > maxRendered {
+		return nil, limitError("its text outside $(...) is longer than " + strconv.Itoa(maxRendered) + " bytes, the most a rendered value may hold")
 	}
 	return t, nil
+}
+
+// hostSafe reports whether the template's own text, outside and inside
+// `$(...)`, is fit for a Host. Checked at load, it leaves the request's
+// input as the only possible cause of a bad rendered Host.
+func (t *template) hostSafe() bool {
+	for _, p := range t.parts {
+		if p.expr == nil && !validHost(p.lit) || p.expr != nil && !p.expr.hostSafe() {
+			return false
+		}
+	}
+	return true
+}
+
+func (n *node) hostSafe() bool {
+	if n.op == opLit && !validHost(n.s) {
+		return false
+	}
+	for _, k := range n.kids {
+		if !k.hostSafe() {
+			return false
+		}
+	}
+	return true
+}
+
+// validHost is what the proxy accepts as an upstream Host: no space or
+// control character, and no '/' or '\' to change the authority.
+func validHost(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == 0x7f || c == '/' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func (n *node) reads(o op) bool {
@@ -171,9 +234,14 @@ func (e *renderError) Unwrap() error { return e.err }
 
 // render evaluates every part and joins the texts with a single
 // allocation; a template of one part allocates nothing of its own.
+// A value longer than maxRendered fails as a Lua error would.
 func (t *template) render(e *env) (string, error) {
 	if len(t.parts) == 1 {
-		return t.parts[0].text(e, t.src)
+		s, err := t.parts[0].text(e, t.src)
+		if err == nil && t.parts[0].expr != nil && len(s) > maxRendered {
+			return "", &renderError{src: t.src, err: errTooLong}
+		}
+		return s, err
 	}
 	var buf [8]string
 	texts := buf[:0]
@@ -183,8 +251,10 @@ func (t *template) render(e *env) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		if size += len(s); size > maxRendered {
+			return "", &renderError{src: t.src, err: errTooLong}
+		}
 		texts = append(texts, s)
-		size += len(s)
 	}
 	return join(texts, size), nil
 }

@@ -28,7 +28,7 @@ const (
 
 var userCaptures = plugin.Captures{
 	Positional: []string{"/requests/user1/foo/user2/bar", "foo", "bar"},
-	Named:      map[string]string{"user1": "foo", "user2": "bar"},
+	Names:      []string{"", "user1", "user2"},
 }
 
 type accessCase struct {

@@ -1,0 +1,126 @@
+package requesttransformer
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
+)
+
+// accessErr runs the plugin on a GET of target with one header x.
+func accessErr(t *testing.T, set func(*Config), target, x string) (*plugin.Ctx, error) {
+	t.Helper()
+	in, err := build(t, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", target, nil)
+	r.Host = "test.test"
+	if x != "" {
+		r.Header.Set("X", x)
+	}
+	c := &plugin.Ctx{Req: r, Method: "GET", Path: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery}
+	return c, in.Access(c)
+}
+
+func TestRenderedValueCap(t *testing.T) {
+	half := strings.Repeat("a", maxRendered/2+1)
+	tests := []struct {
+		name string
+		set  func(*Config)
+		x    string
+	}{
+		{"concatenation", func(c *Config) { c.Add.Headers = []string{"y:$(headers.x .. headers.x)"} }, half},
+		{"template parts", func(c *Config) { c.Add.Headers = []string{"y:$(headers.x)$(headers.x)"} }, half},
+		{"literal and lookup", func(c *Config) { c.Add.Headers = []string{"y:" + half + "$(headers.x)"} }, half},
+		{"path", func(c *Config) { c.Replace.URI = str("/$(headers.x)/$(headers.x)") }, half},
+		{"query", func(c *Config) { c.Add.Querystring = []string{"q:$(headers.x .. headers.x:upper())"} }, half},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := accessErr(t, tt.set, "/", tt.x)
+			var ex *plugin.Exit
+			if err == nil || errors.As(err, &ex) {
+				t.Fatalf("got %v, want a render error", err)
+			}
+			if !strings.Contains(err.Error(), "failed to render the template") || !strings.Contains(err.Error(), "longer than 65536 bytes") {
+				t.Errorf("error %q", err)
+			}
+			if len(c.Req.Header.Get("Y")) > 0 || len(c.RawQuery) > 0 || len(c.Path) > 1 {
+				t.Error("a value over the cap was applied")
+			}
+		})
+	}
+	// Right at the cap is still fine.
+	exact := strings.Repeat("b", maxRendered/2)
+	c, err := accessErr(t, func(c *Config) { c.Add.Headers = []string{"y:$(headers.x .. headers.x)"} }, "/", exact)
+	if err != nil || len(c.Req.Header.Get("Y")) != maxRendered {
+		t.Fatalf("at the cap: %v, %d bytes", err, len(c.Req.Header.Get("Y")))
+	}
+}
+
+func TestTooManyExpressions(t *testing.T) {
+	v := "x:" + strings.Repeat("$(headers.a)", maxExprs+1)
+	_, err := build(t, func(c *Config) { c.Add.Headers = []string{"h:1", v} })
+	if err == nil || !strings.Contains(err.Error(), "add.headers[1]") || !strings.Contains(err.Error(), "more than 64 $(...) expressions") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := build(t, func(c *Config) { c.Add.Headers = []string{"x:" + strings.Repeat("$(headers.a)", maxExprs)} }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A '#' in a request-target would start a fragment; '?' starts the query
+// upstream, as in Kong.
+func TestURIEscapesHash(t *testing.T) {
+	c, err := accessErr(t, func(c *Config) { c.Replace.URI = str("/t/$(query_params.p)") }, "/?p=a%23frag%3Fb%3D1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Path != "/t/a%23frag?b=1" {
+		t.Errorf("path %q", c.Path)
+	}
+}
+
+// A rendered Host that cannot go into a request head is the client's input
+// at fault: 400, not an internal error.
+func TestTemplatedHostRefused(t *testing.T) {
+	for _, q := range []string{"a%0D%0Ab", "a%20b", "a%2Fb", "a%00b"} {
+		for _, set := range []func(*Config){
+			func(c *Config) { c.Replace.Headers = []string{"host:$(query_params.h)"} },
+			func(c *Config) { c.Append.Headers = []string{"Host:$(query_params.h)"} },
+		} {
+			c, err := accessErr(t, set, "/?h="+q, "")
+			var ex *plugin.Exit
+			if !errors.As(err, &ex) || ex.Status != http.StatusBadRequest {
+				t.Errorf("h=%s: got %v, want a 400 exit", q, err)
+			} else if c.UpstreamHost != "" {
+				t.Errorf("h=%s: upstream host set to %q", q, c.UpstreamHost)
+			}
+		}
+	}
+	// The value of a header renamed to Host comes from the client too.
+	_, err := accessErr(t, func(c *Config) { c.Rename.Headers = []string{"x:host"} }, "/", "a/b")
+	var ex *plugin.Exit
+	if !errors.As(err, &ex) || ex.Status != http.StatusBadRequest {
+		t.Errorf("rename: got %v, want a 400 exit", err)
+	}
+	c, err := accessErr(t, func(c *Config) { c.Replace.Headers = []string{"host:$(query_params.h)"} }, "/?h=up.example:8080", "")
+	if err != nil || c.UpstreamHost != "up.example:8080" {
+		t.Fatalf("%v, %q", err, c.UpstreamHost)
+	}
+}
+
+// A control character written into a Host template is refused at load,
+// so that the 400 above only ever blames the request.
+func TestHostTemplateLiteralRefused(t *testing.T) {
+	for _, v := range []string{"host:a\rb", `host:$('a\nb')`, "host:a b$(headers.x)", `host:$(headers.x or 'a/b')`} {
+		_, err := build(t, func(c *Config) { c.Replace.Headers = []string{v} })
+		if err == nil || !strings.Contains(err.Error(), "replace.headers[0]") {
+			t.Errorf("%q: got %v", v, err)
+		}
+	}
+}
