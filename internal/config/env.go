@@ -7,6 +7,12 @@ import (
 	"unicode/utf8"
 )
 
+// MaxExpanded bounds, in bytes, the strings `${NAME}` expansion produces
+// in one document (--expand-env): each `${NAME}` copies the variable, so a
+// small document naming a large variable many times could otherwise ask
+// for gigabytes before the load's memory budget is ever looked at.
+const MaxExpanded = 64 << 20
+
 // envSubst puts values from the environment into a document's strings:
 // Kong vault references always, `${NAME}` only when expand is set
 // (--expand-env; Kong has no such syntax, so by default `${...}` is text).
@@ -21,6 +27,10 @@ type envSubst struct {
 	errs    *ErrorList
 	// cp stops a walk of an abandoned load: aliases can make it long.
 	cp checkpoint
+	// expanded counts the bytes `${NAME}` expansion has produced; past
+	// MaxExpanded expansion stops (over) and the load fails.
+	expanded int
+	over     bool
 	// fields lists every path whose string took a value from the
 	// environment, including each path an alias reaches it by; texts
 	// holds each such string as written; secrets every value read from
@@ -102,7 +112,7 @@ func (s *envSubst) substitute(v *value, path string) bool {
 		} else {
 			s.secret(out, v.str)
 		}
-	case s.expand && strings.Contains(v.str, "${"):
+	case s.expand && !s.over && strings.Contains(v.str, "${"):
 		out, err = s.expandString(v.str)
 	default:
 		return false
@@ -142,15 +152,30 @@ func (s *envSubst) secret(value, text string) {
 }
 
 // expandString expands `${NAME}`; `$${` stands for a literal `${` and any
-// other `$` is kept as is, so regexes ending in `$` need no escaping.
+// other `$` is kept as is, so regexes ending in `$` need no escaping. The
+// parts are gathered first, without copying, so that the bound on what
+// expansion produces is checked before anything is allocated for it.
 func (s *envSubst) expandString(str string) (string, error) {
-	var sb strings.Builder
+	var (
+		parts []string
+		n     int
+	)
+	add := func(p string) {
+		parts = append(parts, p)
+		n += len(p)
+	}
 	for i := 0; i < len(str); {
+		lit := i
+		for i < len(str) && !strings.HasPrefix(str[i:], "${") && !strings.HasPrefix(str[i:], "$${") {
+			i++
+		}
+		add(str[lit:i])
 		switch {
-		case strings.HasPrefix(str[i:], "$${"):
-			sb.WriteString("${")
+		case i == len(str):
+		case str[i+1] == '$':
+			add(str[i+1 : i+3])
 			i += 3
-		case strings.HasPrefix(str[i:], "${"):
+		default:
 			end := strings.IndexByte(str[i+2:], '}')
 			if end < 0 {
 				return "", fmt.Errorf("unterminated ${ in %q", shorten(str, maxQuoted))
@@ -163,13 +188,20 @@ func (s *envSubst) expandString(str string) (string, error) {
 			if !ok {
 				return "", fmt.Errorf("environment variable %s is not set", name)
 			}
+			if s.expanded+n+len(val) > MaxExpanded {
+				s.over = true
+				return "", fmt.Errorf("expanding ${%s} would take the document's expanded strings past %d MiB (--expand-env)", name, MaxExpanded>>20)
+			}
 			s.secret(val, "${"+name+"}")
-			sb.WriteString(val)
+			add(val)
 			i += 2 + end + 1
-		default:
-			sb.WriteByte(str[i])
-			i++
 		}
+	}
+	s.expanded += n
+	var sb strings.Builder
+	sb.Grow(n)
+	for _, p := range parts {
+		sb.WriteString(p)
 	}
 	return sb.String(), nil
 }

@@ -137,3 +137,18 @@ services:
 		}
 	}
 }
+
+// --expand-env bounds what a document's strings may grow to, and refuses
+// the document with the field before allocating past the bound (review 11,
+// finding 6).
+func TestRedactExpandEnvBounded(t *testing.T) {
+	big := strings.Repeat("x", 60000)
+	// 2,000 × 60 KB = 120 MB of expanded text from a 12 KB document.
+	doc := "_format_version: \"3.0\"\nservices:\n- name: s\n  url: http://127.0.0.1:9\n  tags: [\"" +
+		strings.Repeat("${REDACT_BIG}", 2000) + "\"]\n"
+	cfg := writeFile(t, "kong.yml", doc)
+	stdout, _, code := runCLI(t, []string{"REDACT_BIG=" + big}, "validate", "--expand-env", "-c", cfg)
+	if want := "services[0].tags[0]: expanding ${REDACT_BIG} would take the document's expanded strings past 64 MiB"; code != 1 || !strings.Contains(stdout, want) {
+		t.Errorf("exit %d, want 1 and %q:\n%.2000s", code, want, stdout)
+	}
+}
