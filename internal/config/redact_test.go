@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func redactionOf(fields []written, secrets map[string]string) *redaction {
@@ -60,5 +62,31 @@ services:
 		if es[i].Message != want {
 			t.Errorf("%s: %q, want %q", es[i].Path, es[i].Message, want)
 		}
+	}
+}
+
+// Expansion stops at MaxExpanded bytes per document, with one error at the
+// field that reached it; `$${` and other `$` are kept as before.
+func TestRedactExpandBound(t *testing.T) {
+	big := strings.Repeat("x", MaxExpanded/2+1)
+	env := map[string]string{"BIG": big, "S": "v"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	src := `_format_version: "3.0"
+services:
+- name: s
+  url: http://h
+  tags: ["${BIG}", "${BIG}", "${BIG}", "${S}$${S}$ $"]
+`
+	_, err := Parse([]byte(src), Options{ExpandEnv: true, LookupEnv: lookup})
+	want := Errors{{Path: "services[0].tags[1]", Message: "expanding ${BIG} would take the document's expanded strings past 64 MiB (--expand-env)"}}
+	if diff := cmp.Diff(want, asErrors(t, err), ignoreLine); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+	m, err := Parse([]byte(strings.Replace(src, `"${BIG}", "${BIG}", "${BIG}", `, "", 1)), Options{ExpandEnv: true, LookupEnv: lookup})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Services[0].Service.Tags[0]; got != "v${S}$ $" {
+		t.Errorf("tag %q", got)
 	}
 }

@@ -117,7 +117,7 @@ services:
     path_handling: v1
 `, route)
 	}
-	env := []string{"REDACT_RNAME=SuperSecretRouteName123"}
+	env := []string{"REDACT_RNAME=SuperSecretRouteName123", "REDACT_BAD_URL=http://db-secret..internal/x"}
 	redactValidate(t, doc("/a"), env, nil, "SuperSecretRouteName123",
 		"warning: services[0].routes[0].path_handling: route '{vault://env/redact-rname}'")
 
@@ -131,8 +131,16 @@ services:
 	if !strings.Contains(warnings, "route '{vault://env/redact-rname}'") {
 		t.Errorf("last_reload warnings: %v", last)
 	}
-	for what, text := range map[string]string{"/status": warnings, "the log": gw.Stdout() + gw.Stderr()} {
-		if strings.Contains(text, "SuperSecretRouteName123") {
+
+	// A refused POST /config: its reply, /status and the log.
+	bad := strings.Replace(doc("/c"), "url: http://127.0.0.1:9", `url: "{vault://env/redact-bad-url}"`, 1)
+	status, body = adminCall(t, gw, http.MethodPost, "/config", bad)
+	if fields := fmt.Sprint(body["fields"]); status != 400 || !strings.Contains(fields, "invalid value (from {vault://env/redact-bad-url})") {
+		t.Errorf("POST /config: %d %v", status, body)
+	}
+	last, _ = adminStatus(t, gw)["last_reload"].(map[string]any)
+	for what, text := range map[string]string{"/status": warnings + fmt.Sprint(last), "the log": gw.Stdout() + gw.Stderr(), "the reply": fmt.Sprint(body)} {
+		if strings.Contains(text, "SuperSecretRouteName123") || strings.Contains(text, "db-secret") {
 			t.Errorf("%s shows the value:\n%s", what, text)
 		}
 	}
