@@ -233,10 +233,11 @@ upstreams:
 `
 	_, err := Parse([]byte(src), Options{ExpandEnv: true, LookupEnv: lookup})
 	// Only substituted strings may stand for numbers: a quoted "7" stays a
-	// string, as in Kong.
+	// string, as in Kong. An error about a substituted string names it as
+	// written instead of saying what is wrong with the value.
 	want := Errors{
 		{Path: "services[0].retries", Message: "expected an integer"},
-		{Path: "upstreams[0].healthchecks.active.concurrency", Message: "expected an integer"},
+		{Path: "upstreams[0].healthchecks.active.concurrency", Message: "invalid value (from ${BAD})"},
 	}
 	if diff := cmp.Diff(want, asErrors(t, err), ignoreLine); diff != "" {
 		t.Fatalf("errors (-want +got):\n%s", diff)

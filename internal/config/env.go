@@ -2,11 +2,16 @@ package config
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
+
+// MaxExpanded bounds, in bytes, the strings `${NAME}` expansion produces
+// in one document (--expand-env): each `${NAME}` copies the variable, so a
+// small document naming a large variable many times could otherwise ask
+// for gigabytes before the load's memory budget is ever looked at.
+const MaxExpanded = 64 << 20
 
 // envSubst puts values from the environment into a document's strings:
 // Kong vault references always, `${NAME}` only when expand is set
@@ -20,40 +25,82 @@ type envSubst struct {
 	// objects caches the JSON objects read for `{vault://env/x/key}`.
 	objects map[string]map[string]any
 	errs    *ErrorList
-	// written records every string that took a value from the
-	// environment, so that errors can show it as written instead.
-	written []written
+	// cp stops a walk of an abandoned load: aliases can make it long.
+	cp checkpoint
+	// expanded counts the bytes `${NAME}` expansion has produced; past
+	// MaxExpanded expansion stops (over) and the load fails.
+	expanded int
+	over     bool
+	// fields lists every path whose string took a value from the
+	// environment, including each path an alias reaches it by; texts
+	// holds each such string as written; secrets every value read from
+	// the environment with the text that stands for it (see redaction).
+	fields  []written
+	texts   map[*value]string
+	secrets map[string]string
 }
 
-// written is a string value as loaded and as the document wrote it.
+// written is a field that took its value from the environment, with its
+// text as written.
 type written struct {
-	path, value, text string
+	path, text string
 }
 
-// walk substitutes in every string scalar under v and adds the problems
-// to errs, among them a value that is not valid UTF-8. Values shared by
-// YAML aliases are visited once, so the walk costs what the document
-// holds, not what its aliases expand to.
-func (s *envSubst) walk(v *value, path string, skip func(path string) bool) {
-	if v == nil || v.envDone || skip(path) {
-		return
+// walk substitutes in every string scalar under v, adds the problems to
+// errs, among them a value that is not valid UTF-8, and reports whether a
+// string under v took a value from the environment. Values shared by YAML
+// aliases are substituted once, so expansion costs what the document
+// holds; a shared value holding such a string is walked again for each
+// path it is reached by (as decoding does), only to record that path.
+func (s *envSubst) walk(v *value, path string, skip func(path string) bool) bool {
+	if v == nil || s.cp.stop() || skip(path) {
+		return false
+	}
+	if v.envDone {
+		if v.envUsed {
+			s.record(v, path, skip)
+		}
+		return v.envUsed
 	}
 	v.envDone = true
 	switch v.kind {
 	case kindString:
-		s.substitute(v, path)
+		v.envUsed = s.substitute(v, path)
 	case kindMap:
 		for i, k := range v.keys {
-			s.walk(v.vals[i], KeyPath(path, k), skip)
+			v.envUsed = s.walk(v.vals[i], KeyPath(path, k), skip) || v.envUsed
 		}
 	case kindSeq:
 		for i, it := range v.items {
-			s.walk(it, JoinPath(path, "["+strconv.Itoa(i)+"]"), skip)
+			v.envUsed = s.walk(it, JoinPath(path, "["+strconv.Itoa(i)+"]"), skip) || v.envUsed
+		}
+	}
+	return v.envUsed
+}
+
+// record adds path, and the paths below it, to the fields taken from the
+// environment, for a value already substituted.
+func (s *envSubst) record(v *value, path string, skip func(path string) bool) {
+	if !v.envUsed || s.cp.stop() || skip(path) {
+		return
+	}
+	switch v.kind {
+	case kindString:
+		s.fields = append(s.fields, written{path: path, text: s.texts[v]})
+	case kindMap:
+		for i, k := range v.keys {
+			s.record(v.vals[i], KeyPath(path, k), skip)
+		}
+	case kindSeq:
+		for i, it := range v.items {
+			s.record(it, JoinPath(path, "["+strconv.Itoa(i)+"]"), skip)
 		}
 	}
 }
 
-func (s *envSubst) substitute(v *value, path string) {
+// substitute resolves or expands v's string and reports whether it took
+// a value from the environment.
+func (s *envSubst) substitute(v *value, path string) bool {
 	var (
 		out string
 		err error
@@ -62,19 +109,21 @@ func (s *envSubst) substitute(v *value, path string) {
 	case isVaultRef(v.str):
 		if out, err = s.resolveRef(v.str); err != nil {
 			err = fmt.Errorf("unable to resolve reference %s (%v)", shorten(v.str, maxQuoted), err)
+		} else {
+			s.secret(out, v.str)
 		}
-	case s.expand && strings.Contains(v.str, "${"):
-		out, err = expandString(v.str, s.lookup)
+	case s.expand && !s.over && strings.Contains(v.str, "${"):
+		out, err = s.expandString(v.str)
 	default:
-		return
+		return false
 	}
 	if err != nil {
 		s.errs.Add(FieldError{Path: path, Message: err.Error(), Line: v.line})
-		return
+		return false
 	}
 	if !utf8.ValidString(out) {
 		s.errs.Add(FieldError{Path: path, Message: "not valid UTF-8 (from the environment)", Line: v.line})
-		return
+		return false
 	}
 	if isVaultRef(v.str) {
 		v.ref = v.str
@@ -82,38 +131,77 @@ func (s *envSubst) substitute(v *value, path string) {
 		// `port: ${PORT}` may stand for a number, which YAML could not know.
 		v.fromEnv = true
 	}
-	s.written = append(s.written, written{path: path, value: out, text: v.str})
+	if s.texts == nil {
+		s.texts = map[*value]string{}
+	}
+	s.texts[v] = v.str
+	s.fields = append(s.fields, written{path: path, text: v.str})
 	v.str = out
+	return true
+}
+
+// secret notes a value read from the environment and the text that stands
+// for it in messages: the first reference or `${NAME}` that read it.
+func (s *envSubst) secret(value, text string) {
+	if s.secrets == nil {
+		s.secrets = map[string]string{}
+	}
+	if _, ok := s.secrets[value]; !ok && value != "" {
+		s.secrets[value] = text
+	}
 }
 
 // expandString expands `${NAME}`; `$${` stands for a literal `${` and any
-// other `$` is kept as is, so regexes ending in `$` need no escaping.
-func expandString(s string, lookup func(string) (string, bool)) (string, error) {
-	var sb strings.Builder
-	for i := 0; i < len(s); {
+// other `$` is kept as is, so regexes ending in `$` need no escaping. The
+// parts are gathered first, without copying, so that the bound on what
+// expansion produces is checked before anything is allocated for it.
+func (s *envSubst) expandString(str string) (string, error) {
+	var (
+		parts []string
+		n     int
+	)
+	add := func(p string) {
+		parts = append(parts, p)
+		n += len(p)
+	}
+	for i := 0; i < len(str); {
+		lit := i
+		for i < len(str) && !strings.HasPrefix(str[i:], "${") && !strings.HasPrefix(str[i:], "$${") {
+			i++
+		}
+		add(str[lit:i])
 		switch {
-		case strings.HasPrefix(s[i:], "$${"):
-			sb.WriteString("${")
+		case i == len(str):
+		case str[i+1] == '$':
+			add(str[i+1 : i+3])
 			i += 3
-		case strings.HasPrefix(s[i:], "${"):
-			end := strings.IndexByte(s[i+2:], '}')
+		default:
+			end := strings.IndexByte(str[i+2:], '}')
 			if end < 0 {
-				return "", fmt.Errorf("unterminated ${ in %q", shorten(s, maxQuoted))
+				return "", fmt.Errorf("unterminated ${ in %q", shorten(str, maxQuoted))
 			}
-			name := s[i+2 : i+2+end]
+			name := str[i+2 : i+2+end]
 			if !validEnvName(name) {
 				return "", fmt.Errorf("invalid environment variable name %q", shorten(name, maxQuoted))
 			}
-			val, ok := lookup(name)
+			val, ok := s.lookup(name)
 			if !ok {
 				return "", fmt.Errorf("environment variable %s is not set", name)
 			}
-			sb.WriteString(val)
+			if s.expanded+n+len(val) > MaxExpanded {
+				s.over = true
+				return "", fmt.Errorf("expanding ${%s} would take the document's expanded strings past %d MiB (--expand-env)", name, MaxExpanded>>20)
+			}
+			s.secret(val, "${"+name+"}")
+			add(val)
 			i += 2 + end + 1
-		default:
-			sb.WriteByte(s[i])
-			i++
 		}
+	}
+	s.expanded += n
+	var sb strings.Builder
+	sb.Grow(n)
+	for _, p := range parts {
+		sb.WriteString(p)
 	}
 	return sb.String(), nil
 }
@@ -131,67 +219,4 @@ func validEnvName(name string) bool {
 		}
 	}
 	return true
-}
-
-// redact shows, in the errors at or around a field whose value came from
-// the environment, that field as the document wrote it instead of the
-// value: a message may quote the value (`invalid url '...'`), and errors
-// reach logs, the admin API and /status.
-func redact(es Errors, ws []written) Errors {
-	if len(ws) == 0 || len(es) == 0 {
-		return es
-	}
-	ws = append([]written(nil), ws...)
-	sort.Slice(ws, func(i, j int) bool { return ws[i].path < ws[j].path })
-	find := func(p string) int { return sort.Search(len(ws), func(k int) bool { return ws[k].path >= p }) }
-	out := make(Errors, len(es))
-	for i, e := range es {
-		// The fields at the error's path or below it sort together.
-		for k := find(e.Path); k < len(ws) && strings.HasPrefix(ws[k].path, e.Path); k++ {
-			e.Message = hide(e.Message, ws[k])
-		}
-		for j := len(e.Path) - 1; j > 0; j-- {
-			if c := e.Path[j]; c != '.' && c != '[' {
-				continue
-			}
-			above := e.Path[:j]
-			for k := find(above); k < len(ws) && ws[k].path == above; k++ {
-				e.Message = hide(e.Message, ws[k])
-			}
-		}
-		out[i] = e
-	}
-	return out
-}
-
-// hide replaces w's value in msg by w's text, where it stands as a word
-// of its own: a short value ("x") must not mangle the words around it.
-func hide(msg string, w written) string {
-	if w.value == "" || !strings.Contains(msg, w.value) {
-		return msg
-	}
-	text := shorten(w.text, maxQuoted)
-	var sb strings.Builder
-	for {
-		i := strings.Index(msg, w.value)
-		if i < 0 {
-			break
-		}
-		end := i + len(w.value)
-		if (i > 0 && wordByte(msg[i-1]) && wordByte(w.value[0])) ||
-			(end < len(msg) && wordByte(msg[end]) && wordByte(w.value[len(w.value)-1])) {
-			sb.WriteString(msg[:i+1])
-			msg = msg[i+1:]
-			continue
-		}
-		sb.WriteString(msg[:i])
-		sb.WriteString(text)
-		msg = msg[end:]
-	}
-	sb.WriteString(msg)
-	return sb.String()
-}
-
-func wordByte(c byte) bool {
-	return c == '_' || c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
 }

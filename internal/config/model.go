@@ -25,20 +25,23 @@ type Model struct {
 	JWTSecrets           []*JWTSecretEntry
 	ACLs                 []*ACLEntry
 	// Warnings are what the configuration holds that Kong accepts but the
-	// user should know about; they never stop it from loading.
+	// user should know about; they never stop it from loading. Values
+	// from the environment are hidden in them as in errors.
 	Warnings []FieldError
 	// Hash is a stable hex digest of the source document (for the admin API).
 	Hash string
 	// Source is the document as given (for GET /config).
 	Source []byte
-	// written lists the values taken from the environment, for Redact.
-	written []written
+	// redaction hides the values taken from the environment (nil when
+	// there are none).
+	redaction *redaction
 }
 
-// Redact shows the fields whose values came from the environment (vault
-// references, `${NAME}`) as written in the errors about them, for errors
-// found after Parse (plugin configs).
-func (m *Model) Redact(es Errors) Errors { return redact(es, m.written) }
+// Redact hides the values taken from the environment (vault references,
+// `${NAME}`) in errors found after Parse (plugin configs), as Parse does
+// in its own: a message about a field from the environment is replaced by
+// a neutral text naming the field as written.
+func (m *Model) Redact(es Errors) Errors { return m.redaction.apply(es, errorText) }
 
 // ServiceEntry is a service with its `url` expanded into protocol, host,
 // port and path. Implicit services made for a route's `url:` shorthand have

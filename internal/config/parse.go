@@ -71,8 +71,9 @@ func ParseContext(ctx context.Context, data []byte, opts Options) (*Model, error
 		return key == "_comment" || key == "_ignore" || path == "_info" || path == "vaults"
 	}
 	var errs ErrorList
-	env := envSubst{lookup: lookup, expand: opts.ExpandEnv, vaults: envVaults(root), errs: &errs}
+	env := envSubst{lookup: lookup, expand: opts.ExpandEnv, vaults: envVaults(root), errs: &errs, cp: checkpoint{ctx: ctx}}
 	env.walk(root, "", skip)
+	red := newRedaction(&env)
 
 	var cfg Config
 	applyDefaults(reflect.ValueOf(&cfg).Elem())
@@ -85,21 +86,22 @@ func ParseContext(ctx context.Context, data []byte, opts Options) (*Model, error
 	// Validating a document that already has more errors than are listed
 	// would only count more.
 	if errs.Full() {
-		return nil, redact(errs.Errors(), env.written)
+		return nil, red.apply(errs.Errors(), errorText)
 	}
 
 	sum := sha256.Sum256(data)
 	b := newBuilder(ctx, &cfg, lines, &errs)
 	b.m.Hash = hex.EncodeToString(sum[:16])
 	b.m.Source = data
-	b.m.written = env.written
+	b.m.redaction = red
 	b.build()
 	if err := Abandoned(ctx); err != nil {
 		return nil, err
 	}
 	if errs.Len() > 0 {
-		return nil, redact(errs.Errors(), env.written)
+		return nil, red.apply(errs.Errors(), errorText)
 	}
+	b.m.Warnings = red.apply(b.m.Warnings, warningText)
 	return b.m, nil
 }
 

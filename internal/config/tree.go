@@ -49,8 +49,9 @@ type value struct {
 	// it. Values are shared by aliases, so walking a tree costs its size.
 	size  int
 	depth int
-	// envDone: the environment substitution has visited this value.
-	envDone bool
+	// envDone: the environment substitution has visited this value;
+	// envUsed: a string in it took a value from the environment.
+	envDone, envUsed bool
 }
 
 // get returns the map entry for key, or nil.

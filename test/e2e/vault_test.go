@@ -147,8 +147,8 @@ func TestVaultExpandEnvFlag(t *testing.T) {
 func TestVaultValuesNotInErrors(t *testing.T) {
 	env := []string{"VAULT_E2E_URL=not a url hunter2", "VAULT_E2E_ORIGIN=(hunter2"}
 	for doc, want := range map[string]string{
-		"services:\n- url: \"{vault://env/vault-e2e-url}\"\n":                                 "services[0].url: invalid url '{vault://env/vault-e2e-url}'",
-		"plugins:\n- name: cors\n  config: {origins: [\"{vault://env/vault-e2e-origin}\"]}\n": "plugins[0].config.origins[0]: '{vault://env/vault-e2e-origin}' is not a valid regex",
+		"services:\n- url: \"{vault://env/vault-e2e-url}\"\n":                                 "services[0].url: invalid value (from {vault://env/vault-e2e-url})",
+		"plugins:\n- name: cors\n  config: {origins: [\"{vault://env/vault-e2e-origin}\"]}\n": "plugins[0].config.origins[0]: invalid value (from {vault://env/vault-e2e-origin})",
 	} {
 		cfg := writeFile(t, "kong.yml", "_format_version: \"3.0\"\n"+doc)
 		out, _, code := runCLI(t, env, "validate", "-c", cfg)
