@@ -58,16 +58,20 @@ func (n HeaderName) First(h http.Header) (v string, ok bool) {
 		return vs[0], true
 	}
 	for k, vs := range h {
-		if len(vs) > 0 && len(k) == len(n.dashed) && strings.IndexByte(k, '_') >= 0 && sameDashFold(k, n.dashed) {
+		if len(vs) > 0 && len(k) == len(n.dashed) && strings.IndexByte(k, '_') >= 0 && SameDashFold(k, n.dashed) {
 			return vs[0], true
 		}
 	}
 	return "", false
 }
 
-// sameDashFold reports whether a and b (of one length) are equal ignoring
-// ASCII case and reading '_' as '-'.
-func sameDashFold(a, b string) bool {
+// SameDashFold reports whether header names a and b are equal ignoring
+// ASCII case and reading '_' as '-', as CGI-style upstreams and NGINX's
+// $http_ variables read them. It does not allocate.
+func SameDashFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
 	for i := 0; i < len(a); i++ {
 		x, y := a[i], b[i]
 		if x == '_' {

@@ -55,3 +55,22 @@ func TestHeaderNameFirstDoesNotAllocate(t *testing.T) {
 		t.Fatalf("First allocates %v times", a)
 	}
 }
+
+func TestSameDashFold(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"X-User-Id", "X-User-Id", true},
+		{"x_user_ID", "X-User-Id", true},
+		{"X-User-Id", "X_user_id", true},
+		{"X-User-Id", "X-User-Ix", false},
+		{"X-User-Id", "X-User-Id2", false},
+		{"X-User-@d", "X-User-`d", false},
+		{"X-User-[d", "X-User-{d", false},
+	} {
+		if got := SameDashFold(c.a, c.b); got != c.want {
+			t.Errorf("SameDashFold(%q, %q) = %v", c.a, c.b, got)
+		}
+	}
+}

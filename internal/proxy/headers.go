@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strings"
 	"sync/atomic"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
 // stripRequestHeaders removes, before anything else sees the request, the
@@ -67,45 +69,21 @@ var aliasedPrefixes = [...]string{"X-Forwarded-", "X-Consumer-", "X-Authenticate
 // not allocate.
 func underscoreAlias(k string, owned []string) bool {
 	for _, p := range aliasedPrefixes {
-		if len(k) > len(p) && dashFoldPrefix(k, p) {
+		if len(k) > len(p) && plugin.SameDashFold(k[:len(p)], p) {
 			return true
 		}
 	}
 	for _, n := range aliasedNames {
-		if len(k) == len(n) && dashFoldPrefix(k, n) {
+		if plugin.SameDashFold(k, n) {
 			return true
 		}
 	}
 	for _, n := range owned {
-		if len(k) == len(n) && dashFoldPrefix(k, n) {
+		if plugin.SameDashFold(k, n) {
 			return true
 		}
 	}
 	return false
-}
-
-// dashFoldPrefix reports whether k starts with p, ASCII case-insensitively
-// and with '_' in k matching '-' in p.
-func dashFoldPrefix(k, p string) bool {
-	if len(k) < len(p) {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		a, b := k[i], p[i]
-		if a == '_' {
-			a = '-'
-		}
-		if 'A' <= a && a <= 'Z' {
-			a += 'a' - 'A'
-		}
-		if 'A' <= b && b <= 'Z' {
-			b += 'a' - 'A'
-		}
-		if a != b {
-			return false
-		}
-	}
-	return true
 }
 
 func isHopByHop(k string) bool {

@@ -299,33 +299,12 @@ func (in *instance) Access(c *plugin.Ctx) error {
 func (in *instance) stripClaimHeaders(h http.Header) {
 	for name := range h {
 		for i := range in.headers {
-			if sameHeaderName(name, in.headers[i].header) {
+			if plugin.SameDashFold(name, in.headers[i].header) {
 				delete(h, name)
 				break
 			}
 		}
 	}
-}
-
-// sameHeaderName compares header names ignoring ASCII case, with '_' and
-// '-' equal.
-func sameHeaderName(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if x == '_' {
-			x = '-'
-		}
-		if y == '_' {
-			y = '-'
-		}
-		if x != y && (x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z') {
-			return false
-		}
-	}
-	return true
 }
 
 // CheckCredentials is Kong's do_authentication (plugin.RunAuth adds the

@@ -560,25 +560,6 @@ func TestClaimsToHeadersSpellings(t *testing.T) {
 	}
 }
 
-func TestSameHeaderName(t *testing.T) {
-	for _, c := range []struct {
-		a, b string
-		want bool
-	}{
-		{"X-User-Id", "X-User-Id", true},
-		{"x_user_ID", "X-User-Id", true},
-		{"X-User-Id", "X_user_id", true},
-		{"X-User-Id", "X-User-Ix", false},
-		{"X-User-Id", "X-User-Id2", false},
-		{"X-User-@d", "X-User-`d", false},
-		{"X-User-[d", "X-User-{d", false},
-	} {
-		if got := sameHeaderName(c.a, c.b); got != c.want {
-			t.Errorf("sameHeaderName(%q, %q) = %v", c.a, c.b, got)
-		}
-	}
-}
-
 // A request an earlier auth plugin authenticated is left alone when
 // anonymous is set (logical OR), and answered otherwise (logical AND).
 func TestEarlierAuthentication(t *testing.T) {
