@@ -61,3 +61,50 @@ func TestSupaSupabaseAuthorization(t *testing.T) {
 		}
 	}
 }
+
+// TestSupaEmptyHeaderValue: Kong sets each header with ngx.req.set_header,
+// which (lua-nginx-module src/ngx_http_lua_headers_in.c,
+// ngx_http_set_header_helper) removes the header for an empty value and
+// adds none. So an add rendered empty sends nothing, a replace rendered
+// empty removes the header, and an append sends an empty value only after
+// the values already there. The query string keeps `q=`, as Kong's
+// set_query does.
+func TestSupaEmptyHeaderValue(t *testing.T) {
+	up := gwtest.StartEcho(t, "up")
+	gw := gwtest.Start(t, `_format_version: "3.0"
+services:
+- name: s
+  url: `+up.URL+`
+  routes:
+  - paths: ["/h"]
+    plugins:
+    - name: request-transformer
+      config:
+        add:
+          headers: ["X-E:", "X-N:$(headers.missing)"]
+          querystring: ["q:$(headers.missing)"]
+        replace:
+          headers: ["X-A:$(headers.missing)"]
+        append:
+          headers: ["X-B:$(headers.missing)", "X-C:$(headers.missing)"]
+`, gwtest.Options{})
+	req, _ := http.NewRequest(http.MethodGet, gw.URL+"/h", nil)
+	req.Header.Set("X-A", "1")
+	req.Header.Set("X-B", "2")
+	resp, body := gwtest.Do(t, req)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	seen := gwtest.DecodeSeen(t, body)
+	for _, name := range []string{"X-E", "X-N", "X-A", "X-C"} {
+		if vs, ok := seen.Header[name]; ok {
+			t.Errorf("upstream got %s %q, want no such header", name, vs)
+		}
+	}
+	if got := seen.Header["X-B"]; len(got) != 2 || got[0] != "2" || got[1] != "" {
+		t.Errorf("upstream got X-B %q, want [2 \"\"]", got)
+	}
+	if seen.Query != "q=" {
+		t.Errorf("upstream query %q, want q=", seen.Query)
+	}
+}
