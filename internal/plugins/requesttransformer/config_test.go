@@ -83,7 +83,7 @@ func TestValidation(t *testing.T) {
 				{Path: "append.headers[0]", Message: "value '$(shared.my_version)' is not in supported format, error: " +
 					"$(shared.my_version): shared (kong.ctx.shared) is not supported: no Turnpike plugin writes it; " + supportedForms},
 				{Path: "replace.uri", Message: "value '/requests/user2/$(10 * uri_captures.user1)' is not in supported format, error: " +
-					"$(10 * uri_captures.user1): a number is only supported as an index, as in uri_captures[1]; " + supportedForms},
+					"$(10 * uri_captures.user1): unexpected '*' at offset 3; " + supportedForms},
 			},
 		},
 		{

@@ -1,6 +1,7 @@
 package requesttransformer
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -15,6 +16,7 @@ const (
 	kTrue
 	kString
 	kTable // a repeated header or query argument
+	kNumber
 )
 
 // value is a Lua value of the template environment. A table is one of the
@@ -22,6 +24,7 @@ const (
 type value struct {
 	k  kind
 	s  string
+	n  int      // a number's value
 	hs []string // a header's values
 	as []argVal // a query argument's values
 }
@@ -36,7 +39,7 @@ type luaError string
 
 func (e luaError) Error() string { return string(e) }
 
-var typeNames = [...]string{kNil: "nil", kFalse: "boolean", kTrue: "boolean", kString: "string", kTable: "table"}
+var typeNames = [...]string{kNil: "nil", kFalse: "boolean", kTrue: "boolean", kString: "string", kTable: "table", kNumber: "number"}
 
 var (
 	errConcat = [...]error{
@@ -46,12 +49,23 @@ var (
 		kTable: luaError("attempt to concatenate a table value"),
 	}
 	errIndex = [...]error{
-		kNil:   luaError("attempt to index a nil value"),
-		kFalse: luaError("attempt to index a boolean value"),
-		kTrue:  luaError("attempt to index a boolean value"),
+		kNil:    luaError("attempt to index a nil value"),
+		kFalse:  luaError("attempt to index a boolean value"),
+		kTrue:   luaError("attempt to index a boolean value"),
+		kNumber: luaError("attempt to index a number value"),
 	}
-	errLowerOnTable = luaError("attempt to call method 'lower' (a nil value)")
-	errUpperOnTable = luaError("attempt to call method 'upper' (a nil value)")
+	errLen = [...]error{
+		kNil:    luaError("attempt to get length of a nil value"),
+		kFalse:  luaError("attempt to get length of a boolean value"),
+		kTrue:   luaError("attempt to get length of a boolean value"),
+		kNumber: luaError("attempt to get length of a number value"),
+	}
+	// A table has no string methods: the lookup gives nil, and the call fails.
+	errMethodOnTable = [...]error{
+		opLower: luaError("attempt to call method 'lower' (a nil value)"),
+		opUpper: luaError("attempt to call method 'upper' (a nil value)"),
+		opSub:   luaError("attempt to call method 'sub' (a nil value)"),
+	}
 )
 
 // tableText stands for Lua's tostring of a table, "table: 0x" and the
@@ -68,6 +82,8 @@ func (v value) text() string {
 		return "true"
 	case kTable:
 		return tableText
+	case kNumber:
+		return strconv.Itoa(v.n)
 	}
 	return ""
 }
@@ -75,7 +91,7 @@ func (v value) text() string {
 func (n *node) eval(e *env) (value, error) {
 	switch n.op {
 	case opLit:
-		return strVal(n.s), nil
+		return value{k: n.k, s: n.s, n: n.n}, nil
 	case opHeader:
 		return e.header(n), nil
 	case opQuery:
@@ -114,6 +130,8 @@ func (n *node) eval(e *env) (value, error) {
 		return value{k: kFalse}, nil
 	case opConcat:
 		return n.concat(e)
+	case opSub:
+		return n.sub(e)
 	}
 	v, err := n.kids[0].eval(e)
 	if err != nil {
@@ -124,18 +142,85 @@ func (n *node) eval(e *env) (value, error) {
 		return strVal(typeNames[v.k]), nil
 	case opIndex:
 		return index(v, n.n)
+	case opNot:
+		if v.truthy() {
+			return value{k: kFalse}, nil
+		}
+		return value{k: kTrue}, nil
+	case opLen:
+		switch v.k {
+		case kString:
+			return value{k: kNumber, n: len(v.s)}, nil
+		case kTable:
+			return value{k: kNumber, n: len(v.hs) + len(v.as)}, nil
+		}
+		return value{}, errLen[v.k]
 	}
 	// opLower, opUpper
 	switch v.k {
 	case kString:
 		return strVal(asciiCase(v.s, n.op == opUpper)), nil
 	case kTable:
-		if n.op == opUpper {
-			return value{}, errUpperOnTable
-		}
-		return value{}, errLowerOnTable
+		return value{}, errMethodOnTable[n.op]
 	}
 	return value{}, errIndex[v.k]
+}
+
+// sub is Lua's string.sub: byte positions from 1, negative ones counted
+// from the end, clamped to the string. The result shares s's bytes. As in
+// Lua, the receiver is indexed before the arguments are evaluated, and the
+// call fails after.
+func (n *node) sub(e *env) (value, error) {
+	v, err := n.kids[0].eval(e)
+	if err != nil {
+		return value{}, err
+	}
+	if v.k != kString && v.k != kTable {
+		return value{}, errIndex[v.k]
+	}
+	i, err := subArg(n.kids[1], e, 1)
+	if err != nil {
+		return value{}, err
+	}
+	j := -1
+	if len(n.kids) > 2 {
+		if j, err = subArg(n.kids[2], e, 2); err != nil {
+			return value{}, err
+		}
+	}
+	if v.k == kTable {
+		return value{}, errMethodOnTable[opSub]
+	}
+	l := len(v.s)
+	if i < 0 {
+		i = max(l+i+1, 0)
+	}
+	if j < 0 {
+		j = max(l+j+1, 0)
+	}
+	i, j = max(i, 1), min(j, l)
+	if i > j {
+		return strVal(""), nil
+	}
+	return strVal(v.s[i-1 : j]), nil
+}
+
+// subArg is an argument of sub as luaL_checkinteger takes it: a number,
+// or a string holding one (decimal integers only here).
+func subArg(k *node, e *env, pos int) (int, error) {
+	v, err := k.eval(e)
+	if err != nil {
+		return 0, err
+	}
+	switch v.k {
+	case kNumber:
+		return v.n, nil
+	case kString:
+		if i, err := strconv.Atoi(strings.TrimSpace(v.s)); err == nil {
+			return i, nil
+		}
+	}
+	return 0, luaError("bad argument #" + strconv.Itoa(pos) + " to 'sub' (number expected, got " + typeNames[v.k] + ")")
 }
 
 // capture is group i as ngx.re.match gives it: false when the group took
@@ -172,6 +257,8 @@ func equal(a, b value) bool {
 		return false
 	case a.k == kString:
 		return a.s == b.s
+	case a.k == kNumber:
+		return a.n == b.n
 	case a.k == kTable:
 		// Tables are equal only to themselves.
 		if a.hs != nil || b.hs != nil {
@@ -193,7 +280,12 @@ func (n *node) concat(e *env) (value, error) {
 		if err != nil {
 			return value{}, err
 		}
-		if v.k != kString {
+		switch v.k {
+		case kNumber:
+			// Lua concatenates a number as its decimal text.
+			v.s = strconv.Itoa(v.n)
+		case kString:
+		default:
 			return value{}, errConcat[v.k]
 		}
 		if size += len(v.s); size > maxRendered {

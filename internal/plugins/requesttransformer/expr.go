@@ -17,7 +17,7 @@ import (
 type op uint8
 
 const (
-	opLit          op = iota // s
+	opLit          op = iota // the constant k: s for a string, n for a number
 	opHeader                 // headers[s], s the lookup key
 	opQuery                  // query_params[s]
 	opCaptureName            // uri_captures[s]
@@ -31,10 +31,14 @@ const (
 	opAnd                    // kids[0] and kids[1]
 	opEq                     // kids[0] == kids[1]
 	opNe                     // kids[0] ~= kids[1]
+	opNot                    // not kids[0]
+	opLen                    // #kids[0]
+	opSub                    // kids[0]:sub(kids[1] [, kids[2]])
 )
 
 type node struct {
 	op   op
+	k    kind
 	s    string
 	n    int
 	kids []*node
@@ -43,17 +47,20 @@ type node struct {
 }
 
 // Bounds on one expression, far above what a value template needs; they
-// keep a hostile config from building a deep or huge tree.
+// keep a hostile config from building a deep or huge tree. maxNumber keeps
+// number literals where Lua's doubles hold them exactly and print them as
+// integers (LuaJIT's tostring uses 14 significant digits).
 const (
-	maxDepth = 16
-	maxNodes = 64
+	maxDepth  = 16
+	maxNodes  = 64
+	maxNumber = 1e14
 )
 
 // supportedForms is the sentence every refusal ends with.
 const supportedForms = "Turnpike evaluates only headers.<name>, headers[\"<name>\"], query_params.<name>, " +
 	"query_params[\"<name>\"], uri_captures.<name>, uri_captures[<n>], [<n>] on a multi-value header or " +
-	"argument, quoted strings, .., or, and, ==, ~=, type(x), x:lower(), x:upper() and parentheses " +
-	"(see docs/plugins/request-transformer.md)"
+	"argument, quoted strings, integers, nil, true, false, .., or, and, not, ==, ~=, #x, type(x), x:lower(), " +
+	"x:upper(), x:sub(i [, j]) and parentheses (see docs/plugins/request-transformer.md)"
 
 type tokKind uint8
 
@@ -62,7 +69,7 @@ const (
 	tName
 	tString
 	tNumber
-	tPunct // s is one of ( ) [ ] . .. : , == ~=
+	tPunct // s is one of ( ) [ ] . .. : , == ~= # -
 )
 
 type token struct {
@@ -192,28 +199,64 @@ func (p *parser) concat() *node {
 	return c
 }
 
+// operand parses a unary expression. Lua allows no suffix on a literal:
+// ('x'):lower(), not 'x':lower().
 func (p *parser) operand() *node {
 	switch p.tok.kind {
 	case tString:
-		n := p.newNode(opLit)
-		n.s = p.tok.s
-		p.next()
-		// Lua allows no suffix on a literal: ('x'):lower(), not 'x':lower().
-		return n
+		return p.literal(kString, p.tok.s, 0)
 	case tNumber:
-		p.fail("a number is only supported as an index, as in uri_captures[1]")
+		return p.literal(kNumber, "", p.tok.n)
 	case tName:
+		switch p.tok.s {
+		case "nil":
+			return p.literal(kNil, "", 0)
+		case "true":
+			return p.literal(kTrue, "", 0)
+		case "false":
+			return p.literal(kFalse, "", 0)
+		case "not":
+			return p.unary(opNot)
+		}
 		return p.suffixes(p.prefix())
 	case tPunct:
-		if p.tok.s == "(" {
+		switch p.tok.s {
+		case "(":
 			p.next()
 			n := p.or()
 			p.expect(")")
 			return p.suffixes(n)
+		case "#":
+			return p.unary(opLen)
+		case "-":
+			p.next()
+			if p.tok.kind != tNumber {
+				p.fail("a minus sign is only supported before a number")
+			}
+			return p.literal(kNumber, "", -p.tok.n)
 		}
 	}
 	p.unexpected()
 	return nil
+}
+
+func (p *parser) literal(k kind, s string, n int) *node {
+	lit := p.newNode(opLit)
+	lit.k, lit.s, lit.n = k, s, n
+	p.next()
+	return lit
+}
+
+// unary parses not or # and its operand; a chain of them counts as
+// nesting, so that it stays within maxDepth.
+func (p *parser) unary(o op) *node {
+	if p.depth++; p.depth > maxDepth {
+		p.fail("expression nested deeper than " + strconv.Itoa(maxDepth))
+	}
+	p.next()
+	n := p.newNode(o, p.operand())
+	p.depth--
+	return n
 }
 
 // prefix parses a name and what must follow it: the lookup of a template
@@ -301,8 +344,8 @@ func (p *parser) lookup(table string) *node {
 	return n
 }
 
-// suffixes parses the [<n>] and :lower()/:upper() that may follow a prefix
-// expression.
+// suffixes parses the [<n>], :lower(), :upper() and :sub(i [, j]) that may
+// follow a prefix expression.
 func (p *parser) suffixes(n *node) *node {
 	for {
 		switch {
@@ -318,27 +361,47 @@ func (p *parser) suffixes(n *node) *node {
 			n = idx
 		case p.isPunct(":"):
 			p.next()
-			var o op
-			switch {
-			case p.tok.kind == tName && p.tok.s == "lower":
-				o = opLower
-			case p.tok.kind == tName && p.tok.s == "upper":
-				o = opUpper
-			default:
-				p.fail("only the string methods :lower() and :upper() are supported")
-			}
-			p.next()
-			p.expect("(")
-			p.expect(")")
-			n = p.newNode(o, n)
+			n = p.method(n)
 		case p.isPunct("."):
-			p.fail("a field of a value is not supported; only [<n>], :lower() and :upper() may follow it")
+			p.fail("a field of a value is not supported; only [<n>], :lower(), :upper() and :sub(i [, j]) may follow it")
 		case p.isPunct("("):
 			p.fail("only type(x) can be called")
 		default:
 			return n
 		}
 	}
+}
+
+func (p *parser) method(recv *node) *node {
+	if p.tok.kind != tName || p.tok.s != "lower" && p.tok.s != "upper" && p.tok.s != "sub" {
+		p.fail("only the string methods :lower(), :upper() and :sub(i [, j]) are supported")
+	}
+	name := p.tok.s
+	p.next()
+	p.expect("(")
+	var n *node
+	switch name {
+	case "lower":
+		n = p.newNode(opLower, recv)
+	case "upper":
+		n = p.newNode(opUpper, recv)
+	default:
+		// Lua would ignore extra arguments and fail at run time without
+		// any; both are refused here.
+		if p.isPunct(")") {
+			p.fail(":sub takes one or two arguments")
+		}
+		n = p.newNode(opSub, recv, p.or())
+		if p.isPunct(",") {
+			p.next()
+			n.kids = append(n.kids, p.or())
+		}
+		if p.isPunct(",") {
+			p.fail(":sub takes one or two arguments")
+		}
+	}
+	p.expect(")")
+	return n
 }
 
 // next reads the following token into p.tok, Lua's lexical rules
@@ -368,7 +431,7 @@ func (p *parser) next() {
 			p.fail("only decimal integers are supported as numbers")
 		}
 		n, err := strconv.Atoi(s[start:p.pos])
-		if err != nil {
+		if err != nil || n >= maxNumber {
 			p.fail("number out of range at offset " + strconv.Itoa(start))
 		}
 		p.tok.kind, p.tok.n = tNumber, n
@@ -390,7 +453,7 @@ func (p *parser) next() {
 		case two == "--":
 			p.pos++
 			p.fail("comments are not supported")
-		case c == '(' || c == ')' || c == '[' || c == ']' || c == '.' || c == ':' || c == ',':
+		case c == '(' || c == ')' || c == '[' || c == ']' || c == '.' || c == ':' || c == ',' || c == '#' || c == '-':
 		default:
 			p.unexpectedPunct(start)
 		}

@@ -22,6 +22,9 @@ type template struct {
 	// readsHeaders is set when rendering looks at request headers, which
 	// decides when the header snapshot must be taken.
 	readsHeaders bool
+	// mayRenderEmpty is set when no literal text surrounds the `$(...)`,
+	// the only way a value can render to "".
+	mayRenderEmpty bool
 }
 
 // Bounds on what one value may render. Templates can repeat a request's
@@ -76,6 +79,7 @@ func compileTemplate(s string) (*template, error) {
 		t.parts = append(t.parts, part{lit: s[lit:]})
 		litSize += len(s) - lit
 	}
+	t.mayRenderEmpty = exprs > 0 && litSize == 0
 	if exprs > 0 && litSize > maxRendered {
 		return nil, limitError("its text outside $(...) is longer than " + strconv.Itoa(maxRendered) + " bytes, the most a rendered value may hold")
 	}

@@ -160,7 +160,34 @@ func (in *instance) transformHeaders(e *env) error {
 			h[p.key] = append(h[p.key], v)
 		}
 	}
+	dropEmptyFirst(h, in.replace.headers)
+	dropEmptyFirst(h, in.add.headers)
+	dropEmptyFirst(h, in.apnd.headers)
 	return nil
+}
+
+// dropEmptyFirst does what Kong's final ngx.req.set_header does to a value
+// rendered empty. lua-nginx-module (ngx_http_set_header_helper in
+// src/ngx_http_lua_headers_in.c) removes every header of the name for ""
+// and adds none; a list is set as its first element, then each further one
+// added, an empty one included. So an add or replace rendered empty sends
+// no header, and an append adds "" only after values already there. Until
+// then the empty value stays, as in Kong's headers table, where "" is
+// present to a later add and is the first element of a later append.
+func dropEmptyFirst(h http.Header, es []entry) {
+	for i := range es {
+		p := &es[i]
+		if p.val == nil || !p.val.mayRenderEmpty {
+			continue
+		}
+		switch vs := h[p.key]; {
+		case len(vs) == 0 || vs[0] != "":
+		case len(vs) == 1:
+			delete(h, p.key)
+		default:
+			h[p.key] = vs[1:]
+		}
+	}
 }
 
 // badHost answers a Host, rendered from or renamed from the request, that
