@@ -244,7 +244,11 @@ func (b *builder) buildCertificates() {
 			b.errf(JoinPath(path, "name"), "invalid SNI '%s'", name)
 			return
 		}
-		register(b, &snis, "name", name, path, name)
+		// Certificates are selected by the lower-case server name, so names
+		// that differ only in case would let one certificate take over
+		// another's.
+		key := strings.ToLower(name)
+		register(b, &snis, "name", key, path, key)
 	}
 	for i := range b.cfg.Certificates {
 		if b.cp.stop() {
