@@ -212,10 +212,10 @@ func JWTSecretID(e *JWTSecretEntry) string {
 }
 
 // CertificateID is a certificate's id: its configured one or a stable one
-// from its PEM (it has no name; Kong's is random).
+// from its place in the file (it has no name; Kong's is random). Not from
+// its PEM: the same certificate may be given twice, for other SNIs.
 func CertificateID(ce *CertificateEntry) string {
-	c := ce.Certificate
-	return EntityID("certificates", c.ID, c.Cert)
+	return EntityID("certificates", ce.Certificate.ID, "|"+ce.Path)
 }
 
 // EntityID returns id, or a name-based UUID (version 5 layout) of kind and
