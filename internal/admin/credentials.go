@@ -3,7 +3,7 @@ package admin
 import (
 	"net/http"
 
-	"github.com/turnpikegw/turnpike/internal/snapshot"
+	"github.com/turnpikegw/turnpike/internal/config"
 )
 
 // credentialKinds are the credential entities served read-only: Kong's
@@ -31,8 +31,8 @@ func (ix *index) addCredentials(created int64) {
 	}
 	consumer := func(id string) map[string]any { return map[string]any{"id": id} }
 	for _, e := range m.KeyAuthCredentials {
-		k, cid := e.Credential, snapshot.ConsumerID(e.Consumer.Consumer)
-		id := snapshot.EntityID("keyauth_credentials", k.ID, cid+"|"+k.Key)
+		k, cid := e.Credential, config.ConsumerID(e.Consumer.Consumer)
+		id := config.KeyAuthID(e)
 		var ttl any
 		if k.TTL > 0 {
 			ttl = k.TTL
@@ -43,8 +43,8 @@ func (ix *index) addCredentials(created int64) {
 		}})
 	}
 	for _, e := range m.BasicAuthCredentials {
-		b, cid := e.Credential, snapshot.ConsumerID(e.Consumer.Consumer)
-		id := snapshot.BasicAuthID(e)
+		b, cid := e.Credential, config.ConsumerID(e.Consumer.Consumer)
+		id := config.BasicAuthID(e)
 		// Kong shows the stored hash, never the password as given.
 		ix.add("basicauth_credentials", &entity{id: id, key: b.Username, tags: b.Tags, consumer: cid, body: map[string]any{
 			"id": id, "username": b.Username, "password": e.PasswordHash, "tags": list(b.Tags),
@@ -52,8 +52,8 @@ func (ix *index) addCredentials(created int64) {
 		}})
 	}
 	for _, e := range m.JWTSecrets {
-		j, cid := e.Secret, snapshot.ConsumerID(e.Consumer.Consumer)
-		id := snapshot.EntityID("jwt_secrets", j.ID, cid+"|"+j.Key)
+		j, cid := e.Secret, config.ConsumerID(e.Consumer.Consumer)
+		id := config.JWTSecretID(e)
 		secret := j.Secret
 		if e.GenerateSecret {
 			// Kong shows the secret it generated; here the directory
@@ -81,8 +81,8 @@ func (ix *index) addCredentials(created int64) {
 		ix.add("jwt_secrets", &entity{id: id, key: j.Key, tags: j.Tags, consumer: cid, body: body})
 	}
 	for _, e := range m.ACLs {
-		a, cid := e.ACL, snapshot.ConsumerID(e.Consumer.Consumer)
-		id := snapshot.ACLID(e)
+		a, cid := e.ACL, config.ConsumerID(e.Consumer.Consumer)
+		id := config.ACLID(e)
 		ix.add("acls", &entity{id: id, tags: a.Tags, consumer: cid, body: map[string]any{
 			"id": id, "group": a.Group, "tags": list(a.Tags),
 			"created_at": ts(a.CreatedAt), "consumer": consumer(cid),

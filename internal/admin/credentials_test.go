@@ -9,7 +9,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/turnpikegw/turnpike/internal/config"
-	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
 const credentialsConfig = `_format_version: "3.0"
@@ -44,7 +43,7 @@ acls:
 func TestAdminCredentials(t *testing.T) {
 	f := newFixture(t, credentialsConfig, nil)
 	snap := f.holder.Load()
-	aliceID := snapshot.ConsumerID(&config.Consumer{Username: "alice"})
+	aliceID := config.ConsumerID(&config.Consumer{Username: "alice"})
 	bobID := "0b8f6a2e-5d1c-4f7a-9a3b-2c4d6e8f0a1b"
 
 	checks := []struct{ path, field, want string }{
@@ -92,7 +91,7 @@ func TestAdminCredentials(t *testing.T) {
 	if byGroup := f.get("/consumers/bob/acls/users"); byGroup["consumer"].(map[string]any)["id"] != bobID {
 		t.Errorf("acl by group = %v", byGroup)
 	}
-	aclID := snapshot.KongID("acls", "acls:*:"+aliceID+":admins")
+	aclID := config.KongID("acls", "acls:*:"+aliceID+":admins")
 	if acl := f.get("/acls/" + aclID); acl["group"] != "admins" || acl["created_at"] == nil {
 		t.Errorf("acl by id = %v", acl)
 	}

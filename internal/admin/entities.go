@@ -65,7 +65,7 @@ func (ix *index) find(kind, idOrKey string) *entity {
 
 // buildIndex renders the model with Kong's field names and defaults.
 // Service and route ids are taken from the compiled snapshot (what the
-// proxy hands plugins and logs), consumer ids from snapshot.ConsumerID;
+// proxy hands plugins and logs), consumer ids from config.ConsumerID;
 // other entities without an id get a stable name-based one, so the ids
 // an operator sees survive reloads.
 func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *index {
@@ -81,7 +81,7 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 	for _, ce := range m.Certificates {
 		c := ce.Certificate
 		// Certificates have no name; the PEM itself is the stable key.
-		id := snapshot.EntityID("certificates", c.ID, c.Cert)
+		id := config.CertificateID(ce)
 		ix.add("certificates", &entity{id: id, tags: c.Tags, body: map[string]any{
 			"id": id, "cert": c.Cert, "cert_alt": null(c.CertAlt), "snis": list(ce.SNINames),
 			"tags": list(c.Tags), "created_at": ts(c.CreatedAt), "updated_at": ts(c.UpdatedAt),
@@ -91,7 +91,7 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 	upIDs := map[*config.UpstreamEntry]string{}
 	for _, ue := range m.Upstreams {
 		u := ue.Upstream
-		id := snapshot.UpstreamID(ue)
+		id := config.UpstreamID(ue)
 		upIDs[ue] = id
 		ix.add("upstreams", &entity{id: id, key: u.Name, tags: u.Tags, body: map[string]any{
 			"id": id, "name": u.Name, "algorithm": u.Algorithm,
@@ -106,7 +106,7 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 		}})
 		for _, te := range ue.Targets {
 			t := te.Target
-			tid := snapshot.TargetID(ue, te)
+			tid := config.TargetID(ue, te)
 			// Kong's target timestamps are fractional seconds.
 			at := t.CreatedAt
 			if at == 0 {
@@ -122,7 +122,7 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 	svcIDs := map[*config.ServiceEntry]string{}
 	for _, se := range m.Services {
 		s := se.Service
-		id := snapshot.ServiceID(se)
+		id := config.ServiceID(se)
 		svcIDs[se] = id
 		ix.add("services", &entity{id: id, key: s.Name, tags: s.Tags, body: snapshot.ServiceBody(se, created)})
 	}
@@ -130,7 +130,7 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 	routeIDs := map[*config.RouteEntry]string{}
 	for _, re := range m.Routes {
 		r := re.Route
-		id := snapshot.RouteID(re)
+		id := config.RouteID(re)
 		routeIDs[re] = id
 		svcID := ""
 		if re.Service != nil {
@@ -142,7 +142,7 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 	consIDs := map[*config.ConsumerEntry]string{}
 	for _, ce := range m.Consumers {
 		c := ce.Consumer
-		id := snapshot.ConsumerID(c)
+		id := config.ConsumerID(c)
 		consIDs[ce] = id
 		ix.add("consumers", &entity{id: id, key: c.Username, tags: c.Tags, body: map[string]any{
 			"id": id, "username": null(c.Username), "custom_id": null(c.CustomID),
@@ -168,7 +168,7 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 		if pe.Consumer != nil {
 			e.consumer = consIDs[pe.Consumer]
 		}
-		e.id = snapshot.PluginID(pe)
+		e.id = config.PluginID(pe)
 		e.body = map[string]any{
 			"id": e.id, "name": p.Name, "instance_name": null(p.InstanceName),
 			"service": fk(e.service), "route": fk(e.route), "consumer": fk(e.consumer),

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
-	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
 func names(t *testing.T, body map[string]any, field string) []string {
@@ -77,10 +76,10 @@ func TestAdminEntityLists(t *testing.T) {
 		t.Errorf("route by id = %v", byID)
 	}
 	alice := f.get("/consumers/alice")
-	if alice["id"] != snapshot.ConsumerID(&config.Consumer{Username: "alice"}) || alice["custom_id"] != nil {
+	if alice["id"] != config.ConsumerID(&config.Consumer{Username: "alice"}) || alice["custom_id"] != nil {
 		t.Errorf("consumer = %v", alice)
 	}
-	if c := f.get("/consumers/" + snapshot.ConsumerID(&config.Consumer{CustomID: "c-3"})); c["custom_id"] != "c-3" {
+	if c := f.get("/consumers/" + config.ConsumerID(&config.Consumer{CustomID: "c-3"})); c["custom_id"] != "c-3" {
 		t.Errorf("consumer by id = %v", c)
 	}
 

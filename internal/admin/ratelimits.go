@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting"
 	"github.com/turnpikegw/turnpike/internal/ratelimit"
@@ -93,7 +94,7 @@ func findRateLimiter(ix *index, ref string) (*entity, int, string) {
 // instanceOf is the instance compiled for a plugin entity.
 func instanceOf(snap *snapshot.Snapshot, e *entity) (plugin.Instance, bool) {
 	for _, pe := range snap.Model.Plugins {
-		if snapshot.PluginID(pe) == e.id {
+		if config.PluginID(pe) == e.id {
 			return snap.InstanceOf(pe)
 		}
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
 const rateLimitsCfg = `
@@ -57,7 +56,7 @@ func countFor(t *testing.T, f *fixture, consumerID string) {
 func TestRateLimits(t *testing.T) {
 	f := newFixture(t, rateLimitsCfg, nil)
 	t.Cleanup(f.loader.Close)
-	aliceID := snapshot.ConsumerID(&config.Consumer{Username: "alice"})
+	aliceID := config.ConsumerID(&config.Consumer{Username: "alice"})
 	countFor(t, f, aliceID)
 	countFor(t, f, aliceID)
 

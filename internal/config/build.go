@@ -19,6 +19,9 @@ type builder struct {
 	decodeErrs map[string]bool
 	// cp stops the loops over entities of an abandoned load.
 	cp checkpoint
+	// dupKeys are the paths of entities refused for a duplicate key: see
+	// claimID.
+	dupKeys map[string]bool
 
 	services  index[*ServiceEntry]
 	routes    index[*RouteEntry]
@@ -36,6 +39,21 @@ type builder struct {
 type index[T any] struct {
 	byKey map[string]T
 	where map[string]string
+}
+
+// add indexes v under key for lookups without checking that it is unique:
+// ids are, once every id is known (checkEntityIDs). The first entity keeps
+// the key.
+func (ix *index[T]) add(key, path string, v T) {
+	if key == "" {
+		return
+	}
+	if ix.byKey == nil {
+		ix.byKey, ix.where = map[string]T{}, map[string]string{}
+	}
+	if _, ok := ix.byKey[key]; !ok {
+		ix.byKey[key], ix.where[key] = v, path
+	}
 }
 
 func (ix *index[T]) lookup(key string) (T, bool) {
@@ -113,7 +131,7 @@ func (b *builder) warn(path, msg string) {
 }
 
 // register adds key to ix unless it is empty or taken; kind names the key in
-// the duplicate error ("name", "id", "username").
+// the duplicate error ("name", "username").
 func register[T any](b *builder, ix *index[T], kind, key, path string, v T) {
 	if key == "" {
 		return
@@ -123,9 +141,18 @@ func register[T any](b *builder, ix *index[T], kind, key, path string, v T) {
 	}
 	if first, ok := ix.where[key]; ok {
 		b.errf(JoinPath(path, kind), "duplicate %s '%s' (first defined at %s)", kind, key, first)
+		b.refusedKey(path)
 		return
 	}
 	ix.byKey[key], ix.where[key] = v, path
+}
+
+// refusedKey notes that the entity at path was refused for a duplicate key.
+func (b *builder) refusedKey(path string) {
+	if b.dupKeys == nil {
+		b.dupKeys = map[string]bool{}
+	}
+	b.dupKeys[path] = true
 }
 
 func at(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
@@ -190,6 +217,7 @@ func (b *builder) build() {
 	b.buildCredentials(consumers)
 	nested = append(nested, b.pluginsOf(b.cfg.Plugins, "plugins", scopeNone, nil, nil, nil)...)
 	b.resolvePlugins(nested)
+	b.checkEntityIDs()
 }
 
 func (b *builder) checkFormatVersion() {
@@ -249,7 +277,7 @@ func (b *builder) addService(s *Service, path string) *ServiceEntry {
 		e.Upstream = u
 	}
 	b.m.Services = append(b.m.Services, e)
-	register(b, &b.services, "id", s.ID, path, e)
+	b.services.add(s.ID, path, e)
 	register(b, &b.services, "name", s.Name, path, e)
 	return e
 }
@@ -271,7 +299,7 @@ func (b *builder) addRoute(r *Route, path string, parent *ServiceEntry) *RouteEn
 		e.Service = b.resolveService(r.Service, JoinPath(path, "service"))
 	}
 	b.m.Routes = append(b.m.Routes, e)
-	register(b, &b.routes, "id", r.ID, path, e)
+	b.routes.add(r.ID, path, e)
 	register(b, &b.routes, "name", r.Name, path, e)
 	return e
 }
@@ -313,7 +341,7 @@ func (b *builder) addConsumer(c *Consumer, path string) *ConsumerEntry {
 		b.err(path, "at least one of these fields must be non-empty: 'custom_id', 'username'")
 	}
 	b.m.Consumers = append(b.m.Consumers, e)
-	register(b, &b.consumers, "id", c.ID, path, e)
+	b.consumers.add(c.ID, path, e)
 	register(b, &b.consumers, "username", c.Username, path, e)
 	register(b, &b.customIDs, "custom_id", c.CustomID, path, e)
 	return e

@@ -17,7 +17,7 @@ import (
 // same certificate. Entities are indexed by id for the services and
 // plugins that name them.
 func (b *builder) buildCACertificates() {
-	digests := index[*CACertEntry]{}
+	digests, ids := index[*CACertEntry]{}, idSet{}
 	now := time.Now()
 	for i := range b.cfg.CACertificates {
 		if b.cp.stop() {
@@ -39,7 +39,8 @@ func (b *builder) buildCACertificates() {
 			register(b, &digests, "cert_digest", e.Digest, path, e)
 		}
 		b.m.CACerts = append(b.m.CACerts, e)
-		register(b, &b.caCerts, "id", c.ID, path, e)
+		b.claimID(ids, c.ID, c.ID, path)
+		b.caCerts.add(c.ID, path, e)
 	}
 }
 

@@ -31,7 +31,7 @@ func (b *builder) buildUpstreams() {
 		b.checkID(u.ID, path)
 		b.checkUpstream(u, path)
 		b.m.Upstreams = append(b.m.Upstreams, e)
-		register(b, &b.upstreams, "id", u.ID, path, e)
+		b.upstreams.add(u.ID, path, e)
 		register(b, &b.upstreams, "name", u.Name, path, e)
 	}
 	seen := map[*UpstreamEntry]map[string]string{}
@@ -238,13 +238,17 @@ func (b *builder) checkTarget(t *Target, path string) (*TargetEntry, bool) {
 }
 
 func (b *builder) buildCertificates() {
-	snis := index[string]{}
+	snis, sniIDs := index[string]{}, idSet{}
 	addSNI := func(name, path string) {
 		if !validSNI(name) {
 			b.errf(JoinPath(path, "name"), "invalid SNI '%s'", name)
 			return
 		}
-		register(b, &snis, "name", name, path, name)
+		// Certificates are selected by the lower-case server name, so names
+		// that differ only in case would let one certificate take over
+		// another's.
+		key := strings.ToLower(name)
+		register(b, &snis, "name", key, path, key)
 	}
 	for i := range b.cfg.Certificates {
 		if b.cp.stop() {
@@ -266,11 +270,12 @@ func (b *builder) buildCertificates() {
 			if s.Certificate != nil {
 				b.checkNestedRef(JoinPath(spath, "certificate"), "certificate", s.Certificate.ID, s.Certificate.Name, c.ID, "")
 			}
+			b.claimID(sniIDs, s.ID, s.ID, spath)
 			addSNI(s.Name, spath)
 			e.SNINames = append(e.SNINames, s.Name)
 		}
 		b.m.Certificates = append(b.m.Certificates, e)
-		register(b, &b.certs, "id", c.ID, path, e)
+		b.certs.add(c.ID, path, e)
 	}
 	for i := range b.cfg.SNIs {
 		if b.cp.stop() {
@@ -279,6 +284,7 @@ func (b *builder) buildCertificates() {
 		s := &b.cfg.SNIs[i]
 		path := at("snis", i)
 		b.checkID(s.ID, path)
+		b.claimID(sniIDs, s.ID, s.ID, path)
 		addSNI(s.Name, path)
 		switch {
 		case s.Certificate == nil || s.Certificate.Key() == "":

@@ -119,15 +119,14 @@ var jwtAlgorithms = []struct {
 // bcryptPrefixes mark a password given already hashed.
 var bcryptPrefixes = []string{"$2a$", "$2b$", "$2y$"}
 
-// credentialIndexes are the uniqueness indexes of credentials: ids per
-// kind, key-auth keys, basic-auth usernames, jwt keys, and acl groups per
-// consumer.
+// credentialIndexes are the uniqueness indexes of credentials: key-auth
+// keys, basic-auth usernames, jwt keys, and acl groups per consumer (ids
+// are checked with every other kind's, checkEntityIDs).
 type credentialIndexes struct {
-	keyAuthIDs, basicAuthIDs, jwtIDs, aclIDs index[struct{}]
-	keys                                     map[string]string
-	usernames                                index[*BasicAuthEntry]
-	jwtKeys                                  index[*JWTSecretEntry]
-	groups                                   map[aclKey]string
+	keys      map[string]string
+	usernames index[*BasicAuthEntry]
+	jwtKeys   index[*JWTSecretEntry]
+	groups    map[aclKey]string
 	// toHash are the basic-auth entries whose plain password is hashed
 	// once validation is done.
 	toHash []*BasicAuthEntry
@@ -222,7 +221,6 @@ const maxTTL = 100000000
 
 func (b *builder) addKeyAuth(ix *credentialIndexes, k *KeyAuthCredential, path string, parent *ConsumerEntry) {
 	b.checkID(k.ID, path)
-	register(b, &ix.keyAuthIDs, "id", k.ID, path, struct{}{})
 	ce, ok := b.credentialConsumer(k.Consumer, path, parent)
 	if k.Key == "" {
 		b.err(JoinPath(path, "key"), "required field missing")
@@ -245,7 +243,6 @@ func (b *builder) addKeyAuth(ix *credentialIndexes, k *KeyAuthCredential, path s
 
 func (b *builder) addBasicAuth(ix *credentialIndexes, c *BasicAuthCredential, path string, parent *ConsumerEntry) {
 	b.checkID(c.ID, path)
-	register(b, &ix.basicAuthIDs, "id", c.ID, path, struct{}{})
 	ce, ok := b.credentialConsumer(c.Consumer, path, parent)
 	e := &BasicAuthEntry{Path: path, Credential: c, Consumer: ce}
 	if c.Username == "" {
@@ -323,7 +320,6 @@ func (b *builder) hashPasswords(es []*BasicAuthEntry) {
 
 func (b *builder) addJWT(ix *credentialIndexes, j *JWTSecret, path string, parent *ConsumerEntry) {
 	b.checkID(j.ID, path)
-	register(b, &ix.jwtIDs, "id", j.ID, path, struct{}{})
 	ce, ok := b.credentialConsumer(j.Consumer, path, parent)
 	e := &JWTSecretEntry{Path: path, Secret: j, Consumer: ce}
 	if j.Key == "" {
@@ -487,7 +483,6 @@ func keyKind(pub crypto.PublicKey) string {
 
 func (b *builder) addACL(ix *credentialIndexes, a *ACL, path string, parent *ConsumerEntry) {
 	b.checkID(a.ID, path)
-	register(b, &ix.aclIDs, "id", a.ID, path, struct{}{})
 	ce, ok := b.credentialConsumer(a.Consumer, path, parent)
 	if a.Group == "" {
 		b.err(JoinPath(path, "group"), "required field missing")

@@ -85,6 +85,7 @@ func (b *builder) resolvePlugins(ps []pendingPlugin) {
 		k := scopeKey{name: p.Name, service: e.Service, route: e.Route, consumer: e.Consumer}
 		if first, dup := seen[k]; dup {
 			b.errf(path, "duplicate plugin '%s' for the same service, route and consumer (first defined at %s)", p.Name, first)
+			b.refusedKey(path)
 			continue
 		}
 		seen[k] = path

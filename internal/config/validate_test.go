@@ -60,8 +60,8 @@ func TestValidationErrors(t *testing.T) {
 			{Path: "services[1].name", Message: "duplicate name 's' (first defined at services[0])"},
 		}},
 		{"service duplicate id", "services: [{id: 0b7c9d2e-3f4a-4b5c-8d6e-7f8091a2b3c4, host: h}, {id: 0b7c9d2e-3f4a-4b5c-8d6e-7f8091a2b3c4, host: h}, {id: nope, host: h}]", Errors{
-			{Path: "services[1].id", Message: "duplicate id '0b7c9d2e-3f4a-4b5c-8d6e-7f8091a2b3c4' (first defined at services[0])"},
 			{Path: "services[2].id", Message: "expected a valid UUID"},
+			{Path: "services[1].id", Message: "duplicate id '0b7c9d2e-3f4a-4b5c-8d6e-7f8091a2b3c4' (first defined at services[0])"},
 		}},
 
 		// Routes.

@@ -58,6 +58,7 @@ var (
 // vault that is not installed has no schema, so nothing else of it is.
 func (b *builder) buildVaults() {
 	var prefixes index[*Vault]
+	ids := idSet{}
 	for i := range b.cfg.Vaults {
 		v, path := &b.cfg.Vaults[i], at("vaults", i)
 		if v.Name != "" && v.Name != "env" {
@@ -65,6 +66,7 @@ func (b *builder) buildVaults() {
 			continue
 		}
 		b.checkID(v.ID, path)
+		b.claimID(ids, v.ID, v.ID, path)
 		switch {
 		case v.Prefix == "":
 			b.err(JoinPath(path, "prefix"), "required field missing")

@@ -445,7 +445,7 @@ func (e *explainer) consumer(name string) (id, note string) {
 	if m := e.snap.Model; m != nil {
 		for _, ce := range m.Consumers {
 			co := ce.Consumer
-			cid := snapshot.ConsumerID(co)
+			cid := config.ConsumerID(co)
 			if co.Username == name || (co.CustomID != "" && co.CustomID == name) || cid == name {
 				return cid, ""
 			}
@@ -465,9 +465,9 @@ func (e *explainer) consumerLabels() map[string]string {
 				label = co.CustomID
 			}
 			if label == "" {
-				label = snapshot.ConsumerID(co)
+				label = config.ConsumerID(co)
 			}
-			out[snapshot.ConsumerID(co)] = label
+			out[config.ConsumerID(co)] = label
 		}
 	}
 	return out

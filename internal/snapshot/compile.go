@@ -134,7 +134,7 @@ func (c *compiler) services() {
 		s := se.Service
 		svc := &Service{
 			Info: plugin.ServiceInfo{
-				ID: ServiceID(se), Name: s.Name, Protocol: s.Protocol,
+				ID: config.ServiceID(se), Name: s.Name, Protocol: s.Protocol,
 				Host: s.Host, Port: s.Port, Path: s.Path, Entity: c.serviceEntity(se),
 			},
 			Path:           s.Path,
@@ -395,7 +395,7 @@ func (c *compiler) routes() {
 		r := re.Route
 		route := &Route{
 			Info: plugin.RouteInfo{
-				ID: RouteID(re), Name: r.Name, Paths: r.Paths, Entity: c.routeEntity(re),
+				ID: config.RouteID(re), Name: r.Name, Paths: r.Paths, Entity: c.routeEntity(re),
 			},
 			HTTPSRedirectStatus: r.HTTPSRedirectStatusCode,
 			StripPath:           r.StripPathValue(),
@@ -470,7 +470,7 @@ func (c *compiler) chains() {
 	}
 	consumerIDs := map[*config.ConsumerEntry]string{}
 	for _, ce := range c.m.Consumers {
-		consumerIDs[ce] = ConsumerID(ce.Consumer)
+		consumerIDs[ce] = config.ConsumerID(ce.Consumer)
 	}
 	for i, re := range c.m.Routes {
 		type pick struct {

@@ -265,7 +265,7 @@ upstreams:
 	if len(s.PoolKeys) != 5 {
 		t.Errorf("pool keys %v", s.PoolKeys)
 	}
-	if got := ConsumerID(&config.Consumer{Username: "x"}); got != "f4ad81db-055e-5110-987a-a0f765d83c80" {
+	if got := config.ConsumerID(&config.Consumer{Username: "x"}); got != "f4ad81db-055e-5110-987a-a0f765d83c80" {
 		t.Errorf("consumer id %q, want the pinned one", got)
 	}
 }

@@ -66,7 +66,7 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory) *Directory {
 	byEntry := make(map[*config.ConsumerEntry]*plugin.Consumer, len(m.Consumers))
 	for i, ce := range m.Consumers {
 		c := &consumers[i]
-		*c = plugin.Consumer{ID: ConsumerID(ce.Consumer), Username: ce.Consumer.Username, CustomID: ce.Consumer.CustomID}
+		*c = plugin.Consumer{ID: config.ConsumerID(ce.Consumer), Username: ce.Consumer.Username, CustomID: ce.Consumer.CustomID}
 		byEntry[ce] = c
 		d.consumers[c.ID] = c
 		if c.Username != "" {
@@ -82,7 +82,7 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory) *Directory {
 		k, c := e.Credential, byEntry[e.Consumer]
 		ka := &keys[i]
 		ka.cred = plugin.Credential{
-			ID:   EntityID("keyauth_credentials", k.ID, c.ID+"|"+k.Key),
+			ID:   config.KeyAuthID(e),
 			Kind: "key-auth", Consumer: c, Key: k.Key, Tags: k.Tags,
 		}
 		ka.since = now
@@ -101,7 +101,7 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory) *Directory {
 	for i, e := range m.BasicAuthCredentials {
 		b, c := e.Credential, byEntry[e.Consumer]
 		basics[i] = plugin.Credential{
-			ID:   BasicAuthID(e),
+			ID:   config.BasicAuthID(e),
 			Kind: "basic-auth", Consumer: c, Username: b.Username, PasswordHash: e.PasswordHash, Tags: b.Tags,
 		}
 		d.basicAuth[b.Username] = &basics[i]
@@ -115,7 +115,7 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory) *Directory {
 			secret = d.generatedSecret(prev, j.Key, c.ID)
 		}
 		jwts[i] = plugin.Credential{
-			ID:   EntityID("jwt_secrets", j.ID, c.ID+"|"+j.Key),
+			ID:   config.JWTSecretID(e),
 			Kind: "jwt", Consumer: c, Key: j.Key, Secret: secret, RSAPublicKey: j.RSAPublicKey,
 			Algorithm: j.Algorithm, PublicKey: e.PublicKey, JWKSURI: j.JWKSURI, Issuer: j.Issuer,
 			Audience: j.Audience, Tags: j.Tags,

@@ -47,7 +47,7 @@ func TestDirectoryLookups(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	d := loadDirectory(t, directoryYAML, now, nil)
 
-	aliceID := KongID("consumers", "alice")
+	aliceID := config.KongID("consumers", "alice")
 	alice, ok := d.Consumer("alice")
 	if !ok || alice.ID != aliceID || alice.Username != "alice" || alice.CustomID != "A1" {
 		t.Fatalf("Consumer(alice) = %+v, %v", alice, ok)
@@ -69,7 +69,7 @@ func TestDirectoryLookups(t *testing.T) {
 	if !ok || k.Consumer != alice || k.Kind != "key-auth" || k.Key != "alice-key" || !k.ExpiresAt.IsZero() || len(k.Tags) != 1 {
 		t.Fatalf("KeyAuth(alice-key) = %+v, %v", k, ok)
 	}
-	if want := EntityID("keyauth_credentials", "", aliceID+"|alice-key"); k.ID != want {
+	if want := config.EntityID("keyauth_credentials", "", aliceID+"|alice-key"); k.ID != want {
 		t.Errorf("generated key-auth id %q, want %q", k.ID, want)
 	}
 	tmp, _ := d.KeyAuth("alice-temp")
@@ -101,7 +101,7 @@ func TestDirectoryLookups(t *testing.T) {
 	if !ok || j.Consumer != alice || j.Kind != "jwt" || j.Secret != "shh" || j.Algorithm != "HS256" {
 		t.Fatalf("JWT = %+v, %v", j, ok)
 	}
-	if want := EntityID("jwt_secrets", "", aliceID+"|alice-iss"); j.ID != want {
+	if want := config.EntityID("jwt_secrets", "", aliceID+"|alice-iss"); j.ID != want {
 		t.Errorf("jwt id %q, want %q", j.ID, want)
 	}
 
@@ -169,7 +169,7 @@ func TestCompileSetsDirectory(t *testing.T) {
 func TestDirectoryLookupsDoNotAllocate(t *testing.T) {
 	d := loadDirectory(t, directoryYAML, time.Now(), nil)
 	var dir plugin.Directory = d
-	id := KongID("consumers", "alice")
+	id := config.KongID("consumers", "alice")
 	n := testing.AllocsPerRun(100, func() {
 		dir.Consumer("alice")
 		dir.KeyAuth("alice-key")
@@ -276,7 +276,7 @@ func BenchmarkDirectoryConsumer(b *testing.B) {
 		format func(int) string
 	}{
 		{"username", func(n int) string { return "user-" + strconv.Itoa(n) }},
-		{"id", func(n int) string { return KongID("consumers", "user-"+strconv.Itoa(n)) }},
+		{"id", func(n int) string { return config.KongID("consumers", "user-"+strconv.Itoa(n)) }},
 	} {
 		names := benchShuffled(bm.format)
 		b.Run(bm.name, func(b *testing.B) {
@@ -296,7 +296,7 @@ func BenchmarkDirectoryConsumer(b *testing.B) {
 
 func BenchmarkDirectoryGroups(b *testing.B) {
 	d := benchDirectory(b)
-	id := KongID("consumers", "user-7")
+	id := config.KongID("consumers", "user-7")
 	b.ReportAllocs()
 	for b.Loop() {
 		d.Groups(id)

@@ -35,7 +35,7 @@ func ServiceBody(se *config.ServiceEntry, created int64) map[string]any {
 		cert = map[string]any{"id": r.Key()}
 	}
 	return map[string]any{
-		"id": ServiceID(se), "name": orNil(s.Name), "protocol": s.Protocol, "host": s.Host, "port": s.Port,
+		"id": config.ServiceID(se), "name": orNil(s.Name), "protocol": s.Protocol, "host": s.Host, "port": s.Port,
 		"path": orNil(s.Path), "retries": s.Retries, "connect_timeout": s.ConnectTimeout,
 		"write_timeout": s.WriteTimeout, "read_timeout": s.ReadTimeout, "enabled": s.Enabled,
 		"client_certificate": cert, "tls_verify": tlsVerify, "tls_verify_depth": tlsDepth,
@@ -50,14 +50,14 @@ func RouteBody(re *config.RouteEntry, created int64) map[string]any {
 	r := re.Route
 	var svc any
 	if re.Service != nil {
-		svc = map[string]any{"id": ServiceID(re.Service)}
+		svc = map[string]any{"id": config.ServiceID(re.Service)}
 	}
 	var headers any
 	if len(r.Headers) > 0 {
 		headers = r.Headers
 	}
 	return map[string]any{
-		"id": RouteID(re), "name": orNil(r.Name), "protocols": r.Protocols, "methods": listOrNil(r.Methods),
+		"id": config.RouteID(re), "name": orNil(r.Name), "protocols": r.Protocols, "methods": listOrNil(r.Methods),
 		"hosts": listOrNil(r.Hosts), "paths": listOrNil(r.Paths), "headers": headers, "snis": listOrNil(r.SNIs),
 		"sources": endpointsOrNil(r.Sources), "destinations": endpointsOrNil(r.Destinations),
 		"https_redirect_status_code": r.HTTPSRedirectStatusCode, "strip_path": r.StripPathValue(),

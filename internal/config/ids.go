@@ -1,15 +1,14 @@
-package snapshot
+package config
 
 import (
 	"crypto/sha1"
 	"strings"
 
-	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/ident"
 )
 
 // Entities without an id get the one Kong's DB-less loader gives them
-// (kong/db/schema/others/declarative_config.lua, generate_ids): a version 5
+// (kong/db/schema/others/declarative_lua, generate_ids): a version 5
 // UUID of a per-kind namespace, itself the version 5 UUID of the kind's name
 // under Kong's fixed root namespace, and a key: the name for services and
 // routes, the username for consumers, the cache key for plugins. Kong gives
@@ -43,7 +42,7 @@ func KongID(kind, key string) string {
 
 // ConsumerID is the id of a consumer: its configured id, Kong's id from its
 // username, or a stable one from its custom_id (Kong's is random).
-func ConsumerID(co *config.Consumer) string {
+func ConsumerID(co *Consumer) string {
 	switch {
 	case co.ID != "":
 		return co.ID
@@ -55,7 +54,7 @@ func ConsumerID(co *config.Consumer) string {
 
 // ServiceID is a service's id: its configured one, Kong's from its name, or
 // a stable one from its place in the file (Kong's is random).
-func ServiceID(se *config.ServiceEntry) string {
+func ServiceID(se *ServiceEntry) string {
 	switch s := se.Service; {
 	case s.ID != "":
 		return s.ID
@@ -66,7 +65,7 @@ func ServiceID(se *config.ServiceEntry) string {
 }
 
 // RouteID is a route's id, as ServiceID.
-func RouteID(re *config.RouteEntry) string {
+func RouteID(re *RouteEntry) string {
 	switch r := re.Route; {
 	case r.ID != "":
 		return r.ID
@@ -79,7 +78,7 @@ func RouteID(re *config.RouteEntry) string {
 // PluginID is a plugin's id: its configured one, Kong's from its cache key,
 // or, where Kong's would be random, a stable one from its name and scope (a
 // plugin name appears once per scope).
-func PluginID(pe *config.PluginEntry) string {
+func PluginID(pe *PluginEntry) string {
 	if pe.Plugin.ID != "" {
 		return pe.Plugin.ID
 	}
@@ -106,10 +105,10 @@ func PluginID(pe *config.PluginEntry) string {
 // reference written as a mapping ({id: ...}) adds no part at all, as in
 // Kong. It is not ok when the plugin is nested in an entity whose own id
 // Kong would not know yet (random): Kong's plugin id is random then too.
-func pluginCacheKey(pe *config.PluginEntry) (string, bool) {
+func pluginCacheKey(pe *PluginEntry) (string, bool) {
 	p := pe.Plugin
 	parts := []string{"plugins", "*", p.Name}
-	add := func(ref *config.Ref, nested bool, parentID func() (string, bool)) bool {
+	add := func(ref *Ref, nested bool, parentID func() (string, bool)) bool {
 		switch {
 		case ref != nil:
 			if ref.Name != "" {
@@ -141,7 +140,7 @@ func pluginCacheKey(pe *config.PluginEntry) (string, bool) {
 
 // UpstreamID is an upstream's id: its configured one or Kong's from its
 // name (which every upstream has).
-func UpstreamID(ue *config.UpstreamEntry) string {
+func UpstreamID(ue *UpstreamEntry) string {
 	if id := ue.Upstream.ID; id != "" {
 		return id
 	}
@@ -152,7 +151,7 @@ func UpstreamID(ue *config.UpstreamEntry) string {
 // Kong's from its cache key, "targets", the workspace, the upstream (as a
 // top-level target names it, or the id of the upstream it is nested in)
 // and the target as written.
-func TargetID(ue *config.UpstreamEntry, te *config.TargetEntry) string {
+func TargetID(ue *UpstreamEntry, te *TargetEntry) string {
 	t := te.Target
 	if t.ID != "" {
 		return t.ID
@@ -170,7 +169,7 @@ func TargetID(ue *config.UpstreamEntry, te *config.TargetEntry) string {
 // BasicAuthID is a basic-auth credential's id: its configured one or
 // Kong's from its cache key, "basicauth_credentials", the workspace and the
 // username.
-func BasicAuthID(e *config.BasicAuthEntry) string {
+func BasicAuthID(e *BasicAuthEntry) string {
 	if id := e.Credential.ID; id != "" {
 		return id
 	}
@@ -181,7 +180,7 @@ func BasicAuthID(e *config.BasicAuthEntry) string {
 // cache key, "acls", the workspace, the consumer (as a top-level entry names
 // it, or the id of the consumer it is nested in) and the group; where Kong's
 // is random (nested in a consumer with only a custom_id), a stable one.
-func ACLID(e *config.ACLEntry) string {
+func ACLID(e *ACLEntry) string {
 	a := e.ACL
 	if a.ID != "" {
 		return a.ID
@@ -197,6 +196,26 @@ func ACLID(e *config.ACLEntry) string {
 		return EntityID("acls", "", consumer+"|"+a.Group)
 	}
 	return KongID("acls", "acls:*:"+consumer+":"+a.Group)
+}
+
+// KeyAuthID is a key-auth credential's id: its configured one or a stable
+// one from its consumer and key (Kong's is random).
+func KeyAuthID(e *KeyAuthEntry) string {
+	k := e.Credential
+	return EntityID("keyauth_credentials", k.ID, ConsumerID(e.Consumer.Consumer)+"|"+k.Key)
+}
+
+// JWTSecretID is a jwt credential's id, as KeyAuthID.
+func JWTSecretID(e *JWTSecretEntry) string {
+	j := e.Secret
+	return EntityID("jwt_secrets", j.ID, ConsumerID(e.Consumer.Consumer)+"|"+j.Key)
+}
+
+// CertificateID is a certificate's id: its configured one or a stable one
+// from its place in the file (it has no name; Kong's is random). Not from
+// its PEM: the same certificate may be given twice, for other SNIs.
+func CertificateID(ce *CertificateEntry) string {
+	return EntityID("certificates", ce.Certificate.ID, "|"+ce.Path)
 }
 
 // EntityID returns id, or a name-based UUID (version 5 layout) of kind and

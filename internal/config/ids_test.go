@@ -1,11 +1,6 @@
-package snapshot
+package config
 
-import (
-	"testing"
-	"time"
-
-	"github.com/turnpikegw/turnpike/internal/config"
-)
+import "testing"
 
 // idsYAML has an entity of every kind whose id is derived, at every scope
 // a plugin can have.
@@ -52,13 +47,13 @@ plugins:
 // to their derivation must show up here as a deliberate edit, not pass
 // because a test compares the function with itself. The service, route,
 // consumer and plugin ids were computed by hand from Kong's derivation
-// (kong/db/schema/others/declarative_config.lua: a version 5 UUID under
+// (kong/db/schema/others/declarative_lua: a version 5 UUID under
 // the kind's namespace of the name, username or cache key, e.g.
 // "plugins:*:rate-limiting:orders-route::alice"), and so was the
 // basic-auth one; the key-auth and jwt ids and the custom_id consumer's
 // are Turnpike's own (Kong's are random).
 func TestGeneratedIDsArePinned(t *testing.T) {
-	m, err := config.Parse([]byte(idsYAML), config.Options{})
+	m, err := Parse([]byte(idsYAML), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,11 +70,9 @@ func TestGeneratedIDsArePinned(t *testing.T) {
 	for _, pe := range m.Plugins {
 		got[pe.Path] = PluginID(pe)
 	}
-	d := NewDirectory(m, time.Unix(0, 0), nil)
-	k, _ := d.KeyAuth("alice-key")
-	b, _ := d.BasicAuth("alice-basic")
-	j, _ := d.JWT("alice-iss")
-	got["key-auth alice-key"], got["basic-auth alice-basic"], got["jwt alice-iss"] = k.ID, b.ID, j.ID
+	got["key-auth alice-key"] = KeyAuthID(m.KeyAuthCredentials[0])
+	got["basic-auth alice-basic"] = BasicAuthID(m.BasicAuthCredentials[0])
+	got["jwt alice-iss"] = JWTSecretID(m.JWTSecrets[0])
 	got["EntityID"] = EntityID("upstreams", "", "pool")
 	got["EntityID with id"] = EntityID("upstreams", "44444444-4444-4444-8444-444444444444", "pool")
 	want := map[string]string{
@@ -117,7 +110,7 @@ func TestGeneratedIDsArePinned(t *testing.T) {
 // predate the workspace part of Kong's cache keys, so only these three
 // still hold.
 func TestKongIDsFromKongSpec(t *testing.T) {
-	m, err := config.Parse([]byte(`_format_version: "1.1"
+	m, err := Parse([]byte(`_format_version: "1.1"
 services:
 - name: my-service
   url: https://example.com
@@ -126,7 +119,7 @@ services:
     paths: [/]
 consumers:
 - username: my-user
-`), config.Options{})
+`), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +140,7 @@ consumers:
 // Turnpike id (so does that entity, from its place in the file), and
 // targets are keyed by their upstream.
 func TestKongIDEdges(t *testing.T) {
-	m, err := config.Parse([]byte(`_format_version: "3.0"
+	m, err := Parse([]byte(`_format_version: "3.0"
 services:
 - id: 33333333-3333-4333-8333-333333333333
   url: http://a.internal
@@ -164,7 +157,7 @@ upstreams:
 targets:
 - target: 10.0.0.2
   upstream: pool
-`), config.Options{})
+`), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,122 @@
+package config
+
+import "strings"
+
+// Every entity of a kind must end up with an id of its own, whether the
+// file gives it or it is derived (ids.go): the admin API finds entities by
+// id, the router breaks priority ties by route id, and rate-limiting keys
+// shared counters by plugin id. Kong's DB-less loader refuses the same
+// files ("uniqueness violation: ... with primary key set to ... already
+// declared"), derived ids included. Ids are compared in lower case: a UUID
+// reads the same in either case (ident.Parse), so two spellings are one id.
+
+// idSite is where an id of a kind was first met.
+type idSite struct {
+	path    string
+	derived bool
+}
+
+// idSet holds the ids of one kind, in lower case.
+type idSet map[string]idSite
+
+// claimID records the id of the entity at path: written is the id the file
+// gives ("" for none), id the effective one. A written id is reported at
+// its field, a derived one at the entity. An entity already refused for a
+// duplicate key (name, username, scope) is not reported again for the id
+// derived from that key.
+func (b *builder) claimID(ids idSet, written, id, path string) {
+	if id == "" {
+		return
+	}
+	derived := written == ""
+	if derived && b.dupKeys[path] {
+		return
+	}
+	key := strings.ToLower(id)
+	first, dup := ids[key]
+	if !dup {
+		ids[key] = idSite{path: path, derived: derived}
+		return
+	}
+	what, where := "duplicate id", "first defined at"
+	epath := JoinPath(path, "id")
+	if derived {
+		what, epath = "duplicate derived id", path
+	}
+	if first.derived {
+		where = "first derived for"
+	}
+	b.errf(epath, what+" '%s' ("+where+" %s)", id, first.path)
+}
+
+// checkEntityIDs claims the effective id of every entity in the model, one
+// set per kind; it runs once every reference is resolved, since a plugin's
+// id derives from its scope. Kinds whose ids are never derived (vaults,
+// SNIs, CA certificates) are claimed where they are built.
+func (b *builder) checkEntityIDs() {
+	m := b.m
+	claim := func(n int, each func(ids idSet, i int)) {
+		ids := make(idSet, n)
+		for i := 0; i < n && !b.cp.stop(); i++ {
+			each(ids, i)
+		}
+	}
+	claim(len(m.Services), func(ids idSet, i int) {
+		se := m.Services[i]
+		path := se.Path
+		if se.Implicit {
+			// The service a route's url: makes is named after the route,
+			// and reported at the url.
+			if b.dupKeys[path] {
+				return
+			}
+			path = JoinPath(path, "url")
+		}
+		b.claimID(ids, se.Service.ID, ServiceID(se), path)
+	})
+	claim(len(m.Routes), func(ids idSet, i int) {
+		re := m.Routes[i]
+		b.claimID(ids, re.Route.ID, RouteID(re), re.Path)
+	})
+	claim(len(m.Consumers), func(ids idSet, i int) {
+		ce := m.Consumers[i]
+		b.claimID(ids, ce.Consumer.ID, ConsumerID(ce.Consumer), ce.Path)
+	})
+	claim(len(m.Plugins), func(ids idSet, i int) {
+		pe := m.Plugins[i]
+		b.claimID(ids, pe.Plugin.ID, PluginID(pe), pe.Path)
+	})
+	claim(len(m.Upstreams), func(ids idSet, i int) {
+		ue := m.Upstreams[i]
+		b.claimID(ids, ue.Upstream.ID, UpstreamID(ue), ue.Path)
+	})
+	targets := idSet{}
+	for _, ue := range m.Upstreams {
+		for _, te := range ue.Targets {
+			if b.cp.stop() {
+				return
+			}
+			b.claimID(targets, te.Target.ID, TargetID(ue, te), te.Path)
+		}
+	}
+	claim(len(m.Certificates), func(ids idSet, i int) {
+		ce := m.Certificates[i]
+		b.claimID(ids, ce.Certificate.ID, CertificateID(ce), ce.Path)
+	})
+	claim(len(m.KeyAuthCredentials), func(ids idSet, i int) {
+		e := m.KeyAuthCredentials[i]
+		b.claimID(ids, e.Credential.ID, KeyAuthID(e), e.Path)
+	})
+	claim(len(m.BasicAuthCredentials), func(ids idSet, i int) {
+		e := m.BasicAuthCredentials[i]
+		b.claimID(ids, e.Credential.ID, BasicAuthID(e), e.Path)
+	})
+	claim(len(m.JWTSecrets), func(ids idSet, i int) {
+		e := m.JWTSecrets[i]
+		b.claimID(ids, e.Secret.ID, JWTSecretID(e), e.Path)
+	})
+	claim(len(m.ACLs), func(ids idSet, i int) {
+		e := m.ACLs[i]
+		b.claimID(ids, e.ACL.ID, ACLID(e), e.Path)
+	})
+}
