@@ -43,7 +43,8 @@ type index[T any] struct {
 
 // add indexes v under key for lookups without checking that it is unique:
 // ids are, once every id is known (checkEntityIDs). The first entity keeps
-// the key.
+// the key. The key is the entity's id, written or derived: Kong finds a
+// reference written as the id it derived from a name too.
 func (ix *index[T]) add(key, path string, v T) {
 	if key == "" {
 		return
@@ -277,7 +278,7 @@ func (b *builder) addService(s *Service, path string) *ServiceEntry {
 		e.Upstream = u
 	}
 	b.m.Services = append(b.m.Services, e)
-	b.services.add(s.ID, path, e)
+	b.services.add(ServiceID(e), path, e)
 	register(b, &b.services, "name", s.Name, path, e)
 	return e
 }
@@ -299,7 +300,7 @@ func (b *builder) addRoute(r *Route, path string, parent *ServiceEntry) *RouteEn
 		e.Service = b.resolveService(r.Service, JoinPath(path, "service"))
 	}
 	b.m.Routes = append(b.m.Routes, e)
-	b.routes.add(r.ID, path, e)
+	b.routes.add(RouteID(e), path, e)
 	register(b, &b.routes, "name", r.Name, path, e)
 	return e
 }
@@ -341,7 +342,7 @@ func (b *builder) addConsumer(c *Consumer, path string) *ConsumerEntry {
 		b.err(path, "at least one of these fields must be non-empty: 'custom_id', 'username'")
 	}
 	b.m.Consumers = append(b.m.Consumers, e)
-	b.consumers.add(c.ID, path, e)
+	b.consumers.add(ConsumerID(c), path, e)
 	register(b, &b.consumers, "username", c.Username, path, e)
 	register(b, &b.customIDs, "custom_id", c.CustomID, path, e)
 	return e

@@ -31,7 +31,7 @@ func (b *builder) buildUpstreams() {
 		b.checkID(u.ID, path)
 		b.checkUpstream(u, path)
 		b.m.Upstreams = append(b.m.Upstreams, e)
-		b.upstreams.add(u.ID, path, e)
+		b.upstreams.add(UpstreamID(e), path, e)
 		register(b, &b.upstreams, "name", u.Name, path, e)
 	}
 	seen := map[*UpstreamEntry]map[string]string{}
