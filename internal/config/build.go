@@ -35,29 +35,42 @@ type builder struct {
 }
 
 // index finds entities by id or by their endpoint key (name, username) and
-// remembers where each key was first defined, for duplicate errors.
+// remembers where each key was first defined, for duplicate errors. Ids and
+// keys are kept apart and a reference is looked up as an id first, as Kong
+// does: an entity named like another's id must not take references meant
+// for that one.
 type index[T any] struct {
+	byID  map[string]T
 	byKey map[string]T
 	where map[string]string
 }
 
-// add indexes v under key for lookups without checking that it is unique:
-// ids are, once every id is known (checkEntityIDs). The first entity keeps
-// the key. The key is the entity's id, written or derived: Kong finds a
-// reference written as the id it derived from a name too.
-func (ix *index[T]) add(key, path string, v T) {
-	if key == "" {
+// add indexes v under its id for lookups without checking that it is
+// unique: ids are, once every id is known (checkEntityIDs). The first
+// entity keeps the id. The id is written or derived: Kong finds a reference
+// written as the id it derived from a name too.
+func (ix *index[T]) add(id string, v T) {
+	if id == "" {
 		return
 	}
-	if ix.byKey == nil {
-		ix.byKey, ix.where = map[string]T{}, map[string]string{}
+	if ix.byID == nil {
+		ix.byID = map[string]T{}
 	}
-	if _, ok := ix.byKey[key]; !ok {
-		ix.byKey[key], ix.where[key] = v, path
+	if _, ok := ix.byID[id]; !ok {
+		ix.byID[id] = v
 	}
 }
 
 func (ix *index[T]) lookup(key string) (T, bool) {
+	if v, ok := ix.byID[key]; ok {
+		return v, true
+	}
+	return ix.named(key)
+}
+
+// named finds an entity by its endpoint key only: a service's host names an
+// upstream, never its id.
+func (ix *index[T]) named(key string) (T, bool) {
 	v, ok := ix.byKey[key]
 	return v, ok
 }
@@ -274,11 +287,11 @@ func (b *builder) addService(s *Service, path string) *ServiceEntry {
 	e := &ServiceEntry{Path: path, Service: s}
 	b.checkID(s.ID, path)
 	b.checkService(s, path, s.URL != "")
-	if u, ok := b.upstreams.lookup(s.Host); ok && s.Host != "" {
+	if u, ok := b.upstreams.named(s.Host); ok && s.Host != "" {
 		e.Upstream = u
 	}
 	b.m.Services = append(b.m.Services, e)
-	b.services.add(ServiceID(e), path, e)
+	b.services.add(ServiceID(e), e)
 	register(b, &b.services, "name", s.Name, path, e)
 	return e
 }
@@ -300,7 +313,7 @@ func (b *builder) addRoute(r *Route, path string, parent *ServiceEntry) *RouteEn
 		e.Service = b.resolveService(r.Service, JoinPath(path, "service"))
 	}
 	b.m.Routes = append(b.m.Routes, e)
-	b.routes.add(RouteID(e), path, e)
+	b.routes.add(RouteID(e), e)
 	register(b, &b.routes, "name", r.Name, path, e)
 	return e
 }
@@ -315,7 +328,7 @@ func (b *builder) implicitService(r *Route, path string) *ServiceEntry {
 	s.URL = r.URL
 	b.checkService(s, path, true)
 	e := &ServiceEntry{Path: path, Service: s, Implicit: true}
-	if u, ok := b.upstreams.lookup(s.Host); ok && s.Host != "" {
+	if u, ok := b.upstreams.named(s.Host); ok && s.Host != "" {
 		e.Upstream = u
 	}
 	b.m.Services = append(b.m.Services, e)
@@ -342,7 +355,7 @@ func (b *builder) addConsumer(c *Consumer, path string) *ConsumerEntry {
 		b.err(path, "at least one of these fields must be non-empty: 'custom_id', 'username'")
 	}
 	b.m.Consumers = append(b.m.Consumers, e)
-	b.consumers.add(ConsumerID(c), path, e)
+	b.consumers.add(ConsumerID(c), e)
 	register(b, &b.consumers, "username", c.Username, path, e)
 	register(b, &b.customIDs, "custom_id", c.CustomID, path, e)
 	return e

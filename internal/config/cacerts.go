@@ -40,7 +40,7 @@ func (b *builder) buildCACertificates() {
 		}
 		b.m.CACerts = append(b.m.CACerts, e)
 		b.claimID(ids, c.ID, c.ID, path)
-		b.caCerts.add(c.ID, path, e)
+		b.caCerts.add(c.ID, e)
 	}
 }
 

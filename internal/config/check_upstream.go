@@ -31,7 +31,7 @@ func (b *builder) buildUpstreams() {
 		b.checkID(u.ID, path)
 		b.checkUpstream(u, path)
 		b.m.Upstreams = append(b.m.Upstreams, e)
-		b.upstreams.add(UpstreamID(e), path, e)
+		b.upstreams.add(UpstreamID(e), e)
 		register(b, &b.upstreams, "name", u.Name, path, e)
 	}
 	seen := map[*UpstreamEntry]map[string]string{}
@@ -275,7 +275,7 @@ func (b *builder) buildCertificates() {
 			e.SNINames = append(e.SNINames, s.Name)
 		}
 		b.m.Certificates = append(b.m.Certificates, e)
-		b.certs.add(c.ID, path, e)
+		b.certs.add(c.ID, e)
 	}
 	for i := range b.cfg.SNIs {
 		if b.cp.stop() {
