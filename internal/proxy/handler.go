@@ -494,9 +494,10 @@ func (h *Handler) setForwarded(r *http.Request, st *reqState, lh *listenerHandle
 		if v := hdr.Get("X-Forwarded-Path"); v != "" {
 			fpath = v
 		}
-		if v := hdr.Get("X-Real-IP"); v == "" {
-			set(0, "X-Real-Ip", c.ClientIP)
-		}
+		// As Kong's X-Real-IP $remote_addr after the realip module: the
+		// client address the gateway worked out, never the one a client
+		// wrote that the real-IP header did not vouch for.
+		set(0, "X-Real-Ip", c.ForwardedIP)
 	} else {
 		set(0, "X-Real-Ip", c.ClientIP)
 		delete(hdr, "X-Forwarded-Prefix")

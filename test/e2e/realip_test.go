@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -60,5 +61,25 @@ func TestRateLimitByForwardedIP(t *testing.T) {
 	// Without --trusted-ips every request is the peer's, whatever it claims.
 	if got := statuses(t, untrusted, "198.51.100.1", "203.0.113.9", "192.0.2.4"); got != "OK,OK,Too Many Requests" {
 		t.Errorf("untrusted peer: %s", got)
+	}
+}
+
+// The upstream's X-Real-IP is the client address the gateway worked out
+// from the real-IP header, as Kong's $remote_addr after the realip module,
+// not an X-Real-IP the client wrote beside it.
+func TestRealIPHeaderIsTheWorkedOutClient(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: a
+  url: %s
+  routes:
+  - paths: [/]
+`, up.URL), gwtest.Options{Args: []string{"--trusted-ips", "127.0.0.0/8", "--real-ip-header", "X-Forwarded-For"}})
+	_, body := gw.Get("/", "X-Forwarded-For", "203.0.113.7", "X-Real-IP", "1.1.1.1")
+	seen := gwtest.DecodeSeen(t, body)
+	if got := strings.Join(seen.Header["X-Real-Ip"], ","); got != "203.0.113.7" {
+		t.Errorf("X-Real-Ip = %q, want the client the real-IP header names, 203.0.113.7", got)
 	}
 }
