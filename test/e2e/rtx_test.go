@@ -63,6 +63,6 @@ services:
 		t.Error("the failed request reached the upstream")
 	}
 	waitUntil(t, "the error log to say why", func() bool {
-		return strings.Contains(gw.Stderr(), "failed to render the template $('a' .. headers.missing), error:attempt to concatenate a nil value")
+		return strings.Contains(gw.Stderr(), "failed to render the template in config.add.headers[0], error:attempt to concatenate a nil value")
 	})
 }

@@ -62,7 +62,7 @@ func TestTmplcapRenderedValueCap(t *testing.T) {
 		t.Error("the failed request reached the upstream")
 	}
 	waitUntil(t, "the error log to say why", func() bool {
-		return strings.Contains(gw.Stderr(), "failed to render the template $(headers.x .. headers.x), error:the rendered value is longer than 65536 bytes")
+		return strings.Contains(gw.Stderr(), "failed to render the template in config.add.headers[0], error:the rendered value is longer than 65536 bytes")
 	})
 }
 

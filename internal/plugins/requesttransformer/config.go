@@ -94,7 +94,11 @@ func splitPair(s string) (name, value string, ok bool) {
 	return s[:i], s[j:], true
 }
 
-type validator struct{ errs plugin.Errors }
+type validator struct {
+	errs plugin.Errors
+	// litSize sums the templates' own text, rendered on every request.
+	litSize int
+}
 
 func (v *validator) fail(path, msg string) {
 	v.errs = append(v.errs, plugin.Errors{{Path: path, Message: msg}}...)
@@ -102,7 +106,7 @@ func (v *validator) fail(path, msg string) {
 
 // value compiles an entry's value template, reporting unsupported forms.
 func (v *validator) value(path, value string) *template {
-	t, err := compileTemplate(value)
+	t, err := compileTemplate(value, "config."+path)
 	var limit limitError
 	switch {
 	case errors.As(err, &limit):
@@ -111,6 +115,12 @@ func (v *validator) value(path, value string) *template {
 		return nil
 	case err != nil:
 		v.fail(path, "value '"+value+"' is not in supported format, error: "+err.Error())
+		return nil
+	}
+	// Templates that together render more than the per-request bound with
+	// their own text alone would fail every request.
+	if v.litSize += t.litSize; t.litSize > 0 && v.litSize > maxRendered {
+		v.fail(path, "value's text outside $(...) takes the plugin's templates past "+strconv.Itoa(maxRendered)+" bytes in total, the most they may render for a request")
 		return nil
 	}
 	return t

@@ -65,7 +65,7 @@ func TestRenderErrorNamesTemplate(t *testing.T) {
 	}
 	r := httptest.NewRequest("GET", "/", nil)
 	err = in.Access(&plugin.Ctx{Req: r, Method: "GET", Path: "/"})
-	want := "[request-transformer] failed to render the template x$('a' .. query_params.none), error:attempt to concatenate a nil value"
+	want := "[request-transformer] failed to render the template in config.add.querystring[0], error:attempt to concatenate a nil value"
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v, want %s", err, want)
 	}
@@ -132,7 +132,7 @@ func TestTemplateSplitting(t *testing.T) {
 		{"x$(uri_captures.user1)y$(uri_captures.user2)z", "xfooybarz"},
 	}
 	for _, tt := range tests {
-		tpl, err := compileTemplate(tt.in)
+		tpl, err := compileTemplate(tt.in, "v")
 		if tt.want == "" {
 			// Penlight cuts at the first balancing ')', quotes or not.
 			if err == nil {
@@ -168,7 +168,7 @@ func TestRenderAllocations(t *testing.T) {
 		{"$('p-' .. headers.x_a .. '-' .. uri_captures[1] .. '-s')", 1},
 	}
 	for _, tt := range tests {
-		tpl, err := compileTemplate(tt.tpl)
+		tpl, err := compileTemplate(tt.tpl, "v")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,7 +201,7 @@ func FuzzTemplate(f *testing.F) {
 	r.Header["X-Foo"] = []string{"1", "2"}
 	c := &plugin.Ctx{Req: r, RawQuery: r.URL.RawQuery, Captures: userCaptures}
 	f.Fuzz(func(t *testing.T, s string) {
-		tpl, err := compileTemplate(s)
+		tpl, err := compileTemplate(s, "v")
 		if err != nil {
 			if !strings.HasSuffix(err.Error(), supportedForms) {
 				t.Fatalf("refusal without the supported forms: %v", err)

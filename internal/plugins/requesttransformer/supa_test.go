@@ -112,7 +112,7 @@ func TestSupaAllocations(t *testing.T) {
 	r.Header.Set("Apikey", "k")
 	c := &plugin.Ctx{Req: r}
 	for _, s := range []string{supabaseAuth, supabaseLegacy, "$(headers.authorization:sub(-3, -2))", "$(not headers.apikey)"} {
-		tpl, err := compileTemplate(s)
+		tpl, err := compileTemplate(s, "v")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
@@ -17,8 +18,11 @@ type part struct {
 // template is a value compiled once in New. A value without `$(...)` is a
 // single literal and renders without allocating.
 type template struct {
-	src   string
+	field string
 	parts []part
+	// litSize is the text outside `$(...)`, rendered every time; 0 for a
+	// value without `$(...)`, which is never rendered.
+	litSize int
 	// readsHeaders is set when rendering looks at request headers, which
 	// decides when the header snapshot must be taken.
 	readsHeaders bool
@@ -27,17 +31,22 @@ type template struct {
 	mayRenderEmpty bool
 }
 
-// Bounds on what one value may render. Templates can repeat a request's
+// Bounds on what templates may render. Templates can repeat a request's
 // text many times over (a 16 KB config once turned a 60 KB header into a
-// 72 MB request head); the cap keeps a value within what the upstream takes
-// as a header block by default, and rendering stops as soon as it is passed.
-// A value without `$(...)` is not rendered and not capped.
+// 72 MB request head, and 1,000 entries of 64 KiB each later into 60 MB);
+// maxRendered keeps what one instance renders for a request, every value
+// together, within what the upstream takes as a header block by default.
+// Rendering stops as soon as it is passed. A value without `$(...)` is not
+// rendered and does not count.
 const (
 	maxRendered = 64 << 10
 	maxExprs    = 64
 )
 
-var errTooLong = errors.New("the rendered value is longer than " + strconv.Itoa(maxRendered) + " bytes")
+var (
+	errTooLong = errors.New("the rendered value is longer than " + strconv.Itoa(maxRendered) + " bytes")
+	errTooMuch = errors.New("the values rendered for the request are longer than " + strconv.Itoa(maxRendered) + " bytes in total")
+)
 
 // limitError is a template over a bound, reported without the refusal's
 // list of supported forms.
@@ -47,43 +56,92 @@ func (e limitError) Error() string { return string(e) }
 
 // compileTemplate splits s on `$(...)` the way Penlight's template does
 // (balanced parentheses; an unbalanced `$(` is literal text) and parses
-// each expression.
-func compileTemplate(s string) (*template, error) {
-	t := &template{src: s}
-	lit, exprs, litSize := 0, 0, 0
-	for i := 0; i+1 < len(s); i++ {
-		if s[i] != '$' || s[i+1] != '(' {
-			continue
+// each expression. field is the value's path in the config, which errors
+// name instead of the text: the text may hold a secret from a vault.
+func compileTemplate(s, field string) (*template, error) {
+	t := &template{field: field}
+	spans := exprSpans(s)
+	if len(spans) == 0 {
+		t.parts = []part{{lit: s}}
+		return t, nil
+	}
+	if len(spans) > maxExprs {
+		return nil, limitError("more than " + strconv.Itoa(maxExprs) + " $(...) expressions")
+	}
+	lit := 0
+	for _, sp := range spans {
+		if sp[0] > lit {
+			t.parts = append(t.parts, part{lit: s[lit:sp[0]]})
+			t.litSize += sp[0] - lit
 		}
-		end := balanced(s, i+1)
-		if end < 0 {
-			continue
-		}
-		if i > lit {
-			t.parts = append(t.parts, part{lit: s[lit:i]})
-			litSize += i - lit
-		}
-		if exprs++; exprs > maxExprs {
-			return nil, limitError("more than " + strconv.Itoa(maxExprs) + " $(...) expressions")
-		}
-		n, err := parseExpr(s[i+2 : end])
+		n, err := parseExpr(s[sp[0]+2 : sp[1]])
 		if err != nil {
 			return nil, err
 		}
 		t.readsHeaders = t.readsHeaders || n.reads(opHeader)
 		t.parts = append(t.parts, part{expr: n})
-		lit = end + 1
-		i = end
+		lit = sp[1] + 1
 	}
-	if lit < len(s) || len(t.parts) == 0 {
+	if lit < len(s) {
 		t.parts = append(t.parts, part{lit: s[lit:]})
-		litSize += len(s) - lit
+		t.litSize += len(s) - lit
 	}
-	t.mayRenderEmpty = exprs > 0 && litSize == 0
-	if exprs > 0 && litSize > maxRendered {
+	t.mayRenderEmpty = t.litSize == 0
+	if t.litSize > maxRendered {
 		return nil, limitError("its text outside $(...) is longer than " + strconv.Itoa(maxRendered) + " bytes, the most a rendered value may hold")
 	}
 	return t, nil
+}
+
+// exprSpans returns the `$` and ')' offsets of the `$(...)` Penlight
+// expands: scanning left to right, the first `$(` whose '(' is closed,
+// then the first after its ')', and so on. Scanning ahead from every `$(`
+// was quadratic in a value full of unclosed ones, so a pass from the end
+// first marks the `$(` that are closed; the scans ahead are then only
+// over the spans kept, which do not overlap. The marks take a bit per byte.
+func exprSpans(s string) [][2]int {
+	if !strings.Contains(s, "$(") {
+		return nil
+	}
+	// d is the count of '(' less ')' up to and including j; the '(' at j
+	// is closed when the count falls below d somewhere after it.
+	d := strings.Count(s, "(") - strings.Count(s, ")")
+	closed := make([]uint64, len(s)/64+1)
+	low := d + 1 // the lowest count after j; above d for none
+	for j := len(s) - 1; j > 0; j-- {
+		switch s[j] {
+		case '(':
+			if s[j-1] == '$' && low < d {
+				closed[j/64] |= 1 << (j % 64)
+			}
+			low = min(low, d)
+			d--
+		case ')':
+			low = min(low, d)
+			d++
+		default:
+			low = min(low, d)
+		}
+	}
+	var spans [][2]int
+	for i := 0; i+1 < len(s) && len(spans) <= maxExprs; i++ {
+		if s[i] != '$' || closed[(i+1)/64]&(1<<((i+1)%64)) == 0 {
+			continue
+		}
+		depth := 0
+		for j := i + 1; ; j++ {
+			if s[j] == '(' {
+				depth++
+			} else if s[j] == ')' {
+				if depth--; depth == 0 {
+					spans = append(spans, [2]int{i, j})
+					i = j
+					break
+				}
+			}
+		}
+	}
+	return spans
 }
 
 // hostSafe reports whether the template's own text, outside and inside
@@ -133,23 +191,6 @@ func (n *node) reads(o op) bool {
 	return false
 }
 
-// balanced returns the index of the ')' closing the '(' at open, or -1.
-func balanced(s string, open int) int {
-	depth := 0
-	for j := open; j < len(s); j++ {
-		switch s[j] {
-		case '(':
-			depth++
-		case ')':
-			depth--
-			if depth == 0 {
-				return j
-			}
-		}
-	}
-	return -1
-}
-
 // env is the template environment of one request. Like Kong's, it loads
 // headers and query arguments on first use and keeps what it loaded.
 type env struct {
@@ -161,6 +202,9 @@ type env struct {
 
 	query       args
 	queryLoaded bool
+
+	// rendered is the bytes the instance's templates rendered so far.
+	rendered int
 }
 
 func (e *env) headers() (http.Header, string) {
@@ -224,26 +268,28 @@ func argValue(a argVal) value {
 	return strVal(a.s)
 }
 
-// renderError is a failed rendering, with the template as Kong logs it.
+// renderError is a failed rendering. Kong logs the template's text; the
+// error names its field instead, since the text may be a vault's secret.
 type renderError struct {
-	src string
-	err error
+	field string
+	err   error
 }
 
 func (e *renderError) Error() string {
-	return "[request-transformer] failed to render the template " + e.src + ", error:" + e.err.Error()
+	return "[request-transformer] failed to render the template in " + e.field + ", error:" + e.err.Error()
 }
 
 func (e *renderError) Unwrap() error { return e.err }
 
 // render evaluates every part and joins the texts with a single
 // allocation; a template of one part allocates nothing of its own.
-// A value longer than maxRendered fails as a Lua error would.
+// Rendering past what is left of the request's maxRendered fails as a Lua
+// error would.
 func (t *template) render(e *env) (string, error) {
 	if len(t.parts) == 1 {
-		s, err := t.parts[0].text(e, t.src)
-		if err == nil && t.parts[0].expr != nil && len(s) > maxRendered {
-			return "", &renderError{src: t.src, err: errTooLong}
+		s, err := t.parts[0].text(e, t)
+		if err == nil && t.parts[0].expr != nil {
+			err = t.spend(e, len(s))
 		}
 		return s, err
 	}
@@ -251,25 +297,36 @@ func (t *template) render(e *env) (string, error) {
 	texts := buf[:0]
 	size := 0
 	for i := range t.parts {
-		s, err := t.parts[i].text(e, t.src)
+		s, err := t.parts[i].text(e, t)
 		if err != nil {
 			return "", err
 		}
-		if size += len(s); size > maxRendered {
-			return "", &renderError{src: t.src, err: errTooLong}
+		if size += len(s); e.rendered+size > maxRendered {
+			return "", t.spend(e, size)
 		}
 		texts = append(texts, s)
 	}
-	return join(texts, size), nil
+	return join(texts, size), t.spend(e, size)
 }
 
-func (p *part) text(e *env, src string) (string, error) {
+// spend counts n rendered bytes against the request's bound.
+func (t *template) spend(e *env, n int) error {
+	if e.rendered += n; e.rendered <= maxRendered {
+		return nil
+	}
+	if n > maxRendered {
+		return &renderError{field: t.field, err: errTooLong}
+	}
+	return &renderError{field: t.field, err: errTooMuch}
+}
+
+func (p *part) text(e *env, t *template) (string, error) {
 	if p.expr == nil {
 		return p.lit, nil
 	}
 	v, err := p.expr.eval(e)
 	if err != nil {
-		return "", &renderError{src: src, err: err}
+		return "", &renderError{field: t.field, err: err}
 	}
 	return v.text(), nil
 }
