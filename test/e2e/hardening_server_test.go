@@ -324,6 +324,13 @@ func TestSrvH2ResetLimit(t *testing.T) {
 				}
 				return
 			}
+			if res.goaway && res.gaDebug != srvGuardGoAway && res.gaCode == http2.ErrCodeEnhanceYourCalm {
+				// net/http's own bound on handlers queued behind reset
+				// streams (CVE-2023-39325), which a loaded machine reaches
+				// first; Turnpike's guard names itself in the debug data.
+				t.Logf("net/http's own GOAWAY after %d reset pairs on a loaded machine: %+v", tc.pairs, res)
+				return
+			}
 			if res.status != "200" {
 				t.Fatalf("request after %d resets: %+v", tc.pairs, res)
 			}
