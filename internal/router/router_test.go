@@ -157,10 +157,22 @@ func TestPriority(t *testing.T) {
 			routes: []Route{
 				{Paths: []string{`~/a/\d+`}},
 				{Paths: []string{`~/a/.*`}, RegexPriority: 5},
-				{Paths: []string{`~/a/[0-9]`}, RegexPriority: -1},
 			},
 			cases: []routeCase{
 				{name: "highest regex_priority", req: req("GET", "h", "/a/1"), want: 1},
+			},
+		},
+		{
+			// Kong's get_priority shifts a negative regex_priority into a
+			// negative 32-bit number, which LuaJIT turns into 1<<63: the
+			// route outranks every route of fewer than four criteria.
+			name: "a negative regex_priority ranks first, as in Kong",
+			routes: []Route{
+				{Paths: []string{`~/a/.*`}, RegexPriority: 5},
+				{Paths: []string{`~/a/[0-9]`}, RegexPriority: -1},
+			},
+			cases: []routeCase{
+				{name: "negative regex_priority", req: req("GET", "h", "/a/1"), want: 1},
 			},
 		},
 		{
@@ -435,10 +447,11 @@ func TestMatchAll(t *testing.T) {
 	}
 	r := mustNew(t, routes)
 	got := r.MatchAll(req("GET", "h", "/api/v1/x"))
+	// Kong's regex bit (51) outranks the criteria count (bits 29-31).
 	want := []Candidate{
-		{Match: Match{Route: 2, PathIndex: 0, MatchedPath: "/api"}, Priority: Priority{Weight: 2, PathLength: 4}},
 		{Match: Match{Route: 1, PathIndex: 0, MatchedPath: "/api/v1", Captures: []string{"/api/v1", "v1"}, CaptureNames: []string{"", ""}},
 			Priority: Priority{Weight: 1, Regex: true, RegexPriority: 2}},
+		{Match: Match{Route: 2, PathIndex: 0, MatchedPath: "/api"}, Priority: Priority{Weight: 2, PathLength: 4}},
 		{Match: Match{Route: 0, PathIndex: 1, MatchedPath: "/api/v1"}, Priority: Priority{Weight: 1, PathLength: 7}},
 		{Match: Match{Route: 0, PathIndex: 0, MatchedPath: "/"}, Priority: Priority{Weight: 1, PathLength: 1}},
 	}
@@ -449,7 +462,7 @@ func TestMatchAll(t *testing.T) {
 	for i := 1; i < len(got); i++ {
 		reasons = append(reasons, got[i-1].Priority.Reason(got[i].Priority))
 	}
-	if diff := cmp.Diff([]string{"more criteria", "regex", "longer prefix"}, reasons); diff != "" {
+	if diff := cmp.Diff([]string{"regex", "more criteria", "longer prefix"}, reasons); diff != "" {
 		t.Errorf("reasons (-want +got):\n%s", diff)
 	}
 }
@@ -462,11 +475,13 @@ func TestPriorityCompare(t *testing.T) {
 		lower  Priority
 		reason string
 	}{
-		{name: "weight", higher: Priority{Weight: 3}, lower: Priority{Weight: 2, PlainHostOnly: true, HeaderCount: 9}, reason: "more criteria"},
-		{name: "plain host", higher: Priority{Weight: 2, PlainHostOnly: true}, lower: Priority{Weight: 2, HeaderCount: 9}, reason: "plain host"},
+		{name: "weight", higher: Priority{Weight: 3}, lower: Priority{Weight: 2, HeaderCount: 9}, reason: "more criteria"},
+		{name: "plain host over weight", higher: Priority{Weight: 1, PlainHostOnly: true}, lower: Priority{Weight: 3, HeaderCount: 9}, reason: "plain host"},
+		{name: "four criteria over plain host", higher: Priority{Weight: 4}, lower: Priority{Weight: 3, PlainHostOnly: true}, reason: "more criteria"},
 		{name: "header count", higher: Priority{Weight: 2, HeaderCount: 2}, lower: base, reason: "header count"},
-		{name: "regex", higher: Priority{Weight: 2, HeaderCount: 1, Regex: true, RegexPriority: -5}, lower: base, reason: "regex"},
-		{name: "regex_priority", higher: Priority{Weight: 1, Regex: true, RegexPriority: 1}, lower: Priority{Weight: 1, Regex: true, RegexPriority: -1}, reason: "regex_priority"},
+		{name: "regex", higher: Priority{Weight: 1, Regex: true}, lower: Priority{Weight: 3, HeaderCount: 1}, reason: "regex"},
+		{name: "regex_priority", higher: Priority{Weight: 1, Regex: true, RegexPriority: 2}, lower: Priority{Weight: 1, Regex: true, RegexPriority: 1}, reason: "regex_priority"},
+		{name: "negative regex_priority", higher: Priority{Weight: 1, Regex: true, RegexPriority: -1}, lower: Priority{Weight: 1, Regex: true, RegexPriority: 1}, reason: "regex_priority"},
 		{name: "longer prefix", higher: Priority{Weight: 2, HeaderCount: 1, PathLength: 5}, lower: base, reason: "longer prefix"},
 		{name: "tie", higher: base, lower: base, reason: "route id"},
 	}
