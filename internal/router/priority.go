@@ -44,9 +44,11 @@ const (
 // Only the plain-host and regex flags, built from 64-bit constants, are
 // where the comments say (bits 60 and 51). A number that comes out
 // negative (four or more criteria, a negative or large regex_priority)
-// becomes 1<<63 when LuaJIT converts it to a uint64 (for bor with a 64-bit
-// operand, or for the router's priority argument). Kong 3.x routes by the
-// integer this produces, so Turnpike computes the same one: KongKey.
+// becomes 1<<63 when LuaJIT's interpreter converts it to a uint64 (for bor
+// with a 64-bit operand, or for the router's priority argument); compiled
+// code sign-extends instead, which only reorders routes within that top
+// band. Kong 3.x routes by the integer this produces, so Turnpike computes
+// the same one: KongKey.
 const (
 	plainHostBit = uint64(1) << 60
 	regexBit     = uint64(1) << 51
