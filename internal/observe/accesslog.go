@@ -7,7 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
+
+	"github.com/turnpikegw/turnpike/internal/jsonw"
 )
 
 // Entry is one request as the access log records it.
@@ -170,7 +171,7 @@ func AppendEntry(b []byte, e *Entry) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `{"target":`...)
-			b = AppendJSONString(b, t.Target)
+			b = jsonw.AppendString(b, t.Target)
 			if t.Status != 0 {
 				b = append(b, `,"status":`...)
 				b = strconv.AppendInt(b, int64(t.Status), 10)
@@ -200,43 +201,5 @@ func appendField(b []byte, key, v string) []byte {
 	b = append(b, ',', '"')
 	b = append(b, key...)
 	b = append(b, '"', ':')
-	return AppendJSONString(b, v)
-}
-
-// AppendJSONString appends s as a JSON string without HTML escaping (like
-// Kong's cjson), escaping quotes, backslashes and every control character
-// (DEL included) so that a client cannot forge or split log lines. Invalid
-// UTF-8 becomes U+FFFD, so the output is always valid JSON.
-func AppendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c < 0x20 || c == 0x7f:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(b, '"')
+	return jsonw.AppendString(b, v)
 }

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/turnpikegw/turnpike/internal/observe"
+	"github.com/turnpikegw/turnpike/internal/jsonw"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
@@ -111,9 +111,9 @@ func errorBody(m mediaType, msg, requestID string) []byte {
 	}
 	b := make([]byte, 0, 48+len(msg)+len(requestID))
 	b = append(b, "{\n  \"message\":"...)
-	b = observe.AppendJSONString(b, msg)
+	b = jsonw.AppendString(b, msg)
 	b = append(b, ",\n  \"request_id\":"...)
-	b = observe.AppendJSONString(b, requestID)
+	b = jsonw.AppendString(b, requestID)
 	return append(b, "\n}"...)
 }
 

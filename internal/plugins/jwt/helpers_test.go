@@ -17,6 +17,7 @@ import (
 
 	gojwt "github.com/golang-jwt/jwt/v5"
 
+	"github.com/turnpikegw/turnpike/internal/jsonw"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugin/plugintest"
 )
@@ -294,6 +295,6 @@ func claimFail(body string) outcome {
 	return outcome{Status: 401, Body: body, WWWAuth: `Bearer error="invalid_token"`}
 }
 
-func quoteJSON(s string) string { return string(appendJSONString(nil, s)) }
+func quoteJSON(s string) string { return string(jsonw.AppendCJSONString(nil, s)) }
 
 const bearerErr = `Bearer error="invalid_token"`

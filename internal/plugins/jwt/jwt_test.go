@@ -711,12 +711,7 @@ func TestQueryTokens(t *testing.T) {
 	}
 }
 
-func TestAppendJSONString(t *testing.T) {
-	got := string(appendJSONString(nil, "a\"b\\c/d\b\f\n\r\t\x01\x7fé"))
-	want := `"a\"b\\c\/d\b\f\n\r\t\u0001\u007fé"`
-	if got != want {
-		t.Errorf("got %s, want %s", got, want)
-	}
+func TestMessageBodyIsCJSON(t *testing.T) {
 	if f := messageFailure(msgInvalidKey, false); string(f.body) != `{"message":"Invalid key\/secret"}` {
 		t.Errorf("body %s", f.body)
 	}

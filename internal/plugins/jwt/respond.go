@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/turnpikegw/turnpike/internal/jsonw"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
@@ -45,7 +46,7 @@ type failure struct {
 }
 
 func messageFailure(msg string, plain bool) *failure {
-	b := append([]byte(`{"message":`), appendJSONString(nil, msg)...)
+	b := append([]byte(`{"message":`), jsonw.AppendCJSONString(nil, msg)...)
 	return &failure{plain: plain, message: msg, body: append(b, '}')}
 }
 
@@ -59,9 +60,9 @@ func claimsFailure(errs []claimError) *failure {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, e.claim)
+		b = jsonw.AppendCJSONString(b, e.claim)
 		b = append(b, ':')
-		b = appendJSONString(b, e.err)
+		b = jsonw.AppendCJSONString(b, e.err)
 	}
 	return &failure{message: grpcUnauthenticated, body: append(b, '}')}
 }
@@ -100,35 +101,4 @@ func (in *instance) exit(c *plugin.Ctx, f *failure) *plugin.Exit {
 		e.Body, e.ContentType = f.body, contentTypeJSON
 	}
 	return e
-}
-
-// appendJSONString appends s as a JSON string escaped the way Lua cjson
-// escapes it (Kong's bodies): '/' is written as "\/", control characters
-// as a \u escape of four hex digits unless they have a short form, other bytes as they are.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '"', '\\', '/':
-			b = append(b, '\\', c)
-		case '\b':
-			b = append(b, '\\', 'b')
-		case '\f':
-			b = append(b, '\\', 'f')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			if c < 0x20 || c == 0x7f {
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-			} else {
-				b = append(b, c)
-			}
-		}
-	}
-	return append(b, '"')
 }

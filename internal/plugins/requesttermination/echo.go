@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/turnpikegw/turnpike/internal/observe"
+	"github.com/turnpikegw/turnpike/internal/jsonw"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
@@ -29,7 +29,7 @@ func (in *instance) echoBody(c *plugin.Ctx) ([]byte, error) {
 	}
 	b := make([]byte, 0, 512+len(raw)*2)
 	b = append(b, `{"kong":{"hostname":`...)
-	b = observe.AppendJSONString(b, in.hostname)
+	b = jsonw.AppendString(b, in.hostname)
 	b = append(b, `,"worker_pid":`...)
 	b = strconv.AppendInt(b, int64(in.pid), 10)
 	b = append(b, '}')
@@ -44,7 +44,7 @@ func (in *instance) echoBody(c *plugin.Ctx) ([]byte, error) {
 	}
 	if in.hasMessage {
 		b = append(b, `,"message":`...)
-		b = observe.AppendJSONString(b, in.message)
+		b = jsonw.AppendString(b, in.message)
 	}
 	b = append(b, `,"request":{`...)
 	if parsed := parseBody(c.Req.Header.Get("Content-Type"), raw); parsed != nil {
@@ -55,27 +55,27 @@ func (in *instance) echoBody(c *plugin.Ctx) ([]byte, error) {
 	b = append(b, `"headers":`...)
 	b = appendHeaders(b, c.Req.Header, c.Req.Host)
 	b = append(b, `,"host":`...)
-	b = observe.AppendJSONString(b, requestHost(c.Req.Host))
+	b = jsonw.AppendString(b, requestHost(c.Req.Host))
 	b = append(b, `,"method":`...)
-	b = observe.AppendJSONString(b, c.Method)
+	b = jsonw.AppendString(b, c.Method)
 	b = append(b, `,"path":`...)
 	path := c.ClientPath
 	if path == "" {
 		path = c.Req.URL.EscapedPath()
 	}
-	b = observe.AppendJSONString(b, path)
+	b = jsonw.AppendString(b, path)
 	b = append(b, `,"port":`...)
 	b = strconv.AppendInt(b, int64(port(c)), 10)
 	b = append(b, `,"query":`...)
 	b = appendArgs(b, parseArgs(c.RawQuery))
 	b = append(b, `,"raw_body":`...)
-	b = observe.AppendJSONString(b, string(raw))
+	b = jsonw.AppendString(b, string(raw))
 	scheme := c.Scheme
 	if scheme == "" {
 		scheme = "http"
 	}
 	b = append(b, `,"scheme":`...)
-	b = observe.AppendJSONString(b, scheme)
+	b = jsonw.AppendString(b, scheme)
 	b = append(b, `,"uri_captures":`...)
 	b = appendCaptures(b, &c.Captures)
 	return append(b, "}}"...), nil
@@ -112,10 +112,10 @@ func appendHeaders(b []byte, h http.Header, host string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = observe.AppendJSONString(b, e.k)
+		b = jsonw.AppendString(b, e.k)
 		b = append(b, ':')
 		if len(e.vs) == 1 {
-			b = observe.AppendJSONString(b, e.vs[0])
+			b = jsonw.AppendString(b, e.vs[0])
 		} else {
 			b = appendStrings(b, e.vs)
 		}
@@ -161,7 +161,7 @@ func appendArgs(b []byte, args []arg) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = observe.AppendJSONString(b, a.key)
+		b = jsonw.AppendString(b, a.key)
 		b = append(b, ':')
 		if len(a.vals) > 1 {
 			b = append(b, '[')
@@ -173,7 +173,7 @@ func appendArgs(b []byte, args []arg) []byte {
 			if a.bare[j] {
 				b = append(b, "true"...)
 			} else {
-				b = observe.AppendJSONString(b, v)
+				b = jsonw.AppendString(b, v)
 			}
 		}
 		if len(a.vals) > 1 {
@@ -239,9 +239,9 @@ func multipartBody(contentType string, raw []byte) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = observe.AppendJSONString(b, k)
+		b = jsonw.AppendString(b, k)
 		b = append(b, ':')
-		b = observe.AppendJSONString(b, values[k])
+		b = jsonw.AppendString(b, values[k])
 	}
 	return append(b, '}')
 }
@@ -252,7 +252,7 @@ func appendStrings(b []byte, ss []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = observe.AppendJSONString(b, s)
+		b = jsonw.AppendString(b, s)
 	}
 	return append(b, ']')
 }
@@ -273,7 +273,7 @@ func appendCaptures(b []byte, c *plugin.Captures) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = observe.AppendJSONString(b, n)
+		b = jsonw.AppendString(b, n)
 		b = append(b, ':')
 		g, _ := c.Group(n)
 		b = appendCapture(b, c, g)
@@ -292,5 +292,5 @@ func appendCapture(b []byte, c *plugin.Captures, i int) []byte {
 	if !c.Matched(i) {
 		return append(b, "false"...)
 	}
-	return observe.AppendJSONString(b, c.Positional[i])
+	return jsonw.AppendString(b, c.Positional[i])
 }

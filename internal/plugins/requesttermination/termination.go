@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/turnpikegw/turnpike/internal/observe"
+	"github.com/turnpikegw/turnpike/internal/jsonw"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
@@ -130,7 +130,7 @@ func New(cfg any, _ plugin.Env) (plugin.Instance, error) {
 			in.contentType = *c.ContentType
 		}
 	case in.hasMessage:
-		b := append([]byte(`{"message":`), observe.AppendJSONString(nil, in.message)...)
+		b := append([]byte(`{"message":`), jsonw.AppendString(nil, in.message)...)
 		in.body = append(b, '}')
 		in.contentType = jsonContentType
 	}

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/turnpikegw/turnpike/internal/observe"
+	"github.com/turnpikegw/turnpike/internal/jsonw"
 )
 
 type bodyKind uint8
@@ -221,7 +221,7 @@ func (in *instance) transformJSON(raw []byte, e *env) (bool, []byte, error) {
 				return false, nil, err
 			}
 			if o.truthy(p.name) {
-				o.set(p.name, observe.AppendJSONString(nil, v))
+				o.set(p.name, jsonw.AppendString(nil, v))
 				changed = true
 			}
 		}
@@ -232,7 +232,7 @@ func (in *instance) transformJSON(raw []byte, e *env) (bool, []byte, error) {
 			return false, nil, err
 		}
 		if !o.truthy(p.name) {
-			o.set(p.name, observe.AppendJSONString(nil, v))
+			o.set(p.name, jsonw.AppendString(nil, v))
 			changed = true
 		}
 	}
@@ -252,7 +252,7 @@ func (in *instance) transformJSON(raw []byte, e *env) (bool, []byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = observe.AppendJSONString(b, f.key)
+		b = jsonw.AppendString(b, f.key)
 		b = append(b, ':')
 		b = append(b, f.raw...)
 	}
@@ -275,17 +275,17 @@ func appendJSONValue(o object, k, v string) []byte {
 		case len(old) > 0 && old[0] == '"':
 			b := append([]byte{'['}, old...)
 			b = append(b, ',')
-			return append(observe.AppendJSONString(b, v), ']')
+			return append(jsonw.AppendString(b, v), ']')
 		case len(old) > 0 && old[0] == '[':
 			inner := bytes.TrimSpace(old[1 : len(old)-1])
 			b := append([]byte{'['}, inner...)
 			if len(inner) > 0 {
 				b = append(b, ',')
 			}
-			return append(observe.AppendJSONString(b, v), ']')
+			return append(jsonw.AppendString(b, v), ']')
 		}
 	}
-	return append(observe.AppendJSONString([]byte{'['}, v), ']')
+	return append(jsonw.AppendString([]byte{'['}, v), ']')
 }
 
 // mpart is one multipart/form-data part, kept with its header lines.
