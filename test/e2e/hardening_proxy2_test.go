@@ -10,7 +10,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
@@ -42,13 +41,6 @@ func px2Untyped(head string, c net.Conn, _ *bufio.Reader) bool {
 	return true
 }
 
-// px2H2C is an HTTP/2 client with prior knowledge over cleartext.
-func px2H2C() *http.Client {
-	tr := &http.Transport{Protocols: new(http.Protocols)}
-	tr.Protocols.SetUnencryptedHTTP2(true)
-	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
-}
-
 // TestPx2NoSniffedContentType: a response the upstream sent without
 // Content-Type reaches the client without one, as with Kong and NGINX,
 // whatever its framing, over HTTP/1.1 and HTTP/2, when a WebSocket
@@ -59,17 +51,10 @@ func px2H2C() *http.Client {
 // upstream asked for no sniffing.
 func TestPx2NoSniffedContentType(t *testing.T) {
 	up := upStartRaw(t, px2Untyped)
-	h2up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h2addr := gwtest.StartH2CUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header()["Content-Type"] = nil // net/http would sniff the upstream's own answer
 		io.WriteString(w, px2Script)
-	}), Protocols: new(http.Protocols)}
-	h2up.Protocols.SetUnencryptedHTTP2(true)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go h2up.Serve(ln)
-	t.Cleanup(func() { h2up.Close() })
+	}))
 	gw := gwtest.Start(t, fmt.Sprintf(`
 _format_version: "3.0"
 services:
@@ -82,7 +67,7 @@ services:
 - name: g
   url: grpc://%s
   routes: [{protocols: [grpc], paths: [/grpc/]}]
-`, up.URL, px2Script, ln.Addr()), gwtest.Options{ProxyListen: "127.0.0.1:0 http2"})
+`, up.URL, px2Script, h2addr), gwtest.Options{ProxyListen: "127.0.0.1:0 http2"})
 
 	check := func(t *testing.T, resp *http.Response, err error, status int) {
 		t.Helper()
@@ -104,7 +89,7 @@ services:
 			check(t, resp, err, 200)
 		})
 		t.Run("HTTP/2 "+path, func(t *testing.T) {
-			resp, err := px2H2C().Get(gw.URL + path)
+			resp, err := gwtest.H2CClient(t).Get(gw.URL + path)
 			check(t, resp, err, 200)
 		})
 	}
@@ -120,7 +105,7 @@ services:
 		check(t, resp, err, 200)
 	})
 	t.Run("HTTP/2 upstream", func(t *testing.T) {
-		resp, err := px2H2C().Get(gw.URL + "/grpc/x")
+		resp, err := gwtest.H2CClient(t).Get(gw.URL + "/grpc/x")
 		check(t, resp, err, 200)
 	})
 	t.Run("declared type kept", func(t *testing.T) {
@@ -305,31 +290,24 @@ services:
 // TestPx2TrailerFieldsH2: the same holds for the trailer of an HTTP/2
 // (grpc) upstream, whose grpc-status still arrives.
 func TestPx2TrailerFieldsH2(t *testing.T) {
-	h2up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h2addr := gwtest.StartH2CUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/grpc")
 		w.WriteHeader(200)
 		for k, v := range map[string]string{"Grpc-Status": "0", "X-Checksum": "abc", "Set-Cookie": "a=b", "Location": "/evil"} {
 			w.Header().Set(http.TrailerPrefix+k, v)
 		}
-	}), Protocols: new(http.Protocols)}
-	h2up.Protocols.SetUnencryptedHTTP2(true)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go h2up.Serve(ln)
-	t.Cleanup(func() { h2up.Close() })
+	}))
 	gw := gwtest.Start(t, fmt.Sprintf(`
 _format_version: "3.0"
 services:
 - name: g
   url: grpc://%s
   routes: [{protocols: [grpc], paths: [/]}]
-`, ln.Addr()), gwtest.Options{ProxyListen: "127.0.0.1:0 http2"})
+`, h2addr), gwtest.Options{ProxyListen: "127.0.0.1:0 http2"})
 	req, _ := http.NewRequest("POST", gw.URL+"/svc/Method", strings.NewReader(""))
 	req.Header.Set("Content-Type", "application/grpc")
 	req.Header.Set("TE", "trailers")
-	resp, err := px2H2C().Do(req)
+	resp, err := gwtest.H2CClient(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

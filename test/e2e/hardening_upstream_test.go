@@ -388,30 +388,20 @@ services:
 // TestUpstreamResponseHeaderSizeHTTP2: the bound holds for HTTP/2 (grpc)
 // upstreams too, whose client is net/http's.
 func TestUpstreamResponseHeaderSizeHTTP2(t *testing.T) {
-	srv := &http.Server{Protocols: new(http.Protocols), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h2addr := gwtest.StartH2CUpstream(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var n int
 		fmt.Sscanf(r.URL.Path, "/h2/%d", &n)
 		w.Header().Set("X-Big", strings.Repeat("a", n))
 		io.WriteString(w, "ok")
-	})}
-	srv.Protocols.SetUnencryptedHTTP2(true)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	}))
 	gw := gwtest.Start(t, fmt.Sprintf(`
 _format_version: "3.0"
 services:
 - name: h2
   url: grpc://%s
   routes: [{paths: [/h2], strip_path: false}]
-`, ln.Addr()), gwtest.Options{ProxyListen: "127.0.0.1:0 http2"})
-	tr := &http.Transport{Protocols: new(http.Protocols)}
-	tr.Protocols.SetUnencryptedHTTP2(true)
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+`, h2addr), gwtest.Options{ProxyListen: "127.0.0.1:0 http2"})
+	client := gwtest.H2CClient(t)
 	for path, want := range map[string]int{"/h2/40000": 200, "/h2/100000": 502} {
 		resp, err := client.Get(gw.URL + path)
 		if err != nil {

@@ -116,10 +116,7 @@ func TestRequestSmuggling(t *testing.T) {
 	})
 
 	t.Run("h2c", func(t *testing.T) {
-		tr := &http.Transport{Protocols: new(http.Protocols)}
-		tr.Protocols.SetUnencryptedHTTP2(true)
-		defer tr.CloseIdleConnections()
-		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("http://" + plainAddr + "/h2c")
+		resp, err := gwtest.H2CClient(t).Get("http://" + plainAddr + "/h2c")
 		if err != nil {
 			t.Fatal(err)
 		}

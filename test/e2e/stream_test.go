@@ -280,10 +280,7 @@ services:
   url: %s
   routes: [{paths: [/]}]
 `, up.URL), gwtest.Options{ProxyListen: "127.0.0.1:0 http2"})
-	tr := &http.Transport{Protocols: new(http.Protocols)}
-	tr.Protocols.SetUnencryptedHTTP2(true)
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	resp, err := client.Get(gw.URL + "/h2c")
+	resp, err := gwtest.H2CClient(t).Get(gw.URL + "/h2c")
 	if err != nil {
 		t.Fatal(err)
 	}
