@@ -209,6 +209,15 @@ type srvH2Result struct {
 	readErr error
 }
 
+// wantGuardGoAway fails the test unless the connection ended with the
+// guard's GOAWAY ENHANCE_YOUR_CALM after sent frames (or streams: what).
+func (res srvH2Result) wantGuardGoAway(t *testing.T, sent int, what string) {
+	t.Helper()
+	if !res.goaway || res.gaCode != http2.ErrCodeEnhanceYourCalm || res.gaDebug != srvGuardGoAway {
+		t.Fatalf("after %d %s: %+v (%v), want the guard's GOAWAY ENHANCE_YOUR_CALM", sent, what, res, res.readErr)
+	}
+}
+
 // await reads frames until stream id ends (response complete or reset)
 // or the connection ends.
 func (h *srvH2) await(id uint32) srvH2Result {
@@ -582,9 +591,7 @@ func TestSrvH2MadeYouReset(t *testing.T) {
 					}
 					return provoke(id)
 				})
-				if !res.goaway || res.gaCode != http2.ErrCodeEnhanceYourCalm || res.gaDebug != srvGuardGoAway {
-					t.Fatalf("after %d streams: %+v (%v), want the guard's GOAWAY ENHANCE_YOUR_CALM", sent, res, res.readErr)
-				}
+				res.wantGuardGoAway(t, sent, "streams")
 				// The limit is 500 resets in a window of 1,000 streams; a
 				// few more streams are in flight when it is reached.
 				if n := g.up.Count.Load() - before; n > 1000 {
@@ -672,9 +679,7 @@ func TestSrvH2EmptyFrames(t *testing.T) {
 					t.Fatal(err)
 				}
 				res, sent := h.srvFlood(100000, func(i int) error { return tc.send(h, i) })
-				if !res.goaway || res.gaCode != http2.ErrCodeEnhanceYourCalm || res.gaDebug != srvGuardGoAway {
-					t.Fatalf("after %d frames: %+v (%v), want the guard's GOAWAY ENHANCE_YOUR_CALM", sent, res, res.readErr)
-				}
+				res.wantGuardGoAway(t, sent, "frames")
 			})
 		}
 	}
@@ -700,9 +705,7 @@ func TestSrvH2ControlFlood(t *testing.T) {
 		t.Run(fmt.Sprintf("settings tls=%v", secure), func(t *testing.T) {
 			h := g.srvH2Dial(t, secure)
 			res, sent := h.srvFlood(100000, func(int) error { return h.fr.WriteSettings() })
-			if !res.goaway || res.gaCode != http2.ErrCodeEnhanceYourCalm || res.gaDebug != srvGuardGoAway {
-				t.Fatalf("after %d frames: %+v (%v), want the guard's GOAWAY ENHANCE_YOUR_CALM", sent, res, res.readErr)
-			}
+			res.wantGuardGoAway(t, sent, "frames")
 		})
 	}
 }
@@ -868,9 +871,7 @@ func TestSrvH2ClosedStreamData(t *testing.T) {
 					t.Fatalf("stream 1: %+v", res)
 				}
 				res, sent := h.srvFlood(30300, func(i int) error { return tc.send(h, i) })
-				if !res.goaway || res.gaCode != http2.ErrCodeEnhanceYourCalm || res.gaDebug != srvGuardGoAway {
-					t.Fatalf("after %d frames: %+v (%v), want the guard's GOAWAY ENHANCE_YOUR_CALM", sent, res, res.readErr)
-				}
+				res.wantGuardGoAway(t, sent, "frames")
 			})
 		}
 	}
