@@ -197,11 +197,11 @@ type reqState struct {
 	abort     bool
 	filtered  bool // the header filters have run
 	// cont watches the body of an HTTP/1.1 request that expects
-	// 100 Continue, which net/http sends on the first read.
-	cont continueBody
-	// dbody is the request body behind the client body timeout. Not pooled
-	// with the rest: an HTTP/2 upstream's transport may read it after the
-	// handler returned.
+	// 100 Continue, which net/http sends on the first read. cont and dbody
+	// are the request bodies the proxy wraps; they are not pooled with the
+	// rest: an HTTP/2 upstream's transport may read or close them after
+	// the handler returned, when this state serves another request.
+	cont  *continueBody
 	dbody *deadlineBody
 }
 
@@ -235,8 +235,8 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Expect with 417 before the handler).
 	expect := r.ProtoMajor == 1 && r.ProtoMinor >= 1 && r.ContentLength != 0 && len(r.Header["Expect"]) > 0
 	if expect {
-		st.cont.body = body
-		r.Body = &st.cont
+		st.cont = &continueBody{body: body}
+		r.Body = st.cont
 	}
 	h.serve(&cw, r, st, lh)
 	// net/http decides what to do with a body the handler left unread by
