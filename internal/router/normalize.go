@@ -1,5 +1,7 @@
 package router
 
+import "strings"
+
 // NormalizePath normalises a raw (still percent-encoded) request path the way
 // Kong does before matching; the upstream receives the same result.
 //
@@ -142,6 +144,39 @@ func upperHex(c byte) byte {
 		return c - 'a' + 'A'
 	}
 	return c
+}
+
+// requestForm writes a configured prefix path as NormalizePath leaves a
+// request path: characters that are neither reserved nor unreserved
+// (a space, non-ASCII bytes) percent-encoded. Kong's normal form of a route
+// path decodes them (`/café`), and Kong decodes the request the same way;
+// NormalizePath keeps them encoded instead, so the route must be encoded to
+// match (`/caf%C3%A9`). The path length for priority stays the configured
+// one, as Kong counts it.
+func requestForm(p string) string {
+	n := 0
+	for i := 0; i < len(p); i++ {
+		if !keptInRequestForm(p[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return p
+	}
+	const hex = "0123456789ABCDEF"
+	buf := make([]byte, 0, len(p)+2*n)
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; keptInRequestForm(c) {
+			buf = append(buf, c)
+		} else {
+			buf = append(buf, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return string(buf)
+}
+
+func keptInRequestForm(c byte) bool {
+	return isUnreserved(c) || c == '%' || strings.IndexByte(":/?#[]@!$&'()*+,;=", c) >= 0
 }
 
 func isUnreserved(c byte) bool {

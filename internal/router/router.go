@@ -297,7 +297,8 @@ func compileRoute(i int, rt *Route) ([]entry, error) {
 			e.prio.Regex = true
 			e.prio.RegexPriority = rt.RegexPriority
 		case strings.HasPrefix(p, "/"):
-			e.prefix, e.literal = p, p
+			rp := requestForm(p)
+			e.prefix, e.literal = rp, rp
 			e.prio.PathLength = min(len(p), maxPathLength)
 		default:
 			return nil, &CompileError{Route: i, Field: "paths", Index: j,
