@@ -147,18 +147,21 @@ func (l *Loader) Applied() uint64 { return l.applied.Load() }
 func (l *Loader) Refreshes() uint64 { return l.refreshes.Load() }
 
 // LoadFile reads the config file and applies it; a file whose content is
-// the configuration in force is a no-op.
+// the configuration in force is a no-op. The file is read once the load's
+// turn has come: loads queued behind a long one (SIGHUPs in a row) must
+// each apply the file as it is then, never a copy read earlier over a
+// newer version the watcher applied meanwhile.
 func (l *Loader) LoadFile(trigger string) (*snapshot.Snapshot, error) {
 	if l.path == "" {
 		return nil, errors.New("the configuration does not come from a file")
 	}
+	l.gate.lock(false)
+	defer l.gate.unlock()
 	data, err := l.readFile()
 	if err != nil {
 		l.record(&Result{At: time.Now(), Trigger: trigger, Errors: config.Errors{{Path: l.path, Message: err.Error()}}})
 		return nil, err
 	}
-	l.gate.lock(false)
-	defer l.gate.unlock()
 	return l.apply(data, trigger, true)
 }
 

@@ -516,3 +516,29 @@ func TestValueBoundFollowsMemoryBudget(t *testing.T) {
 		t.Fatalf("no budget: err %v, want only the unknown field", err)
 	}
 }
+
+// TestQueuedLoadFileReadsTheFileWhenItsTurnComes: a LoadFile waiting
+// behind another load (SIGHUPs during a long load) applies the file as it
+// is when it runs, not a copy read while it waited, which could put an
+// older version back over a newer one.
+func TestQueuedLoadFileReadsTheFileWhenItsTurnComes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kong.yml")
+	os.WriteFile(path, cfg("old"), 0o600)
+	l, h := newLoader(t, path)
+	l.gate.lock(false)
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.LoadFile("sighup")
+		done <- err
+	}()
+	// Give the queued load ample time to read the file early, as it did.
+	time.Sleep(200 * time.Millisecond)
+	os.WriteFile(path, cfg("new"), 0o600)
+	l.gate.unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := routeName(h); got != "new" {
+		t.Fatalf("the queued load applied %q, want the file as it was when its turn came (new)", got)
+	}
+}
