@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -92,11 +91,12 @@ func (l *Loader) Watch(ctx context.Context, debounce, settle time.Duration) erro
 }
 
 // followLink watches the directory of the file path links to, when that is
-// outside dir, and returns the file ("" when path is no such link). The
+// not dir itself (a subdirectory too: dir's watch does not see into it),
+// and returns the file ("" when path is no such link). The
 // directory of the previous target, old, is no longer watched.
 func followLink(w *fsnotify.Watcher, dir, path, old string) string {
 	target, err := filepath.EvalSymlinks(path)
-	if err != nil || filepath.Dir(target) == dir || strings.HasPrefix(target, dir+string(filepath.Separator)) {
+	if err != nil || filepath.Dir(target) == dir {
 		target = ""
 	}
 	if target == old {

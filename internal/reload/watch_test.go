@@ -174,3 +174,29 @@ func TestWatchFollowsASymlinkElsewhere(t *testing.T) {
 	os.WriteFile(other, cfg("four"), 0o600)
 	waitFor(t, "a change of the new target to be applied", func() bool { return routeName(h) == "four" })
 }
+
+// A config path that links into a subdirectory of its own directory
+// (`kong.yml -> conf.d/kong.yml`) is followed too: the directory's watch
+// does not see into the subdirectory.
+func TestWatchFollowsASymlinkIntoASubdirectory(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "conf.d")
+	os.Mkdir(sub, 0o700)
+	target := filepath.Join(sub, "kong.yml")
+	os.WriteFile(target, cfg("one"), 0o600)
+	path := filepath.Join(dir, "kong.yml")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	l, h := newLoader(t, path)
+	if _, err := l.LoadFile("startup"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := l.Watch(ctx, 20*time.Millisecond, 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(target, cfg("two"), 0o600)
+	waitFor(t, "the change in the subdirectory to be applied", func() bool { return routeName(h) == "two" })
+}
