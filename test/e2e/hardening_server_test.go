@@ -288,10 +288,7 @@ func TestSrvH2RapidReset(t *testing.T) {
 		t.Run(fmt.Sprintf("tls=%v", secure), func(t *testing.T) {
 			h := g.srvH2Dial(t, secure)
 			sent := h.srvResetPairs(1, 5000)
-			res := h.await(1 << 30)
-			if !res.goaway || res.gaCode != http2.ErrCodeEnhanceYourCalm {
-				t.Fatalf("after %d pairs: %+v, want GOAWAY ENHANCE_YOUR_CALM", sent, res)
-			}
+			h.await(1<<30).wantGuardGoAway(t, sent, "reset pairs")
 			h2 := g.srvH2Dial(t, secure)
 			h2.get(1, "GET", "/after")
 			if res := h2.await(1); res.status != "200" {
@@ -328,9 +325,7 @@ func TestSrvH2ResetLimit(t *testing.T) {
 			h.request(id, "GET", "/after")
 			res := h.await(id)
 			if tc.goaway {
-				if !res.goaway || res.gaCode != http2.ErrCodeEnhanceYourCalm {
-					t.Fatalf("%+v, want GOAWAY ENHANCE_YOUR_CALM", res)
-				}
+				res.wantGuardGoAway(t, tc.pairs, "reset pairs")
 				return
 			}
 			if res.goaway && res.gaDebug != srvGuardGoAway && res.gaCode == http2.ErrCodeEnhanceYourCalm {
@@ -368,14 +363,13 @@ func TestSrvH2EmptyDataFlood(t *testing.T) {
 				t.Fatalf("request with a few empty DATA frames: %+v", res)
 			}
 			h.headers(3, false, post...)
-			for i := 0; i < 100000; i++ {
+			sent := 0
+			for ; sent < 100000; sent++ {
 				if h.fr.WriteData(3, false, nil) != nil {
 					break
 				}
 			}
-			if res := h.await(3); !res.goaway || res.gaCode != http2.ErrCodeEnhanceYourCalm {
-				t.Fatalf("%+v, want GOAWAY ENHANCE_YOUR_CALM", res)
-			}
+			h.await(3).wantGuardGoAway(t, sent, "empty DATA frames")
 		})
 	}
 }
