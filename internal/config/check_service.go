@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/turnpikegw/turnpike/internal/ident"
 )
 
 var serviceProtocolList = []string{"http", "https", "grpc", "grpcs", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"}
@@ -17,12 +19,10 @@ var serviceProtocols = setOf(serviceProtocolList...)
 // Protocols whose upstream request has a URI path.
 var pathProtocols = setOf("http", "https", "ws", "wss")
 
-var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
 // checkID enforces Kong's uuid primary keys, so a file Turnpike accepts is
 // one Kong accepts too.
 func (b *builder) checkID(id, path string) {
-	if id != "" && !uuidRE.MatchString(id) {
+	if _, ok := ident.Parse(id); id != "" && !ok {
 		b.err(JoinPath(path, "id"), "expected a valid UUID")
 	}
 }

@@ -270,6 +270,7 @@ func (b *builder) buildCertificates() {
 			if s.Certificate != nil {
 				b.checkNestedRef(JoinPath(spath, "certificate"), "certificate", s.Certificate.ID, s.Certificate.Name, c.ID, "")
 			}
+			b.checkID(s.ID, spath)
 			b.claimID(sniIDs, s.ID, s.ID, spath)
 			addSNI(s.Name, spath)
 			e.SNINames = append(e.SNINames, s.Name)

@@ -31,6 +31,7 @@ const (
 // Vault is a vault entity (Kong `vaults`): a prefix of its own for a vault,
 // with that vault's config. Only Kong's bundled `env` vault exists.
 type Vault struct {
+	Meta        `yaml:",inline"`
 	ID          string   `yaml:"id"`
 	Prefix      string   `yaml:"prefix"`
 	Name        string   `yaml:"name"`

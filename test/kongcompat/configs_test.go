@@ -51,7 +51,11 @@ func corpus(t *testing.T, dir string) []string {
 		t.Fatal(err)
 	}
 	json, _ := filepath.Glob(filepath.Join("testdata", dir, "*.json"))
-	return append(files, json...)
+	files = append(files, json...)
+	if len(files) == 0 {
+		t.Fatalf("no corpus files in testdata/%s", dir)
+	}
+	return files
 }
 
 // TestAccept: every config Kong accepts validates.
