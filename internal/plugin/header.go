@@ -28,6 +28,21 @@ type HeaderName struct {
 	exact, dashed string
 }
 
+// ValidHeaderName is Kong's typedefs.header_name rule: one or more ASCII
+// letters, digits, '-' and '_'.
+func ValidHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 // NewHeaderName prepares name (checked by the plugin's config as Kong's
 // typedefs.header_name: letters, digits, '-' and '_').
 func NewHeaderName(name string) HeaderName {

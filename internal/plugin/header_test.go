@@ -74,3 +74,11 @@ func TestSameDashFold(t *testing.T) {
 		}
 	}
 }
+
+func TestValidHeaderName(t *testing.T) {
+	for name, want := range map[string]bool{"apikey": true, "api_key": true, "X-Api-Key9": true, "": false, "a b": false, "a:b": false, "é": false} {
+		if got := ValidHeaderName(name); got != want {
+			t.Errorf("ValidHeaderName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/textproto"
-	"regexp"
 	"slices"
 	"strconv"
 	"time"
@@ -88,9 +87,6 @@ const (
 	// its signature again (keys from a JWK Set may be withdrawn).
 	cacheTTL = 5 * time.Minute
 )
-
-// headerNameRe is Kong's typedefs.header_name rule.
-var headerNameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
 
 // reservedHeaders may not be set from claims: the consumer identity and
 // client address the gateway sets, and headers that frame or route the
@@ -203,7 +199,7 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 		switch {
 		case ch.Header == "":
 			add(p+".header", "required field missing")
-		case !headerNameRe.MatchString(ch.Header):
+		case !plugin.ValidHeaderName(ch.Header):
 			add(p+".header", "bad header name '"+ch.Header+"', allowed characters are A-Z, a-z, 0-9, '_', and '-'")
 		case slices.Contains(reservedHeaders, h):
 			add(p+".header", "'"+ch.Header+"' cannot be set from a claim")

@@ -3,7 +3,6 @@ package keyauth
 import (
 	"crypto/subtle"
 	"net/http"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -53,9 +52,6 @@ const (
 	msgUnexpected = "An unexpected error occurred"
 )
 
-// headerNameRe is Kong's typedefs.header_name rule.
-var headerNameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
-
 // keyName is one configured key name and the header it is read from.
 type keyName struct {
 	name   string
@@ -79,7 +75,7 @@ func New(cfg any, _ plugin.Env) (plugin.Instance, error) {
 		errs = append(errs, plugin.Errors{{Path: "key_names", Message: "required field missing"}}...)
 	}
 	for i, n := range c.KeyNames {
-		if headerNameRe.MatchString(n) {
+		if plugin.ValidHeaderName(n) {
 			continue
 		}
 		msg := "no header name provided"

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -153,8 +152,6 @@ var (
 	limitByList    = []string{byConsumer, byCredential, byIP, byService, byHeader, byPath, byJWTClaim, byConsumerGroup}
 	policyList     = []string{"local", "cluster", "redis"}
 	windowTypeList = []string{"fixed", "sliding", "token-bucket"}
-	// headerNameRe is Kong's typedefs.header_name rule.
-	headerNameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
 )
 
 // settings is a validated config, ready to build an instance from.
@@ -245,7 +242,7 @@ func compile(c *Config) (*settings, plugin.Errors) {
 		switch {
 		case c.HeaderName == "":
 			add("header_name", "required field missing")
-		case !headerNameRe.MatchString(c.HeaderName):
+		case !plugin.ValidHeaderName(c.HeaderName):
 			add("header_name", "bad header name '"+c.HeaderName+"', allowed characters are A-Z, a-z, 0-9, '_', and '-'")
 		default:
 			s.header = plugin.NewHeaderName(c.HeaderName)
@@ -265,7 +262,7 @@ func compile(c *Config) (*settings, plugin.Errors) {
 	default:
 		add("limit_by", "expected one of: "+strings.Join(limitByList, ", "))
 	}
-	if c.HeaderName != "" && c.LimitBy != byHeader && !headerNameRe.MatchString(c.HeaderName) {
+	if c.HeaderName != "" && c.LimitBy != byHeader && !plugin.ValidHeaderName(c.HeaderName) {
 		add("header_name", "bad header name '"+c.HeaderName+"', allowed characters are A-Z, a-z, 0-9, '_', and '-'")
 	}
 	if c.Path != "" && c.LimitBy != byPath && c.Path[0] != '/' {

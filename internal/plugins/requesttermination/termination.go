@@ -3,7 +3,6 @@ package requesttermination
 import (
 	"net/http"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -49,9 +48,6 @@ var defaultMessages = map[int]string{
 
 const jsonContentType = "application/json; charset=utf-8"
 
-// headerNameRe is Kong's typedefs.header_name rule.
-var headerNameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
-
 type instance struct {
 	status int
 	// message is the configured or default message; hasMessage is false when
@@ -88,7 +84,7 @@ func New(cfg any, _ plugin.Env) (plugin.Instance, error) {
 	if c.StatusCode < 100 || c.StatusCode > 599 {
 		errs = addErr(errs, "status_code", "value should be between 100 and 599")
 	}
-	if c.Trigger != nil && !headerNameRe.MatchString(*c.Trigger) {
+	if c.Trigger != nil && !plugin.ValidHeaderName(*c.Trigger) {
 		msg := "no header name provided"
 		if *c.Trigger != "" {
 			msg = "bad header name '" + *c.Trigger + "', allowed characters are A-Z, a-z, 0-9, '_', and '-'"

@@ -72,10 +72,7 @@ type instance struct {
 	boundary string
 }
 
-var (
-	methodRe     = regexp.MustCompile(`^[A-Z]+$`)
-	headerNameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
-)
+var methodRe = regexp.MustCompile(`^[A-Z]+$`)
 
 // splitPair is Kong's `^([^:]+):*(.-)$`: the name ends at the first colon
 // and every colon after it is skipped.
@@ -147,7 +144,7 @@ func (v *validator) compile(path string, list []string, kind listKind, isHeader 
 				continue
 			}
 		}
-		if isHeader && (!ok || !headerNameRe.MatchString(name)) {
+		if isHeader && (!ok || !plugin.ValidHeaderName(name)) {
 			v.fail(p, "'"+name+"' is not a valid header")
 			continue
 		}
@@ -164,7 +161,7 @@ func (v *validator) compile(path string, list []string, kind listKind, isHeader 
 				continue
 			}
 		case headerRename:
-			if !headerNameRe.MatchString(value) {
+			if !plugin.ValidHeaderName(value) {
 				v.fail(p, "'"+value+"' is not a valid header")
 				continue
 			}

@@ -293,16 +293,7 @@ func (n *node) concat(e *env) (value, error) {
 		}
 		parts = append(parts, v.s)
 	}
-	return strVal(join(parts, size)), nil
-}
-
-func join(parts []string, size int) string {
-	var b strings.Builder
-	b.Grow(size)
-	for _, s := range parts {
-		b.WriteString(s)
-	}
-	return b.String()
+	return strVal(strings.Join(parts, "")), nil
 }
 
 // asciiCase is Lua's string.lower/upper: byte by byte, ASCII letters only.

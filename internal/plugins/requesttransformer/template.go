@@ -306,7 +306,7 @@ func (t *template) render(e *env) (string, error) {
 		}
 		texts = append(texts, s)
 	}
-	return join(texts, size), t.spend(e, size)
+	return strings.Join(texts, ""), t.spend(e, size)
 }
 
 // spend counts n rendered bytes against the request's bound.
