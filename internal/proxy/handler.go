@@ -351,7 +351,10 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	if strings.HasPrefix(c.Path, svc.Path) {
 		trusted = len(svc.Path)
 	}
-	if !router.UpstreamPathSafe(c.Path, trusted, h.opts.AllowEncodedSlashes, h.opts.AllowDotParams) {
+	// A Host a plugin set from the request (request-transformer renders
+	// one from headers or query arguments) is held to the client's rules.
+	if !router.UpstreamPathSafe(c.Path, trusted, h.opts.AllowEncodedSlashes, h.opts.AllowDotParams) ||
+		c.UpstreamHost != "" && !router.ValidHost(c.UpstreamHost) {
 		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
 		return
 	}

@@ -102,9 +102,6 @@ func (in *instance) transformHeaders(e *env) error {
 			continue
 		}
 		if p.newLower == "host" {
-			if !validHost(vs[0]) {
-				return badHost()
-			}
 			delete(h, p.key)
 			c.UpstreamHost = vs[0]
 		} else {
@@ -123,9 +120,6 @@ func (in *instance) transformHeaders(e *env) error {
 		// Kong replaces the upstream Host even though it is never among
 		// the request headers it looks at.
 		if p.lower == "host" {
-			if !validHost(v) {
-				return badHost()
-			}
 			c.UpstreamHost = v
 		} else if _, ok := h[p.key]; ok {
 			h[p.key] = []string{v}
@@ -152,9 +146,6 @@ func (in *instance) transformHeaders(e *env) error {
 			return err
 		}
 		if p.lower == "host" {
-			if !validHost(v) {
-				return badHost()
-			}
 			c.UpstreamHost = v
 		} else {
 			h[p.key] = append(h[p.key], v)
@@ -189,13 +180,6 @@ func dropEmptyFirst(h http.Header, es []entry) {
 		}
 	}
 }
-
-// badHost answers a Host, rendered from or renamed from the request, that
-// cannot go into the upstream request head. The templates themselves were
-// checked at load, so the request is at fault: a 400 and no error log,
-// where the proxy's own check would give a 500 and log an error a client
-// could repeat at will.
-func badHost() error { return plugin.NewExit(http.StatusBadRequest, "Bad request") }
 
 func (in *instance) transformQuery(e *env) error {
 	if !in.hasQueryOps {
