@@ -227,3 +227,11 @@ func EntityID(kind, id, key string) string {
 	}
 	return ident.V5Layout(sha1.Sum([]byte("turnpike:" + kind + ":" + key))).String()
 }
+
+// Label names a service in messages: its name, or else its id.
+func (se *ServiceEntry) Label() string {
+	if se.Service.Name != "" {
+		return se.Service.Name
+	}
+	return ServiceID(se)
+}

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/turnpikegw/turnpike/internal/config"
 )
 
 // A route of a disabled service is not routed: explain names it as the
@@ -52,5 +54,14 @@ services:
 	}
 	if len(r.Notes) == 0 || !strings.Contains(r.Notes[0], "route shadow would match, but service off is disabled") {
 		t.Errorf("notes %q", r.Notes)
+	}
+}
+
+// An unnamed disabled service is named by its id.
+func TestDisabledUnnamedServiceLabel(t *testing.T) {
+	se := &config.ServiceEntry{Path: "services[0]", Service: &config.Service{}}
+	re := &config.RouteEntry{Service: se}
+	if got := disabledDetail(re); !strings.HasPrefix(got, "service "+config.ServiceID(se)+" is disabled") {
+		t.Errorf("detail %q does not name the service", got)
 	}
 }

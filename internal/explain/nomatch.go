@@ -78,7 +78,7 @@ func (e *explainer) disabledMatches(req *router.Request) []string {
 }
 
 func disabledDetail(re *config.RouteEntry) string {
-	return "service " + re.Service.Service.Name + " is disabled (enabled: false): its routes are left out of the router, as in Kong"
+	return "service " + re.Service.Label() + " is disabled (enabled: false): its routes are left out of the router, as in Kong"
 }
 
 // nearMiss checks r against req criterion by criterion. pathOK is false
