@@ -43,9 +43,7 @@ func (cs *CertStore) lookup(name string) *certPair {
 	if name == "" {
 		return nil
 	}
-	if hasUpper(name) {
-		name = strings.ToLower(name)
-	}
+	name = strings.ToLower(name)
 	if p, ok := cs.byName[name]; ok {
 		return p
 	}
@@ -59,10 +57,7 @@ func (cs *CertStore) lookup(name string) *certPair {
 		}
 	}
 	last := strings.LastIndexByte(name, '.')
-	if p, ok := cs.byName[name[:last+1]+"*"]; ok {
-		return p
-	}
-	return cs.byName["*"]
+	return cs.byName[name[:last+1]+"*"]
 }
 
 // pick serves the alternative certificate when the client cannot use the
@@ -131,15 +126,6 @@ func isECKey(c *tls.Certificate) bool {
 	switch c.PrivateKey.(type) {
 	case *ecdsa.PrivateKey, ed25519.PrivateKey:
 		return true
-	}
-	return false
-}
-
-func hasUpper(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			return true
-		}
 	}
 	return false
 }

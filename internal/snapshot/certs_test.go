@@ -42,11 +42,19 @@ func TestCertStoreLookup(t *testing.T) {
 			t.Errorf("%s: lookup(%q) = %s, want %s", tt.source, tt.sni, names[got], names[tt.want])
 		}
 	}
-	cs.byName["*"] = def
-	if got := cs.lookup("test.com"); got != def {
-		t.Errorf(`"sets the default certificate of '*' SNI": lookup(test.com) = %s, want the '*' certificate`, names[got])
+	// Compile makes the '*' SNI's certificate the fallback of names that
+	// match nothing.
+	cs.byName["*"], cs.fallback = def, def
+	pick := func(name string) *certPair {
+		if p := cs.lookup(name); p != nil {
+			return p
+		}
+		return cs.fallback
 	}
-	if got := cs.lookup("ssl1.com"); got != example {
+	if got := pick("test.com"); got != def {
+		t.Errorf(`"sets the default certificate of '*' SNI": test.com got %s, want the '*' certificate`, names[got])
+	}
+	if got := pick("ssl1.com"); got != example {
 		t.Errorf("the '*' SNI must not shadow an exact one: got %s", names[got])
 	}
 	if _, err := (&CertStore{byName: map[string]*certPair{}}).GetCertificate(&tls.ClientHelloInfo{ServerName: "x"}); err == nil {
