@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
 // credentialKinds are the credential entities served read-only: Kong's
@@ -38,7 +39,7 @@ func (ix *index) addCredentials(created int64) {
 			ttl = k.TTL
 		}
 		ix.add("keyauth_credentials", &entity{id: id, key: k.Key, tags: k.Tags, consumer: cid, body: map[string]any{
-			"id": id, "key": k.Key, "ttl": ttl, "tags": list(k.Tags),
+			"id": id, "key": k.Key, "ttl": ttl, "tags": snapshot.ListOrNull(k.Tags),
 			"created_at": ts(k.CreatedAt), "consumer": consumer(cid),
 		}})
 	}
@@ -47,7 +48,7 @@ func (ix *index) addCredentials(created int64) {
 		id := config.BasicAuthID(e)
 		// Kong shows the stored hash, never the password as given.
 		ix.add("basicauth_credentials", &entity{id: id, key: b.Username, tags: b.Tags, consumer: cid, body: map[string]any{
-			"id": id, "username": b.Username, "password": e.PasswordHash, "tags": list(b.Tags),
+			"id": id, "username": b.Username, "password": e.PasswordHash, "tags": snapshot.ListOrNull(b.Tags),
 			"created_at": ts(b.CreatedAt), "consumer": consumer(cid),
 		}})
 	}
@@ -63,8 +64,8 @@ func (ix *index) addCredentials(created int64) {
 			}
 		}
 		body := map[string]any{
-			"id": id, "key": j.Key, "secret": null(secret), "rsa_public_key": null(j.RSAPublicKey),
-			"algorithm": j.Algorithm, "tags": list(j.Tags),
+			"id": id, "key": j.Key, "secret": snapshot.OrNull(secret), "rsa_public_key": snapshot.OrNull(j.RSAPublicKey),
+			"algorithm": j.Algorithm, "tags": snapshot.ListOrNull(j.Tags),
 			"created_at": ts(j.CreatedAt), "consumer": consumer(cid),
 		}
 		// Turnpike's extensions are shown only when used, so Kong's shape
@@ -84,7 +85,7 @@ func (ix *index) addCredentials(created int64) {
 		a, cid := e.ACL, config.ConsumerID(e.Consumer.Consumer)
 		id := config.ACLID(e)
 		ix.add("acls", &entity{id: id, tags: a.Tags, consumer: cid, body: map[string]any{
-			"id": id, "group": a.Group, "tags": list(a.Tags),
+			"id": id, "group": a.Group, "tags": snapshot.ListOrNull(a.Tags),
 			"created_at": ts(a.CreatedAt), "consumer": consumer(cid),
 		}})
 	}

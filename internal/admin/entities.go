@@ -83,8 +83,8 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 		// Certificates have no name; the PEM itself is the stable key.
 		id := config.CertificateID(ce)
 		ix.add("certificates", &entity{id: id, tags: c.Tags, body: map[string]any{
-			"id": id, "cert": c.Cert, "cert_alt": null(c.CertAlt), "snis": list(ce.SNINames),
-			"tags": list(c.Tags), "created_at": ts(c.CreatedAt), "updated_at": ts(c.UpdatedAt),
+			"id": id, "cert": c.Cert, "cert_alt": snapshot.OrNull(c.CertAlt), "snis": snapshot.ListOrNull(ce.SNINames),
+			"tags": snapshot.ListOrNull(c.Tags), "created_at": ts(c.CreatedAt), "updated_at": ts(c.UpdatedAt),
 		}})
 	}
 
@@ -96,13 +96,13 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 		ix.add("upstreams", &entity{id: id, key: u.Name, tags: u.Tags, body: map[string]any{
 			"id": id, "name": u.Name, "algorithm": u.Algorithm,
 			"hash_on": u.HashOn, "hash_fallback": u.HashFallback,
-			"hash_on_header": null(u.HashOnHeader), "hash_fallback_header": null(u.HashFallbackHeader),
-			"hash_on_cookie": null(u.HashOnCookie), "hash_on_cookie_path": u.HashOnCookiePath,
-			"hash_on_query_arg": null(u.HashOnQueryArg), "hash_fallback_query_arg": null(u.HashFallbackQueryArg),
-			"hash_on_uri_capture": null(u.HashOnURICapture), "hash_fallback_uri_capture": null(u.HashFallbackURICapture),
-			"slots": u.Slots, "healthchecks": plain(u.Healthchecks), "host_header": null(u.HostHeader),
+			"hash_on_header": snapshot.OrNull(u.HashOnHeader), "hash_fallback_header": snapshot.OrNull(u.HashFallbackHeader),
+			"hash_on_cookie": snapshot.OrNull(u.HashOnCookie), "hash_on_cookie_path": u.HashOnCookiePath,
+			"hash_on_query_arg": snapshot.OrNull(u.HashOnQueryArg), "hash_fallback_query_arg": snapshot.OrNull(u.HashFallbackQueryArg),
+			"hash_on_uri_capture": snapshot.OrNull(u.HashOnURICapture), "hash_fallback_uri_capture": snapshot.OrNull(u.HashFallbackURICapture),
+			"slots": u.Slots, "healthchecks": plain(u.Healthchecks), "host_header": snapshot.OrNull(u.HostHeader),
 			"client_certificate": ref(u.ClientCert), "use_srv_name": u.UseSRVName,
-			"tags": list(u.Tags), "created_at": ts(u.CreatedAt), "updated_at": ts(u.UpdatedAt),
+			"tags": snapshot.ListOrNull(u.Tags), "created_at": ts(u.CreatedAt), "updated_at": ts(u.UpdatedAt),
 		}})
 		for _, te := range ue.Targets {
 			t := te.Target
@@ -114,7 +114,7 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 			}
 			ix.add("targets", &entity{id: tid, key: t.Target, tags: t.Tags, upstream: id, body: map[string]any{
 				"id": tid, "target": t.Target, "weight": t.Weight, "upstream": map[string]any{"id": id},
-				"tags": list(t.Tags), "created_at": at, "updated_at": at,
+				"tags": snapshot.ListOrNull(t.Tags), "created_at": at, "updated_at": at,
 			}})
 		}
 	}
@@ -145,8 +145,8 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 		id := config.ConsumerID(c)
 		consIDs[ce] = id
 		ix.add("consumers", &entity{id: id, key: c.Username, tags: c.Tags, body: map[string]any{
-			"id": id, "username": null(c.Username), "custom_id": null(c.CustomID),
-			"tags": list(c.Tags), "created_at": ts(c.CreatedAt), "updated_at": ts(c.UpdatedAt),
+			"id": id, "username": snapshot.OrNull(c.Username), "custom_id": snapshot.OrNull(c.CustomID),
+			"tags": snapshot.ListOrNull(c.Tags), "created_at": ts(c.CreatedAt), "updated_at": ts(c.UpdatedAt),
 		}})
 	}
 
@@ -170,10 +170,10 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 		}
 		e.id = config.PluginID(pe)
 		e.body = map[string]any{
-			"id": e.id, "name": p.Name, "instance_name": null(p.InstanceName),
+			"id": e.id, "name": p.Name, "instance_name": snapshot.OrNull(p.InstanceName),
 			"service": fk(e.service), "route": fk(e.route), "consumer": fk(e.consumer),
 			"config": pluginConfig(reg, pe), "protocols": p.Protocols, "enabled": p.Enabled,
-			"tags": list(p.Tags), "created_at": ts(p.CreatedAt), "updated_at": ts(p.UpdatedAt),
+			"tags": snapshot.ListOrNull(p.Tags), "created_at": ts(p.CreatedAt), "updated_at": ts(p.UpdatedAt),
 		}
 		ix.add("plugins", e)
 	}
@@ -215,23 +215,6 @@ func plain(v any) any {
 		return nil
 	}
 	return out
-}
-
-// null renders an empty optional string as JSON null, Kong's rendering of
-// an unset field.
-func null(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-// list renders an empty list as null, as Kong does for unset arrays.
-func list(s []string) any {
-	if len(s) == 0 {
-		return nil
-	}
-	return s
 }
 
 func ref(r *config.Ref) any {

@@ -55,7 +55,7 @@ func Compile(m *config.Model, d Deps) (*Snapshot, error) {
 func CompileContext(ctx context.Context, m *config.Model, d Deps) (*Snapshot, error) {
 	c := &compiler{ctx: ctx, m: m, d: d, caKeys: map[*tls.Config]string{}, snap: &Snapshot{Hash: m.Hash, Summary: m.Summary(), PoolKeys: map[string]bool{}, StateKeys: map[string]bool{}, Model: m,
 		instanceByKey: map[string]plugin.Instance{}, instanceByEntry: map[*config.PluginEntry]plugin.Instance{}}}
-	c.created()
+	c.snap.created = createdAt(m, d.Previous)
 	c.caCertificates()
 	c.services()
 	c.routes()

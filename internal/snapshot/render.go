@@ -35,11 +35,11 @@ func ServiceBody(se *config.ServiceEntry, created int64) map[string]any {
 		cert = map[string]any{"id": r.Key()}
 	}
 	return map[string]any{
-		"id": config.ServiceID(se), "name": orNil(s.Name), "protocol": s.Protocol, "host": s.Host, "port": s.Port,
-		"path": orNil(s.Path), "retries": s.Retries, "connect_timeout": s.ConnectTimeout,
+		"id": config.ServiceID(se), "name": OrNull(s.Name), "protocol": s.Protocol, "host": s.Host, "port": s.Port,
+		"path": OrNull(s.Path), "retries": s.Retries, "connect_timeout": s.ConnectTimeout,
 		"write_timeout": s.WriteTimeout, "read_timeout": s.ReadTimeout, "enabled": s.Enabled,
 		"client_certificate": cert, "tls_verify": tlsVerify, "tls_verify_depth": tlsDepth,
-		"ca_certificates": caCerts, "tags": listOrNil(s.Tags),
+		"ca_certificates": caCerts, "tags": ListOrNull(s.Tags),
 		"created_at": stamp(s.CreatedAt, created), "updated_at": stamp(s.UpdatedAt, created),
 	}
 }
@@ -57,13 +57,13 @@ func RouteBody(re *config.RouteEntry, created int64) map[string]any {
 		headers = r.Headers
 	}
 	return map[string]any{
-		"id": config.RouteID(re), "name": orNil(r.Name), "protocols": r.Protocols, "methods": listOrNil(r.Methods),
-		"hosts": listOrNil(r.Hosts), "paths": listOrNil(r.Paths), "headers": headers, "snis": listOrNil(r.SNIs),
+		"id": config.RouteID(re), "name": OrNull(r.Name), "protocols": r.Protocols, "methods": ListOrNull(r.Methods),
+		"hosts": ListOrNull(r.Hosts), "paths": ListOrNull(r.Paths), "headers": headers, "snis": ListOrNull(r.SNIs),
 		"sources": endpointsOrNil(r.Sources), "destinations": endpointsOrNil(r.Destinations),
 		"https_redirect_status_code": r.HTTPSRedirectStatusCode, "strip_path": r.StripPathValue(),
 		"preserve_host": r.PreserveHost, "request_buffering": r.RequestBuffering,
 		"response_buffering": r.ResponseBuffering, "regex_priority": r.RegexPriority,
-		"path_handling": r.PathHandling, "service": svc, "tags": listOrNil(r.Tags),
+		"path_handling": r.PathHandling, "service": svc, "tags": ListOrNull(r.Tags),
 		"created_at": stamp(r.CreatedAt, created), "updated_at": stamp(r.UpdatedAt, created),
 	}
 }
@@ -73,12 +73,12 @@ func RouteBody(re *config.RouteEntry, created int64) map[string]any {
 // its workspace. Rendered on first use: only request-termination's echo
 // reads them.
 func (c *compiler) routeEntity(re *config.RouteEntry) *plugin.Rendered {
-	created := c.created()
+	created := c.snap.created
 	return plugin.NewRendered(func() []byte { return kongJSON(RouteBody(re, created)) })
 }
 
 func (c *compiler) serviceEntity(se *config.ServiceEntry) *plugin.Rendered {
-	created := c.created()
+	created := c.snap.created
 	return plugin.NewRendered(func() []byte { return kongJSON(ServiceBody(se, created)) })
 }
 
@@ -86,16 +86,13 @@ func (c *compiler) serviceEntity(se *config.ServiceEntry) *plugin.Rendered {
 // for those the file gives no timestamps.
 func (s *Snapshot) Created() int64 { return s.created }
 
-// created sets and returns the snapshot's Created: the time of the load,
-// kept by a recompile of the same model (a DNS change).
-func (c *compiler) created() int64 {
-	if c.snap.created == 0 {
-		c.snap.created = time.Now().Unix()
-		if p := c.d.Previous; p != nil && p.Model == c.m && p.created != 0 {
-			c.snap.created = p.created
-		}
+// createdAt is a snapshot's Created: the time of the load, kept by a
+// recompile of the same model (a DNS change).
+func createdAt(m *config.Model, prev *Snapshot) int64 {
+	if prev != nil && prev.Model == m && prev.created != 0 {
+		return prev.created
 	}
-	return c.snap.created
+	return time.Now().Unix()
 }
 
 func kongJSON(body map[string]any) []byte {
@@ -121,15 +118,17 @@ func withoutNulls(m map[string]any) map[string]any {
 	return m
 }
 
-func orNil(s string) any {
+// OrNull renders an empty optional string as JSON null, Kong's rendering
+// of an unset field.
+func OrNull(s string) any {
 	if s == "" {
 		return nil
 	}
 	return s
 }
 
-// listOrNil renders an empty list as null, as Kong does for unset arrays.
-func listOrNil(s []string) any {
+// ListOrNull renders an empty list as null, as Kong does for unset arrays.
+func ListOrNull(s []string) any {
 	if len(s) == 0 {
 		return nil
 	}
@@ -142,7 +141,7 @@ func endpointsOrNil(eps []config.Endpoint) any {
 	}
 	out := make([]map[string]any, len(eps))
 	for i, ep := range eps {
-		out[i] = map[string]any{"ip": orNil(ep.IP)}
+		out[i] = map[string]any{"ip": OrNull(ep.IP)}
 		if ep.Port != 0 {
 			out[i]["port"] = ep.Port
 		}
