@@ -3,7 +3,6 @@ package config
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"net"
 	"strconv"
 	"strings"
@@ -257,11 +256,13 @@ func (b *builder) buildCertificates() {
 		c := &b.cfg.Certificates[i]
 		path := at("certificates", i)
 		b.checkID(c.ID, path)
-		b.checkKeyPair(c.Cert, c.Key, path, "cert", "key")
+		main := b.checkKeyPair(c.Cert, c.Key, path, "cert", "key")
 		if c.CertAlt != "" || c.KeyAlt != "" {
-			b.checkKeyPair(c.CertAlt, c.KeyAlt, path, "cert_alt", "key_alt")
-			if c.CertAlt != "" && c.KeyAlt != "" {
-				b.checkAltKind(c.Cert, c.CertAlt, path)
+			// The alternative exists to serve clients that cannot use the
+			// main one (RSA beside ECDSA), which Kong requires too.
+			alt := b.checkKeyPair(c.CertAlt, c.KeyAlt, path, "cert_alt", "key_alt")
+			if main != nil && alt != nil && keyKind(main.PublicKey) == keyKind(alt.PublicKey) {
+				b.err(JoinPath(path, "cert_alt"), "certificate and alternative certificate need to have different type (e.g. RSA and ECDSA), the provided certificates were both of the same type")
 			}
 		}
 		e := &CertificateEntry{Path: path, Certificate: c}
@@ -301,7 +302,9 @@ func (b *builder) buildCertificates() {
 	}
 }
 
-func (b *builder) checkKeyPair(cert, key, path, certField, keyField string) {
+// checkKeyPair checks a certificate and its key and returns the parsed
+// certificate, or nil when they are missing or do not make a pair.
+func (b *builder) checkKeyPair(cert, key, path, certField, keyField string) *x509.Certificate {
 	missing := false
 	for _, f := range []struct{ name, v string }{{certField, cert}, {keyField, key}} {
 		if f.v == "" {
@@ -310,29 +313,12 @@ func (b *builder) checkKeyPair(cert, key, path, certField, keyField string) {
 		}
 	}
 	if missing {
-		return
+		return nil
 	}
-	if _, err := tls.X509KeyPair([]byte(cert), []byte(key)); err != nil {
+	pair, err := tls.X509KeyPair([]byte(cert), []byte(key))
+	if err != nil {
 		b.errf(JoinPath(path, certField), "invalid certificate or key: %v", err)
+		return nil
 	}
-}
-
-// checkAltKind refuses a cert_alt of the same key kind as cert: the
-// alternative exists to serve clients that cannot use the main one (RSA
-// beside ECDSA), which Kong requires too.
-func (b *builder) checkAltKind(cert, alt, path string) {
-	kind := func(s string) string {
-		block, _ := pem.Decode([]byte(s))
-		if block == nil {
-			return ""
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return ""
-		}
-		return c.PublicKeyAlgorithm.String()
-	}
-	if k := kind(cert); k != "" && k == kind(alt) {
-		b.err(JoinPath(path, "cert_alt"), "certificate and alternative certificate need to have different type (e.g. RSA and ECDSA), the provided certificates were both of the same type")
-	}
+	return pair.Leaf
 }

@@ -49,8 +49,7 @@ type decoder struct {
 	// cp stops the walk of an abandoned load: aliases can make it long.
 	cp checkpoint
 	// lines, when set, records the line of every value decoded by field
-	// path, for errors found after decoding and for telling a field
-	// written in the document from a default.
+	// path, for errors found after decoding.
 	lines map[string]int
 	// asWritten decodes strings resolved from vault references as the
 	// references (for showing a config back).

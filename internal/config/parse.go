@@ -34,7 +34,8 @@ func Load(path string, opts Options) (*Model, error) {
 
 // Parse decodes, expands, validates and flattens a declarative config in
 // YAML or JSON. When the config is invalid the error is an Errors holding
-// every problem found, each with its field path.
+// the problems found, each with its field path (the first MaxErrors, then
+// how many more).
 func Parse(data []byte, opts Options) (*Model, error) {
 	return ParseContext(context.Background(), data, opts)
 }
