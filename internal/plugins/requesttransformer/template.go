@@ -43,10 +43,13 @@ const (
 	maxExprs    = 64
 )
 
-var (
-	errTooLong = errors.New("the rendered value is longer than " + strconv.Itoa(maxRendered) + " bytes")
-	errTooMuch = errors.New("the values rendered for the request are longer than " + strconv.Itoa(maxRendered) + " bytes in total")
-)
+// errTooLong stops a rendering past maxRendered. The request's own values
+// made it that long (the templates were bounded at load), so it is answered
+// as the client's fault: 400, without an error log line a client could
+// repeat at will.
+var errTooLong = errors.New("the rendered value is longer than " + strconv.Itoa(maxRendered) + " bytes")
+
+func tooLarge() error { return plugin.NewExit(http.StatusBadRequest, "Bad request") }
 
 // limitError is a template over a bound, reported without the refusal's
 // list of supported forms.
@@ -283,13 +286,12 @@ func (e *renderError) Unwrap() error { return e.err }
 
 // render evaluates every part and joins the texts with a single
 // allocation; a template of one part allocates nothing of its own.
-// Rendering past what is left of the request's maxRendered fails as a Lua
-// error would.
+// Rendering past what is left of the request's maxRendered answers 400.
 func (t *template) render(e *env) (string, error) {
 	if len(t.parts) == 1 {
 		s, err := t.parts[0].text(e, t)
 		if err == nil && t.parts[0].expr != nil {
-			err = t.spend(e, len(s))
+			err = e.spend(len(s))
 		}
 		return s, err
 	}
@@ -302,22 +304,19 @@ func (t *template) render(e *env) (string, error) {
 			return "", err
 		}
 		if size += len(s); e.rendered+size > maxRendered {
-			return "", t.spend(e, size)
+			return "", e.spend(size)
 		}
 		texts = append(texts, s)
 	}
-	return strings.Join(texts, ""), t.spend(e, size)
+	return strings.Join(texts, ""), e.spend(size)
 }
 
 // spend counts n rendered bytes against the request's bound.
-func (t *template) spend(e *env, n int) error {
+func (e *env) spend(n int) error {
 	if e.rendered += n; e.rendered <= maxRendered {
 		return nil
 	}
-	if n > maxRendered {
-		return &renderError{field: t.field, err: errTooLong}
-	}
-	return &renderError{field: t.field, err: errTooMuch}
+	return tooLarge()
 }
 
 func (p *part) text(e *env, t *template) (string, error) {
@@ -325,6 +324,9 @@ func (p *part) text(e *env, t *template) (string, error) {
 		return p.lit, nil
 	}
 	v, err := p.expr.eval(e)
+	if err == errTooLong {
+		return "", tooLarge()
+	}
 	if err != nil {
 		return "", &renderError{field: t.field, err: err}
 	}
