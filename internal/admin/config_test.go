@@ -208,7 +208,7 @@ func TestAdminPostConfigCheckHash(t *testing.T) {
 		if err != nil && doc != "{}" {
 			t.Fatal(err)
 		}
-		if m != nil && m.Hash != sourceHash([]byte(doc)) {
+		if m != nil && m.Hash != config.SourceHash([]byte(doc)) {
 			t.Errorf("sourceHash differs from config.Parse's hash")
 		}
 	}

@@ -90,9 +90,8 @@ func ParseContext(ctx context.Context, data []byte, opts Options) (*Model, error
 		return nil, red.apply(errs.Errors(), errorText)
 	}
 
-	sum := sha256.Sum256(data)
 	b := newBuilder(ctx, &cfg, lines, &errs)
-	b.m.Hash = hex.EncodeToString(sum[:16])
+	b.m.Hash = SourceHash(data)
 	b.m.Source = data
 	b.m.redaction = red
 	b.build()
@@ -163,4 +162,12 @@ func count(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// SourceHash is a document's Model.Hash, computed without parsing it: the
+// admin API's ?check_hash and the loader's skipping of an unchanged file
+// compare it before any parse.
+func SourceHash(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:16])
 }

@@ -337,18 +337,21 @@ func (l *Loader) apply(data []byte, trigger string, skipUnchanged bool) (*snapsh
 	if err := l.checkSize(data); err != nil {
 		return nil, l.reject(res, trigger, err)
 	}
+	if skipUnchanged {
+		// The hash is of the bytes, so an unchanged file is known without
+		// parsing it again (the environment it reads is the process's own,
+		// the same as at the last load).
+		if cur := l.holder.Load(); cur != nil && cur.Hash == config.SourceHash(data) {
+			res.OK, res.Unchanged, res.Hash = true, true, cur.Hash
+			l.record(res)
+			return cur, nil
+		}
+	}
 	ctx, done := l.budget()
 	defer done()
 	m, err := config.ParseContext(ctx, data, l.parseOptions())
 	if err != nil {
 		return nil, l.reject(res, trigger, err)
-	}
-	if skipUnchanged {
-		if cur := l.holder.Load(); cur != nil && cur.Hash == m.Hash {
-			res.OK, res.Unchanged, res.Hash = true, true, m.Hash
-			l.record(res)
-			return cur, nil
-		}
 	}
 	return l.install(ctx, m, res)
 }
