@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/resolver"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
@@ -135,7 +136,7 @@ const healthDNSError = "DNS_ERROR"
 // reported at its configured address and a name without addresses.
 func targetHealth(te *config.TargetEntry, addrs []*upstream.Target, checks, live bool) healthReport {
 	rep := healthReport{health: upstream.HealthHealthy, addresses: []map[string]any{}}
-	isName := !upstream.IsIPLiteral(te.Host)
+	isName := !resolver.IsIPLiteral(te.Host)
 	switch {
 	case !live && isName:
 		rep.reason = "not resolved: no service is balanced over this upstream"

@@ -12,6 +12,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/all"
+	"github.com/turnpikegw/turnpike/internal/resolver"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
@@ -159,7 +160,7 @@ func TestUpstreamHealthDNSAddresses(t *testing.T) {
 	hosts := filepath.Join(dir, "hosts")
 	os.WriteFile(hosts, []byte("10.0.0.1 svc.test\n10.0.0.2 svc.test\n"), 0o600)
 	// No nameserver answers: names outside the hosts file fail at once.
-	res, err := upstream.NewResolver(upstream.ResolverOptions{Nameservers: []string{"127.0.0.1:1"}, HostsFile: hosts,
+	res, err := resolver.New(resolver.Options{Nameservers: []string{"127.0.0.1:1"}, HostsFile: hosts,
 		ResolvConf: filepath.Join(dir, "none"), Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

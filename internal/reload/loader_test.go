@@ -17,6 +17,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/resolver"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
@@ -363,7 +364,7 @@ func startDNSTable(t *testing.T) (*dnsTable, string) {
 func TestRefreshOnDNSChange(t *testing.T) {
 	table, addr := startDNSTable(t)
 	table.set("svc.test.", "10.0.0.1", "10.0.0.2")
-	res, err := upstream.NewResolver(upstream.ResolverOptions{Nameservers: []string{addr},
+	res, err := resolver.New(resolver.Options{Nameservers: []string{addr},
 		ResolvConf: filepath.Join(t.TempDir(), "none"), Debounce: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -453,7 +454,7 @@ func TestRejectedConfigForgetsItsDNSNames(t *testing.T) {
 	table, addr := startDNSTable(t)
 	table.set("kept.test.", "10.0.0.1")
 	table.set("rejected.test.", "10.0.0.2")
-	res, err := upstream.NewResolver(upstream.ResolverOptions{Nameservers: []string{addr},
+	res, err := resolver.New(resolver.Options{Nameservers: []string{addr},
 		ResolvConf: filepath.Join(t.TempDir(), "none"), Order: []string{"A"}})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/resolver"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
@@ -244,7 +245,7 @@ func TestCompileExpandsDNSNames(t *testing.T) {
 	dir := t.TempDir()
 	hosts := filepath.Join(dir, "hosts")
 	os.WriteFile(hosts, []byte("10.0.0.12 multi.test\n10.0.0.11 multi.test\n10.0.0.30 one.test\n10.0.0.40 off.test\n"), 0o600)
-	res, err := upstream.NewResolver(upstream.ResolverOptions{Nameservers: []string{startSRV(t)}, HostsFile: hosts,
+	res, err := resolver.New(resolver.Options{Nameservers: []string{startSRV(t)}, HostsFile: hosts,
 		ResolvConf: filepath.Join(dir, "none"), Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)

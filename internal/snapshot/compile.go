@@ -16,6 +16,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/resolver"
 	"github.com/turnpikegw/turnpike/internal/router"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
@@ -33,7 +34,7 @@ type Deps struct {
 	// Resolver resolves DNS names of targets and service hosts from its
 	// cache (names it has not seen are looked up while compiling, bounded
 	// by its timeout); nil dials names as they are (dry runs).
-	Resolver *upstream.Resolver
+	Resolver *resolver.Resolver
 	Env      plugin.Env
 	// MaxResponseHeaderBytes bounds the response heads of HTTP/2 (gRPC)
 	// upstreams, as the proxy bounds HTTP/1.1 ones (0: net/http's default).
@@ -276,7 +277,7 @@ type endpoint struct {
 // port and weight of an SRV answer (a weight of 0 stays 0: the target is
 // disabled), and none, with the reason, while the name has no address.
 func (c *compiler) expand(host string, port, weight int) ([]endpoint, error) {
-	if c.d.Resolver == nil || upstream.IsIPLiteral(host) {
+	if c.d.Resolver == nil || resolver.IsIPLiteral(host) {
 		return []endpoint{{host: host, port: port, weight: weight}}, nil
 	}
 	addrs, err := c.d.Resolver.Lookup(host)
@@ -301,7 +302,7 @@ func DNSNames(m *config.Model) []string {
 	seen := map[string]bool{}
 	var names []string
 	add := func(host string) {
-		if host != "" && !seen[host] && !upstream.IsIPLiteral(host) {
+		if host != "" && !seen[host] && !resolver.IsIPLiteral(host) {
 			seen[host] = true
 			names = append(names, host)
 		}
