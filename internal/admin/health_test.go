@@ -58,7 +58,7 @@ func TestUpstreamHealth(t *testing.T) {
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	defer pools.Close()
 	states := upstream.NewStates()
-	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Pools: pools, States: states})
+	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools, States: states})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ upstreams:
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	defer pools.Close()
 	states := upstream.NewStates()
-	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Pools: pools, States: states, Resolver: res})
+	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools, States: states, Resolver: res})})
 	if err != nil {
 		t.Fatal(err)
 	}

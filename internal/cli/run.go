@@ -299,7 +299,8 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		g.close()
 		return nil, fmt.Errorf("--dns-*: %v", err)
 	}
-	deps := snapshot.Deps{Registry: reg, Pools: g.pools, States: states, Health: g.health, Resolver: g.resolver,
+	ups := upstream.NewRuntime(upstream.RuntimeParts{Pools: g.pools, States: states, Health: g.health, Resolver: g.resolver})
+	deps := snapshot.Deps{Registry: reg, Upstreams: ups,
 		Env: plugin.Env{Logger: logger, Metrics: metrics, Redis: ratelimit.NewShared(time.Now)}}
 	deps.MaxResponseHeaderBytes = o.upMaxHeaderBytes
 	// go-redis reports dial failures through a package-level logger that

@@ -214,6 +214,18 @@ func (h *HealthCheckers) Sync(ups []CheckedUpstream) {
 	}
 }
 
+// dropGates forgets the upstream-wide health of names that have no
+// checker (a gate handed to a compile that was given up).
+func (h *HealthCheckers) dropGates(names []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, name := range names {
+		if h.checkers[name] == nil {
+			delete(h.gates, name)
+		}
+	}
+}
+
 // Close stops every checker.
 func (h *HealthCheckers) Close() {
 	h.mu.Lock()
