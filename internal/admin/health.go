@@ -6,6 +6,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/resolver"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
@@ -38,7 +39,8 @@ func (a *api) upstreamHealth(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, message("Not found"))
 		return
 	}
-	checks := upstream.ChecksEnabled(&ue.Upstream.Healthchecks)
+	hc := snapshot.HealthCheckOf(&ue.Upstream.Healthchecks)
+	checks := hc.Enabled()
 
 	// The live addresses are those the balancers of the services over this
 	// upstream hold (one state per address, shared by all of them), by the

@@ -117,7 +117,7 @@ func TestUpstreamHealth(t *testing.T) {
 	if d := get("/upstreams/orders-up/health?balancer_health=1", http.StatusOK)["data"].(map[string]any); d["health"] != "HEALTHY" {
 		t.Errorf("balancer health %v", d)
 	}
-	hcfg := m.Upstreams[0].Upstream.Healthchecks
+	hcfg := snapshot.HealthCheckOf(&m.Upstreams[0].Upstream.Healthchecks)
 	c := upstream.NewHealthChecker("orders-up", hcfg, []upstream.HealthTarget{
 		{Host: "10.0.0.1", Port: 8080, Weight: 100, State: states.Get("orders-up|10.0.0.1:8080")},
 		{Host: "10.0.0.2", Port: 8080, Weight: 50, State: states.Get("orders-up|10.0.0.2:8080")},

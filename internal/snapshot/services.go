@@ -160,23 +160,3 @@ func hostWithPort(host string, port int, scheme string) string {
 	}
 	return upstream.JoinHostPort(host, port)
 }
-
-// checkedUpstreams gives the lease every upstream with the targets its
-// services' balancers hold (the first service's: they all hold the same
-// addresses and states), for the health checkers. An upstream no service
-// uses has no targets, so nothing of it is checked.
-func (c *compiler) checkedUpstreams() {
-	held := map[*config.UpstreamEntry][]*upstream.Target{}
-	for _, se := range c.m.Services {
-		svc := c.servicesByEntry[se]
-		if se.Upstream == nil || svc == nil {
-			continue
-		}
-		if _, ok := held[se.Upstream]; !ok {
-			held[se.Upstream] = svc.Balancer.Targets()
-		}
-	}
-	for _, ue := range c.m.Upstreams {
-		c.lease.Check(upstream.CheckedUpstream{Upstream: ue.Upstream, Targets: held[ue]})
-	}
-}

@@ -1,10 +1,6 @@
 package upstream
 
-import (
-	"testing"
-
-	"github.com/turnpikegw/turnpike/internal/config"
-)
+import "testing"
 
 func poolClosed(p *Pool) bool {
 	p.mu.Lock()
@@ -36,7 +32,7 @@ func lease(rt *Runtime, u string, addrs ...string) (*Lease, map[string]*Pool, ma
 		targets = append(targets, tg)
 	}
 	l.Gate(u)
-	l.Check(CheckedUpstream{Upstream: &config.Upstream{Name: u}, Targets: targets})
+	l.Check(CheckedUpstream{Name: u, Checks: kongHealthDefaults(), Targets: targets})
 	return l, pools, states
 }
 
