@@ -203,6 +203,9 @@ func parseTarget(raw string) (target, error) {
 
 type explainer struct {
 	snap *snapshot.Snapshot
+	// checks are the router's per-route checks of the one request
+	// explained, made on first use.
+	checks []router.RouteCheck
 }
 
 // routeEntry is the config entry of router route i (nil when the snapshot

@@ -84,13 +84,16 @@ func disabledDetail(re *config.RouteEntry) string {
 // their own here, by the same router code.
 func (e *explainer) check(i int, re *config.RouteEntry, req *router.Request) router.RouteCheck {
 	if snapshot.RouteEnabled(re) {
-		return e.snap.Router.Check(i, req)
+		if e.checks == nil {
+			e.checks = e.snap.Router.Check(req)
+		}
+		return e.checks[i]
 	}
 	rt, err := router.New([]router.Route{snapshot.RouterRoute("", re.Route)})
 	if err != nil {
 		return router.RouteCheck{Path: -1} // validation refuses such a config
 	}
-	return rt.Check(0, req)
+	return rt.Check(req)[0]
 }
 
 // nearMiss turns the router's check c of route r into the criteria that

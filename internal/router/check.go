@@ -53,48 +53,57 @@ func (c *RouteCheck) Matches() bool {
 	return set
 }
 
-// Check judges req by each criterion of route (an index into the []Route
-// given to New) separately. It is for explaining a routing decision, not
-// for the proxy's path: it scans every entry.
-func (r *Router) Check(route int, req *Request) RouteCheck {
-	out := RouteCheck{Path: -1}
-	var crit *criteria
+// Check judges req by each criterion of every route separately; the
+// result is indexed like the []Route given to New. It is for explaining a
+// routing decision, not for the proxy's path: it visits every entry.
+func (r *Router) Check(req *Request) []RouteCheck {
+	out := make([]RouteCheck, r.routes)
+	crits := make([]*criteria, r.routes)
+	for i := range out {
+		out[i].Path = -1
+	}
 	for i := range r.entries {
 		e := &r.entries[i]
-		if e.route != route {
-			continue
-		}
-		crit = e.crit
+		c := &out[e.route]
+		crits[e.route] = e.crit
 		if e.path < 0 {
 			continue
 		}
-		if out.Paths == Unset {
-			out.Paths = Fail
+		if c.Paths == Unset {
+			c.Paths = Fail
 		}
-		if (out.Path < 0 || e.path < out.Path) && e.matchPath(req.Path) {
-			out.Path, out.Paths = e.path, Pass
+		if (c.Path < 0 || e.path < c.Path) && e.matchPath(req.Path) {
+			c.Path, c.Paths = e.path, Pass
 		}
-	}
-	if crit == nil {
-		return out
 	}
 	name, port := SplitHost(req.Host)
-	out.Methods = verdict(len(crit.methods) > 0, crit.matchMethod(req.Method))
-	out.Hosts = verdict(len(crit.hosts) > 0, crit.matchHost(name, port))
-	out.SNIs = verdict(len(crit.snis) > 0, crit.matchSNI(req.SNI))
-	if len(crit.headers) > 0 {
-		out.Headers = Pass
-		for k := range crit.headers {
-			if crit.matchHeader(k, req.Header) {
-				continue
-			}
-			if out.HeaderFailed == nil {
-				out.Headers, out.HeaderFailed = Fail, make([]bool, len(crit.headers))
-			}
-			out.HeaderFailed[k] = true
+	for i, crit := range crits {
+		if crit != nil {
+			crit.check(&out[i], req, name, port)
 		}
 	}
 	return out
+}
+
+// check fills c's verdicts on everything but the path; name and port are
+// req's host as SplitHost splits it.
+func (crit *criteria) check(c *RouteCheck, req *Request, name, port string) {
+	c.Methods = verdict(len(crit.methods) > 0, crit.matchMethod(req.Method))
+	c.Hosts = verdict(len(crit.hosts) > 0, crit.matchHost(name, port))
+	c.SNIs = verdict(len(crit.snis) > 0, crit.matchSNI(req.SNI))
+	if len(crit.headers) == 0 {
+		return
+	}
+	c.Headers = Pass
+	for k := range crit.headers {
+		if crit.matchHeader(k, req.Header) {
+			continue
+		}
+		if c.HeaderFailed == nil {
+			c.Headers, c.HeaderFailed = Fail, make([]bool, len(crit.headers))
+		}
+		c.HeaderFailed[k] = true
+	}
 }
 
 // matchPath checks the entry's path without the tree walk.

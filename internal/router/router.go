@@ -106,6 +106,7 @@ type Router struct {
 	byHostPort map[string]*node
 	bySuffix   map[string]*node
 	byPrefix   map[string]*node
+	routes     int // len of the []Route given to New
 }
 
 type entry struct {
@@ -153,7 +154,7 @@ func New(routes []Route) (*Router, error) {
 		return bytes.Compare(entries[a].id[:], entries[b].id[:]) > 0
 	})
 
-	r := &Router{entries: entries, anyHost: &node{}}
+	r := &Router{entries: entries, anyHost: &node{}, routes: len(routes)}
 	for rank := range entries {
 		e := &entries[rank]
 		if len(e.crit.hosts) == 0 {
