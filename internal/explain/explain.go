@@ -427,9 +427,8 @@ func protocolCheck(route *snapshot.Route, t target, host string, header http.Hea
 		if t.query != "" {
 			uri += "?" + t.query
 		}
-		status := route.HTTPSRedirectStatus
-		notes = append(notes, fmt.Sprintf("https-only route over http: the proxy redirects with %d to https://%s%s", status, host, uri))
-		return status, forwardedNote(route, header, notes)
+		notes = append(notes, fmt.Sprintf("https-only route over http: the proxy redirects with %d to https://%s%s", route.HTTPSRedirectStatus, host, uri))
+		return route.HTTPSRedirectStatus, forwardedNote(route, header, notes)
 	}
 	return 0, notes
 }
