@@ -203,6 +203,9 @@ func parseTarget(raw string) (target, error) {
 
 type explainer struct {
 	snap *snapshot.Snapshot
+	// checks are the router's per-route checks of the one request
+	// explained, made on first use.
+	checks []router.RouteCheck
 }
 
 // routeEntry is the config entry of router route i (nil when the snapshot
@@ -402,38 +405,41 @@ func upstreamOf(route *snapshot.Route, svc *snapshot.Service, method, clientHost
 	return u
 }
 
-// protocolCheck adds what the proxy's protocol checks would do with the
-// matched route, in the proxy's order (Kong's runloop).
+// protocolCheck adds what the proxy's protocol check would do with the
+// matched route. A gRPC-only route is judged as for HTTP/2, the protocol
+// gRPC clients use, with a note on what HTTP/1.x would get.
 func protocolCheck(route *snapshot.Route, t target, host string, header http.Header, notes []string) (int, []string) {
 	https := t.scheme == "https"
-	if (route.GRPC || route.GRPCS) && !route.HTTP && !route.HTTPS {
+	grpc := route.CheckProtocol(false, https, false, header) == snapshot.ProtocolUseHTTP2
+	if grpc {
 		notes = append(notes, "gRPC route: an HTTP/1.x request gets 426 \"Please use HTTP2 protocol\"")
-		if route.GRPCS && !route.GRPC && !https {
-			notes = append(notes, "grpcs-only route over plain HTTP/2: the proxy answers 426 \"Please use HTTPS protocol\"")
-			return http.StatusUpgradeRequired, notes
-		}
-		return 0, notes
 	}
-	if !route.HTTP && route.HTTPS && !https {
-		status := route.HTTPSRedirectStatus
-		if status == 0 {
-			status = http.StatusUpgradeRequired
+	switch route.CheckProtocol(true, https, false, header) {
+	case snapshot.ProtocolUseHTTPS:
+		if grpc {
+			return http.StatusUpgradeRequired, append(notes,
+				"grpcs-only route over plain HTTP/2: the proxy answers 426 \"Please use HTTPS protocol\"")
 		}
-		if status == http.StatusUpgradeRequired {
-			notes = append(notes, "https-only route over http: the proxy answers 426 \"Please use HTTPS protocol\"")
-		} else {
-			uri := t.rawPath
-			if t.query != "" {
-				uri += "?" + t.query
-			}
-			notes = append(notes, fmt.Sprintf("https-only route over http: the proxy redirects with %d to https://%s%s", status, host, uri))
+		notes = append(notes, "https-only route over http: the proxy answers 426 \"Please use HTTPS protocol\"")
+		return http.StatusUpgradeRequired, forwardedNote(route, header, notes)
+	case snapshot.ProtocolRedirect:
+		uri := t.rawPath
+		if t.query != "" {
+			uri += "?" + t.query
 		}
-		if header.Get("X-Forwarded-Proto") == "https" {
-			notes = append(notes, "X-Forwarded-Proto: https lets the request through only when the client address is in --trusted-ips")
-		}
-		return status, notes
+		notes = append(notes, fmt.Sprintf("https-only route over http: the proxy redirects with %d to https://%s%s", route.HTTPSRedirectStatus, host, uri))
+		return route.HTTPSRedirectStatus, forwardedNote(route, header, notes)
 	}
 	return 0, notes
+}
+
+// forwardedNote says when the request's X-Forwarded-Proto would let it
+// through the https-only check after all.
+func forwardedNote(route *snapshot.Route, header http.Header, notes []string) []string {
+	if route.CheckProtocol(true, false, true, header) == snapshot.ProtocolOK {
+		notes = append(notes, "X-Forwarded-Proto: https lets the request through only when the client address is in --trusted-ips")
+	}
+	return notes
 }
 
 // consumer resolves a consumer given by username, custom_id or id to its

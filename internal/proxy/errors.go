@@ -21,8 +21,6 @@ const (
 	msgTimeout        = "The upstream server is timing out"
 	msgNoService      = "no Service found with those values"
 	msgUnexpected     = "An unexpected error occurred"
-	msgUseHTTPS       = "Please use HTTPS protocol"
-	msgUseHTTP2       = "Please use HTTP2 protocol"
 	msgNoPeer         = "failure to get a peer from the ring-balancer"
 	msgNameResolution = "name resolution failed"
 )

@@ -301,7 +301,7 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	st.route = route
 	c.Route = &route.Info
 	c.Directory = snap.Directory
-	if e := checkProtocol(route, r, lh.scheme == "https", st.trusted); e != nil {
+	if e := route.ProtocolExit(r, lh.scheme == "https", st.trusted); e != nil {
 		h.exit(w, st, e)
 		return
 	}

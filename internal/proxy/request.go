@@ -1,11 +1,6 @@
 package proxy
 
-import (
-	"net/http"
-
-	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/snapshot"
-)
+import "net/http"
 
 // splitTarget returns the raw (still encoded) path and the query of the
 // request target.
@@ -20,41 +15,6 @@ func splitTarget(r *http.Request) (path, query string) {
 		}
 	}
 	return uri, ""
-}
-
-// checkProtocol enforces the route's protocols: an https-only route over
-// plain HTTP gets 426 or the configured redirect, a gRPC route over
-// HTTP/1.x gets 426 (Kong's runloop).
-func checkProtocol(route *snapshot.Route, r *http.Request, https, trusted bool) *plugin.Exit {
-	if (route.GRPC || route.GRPCS) && !route.HTTP && !route.HTTPS {
-		if r.ProtoMajor < 2 {
-			return &plugin.Exit{Status: http.StatusUpgradeRequired, Message: msgUseHTTP2,
-				Header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"HTTP/2"}}}
-		}
-		if route.GRPCS && !route.GRPC && !https {
-			return &plugin.Exit{Status: http.StatusUpgradeRequired, Message: msgUseHTTPS,
-				Header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"TLS/1.2, HTTP/1.1"}}}
-		}
-		return nil
-	}
-	if !route.HTTP && route.HTTPS && !https {
-		if trusted && r.Header.Get("X-Forwarded-Proto") == "https" {
-			return nil
-		}
-		if route.HTTPSRedirectStatus != http.StatusUpgradeRequired {
-			host := r.Host
-			if trusted {
-				if fh := r.Header.Get("X-Forwarded-Host"); fh != "" {
-					host = fh
-				}
-			}
-			return &plugin.Exit{Status: route.HTTPSRedirectStatus, Message: http.StatusText(route.HTTPSRedirectStatus),
-				Header: http.Header{"Location": {"https://" + host + r.RequestURI}}}
-		}
-		return &plugin.Exit{Status: http.StatusUpgradeRequired, Message: msgUseHTTPS,
-			Header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"TLS/1.2, HTTP/1.1"}}}
-	}
-	return nil
 }
 
 func joinComma(vs []string) string {

@@ -106,6 +106,7 @@ type Router struct {
 	byHostPort map[string]*node
 	bySuffix   map[string]*node
 	byPrefix   map[string]*node
+	routes     int // len of the []Route given to New
 }
 
 type entry struct {
@@ -153,7 +154,7 @@ func New(routes []Route) (*Router, error) {
 		return bytes.Compare(entries[a].id[:], entries[b].id[:]) > 0
 	})
 
-	r := &Router{entries: entries, anyHost: &node{}}
+	r := &Router{entries: entries, anyHost: &node{}, routes: len(routes)}
 	for rank := range entries {
 		e := &entries[rank]
 		if len(e.crit.hosts) == 0 {
@@ -449,77 +450,22 @@ func (r *Router) search(n *node, ri *reqInfo, hostDone bool, best int32) int32 {
 // path itself for prefix entries is implied by the node the walk reached.
 func (e *entry) accepts(ri *reqInfo, hostDone bool) bool {
 	c := e.crit
-	if len(c.methods) > 0 && !containsString(c.methods, ri.req.Method) {
+	if len(c.methods) > 0 && !c.matchMethod(ri.req.Method) {
 		return false
 	}
-	if !hostDone && len(c.hosts) > 0 && !matchHosts(c.hosts, ri.host, ri.port) {
+	if !hostDone && len(c.hosts) > 0 && !c.matchHost(ri.host, ri.port) {
 		return false
 	}
-	if len(c.snis) > 0 && !matchSNI(c.snis, ri.req.SNI) {
+	if len(c.snis) > 0 && !c.matchSNI(ri.req.SNI) {
 		return false
 	}
-	if len(c.headers) > 0 && !matchHeaders(c.headers, ri.req.Header) {
+	if len(c.headers) > 0 && !c.matchHeaders(ri.req.Header) {
 		return false
 	}
 	if e.re != nil && !e.re.MatchString(ri.req.Path) {
 		return false
 	}
 	return true
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-func matchHosts(hosts []hostPattern, name, port string) bool {
-	for i := range hosts {
-		if hosts[i].match(name, port) {
-			return true
-		}
-	}
-	return false
-}
-
-func matchSNI(snis []string, sni string) bool {
-	if len(sni) > 1 && sni[len(sni)-1] == '.' {
-		sni = sni[:len(sni)-1]
-	}
-	for _, s := range snis {
-		if strings.EqualFold(s, sni) {
-			return true
-		}
-	}
-	return false
-}
-
-func matchHeaders(hms []headerMatcher, h http.Header) bool {
-	for i := range hms {
-		if !hms[i].match(h[hms[i].key]) {
-			return false
-		}
-	}
-	return true
-}
-
-func (hm *headerMatcher) match(got []string) bool {
-	for _, g := range got {
-		for _, v := range hm.values {
-			if strings.EqualFold(g, v) {
-				return true
-			}
-		}
-		for _, re := range hm.regexes {
-			if re.MatchString(g) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // submatches returns the whole match, the captures, and which groups took

@@ -29,7 +29,8 @@ func mustNew(t testing.TB, routes []Route) *Router {
 }
 
 // matchRoute returns the matched route index, or -1, after checking that
-// Match and the head of MatchAll agree.
+// Match and the head of MatchAll agree, and Check with both for every
+// route.
 func matchRoute(t *testing.T, r *Router, q *Request) (int, Match) {
 	t.Helper()
 	var m Match
@@ -38,6 +39,7 @@ func matchRoute(t *testing.T, r *Router, q *Request) (int, Match) {
 	if ok != (len(all) > 0) {
 		t.Fatalf("Match ok=%v but MatchAll found %d candidates", ok, len(all))
 	}
+	checkAgrees(t, r, q, all)
 	if !ok {
 		return -1, m
 	}

@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"errors"
-	"sort"
 	"strconv"
 
 	"github.com/turnpikegw/turnpike/internal/config"
@@ -50,20 +49,7 @@ func (c *compiler) routes() {
 			// has checked their criteria all the same).
 			continue
 		}
-		headers := make([]router.Header, 0, len(r.Headers))
-		names := make([]string, 0, len(r.Headers))
-		for name := range r.Headers {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			headers = append(headers, router.Header{Name: name, Values: r.Headers[name]})
-		}
-		rr[i] = router.Route{
-			ID:    route.Info.ID,
-			Paths: r.Paths, Hosts: r.Hosts, Methods: r.Methods, Headers: headers,
-			SNIs: r.SNIs, RegexPriority: r.RegexPriority,
-		}
+		rr[i] = RouterRoute(route.Info.ID, r)
 	}
 	rt, err := router.New(rr)
 	if err != nil {
