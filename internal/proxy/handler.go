@@ -19,8 +19,10 @@ import (
 
 // Options are the proxy's edge settings.
 type Options struct {
-	Logger    *slog.Logger
-	AccessLog *observe.AccessLog // nil: no access log
+	Logger *slog.Logger
+	// Observers are told of every request's record at its end, in order
+	// (the access log is one).
+	Observers []observe.Observer
 	// TrustedIPs are the peers whose X-Forwarded-*, X-Real-IP and request id
 	// headers are believed.
 	TrustedIPs TrustedIPs
@@ -53,7 +55,7 @@ type Options struct {
 	// Metrics records the core series (nil: none).
 	Metrics *observe.Metrics
 
-	// Retries of HTTP/1.1 upstream attempts (the number is each service's
+	// Retries of upstream attempts (the number is each service's
 	// `retries`); see retry.go for when a request is retried.
 
 	// RetryBackoffBase and RetryBackoffCap shape the full-jitter backoff
@@ -181,21 +183,16 @@ type listenerHandler struct {
 // reqState is the pooled per-request state.
 type reqState struct {
 	plugin.Ctx
-	match     router.Match
-	rreq      router.Request
-	route     *snapshot.Route
-	pick      upstream.PickRequest
-	entry     observe.Entry
-	upstream  string
-	upStatus  int
-	upLatency time.Duration
-	body      bodyReader // the upstream response body of forwardH1
-	tries     []observe.Try
-	tryBuf    [2]observe.Try // room for the common cases without allocating
-	errText   string
-	trusted   bool
-	abort     bool
-	filtered  bool // the header filters have run
+	rec      observe.Record
+	match    router.Match
+	rreq     router.Request
+	route    *snapshot.Route
+	pick     upstream.PickRequest
+	x        exchange
+	body     bodyReader // the upstream response body of an HTTP/1.1 attempt
+	trusted  bool
+	abort    bool
+	filtered bool // the header filters have run
 	// cont watches the body of an HTTP/1.1 request that expects
 	// 100 Continue, which net/http sends on the first read. cont and dbody
 	// are the request bodies the proxy wraps; they are not pooled with the
@@ -328,15 +325,9 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 		r.Body = st.dbody
 	}
 
-	for i := range route.Chain.Access {
-		inst := route.Chain.Access[i].Resolve(c)
-		if inst == nil {
-			continue
-		}
-		if err := inst.(plugin.Accessor).Access(c); err != nil {
-			h.exitErr(w, st, err, route)
-			return
-		}
+	if err := h.access(st, route); err != nil {
+		h.exitErr(w, st, err, route)
+		return
 	}
 	if svc == nil {
 		h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoService))
@@ -364,15 +355,15 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
 		return
 	}
-	if upgrade != "" {
-		h.tunnel(w, r, st, route, svc, upgrade)
-		return
+	switch {
+	case upgrade != "":
+		st.x.upgrade = upgrade
+		h.forward(w, r, st, route, svc, tunnelTransport{})
+	case svc.HTTP2:
+		h.forward(w, r, st, route, svc, h2Transport{})
+	default:
+		h.forward(w, r, st, route, svc, h1Transport{})
 	}
-	if svc.HTTP2 {
-		h.forwardH2(w, r, st, route, svc)
-		return
-	}
-	h.forwardH1(w, r, st, route, svc)
 }
 
 // exitErr answers with a plugin's error, running the header filters.
@@ -380,7 +371,7 @@ func (h *Handler) exitErr(w *countingWriter, st *reqState, err error, route *sna
 	e, ok := err.(*plugin.Exit)
 	if !ok {
 		h.opts.Logger.Error("plugin failed", "request_id", st.RequestID, "error", err)
-		st.errText = err.Error()
+		st.rec.Error = err.Error()
 		e = plugin.NewExit(http.StatusInternalServerError, msgUnexpected)
 	}
 	st.Resp.Status = e.Status
@@ -407,63 +398,46 @@ func (h *Handler) exit(w *countingWriter, st *reqState, e *plugin.Exit) {
 	writeExit(w, st.Req, e, st.RequestID)
 }
 
-func (h *Handler) headerFilters(st *reqState, route *snapshot.Route) {
-	st.filtered = true
-	c := &st.Ctx
-	for i := range route.Chain.Header {
-		if inst := route.Chain.Header[i].Resolve(c); inst != nil {
-			inst.(plugin.HeaderFilter).HeaderFilter(c)
-		}
-	}
-}
-
-// finish runs the log phase and the access log after the response is out.
+// finish runs the log phase after the response is out and hands the
+// request's record to the observers.
 func (h *Handler) finish(st *reqState, r *http.Request) {
 	c := &st.Ctx
 	if st.route != nil {
-		for i := range st.route.Chain.Log {
-			if inst := st.route.Chain.Log[i].Resolve(c); inst != nil {
-				inst.(plugin.Logger).Log(c)
-			}
-		}
+		h.logPhase(st)
 	}
-	if h.opts.AccessLog == nil {
+	if len(h.opts.Observers) == 0 {
 		return
 	}
-	e := &st.entry
-	*e = observe.Entry{
-		Time:            c.StartedAt,
-		RequestID:       c.RequestID,
-		ClientIP:        c.ForwardedIP,
-		Method:          r.Method,
-		URI:             r.RequestURI,
-		Host:            r.Host,
-		Proto:           r.Proto,
-		Status:          c.Resp.Status,
-		BytesSent:       c.Resp.Size,
-		BytesReceived:   max(r.ContentLength, 0),
-		Upstream:        st.upstream,
-		UpstreamStatus:  st.upStatus,
-		UpstreamLatency: st.upLatency,
-		Latency:         time.Since(c.StartedAt),
-		UserAgent:       r.Header.Get("User-Agent"),
-		Error:           st.errText,
-		Source:          "gateway",
-		Tries:           st.tries,
-	}
+	rec := &st.rec
+	rec.Time = c.StartedAt
+	rec.RequestID = c.RequestID
+	rec.ClientIP = c.ForwardedIP
+	rec.Method = r.Method
+	rec.URI = r.RequestURI
+	rec.Host = r.Host
+	rec.Proto = r.Proto
+	rec.UserAgent = r.Header.Get("User-Agent")
+	rec.Status = c.Resp.Status
+	rec.BytesSent = c.Resp.Size
+	rec.BytesReceived = max(r.ContentLength, 0)
+	rec.Source = "gateway"
 	if c.Resp.FromUpstream {
-		e.Source = "upstream"
+		rec.Source = "upstream"
 	}
 	if c.Route != nil {
-		e.Route = c.Route.Name
+		rec.Route = c.Route.Name
 	}
 	if c.Service != nil {
-		e.Service = c.Service.Name
+		rec.Service = c.Service.Name
 	}
 	if c.Consumer != nil {
-		e.Consumer = c.Consumer.Username
+		rec.Consumer = c.Consumer.Username
 	}
-	h.opts.AccessLog.Log(e)
+	rec.Credential = c.Credential
+	rec.Latency = time.Since(c.StartedAt)
+	for _, o := range h.opts.Observers {
+		o.Observe(rec)
+	}
 }
 
 // setForwarded sets the X-Forwarded-*, X-Real-IP, Via and request id
@@ -524,7 +498,7 @@ func (h *Handler) setForwarded(r *http.Request, st *reqState, lh *listenerHandle
 // noPeer answers 503 when the balancer has no target to offer (or the
 // service's host name has no address), and counts it.
 func (h *Handler) noPeer(w *countingWriter, st *reqState, svc *snapshot.Service, err error) {
-	st.errText = err.Error()
+	st.rec.Error = err.Error()
 	if m := h.opts.Metrics; m != nil {
 		m.NoHealthyTarget.WithLabelValues(svc.Info.Name).Inc()
 	}
