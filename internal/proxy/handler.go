@@ -271,19 +271,9 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 		h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, "The gateway has no configuration yet"))
 		return
 	}
-	if len(r.RequestURI) > h.opts.MaxURILength {
-		h.exit(w, st, plugin.NewExit(http.StatusRequestURITooLong, msgURITooLong))
-		return
-	}
-	rawPath, query := splitTarget(r)
-	path, ok := router.NormalizePath(rawPath)
-	if !ok || (!h.opts.AllowEncodedSlashes && router.HasEncodedSlash(rawPath)) ||
-		(!h.opts.AllowDotParams && router.HasDotSegmentParams(path)) || !router.ValidHost(r.Host) {
-		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
-		return
-	}
-	if h.opts.MaxBodySize > 0 && r.ContentLength > h.opts.MaxBodySize {
-		h.exit(w, st, plugin.NewExit(http.StatusRequestEntityTooLarge, msgTooLarge))
+	path, query, e := h.checkTarget(r)
+	if e != nil {
+		h.exit(w, st, e)
 		return
 	}
 	st.rreq = router.Request{Method: r.Method, Host: r.Host, Path: path, Header: r.Header}
@@ -336,22 +326,7 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	// After the plugins, as Kong sets them (NGINX's proxy_set_header): the
 	// plugins see the client's headers, and none can change these.
 	h.setForwarded(r, st, lh, path, route)
-	// The client path passed these rules, but joining it to the service
-	// path after strip_path, or a plugin's rewrite, can break them anew.
-	trusted := 0
-	if strings.HasPrefix(c.Path, svc.Path) {
-		trusted = len(svc.Path)
-	}
-	// A Host a plugin set from the request (request-transformer renders
-	// one from headers or query arguments) is held to the client's rules.
-	if !router.UpstreamPathSafe(c.Path, trusted, h.opts.AllowEncodedSlashes, h.opts.AllowDotParams) ||
-		c.UpstreamHost != "" && !router.ValidHost(c.UpstreamHost) {
-		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
-		return
-	}
-	if route.PreserveHost && c.UpstreamHost == "" && r.Host == "" {
-		// HTTP/1.0 without Host, or an empty Host, leaves nothing to
-		// preserve: the client's fault, not an error of the gateway.
+	if !h.upstreamRequestValid(r, c, route, svc) {
 		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
 		return
 	}
@@ -364,6 +339,45 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	default:
 		h.forward(w, r, st, route, svc, h1Transport{})
 	}
+}
+
+// checkTarget holds the request target and declared body size to the
+// edge limits; it returns the normalised path and the query, or the exit
+// to answer with.
+func (h *Handler) checkTarget(r *http.Request) (path, query string, e *plugin.Exit) {
+	if len(r.RequestURI) > h.opts.MaxURILength {
+		return "", "", plugin.NewExit(http.StatusRequestURITooLong, msgURITooLong)
+	}
+	rawPath, query := splitTarget(r)
+	path, ok := router.NormalizePath(rawPath)
+	if !ok || (!h.opts.AllowEncodedSlashes && router.HasEncodedSlash(rawPath)) ||
+		(!h.opts.AllowDotParams && router.HasDotSegmentParams(path)) || !router.ValidHost(r.Host) {
+		return "", "", plugin.NewExit(http.StatusBadRequest, msgBadRequest)
+	}
+	if h.opts.MaxBodySize > 0 && r.ContentLength > h.opts.MaxBodySize {
+		return "", "", plugin.NewExit(http.StatusRequestEntityTooLarge, msgTooLarge)
+	}
+	return path, query, nil
+}
+
+// upstreamRequestValid holds the upstream path and Host, as the plugins
+// left them, to the client's rules.
+func (h *Handler) upstreamRequestValid(r *http.Request, c *plugin.Ctx, route *snapshot.Route, svc *snapshot.Service) bool {
+	// The client path passed these rules, but joining it to the service
+	// path after strip_path, or a plugin's rewrite, can break them anew.
+	trusted := 0
+	if strings.HasPrefix(c.Path, svc.Path) {
+		trusted = len(svc.Path)
+	}
+	// A Host a plugin set from the request (request-transformer renders
+	// one from headers or query arguments) is held to the client's rules.
+	if !router.UpstreamPathSafe(c.Path, trusted, h.opts.AllowEncodedSlashes, h.opts.AllowDotParams) ||
+		c.UpstreamHost != "" && !router.ValidHost(c.UpstreamHost) {
+		return false
+	}
+	// HTTP/1.0 without Host, or an empty Host, leaves nothing to
+	// preserve: the client's fault, not an error of the gateway.
+	return !route.PreserveHost || c.UpstreamHost != "" || r.Host != ""
 }
 
 // exitErr answers with a plugin's error, running the header filters.
