@@ -31,12 +31,15 @@ const (
 	tryError    = "error"
 )
 
-// begin starts an attempt on t and counts it in flight there.
-func (st *reqState) begin(t *upstream.Target) attempt {
+// begin starts an attempt on t and counts it in flight there. The
+// attempt lives in the pooled request state: the transports it is handed
+// to are interfaces, through which a local one would escape.
+func (st *reqState) begin(t *upstream.Target) *attempt {
 	now := time.Now()
 	i := st.rec.AddAttempt(t.Addr, now.Sub(st.StartedAt))
 	t.Begin()
-	return attempt{st: st, target: t, start: now, i: i}
+	st.x.a = attempt{st: st, target: t, start: now, i: i}
+	return &st.x.a
 }
 
 func (a *attempt) rec() *observe.Attempt { return &a.st.rec.Attempts[a.i] }

@@ -63,7 +63,8 @@ type exchange struct {
 	resp   *http.Response
 	cancel context.CancelFunc
 
-	upgrade string // the protocol a tunnel asks for
+	a       attempt // the attempt under way
+	upgrade string  // the protocol a tunnel asks for
 	h2body  *h2Body
 	counted countingReader
 }
@@ -86,7 +87,7 @@ func (h *Handler) forward(w *countingWriter, r *http.Request, st *reqState, rout
 		return
 	}
 	a.responded(status)
-	n, err := t.respond(h, x, &a)
+	n, err := t.respond(h, x, a)
 	a.done(r.Context(), err, n)
 	if err == nil {
 		hdr := w.Header()
@@ -102,7 +103,7 @@ func (x *exchange) release(h *Handler) { h.putBody(x.bodyp) }
 // attempts is the retry loop: it returns the attempt whose response is to
 // be passed on (with its status), or false when the request was answered
 // with an error.
-func (h *Handler) attempts(x *exchange, t transport) (attempt, int, bool) {
+func (h *Handler) attempts(x *exchange, t transport) (*attempt, int, bool) {
 	st, svc, w := x.st, x.svc, x.w
 	ctx := x.r.Context()
 	var prev *upstream.Target
@@ -115,16 +116,16 @@ func (h *Handler) attempts(x *exchange, t transport) (attempt, int, bool) {
 		}
 		if err != nil {
 			h.noPeer(w, st, svc, err)
-			return attempt{}, 0, false
+			return nil, 0, false
 		}
 		ct := x.rt.connectTimeout()
 		if ct <= 0 {
 			h.upstreamFailed(w, st, os.ErrDeadlineExceeded)
-			return attempt{}, 0, false
+			return nil, 0, false
 		}
 		prev = target
 		a := st.begin(target)
-		status, f, err := t.roundTrip(h, x, &a, ct)
+		status, f, err := t.roundTrip(h, x, a, ct)
 		if err == nil {
 			if !h.retryStatus.has(status) {
 				return a, status, true
@@ -142,7 +143,7 @@ func (h *Handler) attempts(x *exchange, t transport) (attempt, int, bool) {
 				continue
 			}
 			h.upstreamFailed(w, st, ctx.Err())
-			return attempt{}, 0, false
+			return nil, 0, false
 		}
 		a.fail(ctx, err, f)
 		if f == failStale {
@@ -156,7 +157,7 @@ func (h *Handler) attempts(x *exchange, t transport) (attempt, int, bool) {
 			continue
 		}
 		h.upstreamFailed(w, st, err)
-		return attempt{}, 0, false
+		return nil, 0, false
 	}
 }
 
