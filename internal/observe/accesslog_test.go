@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-func TestAppendEntryIsOneValidJSONLine(t *testing.T) {
+func TestAppendRecordIsOneValidJSONLine(t *testing.T) {
 	e := &Record{
 		Time:      time.Date(2026, 11, 25, 10, 0, 0, 123e6, time.UTC),
 		RequestID: "abc",
