@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -206,3 +207,34 @@ type closeCounter struct {
 }
 
 func (c *closeCounter) Close() error { c.closed++; return nil }
+
+// A WebSocket handshake goes to the next target when a connection could
+// not be made, and is never sent twice: a declined handshake with a
+// retryable status is the answer.
+func TestTunnelRetriesConnectionFailureOnly(t *testing.T) {
+	var got atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer up.Close()
+	cfg := strings.Replace(tunnelConfig, `targets: [{target: "${T}"}]`, `targets: [{target: "${A}"}, {target: "${B}"}]`, 1)
+	g := newTestGateway(t, cfg, map[string]string{"A": deadAddr(t), "B": up.Listener.Addr().String()}, nil)
+	rec := make(recorder, 4)
+	g.Handler.opts.Observers = []observe.Observer{rec}
+	retried := false
+	for range 4 {
+		if resp, _ := upgradeRequest(t, g, "/socket"); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		r := rec.next(t)
+		if n := len(r.Attempts); n == 2 && r.Attempts[0].Outcome == "connect_error" {
+			retried = true
+		} else if n != 1 {
+			t.Errorf("attempts %+v", r.Attempts)
+		}
+	}
+	if !retried || got.Load() != 4 {
+		t.Errorf("retried %v, %d handshakes upstream, want 4", retried, got.Load())
+	}
+}
