@@ -322,12 +322,16 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		tlsListen, _ := server.ParseListens("0.0.0.0:8443 ssl")
 		proxyListens = append(proxyListens, tlsListen...)
 	}
+	var observers []observe.Observer
+	if g.accessLog != nil {
+		observers = append(observers, g.accessLog)
+	}
 	g.handler = proxy.NewHandler(g.holder, proxy.Options{
 		Metrics:             metrics,
 		AllowEncodedSlashes: o.encodedSlashes,
 		AllowDotParams:      o.dotSegmentParams,
 		Logger:              logger,
-		AccessLog:           g.accessLog,
+		Observers:           observers,
 		TrustedIPs:          trusted,
 		RequestIDHeader:     o.requestIDHeader,
 		RealIPHeader:        o.realIPHeader,

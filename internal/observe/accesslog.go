@@ -11,44 +11,6 @@ import (
 	"github.com/turnpikegw/turnpike/internal/jsonw"
 )
 
-// Entry is one request as the access log records it.
-type Entry struct {
-	Time            time.Time
-	RequestID       string
-	ClientIP        string
-	Method          string
-	URI             string
-	Host            string
-	Proto           string
-	Status          int
-	BytesSent       int64
-	BytesReceived   int64
-	Route           string
-	Service         string
-	Consumer        string
-	Upstream        string
-	UpstreamStatus  int
-	Latency         time.Duration
-	UpstreamLatency time.Duration
-	UserAgent       string
-	// Source is "upstream" for proxied responses, "gateway" for responses
-	// the gateway or a plugin made (Kong's "kong").
-	Source string
-	Error  string
-	// Tries are the upstream attempts, logged when there was more than one.
-	Tries []Try
-}
-
-// Try is one upstream attempt of a request.
-type Try struct {
-	Target  string // host:port
-	Status  int    // 0 when no response head was received
-	Latency time.Duration
-	// Outcome is "response" (passed on), "status" (a retryable status,
-	// dropped), "connect_error", "timeout" or "error".
-	Outcome string
-}
-
 // AccessLog writes one JSON object per line. Lines are formatted on the
 // request's goroutine into pooled buffers and written by one background
 // writer; when the queue is full a line is dropped and counted rather than
@@ -80,10 +42,10 @@ func NewAccessLog(w io.Writer, queueLen int) *AccessLog {
 // Dropped is the number of lines lost to a full queue.
 func (l *AccessLog) Dropped() uint64 { return l.dropped.Load() }
 
-// Log queues e.
-func (l *AccessLog) Log(e *Entry) {
+// Observe queues the line of r.
+func (l *AccessLog) Observe(r *Record) {
 	bp := l.bufs.Get().(*[]byte)
-	*bp = AppendEntry((*bp)[:0], e)
+	*bp = AppendRecord((*bp)[:0], r)
 	select {
 	case l.queue <- bp:
 	default:
@@ -131,42 +93,49 @@ func (l *AccessLog) Close() {
 	<-l.done
 }
 
-// AppendEntry formats e as one JSON line.
-func AppendEntry(b []byte, e *Entry) []byte {
+// AppendRecord formats r as one JSON line.
+func AppendRecord(b []byte, r *Record) []byte {
 	b = append(b, `{"time":"`...)
-	b = e.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = r.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
 	b = append(b, '"')
-	b = appendField(b, "request_id", e.RequestID)
-	b = appendField(b, "client_ip", e.ClientIP)
-	b = appendField(b, "method", e.Method)
-	b = appendField(b, "uri", e.URI)
-	b = appendField(b, "host", e.Host)
-	b = appendField(b, "protocol", e.Proto)
+	b = appendField(b, "request_id", r.RequestID)
+	b = appendField(b, "client_ip", r.ClientIP)
+	b = appendField(b, "method", r.Method)
+	b = appendField(b, "uri", r.URI)
+	b = appendField(b, "host", r.Host)
+	b = appendField(b, "protocol", r.Proto)
 	b = append(b, `,"status":`...)
-	b = strconv.AppendInt(b, int64(e.Status), 10)
+	b = strconv.AppendInt(b, int64(r.Status), 10)
 	b = append(b, `,"bytes_sent":`...)
-	b = strconv.AppendInt(b, e.BytesSent, 10)
+	b = strconv.AppendInt(b, r.BytesSent, 10)
 	b = append(b, `,"bytes_received":`...)
-	b = strconv.AppendInt(b, e.BytesReceived, 10)
+	b = strconv.AppendInt(b, r.BytesReceived, 10)
 	b = append(b, `,"latency_ms":`...)
-	b = appendMillis(b, e.Latency)
-	if e.Upstream != "" {
-		b = appendField(b, "upstream", e.Upstream)
+	b = appendMillis(b, r.Latency)
+	if n := len(r.Attempts); n > 0 {
+		// The last target tried; status and latency only of a response
+		// that went to the client.
+		var status int
+		var latency time.Duration
+		if a := r.Answer(); a != nil {
+			status, latency = a.Status, a.Head
+		}
+		b = appendField(b, "upstream", r.Attempts[n-1].Target)
 		b = append(b, `,"upstream_status":`...)
-		b = strconv.AppendInt(b, int64(e.UpstreamStatus), 10)
+		b = strconv.AppendInt(b, int64(status), 10)
 		b = append(b, `,"upstream_latency_ms":`...)
-		b = appendMillis(b, e.UpstreamLatency)
+		b = appendMillis(b, latency)
 	}
-	b = appendOptional(b, "route", e.Route)
-	b = appendOptional(b, "service", e.Service)
-	b = appendOptional(b, "consumer", e.Consumer)
-	b = appendOptional(b, "user_agent", e.UserAgent)
-	b = appendField(b, "source", e.Source)
-	b = appendOptional(b, "error", e.Error)
-	if len(e.Tries) > 1 {
+	b = appendOptional(b, "route", r.Route)
+	b = appendOptional(b, "service", r.Service)
+	b = appendOptional(b, "consumer", r.Consumer)
+	b = appendOptional(b, "user_agent", r.UserAgent)
+	b = appendField(b, "source", r.Source)
+	b = appendOptional(b, "error", r.Error)
+	if len(r.Attempts) > 1 {
 		b = append(b, `,"tries":[`...)
-		for i := range e.Tries {
-			t := &e.Tries[i]
+		for i := range r.Attempts {
+			t := &r.Attempts[i]
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -178,7 +147,7 @@ func AppendEntry(b []byte, e *Entry) []byte {
 			}
 			b = appendField(b, "outcome", t.Outcome)
 			b = append(b, `,"latency_ms":`...)
-			b = appendMillis(b, t.Latency)
+			b = appendMillis(b, t.Latency())
 			b = append(b, '}')
 		}
 		b = append(b, ']')

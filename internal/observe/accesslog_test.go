@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-func TestAppendEntryIsOneValidJSONLine(t *testing.T) {
-	e := &Entry{
+func TestAppendRecordIsOneValidJSONLine(t *testing.T) {
+	e := &Record{
 		Time:      time.Date(2026, 11, 25, 10, 0, 0, 123e6, time.UTC),
 		RequestID: "abc",
 		ClientIP:  "127.0.0.1",
@@ -18,11 +18,11 @@ func TestAppendEntryIsOneValidJSONLine(t *testing.T) {
 		URI:       "/a\r\nfake: line\x00\x1b[31m\"quoted\"\\",
 		Status:    200,
 		Latency:   1500 * time.Microsecond,
-		Upstream:  "10.0.0.1:80",
+		Attempts:  []Attempt{{Target: "10.0.0.1:80"}},
 		UserAgent: "agent\x7f",
 		Source:    "upstream",
 	}
-	line := AppendEntry(nil, e)
+	line := AppendRecord(nil, e)
 	if bytes.Count(line, []byte("\n")) != 1 || line[len(line)-1] != '\n' {
 		t.Fatalf("not exactly one line: %q", line)
 	}
@@ -62,7 +62,7 @@ func TestAccessLogWritesEveryLineOrCountsIt(t *testing.T) {
 	l := NewAccessLog(&out, 16)
 	const n = 1000
 	for i := range n {
-		l.Log(&Entry{Time: time.Now(), RequestID: strings.Repeat("x", i%7), Source: "gateway"})
+		l.Observe(&Record{Time: time.Now(), RequestID: strings.Repeat("x", i%7), Source: "gateway"})
 	}
 	l.Close()
 	lines := strings.Count(out.b.String(), "\n")
@@ -71,13 +71,13 @@ func TestAccessLogWritesEveryLineOrCountsIt(t *testing.T) {
 	}
 }
 
-func BenchmarkAppendEntry(b *testing.B) {
-	e := &Entry{Time: time.Now(), RequestID: "0123456789abcdef0123456789abcdef", ClientIP: "127.0.0.1",
+func BenchmarkAppendRecord(b *testing.B) {
+	e := &Record{Time: time.Now(), RequestID: "0123456789abcdef0123456789abcdef", ClientIP: "127.0.0.1",
 		Method: "GET", URI: "/api/users/7?x=1", Host: "api.example.com", Proto: "HTTP/1.1", Status: 200,
-		Route: "users", Service: "users", Upstream: "127.0.0.1:8080", UserAgent: "curl/8", Source: "upstream"}
+		Route: "users", Service: "users", Attempts: []Attempt{{Target: "127.0.0.1:8080"}}, UserAgent: "curl/8", Source: "upstream"}
 	buf := make([]byte, 0, 512)
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = AppendEntry(buf[:0], e)
+		buf = AppendRecord(buf[:0], e)
 	}
 }

@@ -93,6 +93,10 @@ type Response struct {
 	FromUpstream bool
 	// Size is the number of body bytes sent to the client (set before Log).
 	Size int64
+	// Trailer is the upstream response's trailer (gRPC's status), set
+	// once its body was read to the end: for Log, and for body filters
+	// after their reader returned io.EOF. Read-only; nil when there is none.
+	Trailer http.Header
 }
 
 // RouteInfo is what plugins may know about the matched route.

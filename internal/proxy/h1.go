@@ -227,129 +227,158 @@ func headLine(br *bufio.Reader, budget *int) ([]byte, error) {
 }
 
 func readOneHead(br *bufio.Reader, dst http.Header, budget *int) (upstreamHead, error) {
-	head := upstreamHead{contentLength: -1}
+	hp := headParse{head: upstreamHead{contentLength: -1}, dst: dst}
 	line, err := headLine(br, budget)
 	if err != nil {
-		return head, err
+		return hp.head, err
 	}
-	line = trimEOL(line)
-	// HTTP/1.0 or HTTP/1.1, SP, 3DIGIT, then SP and the reason, if any.
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || (line[7] != '0' && line[7] != '1') ||
-		line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
-		return head, errBadResponse
+	if err := hp.statusLine(trimEOL(line)); err != nil {
+		return hp.head, err
 	}
-	http10 := line[7] == '0'
-	head.close = http10
-	s := line[9:12]
-	if s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9' {
-		return head, errBadResponse
-	}
-	head.status = int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0')
-	var connTokens []byte
-	var sawCL bool
-	var vals []string
 	for {
 		line, err = headLine(br, budget)
 		if err != nil {
-			return head, err
+			return hp.head, err
 		}
 		line = trimEOL(line)
 		if len(line) == 0 {
 			break
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			return head, errBadResponse // obsolete line folding
+			return hp.head, errBadResponse // obsolete line folding
 		}
 		rawKey, value, ok := splitField(line)
 		if !ok {
-			return head, errBadResponse
+			return hp.head, errBadResponse
 		}
-		key := canonicalKey(rawKey)
-		switch key {
-		case "Content-Length":
-			n, ok := parseDigits(value)
-			if !ok || (sawCL && n != head.contentLength) {
-				return head, errBadResponse
-			}
-			sawCL = true
-			head.contentLength = n
-			continue
-		case "Transfer-Encoding":
-			// RFC 9112 6.3: chunked must be the final coding; a response
-			// whose framing cannot be read as chunked is refused rather
-			// than passed on with its framing stripped. A second field
-			// lists more codings (RFC 9110 5.3): chunked applied twice
-			// would leave the body chunked once read.
-			if head.chunked {
-				return head, errBadResponse
-			}
-			codings := bytes.Split(value, []byte{','})
-			if !asciiEqualFold(bytes.TrimSpace(codings[len(codings)-1]), "chunked") {
-				return head, errBadResponse
-			}
-			if len(codings) > 1 {
-				// Other codings (gzip, ...) would have to be undone to
-				// re-frame the body; the proxy does not do that.
-				return head, errBadResponse
-			}
-			head.chunked = true
-			continue
-		case "Connection":
-			if asciiContainsToken(value, "close") {
-				head.close = true
-			} else if http10 && asciiContainsToken(value, "keep-alive") {
-				head.close = false
-			}
-			connTokens = append(append(connTokens, value...), ',')
-			continue
-		case "Upgrade":
-			head.websocket = asciiEqualFold(value, "websocket")
-			continue
-		case "Keep-Alive", "Proxy-Connection", "Te", "Trailer":
-			continue
+		if err := hp.field(canonicalKey(rawKey), value); err != nil {
+			return hp.head, err
 		}
-		if prior, ok := dst[key]; ok {
-			dst[key] = append(prior, string(value))
-			continue
-		}
-		// Single values share one backing array per head, each with a
-		// full-capacity slice of its own so that an append copies.
-		if len(vals) == cap(vals) {
-			vals = make([]string, 0, 8)
-		}
-		vals = append(vals, string(value))
-		n := len(vals)
-		dst[key] = vals[n-1 : n : n]
 	}
+	hp.head.budget = *budget
+	return hp.head, hp.finish()
+}
+
+// headParse is the state of reading one response head.
+type headParse struct {
+	head       upstreamHead
+	dst        http.Header
+	http10     bool
+	sawCL      bool
+	connTokens []byte
+	// vals holds single values: one backing array per head, each value
+	// with a full-capacity slice of its own so that an append copies.
+	vals []string
+}
+
+// statusLine reads HTTP/1.0 or HTTP/1.1, SP, 3DIGIT, then SP and the
+// reason, if any.
+func (hp *headParse) statusLine(line []byte) error {
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || (line[7] != '0' && line[7] != '1') ||
+		line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
+		return errBadResponse
+	}
+	hp.http10 = line[7] == '0'
+	hp.head.close = hp.http10
+	s := line[9:12]
+	if s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9' {
+		return errBadResponse
+	}
+	hp.head.status = int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0')
+	return nil
+}
+
+// field takes one header field: framing and hop-by-hop fields into the
+// head, the others into dst.
+func (hp *headParse) field(key string, value []byte) error {
+	head := &hp.head
+	switch key {
+	case "Content-Length":
+		n, ok := parseDigits(value)
+		if !ok || (hp.sawCL && n != head.contentLength) {
+			return errBadResponse
+		}
+		hp.sawCL = true
+		head.contentLength = n
+		return nil
+	case "Transfer-Encoding":
+		// RFC 9112 6.3: chunked must be the final coding; a response
+		// whose framing cannot be read as chunked is refused rather
+		// than passed on with its framing stripped. A second field
+		// lists more codings (RFC 9110 5.3): chunked applied twice
+		// would leave the body chunked once read.
+		if head.chunked {
+			return errBadResponse
+		}
+		codings := bytes.Split(value, []byte{','})
+		if !asciiEqualFold(bytes.TrimSpace(codings[len(codings)-1]), "chunked") {
+			return errBadResponse
+		}
+		if len(codings) > 1 {
+			// Other codings (gzip, ...) would have to be undone to
+			// re-frame the body; the proxy does not do that.
+			return errBadResponse
+		}
+		head.chunked = true
+		return nil
+	case "Connection":
+		if asciiContainsToken(value, "close") {
+			head.close = true
+		} else if hp.http10 && asciiContainsToken(value, "keep-alive") {
+			head.close = false
+		}
+		hp.connTokens = append(append(hp.connTokens, value...), ',')
+		return nil
+	case "Upgrade":
+		head.websocket = asciiEqualFold(value, "websocket")
+		return nil
+	case "Keep-Alive", "Proxy-Connection", "Te", "Trailer":
+		return nil
+	}
+	if prior, ok := hp.dst[key]; ok {
+		hp.dst[key] = append(prior, string(value))
+		return nil
+	}
+	hp.dst[key] = hp.single(string(value), 8)
+	return nil
+}
+
+// single returns v in a full-capacity slice of vals.
+func (hp *headParse) single(v string, room int) []string {
+	if len(hp.vals) == cap(hp.vals) {
+		hp.vals = make([]string, 0, room)
+	}
+	hp.vals = append(hp.vals, v)
+	n := len(hp.vals)
+	return hp.vals[n-1 : n : n]
+}
+
+// finish checks the framing and drops the fields Connection names.
+func (hp *headParse) finish() error {
+	head := &hp.head
 	if head.chunked {
 		// RFC 9112 6.1 and 6.3: Transfer-Encoding with Content-Length, or
 		// in an HTTP/1.0 response, is faulty framing, the shape of a
 		// response-splitting attempt; refused as NGINX refuses it.
-		if sawCL || http10 {
-			return head, errBadResponse
+		if hp.sawCL || hp.http10 {
+			return errBadResponse
 		}
 		head.contentLength = -1
 	}
 	if head.status == http.StatusSwitchingProtocols {
 		head.upgrade = true
 	}
-	head.budget = *budget
-	if len(connTokens) > 0 {
-		for tok := range bytes.SplitSeq(connTokens, []byte{','}) {
+	if len(hp.connTokens) > 0 {
+		for tok := range bytes.SplitSeq(hp.connTokens, []byte{','}) {
 			if tok = bytes.TrimSpace(tok); len(tok) > 0 {
-				delete(dst, textproto.CanonicalMIMEHeaderKey(string(tok)))
+				delete(hp.dst, textproto.CanonicalMIMEHeaderKey(string(tok)))
 			}
 		}
 	}
 	if head.contentLength >= 0 {
-		if len(vals) == cap(vals) {
-			vals = make([]string, 0, 1)
-		}
-		vals = append(vals, strconv.FormatInt(head.contentLength, 10))
-		n := len(vals)
-		dst["Content-Length"] = vals[n-1 : n : n]
+		hp.dst["Content-Length"] = hp.single(strconv.FormatInt(head.contentLength, 10), 1)
 	}
-	return head, nil
+	return nil
 }
 
 // splitField splits a field line (without its line end) into name and

@@ -24,9 +24,16 @@ type bodyReader struct {
 	// two reads; the deadline is renewed at most every quarter of it.
 	timeout time.Duration
 	renewAt time.Time
+	read    int64 // body bytes read, for the attempt's record
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.readBody(p)
+	b.read += int64(n)
+	return n, err
+}
+
+func (b *bodyReader) readBody(p []byte) (int, error) {
 	if b.done {
 		return 0, io.EOF
 	}

@@ -9,11 +9,10 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
-	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
 // h2Client keeps track of the HTTP/2 transports of grpc/grpcs services.
@@ -73,46 +72,58 @@ func (h *Handler) h2Transport(svc *snapshot.Service) *http.Transport {
 	return tr
 }
 
-// forwardH2 proxies one request to an HTTP/2 (gRPC) upstream. There is
-// one attempt: a gRPC request body is a stream that cannot be replayed.
-// The target counts the request in flight until the stream ends.
-func (h *Handler) forwardH2(w *countingWriter, r *http.Request, st *reqState, route *snapshot.Route, svc *snapshot.Service) {
-	c := &st.Ctx
-	target, err := svc.Balancer.Pick(h.pickRequest(st, nil))
-	if err != nil {
-		h.noPeer(w, st, svc, err)
-		return
+// h2Transport carries gRPC (HTTP/2) requests through the service's
+// net/http transport. A request body is a stream that cannot be
+// replayed, so only a connection that could not be made is retried.
+type h2Transport struct{}
+
+// prepare sets what every attempt sends alike. With retries the body is
+// lent to each attempt through an h2Body, which a failed connection
+// cannot close.
+func (h2Transport) prepare(h *Handler, x *exchange) bool {
+	r := x.r
+	if r.ProtoMajor == 2 && r.Header.Get("Content-Type") != "" {
+		r.Header["Te"] = []string{"trailers"}
 	}
-	st.upstream = target.Addr
+	// Credentials for the gateway itself never go upstream, and the
+	// gateway answers Expect itself (as the HTTP/1.1 path does).
+	delete(r.Header, "Proxy-Authorization")
+	delete(r.Header, "Expect")
+	if x.svc.Retries > 0 && r.Body != nil && r.Body != http.NoBody {
+		// Not pooled with x: the transport may read or close it after
+		// the handler returned.
+		x.h2body = &h2Body{rc: r.Body}
+	}
+	return true
+}
+
+// roundTrip sends the request and waits for the response head, for at
+// most the service's read_timeout; a gRPC stream may then run as long as
+// both sides keep it open. The target counts the request in flight until
+// the stream ends.
+func (h2Transport) roundTrip(h *Handler, x *exchange, a *attempt, _ time.Duration) (int, retryFailure, error) {
+	r, svc := x.r, x.svc
+	c := &x.st.Ctx
 	tr := h.h2Transport(svc)
 	scheme := "http"
 	if svc.Scheme == "https" {
 		scheme = "https"
 	}
 	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	// read_timeout bounds the wait for the response head; a gRPC stream
-	// may then run as long as both sides keep it open.
 	headTimer := time.AfterFunc(svc.ReadTimeout, cancel)
 	out := &http.Request{
 		Method:        c.Method,
-		URL:           &url.URL{Scheme: scheme, Host: target.Addr, Opaque: c.Path, RawQuery: c.RawQuery},
+		URL:           &url.URL{Scheme: scheme, Host: a.target.Addr, Opaque: c.Path, RawQuery: c.RawQuery},
 		Header:        r.Header,
 		Body:          r.Body,
 		ContentLength: r.ContentLength,
-		Host:          upstreamHost(c, route, svc),
+		Host:          upstreamHost(c, x.route, svc),
 		Trailer:       r.Trailer,
 	}
-	if r.ProtoMajor == 2 && r.Header.Get("Content-Type") != "" {
-		out.Header["Te"] = []string{"trailers"}
+	if x.h2body != nil {
+		out.Body = x.h2body
 	}
-	// Credentials for the gateway itself never go upstream, and the
-	// gateway answers Expect itself (as the HTTP/1.1 path does).
-	delete(out.Header, "Proxy-Authorization")
-	delete(out.Header, "Expect")
 	out = out.WithContext(ctx)
-	start := time.Now()
-	target.Begin()
 	resp, err := tr.RoundTrip(out)
 	if !headTimer.Stop() && err == nil {
 		// The head arrived as read_timeout ran out: the stream is already
@@ -124,22 +135,15 @@ func (h *Handler) forwardH2(w *countingWriter, r *http.Request, st *reqState, ro
 		if ctx.Err() != nil && r.Context().Err() == nil {
 			err = context.DeadlineExceeded
 		}
-		target.End(failureOutcome(r.Context(), err))
-		outcome := tryConnect
-		if !h2DialFailed(err) {
-			_, outcome = failureKind(err)
+		cancel()
+		if h2DialFailed(err) {
+			return 0, failConnect, err
 		}
-		st.addTry(target, time.Since(start), 0, outcome)
-		c.Upstream = failedResult(target, err, 1)
-		h.upstreamFailed(w, st, err)
-		return
+		return 0, failureKind(err), err
 	}
-	defer resp.Body.Close()
-	st.upLatency = time.Since(start)
-	st.upStatus = resp.StatusCode
-	st.addTry(target, st.upLatency, resp.StatusCode, tryResponse)
-	c.Upstream = plugin.UpstreamResult{Addr: target.Addr, Status: resp.StatusCode, Latency: st.upLatency, Tries: 1}
-	hdr := w.Header()
+	a.head()
+	x.resp, x.cancel = resp, cancel
+	hdr := x.w.Header()
 	for k, vs := range resp.Header {
 		if isHopByHop(k) {
 			continue
@@ -149,20 +153,48 @@ func (h *Handler) forwardH2(w *countingWriter, r *http.Request, st *reqState, ro
 	if resp.ContentLength >= 0 && resp.Header.Get("Content-Length") == "" && len(resp.Trailer) == 0 {
 		hdr.Del("Content-Length")
 	}
-	bufp := h.bufPool.Get().(*[]byte)
-	defer h.bufPool.Put(bufp)
-	if err := h.respond(w, st, route, resp.StatusCode, resp.Body, true, *bufp, svc.ReadTimeout); err != nil {
-		target.End(failureOutcome(r.Context(), err))
-		st.tries[len(st.tries)-1].Outcome = tryError
-		c.Upstream = failedResult(target, err, 1)
-		return
+	return resp.StatusCode, 0, nil
+}
+
+func (h2Transport) discard(h *Handler, x *exchange) {
+	x.resp.Body.Close()
+	x.cancel()
+}
+
+func (h2Transport) respond(h *Handler, x *exchange, _ *attempt) (int64, error) {
+	defer x.cancel()
+	defer x.resp.Body.Close()
+	x.counted = countingReader{r: x.resp.Body}
+	if err := h.respond(x, &x.counted, true); err != nil {
+		return x.counted.n, err
 	}
-	target.End(upstream.Outcome{Status: resp.StatusCode, Latency: st.upLatency})
-	for k, vs := range resp.Trailer {
-		if !forbiddenTrailer(k) {
-			hdr[http.TrailerPrefix+k] = vs
+	for k := range x.resp.Trailer {
+		if forbiddenTrailer(k) {
+			delete(x.resp.Trailer, k)
 		}
 	}
+	x.st.Resp.Trailer = x.resp.Trailer
+	return x.counted.n, nil
+}
+
+// h2Body lends the client's request body to HTTP/2 attempts. net/http
+// closes a request's body when the connection cannot be made; the body
+// is kept open for the next attempt then, as nothing of it was read.
+type h2Body struct {
+	rc   io.ReadCloser
+	read atomic.Bool
+}
+
+func (b *h2Body) Read(p []byte) (int, error) {
+	b.read.Store(true)
+	return b.rc.Read(p)
+}
+
+func (b *h2Body) Close() error {
+	if !b.read.Load() {
+		return nil
+	}
+	return b.rc.Close()
 }
 
 // h2DialFailed reports an error of the connection set-up (dial or TLS

@@ -19,8 +19,10 @@ import (
 
 // Options are the proxy's edge settings.
 type Options struct {
-	Logger    *slog.Logger
-	AccessLog *observe.AccessLog // nil: no access log
+	Logger *slog.Logger
+	// Observers are told of every request's record at its end, in order
+	// (the access log is one).
+	Observers []observe.Observer
 	// TrustedIPs are the peers whose X-Forwarded-*, X-Real-IP and request id
 	// headers are believed.
 	TrustedIPs TrustedIPs
@@ -53,7 +55,7 @@ type Options struct {
 	// Metrics records the core series (nil: none).
 	Metrics *observe.Metrics
 
-	// Retries of HTTP/1.1 upstream attempts (the number is each service's
+	// Retries of upstream attempts (the number is each service's
 	// `retries`); see retry.go for when a request is retried.
 
 	// RetryBackoffBase and RetryBackoffCap shape the full-jitter backoff
@@ -181,21 +183,16 @@ type listenerHandler struct {
 // reqState is the pooled per-request state.
 type reqState struct {
 	plugin.Ctx
-	match     router.Match
-	rreq      router.Request
-	route     *snapshot.Route
-	pick      upstream.PickRequest
-	entry     observe.Entry
-	upstream  string
-	upStatus  int
-	upLatency time.Duration
-	body      bodyReader // the upstream response body of forwardH1
-	tries     []observe.Try
-	tryBuf    [2]observe.Try // room for the common cases without allocating
-	errText   string
-	trusted   bool
-	abort     bool
-	filtered  bool // the header filters have run
+	rec      observe.Record
+	match    router.Match
+	rreq     router.Request
+	route    *snapshot.Route
+	pick     upstream.PickRequest
+	x        exchange
+	body     bodyReader // the upstream response body of an HTTP/1.1 attempt
+	trusted  bool
+	abort    bool
+	filtered bool // the header filters have run
 	// cont watches the body of an HTTP/1.1 request that expects
 	// 100 Continue, which net/http sends on the first read. cont and dbody
 	// are the request bodies the proxy wraps; they are not pooled with the
@@ -274,19 +271,9 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 		h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, "The gateway has no configuration yet"))
 		return
 	}
-	if len(r.RequestURI) > h.opts.MaxURILength {
-		h.exit(w, st, plugin.NewExit(http.StatusRequestURITooLong, msgURITooLong))
-		return
-	}
-	rawPath, query := splitTarget(r)
-	path, ok := router.NormalizePath(rawPath)
-	if !ok || (!h.opts.AllowEncodedSlashes && router.HasEncodedSlash(rawPath)) ||
-		(!h.opts.AllowDotParams && router.HasDotSegmentParams(path)) || !router.ValidHost(r.Host) {
-		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
-		return
-	}
-	if h.opts.MaxBodySize > 0 && r.ContentLength > h.opts.MaxBodySize {
-		h.exit(w, st, plugin.NewExit(http.StatusRequestEntityTooLarge, msgTooLarge))
+	path, query, e := h.checkTarget(r)
+	if e != nil {
+		h.exit(w, st, e)
 		return
 	}
 	st.rreq = router.Request{Method: r.Method, Host: r.Host, Path: path, Header: r.Header}
@@ -328,15 +315,9 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 		r.Body = st.dbody
 	}
 
-	for i := range route.Chain.Access {
-		inst := route.Chain.Access[i].Resolve(c)
-		if inst == nil {
-			continue
-		}
-		if err := inst.(plugin.Accessor).Access(c); err != nil {
-			h.exitErr(w, st, err, route)
-			return
-		}
+	if err := h.access(st, route); err != nil {
+		h.exitErr(w, st, err, route)
+		return
 	}
 	if svc == nil {
 		h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoService))
@@ -345,6 +326,43 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	// After the plugins, as Kong sets them (NGINX's proxy_set_header): the
 	// plugins see the client's headers, and none can change these.
 	h.setForwarded(r, st, lh, path, route)
+	if !h.upstreamRequestValid(r, c, route, svc) {
+		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
+		return
+	}
+	switch {
+	case upgrade != "":
+		st.x.upgrade = upgrade
+		h.forward(w, r, st, route, svc, tunnelTransport{})
+	case svc.HTTP2:
+		h.forward(w, r, st, route, svc, h2Transport{})
+	default:
+		h.forward(w, r, st, route, svc, h1Transport{})
+	}
+}
+
+// checkTarget holds the request target and declared body size to the
+// edge limits; it returns the normalised path and the query, or the exit
+// to answer with.
+func (h *Handler) checkTarget(r *http.Request) (path, query string, e *plugin.Exit) {
+	if len(r.RequestURI) > h.opts.MaxURILength {
+		return "", "", plugin.NewExit(http.StatusRequestURITooLong, msgURITooLong)
+	}
+	rawPath, query := splitTarget(r)
+	path, ok := router.NormalizePath(rawPath)
+	if !ok || (!h.opts.AllowEncodedSlashes && router.HasEncodedSlash(rawPath)) ||
+		(!h.opts.AllowDotParams && router.HasDotSegmentParams(path)) || !router.ValidHost(r.Host) {
+		return "", "", plugin.NewExit(http.StatusBadRequest, msgBadRequest)
+	}
+	if h.opts.MaxBodySize > 0 && r.ContentLength > h.opts.MaxBodySize {
+		return "", "", plugin.NewExit(http.StatusRequestEntityTooLarge, msgTooLarge)
+	}
+	return path, query, nil
+}
+
+// upstreamRequestValid holds the upstream path and Host, as the plugins
+// left them, to the client's rules.
+func (h *Handler) upstreamRequestValid(r *http.Request, c *plugin.Ctx, route *snapshot.Route, svc *snapshot.Service) bool {
 	// The client path passed these rules, but joining it to the service
 	// path after strip_path, or a plugin's rewrite, can break them anew.
 	trusted := 0
@@ -355,24 +373,11 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	// one from headers or query arguments) is held to the client's rules.
 	if !router.UpstreamPathSafe(c.Path, trusted, h.opts.AllowEncodedSlashes, h.opts.AllowDotParams) ||
 		c.UpstreamHost != "" && !router.ValidHost(c.UpstreamHost) {
-		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
-		return
+		return false
 	}
-	if route.PreserveHost && c.UpstreamHost == "" && r.Host == "" {
-		// HTTP/1.0 without Host, or an empty Host, leaves nothing to
-		// preserve: the client's fault, not an error of the gateway.
-		h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
-		return
-	}
-	if upgrade != "" {
-		h.tunnel(w, r, st, route, svc, upgrade)
-		return
-	}
-	if svc.HTTP2 {
-		h.forwardH2(w, r, st, route, svc)
-		return
-	}
-	h.forwardH1(w, r, st, route, svc)
+	// HTTP/1.0 without Host, or an empty Host, leaves nothing to
+	// preserve: the client's fault, not an error of the gateway.
+	return !route.PreserveHost || c.UpstreamHost != "" || r.Host != ""
 }
 
 // exitErr answers with a plugin's error, running the header filters.
@@ -380,7 +385,7 @@ func (h *Handler) exitErr(w *countingWriter, st *reqState, err error, route *sna
 	e, ok := err.(*plugin.Exit)
 	if !ok {
 		h.opts.Logger.Error("plugin failed", "request_id", st.RequestID, "error", err)
-		st.errText = err.Error()
+		st.rec.Error = err.Error()
 		e = plugin.NewExit(http.StatusInternalServerError, msgUnexpected)
 	}
 	st.Resp.Status = e.Status
@@ -407,63 +412,46 @@ func (h *Handler) exit(w *countingWriter, st *reqState, e *plugin.Exit) {
 	writeExit(w, st.Req, e, st.RequestID)
 }
 
-func (h *Handler) headerFilters(st *reqState, route *snapshot.Route) {
-	st.filtered = true
-	c := &st.Ctx
-	for i := range route.Chain.Header {
-		if inst := route.Chain.Header[i].Resolve(c); inst != nil {
-			inst.(plugin.HeaderFilter).HeaderFilter(c)
-		}
-	}
-}
-
-// finish runs the log phase and the access log after the response is out.
+// finish runs the log phase after the response is out and hands the
+// request's record to the observers.
 func (h *Handler) finish(st *reqState, r *http.Request) {
 	c := &st.Ctx
 	if st.route != nil {
-		for i := range st.route.Chain.Log {
-			if inst := st.route.Chain.Log[i].Resolve(c); inst != nil {
-				inst.(plugin.Logger).Log(c)
-			}
-		}
+		h.logPhase(st)
 	}
-	if h.opts.AccessLog == nil {
+	if len(h.opts.Observers) == 0 {
 		return
 	}
-	e := &st.entry
-	*e = observe.Entry{
-		Time:            c.StartedAt,
-		RequestID:       c.RequestID,
-		ClientIP:        c.ForwardedIP,
-		Method:          r.Method,
-		URI:             r.RequestURI,
-		Host:            r.Host,
-		Proto:           r.Proto,
-		Status:          c.Resp.Status,
-		BytesSent:       c.Resp.Size,
-		BytesReceived:   max(r.ContentLength, 0),
-		Upstream:        st.upstream,
-		UpstreamStatus:  st.upStatus,
-		UpstreamLatency: st.upLatency,
-		Latency:         time.Since(c.StartedAt),
-		UserAgent:       r.Header.Get("User-Agent"),
-		Error:           st.errText,
-		Source:          "gateway",
-		Tries:           st.tries,
-	}
+	rec := &st.rec
+	rec.Time = c.StartedAt
+	rec.RequestID = c.RequestID
+	rec.ClientIP = c.ForwardedIP
+	rec.Method = r.Method
+	rec.URI = r.RequestURI
+	rec.Host = r.Host
+	rec.Proto = r.Proto
+	rec.UserAgent = r.Header.Get("User-Agent")
+	rec.Status = c.Resp.Status
+	rec.BytesSent = c.Resp.Size
+	rec.BytesReceived = max(r.ContentLength, 0)
+	rec.Source = "gateway"
 	if c.Resp.FromUpstream {
-		e.Source = "upstream"
+		rec.Source = "upstream"
 	}
 	if c.Route != nil {
-		e.Route = c.Route.Name
+		rec.Route = c.Route.Name
 	}
 	if c.Service != nil {
-		e.Service = c.Service.Name
+		rec.Service = c.Service.Name
 	}
 	if c.Consumer != nil {
-		e.Consumer = c.Consumer.Username
+		rec.Consumer = c.Consumer.Username
 	}
-	h.opts.AccessLog.Log(e)
+	rec.Credential = c.Credential
+	rec.Latency = time.Since(c.StartedAt)
+	for _, o := range h.opts.Observers {
+		o.Observe(rec)
+	}
 }
 
 // setForwarded sets the X-Forwarded-*, X-Real-IP, Via and request id
@@ -524,7 +512,7 @@ func (h *Handler) setForwarded(r *http.Request, st *reqState, lh *listenerHandle
 // noPeer answers 503 when the balancer has no target to offer (or the
 // service's host name has no address), and counts it.
 func (h *Handler) noPeer(w *countingWriter, st *reqState, svc *snapshot.Service, err error) {
-	st.errText = err.Error()
+	st.rec.Error = err.Error()
 	if m := h.opts.Metrics; m != nil {
 		m.NoHealthyTarget.WithLabelValues(svc.Info.Name).Inc()
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/upstream"
@@ -17,6 +18,12 @@ import (
 // newGateway serves cfg (with ${UP} set to upstreamURL) through the proxy
 // handler on a loopback test server.
 func newGateway(t testing.TB, cfg, upstreamURL string) *httptest.Server {
+	t.Helper()
+	return newGatewayOpts(t, cfg, upstreamURL, Options{Version: "test"})
+}
+
+// newGatewayOpts is newGateway with the handler's options.
+func newGatewayOpts(t testing.TB, cfg, upstreamURL string, opts Options) *httptest.Server {
 	t.Helper()
 	m, err := config.Parse([]byte(cfg), config.Options{ExpandEnv: true, LookupEnv: func(k string) (string, bool) {
 		return upstreamURL, k == "UP"
@@ -36,7 +43,7 @@ func newGateway(t testing.TB, cfg, upstreamURL string) *httptest.Server {
 	}
 	holder := &snapshot.Holder{}
 	holder.Store(snap)
-	h := NewHandler(holder, Options{Version: "test"})
+	h := NewHandler(holder, opts)
 	t.Cleanup(h.Close)
 	srv := httptest.NewServer(h.Listener("http", "80"))
 	t.Cleanup(srv.Close)
@@ -175,6 +182,32 @@ func BenchmarkProxyHello(b *testing.B) {
 	}))
 	defer up.Close()
 	gw := newGateway(b, simpleConfig, up.URL)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Get(gw.URL + "/hello")
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+}
+
+// BenchmarkProxyHelloLogged is BenchmarkProxyHello with the access log
+// observing every request.
+func BenchmarkProxyHelloLogged(b *testing.B) {
+	body := []byte("Hello, World!")
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = []string{"text/plain"}
+		w.Write(body)
+	}))
+	defer up.Close()
+	al := observe.NewAccessLog(io.Discard, 8192)
+	defer al.Close()
+	gw := newGatewayOpts(b, simpleConfig, up.URL, Options{Version: "test", Observers: []observe.Observer{al}})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

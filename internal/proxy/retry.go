@@ -10,12 +10,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
-	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
-// Retries of the HTTP/1.1 attempt loop (forwardH1).
+// Retries of the attempt loop (forward in transport.go), the same for
+// every transport within what it allows: HTTP/1.1 all of the below,
+// HTTP/2 (gRPC) and WebSocket handshakes connection failures only (a
+// gRPC body is a stream, a handshake is not sent twice).
 //
 // When an attempt may be repeated:
 //   - a connection that could not be made (refused, unreachable, connect
@@ -233,7 +234,7 @@ func (s *statusSet) has(code int) bool {
 	return code >= 0 && code < 640 && s[code>>6]&(1<<(code&63)) != 0
 }
 
-// retrier is forwardH1's retry bookkeeping for one request.
+// retrier is the retry bookkeeping of one request.
 type retrier struct {
 	h        *Handler
 	svc      *snapshot.Service
@@ -253,6 +254,7 @@ const (
 	failError                       // sent, then reset or closed
 	failStatus                      // a response with a retryable status
 	failFinal                       // never retried: the client's body failed, or every target would answer the same
+	failStale                       // a kept-alive connection the upstream had closed while idle
 )
 
 // allow decides whether another attempt may follow and returns the delay
@@ -376,33 +378,16 @@ func (h *Handler) putBody(p *[]byte) {
 	}
 }
 
-// Try outcomes in the access log.
-const (
-	tryResponse = "response" // the response that was passed on
-	tryStatus   = "status"   // a response with a retryable status, dropped
-	tryConnect  = "connect_error"
-	tryTimeout  = "timeout"
-	tryError    = "error"
-)
-
-// addTry records one attempt for the access log.
-func (st *reqState) addTry(t *upstream.Target, latency time.Duration, status int, outcome string) {
-	if st.tries == nil {
-		st.tries = st.tryBuf[:0]
-	}
-	st.tries = append(st.tries, observe.Try{Target: t.Addr, Status: status, Latency: latency, Outcome: outcome})
-}
-
 // failureKind classifies a failed exchange. A response head over the size
 // limit, or a switch of protocols nobody asked for, is what the upstream
 // software does, not a failure of one target.
-func failureKind(err error) (retryFailure, string) {
+func failureKind(err error) retryFailure {
 	var cb *errClientBody
 	if errors.As(err, &cb) || errors.Is(err, errHeadTooLarge) || errors.Is(err, errBadSwitch) {
-		return failFinal, tryError
+		return failFinal
 	}
 	if isTimeout(err) {
-		return failTimeout, tryTimeout
+		return failTimeout
 	}
-	return failError, tryError
+	return failError
 }

@@ -422,7 +422,7 @@ func TestRequestDeadline(t *testing.T) {
 	}
 	holder := &snapshot.Holder{}
 	holder.Store(snap)
-	h := NewHandler(holder, Options{Version: "test", RequestTimeout: 300 * time.Millisecond, AccessLog: al})
+	h := NewHandler(holder, Options{Version: "test", RequestTimeout: 300 * time.Millisecond, Observers: []observe.Observer{al}})
 	gw := httptest.NewServer(h.Listener("http", "80"))
 
 	start := time.Now()

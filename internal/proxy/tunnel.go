@@ -7,108 +7,96 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/snapshot"
-	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
-// tunnel proxies a protocol upgrade (WebSocket): the handshake goes
-// upstream like any request; on 101 both connections are spliced until one
-// side closes or neither sends anything for the idle timeout, which is the
-// service's read_timeout (so `read_timeout: 86400000` is NGINX's
-// `proxy_read_timeout 86400`).
-func (h *Handler) tunnel(w *countingWriter, r *http.Request, st *reqState, route *snapshot.Route, svc *snapshot.Service, upgrade string) {
-	c := &st.Ctx
-	host := upstreamHost(c, route, svc)
-	if !validRequestLine(c.Method, c.Path, c.RawQuery, host) {
-		h.invalidRequestLine(w, st)
-		return
+// tunnelTransport proxies a protocol upgrade (WebSocket): the handshake
+// goes upstream like any request, over a connection of its own; on 101
+// both connections are spliced until one side closes or neither sends
+// anything for the idle timeout, which is the service's read_timeout (so
+// `read_timeout: 86400000` is NGINX's `proxy_read_timeout 86400`). A
+// handshake that reached the upstream is not sent again.
+type tunnelTransport struct{}
+
+func (tunnelTransport) prepare(h *Handler, x *exchange) bool {
+	c := &x.st.Ctx
+	x.host = upstreamHost(c, x.route, x.svc)
+	if !validRequestLine(c.Method, c.Path, c.RawQuery, x.host) {
+		h.invalidRequestLine(x.w, x.st)
+		return false
 	}
-	target, err := svc.Balancer.Pick(h.pickRequest(st, nil))
+	return true
+}
+
+func (tunnelTransport) roundTrip(h *Handler, x *exchange, a *attempt, ct time.Duration) (int, retryFailure, error) {
+	c := &x.st.Ctx
+	conn, err := a.target.Pool.Dial(x.r.Context(), ct)
 	if err != nil {
-		h.noPeer(w, st, svc, err)
-		return
+		return 0, failConnect, err
 	}
-	st.upstream = target.Addr
-	start := time.Now()
-	target.Begin()
-	conn, err := target.Pool.Dial(r.Context(), svc.ConnectTimeout)
-	if err != nil {
-		target.End(failureOutcome(r.Context(), err))
-		st.addTry(target, time.Since(start), 0, tryConnect)
-		c.Upstream = failedResult(target, err, 1)
-		h.upstreamFailed(w, st, err)
-		return
-	}
-	defer conn.Discard()
-	conn.SetDeadline(time.Now().Add(svc.ReadTimeout))
-	writeHead(conn.W, c.Method, c.Path, c.RawQuery, host, r.Header, 0, upgrade)
-	hdr := w.Header()
+	a.connected()
+	conn.SetDeadline(time.Now().Add(x.svc.ReadTimeout))
+	writeHead(conn.W, c.Method, c.Path, c.RawQuery, x.host, x.r.Header, 0, x.upgrade)
+	hdr := x.w.Header()
 	var head upstreamHead
 	if err = conn.W.Flush(); err == nil {
+		a.sent()
 		head, err = readHead(conn.R, hdr, headRequest{websocket: true, maxBytes: h.opts.MaxResponseHeaderBytes})
 	}
 	if err != nil {
+		conn.Discard()
 		clear(hdr)
-		target.End(failureOutcome(r.Context(), err))
-		_, outcome := failureKind(err)
-		st.addTry(target, time.Since(start), 0, outcome)
-		c.Upstream = failedResult(target, err, 1)
-		h.upstreamFailed(w, st, err)
-		return
+		return 0, failureKind(err), err
 	}
-	st.upLatency = time.Since(start)
-	st.upStatus = head.status
-	st.addTry(target, st.upLatency, head.status, tryResponse)
-	c.Upstream = plugin.UpstreamResult{Addr: target.Addr, Status: head.status, Latency: st.upLatency, Tries: 1}
-	handshake := upstream.Outcome{Status: head.status, Latency: st.upLatency}
-	if !head.upgrade {
+	a.head()
+	x.conn, x.head = conn, head
+	return head.status, 0, nil
+}
+
+func (tunnelTransport) discard(h *Handler, x *exchange) { x.conn.Discard() }
+
+func (tunnelTransport) respond(h *Handler, x *exchange, a *attempt) (int64, error) {
+	defer x.conn.Discard()
+	if !x.head.upgrade {
 		// The upstream declined; relay its answer as a plain response,
 		// framed as the upstream framed it.
-		body := &bodyReader{}
-		initBody(body, conn, head, svc.ReadTimeout, time.Now())
+		body := &x.st.body
+		initBody(body, x.conn, x.head, x.svc.ReadTimeout, time.Now())
 		// The deadline in force is the handshake's: renew it on the first read.
 		body.renewAt = time.Now()
-		bufp := h.bufPool.Get().(*[]byte)
-		defer h.bufPool.Put(bufp)
-		if err := h.respond(w, st, route, head.status, body, head.contentLength < 0, *bufp, svc.ReadTimeout); err != nil {
-			target.End(failureOutcome(r.Context(), err))
-			st.tries[len(st.tries)-1].Outcome = tryError
-			c.Upstream = failedResult(target, err, 1)
-			return
+		err := h.respond(x, body, x.head.contentLength < 0)
+		if err == nil {
+			x.st.Resp.Trailer = body.trailer
 		}
-		target.End(handshake)
-		for k, vs := range body.trailer {
-			hdr[http.TrailerPrefix+k] = vs
-		}
-		return
+		return body.read, err
 	}
-	// The handshake's outcome goes to passive health and the latency
-	// average now; the tunnel stays counted in flight until it closes
-	// (least-connections), and its end reports nothing more.
-	target.Begin()
-	target.End(handshake)
-	defer target.End(upstream.Outcome{})
-	st.Resp.Status = head.status
+	a.upgraded()
+	return h.splice(x), nil
+}
+
+// splice answers 101 and relays both directions until the tunnel ends;
+// it returns the bytes sent to the client.
+func (h *Handler) splice(x *exchange) int64 {
+	st, w, conn := x.st, x.w, x.conn
+	st.Resp.Status = x.head.status
 	st.Resp.FromUpstream = true
-	h.headerFilters(st, route)
+	h.headerFilters(st, x.route)
 	client, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		st.errText = "hijack: " + err.Error()
-		return
+		st.rec.Error = "hijack: " + err.Error()
+		return 0
 	}
 	defer client.Close()
+	hdr := w.Header()
 	hdr["Connection"] = []string{"Upgrade"}
-	hdr["Upgrade"] = []string{upgrade}
-	hdr[h.opts.RequestIDHeader] = []string{c.RequestID}
+	hdr["Upgrade"] = []string{x.upgrade}
+	hdr[h.opts.RequestIDHeader] = []string{st.RequestID}
 	brw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
 	hdr.Write(brw)
 	brw.WriteString("\r\n")
 	if err := brw.Flush(); err != nil {
-		return
+		return 0
 	}
-	idle := svc.ReadTimeout
+	idle := x.svc.ReadTimeout
 	conn.SetDeadline(time.Time{})
 	var wg sync.WaitGroup
 	var last atomic.Int64
@@ -125,6 +113,7 @@ func (h *Handler) tunnel(w *countingWriter, r *http.Request, st *reqState, route
 	}()
 	wg.Wait()
 	w.n += down
+	return down
 }
 
 // splice copies src (read through its buffered reader) to dst until EOF,

@@ -1,0 +1,146 @@
+package observe
+
+import "time"
+
+// Observer is told of every request once its response is out and the
+// plugins' log phase has run: the access log is one, and metrics, log
+// plugins and tracing hook in the same way. The record is the proxy's
+// pooled one, reused by the next request when Observe returns: an
+// observer copies what it keeps.
+type Observer interface {
+	Observe(r *Record)
+}
+
+// Record is one request as the proxy saw it, filled as the request flows
+// (attempts and plugin timings when they happen, the rest at its end).
+// It lives in this package, which imports nothing of the gateway's but
+// jsonw, so that the proxy, plugins and every observer can import it; it
+// names route, service and consumer by strings for the same reason (the
+// plugin package imports observe for its metrics).
+type Record struct {
+	Time      time.Time // when the gateway received the request
+	RequestID string
+	ClientIP  string
+	Method    string
+	URI       string
+	Host      string
+	Proto     string
+	UserAgent string
+
+	Route      string
+	Service    string
+	Consumer   string
+	Credential string
+
+	Status        int
+	BytesSent     int64 // body bytes sent to the client
+	BytesReceived int64 // body bytes the client declared (Content-Length)
+	// Latency is the time from receipt to the end of the log phase.
+	Latency time.Duration
+	// Source is "upstream" for proxied responses, "gateway" for responses
+	// the gateway or a plugin made (Kong's "kong").
+	Source string
+	// Exit names the plugin whose access phase answered the request ("":
+	// none did).
+	Exit  string
+	Error string
+
+	// Attempts are the upstream attempts in order.
+	Attempts []Attempt
+	// Answered is 1 + the index of the attempt whose response went to the
+	// client (0: none did).
+	Answered int
+
+	attemptBuf [2]Attempt // room for the common cases without allocating
+	plugins    [MaxPluginTimings]PluginTiming
+	nplugins   int
+}
+
+// Attempt is one upstream attempt. Its times are counted from the
+// attempt's start; a step not reached (or not seen: HTTP/2 connects and
+// sends inside net/http) is 0.
+type Attempt struct {
+	Target string // host:port
+	Status int    // 0 when no response head was received
+	// Outcome is "response" (passed on), "status" (a retryable status,
+	// dropped), "connect_error", "timeout" or "error".
+	Outcome string
+	// Start is when the attempt began, counted from the request's Time.
+	Start     time.Duration
+	Connected time.Duration // a connection was in hand
+	Sent      time.Duration // the request (head and buffered body) was written
+	Head      time.Duration // the response head was read
+	End       time.Duration // the attempt failed, or its response body ended
+	// BytesIn are the response body bytes read from the upstream (for a
+	// WebSocket tunnel, those sent on to the client).
+	BytesIn int64
+}
+
+// Latency is the time to the response head, or to the failure when there
+// was none.
+func (a *Attempt) Latency() time.Duration {
+	if a.Head > 0 {
+		return a.Head
+	}
+	return a.End
+}
+
+// AddAttempt appends an attempt on target and returns its index.
+func (r *Record) AddAttempt(target string, start time.Duration) int {
+	if r.Attempts == nil {
+		r.Attempts = r.attemptBuf[:0]
+	}
+	r.Attempts = append(r.Attempts, Attempt{Target: target, Start: start})
+	return len(r.Attempts) - 1
+}
+
+// Answer is the attempt whose response went to the client, nil when none
+// did.
+func (r *Record) Answer() *Attempt {
+	if r.Answered == 0 {
+		return nil
+	}
+	return &r.Attempts[r.Answered-1]
+}
+
+// Phase is a phase of the plugin chain.
+type Phase uint8
+
+// The plugin phases, in the order a request meets them.
+const (
+	PhaseAccess Phase = iota
+	PhaseHeaderFilter
+	PhaseBodyFilter
+	PhaseLog
+)
+
+var phaseNames = [...]string{"access", "header_filter", "body_filter", "log"}
+
+func (p Phase) String() string { return phaseNames[p] }
+
+// MaxPluginTimings bounds the plugin timings a record holds: a fixed
+// array keeps the record allocation-free, and a chain that runs more
+// plugin phases than this keeps the first ones.
+const MaxPluginTimings = 32
+
+// PluginTiming is one plugin's run in one phase. Start counts from the
+// request's Time. A body filter's time is that of wrapping the body; its
+// reads happen while the response streams.
+type PluginTiming struct {
+	Plugin   string
+	Phase    Phase
+	Start    time.Duration
+	Duration time.Duration
+}
+
+// AddPlugin records a plugin's run; past MaxPluginTimings it is dropped.
+func (r *Record) AddPlugin(name string, p Phase, start, end time.Duration) {
+	if r.nplugins == len(r.plugins) {
+		return
+	}
+	r.plugins[r.nplugins] = PluginTiming{Plugin: name, Phase: p, Start: start, Duration: end - start}
+	r.nplugins++
+}
+
+// Plugins are the plugin runs in the order they happened.
+func (r *Record) Plugins() []PluginTiming { return r.plugins[:r.nplugins] }

@@ -1,0 +1,50 @@
+package observe
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// The upstream fields of an access-log line come from the attempts: the
+// last target tried, and status and latency of the response that went to
+// the client only; tries are listed when there was more than one.
+func TestAppendRecordUpstreamFields(t *testing.T) {
+	r := &Record{Time: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), RequestID: "id", Method: "GET", URI: "/",
+		Status: 200, Source: "upstream", Latency: 3 * time.Millisecond}
+	i := r.AddAttempt("10.0.0.1:80", 0)
+	r.Attempts[i].Outcome, r.Attempts[i].End = "connect_error", 1500*time.Microsecond
+	i = r.AddAttempt("10.0.0.2:80", 2*time.Millisecond)
+	r.Attempts[i].Outcome, r.Attempts[i].Status, r.Attempts[i].Head, r.Attempts[i].End = "response", 200, time.Millisecond, 4*time.Millisecond
+	r.Answered = i + 1
+	want := `{"time":"2026-11-25T10:00:00.000Z","request_id":"id","client_ip":"","method":"GET","uri":"/","host":"","protocol":"",` +
+		`"status":200,"bytes_sent":0,"bytes_received":0,"latency_ms":3,"upstream":"10.0.0.2:80","upstream_status":200,` +
+		`"upstream_latency_ms":1,"source":"upstream","tries":[{"target":"10.0.0.1:80","outcome":"connect_error","latency_ms":1.5},` +
+		`{"target":"10.0.0.2:80","status":200,"outcome":"response","latency_ms":1}]}` + "\n"
+	if got := string(AppendRecord(nil, r)); got != want {
+		t.Errorf("line\n got %s\nwant %s", got, want)
+	}
+	r.Answered = 0 // the response failed before it went out
+	if got := string(AppendRecord(nil, r)); !strings.Contains(got, `"upstream":"10.0.0.2:80","upstream_status":0,"upstream_latency_ms":0,`) {
+		t.Errorf("unanswered: %s", got)
+	}
+}
+
+func TestRecordPluginTimingsAreBoundedAndAllocationFree(t *testing.T) {
+	r := &Record{}
+	allocs := testing.AllocsPerRun(10, func() {
+		*r = Record{}
+		for i := range MaxPluginTimings + 3 {
+			r.AddPlugin("p", PhaseAccess, time.Duration(i), time.Duration(2*i))
+		}
+		r.AddAttempt("a:1", 0)
+		r.AddAttempt("b:1", 0)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per request", allocs)
+	}
+	p := r.Plugins()
+	if len(p) != MaxPluginTimings || p[5].Start != 5 || p[5].Duration != 5 || p[5].Phase.String() != "access" {
+		t.Errorf("timings: %d %+v", len(p), p[5])
+	}
+}

@@ -1,0 +1,74 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
+	"github.com/turnpikegw/turnpike/internal/upstream"
+)
+
+// noop is a plugin of every phase that does nothing.
+type noop struct{}
+
+func (noop) Access(*plugin.Ctx) error                        { return nil }
+func (noop) HeaderFilter(*plugin.Ctx)                        {}
+func (noop) BodyFilter(_ *plugin.Ctx, r io.Reader) io.Reader { return r }
+func (noop) Log(*plugin.Ctx)                                 {}
+
+// benchHandler is the handler for simpleConfig on upstreamURL, with
+// plugins no-op plugins in every phase, served without a client
+// connection so that only the gateway's own work is measured.
+func benchHandler(b *testing.B, upstreamURL string, plugins int) http.Handler {
+	m, err := config.Parse([]byte(simpleConfig), config.Options{ExpandEnv: true, LookupEnv: func(k string) (string, bool) {
+		return upstreamURL, k == "UP"
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg, _ := plugin.NewRegistry(nil)
+	pools := upstream.NewPools(upstream.DefaultPoolOptions)
+	b.Cleanup(pools.Close)
+	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Pools: pools})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if plugins > 0 {
+		var steps []snapshot.Step
+		for range plugins {
+			steps = append(steps, snapshot.Step{Name: "noop", Base: noop{}})
+		}
+		snap.Routes[0].Chain = &snapshot.Chain{Access: steps, Header: steps, Body: steps, Log: steps}
+	}
+	holder := &snapshot.Holder{}
+	holder.Store(snap)
+	h := NewHandler(holder, Options{Version: "test"})
+	b.Cleanup(h.Close)
+	return h.Listener("http", "80")
+}
+
+func benchServe(b *testing.B, plugins int) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = []string{"text/plain"}
+		io.WriteString(w, "Hello, World!")
+	}))
+	defer up.Close()
+	lh := benchHandler(b, up.URL, plugins)
+	req := httptest.NewRequest(http.MethodGet, "/hello", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		r := req.Clone(req.Context())
+		rr := httptest.NewRecorder()
+		lh.ServeHTTP(rr, r)
+		if rr.Code != http.StatusOK {
+			b.Fatal(rr.Code)
+		}
+	}
+}
+
+func BenchmarkServeNoPlugins(b *testing.B)    { benchServe(b, 0) }
+func BenchmarkServeThreePlugins(b *testing.B) { benchServe(b, 3) }

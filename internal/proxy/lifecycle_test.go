@@ -1,0 +1,240 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/observe"
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
+)
+
+// recorder is an observer that keeps a copy of every record.
+type recorder chan observe.Record
+
+func (r recorder) Observe(rec *observe.Record) {
+	c := *rec
+	c.Attempts = append([]observe.Attempt(nil), rec.Attempts...)
+	r <- c
+}
+
+func (r recorder) next(t *testing.T) observe.Record {
+	t.Helper()
+	select {
+	case rec := <-r:
+		return rec
+	case <-time.After(5 * time.Second):
+		t.Fatal("no record")
+		return observe.Record{}
+	}
+}
+
+// probe is a plugin of every phase; deny makes its access phase answer.
+type probe struct {
+	deny     bool
+	trailers chan http.Header
+}
+
+func (p *probe) Access(c *plugin.Ctx) error {
+	if p.deny {
+		return plugin.NewExit(http.StatusForbidden, "no")
+	}
+	return nil
+}
+func (p *probe) HeaderFilter(c *plugin.Ctx) {}
+func (p *probe) BodyFilter(c *plugin.Ctx, body io.Reader) io.Reader {
+	return body
+}
+func (p *probe) Log(c *plugin.Ctx) { p.trailers <- c.Resp.Trailer }
+
+func withProbe(g *testGateway, p *probe) {
+	step := snapshot.Step{Name: "probe", Base: p}
+	steps := []snapshot.Step{step}
+	g.Snap.Routes[0].Chain = &snapshot.Chain{Access: steps, Header: steps, Body: steps, Log: steps, Names: []string{"probe"}}
+}
+
+func trailerOf(t *testing.T, p *probe) http.Header {
+	t.Helper()
+	select {
+	case h := <-p.trailers:
+		return h
+	case <-time.After(5 * time.Second):
+		t.Fatal("no log phase")
+		return nil
+	}
+}
+
+// A log-phase plugin reads the upstream's trailer: HTTP/1.1 chunked and
+// HTTP/2 (gRPC's status) alike, without the fields a trailer may not carry.
+func TestLogPhaseSeesResponseTrailers(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Checksum, Set-Cookie")
+		io.WriteString(w, "body")
+		w.Header().Set("X-Checksum", "abc")
+		w.Header().Set("Set-Cookie", "a=b")
+	}))
+	defer up.Close()
+	g := newTestGateway(t, simpleConfig, map[string]string{"UP": up.URL}, nil)
+	p := &probe{trailers: make(chan http.Header, 1)}
+	withProbe(g, p)
+	resp, err := http.Get(g.URL + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if tr := trailerOf(t, p); tr.Get("X-Checksum") != "abc" || tr.Get("Set-Cookie") != "" {
+		t.Errorf("HTTP/1.1 trailer seen by Log: %v", tr)
+	}
+
+	h2 := h2Upstream(t, nil)
+	g = newTestGateway(t, grpcConfigUp, map[string]string{"T": h2.Listener.Addr().String()}, nil)
+	withProbe(g, p)
+	if resp, body := grpcLike(t, g); resp.StatusCode != 200 || !strings.Contains(body, "body=ping") {
+		t.Fatalf("grpc: %d %q", resp.StatusCode, body)
+	}
+	if tr := trailerOf(t, p); tr.Get("Grpc-Status") != "0" {
+		t.Errorf("HTTP/2 trailer seen by Log: %v", tr)
+	}
+}
+
+// The record an observer gets: route, service, the attempt with its
+// timings in order, the plugins' phase timings, and the plugin that
+// answered.
+func TestObserversGetTheRecord(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello")
+	}))
+	defer up.Close()
+	g := newTestGateway(t, simpleConfig, map[string]string{"UP": up.URL}, nil)
+	rec := make(recorder, 4)
+	g.Handler.opts.Observers = []observe.Observer{rec}
+	p := &probe{trailers: make(chan http.Header, 4)}
+	withProbe(g, p)
+	if code, body := send(t, http.MethodGet, g.URL+"/x", "", false); code != 200 || body != "hello" {
+		t.Fatalf("%d %q", code, body)
+	}
+	r := rec.next(t)
+	if r.Status != 200 || r.Source != "upstream" || r.Service != "s" || r.Exit != "" || r.BytesSent != 5 {
+		t.Errorf("record %+v", r)
+	}
+	if len(r.Attempts) != 1 || r.Answer() == nil {
+		t.Fatalf("attempts %+v", r.Attempts)
+	}
+	a := r.Answer()
+	if a.Target != up.Listener.Addr().String() || a.Status != 200 || a.Outcome != "response" || a.BytesIn != 5 ||
+		!(0 < a.Connected && a.Connected <= a.Sent && a.Sent <= a.Head && a.Head <= a.End) {
+		t.Errorf("attempt %+v", a)
+	}
+	var phases []string
+	for _, pt := range r.Plugins() {
+		if pt.Plugin != "probe" || pt.Duration < 0 || pt.Start < 0 {
+			t.Errorf("timing %+v", pt)
+		}
+		phases = append(phases, pt.Phase.String())
+	}
+	if got := strings.Join(phases, " "); got != "access header_filter body_filter log" {
+		t.Errorf("phases %q", got)
+	}
+
+	p.deny = true
+	if code, _ := send(t, http.MethodGet, g.URL+"/x", "", false); code != http.StatusForbidden {
+		t.Fatalf("deny: %d", code)
+	}
+	r = rec.next(t)
+	if r.Exit != "probe" || r.Source != "gateway" || r.Status != 403 || len(r.Attempts) != 0 {
+		t.Errorf("exit record %+v", r)
+	}
+}
+
+// A gRPC request whose first target refuses the connection is sent to the
+// next target: nothing of it reached the upstream, and its body is still
+// whole.
+func TestH2RetriesConnectionFailure(t *testing.T) {
+	h2 := h2Upstream(t, nil)
+	good, dead := h2.Listener.Addr().String(), deadAddr(t)
+	cfg := strings.Replace(grpcConfigUp, `targets: [{target: "${T}"}]`, `targets: [{target: "${A}"}, {target: "${B}"}]`, 1)
+	g := newTestGateway(t, cfg, map[string]string{"A": dead, "B": good}, nil)
+	rec := make(recorder, 4)
+	g.Handler.opts.Observers = []observe.Observer{rec}
+	retried := false
+	for range 4 {
+		resp, body := grpcLike(t, g)
+		if resp.StatusCode != 200 || body != "sni= body=ping" || resp.Trailer.Get("Grpc-Status") != "0" {
+			t.Fatalf("grpc: %d %q %v", resp.StatusCode, body, resp.Trailer)
+		}
+		r := rec.next(t)
+		if len(r.Attempts) == 2 {
+			first, second := r.Attempts[0], r.Attempts[1]
+			if first.Target != dead || first.Outcome != "connect_error" || second.Target != good || second.Outcome != "response" {
+				t.Errorf("attempts %+v", r.Attempts)
+			}
+			retried = true
+		}
+	}
+	if !retried {
+		t.Error("the dead target was never tried first")
+	}
+}
+
+// An HTTP/2 attempt lends the body without letting a failed connection
+// close it; once read, a close reaches the client's body.
+func TestH2BodyCloseAfterRead(t *testing.T) {
+	rc := &closeCounter{Reader: strings.NewReader("x")}
+	b := &h2Body{rc: rc}
+	b.Close()
+	if rc.closed != 0 {
+		t.Fatal("closed before any read")
+	}
+	if _, err := b.Read(make([]byte, 4)); err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	b.Close()
+	if rc.closed != 1 {
+		t.Fatal("not closed after a read")
+	}
+}
+
+type closeCounter struct {
+	io.Reader
+	closed int
+}
+
+func (c *closeCounter) Close() error { c.closed++; return nil }
+
+// A WebSocket handshake goes to the next target when a connection could
+// not be made, and is never sent twice: a declined handshake with a
+// retryable status is the answer.
+func TestTunnelRetriesConnectionFailureOnly(t *testing.T) {
+	var got atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer up.Close()
+	cfg := strings.Replace(tunnelConfig, `targets: [{target: "${T}"}]`, `targets: [{target: "${A}"}, {target: "${B}"}]`, 1)
+	g := newTestGateway(t, cfg, map[string]string{"A": deadAddr(t), "B": up.Listener.Addr().String()}, nil)
+	rec := make(recorder, 4)
+	g.Handler.opts.Observers = []observe.Observer{rec}
+	retried := false
+	for range 4 {
+		if resp, _ := upgradeRequest(t, g, "/socket"); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		r := rec.next(t)
+		if n := len(r.Attempts); n == 2 && r.Attempts[0].Outcome == "connect_error" {
+			retried = true
+		} else if n != 1 {
+			t.Errorf("attempts %+v", r.Attempts)
+		}
+	}
+	if !retried || got.Load() != 4 {
+		t.Errorf("retried %v, %d handshakes upstream, want 4", retried, got.Load())
+	}
+}
