@@ -33,7 +33,7 @@ func benchHandler(b *testing.B, upstreamURL string, plugins int) http.Handler {
 	reg, _ := plugin.NewRegistry(nil)
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	b.Cleanup(pools.Close)
-	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Pools: pools})
+	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})})
 	if err != nil {
 		b.Fatal(err)
 	}
