@@ -8,7 +8,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting"
-	"github.com/turnpikegw/turnpike/internal/ratelimit"
+	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting/engine"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
@@ -51,7 +51,7 @@ func (a *api) rateLimits(w http.ResponseWriter, r *http.Request) {
 	u, err := rl.RateLimitUsage(r.Context(), key, ix.snap.Directory)
 	if err != nil {
 		status := http.StatusInternalServerError
-		if errors.Is(err, ratelimit.ErrUnavailable) {
+		if errors.Is(err, engine.ErrUnavailable) {
 			status = http.StatusServiceUnavailable
 		}
 		writeJSON(w, status, message("could not read the counters: "+err.Error()))

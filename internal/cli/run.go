@@ -29,8 +29,8 @@ import (
 	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/all"
+	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting/engine"
 	"github.com/turnpikegw/turnpike/internal/proxy"
-	"github.com/turnpikegw/turnpike/internal/ratelimit"
 	"github.com/turnpikegw/turnpike/internal/reload"
 	"github.com/turnpikegw/turnpike/internal/server"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
@@ -299,7 +299,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		return nil, fmt.Errorf("--dns-*: %v", err)
 	}
 	deps := snapshot.Deps{Registry: reg, Pools: g.pools, States: states, Health: g.health, Resolver: g.resolver,
-		Env: plugin.Env{Logger: logger, Metrics: metrics, Redis: ratelimit.NewShared(time.Now)}}
+		Env: plugin.Env{Logger: logger, Metrics: metrics, Redis: engine.NewShared(time.Now)}}
 	deps.MaxResponseHeaderBytes = o.upMaxHeaderBytes
 	// go-redis reports dial failures through a package-level logger that
 	// writes plain text; route it into the gateway's structured log.

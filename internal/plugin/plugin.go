@@ -8,7 +8,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/observe"
-	"github.com/turnpikegw/turnpike/internal/ratelimit"
+	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting/engine"
 )
 
 // Registration describes one plugin to the registry.
@@ -43,7 +43,7 @@ type Env struct {
 	// Redis hands out shared Redis clients by connection options, so the
 	// instances of one configuration and of the next after a reload share
 	// connections (nil in dry runs: instances make their own).
-	Redis *ratelimit.Shared
+	Redis *engine.Shared
 	// CACertificate finds a `ca_certificates` entity of the configuration
 	// being compiled by id (set by the compiler; nil finds nothing).
 	CACertificate func(id string) (*x509.Certificate, bool)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/ratelimit"
+	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting/engine"
 )
 
 // Name is the plugin's name in configs.
@@ -48,7 +48,7 @@ func Registration() plugin.Registration {
 // Instance is a configured rate-limiting plugin.
 type Instance struct {
 	s     *settings
-	store ratelimit.Store
+	store engine.Store
 	// keyPrefix starts the store keys (redis: the namespace).
 	keyPrefix string
 	plan      headerPlan
@@ -74,7 +74,7 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 
 // newInstance builds an instance from validated settings; clock is for
 // tests (nil: the wall clock).
-func newInstance(s *settings, env plugin.Env, clock ratelimit.Clock) (*Instance, error) {
+func newInstance(s *settings, env plugin.Env, clock engine.Clock) (*Instance, error) {
 	in := &Instance{s: s, plan: newHeaderPlan(&s.policy, s.configured), metrics: env.Metrics, logger: env.Logger}
 	if in.logger == nil {
 		in.logger = slog.New(slog.DiscardHandler)
@@ -84,7 +84,7 @@ func newInstance(s *settings, env plugin.Env, clock ratelimit.Clock) (*Instance,
 			strings.TrimPrefix(f, "redis_") + " instead")
 	}
 	if !s.redis {
-		in.store = ratelimit.NewLocal(clock, 0)
+		in.store = engine.NewLocal(clock, 0)
 		return in, nil
 	}
 	// Counters of this plugin live under its namespace, in the key, so
@@ -99,13 +99,13 @@ func newInstance(s *settings, env plugin.Env, clock ratelimit.Clock) (*Instance,
 		}
 	}
 	var (
-		store *ratelimit.Redis
+		store *engine.Redis
 		err   error
 	)
 	if env.Redis != nil && clock == nil {
 		store, _, err = env.Redis.Acquire(redisOptions(s))
 	} else {
-		store, err = ratelimit.NewRedis(redisOptions(s), clock)
+		store, err = engine.NewRedis(redisOptions(s), clock)
 	}
 	if err != nil {
 		return nil, plugin.FieldError("redis", err.Error())
@@ -256,7 +256,7 @@ func (in *Instance) RateLimitUsage(ctx context.Context, key string, dir plugin.D
 	u := Usage{Key: key, LimitBy: in.s.limitBy, WindowType: in.s.policy.Algorithm.String(), Windows: []WindowUsage{}}
 	for _, w := range d.Windows {
 		wu := WindowUsage{Limit: w.Limit, Remaining: w.Remaining, Reset: ceilSeconds(w.Reset)}
-		if in.s.policy.Algorithm != ratelimit.TokenBucket {
+		if in.s.policy.Algorithm != engine.TokenBucket {
 			wu.Period = w.Period.String()
 		}
 		u.Windows = append(u.Windows, wu)

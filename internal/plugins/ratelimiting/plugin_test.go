@@ -21,7 +21,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugin/plugintest"
-	"github.com/turnpikegw/turnpike/internal/ratelimit"
+	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting/engine"
 )
 
 // fakeClock is a settable clock for the store.
@@ -54,7 +54,7 @@ func build(t testing.TB, doc string, clock *fakeClock, env ...plugin.Env) *Insta
 	if len(env) > 0 {
 		e = env[0]
 	}
-	var c ratelimit.Clock
+	var c engine.Clock
 	if clock != nil {
 		c = clock.Now
 	}
@@ -277,12 +277,12 @@ func counterValue(t testing.TB, c prometheus.Counter) float64 {
 // failStore is a store that cannot be reached.
 type failStore struct{}
 
-func (failStore) Take(context.Context, string, *ratelimit.Policy, int64) (ratelimit.Decision, error) {
-	return ratelimit.Decision{}, fmt.Errorf("dial: %w", ratelimit.ErrUnavailable)
+func (failStore) Take(context.Context, string, *engine.Policy, int64) (engine.Decision, error) {
+	return engine.Decision{}, fmt.Errorf("dial: %w", engine.ErrUnavailable)
 }
 
-func (failStore) Usage(context.Context, string, *ratelimit.Policy) (ratelimit.Decision, error) {
-	return ratelimit.Decision{}, ratelimit.ErrUnavailable
+func (failStore) Usage(context.Context, string, *engine.Policy) (engine.Decision, error) {
+	return engine.Decision{}, engine.ErrUnavailable
 }
 
 func (failStore) Close() {}
@@ -427,7 +427,7 @@ func TestRateLimitUsage(t *testing.T) {
 
 	in.store.Close()
 	in.store = failStore{}
-	if _, err := in.RateLimitUsage(context.Background(), "x", nil); !errors.Is(err, ratelimit.ErrUnavailable) {
+	if _, err := in.RateLimitUsage(context.Background(), "x", nil); !errors.Is(err, engine.ErrUnavailable) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -450,7 +450,7 @@ func TestDeprecationWarnings(t *testing.T) {
 // one client through env.Redis (keys carry each plugin's namespace), and
 // give it back when closed.
 func TestSharedRedisClient(t *testing.T) {
-	shared := ratelimit.NewShared(nil)
+	shared := engine.NewShared(nil)
 	env := plugin.Env{Redis: shared}
 	var ins []*Instance
 	for i, doc := range []string{

@@ -1,4 +1,4 @@
-// Package ratelimit is the counting engine under the rate-limiting plugin:
+// Package engine is the counting engine under the rate-limiting plugin:
 // it decides whether a request for a key (a plugin instance and an
 // identifier such as a consumer or a client IP) fits the instance's
 // limits, and counts it if so. The plugin compiles its configuration into
@@ -215,4 +215,4 @@
 // Usage reports a key's state without counting (for the admin API): the
 // windows as they are, and whether a request of cost 1 would be admitted
 // now, with its RetryAfter if not. Usage creates no key.
-package ratelimit
+package engine
