@@ -29,11 +29,11 @@ import (
 	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/all"
-	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting/engine"
 	"github.com/turnpikegw/turnpike/internal/proxy"
 	"github.com/turnpikegw/turnpike/internal/reload"
 	"github.com/turnpikegw/turnpike/internal/server"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
+	"github.com/turnpikegw/turnpike/internal/store"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
@@ -299,7 +299,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		return nil, fmt.Errorf("--dns-*: %v", err)
 	}
 	deps := snapshot.Deps{Registry: reg, Pools: g.pools, States: states, Health: g.health, Resolver: g.resolver,
-		Env: plugin.Env{Logger: logger, Metrics: metrics, Redis: engine.NewShared(time.Now)}}
+		Env: plugin.Env{Logger: logger, Metrics: metrics.Registry, Store: store.NewProvider(), HTTPClient: outboundClient()}}
 	deps.MaxResponseHeaderBytes = o.upMaxHeaderBytes
 	// go-redis reports dial failures through a package-level logger that
 	// writes plain text; route it into the gateway's structured log.
@@ -529,4 +529,12 @@ func (g *gateway) closeContext(ctx context.Context) {
 	if g.logFile != nil {
 		g.logFile.Close()
 	}
+}
+
+// outboundClient is the client plugins make their outbound calls with
+// (plugin.Env.HTTPClient): one connection pool, with the dial, TLS and
+// idle timeouts of Go's default transport, and no call longer than a
+// minute (Kong's upstream timeouts) unless the plugin bounds it itself.
+func outboundClient() *http.Client {
+	return &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: time.Minute}
 }

@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting/engine"
 )
@@ -52,7 +51,7 @@ type Instance struct {
 	// keyPrefix starts the store keys (redis: the namespace).
 	keyPrefix string
 	plan      headerPlan
-	metrics   *observe.Metrics
+	metrics   *metrics // nil: none
 	logger    *slog.Logger
 
 	// lastLog (unix nanoseconds) and unlogged pace the store-error log.
@@ -62,7 +61,7 @@ type Instance struct {
 
 // New validates the config and builds the instance with its store: an
 // in-process one for the local policy, for redis and cluster a Redis
-// client (connecting lazily) shared through env.Redis with every instance
+// client (connecting lazily) shared through env.Store with every instance
 // of the same connection settings.
 func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 	s, errs := compile(cfg.(*Config))
@@ -75,7 +74,10 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 // newInstance builds an instance from validated settings; clock is for
 // tests (nil: the wall clock).
 func newInstance(s *settings, env plugin.Env, clock engine.Clock) (*Instance, error) {
-	in := &Instance{s: s, plan: newHeaderPlan(&s.policy, s.configured), metrics: env.Metrics, logger: env.Logger}
+	in := &Instance{s: s, plan: newHeaderPlan(&s.policy, s.configured), logger: env.Logger}
+	if env.Metrics != nil {
+		in.metrics = registerMetrics(env.Metrics)
+	}
 	if in.logger == nil {
 		in.logger = slog.New(slog.DiscardHandler)
 	}
@@ -102,8 +104,8 @@ func newInstance(s *settings, env plugin.Env, clock engine.Clock) (*Instance, er
 		store *engine.Redis
 		err   error
 	)
-	if env.Redis != nil && clock == nil {
-		store, _, err = env.Redis.Acquire(redisOptions(s))
+	if env.Store != nil && clock == nil {
+		store, err = engine.SharedRedis(env.Store.Redis, redisOptions(s))
 	} else {
 		store, err = engine.NewRedis(redisOptions(s), clock)
 	}
@@ -142,7 +144,7 @@ func (in *Instance) Access(c *plugin.Ctx) error {
 	}
 	if !d.Allowed {
 		if m := in.metrics; m != nil {
-			m.RateLimitExceeded.WithLabelValues(routeLabel(c)).Inc()
+			m.exceeded.WithLabelValues(routeLabel(c)).Inc()
 		}
 		e := plugin.NewExit(in.s.errCode, in.s.errMessage)
 		if !in.s.hide {
@@ -192,7 +194,7 @@ func (in *Instance) storeFailed(c *plugin.Ctx, err error) error {
 		outcome = "allowed"
 	}
 	if m := in.metrics; m != nil {
-		m.RateLimitStoreErrors.WithLabelValues(routeLabel(c), outcome).Inc()
+		m.storeErrors.WithLabelValues(routeLabel(c), outcome).Inc()
 	}
 	n := in.unlogged.Add(1)
 	now := time.Now().UnixNano()

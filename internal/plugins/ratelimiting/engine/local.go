@@ -3,25 +3,19 @@ package engine
 import (
 	"context"
 	"hash/maphash"
-	"math"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/turnpikegw/turnpike/internal/store"
 )
 
 // DefaultMaxKeys is how many keys a Local store holds when NewLocal is
 // given 0.
-const DefaultMaxKeys = 1 << 20
+const DefaultMaxKeys = store.DefaultMaxKeys
 
-const (
-	maxShards   = 256
-	sweepEvery  = time.Second
-	evictSample = 8
-)
-
-// Local counts in process memory. Keys are spread over up to 256 shards,
-// each a map behind its own mutex, so that a decision for one key is one
-// short critical section and keys in other shards never wait for it.
+// Local counts in process memory, in a store.Memory: keys are spread over
+// up to 256 shards, each a map behind its own mutex, so that a decision
+// for one key is one short critical section and keys in other shards
+// never wait for it.
 //
 // Memory is bounded twice over. An entry expires as soon as it could no
 // longer change a decision (a Fixed window's end, the end of the window
@@ -33,15 +27,8 @@ const (
 // it comes back, so at the cap the error is over-admission for keys idle
 // long enough to be evicted, never the rejection of a new key.
 type Local struct {
-	clock     Clock
-	seed      maphash.Seed
-	shards    []shard
-	mask      uint64
-	perShard  int
-	evicted   atomic.Int64
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
+	clock Clock
+	mem   *store.Memory[localKey, counts]
 }
 
 type localKey struct {
@@ -49,19 +36,10 @@ type localKey struct {
 	alg Algorithm
 }
 
-// entry is one key's state. expires is the moment from which it says
-// nothing a missing entry would not.
-type entry struct {
-	expires int64
-	tat     int64    // TokenBucket
-	wins    []window // Fixed and Sliding
-}
-
-type shard struct {
-	mu   sync.Mutex
-	m    map[localKey]*entry
-	next int64 // no entry expires before this (a lower bound)
-	_    [40]byte
+// counts is one key's state.
+type counts struct {
+	tat  int64    // TokenBucket
+	wins []window // Fixed and Sliding
 }
 
 // NewLocal makes an in-process store. maxKeys bounds memory (0:
@@ -70,29 +48,12 @@ func NewLocal(clock Clock, maxKeys int) *Local {
 	if clock == nil {
 		clock = time.Now
 	}
-	if maxKeys <= 0 {
-		maxKeys = DefaultMaxKeys
-	}
-	n := maxShards
-	for n > maxKeys {
-		n /= 2
-	}
-	l := &Local{
-		clock:    clock,
-		seed:     maphash.MakeSeed(),
-		shards:   make([]shard, n),
-		mask:     uint64(n - 1),
-		perShard: maxKeys / n,
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
-	}
-	for i := range l.shards {
-		l.shards[i].m = make(map[localKey]*entry)
-		l.shards[i].next = math.MaxInt64
-	}
-	go l.sweeper()
-	return l
+	return &Local{clock: clock, mem: store.NewMemory[localKey, counts](hashKey, clock, maxKeys)}
 }
+
+// hashKey spreads keys over the shards by the limit key alone: its
+// algorithm seldom differs.
+func hashKey(seed maphash.Seed, k localKey) uint64 { return maphash.String(seed, k.key) }
 
 // Take admits or rejects a request of cost n for key under p.
 func (l *Local) Take(_ context.Context, key string, p *Policy, n int64) (Decision, error) {
@@ -109,65 +70,50 @@ func (l *Local) Usage(_ context.Context, key string, p *Policy) (Decision, error
 }
 
 // Close stops the background sweep. The store keeps answering.
-func (l *Local) Close() {
-	l.closeOnce.Do(func() {
-		close(l.stop)
-		<-l.done
-	})
-}
+func (l *Local) Close() { l.mem.Close() }
 
 // Len is the number of keys held.
-func (l *Local) Len() int {
-	n := 0
-	for i := range l.shards {
-		sh := &l.shards[i]
-		sh.mu.Lock()
-		n += len(sh.m)
-		sh.mu.Unlock()
-	}
-	return n
-}
+func (l *Local) Len() int { return l.mem.Len() }
 
 // Evicted is the number of live keys dropped to stay within the cap.
-func (l *Local) Evicted() int64 { return l.evicted.Load() }
+func (l *Local) Evicted() int64 { return l.mem.Evicted() }
 
 // decide decides a request of cost n, and counts it when count is set.
 func (l *Local) decide(key string, p *Policy, n int64, count bool) Decision {
 	now := l.clock().UnixNano()
 	k := localKey{key: key, alg: p.Algorithm}
-	sh := &l.shards[maphash.String(l.seed, key)&l.mask]
 	var d Decision
 	if p.Algorithm == TokenBucket {
-		sh.mu.Lock()
+		sh := l.mem.Lock(k)
 		tat := now
-		e := sh.m[k]
+		e := sh.Get(k)
 		if e != nil {
-			tat = e.tat
+			tat = e.Value.tat
 		}
 		after := tat
 		allowed := bucketTake(p, &after, now, n)
 		if allowed && count {
 			if e == nil {
-				e = l.insert(sh, k, now)
+				e = sh.Insert(k, now)
 			}
-			tat, e.tat, e.expires = after, after, after
-			sh.next = min(sh.next, after)
+			tat, e.Value.tat = after, after
+			sh.SetExpiry(e, after)
 		}
-		sh.mu.Unlock()
+		sh.Unlock()
 		bucketDecision(p, tat, now, n, allowed, allowed && count, &d)
 		return d
 	}
 
 	var buf [Year + 1]window
 	ws := buf[:len(p.Limits)]
-	sh.mu.Lock()
-	e := sh.m[k]
+	sh := l.mem.Lock(k)
+	e := sh.Get(k)
 	rolled := e == nil
 	for i, lim := range p.Limits {
 		w := &ws[i]
 		w.period = lim.Period
 		if e != nil {
-			for _, old := range e.wins {
+			for _, old := range e.Value.wins {
 				if old.period == lim.Period {
 					*w = old
 					break
@@ -187,21 +133,20 @@ func (l *Local) decide(key string, p *Policy, n int64, count bool) Decision {
 	}
 	if allowed && count {
 		if e == nil {
-			e = l.insert(sh, k, now)
+			e = sh.Insert(k, now)
 		}
-		if len(e.wins) != len(ws) {
-			e.wins = make([]window, len(ws))
+		if len(e.Value.wins) != len(ws) {
+			e.Value.wins = make([]window, len(ws))
 		}
 		for i := range ws {
 			ws[i].cur += n
-			e.wins[i] = ws[i]
+			e.Value.wins[i] = ws[i]
 		}
 		if rolled {
-			e.expires = expiry(p.Algorithm, ws)
-			sh.next = min(sh.next, e.expires)
+			sh.SetExpiry(e, expiry(p.Algorithm, ws))
 		}
 	}
-	sh.mu.Unlock()
+	sh.Unlock()
 	windowsDecision(p, ws, now, n, allowed, &d)
 	return d
 }
@@ -219,71 +164,4 @@ func expiry(alg Algorithm, ws []window) int64 {
 		}
 	}
 	return exp
-}
-
-// insert adds a fresh entry for k to sh (locked), making room at the cap.
-func (l *Local) insert(sh *shard, k localKey, now int64) *entry {
-	if len(sh.m) >= l.perShard {
-		if now >= sh.next {
-			sh.sweep(now)
-		}
-		if len(sh.m) >= l.perShard {
-			var victim localKey
-			first := int64(math.MaxInt64)
-			seen := 0
-			for key, e := range sh.m {
-				if e.expires < first {
-					victim, first = key, e.expires
-				}
-				if seen++; seen == evictSample {
-					break
-				}
-			}
-			delete(sh.m, victim)
-			l.evicted.Add(1)
-		}
-	}
-	e := &entry{}
-	sh.m[k] = e
-	return e
-}
-
-// sweep drops sh's expired entries (sh locked).
-func (sh *shard) sweep(now int64) {
-	next := int64(math.MaxInt64)
-	for k, e := range sh.m {
-		if e.expires <= now {
-			delete(sh.m, k)
-		} else {
-			next = min(next, e.expires)
-		}
-	}
-	sh.next = next
-}
-
-// sweepAll sweeps every shard with something expired.
-func (l *Local) sweepAll() {
-	now := l.clock().UnixNano()
-	for i := range l.shards {
-		sh := &l.shards[i]
-		sh.mu.Lock()
-		if now >= sh.next {
-			sh.sweep(now)
-		}
-		sh.mu.Unlock()
-	}
-}
-
-func (l *Local) sweeper() {
-	defer close(l.done)
-	t := time.NewTicker(sweepEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-l.stop:
-			return
-		case <-t.C:
-			l.sweepAll()
-		}
-	}
 }
