@@ -29,6 +29,8 @@ type Registration struct {
 	New func(cfg any, env Env) (Instance, error)
 	// NoConsumer forbids consumer-scoped instances (Kong's no_consumer).
 	NoConsumer bool
+	// Admin are the routes the plugin adds to the admin API (nil: none).
+	Admin []AdminRoute
 }
 
 // Env carries what a plugin instance may depend on: generic services

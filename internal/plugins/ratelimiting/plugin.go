@@ -41,6 +41,7 @@ func Registration() plugin.Registration {
 		Priority:  Priority,
 		NewConfig: func() any { return &Config{} },
 		New:       New,
+		Admin:     adminRoutes(),
 	}
 }
 
@@ -224,7 +225,7 @@ func routeLabel(c *plugin.Ctx) string {
 	return r.ID
 }
 
-// Usage is the admin API's view of one identifier's counters.
+// Usage is one identifier's counters, as the admin API shows them.
 type Usage struct {
 	// Key is the identifier looked up (for limit_by consumer, a username
 	// given is turned into the consumer's id).
