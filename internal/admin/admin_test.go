@@ -68,7 +68,7 @@ func newFixture(t *testing.T, cfg string, mod func(*Source)) *fixture {
 	f.reg = reg
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	t.Cleanup(pools.Close)
-	f.loader = reload.New(f.holder, snapshot.Deps{Registry: reg, Pools: pools}, "", config.Options{}, nil)
+	f.loader = reload.New(f.holder, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})}, "", config.Options{}, nil)
 	if _, err := f.loader.Apply([]byte(cfg), "startup"); err != nil {
 		t.Fatalf("startup config: %v", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/resolver"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
@@ -37,7 +39,8 @@ func (a *api) upstreamHealth(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, message("Not found"))
 		return
 	}
-	checks := upstream.ChecksEnabled(&ue.Upstream.Healthchecks)
+	hc := snapshot.HealthCheckOf(&ue.Upstream.Healthchecks)
+	checks := hc.Enabled()
 
 	// The live addresses are those the balancers of the services over this
 	// upstream hold (one state per address, shared by all of them), by the
@@ -135,7 +138,7 @@ const healthDNSError = "DNS_ERROR"
 // reported at its configured address and a name without addresses.
 func targetHealth(te *config.TargetEntry, addrs []*upstream.Target, checks, live bool) healthReport {
 	rep := healthReport{health: upstream.HealthHealthy, addresses: []map[string]any{}}
-	isName := !upstream.IsIPLiteral(te.Host)
+	isName := !resolver.IsIPLiteral(te.Host)
 	switch {
 	case !live && isName:
 		rep.reason = "not resolved: no service is balanced over this upstream"

@@ -12,6 +12,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/all"
+	"github.com/turnpikegw/turnpike/internal/resolver"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
@@ -57,7 +58,7 @@ func TestUpstreamHealth(t *testing.T) {
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	defer pools.Close()
 	states := upstream.NewStates()
-	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Pools: pools, States: states})
+	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools, States: states})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestUpstreamHealth(t *testing.T) {
 	if d := get("/upstreams/orders-up/health?balancer_health=1", http.StatusOK)["data"].(map[string]any); d["health"] != "HEALTHY" {
 		t.Errorf("balancer health %v", d)
 	}
-	hcfg := m.Upstreams[0].Upstream.Healthchecks
+	hcfg := snapshot.HealthCheckOf(&m.Upstreams[0].Upstream.Healthchecks)
 	c := upstream.NewHealthChecker("orders-up", hcfg, []upstream.HealthTarget{
 		{Host: "10.0.0.1", Port: 8080, Weight: 100, State: states.Get("orders-up|10.0.0.1:8080")},
 		{Host: "10.0.0.2", Port: 8080, Weight: 50, State: states.Get("orders-up|10.0.0.2:8080")},
@@ -159,7 +160,7 @@ func TestUpstreamHealthDNSAddresses(t *testing.T) {
 	hosts := filepath.Join(dir, "hosts")
 	os.WriteFile(hosts, []byte("10.0.0.1 svc.test\n10.0.0.2 svc.test\n"), 0o600)
 	// No nameserver answers: names outside the hosts file fail at once.
-	res, err := upstream.NewResolver(upstream.ResolverOptions{Nameservers: []string{"127.0.0.1:1"}, HostsFile: hosts,
+	res, err := resolver.New(resolver.Options{Nameservers: []string{"127.0.0.1:1"}, HostsFile: hosts,
 		ResolvConf: filepath.Join(dir, "none"), Timeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +190,7 @@ upstreams:
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	defer pools.Close()
 	states := upstream.NewStates()
-	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Pools: pools, States: states, Resolver: res})
+	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools, States: states, Resolver: res})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func TestDemoConfigCompiles(t *testing.T) {
 	}
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	defer pools.Close()
-	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Pools: pools})
+	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/all"
 	"github.com/turnpikegw/turnpike/internal/proxy"
 	"github.com/turnpikegw/turnpike/internal/reload"
+	"github.com/turnpikegw/turnpike/internal/resolver"
 	"github.com/turnpikegw/turnpike/internal/server"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/store"
@@ -129,13 +130,13 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.DurationVar(&o.loadLimits.Timeout, "config-load-timeout", reload.DefaultLimits.Timeout, "abandon a configuration load (parse, validate, compile) that takes longer; the configuration in force stays (0: no limit)")
 	fs.Uint64Var(&o.loadLimits.Memory, "config-load-memory", reload.DefaultLimits.Memory, "abandon a configuration load once the heap has grown by more than this many bytes since it began, and refuse before parsing a document of more values than one per 700 bytes of it (the parser cannot be stopped); the configuration in force stays (0: neither)")
 	fs.StringVar(&o.dns.resolver, "dns-resolver", "", "comma-separated nameservers, ip or ip:port, for target and service host names (default: those of /etc/resolv.conf)")
-	fs.StringVar(&o.dns.hostsFile, "dns-hostsfile", upstream.DefaultDNSHostsFile, "hosts file read once at start; its names resolve without DNS and never expire (empty: none)")
-	fs.StringVar(&o.dns.order, "dns-order", upstream.DefaultDNSOrder, "record types tried in turn, first answer wins: LAST (the type that answered last time), SRV, A, AAAA, CNAME")
+	fs.StringVar(&o.dns.hostsFile, "dns-hostsfile", resolver.DefaultHostsFile, "hosts file read once at start; its names resolve without DNS and never expire (empty: none)")
+	fs.StringVar(&o.dns.order, "dns-order", resolver.DefaultOrder, "record types tried in turn, first answer wins: LAST (the type that answered last time), SRV, A, AAAA, CNAME")
 	fs.DurationVar(&o.dns.validTTL, "dns-valid-ttl", 0, "use this TTL for every DNS answer instead of the answer's own (0: the answer's; at least 1s either way)")
-	fs.DurationVar(&o.dns.staleTTL, "dns-stale-ttl", upstream.DefaultDNSStaleTTL, "keep using a DNS answer this long past its TTL while refreshing it fails")
-	fs.DurationVar(&o.dns.notFoundTTL, "dns-not-found-ttl", upstream.DefaultDNSNotFoundTTL, "ask again this long after a name error or an empty answer")
-	fs.DurationVar(&o.dns.errorTTL, "dns-error-ttl", upstream.DefaultDNSErrorTTL, "ask again this long after a failed lookup (timeout, server failure)")
-	fs.DurationVar(&o.dns.timeout, "dns-timeout", upstream.DefaultDNSTimeout, "longest lookup of one name (all record types and nameservers); at start-up a name still unanswered has no addresses until it resolves")
+	fs.DurationVar(&o.dns.staleTTL, "dns-stale-ttl", resolver.DefaultStaleTTL, "keep using a DNS answer this long past its TTL while refreshing it fails")
+	fs.DurationVar(&o.dns.notFoundTTL, "dns-not-found-ttl", resolver.DefaultNotFoundTTL, "ask again this long after a name error or an empty answer")
+	fs.DurationVar(&o.dns.errorTTL, "dns-error-ttl", resolver.DefaultErrorTTL, "ask again this long after a failed lookup (timeout, server failure)")
+	fs.DurationVar(&o.dns.timeout, "dns-timeout", resolver.DefaultTimeout, "longest lookup of one name (all record types and nameservers); at start-up a name still unanswered has no addresses until it resolves")
 }
 
 func newRunCmd() *cobra.Command {
@@ -190,7 +191,7 @@ type gateway struct {
 	logger    *slog.Logger
 	holder    *snapshot.Holder
 	pools     *upstream.Pools
-	resolver  *upstream.Resolver
+	resolver  *resolver.Resolver
 	health    *upstream.HealthCheckers
 	handler   *proxy.Handler
 	proxy     *server.Server
@@ -283,7 +284,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	states := upstream.NewStates()
 	g.health = upstream.NewHealthCheckers(states, upstream.HealthOptions{CoolDown: o.healthCoolDown, Logger: logger})
 	metrics := observe.NewMetrics()
-	g.resolver, err = upstream.NewResolver(upstream.ResolverOptions{
+	g.resolver, err = resolver.New(resolver.Options{
 		Nameservers: splitList(o.dns.resolver),
 		HostsFile:   o.dns.hostsFile,
 		Order:       splitList(o.dns.order),
@@ -298,7 +299,8 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		g.close()
 		return nil, fmt.Errorf("--dns-*: %v", err)
 	}
-	deps := snapshot.Deps{Registry: reg, Pools: g.pools, States: states, Health: g.health, Resolver: g.resolver,
+	ups := upstream.NewRuntime(upstream.RuntimeParts{Pools: g.pools, States: states, Health: g.health, Resolver: g.resolver})
+	deps := snapshot.Deps{Registry: reg, Upstreams: ups,
 		Env: plugin.Env{Logger: logger, Metrics: metrics.Registry, Store: store.NewProvider(), HTTPClient: outboundClient()}}
 	deps.MaxResponseHeaderBytes = o.upMaxHeaderBytes
 	// go-redis reports dial failures through a package-level logger that

@@ -72,7 +72,7 @@ func loadAndCompile(path string, limits reload.Limits, opts config.Options) (*sn
 	}
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	defer pools.Close()
-	deps := snapshot.Deps{Registry: reg, Pools: pools, Env: plugin.Env{Logger: slog.New(slog.DiscardHandler)}}
+	deps := snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools}), Env: plugin.Env{Logger: slog.New(slog.DiscardHandler)}}
 	l := reload.New(&snapshot.Holder{}, deps, path, opts, nil)
 	l.SetLimits(limits)
 	return l.Check(func() ([]byte, error) { return reload.ReadFile(path, limits.MaxSize) })

@@ -44,7 +44,7 @@ func compile(t *testing.T, yaml string) *snapshot.Snapshot {
 	}
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	t.Cleanup(pools.Close)
-	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Pools: pools})
+	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})})
 	if err != nil {
 		t.Fatalf("compile: %v", err)
 	}

@@ -97,7 +97,7 @@ func newTestGateway(t *testing.T, cfg string, env map[string]string, edit func(*
 	}
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	t.Cleanup(pools.Close)
-	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Pools: pools})
+	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func newTestGateway(t *testing.T, cfg string, env map[string]string, edit func(*
 		if edit != nil {
 			edit(m)
 		}
-		s, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Pools: pools, Previous: prev})
+		s, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools}), Previous: prev})
 		if err != nil {
 			t.Fatal(err)
 		}

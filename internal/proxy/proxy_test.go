@@ -30,7 +30,7 @@ func newGateway(t testing.TB, cfg, upstreamURL string) *httptest.Server {
 	}
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	t.Cleanup(pools.Close)
-	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Pools: pools})
+	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})})
 	if err != nil {
 		t.Fatal(err)
 	}

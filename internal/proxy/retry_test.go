@@ -37,7 +37,7 @@ func gatewayWith(t testing.TB, cfg string, env map[string]string, opts Options) 
 		t.Fatal(err)
 	}
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
-	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Pools: pools})
+	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +416,7 @@ func TestRequestDeadline(t *testing.T) {
 	}
 	reg, _ := plugin.NewRegistry(nil)
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
-	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Pools: pools})
+	snap, err := snapshot.Compile(m, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -248,17 +248,20 @@ func (l *Loader) Check(build func() ([]byte, error)) (*snapshot.Snapshot, error)
 	if err != nil {
 		return nil, err
 	}
-	// Pools of its own, so a dry run never touches the live connections.
+	// Upstream state of its own, so a dry run never touches the live
+	// connections, target states, health checks or DNS names.
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	defer pools.Close()
+	ups := upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})
 	// Unchanged plugin instances are shared with the snapshot in force
 	// rather than built again; the ones built for the check are closed.
 	cur := l.holder.Load()
-	snap, err := snapshot.CompileContext(ctx, m, snapshot.Deps{Registry: l.deps.Registry, Pools: pools, Env: l.deps.Env, Previous: cur})
+	snap, err := snapshot.CompileContext(ctx, m, snapshot.Deps{Registry: l.deps.Registry, Upstreams: ups, Env: l.deps.Env, Previous: cur})
 	if err != nil {
 		return nil, err
 	}
 	snapshot.Release(snap, cur)
+	ups.Abort(snap.Upstreams)
 	return snap, nil
 }
 
@@ -401,40 +404,21 @@ func (l *Loader) install(ctx context.Context, m *config.Model, res *Result) (*sn
 	return snap, nil
 }
 
-// swap compiles m and puts it in force (the gate held). When the compile
-// fails, what it added for the rejected configuration is dropped again:
-// pools it opened and DNS names it resolved.
+// swap compiles m and puts it in force (the gate held). A failed compile
+// has given up what it took; the snapshot swapped in commits its upstream
+// state, which retires what the replaced one alone held.
 func (l *Loader) swap(ctx context.Context, m *config.Model) (*snapshot.Snapshot, error) {
 	cur := l.holder.Load()
 	deps := l.deps
 	deps.Previous = cur
 	snap, err := snapshot.CompileContext(ctx, m, deps)
 	if err != nil {
-		if cur != nil {
-			l.deps.Pools.Retain(cur.PoolKeys)
-		}
-		if l.deps.Resolver != nil {
-			var names []string
-			if cur != nil {
-				names = snapshot.DNSNames(cur.Model)
-			}
-			l.deps.Resolver.Retain(names)
-		}
 		return nil, err
 	}
 	l.holder.Store(snap)
 	snapshot.Reloaded(cur, snap)
 	snapshot.Release(cur, snap)
-	l.deps.Pools.Retain(snap.PoolKeys)
-	if l.deps.States != nil {
-		l.deps.States.Retain(snap.StateKeys)
-	}
-	if l.deps.Health != nil {
-		l.deps.Health.Sync(checkedUpstreams(snap))
-	}
-	if l.deps.Resolver != nil {
-		l.deps.Resolver.Retain(snapshot.DNSNames(snap.Model))
-	}
+	l.deps.Upstreams.Commit(snap.Upstreams)
 	return snap, nil
 }
 
@@ -450,26 +434,6 @@ func (l *Loader) reject(res *Result, trigger string, err error) error {
 	l.logger.Error("configuration rejected; the previous one stays in force",
 		"trigger", trigger, "errors", errs.Total(), "first", errs[0].Error())
 	return err
-}
-
-// checkedUpstreams lists every upstream of snap with the targets its
-// services' balancers hold (the first service's: they all hold the same
-// addresses and states), for the health checkers.
-func checkedUpstreams(snap *snapshot.Snapshot) []upstream.CheckedUpstream {
-	held := map[*config.UpstreamEntry][]*upstream.Target{}
-	for i, se := range snap.Model.Services {
-		if se.Upstream == nil || i >= len(snap.Services) || snap.Services[i].Balancer == nil {
-			continue
-		}
-		if _, ok := held[se.Upstream]; !ok {
-			held[se.Upstream] = snap.Services[i].Balancer.Targets()
-		}
-	}
-	out := make([]upstream.CheckedUpstream, len(snap.Model.Upstreams))
-	for i, ue := range snap.Model.Upstreams {
-		out[i] = upstream.CheckedUpstream{Upstream: ue.Upstream, Targets: held[ue]}
-	}
-	return out
 }
 
 func (l *Loader) record(r *Result) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/resolver"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
@@ -30,7 +31,7 @@ func newLoader(t testing.TB, path string) (*Loader, *snapshot.Holder) {
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	t.Cleanup(pools.Close)
 	h := &snapshot.Holder{}
-	return New(h, snapshot.Deps{Registry: reg, Pools: pools}, path, config.Options{}, nil), h
+	return New(h, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})}, path, config.Options{}, nil), h
 }
 
 func cfg(route string) []byte {
@@ -363,7 +364,7 @@ func startDNSTable(t *testing.T) (*dnsTable, string) {
 func TestRefreshOnDNSChange(t *testing.T) {
 	table, addr := startDNSTable(t)
 	table.set("svc.test.", "10.0.0.1", "10.0.0.2")
-	res, err := upstream.NewResolver(upstream.ResolverOptions{Nameservers: []string{addr},
+	res, err := resolver.New(resolver.Options{Nameservers: []string{addr},
 		ResolvConf: filepath.Join(t.TempDir(), "none"), Debounce: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -376,7 +377,7 @@ func TestRefreshOnDNSChange(t *testing.T) {
 	health := upstream.NewHealthCheckers(states, upstream.HealthOptions{})
 	defer health.Close()
 	h := &snapshot.Holder{}
-	l := New(h, snapshot.Deps{Registry: reg, Pools: pools, States: states, Health: health, Resolver: res}, "", config.Options{}, nil)
+	l := New(h, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools, States: states, Health: health, Resolver: res})}, "", config.Options{}, nil)
 	if snap, err := l.Refresh("dns"); snap != nil || err != nil {
 		t.Fatalf("refresh without a configuration: %v %v", snap, err)
 	}
@@ -434,7 +435,7 @@ upstreams:
 	if health.Checker("pool") == checker || strings.Join(addrs, ",") != "10.0.0.1:8080,10.0.0.3:8080" {
 		t.Errorf("health checker targets %v", addrs)
 	}
-	if !h.Load().PoolKeys["http://10.0.0.3:8080"] || pools.Get("http://10.0.0.2:8080", "10.0.0.2:8080", nil) == before["10.0.0.2:8080"].Pool {
+	if !h.Load().Upstreams.PoolKeys["http://10.0.0.3:8080"] || pools.Get("http://10.0.0.2:8080", "10.0.0.2:8080", nil) == before["10.0.0.2:8080"].Pool {
 		t.Error("the removed address's pool was kept")
 	}
 
@@ -453,7 +454,7 @@ func TestRejectedConfigForgetsItsDNSNames(t *testing.T) {
 	table, addr := startDNSTable(t)
 	table.set("kept.test.", "10.0.0.1")
 	table.set("rejected.test.", "10.0.0.2")
-	res, err := upstream.NewResolver(upstream.ResolverOptions{Nameservers: []string{addr},
+	res, err := resolver.New(resolver.Options{Nameservers: []string{addr},
 		ResolvConf: filepath.Join(t.TempDir(), "none"), Order: []string{"A"}})
 	if err != nil {
 		t.Fatal(err)
@@ -462,7 +463,7 @@ func TestRejectedConfigForgetsItsDNSNames(t *testing.T) {
 	reg, _ := plugin.NewRegistry(nil)
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	defer pools.Close()
-	l := New(&snapshot.Holder{}, snapshot.Deps{Registry: reg, Pools: pools, Resolver: res}, "", config.Options{}, nil)
+	l := New(&snapshot.Holder{}, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools, Resolver: res})}, "", config.Options{}, nil)
 	if _, err := l.Apply([]byte("_format_version: \"3.0\"\nservices:\n- name: s\n  url: http://kept.test:8080\n  routes: [{paths: [/]}]\n"), "test"); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/resolver"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
@@ -42,7 +43,7 @@ func compileModel(t *testing.T, m *config.Model) (*Snapshot, error) {
 	}
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	t.Cleanup(pools.Close)
-	return Compile(m, Deps{Registry: reg, Pools: pools, States: upstream.NewStates()})
+	return Compile(m, Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools, States: upstream.NewStates()})})
 }
 
 func parseUpstream(t *testing.T, fields string) *config.Model {
@@ -244,7 +245,7 @@ func TestCompileExpandsDNSNames(t *testing.T) {
 	dir := t.TempDir()
 	hosts := filepath.Join(dir, "hosts")
 	os.WriteFile(hosts, []byte("10.0.0.12 multi.test\n10.0.0.11 multi.test\n10.0.0.30 one.test\n10.0.0.40 off.test\n"), 0o600)
-	res, err := upstream.NewResolver(upstream.ResolverOptions{Nameservers: []string{startSRV(t)}, HostsFile: hosts,
+	res, err := resolver.New(resolver.Options{Nameservers: []string{startSRV(t)}, HostsFile: hosts,
 		ResolvConf: filepath.Join(dir, "none"), Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +261,7 @@ func TestCompileExpandsDNSNames(t *testing.T) {
 	reg, _ := plugin.NewRegistry(nil)
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	defer pools.Close()
-	snap, err := Compile(m, Deps{Registry: reg, Pools: pools, States: upstream.NewStates(), Resolver: res})
+	snap, err := Compile(m, Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools, States: upstream.NewStates(), Resolver: res})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,8 +275,8 @@ func TestCompileExpandsDNSNames(t *testing.T) {
 	if strings.Join(got, " ") != want {
 		t.Errorf("upstream targets\n got %s\nwant %s", strings.Join(got, " "), want)
 	}
-	if !snap.StateKeys["pool|10.1.1.1:7002"] || !snap.PoolKeys["http://10.0.0.11:9000"] {
-		t.Errorf("states and pools are keyed by address: %v %v", snap.StateKeys, snap.PoolKeys)
+	if !snap.Upstreams.StateKeys["pool|10.1.1.1:7002"] || !snap.Upstreams.PoolKeys["http://10.0.0.11:9000"] {
+		t.Errorf("states and pools are keyed by address: %v %v", snap.Upstreams.StateKeys, snap.Upstreams.PoolKeys)
 	}
 
 	direct := snap.Services[1].Balancer
@@ -305,7 +306,7 @@ func TestCompileExpandsDNSNames(t *testing.T) {
 	m.Upstreams[0].Targets = m.Upstreams[0].Targets[2:3]
 	for _, alg := range []string{"round-robin", "least-connections", "latency", "consistent-hashing", "power-of-two-choices"} {
 		m.Upstreams[0].Upstream.Algorithm = alg
-		s, err := Compile(m, Deps{Registry: reg, Pools: pools, Resolver: res})
+		s, err := Compile(m, Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools, Resolver: res})})
 		if err != nil {
 			t.Fatalf("%s: %v", alg, err)
 		}

@@ -69,7 +69,7 @@ func compileCerts(t *testing.T, src string, ca1, ca2 string, prev *Snapshot) *Sn
 	}
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	t.Cleanup(pools.Close)
-	s, err := Compile(m, Deps{Registry: reg, Pools: pools, Previous: prev})
+	s, err := Compile(m, Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools}), Previous: prev})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func compile(t *testing.T, yaml string) (*Snapshot, error) {
 	}
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	t.Cleanup(pools.Close)
-	return Compile(m, Deps{Registry: reg, Pools: pools})
+	return Compile(m, Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})})
 }
 
 func routeByName(t *testing.T, s *Snapshot, name string) *Route {
@@ -262,8 +262,8 @@ upstreams:
 			t.Fatalf("pick %v %v (weight 0 must be skipped)", tg, err)
 		}
 	}
-	if len(s.PoolKeys) != 5 {
-		t.Errorf("pool keys %v", s.PoolKeys)
+	if len(s.Upstreams.PoolKeys) != 5 {
+		t.Errorf("pool keys %v", s.Upstreams.PoolKeys)
 	}
 	if got := config.ConsumerID(&config.Consumer{Username: "x"}); got != "f4ad81db-055e-5110-987a-a0f765d83c80" {
 		t.Errorf("consumer id %q, want the pinned one", got)
@@ -304,7 +304,7 @@ plugins:
 	reg, _ := plugin.NewRegistry([]plugin.Registration{tagRegistration("tag", 100, false), tagRegistration("early", 2000, false)})
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	defer pools.Close()
-	second, err := Compile(m, Deps{Registry: reg, Pools: pools, Previous: first})
+	second, err := Compile(m, Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools}), Previous: first})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -216,7 +216,7 @@ func BenchmarkDirectoryLoad100k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s, err := Compile(m, Deps{Registry: reg, Pools: pools})
+		s, err := Compile(m, Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -88,7 +88,7 @@ plugins:
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := Compile(m, Deps{Registry: reg, Pools: pools, Previous: prev})
+		s, err := Compile(m, Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools}), Previous: prev})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +132,7 @@ jwt_secrets:
 	}
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	t.Cleanup(pools.Close)
-	s, err := Compile(m, Deps{Pools: pools})
+	s, err := Compile(m, Deps{Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})})
 	if err != nil {
 		t.Fatal(err)
 	}

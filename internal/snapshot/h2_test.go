@@ -50,7 +50,7 @@ func compileH2(t *testing.T, src, ca string, prev *Snapshot) *Snapshot {
 	}
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	t.Cleanup(pools.Close)
-	s, err := Compile(m, Deps{Pools: pools, Previous: prev})
+	s, err := Compile(m, Deps{Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools}), Previous: prev})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func (rc *releaseCompiler) compile(t *testing.T, yaml string, prev *Snapshot) (*
 	if err != nil {
 		t.Fatalf("parse: %v", err)
 	}
-	return Compile(m, Deps{Registry: rc.reg, Pools: rc.pools, Previous: prev})
+	return Compile(m, Deps{Registry: rc.reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: rc.pools}), Previous: prev})
 }
 
 const releaseBase = `
@@ -162,7 +162,7 @@ func TestReloadedTellsKeptReloaders(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := Compile(m, Deps{Registry: reg, Pools: pools, Previous: prev})
+		s, err := Compile(m, Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools}), Previous: prev})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +186,7 @@ consumers:
 		t.Fatalf("a new instance was told %v", built[2].told)
 	}
 	// A recompile of the same model (a DNS change) is no reload.
-	again, err := Compile(second.Model, Deps{Registry: reg, Pools: pools, Previous: second})
+	again, err := Compile(second.Model, Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools}), Previous: second})
 	if err != nil {
 		t.Fatal(err)
 	}

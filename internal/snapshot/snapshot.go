@@ -25,11 +25,10 @@ type Snapshot struct {
 	// Hash identifies the source config; Summary counts its entities.
 	Hash    string
 	Summary string
-	// PoolKeys are the connection pools this snapshot uses (the rest can be
-	// closed once it is in force).
-	PoolKeys map[string]bool
-	// StateKeys are the target states this snapshot uses.
-	StateKeys map[string]bool
+	// Upstreams is what this snapshot holds of the reload-surviving
+	// upstream state (pools, target states, health gates, DNS names): the
+	// loader commits it once the snapshot is in force.
+	Upstreams *upstream.Lease
 	// Instances is every plugin instance, for shutdown hooks.
 	Instances []plugin.Instance
 	// Model is the configuration this snapshot was compiled from (read by

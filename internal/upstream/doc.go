@@ -2,6 +2,6 @@
 // one, and each target's pool of keep-alive connections. Health checks and
 // circuit breakers plug in here (the Balancer interface is the seam), so the
 // proxy only asks for a target and a connection. Targets named by DNS are
-// resolved by the Resolver, which keeps their answers fresh in the
+// resolved by internal/resolver, which keeps their answers fresh in the
 // background, so no request ever waits for DNS.
 package upstream

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/turnpikegw/turnpike/internal/config"
 )
 
 // DefaultHealthCoolDown is how long a target marked unhealthy stays out
@@ -36,15 +34,6 @@ type HealthOptions struct {
 	RootCAs *x509.CertPool
 	// Logger receives every health transition (nil: discarded).
 	Logger *slog.Logger
-}
-
-// ChecksEnabled reports whether an upstream's health checks do anything,
-// with Kong's rule: an active interval or a passive unhealthy counter set.
-// Otherwise its targets are reported as HEALTHCHECKS_OFF.
-func ChecksEnabled(h *config.Healthchecks) bool {
-	a, p := &h.Active, &h.Passive.Unhealthy
-	return a.Healthy.Interval > 0 || a.Unhealthy.Interval > 0 ||
-		p.TCPFailures > 0 || p.Timeouts > 0 || p.HTTPFailures > 0
 }
 
 // UpstreamHealth is the reload-surviving, upstream-wide side of health:
@@ -166,13 +155,16 @@ func (h *HealthCheckers) Checker(name string) *HealthChecker {
 	return h.checkers[name]
 }
 
-// CheckedUpstream is an upstream as Sync sees it: its config and the
-// targets its services' balancers hold, one per address (a target named
-// by DNS has one per resolved address, none while it does not resolve; an
-// upstream no service uses has none, so nothing is checked).
+// CheckedUpstream is an upstream as Sync sees it: its name, checks, the
+// Host header of its probes (host_header) and the targets its services'
+// balancers hold, one per address (a target named by DNS has one per
+// resolved address, none while it does not resolve; an upstream no service
+// uses has none, so nothing is checked).
 type CheckedUpstream struct {
-	Upstream *config.Upstream
-	Targets  []*Target
+	Name       string
+	Checks     HealthCheck
+	HostHeader string
+	Targets    []*Target
 }
 
 // Sync brings the checkers in line with the upstreams of the snapshot now
@@ -182,23 +174,22 @@ func (h *HealthCheckers) Sync(ups []CheckedUpstream) {
 	defer h.mu.Unlock()
 	seen := map[string]bool{}
 	for _, cu := range ups {
-		u := cu.Upstream
-		seen[u.Name] = true
+		seen[cu.Name] = true
 		targets := healthTargets(cu.Targets)
-		fp := fingerprint(u, targets)
-		old := h.checkers[u.Name]
+		fp := fingerprint(&cu, targets)
+		old := h.checkers[cu.Name]
 		if old != nil && old.fingerprint == fp {
 			continue
 		}
-		c := NewHealthChecker(u.Name, u.Healthchecks, targets, h.gate(u.Name), h.opts)
-		c.hostHeader = u.HostHeader
+		c := NewHealthChecker(cu.Name, cu.Checks, targets, h.gate(cu.Name), h.opts)
+		c.hostHeader = cu.HostHeader
 		c.fingerprint = fp
 		if old != nil {
 			old.Stop()
 			c.inherit(old)
 		}
 		c.Start()
-		h.checkers[u.Name] = c
+		h.checkers[cu.Name] = c
 	}
 	for name, c := range h.checkers {
 		if !seen[name] {
@@ -209,6 +200,18 @@ func (h *HealthCheckers) Sync(ups []CheckedUpstream) {
 	}
 	for name := range h.gates {
 		if !seen[name] {
+			delete(h.gates, name)
+		}
+	}
+}
+
+// dropGates forgets the upstream-wide health of names that have no
+// checker (a gate handed to a compile that was given up).
+func (h *HealthCheckers) dropGates(names []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, name := range names {
+		if h.checkers[name] == nil {
 			delete(h.gates, name)
 		}
 	}
@@ -245,11 +248,11 @@ func healthTargets(ts []*Target) []HealthTarget {
 // config, the Host header of probes, and the targets with their weights
 // and state objects (a state replaced in the registry needs a new
 // checker).
-func fingerprint(u *config.Upstream, targets []HealthTarget) string {
+func fingerprint(cu *CheckedUpstream, targets []HealthTarget) string {
 	hash := sha256.New()
-	cfg, _ := json.Marshal(u.Healthchecks)
+	cfg, _ := json.Marshal(cu.Checks)
 	hash.Write(cfg)
-	fmt.Fprintf(hash, "|%s", u.HostHeader)
+	fmt.Fprintf(hash, "|%s", cu.HostHeader)
 	for _, t := range targets {
 		fmt.Fprintf(hash, "|%s:%d:%s:%d:%p", t.Host, t.Port, t.Hostname, t.Weight, t.State)
 	}

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/turnpikegw/turnpike/internal/config"
 )
 
 // HealthTarget is one target a checker watches: its address, weight (0:
@@ -88,7 +86,7 @@ func stateHealthy(s *TargetState) bool { return !s.unhealthy.Load() }
 // bring it back, after the cool-down.
 type HealthChecker struct {
 	name    string
-	cfg     config.Healthchecks
+	cfg     HealthCheck
 	opts    HealthOptions
 	gate    *UpstreamHealth
 	targets []*hcTarget
@@ -114,7 +112,7 @@ type HealthChecker struct {
 
 // NewHealthChecker builds the checker of an upstream; Start runs it. gate
 // receives the upstream-wide health (threshold); it may be nil.
-func NewHealthChecker(name string, cfg config.Healthchecks, targets []HealthTarget, gate *UpstreamHealth, opts HealthOptions) *HealthChecker {
+func NewHealthChecker(name string, cfg HealthCheck, targets []HealthTarget, gate *UpstreamHealth, opts HealthOptions) *HealthChecker {
 	if gate == nil {
 		gate = &UpstreamHealth{name: name}
 	}
@@ -124,7 +122,7 @@ func NewHealthChecker(name string, cfg config.Healthchecks, targets []HealthTarg
 	a, p := &cfg.Active, &cfg.Passive
 	c := &HealthChecker{
 		name: name, cfg: cfg, opts: opts, gate: gate,
-		enabled: ChecksEnabled(&cfg),
+		enabled: cfg.Enabled(),
 		passiveOn: p.Unhealthy.TCPFailures > 0 || p.Unhealthy.Timeouts > 0 || p.Unhealthy.HTTPFailures > 0 ||
 			p.Healthy.Successes > 0,
 		active:           limits{a.Healthy.Successes, a.Unhealthy.TCPFailures, a.Unhealthy.Timeouts, a.Unhealthy.HTTPFailures},

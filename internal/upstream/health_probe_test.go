@@ -16,24 +16,26 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-
-	"github.com/turnpikegw/turnpike/internal/config"
 )
 
-// kongHealthDefaults is the healthchecks block with Kong's defaults.
-func kongHealthDefaults() config.Healthchecks {
-	var h config.Healthchecks
-	h.Active.SetDefaults()
-	h.Active.Healthy.SetDefaults()
-	h.Active.Unhealthy.SetDefaults()
-	h.Passive.SetDefaults()
-	h.Passive.Healthy.SetDefaults()
-	h.Passive.Unhealthy.SetDefaults()
-	return h
+// kongHealthDefaults are the checks of a healthchecks block with Kong's
+// defaults (config's SetDefaults), as the snapshot compiles them.
+func kongHealthDefaults() HealthCheck {
+	return HealthCheck{
+		Active: ActiveHealthCheck{Type: "http", Timeout: 1, Concurrency: 10, HTTPPath: "/", HTTPSVerifyCertificate: true,
+			Healthy:   ActiveHealthy{HTTPStatuses: []int{200, 302}},
+			Unhealthy: ActiveUnhealthy{HTTPStatuses: []int{429, 404, 500, 501, 502, 503, 504, 505}},
+		},
+		Passive: PassiveHealthCheck{Type: "http",
+			Healthy: PassiveHealthy{HTTPStatuses: []int{200, 201, 202, 203, 204, 205, 206, 207, 208, 226,
+				300, 301, 302, 303, 304, 305, 306, 307, 308}},
+			Unhealthy: PassiveUnhealthy{HTTPStatuses: []int{429, 500, 503}},
+		},
+	}
 }
 
 // probeOnce runs one probe of addr with cfg.
-func probeOnce(t *testing.T, cfg config.Healthchecks, addr string, opts HealthOptions) probeResult {
+func probeOnce(t *testing.T, cfg HealthCheck, addr string, opts HealthOptions) probeResult {
 	t.Helper()
 	host, portS, err := net.SplitHostPort(addr)
 	if err != nil {

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/turnpikegw/turnpike/internal/config"
 )
 
 // waitFor polls cond until it holds or d passes.
@@ -297,41 +295,20 @@ func TestThresholdGatesTheUpstream(t *testing.T) {
 	}
 }
 
-const healthConfig = `
-_format_version: "3.0"
-services:
-- name: s
-  host: up
-upstreams:
-- name: up
-  healthchecks:
-    threshold: %THRESHOLD%
-    passive:
-      unhealthy: {http_failures: 2}
-  targets:
-  - target: 10.0.0.1:80
-  - target: 10.0.0.2:80
-`
-
-// parseUpstreams parses healthConfig into what Sync gets: each upstream
-// with a target per address, holding the registry's states.
-func parseUpstreams(t *testing.T, states *States, threshold string) []CheckedUpstream {
-	t.Helper()
-	m, err := config.Parse([]byte(strings.ReplaceAll(healthConfig, "%THRESHOLD%", threshold)), config.Options{})
-	if err != nil {
-		t.Fatal(err)
+// checkedUpstreams is what Sync gets for one upstream, up, whose checks
+// are a threshold and passive unhealthy http_failures: 2, with a target
+// per address holding the registry's states.
+func checkedUpstreams(states *States, threshold float64) []CheckedUpstream {
+	checks := kongHealthDefaults()
+	checks.Threshold = threshold
+	checks.Passive.Unhealthy.HTTPFailures = 2
+	cu := CheckedUpstream{Name: "up", Checks: checks}
+	for _, addr := range []string{"10.0.0.1", "10.0.0.2"} {
+		tg := NewTarget(addr, 80, 100, nil)
+		tg.State = states.Get("up|" + tg.Addr)
+		cu.Targets = append(cu.Targets, tg)
 	}
-	var out []CheckedUpstream
-	for _, ue := range m.Upstreams {
-		cu := CheckedUpstream{Upstream: ue.Upstream}
-		for _, te := range ue.Targets {
-			tg := NewTarget(te.Host, te.Port, te.Target.Weight, nil)
-			tg.State = states.Get(ue.Upstream.Name + "|" + tg.Addr)
-			cu.Targets = append(cu.Targets, tg)
-		}
-		out = append(out, cu)
-	}
-	return out
+	return []CheckedUpstream{cu}
 }
 
 func TestHealthCheckersSyncKeepsStateAcrossReloads(t *testing.T) {
@@ -342,7 +319,7 @@ func TestHealthCheckersSyncKeepsStateAcrossReloads(t *testing.T) {
 	tg := &Target{Addr: "10.0.0.1:80", Weight: 100, State: s1}
 	gate := hc.Upstream("up")
 
-	hc.Sync(parseUpstreams(t, states, "0"))
+	hc.Sync(checkedUpstreams(states, 0))
 	first := hc.Checker("up")
 	if first == nil || !first.Enabled() {
 		t.Fatal("no checker")
@@ -351,12 +328,12 @@ func TestHealthCheckersSyncKeepsStateAcrossReloads(t *testing.T) {
 	tg.End(Outcome{Status: 500})
 
 	// Same config: the running checker (and its counters) is kept.
-	hc.Sync(parseUpstreams(t, states, "0"))
+	hc.Sync(checkedUpstreams(states, 0))
 	if hc.Checker("up") != first {
 		t.Fatal("unchanged config restarted the checker")
 	}
 	// Changed config: a new checker that carries the count on.
-	hc.Sync(parseUpstreams(t, states, "60"))
+	hc.Sync(checkedUpstreams(states, 60))
 	second := hc.Checker("up")
 	if second == first {
 		t.Fatal("changed config kept the old checker")
@@ -370,7 +347,7 @@ func TestHealthCheckersSyncKeepsStateAcrossReloads(t *testing.T) {
 		t.Fatal("threshold 60 with half the weight down: upstream should be unhealthy")
 	}
 	// A restart while unhealthy keeps the health and resumes the cool-down.
-	hc.Sync(parseUpstreams(t, states, "10"))
+	hc.Sync(checkedUpstreams(states, 10))
 	if h, r := s1.Health(); h || r != "passive: 2 HTTP failures (500)" {
 		t.Fatalf("restart reset the health: %v %q", h, r)
 	}
@@ -384,8 +361,8 @@ func TestHealthCheckersSyncKeepsStateAcrossReloads(t *testing.T) {
 	tg.End(Outcome{Status: 500})
 	tg.Begin()
 	tg.End(Outcome{Status: 500})
-	off := parseUpstreams(t, states, "0")
-	off[0].Upstream.Healthchecks.Passive.Unhealthy.HTTPFailures = 0
+	off := checkedUpstreams(states, 0)
+	off[0].Checks.Passive.Unhealthy.HTTPFailures = 0
 	hc.Sync(off)
 	if h, r := s1.Health(); !h || r != "health checks off" || hc.Checker("up").Enabled() {
 		t.Fatalf("checks off: %v %q", h, r)
@@ -412,7 +389,7 @@ func TestHealthCheckersCheckBalancerTargets(t *testing.T) {
 	states := NewStates()
 	hc := NewHealthCheckers(states, HealthOptions{})
 	defer hc.Close()
-	ups := parseUpstreams(t, states, "0")
+	ups := checkedUpstreams(states, 0)
 	ups[0].Targets = ups[0].Targets[1:]
 	hc.Sync(ups)
 	got := hc.Checker("up").Targets()

@@ -1,4 +1,4 @@
-package upstream
+package resolver
 
 import (
 	"errors"
@@ -64,7 +64,7 @@ func manyNames(n int) []string {
 	return names
 }
 
-func newSlowResolver(t *testing.T, s *slowDNS, opts ResolverOptions) *Resolver {
+func newSlowResolver(t *testing.T, s *slowDNS, opts Options) *Resolver {
 	t.Helper()
 	return newTestResolver(t, &fakeDNS{addr: serveDNS(t, s)}, opts)
 }
@@ -75,7 +75,7 @@ func newSlowResolver(t *testing.T, s *slowDNS, opts ResolverOptions) *Resolver {
 func TestResolverLookupsBounded(t *testing.T) {
 	s := &slowDNS{delay: 2 * time.Millisecond, mark: "late.test."}
 	const limit = 16
-	r := newSlowResolver(t, s, ResolverOptions{Order: []string{"A"}, Concurrency: limit})
+	r := newSlowResolver(t, s, Options{Order: []string{"A"}, Concurrency: limit})
 	names := manyNames(2000)
 	r.Resolve(names)
 	if most := s.most.Load(); most > limit || most < 4 {
@@ -124,7 +124,7 @@ func TestResolverLookupsBounded(t *testing.T) {
 // it and hosts-file names are never in it.
 func TestResolverDueTimesSpread(t *testing.T) {
 	s := &slowDNS{ttl: 10}
-	r := newSlowResolver(t, s, ResolverOptions{Order: []string{"A"}})
+	r := newSlowResolver(t, s, Options{Order: []string{"A"}})
 	names := manyNames(500)
 	start := time.Now()
 	r.Resolve(names)
@@ -182,7 +182,7 @@ func checkQueue(t *testing.T, r *Resolver, want int) {
 // before the floor); a failing name with a stale answer is due when that
 // answer expires at the latest.
 func TestResolverStoreSpreadsDueTimes(t *testing.T) {
-	r := newTestResolver(t, startDNS(t), ResolverOptions{NotFoundTTL: 30 * time.Second, ErrorTTL: time.Second, StaleTTL: time.Minute})
+	r := newTestResolver(t, startDNS(t), Options{NotFoundTTL: 30 * time.Second, ErrorTTL: time.Second, StaleTTL: time.Minute})
 	r.minTTL = time.Second
 	addrs := []Address{{IP: netip.MustParseAddr("10.0.0.1")}}
 	now := time.Now()
@@ -247,7 +247,7 @@ func TestResolverSpreadBounds(t *testing.T) {
 // callback when they come.
 func TestResolverResolveWaitIsBounded(t *testing.T) {
 	s := &slowDNS{delay: 100 * time.Millisecond}
-	r := newSlowResolver(t, s, ResolverOptions{Order: []string{"A"}, Concurrency: 1, Timeout: 200 * time.Millisecond})
+	r := newSlowResolver(t, s, Options{Order: []string{"A"}, Concurrency: 1, Timeout: 200 * time.Millisecond})
 	var changes atomic.Int32
 	r.OnChange(func() { changes.Add(1) })
 	// Waiting for all 50 would take 5 s; the bound leaves a loaded machine
@@ -269,7 +269,7 @@ func TestResolverResolveWaitIsBounded(t *testing.T) {
 // has stopped answering and the timeout is a minute.
 func TestResolverCachedNamesDoNotWait(t *testing.T) {
 	s := &slowDNS{ttl: 3600, release: make(chan struct{})}
-	r := newSlowResolver(t, s, ResolverOptions{Order: []string{"A"}, Timeout: time.Minute})
+	r := newSlowResolver(t, s, Options{Order: []string{"A"}, Timeout: time.Minute})
 	names := manyNames(10)
 	r.Resolve(names)
 	if got := lookupList(t, r, names[9]); got != "10.0.0.1" {
@@ -292,7 +292,7 @@ func TestResolverCachedNamesDoNotWait(t *testing.T) {
 // Close fails the first lookups not started, so nobody waits for them.
 func TestResolverCloseEndsQueuedLookups(t *testing.T) {
 	s := &slowDNS{delay: 50 * time.Millisecond}
-	r := newSlowResolver(t, s, ResolverOptions{Order: []string{"A"}, Concurrency: 1, Timeout: 5 * time.Second})
+	r := newSlowResolver(t, s, Options{Order: []string{"A"}, Concurrency: 1, Timeout: 5 * time.Second})
 	done := make(chan struct{})
 	go func() {
 		r.Resolve(manyNames(50))

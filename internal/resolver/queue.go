@@ -1,4 +1,4 @@
-package upstream
+package resolver
 
 import (
 	"container/heap"

@@ -1,4 +1,4 @@
-package upstream
+package resolver
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ import (
 // CNAME targets and to read the hosts file.
 func parseDNSOrder(order []string) (types, addrTypes []uint16, err error) {
 	if len(order) == 0 {
-		order = strings.Split(DefaultDNSOrder, ",")
+		order = strings.Split(DefaultOrder, ",")
 	}
 	seen := map[uint16]bool{}
 	for _, o := range order {

@@ -1,4 +1,4 @@
-package upstream
+package resolver
 
 import (
 	"cmp"
@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -19,51 +20,29 @@ import (
 
 // Defaults of the DNS settings, as kong.conf's.
 const (
-	DefaultDNSHostsFile = "/etc/hosts"
-	DefaultResolvConf   = "/etc/resolv.conf"
-	DefaultDNSOrder     = "LAST,SRV,A,CNAME"
-	// DefaultDNSStaleTTL is dns_stale_ttl since Kong 3.6 (4 s before).
-	DefaultDNSStaleTTL    = time.Hour
-	DefaultDNSNotFoundTTL = 30 * time.Second
-	DefaultDNSErrorTTL    = time.Second
-	// DefaultDNSTimeout bounds one name's whole lookup (every record type,
+	DefaultHostsFile  = "/etc/hosts"
+	DefaultResolvConf = "/etc/resolv.conf"
+	DefaultOrder      = "LAST,SRV,A,CNAME"
+	// DefaultStaleTTL is dns_stale_ttl since Kong 3.6 (4 s before).
+	DefaultStaleTTL    = time.Hour
+	DefaultNotFoundTTL = 30 * time.Second
+	DefaultErrorTTL    = time.Second
+	// DefaultTimeout bounds one name's whole lookup (every record type,
 	// search domain and nameserver).
-	DefaultDNSTimeout = 2 * time.Second
-	// DefaultDNSDebounce gathers the changes of a burst of refreshes into
+	DefaultTimeout = 2 * time.Second
+	// DefaultDebounce gathers the changes of a burst of refreshes into
 	// one notification.
-	DefaultDNSDebounce = 100 * time.Millisecond
-	// DefaultDNSConcurrency is the most lookups in flight at once.
-	DefaultDNSConcurrency = 32
+	DefaultDebounce = 100 * time.Millisecond
+	// DefaultConcurrency is the most lookups in flight at once.
+	DefaultConcurrency = 32
 )
-
-// ErrNameResolution is the pick error of a service whose host name has no
-// address (Kong answers 503 "name resolution failed").
-var ErrNameResolution = errors.New("name resolution failed")
-
-// Unresolved is the balancer of a service whose host name has no address:
-// every pick fails with ErrNameResolution (wrapping why).
-type Unresolved struct{ err error }
-
-// NewUnresolved makes the balancer; reason is the DNS error (may be nil).
-func NewUnresolved(reason error) *Unresolved {
-	if reason == nil {
-		return &Unresolved{err: ErrNameResolution}
-	}
-	return &Unresolved{err: fmt.Errorf("%w: %v", ErrNameResolution, reason)}
-}
-
-// Pick always fails.
-func (u *Unresolved) Pick(*PickRequest) (*Target, error) { return nil, u.err }
-
-// Targets is empty.
-func (u *Unresolved) Targets() []*Target { return nil }
 
 // minDNSTTL is the shortest time an answer is kept: a TTL of 0 would
 // otherwise make the refresh loop spin.
 const minDNSTTL = time.Second
 
-// ResolverOptions configure a Resolver (Kong's dns_* settings).
-type ResolverOptions struct {
+// Options configure a Resolver (Kong's dns_* settings).
+type Options struct {
 	// Nameservers are "ip" or "ip:port" (port 53 when left out); empty:
 	// those of ResolvConf.
 	Nameservers []string
@@ -76,7 +55,7 @@ type ResolverOptions struct {
 	HostsFile string
 	// Order is the record types tried, first answer wins: LAST (the type
 	// that answered last time for the name), SRV, A, AAAA, CNAME
-	// (case-insensitive; empty: DefaultDNSOrder).
+	// (case-insensitive; empty: DefaultOrder).
 	Order []string
 	// ValidTTL, when above 0, replaces the TTL of every answer.
 	ValidTTL time.Duration
@@ -87,14 +66,14 @@ type ResolverOptions struct {
 	// asking again; ErrorTTL the same after a failed lookup. Each is at
 	// least a second.
 	NotFoundTTL, ErrorTTL time.Duration
-	// Timeout bounds one name's lookup (0: DefaultDNSTimeout).
+	// Timeout bounds one name's lookup (0: DefaultTimeout).
 	Timeout time.Duration
 	// Debounce is the wait between the first change of a burst and the
-	// change notification (0: DefaultDNSDebounce).
+	// change notification (0: DefaultDebounce).
 	Debounce time.Duration
 	// Concurrency is the most lookups in flight at once, each with its own
 	// socket; the others wait their turn, first lookups ahead of refreshes
-	// (0: DefaultDNSConcurrency).
+	// (0: DefaultConcurrency).
 	Concurrency int
 	// Logger receives lookups that fail and answers that change (nil:
 	// discarded).
@@ -114,7 +93,7 @@ func (a Address) String() string {
 	if a.Port == 0 {
 		return a.IP.String()
 	}
-	return JoinHostPort(a.IP.String(), a.Port)
+	return net.JoinHostPort(a.IP.String(), strconv.Itoa(a.Port))
 }
 
 // DNSError is why a name has no addresses.
@@ -140,7 +119,7 @@ func (e *DNSError) Unwrap() error { return e.Err }
 // (Resolve) are bounded, and names are only ever resolved by the resolver,
 // never on a request.
 type Resolver struct {
-	opts      ResolverOptions
+	opts      Options
 	servers   []string
 	search    *dns.ClientConfig
 	hosts     map[string][]netip.Addr
@@ -188,20 +167,20 @@ type dnsEntry struct {
 	ready       chan struct{}
 }
 
-// NewResolver reads the resolver configuration and hosts file and starts
+// New reads the resolver configuration and hosts file and starts
 // the refresh loop; Close stops it.
-func NewResolver(opts ResolverOptions) (*Resolver, error) {
+func New(opts Options) (*Resolver, error) {
 	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultDNSTimeout
+		opts.Timeout = DefaultTimeout
 	}
 	if opts.Debounce <= 0 {
-		opts.Debounce = DefaultDNSDebounce
+		opts.Debounce = DefaultDebounce
 	}
 	if opts.ResolvConf == "" {
 		opts.ResolvConf = DefaultResolvConf
 	}
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = DefaultDNSConcurrency
+		opts.Concurrency = DefaultConcurrency
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -221,7 +200,7 @@ func NewResolver(opts ResolverOptions) (*Resolver, error) {
 			port = 53
 		}
 		for _, s := range conf.Servers {
-			r.servers = append(r.servers, JoinHostPort(strings.Trim(s, "[]"), port))
+			r.servers = append(r.servers, net.JoinHostPort(strings.Trim(s, "[]"), strconv.Itoa(port)))
 		}
 	case !errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("%s: %v", opts.ResolvConf, err)

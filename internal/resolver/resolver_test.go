@@ -1,4 +1,4 @@
-package upstream
+package resolver
 
 import (
 	"errors"
@@ -135,7 +135,7 @@ func (f *fakeDNS) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 
 // newTestResolver makes a resolver on f with a 50 ms TTL floor, no
 // resolv.conf and no hosts file unless opts say otherwise.
-func newTestResolver(t *testing.T, f *fakeDNS, opts ResolverOptions) *Resolver {
+func newTestResolver(t *testing.T, f *fakeDNS, opts Options) *Resolver {
 	t.Helper()
 	opts.Nameservers = []string{f.addr}
 	if opts.ResolvConf == "" {
@@ -147,7 +147,7 @@ func newTestResolver(t *testing.T, f *fakeDNS, opts ResolverOptions) *Resolver {
 	if opts.Debounce == 0 {
 		opts.Debounce = 20 * time.Millisecond
 	}
-	r, err := NewResolver(opts)
+	r, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 func TestResolverARecordsRefresh(t *testing.T) {
 	f := startDNS(t)
 	f.set(func(f *fakeDNS) { f.a["svc.test."] = []string{"10.0.0.2", "10.0.0.1"} })
-	r := newTestResolver(t, f, ResolverOptions{})
+	r := newTestResolver(t, f, Options{})
 	var changes atomic.Int32
 	r.OnChange(func() { changes.Add(1) })
 	r.Resolve([]string{"svc.test", "SVC.test."})
@@ -213,7 +213,7 @@ func TestResolverARecordsRefresh(t *testing.T) {
 func TestResolverStaleOnFailure(t *testing.T) {
 	f := startDNS(t)
 	f.set(func(f *fakeDNS) { f.a["svc.test."] = []string{"10.0.0.1"} })
-	r := newTestResolver(t, f, ResolverOptions{StaleTTL: 400 * time.Millisecond, ErrorTTL: time.Millisecond, Timeout: 100 * time.Millisecond})
+	r := newTestResolver(t, f, Options{StaleTTL: 400 * time.Millisecond, ErrorTTL: time.Millisecond, Timeout: 100 * time.Millisecond})
 	var changes atomic.Int32
 	r.OnChange(func() { changes.Add(1) })
 	r.Resolve([]string{"svc.test"})
@@ -247,7 +247,7 @@ func TestResolverNotFoundAndErrors(t *testing.T) {
 		f.a["svc.test."] = []string{"10.0.0.1"}
 		f.aaaa["v6only.test."] = []string{"::1"}
 	})
-	r := newTestResolver(t, f, ResolverOptions{StaleTTL: time.Hour})
+	r := newTestResolver(t, f, Options{StaleTTL: time.Hour})
 	r.Resolve([]string{"svc.test", "nope.test", "v6only.test"})
 	_, err := r.Lookup("nope.test")
 	var de *DNSError
@@ -291,7 +291,7 @@ func TestResolverSRV(t *testing.T) {
 			f.a["c.test."] = []string{"10.0.0.4"}
 			f.a["d.test."] = []string{"10.0.1.1", "10.0.1.2", "10.0.1.3"}
 		})
-		r := newTestResolver(t, f, ResolverOptions{})
+		r := newTestResolver(t, f, Options{})
 		r.Resolve([]string{"svc.test"})
 		addrs, err := r.Lookup("svc.test")
 		if err != nil {
@@ -328,7 +328,7 @@ func TestResolverCNAME(t *testing.T) {
 		f.cname["alias.test."] = "real.test."
 		f.a["real.test."] = []string{"10.0.0.9"}
 	})
-	r := newTestResolver(t, f, ResolverOptions{Order: []string{"cname"}})
+	r := newTestResolver(t, f, Options{Order: []string{"cname"}})
 	r.Resolve([]string{"alias.test"})
 	if got := lookupList(t, r, "alias.test"); got != "10.0.0.9" {
 		t.Errorf("alias: %s", got)
@@ -345,14 +345,14 @@ func TestResolverHostsFileAndSearch(t *testing.T) {
 	os.WriteFile(hosts, []byte("# comment\n127.0.0.1 localhost box.local\n::1 localhost\n10.1.1.1 Pinned.Test # inline\nnot-an-ip x\nfe80::1%eth0 linklocal.test\n"), 0o600)
 	conf := filepath.Join(dir, "resolv.conf")
 	os.WriteFile(conf, []byte("nameserver 192.0.2.1\nsearch corp.test\noptions ndots:1\n"), 0o600)
-	r := newTestResolver(t, f, ResolverOptions{HostsFile: hosts, ResolvConf: conf, Order: []string{"LAST", "AAAA", "A"}})
+	r := newTestResolver(t, f, Options{HostsFile: hosts, ResolvConf: conf, Order: []string{"LAST", "AAAA", "A"}})
 	r.Resolve([]string{"localhost", "pinned.test", "api", "linklocal.test"})
 	if got := lookupList(t, r, "localhost"); got != "::1" {
 		t.Errorf("localhost with AAAA first: %s", got)
 	}
 	// A link-local address is only reachable with its zone.
 	if addrs, err := r.Lookup("linklocal.test"); err != nil || len(addrs) != 1 || addrs[0].IP.Zone() != "eth0" ||
-		JoinHostPort(addrs[0].IP.String(), 8080) != "[fe80::1%eth0]:8080" {
+		net.JoinHostPort(addrs[0].IP.String(), "8080") != "[fe80::1%eth0]:8080" {
 		t.Errorf("link-local hosts entry: %v %v", addrs, err)
 	}
 	if got := lookupList(t, r, "PINNED.test"); got != "10.1.1.1" {
@@ -380,7 +380,7 @@ func TestResolverTimeout(t *testing.T) {
 	f := startDNS(t)
 	f.set(func(f *fakeDNS) { f.silent = true })
 	var logs syncBuffer
-	r := newTestResolver(t, f, ResolverOptions{Timeout: 150 * time.Millisecond, ErrorTTL: time.Millisecond,
+	r := newTestResolver(t, f, Options{Timeout: 150 * time.Millisecond, ErrorTTL: time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	start := time.Now()
 	r.Resolve([]string{"slow.test", "slower.test"})
@@ -429,7 +429,7 @@ func TestResolverRetainAndValidTTL(t *testing.T) {
 		f.a["b.test."] = []string{"10.0.0.2"}
 		f.ttl = 3600
 	})
-	r := newTestResolver(t, f, ResolverOptions{ValidTTL: 60 * time.Millisecond})
+	r := newTestResolver(t, f, Options{ValidTTL: 60 * time.Millisecond})
 	r.Resolve([]string{"a.test", "b.test"})
 	r.Retain([]string{"A.test"})
 	f.asked()
@@ -450,13 +450,13 @@ func TestResolverRetainAndValidTTL(t *testing.T) {
 
 func TestResolverOptionsErrors(t *testing.T) {
 	none := filepath.Join(t.TempDir(), "none")
-	if _, err := NewResolver(ResolverOptions{ResolvConf: none, Order: []string{"A", "MX"}}); err == nil || !strings.Contains(err.Error(), `"MX"`) {
+	if _, err := New(Options{ResolvConf: none, Order: []string{"A", "MX"}}); err == nil || !strings.Contains(err.Error(), `"MX"`) {
 		t.Errorf("bad order: %v", err)
 	}
-	if _, err := NewResolver(ResolverOptions{ResolvConf: none, Nameservers: []string{"dns.example"}}); err == nil || !strings.Contains(err.Error(), "ip:port") {
+	if _, err := New(Options{ResolvConf: none, Nameservers: []string{"dns.example"}}); err == nil || !strings.Contains(err.Error(), "ip:port") {
 		t.Errorf("bad nameserver: %v", err)
 	}
-	r, err := NewResolver(ResolverOptions{ResolvConf: none, Nameservers: []string{"10.0.0.53", "[::1]:5353", " 127.0.0.1:53 "}})
+	r, err := New(Options{ResolvConf: none, Nameservers: []string{"10.0.0.53", "[::1]:5353", " 127.0.0.1:53 "}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +464,7 @@ func TestResolverOptionsErrors(t *testing.T) {
 	if got := strings.Join(r.Servers(), ","); got != "10.0.0.53:53,[::1]:5353,127.0.0.1:53" {
 		t.Errorf("servers %s", got)
 	}
-	local, err := NewResolver(ResolverOptions{ResolvConf: none})
+	local, err := New(Options{ResolvConf: none})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,12 +474,8 @@ func TestResolverOptionsErrors(t *testing.T) {
 	}
 }
 
-func TestUnresolvedBalancer(t *testing.T) {
-	b := NewUnresolved(&DNSError{Name: "x.test", NotFound: true, Err: errNXDomain})
-	if _, err := b.Pick(nil); !errors.Is(err, ErrNameResolution) || err.Error() != "name resolution failed: dns: x.test: name error (3): no such name" {
-		t.Errorf("pick: %v", err)
-	}
-	if len(b.Targets()) != 0 || !IsIPLiteral("::1") || !IsIPLiteral("[fe80::1]") || IsIPLiteral("svc.test") {
-		t.Error("targets or IP literal check")
+func TestIsIPLiteral(t *testing.T) {
+	if !IsIPLiteral("::1") || !IsIPLiteral("[fe80::1]") || IsIPLiteral("svc.test") {
+		t.Error("IP literal check")
 	}
 }

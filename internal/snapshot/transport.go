@@ -1,0 +1,123 @@
+package snapshot
+
+import (
+	"crypto/sha1"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/upstream"
+)
+
+// upstreamTLS verifies upstream certificates unless the service turns it
+// off with tls_verify: false (Kong leaves verification off by default;
+// Turnpike is secure by default).
+func (c *compiler) upstreamTLS(se *config.ServiceEntry, serverName string) *tls.Config {
+	conf := &tls.Config{ServerName: serverName, MinVersion: tls.VersionTLS12}
+	if v := se.Service.TLSVerify; v != nil && !*v {
+		conf.InsecureSkipVerify = true
+	}
+	if len(se.Service.CACertificates) > 0 {
+		pool := x509.NewCertPool()
+		digest := sha1.New()
+		for i, ref := range se.Service.CACertificates {
+			found := false
+			for _, ca := range c.m.CACerts {
+				if ca.CACert.ID == ref {
+					pool.AppendCertsFromPEM([]byte(ca.CACert.Cert))
+					digest.Write([]byte(ca.CACert.Cert))
+					found = true
+				}
+			}
+			if !found {
+				c.fail(se.Path+".ca_certificates["+strconv.Itoa(i)+"]", "ca_certificate '%s' not found", ref)
+			}
+		}
+		conf.RootCAs = pool
+		c.caKeys[conf] = hex.EncodeToString(digest.Sum(nil)[:12])
+	}
+	return conf
+}
+
+func (c *compiler) pool(scheme, addr string, tlsConf *tls.Config) *upstream.Pool {
+	key := scheme + "://" + addr
+	if tlsConf != nil {
+		key += "|" + tlsConf.ServerName + "|" + strconv.FormatBool(tlsConf.InsecureSkipVerify)
+		if tlsConf.RootCAs != nil {
+			// Connections verified against one CA set must never serve a
+			// service pinned to another, nor survive a CA rotation.
+			key += "|ca:" + c.caKeys[tlsConf]
+		}
+	}
+	return c.lease.Pool(key, addr, tlsConf)
+}
+
+// h2Transports are the HTTP/2 transports of one compile by settings: this
+// snapshot's, and the previous one's, which are reused when a service's
+// settings did not change.
+type h2Transports struct {
+	c          *compiler
+	cur, prev  map[string]*http.Transport
+	maxHeaders int64
+}
+
+func (c *compiler) h2Transports() *h2Transports {
+	h := &h2Transports{c: c, cur: map[string]*http.Transport{}, prev: map[string]*http.Transport{},
+		maxHeaders: int64(c.d.MaxResponseHeaderBytes)}
+	if prev := c.d.Previous; prev != nil {
+		for _, ps := range prev.Services {
+			if ps.H2 != nil {
+				h.prev[ps.h2Key] = ps.H2
+			}
+		}
+	}
+	return h
+}
+
+// get returns the transport of a grpc or grpcs service, and its key.
+func (h *h2Transports) get(se *config.ServiceEntry, svc *Service) (*http.Transport, string) {
+	var h2TLS *tls.Config
+	key := svc.Scheme + "|" + svc.ConnectTimeout.String() + "|" + svc.WriteTimeout.String()
+	if svc.Scheme == "https" {
+		h2TLS = h.c.upstreamTLS(se, se.Service.Host)
+		key += "|" + h2TLS.ServerName + "|" + strconv.FormatBool(h2TLS.InsecureSkipVerify)
+		if h2TLS.RootCAs != nil {
+			key += "|ca:" + h.c.caKeys[h2TLS]
+		}
+	}
+	tr := h.cur[key]
+	if tr == nil {
+		tr = h.prev[key]
+	}
+	if tr == nil {
+		tr = newH2Transport(svc, h2TLS, h.maxHeaders)
+	}
+	h.cur[key] = tr
+	return tr, key
+}
+
+func newH2Transport(svc *Service, h2TLS *tls.Config, maxHeaders int64) *http.Transport {
+	dialer := &net.Dialer{Timeout: svc.ConnectTimeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		DialContext:         dialer.DialContext,
+		TLSClientConfig:     h2TLS,
+		TLSHandshakeTimeout: svc.ConnectTimeout,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     60 * time.Second,
+		DisableCompression:  true,
+		HTTP2:               &http.HTTP2Config{WriteByteTimeout: svc.WriteTimeout},
+		Protocols:           new(http.Protocols),
+	}
+	tr.MaxResponseHeaderBytes = maxHeaders
+	if h2TLS != nil {
+		tr.Protocols.SetHTTP2(true)
+	} else {
+		tr.Protocols.SetUnencryptedHTTP2(true)
+	}
+	return tr
+}
