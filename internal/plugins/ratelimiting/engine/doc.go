@@ -189,9 +189,13 @@
 // Figures and commands: bench/RESULTS.md, "Rate limiting".
 //
 // Several plugin instances with equal Redis options should share one
-// client: Shared hands out stores by options, with reference counting,
-// so a reload that acquires the new instances' stores before releasing
-// the old ones keeps the pool, its connections and its breaker.
+// client: SharedRedis makes stores on the clients a store.Redis hands out
+// by connection settings, with reference counting, so a reload that
+// acquires the new instances' stores before releasing the old ones keeps
+// the pool, its connections and its breaker. Stores on one client with
+// the same key prefix share its pipelines, scripts and leases too (an
+// extension of the client), so the bound on round trips in flight holds
+// per client, however many instances use it.
 //
 // # Batching
 //
