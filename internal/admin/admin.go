@@ -72,7 +72,7 @@ func Handler(src Source) http.Handler {
 	mux.HandleFunc("/plugins/enabled", only(http.MethodGet, a.enabledPlugins))
 	mux.HandleFunc("/explain", only(http.MethodGet, a.explainRequest))
 	mux.HandleFunc("/circuit-breakers", only(http.MethodGet, a.circuitBreakers))
-	mux.HandleFunc("/rate-limits/{plugin}/{key}", only(http.MethodGet, a.rateLimits))
+	a.pluginRoutes(mux)
 	if src.Metrics != nil {
 		mux.Handle("GET /metrics", src.Metrics)
 	}

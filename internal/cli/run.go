@@ -30,11 +30,11 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/all"
 	"github.com/turnpikegw/turnpike/internal/proxy"
-	"github.com/turnpikegw/turnpike/internal/ratelimit"
 	"github.com/turnpikegw/turnpike/internal/reload"
 	"github.com/turnpikegw/turnpike/internal/resolver"
 	"github.com/turnpikegw/turnpike/internal/server"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
+	"github.com/turnpikegw/turnpike/internal/store"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
@@ -301,7 +301,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	}
 	ups := upstream.NewRuntime(upstream.RuntimeParts{Pools: g.pools, States: states, Health: g.health, Resolver: g.resolver})
 	deps := snapshot.Deps{Registry: reg, Upstreams: ups,
-		Env: plugin.Env{Logger: logger, Metrics: metrics, Redis: ratelimit.NewShared(time.Now)}}
+		Env: plugin.Env{Logger: logger, Metrics: metrics.Registry, Store: store.NewProvider(), HTTPClient: outboundClient()}}
 	deps.MaxResponseHeaderBytes = o.upMaxHeaderBytes
 	// go-redis reports dial failures through a package-level logger that
 	// writes plain text; route it into the gateway's structured log.
@@ -535,4 +535,12 @@ func (g *gateway) closeContext(ctx context.Context) {
 	if g.logFile != nil {
 		g.logFile.Close()
 	}
+}
+
+// outboundClient is the client plugins make their outbound calls with
+// (plugin.Env.HTTPClient): one connection pool, with the dial, TLS and
+// idle timeouts of Go's default transport, and no call longer than a
+// minute (Kong's upstream timeouts) unless the plugin bounds it itself.
+func outboundClient() *http.Client {
+	return &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: time.Minute}
 }

@@ -414,20 +414,6 @@ func (b *builder) checkJWKSURI(j *JWTSecret, path string, known, asymmetric bool
 	return ok
 }
 
-// JWKSURIs lists the distinct jwks_uri of the jwt credentials, in
-// configuration order.
-func (m *Model) JWKSURIs() []string {
-	var uris []string
-	seen := map[string]bool{}
-	for _, e := range m.JWTSecrets {
-		if u := e.Secret.JWKSURI; u != "" && !seen[u] {
-			seen[u] = true
-			uris = append(uris, u)
-		}
-	}
-	return uris
-}
-
 // parsePublicKey reads a PEM public key: PKIX ("PUBLIC KEY") or PKCS #1
 // ("RSA PUBLIC KEY").
 func parsePublicKey(s string) (crypto.PublicKey, error) {

@@ -337,30 +337,6 @@ acls:
 	}
 }
 
-// JWKSURIs lists each URL once, in configuration order, nested credentials
-// first.
-func TestJWKSURIs(t *testing.T) {
-	m, err := Parse([]byte(`
-_format_version: "3.0"
-consumers:
-- username: a
-  jwt_secrets:
-  - {key: a1, algorithm: RS256, jwks_uri: "https://b.example/jwks", audience: [api]}
-  - {key: a2, secret: s}
-- username: b
-  jwt_secrets:
-  - {key: b1, algorithm: ES256, jwks_uri: "https://a.example/jwks", audience: [api]}
-jwt_secrets:
-- {key: c1, algorithm: RS256, jwks_uri: "https://b.example/jwks", audience: [other], consumer: b}
-`), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]string{"https://b.example/jwks", "https://a.example/jwks"}, m.JWKSURIs()); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
-}
-
 // TestJWTSecretToGenerate: an HMAC jwt credential without a secret is
 // marked for the snapshot to generate one, with a warning at its path; one
 // with a secret, or asymmetric, is not.

@@ -1,14 +1,16 @@
 package plugin
 
 import (
+	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 
-	"github.com/turnpikegw/turnpike/internal/config"
-	"github.com/turnpikegw/turnpike/internal/observe"
-	"github.com/turnpikegw/turnpike/internal/ratelimit"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/turnpikegw/turnpike/internal/store"
 )
 
 // Registration describes one plugin to the registry.
@@ -22,47 +24,67 @@ type Registration struct {
 	// values over it, so absent fields keep their defaults.
 	NewConfig func() any
 	// New validates the decoded config and builds the runnable instance.
-	// Validation problems are returned as config.Errors with paths relative to
+	// Validation problems are returned as Errors with paths relative to
 	// the plugin's `config` (e.g. "origins[1]"); the caller prefixes them.
 	New func(cfg any, env Env) (Instance, error)
 	// NoConsumer forbids consumer-scoped instances (Kong's no_consumer).
 	NoConsumer bool
+	// Admin are the routes the plugin adds to the admin API (nil: none).
+	Admin []AdminRoute
 }
 
-// Env carries what a plugin instance may depend on. Dependencies are passed
-// explicitly; there is no package-level state.
+// Env carries what a plugin instance may depend on: generic services
+// only, none of them for one plugin. Dependencies are passed explicitly;
+// there is no package-level state.
 type Env struct {
 	// PluginID is the id of the plugin entry being built (configured, or
 	// derived from its name and scope: the same on every node running the
 	// same file, and across reloads).
 	PluginID string
 	Logger   *slog.Logger
-	// Metrics is the gateway's Prometheus registry and shared series (nil
-	// in dry runs and unit tests: record nothing then).
-	Metrics *observe.Metrics
-	// Redis hands out shared Redis clients by connection options, so the
-	// instances of one configuration and of the next after a reload share
-	// connections (nil in dry runs: instances make their own).
-	Redis *ratelimit.Shared
-	// CACertificate finds a `ca_certificates` entity of the configuration
-	// being compiled by id (set by the compiler; nil finds nothing).
-	CACertificate func(id string) (*x509.Certificate, bool)
+	// Metrics is the gateway's Prometheus registry, served on the admin
+	// API's /metrics: a plugin registers its own series there, through
+	// RegisterMetric (nil in dry runs and unit tests: record nothing).
+	Metrics prometheus.Registerer
+	// Store hands out state shared beyond one instance, such as Redis
+	// clients by connection settings, so the instances of one
+	// configuration and of the next after a reload share connections
+	// (nil in dry runs: instances make their own).
+	Store *store.Provider
+	// Certificates finds the certificates and CA certificates of the
+	// configuration being compiled (nil finds nothing). The compiler
+	// notes what a build looked up: a reload that changes one of them
+	// builds the instance anew even when its config is unchanged.
+	Certificates Certificates
+	// HTTPClient makes outbound calls (key sets, introspection, log
+	// shipping): one client with the gateway's timeouts and connection
+	// pool (nil in unit tests: make your own).
+	HTTPClient *http.Client
 }
 
-// CACertificateUser is implemented by instances built from CA
-// certificates found through Env.CACertificate: a reload that changes one
-// of them builds the instance anew even when its config is unchanged.
-type CACertificateUser interface {
-	CACertificateIDs() []string
+// Certificates looks up the `certificates` and `ca_certificates`
+// entities of a configuration by id.
+type Certificates interface {
+	Certificate(id string) (*tls.Certificate, bool)
+	CACertificate(id string) (*x509.Certificate, bool)
 }
 
-// ClientCertAuthenticator is implemented by instances that read the TLS
-// client certificate (mtls-auth): the TLS listener asks clients for one on
-// the server names of the routes such an instance applies to (it only asks;
-// the instance verifies). ClientCAHints are the CA certificates whose names
-// the request carries (nil: none).
-type ClientCertAuthenticator interface {
-	ClientCAHints() []*x509.Certificate
+// RegisterMetric registers c in r and returns it, or the equal collector
+// registered before (by another instance of the same plugin, or before a
+// reload), so that every instance records into one series. A collector
+// that clashes with another (same name, other labels or help) is a bug.
+func RegisterMetric[C prometheus.Collector](r prometheus.Registerer, c C) C {
+	err := r.Register(c)
+	var dup prometheus.AlreadyRegisteredError
+	if errors.As(err, &dup) {
+		if prev, ok := dup.ExistingCollector.(C); ok {
+			return prev
+		}
+	}
+	if err != nil {
+		panic(err)
+	}
+	return c
 }
 
 // Instance is a configured plugin. It implements one or more of Accessor,
@@ -80,14 +102,41 @@ type Closer interface {
 	Close()
 }
 
-// JWKSUser is implemented by instances that hold the JWK Sets of jwt
-// credentials. When a reload keeps such an instance, it is told the JWKS
-// URIs the new configuration names (in configuration order), after the
-// new configuration is in force: it drops the sets of other URIs and
-// fetches the rest again, so a reload refreshes keys an identity provider
-// withdrew.
-type JWKSUser interface {
-	JWKSReload(uris []string)
+// Reloader is implemented by instances that hold state derived from the
+// configuration beyond their own config (the jwt plugin: the key sets its
+// credentials name). When a reload keeps such an instance, Reloaded is
+// called after the new configuration is in force, with what it holds.
+// A recompile of the same configuration (after a DNS change) is no
+// reload.
+type Reloader interface {
+	Reloaded(next Reload)
+}
+
+// Reload is what a kept instance learns of the configuration now in
+// force.
+type Reload struct {
+	// Directory is its consumers and credentials.
+	Directory Directory
+	// Credentials lists its credentials of a kind (Credential.Kind), in
+	// configuration order.
+	Credentials func(kind string) []*Credential
+}
+
+// TLSUser is implemented by instances that need something of the TLS
+// handshake of the requests they see. The TLS listener honours the needs
+// on the server names of the routes the instance applies to.
+type TLSUser interface {
+	TLSNeeds() TLSNeeds
+}
+
+// TLSNeeds is what an instance asks of TLS handshakes.
+type TLSNeeds struct {
+	// ClientCertificate asks clients for a certificate (it only asks;
+	// the instance verifies).
+	ClientCertificate bool
+	// ClientCAs are the CA certificates whose names the certificate
+	// request carries (nil: none).
+	ClientCAs []*x509.Certificate
 }
 
 // Accessor runs in the access phase, before the request is proxied. It may
@@ -117,11 +166,8 @@ type Logger interface {
 
 // FieldError builds a validation error for a plugin config field.
 func FieldError(path, msg string) error {
-	return config.Errors{{Path: path, Message: msg}}
+	return Errors{{Path: path, Message: msg}}
 }
-
-// Errors collects validation problems of one plugin config.
-type Errors = config.Errors
 
 // Exit is a response produced by the gateway or a plugin instead of the
 // upstream. It is rendered in one place, Kong's way.

@@ -1,47 +1,111 @@
 package snapshot
 
 import (
+	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"maps"
 
 	"github.com/turnpikegw/turnpike/internal/config"
-	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
-// caCertificates lets plugins find the configuration's `ca_certificates`
-// by id (plugin.Env.CACertificate). An instance is reused across reloads
-// when its plugin, scope and config are unchanged; one that trusts CA
-// certificates (plugin.CACertificateUser) is also rebuilt when one of them
-// changed under the same id, so a replaced CA stops being trusted.
-func (c *compiler) caCertificates() {
-	byID := make(map[string]*config.CACertEntry, len(c.m.CACerts))
-	for _, e := range c.m.CACerts {
-		if e.CACert.ID != "" && e.X509 != nil {
-			byID[e.CACert.ID] = e
+// certificates are a configuration's `certificates` and `ca_certificates`
+// by id, for plugin.Env.Certificates.
+type certificates struct {
+	certs map[string]*config.CertificateEntry
+	cas   map[string]*config.CACertEntry
+}
+
+// certDep is an entity a plugin build looked up, and its digest then
+// ("" when it was not found).
+type certDep struct {
+	ca     bool
+	id     string
+	digest string
+}
+
+// digest identifies the content of the entity dep names in cs.
+func (cs *certificates) digest(ca bool, id string) string {
+	if ca {
+		if e := cs.cas[id]; e != nil {
+			return e.Digest
 		}
+		return ""
 	}
-	c.d.Env.CACertificate = func(id string) (*x509.Certificate, bool) {
-		if e, ok := byID[id]; ok {
-			return e.X509, true
-		}
+	e := cs.certs[id]
+	if e == nil {
+		return ""
+	}
+	c := e.Certificate
+	sum := sha256.Sum256([]byte(c.Cert + "\x00" + c.Key + "\x00" + c.CertAlt + "\x00" + c.KeyAlt))
+	return hex.EncodeToString(sum[:])
+}
+
+// certLookups is the plugin.Certificates one build sees: it notes what
+// the build looked up.
+type certLookups struct {
+	from *certificates
+	deps []certDep
+}
+
+func (l *certLookups) note(ca bool, id string) {
+	l.deps = append(l.deps, certDep{ca: ca, id: id, digest: l.from.digest(ca, id)})
+}
+
+// Certificate is the key pair of a `certificates` entity (its cert and
+// key; cert_alt is for the TLS listener).
+func (l *certLookups) Certificate(id string) (*tls.Certificate, bool) {
+	l.note(false, id)
+	e := l.from.certs[id]
+	if e == nil {
 		return nil, false
 	}
+	pair, err := tls.X509KeyPair([]byte(e.Certificate.Cert), []byte(e.Certificate.Key))
+	if err != nil {
+		return nil, false
+	}
+	return &pair, true
+}
+
+// CACertificate is a `ca_certificates` entity that validated.
+func (l *certLookups) CACertificate(id string) (*x509.Certificate, bool) {
+	l.note(true, id)
+	if e := l.from.cas[id]; e != nil {
+		return e.X509, true
+	}
+	return nil, false
+}
+
+// caCertificates indexes the configuration's certificates for plugins
+// (plugin.Env.Certificates). An instance is reused across reloads when
+// its plugin, scope and config are unchanged; one whose build looked up
+// a certificate that changed under the same id (or appeared, or went) is
+// built anew, so that a replaced CA stops being trusted.
+func (c *compiler) caCertificates() {
+	cs := &certificates{
+		certs: make(map[string]*config.CertificateEntry, len(c.m.Certificates)),
+		cas:   make(map[string]*config.CACertEntry, len(c.m.CACerts)),
+	}
+	for _, e := range c.m.Certificates {
+		if e.Certificate.ID != "" {
+			cs.certs[e.Certificate.ID] = e
+		}
+	}
+	for _, e := range c.m.CACerts {
+		if e.CACert.ID != "" && e.X509 != nil {
+			cs.cas[e.CACert.ID] = e
+		}
+	}
+	c.snap.certs = cs
 	prev := c.d.Previous
-	if prev == nil || prev.Model == nil {
+	if prev == nil {
 		return
 	}
-	before := make(map[string]string, len(prev.Model.CACerts))
-	for _, e := range prev.Model.CACerts {
-		before[e.CACert.ID] = e.Digest
-	}
 	var stale []string
-	for key, inst := range prev.instanceByKey {
-		u, ok := inst.(plugin.CACertificateUser)
-		if !ok {
-			continue
-		}
-		for _, id := range u.CACertificateIDs() {
-			if e := byID[id]; e == nil || e.Digest != before[id] {
+	for key, deps := range prev.certDeps {
+		for _, d := range deps {
+			if cs.digest(d.ca, d.id) != d.digest {
 				stale = append(stale, key)
 				break
 			}

@@ -10,8 +10,8 @@ import (
 // ClientCertPolicy says on which server names (SNI) the TLS listener asks
 // clients for a certificate, and which CA names the request carries. It
 // follows Kong's map of SNIs for mtls-auth: the names in the `snis` of
-// every route an instance implementing plugin.ClientCertAuthenticator
-// applies to (globally, by service or by route), and every name at all as
+// every route an instance whose plugin.TLSNeeds ask for a client
+// certificate applies to (globally, by service or by route), and every name at all as
 // soon as such a route has no snis, since it can then be reached under
 // any name. Other handshakes are not asked, so browsers on routes without
 // mtls-auth are never prompted for a certificate.
@@ -75,9 +75,11 @@ func (c *compiler) clientCertificates() {
 		var cas []*x509.Certificate
 		for _, st := range chain.Access {
 			for _, inst := range stepInstances(&st) {
-				if a, ok := inst.(plugin.ClientCertAuthenticator); ok {
-					needed = true
-					cas = append(cas, a.ClientCAHints()...)
+				if u, ok := inst.(plugin.TLSUser); ok {
+					if n := u.TLSNeeds(); n.ClientCertificate {
+						needed = true
+						cas = append(cas, n.ClientCAs...)
+					}
 				}
 			}
 		}

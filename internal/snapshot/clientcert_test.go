@@ -25,13 +25,13 @@ type certAuth struct {
 	hints bool
 }
 
-func (a *certAuth) Access(*plugin.Ctx) error   { return nil }
-func (a *certAuth) CACertificateIDs() []string { return a.ids }
-func (a *certAuth) ClientCAHints() []*x509.Certificate {
+func (a *certAuth) Access(*plugin.Ctx) error { return nil }
+func (a *certAuth) TLSNeeds() plugin.TLSNeeds {
+	n := plugin.TLSNeeds{ClientCertificate: true}
 	if a.hints {
-		return a.cas
+		n.ClientCAs = a.cas
 	}
-	return nil
+	return n
 }
 
 func certAuthRegistration() plugin.Registration {
@@ -42,7 +42,7 @@ func certAuthRegistration() plugin.Registration {
 			c := cfg.(*certAuthConfig)
 			a := &certAuth{ids: c.CAs, hints: c.SendCADN}
 			for i, id := range c.CAs {
-				ca, ok := env.CACertificate(id)
+				ca, ok := env.Certificates.CACertificate(id)
 				if !ok {
 					return nil, plugin.FieldError("ca_certificates["+strconv.Itoa(i)+"]", "not found")
 				}

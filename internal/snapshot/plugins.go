@@ -44,32 +44,52 @@ func (c *compiler) plugins() {
 			if inst, ok := prev.instanceByKey[key]; ok {
 				// Same plugin, scope and config as before the reload: keep
 				// the instance and whatever state it holds (counters, caches).
-				c.keep(pe, reg, key, inst)
+				c.keep(pe, reg, key, inst, prev.certDeps[key])
 				continue
 			}
 		}
 		env := c.d.Env
 		env.PluginID = id
+		certs := &certLookups{from: c.snap.certs}
+		env.Certificates = certs
 		inst, err := reg.New(cfg, env)
 		if err != nil {
-			var fe config.Errors
-			if errors.As(err, &fe) {
-				c.errs.AddAll(fe.Prefix(pe.Path + ".config"))
+			var errs plugin.Errors
+			if errors.As(err, &errs) {
+				c.errs.AddAll(configErrors(errs, pe.Path+".config"))
 			} else {
 				c.fail(pe.Path+".config", "%v", err)
 			}
 			continue
 		}
-		c.keep(pe, reg, key, inst)
+		c.keep(pe, reg, key, inst, certs.deps)
 	}
 }
 
-func (c *compiler) keep(pe *config.PluginEntry, reg *plugin.Registration, key string, inst plugin.Instance) {
+// keep records inst as pe's instance; deps are the certificates its build
+// looked up.
+func (c *compiler) keep(pe *config.PluginEntry, reg *plugin.Registration, key string, inst plugin.Instance, deps []certDep) {
 	c.instances[pe] = inst
 	c.snap.instanceByEntry[pe] = inst
 	c.regs[pe] = reg
 	c.snap.Instances = append(c.snap.Instances, inst)
 	c.snap.instanceByKey[key] = inst
+	if len(deps) > 0 {
+		if c.snap.certDeps == nil {
+			c.snap.certDeps = map[string][]certDep{}
+		}
+		c.snap.certDeps[key] = deps
+	}
+}
+
+// configErrors are a plugin's validation errors as configuration errors
+// under prefix, the plugin's `config` path.
+func configErrors(es plugin.Errors, prefix string) config.Errors {
+	out := make(config.Errors, len(es))
+	for i, e := range es {
+		out[i] = config.FieldError{Path: config.JoinPath(prefix, e.Path), Message: e.Message}
+	}
+	return out
 }
 
 // instanceKey identifies a plugin instance across reloads: its name, its

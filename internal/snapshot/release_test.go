@@ -126,15 +126,22 @@ func TestFailedCompileClosesWhatItBuilt(t *testing.T) {
 	}
 }
 
-// jwksInstance records what Reloaded tells it.
+// jwksInstance records the jwks_uri of the jwt credentials Reloaded
+// tells it of.
 type jwksInstance struct {
 	closingInstance
 	told [][]string
 }
 
-func (j *jwksInstance) JWKSReload(uris []string) { j.told = append(j.told, uris) }
+func (j *jwksInstance) Reloaded(next plugin.Reload) {
+	var uris []string
+	for _, c := range next.Credentials("jwt") {
+		uris = append(uris, c.JWKSURI)
+	}
+	j.told = append(j.told, uris)
+}
 
-func TestReloadedTellsKeptJWKSUsers(t *testing.T) {
+func TestReloadedTellsKeptReloaders(t *testing.T) {
 	var built []*jwksInstance
 	reg, err := plugin.NewRegistry([]plugin.Registration{{
 		Name: "res", Priority: 10,

@@ -382,9 +382,9 @@ func TestValidation(t *testing.T) {
 			_, err := New(cfg, plugin.Env{})
 			var got []string
 			if err != nil {
-				var errs config.Errors
+				var errs plugin.Errors
 				if !errors.As(err, &errs) {
-					t.Fatalf("error %v is not config.Errors", err)
+					t.Fatalf("error %v is not plugin.Errors", err)
 				}
 				for _, e := range errs {
 					got = append(got, e.Path)

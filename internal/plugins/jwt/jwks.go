@@ -32,6 +32,9 @@ type jwksOptions struct {
 	// next one; timeout bounds a fetch and a request's wait for keys.
 	refresh, unknownKID, timeout time.Duration
 	logger                       *slog.Logger
+	// outbound is the gateway's client for outbound calls, whose
+	// transport (connection pool) the sets use (nil: one of their own).
+	outbound *http.Client
 }
 
 // jwksSets are an instance's JWK Sets, one per jwks_uri, each created on
@@ -44,7 +47,7 @@ type jwksSets struct {
 	opts      jwksOptions
 	ctx       context.Context
 	cancel    context.CancelFunc
-	transport *http.Transport
+	transport *http.Transport // the sets' own, nil on the gateway's
 	client    *http.Client
 	// refreshers counts the running refresher goroutines.
 	refreshers sync.WaitGroup
@@ -98,15 +101,18 @@ type jwksKey struct {
 
 func newJWKSSets(o jwksOptions) *jwksSets {
 	ctx, cancel := context.WithCancel(context.Background())
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	return &jwksSets{
-		opts:      o,
-		ctx:       ctx,
-		cancel:    cancel,
-		transport: tr,
-		client:    &http.Client{Timeout: o.timeout, Transport: limitBody{tr}},
-		sets:      map[string]*jwksSet{},
+	j := &jwksSets{opts: o, ctx: ctx, cancel: cancel, sets: map[string]*jwksSet{}}
+	var rt http.RoundTripper
+	if o.outbound != nil && o.outbound.Transport != nil {
+		rt = o.outbound.Transport
+	} else {
+		j.transport = http.DefaultTransport.(*http.Transport).Clone()
+		rt = j.transport
 	}
+	// The set's own timeout (jwks_timeout) bounds a fetch, not the
+	// gateway client's.
+	j.client = &http.Client{Timeout: o.timeout, Transport: limitBody{rt}}
+	return j
 }
 
 // close stops every refresher, waits for them to end and forgets idle
@@ -121,7 +127,9 @@ func (j *jwksSets) close() {
 	j.mu.Unlock()
 	j.cancel()
 	j.refreshers.Wait()
-	j.transport.CloseIdleConnections()
+	if j.transport != nil {
+		j.transport.CloseIdleConnections()
+	}
 }
 
 // reload applies a new configuration whose jwt credentials name uris: the

@@ -406,6 +406,35 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// reload tells in that a reload kept it, in a configuration whose jwt
+// credentials name uris.
+func reload(in *instance, uris ...string) {
+	in.Reloaded(plugin.Reload{Credentials: func(kind string) []*plugin.Credential {
+		if kind != name {
+			return nil
+		}
+		var creds []*plugin.Credential
+		for _, u := range uris {
+			creds = append(creds, &plugin.Credential{Kind: kind, JWKSURI: u})
+		}
+		return creds
+	}})
+}
+
+func TestJWKSURIs(t *testing.T) {
+	// Each URL once, in the credentials' order; credentials without one
+	// name none.
+	creds := []*plugin.Credential{
+		{JWKSURI: "https://b.example/jwks"}, {Secret: "s"}, {JWKSURI: "https://a.example/jwks"}, {JWKSURI: "https://b.example/jwks"},
+	}
+	if diff := cmp.Diff([]string{"https://b.example/jwks", "https://a.example/jwks"}, jwksURIs(creds)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if got := jwksURIs(nil); got != nil {
+		t.Errorf("no credentials: %v", got)
+	}
+}
+
 // A reload closes the sets of URLs no credential names any more, and
 // fetches the others again at once; requests wait for that fetch, so a
 // key the provider withdrew is refused from the reload on.
@@ -443,7 +472,7 @@ func TestJWKSReload(t *testing.T) {
 	// A reload builds new credentials: cached tokens are verified again.
 	cred := *dir.JWTs["idp"]
 	dir.JWTs["idp"] = &cred
-	in.JWKSReload([]string{a.URL, "https://unused.example/jwks"})
+	reload(in, a.URL, "https://unused.example/jwks")
 	if got := run(t, in, newCtx(dir, authorize(tok("k1", k.rsa, "1")))); !cmp.Equal(got, fail("Invalid signature", bearerErr)) {
 		t.Errorf("withdrawn k1 right after the reload: %+v", got)
 	}
@@ -462,7 +491,7 @@ func TestJWKSReload(t *testing.T) {
 	a.setHook(nil)
 	a.serve(t, jwk(t, &k.rsa.PublicKey, "k3", "RS256"))
 	fetches := a.fetches.Load()
-	in.JWKSReload([]string{a.URL})
+	reload(in, a.URL)
 	waitFor(t, "the reload's fetch", func() bool { return a.fetches.Load() == fetches+1 })
 	if got := run(t, in, newCtx(dir, authorize(tok("k3", k.rsa, "3")))); !cmp.Equal(got, ok) {
 		t.Errorf("k3 after the second reload: %+v", got)
@@ -471,7 +500,7 @@ func TestJWKSReload(t *testing.T) {
 		t.Errorf("%d fetches for the second reload, want 1", n-fetches)
 	}
 	// A reload that names no JWK Set closes them all.
-	in.JWKSReload(nil)
+	reload(in)
 	waitFor(t, "every refresher ends", func() bool { return refreshers() == before })
 	in.Close()
 	a.Close()
@@ -624,15 +653,15 @@ func TestJWKSReloadRetiredKeys(t *testing.T) {
 	if got := run(t, in, newCtx(dir, authorize(tok("1")))); got.Status != 200 {
 		t.Fatalf("k1: %+v", got)
 	}
-	in.JWKSReload(nil)
+	reload(in)
 	srv.setHook(func(int64, *http.Request) bool { return false })
 	if got := run(t, in, newCtx(dir, authorize(tok("2")))); got.Status != 200 {
 		t.Errorf("k1 after a reload that closed its set: %+v", got)
 	}
 	waitFor(t, "the revived set's fetch", func() bool { return srv.fetches.Load() == 2 })
 	// Two reloads later the keys are gone: a new set must fetch them.
-	in.JWKSReload(nil)
-	in.JWKSReload(nil)
+	reload(in)
+	reload(in)
 	if got := run(t, in, newCtx(dir, authorize(tok("3")))); !cmp.Equal(got, fail("Invalid signature", bearerErr)) {
 		t.Errorf("k1 two reloads later, provider down: %+v", got)
 	}

@@ -257,6 +257,7 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 		unknownKID: time.Duration(c.JWKSUnknownKIDInterval) * time.Second,
 		timeout:    time.Duration(c.JWKSTimeout) * time.Second,
 		logger:     logger,
+		outbound:   env.HTTPClient,
 	})
 	in.renderFailures()
 	return in, nil
@@ -266,14 +267,26 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 // for credentials whose JWK Set they would have had to fetch.
 func (in *instance) Close() { in.jwks.close() }
 
-// JWKSReload is called by the compiler when a reload keeps the instance
-// (same scope and config), with the jwks_uri of every jwt credential of
-// the new configuration. The instance's JWK Sets of other URLs are closed;
-// the others are fetched again at once, and requests wait for that fetch
-// (within jwks_timeout) before they trust the keys held: a reload is how
-// an operator makes the gateway drop a key the identity provider
-// withdrew.
-func (in *instance) JWKSReload(uris []string) { in.jwks.reload(uris) }
+// Reloaded is called when a reload keeps the instance (same scope and
+// config). The instance's JWK Sets of URLs no jwt credential of the new
+// configuration names are closed; the others are fetched again at once,
+// and requests wait for that fetch (within jwks_timeout) before they
+// trust the keys held: a reload is how an operator makes the gateway drop
+// a key the identity provider withdrew.
+func (in *instance) Reloaded(next plugin.Reload) { in.jwks.reload(jwksURIs(next.Credentials(name))) }
+
+// jwksURIs lists the distinct jwks_uri of creds, in their order.
+func jwksURIs(creds []*plugin.Credential) []string {
+	var uris []string
+	seen := map[string]bool{}
+	for _, c := range creds {
+		if u := c.JWKSURI; u != "" && !seen[u] {
+			seen[u] = true
+			uris = append(uris, u)
+		}
+	}
+	return uris
+}
 
 // Access authenticates the request. Headers filled from claims are removed
 // first, whatever happens next, so a client cannot send its own copies

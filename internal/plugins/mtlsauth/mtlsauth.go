@@ -132,7 +132,6 @@ type instance struct {
 	// selfSigned holds the SHA-256 of the configured CAs that are roots,
 	// for allow_partial_chain: false.
 	selfSigned      map[[sha256.Size]byte]bool
-	caIDs           []string
 	hints           []*x509.Certificate
 	consumerBy      []field
 	skipLookup      bool
@@ -149,9 +148,8 @@ type instance struct {
 }
 
 var (
-	_ plugin.Accessor                = (*instance)(nil)
-	_ plugin.CACertificateUser       = (*instance)(nil)
-	_ plugin.ClientCertAuthenticator = (*instance)(nil)
+	_ plugin.Accessor = (*instance)(nil)
+	_ plugin.TLSUser  = (*instance)(nil)
 )
 
 // New validates the config as Kong's schema does, resolves the CA
@@ -181,15 +179,14 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 		path := "ca_certificates[" + strconv.Itoa(i) + "]"
 		var ca *x509.Certificate
 		ok := false
-		if env.CACertificate != nil {
-			ca, ok = env.CACertificate(id)
+		if env.Certificates != nil {
+			ca, ok = env.Certificates.CACertificate(id)
 		}
 		if !ok {
 			add(path, "ca certificate '"+id+"' not found")
 			continue
 		}
 		cas = append(cas, ca)
-		in.caIDs = append(in.caIDs, id)
 		in.roots.AddCert(ca)
 		if isSelfSigned(ca) {
 			in.selfSigned[sha256.Sum256(ca.Raw)] = true
@@ -278,12 +275,11 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 	return in, nil
 }
 
-// CACertificateIDs are the ca_certificates entities the instance trusts.
-func (in *instance) CACertificateIDs() []string { return in.caIDs }
-
-// ClientCAHints are the CAs named in the TLS certificate request
-// (send_ca_dn).
-func (in *instance) ClientCAHints() []*x509.Certificate { return in.hints }
+// TLSNeeds asks for a client certificate, naming the CAs of send_ca_dn in
+// the request.
+func (in *instance) TLSNeeds() plugin.TLSNeeds {
+	return plugin.TLSNeeds{ClientCertificate: true, ClientCAs: in.hints}
+}
 
 // Access authenticates the request with its TLS client certificate. Client
 // copies of the certificate headers are dropped first, on every path.

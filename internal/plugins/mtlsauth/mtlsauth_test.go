@@ -63,12 +63,22 @@ func pki(t testing.TB) *fixture {
 	return &fix
 }
 
+// certs is the test PKI's CA certificates, noting the ids looked up.
+type certs struct {
+	cas    map[string]*x509.Certificate
+	looked []string
+}
+
+func (c *certs) Certificate(string) (*tls.Certificate, bool) { return nil, false }
+
+func (c *certs) CACertificate(id string) (*x509.Certificate, bool) {
+	c.looked = append(c.looked, id)
+	ca, ok := c.cas[id]
+	return ca, ok
+}
+
 func env(t testing.TB) plugin.Env {
-	f := pki(t)
-	return plugin.Env{CACertificate: func(id string) (*x509.Certificate, bool) {
-		c, ok := f.cas[id]
-		return c, ok
-	}}
+	return plugin.Env{Certificates: &certs{cas: pki(t).cas}}
 }
 
 func build(t testing.TB, set func(*Config)) (*instance, error) {
@@ -583,16 +593,26 @@ func TestNewValidation(t *testing.T) {
 
 func TestInterfaces(t *testing.T) {
 	f := pki(t)
-	in := mustBuild(t, func(c *Config) { c.CACertificates = []string{rootID, interID} })
-	if diff := cmp.Diff([]string{rootID, interID}, in.CACertificateIDs()); diff != "" {
-		t.Errorf("CACertificateIDs (-want +got):\n%s", diff)
+	// The CA certificates are found through Env.Certificates, which is
+	// how the snapshot learns what the instance was built from.
+	e := env(t)
+	cfg := Registration().NewConfig().(*Config)
+	cfg.SetDefaults()
+	cfg.CACertificates = []string{rootID, interID}
+	inst, err := New(cfg, e)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if in.ClientCAHints() != nil {
-		t.Error("hints without send_ca_dn")
+	in := inst.(*instance)
+	if diff := cmp.Diff([]string{rootID, interID}, e.Certificates.(*certs).looked); diff != "" {
+		t.Errorf("CA certificates looked up (-want +got):\n%s", diff)
+	}
+	if n := in.TLSNeeds(); !n.ClientCertificate || n.ClientCAs != nil {
+		t.Errorf("needs without send_ca_dn: %+v", n)
 	}
 	in = mustBuild(t, func(c *Config) { c.SendCADN = true })
-	if h := in.ClientCAHints(); len(h) != 1 || h[0] != f.root.cert {
-		t.Errorf("hints %v", h)
+	if n := in.TLSNeeds(); !n.ClientCertificate || len(n.ClientCAs) != 1 || n.ClientCAs[0] != f.root.cert {
+		t.Errorf("needs with send_ca_dn: %+v", n)
 	}
 }
 

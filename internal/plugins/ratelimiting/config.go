@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/ratelimit"
+	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting/engine"
 )
 
 // Config mirrors Kong's rate-limiting schema, plus Turnpike's extensions:
@@ -156,7 +156,7 @@ var (
 
 // settings is a validated config, ready to build an instance from.
 type settings struct {
-	policy  ratelimit.Policy
+	policy  engine.Policy
 	limitBy string
 	header  plugin.HeaderName // limit_by header
 	path    string
@@ -192,15 +192,15 @@ func compile(c *Config) (*settings, plugin.Errors) {
 	limits := c.periodLimits()
 	switch c.WindowType {
 	case "fixed":
-		s.policy.Algorithm = ratelimit.Fixed
+		s.policy.Algorithm = engine.Fixed
 	case "sliding":
-		s.policy.Algorithm = ratelimit.Sliding
+		s.policy.Algorithm = engine.Sliding
 	case "token-bucket":
-		s.policy.Algorithm = ratelimit.TokenBucket
+		s.policy.Algorithm = engine.TokenBucket
 	default:
 		add("window_type", "expected one of: "+strings.Join(windowTypeList, ", "))
 	}
-	if s.policy.Algorithm == ratelimit.TokenBucket {
+	if s.policy.Algorithm == engine.TokenBucket {
 		for _, l := range limits {
 			if l.value != nil {
 				add(l.period.String(), "not used with window_type token-bucket (set rate and burst)")
@@ -222,7 +222,7 @@ func compile(c *Config) (*settings, plugin.Errors) {
 			if l.value != nil && *l.value > 0 && *l.value <= 1e15 {
 				// Kong admits a request while limit - usage > 0, so a
 				// fractional limit admits its ceiling.
-				s.policy.Limits = append(s.policy.Limits, ratelimit.Limit{Period: l.period, Max: int64(math.Ceil(*l.value))})
+				s.policy.Limits = append(s.policy.Limits, engine.Limit{Period: l.period, Max: int64(math.Ceil(*l.value))})
 				s.configured = append(s.configured, *l.value)
 			}
 		}
@@ -287,7 +287,7 @@ func compile(c *Config) (*settings, plugin.Errors) {
 		// Kong's rule, for cluster too, although cluster runs as redis
 		// here: a file Kong accepts never sets it with cluster.
 		add("", "sync_rate can only be used with the redis policy")
-	case s.policy.Algorithm == ratelimit.TokenBucket:
+	case s.policy.Algorithm == engine.TokenBucket:
 		add("sync_rate", "not used with window_type token-bucket")
 	case c.SyncRate < 1 || c.SyncRate > 1e6 || c.SyncRate != math.Trunc(c.SyncRate):
 		add("sync_rate", "sync_rate must be -1 to disable, or a whole number of permits between 1 and 1000000")
@@ -310,14 +310,14 @@ func compile(c *Config) (*settings, plugin.Errors) {
 }
 
 type periodLimit struct {
-	period ratelimit.Period
+	period engine.Period
 	value  *float64
 }
 
 func (c *Config) periodLimits() [6]periodLimit {
 	return [6]periodLimit{
-		{ratelimit.Second, c.Second}, {ratelimit.Minute, c.Minute}, {ratelimit.Hour, c.Hour},
-		{ratelimit.Day, c.Day}, {ratelimit.Month, c.Month}, {ratelimit.Year, c.Year},
+		{engine.Second, c.Second}, {engine.Minute, c.Minute}, {engine.Hour, c.Hour},
+		{engine.Day, c.Day}, {engine.Month, c.Month}, {engine.Year, c.Year},
 	}
 }
 

@@ -1,5 +1,5 @@
 // Package ratelimiting is Kong's rate-limiting plugin on Turnpike's
-// counting engine (internal/ratelimit): limits per second to year, counted
+// counting engine (its engine subpackage): limits per second to year, counted
 // per consumer, credential, IP, service, header, path, JWT claim or
 // consumer group, in process (policy local) or in Redis shared by every
 // gateway node (policy redis, and cluster, which has no database to use in

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/turnpikegw/turnpike/internal/ratelimit"
+	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting/engine"
 )
 
 // Kong's header names (kong/plugins/rate-limiting/handler.lua), in the
@@ -48,9 +48,9 @@ type headerPlan struct {
 
 // newHeaderPlan plans the headers of a policy whose period limits were
 // configured as configured (one per p.Limits).
-func newHeaderPlan(p *ratelimit.Policy, configured []float64) headerPlan {
-	hp := headerPlan{perPeriod: p.Algorithm != ratelimit.TokenBucket}
-	if p.Algorithm == ratelimit.Fixed {
+func newHeaderPlan(p *engine.Policy, configured []float64) headerPlan {
+	hp := headerPlan{perPeriod: p.Algorithm != engine.TokenBucket}
+	if p.Algorithm == engine.Fixed {
 		hp.minReset = 1
 	}
 	if !hp.perPeriod {
@@ -99,7 +99,7 @@ func (h *rlHeaders) header() http.Header {
 // window its limit and what remains; RateLimit-* for the most restrictive
 // window (the fewest remaining, on a tie the longer window); and, for a
 // refused request, Retry-After.
-func (hp *headerPlan) build(h *rlHeaders, d *ratelimit.Decision) {
+func (hp *headerPlan) build(h *rlHeaders, d *engine.Decision) {
 	ws := d.Windows
 	if len(ws) == 0 || len(ws) != len(hp.limits) {
 		return
@@ -158,7 +158,7 @@ func (hp *headerPlan) build(h *rlHeaders, d *ratelimit.Decision) {
 // remaining is what window i has left as Kong counts it: the configured
 // limit less the usage, so fractional with a fractional limit, and never
 // below 0.
-func (hp *headerPlan) remaining(ws []ratelimit.WindowState, i int) float64 {
+func (hp *headerPlan) remaining(ws []engine.WindowState, i int) float64 {
 	if hp.fractional == nil || hp.fractional[i] == 0 {
 		return float64(ws[i].Remaining)
 	}

@@ -11,9 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/ratelimit"
+	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting/engine"
 )
 
 // Name is the plugin's name in configs.
@@ -42,17 +41,18 @@ func Registration() plugin.Registration {
 		Priority:  Priority,
 		NewConfig: func() any { return &Config{} },
 		New:       New,
+		Admin:     adminRoutes(),
 	}
 }
 
 // Instance is a configured rate-limiting plugin.
 type Instance struct {
 	s     *settings
-	store ratelimit.Store
+	store engine.Store
 	// keyPrefix starts the store keys (redis: the namespace).
 	keyPrefix string
 	plan      headerPlan
-	metrics   *observe.Metrics
+	metrics   *metrics // nil: none
 	logger    *slog.Logger
 
 	// lastLog (unix nanoseconds) and unlogged pace the store-error log.
@@ -62,7 +62,7 @@ type Instance struct {
 
 // New validates the config and builds the instance with its store: an
 // in-process one for the local policy, for redis and cluster a Redis
-// client (connecting lazily) shared through env.Redis with every instance
+// client (connecting lazily) shared through env.Store with every instance
 // of the same connection settings.
 func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 	s, errs := compile(cfg.(*Config))
@@ -74,8 +74,11 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 
 // newInstance builds an instance from validated settings; clock is for
 // tests (nil: the wall clock).
-func newInstance(s *settings, env plugin.Env, clock ratelimit.Clock) (*Instance, error) {
-	in := &Instance{s: s, plan: newHeaderPlan(&s.policy, s.configured), metrics: env.Metrics, logger: env.Logger}
+func newInstance(s *settings, env plugin.Env, clock engine.Clock) (*Instance, error) {
+	in := &Instance{s: s, plan: newHeaderPlan(&s.policy, s.configured), logger: env.Logger}
+	if env.Metrics != nil {
+		in.metrics = registerMetrics(env.Metrics)
+	}
 	if in.logger == nil {
 		in.logger = slog.New(slog.DiscardHandler)
 	}
@@ -84,7 +87,7 @@ func newInstance(s *settings, env plugin.Env, clock ratelimit.Clock) (*Instance,
 			strings.TrimPrefix(f, "redis_") + " instead")
 	}
 	if !s.redis {
-		in.store = ratelimit.NewLocal(clock, 0)
+		in.store = engine.NewLocal(clock, 0)
 		return in, nil
 	}
 	// Counters of this plugin live under its namespace, in the key, so
@@ -99,13 +102,13 @@ func newInstance(s *settings, env plugin.Env, clock ratelimit.Clock) (*Instance,
 		}
 	}
 	var (
-		store *ratelimit.Redis
+		store *engine.Redis
 		err   error
 	)
-	if env.Redis != nil && clock == nil {
-		store, _, err = env.Redis.Acquire(redisOptions(s))
+	if env.Store != nil && clock == nil {
+		store, err = engine.SharedRedis(env.Store.Redis, redisOptions(s))
 	} else {
-		store, err = ratelimit.NewRedis(redisOptions(s), clock)
+		store, err = engine.NewRedis(redisOptions(s), clock)
 	}
 	if err != nil {
 		return nil, plugin.FieldError("redis", err.Error())
@@ -142,7 +145,7 @@ func (in *Instance) Access(c *plugin.Ctx) error {
 	}
 	if !d.Allowed {
 		if m := in.metrics; m != nil {
-			m.RateLimitExceeded.WithLabelValues(routeLabel(c)).Inc()
+			m.exceeded.WithLabelValues(routeLabel(c)).Inc()
 		}
 		e := plugin.NewExit(in.s.errCode, in.s.errMessage)
 		if !in.s.hide {
@@ -192,7 +195,7 @@ func (in *Instance) storeFailed(c *plugin.Ctx, err error) error {
 		outcome = "allowed"
 	}
 	if m := in.metrics; m != nil {
-		m.RateLimitStoreErrors.WithLabelValues(routeLabel(c), outcome).Inc()
+		m.storeErrors.WithLabelValues(routeLabel(c), outcome).Inc()
 	}
 	n := in.unlogged.Add(1)
 	now := time.Now().UnixNano()
@@ -222,7 +225,7 @@ func routeLabel(c *plugin.Ctx) string {
 	return r.ID
 }
 
-// Usage is the admin API's view of one identifier's counters.
+// Usage is one identifier's counters, as the admin API shows them.
 type Usage struct {
 	// Key is the identifier looked up (for limit_by consumer, a username
 	// given is turned into the consumer's id).
@@ -256,7 +259,7 @@ func (in *Instance) RateLimitUsage(ctx context.Context, key string, dir plugin.D
 	u := Usage{Key: key, LimitBy: in.s.limitBy, WindowType: in.s.policy.Algorithm.String(), Windows: []WindowUsage{}}
 	for _, w := range d.Windows {
 		wu := WindowUsage{Limit: w.Limit, Remaining: w.Remaining, Reset: ceilSeconds(w.Reset)}
-		if in.s.policy.Algorithm != ratelimit.TokenBucket {
+		if in.s.policy.Algorithm != engine.TokenBucket {
 			wu.Period = w.Period.String()
 		}
 		u.Windows = append(u.Windows, wu)

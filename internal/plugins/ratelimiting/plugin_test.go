@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,12 +17,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
-	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugin/plugintest"
-	"github.com/turnpikegw/turnpike/internal/ratelimit"
+	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting/engine"
+	"github.com/turnpikegw/turnpike/internal/store"
 )
 
 // fakeClock is a settable clock for the store.
@@ -54,7 +54,7 @@ func build(t testing.TB, doc string, clock *fakeClock, env ...plugin.Env) *Insta
 	if len(env) > 0 {
 		e = env[0]
 	}
-	var c ratelimit.Clock
+	var c engine.Clock
 	if clock != nil {
 		c = clock.Now
 	}
@@ -265,24 +265,15 @@ func TestHeadersSurviveRetries(t *testing.T) {
 	}
 }
 
-func counterValue(t testing.TB, c prometheus.Counter) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
-}
-
 // failStore is a store that cannot be reached.
 type failStore struct{}
 
-func (failStore) Take(context.Context, string, *ratelimit.Policy, int64) (ratelimit.Decision, error) {
-	return ratelimit.Decision{}, fmt.Errorf("dial: %w", ratelimit.ErrUnavailable)
+func (failStore) Take(context.Context, string, *engine.Policy, int64) (engine.Decision, error) {
+	return engine.Decision{}, fmt.Errorf("dial: %w", engine.ErrUnavailable)
 }
 
-func (failStore) Usage(context.Context, string, *ratelimit.Policy) (ratelimit.Decision, error) {
-	return ratelimit.Decision{}, ratelimit.ErrUnavailable
+func (failStore) Usage(context.Context, string, *engine.Policy) (engine.Decision, error) {
+	return engine.Decision{}, engine.ErrUnavailable
 }
 
 func (failStore) Close() {}
@@ -297,7 +288,7 @@ func TestFaultTolerance(t *testing.T) {
 		{`{minute: 6, fault_tolerant: false}`, 500, "refused"},
 	} {
 		t.Run(tt.doc, func(t *testing.T) {
-			m := observe.NewMetrics()
+			m := prometheus.NewRegistry()
 			in := build(t, tt.doc, nil, plugin.Env{Metrics: m})
 			in.store.Close()
 			in.store = failStore{}
@@ -310,7 +301,7 @@ func TestFaultTolerance(t *testing.T) {
 					t.Fatalf("message %q", res.exit.Message)
 				}
 			}
-			if n := counterValue(t, m.RateLimitStoreErrors.WithLabelValues("/test", tt.outcome)); n != 3 {
+			if n := seriesValue(t, m, "turnpike_rate_limit_store_errors_total", "outcome", tt.outcome, "route", "/test"); n != 3 {
 				t.Fatalf("store errors counted %v", n)
 			}
 		})
@@ -318,20 +309,49 @@ func TestFaultTolerance(t *testing.T) {
 }
 
 func TestExceededMetric(t *testing.T) {
-	m := observe.NewMetrics()
+	// Two instances register the series once and count into it together.
+	m := prometheus.NewRegistry()
 	in := build(t, `{minute: 1}`, nil, plugin.Env{Metrics: m})
+	other := build(t, `{minute: 1}`, nil, plugin.Env{Metrics: m})
 	named := newCtx("ip")
 	named.Route.Name = "orders"
-	for range 3 {
+	for range 2 {
 		send(t, in, named)
 	}
+	send(t, other, named)
+	send(t, other, named)
 	send(t, in, newCtx("ip"))
-	if n := counterValue(t, m.RateLimitExceeded.WithLabelValues("orders")); n != 2 {
+	if n := seriesValue(t, m, "api_gateway_rate_limit_exceeded", "route", "orders"); n != 2 {
 		t.Fatalf("orders: %v", n)
 	}
-	if n := counterValue(t, m.RateLimitExceeded.WithLabelValues("/test")); n != 1 {
+	if n := seriesValue(t, m, "api_gateway_rate_limit_exceeded", "route", "/test"); n != 1 {
 		t.Fatalf("unnamed route: %v", n)
 	}
+}
+
+// seriesValue is the value of the counter name with the label pairs
+// (name, value, sorted by name) that reg serves, or 0 when it has none.
+func seriesValue(t testing.TB, reg *prometheus.Registry, name string, labels ...string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var got []string
+			for _, l := range m.GetLabel() {
+				got = append(got, l.GetName(), l.GetValue())
+			}
+			if slices.Equal(got, labels) {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
 
 // TestTokenBucket: NGINX limit_req semantics. With nodelay the burst is
@@ -427,7 +447,7 @@ func TestRateLimitUsage(t *testing.T) {
 
 	in.store.Close()
 	in.store = failStore{}
-	if _, err := in.RateLimitUsage(context.Background(), "x", nil); !errors.Is(err, ratelimit.ErrUnavailable) {
+	if _, err := in.RateLimitUsage(context.Background(), "x", nil); !errors.Is(err, engine.ErrUnavailable) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -447,11 +467,12 @@ func TestDeprecationWarnings(t *testing.T) {
 }
 
 // TestSharedRedisClient: instances with the same connection settings share
-// one client through env.Redis (keys carry each plugin's namespace), and
+// one client through env.Store (keys carry each plugin's namespace), and
 // give it back when closed.
 func TestSharedRedisClient(t *testing.T) {
-	shared := ratelimit.NewShared(nil)
-	env := plugin.Env{Redis: shared}
+	stores := store.NewProvider()
+	shared := stores.Redis
+	env := plugin.Env{Store: stores}
 	var ins []*Instance
 	for i, doc := range []string{
 		`{minute: 5, policy: redis, redis: {host: 127.0.0.1, port: 1}}`,

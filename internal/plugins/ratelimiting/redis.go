@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/turnpikegw/turnpike/internal/ratelimit"
+	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting/engine"
 )
 
 // keyPrefix starts every Redis key of the plugin; the namespace follows,
@@ -15,9 +15,9 @@ const keyPrefix = "turnpike:ratelimit:"
 
 // redisOptions turns the redis record into the store's options: one node
 // (host, port), Redis Cluster seeds, or sentinels and their master.
-func redisOptions(s *settings) ratelimit.RedisOptions {
+func redisOptions(s *settings) engine.RedisOptions {
 	r, t := &s.redisCfg, &s.redisCfg.topology
-	o := ratelimit.RedisOptions{
+	o := engine.RedisOptions{
 		Username:  r.username,
 		Password:  r.password,
 		Database:  r.database,

@@ -1,4 +1,4 @@
-package ratelimit
+package engine
 
 import (
 	"context"
@@ -10,12 +10,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
+
+	"github.com/turnpikegw/turnpike/internal/store"
 )
 
 const (
-	// defaultInFlight is how many round trips a client has in flight at
-	// once when RedisOptions.PoolSize is 0.
-	defaultInFlight = 2
 	// maxPipeline is the most script calls sent in one pipeline.
 	maxPipeline = 128
 	// callGrace is how long past its timeout a caller still waits for its
@@ -166,7 +165,7 @@ func (p *pipeline) result(c *call) ([]int64, error) {
 	}
 	vals, err := c.cmd.Result()
 	if err != nil {
-		if unreachable(err) {
+		if store.Unreachable(err) {
 			return nil, &unavailableError{err}
 		}
 		return nil, fmt.Errorf("ratelimit: redis: %w", err)
@@ -375,7 +374,7 @@ func (p *pipeline) exec(ctx context.Context, pipe redis.Pipeliner, calls []*call
 // (even with a script error).
 func health(calls ...*call) error {
 	for _, c := range calls {
-		if err := c.cmd.Err(); err != nil && unreachable(err) {
+		if err := c.cmd.Err(); err != nil && store.Unreachable(err) {
 			return err
 		}
 	}

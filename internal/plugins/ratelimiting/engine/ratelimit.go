@@ -1,4 +1,4 @@
-package ratelimit
+package engine
 
 import (
 	"context"
@@ -210,7 +210,9 @@ type Store interface {
 // Clock gives the current time (tests inject a fake one).
 type Clock func() time.Time
 
-// RedisOptions configure a Redis store.
+// RedisOptions configure a Redis store: the connection settings of its
+// store.RedisClient (stores from SharedRedis share a client by them), and
+// KeyPrefix and MaxLeases, the engine's own.
 type RedisOptions struct {
 	// Addrs: one address is a single node (or a cluster's seed when
 	// Cluster is set); several are a cluster's seeds, or sentinels when

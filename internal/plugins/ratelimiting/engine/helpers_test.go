@@ -1,4 +1,4 @@
-package ratelimit
+package engine
 
 import (
 	"context"
@@ -83,3 +83,6 @@ func takeN(t testing.TB, s Store, key string, p *Policy, n int) int {
 
 func fixed(limits ...Limit) *Policy   { return &Policy{Algorithm: Fixed, Limits: limits} }
 func sliding(limits ...Limit) *Policy { return &Policy{Algorithm: Sliding, Limits: limits} }
+
+// sweepAll drops expired keys now, as the background sweep would.
+func (l *Local) sweepAll() { l.mem.Sweep() }

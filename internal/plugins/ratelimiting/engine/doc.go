@@ -1,4 +1,4 @@
-// Package ratelimit is the counting engine under the rate-limiting plugin:
+// Package engine is the counting engine under the rate-limiting plugin:
 // it decides whether a request for a key (a plugin instance and an
 // identifier such as a consumer or a client IP) fits the instance's
 // limits, and counts it if so. The plugin compiles its configuration into
@@ -189,9 +189,13 @@
 // Figures and commands: bench/RESULTS.md, "Rate limiting".
 //
 // Several plugin instances with equal Redis options should share one
-// client: Shared hands out stores by options, with reference counting,
-// so a reload that acquires the new instances' stores before releasing
-// the old ones keeps the pool, its connections and its breaker.
+// client: SharedRedis makes stores on the clients a store.Redis hands out
+// by connection settings, with reference counting, so a reload that
+// acquires the new instances' stores before releasing the old ones keeps
+// the pool, its connections and its breaker. Stores on one client with
+// the same key prefix share its pipelines, scripts and leases too (an
+// extension of the client), so the bound on round trips in flight holds
+// per client, however many instances use it.
 //
 // # Batching
 //
@@ -215,4 +219,4 @@
 // Usage reports a key's state without counting (for the admin API): the
 // windows as they are, and whether a request of cost 1 would be admitted
 // now, with its RetryAfter if not. Usage creates no key.
-package ratelimit
+package engine

@@ -1,9 +1,8 @@
-package ratelimit
+package engine
 
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -17,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
+	"github.com/turnpikegw/turnpike/internal/store"
 )
 
 // newRedisStore is a store on srv, closed with the test.
@@ -464,7 +464,7 @@ func TestNewRedisClientTypes(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.Close()
-			switch c := r.c.client.(type) {
+			switch c := r.c.conn.Client().(type) {
 			case *redis.ClusterClient:
 				if !tt.cluster {
 					t.Errorf("got a cluster client")
@@ -474,7 +474,7 @@ func TestNewRedisClientTypes(t *testing.T) {
 				if tt.cluster || tt.failover != (o.Addr == "FailoverClient") {
 					t.Errorf("got a client for %q", o.Addr)
 				}
-				if o.DB != tt.opts.Database || o.ReadTimeout != defaultTimeout || !o.ContextTimeoutEnabled {
+				if o.DB != tt.opts.Database || o.ReadTimeout != 2*time.Second || !o.ContextTimeoutEnabled {
 					t.Errorf("options: db %d, read timeout %v, context timeouts %v", o.DB, o.ReadTimeout, o.ContextTimeoutEnabled)
 				}
 			default:
@@ -517,8 +517,8 @@ func TestRedisCluster(t *testing.T) {
 	srv := startCluster(t, 1)[0]
 	c := adminClient(t, srv.Addr)
 	r := newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}, Cluster: true})
-	if _, ok := r.c.client.(*redis.ClusterClient); !ok {
-		t.Fatalf("got %T", r.c.client)
+	if _, ok := r.c.conn.Client().(*redis.ClusterClient); !ok {
+		t.Fatalf("got %T", r.c.conn.Client())
 	}
 	for _, p := range []*Policy{
 		fixed(Limit{Day, 3}),
@@ -624,33 +624,40 @@ func TestRedisBatchLeaseEndsWithItsWindow(t *testing.T) {
 	})
 }
 
-func TestShared(t *testing.T) {
+func TestSharedRedis(t *testing.T) {
 	srv := gwtest.StartRedis(t)
-	s := NewShared(nil)
-	opts := RedisOptions{Addrs: []string{srv.Addr}, TLS: nil}
-	a, releaseA, err := s.Acquire(opts)
+	s := store.NewRedis()
+	a, err := SharedRedis(s, RedisOptions{Addrs: []string{srv.Addr}, TLS: nil})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, releaseB, err := s.Acquire(RedisOptions{Addrs: []string{srv.Addr}})
+	b, err := SharedRedis(s, RedisOptions{Addrs: []string{srv.Addr}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.c != b.c || s.Clients() != 1 {
 		t.Fatalf("equal options got %d clients", s.Clients())
 	}
-	other, releaseOther, err := s.Acquire(RedisOptions{Addrs: []string{srv.Addr}, Database: 1})
+	other, err := SharedRedis(s, RedisOptions{Addrs: []string{srv.Addr}, Database: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if other.c == a.c || s.Clients() != 2 {
 		t.Fatalf("different options share a client")
 	}
-	releaseOther()
+	prefixed, err := SharedRedis(s, RedisOptions{Addrs: []string{srv.Addr}, KeyPrefix: "other:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prefixed.c == a.c || prefixed.c.conn != a.c.conn || s.Clients() != 2 {
+		t.Fatalf("another key prefix: its own scripts and leases on the same client expected")
+	}
+	prefixed.Close()
+	other.Close()
 	p := fixed(Limit{Day, 5})
 	take(t, a, "k", p)
-	releaseA()
-	releaseA()
+	a.Close()
+	a.Close()
 	if _, err := a.Take(context.Background(), "k", p, 1); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("released store answered: %v", err)
 	}
@@ -658,21 +665,27 @@ func TestShared(t *testing.T) {
 		t.Errorf("the other store after a release: %+v, %d clients", d, s.Clients())
 	}
 	b.Close()
-	releaseB()
+	b.Close()
 	if s.Clients() != 0 {
 		t.Errorf("%d clients after the last release", s.Clients())
 	}
-	if _, _, err := s.Acquire(RedisOptions{}); err == nil {
-		t.Error("invalid options accepted")
+	if _, err := SharedRedis(s, RedisOptions{}); err == nil || err.Error() != "ratelimit: redis needs at least one address" {
+		t.Errorf("invalid options: %v", err)
 	}
 }
 
-func TestSameOptionsComparesEveryField(t *testing.T) {
-	base := RedisOptions{Addrs: []string{"a:1"}, TLS: &tls.Config{ServerName: "r"}}
-	v := reflect.ValueOf(&base).Elem()
+func TestRedisOptionsConnectionCopiesEveryField(t *testing.T) {
+	// Every connection setting reaches the store's options; KeyPrefix and
+	// MaxLeases are the engine's own.
+	var o RedisOptions
+	v := reflect.ValueOf(&o).Elem()
+	conn := reflect.TypeFor[store.RedisOptions]()
 	for i := range v.NumField() {
-		changed := base
-		changed.Addrs = []string{"a:1"}
+		name := v.Type().Field(i).Name
+		if name == "KeyPrefix" || name == "MaxLeases" {
+			continue
+		}
+		changed := o
 		f := reflect.ValueOf(&changed).Elem().Field(i)
 		switch f.Kind() {
 		case reflect.String:
@@ -686,19 +699,18 @@ func TestSameOptionsComparesEveryField(t *testing.T) {
 		case reflect.Pointer:
 			f.Set(reflect.ValueOf(&tls.Config{ServerName: "other"}))
 		default:
-			t.Fatalf("field %s of kind %v not covered by this test", v.Type().Field(i).Name, f.Kind())
+			t.Fatalf("field %s of kind %v not covered by this test", name, f.Kind())
 		}
-		if sameOptions(base, changed) {
-			t.Errorf("a change of %s is not seen", v.Type().Field(i).Name)
+		if _, ok := conn.FieldByName(name); !ok {
+			t.Fatalf("%s is not a store.RedisOptions field", name)
+		}
+		got := reflect.ValueOf(changed.connection()).FieldByName(name)
+		if !reflect.DeepEqual(got.Interface(), f.Interface()) {
+			t.Errorf("%s: %v reaches the store as %v", name, f.Interface(), got.Interface())
 		}
 	}
-	pool1, pool2 := x509.NewCertPool(), x509.NewCertPool()
-	same := RedisOptions{Addrs: []string{"a:1"}, TLS: &tls.Config{ServerName: "r", RootCAs: pool1}}
-	if !sameOptions(same, RedisOptions{Addrs: []string{"a:1"}, TLS: &tls.Config{ServerName: "r", RootCAs: pool2}}) {
-		t.Error("equal TLS settings in two configs are not the same")
-	}
-	if sameOptions(same, RedisOptions{Addrs: []string{"a:1"}, TLS: &tls.Config{ServerName: "r"}}) {
-		t.Error("a root pool and the system pool are the same")
+	if n := conn.NumField(); n != v.NumField()-2 {
+		t.Errorf("store.RedisOptions has %d fields, RedisOptions %d connection settings", n, v.NumField()-2)
 	}
 }
 

@@ -1,21 +1,18 @@
-package ratelimit
+package engine
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
 	_ "embed"
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
-	"github.com/sony/gobreaker/v2"
+
+	"github.com/turnpikegw/turnpike/internal/store"
 )
 
 //go:embed windows.lua
@@ -25,42 +22,45 @@ var windowsLua string
 var bucketLua string
 
 const (
-	defaultTimeout         = 2 * time.Second
-	defaultPrefix          = "turnpike:ratelimit:"
-	defaultBreakerFailures = 3
-	defaultBreakerCooldown = 5 * time.Second
-	defaultMaxLeases       = 1 << 16
+	defaultPrefix    = "turnpike:ratelimit:"
+	defaultMaxLeases = 1 << 16
 )
 
 // Redis counts in Redis, so that every gateway node sharing it shares the
 // counts. Each decision is one script call (EVALSHA, the script loaded
 // again after a NOSCRIPT), checking and counting every window of the key
 // atomically on the Redis server's clock; concurrent decisions share
-// round trips (pipelines). A circuit breaker stops calling a Redis that
-// keeps failing; calls then fail at once with ErrUnavailable until a
-// probe after the cool-down succeeds.
+// round trips (pipelines). The client's circuit breaker stops calling a
+// Redis that keeps failing; calls then fail at once with ErrUnavailable
+// until a probe after the cool-down succeeds.
 type Redis struct {
 	c       *redisClient
-	release func() // set for a store from Shared: gives its reference back
+	release func() // gives the store client back (closes it when not shared)
 	closed  atomic.Bool
 	once    sync.Once
 }
 
-// redisClient is the connection pool, pipelines, scripts, breaker and
-// leases that stores with equal options share.
+// redisClient is the pipelines, scripts and leases that stores on one
+// store.RedisClient with the same key prefix and lease bound share: an
+// extension of that client.
 type redisClient struct {
-	opts       RedisOptions
-	client     redis.UniversalClient
+	conn       *store.RedisClient
 	pipe       *pipeline
 	prefix     string
 	clock      Clock
-	breaker    *gobreaker.CircuitBreaker[any]
-	open       atomic.Bool // the breaker is (or was last seen) open
 	windows    *redis.Script
 	bucket     *redis.Script
 	windowsSHA any // the scripts' hashes, boxed once for the calls' arguments
 	bucketSHA  any
 	leases     leases
+}
+
+// extensionKey tells this package's extensions of a store.RedisClient
+// apart from other users', and apart from each other by the settings
+// that are the engine's, not the connection's.
+type extensionKey struct {
+	prefix    string
+	maxLeases int
 }
 
 // unavailableError wraps the reason Redis could not be used.
@@ -74,140 +74,73 @@ var (
 	errClosed error = &unavailableError{errors.New("store closed")}
 )
 
-// NewRedis makes a Redis store; it does not dial until used. One address
-// is a single node, several a cluster, and with MasterName they are
-// sentinels. Close closes its connections.
+// NewRedis makes a Redis store on a client of its own; it does not dial
+// until used. One address is a single node, several a cluster, and with
+// MasterName they are sentinels. Close closes its connections.
 func NewRedis(opts RedisOptions, clock Clock) (*Redis, error) {
-	c, err := newRedisClient(opts, clock)
+	conn, err := store.NewRedisClient(opts.connection())
 	if err != nil {
-		return nil, err
+		return nil, errors.New("ratelimit: " + err.Error())
 	}
-	return &Redis{c: c}, nil
+	return newRedis(conn, opts, clock, conn.Close), nil
 }
 
-func newRedisClient(opts RedisOptions, clock Clock) (*redisClient, error) {
-	if len(opts.Addrs) == 0 {
-		return nil, errors.New("ratelimit: redis needs at least one address")
+// SharedRedis makes a Redis store on the client clients hands out for the
+// connection settings of opts, so that the instances of one
+// configuration, and those of the next after a reload, share its
+// connections and breaker. Close gives the client back.
+func SharedRedis(clients *store.Redis, opts RedisOptions) (*Redis, error) {
+	conn, release, err := clients.Acquire(opts.connection())
+	if err != nil {
+		return nil, errors.New("ratelimit: " + err.Error())
 	}
-	for _, a := range opts.Addrs {
-		if a == "" {
-			return nil, errors.New("ratelimit: empty redis address")
-		}
-	}
-	if opts.MasterName != "" && opts.Cluster {
-		return nil, errors.New("ratelimit: redis is either a cluster or sentinels, not both")
-	}
-	opts.Addrs = slices.Clone(opts.Addrs)
-	cluster := opts.MasterName == "" && (opts.Cluster || len(opts.Addrs) > 1)
-	if cluster && opts.Database != 0 {
-		return nil, errors.New("ratelimit: redis cluster has no databases but 0")
-	}
+	return newRedis(conn, opts, nil, release), nil
+}
+
+func newRedis(conn *store.RedisClient, opts RedisOptions, clock Clock, release func()) *Redis {
 	if clock == nil {
 		clock = time.Now
 	}
-	timeout := opts.Timeout
-	if timeout <= 0 {
-		timeout = defaultTimeout
+	key := extensionKey{prefix: opts.KeyPrefix, maxLeases: opts.MaxLeases}
+	if key.prefix == "" {
+		key.prefix = defaultPrefix
 	}
-	prefix := opts.KeyPrefix
-	if prefix == "" {
-		prefix = defaultPrefix
+	if key.maxLeases <= 0 {
+		key.maxLeases = defaultMaxLeases
 	}
-	failures := opts.BreakerFailures
-	if failures <= 0 {
-		failures = defaultBreakerFailures
-	}
-	cooldown := opts.BreakerCooldown
-	if cooldown <= 0 {
-		cooldown = defaultBreakerCooldown
-	}
-	maxLeases := opts.MaxLeases
-	if maxLeases <= 0 {
-		maxLeases = defaultMaxLeases
-	}
-	inFlight := opts.PoolSize
-	if inFlight <= 0 {
-		inFlight = defaultInFlight
-	}
-	client := redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:            opts.Addrs,
-		MasterName:       opts.MasterName,
-		IsClusterMode:    opts.Cluster,
-		Username:         opts.Username,
-		Password:         opts.Password,
-		SentinelUsername: opts.SentinelUsername,
-		SentinelPassword: opts.SentinelPassword,
-		DB:               opts.Database,
-		TLSConfig:        opts.TLS,
-		// No more than inFlight round trips (calls sent alone, or
-		// pipelines) are in flight at once: one pool of that size per
-		// node serves them and SCRIPT LOAD, with no separate pipeline
-		// pool. RESP2: the scripts' replies are plain arrays of integers,
-		// and no push notifications need looking for.
-		PoolSize:         inFlight,
-		PipelinePoolSize: -1,
-		Protocol:         2,
-		// Every round trip is bounded by its context (its calls'
-		// deadline); one retry replaces a pooled connection that died
-		// with a restarted server.
-		ContextTimeoutEnabled: true,
-		DialTimeout:           timeout,
-		ReadTimeout:           timeout,
-		WriteTimeout:          timeout,
-		PoolTimeout:           timeout,
-		MaxRetries:            1,
-		DialerRetries:         1,
-		DisableIdentity:       true,
-		MaintNotificationsConfig: &maintnotifications.Config{
-			Mode: maintnotifications.ModeDisabled,
-		},
+	ext := conn.Extension(key, func(conn *store.RedisClient) store.Extension {
+		return newRedisClient(conn, key, clock)
 	})
+	return &Redis{c: ext.(*redisClient), release: release}
+}
+
+// connection is the store's part of opts.
+func (o *RedisOptions) connection() store.RedisOptions {
+	return store.RedisOptions{
+		Addrs: o.Addrs, MasterName: o.MasterName, Cluster: o.Cluster,
+		Username: o.Username, Password: o.Password,
+		SentinelUsername: o.SentinelUsername, SentinelPassword: o.SentinelPassword,
+		Database: o.Database, Timeout: o.Timeout, TLS: o.TLS, PoolSize: o.PoolSize,
+		BreakerFailures: o.BreakerFailures, BreakerCooldown: o.BreakerCooldown,
+	}
+}
+
+func newRedisClient(conn *store.RedisClient, key extensionKey, clock Clock) *redisClient {
 	c := &redisClient{
-		opts:    opts,
-		client:  client,
-		prefix:  prefix,
+		conn:    conn,
+		prefix:  key.prefix,
 		clock:   clock,
 		windows: redis.NewScript(windowsLua),
 		bucket:  redis.NewScript(bucketLua),
-		leases:  leases{m: make(map[string]*lease), max: maxLeases},
+		leases:  leases{m: make(map[string]*lease), max: key.maxLeases},
 	}
 	c.windowsSHA, c.bucketSHA = c.windows.Hash(), c.bucket.Hash()
-	c.breaker = gobreaker.NewCircuitBreaker[any](gobreaker.Settings{
-		Name:        "ratelimit-redis",
-		MaxRequests: 1,
-		Timeout:     cooldown,
-		ReadyToTrip: func(counts gobreaker.Counts) bool {
-			return counts.ConsecutiveFailures >= uint32(failures)
-		},
-		IsSuccessful: func(err error) bool {
-			return err == nil || !unreachable(err)
-		},
-		IsExcluded: func(err error) bool {
-			return errors.Is(err, context.Canceled)
-		},
-		OnStateChange: func(_ string, _, to gobreaker.State) {
-			c.open.Store(to == gobreaker.StateOpen)
-		},
-	})
-	c.pipe = newPipeline(client, c.breaker, timeout, inFlight)
-	return c, nil
+	c.pipe = newPipeline(conn.Client(), conn.Breaker(), conn.Timeout(), conn.PoolSize())
+	return c
 }
 
-// unreachable tells an error that says Redis cannot serve (connection
-// refused or reset, timeout, a server loading, failing over or without a
-// master) from one Redis answered with (a script error).
-func unreachable(err error) bool {
-	var reply redis.Error
-	if !errors.As(err, &reply) {
-		return true
-	}
-	for _, prefix := range [...]string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "READONLY", "BUSY", "TRYAGAIN", "NOREPLICAS"} {
-		if redis.HasErrorPrefix(err, prefix) {
-			return true
-		}
-	}
-	return false
-}
+// Close ends the pipelines, as the extension of a client being closed.
+func (c *redisClient) Close() { c.pipe.close() }
 
 // Take admits or rejects a request of cost n for key under p.
 func (r *Redis) Take(ctx context.Context, key string, p *Policy, n int64) (Decision, error) {
@@ -233,16 +166,12 @@ func (r *Redis) Usage(ctx context.Context, key string, p *Policy) (Decision, err
 	return r.c.decide(ctx, key, p, 1, false)
 }
 
-// Close closes the connections, or for a store from Shared gives its
-// reference back. Calls made afterwards answer ErrUnavailable.
+// Close closes the connections, or for a store from SharedRedis gives
+// its reference back. Calls made afterwards answer ErrUnavailable.
 func (r *Redis) Close() {
 	r.once.Do(func() {
 		r.closed.Store(true)
-		if r.release != nil {
-			r.release()
-		} else {
-			r.c.pipe.close()
-		}
+		r.release()
 	})
 }
 
@@ -305,7 +234,7 @@ func (c *redisClient) call(s *redis.Script, key string) *call {
 // run sends cl, alone or in the next pipeline, bounded by the timeout,
 // and returns the script's reply. With the breaker open it fails at once.
 func (c *redisClient) run(ctx context.Context, cl *call) ([]int64, error) {
-	if c.open.Load() && c.breaker.State() == gobreaker.StateOpen {
+	if c.conn.BreakerOpen() {
 		c.pipe.free(cl)
 		return nil, errOpen
 	}
@@ -487,113 +416,4 @@ func leaseDecision(p *Policy, wins []window, now, left int64, d *Decision) {
 	for i := range d.Windows {
 		d.Windows[i].Remaining = min(d.Windows[i].Limit, d.Windows[i].Remaining+left)
 	}
-}
-
-// Shared hands out Redis stores by options, so that the plugin instances
-// of one configuration, and those of the next after a reload, share one
-// connection pool and breaker instead of each dialing its own. Two option
-// sets are the same when every field is equal; TLS configurations are
-// compared by their server name, verification, versions, root pool and
-// client certificates. A Shared holds no goroutine and needs no Close.
-type Shared struct {
-	mu    sync.Mutex
-	clock Clock
-	conns []*sharedClient
-}
-
-type sharedClient struct {
-	c    *redisClient
-	refs int
-}
-
-// NewShared makes an empty registry of Redis clients.
-func NewShared(clock Clock) *Shared {
-	return &Shared{clock: clock}
-}
-
-// Acquire returns a store on the client for opts, making the client on
-// first use. release (the same as the store's Close) gives the reference
-// back; the last one closes the client. A reload that acquires the new
-// instances' stores before releasing the old ones keeps the connections.
-func (s *Shared) Acquire(opts RedisOptions) (*Redis, func(), error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var sc *sharedClient
-	for _, e := range s.conns {
-		if sameOptions(e.c.opts, opts) {
-			sc = e
-			break
-		}
-	}
-	if sc == nil {
-		c, err := newRedisClient(opts, s.clock)
-		if err != nil {
-			return nil, nil, err
-		}
-		sc = &sharedClient{c: c}
-		s.conns = append(s.conns, sc)
-	}
-	sc.refs++
-	r := &Redis{c: sc.c}
-	r.release = func() { s.release(sc) }
-	return r, r.Close, nil
-}
-
-// Clients is the number of Redis clients in use.
-func (s *Shared) Clients() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
-
-func (s *Shared) release(sc *sharedClient) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if sc.refs--; sc.refs > 0 {
-		return
-	}
-	for i, e := range s.conns {
-		if e == sc {
-			s.conns = append(s.conns[:i], s.conns[i+1:]...)
-			break
-		}
-	}
-	sc.c.pipe.close()
-}
-
-// sameOptions reports whether a and b make the same client.
-func sameOptions(a, b RedisOptions) bool {
-	return slices.Equal(a.Addrs, b.Addrs) && a.MasterName == b.MasterName && a.Cluster == b.Cluster &&
-		a.Username == b.Username && a.Password == b.Password &&
-		a.SentinelUsername == b.SentinelUsername && a.SentinelPassword == b.SentinelPassword &&
-		a.Database == b.Database && a.Timeout == b.Timeout && a.KeyPrefix == b.KeyPrefix &&
-		a.PoolSize == b.PoolSize && a.BreakerFailures == b.BreakerFailures &&
-		a.BreakerCooldown == b.BreakerCooldown && a.MaxLeases == b.MaxLeases &&
-		sameTLS(a.TLS, b.TLS)
-}
-
-// sameTLS compares the TLS settings a Redis client uses. Configurations
-// with callbacks are the same only when they are the same configuration.
-func sameTLS(a, b *tls.Config) bool {
-	if a == b {
-		return true
-	}
-	if a == nil || b == nil {
-		return false
-	}
-	if a.VerifyPeerCertificate != nil || b.VerifyPeerCertificate != nil ||
-		a.VerifyConnection != nil || b.VerifyConnection != nil ||
-		a.GetClientCertificate != nil || b.GetClientCertificate != nil {
-		return false
-	}
-	if a.ServerName != b.ServerName || a.InsecureSkipVerify != b.InsecureSkipVerify ||
-		a.MinVersion != b.MinVersion || a.MaxVersion != b.MaxVersion {
-		return false
-	}
-	if (a.RootCAs == nil) != (b.RootCAs == nil) || (a.RootCAs != nil && !a.RootCAs.Equal(b.RootCAs)) {
-		return false
-	}
-	return slices.EqualFunc(a.Certificates, b.Certificates, func(x, y tls.Certificate) bool {
-		return slices.EqualFunc(x.Certificate, y.Certificate, bytes.Equal)
-	})
 }

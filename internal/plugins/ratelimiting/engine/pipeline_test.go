@@ -1,4 +1,4 @@
-package ratelimit
+package engine
 
 import (
 	"context"
@@ -183,7 +183,7 @@ func TestRedisCallerGivesUpWhileItsPipelineIsInFlight(t *testing.T) {
 	}
 	// Callers that gave up are no fault of Redis: the breaker saw no
 	// failure. Their scripts may still have run.
-	if n := r.c.breaker.Counts().TotalFailures; n != 0 {
+	if n := r.c.conn.Breaker().Counts().TotalFailures; n != 0 {
 		t.Errorf("the breaker saw %d failures", n)
 	}
 	if d := take(t, r, "k", p); !d.Allowed || d.Windows[0].Remaining < 995 || d.Windows[0].Remaining > 996 {
@@ -218,10 +218,10 @@ func TestRedisTimeoutCountsFromEachCall(t *testing.T) {
 			t.Errorf("first call: %v", err)
 		}
 		deadline := time.Now().Add(time.Second)
-		for r.c.breaker.Counts().TotalFailures != 2 && time.Now().Before(deadline) {
+		for r.c.conn.Breaker().Counts().TotalFailures != 2 && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		}
-		if n := r.c.breaker.Counts().TotalFailures; n != 2 {
+		if n := r.c.conn.Breaker().Counts().TotalFailures; n != 2 {
 			t.Errorf("the breaker saw %d failures, want 2 (one per pipeline)", n)
 		}
 		srv.Resume()
@@ -254,7 +254,7 @@ func TestRedisFailedPipelineIsOneBreakerFailure(t *testing.T) {
 			t.Fatalf("call on a hung server: %v", err)
 		}
 	}
-	if n := r.c.breaker.Counts().ConsecutiveFailures; n > 2 {
+	if n := r.c.conn.Breaker().Counts().ConsecutiveFailures; n > 2 {
 		t.Errorf("100 failed calls in 2 pipelines counted %d failures", n)
 	}
 	srv.Resume()

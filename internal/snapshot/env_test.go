@@ -1,0 +1,155 @@
+package snapshot
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/upstream"
+)
+
+// testKeyPairPEM is a fresh self-signed certificate and its key.
+func testKeyPairPEM(t *testing.T) (certPEM, keyPEM string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "example.test"}, DNSNames: []string{"example.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}))
+}
+
+// certUser looks up a certificate by id when built.
+type certUser struct{ cert *tls.Certificate }
+
+func (*certUser) Access(*plugin.Ctx) error { return nil }
+
+// A reload that changes a `certificates` entity a build looked up
+// rebuilds that instance; one that changes nothing it looked up keeps it.
+func TestCertificateLookupRebuilds(t *testing.T) {
+	const certID = "2b8f6a52-3c1e-4d7a-9f10-2a3b4c5d6e7f"
+	reg, err := plugin.NewRegistry([]plugin.Registration{{
+		Name: "cert-user", Priority: 10,
+		NewConfig: func() any { return &tagConfig{} },
+		New: func(_ any, env plugin.Env) (plugin.Instance, error) {
+			c, ok := env.Certificates.Certificate(certID)
+			if !ok {
+				return nil, plugin.FieldError("certificate", "not found")
+			}
+			return &certUser{cert: c}, nil
+		},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools := upstream.NewPools(upstream.DefaultPoolOptions)
+	t.Cleanup(pools.Close)
+	indent := func(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n    ") }
+	compile := func(cert, key, tags string, prev *Snapshot) (*certUser, *Snapshot) {
+		t.Helper()
+		src := fmt.Sprintf(`
+_format_version: "3.0"
+certificates:
+- id: %s
+  tags: [%s]
+  cert: |
+    %s
+  key: |
+    %s
+plugins:
+- name: cert-user
+`, certID, tags, indent(cert), indent(key))
+		m, err := config.Parse([]byte(src), config.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Compile(m, Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools}), Previous: prev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Instances[0].(*certUser), s
+	}
+	c1, k1 := testKeyPairPEM(t)
+	c2, k2 := testKeyPairPEM(t)
+	first, s1 := compile(c1, k1, "a", nil)
+	if first.cert == nil || len(first.cert.Certificate) != 1 {
+		t.Fatal("the build did not get the key pair")
+	}
+	same, s2 := compile(c1, k1, "b", s1)
+	if same != first {
+		t.Error("a reload that changed only the certificate's tags rebuilt the instance")
+	}
+	if changed, _ := compile(c2, k2, "b", s2); changed == first || string(changed.cert.Certificate[0]) == string(first.cert.Certificate[0]) {
+		t.Error("the instance built from the replaced certificate was reused")
+	}
+}
+
+// Reload.Credentials lists a kind's credentials in configuration order,
+// nested ones first.
+func TestReloadCredentialsOrder(t *testing.T) {
+	m, err := config.Parse([]byte(`
+_format_version: "3.0"
+consumers:
+- username: a
+  jwt_secrets:
+  - {key: a1, algorithm: RS256, jwks_uri: "https://b.example/jwks", audience: [api]}
+  - {key: a2, secret: s}
+  keyauth_credentials:
+  - {key: k1}
+- username: b
+  jwt_secrets:
+  - {key: b1, algorithm: ES256, jwks_uri: "https://a.example/jwks", audience: [api]}
+jwt_secrets:
+- {key: c1, algorithm: RS256, jwks_uri: "https://b.example/jwks", audience: [other], consumer: b}
+`), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools := upstream.NewPools(upstream.DefaultPoolOptions)
+	t.Cleanup(pools.Close)
+	s, err := Compile(m, Deps{Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := func(kind string) []string {
+		var out []string
+		for _, c := range s.credentials(kind) {
+			out = append(out, c.Kind+":"+c.Key+c.Username)
+		}
+		return out
+	}
+	if diff := cmp.Diff([]string{"jwt:a1", "jwt:a2", "jwt:b1", "jwt:c1"}, keys("jwt")); diff != "" {
+		t.Errorf("jwt (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"key-auth:k1"}, keys("key-auth")); diff != "" {
+		t.Errorf("key-auth (-want +got):\n%s", diff)
+	}
+	if got := keys("no-such-kind"); got != nil {
+		t.Errorf("unknown kind: %v", got)
+	}
+}

@@ -1,0 +1,12 @@
+package store
+
+// Provider is the shared state a gateway offers its plugins
+// (plugin.Env.Store): what outlives one plugin instance. An instance's
+// own in-process state is its own Memory.
+type Provider struct {
+	// Redis hands out Redis clients by connection settings.
+	Redis *Redis
+}
+
+// NewProvider makes a provider with nothing in use.
+func NewProvider() *Provider { return &Provider{Redis: NewRedis()} }
