@@ -2,15 +2,22 @@ package admin
 
 import (
 	"net/http"
+	"reflect"
+	"strings"
+	"sync"
 
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
-// credentialKinds are the credential entities served read-only: Kong's
-// schema name (the index kind, and the name in the DB-less write error),
-// the flat list path and the path nested under a consumer.
-var credentialKinds = []struct{ kind, flat, nested string }{
+// credentialKind is a credential entity served read-only: Kong's schema
+// name (the index kind, and the name in the DB-less write error), the flat
+// list path and the path nested under a consumer.
+type credentialKind struct{ kind, flat, nested string }
+
+// credentialKinds are the kinds not declared by their plugin yet.
+var credentialKinds = []credentialKind{
 	{"keyauth_credentials", "key-auths", "key-auth"},
 	{"basicauth_credentials", "basic-auths", "basic-auth"},
 	{"jwt_secrets", "jwts", "jwt"},
@@ -22,7 +29,7 @@ var credentialKinds = []struct{ kind, flat, nested string }{
 // which the directory keeps no id for, get one the same way). Endpoint keys
 // are Kong's: key for key-auth and jwt, username for basic-auth; an acl
 // group is only unique per consumer, so acls are found by id.
-func (ix *index) addCredentials(created int64) {
+func (ix *index) addCredentials(reg *plugin.Registry, created int64) {
 	m := ix.snap.Model
 	ts := func(v int64) int64 {
 		if v != 0 {
@@ -31,6 +38,16 @@ func (ix *index) addCredentials(created int64) {
 		return created
 	}
 	consumer := func(id string) map[string]any { return map[string]any{"id": id} }
+	kinds := map[string]*plugin.CredentialKind{}
+	for _, k := range reg.CredentialKinds() {
+		kinds[k.Name] = k
+	}
+	for _, e := range m.Credentials {
+		k, cid := kinds[e.Kind], config.ConsumerID(e.Consumer.Consumer)
+		body := fieldsBody(e.Fields)
+		body["id"], body["tags"], body["created_at"], body["consumer"] = e.ID, snapshot.ListOrNull(e.Tags), ts(e.CreatedAt), consumer(cid)
+		ix.add(e.Kind, &entity{id: e.ID, key: k.Key(e.Fields), tags: e.Tags, consumer: cid, body: body})
+	}
 	for _, e := range m.KeyAuthCredentials {
 		k, cid := e.Credential, config.ConsumerID(e.Consumer.Consumer)
 		id := config.KeyAuthID(e)
@@ -97,7 +114,18 @@ func (ix *index) addCredentials(created int64) {
 // endpoint key (group for acls), both read-only like the other entities.
 func (a *api) credentialRoutes(mux *http.ServeMux) {
 	notFound := func(w http.ResponseWriter) { writeJSON(w, http.StatusNotFound, message("Not found")) }
+	var all []credentialKind
+	declared := map[string]bool{}
+	for _, k := range a.src.Registry.CredentialKinds() {
+		all = append(all, credentialKind{k.Name, k.Endpoint, k.ConsumerEndpoint})
+		declared[k.Name] = true
+	}
 	for _, ck := range credentialKinds {
+		if !declared[ck.kind] {
+			all = append(all, ck)
+		}
+	}
+	for _, ck := range all {
 		kind := ck.kind
 		mux.HandleFunc("/"+ck.flat, a.readOnly(kind, func(w http.ResponseWriter, r *http.Request, ix *index) {
 			a.list(w, r, ix, kind, nil)
@@ -145,4 +173,53 @@ func (a *api) credentialRoutes(mux *http.ServeMux) {
 			writeJSON(w, http.StatusOK, byKey.body)
 		}))
 	}
+}
+
+// renderField is a field of a declared kind's fields as the admin API
+// shows it.
+type renderField struct {
+	name     string
+	index    int
+	nullZero bool
+}
+
+var renderFields sync.Map // reflect.Type -> []renderField
+
+// fieldsBody renders a declared kind's fields (a pointer to a struct) by
+// their yaml names, Kong's, as the file gives them: the field tags are
+// read once per type. A field tagged `admin:"nullzero"` shows its zero
+// value as null.
+func fieldsBody(fields any) map[string]any {
+	v := reflect.ValueOf(fields).Elem()
+	fs, ok := renderFields.Load(v.Type())
+	if !ok {
+		fs, _ = renderFields.LoadOrStore(v.Type(), renderFieldsOf(v.Type()))
+	}
+	list := fs.([]renderField)
+	body := make(map[string]any, len(list)+4)
+	for _, f := range list {
+		fv := v.Field(f.index)
+		if f.nullZero && fv.IsZero() {
+			body[f.name] = nil
+			continue
+		}
+		body[f.name] = fv.Interface()
+	}
+	return body
+}
+
+func renderFieldsOf(t reflect.Type) []renderField {
+	var out []renderField
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		name, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if !sf.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(sf.Name)
+		}
+		out = append(out, renderField{name: name, index: i, nullZero: sf.Tag.Get("admin") == "nullzero"})
+	}
+	return out
 }

@@ -177,7 +177,7 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 		}
 		ix.add("plugins", e)
 	}
-	ix.addCredentials(created)
+	ix.addCredentials(reg, created)
 	return ix
 }
 

@@ -130,6 +130,8 @@ type credentialIndexes struct {
 	// toHash are the basic-auth entries whose plain password is hashed
 	// once validation is done.
 	toHash []*BasicAuthEntry
+	// declared are the keys claimed in each declared kind, by kind name.
+	declared map[string]map[string]string
 }
 
 type aclKey struct {
@@ -140,12 +142,16 @@ type aclKey struct {
 // buildCredentials validates every credential, nested ones (consumers
 // given) first, then top-level ones, and adds them to the model.
 func (b *builder) buildCredentials(consumers []*ConsumerEntry) {
-	ix := &credentialIndexes{keys: map[string]string{}, groups: map[aclKey]string{}}
+	ix := &credentialIndexes{keys: map[string]string{}, groups: map[aclKey]string{}, declared: map[string]map[string]string{}}
+	for _, k := range b.kinds {
+		ix.declared[k.Name] = map[string]string{}
+	}
 	for i, ce := range consumers {
 		if b.cp.stop() {
 			return
 		}
 		c := &b.cfg.Consumers[i]
+		b.addDeclared(c.declared, ce.Path, ce, ix.declared)
 		for j := range c.KeyAuthCredentials {
 			b.addKeyAuth(ix, &c.KeyAuthCredentials[j], at(JoinPath(ce.Path, "keyauth_credentials"), j), ce)
 		}
@@ -159,6 +165,7 @@ func (b *builder) buildCredentials(consumers []*ConsumerEntry) {
 			b.addACL(ix, &c.ACLs[j], at(JoinPath(ce.Path, "acls"), j), ce)
 		}
 	}
+	b.addDeclared(b.cfg.declared, "", nil, ix.declared)
 	for i := range b.cfg.KeyAuthCredentials {
 		if b.cp.stop() {
 			return

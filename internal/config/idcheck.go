@@ -103,6 +103,7 @@ func (b *builder) checkEntityIDs() {
 		ce := m.Certificates[i]
 		b.claimID(ids, ce.Certificate.ID, CertificateID(ce), ce.Path)
 	})
+	b.claimCredentialIDs()
 	claim(len(m.KeyAuthCredentials), func(ids idSet, i int) {
 		e := m.KeyAuthCredentials[i]
 		b.claimID(ids, e.Credential.ID, KeyAuthID(e), e.Path)

@@ -19,7 +19,10 @@ type Model struct {
 	Certificates  []*CertificateEntry
 	CACerts       []*CACertEntry
 	// Credentials, nested ones (in consumer order) before top-level ones,
-	// each with its consumer resolved.
+	// each with its consumer resolved. Credentials are the declared
+	// kinds', kind by kind in declaration order within each consumer and
+	// at the top level.
+	Credentials          []*CredentialEntry
 	KeyAuthCredentials   []*KeyAuthEntry
 	BasicAuthCredentials []*BasicAuthEntry
 	JWTSecrets           []*JWTSecretEntry

@@ -30,6 +30,8 @@ type Config struct {
 	ACLs                 []ACL                 `yaml:"acls"`
 
 	Vaults []Vault `yaml:"vaults"`
+
+	declared declaredCredentials
 }
 
 // Meta is what Kong allows besides the fields, on every entity and at the
@@ -169,6 +171,7 @@ type Consumer struct {
 	BasicAuthCredentials []BasicAuthCredential `yaml:"basicauth_credentials"`
 	JWTSecrets           []JWTSecret           `yaml:"jwt_secrets"`
 	ACLs                 []ACL                 `yaml:"acls"`
+	declared             declaredCredentials
 }
 
 // Plugin is a plugin instance at some scope (Kong `plugins`).

@@ -32,6 +32,13 @@ type Credential struct {
 	// ExpiresAt is when a credential with a ttl stops working (zero: never).
 	ExpiresAt time.Time
 	Tags      []string
+	// Fields are a declared kind's own fields (CredentialKind.New) and
+	// State what its Compile derived from them.
+	Fields, State any
+	// LoadedAt is when the first configuration holding the credential was
+	// loaded: a reload that keeps it (same kind, key, id and consumer)
+	// keeps this time, a restart does not.
+	LoadedAt time.Time
 }
 
 // Expired reports whether the credential's ttl has run out at now.
@@ -48,6 +55,9 @@ type Directory interface {
 	Consumer(idOrUsername string) (*Consumer, bool)
 	// ConsumerByCustomID finds a consumer by custom_id.
 	ConsumerByCustomID(customID string) (*Consumer, bool)
+	// Credential finds a credential of a declared kind (its
+	// CredentialKind.Name) by its key.
+	Credential(kind, key string) (*Credential, bool)
 	// KeyAuth finds a key-auth credential by its key.
 	KeyAuth(key string) (*Credential, bool)
 	// BasicAuth finds a basic-auth credential by username.

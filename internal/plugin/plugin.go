@@ -27,6 +27,8 @@ type Registration struct {
 	New func(cfg any, env Env) (Instance, error)
 	// NoConsumer forbids consumer-scoped instances (Kong's no_consumer).
 	NoConsumer bool
+	// Credentials are the credential kinds the plugin owns.
+	Credentials []CredentialKind
 }
 
 // Env carries what a plugin instance may depend on. Dependencies are passed

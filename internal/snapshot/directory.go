@@ -31,10 +31,13 @@ import (
 type Directory struct {
 	consumers map[string]*plugin.Consumer // by id and by username
 	byCustom  map[string]*plugin.Consumer // by custom_id
-	keyAuth   map[string]*keyAuthEntry
-	basicAuth map[string]*plugin.Credential
-	jwt       map[string]*plugin.Credential
-	groups    map[string][]string // by consumer id
+	// credentials are the declared kinds' credentials, by kind name, then
+	// key.
+	credentials map[string]map[string]*plugin.Credential
+	keyAuth     map[string]*keyAuthEntry
+	basicAuth   map[string]*plugin.Credential
+	jwt         map[string]*plugin.Credential
+	groups      map[string][]string // by consumer id
 	// generated are the jwt keys whose secret this directory, or one
 	// before it, generated.
 	generated map[string]struct{}
@@ -51,15 +54,17 @@ var _ plugin.Directory = (*Directory)(nil)
 // NewDirectory indexes m's consumers and credentials. now is the load time
 // that key-auth ttls start at; prev (may be nil) is the previous
 // snapshot's directory, whose start times are kept for unchanged keys.
-func NewDirectory(m *config.Model, now time.Time, prev *Directory) *Directory {
+// kinds are the declared credential kinds (reg.CredentialKinds()).
+func NewDirectory(m *config.Model, now time.Time, prev *Directory, kinds []*plugin.CredentialKind) *Directory {
 	d := &Directory{
-		consumers: make(map[string]*plugin.Consumer, 2*len(m.Consumers)),
-		byCustom:  map[string]*plugin.Consumer{},
-		keyAuth:   make(map[string]*keyAuthEntry, len(m.KeyAuthCredentials)),
-		basicAuth: make(map[string]*plugin.Credential, len(m.BasicAuthCredentials)),
-		jwt:       make(map[string]*plugin.Credential, len(m.JWTSecrets)),
-		groups:    map[string][]string{},
-		generated: map[string]struct{}{},
+		credentials: make(map[string]map[string]*plugin.Credential, len(kinds)),
+		consumers:   make(map[string]*plugin.Consumer, 2*len(m.Consumers)),
+		byCustom:    map[string]*plugin.Consumer{},
+		keyAuth:     make(map[string]*keyAuthEntry, len(m.KeyAuthCredentials)),
+		basicAuth:   make(map[string]*plugin.Credential, len(m.BasicAuthCredentials)),
+		jwt:         make(map[string]*plugin.Credential, len(m.JWTSecrets)),
+		groups:      map[string][]string{},
+		generated:   map[string]struct{}{},
 	}
 	// One allocation for all consumers, one per credential kind.
 	consumers := make([]plugin.Consumer, len(m.Consumers))
@@ -127,7 +132,48 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory) *Directory {
 		id := byEntry[e.Consumer].ID
 		d.groups[id] = append(d.groups[id], e.ACL.Group)
 	}
+	d.indexCredentials(m, now, prev, kinds, byEntry)
 	return d
+}
+
+// indexCredentials indexes the declared kinds' credentials by key. A
+// credential that the previous directory held with the same kind, key, id
+// and consumer keeps its LoadedAt.
+func (d *Directory) indexCredentials(m *config.Model, now time.Time, prev *Directory, kinds []*plugin.CredentialKind, byEntry map[*config.ConsumerEntry]*plugin.Consumer) {
+	byName := make(map[string]*plugin.CredentialKind, len(kinds))
+	for _, k := range kinds {
+		byName[k.Name] = k
+		d.credentials[k.Name] = map[string]*plugin.Credential{}
+	}
+	// One allocation for all of them.
+	creds := make([]plugin.Credential, len(m.Credentials))
+	for i, e := range m.Credentials {
+		k := byName[e.Kind]
+		c := &creds[i]
+		*c = plugin.Credential{ID: e.ID, Kind: k.Label, Consumer: byEntry[e.Consumer], Key: k.Key(e.Fields),
+			Tags: e.Tags, Fields: e.Fields, LoadedAt: now}
+		if prev != nil {
+			if p, ok := prev.credentials[k.Name][c.Key]; ok && p.ID == c.ID && p.Consumer.ID == c.Consumer.ID {
+				c.LoadedAt = p.LoadedAt
+			}
+		}
+		if k.Compile != nil {
+			k.Compile(c)
+		}
+		d.credentials[k.Name][c.Key] = c
+	}
+}
+
+// CredentialKinds is what config needs of the declared credential kinds
+// (config.Options.Credentials).
+func CredentialKinds(reg *plugin.Registry) []config.CredentialKind {
+	var out []config.CredentialKind
+	for _, k := range reg.CredentialKinds() {
+		check := k.Check
+		out = append(out, config.CredentialKind{Name: k.Name, New: k.New, Key: k.Key,
+			Check: func(fields any, c config.CredentialCheck) bool { return check(fields, c) }})
+	}
+	return out
 }
 
 // generatedSecret is the secret of the jwt credential key of consumer
@@ -176,6 +222,13 @@ func (d *Directory) Consumer(idOrUsername string) (*plugin.Consumer, bool) {
 // ConsumerByCustomID finds a consumer by custom_id.
 func (d *Directory) ConsumerByCustomID(customID string) (*plugin.Consumer, bool) {
 	c, ok := d.byCustom[customID]
+	return c, ok
+}
+
+// Credential finds a credential of a declared kind by its key (expired
+// ones too: the plugin checks Expired).
+func (d *Directory) Credential(kind, key string) (*plugin.Credential, bool) {
+	c, ok := d.credentials[kind][key]
 	return c, ok
 }
 

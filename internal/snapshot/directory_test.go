@@ -40,7 +40,7 @@ func loadDirectory(t *testing.T, src string, now time.Time, prev *Directory) *Di
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewDirectory(m, now, prev)
+	return NewDirectory(m, now, prev, nil)
 }
 
 func TestDirectoryLookups(t *testing.T) {
@@ -233,7 +233,7 @@ func benchDirectory(b *testing.B) plugin.Directory {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return NewDirectory(m, time.Now(), nil)
+	return NewDirectory(m, time.Now(), nil, nil)
 }
 
 // benchShuffled is prefix+i for every i below 100,000, in a random order

@@ -665,7 +665,7 @@ func BenchmarkHeaderKey(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := snapshot.NewDirectory(m, now, nil)
+	d := snapshot.NewDirectory(m, now, nil, nil)
 	keys := make([]string, 100_000)
 	for i, n := range rand.New(rand.NewPCG(1, 2)).Perm(len(keys)) {
 		keys[i] = "key-" + strconv.Itoa(n)
