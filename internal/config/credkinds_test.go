@@ -37,6 +37,35 @@ var tokenKind = CredentialKind{
 	},
 }
 
+// keyAuthFields and keyAuthKind stand in for key-auth's declared kind in
+// this package's tests, which cannot import the plugin: a key, required
+// and unique, and a ttl. The plugin's own rules are tested in its package.
+type keyAuthFields struct {
+	Key string `yaml:"key"`
+	TTL int    `yaml:"ttl"`
+}
+
+var keyAuthKind = CredentialKind{
+	Name: "keyauth_credentials",
+	New:  func() any { return &keyAuthFields{} },
+	Key:  func(fields any) string { return fields.(*keyAuthFields).Key },
+	Check: func(fields any, c CredentialCheck) bool {
+		k := fields.(*keyAuthFields).Key
+		if k == "" {
+			c.Error("key", "required field missing")
+			return false
+		}
+		if first, free := c.Claim(k); !free {
+			c.Error("key", "duplicate key (first defined at "+first+")")
+			return false
+		}
+		return true
+	},
+}
+
+// withKeyAuth are the options of a load with key-auth's stand-in declared.
+var withKeyAuth = Options{Credentials: []CredentialKind{keyAuthKind}}
+
 func parseWithTokens(src string) (*Model, error) {
 	return Parse([]byte("_format_version: \"3.0\"\n"+src+"\n"), Options{Credentials: []CredentialKind{tokenKind}})
 }

@@ -104,10 +104,6 @@ func (b *builder) checkEntityIDs() {
 		b.claimID(ids, ce.Certificate.ID, CertificateID(ce), ce.Path)
 	})
 	b.claimCredentialIDs()
-	claim(len(m.KeyAuthCredentials), func(ids idSet, i int) {
-		e := m.KeyAuthCredentials[i]
-		b.claimID(ids, e.Credential.ID, KeyAuthID(e), e.Path)
-	})
 	claim(len(m.BasicAuthCredentials), func(ids idSet, i int) {
 		e := m.BasicAuthCredentials[i]
 		b.claimID(ids, e.Credential.ID, BasicAuthID(e), e.Path)

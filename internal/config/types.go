@@ -24,7 +24,6 @@ type Config struct {
 	SNIs           []SNI           `yaml:"snis"`
 
 	// Credentials declared at the top level name their consumer.
-	KeyAuthCredentials   []KeyAuthCredential   `yaml:"keyauth_credentials"`
 	BasicAuthCredentials []BasicAuthCredential `yaml:"basicauth_credentials"`
 	JWTSecrets           []JWTSecret           `yaml:"jwt_secrets"`
 	ACLs                 []ACL                 `yaml:"acls"`
@@ -167,7 +166,6 @@ type Consumer struct {
 	UpdatedAt int64    `yaml:"updated_at"`
 	Plugins   []Plugin `yaml:"plugins"`
 	// Credentials nested in a consumer belong to it.
-	KeyAuthCredentials   []KeyAuthCredential   `yaml:"keyauth_credentials"`
 	BasicAuthCredentials []BasicAuthCredential `yaml:"basicauth_credentials"`
 	JWTSecrets           []JWTSecret           `yaml:"jwt_secrets"`
 	ACLs                 []ACL                 `yaml:"acls"`

@@ -12,7 +12,8 @@ type Credential struct {
 	ID       string
 	Kind     string // "key-auth", "basic-auth", "jwt"
 	Consumer *Consumer
-	// Key is the key-auth key or the jwt key (the `iss`/kid value).
+	// Key is what the credential is found by: a declared kind's key
+	// (CredentialKind.Key), or the jwt key (the `iss`/kid value).
 	Key string
 	// Username and PasswordHash (bcrypt) are basic-auth's.
 	Username     string
@@ -58,8 +59,6 @@ type Directory interface {
 	// Credential finds a credential of a declared kind (its
 	// CredentialKind.Name) by its key.
 	Credential(kind, key string) (*Credential, bool)
-	// KeyAuth finds a key-auth credential by its key.
-	KeyAuth(key string) (*Credential, bool)
 	// BasicAuth finds a basic-auth credential by username.
 	BasicAuth(username string) (*Credential, bool)
 	// JWT finds a jwt credential by its key.

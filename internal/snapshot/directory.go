@@ -18,11 +18,12 @@ import (
 // name-based UUID of the credential kind, consumer id and key (username for
 // basic-auth), stable across reloads.
 //
-// Key-auth ttl: Kong counts a key's ttl from its creation. A declarative
+// Ttls: Kong counts a credential's ttl from its creation. A declarative
 // file has no creation time, so Turnpike counts it from the first load of a
-// configuration holding the key; a reload that keeps the key (same key, id
-// and consumer) keeps its original start, so reloading does not renew it.
-// A restart does. ExpiresAt is start + ttl; plugins check Expired.
+// configuration holding the credential (Credential.LoadedAt); a reload that
+// keeps it (same kind, key, id and consumer) keeps its original start, so
+// reloading does not renew it. A restart does. A kind's Compile sets
+// ExpiresAt from it; plugins check Expired.
 //
 // A jwt HMAC credential given without a secret gets a random one, as Kong
 // generates it; a reload that keeps the credential (same consumer and key)
@@ -34,7 +35,6 @@ type Directory struct {
 	// credentials are the declared kinds' credentials, by kind name, then
 	// key.
 	credentials map[string]map[string]*plugin.Credential
-	keyAuth     map[string]*keyAuthEntry
 	basicAuth   map[string]*plugin.Credential
 	jwt         map[string]*plugin.Credential
 	groups      map[string][]string // by consumer id
@@ -43,24 +43,18 @@ type Directory struct {
 	generated map[string]struct{}
 }
 
-// keyAuthEntry is a key-auth credential and when its ttl started.
-type keyAuthEntry struct {
-	cred  plugin.Credential
-	since time.Time
-}
-
 var _ plugin.Directory = (*Directory)(nil)
 
 // NewDirectory indexes m's consumers and credentials. now is the load time
-// that key-auth ttls start at; prev (may be nil) is the previous
-// snapshot's directory, whose start times are kept for unchanged keys.
+// that ttls start at; prev (may be nil) is the previous snapshot's
+// directory, whose start times and generated secrets are kept for
+// unchanged credentials.
 // kinds are the declared credential kinds (reg.CredentialKinds()).
 func NewDirectory(m *config.Model, now time.Time, prev *Directory, kinds []*plugin.CredentialKind) *Directory {
 	d := &Directory{
 		credentials: make(map[string]map[string]*plugin.Credential, len(kinds)),
 		consumers:   make(map[string]*plugin.Consumer, 2*len(m.Consumers)),
 		byCustom:    map[string]*plugin.Consumer{},
-		keyAuth:     make(map[string]*keyAuthEntry, len(m.KeyAuthCredentials)),
 		basicAuth:   make(map[string]*plugin.Credential, len(m.BasicAuthCredentials)),
 		jwt:         make(map[string]*plugin.Credential, len(m.JWTSecrets)),
 		groups:      map[string][]string{},
@@ -80,26 +74,6 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory, kinds []*plug
 		if c.CustomID != "" {
 			d.byCustom[c.CustomID] = c
 		}
-	}
-
-	keys := make([]keyAuthEntry, len(m.KeyAuthCredentials))
-	for i, e := range m.KeyAuthCredentials {
-		k, c := e.Credential, byEntry[e.Consumer]
-		ka := &keys[i]
-		ka.cred = plugin.Credential{
-			ID:   config.KeyAuthID(e),
-			Kind: "key-auth", Consumer: c, Key: k.Key, Tags: k.Tags,
-		}
-		ka.since = now
-		if prev != nil {
-			if p, ok := prev.keyAuth[k.Key]; ok && p.cred.ID == ka.cred.ID && p.cred.Consumer.ID == c.ID {
-				ka.since = p.since
-			}
-		}
-		if k.TTL > 0 {
-			ka.cred.ExpiresAt = ka.since.Add(time.Duration(k.TTL) * time.Second)
-		}
-		d.keyAuth[k.Key] = ka
 	}
 
 	basics := make([]plugin.Credential, len(m.BasicAuthCredentials))
@@ -230,15 +204,6 @@ func (d *Directory) ConsumerByCustomID(customID string) (*plugin.Consumer, bool)
 func (d *Directory) Credential(kind, key string) (*plugin.Credential, bool) {
 	c, ok := d.credentials[kind][key]
 	return c, ok
-}
-
-// KeyAuth finds a key-auth credential by its key (expired ones too: the
-// plugin checks Expired).
-func (d *Directory) KeyAuth(key string) (*plugin.Credential, bool) {
-	if e, ok := d.keyAuth[key]; ok {
-		return &e.cred, true
-	}
-	return nil, false
 }
 
 // BasicAuth finds a basic-auth credential by username.
