@@ -11,8 +11,9 @@ import (
 
 // TestCredentialErrorOrder checks that the credentials of the kinds the
 // plugins declare and of the built-in ones are checked in the order they
-// always were (key-auth, basic-auth, jwt, acls; nested before top-level),
-// whatever the order of the plugin list.
+// always were: key-auth, basic-auth, jwt, acls, nested before top-level.
+// Declared kinds are checked in the plugin list's order, before the
+// built-in ones, so moving another kind to its plugin shows here.
 func TestCredentialErrorOrder(t *testing.T) {
 	reg, err := plugin.NewRegistry(all.Registrations())
 	if err != nil {
