@@ -2,9 +2,6 @@ package admin
 
 import (
 	"net/http"
-	"reflect"
-	"strings"
-	"sync"
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -43,7 +40,7 @@ func (ix *index) addCredentials(reg *plugin.Registry, created int64) {
 	}
 	for _, e := range m.Credentials {
 		k, cid := kinds[e.Kind], config.ConsumerID(e.Consumer.Consumer)
-		body := fieldsBody(e.Fields)
+		body := render(e.Fields, created)
 		body["id"], body["tags"], body["created_at"], body["consumer"] = e.ID, snapshot.ListOrNull(e.Tags), ts(e.CreatedAt), consumer(cid)
 		ix.add(e.Kind, &entity{id: e.ID, key: k.Key(e.Fields), tags: e.Tags, consumer: cid, body: body})
 	}
@@ -159,53 +156,4 @@ func (a *api) credentialRoutes(mux *http.ServeMux) {
 			writeJSON(w, http.StatusOK, byKey.body)
 		}))
 	}
-}
-
-// renderField is a field of a declared kind's fields as the admin API
-// shows it.
-type renderField struct {
-	name     string
-	index    int
-	nullZero bool
-}
-
-var renderFields sync.Map // reflect.Type -> []renderField
-
-// fieldsBody renders a declared kind's fields (a pointer to a struct) by
-// their yaml names, Kong's, as the file gives them: the field tags are
-// read once per type. A field tagged `admin:"nullzero"` shows its zero
-// value as null.
-func fieldsBody(fields any) map[string]any {
-	v := reflect.ValueOf(fields).Elem()
-	fs, ok := renderFields.Load(v.Type())
-	if !ok {
-		fs, _ = renderFields.LoadOrStore(v.Type(), renderFieldsOf(v.Type()))
-	}
-	list := fs.([]renderField)
-	body := make(map[string]any, len(list)+4)
-	for _, f := range list {
-		fv := v.Field(f.index)
-		if f.nullZero && fv.IsZero() {
-			body[f.name] = nil
-			continue
-		}
-		body[f.name] = fv.Interface()
-	}
-	return body
-}
-
-func renderFieldsOf(t reflect.Type) []renderField {
-	var out []renderField
-	for i := range t.NumField() {
-		sf := t.Field(i)
-		name, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
-		if !sf.IsExported() || name == "-" {
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(sf.Name)
-		}
-		out = append(out, renderField{name: name, index: i, nullZero: sf.Tag.Get("admin") == "nullzero"})
-	}
-	return out
 }

@@ -4,28 +4,44 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/turnpikegw/turnpike/internal/config"
 )
 
-type renderedFields struct {
-	Key    string   `yaml:"key"`
-	TTL    int      `yaml:"ttl" admin:"nullzero"`
-	Scopes []string `yaml:"scopes,omitempty"`
-	Plain  bool
-	Hidden string `yaml:"-"`
-	secret string
+type rendered struct {
+	config.Meta `yaml:",inline"`
+	Key         string   `yaml:"key"`
+	TTL         int      `yaml:"ttl" admin:"nullzero"`
+	Scopes      []string `yaml:"scopes,omitempty" admin:"nullzero"`
+	Plain       bool
+	Hidden      string      `yaml:"-"`
+	Secret      string      `yaml:"secret" admin:"-"`
+	At          int64       `yaml:"at" admin:"loadtime"`
+	Frac        float64     `yaml:"frac" admin:"loadtime"`
+	Cert        *config.Ref `yaml:"cert"`
+	Nested      struct {
+		N int `yaml:"n"`
+	} `yaml:"nested"`
+	private string
 }
 
-// TestFieldsBody checks that a declared kind's fields render by their yaml
-// names, nullzero ones as null when zero.
-func TestFieldsBody(t *testing.T) {
+// TestRender checks that an entity renders by its yaml names and admin
+// tags, the load time standing in for zero timestamps.
+func TestRender(t *testing.T) {
 	for _, tt := range []struct {
-		in   renderedFields
+		in   rendered
 		want map[string]any
 	}{
-		{renderedFields{Key: "k", Hidden: "h", secret: "s"}, map[string]any{"key": "k", "ttl": nil, "scopes": []string(nil), "plain": false}},
-		{renderedFields{Key: "k", TTL: 5, Scopes: []string{"a"}, Plain: true}, map[string]any{"key": "k", "ttl": 5, "scopes": []string{"a"}, "plain": true}},
+		{rendered{Key: "k", Hidden: "h", Secret: "s", Scopes: []string{}, private: "p"}, map[string]any{
+			"key": "k", "ttl": nil, "scopes": nil, "plain": false, "at": int64(99), "frac": float64(99), "cert": nil,
+			"nested": map[string]any{"n": uint64(0)},
+		}},
+		{rendered{Key: "k", TTL: 5, Scopes: []string{"a"}, Plain: true, At: 7, Frac: 1.5, Cert: &config.Ref{Name: "c"}}, map[string]any{
+			"key": "k", "ttl": 5, "scopes": []string{"a"}, "plain": true, "at": int64(7), "frac": 1.5,
+			"cert": map[string]any{"id": "c"}, "nested": map[string]any{"n": uint64(0)},
+		}},
 	} {
-		if diff := cmp.Diff(tt.want, fieldsBody(&tt.in)); diff != "" {
+		if diff := cmp.Diff(tt.want, render(&tt.in, 99)); diff != "" {
 			t.Errorf("body (-want +got):\n%s", diff)
 		}
 	}
