@@ -33,9 +33,8 @@ type Credential struct {
 	// ExpiresAt is when a credential with a ttl stops working (zero: never).
 	ExpiresAt time.Time
 	Tags      []string
-	// Fields are a declared kind's own fields (CredentialKind.New) and
-	// State what its Compile derived from them.
-	Fields, State any
+	// Fields are a declared kind's own fields (CredentialKind.New).
+	Fields any
 	// LoadedAt is when the first configuration holding the credential was
 	// loaded: a reload that keeps it (same kind, key, id and consumer)
 	// keeps this time, a restart does not.

@@ -34,8 +34,8 @@ type CredentialKind struct {
 	// before it.
 	Check func(fields any, check CredentialCheck) bool
 	// Compile, when set, derives what the plugin needs at request time
-	// (State, ExpiresAt) once the credential is indexed; it runs at every
-	// load, not per request.
+	// (ExpiresAt) once the credential is indexed; it runs at every load,
+	// not per request.
 	Compile func(c *Credential)
 }
 
