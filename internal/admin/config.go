@@ -71,7 +71,7 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 	// Kong answers with the entities it loaded, by kind and id.
 	out := map[string]any{}
 	loaded := append([]string{}, kinds...)
-	for _, ck := range credentialKinds {
+	for _, ck := range a.credentialKinds() {
 		loaded = append(loaded, ck.kind)
 	}
 	for _, kind := range loaded {

@@ -4,14 +4,17 @@ import (
 	"net/http"
 
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
-// credentialKinds are the credential entities served read-only: Kong's
-// schema name (the index kind, and the name in the DB-less write error),
-// the flat list path and the path nested under a consumer.
-var credentialKinds = []struct{ kind, flat, nested string }{
-	{"keyauth_credentials", "key-auths", "key-auth"},
+// credentialKind is a credential entity served read-only: Kong's schema
+// name (the index kind, and the name in the DB-less write error), the flat
+// list path and the path nested under a consumer.
+type credentialKind struct{ kind, flat, nested string }
+
+// builtinCredentialKinds are the kinds not declared by their plugin yet.
+var builtinCredentialKinds = []credentialKind{
 	{"basicauth_credentials", "basic-auths", "basic-auth"},
 	{"jwt_secrets", "jwts", "jwt"},
 	{"acls", "acls", "acls"},
@@ -20,9 +23,9 @@ var credentialKinds = []struct{ kind, flat, nested string }{
 // addCredentials renders the snapshot's credentials with Kong's field
 // names. Ids are the ones snapshot.Directory hands the auth plugins (acls,
 // which the directory keeps no id for, get one the same way). Endpoint keys
-// are Kong's: key for key-auth and jwt, username for basic-auth; an acl
-// group is only unique per consumer, so acls are found by id.
-func (ix *index) addCredentials(created int64) {
+// are Kong's: a declared kind's key, key for jwt, username for basic-auth;
+// an acl group is only unique per consumer, so acls are found by id.
+func (ix *index) addCredentials(reg *plugin.Registry, created int64) {
 	m := ix.snap.Model
 	ts := func(v int64) int64 {
 		if v != 0 {
@@ -31,17 +34,15 @@ func (ix *index) addCredentials(created int64) {
 		return created
 	}
 	consumer := func(id string) map[string]any { return map[string]any{"id": id} }
-	for _, e := range m.KeyAuthCredentials {
-		k, cid := e.Credential, config.ConsumerID(e.Consumer.Consumer)
-		id := config.KeyAuthID(e)
-		var ttl any
-		if k.TTL > 0 {
-			ttl = k.TTL
-		}
-		ix.add("keyauth_credentials", &entity{id: id, key: k.Key, tags: k.Tags, consumer: cid, body: map[string]any{
-			"id": id, "key": k.Key, "ttl": ttl, "tags": snapshot.ListOrNull(k.Tags),
-			"created_at": ts(k.CreatedAt), "consumer": consumer(cid),
-		}})
+	kinds := map[string]*plugin.CredentialKind{}
+	for _, k := range reg.CredentialKinds() {
+		kinds[k.Name] = k
+	}
+	for _, e := range m.Credentials {
+		k, cid := kinds[e.Kind], config.ConsumerID(e.Consumer.Consumer)
+		body := render(e.Fields, created)
+		body["id"], body["tags"], body["created_at"], body["consumer"] = e.ID, snapshot.ListOrNull(e.Tags), ts(e.CreatedAt), consumer(cid)
+		ix.add(e.Kind, &entity{id: e.ID, key: k.Key(e.Fields), tags: e.Tags, consumer: cid, body: body})
 	}
 	for _, e := range m.BasicAuthCredentials {
 		b, cid := e.Credential, config.ConsumerID(e.Consumer.Consumer)
@@ -91,13 +92,23 @@ func (ix *index) addCredentials(created int64) {
 	}
 }
 
+// credentialKinds are the kinds the plugins declare, then the built-in
+// ones.
+func (a *api) credentialKinds() []credentialKind {
+	var out []credentialKind
+	for _, k := range a.src.Registry.CredentialKinds() {
+		out = append(out, credentialKind{k.Name, k.Endpoint, k.ConsumerEndpoint})
+	}
+	return append(out, builtinCredentialKinds...)
+}
+
 // credentialRoutes registers the flat credential lists (/key-auths,
 // /basic-auths, /jwts, /acls), each also by id or endpoint key, and the
 // ones nested in a consumer (/consumers/{c}/key-auth, …), also by id or
 // endpoint key (group for acls), both read-only like the other entities.
 func (a *api) credentialRoutes(mux *http.ServeMux) {
 	notFound := func(w http.ResponseWriter) { writeJSON(w, http.StatusNotFound, message("Not found")) }
-	for _, ck := range credentialKinds {
+	for _, ck := range a.credentialKinds() {
 		kind := ck.kind
 		mux.HandleFunc("/"+ck.flat, a.readOnly(kind, func(w http.ResponseWriter, r *http.Request, ix *index) {
 			a.list(w, r, ix, kind, nil)

@@ -67,7 +67,7 @@ func TestAdminCredentials(t *testing.T) {
 	}
 
 	// Ids are the ones the auth plugins see.
-	ka, _ := snap.Directory.KeyAuth("alice-key")
+	ka, _ := snap.Directory.Credential("keyauth_credentials", "alice-key")
 	key := f.get("/key-auths/" + ka.ID)
 	if key["key"] != "alice-key" || key["ttl"] != float64(3600) || key["consumer"].(map[string]any)["id"] != aliceID ||
 		fmt.Sprint(key["tags"]) != "[ci]" {

@@ -63,29 +63,22 @@ func (ix *index) find(kind, idOrKey string) *entity {
 	return nil
 }
 
-// buildIndex renders the model with Kong's field names and defaults.
-// Service and route ids are taken from the compiled snapshot (what the
-// proxy hands plugins and logs), consumer ids from config.ConsumerID;
-// other entities without an id get a stable name-based one, so the ids
-// an operator sees survive reloads.
+// buildIndex renders the model with Kong's field names and defaults, from
+// the entity types' field tags (render). Service and route ids are taken
+// from the compiled snapshot (what the proxy hands plugins and logs),
+// consumer ids from config.ConsumerID; other entities without an id get a
+// stable name-based one, so the ids an operator sees survive reloads.
 func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *index {
 	m := snap.Model
 	ix := &index{snap: snap, byKind: map[string][]*entity{}}
-	ts := func(v int64) int64 {
-		if v != 0 {
-			return v
-		}
-		return created
-	}
 
 	for _, ce := range m.Certificates {
 		c := ce.Certificate
 		// Certificates have no name; the PEM itself is the stable key.
 		id := config.CertificateID(ce)
-		ix.add("certificates", &entity{id: id, tags: c.Tags, body: map[string]any{
-			"id": id, "cert": c.Cert, "cert_alt": snapshot.OrNull(c.CertAlt), "snis": snapshot.ListOrNull(ce.SNINames),
-			"tags": snapshot.ListOrNull(c.Tags), "created_at": ts(c.CreatedAt), "updated_at": ts(c.UpdatedAt),
-		}})
+		body := render(c, created)
+		body["id"], body["snis"] = id, snapshot.ListOrNull(ce.SNINames)
+		ix.add("certificates", &entity{id: id, tags: c.Tags, body: body})
 	}
 
 	upIDs := map[*config.UpstreamEntry]string{}
@@ -93,29 +86,17 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 		u := ue.Upstream
 		id := config.UpstreamID(ue)
 		upIDs[ue] = id
-		ix.add("upstreams", &entity{id: id, key: u.Name, tags: u.Tags, body: map[string]any{
-			"id": id, "name": u.Name, "algorithm": u.Algorithm,
-			"hash_on": u.HashOn, "hash_fallback": u.HashFallback,
-			"hash_on_header": snapshot.OrNull(u.HashOnHeader), "hash_fallback_header": snapshot.OrNull(u.HashFallbackHeader),
-			"hash_on_cookie": snapshot.OrNull(u.HashOnCookie), "hash_on_cookie_path": u.HashOnCookiePath,
-			"hash_on_query_arg": snapshot.OrNull(u.HashOnQueryArg), "hash_fallback_query_arg": snapshot.OrNull(u.HashFallbackQueryArg),
-			"hash_on_uri_capture": snapshot.OrNull(u.HashOnURICapture), "hash_fallback_uri_capture": snapshot.OrNull(u.HashFallbackURICapture),
-			"slots": u.Slots, "healthchecks": plain(u.Healthchecks), "host_header": snapshot.OrNull(u.HostHeader),
-			"client_certificate": ref(u.ClientCert), "use_srv_name": u.UseSRVName,
-			"tags": snapshot.ListOrNull(u.Tags), "created_at": ts(u.CreatedAt), "updated_at": ts(u.UpdatedAt),
-		}})
+		body := render(u, created)
+		body["id"] = id
+		ix.add("upstreams", &entity{id: id, key: u.Name, tags: u.Tags, body: body})
 		for _, te := range ue.Targets {
 			t := te.Target
 			tid := config.TargetID(ue, te)
-			// Kong's target timestamps are fractional seconds.
-			at := t.CreatedAt
-			if at == 0 {
-				at = float64(created)
-			}
-			ix.add("targets", &entity{id: tid, key: t.Target, tags: t.Tags, upstream: id, body: map[string]any{
-				"id": tid, "target": t.Target, "weight": t.Weight, "upstream": map[string]any{"id": id},
-				"tags": snapshot.ListOrNull(t.Tags), "created_at": at, "updated_at": at,
-			}})
+			body := render(t, created)
+			// Kong replaces a target rather than update it, so it was last
+			// updated when it was created.
+			body["id"], body["upstream"], body["updated_at"] = tid, map[string]any{"id": id}, body["created_at"]
+			ix.add("targets", &entity{id: tid, key: t.Target, tags: t.Tags, upstream: id, body: body})
 		}
 	}
 
@@ -144,10 +125,9 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 		c := ce.Consumer
 		id := config.ConsumerID(c)
 		consIDs[ce] = id
-		ix.add("consumers", &entity{id: id, key: c.Username, tags: c.Tags, body: map[string]any{
-			"id": id, "username": snapshot.OrNull(c.Username), "custom_id": snapshot.OrNull(c.CustomID),
-			"tags": snapshot.ListOrNull(c.Tags), "created_at": ts(c.CreatedAt), "updated_at": ts(c.UpdatedAt),
-		}})
+		body := render(c, created)
+		body["id"] = id
+		ix.add("consumers", &entity{id: id, key: c.Username, tags: c.Tags, body: body})
 	}
 
 	for _, pe := range m.Plugins {
@@ -169,15 +149,12 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 			e.consumer = consIDs[pe.Consumer]
 		}
 		e.id = config.PluginID(pe)
-		e.body = map[string]any{
-			"id": e.id, "name": p.Name, "instance_name": snapshot.OrNull(p.InstanceName),
-			"service": fk(e.service), "route": fk(e.route), "consumer": fk(e.consumer),
-			"config": pluginConfig(reg, pe), "protocols": p.Protocols, "enabled": p.Enabled,
-			"tags": snapshot.ListOrNull(p.Tags), "created_at": ts(p.CreatedAt), "updated_at": ts(p.UpdatedAt),
-		}
+		e.body = render(p, created)
+		e.body["id"], e.body["config"] = e.id, pluginConfig(reg, pe)
+		e.body["service"], e.body["route"], e.body["consumer"] = fk(e.service), fk(e.route), fk(e.consumer)
 		ix.add("plugins", e)
 	}
-	ix.addCredentials(created)
+	ix.addCredentials(reg, created)
 	return ix
 }
 

@@ -14,16 +14,6 @@ import (
 // ours (checked below).
 var leaves = []string{"internal/jsonw"}
 
-// allowed are imports the rule still lets through until their owner
-// removes them, by importing package and import, both relative to the
-// module. The lead deletes this list once the issue 12 work is merged.
-var allowed = map[[2]string]string{
-	// plugin.Credential and plugin.Directory are being moved to credential
-	// kinds the plugins declare; until then the SDK may name config's
-	// errors or credential types. Removed by p12cred.
-	{"internal/plugin", "internal/config"}: "p12cred",
-}
-
 // TestPluginImports enforces the plugin SDK's rule: a plugin imports the
 // SDK (internal/plugin), the store (internal/store), leaf utilities and
 // its own subpackages, nothing else of ours (not another plugin, proxy,
@@ -41,7 +31,6 @@ func TestPluginImports(t *testing.T) {
 			}
 		}
 	}
-	used := map[[2]string]bool{}
 	check := func(pkg string, ok func(imp string) bool) {
 		for _, imp := range imports(t, root, pkg) {
 			if !strings.HasPrefix(imp, ours) {
@@ -49,11 +38,6 @@ func TestPluginImports(t *testing.T) {
 			}
 			imp = strings.TrimPrefix(imp, ours)
 			if ok(imp) || slices.Contains(leaves, imp) {
-				continue
-			}
-			if owner, found := allowed[[2]string{pkg, imp}]; found {
-				used[[2]string{pkg, imp}] = true
-				t.Logf("%s imports %s: allowed until %s removes it", pkg, imp, owner)
 				continue
 			}
 			t.Errorf("%s imports %s: a plugin imports only internal/plugin, internal/store, leaf utilities and its own subpackages; the SDK only internal/store and leaf utilities", pkg, imp)
@@ -75,11 +59,6 @@ func TestPluginImports(t *testing.T) {
 		check(pkg, func(imp string) bool {
 			return imp == "internal/plugin" || imp == "internal/store" || within(imp, own)
 		})
-	}
-	for key, owner := range allowed {
-		if !used[key] {
-			t.Logf("allowed import %s -> %s (%s) is not used any more", key[0], key[1], owner)
-		}
 	}
 }
 

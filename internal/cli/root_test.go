@@ -59,16 +59,16 @@ func TestVersionCommand(t *testing.T) {
 
 // The embedded demo config is valid and compiles with every plugin it uses.
 func TestDemoConfigCompiles(t *testing.T) {
+	reg, err := plugin.NewRegistry(all.Registrations())
+	if err != nil {
+		t.Fatal(err)
+	}
 	m, err := config.Parse(demoConfig, config.Options{LookupEnv: func(k string) (string, bool) {
 		if strings.HasSuffix(k, "_ADDR") {
 			return "127.0.0.1:" + strconv.Itoa(len(k)), true
 		}
 		return "http://127.0.0.1:1", strings.HasPrefix(k, "DEMO_")
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := plugin.NewRegistry(all.Registrations())
+	}, Credentials: snapshot.CredentialKinds(reg)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,8 @@ type builder struct {
 	// dupKeys are the paths of entities refused for a duplicate key: see
 	// claimID.
 	dupKeys map[string]bool
+	// kinds are the declared credential kinds (Options.Credentials).
+	kinds []*CredentialKind
 
 	services  index[*ServiceEntry]
 	routes    index[*RouteEntry]

@@ -17,9 +17,10 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// Credentials (Kong's key-auth, basic-auth, jwt and acl DAOs) are declared
-// nested in a consumer (`consumers[i].keyauth_credentials[j]`) or at the top
-// level with a `consumer:` reference by username or id.
+// Credentials (Kong's basic-auth, jwt and acl DAOs, and the kinds plugins
+// declare: credkinds.go) are declared nested in a consumer
+// (`consumers[i].basicauth_credentials[j]`) or at the top level with a
+// `consumer:` reference by username or id.
 
 // ConsumerRef is a credential's consumer: `consumer: alice`, `consumer:
 // {username: alice}` or `consumer: {id: 6f1c...}`. A bare string or a
@@ -38,22 +39,6 @@ func (r *ConsumerRef) Key() string {
 		return r.ID
 	}
 	return r.Username
-}
-
-// KeyAuthCredential is a key-auth key (Kong `keyauth_credentials`). Kong
-// generates a key when none is given, which a declarative file cannot rely
-// on, so key is required here.
-type KeyAuthCredential struct {
-	Meta `yaml:",inline"`
-	ID   string `yaml:"id"`
-	Key  string `yaml:"key"`
-	// TTL is the key's lifetime in seconds, 0 for none. Kong counts it from
-	// the credential's creation; Turnpike counts it from the first load of
-	// a configuration holding the credential (see snapshot.Directory).
-	TTL       int          `yaml:"ttl"`
-	Tags      []string     `yaml:"tags"`
-	Consumer  *ConsumerRef `yaml:"consumer"`
-	CreatedAt int64        `yaml:"created_at"`
 }
 
 // BasicAuthCredential is a basic-auth username and password (Kong
@@ -119,17 +104,18 @@ var jwtAlgorithms = []struct {
 // bcryptPrefixes mark a password given already hashed.
 var bcryptPrefixes = []string{"$2a$", "$2b$", "$2y$"}
 
-// credentialIndexes are the uniqueness indexes of credentials: key-auth
-// keys, basic-auth usernames, jwt keys, and acl groups per consumer (ids
-// are checked with every other kind's, checkEntityIDs).
+// credentialIndexes are the uniqueness indexes of credentials: basic-auth
+// usernames, jwt keys, acl groups per consumer and the declared kinds'
+// keys (ids are checked with every other kind's, checkEntityIDs).
 type credentialIndexes struct {
-	keys      map[string]string
 	usernames index[*BasicAuthEntry]
 	jwtKeys   index[*JWTSecretEntry]
 	groups    map[aclKey]string
 	// toHash are the basic-auth entries whose plain password is hashed
 	// once validation is done.
 	toHash []*BasicAuthEntry
+	// declared are the keys claimed in each declared kind, by kind name.
+	declared map[string]map[string]string
 }
 
 type aclKey struct {
@@ -140,15 +126,16 @@ type aclKey struct {
 // buildCredentials validates every credential, nested ones (consumers
 // given) first, then top-level ones, and adds them to the model.
 func (b *builder) buildCredentials(consumers []*ConsumerEntry) {
-	ix := &credentialIndexes{keys: map[string]string{}, groups: map[aclKey]string{}}
+	ix := &credentialIndexes{groups: map[aclKey]string{}, declared: map[string]map[string]string{}}
+	for _, k := range b.kinds {
+		ix.declared[k.Name] = map[string]string{}
+	}
 	for i, ce := range consumers {
 		if b.cp.stop() {
 			return
 		}
 		c := &b.cfg.Consumers[i]
-		for j := range c.KeyAuthCredentials {
-			b.addKeyAuth(ix, &c.KeyAuthCredentials[j], at(JoinPath(ce.Path, "keyauth_credentials"), j), ce)
-		}
+		b.addDeclared(c.declared, ce.Path, ce, ix.declared)
 		for j := range c.BasicAuthCredentials {
 			b.addBasicAuth(ix, &c.BasicAuthCredentials[j], at(JoinPath(ce.Path, "basicauth_credentials"), j), ce)
 		}
@@ -159,12 +146,7 @@ func (b *builder) buildCredentials(consumers []*ConsumerEntry) {
 			b.addACL(ix, &c.ACLs[j], at(JoinPath(ce.Path, "acls"), j), ce)
 		}
 	}
-	for i := range b.cfg.KeyAuthCredentials {
-		if b.cp.stop() {
-			return
-		}
-		b.addKeyAuth(ix, &b.cfg.KeyAuthCredentials[i], at("keyauth_credentials", i), nil)
-	}
+	b.addDeclared(b.cfg.declared, "", nil, ix.declared)
 	for i := range b.cfg.BasicAuthCredentials {
 		if b.cp.stop() {
 			return
@@ -214,31 +196,6 @@ func (b *builder) credentialConsumer(ref *ConsumerRef, path string, parent *Cons
 		return nil, false
 	}
 	return c, true
-}
-
-// maxTTL is the largest ttl Kong's DAO accepts (about three years).
-const maxTTL = 100000000
-
-func (b *builder) addKeyAuth(ix *credentialIndexes, k *KeyAuthCredential, path string, parent *ConsumerEntry) {
-	b.checkID(k.ID, path)
-	ce, ok := b.credentialConsumer(k.Consumer, path, parent)
-	if k.Key == "" {
-		b.err(JoinPath(path, "key"), "required field missing")
-		ok = false
-	} else if first, dup := ix.keys[k.Key]; dup {
-		// The key is a secret: name where it is, not what it is.
-		b.errf(JoinPath(path, "key"), "duplicate key (first defined at %s)", first)
-		ok = false
-	} else {
-		ix.keys[k.Key] = path
-	}
-	if k.TTL < 0 || k.TTL > maxTTL {
-		b.between(JoinPath(path, "ttl"), k.TTL, 0, maxTTL)
-		ok = false
-	}
-	if ok {
-		b.m.KeyAuthCredentials = append(b.m.KeyAuthCredentials, &KeyAuthEntry{Path: path, Credential: k, Consumer: ce})
-	}
 }
 
 func (b *builder) addBasicAuth(ix *credentialIndexes, c *BasicAuthCredential, path string, parent *ConsumerEntry) {

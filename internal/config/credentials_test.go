@@ -115,24 +115,6 @@ func TestCredentialErrors(t *testing.T) {
 			{Path: "consumers[0].keyauth_credentials[1].id", Message: "duplicate id '" + uuid1 + "' (first defined at consumers[0].keyauth_credentials[0])"},
 		}},
 
-		// key-auth.
-		{"key-auth key required", "consumers: [{username: a, keyauth_credentials: [{}, {key: ''}]}]", Errors{
-			{Path: "consumers[0].keyauth_credentials[0].key", Message: "required field missing"},
-			{Path: "consumers[0].keyauth_credentials[1].key", Message: "required field missing"},
-		}},
-		{"key-auth key unique across consumers, not echoed", "consumers: [{username: a, keyauth_credentials: [{key: s3cret}]}, {username: b, keyauth_credentials: [{key: s3cret}]}]\nkeyauth_credentials: [{key: s3cret, consumer: a}]", Errors{
-			{Path: "consumers[1].keyauth_credentials[0].key", Message: "duplicate key (first defined at consumers[0].keyauth_credentials[0])"},
-			{Path: "keyauth_credentials[0].key", Message: "duplicate key (first defined at consumers[0].keyauth_credentials[0])"},
-		}},
-		{"key-auth ttl", "consumers: [{username: a, keyauth_credentials: [{key: k1, ttl: -1}, {key: k2, ttl: 100000001}, {key: k3, ttl: 0}, {key: k4, ttl: 100000000}, {key: k5, ttl: soon}]}]", Errors{
-			{Path: "consumers[0].keyauth_credentials[4].ttl", Message: "expected an integer"},
-			{Path: "consumers[0].keyauth_credentials[0].ttl", Message: "value should be between 0 and 100000000"},
-			{Path: "consumers[0].keyauth_credentials[1].ttl", Message: "value should be between 0 and 100000000"},
-		}},
-		{"key-auth key type", "consumers: [{username: a, keyauth_credentials: [{key: [x]}]}]", Errors{
-			{Path: "consumers[0].keyauth_credentials[0].key", Message: "expected a string"},
-		}},
-
 		// basic-auth.
 		{"basic-auth required fields", "consumers: [{username: a, basicauth_credentials: [{}]}]", Errors{
 			{Path: "consumers[0].basicauth_credentials[0].username", Message: "required field missing"},
@@ -229,7 +211,7 @@ func TestCredentialErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src := "_format_version: \"3.0\"\n" + tt.src + "\n"
-			_, err := Parse([]byte(src), Options{})
+			_, err := Parse([]byte(src), withKeyAuth)
 			if diff := cmp.Diff(tt.want, asErrors(t, err), ignoreLine); diff != "" {
 				t.Errorf("errors (-want +got):\n%s", diff)
 			}
@@ -267,7 +249,7 @@ acls:
   - {group: users, consumer: alice}
   - {group: users, consumer: 22222222-2222-4222-8222-222222222222}
 `
-	m, err := Parse([]byte(src), Options{})
+	m, err := Parse([]byte(src), withKeyAuth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,8 +262,9 @@ acls:
 		Tags      []string
 	}
 	var gotKA []kv
-	for _, e := range m.KeyAuthCredentials {
-		gotKA = append(gotKA, kv{e.Path, e.Credential.Key, e.Credential.TTL, e.Consumer, e.Credential.Tags})
+	for _, e := range m.Credentials {
+		f := e.Fields.(*keyAuthFields)
+		gotKA = append(gotKA, kv{e.Path, f.Key, f.TTL, e.Consumer, e.Tags})
 	}
 	wantKA := []kv{
 		{"consumers[0].keyauth_credentials[0]", "alice-key", 60, alice, []string{"t1"}},
@@ -290,7 +273,7 @@ acls:
 	if diff := cmp.Diff(wantKA, gotKA, cmp.Comparer(func(a, b *ConsumerEntry) bool { return a == b })); diff != "" {
 		t.Errorf("key-auth (-want +got):\n%s", diff)
 	}
-	if id := m.KeyAuthCredentials[0].Credential.ID; id != "11111111-1111-4111-8111-111111111111" {
+	if id := m.Credentials[0].ID; id != "11111111-1111-4111-8111-111111111111" {
 		t.Errorf("key-auth id = %q", id)
 	}
 

@@ -54,6 +54,8 @@ type decoder struct {
 	// asWritten decodes strings resolved from vault references as the
 	// references (for showing a config back).
 	asWritten bool
+	// kinds are the declared credential kinds, by name.
+	kinds map[string]*CredentialKind
 }
 
 func (d *decoder) fail(path string, v *value, msg string) {
@@ -238,6 +240,16 @@ func (d *decoder) decodeStruct(v *value, rv reflect.Value, path string) {
 	fields := fieldsOf(rv.Type())
 	for i, key := range v.keys {
 		child := KeyPath(path, key)
+		if k, ok := d.kinds[key]; ok && rv.CanAddr() {
+			if h, ok := rv.Addr().Interface().(credentialHolder); ok {
+				held := h.declaredCredentials()
+				if *held == nil {
+					*held = declaredCredentials{}
+				}
+				(*held)[key] = d.decodeCredentials(v.vals[i], k, child)
+				continue
+			}
+		}
 		f, ok := fields.byName[key]
 		if !ok {
 			if d.cp.stop() {

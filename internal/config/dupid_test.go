@@ -162,7 +162,7 @@ consumers:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse([]byte("_format_version: \"3.0\"\n"+tt.src), Options{})
+			_, err := Parse([]byte("_format_version: \"3.0\"\n"+tt.src), withKeyAuth)
 			if diff := cmp.Diff(tt.want, asErrors(t, err), cmpopts.SortSlices(func(a, b FieldError) bool { return a.Path < b.Path }), ignoreLine); diff != "" {
 				t.Fatalf("errors (-want +got):\n%s", diff)
 			}

@@ -103,10 +103,7 @@ func (b *builder) checkEntityIDs() {
 		ce := m.Certificates[i]
 		b.claimID(ids, ce.Certificate.ID, CertificateID(ce), ce.Path)
 	})
-	claim(len(m.KeyAuthCredentials), func(ids idSet, i int) {
-		e := m.KeyAuthCredentials[i]
-		b.claimID(ids, e.Credential.ID, KeyAuthID(e), e.Path)
-	})
+	b.claimCredentialIDs()
 	claim(len(m.BasicAuthCredentials), func(ids idSet, i int) {
 		e := m.BasicAuthCredentials[i]
 		b.claimID(ids, e.Credential.ID, BasicAuthID(e), e.Path)

@@ -198,14 +198,9 @@ func ACLID(e *ACLEntry) string {
 	return KongID("acls", "acls:*:"+consumer+":"+a.Group)
 }
 
-// KeyAuthID is a key-auth credential's id: its configured one or a stable
-// one from its consumer and key (Kong's is random).
-func KeyAuthID(e *KeyAuthEntry) string {
-	k := e.Credential
-	return EntityID("keyauth_credentials", k.ID, ConsumerID(e.Consumer.Consumer)+"|"+k.Key)
-}
-
-// JWTSecretID is a jwt credential's id, as KeyAuthID.
+// JWTSecretID is a jwt credential's id: its configured one or a stable one
+// from its consumer and key (Kong's is random), as a declared kind's
+// (CredentialEntry.ID).
 func JWTSecretID(e *JWTSecretEntry) string {
 	j := e.Secret
 	return EntityID("jwt_secrets", j.ID, ConsumerID(e.Consumer.Consumer)+"|"+j.Key)

@@ -53,7 +53,7 @@ plugins:
 // basic-auth one; the key-auth and jwt ids and the custom_id consumer's
 // are Turnpike's own (Kong's are random).
 func TestGeneratedIDsArePinned(t *testing.T) {
-	m, err := Parse([]byte(idsYAML), Options{})
+	m, err := Parse([]byte(idsYAML), withKeyAuth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestGeneratedIDsArePinned(t *testing.T) {
 	for _, pe := range m.Plugins {
 		got[pe.Path] = PluginID(pe)
 	}
-	got["key-auth alice-key"] = KeyAuthID(m.KeyAuthCredentials[0])
+	got["key-auth alice-key"] = m.Credentials[0].ID
 	got["basic-auth alice-basic"] = BasicAuthID(m.BasicAuthCredentials[0])
 	got["jwt alice-iss"] = JWTSecretID(m.JWTSecrets[0])
 	got["EntityID"] = EntityID("upstreams", "", "pool")

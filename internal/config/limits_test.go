@@ -172,7 +172,7 @@ func TestInvalidUTF8Refused(t *testing.T) {
 		"keyauth_credentials[0].key":   "keyauth_credentials: [{key: k" + bad + ", consumer: c}]\nconsumers: [{username: c}]",
 	} {
 		t.Run(path, func(t *testing.T) {
-			_, err := Parse([]byte("_format_version: \"3.0\"\n"+doc+"\n"), Options{})
+			_, err := Parse([]byte("_format_version: \"3.0\"\n"+doc+"\n"), withKeyAuth)
 			errs, ok := err.(Errors)
 			if !ok {
 				t.Fatalf("error = %v", err)

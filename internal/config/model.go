@@ -19,8 +19,10 @@ type Model struct {
 	Certificates  []*CertificateEntry
 	CACerts       []*CACertEntry
 	// Credentials, nested ones (in consumer order) before top-level ones,
-	// each with its consumer resolved.
-	KeyAuthCredentials   []*KeyAuthEntry
+	// each with its consumer resolved. Credentials are the declared
+	// kinds', kind by kind in declaration order within each consumer and
+	// at the top level.
+	Credentials          []*CredentialEntry
 	BasicAuthCredentials []*BasicAuthEntry
 	JWTSecrets           []*JWTSecretEntry
 	ACLs                 []*ACLEntry
@@ -110,13 +112,6 @@ type CACertEntry struct {
 	// Digest is the hex SHA-256 of the certificate's DER (Kong's
 	// cert_digest).
 	Digest string
-}
-
-// KeyAuthEntry is a key-auth credential with its consumer.
-type KeyAuthEntry struct {
-	Path       string // "consumers[3].keyauth_credentials[0]" or "keyauth_credentials[1]"
-	Credential *KeyAuthCredential
-	Consumer   *ConsumerEntry
 }
 
 // BasicAuthEntry is a basic-auth credential with its consumer and the

@@ -46,7 +46,7 @@ func TestNestedForeignKeyNamingTheParent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := Parse([]byte("_format_version: \"3.0\"\n"+tt.src), Options{})
+			m, err := Parse([]byte("_format_version: \"3.0\"\n"+tt.src), withKeyAuth)
 			for i := range tt.wantErr {
 				tt.wantErr[i].Line = 0
 			}

@@ -21,6 +21,10 @@ type Options struct {
 	// MaxValues bounds the values a document may hold, counted before
 	// parsing (see MaxNodes): 0 means MaxNodes, negative no bound.
 	MaxValues int
+	// Credentials are the credential kinds the plugins declare, in the
+	// order their entities are checked; a file holding a kind not listed
+	// is refused (unknown field).
+	Credentials []CredentialKind
 }
 
 // Load reads a declarative config file and parses it.
@@ -79,7 +83,11 @@ func ParseContext(ctx context.Context, data []byte, opts Options) (*Model, error
 	var cfg Config
 	applyDefaults(reflect.ValueOf(&cfg).Elem())
 	lines := map[string]int{}
-	d := decoder{errs: &errs, lines: lines, cp: checkpoint{ctx: ctx}}
+	kinds := make(map[string]*CredentialKind, len(opts.Credentials))
+	for i := range opts.Credentials {
+		kinds[opts.Credentials[i].Name] = &opts.Credentials[i]
+	}
+	d := decoder{errs: &errs, lines: lines, cp: checkpoint{ctx: ctx}, kinds: kinds}
 	d.decode(root, reflect.ValueOf(&cfg).Elem(), "")
 	if err := Abandoned(ctx); err != nil {
 		return nil, err
@@ -91,6 +99,9 @@ func ParseContext(ctx context.Context, data []byte, opts Options) (*Model, error
 	}
 
 	b := newBuilder(ctx, &cfg, lines, &errs)
+	for i := range opts.Credentials {
+		b.kinds = append(b.kinds, &opts.Credentials[i])
+	}
 	b.m.Hash = SourceHash(data)
 	b.m.Source = data
 	b.m.redaction = red
@@ -138,7 +149,7 @@ func (m *Model) Summary() string {
 		count(len(m.Plugins), "plugin", "plugins"),
 		count(len(m.Consumers), "consumer", "consumers"),
 	}
-	if n := len(m.KeyAuthCredentials) + len(m.BasicAuthCredentials) + len(m.JWTSecrets); n > 0 {
+	if n := len(m.Credentials) + len(m.BasicAuthCredentials) + len(m.JWTSecrets); n > 0 {
 		parts = append(parts, count(n, "credential", "credentials"))
 	}
 	targets := 0

@@ -1,6 +1,7 @@
 package config
 
 // The entity types below mirror Kong's declarative format 3.0 field for field.
+// Their `admin` tags say how the admin API shows a field (admin/render.go).
 // Defaults are Kong's (kong/db/schema/entities/*.lua) and are applied by
 // SetDefaults before a YAML/JSON node is decoded over the value, so a field
 // the user leaves out keeps Kong's default. Pointers mark the few fields whose
@@ -24,12 +25,13 @@ type Config struct {
 	SNIs           []SNI           `yaml:"snis"`
 
 	// Credentials declared at the top level name their consumer.
-	KeyAuthCredentials   []KeyAuthCredential   `yaml:"keyauth_credentials"`
 	BasicAuthCredentials []BasicAuthCredential `yaml:"basicauth_credentials"`
 	JWTSecrets           []JWTSecret           `yaml:"jwt_secrets"`
 	ACLs                 []ACL                 `yaml:"acls"`
 
 	Vaults []Vault `yaml:"vaults"`
+
+	declared declaredCredentials
 }
 
 // Meta is what Kong allows besides the fields, on every entity and at the
@@ -158,17 +160,17 @@ type Endpoint struct {
 type Consumer struct {
 	Meta      `yaml:",inline"`
 	ID        string   `yaml:"id"`
-	Username  string   `yaml:"username"`
-	CustomID  string   `yaml:"custom_id"`
-	Tags      []string `yaml:"tags"`
-	CreatedAt int64    `yaml:"created_at"`
-	UpdatedAt int64    `yaml:"updated_at"`
-	Plugins   []Plugin `yaml:"plugins"`
+	Username  string   `yaml:"username" admin:"nullzero"`
+	CustomID  string   `yaml:"custom_id" admin:"nullzero"`
+	Tags      []string `yaml:"tags" admin:"nullzero"`
+	CreatedAt int64    `yaml:"created_at" admin:"loadtime"`
+	UpdatedAt int64    `yaml:"updated_at" admin:"loadtime"`
+	Plugins   []Plugin `yaml:"plugins" admin:"-"`
 	// Credentials nested in a consumer belong to it.
-	KeyAuthCredentials   []KeyAuthCredential   `yaml:"keyauth_credentials"`
-	BasicAuthCredentials []BasicAuthCredential `yaml:"basicauth_credentials"`
-	JWTSecrets           []JWTSecret           `yaml:"jwt_secrets"`
-	ACLs                 []ACL                 `yaml:"acls"`
+	BasicAuthCredentials []BasicAuthCredential `yaml:"basicauth_credentials" admin:"-"`
+	JWTSecrets           []JWTSecret           `yaml:"jwt_secrets" admin:"-"`
+	ACLs                 []ACL                 `yaml:"acls" admin:"-"`
+	declared             declaredCredentials
 }
 
 // Plugin is a plugin instance at some scope (Kong `plugins`).
@@ -176,16 +178,16 @@ type Plugin struct {
 	Meta         `yaml:",inline"`
 	ID           string   `yaml:"id"`
 	Name         string   `yaml:"name"`
-	InstanceName string   `yaml:"instance_name"`
-	Route        *Ref     `yaml:"route"`
-	Service      *Ref     `yaml:"service"`
-	Consumer     *Ref     `yaml:"consumer"`
-	Config       Raw      `yaml:"config"`
+	InstanceName string   `yaml:"instance_name" admin:"nullzero"`
+	Route        *Ref     `yaml:"route" admin:"-"`
+	Service      *Ref     `yaml:"service" admin:"-"`
+	Consumer     *Ref     `yaml:"consumer" admin:"-"`
+	Config       Raw      `yaml:"config" admin:"-"`
 	Protocols    []string `yaml:"protocols"`
 	Enabled      bool     `yaml:"enabled"`
-	Tags         []string `yaml:"tags"`
-	CreatedAt    int64    `yaml:"created_at"`
-	UpdatedAt    int64    `yaml:"updated_at"`
+	Tags         []string `yaml:"tags" admin:"nullzero"`
+	CreatedAt    int64    `yaml:"created_at" admin:"loadtime"`
+	UpdatedAt    int64    `yaml:"updated_at" admin:"loadtime"`
 }
 
 // SetDefaults applies Kong's plugin defaults.
@@ -202,23 +204,23 @@ type Upstream struct {
 	Algorithm              string       `yaml:"algorithm"`
 	HashOn                 string       `yaml:"hash_on"`
 	HashFallback           string       `yaml:"hash_fallback"`
-	HashOnHeader           string       `yaml:"hash_on_header"`
-	HashFallbackHeader     string       `yaml:"hash_fallback_header"`
-	HashOnCookie           string       `yaml:"hash_on_cookie"`
+	HashOnHeader           string       `yaml:"hash_on_header" admin:"nullzero"`
+	HashFallbackHeader     string       `yaml:"hash_fallback_header" admin:"nullzero"`
+	HashOnCookie           string       `yaml:"hash_on_cookie" admin:"nullzero"`
 	HashOnCookiePath       string       `yaml:"hash_on_cookie_path"`
-	HashOnQueryArg         string       `yaml:"hash_on_query_arg"`
-	HashFallbackQueryArg   string       `yaml:"hash_fallback_query_arg"`
-	HashOnURICapture       string       `yaml:"hash_on_uri_capture"`
-	HashFallbackURICapture string       `yaml:"hash_fallback_uri_capture"`
+	HashOnQueryArg         string       `yaml:"hash_on_query_arg" admin:"nullzero"`
+	HashFallbackQueryArg   string       `yaml:"hash_fallback_query_arg" admin:"nullzero"`
+	HashOnURICapture       string       `yaml:"hash_on_uri_capture" admin:"nullzero"`
+	HashFallbackURICapture string       `yaml:"hash_fallback_uri_capture" admin:"nullzero"`
 	Slots                  int          `yaml:"slots"`
 	Healthchecks           Healthchecks `yaml:"healthchecks"`
-	HostHeader             string       `yaml:"host_header"`
+	HostHeader             string       `yaml:"host_header" admin:"nullzero"`
 	ClientCert             *Ref         `yaml:"client_certificate"`
 	UseSRVName             bool         `yaml:"use_srv_name"`
-	Tags                   []string     `yaml:"tags"`
-	CreatedAt              int64        `yaml:"created_at"`
-	UpdatedAt              int64        `yaml:"updated_at"`
-	Targets                []Target     `yaml:"targets"`
+	Tags                   []string     `yaml:"tags" admin:"nullzero"`
+	CreatedAt              int64        `yaml:"created_at" admin:"loadtime"`
+	UpdatedAt              int64        `yaml:"updated_at" admin:"loadtime"`
+	Targets                []Target     `yaml:"targets" admin:"-"`
 }
 
 // SetDefaults applies Kong's upstream defaults.
@@ -323,10 +325,10 @@ type Target struct {
 	ID        string   `yaml:"id"`
 	Target    string   `yaml:"target"`
 	Weight    int      `yaml:"weight"`
-	Upstream  *Ref     `yaml:"upstream"`
-	Tags      []string `yaml:"tags"`
-	CreatedAt float64  `yaml:"created_at"`
-	UpdatedAt float64  `yaml:"updated_at"`
+	Upstream  *Ref     `yaml:"upstream" admin:"-"`
+	Tags      []string `yaml:"tags" admin:"nullzero"`
+	CreatedAt float64  `yaml:"created_at" admin:"loadtime"`
+	UpdatedAt float64  `yaml:"updated_at" admin:"-"`
 }
 
 // SetDefaults applies Kong's defaults.
@@ -337,14 +339,14 @@ type Certificate struct {
 	Meta      `yaml:",inline"`
 	ID        string   `yaml:"id"`
 	Cert      string   `yaml:"cert"`
-	Key       string   `yaml:"key"`
-	CertAlt   string   `yaml:"cert_alt"`
-	KeyAlt    string   `yaml:"key_alt"`
-	Tags      []string `yaml:"tags"`
-	CreatedAt int64    `yaml:"created_at"`
-	UpdatedAt int64    `yaml:"updated_at"`
+	Key       string   `yaml:"key" admin:"-"`
+	CertAlt   string   `yaml:"cert_alt" admin:"nullzero"`
+	KeyAlt    string   `yaml:"key_alt" admin:"-"`
+	Tags      []string `yaml:"tags" admin:"nullzero"`
+	CreatedAt int64    `yaml:"created_at" admin:"loadtime"`
+	UpdatedAt int64    `yaml:"updated_at" admin:"loadtime"`
 	// SNIs nested in a certificate are plain names (or SNI objects).
-	SNIs []SNI `yaml:"snis"`
+	SNIs []SNI `yaml:"snis" admin:"-"`
 }
 
 // CACertificate is a trusted CA (Kong `ca_certificates`).

@@ -12,7 +12,8 @@ type Credential struct {
 	ID       string
 	Kind     string // "key-auth", "basic-auth", "jwt"
 	Consumer *Consumer
-	// Key is the key-auth key or the jwt key (the `iss`/kid value).
+	// Key is what the credential is found by: a declared kind's key
+	// (CredentialKind.Key), or the jwt key (the `iss`/kid value).
 	Key string
 	// Username and PasswordHash (bcrypt) are basic-auth's.
 	Username     string
@@ -32,6 +33,12 @@ type Credential struct {
 	// ExpiresAt is when a credential with a ttl stops working (zero: never).
 	ExpiresAt time.Time
 	Tags      []string
+	// Fields are a declared kind's own fields (CredentialKind.New).
+	Fields any
+	// LoadedAt is when the first configuration holding the credential was
+	// loaded: a reload that keeps it (same kind, key, id and consumer)
+	// keeps this time, a restart does not.
+	LoadedAt time.Time
 }
 
 // Expired reports whether the credential's ttl has run out at now.
@@ -48,8 +55,9 @@ type Directory interface {
 	Consumer(idOrUsername string) (*Consumer, bool)
 	// ConsumerByCustomID finds a consumer by custom_id.
 	ConsumerByCustomID(customID string) (*Consumer, bool)
-	// KeyAuth finds a key-auth credential by its key.
-	KeyAuth(key string) (*Credential, bool)
+	// Credential finds a credential of a declared kind (its
+	// CredentialKind.Name) by its key.
+	Credential(kind, key string) (*Credential, bool)
 	// BasicAuth finds a basic-auth credential by username.
 	BasicAuth(username string) (*Credential, bool)
 	// JWT finds a jwt credential by its key.

@@ -31,6 +31,8 @@ type Registration struct {
 	NoConsumer bool
 	// Admin are the routes the plugin adds to the admin API (nil: none).
 	Admin []AdminRoute
+	// Credentials are the credential kinds the plugin owns.
+	Credentials []CredentialKind
 }
 
 // Env carries what a plugin instance may depend on: generic services

@@ -121,6 +121,7 @@ func (l *Loader) SetLimits(lim Limits) { l.limits = lim }
 func (l *Loader) parseOptions() config.Options {
 	opts := l.opts
 	opts.MaxValues = MaxValues(l.limits.Memory)
+	opts.Credentials = snapshot.CredentialKinds(l.deps.Registry)
 	return opts
 }
 

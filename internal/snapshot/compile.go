@@ -63,7 +63,7 @@ func CompileContext(ctx context.Context, m *config.Model, d Deps) (*Snapshot, er
 	if d.Previous != nil {
 		prevDir, _ = d.Previous.Directory.(*Directory)
 	}
-	c.snap.Directory = NewDirectory(m, time.Now(), prevDir)
+	c.snap.Directory = NewDirectory(m, time.Now(), prevDir, d.Registry.CredentialKinds())
 	c.snap.Counts = Counts{
 		Services: len(m.Services), Routes: len(m.Routes), Plugins: len(m.Plugins),
 		Consumers: len(m.Consumers), Upstreams: len(m.Upstreams), Certificates: len(m.Certificates),

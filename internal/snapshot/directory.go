@@ -18,11 +18,12 @@ import (
 // name-based UUID of the credential kind, consumer id and key (username for
 // basic-auth), stable across reloads.
 //
-// Key-auth ttl: Kong counts a key's ttl from its creation. A declarative
+// Ttls: Kong counts a credential's ttl from its creation. A declarative
 // file has no creation time, so Turnpike counts it from the first load of a
-// configuration holding the key; a reload that keeps the key (same key, id
-// and consumer) keeps its original start, so reloading does not renew it.
-// A restart does. ExpiresAt is start + ttl; plugins check Expired.
+// configuration holding the credential (Credential.LoadedAt); a reload that
+// keeps it (same kind, key, id and consumer) keeps its original start, so
+// reloading does not renew it. A restart does. A kind's Compile sets
+// ExpiresAt from it; plugins check Expired.
 //
 // A jwt HMAC credential given without a secret gets a random one, as Kong
 // generates it; a reload that keeps the credential (same consumer and key)
@@ -31,31 +32,27 @@ import (
 type Directory struct {
 	consumers map[string]*plugin.Consumer // by id and by username
 	byCustom  map[string]*plugin.Consumer // by custom_id
-	keyAuth   map[string]*keyAuthEntry
-	basicAuth map[string]*plugin.Credential
-	jwt       map[string]*plugin.Credential
-	groups    map[string][]string // by consumer id
+	// credentials are the declared kinds' credentials, one index per kind.
+	credentials []kindIndex
+	basicAuth   map[string]*plugin.Credential
+	jwt         map[string]*plugin.Credential
+	groups      map[string][]string // by consumer id
 	// generated are the jwt keys whose secret this directory, or one
 	// before it, generated.
 	generated map[string]struct{}
 }
 
-// keyAuthEntry is a key-auth credential and when its ttl started.
-type keyAuthEntry struct {
-	cred  plugin.Credential
-	since time.Time
-}
-
 var _ plugin.Directory = (*Directory)(nil)
 
 // NewDirectory indexes m's consumers and credentials. now is the load time
-// that key-auth ttls start at; prev (may be nil) is the previous
-// snapshot's directory, whose start times are kept for unchanged keys.
-func NewDirectory(m *config.Model, now time.Time, prev *Directory) *Directory {
+// that ttls start at; prev (may be nil) is the previous snapshot's
+// directory, whose start times and generated secrets are kept for
+// unchanged credentials.
+// kinds are the declared credential kinds (reg.CredentialKinds()).
+func NewDirectory(m *config.Model, now time.Time, prev *Directory, kinds []*plugin.CredentialKind) *Directory {
 	d := &Directory{
 		consumers: make(map[string]*plugin.Consumer, 2*len(m.Consumers)),
 		byCustom:  map[string]*plugin.Consumer{},
-		keyAuth:   make(map[string]*keyAuthEntry, len(m.KeyAuthCredentials)),
 		basicAuth: make(map[string]*plugin.Credential, len(m.BasicAuthCredentials)),
 		jwt:       make(map[string]*plugin.Credential, len(m.JWTSecrets)),
 		groups:    map[string][]string{},
@@ -75,26 +72,6 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory) *Directory {
 		if c.CustomID != "" {
 			d.byCustom[c.CustomID] = c
 		}
-	}
-
-	keys := make([]keyAuthEntry, len(m.KeyAuthCredentials))
-	for i, e := range m.KeyAuthCredentials {
-		k, c := e.Credential, byEntry[e.Consumer]
-		ka := &keys[i]
-		ka.cred = plugin.Credential{
-			ID:   config.KeyAuthID(e),
-			Kind: "key-auth", Consumer: c, Key: k.Key, Tags: k.Tags,
-		}
-		ka.since = now
-		if prev != nil {
-			if p, ok := prev.keyAuth[k.Key]; ok && p.cred.ID == ka.cred.ID && p.cred.Consumer.ID == c.ID {
-				ka.since = p.since
-			}
-		}
-		if k.TTL > 0 {
-			ka.cred.ExpiresAt = ka.since.Add(time.Duration(k.TTL) * time.Second)
-		}
-		d.keyAuth[k.Key] = ka
 	}
 
 	basics := make([]plugin.Credential, len(m.BasicAuthCredentials))
@@ -127,7 +104,82 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory) *Directory {
 		id := byEntry[e.Consumer].ID
 		d.groups[id] = append(d.groups[id], e.ACL.Group)
 	}
+	d.indexCredentials(m, now, prev, kinds, byEntry)
 	return d
+}
+
+// indexCredentials indexes the declared kinds' credentials by key. A
+// credential that the previous directory held with the same kind, key, id
+// and consumer keeps its LoadedAt.
+func (d *Directory) indexCredentials(m *config.Model, now time.Time, prev *Directory, kinds []*plugin.CredentialKind, byEntry map[*config.ConsumerEntry]*plugin.Consumer) {
+	pos := make(map[string]int, len(kinds))
+	d.credentials = make([]kindIndex, len(kinds))
+	for i, k := range kinds {
+		pos[k.Name] = i
+		d.credentials[i] = kindIndex{name: k.Name, byKey: map[string]*plugin.Credential{}}
+	}
+	// One allocation for all of them.
+	creds := make([]plugin.Credential, len(m.Credentials))
+	for i, e := range m.Credentials {
+		k, ix := kinds[pos[e.Kind]], d.credentials[pos[e.Kind]].byKey
+		c := &creds[i]
+		*c = plugin.Credential{ID: e.ID, Kind: k.Label, Consumer: byEntry[e.Consumer], Key: k.Key(e.Fields),
+			Tags: e.Tags, Fields: e.Fields, LoadedAt: now}
+		if prev != nil {
+			if p, ok := prev.index(k.Name)[c.Key]; ok && p.ID == c.ID && p.Consumer.ID == c.Consumer.ID {
+				c.LoadedAt = p.LoadedAt
+			}
+		}
+		if k.Compile != nil {
+			k.Compile(c)
+		}
+		ix[c.Key] = c
+		d.credentials[pos[e.Kind]].list = append(d.credentials[pos[e.Kind]].list, c)
+	}
+}
+
+// kindIndex is one declared kind's credentials by key, and in
+// configuration order.
+type kindIndex struct {
+	name  string
+	byKey map[string]*plugin.Credential
+	list  []*plugin.Credential
+}
+
+// list is kind's credentials in configuration order (nil when no plugin
+// declares it).
+func (d *Directory) list(kind string) []*plugin.Credential {
+	for i := range d.credentials {
+		if d.credentials[i].name == kind {
+			return d.credentials[i].list
+		}
+	}
+	return nil
+}
+
+// index is the index of kind (nil when no plugin declares it). A scan
+// finds it: there are a few kinds, and the name a plugin asks for is the
+// constant its kind was declared with, so comparing is mostly comparing
+// pointers; a map of kinds measured 25 ns more per lookup.
+func (d *Directory) index(kind string) map[string]*plugin.Credential {
+	for i := range d.credentials {
+		if d.credentials[i].name == kind {
+			return d.credentials[i].byKey
+		}
+	}
+	return nil
+}
+
+// CredentialKinds is what config needs of the declared credential kinds
+// (config.Options.Credentials).
+func CredentialKinds(reg *plugin.Registry) []config.CredentialKind {
+	var out []config.CredentialKind
+	for _, k := range reg.CredentialKinds() {
+		check := k.Check
+		out = append(out, config.CredentialKind{Name: k.Name, New: k.New, Key: k.Key,
+			Check: func(fields any, c config.CredentialCheck) bool { return check(fields, c) }})
+	}
+	return out
 }
 
 // generatedSecret is the secret of the jwt credential key of consumer
@@ -179,13 +231,11 @@ func (d *Directory) ConsumerByCustomID(customID string) (*plugin.Consumer, bool)
 	return c, ok
 }
 
-// KeyAuth finds a key-auth credential by its key (expired ones too: the
-// plugin checks Expired).
-func (d *Directory) KeyAuth(key string) (*plugin.Credential, bool) {
-	if e, ok := d.keyAuth[key]; ok {
-		return &e.cred, true
-	}
-	return nil, false
+// Credential finds a credential of a declared kind by its key (expired
+// ones too: the plugin checks Expired).
+func (d *Directory) Credential(kind, key string) (*plugin.Credential, bool) {
+	c, ok := d.index(kind)[key]
+	return c, ok
 }
 
 // BasicAuth finds a basic-auth credential by username.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -34,13 +35,30 @@ acls:
   - {group: users, consumer: 22222222-2222-4222-8222-222222222222}
 `
 
-func loadDirectory(t *testing.T, src string, now time.Time, prev *Directory) *Directory {
+// keyAuthRegistry declares key-auth's credential kind, which the
+// directory's tests index.
+func keyAuthRegistry(t testing.TB) *plugin.Registry {
 	t.Helper()
-	m, err := config.Parse([]byte(src), config.Options{})
+	reg, err := plugin.NewRegistry([]plugin.Registration{keyauth.Registration()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewDirectory(m, now, prev)
+	return reg
+}
+
+func loadDirectory(t *testing.T, src string, now time.Time, prev *Directory) *Directory {
+	t.Helper()
+	reg := keyAuthRegistry(t)
+	m, err := config.Parse([]byte(src), config.Options{Credentials: CredentialKinds(reg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewDirectory(m, now, prev, reg.CredentialKinds())
+}
+
+// keyAuth finds a key-auth credential.
+func keyAuth(d plugin.Directory, key string) (*plugin.Credential, bool) {
+	return d.Credential("keyauth_credentials", key)
 }
 
 func TestDirectoryLookups(t *testing.T) {
@@ -65,14 +83,14 @@ func TestDirectoryLookups(t *testing.T) {
 		}
 	}
 
-	k, ok := d.KeyAuth("alice-key")
+	k, ok := keyAuth(d, "alice-key")
 	if !ok || k.Consumer != alice || k.Kind != "key-auth" || k.Key != "alice-key" || !k.ExpiresAt.IsZero() || len(k.Tags) != 1 {
-		t.Fatalf("KeyAuth(alice-key) = %+v, %v", k, ok)
+		t.Fatalf("keyAuth(alice-key) = %+v, %v", k, ok)
 	}
 	if want := config.EntityID("keyauth_credentials", "", aliceID+"|alice-key"); k.ID != want {
 		t.Errorf("generated key-auth id %q, want %q", k.ID, want)
 	}
-	tmp, _ := d.KeyAuth("alice-temp")
+	tmp, _ := keyAuth(d, "alice-temp")
 	if tmp.ID != "11111111-1111-4111-8111-111111111111" {
 		t.Errorf("configured id not kept: %q", tmp.ID)
 	}
@@ -82,7 +100,7 @@ func TestDirectoryLookups(t *testing.T) {
 	if tmp.Expired(now.Add(59*time.Second)) || !tmp.Expired(now.Add(time.Minute)) {
 		t.Error("Expired wrong around the ttl")
 	}
-	if _, ok := d.KeyAuth("nope"); ok {
+	if _, ok := keyAuth(d, "nope"); ok {
 		t.Error("unknown key found")
 	}
 
@@ -135,26 +153,36 @@ func TestDirectoryTTLSurvivesReload(t *testing.T) {
 	}
 	d1 := loadDirectory(t, src("k1"), t0, nil)
 	d2 := loadDirectory(t, src("k1"), t0.Add(30*time.Minute), d1)
-	c, _ := d2.KeyAuth("k1")
+	c, _ := keyAuth(d2, "k1")
 	if want := t0.Add(time.Hour); !c.ExpiresAt.Equal(want) {
 		t.Errorf("after reload ExpiresAt = %v, want %v", c.ExpiresAt, want)
 	}
 	d3 := loadDirectory(t, src("k2"), t0.Add(30*time.Minute), d2)
-	c, _ = d3.KeyAuth("k2")
+	c, _ = keyAuth(d3, "k2")
 	if want := t0.Add(90 * time.Minute); !c.ExpiresAt.Equal(want) {
 		t.Errorf("new key ExpiresAt = %v, want %v", c.ExpiresAt, want)
 	}
 }
 
 func TestCompileSetsDirectory(t *testing.T) {
-	s, err := compile(t, directoryYAML)
+	reg := keyAuthRegistry(t)
+	pools := upstream.NewPools(upstream.DefaultPoolOptions)
+	t.Cleanup(pools.Close)
+	compile := func(src string) (*Snapshot, error) {
+		m, err := config.Parse([]byte(src), config.Options{Credentials: CredentialKinds(reg)})
+		if err != nil {
+			t.Fatalf("parse: %v", err)
+		}
+		return Compile(m, Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})})
+	}
+	s, err := compile(directoryYAML)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := s.Directory.KeyAuth("alice-key"); !ok {
+	if _, ok := keyAuth(s.Directory, "alice-key"); !ok {
 		t.Fatal("snapshot directory lacks alice-key")
 	}
-	empty, err := compile(t, "_format_version: \"3.0\"\n")
+	empty, err := compile("_format_version: \"3.0\"\n")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +200,8 @@ func TestDirectoryLookupsDoNotAllocate(t *testing.T) {
 	id := config.KongID("consumers", "alice")
 	n := testing.AllocsPerRun(100, func() {
 		dir.Consumer("alice")
-		dir.KeyAuth("alice-key")
-		dir.KeyAuth("missing")
+		keyAuth(dir, "alice-key")
+		keyAuth(dir, "missing")
 		dir.BasicAuth("alice-basic")
 		dir.JWT("alice-iss")
 		dir.Groups(id)
@@ -204,15 +232,12 @@ var (
 // key-auth key each.
 func BenchmarkDirectoryLoad100k(b *testing.B) {
 	big100kOnce.Do(func() { big100k = bigConfig(100_000) })
-	reg, err := plugin.NewRegistry(nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	reg := keyAuthRegistry(b)
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	defer pools.Close()
 	b.ReportAllocs()
 	for b.Loop() {
-		m, err := config.Parse(big100k, config.Options{})
+		m, err := config.Parse(big100k, config.Options{Credentials: CredentialKinds(reg)})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -220,7 +245,7 @@ func BenchmarkDirectoryLoad100k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, ok := s.Directory.KeyAuth("key-99999"); !ok {
+		if _, ok := keyAuth(s.Directory, "key-99999"); !ok {
 			b.Fatal("key-99999 missing")
 		}
 	}
@@ -229,11 +254,12 @@ func BenchmarkDirectoryLoad100k(b *testing.B) {
 func benchDirectory(b *testing.B) plugin.Directory {
 	b.Helper()
 	big100kOnce.Do(func() { big100k = bigConfig(100_000) })
-	m, err := config.Parse(big100k, config.Options{})
+	reg := keyAuthRegistry(b)
+	m, err := config.Parse(big100k, config.Options{Credentials: CredentialKinds(reg)})
 	if err != nil {
 		b.Fatal(err)
 	}
-	return NewDirectory(m, time.Now(), nil)
+	return NewDirectory(m, time.Now(), nil, reg.CredentialKinds())
 }
 
 // benchShuffled is prefix+i for every i below 100,000, in a random order
@@ -258,8 +284,8 @@ func BenchmarkDirectoryKeyAuth(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				if _, ok := d.KeyAuth(keys[i]); ok != (bm.name == "hit") {
-					b.Fatalf("KeyAuth(%s) found: %v", keys[i], ok)
+				if _, ok := keyAuth(d, keys[i]); ok != (bm.name == "hit") {
+					b.Fatalf("keyAuth(%s) found: %v", keys[i], ok)
 				}
 				if i++; i == len(keys) {
 					i = 0

@@ -112,6 +112,7 @@ plugins:
 // Reload.Credentials lists a kind's credentials in configuration order,
 // nested ones first.
 func TestReloadCredentialsOrder(t *testing.T) {
+	reg := keyAuthRegistry(t)
 	m, err := config.Parse([]byte(`
 _format_version: "3.0"
 consumers:
@@ -126,13 +127,13 @@ consumers:
   - {key: b1, algorithm: ES256, jwks_uri: "https://a.example/jwks", audience: [api]}
 jwt_secrets:
 - {key: c1, algorithm: RS256, jwks_uri: "https://b.example/jwks", audience: [other], consumer: b}
-`), config.Options{})
+`), config.Options{Credentials: CredentialKinds(reg)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	t.Cleanup(pools.Close)
-	s, err := Compile(m, Deps{Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})})
+	s, err := Compile(m, Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ jwt_secrets:
 	if diff := cmp.Diff([]string{"jwt:a1", "jwt:a2", "jwt:b1", "jwt:c1"}, keys("jwt")); diff != "" {
 		t.Errorf("jwt (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"key-auth:k1"}, keys("key-auth")); diff != "" {
+	if diff := cmp.Diff([]string{"key-auth:k1"}, keys("keyauth_credentials")); diff != "" {
 		t.Errorf("key-auth (-want +got):\n%s", diff)
 	}
 	if got := keys("no-such-kind"); got != nil {

@@ -197,9 +197,9 @@ func Release(s, keep *Snapshot) {
 }
 
 // credentials lists the configuration's credentials of a kind, in
-// configuration order (plugin.Reload.Credentials). The kinds are still
-// config's own; once plugins declare theirs (issue 12, credential kinds)
-// the declared index lists them instead.
+// configuration order (plugin.Reload.Credentials): a declared kind by its
+// name, and the two kinds config still decodes itself (basic-auth, jwt)
+// by their plugin's name until their plugins declare them.
 func (s *Snapshot) credentials(kind string) []*plugin.Credential {
 	var out []*plugin.Credential
 	add := func(c *plugin.Credential, ok bool) {
@@ -208,10 +208,6 @@ func (s *Snapshot) credentials(kind string) []*plugin.Credential {
 		}
 	}
 	switch kind {
-	case "key-auth":
-		for _, e := range s.Model.KeyAuthCredentials {
-			add(s.Directory.KeyAuth(e.Credential.Key))
-		}
 	case "basic-auth":
 		for _, e := range s.Model.BasicAuthCredentials {
 			add(s.Directory.BasicAuth(e.Credential.Username))
@@ -219,6 +215,10 @@ func (s *Snapshot) credentials(kind string) []*plugin.Credential {
 	case "jwt":
 		for _, e := range s.Model.JWTSecrets {
 			add(s.Directory.JWT(e.Secret.Key))
+		}
+	default:
+		if d, ok := s.Directory.(*Directory); ok {
+			return d.list(kind)
 		}
 	}
 	return out

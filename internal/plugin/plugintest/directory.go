@@ -5,14 +5,14 @@ package plugintest
 import "github.com/turnpikegw/turnpike/internal/plugin"
 
 // Directory is an in-memory plugin.Directory. Consumers are found by id or
-// username; the maps are keyed like the real lookups (key-auth key,
-// basic-auth username, jwt key, consumer id for groups).
+// username; the maps are keyed like the real lookups (basic-auth username,
+// jwt key, consumer id for groups); Credentials by kind name, then key.
 type Directory struct {
-	Consumers []*plugin.Consumer
-	KeyAuths  map[string]*plugin.Credential
-	Basic     map[string]*plugin.Credential
-	JWTs      map[string]*plugin.Credential
-	GroupsOf  map[string][]string
+	Consumers   []*plugin.Consumer
+	Credentials map[string]map[string]*plugin.Credential
+	Basic       map[string]*plugin.Credential
+	JWTs        map[string]*plugin.Credential
+	GroupsOf    map[string][]string
 }
 
 var _ plugin.Directory = (*Directory)(nil)
@@ -37,9 +37,9 @@ func (d *Directory) ConsumerByCustomID(customID string) (*plugin.Consumer, bool)
 	return nil, false
 }
 
-// KeyAuth finds a key-auth credential.
-func (d *Directory) KeyAuth(key string) (*plugin.Credential, bool) {
-	c, ok := d.KeyAuths[key]
+// Credential finds a credential of a declared kind.
+func (d *Directory) Credential(kind, key string) (*plugin.Credential, bool) {
+	c, ok := d.Credentials[kind][key]
 	return c, ok
 }
 

@@ -7,7 +7,7 @@
 // plugin authenticated is left alone, and a failure goes on as the
 // anonymous consumer.
 //
-// Timing. Keys are found through plugin.Directory.KeyAuth, an index keyed
+// Timing. Keys are found through plugin.Directory.Credential, an index keyed
 // by the raw key, as Kong's credential cache is. Go's map hashes the whole
 // key with a random seed and compares key bytes only against entries whose
 // hash bits match, so a client cannot steer which stored key its guess is

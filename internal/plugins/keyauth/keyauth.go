@@ -36,11 +36,12 @@ const name = "key-auth"
 // Registration describes the plugin to the registry.
 func Registration() plugin.Registration {
 	return plugin.Registration{
-		Name:       name,
-		Priority:   1250,
-		NewConfig:  func() any { return &Config{} },
-		New:        New,
-		NoConsumer: true,
+		Name:        name,
+		Priority:    1250,
+		NewConfig:   func() any { return &Config{} },
+		New:         New,
+		NoConsumer:  true,
+		Credentials: []plugin.CredentialKind{credentialKind()},
 	}
 }
 
@@ -197,7 +198,7 @@ func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 	var cred *plugin.Credential
 	ok := false
 	if c.Directory != nil {
-		cred, ok = c.Directory.KeyAuth(key)
+		cred, ok = c.Directory.Credential(kindName, key)
 	}
 	if !ok || cred == nil || cred.Expired(in.now()) ||
 		subtle.ConstantTimeCompare([]byte(cred.Key), []byte(key)) != 1 {

@@ -29,12 +29,12 @@ var (
 	nobody = &plugin.Consumer{ID: "anon-id", Username: "no-body"}
 	dir    = &plugintest.Directory{
 		Consumers: []*plugin.Consumer{bob, nobody},
-		KeyAuths: map[string]*plugin.Credential{
+		Credentials: map[string]map[string]*plugin.Credential{kindName: {
 			"kong":    {ID: "cred-kong", Kind: "key-auth", Key: "kong", Consumer: bob},
 			"right":   {ID: "cred-right", Kind: "key-auth", Key: "right", Consumer: bob},
 			"expired": {ID: "cred-expired", Kind: "key-auth", Key: "expired", Consumer: bob, ExpiresAt: now},
 			"later":   {ID: "cred-later", Kind: "key-auth", Key: "later", Consumer: bob, ExpiresAt: now.Add(time.Second)},
-		},
+		}},
 	}
 )
 
@@ -661,11 +661,15 @@ func BenchmarkHeaderKey(b *testing.B) {
 	for i := range 100_000 {
 		fmt.Fprintf(&src, "  - username: user-%d\n    keyauth_credentials: [{key: key-%d}]\n", i, i)
 	}
-	m, err := config.Parse([]byte(src.String()), config.Options{})
+	reg, err := plugin.NewRegistry([]plugin.Registration{Registration()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := snapshot.NewDirectory(m, now, nil)
+	m, err := config.Parse([]byte(src.String()), config.Options{Credentials: snapshot.CredentialKinds(reg)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := snapshot.NewDirectory(m, now, nil, reg.CredentialKinds())
 	keys := make([]string, 100_000)
 	for i, n := range rand.New(rand.NewPCG(1, 2)).Perm(len(keys)) {
 		keys[i] = "key-" + strconv.Itoa(n)

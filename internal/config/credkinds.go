@@ -1,0 +1,194 @@
+package config
+
+import (
+	"reflect"
+	"strconv"
+)
+
+// Credential kinds are declared by the plugins that own them
+// (plugin.CredentialKind); the loader is told them (Options.Credentials)
+// by its caller, since config knows no plugin. A declared kind's entities
+// are decoded where the document has them, at the top level and nested in
+// consumers, so their errors come in document order with the others'; the
+// fields every credential has (id, consumer, tags, created_at) are
+// decoded and checked here, the kind's own fields by the kind.
+
+// CredentialKind is a declared credential kind as the loader sees it:
+// plugin.CredentialKind's Name, New, Key and Check.
+type CredentialKind struct {
+	Name  string
+	New   func() any
+	Key   func(fields any) string
+	Check func(fields any, check CredentialCheck) bool
+}
+
+// CredentialCheck is where a kind's Check reports: its method set is
+// plugin.CredentialCheck's.
+type CredentialCheck interface {
+	Error(field, message string)
+	Claim(key string) (first string, ok bool)
+}
+
+// CredentialEntry is a credential of a declared kind, with its consumer
+// and its id (configured, or derived from its consumer and key: Kong's
+// is random).
+type CredentialEntry struct {
+	Path      string // "consumers[3].keyauth_credentials[0]" or "keyauth_credentials[1]"
+	Kind      string
+	ID        string
+	Consumer  *ConsumerEntry
+	Tags      []string
+	CreatedAt int64
+	// Fields are the kind's own fields, as its New made them.
+	Fields any
+	// written is the id as the file gives it ("" for a derived one).
+	written string
+}
+
+// credentialFields are the fields every credential has.
+type credentialFields struct {
+	Meta      `yaml:",inline"`
+	ID        string       `yaml:"id"`
+	Tags      []string     `yaml:"tags"`
+	Consumer  *ConsumerRef `yaml:"consumer"`
+	CreatedAt int64        `yaml:"created_at"`
+}
+
+// credentialDoc is one decoded credential of a declared kind.
+type credentialDoc struct {
+	credentialFields
+	fields any
+}
+
+// declaredCredentials are the credentials of declared kinds that a
+// Config or a Consumer holds, by kind name.
+type declaredCredentials map[string][]credentialDoc
+
+// credentialHolder is implemented by the types declared kinds nest in.
+type credentialHolder interface {
+	declaredCredentials() *declaredCredentials
+}
+
+func (c *Config) declaredCredentials() *declaredCredentials   { return &c.declared }
+func (c *Consumer) declaredCredentials() *declaredCredentials { return &c.declared }
+
+// decodeCredentials decodes the list at path of kind k, as decode does a
+// typed list.
+func (d *decoder) decodeCredentials(v *value, k *CredentialKind, path string) []credentialDoc {
+	if d.cp.stop() || v == nil || v.kind == kindNull {
+		return nil
+	}
+	if d.lines != nil {
+		d.lines[path] = v.line
+	}
+	if v.kind != kindSeq {
+		d.fail(path, v, "expected an array")
+		return nil
+	}
+	docs := make([]credentialDoc, len(v.items))
+	for i, item := range v.items {
+		doc := &docs[i]
+		doc.fields = k.New()
+		fv := reflect.ValueOf(doc.fields).Elem()
+		applyDefaults(fv)
+		d.decodeCredential(item, reflect.ValueOf(&doc.credentialFields).Elem(), fv, JoinPath(path, "["+strconv.Itoa(i)+"]"))
+	}
+	return docs
+}
+
+// decodeCredential decodes one credential's map into the common fields
+// and the kind's, key by key in document order, as decodeStruct does one
+// struct.
+func (d *decoder) decodeCredential(v *value, common, fields reflect.Value, path string) {
+	if d.cp.stop() || v == nil || v.kind == kindNull {
+		return
+	}
+	if d.lines != nil {
+		d.lines[path] = v.line
+	}
+	if v.kind != kindMap {
+		d.fail(path, v, "expected a map")
+		return
+	}
+	cf, ff := fieldsOf(common.Type()), fieldsOf(fields.Type())
+	for i, key := range v.keys {
+		child := KeyPath(path, key)
+		if f, ok := cf.byName[key]; ok {
+			d.decode(v.vals[i], common.FieldByIndex(f.index), child)
+			continue
+		}
+		if f, ok := ff.byName[key]; ok {
+			d.decode(v.vals[i], fields.FieldByIndex(f.index), child)
+			continue
+		}
+		if d.cp.stop() {
+			return
+		}
+		d.fail(child, v.vals[i], "unknown field")
+	}
+}
+
+// credentialCheck is the CredentialCheck of one credential.
+type credentialCheck struct {
+	b    *builder
+	path string
+	// claimed are the kind's keys, each with where it was first claimed.
+	claimed map[string]string
+}
+
+func (c *credentialCheck) Error(field, message string) { c.b.err(JoinPath(c.path, field), message) }
+
+func (c *credentialCheck) Claim(key string) (string, bool) {
+	if first, dup := c.claimed[key]; dup {
+		return first, false
+	}
+	c.claimed[key] = c.path
+	return "", true
+}
+
+// addDeclared validates the declared credentials held at prefix (nested
+// in parent, or at the top level when parent is nil), kind by kind in
+// declaration order, and adds them to the model.
+func (b *builder) addDeclared(held declaredCredentials, prefix string, parent *ConsumerEntry, claimed map[string]map[string]string) {
+	for _, k := range b.kinds {
+		docs := held[k.Name]
+		path := JoinPath(prefix, k.Name)
+		for j := range docs {
+			if parent == nil && b.cp.stop() {
+				return
+			}
+			b.addCredential(k, &docs[j], at(path, j), parent, claimed[k.Name])
+		}
+	}
+}
+
+func (b *builder) addCredential(k *CredentialKind, doc *credentialDoc, path string, parent *ConsumerEntry, claimed map[string]string) {
+	b.checkID(doc.ID, path)
+	ce, ok := b.credentialConsumer(doc.Consumer, path, parent)
+	if !k.Check(doc.fields, &credentialCheck{b: b, path: path, claimed: claimed}) {
+		ok = false
+	}
+	if !ok {
+		return
+	}
+	b.m.Credentials = append(b.m.Credentials, &CredentialEntry{
+		Path: path, Kind: k.Name, ID: EntityID(k.Name, doc.ID, ConsumerID(ce.Consumer)+"|"+k.Key(doc.fields)),
+		Consumer: ce, Tags: doc.Tags, CreatedAt: doc.CreatedAt, Fields: doc.fields, written: doc.ID,
+	})
+}
+
+// claimCredentialIDs claims the ids of the declared credentials, one set
+// per kind.
+func (b *builder) claimCredentialIDs() {
+	for _, k := range b.kinds {
+		ids := idSet{}
+		for _, e := range b.m.Credentials {
+			if b.cp.stop() {
+				return
+			}
+			if e.Kind == k.Name {
+				b.claimID(ids, e.written, e.ID, e.Path)
+			}
+		}
+	}
+}

@@ -1,0 +1,52 @@
+package plugin
+
+// CredentialKind declares a kind of consumer credential that a plugin owns
+// (key-auth's keyauth_credentials). The plugin registers it
+// (Registration.Credentials) and everything outside the plugin works from
+// the declaration: decoding the kind's entities in a declarative file, at
+// the top level and nested in consumers, checking them, deriving their
+// ids, indexing them for Directory.Credential, and the admin API's
+// read-only endpoints. Adding a kind touches only its plugin.
+type CredentialKind struct {
+	// Name is the entity's name in a declarative file, at the top level
+	// and nested in a consumer, and the admin API's kind
+	// ("keyauth_credentials").
+	Name string
+	// Label is what Credential.Kind says ("key-auth").
+	Label string
+	// Endpoint and ConsumerEndpoint name the admin API's read-only lists:
+	// /{Endpoint}[/{id or key}] and /consumers/{c}/{ConsumerEndpoint}[/{id
+	// or key}].
+	Endpoint, ConsumerEndpoint string
+	// New returns a pointer to a fresh value of the kind's own fields: a
+	// struct whose yaml tags are Kong's field names. The fields every
+	// credential has (id, consumer, tags, created_at) are not in it. A
+	// SetDefaults method on it is called before the entity is decoded over
+	// it, as for plugin configs. The admin API shows the fields by the same
+	// names; an `admin:"nullzero"` tag shows a zero value as null.
+	New func() any
+	// Key is the credential's lookup key: what Directory.Credential finds
+	// it by and the admin API's endpoint key. No two credentials of a kind
+	// share one (Check claims it).
+	Key func(fields any) string
+	// Check validates decoded fields, reporting problems to check; false
+	// refuses the credential. The fields every credential has are checked
+	// before it.
+	Check func(fields any, check CredentialCheck) bool
+	// Compile, when set, derives what the plugin needs at request time
+	// (ExpiresAt) once the credential is indexed; it runs at every load,
+	// not per request.
+	Compile func(c *Credential)
+}
+
+// CredentialCheck is where a CredentialKind's Check reports; the
+// configuration loader implements it, with paths and lines in the file.
+type CredentialCheck interface {
+	// Error reports a problem with field, a path relative to the
+	// credential ("key", "audience[1]").
+	Error(field, message string)
+	// Claim takes key as the credential's lookup key; when another
+	// credential of the kind took it first, ok is false and first is where
+	// that one is.
+	Claim(key string) (first string, ok bool)
+}
