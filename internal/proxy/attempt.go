@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/record"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
@@ -13,7 +13,7 @@ import (
 // place an attempt is reported: to the target (in flight, passive health,
 // latency average), to the request's record (which the access log and
 // the retry bookkeeping read) and to the plugins (Ctx.Upstream). The
-// attempt's facts are written once, in its observe.Attempt.
+// attempt's facts are written once, in its record.Attempt.
 type attempt struct {
 	st     *reqState
 	target *upstream.Target
@@ -42,7 +42,7 @@ func (st *reqState) begin(t *upstream.Target) *attempt {
 	return &st.x.a
 }
 
-func (a *attempt) rec() *observe.Attempt { return &a.st.rec.Attempts[a.i] }
+func (a *attempt) rec() *record.Attempt { return &a.st.rec.Attempts[a.i] }
 
 // connected and sent mark the steps of the exchange.
 func (a *attempt) connected() { a.rec().Connected = time.Since(a.start) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/record"
 	"github.com/turnpikegw/turnpike/internal/router"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/upstream"
@@ -22,7 +23,7 @@ type Options struct {
 	Logger *slog.Logger
 	// Observers are told of every request's record at its end, in order
 	// (the access log is one).
-	Observers []observe.Observer
+	Observers []record.Observer
 	// TrustedIPs are the peers whose X-Forwarded-*, X-Real-IP and request id
 	// headers are believed.
 	TrustedIPs TrustedIPs
@@ -183,7 +184,7 @@ type listenerHandler struct {
 // reqState is the pooled per-request state.
 type reqState struct {
 	plugin.Ctx
-	rec      observe.Record
+	rec      record.Record
 	match    router.Match
 	rreq     router.Request
 	route    *snapshot.Route

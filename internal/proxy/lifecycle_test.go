@@ -10,28 +10,28 @@ import (
 	"testing"
 	"time"
 
-	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/record"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
 // recorder is an observer that keeps a copy of every record.
-type recorder chan observe.Record
+type recorder chan record.Record
 
-func (r recorder) Observe(rec *observe.Record) {
+func (r recorder) Observe(rec *record.Record) {
 	c := *rec
-	c.Attempts = append([]observe.Attempt(nil), rec.Attempts...)
+	c.Attempts = append([]record.Attempt(nil), rec.Attempts...)
 	r <- c
 }
 
-func (r recorder) next(t *testing.T) observe.Record {
+func (r recorder) next(t *testing.T) record.Record {
 	t.Helper()
 	select {
 	case rec := <-r:
 		return rec
 	case <-time.After(5 * time.Second):
 		t.Fatal("no record")
-		return observe.Record{}
+		return record.Record{}
 	}
 }
 
@@ -114,7 +114,7 @@ func TestObserversGetTheRecord(t *testing.T) {
 	defer up.Close()
 	g := newTestGateway(t, simpleConfig, map[string]string{"UP": up.URL}, nil)
 	rec := make(recorder, 4)
-	g.Handler.opts.Observers = []observe.Observer{rec}
+	g.Handler.opts.Observers = []record.Observer{rec}
 	p := &probe{trailers: make(chan http.Header, 4)}
 	withProbe(g, p)
 	if code, body := send(t, http.MethodGet, g.URL+"/x", "", false); code != 200 || body != "hello" {
@@ -162,7 +162,7 @@ func TestH2RetriesConnectionFailure(t *testing.T) {
 	cfg := strings.Replace(grpcConfigUp, `targets: [{target: "${T}"}]`, `targets: [{target: "${A}"}, {target: "${B}"}]`, 1)
 	g := newTestGateway(t, cfg, map[string]string{"A": dead, "B": good}, nil)
 	rec := make(recorder, 4)
-	g.Handler.opts.Observers = []observe.Observer{rec}
+	g.Handler.opts.Observers = []record.Observer{rec}
 	retried := false
 	for range 4 {
 		resp, body := grpcLike(t, g)
@@ -221,7 +221,7 @@ func TestTunnelRetriesConnectionFailureOnly(t *testing.T) {
 	cfg := strings.Replace(tunnelConfig, `targets: [{target: "${T}"}]`, `targets: [{target: "${A}"}, {target: "${B}"}]`, 1)
 	g := newTestGateway(t, cfg, map[string]string{"A": deadAddr(t), "B": up.Listener.Addr().String()}, nil)
 	rec := make(recorder, 4)
-	g.Handler.opts.Observers = []observe.Observer{rec}
+	g.Handler.opts.Observers = []record.Observer{rec}
 	retried := false
 	for range 4 {
 		if resp, _ := upgradeRequest(t, g, "/socket"); resp.StatusCode != http.StatusServiceUnavailable {

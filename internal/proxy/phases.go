@@ -4,8 +4,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/record"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
@@ -29,7 +29,7 @@ func (h *Handler) access(st *reqState, route *snapshot.Route) error {
 		}
 		err := inst.(plugin.Accessor).Access(c)
 		t1 := time.Since(c.StartedAt)
-		st.rec.AddPlugin(step.Name, observe.PhaseAccess, t0, t1)
+		st.rec.AddPlugin(step.Name, record.PhaseAccess, t0, t1)
 		t0 = t1
 		if err != nil {
 			st.rec.Exit = step.Name
@@ -51,7 +51,7 @@ func (h *Handler) headerFilters(st *reqState, route *snapshot.Route) {
 		if inst := step.Resolve(c); inst != nil {
 			inst.(plugin.HeaderFilter).HeaderFilter(c)
 			t1 := time.Since(c.StartedAt)
-			st.rec.AddPlugin(step.Name, observe.PhaseHeaderFilter, t0, t1)
+			st.rec.AddPlugin(step.Name, record.PhaseHeaderFilter, t0, t1)
 			t0 = t1
 		}
 	}
@@ -69,7 +69,7 @@ func (h *Handler) bodyFilters(st *reqState, route *snapshot.Route, body io.Reade
 		if inst := step.Resolve(c); inst != nil {
 			body = inst.(plugin.BodyFilter).BodyFilter(c, body)
 			t1 := time.Since(c.StartedAt)
-			st.rec.AddPlugin(step.Name, observe.PhaseBodyFilter, t0, t1)
+			st.rec.AddPlugin(step.Name, record.PhaseBodyFilter, t0, t1)
 			t0 = t1
 		}
 	}
@@ -88,7 +88,7 @@ func (h *Handler) logPhase(st *reqState) {
 		if inst := step.Resolve(c); inst != nil {
 			inst.(plugin.Logger).Log(c)
 			t1 := time.Since(c.StartedAt)
-			st.rec.AddPlugin(step.Name, observe.PhaseLog, t0, t1)
+			st.rec.AddPlugin(step.Name, record.PhaseLog, t0, t1)
 			t0 = t1
 		}
 	}

@@ -1,4 +1,9 @@
-package observe
+// Package record holds what the proxy tells observers of a request: the
+// Record, its attempts and plugin timings, and the Observer interface. It
+// imports nothing of ours, a leaf utility anything may import, so that
+// the proxy, the access log in observe and plugins (log plugins, metrics,
+// tracing) can all observe requests.
+package record
 
 import "time"
 
@@ -13,10 +18,8 @@ type Observer interface {
 
 // Record is one request as the proxy saw it, filled as the request flows
 // (attempts and plugin timings when they happen, the rest at its end).
-// It lives in this package, which imports nothing of the gateway's but
-// jsonw, so that the proxy, plugins and every observer can import it; it
-// names route, service and consumer by strings for the same reason (the
-// plugin package imports observe for its metrics).
+// It names route, service and consumer by strings, not by the snapshot's
+// types, so that this package stays a leaf.
 type Record struct {
 	Time      time.Time // when the gateway received the request
 	RequestID string
