@@ -22,15 +22,6 @@ type attempt struct {
 	tunnel bool // a WebSocket tunnel took over the connection
 }
 
-// Try outcomes in the record.
-const (
-	tryResponse = "response" // the response that was passed on
-	tryStatus   = "status"   // a response with a retryable status, dropped
-	tryConnect  = "connect_error"
-	tryTimeout  = "timeout"
-	tryError    = "error"
-)
-
 // begin starts an attempt on t and counts it in flight there. The
 // attempt lives in the pooled request state: the transports it is handed
 // to are interfaces, through which a local one would escape.
@@ -54,11 +45,11 @@ func (a *attempt) fail(ctx context.Context, err error, f retryFailure) {
 	r.End = time.Since(a.start)
 	switch f {
 	case failConnect:
-		r.Outcome = tryConnect
+		r.Outcome = record.OutcomeConnectError
 	case failTimeout:
-		r.Outcome = tryTimeout
+		r.Outcome = record.OutcomeTimeout
 	default:
-		r.Outcome = tryError
+		r.Outcome = record.OutcomeError
 	}
 	a.target.End(failureOutcome(ctx, err))
 	a.publishFailure(err)
@@ -68,7 +59,7 @@ func (a *attempt) fail(ctx context.Context, err error, f retryFailure) {
 // not passed on.
 func (a *attempt) dropped(status int) {
 	r := a.rec()
-	r.Status, r.Outcome = status, tryStatus
+	r.Status, r.Outcome = status, record.OutcomeStatus
 	r.End = time.Since(a.start)
 	a.target.End(upstream.Outcome{Status: status, Latency: r.Head})
 	a.publish()
@@ -81,7 +72,7 @@ func (a *attempt) head() { a.rec().Head = time.Since(a.start) }
 // the target counts it in flight until done.
 func (a *attempt) responded(status int) {
 	r := a.rec()
-	r.Status, r.Outcome = status, tryResponse
+	r.Status, r.Outcome = status, record.OutcomeResponse
 	a.st.rec.Answered = a.i + 1
 	a.publish()
 }
@@ -106,7 +97,7 @@ func (a *attempt) done(ctx context.Context, err error, bytesIn int64) {
 	case a.tunnel:
 		a.target.End(upstream.Outcome{})
 	case err != nil:
-		r.Outcome = tryError
+		r.Outcome = record.OutcomeError
 		a.target.End(failureOutcome(ctx, err))
 		a.publishFailure(err)
 	default:

@@ -435,9 +435,9 @@ func (h *Handler) finish(st *reqState, r *http.Request) {
 	rec.Status = c.Resp.Status
 	rec.BytesSent = c.Resp.Size
 	rec.BytesReceived = max(r.ContentLength, 0)
-	rec.Source = "gateway"
+	rec.Source = record.SourceGateway
 	if c.Resp.FromUpstream {
-		rec.Source = "upstream"
+		rec.Source = record.SourceUpstream
 	}
 	if c.Route != nil {
 		rec.Route = c.Route.Name
