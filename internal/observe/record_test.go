@@ -26,7 +26,7 @@ func TestAppendRecordUpstreamFields(t *testing.T) {
 	if got := string(AppendRecord(nil, r)); got != want {
 		t.Errorf("line\n got %s\nwant %s", got, want)
 	}
-	r.Answered = 0 // the response failed before it went out
+	r.Answered = 0 // every attempt failed or was retried (a failed body keeps Answered)
 	if got := string(AppendRecord(nil, r)); !strings.Contains(got, `"upstream":"10.0.0.2:80","upstream_status":0,"upstream_latency_ms":0,`) {
 		t.Errorf("unanswered: %s", got)
 	}
