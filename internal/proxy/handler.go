@@ -334,11 +334,11 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	switch {
 	case upgrade != "":
 		st.x.upgrade = upgrade
-		h.forward(w, r, st, route, svc, tunnelTransport{})
+		h.forward(w, st, tunnelTransport{})
 	case svc.HTTP2:
-		h.forward(w, r, st, route, svc, h2Transport{})
+		h.forward(w, st, h2Transport{})
 	default:
-		h.forward(w, r, st, route, svc, h1Transport{})
+		h.forward(w, st, h1Transport{})
 	}
 }
 

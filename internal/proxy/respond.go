@@ -24,9 +24,9 @@ func (h *Handler) respond(x *exchange, body io.Reader, stream bool) error {
 	c := &st.Ctx
 	c.Resp.Status = st.rec.Answer().Status
 	c.Resp.FromUpstream = true
-	h.headerFilters(st, x.route)
+	h.headerFilters(st, x.st.route)
 	h.responseHeaders(st, w.Header())
-	src := h.bodyFilters(st, x.route, body)
+	src := h.bodyFilters(st, x.st.route, body)
 	if st.Req.Method == http.MethodHead {
 		w.WriteHeader(c.Resp.Status)
 		return nil

@@ -38,14 +38,12 @@ type transport interface {
 // exchange is one request's way through the retry loop, pooled with its
 // reqState.
 type exchange struct {
-	w     *countingWriter
-	r     *http.Request
-	st    *reqState
-	route *snapshot.Route
-	svc   *snapshot.Service
-	rt    retrier
-	buf   []byte
-	host  string // the upstream Host (HTTP/1.1 and tunnels)
+	w    *countingWriter
+	st   *reqState         // its Req and route are the request's
+	svc  *snapshot.Service // st.route.Service, looked up once
+	rt   retrier
+	buf  []byte
+	host string // the upstream Host (HTTP/1.1 and tunnels)
 
 	// The request body (HTTP/1.1): replay when buffered, else src; cl is
 	// its length, -1 when unknown.
@@ -69,12 +67,12 @@ type exchange struct {
 	counted countingReader
 }
 
-// forward proxies the request over t, retrying on other targets when that
-// is safe, and passes the response on.
-func (h *Handler) forward(w *countingWriter, r *http.Request, st *reqState, route *snapshot.Route, svc *snapshot.Service, t transport) {
+// forward proxies the request (st.Req, on st.route's service) over t,
+// retrying on other targets when that is safe, and passes the response on.
+func (h *Handler) forward(w *countingWriter, st *reqState, t transport) {
 	x := &st.x
-	x.w, x.r, x.st, x.route, x.svc = w, r, st, route, svc
-	x.rt = retrier{h: h, svc: svc}
+	x.w, x.st, x.svc = w, st, st.route.Service
+	x.rt = retrier{h: h, svc: x.svc}
 	bufp := h.bufPool.Get().(*[]byte)
 	defer h.bufPool.Put(bufp)
 	x.buf = *bufp
@@ -88,7 +86,7 @@ func (h *Handler) forward(w *countingWriter, r *http.Request, st *reqState, rout
 	}
 	a.responded(status)
 	n, err := t.respond(h, x, a)
-	a.done(r.Context(), err, n)
+	a.done(st.Req.Context(), err, n)
 	if err == nil {
 		hdr := w.Header()
 		for k, vs := range st.Resp.Trailer {
@@ -105,7 +103,7 @@ func (x *exchange) release(h *Handler) { h.putBody(x.bodyp) }
 // with an error.
 func (h *Handler) attempts(x *exchange, t transport) (*attempt, int, bool) {
 	st, svc, w := x.st, x.svc, x.w
-	ctx := x.r.Context()
+	ctx := x.st.Req.Context()
 	var prev *upstream.Target
 	for {
 		cookie := st.pick.SetCookie

@@ -19,7 +19,7 @@ type tunnelTransport struct{}
 
 func (tunnelTransport) prepare(h *Handler, x *exchange) bool {
 	c := &x.st.Ctx
-	x.host = upstreamHost(c, x.route, x.svc)
+	x.host = upstreamHost(c, x.st.route, x.svc)
 	if !validRequestLine(c.Method, c.Path, c.RawQuery, x.host) {
 		h.invalidRequestLine(x.w, x.st)
 		return false
@@ -29,13 +29,13 @@ func (tunnelTransport) prepare(h *Handler, x *exchange) bool {
 
 func (tunnelTransport) roundTrip(h *Handler, x *exchange, a *attempt, ct time.Duration) (int, retryFailure, error) {
 	c := &x.st.Ctx
-	conn, err := a.target.Pool.Dial(x.r.Context(), ct)
+	conn, err := a.target.Pool.Dial(x.st.Req.Context(), ct)
 	if err != nil {
 		return 0, failConnect, err
 	}
 	a.connected()
 	conn.SetDeadline(time.Now().Add(x.svc.ReadTimeout))
-	writeHead(conn.W, c.Method, c.Path, c.RawQuery, x.host, x.r.Header, 0, x.upgrade)
+	writeHead(conn.W, c.Method, c.Path, c.RawQuery, x.host, x.st.Req.Header, 0, x.upgrade)
 	hdr := x.w.Header()
 	var head upstreamHead
 	if err = conn.W.Flush(); err == nil {
@@ -79,7 +79,7 @@ func (h *Handler) splice(x *exchange) int64 {
 	st, w, conn := x.st, x.w, x.conn
 	st.Resp.Status = x.head.status
 	st.Resp.FromUpstream = true
-	h.headerFilters(st, x.route)
+	h.headerFilters(st, x.st.route)
 	client, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		st.rec.Error = "hijack: " + err.Error()
