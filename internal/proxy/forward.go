@@ -42,9 +42,10 @@ type h1Transport struct{}
 // is small and the request may be repeated after it reached the upstream,
 // streamed otherwise.
 func (h1Transport) prepare(h *Handler, x *exchange) bool {
-	st, r, svc := x.st, x.st.Req, x.svc
+	st, svc := x.st, x.svc
+	r := st.Req
 	c := &st.Ctx
-	x.host = upstreamHost(c, x.st.route, svc)
+	x.host = upstreamHost(c, st.route, svc)
 	if !validRequestLine(c.Method, c.Path, c.RawQuery, x.host) {
 		h.invalidRequestLine(x.w, st)
 		return false
@@ -126,7 +127,7 @@ func (h1Transport) discard(h *Handler, x *exchange) {
 	x.discardResponse()
 }
 
-func (h1Transport) respond(h *Handler, x *exchange, _ *attempt) (int64, error) {
+func (h1Transport) respond(h *Handler, x *exchange, a *attempt, status int) (int64, error) {
 	now := time.Now()
 	body := &x.st.body
 	initBody(body, x.conn, x.head, x.svc.ReadTimeout, now)
@@ -135,7 +136,7 @@ func (h1Transport) respond(h *Handler, x *exchange, _ *attempt) (int64, error) {
 		// bounded by read_timeout between reads, renewed on the first read.
 		body.renewAt = now
 	}
-	err := h.respond(x, body, x.head.contentLength < 0)
+	err := h.respond(x, a, status, body, x.head.contentLength < 0)
 	if !x.stop() {
 		// The client went away and the abort already ran (or is running):
 		// the connection's deadline is spent, so it must not be reused.

@@ -161,11 +161,11 @@ func (h2Transport) discard(h *Handler, x *exchange) {
 	x.cancel()
 }
 
-func (h2Transport) respond(h *Handler, x *exchange, _ *attempt) (int64, error) {
+func (h2Transport) respond(h *Handler, x *exchange, a *attempt, status int) (int64, error) {
 	defer x.cancel()
 	defer x.resp.Body.Close()
 	x.counted = countingReader{r: x.resp.Body}
-	if err := h.respond(x, &x.counted, true); err != nil {
+	if err := h.respond(x, a, status, &x.counted, true); err != nil {
 		return x.counted.n, err
 	}
 	for k := range x.resp.Trailer {

@@ -27,12 +27,12 @@ type transport interface {
 	roundTrip(h *Handler, x *exchange, a *attempt, ct time.Duration) (status int, f retryFailure, err error)
 	// discard disposes of a response that is retried instead of passed on.
 	discard(h *Handler, x *exchange)
-	// respond passes the response on to the client and returns the body
-	// bytes read from the upstream. The error is a failure of the body
+	// respond passes the response of attempt a, with status, on to the
+	// client and returns the body bytes read from the upstream. The error is a failure of the body
 	// before anything of it went out (then the client got a gateway
 	// error); a response cut short later is no error of the attempt. A
 	// response body's trailer is in c.Resp.Trailer when it returns.
-	respond(h *Handler, x *exchange, a *attempt) (int64, error)
+	respond(h *Handler, x *exchange, a *attempt, status int) (int64, error)
 }
 
 // exchange is one request's way through the retry loop, pooled with its
@@ -85,7 +85,7 @@ func (h *Handler) forward(w *countingWriter, st *reqState, t transport) {
 		return
 	}
 	a.responded(status)
-	n, err := t.respond(h, x, a)
+	n, err := t.respond(h, x, a, status)
 	a.done(st.Req.Context(), err, n)
 	if err == nil {
 		hdr := w.Header()

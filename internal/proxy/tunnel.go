@@ -54,7 +54,7 @@ func (tunnelTransport) roundTrip(h *Handler, x *exchange, a *attempt, ct time.Du
 
 func (tunnelTransport) discard(h *Handler, x *exchange) { x.conn.Discard() }
 
-func (tunnelTransport) respond(h *Handler, x *exchange, a *attempt) (int64, error) {
+func (tunnelTransport) respond(h *Handler, x *exchange, a *attempt, status int) (int64, error) {
 	defer x.conn.Discard()
 	if !x.head.upgrade {
 		// The upstream declined; relay its answer as a plain response,
@@ -63,7 +63,7 @@ func (tunnelTransport) respond(h *Handler, x *exchange, a *attempt) (int64, erro
 		initBody(body, x.conn, x.head, x.svc.ReadTimeout, time.Now())
 		// The deadline in force is the handshake's: renew it on the first read.
 		body.renewAt = time.Now()
-		err := h.respond(x, body, x.head.contentLength < 0)
+		err := h.respond(x, a, status, body, x.head.contentLength < 0)
 		if err == nil {
 			x.st.Resp.Trailer = body.trailer
 		}
@@ -79,7 +79,7 @@ func (h *Handler) splice(x *exchange) int64 {
 	st, w, conn := x.st, x.w, x.conn
 	st.Resp.Status = x.head.status
 	st.Resp.FromUpstream = true
-	h.headerFilters(st, x.st.route)
+	h.headerFilters(st, st.route)
 	client, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		st.rec.Error = "hijack: " + err.Error()
