@@ -20,12 +20,17 @@ type transport interface {
 	// prepare readies the request before the first attempt and sets what
 	// may be retried (x.rt); false when it answered the request itself.
 	prepare(h *Handler, x *exchange) bool
-	// roundTrip makes attempt a: it connects within ct, sends the request
-	// and reads the response head into the client response's header. On
-	// failure it has let go of the attempt's connection and cleared that
-	// header, and says how the attempt failed.
+	// roundTrip makes attempt a: it connects, sends the request and reads
+	// the response head into the client response's header. ct bounds the
+	// connect (the service's connect_timeout, less when the request's
+	// deadline is nearer); HTTP/2 ignores it, as net/http dials with the
+	// service's connect_timeout alone. On failure it has let go of the
+	// attempt's connection and cleared that header, and says how the
+	// attempt failed.
 	roundTrip(h *Handler, x *exchange, a *attempt, ct time.Duration) (status int, f retryFailure, err error)
-	// discard disposes of a response that is retried instead of passed on.
+	// discard disposes of a response that is retried instead of passed
+	// on. Only a transport whose prepare allows retries of a request that
+	// was sent (x.rt.idem and x.rt.replay) is ever asked: today HTTP/1.1.
 	discard(h *Handler, x *exchange)
 	// respond passes the response of attempt a, with status, on to the
 	// client and returns the body bytes read from the upstream. The error is a failure of the body
