@@ -30,6 +30,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/all"
 	"github.com/turnpikegw/turnpike/internal/proxy"
+	"github.com/turnpikegw/turnpike/internal/record"
 	"github.com/turnpikegw/turnpike/internal/reload"
 	"github.com/turnpikegw/turnpike/internal/resolver"
 	"github.com/turnpikegw/turnpike/internal/server"
@@ -322,7 +323,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		tlsListen, _ := server.ParseListens("0.0.0.0:8443 ssl")
 		proxyListens = append(proxyListens, tlsListen...)
 	}
-	var observers []observe.Observer
+	var observers []record.Observer
 	if g.accessLog != nil {
 		observers = append(observers, g.accessLog)
 	}

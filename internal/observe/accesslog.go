@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/jsonw"
+	"github.com/turnpikegw/turnpike/internal/record"
 )
 
 // AccessLog writes one JSON object per line. Lines are formatted on the
@@ -43,7 +44,7 @@ func NewAccessLog(w io.Writer, queueLen int) *AccessLog {
 func (l *AccessLog) Dropped() uint64 { return l.dropped.Load() }
 
 // Observe queues the line of r.
-func (l *AccessLog) Observe(r *Record) {
+func (l *AccessLog) Observe(r *record.Record) {
 	bp := l.bufs.Get().(*[]byte)
 	*bp = AppendRecord((*bp)[:0], r)
 	select {
@@ -94,7 +95,7 @@ func (l *AccessLog) Close() {
 }
 
 // AppendRecord formats r as one JSON line.
-func AppendRecord(b []byte, r *Record) []byte {
+func AppendRecord(b []byte, r *record.Record) []byte {
 	b = append(b, `{"time":"`...)
 	b = r.Time.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
 	b = append(b, '"')

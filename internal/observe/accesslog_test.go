@@ -7,10 +7,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/turnpikegw/turnpike/internal/record"
 )
 
 func TestAppendRecordIsOneValidJSONLine(t *testing.T) {
-	e := &Record{
+	e := &record.Record{
 		Time:      time.Date(2026, 11, 25, 10, 0, 0, 123e6, time.UTC),
 		RequestID: "abc",
 		ClientIP:  "127.0.0.1",
@@ -18,7 +20,7 @@ func TestAppendRecordIsOneValidJSONLine(t *testing.T) {
 		URI:       "/a\r\nfake: line\x00\x1b[31m\"quoted\"\\",
 		Status:    200,
 		Latency:   1500 * time.Microsecond,
-		Attempts:  []Attempt{{Target: "10.0.0.1:80"}},
+		Attempts:  []record.Attempt{{Target: "10.0.0.1:80"}},
 		UserAgent: "agent\x7f",
 		Source:    "upstream",
 	}
@@ -62,7 +64,7 @@ func TestAccessLogWritesEveryLineOrCountsIt(t *testing.T) {
 	l := NewAccessLog(&out, 16)
 	const n = 1000
 	for i := range n {
-		l.Observe(&Record{Time: time.Now(), RequestID: strings.Repeat("x", i%7), Source: "gateway"})
+		l.Observe(&record.Record{Time: time.Now(), RequestID: strings.Repeat("x", i%7), Source: "gateway"})
 	}
 	l.Close()
 	lines := strings.Count(out.b.String(), "\n")
@@ -72,9 +74,9 @@ func TestAccessLogWritesEveryLineOrCountsIt(t *testing.T) {
 }
 
 func BenchmarkAppendRecord(b *testing.B) {
-	e := &Record{Time: time.Now(), RequestID: "0123456789abcdef0123456789abcdef", ClientIP: "127.0.0.1",
+	e := &record.Record{Time: time.Now(), RequestID: "0123456789abcdef0123456789abcdef", ClientIP: "127.0.0.1",
 		Method: "GET", URI: "/api/users/7?x=1", Host: "api.example.com", Proto: "HTTP/1.1", Status: 200,
-		Route: "users", Service: "users", Attempts: []Attempt{{Target: "127.0.0.1:8080"}}, UserAgent: "curl/8", Source: "upstream"}
+		Route: "users", Service: "users", Attempts: []record.Attempt{{Target: "127.0.0.1:8080"}}, UserAgent: "curl/8", Source: "upstream"}
 	buf := make([]byte, 0, 512)
 	b.ReportAllocs()
 	for b.Loop() {

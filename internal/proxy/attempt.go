@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/record"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
@@ -13,7 +13,7 @@ import (
 // place an attempt is reported: to the target (in flight, passive health,
 // latency average), to the request's record (which the access log and
 // the retry bookkeeping read) and to the plugins (Ctx.Upstream). The
-// attempt's facts are written once, in its observe.Attempt.
+// attempt's facts are written once, in its record.Attempt.
 type attempt struct {
 	st     *reqState
 	target *upstream.Target
@@ -21,15 +21,6 @@ type attempt struct {
 	i      int  // index in st.rec.Attempts
 	tunnel bool // a WebSocket tunnel took over the connection
 }
-
-// Try outcomes in the record.
-const (
-	tryResponse = "response" // the response that was passed on
-	tryStatus   = "status"   // a response with a retryable status, dropped
-	tryConnect  = "connect_error"
-	tryTimeout  = "timeout"
-	tryError    = "error"
-)
 
 // begin starts an attempt on t and counts it in flight there. The
 // attempt lives in the pooled request state: the transports it is handed
@@ -42,7 +33,7 @@ func (st *reqState) begin(t *upstream.Target) *attempt {
 	return &st.x.a
 }
 
-func (a *attempt) rec() *observe.Attempt { return &a.st.rec.Attempts[a.i] }
+func (a *attempt) rec() *record.Attempt { return &a.st.rec.Attempts[a.i] }
 
 // connected and sent mark the steps of the exchange.
 func (a *attempt) connected() { a.rec().Connected = time.Since(a.start) }
@@ -54,11 +45,11 @@ func (a *attempt) fail(ctx context.Context, err error, f retryFailure) {
 	r.End = time.Since(a.start)
 	switch f {
 	case failConnect:
-		r.Outcome = tryConnect
+		r.Outcome = record.OutcomeConnectError
 	case failTimeout:
-		r.Outcome = tryTimeout
+		r.Outcome = record.OutcomeTimeout
 	default:
-		r.Outcome = tryError
+		r.Outcome = record.OutcomeError
 	}
 	a.target.End(failureOutcome(ctx, err))
 	a.publishFailure(err)
@@ -68,7 +59,7 @@ func (a *attempt) fail(ctx context.Context, err error, f retryFailure) {
 // not passed on.
 func (a *attempt) dropped(status int) {
 	r := a.rec()
-	r.Status, r.Outcome = status, tryStatus
+	r.Status, r.Outcome = status, record.OutcomeStatus
 	r.End = time.Since(a.start)
 	a.target.End(upstream.Outcome{Status: status, Latency: r.Head})
 	a.publish()
@@ -81,7 +72,7 @@ func (a *attempt) head() { a.rec().Head = time.Since(a.start) }
 // the target counts it in flight until done.
 func (a *attempt) responded(status int) {
 	r := a.rec()
-	r.Status, r.Outcome = status, tryResponse
+	r.Status, r.Outcome = status, record.OutcomeResponse
 	a.st.rec.Answered = a.i + 1
 	a.publish()
 }
@@ -106,7 +97,7 @@ func (a *attempt) done(ctx context.Context, err error, bytesIn int64) {
 	case a.tunnel:
 		a.target.End(upstream.Outcome{})
 	case err != nil:
-		r.Outcome = tryError
+		r.Outcome = record.OutcomeError
 		a.target.End(failureOutcome(ctx, err))
 		a.publishFailure(err)
 	default:

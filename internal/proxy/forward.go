@@ -42,9 +42,10 @@ type h1Transport struct{}
 // is small and the request may be repeated after it reached the upstream,
 // streamed otherwise.
 func (h1Transport) prepare(h *Handler, x *exchange) bool {
-	st, r, svc := x.st, x.r, x.svc
+	st, svc := x.st, x.svc
+	r := st.Req
 	c := &st.Ctx
-	x.host = upstreamHost(c, x.route, svc)
+	x.host = upstreamHost(c, st.route, svc)
 	if !validRequestLine(c.Method, c.Path, c.RawQuery, x.host) {
 		h.invalidRequestLine(x.w, st)
 		return false
@@ -78,7 +79,7 @@ func (h1Transport) prepare(h *Handler, x *exchange) bool {
 }
 
 func (h1Transport) roundTrip(h *Handler, x *exchange, a *attempt, ct time.Duration) (int, retryFailure, error) {
-	ctx := x.r.Context()
+	ctx := x.st.Req.Context()
 	var conn *upstream.Conn
 	var err error
 	if x.rt.idem {
@@ -123,10 +124,10 @@ func (h1Transport) roundTrip(h *Handler, x *exchange, a *attempt, ct time.Durati
 }
 
 func (h1Transport) discard(h *Handler, x *exchange) {
-	h.discardResponse(x.st, x.conn, x.head, x.stop, x.buf, x.svc.ReadTimeout)
+	x.discardResponse()
 }
 
-func (h1Transport) respond(h *Handler, x *exchange, _ *attempt) (int64, error) {
+func (h1Transport) respond(h *Handler, x *exchange, a *attempt, status int) (int64, error) {
 	now := time.Now()
 	body := &x.st.body
 	initBody(body, x.conn, x.head, x.svc.ReadTimeout, now)
@@ -135,7 +136,7 @@ func (h1Transport) respond(h *Handler, x *exchange, _ *attempt) (int64, error) {
 		// bounded by read_timeout between reads, renewed on the first read.
 		body.renewAt = now
 	}
-	err := h.respond(x, body, x.head.contentLength < 0)
+	err := h.respond(x, a, status, body, x.head.contentLength < 0)
 	if !x.stop() {
 		// The client went away and the abort already ran (or is running):
 		// the connection's deadline is spent, so it must not be reused.
@@ -166,8 +167,9 @@ func initBody(body *bodyReader, conn *upstream.Conn, head upstreamHead, readTime
 // discardResponse disposes of a response that is retried instead of
 // passed on: a small body is read off so that the connection can serve
 // again, anything else closes it.
-func (h *Handler) discardResponse(st *reqState, conn *upstream.Conn, head upstreamHead, stop func() bool, buf []byte, readTimeout time.Duration) {
-	body := &st.body
+func (x *exchange) discardResponse() {
+	conn, head, readTimeout := x.conn, x.head, x.svc.ReadTimeout
+	body := &x.st.body
 	now := time.Now()
 	initBody(body, conn, head, readTimeout, now)
 	if head.chunked || (head.contentLength > 0 && head.contentLength <= drainLimit) {
@@ -175,14 +177,14 @@ func (h *Handler) discardResponse(st *reqState, conn *upstream.Conn, head upstre
 		conn.SetReadDeadline(now.Add(min(readTimeout, drainTimeout)))
 		body.renewAt = now.Add(time.Hour)
 		for n := 0; n <= drainLimit; {
-			m, err := body.Read(buf)
+			m, err := body.Read(x.buf)
 			n += m
 			if err != nil {
 				break
 			}
 		}
 	}
-	if !stop() {
+	if !x.stop() {
 		body.reusable = false
 	}
 	body.finish()
@@ -195,7 +197,7 @@ func (h *Handler) discardResponse(st *reqState, conn *upstream.Conn, head upstre
 func (h *Handler) exchangeH1(ctx context.Context, conn *upstream.Conn, x *exchange, a *attempt) (upstreamHead, error) {
 	c := &x.st.Ctx
 	hdr := x.w.Header()
-	writeHead(conn.W, c.Method, c.Path, c.RawQuery, x.host, x.r.Header, x.cl, "")
+	writeHead(conn.W, c.Method, c.Path, c.RawQuery, x.host, x.st.Req.Header, x.cl, "")
 	var err error
 	if x.cl != 0 {
 		if x.replay != nil {

@@ -256,7 +256,10 @@ func readOneHead(br *bufio.Reader, dst http.Header, budget *int) (upstreamHead, 
 		}
 	}
 	hp.head.budget = *budget
-	return hp.head, hp.finish()
+	// finish completes hp.head (chunked, upgrade): it must run before
+	// hp.head is read, an order a single return statement leaves open.
+	err = hp.finish()
+	return hp.head, err
 }
 
 // headParse is the state of reading one response head.

@@ -81,7 +81,7 @@ type h2Transport struct{}
 // lent to each attempt through an h2Body, which a failed connection
 // cannot close.
 func (h2Transport) prepare(h *Handler, x *exchange) bool {
-	r := x.r
+	r := x.st.Req
 	if r.ProtoMajor == 2 && r.Header.Get("Content-Type") != "" {
 		r.Header["Te"] = []string{"trailers"}
 	}
@@ -102,7 +102,7 @@ func (h2Transport) prepare(h *Handler, x *exchange) bool {
 // both sides keep it open. The target counts the request in flight until
 // the stream ends.
 func (h2Transport) roundTrip(h *Handler, x *exchange, a *attempt, _ time.Duration) (int, retryFailure, error) {
-	r, svc := x.r, x.svc
+	r, svc := x.st.Req, x.svc
 	c := &x.st.Ctx
 	tr := h.h2Transport(svc)
 	scheme := "http"
@@ -117,7 +117,7 @@ func (h2Transport) roundTrip(h *Handler, x *exchange, a *attempt, _ time.Duratio
 		Header:        r.Header,
 		Body:          r.Body,
 		ContentLength: r.ContentLength,
-		Host:          upstreamHost(c, x.route, svc),
+		Host:          upstreamHost(c, x.st.route, svc),
 		Trailer:       r.Trailer,
 	}
 	if x.h2body != nil {
@@ -161,11 +161,11 @@ func (h2Transport) discard(h *Handler, x *exchange) {
 	x.cancel()
 }
 
-func (h2Transport) respond(h *Handler, x *exchange, _ *attempt) (int64, error) {
+func (h2Transport) respond(h *Handler, x *exchange, a *attempt, status int) (int64, error) {
 	defer x.cancel()
 	defer x.resp.Body.Close()
 	x.counted = countingReader{r: x.resp.Body}
-	if err := h.respond(x, &x.counted, true); err != nil {
+	if err := h.respond(x, a, status, &x.counted, true); err != nil {
 		return x.counted.n, err
 	}
 	for k := range x.resp.Trailer {

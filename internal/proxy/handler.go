@@ -12,6 +12,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/record"
 	"github.com/turnpikegw/turnpike/internal/router"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/upstream"
@@ -22,7 +23,7 @@ type Options struct {
 	Logger *slog.Logger
 	// Observers are told of every request's record at its end, in order
 	// (the access log is one).
-	Observers []observe.Observer
+	Observers []record.Observer
 	// TrustedIPs are the peers whose X-Forwarded-*, X-Real-IP and request id
 	// headers are believed.
 	TrustedIPs TrustedIPs
@@ -183,7 +184,7 @@ type listenerHandler struct {
 // reqState is the pooled per-request state.
 type reqState struct {
 	plugin.Ctx
-	rec      observe.Record
+	rec      record.Record
 	match    router.Match
 	rreq     router.Request
 	route    *snapshot.Route
@@ -333,11 +334,11 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	switch {
 	case upgrade != "":
 		st.x.upgrade = upgrade
-		h.forward(w, r, st, route, svc, tunnelTransport{})
+		h.forward(w, st, tunnelTransport{})
 	case svc.HTTP2:
-		h.forward(w, r, st, route, svc, h2Transport{})
+		h.forward(w, st, h2Transport{})
 	default:
-		h.forward(w, r, st, route, svc, h1Transport{})
+		h.forward(w, st, h1Transport{})
 	}
 }
 
@@ -434,9 +435,9 @@ func (h *Handler) finish(st *reqState, r *http.Request) {
 	rec.Status = c.Resp.Status
 	rec.BytesSent = c.Resp.Size
 	rec.BytesReceived = max(r.ContentLength, 0)
-	rec.Source = "gateway"
+	rec.Source = record.SourceGateway
 	if c.Resp.FromUpstream {
-		rec.Source = "upstream"
+		rec.Source = record.SourceUpstream
 	}
 	if c.Route != nil {
 		rec.Route = c.Route.Name

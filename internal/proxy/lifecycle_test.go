@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,28 +11,28 @@ import (
 	"testing"
 	"time"
 
-	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/record"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
 // recorder is an observer that keeps a copy of every record.
-type recorder chan observe.Record
+type recorder chan record.Record
 
-func (r recorder) Observe(rec *observe.Record) {
+func (r recorder) Observe(rec *record.Record) {
 	c := *rec
-	c.Attempts = append([]observe.Attempt(nil), rec.Attempts...)
+	c.Attempts = append([]record.Attempt(nil), rec.Attempts...)
 	r <- c
 }
 
-func (r recorder) next(t *testing.T) observe.Record {
+func (r recorder) next(t *testing.T) record.Record {
 	t.Helper()
 	select {
 	case rec := <-r:
 		return rec
 	case <-time.After(5 * time.Second):
 		t.Fatal("no record")
-		return observe.Record{}
+		return record.Record{}
 	}
 }
 
@@ -114,7 +115,7 @@ func TestObserversGetTheRecord(t *testing.T) {
 	defer up.Close()
 	g := newTestGateway(t, simpleConfig, map[string]string{"UP": up.URL}, nil)
 	rec := make(recorder, 4)
-	g.Handler.opts.Observers = []observe.Observer{rec}
+	g.Handler.opts.Observers = []record.Observer{rec}
 	p := &probe{trailers: make(chan http.Header, 4)}
 	withProbe(g, p)
 	if code, body := send(t, http.MethodGet, g.URL+"/x", "", false); code != 200 || body != "hello" {
@@ -162,7 +163,7 @@ func TestH2RetriesConnectionFailure(t *testing.T) {
 	cfg := strings.Replace(grpcConfigUp, `targets: [{target: "${T}"}]`, `targets: [{target: "${A}"}, {target: "${B}"}]`, 1)
 	g := newTestGateway(t, cfg, map[string]string{"A": dead, "B": good}, nil)
 	rec := make(recorder, 4)
-	g.Handler.opts.Observers = []observe.Observer{rec}
+	g.Handler.opts.Observers = []record.Observer{rec}
 	retried := false
 	for range 4 {
 		resp, body := grpcLike(t, g)
@@ -181,6 +182,61 @@ func TestH2RetriesConnectionFailure(t *testing.T) {
 	if !retried {
 		t.Error("the dead target was never tried first")
 	}
+}
+
+// A gRPC request that reached a target is never sent to another: its body
+// is a stream that cannot be replayed. A target that reads the request and
+// resets the stream makes the client's answer a 502, and the other target
+// never sees that request.
+func TestH2NotRetriedAfterSent(t *testing.T) {
+	var reset, good atomic.Int32
+	rst := h2cServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body)
+		reset.Add(1)
+		panic(http.ErrAbortHandler) // resets the stream, no response head
+	})
+	ok := h2cServer(t, func(w http.ResponseWriter, r *http.Request) {
+		good.Add(1)
+		io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/grpc")
+	})
+	cfg := strings.Replace(grpcConfigUp, `targets: [{target: "${T}"}]`, `targets: [{target: "${A}"}, {target: "${B}"}]`, 1)
+	cfg = strings.Replace(cfg, "least-connections", "round-robin", 1)
+	g := newTestGateway(t, cfg, map[string]string{"A": rst.Listener.Addr().String(), "B": ok.Listener.Addr().String()}, nil)
+	rec := make(recorder, 4)
+	g.Handler.opts.Observers = []record.Observer{rec}
+	var answered, failed int32
+	for range 4 {
+		resp, _ := grpcLike(t, g)
+		r := rec.next(t)
+		switch resp.StatusCode {
+		case http.StatusOK:
+			answered++
+		case http.StatusBadGateway:
+			failed++
+			if len(r.Attempts) != 1 || r.Attempts[0].Outcome != record.OutcomeError {
+				t.Errorf("reset stream: attempts %+v, want one that ended in %q", r.Attempts, record.OutcomeError)
+			}
+		default:
+			t.Errorf("status %d", resp.StatusCode)
+		}
+	}
+	if failed == 0 || reset.Load() != failed || good.Load() != answered {
+		t.Errorf("%d requests reset, %d answered 502; the other target saw %d for %d answered 200",
+			reset.Load(), failed, good.Load(), answered)
+	}
+}
+
+// h2cServer serves handler over unencrypted HTTP/2.
+func h2cServer(t *testing.T, handler http.HandlerFunc) *httptest.Server {
+	t.Helper()
+	s := httptest.NewUnstartedServer(handler)
+	s.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.Config.Protocols = new(http.Protocols)
+	s.Config.Protocols.SetUnencryptedHTTP2(true)
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
 }
 
 // An HTTP/2 attempt lends the body without letting a failed connection
@@ -221,7 +277,7 @@ func TestTunnelRetriesConnectionFailureOnly(t *testing.T) {
 	cfg := strings.Replace(tunnelConfig, `targets: [{target: "${T}"}]`, `targets: [{target: "${A}"}, {target: "${B}"}]`, 1)
 	g := newTestGateway(t, cfg, map[string]string{"A": deadAddr(t), "B": up.Listener.Addr().String()}, nil)
 	rec := make(recorder, 4)
-	g.Handler.opts.Observers = []observe.Observer{rec}
+	g.Handler.opts.Observers = []record.Observer{rec}
 	retried := false
 	for range 4 {
 		if resp, _ := upgradeRequest(t, g, "/socket"); resp.StatusCode != http.StatusServiceUnavailable {

@@ -4,92 +4,79 @@ import (
 	"io"
 	"time"
 
-	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/record"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
 // The plugin phases run here, each plugin's run timed into the request's
 // record (for tracing: one span per plugin, without touching plugins).
-// One clock reading per plugin: a plugin's end is the next one's start.
 
-// access runs the access phase; an error is the answer of the plugin
-// named in st.rec.Exit.
-func (h *Handler) access(st *reqState, route *snapshot.Route) error {
-	if len(route.Chain.Access) == 0 {
-		return nil
+// runPhase runs the plugins of steps that apply to the request, calling
+// run on each, and times every run. One clock reading per plugin: a
+// plugin's end is the next one's start. An error of run ends the phase
+// and is returned with the plugin's name. run does not escape, so the
+// closures the phases pass allocate nothing.
+func (st *reqState) runPhase(steps []snapshot.Step, p record.Phase, run func(plugin.Instance) error) (string, error) {
+	if len(steps) == 0 {
+		return "", nil
 	}
 	c := &st.Ctx
 	t0 := time.Since(c.StartedAt)
-	for i := range route.Chain.Access {
-		step := &route.Chain.Access[i]
+	for i := range steps {
+		step := &steps[i]
 		inst := step.Resolve(c)
 		if inst == nil {
 			continue
 		}
-		err := inst.(plugin.Accessor).Access(c)
+		err := run(inst)
 		t1 := time.Since(c.StartedAt)
-		st.rec.AddPlugin(step.Name, observe.PhaseAccess, t0, t1)
+		st.rec.AddPlugin(step.Name, p, t0, t1)
 		t0 = t1
 		if err != nil {
-			st.rec.Exit = step.Name
-			return err
+			return step.Name, err
 		}
 	}
-	return nil
+	return "", nil
+}
+
+// access runs the access phase; an error is the answer of the plugin
+// named in st.rec.Exit.
+func (h *Handler) access(st *reqState, route *snapshot.Route) error {
+	c := &st.Ctx
+	name, err := st.runPhase(route.Chain.Access, record.PhaseAccess, func(inst plugin.Instance) error {
+		return inst.(plugin.Accessor).Access(c)
+	})
+	if err != nil {
+		st.rec.Exit = name
+	}
+	return err
 }
 
 func (h *Handler) headerFilters(st *reqState, route *snapshot.Route) {
 	st.filtered = true
-	if len(route.Chain.Header) == 0 {
-		return
-	}
 	c := &st.Ctx
-	t0 := time.Since(c.StartedAt)
-	for i := range route.Chain.Header {
-		step := &route.Chain.Header[i]
-		if inst := step.Resolve(c); inst != nil {
-			inst.(plugin.HeaderFilter).HeaderFilter(c)
-			t1 := time.Since(c.StartedAt)
-			st.rec.AddPlugin(step.Name, observe.PhaseHeaderFilter, t0, t1)
-			t0 = t1
-		}
-	}
+	st.runPhase(route.Chain.Header, record.PhaseHeaderFilter, func(inst plugin.Instance) error {
+		inst.(plugin.HeaderFilter).HeaderFilter(c)
+		return nil
+	})
 }
 
 // bodyFilters wraps body in the route's body filters.
 func (h *Handler) bodyFilters(st *reqState, route *snapshot.Route, body io.Reader) io.Reader {
-	if len(route.Chain.Body) == 0 {
-		return body
-	}
 	c := &st.Ctx
-	t0 := time.Since(c.StartedAt)
-	for i := range route.Chain.Body {
-		step := &route.Chain.Body[i]
-		if inst := step.Resolve(c); inst != nil {
-			body = inst.(plugin.BodyFilter).BodyFilter(c, body)
-			t1 := time.Since(c.StartedAt)
-			st.rec.AddPlugin(step.Name, observe.PhaseBodyFilter, t0, t1)
-			t0 = t1
-		}
-	}
+	st.runPhase(route.Chain.Body, record.PhaseBodyFilter, func(inst plugin.Instance) error {
+		body = inst.(plugin.BodyFilter).BodyFilter(c, body)
+		return nil
+	})
 	return body
 }
 
 // logPhase runs the log phase after the response is out.
 func (h *Handler) logPhase(st *reqState) {
-	if len(st.route.Chain.Log) == 0 {
-		return
-	}
 	c := &st.Ctx
-	t0 := time.Since(c.StartedAt)
-	for i := range st.route.Chain.Log {
-		step := &st.route.Chain.Log[i]
-		if inst := step.Resolve(c); inst != nil {
-			inst.(plugin.Logger).Log(c)
-			t1 := time.Since(c.StartedAt)
-			st.rec.AddPlugin(step.Name, observe.PhaseLog, t0, t1)
-			t0 = t1
-		}
-	}
+	st.runPhase(st.route.Chain.Log, record.PhaseLog, func(inst plugin.Instance) error {
+		inst.(plugin.Logger).Log(c)
+		return nil
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/record"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
@@ -207,7 +208,7 @@ func BenchmarkProxyHelloLogged(b *testing.B) {
 	defer up.Close()
 	al := observe.NewAccessLog(io.Discard, 8192)
 	defer al.Close()
-	gw := newGatewayOpts(b, simpleConfig, up.URL, Options{Version: "test", Observers: []observe.Observer{al}})
+	gw := newGatewayOpts(b, simpleConfig, up.URL, Options{Version: "test", Observers: []record.Observer{al}})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

@@ -8,9 +8,11 @@ import (
 	"time"
 )
 
-// respond runs the header and body filters and streams the body to the
-// client. Bodies of unknown length are flushed whenever the upstream has
-// nothing more buffered, so server-sent events and long polls are not held.
+// respond runs the header and body filters and streams the body of a's
+// response to the client. The status comes from the caller, not from the
+// record, which names no answer before the attempt is marked responded.
+// Bodies of unknown length are flushed whenever the upstream has nothing
+// more buffered, so server-sent events and long polls are not held.
 //
 // The status and header go to net/http only once the first read of the
 // body has returned: net/http sends nothing before the first body bytes
@@ -19,14 +21,14 @@ import (
 // answered with a gateway error instead of a connection closed on an
 // empty reply. That error is returned, for the caller's bookkeeping; it
 // is nil when the response went to the client, whole or cut short.
-func (h *Handler) respond(x *exchange, body io.Reader, stream bool) error {
+func (h *Handler) respond(x *exchange, a *attempt, status int, body io.Reader, stream bool) error {
 	st, w := x.st, x.w
 	c := &st.Ctx
-	c.Resp.Status = st.rec.Answer().Status
+	c.Resp.Status = status
 	c.Resp.FromUpstream = true
-	h.headerFilters(st, x.route)
-	h.responseHeaders(st, w.Header())
-	src := h.bodyFilters(st, x.route, body)
+	h.headerFilters(st, st.route)
+	h.responseHeaders(st, a, w.Header())
+	src := h.bodyFilters(st, st.route, body)
 	if st.Req.Method == http.MethodHead {
 		w.WriteHeader(c.Resp.Status)
 		return nil
@@ -34,8 +36,8 @@ func (h *Handler) respond(x *exchange, body io.Reader, stream bool) error {
 	return h.stream(x, src, body, stream)
 }
 
-// responseHeaders sets the gateway's headers on an upstream response.
-func (h *Handler) responseHeaders(st *reqState, hdr http.Header) {
+// responseHeaders sets the gateway's headers on the response of a.
+func (h *Handler) responseHeaders(st *reqState, a *attempt, hdr http.Header) {
 	c := &st.Ctx
 	if ck := st.pick.SetCookie; ck != nil {
 		// A cookie-hashing balancer chose for a client without the cookie:
@@ -51,7 +53,7 @@ func (h *Handler) responseHeaders(st *reqState, hdr http.Header) {
 	hdr["Via"] = vals[0:1:1]
 	vals[1] = c.RequestID
 	hdr[h.opts.RequestIDHeader] = vals[1:2:2]
-	upMs := st.rec.Answer().Head.Milliseconds()
+	upMs := a.rec().Head.Milliseconds()
 	vals[2] = strconv.FormatInt(upMs, 10)
 	hdr["X-Turnpike-Upstream-Latency"] = vals[2:3:3]
 	vals[3] = strconv.FormatInt(max(time.Since(c.StartedAt).Milliseconds()-upMs, 0), 10)

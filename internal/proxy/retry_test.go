@@ -17,6 +17,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/record"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
@@ -422,7 +423,7 @@ func TestRequestDeadline(t *testing.T) {
 	}
 	holder := &snapshot.Holder{}
 	holder.Store(snap)
-	h := NewHandler(holder, Options{Version: "test", RequestTimeout: 300 * time.Millisecond, Observers: []observe.Observer{al}})
+	h := NewHandler(holder, Options{Version: "test", RequestTimeout: 300 * time.Millisecond, Observers: []record.Observer{al}})
 	gw := httptest.NewServer(h.Listener("http", "80"))
 
 	start := time.Now()

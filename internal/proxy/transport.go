@@ -20,32 +20,35 @@ type transport interface {
 	// prepare readies the request before the first attempt and sets what
 	// may be retried (x.rt); false when it answered the request itself.
 	prepare(h *Handler, x *exchange) bool
-	// roundTrip makes attempt a: it connects within ct, sends the request
-	// and reads the response head into the client response's header. On
-	// failure it has let go of the attempt's connection and cleared that
-	// header, and says how the attempt failed.
+	// roundTrip makes attempt a: it connects, sends the request and reads
+	// the response head into the client response's header. ct bounds the
+	// connect (the service's connect_timeout, less when the request's
+	// deadline is nearer); HTTP/2 ignores it, as net/http dials with the
+	// service's connect_timeout alone. On failure it has let go of the
+	// attempt's connection and cleared that header, and says how the
+	// attempt failed.
 	roundTrip(h *Handler, x *exchange, a *attempt, ct time.Duration) (status int, f retryFailure, err error)
-	// discard disposes of a response that is retried instead of passed on.
+	// discard disposes of a response that is retried instead of passed
+	// on. Only a transport whose prepare allows retries of a request that
+	// was sent (x.rt.idem and x.rt.replay) is ever asked: today HTTP/1.1.
 	discard(h *Handler, x *exchange)
-	// respond passes the response on to the client and returns the body
-	// bytes read from the upstream. The error is a failure of the body
+	// respond passes the response of attempt a, with status, on to the
+	// client and returns the body bytes read from the upstream. The error is a failure of the body
 	// before anything of it went out (then the client got a gateway
 	// error); a response cut short later is no error of the attempt. A
 	// response body's trailer is in c.Resp.Trailer when it returns.
-	respond(h *Handler, x *exchange, a *attempt) (int64, error)
+	respond(h *Handler, x *exchange, a *attempt, status int) (int64, error)
 }
 
 // exchange is one request's way through the retry loop, pooled with its
 // reqState.
 type exchange struct {
-	w     *countingWriter
-	r     *http.Request
-	st    *reqState
-	route *snapshot.Route
-	svc   *snapshot.Service
-	rt    retrier
-	buf   []byte
-	host  string // the upstream Host (HTTP/1.1 and tunnels)
+	w    *countingWriter
+	st   *reqState         // its Req and route are the request's
+	svc  *snapshot.Service // st.route.Service, looked up once
+	rt   retrier
+	buf  []byte
+	host string // the upstream Host (HTTP/1.1 and tunnels)
 
 	// The request body (HTTP/1.1): replay when buffered, else src; cl is
 	// its length, -1 when unknown.
@@ -69,12 +72,12 @@ type exchange struct {
 	counted countingReader
 }
 
-// forward proxies the request over t, retrying on other targets when that
-// is safe, and passes the response on.
-func (h *Handler) forward(w *countingWriter, r *http.Request, st *reqState, route *snapshot.Route, svc *snapshot.Service, t transport) {
+// forward proxies the request (st.Req, on st.route's service) over t,
+// retrying on other targets when that is safe, and passes the response on.
+func (h *Handler) forward(w *countingWriter, st *reqState, t transport) {
 	x := &st.x
-	x.w, x.r, x.st, x.route, x.svc = w, r, st, route, svc
-	x.rt = retrier{h: h, svc: svc}
+	x.w, x.st, x.svc = w, st, st.route.Service
+	x.rt = retrier{h: h, svc: x.svc}
 	bufp := h.bufPool.Get().(*[]byte)
 	defer h.bufPool.Put(bufp)
 	x.buf = *bufp
@@ -87,8 +90,8 @@ func (h *Handler) forward(w *countingWriter, r *http.Request, st *reqState, rout
 		return
 	}
 	a.responded(status)
-	n, err := t.respond(h, x, a)
-	a.done(r.Context(), err, n)
+	n, err := t.respond(h, x, a, status)
+	a.done(st.Req.Context(), err, n)
 	if err == nil {
 		hdr := w.Header()
 		for k, vs := range st.Resp.Trailer {
@@ -105,7 +108,7 @@ func (x *exchange) release(h *Handler) { h.putBody(x.bodyp) }
 // with an error.
 func (h *Handler) attempts(x *exchange, t transport) (*attempt, int, bool) {
 	st, svc, w := x.st, x.svc, x.w
-	ctx := x.r.Context()
+	ctx := x.st.Req.Context()
 	var prev *upstream.Target
 	for {
 		cookie := st.pick.SetCookie

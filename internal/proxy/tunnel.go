@@ -19,7 +19,7 @@ type tunnelTransport struct{}
 
 func (tunnelTransport) prepare(h *Handler, x *exchange) bool {
 	c := &x.st.Ctx
-	x.host = upstreamHost(c, x.route, x.svc)
+	x.host = upstreamHost(c, x.st.route, x.svc)
 	if !validRequestLine(c.Method, c.Path, c.RawQuery, x.host) {
 		h.invalidRequestLine(x.w, x.st)
 		return false
@@ -29,13 +29,13 @@ func (tunnelTransport) prepare(h *Handler, x *exchange) bool {
 
 func (tunnelTransport) roundTrip(h *Handler, x *exchange, a *attempt, ct time.Duration) (int, retryFailure, error) {
 	c := &x.st.Ctx
-	conn, err := a.target.Pool.Dial(x.r.Context(), ct)
+	conn, err := a.target.Pool.Dial(x.st.Req.Context(), ct)
 	if err != nil {
 		return 0, failConnect, err
 	}
 	a.connected()
 	conn.SetDeadline(time.Now().Add(x.svc.ReadTimeout))
-	writeHead(conn.W, c.Method, c.Path, c.RawQuery, x.host, x.r.Header, 0, x.upgrade)
+	writeHead(conn.W, c.Method, c.Path, c.RawQuery, x.host, x.st.Req.Header, 0, x.upgrade)
 	hdr := x.w.Header()
 	var head upstreamHead
 	if err = conn.W.Flush(); err == nil {
@@ -54,7 +54,7 @@ func (tunnelTransport) roundTrip(h *Handler, x *exchange, a *attempt, ct time.Du
 
 func (tunnelTransport) discard(h *Handler, x *exchange) { x.conn.Discard() }
 
-func (tunnelTransport) respond(h *Handler, x *exchange, a *attempt) (int64, error) {
+func (tunnelTransport) respond(h *Handler, x *exchange, a *attempt, status int) (int64, error) {
 	defer x.conn.Discard()
 	if !x.head.upgrade {
 		// The upstream declined; relay its answer as a plain response,
@@ -63,7 +63,7 @@ func (tunnelTransport) respond(h *Handler, x *exchange, a *attempt) (int64, erro
 		initBody(body, x.conn, x.head, x.svc.ReadTimeout, time.Now())
 		// The deadline in force is the handshake's: renew it on the first read.
 		body.renewAt = time.Now()
-		err := h.respond(x, body, x.head.contentLength < 0)
+		err := h.respond(x, a, status, body, x.head.contentLength < 0)
 		if err == nil {
 			x.st.Resp.Trailer = body.trailer
 		}
@@ -79,7 +79,7 @@ func (h *Handler) splice(x *exchange) int64 {
 	st, w, conn := x.st, x.w, x.conn
 	st.Resp.Status = x.head.status
 	st.Resp.FromUpstream = true
-	h.headerFilters(st, x.route)
+	h.headerFilters(st, st.route)
 	client, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		st.rec.Error = "hijack: " + err.Error()
@@ -105,24 +105,25 @@ func (h *Handler) splice(x *exchange) int64 {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		splice(conn.Conn, client, brw.Reader, idle, &last)
+		splice(conn.Conn, client, brw.Reader, make([]byte, 32<<10), idle, &last)
 	}()
 	go func() {
 		defer wg.Done()
-		down = splice(client, conn.Conn, conn.R, idle, &last)
+		// The exchange's pooled buffer, held for the tunnel's life anyway
+		// (forward returns it after this): one buffer fewer to allocate.
+		down = splice(client, conn.Conn, conn.R, x.buf, idle, &last)
 	}()
 	wg.Wait()
 	w.n += down
 	return down
 }
 
-// splice copies src (read through its buffered reader) to dst until EOF,
-// an error, or until neither direction has moved a byte for idle; then it
-// closes both connections so the other direction ends too.
-func splice(dst, src net.Conn, br *bufio.Reader, idle time.Duration, last *atomic.Int64) int64 {
+// splice copies src (read through its buffered reader, into buf) to dst
+// until EOF, an error, or until neither direction has moved a byte for
+// idle; then it closes both connections so the other direction ends too.
+func splice(dst, src net.Conn, br *bufio.Reader, buf []byte, idle time.Duration, last *atomic.Int64) int64 {
 	defer dst.Close()
 	defer src.Close()
-	buf := make([]byte, 32<<10)
 	var total int64
 	for {
 		src.SetReadDeadline(time.Now().Add(idle))

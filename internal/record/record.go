@@ -1,4 +1,9 @@
-package observe
+// Package record holds what the proxy tells observers of a request: the
+// Record, its attempts and plugin timings, and the Observer interface. It
+// imports nothing of ours, a leaf utility anything may import, so that
+// the proxy, the access log in observe and plugins (log plugins, metrics,
+// tracing) can all observe requests.
+package record
 
 import "time"
 
@@ -13,10 +18,8 @@ type Observer interface {
 
 // Record is one request as the proxy saw it, filled as the request flows
 // (attempts and plugin timings when they happen, the rest at its end).
-// It lives in this package, which imports nothing of the gateway's but
-// jsonw, so that the proxy, plugins and every observer can import it; it
-// names route, service and consumer by strings for the same reason (the
-// plugin package imports observe for its metrics).
+// It names route, service and consumer by strings, not by the snapshot's
+// types, so that this package stays a leaf.
 type Record struct {
 	Time      time.Time // when the gateway received the request
 	RequestID string
@@ -37,8 +40,7 @@ type Record struct {
 	BytesReceived int64 // body bytes the client declared (Content-Length)
 	// Latency is the time from receipt to the end of the log phase.
 	Latency time.Duration
-	// Source is "upstream" for proxied responses, "gateway" for responses
-	// the gateway or a plugin made (Kong's "kong").
+	// Source is SourceUpstream or SourceGateway.
 	Source string
 	// Exit names the plugin whose access phase answered the request ("":
 	// none did).
@@ -62,8 +64,7 @@ type Record struct {
 type Attempt struct {
 	Target string // host:port
 	Status int    // 0 when no response head was received
-	// Outcome is "response" (passed on), "status" (a retryable status,
-	// dropped), "connect_error", "timeout" or "error".
+	// Outcome is one of the Outcome constants.
 	Outcome string
 	// Start is when the attempt began, counted from the request's Time.
 	Start     time.Duration
@@ -75,6 +76,20 @@ type Attempt struct {
 	// WebSocket tunnel, those sent on to the client).
 	BytesIn int64
 }
+
+// The values of Record.Source and Attempt.Outcome. Observers compare
+// against these rather than copy the strings; they are also what the
+// access log writes, so their values are part of its format.
+const (
+	SourceUpstream = "upstream" // a proxied response
+	SourceGateway  = "gateway"  // made by the gateway or a plugin (Kong's "kong")
+
+	OutcomeResponse     = "response"      // its response was passed on
+	OutcomeStatus       = "status"        // a response with a retryable status, dropped
+	OutcomeConnectError = "connect_error" // nothing reached the upstream (refused, connect timeout)
+	OutcomeTimeout      = "timeout"       // sent, then no response head in time
+	OutcomeError        = "error"         // any other failure, also of a passed-on response's body
+)
 
 // Latency is the time to the response head, or to the failure when there
 // was none.
