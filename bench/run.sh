@@ -169,7 +169,7 @@ for t in $TARGETS; do
       start nginx "${ON_PROXY[@]}" nginx -p "$TMP" -e "$TMP/nginx.err" -c "$TMP/nginx.conf"
       ;;
     turnpike)
-      start turnpike env GOMAXPROCS=1 "${ON_PROXY[@]}" "$TMP/bin/turnpike" run -c "$HERE/turnpike.yml" \
+      start turnpike env GOMAXPROCS=1 "${ON_PROXY[@]}" "$TMP/bin/turnpike" run --expand-env -c "$HERE/turnpike.yml" \
         --proxy-listen "127.0.0.1:${PORT[turnpike]}" --admin-listen off --access-log off
       ;;
   esac
