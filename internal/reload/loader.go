@@ -261,7 +261,7 @@ func (l *Loader) Check(build func() ([]byte, error)) (*snapshot.Snapshot, error)
 		return nil, err
 	}
 	snapshot.Release(snap, cur)
-	ups.Abort(snap.Upstreams)
+	ups.Abort()
 	return snap, nil
 }
 

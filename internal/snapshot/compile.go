@@ -76,7 +76,7 @@ func CompileContext(ctx context.Context, m *config.Model, d Deps) (*Snapshot, er
 // in is dropped, leaving the state in force untouched.
 func (c *compiler) discard() {
 	Release(c.snap, c.d.Previous)
-	c.d.Upstreams.Abort(c.lease)
+	c.d.Upstreams.Abort()
 }
 
 type compiler struct {

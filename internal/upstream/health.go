@@ -205,12 +205,13 @@ func (h *HealthCheckers) Sync(ups []CheckedUpstream) {
 	}
 }
 
-// dropGates forgets the upstream-wide health of names that have no
-// checker (a gate handed to a compile that was given up).
-func (h *HealthCheckers) dropGates(names []string) {
+// dropUncheckedGates forgets the upstream-wide health of upstreams that
+// have no checker: Sync gives every gate it keeps a checker, so these are
+// the gates of a compile that was given up.
+func (h *HealthCheckers) dropUncheckedGates() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, name := range names {
+	for name := range h.gates {
 		if h.checkers[name] == nil {
 			delete(h.gates, name)
 		}

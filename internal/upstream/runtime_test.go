@@ -50,7 +50,7 @@ func TestRuntimeAbortAndCommit(t *testing.T) {
 
 	failed, p2, s2 := lease(rt, "v", "a", "c")
 	failed.State("u|a")
-	rt.Abort(failed)
+	rt.Abort()
 	if p2["a"] != p1["a"] || poolClosed(p1["a"]) || poolClosed(p1["b"]) {
 		t.Error("the abort closed a pool in force")
 	}
