@@ -111,20 +111,19 @@ func UpstreamHealthOf(b Balancer) *UpstreamHealth {
 // each target's health and counters); an unchanged upstream keeps its
 // running checker.
 type HealthCheckers struct {
-	states   *States
 	opts     HealthOptions
 	mu       sync.Mutex
 	gates    map[string]*UpstreamHealth
 	checkers map[string]*HealthChecker
 }
 
-// NewHealthCheckers makes the registry over the target states the
-// snapshots use.
-func NewHealthCheckers(states *States, opts HealthOptions) *HealthCheckers {
+// NewHealthCheckers makes an empty registry. The checkers work on the
+// target states Sync is given with each upstream's targets.
+func NewHealthCheckers(opts HealthOptions) *HealthCheckers {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &HealthCheckers{states: states, opts: opts, gates: map[string]*UpstreamHealth{}, checkers: map[string]*HealthChecker{}}
+	return &HealthCheckers{opts: opts, gates: map[string]*UpstreamHealth{}, checkers: map[string]*HealthChecker{}}
 }
 
 // Upstream returns the upstream-wide health of name, creating it healthy

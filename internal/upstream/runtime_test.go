@@ -13,7 +13,7 @@ func newTestRuntime(t *testing.T) (*Runtime, *Pools, *States, *HealthCheckers) {
 	pools := NewPools(DefaultPoolOptions)
 	t.Cleanup(pools.Close)
 	states := NewStates()
-	health := NewHealthCheckers(states, HealthOptions{})
+	health := NewHealthCheckers(HealthOptions{})
 	t.Cleanup(health.Close)
 	return NewRuntime(RuntimeParts{Pools: pools, States: states, Health: health}), pools, states, health
 }
