@@ -249,7 +249,9 @@ func (l *Loader) Check(build func() ([]byte, error)) (*snapshot.Snapshot, error)
 		return nil, err
 	}
 	// Upstream state of its own, so a dry run never touches the live
-	// connections, target states, health checks or DNS names.
+	// connections, target states, health checks or DNS names. Its pools
+	// are all it holds (no states, checkers or resolver), so closing them
+	// gives up the lease: no Abort is needed.
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	defer pools.Close()
 	ups := upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})
@@ -261,7 +263,6 @@ func (l *Loader) Check(build func() ([]byte, error)) (*snapshot.Snapshot, error)
 		return nil, err
 	}
 	snapshot.Release(snap, cur)
-	ups.Abort()
 	return snap, nil
 }
 

@@ -27,8 +27,8 @@ type RuntimeParts struct {
 // upstream-wide gates, and the DNS names the resolver keeps fresh. A
 // compile takes what it needs through a Lease (Acquire); once the new
 // configuration is in force, Commit retires what the previous one held and
-// the new one does not; after a failed compile or a dry run, Abort drops
-// what only that lease brought in, and the state in force is as it was.
+// the new one does not; after a failed compile, Abort drops what only
+// that lease brought in, and the state in force is as it was.
 //
 // Abort relies on two rules: leases are used one at a time (the loader
 // serialises compiles), and the registries hand out pools, states and
@@ -130,8 +130,8 @@ func (rt *Runtime) Commit(l *Lease) {
 }
 
 // Abort gives up the lease acquired since the last Commit (a failed
-// compile or a dry run): what it brought in that the lease in force does
-// not hold is dropped, and nothing the lease in force holds is touched.
+// compile): what it brought in that the lease in force does not hold is
+// dropped, and nothing the lease in force holds is touched.
 // It needs no lease: see Runtime for why retaining what is in force does
 // exactly that.
 func (rt *Runtime) Abort() {
