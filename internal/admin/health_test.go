@@ -63,7 +63,7 @@ func TestUpstreamHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What the compiler does once wired: gate the upstream's balancers.
-	hc := upstream.NewHealthCheckers(states, upstream.HealthOptions{})
+	hc := upstream.NewHealthCheckers(upstream.HealthOptions{})
 	defer hc.Close()
 	gate := hc.Upstream("orders-up")
 	for _, svc := range snap.Services {

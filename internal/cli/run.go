@@ -283,7 +283,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		return nil, err
 	}
 	states := upstream.NewStates()
-	g.health = upstream.NewHealthCheckers(states, upstream.HealthOptions{CoolDown: o.healthCoolDown, Logger: logger})
+	g.health = upstream.NewHealthCheckers(upstream.HealthOptions{CoolDown: o.healthCoolDown, Logger: logger})
 	metrics := observe.NewMetrics()
 	g.resolver, err = resolver.New(resolver.Options{
 		Nameservers: splitList(o.dns.resolver),

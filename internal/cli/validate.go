@@ -12,7 +12,6 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/all"
 	"github.com/turnpikegw/turnpike/internal/reload"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
-	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
 func newValidateCmd() *cobra.Command {
@@ -70,9 +69,8 @@ func loadAndCompile(path string, limits reload.Limits, opts config.Options) (*sn
 	if err != nil {
 		return nil, err
 	}
-	pools := upstream.NewPools(upstream.DefaultPoolOptions)
-	defer pools.Close()
-	deps := snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools}), Env: plugin.Env{Logger: slog.New(slog.DiscardHandler)}}
+	// No upstream runtime: Check compiles against one of its own.
+	deps := snapshot.Deps{Registry: reg, Env: plugin.Env{Logger: slog.New(slog.DiscardHandler)}}
 	l := reload.New(&snapshot.Holder{}, deps, path, opts, nil)
 	l.SetLimits(limits)
 	return l.Check(func() ([]byte, error) { return reload.ReadFile(path, limits.MaxSize) })

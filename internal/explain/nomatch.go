@@ -119,23 +119,19 @@ func nearMiss(r *config.Route, c router.RouteCheck, req *router.Request) (m Near
 		fail("hosts", fmt.Sprintf("host %s matches none of %s", req.Host, strings.Join(r.Hosts, ", ")))
 	}
 	if c.Headers == router.Fail {
-		// In the order snapshot.RouterRoute gives them to the router.
-		names := make([]string, 0, len(r.Headers))
-		for name := range r.Headers {
-			names = append(names, name)
-		}
-		sort.Strings(names)
+		// HeaderFailed[k] judges the k-th header of the router.Route the
+		// router was given, which snapshot.RouterRoute builds from r.
 		var bad []string
-		for k, name := range names {
+		for k, h := range snapshot.RouterRoute("", r).Headers {
 			if !c.HeaderFailed[k] {
 				continue
 			}
-			want := r.Headers[name]
-			got := req.Header[textproto.CanonicalMIMEHeaderKey(name)]
+			want := strings.Join(h.Values, " or ")
+			got := req.Header[textproto.CanonicalMIMEHeaderKey(h.Name)]
 			if len(got) == 0 {
-				bad = append(bad, fmt.Sprintf("header %s is missing (want %s)", name, strings.Join(want, " or ")))
+				bad = append(bad, fmt.Sprintf("header %s is missing (want %s)", h.Name, want))
 			} else {
-				bad = append(bad, fmt.Sprintf("header %s is %q (want %s)", name, strings.Join(got, ", "), strings.Join(want, " or ")))
+				bad = append(bad, fmt.Sprintf("header %s is %q (want %s)", h.Name, strings.Join(got, ", "), want))
 			}
 		}
 		fail("headers", strings.Join(bad, "; "))

@@ -250,7 +250,9 @@ func (l *Loader) Check(build func() ([]byte, error)) (*snapshot.Snapshot, error)
 		return nil, err
 	}
 	// Upstream state of its own, so a dry run never touches the live
-	// connections, target states, health checks or DNS names.
+	// connections, target states, health checks or DNS names. Its pools
+	// are all it holds (no states, checkers or resolver), so closing them
+	// gives up the lease: no Abort is needed.
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	defer pools.Close()
 	ups := upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})
@@ -262,7 +264,6 @@ func (l *Loader) Check(build func() ([]byte, error)) (*snapshot.Snapshot, error)
 		return nil, err
 	}
 	snapshot.Release(snap, cur)
-	ups.Abort(snap.Upstreams)
 	return snap, nil
 }
 

@@ -374,7 +374,7 @@ func TestRefreshOnDNSChange(t *testing.T) {
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	defer pools.Close()
 	states := upstream.NewStates()
-	health := upstream.NewHealthCheckers(states, upstream.HealthOptions{})
+	health := upstream.NewHealthCheckers(upstream.HealthOptions{})
 	defer health.Close()
 	h := &snapshot.Holder{}
 	l := New(h, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools, States: states, Health: health, Resolver: res})}, "", config.Options{}, nil)

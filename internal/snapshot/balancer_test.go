@@ -255,7 +255,7 @@ func TestCompileExpandsDNSNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(DNSNames(m), ","); got != "gone.test,multi.test,off.test,one.test,srv.test" {
+	if got := strings.Join(dnsNames(m), ","); got != "gone.test,multi.test,off.test,one.test,srv.test" {
 		t.Errorf("names %s (unused upstreams and IPs are not resolved)", got)
 	}
 	reg, _ := plugin.NewRegistry(nil)

@@ -17,8 +17,8 @@ type Deps struct {
 	// Upstreams is the upstream state that survives reloads (pools, target
 	// states, health gates, DNS names). The compile takes from it through
 	// a lease, Snapshot.Upstreams, and aborts the lease itself when it
-	// fails; the caller commits it once the snapshot is in force, or
-	// aborts it (a dry run).
+	// fails; the caller commits it once the snapshot is in force (a dry
+	// run compiles against a Runtime of its own and closes its pools).
 	Upstreams *upstream.Runtime
 	Env       plugin.Env
 	// MaxResponseHeaderBytes bounds the response heads of HTTP/2 (gRPC)
@@ -76,7 +76,7 @@ func CompileContext(ctx context.Context, m *config.Model, d Deps) (*Snapshot, er
 // in is dropped, leaving the state in force untouched.
 func (c *compiler) discard() {
 	Release(c.snap, c.d.Previous)
-	c.d.Upstreams.Abort(c.lease)
+	c.d.Upstreams.Abort()
 }
 
 type compiler struct {

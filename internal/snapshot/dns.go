@@ -36,10 +36,10 @@ func (c *compiler) expand(host string, port, weight int) ([]endpoint, error) {
 	return eps, err
 }
 
-// DNSNames are the host names of m that DNS resolves: the targets of
+// dnsNames are the host names of m that DNS resolves: the targets of
 // upstreams a service is balanced over, and the hosts of services that
 // name no upstream. IP addresses are not among them.
-func DNSNames(m *config.Model) []string {
+func dnsNames(m *config.Model) []string {
 	seen := map[string]bool{}
 	var names []string
 	add := func(host string) {

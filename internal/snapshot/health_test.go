@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"reflect"
+	"strconv"
 	"testing"
 
 	"github.com/turnpikegw/turnpike/internal/config"
@@ -51,5 +52,68 @@ upstreams:
 	}
 	if !got.Enabled() {
 		t.Error("checks with intervals are not enabled")
+	}
+}
+
+// Every field of config's healthchecks block, at any depth, reaches a
+// field of the same name in the checker's options. HealthCheckOf copies
+// the fields above the leaf types by hand, so a field config gains would
+// otherwise be dropped silently: here it fails, whatever its name.
+func TestHealthCheckOfCarriesEveryField(t *testing.T) {
+	var h config.Healthchecks
+	n := 0
+	fillFields(t, reflect.ValueOf(&h).Elem(), &n)
+	got := HealthCheckOf(&h)
+	sameFields(t, "healthchecks", reflect.ValueOf(h), reflect.ValueOf(got))
+}
+
+// fillFields gives every field of v, at any depth, a value of its own
+// that is not the zero value.
+func fillFields(t *testing.T, v reflect.Value, n *int) {
+	t.Helper()
+	*n++
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			fillFields(t, v.Field(i), n)
+		}
+	case reflect.String:
+		v.SetString("v" + strconv.Itoa(*n))
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int:
+		v.SetInt(int64(*n))
+	case reflect.Float64:
+		v.SetFloat(float64(*n) + 0.5)
+	case reflect.Slice:
+		s := reflect.MakeSlice(v.Type(), 1, 1)
+		fillFields(t, s.Index(0), n)
+		v.Set(s)
+	case reflect.Map:
+		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+		fillFields(t, k, n)
+		fillFields(t, e, n)
+		v.Set(reflect.MakeMap(v.Type()))
+		v.SetMapIndex(k, e)
+	default:
+		t.Fatalf("a healthchecks field of kind %s: teach fillFields to fill it", v.Kind())
+	}
+}
+
+// sameFields reports every field of from (a config struct) that to (its
+// upstream counterpart) lacks by name or holds with another value.
+func sameFields(t *testing.T, path string, from, to reflect.Value) {
+	t.Helper()
+	for i := range from.NumField() {
+		name := from.Type().Field(i).Name
+		f := to.FieldByName(name)
+		switch {
+		case !f.IsValid():
+			t.Errorf("%s.%s has no field in %s", path, name, to.Type())
+		case f.Kind() == reflect.Struct:
+			sameFields(t, path+"."+name, from.Field(i), f)
+		case !reflect.DeepEqual(from.Field(i).Interface(), f.Interface()):
+			t.Errorf("%s.%s is %v in config but %v in the checker's options", path, name, from.Field(i), f)
+		}
 	}
 }

@@ -10,8 +10,9 @@ import (
 )
 
 // RouterRoute is r's matching criteria as the router takes them; id is the
-// route's id. Headers are sorted by name, so router.RouteCheck's
-// HeaderFailed[k] is the k-th name of r.Headers in sorted order.
+// route's id. Headers are sorted by name (r.Headers is a map), so every
+// call gives the same order: explain reads the names that
+// router.RouteCheck's HeaderFailed indexes from here.
 func RouterRoute(id string, r *config.Route) router.Route {
 	names := make([]string, 0, len(r.Headers))
 	for name := range r.Headers {

@@ -43,12 +43,24 @@ upstreams:
 	rt.Commit(first.Upstreams)
 	inForce := first.Services[0].Balancer.Targets()[0]
 
+	// The registry hands every compile the one state of a key, so holding
+	// the added target's state before the failed compile is given it shows
+	// whether the registry still has it afterwards.
+	added := states.Get("pool|10.0.0.2:80")
 	_, err = compileWith(fmt.Sprintf(doc, `, {target: "10.0.0.2:80"}`, "plugins: [{name: not-a-plugin}]"))
 	if err == nil {
 		t.Fatal("a configuration naming an unknown plugin compiled")
 	}
 	if pools.Get("http://10.0.0.1:80", "10.0.0.1:80", nil) != inForce.Pool || states.Get("pool|10.0.0.1:80") != inForce.State {
 		t.Error("the failed compile replaced the pool or state in force")
+	}
+	// A pool made now has the address given here; the one the failed
+	// compile made has the target's.
+	if p := pools.Get("http://10.0.0.2:80", "made-after", nil); p.Addr != "made-after" {
+		t.Error("the pool only the failed compile asked for was kept")
+	}
+	if states.Get("pool|10.0.0.2:80") == added {
+		t.Error("the state only the failed compile asked for was kept")
 	}
 
 	second, err := compileWith(strings.Replace(fmt.Sprintf(doc, "", ""), "10.0.0.1", "10.0.0.3", 1))

@@ -12,7 +12,7 @@ import (
 func (c *compiler) services() {
 	c.servicesByEntry = map[*config.ServiceEntry]*Service{}
 	if c.lease.Resolves() {
-		c.lease.Resolve(DNSNames(c.m))
+		c.lease.Resolve(dnsNames(c.m))
 	}
 	h2 := c.h2Transports()
 	for _, se := range c.m.Services {

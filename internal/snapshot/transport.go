@@ -47,14 +47,22 @@ func (c *compiler) upstreamTLS(se *config.ServiceEntry, serverName string) *tls.
 func (c *compiler) pool(scheme, addr string, tlsConf *tls.Config) *upstream.Pool {
 	key := scheme + "://" + addr
 	if tlsConf != nil {
-		key += "|" + tlsConf.ServerName + "|" + strconv.FormatBool(tlsConf.InsecureSkipVerify)
-		if tlsConf.RootCAs != nil {
-			// Connections verified against one CA set must never serve a
-			// service pinned to another, nor survive a CA rotation.
-			key += "|ca:" + c.caKeys[tlsConf]
-		}
+		key += c.tlsKey(tlsConf)
 	}
 	return c.lease.Pool(key, addr, tlsConf)
+}
+
+// tlsKey is the part of a pool or HTTP/2 transport key that names the
+// upstream TLS settings (upstreamTLS's config) its connections are made
+// with; one place, so the two keys cannot drift apart.
+func (c *compiler) tlsKey(conf *tls.Config) string {
+	key := "|" + conf.ServerName + "|" + strconv.FormatBool(conf.InsecureSkipVerify)
+	if conf.RootCAs != nil {
+		// Connections verified against one CA set must never serve a
+		// service pinned to another, nor survive a CA rotation.
+		key += "|ca:" + c.caKeys[conf]
+	}
+	return key
 }
 
 // h2Transports are the HTTP/2 transports of one compile by settings: this
@@ -85,10 +93,7 @@ func (h *h2Transports) get(se *config.ServiceEntry, svc *Service) (*http.Transpo
 	key := svc.Scheme + "|" + svc.ConnectTimeout.String() + "|" + svc.WriteTimeout.String()
 	if svc.Scheme == "https" {
 		h2TLS = h.c.upstreamTLS(se, se.Service.Host)
-		key += "|" + h2TLS.ServerName + "|" + strconv.FormatBool(h2TLS.InsecureSkipVerify)
-		if h2TLS.RootCAs != nil {
-			key += "|ca:" + h.c.caKeys[h2TLS]
-		}
+		key += h.c.tlsKey(h2TLS)
 	}
 	tr := h.cur[key]
 	if tr == nil {

@@ -111,20 +111,19 @@ func UpstreamHealthOf(b Balancer) *UpstreamHealth {
 // each target's health and counters); an unchanged upstream keeps its
 // running checker.
 type HealthCheckers struct {
-	states   *States
 	opts     HealthOptions
 	mu       sync.Mutex
 	gates    map[string]*UpstreamHealth
 	checkers map[string]*HealthChecker
 }
 
-// NewHealthCheckers makes the registry over the target states the
-// snapshots use.
-func NewHealthCheckers(states *States, opts HealthOptions) *HealthCheckers {
+// NewHealthCheckers makes an empty registry. The checkers work on the
+// target states Sync is given with each upstream's targets.
+func NewHealthCheckers(opts HealthOptions) *HealthCheckers {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &HealthCheckers{states: states, opts: opts, gates: map[string]*UpstreamHealth{}, checkers: map[string]*HealthChecker{}}
+	return &HealthCheckers{opts: opts, gates: map[string]*UpstreamHealth{}, checkers: map[string]*HealthChecker{}}
 }
 
 // Upstream returns the upstream-wide health of name, creating it healthy
@@ -205,12 +204,13 @@ func (h *HealthCheckers) Sync(ups []CheckedUpstream) {
 	}
 }
 
-// dropGates forgets the upstream-wide health of names that have no
-// checker (a gate handed to a compile that was given up).
-func (h *HealthCheckers) dropGates(names []string) {
+// dropUncheckedGates forgets the upstream-wide health of upstreams that
+// have no checker: Sync gives every gate it keeps a checker, so these are
+// the gates of a compile that was given up.
+func (h *HealthCheckers) dropUncheckedGates() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, name := range names {
+	for name := range h.gates {
 		if h.checkers[name] == nil {
 			delete(h.gates, name)
 		}

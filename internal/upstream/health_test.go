@@ -313,7 +313,7 @@ func checkedUpstreams(states *States, threshold float64) []CheckedUpstream {
 
 func TestHealthCheckersSyncKeepsStateAcrossReloads(t *testing.T) {
 	states := NewStates()
-	hc := NewHealthCheckers(states, HealthOptions{CoolDown: 300 * time.Millisecond})
+	hc := NewHealthCheckers(HealthOptions{CoolDown: 300 * time.Millisecond})
 	defer hc.Close()
 	s1 := states.Get("up|10.0.0.1:80")
 	tg := &Target{Addr: "10.0.0.1:80", Weight: 100, State: s1}
@@ -387,7 +387,7 @@ func TestHealthCheckersSyncKeepsStateAcrossReloads(t *testing.T) {
 // share its state, checked once with their weights added up.
 func TestHealthCheckersCheckBalancerTargets(t *testing.T) {
 	states := NewStates()
-	hc := NewHealthCheckers(states, HealthOptions{})
+	hc := NewHealthCheckers(HealthOptions{})
 	defer hc.Close()
 	ups := checkedUpstreams(states, 0)
 	ups[0].Targets = ups[0].Targets[1:]

@@ -61,22 +61,6 @@ func (ps *Pools) Retain(keep map[string]bool) {
 	}
 }
 
-// drop closes and forgets the pools of keys.
-func (ps *Pools) drop(keys []string) {
-	ps.mu.Lock()
-	var gone []*Pool
-	for _, k := range keys {
-		if p, ok := ps.pools[k]; ok {
-			gone = append(gone, p)
-			delete(ps.pools, k)
-		}
-	}
-	ps.mu.Unlock()
-	for _, p := range gone {
-		p.Close()
-	}
-}
-
 // Close stops the sweeper and closes every pool.
 func (ps *Pools) Close() {
 	close(ps.stop)

@@ -27,9 +27,15 @@ type RuntimeParts struct {
 // upstream-wide gates, and the DNS names the resolver keeps fresh. A
 // compile takes what it needs through a Lease (Acquire); once the new
 // configuration is in force, Commit retires what the previous one held and
-// the new one does not; after a failed compile or a dry run, Abort drops
-// what only that lease brought in, and the state in force is as it was.
-// Leases are used one at a time (the loader serialises compiles).
+// the new one does not; after a failed compile, Abort drops what only
+// that lease brought in, and the state in force is as it was.
+//
+// Abort relies on two rules: leases are used one at a time (the loader
+// serialises compiles), and the registries hand out pools, states and
+// gates only through a lease. After a Commit the registries hold only
+// what is in force (the pools and states of the lease in force, the gates
+// of the upstreams Sync gave a checker), so anything more was brought in
+// by the one lease since, and retaining what is in force drops just that.
 type Runtime struct {
 	parts RuntimeParts
 	mu    sync.Mutex
@@ -48,14 +54,13 @@ type Lease struct {
 	PoolKeys map[string]bool
 	// StateKeys are the target states the lease holds.
 	StateKeys map[string]bool
-	gates     map[string]bool
 	names     []string
 	checked   []CheckedUpstream
 }
 
 // Acquire starts a lease for one compile.
 func (rt *Runtime) Acquire() *Lease {
-	return &Lease{rt: rt, PoolKeys: map[string]bool{}, StateKeys: map[string]bool{}, gates: map[string]bool{}}
+	return &Lease{rt: rt, PoolKeys: map[string]bool{}, StateKeys: map[string]bool{}}
 }
 
 // Pool returns the shared pool for key (see Pools.Get), held by the lease.
@@ -80,7 +85,6 @@ func (l *Lease) Gate(name string) *UpstreamHealth {
 	if l.rt.parts.Health == nil {
 		return nil
 	}
-	l.gates[name] = true
 	return l.rt.parts.Health.Upstream(name)
 }
 
@@ -125,10 +129,12 @@ func (rt *Runtime) Commit(l *Lease) {
 	}
 }
 
-// Abort gives up l (a failed compile or a dry run): what it brought in
-// that the lease in force does not hold is dropped, and nothing the lease
-// in force holds is touched.
-func (rt *Runtime) Abort(l *Lease) {
+// Abort gives up the lease acquired since the last Commit (a failed
+// compile): what it brought in that the lease in force does not hold is
+// dropped, and nothing the lease in force holds is touched.
+// It needs no lease: see Runtime for why retaining what is in force does
+// exactly that.
+func (rt *Runtime) Abort() {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	cur := rt.inForce
@@ -136,25 +142,14 @@ func (rt *Runtime) Abort(l *Lease) {
 		cur = &Lease{}
 	}
 	p := rt.parts
-	p.Pools.drop(newKeys(l.PoolKeys, cur.PoolKeys))
+	p.Pools.Retain(cur.PoolKeys)
 	if p.States != nil {
-		p.States.drop(newKeys(l.StateKeys, cur.StateKeys))
+		p.States.Retain(cur.StateKeys)
 	}
 	if p.Health != nil {
-		p.Health.dropGates(newKeys(l.gates, cur.gates))
+		p.Health.dropUncheckedGates()
 	}
 	if p.Resolver != nil {
 		p.Resolver.Retain(cur.names)
 	}
-}
-
-// newKeys are the keys of held that in force does not have.
-func newKeys(held, inForce map[string]bool) []string {
-	var out []string
-	for k := range held {
-		if !inForce[k] {
-			out = append(out, k)
-		}
-	}
-	return out
 }

@@ -13,7 +13,7 @@ func newTestRuntime(t *testing.T) (*Runtime, *Pools, *States, *HealthCheckers) {
 	pools := NewPools(DefaultPoolOptions)
 	t.Cleanup(pools.Close)
 	states := NewStates()
-	health := NewHealthCheckers(states, HealthOptions{})
+	health := NewHealthCheckers(HealthOptions{})
 	t.Cleanup(health.Close)
 	return NewRuntime(RuntimeParts{Pools: pools, States: states, Health: health}), pools, states, health
 }
@@ -50,7 +50,7 @@ func TestRuntimeAbortAndCommit(t *testing.T) {
 
 	failed, p2, s2 := lease(rt, "v", "a", "c")
 	failed.State("u|a")
-	rt.Abort(failed)
+	rt.Abort()
 	if p2["a"] != p1["a"] || poolClosed(p1["a"]) || poolClosed(p1["b"]) {
 		t.Error("the abort closed a pool in force")
 	}

@@ -36,12 +36,3 @@ func (s *States) Retain(keep map[string]bool) {
 		}
 	}
 }
-
-// drop forgets the states of keys.
-func (s *States) drop(keys []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, k := range keys {
-		delete(s.states, k)
-	}
-}
