@@ -3,9 +3,7 @@ package admin
 import (
 	"net/http"
 
-	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
 // pluginRoutes mounts the admin routes the registered plugins contribute.
@@ -55,7 +53,7 @@ func (v pluginView) plugin(e *entity) plugin.AdminPlugin {
 	p.Name, _ = e.body["name"].(string)
 	p.InstanceName, _ = e.body["instance_name"].(string)
 	if p.Enabled {
-		p.Instance, _ = instanceOf(v.ix.snap, e)
+		p.Instance, _ = v.ix.snap.InstanceOf(e.pe)
 	}
 	return p
 }
@@ -66,14 +64,4 @@ func (pluginView) Reply(w http.ResponseWriter, status int, body any) { writeJSON
 
 func (pluginView) Error(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, message(msg))
-}
-
-// instanceOf is the instance compiled for a plugin entity.
-func instanceOf(snap *snapshot.Snapshot, e *entity) (plugin.Instance, bool) {
-	for _, pe := range snap.Model.Plugins {
-		if config.PluginID(pe) == e.id {
-			return snap.InstanceOf(pe)
-		}
-	}
-	return nil, false
 }
