@@ -2,6 +2,7 @@ package admin
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -153,5 +154,49 @@ func TestPluginViewPluginsCost(t *testing.T) {
 	// allocation per entry and lookup would be n×n.
 	if allocs > 20 {
 		t.Fatalf("Plugins allocates %.0f times for %d entities", allocs, n)
+	}
+}
+
+// TestPluginRouteBodyBound checks that a plugin route sees at most
+// maxPluginBody bytes of body, and that a longer one, with its length
+// declared or not, gets the admin API's 413 without reaching the route.
+func TestPluginRouteBodyBound(t *testing.T) {
+	served := -1
+	reg, err := plugin.NewRegistry(append(all.Registrations(), plugin.Registration{Name: "fake", Priority: 1,
+		NewConfig: func() any { return &struct{}{} }, New: func(any, plugin.Env) (plugin.Instance, error) { return nil, nil },
+		Admin: []plugin.AdminRoute{{Method: http.MethodPost, Path: "/fake/purge",
+			Serve: func(a plugin.Admin, w http.ResponseWriter, r *http.Request) {
+				b, err := io.ReadAll(r.Body)
+				if err != nil {
+					t.Errorf("the route's read: %v", err)
+				}
+				served = len(b)
+				a.Reply(w, http.StatusOK, map[string]any{})
+			}}},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, "_format_version: \"3.0\"\n", func(s *Source) { s.Registry = reg })
+	t.Cleanup(f.loader.Close)
+	for _, tt := range []struct {
+		name   string
+		body   io.Reader
+		status int
+		served int
+	}{
+		{"at the limit", strings.NewReader(strings.Repeat("x", maxPluginBody)), http.StatusOK, maxPluginBody},
+		{"over the limit", strings.NewReader(strings.Repeat("x", maxPluginBody+1)), http.StatusRequestEntityTooLarge, -1},
+		{"over the limit, length not declared", io.MultiReader(strings.NewReader(strings.Repeat("x", maxPluginBody+1))), http.StatusRequestEntityTooLarge, -1},
+	} {
+		served = -1
+		rec := httptest.NewRecorder()
+		f.h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/fake/purge", tt.body))
+		if rec.Code != tt.status || served != tt.served {
+			t.Errorf("%s: %d %s, the route read %d bytes", tt.name, rec.Code, rec.Body, served)
+		}
+		if tt.status == http.StatusRequestEntityTooLarge && !strings.Contains(rec.Body.String(), "request body too large (the limit is 65536 bytes)") {
+			t.Errorf("%s: %s", tt.name, rec.Body)
+		}
 	}
 }
