@@ -58,8 +58,9 @@ type api struct {
 	index    atomic.Pointer[index]
 }
 
-// Handler serves the admin API.
-func Handler(src Source) http.Handler {
+// Handler serves the admin API. It fails when a plugin's admin route
+// clashes with a core route or another plugin's (see pluginRoutes).
+func Handler(src Source) (http.Handler, error) {
 	a := &api{src: src, tokenSum: sha256.Sum256([]byte(src.Token)), hosts: newHostGuard(src.Listen, src.Hosts)}
 	a.hostname, _ = os.Hostname()
 
@@ -72,15 +73,19 @@ func Handler(src Source) http.Handler {
 	mux.HandleFunc("/plugins/enabled", only(http.MethodGet, a.enabledPlugins))
 	mux.HandleFunc("/explain", only(http.MethodGet, a.explainRequest))
 	mux.HandleFunc("/circuit-breakers", only(http.MethodGet, a.circuitBreakers))
-	a.pluginRoutes(mux)
 	if src.Metrics != nil {
 		mux.Handle("GET /metrics", src.Metrics)
 	}
 	a.entityRoutes(mux)
 	mux.HandleFunc("/upstreams/{id}/health", only(http.MethodGet, a.upstreamHealth))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, message("Not found"))
-	})
+	// Plugin routes are reached only through the catch-all, so a core
+	// route always wins over them.
+	var plugins *http.ServeMux
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { plugins.ServeHTTP(w, r) })
+	plugins, err := a.pluginRoutes(mux)
+	if err != nil {
+		return nil, err
+	}
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Kong resolves `/services/` as `/services`; so do we.
@@ -110,7 +115,7 @@ func Handler(src Source) http.Handler {
 			return
 		}
 		mux.ServeHTTP(w, r)
-	})
+	}), nil
 }
 
 // crossSite reports a request a browser made on behalf of another site.

@@ -81,8 +81,18 @@ func newFixture(t *testing.T, cfg string, mod func(*Source)) *fixture {
 	if mod != nil {
 		mod(&src)
 	}
-	f.h = Handler(src)
+	f.h = mustHandler(t, src)
 	return f
+}
+
+// mustHandler is Handler for sources whose plugin routes are known good.
+func mustHandler(t *testing.T, src Source) http.Handler {
+	t.Helper()
+	h, err := Handler(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 // testHost is the Host of httptest.NewRequest's requests, which the admin
@@ -250,7 +260,7 @@ func TestAdminRootStatusReady(t *testing.T) {
 }
 
 func TestAdminReadyWithoutConfigAndDraining(t *testing.T) {
-	h := Handler(Source{Snapshot: &snapshot.Holder{}, Hosts: []string{testHost}})
+	h := mustHandler(t, Source{Snapshot: &snapshot.Holder{}, Hosts: []string{testHost}})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/status/ready", nil))
 	if rec.Code != 503 {

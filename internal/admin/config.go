@@ -17,9 +17,21 @@ import (
 	"github.com/turnpikegw/turnpike/internal/reload"
 )
 
-// maxPluginBody bounds POST /schemas/plugins/validate: one plugin entity
-// is a few kilobytes.
+// maxPluginBody bounds the bodies of POST /schemas/plugins/validate and
+// of plugin admin routes: one plugin entity, or a purge request, is a few
+// kilobytes.
 const maxPluginBody = 64 << 10
+
+// readPluginBody reads a body of at most maxPluginBody bytes; when it
+// cannot, it has answered 413.
+func readPluginBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPluginBody))
+	if err != nil {
+		writeJSON(w, http.StatusRequestEntityTooLarge, message("request body too large (the limit is "+strconv.Itoa(maxPluginBody)+" bytes)"))
+		return nil, false
+	}
+	return body, true
+}
 
 // config serves Kong's DB-less /config: GET returns the document in force,
 // POST replaces it through the Loader (the one path every reload takes).
@@ -224,14 +236,13 @@ func (a *api) validatePlugin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, message("configuration loading is not available"))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPluginBody))
-	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, message("request body too large (the limit is "+strconv.Itoa(maxPluginBody)+" bytes)"))
+	body, ok := readPluginBody(w, r)
+	if !ok {
 		return
 	}
 	// The body is parsed inside the loader's gate and budget, like any
 	// load: one parse at a time, whoever sends it.
-	_, err = a.src.Loader.Check(func() ([]byte, error) { return a.pluginDocument(body) })
+	_, err := a.src.Loader.Check(func() ([]byte, error) { return a.pluginDocument(body) })
 	var ee entityError
 	switch {
 	case errors.Is(err, reload.ErrBusy):

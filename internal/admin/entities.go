@@ -21,6 +21,9 @@ type entity struct {
 	body map[string]any
 	// Foreign keys (ids) for the nested lists.
 	service, route, consumer, upstream string
+	// pe is a plugin entity's entry, which its running instance is
+	// looked up by: deriving the id again would cost a hash per entry.
+	pe *config.PluginEntry
 }
 
 // index is every entity of one snapshot, rendered once: a snapshot never
@@ -132,7 +135,7 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 
 	for _, pe := range m.Plugins {
 		p := pe.Plugin
-		e := &entity{key: p.InstanceName, tags: p.Tags}
+		e := &entity{key: p.InstanceName, tags: p.Tags, pe: pe}
 		fk := func(id string) any {
 			if id == "" {
 				return nil

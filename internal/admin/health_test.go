@@ -74,7 +74,7 @@ func TestUpstreamHealth(t *testing.T) {
 	holder := &snapshot.Holder{}
 	holder.Store(snap)
 	states.Get("orders-up|10.0.0.1:8080").SetHealth(false, "passive: 3 HTTP failures (500)")
-	h := Handler(Source{Snapshot: holder, NodeID: "node-1", Hosts: []string{testHost}})
+	h := mustHandler(t, Source{Snapshot: holder, NodeID: "node-1", Hosts: []string{testHost}})
 
 	get := func(path string, want int) map[string]any {
 		t.Helper()
@@ -196,7 +196,7 @@ upstreams:
 	}
 	holder := &snapshot.Holder{}
 	holder.Store(snap)
-	h := Handler(Source{Snapshot: holder, NodeID: "node-1", Hosts: []string{testHost}})
+	h := mustHandler(t, Source{Snapshot: holder, NodeID: "node-1", Hosts: []string{testHost}})
 	get := func(path string) []any {
 		t.Helper()
 		rec := httptest.NewRecorder()

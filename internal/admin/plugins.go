@@ -1,32 +1,107 @@
 package admin
 
 import (
+	"bytes"
+	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"strings"
 
-	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
-// pluginRoutes mounts the admin routes the registered plugins contribute.
-func (a *api) pluginRoutes(mux *http.ServeMux) {
+// pluginRoutes builds the mux of the admin routes the registered plugins
+// contribute; the core mux hands it what no core route serves. A route is
+// refused here, at start-up, when its path would be dead or taken from
+// another plugin: a path that is not a plain path (a method or host
+// prefix), that a core route serves, or that overlaps another plugin's.
+// Paths are compared as written, wildcards taken literally; ServeMux
+// itself refuses patterns that conflict in other ways.
+func (a *api) pluginRoutes(core *http.ServeMux) (*http.ServeMux, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, message("Not found"))
+	})
 	reg := a.src.Registry
 	if reg == nil {
-		return
+		return mux, nil
 	}
+	type claim struct{ plugin, path string }
+	var claimed []claim
 	for _, name := range reg.Names() {
 		r, _ := reg.Lookup(name)
 		for _, route := range r.Admin {
-			mux.HandleFunc(route.Path, only(route.Method, func(w http.ResponseWriter, r *http.Request) {
-				ix := a.entities()
-				if ix == nil {
-					writeJSON(w, http.StatusNotFound, message("Not found"))
-					return
+			fail := func(format string, args ...any) error {
+				return fmt.Errorf("plugin %q: admin route %s %s: %s", name, route.Method, route.Path, fmt.Sprintf(format, args...))
+			}
+			if !strings.HasPrefix(route.Path, "/") {
+				return nil, fail("the path must start with / (the method is the route's Method; no host)")
+			}
+			if _, p := core.Handler(literal(route.Method, route.Path)); p != "/" {
+				return nil, fail("the core admin route %s serves this path", p)
+			}
+			for _, c := range claimed {
+				if c.plugin != name && (claims(c.path, route.Path) || claims(route.Path, c.path)) {
+					return nil, fail("plugin %q's route %s claims the same requests", c.plugin, c.path)
 				}
-				route.Serve(pluginView{ix}, w, r)
-			}))
+			}
+			if err := handle(mux, route.Path, a.pluginRoute(route)); err != nil {
+				return nil, fail("%v", err)
+			}
+			claimed = append(claimed, claim{name, route.Path})
 		}
 	}
+	return mux, nil
+}
+
+// pluginRoute serves one plugin route with the configuration in force.
+// The body is read, within the limit core handlers keep, before the
+// plugin sees it, so no plugin route can be made to read without bound
+// and an oversized body gets the admin API's own 413.
+func (a *api) pluginRoute(route plugin.AdminRoute) http.HandlerFunc {
+	return only(route.Method, func(w http.ResponseWriter, r *http.Request) {
+		ix := a.entities()
+		if ix == nil {
+			writeJSON(w, http.StatusNotFound, message("Not found"))
+			return
+		}
+		body, ok := readPluginBody(w, r)
+		if !ok {
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		route.Serve(pluginView{ix}, w, r)
+	})
+}
+
+// literal is a request for a route path as written.
+func literal(method, path string) *http.Request {
+	return &http.Request{Method: method, URL: &url.URL{Path: path}}
+}
+
+// claims reports whether the pattern alone would serve a request for
+// path taken literally.
+func claims(pattern, path string) bool {
+	mux := http.NewServeMux()
+	if handle(mux, pattern, http.NotFoundHandler()) != nil {
+		return false // registering the pattern for real says what is wrong
+	}
+	_, p := mux.Handler(literal(http.MethodGet, path))
+	return p != ""
+}
+
+// handle registers h on mux, turning ServeMux's panic on an invalid
+// pattern, or one that conflicts with a pattern already there (such as
+// /a/{x} against /{y}/b), into an error.
+func handle(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%v", p)
+		}
+	}()
+	mux.Handle(pattern, h)
+	return nil
 }
 
 // pluginView is the plugin.Admin of one request.
@@ -55,7 +130,7 @@ func (v pluginView) plugin(e *entity) plugin.AdminPlugin {
 	p.Name, _ = e.body["name"].(string)
 	p.InstanceName, _ = e.body["instance_name"].(string)
 	if p.Enabled {
-		p.Instance, _ = instanceOf(v.ix.snap, e)
+		p.Instance, _ = v.ix.snap.InstanceOf(e.pe)
 	}
 	return p
 }
@@ -66,14 +141,4 @@ func (pluginView) Reply(w http.ResponseWriter, status int, body any) { writeJSON
 
 func (pluginView) Error(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, message(msg))
-}
-
-// instanceOf is the instance compiled for a plugin entity.
-func instanceOf(snap *snapshot.Snapshot, e *entity) (plugin.Instance, bool) {
-	for _, pe := range snap.Model.Plugins {
-		if config.PluginID(pe) == e.id {
-			return snap.InstanceOf(pe)
-		}
-	}
-	return nil, false
 }

@@ -41,7 +41,7 @@ func countFor(t *testing.T, f *fixture, consumerID string) {
 	t.Helper()
 	snap := f.holder.Load()
 	ix := buildIndex(snap, f.reg, 0)
-	inst, ok := instanceOf(snap, ix.find("plugins", "orders-limit"))
+	inst, ok := snap.InstanceOf(ix.find("plugins", "orders-limit").pe)
 	if !ok {
 		t.Fatal("no instance for orders-limit")
 	}

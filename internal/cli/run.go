@@ -377,7 +377,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	}
 	nodeID := make([]byte, 16)
 	rand.Read(nodeID)
-	adminHandler := admin.Handler(admin.Source{
+	adminHandler, err := admin.Handler(admin.Source{
 		Version:  Version,
 		NodeID:   hex.EncodeToString(nodeID),
 		Started:  time.Now(),
@@ -399,6 +399,11 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 			return g.accessLog.Dropped()
 		},
 	})
+	if err != nil {
+		g.proxy.Shutdown(context.Background())
+		g.close()
+		return nil, err
+	}
 	g.admin, err = server.New("admin", adminListens, func(string, string) http.Handler { return adminHandler },
 		server.DefaultLimits, server.TLS{Certificate: getCert}, logger)
 	if err != nil {

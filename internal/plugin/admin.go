@@ -6,10 +6,14 @@ import "net/http"
 // plugin's counter inspection, a cache's purge). The admin API mounts the
 // routes of every registered plugin, behind its own authorization, and
 // answers other methods 405 and requests before a configuration is loaded
-// 404.
+// 404. The request body a route sees holds at most 64 KiB, read before
+// Serve (a longer one is answered 413). A plugin route gets only requests
+// no core route serves; the admin API refuses to start when a core route
+// serves its path or another plugin's route claims the same requests.
 type AdminRoute struct {
 	// Method and Path are the route's; Path is a net/http ServeMux path,
-	// with wildcards ("/rate-limits/{plugin}/{key}").
+	// with wildcards ("/rate-limits/{plugin}/{key}") but without a method
+	// or host, and one route's alone.
 	Method, Path string
 	Serve        func(a Admin, w http.ResponseWriter, r *http.Request)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting/engine"
+	"github.com/turnpikegw/turnpike/internal/store"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -290,36 +291,36 @@ func TestRedisOptions(t *testing.T) {
 		{
 			name: "single node",
 			doc:  `{minute: 5, policy: redis, redis: {host: redis.test, port: 6380, username: u, password: p, database: 2, timeout: 150}}`,
-			want: engine.RedisOptions{Addrs: []string{"redis.test:6380"}, Username: "u", Password: "p", Database: 2, Timeout: 150 * time.Millisecond},
+			want: engine.RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{"redis.test:6380"}, Username: "u", Password: "p", Database: 2, Timeout: 150 * time.Millisecond}},
 		},
 		{
 			name: "flat fields",
 			doc:  `{minute: 5, policy: redis, redis_host: 10.1.2.3, redis_port: 6390, redis_password: p, redis_database: 1, redis_timeout: 300, redis_ssl: true, redis_ssl_verify: true, redis_server_name: r.test}`,
-			want: engine.RedisOptions{Addrs: []string{"10.1.2.3:6390"}, Password: "p", Database: 1, Timeout: 300 * time.Millisecond},
+			want: engine.RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{"10.1.2.3:6390"}, Password: "p", Database: 1, Timeout: 300 * time.Millisecond}},
 			tls:  true, serverName: "r.test", verify: true,
 			deprecated: []string{"redis_host", "redis_port", "redis_password", "redis_database", "redis_timeout", "redis_ssl", "redis_ssl_verify", "redis_server_name"},
 		},
 		{
 			name:       "a flat field fills a redis field not given, beside others given",
 			doc:        `{minute: 5, policy: redis, redis: {host: redis.test, database: 3}, redis_port: 6390, redis_host: redis.test}`,
-			want:       engine.RedisOptions{Addrs: []string{"redis.test:6390"}, Database: 3, Timeout: 2 * time.Second},
+			want:       engine.RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{"redis.test:6390"}, Database: 3, Timeout: 2 * time.Second}},
 			deprecated: []string{"redis_host", "redis_port"},
 		},
 		{
 			name: "tls names the host",
 			doc:  `{minute: 5, policy: cluster, redis: {host: redis.test, ssl: true}}`,
-			want: engine.RedisOptions{Addrs: []string{"redis.test:6379"}, Timeout: 2 * time.Second},
+			want: engine.RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{"redis.test:6379"}, Timeout: 2 * time.Second}},
 			tls:  true, serverName: "redis.test",
 		},
 		{
 			name: "cluster",
 			doc:  `{minute: 5, policy: redis, redis: {cluster_nodes: [{ip: 10.0.0.1, port: 7000}, {ip: 10.0.0.2}], cluster_addresses: ["10.0.0.3:7002"]}}`,
-			want: engine.RedisOptions{Addrs: []string{"10.0.0.1:7000", "10.0.0.2:6379", "10.0.0.3:7002"}, Cluster: true, Timeout: 2 * time.Second},
+			want: engine.RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{"10.0.0.1:7000", "10.0.0.2:6379", "10.0.0.3:7002"}, Cluster: true, Timeout: 2 * time.Second}},
 		},
 		{
 			name: "sentinel",
 			doc:  `{minute: 5, policy: redis, redis: {sentinel_nodes: [{host: s1}], sentinel_addresses: ["s2:26380"], sentinel_master: mymaster, sentinel_username: su, sentinel_password: sp, password: p}}`,
-			want: engine.RedisOptions{Addrs: []string{"s1:26379", "s2:26380"}, MasterName: "mymaster", SentinelUsername: "su", SentinelPassword: "sp", Password: "p", Timeout: 2 * time.Second},
+			want: engine.RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{"s1:26379", "s2:26380"}, MasterName: "mymaster", SentinelUsername: "su", SentinelPassword: "sp", Password: "p", Timeout: 2 * time.Second}},
 		},
 	}
 	for _, tt := range tests {

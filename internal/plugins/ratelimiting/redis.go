@@ -17,13 +17,9 @@ const keyPrefix = "turnpike:ratelimit:"
 // (host, port), Redis Cluster seeds, or sentinels and their master.
 func redisOptions(s *settings) engine.RedisOptions {
 	r, t := &s.redisCfg, &s.redisCfg.topology
-	o := engine.RedisOptions{
-		Username:  r.username,
-		Password:  r.password,
-		Database:  r.database,
-		Timeout:   time.Duration(r.timeout) * time.Millisecond,
-		KeyPrefix: keyPrefix,
-	}
+	o := engine.RedisOptions{KeyPrefix: keyPrefix}
+	o.Username, o.Password, o.Database = r.username, r.password, r.database
+	o.Timeout = time.Duration(r.timeout) * time.Millisecond
 	switch {
 	case len(t.ClusterNodes) > 0 || len(t.ClusterAddresses) > 0:
 		o.Cluster = true

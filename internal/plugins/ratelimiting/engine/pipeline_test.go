@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
+	"github.com/turnpikegw/turnpike/internal/store"
 )
 
 // infoField is a numeric field of srv's INFO section.
@@ -83,8 +84,8 @@ func TestRedisPipelinedDecisionsAreExact(t *testing.T) {
 	srv := gwtest.StartRedis(t)
 	c := adminClient(t, srv.Addr)
 	nodes := []*Redis{
-		newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}}),
-		newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}}),
+		newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}}}),
+		newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}}}),
 	}
 	for _, p := range []*Policy{
 		fixed(Limit{Minute, 100}, Limit{Day, 1000}),
@@ -136,7 +137,7 @@ func TestRedisPipelinedDecisionsAreExact(t *testing.T) {
 
 func TestRedisCallerGivesUpWhileItsPipelineIsInFlight(t *testing.T) {
 	srv := gwtest.StartRedis(t)
-	r := newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}, Timeout: 2 * time.Second, PoolSize: 1, BreakerFailures: 1})
+	r := newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}, Timeout: 2 * time.Second, PoolSize: 1, BreakerFailures: 1}})
 	p := fixed(Limit{Day, 1000})
 	take(t, r, "k", p)
 	srv.Pause()
@@ -198,7 +199,7 @@ func TestRedisTimeoutCountsFromEachCall(t *testing.T) {
 	srv := gwtest.StartRedis(t)
 	c := adminClient(t, srv.Addr)
 	const timeout = 300 * time.Millisecond
-	r := newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}, Timeout: timeout, PoolSize: 1, BreakerFailures: 10})
+	r := newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}, Timeout: timeout, PoolSize: 1, BreakerFailures: 10}})
 	p := fixed(Limit{Day, 1000})
 	inOneWindow(t, c, Day, func(key string) {
 		take(t, r, key, p)
@@ -231,7 +232,7 @@ func TestRedisTimeoutCountsFromEachCall(t *testing.T) {
 func TestRedisFailedPipelineIsOneBreakerFailure(t *testing.T) {
 	srv := gwtest.StartRedis(t)
 	const timeout = time.Second // time to queue 99 calls behind the first
-	r := newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}, Timeout: timeout, PoolSize: 1, BreakerFailures: 3})
+	r := newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}, Timeout: timeout, PoolSize: 1, BreakerFailures: 3}})
 	p := fixed(Limit{Day, 1000})
 	take(t, r, "k", p)
 	srv.Pause()
@@ -269,7 +270,7 @@ func TestRedisNoScriptInsidePipeline(t *testing.T) {
 	// again, and each is counted once.
 	srv := gwtest.StartRedis(t)
 	c := adminClient(t, srv.Addr)
-	r := newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}, PoolSize: 1})
+	r := newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}, PoolSize: 1}})
 	ctx := context.Background()
 	windows := fixed(Limit{Day, 100})
 	bucket := &Policy{Algorithm: TokenBucket, Rate: 1.0 / 3600, Burst: 99, NoDelay: true}
@@ -327,7 +328,7 @@ func TestRedisCloseWithPendingCalls(t *testing.T) {
 	// a hung server included, and ends its workers (goleak checks).
 	srv := gwtest.StartRedis(t)
 	const timeout = 5 * time.Second
-	r, err := NewRedis(RedisOptions{Addrs: []string{srv.Addr}, Timeout: timeout, PoolSize: 2}, nil)
+	r, err := NewRedis(RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}, Timeout: timeout, PoolSize: 2}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +423,7 @@ func TestRedisClusterPipelinesSplitByNode(t *testing.T) {
 	// go-redis splits by node; every key is counted exactly, on its own
 	// node.
 	nodes := startCluster(t, 3)
-	r := newRedisStore(t, RedisOptions{Addrs: []string{nodes[0].Addr}, Cluster: true, PoolSize: 1})
+	r := newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{nodes[0].Addr}, Cluster: true, PoolSize: 1}})
 	admins := make([]*redis.Client, len(nodes))
 	for i, n := range nodes {
 		admins[i] = adminClient(t, n.Addr)

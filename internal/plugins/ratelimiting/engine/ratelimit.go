@@ -2,9 +2,10 @@ package engine
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"time"
+
+	"github.com/turnpikegw/turnpike/internal/store"
 )
 
 // Algorithm selects how windows are counted.
@@ -212,37 +213,13 @@ type Clock func() time.Time
 
 // RedisOptions configure a Redis store: the connection settings of its
 // store.RedisClient (stores from SharedRedis share a client by them), and
-// KeyPrefix and MaxLeases, the engine's own.
+// KeyPrefix and MaxLeases, the engine's own. The client's PoolSize is also
+// the most pipelines in flight at once; see Pipelining in the package
+// documentation.
 type RedisOptions struct {
-	// Addrs: one address is a single node (or a cluster's seed when
-	// Cluster is set); several are a cluster's seeds, or sentinels when
-	// MasterName is set.
-	Addrs      []string
-	MasterName string // sentinel: the monitored master's name
-	Cluster    bool   // Redis Cluster even with one seed address
-
-	Username, Password string
-	// SentinelUsername and SentinelPassword authenticate to the
-	// sentinels themselves (empty: none).
-	SentinelUsername, SentinelPassword string
-	Database                           int // not for Cluster
-
-	// Timeout bounds every call, connecting included (0: 2s, Kong's
-	// redis timeout default).
-	Timeout time.Duration
-	TLS     *tls.Config // nil: plain
+	store.RedisOptions
 	// KeyPrefix starts every key (empty: "turnpike:ratelimit:").
 	KeyPrefix string
-
-	// PoolSize is the most pipelines in flight at once, and so the most
-	// connections per node (0: 2); see Pipelining in the package
-	// documentation.
-	PoolSize int
-	// BreakerFailures consecutive failures open the circuit breaker
-	// (0: 3); BreakerCooldown is how long it stays open before one probe
-	// call is let through (0: 5s).
-	BreakerFailures int
-	BreakerCooldown time.Duration
 	// MaxLeases bounds the keys holding batched permits at once
 	// (0: 65536); past it, keys go to Redis for every request.
 	MaxLeases int

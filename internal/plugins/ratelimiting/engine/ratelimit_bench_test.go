@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
+	"github.com/turnpikegw/turnpike/internal/store"
 )
 
 var benchPolicies = []struct {
@@ -96,7 +97,7 @@ func BenchmarkRedisTakeParallel(b *testing.B) {
 	srv := gwtest.StartRedis(b)
 	ctx := context.Background()
 	run := func(b *testing.B, p *Policy, keys []string, parallelism int) {
-		r, err := NewRedis(RedisOptions{Addrs: []string{srv.Addr}}, nil)
+		r, err := NewRedis(RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}}}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -78,7 +78,7 @@ var (
 // until used. One address is a single node, several a cluster, and with
 // MasterName they are sentinels. Close closes its connections.
 func NewRedis(opts RedisOptions, clock Clock) (*Redis, error) {
-	conn, err := store.NewRedisClient(opts.connection())
+	conn, err := store.NewRedisClient(opts.RedisOptions)
 	if err != nil {
 		return nil, errors.New("ratelimit: " + err.Error())
 	}
@@ -90,7 +90,7 @@ func NewRedis(opts RedisOptions, clock Clock) (*Redis, error) {
 // configuration, and those of the next after a reload, share its
 // connections and breaker. Close gives the client back.
 func SharedRedis(clients *store.Redis, opts RedisOptions) (*Redis, error) {
-	conn, release, err := clients.Acquire(opts.connection())
+	conn, release, err := clients.Acquire(opts.RedisOptions)
 	if err != nil {
 		return nil, errors.New("ratelimit: " + err.Error())
 	}
@@ -112,17 +112,6 @@ func newRedis(conn *store.RedisClient, opts RedisOptions, clock Clock, release f
 		return newRedisClient(conn, key, clock)
 	})
 	return &Redis{c: ext.(*redisClient), release: release}
-}
-
-// connection is the store's part of opts.
-func (o *RedisOptions) connection() store.RedisOptions {
-	return store.RedisOptions{
-		Addrs: o.Addrs, MasterName: o.MasterName, Cluster: o.Cluster,
-		Username: o.Username, Password: o.Password,
-		SentinelUsername: o.SentinelUsername, SentinelPassword: o.SentinelPassword,
-		Database: o.Database, Timeout: o.Timeout, TLS: o.TLS, PoolSize: o.PoolSize,
-		BreakerFailures: o.BreakerFailures, BreakerCooldown: o.BreakerCooldown,
-	}
 }
 
 func newRedisClient(conn *store.RedisClient, key extensionKey, clock Clock) *redisClient {

@@ -2,11 +2,9 @@ package engine
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -118,7 +116,7 @@ return out`
 func TestRedisAlgorithms(t *testing.T) {
 	srv := gwtest.StartRedis(t)
 	c := adminClient(t, srv.Addr)
-	r := newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}})
+	r := newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}}})
 
 	t.Run("fixed", func(t *testing.T) {
 		p := fixed(Limit{Hour, 5}, Limit{Day, 7})
@@ -221,7 +219,7 @@ func TestRedisAlgorithms(t *testing.T) {
 func TestRedisKeys(t *testing.T) {
 	srv := gwtest.StartRedis(t)
 	c := adminClient(t, srv.Addr)
-	r := newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}, KeyPrefix: "rl:"})
+	r := newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}}, KeyPrefix: "rl:"})
 	ctx := context.Background()
 	tests := []struct {
 		p       *Policy
@@ -261,8 +259,8 @@ func TestRedisExactnessAcrossNodes(t *testing.T) {
 	srv := gwtest.StartRedis(t)
 	c := adminClient(t, srv.Addr)
 	nodes := []*Redis{
-		newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}}),
-		newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}}),
+		newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}}}),
+		newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}}}),
 	}
 	for _, p := range []*Policy{
 		fixed(Limit{Minute, 100}),
@@ -307,7 +305,7 @@ func TestRedisExactnessAcrossNodes(t *testing.T) {
 func TestRedisScriptFlush(t *testing.T) {
 	srv := gwtest.StartRedis(t)
 	c := adminClient(t, srv.Addr)
-	r := newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}})
+	r := newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}}})
 	p := fixed(Limit{Day, 10})
 	inOneWindow(t, c, Day, func(key string) {
 		take(t, r, key, p)
@@ -328,7 +326,7 @@ func TestRedisScriptFlush(t *testing.T) {
 func TestRedisBreakerWhenKilled(t *testing.T) {
 	srv := gwtest.StartRedis(t)
 	const timeout = time.Second
-	r := newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}, Timeout: timeout, BreakerFailures: 3, BreakerCooldown: 300 * time.Millisecond})
+	r := newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}, Timeout: timeout, BreakerFailures: 3, BreakerCooldown: 300 * time.Millisecond}})
 	p := fixed(Limit{Day, 1000})
 	ctx := context.Background()
 	take(t, r, "k", p)
@@ -368,7 +366,7 @@ func TestRedisBreakerWhenKilled(t *testing.T) {
 func TestRedisTimeoutAndBreakerWhenHung(t *testing.T) {
 	srv := gwtest.StartRedis(t)
 	const timeout = 300 * time.Millisecond
-	r := newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}, Timeout: timeout, BreakerFailures: 2, BreakerCooldown: 500 * time.Millisecond})
+	r := newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}, Timeout: timeout, BreakerFailures: 2, BreakerCooldown: 500 * time.Millisecond}})
 	p := sliding(Limit{Day, 1000})
 	ctx := context.Background()
 	take(t, r, "k", p)
@@ -399,7 +397,7 @@ func TestRedisTimeoutAndBreakerWhenHung(t *testing.T) {
 
 func TestRedisCallerCancelDoesNotTrip(t *testing.T) {
 	srv := gwtest.StartRedis(t)
-	r := newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}, BreakerFailures: 1})
+	r := newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}, BreakerFailures: 1}})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := r.Take(ctx, "k", fixed(Limit{Day, 5}), 1); err == nil {
@@ -415,7 +413,7 @@ func TestRedisScriptErrorIsNotUnavailable(t *testing.T) {
 	// reason to open the breaker.
 	srv := gwtest.StartRedis(t)
 	c := adminClient(t, srv.Addr)
-	r := newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}, BreakerFailures: 1})
+	r := newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}, BreakerFailures: 1}})
 	c.Set(context.Background(), "turnpike:ratelimit:{bad}:fixed", "x", 0)
 	for range 3 {
 		_, err := r.Take(context.Background(), "bad", fixed(Limit{Day, 5}), 1)
@@ -430,7 +428,7 @@ func TestRedisScriptErrorIsNotUnavailable(t *testing.T) {
 
 func TestRedisClosed(t *testing.T) {
 	srv := gwtest.StartRedis(t)
-	r, err := NewRedis(RedisOptions{Addrs: []string{srv.Addr}}, nil)
+	r, err := NewRedis(RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,10 +450,10 @@ func TestNewRedisClientTypes(t *testing.T) {
 		cluster  bool
 		failover bool
 	}{
-		{"one address", RedisOptions{Addrs: []string{"127.0.0.1:1"}, Database: 2}, false, false},
-		{"several addresses", RedisOptions{Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}}, true, false},
-		{"cluster with one seed", RedisOptions{Addrs: []string{"127.0.0.1:1"}, Cluster: true}, true, false},
-		{"sentinel", RedisOptions{Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}, MasterName: "m", Database: 1}, false, true},
+		{"one address", RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{"127.0.0.1:1"}, Database: 2}}, false, false},
+		{"several addresses", RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}}}, true, false},
+		{"cluster with one seed", RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{"127.0.0.1:1"}, Cluster: true}}, true, false},
+		{"sentinel", RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}, MasterName: "m", Database: 1}}, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -482,14 +480,14 @@ func TestNewRedisClientTypes(t *testing.T) {
 			}
 		})
 	}
-	for _, opts := range []RedisOptions{
+	for _, opts := range []store.RedisOptions{
 		{},
 		{Addrs: []string{""}},
 		{Addrs: []string{"a:1", "b:1"}, Database: 1},
 		{Addrs: []string{"a:1"}, Cluster: true, Database: 1},
 		{Addrs: []string{"a:1"}, Cluster: true, MasterName: "m"},
 	} {
-		if _, err := NewRedis(opts, nil); err == nil {
+		if _, err := NewRedis(RedisOptions{RedisOptions: opts}, nil); err == nil {
 			t.Errorf("NewRedis(%+v) accepted", opts)
 		}
 	}
@@ -499,7 +497,7 @@ func TestRedisSentinel(t *testing.T) {
 	master := gwtest.StartRedis(t)
 	sentinel := gwtest.StartRedisSentinel(t, master, "gw")
 	c := adminClient(t, master.Addr)
-	r := newRedisStore(t, RedisOptions{Addrs: []string{sentinel.Addr}, MasterName: "gw"})
+	r := newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{sentinel.Addr}, MasterName: "gw"}})
 	p := fixed(Limit{Day, 3})
 	inOneWindow(t, c, Day, func(key string) {
 		if got := takeN(t, r, key, p, 5); got != 3 {
@@ -516,7 +514,7 @@ func TestRedisCluster(t *testing.T) {
 	// its hash tag) is routed by slot and runs in cluster mode.
 	srv := startCluster(t, 1)[0]
 	c := adminClient(t, srv.Addr)
-	r := newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}, Cluster: true})
+	r := newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}, Cluster: true}})
 	if _, ok := r.c.conn.Client().(*redis.ClusterClient); !ok {
 		t.Fatalf("got %T", r.c.conn.Client())
 	}
@@ -537,8 +535,8 @@ func TestRedisCluster(t *testing.T) {
 func TestRedisBatch(t *testing.T) {
 	srv := gwtest.StartRedis(t)
 	c := adminClient(t, srv.Addr)
-	a := newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}})
-	b := newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}})
+	a := newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}}})
+	b := newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}}})
 	ctx := context.Background()
 	for _, alg := range []Algorithm{Fixed, Sliding} {
 		t.Run(alg.String(), func(t *testing.T) {
@@ -576,7 +574,7 @@ func TestRedisBatch(t *testing.T) {
 func TestRedisBatchLeaseFollowsThePolicy(t *testing.T) {
 	srv := gwtest.StartRedis(t)
 	c := adminClient(t, srv.Addr)
-	r := newRedisStore(t, RedisOptions{Addrs: []string{srv.Addr}, MaxLeases: 1})
+	r := newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}}, MaxLeases: 1})
 	p1 := &Policy{Algorithm: Fixed, Limits: []Limit{{Day, 100}}, Batch: 10}
 	p2 := &Policy{Algorithm: Fixed, Limits: []Limit{{Day, 100}}, Batch: 10}
 	inOneWindow(t, c, Day, func(key string) {
@@ -601,7 +599,7 @@ func TestRedisBatchLeaseEndsWithItsWindow(t *testing.T) {
 	srv := gwtest.StartRedis(t)
 	c := adminClient(t, srv.Addr)
 	clock := newFakeClock(date(2001, 1, 1, 0, 0, 0, 0))
-	r, err := NewRedis(RedisOptions{Addrs: []string{srv.Addr}}, clock.Now)
+	r, err := NewRedis(RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}}}, clock.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -627,25 +625,25 @@ func TestRedisBatchLeaseEndsWithItsWindow(t *testing.T) {
 func TestSharedRedis(t *testing.T) {
 	srv := gwtest.StartRedis(t)
 	s := store.NewRedis()
-	a, err := SharedRedis(s, RedisOptions{Addrs: []string{srv.Addr}, TLS: nil})
+	a, err := SharedRedis(s, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}, TLS: nil}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := SharedRedis(s, RedisOptions{Addrs: []string{srv.Addr}})
+	b, err := SharedRedis(s, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.c != b.c || s.Clients() != 1 {
 		t.Fatalf("equal options got %d clients", s.Clients())
 	}
-	other, err := SharedRedis(s, RedisOptions{Addrs: []string{srv.Addr}, Database: 1})
+	other, err := SharedRedis(s, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}, Database: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if other.c == a.c || s.Clients() != 2 {
 		t.Fatalf("different options share a client")
 	}
-	prefixed, err := SharedRedis(s, RedisOptions{Addrs: []string{srv.Addr}, KeyPrefix: "other:"})
+	prefixed, err := SharedRedis(s, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}}, KeyPrefix: "other:"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -674,48 +672,8 @@ func TestSharedRedis(t *testing.T) {
 	}
 }
 
-func TestRedisOptionsConnectionCopiesEveryField(t *testing.T) {
-	// Every connection setting reaches the store's options; KeyPrefix and
-	// MaxLeases are the engine's own.
-	var o RedisOptions
-	v := reflect.ValueOf(&o).Elem()
-	conn := reflect.TypeFor[store.RedisOptions]()
-	for i := range v.NumField() {
-		name := v.Type().Field(i).Name
-		if name == "KeyPrefix" || name == "MaxLeases" {
-			continue
-		}
-		changed := o
-		f := reflect.ValueOf(&changed).Elem().Field(i)
-		switch f.Kind() {
-		case reflect.String:
-			f.SetString("x")
-		case reflect.Bool:
-			f.SetBool(true)
-		case reflect.Int, reflect.Int64:
-			f.SetInt(7)
-		case reflect.Slice:
-			f.Set(reflect.ValueOf([]string{"b:1"}))
-		case reflect.Pointer:
-			f.Set(reflect.ValueOf(&tls.Config{ServerName: "other"}))
-		default:
-			t.Fatalf("field %s of kind %v not covered by this test", name, f.Kind())
-		}
-		if _, ok := conn.FieldByName(name); !ok {
-			t.Fatalf("%s is not a store.RedisOptions field", name)
-		}
-		got := reflect.ValueOf(changed.connection()).FieldByName(name)
-		if !reflect.DeepEqual(got.Interface(), f.Interface()) {
-			t.Errorf("%s: %v reaches the store as %v", name, f.Interface(), got.Interface())
-		}
-	}
-	if n := conn.NumField(); n != v.NumField()-2 {
-		t.Errorf("store.RedisOptions has %d fields, RedisOptions %d connection settings", n, v.NumField()-2)
-	}
-}
-
 func TestRedisKeyHashTag(t *testing.T) {
-	r := newRedisStore(t, RedisOptions{Addrs: []string{"127.0.0.1:1"}})
+	r := newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{"127.0.0.1:1"}}})
 	for alg, want := range map[Algorithm]string{
 		Fixed:       "turnpike:ratelimit:{p1:10.0.0.1}:fixed",
 		Sliding:     "turnpike:ratelimit:{p1:10.0.0.1}:sliding",
