@@ -27,6 +27,8 @@ type CredentialKind struct {
 type CredentialCheck interface {
 	Error(field, message string)
 	Claim(key string) (first string, ok bool)
+	Warn(field, message string)
+	Quote(value string) string
 }
 
 // CredentialEntry is a credential of a declared kind, with its consumer
@@ -137,6 +139,10 @@ type credentialCheck struct {
 }
 
 func (c *credentialCheck) Error(field, message string) { c.b.err(JoinPath(c.path, field), message) }
+
+func (c *credentialCheck) Warn(field, message string) { c.b.warn(JoinPath(c.path, field), message) }
+
+func (c *credentialCheck) Quote(value string) string { return shorten(value, maxQuoted) }
 
 func (c *credentialCheck) Claim(key string) (string, bool) {
 	if first, dup := c.claimed[key]; dup {
