@@ -152,11 +152,11 @@ func (c *credentialCheck) Claim(key string) (string, bool) {
 	return "", true
 }
 
-// addDeclared validates the declared credentials held at prefix (nested
-// in parent, or at the top level when parent is nil), kind by kind in
-// declaration order, and adds them to the model.
-func (b *builder) addDeclared(held declaredCredentials, prefix string, parent *ConsumerEntry, claimed map[string]map[string]string) {
-	for _, k := range b.kinds {
+// addDeclared validates the declared credentials of kinds held at prefix
+// (nested in parent, or at the top level when parent is nil), kind by kind
+// in declaration order, and adds them to the model.
+func (b *builder) addDeclared(held declaredCredentials, prefix string, parent *ConsumerEntry, claimed map[string]map[string]string, kinds []*CredentialKind) {
+	for _, k := range kinds {
 		docs := held[k.Name]
 		path := JoinPath(prefix, k.Name)
 		for j := range docs {
@@ -183,10 +183,10 @@ func (b *builder) addCredential(k *CredentialKind, doc *credentialDoc, path stri
 	})
 }
 
-// claimCredentialIDs claims the ids of the declared credentials, one set
-// per kind.
-func (b *builder) claimCredentialIDs() {
-	for _, k := range b.kinds {
+// claimCredentialIDs claims the ids of the declared credentials of kinds,
+// one set per kind.
+func (b *builder) claimCredentialIDs(kinds []*CredentialKind) {
+	for _, k := range kinds {
 		ids := idSet{}
 		for _, e := range b.m.Credentials {
 			if b.cp.stop() {
