@@ -16,7 +16,6 @@ type credentialKind struct{ kind, flat, nested string }
 // builtinCredentialKinds are the kinds not declared by their plugin yet.
 var builtinCredentialKinds = []credentialKind{
 	{"basicauth_credentials", "basic-auths", "basic-auth"},
-	{"jwt_secrets", "jwts", "jwt"},
 	{"acls", "acls", "acls"},
 }
 
