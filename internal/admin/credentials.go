@@ -16,7 +16,6 @@ type credentialKind struct{ kind, flat, nested string }
 // builtinCredentialKinds are the kinds not declared by their plugin yet.
 var builtinCredentialKinds = []credentialKind{
 	{"basicauth_credentials", "basic-auths", "basic-auth"},
-	{"jwt_secrets", "jwts", "jwt"},
 	{"acls", "acls", "acls"},
 }
 
@@ -40,9 +39,14 @@ func (ix *index) addCredentials(reg *plugin.Registry, created int64) {
 	}
 	for _, e := range m.Credentials {
 		k, cid := kinds[e.Kind], config.ConsumerID(e.Consumer.Consumer)
-		body := render(e.Fields, created)
+		body, key := render(e.Fields, created), k.Key(e.Fields)
 		body["id"], body["tags"], body["created_at"], body["consumer"] = e.ID, snapshot.ListOrNull(e.Tags), ts(e.CreatedAt), consumer(cid)
-		ix.add(e.Kind, &entity{id: e.ID, key: k.Key(e.Fields), tags: e.Tags, consumer: cid, body: body})
+		if k.Render != nil {
+			if c, ok := ix.snap.Directory.Credential(e.Kind, key); ok {
+				k.Render(c, body)
+			}
+		}
+		ix.add(e.Kind, &entity{id: e.ID, key: key, tags: e.Tags, consumer: cid, body: body})
 	}
 	for _, e := range m.BasicAuthCredentials {
 		b, cid := e.Credential, config.ConsumerID(e.Consumer.Consumer)

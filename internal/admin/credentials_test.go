@@ -82,7 +82,7 @@ func TestAdminCredentials(t *testing.T) {
 	if basic["username"] != "alice" || bcrypt.CompareHashAndPassword([]byte(hash), []byte("s3cret")) != nil {
 		t.Errorf("basic-auth = %v (want the bcrypt hash of the password)", basic)
 	}
-	jw, _ := snap.Directory.JWT("alice-iss")
+	jw, _ := snap.Directory.Credential("jwt_secrets", "alice-iss")
 	jwt := f.get("/consumers/alice/jwt/" + jw.ID)
 	if jwt["key"] != "alice-iss" || jwt["secret"] != "alice-hmac" || jwt["algorithm"] != "HS256" ||
 		jwt["rsa_public_key"] != nil {

@@ -15,6 +15,9 @@ import (
 //	admin:"-"         not shown (secrets, nested entities, and fields the
 //	                  caller renders from the model instead)
 //	admin:"nullzero"  a zero value or an empty list is null
+//	admin:"omitzero"  a zero value or an empty list is not shown (Turnpike's
+//	                  extensions of a Kong entity, so Kong's shape is kept
+//	                  where they are not used)
 //	admin:"loadtime"  a zero timestamp is the load time
 //
 // A *config.Ref is shown as {"id": ...} (null when unset) and a struct by
@@ -27,6 +30,7 @@ type fieldRender int
 const (
 	asIs fieldRender = iota
 	nullZero
+	omitZero
 	loadTime
 	asRef
 	asPlain
@@ -65,6 +69,10 @@ func render(v any, created int64) map[string]any {
 			} else {
 				body[f.name] = fv.Interface()
 			}
+		case omitZero:
+			if !fv.IsZero() && !(fv.Kind() == reflect.Slice && fv.Len() == 0) {
+				body[f.name] = fv.Interface()
+			}
 		case loadTime:
 			switch {
 			case !fv.IsZero():
@@ -99,6 +107,8 @@ func renderFieldsOf(t reflect.Type) []renderField {
 		switch {
 		case opt == "nullzero":
 			f.how = nullZero
+		case opt == "omitzero":
+			f.how = omitZero
 		case opt == "loadtime":
 			f.how = loadTime
 		case sf.Type == refType:

@@ -14,6 +14,7 @@ type rendered struct {
 	TTL         int      `yaml:"ttl" admin:"nullzero"`
 	Scopes      []string `yaml:"scopes,omitempty" admin:"nullzero"`
 	Plain       bool
+	Extra       []string    `yaml:"extra" admin:"omitzero"`
 	Hidden      string      `yaml:"-"`
 	Secret      string      `yaml:"secret" admin:"-"`
 	At          int64       `yaml:"at" admin:"loadtime"`
@@ -32,12 +33,12 @@ func TestRender(t *testing.T) {
 		in   rendered
 		want map[string]any
 	}{
-		{rendered{Key: "k", Hidden: "h", Secret: "s", Scopes: []string{}, private: "p"}, map[string]any{
+		{rendered{Key: "k", Hidden: "h", Secret: "s", Scopes: []string{}, Extra: []string{}, private: "p"}, map[string]any{
 			"key": "k", "ttl": nil, "scopes": nil, "plain": false, "at": int64(99), "frac": float64(99), "cert": nil,
 			"nested": map[string]any{"n": uint64(0)},
 		}},
-		{rendered{Key: "k", TTL: 5, Scopes: []string{"a"}, Plain: true, At: 7, Frac: 1.5, Cert: &config.Ref{Name: "c"}}, map[string]any{
-			"key": "k", "ttl": 5, "scopes": []string{"a"}, "plain": true, "at": int64(7), "frac": 1.5,
+		{rendered{Key: "k", TTL: 5, Scopes: []string{"a"}, Plain: true, Extra: []string{"e"}, At: 7, Frac: 1.5, Cert: &config.Ref{Name: "c"}}, map[string]any{
+			"key": "k", "ttl": 5, "scopes": []string{"a"}, "plain": true, "extra": []string{"e"}, "at": int64(7), "frac": 1.5,
 			"cert": map[string]any{"id": "c"}, "nested": map[string]any{"n": uint64(0)},
 		}},
 	} {

@@ -130,15 +130,17 @@ func (b *builder) buildCredentials(consumers []*ConsumerEntry) {
 	for _, k := range b.kinds {
 		ix.declared[k.Name] = map[string]string{}
 	}
+	split := b.basicAuthPlace()
 	for i, ce := range consumers {
 		if b.cp.stop() {
 			return
 		}
 		c := &b.cfg.Consumers[i]
-		b.addDeclared(c.declared, ce.Path, ce, ix.declared)
+		b.addDeclared(c.declared, ce.Path, ce, ix.declared, b.kinds[:split])
 		for j := range c.BasicAuthCredentials {
 			b.addBasicAuth(ix, &c.BasicAuthCredentials[j], at(JoinPath(ce.Path, "basicauth_credentials"), j), ce)
 		}
+		b.addDeclared(c.declared, ce.Path, ce, ix.declared, b.kinds[split:])
 		for j := range c.JWTSecrets {
 			b.addJWT(ix, &c.JWTSecrets[j], at(JoinPath(ce.Path, "jwt_secrets"), j), ce)
 		}
@@ -146,13 +148,14 @@ func (b *builder) buildCredentials(consumers []*ConsumerEntry) {
 			b.addACL(ix, &c.ACLs[j], at(JoinPath(ce.Path, "acls"), j), ce)
 		}
 	}
-	b.addDeclared(b.cfg.declared, "", nil, ix.declared)
+	b.addDeclared(b.cfg.declared, "", nil, ix.declared, b.kinds[:split])
 	for i := range b.cfg.BasicAuthCredentials {
 		if b.cp.stop() {
 			return
 		}
 		b.addBasicAuth(ix, &b.cfg.BasicAuthCredentials[i], at("basicauth_credentials", i), nil)
 	}
+	b.addDeclared(b.cfg.declared, "", nil, ix.declared, b.kinds[split:])
 	for i := range b.cfg.JWTSecrets {
 		if b.cp.stop() {
 			return
@@ -170,6 +173,18 @@ func (b *builder) buildCredentials(consumers []*ConsumerEntry) {
 	if b.errs.Len() == 0 {
 		b.hashPasswords(ix.toHash)
 	}
+}
+
+// basicAuthPlace is where basic-auth credentials, still checked here, come
+// among the declared kinds: where they always were, after key-auth's and
+// before jwt's.
+func (b *builder) basicAuthPlace() int {
+	for i, k := range b.kinds {
+		if k.Name == "jwt_secrets" {
+			return i
+		}
+	}
+	return len(b.kinds)
 }
 
 // credentialConsumer returns the consumer of a credential: its parent when

@@ -27,6 +27,8 @@ type CredentialKind struct {
 type CredentialCheck interface {
 	Error(field, message string)
 	Claim(key string) (first string, ok bool)
+	Warn(field, message string)
+	Quote(value string) string
 }
 
 // CredentialEntry is a credential of a declared kind, with its consumer
@@ -138,6 +140,10 @@ type credentialCheck struct {
 
 func (c *credentialCheck) Error(field, message string) { c.b.err(JoinPath(c.path, field), message) }
 
+func (c *credentialCheck) Warn(field, message string) { c.b.warn(JoinPath(c.path, field), message) }
+
+func (c *credentialCheck) Quote(value string) string { return shorten(value, maxQuoted) }
+
 func (c *credentialCheck) Claim(key string) (string, bool) {
 	if first, dup := c.claimed[key]; dup {
 		return first, false
@@ -146,11 +152,11 @@ func (c *credentialCheck) Claim(key string) (string, bool) {
 	return "", true
 }
 
-// addDeclared validates the declared credentials held at prefix (nested
-// in parent, or at the top level when parent is nil), kind by kind in
-// declaration order, and adds them to the model.
-func (b *builder) addDeclared(held declaredCredentials, prefix string, parent *ConsumerEntry, claimed map[string]map[string]string) {
-	for _, k := range b.kinds {
+// addDeclared validates the declared credentials of kinds held at prefix
+// (nested in parent, or at the top level when parent is nil), kind by kind
+// in declaration order, and adds them to the model.
+func (b *builder) addDeclared(held declaredCredentials, prefix string, parent *ConsumerEntry, claimed map[string]map[string]string, kinds []*CredentialKind) {
+	for _, k := range kinds {
 		docs := held[k.Name]
 		path := JoinPath(prefix, k.Name)
 		for j := range docs {
@@ -177,10 +183,10 @@ func (b *builder) addCredential(k *CredentialKind, doc *credentialDoc, path stri
 	})
 }
 
-// claimCredentialIDs claims the ids of the declared credentials, one set
-// per kind.
-func (b *builder) claimCredentialIDs() {
-	for _, k := range b.kinds {
+// claimCredentialIDs claims the ids of the declared credentials of kinds,
+// one set per kind.
+func (b *builder) claimCredentialIDs(kinds []*CredentialKind) {
+	for _, k := range kinds {
 		ids := idSet{}
 		for _, e := range b.m.Credentials {
 			if b.cp.stop() {

@@ -103,11 +103,13 @@ func (b *builder) checkEntityIDs() {
 		ce := m.Certificates[i]
 		b.claimID(ids, ce.Certificate.ID, CertificateID(ce), ce.Path)
 	})
-	b.claimCredentialIDs()
+	split := b.basicAuthPlace()
+	b.claimCredentialIDs(b.kinds[:split])
 	claim(len(m.BasicAuthCredentials), func(ids idSet, i int) {
 		e := m.BasicAuthCredentials[i]
 		b.claimID(ids, e.Credential.ID, BasicAuthID(e), e.Path)
 	})
+	b.claimCredentialIDs(b.kinds[split:])
 	claim(len(m.JWTSecrets), func(ids idSet, i int) {
 		e := m.JWTSecrets[i]
 		b.claimID(ids, e.Secret.ID, JWTSecretID(e), e.Path)

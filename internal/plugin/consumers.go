@@ -35,6 +35,9 @@ type Credential struct {
 	Tags      []string
 	// Fields are a declared kind's own fields (CredentialKind.New).
 	Fields any
+	// State is what the kind's Compile derived for the request path
+	// (parsed keys, a generated secret); nil when it derives nothing.
+	State any
 	// LoadedAt is when the first configuration holding the credential was
 	// loaded: a reload that keeps it (same kind, key, id and consumer)
 	// keeps this time, a restart does not.

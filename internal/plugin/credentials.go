@@ -34,9 +34,15 @@ type CredentialKind struct {
 	// before it.
 	Check func(fields any, check CredentialCheck) bool
 	// Compile, when set, derives what the plugin needs at request time
-	// (ExpiresAt) once the credential is indexed; it runs at every load,
-	// not per request.
-	Compile func(c *Credential)
+	// (ExpiresAt, State) once the credential is indexed; it runs at every
+	// load, not per request. prev is the credential of the same kind and
+	// key in the configuration this one replaces (nil when it had none),
+	// so that what a load generated can survive a reload.
+	Compile func(c, prev *Credential)
+	// Render, when set, adds to the credential's admin API body what only
+	// the compiled credential knows (a generated secret, a hash); body
+	// already holds its fields by their yaml names.
+	Render func(c *Credential, body map[string]any)
 }
 
 // CredentialCheck is where a CredentialKind's Check reports; the
@@ -49,4 +55,11 @@ type CredentialCheck interface {
 	// credential of the kind took it first, ok is false and first is where
 	// that one is.
 	Claim(key string) (first string, ok bool)
+	// Warn reports what the loader accepts but the user should know
+	// (Kong accepts it; it may not do what they expect).
+	Warn(field, message string)
+	// Quote shortens a value from the file for a message, as the loader
+	// does in its own: a long value repeated by YAML aliases would
+	// otherwise be copied into every message.
+	Quote(value string) string
 }

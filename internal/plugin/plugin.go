@@ -119,7 +119,8 @@ type Reloader interface {
 type Reload struct {
 	// Directory is its consumers and credentials.
 	Directory Directory
-	// Credentials lists its credentials of a kind (Credential.Kind), in
+	// Credentials lists its credentials of a declared kind
+	// (CredentialKind.Name), in
 	// configuration order.
 	Credentials func(kind string) []*Credential
 }

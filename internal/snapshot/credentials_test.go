@@ -31,7 +31,8 @@ func tokenRegistry(t *testing.T) *plugin.Registry {
 				}
 				return true
 			},
-			Compile: func(c *plugin.Credential) {
+			Compile: func(c, prev *plugin.Credential) {
+				c.State = prev
 				if ttl := c.Fields.(*tokenFields).TTL; ttl > 0 {
 					c.ExpiresAt = c.LoadedAt.Add(time.Duration(ttl) * time.Second)
 				}
@@ -76,6 +77,9 @@ func TestDirectoryDeclaredKind(t *testing.T) {
 	if _, ok := d.Credential("other", "a1"); ok {
 		t.Error("token found under another kind")
 	}
+	if c.State != (*plugin.Credential)(nil) {
+		t.Errorf("a1 compiled with a previous credential %v on the first load", c.State)
+	}
 
 	t1 := t0.Add(time.Hour)
 	moved := "consumers: [{username: alice, token_credentials: [{token: a1, ttl: 60}]}, {username: bob, token_credentials: [{token: b1}]}]\n"
@@ -88,10 +92,16 @@ func TestDirectoryDeclaredKind(t *testing.T) {
 	if c, _ := d2.Credential("token_credentials", "b1"); !c.LoadedAt.Equal(t0) {
 		t.Errorf("kept b1: loaded %v, want %v", c.LoadedAt, t0)
 	}
+	// Compile is given the previous credential of the same key, whatever
+	// its consumer: the kind decides what carries over.
+	old, _ := d.Credential("token_credentials", "a1")
+	if c, _ := d2.Credential("token_credentials", "a1"); c.State != old {
+		t.Errorf("a1 compiled with previous %v, want %v", c.State, old)
+	}
 	other := "consumers: [{username: bob, token_credentials: [{token: a1, ttl: 60}]}]\n"
 	d3 := tokenDirectory(t, reg, other, t1, d)
-	if c, _ := d3.Credential("token_credentials", "a1"); !c.LoadedAt.Equal(t1) {
-		t.Errorf("a1 given to bob: loaded %v, want the new load's %v", c.LoadedAt, t1)
+	if c, _ := d3.Credential("token_credentials", "a1"); !c.LoadedAt.Equal(t1) || c.State != old {
+		t.Errorf("a1 given to bob: loaded %v, want the new load's %v; previous %v, want %v", c.LoadedAt, t1, c.State, old)
 	}
 }
 

@@ -125,13 +125,15 @@ func (d *Directory) indexCredentials(m *config.Model, now time.Time, prev *Direc
 		c := &creds[i]
 		*c = plugin.Credential{ID: e.ID, Kind: k.Label, Consumer: byEntry[e.Consumer], Key: k.Key(e.Fields),
 			Tags: e.Tags, Fields: e.Fields, LoadedAt: now}
+		var p *plugin.Credential
 		if prev != nil {
-			if p, ok := prev.index(k.Name)[c.Key]; ok && p.ID == c.ID && p.Consumer.ID == c.Consumer.ID {
+			p = prev.index(k.Name)[c.Key]
+			if p != nil && p.ID == c.ID && p.Consumer.ID == c.Consumer.ID {
 				c.LoadedAt = p.LoadedAt
 			}
 		}
 		if k.Compile != nil {
-			k.Compile(c)
+			k.Compile(c, p)
 		}
 		ix[c.Key] = c
 		d.credentials[pos[e.Kind]].list = append(d.credentials[pos[e.Kind]].list, c)

@@ -126,31 +126,37 @@ func TestFailedCompileClosesWhatItBuilt(t *testing.T) {
 	}
 }
 
-// jwksInstance records the jwks_uri of the jwt credentials Reloaded
+// tokenInstance records the credentials of kind res_tokens that Reloaded
 // tells it of.
-type jwksInstance struct {
+type tokenInstance struct {
 	closingInstance
-	told [][]string
+	told [][]*plugin.Credential
 }
 
-func (j *jwksInstance) Reloaded(next plugin.Reload) {
-	var uris []string
-	for _, c := range next.Credentials("jwt") {
-		uris = append(uris, c.JWKSURI)
-	}
-	j.told = append(j.told, uris)
+func (j *tokenInstance) Reloaded(next plugin.Reload) {
+	j.told = append(j.told, next.Credentials("res_tokens"))
+}
+
+type resToken struct {
+	Token string `yaml:"token"`
 }
 
 func TestReloadedTellsKeptReloaders(t *testing.T) {
-	var built []*jwksInstance
+	var built []*tokenInstance
 	reg, err := plugin.NewRegistry([]plugin.Registration{{
 		Name: "res", Priority: 10,
 		NewConfig: func() any { return &tagConfig{} },
 		New: func(cfg any, _ plugin.Env) (plugin.Instance, error) {
-			inst := &jwksInstance{closingInstance: closingInstance{tag: cfg.(*tagConfig).Tag}}
+			inst := &tokenInstance{closingInstance: closingInstance{tag: cfg.(*tagConfig).Tag}}
 			built = append(built, inst)
 			return inst, nil
 		},
+		Credentials: []plugin.CredentialKind{{
+			Name: "res_tokens", Label: "res", Endpoint: "res-tokens", ConsumerEndpoint: "res-token",
+			New:   func() any { return &resToken{} },
+			Key:   func(f any) string { return f.(*resToken).Token },
+			Check: func(any, plugin.CredentialCheck) bool { return true },
+		}},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +164,7 @@ func TestReloadedTellsKeptReloaders(t *testing.T) {
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	t.Cleanup(pools.Close)
 	compileWith := func(yaml string, prev *Snapshot) *Snapshot {
-		m, err := config.Parse([]byte(yaml), config.Options{})
+		m, err := config.Parse([]byte(yaml), config.Options{Credentials: CredentialKinds(reg)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,22 +174,43 @@ func TestReloadedTellsKeptReloaders(t *testing.T) {
 		}
 		return s
 	}
-	const jwks = `
+	// A global instance too, so that two instances are kept.
+	const global = `
+plugins:
+- name: res
+  config: {tag: global}
+`
+	const tokens = `
 consumers:
 - username: u
-  jwt_secrets:
-  - {key: idp, algorithm: RS256, jwks_uri: "https://idp.example/jwks", audience: [api]}
+  res_tokens: [{token: t1}, {token: t2}]
 `
-	first := compileWith(fmt.Sprintf(releaseBase, "old"), nil)
-	second := compileWith(fmt.Sprintf(releaseBase, "new")+jwks, first)
+	first := compileWith(fmt.Sprintf(releaseBase, "old")+global, nil)
+	second := compileWith(fmt.Sprintf(releaseBase, "new")+global+tokens, first)
 	Reloaded(first, second)
-	// Kept: the "kept" instance, told the new URIs; the "new" one was built
-	// for this configuration and fetches on first use.
-	if len(built) != 3 || len(built[0].told) != 1 || fmt.Sprint(built[0].told[0]) != "[https://idp.example/jwks]" {
-		t.Fatalf("kept instance told %v", built[0].told)
+	// Kept: the "kept" and "global" instances, told the new credentials;
+	// the "new" one was built for this configuration.
+	allTold := func() [][]*plugin.Credential {
+		var told [][]*plugin.Credential
+		for _, inst := range built {
+			told = append(told, inst.told...)
+		}
+		return told
 	}
-	if len(built[2].told) != 0 {
-		t.Fatalf("a new instance was told %v", built[2].told)
+	told := allTold()
+	if len(built) != 4 || len(built[3].told) != 0 {
+		t.Fatalf("built %d instances, want 4 (the new one told nothing)", len(built))
+	}
+	if len(told) != 2 || len(told[0]) != 2 || told[0][0].Key != "t1" || told[0][1].Key != "t2" {
+		t.Fatalf("kept instances told %v", told)
+	}
+	// The credentials were listed once, when the directory indexed them:
+	// every instance gets the same list, without allocating.
+	if &told[0][0] != &told[1][0] {
+		t.Error("the kept instances were told different lists")
+	}
+	if n := testing.AllocsPerRun(10, func() { second.credentials("res_tokens") }); n != 0 {
+		t.Errorf("listing a kind allocates %v times", n)
 	}
 	// A recompile of the same model (a DNS change) is no reload.
 	again, err := Compile(second.Model, Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools}), Previous: second})
@@ -191,7 +218,7 @@ consumers:
 		t.Fatal(err)
 	}
 	Reloaded(second, again)
-	if len(built[0].told) != 1 {
-		t.Fatalf("a recompile of the same configuration told %v", built[0].told)
+	if told := allTold(); len(told) != 2 {
+		t.Fatalf("a recompile of the same configuration told %v", told)
 	}
 }

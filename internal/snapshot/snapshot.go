@@ -196,30 +196,13 @@ func Release(s, keep *Snapshot) {
 	}
 }
 
-// credentials lists the configuration's credentials of a kind, in
-// configuration order (plugin.Reload.Credentials): a declared kind by its
-// name, and the two kinds config still decodes itself (basic-auth, jwt)
-// by their plugin's name until their plugins declare them.
+// credentials lists the configuration's credentials of a declared kind,
+// in configuration order (plugin.Reload.Credentials). The directory built
+// the list when it indexed them, so every instance a reload tells gets the
+// same slice: nothing is listed per instance.
 func (s *Snapshot) credentials(kind string) []*plugin.Credential {
-	var out []*plugin.Credential
-	add := func(c *plugin.Credential, ok bool) {
-		if ok {
-			out = append(out, c)
-		}
+	if d, ok := s.Directory.(*Directory); ok {
+		return d.list(kind)
 	}
-	switch kind {
-	case "basic-auth":
-		for _, e := range s.Model.BasicAuthCredentials {
-			add(s.Directory.BasicAuth(e.Credential.Username))
-		}
-	case "jwt":
-		for _, e := range s.Model.JWTSecrets {
-			add(s.Directory.JWT(e.Secret.Key))
-		}
-	default:
-		if d, ok := s.Directory.(*Directory); ok {
-			return d.list(kind)
-		}
-	}
-	return out
+	return nil
 }

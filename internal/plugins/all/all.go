@@ -17,16 +17,19 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
 )
 
-// Registrations returns every built-in plugin.
+// Registrations returns every built-in plugin. The plugins owning
+// credential kinds come first, in the order their credentials are checked
+// and so their errors reported (key-auth, basic-auth, jwt, acl, as they
+// always were: TestCredentialErrorOrder); the others follow by name.
 func Registrations() []plugin.Registration {
 	return []plugin.Registration{
+		keyauth.Registration(),
+		basicauth.Registration(),
+		jwt.Registration(),
 		acl.Registration(),
 		adaptiveconcurrency.Registration(),
-		basicauth.Registration(),
 		circuitbreaker.Registration(),
 		cors.Registration(),
-		jwt.Registration(),
-		keyauth.Registration(),
 		mtlsauth.Registration(),
 		ratelimiting.Registration(),
 		requesttermination.Registration(),

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
 // cached reports whether tok is in in's cache.
@@ -38,7 +36,7 @@ func TestCacheSkipsSignature(t *testing.T) {
 	}
 	// Proof that a hit does not verify again: the same credential object
 	// with its key taken away still accepts the token.
-	dir.JWTs["rs256"].PublicKey = nil
+	dir.Credentials[kindName]["rs256"].State.(*verifyKeys).publicKey = nil
 	if got := run(t, in, newCtx(dir, authorize(tok))); !cmp.Equal(got, ok) {
 		t.Fatalf("cached token: %+v", got)
 	}
@@ -87,18 +85,18 @@ func TestCacheAfterReload(t *testing.T) {
 	if got := run(t, in, newCtx(dir, authorize(tok))); got.Status != 200 {
 		t.Fatalf("got %+v", got)
 	}
-	same := *dir.JWTs["hs256"]
-	dir.JWTs["hs256"] = &same
+	same := *dir.Credentials[kindName]["hs256"]
+	dir.Credentials[kindName]["hs256"] = &same
 	if got := run(t, in, newCtx(dir, authorize(tok))); got.Status != 200 {
 		t.Fatalf("unchanged credential after reload: %+v", got)
 	}
 	changed := same
-	changed.Secret = "a new secret"
-	dir.JWTs["hs256"] = &changed
+	changed.State = &verifyKeys{secret: "a new secret"}
+	dir.Credentials[kindName]["hs256"] = &changed
 	if got := run(t, in, newCtx(dir, authorize(tok))); !cmp.Equal(got, fail("Invalid signature", bearerErr)) {
 		t.Errorf("changed secret: %+v", got)
 	}
-	delete(dir.JWTs, "hs256")
+	delete(dir.Credentials[kindName], "hs256")
 	if got := run(t, in, newCtx(dir, authorize(tok))); !cmp.Equal(got, fail("No credentials found for given 'iss'", bearerErr)) {
 		t.Errorf("removed credential: %+v", got)
 	}
@@ -157,7 +155,7 @@ func TestCacheDisabled(t *testing.T) {
 		}
 	}
 	// Without a cache every use is verified: a removed key shows at once.
-	dir.JWTs["hs256"].Secret = "other"
+	dir.Credentials[kindName]["hs256"].State.(*verifyKeys).secret = "other"
 	if got := run(t, in, newCtx(dir, authorize(tok))); got.Status != 401 {
 		t.Errorf("got %+v", got)
 	}
@@ -171,7 +169,7 @@ func TestCacheConsumerAfterReload(t *testing.T) {
 	tok := sign(t, signers["hs256"], valid("hs256"), nil)
 	run(t, in, newCtx(dir, authorize(tok)))
 	// The same directory key now names alice's credential object.
-	dir.JWTs["hs256"] = &plugin.Credential{ID: "x", Key: "hs256", Consumer: alice, Algorithm: "HS256", Secret: hsSecret}
+	dir.Credentials[kindName]["hs256"] = credential("x", "hs256", alice, Credential{Algorithm: "HS256", Secret: hsSecret}, nil)
 	if got := run(t, in, newCtx(dir, authorize(tok))); !cmp.Equal(got, outcome{Status: 200, Identity: identity(alice, "hs256")}) {
 		t.Errorf("got %+v", got)
 	}

@@ -26,7 +26,7 @@
 // concurrent requests, and rate limited from the end of the last one — so
 // a rotated key is accepted as soon as the identity provider serves it.
 // A reload that keeps the instance closes the sets of URLs no credential
-// names any more and fetches the others again (JWKSReload). A credential
+// names any more and fetches the others again (Reloaded). A credential
 // may also require an `issuer`. claims_to_headers copies claims of a
 // verified token to upstream request headers, after removing the
 // client's copies under any spelling ('_' for '-', any case).

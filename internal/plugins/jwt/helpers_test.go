@@ -1,6 +1,7 @@
 package jwt
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -118,13 +119,10 @@ func newDir(t testing.TB) (*plugintest.Directory, map[string]signer) {
 		{"es512", "ES512", "", &k.p521.PublicKey, k.p521, bob},
 		{"eddsa", "EdDSA", "", k.ed.Public(), k.ed, bob},
 	}
-	d := &plugintest.Directory{Consumers: []*plugin.Consumer{bob, alice, nobody}, JWTs: map[string]*plugin.Credential{}}
+	d := &plugintest.Directory{Consumers: []*plugin.Consumer{bob, alice, nobody}, Credentials: map[string]map[string]*plugin.Credential{kindName: {}}}
 	signers := map[string]signer{}
 	for _, c := range creds {
-		d.JWTs[c.key] = &plugin.Credential{
-			ID: "cred-" + c.key, Kind: "jwt", Key: c.key, Consumer: c.consumer,
-			Secret: c.secret, Algorithm: c.alg, PublicKey: c.pub,
-		}
+		d.Credentials[kindName][c.key] = credential("cred-"+c.key, c.key, c.consumer, Credential{Secret: c.secret, Algorithm: c.alg}, c.pub)
 		signers[c.key] = signer{c.alg, c.sign}
 	}
 	return d, signers
@@ -298,3 +296,12 @@ func claimFail(body string) outcome {
 func quoteJSON(s string) string { return string(jsonw.AppendCJSONString(nil, s)) }
 
 const bearerErr = `Bearer error="invalid_token"`
+
+// credential is a jwt credential compiled as the directory holds it; pub
+// stands for its parsed rsa_public_key.
+func credential(id, key string, consumer *plugin.Consumer, f Credential, pub crypto.PublicKey) *plugin.Credential {
+	f.Key, f.publicKey = key, pub
+	c := &plugin.Credential{ID: id, Kind: name, Key: key, Consumer: consumer, Fields: &f}
+	compileCredential(c, nil)
+	return c
+}

@@ -19,8 +19,6 @@ import (
 
 	"github.com/MicahParks/jwkset"
 	gojwt "github.com/golang-jwt/jwt/v5"
-
-	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
 // maxJWKSBytes bounds a JWK Set document; a larger one fails to load.
@@ -373,7 +371,7 @@ func (s *jwksSet) refresh(ctx context.Context) bool {
 // and the check repeated. All waiting (for the set's first fetch or a
 // reload's, for the rate limit, for a fetch) together takes at most
 // opts.timeout, and ends with the request.
-func (j *jwksSets) verify(ctx context.Context, cred *plugin.Credential, m gojwt.SigningMethod, t *token) bool {
+func (j *jwksSets) verify(ctx context.Context, cred *Credential, m gojwt.SigningMethod, t *token) bool {
 	kid, hasKID := "", false
 	if raw, ok := t.header.get("kid"); ok {
 		s, isString := jsonString(raw)

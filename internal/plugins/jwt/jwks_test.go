@@ -100,9 +100,9 @@ func jwk(t *testing.T, pub any, kid, alg string) jwkset.JWK {
 // jwksDir is a directory with one credential per algorithm family using
 // the JWK Set at uri: "idp" (RS256), "idp-es" (ES256), "idp-ed" (EdDSA).
 func jwksDir(uri string) *plugintest.Directory {
-	d := &plugintest.Directory{Consumers: []*plugin.Consumer{bob, nobody}, JWTs: map[string]*plugin.Credential{}}
+	d := &plugintest.Directory{Consumers: []*plugin.Consumer{bob, nobody}, Credentials: map[string]map[string]*plugin.Credential{kindName: {}}}
 	for key, alg := range map[string]string{"idp": "RS256", "idp-es": "ES256", "idp-ed": "EdDSA"} {
-		d.JWTs[key] = &plugin.Credential{ID: "cred-" + key, Kind: "jwt", Key: key, Consumer: bob, Algorithm: alg, JWKSURI: uri}
+		d.Credentials[kindName][key] = credential("cred-"+key, key, bob, Credential{Algorithm: alg, JWKSURI: uri}, nil)
 	}
 	return d
 }
@@ -314,7 +314,8 @@ func TestJWKSIssuerAudience(t *testing.T) {
 	k := keys(t)
 	srv := startJWKS(t, jwk(t, &k.rsa.PublicKey, "k1", "RS256"))
 	dir := jwksDir(srv.URL)
-	dir.JWTs["idp"].Issuer, dir.JWTs["idp"].Audience = "idp", []string{"orders"}
+	f := dir.Credentials[kindName]["idp"].Fields.(*Credential)
+	f.Issuer, f.Audience = "idp", []string{"orders"}
 	in := mustBuild(t, nil)
 	p := valid("idp")
 	p["aud"] = []string{"orders"}
@@ -410,12 +411,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // credentials name uris.
 func reload(in *instance, uris ...string) {
 	in.Reloaded(plugin.Reload{Credentials: func(kind string) []*plugin.Credential {
-		if kind != name {
+		if kind != kindName {
 			return nil
 		}
 		var creds []*plugin.Credential
 		for _, u := range uris {
-			creds = append(creds, &plugin.Credential{Kind: kind, JWKSURI: u})
+			creds = append(creds, &plugin.Credential{Kind: name, Fields: &Credential{JWKSURI: u}})
 		}
 		return creds
 	}})
@@ -425,7 +426,8 @@ func TestJWKSURIs(t *testing.T) {
 	// Each URL once, in the credentials' order; credentials without one
 	// name none.
 	creds := []*plugin.Credential{
-		{JWKSURI: "https://b.example/jwks"}, {Secret: "s"}, {JWKSURI: "https://a.example/jwks"}, {JWKSURI: "https://b.example/jwks"},
+		{Fields: &Credential{JWKSURI: "https://b.example/jwks"}}, {Fields: &Credential{Secret: "s"}},
+		{Fields: &Credential{JWKSURI: "https://a.example/jwks"}}, {Fields: &Credential{JWKSURI: "https://b.example/jwks"}},
 	}
 	if diff := cmp.Diff([]string{"https://b.example/jwks", "https://a.example/jwks"}, jwksURIs(creds)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -444,7 +446,7 @@ func TestJWKSReload(t *testing.T) {
 	a := startJWKS(t, jwk(t, &k.rsa.PublicKey, "k1", "RS256"))
 	b := startJWKS(t, jwk(t, &k.p256.PublicKey, "e1", "ES256"))
 	dir := jwksDir(a.URL)
-	dir.JWTs["idp-es"].JWKSURI = b.URL
+	dir.Credentials[kindName]["idp-es"].Fields.(*Credential).JWKSURI = b.URL
 	in := mustBuild(t, nil)
 	before := refreshers()
 	tok := func(kid string, key any, jti string) string {
@@ -468,10 +470,10 @@ func TestJWKSReload(t *testing.T) {
 	// names b. A slow answer shows that requests wait for the refetch.
 	a.serve(t, jwk(t, &k.rsaOther.PublicKey, "k2", "RS256"))
 	a.setHook(func(int64, *http.Request) bool { time.Sleep(100 * time.Millisecond); return true })
-	delete(dir.JWTs, "idp-es")
+	delete(dir.Credentials[kindName], "idp-es")
 	// A reload builds new credentials: cached tokens are verified again.
-	cred := *dir.JWTs["idp"]
-	dir.JWTs["idp"] = &cred
+	cred := *dir.Credentials[kindName]["idp"]
+	dir.Credentials[kindName]["idp"] = &cred
 	reload(in, a.URL, "https://unused.example/jwks")
 	if got := run(t, in, newCtx(dir, authorize(tok("k1", k.rsa, "1")))); !cmp.Equal(got, fail("Invalid signature", bearerErr)) {
 		t.Errorf("withdrawn k1 right after the reload: %+v", got)

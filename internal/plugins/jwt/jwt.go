@@ -70,11 +70,12 @@ const name = "jwt"
 // Registration describes the plugin to the registry.
 func Registration() plugin.Registration {
 	return plugin.Registration{
-		Name:       name,
-		Priority:   1450,
-		NewConfig:  func() any { return &Config{} },
-		New:        New,
-		NoConsumer: true,
+		Name:        name,
+		Priority:    1450,
+		NewConfig:   func() any { return &Config{} },
+		New:         New,
+		NoConsumer:  true,
+		Credentials: []plugin.CredentialKind{credentialKind()},
 	}
 }
 
@@ -273,14 +274,16 @@ func (in *instance) Close() { in.jwks.close() }
 // and requests wait for that fetch (within jwks_timeout) before they
 // trust the keys held: a reload is how an operator makes the gateway drop
 // a key the identity provider withdrew.
-func (in *instance) Reloaded(next plugin.Reload) { in.jwks.reload(jwksURIs(next.Credentials(name))) }
+func (in *instance) Reloaded(next plugin.Reload) {
+	in.jwks.reload(jwksURIs(next.Credentials(kindName)))
+}
 
 // jwksURIs lists the distinct jwks_uri of creds, in their order.
 func jwksURIs(creds []*plugin.Credential) []string {
 	var uris []string
 	seen := map[string]bool{}
 	for _, c := range creds {
-		if u := c.JWKSURI; u != "" && !seen[u] {
+		if u := c.Fields.(*Credential).JWKSURI; u != "" && !seen[u] {
 			seen[u] = true
 			uris = append(uris, u)
 		}
@@ -361,7 +364,7 @@ func current(c *plugin.Ctx, v *verified) bool {
 	if c.Directory == nil {
 		return false
 	}
-	cred, ok := c.Directory.JWT(v.key)
+	cred, ok := c.Directory.Credential(kindName, v.key)
 	return ok && cred == v.cred
 }
 

@@ -50,24 +50,25 @@ func (in *instance) verify(c *plugin.Ctx, raw string) (*verified, *failure) {
 	}
 	var cred *plugin.Credential
 	if isString && c.Directory != nil {
-		cred, _ = c.Directory.JWT(key)
+		cred, _ = c.Directory.Credential(kindName, key)
 	}
 	if cred == nil {
 		return nil, in.noCredentials
 	}
+	f := cred.Fields.(*Credential)
 	// The credential decides the algorithm; the token only has to agree.
-	if t.alg != cred.Algorithm {
+	if t.alg != f.Algorithm {
 		return nil, in.badAlgorithm
 	}
-	if f := in.checkSignature(c, cred, &t); f != nil {
-		return nil, f
+	if fail := in.checkSignature(c, cred, f, &t); fail != nil {
+		return nil, fail
 	}
-	if cred.Issuer != "" {
-		if iss, ok := t.claims.str("iss"); !ok || iss != cred.Issuer {
+	if f.Issuer != "" {
+		if iss, ok := t.claims.str("iss"); !ok || iss != f.Issuer {
 			return nil, in.badIssuer
 		}
 	}
-	if len(cred.Audience) > 0 && !audience(t.claims, cred.Audience) {
+	if len(f.Audience) > 0 && !audience(t.claims, f.Audience) {
 		return nil, in.badAudience
 	}
 	v := &verified{cred: cred, key: key, claims: t.claims, exp: t.claims.number("exp"), nbf: t.claims.number("nbf")}
@@ -84,33 +85,34 @@ func (in *instance) verify(c *plugin.Ctx, raw string) (*verified, *failure) {
 
 // checkSignature verifies t's signature with the credential's algorithm
 // and key: its secret (decoded when secret_is_base64), its public key, or
-// a key of its JWK Set.
-func (in *instance) checkSignature(c *plugin.Ctx, cred *plugin.Credential, t *token) *failure {
-	m := signingMethod(cred.Algorithm)
+// a key of its JWK Set. f are cred's fields.
+func (in *instance) checkSignature(c *plugin.Ctx, cred *plugin.Credential, f *Credential, t *token) *failure {
+	m := signingMethod(f.Algorithm)
 	if m == nil {
 		return in.badAlgorithm
 	}
+	k := cred.State.(*verifyKeys)
 	var key any
 	switch {
-	case strings.HasPrefix(cred.Algorithm, "HS"):
+	case strings.HasPrefix(f.Algorithm, "HS"):
 		if !in.base64 {
-			key = []byte(cred.Secret)
+			key = []byte(k.secret)
 			break
 		}
-		b, ok := decodeSecret(cred.Secret)
+		b, ok := decodeSecret(k.secret)
 		if !ok {
 			return in.badKey
 		}
 		key = b
-	case cred.JWKSURI != "":
-		if !in.jwks.verify(c.Req.Context(), cred, m, t) {
+	case f.JWKSURI != "":
+		if !in.jwks.verify(c.Req.Context(), f, m, t) {
 			return in.badSignature
 		}
 		return nil
-	case cred.PublicKey == nil:
+	case k.publicKey == nil:
 		return in.badKey
 	default:
-		key = cred.PublicKey
+		key = k.publicKey
 	}
 	if m.Verify(t.signed, t.sig, key) != nil {
 		return in.badSignature

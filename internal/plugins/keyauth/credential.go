@@ -31,7 +31,7 @@ func credentialKind() plugin.CredentialKind {
 		New:   func() any { return &Credential{} },
 		Key:   func(fields any) string { return fields.(*Credential).Key },
 		Check: checkCredential,
-		Compile: func(c *plugin.Credential) {
+		Compile: func(c, _ *plugin.Credential) {
 			if ttl := c.Fields.(*Credential).TTL; ttl > 0 {
 				c.ExpiresAt = c.LoadedAt.Add(time.Duration(ttl) * time.Second)
 			}
