@@ -67,34 +67,30 @@ func (ix *index) find(kind, idOrKey string) *entity {
 }
 
 // buildIndex renders the model with Kong's field names and defaults, from
-// the entity types' field tags (render). Service and route ids are taken
-// from the compiled snapshot (what the proxy hands plugins and logs),
-// consumer ids from config.ConsumerID; other entities without an id get a
-// stable name-based one, so the ids an operator sees survive reloads.
+// the entity types' field tags (render). Ids are the ones config assigned
+// when it built the model (configured or derived), the same the proxy
+// hands plugins and logs, so the ids an operator sees survive reloads.
 func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *index {
 	m := snap.Model
 	ix := &index{snap: snap, byKind: map[string][]*entity{}}
 
 	for _, ce := range m.Certificates {
 		c := ce.Certificate
-		// Certificates have no name; the PEM itself is the stable key.
-		id := config.CertificateID(ce)
+		id := ce.ID
 		body := render(c, created)
 		body["id"], body["snis"] = id, snapshot.ListOrNull(ce.SNINames)
 		ix.add("certificates", &entity{id: id, tags: c.Tags, body: body})
 	}
 
-	upIDs := map[*config.UpstreamEntry]string{}
 	for _, ue := range m.Upstreams {
 		u := ue.Upstream
-		id := config.UpstreamID(ue)
-		upIDs[ue] = id
+		id := ue.ID
 		body := render(u, created)
 		body["id"] = id
 		ix.add("upstreams", &entity{id: id, key: u.Name, tags: u.Tags, body: body})
 		for _, te := range ue.Targets {
 			t := te.Target
-			tid := config.TargetID(ue, te)
+			tid := te.ID
 			body := render(t, created)
 			// Kong replaces a target rather than update it, so it was last
 			// updated when it was created.
@@ -103,34 +99,25 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 		}
 	}
 
-	svcIDs := map[*config.ServiceEntry]string{}
 	for _, se := range m.Services {
 		s := se.Service
-		id := config.ServiceID(se)
-		svcIDs[se] = id
-		ix.add("services", &entity{id: id, key: s.Name, tags: s.Tags, body: snapshot.ServiceBody(se, created)})
+		ix.add("services", &entity{id: se.ID, key: s.Name, tags: s.Tags, body: snapshot.ServiceBody(se, created)})
 	}
 
-	routeIDs := map[*config.RouteEntry]string{}
 	for _, re := range m.Routes {
 		r := re.Route
-		id := config.RouteID(re)
-		routeIDs[re] = id
 		svcID := ""
 		if re.Service != nil {
-			svcID = svcIDs[re.Service]
+			svcID = re.Service.ID
 		}
-		ix.add("routes", &entity{id: id, key: r.Name, tags: r.Tags, service: svcID, body: snapshot.RouteBody(re, created)})
+		ix.add("routes", &entity{id: re.ID, key: r.Name, tags: r.Tags, service: svcID, body: snapshot.RouteBody(re, created)})
 	}
 
-	consIDs := map[*config.ConsumerEntry]string{}
 	for _, ce := range m.Consumers {
 		c := ce.Consumer
-		id := config.ConsumerID(c)
-		consIDs[ce] = id
 		body := render(c, created)
-		body["id"] = id
-		ix.add("consumers", &entity{id: id, key: c.Username, tags: c.Tags, body: body})
+		body["id"] = ce.ID
+		ix.add("consumers", &entity{id: ce.ID, key: c.Username, tags: c.Tags, body: body})
 	}
 
 	for _, pe := range m.Plugins {
@@ -143,15 +130,15 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 			return map[string]any{"id": id}
 		}
 		if pe.Service != nil {
-			e.service = svcIDs[pe.Service]
+			e.service = pe.Service.ID
 		}
 		if pe.Route != nil {
-			e.route = routeIDs[pe.Route]
+			e.route = pe.Route.ID
 		}
 		if pe.Consumer != nil {
-			e.consumer = consIDs[pe.Consumer]
+			e.consumer = pe.Consumer.ID
 		}
-		e.id = config.PluginID(pe)
+		e.id = pe.ID
 		e.body = render(p, created)
 		e.body["id"], e.body["config"] = e.id, pluginConfig(reg, pe)
 		e.body["service"], e.body["route"], e.body["consumer"] = fk(e.service), fk(e.route), fk(e.consumer)

@@ -292,8 +292,9 @@ func (b *builder) addService(s *Service, path string) *ServiceEntry {
 	if u, ok := b.upstreams.named(s.Host); ok && s.Host != "" {
 		e.Upstream = u
 	}
+	e.ID = serviceID(e)
 	b.m.Services = append(b.m.Services, e)
-	b.services.add(ServiceID(e), e)
+	b.services.add(e.ID, e)
 	register(b, &b.services, "name", s.Name, path, e)
 	return e
 }
@@ -314,8 +315,9 @@ func (b *builder) addRoute(r *Route, path string, parent *ServiceEntry) *RouteEn
 	case r.Service != nil:
 		e.Service = b.resolveService(r.Service, JoinPath(path, "service"))
 	}
+	e.ID = routeID(e)
 	b.m.Routes = append(b.m.Routes, e)
-	b.routes.add(RouteID(e), e)
+	b.routes.add(e.ID, e)
 	register(b, &b.routes, "name", r.Name, path, e)
 	return e
 }
@@ -330,6 +332,7 @@ func (b *builder) implicitService(r *Route, path string) *ServiceEntry {
 	s.URL = r.URL
 	b.checkService(s, path, true)
 	e := &ServiceEntry{Path: path, Service: s, Implicit: true}
+	e.ID = serviceID(e)
 	if u, ok := b.upstreams.named(s.Host); ok && s.Host != "" {
 		e.Upstream = u
 	}
@@ -356,8 +359,9 @@ func (b *builder) addConsumer(c *Consumer, path string) *ConsumerEntry {
 	if c.Username == "" && c.CustomID == "" {
 		b.err(path, "at least one of these fields must be non-empty: 'custom_id', 'username'")
 	}
+	e.ID = ConsumerID(c)
 	b.m.Consumers = append(b.m.Consumers, e)
-	b.consumers.add(ConsumerID(c), e)
+	b.consumers.add(e.ID, e)
 	register(b, &b.consumers, "username", c.Username, path, e)
 	register(b, &b.customIDs, "custom_id", c.CustomID, path, e)
 	return e

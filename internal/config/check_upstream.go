@@ -29,8 +29,9 @@ func (b *builder) buildUpstreams() {
 		entries[i] = e
 		b.checkID(u.ID, path)
 		b.checkUpstream(u, path)
+		e.ID = upstreamID(e)
 		b.m.Upstreams = append(b.m.Upstreams, e)
-		b.upstreams.add(UpstreamID(e), e)
+		b.upstreams.add(e.ID, e)
 		register(b, &b.upstreams, "name", u.Name, path, e)
 	}
 	seen := map[*UpstreamEntry]map[string]string{}

@@ -178,7 +178,7 @@ func (b *builder) addCredential(k *CredentialKind, doc *credentialDoc, path stri
 		return
 	}
 	b.m.Credentials = append(b.m.Credentials, &CredentialEntry{
-		Path: path, Kind: k.Name, ID: EntityID(k.Name, doc.ID, ConsumerID(ce.Consumer)+"|"+k.Key(doc.fields)),
+		Path: path, Kind: k.Name, ID: EntityID(k.Name, doc.ID, ce.ID+"|"+k.Key(doc.fields)),
 		Consumer: ce, Tags: doc.Tags, CreatedAt: doc.CreatedAt, Fields: doc.fields, written: doc.ID,
 	})
 }

@@ -50,8 +50,10 @@ func (b *builder) claimID(ids idSet, written, id, path string) {
 }
 
 // checkEntityIDs claims the effective id of every entity in the model, one
-// set per kind; it runs once every reference is resolved, since a plugin's
-// id derives from its scope. Kinds whose ids are never derived (vaults,
+// set per kind, and sets the ids of the entries whose ids derive from
+// others (plugins from their scope, targets from their upstream) or are
+// claimed only here (certificates); it runs once every reference is
+// resolved. Kinds whose ids are never derived (vaults,
 // SNIs, CA certificates) are claimed where they are built.
 func (b *builder) checkEntityIDs() {
 	m := b.m
@@ -72,23 +74,24 @@ func (b *builder) checkEntityIDs() {
 			}
 			path = JoinPath(path, "url")
 		}
-		b.claimID(ids, se.Service.ID, ServiceID(se), path)
+		b.claimID(ids, se.Service.ID, se.ID, path)
 	})
 	claim(len(m.Routes), func(ids idSet, i int) {
 		re := m.Routes[i]
-		b.claimID(ids, re.Route.ID, RouteID(re), re.Path)
+		b.claimID(ids, re.Route.ID, re.ID, re.Path)
 	})
 	claim(len(m.Consumers), func(ids idSet, i int) {
 		ce := m.Consumers[i]
-		b.claimID(ids, ce.Consumer.ID, ConsumerID(ce.Consumer), ce.Path)
+		b.claimID(ids, ce.Consumer.ID, ce.ID, ce.Path)
 	})
 	claim(len(m.Plugins), func(ids idSet, i int) {
 		pe := m.Plugins[i]
-		b.claimID(ids, pe.Plugin.ID, PluginID(pe), pe.Path)
+		pe.ID = pluginID(pe)
+		b.claimID(ids, pe.Plugin.ID, pe.ID, pe.Path)
 	})
 	claim(len(m.Upstreams), func(ids idSet, i int) {
 		ue := m.Upstreams[i]
-		b.claimID(ids, ue.Upstream.ID, UpstreamID(ue), ue.Path)
+		b.claimID(ids, ue.Upstream.ID, ue.ID, ue.Path)
 	})
 	targets := idSet{}
 	for _, ue := range m.Upstreams {
@@ -96,12 +99,14 @@ func (b *builder) checkEntityIDs() {
 			if b.cp.stop() {
 				return
 			}
-			b.claimID(targets, te.Target.ID, TargetID(ue, te), te.Path)
+			te.ID = targetID(ue, te)
+			b.claimID(targets, te.Target.ID, te.ID, te.Path)
 		}
 	}
 	claim(len(m.Certificates), func(ids idSet, i int) {
 		ce := m.Certificates[i]
-		b.claimID(ids, ce.Certificate.ID, CertificateID(ce), ce.Path)
+		ce.ID = certificateID(ce)
+		b.claimID(ids, ce.Certificate.ID, ce.ID, ce.Path)
 	})
 	split := b.basicAuthPlace()
 	b.claimCredentialIDs(b.kinds[:split])

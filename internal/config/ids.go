@@ -52,9 +52,9 @@ func ConsumerID(co *Consumer) string {
 	return EntityID("consumers", "", "custom_id:"+co.CustomID)
 }
 
-// ServiceID is a service's id: its configured one, Kong's from its name, or
+// serviceID derives a service's id: its configured one, Kong's from its name, or
 // a stable one from its place in the file (Kong's is random).
-func ServiceID(se *ServiceEntry) string {
+func serviceID(se *ServiceEntry) string {
 	switch s := se.Service; {
 	case s.ID != "":
 		return s.ID
@@ -64,8 +64,8 @@ func ServiceID(se *ServiceEntry) string {
 	return EntityID("services", "", "|"+se.Path)
 }
 
-// RouteID is a route's id, as ServiceID.
-func RouteID(re *RouteEntry) string {
+// routeID derives a route's id, as serviceID.
+func routeID(re *RouteEntry) string {
 	switch r := re.Route; {
 	case r.ID != "":
 		return r.ID
@@ -75,10 +75,10 @@ func RouteID(re *RouteEntry) string {
 	return EntityID("routes", "", "|"+re.Path)
 }
 
-// PluginID is a plugin's id: its configured one, Kong's from its cache key,
+// pluginID derives a plugin's id: its configured one, Kong's from its cache key,
 // or, where Kong's would be random, a stable one from its name and scope (a
 // plugin name appears once per scope).
-func PluginID(pe *PluginEntry) string {
+func pluginID(pe *PluginEntry) string {
 	if pe.Plugin.ID != "" {
 		return pe.Plugin.ID
 	}
@@ -87,13 +87,13 @@ func PluginID(pe *PluginEntry) string {
 	}
 	var svc, route, consumer string
 	if pe.Service != nil {
-		svc = ServiceID(pe.Service)
+		svc = pe.Service.ID
 	}
 	if pe.Route != nil {
-		route = RouteID(pe.Route)
+		route = pe.Route.ID
 	}
 	if pe.Consumer != nil {
-		consumer = ConsumerID(pe.Consumer.Consumer)
+		consumer = pe.Consumer.ID
 	}
 	return EntityID("plugins", "", pe.Plugin.Name+"|"+svc+"|"+route+"|"+consumer)
 }
@@ -127,36 +127,36 @@ func pluginCacheKey(pe *PluginEntry) (string, bool) {
 	}
 	ok := add(p.Route, pe.Route != nil, func() (string, bool) {
 		r := pe.Route.Route
-		return RouteID(pe.Route), r.ID != "" || r.Name != ""
+		return pe.Route.ID, r.ID != "" || r.Name != ""
 	}) && add(p.Service, pe.Service != nil, func() (string, bool) {
 		s := pe.Service.Service
-		return ServiceID(pe.Service), s.ID != "" || s.Name != ""
+		return pe.Service.ID, s.ID != "" || s.Name != ""
 	}) && add(p.Consumer, pe.Consumer != nil, func() (string, bool) {
 		c := pe.Consumer.Consumer
-		return ConsumerID(c), c.ID != "" || c.Username != ""
+		return pe.Consumer.ID, c.ID != "" || c.Username != ""
 	})
 	return strings.Join(parts, ":"), ok
 }
 
-// UpstreamID is an upstream's id: its configured one or Kong's from its
+// upstreamID derives an upstream's id: its configured one or Kong's from its
 // name (which every upstream has).
-func UpstreamID(ue *UpstreamEntry) string {
+func upstreamID(ue *UpstreamEntry) string {
 	if id := ue.Upstream.ID; id != "" {
 		return id
 	}
 	return KongID("upstreams", ue.Upstream.Name)
 }
 
-// TargetID is the id of target te of upstream ue: its configured one or
+// targetID derives the id of target te of upstream ue: its configured one or
 // Kong's from its cache key, "targets", the workspace, the upstream (as a
 // top-level target names it, or the id of the upstream it is nested in)
 // and the target as written.
-func TargetID(ue *UpstreamEntry, te *TargetEntry) string {
+func targetID(ue *UpstreamEntry, te *TargetEntry) string {
 	t := te.Target
 	if t.ID != "" {
 		return t.ID
 	}
-	up := UpstreamID(ue)
+	up := ue.ID
 	if t.Upstream != nil {
 		if t.Upstream.Name == "" {
 			return KongID("targets", "targets:*:"+t.Target)
@@ -186,7 +186,7 @@ func ACLID(e *ACLEntry) string {
 		return a.ID
 	}
 	co := e.Consumer.Consumer
-	consumer := ConsumerID(co)
+	consumer := e.Consumer.ID
 	switch ref := a.Consumer; {
 	case ref != nil && ref.Username != "":
 		return KongID("acls", "acls:*:"+ref.Username+":"+a.Group)
@@ -203,13 +203,13 @@ func ACLID(e *ACLEntry) string {
 // (CredentialEntry.ID).
 func JWTSecretID(e *JWTSecretEntry) string {
 	j := e.Secret
-	return EntityID("jwt_secrets", j.ID, ConsumerID(e.Consumer.Consumer)+"|"+j.Key)
+	return EntityID("jwt_secrets", j.ID, e.Consumer.ID+"|"+j.Key)
 }
 
-// CertificateID is a certificate's id: its configured one or a stable one
+// certificateID derives a certificate's id: its configured one or a stable one
 // from its place in the file (it has no name; Kong's is random). Not from
 // its PEM: the same certificate may be given twice, for other SNIs.
-func CertificateID(ce *CertificateEntry) string {
+func certificateID(ce *CertificateEntry) string {
 	return EntityID("certificates", ce.Certificate.ID, "|"+ce.Path)
 }
 
@@ -228,5 +228,5 @@ func (se *ServiceEntry) Label() string {
 	if se.Service.Name != "" {
 		return se.Service.Name
 	}
-	return ServiceID(se)
+	return se.ID
 }

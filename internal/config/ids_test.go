@@ -59,16 +59,16 @@ func TestGeneratedIDsArePinned(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, se := range m.Services {
-		got[se.Path] = ServiceID(se)
+		got[se.Path] = se.ID
 	}
 	for _, re := range m.Routes {
-		got[re.Path] = RouteID(re)
+		got[re.Path] = re.ID
 	}
 	for _, ce := range m.Consumers {
-		got[ce.Path] = ConsumerID(ce.Consumer)
+		got[ce.Path] = ce.ID
 	}
 	for _, pe := range m.Plugins {
-		got[pe.Path] = PluginID(pe)
+		got[pe.Path] = pe.ID
 	}
 	got["key-auth alice-key"] = m.Credentials[0].ID
 	got["basic-auth alice-basic"] = BasicAuthID(m.BasicAuthCredentials[0])
@@ -124,9 +124,9 @@ consumers:
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ what, got, want string }{
-		{"service", ServiceID(m.Services[0]), "0855b320-0dd2-547d-891d-601e9b38647f"},
-		{"route", RouteID(m.Routes[0]), "481a9539-f49c-51b6-b2e2-fe99ee68866c"},
-		{"consumer", ConsumerID(m.Consumers[0].Consumer), "4b1b701d-de2b-5588-9aa2-3b97061d9f52"},
+		{"service", m.Services[0].ID, "0855b320-0dd2-547d-891d-601e9b38647f"},
+		{"route", m.Routes[0].ID, "481a9539-f49c-51b6-b2e2-fe99ee68866c"},
+		{"consumer", m.Consumers[0].ID, "4b1b701d-de2b-5588-9aa2-3b97061d9f52"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s id %s, Kong gave %s", c.what, c.got, c.want)
@@ -162,12 +162,12 @@ targets:
 		t.Fatal(err)
 	}
 	got := map[string]string{
-		"unnamed service":       ServiceID(m.Services[1]),
-		"plugin in it":          PluginID(m.Plugins[0]),
-		"mapping reference":     PluginID(m.Plugins[1]),
-		"nested target":         TargetID(m.Upstreams[0], m.Upstreams[0].Targets[0]),
-		"top-level target":      TargetID(m.Upstreams[0], m.Upstreams[0].Targets[1]),
-		"upstream":              UpstreamID(m.Upstreams[0]),
+		"unnamed service":       m.Services[1].ID,
+		"plugin in it":          m.Plugins[0].ID,
+		"mapping reference":     m.Plugins[1].ID,
+		"nested target":         m.Upstreams[0].Targets[0].ID,
+		"top-level target":      m.Upstreams[0].Targets[1].ID,
+		"upstream":              m.Upstreams[0].ID,
 		"unnamed service again": EntityID("services", "", "|services[1]"),
 	}
 	want := map[string]string{

@@ -50,6 +50,7 @@ func (m *Model) Redact(es Errors) Errors { return m.redaction.apply(es, errorTex
 // Implicit set and the route's path.
 type ServiceEntry struct {
 	Path     string // e.g. "services[2]", or "routes[0]" for an implicit service
+	ID       string // configured or derived (ids.go), set when the model is built
 	Service  *Service
 	Implicit bool
 	// Upstream is set when Service.Host names a configured upstream.
@@ -60,6 +61,7 @@ type ServiceEntry struct {
 // none, which Kong allows; such a route answers 503 when matched).
 type RouteEntry struct {
 	Path    string
+	ID      string // configured or derived (ids.go), set when the model is built
 	Route   *Route
 	Service *ServiceEntry
 }
@@ -67,6 +69,7 @@ type RouteEntry struct {
 // ConsumerEntry is a consumer.
 type ConsumerEntry struct {
 	Path     string
+	ID       string // configured or derived (ids.go), set when the model is built
 	Consumer *Consumer
 }
 
@@ -74,6 +77,7 @@ type ConsumerEntry struct {
 // get the scope of the entity they are nested in.
 type PluginEntry struct {
 	Path     string
+	ID       string // configured or derived (ids.go), set when the model is built
 	Plugin   *Plugin
 	Service  *ServiceEntry
 	Route    *RouteEntry
@@ -83,6 +87,7 @@ type PluginEntry struct {
 // UpstreamEntry is an upstream with its targets, nested and top-level.
 type UpstreamEntry struct {
 	Path     string
+	ID       string // configured or derived (ids.go), set when the model is built
 	Upstream *Upstream
 	Targets  []*TargetEntry
 }
@@ -91,6 +96,7 @@ type UpstreamEntry struct {
 // (port defaults to 8000, as Kong's).
 type TargetEntry struct {
 	Path   string
+	ID     string // configured or derived (ids.go), set when the model is built
 	Target *Target
 	Host   string
 	Port   int
@@ -99,6 +105,7 @@ type TargetEntry struct {
 // CertificateEntry is a certificate with the SNI names that select it.
 type CertificateEntry struct {
 	Path        string
+	ID          string // configured or derived (ids.go), set when the model is built
 	Certificate *Certificate
 	SNINames    []string
 }

@@ -61,7 +61,7 @@ services:
 func TestDisabledUnnamedServiceLabel(t *testing.T) {
 	se := &config.ServiceEntry{Path: "services[0]", Service: &config.Service{}}
 	re := &config.RouteEntry{Service: se}
-	if got := disabledDetail(re); !strings.HasPrefix(got, "service "+config.ServiceID(se)+" is disabled") {
+	if got := disabledDetail(re); !strings.HasPrefix(got, "service "+se.ID+" is disabled") {
 		t.Errorf("detail %q does not name the service", got)
 	}
 }

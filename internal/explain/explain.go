@@ -450,8 +450,7 @@ func (e *explainer) consumer(name string) (id, note string) {
 	}
 	if m := e.snap.Model; m != nil {
 		for _, ce := range m.Consumers {
-			co := ce.Consumer
-			cid := config.ConsumerID(co)
+			co, cid := ce.Consumer, ce.ID
 			if co.Username == name || (co.CustomID != "" && co.CustomID == name) || cid == name {
 				return cid, ""
 			}
@@ -471,9 +470,9 @@ func (e *explainer) consumerLabels() map[string]string {
 				label = co.CustomID
 			}
 			if label == "" {
-				label = config.ConsumerID(co)
+				label = ce.ID
 			}
-			out[config.ConsumerID(co)] = label
+			out[ce.ID] = label
 		}
 	}
 	return out

@@ -110,19 +110,19 @@ func routeLabel(re *config.RouteEntry) string {
 	if re.Route.Name != "" {
 		return "route " + strconv.Quote(re.Route.Name)
 	}
-	return "route " + config.RouteID(re)
+	return "route " + re.ID
 }
 
 func serviceLabel(se *config.ServiceEntry) string {
 	if se.Service.Name != "" {
 		return "service " + strconv.Quote(se.Service.Name)
 	}
-	return "service " + config.ServiceID(se)
+	return "service " + se.ID
 }
 
 func consumerLabel(ce *config.ConsumerEntry) string {
 	if ce.Consumer.Username != "" {
 		return "consumer " + strconv.Quote(ce.Consumer.Username)
 	}
-	return "consumer " + config.ConsumerID(ce.Consumer)
+	return "consumer " + ce.ID
 }

@@ -11,17 +11,13 @@ func (c *compiler) chains() {
 	if c.snap.Router == nil {
 		return
 	}
-	consumerIDs := map[*config.ConsumerEntry]string{}
-	for _, ce := range c.m.Consumers {
-		consumerIDs[ce] = config.ConsumerID(ce.Consumer)
-	}
 	// One map for every route: a map returned per route would cost an
 	// allocation each, 10,000 for as many routes.
 	picks := map[string]*pick{}
 	for i, re := range c.m.Routes {
 		clear(picks)
 		c.pick(re, picks)
-		steps, regs := c.steps(re, picks, consumerIDs)
+		steps, regs := c.steps(re, picks)
 		c.snap.Routes[i].Chain = chainOf(steps, regs)
 	}
 }
@@ -71,7 +67,7 @@ func (c *compiler) pick(re *config.RouteEntry, picks map[string]*pick) {
 // steps turns the picks of re into steps, each with the registration of
 // its plugin; a consumer's entry replaces the base only when it is more
 // specific.
-func (c *compiler) steps(re *config.RouteEntry, picks map[string]*pick, consumerIDs map[*config.ConsumerEntry]string) ([]*Step, []*plugin.Registration) {
+func (c *compiler) steps(re *config.RouteEntry, picks map[string]*pick) ([]*Step, []*plugin.Registration) {
 	var steps []*Step
 	var regs []*plugin.Registration
 	for name, p := range picks {
@@ -85,8 +81,8 @@ func (c *compiler) steps(re *config.RouteEntry, picks map[string]*pick, consumer
 					st.ByConsumer = map[string]plugin.Instance{}
 					st.ConsumerScopes = map[string]string{}
 				}
-				st.ByConsumer[consumerIDs[ce]] = c.instances[pe]
-				st.ConsumerScopes[consumerIDs[ce]] = scopeName(rk) + " (" + pe.Path + ")"
+				st.ByConsumer[ce.ID] = c.instances[pe]
+				st.ConsumerScopes[ce.ID] = scopeName(rk) + " (" + pe.Path + ")"
 			}
 		}
 		if st.Base == nil && st.ByConsumer == nil {

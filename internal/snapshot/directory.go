@@ -63,7 +63,7 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory, kinds []*plug
 	byEntry := make(map[*config.ConsumerEntry]*plugin.Consumer, len(m.Consumers))
 	for i, ce := range m.Consumers {
 		c := &consumers[i]
-		*c = plugin.Consumer{ID: config.ConsumerID(ce.Consumer), Username: ce.Consumer.Username, CustomID: ce.Consumer.CustomID}
+		*c = plugin.Consumer{ID: ce.ID, Username: ce.Consumer.Username, CustomID: ce.Consumer.CustomID}
 		byEntry[ce] = c
 		d.consumers[c.ID] = c
 		if c.Username != "" {

@@ -38,7 +38,7 @@ func (c *compiler) plugins() {
 			c.errs.AddAll(errs)
 			continue
 		}
-		id := config.PluginID(pe)
+		id := pe.ID
 		key := instanceKey(pe, id, cfg)
 		if prev := c.d.Previous; prev != nil {
 			if inst, ok := prev.instanceByKey[key]; ok {

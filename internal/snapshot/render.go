@@ -35,7 +35,7 @@ func ServiceBody(se *config.ServiceEntry, created int64) map[string]any {
 		cert = map[string]any{"id": r.Key()}
 	}
 	return map[string]any{
-		"id": config.ServiceID(se), "name": OrNull(s.Name), "protocol": s.Protocol, "host": s.Host, "port": s.Port,
+		"id": se.ID, "name": OrNull(s.Name), "protocol": s.Protocol, "host": s.Host, "port": s.Port,
 		"path": OrNull(s.Path), "retries": s.Retries, "connect_timeout": s.ConnectTimeout,
 		"write_timeout": s.WriteTimeout, "read_timeout": s.ReadTimeout, "enabled": s.Enabled,
 		"client_certificate": cert, "tls_verify": tlsVerify, "tls_verify_depth": tlsDepth,
@@ -50,14 +50,14 @@ func RouteBody(re *config.RouteEntry, created int64) map[string]any {
 	r := re.Route
 	var svc any
 	if re.Service != nil {
-		svc = map[string]any{"id": config.ServiceID(re.Service)}
+		svc = map[string]any{"id": re.Service.ID}
 	}
 	var headers any
 	if len(r.Headers) > 0 {
 		headers = r.Headers
 	}
 	return map[string]any{
-		"id": config.RouteID(re), "name": OrNull(r.Name), "protocols": r.Protocols, "methods": ListOrNull(r.Methods),
+		"id": re.ID, "name": OrNull(r.Name), "protocols": r.Protocols, "methods": ListOrNull(r.Methods),
 		"hosts": ListOrNull(r.Hosts), "paths": ListOrNull(r.Paths), "headers": headers, "snis": ListOrNull(r.SNIs),
 		"sources": endpointsOrNil(r.Sources), "destinations": endpointsOrNil(r.Destinations),
 		"https_redirect_status_code": r.HTTPSRedirectStatusCode, "strip_path": r.StripPathValue(),

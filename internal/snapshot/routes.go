@@ -18,7 +18,7 @@ func (c *compiler) routes() {
 		r := re.Route
 		route := &Route{
 			Info: plugin.RouteInfo{
-				ID: config.RouteID(re), Name: r.Name, Paths: r.Paths, Entity: c.routeEntity(re),
+				ID: re.ID, Name: r.Name, Paths: r.Paths, Entity: c.routeEntity(re),
 			},
 			HTTPSRedirectStatus: r.HTTPSRedirectStatusCode,
 			StripPath:           r.StripPathValue(),

@@ -51,7 +51,7 @@ func (c *compiler) newService(se *config.ServiceEntry) *Service {
 	s := se.Service
 	svc := &Service{
 		Info: plugin.ServiceInfo{
-			ID: config.ServiceID(se), Name: s.Name, Protocol: s.Protocol,
+			ID: se.ID, Name: s.Name, Protocol: s.Protocol,
 			Host: s.Host, Port: s.Port, Path: s.Path, Entity: c.serviceEntity(se),
 		},
 		Path:           s.Path,
