@@ -1,4 +1,6 @@
 // Package observe is what the gateway tells operators: the structured JSON
-// access log now, metrics and traces in their own issues. Nothing here may
-// block a request: output goes through bounded queues with counted drops.
+// access log, the first observer of the request record (internal/record),
+// and the core metrics registry that plugins register their series into.
+// Nothing here may block a request: output goes through bounded queues
+// with counted drops.
 package observe
