@@ -22,7 +22,7 @@ var builtinCredentialKinds = []credentialKind{
 // addCredentials renders the snapshot's credentials with Kong's field
 // names. Ids are the ones snapshot.Directory hands the auth plugins (acls,
 // which the directory keeps no id for, get one the same way). Endpoint keys
-// are Kong's: a declared kind's key, key for jwt, username for basic-auth;
+// are Kong's: a declared kind's key, username for basic-auth;
 // an acl group is only unique per consumer, so acls are found by id.
 func (ix *index) addCredentials(reg *plugin.Registry, created int64) {
 	m := ix.snap.Model
@@ -56,35 +56,6 @@ func (ix *index) addCredentials(reg *plugin.Registry, created int64) {
 			"id": id, "username": b.Username, "password": e.PasswordHash, "tags": snapshot.ListOrNull(b.Tags),
 			"created_at": ts(b.CreatedAt), "consumer": consumer(cid),
 		}})
-	}
-	for _, e := range m.JWTSecrets {
-		j, cid := e.Secret, config.ConsumerID(e.Consumer.Consumer)
-		id := config.JWTSecretID(e)
-		secret := j.Secret
-		if e.GenerateSecret {
-			// Kong shows the secret it generated; here the directory
-			// holds it.
-			if c, ok := ix.snap.Directory.JWT(j.Key); ok {
-				secret = c.Secret
-			}
-		}
-		body := map[string]any{
-			"id": id, "key": j.Key, "secret": snapshot.OrNull(secret), "rsa_public_key": snapshot.OrNull(j.RSAPublicKey),
-			"algorithm": j.Algorithm, "tags": snapshot.ListOrNull(j.Tags),
-			"created_at": ts(j.CreatedAt), "consumer": consumer(cid),
-		}
-		// Turnpike's extensions are shown only when used, so Kong's shape
-		// is unchanged otherwise.
-		if j.JWKSURI != "" {
-			body["jwks_uri"] = j.JWKSURI
-		}
-		if j.Issuer != "" {
-			body["issuer"] = j.Issuer
-		}
-		if len(j.Audience) > 0 {
-			body["audience"] = j.Audience
-		}
-		ix.add("jwt_secrets", &entity{id: id, key: j.Key, tags: j.Tags, consumer: cid, body: body})
 	}
 	for _, e := range m.ACLs {
 		a, cid := e.ACL, config.ConsumerID(e.Consumer.Consumer)

@@ -110,10 +110,6 @@ func (b *builder) checkEntityIDs() {
 		b.claimID(ids, e.Credential.ID, BasicAuthID(e), e.Path)
 	})
 	b.claimCredentialIDs(b.kinds[split:])
-	claim(len(m.JWTSecrets), func(ids idSet, i int) {
-		e := m.JWTSecrets[i]
-		b.claimID(ids, e.Secret.ID, JWTSecretID(e), e.Path)
-	})
 	claim(len(m.ACLs), func(ids idSet, i int) {
 		e := m.ACLs[i]
 		b.claimID(ids, e.ACL.ID, ACLID(e), e.Path)

@@ -198,14 +198,6 @@ func ACLID(e *ACLEntry) string {
 	return KongID("acls", "acls:*:"+consumer+":"+a.Group)
 }
 
-// JWTSecretID is a jwt credential's id: its configured one or a stable one
-// from its consumer and key (Kong's is random), as a declared kind's
-// (CredentialEntry.ID).
-func JWTSecretID(e *JWTSecretEntry) string {
-	j := e.Secret
-	return EntityID("jwt_secrets", j.ID, ConsumerID(e.Consumer.Consumer)+"|"+j.Key)
-}
-
 // CertificateID is a certificate's id: its configured one or a stable one
 // from its place in the file (it has no name; Kong's is random). Not from
 // its PEM: the same certificate may be given twice, for other SNIs.

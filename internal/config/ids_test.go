@@ -28,8 +28,6 @@ consumers:
       - {key: alice-key}
     basicauth_credentials:
       - {username: alice-basic, password: secret}
-    jwt_secrets:
-      - {key: alice-iss, secret: shh}
     plugins:
       - name: rate-limiting
         config: {minute: 5}
@@ -50,7 +48,7 @@ plugins:
 // (kong/db/schema/others/declarative_lua: a version 5 UUID under
 // the kind's namespace of the name, username or cache key, e.g.
 // "plugins:*:rate-limiting:orders-route::alice"), and so was the
-// basic-auth one; the key-auth and jwt ids and the custom_id consumer's
+// basic-auth one; the key-auth id and the custom_id consumer's
 // are Turnpike's own (Kong's are random).
 func TestGeneratedIDsArePinned(t *testing.T) {
 	m, err := Parse([]byte(idsYAML), withKeyAuth)
@@ -72,7 +70,6 @@ func TestGeneratedIDsArePinned(t *testing.T) {
 	}
 	got["key-auth alice-key"] = m.Credentials[0].ID
 	got["basic-auth alice-basic"] = BasicAuthID(m.BasicAuthCredentials[0])
-	got["jwt alice-iss"] = JWTSecretID(m.JWTSecrets[0])
 	got["EntityID"] = EntityID("upstreams", "", "pool")
 	got["EntityID with id"] = EntityID("upstreams", "44444444-4444-4444-8444-444444444444", "pool")
 	want := map[string]string{
@@ -89,7 +86,6 @@ func TestGeneratedIDsArePinned(t *testing.T) {
 		"plugins[1]":                       "fd6d7a2a-c361-5f10-b184-1d3a70b276f0",
 		"key-auth alice-key":               "5b85fde9-ef7f-5838-a782-4aac2272a912",
 		"basic-auth alice-basic":           "a979480a-0f9c-5e3d-ba73-aca9a8c03e39",
-		"jwt alice-iss":                    "30227914-b148-5f08-bdff-ae3a72230ee9",
 		"EntityID":                         "2b24112f-2b43-5ecb-86fd-a2fd07ed89be",
 		"EntityID with id":                 "44444444-4444-4444-8444-444444444444",
 	}

@@ -1,9 +1,6 @@
 package config
 
-import (
-	"crypto"
-	"crypto/x509"
-)
+import "crypto/x509"
 
 // Model is a loaded configuration with nested entities flattened, foreign
 // keys resolved and shorthands (service `url`, route `url`) expanded. Every
@@ -24,7 +21,6 @@ type Model struct {
 	// at the top level.
 	Credentials          []*CredentialEntry
 	BasicAuthCredentials []*BasicAuthEntry
-	JWTSecrets           []*JWTSecretEntry
 	ACLs                 []*ACLEntry
 	// Warnings are what the configuration holds that Kong accepts but the
 	// user should know about; they never stop it from loading. Values
@@ -122,19 +118,6 @@ type BasicAuthEntry struct {
 	Credential   *BasicAuthCredential
 	Consumer     *ConsumerEntry
 	PasswordHash string
-}
-
-// JWTSecretEntry is a jwt credential with its consumer and, when
-// rsa_public_key is set, the parsed key (*rsa.PublicKey,
-// *ecdsa.PublicKey or ed25519.PublicKey; checked against the algorithm).
-type JWTSecretEntry struct {
-	Path      string
-	Secret    *JWTSecret
-	Consumer  *ConsumerEntry
-	PublicKey crypto.PublicKey
-	// GenerateSecret is set for an HMAC credential given without a secret:
-	// the snapshot generates one (snapshot.Directory).
-	GenerateSecret bool
 }
 
 // ACLEntry is a consumer's membership of an ACL group.

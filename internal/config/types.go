@@ -26,7 +26,6 @@ type Config struct {
 
 	// Credentials declared at the top level name their consumer.
 	BasicAuthCredentials []BasicAuthCredential `yaml:"basicauth_credentials"`
-	JWTSecrets           []JWTSecret           `yaml:"jwt_secrets"`
 	ACLs                 []ACL                 `yaml:"acls"`
 
 	Vaults []Vault `yaml:"vaults"`
@@ -168,7 +167,6 @@ type Consumer struct {
 	Plugins   []Plugin `yaml:"plugins" admin:"-"`
 	// Credentials nested in a consumer belong to it.
 	BasicAuthCredentials []BasicAuthCredential `yaml:"basicauth_credentials" admin:"-"`
-	JWTSecrets           []JWTSecret           `yaml:"jwt_secrets" admin:"-"`
 	ACLs                 []ACL                 `yaml:"acls" admin:"-"`
 	declared             declaredCredentials
 }

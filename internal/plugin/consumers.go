@@ -1,9 +1,6 @@
 package plugin
 
-import (
-	"crypto"
-	"time"
-)
+import "time"
 
 // Credential is a consumer's credential as the auth plugins see it. Which
 // fields are set depends on Kind.
@@ -13,23 +10,11 @@ type Credential struct {
 	Kind     string // "key-auth", "basic-auth", "jwt"
 	Consumer *Consumer
 	// Key is what the credential is found by: a declared kind's key
-	// (CredentialKind.Key), or the jwt key (the `iss`/kid value).
+	// (CredentialKind.Key).
 	Key string
 	// Username and PasswordHash (bcrypt) are basic-auth's.
 	Username     string
 	PasswordHash string
-	// Secret, RSAPublicKey and Algorithm are jwt's. PublicKey is
-	// RSAPublicKey as parsed when the configuration was loaded.
-	Secret       string
-	RSAPublicKey string
-	Algorithm    string
-	PublicKey    crypto.PublicKey
-	// JWKSURI, Issuer and Audience are Turnpike's jwt extensions: keys
-	// fetched from a JWK Set, and the `iss` and `aud` claims a token must
-	// carry (empty: not checked).
-	JWKSURI  string
-	Issuer   string
-	Audience []string
 	// ExpiresAt is when a credential with a ttl stops working (zero: never).
 	ExpiresAt time.Time
 	Tags      []string
@@ -63,8 +48,6 @@ type Directory interface {
 	Credential(kind, key string) (*Credential, bool)
 	// BasicAuth finds a basic-auth credential by username.
 	BasicAuth(username string) (*Credential, bool)
-	// JWT finds a jwt credential by its key.
-	JWT(key string) (*Credential, bool)
 	// Groups lists a consumer's ACL groups, in configuration order.
 	Groups(consumerID string) []string
 }

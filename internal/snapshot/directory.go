@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"crypto/rand"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
@@ -24,39 +23,28 @@ import (
 // keeps it (same kind, key, id and consumer) keeps its original start, so
 // reloading does not renew it. A restart does. A kind's Compile sets
 // ExpiresAt from it; plugins check Expired.
-//
-// A jwt HMAC credential given without a secret gets a random one, as Kong
-// generates it; a reload that keeps the credential (same consumer and key)
-// keeps its secret, so the tokens signed with it stay valid. A restart,
-// or another node, generates another.
 type Directory struct {
 	consumers map[string]*plugin.Consumer // by id and by username
 	byCustom  map[string]*plugin.Consumer // by custom_id
 	// credentials are the declared kinds' credentials, one index per kind.
 	credentials []kindIndex
 	basicAuth   map[string]*plugin.Credential
-	jwt         map[string]*plugin.Credential
 	groups      map[string][]string // by consumer id
-	// generated are the jwt keys whose secret this directory, or one
-	// before it, generated.
-	generated map[string]struct{}
 }
 
 var _ plugin.Directory = (*Directory)(nil)
 
 // NewDirectory indexes m's consumers and credentials. now is the load time
 // that ttls start at; prev (may be nil) is the previous snapshot's
-// directory, whose start times and generated secrets are kept for
-// unchanged credentials.
+// directory, whose start times are kept for unchanged credentials and
+// whose credentials the kinds' Compile is given.
 // kinds are the declared credential kinds (reg.CredentialKinds()).
 func NewDirectory(m *config.Model, now time.Time, prev *Directory, kinds []*plugin.CredentialKind) *Directory {
 	d := &Directory{
 		consumers: make(map[string]*plugin.Consumer, 2*len(m.Consumers)),
 		byCustom:  map[string]*plugin.Consumer{},
 		basicAuth: make(map[string]*plugin.Credential, len(m.BasicAuthCredentials)),
-		jwt:       make(map[string]*plugin.Credential, len(m.JWTSecrets)),
 		groups:    map[string][]string{},
-		generated: map[string]struct{}{},
 	}
 	// One allocation for all consumers, one per credential kind.
 	consumers := make([]plugin.Consumer, len(m.Consumers))
@@ -82,22 +70,6 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory, kinds []*plug
 			Kind: "basic-auth", Consumer: c, Username: b.Username, PasswordHash: e.PasswordHash, Tags: b.Tags,
 		}
 		d.basicAuth[b.Username] = &basics[i]
-	}
-
-	jwts := make([]plugin.Credential, len(m.JWTSecrets))
-	for i, e := range m.JWTSecrets {
-		j, c := e.Secret, byEntry[e.Consumer]
-		secret := j.Secret
-		if e.GenerateSecret {
-			secret = d.generatedSecret(prev, j.Key, c.ID)
-		}
-		jwts[i] = plugin.Credential{
-			ID:   config.JWTSecretID(e),
-			Kind: "jwt", Consumer: c, Key: j.Key, Secret: secret, RSAPublicKey: j.RSAPublicKey,
-			Algorithm: j.Algorithm, PublicKey: e.PublicKey, JWKSURI: j.JWKSURI, Issuer: j.Issuer,
-			Audience: j.Audience, Tags: j.Tags,
-		}
-		d.jwt[j.Key] = &jwts[i]
 	}
 
 	for _, e := range m.ACLs {
@@ -184,43 +156,6 @@ func CredentialKinds(reg *plugin.Registry) []config.CredentialKind {
 	return out
 }
 
-// generatedSecret is the secret of the jwt credential key of consumer
-// consumerID that has none configured: the one prev generated for the same
-// consumer and key, else a new one.
-func (d *Directory) generatedSecret(prev *Directory, key, consumerID string) string {
-	d.generated[key] = struct{}{}
-	if prev != nil {
-		if _, ok := prev.generated[key]; ok {
-			if p := prev.jwt[key]; p.Consumer.ID == consumerID {
-				return p.Secret
-			}
-		}
-	}
-	return randomSecret()
-}
-
-// secretAlphabet is what Kong's generated secrets are made of.
-const secretAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
-// randomSecret returns 32 characters of secretAlphabet from crypto/rand,
-// the length and alphabet of Kong's generated secrets (about 190 bits).
-// Bytes past the largest multiple of the alphabet's size are dropped, so
-// every character is equally likely.
-func randomSecret() string {
-	const n, limit = 32, 256 - 256%len(secretAlphabet)
-	out := make([]byte, 0, n)
-	var buf [64]byte
-	for len(out) < n {
-		rand.Read(buf[:]) // never fails: it crashes the process instead
-		for _, b := range buf {
-			if int(b) < limit && len(out) < n {
-				out = append(out, secretAlphabet[int(b)%len(secretAlphabet)])
-			}
-		}
-	}
-	return string(out)
-}
-
 // Consumer finds a consumer by id or username.
 func (d *Directory) Consumer(idOrUsername string) (*plugin.Consumer, bool) {
 	c, ok := d.consumers[idOrUsername]
@@ -243,12 +178,6 @@ func (d *Directory) Credential(kind, key string) (*plugin.Credential, bool) {
 // BasicAuth finds a basic-auth credential by username.
 func (d *Directory) BasicAuth(username string) (*plugin.Credential, bool) {
 	c, ok := d.basicAuth[username]
-	return c, ok
-}
-
-// JWT finds a jwt credential by its key.
-func (d *Directory) JWT(key string) (*plugin.Credential, bool) {
-	c, ok := d.jwt[key]
 	return c, ok
 }
 

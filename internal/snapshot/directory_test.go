@@ -24,8 +24,6 @@ consumers:
       - {id: 11111111-1111-4111-8111-111111111111, key: alice-temp, ttl: 60}
     basicauth_credentials:
       - {username: alice-basic, password: '$2a$04$C6CKIRFmz7jN1EVOxDVVv.d4N7OG/.RJ0zeNTEnBZC7bILVxRvZ8u'}
-    jwt_secrets:
-      - {key: alice-iss, secret: shh}
     acls:
       - {group: admins}
   - id: 22222222-2222-4222-8222-222222222222
@@ -115,14 +113,6 @@ func TestDirectoryLookups(t *testing.T) {
 		t.Error("basic-auth found by consumer username")
 	}
 
-	j, ok := d.JWT("alice-iss")
-	if !ok || j.Consumer != alice || j.Kind != "jwt" || j.Secret != "shh" || j.Algorithm != "HS256" {
-		t.Fatalf("JWT = %+v, %v", j, ok)
-	}
-	if want := config.EntityID("jwt_secrets", "", aliceID+"|alice-iss"); j.ID != want {
-		t.Errorf("jwt id %q, want %q", j.ID, want)
-	}
-
 	if g := d.Groups(aliceID); strings.Join(g, ",") != "admins,users" {
 		t.Errorf("Groups(alice) = %v", g)
 	}
@@ -203,7 +193,6 @@ func TestDirectoryLookupsDoNotAllocate(t *testing.T) {
 		keyAuth(dir, "alice-key")
 		keyAuth(dir, "missing")
 		dir.BasicAuth("alice-basic")
-		dir.JWT("alice-iss")
 		dir.Groups(id)
 	})
 	if n != 0 {
@@ -344,53 +333,5 @@ func TestDirectoryConsumerByCustomID(t *testing.T) {
 	}
 	if _, ok := d.Consumer("B1"); ok {
 		t.Fatal("a custom_id was found as a username")
-	}
-}
-
-// TestDirectoryGeneratedJWTSecret: a jwt HMAC credential without a secret
-// gets 32 random alphanumerics, kept by a reload while its consumer and key
-// stay; another consumer, or a secret configured in between, means a new
-// one.
-func TestDirectoryGeneratedJWTSecret(t *testing.T) {
-	cfg := func(owner, secret string) string {
-		return `_format_version: "3.0"
-consumers: [{username: a}, {username: b}]
-jwt_secrets:
-- {key: k, consumer: ` + owner + secret + `}
-- {key: other, consumer: b}
-`
-	}
-	secretOf := func(d *Directory, key string) string {
-		c, ok := d.JWT(key)
-		if !ok {
-			t.Fatalf("no jwt credential %s", key)
-		}
-		return c.Secret
-	}
-	now := time.Now()
-	d1 := loadDirectory(t, cfg("a", ""), now, nil)
-	s1 := secretOf(d1, "k")
-	if len(s1) != 32 || strings.Trim(s1, secretAlphabet) != "" {
-		t.Fatalf("generated secret %q: want 32 of %s", s1, secretAlphabet)
-	}
-	if secretOf(d1, "other") == s1 {
-		t.Fatal("two credentials got the same secret")
-	}
-	if s := secretOf(loadDirectory(t, cfg("a", ""), now, nil), "k"); s == s1 {
-		t.Fatal("a load without a previous directory reused a secret")
-	}
-	d2 := loadDirectory(t, cfg("a", ""), now, d1)
-	if s := secretOf(d2, "k"); s != s1 {
-		t.Fatalf("reload: secret %q, want the previous %q", s, s1)
-	}
-	if s := secretOf(loadDirectory(t, cfg("b", ""), now, d2), "k"); s == s1 {
-		t.Fatal("the key moved to another consumer kept its secret")
-	}
-	d3 := loadDirectory(t, cfg("a", ", secret: given"), now, d2)
-	if s := secretOf(d3, "k"); s != "given" {
-		t.Fatalf("configured secret: got %q", s)
-	}
-	if s := secretOf(loadDirectory(t, cfg("a", ""), now, d3), "k"); s == "given" || s == s1 {
-		t.Fatalf("after a configured secret was removed: %q, want a new one", s)
 	}
 }

@@ -6,12 +6,11 @@ import "github.com/turnpikegw/turnpike/internal/plugin"
 
 // Directory is an in-memory plugin.Directory. Consumers are found by id or
 // username; the maps are keyed like the real lookups (basic-auth username,
-// jwt key, consumer id for groups); Credentials by kind name, then key.
+// consumer id for groups); Credentials by kind name, then key.
 type Directory struct {
 	Consumers   []*plugin.Consumer
 	Credentials map[string]map[string]*plugin.Credential
 	Basic       map[string]*plugin.Credential
-	JWTs        map[string]*plugin.Credential
 	GroupsOf    map[string][]string
 }
 
@@ -46,12 +45,6 @@ func (d *Directory) Credential(kind, key string) (*plugin.Credential, bool) {
 // BasicAuth finds a basic-auth credential.
 func (d *Directory) BasicAuth(username string) (*plugin.Credential, bool) {
 	c, ok := d.Basic[username]
-	return c, ok
-}
-
-// JWT finds a jwt credential.
-func (d *Directory) JWT(key string) (*plugin.Credential, bool) {
-	c, ok := d.JWTs[key]
 	return c, ok
 }
 
