@@ -15,14 +15,13 @@ type credentialKind struct{ kind, flat, nested string }
 
 // builtinCredentialKinds are the kinds not declared by their plugin yet.
 var builtinCredentialKinds = []credentialKind{
-	{"basicauth_credentials", "basic-auths", "basic-auth"},
 	{"acls", "acls", "acls"},
 }
 
 // addCredentials renders the snapshot's credentials with Kong's field
 // names. Ids are the ones snapshot.Directory hands the auth plugins (acls,
 // which the directory keeps no id for, get one the same way). Endpoint keys
-// are Kong's: a declared kind's key, username for basic-auth;
+// are Kong's: a declared kind's key;
 // an acl group is only unique per consumer, so acls are found by id.
 func (ix *index) addCredentials(reg *plugin.Registry, created int64) {
 	m := ix.snap.Model
@@ -47,15 +46,6 @@ func (ix *index) addCredentials(reg *plugin.Registry, created int64) {
 			}
 		}
 		ix.add(e.Kind, &entity{id: e.ID, key: key, tags: e.Tags, consumer: cid, body: body})
-	}
-	for _, e := range m.BasicAuthCredentials {
-		b, cid := e.Credential, config.ConsumerID(e.Consumer.Consumer)
-		id := config.BasicAuthID(e)
-		// Kong shows the stored hash, never the password as given.
-		ix.add("basicauth_credentials", &entity{id: id, key: b.Username, tags: b.Tags, consumer: cid, body: map[string]any{
-			"id": id, "username": b.Username, "password": e.PasswordHash, "tags": snapshot.ListOrNull(b.Tags),
-			"created_at": ts(b.CreatedAt), "consumer": consumer(cid),
-		}})
 	}
 	for _, e := range m.ACLs {
 		a, cid := e.ACL, config.ConsumerID(e.Consumer.Consumer)

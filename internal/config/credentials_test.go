@@ -5,24 +5,11 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"golang.org/x/crypto/bcrypt"
 )
-
-// bcryptMin is a valid bcrypt hash of "secret" at the minimum cost, so
-// tests stay fast.
-func bcryptMin(t *testing.T, pw string) string {
-	t.Helper()
-	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(h)
-}
 
 // TestCredentialErrors checks every credential rule's path and message.
 // Each src follows `_format_version: "3.0"`.
 func TestCredentialErrors(t *testing.T) {
-	hash := bcryptMin(t, "pw")
 	const uuid1 = "0b7c9d2e-3f4a-4b5c-8d6e-7f8091a2b3c4"
 	tests := []struct {
 		name string
@@ -31,14 +18,12 @@ func TestCredentialErrors(t *testing.T) {
 	}{
 		// Consumer references.
 		{"nested and top-level accepted", "consumers: [{username: alice, id: " + uuid1 + ", keyauth_credentials: [{key: k1}]}]\nkeyauth_credentials: [{key: k2, consumer: alice}, {key: k3, consumer: " + uuid1 + "}, {key: k4, consumer: {username: alice}}, {key: k5, consumer: {id: " + uuid1 + "}}]", nil},
-		{"top-level consumer missing", "keyauth_credentials: [{key: k}]\nbasicauth_credentials: [{username: u, password: p}]\nacls: [{group: g}]", Errors{
+		{"top-level consumer missing", "keyauth_credentials: [{key: k}]\nacls: [{group: g}]", Errors{
 			{Path: "keyauth_credentials[0].consumer", Message: "required field missing"},
-			{Path: "basicauth_credentials[0].consumer", Message: "required field missing"},
 			{Path: "acls[0].consumer", Message: "required field missing"},
 		}},
-		{"dangling consumer", "consumers: [{username: alice}]\nkeyauth_credentials: [{key: k, consumer: bob}]\nbasicauth_credentials: [{username: u, password: p, consumer: {id: " + uuid1 + "}}]\nacls: [{group: g, consumer: dave}]", Errors{
+		{"dangling consumer", "consumers: [{username: alice}]\nkeyauth_credentials: [{key: k, consumer: bob}]\nacls: [{group: g, consumer: dave}]", Errors{
 			{Path: "keyauth_credentials[0].consumer", Message: "consumer 'bob' not found"},
-			{Path: "basicauth_credentials[0].consumer", Message: "consumer '" + uuid1 + "' not found"},
 			{Path: "acls[0].consumer", Message: "consumer 'dave' not found"},
 		}},
 		{"empty consumer ref", "consumers: [{username: alice}]\nacls: [{group: g, consumer: {}}]", Errors{
@@ -54,30 +39,13 @@ func TestCredentialErrors(t *testing.T) {
 		{"unknown credential field", "consumers: [{username: alice, keyauth_credentials: [{key: k, name: x}]}]", Errors{
 			{Path: "consumers[0].keyauth_credentials[0].name", Message: "unknown field"},
 		}},
-		{"bad ids", "consumers: [{username: a, keyauth_credentials: [{id: x, key: k}], basicauth_credentials: [{id: x, username: u, password: p}], acls: [{id: x, group: g}]}]", Errors{
+		{"bad ids", "consumers: [{username: a, keyauth_credentials: [{id: x, key: k}], acls: [{id: x, group: g}]}]", Errors{
 			{Path: "consumers[0].keyauth_credentials[0].id", Message: "expected a valid UUID"},
-			{Path: "consumers[0].basicauth_credentials[0].id", Message: "expected a valid UUID"},
 			{Path: "consumers[0].acls[0].id", Message: "expected a valid UUID"},
 		}},
 		{"duplicate ids", "consumers: [{username: a, keyauth_credentials: [{id: " + uuid1 + ", key: k1}, {id: " + uuid1 + ", key: k2}]}]", Errors{
 			{Path: "consumers[0].keyauth_credentials[1].id", Message: "duplicate id '" + uuid1 + "' (first defined at consumers[0].keyauth_credentials[0])"},
 		}},
-
-		// basic-auth.
-		{"basic-auth required fields", "consumers: [{username: a, basicauth_credentials: [{}]}]", Errors{
-			{Path: "consumers[0].basicauth_credentials[0].username", Message: "required field missing"},
-			{Path: "consumers[0].basicauth_credentials[0].password", Message: "required field missing"},
-		}},
-		{"basic-auth username unique", "consumers: [{username: a, basicauth_credentials: [{username: u, password: p}]}, {username: b, basicauth_credentials: [{username: u, password: q}]}]", Errors{
-			{Path: "consumers[1].basicauth_credentials[0].username", Message: "duplicate username 'u' (first defined at consumers[0].basicauth_credentials[0])"},
-		}},
-		{"basic-auth bad hash", "consumers: [{username: a, basicauth_credentials: [{username: u, password: '$2b$10$short'}]}]", Errors{
-			{Path: "consumers[0].basicauth_credentials[0].password", Message: "invalid bcrypt hash: crypto/bcrypt: hashedSecret too short to be a bcrypted password"},
-		}},
-		{"basic-auth password too long", "consumers: [{username: a, basicauth_credentials: [{username: u, password: " + strings.Repeat("x", 73) + "}]}]", Errors{
-			{Path: "consumers[0].basicauth_credentials[0].password", Message: "length must be at most 72 bytes (bcrypt's limit)"},
-		}},
-		{"basic-auth pre-hashed accepted", "consumers: [{username: a, basicauth_credentials: [{username: u, password: '" + hash + "'}]}]", nil},
 
 		// acl.
 		{"acl group required", "consumers: [{username: a, acls: [{}]}]", Errors{
@@ -99,25 +67,20 @@ func TestCredentialErrors(t *testing.T) {
 }
 
 // TestCredentialModel checks what a valid config puts in the model: every
-// field, resolved consumers, order (nested first) and password hashing.
+// field, resolved consumers and order (nested first).
 func TestCredentialModel(t *testing.T) {
-	prehashed := bcryptMin(t, "given")
 	src := `_format_version: "3.0"
 consumers:
   - username: alice
     custom_id: A1
     keyauth_credentials:
       - {id: 11111111-1111-4111-8111-111111111111, key: alice-key, ttl: 60, tags: [t1]}
-    basicauth_credentials:
-      - {username: alice, password: plain-pw, tags: [t2]}
     acls:
       - {group: admins, tags: [t3]}
   - id: 22222222-2222-4222-8222-222222222222
     custom_id: B1
 keyauth_credentials:
   - {key: bob-key, consumer: 22222222-2222-4222-8222-222222222222}
-basicauth_credentials:
-  - {username: bob, password: '` + prehashed + `', consumer: {id: 22222222-2222-4222-8222-222222222222}}
 acls:
   - {group: users, consumer: alice}
   - {group: users, consumer: 22222222-2222-4222-8222-222222222222}
@@ -150,23 +113,6 @@ acls:
 		t.Errorf("key-auth id = %q", id)
 	}
 
-	if n := len(m.BasicAuthCredentials); n != 2 {
-		t.Fatalf("%d basic-auth credentials", n)
-	}
-	ba := m.BasicAuthCredentials[0]
-	if ba.Consumer != alice || ba.Path != "consumers[0].basicauth_credentials[0]" || ba.Credential.Username != "alice" {
-		t.Errorf("basic-auth[0] = %+v", ba)
-	}
-	if cost, err := bcrypt.Cost([]byte(ba.PasswordHash)); err != nil || cost != bcrypt.DefaultCost {
-		t.Errorf("plain password hashed at cost %d, %v; want %d", cost, err, bcrypt.DefaultCost)
-	}
-	if bcrypt.CompareHashAndPassword([]byte(ba.PasswordHash), []byte("plain-pw")) != nil {
-		t.Error("hash does not match the plain password")
-	}
-	if bb := m.BasicAuthCredentials[1]; bb.Consumer != bob || bb.PasswordHash != prehashed {
-		t.Errorf("pre-hashed password not kept: %+v", bb)
-	}
-
 	var groups []string
 	for _, a := range m.ACLs {
 		groups = append(groups, a.Consumer.Path+":"+a.ACL.Group)
@@ -174,7 +120,7 @@ acls:
 	if diff := cmp.Diff([]string{"consumers[0]:admins", "consumers[0]:users", "consumers[1]:users"}, groups); diff != "" {
 		t.Errorf("acls (-want +got):\n%s", diff)
 	}
-	if !strings.Contains(m.Summary(), "2 consumers, 4 credentials") {
+	if !strings.Contains(m.Summary(), "2 consumers, 2 credentials") {
 		t.Errorf("Summary() = %q", m.Summary())
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"reflect"
 	"strconv"
 )
@@ -14,12 +15,14 @@ import (
 // decoded and checked here, the kind's own fields by the kind.
 
 // CredentialKind is a declared credential kind as the loader sees it:
-// plugin.CredentialKind's Name, New, Key and Check.
+// plugin.CredentialKind's Name, New, Key, KongID, Check and Finish.
 type CredentialKind struct {
-	Name  string
-	New   func() any
-	Key   func(fields any) string
-	Check func(fields any, check CredentialCheck) bool
+	Name   string
+	New    func() any
+	Key    func(fields any) string
+	KongID bool
+	Check  func(fields any, check CredentialCheck) bool
+	Finish func(ctx context.Context, fields []any, check func(i int) CredentialCheck)
 }
 
 // CredentialCheck is where a kind's Check reports: its method set is
@@ -32,8 +35,7 @@ type CredentialCheck interface {
 }
 
 // CredentialEntry is a credential of a declared kind, with its consumer
-// and its id (configured, or derived from its consumer and key: Kong's
-// is random).
+// and its id (configured, or derived: CredentialKind.KongID).
 type CredentialEntry struct {
 	Path      string // "consumers[3].keyauth_credentials[0]" or "keyauth_credentials[1]"
 	Kind      string
@@ -152,11 +154,11 @@ func (c *credentialCheck) Claim(key string) (string, bool) {
 	return "", true
 }
 
-// addDeclared validates the declared credentials of kinds held at prefix
+// addDeclared validates the declared credentials held at prefix
 // (nested in parent, or at the top level when parent is nil), kind by kind
 // in declaration order, and adds them to the model.
-func (b *builder) addDeclared(held declaredCredentials, prefix string, parent *ConsumerEntry, claimed map[string]map[string]string, kinds []*CredentialKind) {
-	for _, k := range kinds {
+func (b *builder) addDeclared(held declaredCredentials, prefix string, parent *ConsumerEntry, claimed map[string]map[string]string) {
+	for _, k := range b.kinds {
 		docs := held[k.Name]
 		path := JoinPath(prefix, k.Name)
 		for j := range docs {
@@ -178,15 +180,50 @@ func (b *builder) addCredential(k *CredentialKind, doc *credentialDoc, path stri
 		return
 	}
 	b.m.Credentials = append(b.m.Credentials, &CredentialEntry{
-		Path: path, Kind: k.Name, ID: EntityID(k.Name, doc.ID, ConsumerID(ce.Consumer)+"|"+k.Key(doc.fields)),
+		Path: path, Kind: k.Name, ID: credentialID(k, doc, ce),
 		Consumer: ce, Tags: doc.Tags, CreatedAt: doc.CreatedAt, Fields: doc.fields, written: doc.ID,
 	})
 }
 
-// claimCredentialIDs claims the ids of the declared credentials of kinds,
-// one set per kind.
-func (b *builder) claimCredentialIDs(kinds []*CredentialKind) {
-	for _, k := range kinds {
+// credentialID is a credential's configured id, else Kong's from its
+// cache key for a kind that asks for it, else one from its consumer and
+// key.
+func credentialID(k *CredentialKind, doc *credentialDoc, ce *ConsumerEntry) string {
+	switch {
+	case doc.ID != "":
+		return doc.ID
+	case k.KongID:
+		return KongID(k.Name, k.Name+":*:"+k.Key(doc.fields))
+	}
+	return EntityID(k.Name, "", ConsumerID(ce.Consumer)+"|"+k.Key(doc.fields))
+}
+
+// finishCredentials runs the kinds' Finish on their credentials, kind by
+// kind in declaration order.
+func (b *builder) finishCredentials(claimed map[string]map[string]string) {
+	for _, k := range b.kinds {
+		if k.Finish == nil {
+			continue
+		}
+		var es []*CredentialEntry
+		var fields []any
+		for _, e := range b.m.Credentials {
+			if e.Kind == k.Name {
+				es, fields = append(es, e), append(fields, e.Fields)
+			}
+		}
+		if len(es) > 0 {
+			k.Finish(b.ctx, fields, func(i int) CredentialCheck {
+				return &credentialCheck{b: b, path: es[i].Path, claimed: claimed[k.Name]}
+			})
+		}
+	}
+}
+
+// claimCredentialIDs claims the ids of the declared credentials, one set
+// per kind.
+func (b *builder) claimCredentialIDs() {
+	for _, k := range b.kinds {
 		ids := idSet{}
 		for _, e := range b.m.Credentials {
 			if b.cp.stop() {

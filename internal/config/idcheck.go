@@ -103,13 +103,7 @@ func (b *builder) checkEntityIDs() {
 		ce := m.Certificates[i]
 		b.claimID(ids, ce.Certificate.ID, CertificateID(ce), ce.Path)
 	})
-	split := b.basicAuthPlace()
-	b.claimCredentialIDs(b.kinds[:split])
-	claim(len(m.BasicAuthCredentials), func(ids idSet, i int) {
-		e := m.BasicAuthCredentials[i]
-		b.claimID(ids, e.Credential.ID, BasicAuthID(e), e.Path)
-	})
-	b.claimCredentialIDs(b.kinds[split:])
+	b.claimCredentialIDs()
 	claim(len(m.ACLs), func(ids idSet, i int) {
 		e := m.ACLs[i]
 		b.claimID(ids, e.ACL.ID, ACLID(e), e.Path)

@@ -166,16 +166,6 @@ func TargetID(ue *UpstreamEntry, te *TargetEntry) string {
 	return KongID("targets", "targets:*:"+up+":"+t.Target)
 }
 
-// BasicAuthID is a basic-auth credential's id: its configured one or
-// Kong's from its cache key, "basicauth_credentials", the workspace and the
-// username.
-func BasicAuthID(e *BasicAuthEntry) string {
-	if id := e.Credential.ID; id != "" {
-		return id
-	}
-	return KongID("basicauth_credentials", "basicauth_credentials:*:"+e.Credential.Username)
-}
-
 // ACLID is an ACL membership's id: its configured one, or Kong's from its
 // cache key, "acls", the workspace, the consumer (as a top-level entry names
 // it, or the id of the consumer it is nested in) and the group; where Kong's

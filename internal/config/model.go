@@ -19,9 +19,8 @@ type Model struct {
 	// each with its consumer resolved. Credentials are the declared
 	// kinds', kind by kind in declaration order within each consumer and
 	// at the top level.
-	Credentials          []*CredentialEntry
-	BasicAuthCredentials []*BasicAuthEntry
-	ACLs                 []*ACLEntry
+	Credentials []*CredentialEntry
+	ACLs        []*ACLEntry
 	// Warnings are what the configuration holds that Kong accepts but the
 	// user should know about; they never stop it from loading. Values
 	// from the environment are hidden in them as in errors.
@@ -108,16 +107,6 @@ type CACertEntry struct {
 	// Digest is the hex SHA-256 of the certificate's DER (Kong's
 	// cert_digest).
 	Digest string
-}
-
-// BasicAuthEntry is a basic-auth credential with its consumer and the
-// bcrypt hash of its password (the password as given when it was given
-// hashed, else hashed at load with bcrypt.DefaultCost).
-type BasicAuthEntry struct {
-	Path         string
-	Credential   *BasicAuthCredential
-	Consumer     *ConsumerEntry
-	PasswordHash string
 }
 
 // ACLEntry is a consumer's membership of an ACL group.

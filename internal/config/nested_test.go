@@ -40,7 +40,7 @@ func TestNestedForeignKeyNamingTheParent(t *testing.T) {
 		{name: "plugin in a consumer by username", src: "consumers: [{username: alice, plugins: [{name: cors, consumer: alice}]}]"},
 		{name: "credential by username", src: "consumers: [{username: alice, keyauth_credentials: [{key: k, consumer: alice}]}]"},
 		{name: "credential by id", src: "consumers: [{id: " + consID + ", username: alice, acls: [{group: g, consumer: {id: " + consID + "}}]}]"},
-		{name: "credential by a bare id", src: "consumers: [{id: " + consID + ", username: alice, basicauth_credentials: [{username: u, password: p, consumer: " + consID + "}]}]"},
+		{name: "credential by a bare id", src: "consumers: [{id: " + consID + ", username: alice, keyauth_credentials: [{key: k, consumer: " + consID + "}]}]"},
 		{name: "an id that is the parent's name is not the parent", src: "consumers: [{username: alice, acls: [{group: g, consumer: {id: alice}}]}]", wantErr: Errors{
 			{Path: "consumers[0].acls[0].consumer", Message: "value must be null: it may only name the consumer it is nested in"}}},
 	}

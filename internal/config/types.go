@@ -25,8 +25,7 @@ type Config struct {
 	SNIs           []SNI           `yaml:"snis"`
 
 	// Credentials declared at the top level name their consumer.
-	BasicAuthCredentials []BasicAuthCredential `yaml:"basicauth_credentials"`
-	ACLs                 []ACL                 `yaml:"acls"`
+	ACLs []ACL `yaml:"acls"`
 
 	Vaults []Vault `yaml:"vaults"`
 
@@ -166,9 +165,8 @@ type Consumer struct {
 	UpdatedAt int64    `yaml:"updated_at" admin:"loadtime"`
 	Plugins   []Plugin `yaml:"plugins" admin:"-"`
 	// Credentials nested in a consumer belong to it.
-	BasicAuthCredentials []BasicAuthCredential `yaml:"basicauth_credentials" admin:"-"`
-	ACLs                 []ACL                 `yaml:"acls" admin:"-"`
-	declared             declaredCredentials
+	ACLs     []ACL `yaml:"acls" admin:"-"`
+	declared declaredCredentials
 }
 
 // Plugin is a plugin instance at some scope (Kong `plugins`).

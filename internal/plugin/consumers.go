@@ -2,8 +2,8 @@ package plugin
 
 import "time"
 
-// Credential is a consumer's credential as the auth plugins see it. Which
-// fields are set depends on Kind.
+// Credential is a consumer's credential as the auth plugins see it: the
+// fields every kind has, the kind's own in Fields.
 type Credential struct {
 	// ID is the credential's id (configured, or a stable generated one).
 	ID       string
@@ -12,9 +12,6 @@ type Credential struct {
 	// Key is what the credential is found by: a declared kind's key
 	// (CredentialKind.Key).
 	Key string
-	// Username and PasswordHash (bcrypt) are basic-auth's.
-	Username     string
-	PasswordHash string
 	// ExpiresAt is when a credential with a ttl stops working (zero: never).
 	ExpiresAt time.Time
 	Tags      []string
@@ -46,8 +43,6 @@ type Directory interface {
 	// Credential finds a credential of a declared kind (its
 	// CredentialKind.Name) by its key.
 	Credential(kind, key string) (*Credential, bool)
-	// BasicAuth finds a basic-auth credential by username.
-	BasicAuth(username string) (*Credential, bool)
 	// Groups lists a consumer's ACL groups, in configuration order.
 	Groups(consumerID string) []string
 }

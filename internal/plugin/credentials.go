@@ -1,5 +1,7 @@
 package plugin
 
+import "context"
+
 // CredentialKind declares a kind of consumer credential that a plugin owns
 // (key-auth's keyauth_credentials). The plugin registers it
 // (Registration.Credentials) and everything outside the plugin works from
@@ -29,10 +31,22 @@ type CredentialKind struct {
 	// it by and the admin API's endpoint key. No two credentials of a kind
 	// share one (Check claims it).
 	Key func(fields any) string
+	// KongID derives a credential's missing id as Kong does for kinds
+	// whose cache key is the lookup key (basic-auth's username): from
+	// "<Name>:*:<Key>" (ids the same as Kong's for the same file). Without
+	// it the id derives from the consumer and the key (Kong's is random).
+	KongID bool
 	// Check validates decoded fields, reporting problems to check; false
 	// refuses the credential. The fields every credential has are checked
 	// before it.
 	Check func(fields any, check CredentialCheck) bool
+	// Finish, when set, runs once every entity of the file has been
+	// checked and only when the file is valid: for slow work (bcrypt
+	// hashing) a refused file should not pay for. fields are the kind's
+	// credentials in the model's order; a problem with fields[i] is
+	// reported through check(i). It stops early once ctx is done (the load
+	// was abandoned).
+	Finish func(ctx context.Context, fields []any, check func(i int) CredentialCheck)
 	// Compile, when set, derives what the plugin needs at request time
 	// (ExpiresAt, State) once the credential is indexed; it runs at every
 	// load, not per request. prev is the credential of the same kind and

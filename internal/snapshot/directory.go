@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"context"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
@@ -13,9 +14,9 @@ import (
 // returns is shared by all requests and must not be modified.
 //
 // One *plugin.Consumer exists per configured consumer (ID is ConsumerID,
-// the key of Step.ByConsumer). Credential ids are the configured id, or a
-// name-based UUID of the credential kind, consumer id and key (username for
-// basic-auth), stable across reloads.
+// the key of Step.ByConsumer). Credential ids are the configured id, or
+// one derived from the credential (config.CredentialEntry.ID), stable
+// across reloads.
 //
 // Ttls: Kong counts a credential's ttl from its creation. A declarative
 // file has no creation time, so Turnpike counts it from the first load of a
@@ -28,7 +29,6 @@ type Directory struct {
 	byCustom  map[string]*plugin.Consumer // by custom_id
 	// credentials are the declared kinds' credentials, one index per kind.
 	credentials []kindIndex
-	basicAuth   map[string]*plugin.Credential
 	groups      map[string][]string // by consumer id
 }
 
@@ -43,7 +43,6 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory, kinds []*plug
 	d := &Directory{
 		consumers: make(map[string]*plugin.Consumer, 2*len(m.Consumers)),
 		byCustom:  map[string]*plugin.Consumer{},
-		basicAuth: make(map[string]*plugin.Credential, len(m.BasicAuthCredentials)),
 		groups:    map[string][]string{},
 	}
 	// One allocation for all consumers, one per credential kind.
@@ -60,16 +59,6 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory, kinds []*plug
 		if c.CustomID != "" {
 			d.byCustom[c.CustomID] = c
 		}
-	}
-
-	basics := make([]plugin.Credential, len(m.BasicAuthCredentials))
-	for i, e := range m.BasicAuthCredentials {
-		b, c := e.Credential, byEntry[e.Consumer]
-		basics[i] = plugin.Credential{
-			ID:   config.BasicAuthID(e),
-			Kind: "basic-auth", Consumer: c, Username: b.Username, PasswordHash: e.PasswordHash, Tags: b.Tags,
-		}
-		d.basicAuth[b.Username] = &basics[i]
 	}
 
 	for _, e := range m.ACLs {
@@ -150,8 +139,14 @@ func CredentialKinds(reg *plugin.Registry) []config.CredentialKind {
 	var out []config.CredentialKind
 	for _, k := range reg.CredentialKinds() {
 		check := k.Check
-		out = append(out, config.CredentialKind{Name: k.Name, New: k.New, Key: k.Key,
-			Check: func(fields any, c config.CredentialCheck) bool { return check(fields, c) }})
+		ck := config.CredentialKind{Name: k.Name, New: k.New, Key: k.Key, KongID: k.KongID,
+			Check: func(fields any, c config.CredentialCheck) bool { return check(fields, c) }}
+		if finish := k.Finish; finish != nil {
+			ck.Finish = func(ctx context.Context, fields []any, check func(int) config.CredentialCheck) {
+				finish(ctx, fields, func(i int) plugin.CredentialCheck { return check(i) })
+			}
+		}
+		out = append(out, ck)
 	}
 	return out
 }
@@ -172,12 +167,6 @@ func (d *Directory) ConsumerByCustomID(customID string) (*plugin.Consumer, bool)
 // ones too: the plugin checks Expired).
 func (d *Directory) Credential(kind, key string) (*plugin.Credential, bool) {
 	c, ok := d.index(kind)[key]
-	return c, ok
-}
-
-// BasicAuth finds a basic-auth credential by username.
-func (d *Directory) BasicAuth(username string) (*plugin.Credential, bool) {
-	c, ok := d.basicAuth[username]
 	return c, ok
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
 	"github.com/turnpikegw/turnpike/internal/upstream"
-	"golang.org/x/crypto/bcrypt"
 )
 
 const directoryYAML = `_format_version: "3.0"
@@ -22,8 +21,6 @@ consumers:
     keyauth_credentials:
       - {key: alice-key, tags: [t1]}
       - {id: 11111111-1111-4111-8111-111111111111, key: alice-temp, ttl: 60}
-    basicauth_credentials:
-      - {username: alice-basic, password: '$2a$04$C6CKIRFmz7jN1EVOxDVVv.d4N7OG/.RJ0zeNTEnBZC7bILVxRvZ8u'}
     acls:
       - {group: admins}
   - id: 22222222-2222-4222-8222-222222222222
@@ -102,17 +99,6 @@ func TestDirectoryLookups(t *testing.T) {
 		t.Error("unknown key found")
 	}
 
-	b, ok := d.BasicAuth("alice-basic")
-	if !ok || b.Consumer != alice || b.Kind != "basic-auth" || b.Username != "alice-basic" {
-		t.Fatalf("BasicAuth = %+v, %v", b, ok)
-	}
-	if bcrypt.CompareHashAndPassword([]byte(b.PasswordHash), []byte("correcthorse")) == nil {
-		t.Error("hash matches a wrong password")
-	}
-	if _, ok := d.BasicAuth("alice"); ok {
-		t.Error("basic-auth found by consumer username")
-	}
-
 	if g := d.Groups(aliceID); strings.Join(g, ",") != "admins,users" {
 		t.Errorf("Groups(alice) = %v", g)
 	}
@@ -121,16 +107,6 @@ func TestDirectoryLookups(t *testing.T) {
 	}
 	if g := d.Groups("alice"); g != nil {
 		t.Errorf("Groups by username = %v, want nil (ids only)", g)
-	}
-}
-
-func TestDirectoryPlainPasswordHashed(t *testing.T) {
-	d := loadDirectory(t, `_format_version: "3.0"
-consumers: [{username: u, basicauth_credentials: [{username: u, password: open-sesame}]}]
-`, time.Now(), nil)
-	c, ok := d.BasicAuth("u")
-	if !ok || c.PasswordHash == "open-sesame" || bcrypt.CompareHashAndPassword([]byte(c.PasswordHash), []byte("open-sesame")) != nil {
-		t.Fatalf("BasicAuth(u) = %+v, %v", c, ok)
 	}
 }
 
@@ -192,7 +168,6 @@ func TestDirectoryLookupsDoNotAllocate(t *testing.T) {
 		dir.Consumer("alice")
 		keyAuth(dir, "alice-key")
 		keyAuth(dir, "missing")
-		dir.BasicAuth("alice-basic")
 		dir.Groups(id)
 	})
 	if n != 0 {
