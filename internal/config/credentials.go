@@ -1,8 +1,8 @@
 package config
 
-// Credentials (Kong's acl DAO, and the kinds plugins declare:
-// credkinds.go) are declared nested in a consumer (`consumers[i].acls[j]`)
-// or at the top level with a `consumer:` reference by username or id.
+// Credentials (the kinds plugins declare: credkinds.go) are declared
+// nested in a consumer (`consumers[i].acls[j]`) or at the top level with a
+// `consumer:` reference by username or id.
 
 // ConsumerRef is a credential's consumer: `consumer: alice`, `consumer:
 // {username: alice}` or `consumer: {id: 6f1c...}`. A bare string or a
@@ -23,58 +23,25 @@ func (r *ConsumerRef) Key() string {
 	return r.Username
 }
 
-// ACL puts a consumer in a group (Kong `acls`).
-type ACL struct {
-	Meta      `yaml:",inline"`
-	ID        string       `yaml:"id"`
-	Group     string       `yaml:"group"`
-	Tags      []string     `yaml:"tags"`
-	Consumer  *ConsumerRef `yaml:"consumer"`
-	CreatedAt int64        `yaml:"created_at"`
-}
-
-// credentialIndexes are the uniqueness indexes of credentials: acl groups
-// per consumer and the declared kinds' keys (ids are checked with every
-// other kind's, checkEntityIDs).
-type credentialIndexes struct {
-	groups map[aclKey]string
-	// declared are the keys claimed in each declared kind, by kind name.
-	declared map[string]map[string]string
-}
-
-type aclKey struct {
-	consumer *ConsumerEntry
-	group    string
-}
-
 // buildCredentials validates every credential, nested ones (consumers
 // given) first, then top-level ones, and adds them to the model.
 func (b *builder) buildCredentials(consumers []*ConsumerEntry) {
-	ix := &credentialIndexes{groups: map[aclKey]string{}, declared: map[string]map[string]string{}}
+	// The keys claimed in each kind, by kind name.
+	claimed := make(map[string]map[string]string, len(b.kinds))
 	for _, k := range b.kinds {
-		ix.declared[k.Name] = map[string]string{}
+		claimed[k.Name] = map[string]string{}
 	}
 	for i, ce := range consumers {
 		if b.cp.stop() {
 			return
 		}
-		c := &b.cfg.Consumers[i]
-		b.addDeclared(c.declared, ce.Path, ce, ix.declared)
-		for j := range c.ACLs {
-			b.addACL(ix, &c.ACLs[j], at(JoinPath(ce.Path, "acls"), j), ce)
-		}
+		b.addDeclared(b.cfg.Consumers[i].declared, ce.Path, ce, claimed)
 	}
-	b.addDeclared(b.cfg.declared, "", nil, ix.declared)
-	for i := range b.cfg.ACLs {
-		if b.cp.stop() {
-			return
-		}
-		b.addACL(ix, &b.cfg.ACLs[i], at("acls", i), nil)
-	}
+	b.addDeclared(b.cfg.declared, "", nil, claimed)
 	// Finishing is the slow part of a load (bcrypt): only a valid config
 	// pays for it (the error list is decoding's too).
 	if b.errs.Len() == 0 {
-		b.finishCredentials(ix.declared)
+		b.finishCredentials(claimed)
 	}
 }
 
@@ -102,24 +69,4 @@ func (b *builder) credentialConsumer(ref *ConsumerRef, path string, parent *Cons
 		return nil, false
 	}
 	return c, true
-}
-
-func (b *builder) addACL(ix *credentialIndexes, a *ACL, path string, parent *ConsumerEntry) {
-	b.checkID(a.ID, path)
-	ce, ok := b.credentialConsumer(a.Consumer, path, parent)
-	if a.Group == "" {
-		b.err(JoinPath(path, "group"), "required field missing")
-		ok = false
-	} else if ok {
-		k := aclKey{ce, a.Group}
-		if first, dup := ix.groups[k]; dup {
-			b.errf(JoinPath(path, "group"), "duplicate group '%s' for this consumer (first defined at %s)", a.Group, first)
-			ok = false
-		} else {
-			ix.groups[k] = path
-		}
-	}
-	if ok {
-		b.m.ACLs = append(b.m.ACLs, &ACLEntry{Path: path, ACL: a, Consumer: ce})
-	}
 }

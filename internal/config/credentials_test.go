@@ -18,41 +18,30 @@ func TestCredentialErrors(t *testing.T) {
 	}{
 		// Consumer references.
 		{"nested and top-level accepted", "consumers: [{username: alice, id: " + uuid1 + ", keyauth_credentials: [{key: k1}]}]\nkeyauth_credentials: [{key: k2, consumer: alice}, {key: k3, consumer: " + uuid1 + "}, {key: k4, consumer: {username: alice}}, {key: k5, consumer: {id: " + uuid1 + "}}]", nil},
-		{"top-level consumer missing", "keyauth_credentials: [{key: k}]\nacls: [{group: g}]", Errors{
+		{"top-level consumer missing", "keyauth_credentials: [{key: k}]", Errors{
 			{Path: "keyauth_credentials[0].consumer", Message: "required field missing"},
-			{Path: "acls[0].consumer", Message: "required field missing"},
 		}},
-		{"dangling consumer", "consumers: [{username: alice}]\nkeyauth_credentials: [{key: k, consumer: bob}]\nacls: [{group: g, consumer: dave}]", Errors{
+		{"dangling consumer", "consumers: [{username: alice}]\nkeyauth_credentials: [{key: k, consumer: bob}]", Errors{
 			{Path: "keyauth_credentials[0].consumer", Message: "consumer 'bob' not found"},
-			{Path: "acls[0].consumer", Message: "consumer 'dave' not found"},
 		}},
-		{"empty consumer ref", "consumers: [{username: alice}]\nacls: [{group: g, consumer: {}}]", Errors{
-			{Path: "acls[0].consumer", Message: "must set 'id' or 'username'"},
+		{"empty consumer ref", "consumers: [{username: alice}]\nkeyauth_credentials: [{key: k, consumer: {}}]", Errors{
+			{Path: "keyauth_credentials[0].consumer", Message: "must set 'id' or 'username'"},
 		}},
-		{"consumer ref of the wrong type", "consumers: [{username: alice}]\nacls: [{group: g, consumer: 5}]", Errors{
-			{Path: "acls[0].consumer", Message: "expected a string or a map"},
+		{"consumer ref of the wrong type", "consumers: [{username: alice}]\nkeyauth_credentials: [{key: k, consumer: 5}]", Errors{
+			{Path: "keyauth_credentials[0].consumer", Message: "expected a string or a map"},
 		}},
-		{"another consumer set on a nested credential", "consumers: [{username: alice, keyauth_credentials: [{key: k, consumer: bob}], acls: [{group: g, consumer: {id: 0fe87b4a-ce29-515a-88ec-8547e66550b9}}]}, {username: bob}]", Errors{
+		{"another consumer set on a nested credential", "consumers: [{username: alice, keyauth_credentials: [{key: k, consumer: bob}, {key: k2, consumer: {id: 0fe87b4a-ce29-515a-88ec-8547e66550b9}}]}, {username: bob}]", Errors{
 			{Path: "consumers[0].keyauth_credentials[0].consumer", Message: "value must be null: it may only name the consumer it is nested in"},
-			{Path: "consumers[0].acls[0].consumer", Message: "value must be null: it may only name the consumer it is nested in"},
+			{Path: "consumers[0].keyauth_credentials[1].consumer", Message: "value must be null: it may only name the consumer it is nested in"},
 		}},
 		{"unknown credential field", "consumers: [{username: alice, keyauth_credentials: [{key: k, name: x}]}]", Errors{
 			{Path: "consumers[0].keyauth_credentials[0].name", Message: "unknown field"},
 		}},
-		{"bad ids", "consumers: [{username: a, keyauth_credentials: [{id: x, key: k}], acls: [{id: x, group: g}]}]", Errors{
+		{"bad ids", "consumers: [{username: a, keyauth_credentials: [{id: x, key: k}]}]", Errors{
 			{Path: "consumers[0].keyauth_credentials[0].id", Message: "expected a valid UUID"},
-			{Path: "consumers[0].acls[0].id", Message: "expected a valid UUID"},
 		}},
 		{"duplicate ids", "consumers: [{username: a, keyauth_credentials: [{id: " + uuid1 + ", key: k1}, {id: " + uuid1 + ", key: k2}]}]", Errors{
 			{Path: "consumers[0].keyauth_credentials[1].id", Message: "duplicate id '" + uuid1 + "' (first defined at consumers[0].keyauth_credentials[0])"},
-		}},
-
-		// acl.
-		{"acl group required", "consumers: [{username: a, acls: [{}]}]", Errors{
-			{Path: "consumers[0].acls[0].group", Message: "required field missing"},
-		}},
-		{"acl group unique per consumer", "consumers: [{username: a, acls: [{group: g}]}, {username: b, acls: [{group: g}]}]\nacls: [{group: g, consumer: a}]", Errors{
-			{Path: "acls[0].group", Message: "duplicate group 'g' for this consumer (first defined at consumers[0].acls[0])"},
 		}},
 	}
 	for _, tt := range tests {
@@ -75,15 +64,10 @@ consumers:
     custom_id: A1
     keyauth_credentials:
       - {id: 11111111-1111-4111-8111-111111111111, key: alice-key, ttl: 60, tags: [t1]}
-    acls:
-      - {group: admins, tags: [t3]}
   - id: 22222222-2222-4222-8222-222222222222
     custom_id: B1
 keyauth_credentials:
   - {key: bob-key, consumer: 22222222-2222-4222-8222-222222222222}
-acls:
-  - {group: users, consumer: alice}
-  - {group: users, consumer: 22222222-2222-4222-8222-222222222222}
 `
 	m, err := Parse([]byte(src), withKeyAuth)
 	if err != nil {
@@ -113,13 +97,6 @@ acls:
 		t.Errorf("key-auth id = %q", id)
 	}
 
-	var groups []string
-	for _, a := range m.ACLs {
-		groups = append(groups, a.Consumer.Path+":"+a.ACL.Group)
-	}
-	if diff := cmp.Diff([]string{"consumers[0]:admins", "consumers[0]:users", "consumers[1]:users"}, groups); diff != "" {
-		t.Errorf("acls (-want +got):\n%s", diff)
-	}
 	if !strings.Contains(m.Summary(), "2 consumers, 2 credentials") {
 		t.Errorf("Summary() = %q", m.Summary())
 	}

@@ -15,14 +15,16 @@ import (
 // decoded and checked here, the kind's own fields by the kind.
 
 // CredentialKind is a declared credential kind as the loader sees it:
-// plugin.CredentialKind's Name, New, Key, KongID, Check and Finish.
+// plugin.CredentialKind's Name, New, Key, PerConsumer, KongID, Check and
+// Finish.
 type CredentialKind struct {
-	Name   string
-	New    func() any
-	Key    func(fields any) string
-	KongID bool
-	Check  func(fields any, check CredentialCheck) bool
-	Finish func(ctx context.Context, fields []any, check func(i int) CredentialCheck)
+	Name        string
+	New         func() any
+	Key         func(fields any) string
+	PerConsumer bool
+	KongID      bool
+	Check       func(fields any, check CredentialCheck) bool
+	Finish      func(ctx context.Context, fields []any, check func(i int) CredentialCheck)
 }
 
 // CredentialCheck is where a kind's Check reports: its method set is
@@ -138,6 +140,10 @@ type credentialCheck struct {
 	path string
 	// claimed are the kind's keys, each with where it was first claimed.
 	claimed map[string]string
+	// perConsumer scopes claims to consumer, the credential's when it
+	// resolved (else nil: nothing is claimed).
+	perConsumer bool
+	consumer    *ConsumerEntry
 }
 
 func (c *credentialCheck) Error(field, message string) { c.b.err(JoinPath(c.path, field), message) }
@@ -147,6 +153,14 @@ func (c *credentialCheck) Warn(field, message string) { c.b.warn(JoinPath(c.path
 func (c *credentialCheck) Quote(value string) string { return shorten(value, maxQuoted) }
 
 func (c *credentialCheck) Claim(key string) (string, bool) {
+	if c.perConsumer {
+		if c.consumer == nil {
+			return "", true
+		}
+		// A consumer's path is unique in the file, where its id may not
+		// be (a duplicate id is an error of its own).
+		key = c.consumer.Path + "\x00" + key
+	}
 	if first, dup := c.claimed[key]; dup {
 		return first, false
 	}
@@ -173,11 +187,18 @@ func (b *builder) addDeclared(held declaredCredentials, prefix string, parent *C
 func (b *builder) addCredential(k *CredentialKind, doc *credentialDoc, path string, parent *ConsumerEntry, claimed map[string]string) {
 	b.checkID(doc.ID, path)
 	ce, ok := b.credentialConsumer(doc.Consumer, path, parent)
-	if !k.Check(doc.fields, &credentialCheck{b: b, path: path, claimed: claimed}) {
+	check := &credentialCheck{b: b, path: path, claimed: claimed, perConsumer: k.PerConsumer}
+	if ok {
+		check.consumer = ce
+	}
+	if !k.Check(doc.fields, check) {
 		ok = false
 	}
 	if !ok {
 		return
+	}
+	if k.PerConsumer {
+		b.m.memberships++
 	}
 	b.m.Credentials = append(b.m.Credentials, &CredentialEntry{
 		Path: path, Kind: k.Name, ID: credentialID(k, doc, ce),
@@ -189,13 +210,33 @@ func (b *builder) addCredential(k *CredentialKind, doc *credentialDoc, path stri
 // cache key for a kind that asks for it, else one from its consumer and
 // key.
 func credentialID(k *CredentialKind, doc *credentialDoc, ce *ConsumerEntry) string {
+	key := k.Key(doc.fields)
 	switch {
 	case doc.ID != "":
 		return doc.ID
+	case k.KongID && k.PerConsumer:
+		return kongConsumerKeyID(k.Name, key, doc.Consumer, ce.Consumer)
 	case k.KongID:
-		return KongID(k.Name, k.Name+":*:"+k.Key(doc.fields))
+		return KongID(k.Name, k.Name+":*:"+key)
 	}
-	return EntityID(k.Name, "", ConsumerID(ce.Consumer)+"|"+k.Key(doc.fields))
+	return EntityID(k.Name, "", ConsumerID(ce.Consumer)+"|"+key)
+}
+
+// kongConsumerKeyID is Kong's id of a credential whose cache key holds its
+// consumer as the file names it: by the username (or bare string) a
+// top-level one gives, by nothing when it gives an id, by its consumer's
+// id when nested; where Kong's is random (nested in a consumer with only a
+// custom_id), a stable one.
+func kongConsumerKeyID(kind, key string, ref *ConsumerRef, co *Consumer) string {
+	switch {
+	case ref != nil && ref.Username != "":
+		return KongID(kind, kind+":*:"+ref.Username+":"+key)
+	case ref != nil:
+		return KongID(kind, kind+":*:"+key)
+	case co.ID == "" && co.Username == "":
+		return EntityID(kind, "", ConsumerID(co)+"|"+key)
+	}
+	return KongID(kind, kind+":*:"+ConsumerID(co)+":"+key)
 }
 
 // finishCredentials runs the kinds' Finish on their credentials, kind by

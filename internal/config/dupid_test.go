@@ -111,11 +111,9 @@ plugins:
 			name: "every other kind",
 			src: `consumers:
 - username: alice
-  acls: [{group: g}]
 - custom_id: c2
   id: B32379D9-3D28-5683-A79C-72139BE6E34F
 - custom_id: c3
-  acls: [{group: h, id: 1b96d7a2-960b-51bb-aed5-5c95097c3ba4}]
   keyauth_credentials:
   - {key: k1, id: aaaaaaaa-5555-4555-8555-555555555555}
   - {key: k2, id: AAAAAAAA-5555-4555-8555-555555555555}
@@ -134,7 +132,6 @@ vaults:
 `,
 			want: Errors{
 				{Path: "consumers[1].id", Message: "duplicate id 'B32379D9-3D28-5683-A79C-72139BE6E34F' (first derived for consumers[0])"},
-				{Path: "consumers[2].acls[0].id", Message: "duplicate id '1b96d7a2-960b-51bb-aed5-5c95097c3ba4' (first derived for consumers[0].acls[0])"},
 				{Path: "consumers[2].keyauth_credentials[1].id", Message: "duplicate id 'AAAAAAAA-5555-4555-8555-555555555555' (first defined at consumers[2].keyauth_credentials[0])"},
 				{Path: "targets[0]", Message: "duplicate derived id '087a10ba-f61e-5055-9ac2-6e9cb8e9b71b' (first defined at upstreams[0].targets[0])"},
 				{Path: "upstreams[1].id", Message: "duplicate id '84cf81c7-fae6-5920-b712-292931a8c3ff' (first derived for upstreams[0])"},

@@ -104,8 +104,4 @@ func (b *builder) checkEntityIDs() {
 		b.claimID(ids, ce.Certificate.ID, CertificateID(ce), ce.Path)
 	})
 	b.claimCredentialIDs()
-	claim(len(m.ACLs), func(ids idSet, i int) {
-		e := m.ACLs[i]
-		b.claimID(ids, e.ACL.ID, ACLID(e), e.Path)
-	})
 }

@@ -166,28 +166,6 @@ func TargetID(ue *UpstreamEntry, te *TargetEntry) string {
 	return KongID("targets", "targets:*:"+up+":"+t.Target)
 }
 
-// ACLID is an ACL membership's id: its configured one, or Kong's from its
-// cache key, "acls", the workspace, the consumer (as a top-level entry names
-// it, or the id of the consumer it is nested in) and the group; where Kong's
-// is random (nested in a consumer with only a custom_id), a stable one.
-func ACLID(e *ACLEntry) string {
-	a := e.ACL
-	if a.ID != "" {
-		return a.ID
-	}
-	co := e.Consumer.Consumer
-	consumer := ConsumerID(co)
-	switch ref := a.Consumer; {
-	case ref != nil && ref.Username != "":
-		return KongID("acls", "acls:*:"+ref.Username+":"+a.Group)
-	case ref != nil:
-		return KongID("acls", "acls:*:"+a.Group)
-	case co.ID == "" && co.Username == "":
-		return EntityID("acls", "", consumer+"|"+a.Group)
-	}
-	return KongID("acls", "acls:*:"+consumer+":"+a.Group)
-}
-
 // CertificateID is a certificate's id: its configured one or a stable one
 // from its place in the file (it has no name; Kong's is random). Not from
 // its PEM: the same certificate may be given twice, for other SNIs.

@@ -16,11 +16,9 @@ type Model struct {
 	Certificates  []*CertificateEntry
 	CACerts       []*CACertEntry
 	// Credentials, nested ones (in consumer order) before top-level ones,
-	// each with its consumer resolved. Credentials are the declared
-	// kinds', kind by kind in declaration order within each consumer and
-	// at the top level.
+	// each with its consumer resolved, kind by kind in declaration order
+	// within each consumer and at the top level.
 	Credentials []*CredentialEntry
-	ACLs        []*ACLEntry
 	// Warnings are what the configuration holds that Kong accepts but the
 	// user should know about; they never stop it from loading. Values
 	// from the environment are hidden in them as in errors.
@@ -32,6 +30,9 @@ type Model struct {
 	// redaction hides the values taken from the environment (nil when
 	// there are none).
 	redaction *redaction
+	// memberships counts the Credentials of PerConsumer kinds (acls):
+	// group memberships, which Summary does not count as credentials.
+	memberships int
 }
 
 // Redact hides the values taken from the environment (vault references,
@@ -107,11 +108,4 @@ type CACertEntry struct {
 	// Digest is the hex SHA-256 of the certificate's DER (Kong's
 	// cert_digest).
 	Digest string
-}
-
-// ACLEntry is a consumer's membership of an ACL group.
-type ACLEntry struct {
-	Path     string
-	ACL      *ACL
-	Consumer *ConsumerEntry
 }

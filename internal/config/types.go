@@ -24,9 +24,6 @@ type Config struct {
 	CACertificates []CACertificate `yaml:"ca_certificates"`
 	SNIs           []SNI           `yaml:"snis"`
 
-	// Credentials declared at the top level name their consumer.
-	ACLs []ACL `yaml:"acls"`
-
 	Vaults []Vault `yaml:"vaults"`
 
 	declared declaredCredentials
@@ -164,8 +161,8 @@ type Consumer struct {
 	CreatedAt int64    `yaml:"created_at" admin:"loadtime"`
 	UpdatedAt int64    `yaml:"updated_at" admin:"loadtime"`
 	Plugins   []Plugin `yaml:"plugins" admin:"-"`
-	// Credentials nested in a consumer belong to it.
-	ACLs     []ACL `yaml:"acls" admin:"-"`
+	// declared are the credentials nested in the consumer, which belong
+	// to it.
 	declared declaredCredentials
 }
 

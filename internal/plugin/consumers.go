@@ -43,7 +43,8 @@ type Directory interface {
 	// Credential finds a credential of a declared kind (its
 	// CredentialKind.Name) by its key.
 	Credential(kind, key string) (*Credential, bool)
-	// Groups lists a consumer's ACL groups, in configuration order.
+	// Groups lists a consumer's ACL groups (the keys of its GroupsKind
+	// credentials), in configuration order.
 	Groups(consumerID string) []string
 }
 

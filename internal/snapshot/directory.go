@@ -29,7 +29,6 @@ type Directory struct {
 	byCustom  map[string]*plugin.Consumer // by custom_id
 	// credentials are the declared kinds' credentials, one index per kind.
 	credentials []kindIndex
-	groups      map[string][]string // by consumer id
 }
 
 var _ plugin.Directory = (*Directory)(nil)
@@ -43,7 +42,6 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory, kinds []*plug
 	d := &Directory{
 		consumers: make(map[string]*plugin.Consumer, 2*len(m.Consumers)),
 		byCustom:  map[string]*plugin.Consumer{},
-		groups:    map[string][]string{},
 	}
 	// One allocation for all consumers, one per credential kind.
 	consumers := make([]plugin.Consumer, len(m.Consumers))
@@ -61,28 +59,28 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory, kinds []*plug
 		}
 	}
 
-	for _, e := range m.ACLs {
-		id := byEntry[e.Consumer].ID
-		d.groups[id] = append(d.groups[id], e.ACL.Group)
-	}
 	d.indexCredentials(m, now, prev, kinds, byEntry)
 	return d
 }
 
-// indexCredentials indexes the declared kinds' credentials by key. A
-// credential that the previous directory held with the same kind, key, id
-// and consumer keeps its LoadedAt.
+// indexCredentials indexes the declared kinds' credentials by key (by
+// consumer for a PerConsumer kind). A credential that the previous
+// directory held with the same kind, key, id and consumer keeps its
+// LoadedAt.
 func (d *Directory) indexCredentials(m *config.Model, now time.Time, prev *Directory, kinds []*plugin.CredentialKind, byEntry map[*config.ConsumerEntry]*plugin.Consumer) {
 	pos := make(map[string]int, len(kinds))
 	d.credentials = make([]kindIndex, len(kinds))
 	for i, k := range kinds {
 		pos[k.Name] = i
 		d.credentials[i] = kindIndex{name: k.Name, byKey: map[string]*plugin.Credential{}}
+		if k.PerConsumer {
+			d.credentials[i].byConsumer = map[string][]string{}
+		}
 	}
 	// One allocation for all of them.
 	creds := make([]plugin.Credential, len(m.Credentials))
 	for i, e := range m.Credentials {
-		k, ix := kinds[pos[e.Kind]], d.credentials[pos[e.Kind]].byKey
+		k, ki := kinds[pos[e.Kind]], &d.credentials[pos[e.Kind]]
 		c := &creds[i]
 		*c = plugin.Credential{ID: e.ID, Kind: k.Label, Consumer: byEntry[e.Consumer], Key: k.Key(e.Fields),
 			Tags: e.Tags, Fields: e.Fields, LoadedAt: now}
@@ -96,17 +94,24 @@ func (d *Directory) indexCredentials(m *config.Model, now time.Time, prev *Direc
 		if k.Compile != nil {
 			k.Compile(c, p)
 		}
-		ix[c.Key] = c
-		d.credentials[pos[e.Kind]].list = append(d.credentials[pos[e.Kind]].list, c)
+		ki.list = append(ki.list, c)
+		if k.PerConsumer {
+			// Keys clash across consumers: found by consumer only.
+			ki.byConsumer[c.Consumer.ID] = append(ki.byConsumer[c.Consumer.ID], c.Key)
+			continue
+		}
+		ki.byKey[c.Key] = c
 	}
 }
 
-// kindIndex is one declared kind's credentials by key, and in
-// configuration order.
+// kindIndex is one declared kind's credentials by key (by consumer for a
+// PerConsumer kind: their keys by consumer id), and in configuration
+// order.
 type kindIndex struct {
-	name  string
-	byKey map[string]*plugin.Credential
-	list  []*plugin.Credential
+	name       string
+	byKey      map[string]*plugin.Credential
+	byConsumer map[string][]string
+	list       []*plugin.Credential
 }
 
 // list is kind's credentials in configuration order (nil when no plugin
@@ -139,7 +144,7 @@ func CredentialKinds(reg *plugin.Registry) []config.CredentialKind {
 	var out []config.CredentialKind
 	for _, k := range reg.CredentialKinds() {
 		check := k.Check
-		ck := config.CredentialKind{Name: k.Name, New: k.New, Key: k.Key, KongID: k.KongID,
+		ck := config.CredentialKind{Name: k.Name, New: k.New, Key: k.Key, PerConsumer: k.PerConsumer, KongID: k.KongID,
 			Check: func(fields any, c config.CredentialCheck) bool { return check(fields, c) }}
 		if finish := k.Finish; finish != nil {
 			ck.Finish = func(ctx context.Context, fields []any, check func(int) config.CredentialCheck) {
@@ -171,7 +176,13 @@ func (d *Directory) Credential(kind, key string) (*plugin.Credential, bool) {
 }
 
 // Groups lists a consumer's ACL groups in configuration order (nested
-// acls first, then top-level ones); nil when it has none.
+// acls first, then top-level ones); nil when it has none. It scans the
+// kinds as index does.
 func (d *Directory) Groups(consumerID string) []string {
-	return d.groups[consumerID]
+	for i := range d.credentials {
+		if d.credentials[i].name == plugin.GroupsKind {
+			return d.credentials[i].byConsumer[consumerID]
+		}
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/acl"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
@@ -30,11 +31,11 @@ acls:
   - {group: users, consumer: 22222222-2222-4222-8222-222222222222}
 `
 
-// keyAuthRegistry declares key-auth's credential kind, which the
-// directory's tests index.
-func keyAuthRegistry(t testing.TB) *plugin.Registry {
+// credentialRegistry declares key-auth's and acl's credential kinds, which
+// the directory's tests index.
+func credentialRegistry(t testing.TB) *plugin.Registry {
 	t.Helper()
-	reg, err := plugin.NewRegistry([]plugin.Registration{keyauth.Registration()})
+	reg, err := plugin.NewRegistry([]plugin.Registration{keyauth.Registration(), acl.Registration()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func keyAuthRegistry(t testing.TB) *plugin.Registry {
 
 func loadDirectory(t *testing.T, src string, now time.Time, prev *Directory) *Directory {
 	t.Helper()
-	reg := keyAuthRegistry(t)
+	reg := credentialRegistry(t)
 	m, err := config.Parse([]byte(src), config.Options{Credentials: CredentialKinds(reg)})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +132,7 @@ func TestDirectoryTTLSurvivesReload(t *testing.T) {
 }
 
 func TestCompileSetsDirectory(t *testing.T) {
-	reg := keyAuthRegistry(t)
+	reg := credentialRegistry(t)
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	t.Cleanup(pools.Close)
 	compile := func(src string) (*Snapshot, error) {
@@ -196,7 +197,7 @@ var (
 // key-auth key each.
 func BenchmarkDirectoryLoad100k(b *testing.B) {
 	big100kOnce.Do(func() { big100k = bigConfig(100_000) })
-	reg := keyAuthRegistry(b)
+	reg := credentialRegistry(b)
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	defer pools.Close()
 	b.ReportAllocs()
@@ -218,7 +219,7 @@ func BenchmarkDirectoryLoad100k(b *testing.B) {
 func benchDirectory(b *testing.B) plugin.Directory {
 	b.Helper()
 	big100kOnce.Do(func() { big100k = bigConfig(100_000) })
-	reg := keyAuthRegistry(b)
+	reg := credentialRegistry(b)
 	m, err := config.Parse(big100k, config.Options{Credentials: CredentialKinds(reg)})
 	if err != nil {
 		b.Fatal(err)
