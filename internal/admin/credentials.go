@@ -3,7 +3,6 @@ package admin
 import (
 	"net/http"
 
-	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
@@ -13,17 +12,12 @@ import (
 // list path and the path nested under a consumer.
 type credentialKind struct{ kind, flat, nested string }
 
-// builtinCredentialKinds are the kinds not declared by their plugin yet.
-var builtinCredentialKinds = []credentialKind{
-	{"basicauth_credentials", "basic-auths", "basic-auth"},
-	{"acls", "acls", "acls"},
-}
-
 // addCredentials renders the snapshot's credentials with Kong's field
-// names. Ids are the ones snapshot.Directory hands the auth plugins (acls,
-// which the directory keeps no id for, get one the same way). Endpoint keys
-// are Kong's: a declared kind's key, key for jwt, username for basic-auth;
-// an acl group is only unique per consumer, so acls are found by id.
+// names, from their kinds' declarations. Ids are the ones
+// snapshot.Directory hands the auth plugins. Endpoint keys are the kinds'
+// keys; a PerConsumer kind's key (an acl group) is only unique per
+// consumer, so its credentials are found by id, and by key only under
+// their consumer.
 func (ix *index) addCredentials(reg *plugin.Registry, created int64) {
 	m := ix.snap.Model
 	ts := func(v int64) int64 {
@@ -38,7 +32,7 @@ func (ix *index) addCredentials(reg *plugin.Registry, created int64) {
 		kinds[k.Name] = k
 	}
 	for _, e := range m.Credentials {
-		k, cid := kinds[e.Kind], config.ConsumerID(e.Consumer.Consumer)
+		k, cid := kinds[e.Kind], e.Consumer.ID
 		body, key := render(e.Fields, created), k.Key(e.Fields)
 		body["id"], body["tags"], body["created_at"], body["consumer"] = e.ID, snapshot.ListOrNull(e.Tags), ts(e.CreatedAt), consumer(cid)
 		if k.Render != nil {
@@ -46,70 +40,27 @@ func (ix *index) addCredentials(reg *plugin.Registry, created int64) {
 				k.Render(c, body)
 			}
 		}
-		ix.add(e.Kind, &entity{id: e.ID, key: key, tags: e.Tags, consumer: cid, body: body})
-	}
-	for _, e := range m.BasicAuthCredentials {
-		b, cid := e.Credential, config.ConsumerID(e.Consumer.Consumer)
-		id := config.BasicAuthID(e)
-		// Kong shows the stored hash, never the password as given.
-		ix.add("basicauth_credentials", &entity{id: id, key: b.Username, tags: b.Tags, consumer: cid, body: map[string]any{
-			"id": id, "username": b.Username, "password": e.PasswordHash, "tags": snapshot.ListOrNull(b.Tags),
-			"created_at": ts(b.CreatedAt), "consumer": consumer(cid),
-		}})
-	}
-	for _, e := range m.JWTSecrets {
-		j, cid := e.Secret, config.ConsumerID(e.Consumer.Consumer)
-		id := config.JWTSecretID(e)
-		secret := j.Secret
-		if e.GenerateSecret {
-			// Kong shows the secret it generated; here the directory
-			// holds it.
-			if c, ok := ix.snap.Directory.JWT(j.Key); ok {
-				secret = c.Secret
-			}
+		ce := &entity{id: e.ID, key: key, consumerKey: key, tags: e.Tags, consumer: cid, body: body}
+		if k.PerConsumer {
+			ce.key = ""
 		}
-		body := map[string]any{
-			"id": id, "key": j.Key, "secret": snapshot.OrNull(secret), "rsa_public_key": snapshot.OrNull(j.RSAPublicKey),
-			"algorithm": j.Algorithm, "tags": snapshot.ListOrNull(j.Tags),
-			"created_at": ts(j.CreatedAt), "consumer": consumer(cid),
-		}
-		// Turnpike's extensions are shown only when used, so Kong's shape
-		// is unchanged otherwise.
-		if j.JWKSURI != "" {
-			body["jwks_uri"] = j.JWKSURI
-		}
-		if j.Issuer != "" {
-			body["issuer"] = j.Issuer
-		}
-		if len(j.Audience) > 0 {
-			body["audience"] = j.Audience
-		}
-		ix.add("jwt_secrets", &entity{id: id, key: j.Key, tags: j.Tags, consumer: cid, body: body})
-	}
-	for _, e := range m.ACLs {
-		a, cid := e.ACL, config.ConsumerID(e.Consumer.Consumer)
-		id := config.ACLID(e)
-		ix.add("acls", &entity{id: id, tags: a.Tags, consumer: cid, body: map[string]any{
-			"id": id, "group": a.Group, "tags": snapshot.ListOrNull(a.Tags),
-			"created_at": ts(a.CreatedAt), "consumer": consumer(cid),
-		}})
+		ix.add(e.Kind, ce)
 	}
 }
 
-// credentialKinds are the kinds the plugins declare, then the built-in
-// ones.
+// credentialKinds are the kinds the plugins declare.
 func (a *api) credentialKinds() []credentialKind {
 	var out []credentialKind
 	for _, k := range a.src.Registry.CredentialKinds() {
 		out = append(out, credentialKind{k.Name, k.Endpoint, k.ConsumerEndpoint})
 	}
-	return append(out, builtinCredentialKinds...)
+	return out
 }
 
 // credentialRoutes registers the flat credential lists (/key-auths,
 // /basic-auths, /jwts, /acls), each also by id or endpoint key, and the
 // ones nested in a consumer (/consumers/{c}/key-auth, …), also by id or
-// endpoint key (group for acls), both read-only like the other entities.
+// key, both read-only like the other entities.
 func (a *api) credentialRoutes(mux *http.ServeMux) {
 	notFound := func(w http.ResponseWriter) { writeJSON(w, http.StatusNotFound, message("Not found")) }
 	for _, ck := range a.credentialKinds() {
@@ -149,7 +100,7 @@ func (a *api) credentialRoutes(mux *http.ServeMux) {
 					writeJSON(w, http.StatusOK, e.body)
 					return
 				}
-				if byKey == nil && (e.key != "" && e.key == want || kind == "acls" && e.body["group"] == want) {
+				if byKey == nil && e.consumerKey != "" && e.consumerKey == want {
 					byKey = e
 				}
 			}

@@ -76,7 +76,7 @@ func TestAdminCredentials(t *testing.T) {
 	if byKey := f.get("/key-auths/bob-key"); byKey["id"] != "7d1b2c3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e" || byKey["ttl"] != nil {
 		t.Errorf("key-auth by key = %v", byKey)
 	}
-	ba, _ := snap.Directory.BasicAuth("alice")
+	ba, _ := snap.Directory.Credential("basicauth_credentials", "alice")
 	basic := f.get("/basic-auths/" + ba.ID)
 	hash, _ := basic["password"].(string)
 	if basic["username"] != "alice" || bcrypt.CompareHashAndPassword([]byte(hash), []byte("s3cret")) != nil {

@@ -15,10 +15,15 @@ var kinds = []string{"services", "routes", "consumers", "plugins", "upstreams", 
 type entity struct {
 	id string
 	// key is the endpoint key Kong also looks entities up by: name,
-	// username, instance_name or target.
-	key  string
-	tags []string
-	body map[string]any
+	// username, instance_name, target or a credential's key.
+	key string
+	// consumerKey is a credential's key among its consumer's credentials
+	// of its kind (/consumers/{c}/{endpoint}/{key}): key, or for a
+	// PerConsumer kind, whose keys are not unique across consumers, its
+	// key where key is empty.
+	consumerKey string
+	tags        []string
+	body        map[string]any
 	// Foreign keys (ids) for the nested lists.
 	service, route, consumer, upstream string
 	// pe is a plugin entity's entry, which its running instance is

@@ -8,7 +8,8 @@ import (
 
 // builder validates a decoded Config and flattens it into a Model.
 type builder struct {
-	// ctx ends the slow work (password hashing) of an abandoned load.
+	// ctx ends the slow work (a kind's Finish: password hashing) of an
+	// abandoned load.
 	ctx   context.Context
 	cfg   *Config
 	lines map[string]int

@@ -1,8 +1,13 @@
 package config
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -322,4 +327,18 @@ func (b *builder) checkKeyPair(cert, key, path, certField, keyField string) *x50
 		return nil
 	}
 	return pair.Leaf
+}
+
+// keyKind names a public key's algorithm, to compare a certificate's with
+// its alternative's.
+func keyKind(pub crypto.PublicKey) string {
+	switch pub.(type) {
+	case *rsa.PublicKey:
+		return "RSA"
+	case *ecdsa.PublicKey:
+		return "ECDSA"
+	case ed25519.PublicKey:
+		return "Ed25519"
+	}
+	return fmt.Sprintf("%T", pub)
 }

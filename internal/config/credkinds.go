@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"reflect"
 	"strconv"
 )
@@ -14,12 +15,16 @@ import (
 // decoded and checked here, the kind's own fields by the kind.
 
 // CredentialKind is a declared credential kind as the loader sees it:
-// plugin.CredentialKind's Name, New, Key and Check.
+// plugin.CredentialKind's Name, New, Key, PerConsumer, KongID, Check and
+// Finish.
 type CredentialKind struct {
-	Name  string
-	New   func() any
-	Key   func(fields any) string
-	Check func(fields any, check CredentialCheck) bool
+	Name        string
+	New         func() any
+	Key         func(fields any) string
+	PerConsumer bool
+	KongID      bool
+	Check       func(fields any, check CredentialCheck) bool
+	Finish      func(ctx context.Context, fields []any, check func(i int) CredentialCheck)
 }
 
 // CredentialCheck is where a kind's Check reports: its method set is
@@ -32,8 +37,7 @@ type CredentialCheck interface {
 }
 
 // CredentialEntry is a credential of a declared kind, with its consumer
-// and its id (configured, or derived from its consumer and key: Kong's
-// is random).
+// and its id (configured, or derived: CredentialKind.KongID).
 type CredentialEntry struct {
 	Path      string // "consumers[3].keyauth_credentials[0]" or "keyauth_credentials[1]"
 	Kind      string
@@ -136,6 +140,10 @@ type credentialCheck struct {
 	path string
 	// claimed are the kind's keys, each with where it was first claimed.
 	claimed map[string]string
+	// perConsumer scopes claims to consumer, the credential's when it
+	// resolved (else nil: nothing is claimed).
+	perConsumer bool
+	consumer    *ConsumerEntry
 }
 
 func (c *credentialCheck) Error(field, message string) { c.b.err(JoinPath(c.path, field), message) }
@@ -145,6 +153,14 @@ func (c *credentialCheck) Warn(field, message string) { c.b.warn(JoinPath(c.path
 func (c *credentialCheck) Quote(value string) string { return shorten(value, maxQuoted) }
 
 func (c *credentialCheck) Claim(key string) (string, bool) {
+	if c.perConsumer {
+		if c.consumer == nil {
+			return "", true
+		}
+		// A consumer's path is unique in the file, where its id may not
+		// be (a duplicate id is an error of its own).
+		key = c.consumer.Path + "\x00" + key
+	}
 	if first, dup := c.claimed[key]; dup {
 		return first, false
 	}
@@ -152,11 +168,11 @@ func (c *credentialCheck) Claim(key string) (string, bool) {
 	return "", true
 }
 
-// addDeclared validates the declared credentials of kinds held at prefix
+// addDeclared validates the declared credentials held at prefix
 // (nested in parent, or at the top level when parent is nil), kind by kind
 // in declaration order, and adds them to the model.
-func (b *builder) addDeclared(held declaredCredentials, prefix string, parent *ConsumerEntry, claimed map[string]map[string]string, kinds []*CredentialKind) {
-	for _, k := range kinds {
+func (b *builder) addDeclared(held declaredCredentials, prefix string, parent *ConsumerEntry, claimed map[string]map[string]string) {
+	for _, k := range b.kinds {
 		docs := held[k.Name]
 		path := JoinPath(prefix, k.Name)
 		for j := range docs {
@@ -171,22 +187,85 @@ func (b *builder) addDeclared(held declaredCredentials, prefix string, parent *C
 func (b *builder) addCredential(k *CredentialKind, doc *credentialDoc, path string, parent *ConsumerEntry, claimed map[string]string) {
 	b.checkID(doc.ID, path)
 	ce, ok := b.credentialConsumer(doc.Consumer, path, parent)
-	if !k.Check(doc.fields, &credentialCheck{b: b, path: path, claimed: claimed}) {
+	check := &credentialCheck{b: b, path: path, claimed: claimed, perConsumer: k.PerConsumer}
+	if ok {
+		check.consumer = ce
+	}
+	if !k.Check(doc.fields, check) {
 		ok = false
 	}
 	if !ok {
 		return
 	}
+	if k.PerConsumer {
+		b.m.memberships++
+	}
 	b.m.Credentials = append(b.m.Credentials, &CredentialEntry{
-		Path: path, Kind: k.Name, ID: EntityID(k.Name, doc.ID, ce.ID+"|"+k.Key(doc.fields)),
+		Path: path, Kind: k.Name, ID: credentialID(k, doc, ce),
 		Consumer: ce, Tags: doc.Tags, CreatedAt: doc.CreatedAt, Fields: doc.fields, written: doc.ID,
 	})
 }
 
-// claimCredentialIDs claims the ids of the declared credentials of kinds,
-// one set per kind.
-func (b *builder) claimCredentialIDs(kinds []*CredentialKind) {
-	for _, k := range kinds {
+// credentialID is a credential's configured id, else Kong's from its
+// cache key for a kind that asks for it, else one from its consumer and
+// key.
+func credentialID(k *CredentialKind, doc *credentialDoc, ce *ConsumerEntry) string {
+	key := k.Key(doc.fields)
+	switch {
+	case doc.ID != "":
+		return doc.ID
+	case k.KongID && k.PerConsumer:
+		return kongConsumerKeyID(k.Name, key, doc.Consumer, ce)
+	case k.KongID:
+		return KongID(k.Name, k.Name+":*:"+key)
+	}
+	return EntityID(k.Name, "", ce.ID+"|"+key)
+}
+
+// kongConsumerKeyID is Kong's id of a credential whose cache key holds its
+// consumer as the file names it: by the username (or bare string) a
+// top-level one gives, by nothing when it gives an id, by its consumer's
+// id when nested; where Kong's is random (nested in a consumer with only a
+// custom_id), a stable one.
+func kongConsumerKeyID(kind, key string, ref *ConsumerRef, ce *ConsumerEntry) string {
+	co := ce.Consumer
+	switch {
+	case ref != nil && ref.Username != "":
+		return KongID(kind, kind+":*:"+ref.Username+":"+key)
+	case ref != nil:
+		return KongID(kind, kind+":*:"+key)
+	case co.ID == "" && co.Username == "":
+		return EntityID(kind, "", ce.ID+"|"+key)
+	}
+	return KongID(kind, kind+":*:"+ce.ID+":"+key)
+}
+
+// finishCredentials runs the kinds' Finish on their credentials, kind by
+// kind in declaration order.
+func (b *builder) finishCredentials(claimed map[string]map[string]string) {
+	for _, k := range b.kinds {
+		if k.Finish == nil {
+			continue
+		}
+		var es []*CredentialEntry
+		var fields []any
+		for _, e := range b.m.Credentials {
+			if e.Kind == k.Name {
+				es, fields = append(es, e), append(fields, e.Fields)
+			}
+		}
+		if len(es) > 0 {
+			k.Finish(b.ctx, fields, func(i int) CredentialCheck {
+				return &credentialCheck{b: b, path: es[i].Path, claimed: claimed[k.Name]}
+			})
+		}
+	}
+}
+
+// claimCredentialIDs claims the ids of the declared credentials, one set
+// per kind.
+func (b *builder) claimCredentialIDs() {
+	for _, k := range b.kinds {
 		ids := idSet{}
 		for _, e := range b.m.Credentials {
 			if b.cp.stop() {

@@ -111,19 +111,12 @@ plugins:
 			name: "every other kind",
 			src: `consumers:
 - username: alice
-  acls: [{group: g}]
-  basicauth_credentials: [{username: bob, password: pw}]
 - custom_id: c2
   id: B32379D9-3D28-5683-A79C-72139BE6E34F
 - custom_id: c3
-  acls: [{group: h, id: 1b96d7a2-960b-51bb-aed5-5c95097c3ba4}]
-  basicauth_credentials: [{username: carol, password: pw, id: c32b532d-e1e7-5040-b7d6-c426e350866b}]
   keyauth_credentials:
   - {key: k1, id: aaaaaaaa-5555-4555-8555-555555555555}
   - {key: k2, id: AAAAAAAA-5555-4555-8555-555555555555}
-  jwt_secrets:
-  - {key: j1, secret: s, id: 66666666-6666-4666-8666-666666666666}
-  - {key: j2, secret: s, id: 66666666-6666-4666-8666-666666666666}
 upstreams:
 - name: pool
   targets: [{target: "10.0.0.2:80", id: 087A10BA-F61E-5055-9AC2-6E9CB8E9B71B}]
@@ -139,10 +132,7 @@ vaults:
 `,
 			want: Errors{
 				{Path: "consumers[1].id", Message: "duplicate id 'B32379D9-3D28-5683-A79C-72139BE6E34F' (first derived for consumers[0])"},
-				{Path: "consumers[2].acls[0].id", Message: "duplicate id '1b96d7a2-960b-51bb-aed5-5c95097c3ba4' (first derived for consumers[0].acls[0])"},
-				{Path: "consumers[2].basicauth_credentials[0].id", Message: "duplicate id 'c32b532d-e1e7-5040-b7d6-c426e350866b' (first derived for consumers[0].basicauth_credentials[0])"},
 				{Path: "consumers[2].keyauth_credentials[1].id", Message: "duplicate id 'AAAAAAAA-5555-4555-8555-555555555555' (first defined at consumers[2].keyauth_credentials[0])"},
-				{Path: "consumers[2].jwt_secrets[1].id", Message: "duplicate id '66666666-6666-4666-8666-666666666666' (first defined at consumers[2].jwt_secrets[0])"},
 				{Path: "targets[0]", Message: "duplicate derived id '087a10ba-f61e-5055-9ac2-6e9cb8e9b71b' (first defined at upstreams[0].targets[0])"},
 				{Path: "upstreams[1].id", Message: "duplicate id '84cf81c7-fae6-5920-b712-292931a8c3ff' (first derived for upstreams[0])"},
 				{Path: "plugins[1].id", Message: "duplicate id '77777777-7777-4777-8777-777777777777' (first defined at plugins[0])"},

@@ -108,19 +108,5 @@ func (b *builder) checkEntityIDs() {
 		ce.ID = certificateID(ce)
 		b.claimID(ids, ce.Certificate.ID, ce.ID, ce.Path)
 	})
-	split := b.basicAuthPlace()
-	b.claimCredentialIDs(b.kinds[:split])
-	claim(len(m.BasicAuthCredentials), func(ids idSet, i int) {
-		e := m.BasicAuthCredentials[i]
-		b.claimID(ids, e.Credential.ID, BasicAuthID(e), e.Path)
-	})
-	b.claimCredentialIDs(b.kinds[split:])
-	claim(len(m.JWTSecrets), func(ids idSet, i int) {
-		e := m.JWTSecrets[i]
-		b.claimID(ids, e.Secret.ID, JWTSecretID(e), e.Path)
-	})
-	claim(len(m.ACLs), func(ids idSet, i int) {
-		e := m.ACLs[i]
-		b.claimID(ids, e.ACL.ID, ACLID(e), e.Path)
-	})
+	b.claimCredentialIDs()
 }

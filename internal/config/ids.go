@@ -166,46 +166,6 @@ func targetID(ue *UpstreamEntry, te *TargetEntry) string {
 	return KongID("targets", "targets:*:"+up+":"+t.Target)
 }
 
-// BasicAuthID is a basic-auth credential's id: its configured one or
-// Kong's from its cache key, "basicauth_credentials", the workspace and the
-// username.
-func BasicAuthID(e *BasicAuthEntry) string {
-	if id := e.Credential.ID; id != "" {
-		return id
-	}
-	return KongID("basicauth_credentials", "basicauth_credentials:*:"+e.Credential.Username)
-}
-
-// ACLID is an ACL membership's id: its configured one, or Kong's from its
-// cache key, "acls", the workspace, the consumer (as a top-level entry names
-// it, or the id of the consumer it is nested in) and the group; where Kong's
-// is random (nested in a consumer with only a custom_id), a stable one.
-func ACLID(e *ACLEntry) string {
-	a := e.ACL
-	if a.ID != "" {
-		return a.ID
-	}
-	co := e.Consumer.Consumer
-	consumer := e.Consumer.ID
-	switch ref := a.Consumer; {
-	case ref != nil && ref.Username != "":
-		return KongID("acls", "acls:*:"+ref.Username+":"+a.Group)
-	case ref != nil:
-		return KongID("acls", "acls:*:"+a.Group)
-	case co.ID == "" && co.Username == "":
-		return EntityID("acls", "", consumer+"|"+a.Group)
-	}
-	return KongID("acls", "acls:*:"+consumer+":"+a.Group)
-}
-
-// JWTSecretID is a jwt credential's id: its configured one or a stable one
-// from its consumer and key (Kong's is random), as a declared kind's
-// (CredentialEntry.ID).
-func JWTSecretID(e *JWTSecretEntry) string {
-	j := e.Secret
-	return EntityID("jwt_secrets", j.ID, e.Consumer.ID+"|"+j.Key)
-}
-
 // certificateID derives a certificate's id: its configured one or a stable one
 // from its place in the file (it has no name; Kong's is random). Not from
 // its PEM: the same certificate may be given twice, for other SNIs.

@@ -1,9 +1,6 @@
 package config
 
-import (
-	"crypto"
-	"crypto/x509"
-)
+import "crypto/x509"
 
 // Model is a loaded configuration with nested entities flattened, foreign
 // keys resolved and shorthands (service `url`, route `url`) expanded. Every
@@ -19,13 +16,9 @@ type Model struct {
 	Certificates  []*CertificateEntry
 	CACerts       []*CACertEntry
 	// Credentials, nested ones (in consumer order) before top-level ones,
-	// each with its consumer resolved. Credentials are the declared
-	// kinds', kind by kind in declaration order within each consumer and
-	// at the top level.
-	Credentials          []*CredentialEntry
-	BasicAuthCredentials []*BasicAuthEntry
-	JWTSecrets           []*JWTSecretEntry
-	ACLs                 []*ACLEntry
+	// each with its consumer resolved, kind by kind in declaration order
+	// within each consumer and at the top level.
+	Credentials []*CredentialEntry
 	// Warnings are what the configuration holds that Kong accepts but the
 	// user should know about; they never stop it from loading. Values
 	// from the environment are hidden in them as in errors.
@@ -37,6 +30,9 @@ type Model struct {
 	// redaction hides the values taken from the environment (nil when
 	// there are none).
 	redaction *redaction
+	// memberships counts the Credentials of PerConsumer kinds (acls):
+	// group memberships, which Summary does not count as credentials.
+	memberships int
 }
 
 // Redact hides the values taken from the environment (vault references,
@@ -119,34 +115,4 @@ type CACertEntry struct {
 	// Digest is the hex SHA-256 of the certificate's DER (Kong's
 	// cert_digest).
 	Digest string
-}
-
-// BasicAuthEntry is a basic-auth credential with its consumer and the
-// bcrypt hash of its password (the password as given when it was given
-// hashed, else hashed at load with bcrypt.DefaultCost).
-type BasicAuthEntry struct {
-	Path         string
-	Credential   *BasicAuthCredential
-	Consumer     *ConsumerEntry
-	PasswordHash string
-}
-
-// JWTSecretEntry is a jwt credential with its consumer and, when
-// rsa_public_key is set, the parsed key (*rsa.PublicKey,
-// *ecdsa.PublicKey or ed25519.PublicKey; checked against the algorithm).
-type JWTSecretEntry struct {
-	Path      string
-	Secret    *JWTSecret
-	Consumer  *ConsumerEntry
-	PublicKey crypto.PublicKey
-	// GenerateSecret is set for an HMAC credential given without a secret:
-	// the snapshot generates one (snapshot.Directory).
-	GenerateSecret bool
-}
-
-// ACLEntry is a consumer's membership of an ACL group.
-type ACLEntry struct {
-	Path     string
-	ACL      *ACL
-	Consumer *ConsumerEntry
 }

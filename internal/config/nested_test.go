@@ -39,10 +39,10 @@ func TestNestedForeignKeyNamingTheParent(t *testing.T) {
 		{name: "plugin in a route by name", src: "services: [{name: s, host: h, routes: [{name: r, paths: [/], plugins: [{name: cors, route: r}]}]}]"},
 		{name: "plugin in a consumer by username", src: "consumers: [{username: alice, plugins: [{name: cors, consumer: alice}]}]"},
 		{name: "credential by username", src: "consumers: [{username: alice, keyauth_credentials: [{key: k, consumer: alice}]}]"},
-		{name: "credential by id", src: "consumers: [{id: " + consID + ", username: alice, acls: [{group: g, consumer: {id: " + consID + "}}]}]"},
-		{name: "credential by a bare id", src: "consumers: [{id: " + consID + ", username: alice, basicauth_credentials: [{username: u, password: p, consumer: " + consID + "}]}]"},
-		{name: "an id that is the parent's name is not the parent", src: "consumers: [{username: alice, acls: [{group: g, consumer: {id: alice}}]}]", wantErr: Errors{
-			{Path: "consumers[0].acls[0].consumer", Message: "value must be null: it may only name the consumer it is nested in"}}},
+		{name: "credential by id", src: "consumers: [{id: " + consID + ", username: alice, keyauth_credentials: [{key: k, consumer: {id: " + consID + "}}]}]"},
+		{name: "credential by a bare id", src: "consumers: [{id: " + consID + ", username: alice, keyauth_credentials: [{key: k, consumer: " + consID + "}]}]"},
+		{name: "an id that is the parent's name is not the parent", src: "consumers: [{username: alice, keyauth_credentials: [{key: k, consumer: {id: alice}}]}]", wantErr: Errors{
+			{Path: "consumers[0].keyauth_credentials[0].consumer", Message: "value must be null: it may only name the consumer it is nested in"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

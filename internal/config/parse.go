@@ -149,7 +149,7 @@ func (m *Model) Summary() string {
 		count(len(m.Plugins), "plugin", "plugins"),
 		count(len(m.Consumers), "consumer", "consumers"),
 	}
-	if n := len(m.Credentials) + len(m.BasicAuthCredentials) + len(m.JWTSecrets); n > 0 {
+	if n := len(m.Credentials) - m.memberships; n > 0 {
 		parts = append(parts, count(n, "credential", "credentials"))
 	}
 	targets := 0

@@ -24,11 +24,6 @@ type Config struct {
 	CACertificates []CACertificate `yaml:"ca_certificates"`
 	SNIs           []SNI           `yaml:"snis"`
 
-	// Credentials declared at the top level name their consumer.
-	BasicAuthCredentials []BasicAuthCredential `yaml:"basicauth_credentials"`
-	JWTSecrets           []JWTSecret           `yaml:"jwt_secrets"`
-	ACLs                 []ACL                 `yaml:"acls"`
-
 	Vaults []Vault `yaml:"vaults"`
 
 	declared declaredCredentials
@@ -166,11 +161,9 @@ type Consumer struct {
 	CreatedAt int64    `yaml:"created_at" admin:"loadtime"`
 	UpdatedAt int64    `yaml:"updated_at" admin:"loadtime"`
 	Plugins   []Plugin `yaml:"plugins" admin:"-"`
-	// Credentials nested in a consumer belong to it.
-	BasicAuthCredentials []BasicAuthCredential `yaml:"basicauth_credentials" admin:"-"`
-	JWTSecrets           []JWTSecret           `yaml:"jwt_secrets" admin:"-"`
-	ACLs                 []ACL                 `yaml:"acls" admin:"-"`
-	declared             declaredCredentials
+	// declared are the credentials nested in the consumer, which belong
+	// to it.
+	declared declaredCredentials
 }
 
 // Plugin is a plugin instance at some scope (Kong `plugins`).

@@ -1,35 +1,17 @@
 package plugin
 
-import (
-	"crypto"
-	"time"
-)
+import "time"
 
-// Credential is a consumer's credential as the auth plugins see it. Which
-// fields are set depends on Kind.
+// Credential is a consumer's credential as the auth plugins see it: the
+// fields every kind has, the kind's own in Fields.
 type Credential struct {
 	// ID is the credential's id (configured, or a stable generated one).
 	ID       string
 	Kind     string // "key-auth", "basic-auth", "jwt"
 	Consumer *Consumer
 	// Key is what the credential is found by: a declared kind's key
-	// (CredentialKind.Key), or the jwt key (the `iss`/kid value).
+	// (CredentialKind.Key).
 	Key string
-	// Username and PasswordHash (bcrypt) are basic-auth's.
-	Username     string
-	PasswordHash string
-	// Secret, RSAPublicKey and Algorithm are jwt's. PublicKey is
-	// RSAPublicKey as parsed when the configuration was loaded.
-	Secret       string
-	RSAPublicKey string
-	Algorithm    string
-	PublicKey    crypto.PublicKey
-	// JWKSURI, Issuer and Audience are Turnpike's jwt extensions: keys
-	// fetched from a JWK Set, and the `iss` and `aud` claims a token must
-	// carry (empty: not checked).
-	JWKSURI  string
-	Issuer   string
-	Audience []string
 	// ExpiresAt is when a credential with a ttl stops working (zero: never).
 	ExpiresAt time.Time
 	Tags      []string
@@ -61,11 +43,8 @@ type Directory interface {
 	// Credential finds a credential of a declared kind (its
 	// CredentialKind.Name) by its key.
 	Credential(kind, key string) (*Credential, bool)
-	// BasicAuth finds a basic-auth credential by username.
-	BasicAuth(username string) (*Credential, bool)
-	// JWT finds a jwt credential by its key.
-	JWT(key string) (*Credential, bool)
-	// Groups lists a consumer's ACL groups, in configuration order.
+	// Groups lists a consumer's ACL groups (the keys of its GroupsKind
+	// credentials), in configuration order.
 	Groups(consumerID string) []string
 }
 

@@ -1,5 +1,7 @@
 package plugin
 
+import "context"
+
 // CredentialKind declares a kind of consumer credential that a plugin owns
 // (key-auth's keyauth_credentials). The plugin registers it
 // (Registration.Credentials) and everything outside the plugin works from
@@ -29,10 +31,31 @@ type CredentialKind struct {
 	// it by and the admin API's endpoint key. No two credentials of a kind
 	// share one (Check claims it).
 	Key func(fields any) string
+	// PerConsumer makes Key unique per consumer instead of per kind (an
+	// acl group): Check's Claim claims it within the credential's
+	// consumer, Directory.Credential does not find the kind's credentials,
+	// Directory.Groups lists the GroupsKind's keys by consumer, the admin
+	// API finds one by key only under its consumer, and Render, which
+	// needs the indexed credential, is not called. Such entities are
+	// memberships: the load summary does not count them as credentials.
+	PerConsumer bool
+	// KongID derives a credential's missing id as Kong does, from its
+	// cache key: "<Name>:*:<Key>" (basic-auth's username), or for a
+	// PerConsumer kind "<Name>:*:<consumer as written>:<Key>" (ids the same
+	// as Kong's for the same file). Without it the id derives from the
+	// consumer and the key (Kong's is random).
+	KongID bool
 	// Check validates decoded fields, reporting problems to check; false
 	// refuses the credential. The fields every credential has are checked
 	// before it.
 	Check func(fields any, check CredentialCheck) bool
+	// Finish, when set, runs once every entity of the file has been
+	// checked and only when the file is valid: for slow work (bcrypt
+	// hashing) a refused file should not pay for. fields are the kind's
+	// credentials in the model's order; a problem with fields[i] is
+	// reported through check(i). It stops early once ctx is done (the load
+	// was abandoned).
+	Finish func(ctx context.Context, fields []any, check func(i int) CredentialCheck)
 	// Compile, when set, derives what the plugin needs at request time
 	// (ExpiresAt, State) once the credential is indexed; it runs at every
 	// load, not per request. prev is the credential of the same kind and
@@ -45,6 +68,11 @@ type CredentialKind struct {
 	Render func(c *Credential, body map[string]any)
 }
 
+// GroupsKind is the credential kind whose keys are a consumer's groups
+// (Directory.Groups): the acl plugin's, which rate-limiting's
+// consumer_group limits read too.
+const GroupsKind = "acls"
+
 // CredentialCheck is where a CredentialKind's Check reports; the
 // configuration loader implements it, with paths and lines in the file.
 type CredentialCheck interface {
@@ -52,8 +80,9 @@ type CredentialCheck interface {
 	// credential ("key", "audience[1]").
 	Error(field, message string)
 	// Claim takes key as the credential's lookup key; when another
-	// credential of the kind took it first, ok is false and first is where
-	// that one is.
+	// credential of the kind (of its consumer, for a PerConsumer kind) took
+	// it first, ok is false and first is where that one is. A PerConsumer
+	// credential whose consumer did not resolve claims nothing.
 	Claim(key string) (first string, ok bool)
 	// Warn reports what the loader accepts but the user should know
 	// (Kong accepts it; it may not do what they expect).

@@ -10,9 +10,9 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/acl"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
 	"github.com/turnpikegw/turnpike/internal/upstream"
-	"golang.org/x/crypto/bcrypt"
 )
 
 const directoryYAML = `_format_version: "3.0"
@@ -22,10 +22,6 @@ consumers:
     keyauth_credentials:
       - {key: alice-key, tags: [t1]}
       - {id: 11111111-1111-4111-8111-111111111111, key: alice-temp, ttl: 60}
-    basicauth_credentials:
-      - {username: alice-basic, password: '$2a$04$C6CKIRFmz7jN1EVOxDVVv.d4N7OG/.RJ0zeNTEnBZC7bILVxRvZ8u'}
-    jwt_secrets:
-      - {key: alice-iss, secret: shh}
     acls:
       - {group: admins}
   - id: 22222222-2222-4222-8222-222222222222
@@ -35,11 +31,11 @@ acls:
   - {group: users, consumer: 22222222-2222-4222-8222-222222222222}
 `
 
-// keyAuthRegistry declares key-auth's credential kind, which the
-// directory's tests index.
-func keyAuthRegistry(t testing.TB) *plugin.Registry {
+// credentialRegistry declares key-auth's and acl's credential kinds, which
+// the directory's tests index.
+func credentialRegistry(t testing.TB) *plugin.Registry {
 	t.Helper()
-	reg, err := plugin.NewRegistry([]plugin.Registration{keyauth.Registration()})
+	reg, err := plugin.NewRegistry([]plugin.Registration{keyauth.Registration(), acl.Registration()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +44,7 @@ func keyAuthRegistry(t testing.TB) *plugin.Registry {
 
 func loadDirectory(t *testing.T, src string, now time.Time, prev *Directory) *Directory {
 	t.Helper()
-	reg := keyAuthRegistry(t)
+	reg := credentialRegistry(t)
 	m, err := config.Parse([]byte(src), config.Options{Credentials: CredentialKinds(reg)})
 	if err != nil {
 		t.Fatal(err)
@@ -104,25 +100,6 @@ func TestDirectoryLookups(t *testing.T) {
 		t.Error("unknown key found")
 	}
 
-	b, ok := d.BasicAuth("alice-basic")
-	if !ok || b.Consumer != alice || b.Kind != "basic-auth" || b.Username != "alice-basic" {
-		t.Fatalf("BasicAuth = %+v, %v", b, ok)
-	}
-	if bcrypt.CompareHashAndPassword([]byte(b.PasswordHash), []byte("correcthorse")) == nil {
-		t.Error("hash matches a wrong password")
-	}
-	if _, ok := d.BasicAuth("alice"); ok {
-		t.Error("basic-auth found by consumer username")
-	}
-
-	j, ok := d.JWT("alice-iss")
-	if !ok || j.Consumer != alice || j.Kind != "jwt" || j.Secret != "shh" || j.Algorithm != "HS256" {
-		t.Fatalf("JWT = %+v, %v", j, ok)
-	}
-	if want := config.EntityID("jwt_secrets", "", aliceID+"|alice-iss"); j.ID != want {
-		t.Errorf("jwt id %q, want %q", j.ID, want)
-	}
-
 	if g := d.Groups(aliceID); strings.Join(g, ",") != "admins,users" {
 		t.Errorf("Groups(alice) = %v", g)
 	}
@@ -131,16 +108,6 @@ func TestDirectoryLookups(t *testing.T) {
 	}
 	if g := d.Groups("alice"); g != nil {
 		t.Errorf("Groups by username = %v, want nil (ids only)", g)
-	}
-}
-
-func TestDirectoryPlainPasswordHashed(t *testing.T) {
-	d := loadDirectory(t, `_format_version: "3.0"
-consumers: [{username: u, basicauth_credentials: [{username: u, password: open-sesame}]}]
-`, time.Now(), nil)
-	c, ok := d.BasicAuth("u")
-	if !ok || c.PasswordHash == "open-sesame" || bcrypt.CompareHashAndPassword([]byte(c.PasswordHash), []byte("open-sesame")) != nil {
-		t.Fatalf("BasicAuth(u) = %+v, %v", c, ok)
 	}
 }
 
@@ -165,7 +132,7 @@ func TestDirectoryTTLSurvivesReload(t *testing.T) {
 }
 
 func TestCompileSetsDirectory(t *testing.T) {
-	reg := keyAuthRegistry(t)
+	reg := credentialRegistry(t)
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	t.Cleanup(pools.Close)
 	compile := func(src string) (*Snapshot, error) {
@@ -202,8 +169,6 @@ func TestDirectoryLookupsDoNotAllocate(t *testing.T) {
 		dir.Consumer("alice")
 		keyAuth(dir, "alice-key")
 		keyAuth(dir, "missing")
-		dir.BasicAuth("alice-basic")
-		dir.JWT("alice-iss")
 		dir.Groups(id)
 	})
 	if n != 0 {
@@ -232,7 +197,7 @@ var (
 // key-auth key each.
 func BenchmarkDirectoryLoad100k(b *testing.B) {
 	big100kOnce.Do(func() { big100k = bigConfig(100_000) })
-	reg := keyAuthRegistry(b)
+	reg := credentialRegistry(b)
 	pools := upstream.NewPools(upstream.DefaultPoolOptions)
 	defer pools.Close()
 	b.ReportAllocs()
@@ -254,7 +219,7 @@ func BenchmarkDirectoryLoad100k(b *testing.B) {
 func benchDirectory(b *testing.B) plugin.Directory {
 	b.Helper()
 	big100kOnce.Do(func() { big100k = bigConfig(100_000) })
-	reg := keyAuthRegistry(b)
+	reg := credentialRegistry(b)
 	m, err := config.Parse(big100k, config.Options{Credentials: CredentialKinds(reg)})
 	if err != nil {
 		b.Fatal(err)
@@ -344,53 +309,5 @@ func TestDirectoryConsumerByCustomID(t *testing.T) {
 	}
 	if _, ok := d.Consumer("B1"); ok {
 		t.Fatal("a custom_id was found as a username")
-	}
-}
-
-// TestDirectoryGeneratedJWTSecret: a jwt HMAC credential without a secret
-// gets 32 random alphanumerics, kept by a reload while its consumer and key
-// stay; another consumer, or a secret configured in between, means a new
-// one.
-func TestDirectoryGeneratedJWTSecret(t *testing.T) {
-	cfg := func(owner, secret string) string {
-		return `_format_version: "3.0"
-consumers: [{username: a}, {username: b}]
-jwt_secrets:
-- {key: k, consumer: ` + owner + secret + `}
-- {key: other, consumer: b}
-`
-	}
-	secretOf := func(d *Directory, key string) string {
-		c, ok := d.JWT(key)
-		if !ok {
-			t.Fatalf("no jwt credential %s", key)
-		}
-		return c.Secret
-	}
-	now := time.Now()
-	d1 := loadDirectory(t, cfg("a", ""), now, nil)
-	s1 := secretOf(d1, "k")
-	if len(s1) != 32 || strings.Trim(s1, secretAlphabet) != "" {
-		t.Fatalf("generated secret %q: want 32 of %s", s1, secretAlphabet)
-	}
-	if secretOf(d1, "other") == s1 {
-		t.Fatal("two credentials got the same secret")
-	}
-	if s := secretOf(loadDirectory(t, cfg("a", ""), now, nil), "k"); s == s1 {
-		t.Fatal("a load without a previous directory reused a secret")
-	}
-	d2 := loadDirectory(t, cfg("a", ""), now, d1)
-	if s := secretOf(d2, "k"); s != s1 {
-		t.Fatalf("reload: secret %q, want the previous %q", s, s1)
-	}
-	if s := secretOf(loadDirectory(t, cfg("b", ""), now, d2), "k"); s == s1 {
-		t.Fatal("the key moved to another consumer kept its secret")
-	}
-	d3 := loadDirectory(t, cfg("a", ", secret: given"), now, d2)
-	if s := secretOf(d3, "k"); s != "given" {
-		t.Fatalf("configured secret: got %q", s)
-	}
-	if s := secretOf(loadDirectory(t, cfg("a", ""), now, d3), "k"); s == "given" || s == s1 {
-		t.Fatalf("after a configured secret was removed: %q, want a new one", s)
 	}
 }

@@ -112,7 +112,7 @@ plugins:
 // Reload.Credentials lists a kind's credentials in configuration order,
 // nested ones first.
 func TestReloadCredentialsOrder(t *testing.T) {
-	reg := keyAuthRegistry(t)
+	reg := credentialRegistry(t)
 	m, err := config.Parse([]byte(`
 _format_version: "3.0"
 consumers:

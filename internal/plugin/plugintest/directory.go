@@ -5,13 +5,11 @@ package plugintest
 import "github.com/turnpikegw/turnpike/internal/plugin"
 
 // Directory is an in-memory plugin.Directory. Consumers are found by id or
-// username; the maps are keyed like the real lookups (basic-auth username,
-// jwt key, consumer id for groups); Credentials by kind name, then key.
+// username; the maps are keyed like the real lookups (consumer id for
+// groups); Credentials by kind name, then key.
 type Directory struct {
 	Consumers   []*plugin.Consumer
 	Credentials map[string]map[string]*plugin.Credential
-	Basic       map[string]*plugin.Credential
-	JWTs        map[string]*plugin.Credential
 	GroupsOf    map[string][]string
 }
 
@@ -40,18 +38,6 @@ func (d *Directory) ConsumerByCustomID(customID string) (*plugin.Consumer, bool)
 // Credential finds a credential of a declared kind.
 func (d *Directory) Credential(kind, key string) (*plugin.Credential, bool) {
 	c, ok := d.Credentials[kind][key]
-	return c, ok
-}
-
-// BasicAuth finds a basic-auth credential.
-func (d *Directory) BasicAuth(username string) (*plugin.Credential, bool) {
-	c, ok := d.Basic[username]
-	return c, ok
-}
-
-// JWT finds a jwt credential.
-func (d *Directory) JWT(key string) (*plugin.Credential, bool) {
-	c, ok := d.JWTs[key]
 	return c, ok
 }
 

@@ -49,11 +49,12 @@ const (
 // Registration describes the plugin to the registry.
 func Registration() plugin.Registration {
 	return plugin.Registration{
-		Name:       name,
-		Priority:   950,
-		NewConfig:  func() any { return &Config{} },
-		New:        New,
-		NoConsumer: true,
+		Name:        name,
+		Priority:    950,
+		NewConfig:   func() any { return &Config{} },
+		New:         New,
+		NoConsumer:  true,
+		Credentials: []plugin.CredentialKind{credentialKind()},
 	}
 }
 

@@ -10,10 +10,9 @@ import (
 )
 
 // TestCredentialErrorOrder checks that the credentials of the kinds the
-// plugins declare and of the built-in ones are checked in the order they
-// always were: key-auth, basic-auth, jwt, acls, nested before top-level.
-// Declared kinds are checked in the plugin list's order, so moving another
-// kind to its plugin, or reordering the list, shows here.
+// plugins declare are checked in the order they always were: key-auth,
+// basic-auth, jwt, acls, nested before top-level. Kinds are checked in the
+// plugin list's order, so reordering the list shows here.
 func TestCredentialErrorOrder(t *testing.T) {
 	reg, err := plugin.NewRegistry(all.Registrations())
 	if err != nil {

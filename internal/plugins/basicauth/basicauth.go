@@ -29,11 +29,12 @@ const name = "basic-auth"
 // Registration describes the plugin to the registry.
 func Registration() plugin.Registration {
 	return plugin.Registration{
-		Name:       name,
-		Priority:   1100,
-		NewConfig:  func() any { return &Config{} },
-		New:        New,
-		NoConsumer: true,
+		Name:        name,
+		Priority:    1100,
+		NewConfig:   func() any { return &Config{} },
+		New:         New,
+		NoConsumer:  true,
+		Credentials: []plugin.CredentialKind{credentialKind()},
 	}
 }
 
@@ -143,9 +144,10 @@ func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 		return plugin.NewExit(http.StatusInternalServerError, msgUnexpected)
 	}
 	plugin.Authenticate(c, cred)
-	// Kong's basic-auth identifies the credential by its username.
-	if cred.Username != "" {
-		h["X-Credential-Identifier"] = []string{cred.Username}
+	// Kong's basic-auth identifies the credential by its username (its
+	// key).
+	if cred.Key != "" {
+		h["X-Credential-Identifier"] = []string{cred.Key}
 	} else {
 		delete(h, "X-Credential-Identifier")
 	}
@@ -210,7 +212,7 @@ func (in *instance) lookup(c *plugin.Ctx, user string) *plugin.Credential {
 	if c.Directory == nil {
 		return nil
 	}
-	cred, ok := c.Directory.BasicAuth(user)
+	cred, ok := c.Directory.Credential(kindName, user)
 	if !ok {
 		return nil
 	}
@@ -221,8 +223,8 @@ func (in *instance) lookup(c *plugin.Ctx, user string) *plugin.Credential {
 // credential is compared against a dummy hash so that unknown usernames
 // take as long as wrong passwords.
 func (in *instance) verify(cred *plugin.Credential, pass string) bool {
-	if cred == nil || cred.PasswordHash == "" {
+	if cred == nil || cred.Fields.(*Credential).hash == "" {
 		return in.cache.reject(pass)
 	}
-	return in.cache.verify(cred.PasswordHash, pass)
+	return in.cache.verify(cred.Fields.(*Credential).hash, pass)
 }

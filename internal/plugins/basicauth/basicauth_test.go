@@ -33,16 +33,17 @@ var (
 // spec/03-plugins/10-basic-auth/03-access_spec.lua.
 func newDirectory(t testing.TB) *plugintest.Directory {
 	cred := func(id, user, pw string, c *plugin.Consumer) *plugin.Credential {
-		return &plugin.Credential{ID: id, Kind: "basic-auth", Username: user, PasswordHash: hash(t, pw), Consumer: c}
+		return &plugin.Credential{ID: id, Kind: "basic-auth", Key: user, Consumer: c,
+			Fields: &Credential{Username: user, Password: pw, hash: hash(t, pw)}}
 	}
 	return &plugintest.Directory{
 		Consumers: []*plugin.Consumer{bob, nobody},
-		Basic: map[string]*plugin.Credential{
+		Credentials: map[string]map[string]*plugin.Credential{kindName: {
 			"bob":     cred("cred-bob", "bob", "kong", bob),
 			"user123": cred("cred-123", "user123", "password123", bob),
 			"user321": cred("cred-321", "user321", "password:123", bob),
 			"orphan":  cred("cred-orphan", "orphan", "kong", nil),
-		},
+		}},
 	}
 }
 
