@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strconv"
 )
@@ -77,6 +78,23 @@ type credentialHolder interface {
 
 func (c *Config) declaredCredentials() *declaredCredentials   { return &c.declared }
 func (c *Consumer) declaredCredentials() *declaredCredentials { return &c.declared }
+
+// checkKindNames refuses a kind named as a field of a type it nests in: the
+// decoder looks declared kinds up first, so the kind would silently take
+// over the built-in field (a kind named "plugins" would decode every
+// consumer's plugins as credentials). It is the plugin's bug, not the
+// file's, but the loader is where config first sees the kinds.
+func checkKindNames(kinds []CredentialKind) error {
+	for _, t := range [...]reflect.Type{reflect.TypeFor[Config](), reflect.TypeFor[Consumer]()} {
+		fields := fieldsOf(t)
+		for i := range kinds {
+			if _, ok := fields.byName[kinds[i].Name]; ok {
+				return fmt.Errorf("credential kind %q: %s already has a field of that name", kinds[i].Name, t.Name())
+			}
+		}
+	}
+	return nil
+}
 
 // decodeCredentials decodes the list at path of kind k, as decode does a
 // typed list.

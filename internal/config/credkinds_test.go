@@ -159,6 +159,24 @@ func TestUndeclaredCredentialKind(t *testing.T) {
 	}
 }
 
+// TestCredentialKindNamedAsField checks that a kind named as a field of
+// Config or Consumer is refused rather than taking the field over: the
+// file below is valid without the kind, and with it would decode its
+// plugins (or its username) as credentials.
+func TestCredentialKindNamedAsField(t *testing.T) {
+	src := []byte("_format_version: \"3.0\"\nconsumers: [{username: a}]\nplugins: [{name: cors}]\n")
+	for name, want := range map[string]string{
+		"plugins":  `credential kind "plugins": Config already has a field of that name`,
+		"username": `credential kind "username": Consumer already has a field of that name`,
+	} {
+		k := tokenKind
+		k.Name = name
+		if _, err := Parse(src, Options{Credentials: []CredentialKind{tokenKind, k}}); err == nil || err.Error() != want {
+			t.Errorf("kind %q: err = %v, want %s", name, err, want)
+		}
+	}
+}
+
 // TestDeclaredCredentialLines checks that a check's error carries the line
 // of the field it names.
 func TestDeclaredCredentialLines(t *testing.T) {
