@@ -34,14 +34,14 @@ func (ix *index) addCredentials(reg *plugin.Registry, created int64) {
 	}
 	for _, e := range m.Credentials {
 		k, cid := kinds[e.Kind], e.Consumer.ID
-		body, key := render(e.Fields, created), k.Key(e.Fields)
+		body := render(e.Fields, created)
 		body["id"], body["tags"], body["created_at"], body["consumer"] = e.ID, snapshot.ListOrNull(e.Tags), ts(e.CreatedAt), consumer(cid)
 		if k.Render != nil {
-			if c, ok := ix.snap.Directory.Credential(e.Kind, key); ok {
+			if c, ok := ix.snap.Directory.Credential(e.Kind, e.Key); ok {
 				k.Render(c, body)
 			}
 		}
-		ce := &entity{id: e.ID, key: key, consumerKey: key, tags: e.Tags, consumer: cid, body: body}
+		ce := &entity{id: e.ID, key: e.Key, consumerKey: e.Key, tags: e.Tags, consumer: cid, body: body}
 		if k.PerConsumer {
 			ce.key = ""
 		}

@@ -37,12 +37,16 @@ type CredentialCheck interface {
 	Quote(value string) string
 }
 
-// CredentialEntry is a credential of a declared kind, with its consumer
-// and its id (configured, or derived: CredentialKind.KongID).
+// CredentialEntry is a credential of a declared kind, with its consumer,
+// its id (configured, or derived: CredentialKind.KongID) and its key.
 type CredentialEntry struct {
-	Path      string // "consumers[3].keyauth_credentials[0]" or "keyauth_credentials[1]"
-	Kind      string
-	ID        string
+	Path string // "consumers[3].keyauth_credentials[0]" or "keyauth_credentials[1]"
+	Kind string
+	ID   string
+	// Key is the kind's Key of Fields, taken once when the entry is built
+	// (Finish may not change it): the directory indexes by it and the admin
+	// API finds credentials by it.
+	Key       string
 	Consumer  *ConsumerEntry
 	Tags      []string
 	CreatedAt int64
@@ -218,8 +222,9 @@ func (b *builder) addCredential(k *CredentialKind, doc *credentialDoc, path stri
 	if k.PerConsumer {
 		b.m.memberships++
 	}
+	key := k.Key(doc.fields)
 	b.m.Credentials = append(b.m.Credentials, &CredentialEntry{
-		Path: path, Kind: k.Name, ID: credentialID(k, doc, ce),
+		Path: path, Kind: k.Name, ID: credentialID(k, doc, key, ce), Key: key,
 		Consumer: ce, Tags: doc.Tags, CreatedAt: doc.CreatedAt, Fields: doc.fields, written: doc.ID,
 	})
 }
@@ -227,8 +232,7 @@ func (b *builder) addCredential(k *CredentialKind, doc *credentialDoc, path stri
 // credentialID is a credential's configured id, else Kong's from its
 // cache key for a kind that asks for it, else one from its consumer and
 // key.
-func credentialID(k *CredentialKind, doc *credentialDoc, ce *ConsumerEntry) string {
-	key := k.Key(doc.fields)
+func credentialID(k *CredentialKind, doc *credentialDoc, key string, ce *ConsumerEntry) string {
 	switch {
 	case doc.ID != "":
 		return doc.ID

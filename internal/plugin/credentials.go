@@ -56,7 +56,8 @@ type CredentialKind struct {
 	// hashing) a refused file should not pay for. fields are the kind's
 	// credentials in the model's order; a problem with fields[i] is
 	// reported through check(i). It stops early once ctx is done (the load
-	// was abandoned).
+	// was abandoned). It must not change what Key returns: the key was
+	// taken when the credential was checked.
 	Finish func(ctx context.Context, fields []any, check func(i int) CredentialCheck)
 	// Compile, when set, derives what the plugin needs at request time
 	// (ExpiresAt, State) once the credential is indexed; it runs at every

@@ -82,7 +82,7 @@ func (d *Directory) indexCredentials(m *config.Model, now time.Time, prev *Direc
 	for i, e := range m.Credentials {
 		k, ki := kinds[pos[e.Kind]], &d.credentials[pos[e.Kind]]
 		c := &creds[i]
-		*c = plugin.Credential{ID: e.ID, Kind: k.Label, Consumer: byEntry[e.Consumer], Key: k.Key(e.Fields),
+		*c = plugin.Credential{ID: e.ID, Kind: k.Label, Consumer: byEntry[e.Consumer], Key: e.Key,
 			Tags: e.Tags, Fields: e.Fields, LoadedAt: now}
 		var p *plugin.Credential
 		if prev != nil {
