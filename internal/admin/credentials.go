@@ -33,7 +33,14 @@ func (ix *index) addCredentials(reg *plugin.Registry, created int64) {
 		kinds[k.Name] = k
 	}
 	for _, e := range m.Credentials {
-		k, cid := kinds[e.Kind], e.Consumer.ID
+		k, ok := kinds[e.Kind]
+		if !ok {
+			// The snapshot was compiled with another registry than the
+			// admin API's (a caller's bug): name it rather than
+			// dereference nil.
+			panic(fmt.Sprintf("admin: credential %s is of kind %q, which the admin API's registry does not declare", e.Path, e.Kind))
+		}
+		cid := e.Consumer.ID
 		body := render(e.Fields, created)
 		body["id"], body["tags"], body["created_at"], body["consumer"] = e.ID, snapshot.ListOrNull(e.Tags), ts(e.CreatedAt), consumer(cid)
 		if k.Render != nil {

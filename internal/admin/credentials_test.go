@@ -164,3 +164,22 @@ func TestCredentialRouteClash(t *testing.T) {
 		})
 	}
 }
+
+// TestCredentialsUnknownKind checks that rendering a snapshot with a
+// credential kind the admin API's registry does not declare fails naming
+// the credential and its kind, instead of dereferencing nil.
+func TestCredentialsUnknownKind(t *testing.T) {
+	f := newFixture(t, credentialsConfig, nil)
+	t.Cleanup(f.loader.Close)
+	reg, err := plugin.NewRegistry(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `admin: credential consumers[0].keyauth_credentials[0] is of kind "keyauth_credentials", which the admin API's registry does not declare`
+	defer func() {
+		if got := recover(); got != want {
+			t.Errorf("panic %v, want %s", got, want)
+		}
+	}()
+	buildIndex(f.holder.Load(), reg, 0)
+}

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
@@ -37,7 +38,9 @@ var _ plugin.Directory = (*Directory)(nil)
 // that ttls start at; prev (may be nil) is the previous snapshot's
 // directory, whose start times are kept for unchanged credentials and
 // whose credentials the kinds' Compile is given.
-// kinds are the declared credential kinds (reg.CredentialKinds()).
+// kinds are the declared credential kinds (reg.CredentialKinds()); it
+// panics when m holds a kind they do not declare (m was parsed with other
+// kinds).
 func NewDirectory(m *config.Model, now time.Time, prev *Directory, kinds []*plugin.CredentialKind) *Directory {
 	d := &Directory{
 		consumers: make(map[string]*plugin.Consumer, 2*len(m.Consumers)),
@@ -80,7 +83,14 @@ func (d *Directory) indexCredentials(m *config.Model, now time.Time, prev *Direc
 	// One allocation for all of them.
 	creds := make([]plugin.Credential, len(m.Credentials))
 	for i, e := range m.Credentials {
-		k, ki := kinds[pos[e.Kind]], &d.credentials[pos[e.Kind]]
+		at, ok := pos[e.Kind]
+		if !ok {
+			// Only a model parsed with other kinds than these gets here
+			// (a caller's bug): indexing it under another kind's Key
+			// would fail later, and less clearly.
+			panic(fmt.Sprintf("snapshot: credential %s is of kind %q, which none of the kinds the directory is given declares", e.Path, e.Kind))
+		}
+		k, ki := kinds[at], &d.credentials[at]
 		c := &creds[i]
 		*c = plugin.Credential{ID: e.ID, Kind: k.Label, Consumer: byEntry[e.Consumer], Key: e.Key,
 			Tags: e.Tags, Fields: e.Fields, LoadedAt: now}
