@@ -59,7 +59,8 @@ type api struct {
 }
 
 // Handler serves the admin API. It fails when a plugin's admin route
-// clashes with a core route or another plugin's (see pluginRoutes).
+// clashes with a core route or another plugin's (see pluginRoutes), or a
+// credential kind's endpoint with a core route (see credentialRoutes).
 func Handler(src Source) (http.Handler, error) {
 	a := &api{src: src, tokenSum: sha256.Sum256([]byte(src.Token)), hosts: newHostGuard(src.Listen, src.Hosts)}
 	a.hostname, _ = os.Hostname()
@@ -76,7 +77,9 @@ func Handler(src Source) (http.Handler, error) {
 	if src.Metrics != nil {
 		mux.Handle("GET /metrics", src.Metrics)
 	}
-	a.entityRoutes(mux)
+	if err := a.entityRoutes(mux); err != nil {
+		return nil, err
+	}
 	mux.HandleFunc("/upstreams/{id}/health", only(http.MethodGet, a.upstreamHealth))
 	// Plugin routes are reached only through the catch-all, so a core
 	// route always wins over them.

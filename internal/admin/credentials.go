@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -32,15 +33,22 @@ func (ix *index) addCredentials(reg *plugin.Registry, created int64) {
 		kinds[k.Name] = k
 	}
 	for _, e := range m.Credentials {
-		k, cid := kinds[e.Kind], e.Consumer.ID
-		body, key := render(e.Fields, created), k.Key(e.Fields)
+		k, ok := kinds[e.Kind]
+		if !ok {
+			// The snapshot was compiled with another registry than the
+			// admin API's (a caller's bug): name it rather than
+			// dereference nil.
+			panic(fmt.Sprintf("admin: credential %s is of kind %q, which the admin API's registry does not declare", e.Path, e.Kind))
+		}
+		cid := e.Consumer.ID
+		body := render(e.Fields, created)
 		body["id"], body["tags"], body["created_at"], body["consumer"] = e.ID, snapshot.ListOrNull(e.Tags), ts(e.CreatedAt), consumer(cid)
 		if k.Render != nil {
-			if c, ok := ix.snap.Directory.Credential(e.Kind, key); ok {
+			if c, ok := ix.snap.Directory.Credential(e.Kind, e.Key); ok {
 				k.Render(c, body)
 			}
 		}
-		ce := &entity{id: e.ID, key: key, consumerKey: key, tags: e.Tags, consumer: cid, body: body}
+		ce := &entity{id: e.ID, key: e.Key, consumerKey: e.Key, tags: e.Tags, consumer: cid, body: body}
 		if k.PerConsumer {
 			ce.key = ""
 		}
@@ -60,55 +68,68 @@ func (a *api) credentialKinds() []credentialKind {
 // credentialRoutes registers the flat credential lists (/key-auths,
 // /basic-auths, /jwts, /acls), each also by id or endpoint key, and the
 // ones nested in a consumer (/consumers/{c}/key-auth, …), also by id or
-// key, both read-only like the other entities.
-func (a *api) credentialRoutes(mux *http.ServeMux) {
+// key, both read-only like the other entities. The paths come from the
+// plugins' declarations, so one a core route already serves ("services",
+// a nested "plugins") is an error naming the kind, as a plugin's own
+// admin route would be, not ServeMux's panic.
+func (a *api) credentialRoutes(mux *http.ServeMux) error {
 	notFound := func(w http.ResponseWriter) { writeJSON(w, http.StatusNotFound, message("Not found")) }
 	for _, ck := range a.credentialKinds() {
 		kind := ck.kind
-		mux.HandleFunc("/"+ck.flat, a.readOnly(kind, func(w http.ResponseWriter, r *http.Request, ix *index) {
-			a.list(w, r, ix, kind, nil)
-		}))
-		mux.HandleFunc("/"+ck.flat+"/{id}", a.readOnly(kind, func(w http.ResponseWriter, r *http.Request, ix *index) {
-			e := ix.find(kind, r.PathValue("id"))
-			if e == nil {
-				notFound(w)
-				return
-			}
-			writeJSON(w, http.StatusOK, e.body)
-		}))
-		mux.HandleFunc("/consumers/{id}/"+ck.nested, a.readOnly(kind, func(w http.ResponseWriter, r *http.Request, ix *index) {
-			c := ix.find("consumers", r.PathValue("id"))
-			if c == nil {
-				notFound(w)
-				return
-			}
-			a.list(w, r, ix, kind, func(e *entity) bool { return e.consumer == c.id })
-		}))
-		mux.HandleFunc("/consumers/{id}/"+ck.nested+"/{cred}", a.readOnly(kind, func(w http.ResponseWriter, r *http.Request, ix *index) {
-			c := ix.find("consumers", r.PathValue("id"))
-			if c == nil {
-				notFound(w)
-				return
-			}
-			want := r.PathValue("cred")
-			var byKey *entity
-			for _, e := range ix.byKind[kind] {
-				if e.consumer != c.id {
-					continue
-				}
-				if e.id == want {
-					writeJSON(w, http.StatusOK, e.body)
+		for _, route := range []struct {
+			pattern string
+			serve   func(http.ResponseWriter, *http.Request, *index)
+		}{
+			{"/" + ck.flat, func(w http.ResponseWriter, r *http.Request, ix *index) {
+				a.list(w, r, ix, kind, nil)
+			}},
+			{"/" + ck.flat + "/{id}", func(w http.ResponseWriter, r *http.Request, ix *index) {
+				e := ix.find(kind, r.PathValue("id"))
+				if e == nil {
+					notFound(w)
 					return
 				}
-				if byKey == nil && e.consumerKey != "" && e.consumerKey == want {
-					byKey = e
+				writeJSON(w, http.StatusOK, e.body)
+			}},
+			{"/consumers/{id}/" + ck.nested, func(w http.ResponseWriter, r *http.Request, ix *index) {
+				c := ix.find("consumers", r.PathValue("id"))
+				if c == nil {
+					notFound(w)
+					return
 				}
+				a.list(w, r, ix, kind, func(e *entity) bool { return e.consumer == c.id })
+			}},
+			{"/consumers/{id}/" + ck.nested + "/{cred}", func(w http.ResponseWriter, r *http.Request, ix *index) {
+				c := ix.find("consumers", r.PathValue("id"))
+				if c == nil {
+					notFound(w)
+					return
+				}
+				want := r.PathValue("cred")
+				var byKey *entity
+				for _, e := range ix.byKind[kind] {
+					if e.consumer != c.id {
+						continue
+					}
+					if e.id == want {
+						writeJSON(w, http.StatusOK, e.body)
+						return
+					}
+					if byKey == nil && e.consumerKey != "" && e.consumerKey == want {
+						byKey = e
+					}
+				}
+				if byKey == nil {
+					notFound(w)
+					return
+				}
+				writeJSON(w, http.StatusOK, byKey.body)
+			}},
+		} {
+			if err := handle(mux, route.pattern, a.readOnly(kind, route.serve)); err != nil {
+				return fmt.Errorf("credential kind %q: admin route %s: %v", kind, route.pattern, err)
 			}
-			if byKey == nil {
-				notFound(w)
-				return
-			}
-			writeJSON(w, http.StatusOK, byKey.body)
-		}))
+		}
 	}
+	return nil
 }

@@ -9,6 +9,9 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/all"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
 const credentialsConfig = `_format_version: "3.0"
@@ -126,4 +129,57 @@ func TestAdminCredentials(t *testing.T) {
 			t.Errorf("%s %s: %d %v", w.method, w.path, code, body)
 		}
 	}
+}
+
+// TestCredentialRouteClash checks that a credential kind whose endpoint a
+// core route serves stops the admin API with an error naming the kind and
+// the path, not with ServeMux's panic. (Two kinds sharing an endpoint are
+// refused by plugin.NewRegistry.)
+func TestCredentialRouteClash(t *testing.T) {
+	for _, tt := range []struct {
+		endpoint, consumerEndpoint, want string
+	}{
+		{"services", "fake", `credential kind "fakes": admin route /services: `},
+		{"consumers", "fake", `credential kind "fakes": admin route /consumers: `},
+		{"fakes", "plugins", `credential kind "fakes": admin route /consumers/{id}/plugins: `},
+		{"fakes", "fake", ""},
+	} {
+		t.Run(tt.endpoint+","+tt.consumerEndpoint, func(t *testing.T) {
+			kind := plugin.CredentialKind{Name: "fakes", Label: "fake", Endpoint: tt.endpoint, ConsumerEndpoint: tt.consumerEndpoint,
+				New: func() any { return &struct{}{} }, Key: func(any) string { return "" },
+				Check: func(any, plugin.CredentialCheck) bool { return true }}
+			reg, err := plugin.NewRegistry(append(all.Registrations(), plugin.Registration{Name: "fake", Priority: 1,
+				NewConfig: func() any { return &struct{}{} }, New: func(any, plugin.Env) (plugin.Instance, error) { return nil, nil },
+				Credentials: []plugin.CredentialKind{kind}}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Handler(Source{Snapshot: &snapshot.Holder{}, Registry: reg})
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.want)):
+				t.Fatalf("got %v, want an error starting %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestCredentialsUnknownKind checks that rendering a snapshot with a
+// credential kind the admin API's registry does not declare fails naming
+// the credential and its kind, instead of dereferencing nil.
+func TestCredentialsUnknownKind(t *testing.T) {
+	f := newFixture(t, credentialsConfig, nil)
+	t.Cleanup(f.loader.Close)
+	reg, err := plugin.NewRegistry(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `admin: credential consumers[0].keyauth_credentials[0] is of kind "keyauth_credentials", which the admin API's registry does not declare`
+	defer func() {
+		if got := recover(); got != want {
+			t.Errorf("panic %v, want %s", got, want)
+		}
+	}()
+	buildIndex(f.holder.Load(), reg, 0)
 }

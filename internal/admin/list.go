@@ -18,7 +18,7 @@ const (
 // entityRoutes registers the read-only entity endpoints. The configuration
 // is declarative, so, as Kong in DB-less mode, writes are refused with 405
 // and Kong's "operation unsupported" error naming the entity.
-func (a *api) entityRoutes(mux *http.ServeMux) {
+func (a *api) entityRoutes(mux *http.ServeMux) error {
 	type nested struct {
 		parent, child string
 		belongs       func(child, parent *entity) bool
@@ -55,7 +55,7 @@ func (a *api) entityRoutes(mux *http.ServeMux) {
 			a.list(w, r, ix, n.child, func(c *entity) bool { return n.belongs(c, p) })
 		}))
 	}
-	a.credentialRoutes(mux)
+	return a.credentialRoutes(mux)
 }
 
 // readOnly serves GET (and HEAD) with the entity index of the snapshot in

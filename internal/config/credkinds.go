@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strconv"
 )
@@ -36,12 +37,16 @@ type CredentialCheck interface {
 	Quote(value string) string
 }
 
-// CredentialEntry is a credential of a declared kind, with its consumer
-// and its id (configured, or derived: CredentialKind.KongID).
+// CredentialEntry is a credential of a declared kind, with its consumer,
+// its id (configured, or derived: CredentialKind.KongID) and its key.
 type CredentialEntry struct {
-	Path      string // "consumers[3].keyauth_credentials[0]" or "keyauth_credentials[1]"
-	Kind      string
-	ID        string
+	Path string // "consumers[3].keyauth_credentials[0]" or "keyauth_credentials[1]"
+	Kind string
+	ID   string
+	// Key is the kind's Key of Fields, taken once when the entry is built
+	// (Finish may not change it): the directory indexes by it and the admin
+	// API finds credentials by it.
+	Key       string
 	Consumer  *ConsumerEntry
 	Tags      []string
 	CreatedAt int64
@@ -77,6 +82,23 @@ type credentialHolder interface {
 
 func (c *Config) declaredCredentials() *declaredCredentials   { return &c.declared }
 func (c *Consumer) declaredCredentials() *declaredCredentials { return &c.declared }
+
+// checkKindNames refuses a kind named as a field of a type it nests in: the
+// decoder looks declared kinds up first, so the kind would silently take
+// over the built-in field (a kind named "plugins" would decode every
+// consumer's plugins as credentials). It is the plugin's bug, not the
+// file's, but the loader is where config first sees the kinds.
+func checkKindNames(kinds []CredentialKind) error {
+	for _, t := range [...]reflect.Type{reflect.TypeFor[Config](), reflect.TypeFor[Consumer]()} {
+		fields := fieldsOf(t)
+		for i := range kinds {
+			if _, ok := fields.byName[kinds[i].Name]; ok {
+				return fmt.Errorf("credential kind %q: %s already has a field of that name", kinds[i].Name, t.Name())
+			}
+		}
+	}
+	return nil
+}
 
 // decodeCredentials decodes the list at path of kind k, as decode does a
 // typed list.
@@ -200,8 +222,9 @@ func (b *builder) addCredential(k *CredentialKind, doc *credentialDoc, path stri
 	if k.PerConsumer {
 		b.m.memberships++
 	}
+	key := k.Key(doc.fields)
 	b.m.Credentials = append(b.m.Credentials, &CredentialEntry{
-		Path: path, Kind: k.Name, ID: credentialID(k, doc, ce),
+		Path: path, Kind: k.Name, ID: credentialID(k, doc, key, ce), Key: key,
 		Consumer: ce, Tags: doc.Tags, CreatedAt: doc.CreatedAt, Fields: doc.fields, written: doc.ID,
 	})
 }
@@ -209,8 +232,7 @@ func (b *builder) addCredential(k *CredentialKind, doc *credentialDoc, path stri
 // credentialID is a credential's configured id, else Kong's from its
 // cache key for a kind that asks for it, else one from its consumer and
 // key.
-func credentialID(k *CredentialKind, doc *credentialDoc, ce *ConsumerEntry) string {
-	key := k.Key(doc.fields)
+func credentialID(k *CredentialKind, doc *credentialDoc, key string, ce *ConsumerEntry) string {
 	switch {
 	case doc.ID != "":
 		return doc.ID

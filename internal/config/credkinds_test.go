@@ -72,7 +72,7 @@ func parseWithTokens(src string) (*Model, error) {
 
 // TestDeclaredCredentialModel checks what a declared kind's credentials
 // become: nested ones first, their consumer resolved, the kind's fields
-// decoded over their defaults, ids configured or derived.
+// decoded over their defaults, ids configured or derived, keys taken.
 func TestDeclaredCredentialModel(t *testing.T) {
 	const uuid1 = "0b7c9d2e-3f4a-4b5c-8d6e-7f8091a2b3c4"
 	m, err := parseWithTokens("token_credentials: [{token: t2, consumer: alice, scope: write, tags: [x], created_at: 7}]\n" +
@@ -81,19 +81,19 @@ func TestDeclaredCredentialModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	type got struct {
-		Path, Kind, ID, Consumer string
-		Tags                     []string
-		CreatedAt                int64
-		Fields                   tokenFields
+		Path, Kind, ID, Key, Consumer string
+		Tags                          []string
+		CreatedAt                     int64
+		Fields                        tokenFields
 	}
 	var gots []got
 	for _, e := range m.Credentials {
-		gots = append(gots, got{e.Path, e.Kind, e.ID, e.Consumer.Consumer.Username, e.Tags, e.CreatedAt, *e.Fields.(*tokenFields)})
+		gots = append(gots, got{e.Path, e.Kind, e.ID, e.Key, e.Consumer.Consumer.Username, e.Tags, e.CreatedAt, *e.Fields.(*tokenFields)})
 	}
 	alice := ConsumerID(m.Consumers[0].Consumer)
 	want := []got{
-		{"consumers[0].token_credentials[0]", "token_credentials", uuid1, "alice", nil, 0, tokenFields{"t1", "read"}},
-		{"token_credentials[0]", "token_credentials", EntityID("token_credentials", "", alice+"|t2"), "alice", []string{"x"}, 7, tokenFields{"t2", "write"}},
+		{"consumers[0].token_credentials[0]", "token_credentials", uuid1, "t1", "alice", nil, 0, tokenFields{"t1", "read"}},
+		{"token_credentials[0]", "token_credentials", EntityID("token_credentials", "", alice+"|t2"), "t2", "alice", []string{"x"}, 7, tokenFields{"t2", "write"}},
 	}
 	if diff := cmp.Diff(want, gots); diff != "" {
 		t.Errorf("credentials (-want +got):\n%s", diff)
@@ -156,6 +156,24 @@ func TestUndeclaredCredentialKind(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, asErrors(t, err), ignoreLine); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+}
+
+// TestCredentialKindNamedAsField checks that a kind named as a field of
+// Config or Consumer is refused rather than taking the field over: the
+// file below is valid without the kind, and with it would decode its
+// plugins (or its username) as credentials.
+func TestCredentialKindNamedAsField(t *testing.T) {
+	src := []byte("_format_version: \"3.0\"\nconsumers: [{username: a}]\nplugins: [{name: cors}]\n")
+	for name, want := range map[string]string{
+		"plugins":  `credential kind "plugins": Config already has a field of that name`,
+		"username": `credential kind "username": Consumer already has a field of that name`,
+	} {
+		k := tokenKind
+		k.Name = name
+		if _, err := Parse(src, Options{Credentials: []CredentialKind{tokenKind, k}}); err == nil || err.Error() != want {
+			t.Errorf("kind %q: err = %v, want %s", name, err, want)
+		}
 	}
 }
 

@@ -23,7 +23,8 @@ type Options struct {
 	MaxValues int
 	// Credentials are the credential kinds the plugins declare, in the
 	// order their entities are checked; a file holding a kind not listed
-	// is refused (unknown field).
+	// is refused (unknown field). A kind named as a field of Config or
+	// Consumer fails every parse.
 	Credentials []CredentialKind
 }
 
@@ -52,6 +53,9 @@ func ParseContext(ctx context.Context, data []byte, opts Options) (*Model, error
 		lookup = os.LookupEnv
 	}
 	if err := Abandoned(ctx); err != nil {
+		return nil, err
+	}
+	if err := checkKindNames(opts.Credentials); err != nil {
 		return nil, err
 	}
 	root, err := parseTree(data, opts.MaxValues)

@@ -43,6 +43,10 @@ type Directory interface {
 	// Credential finds a credential of a declared kind (its
 	// CredentialKind.Name) by its key.
 	Credential(kind, key string) (*Credential, bool)
+	// Credentials lists the credentials of a declared kind in
+	// configuration order (nil when no plugin declares it). The slice is
+	// the directory's own: not modified, and not called per request.
+	Credentials(kind string) []*Credential
 	// Groups lists a consumer's ACL groups (the keys of its GroupsKind
 	// credentials), in configuration order.
 	Groups(consumerID string) []string

@@ -14,11 +14,13 @@ type CredentialKind struct {
 	// and nested in a consumer, and the admin API's kind
 	// ("keyauth_credentials").
 	Name string
-	// Label is what Credential.Kind says ("key-auth").
+	// Label is what Credential.Kind says ("key-auth"); not empty.
 	Label string
 	// Endpoint and ConsumerEndpoint name the admin API's read-only lists:
 	// /{Endpoint}[/{id or key}] and /consumers/{c}/{ConsumerEndpoint}[/{id
-	// or key}].
+	// or key}]. Each is one plain path segment, no other kind's, and not a
+	// path a core admin route serves (NewRegistry and the admin API refuse
+	// them at start-up).
 	Endpoint, ConsumerEndpoint string
 	// New returns a pointer to a fresh value of the kind's own fields: a
 	// struct whose yaml tags are Kong's field names. The fields every
@@ -54,7 +56,8 @@ type CredentialKind struct {
 	// hashing) a refused file should not pay for. fields are the kind's
 	// credentials in the model's order; a problem with fields[i] is
 	// reported through check(i). It stops early once ctx is done (the load
-	// was abandoned).
+	// was abandoned). It must not change what Key returns: the key was
+	// taken when the credential was checked.
 	Finish func(ctx context.Context, fields []any, check func(i int) CredentialCheck)
 	// Compile, when set, derives what the plugin needs at request time
 	// (ExpiresAt, State) once the credential is indexed; it runs at every

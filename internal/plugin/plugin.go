@@ -117,12 +117,9 @@ type Reloader interface {
 // Reload is what a kept instance learns of the configuration now in
 // force.
 type Reload struct {
-	// Directory is its consumers and credentials.
+	// Directory is its consumers and credentials; Directory.Credentials
+	// lists a kind's.
 	Directory Directory
-	// Credentials lists its credentials of a declared kind
-	// (CredentialKind.Name), in
-	// configuration order.
-	Credentials func(kind string) []*Credential
 }
 
 // TLSUser is implemented by instances that need something of the TLS

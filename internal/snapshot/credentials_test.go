@@ -114,3 +114,29 @@ func TestCredentialKindsCheck(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestDirectoryUnknownKind checks that a model holding a kind the
+// directory is not given fails naming the credential and its kind, with
+// no kinds or with others, instead of indexing it under another kind (or
+// out of range).
+func TestDirectoryUnknownKind(t *testing.T) {
+	reg := tokenRegistry(t)
+	m, err := config.Parse([]byte("_format_version: \"3.0\"\nconsumers: [{username: a, token_credentials: [{token: t1}]}]\n"),
+		config.Options{Credentials: CredentialKinds(reg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := *reg.CredentialKinds()[0]
+	other.Name = "other_tokens"
+	for name, kinds := range map[string][]*plugin.CredentialKind{"none": nil, "another": {&other}} {
+		t.Run(name, func(t *testing.T) {
+			want := `snapshot: credential consumers[0].token_credentials[0] is of kind "token_credentials", which none of the kinds the directory is given declares`
+			defer func() {
+				if got := recover(); got != want {
+					t.Errorf("panic %v, want %s", got, want)
+				}
+			}()
+			NewDirectory(m, time.Now(), nil, kinds)
+		})
+	}
+}

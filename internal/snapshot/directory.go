@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
@@ -37,7 +38,9 @@ var _ plugin.Directory = (*Directory)(nil)
 // that ttls start at; prev (may be nil) is the previous snapshot's
 // directory, whose start times are kept for unchanged credentials and
 // whose credentials the kinds' Compile is given.
-// kinds are the declared credential kinds (reg.CredentialKinds()).
+// kinds are the declared credential kinds (reg.CredentialKinds()); it
+// panics when m holds a kind they do not declare (m was parsed with other
+// kinds).
 func NewDirectory(m *config.Model, now time.Time, prev *Directory, kinds []*plugin.CredentialKind) *Directory {
 	d := &Directory{
 		consumers: make(map[string]*plugin.Consumer, 2*len(m.Consumers)),
@@ -80,13 +83,20 @@ func (d *Directory) indexCredentials(m *config.Model, now time.Time, prev *Direc
 	// One allocation for all of them.
 	creds := make([]plugin.Credential, len(m.Credentials))
 	for i, e := range m.Credentials {
-		k, ki := kinds[pos[e.Kind]], &d.credentials[pos[e.Kind]]
+		at, ok := pos[e.Kind]
+		if !ok {
+			// Only a model parsed with other kinds than these gets here
+			// (a caller's bug): indexing it under another kind's Key
+			// would fail later, and less clearly.
+			panic(fmt.Sprintf("snapshot: credential %s is of kind %q, which none of the kinds the directory is given declares", e.Path, e.Kind))
+		}
+		k, ki := kinds[at], &d.credentials[at]
 		c := &creds[i]
-		*c = plugin.Credential{ID: e.ID, Kind: k.Label, Consumer: byEntry[e.Consumer], Key: k.Key(e.Fields),
+		*c = plugin.Credential{ID: e.ID, Kind: k.Label, Consumer: byEntry[e.Consumer], Key: e.Key,
 			Tags: e.Tags, Fields: e.Fields, LoadedAt: now}
 		var p *plugin.Credential
 		if prev != nil {
-			p = prev.index(k.Name)[c.Key]
+			p, _ = prev.Credential(k.Name, c.Key)
 			if p != nil && p.ID == c.ID && p.Consumer.ID == c.Consumer.ID {
 				c.LoadedAt = p.LoadedAt
 			}
@@ -114,25 +124,14 @@ type kindIndex struct {
 	list       []*plugin.Credential
 }
 
-// list is kind's credentials in configuration order (nil when no plugin
-// declares it).
-func (d *Directory) list(kind string) []*plugin.Credential {
-	for i := range d.credentials {
-		if d.credentials[i].name == kind {
-			return d.credentials[i].list
-		}
-	}
-	return nil
-}
-
-// index is the index of kind (nil when no plugin declares it). A scan
+// kind is the index of kind (nil when no plugin declares it). A scan
 // finds it: there are a few kinds, and the name a plugin asks for is the
 // constant its kind was declared with, so comparing is mostly comparing
 // pointers; a map of kinds measured 25 ns more per lookup.
-func (d *Directory) index(kind string) map[string]*plugin.Credential {
+func (d *Directory) kind(name string) *kindIndex {
 	for i := range d.credentials {
-		if d.credentials[i].name == kind {
-			return d.credentials[i].byKey
+		if d.credentials[i].name == name {
+			return &d.credentials[i]
 		}
 	}
 	return nil
@@ -171,18 +170,27 @@ func (d *Directory) ConsumerByCustomID(customID string) (*plugin.Consumer, bool)
 // Credential finds a credential of a declared kind by its key (expired
 // ones too: the plugin checks Expired).
 func (d *Directory) Credential(kind, key string) (*plugin.Credential, bool) {
-	c, ok := d.index(kind)[key]
-	return c, ok
+	if ki := d.kind(kind); ki != nil {
+		c, ok := ki.byKey[key]
+		return c, ok
+	}
+	return nil, false
+}
+
+// Credentials lists a declared kind's credentials in configuration order:
+// the list indexing built, so every caller gets the same slice.
+func (d *Directory) Credentials(kind string) []*plugin.Credential {
+	if ki := d.kind(kind); ki != nil {
+		return ki.list
+	}
+	return nil
 }
 
 // Groups lists a consumer's ACL groups in configuration order (nested
-// acls first, then top-level ones); nil when it has none. It scans the
-// kinds as index does.
+// acls first, then top-level ones); nil when it has none.
 func (d *Directory) Groups(consumerID string) []string {
-	for i := range d.credentials {
-		if d.credentials[i].name == plugin.GroupsKind {
-			return d.credentials[i].byConsumer[consumerID]
-		}
+	if ki := d.kind(plugin.GroupsKind); ki != nil {
+		return ki.byConsumer[consumerID]
 	}
 	return nil
 }

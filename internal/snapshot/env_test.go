@@ -109,7 +109,7 @@ plugins:
 	}
 }
 
-// Reload.Credentials lists a kind's credentials in configuration order,
+// Directory.Credentials lists a kind's credentials in configuration order,
 // nested ones first.
 func TestReloadCredentialsOrder(t *testing.T) {
 	reg := credentialRegistry(t)
@@ -137,7 +137,7 @@ keyauth_credentials:
 	}
 	keys := func(kind string) []string {
 		var out []string
-		for _, c := range s.credentials(kind) {
+		for _, c := range s.Directory.Credentials(kind) {
 			out = append(out, c.Kind+":"+c.Key)
 		}
 		return out

@@ -134,7 +134,7 @@ type tokenInstance struct {
 }
 
 func (j *tokenInstance) Reloaded(next plugin.Reload) {
-	j.told = append(j.told, next.Credentials("res_tokens"))
+	j.told = append(j.told, next.Directory.Credentials("res_tokens"))
 }
 
 type resToken struct {
@@ -209,7 +209,7 @@ consumers:
 	if &told[0][0] != &told[1][0] {
 		t.Error("the kept instances were told different lists")
 	}
-	if n := testing.AllocsPerRun(10, func() { second.credentials("res_tokens") }); n != 0 {
+	if n := testing.AllocsPerRun(10, func() { second.Directory.Credentials("res_tokens") }); n != 0 {
 		t.Errorf("listing a kind allocates %v times", n)
 	}
 	// A recompile of the same model (a DNS change) is no reload.

@@ -167,7 +167,7 @@ func Reloaded(old, s *Snapshot) {
 	for _, inst := range old.Instances {
 		kept[inst] = true
 	}
-	next := plugin.Reload{Directory: s.Directory, Credentials: s.credentials}
+	next := plugin.Reload{Directory: s.Directory}
 	for _, inst := range s.Instances {
 		if r, ok := inst.(plugin.Reloader); ok && kept[inst] {
 			r.Reloaded(next)
@@ -194,15 +194,4 @@ func Release(s, keep *Snapshot) {
 			cl.Close()
 		}
 	}
-}
-
-// credentials lists the configuration's credentials of a declared kind,
-// in configuration order (plugin.Reload.Credentials). The directory built
-// the list when it indexed them, so every instance a reload tells gets the
-// same slice: nothing is listed per instance.
-func (s *Snapshot) credentials(kind string) []*plugin.Credential {
-	if d, ok := s.Directory.(*Directory); ok {
-		return d.list(kind)
-	}
-	return nil
 }

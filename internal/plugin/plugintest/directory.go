@@ -2,15 +2,19 @@
 // filled by hand, so auth plugins are tested without compiling a config.
 package plugintest
 
-import "github.com/turnpikegw/turnpike/internal/plugin"
+import (
+	"slices"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
+)
 
 // Directory is an in-memory plugin.Directory. Consumers are found by id or
 // username; the maps are keyed like the real lookups (consumer id for
-// groups); Credentials by kind name, then key.
+// groups); ByKind holds the credentials by kind name, then key.
 type Directory struct {
-	Consumers   []*plugin.Consumer
-	Credentials map[string]map[string]*plugin.Credential
-	GroupsOf    map[string][]string
+	Consumers []*plugin.Consumer
+	ByKind    map[string]map[string]*plugin.Credential
+	GroupsOf  map[string][]string
 }
 
 var _ plugin.Directory = (*Directory)(nil)
@@ -37,8 +41,24 @@ func (d *Directory) ConsumerByCustomID(customID string) (*plugin.Consumer, bool)
 
 // Credential finds a credential of a declared kind.
 func (d *Directory) Credential(kind, key string) (*plugin.Credential, bool) {
-	c, ok := d.Credentials[kind][key]
+	c, ok := d.ByKind[kind][key]
 	return c, ok
+}
+
+// Credentials lists a declared kind's credentials, sorted by key: a map
+// has no configuration order, and a test needs a stable one.
+func (d *Directory) Credentials(kind string) []*plugin.Credential {
+	byKey := d.ByKind[kind]
+	keys := make([]string, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var out []*plugin.Credential
+	for _, k := range keys {
+		out = append(out, byKey[k])
+	}
+	return out
 }
 
 // Groups lists a consumer's groups.

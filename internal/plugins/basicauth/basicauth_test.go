@@ -38,7 +38,7 @@ func newDirectory(t testing.TB) *plugintest.Directory {
 	}
 	return &plugintest.Directory{
 		Consumers: []*plugin.Consumer{bob, nobody},
-		Credentials: map[string]map[string]*plugin.Credential{kindName: {
+		ByKind: map[string]map[string]*plugin.Credential{kindName: {
 			"bob":     cred("cred-bob", "bob", "kong", bob),
 			"user123": cred("cred-123", "user123", "password123", bob),
 			"user321": cred("cred-321", "user321", "password:123", bob),

@@ -36,7 +36,7 @@ func TestCacheSkipsSignature(t *testing.T) {
 	}
 	// Proof that a hit does not verify again: the same credential object
 	// with its key taken away still accepts the token.
-	dir.Credentials[kindName]["rs256"].State.(*verifyKeys).publicKey = nil
+	dir.ByKind[kindName]["rs256"].State.(*verifyKeys).publicKey = nil
 	if got := run(t, in, newCtx(dir, authorize(tok))); !cmp.Equal(got, ok) {
 		t.Fatalf("cached token: %+v", got)
 	}
@@ -85,18 +85,18 @@ func TestCacheAfterReload(t *testing.T) {
 	if got := run(t, in, newCtx(dir, authorize(tok))); got.Status != 200 {
 		t.Fatalf("got %+v", got)
 	}
-	same := *dir.Credentials[kindName]["hs256"]
-	dir.Credentials[kindName]["hs256"] = &same
+	same := *dir.ByKind[kindName]["hs256"]
+	dir.ByKind[kindName]["hs256"] = &same
 	if got := run(t, in, newCtx(dir, authorize(tok))); got.Status != 200 {
 		t.Fatalf("unchanged credential after reload: %+v", got)
 	}
 	changed := same
 	changed.State = &verifyKeys{secret: "a new secret"}
-	dir.Credentials[kindName]["hs256"] = &changed
+	dir.ByKind[kindName]["hs256"] = &changed
 	if got := run(t, in, newCtx(dir, authorize(tok))); !cmp.Equal(got, fail("Invalid signature", bearerErr)) {
 		t.Errorf("changed secret: %+v", got)
 	}
-	delete(dir.Credentials[kindName], "hs256")
+	delete(dir.ByKind[kindName], "hs256")
 	if got := run(t, in, newCtx(dir, authorize(tok))); !cmp.Equal(got, fail("No credentials found for given 'iss'", bearerErr)) {
 		t.Errorf("removed credential: %+v", got)
 	}
@@ -155,7 +155,7 @@ func TestCacheDisabled(t *testing.T) {
 		}
 	}
 	// Without a cache every use is verified: a removed key shows at once.
-	dir.Credentials[kindName]["hs256"].State.(*verifyKeys).secret = "other"
+	dir.ByKind[kindName]["hs256"].State.(*verifyKeys).secret = "other"
 	if got := run(t, in, newCtx(dir, authorize(tok))); got.Status != 401 {
 		t.Errorf("got %+v", got)
 	}
@@ -169,7 +169,7 @@ func TestCacheConsumerAfterReload(t *testing.T) {
 	tok := sign(t, signers["hs256"], valid("hs256"), nil)
 	run(t, in, newCtx(dir, authorize(tok)))
 	// The same directory key now names alice's credential object.
-	dir.Credentials[kindName]["hs256"] = credential("x", "hs256", alice, Credential{Algorithm: "HS256", Secret: hsSecret}, nil)
+	dir.ByKind[kindName]["hs256"] = credential("x", "hs256", alice, Credential{Algorithm: "HS256", Secret: hsSecret}, nil)
 	if got := run(t, in, newCtx(dir, authorize(tok))); !cmp.Equal(got, outcome{Status: 200, Identity: identity(alice, "hs256")}) {
 		t.Errorf("got %+v", got)
 	}

@@ -119,10 +119,10 @@ func newDir(t testing.TB) (*plugintest.Directory, map[string]signer) {
 		{"es512", "ES512", "", &k.p521.PublicKey, k.p521, bob},
 		{"eddsa", "EdDSA", "", k.ed.Public(), k.ed, bob},
 	}
-	d := &plugintest.Directory{Consumers: []*plugin.Consumer{bob, alice, nobody}, Credentials: map[string]map[string]*plugin.Credential{kindName: {}}}
+	d := &plugintest.Directory{Consumers: []*plugin.Consumer{bob, alice, nobody}, ByKind: map[string]map[string]*plugin.Credential{kindName: {}}}
 	signers := map[string]signer{}
 	for _, c := range creds {
-		d.Credentials[kindName][c.key] = credential("cred-"+c.key, c.key, c.consumer, Credential{Secret: c.secret, Algorithm: c.alg}, c.pub)
+		d.ByKind[kindName][c.key] = credential("cred-"+c.key, c.key, c.consumer, Credential{Secret: c.secret, Algorithm: c.alg}, c.pub)
 		signers[c.key] = signer{c.alg, c.sign}
 	}
 	return d, signers

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,9 +101,9 @@ func jwk(t *testing.T, pub any, kid, alg string) jwkset.JWK {
 // jwksDir is a directory with one credential per algorithm family using
 // the JWK Set at uri: "idp" (RS256), "idp-es" (ES256), "idp-ed" (EdDSA).
 func jwksDir(uri string) *plugintest.Directory {
-	d := &plugintest.Directory{Consumers: []*plugin.Consumer{bob, nobody}, Credentials: map[string]map[string]*plugin.Credential{kindName: {}}}
+	d := &plugintest.Directory{Consumers: []*plugin.Consumer{bob, nobody}, ByKind: map[string]map[string]*plugin.Credential{kindName: {}}}
 	for key, alg := range map[string]string{"idp": "RS256", "idp-es": "ES256", "idp-ed": "EdDSA"} {
-		d.Credentials[kindName][key] = credential("cred-"+key, key, bob, Credential{Algorithm: alg, JWKSURI: uri}, nil)
+		d.ByKind[kindName][key] = credential("cred-"+key, key, bob, Credential{Algorithm: alg, JWKSURI: uri}, nil)
 	}
 	return d
 }
@@ -314,7 +315,7 @@ func TestJWKSIssuerAudience(t *testing.T) {
 	k := keys(t)
 	srv := startJWKS(t, jwk(t, &k.rsa.PublicKey, "k1", "RS256"))
 	dir := jwksDir(srv.URL)
-	f := dir.Credentials[kindName]["idp"].Fields.(*Credential)
+	f := dir.ByKind[kindName]["idp"].Fields.(*Credential)
 	f.Issuer, f.Audience = "idp", []string{"orders"}
 	in := mustBuild(t, nil)
 	p := valid("idp")
@@ -410,16 +411,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // reload tells in that a reload kept it, in a configuration whose jwt
 // credentials name uris.
 func reload(in *instance, uris ...string) {
-	in.Reloaded(plugin.Reload{Credentials: func(kind string) []*plugin.Credential {
-		if kind != kindName {
-			return nil
-		}
-		var creds []*plugin.Credential
-		for _, u := range uris {
-			creds = append(creds, &plugin.Credential{Kind: name, Fields: &Credential{JWKSURI: u}})
-		}
-		return creds
-	}})
+	creds := map[string]*plugin.Credential{}
+	for i, u := range uris {
+		// Keys sort in the order of uris (the double lists by key).
+		creds[strconv.Itoa(100+i)] = &plugin.Credential{Kind: name, Fields: &Credential{JWKSURI: u}}
+	}
+	in.Reloaded(plugin.Reload{Directory: &plugintest.Directory{ByKind: map[string]map[string]*plugin.Credential{kindName: creds}}})
 }
 
 func TestJWKSURIs(t *testing.T) {
@@ -446,7 +443,7 @@ func TestJWKSReload(t *testing.T) {
 	a := startJWKS(t, jwk(t, &k.rsa.PublicKey, "k1", "RS256"))
 	b := startJWKS(t, jwk(t, &k.p256.PublicKey, "e1", "ES256"))
 	dir := jwksDir(a.URL)
-	dir.Credentials[kindName]["idp-es"].Fields.(*Credential).JWKSURI = b.URL
+	dir.ByKind[kindName]["idp-es"].Fields.(*Credential).JWKSURI = b.URL
 	in := mustBuild(t, nil)
 	before := refreshers()
 	tok := func(kid string, key any, jti string) string {
@@ -470,10 +467,10 @@ func TestJWKSReload(t *testing.T) {
 	// names b. A slow answer shows that requests wait for the refetch.
 	a.serve(t, jwk(t, &k.rsaOther.PublicKey, "k2", "RS256"))
 	a.setHook(func(int64, *http.Request) bool { time.Sleep(100 * time.Millisecond); return true })
-	delete(dir.Credentials[kindName], "idp-es")
+	delete(dir.ByKind[kindName], "idp-es")
 	// A reload builds new credentials: cached tokens are verified again.
-	cred := *dir.Credentials[kindName]["idp"]
-	dir.Credentials[kindName]["idp"] = &cred
+	cred := *dir.ByKind[kindName]["idp"]
+	dir.ByKind[kindName]["idp"] = &cred
 	reload(in, a.URL, "https://unused.example/jwks")
 	if got := run(t, in, newCtx(dir, authorize(tok("k1", k.rsa, "1")))); !cmp.Equal(got, fail("Invalid signature", bearerErr)) {
 		t.Errorf("withdrawn k1 right after the reload: %+v", got)

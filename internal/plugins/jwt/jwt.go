@@ -275,7 +275,7 @@ func (in *instance) Close() { in.jwks.close() }
 // trust the keys held: a reload is how an operator makes the gateway drop
 // a key the identity provider withdrew.
 func (in *instance) Reloaded(next plugin.Reload) {
-	in.jwks.reload(jwksURIs(next.Credentials(kindName)))
+	in.jwks.reload(jwksURIs(next.Directory.Credentials(kindName)))
 }
 
 // jwksURIs lists the distinct jwks_uri of creds, in their order.

@@ -431,11 +431,11 @@ func TestKeyClaim(t *testing.T) {
 // Issuer and audience of a credential are checked once the signature is.
 func TestIssuerAudience(t *testing.T) {
 	dir, signers := newDir(t)
-	cred := *dir.Credentials[kindName]["hs256"]
+	cred := *dir.ByKind[kindName]["hs256"]
 	f := *cred.Fields.(*Credential)
 	f.Issuer, f.Audience = "https://idp.example/", []string{"api-1", "api-2"}
 	cred.Fields = &f
-	dir.Credentials[kindName]["hs256"] = &cred
+	dir.ByKind[kindName]["hs256"] = &cred
 	in := mustBuild(t, func(c *Config) { c.KeyClaimName = "kid" })
 	tests := []struct {
 		name    string
@@ -598,7 +598,7 @@ func TestNoDirectory(t *testing.T) {
 // not a 401 and not a panic.
 func TestCredentialWithoutConsumer(t *testing.T) {
 	dir, signers := newDir(t)
-	dir.Credentials[kindName]["hs256"].Consumer = nil
+	dir.ByKind[kindName]["hs256"].Consumer = nil
 	in := mustBuild(t, nil)
 	tok := sign(t, signers["hs256"], valid("hs256"), nil)
 	err := in.Access(newCtx(dir, req{header: []string{"Authorization", "Bearer " + tok}}))

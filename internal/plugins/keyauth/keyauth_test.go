@@ -29,7 +29,7 @@ var (
 	nobody = &plugin.Consumer{ID: "anon-id", Username: "no-body"}
 	dir    = &plugintest.Directory{
 		Consumers: []*plugin.Consumer{bob, nobody},
-		Credentials: map[string]map[string]*plugin.Credential{kindName: {
+		ByKind: map[string]map[string]*plugin.Credential{kindName: {
 			"kong":    {ID: "cred-kong", Kind: "key-auth", Key: "kong", Consumer: bob},
 			"right":   {ID: "cred-right", Kind: "key-auth", Key: "right", Consumer: bob},
 			"expired": {ID: "cred-expired", Kind: "key-auth", Key: "expired", Consumer: bob, ExpiresAt: now},
