@@ -6,26 +6,17 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/credtest"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
-// load parses src (after `_format_version: "3.0"`) with acl's credential
-// kind declared, as the gateway does, and indexes it.
+// load parses src with acl's credential kind declared, as the gateway
+// does, and indexes it.
 func load(t *testing.T, src string) (*config.Model, *snapshot.Directory, error) {
-	t.Helper()
-	reg, err := plugin.NewRegistry([]plugin.Registration{Registration()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := config.Parse([]byte("_format_version: \"3.0\"\n"+src+"\n"), config.Options{Credentials: snapshot.CredentialKinds(reg)})
-	if err != nil {
-		return nil, nil, err
-	}
-	return m, snapshot.NewDirectory(m, time.Now(), nil, reg.CredentialKinds()), nil
+	return credtest.Load(t, Registration(), src, time.Now(), nil)
 }
 
 // TestCredentialErrors checks every rule of an acl, with the fields all
@@ -79,16 +70,7 @@ func TestCredentialErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := load(t, tt.src)
-			var got config.Errors
-			if err != nil {
-				var ok bool
-				if got, ok = err.(config.Errors); !ok {
-					t.Fatalf("error is %T, want config.Errors: %v", err, err)
-				}
-			}
-			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreFields(config.FieldError{}, "Line")); diff != "" {
-				t.Errorf("errors (-want +got):\n%s", diff)
-			}
+			credtest.CheckErrors(t, tt.want, err)
 		})
 	}
 }

@@ -7,21 +7,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/turnpikegw/turnpike/internal/config"
-	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/snapshot"
+	"github.com/turnpikegw/turnpike/internal/credtest"
 )
-
-// parse loads src (after `_format_version: "3.0"`) with key-auth's
-// credential kind declared, as the gateway does.
-func parse(t *testing.T, src string) (*config.Model, *plugin.Registry, error) {
-	t.Helper()
-	reg, err := plugin.NewRegistry([]plugin.Registration{Registration()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := config.Parse([]byte("_format_version: \"3.0\"\n"+src+"\n"), config.Options{Credentials: snapshot.CredentialKinds(reg)})
-	return m, reg, err
-}
 
 // TestCredentialErrors checks every key-auth credential rule's path and
 // message.
@@ -58,17 +45,8 @@ func TestCredentialErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := parse(t, tt.src)
-			var got config.Errors
-			if err != nil {
-				got = err.(config.Errors)
-				for i := range got {
-					got[i].Line = 0
-				}
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("errors (-want +got):\n%s", diff)
-			}
+			_, _, err := credtest.Load(t, Registration(), tt.src, now, nil)
+			credtest.CheckErrors(t, tt.want, err)
 		})
 	}
 }
@@ -77,13 +55,13 @@ func TestCredentialErrors(t *testing.T) {
 // the directory: fields, consumers, order (nested first), ids, and a ttl
 // counted from the load.
 func TestCredentialModel(t *testing.T) {
-	m, reg, err := parse(t, `consumers:
+	m, d, err := credtest.Load(t, Registration(), `consumers:
   - username: alice
     keyauth_credentials:
       - {id: 11111111-1111-4111-8111-111111111111, key: alice-key, ttl: 60, tags: [t1]}
   - {id: 22222222-2222-4222-8222-222222222222, custom_id: B1}
 keyauth_credentials:
-  - {key: bob-key, consumer: 22222222-2222-4222-8222-222222222222}`)
+  - {key: bob-key, consumer: 22222222-2222-4222-8222-222222222222}`, now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +83,6 @@ keyauth_credentials:
 		t.Errorf("credentials (-want +got):\n%s", diff)
 	}
 
-	d := snapshot.NewDirectory(m, now, nil, reg.CredentialKinds())
 	a, ok := d.Credential(kindName, "alice-key")
 	if !ok || a.Kind != "key-auth" || a.ID != "11111111-1111-4111-8111-111111111111" || a.Consumer.Username != "alice" ||
 		!a.ExpiresAt.Equal(now.Add(time.Minute)) {
