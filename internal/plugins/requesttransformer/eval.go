@@ -159,6 +159,9 @@ func (n *node) eval(e *env) (value, error) {
 	// opLower, opUpper
 	switch v.k {
 	case kString:
+		if err := e.build(len(v.s)); err != nil {
+			return value{}, err
+		}
 		return strVal(asciiCase(v.s, n.op == opUpper)), nil
 	case kTable:
 		return value{}, errMethodOnTable[n.op]
@@ -270,7 +273,8 @@ func equal(a, b value) bool {
 }
 
 // concat joins the operands with one allocation, after checking them all as
-// Lua does before it concatenates, and before allocating past maxRendered.
+// Lua does before it concatenates, and before allocating past maxRendered
+// or the request's maxBuilt.
 func (n *node) concat(e *env) (value, error) {
 	var buf [8]string
 	parts := buf[:0]
@@ -292,6 +296,9 @@ func (n *node) concat(e *env) (value, error) {
 			return value{}, errTooLong
 		}
 		parts = append(parts, v.s)
+	}
+	if err := e.build(size); err != nil {
+		return value{}, err
 	}
 	return strVal(strings.Join(parts, "")), nil
 }

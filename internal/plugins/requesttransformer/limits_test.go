@@ -92,3 +92,27 @@ func TestHostTemplateLiteralRefused(t *testing.T) {
 		}
 	}
 }
+
+// Strings an expression builds and throws away count too: a result fed
+// to type() renders a few bytes after building many, so a value of such
+// expressions over a large header is refused once they built maxBuilt.
+func TestBuiltStringsCap(t *testing.T) {
+	x := strings.Repeat("a", maxRendered/2)
+	expr := "$(type(headers.x:upper():lower():upper()))"
+	set := func(n int) func(*Config) {
+		return func(c *Config) { c.Add.Headers = []string{"y:" + strings.Repeat(expr, n)} }
+	}
+	// Each expression builds three copies of x: 1.5 × maxRendered.
+	c, err := accessErr(t, set(2), "/", x)
+	if err != nil || c.Req.Header.Get("Y") != "stringstring" {
+		t.Fatalf("within the bound: %v, %q", err, c.Req.Header.Get("Y"))
+	}
+	c, err = accessErr(t, set(3), "/", x)
+	var ex *plugin.Exit
+	if !errors.As(err, &ex) || ex.Status != 400 {
+		t.Fatalf("past the bound: got %v, want a 400 exit", err)
+	}
+	if c.Req.Header.Get("Y") != "" {
+		t.Error("a value past the bound was applied")
+	}
+}

@@ -38,8 +38,13 @@ type template struct {
 // together, within what the upstream takes as a header block by default.
 // Rendering stops as soon as it is passed. A value without `$(...)` is not
 // rendered and does not count.
+// maxBuilt bounds the strings expressions build on the way (`..` joins,
+// :lower() and :upper() copies) for a request, whether or not they end up
+// in a rendered value: a result fed to #, type(), == or :sub() renders a
+// few bytes after building many.
 const (
 	maxRendered = 64 << 10
+	maxBuilt    = 4 * maxRendered
 	maxExprs    = 64
 )
 
@@ -206,8 +211,9 @@ type env struct {
 	query       args
 	queryLoaded bool
 
-	// rendered is the bytes the instance's templates rendered so far.
-	rendered int
+	// rendered is the bytes the instance's templates rendered so far,
+	// built the bytes their expressions built.
+	rendered, built int
 }
 
 func (e *env) headers() (http.Header, string) {
@@ -309,6 +315,15 @@ func (t *template) render(e *env) (string, error) {
 		texts = append(texts, s)
 	}
 	return strings.Join(texts, ""), e.spend(size)
+}
+
+// build counts n bytes an expression is about to build against the
+// request's bound (maxBuilt), before they are allocated.
+func (e *env) build(n int) error {
+	if e.built += n; e.built <= maxBuilt {
+		return nil
+	}
+	return errTooLong
 }
 
 // spend counts n rendered bytes against the request's bound.
