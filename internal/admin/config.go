@@ -26,8 +26,14 @@ const maxPluginBody = 64 << 10
 // cannot, it has answered 413.
 func readPluginBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPluginBody))
-	if err != nil {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
 		writeJSON(w, http.StatusRequestEntityTooLarge, message("request body too large (the limit is "+strconv.Itoa(maxPluginBody)+" bytes)"))
+		return nil, false
+	case err != nil:
+		// The client broke off or stalled past the read timeout.
+		writeJSON(w, http.StatusBadRequest, message("could not read the request body"))
 		return nil, false
 	}
 	return body, true

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/all"
@@ -188,6 +189,7 @@ func TestPluginRouteBodyBound(t *testing.T) {
 		{"at the limit", strings.NewReader(strings.Repeat("x", maxPluginBody)), http.StatusOK, maxPluginBody},
 		{"over the limit", strings.NewReader(strings.Repeat("x", maxPluginBody+1)), http.StatusRequestEntityTooLarge, -1},
 		{"over the limit, length not declared", io.MultiReader(strings.NewReader(strings.Repeat("x", maxPluginBody+1))), http.StatusRequestEntityTooLarge, -1},
+		{"the client breaks off", io.MultiReader(strings.NewReader("x"), iotest.ErrReader(io.ErrUnexpectedEOF)), http.StatusBadRequest, -1},
 	} {
 		served = -1
 		rec := httptest.NewRecorder()
