@@ -3,6 +3,7 @@ package basicauth
 import (
 	"context"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -60,8 +61,11 @@ func checkCredential(fields any, check plugin.CredentialCheck) bool {
 		check.Error("password", "required field missing")
 		ok = false
 	case isBcrypt(c.Password):
-		if _, err := bcrypt.Cost([]byte(c.Password)); err != nil {
+		if cost, err := bcrypt.Cost([]byte(c.Password)); err != nil {
 			check.Error("password", "invalid bcrypt hash: "+err.Error())
+			ok = false
+		} else if cost > maxCost {
+			check.Error("password", "bcrypt cost "+strconv.Itoa(cost)+" is above "+strconv.Itoa(maxCost)+": every wrong password would cost a request that much CPU")
 			ok = false
 		}
 		c.hash = c.Password
@@ -71,6 +75,12 @@ func checkCredential(fields any, check plugin.CredentialCheck) bool {
 	}
 	return ok
 }
+
+// maxCost bounds the bcrypt cost of a hash given in the file: a request
+// with a wrong password runs one full comparison (a few hundred
+// milliseconds at 14, doubling with each step), which the cache of
+// successful checks cannot spare.
+const maxCost = 14
 
 func isBcrypt(s string) bool {
 	for _, p := range bcryptPrefixes {

@@ -62,6 +62,9 @@ func TestCredentialErrors(t *testing.T) {
 		{"bad hash", "consumers: [{username: a, basicauth_credentials: [{username: u, password: '$2b$10$short'}]}]", config.Errors{
 			{Path: "consumers[0].basicauth_credentials[0].password", Message: "invalid bcrypt hash: crypto/bcrypt: hashedSecret too short to be a bcrypted password"},
 		}},
+		{"bcrypt cost above the bound", "consumers: [{username: a, basicauth_credentials: [{username: u, password: '$2b$15$" + strings.Repeat("a", 53) + "'}, {username: v, password: '$2b$14$" + strings.Repeat("a", 53) + "'}]}]", config.Errors{
+			{Path: "consumers[0].basicauth_credentials[0].password", Message: "bcrypt cost 15 is above 14: every wrong password would cost a request that much CPU"},
+		}},
 		{"password too long", "consumers: [{username: a, basicauth_credentials: [{username: u, password: " + strings.Repeat("x", 73) + "}]}]", config.Errors{
 			{Path: "consumers[0].basicauth_credentials[0].password", Message: "length must be at most 72 bytes (bcrypt's limit)"},
 		}},
