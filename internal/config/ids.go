@@ -20,11 +20,11 @@ import (
 // kongRootNS is the namespace under which Kong derives one per entity kind.
 var kongRootNS = ident.MustParse("fd02801f-0957-4a15-a55a-c8d9606f30b5")
 
-// kongNS holds the per-kind namespaces of the kinds ids are derived for,
-// computed once.
+// kongNS holds the per-kind namespaces of config's own kinds, computed
+// once; a credential kind's (declared by its plugin) is computed when used.
 var kongNS = func() map[string]ident.UUID {
 	out := map[string]ident.UUID{}
-	for _, kind := range []string{"services", "routes", "consumers", "plugins", "upstreams", "targets", "basicauth_credentials", "acls"} {
+	for _, kind := range []string{"services", "routes", "consumers", "plugins", "upstreams", "targets"} {
 		out[kind] = ident.V5(kongRootNS, kind)
 	}
 	return out
