@@ -87,8 +87,8 @@ type compiler struct {
 	lease *upstream.Lease
 	snap  *Snapshot
 	errs  config.ErrorList
-	// caKeys identifies the CA set of each upstream TLS config by the PEM
-	// it was built from, for pool keys.
+	// caKeys identifies the CA set of each upstream TLS config by the
+	// digests of the CA certificates it was built from, for pool keys.
 	caKeys map[*tls.Config]string
 	// servicesByEntry maps model services to compiled ones.
 	servicesByEntry map[*config.ServiceEntry]*Service

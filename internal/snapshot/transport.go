@@ -1,13 +1,12 @@
 package snapshot
 
 import (
-	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
@@ -23,23 +22,21 @@ func (c *compiler) upstreamTLS(se *config.ServiceEntry, serverName string) *tls.
 		conf.InsecureSkipVerify = true
 	}
 	if len(se.Service.CACertificates) > 0 {
+		// The CA certificates were parsed once, when the model was built,
+		// and are indexed by id (caCertificates runs first).
 		pool := x509.NewCertPool()
-		digest := sha1.New()
+		digests := make([]string, 0, len(se.Service.CACertificates))
 		for i, ref := range se.Service.CACertificates {
-			found := false
-			for _, ca := range c.m.CACerts {
-				if ca.CACert.ID == ref {
-					pool.AppendCertsFromPEM([]byte(ca.CACert.Cert))
-					digest.Write([]byte(ca.CACert.Cert))
-					found = true
-				}
-			}
-			if !found {
+			ca := c.snap.certs.cas[ref]
+			if ca == nil {
 				c.fail(se.Path+".ca_certificates["+strconv.Itoa(i)+"]", "ca_certificate '%s' not found", ref)
+				continue
 			}
+			pool.AddCert(ca.X509)
+			digests = append(digests, ca.Digest)
 		}
 		conf.RootCAs = pool
-		c.caKeys[conf] = hex.EncodeToString(digest.Sum(nil)[:12])
+		c.caKeys[conf] = strings.Join(digests, ",")
 	}
 	return conf
 }
