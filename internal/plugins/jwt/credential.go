@@ -110,6 +110,15 @@ var algorithms = []struct {
 	{"EdDSA", true},
 }
 
+// unknownAlgorithm is the message for an algorithm not in the list.
+var unknownAlgorithm = func() string {
+	names := make([]string, len(algorithms))
+	for i, a := range algorithms {
+		names[i] = a.name
+	}
+	return "expected one of: " + strings.Join(names, ", ")
+}()
+
 func checkCredential(fields any, check plugin.CredentialCheck) bool {
 	j := fields.(*Credential)
 	ok := true
@@ -121,15 +130,13 @@ func checkCredential(fields any, check plugin.CredentialCheck) bool {
 		ok = false
 	}
 	known, asymmetric := false, false
-	names := make([]string, len(algorithms))
-	for i, a := range algorithms {
-		names[i] = a.name
+	for _, a := range algorithms {
 		if a.name == j.Algorithm {
 			known, asymmetric = true, a.asymmetric
 		}
 	}
 	if !known {
-		check.Error("algorithm", "expected one of: "+strings.Join(names, ", "))
+		check.Error("algorithm", unknownAlgorithm)
 		ok = false
 	}
 	if j.JWKSURI != "" {
@@ -228,7 +235,13 @@ func checkKeyAlgorithm(pub crypto.PublicKey, alg string) error {
 		if !ok {
 			return fmt.Errorf("%s needs an ECDSA public key, got %s", alg, keyKind(pub))
 		}
-		want := map[string]elliptic.Curve{"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521()}[alg]
+		want := elliptic.P256()
+		switch alg {
+		case "ES384":
+			want = elliptic.P384()
+		case "ES512":
+			want = elliptic.P521()
+		}
 		if k.Curve != want {
 			return fmt.Errorf("%s needs a key on curve %s, got %s", alg, want.Params().Name, k.Curve.Params().Name)
 		}
