@@ -43,36 +43,30 @@ func KongID(kind, key string) string {
 // ConsumerID is the id of a consumer: its configured id, Kong's id from its
 // username, or a stable one from its custom_id (Kong's is random).
 func ConsumerID(co *Consumer) string {
+	return namedID("consumers", co.ID, co.Username, "custom_id:"+co.CustomID)
+}
+
+// namedID is id, else Kong's id of kind from name, else Turnpike's stable
+// one from fallback (where Kong's is random).
+func namedID(kind, id, name, fallback string) string {
 	switch {
-	case co.ID != "":
-		return co.ID
-	case co.Username != "":
-		return KongID("consumers", co.Username)
+	case id != "":
+		return id
+	case name != "":
+		return KongID(kind, name)
 	}
-	return EntityID("consumers", "", "custom_id:"+co.CustomID)
+	return EntityID(kind, "", fallback)
 }
 
 // serviceID derives a service's id: its configured one, Kong's from its name, or
 // a stable one from its place in the file (Kong's is random).
 func serviceID(se *ServiceEntry) string {
-	switch s := se.Service; {
-	case s.ID != "":
-		return s.ID
-	case s.Name != "":
-		return KongID("services", s.Name)
-	}
-	return EntityID("services", "", "|"+se.Path)
+	return namedID("services", se.Service.ID, se.Service.Name, "|"+se.Path)
 }
 
 // routeID derives a route's id, as serviceID.
 func routeID(re *RouteEntry) string {
-	switch r := re.Route; {
-	case r.ID != "":
-		return r.ID
-	case r.Name != "":
-		return KongID("routes", r.Name)
-	}
-	return EntityID("routes", "", "|"+re.Path)
+	return namedID("routes", re.Route.ID, re.Route.Name, "|"+re.Path)
 }
 
 // pluginID derives a plugin's id: its configured one, Kong's from its cache key,
