@@ -3,6 +3,8 @@ package plugin
 import (
 	"net/http"
 	"time"
+
+	"github.com/turnpikegw/turnpike/internal/record"
 )
 
 // Ctx is the per-request state shared by the gateway and the plugins. It is
@@ -63,6 +65,12 @@ type Ctx struct {
 	// Resp is the response being sent, filled before header filters run;
 	// Resp.Header is the client response's header map itself.
 	Resp Response
+
+	// Record is the request's record, filled as the request flows and
+	// complete (status, sizes, latency, attempts) when the log phase
+	// runs. Plugins read it, and may add calls (Record.AddCall) or set
+	// TraceID; it is pooled with the Ctx.
+	Record *record.Record
 
 	// Shared lets plugins of one request pass values to each other's later
 	// phases, keyed by plugin name. Allocated on first use.

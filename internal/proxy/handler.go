@@ -209,6 +209,7 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := h.ctxPool.Get().(*reqState)
 	c := &st.Ctx
 	c.Req = r
+	c.Record = &st.rec
 	c.StartedAt = time.Now()
 	c.Scheme = lh.scheme
 	ip, addr := clientAddr(r.RemoteAddr)
@@ -287,6 +288,7 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	}
 	route := snap.Routes[st.match.Route]
 	st.route = route
+	st.rec.Routed = time.Since(c.StartedAt)
 	c.Route = &route.Info
 	c.Directory = snap.Directory
 	if e := route.ProtocolExit(r, lh.scheme == "https", st.trusted); e != nil {
@@ -413,16 +415,10 @@ func (h *Handler) exit(w *countingWriter, st *reqState, e *plugin.Exit) {
 	writeExit(w, st.Req, e, st.RequestID)
 }
 
-// finish runs the log phase after the response is out and hands the
-// request's record to the observers.
+// finish completes the request's record, runs the log phase after the
+// response is out and hands the record to the observers.
 func (h *Handler) finish(st *reqState, r *http.Request) {
 	c := &st.Ctx
-	if st.route != nil {
-		h.logPhase(st)
-	}
-	if len(h.opts.Observers) == 0 {
-		return
-	}
 	rec := &st.rec
 	rec.Time = c.StartedAt
 	rec.RequestID = c.RequestID
@@ -441,6 +437,9 @@ func (h *Handler) finish(st *reqState, r *http.Request) {
 	}
 	if c.Route != nil {
 		rec.Route = c.Route.Name
+		if len(c.Route.Paths) > 0 {
+			rec.RoutePath = c.Route.Paths[0]
+		}
 	}
 	if c.Service != nil {
 		rec.Service = c.Service.Name
@@ -450,6 +449,9 @@ func (h *Handler) finish(st *reqState, r *http.Request) {
 	}
 	rec.Credential = c.Credential
 	rec.Latency = time.Since(c.StartedAt)
+	if st.route != nil {
+		h.logPhase(st)
+	}
 	for _, o := range h.opts.Observers {
 		o.Observe(rec)
 	}

@@ -40,6 +40,7 @@ func (r recorder) next(t *testing.T) record.Record {
 type probe struct {
 	deny     bool
 	trailers chan http.Header
+	records  chan record.Record // the record as the log phase sees it (nil: not kept)
 }
 
 func (p *probe) Access(c *plugin.Ctx) error {
@@ -52,7 +53,14 @@ func (p *probe) HeaderFilter(c *plugin.Ctx) {}
 func (p *probe) BodyFilter(c *plugin.Ctx, body io.Reader) io.Reader {
 	return body
 }
-func (p *probe) Log(c *plugin.Ctx) { p.trailers <- c.Resp.Trailer }
+func (p *probe) Log(c *plugin.Ctx) {
+	p.trailers <- c.Resp.Trailer
+	if p.records != nil {
+		r := *c.Record
+		r.Attempts = append([]record.Attempt(nil), r.Attempts...)
+		p.records <- r
+	}
+}
 
 func withProbe(g *testGateway, p *probe) {
 	step := snapshot.Step{Name: "probe", Base: p}
@@ -151,6 +159,31 @@ func TestObserversGetTheRecord(t *testing.T) {
 	r = rec.next(t)
 	if r.Exit != "probe" || r.Source != "gateway" || r.Status != 403 || len(r.Attempts) != 0 {
 		t.Errorf("exit record %+v", r)
+	}
+}
+
+// The log phase reads the request's record complete: what the client got,
+// the route, when routing ended and the attempt that answered.
+func TestLogPhaseSeesTheCompleteRecord(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, "made")
+	}))
+	defer up.Close()
+	g := newTestGateway(t, simpleConfig, map[string]string{"UP": up.URL}, nil)
+	p := &probe{trailers: make(chan http.Header, 1), records: make(chan record.Record, 1)}
+	withProbe(g, p)
+	if code, body := send(t, http.MethodGet, g.URL+"/x", "", false); code != http.StatusCreated || body != "made" {
+		t.Fatalf("%d %q", code, body)
+	}
+	trailerOf(t, p)
+	r := <-p.records
+	if r.Status != http.StatusCreated || r.BytesSent != 4 || r.Method != "GET" || r.URI != "/x" ||
+		r.Service != "s" || r.RoutePath == "" || r.Source != record.SourceUpstream {
+		t.Errorf("record %+v", r)
+	}
+	if a := r.Answer(); a == nil || a.Status != http.StatusCreated || !(0 < r.Routed && r.Routed <= a.Start && a.End <= r.Latency) {
+		t.Errorf("timings: routed %v, attempt %+v, latency %v", r.Routed, a, r.Latency)
 	}
 }
 

@@ -30,15 +30,25 @@ type Record struct {
 	Proto     string
 	UserAgent string
 
-	Route      string
+	Route string
+	// RoutePath is the matched route's first configured path ("" when it
+	// has none): what metrics name an unnamed route by.
+	RoutePath  string
 	Service    string
 	Consumer   string
 	Credential string
+	// TraceID is the request's trace id as hex, set by a tracing plugin
+	// in the access phase ("" when none traces the request).
+	TraceID string
+	// Routed is when the router had matched, counted from Time (0: the
+	// request never reached the router).
+	Routed time.Duration
 
 	Status        int
 	BytesSent     int64 // body bytes sent to the client
 	BytesReceived int64 // body bytes the client declared (Content-Length)
-	// Latency is the time from receipt to the end of the log phase.
+	// Latency is the time from receipt to the end of the response, set
+	// before the log phase runs.
 	Latency time.Duration
 	// Source is SourceUpstream or SourceGateway.
 	Source string
@@ -56,7 +66,39 @@ type Record struct {
 	attemptBuf [2]Attempt // room for the common cases without allocating
 	plugins    [MaxPluginTimings]PluginTiming
 	nplugins   int
+	calls      [MaxCalls]Call
+	ncalls     int
 }
+
+// MaxCalls bounds the calls a record holds (as MaxPluginTimings does
+// plugin timings).
+const MaxCalls = 8
+
+// Call is a call the request waited for outside the upstream attempts:
+// a Redis command of a rate limit, a DNS lookup. Start counts from the
+// request's Time.
+type Call struct {
+	// Kind names the system called ("redis", "dns").
+	Kind string
+	// Name is the operation ("EVALSHA", "A example.com").
+	Name     string
+	Target   string // host:port, "" when unknown
+	Start    time.Duration
+	Duration time.Duration
+	Err      bool
+}
+
+// AddCall records a call; past MaxCalls it is dropped.
+func (r *Record) AddCall(c Call) {
+	if r.ncalls == len(r.calls) {
+		return
+	}
+	r.calls[r.ncalls] = c
+	r.ncalls++
+}
+
+// Calls are the calls in the order they were made.
+func (r *Record) Calls() []Call { return r.calls[:r.ncalls] }
 
 // Attempt is one upstream attempt. Its times are counted from the
 // attempt's start; a step not reached (or not seen: HTTP/2 connects and
