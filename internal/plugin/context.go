@@ -72,6 +72,11 @@ type Ctx struct {
 	// TraceID; it is pooled with the Ctx.
 	Record *record.Record
 
+	// secretHeader and secretQuery are where an auth plugin read the
+	// request's credential (secrets.go).
+	secretHeader string
+	secretQuery  string
+
 	// Shared lets plugins of one request pass values to each other's later
 	// phases, keyed by plugin name. Allocated on first use.
 	Shared map[string]any

@@ -157,9 +157,15 @@ func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 		)
 		if in.inHeader {
 			headerKey, v = headerValue(c.Req.Header, k.header)
+			if v.kind != absent {
+				c.MarkSecretHeader(headerKey)
+			}
 		}
 		if v.kind == absent && in.inQuery {
 			v = queryValue(c.RawQuery, k.name)
+			if v.kind != absent {
+				c.MarkSecretQuery(k.name)
+			}
 		}
 		if v.kind == absent && in.inBody {
 			if body == nil {
