@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# Plugin-overhead benchmark: Turnpike's throughput through a route with no
-# plugin, one with key-auth + rate-limiting (policy local) and one with
-# key-auth + rate-limiting (policy redis), measured interleaved in one run
-# on 127.0.0.1 only, and the plugin routes' req/s as a ratio of the
-# no-plugin route's in the same round. See bench/README.md.
+# Plugin-overhead benchmark: Turnpike's throughput and CPU per request
+# through a route with no plugin and through routes with plugins, measured
+# interleaved in one run on 127.0.0.1 only; each plugin route's req/s and
+# CPU per request as a ratio of the no-plugin route's in the same round.
+# See bench/README.md.
 #
 #   bench/plugins.sh                        # 3 rounds x 5 s per route
 #   ROUNDS=1 DURATION=2 bench/plugins.sh    # smoke test
+#   ROUTES="none prom" bench/plugins.sh     # some routes only
+#
+# Routes: none (no plugin), local and redis (key-auth + rate-limiting,
+# policy local and redis), prom (prometheus, every metric on), otel and
+# otel001 (opentelemetry at sampling 1.0 and 0.01, to the backend's OTLP
+# sink), httplog (http-log to the backend's sink), logging (the patterns
+# guide's logging format, to a file).
 #
 # Knobs (environment):
 #   ROUNDS=3  DURATION=5  WARMUP=1  CONNS=64  THREADS=1
+#   ROUTES="none local redis prom otel otel001 httplog logging" (none is always measured)
 #   PIN=1 (turnpike alone on CPU 0; wrk, backend and redis-server on CPU 1) | 0
 #   PORT_BASE=18300 (backend; turnpike +1, redis-server +2)
 #   TURNPIKE_BIN=<prebuilt binary> (default: build ./cmd/turnpike)
@@ -25,6 +33,7 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-1}
 PIN=${PIN:-1}
 PORT_BASE=${PORT_BASE:-18300}
+ROUTES=${ROUTES:-none local redis prom otel otel001 httplog logging}
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 
@@ -62,9 +71,46 @@ turnpike_binary "$ROOT"
 start backend "${ON_LOAD[@]}" "$TMP/bin/backend" -addr "127.0.0.1:$BPORT"
 start redis "${ON_LOAD[@]}" redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$TMP"
 
-# The limit is far above what the run can send: every request is counted
-# and admitted, so the figures are the cost of counting.
-cat >"$TMP/turnpike.yml" <<EOF
+case " $ROUTES " in *" none "*) ;; *) ROUTES="none $ROUTES" ;; esac
+# route_yaml ROUTE prints the route's entry. The rate limits are far above
+# what the run can send: every request is counted and admitted, so the
+# figures are the cost of counting.
+route_yaml() {
+  case $1 in
+  none) echo "  - {name: none, paths: [/none]}" ;;
+  local) echo "  - {name: local, paths: [/local], plugins: [{name: key-auth}, {name: rate-limiting, config: {hour: 1000000000, policy: local}}]}" ;;
+  redis) echo "  - {name: redis, paths: [/redis], plugins: [{name: key-auth}, {name: rate-limiting, config: {hour: 1000000000, policy: redis, redis: {host: 127.0.0.1, port: $RPORT}}}]}" ;;
+  prom) echo "  - {name: prom, paths: [/prom], plugins: [{name: prometheus, config: {per_consumer: true, status_code_metrics: true, latency_metrics: true, bandwidth_metrics: true, upstream_health_metrics: true}}]}" ;;
+  otel) echo "  - {name: otel, paths: [/otel], plugins: [{name: opentelemetry, config: {endpoint: \"127.0.0.1:$BPORT\", service_name: bench, sampling_rate: 1.0}}]}" ;;
+  otel001) echo "  - {name: otel001, paths: [/otel001], plugins: [{name: opentelemetry, config: {endpoint: \"127.0.0.1:$BPORT\", service_name: bench, sampling_rate: 0.01}}]}" ;;
+  httplog) echo "  - {name: httplog, paths: [/httplog], plugins: [{name: http-log, config: {http_endpoint: \"http://127.0.0.1:$BPORT/log\"}}]}" ;;
+  # The patterns guide's format, as written there.
+  logging) cat <<EOF
+  - name: logging
+    paths: [/logging]
+    plugins:
+    - name: logging
+      config:
+        path: $TMP/logging.log
+        log_level: info
+        log_format:
+          request:
+            uri: \$request_uri
+            method: \$request_method
+            size: \$request_length
+          response:
+            status: \$status
+            size: \$response_length
+          latency:
+            request: \$request_time_ms
+            upstream: \$upstream_connect_time_ms
+EOF
+    ;;
+  *) die "unknown route '$1' in ROUTES" ;;
+  esac
+}
+{
+  cat <<EOF
 _format_version: "3.0"
 consumers:
 - username: bench
@@ -73,24 +119,12 @@ services:
 - name: backend
   url: http://127.0.0.1:$BPORT
   routes:
-  - {name: none, paths: [/none]}
-  - name: local
-    paths: [/local]
-    plugins:
-    - name: key-auth
-    - name: rate-limiting
-      config: {hour: 1000000000, policy: local}
-  - name: redis
-    paths: [/redis]
-    plugins:
-    - name: key-auth
-    - name: rate-limiting
-      config: {hour: 1000000000, policy: redis, redis: {host: 127.0.0.1, port: $RPORT}}
 EOF
+  for route in $ROUTES; do route_yaml "$route"; done
+} >"$TMP/turnpike.yml"
 start turnpike env GOMAXPROCS=1 "${ON_PROXY[@]}" "$TMP/bin/turnpike" run -c "$TMP/turnpike.yml" \
   --proxy-listen "127.0.0.1:$TPORT" --admin-listen off --access-log off
 
-ROUTES="none local redis"
 for route in $ROUTES; do
   ok=0
   for _ in $(seq 100); do
@@ -105,8 +139,10 @@ for route in $ROUTES; do
     die "/$route/hello did not answer 200"
   fi
 done
-curl -fsS -D - -o /dev/null -H "apikey: bench-key" "http://127.0.0.1:$TPORT/redis/hello" | grep -qi '^x-ratelimit-remaining-hour' ||
-  die "the redis route sends no rate-limit headers"
+if [[ " $ROUTES " == *" redis "* ]]; then
+  curl -fsS -D - -o /dev/null -H "apikey: bench-key" "http://127.0.0.1:$TPORT/redis/hello" | grep -qi '^x-ratelimit-remaining-hour' ||
+    die "the redis route sends no rate-limit headers"
+fi
 
 {
   echo "cpu:     $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), nproc $(nproc)"
@@ -114,7 +150,7 @@ curl -fsS -D - -o /dev/null -H "apikey: bench-key" "http://127.0.0.1:$TPORT/redi
   echo "wrk:     $(wrk -v 2>&1 | head -n 1)"
   echo "redis:   $(redis-server --version)"
   echo "commit:  $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)"
-  echo "command: ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS THREADS=$THREADS PIN=$PIN bench/plugins.sh"
+  echo "command: ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP CONNS=$CONNS THREADS=$THREADS PIN=$PIN ROUTES=\"$ROUTES\" bench/plugins.sh"
 }
 
 # --- measure ------------------------------------------------------------------
@@ -145,14 +181,9 @@ run() {
   US=$(awk -v t=$((t1 - t0)) -v c="$CLK" -v n="$req" 'BEGIN{printf "%.1f", t/c*1e6/n}')
 }
 
-log "$ROUNDS rounds x 3 routes x (${WARMUP}s warm-up + ${DURATION}s), $CONNS connections, PIN=$PIN"
-printf '\n%-6s %12s %12s %12s %11s %11s   %s\n' round "none req/s" "local req/s" "redis req/s" local/none redis/none \
-  "turnpike CPU us/req: none local redis"
-RATIOS_LOCAL=()
-RATIOS_REDIS=()
-CPU_LOCAL=()
-CPU_REDIS=()
-declare -A R U
+log "$ROUNDS rounds x routes ($ROUTES) x (${WARMUP}s warm-up + ${DURATION}s), $CONNS connections, PIN=$PIN"
+printf '\n%-6s %-8s %12s %10s %12s %10s\n' round route "req/s" "/none" "CPU us/req" "CPU ratio"
+declare -A R U RATIO CPU
 for r in $(seq "$ROUNDS"); do
   for route in $ROUTES; do
     kill -0 "${PID[turnpike]}" 2>/dev/null || die "turnpike exited: $(tail -n 5 "$TMP/turnpike.log")"
@@ -160,16 +191,20 @@ for r in $(seq "$ROUNDS"); do
     R[$route]=$RPS
     U[$route]=$US
   done
-  lr=$(awk -v a="${R[local]}" -v b="${R[none]}" 'BEGIN{printf "%.3f", a/b}')
-  rr=$(awk -v a="${R[redis]}" -v b="${R[none]}" 'BEGIN{printf "%.3f", a/b}')
-  RATIOS_LOCAL+=("$lr")
-  RATIOS_REDIS+=("$rr")
-  CPU_LOCAL+=("$(awk -v a="${U[none]}" -v b="${U[local]}" 'BEGIN{printf "%.3f", a/b}')")
-  CPU_REDIS+=("$(awk -v a="${U[none]}" -v b="${U[redis]}" 'BEGIN{printf "%.3f", a/b}')")
-  printf '%-6s %12.0f %12.0f %12.0f %11s %11s   %s %s %s\n' "$r" "${R[none]}" "${R[local]}" "${R[redis]}" "$lr" "$rr" \
-    "${U[none]}" "${U[local]}" "${U[redis]}"
+  for route in $ROUTES; do
+    rr=$(awk -v a="${R[$route]}" -v b="${R[none]}" 'BEGIN{printf "%.3f", a/b}')
+    cr=$(awk -v a="${U[none]}" -v b="${U[$route]}" 'BEGIN{printf "%.3f", a/b}')
+    RATIO[$route]+="$rr "
+    CPU[$route]+="$cr "
+    printf '%-6s %-8s %12.0f %10s %12s %10s\n' "$r" "$route" "${R[$route]}" "$rr" "${U[$route]}" "$cr"
+  done
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-printf '%-6s %12s %12s %12s %11s %11s\n' median "" "" "" "$(median "${RATIOS_LOCAL[@]}")" "$(median "${RATIOS_REDIS[@]}")"
-echo "CPU-bound equivalent (none us/req / route us/req, median): local $(median "${CPU_LOCAL[@]}"), redis $(median "${CPU_REDIS[@]}")"
-echo "targets: local/none >= 0.85, redis/none >= 0.6"
+echo
+echo "medians over $ROUNDS rounds (route / none; CPU ratio is none us/req over route us/req, the CPU-bound equivalent):"
+for route in $ROUTES; do
+  [[ $route == none ]] && continue
+  # shellcheck disable=SC2086
+  printf '  %-8s req/s %s  CPU %s\n' "$route" "$(median ${RATIO[$route]})" "$(median ${CPU[$route]})"
+done
+echo "targets: local >= 0.85, redis >= 0.6, prom >= 0.95, otel >= 0.80, otel001 >= 0.95, httplog >= 0.90, logging >= 0.92"

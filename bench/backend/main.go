@@ -6,12 +6,19 @@
 //	/hello  13-byte text body "Hello, World!"
 //	/json   1 KiB JSON document
 //
+// and two sinks that read a POSTed body and answer 200 with none, the
+// collectors of the log and tracing plugins' benchmarks:
+//
+//	POST /log        an http-log endpoint
+//	POST /v1/traces  an OTLP/HTTP trace receiver
+//
 // Anything else answers 404. It listens on loopback only.
 package main
 
 import (
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -58,6 +65,13 @@ func (s *static) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(s.body)
 }
 
+// sink reads the body and answers 200 with an empty body.
+func sink(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	w.Header()["Content-Length"] = []string{"0"}
+	w.WriteHeader(http.StatusOK)
+}
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18100", "listen address (loopback)")
 	flag.Parse()
@@ -69,6 +83,8 @@ func main() {
 	mux := http.NewServeMux()
 	mux.Handle("GET /hello", newStatic("text/plain; charset=utf-8", []byte("Hello, World!")))
 	mux.Handle("GET /json", newStatic("application/json", jsonBody(1024)))
+	mux.HandleFunc("POST /log", sink)
+	mux.HandleFunc("POST /v1/traces", sink)
 
 	srv := &http.Server{
 		Addr:              *addr,
