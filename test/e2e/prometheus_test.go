@@ -228,3 +228,33 @@ upstreams:
 		t.Errorf("after two reloads: %v", v)
 	}
 }
+
+// kong_datastore_reachable: 1 while the Redis that rate limits share
+// answers, 0 while it does not.
+func TestPrometheusDatastore(t *testing.T) {
+	echo := gwtest.StartEcho(t, "echo")
+	rd := gwtest.StartRedis(t)
+	gw := gwtest.Start(t, `_format_version: "3.0"
+services:
+- name: echo
+  url: `+echo.URL+`
+  routes: [{name: api, paths: [/api]}]
+plugins:
+- name: prometheus
+- name: rate-limiting
+  config: {hour: 1000, `+redisPolicy(rd, "")+`}
+`, gwtest.Options{Args: []string{"--access-log", "off"}})
+	const reachable = "kong_datastore_reachable{}"
+	if resp, _ := gw.Get("/api"); resp.StatusCode != 200 {
+		t.Fatalf("/api: %d", resp.StatusCode)
+	}
+	if v, ok := scrape(t, gw)[reachable]; !ok || v != 1 {
+		t.Fatalf("redis up: %v %v", v, ok)
+	}
+	rd.Pause()
+	if v := scrape(t, gw)[reachable]; v != 0 {
+		t.Errorf("redis paused: %v", v)
+	}
+	rd.Resume()
+	waitUntil(t, "redis reachable again", func() bool { return scrape(t, gw)[reachable] == 1 })
+}
