@@ -301,8 +301,12 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		return nil, fmt.Errorf("--dns-*: %v", err)
 	}
 	ups := upstream.NewRuntime(upstream.RuntimeParts{Pools: g.pools, States: states, Health: g.health, Resolver: g.resolver})
+	nodeID := make([]byte, 16)
+	rand.Read(nodeID)
+	stores := store.NewProvider()
 	deps := snapshot.Deps{Registry: reg, Upstreams: ups,
-		Env: plugin.Env{Logger: logger, Metrics: metrics.Registry, Store: store.NewProvider(), HTTPClient: outboundClient()}}
+		Env: plugin.Env{Logger: logger, Metrics: metrics.Registry, Store: stores, HTTPClient: outboundClient(),
+			Node: &node{id: hex.EncodeToString(nodeID), g: g, store: stores}}}
 	deps.MaxResponseHeaderBytes = o.upMaxHeaderBytes
 	// go-redis reports dial failures through a package-level logger that
 	// writes plain text; route it into the gateway's structured log.
@@ -375,8 +379,6 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		g.close()
 		return nil, err
 	}
-	nodeID := make([]byte, 16)
-	rand.Read(nodeID)
 	adminHandler, err := admin.Handler(admin.Source{
 		Version:  Version,
 		NodeID:   hex.EncodeToString(nodeID),

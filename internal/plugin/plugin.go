@@ -62,6 +62,9 @@ type Env struct {
 	// shipping): one client with the gateway's timeouts and connection
 	// pool (nil in unit tests: make your own).
 	HTTPClient *http.Client
+	// Node reads node-wide facts (connections, target health, datastore)
+	// at scrape time (nil in dry runs and unit tests: none to report).
+	Node Node
 }
 
 // Certificates looks up the `certificates` and `ca_certificates`

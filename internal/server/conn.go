@@ -29,6 +29,8 @@ type sniffConn struct {
 	// h2 is set once the detector saw the h2c preface.
 	h2 atomic.Bool
 	g  h2Guard
+	// busy: counted in Stats.Busy (server.go).
+	busy atomic.Bool
 }
 
 func (c *sniffConn) init(nc net.Conn, h2 h2Limits) {

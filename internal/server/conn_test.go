@@ -289,3 +289,81 @@ func BenchmarkGuard(b *testing.B) {
 type hijackRecorder struct{ http.ResponseWriter }
 
 func (*hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) { return nil, nil, nil }
+
+// TestStatsBusy: a connection counts as busy while a request is in
+// progress on it (HTTP/1 and HTTP/2 alike), and not once it is idle or
+// closed.
+func TestStatsBusy(t *testing.T) {
+	cert := testCert(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+	})
+	s, err := New("test", []Listen{{Addr: "127.0.0.1:0"}, {Addr: "127.0.0.1:0", TLS: true}},
+		func(string, string) http.Handler { return h }, DefaultLimits,
+		TLS{Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert, nil }},
+		slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Serve()
+	defer s.Shutdown(context.Background())
+	waitFor := func(what string, busy, active int64) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			b, a := s.Stats.Busy.Load(), s.Stats.Active.Load()
+			if b == busy && a == active {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: busy %d active %d, want %d %d", what, b, a, busy, active)
+			}
+		}
+	}
+	addrs := s.Addrs()
+	c := dialer(t, false, addrs[0].String())
+	waitFor("connected", 0, 1)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-entered
+	waitFor("in a request", 1, 1)
+	release <- struct{}{}
+	if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("idle", 0, 1)
+	c.Close()
+	waitFor("closed", 0, 0)
+
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	done := make(chan error, 2)
+	get := func() {
+		resp, err := (&http.Client{Transport: tr}).Get("https://" + addrs[1].String() + "/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}
+	// One request first, so that the two after it share its connection.
+	go get()
+	<-entered
+	release <- struct{}{}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	waitFor("h2 idle", 0, 1)
+	go get()
+	go get()
+	<-entered
+	<-entered
+	waitFor("two streams on one h2 connection", 1, 1)
+	release <- struct{}{}
+	release <- struct{}{}
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor("h2 idle again", 0, 1)
+}

@@ -486,6 +486,7 @@ type h2TLSConn struct {
 	net.Conn // the *tls.Conn
 	state    tls.ConnectionState
 	g        h2Guard
+	busy     atomic.Bool // counted in Stats.Busy (server.go)
 }
 
 func (c *h2TLSConn) Read(p []byte) (int, error) {

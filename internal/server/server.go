@@ -41,6 +41,9 @@ var DefaultLimits = Limits{
 type Stats struct {
 	Accepted atomic.Uint64
 	Active   atomic.Int64
+	// Busy are the open connections with a request in progress (NGINX's
+	// reading and writing); the others are idle or yet to send one.
+	Busy atomic.Int64
 }
 
 // TLS is what TLS listeners take, at every handshake, from the
@@ -225,12 +228,38 @@ func (s *Server) connState(c net.Conn, state http.ConnState) {
 			s.Stats.Accepted.Add(1)
 			s.Stats.Active.Add(1)
 		}
+	case http.StateActive:
+		if b := busyFlag(c); b != nil && b.CompareAndSwap(false, true) {
+			s.Stats.Busy.Add(1)
+		}
+	case http.StateIdle:
+		s.notBusy(c)
 	case http.StateHijacked:
 		if sc := sniffOf(c); sc != nil {
 			sc.off.Store(true)
 		}
+		s.notBusy(c)
 		s.Stats.Active.Add(-1)
 	case http.StateClosed:
+		s.notBusy(c)
 		s.Stats.Active.Add(-1)
 	}
+}
+
+func (s *Server) notBusy(c net.Conn) {
+	if b := busyFlag(c); b != nil && b.CompareAndSwap(true, false) {
+		s.Stats.Busy.Add(-1)
+	}
+}
+
+// busyFlag is where a connection notes that it is counted in Stats.Busy
+// (nil for a conn of no listener of ours).
+func busyFlag(c net.Conn) *atomic.Bool {
+	if sc := sniffOf(c); sc != nil {
+		return &sc.busy
+	}
+	if hc, ok := c.(*h2TLSConn); ok {
+		return &hc.busy
+	}
+	return nil
 }

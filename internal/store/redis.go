@@ -289,6 +289,36 @@ func (s *Redis) Clients() int {
 	return len(s.conns)
 }
 
+// Reachable reports whether every Redis client in use answers a PING
+// within its timeout and ctx (true when none is in use). A client whose
+// breaker is open is unreachable without a call. The clients are asked
+// at once, so a scrape waits for the slowest only.
+func (s *Redis) Reachable(ctx context.Context) bool {
+	s.mu.Lock()
+	clients := make([]*RedisClient, len(s.conns))
+	for i, e := range s.conns {
+		if e.c.BreakerOpen() {
+			s.mu.Unlock()
+			return false
+		}
+		clients[i] = e.c
+	}
+	s.mu.Unlock()
+	var down atomic.Bool
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, c.timeout)
+			defer cancel()
+			if c.client.Ping(ctx).Err() != nil {
+				down.Store(true)
+			}
+		})
+	}
+	wg.Wait()
+	return !down.Load()
+}
+
 func (s *Redis) release(sc *sharedClient) {
 	s.mu.Lock()
 	if sc.refs--; sc.refs > 0 {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -78,6 +79,35 @@ func TestRedisAcquireShares(t *testing.T) {
 	}
 	if _, _, err := s.Acquire(RedisOptions{}); err == nil {
 		t.Error("invalid options accepted")
+	}
+}
+
+func TestRedisReachable(t *testing.T) {
+	ctx := context.Background()
+	s := NewRedis()
+	if !s.Reachable(ctx) {
+		t.Fatal("no client in use, unreachable")
+	}
+	srv := gwtest.StartRedis(t)
+	_, release, err := s.Acquire(RedisOptions{Addrs: []string{srv.Addr}, Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if !s.Reachable(ctx) {
+		t.Fatal("a running redis-server unreachable")
+	}
+	srv.Pause()
+	start := time.Now()
+	if s.Reachable(ctx) {
+		t.Error("a stopped redis-server reachable")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the check took %v, past the client's timeout", d)
+	}
+	srv.Resume()
+	if !s.Reachable(ctx) {
+		t.Error("unreachable after it resumed")
 	}
 }
 
