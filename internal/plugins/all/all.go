@@ -11,6 +11,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/cors"
 	"github.com/turnpikegw/turnpike/internal/plugins/jwt"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
+	"github.com/turnpikegw/turnpike/internal/plugins/logging"
 	"github.com/turnpikegw/turnpike/internal/plugins/mtlsauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
@@ -30,6 +31,7 @@ func Registrations() []plugin.Registration {
 		adaptiveconcurrency.Registration(),
 		circuitbreaker.Registration(),
 		cors.Registration(),
+		logging.Registration(),
 		mtlsauth.Registration(),
 		ratelimiting.Registration(),
 		requesttermination.Registration(),
