@@ -8,6 +8,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/adaptiveconcurrency"
 	"github.com/turnpikegw/turnpike/internal/plugins/basicauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/circuitbreaker"
+	"github.com/turnpikegw/turnpike/internal/plugins/correlationid"
 	"github.com/turnpikegw/turnpike/internal/plugins/cors"
 	"github.com/turnpikegw/turnpike/internal/plugins/jwt"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
@@ -30,6 +31,7 @@ func Registrations() []plugin.Registration {
 		acl.Registration(),
 		adaptiveconcurrency.Registration(),
 		circuitbreaker.Registration(),
+		correlationid.Registration(),
 		cors.Registration(),
 		logging.Registration(),
 		mtlsauth.Registration(),
