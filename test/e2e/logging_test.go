@@ -198,8 +198,8 @@ services:
 		t.Fatalf("%d lines, want %d:\n%s", len(lines), n, data)
 	}
 	var l struct {
-		At  string
-		Who struct{ Consumer, Auth, Agent string }
+		At       string
+		Who      struct{ Consumer, Auth, Agent string }
 		Upstream struct {
 			Addr   string
 			Status int
