@@ -198,6 +198,10 @@ type gateway struct {
 	proxy     *server.Server
 	admin     *server.Server
 	accessLog *observe.AccessLog
+	// lines is where log plugins' lines go (plugin.Env.AccessLog): the
+	// access log, or with --access-log off one of its own on standard
+	// output, since a plugin's lines were asked for in the configuration.
+	lines     *observe.AccessLog
 	logFile   io.Closer
 	loader    *reload.Loader
 	stopWatch context.CancelFunc
@@ -277,6 +281,10 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		g.logFile = f
 		g.accessLog = observe.NewAccessLog(f, 8192)
 	}
+	g.lines = g.accessLog
+	if g.lines == nil {
+		g.lines = observe.NewAccessLog(stdout, 8192)
+	}
 	g.pools = upstream.NewPools(upstream.PoolOptions{MaxIdle: o.keepalive, IdleTimeout: o.keepaliveTimeout})
 	reg, err := plugin.NewRegistry(all.Registrations())
 	if err != nil {
@@ -305,7 +313,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	rand.Read(nodeID)
 	stores := store.NewProvider()
 	deps := snapshot.Deps{Registry: reg, Upstreams: ups,
-		Env: plugin.Env{Logger: logger, Metrics: metrics.Registry, Store: stores, HTTPClient: outboundClient(),
+		Env: plugin.Env{Logger: logger, Metrics: metrics.Registry, Store: stores, HTTPClient: outboundClient(), AccessLog: g.lines,
 			Node: &node{id: hex.EncodeToString(nodeID), g: g, store: stores}}}
 	deps.MaxResponseHeaderBytes = o.upMaxHeaderBytes
 	// go-redis reports dial failures through a package-level logger that
@@ -539,6 +547,9 @@ func (g *gateway) closeContext(ctx context.Context) {
 	}
 	if g.accessLog != nil {
 		g.accessLog.Close()
+	}
+	if g.lines != nil && g.lines != g.accessLog {
+		g.lines.Close()
 	}
 	if g.logFile != nil {
 		g.logFile.Close()

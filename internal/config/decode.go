@@ -113,6 +113,10 @@ func (d *decoder) decode(v *value, rv reflect.Value, path string) {
 		return
 	}
 	if rv.CanAddr() {
+		if m, ok := rv.Addr().Interface().(orderedMap); ok {
+			d.decodeOrdered(v, m, rv.Type(), path)
+			return
+		}
 		if s, ok := rv.Addr().Interface().(stringShorthand); ok {
 			switch v.kind {
 			case kindString:
@@ -264,6 +268,51 @@ func (d *decoder) decodeStruct(v *value, rv reflect.Value, path string) {
 		}
 		d.decode(v.vals[i], rv.FieldByIndex(f.index), child)
 	}
+}
+
+// orderedMap is implemented by map types that keep their keys in document
+// order (plugin.Ordered: config does not import plugin): config that
+// shapes output after the user's document, the logging plugin's
+// log_format.
+type orderedMap interface {
+	// Set appends key with value: a string, int64, float64, bool, nil,
+	// []any, or a pointer to a map of the receiver's type.
+	Set(key string, value any)
+}
+
+// decodeOrdered decodes the map v into m, key by key in document order;
+// maps below it become new values of type t.
+func (d *decoder) decodeOrdered(v *value, m orderedMap, t reflect.Type, path string) {
+	if v.kind != kindMap {
+		d.fail(path, v, "expected a map")
+		return
+	}
+	for i, key := range v.keys {
+		m.Set(key, d.orderedValue(v.vals[i], t))
+	}
+}
+
+func (d *decoder) orderedValue(v *value, t reflect.Type) any {
+	switch v.kind {
+	case kindMap:
+		nested := reflect.New(t)
+		m := nested.Interface().(orderedMap)
+		for i, key := range v.keys {
+			m.Set(key, d.orderedValue(v.vals[i], t))
+		}
+		return m
+	case kindSeq:
+		out := make([]any, len(v.items))
+		for i, item := range v.items {
+			out[i] = d.orderedValue(item, t)
+		}
+		return out
+	case kindString:
+		if d.asWritten && v.ref != "" {
+			return v.ref
+		}
+	}
+	return v.plain()
 }
 
 func (d *decoder) decodeSlice(v *value, rv reflect.Value, path string) {

@@ -47,12 +47,27 @@ func (l *AccessLog) Dropped() uint64 { return l.dropped.Load() }
 func (l *AccessLog) Observe(r *record.Record) {
 	bp := l.bufs.Get().(*[]byte)
 	*bp = AppendRecord((*bp)[:0], r)
+	l.enqueue(bp)
+}
+
+// enqueue hands a line to the writer, or drops and counts it when the
+// queue is full.
+func (l *AccessLog) enqueue(bp *[]byte) {
 	select {
 	case l.queue <- bp:
 	default:
 		l.dropped.Add(1)
 		l.bufs.Put(bp)
 	}
+}
+
+// WriteLine queues a copy of b, a whole line that ends in a newline,
+// written by the same writer as the access log's own lines (log plugins,
+// through plugin.Env.AccessLog).
+func (l *AccessLog) WriteLine(b []byte) {
+	bp := l.bufs.Get().(*[]byte)
+	*bp = append((*bp)[:0], b...)
+	l.enqueue(bp)
 }
 
 func (l *AccessLog) run() {

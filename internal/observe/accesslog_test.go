@@ -73,6 +73,29 @@ func TestAccessLogWritesEveryLineOrCountsIt(t *testing.T) {
 	}
 }
 
+func TestAccessLogWriteLineCopiesAndSharesTheQueue(t *testing.T) {
+	var out lockedBuffer
+	l := NewAccessLog(&out, 4)
+	line := []byte(`{"a":1}` + "\n")
+	const n = 500
+	for range n {
+		l.WriteLine(line)
+		// The caller reuses its buffer at once.
+		line[5] = '2'
+		l.Observe(&record.Record{Time: time.Now(), Source: "gateway"})
+		line[5] = '1'
+	}
+	l.Close()
+	got := out.b.String()
+	if strings.Contains(got, `{"a":2}`) {
+		t.Fatal("a line changed after WriteLine returned")
+	}
+	lines := strings.Count(got, "\n")
+	if uint64(lines)+l.Dropped() != 2*n || strings.Count(got, `{"a":1}`) == 0 {
+		t.Fatalf("%d lines written + %d dropped != %d", lines, l.Dropped(), 2*n)
+	}
+}
+
 func BenchmarkAppendRecord(b *testing.B) {
 	e := &record.Record{Time: time.Now(), RequestID: "0123456789abcdef0123456789abcdef", ClientIP: "127.0.0.1",
 		Method: "GET", URI: "/api/users/7?x=1", Host: "api.example.com", Proto: "HTTP/1.1", Status: 200,

@@ -65,6 +65,18 @@ type Env struct {
 	// Node reads node-wide facts (connections, target health, datastore)
 	// at scrape time (nil in dry runs and unit tests: none to report).
 	Node Node
+	// AccessLog takes whole log lines to the access log's destination
+	// (standard output by default), through its queue: for log plugins
+	// whose lines go where the gateway's own do (nil in dry runs and unit
+	// tests).
+	AccessLog LineWriter
+}
+
+// LineWriter takes finished log lines. WriteLine copies b (the caller may
+// reuse it at once), queues it and returns without waiting: when the
+// queue is full the line is dropped and counted.
+type LineWriter interface {
+	WriteLine(b []byte)
 }
 
 // Certificates looks up the `certificates` and `ca_certificates`

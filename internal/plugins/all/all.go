@@ -8,9 +8,11 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/adaptiveconcurrency"
 	"github.com/turnpikegw/turnpike/internal/plugins/basicauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/circuitbreaker"
+	"github.com/turnpikegw/turnpike/internal/plugins/correlationid"
 	"github.com/turnpikegw/turnpike/internal/plugins/cors"
 	"github.com/turnpikegw/turnpike/internal/plugins/jwt"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
+	"github.com/turnpikegw/turnpike/internal/plugins/logging"
 	"github.com/turnpikegw/turnpike/internal/plugins/mtlsauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/prometheus"
 	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting"
@@ -30,7 +32,9 @@ func Registrations() []plugin.Registration {
 		acl.Registration(),
 		adaptiveconcurrency.Registration(),
 		circuitbreaker.Registration(),
+		correlationid.Registration(),
 		cors.Registration(),
+		logging.Registration(),
 		mtlsauth.Registration(),
 		prometheus.Registration(),
 		ratelimiting.Registration(),
