@@ -323,10 +323,13 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		tlsListen, _ := server.ParseListens("0.0.0.0:8443 ssl")
 		proxyListens = append(proxyListens, tlsListen...)
 	}
+	// The access log first: its line is formatted before the metrics'
+	// work, as it was before there were metrics.
 	var observers []record.Observer
 	if g.accessLog != nil {
 		observers = append(observers, g.accessLog)
 	}
+	observers = append(observers, metrics.Requests)
 	g.handler = proxy.NewHandler(g.holder, proxy.Options{
 		Metrics:             metrics,
 		AllowEncodedSlashes: o.encodedSlashes,
@@ -392,12 +395,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		Metrics:  metrics.Handler(),
 		Listen:   listenAddrs(adminListens),
 		Hosts:    adminHosts,
-		LogDrops: func() uint64 {
-			if g.accessLog == nil {
-				return 0
-			}
-			return g.accessLog.Dropped()
-		},
+		LogDrops: g.logDrops,
 	})
 	if err != nil {
 		g.proxy.Shutdown(context.Background())
@@ -423,6 +421,14 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	logger.Info("turnpike started", "version", Version, "proxy", addrList(g.proxy.Addrs()),
 		"admin", addrList(g.admin.Addrs()), "config", snap.Summary)
 	return g, nil
+}
+
+// logDrops are the access-log lines dropped (0 with the log off).
+func (g *gateway) logDrops() uint64 {
+	if g.accessLog == nil {
+		return 0
+	}
+	return g.accessLog.Dropped()
 }
 
 // redisLog is go-redis's logger, writing to the gateway's log.
