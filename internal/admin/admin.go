@@ -56,6 +56,9 @@ type api struct {
 	hosts    hostGuard
 	hostname string
 	index    atomic.Pointer[index]
+	// public: the status listener's, whose /status leaves out what a
+	// reload's messages may quote of the configuration.
+	public bool
 }
 
 // Handler serves the admin API. It fails when a plugin's admin route
@@ -231,7 +234,10 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 		body["configuration"] = snap.Summary
 	}
 	if a.src.Loader != nil {
-		if last := a.src.Loader.Last(); last != nil {
+		if last := a.src.Loader.Last(); last != nil && a.public {
+			body["last_reload"] = map[string]any{"at": last.At, "trigger": last.Trigger, "ok": last.OK,
+				"configuration_hash": last.Hash, "duration_ms": last.Millis}
+		} else if last != nil {
 			body["last_reload"] = last
 		}
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,5 +81,24 @@ func TestDemoConfigCompiles(t *testing.T) {
 	}
 	if len(snap.Routes) < 6 {
 		t.Errorf("demo has %d routes", len(snap.Routes))
+	}
+}
+
+func TestStatusListenFlag(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Execute([]string{"run", "--help"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "--status-listen addresses") {
+		t.Fatalf("run --help (%d) lacks --status-listen:\n%s", code, out.String())
+	}
+	cfg := t.TempDir() + "/kong.yml"
+	if err := os.WriteFile(cfg, []byte("_format_version: \"3.0\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"nonsense", "127.0.0.1:0 tls"} {
+		out.Reset()
+		errb.Reset()
+		code := Execute([]string{"run", "-c", cfg, "--proxy-listen", "127.0.0.1:0", "--admin-listen", "off", "--status-listen", bad}, &out, &errb)
+		if code == 0 || !strings.Contains(errb.String(), "--status-listen") {
+			t.Errorf("--status-listen %q: exit %d, %q", bad, code, errb.String())
+		}
 	}
 }

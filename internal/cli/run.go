@@ -44,6 +44,7 @@ type runOptions struct {
 	configPath        string
 	proxyListen       string
 	adminListen       string
+	statusListen      string
 	adminToken        string
 	adminHosts        string
 	accessLog         string
@@ -96,6 +97,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.StringVar(&o.proxyListen, "proxy-listen", proxyDefault,
 		"comma-separated proxy listen addresses, Kong style (`0.0.0.0:8000, 0.0.0.0:8443 ssl`); the TLS one is added by default when the config has certificates")
 	fs.StringVar(&o.adminListen, "admin-listen", "127.0.0.1:8001", "admin API listen address (`off` to disable)")
+	fs.StringVar(&o.statusListen, "status-listen", "off", "status listen `addresses`, Kong style (127.0.0.1:8007): GET /metrics, /status and /status/ready only, without the admin token or Host check, for scraping from outside; shows no configuration (off: none)")
 	fs.StringVar(&o.adminToken, "admin-token", "", "require this token on the admin API (Authorization: Bearer <token> or Kong-Admin-Token), except /status/ready; prefer TURNPIKE_ADMIN_TOKEN, which ps does not show")
 	fs.StringVar(&o.adminHosts, "admin-allowed-hosts", "", "comma-separated host names or addresses the admin API answers for besides localhost, 127/8, ::1, its listen address and the address a client reached; requests naming others get 421 (DNS rebinding)")
 	fs.StringVar(&o.accessLog, "access-log", "stdout", "access log destination: stdout, stderr, a file path, or off")
@@ -197,6 +199,7 @@ type gateway struct {
 	handler   *proxy.Handler
 	proxy     *server.Server
 	admin     *server.Server
+	status    *server.Server
 	accessLog *observe.AccessLog
 	// lines is where log plugins' lines go (plugin.Env.AccessLog): the
 	// access log, or with --access-log off one of its own on standard
@@ -262,6 +265,10 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	if err != nil {
 		return nil, fmt.Errorf("--admin-listen: %v", err)
 	}
+	statusListens, err := server.ParseListens(o.statusListen)
+	if err != nil {
+		return nil, fmt.Errorf("--status-listen: %v", err)
+	}
 	adminHosts, err := admin.ParseAllowedHosts(o.adminHosts)
 	if err != nil {
 		return nil, fmt.Errorf("--admin-allowed-hosts: %v", err)
@@ -291,8 +298,10 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		return nil, err
 	}
 	states := upstream.NewStates()
-	g.health = upstream.NewHealthCheckers(upstream.HealthOptions{CoolDown: o.healthCoolDown, Logger: logger})
 	metrics := observe.NewMetrics()
+	healthResults := upstream.NewHealthResults()
+	g.health = upstream.NewHealthCheckers(upstream.HealthOptions{CoolDown: o.healthCoolDown, Logger: logger, Results: healthResults})
+	metrics.Registry.MustRegister(healthResults, g.health)
 	g.resolver, err = resolver.New(resolver.Options{
 		Nameservers: splitList(o.dns.resolver),
 		HostsFile:   o.dns.hostsFile,
@@ -321,6 +330,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	redis.SetLogger(redisLog{logger})
 	g.loader = reload.New(g.holder, deps, path, opts, logger)
 	g.loader.SetLimits(o.loadLimits)
+	g.loader.RegisterMetrics(metrics.Registry)
 	// New DNS answers reach the balancers by compiling the configuration
 	// in force again.
 	g.resolver.OnChange(func() { g.loader.Refresh("dns") })
@@ -335,10 +345,13 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		tlsListen, _ := server.ParseListens("0.0.0.0:8443 ssl")
 		proxyListens = append(proxyListens, tlsListen...)
 	}
+	// The access log first: its line is formatted before the metrics'
+	// work, as it was before there were metrics.
 	var observers []record.Observer
 	if g.accessLog != nil {
 		observers = append(observers, g.accessLog)
 	}
+	observers = append(observers, metrics.Requests)
 	g.handler = proxy.NewHandler(g.holder, proxy.Options{
 		Metrics:             metrics,
 		AllowEncodedSlashes: o.encodedSlashes,
@@ -387,7 +400,8 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		g.close()
 		return nil, err
 	}
-	adminHandler, err := admin.Handler(admin.Source{
+	g.registerGatewayMetrics(metrics)
+	adminSrc := admin.Source{
 		Version:  Version,
 		NodeID:   hex.EncodeToString(nodeID),
 		Started:  time.Now(),
@@ -402,13 +416,9 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		Metrics:  metrics.Handler(),
 		Listen:   listenAddrs(adminListens),
 		Hosts:    adminHosts,
-		LogDrops: func() uint64 {
-			if g.accessLog == nil {
-				return 0
-			}
-			return g.accessLog.Dropped()
-		},
-	})
+		LogDrops: g.logDrops,
+	}
+	adminHandler, err := admin.Handler(adminSrc)
 	if err != nil {
 		g.proxy.Shutdown(context.Background())
 		g.close()
@@ -416,8 +426,14 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	}
 	g.admin, err = server.New("admin", adminListens, func(string, string) http.Handler { return adminHandler },
 		server.DefaultLimits, server.TLS{Certificate: getCert}, logger)
+	if err == nil {
+		err = g.startStatus(statusListens, adminSrc, getCert, logger)
+	}
 	if err != nil {
 		g.proxy.Shutdown(context.Background())
+		if g.admin != nil {
+			g.admin.Shutdown(context.Background())
+		}
 		g.close()
 		return nil, err
 	}
@@ -430,8 +446,13 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	}
 	g.proxy.Serve()
 	g.admin.Serve()
+	status := ""
+	if g.status != nil {
+		g.status.Serve()
+		status = addrList(g.status.Addrs())
+	}
 	logger.Info("turnpike started", "version", Version, "proxy", addrList(g.proxy.Addrs()),
-		"admin", addrList(g.admin.Addrs()), "config", snap.Summary)
+		"admin", addrList(g.admin.Addrs()), "status", status, "config", snap.Summary)
 	return g, nil
 }
 
@@ -514,6 +535,9 @@ func (g *gateway) shutdown() error {
 	defer cancel()
 	err := g.proxy.Shutdown(ctx)
 	g.admin.Shutdown(ctx)
+	if g.status != nil {
+		g.status.Shutdown(ctx)
+	}
 	g.closeContext(ctx)
 	if err != nil {
 		g.logger.Warn("shutdown timed out; remaining connections closed", "error", err)

@@ -63,11 +63,13 @@ type Gateway struct {
 	URL      string // first proxy listener, http://127.0.0.1:port
 	URLs     []string
 	AdminURL string
-	stdout   *syncBuffer
-	stderr   *syncBuffer
-	done     chan struct{}
-	exitErr  error
-	path     string
+	// StatusURL is the first status listener (--status-listen), "" when none.
+	StatusURL string
+	stdout    *syncBuffer
+	stderr    *syncBuffer
+	done      chan struct{}
+	exitErr   error
+	path      string
 }
 
 // Options change how the gateway is started.
@@ -143,6 +145,9 @@ func Start(t testing.TB, cfg string, opts Options) *Gateway {
 		g.URL = g.URLs[0]
 		if a := fmt.Sprint(m["admin"]); a != "" {
 			g.AdminURL = "http://" + strings.Split(a, ",")[0]
+		}
+		if a, _ := m["status"].(string); a != "" {
+			g.StatusURL = "http://" + strings.Split(a, ",")[0]
 		}
 	case <-g.done:
 		t.Fatalf("turnpike exited at start-up: %v\nstderr:\n%s", g.exitErr, g.stderr.String())

@@ -13,6 +13,9 @@ import (
 // plugin.Env.Metrics), so one /metrics endpoint shows everything.
 type Metrics struct {
 	Registry *prometheus.Registry
+	// Requests is the always-on request series, an observer of every
+	// request's record.
+	Requests *RequestMetrics
 	// NoHealthyTarget counts requests answered 503 because the service's
 	// upstream had no healthy target (Kong: "failure to get a peer from
 	// the ring-balancer").
@@ -26,6 +29,7 @@ func NewMetrics() *Metrics {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := &Metrics{
 		Registry: reg,
+		Requests: NewRequestMetrics(reg),
 		NoHealthyTarget: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "turnpike_upstream_no_healthy_target_total",
 			Help: "Requests answered 503 because no healthy upstream target was available, by service.",
@@ -33,6 +37,14 @@ func NewMetrics() *Metrics {
 	}
 	reg.MustRegister(m.NoHealthyTarget)
 	return m
+}
+
+// CountAccessLogDrops exports the access log's dropped lines (AccessLog.Dropped).
+func (m *Metrics) CountAccessLogDrops(dropped func() uint64) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "turnpike_access_log_dropped_total",
+		Help: "Access log lines dropped because the writer's queue was full.",
+	}, func() float64 { return float64(dropped()) }))
 }
 
 // Handler serves the registry in the Prometheus text format.

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/record"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
@@ -23,9 +26,9 @@ func (noop) BodyFilter(_ *plugin.Ctx, r io.Reader) io.Reader { return r }
 func (noop) Log(*plugin.Ctx)                                 {}
 
 // benchHandler is the handler for simpleConfig on upstreamURL, with
-// plugins no-op plugins in every phase, served without a client
-// connection so that only the gateway's own work is measured.
-func benchHandler(b *testing.B, upstreamURL string, plugins int) http.Handler {
+// plugins no-op plugins in every phase and the observers, served without
+// a client connection so that only the gateway's own work is measured.
+func benchHandler(b *testing.B, upstreamURL string, plugins int, observers ...record.Observer) http.Handler {
 	m, err := config.Parse([]byte(simpleConfig), config.Options{ExpandEnv: true, LookupEnv: func(k string) (string, bool) {
 		return upstreamURL, k == "UP"
 	}})
@@ -48,18 +51,18 @@ func benchHandler(b *testing.B, upstreamURL string, plugins int) http.Handler {
 	}
 	holder := &snapshot.Holder{}
 	holder.Store(snap)
-	h := NewHandler(holder, Options{Version: "test"})
+	h := NewHandler(holder, Options{Version: "test", Observers: observers})
 	b.Cleanup(h.Close)
 	return h.Listener("http", "80")
 }
 
-func benchServe(b *testing.B, plugins int) {
+func benchServe(b *testing.B, plugins int, observers ...record.Observer) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header()["Content-Type"] = []string{"text/plain"}
 		io.WriteString(w, "Hello, World!")
 	}))
 	defer up.Close()
-	lh := benchHandler(b, up.URL, plugins)
+	lh := benchHandler(b, up.URL, plugins, observers...)
 	req := httptest.NewRequest(http.MethodGet, "/hello", nil)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -74,6 +77,12 @@ func benchServe(b *testing.B, plugins int) {
 
 func BenchmarkServeNoPlugins(b *testing.B)    { benchServe(b, 0) }
 func BenchmarkServeThreePlugins(b *testing.B) { benchServe(b, 3) }
+
+// BenchmarkServeCoreMetrics is BenchmarkServeNoPlugins with the always-on
+// request metrics observing: their cost per request is the difference.
+func BenchmarkServeCoreMetrics(b *testing.B) {
+	benchServe(b, 0, observe.NewRequestMetrics(prometheus.NewRegistry()))
+}
 
 // BenchmarkPhases runs the four timed plugin phases of one request with
 // three no-op plugins each, without the rest of the request.

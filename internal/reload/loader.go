@@ -100,6 +100,7 @@ type Loader struct {
 	inForce   atomic.Pointer[Result]
 	applied   atomic.Uint64
 	refreshes atomic.Uint64
+	metrics   *loadMetrics // nil: not counted
 }
 
 // New makes a loader. path is the config file (empty when the config does
@@ -444,6 +445,7 @@ func (l *Loader) record(r *Result) {
 		r.Messages = append(r.Messages, e.Error())
 	}
 	l.last.Store(r)
+	l.metrics.loaded(r)
 }
 
 // gate serialises the loads and DNS recompiles. Unlike a mutex it knows

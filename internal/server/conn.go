@@ -259,6 +259,7 @@ func (l *tlsListener) handshake(raw net.Conn) {
 			reason = "client sent an HTTP request to an HTTPS server"
 		}
 		l.errorLog.Printf("http: TLS handshake error from %s: %v", raw.RemoteAddr(), reason)
+		l.stats.TLS.Errors.Add(1)
 		l.drop(raw)
 		return
 	}
@@ -266,7 +267,13 @@ func (l *tlsListener) handshake(raw net.Conn) {
 		raw.SetDeadline(time.Time{})
 	}
 	var c net.Conn = tc
-	switch st := tc.ConnectionState(); {
+	st := tc.ConnectionState()
+	if st.Version == tls.VersionTLS13 {
+		l.stats.TLS.TLS13.Add(1)
+	} else {
+		l.stats.TLS.TLS12.Add(1)
+	}
+	switch {
 	case st.NegotiatedProtocol != "h2":
 		sc := &tlsSniffConn{}
 		sc.init(tc, h2Limits{})

@@ -44,6 +44,15 @@ type Stats struct {
 	// Busy are the open connections with a request in progress (NGINX's
 	// reading and writing); the others are idle or yet to send one.
 	Busy atomic.Int64
+	TLS  TLSStats
+}
+
+// TLSStats count the handshakes of a server's TLS listeners: completed
+// ones by protocol version (listeners accept TLS 1.2 and 1.3 only) and
+// failed ones.
+type TLSStats struct {
+	TLS12, TLS13 atomic.Uint64
+	Errors       atomic.Uint64
 }
 
 // TLS is what TLS listeners take, at every handshake, from the

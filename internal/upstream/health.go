@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
 	"sync/atomic"
 	"time"
 )
@@ -34,6 +36,9 @@ type HealthOptions struct {
 	RootCAs *x509.CertPool
 	// Logger receives every health transition (nil: discarded).
 	Logger *slog.Logger
+	// Results counts every health report (NewHealthResults; nil: not
+	// counted).
+	Results *prometheus.CounterVec
 }
 
 // UpstreamHealth is the reload-surviving, upstream-wide side of health:
@@ -186,6 +191,7 @@ func (h *HealthCheckers) Sync(ups []CheckedUpstream) {
 		if old != nil {
 			old.Stop()
 			c.inherit(old)
+			h.forgetResults(cu.Name, old, c)
 		}
 		c.Start()
 		h.checkers[cu.Name] = c
@@ -194,6 +200,7 @@ func (h *HealthCheckers) Sync(ups []CheckedUpstream) {
 		if !seen[name] {
 			c.Stop()
 			c.detach()
+			h.forgetResults(name, c, nil)
 			delete(h.checkers, name)
 		}
 	}

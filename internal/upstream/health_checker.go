@@ -62,8 +62,9 @@ func (s *statusSet) has(st int) bool { return st >= 0 && st < 1024 && s[st/64]&(
 // hcTarget is a checked target with its counters.
 type hcTarget struct {
 	HealthTarget
-	addr string
-	mu   sync.Mutex
+	addr    string
+	reports *reportCounters // nil: not counted
+	mu      sync.Mutex
 	// counts are guarded by mu; failing is set while any failure counter
 	// is above zero, so that the common report (a success on a healthy
 	// target) takes no lock.
@@ -143,7 +144,11 @@ func NewHealthChecker(name string, cfg HealthCheck, targets []HealthTarget, gate
 		c.coolDown = opts.CoolDown
 	}
 	for _, t := range targets {
-		c.targets = append(c.targets, &hcTarget{HealthTarget: t, addr: JoinHostPort(t.Host, t.Port)})
+		ht := &hcTarget{HealthTarget: t, addr: JoinHostPort(t.Host, t.Port)}
+		if opts.Results != nil {
+			ht.reports = newReportCounters(opts.Results, name, ht.addr)
+		}
+		c.targets = append(c.targets, ht)
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c
@@ -271,6 +276,7 @@ func (c *HealthChecker) report(t *hcTarget, src string, lim *limits, kind counte
 	if c.stopped.Load() {
 		return
 	}
+	t.reports.add(src, kind)
 	healthy := stateHealthy(t.State)
 	if kind == countSuccess {
 		// A success ends a run of failures even when successes are not

@@ -91,10 +91,18 @@ type Instance struct {
 	code       int
 	message    string
 
-	// breakers maps a service id to its *breaker. Entries are only added:
+	// breakers maps a service id to its *entry. Entries are only added:
 	// a service removed by a reload keeps its (idle) breaker until the
 	// instance itself is replaced.
 	breakers sync.Map
+	// states reports the breakers in /metrics (nil: not reported).
+	states *states
+}
+
+// entry is a service's breaker and the service's name for metrics.
+type entry struct {
+	b       *breaker
+	service string
 }
 
 var (
@@ -103,7 +111,7 @@ var (
 )
 
 // New validates the config and builds the instance.
-func New(cfg any, _ plugin.Env) (plugin.Instance, error) {
+func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 	c := cfg.(*Config)
 	var errs plugin.Errors
 	add := func(path, msg string) { errs = append(errs, plugin.Errors{{Path: path, Message: msg}}...) }
@@ -170,17 +178,32 @@ func New(cfg any, _ plugin.Env) (plugin.Instance, error) {
 		},
 		IsExcluded: func(err error) bool { return err == errExcluded },
 	}
+	if env.Metrics != nil {
+		in.states = plugin.RegisterMetric(env.Metrics, newStates())
+		in.states.add(in)
+	}
 	return in, nil
+}
+
+// Close stops reporting the instance's breakers: a reload replaced it.
+func (in *Instance) Close() {
+	if in.states != nil {
+		in.states.remove(in)
+	}
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-func (in *Instance) breaker(serviceID string) *breaker {
-	if b, ok := in.breakers.Load(serviceID); ok {
-		return b.(*breaker)
+func (in *Instance) breaker(svc *plugin.ServiceInfo) *breaker {
+	if e, ok := in.breakers.Load(svc.ID); ok {
+		return e.(*entry).b
 	}
-	b, _ := in.breakers.LoadOrStore(serviceID, gobreaker.NewTwoStepCircuitBreaker[struct{}](in.settings))
-	return b.(*breaker)
+	name := svc.Name
+	if name == "" {
+		name = svc.ID
+	}
+	e, _ := in.breakers.LoadOrStore(svc.ID, &entry{b: gobreaker.NewTwoStepCircuitBreaker[struct{}](in.settings), service: name})
+	return e.(*entry).b
 }
 
 // Access lets the request through, carrying the breaker's done func to the
@@ -190,7 +213,7 @@ func (in *Instance) Access(c *plugin.Ctx) error {
 	if c.Service == nil {
 		return nil
 	}
-	done, err := in.breaker(c.Service.ID).Allow()
+	done, err := in.breaker(c.Service).Allow()
 	if err != nil {
 		state := "open"
 		if errors.Is(err, gobreaker.ErrTooManyRequests) {
@@ -237,7 +260,7 @@ func (in *Instance) outcome(u *plugin.UpstreamResult) error {
 func (in *Instance) States() map[string]string {
 	out := map[string]string{}
 	in.breakers.Range(func(k, v any) bool {
-		out[k.(string)] = v.(*breaker).State().String()
+		out[k.(string)] = v.(*entry).b.State().String()
 		return true
 	})
 	return out

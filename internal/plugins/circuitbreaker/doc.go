@@ -35,4 +35,7 @@
 // transformation work is spent on requests that cannot be served, and no
 // rate-limit quota is consumed by them. A request let through that a later
 // plugin answers (401, 429...) is not counted and frees its half-open slot.
+//
+// turnpike_circuit_breaker_state{service} (metrics.go) reports each
+// service's breaker, read at scrape time.
 package circuitbreaker

@@ -7,10 +7,9 @@ import (
 )
 
 // metrics are the plugin's Prometheus series, shared by its instances.
+// The requests it refuses are counted by the gateway's core metrics
+// (api_gateway_rate_limit_exceeded), from the request record.
 type metrics struct {
-	// exceeded counts requests an instance refused, by route (its name,
-	// or its first path when it has none).
-	exceeded *prometheus.CounterVec
 	// storeErrors counts decisions that failed because the counter store
 	// (Redis) could not be used, by route and whether the request was
 	// then let through (fault_tolerant) or not.
@@ -21,10 +20,6 @@ type metrics struct {
 // another instance did.
 func registerMetrics(r prometheus.Registerer) *metrics {
 	return &metrics{
-		exceeded: plugin.RegisterMetric(r, prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "api_gateway_rate_limit_exceeded",
-			Help: "Requests refused by a rate-limiting plugin, by route (name, or first path when unnamed).",
-		}, []string{"route"})),
 		storeErrors: plugin.RegisterMetric(r, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "turnpike_rate_limit_store_errors_total",
 			Help: "Rate-limiting decisions the counter store (Redis) failed to make, by route and outcome (allowed: passed by fault_tolerant; refused: answered 500).",

@@ -144,9 +144,6 @@ func (in *Instance) Access(c *plugin.Ctx) error {
 		return in.storeFailed(c, err)
 	}
 	if !d.Allowed {
-		if m := in.metrics; m != nil {
-			m.exceeded.WithLabelValues(routeLabel(c)).Inc()
-		}
 		e := plugin.NewExit(in.s.errCode, in.s.errMessage)
 		if !in.s.hide {
 			var h rlHeaders

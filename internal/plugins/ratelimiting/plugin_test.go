@@ -308,27 +308,6 @@ func TestFaultTolerance(t *testing.T) {
 	}
 }
 
-func TestExceededMetric(t *testing.T) {
-	// Two instances register the series once and count into it together.
-	m := prometheus.NewRegistry()
-	in := build(t, `{minute: 1}`, nil, plugin.Env{Metrics: m})
-	other := build(t, `{minute: 1}`, nil, plugin.Env{Metrics: m})
-	named := newCtx("ip")
-	named.Route.Name = "orders"
-	for range 2 {
-		send(t, in, named)
-	}
-	send(t, other, named)
-	send(t, other, named)
-	send(t, in, newCtx("ip"))
-	if n := seriesValue(t, m, "api_gateway_rate_limit_exceeded", "route", "orders"); n != 2 {
-		t.Fatalf("orders: %v", n)
-	}
-	if n := seriesValue(t, m, "api_gateway_rate_limit_exceeded", "route", "/test"); n != 1 {
-		t.Fatalf("unnamed route: %v", n)
-	}
-}
-
 // seriesValue is the value of the counter name with the label pairs
 // (name, value, sorted by name) that reg serves, or 0 when it has none.
 func seriesValue(t testing.TB, reg *prometheus.Registry, name string, labels ...string) float64 {

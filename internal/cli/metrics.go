@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/turnpikegw/turnpike/internal/admin"
+	"github.com/turnpikegw/turnpike/internal/observe"
+	"github.com/turnpikegw/turnpike/internal/server"
+)
+
+// registerGatewayMetrics exports what the gateway's own parts count:
+// access-log drops and the proxy listeners' TLS handshakes. The request
+// series, loads, health checks and breakers register where they are
+// counted.
+func (g *gateway) registerGatewayMetrics(m *observe.Metrics) {
+	m.CountAccessLogDrops(g.logDrops)
+	tlsStats := &g.proxy.Stats.TLS
+	for _, v := range []struct {
+		version string
+		n       *atomic.Uint64
+	}{{"1.2", &tlsStats.TLS12}, {"1.3", &tlsStats.TLS13}} {
+		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "turnpike_tls_handshakes_total",
+			Help:        "TLS handshakes completed on the proxy listeners, by protocol version.",
+			ConstLabels: prometheus.Labels{"version": v.version},
+		}, func() float64 { return float64(v.n.Load()) }))
+	}
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "turnpike_tls_handshake_errors_total",
+		Help: "TLS handshakes that failed on the proxy listeners (timeouts, protocol errors, plain HTTP sent to a TLS port).",
+	}, func() float64 { return float64(tlsStats.Errors.Load()) }))
+}
+
+// logDrops are the access-log lines dropped (0 with the log off).
+func (g *gateway) logDrops() uint64 {
+	if g.accessLog == nil {
+		return 0
+	}
+	return g.accessLog.Dropped()
+}
+
+// startStatus binds the status listener (--status-listen, Kong's
+// status_listen), when one is configured: /metrics and /status* only, for
+// monitoring from outside the host without exposing the admin API.
+func (g *gateway) startStatus(listens []server.Listen, src admin.Source, getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error), logger *slog.Logger) error {
+	if len(listens) == 0 {
+		return nil
+	}
+	h := admin.StatusHandler(src)
+	s, err := server.New("status", listens, func(string, string) http.Handler { return h },
+		server.DefaultLimits, server.TLS{Certificate: getCert}, logger)
+	if err != nil {
+		return fmt.Errorf("--status-listen: %w", err)
+	}
+	g.status = s
+	return nil
+}
