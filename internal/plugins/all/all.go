@@ -11,6 +11,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/cors"
 	"github.com/turnpikegw/turnpike/internal/plugins/jwt"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
+	"github.com/turnpikegw/turnpike/internal/plugins/logs"
 	"github.com/turnpikegw/turnpike/internal/plugins/mtlsauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
@@ -30,9 +31,14 @@ func Registrations() []plugin.Registration {
 		adaptiveconcurrency.Registration(),
 		circuitbreaker.Registration(),
 		cors.Registration(),
+		logs.FileLog(),
+		logs.HTTPLog(),
 		mtlsauth.Registration(),
 		ratelimiting.Registration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),
+		logs.Syslog(),
+		logs.TCPLog(),
+		logs.UDPLog(),
 	}
 }
