@@ -355,3 +355,48 @@ plugins:
 		t.Errorf("collector got %d entries in %d bodies; want the 5 queued, in one batch", len(col.entries), col.bodies)
 	}
 }
+
+// Bad log plugin settings are config errors naming their field; a Kong
+// file's partial queue record keeps Kong's defaults for the rest.
+func TestLogPluginConfigErrors(t *testing.T) {
+	cfg := writeFile(t, "kong.yml", `_format_version: "3.0"
+plugins:
+- name: http-log
+  config:
+    http_endpoint: http://user:pw@collector.example/logs
+    headers: {Authorization: "Bearer x"}
+    queue: {max_batch_size: 0}
+- name: file-log
+  config:
+    path: /tmp/kong.log
+    custom_fields_by_lua: {tenant: "return 1"}
+- name: syslog
+  config: {server_errors_severity: error}
+services:
+- name: s
+  url: http://127.0.0.1:9
+  plugins:
+  - name: http-log
+    config:
+      http_endpoint: http://collector.example/logs
+      queue: {max_batch_size: 50}
+`)
+	stdout, stderr, code := runCLI(t, nil, "validate", "-c", cfg)
+	out := stdout + stderr
+	if code == 0 {
+		t.Fatalf("validate accepted the file:\n%s", out)
+	}
+	for _, want := range []string{
+		"plugins[0].config.http_endpoint: specifying both an 'Authorization' header and user info in 'http_endpoint' is not allowed",
+		"plugins[0].config.queue.max_batch_size: value should be between 1 and 1000000",
+		"plugins[1].config.custom_fields_by_lua: Lua code is not supported by Turnpike",
+		"plugins[2].config.server_errors_severity: expected one of: debug, info, notice, warning, err, crit, alert, emerg",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "services[0]") || strings.Contains(out, "user:pw") {
+		t.Errorf("the valid entry is refused, or the endpoint's userinfo is shown:\n%s", out)
+	}
+}
