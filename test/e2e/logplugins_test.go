@@ -400,3 +400,43 @@ services:
 		t.Errorf("the valid entry is refused, or the endpoint's userinfo is shown:\n%s", out)
 	}
 }
+
+// A reload that rebuilds the http-log instance (here: the plugin moves
+// from global to the service) keeps its queue: entries queued before it
+// go out with those after it in one batch, not flushed early by the old
+// instance's Close.
+func TestHTTPLogQueueSurvivesReload(t *testing.T) {
+	col := startLogCollector(t, false)
+	up := gwtest.StartEcho(t, "up")
+	doc := func(global bool) string {
+		plugin := fmt.Sprintf(`
+  - name: http-log
+    config:
+      http_endpoint: %s
+      queue: {max_batch_size: 100, max_coalescing_delay: 60}
+`, col.URL)
+		if global {
+			return fmt.Sprintf("_format_version: \"3.0\"\nservices:\n- name: svc\n  url: %s\n  routes: [{name: r, paths: [/]}]\nplugins:%s", up.URL, strings.ReplaceAll(plugin, "\n  ", "\n"))
+		}
+		return fmt.Sprintf("_format_version: \"3.0\"\nservices:\n- name: svc\n  url: %s\n  routes: [{name: r, paths: [/]}]\n  plugins:%s", up.URL, plugin)
+	}
+	gw := gwtest.Start(t, doc(true), gwtest.Options{Args: []string{"--watch=false"}})
+	for range 3 {
+		gw.Get("/")
+	}
+	writeAtomically(t, configPath(t, gw), doc(false))
+	gw.Signal(syscall.SIGHUP)
+	waitUntil(t, "the reload", func() bool { return len(rldLogLines(gw, "configuration applied")) == 2 })
+	for range 2 {
+		gw.Get("/")
+	}
+	gw.Signal(syscall.SIGTERM)
+	if _, ok := gw.Wait(15 * time.Second); !ok {
+		t.Fatal("the gateway did not exit")
+	}
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if len(col.entries) != 5 || col.bodies != 1 {
+		t.Errorf("collector got %d entries in %d bodies; want 5 in one batch (one queue across the reload)", len(col.entries), col.bodies)
+	}
+}
