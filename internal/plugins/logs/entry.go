@@ -33,12 +33,13 @@ func AppendEntry(b []byte, c *plugin.Ctx) []byte {
 	r := c.Record
 	b = append(b, `{"request":{"id":`...)
 	b = jsonw.AppendString(b, c.RequestID)
-	path, query, _ := strings.Cut(r.URI, "?")
+	path, query, hasQuery := strings.Cut(r.URI, "?")
+	redact := hasQuery && secretArg(query, c)
 	b = append(b, `,"uri":"`...)
-	b = appendURI(b, path, query, strings.Contains(r.URI, "?"), c)
+	b = appendURI(b, path, query, hasQuery, redact, c)
 	b = append(b, `","url":"`...)
 	b = appendURL(b, c, r)
-	b = appendURI(b, path, query, strings.Contains(r.URI, "?"), c)
+	b = appendURI(b, path, query, hasQuery, redact, c)
 	b = append(b, '"')
 	b = append(b, `,"querystring":`...)
 	b = appendQuery(b, c)
@@ -53,7 +54,7 @@ func AppendEntry(b []byte, c *plugin.Ctx) []byte {
 	}
 	b = append(b, `},"upstream_uri":"`...)
 	if len(r.Attempts) > 0 {
-		b = appendURI(b, c.Path, c.RawQuery, c.RawQuery != "", c)
+		b = appendURI(b, c.Path, c.RawQuery, c.RawQuery != "", c.RawQuery != "" && secretArg(c.RawQuery, c), c)
 	}
 	b = append(b, `","upstream_status":"`...)
 	b = appendUpstreamStatus(b, r)
@@ -113,16 +114,16 @@ func AppendEntry(b []byte, c *plugin.Ctx) []byte {
 	return b
 }
 
-// appendURI writes path?query inside a JSON string, the value of a
-// query argument that carries the request's credential replaced by
-// plugin.Redacted.
-func appendURI(b []byte, path, query string, hasQuery bool, c *plugin.Ctx) []byte {
+// appendURI writes path?query inside a JSON string; with redact (the
+// query holds the request's credential: secretArg), the value of the
+// argument that carries it is replaced by plugin.Redacted.
+func appendURI(b []byte, path, query string, hasQuery, redact bool, c *plugin.Ctx) []byte {
 	b = appendInner(b, path)
 	if !hasQuery {
 		return b
 	}
 	b = append(b, '?')
-	if !secretArg(query, c) {
+	if !redact {
 		return appendInner(b, query)
 	}
 	first := true
