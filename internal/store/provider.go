@@ -6,7 +6,9 @@ package store
 type Provider struct {
 	// Redis hands out Redis clients by connection settings.
 	Redis *Redis
+	// Shared hands out other values by key (log plugins' queues).
+	Shared *Shared
 }
 
 // NewProvider makes a provider with nothing in use.
-func NewProvider() *Provider { return &Provider{Redis: NewRedis()} }
+func NewProvider() *Provider { return &Provider{Redis: NewRedis(), Shared: NewShared()} }

@@ -13,6 +13,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/jwt"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/logging"
+	"github.com/turnpikegw/turnpike/internal/plugins/logs"
 	"github.com/turnpikegw/turnpike/internal/plugins/mtlsauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/prometheus"
 	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting"
@@ -35,10 +36,15 @@ func Registrations() []plugin.Registration {
 		correlationid.Registration(),
 		cors.Registration(),
 		logging.Registration(),
+		logs.FileLog(),
+		logs.HTTPLog(),
 		mtlsauth.Registration(),
 		prometheus.Registration(),
 		ratelimiting.Registration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),
+		logs.Syslog(),
+		logs.TCPLog(),
+		logs.UDPLog(),
 	}
 }
