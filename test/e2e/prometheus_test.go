@@ -18,10 +18,10 @@ import (
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
 
-// scrape reads the admin API's /metrics with the Prometheus text parser
+// scrapeSamples reads the admin API's /metrics with the Prometheus text parser
 // and flattens it to "name{k=v,...}" (labels sorted) → value; histograms
 // give their _count and _sum.
-func scrape(t *testing.T, gw *gwtest.Gateway) map[string]float64 {
+func scrapeSamples(t *testing.T, gw *gwtest.Gateway) map[string]float64 {
 	t.Helper()
 	resp, err := http.Get(gw.AdminURL + "/metrics")
 	if err != nil {
@@ -130,14 +130,14 @@ upstreams:
 		t.Fatalf("/locked with alice's key: %d", resp.StatusCode)
 	}
 	waitUntil(t, "the dead target marked unhealthy", func() bool {
-		return scrape(t, gw)["kong_upstream_target_health{address="+dead+",state=unhealthy,subsystem=http,target="+dead+",upstream=backend}"] == 1
+		return scrapeSamples(t, gw)["kong_upstream_target_health{address="+dead+",state=unhealthy,subsystem=http,target="+dead+",upstream=backend}"] == 1
 	})
 	for range 4 {
 		if resp, _ := gw.Get("/pool"); resp.StatusCode != 200 {
 			t.Fatalf("/pool: %d", resp.StatusCode)
 		}
 	}
-	before := scrape(t, gw)
+	before := scrapeSamples(t, gw)
 
 	// Requests matching no route, with random paths and methods, make no
 	// series; so do unknown consumers' keys.
@@ -150,7 +150,7 @@ upstreams:
 			t.Fatalf("unknown key: %d", resp.StatusCode)
 		}
 	}
-	got := scrape(t, gw)
+	got := scrapeSamples(t, gw)
 	for _, name := range []string{"kong_http_requests_total", "kong_bandwidth_bytes", "kong_kong_latency_ms", "kong_request_latency_ms"} {
 		if b, a := withPrefix(before, name), withPrefix(got, name); len(a) != len(b) {
 			t.Errorf("%s: %d series before unrouted traffic, %d after:\n%s", name, len(b), len(a), strings.Join(a, "\n"))
@@ -219,12 +219,12 @@ upstreams:
 		}
 		gw.Signal(syscall.SIGHUP)
 		waitUntil(t, fmt.Sprintf("kong_ series present: %v", present), func() bool {
-			return (len(withPrefix(scrape(t, gw), "kong_")) > 0) == present
+			return (len(withPrefix(scrapeSamples(t, gw), "kong_")) > 0) == present
 		})
 	}
 	reload(cfg, false)
 	reload(cfg+plugins, true)
-	if v := scrape(t, gw)["kong_http_requests_total{code=200,consumer=,route=open,service=echo,source=service,workspace=default}"]; v != 4 {
+	if v := scrapeSamples(t, gw)["kong_http_requests_total{code=200,consumer=,route=open,service=echo,source=service,workspace=default}"]; v != 4 {
 		t.Errorf("after two reloads: %v", v)
 	}
 }
@@ -248,13 +248,13 @@ plugins:
 	if resp, _ := gw.Get("/api"); resp.StatusCode != 200 {
 		t.Fatalf("/api: %d", resp.StatusCode)
 	}
-	if v, ok := scrape(t, gw)[reachable]; !ok || v != 1 {
+	if v, ok := scrapeSamples(t, gw)[reachable]; !ok || v != 1 {
 		t.Fatalf("redis up: %v %v", v, ok)
 	}
 	rd.Pause()
-	if v := scrape(t, gw)[reachable]; v != 0 {
+	if v := scrapeSamples(t, gw)[reachable]; v != 0 {
 		t.Errorf("redis paused: %v", v)
 	}
 	rd.Resume()
-	waitUntil(t, "redis reachable again", func() bool { return scrape(t, gw)[reachable] == 1 })
+	waitUntil(t, "redis reachable again", func() bool { return scrapeSamples(t, gw)[reachable] == 1 })
 }
