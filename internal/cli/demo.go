@@ -116,10 +116,12 @@ func printDemoHelp(cmd *cobra.Command, g *gateway, tokens map[string]string) {
 	if addrs := g.admin.Addrs(); len(addrs) > 0 {
 		fmt.Fprintf(out, "Admin API: http://%s/status\n", addrs[0])
 		fmt.Fprintf(out, "Upstream health: curl -s http://%s/upstreams/products-upstream/health\n", addrs[0])
+		fmt.Fprintf(out, "Metrics: curl -s http://%s/metrics | grep '^api_gateway_'\n", addrs[0])
 	}
 	fmt.Fprintf(out, `
 Try these (access log lines appear below as JSON):
-  curl -i %[1]s/api/users/7                          # strip_path: the users service sees /users/7
+  curl -i %[1]s/api/users/7                          # strip_path: the users service sees /users/7;
+                                                   # its route also logs the patterns guide's format
   curl -i %[1]s/v1/products                          # path versioning: v1 ...
   curl -i %[1]s/v2/products                          # ... and v2, which adds ?api_version=2
                                                    # products has two targets; one fails 10 s in 30:

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -182,10 +183,10 @@ func TestDemo(t *testing.T) {
 		}
 		close(lines)
 	}()
-	base := ""
+	base, metrics := "", ""
 	var tokens []string
 	timeout := time.After(20 * time.Second)
-	for base == "" || len(tokens) < 2 {
+	for base == "" || metrics == "" || len(tokens) < 2 {
 		select {
 		case l, ok := <-lines:
 			if !ok {
@@ -194,6 +195,9 @@ func TestDemo(t *testing.T) {
 			if m := regexp.MustCompile(`curl -i (http://127\.0\.0\.1:\d+)/api/users/7`).FindStringSubmatch(l); m != nil {
 				base = m[1]
 			}
+			if m := regexp.MustCompile(`Metrics: curl -s (http://127\.0\.0\.1:\d+/metrics)`).FindStringSubmatch(l); m != nil {
+				metrics = m[1]
+			}
 			if m := regexp.MustCompile(`Authorization: (Bearer [\w.-]+)`).FindStringSubmatch(l); m != nil {
 				tokens = append(tokens, m[1])
 			}
@@ -201,8 +205,16 @@ func TestDemo(t *testing.T) {
 			t.Fatal("demo did not print its curl commands and tokens")
 		}
 	}
+	// The users route logs the patterns guide's format on standard output.
+	guideLine := make(chan string, 1)
 	go func() {
-		for range lines {
+		for l := range lines {
+			if strings.HasPrefix(l, `{"request":{"uri":"/api/users/7"`) {
+				select {
+				case guideLine <- l:
+				default:
+				}
+			}
 		}
 	}()
 	get := func(path string, header ...string) (int, string) {
@@ -264,5 +276,26 @@ func TestDemo(t *testing.T) {
 	}
 	if n := len(remaining); !limited || n < 5 || strings.Join(remaining[n-5:], ",") != "4,3,2,1,0" {
 		t.Errorf("demo orders countdown %v, limited %v", remaining, limited)
+	}
+	select {
+	case l := <-guideLine:
+		var entry struct {
+			Request  map[string]any `json:"request"`
+			Response map[string]any `json:"response"`
+			Latency  map[string]any `json:"latency"`
+		}
+		if err := json.Unmarshal([]byte(l), &entry); err != nil || entry.Request["method"] != "GET" ||
+			entry.Response["status"] != float64(200) || entry.Latency["request"] == nil {
+			t.Errorf("demo logging line %s: %v", l, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the demo's users route wrote no line in the patterns guide's format")
+	}
+	// The printed metrics curl: the guide's series, with the demo's routes.
+	mreq, _ := http.NewRequest(http.MethodGet, metrics, nil)
+	resp, body := gwtest.Do(t, mreq)
+	if resp.StatusCode != 200 || !strings.Contains(body, `api_gateway_requests_total{method="GET",route="users",status="200"}`) ||
+		!strings.Contains(body, `api_gateway_rate_limit_exceeded{route="orders"} 1`) {
+		t.Errorf("demo metrics: %d %.2000s", resp.StatusCode, body)
 	}
 }
