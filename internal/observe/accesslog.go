@@ -14,17 +14,29 @@ import (
 
 // AccessLog writes one JSON object per line. Lines are formatted on the
 // request's goroutine into pooled buffers and written by one background
-// writer; when the queue is full a line is dropped and counted rather than
-// making a request wait.
+// writer; when the queue is full, in lines or in bytes, a line is dropped
+// and counted rather than making a request wait.
 type AccessLog struct {
 	queue   chan *[]byte
 	out     *bufio.Writer
 	dst     io.Writer
 	bufs    sync.Pool
+	queued  atomic.Int64 // bytes in the queue
 	dropped atomic.Uint64
 	stop    chan struct{}
 	done    chan struct{}
 }
+
+// Lines carry request values (a URI, headers a log plugin names) of up
+// to the edge limits each, so a queue bounded in lines only could hold
+// gigabytes of them.
+const (
+	// maxQueuedBytes bounds the bytes of the lines waiting to be written.
+	maxQueuedBytes = 16 << 20
+	// maxPooledLine is the largest buffer kept for reuse: one long line
+	// must not keep its memory in the pool.
+	maxPooledLine = 16 << 10
+)
 
 // NewAccessLog starts a log writing to w with room for queueLen lines.
 func NewAccessLog(w io.Writer, queueLen int) *AccessLog {
@@ -53,10 +65,28 @@ func (l *AccessLog) Observe(r *record.Record) {
 // enqueue hands a line to the writer, or drops and counts it when the
 // queue is full.
 func (l *AccessLog) enqueue(bp *[]byte) {
+	n := int64(len(*bp))
+	if l.queued.Add(n) > maxQueuedBytes {
+		l.queued.Add(-n)
+		l.drop(bp)
+		return
+	}
 	select {
 	case l.queue <- bp:
 	default:
-		l.dropped.Add(1)
+		l.queued.Add(-n)
+		l.drop(bp)
+	}
+}
+
+func (l *AccessLog) drop(bp *[]byte) {
+	l.dropped.Add(1)
+	l.release(bp)
+}
+
+// release puts a buffer back for reuse unless it grew too large to keep.
+func (l *AccessLog) release(bp *[]byte) {
+	if cap(*bp) <= maxPooledLine {
 		l.bufs.Put(bp)
 	}
 }
@@ -95,7 +125,8 @@ func (l *AccessLog) run() {
 
 func (l *AccessLog) write(bp *[]byte) {
 	l.out.Write(*bp)
-	l.bufs.Put(bp)
+	l.queued.Add(-int64(len(*bp)))
+	l.release(bp)
 	// Flush when the queue is momentarily empty: batches under load,
 	// prompt lines when idle.
 	if len(l.queue) == 0 {

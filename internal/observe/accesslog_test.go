@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -104,5 +105,41 @@ func BenchmarkAppendRecord(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = AppendRecord(buf[:0], e)
+	}
+}
+
+// blockedWriter holds every write until release is closed.
+type blockedWriter struct {
+	release chan struct{}
+	n       atomic.Int64
+}
+
+func (w *blockedWriter) Write(p []byte) (int, error) {
+	<-w.release
+	w.n.Add(int64(len(p)))
+	return len(p), nil
+}
+
+// Long lines are bounded in bytes, not only in count: behind a stuck
+// destination the queue holds at most maxQueuedBytes, the rest is
+// dropped and counted, and what was queued is written once it moves.
+func TestAccessLogQueueIsBoundedInBytes(t *testing.T) {
+	w := &blockedWriter{release: make(chan struct{})}
+	l := NewAccessLog(w, 8192)
+	line := append(bytes.Repeat([]byte("x"), 1<<20-1), '\n')
+	const n = 64
+	for range n {
+		l.WriteLine(line)
+		if q := l.queued.Load(); q > maxQueuedBytes {
+			t.Fatalf("%d bytes queued", q)
+		}
+	}
+	if d := l.Dropped(); d < n-maxQueuedBytes/(1<<20)-1 {
+		t.Errorf("%d of %d 1 MiB lines dropped behind a stuck writer", d, n)
+	}
+	close(w.release)
+	l.Close()
+	if written := w.n.Load(); uint64(written)/(1<<20)+l.Dropped() != n || l.queued.Load() != 0 {
+		t.Errorf("%d bytes written, %d dropped, %d still counted as queued", written, l.Dropped(), l.queued.Load())
 	}
 }
