@@ -12,6 +12,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/jwt"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/mtlsauth"
+	"github.com/turnpikegw/turnpike/internal/plugins/opentelemetry"
 	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
@@ -31,6 +32,7 @@ func Registrations() []plugin.Registration {
 		circuitbreaker.Registration(),
 		cors.Registration(),
 		mtlsauth.Registration(),
+		opentelemetry.Registration(),
 		ratelimiting.Registration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),

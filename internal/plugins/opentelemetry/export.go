@@ -1,0 +1,281 @@
+package opentelemetry
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// closeWait bounds how long Close waits for the queue to be sent: a
+// collector that is down must not hold a reload or a shutdown for the
+// exporter's whole retry time.
+const closeWait = 5 * time.Second
+
+// Drop reasons, the values of the dropped counter's reason label.
+const (
+	dropQueueFull = "queue_full"
+	dropExport    = "export_failed"
+	dropClosed    = "closed"
+)
+
+// newExporter makes the OTLP/HTTP exporter on a client of its own: the
+// connect timeout is the dialer's, read the wait for the response head,
+// and one export (retries included) is bounded by connect + send + read
+// per try, as Kong bounds its calls.
+func newExporter(s *settings) (sdktrace.SpanExporter, error) {
+	dialer := &net.Dialer{Timeout: s.connect}
+	client := &http.Client{Transport: &http.Transport{
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   s.connect,
+		ResponseHeaderTimeout: s.read,
+		MaxIdleConnsPerHost:   2,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}, Timeout: s.connect + s.send + s.read}
+	opts := []otlptracehttp.Option{
+		otlptracehttp.WithEndpointURL(s.endpoint),
+		otlptracehttp.WithHTTPClient(client),
+		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{
+			Enabled:         s.retry.enabled,
+			InitialInterval: s.retry.initial,
+			MaxInterval:     s.retry.max,
+			MaxElapsedTime:  s.retry.maxElapsed,
+		}),
+	}
+	if len(s.headers) > 0 {
+		opts = append(opts, otlptracehttp.WithHeaders(s.headers))
+	}
+	return otlptracehttp.New(context.Background(), opts...)
+}
+
+// queue is the span processor: a bounded queue in front of the exporter,
+// sent in batches of up to batch spans, or what is there after delay.
+// The SDK's batch processor drops silently when full; this one counts
+// every span it drops, and never blocks the request that ends a span.
+type queue struct {
+	ch      chan sdktrace.ReadOnlySpan
+	exp     sdktrace.SpanExporter
+	batch   int
+	delay   time.Duration
+	dropped *prometheus.CounterVec // nil: not counted in a metric
+	lost    atomic.Uint64          // every span dropped, for tests and logs
+	log     *slog.Logger
+	lastLog atomic.Int64 // unix ns of the last export error logged
+
+	flush    chan chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+	closed   atomic.Bool
+	ctx      context.Context // cancelled when Close gives up waiting
+	cancel   context.CancelFunc
+	stopOnce sync.Once
+}
+
+func newQueue(exp sdktrace.SpanExporter, s *settings, dropped *prometheus.CounterVec, log *slog.Logger) *queue {
+	q := &queue{
+		ch: make(chan sdktrace.ReadOnlySpan, s.maxEntries), exp: exp, batch: s.batch, delay: s.delay,
+		dropped: dropped, log: log,
+		flush: make(chan chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	q.ctx, q.cancel = context.WithCancel(context.Background())
+	go q.run()
+	return q
+}
+
+func (q *queue) drop(reason string, n int) {
+	q.lost.Add(uint64(n))
+	if q.dropped != nil {
+		q.dropped.WithLabelValues(reason).Add(float64(n))
+	}
+}
+
+// OnStart is part of sdktrace.SpanProcessor; spans are queued when they end.
+func (q *queue) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+
+// OnEnd queues s, or drops it when the queue is full or closed.
+func (q *queue) OnEnd(s sdktrace.ReadOnlySpan) {
+	if q.closed.Load() {
+		q.drop(dropClosed, 1)
+		return
+	}
+	select {
+	case q.ch <- s:
+	default:
+		q.drop(dropQueueFull, 1)
+	}
+}
+
+func (q *queue) run() {
+	defer close(q.done)
+	batch := make([]sdktrace.ReadOnlySpan, 0, q.batch)
+	timer := time.NewTimer(q.delay)
+	timer.Stop()
+	armed := false
+	send := func() {
+		if armed {
+			timer.Stop()
+			armed = false
+		}
+		if len(batch) > 0 {
+			q.export(batch)
+			clear(batch)
+			batch = batch[:0]
+		}
+	}
+	for {
+		select {
+		case s := <-q.ch:
+			batch = append(batch, s)
+			if len(batch) >= q.batch {
+				send()
+			} else if !armed {
+				timer.Reset(q.delay)
+				armed = true
+			}
+		case <-timer.C:
+			armed = false
+			send()
+		case ack := <-q.flush:
+			q.drain(&batch, send)
+			close(ack)
+		case <-q.stop:
+			q.drain(&batch, send)
+			return
+		}
+	}
+}
+
+// drain sends what is queued, in batches.
+func (q *queue) drain(batch *[]sdktrace.ReadOnlySpan, send func()) {
+	for {
+		select {
+		case s := <-q.ch:
+			*batch = append(*batch, s)
+			if len(*batch) >= q.batch {
+				send()
+			}
+		default:
+			send()
+			return
+		}
+	}
+}
+
+func (q *queue) export(batch []sdktrace.ReadOnlySpan) {
+	if err := q.exp.ExportSpans(q.ctx, batch); err != nil {
+		q.drop(dropExport, len(batch))
+		// One line a minute at most: a collector that is down would
+		// otherwise log for every batch.
+		now := time.Now().UnixNano()
+		if last := q.lastLog.Load(); now-last >= int64(time.Minute) && q.lastLog.CompareAndSwap(last, now) {
+			q.log.Warn("opentelemetry: spans dropped, export failed", "spans", len(batch), "error", err.Error(),
+				"dropped_total", q.lost.Load())
+		}
+	}
+}
+
+// ForceFlush sends what is queued (part of sdktrace.SpanProcessor).
+func (q *queue) ForceFlush(ctx context.Context) error {
+	if q.closed.Load() {
+		return nil
+	}
+	ack := make(chan struct{})
+	select {
+	case q.flush <- ack:
+	case <-q.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-ack:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Shutdown stops taking spans and sends the queued ones, until ctx ends:
+// then the export under way is cancelled (part of sdktrace.SpanProcessor).
+func (q *queue) Shutdown(ctx context.Context) error {
+	q.stopOnce.Do(func() {
+		q.closed.Store(true)
+		close(q.stop)
+	})
+	select {
+	case <-q.done:
+	case <-ctx.Done():
+		q.cancel()
+		<-q.done
+	}
+	q.cancel()
+	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return q.exp.Shutdown(sctx)
+}
+
+// ids is the ID generator: random ids, except the trace id and the
+// server and upstream span ids decided in the access phase, which the
+// context of the span being started carries (fixedIDs).
+type ids struct{}
+
+type fixedIDsKey struct{}
+
+type fixedIDs struct {
+	trace trace.TraceID
+	span  trace.SpanID
+}
+
+func (ids) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
+	if f, ok := ctx.Value(fixedIDsKey{}).(*fixedIDs); ok {
+		return f.trace, f.span
+	}
+	var t trace.TraceID
+	randomID(t[:])
+	return t, newSpanID()
+}
+
+func (ids) NewSpanID(ctx context.Context, _ trace.TraceID) trace.SpanID {
+	if f, ok := ctx.Value(fixedIDsKey{}).(*fixedIDs); ok {
+		return f.span
+	}
+	return newSpanID()
+}
+
+func newSpanID() trace.SpanID {
+	var s trace.SpanID
+	randomID(s[:])
+	return s
+}
+
+// randomID fills b with random bytes, never all zeros (an invalid id).
+// math/rand/v2's generator is per thread and seeded from the system's:
+// no lock, and not predictable from the ids a client sees.
+func randomID(b []byte) {
+	for {
+		for i := 0; i < len(b); i += 8 {
+			putUint64Tail(b[i:], rand.Uint64())
+		}
+		for _, c := range b {
+			if c != 0 {
+				return
+			}
+		}
+	}
+}
+
+func putUint64Tail(b []byte, n uint64) {
+	for i := 0; i < len(b) && i < 8; i++ {
+		b[i] = byte(n >> (8 * i))
+	}
+}
