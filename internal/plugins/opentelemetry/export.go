@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // closeWait bounds how long Close waits for the queue to be sent: a
@@ -58,7 +57,7 @@ func newExporter(s *settings) (sdktrace.SpanExporter, error) {
 	return otlptracehttp.New(context.Background(), opts...)
 }
 
-// queue is the span processor: a bounded queue in front of the exporter,
+// queue is a bounded queue in front of the exporter,
 // sent in batches of up to batch spans, or what is there after delay.
 // The SDK's batch processor drops silently when full; this one counts
 // every span it drops, and never blocks the request that ends a span.
@@ -72,7 +71,6 @@ type queue struct {
 	log     *slog.Logger
 	lastLog atomic.Int64 // unix ns of the last export error logged
 
-	flush    chan chan struct{}
 	stop     chan struct{}
 	done     chan struct{}
 	closed   atomic.Bool
@@ -85,7 +83,7 @@ func newQueue(exp sdktrace.SpanExporter, s *settings, dropped *prometheus.Counte
 	q := &queue{
 		ch: make(chan sdktrace.ReadOnlySpan, s.maxEntries), exp: exp, batch: s.batch, delay: s.delay,
 		dropped: dropped, log: log,
-		flush: make(chan chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
+		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	q.ctx, q.cancel = context.WithCancel(context.Background())
 	go q.run()
@@ -99,11 +97,9 @@ func (q *queue) drop(reason string, n int) {
 	}
 }
 
-// OnStart is part of sdktrace.SpanProcessor; spans are queued when they end.
-func (q *queue) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
-
-// OnEnd queues s, or drops it when the queue is full or closed.
-func (q *queue) OnEnd(s sdktrace.ReadOnlySpan) {
+// push queues s, or drops it when the queue is full or closed: it never
+// blocks.
+func (q *queue) push(s sdktrace.ReadOnlySpan) {
 	if q.closed.Load() {
 		q.drop(dropClosed, 1)
 		return
@@ -145,9 +141,6 @@ func (q *queue) run() {
 		case <-timer.C:
 			armed = false
 			send()
-		case ack := <-q.flush:
-			q.drain(&batch, send)
-			close(ack)
 		case <-q.stop:
 			q.drain(&batch, send)
 			return
@@ -184,30 +177,9 @@ func (q *queue) export(batch []sdktrace.ReadOnlySpan) {
 	}
 }
 
-// ForceFlush sends what is queued (part of sdktrace.SpanProcessor).
-func (q *queue) ForceFlush(ctx context.Context) error {
-	if q.closed.Load() {
-		return nil
-	}
-	ack := make(chan struct{})
-	select {
-	case q.flush <- ack:
-	case <-q.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case <-ack:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Shutdown stops taking spans and sends the queued ones, until ctx ends:
-// then the export under way is cancelled (part of sdktrace.SpanProcessor).
-func (q *queue) Shutdown(ctx context.Context) error {
+// shutdown stops taking spans and sends the queued ones, until ctx ends:
+// then the export under way is cancelled.
+func (q *queue) shutdown(ctx context.Context) {
 	q.stopOnce.Do(func() {
 		q.closed.Store(true)
 		close(q.stop)
@@ -221,41 +193,7 @@ func (q *queue) Shutdown(ctx context.Context) error {
 	q.cancel()
 	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	return q.exp.Shutdown(sctx)
-}
-
-// ids is the ID generator: random ids, except the trace id and the
-// server and upstream span ids decided in the access phase, which the
-// context of the span being started carries (fixedIDs).
-type ids struct{}
-
-type fixedIDsKey struct{}
-
-type fixedIDs struct {
-	trace trace.TraceID
-	span  trace.SpanID
-}
-
-func (ids) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
-	if f, ok := ctx.Value(fixedIDsKey{}).(*fixedIDs); ok {
-		return f.trace, f.span
-	}
-	var t trace.TraceID
-	randomID(t[:])
-	return t, newSpanID()
-}
-
-func (ids) NewSpanID(ctx context.Context, _ trace.TraceID) trace.SpanID {
-	if f, ok := ctx.Value(fixedIDsKey{}).(*fixedIDs); ok {
-		return f.span
-	}
-	return newSpanID()
-}
-
-func newSpanID() trace.SpanID {
-	var s trace.SpanID
-	randomID(s[:])
-	return s
+	q.exp.Shutdown(sctx)
 }
 
 // randomID fills b with random bytes, never all zeros (an invalid id).

@@ -9,8 +9,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
@@ -33,13 +31,12 @@ func Registration() plugin.Registration {
 	}
 }
 
-// Instance is a configured opentelemetry plugin: one tracer provider and
-// span queue, shared by the requests it sees.
+// Instance is a configured opentelemetry plugin: one span queue and
+// exporter, shared by the requests it sees.
 type Instance struct {
-	s        *settings
-	provider *sdktrace.TracerProvider
-	tracer   trace.Tracer
-	q        *queue
+	s   *settings
+	res *resource.Resource
+	q   *queue
 	// bound is the sampling threshold on a trace id's low 63 bits (the
 	// OpenTelemetry SDK's TraceIDRatioBased).
 	bound uint64
@@ -83,15 +80,7 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 			Help: "Spans the opentelemetry plugin dropped: queue_full (the collector is slower than the traffic), export_failed, closed.",
 		}, []string{"reason"}))
 	}
-	q := newQueue(exp, s, dropped, log)
-	in := &Instance{s: s, q: q, closeWait: closeWait}
-	in.provider = sdktrace.NewTracerProvider(
-		sdktrace.WithResource(resource.NewSchemaless(s.resource...)),
-		sdktrace.WithSampler(sdktrace.AlwaysSample()), // the plugin samples before any span exists
-		sdktrace.WithIDGenerator(ids{}),
-		sdktrace.WithSpanProcessor(q),
-	)
-	in.tracer = in.provider.Tracer("turnpike")
+	in := &Instance{s: s, res: resource.NewSchemaless(s.resource...), q: newQueue(exp, s, dropped, log), closeWait: closeWait}
 	in.all = s.rate >= 1
 	in.bound = uint64(s.rate * (1 << 63))
 	if s.responseHeader != "" {
@@ -104,7 +93,7 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 func (in *Instance) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), in.closeWait)
 	defer cancel()
-	in.provider.Shutdown(ctx)
+	in.q.shutdown(ctx)
 }
 
 // traceState is what the access phase decided for a sampled request,
@@ -224,8 +213,4 @@ func (in *Instance) spanName(phase, plugin string) string {
 	n := "kong." + phase + ".plugin." + plugin
 	in.names.Store(key, n)
 	return n
-}
-
-func at(t time.Time, d time.Duration) trace.SpanStartEventOption {
-	return trace.WithTimestamp(t.Add(d))
 }

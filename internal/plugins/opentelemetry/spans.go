@@ -1,13 +1,14 @@
 package opentelemetry
 
 import (
-	"context"
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -29,29 +30,135 @@ var knownMethods = map[string]bool{
 	"CONNECT": true, "OPTIONS": true, "TRACE": true, "PATCH": true,
 }
 
-// spans builds the request's spans from its record: the server span,
-// the routing, each plugin's access and header filter runs, each
-// upstream attempt and each call (Redis), with the record's times.
+// Attributes per span at most: the server span's, then an attempt's.
+const (
+	rootAttrs    = 14
+	attemptAttrs = 6
+	callAttrs    = 4
+)
+
+// spans builds the request's spans from its record (the server span, the
+// routing, each plugin's access and header filter runs, each upstream
+// attempt and each call) with the record's times, and queues them. They
+// share one slice and one attribute array: a few allocations a request.
 func (in *Instance) spans(c *plugin.Ctx, st *traceState) {
 	rec := c.Record
 	t0 := rec.Time
-	ctx := context.Background()
+	n := 1 + len(rec.Attempts) + len(rec.Calls())
+	if rec.Routed > 0 {
+		n++
+	}
+	for _, p := range rec.Plugins() {
+		if traced(p.Phase) {
+			n++
+		}
+	}
+	spans := make([]span, n)
+	attrs := make([]attribute.KeyValue, 0, rootAttrs+attemptAttrs*len(rec.Attempts)+callAttrs*len(rec.Calls()))
+
+	root := &spans[0]
+	root.sc = trace.NewSpanContext(trace.SpanContextConfig{TraceID: st.traceID, SpanID: st.rootID, TraceFlags: trace.FlagsSampled})
 	if p := &st.parent; p.hasTrace() && p.spanID != ([8]byte{}) {
 		ts, _ := trace.ParseTraceState(p.state)
-		ctx = trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+		root.parent = trace.NewSpanContext(trace.SpanContextConfig{
 			TraceID: st.traceID, SpanID: p.spanID, TraceFlags: trace.FlagsSampled, TraceState: ts, Remote: true,
-		}))
+		})
+		root.sc = root.sc.WithTraceState(ts)
 	}
-	ctx = context.WithValue(ctx, fixedIDsKey{}, &fixedIDs{trace: st.traceID, span: st.rootID})
+	root.name, root.kind, root.start, root.end = serverName(rec), trace.SpanKindServer, t0, t0.Add(rec.Latency)
+	attrs = appendServerAttrs(attrs, c, rec)
+	root.attrs, attrs = attrs[:len(attrs):len(attrs)], attrs[len(attrs):]
+	if rec.Status >= 500 {
+		root.status = sdktrace.Status{Code: codes.Error, Description: rec.Error}
+	}
 
-	method, name := rec.Method, rec.Method
+	i := 1
+	child := func(name string, kind trace.SpanKind, start, end time.Duration) *span {
+		s := &spans[i]
+		i++
+		s.name, s.kind, s.start, s.end, s.parent = name, kind, t0.Add(start), t0.Add(end), root.sc
+		var id [8]byte
+		randomID(id[:])
+		s.sc = trace.NewSpanContext(trace.SpanContextConfig{TraceID: st.traceID, SpanID: id, TraceFlags: trace.FlagsSampled})
+		return s
+	}
+	if rec.Routed > 0 {
+		child(spanRouter, trace.SpanKindInternal, 0, rec.Routed)
+	}
+	for _, p := range rec.Plugins() {
+		if traced(p.Phase) {
+			child(in.spanName(p.Phase.String(), p.Plugin), trace.SpanKindInternal, p.Start, p.Start+p.Duration)
+		}
+	}
+	for j := range rec.Attempts {
+		a := &rec.Attempts[j]
+		s := child(spanBalancer, trace.SpanKindClient, a.Start, a.Start+attemptEnd(rec, a))
+		if j == len(rec.Attempts)-1 {
+			// The span the upstream was told is its parent.
+			s.sc = s.sc.WithSpanID(st.upstreamID)
+		}
+		attrs = append(attrs, attribute.Int("try_count", j+1), attribute.String("turnpike.upstream.outcome", a.Outcome))
+		attrs = appendPeer(attrs, a.Target)
+		if j > 0 {
+			attrs = append(attrs, attribute.Int("http.request.resend_count", j))
+		}
+		if a.Status != 0 {
+			attrs = append(attrs, attribute.Int("http.response.status_code", a.Status))
+		}
+		s.attrs, attrs = attrs[:len(attrs):len(attrs)], attrs[len(attrs):]
+		if a.Outcome != record.OutcomeResponse || a.Status >= 500 {
+			s.status = sdktrace.Status{Code: codes.Error, Description: a.Outcome}
+		}
+	}
+	for _, cl := range rec.Calls() {
+		s := child(cl.Kind+" "+cl.Name, trace.SpanKindClient, cl.Start, cl.Start+cl.Duration)
+		if cl.Kind == "redis" {
+			attrs = append(attrs, attribute.String("db.system.name", "redis"), attribute.String("db.operation.name", cl.Name))
+		}
+		attrs = appendPeer(attrs, cl.Target)
+		s.attrs, attrs = attrs[:len(attrs):len(attrs)], attrs[len(attrs):]
+		if cl.Err {
+			s.status = sdktrace.Status{Code: codes.Error}
+		}
+	}
+	for k := range spans {
+		spans[k].res = in.res
+		in.q.push(&spans[k])
+	}
+}
+
+// traced tells the phases whose plugin runs get a span: a body filter's
+// time is that of wrapping the body, and the log phase runs after the
+// response is out.
+func traced(p record.Phase) bool { return p == record.PhaseAccess || p == record.PhaseHeaderFilter }
+
+// attemptEnd is when an attempt ended, counted from its start.
+func attemptEnd(rec *record.Record, a *record.Attempt) time.Duration {
+	if a.End > 0 {
+		return a.End
+	}
+	if l := a.Latency(); l > 0 {
+		return l
+	}
+	return max(rec.Latency-a.Start, 0)
+}
+
+func serverName(rec *record.Record) string {
+	method := rec.Method
 	if !knownMethods[method] {
-		method, name = "_OTHER", "HTTP"
+		method = "HTTP"
 	}
-	if rec.RoutePath != "" {
-		name += " " + rec.RoutePath
+	if rec.RoutePath == "" {
+		return method
 	}
-	attrs := make([]attribute.KeyValue, 0, 16)
+	return method + " " + rec.RoutePath
+}
+
+func appendServerAttrs(attrs []attribute.KeyValue, c *plugin.Ctx, rec *record.Record) []attribute.KeyValue {
+	method := rec.Method
+	if !knownMethods[method] {
+		method = "_OTHER"
+	}
 	attrs = append(attrs,
 		attribute.String("http.request.method", method),
 		attribute.String("url.path", urlPath(c, rec)),
@@ -71,80 +178,7 @@ func (in *Instance) spans(c *plugin.Ctx, st *traceState) {
 			attrs = append(attrs, attribute.String(a.k, a.v))
 		}
 	}
-	_, root := in.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(t0),
-		trace.WithAttributes(attrs...))
-	if rec.Status >= 500 {
-		root.SetStatus(codes.Error, rec.Error)
-	}
-	child := trace.ContextWithSpan(context.Background(), root)
-
-	if rec.Routed > 0 {
-		_, s := in.tracer.Start(child, spanRouter, trace.WithTimestamp(t0))
-		s.End(trace.WithTimestamp(t0.Add(rec.Routed)))
-	}
-	for _, p := range rec.Plugins() {
-		if p.Phase != record.PhaseAccess && p.Phase != record.PhaseHeaderFilter {
-			continue
-		}
-		_, s := in.tracer.Start(child, in.spanName(p.Phase.String(), p.Plugin), at(t0, p.Start))
-		s.End(trace.WithTimestamp(t0.Add(p.Start + p.Duration)))
-	}
-	in.attemptSpans(child, rec, st)
-	in.callSpans(child, rec)
-	root.End(trace.WithTimestamp(t0.Add(rec.Latency)))
-}
-
-// attemptSpans makes one client span per upstream attempt; the last
-// carries the span id the upstream was told is its parent.
-func (in *Instance) attemptSpans(child context.Context, rec *record.Record, st *traceState) {
-	t0 := rec.Time
-	for i := range rec.Attempts {
-		a := &rec.Attempts[i]
-		ctx := child
-		if i == len(rec.Attempts)-1 {
-			ctx = context.WithValue(child, fixedIDsKey{}, &fixedIDs{trace: st.traceID, span: st.upstreamID})
-		}
-		attrs := make([]attribute.KeyValue, 0, 7)
-		attrs = append(attrs, attribute.Int("try_count", i+1), attribute.String("turnpike.upstream.outcome", a.Outcome))
-		attrs = appendPeer(attrs, a.Target)
-		if i > 0 {
-			attrs = append(attrs, attribute.Int("http.request.resend_count", i))
-		}
-		if a.Status != 0 {
-			attrs = append(attrs, attribute.Int("http.response.status_code", a.Status))
-		}
-		_, s := in.tracer.Start(ctx, spanBalancer, trace.WithSpanKind(trace.SpanKindClient), at(t0, a.Start),
-			trace.WithAttributes(attrs...))
-		if a.Outcome != record.OutcomeResponse || a.Status >= 500 {
-			s.SetStatus(codes.Error, a.Outcome)
-		}
-		end := a.End
-		if end == 0 {
-			end = a.Latency()
-		}
-		if end == 0 {
-			end = max(rec.Latency-a.Start, 0)
-		}
-		s.End(trace.WithTimestamp(t0.Add(a.Start + end)))
-	}
-}
-
-// callSpans makes one client span per call the request waited for.
-func (in *Instance) callSpans(child context.Context, rec *record.Record) {
-	t0 := rec.Time
-	for _, cl := range rec.Calls() {
-		attrs := make([]attribute.KeyValue, 0, 4)
-		if cl.Kind == "redis" {
-			attrs = append(attrs, attribute.String("db.system.name", "redis"), attribute.String("db.operation.name", cl.Name))
-		}
-		attrs = appendPeer(attrs, cl.Target)
-		_, s := in.tracer.Start(child, cl.Kind+" "+cl.Name, trace.WithSpanKind(trace.SpanKindClient), at(t0, cl.Start),
-			trace.WithAttributes(attrs...))
-		if cl.Err {
-			s.SetStatus(codes.Error, "")
-		}
-		s.End(trace.WithTimestamp(t0.Add(cl.Start + cl.Duration)))
-	}
+	return attrs
 }
 
 // appendPeer adds server.address and server.port of a host:port.
