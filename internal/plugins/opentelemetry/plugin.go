@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/hex"
 	"log/slog"
+	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/record"
 )
 
 // Name is the plugin's name in configs.
@@ -43,9 +46,11 @@ type Instance struct {
 	all   bool // sampling_rate 1: no threshold to test
 	// closeWait bounds Close (closeWait, shorter in tests).
 	closeWait time.Duration
-	// names caches span names of plugin runs, by phase and plugin: a
-	// set bounded by the plugins this binary knows.
-	names sync.Map
+	// names caches span names of plugin runs, by phase (access, header
+	// filter) and plugin: a set bounded by the plugins this binary
+	// knows, read without a lock or an allocation, copied on a miss.
+	names   [2]atomic.Pointer[map[string]string]
+	namesMu sync.Mutex
 }
 
 // withHeader is an Instance that also returns the trace id in a
@@ -204,13 +209,26 @@ func (in *Instance) Log(c *plugin.Ctx) {
 	states.Put(st)
 }
 
-// spanName is the name of a plugin's run in a phase, as Kong names it.
-func (in *Instance) spanName(phase, plugin string) string {
-	key := [2]string{phase, plugin}
-	if n, ok := in.names.Load(key); ok {
-		return n.(string)
+// spanName is the name of a plugin's run in the access or header filter
+// phase, as Kong names it.
+func (in *Instance) spanName(phase record.Phase, plugin string) string {
+	slot := &in.names[0]
+	if phase == record.PhaseHeaderFilter {
+		slot = &in.names[1]
 	}
-	n := "kong." + phase + ".plugin." + plugin
-	in.names.Store(key, n)
+	if m := slot.Load(); m != nil {
+		if n, ok := (*m)[plugin]; ok {
+			return n
+		}
+	}
+	in.namesMu.Lock()
+	defer in.namesMu.Unlock()
+	next := map[string]string{}
+	if m := slot.Load(); m != nil {
+		maps.Copy(next, *m)
+	}
+	n := "kong." + phase.String() + ".plugin." + plugin
+	next[plugin] = n
+	slot.Store(&next)
 	return n
 }

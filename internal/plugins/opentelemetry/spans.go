@@ -87,7 +87,7 @@ func (in *Instance) spans(c *plugin.Ctx, st *traceState) {
 	}
 	for _, p := range rec.Plugins() {
 		if traced(p.Phase) {
-			child(in.spanName(p.Phase.String(), p.Plugin), trace.SpanKindInternal, p.Start, p.Start+p.Duration)
+			child(in.spanName(p.Phase, p.Plugin), trace.SpanKindInternal, p.Start, p.Start+p.Duration)
 		}
 	}
 	for j := range rec.Attempts {
