@@ -85,7 +85,8 @@ const DefaultSamplingRate = 1.0
 
 // settings is a validated config.
 type settings struct {
-	endpoint       string // the OTLP/HTTP traces URL
+	endpoint       string // the OTLP/HTTP traces URL ("": no spans are sent)
+	logsEndpoint   string // the OTLP/HTTP logs URL ("": no log records)
 	headers        map[string]string
 	resource       []attribute.KeyValue
 	batch          int
@@ -132,7 +133,7 @@ func validate(c *Config) (*settings, error) {
 	s := &settings{}
 	s.endpoint = k.endpoint(c)
 	if c.LogsEndpoint != nil && *c.LogsEndpoint != "" {
-		k.add("logs_endpoint", "OTLP logs are not supported: Turnpike exports traces only (set traces_endpoint, or endpoint)")
+		s.logsEndpoint = k.url("logs_endpoint", *c.LogsEndpoint)
 	}
 	s.headers = k.headers(c.Headers)
 	s.resource = k.resource(c)

@@ -55,7 +55,7 @@ func TestConfigErrors(t *testing.T) {
 		`{traces_endpoint: "ftp://c/v1/traces"}`: "traces_endpoint: unsupported scheme 'ftp'",
 		`{traces_endpoint: "http://user:pw@c/v1/traces"}`:                         "traces_endpoint: credentials in the URL",
 		`{endpoint: "http://a/v1/traces", traces_endpoint: "http://b/v1/traces"}`: "endpoint: endpoint is the deprecated name",
-		`{logs_endpoint: "http://c:4318/v1/logs"}`:                                "logs_endpoint: OTLP logs are not supported",
+		`{logs_endpoint: "c:4318/v1/logs"}`:                                       "logs_endpoint: unsupported scheme",
 		`{endpoint: c, sampling_rate: 1.5}`:                                       "sampling_rate: value should be between 0 and 1",
 		`{endpoint: c, queue: {max_batch_size: 0}}`:                               "queue.max_batch_size: value should be between 1 and 1000000",
 		`{endpoint: c, queue: {max_entries: 2000000}}`:                            "queue.max_entries: value should be between 1 and 1000000",
@@ -78,7 +78,10 @@ func TestConfigErrors(t *testing.T) {
 		`{endpoint: c, propagation: {default_format: preserve}}`:                  "propagation.default_format: expected one of: w3c",
 	}
 	for doc, want := range cases {
-		_, err := New(decode(t, doc), plugin.Env{})
+		inst, err := New(decode(t, doc), plugin.Env{})
+		if err == nil {
+			inst.(plugin.Closer).Close()
+		}
 		var errs plugin.Errors
 		if !errors.As(err, &errs) {
 			t.Errorf("%s: error %v is not plugin.Errors", doc, err)

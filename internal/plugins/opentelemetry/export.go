@@ -27,13 +27,12 @@ const (
 	dropClosed    = "closed"
 )
 
-// newExporter makes the OTLP/HTTP exporter on a client of its own: the
-// connect timeout is the dialer's, read the wait for the response head,
-// and one export (retries included) is bounded by connect + send + read
-// per try, as Kong bounds its calls.
-func newExporter(s *settings) (sdktrace.SpanExporter, error) {
+// exporterClient is the HTTP client of the exporters: the connect
+// timeout is the dialer's, read the wait for the response head, and one
+// try is bounded by connect + send + read, as Kong bounds its calls.
+func exporterClient(s *settings) *http.Client {
 	dialer := &net.Dialer{Timeout: s.connect}
-	client := &http.Client{Transport: &http.Transport{
+	return &http.Client{Transport: &http.Transport{
 		DialContext:           dialer.DialContext,
 		TLSHandshakeTimeout:   s.connect,
 		ResponseHeaderTimeout: s.read,
@@ -41,9 +40,13 @@ func newExporter(s *settings) (sdktrace.SpanExporter, error) {
 		IdleConnTimeout:       90 * time.Second,
 		ForceAttemptHTTP2:     true,
 	}, Timeout: s.connect + s.send + s.read}
+}
+
+// newSpanExporter makes the OTLP/HTTP traces exporter.
+func newSpanExporter(s *settings) (sdktrace.SpanExporter, error) {
 	opts := []otlptracehttp.Option{
 		otlptracehttp.WithEndpointURL(s.endpoint),
-		otlptracehttp.WithHTTPClient(client),
+		otlptracehttp.WithHTTPClient(exporterClient(s)),
 		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{
 			Enabled:         s.retry.enabled,
 			InitialInterval: s.retry.initial,
@@ -57,17 +60,19 @@ func newExporter(s *settings) (sdktrace.SpanExporter, error) {
 	return otlptracehttp.New(context.Background(), opts...)
 }
 
-// queue is a bounded queue in front of the exporter,
-// sent in batches of up to batch spans, or what is there after delay.
-// The SDK's batch processor drops silently when full; this one counts
-// every span it drops, and never blocks the request that ends a span.
-type queue struct {
-	ch      chan sdktrace.ReadOnlySpan
-	exp     sdktrace.SpanExporter
+// queue is a bounded queue in front of an exporter (of spans or log
+// records), sent in batches of up to batch items, or what is there after
+// delay. The SDK's batch processors drop silently when full; this one
+// counts every item it drops, and never blocks the request that queues.
+type queue[T any] struct {
+	ch      chan T
+	export  func(context.Context, []T) error
+	closeFn func(context.Context) error // the exporter's Shutdown
+	what    string                      // "spans", "log records": for the log
 	batch   int
 	delay   time.Duration
 	dropped *prometheus.CounterVec // nil: not counted in a metric
-	lost    atomic.Uint64          // every span dropped, for tests and logs
+	lost    atomic.Uint64          // every item dropped, for tests and logs
 	log     *slog.Logger
 	lastLog atomic.Int64 // unix ns of the last export error logged
 
@@ -79,9 +84,10 @@ type queue struct {
 	stopOnce sync.Once
 }
 
-func newQueue(exp sdktrace.SpanExporter, s *settings, dropped *prometheus.CounterVec, log *slog.Logger) *queue {
-	q := &queue{
-		ch: make(chan sdktrace.ReadOnlySpan, s.maxEntries), exp: exp, batch: s.batch, delay: s.delay,
+func newQueue[T any](export func(context.Context, []T) error, closeFn func(context.Context) error, what string,
+	s *settings, dropped *prometheus.CounterVec, log *slog.Logger) *queue[T] {
+	q := &queue[T]{
+		ch: make(chan T, s.maxEntries), export: export, closeFn: closeFn, what: what, batch: s.batch, delay: s.delay,
 		dropped: dropped, log: log,
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -90,7 +96,7 @@ func newQueue(exp sdktrace.SpanExporter, s *settings, dropped *prometheus.Counte
 	return q
 }
 
-func (q *queue) drop(reason string, n int) {
+func (q *queue[T]) drop(reason string, n int) {
 	q.lost.Add(uint64(n))
 	if q.dropped != nil {
 		q.dropped.WithLabelValues(reason).Add(float64(n))
@@ -99,7 +105,7 @@ func (q *queue) drop(reason string, n int) {
 
 // push queues s, or drops it when the queue is full or closed: it never
 // blocks.
-func (q *queue) push(s sdktrace.ReadOnlySpan) {
+func (q *queue[T]) push(s T) {
 	if q.closed.Load() {
 		q.drop(dropClosed, 1)
 		return
@@ -111,9 +117,9 @@ func (q *queue) push(s sdktrace.ReadOnlySpan) {
 	}
 }
 
-func (q *queue) run() {
+func (q *queue[T]) run() {
 	defer close(q.done)
-	batch := make([]sdktrace.ReadOnlySpan, 0, q.batch)
+	batch := make([]T, 0, q.batch)
 	timer := time.NewTimer(q.delay)
 	timer.Stop()
 	armed := false
@@ -123,7 +129,7 @@ func (q *queue) run() {
 			armed = false
 		}
 		if len(batch) > 0 {
-			q.export(batch)
+			q.send(batch)
 			clear(batch)
 			batch = batch[:0]
 		}
@@ -149,7 +155,7 @@ func (q *queue) run() {
 }
 
 // drain sends what is queued, in batches.
-func (q *queue) drain(batch *[]sdktrace.ReadOnlySpan, send func()) {
+func (q *queue[T]) drain(batch *[]T, send func()) {
 	for {
 		select {
 		case s := <-q.ch:
@@ -164,22 +170,22 @@ func (q *queue) drain(batch *[]sdktrace.ReadOnlySpan, send func()) {
 	}
 }
 
-func (q *queue) export(batch []sdktrace.ReadOnlySpan) {
-	if err := q.exp.ExportSpans(q.ctx, batch); err != nil {
+func (q *queue[T]) send(batch []T) {
+	if err := q.export(q.ctx, batch); err != nil {
 		q.drop(dropExport, len(batch))
 		// One line a minute at most: a collector that is down would
 		// otherwise log for every batch.
 		now := time.Now().UnixNano()
 		if last := q.lastLog.Load(); now-last >= int64(time.Minute) && q.lastLog.CompareAndSwap(last, now) {
-			q.log.Warn("opentelemetry: spans dropped, export failed", "spans", len(batch), "error", err.Error(),
+			q.log.Warn("opentelemetry: "+q.what+" dropped, export failed", q.what, len(batch), "error", err.Error(),
 				"dropped_total", q.lost.Load())
 		}
 	}
 }
 
-// shutdown stops taking spans and sends the queued ones, until ctx ends:
+// shutdown stops taking items and sends the queued ones, until ctx ends:
 // then the export under way is cancelled.
-func (q *queue) shutdown(ctx context.Context) {
+func (q *queue[T]) shutdown(ctx context.Context) {
 	q.stopOnce.Do(func() {
 		q.closed.Store(true)
 		close(q.stop)
@@ -193,7 +199,7 @@ func (q *queue) shutdown(ctx context.Context) {
 	q.cancel()
 	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	q.exp.Shutdown(sctx)
+	q.closeFn(sctx)
 }
 
 // randomID fills b with random bytes, never all zeros (an invalid id).

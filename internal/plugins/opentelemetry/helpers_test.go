@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
@@ -24,7 +26,8 @@ import (
 type receiver struct {
 	srv *httptest.Server
 	mu  sync.Mutex
-	got []*coltrace.ExportTraceServiceRequest
+	got  []*coltrace.ExportTraceServiceRequest
+	logs []*logspb.LogRecord
 	hdr []http.Header
 	// block, when set, holds every export until it is closed.
 	block chan struct{}
@@ -45,6 +48,21 @@ func newReceiver(t testing.TB) *receiver {
 		}
 		body, _ := io.ReadAll(req.Body)
 		if r.discard {
+			return
+		}
+		if req.URL.Path == "/v1/logs" {
+			var m collogs.ExportLogsServiceRequest
+			if proto.Unmarshal(body, &m) != nil {
+				http.Error(w, "bad request", http.StatusBadRequest)
+				return
+			}
+			r.mu.Lock()
+			for _, rl := range m.ResourceLogs {
+				for _, sl := range rl.ScopeLogs {
+					r.logs = append(r.logs, sl.LogRecords...)
+				}
+			}
+			r.mu.Unlock()
 			return
 		}
 		var m coltrace.ExportTraceServiceRequest

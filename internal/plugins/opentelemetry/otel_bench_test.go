@@ -27,7 +27,7 @@ func benchRequest(b *testing.B, doc, parent string, export bool) {
 	in := newInstance(b, `{traces_endpoint: "`+r.srv.URL+`/v1/traces", `+doc+`}`, plugin.Env{})
 	if !export {
 		in.q.shutdown(context.Background())
-		in.q = newQueue(nopExporter{}, in.s, nil, slog.New(slog.DiscardHandler))
+		in.q = newQueue(nopExporter{}.ExportSpans, nopExporter{}.Shutdown, "spans", in.s, nil, slog.New(slog.DiscardHandler))
 	}
 	c := request(nil)
 	base := *c.Record

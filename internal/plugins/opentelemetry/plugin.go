@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/record"
@@ -37,9 +38,10 @@ func Registration() plugin.Registration {
 // Instance is a configured opentelemetry plugin: one span queue and
 // exporter, shared by the requests it sees.
 type Instance struct {
-	s   *settings
-	res *resource.Resource
-	q   *queue
+	s    *settings
+	res  *resource.Resource
+	q    *queue[sdktrace.ReadOnlySpan] // nil without traces_endpoint
+	logs *logs                         // nil without logs_endpoint
 	// bound is the sampling threshold on a trace id's low 63 bits (the
 	// OpenTelemetry SDK's TraceIDRatioBased).
 	bound uint64
@@ -64,28 +66,30 @@ func (w withHeader) HeaderFilter(c *plugin.Ctx) {
 	}
 }
 
-// New validates the config and starts the span queue.
+// New validates the config and starts the queues.
 func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 	s, err := validate(cfg.(*Config))
 	if err != nil {
 		return nil, err
 	}
-	exp, err := newExporter(s)
-	if err != nil {
-		return nil, plugin.FieldError("", "exporter: "+err.Error())
-	}
 	log := env.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	var dropped *prometheus.CounterVec
-	if env.Metrics != nil {
-		dropped = plugin.RegisterMetric(env.Metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "turnpike_opentelemetry_spans_dropped_total",
-			Help: "Spans the opentelemetry plugin dropped: queue_full (the collector is slower than the traffic), export_failed, closed.",
-		}, []string{"reason"}))
+	in := &Instance{s: s, res: resource.NewSchemaless(s.resource...), closeWait: closeWait}
+	if s.endpoint != "" {
+		exp, err := newSpanExporter(s)
+		if err != nil {
+			return nil, plugin.FieldError("traces_endpoint", err.Error())
+		}
+		in.q = newQueue(exp.ExportSpans, exp.Shutdown, "spans", s, droppedMetric(env, "spans"), log)
 	}
-	in := &Instance{s: s, res: resource.NewSchemaless(s.resource...), q: newQueue(exp, s, dropped, log), closeWait: closeWait}
+	if s.logsEndpoint != "" {
+		if in.logs, err = newLogs(s, in.res, droppedMetric(env, "logs"), log); err != nil {
+			in.Close()
+			return nil, plugin.FieldError("logs_endpoint", err.Error())
+		}
+	}
 	in.all = s.rate >= 1
 	in.bound = uint64(s.rate * (1 << 63))
 	if s.responseHeader != "" {
@@ -94,16 +98,35 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 	return in, nil
 }
 
-// Close sends the queued spans, waiting closeWait at most.
+// droppedMetric is the counter of what the queue of signal (spans,
+// logs) drops, by reason; nil without a registry.
+func droppedMetric(env plugin.Env, signal string) *prometheus.CounterVec {
+	if env.Metrics == nil {
+		return nil
+	}
+	return plugin.RegisterMetric(env.Metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "turnpike_opentelemetry_" + signal + "_dropped_total",
+		Help: "What the opentelemetry plugin dropped of its " + signal +
+			": queue_full (the collector is slower than the traffic), export_failed, closed.",
+	}, []string{"reason"}))
+}
+
+// Close sends what is queued, waiting closeWait at most.
 func (in *Instance) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), in.closeWait)
 	defer cancel()
-	in.q.shutdown(ctx)
+	if in.q != nil {
+		in.q.shutdown(ctx)
+	}
+	if in.logs != nil {
+		in.logs.close(ctx)
+	}
 }
 
 // traceState is what the access phase decided for a sampled request,
 // kept for the log phase in Ctx.Shared.
 type traceState struct {
+	sampled    bool
 	parent     spanContext // as extracted; a remote parent when it has a span id
 	traceID    [16]byte
 	rootID     [8]byte // the server span's
@@ -122,7 +145,8 @@ func (in *Instance) Access(c *plugin.Ctx) error {
 // begin extracts the client's context, decides the trace id, sampling
 // and span ids and (with propagate) clears and injects the configured
 // headers. It sets the record's trace id. Only a sampled request keeps
-// a state (in Ctx.Shared, for Log): an unsampled one makes nothing more.
+// a state (in Ctx.Shared, for Log), or every request when log records
+// are sent: an unsampled one otherwise makes nothing more.
 func (in *Instance) begin(c *plugin.Ctx, propagate bool) *traceState {
 	h := c.Req.Header
 	var o outgoing
@@ -163,11 +187,11 @@ func (in *Instance) begin(c *plugin.Ctx, propagate bool) *traceState {
 	if c.Record != nil {
 		c.Record.TraceID = hex.EncodeToString(o.traceID[:])
 	}
-	if !sampled {
+	if !(sampled && in.q != nil) && in.logs == nil {
 		return nil
 	}
 	st := states.Get().(*traceState)
-	*st = traceState{parent: parent, traceID: o.traceID, rootID: rootID, upstreamID: o.spanID}
+	*st = traceState{sampled: sampled, parent: parent, traceID: o.traceID, rootID: rootID, upstreamID: o.spanID}
 	if c.Shared == nil {
 		c.Shared = make(map[string]any, 1)
 	}
@@ -204,7 +228,12 @@ func (in *Instance) Log(c *plugin.Ctx) {
 		}
 	}
 	delete(c.Shared, Name)
-	in.spans(c, st)
+	if st.sampled && in.q != nil {
+		in.spans(c, st)
+	}
+	if in.logs != nil {
+		in.logs.emit(c, st)
+	}
 	*st = traceState{}
 	states.Put(st)
 }

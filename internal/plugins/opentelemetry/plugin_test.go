@@ -276,3 +276,34 @@ func TestExporterHeaders(t *testing.T) {
 		t.Fatalf("headers %v", r.hdr)
 	}
 }
+
+// With logs_endpoint every request, sampled or not, sends one OTLP log
+// record carrying its trace id.
+func TestLogRecordPerRequest(t *testing.T) {
+	r := newReceiver(t)
+	in := newInstance(t, `{traces_endpoint: "`+r.srv.URL+`/v1/traces", logs_endpoint: "`+r.srv.URL+`/v1/logs",
+		sampling_rate: 0, queue: {max_coalescing_delay: 0}}`, plugin.Env{})
+	c := request(nil)
+	in.Access(c)
+	finish(c)
+	c.Record.Status = 503
+	in.Log(c)
+	in.Close()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.logs) != 1 || len(r.got) != 0 {
+		t.Fatalf("%d log records, %d span exports", len(r.logs), len(r.got))
+	}
+	l := r.logs[0]
+	if hexs(l.TraceId) != c.Record.TraceID || len(l.SpanId) != 8 || l.Body.GetStringValue() != "GET /users/7 503" ||
+		l.SeverityText != "ERROR" || l.TimeUnixNano != uint64(c.Record.Time.UnixNano()) {
+		t.Fatalf("log record %v", l)
+	}
+	a := map[string]string{}
+	for _, kv := range l.Attributes {
+		a[kv.Key] = anyString(kv.Value)
+	}
+	if a["kong.request.id"] != "req-1" || a["turnpike.upstream"] != "10.0.0.2:8080" || strings.Contains(l.String(), "secret") {
+		t.Fatalf("attributes %v", a)
+	}
+}
