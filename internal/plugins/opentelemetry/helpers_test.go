@@ -24,11 +24,11 @@ import (
 // receiver is a loopback OTLP/HTTP traces endpoint: it decodes what it
 // is sent with the OTLP protobuf types.
 type receiver struct {
-	srv *httptest.Server
-	mu  sync.Mutex
+	srv  *httptest.Server
+	mu   sync.Mutex
 	got  []*coltrace.ExportTraceServiceRequest
 	logs []*logspb.LogRecord
-	hdr []http.Header
+	hdr  []http.Header
 	// block, when set, holds every export until it is closed.
 	block chan struct{}
 	// discard answers without decoding (benchmarks: the collector's work
