@@ -177,6 +177,7 @@ func AppendRecord(b []byte, r *record.Record) []byte {
 	b = appendOptional(b, "service", r.Service)
 	b = appendOptional(b, "consumer", r.Consumer)
 	b = appendOptional(b, "user_agent", r.UserAgent)
+	b = appendOptional(b, "trace_id", r.TraceID)
 	b = appendField(b, "source", r.Source)
 	b = appendOptional(b, "error", r.Error)
 	if len(r.Attempts) > 1 {

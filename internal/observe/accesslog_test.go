@@ -143,3 +143,15 @@ func TestAccessLogQueueIsBoundedInBytes(t *testing.T) {
 		t.Errorf("%d bytes written, %d dropped, %d still counted as queued", written, l.Dropped(), l.queued.Load())
 	}
 }
+
+func TestAppendRecordTraceID(t *testing.T) {
+	r := &record.Record{Method: "GET", Source: record.SourceGateway}
+	if line := AppendRecord(nil, r); bytes.Contains(line, []byte("trace_id")) {
+		t.Fatalf("trace_id written without a trace: %s", line)
+	}
+	r.TraceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	line := AppendRecord(nil, r)
+	if !bytes.Contains(line, []byte(`,"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","source":"gateway"`)) {
+		t.Fatalf("trace_id missing or misplaced: %s", line)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/logging"
 	"github.com/turnpikegw/turnpike/internal/plugins/logs"
 	"github.com/turnpikegw/turnpike/internal/plugins/mtlsauth"
+	"github.com/turnpikegw/turnpike/internal/plugins/opentelemetry"
 	"github.com/turnpikegw/turnpike/internal/plugins/prometheus"
 	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
@@ -39,6 +40,7 @@ func Registrations() []plugin.Registration {
 		logs.FileLog(),
 		logs.HTTPLog(),
 		mtlsauth.Registration(),
+		opentelemetry.Registration(),
 		prometheus.Registration(),
 		ratelimiting.Registration(),
 		requesttermination.Registration(),

@@ -135,7 +135,11 @@ func (in *Instance) Close() { in.store.Close() }
 // Access counts the request and answers it when a limit is exceeded.
 func (in *Instance) Access(c *plugin.Ctx) error {
 	ctx := c.Req.Context()
-	d, err := in.store.Take(ctx, in.key(in.identify(c)), &in.s.policy, 1)
+	sctx := ctx
+	if in.s.redis && c.Record != nil {
+		sctx = engine.WithRecord(ctx, c.Record) // the Redis round trips, for tracing
+	}
+	d, err := in.store.Take(sctx, in.key(in.identify(c)), &in.s.policy, 1)
 	if err != nil {
 		if ctx.Err() != nil {
 			// The client left while Redis was asked: not the store's fault.

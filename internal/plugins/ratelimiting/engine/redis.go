@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/turnpikegw/turnpike/internal/record"
 	"github.com/turnpikegw/turnpike/internal/store"
 )
 
@@ -53,6 +54,7 @@ type redisClient struct {
 	windowsSHA any // the scripts' hashes, boxed once for the calls' arguments
 	bucketSHA  any
 	leases     leases
+	target     string // the node's host:port for call records ("" for a cluster or sentinels)
 }
 
 // extensionKey tells this package's extensions of a store.RedisClient
@@ -109,7 +111,11 @@ func newRedis(conn *store.RedisClient, opts RedisOptions, clock Clock, release f
 		key.maxLeases = defaultMaxLeases
 	}
 	ext := conn.Extension(key, func(conn *store.RedisClient) store.Extension {
-		return newRedisClient(conn, key, clock)
+		c := newRedisClient(conn, key, clock)
+		if len(opts.Addrs) == 1 && opts.MasterName == "" && !opts.Cluster {
+			c.target = opts.Addrs[0]
+		}
+		return c
 	})
 	return &Redis{c: ext.(*redisClient), release: release}
 }
@@ -222,12 +228,30 @@ func (c *redisClient) call(s *redis.Script, key string) *call {
 
 // run sends cl, alone or in the next pipeline, bounded by the timeout,
 // and returns the script's reply. With the breaker open it fails at once.
+// The round trip is noted in the request's record when ctx carries one
+// (WithRecord), for tracing.
 func (c *redisClient) run(ctx context.Context, cl *call) ([]int64, error) {
 	if c.conn.BreakerOpen() {
 		c.pipe.free(cl)
 		return nil, errOpen
 	}
-	return c.pipe.do(ctx, cl)
+	rec, _ := ctx.Value(recordKey{}).(*record.Record)
+	if rec == nil {
+		return c.pipe.do(ctx, cl)
+	}
+	start := time.Now()
+	vals, err := c.pipe.do(ctx, cl)
+	rec.AddCall(record.Call{Kind: "redis", Name: "EVALSHA", Target: c.target,
+		Start: start.Sub(rec.Time), Duration: time.Since(start), Err: err != nil})
+	return vals, err
+}
+
+type recordKey struct{}
+
+// WithRecord returns ctx carrying the request's record: Take and Usage
+// note each Redis round trip they make for it in the record's calls.
+func WithRecord(ctx context.Context, r *record.Record) context.Context {
+	return context.WithValue(ctx, recordKey{}, r)
 }
 
 // callWindows runs the windows script for cost n granting up to batch

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
+	"github.com/turnpikegw/turnpike/internal/record"
 	"github.com/turnpikegw/turnpike/internal/store"
 )
 
@@ -682,5 +683,31 @@ func TestRedisKeyHashTag(t *testing.T) {
 		if got := r.c.key("p1:10.0.0.1", alg); got != want {
 			t.Errorf("%v: %q, want %q", alg, got, want)
 		}
+	}
+}
+
+// Each Redis round trip of a decision is noted in the request's record,
+// with the node it went to; a lease served locally makes none.
+func TestRedisCallsRecorded(t *testing.T) {
+	srv := gwtest.StartRedis(t)
+	r := newRedisStore(t, RedisOptions{RedisOptions: store.RedisOptions{Addrs: []string{srv.Addr}}})
+	rec := &record.Record{Time: time.Now()}
+	ctx := WithRecord(context.Background(), rec)
+	if _, err := r.Take(ctx, "calls", fixed(Limit{Minute, 10}), 1); err != nil {
+		t.Fatal(err)
+	}
+	calls := rec.Calls()
+	if len(calls) != 1 || calls[0].Kind != "redis" || calls[0].Name != "EVALSHA" || calls[0].Target != srv.Addr ||
+		calls[0].Err || calls[0].Duration <= 0 || calls[0].Start < 0 {
+		t.Fatalf("calls %+v", calls)
+	}
+	batched := &Policy{Algorithm: Fixed, Limits: []Limit{{Minute, 100}}, Batch: 10}
+	r.Take(ctx, "leased", batched, 1)
+	r.Take(ctx, "leased", batched, 1)
+	if n := len(rec.Calls()); n != 2 {
+		t.Fatalf("%d calls after a batch and a leased permit, want 2", n)
+	}
+	if _, err := r.Take(context.Background(), "calls", fixed(Limit{Minute, 10}), 1); err != nil || len(rec.Calls()) != 2 {
+		t.Fatalf("a call without the record was recorded: %v", err)
 	}
 }

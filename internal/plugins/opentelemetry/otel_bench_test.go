@@ -1,0 +1,81 @@
+package opentelemetry
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
+)
+
+// nopExporter takes spans and does nothing: the request path alone.
+type nopExporter struct{}
+
+func (nopExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (nopExporter) Shutdown(context.Context) error                             { return nil }
+
+// benchRequest runs the plugin's access and log phases on one request
+// (two attempts, two plugin runs and a Redis call in its record) b.N
+// times, as the proxy would per request; parent is the client's
+// traceparent ("" for none). With export, spans go by OTLP/HTTP to a
+// loopback receiver that does not decode them; else to nopExporter.
+func benchRequest(b *testing.B, doc, parent string, export bool) {
+	r := newReceiver(b)
+	r.discard = true
+	in := newInstance(b, `{traces_endpoint: "`+r.srv.URL+`/v1/traces", `+doc+`}`, plugin.Env{})
+	if !export {
+		in.q.shutdown(context.Background())
+		in.q = newQueue(nopExporter{}.ExportSpans, nopExporter{}.Shutdown, "spans", in.s, nil, slog.New(slog.DiscardHandler))
+	}
+	c := request(nil)
+	base := *c.Record
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		*c.Record = base
+		c.Shared = nil
+		if parent != "" {
+			c.Req.Header["Traceparent"] = []string{parent}
+		} else {
+			delete(c.Req.Header, "Traceparent")
+		}
+		in.Access(c)
+		finish(c)
+		in.Log(c)
+	}
+	b.StopTimer()
+	in.Close()
+	b.ReportMetric(float64(in.q.lost.Load())/float64(b.N), "dropped/op")
+}
+
+func BenchmarkUnsampled(b *testing.B) { benchRequest(b, `sampling_rate: 0`, "", false) }
+
+func BenchmarkUnsampledParent(b *testing.B) {
+	benchRequest(b, `sampling_rate: 1`, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", false)
+}
+
+func BenchmarkSampled(b *testing.B) {
+	benchRequest(b, `sampling_rate: 1`, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", false)
+}
+
+// BenchmarkSampledExport counts the export too: run it with -cpu 1 for
+// the CPU a request costs in all (its spans encoded and sent by OTLP/HTTP).
+func BenchmarkSampledExport(b *testing.B) {
+	benchRequest(b, `sampling_rate: 1, queue: {max_entries: 1000000}`, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", true)
+}
+
+// BenchmarkHarness is the loop without the plugin (the record filled as
+// the proxy would), to subtract from the others.
+func BenchmarkHarness(b *testing.B) {
+	c := request(nil)
+	base := *c.Record
+	b.ReportAllocs()
+	for range b.N {
+		*c.Record = base
+		c.Shared = nil
+		c.Req.Header["Traceparent"] = []string{"x"}
+		finish(c)
+	}
+}
