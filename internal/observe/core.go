@@ -15,10 +15,6 @@ import (
 // makes itself up to the minute of Kong's default upstream timeouts.
 var DurationBuckets = []float64{0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000}
 
-// RateLimiters are the plugins whose 429 counts in
-// api_gateway_rate_limit_exceeded.
-var RateLimiters = []string{"rate-limiting"}
-
 // methods are the label values of the method label; any other method
 // (including a known one in another case) is counted as OTHER, so a
 // client cannot add series by inventing methods.
@@ -54,7 +50,6 @@ type RequestMetrics struct {
 	duration *prometheus.HistogramVec
 	limited  *prometheus.CounterVec
 	retries  *prometheus.CounterVec
-	limiters map[string]bool
 
 	mu     sync.Mutex // serialises the copies on a miss
 	routes atomic.Pointer[map[string]*routeSeries]
@@ -89,16 +84,12 @@ func NewRequestMetrics(reg prometheus.Registerer) *RequestMetrics {
 		}, []string{"route", "method"}),
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "api_gateway_rate_limit_exceeded",
-			Help: "Requests a rate-limiting plugin answered 429, by route.",
+			Help: "Requests a rate limit refused, by route.",
 		}, []string{"route"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "turnpike_upstream_retries_total",
 			Help: "Upstream attempts beyond a request's first, by service.",
 		}, []string{"service"}),
-		limiters: map[string]bool{},
-	}
-	for _, name := range RateLimiters {
-		m.limiters[name] = true
 	}
 	reg.MustRegister(m.requests, m.duration, m.limited, m.retries)
 	empty := map[string]*routeSeries{}
@@ -116,7 +107,7 @@ func (m *RequestMetrics) Observe(r *record.Record) {
 	ms := m.method(rs, methodIndex(r.Method))
 	ms.status(m, rs, r.Status).Inc()
 	ms.duration.Observe(float64(r.Latency.Microseconds()) / 1000)
-	if r.Status == 429 && r.Exit != "" && m.limiters[r.Exit] {
+	if r.RateLimited {
 		m.limitedOf(rs).Inc()
 	}
 	if n := len(r.Attempts); n > 1 {

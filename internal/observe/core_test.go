@@ -84,11 +84,12 @@ func TestRequestMetricsLabels(t *testing.T) {
 
 func TestRequestMetricsRateLimitAndRetries(t *testing.T) {
 	m, reg := newCore(t)
-	limited := record.Record{Method: "GET", Status: 429, Route: "api", Exit: "rate-limiting"}
+	limited := record.Record{Method: "GET", Status: 429, Route: "api", Exit: "rate-limiting", RateLimited: true}
 	m.Observe(&limited)
-	m.Observe(&limited)
-	// A 429 another plugin made, and a rate-limiting answer that is not a
-	// 429 (its store failed), are not refusals of a limit.
+	// A refusal with a configured error_code counts too.
+	m.Observe(&record.Record{Method: "GET", Status: 403, Route: "api", Exit: "rate-limiting", RateLimited: true})
+	// A 429 another plugin made, and a rate-limiting answer that is no
+	// refusal (its store failed), are not refusals of a limit.
 	m.Observe(&record.Record{Method: "GET", Status: 429, Route: "api", Exit: "request-termination"})
 	m.Observe(&record.Record{Method: "GET", Status: 500, Route: "api", Exit: "rate-limiting"})
 	retried := record.Record{Method: "GET", Status: 200, Route: "api", Service: "users"}

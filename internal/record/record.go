@@ -54,8 +54,11 @@ type Record struct {
 	Source string
 	// Exit names the plugin whose access phase answered the request ("":
 	// none did).
-	Exit  string
-	Error string
+	Exit string
+	// RateLimited is set by a rate-limiting plugin that refused the
+	// request, whatever status it answered with.
+	RateLimited bool
+	Error       string
 
 	// Attempts are the upstream attempts in order.
 	Attempts []Attempt

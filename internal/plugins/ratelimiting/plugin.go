@@ -148,6 +148,9 @@ func (in *Instance) Access(c *plugin.Ctx) error {
 		return in.storeFailed(c, err)
 	}
 	if !d.Allowed {
+		if c.Record != nil {
+			c.Record.RateLimited = true
+		}
 		e := plugin.NewExit(in.s.errCode, in.s.errMessage)
 		if !in.s.hide {
 			var h rlHeaders
