@@ -200,7 +200,7 @@ type reqState struct {
 	// rest: an HTTP/2 upstream's transport may read or close them after
 	// the handler returned, when this state serves another request.
 	cont  *continueBody
-	dbody *deadlineBody
+	dbody *readBody
 }
 
 func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -313,8 +313,11 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	if h.opts.MaxBodySize > 0 && r.ContentLength < 0 {
 		r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBodySize)
 	}
-	if h.opts.ClientBodyTimeout > 0 && r.ContentLength != 0 {
-		st.dbody = &deadlineBody{rc: http.NewResponseController(w), body: r.Body, timeout: h.opts.ClientBodyTimeout}
+	if r.ContentLength != 0 {
+		st.dbody = &readBody{body: r.Body}
+		if h.opts.ClientBodyTimeout > 0 {
+			st.dbody.rc, st.dbody.timeout = http.NewResponseController(w), h.opts.ClientBodyTimeout
+		}
 		r.Body = st.dbody
 	}
 
@@ -430,7 +433,9 @@ func (h *Handler) finish(st *reqState, r *http.Request) {
 	rec.UserAgent = r.Header.Get("User-Agent")
 	rec.Status = c.Resp.Status
 	rec.BytesSent = c.Resp.Size
-	rec.BytesReceived = max(r.ContentLength, 0)
+	if st.dbody != nil {
+		rec.BytesReceived = st.dbody.n.Load()
+	}
 	rec.Source = record.SourceGateway
 	if c.Resp.FromUpstream {
 		rec.Source = record.SourceUpstream

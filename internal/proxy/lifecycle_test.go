@@ -1,9 +1,11 @@
 package proxy
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -184,6 +186,45 @@ func TestLogPhaseSeesTheCompleteRecord(t *testing.T) {
 	}
 	if a := r.Answer(); a == nil || a.Status != http.StatusCreated || !(0 < r.Routed && r.Routed <= a.Start && a.End <= r.Latency) {
 		t.Errorf("timings: routed %v, attempt %+v, latency %v", r.Routed, a, r.Latency)
+	}
+}
+
+// BytesReceived is what the gateway read of the client's body, not what
+// the client declared: a request answered before its body was read
+// cannot claim a size (metrics and logs count it).
+func TestRecordCountsBodyBytesRead(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	}))
+	defer up.Close()
+	g := newTestGateway(t, simpleConfig, map[string]string{"UP": up.URL}, nil)
+	rec := make(recorder, 4)
+	g.Handler.opts.Observers = []record.Observer{rec}
+	p := &probe{trailers: make(chan http.Header, 4)}
+	withProbe(g, p)
+	for _, chunked := range []bool{false, true} {
+		if code, _ := send(t, http.MethodPost, g.URL+"/x", "hello body", chunked); code != 200 {
+			t.Fatalf("post: %d", code)
+		}
+		if r := rec.next(t); r.BytesReceived != 10 {
+			t.Errorf("chunked %v: %d bytes received, want 10", chunked, r.BytesReceived)
+		}
+	}
+
+	p.deny = true
+	conn, err := net.Dial("tcp", strings.TrimPrefix(g.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// A body of a billion bytes declared, none sent, refused at once.
+	io.WriteString(conn, "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000000\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("refused post: %v %v", resp, err)
+	}
+	if r := rec.next(t); r.BytesReceived != 0 {
+		t.Errorf("%d bytes received of a body never sent", r.BytesReceived)
 	}
 }
 

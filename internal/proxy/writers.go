@@ -36,24 +36,32 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection.
 func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// deadlineBody renews the client connection's read deadline before each
-// read of the body, so a client that stops sending mid-body is cut off
-// after ClientBodyTimeout instead of holding the request forever.
-type deadlineBody struct {
-	rc      *http.ResponseController
+// readBody is the client's request body as the gateway reads it. It
+// counts the bytes read (the record's BytesReceived: what arrived, not
+// what the client declared) and, with a timeout, renews the connection's
+// read deadline before each read, so a client that stops sending
+// mid-body is cut off after ClientBodyTimeout instead of holding the
+// request forever.
+type readBody struct {
+	rc      *http.ResponseController // nil: no deadline
 	body    interface{ Read([]byte) (int, error) }
 	timeout time.Duration
 	read    atomic.Bool // a read was made, and with it the deadline set
+	n       atomic.Int64
 }
 
-func (d *deadlineBody) Read(p []byte) (int, error) {
+func (d *readBody) Read(p []byte) (int, error) {
 	d.read.Store(true)
-	d.rc.SetReadDeadline(time.Now().Add(d.timeout))
-	return d.body.Read(p)
+	if d.rc != nil {
+		d.rc.SetReadDeadline(time.Now().Add(d.timeout))
+	}
+	n, err := d.body.Read(p)
+	d.n.Add(int64(n))
+	return n, err
 }
 
 // Close closes the underlying body.
-func (d *deadlineBody) Close() error {
+func (d *readBody) Close() error {
 	if c, ok := d.body.(interface{ Close() error }); ok {
 		return c.Close()
 	}

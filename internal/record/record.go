@@ -46,7 +46,7 @@ type Record struct {
 
 	Status        int
 	BytesSent     int64 // body bytes sent to the client
-	BytesReceived int64 // body bytes the client declared (Content-Length)
+	BytesReceived int64 // request body bytes the gateway read from the client
 	// Latency is the time from receipt to the end of the response, set
 	// before the log phase runs.
 	Latency time.Duration
