@@ -72,10 +72,10 @@ type Ctx struct {
 	// TraceID; it is pooled with the Ctx.
 	Record *record.Record
 
-	// secretHeader and secretQuery are where an auth plugin read the
-	// request's credential (secrets.go).
-	secretHeader string
-	secretQuery  string
+	// Secrets are the header and query names that carry credentials
+	// under the configuration in force (secrets.go); log plugins ask
+	// SecretHeader and SecretQuery rather than read it.
+	Secrets *Secrets
 
 	// Shared lets plugins of one request pass values to each other's later
 	// phases, keyed by plugin name. Allocated on first use.

@@ -33,6 +33,10 @@ type Registration struct {
 	Admin []AdminRoute
 	// Credentials are the credential kinds the plugin owns.
 	Credentials []CredentialKind
+	// Secrets, of an auth plugin, names the headers and query arguments
+	// a decoded config reads credentials from, which logs redact on
+	// every request (nil: none).
+	Secrets func(cfg any) (headers, query []string)
 }
 
 // Env carries what a plugin instance may depend on: generic services

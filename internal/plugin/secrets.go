@@ -3,10 +3,12 @@ package plugin
 import "strings"
 
 // Credentials must never leave the gateway in logs. The headers that
-// carry them by their nature are redacted always; auth plugins mark the
-// header or query argument a request's credential came in (key-auth's
-// key names, jwt's uri_param_names), and log plugins ask before they
-// write a value.
+// carry them by their nature are redacted always; beyond those, every
+// header and query argument name an auth plugin of the configuration
+// reads keys or tokens from (key-auth's key_names, jwt's header_names
+// and uri_param_names) is redacted on every request: whether that
+// plugin ran on the request, or ran first, does not matter, since a key
+// sent to the wrong route is still a key.
 
 // Redacted is what a log writes in place of a secret value (Kong's).
 const Redacted = "REDACTED"
@@ -15,28 +17,65 @@ const Redacted = "REDACTED"
 // plugins run: HTTP authentication and cookies, both ways.
 var alwaysSecret = [...]string{"authorization", "proxy-authorization", "cookie", "set-cookie"}
 
-// MarkSecretHeader notes that the request's credential came in header
-// name.
-func (c *Ctx) MarkSecretHeader(name string) { c.secretHeader = name }
+// Secrets are the names a configuration's auth plugins read credentials
+// from. The zero value (and nil) has none.
+type Secrets struct {
+	headers []string // lower case
+	query   []string
+}
 
-// MarkSecretQuery notes that the request's credential came in query
-// argument name.
-func (c *Ctx) MarkSecretQuery(name string) { c.secretQuery = name }
+// Add adds header names (any case) and query argument names.
+func (s *Secrets) Add(headers, query []string) {
+	for _, h := range headers {
+		if h = strings.ToLower(h); !has(s.headers, h) && !has(alwaysSecret[:], h) {
+			s.headers = append(s.headers, h)
+		}
+	}
+	for _, q := range query {
+		if !has(s.query, q) {
+			s.query = append(s.query, q)
+		}
+	}
+}
+
+func has(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
 
 // SecretHeader reports whether header name (any case) carries a
 // credential: always for authentication and cookie headers, and for the
-// header an auth plugin read this request's credential from.
+// names the configuration's auth plugins read credentials from.
 func (c *Ctx) SecretHeader(name string) bool {
 	for _, s := range alwaysSecret {
 		if strings.EqualFold(name, s) {
 			return true
 		}
 	}
-	return c.secretHeader != "" && strings.EqualFold(name, c.secretHeader)
+	if c.Secrets == nil {
+		return false
+	}
+	for _, s := range c.Secrets.headers {
+		if strings.EqualFold(name, s) {
+			return true
+		}
+	}
+	return false
 }
 
-// SecretQuery reports whether query argument name carries this
-// request's credential.
+// SecretQuery reports whether query argument name carries a credential
+// under the configuration's auth plugins.
 func (c *Ctx) SecretQuery(name string) bool {
-	return c.secretQuery != "" && name == c.secretQuery
+	return c.Secrets != nil && has(c.Secrets.query, name)
+}
+
+// NewSecrets returns the Secrets of header and query argument names.
+func NewSecrets(headers, query []string) *Secrets {
+	s := &Secrets{}
+	s.Add(headers, query)
+	return s
 }

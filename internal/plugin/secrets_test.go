@@ -10,15 +10,15 @@ func TestSecretHeadersAndQuery(t *testing.T) {
 		}
 	}
 	if c.SecretHeader("apikey") || c.SecretQuery("apikey") || c.SecretQuery("") {
-		t.Error("nothing marked, yet secret")
+		t.Error("no configuration, yet secret")
 	}
-	c.MarkSecretHeader("Apikey")
-	c.MarkSecretQuery("apikey")
-	if !c.SecretHeader("apikey") || !c.SecretQuery("apikey") || c.SecretQuery("APIKEY") || c.SecretHeader("x-other") {
-		t.Error("marked names")
+	c.Secrets = NewSecrets([]string{"ApiKey", "authorization"}, []string{"apikey", "jwt"})
+	c.Secrets.Add([]string{"apikey"}, []string{"jwt"})
+	if len(c.Secrets.headers) != 1 || len(c.Secrets.query) != 2 {
+		t.Errorf("names kept twice: %+v", c.Secrets)
 	}
-	c.Reset()
-	if c.SecretHeader("apikey") {
-		t.Error("reset keeps the mark")
+	if !c.SecretHeader("APIKEY") || !c.SecretQuery("apikey") || !c.SecretQuery("jwt") ||
+		c.SecretQuery("APIKEY") || c.SecretHeader("x-other") || c.SecretQuery("other") {
+		t.Error("configured names")
 	}
 }

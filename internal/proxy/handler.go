@@ -273,6 +273,7 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 		h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, "The gateway has no configuration yet"))
 		return
 	}
+	c.Secrets = snap.Secrets
 	path, query, e := h.checkTarget(r)
 	if e != nil {
 		h.exit(w, st, e)

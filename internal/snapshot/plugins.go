@@ -14,6 +14,7 @@ import (
 func (c *compiler) plugins() {
 	c.instances = map[*config.PluginEntry]plugin.Instance{}
 	c.regs = map[*config.PluginEntry]*plugin.Registration{}
+	c.snap.Secrets = plugin.NewSecrets(nil, nil)
 	for _, pe := range c.m.Plugins {
 		if c.ctx.Err() != nil {
 			return
@@ -37,6 +38,9 @@ func (c *compiler) plugins() {
 		if errs := p.Config.Decode(cfg); len(errs) > 0 {
 			c.errs.AddAll(errs)
 			continue
+		}
+		if reg.Secrets != nil {
+			c.snap.Secrets.Add(reg.Secrets(cfg))
 		}
 		id := pe.ID
 		key := instanceKey(pe, id, cfg)

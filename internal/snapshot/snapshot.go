@@ -39,6 +39,9 @@ type Snapshot struct {
 	// Directory is the consumers and credentials auth plugins look up
 	// (a *Directory; never nil).
 	Directory plugin.Directory
+	// Secrets are the header and query names the auth plugins read
+	// credentials from, for log plugins to redact.
+	Secrets *plugin.Secrets
 	// created is the time (Unix seconds) that stands in for the entity
 	// timestamps the file does not give (see compiler.created).
 	created int64

@@ -76,6 +76,10 @@ func Registration() plugin.Registration {
 		New:         New,
 		NoConsumer:  true,
 		Credentials: []plugin.CredentialKind{credentialKind()},
+		Secrets: func(cfg any) (headers, query []string) {
+			c := cfg.(*Config)
+			return c.HeaderNames, c.URIParamNames
+		},
 	}
 }
 

@@ -19,7 +19,6 @@ type found struct {
 	token string
 	n     int
 	flag  bool
-	query string // the uri_param_names name a token came in
 }
 
 func (f *found) add(s string) {
@@ -37,9 +36,6 @@ func (f *found) add(s string) {
 func (in *instance) retrieve(c *plugin.Ctx, f *found) {
 	if len(in.queryNames) > 0 && c.RawQuery != "" {
 		in.queryTokens(c.RawQuery, f)
-		if f.query != "" {
-			c.MarkSecretQuery(f.query)
-		}
 	}
 	h := c.Req.Header
 	for _, name := range in.cookieNames {
@@ -49,8 +45,7 @@ func (in *instance) retrieve(c *plugin.Ctx, f *found) {
 	}
 	for _, name := range in.headerNames {
 		// Kong reads the first value of a repeated header.
-		if key, vs := name.Values(h); len(vs) > 0 {
-			c.MarkSecretHeader(key)
+		if _, vs := name.Values(h); len(vs) > 0 {
 			if t, ok := bearer(vs[0]); ok {
 				f.add(t)
 			}
@@ -79,7 +74,6 @@ func (in *instance) queryTokens(query string, f *found) {
 			if k != name {
 				continue
 			}
-			f.query = name
 			if hasEq {
 				f.add(plugin.UnescapeArg(v))
 			} else {

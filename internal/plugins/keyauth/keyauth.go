@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -42,7 +43,19 @@ func Registration() plugin.Registration {
 		New:         New,
 		NoConsumer:  true,
 		Credentials: []plugin.CredentialKind{credentialKind()},
+		Secrets:     secrets,
 	}
+}
+
+// secrets are the names keys are read from: each key name as a query
+// argument and as a header, also spelt with dashes for underscores
+// (Kong reads an `api_key` key from an `api-key` header too).
+func secrets(cfg any) (headers, query []string) {
+	c := cfg.(*Config)
+	for _, n := range c.KeyNames {
+		headers = append(headers, n, strings.ReplaceAll(n, "_", "-"))
+	}
+	return headers, c.KeyNames
 }
 
 // Kong's messages (kong/plugins/key-auth/handler.lua).
@@ -157,15 +170,9 @@ func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 		)
 		if in.inHeader {
 			headerKey, v = headerValue(c.Req.Header, k.header)
-			if v.kind != absent {
-				c.MarkSecretHeader(headerKey)
-			}
 		}
 		if v.kind == absent && in.inQuery {
 			v = queryValue(c.RawQuery, k.name)
-			if v.kind != absent {
-				c.MarkSecretQuery(k.name)
-			}
 		}
 		if v.kind == absent && in.inBody {
 			if body == nil {

@@ -694,3 +694,12 @@ func BenchmarkHeaderKey(b *testing.B) {
 		}
 	}
 }
+
+// Logs redact every key name as a header (with dashes too) and as a query
+// argument, on every request.
+func TestSecretsAreTheKeyNames(t *testing.T) {
+	h, q := Registration().Secrets(&Config{KeyNames: []string{"api_key", "apikey"}})
+	if strings.Join(h, ",") != "api_key,api-key,apikey,apikey" || strings.Join(q, ",") != "api_key,apikey" {
+		t.Errorf("headers %v, query %v", h, q)
+	}
+}

@@ -17,7 +17,7 @@ func (discard) WriteLine([]byte) {}
 func BenchmarkLogGuideFormat(b *testing.B) {
 	in := build(b, guide, plugin.Env{AccessLog: discard{}})
 	c := request()
-	c.MarkSecretQuery("apikey")
+	c.Secrets = plugin.NewSecrets(nil, []string{"apikey"})
 	b.ReportAllocs()
 	for b.Loop() {
 		in.Log(c)

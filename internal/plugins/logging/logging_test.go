@@ -128,7 +128,7 @@ func TestGuideFormatKeepsShapeOrderAndNumbers(t *testing.T) {
 	want := `{"request":{"uri":"/api/users/7?apikey=REDACTED&x=a%22b","method":"GET","size":56},` +
 		`"response":{"status":201,"size":1234},"latency":{"request":12.345,"upstream":0.25}}`
 	c := request()
-	c.MarkSecretQuery("apikey")
+	c.Secrets = plugin.NewSecrets(nil, []string{"apikey"})
 	if got = render(t, guide, c); got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
@@ -171,13 +171,13 @@ func TestEveryVariable(t *testing.T) {
 		{"authorization redacted", "$http_authorization", `"REDACTED"`, nil},
 		{"cookie redacted", "$http_cookie", `"REDACTED"`, nil},
 		{"set-cookie redacted", "$sent_http_set_cookie", `"REDACTED"`, nil},
-		{"marked header redacted", "$http_user_agent", `"REDACTED"`, func(c *plugin.Ctx) { c.MarkSecretHeader("user-agent") }},
-		{"marked query argument redacted", "$args", `"apikey=REDACTED&x=a%22b"`, func(c *plugin.Ctx) { c.MarkSecretQuery("apikey") }},
+		{"marked header redacted", "$http_user_agent", `"REDACTED"`, func(c *plugin.Ctx) { c.Secrets = plugin.NewSecrets([]string{"user-agent"}, nil) }},
+		{"marked query argument redacted", "$args", `"apikey=REDACTED&x=a%22b"`, func(c *plugin.Ctx) { c.Secrets = plugin.NewSecrets(nil, []string{"apikey"}) }},
 		{"encoded argument name redacted", "$args", `"%61pikey=REDACTED"`, func(c *plugin.Ctx) {
-			c.MarkSecretQuery("apikey")
+			c.Secrets = plugin.NewSecrets(nil, []string{"apikey"})
 			c.Req.URL.RawQuery = "%61pikey=s3cret"
 		}},
-		{"request_uri redacted", "$request_uri", `"/api/users/7?apikey=REDACTED&x=a%22b"`, func(c *plugin.Ctx) { c.MarkSecretQuery("apikey") }},
+		{"request_uri redacted", "$request_uri", `"/api/users/7?apikey=REDACTED&x=a%22b"`, func(c *plugin.Ctx) { c.Secrets = plugin.NewSecrets(nil, []string{"apikey"}) }},
 		{"no upstream: number null", "$upstream_status", `null`, func(c *plugin.Ctx) { c.Record.Attempts, c.Record.Answered = nil, 0 }},
 		{"no upstream: text empty", "[$upstream_addr$upstream_connect_time_ms]", `"[]"`, func(c *plugin.Ctx) { c.Record.Attempts, c.Record.Answered = nil, 0 }},
 		{"failed attempt, no status", "$upstream_status", `null`, func(c *plugin.Ctx) {

@@ -51,8 +51,7 @@ func proxiedCtx() *plugin.Ctx {
 		Resp:       plugin.Response{Status: 200, Header: http.Header{"Content-Type": {"text/plain"}, "Set-Cookie": {"s=2"}}, FromUpstream: true, Size: 5},
 		Record:     rec,
 	}
-	c.MarkSecretQuery("apikey")
-	c.MarkSecretHeader("x-api-key")
+	c.Secrets = plugin.NewSecrets([]string{"x-api-key"}, []string{"apikey"})
 	return c
 }
 
