@@ -184,10 +184,13 @@ type listenerHandler struct {
 // reqState is the pooled per-request state.
 type reqState struct {
 	plugin.Ctx
-	rec      record.Record
-	match    router.Match
-	rreq     router.Request
-	route    *snapshot.Route
+	rec   record.Record
+	match router.Match
+	rreq  router.Request
+	route *snapshot.Route
+	// chain is the plugins whose response phases run: the route's, or
+	// the global ones when no route matched (nil: none).
+	chain    *snapshot.Chain
 	pick     upstream.PickRequest
 	x        exchange
 	body     bodyReader // the upstream response body of an HTTP/1.1 attempt
@@ -284,11 +287,15 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 		st.rreq.SNI = r.TLS.ServerName
 	}
 	if !snap.Router.Match(&st.rreq, &st.match) {
+		// The global plugins' response phases still run (Kong's), so a
+		// request no route matched is logged, counted and traced.
+		st.chain = snap.Unrouted
 		h.exit(w, st, plugin.NewExit(http.StatusNotFound, msgNoRoute))
 		return
 	}
 	route := snap.Routes[st.match.Route]
 	st.route = route
+	st.chain = route.Chain
 	st.rec.Routed = time.Since(c.StartedAt)
 	c.Route = &route.Info
 	c.Directory = snap.Directory
@@ -400,7 +407,7 @@ func (h *Handler) exitErr(w *countingWriter, st *reqState, err error, route *sna
 		st.Resp.Header[k] = vs
 	}
 	e = &plugin.Exit{Status: e.Status, Message: e.Message, Body: e.Body, ContentType: e.ContentType}
-	h.headerFilters(st, route)
+	h.headerFilters(st)
 	h.exit(w, st, e)
 }
 
@@ -409,8 +416,8 @@ func (h *Handler) exitErr(w *countingWriter, st *reqState, err error, route *sna
 // CORS headers are on a 502 too and a browser sees the real error.
 func (h *Handler) exit(w *countingWriter, st *reqState, e *plugin.Exit) {
 	st.Resp.Status = e.Status
-	if st.route != nil && !st.filtered {
-		h.headerFilters(st, st.route)
+	if st.chain != nil && !st.filtered {
+		h.headerFilters(st)
 	}
 	hdr := w.Header()
 	hdr["Server"] = []string{h.server}
@@ -455,7 +462,7 @@ func (h *Handler) finish(st *reqState, r *http.Request) {
 	}
 	rec.Credential = c.Credential
 	rec.Latency = time.Since(c.StartedAt)
-	if st.route != nil {
+	if st.chain != nil {
 		h.logPhase(st)
 	}
 	for _, o := range h.opts.Observers {

@@ -368,3 +368,37 @@ func TestTunnelRetriesConnectionFailureOnly(t *testing.T) {
 		t.Errorf("retried %v, %d handshakes upstream, want 4", retried, got.Load())
 	}
 }
+
+// A request no route matched gets the 404 through the global plugins'
+// header filters and log phase (Kong runs global plugins then), so log
+// and metrics plugins see it; no access phase runs.
+func TestUnroutedRequestRunsGlobalResponsePhases(t *testing.T) {
+	g := newTestGateway(t, `
+_format_version: "3.0"
+services:
+- name: s
+  url: http://127.0.0.1:1
+  routes: [{paths: [/x]}]
+`, nil, nil)
+	rec := make(recorder, 4)
+	g.Handler.opts.Observers = []record.Observer{rec}
+	p := &probe{trailers: make(chan http.Header, 1), records: make(chan record.Record, 1)}
+	steps := []snapshot.Step{{Name: "probe", Base: p}}
+	g.Snap.Unrouted = &snapshot.Chain{Access: steps, Header: steps, Body: steps, Log: steps, Names: []string{"probe"}}
+	if code, body := send(t, http.MethodGet, g.URL+"/nowhere", "", false); code != http.StatusNotFound ||
+		!strings.Contains(body, "no Route matched") {
+		t.Fatalf("%d %q", code, body)
+	}
+	trailerOf(t, p)
+	if r := <-p.records; r.Status != http.StatusNotFound || r.Route != "" {
+		t.Errorf("log phase record %+v", r)
+	}
+	var phases []string
+	r := rec.next(t)
+	for _, pt := range r.Plugins() {
+		phases = append(phases, pt.Phase.String())
+	}
+	if got := strings.Join(phases, " "); got != "header_filter log" {
+		t.Errorf("phases %q", got)
+	}
+}

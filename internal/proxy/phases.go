@@ -53,19 +53,19 @@ func (h *Handler) access(st *reqState, route *snapshot.Route) error {
 	return err
 }
 
-func (h *Handler) headerFilters(st *reqState, route *snapshot.Route) {
+func (h *Handler) headerFilters(st *reqState) {
 	st.filtered = true
 	c := &st.Ctx
-	st.runPhase(route.Chain.Header, record.PhaseHeaderFilter, func(inst plugin.Instance) error {
+	st.runPhase(st.chain.Header, record.PhaseHeaderFilter, func(inst plugin.Instance) error {
 		inst.(plugin.HeaderFilter).HeaderFilter(c)
 		return nil
 	})
 }
 
-// bodyFilters wraps body in the route's body filters.
-func (h *Handler) bodyFilters(st *reqState, route *snapshot.Route, body io.Reader) io.Reader {
+// bodyFilters wraps body in the chain's body filters.
+func (h *Handler) bodyFilters(st *reqState, body io.Reader) io.Reader {
 	c := &st.Ctx
-	st.runPhase(route.Chain.Body, record.PhaseBodyFilter, func(inst plugin.Instance) error {
+	st.runPhase(st.chain.Body, record.PhaseBodyFilter, func(inst plugin.Instance) error {
 		body = inst.(plugin.BodyFilter).BodyFilter(c, body)
 		return nil
 	})
@@ -75,7 +75,7 @@ func (h *Handler) bodyFilters(st *reqState, route *snapshot.Route, body io.Reade
 // logPhase runs the log phase after the response is out.
 func (h *Handler) logPhase(st *reqState) {
 	c := &st.Ctx
-	st.runPhase(st.route.Chain.Log, record.PhaseLog, func(inst plugin.Instance) error {
+	st.runPhase(st.chain.Log, record.PhaseLog, func(inst plugin.Instance) error {
 		inst.(plugin.Logger).Log(c)
 		return nil
 	})

@@ -26,9 +26,9 @@ func (h *Handler) respond(x *exchange, a *attempt, status int, body io.Reader, s
 	c := &st.Ctx
 	c.Resp.Status = status
 	c.Resp.FromUpstream = true
-	h.headerFilters(st, st.route)
+	h.headerFilters(st)
 	h.responseHeaders(st, a, w.Header())
-	src := h.bodyFilters(st, st.route, body)
+	src := h.bodyFilters(st, body)
 	if st.Req.Method == http.MethodHead {
 		w.WriteHeader(c.Resp.Status)
 		return nil

@@ -79,7 +79,7 @@ func (h *Handler) splice(x *exchange) int64 {
 	st, w, conn := x.st, x.w, x.conn
 	st.Resp.Status = x.head.status
 	st.Resp.FromUpstream = true
-	h.headerFilters(st, st.route)
+	h.headerFilters(st)
 	client, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		st.rec.Error = "hijack: " + err.Error()

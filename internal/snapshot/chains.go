@@ -20,6 +20,12 @@ func (c *compiler) chains() {
 		steps, regs := c.steps(re, picks)
 		c.snap.Routes[i].Chain = chainOf(steps, regs)
 	}
+	// The global entries, for requests no route matched: a route with no
+	// service is what only they apply to.
+	clear(picks)
+	none := &config.RouteEntry{}
+	c.pick(none, picks)
+	c.snap.Unrouted = chainOf(c.steps(none, picks))
 }
 
 // pick is, for one plugin name on one route, the most specific entry

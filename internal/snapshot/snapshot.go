@@ -14,6 +14,10 @@ import (
 // Snapshot is one compiled configuration.
 type Snapshot struct {
 	Router *router.Router
+	// Unrouted are the global plugins, whose response phases (header and
+	// body filters, log) run on a request no route matched, as Kong runs
+	// them; nil without routes.
+	Unrouted *Chain
 	// Routes is indexed by the router's route index.
 	Routes   []*Route
 	Services []*Service

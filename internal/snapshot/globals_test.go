@@ -1,6 +1,10 @@
 package snapshot
 
+// What the configuration as a whole gives every request: the credential
+// names logs redact and the plugins of requests no route matched.
+
 import (
+	"strings"
 	"testing"
 
 	"github.com/turnpikegw/turnpike/internal/config"
@@ -53,5 +57,30 @@ plugins:
 	}
 	if c.SecretHeader("x-disabled") || c.SecretQuery("x-disabled-q") {
 		t.Error("a disabled entry's names are secret")
+	}
+}
+
+// The chain of requests no route matched holds the global entries only.
+func TestUnroutedChainIsTheGlobalEntries(t *testing.T) {
+	s, err := compile(t, `
+_format_version: "3.0"
+services:
+- name: s
+  url: http://127.0.0.1:1
+  plugins: [{name: early, config: {tag: service}}]
+  routes:
+  - {name: a, paths: [/a], plugins: [{name: noconsumer, config: {tag: route}}]}
+plugins:
+- {name: tag, config: {tag: global}}
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := s.Unrouted
+	if u == nil || strings.Join(u.Names, ",") != "tag" || len(u.Access) != 1 || u.Access[0].Base.(*tagInstance).tag != "global" {
+		t.Fatalf("unrouted chain %+v", u)
+	}
+	if got := strings.Join(routeByName(t, s, "a").Chain.Names, ","); got != "early,tag,noconsumer" {
+		t.Errorf("route chain %s", got)
 	}
 }
