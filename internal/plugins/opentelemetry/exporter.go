@@ -48,8 +48,9 @@ func newTraceExporter(s *settings) *traceExporter {
 }
 
 // export sends one batch.
-func (e *traceExporter) export(ctx context.Context, spans []spanChunk) error {
+func (e *traceExporter) export(ctx context.Context, spans []*spanChunk) error {
 	e.body = appendRequest(e.body[:0], e.resource, e.scope, spans)
+	release(spans)
 	defer func() {
 		if cap(e.body) > maxBodyKeep {
 			e.body = nil

@@ -201,7 +201,7 @@ func encodeResource(attrs []attribute.KeyValue) (resource, scope []byte) {
 
 // appendRequest writes an ExportTraceServiceRequest of one resource and
 // scope holding spans (each a complete ScopeSpans.spans field).
-func appendRequest(b, resource, scope []byte, spans []spanChunk) []byte {
+func appendRequest(b, resource, scope []byte, spans []*spanChunk) []byte {
 	n := 0
 	for _, c := range spans {
 		n += len(c.b)

@@ -39,8 +39,8 @@ func Registration() plugin.Registration {
 type Instance struct {
 	s    *settings
 	res  *resource.Resource
-	q    *queue[spanChunk] // nil without traces_endpoint
-	logs *logs             // nil without logs_endpoint
+	q    *queue[*spanChunk] // nil without traces_endpoint
+	logs *logs              // nil without logs_endpoint
 	// bound is the sampling threshold on a trace id's low 63 bits (the
 	// OpenTelemetry SDK's TraceIDRatioBased).
 	bound uint64

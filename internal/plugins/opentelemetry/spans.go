@@ -4,6 +4,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -41,12 +42,31 @@ type spanChunk struct {
 	n int
 }
 
-func chunkSize(c spanChunk) int { return c.n }
+func chunkSize(c *spanChunk) int { return c.n }
+
+// chunks are the buffers of sent spans, for the next requests: most of
+// what a sampled request allocates otherwise. A chunk dropped from the
+// queue is left to the collector.
+var chunks = sync.Pool{New: func() any { return new(spanChunk) }}
+
+// maxPooledChunk is the largest buffer kept: one request with long
+// values does not hold its memory in the pool.
+const maxPooledChunk = 16 << 10
+
+// release returns sent chunks to the pool.
+func release(sent []*spanChunk) {
+	for _, c := range sent {
+		if cap(c.b) <= maxPooledChunk {
+			c.b, c.n = c.b[:0], 0
+			chunks.Put(c)
+		}
+	}
+}
 
 // spans encodes the request's spans from its record (the server span,
 // the routing, each plugin's access and header filter runs, each
 // upstream attempt and each call) with the record's times, and queues
-// them: one allocation a request, the buffer they are written to.
+// them, written to a pooled buffer.
 func (in *Instance) spans(c *plugin.Ctx, st *traceState) {
 	rec := c.Record
 	t0 := rec.Time.UnixNano()
@@ -55,7 +75,12 @@ func (in *Instance) spans(c *plugin.Ctx, st *traceState) {
 	// grown: a span's fixed fields, an attribute's, and the long values.
 	n := 2 + len(plugins) + len(rec.Attempts) + len(rec.Calls())
 	attrs := 14 + 5*len(rec.Attempts) + 4*len(rec.Calls())
-	b := make([]byte, 0, 96*n+32*attrs+len(rec.URI)+len(rec.UserAgent)+len(rec.Host)+len(rec.RoutePath)+len(rec.Error))
+	size := 96*n + 32*attrs + len(rec.URI) + len(rec.UserAgent) + len(rec.Host) + len(rec.RoutePath) + len(rec.Error)
+	chunk := chunks.Get().(*spanChunk)
+	b := chunk.b[:0]
+	if cap(b) < size {
+		b = make([]byte, 0, size)
+	}
 
 	w := spanWriter{traceID: &st.traceID, parentID: &st.rootID, t0: t0}
 	var parentID [8]byte
@@ -113,7 +138,8 @@ func (in *Instance) spans(c *plugin.Ctx, st *traceState) {
 		b = closeMsg(b, m, fSSSpans)
 		count++
 	}
-	in.q.push(spanChunk{b: b, n: count})
+	chunk.b, chunk.n = b, count
+	in.q.push(chunk)
 }
 
 // spanWriter writes the spans of one trace.
