@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +35,10 @@ type receiver struct {
 	// discard answers without decoding (benchmarks: the collector's work
 	// is not the gateway's).
 	discard bool
+	// fail is how many of the next exports are answered failStatus.
+	fail       atomic.Int32
+	failStatus int
+	tries      atomic.Int32 // exports received, failed or not
 }
 
 func newReceiver(t testing.TB) *receiver {
@@ -46,10 +51,17 @@ func newReceiver(t testing.TB) *receiver {
 				return
 			}
 		}
-		body, _ := io.ReadAll(req.Body)
 		if r.discard {
+			io.Copy(io.Discard, req.Body)
 			return
 		}
+		r.tries.Add(1)
+		if r.fail.Add(-1) >= 0 {
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, "try later", r.failStatus)
+			return
+		}
+		body, _ := io.ReadAll(req.Body)
 		if req.URL.Path == "/v1/logs" {
 			var m collogs.ExportLogsServiceRequest
 			if proto.Unmarshal(body, &m) != nil {

@@ -45,7 +45,7 @@ func newLogs(s *settings, res *resource.Resource, dropped *prometheus.CounterVec
 	if err != nil {
 		return nil, err
 	}
-	l := &logs{q: newQueue(exp.Export, exp.Shutdown, "log records", s, dropped, log)}
+	l := &logs{q: newQueue(func(sdklog.Record) int { return 1 }, exp.Export, exp.Shutdown, "log records", s, dropped, log)}
 	l.provider = sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(logProcessor{l.q}))
 	l.logger = l.provider.Logger("turnpike")
 	return l, nil

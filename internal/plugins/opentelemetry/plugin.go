@@ -11,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/record"
@@ -40,8 +39,8 @@ func Registration() plugin.Registration {
 type Instance struct {
 	s    *settings
 	res  *resource.Resource
-	q    *queue[sdktrace.ReadOnlySpan] // nil without traces_endpoint
-	logs *logs                         // nil without logs_endpoint
+	q    *queue[*spanChunk] // nil without traces_endpoint
+	logs *logs              // nil without logs_endpoint
 	// bound is the sampling threshold on a trace id's low 63 bits (the
 	// OpenTelemetry SDK's TraceIDRatioBased).
 	bound uint64
@@ -78,11 +77,8 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 	}
 	in := &Instance{s: s, res: resource.NewSchemaless(s.resource...), closeWait: closeWait}
 	if s.endpoint != "" {
-		exp, err := newSpanExporter(s)
-		if err != nil {
-			return nil, plugin.FieldError("traces_endpoint", err.Error())
-		}
-		in.q = newQueue(exp.ExportSpans, exp.Shutdown, "spans", s, droppedMetric(env, "spans"), log)
+		exp := newTraceExporter(s)
+		in.q = newQueue(chunkSize, exp.export, exp.shutdown, "spans", s, droppedMetric(env, "spans"), log)
 	}
 	if s.logsEndpoint != "" {
 		if in.logs, err = newLogs(s, in.res, droppedMetric(env, "logs"), log); err != nil {

@@ -4,11 +4,9 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -30,102 +28,207 @@ var knownMethods = map[string]bool{
 	"CONNECT": true, "OPTIONS": true, "TRACE": true, "PATCH": true,
 }
 
-// Attributes per span at most: the server span's, then an attempt's.
+// Span kinds, as OTLP numbers them.
 const (
-	rootAttrs    = 14
-	attemptAttrs = 6
-	callAttrs    = 4
+	kindInternal = 1
+	kindServer   = 2
+	kindClient   = 3
 )
 
-// spans builds the request's spans from its record (the server span, the
-// routing, each plugin's access and header filter runs, each upstream
-// attempt and each call) with the record's times, and queues them. They
-// share one slice and one attribute array: a few allocations a request.
-func (in *Instance) spans(c *plugin.Ctx, st *traceState) {
-	rec := c.Record
-	t0 := rec.Time
-	n := 1 + len(rec.Attempts) + len(rec.Calls())
-	if rec.Routed > 0 {
-		n++
-	}
-	for _, p := range rec.Plugins() {
-		if traced(p.Phase) {
-			n++
+// spanChunk is a request's spans, encoded: n complete ScopeSpans.spans
+// fields, queued as n entries.
+type spanChunk struct {
+	b []byte
+	n int
+}
+
+func chunkSize(c *spanChunk) int { return c.n }
+
+// chunks are the buffers of sent spans, for the next requests: most of
+// what a sampled request allocates otherwise. A chunk dropped from the
+// queue is left to the collector.
+var chunks = sync.Pool{New: func() any { return new(spanChunk) }}
+
+// maxPooledChunk is the largest buffer kept: one request with long
+// values does not hold its memory in the pool.
+const maxPooledChunk = 16 << 10
+
+// release returns sent chunks to the pool.
+func release(sent []*spanChunk) {
+	for _, c := range sent {
+		if cap(c.b) <= maxPooledChunk {
+			c.b, c.n = c.b[:0], 0
+			chunks.Put(c)
 		}
 	}
-	spans := make([]span, n)
-	attrs := make([]attribute.KeyValue, 0, rootAttrs+attemptAttrs*len(rec.Attempts)+callAttrs*len(rec.Calls()))
+}
 
-	root := &spans[0]
-	root.sc = trace.NewSpanContext(trace.SpanContextConfig{TraceID: st.traceID, SpanID: st.rootID, TraceFlags: trace.FlagsSampled})
+// spans encodes the request's spans from its record (the server span,
+// the routing, each plugin's access and header filter runs, each
+// upstream attempt and each call) with the record's times, and queues
+// them, written to a pooled buffer.
+func (in *Instance) spans(c *plugin.Ctx, st *traceState) {
+	rec := c.Record
+	t0 := rec.Time.UnixNano()
+	plugins := rec.Plugins()
+	// Room for the spans as they usually are, so that the buffer is not
+	// grown: a span's fixed fields, an attribute's, and the long values.
+	n := 2 + len(plugins) + len(rec.Attempts) + len(rec.Calls())
+	attrs := 14 + 5*len(rec.Attempts) + 4*len(rec.Calls())
+	size := 96*n + 32*attrs + len(rec.URI) + len(rec.UserAgent) + len(rec.Host) + len(rec.RoutePath) + len(rec.Error)
+	chunk := chunks.Get().(*spanChunk)
+	b := chunk.b[:0]
+	if cap(b) < size {
+		b = make([]byte, 0, size)
+	}
+
+	w := spanWriter{traceID: &st.traceID, parentID: &st.rootID, t0: t0}
+	var parentID [8]byte
+	flags := uint32(flagHasIsRemote | 1)
+	traceState := ""
 	if p := &st.parent; p.hasTrace() && p.spanID != ([8]byte{}) {
-		ts, _ := trace.ParseTraceState(p.state)
-		root.parent = trace.NewSpanContext(trace.SpanContextConfig{
-			TraceID: st.traceID, SpanID: p.spanID, TraceFlags: trace.FlagsSampled, TraceState: ts, Remote: true,
-		})
-		root.sc = root.sc.WithTraceState(ts)
+		parentID, flags = p.spanID, flags|flagIsRemote
+		if p.state != "" {
+			ts, _ := trace.ParseTraceState(p.state)
+			traceState = ts.String()
+		}
 	}
-	root.name, root.kind, root.start, root.end = serverName(rec), trace.SpanKindServer, t0, t0.Add(rec.Latency)
-	attrs = appendServerAttrs(attrs, c, rec)
-	root.attrs, attrs = attrs[:len(attrs):len(attrs)], attrs[len(attrs):]
+	method := rec.Method
+	if !knownMethods[method] {
+		method = "HTTP"
+	}
+	b, m := w.open(b, &st.rootID, &parentID, flags, traceState, method, rec.RoutePath, kindServer, 0, rec.Latency)
+	b = appendServerAttrs(b, c, rec)
 	if rec.Status >= 500 {
-		root.status = sdktrace.Status{Code: codes.Error, Description: rec.Error}
+		b = appendStatus(b, rec.Error)
+	} else {
+		b = appendStatusUnset(b)
 	}
+	b = closeMsg(b, m, fSSSpans)
+	count := 1
 
-	i := 1
-	child := func(name string, kind trace.SpanKind, start, end time.Duration) *span {
-		s := &spans[i]
-		i++
-		s.name, s.kind, s.start, s.end, s.parent = name, kind, t0.Add(start), t0.Add(end), root.sc
-		var id [8]byte
-		randomID(id[:])
-		s.sc = trace.NewSpanContext(trace.SpanContextConfig{TraceID: st.traceID, SpanID: id, TraceFlags: trace.FlagsSampled})
-		return s
-	}
 	if rec.Routed > 0 {
-		child(spanRouter, trace.SpanKindInternal, 0, rec.Routed)
+		b = w.child(b, spanRouter, "", kindInternal, 0, rec.Routed)
+		count++
 	}
-	for _, p := range rec.Plugins() {
+	for _, p := range plugins {
 		if traced(p.Phase) {
-			child(in.spanName(p.Phase, p.Plugin), trace.SpanKindInternal, p.Start, p.Start+p.Duration)
+			b = w.child(b, in.spanName(p.Phase, p.Plugin), "", kindInternal, p.Start, p.Start+p.Duration)
+			count++
 		}
 	}
 	for j := range rec.Attempts {
-		a := &rec.Attempts[j]
-		s := child(spanBalancer, trace.SpanKindClient, a.Start, a.Start+attemptEnd(rec, a))
-		if j == len(rec.Attempts)-1 {
-			// The span the upstream was told is its parent.
-			s.sc = s.sc.WithSpanID(st.upstreamID)
-		}
-		attrs = append(attrs, attribute.Int("try_count", j+1), attribute.String("turnpike.upstream.outcome", a.Outcome))
-		attrs = appendPeer(attrs, a.Target)
-		if j > 0 {
-			attrs = append(attrs, attribute.Int("http.request.resend_count", j))
-		}
-		if a.Status != 0 {
-			attrs = append(attrs, attribute.Int("http.response.status_code", a.Status))
-		}
-		s.attrs, attrs = attrs[:len(attrs):len(attrs)], attrs[len(attrs):]
-		if a.Outcome != record.OutcomeResponse || a.Status >= 500 {
-			s.status = sdktrace.Status{Code: codes.Error, Description: a.Outcome}
-		}
+		b = w.attempt(b, rec, j, st)
+		count++
 	}
 	for _, cl := range rec.Calls() {
-		s := child(cl.Kind+" "+cl.Name, trace.SpanKindClient, cl.Start, cl.Start+cl.Duration)
+		var id [8]byte
+		randomID(id[:])
+		b, m = w.open(b, &id, w.parentID, flagHasIsRemote|1, "", cl.Kind, cl.Name, kindClient, cl.Start, cl.Start+cl.Duration)
 		if cl.Kind == "redis" {
-			attrs = append(attrs, attribute.String("db.system.name", "redis"), attribute.String("db.operation.name", cl.Name))
+			b = appendStrAttr(b, fSpanAttributes, "db.system.name", "redis")
+			b = appendStrAttr(b, fSpanAttributes, "db.operation.name", cl.Name)
 		}
-		attrs = appendPeer(attrs, cl.Target)
-		s.attrs, attrs = attrs[:len(attrs):len(attrs)], attrs[len(attrs):]
+		b = appendPeer(b, cl.Target)
 		if cl.Err {
-			s.status = sdktrace.Status{Code: codes.Error}
+			b = appendStatus(b, "")
+		} else {
+			b = appendStatusUnset(b)
 		}
+		b = closeMsg(b, m, fSSSpans)
+		count++
 	}
-	for k := range spans {
-		spans[k].res = in.res
-		in.q.push(&spans[k])
-	}
+	chunk.b, chunk.n = b, count
+	in.q.push(chunk)
 }
+
+// spanWriter writes the spans of one trace.
+type spanWriter struct {
+	traceID  *[16]byte
+	parentID *[8]byte // the server span's, every other span's parent
+	t0       int64    // the request's start, unix ns
+}
+
+// open starts a span: its ids, its name (name, then " "+sub when sub is
+// given), kind, times (from the request's start) and flags. Attributes
+// and a status follow; closeMsg(b, start, fSSSpans) ends it.
+func (w *spanWriter) open(b []byte, id, parent *[8]byte, flags uint32, traceState, name, sub string, kind int,
+	start, end time.Duration) ([]byte, int) {
+	b, m := openMsg(b)
+	b = appendBytes(b, fSpanTraceID, w.traceID[:])
+	b = appendBytes(b, fSpanSpanID, id[:])
+	if traceState != "" {
+		b = appendString(b, fSpanTraceState, traceState)
+	}
+	if *parent != ([8]byte{}) {
+		b = appendBytes(b, fSpanParentID, parent[:])
+	}
+	b = appendVarint(b, tag(fSpanName, wireLen))
+	if sub == "" {
+		b = appendVarint(b, uint64(len(name)))
+		b = append(b, name...)
+	} else {
+		b = appendVarint(b, uint64(len(name)+1+len(sub)))
+		b = append(append(append(b, name...), ' '), sub...)
+	}
+	b = append(b, byte(tag(fSpanKind, wireVarint)), byte(kind))
+	b = append(b, byte(tag(fSpanStart, wireI64)))
+	b = appendFixed64(b, unixNano(w.t0, start))
+	b = append(b, byte(tag(fSpanEnd, wireI64)))
+	b = appendFixed64(b, unixNano(w.t0, end))
+	b = appendVarint(b, tag(fSpanFlags, wireI32))
+	return appendFixed32(b, flags), m
+}
+
+// child writes a span without attributes under the server span.
+func (w *spanWriter) child(b []byte, name, sub string, kind int, start, end time.Duration) []byte {
+	var id [8]byte
+	randomID(id[:])
+	b, m := w.open(b, &id, w.parentID, flagHasIsRemote|1, "", name, sub, kind, start, end)
+	return closeMsg(appendStatusUnset(b), m, fSSSpans)
+}
+
+// attempt writes the span of upstream attempt j.
+func (w *spanWriter) attempt(b []byte, rec *record.Record, j int, st *traceState) []byte {
+	a := &rec.Attempts[j]
+	var id [8]byte
+	if j == len(rec.Attempts)-1 {
+		// The span the upstream was told is its parent.
+		id = st.upstreamID
+	} else {
+		randomID(id[:])
+	}
+	b, m := w.open(b, &id, w.parentID, flagHasIsRemote|1, "", spanBalancer, "", kindClient, a.Start, a.Start+attemptEnd(rec, a))
+	b = appendIntAttr(b, fSpanAttributes, "try_count", int64(j+1))
+	b = appendStrAttr(b, fSpanAttributes, "turnpike.upstream.outcome", a.Outcome)
+	b = appendPeer(b, a.Target)
+	if j > 0 {
+		b = appendIntAttr(b, fSpanAttributes, "http.request.resend_count", int64(j))
+	}
+	if a.Status != 0 {
+		b = appendIntAttr(b, fSpanAttributes, "http.response.status_code", int64(a.Status))
+	}
+	if a.Outcome != record.OutcomeResponse || a.Status >= 500 {
+		b = appendStatus(b, a.Outcome)
+	} else {
+		b = appendStatusUnset(b)
+	}
+	return closeMsg(b, m, fSSSpans)
+}
+
+// unixNano is t0 + d in unix ns, 0 before 1970 (as the SDK's exporter).
+func unixNano(t0 int64, d time.Duration) uint64 { return uint64(max(t0+int64(d), 0)) }
+
+// appendStatus writes an error status with message msg.
+func appendStatus(b []byte, msg string) []byte {
+	b = appendVarint(b, tag(fSpanStatus, wireLen))
+	b = appendVarint(b, uint64(sizeField(len(msg))+2))
+	b = appendString(b, fStatusMessage, msg)
+	return append(b, byte(tag(fStatusCode, wireVarint)), statusError)
+}
+
+// appendStatusUnset writes the unset status, as the SDK's exporter does.
+func appendStatusUnset(b []byte) []byte { return append(b, byte(tag(fSpanStatus, wireLen)), 0) }
 
 // traced tells the phases whose plugin runs get a span: a body filter's
 // time is that of wrapping the body, and the log phase runs after the
@@ -143,58 +246,49 @@ func attemptEnd(rec *record.Record, a *record.Attempt) time.Duration {
 	return max(rec.Latency-a.Start, 0)
 }
 
-func serverName(rec *record.Record) string {
-	method := rec.Method
-	if !knownMethods[method] {
-		method = "HTTP"
-	}
-	if rec.RoutePath == "" {
-		return method
-	}
-	return method + " " + rec.RoutePath
-}
-
-func appendServerAttrs(attrs []attribute.KeyValue, c *plugin.Ctx, rec *record.Record) []attribute.KeyValue {
+func appendServerAttrs(b []byte, c *plugin.Ctx, rec *record.Record) []byte {
 	method := rec.Method
 	if !knownMethods[method] {
 		method = "_OTHER"
 	}
-	attrs = append(attrs,
-		attribute.String("http.request.method", method),
-		attribute.String("url.path", urlPath(c, rec)),
-		attribute.String("url.scheme", scheme(c)),
-		attribute.String("server.address", hostOnly(rec.Host)),
-		attribute.String("client.address", c.ForwardedIP),
-		attribute.String("network.peer.address", rec.ClientIP),
-		attribute.String("network.protocol.version", strings.TrimPrefix(rec.Proto, "HTTP/")),
-		attribute.String("kong.request.id", rec.RequestID),
-		attribute.Int("http.response.status_code", rec.Status),
-	)
+	for _, a := range [...]struct{ k, v string }{
+		{"http.request.method", method},
+		{"url.path", urlPath(c, rec)},
+		{"url.scheme", scheme(c)},
+		{"server.address", hostOnly(rec.Host)},
+		{"client.address", c.ForwardedIP},
+		{"network.peer.address", rec.ClientIP},
+		{"network.protocol.version", strings.TrimPrefix(rec.Proto, "HTTP/")},
+		{"kong.request.id", rec.RequestID},
+	} {
+		b = appendStrAttr(b, fSpanAttributes, a.k, a.v)
+	}
+	b = appendIntAttr(b, fSpanAttributes, "http.response.status_code", int64(rec.Status))
 	for _, a := range [...]struct{ k, v string }{
 		{"user_agent.original", rec.UserAgent}, {"http.route", rec.RoutePath},
 		{"turnpike.route", rec.Route}, {"turnpike.service", rec.Service}, {"turnpike.consumer", rec.Consumer},
 	} {
 		if a.v != "" {
-			attrs = append(attrs, attribute.String(a.k, a.v))
+			b = appendStrAttr(b, fSpanAttributes, a.k, a.v)
 		}
 	}
-	return attrs
+	return b
 }
 
 // appendPeer adds server.address and server.port of a host:port.
-func appendPeer(attrs []attribute.KeyValue, target string) []attribute.KeyValue {
+func appendPeer(b []byte, target string) []byte {
 	if target == "" {
-		return attrs
+		return b
 	}
 	host, port, err := net.SplitHostPort(target)
 	if err != nil {
-		return append(attrs, attribute.String("server.address", target))
+		return appendStrAttr(b, fSpanAttributes, "server.address", target)
 	}
-	attrs = append(attrs, attribute.String("server.address", host))
+	b = appendStrAttr(b, fSpanAttributes, "server.address", host)
 	if n, err := strconv.Atoi(port); err == nil {
-		attrs = append(attrs, attribute.Int("server.port", n))
+		b = appendIntAttr(b, fSpanAttributes, "server.port", int64(n))
 	}
-	return attrs
+	return b
 }
 
 // urlPath is the client's path without the query string, which may
