@@ -283,7 +283,7 @@ func promtoolCheck(t *testing.T, body []byte) {
 	t.Helper()
 	path, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Skip("promtool not on PATH (make deps installs it from Debian's prometheus package)")
+		t.Skip("promtool not on PATH (make deps fetches it into bin/tools from Debian's prometheus package)")
 	}
 	cmd := exec.Command(path, "check", "metrics")
 	cmd.Stdin = bytes.NewReader(body)
