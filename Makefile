@@ -4,6 +4,8 @@ GO      ?= go
 BIN     := bin/turnpike
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/turnpikegw/turnpike/internal/cli.Version=$(VERSION)
+# TESTPATH puts the tools make deps fetches (promtool) on the tests' PATH.
+TESTPATH := PATH="$(CURDIR)/bin/tools:$$PATH"
 
 .PHONY: all build test deps lint unit e2e bench demo clean
 
@@ -15,7 +17,8 @@ build:
 ## test: lint, unit tests, then end-to-end tests against the built binary
 test: deps lint unit e2e
 
-## deps: install the system packages the tests need, only when missing
+## deps: install the system packages the tests need, only when missing,
+## and fetch promtool into bin/tools when Debian has it
 deps:
 	@scripts/deps.sh
 
@@ -25,10 +28,10 @@ lint:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -count=1 -timeout 300s ./internal/... ./bench/...
+	$(TESTPATH) $(GO) test -count=1 -timeout 300s ./internal/... ./bench/...
 
 e2e: build
-	TURNPIKE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 600s ./test/e2e/... ./test/kongcompat/...
+	$(TESTPATH) TURNPIKE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 600s ./test/e2e/... ./test/kongcompat/...
 
 bench:
 	bench/run.sh

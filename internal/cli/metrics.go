@@ -47,11 +47,14 @@ func (g *gateway) logDrops() uint64 {
 
 // startStatus binds the status listener (--status-listen, Kong's
 // status_listen), when one is configured: /metrics and /status* only, for
-// monitoring from outside the host without exposing the admin API.
-func (g *gateway) startStatus(listens []server.Listen, src admin.Source, getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error), logger *slog.Logger) error {
+// monitoring from outside the host without exposing the admin API. Its
+// /metrics has scrape slots of its own (observe.MaxScrapes), apart from
+// the admin listener's.
+func (g *gateway) startStatus(listens []server.Listen, src admin.Source, metrics *observe.Metrics, getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error), logger *slog.Logger) error {
 	if len(listens) == 0 {
 		return nil
 	}
+	src.Metrics = metrics.Handler()
 	h := admin.StatusHandler(src)
 	s, err := server.New("status", listens, func(string, string) http.Handler { return h },
 		server.DefaultLimits, server.TLS{Certificate: getCert}, logger)

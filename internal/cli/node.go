@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"sync"
+	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -19,6 +21,23 @@ type node struct {
 	id    string
 	g     *gateway
 	store *store.Provider
+	// datastore is the last datastore check, shared by the scrapes of the
+	// next datastoreTTL.
+	datastore datastoreCheck
+}
+
+// datastoreTTL is how long a datastore check answers for: /metrics can be
+// scraped without a token (--status-listen), so scrapes, however many,
+// cost Redis at most one PING per client per datastoreTTL.
+const datastoreTTL = time.Second
+
+// datastoreCheck is the result of the last check and, while one runs,
+// the channel closed when it ends; mu guards all three.
+type datastoreCheck struct {
+	mu      sync.Mutex
+	ok      bool
+	until   time.Time
+	running chan struct{}
 }
 
 var _ plugin.Node = (*node)(nil)
@@ -48,9 +67,41 @@ func (n *node) Connections() plugin.Connections {
 }
 
 // DatastoreReachable is 1 for a DB-less node, as in Kong, unless plugins
-// share a Redis (rate limits): then whether every one answers.
+// share a Redis (rate limits): then whether every one answered the
+// latest check. A check answers for datastoreTTL; a caller that comes
+// while one runs waits for its result (or its own ctx) rather than
+// starting another.
 func (n *node) DatastoreReachable(ctx context.Context) bool {
-	return n.store == nil || n.store.Redis == nil || n.store.Redis.Reachable(ctx)
+	if n.store == nil || n.store.Redis == nil {
+		return true
+	}
+	d := &n.datastore
+	for {
+		d.mu.Lock()
+		if time.Now().Before(d.until) {
+			ok := d.ok
+			d.mu.Unlock()
+			return ok
+		}
+		if wait := d.running; wait != nil {
+			d.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return false
+			}
+		}
+		done := make(chan struct{})
+		d.running = done
+		d.mu.Unlock()
+		ok := n.store.Redis.Reachable(ctx)
+		d.mu.Lock()
+		d.ok, d.until, d.running = ok, time.Now().Add(datastoreTTL), nil
+		d.mu.Unlock()
+		close(done)
+		return ok
+	}
 }
 
 // Targets reports every address of every upstream's targets as the

@@ -427,7 +427,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	g.admin, err = server.New("admin", adminListens, func(string, string) http.Handler { return adminHandler },
 		server.DefaultLimits, server.TLS{Certificate: getCert}, logger)
 	if err == nil {
-		err = g.startStatus(statusListens, adminSrc, getCert, logger)
+		err = g.startStatus(statusListens, adminSrc, metrics, getCert, logger)
 	}
 	if err != nil {
 		g.proxy.Shutdown(context.Background())

@@ -2,6 +2,7 @@ package observe
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -47,7 +48,24 @@ func (m *Metrics) CountAccessLogDrops(dropped func() uint64) {
 	}, func() float64 { return float64(dropped()) }))
 }
 
-// Handler serves the registry in the Prometheus text format.
+// Scrape bounds: /metrics may be open to anyone (--status-listen), and a
+// gathering reads the Go runtime and process, and may wait up to 2 s for
+// the datastore check. Each handler admits MaxScrapes gatherings at once
+// and answers 503 to more at once rather than queueing them, and answers
+// 503 to a scrape not served within ScrapeTimeout (its gathering still
+// holds its slot until it ends, so the work stays bounded).
+const (
+	MaxScrapes    = 4
+	ScrapeTimeout = 5 * time.Second
+)
+
+// Handler serves the registry in the Prometheus text format. Each call
+// makes a handler with its own MaxScrapes slots: one per listener, so
+// scrapes of one cannot lock out the other's.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{
+		Registry:            m.Registry,
+		MaxRequestsInFlight: MaxScrapes,
+		Timeout:             ScrapeTimeout,
+	})
 }

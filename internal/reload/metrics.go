@@ -1,12 +1,32 @@
 package reload
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // loadMetrics are the loader's series: loads by result and the hash of
 // the configuration in force.
 type loadMetrics struct {
 	ok, failed prometheus.Counter
-	info       *prometheus.GaugeVec
+	info       *configInfo
+}
+
+// configInfo is turnpike_config_info: one series, whose hash label is
+// read at each scrape, so a scrape during a load sees the old hash or the
+// new one, never none (as a GaugeVec's Reset then Set would show).
+type configInfo struct {
+	desc *prometheus.Desc
+	hash atomic.Pointer[string] // nil before the first load in force
+}
+
+func (c *configInfo) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *configInfo) Collect(ch chan<- prometheus.Metric) {
+	if h := c.hash.Load(); h != nil {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 1, *h)
+	}
 }
 
 // RegisterMetrics registers turnpike_config_reloads_total{result} and
@@ -19,10 +39,9 @@ func (l *Loader) RegisterMetrics(reg prometheus.Registerer) {
 		Name: "turnpike_config_reloads_total",
 		Help: "Configuration loads by result: ok (in force, or unchanged) or failed (the previous configuration stays).",
 	}, []string{"result"})
-	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "turnpike_config_info",
-		Help: "Always 1; its hash label is the hash of the configuration in force (Kong's configuration_hash).",
-	}, []string{"hash"})
+	info := &configInfo{desc: prometheus.NewDesc("turnpike_config_info",
+		"Always 1; its hash label is the hash of the configuration in force (Kong's configuration_hash).",
+		[]string{"hash"}, nil)}
 	reg.MustRegister(loads, info)
 	l.metrics = &loadMetrics{ok: loads.WithLabelValues("ok"), failed: loads.WithLabelValues("failed"), info: info}
 }
@@ -36,7 +55,6 @@ func (m *loadMetrics) loaded(r *Result) {
 		return
 	}
 	m.ok.Inc()
-	// One series: the hash of the configuration now in force.
-	m.info.Reset()
-	m.info.WithLabelValues(r.Hash).Set(1)
+	// Hashes are hex digests, valid label values.
+	m.info.hash.Store(&r.Hash)
 }

@@ -1,6 +1,7 @@
 package reload
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,5 +64,43 @@ func TestLoadMetrics(t *testing.T) {
 	}
 	if _, stale := got["turnpike_config_info{hash="+first+"}"]; stale {
 		t.Errorf("the replaced configuration's hash is still exported: %v", got)
+	}
+}
+
+// A scrape while a load is recorded sees turnpike_config_info with the
+// old hash or the new one, never without a series.
+func TestConfigInfoNeverAbsent(t *testing.T) {
+	l, _ := newLoader(t, "")
+	reg := prometheus.NewRegistry()
+	l.RegisterMetrics(reg)
+	if _, err := l.Apply(cfg("one"), "test"); err != nil {
+		t.Fatal(err)
+	}
+	hashes := [2]string{"a1", "b2"}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200000 {
+			l.metrics.loaded(&Result{OK: true, Hash: hashes[i%2]})
+		}
+	}()
+	for gathers := 0; ; gathers++ {
+		select {
+		case <-done:
+			if gathers == 0 {
+				t.Fatal("no scrape ran during the loads")
+			}
+			return
+		default:
+		}
+		var info []string
+		for k := range gathered(t, reg) {
+			if strings.HasPrefix(k, "turnpike_config_info{") {
+				info = append(info, k)
+			}
+		}
+		if len(info) != 1 {
+			t.Fatalf("scrape %d during loads: config info series %v, want one", gathers, info)
+		}
 	}
 }

@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-
-	"github.com/prometheus/client_golang/prometheus"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // DefaultHealthCoolDown is how long a target marked unhealthy stays out

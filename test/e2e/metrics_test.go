@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -23,17 +25,29 @@ import (
 
 const metricsToken = "metrics-test-token"
 
+// metricsHost is the server name of the metrics gateway's certificate.
+const metricsHost = "metrics.example.com"
+
 // metricsGateway runs a gateway whose configuration exercises every
 // always-on series: named and unnamed routes, a rate limit, a circuit
-// breaker, an upstream with active health checks and a dead target, and
-// a round-robin upstream with a dead target (retries). It returns the
-// gateway and the dead target of the checked upstream.
-func metricsGateway(t *testing.T) (*gwtest.Gateway, string) {
+// breaker, an upstream with active health checks and a dead target, a
+// round-robin upstream with a dead target (retries), and a TLS listener
+// (its URL is gw.URLs[1], its certificate the returned PEM's). It returns
+// the gateway, the dead target of the checked upstream and the
+// certificate.
+func metricsGateway(t *testing.T) (*gwtest.Gateway, string, string) {
 	t.Helper()
 	echo := gwtest.StartEcho(t, "echo")
 	live := strings.TrimPrefix(echo.URL, "http://")
 	dead, deadToo := deadAddr(t), deadAddr(t)
+	cert, key := selfSigned(t, metricsHost)
 	cfg := fmt.Sprintf(`_format_version: "3.0"
+certificates:
+- cert: |
+%[4]s
+  key: |
+%[5]s
+  snis: [%[6]s]
 upstreams:
 - name: pool
   healthchecks:
@@ -67,13 +81,66 @@ services:
   routes:
   - name: retry
     paths: [/retry]
-`, live, dead, deadToo)
-	gw := gwtest.Start(t, cfg, gwtest.Options{Args: []string{"--access-log", "off", "--status-listen", "127.0.0.1:0",
-		"--admin-token", metricsToken, "--upstream-retry-backoff-base", "-1ms"}})
-	if gw.StatusURL == "" {
-		t.Fatal("no status listener announced")
+`, live, dead, deadToo, indent(cert, "    "), indent(key, "    "), metricsHost)
+	gw := gwtest.Start(t, cfg, gwtest.Options{ProxyListen: "127.0.0.1:0, 127.0.0.1:0 ssl",
+		Args: []string{"--access-log", "off", "--status-listen", "127.0.0.1:0",
+			"--admin-token", metricsToken, "--upstream-retry-backoff-base", "-1ms"}})
+	if gw.StatusURL == "" || len(gw.URLs) != 2 {
+		t.Fatalf("listeners: proxy %v, status %q", gw.URLs, gw.StatusURL)
 	}
-	return gw, dead
+	return gw, dead, cert
+}
+
+// limitedTraffic sends GETs to the rate-limited route until the first
+// 429 and two more, and returns how many passed and how many were
+// refused. The local window follows the clock minute, so a run crossing
+// a minute boundary lets more through: the counts are what was sent.
+func limitedTraffic(t *testing.T, gw *gwtest.Gateway) (passed, refused int) {
+	t.Helper()
+	for i, stop := 0, 20; i < stop; i++ {
+		switch resp, body := gw.Get("/limited"); resp.StatusCode {
+		case http.StatusOK:
+			passed++
+		case http.StatusTooManyRequests:
+			if refused++; refused == 1 {
+				stop = min(i+3, stop)
+			}
+		default:
+			t.Fatalf("/limited: %d %s", resp.StatusCode, body)
+		}
+	}
+	if refused == 0 {
+		t.Fatalf("20 GETs to a route limited to 2 a minute: none refused")
+	}
+	t.Logf("/limited: %d passed, %d refused", passed, refused)
+	return passed, refused
+}
+
+// tlsTraffic makes one TLS 1.2 and two TLS 1.3 requests on the TLS
+// listener (route users), each on a connection of its own, and one failed
+// handshake: plain HTTP sent to it.
+func tlsTraffic(t *testing.T, gw *gwtest.Gateway, certPEM string) {
+	t.Helper()
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM([]byte(certPEM)) {
+		t.Fatal("bad certificate PEM")
+	}
+	addr := strings.TrimPrefix(gw.URLs[1], "http://")
+	for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13, tls.VersionTLS13} {
+		client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
+			TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: metricsHost, MinVersion: v, MaxVersion: v}}}
+		resp, err := client.Get("https://" + addr + "/users/tls")
+		if err != nil {
+			t.Fatalf("TLS %x: %v", v, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.TLS.Version != v {
+			t.Fatalf("TLS %x: %d over %x", v, resp.StatusCode, resp.TLS.Version)
+		}
+	}
+	if resp, body := gwtest.Do(t, mustRequest(t, "http://"+addr+"/users/plain")); resp.StatusCode != 400 {
+		t.Fatalf("plain HTTP to the TLS listener: %d %s", resp.StatusCode, body)
+	}
 }
 
 // metricsTraffic sends requests of every kind the series count, and
@@ -93,9 +160,6 @@ func metricsTraffic(t *testing.T, gw *gwtest.Gateway) {
 		return resp.StatusCode
 	}
 	send(http.MethodPost, "/orders", "shop.example")
-	for range 5 {
-		gw.Get("/limited")
-	}
 	for range 6 {
 		gw.Get("/retry")
 	}
@@ -188,11 +252,18 @@ func waitForSeries(t *testing.T, gw *gwtest.Gateway, what string, cond func(map[
 }
 
 func TestMetricsExposition(t *testing.T) {
-	gw, dead := metricsGateway(t)
+	gw, dead, cert := metricsGateway(t)
 	metricsTraffic(t, gw)
+	passed, refused := limitedTraffic(t, gw)
+	tlsTraffic(t, gw, cert)
 	waitForSeries(t, gw, "the dead target is unhealthy", func(f map[string]*dto.MetricFamily) bool {
 		v, ok := value(f, "turnpike_upstream_target_health", map[string]string{"upstream": "pool", "target": dead})
 		return ok && v == 0
+	})
+	// The server counts a failed handshake after answering it.
+	waitForSeries(t, gw, "the failed TLS handshake is counted", func(f map[string]*dto.MetricFamily) bool {
+		v, _ := value(f, "turnpike_tls_handshake_errors_total", nil)
+		return v >= 1
 	})
 	fams, body := scrape(t, gw.AdminURL, true)
 
@@ -202,17 +273,20 @@ func TestMetricsExposition(t *testing.T) {
 			labels map[string]string
 			want   float64
 		}{
-			{"api_gateway_requests_total", map[string]string{"route": "users", "method": "GET", "status": "200"}, 153},
+			{"api_gateway_requests_total", map[string]string{"route": "users", "method": "GET", "status": "200"}, 156},
 			{"api_gateway_requests_total", map[string]string{"route": "/orders", "method": "POST", "status": "200"}, 1},
-			{"api_gateway_requests_total", map[string]string{"route": "limited", "method": "GET", "status": "429"}, 3},
+			{"api_gateway_requests_total", map[string]string{"route": "limited", "method": "GET", "status": "200"}, float64(passed)},
+			{"api_gateway_requests_total", map[string]string{"route": "limited", "method": "GET", "status": "429"}, float64(refused)},
 			{"api_gateway_requests_total", map[string]string{"route": "", "method": "OTHER", "status": "404"}, 150},
-			{"api_gateway_request_duration_ms", map[string]string{"route": "users", "method": "GET"}, 153},
-			{"api_gateway_rate_limit_exceeded", map[string]string{"route": "limited"}, 3},
+			{"api_gateway_request_duration_ms", map[string]string{"route": "users", "method": "GET"}, 156},
+			{"api_gateway_rate_limit_exceeded", map[string]string{"route": "limited"}, float64(refused)},
 			{"turnpike_circuit_breaker_state", map[string]string{"service": "api"}, 0},
 			{"turnpike_config_reloads_total", map[string]string{"result": "ok"}, 1},
 			{"turnpike_config_reloads_total", map[string]string{"result": "failed"}, 0},
 			{"turnpike_access_log_dropped_total", nil, 0},
-			{"turnpike_tls_handshakes_total", map[string]string{"version": "1.3"}, 0},
+			{"turnpike_tls_handshakes_total", map[string]string{"version": "1.2"}, 1},
+			{"turnpike_tls_handshakes_total", map[string]string{"version": "1.3"}, 2},
+			{"turnpike_tls_handshake_errors_total", nil, 1},
 		} {
 			if got, ok := value(fams, c.fam, c.labels); !ok || got != c.want {
 				t.Errorf("%s%v = %v (present: %v), want %v", c.fam, c.labels, got, ok, c.want)
@@ -283,7 +357,7 @@ func promtoolCheck(t *testing.T, body []byte) {
 	t.Helper()
 	path, err := exec.LookPath("promtool")
 	if err != nil {
-		t.Skip("promtool not on PATH (make deps installs it from Debian's prometheus package)")
+		t.Skip("promtool not on PATH (make deps fetches it into bin/tools from Debian's prometheus package)")
 	}
 	cmd := exec.Command(path, "check", "metrics")
 	cmd.Stdin = bytes.NewReader(body)
@@ -304,7 +378,7 @@ func promtoolCheck(t *testing.T, body []byte) {
 }
 
 func TestStatusListenServesOnlyStatusAndMetrics(t *testing.T) {
-	gw, _ := metricsGateway(t)
+	gw, _, _ := metricsGateway(t)
 	for _, c := range []struct {
 		method, path string
 		status       int
@@ -347,8 +421,9 @@ func TestGrafanaDashboardMetricsExported(t *testing.T) {
 	if len(names) < 8 {
 		t.Fatalf("only %d metrics found in the dashboard: %v", len(names), names)
 	}
-	gw, dead := metricsGateway(t)
+	gw, dead, _ := metricsGateway(t)
 	metricsTraffic(t, gw)
+	limitedTraffic(t, gw)
 	waitForSeries(t, gw, "the dead target is unhealthy", func(f map[string]*dto.MetricFamily) bool {
 		v, ok := value(f, "turnpike_upstream_target_health", map[string]string{"upstream": "pool", "target": dead})
 		return ok && v == 0

@@ -1,21 +1,29 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
+	"github.com/turnpikegw/turnpike/internal/observe"
 )
 
 // scrapeSamples reads the admin API's /metrics with the Prometheus text parser
@@ -252,9 +260,130 @@ plugins:
 		t.Fatalf("redis up: %v %v", v, ok)
 	}
 	rd.Pause()
-	if v := scrapeSamples(t, gw)[reachable]; v != 0 {
-		t.Errorf("redis paused: %v", v)
-	}
+	// The result of the last check answers for a second.
+	waitUntil(t, "redis unreachable", func() bool { return scrapeSamples(t, gw)[reachable] == 0 })
 	rd.Resume()
 	waitUntil(t, "redis reachable again", func() bool { return scrapeSamples(t, gw)[reachable] == 1 })
+}
+
+// statusScrape GETs the status listener's /metrics from any goroutine:
+// the status code, or 0 when the request failed.
+func statusScrape(base string) int {
+	client := &http.Client{Timeout: 20 * time.Second}
+	resp, err := client.Get(base + "/metrics")
+	if err != nil {
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// redisPings is how many PING commands the Redis at addr has run.
+func redisPings(t *testing.T, addr string) int {
+	t.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer c.Close()
+	info, err := c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_ping:calls="); ok {
+			n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+			if err != nil {
+				t.Fatalf("commandstats: %q", line)
+			}
+			return n
+		}
+	}
+	return 0
+}
+
+// The status listener asks for no token, so scraping it must not load
+// the Redis the rate limits use, nor pile up work: concurrent scrapes
+// share one datastore check a second (counted on the real redis-server),
+// and past observe.MaxScrapes gatherings at once a scrape is answered
+// 503 at once rather than queued.
+func TestStatusScrapesBounded(t *testing.T) {
+	echo := gwtest.StartEcho(t, "echo")
+	rd := gwtest.StartRedis(t)
+	gw := gwtest.Start(t, `_format_version: "3.0"
+services:
+- name: echo
+  url: `+echo.URL+`
+  routes: [{name: api, paths: [/api]}]
+plugins:
+- name: prometheus
+- name: rate-limiting
+  config: {hour: 1000, policy: redis, redis: {host: 127.0.0.1, port: `+strconv.Itoa(rd.Port)+`, timeout: 2000}}
+`, gwtest.Options{Args: []string{"--access-log", "off", "--status-listen", "127.0.0.1:0"}})
+	if resp, _ := gw.Get("/api"); resp.StatusCode != 200 {
+		t.Fatalf("/api: %d", resp.StatusCode)
+	}
+
+	t.Run("one PING a second", func(t *testing.T) {
+		const workers, each = 8, 25
+		before := redisPings(t, rd.Addr)
+		start := time.Now()
+		var served atomic.Int64
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for range each {
+					if statusScrape(gw.StatusURL) == 200 {
+						served.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		pings := redisPings(t, rd.Addr) - before
+		// Checks start at least a second apart: at most one per started
+		// second of the burst (one Redis client, one PING each).
+		bound := int(elapsed/time.Second) + 1
+		if served.Load() <= int64(bound) {
+			t.Fatalf("only %d of %d scrapes served in %v: too few to tell", served.Load(), workers*each, elapsed)
+		}
+		if pings < 1 || pings > bound {
+			t.Errorf("%d scrapes served in %v made %d PINGs, want 1 to %d", served.Load(), elapsed, pings, bound)
+		}
+	})
+
+	t.Run("excess scrapes get 503", func(t *testing.T) {
+		// A stopped Redis holds every datastore check for its timeout, so
+		// the scrapes that wait on one fill the slots.
+		rd.Pause()
+		defer rd.Resume()
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer close(stop)
+		for range observe.MaxScrapes {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						statusScrape(gw.StatusURL)
+					}
+				}
+			})
+		}
+		var body string
+		waitUntil(t, "a scrape refused with 503", func() bool {
+			var resp *http.Response
+			resp, body = gwtest.Do(t, mustRequest(t, gw.StatusURL+"/metrics"))
+			return resp.StatusCode == http.StatusServiceUnavailable
+		})
+		if !strings.Contains(body, "concurrent requests") {
+			t.Errorf("503 body: %q", body)
+		}
+		// The admin listener has slots of its own.
+		if resp, body := gwtest.Do(t, mustRequest(t, gw.AdminURL+"/metrics")); resp.StatusCode != 200 {
+			t.Errorf("admin /metrics while the status listener is full: %d %s", resp.StatusCode, body)
+		}
+	})
 }

@@ -57,8 +57,10 @@ func (s *states) Collect(ch chan<- prometheus.Metric) {
 	for in := range s.instances {
 		in.breakers.Range(func(_, v any) bool {
 			e := v.(*entry)
-			if st, ok := worst[e.service]; !ok || stateValue(e.b.State()) > st {
-				worst[e.service] = stateValue(e.b.State())
+			// One read: two could straddle a transition.
+			now := stateValue(e.b.State())
+			if st, ok := worst[e.service]; !ok || now > st {
+				worst[e.service] = now
 			}
 			return true
 		})

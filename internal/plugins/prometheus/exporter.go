@@ -2,6 +2,7 @@ package prometheus
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -31,7 +32,8 @@ const (
 	// the configuration, so this is reached only by a configuration with
 	// more (service, route, consumer) combinations in use, or by many
 	// reloads renaming them; past it a request finds its children through
-	// the vectors (slower, still counted).
+	// the vectors' own lookups (a hash and a read lock each, still
+	// counted).
 	maxSeries = 4096
 
 	// datastoreTimeout bounds the datastore check of one scrape.
@@ -60,20 +62,22 @@ type exporter struct {
 	connections, nginxRequests, targetHealth, datastore, nodeInfo *prometheus.Desc
 
 	// cache maps a series key to its label children (see series); dirty
-	// and misses are under mu, which also guards making children.
+	// and misses are under mu, which also guards making children. full is
+	// set once cache holds maxSeries keys, and never cleared: from then on
+	// cache is the whole set, and a key it lacks is looked up without mu.
 	cache  atomic.Pointer[map[seriesKey]*series]
+	full   atomic.Bool
 	mu     sync.Mutex
 	dirty  map[seriesKey]*series
 	misses int
-	// discard takes what a vector refused (label values that are not
-	// UTF-8): counted in errors, recorded nowhere.
-	discard prometheus.Counter
+	logger *slog.Logger // nil: none
 }
 
-func newExporter(node plugin.Node) *exporter {
+func newExporter(node plugin.Node, logger *slog.Logger) *exporter {
 	latency := []string{"service", "route", "workspace"}
 	e := &exporter{
-		node: node,
+		node:   node,
+		logger: logger,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kong_http_requests_total", Help: "HTTP status codes per consumer/service/route in Kong",
 		}, []string{"service", "route", "code", "source", "workspace", "consumer"}),
@@ -105,7 +109,6 @@ func newExporter(node plugin.Node) *exporter {
 		datastore: prometheus.NewDesc("kong_datastore_reachable", "Datastore reachable from Kong, 0 is unreachable", nil, nil),
 		nodeInfo: prometheus.NewDesc("kong_node_info", "Kong Node metadata information",
 			[]string{"node_id", "version"}, nil),
-		discard: prometheus.NewCounter(prometheus.CounterOpts{Name: "discard", Help: "Unregistered."}),
 	}
 	e.cache.Store(&map[seriesKey]*series{})
 	return e
@@ -188,15 +191,11 @@ func (e *exporter) collectTargets(ch chan<- prometheus.Metric) {
 	}
 }
 
-// gauge sends a gauge; label values that are not UTF-8 are counted as an
-// error, as the registry would fail the whole scrape for them.
+// gauge sends a gauge. Its label values are the configuration's, the
+// node's id and version, and target addresses (IP:port): UTF-8, as the
+// request series' are (see countStatus).
 func (e *exporter) gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
-	m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	if err != nil {
-		e.errors.Inc()
-		return
-	}
-	ch <- m
+	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 }
 
 func bool01(b bool) float64 {
@@ -231,14 +230,19 @@ func statusKey(code int, upstream bool) uint16 {
 	return k
 }
 
-// series returns key's children, cached; past maxSeries keys a fresh,
-// uncached set. The cache works as sync.Map does: a read-only map a
+// series returns key's children, cached, or nil once the cache is full
+// and lacks key. The cache works as sync.Map does: a read-only map a
 // request reads without a lock, and the keys added since in a dirty copy
 // under mu that replaces it once it was missed as often as it holds keys,
-// so a new key costs amortised O(1).
+// so a new key costs amortised O(1). The copy that reaches maxSeries
+// keys replaces it at once and fills it: from then on a key the read map
+// lacks is answered nil without mu.
 func (e *exporter) series(key seriesKey) *series {
 	if s, ok := (*e.cache.Load())[key]; ok {
 		return s
+	}
+	if e.full.Load() {
+		return nil
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -246,27 +250,38 @@ func (e *exporter) series(key seriesKey) *series {
 	if s, ok := read[key]; ok {
 		return s
 	}
+	if e.full.Load() {
+		return nil
+	}
 	s, ok := e.dirty[key]
 	if !ok {
-		s = &series{key: key}
-		if max(len(read), len(e.dirty)) >= maxSeries {
-			return s
-		}
 		if e.dirty == nil {
 			e.dirty = make(map[seriesKey]*series, len(read)+1)
 			for k, v := range read {
 				e.dirty[k] = v
 			}
 		}
+		s = &series{key: key}
 		e.dirty[key] = s
 	}
-	if e.misses++; e.misses >= len(e.dirty) {
+	if e.misses++; e.misses >= len(e.dirty) || len(e.dirty) >= maxSeries {
 		next := e.dirty
 		e.cache.Store(&next)
 		e.dirty, e.misses = nil, 0
+		if len(next) >= maxSeries {
+			e.full.Store(true)
+			if e.logger != nil {
+				e.logger.Warn(name+": more than maxSeries (service, route, consumer) label sets in use; the others are counted through slower lookups",
+					"maxSeries", maxSeries)
+			}
+		}
 	}
 	return s
 }
+
+// Label values are UTF-8 (config/limits.go refuses a document that is
+// not, and every value comes from the configuration) and their number is
+// fixed, so WithLabelValues cannot panic.
 
 // countStatus counts a response: source is Kong's, "service" when the
 // upstream answered, "kong" when the gateway or a plugin did.
@@ -291,15 +306,7 @@ func (e *exporter) addStatus(s *series, code int, upstream bool, k uint16) prome
 	if c, ok := m[k]; ok {
 		return c
 	}
-	source := "kong"
-	if upstream {
-		source = "service"
-	}
-	c, err := e.requests.GetMetricWithLabelValues(s.key.service, s.key.route, strconv.Itoa(code), source, workspace, s.key.consumer)
-	if err != nil {
-		e.errors.Inc()
-		return e.discard
-	}
+	c := e.requests.WithLabelValues(s.key.service, s.key.route, codeText(code), source(upstream), workspace, s.key.consumer)
 	next := make(map[uint16]prometheus.Counter, len(m)+1)
 	for k, v := range m {
 		next[k] = v
@@ -307,6 +314,29 @@ func (e *exporter) addStatus(s *series, code int, upstream bool, k uint16) prome
 	next[k] = c
 	s.codes.Store(&next)
 	return c
+}
+
+func source(upstream bool) string {
+	if upstream {
+		return "service"
+	}
+	return "kong"
+}
+
+// codeTexts are the status codes 100 to 599 as text, made once: a
+// request past the cache formats its code without allocating.
+var codeTexts = func() (t [500]string) {
+	for i := range t {
+		t[i] = strconv.Itoa(100 + i)
+	}
+	return t
+}()
+
+func codeText(code int) string {
+	if code >= 100 && code < 600 {
+		return codeTexts[code-100]
+	}
+	return strconv.Itoa(code)
 }
 
 // bytes returns the bandwidth child of direction dir in slot.
@@ -319,11 +349,7 @@ func (e *exporter) bytes(s *series, slot *atomic.Pointer[counter], dir string) p
 	if c := slot.Load(); c != nil {
 		return c.Counter
 	}
-	c, err := e.bandwidth.GetMetricWithLabelValues(s.key.service, s.key.route, dir, workspace, s.key.consumer)
-	if err != nil {
-		e.errors.Inc()
-		return e.discard
-	}
+	c := e.bandwidth.WithLabelValues(s.key.service, s.key.route, dir, workspace, s.key.consumer)
 	slot.Store(&counter{c})
 	return c
 }
@@ -338,27 +364,72 @@ func (e *exporter) histogram(s *series, slot *atomic.Pointer[observer], v *prome
 	if o := slot.Load(); o != nil {
 		return o.Observer
 	}
-	o, err := v.GetMetricWithLabelValues(s.key.service, s.key.route, workspace)
-	if err != nil {
-		e.errors.Inc()
-		return prometheus.ObserverFunc(func(float64) {})
-	}
+	o := v.WithLabelValues(s.key.service, s.key.route, workspace)
 	slot.Store(&observer{o})
 	return o
 }
 
-// observeLatencies records Kong's three latencies (kong.log.serialize's
-// latencies) in milliseconds: request, the whole; kong, the time until
-// the last upstream attempt began (Kong's proxy latency at its last
-// balancer run), or for a response the gateway made, until the access
-// phase ended; upstream, the last attempt's time to its response head or
-// failure (Kong's waiting time), only when an attempt was made.
-func (e *exporter) observeLatencies(s *series, r *record.Record) {
-	e.histogram(s, &s.total, e.requestLatency).Observe(ms(r.Latency))
-	e.histogram(s, &s.kong, e.kongLatency).Observe(ms(kongLatency(r)))
-	if n := len(r.Attempts); n > 0 {
-		e.histogram(s, &s.upstream, e.upLatency).Observe(ms(r.Attempts[n-1].Latency()))
+// count records r in s's children, as cfg asks.
+func (e *exporter) count(s *series, cfg *Config, r *record.Record) {
+	if cfg.StatusCodeMetrics {
+		e.countStatus(s, r.Status, r.Source == record.SourceUpstream)
 	}
+	if cfg.LatencyMetrics {
+		total, kong, up, attempted := latencies(r)
+		e.histogram(s, &s.total, e.requestLatency).Observe(total)
+		e.histogram(s, &s.kong, e.kongLatency).Observe(kong)
+		if attempted {
+			e.histogram(s, &s.upstream, e.upLatency).Observe(up)
+		}
+	}
+	if cfg.BandwidthMetrics {
+		if r.BytesReceived > 0 {
+			e.bytes(s, &s.ingress, dirIngress).Add(float64(r.BytesReceived))
+		}
+		if r.BytesSent > 0 {
+			e.bytes(s, &s.egress, dirEgress).Add(float64(r.BytesSent))
+		}
+	}
+}
+
+// countUncached is count for a key past a full cache: each child is
+// looked up in its vector (a hash and a read lock), never under mu, and
+// nothing is allocated.
+func (e *exporter) countUncached(k seriesKey, cfg *Config, r *record.Record) {
+	if cfg.StatusCodeMetrics {
+		e.requests.WithLabelValues(k.service, k.route, codeText(r.Status), source(r.Source == record.SourceUpstream),
+			workspace, k.consumer).Inc()
+	}
+	if cfg.LatencyMetrics {
+		total, kong, up, attempted := latencies(r)
+		e.requestLatency.WithLabelValues(k.service, k.route, workspace).Observe(total)
+		e.kongLatency.WithLabelValues(k.service, k.route, workspace).Observe(kong)
+		if attempted {
+			e.upLatency.WithLabelValues(k.service, k.route, workspace).Observe(up)
+		}
+	}
+	if cfg.BandwidthMetrics {
+		if r.BytesReceived > 0 {
+			e.bandwidth.WithLabelValues(k.service, k.route, dirIngress, workspace, k.consumer).Add(float64(r.BytesReceived))
+		}
+		if r.BytesSent > 0 {
+			e.bandwidth.WithLabelValues(k.service, k.route, dirEgress, workspace, k.consumer).Add(float64(r.BytesSent))
+		}
+	}
+}
+
+// latencies are Kong's three latencies (kong.log.serialize's latencies)
+// in milliseconds: request, the whole; kong, the time until the last
+// upstream attempt began (Kong's proxy latency at its last balancer run),
+// or for a response the gateway made, until the access phase ended;
+// upstream, the last attempt's time to its response head or failure
+// (Kong's waiting time), only when an attempt was made.
+func latencies(r *record.Record) (request, kong, upstream float64, attempted bool) {
+	request, kong = ms(r.Latency), ms(kongLatency(r))
+	if n := len(r.Attempts); n > 0 {
+		return request, kong, ms(r.Attempts[n-1].Latency()), true
+	}
+	return request, kong, 0, false
 }
 
 func kongLatency(r *record.Record) time.Duration {

@@ -4,7 +4,6 @@ import (
 	"sync/atomic"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/record"
 )
 
 const name = "prometheus"
@@ -56,7 +55,7 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 	}
 	in := &Instance{cfg: *c}
 	if env.Metrics != nil {
-		in.e = plugin.RegisterMetric(env.Metrics, newExporter(env.Node))
+		in.e = plugin.RegisterMetric(env.Metrics, newExporter(env.Node, env.Logger))
 		in.e.enlist(c.UpstreamHealthMetrics, 1)
 	}
 	return in, nil
@@ -91,21 +90,9 @@ func (in *Instance) Log(c *plugin.Ctx) {
 	if cfg.PerConsumer && c.Consumer != nil {
 		key.consumer = c.Consumer.Username
 	}
-	e := in.e
-	s := e.series(key)
-	r := c.Record
-	if cfg.StatusCodeMetrics {
-		e.countStatus(s, r.Status, r.Source == record.SourceUpstream)
-	}
-	if cfg.LatencyMetrics {
-		e.observeLatencies(s, r)
-	}
-	if cfg.BandwidthMetrics {
-		if r.BytesReceived > 0 {
-			e.bytes(s, &s.ingress, dirIngress).Add(float64(r.BytesReceived))
-		}
-		if r.BytesSent > 0 {
-			e.bytes(s, &s.egress, dirEgress).Add(float64(r.BytesSent))
-		}
+	if s := in.e.series(key); s != nil {
+		in.e.count(s, cfg, c.Record)
+	} else {
+		in.e.countUncached(key, cfg, c.Record)
 	}
 }

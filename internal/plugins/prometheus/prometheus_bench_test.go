@@ -1,6 +1,8 @@
 package prometheus
 
 import (
+	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,4 +34,32 @@ func BenchmarkLog(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkLogPastCap is the cost per request of keys past the cache's
+// maxSeries (a per_consumer instance with more consumers in use), their
+// series already made, from every CPU at once.
+func BenchmarkLogPastCap(b *testing.B) {
+	in, err := New(&allOn, plugin.Env{Metrics: prometheus.NewRegistry()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range maxSeries {
+		in.(*Instance).Log(proxied(&plugin.Consumer{Username: "c" + strconv.Itoa(i)}))
+	}
+	past := make([]*plugin.Ctx, 64)
+	for i := range past {
+		past[i] = proxied(&plugin.Consumer{Username: "past" + strconv.Itoa(i)})
+		in.(*Instance).Log(past[i])
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var next atomic.Uint32
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(next.Add(7))
+		for pb.Next() {
+			in.(*Instance).Log(past[i%len(past)])
+			i++
+		}
+	})
 }

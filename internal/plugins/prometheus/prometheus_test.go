@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/turnpikegw/turnpike/internal/config"
@@ -329,21 +328,42 @@ func TestCacheBound(t *testing.T) {
 	})
 }
 
-// TestBadLabelCounted: a label value the registry cannot show is an
-// error counted in kong_nginx_metric_errors_total, not a failed scrape.
-func TestBadLabelCounted(t *testing.T) {
+// TestPastCapTakesNoLock: once the cache is full, a request with a key
+// it lacks is counted in full (every flag on) without the exporter's
+// mutex, here held by the test throughout.
+func TestPastCapTakesNoLock(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	in := newInstance(t, reg, &node{targets: []plugin.TargetHealth{{Upstream: "u\xff", State: plugin.TargetHealthy}}}, allOn)
-	c := proxied(nil)
-	c.Route.Name = "r\xff"
-	in.Log(c)
-	// The registry collects the node's series and the error counter at
-	// once, so the counter is read after the gathering, not in it.
-	gathered(t, reg)
-	// status, ingress, egress, 3 latencies, 4 target states.
-	if n := testutil.ToFloat64(in.e.errors); n != 10 {
-		t.Errorf("kong_nginx_metric_errors_total = %v, want 10", n)
+	in := newInstance(t, reg, nil, allOn)
+	for i := range maxSeries {
+		in.Log(proxied(&plugin.Consumer{Username: "c" + strconv.Itoa(i)}))
 	}
+	if n := max(len(*in.e.cache.Load()), len(in.e.dirty)); n != maxSeries {
+		t.Fatalf("%d keys cached, want %d", n, maxSeries)
+	}
+	past := proxied(&plugin.Consumer{Username: "past"})
+	in.e.mu.Lock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 3 {
+			in.Log(past)
+		}
+	}()
+	select {
+	case <-done:
+		in.e.mu.Unlock()
+	case <-time.After(10 * time.Second):
+		in.e.mu.Unlock()
+		t.Fatal("a request past the cap waited for the exporter's mutex")
+	}
+	expect(t, gathered(t, reg), map[string]float64{
+		"kong_http_requests_total{code=200,consumer=past,route=r1,service=s1,source=service,workspace=default}": 3,
+		"kong_bandwidth_bytes{consumer=past,direction=ingress,route=r1,service=s1,workspace=default}":           30,
+		"kong_bandwidth_bytes{consumer=past,direction=egress,route=r1,service=s1,workspace=default}":            900,
+		"kong_request_latency_ms_count{route=r1,service=s1,workspace=default}":                                  maxSeries + 3,
+		"kong_upstream_latency_ms_count{route=r1,service=s1,workspace=default}":                                 maxSeries + 3,
+		"kong_kong_latency_ms_count{route=r1,service=s1,workspace=default}":                                     maxSeries + 3,
+	})
 }
 
 func TestIgnoredFlagsWarn(t *testing.T) {
