@@ -15,8 +15,9 @@ import (
 // Bounds of the header and querystring maps of a log entry, so that a
 // request with huge or many headers or arguments cannot make a huge
 // entry: at most MaxMapEntries entries (Kong's own default of
-// get_headers and get_query) and MaxMapBytes of names and values per
-// map; what is past either bound is left out.
+// get_headers and get_query) and MaxMapBytes of JSON per map, counted as
+// written (escaped: a control character takes 6 bytes); an entry that
+// would pass either bound is left out, with all after it.
 const (
 	MaxMapEntries = 100
 	MaxMapBytes   = 16 << 10
@@ -118,13 +119,13 @@ func AppendEntry(b []byte, c *plugin.Ctx) []byte {
 // query holds the request's credential: secretArg), the value of the
 // argument that carries it is replaced by plugin.Redacted.
 func appendURI(b []byte, path, query string, hasQuery, redact bool, c *plugin.Ctx) []byte {
-	b = appendInner(b, path)
+	b = jsonw.AppendInner(b, path)
 	if !hasQuery {
 		return b
 	}
 	b = append(b, '?')
 	if !redact {
-		return appendInner(b, query)
+		return jsonw.AppendInner(b, query)
 	}
 	first := true
 	for arg := range strings.SplitSeq(query, "&") {
@@ -134,11 +135,11 @@ func appendURI(b []byte, path, query string, hasQuery, redact bool, c *plugin.Ct
 		first = false
 		name, _, hasValue := strings.Cut(arg, "=")
 		if hasValue && c.SecretQuery(plugin.UnescapeArg(name)) {
-			b = appendInner(b, name)
+			b = jsonw.AppendInner(b, name)
 			b = append(b, "="+plugin.Redacted...)
 			continue
 		}
-		b = appendInner(b, arg)
+		b = jsonw.AppendInner(b, arg)
 	}
 	return b
 }
@@ -155,14 +156,6 @@ func secretArg(query string, c *plugin.Ctx) bool {
 	return false
 }
 
-// appendInner writes s escaped for the inside of a JSON string.
-func appendInner(b []byte, s string) []byte {
-	start := len(b)
-	b = jsonw.AppendString(b, s)
-	copy(b[start:], b[start+1:len(b)-1])
-	return b[:len(b)-2]
-}
-
 // appendURL writes the scheme://host:port part of Kong's request.url
 // (the URI follows) inside a JSON string; the port is the listener's.
 func appendURL(b []byte, c *plugin.Ctx, r *record.Record) []byte {
@@ -172,7 +165,7 @@ func appendURL(b []byte, c *plugin.Ctx, r *record.Record) []byte {
 	}
 	b = append(b, c.Scheme...)
 	b = append(b, "://"...)
-	b = appendInner(b, host)
+	b = jsonw.AppendInner(b, host)
 	if addr, ok := c.Req.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
 		b = append(b, ':')
 		b = strconv.AppendInt(b, int64(addr.Port), 10)
@@ -205,8 +198,8 @@ func appendQuery(b []byte, c *plugin.Ctx) []byte {
 		n++
 	}
 	args := parsed[:n]
+	start := len(b)
 	b = append(b, '{')
-	budget, first := MaxMapBytes, true
 outer:
 	for i := range args {
 		a := &args[i]
@@ -219,16 +212,12 @@ outer:
 		for j := i; j < len(args); j++ {
 			if args[j].name == a.name {
 				count++
-				budget -= len(args[j].name) + len(args[j].value)
 			}
 		}
-		if budget < 0 {
-			break
-		}
-		if !first {
+		mark := len(b)
+		if mark > start+1 {
 			b = append(b, ',')
 		}
-		first = false
 		b = jsonw.AppendString(b, a.name)
 		b = append(b, ':')
 		secret := c.SecretQuery(a.name)
@@ -248,6 +237,10 @@ outer:
 		if count > 1 {
 			b = append(b, ']')
 		}
+		if len(b)-start > MaxMapBytes {
+			b = b[:mark]
+			break
+		}
 	}
 	return append(b, '}')
 }
@@ -266,32 +259,36 @@ func appendArgValue(b []byte, a *queryArg, secret bool) []byte {
 // lower case, a repeated header an array, credentials redacted; host,
 // when set, first (Go keeps it out of the map); within the map bounds.
 func appendHeaders(b []byte, h http.Header, host string, c *plugin.Ctx) []byte {
+	start := len(b)
 	b = append(b, '{')
-	budget, n := MaxMapBytes, 0
+	n := 0
 	if host != "" {
 		b = append(b, `"host":`...)
 		b = jsonw.AppendString(b, host)
-		budget -= len(host)
 		n++
 	}
 	for name, vals := range h {
 		if n == MaxMapEntries || len(vals) == 0 {
 			continue
 		}
+		// Raw bytes are fewer than escaped ones: a header that cannot
+		// fit is not written at all, so one huge header does not grow
+		// the buffer (which the queue counts whole).
 		size := len(name)
 		for _, v := range vals {
 			size += len(v)
 		}
-		if budget -= size; budget < 0 {
+		mark := len(b)
+		if mark-start+size > MaxMapBytes {
 			break
 		}
 		if n > 0 {
 			b = append(b, ',')
 		}
 		n++
-		start := len(b)
+		nameAt := len(b)
 		b = jsonw.AppendString(b, name)
-		lower(b[start:])
+		lower(b[nameAt:])
 		b = append(b, ':')
 		switch {
 		case c.SecretHeader(name):
@@ -307,6 +304,10 @@ func appendHeaders(b []byte, h http.Header, host string, c *plugin.Ctx) []byte {
 				b = jsonw.AppendString(b, v)
 			}
 			b = append(b, ']')
+		}
+		if len(b)-start > MaxMapBytes {
+			b = b[:mark]
+			break
 		}
 	}
 	return append(b, '}')
