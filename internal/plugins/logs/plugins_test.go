@@ -457,6 +457,37 @@ func TestLogNeverBlocks(t *testing.T) {
 	}
 }
 
+// With a collector that does not answer, requests built to make the
+// largest entries (a 16 KiB URI of invalid UTF-8, 100 headers of control
+// characters: each byte escaped to six) fill the queue only up to its
+// byte bound, although its config sets no max_bytes.
+func TestQueueBytesBoundedWithHostileEntries(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
+	defer srv.Close()
+	inst := build(t, HTTPLog(), httpConfig(srv.URL), plugin.Env{}).(*shipper)
+	defer inst.Close()
+	defer close(hang)
+	c := proxiedCtx()
+	uri := "/" + strings.Repeat("\xff", 16<<10)
+	c.Record.URI, c.Path = uri, uri
+	for i := range 100 {
+		c.Req.Header.Set("X-H"+strconv.Itoa(i), strings.Repeat("\x01", 160))
+	}
+	if n := len(AppendEntry(nil, c)); n < 200<<10 {
+		t.Fatalf("a hostile entry is %d bytes; the test wants one over 200 KiB", n)
+	}
+	for range 500 {
+		inst.Log(c)
+		if b := inst.q.Bytes(); b > queue.DefaultMaxBytes {
+			t.Fatalf("%d bytes queued, over the default bound %d", b, queue.DefaultMaxBytes)
+		}
+	}
+	if inst.q.Dropped() == 0 {
+		t.Error("500 entries of over 200 KiB queued without a drop")
+	}
+}
+
 func BenchmarkLog(b *testing.B) {
 	col := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
 	defer col.Close()

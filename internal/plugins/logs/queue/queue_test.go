@@ -327,28 +327,6 @@ func TestWindowBoundsClosesInARow(t *testing.T) {
 	}
 }
 
-// An entry enqueued while the queue closes is delivered or counted as
-// dropped, never lost uncounted.
-func TestEnqueueRacingCloseIsCounted(t *testing.T) {
-	for range 200 {
-		r := &recorder{}
-		q := New(Settings{MaxBatch: 100, MaxEntries: 1000}, r)
-		var wg sync.WaitGroup
-		for range 4 {
-			wg.Go(func() {
-				for range 50 {
-					enqueue(q, "x")
-				}
-			})
-		}
-		q.Close()
-		wg.Wait()
-		if got := q.Sent() + q.Dropped(); got != 200 {
-			t.Fatalf("sent %d + dropped %d = %d of 200 entries", q.Sent(), q.Dropped(), got)
-		}
-	}
-}
-
 func counterValue(c prometheus.Counter) float64 {
 	var m dto.Metric
 	c.Write(&m)
