@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -419,6 +420,62 @@ func TestFileLogFollowsRotation(t *testing.T) {
 			t.Fatalf("%s has %d lines, want 1 each side of the rotation", p, len(lines))
 		}
 		decode(t, []byte(lines[0]))
+	}
+}
+
+// file-log to FIFOs (a log sidecar that died, or one that stopped
+// reading) holds neither the log phase nor Close: the two instances,
+// closed in a row as a reload or shutdown does, take one flush timeout in
+// all, and what was not written is counted as dropped.
+func TestFileLogToStuckFIFOsClosesInTime(t *testing.T) {
+	dir := t.TempDir()
+	noReader, stalled := filepath.Join(dir, "dead"), filepath.Join(dir, "stalled")
+	for _, p := range []string{noReader, stalled} {
+		if err := syscall.Mkfifo(p, 0o600); err != nil {
+			t.Skip("mkfifo:", err)
+		}
+	}
+	reader, err := os.OpenFile(stalled, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	t.Cleanup(func() {
+		// Unblocks a writer the code under test left waiting (the old
+		// code's open), so that the leak check sees the real failure.
+		if f, err := os.OpenFile(noReader, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+			time.Sleep(100 * time.Millisecond)
+			f.Close()
+		}
+	})
+	env := plugin.Env{Store: store.NewProvider()}
+	dead := build(t, FileLog(), &FileConfig{Path: noReader}, env).(*shipper)
+	full := build(t, FileLog(), &FileConfig{Path: stalled}, env).(*shipper)
+	c := proxiedCtx()
+	const n = 200 // well over the pipe's 64 KiB
+	for range n {
+		full.Log(c)
+	}
+	for range 3 {
+		dead.Log(c)
+	}
+	closed := make(chan struct{})
+	start := time.Now()
+	go func() {
+		dead.Close()
+		full.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close still waiting after 30s on FIFOs")
+	}
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("closing both took %v; want one flush timeout (5s) and a grace", d)
+	}
+	if dead.q.Dropped() != 3 || full.q.Sent()+full.q.Dropped() != n || full.q.Dropped() == 0 {
+		t.Errorf("dead FIFO: %d dropped of 3; stalled FIFO: %d sent + %d dropped of %d", dead.q.Dropped(), full.q.Sent(), full.q.Dropped(), n)
 	}
 }
 
