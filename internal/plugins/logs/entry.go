@@ -29,7 +29,8 @@ const kongWorkspaceID = "0dc6f45b-8f8d-40d2-a504-473544ee190b"
 
 // AppendEntry appends the request's log object, Kong's kong.log.serialize()
 // as JSON, built from the log phase's Ctx and its complete Record.
-// Credentials are written as plugin.Redacted.
+// Credentials are written as plugin.Redacted. The fields plugins added
+// (Ctx.SetLogValue: correlation-id's correlation_id) come last.
 func AppendEntry(b []byte, c *plugin.Ctx) []byte {
 	r := c.Record
 	b = append(b, `{"request":{"id":`...)
@@ -111,8 +112,14 @@ func AppendEntry(b []byte, c *plugin.Ctx) []byte {
 	} else {
 		b = append(b, `"kong"`...)
 	}
-	b = append(b, `,"workspace":"`+kongWorkspaceID+`","workspace_name":"default"}`...)
-	return b
+	b = append(b, `,"workspace":"`+kongWorkspaceID+`","workspace_name":"default"`...)
+	for _, v := range c.LogValues() {
+		b = append(b, ',')
+		b = jsonw.AppendString(b, v.Key)
+		b = append(b, ':')
+		b = jsonw.AppendString(b, v.Value)
+	}
+	return append(b, '}')
 }
 
 // appendURI writes path?query inside a JSON string; with redact (the

@@ -230,3 +230,14 @@ func TestEntryMapsBoundedEscaped(t *testing.T) {
 		}
 	}
 }
+
+// Fields plugins add (correlation-id's correlation_id) are top-level
+// fields of the entry.
+func TestEntryLogValues(t *testing.T) {
+	c := proxiedCtx()
+	c.SetLogValue("correlation_id", "abc#1")
+	got := decode(t, AppendEntry(nil, c))
+	if got["correlation_id"] != "abc#1" {
+		t.Errorf("correlation_id %v", got["correlation_id"])
+	}
+}
