@@ -83,3 +83,13 @@ func AppendInner(b []byte, s string) []byte {
 	copy(b[start:], b[start+1:len(b)-1])
 	return b[:len(b)-2]
 }
+
+// LowerASCII turns ASCII upper case into lower case in place: safe on
+// this package's output, whose escapes hold no upper-case letters.
+func LowerASCII(b []byte) {
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+}

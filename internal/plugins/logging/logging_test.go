@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/logs"
 	"github.com/turnpikegw/turnpike/internal/record"
 )
 
@@ -126,7 +128,7 @@ func render(t testing.TB, src string, c *plugin.Ctx) string {
 
 func TestGuideFormatKeepsShapeOrderAndNumbers(t *testing.T) {
 	got := render(t, guide, request())
-	want := `{"request":{"uri":"/api/users/7?apikey=REDACTED&x=a%22b","method":"GET","size":56},` +
+	want := `{"request":{"uri":"/api/users/7?apikey=REDACTED&x=a%22b","method":"GET","size":245},` +
 		`"response":{"status":201,"size":1234},"latency":{"request":12.345,"upstream":0.25}}`
 	c := request()
 	c.MarkSecretQuery("apikey")
@@ -142,7 +144,7 @@ func TestEveryVariable(t *testing.T) {
 	}{
 		{"request_uri", "$request_uri", `"/api/users/7?apikey=s3cret&x=a%22b"`, nil},
 		{"request_method", "$request_method", `"GET"`, nil},
-		{"request_length", "$request_length", `56`, nil},
+		{"request_length", "$request_length", `245`, nil},
 		{"status", "$status", `201`, nil},
 		{"response_length", "$response_length", `1234`, nil},
 		{"request_time_ms", "$request_time_ms", `12.345`, nil},
@@ -431,4 +433,21 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// $request_length is the log plugins' request.size: one definition.
+func TestRequestLengthIsKongsRequestSize(t *testing.T) {
+	c := request()
+	var entry struct {
+		Request struct {
+			Size int64 `json:"size"`
+		} `json:"request"`
+	}
+	if err := json.Unmarshal(logs.AppendEntry(nil, c), &entry); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`{"v":%d}`, entry.Request.Size)
+	if got := render(t, "log_format: {v: $request_length}", c); got != want || entry.Request.Size <= c.Record.BytesReceived {
+		t.Errorf("got %s, want %s (line, headers and body)", got, want)
+	}
 }

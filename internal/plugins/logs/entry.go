@@ -50,7 +50,7 @@ func AppendEntry(b []byte, c *plugin.Ctx) []byte {
 	b = append(b, `,"headers":`...)
 	b = appendHeaders(b, c.Req.Header, r.Host, c)
 	b = append(b, `,"size":`...)
-	b = strconv.AppendInt(b, requestSize(c.Req, r), 10)
+	b = strconv.AppendInt(b, c.RequestSize(), 10)
 	if cs := c.Req.TLS; cs != nil {
 		b = appendTLS(b, cs)
 	}
@@ -166,13 +166,9 @@ func secretArg(query string, c *plugin.Ctx) bool {
 // appendURL writes the scheme://host:port part of Kong's request.url
 // (the URI follows) inside a JSON string; the port is the listener's.
 func appendURL(b []byte, c *plugin.Ctx, r *record.Record) []byte {
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
 	b = append(b, c.Scheme...)
 	b = append(b, "://"...)
-	b = jsonw.AppendInner(b, host)
+	b = jsonw.AppendInner(b, plugin.HostOnly(r.Host))
 	if addr, ok := c.Req.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
 		b = append(b, ':')
 		b = strconv.AppendInt(b, int64(addr.Port), 10)
@@ -295,7 +291,7 @@ func appendHeaders(b []byte, h http.Header, host string, c *plugin.Ctx) []byte {
 		n++
 		nameAt := len(b)
 		b = jsonw.AppendString(b, name)
-		lower(b[nameAt:])
+		jsonw.LowerASCII(b[nameAt:])
 		b = append(b, ':')
 		switch {
 		case c.SecretHeader(name):
@@ -320,41 +316,10 @@ func appendHeaders(b []byte, h http.Header, host string, c *plugin.Ctx) []byte {
 	return append(b, '}')
 }
 
-// lower turns ASCII upper case into lower case in place: safe on
-// jsonw's output, whose escapes hold no upper-case letters.
-func lower(b []byte) {
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-}
-
-// headSize is the size of a header block as HTTP/1.1 writes it.
-func headSize(h http.Header) int64 {
-	var n int64
-	for name, vals := range h {
-		for _, v := range vals {
-			n += int64(len(name) + len(v) + 4)
-		}
-	}
-	return n + 2
-}
-
-// requestSize is Kong's request.size (NGINX's $request_length): request
-// line, headers and body, counted as HTTP/1.1 frames them.
-func requestSize(req *http.Request, r *record.Record) int64 {
-	n := int64(len(r.Method)+len(r.URI)+len(r.Proto)+4) + headSize(req.Header) + r.BytesReceived
-	if r.Host != "" {
-		n += int64(len("Host: ") + len(r.Host) + 2)
-	}
-	return n
-}
-
 // responseSize is Kong's response.size (NGINX's $bytes_sent): status
 // line, headers and body, counted as HTTP/1.1 frames them.
 func responseSize(c *plugin.Ctx, r *record.Record) int64 {
-	return int64(len("HTTP/1.1 200 \r\n")+len(http.StatusText(r.Status))) + headSize(c.Resp.Header) + r.BytesSent
+	return int64(len("HTTP/1.1 200 \r\n")+len(http.StatusText(r.Status))) + plugin.HeaderSize(c.Resp.Header) + r.BytesSent
 }
 
 func appendTLS(b []byte, cs *tls.ConnectionState) []byte {
