@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -275,5 +276,35 @@ services:
 	if got := gwtest.DecodeSeen(t, body).Header["X-Correlation-Id"]; len(got) != 1 || got[0] != "client-chosen" ||
 		resp.Header.Get("X-Correlation-ID") != "client-chosen" {
 		t.Errorf("client's id: upstream %q, client %q", got, resp.Header.Get("X-Correlation-ID"))
+	}
+}
+
+// The admin API shows log_format in the order the config wrote it: it is
+// the shape of the lines, and a dump read back must log the same shape.
+func TestLoggingFormatOrderInAdminAPI(t *testing.T) {
+	up := gwtest.StartEcho(t, "up")
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: svc
+  url: %s
+  routes: [{name: r, paths: [/]}]
+plugins:
+- name: logging
+  config:
+    log_format:
+      zeta: $status
+      alpha: {mid: $request_method, beta: $uri}
+      mu: $request_id
+`, up.URL), gwtest.Options{})
+	resp, err := http.Get(gw.AdminURL + "/plugins")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	want := `"log_format":{"zeta":"$status","alpha":{"mid":"$request_method","beta":"$uri"},"mu":"$request_id"}`
+	if !strings.Contains(string(body), want) {
+		t.Errorf("admin API body lacks %s:\n%s", want, body)
 	}
 }
