@@ -312,3 +312,35 @@ plugins:
 		t.Errorf("admin API body lacks %s:\n%s", want, body)
 	}
 }
+
+// As Kong's spec (11-correlation-id, "log correlation id to file-log"):
+// the id the upstream got is the log object's correlation_id.
+func TestCorrelationIDInFileLog(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	path := filepath.Join(t.TempDir(), "file.log")
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: api
+  url: %s
+  routes: [{name: r, paths: [/]}]
+plugins:
+- name: correlation-id
+  config: {header_name: X.Request.Id}
+- name: file-log
+  config: {path: %s}
+`, up.URL, path), gwtest.Options{})
+	_, body := gw.Get("/")
+	sent := gwtest.DecodeSeen(t, body).Header["X.request.id"]
+	if len(sent) != 1 {
+		t.Fatalf("upstream got %v", gwtest.DecodeSeen(t, body).Header)
+	}
+	var entry map[string]any
+	waitUntil(t, "the file-log line", func() bool {
+		data, _ := os.ReadFile(path)
+		return json.Unmarshal(data, &entry) == nil
+	})
+	if entry["correlation_id"] != sent[0] {
+		t.Errorf("correlation_id %v, upstream got %q", entry["correlation_id"], sent[0])
+	}
+}
