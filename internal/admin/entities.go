@@ -163,7 +163,7 @@ func pluginConfig(reg *plugin.Registry, pe *config.PluginEntry) any {
 		if r, ok := reg.Lookup(pe.Plugin.Name); ok {
 			cfg := r.NewConfig()
 			if errs := pe.Plugin.Config.DecodeWritten(cfg); len(errs) == 0 {
-				if v := plain(cfg); v != nil {
+				if v := plainOrdered(cfg); v != nil {
 					return v
 				}
 			}
@@ -187,6 +187,21 @@ func plain(v any) any {
 		return nil
 	}
 	return out
+}
+
+// plainOrdered is plain keeping the order of maps, as JSON shows it (a
+// plugin config's: the logging plugin's log_format is the shape of its
+// lines, and its fields come in Kong's schema order).
+func plainOrdered(v any) any {
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var out any
+	if err := yaml.UnmarshalWithOptions(b, &out, yaml.UseOrderedMap()); err != nil {
+		return nil
+	}
+	return plugin.OrderedFrom(out)
 }
 
 func ref(r *config.Ref) any {

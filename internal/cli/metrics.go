@@ -37,12 +37,18 @@ func (g *gateway) registerGatewayMetrics(m *observe.Metrics) {
 	}, func() float64 { return float64(tlsStats.Errors.Load()) }))
 }
 
-// logDrops are the access-log lines dropped (0 with the log off).
+// logDrops are the lines dropped on their way to the access log's
+// destination: the gateway's own and the logging plugins', which have a
+// writer of their own when the access log is off.
 func (g *gateway) logDrops() uint64 {
-	if g.accessLog == nil {
-		return 0
+	var n uint64
+	if g.accessLog != nil {
+		n = g.accessLog.Dropped()
 	}
-	return g.accessLog.Dropped()
+	if g.lines != nil && g.lines != g.accessLog {
+		n += g.lines.Dropped()
+	}
+	return n
 }
 
 // startStatus binds the status listener (--status-listen, Kong's

@@ -74,3 +74,22 @@ func AppendCJSONString(b []byte, s string) []byte {
 	}
 	return append(b, '"')
 }
+
+// AppendInner appends s escaped as AppendString does, without the quotes
+// around it: for values written inside a string the caller quotes.
+func AppendInner(b []byte, s string) []byte {
+	start := len(b)
+	b = AppendString(b, s)
+	copy(b[start:], b[start+1:len(b)-1])
+	return b[:len(b)-2]
+}
+
+// LowerASCII turns ASCII upper case into lower case in place: safe on
+// this package's output, whose escapes hold no upper-case letters.
+func LowerASCII(b []byte) {
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+}

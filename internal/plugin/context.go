@@ -80,6 +80,11 @@ type Ctx struct {
 	// Shared lets plugins of one request pass values to each other's later
 	// phases, keyed by plugin name. Allocated on first use.
 	Shared map[string]any
+
+	// logValues[:nLogValues] are the log object's added fields
+	// (logvalues.go).
+	logValues  [MaxLogValues]LogValue
+	nLogValues int
 }
 
 // UpstreamResult is the outcome of the last upstream attempt.

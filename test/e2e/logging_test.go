@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -84,13 +85,17 @@ plugins:
 	}{
 		{"request.uri", request["uri"], "/users/7?page=2"},
 		{"request.method", request["method"], "POST"},
-		{"request.size", request["size"], 5.0},
 		{"response.status", response["status"], 200.0},
 		{"response.size", response["size"], float64(len(body))},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %#v, want %#v", c.name, c.got, c.want)
 		}
+	}
+	// NGINX's $request_length: request line, headers and the 5 bytes of
+	// body, as Kong's request.size.
+	if size, _ := request["size"].(float64); size < float64(len("POST /users/7?page=2 HTTP/1.1\r\n")+5) || size > 4096 {
+		t.Errorf("request.size: %#v, want the request line, headers and body", request["size"])
 	}
 	for _, k := range []string{"request", "upstream"} {
 		if v, ok := latency[k].(float64); !ok || v < 0 || v > 5000 {
@@ -275,5 +280,67 @@ services:
 	if got := gwtest.DecodeSeen(t, body).Header["X-Correlation-Id"]; len(got) != 1 || got[0] != "client-chosen" ||
 		resp.Header.Get("X-Correlation-ID") != "client-chosen" {
 		t.Errorf("client's id: upstream %q, client %q", got, resp.Header.Get("X-Correlation-ID"))
+	}
+}
+
+// The admin API shows log_format in the order the config wrote it: it is
+// the shape of the lines, and a dump read back must log the same shape.
+func TestLoggingFormatOrderInAdminAPI(t *testing.T) {
+	up := gwtest.StartEcho(t, "up")
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: svc
+  url: %s
+  routes: [{name: r, paths: [/]}]
+plugins:
+- name: logging
+  config:
+    log_format:
+      zeta: $status
+      alpha: {mid: $request_method, beta: $uri}
+      mu: $request_id
+`, up.URL), gwtest.Options{})
+	resp, err := http.Get(gw.AdminURL + "/plugins")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	want := `"log_format":{"zeta":"$status","alpha":{"mid":"$request_method","beta":"$uri"},"mu":"$request_id"}`
+	if !strings.Contains(string(body), want) {
+		t.Errorf("admin API body lacks %s:\n%s", want, body)
+	}
+}
+
+// As Kong's spec (11-correlation-id, "log correlation id to file-log"):
+// the id the upstream got is the log object's correlation_id.
+func TestCorrelationIDInFileLog(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	path := filepath.Join(t.TempDir(), "file.log")
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: api
+  url: %s
+  routes: [{name: r, paths: [/]}]
+plugins:
+- name: correlation-id
+  config: {header_name: X.Request.Id}
+- name: file-log
+  config: {path: %s}
+`, up.URL, path), gwtest.Options{})
+	_, body := gw.Get("/")
+	sent := gwtest.DecodeSeen(t, body).Header["X.request.id"]
+	if len(sent) != 1 {
+		t.Fatalf("upstream got %v", gwtest.DecodeSeen(t, body).Header)
+	}
+	var entry map[string]any
+	waitUntil(t, "the file-log line", func() bool {
+		data, _ := os.ReadFile(path)
+		return json.Unmarshal(data, &entry) == nil
+	})
+	if entry["correlation_id"] != sent[0] {
+		t.Errorf("correlation_id %v, upstream got %q", entry["correlation_id"], sent[0])
 	}
 }

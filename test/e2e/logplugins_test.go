@@ -440,3 +440,46 @@ func TestHTTPLogQueueSurvivesReload(t *testing.T) {
 		t.Errorf("collector got %d entries in %d bodies; want 5 in one batch (one queue across the reload)", len(col.entries), col.bodies)
 	}
 }
+
+// Log files that are FIFOs nobody reads (a log sidecar that died) hold
+// neither the config's compile, nor requests, nor the reload that drops
+// the plugins (its Close flushes for at most the flush timeout), nor
+// shutdown.
+func TestLogFilesToDeadFIFOHoldNoReload(t *testing.T) {
+	dir := t.TempDir()
+	fileLog, logging := filepath.Join(dir, "file-log.fifo"), filepath.Join(dir, "logging.fifo")
+	for _, p := range []string{fileLog, logging} {
+		if err := syscall.Mkfifo(p, 0o600); err != nil {
+			t.Skip("mkfifo:", err)
+		}
+	}
+	up := gwtest.StartEcho(t, "up")
+	doc := func(plugins string) string {
+		return fmt.Sprintf("_format_version: \"3.0\"\nservices:\n- name: svc\n  url: %s\n  routes: [{name: r, paths: [/]}]\n%s", up.URL, plugins)
+	}
+	gw := gwtest.Start(t, doc(fmt.Sprintf(`plugins:
+- name: file-log
+  config: {path: %s}
+- name: logging
+  config: {path: %s, log_format: {s: $status}}
+`, fileLog, logging)), gwtest.Options{Args: []string{"--watch=false"}})
+	for range 5 {
+		if resp, _ := gw.Get("/"); resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	writeAtomically(t, configPath(t, gw), doc(""))
+	start := time.Now()
+	gw.Signal(syscall.SIGHUP)
+	waitUntil(t, "the reload", func() bool { return len(rldLogLines(gw, "configuration applied")) == 2 })
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("the reload took %v; the old instances' Close should take at most the 5s flush timeout", d)
+	}
+	if resp, _ := gw.Get("/"); resp.StatusCode != 200 {
+		t.Fatalf("status %d after the reload", resp.StatusCode)
+	}
+	gw.Signal(syscall.SIGTERM)
+	if _, ok := gw.Wait(15 * time.Second); !ok {
+		t.Fatal("the gateway did not exit")
+	}
+}

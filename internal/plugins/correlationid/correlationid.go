@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
@@ -66,9 +68,11 @@ type instance struct {
 func New(raw any, _ plugin.Env) (plugin.Instance, error) {
 	cfg := raw.(*Config)
 	var errs plugin.Errors
-	if !plugin.ValidHeaderName(cfg.HeaderName) {
+	// Kong's schema takes any string; a name must still be one HTTP can
+	// carry, or every request would fail on its way upstream.
+	if !httpguts.ValidHeaderFieldName(cfg.HeaderName) {
 		errs = append(errs, plugin.Problem{Path: "header_name", Message: "bad header name '" + cfg.HeaderName +
-			"', allowed characters are A-Z, a-z, 0-9, '_', and '-'"})
+			"': expected an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)"})
 	}
 	gen, ok := generators[cfg.Generator]
 	if !ok {
@@ -88,13 +92,15 @@ func New(raw any, _ plugin.Env) (plugin.Instance, error) {
 	}, nil
 }
 
-// Access keeps the client's id, or sets a new one upstream, as Kong does.
+// Access keeps the client's id, or sets a new one upstream, and adds it
+// to the log object as correlation_id, as Kong does.
 func (in *instance) Access(c *plugin.Ctx) error {
 	id, ok := in.header.First(c.Req.Header)
 	if !ok || id == "" {
 		id = in.generate(c)
 		c.Req.Header[in.key] = []string{id}
 	}
+	c.SetLogValue("correlation_id", id)
 	if in.echo {
 		// Kept for the header filter: a later plugin may change the
 		// request header, and the client gets the id the upstream got.

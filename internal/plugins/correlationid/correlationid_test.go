@@ -119,6 +119,36 @@ func TestCustomHeaderAndUnderscoreSpelling(t *testing.T) {
 	}
 }
 
+// Kong's schema takes any string as header_name: any name HTTP can
+// carry works here.
+func TestHeaderNamesKongAccepts(t *testing.T) {
+	for _, name := range []string{"X.Request.Id", "X-Req~ID", "x-b3-id!"} {
+		in := build(t, "{header_name: '"+name+"', echo_downstream: true}")
+		c := ctx(name, "from-client")
+		in.Access(c)
+		in.HeaderFilter(c)
+		if got := c.Resp.Header.Get(name); got != "from-client" {
+			t.Errorf("header_name %q: echoed %v", name, c.Resp.Header)
+		}
+	}
+}
+
+// The id goes into the log object as correlation_id, as Kong's
+// kong.log.set_serialize_value does: the client's, or the one made.
+func TestIDInLogObject(t *testing.T) {
+	in := build(t, "{}")
+	c := ctx("Kong-Request-ID", "client-1")
+	in.Access(c)
+	if got := c.LogValues(); !cmp.Equal(got, []plugin.LogValue{{Key: "correlation_id", Value: "client-1"}}) {
+		t.Errorf("log values %v", got)
+	}
+	c = ctx()
+	in.Access(c)
+	if got := c.LogValues(); len(got) != 1 || got[0].Value != c.Req.Header.Get("Kong-Request-ID") || !reCounter.MatchString(got[0].Value) {
+		t.Errorf("log values %v, upstream header %q", got, c.Req.Header.Get("Kong-Request-ID"))
+	}
+}
+
 func TestTracker(t *testing.T) {
 	in := build(t, "{generator: tracker}")
 	up1, _ := run(in, ctx())
@@ -135,7 +165,7 @@ func TestTracker(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	_, err := newFrom(t, "{generator: uuid4, header_name: 'a b'}")
 	want := plugin.Errors{
-		{Path: "header_name", Message: "bad header name 'a b', allowed characters are A-Z, a-z, 0-9, '_', and '-'"},
+		{Path: "header_name", Message: "bad header name 'a b': expected an HTTP header name (letters, digits and !#$%&'*+-.^_`|~)"},
 		{Path: "generator", Message: "expected one of: uuid, uuid#counter, tracker"},
 	}
 	if d := cmp.Diff(want, err); d != "" {

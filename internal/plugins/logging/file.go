@@ -2,11 +2,15 @@ package logging
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
-	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/turnpikegw/turnpike/internal/logfile"
 )
 
 // maxQueued bounds the bytes of lines waiting for the file: past it lines
@@ -14,16 +18,37 @@ import (
 // memory without limit.
 const maxQueued = 1 << 20
 
-// fileWriter appends lines to a file from one goroutine. Requests copy
-// their line into the pending batch under a mutex held only for that
-// copy; the writer swaps the batch for its spare and writes it whole, so
-// lines are never split between writes and other writers appending to
-// the same file (another instance, after a reload) interleave whole
-// lines.
+// flushTimeout bounds how long Close writes what is queued (the log
+// plugins' queues have the same), unless the shared window ends sooner.
+const flushTimeout = 5 * time.Second
+
+// warnEvery is the least time between two logged write errors, so that
+// a full disk does not flood the gateway's log (the log plugins' queues
+// have the same).
+const warnEvery = 10 * time.Second
+
+// fileWriter appends lines to a file from one goroutine, through
+// logfile.File: opened there, never while the config compiles (a FIFO
+// without a reader would hold the reload), and again when log rotation
+// moves it. Requests copy their line into the pending batch under a mutex
+// held only for that copy; the writer swaps the batch for its spare and
+// writes it whole, so lines are never split between writes and other
+// writers appending to the same file (another instance, after a reload)
+// interleave whole lines.
 type fileWriter struct {
-	f       *os.File
+	file    logfile.File
 	logger  *slog.Logger
 	dropped prometheus.Counter // nil: not counted (dry runs, tests)
+	window  *logfile.Window    // nil: Close has flushTimeout
+	// lost counts the dropped lines, for tests and the warning.
+	lost atomic.Uint64
+	// inflight is the number of lines being written, taken (swapped to
+	// 0) by the writer when the write returns or by Close when it
+	// abandons one that does not.
+	inflight atomic.Int64
+	lastWarn time.Time
+	ctx      context.Context
+	cancel   context.CancelFunc
 
 	mu      sync.Mutex
 	pending []byte
@@ -33,15 +58,12 @@ type fileWriter struct {
 	done chan struct{}
 }
 
-func openFile(path string, dropped prometheus.Counter, logger *slog.Logger) (*fileWriter, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	w := &fileWriter{f: f, logger: logger, dropped: dropped,
+func newFileWriter(path string, dropped prometheus.Counter, logger *slog.Logger, window *logfile.Window) *fileWriter {
+	w := &fileWriter{file: logfile.File{Path: path}, logger: logger, dropped: dropped, window: window,
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
 	go w.run()
-	return w, nil
+	return w
 }
 
 // WriteLine queues a copy of line, or drops it when the queue is full or
@@ -62,6 +84,7 @@ func (w *fileWriter) WriteLine(line []byte) {
 }
 
 func (w *fileWriter) drop(n int) {
+	w.lost.Add(uint64(n))
 	if w.dropped != nil {
 		w.dropped.Add(float64(n))
 	}
@@ -69,6 +92,7 @@ func (w *fileWriter) drop(n int) {
 
 func (w *fileWriter) run() {
 	defer close(w.done)
+	defer w.file.Close()
 	var spare []byte
 	for range w.wake {
 		w.mu.Lock()
@@ -77,12 +101,7 @@ func (w *fileWriter) run() {
 		closed := w.closed
 		w.mu.Unlock()
 		if len(batch) > 0 {
-			if _, err := w.f.Write(batch); err != nil {
-				w.drop(bytes.Count(batch, []byte{'\n'}))
-				if w.logger != nil {
-					w.logger.Error("logging plugin: writing its file failed", "path", w.f.Name(), "error", err)
-				}
-			}
+			w.write(batch)
 		}
 		spare = batch
 		if closed {
@@ -91,8 +110,25 @@ func (w *fileWriter) run() {
 	}
 }
 
-// Close writes what is queued and closes the file; lines logged after it
-// are dropped and counted.
+func (w *fileWriter) write(batch []byte) {
+	w.inflight.Store(int64(bytes.Count(batch, []byte{'\n'})))
+	err := w.file.Write(w.ctx, batch)
+	n := w.inflight.Swap(0)
+	if err == nil || n == 0 {
+		return
+	}
+	w.drop(int(n))
+	if w.logger != nil && time.Since(w.lastWarn) >= warnEvery {
+		w.lastWarn = time.Now()
+		w.logger.Error("logging plugin: writing its file failed; lines dropped", "path", w.file.Path, "error", err, "dropped_total", w.lost.Load())
+	}
+}
+
+// Close writes what is queued, until its flush deadline (flushTimeout or
+// the shared window's), and closes the file; lines logged after it are
+// dropped and counted. A write that does not return by the deadline and
+// Grace after it (a stuck disk) is abandoned, its lines and those
+// waiting counted as dropped; the goroutine ends when the write returns.
 func (w *fileWriter) Close() {
 	w.mu.Lock()
 	if w.closed {
@@ -101,12 +137,28 @@ func (w *fileWriter) Close() {
 	}
 	w.closed = true
 	w.mu.Unlock()
+	deadline := time.Now().Add(flushTimeout)
+	if w.window != nil {
+		deadline = w.window.Deadline(flushTimeout)
+	}
 	// The writer sees closed on its next turn, which this wake-up (or one
 	// already pending) guarantees.
 	select {
 	case w.wake <- struct{}{}:
 	default:
 	}
-	<-w.done
-	w.f.Close()
+	t := time.AfterFunc(time.Until(deadline), w.cancel)
+	defer t.Stop()
+	abandon := time.NewTimer(time.Until(deadline) + logfile.Grace)
+	defer abandon.Stop()
+	select {
+	case <-w.done:
+		w.cancel()
+	case <-abandon.C:
+		w.mu.Lock()
+		n := int(w.inflight.Swap(0)) + bytes.Count(w.pending, []byte{'\n'})
+		w.pending = nil
+		w.mu.Unlock()
+		w.drop(n)
+	}
 }

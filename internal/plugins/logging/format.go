@@ -146,7 +146,7 @@ func (c *compiler) leaf(s, path string) {
 		if p.isVar {
 			c.flush(p.v, false)
 		} else {
-			c.lit = appendEscaped(c.lit, p.text)
+			c.lit = jsonw.AppendInner(c.lit, p.text)
 		}
 	}
 	c.lit = append(c.lit, '"')

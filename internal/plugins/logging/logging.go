@@ -2,6 +2,7 @@ package logging
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/turnpikegw/turnpike/internal/logfile"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
@@ -60,10 +62,13 @@ type instance struct {
 	// where there is nowhere to write (dry runs).
 	out  plugin.LineWriter
 	file *fileWriter
-	bufs sync.Pool
+	// releaseWindow gives back the shared close window (nil: none).
+	releaseWindow func()
+	bufs          sync.Pool
 }
 
-// New compiles the format and opens the file the config names.
+// New compiles the format and checks that the file the config names can
+// be opened; the writer opens it.
 func New(raw any, env plugin.Env) (plugin.Instance, error) {
 	cfg := raw.(*Config)
 	var errs plugin.Errors
@@ -90,18 +95,25 @@ func New(raw any, env plugin.Env) (plugin.Instance, error) {
 		in.out = env.AccessLog
 		return in, nil
 	}
-	var dropped prometheus.Counter
-	if env.Metrics != nil {
-		dropped = plugin.RegisterMetric(env.Metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "turnpike_logging_dropped_lines_total",
-			Help: "Lines of the logging plugin lost to a full queue or a failed write, by file.",
-		}, []string{"path"})).WithLabelValues(cfg.Path)
-	}
-	fw, err := openFile(cfg.Path, dropped, env.Logger)
-	if err != nil {
+	if err := logfile.Check(cfg.Path); err != nil {
 		return nil, plugin.FieldError("path", err.Error())
 	}
-	in.file, in.out = fw, fw
+	var dropped prometheus.Counter
+	if env.Metrics != nil {
+		// By the plugin's id, which the config defines: a file path
+		// would show the host's layout on /metrics.
+		dropped = plugin.RegisterMetric(env.Metrics, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "turnpike_logging_dropped_lines_total",
+			Help: "Lines of the logging plugin's path lost to a full queue, a failed write or the shutdown flush, by plugin id.",
+		}, []string{"plugin_id"})).WithLabelValues(env.PluginID)
+	}
+	var window *logfile.Window
+	if env.Store != nil && env.Store.Shared != nil {
+		w, release := env.Store.Shared.Acquire(logfile.WindowKey, func() io.Closer { return new(logfile.Window) })
+		window, in.releaseWindow = w.(*logfile.Window), release
+	}
+	in.file = newFileWriter(cfg.Path, dropped, env.Logger, window)
+	in.out = in.file
 	return in, nil
 }
 
@@ -123,5 +135,8 @@ func (in *instance) Log(c *plugin.Ctx) {
 func (in *instance) Close() {
 	if in.file != nil {
 		in.file.Close()
+	}
+	if in.releaseWindow != nil {
+		in.releaseWindow()
 	}
 }

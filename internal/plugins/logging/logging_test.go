@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/logs"
 	"github.com/turnpikegw/turnpike/internal/record"
 )
 
@@ -125,7 +128,7 @@ func render(t testing.TB, src string, c *plugin.Ctx) string {
 
 func TestGuideFormatKeepsShapeOrderAndNumbers(t *testing.T) {
 	got := render(t, guide, request())
-	want := `{"request":{"uri":"/api/users/7?apikey=REDACTED&x=a%22b","method":"GET","size":56},` +
+	want := `{"request":{"uri":"/api/users/7?apikey=REDACTED&x=a%22b","method":"GET","size":245},` +
 		`"response":{"status":201,"size":1234},"latency":{"request":12.345,"upstream":0.25}}`
 	c := request()
 	c.Secrets = plugin.NewSecrets(nil, []string{"apikey"})
@@ -141,7 +144,7 @@ func TestEveryVariable(t *testing.T) {
 	}{
 		{"request_uri", "$request_uri", `"/api/users/7?apikey=s3cret&x=a%22b"`, nil},
 		{"request_method", "$request_method", `"GET"`, nil},
-		{"request_length", "$request_length", `56`, nil},
+		{"request_length", "$request_length", `245`, nil},
 		{"status", "$status", `201`, nil},
 		{"response_length", "$response_length", `1234`, nil},
 		{"request_time_ms", "$request_time_ms", `12.345`, nil},
@@ -301,5 +304,150 @@ func TestPathThatCannotBeOpenedIsAConfigError(t *testing.T) {
 	var errs plugin.Errors
 	if !errors.As(err, &errs) || len(errs) != 1 || errs[0].Path != "path" || !strings.Contains(errs[0].Message, "no such file") {
 		t.Fatalf("%v", err)
+	}
+}
+
+// A path that is a FIFO nobody reads (a log sidecar that died) holds
+// neither the config's compile nor Close past its bound; the lines are
+// counted as dropped.
+func TestPathFIFONobodyReadsDoesNotHang(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	t.Cleanup(func() {
+		// Unblocks a writer the code under test left waiting (the old
+		// code's open), so that the leak check sees the real failure.
+		if f, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+			time.Sleep(100 * time.Millisecond)
+			f.Close()
+		}
+	})
+	done := make(chan *instance)
+	go func() {
+		inst, err := New(decode(t, "path: "+fifo+"\nlog_format: {s: $status}"), plugin.Env{})
+		if err != nil {
+			t.Error(err)
+			done <- nil
+			return
+		}
+		in := inst.(*instance)
+		for range 10 {
+			in.Log(request())
+		}
+		in.Close()
+		done <- in
+	}()
+	start := time.Now()
+	select {
+	case in := <-done:
+		if in != nil && in.file.lost.Load() != 10 {
+			t.Errorf("%d lines counted as dropped, want 10", in.file.lost.Load())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("compile and Close still waiting after 20s on a FIFO nobody reads")
+	}
+	if d := time.Since(start); d > flushTimeout+2*time.Second {
+		t.Errorf("compile and Close took %v, want within the flush timeout %v", d, flushTimeout)
+	}
+}
+
+// The file follows log rotation as file-log's does: after a rename the
+// next lines go to a new file at the path.
+func TestPathFollowsRotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "access.json")
+	inst, err := New(decode(t, "path: "+path+"\nlog_format: {s: $status}"), plugin.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := inst.(*instance)
+	defer in.Close()
+	in.Log(request())
+	waitForFile(t, path, 1)
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	in.Log(request())
+	waitForFile(t, path, 1)
+	if data, _ := os.ReadFile(path + ".1"); strings.Count(string(data), "\n") != 1 {
+		t.Errorf("rotated file holds %q, want its one line", data)
+	}
+}
+
+func waitForFile(t *testing.T, path string, lines int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		data, _ := os.ReadFile(path)
+		if strings.Count(string(data), "\n") == lines {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s holds %q, want %d lines", path, data, lines)
+		}
+	}
+}
+
+// Failing writes (a full disk) are counted, by plugin id, and logged at
+// most once per warnEvery.
+func TestPathWriteErrorsCountedAndRateLimited(t *testing.T) {
+	var logged bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil))
+	reg := prometheus.NewRegistry()
+	inst, err := New(decode(t, "path: /dev/full\nlog_format: {s: $status}"), plugin.Env{Metrics: reg, Logger: logger, PluginID: "p-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := inst.(*instance)
+	defer in.Close()
+	for i := range 5 {
+		in.Log(request())
+		for deadline := time.Now().Add(5 * time.Second); in.file.lost.Load() != uint64(i+1); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d lines dropped, want %d", in.file.lost.Load(), i+1)
+			}
+		}
+	}
+	mu.Lock()
+	n := strings.Count(logged.String(), "writing its file failed")
+	mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d error lines logged for 5 failed writes, want 1", n)
+	}
+	families, err := reg.Gather()
+	if err != nil || len(families) != 1 {
+		t.Fatalf("metrics %v, %v", families, err)
+	}
+	m := families[0].GetMetric()[0]
+	if l := m.GetLabel(); len(l) != 1 || l[0].GetName() != "plugin_id" || l[0].GetValue() != "p-1" || m.GetCounter().GetValue() != 5 {
+		t.Errorf("metric %v, want 5 by plugin_id p-1", m)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// $request_length is the log plugins' request.size: one definition.
+func TestRequestLengthIsKongsRequestSize(t *testing.T) {
+	c := request()
+	var entry struct {
+		Request struct {
+			Size int64 `json:"size"`
+		} `json:"request"`
+	}
+	if err := json.Unmarshal(logs.AppendEntry(nil, c), &entry); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`{"v":%d}`, entry.Request.Size)
+	if got := render(t, "log_format: {v: $request_length}", c); got != want || entry.Request.Size <= c.Record.BytesReceived {
+		t.Errorf("got %s, want %s (line, headers and body)", got, want)
 	}
 }

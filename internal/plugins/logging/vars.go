@@ -3,7 +3,6 @@ package logging
 import (
 	"net/http"
 	"net/textproto"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -110,7 +109,7 @@ func (v *variable) appendNumber(b []byte, c *plugin.Ctx) (_ []byte, ok bool) {
 	r := c.Record
 	switch v.kind {
 	case varRequestLength:
-		return strconv.AppendInt(b, r.BytesReceived, 10), true
+		return strconv.AppendInt(b, c.RequestSize(), 10), true
 	case varStatus:
 		return strconv.AppendInt(b, int64(r.Status), 10), true
 	case varResponseLength:
@@ -164,22 +163,22 @@ func (v *variable) appendText(b []byte, c *plugin.Ctx) []byte {
 	switch v.kind {
 	case varRequestURI:
 		path, query, hasQuery := strings.Cut(r.URI, "?")
-		b = appendEscaped(b, path)
+		b = jsonw.AppendInner(b, path)
 		if hasQuery {
 			b = appendQuery(append(b, '?'), query, c)
 		}
 		return b
 	case varRequestMethod:
-		return appendEscaped(b, r.Method)
+		return jsonw.AppendInner(b, r.Method)
 	case varRemoteAddr:
-		return appendEscaped(b, r.ClientIP)
+		return jsonw.AppendInner(b, r.ClientIP)
 	case varHost:
 		start := len(b)
-		b = appendEscaped(b, hostOnly(r.Host))
-		lowerASCII(b[start:])
+		b = jsonw.AppendInner(b, plugin.HostOnly(r.Host))
+		jsonw.LowerASCII(b[start:])
 		return b
 	case varURI:
-		return appendEscaped(b, c.ClientPath)
+		return jsonw.AppendInner(b, c.ClientPath)
 	case varArgs:
 		if c.Req == nil {
 			return b
@@ -194,30 +193,30 @@ func (v *variable) appendText(b []byte, c *plugin.Ctx) []byte {
 		return appendHeader(b, c.Resp.Header, v.header, c)
 	case varUpstreamAddr:
 		if a := attempt(r); a != nil {
-			b = appendEscaped(b, a.Target)
+			b = jsonw.AppendInner(b, a.Target)
 		}
 		return b
 	case varRequestID:
-		return appendEscaped(b, r.RequestID)
+		return jsonw.AppendInner(b, r.RequestID)
 	case varTimeISO8601:
 		return r.Time.AppendFormat(b, "2006-01-02T15:04:05-07:00")
 	case varConsumer:
 		if p := c.Consumer; p != nil {
-			b = appendEscaped(b, firstSet(p.Username, p.CustomID, p.ID))
+			b = jsonw.AppendInner(b, firstSet(p.Username, p.CustomID, p.ID))
 		}
 		return b
 	case varRoute:
 		if p := c.Route; p != nil {
-			b = appendEscaped(b, firstSet(p.Name, p.ID))
+			b = jsonw.AppendInner(b, firstSet(p.Name, p.ID))
 		}
 		return b
 	case varService:
 		if p := c.Service; p != nil {
-			b = appendEscaped(b, firstSet(p.Name, p.ID))
+			b = jsonw.AppendInner(b, firstSet(p.Name, p.ID))
 		}
 		return b
 	case varTraceID:
-		return appendEscaped(b, r.TraceID)
+		return jsonw.AppendInner(b, r.TraceID)
 	}
 	// A numeric variable inside text: its digits, nothing when absent.
 	b, _ = v.appendNumber(b, c)
@@ -247,7 +246,7 @@ func appendHeader(b []byte, h http.Header, key string, c *plugin.Ctx) []byte {
 		if i > 0 {
 			b = append(b, ", "...)
 		}
-		b = appendEscaped(b, s)
+		b = jsonw.AppendInner(b, s)
 	}
 	return b
 }
@@ -262,56 +261,13 @@ func appendQuery(b []byte, q string, c *plugin.Ctx) []byte {
 			b = append(b, '&')
 		}
 		name, _, hasValue := strings.Cut(pair, "=")
-		if hasValue && c.SecretQuery(queryName(name)) {
-			b = appendEscaped(b, name)
+		if hasValue && c.SecretQuery(plugin.UnescapeArg(name)) {
+			b = jsonw.AppendInner(b, name)
 			b = append(b, '=')
 			b = append(b, plugin.Redacted...)
 			continue
 		}
-		b = appendEscaped(b, pair)
+		b = jsonw.AppendInner(b, pair)
 	}
 	return b
-}
-
-// queryName decodes an argument name the way the auth plugin read it, so
-// that `%61pikey=` is known as `apikey`; it allocates only for an encoded
-// name.
-func queryName(s string) string {
-	if !strings.ContainsAny(s, "%+") {
-		return s
-	}
-	if d, err := url.QueryUnescape(s); err == nil {
-		return d
-	}
-	return s
-}
-
-// hostOnly is host without its port, as NGINX's $host.
-func hostOnly(host string) string {
-	if strings.HasPrefix(host, "[") {
-		if i := strings.IndexByte(host, ']'); i > 0 {
-			return host[:i+1]
-		}
-		return host
-	}
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		return host[:i]
-	}
-	return host
-}
-
-func lowerASCII(b []byte) {
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-}
-
-// appendEscaped appends s JSON-escaped without the quotes around it.
-func appendEscaped(b []byte, s string) []byte {
-	start := len(b)
-	b = jsonw.AppendString(b, s)
-	copy(b[start:], b[start+1:len(b)-1])
-	return b[:len(b)-2]
 }

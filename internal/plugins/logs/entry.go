@@ -15,8 +15,9 @@ import (
 // Bounds of the header and querystring maps of a log entry, so that a
 // request with huge or many headers or arguments cannot make a huge
 // entry: at most MaxMapEntries entries (Kong's own default of
-// get_headers and get_query) and MaxMapBytes of names and values per
-// map; what is past either bound is left out.
+// get_headers and get_query) and MaxMapBytes of JSON per map, counted as
+// written (escaped: a control character takes 6 bytes); an entry that
+// would pass either bound is left out, with all after it.
 const (
 	MaxMapEntries = 100
 	MaxMapBytes   = 16 << 10
@@ -28,7 +29,8 @@ const kongWorkspaceID = "0dc6f45b-8f8d-40d2-a504-473544ee190b"
 
 // AppendEntry appends the request's log object, Kong's kong.log.serialize()
 // as JSON, built from the log phase's Ctx and its complete Record.
-// Credentials are written as plugin.Redacted.
+// Credentials are written as plugin.Redacted. The fields plugins added
+// (Ctx.SetLogValue: correlation-id's correlation_id) come last.
 func AppendEntry(b []byte, c *plugin.Ctx) []byte {
 	r := c.Record
 	b = append(b, `{"request":{"id":`...)
@@ -48,7 +50,7 @@ func AppendEntry(b []byte, c *plugin.Ctx) []byte {
 	b = append(b, `,"headers":`...)
 	b = appendHeaders(b, c.Req.Header, r.Host, c)
 	b = append(b, `,"size":`...)
-	b = strconv.AppendInt(b, requestSize(c.Req, r), 10)
+	b = strconv.AppendInt(b, c.RequestSize(), 10)
 	if cs := c.Req.TLS; cs != nil {
 		b = appendTLS(b, cs)
 	}
@@ -110,21 +112,27 @@ func AppendEntry(b []byte, c *plugin.Ctx) []byte {
 	} else {
 		b = append(b, `"kong"`...)
 	}
-	b = append(b, `,"workspace":"`+kongWorkspaceID+`","workspace_name":"default"}`...)
-	return b
+	b = append(b, `,"workspace":"`+kongWorkspaceID+`","workspace_name":"default"`...)
+	for _, v := range c.LogValues() {
+		b = append(b, ',')
+		b = jsonw.AppendString(b, v.Key)
+		b = append(b, ':')
+		b = jsonw.AppendString(b, v.Value)
+	}
+	return append(b, '}')
 }
 
 // appendURI writes path?query inside a JSON string; with redact (the
 // query holds the request's credential: secretArg), the value of the
 // argument that carries it is replaced by plugin.Redacted.
 func appendURI(b []byte, path, query string, hasQuery, redact bool, c *plugin.Ctx) []byte {
-	b = appendInner(b, path)
+	b = jsonw.AppendInner(b, path)
 	if !hasQuery {
 		return b
 	}
 	b = append(b, '?')
 	if !redact {
-		return appendInner(b, query)
+		return jsonw.AppendInner(b, query)
 	}
 	first := true
 	for arg := range strings.SplitSeq(query, "&") {
@@ -134,11 +142,11 @@ func appendURI(b []byte, path, query string, hasQuery, redact bool, c *plugin.Ct
 		first = false
 		name, _, hasValue := strings.Cut(arg, "=")
 		if hasValue && c.SecretQuery(plugin.UnescapeArg(name)) {
-			b = appendInner(b, name)
+			b = jsonw.AppendInner(b, name)
 			b = append(b, "="+plugin.Redacted...)
 			continue
 		}
-		b = appendInner(b, arg)
+		b = jsonw.AppendInner(b, arg)
 	}
 	return b
 }
@@ -155,24 +163,12 @@ func secretArg(query string, c *plugin.Ctx) bool {
 	return false
 }
 
-// appendInner writes s escaped for the inside of a JSON string.
-func appendInner(b []byte, s string) []byte {
-	start := len(b)
-	b = jsonw.AppendString(b, s)
-	copy(b[start:], b[start+1:len(b)-1])
-	return b[:len(b)-2]
-}
-
 // appendURL writes the scheme://host:port part of Kong's request.url
 // (the URI follows) inside a JSON string; the port is the listener's.
 func appendURL(b []byte, c *plugin.Ctx, r *record.Record) []byte {
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
 	b = append(b, c.Scheme...)
 	b = append(b, "://"...)
-	b = appendInner(b, host)
+	b = jsonw.AppendInner(b, plugin.HostOnly(r.Host))
 	if addr, ok := c.Req.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
 		b = append(b, ':')
 		b = strconv.AppendInt(b, int64(addr.Port), 10)
@@ -205,8 +201,8 @@ func appendQuery(b []byte, c *plugin.Ctx) []byte {
 		n++
 	}
 	args := parsed[:n]
+	start := len(b)
 	b = append(b, '{')
-	budget, first := MaxMapBytes, true
 outer:
 	for i := range args {
 		a := &args[i]
@@ -219,16 +215,12 @@ outer:
 		for j := i; j < len(args); j++ {
 			if args[j].name == a.name {
 				count++
-				budget -= len(args[j].name) + len(args[j].value)
 			}
 		}
-		if budget < 0 {
-			break
-		}
-		if !first {
+		mark := len(b)
+		if mark > start+1 {
 			b = append(b, ',')
 		}
-		first = false
 		b = jsonw.AppendString(b, a.name)
 		b = append(b, ':')
 		secret := c.SecretQuery(a.name)
@@ -248,6 +240,10 @@ outer:
 		if count > 1 {
 			b = append(b, ']')
 		}
+		if len(b)-start > MaxMapBytes {
+			b = b[:mark]
+			break
+		}
 	}
 	return append(b, '}')
 }
@@ -266,32 +262,36 @@ func appendArgValue(b []byte, a *queryArg, secret bool) []byte {
 // lower case, a repeated header an array, credentials redacted; host,
 // when set, first (Go keeps it out of the map); within the map bounds.
 func appendHeaders(b []byte, h http.Header, host string, c *plugin.Ctx) []byte {
+	start := len(b)
 	b = append(b, '{')
-	budget, n := MaxMapBytes, 0
+	n := 0
 	if host != "" {
 		b = append(b, `"host":`...)
 		b = jsonw.AppendString(b, host)
-		budget -= len(host)
 		n++
 	}
 	for name, vals := range h {
 		if n == MaxMapEntries || len(vals) == 0 {
 			continue
 		}
+		// Raw bytes are fewer than escaped ones: a header that cannot
+		// fit is not written at all, so one huge header does not grow
+		// the buffer (which the queue counts whole).
 		size := len(name)
 		for _, v := range vals {
 			size += len(v)
 		}
-		if budget -= size; budget < 0 {
+		mark := len(b)
+		if mark-start+size > MaxMapBytes {
 			break
 		}
 		if n > 0 {
 			b = append(b, ',')
 		}
 		n++
-		start := len(b)
+		nameAt := len(b)
 		b = jsonw.AppendString(b, name)
-		lower(b[start:])
+		jsonw.LowerASCII(b[nameAt:])
 		b = append(b, ':')
 		switch {
 		case c.SecretHeader(name):
@@ -308,45 +308,18 @@ func appendHeaders(b []byte, h http.Header, host string, c *plugin.Ctx) []byte {
 			}
 			b = append(b, ']')
 		}
+		if len(b)-start > MaxMapBytes {
+			b = b[:mark]
+			break
+		}
 	}
 	return append(b, '}')
-}
-
-// lower turns ASCII upper case into lower case in place: safe on
-// jsonw's output, whose escapes hold no upper-case letters.
-func lower(b []byte) {
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-}
-
-// headSize is the size of a header block as HTTP/1.1 writes it.
-func headSize(h http.Header) int64 {
-	var n int64
-	for name, vals := range h {
-		for _, v := range vals {
-			n += int64(len(name) + len(v) + 4)
-		}
-	}
-	return n + 2
-}
-
-// requestSize is Kong's request.size (NGINX's $request_length): request
-// line, headers and body, counted as HTTP/1.1 frames them.
-func requestSize(req *http.Request, r *record.Record) int64 {
-	n := int64(len(r.Method)+len(r.URI)+len(r.Proto)+4) + headSize(req.Header) + r.BytesReceived
-	if r.Host != "" {
-		n += int64(len("Host: ") + len(r.Host) + 2)
-	}
-	return n
 }
 
 // responseSize is Kong's response.size (NGINX's $bytes_sent): status
 // line, headers and body, counted as HTTP/1.1 frames them.
 func responseSize(c *plugin.Ctx, r *record.Record) int64 {
-	return int64(len("HTTP/1.1 200 \r\n")+len(http.StatusText(r.Status))) + headSize(c.Resp.Header) + r.BytesSent
+	return int64(len("HTTP/1.1 200 \r\n")+len(http.StatusText(r.Status))) + plugin.HeaderSize(c.Resp.Header) + r.BytesSent
 }
 
 func appendTLS(b []byte, cs *tls.ConnectionState) []byte {

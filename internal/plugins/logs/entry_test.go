@@ -198,3 +198,45 @@ func BenchmarkAppendEntry(b *testing.B) {
 		buf = AppendEntry(buf[:0], c)
 	}
 }
+
+// The map bounds count bytes as written: a header of control characters
+// or invalid UTF-8 takes six times its size escaped.
+func TestEntryMapsBoundedEscaped(t *testing.T) {
+	c := proxiedCtx()
+	for i := range 90 {
+		c.Req.Header.Set("X-H"+strconv.Itoa(i), strings.Repeat("\x01", 150))
+	}
+	var q strings.Builder
+	for i := range 90 {
+		q.WriteString("k" + strconv.Itoa(i) + "=" + strings.Repeat("%01", 150) + "&")
+	}
+	c.Req.URL.RawQuery = q.String()
+	var e struct {
+		Request struct {
+			Headers     json.RawMessage `json:"headers"`
+			Querystring json.RawMessage `json:"querystring"`
+		} `json:"request"`
+	}
+	if err := json.Unmarshal(AppendEntry(nil, c), &e); err != nil {
+		t.Fatal(err)
+	}
+	for name, m := range map[string]json.RawMessage{"headers": e.Request.Headers, "querystring": e.Request.Querystring} {
+		if len(m) > MaxMapBytes+2 {
+			t.Errorf("%s map of %d bytes, over the bound %d", name, len(m), MaxMapBytes)
+		}
+		if len(m) < MaxMapBytes/2 {
+			t.Errorf("%s map of %d bytes: the bound should let it fill", name, len(m))
+		}
+	}
+}
+
+// Fields plugins add (correlation-id's correlation_id) are top-level
+// fields of the entry.
+func TestEntryLogValues(t *testing.T) {
+	c := proxiedCtx()
+	c.SetLogValue("correlation_id", "abc#1")
+	got := decode(t, AppendEntry(nil, c))
+	if got["correlation_id"] != "abc#1" {
+		t.Errorf("correlation_id %v", got["correlation_id"])
+	}
+}

@@ -2,10 +2,10 @@ package logs
 
 import (
 	"context"
-	"os"
 	"strconv"
 	"strings"
 
+	"github.com/turnpikegw/turnpike/internal/logfile"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/logs/queue"
 )
@@ -40,7 +40,7 @@ func newFileLog(cfg any, env plugin.Env) (plugin.Instance, error) {
 	}
 	path, reopen := c.Path, c.Reopen
 	q, release := openQueue(env, "file-log", path+"\x00"+strconv.FormatBool(reopen), streamQueue(), func() queue.Sender {
-		return &fileSender{path: path, reopen: reopen}
+		return &fileSender{file: logfile.File{Path: path, Reopen: reopen}}
 	})
 	return &shipper{q: q, release: release, newline: true}, nil
 }
@@ -54,54 +54,20 @@ func validFilename(p string) bool {
 	return strings.TrimSpace(p[:1]) != "" && strings.TrimSpace(p[len(p)-1:]) != ""
 }
 
-// fileSender appends batches to the file. It opens the file again when
-// reopen is set, and otherwise when the path no longer names the file it
-// has open (moved away or deleted by log rotation), so rotation needs no
-// signal to the gateway.
+// fileSender appends batches to the file through logfile.File, which
+// follows log rotation and opens the file again for every batch when
+// reopen is set (Kong: for every entry).
 type fileSender struct {
-	path   string
-	reopen bool
-	f      *os.File
-	st     os.FileInfo
-	buf    []byte
+	file logfile.File
+	buf  []byte
 }
 
-func (s *fileSender) Send(_ context.Context, batch [][]byte) error {
-	if s.f != nil && (s.reopen || s.moved()) {
-		s.Close()
-	}
-	if s.f == nil {
-		f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err != nil {
-			return err
-		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return err
-		}
-		s.f, s.st = f, st
-	}
+func (s *fileSender) Send(ctx context.Context, batch [][]byte) error {
 	s.buf = s.buf[:0]
 	for _, e := range batch {
 		s.buf = append(s.buf, e...)
 	}
-	if _, err := s.f.Write(s.buf); err != nil {
-		s.Close()
-		return err
-	}
-	return nil
+	return s.file.Write(ctx, s.buf)
 }
 
-// moved reports whether the path names another file than the open one.
-func (s *fileSender) moved() bool {
-	st, err := os.Stat(s.path)
-	return err != nil || !os.SameFile(st, s.st)
-}
-
-func (s *fileSender) Close() {
-	if s.f != nil {
-		s.f.Close()
-		s.f = nil
-	}
-}
+func (s *fileSender) Close() { s.file.Close() }

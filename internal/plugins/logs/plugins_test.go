@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -422,6 +423,62 @@ func TestFileLogFollowsRotation(t *testing.T) {
 	}
 }
 
+// file-log to FIFOs (a log sidecar that died, or one that stopped
+// reading) holds neither the log phase nor Close: the two instances,
+// closed in a row as a reload or shutdown does, take one flush timeout in
+// all, and what was not written is counted as dropped.
+func TestFileLogToStuckFIFOsClosesInTime(t *testing.T) {
+	dir := t.TempDir()
+	noReader, stalled := filepath.Join(dir, "dead"), filepath.Join(dir, "stalled")
+	for _, p := range []string{noReader, stalled} {
+		if err := syscall.Mkfifo(p, 0o600); err != nil {
+			t.Skip("mkfifo:", err)
+		}
+	}
+	reader, err := os.OpenFile(stalled, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	t.Cleanup(func() {
+		// Unblocks a writer the code under test left waiting (the old
+		// code's open), so that the leak check sees the real failure.
+		if f, err := os.OpenFile(noReader, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+			time.Sleep(100 * time.Millisecond)
+			f.Close()
+		}
+	})
+	env := plugin.Env{Store: store.NewProvider()}
+	dead := build(t, FileLog(), &FileConfig{Path: noReader}, env).(*shipper)
+	full := build(t, FileLog(), &FileConfig{Path: stalled}, env).(*shipper)
+	c := proxiedCtx()
+	const n = 200 // well over the pipe's 64 KiB
+	for range n {
+		full.Log(c)
+	}
+	for range 3 {
+		dead.Log(c)
+	}
+	closed := make(chan struct{})
+	start := time.Now()
+	go func() {
+		dead.Close()
+		full.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close still waiting after 30s on FIFOs")
+	}
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("closing both took %v; want one flush timeout (5s) and a grace", d)
+	}
+	if dead.q.Dropped() != 3 || full.q.Sent()+full.q.Dropped() != n || full.q.Dropped() == 0 {
+		t.Errorf("dead FIFO: %d dropped of 3; stalled FIFO: %d sent + %d dropped of %d", dead.q.Dropped(), full.q.Sent(), full.q.Dropped(), n)
+	}
+}
+
 func waitSent(t *testing.T, q *queue.Queue, n uint64) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -454,6 +511,37 @@ func TestLogNeverBlocks(t *testing.T) {
 	}
 	if inst.q.Dropped() < 800 {
 		t.Errorf("dropped %d of 1000 with room for 100", inst.q.Dropped())
+	}
+}
+
+// With a collector that does not answer, requests built to make the
+// largest entries (a 16 KiB URI of invalid UTF-8, 100 headers of control
+// characters: each byte escaped to six) fill the queue only up to its
+// byte bound, although its config sets no max_bytes.
+func TestQueueBytesBoundedWithHostileEntries(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
+	defer srv.Close()
+	inst := build(t, HTTPLog(), httpConfig(srv.URL), plugin.Env{}).(*shipper)
+	defer inst.Close()
+	defer close(hang)
+	c := proxiedCtx()
+	uri := "/" + strings.Repeat("\xff", 16<<10)
+	c.Record.URI, c.Path = uri, uri
+	for i := range 100 {
+		c.Req.Header.Set("X-H"+strconv.Itoa(i), strings.Repeat("\x01", 160))
+	}
+	if n := len(AppendEntry(nil, c)); n < 200<<10 {
+		t.Fatalf("a hostile entry is %d bytes; the test wants one over 200 KiB", n)
+	}
+	for range 500 {
+		inst.Log(c)
+		if b := inst.q.Bytes(); b > queue.DefaultMaxBytes {
+			t.Fatalf("%d bytes queued, over the default bound %d", b, queue.DefaultMaxBytes)
+		}
+	}
+	if inst.q.Dropped() == 0 {
+		t.Error("500 entries of over 200 KiB queued without a drop")
 	}
 }
 

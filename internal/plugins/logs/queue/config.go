@@ -16,7 +16,8 @@ type Config struct {
 	// entries after its first.
 	MaxCoalescingDelay float64 `yaml:"max_coalescing_delay"`
 	MaxEntries         int     `yaml:"max_entries"`
-	// MaxBytes bounds the bytes waiting (nil: only MaxEntries).
+	// MaxBytes bounds the bytes waiting (nil: DefaultMaxBytes; Kong's
+	// default is no bound).
 	MaxBytes *int `yaml:"max_bytes"`
 	// MaxRetryTime is how long (seconds) a failing batch is retried
 	// before it is dropped; 0 or less: not retried.

@@ -7,11 +7,14 @@ package queue
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/turnpikegw/turnpike/internal/logfile"
 )
 
 // Sender delivers batches. Send is called by the queue's one goroutine,
@@ -32,7 +35,9 @@ type Settings struct {
 	// Delay is how long a batch waits for more entries after its first
 	// (0: it takes what is queued and goes).
 	Delay time.Duration
-	// MaxEntries and MaxBytes (0: no bound) bound what waits.
+	// MaxEntries and MaxBytes (0: DefaultMaxBytes) bound what waits.
+	// An entry counts the capacity of its buffer: the memory it holds,
+	// escaping included.
 	MaxEntries int
 	MaxBytes   int
 	// MaxEntryBytes drops an entry larger than this (0: no bound): a UDP
@@ -46,6 +51,9 @@ type Settings struct {
 	// FlushTimeout bounds how long Close waits to deliver what is queued
 	// (default 5 s).
 	FlushTimeout time.Duration
+	// Window, when set, shares the flush deadline with the other writers
+	// closed in a row (logfile.Window); nil: each Close has FlushTimeout.
+	Window *logfile.Window
 	// Logger gets the warnings (at most one per WarnEvery); nil: none.
 	Logger *slog.Logger
 	// Dropped counts dropped entries; nil: only Dropped() does.
@@ -56,19 +64,33 @@ type Settings struct {
 // a collector that is down does not flood the gateway's log.
 const WarnEvery = 10 * time.Second
 
+// DefaultMaxBytes bounds the bytes a queue holds when its config sets no
+// max_bytes (Kong's default is none): a collector that is down must not
+// let clients' requests fill memory, and an entry can be hundreds of KiB.
+const DefaultMaxBytes = 64 << 20
+
+// closedBit marks state closed; its other bits count the Enqueue calls
+// under way, which Close waits out so that no entry lands in the channel
+// after the last flush took what was there.
+const closedBit = 1 << 62
+
 // maxPooled is the largest buffer kept for reuse: a rare huge entry
 // should not pin its memory.
 const maxPooled = 64 << 10
 
 // Queue is one bounded queue with its sending goroutine.
 type Queue struct {
-	s       Settings
-	send    Sender
-	ch      chan *[]byte
-	bytes   atomic.Int64
-	closed  atomic.Bool
-	dropped atomic.Uint64
-	sent    atomic.Uint64
+	s     Settings
+	send  Sender
+	ch    chan *[]byte
+	bytes atomic.Int64
+	state atomic.Int64
+	// inflight is the size of the batch being sent, taken (swapped to
+	// 0) by whoever accounts for it: the sender when Send returns, or
+	// Close when it abandons a Send that does not.
+	inflight atomic.Int64
+	dropped  atomic.Uint64
+	sent     atomic.Uint64
 	// lastDrop and lastRetry are when the last warning of each kind
 	// was logged, apart so that retries cannot hide drops.
 	lastDrop  atomic.Int64
@@ -88,6 +110,9 @@ func New(s Settings, send Sender) *Queue {
 	}
 	if s.FlushTimeout <= 0 {
 		s.FlushTimeout = 5 * time.Second
+	}
+	if s.MaxBytes <= 0 {
+		s.MaxBytes = DefaultMaxBytes
 	}
 	q := &Queue{s: s, send: send, ch: make(chan *[]byte, s.MaxEntries), stop: make(chan struct{}), done: make(chan struct{})}
 	q.ctx, q.cancel = context.WithCancel(context.Background())
@@ -114,13 +139,19 @@ func (q *Queue) put(bp *[]byte) {
 // never blocks: when the queue is full (or closed) the entry is dropped
 // and counted, and false returned.
 func (q *Queue) Enqueue(bp *[]byte) bool {
-	n := int64(len(*bp))
+	ok := q.enqueue(bp)
+	q.state.Add(-1)
+	return ok
+}
+
+func (q *Queue) enqueue(bp *[]byte) bool {
+	n := int64(cap(*bp))
 	switch {
-	case q.closed.Load():
+	case q.state.Add(1)&closedBit != 0:
 		q.drop(1, "queue closed")
-	case q.s.MaxEntryBytes > 0 && n > int64(q.s.MaxEntryBytes):
+	case q.s.MaxEntryBytes > 0 && len(*bp) > q.s.MaxEntryBytes:
 		q.drop(1, "entry too large")
-	case q.s.MaxBytes > 0 && q.bytes.Add(n) > int64(q.s.MaxBytes):
+	case q.bytes.Add(n) > int64(q.s.MaxBytes):
 		q.bytes.Add(-n)
 		q.drop(1, "queue full (max_bytes)")
 	default:
@@ -128,9 +159,7 @@ func (q *Queue) Enqueue(bp *[]byte) bool {
 		case q.ch <- bp:
 			return true
 		default:
-			if q.s.MaxBytes > 0 {
-				q.bytes.Add(-n)
-			}
+			q.bytes.Add(-n)
 			q.drop(1, "queue full (max_entries)")
 		}
 	}
@@ -146,6 +175,9 @@ func (q *Queue) Sent() uint64 { return q.sent.Load() }
 
 // Len is the number of entries waiting.
 func (q *Queue) Len() int { return len(q.ch) }
+
+// Bytes is the memory the entries waiting or being sent hold.
+func (q *Queue) Bytes() int64 { return q.bytes.Load() }
 
 func (q *Queue) drop(n int, reason string) {
 	q.dropped.Add(uint64(n))
@@ -168,24 +200,61 @@ func (q *Queue) warn(last *atomic.Int64, msg string, args ...any) {
 	q.s.Logger.Warn(msg, append([]any{"plugin", q.s.Plugin}, args...)...)
 }
 
-// Close stops taking entries, delivers what is queued within the flush
-// timeout (entries still undelivered then are dropped and counted),
-// stops the goroutine and closes the sender.
+// Close stops taking entries and delivers what is queued until its
+// flush deadline (FlushTimeout, or the Window's); entries undelivered then
+// are dropped and counted. A Send that ignores the cancel (a write to a
+// stuck disk) is abandoned Grace later: Close returns, counting its batch
+// and what waits as dropped, and the goroutine ends when Send returns,
+// closing the sender.
 func (q *Queue) Close() error {
 	q.close.Do(func() {
-		q.closed.Store(true)
+		deadline := time.Now().Add(q.s.FlushTimeout)
+		if q.s.Window != nil {
+			deadline = q.s.Window.Deadline(q.s.FlushTimeout)
+		}
+		q.state.Add(closedBit)
+		for q.state.Load() != closedBit {
+			// An Enqueue under way never blocks: it is done in moments.
+			runtime.Gosched()
+		}
 		close(q.stop)
-		t := time.AfterFunc(q.s.FlushTimeout, q.cancel)
-		<-q.done
-		t.Stop()
-		q.cancel()
-		q.send.Close()
+		t := time.AfterFunc(time.Until(deadline), q.cancel)
+		defer t.Stop()
+		abandon := time.NewTimer(time.Until(deadline) + logfile.Grace)
+		defer abandon.Stop()
+		select {
+		case <-q.done:
+			q.cancel()
+		case <-abandon.C:
+			q.abandon()
+		}
 	})
 	return nil
 }
 
+// abandon counts as dropped the batch a Send that did not return holds
+// and what still waits.
+func (q *Queue) abandon() {
+	n := int(q.inflight.Swap(0))
+	for {
+		select {
+		case bp := <-q.ch:
+			n++
+			q.bytes.Add(-int64(cap(*bp)))
+			q.put(bp)
+			continue
+		default:
+		}
+		break
+	}
+	if n > 0 {
+		q.drop(n, "shutdown flush abandoned: the destination does not return")
+	}
+}
+
 func (q *Queue) run() {
 	defer close(q.done)
+	defer q.send.Close()
 	batch := make([]*[]byte, 0, min(q.s.MaxBatch, 1024))
 	view := make([][]byte, 0, cap(batch))
 	var timer *time.Timer
@@ -217,6 +286,11 @@ func (q *Queue) run() {
 // the queue is closing.
 func (q *Queue) coalesce(batch []*[]byte, timer *time.Timer) []*[]byte {
 	for len(batch) < q.s.MaxBatch {
+		// What waits already joins the batch whatever the timer says:
+		// a select with both ready would pick at random.
+		if batch = q.take(batch); len(batch) == q.s.MaxBatch {
+			return batch
+		}
 		select {
 		case bp := <-q.ch:
 			batch = append(batch, bp)
@@ -251,12 +325,19 @@ func (q *Queue) flush(batch []*[]byte, view [][]byte) {
 			return
 		}
 		if q.ctx.Err() != nil {
-			n := len(batch) + len(q.ch)
-			for len(q.ch) > 0 {
-				q.put(<-q.ch)
+			n := len(batch)
+			batch = q.release(batch)
+			for {
+				select {
+				case bp := <-q.ch:
+					n++
+					batch = q.release(append(batch, bp))
+					continue
+				default:
+				}
+				break
 			}
 			q.drop(n, "shutdown flush timed out")
-			q.release(batch)
 			return
 		}
 		view = q.deliver(batch, view)
@@ -273,14 +354,19 @@ func (q *Queue) deliver(batch []*[]byte, view [][]byte) [][]byte {
 	}
 	start := time.Now()
 	delay := q.s.InitialDelay
+	q.inflight.Store(int64(len(batch)))
 	for {
 		err := q.send.Send(q.ctx, view)
-		if err == nil {
-			q.sent.Add(uint64(len(batch)))
+		switch {
+		case err == nil:
+			if n := q.inflight.Swap(0); n > 0 {
+				q.sent.Add(uint64(n))
+			}
 			return view
-		}
-		if q.ctx.Err() != nil || time.Since(start)+delay > q.s.RetryTime {
-			q.drop(len(batch), "delivery failed: "+err.Error())
+		case q.ctx.Err() != nil || time.Since(start)+delay > q.s.RetryTime:
+			if n := q.inflight.Swap(0); n > 0 {
+				q.drop(int(n), "delivery failed: "+err.Error())
+			}
 			return view
 		}
 		q.warn(&q.lastRetry, "log delivery failed; retrying", "error", err.Error(), "retry_in", delay.String())
@@ -295,9 +381,7 @@ func (q *Queue) deliver(batch []*[]byte, view [][]byte) [][]byte {
 // release gives the batch's buffers back and returns it emptied.
 func (q *Queue) release(batch []*[]byte) []*[]byte {
 	for i, bp := range batch {
-		if q.s.MaxBytes > 0 {
-			q.bytes.Add(-int64(len(*bp)))
-		}
+		q.bytes.Add(-int64(cap(*bp)))
 		q.put(bp)
 		batch[i] = nil
 	}

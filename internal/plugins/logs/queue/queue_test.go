@@ -3,14 +3,18 @@ package queue
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
+
+	"github.com/turnpikegw/turnpike/internal/logfile"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -83,23 +87,30 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestBatchesBySizeAndDelay(t *testing.T) {
 	tests := []struct {
-		name  string
-		s     Settings
-		n     int
-		sizes []int
+		name string
+		s    Settings
+		// first entries are queued before the first Send, which blocks
+		// until the rest are queued too: how busy the machine is cannot
+		// split the batches.
+		first, n int
+		sizes    []int
 	}{
-		{name: "batch of one sends each entry", s: Settings{MaxBatch: 1, MaxEntries: 100}, n: 3, sizes: []int{1, 1, 1}},
-		{name: "full batches go before the delay", s: Settings{MaxBatch: 2, Delay: time.Hour, MaxEntries: 100}, n: 4, sizes: []int{2, 2}},
-		{name: "a partial batch goes after the delay", s: Settings{MaxBatch: 10, Delay: 50 * time.Millisecond, MaxEntries: 100}, n: 3, sizes: []int{3}},
+		{name: "batch of one sends each entry", s: Settings{MaxBatch: 1, MaxEntries: 100}, first: 1, n: 4, sizes: []int{1, 1, 1, 1}},
+		{name: "full batches go before the delay", s: Settings{MaxBatch: 2, Delay: time.Hour, MaxEntries: 100}, first: 2, n: 4, sizes: []int{2, 2}},
+		{name: "a partial batch goes after the delay", s: Settings{MaxBatch: 10, Delay: 50 * time.Millisecond, MaxEntries: 100}, first: 1, n: 4, sizes: []int{1, 3}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &recorder{}
+			r := &recorder{block: make(chan struct{})}
 			q := New(tt.s, r)
 			defer q.Close()
 			for i := range tt.n {
+				if i == tt.first {
+					waitFor(t, "the first send", func() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.calls == 1 })
+				}
 				enqueue(q, strconv.Itoa(i))
 			}
+			close(r.block)
 			waitFor(t, "delivery", func() bool { return q.Sent() == uint64(tt.n) })
 			var sizes []int
 			var all []string
@@ -107,13 +118,8 @@ func TestBatchesBySizeAndDelay(t *testing.T) {
 				sizes = append(sizes, len(b))
 				all = append(all, b...)
 			}
-			if len(sizes) != len(tt.sizes) {
+			if !slices.Equal(sizes, tt.sizes) {
 				t.Fatalf("batch sizes %v, want %v", sizes, tt.sizes)
-			}
-			for i := range sizes {
-				if sizes[i] != tt.sizes[i] {
-					t.Fatalf("batch sizes %v, want %v", sizes, tt.sizes)
-				}
 			}
 			for i, e := range all {
 				if e != strconv.Itoa(i) {
@@ -152,16 +158,41 @@ func TestFullQueueDropsAndCounts(t *testing.T) {
 
 func TestMaxBytesBoundsWaitingBytes(t *testing.T) {
 	r := &recorder{block: make(chan struct{})}
-	q := New(Settings{MaxBatch: 1, MaxEntries: 100, MaxBytes: 10}, r)
+	// An entry counts its buffer: Buffer's are 2 KiB.
+	q := New(Settings{MaxBatch: 1, MaxEntries: 100, MaxBytes: 3 * 2048}, r)
 	enqueue(q, "x")
 	waitFor(t, "the first send", func() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.calls == 1 })
-	if !enqueue(q, "123456") || enqueue(q, "12345") || !enqueue(q, "123") {
-		t.Error("max_bytes 10 should take 6 bytes, refuse 5 more and take 3")
+	if !enqueue(q, "1") || !enqueue(q, "2") || enqueue(q, "3") {
+		t.Error("max_bytes of three buffers should hold the one in flight and two waiting, and refuse a third")
+	}
+	if q.Bytes() != 3*2048 {
+		t.Errorf("%d bytes counted, want %d", q.Bytes(), 3*2048)
 	}
 	close(r.block)
 	q.Close()
-	if q.Dropped() != 1 {
-		t.Errorf("dropped %d, want 1", q.Dropped())
+	if q.Dropped() != 1 || q.Bytes() != 0 {
+		t.Errorf("dropped %d with %d bytes left, want 1 and 0", q.Dropped(), q.Bytes())
+	}
+}
+
+// A queue whose config sets no max_bytes is bounded all the same, and
+// an entry counts the memory its buffer holds, not its length: a
+// collector that is down cannot let clients fill memory.
+func TestDefaultMaxBytes(t *testing.T) {
+	r := &recorder{block: make(chan struct{})}
+	defer close(r.block)
+	q := New(Settings{MaxBatch: 1, MaxEntries: 100000}, r)
+	defer q.Close()
+	for range 200 {
+		bp := q.Buffer()
+		*bp = append(make([]byte, 0, 1<<20), 'x')
+		q.Enqueue(bp)
+		if q.Bytes() > DefaultMaxBytes {
+			t.Fatalf("%d bytes queued, over the default bound %d", q.Bytes(), DefaultMaxBytes)
+		}
+	}
+	if q.Dropped() != 200-DefaultMaxBytes>>20 {
+		t.Errorf("dropped %d of 200 one-MiB buffers, want %d", q.Dropped(), 200-DefaultMaxBytes>>20)
 	}
 }
 
@@ -220,19 +251,79 @@ func TestCloseFlushesQueued(t *testing.T) {
 	}
 }
 
+// stuck is a Sender whose Send ignores its ctx and returns only when
+// release is closed: a write to a stuck disk.
+type stuck struct {
+	calls   atomic.Int32
+	release chan struct{}
+}
+
+func (s *stuck) Send(context.Context, [][]byte) error {
+	s.calls.Add(1)
+	<-s.release
+	return nil
+}
+
+func (s *stuck) Close() {}
+
 func TestCloseWaitIsBounded(t *testing.T) {
-	r := &recorder{block: make(chan struct{})} // never opens: a hung collector
-	q := New(Settings{MaxBatch: 1, MaxEntries: 100, RetryTime: time.Minute, InitialDelay: time.Millisecond, MaxDelay: time.Millisecond, FlushTimeout: 200 * time.Millisecond}, r)
+	for _, tt := range []struct {
+		name string
+		send Sender
+	}{
+		{"a hung collector", &recorder{block: make(chan struct{})}},
+		{"a Send that ignores the cancel", &stuck{release: make(chan struct{})}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if s, ok := tt.send.(*stuck); ok {
+				defer close(s.release)
+			}
+			q := New(Settings{MaxBatch: 1, MaxEntries: 100, RetryTime: time.Minute, InitialDelay: time.Millisecond, MaxDelay: time.Millisecond, FlushTimeout: 200 * time.Millisecond}, tt.send)
+			for range 5 {
+				enqueue(q, "x")
+			}
+			closed := make(chan struct{})
+			start := time.Now()
+			go func() { q.Close(); close(closed) }()
+			select {
+			case <-closed:
+			case <-time.After(10 * time.Second):
+				t.Fatal("Close still waiting after 10s for a sender that does not return")
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("Close took %v; want about the flush timeout and grace", d)
+			}
+			if q.Dropped() != 5 {
+				t.Errorf("dropped %d, want 5", q.Dropped())
+			}
+		})
+	}
+}
+
+// Closes in a row sharing a Window take one flush timeout in all, not
+// one each.
+func TestWindowBoundsClosesInARow(t *testing.T) {
+	var w logfile.Window
+	var qs []*Queue
 	for range 5 {
+		r := &recorder{block: make(chan struct{})} // a collector that is down
+		q := New(Settings{MaxBatch: 1, MaxEntries: 10, RetryTime: time.Minute, FlushTimeout: time.Second, Window: &w}, r)
 		enqueue(q, "x")
+		qs = append(qs, q)
 	}
 	start := time.Now()
-	q.Close()
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("Close took %v with a hung sender; want about the flush timeout", d)
+	for _, q := range qs {
+		q.Close()
 	}
-	if q.Dropped() != 5 {
-		t.Errorf("dropped %d, want 5", q.Dropped())
+	// One flush timeout, then about 2 Graces for each later queue; in
+	// turn each would take its whole second.
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("closing 5 queues in a row took %v; want about 1s + 4 × 2 × %v", d, logfile.Grace)
+	}
+	for i, q := range qs {
+		if q.Dropped() != 1 {
+			t.Errorf("queue %d dropped %d, want 1", i, q.Dropped())
+		}
 	}
 }
 

@@ -1,0 +1,86 @@
+package logfile
+
+import (
+	"context"
+	"os"
+	"syscall"
+	"time"
+)
+
+// File appends to the file at Path, opened when first written. It opens
+// the file again for every write when Reopen is set, and otherwise when
+// Path no longer names the file it has open (moved away or deleted by log
+// rotation), so rotation needs no signal to the gateway. A File is used
+// by one goroutine at a time.
+type File struct {
+	Path   string
+	Reopen bool
+	f      *os.File
+	st     os.FileInfo
+}
+
+// Open opens path for appending without waiting: a FIFO opened without
+// O_NONBLOCK waits for a reader, forever when there is none. Go puts a
+// FIFO (or other pollable file) opened this way in its poller, so writes
+// to it honour deadlines; on a regular file the flag changes nothing.
+func Open(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NONBLOCK, 0o644)
+}
+
+// Check reports whether path can be opened for appending, without
+// waiting and without keeping it open, for config checks: a FIFO that has
+// no reader yet (ENXIO) is fine, its reader may start later.
+func Check(path string) error {
+	f, err := Open(path)
+	if err == nil {
+		return f.Close()
+	}
+	if pe, ok := err.(*os.PathError); ok && pe.Err == syscall.ENXIO {
+		return nil
+	}
+	return err
+}
+
+// Write appends p in one write. When ctx ends, a write waiting on a FIFO
+// (or other pollable file) returns; a regular file on a stuck disk cannot
+// be interrupted, which is why callers bound how long they wait for the
+// goroutine that writes.
+func (a *File) Write(ctx context.Context, p []byte) error {
+	if a.f != nil && (a.Reopen || a.moved()) {
+		a.Close()
+	}
+	if a.f == nil {
+		f, err := Open(a.Path)
+		if err != nil {
+			return err
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return err
+		}
+		a.f, a.st = f, st
+	}
+	f := a.f
+	stop := context.AfterFunc(ctx, func() { f.SetWriteDeadline(time.Unix(1, 0)) })
+	_, err := f.Write(p)
+	stop()
+	if err != nil {
+		a.Close()
+	}
+	return err
+}
+
+// moved reports whether the path names another file than the open one.
+func (a *File) moved() bool {
+	st, err := os.Stat(a.Path)
+	return err != nil || !os.SameFile(st, a.st)
+}
+
+// Close closes the open file, if any; the next Write opens it again.
+func (a *File) Close() {
+	if a.f != nil {
+		a.f.Close()
+		a.f = nil
+	}
+}

@@ -1,0 +1,48 @@
+package plugin
+
+import (
+	"net/http"
+	"strings"
+)
+
+// RequestSize is NGINX's $request_length, Kong's request.size: request
+// line, headers and body, counted as HTTP/1.1 frames them. Every log
+// plugin reports this one definition.
+func (c *Ctx) RequestSize() int64 {
+	r := c.Record
+	n := int64(len(r.Method)+len(r.URI)+len(r.Proto)+4) + r.BytesReceived
+	if c.Req != nil {
+		n += HeaderSize(c.Req.Header)
+	}
+	if r.Host != "" {
+		n += int64(len("Host: ") + len(r.Host) + 2)
+	}
+	return n
+}
+
+// HeaderSize is the size of a header block as HTTP/1.1 writes it, with
+// the blank line that ends it.
+func HeaderSize(h http.Header) int64 {
+	var n int64
+	for name, vals := range h {
+		for _, v := range vals {
+			n += int64(len(name) + len(v) + 4)
+		}
+	}
+	return n + 2
+}
+
+// HostOnly is host without its port, as NGINX's $host (an IPv6 address
+// keeps its brackets).
+func HostOnly(host string) string {
+	if strings.HasPrefix(host, "[") {
+		if i := strings.IndexByte(host, ']'); i > 0 {
+			return host[:i+1]
+		}
+		return host
+	}
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		return host[:i]
+	}
+	return host
+}
