@@ -116,9 +116,11 @@ type Instance any
 // connections). The gateway calls Close once, when no snapshot it will
 // route new requests through uses the instance any more: after a reload
 // replaced it, after a dry run built it, when a config failed to compile
-// and at shutdown. Requests already in flight may still call the instance
-// afterwards; it must answer them without its resources (fail open or
-// closed as its config says) rather than panic.
+// and at shutdown; the instances of one snapshot close concurrently, so
+// what Close shares with other instances needs its own locking. Requests
+// already in flight may still call the instance afterwards; it must
+// answer them without its resources (fail open or closed as its config
+// says) rather than panic.
 type Closer interface {
 	Close()
 }

@@ -2,7 +2,9 @@ package snapshot
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -220,5 +222,42 @@ consumers:
 	Reloaded(second, again)
 	if told := allTold(); len(told) != 2 {
 		t.Fatalf("a recompile of the same configuration told %v", told)
+	}
+}
+
+// barrierCloser's Close returns once all n closers of its barrier are in
+// Close, or after a few seconds, noting that it waited alone.
+type barrierCloser struct {
+	in    *atomic.Int32
+	n     int32
+	all   chan struct{}
+	alone *atomic.Bool
+}
+
+func (b *barrierCloser) Access(*plugin.Ctx) error { return nil }
+func (b *barrierCloser) Close() {
+	if b.in.Add(1) == b.n {
+		close(b.all)
+	}
+	select {
+	case <-b.all:
+	case <-time.After(3 * time.Second):
+		b.alone.Store(true)
+	}
+}
+
+// Release closes a snapshot's instances concurrently: a Close that waits
+// (a log queue flushing to a slow collector) does not hold the others.
+func TestReleaseClosesConcurrently(t *testing.T) {
+	var in atomic.Int32
+	var alone atomic.Bool
+	all := make(chan struct{})
+	s := &Snapshot{}
+	for range 3 {
+		s.Instances = append(s.Instances, &barrierCloser{in: &in, n: 3, all: all, alone: &alone})
+	}
+	Release(s, nil)
+	if alone.Load() || in.Load() != 3 {
+		t.Errorf("closes ran one after another (%d entered)", in.Load())
 	}
 }

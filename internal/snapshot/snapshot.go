@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -184,7 +185,10 @@ func Reloaded(old, s *Snapshot) {
 
 // Release closes the plugin instances of s that keep does not use (keep may
 // be nil: close them all). The loader calls it on the snapshot a reload
-// replaced, on a dry run's snapshot and at shutdown.
+// replaced, on a dry run's snapshot and at shutdown. The instances close
+// at once and Release waits for all: each log queue flushing what it
+// holds gets the whole flush window, and ten dead collectors cost one
+// window, not ten.
 func Release(s, keep *Snapshot) {
 	if s == nil {
 		return
@@ -196,9 +200,11 @@ func Release(s, keep *Snapshot) {
 			kept[inst] = true
 		}
 	}
+	var wg sync.WaitGroup
 	for _, inst := range s.Instances {
 		if cl, ok := inst.(plugin.Closer); ok && !kept[inst] {
-			cl.Close()
+			wg.Go(cl.Close)
 		}
 	}
+	wg.Wait()
 }
