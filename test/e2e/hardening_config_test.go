@@ -214,6 +214,25 @@ func TestConfigMaxSize(t *testing.T) {
 	}
 }
 
+// cfgPostUntilTaken posts doc to /config until it is not refused as busy:
+// cfgWaitLoading's probe may hold the loader at that moment, and a
+// refused load would never start (bounded: 200 tries).
+func cfgPostUntilTaken(gw *gwtest.Gateway, doc string) {
+	for range 200 {
+		req, _ := http.NewRequest(http.MethodPost, gw.AdminURL+"/config", strings.NewReader(doc))
+		req.Header.Set("Content-Type", "application/yaml")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 429 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // cfgWaitLoading waits until a load is running: POST /config answers 429
 // (the probe is invalid, so it changes nothing when it gets through).
 func cfgWaitLoading(t *testing.T, gw *gwtest.Gateway) {
@@ -241,23 +260,7 @@ func TestConfigSIGTERMDuringSlowLoad(t *testing.T) {
 			slow := cfgSlowConfig(up.URL)
 			switch via {
 			case "post":
-				// Posted until it is not refused as busy: a probe below may
-				// hold the loader for a moment.
-				go func() {
-					for range 200 {
-						req, _ := http.NewRequest(http.MethodPost, gw.AdminURL+"/config", strings.NewReader(slow))
-						req.Header.Set("Content-Type", "application/yaml")
-						resp, err := http.DefaultClient.Do(req)
-						if err != nil {
-							return
-						}
-						resp.Body.Close()
-						if resp.StatusCode != 429 {
-							return
-						}
-						time.Sleep(10 * time.Millisecond)
-					}
-				}()
+				go cfgPostUntilTaken(gw, slow)
 			case "sighup":
 				if err := os.WriteFile(gw.ConfigPath(), []byte(slow), 0o600); err != nil {
 					t.Fatal(err)
@@ -313,13 +316,7 @@ func TestConfigPluginValidateBusyDuringLoad(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
 	gw := gwtest.Start(t, adminRouteConfig(up.URL, "old"), gwtest.Options{Args: []string{"--watch=false"}})
 	slow := cfgSlowConfig(up.URL)
-	go func() {
-		req, _ := http.NewRequest(http.MethodPost, gw.AdminURL+"/config", strings.NewReader(slow))
-		req.Header.Set("Content-Type", "application/yaml")
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			resp.Body.Close()
-		}
-	}()
+	go cfgPostUntilTaken(gw, slow)
 	cfgWaitLoading(t, gw)
 	plugin := `{"name": "cors", "config": {"origins": ["https://a.example"]}}`
 	code, body := cfgPost(t, gw, "/schemas/plugins/validate", "application/json", plugin, 20*time.Second)
