@@ -483,3 +483,36 @@ func TestLogFilesToDeadFIFOHoldNoReload(t *testing.T) {
 		t.Fatal("the gateway did not exit")
 	}
 }
+
+// A global file-log logs requests no route matched, as Kong's global
+// plugins do: a scan of random paths leaves its trail, with the 404.
+func TestGlobalFileLogLogsUnroutedRequests(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	path := filepath.Join(t.TempDir(), "file.log")
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: api
+  url: %s
+  routes: [{name: r, paths: [/api]}]
+plugins:
+- name: file-log
+  config: {path: %s}
+`, up.URL, path), gwtest.Options{})
+	if resp, _ := gw.Get("/wp-login.php?apikey=s3cret"); resp.StatusCode != 404 {
+		t.Fatalf("unrouted request: %d", resp.StatusCode)
+	}
+	var entry struct {
+		Request  struct{ URI string } `json:"request"`
+		Response struct{ Status int } `json:"response"`
+		Route    map[string]any       `json:"route"`
+		Other    map[string]any       `json:"-"`
+	}
+	waitUntil(t, "the file-log line of the 404", func() bool {
+		data, _ := os.ReadFile(path)
+		return json.Unmarshal(data, &entry) == nil
+	})
+	if entry.Response.Status != 404 || !strings.HasPrefix(entry.Request.URI, "/wp-login.php") || entry.Route != nil {
+		t.Errorf("entry %+v", entry)
+	}
+}
