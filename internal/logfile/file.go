@@ -7,6 +7,11 @@ import (
 	"time"
 )
 
+// Grace is how long a closing writer waits, after its flush was
+// cancelled, before abandoning a write that does not return (a regular
+// file on a stuck disk).
+const Grace = 200 * time.Millisecond
+
 // File appends to the file at Path, opened when first written. It opens
 // the file again for every write when Reopen is set, and otherwise when
 // Path no longer names the file it has open (moved away or deleted by log

@@ -187,8 +187,8 @@ func Reloaded(old, s *Snapshot) {
 // be nil: close them all). The loader calls it on the snapshot a reload
 // replaced, on a dry run's snapshot and at shutdown. The instances close
 // at once and Release waits for all: each log queue flushing what it
-// holds gets the whole flush window, and ten dead collectors cost one
-// window, not ten.
+// holds gets its whole flush timeout, and ten dead collectors cost one
+// timeout, not ten.
 func Release(s, keep *Snapshot) {
 	if s == nil {
 		return

@@ -19,7 +19,7 @@ import (
 const maxQueued = 1 << 20
 
 // flushTimeout bounds how long Close writes what is queued (the log
-// plugins' queues have the same), unless the shared window ends sooner.
+// plugins' queues have the same).
 const flushTimeout = 5 * time.Second
 
 // warnEvery is the least time between two logged write errors, so that
@@ -39,7 +39,6 @@ type fileWriter struct {
 	file    logfile.File
 	logger  *slog.Logger
 	dropped prometheus.Counter // nil: not counted (dry runs, tests)
-	window  *logfile.Window    // nil: Close has flushTimeout
 	// lost counts the dropped lines, for tests and the warning.
 	lost atomic.Uint64
 	// inflight is the number of lines being written, taken (swapped to
@@ -58,8 +57,8 @@ type fileWriter struct {
 	done chan struct{}
 }
 
-func newFileWriter(path string, dropped prometheus.Counter, logger *slog.Logger, window *logfile.Window) *fileWriter {
-	w := &fileWriter{file: logfile.File{Path: path}, logger: logger, dropped: dropped, window: window,
+func newFileWriter(path string, dropped prometheus.Counter, logger *slog.Logger) *fileWriter {
+	w := &fileWriter{file: logfile.File{Path: path}, logger: logger, dropped: dropped,
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	go w.run()
@@ -124,8 +123,8 @@ func (w *fileWriter) write(batch []byte) {
 	}
 }
 
-// Close writes what is queued, until its flush deadline (flushTimeout or
-// the shared window's), and closes the file; lines logged after it are
+// Close writes what is queued, for up to flushTimeout, and closes the
+// file; lines logged after it are
 // dropped and counted. A write that does not return by the deadline and
 // Grace after it (a stuck disk) is abandoned, its lines and those
 // waiting counted as dropped; the goroutine ends when the write returns.
@@ -138,9 +137,6 @@ func (w *fileWriter) Close() {
 	w.closed = true
 	w.mu.Unlock()
 	deadline := time.Now().Add(flushTimeout)
-	if w.window != nil {
-		deadline = w.window.Deadline(flushTimeout)
-	}
 	// The writer sees closed on its next turn, which this wake-up (or one
 	// already pending) guarantees.
 	select {

@@ -2,7 +2,6 @@ package logging
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -62,9 +61,7 @@ type instance struct {
 	// where there is nowhere to write (dry runs).
 	out  plugin.LineWriter
 	file *fileWriter
-	// releaseWindow gives back the shared close window (nil: none).
-	releaseWindow func()
-	bufs          sync.Pool
+	bufs sync.Pool
 }
 
 // New compiles the format and checks that the file the config names can
@@ -107,12 +104,7 @@ func New(raw any, env plugin.Env) (plugin.Instance, error) {
 			Help: "Lines of the logging plugin's path lost to a full queue, a failed write or the shutdown flush, by plugin id.",
 		}, []string{"plugin_id"})).WithLabelValues(env.PluginID)
 	}
-	var window *logfile.Window
-	if env.Store != nil && env.Store.Shared != nil {
-		w, release := env.Store.Shared.Acquire(logfile.WindowKey, func() io.Closer { return new(logfile.Window) })
-		window, in.releaseWindow = w.(*logfile.Window), release
-	}
-	in.file = newFileWriter(cfg.Path, dropped, env.Logger, window)
+	in.file = newFileWriter(cfg.Path, dropped, env.Logger)
 	in.out = in.file
 	return in, nil
 }
@@ -135,8 +127,5 @@ func (in *instance) Log(c *plugin.Ctx) {
 func (in *instance) Close() {
 	if in.file != nil {
 		in.file.Close()
-	}
-	if in.releaseWindow != nil {
-		in.releaseWindow()
 	}
 }

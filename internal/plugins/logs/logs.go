@@ -6,7 +6,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/turnpikegw/turnpike/internal/logfile"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/logs/queue"
 )
@@ -53,8 +52,6 @@ func droppedMetric(r prometheus.Registerer) *prometheus.CounterVec {
 // openQueue returns the queue of plugin name for key: the one instances
 // with the same key use already (through env.Store), or a new one
 // delivering through the sender newSender makes. release gives it back.
-// The queues share the store's logfile.Window, so that closing many of
-// them in a row (shutdown) takes one flush timeout, not one each.
 func openQueue(env plugin.Env, name, key string, s queue.Settings, newSender func() queue.Sender) (q *queue.Queue, release func()) {
 	s.Plugin = name
 	s.Logger = env.Logger
@@ -65,13 +62,8 @@ func openQueue(env plugin.Env, name, key string, s queue.Settings, newSender fun
 		q := queue.New(s, newSender())
 		return q, func() { q.Close() }
 	}
-	w, releaseWindow := env.Store.Shared.Acquire(logfile.WindowKey, func() io.Closer { return new(logfile.Window) })
-	s.Window = w.(*logfile.Window)
-	v, releaseQueue := env.Store.Shared.Acquire(name+"\x00"+key, func() io.Closer { return queue.New(s, newSender()) })
-	return v.(*queue.Queue), func() {
-		releaseQueue()
-		releaseWindow()
-	}
+	v, release := env.Store.Shared.Acquire(name+"\x00"+key, func() io.Closer { return queue.New(s, newSender()) })
+	return v.(*queue.Queue), release
 }
 
 // millis turns a Kong millisecond field into a duration.

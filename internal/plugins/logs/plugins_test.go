@@ -425,8 +425,9 @@ func TestFileLogFollowsRotation(t *testing.T) {
 
 // file-log to FIFOs (a log sidecar that died, or one that stopped
 // reading) holds neither the log phase nor Close: the two instances,
-// closed in a row as a reload or shutdown does, take one flush timeout in
-// all, and what was not written is counted as dropped.
+// closed concurrently as a reload or shutdown does (snapshot.Release),
+// take one flush timeout and a grace in all, and what was not written is
+// counted as dropped.
 func TestFileLogToStuckFIFOsClosesInTime(t *testing.T) {
 	dir := t.TempDir()
 	noReader, stalled := filepath.Join(dir, "dead"), filepath.Join(dir, "stalled")
@@ -462,8 +463,10 @@ func TestFileLogToStuckFIFOsClosesInTime(t *testing.T) {
 	closed := make(chan struct{})
 	start := time.Now()
 	go func() {
-		dead.Close()
-		full.Close()
+		var wg sync.WaitGroup
+		wg.Go(dead.Close)
+		wg.Go(full.Close)
+		wg.Wait()
 		close(closed)
 	}()
 	select {

@@ -51,9 +51,6 @@ type Settings struct {
 	// FlushTimeout bounds how long Close waits to deliver what is queued
 	// (default 5 s).
 	FlushTimeout time.Duration
-	// Window, when set, shares the flush deadline with the other writers
-	// closed in a row (logfile.Window); nil: each Close has FlushTimeout.
-	Window *logfile.Window
 	// Logger gets the warnings (at most one per WarnEvery); nil: none.
 	Logger *slog.Logger
 	// Dropped counts dropped entries; nil: only Dropped() does.
@@ -201,7 +198,7 @@ func (q *Queue) warn(last *atomic.Int64, msg string, args ...any) {
 }
 
 // Close stops taking entries and delivers what is queued until its
-// flush deadline (FlushTimeout, or the Window's); entries undelivered then
+// flush timeout (FlushTimeout); entries undelivered then
 // are dropped and counted. A Send that ignores the cancel (a write to a
 // stuck disk) is abandoned Grace later: Close returns, counting its batch
 // and what waits as dropped, and the goroutine ends when Send returns,
@@ -209,9 +206,6 @@ func (q *Queue) warn(last *atomic.Int64, msg string, args ...any) {
 func (q *Queue) Close() error {
 	q.close.Do(func() {
 		deadline := time.Now().Add(q.s.FlushTimeout)
-		if q.s.Window != nil {
-			deadline = q.s.Window.Deadline(q.s.FlushTimeout)
-		}
 		q.state.Add(closedBit)
 		for q.state.Load() != closedBit {
 			// An Enqueue under way never blocks: it is done in moments.

@@ -13,8 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
-
-	"github.com/turnpikegw/turnpike/internal/logfile"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -297,33 +295,6 @@ func TestCloseWaitIsBounded(t *testing.T) {
 				t.Errorf("dropped %d, want 5", q.Dropped())
 			}
 		})
-	}
-}
-
-// Closes in a row sharing a Window take one flush timeout in all, not
-// one each.
-func TestWindowBoundsClosesInARow(t *testing.T) {
-	var w logfile.Window
-	var qs []*Queue
-	for range 5 {
-		r := &recorder{block: make(chan struct{})} // a collector that is down
-		q := New(Settings{MaxBatch: 1, MaxEntries: 10, RetryTime: time.Minute, FlushTimeout: time.Second, Window: &w}, r)
-		enqueue(q, "x")
-		qs = append(qs, q)
-	}
-	start := time.Now()
-	for _, q := range qs {
-		q.Close()
-	}
-	// One flush timeout, then about 2 Graces for each later queue; in
-	// turn each would take its whole second.
-	if d := time.Since(start); d > 4*time.Second {
-		t.Errorf("closing 5 queues in a row took %v; want about 1s + 4 × 2 × %v", d, logfile.Grace)
-	}
-	for i, q := range qs {
-		if q.Dropped() != 1 {
-			t.Errorf("queue %d dropped %d, want 1", i, q.Dropped())
-		}
 	}
 }
 
