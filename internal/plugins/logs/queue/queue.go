@@ -134,34 +134,39 @@ func (q *Queue) put(bp *[]byte) {
 
 // Enqueue queues the entry in bp, which the queue owns from now on. It
 // never blocks: when the queue is full (or closed) the entry is dropped
-// and counted, and false returned.
+// and counted, and false returned. It stops counting as under way before
+// it drops, whose warning writes to the gateway's log: Close, which waits
+// out the Enqueue calls under way, must not wait on that log's output.
 func (q *Queue) Enqueue(bp *[]byte) bool {
-	ok := q.enqueue(bp)
+	reason := q.enqueue(bp)
 	q.state.Add(-1)
-	return ok
+	if reason == "" {
+		return true
+	}
+	q.put(bp)
+	q.drop(1, reason)
+	return false
 }
 
-func (q *Queue) enqueue(bp *[]byte) bool {
+// enqueue puts bp in the channel, or returns why it did not.
+func (q *Queue) enqueue(bp *[]byte) (reason string) {
 	n := int64(cap(*bp))
 	switch {
 	case q.state.Add(1)&closedBit != 0:
-		q.drop(1, "queue closed")
+		return "queue closed"
 	case q.s.MaxEntryBytes > 0 && len(*bp) > q.s.MaxEntryBytes:
-		q.drop(1, "entry too large")
+		return "entry too large"
 	case q.bytes.Add(n) > int64(q.s.MaxBytes):
 		q.bytes.Add(-n)
-		q.drop(1, "queue full (max_bytes)")
-	default:
-		select {
-		case q.ch <- bp:
-			return true
-		default:
-			q.bytes.Add(-n)
-			q.drop(1, "queue full (max_entries)")
-		}
+		return "queue full (max_bytes)"
 	}
-	q.put(bp)
-	return false
+	select {
+	case q.ch <- bp:
+		return ""
+	default:
+		q.bytes.Add(-n)
+		return "queue full (max_entries)"
+	}
 }
 
 // Dropped is the number of entries this queue dropped.
@@ -208,7 +213,8 @@ func (q *Queue) Close() error {
 		deadline := time.Now().Add(q.s.FlushTimeout)
 		q.state.Add(closedBit)
 		for q.state.Load() != closedBit {
-			// An Enqueue under way never blocks: it is done in moments.
+			// An Enqueue under way never blocks (it logs no warning
+			// while counted): it is done in moments.
 			runtime.Gosched()
 		}
 		close(q.stop)

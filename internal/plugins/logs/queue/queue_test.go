@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strconv"
 	"sync"
@@ -295,6 +296,48 @@ func TestCloseWaitIsBounded(t *testing.T) {
 				t.Errorf("dropped %d, want 5", q.Dropped())
 			}
 		})
+	}
+}
+
+// blockingHandler is a slog.Handler whose Handle blocks until release is
+// closed (the gateway's log destination stalled: a full stderr pipe),
+// saying on entered that it was called.
+type blockingHandler struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h *blockingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *blockingHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *blockingHandler) WithGroup(string) slog.Handler            { return h }
+func (h *blockingHandler) Handle(context.Context, slog.Record) error {
+	h.entered <- struct{}{}
+	<-h.release
+	return nil
+}
+
+// An Enqueue blocked writing its drop warning to the gateway's log does
+// not hold Close: it no longer counts as under way then.
+func TestCloseDoesNotWaitForEnqueueBlockedInItsLogger(t *testing.T) {
+	h := &blockingHandler{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	q := New(Settings{MaxBatch: 1, MaxEntries: 10, MaxEntryBytes: 1, FlushTimeout: 100 * time.Millisecond, Logger: slog.New(h)}, &recorder{})
+	enqueued := make(chan bool)
+	go func() { enqueued <- enqueue(q, "too large") }()
+	<-h.entered
+	closed := make(chan struct{})
+	go func() { q.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Error("Close still waiting after 5s for an Enqueue blocked in its logger")
+	}
+	close(h.release)
+	<-closed
+	if <-enqueued {
+		t.Error("an entry over MaxEntryBytes was queued")
+	}
+	if q.Dropped() != 1 {
+		t.Errorf("dropped %d, want 1", q.Dropped())
 	}
 }
 
