@@ -1,7 +1,9 @@
 package logfile
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"syscall"
 	"time"
@@ -32,21 +34,39 @@ func Open(path string) (*os.File, error) {
 	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NONBLOCK, 0o644)
 }
 
+// pipeBuf is PIPE_BUF on Linux: a write to a pipe of at most this many
+// bytes is atomic, never interleaved with other writers' bytes.
+const pipeBuf = 4096
+
 // Check reports whether path can be opened for appending, without
-// waiting and without keeping it open, for config checks: a FIFO that has
-// no reader yet (ENXIO) is fine, its reader may start later.
+// waiting and without keeping it open, for config checks. Opening fails
+// with ENXIO for a FIFO that has no reader yet, which is fine (its reader
+// may start later), and for a Unix socket (/dev/stdout under systemd),
+// which no file write can reach: that is refused.
 func Check(path string) error {
 	f, err := Open(path)
 	if err == nil {
 		return f.Close()
 	}
 	if pe, ok := err.(*os.PathError); ok && pe.Err == syscall.ENXIO {
-		return nil
+		st, serr := os.Stat(path)
+		switch {
+		case serr != nil:
+			return err
+		case st.Mode()&os.ModeNamedPipe != 0:
+			return nil
+		case st.Mode()&os.ModeSocket != 0:
+			return fmt.Errorf("%s is a Unix socket, not a file or FIFO: it cannot be written to as a file", path)
+		}
 	}
 	return err
 }
 
-// Write appends p in one write. When ctx ends, a write waiting on a FIFO
+// Write appends p, whole lines, in one write; to a FIFO, in writes of
+// whole lines of at most PIPE_BUF (4 KiB) bytes each, which the kernel
+// keeps whole, so that other writers of the FIFO cannot split a line of
+// up to 4 KiB (a longer line gets a write of its own, which may
+// interleave with theirs). When ctx ends, a write waiting on a FIFO
 // (or other pollable file) returns; a regular file on a stuck disk cannot
 // be interrupted, which is why callers bound how long they wait for the
 // goroutine that writes.
@@ -68,12 +88,37 @@ func (a *File) Write(ctx context.Context, p []byte) error {
 	}
 	f := a.f
 	stop := context.AfterFunc(ctx, func() { f.SetWriteDeadline(time.Unix(1, 0)) })
-	_, err := f.Write(p)
+	var err error
+	if a.st.Mode()&os.ModeNamedPipe != 0 {
+		for len(p) > 0 && err == nil {
+			n := pipeChunk(p)
+			_, err = f.Write(p[:n])
+			p = p[n:]
+		}
+	} else {
+		_, err = f.Write(p)
+	}
 	stop()
 	if err != nil {
 		a.Close()
 	}
 	return err
+}
+
+// pipeChunk is the length of p's first write to a FIFO: its longest
+// prefix of whole lines within pipeBuf, or its first line when that is
+// longer (or all of p when p has no newline).
+func pipeChunk(p []byte) int {
+	if len(p) <= pipeBuf {
+		return len(p)
+	}
+	if i := bytes.LastIndexByte(p[:pipeBuf], '\n'); i >= 0 {
+		return i + 1
+	}
+	if i := bytes.IndexByte(p, '\n'); i >= 0 {
+		return i + 1
+	}
+	return len(p)
 }
 
 // moved reports whether the path names another file than the open one.

@@ -32,9 +32,11 @@ const warnEvery = 10 * time.Second
 // without a reader would hold the reload), and again when log rotation
 // moves it. Requests copy their line into the pending batch under a mutex
 // held only for that copy; the writer swaps the batch for its spare and
-// writes it whole, so lines are never split between writes and other
-// writers appending to the same file (another instance, after a reload)
-// interleave whole lines.
+// writes it through logfile.File.Write: to a regular file in one write
+// (O_APPEND), so other writers appending to it (another instance, after a
+// reload) interleave whole lines; to a FIFO in writes of whole lines of
+// at most PIPE_BUF (4 KiB), which the kernel keeps whole, so only a line
+// over 4 KiB may interleave with another writer's bytes.
 type fileWriter struct {
 	file    logfile.File
 	logger  *slog.Logger
