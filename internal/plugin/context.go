@@ -72,6 +72,13 @@ type Ctx struct {
 	// TraceID; it is pooled with the Ctx.
 	Record *record.Record
 
+	// GatewayHeaders are the canonical names of the request headers the
+	// gateway itself sets for the upstream after the access phase
+	// (X-Forwarded-*, X-Real-IP, Via, the request id header), nil before
+	// then. Kong logs the client's headers, not these (NGINX sets them on
+	// the upstream request only), and so do the log plugins.
+	GatewayHeaders []string
+
 	// Secrets are the header and query names that carry credentials
 	// under the configuration in force (secrets.go); log plugins ask
 	// SecretHeader and SecretQuery rather than read it.

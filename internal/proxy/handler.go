@@ -109,6 +109,8 @@ type Handler struct {
 	// ownedHeaders are the configured headers whose underscore spellings
 	// are dropped with the built-in ones (stripRequestHeaders).
 	ownedHeaders []string
+	// setHeaders are the headers setForwarded sets (Ctx.GatewayHeaders).
+	setHeaders []string
 }
 
 // NewHandler makes the proxy handler.
@@ -154,6 +156,8 @@ func NewHandler(snap *snapshot.Holder, opts Options) *Handler {
 		h2:     newH2Client(),
 	}
 	h.ownedHeaders = []string{opts.RealIPHeader, opts.RequestIDHeader}
+	h.setHeaders = []string{"X-Real-Ip", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Port",
+		"X-Forwarded-Path", "X-Forwarded-Prefix", "Via", opts.RequestIDHeader}
 	h.retryStatus = makeStatusSet(opts.RetryOnStatuses)
 	h.budgets = budgets{percent: opts.RetryBudget, holder: snap}
 	h.bodyPool.New = func() any { b := make([]byte, 0, pooledBodySize); return &b }
@@ -523,6 +527,7 @@ func (h *Handler) setForwarded(r *http.Request, st *reqState, lh *listenerHandle
 		set(7, "Via", h.via)
 	}
 	set(8, h.opts.RequestIDHeader, c.RequestID)
+	c.GatewayHeaders = h.setHeaders
 }
 
 // noPeer answers 503 when the balancer has no target to offer (or the

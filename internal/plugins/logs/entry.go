@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -48,7 +49,7 @@ func AppendEntry(b []byte, c *plugin.Ctx) []byte {
 	b = append(b, `,"method":`...)
 	b = jsonw.AppendString(b, r.Method)
 	b = append(b, `,"headers":`...)
-	b = appendHeaders(b, c.Req.Header, r.Host, c)
+	b = appendHeaders(b, c.Req.Header, r.Host, c, c.GatewayHeaders)
 	b = append(b, `,"size":`...)
 	b = strconv.AppendInt(b, c.RequestSize(), 10)
 	if cs := c.Req.TLS; cs != nil {
@@ -63,7 +64,7 @@ func AppendEntry(b []byte, c *plugin.Ctx) []byte {
 	b = append(b, `","response":{"status":`...)
 	b = strconv.AppendInt(b, int64(r.Status), 10)
 	b = append(b, `,"headers":`...)
-	b = appendHeaders(b, c.Resp.Header, "", c)
+	b = appendHeaders(b, c.Resp.Header, "", c, nil)
 	b = append(b, `,"size":`...)
 	b = strconv.AppendInt(b, responseSize(c, r), 10)
 	b = append(b, `},"latencies":`...)
@@ -261,7 +262,7 @@ func appendArgValue(b []byte, a *queryArg, secret bool) []byte {
 // appendHeaders writes h as Kong's get_headers() gives it: names in
 // lower case, a repeated header an array, credentials redacted; host,
 // when set, first (Go keeps it out of the map); within the map bounds.
-func appendHeaders(b []byte, h http.Header, host string, c *plugin.Ctx) []byte {
+func appendHeaders(b []byte, h http.Header, host string, c *plugin.Ctx, skip []string) []byte {
 	start := len(b)
 	b = append(b, '{')
 	n := 0
@@ -271,7 +272,7 @@ func appendHeaders(b []byte, h http.Header, host string, c *plugin.Ctx) []byte {
 		n++
 	}
 	for name, vals := range h {
-		if n == MaxMapEntries || len(vals) == 0 {
+		if n == MaxMapEntries || len(vals) == 0 || slices.Contains(skip, name) {
 			continue
 		}
 		// Raw bytes are fewer than escaped ones: a header that cannot

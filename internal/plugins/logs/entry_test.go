@@ -240,3 +240,26 @@ func TestEntryLogValues(t *testing.T) {
 		t.Errorf("correlation_id %v", got["correlation_id"])
 	}
 }
+
+// The request headers are the client's, as Kong logs them: those the
+// gateway set for the upstream (X-Forwarded-*, Via, ...) are left out; the
+// response's Via is the client's and stays.
+func TestEntryLeavesOutGatewaySetRequestHeaders(t *testing.T) {
+	c := proxiedCtx()
+	c.Req.Header.Set("X-Forwarded-For", "127.0.0.1")
+	c.Req.Header.Set("Via", "1.1 turnpike")
+	c.Resp.Header.Set("Via", "1.1 turnpike")
+	c.GatewayHeaders = []string{"X-Forwarded-For", "Via"}
+	got := decode(t, AppendEntry(nil, c))
+	req := got["request"].(map[string]any)["headers"].(map[string]any)
+	resp := got["response"].(map[string]any)["headers"].(map[string]any)
+	if _, ok := req["x-forwarded-for"]; ok {
+		t.Errorf("request headers %v", req)
+	}
+	if _, ok := req["via"]; ok {
+		t.Errorf("request headers %v", req)
+	}
+	if req["x-api-key"] == nil || resp["via"] != "1.1 turnpike" {
+		t.Errorf("request %v, response %v", req, resp)
+	}
+}
