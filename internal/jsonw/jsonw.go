@@ -10,37 +10,58 @@ import "unicode/utf8"
 // (DEL included) so that a client cannot forge or split log lines. Invalid
 // UTF-8 becomes U+FFFD, so the output is always valid JSON.
 func AppendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
 	b = append(b, '"')
+	b = AppendInner(b, s)
+	return append(b, '"')
+}
+
+// plain are the ASCII bytes a JSON string holds as they are.
+var plain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// AppendInner appends s escaped as AppendString does, without the quotes
+// around it: for values written inside a string the caller quotes. Runs
+// of plain bytes are copied whole.
+func AppendInner(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	done := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c < 0x20 || c == 0x7f:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
-			}
+		if c < utf8.RuneSelf && plain[c] {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, `\ufffd`...)
+		b = append(b, s[done:i]...)
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
 		} else {
-			b = append(b, s[i:i+size]...)
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, `\ufffd`...)
+			} else {
+				b = append(b, s[i:i+size]...)
+			}
+			i += size
 		}
-		i += size
+		done = i
 	}
-	return append(b, '"')
+	return append(b, s[done:]...)
 }
 
 // AppendCJSONString appends s as a JSON string the way Kong's cjson writes
@@ -73,15 +94,6 @@ func AppendCJSONString(b []byte, s string) []byte {
 		}
 	}
 	return append(b, '"')
-}
-
-// AppendInner appends s escaped as AppendString does, without the quotes
-// around it: for values written inside a string the caller quotes.
-func AppendInner(b []byte, s string) []byte {
-	start := len(b)
-	b = AppendString(b, s)
-	copy(b[start:], b[start+1:len(b)-1])
-	return b[:len(b)-2]
 }
 
 // LowerASCII turns ASCII upper case into lower case in place: safe on

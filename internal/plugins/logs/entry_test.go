@@ -263,3 +263,40 @@ func TestEntryLeavesOutGatewaySetRequestHeaders(t *testing.T) {
 		t.Errorf("request %v, response %v", req, resp)
 	}
 }
+
+// BenchmarkAppendEntryProxied is the entry of bench/plugins.sh's httplog
+// route: a plain GET with a key, answered by the upstream.
+func BenchmarkAppendEntryProxied(b *testing.B) {
+	req := httptest.NewRequest("GET", "http://127.0.0.1:8000/httplog/hello", nil)
+	req = req.WithContext(context.WithValue(req.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8000}))
+	req.Header = http.Header{"User-Agent": {"hey/0.0.1"}, "Accept": {"*/*"}, "Apikey": {"k3y"}, "Accept-Encoding": {"gzip"}}
+	rec := &record.Record{
+		Time: started, RequestID: "0b5f0c3e6d2a4c1f9e8d7c6b5a493827", ClientIP: "127.0.0.1", Method: "GET",
+		URI: "/httplog/hello", Host: "127.0.0.1:8000", Proto: "HTTP/1.1", Status: 200, BytesSent: 5, Source: record.SourceUpstream,
+	}
+	i := rec.AddAttempt("127.0.0.1:9000", 0)
+	rec.Attempts[i].Outcome, rec.Attempts[i].Status = record.OutcomeResponse, 200
+	rec.Answered = 1
+	entity := func(kind string) *plugin.Rendered {
+		return plugin.NewRendered(func() []byte {
+			return []byte(`{"id":"` + kind + `-0b5f0c3e-6d2a-4c1f-9e8d","name":"httplog","protocols":["http","https"],"created_at":1700000000,"updated_at":1700000000,"https_redirect_status_code":426,"path_handling":"v0","preserve_host":false,"regex_priority":0,"request_buffering":true,"response_buffering":true,"strip_path":true,"ws_id":"0dc6f45b-8f8d-40d2-a504-473544ee190b","paths":["/httplog"],"tags":null,"headers":null}`)
+		})
+	}
+	c := &plugin.Ctx{
+		Req: req, Method: "GET", Path: "/hello", Scheme: "http", RequestID: rec.RequestID, ClientIP: "127.0.0.1", StartedAt: started,
+		Route:   &plugin.RouteInfo{ID: "r1", Name: "httplog", Entity: entity("route")},
+		Service: &plugin.ServiceInfo{ID: "s1", Name: "backend", Entity: entity("service")},
+		Resp: plugin.Response{Status: 200, FromUpstream: true, Size: 5, Header: http.Header{
+			"Content-Type": {"text/plain; charset=utf-8"}, "Content-Length": {"5"}, "Date": {"Mon, 07 Dec 2026 03:33:11 GMT"},
+			"Via": {"1.1 turnpike"}, "X-Request-Id": {rec.RequestID}, "X-Turnpike-Upstream-Latency": {"1"}, "X-Turnpike-Proxy-Latency": {"0"},
+		}},
+		Record: rec,
+	}
+	c.Secrets = plugin.NewSecrets([]string{"apikey"}, []string{"apikey"})
+	buf := make([]byte, 0, 4096)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendEntry(buf[:0], c)
+	}
+	b.SetBytes(int64(len(buf)))
+}
