@@ -9,11 +9,18 @@ import (
 // line, headers and body, counted as HTTP/1.1 frames them. Every log
 // plugin reports this one definition.
 func (c *Ctx) RequestSize() int64 {
-	r := c.Record
-	n := int64(len(r.Method)+len(r.URI)+len(r.Proto)+4) + r.BytesReceived
+	var headerSize int64
 	if c.Req != nil {
-		n += HeaderSize(c.Req.Header)
+		headerSize = HeaderSize(c.Req.Header)
 	}
+	return c.RequestSizeOf(headerSize)
+}
+
+// RequestSizeOf is RequestSize for a caller that has counted the
+// request's HeaderSize already.
+func (c *Ctx) RequestSizeOf(headerSize int64) int64 {
+	r := c.Record
+	n := int64(len(r.Method)+len(r.URI)+len(r.Proto)+4) + r.BytesReceived + headerSize
 	if r.Host != "" {
 		n += int64(len("Host: ") + len(r.Host) + 2)
 	}

@@ -49,9 +49,9 @@ func AppendEntry(b []byte, c *plugin.Ctx) []byte {
 	b = append(b, `,"method":`...)
 	b = jsonw.AppendString(b, r.Method)
 	b = append(b, `,"headers":`...)
-	b = appendHeaders(b, c.Req.Header, r.Host, c, c.GatewayHeaders)
+	b, reqHeaders := appendHeaders(b, c.Req.Header, r.Host, c, c.GatewayHeaders)
 	b = append(b, `,"size":`...)
-	b = strconv.AppendInt(b, c.RequestSize(), 10)
+	b = strconv.AppendInt(b, c.RequestSizeOf(reqHeaders), 10)
 	if cs := c.Req.TLS; cs != nil {
 		b = appendTLS(b, cs)
 	}
@@ -64,9 +64,9 @@ func AppendEntry(b []byte, c *plugin.Ctx) []byte {
 	b = append(b, `","response":{"status":`...)
 	b = strconv.AppendInt(b, int64(r.Status), 10)
 	b = append(b, `,"headers":`...)
-	b = appendHeaders(b, c.Resp.Header, "", c, nil)
+	b, respHeaders := appendHeaders(b, c.Resp.Header, "", c, nil)
 	b = append(b, `,"size":`...)
-	b = strconv.AppendInt(b, responseSize(c, r), 10)
+	b = strconv.AppendInt(b, responseSize(respHeaders, r), 10)
 	b = append(b, `},"latencies":`...)
 	b = appendLatencies(b, r)
 	b = appendTries(b, r)
@@ -262,7 +262,8 @@ func appendArgValue(b []byte, a *queryArg, secret bool) []byte {
 // appendHeaders writes h as Kong's get_headers() gives it: names in
 // lower case, a repeated header an array, credentials redacted; host,
 // when set, first (Go keeps it out of the map); within the map bounds.
-func appendHeaders(b []byte, h http.Header, host string, c *plugin.Ctx, skip []string) []byte {
+// It returns h's plugin.HeaderSize too, counted on the same pass.
+func appendHeaders(b []byte, h http.Header, host string, c *plugin.Ctx, skip []string) ([]byte, int64) {
 	start := len(b)
 	b = append(b, '{')
 	n := 0
@@ -271,20 +272,25 @@ func appendHeaders(b []byte, h http.Header, host string, c *plugin.Ctx, skip []s
 		b = jsonw.AppendString(b, host)
 		n++
 	}
+	headerSize := int64(2)
+	full := false
 	for name, vals := range h {
-		if n == MaxMapEntries || len(vals) == 0 || slices.Contains(skip, name) {
+		size := 0
+		for _, v := range vals {
+			size += len(v)
+		}
+		headerSize += int64(size + len(vals)*(len(name)+4))
+		size += len(name)
+		if full || n == MaxMapEntries || len(vals) == 0 || slices.Contains(skip, name) {
 			continue
 		}
 		// Raw bytes are fewer than escaped ones: a header that cannot
 		// fit is not written at all, so one huge header does not grow
 		// the buffer (which the queue counts whole).
-		size := len(name)
-		for _, v := range vals {
-			size += len(v)
-		}
 		mark := len(b)
 		if mark-start+size > MaxMapBytes {
-			break
+			full = true
+			continue
 		}
 		if n > 0 {
 			b = append(b, ',')
@@ -311,16 +317,17 @@ func appendHeaders(b []byte, h http.Header, host string, c *plugin.Ctx, skip []s
 		}
 		if len(b)-start > MaxMapBytes {
 			b = b[:mark]
-			break
+			full = true
 		}
 	}
-	return append(b, '}')
+	return append(b, '}'), headerSize
 }
 
 // responseSize is Kong's response.size (NGINX's $bytes_sent): status
-// line, headers and body, counted as HTTP/1.1 frames them.
-func responseSize(c *plugin.Ctx, r *record.Record) int64 {
-	return int64(len("HTTP/1.1 200 \r\n")+len(http.StatusText(r.Status))) + plugin.HeaderSize(c.Resp.Header) + r.BytesSent
+// line, headers (headerSize, their plugin.HeaderSize) and body, counted
+// as HTTP/1.1 frames them.
+func responseSize(headerSize int64, r *record.Record) int64 {
+	return int64(len("HTTP/1.1 200 \r\n")+len(http.StatusText(r.Status))) + headerSize + r.BytesSent
 }
 
 func appendTLS(b []byte, cs *tls.ConnectionState) []byte {
