@@ -1,6 +1,9 @@
 package plugin
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // Credentials must never leave the gateway in logs. The headers that
 // carry them by their nature are redacted always; beyond those, every
@@ -22,6 +25,8 @@ var alwaysSecret = [...]string{"authorization", "proxy-authorization", "cookie",
 type Secrets struct {
 	headers []string // lower case
 	query   []string
+	// unicode: a header name holds a byte outside ASCII.
+	unicode bool
 }
 
 // Add adds header names (any case) and query argument names.
@@ -29,6 +34,7 @@ func (s *Secrets) Add(headers, query []string) {
 	for _, h := range headers {
 		if h = strings.ToLower(h); !has(s.headers, h) && !has(alwaysSecret[:], h) {
 			s.headers = append(s.headers, h)
+			s.unicode = s.unicode || !isASCII(h)
 		}
 	}
 	for _, q := range query {
@@ -51,8 +57,12 @@ func has(list []string, v string) bool {
 // credential: always for authentication and cookie headers, and for the
 // names the configuration's auth plugins read credentials from.
 func (c *Ctx) SecretHeader(name string) bool {
+	// strings.EqualFold matches strings of different lengths only through
+	// letters outside ASCII (ſ is s, K is k): ASCII names of different
+	// lengths need no comparing.
+	ascii := isASCII(name) && (c.Secrets == nil || !c.Secrets.unicode)
 	for _, s := range alwaysSecret {
-		if strings.EqualFold(name, s) {
+		if (!ascii || len(name) == len(s)) && strings.EqualFold(name, s) {
 			return true
 		}
 	}
@@ -60,11 +70,20 @@ func (c *Ctx) SecretHeader(name string) bool {
 		return false
 	}
 	for _, s := range c.Secrets.headers {
-		if strings.EqualFold(name, s) {
+		if (!ascii || len(name) == len(s)) && strings.EqualFold(name, s) {
 			return true
 		}
 	}
 	return false
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // SecretQuery reports whether query argument name carries a credential

@@ -22,3 +22,16 @@ func TestSecretHeadersAndQuery(t *testing.T) {
 		t.Error("configured names")
 	}
 }
+
+// Names match as strings.EqualFold matches them, letters outside ASCII
+// that fold into ASCII ones (ſ is s, K is k) included.
+func TestSecretHeaderFoldsUnicode(t *testing.T) {
+	c := &Ctx{}
+	if !c.SecretHeader("ſet-Cookie") || c.SecretHeader("x-set-cookie") {
+		t.Error("always-secret headers")
+	}
+	c.Secrets = NewSecrets([]string{"X-ſecret", "api\u212Aey"}, nil)
+	if !c.SecretHeader("x-secret") || !c.SecretHeader("APIKEY") || !c.SecretHeader("x-ſecret") || c.SecretHeader("x-secrets") {
+		t.Error("configured headers")
+	}
+}
