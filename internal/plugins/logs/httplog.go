@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -80,11 +81,7 @@ func httpKey(c *HTTPConfig) string {
 		b.WriteString(s)
 		b.WriteByte(0)
 	}
-	names := make([]string, 0, len(c.Headers))
-	for n := range c.Headers {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(c.Headers))
 	for _, n := range names {
 		b.WriteString(n + "\x01" + c.Headers[n] + "\x00")
 	}
@@ -112,15 +109,9 @@ func newHTTPSender(c *HTTPConfig) (func() *httpSender, plugin.Errors) {
 		add("content_type", "expected one of: application/json, application/json; charset=utf-8")
 	}
 	errs = positive(errs, "timeout", c.Timeout)
-	if !(c.Keepalive >= 0) || c.Keepalive > 1e9 {
-		add("keepalive", "value should be between 0 and 1000000000")
-	}
+	errs = nonNegative(errs, "keepalive", c.Keepalive)
 	header := http.Header{}
-	names := make([]string, 0, len(c.Headers))
-	for n := range c.Headers {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	names := slices.Sorted(maps.Keys(c.Headers))
 	for _, n := range names {
 		path := "headers." + n
 		switch {

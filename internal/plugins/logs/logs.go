@@ -84,3 +84,12 @@ func positive(errs plugin.Errors, path string, v float64) plugin.Errors {
 	}
 	return errs
 }
+
+// nonNegative is positive with 0 allowed (a keepalive of 0 closes the
+// connection after each send).
+func nonNegative(errs plugin.Errors, path string, v float64) plugin.Errors {
+	if !(v >= 0) || v > 1e9 {
+		errs = append(errs, plugin.Problem{Path: path, Message: "value should be between 0 and 1000000000"})
+	}
+	return errs
+}

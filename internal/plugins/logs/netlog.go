@@ -79,9 +79,7 @@ func newTCPLog(cfg any, env plugin.Env) (plugin.Instance, error) {
 	c := cfg.(*TCPConfig)
 	errs := checkHostPort(nil, c.Host, c.Port)
 	errs = positive(errs, "timeout", c.Timeout)
-	if !(c.Keepalive >= 0) || c.Keepalive > 1e9 {
-		errs = append(errs, plugin.Problem{Path: "keepalive", Message: "value should be between 0 and 1000000000"})
-	}
+	errs = nonNegative(errs, "keepalive", c.Keepalive)
 	errs = append(errs, refuseLua(c.CustomFieldsByLua)...)
 	if len(errs) > 0 {
 		return nil, errs
