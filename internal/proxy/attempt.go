@@ -35,9 +35,8 @@ func (st *reqState) begin(t *upstream.Target) *attempt {
 
 func (a *attempt) rec() *record.Attempt { return &a.st.rec.Attempts[a.i] }
 
-// connected and sent mark the steps of the exchange.
+// connected marks when a connection was in hand.
 func (a *attempt) connected() { a.rec().Connected = time.Since(a.start) }
-func (a *attempt) sent()      { a.rec().Sent = time.Since(a.start) }
 
 // fail ends an attempt that got no usable response head.
 func (a *attempt) fail(ctx context.Context, err error, f retryFailure) {

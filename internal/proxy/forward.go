@@ -230,7 +230,6 @@ func (h *Handler) exchangeH1(ctx context.Context, conn *upstream.Conn, x *exchan
 		}
 		return upstreamHead{}, err
 	}
-	a.sent()
 	return readHead(conn.R, hdr, hr)
 }
 

@@ -39,7 +39,6 @@ func (tunnelTransport) roundTrip(h *Handler, x *exchange, a *attempt, ct time.Du
 	hdr := x.w.Header()
 	var head upstreamHead
 	if err = conn.W.Flush(); err == nil {
-		a.sent()
 		head, err = readHead(conn.R, hdr, headRequest{websocket: true, maxBytes: h.opts.MaxResponseHeaderBytes})
 	}
 	if err != nil {

@@ -114,7 +114,6 @@ type Attempt struct {
 	// Start is when the attempt began, counted from the request's Time.
 	Start     time.Duration
 	Connected time.Duration // a connection was in hand
-	Sent      time.Duration // the request (head and buffered body) was written
 	Head      time.Duration // the response head was read
 	End       time.Duration // the attempt failed, or its response body ended
 	// BytesIn are the response body bytes read from the upstream (for a
