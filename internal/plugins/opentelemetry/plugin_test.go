@@ -307,3 +307,14 @@ func TestLogRecordPerRequest(t *testing.T) {
 		t.Fatalf("attributes %v", a)
 	}
 }
+
+func TestHostOnlyServerAddress(t *testing.T) {
+	for in, want := range map[string]string{
+		"api.test": "api.test", "api.test:8443": "api.test", "192.0.2.1:80": "192.0.2.1",
+		"[2001:db8::1]:443": "2001:db8::1", "[2001:db8::1]": "2001:db8::1", "": "",
+	} {
+		if got := hostOnly(in); got != want {
+			t.Errorf("hostOnly(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
