@@ -133,21 +133,30 @@ func TestUnsampledRequestOnlyPropagates(t *testing.T) {
 	c := request(nil)
 	in.Access(c)
 	finish(c)
+	// Checked before Log, which removes any state it finds.
+	if c.Shared[Name] != nil {
+		t.Fatal("an unsampled request kept a state")
+	}
 	in.Log(c)
 	tp := c.Req.Header.Get("Traceparent")
 	if len(tp) != 55 || !strings.HasSuffix(tp, "-00") || tp[3:35] != c.Record.TraceID {
 		t.Fatalf("traceparent %q, record trace id %q", tp, c.Record.TraceID)
 	}
-	if c.Shared[Name] != nil {
-		t.Fatal("an unsampled request kept a state")
-	}
 	// A sampled parent is honoured whatever the rate.
-	c = request(http.Header{"Traceparent": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}})
+	const sampledTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	c = request(http.Header{"Traceparent": {"00-" + sampledTrace + "-00f067aa0ba902b7-01"}})
 	in.Access(c)
 	finish(c)
 	in.Log(c)
-	if spans := waitSpans(t, r, 7); len(spans) != 7 {
-		t.Fatalf("%d spans: the unsampled request sent some", len(spans))
+	in.Close() // flushes everything queued: nothing can arrive later
+	spans := r.spans()
+	if len(spans) != 7 {
+		t.Fatalf("%d spans, want the sampled request's 7", len(spans))
+	}
+	for _, s := range spans {
+		if hexs(s.TraceId) != sampledTrace {
+			t.Errorf("%s in trace %x: the unsampled request sent it", s.Name, s.TraceId)
+		}
 	}
 }
 
