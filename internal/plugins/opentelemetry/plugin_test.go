@@ -110,11 +110,12 @@ func TestSpansOfARequest(t *testing.T) {
 		tries[0], tries[1] = tries[1], tries[0]
 	}
 	first, last := attrs(tries[0]), attrs(tries[1])
-	if first["try_count"] != "1" || first["turnpike.upstream.outcome"] != "connect_error" || tries[0].Status.Code != tracepb.Status_STATUS_CODE_ERROR {
+	if first["try_count"] != "1" || first["turnpike.upstream.outcome"] != "connect_error" || tries[0].Status.Code != tracepb.Status_STATUS_CODE_ERROR ||
+		first["http.response.body.size"] != "" {
 		t.Errorf("first try %v status %v", first, tries[0].Status)
 	}
 	if last["try_count"] != "2" || last["http.request.resend_count"] != "1" || last["http.response.status_code"] != "200" ||
-		last["server.address"] != "10.0.0.2" || last["server.port"] != "8080" {
+		last["server.address"] != "10.0.0.2" || last["server.port"] != "8080" || last["http.response.body.size"] != "1234" {
 		t.Errorf("last try %v", last)
 	}
 	// The upstream was told the last try's span is its parent.

@@ -207,6 +207,7 @@ func (w *spanWriter) attempt(b []byte, rec *record.Record, j int, st *traceState
 	}
 	if a.Status != 0 {
 		b = appendIntAttr(b, fSpanAttributes, "http.response.status_code", int64(a.Status))
+		b = appendIntAttr(b, fSpanAttributes, "http.response.body.size", a.BytesIn)
 	}
 	if a.Outcome != record.OutcomeResponse || a.Status >= 500 {
 		b = appendStatus(b, a.Outcome)
