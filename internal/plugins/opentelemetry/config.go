@@ -1,10 +1,11 @@
 package opentelemetry
 
 import (
+	"maps"
 	"math"
 	"net/textproto"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -210,7 +211,7 @@ func (k *checker) url(path, v string) string {
 }
 
 func (k *checker) headers(h map[string]string) map[string]string {
-	for _, name := range sortedKeys(h) {
+	for _, name := range slices.Sorted(maps.Keys(h)) {
 		if !plugin.ValidHeaderName(name) {
 			k.add("headers."+name, "bad header name '"+name+"', allowed characters are A-Z, a-z, 0-9, '_', and '-'")
 		}
@@ -226,7 +227,7 @@ func (k *checker) resource(c *Config) []attribute.KeyValue {
 		path string
 		m    map[string]any
 	}{{"tags", c.Tags}, {"resource_attributes", c.ResourceAttributes}} {
-		for _, key := range sortedKeys(src.m) {
+		for _, key := range slices.Sorted(maps.Keys(src.m)) {
 			path := src.path + "." + key
 			if key == "" {
 				k.add(src.path, "a key is empty")
@@ -256,7 +257,7 @@ func (k *checker) resource(c *Config) []attribute.KeyValue {
 		attrs["service.name"] = attribute.String("service.name", *c.ServiceName)
 	}
 	out := make([]attribute.KeyValue, 0, len(attrs))
-	for _, key := range sortedKeys(attrs) {
+	for _, key := range slices.Sorted(maps.Keys(attrs)) {
 		out = append(out, attrs[key])
 	}
 	return out
@@ -367,15 +368,6 @@ func (k *checker) badFormat(path, name string, preserve bool) {
 		list = "preserve, ignore, " + list
 	}
 	k.add(path, "expected one of: "+list)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for key := range m {
-		keys = append(keys, key)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func canonical(name string) string { return textproto.CanonicalMIMEHeaderKey(name) }

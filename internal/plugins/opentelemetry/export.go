@@ -2,6 +2,7 @@ package opentelemetry
 
 import (
 	"context"
+	"encoding/binary"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -221,24 +222,18 @@ func (q *queue[T]) shutdown(ctx context.Context) {
 	q.closeFn(sctx)
 }
 
-// randomID fills b with random bytes, never all zeros (an invalid id).
+// randomID fills b (a multiple of 8 bytes long) with random bytes, never all zeros (an invalid id).
 // math/rand/v2's generator is per thread and seeded from the system's:
 // no lock, and not predictable from the ids a client sees.
 func randomID(b []byte) {
 	for {
 		for i := 0; i < len(b); i += 8 {
-			putUint64Tail(b[i:], rand.Uint64())
+			binary.LittleEndian.PutUint64(b[i:], rand.Uint64())
 		}
 		for _, c := range b {
 			if c != 0 {
 				return
 			}
 		}
-	}
-}
-
-func putUint64Tail(b []byte, n uint64) {
-	for i := 0; i < len(b) && i < 8; i++ {
-		b[i] = byte(n >> (8 * i))
 	}
 }

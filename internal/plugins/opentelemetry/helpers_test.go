@@ -223,6 +223,7 @@ func finish(c *plugin.Ctx) {
 	i = r.AddAttempt("10.0.0.2:8080", 7*time.Millisecond)
 	r.Attempts[i].Outcome, r.Attempts[i].Status = record.OutcomeResponse, 200
 	r.Attempts[i].Head, r.Attempts[i].End = 20*time.Millisecond, 30*time.Millisecond
+	r.Attempts[i].BytesIn = 1234
 	r.Answered = 2
 	r.Status, r.Latency, r.Source = 200, 40*time.Millisecond, record.SourceUpstream
 }

@@ -1,6 +1,7 @@
 package opentelemetry
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"net/http"
 	"strconv"
@@ -108,12 +109,12 @@ func (o *outgoing) inject(h http.Header, f format, buf []byte) []byte {
 	case fmtGCP:
 		b = o.traceHex(b, 16)
 		b = append(b, '/')
-		b = strconv.AppendUint(b, getUint64(o.spanID[:]), 10)
+		b = strconv.AppendUint(b, binary.BigEndian.Uint64(o.spanID[:]), 10)
 		b = flag(b, ";o=1", ";o=0")
 		set(h, hGCP, string(b))
 	case fmtDatadog:
-		set(h, hDDTraceID, strconv.FormatUint(getUint64(o.traceID[8:]), 10))
-		set(h, hDDParentID, strconv.FormatUint(getUint64(o.spanID[:]), 10))
+		set(h, hDDTraceID, strconv.FormatUint(binary.BigEndian.Uint64(o.traceID[8:]), 10))
+		set(h, hDDParentID, strconv.FormatUint(binary.BigEndian.Uint64(o.spanID[:]), 10))
 		set(h, hDDPriority, pick(sampled, "1", "0"))
 	}
 	return b

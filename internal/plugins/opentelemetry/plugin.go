@@ -2,6 +2,7 @@ package opentelemetry
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"log/slog"
 	"maps"
@@ -204,7 +205,7 @@ func (in *Instance) sample(parent *spanContext, traceID *[16]byte) bool {
 	case sampledNo:
 		return false
 	}
-	return in.all || getUint64(traceID[8:])>>1 < in.bound
+	return in.all || binary.BigEndian.Uint64(traceID[8:])>>1 < in.bound
 }
 
 // Log builds the request's spans when it is sampled. A request whose

@@ -110,11 +110,12 @@ func TestSpansOfARequest(t *testing.T) {
 		tries[0], tries[1] = tries[1], tries[0]
 	}
 	first, last := attrs(tries[0]), attrs(tries[1])
-	if first["try_count"] != "1" || first["turnpike.upstream.outcome"] != "connect_error" || tries[0].Status.Code != tracepb.Status_STATUS_CODE_ERROR {
+	if first["try_count"] != "1" || first["turnpike.upstream.outcome"] != "connect_error" || tries[0].Status.Code != tracepb.Status_STATUS_CODE_ERROR ||
+		first["http.response.body.size"] != "" {
 		t.Errorf("first try %v status %v", first, tries[0].Status)
 	}
 	if last["try_count"] != "2" || last["http.request.resend_count"] != "1" || last["http.response.status_code"] != "200" ||
-		last["server.address"] != "10.0.0.2" || last["server.port"] != "8080" {
+		last["server.address"] != "10.0.0.2" || last["server.port"] != "8080" || last["http.response.body.size"] != "1234" {
 		t.Errorf("last try %v", last)
 	}
 	// The upstream was told the last try's span is its parent.
@@ -133,21 +134,30 @@ func TestUnsampledRequestOnlyPropagates(t *testing.T) {
 	c := request(nil)
 	in.Access(c)
 	finish(c)
+	// Checked before Log, which removes any state it finds.
+	if c.Shared[Name] != nil {
+		t.Fatal("an unsampled request kept a state")
+	}
 	in.Log(c)
 	tp := c.Req.Header.Get("Traceparent")
 	if len(tp) != 55 || !strings.HasSuffix(tp, "-00") || tp[3:35] != c.Record.TraceID {
 		t.Fatalf("traceparent %q, record trace id %q", tp, c.Record.TraceID)
 	}
-	if c.Shared[Name] != nil {
-		t.Fatal("an unsampled request kept a state")
-	}
 	// A sampled parent is honoured whatever the rate.
-	c = request(http.Header{"Traceparent": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}})
+	const sampledTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	c = request(http.Header{"Traceparent": {"00-" + sampledTrace + "-00f067aa0ba902b7-01"}})
 	in.Access(c)
 	finish(c)
 	in.Log(c)
-	if spans := waitSpans(t, r, 7); len(spans) != 7 {
-		t.Fatalf("%d spans: the unsampled request sent some", len(spans))
+	in.Close() // flushes everything queued: nothing can arrive later
+	spans := r.spans()
+	if len(spans) != 7 {
+		t.Fatalf("%d spans, want the sampled request's 7", len(spans))
+	}
+	for _, s := range spans {
+		if hexs(s.TraceId) != sampledTrace {
+			t.Errorf("%s in trace %x: the unsampled request sent it", s.Name, s.TraceId)
+		}
 	}
 }
 
@@ -305,5 +315,16 @@ func TestLogRecordPerRequest(t *testing.T) {
 	}
 	if a["kong.request.id"] != "req-1" || a["turnpike.upstream"] != "10.0.0.2:8080" || strings.Contains(l.String(), "secret") {
 		t.Fatalf("attributes %v", a)
+	}
+}
+
+func TestHostOnlyServerAddress(t *testing.T) {
+	for in, want := range map[string]string{
+		"api.test": "api.test", "api.test:8443": "api.test", "192.0.2.1:80": "192.0.2.1",
+		"[2001:db8::1]:443": "2001:db8::1", "[2001:db8::1]": "2001:db8::1", "": "",
+	} {
+		if got := hostOnly(in); got != want {
+			t.Errorf("hostOnly(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

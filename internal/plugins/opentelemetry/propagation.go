@@ -1,6 +1,7 @@
 package opentelemetry
 
 import (
+	"encoding/binary"
 	"net/http"
 	"strconv"
 	"strings"
@@ -410,7 +411,7 @@ func extractGCP(h http.Header, sc *spanContext) bool {
 		*sc = spanContext{}
 		return false
 	}
-	putUint64(sc.spanID[:], n)
+	binary.BigEndian.PutUint64(sc.spanID[:], n)
 	sc.sampled = sampledNo
 	if hasOpt {
 		if len(opt) != 3 || opt[:2] != "o=" || opt[2] < '0' || opt[2] > '9' {
@@ -445,24 +446,9 @@ func extractDatadog(h http.Header, sc *spanContext) bool {
 	t, err1 := strconv.ParseUint(tid, 10, 64)
 	p, err2 := strconv.ParseUint(pid, 10, 64)
 	if err1 == nil && err2 == nil && t != 0 && p != 0 {
-		putUint64(sc.traceID[8:], t)
+		binary.BigEndian.PutUint64(sc.traceID[8:], t)
 		sc.traceLen = 8
-		putUint64(sc.spanID[:], p)
+		binary.BigEndian.PutUint64(sc.spanID[:], p)
 	}
 	return true
-}
-
-func putUint64(b []byte, n uint64) {
-	for i := 7; i >= 0; i-- {
-		b[i] = byte(n)
-		n >>= 8
-	}
-}
-
-func getUint64(b []byte) uint64 {
-	var n uint64
-	for _, c := range b[:8] {
-		n = n<<8 | uint64(c)
-	}
-	return n
 }

@@ -1,6 +1,7 @@
 package opentelemetry
 
 import (
+	"encoding/binary"
 	"net/http"
 	"strings"
 	"testing"
@@ -110,7 +111,7 @@ func TestJaegerOTGCPDatadogExtraction(t *testing.T) {
 		{"gcp", http.Header{"X-Cloud-Trace-Context": {"105445aa7843bc8bf206b12000100000/123;o=1"}},
 			"105445aa7843bc8bf206b12000100000", "000000000000007b", "gcp", "X-Cloud-Trace-Context",
 			func(st *traceState) string {
-				return "105445aa7843bc8bf206b12000100000/" + itoaU(getUint64(st.upstreamID[:])) + ";o=1"
+				return "105445aa7843bc8bf206b12000100000/" + itoaU(binary.BigEndian.Uint64(st.upstreamID[:])) + ";o=1"
 			}},
 		{"datadog", http.Header{"X-Datadog-Trace-Id": {"1234"}, "X-Datadog-Parent-Id": {"5678"}, "X-Datadog-Sampling-Priority": {"1"}},
 			"000000000000000000000000000004d2", "000000000000162e", "datadog", "X-Datadog-Trace-Id",

@@ -207,6 +207,7 @@ func (w *spanWriter) attempt(b []byte, rec *record.Record, j int, st *traceState
 	}
 	if a.Status != 0 {
 		b = appendIntAttr(b, fSpanAttributes, "http.response.status_code", int64(a.Status))
+		b = appendIntAttr(b, fSpanAttributes, "http.response.body.size", a.BytesIn)
 	}
 	if a.Outcome != record.OutcomeResponse || a.Status >= 500 {
 		b = appendStatus(b, a.Outcome)
@@ -308,9 +309,12 @@ func scheme(c *plugin.Ctx) string {
 	return c.Scheme
 }
 
+// hostOnly is the Host header without its port, and an IPv6 literal
+// without its brackets: server.address is a bare name or address.
 func hostOnly(h string) string {
-	if host, _, err := net.SplitHostPort(h); err == nil {
-		return host
+	h = plugin.HostOnly(h)
+	if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
+		return h[1 : len(h)-1]
 	}
 	return h
 }
