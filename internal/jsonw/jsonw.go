@@ -30,11 +30,12 @@ func AppendInner(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	done := 0
 	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf && plain[c] {
-			i++
-			continue
+		// s[i] after the plain run needs escaping or decoding.
+		i += plainRun(s[i:])
+		if i == len(s) {
+			break
 		}
+		c := s[i]
 		b = append(b, s[done:i]...)
 		if c < utf8.RuneSelf {
 			switch c {
@@ -62,6 +63,35 @@ func AppendInner(b []byte, s string) []byte {
 		done = i
 	}
 	return append(b, s[done:]...)
+}
+
+// Bytes repeated in each of a word's 8 bytes, for plainRun.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plainRun returns how many bytes from the start of s are plain, testing
+// 8 bytes a step as one word (none below 0x20, at or above 0x7f, '"' or
+// '\\'): header values and paths are mostly plain.
+func plainRun(s string) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := s[i : i+8]
+		v := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		below := (v - ones*0x20) & ^v       // a byte below 0x20 sets its high bit
+		above := (v + ones*(0x80-0x7f)) | v // a byte at or above 0x7f sets its high bit
+		quote := v ^ (ones * '"')           // a '"' byte becomes 0
+		slash := v ^ (ones * '\\')          // a '\\' byte becomes 0
+		if (below|above|(quote-ones)&^quote|(slash-ones)&^slash)&highs != 0 {
+			break
+		}
+	}
+	for i < len(s) && s[i] < utf8.RuneSelf && plain[s[i]] {
+		i++
+	}
+	return i
 }
 
 // AppendCJSONString appends s as a JSON string the way Kong's cjson writes

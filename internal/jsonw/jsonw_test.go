@@ -44,3 +44,55 @@ func TestAppendDoesNotAllocate(t *testing.T) {
 		t.Errorf("AppendCJSONString allocates %v times", n)
 	}
 }
+
+// TestPlainRun checks the word-at-a-time test against the byte table
+// for every byte value at every position of a word, with plain
+// neighbours of several values (a borrow or carry from one byte must
+// neither hide nor invent another) and a plain tail after the word.
+func TestPlainRun(t *testing.T) {
+	for _, fill := range []byte{'a', ' ', '~', 0x21, 0x5b, 0x5d} {
+		for c := range 256 {
+			for pos := range 8 {
+				w := []byte{fill, fill, fill, fill, fill, fill, fill, fill, fill, fill}
+				w[pos] = byte(c)
+				want := pos
+				if c < 0x80 && plain[c] {
+					want = len(w)
+				}
+				if got := plainRun(string(w)); got != want {
+					t.Fatalf("plainRun(%q) = %d, want %d", w, got, want)
+				}
+			}
+		}
+	}
+}
+
+// FuzzAppendString: the output is valid JSON that decodes to the input
+// (invalid UTF-8 aside, which becomes U+FFFD as encoding/json's does).
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"plain ascii header value", "a\"b\\c\x00\x1f\x7f", "é\xffz12345678\"", "0123456789abcdef\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := AppendString(nil, s)
+		var back string
+		if err := json.Unmarshal(got, &back); err != nil {
+			t.Fatalf("AppendString(%q) = %s: %v", s, got, err)
+		}
+		want, _ := json.Marshal(s)
+		var wantBack string
+		_ = json.Unmarshal(want, &wantBack)
+		if back != wantBack {
+			t.Fatalf("AppendString(%q) decodes to %q, want %q", s, back, wantBack)
+		}
+	})
+}
+
+func BenchmarkAppendStringHeader(b *testing.B) {
+	s := "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+	buf := make([]byte, 0, 256)
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		buf = AppendString(buf[:0], s)
+	}
+}
