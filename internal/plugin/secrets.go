@@ -27,7 +27,24 @@ type Secrets struct {
 	query   []string
 	// unicode: a header name holds a byte outside ASCII.
 	unicode bool
+	// lengths has bit n set for a name of n bytes (n < 64), so that
+	// most ASCII names are ruled out before any comparing.
+	lengths uint64
 }
+
+// lengthBits is the lengths mask of names.
+func lengthBits(names ...string) uint64 {
+	var m uint64
+	for _, n := range names {
+		if len(n) < 64 {
+			m |= 1 << len(n)
+		}
+	}
+	return m
+}
+
+// alwaysLengths is the lengths mask of alwaysSecret.
+var alwaysLengths = lengthBits(alwaysSecret[:]...)
 
 // Add adds header names (any case) and query argument names.
 func (s *Secrets) Add(headers, query []string) {
@@ -35,6 +52,7 @@ func (s *Secrets) Add(headers, query []string) {
 		if h = strings.ToLower(h); !has(s.headers, h) && !has(alwaysSecret[:], h) {
 			s.headers = append(s.headers, h)
 			s.unicode = s.unicode || !isASCII(h)
+			s.lengths |= lengthBits(h)
 		}
 	}
 	for _, q := range query {
@@ -61,6 +79,15 @@ func (c *Ctx) SecretHeader(name string) bool {
 	// letters outside ASCII (ſ is s, K is k): ASCII names of different
 	// lengths need no comparing.
 	ascii := isASCII(name) && (c.Secrets == nil || !c.Secrets.unicode)
+	if ascii && len(name) < 64 {
+		lengths := alwaysLengths
+		if c.Secrets != nil {
+			lengths |= c.Secrets.lengths
+		}
+		if lengths&(1<<len(name)) == 0 {
+			return false
+		}
+	}
 	for _, s := range alwaysSecret {
 		if (!ascii || len(name) == len(s)) && strings.EqualFold(name, s) {
 			return true

@@ -1,6 +1,9 @@
 package plugin
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestSecretHeadersAndQuery(t *testing.T) {
 	var c Ctx
@@ -20,6 +23,12 @@ func TestSecretHeadersAndQuery(t *testing.T) {
 	if !c.SecretHeader("APIKEY") || !c.SecretQuery("apikey") || !c.SecretQuery("jwt") ||
 		c.SecretQuery("APIKEY") || c.SecretHeader("x-other") || c.SecretQuery("other") {
 		t.Error("configured names")
+	}
+	// Names of 64 bytes or more are past the lengths mask: compared.
+	long := strings.Repeat("x-long-key-", 7)
+	c.Secrets.Add([]string{long}, nil)
+	if !c.SecretHeader(strings.ToUpper(long)) || c.SecretHeader(strings.Repeat("y-long-key-", 7)) || c.SecretHeader(long+"x") {
+		t.Error("long names")
 	}
 }
 

@@ -188,6 +188,10 @@ type queryArg struct {
 // kong.request.get_query() gives them: a name without '=' is true, a
 // repeated name an array; within the map bounds.
 func appendQuery(b []byte, c *plugin.Ctx) []byte {
+	if c.Req.URL.RawQuery == "" {
+		// Most requests have none: skip zeroing the parse array.
+		return append(b, "{}"...)
+	}
 	var parsed [MaxMapEntries]queryArg
 	n := 0
 	for arg := range strings.SplitSeq(c.Req.URL.RawQuery, "&") {
