@@ -7,6 +7,7 @@ package queue
 import (
 	"context"
 	"log/slog"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,9 @@ const WarnEvery = 10 * time.Second
 // let clients' requests fill memory, and an entry can be hundreds of KiB.
 const DefaultMaxBytes = 64 << 20
 
+// noNeed is Queue.need while no sender waits for entries.
+const noNeed = math.MaxInt64
+
 // closedBit marks state closed; its other bits count the Enqueue calls
 // under way, which Close waits out so that no entry lands in the channel
 // after the last flush took what was there.
@@ -77,9 +81,14 @@ const maxPooled = 64 << 10
 
 // Queue is one bounded queue with its sending goroutine.
 type Queue struct {
-	s     Settings
-	send  Sender
-	ch    chan *[]byte
+	s    Settings
+	send Sender
+	ch   chan *[]byte
+	// ready wakes a coalescing sender when enough entries wait to fill
+	// its batch (need of them; noNeed when it is not waiting), so that
+	// it does not wake for each.
+	ready chan struct{}
+	need  atomic.Int64
 	bytes atomic.Int64
 	state atomic.Int64
 	// inflight is the size of the batch being sent, taken (swapped to
@@ -112,6 +121,8 @@ func New(s Settings, send Sender) *Queue {
 		s.MaxBytes = DefaultMaxBytes
 	}
 	q := &Queue{s: s, send: send, ch: make(chan *[]byte, s.MaxEntries), stop: make(chan struct{}), done: make(chan struct{})}
+	q.ready = make(chan struct{}, 1)
+	q.need.Store(noNeed)
 	q.ctx, q.cancel = context.WithCancel(context.Background())
 	q.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
 	go q.run()
@@ -162,6 +173,12 @@ func (q *Queue) enqueue(bp *[]byte) (reason string) {
 	}
 	select {
 	case q.ch <- bp:
+		if int64(len(q.ch)) >= q.need.Load() {
+			select {
+			case q.ready <- struct{}{}:
+			default:
+			}
+		}
 		return ""
 	default:
 		q.bytes.Add(-n)
@@ -283,24 +300,30 @@ func (q *Queue) run() {
 }
 
 // coalesce adds entries to batch until it is full, the delay is over or
-// the queue is closing.
+// the queue is closing. Entries wait in the channel meanwhile: the
+// sender wakes when Enqueue sees enough of them to fill the batch, not
+// for each.
 func (q *Queue) coalesce(batch []*[]byte, timer *time.Timer) []*[]byte {
-	for len(batch) < q.s.MaxBatch {
-		// What waits already joins the batch whatever the timer says:
-		// a select with both ready would pick at random.
+	defer q.need.Store(noNeed)
+	for {
 		if batch = q.take(batch); len(batch) == q.s.MaxBatch {
 			return batch
 		}
+		need := q.s.MaxBatch - len(batch)
+		q.need.Store(int64(need))
+		// An entry queued between the take and the store gave no
+		// signal; a signal left from before only costs a look.
+		if len(q.ch) >= need {
+			continue
+		}
 		select {
-		case bp := <-q.ch:
-			batch = append(batch, bp)
+		case <-q.ready:
 		case <-timer.C:
-			return batch
+			return q.take(batch)
 		case <-q.stop:
 			return q.take(batch)
 		}
 	}
-	return batch
 }
 
 // take adds what is queued now to batch, up to a full batch.

@@ -129,6 +129,51 @@ func TestBatchesBySizeAndDelay(t *testing.T) {
 	}
 }
 
+// TestBatchFillsWhileCoalescing: a sender waiting for more entries wakes
+// when enough have come to fill its batch, however they trickled in (the
+// delay here is an hour: only that wake-up sends), and a batch that starts
+// with several entries needs only the rest.
+func TestBatchFillsWhileCoalescing(t *testing.T) {
+	r := &recorder{}
+	q := New(Settings{MaxBatch: 5, Delay: time.Hour, MaxEntries: 100}, r)
+	pause := func() { time.Sleep(20 * time.Millisecond) }
+	enqueue(q, "0")
+	pause()
+	enqueue(q, "1")
+	enqueue(q, "2")
+	pause()
+	if q.Sent() != 0 {
+		t.Fatal("a batch of 3 of 5 went before the delay")
+	}
+	enqueue(q, "3")
+	pause()
+	enqueue(q, "4")
+	waitFor(t, "the first full batch", func() bool { return q.Sent() == 5 })
+	for i := 5; i < 12; i++ {
+		enqueue(q, strconv.Itoa(i))
+	}
+	waitFor(t, "the second full batch", func() bool { return q.Sent() == 10 })
+	pause()
+	if q.Sent() != 10 {
+		t.Fatalf("sent %d, want 10 until the delay or close", q.Sent())
+	}
+	q.Close()
+	var sizes []int
+	var all []string
+	for _, b := range r.got() {
+		sizes = append(sizes, len(b))
+		all = append(all, b...)
+	}
+	if !slices.Equal(sizes, []int{5, 5, 2}) {
+		t.Fatalf("batch sizes %v, want [5 5 2]", sizes)
+	}
+	for i, e := range all {
+		if e != strconv.Itoa(i) {
+			t.Fatalf("entries out of order: %v", all)
+		}
+	}
+}
+
 func TestFullQueueDropsAndCounts(t *testing.T) {
 	r := &recorder{block: make(chan struct{})}
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped"})
