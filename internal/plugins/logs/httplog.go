@@ -1,7 +1,6 @@
 package logs
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/logs/queue"
@@ -173,28 +173,66 @@ type httpSender struct {
 	method string
 	header http.Header
 	array  bool
-	body   []byte
+	// parts are the pieces of the body being sent.
+	parts net.Buffers
 }
 
+// batchBody reads a batch's body from the entries where they are (a
+// net.Buffers is consumed as it is read: each body reads a copy of the
+// pieces). The transport may go on reading a request body after the
+// round trip returned (a collector that answers before reading it all, a
+// send that failed); it always closes it, and Send waits for every body
+// it made to be closed before the queue reuses the entries' buffers.
+type batchBody struct {
+	net.Buffers
+	read *sync.WaitGroup
+	once sync.Once
+}
+
+func (b *batchBody) Close() error {
+	b.once.Do(b.read.Done)
+	return nil
+}
+
+// The punctuation of a batch's JSON array.
+var (
+	open    = []byte{'['}
+	comma   = []byte{','}
+	closing = []byte{']'}
+)
+
 func (h *httpSender) Send(ctx context.Context, batch [][]byte) error {
-	body := h.body[:0]
+	// The body is the entries with the array's punctuation between them,
+	// read straight into the connection's write buffer, not first copied
+	// into one slice.
+	parts, size := h.parts[:0], 0
 	if h.array {
-		body = append(body, '[')
+		parts = append(parts, open)
 		for i, e := range batch {
 			if i > 0 {
-				body = append(body, ',')
+				parts = append(parts, comma)
 			}
-			body = append(body, e...)
+			parts = append(parts, e)
+			size += len(e)
 		}
-		body = append(body, ']')
+		parts = append(parts, closing)
+		size += 1 + max(len(batch)-1, 0) + 1
 	} else {
-		body = append(body, batch[0]...)
+		parts, size = append(parts, batch[0]), len(batch[0])
 	}
-	h.body = body
-	req, err := http.NewRequestWithContext(ctx, h.method, h.endpoint, bytes.NewReader(body))
+	h.parts = parts
+	var read sync.WaitGroup
+	newBody := func() *batchBody {
+		read.Add(1)
+		return &batchBody{Buffers: slices.Clone(parts), read: &read}
+	}
+	req, err := http.NewRequestWithContext(ctx, h.method, h.endpoint, newBody())
 	if err != nil {
 		return err
 	}
+	defer read.Wait()
+	req.ContentLength = int64(size)
+	req.GetBody = func() (io.ReadCloser, error) { return newBody(), nil }
 	req.Header = h.header
 	resp, err := h.client.Do(req)
 	if err != nil {
