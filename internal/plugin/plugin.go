@@ -109,7 +109,7 @@ func RegisterMetric[C prometheus.Collector](r prometheus.Registerer, c C) C {
 }
 
 // Instance is a configured plugin. It implements one or more of Accessor,
-// HeaderFilter, BodyFilter and Logger.
+// Fallback, HeaderFilter, BodyFilter and Logger.
 type Instance any
 
 // Closer is implemented by instances that hold resources (goroutines,
@@ -178,6 +178,24 @@ type HeaderFilter interface {
 // from c.Resp.Header in its HeaderFilter.
 type BodyFilter interface {
 	BodyFilter(c *Ctx, body io.Reader) io.Reader
+}
+
+// Fallback is implemented by instances that may answer in place of the
+// upstream (a cache serving a stale entry when the upstream failed or
+// answered an error). Fallback is called once the upstream's answer is
+// known and before any header filter: c.Resp.Status is the status about
+// to be sent, c.Resp.Header the upstream's headers (empty when the
+// gateway answers for a failed upstream), c.Upstream tells a failure
+// (Failed, TimedOut) from an answer, and c.Resp.FromUpstream is true for
+// the upstream's own answer. A non-nil Exit is sent instead, its Body as
+// is; the upstream's body is discarded. The route's instances are asked
+// in priority order; the first Exit wins. It is called for every
+// proxied response, so it must be cheap when it has nothing to do, and
+// for the gateway's 502, 503 and 504 answers for a failed, timed-out or
+// target-less upstream (again, when an upstream body fails before its
+// first byte); not for Exits of the access phase.
+type Fallback interface {
+	Fallback(c *Ctx) *Exit
 }
 
 // Logger runs after the response has been written to the client.

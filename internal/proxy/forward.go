@@ -257,10 +257,20 @@ func (h *Handler) upstreamFailed(w *countingWriter, st *reqState, err error) {
 			h.exit(w, st, plugin.NewExit(http.StatusBadRequest, msgBadRequest))
 		}
 	case isTimeout(err):
-		h.exit(w, st, plugin.NewExit(http.StatusGatewayTimeout, msgTimeout))
+		h.upstreamError(w, st, plugin.NewExit(http.StatusGatewayTimeout, msgTimeout))
 	default:
 		// Refused, reset, or an unreadable response (errBadResponse).
-		h.exit(w, st, plugin.NewExit(http.StatusBadGateway, msgBadGateway))
+		h.upstreamError(w, st, plugin.NewExit(http.StatusBadGateway, msgBadGateway))
+	}
+}
+
+// upstreamError answers e for an upstream that failed or had no target,
+// unless a Fallback plugin answers in its place.
+func (h *Handler) upstreamError(w *countingWriter, st *reqState, e *plugin.Exit) {
+	st.Resp.Status = e.Status
+	st.Resp.FromUpstream = false
+	if !h.fallback(w, st) {
+		h.exit(w, st, e)
 	}
 }
 

@@ -334,7 +334,7 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	}
 
 	if err := h.access(st, route); err != nil {
-		h.exitErr(w, st, err, route)
+		h.exitErr(w, st, err)
 		return
 	}
 	if svc == nil {
@@ -399,7 +399,7 @@ func (h *Handler) upstreamRequestValid(r *http.Request, c *plugin.Ctx, route *sn
 }
 
 // exitErr answers with a plugin's error, running the header filters.
-func (h *Handler) exitErr(w *countingWriter, st *reqState, err error, route *snapshot.Route) {
+func (h *Handler) exitErr(w *countingWriter, st *reqState, err error) {
 	e, ok := err.(*plugin.Exit)
 	if !ok {
 		h.opts.Logger.Error("plugin failed", "request_id", st.RequestID, "error", err)
@@ -541,7 +541,7 @@ func (h *Handler) noPeer(w *countingWriter, st *reqState, svc *snapshot.Service,
 	if errors.Is(err, upstream.ErrNameResolution) {
 		msg = msgNameResolution
 	}
-	h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msg))
+	h.upstreamError(w, st, plugin.NewExit(http.StatusServiceUnavailable, msg))
 }
 
 // pickRequest fills the balancer's view of the request; prev is the

@@ -402,3 +402,92 @@ services:
 		t.Errorf("phases %q", got)
 	}
 }
+
+// stale is a Fallback plugin answering from a fixed "stale entry" when
+// the answer in hand is a 5xx; it notes what it was asked with.
+type stale struct {
+	asked chan staleAsk
+}
+
+type staleAsk struct {
+	resp   plugin.Response
+	failed bool
+}
+
+func (s *stale) Fallback(c *plugin.Ctx) *plugin.Exit {
+	s.asked <- staleAsk{c.Resp, c.Upstream.Failed}
+	if c.Resp.Status < 500 {
+		return nil
+	}
+	return &plugin.Exit{Status: 200, Body: []byte("stale"), ContentType: "text/plain", Header: http.Header{"X-Cache-Status": {"Stale"}}}
+}
+
+func (s *stale) HeaderFilter(c *plugin.Ctx) { c.Resp.Header.Set("X-Filtered", "yes") }
+
+// A Fallback plugin answers in place of an upstream that failed or
+// answered an error, before the header filters (which then run on its
+// answer); an upstream answer it lets pass is sent as it is.
+func TestFallbackAnswersInPlaceOfTheUpstream(t *testing.T) {
+	status := atomic.Int32{}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Upstream", "yes")
+		w.WriteHeader(int(status.Load()))
+		io.WriteString(w, "from upstream")
+	}))
+	defer up.Close()
+	g := newTestGateway(t, simpleConfig, map[string]string{"UP": up.URL}, nil)
+	s := &stale{asked: make(chan staleAsk, 1)}
+	steps := []snapshot.Step{{Name: "stale", Base: s}}
+	g.Snap.Routes[0].Chain = &snapshot.Chain{Fallback: steps, Header: steps, Names: []string{"stale"}}
+	get := func() *http.Response {
+		t.Helper()
+		resp, err := http.Get(g.URL + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	read := func(resp *http.Response) string {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(b)
+	}
+	asked := func() staleAsk {
+		t.Helper()
+		select {
+		case a := <-s.asked:
+			return a
+		default:
+			t.Fatal("the Fallback plugin was not asked")
+			return staleAsk{}
+		}
+	}
+
+	status.Store(200)
+	resp := get()
+	if body := read(resp); resp.StatusCode != 200 || body != "from upstream" || resp.Header.Get("X-Filtered") != "yes" {
+		t.Fatalf("passed through: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	if a := asked(); a.resp.Status != 200 || !a.resp.FromUpstream || a.resp.Header.Get("X-Upstream") != "yes" || a.failed {
+		t.Errorf("asked with %+v", a)
+	}
+
+	status.Store(503)
+	resp = get()
+	if body := read(resp); resp.StatusCode != 200 || body != "stale" || resp.Header.Get("X-Cache-Status") != "Stale" ||
+		resp.Header.Get("X-Filtered") != "yes" || resp.Header.Get("X-Upstream") != "" {
+		t.Fatalf("upstream 503: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	if a := asked(); a.resp.Status != 503 || !a.resp.FromUpstream || a.failed {
+		t.Errorf("asked with %+v", a)
+	}
+
+	up.Close()
+	resp = get()
+	if body := read(resp); resp.StatusCode != 200 || body != "stale" || resp.Header.Get("X-Filtered") != "yes" {
+		t.Fatalf("upstream down: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	if a := asked(); a.resp.Status != http.StatusBadGateway || a.resp.FromUpstream || !a.failed {
+		t.Errorf("asked with %+v", a)
+	}
+}

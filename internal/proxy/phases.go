@@ -53,6 +53,30 @@ func (h *Handler) access(st *reqState, route *snapshot.Route) error {
 	return err
 }
 
+// fallback asks the route's Fallback plugins for an answer in place of
+// the upstream's (c.Resp.Status set), and sends the first one given,
+// discarding the response headers in hand. It reports whether one
+// answered.
+func (h *Handler) fallback(w *countingWriter, st *reqState) bool {
+	if st.chain == nil || len(st.chain.Fallback) == 0 {
+		return false
+	}
+	c := &st.Ctx
+	for i := range st.chain.Fallback {
+		inst := st.chain.Fallback[i].Resolve(c)
+		if inst == nil {
+			continue
+		}
+		if e := inst.(plugin.Fallback).Fallback(c); e != nil {
+			clear(w.Header())
+			c.Resp.FromUpstream = false
+			h.exitErr(w, st, e)
+			return true
+		}
+	}
+	return false
+}
+
 func (h *Handler) headerFilters(st *reqState) {
 	st.filtered = true
 	c := &st.Ctx

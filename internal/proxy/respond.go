@@ -26,6 +26,11 @@ func (h *Handler) respond(x *exchange, a *attempt, status int, body io.Reader, s
 	c := &st.Ctx
 	c.Resp.Status = status
 	c.Resp.FromUpstream = true
+	if h.fallback(w, st) {
+		// The upstream's body is left unread: its connection is not
+		// reused.
+		return nil
+	}
 	h.headerFilters(st)
 	h.responseHeaders(st, a, w.Header())
 	src := h.bodyFilters(st, body)

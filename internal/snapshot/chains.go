@@ -128,6 +128,9 @@ func chainOf(steps []*Step, regs []*plugin.Registration) *Chain {
 		if _, ok := sample.(plugin.Accessor); ok {
 			chain.Access = append(chain.Access, *st)
 		}
+		if _, ok := sample.(plugin.Fallback); ok {
+			chain.Fallback = append(chain.Fallback, *st)
+		}
 		if _, ok := sample.(plugin.HeaderFilter); ok {
 			chain.Header = append(chain.Header, *st)
 		}

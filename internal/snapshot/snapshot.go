@@ -121,7 +121,10 @@ type Service struct {
 // replace it for specific consumers (Kong's scope precedence).
 type Chain struct {
 	Access []Step
-	Header []Step
+	// Fallback are the plugins that may answer in place of the
+	// upstream (plugin.Fallback).
+	Fallback []Step
+	Header   []Step
 	Body   []Step
 	Log    []Step
 	// Names lists every plugin that may run on this route, in order.
