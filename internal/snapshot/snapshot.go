@@ -125,8 +125,8 @@ type Chain struct {
 	// upstream (plugin.Fallback).
 	Fallback []Step
 	Header   []Step
-	Body   []Step
-	Log    []Step
+	Body     []Step
+	Log      []Step
 	// Names lists every plugin that may run on this route, in order.
 	Names []string
 }
