@@ -66,6 +66,10 @@ func storeContract(t *testing.T, s Store) {
 	invalidate(Selector{Pattern: "/ab*"}, 0)
 	invalidate(Selector{Pattern: "/a?b?\\*\\?z"}, 0)
 	invalidate(Selector{Pattern: "/a\\[b]\\*\\?\x00?"}, 1)
+	// A path with a NUL is not a shorter path.
+	set("k6", "/b\x00c", "r3")
+	invalidate(Selector{Pattern: "/b"}, 0)
+	invalidate(Selector{Pattern: "/b?c"}, 1)
 
 	set("k1", "/api/users/1", "r1", "users", "user-1")
 	set("k2", "/api/users/2", "r1", "users")
