@@ -124,9 +124,11 @@ func (b *Bus) Subscribe(dictionary string, fn func(Selector)) (stop func()) {
 	}
 	e.subs[dictionary] = append(e.subs[dictionary], s)
 	if e.ps == nil {
-		e.ps = e.c.Client().Subscribe(context.Background(), busChannel)
+		// No channel yet: the dial happens on the bus's goroutine, not
+		// under the lock, and a Redis that is down only delays it.
+		e.ps = e.c.Client().Subscribe(context.Background())
 		e.done = make(chan struct{})
-		go e.read(e.ps.Channel(), e.done)
+		go e.read(e.ps, e.done)
 	}
 	var once sync.Once
 	return func() { once.Do(func() { e.unsubscribe(dictionary, s) }) }
@@ -156,9 +158,11 @@ func (e *busExt) unsubscribe(dictionary string, s *subscriber) {
 // read hands each message to its dictionary's subscribers until the
 // pub/sub connection is closed (go-redis reconnects and subscribes again
 // after a failure, and pings to find a dead connection).
-func (e *busExt) read(ch <-chan *redis.Message, done chan struct{}) {
+func (e *busExt) read(ps *redis.PubSub, done chan struct{}) {
 	defer close(done)
-	for m := range ch {
+	// A failed subscription is made again with the connection.
+	_ = ps.Subscribe(context.Background(), busChannel)
+	for m := range ps.Channel() {
 		sel, dictionary, ok := e.decode(m.Payload)
 		if !ok {
 			continue

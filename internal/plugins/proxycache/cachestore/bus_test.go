@@ -123,6 +123,30 @@ func TestBusReconnects(t *testing.T) {
 	publishUntilReceived(Selector{Key: "after"})
 }
 
+// TestBusSubscribesWhileRedisIsDown: a subscription made while Redis is
+// down starts once it is back.
+func TestBusSubscribesWhileRedisIsDown(t *testing.T) {
+	srv := gwtest.StartRedis(t)
+	a := newBus(newRedisClient(t, srv), "node-a")
+	b := newBus(newRedisClient(t, srv), "node-b")
+	srv.Stop()
+	onB := make(received, 100)
+	start := time.Now()
+	defer b.Subscribe("dict", onB.fn)()
+	if time.Since(start) > 50*time.Millisecond {
+		t.Errorf("Subscribe waited %v for a Redis that is down", time.Since(start))
+	}
+	srv.Restart()
+	sel := Selector{Tag: "t"}
+	for deadline := time.Now().Add(10 * time.Second); len(onB) == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the purge did not arrive")
+		}
+		a.Publish(ctx, "dict", sel)
+	}
+	onB.want(t, sel)
+}
+
 // TestBusClosesWithItsClient: the client's last release ends the bus's
 // goroutines.
 func TestBusClosesWithItsClient(t *testing.T) {
