@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -74,21 +73,13 @@ func (r *Redis) do(fn func() error) error {
 func (r *Redis) Get(ctx context.Context, key string) ([]byte, error) {
 	var entry []byte
 	err := r.do(func() error {
-		s, err := r.c.Client().Get(ctx, r.prefix+"e:"+key).Result()
-		switch {
-		case err == redis.Nil:
+		// Bytes hands out the reply's own string's bytes, uncopied.
+		b, err := r.c.Client().Get(ctx, r.prefix+"e:"+key).Bytes()
+		if err == redis.Nil {
 			return nil
-		case err != nil:
-			return err
-		case s == "":
-			entry = []byte{}
-		default:
-			// The reply is read into a string of its own: handing out
-			// its bytes saves copying the entry, and Store's callers
-			// do not modify them.
-			entry = unsafe.Slice(unsafe.StringData(s), len(s))
 		}
-		return nil
+		entry = b
+		return err
 	})
 	return entry, err
 }
