@@ -65,8 +65,10 @@ func (m *Memory) Get(_ context.Context, key string) ([]byte, error) {
 }
 
 // Set stores entry under key for ttl. A ttl of zero or less stores
-// nothing and deletes what was there. The route ID is kept as given: the
-// plugin passes its route's own string, shared by all its entries.
+// nothing and deletes what was there. meta is kept as given, its Tags
+// slice included (the caller must not modify it afterwards), and the
+// route ID is not copied: the plugin passes its route's own string,
+// shared by all its entries.
 func (m *Memory) Set(_ context.Context, key string, entry []byte, ttl time.Duration, meta Meta) error {
 	if err := checkMeta(&meta); err != nil {
 		return err
