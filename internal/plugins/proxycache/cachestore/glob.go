@@ -17,12 +17,11 @@ const (
 
 // Errors of Set and Invalidate for values outside the limits.
 var (
-	ErrTooManyTags  = errors.New("cachestore: more than 64 tags, or a tag longer than 256 bytes")
-	ErrEmptyTag     = errors.New("cachestore: an empty tag")
-	ErrBadSelector  = errors.New("cachestore: a selector sets exactly one of key, pattern, route, tag and all")
-	ErrLongPattern  = errors.New("cachestore: a pattern longer than 1024 bytes")
-	ErrNULInKey     = errors.New("cachestore: a key with a NUL byte")
-	ErrBadNamespace = errors.New("cachestore: a namespace with '{' or '}'")
+	ErrTooManyTags = errors.New("cachestore: more than 64 tags, or a tag longer than 256 bytes")
+	ErrEmptyTag    = errors.New("cachestore: an empty tag")
+	ErrBadSelector = errors.New("cachestore: a selector sets exactly one of key, pattern, route, tag and all")
+	ErrLongPattern = errors.New("cachestore: a pattern longer than 1024 bytes")
+	ErrNULInKey    = errors.New("cachestore: a key with a NUL byte")
 )
 
 func checkMeta(m *Meta) error {
