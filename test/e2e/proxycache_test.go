@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -55,6 +56,12 @@ services:
   plugins:
   - name: response-cache
     config: {cache_control: {enabled: true}, cache_ttl: 300}
+- name: purge
+  url: UPSTREAM
+  routes: [{name: purge, paths: [/purge]}]
+  plugins:
+  - name: key-auth
+  - name: proxy-cache-invalidate
 - name: auth
   url: UPSTREAM
   routes: [{name: auth, paths: [/auth]}]
@@ -153,5 +160,68 @@ func TestResponseCacheGuideShape(t *testing.T) {
 	}
 	if s, _ := cacheStatus(t, g, "GET", "/guide/list", "Cache-Control", "no-cache"); s != "Refresh" {
 		t.Fatalf("no-cache: %s", s)
+	}
+}
+
+func adminDo(t *testing.T, g *gwtest.Gateway, method, path, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, g.AdminURL+path, bytes.NewBufferString(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, b := gwtest.Do(t, req)
+	return resp.StatusCode, strings.TrimSpace(b)
+}
+
+func TestProxyCacheAdminAndInvalidate(t *testing.T) {
+	g, _ := startCacheGateway(t)
+	for _, p := range []string{"/guide/users/1", "/guide/users/2", "/guide/orders/1"} {
+		cacheStatus(t, g, "GET", p)
+	}
+	resp, _ := g.Get("/guide/orders/1")
+	key := resp.Header.Get("X-Cache-Key")
+	if code, b := adminDo(t, g, "GET", "/proxy-cache/"+key, ""); code != 200 || !strings.Contains(b, `"status":200`) {
+		t.Fatalf("GET entry: %d %s", code, b)
+	}
+	if code, b := adminDo(t, g, "GET", "/proxy-cache/nope", ""); code != 404 || !strings.Contains(b, `"Not found"`) {
+		t.Fatalf("GET missing: %d %s", code, b)
+	}
+	if code, b := adminDo(t, g, "POST", "/cache/invalidate", `{"pattern": "/guide/users/*"}`); code != 200 || b != `{"invalidated":2}` {
+		t.Fatalf("invalidate: %d %s", code, b)
+	}
+	if s, _ := cacheStatus(t, g, "GET", "/guide/users/1"); s != "Miss" {
+		t.Fatalf("after invalidate: %s", s)
+	}
+	if s, _ := cacheStatus(t, g, "GET", "/guide/orders/1"); s != "Hit" {
+		t.Fatalf("other path after invalidate: %s", s)
+	}
+	for _, bad := range []string{`{}`, `{"pattern": "/a", "tag": "x"}`, `{"all": false}`, `nope`, `{"pattern": ""}`} {
+		if code, _ := adminDo(t, g, "POST", "/cache/invalidate", bad); code != 400 {
+			t.Errorf("%s: %d, want 400", bad, code)
+		}
+	}
+	if code, _ := adminDo(t, g, "DELETE", "/proxy-cache/"+key, ""); code != 204 {
+		t.Fatalf("DELETE entry: %d", code)
+	}
+	if s, _ := cacheStatus(t, g, "GET", "/guide/orders/1"); s != "Miss" {
+		t.Fatalf("after DELETE: %s", s)
+	}
+	// The route's own invalidation, behind key-auth.
+	post := func(header ...string) (int, string) {
+		req, _ := http.NewRequest("POST", g.URL+"/purge", strings.NewReader(`{"route": "guide"}`))
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, b := gwtest.Do(t, req)
+		return resp.StatusCode, strings.TrimSpace(b)
+	}
+	if code, _ := post(); code != 401 {
+		t.Fatalf("purge without key: %d", code)
+	}
+	if code, b := post("apikey", "alice-key"); code != 200 || b != `{"invalidated":2}` {
+		t.Fatalf("purge by route name: %d %s", code, b)
+	}
+	if code, _ := adminDo(t, g, "DELETE", "/proxy-cache", ""); code != 204 {
+		t.Fatalf("DELETE all: %d", code)
 	}
 }
