@@ -185,7 +185,6 @@ func (in *Cache) miss(c *plugin.Ctx, key, status string, stale []byte, pastMs in
 
 // lead makes this request the one that fetches and stores the key.
 func (in *Cache) lead(c *plugin.Ctx, key, status string, f *flight, stale []byte, pastMs int64) error {
-	in.metrics.count(status)
 	st := &reqState{key: key, status: status, flight: f, stale: stale, staleAge: pastMs, path: c.ClientPath}
 	in.setState(c, st)
 	in.setHeaders(c.Resp.Header, status, key)

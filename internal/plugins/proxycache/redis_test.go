@@ -54,3 +54,29 @@ func TestRedisStrategySharesAndFailsOpen(t *testing.T) {
 		t.Fatalf("requests series: %d %v", out, err)
 	}
 }
+
+// TestRequestsCountedOnce checks each request is counted once, by the
+// status it ended with (a Miss whose response proved uncacheable is a
+// Bypass, not both).
+func TestRequestsCountedOnce(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := &Config{}
+	c.SetDefaults()
+	c.Strategy = strategyMemory
+	in, err := newCache(Name, c, nil, plugin.Env{Metrics: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(in.Close)
+	do(t, in, newCtx("GET", "/m", nil), jsonOK("1"))
+	do(t, in, newCtx("GET", "/m", nil), jsonOK("1"))
+	do(t, in, newCtx("GET", "/html", nil), upstream{status: 200, header: map[string][]string{"Content-Type": {"text/html"}}})
+	want := map[string]float64{statusMiss: 1, statusHit: 1, statusBypass: 1, statusRefresh: 0}
+	for i, s := range statuses {
+		if w, ok := want[s]; ok {
+			if got := testutil.ToFloat64(in.metrics.requests[i]); got != w {
+				t.Errorf("%s: %v, want %v", s, got, w)
+			}
+		}
+	}
+}
