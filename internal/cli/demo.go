@@ -122,7 +122,8 @@ func printDemoHelp(cmd *cobra.Command, g *gateway, tokens map[string]string) {
 Try these (access log lines appear below as JSON):
   curl -i %[1]s/api/users/7                          # strip_path: the users service sees /users/7;
                                                    # its route also logs the patterns guide's format
-  curl -i %[1]s/v1/products                          # path versioning: v1 ...
+  curl -i %[1]s/v1/products                          # path versioning: v1 (cached: X-Cache-Status Miss,
+                                                   # then Hit for 30 s) ...
   curl -i %[1]s/v2/products                          # ... and v2, which adds ?api_version=2
                                                    # products has two targets; one fails 10 s in 30:
                                                    # retries hide it, health checks eject it (see below)

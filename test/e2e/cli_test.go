@@ -253,6 +253,22 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo %s: %d %s", c.path, status, body)
 		}
 	}
+	// The printed products curl: the response cache's Miss, then a Hit
+	// with the same body.
+	var cached []string
+	var bodies []string
+	for range 2 {
+		req, _ := http.NewRequest(http.MethodGet, base+"/v1/products", nil)
+		resp, body := gwtest.Do(t, req)
+		if resp.StatusCode != 200 || !strings.Contains(body, `"service":"products`) {
+			t.Fatalf("demo /v1/products: %d %s", resp.StatusCode, body)
+		}
+		cached = append(cached, resp.Header.Get("X-Cache-Status"))
+		bodies = append(bodies, body)
+	}
+	if strings.Join(cached, ",") != "Miss,Hit" || bodies[0] != bodies[1] {
+		t.Errorf("demo products cache: X-Cache-Status %v, bodies %q", cached, bodies)
+	}
 	// The printed orders loop: 5 a minute per consumer, then 429. A minute
 	// boundary in between restarts the count, so the loop runs until the
 	// first 429 and checks the countdown before it.
