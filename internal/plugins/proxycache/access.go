@@ -18,7 +18,7 @@ const keyBufSize = 512
 func (in *Cache) Access(c *plugin.Ctx) error {
 	r := c.Req
 	s := in.s
-	if !s.cacheableMethod(r.Method) || in.private(c) {
+	if !s.cacheableMethod(r.Method) || in.private(c) || tooManyArgs(queryOf(r)) {
 		return in.bypass(c, "")
 	}
 	cc := noDirectives

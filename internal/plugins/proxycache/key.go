@@ -13,8 +13,16 @@ import (
 
 // maxArgs is how many query arguments the key reads, as Kong's
 // kong.request.get_query() (NGINX's default of 100): a request cannot
-// make the key's work grow without bound.
+// make the key's work grow without bound. A request with more bypasses
+// the cache (tooManyArgs): the upstream would see arguments the key
+// does not.
 const maxArgs = 100
+
+// tooManyArgs reports a query with more parts than the key reads
+// (empty parts counted, so it errs towards bypassing).
+func tooManyArgs(q string) bool {
+	return strings.Count(q, "&") >= maxArgs
+}
 
 // kongKey is Kong's cache key (kong/plugins/proxy-cache/cache_key.lua):
 // the sha256 hex of "prefix|method|uri|params|headers", where prefix is
@@ -23,7 +31,11 @@ const maxArgs = 100
 // params are the query arguments (all of them sorted by name, or the
 // vary_query_params in their order), each "name=v1,v2" with the values
 // sorted ("name" for one without '='), joined by ':'; headers are the
-// vary_headers the request has, the same way.
+// vary_headers the request has, the same way. Kong's joining is not
+// injective on names and values holding its separators; here those
+// bytes are escaped (appendEscaped), so such keys differ from Kong's,
+// and the request path's '|' is written as NUL (a raw request target
+// holds neither NUL nor, here, '|').
 func (s *settings) kongKey(c *plugin.Ctx, buf []byte) string {
 	r := c.Req
 	if c.Consumer != nil && c.Route != nil {
@@ -42,10 +54,15 @@ func (s *settings) kongKey(c *plugin.Ctx, buf []byte) string {
 	start := len(buf)
 	buf = append(buf, method...)
 	buf = append(buf, ' ')
-	if i := strings.IndexByte(r.RequestURI, '?'); i >= 0 {
-		buf = append(buf, r.RequestURI[:i]...)
-	} else {
-		buf = append(buf, r.RequestURI...)
+	path, _, hasQuery := strings.Cut(r.RequestURI, "?")
+	pathStart := len(buf)
+	buf = append(buf, path...)
+	for i := pathStart; i < len(buf); i++ {
+		if buf[i] == '|' {
+			buf[i] = 0
+		}
+	}
+	if !hasQuery {
 		buf = append(buf, ' ')
 		buf = append(buf, r.Proto...)
 	}
@@ -167,19 +184,22 @@ func appendSorted(buf []byte, args []arg) []byte {
 			buf = append(buf, ':')
 		}
 		if j-i == 1 {
-			buf = append(buf, args[i].name...)
+			buf = appendEscaped(buf, args[i].name, nameSpecial)
 			if !args[i].flag {
 				buf = append(buf, '=')
-				buf = append(buf, args[i].value...)
+				buf = appendEscaped(buf, args[i].value, valueSpecial)
 			}
 		} else {
 			vals := make([]string, 0, j-i)
+			flag := false
 			for _, a := range args[i:j] {
-				if !a.flag {
+				if a.flag {
+					flag = true
+				} else {
 					vals = append(vals, a.value)
 				}
 			}
-			buf = appendField(buf, args[i].name, vals, len(vals) == 0)
+			buf = appendField(buf, args[i].name, vals, flag)
 		}
 		i = j
 	}
@@ -187,9 +207,11 @@ func appendSorted(buf []byte, args []arg) []byte {
 }
 
 // appendField writes "name" (flag), "name=v" or "name=v1,v2" with the
-// values sorted, as Kong's generate_key_from.
+// values sorted, as Kong's generate_key_from. A name given both bare
+// and with values (which Kong cannot key) gets flagToken first among
+// its values.
 func appendField(buf []byte, name string, vals []string, flag bool) []byte {
-	buf = append(buf, name...)
+	buf = appendEscaped(buf, name, nameSpecial)
 	if len(vals) == 0 {
 		if !flag {
 			buf = append(buf, '=')
@@ -198,11 +220,40 @@ func appendField(buf []byte, name string, vals []string, flag bool) []byte {
 	}
 	slices.Sort(vals)
 	buf = append(buf, '=')
+	if flag {
+		buf = append(buf, flagToken...)
+		buf = append(buf, ',')
+	}
 	for i, v := range vals {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = append(buf, v...)
+		buf = appendEscaped(buf, v, valueSpecial)
+	}
+	return buf
+}
+
+// Key escaping: a NUL goes before each byte that would otherwise read
+// as a separator (and before NUL itself), so that the key's text
+// determines the names and values it was made of. In a value, '=' is no
+// separator (the name before it has '=' escaped), so Kong's bytes hold
+// for "a=b=c". flagToken is a NUL before a byte that is never escaped,
+// so no escaped value reads as it.
+const (
+	nameSpecial  = ":,=|\x00"
+	valueSpecial = ":,|\x00"
+	flagToken    = "\x00t"
+)
+
+func appendEscaped(buf []byte, v, special string) []byte {
+	if strings.IndexAny(v, special) < 0 {
+		return append(buf, v...)
+	}
+	for i := 0; i < len(v); i++ {
+		if strings.IndexByte(special, v[i]) >= 0 {
+			buf = append(buf, 0)
+		}
+		buf = append(buf, v[i])
 	}
 	return buf
 }

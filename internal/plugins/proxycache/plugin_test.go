@@ -323,7 +323,7 @@ func TestTemplateKey(t *testing.T) {
 	}
 	c := newCtx("GET", "/p/q?id=7&z", http.Header{"X-User": {"u1"}, "Cookie": {"a=1; s=tok"}})
 	c.Req.Host = "Example.COM:8000"
-	if got, want := tpl.key(c, nil), sum("httpGETexample.com/p/q?id=7&z|7|u1|tok|/p/q|id=7&z"); got != want {
+	if got, want := tpl.key(c, nil), sum("http\x00.GET\x00.example.com\x00./p/q?id=7&z\x00.|7\x00.|u1\x00.|tok\x00.|/p/q\x00.|id=7&z\x00."); got != want {
 		t.Fatalf("template key %s, want %s", got, want)
 	}
 	for _, bad := range []string{"$nope", "${unterminated", "$http_", "$"} {

@@ -1,6 +1,7 @@
 package proxycache
 
 import (
+	"bytes"
 	"net/http"
 	"strings"
 
@@ -99,7 +100,10 @@ func variable(name string) (part, bool) {
 
 // key expands the template for c into buf and hashes it. The consumer's
 // id (when one is authenticated) leads, whatever the template says: one
-// consumer's response is never another's hit.
+// consumer's response is never another's hit. Each variable's value is
+// written with its NULs doubled and ends in NUL '.' (varEnd), so that
+// values cannot run into each other ("$arg_a$arg_b" for a=1&b=23 and
+// a=12&b=3): the key's text determines every value.
 func (t *template) key(c *plugin.Ctx, buf []byte) string {
 	r := c.Req
 	if c.Consumer != nil {
@@ -108,15 +112,17 @@ func (t *template) key(c *plugin.Ctx, buf []byte) string {
 	}
 	for i := range t.parts {
 		p := &t.parts[i]
-		switch p.kind {
-		case varLiteral:
+		if p.kind == varLiteral {
 			buf = append(buf, p.text...)
+			continue
+		}
+		start := len(buf)
+		switch p.kind {
 		case varScheme:
 			buf = append(buf, c.Scheme...)
 		case varMethod:
 			buf = append(buf, keyMethod(r.Method)...)
 		case varHost:
-			start := len(buf)
 			buf = append(buf, plugin.HostOnly(r.Host)...)
 			lower(buf[start:])
 		case varRequestURI:
@@ -134,8 +140,21 @@ func (t *template) key(c *plugin.Ctx, buf []byte) string {
 		case varCookie:
 			buf = append(buf, cookie(r.Header, p.text)...)
 		}
+		buf = endValue(buf, start)
 	}
 	return hashHex(buf)
+}
+
+const varEnd = "\x00."
+
+// endValue doubles the NULs of the value written from start and
+// terminates it.
+func endValue(buf []byte, start int) []byte {
+	if bytes.IndexByte(buf[start:], 0) >= 0 {
+		v := strings.Clone(string(buf[start:]))
+		buf = appendEscaped(buf[:start], v, "\x00")
+	}
+	return append(buf, varEnd...)
 }
 
 // rawArg is NGINX's $arg_name: the first argument's value as sent,
