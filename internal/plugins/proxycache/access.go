@@ -108,15 +108,17 @@ func (in *Cache) verdict(cc *httpcache.Directives, ageMs, freshMs int64) verdict
 }
 
 // private reports a request whose response belongs to one client:
-// credentials with no consumer authenticated to key the entry by, or a
-// range (a partial response is never stored).
+// Authorization that no credential of the gateway's accepted (no
+// consumer, or an auth plugin's anonymous consumer, which has no
+// credential: the upstream may still honour what the client sent), or
+// a range (a partial response is never stored).
 func (in *Cache) private(c *plugin.Ctx) bool {
 	h := c.Req.Header
 	if _, ok := h["Range"]; ok {
 		return true
 	}
 	_, auth := h["Authorization"]
-	return auth && c.Consumer == nil
+	return auth && (c.Consumer == nil || c.Credential == "")
 }
 
 func (in *Cache) key(c *plugin.Ctx, buf []byte) string {

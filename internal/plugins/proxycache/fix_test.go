@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
 // TestTooManyArgsBypass: a request with more query arguments than the
@@ -69,5 +71,35 @@ func TestKeysInjective(t *testing.T) {
 	c := newCtx("GET", "/p?a=b=c&x=%25", nil)
 	if got, want := kong.s.kongKey(c, nil), hashHex([]byte("route-1|GET|GET /p|a=b=c:x=%|")); got != want {
 		t.Fatalf("plain values: %s, want %s", got, want)
+	}
+}
+
+// TestAnonymousWithAuthorizationIsPrivate: a request whose Authorization
+// the gateway did not accept runs as the anonymous consumer with no
+// credential; its response is the upstream's answer to that header and
+// is never stored or served under the anonymous consumer's key.
+func TestAnonymousWithAuthorizationIsPrivate(t *testing.T) {
+	in := newTest(t, nil)
+	anon := func(h http.Header) *plugin.Ctx {
+		c := newCtx("GET", "/profile", h)
+		c.Consumer = &plugin.Consumer{ID: "anonymous"}
+		return c
+	}
+	_, h, _, _ := do(t, in, anon(http.Header{"Authorization": {"Bearer alice-upstream-token"}}), jsonOK(`"alice"`))
+	if h.Get("X-Cache-Status") != "Bypass" {
+		t.Fatalf("anonymous with Authorization: %v", h)
+	}
+	if _, _, body, reached := do(t, in, anon(nil), jsonOK(`"public"`)); !reached || body != `"public"` {
+		t.Fatalf("anonymous got %q (reached %v)", body, reached)
+	}
+	// An authenticated consumer (a credential) is still cached, by consumer.
+	authed := func() *plugin.Ctx {
+		c := newCtx("GET", "/profile", http.Header{"Authorization": {"Basic Ym9iOng="}})
+		c.Consumer, c.Credential = &plugin.Consumer{ID: "bob"}, "cred-bob"
+		return c
+	}
+	do(t, in, authed(), jsonOK(`"bob"`))
+	if _, h, _, _ := do(t, in, authed(), jsonOK(`"bob"`)); h.Get("X-Cache-Status") != "Hit" {
+		t.Fatalf("authenticated: %v", h)
 	}
 }

@@ -183,7 +183,7 @@ func TestConsumersDoNotShare(t *testing.T) {
 	in := newTest(t, nil)
 	ctx := func(id string) *plugin.Ctx {
 		c := newCtx("GET", "/me", http.Header{"Authorization": {"Basic " + id}})
-		c.Consumer = &plugin.Consumer{ID: id}
+		c.Consumer, c.Credential = &plugin.Consumer{ID: id}, "cred-"+id
 		return c
 	}
 	do(t, in, ctx("alice"), jsonOK(`"alice"`))
