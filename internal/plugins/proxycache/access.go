@@ -44,28 +44,41 @@ func (in *Cache) Access(c *plugin.Ctx) error {
 	var e httpcache.Entry
 	if !decodeEntry(b, &e) || !e.VaryMatches(r.Header) {
 		if s.ccOn && cc.OnlyIfCached {
-			in.metrics.count(statusBypass)
-			return plugin.NewExit(http.StatusGatewayTimeout, "")
+			return in.notCached()
 		}
 		status := statusMiss
 		if b != nil || cc.NoCache {
 			status = statusRefresh
 		}
-		return in.miss(c, key, status, nil, 0)
+		return in.miss(c, &cc, key, status, nil, 0)
 	}
 	nowMs := time.Now().UnixMilli()
 	ageMs := max(nowMs-e.StoredMs, 0)
 	freshMs := int64(e.Fresh) * 1000
-	switch in.verdict(&cc, ageMs, freshMs) {
-	case verdictHit:
+	v := in.verdict(&cc, ageMs, freshMs)
+	switch {
+	case v == verdictHit:
 		return in.hit(c, key, &e, ageMs)
-	case verdictRefresh:
-		return in.miss(c, key, statusRefresh, b, ageMs-freshMs)
+	case s.ccOn && cc.OnlyIfCached:
+		// The client forbade the upstream: what is stored is not fresh
+		// enough for it.
+		return in.notCached()
+	case v == verdictRefresh:
+		return in.miss(c, &cc, key, statusRefresh, b, ageMs-freshMs)
 	}
 	// Expired: within its stale-while-revalidate window, one request
-	// refreshes it and the others get it meanwhile.
+	// refreshes it and the others get it meanwhile. A HEAD, which stores
+	// nothing, never refreshes: without a refresh under way it goes
+	// upstream uncoalesced.
 	pastMs := ageMs - freshMs
 	if s.useStale&staleUpdating != 0 || pastMs < int64(max(e.SWR, s.swr))*1000 {
+		if r.Method == http.MethodHead {
+			if in.flights.running(key) {
+				in.metrics.count(statusUpdating)
+				return in.answer(c, key, &e, ageMs, statusUpdating)
+			}
+			return in.lead(c, key, statusRefresh, nil, b, pastMs)
+		}
 		f, leader := in.flights.acquire(key, s.lockTimeout)
 		if !leader {
 			in.metrics.count(statusUpdating)
@@ -73,7 +86,13 @@ func (in *Cache) Access(c *plugin.Ctx) error {
 		}
 		return in.lead(c, key, statusRefresh, f, b, pastMs)
 	}
-	return in.miss(c, key, statusRefresh, b, pastMs)
+	return in.miss(c, &cc, key, statusRefresh, b, pastMs)
+}
+
+// notCached is the answer to only-if-cached without a fresh entry.
+func (in *Cache) notCached() error {
+	in.metrics.count(statusBypass)
+	return plugin.NewExit(http.StatusGatewayTimeout, "")
 }
 
 var noDirectives = httpcache.ParseCacheControl(nil)
@@ -159,30 +178,50 @@ func (in *Cache) answer(c *plugin.Ctx, key string, e *httpcache.Entry, ageMs int
 }
 
 // miss sends the request upstream to be stored, coalesced with the
-// other requests for the key when lock is on. stale is the expired
-// entry in hand, pastMs how long it has been expired.
-func (in *Cache) miss(c *plugin.Ctx, key, status string, stale []byte, pastMs int64) error {
-	if !in.s.lock {
+// other requests for the key when lock is on (a HEAD, which stores
+// nothing, is never coalesced). stale is the expired entry in hand,
+// pastMs how long it has been expired.
+func (in *Cache) miss(c *plugin.Ctx, cc *httpcache.Directives, key, status string, stale []byte, pastMs int64) error {
+	if !in.s.lock || c.Req.Method == http.MethodHead {
 		return in.lead(c, key, status, nil, stale, pastMs)
 	}
 	f, leader := in.flights.acquire(key, in.s.lockTimeout)
 	if leader {
 		return in.lead(c, key, status, f, stale, pastMs)
 	}
-	if f == nil || !f.wait(c.Req.Context(), in.s.lockTimeout) {
+	if !f.wait(c.Req.Context(), in.s.lockTimeout) {
 		// Too many waiters, or the leader took too long: upstream,
 		// uncached.
-		return in.bypass(c, key)
+		return in.uncached(c, key, stale, pastMs)
 	}
 	b, err := in.store.Get(c.Req.Context(), key)
+	if err != nil {
+		in.countError(err)
+		return in.uncached(c, key, stale, pastMs)
+	}
 	var e httpcache.Entry
-	if err != nil || !decodeEntry(b, &e) || !e.VaryMatches(c.Req.Header) {
-		if err != nil {
-			in.countError(err)
-		}
+	if !decodeEntry(b, &e) || !e.VaryMatches(c.Req.Header) {
+		return in.uncached(c, key, stale, pastMs)
+	}
+	ageMs := max(time.Now().UnixMilli()-e.StoredMs, 0)
+	if in.verdict(cc, ageMs, int64(e.Fresh)*1000) != verdictHit {
+		// What the leader stored is not fresh enough for this request
+		// (or it is an older entry the leader did not replace).
+		return in.uncached(c, key, b, ageMs-int64(e.Fresh)*1000)
+	}
+	return in.hit(c, key, &e, ageMs)
+}
+
+// uncached sends a request upstream without storing its response; the
+// expired entry in hand may still be served as Stale for a failure.
+func (in *Cache) uncached(c *plugin.Ctx, key string, stale []byte, pastMs int64) error {
+	if stale == nil {
 		return in.bypass(c, key)
 	}
-	return in.hit(c, key, &e, max(time.Now().UnixMilli()-e.StoredMs, 0))
+	st := &reqState{key: key, status: statusBypass, stale: stale, staleAge: pastMs, noStore: true}
+	in.setState(c, st)
+	in.setHeaders(c.Resp.Header, statusBypass, key)
+	return nil
 }
 
 // lead makes this request the one that fetches and stores the key.

@@ -1,9 +1,12 @@
 package proxycache
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
@@ -102,4 +105,148 @@ func TestAnonymousWithAuthorizationIsPrivate(t *testing.T) {
 	if _, h, _, _ := do(t, in, authed(), jsonOK(`"bob"`)); h.Get("X-Cache-Status") != "Hit" {
 		t.Fatalf("authenticated: %v", h)
 	}
+}
+
+// upstreamAnswer runs a request that went upstream through the response
+// phases, up to the body's end, without Log.
+func upstreamAnswer(in *Cache, c *plugin.Ctx, ct, cacheControl, body string) {
+	c.Resp.Header["Content-Type"] = []string{ct}
+	if cacheControl != "" {
+		c.Resp.Header["Cache-Control"] = []string{cacheControl}
+	}
+	c.Resp.Status, c.Resp.FromUpstream = 200, true
+	in.HeaderFilter(c)
+	io.ReadAll(in.BodyFilter(c, strings.NewReader(body)))
+}
+
+// TestOnlyIfCachedNeverUpstream: only-if-cached is answered 504 unless
+// the stored entry is a Hit for the request, even with an entry stored.
+func TestOnlyIfCachedNeverUpstream(t *testing.T) {
+	in := newTest(t, func(c *Config) { c.CacheControl = true; c.StorageTTL = new(int64(30)) })
+	up := upstream{status: 200, header: http.Header{"Content-Type": {"text/plain"}, "Cache-Control": {"max-age=1"}}, body: "v1"}
+	do(t, in, newCtx("GET", "/o", nil), up)
+	status, _, _, reached := do(t, in, newCtx("GET", "/o", http.Header{"Cache-Control": {"only-if-cached, min-fresh=5"}}), up)
+	if reached || status != 504 {
+		t.Fatalf("min-fresh: %d reached %v", status, reached)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if status, _, _, reached := do(t, in, newCtx("GET", "/o", http.Header{"Cache-Control": {"only-if-cached"}}), up); reached || status != 504 {
+		t.Fatalf("expired: %d reached %v", status, reached)
+	}
+	if status, _, body, reached := do(t, in, newCtx("GET", "/o", http.Header{"Cache-Control": {"only-if-cached, max-stale"}}), up); reached || status != 200 || body != "v1" {
+		t.Fatalf("max-stale: %d %q reached %v", status, body, reached)
+	}
+}
+
+// TestLockWaiterNeedsFresh: a lock waiter is served what the leader
+// stored only when it is fresh enough for the waiter's own request;
+// otherwise it goes upstream, uncached.
+func TestLockWaiterNeedsFresh(t *testing.T) {
+	in := newTest(t, func(c *Config) { c.Lock = true; c.CacheControl = true })
+	leader := newCtx("GET", "/w", nil)
+	if err := in.Access(leader); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string)
+	go func() {
+		_, h, body, reached := do(t, in, newCtx("GET", "/w", http.Header{"Cache-Control": {"min-fresh=10"}}), jsonOK("waiter's own"))
+		done <- fmt.Sprint(h.Get("X-Cache-Status"), " ", body, " ", reached)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	upstreamAnswer(in, leader, "text/plain", "max-age=5", "leader's")
+	in.Log(leader)
+	if got := <-done; got != "Bypass waiter's own true" {
+		t.Fatalf("waiter: %q", got)
+	}
+	// The leader's entry is there, for requests it is fresh enough for.
+	if _, h, body, _ := do(t, in, newCtx("GET", "/w", nil), jsonOK("x")); body != "leader's" || h.Get("X-Cache-Status") != "Hit" {
+		t.Fatalf("after: %q %v", body, h)
+	}
+}
+
+// TestHeadTakesNoFlight: a HEAD (which stores nothing) neither leads a
+// cold key's flight nor becomes an expired entry's refresher.
+func TestHeadTakesNoFlight(t *testing.T) {
+	in := newTest(t, func(c *Config) { c.Lock = true; c.LockTimeout = 2 })
+	head := newCtx("HEAD", "/h", nil)
+	if err := in.Access(head); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, h, _, reached := do(t, in, newCtx("GET", "/h", nil), jsonOK("get"))
+	if !reached || h.Get("X-Cache-Status") != "Miss" || time.Since(start) > time.Second {
+		t.Fatalf("GET after a HEAD: %v reached %v in %v", h, reached, time.Since(start))
+	}
+	in.Log(head)
+	if _, h, _, _ := do(t, in, newCtx("GET", "/h", nil), jsonOK("x")); h.Get("X-Cache-Status") != "Hit" {
+		t.Fatalf("the GET did not store: %v", h)
+	}
+
+	in = newTest(t, func(c *Config) { c.CacheTTL = 1; c.StaleWhileRevalidate = 30 })
+	do(t, in, newCtx("GET", "/u", nil), jsonOK("old"))
+	time.Sleep(1100 * time.Millisecond)
+	head = newCtx("HEAD", "/u", nil)
+	if err := in.Access(head); err != nil {
+		t.Fatalf("HEAD without a refresh under way was answered: %v", err)
+	}
+	get := newCtx("GET", "/u", nil)
+	if err := in.Access(get); err != nil {
+		t.Fatalf("the GET was not made the refresher: %v", err)
+	}
+	// Now a refresh is under way: a HEAD is served the stale entry.
+	if _, h, _, reached := do(t, in, newCtx("HEAD", "/u", nil), jsonOK("")); reached || h.Get("X-Cache-Status") != "Updating" {
+		t.Fatalf("HEAD during the refresh: %v reached %v", h, reached)
+	}
+	in.Log(head)
+	in.Log(get)
+}
+
+// TestFullFlightTableStillCaches: with every flight slot held, a request
+// still goes upstream and stores; expired flights are swept to make room.
+func TestFullFlightTableStillCaches(t *testing.T) {
+	in := newTest(t, func(c *Config) { c.Lock = true })
+	for i := range maxFlights {
+		in.flights.acquire(fmt.Sprint("held-", i), time.Hour)
+	}
+	if _, h, _, reached := do(t, in, newCtx("GET", "/f", nil), jsonOK("f")); !reached || h.Get("X-Cache-Status") != "Miss" {
+		t.Fatalf("full table: %v", h)
+	}
+	if _, h, _, reached := do(t, in, newCtx("GET", "/f", nil), jsonOK("x")); reached || h.Get("X-Cache-Status") != "Hit" {
+		t.Fatalf("full table, second: %v", h)
+	}
+	fs := newFlights()
+	for i := range maxFlights {
+		fs.acquire(fmt.Sprint("k", i), time.Millisecond)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if f, leader := fs.acquire("new", time.Second); f == nil || !leader || len(fs.m) != 1 {
+		t.Fatalf("expired flights not swept: %v %v %d", f, leader, len(fs.m))
+	}
+}
+
+// TestStoredAtBodyEnd: the entry is stored and the waiters let go when
+// the upstream's body ends, before the leader's Log (which a slow client
+// delays).
+func TestStoredAtBodyEnd(t *testing.T) {
+	in := newTest(t, func(c *Config) { c.Lock = true })
+	leader := newCtx("GET", "/b", nil)
+	if err := in.Access(leader); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string)
+	go func() {
+		_, h, body, _ := do(t, in, newCtx("GET", "/b", nil), jsonOK("second"))
+		done <- h.Get("X-Cache-Status") + " " + body
+	}()
+	time.Sleep(50 * time.Millisecond)
+	upstreamAnswer(in, leader, "text/plain", "", "first")
+	select {
+	case got := <-done:
+		if got != "Hit first" {
+			t.Fatalf("waiter: %q", got)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the waiter was held until the leader's Log")
+	}
+	in.Log(leader)
 }

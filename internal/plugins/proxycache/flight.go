@@ -20,7 +20,14 @@ const (
 type flights struct {
 	mu sync.Mutex
 	m  map[string]*flight
+	// swept is when a full table was last cleared of expired flights:
+	// at most once per sweepEvery, so that a table held full costs a
+	// request no scan.
+	swept time.Time
 }
+
+// sweepEvery paces the scans of a full table.
+const sweepEvery = 100 * time.Millisecond
 
 // flight is one key's fetch; done closes when its leader is through.
 type flight struct {
@@ -33,8 +40,10 @@ func newFlights() *flights { return &flights{m: map[string]*flight{}} }
 
 // acquire makes the caller the key's leader (leader true) or returns
 // the flight under way. A flight whose leader held it past timeout is
-// taken over, so a lost leader never holds a key. f is nil when the
-// table is full.
+// taken over, so a lost leader never holds a key. When the table is
+// full even of live flights, the caller leads without one (f nil): it
+// fetches and stores, uncoalesced, so a full table never turns caching
+// off.
 func (fs *flights) acquire(key string, timeout time.Duration) (f *flight, leader bool) {
 	now := time.Now()
 	fs.mu.Lock()
@@ -44,12 +53,37 @@ func (fs *flights) acquire(key string, timeout time.Duration) (f *flight, leader
 	}
 	if f != nil {
 		close(f.done)
-	} else if len(fs.m) >= maxFlights {
-		return nil, false
+	} else if len(fs.m) >= maxFlights && !fs.sweep(now) {
+		return nil, true
 	}
 	f = &flight{done: make(chan struct{}), expires: now.Add(timeout)}
 	fs.m[key] = f
 	return f, true
+}
+
+// sweep removes the expired flights of a full table, waking their
+// waiters; false when it is still full (or was swept too recently).
+func (fs *flights) sweep(now time.Time) bool {
+	if now.Sub(fs.swept) < sweepEvery {
+		return false
+	}
+	fs.swept = now
+	for key, f := range fs.m {
+		if !now.Before(f.expires) {
+			delete(fs.m, key)
+			close(f.done)
+		}
+	}
+	return len(fs.m) < maxFlights
+}
+
+// running reports a live flight for key.
+func (fs *flights) running(key string) bool {
+	now := time.Now()
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	f := fs.m[key]
+	return f != nil && now.Before(f.expires)
 }
 
 // release ends the leader's flight, waking its waiters.

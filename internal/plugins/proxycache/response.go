@@ -21,6 +21,10 @@ func (in *Cache) HeaderFilter(c *plugin.Ctx) {
 	if st == nil || st.served {
 		return
 	}
+	if st.noStore {
+		in.setHeaders(c.Resp.Header, st.status, st.key)
+		return
+	}
 	if !st.head && c.Resp.FromUpstream && in.cacheable(c, st) {
 		st.store = true
 		st.respStatus = c.Resp.Status
@@ -202,17 +206,22 @@ func (in *Cache) BodyFilter(c *plugin.Ctx, body io.Reader) io.Reader {
 		return body
 	}
 	st.capture.r = body
+	st.capture.end = func() { in.finish(c, st) }
 	return st.capture
 }
 
 // capture copies what is read through it, up to max bytes; complete is
-// set when the body ended cleanly within that.
+// set when the body ended cleanly within that, and then end runs: the
+// entry is stored and the waiters let go as soon as the upstream's body
+// is in, not once a slow client has read it all.
 type capture struct {
 	r        io.Reader
 	buf      []byte
 	max      int64
 	over     bool
 	complete bool
+	ended    bool
+	end      func()
 }
 
 func (p *capture) Read(b []byte) (int, error) {
@@ -224,13 +233,16 @@ func (p *capture) Read(b []byte) (int, error) {
 			p.buf = append(p.buf, b[:n]...)
 		}
 	}
-	if err == io.EOF {
-		p.complete = !p.over
+	if err == io.EOF && !p.ended {
+		p.ended, p.complete = true, !p.over
+		if p.end != nil {
+			p.end()
+		}
 	}
 	return n, err
 }
 
-// Log stores a complete response and lets the coalesced requests go.
+// Log lets the coalesced requests go, if the body's end did not.
 func (in *Cache) Log(c *plugin.Ctx) {
 	st := in.state(c)
 	if st == nil {
@@ -238,10 +250,16 @@ func (in *Cache) Log(c *plugin.Ctx) {
 	}
 	// A request with state is counted once, by the status it ended with.
 	in.metrics.count(st.status)
+	in.land(st)
+}
+
+// finish stores a complete response, once, and releases the lock.
+func (in *Cache) finish(c *plugin.Ctx, st *reqState) {
 	defer in.land(st)
 	if !st.store || st.capture == nil || !st.capture.complete || c.Resp.Status != st.respStatus {
 		return
 	}
+	st.store = false
 	in.put(c, st)
 }
 

@@ -54,6 +54,9 @@ type reqState struct {
 	store bool
 	// head: the request is a HEAD, whose response is not stored.
 	head bool
+	// noStore: the request goes upstream uncached, only a stale entry
+	// in hand.
+	noStore bool
 	// served: this plugin answered (a stale entry); nothing is stored.
 	served bool
 	// flight is the coalescing lock this request holds (nil: none).
