@@ -165,6 +165,13 @@ func (v pluginView) plugin(e *entity) plugin.AdminPlugin {
 
 func (v pluginView) Directory() plugin.Directory { return v.ix.snap.Directory }
 
+func (v pluginView) Route(ref string) (string, bool) {
+	if e := v.ix.find("routes", ref); e != nil {
+		return e.id, true
+	}
+	return "", false
+}
+
 func (pluginView) Reply(w http.ResponseWriter, status int, body any) { writeJSON(w, status, body) }
 
 func (pluginView) Error(w http.ResponseWriter, status int, msg string) {

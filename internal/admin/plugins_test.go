@@ -204,3 +204,33 @@ func TestPluginRouteBodyBound(t *testing.T) {
 		}
 	}
 }
+
+// TestPluginViewRoute checks that a plugin route finds the configuration's
+// routes by id or name (a cache invalidating by route name).
+func TestPluginViewRoute(t *testing.T) {
+	reg, err := plugin.NewRegistry(append(all.Registrations(), plugin.Registration{Name: "fake", Priority: 1,
+		NewConfig: func() any { return &struct{}{} }, New: func(any, plugin.Env) (plugin.Instance, error) { return nil, nil },
+		Admin: []plugin.AdminRoute{{Method: http.MethodGet, Path: "/fake/route/{ref}",
+			Serve: func(a plugin.Admin, w http.ResponseWriter, r *http.Request) {
+				id, ok := a.Route(r.PathValue("ref"))
+				a.Reply(w, http.StatusOK, map[string]any{"id": id, "ok": ok})
+			}}},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := "_format_version: \"3.0\"\nservices:\n- name: s\n  url: http://127.0.0.1:1\n  routes:\n  - name: products\n    id: 5b1f3a52-63a4-4c8e-9b1e-3f1b2a6c7d10\n    paths: [/products]\n"
+	f := newFixture(t, cfg, func(s *Source) { s.Registry = reg })
+	t.Cleanup(f.loader.Close)
+	for ref, want := range map[string]string{
+		"products":                             `{"id":"5b1f3a52-63a4-4c8e-9b1e-3f1b2a6c7d10","ok":true}`,
+		"5b1f3a52-63a4-4c8e-9b1e-3f1b2a6c7d10": `{"id":"5b1f3a52-63a4-4c8e-9b1e-3f1b2a6c7d10","ok":true}`,
+		"nope":                                 `{"id":"","ok":false}`,
+	} {
+		rec := httptest.NewRecorder()
+		f.h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/fake/route/"+ref, nil))
+		if got := strings.TrimSpace(rec.Body.String()); rec.Code != 200 || got != want {
+			t.Errorf("%s: %d %s, want %s", ref, rec.Code, got, want)
+		}
+	}
+}

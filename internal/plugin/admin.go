@@ -28,6 +28,9 @@ type Admin interface {
 	Plugins(name string) []AdminPlugin
 	// Directory is the configuration's consumers and credentials.
 	Directory() Directory
+	// Route finds a route of the configuration by id or name and
+	// returns its id.
+	Route(ref string) (id string, ok bool)
 	// Reply answers v as JSON; Error answers {"message": msg}.
 	Reply(w http.ResponseWriter, status int, v any)
 	Error(w http.ResponseWriter, status int, msg string)

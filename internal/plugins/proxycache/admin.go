@@ -150,17 +150,16 @@ type invalidation struct {
 
 var errInvalidation = errors.New(`expected exactly one of {"pattern": ...}, {"key": ...}, {"route": ...}, {"tag": ...}, {"all": true}`)
 
-// parseInvalidation reads a body into selectors: one, or for a route
-// given by name, its id's as well.
-func parseInvalidation(body []byte, routes *routeNames) ([]cachestore.Selector, error) {
+// parseInvalidation reads a body into its selector.
+func parseInvalidation(body []byte) (cachestore.Selector, error) {
 	var inv invalidation
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&inv); err != nil {
-		return nil, errors.New("invalid JSON body: " + err.Error())
+		return cachestore.Selector{}, errors.New("invalid JSON body: " + err.Error())
 	}
 	if dec.More() {
-		return nil, errors.New("invalid JSON body: more than one value")
+		return cachestore.Selector{}, errors.New("invalid JSON body: more than one value")
 	}
 	n := 0
 	var sel cachestore.Selector
@@ -185,41 +184,34 @@ func parseInvalidation(body []byte, routes *routeNames) ([]cachestore.Selector, 
 		sel.All = true
 	}
 	if n != 1 {
-		return nil, errInvalidation
+		return cachestore.Selector{}, errInvalidation
 	}
 	if len(sel.Pattern) > cachestore.MaxPatternLen {
-		return nil, errors.New("pattern longer than 1024 bytes")
+		return cachestore.Selector{}, errors.New("pattern longer than 1024 bytes")
 	}
-	sels := []cachestore.Selector{sel}
-	if sel.RouteID != "" {
-		if id, ok := routes.id(sel.RouteID); ok && id != sel.RouteID {
-			sels = append(sels, cachestore.Selector{RouteID: id})
-		}
-	}
-	return sels, nil
+	return sel, nil
 }
 
 func serveInvalidate(a plugin.Admin, w http.ResponseWriter, r *http.Request) {
-	cs := caches(a)
-	var routes *routeNames
-	if len(cs) > 0 {
-		routes = cs[0].routes
-	}
 	var body bytes.Buffer
 	body.ReadFrom(r.Body)
-	sels, err := parseInvalidation(body.Bytes(), routes)
+	sel, err := parseInvalidation(body.Bytes())
 	if err != nil {
 		a.Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	n := 0
-	for _, sel := range sels {
-		m, err := invalidateAll(r.Context(), cs, sel)
-		if err != nil {
-			a.Error(w, http.StatusInternalServerError, err.Error())
-			return
+	// Entries are indexed by route id; a name is resolved in the
+	// configuration in force. A ref no route has is taken as an id (of
+	// a route since removed, whose entries may still be stored).
+	if sel.RouteID != "" {
+		if id, ok := a.Route(sel.RouteID); ok {
+			sel.RouteID = id
 		}
-		n += m
+	}
+	n, err := invalidateAll(r.Context(), caches(a), sel)
+	if err != nil {
+		a.Error(w, http.StatusInternalServerError, err.Error())
+		return
 	}
 	a.Reply(w, http.StatusOK, map[string]int{"invalidated": n})
 }

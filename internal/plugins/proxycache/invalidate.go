@@ -31,7 +31,9 @@ const maxInvalidateBody = 64 << 10
 
 // Invalidate is the proxy-cache-invalidate plugin: POST /cache/invalidate
 // on the proxy listener, behind its route's own auth plugins (the
-// guide's webhook), answering as the admin route does.
+// guide's webhook), answering as the admin route does. It takes route
+// ids only: an instance sees no configuration but its own, so it cannot
+// resolve a route's name.
 func Invalidate() plugin.Registration {
 	return plugin.Registration{
 		Name:     InvalidateName,
@@ -81,17 +83,13 @@ func (iv *invalidator) Access(c *plugin.Ctx) error {
 	if len(body) > maxInvalidateBody {
 		return plugin.NewExit(http.StatusRequestEntityTooLarge, "body larger than 64 KiB")
 	}
-	sels, err := parseInvalidation(body, iv.c.routes)
+	sel, err := parseInvalidation(body)
 	if err != nil {
 		return jsonExit(http.StatusBadRequest, map[string]string{"message": err.Error()})
 	}
-	n := 0
-	for _, sel := range sels {
-		m, err := iv.c.invalidate(c.Req.Context(), sel)
-		if err != nil {
-			return jsonExit(http.StatusInternalServerError, map[string]string{"message": err.Error()})
-		}
-		n += m
+	n, err := iv.c.invalidate(c.Req.Context(), sel)
+	if err != nil {
+		return jsonExit(http.StatusInternalServerError, map[string]string{"message": err.Error()})
 	}
 	return jsonExit(http.StatusOK, map[string]int{"invalidated": n})
 }

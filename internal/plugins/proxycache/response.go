@@ -290,7 +290,6 @@ func (in *Cache) put(c *plugin.Ctx, st *reqState) {
 	meta := cachestore.Meta{Path: st.path, Tags: st.tags}
 	if c.Route != nil {
 		meta.RouteID = c.Route.ID
-		in.routes.learn(c.Route)
 	}
 	if err := in.store.Set(context.WithoutCancel(c.Req.Context()), st.key, entry, ttl, meta); err != nil {
 		in.countError(err)

@@ -39,6 +39,8 @@ func (a *fakeAdmin) Plugins(name string) []plugin.AdminPlugin {
 
 func (a *fakeAdmin) Directory() plugin.Directory { return a.dir }
 
+func (a *fakeAdmin) Route(string) (string, bool) { return "", false }
+
 func (a *fakeAdmin) Reply(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)

@@ -1,0 +1,93 @@
+package proxycache
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
+)
+
+// fakeAdmin is the admin API's view for the plugin's routes: its plugin
+// entities and its routes (name to id).
+type fakeAdmin struct {
+	plugins []plugin.AdminPlugin
+	routes  map[string]string
+}
+
+func (a *fakeAdmin) Plugin(ref string) (plugin.AdminPlugin, bool) {
+	for _, p := range a.plugins {
+		if p.ID == ref {
+			return p, true
+		}
+	}
+	return plugin.AdminPlugin{}, false
+}
+
+func (a *fakeAdmin) Plugins(name string) []plugin.AdminPlugin {
+	var out []plugin.AdminPlugin
+	for _, p := range a.plugins {
+		if p.Name == name {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (a *fakeAdmin) Directory() plugin.Directory { return nil }
+
+func (a *fakeAdmin) Route(ref string) (string, bool) {
+	for name, id := range a.routes {
+		if ref == name || ref == id {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+func (a *fakeAdmin) Reply(w http.ResponseWriter, status int, v any) {
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (a *fakeAdmin) Error(w http.ResponseWriter, status int, msg string) {
+	a.Reply(w, status, map[string]string{"message": msg})
+}
+
+// adminPlugins lists instances as enabled proxy-cache entities.
+func adminPlugins(ins ...*Cache) []plugin.AdminPlugin {
+	var out []plugin.AdminPlugin
+	for i, in := range ins {
+		out = append(out, plugin.AdminPlugin{ID: string(rune('a' + i)), Name: Name, Enabled: true, Instance: in})
+	}
+	return out
+}
+
+func postInvalidate(t *testing.T, a plugin.Admin, body string) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	serveInvalidate(a, rec, httptest.NewRequest(http.MethodPost, "/cache/invalidate", strings.NewReader(body)))
+	return rec.Code, strings.TrimSpace(rec.Body.String())
+}
+
+// TestInvalidateRouteByName: a route named in POST /cache/invalidate is
+// resolved in the configuration in force, though this process stored
+// nothing for it under that name (entries are indexed by id).
+func TestInvalidateRouteByName(t *testing.T) {
+	in := newTest(t, nil)
+	do(t, in, newCtx("GET", "/products", nil), jsonOK("[]"))
+	do(t, in, newCtx("GET", "/products?page=2", nil), jsonOK("[]"))
+	a := &fakeAdmin{plugins: adminPlugins(in), routes: map[string]string{"products": "route-1"}}
+	if code, body := postInvalidate(t, a, `{"route": "products"}`); code != 200 || body != `{"invalidated":2}` {
+		t.Fatalf("by name: %d %s", code, body)
+	}
+	do(t, in, newCtx("GET", "/products", nil), jsonOK("[]"))
+	if code, body := postInvalidate(t, a, `{"route": "route-1"}`); code != 200 || body != `{"invalidated":1}` {
+		t.Fatalf("by id: %d %s", code, body)
+	}
+	if code, _ := postInvalidate(t, a, `{"route": ""}`); code != 400 {
+		t.Fatalf("empty route: %d", code)
+	}
+}
