@@ -32,21 +32,42 @@ const msgNotFound = "Not found"
 func caches(a plugin.Admin) []*Cache {
 	var out []*Cache
 	seen := map[string]bool{}
-	for _, name := range []string{Name, ResponseCacheName} {
-		for _, p := range a.Plugins(name) {
-			in, ok := p.Instance.(*Cache)
-			if !ok || !p.Enabled || seen[in.storeID()] {
-				continue
-			}
+	each(a, func(in *Cache) {
+		if !seen[in.storeID()] {
 			seen[in.storeID()] = true
 			out = append(out, in)
 		}
-	}
+	})
 	return out
 }
 
+// publishers are the memory instances that carry invalidations to other
+// nodes, one per distinct purge bus and dictionary: instances sharing a
+// dictionary may name different Redis servers, or only some name one.
+func publishers(a plugin.Admin) []*Cache {
+	var out []*Cache
+	seen := map[string]bool{}
+	each(a, func(in *Cache) {
+		if in.bus != nil && !seen[in.busID()] {
+			seen[in.busID()] = true
+			out = append(out, in)
+		}
+	})
+	return out
+}
+
+func each(a plugin.Admin, fn func(*Cache)) {
+	for _, name := range []string{Name, ResponseCacheName} {
+		for _, p := range a.Plugins(name) {
+			if in, ok := p.Instance.(*Cache); ok && p.Enabled {
+				fn(in)
+			}
+		}
+	}
+}
+
 func serveFlush(a plugin.Admin, w http.ResponseWriter, r *http.Request) {
-	if _, err := invalidateAll(r.Context(), caches(a), cachestore.Selector{All: true}); err != nil {
+	if _, err := invalidateAll(r.Context(), a, cachestore.Selector{All: true}); err != nil {
 		a.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
@@ -110,9 +131,13 @@ func (in *Cache) serveEntry(a plugin.Admin, w http.ResponseWriter, r *http.Reque
 		a.Reply(w, http.StatusOK, renderEntry(&e))
 		return true
 	}
-	if _, err := in.invalidate(r.Context(), cachestore.Selector{Key: key}); err != nil {
+	sel := cachestore.Selector{Key: key}
+	if _, err := in.drop(r.Context(), sel); err != nil {
 		a.Error(w, http.StatusInternalServerError, err.Error())
 		return true
+	}
+	if in.s.strategy == strategyMemory {
+		publish(r.Context(), a, sel, in.s.dictionary)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return true
@@ -208,7 +233,7 @@ func serveInvalidate(a plugin.Admin, w http.ResponseWriter, r *http.Request) {
 			sel.RouteID = id
 		}
 	}
-	n, err := invalidateAll(r.Context(), caches(a), sel)
+	n, err := invalidateAll(r.Context(), a, sel)
 	if err != nil {
 		a.Error(w, http.StatusInternalServerError, err.Error())
 		return
@@ -216,14 +241,27 @@ func serveInvalidate(a plugin.Admin, w http.ResponseWriter, r *http.Request) {
 	a.Reply(w, http.StatusOK, map[string]int{"invalidated": n})
 }
 
-func invalidateAll(ctx context.Context, cs []*Cache, sel cachestore.Selector) (int, error) {
+// invalidateAll applies sel to every store, then publishes it through
+// every purge bus.
+func invalidateAll(ctx context.Context, a plugin.Admin, sel cachestore.Selector) (int, error) {
 	n := 0
-	for _, in := range cs {
-		m, err := in.invalidate(ctx, sel)
+	for _, in := range caches(a) {
+		m, err := in.drop(ctx, sel)
 		if err != nil {
 			return n, err
 		}
 		n += m
 	}
+	publish(ctx, a, sel, "")
 	return n, nil
+}
+
+// publish sends sel on every purge bus, for the dictionary dict ("":
+// each bus's own).
+func publish(ctx context.Context, a plugin.Admin, sel cachestore.Selector, dict string) {
+	for _, in := range publishers(a) {
+		if dict == "" || in.s.dictionary == dict {
+			in.publish(ctx, sel)
+		}
+	}
 }

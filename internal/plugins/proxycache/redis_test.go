@@ -1,11 +1,14 @@
 package proxycache
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -78,5 +81,48 @@ func TestRequestsCountedOnce(t *testing.T) {
 				t.Errorf("%s: %v, want %v", s, got, w)
 			}
 		}
+	}
+}
+
+// TestInvalidatePublishesThroughEveryBus: instances sharing a memory
+// dictionary where the first has no Redis settings: an admin
+// invalidation is still published on the purge bus of the one that has.
+func TestInvalidatePublishesThroughEveryBus(t *testing.T) {
+	r := gwtest.StartRedis(t)
+	sub := goredis.NewClient(&goredis.Options{Addr: r.Addr})
+	t.Cleanup(func() { sub.Close() })
+	ps := sub.Subscribe(context.Background(), "turnpike:cache:purge")
+	t.Cleanup(func() { ps.Close() })
+	if _, err := ps.Receive(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	provider := store.NewProvider()
+	build := func(withRedis bool) *Cache {
+		c := &Config{}
+		c.SetDefaults()
+		c.Strategy, c.Memory.DictionaryName = strategyMemory, "shared"
+		if withRedis {
+			c.Redis.Host, c.Redis.Port = "127.0.0.1", r.Port
+		}
+		in, err := newCache(Name, c, nil, plugin.Env{Store: provider})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(in.Close)
+		return in
+	}
+	plain, withBus := build(false), build(true)
+	a := &fakeAdmin{plugins: adminPlugins(plain, withBus)}
+	do(t, plain, newCtx("GET", "/api/users/1", nil), jsonOK("u1"))
+	if code, body := postInvalidate(t, a, `{"pattern": "/api/users/*"}`); code != 200 || body != `{"invalidated":1}` {
+		t.Fatalf("invalidate: %d %s", code, body)
+	}
+	select {
+	case m := <-ps.Channel():
+		if !strings.Contains(m.Payload, `"dictionary":"shared"`) || !strings.Contains(m.Payload, `"pattern":"/api/users/*"`) {
+			t.Fatalf("published %s", m.Payload)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("nothing published on the purge bus")
 	}
 }

@@ -90,17 +90,31 @@ func (in *Cache) openRedis(env plugin.Env) error {
 // invalidate deletes what sel picks from the instance's store, and
 // publishes it to the other nodes' memory dictionaries.
 func (in *Cache) invalidate(ctx context.Context, sel cachestore.Selector) (int, error) {
+	n, err := in.drop(ctx, sel)
+	if err != nil {
+		return n, err
+	}
+	in.publish(ctx, sel)
+	return n, nil
+}
+
+// drop deletes what sel picks from the instance's store.
+func (in *Cache) drop(ctx context.Context, sel cachestore.Selector) (int, error) {
 	n, err := in.store.Invalidate(ctx, sel)
 	if err != nil {
 		in.countError(err)
-		return n, err
 	}
-	if in.bus != nil {
-		if err := in.bus.Publish(ctx, in.s.dictionary, sel); err != nil {
-			in.countError(err)
-		}
+	return n, err
+}
+
+// publish sends sel on the instance's purge bus, if it has one.
+func (in *Cache) publish(ctx context.Context, sel cachestore.Selector) {
+	if in.bus == nil {
+		return
 	}
-	return n, nil
+	if err := in.bus.Publish(ctx, in.s.dictionary, sel); err != nil {
+		in.countError(err)
+	}
 }
 
 // storeID names the store an instance uses: instances with one ID share
@@ -110,4 +124,10 @@ func (in *Cache) storeID() string {
 		return "memory:" + in.s.dictionary
 	}
 	return "redis:" + strings.Join(in.s.redis.Addrs, ",") + "/" + strconv.Itoa(in.s.redis.Database) + "/" + in.s.dictionary
+}
+
+// busID names the purge bus and dictionary a memory instance publishes
+// to (call only with a bus).
+func (in *Cache) busID() string {
+	return strings.Join(in.s.redis.Addrs, ",") + "/" + strconv.Itoa(in.s.redis.Database) + "/" + in.s.dictionary
 }
