@@ -250,3 +250,25 @@ func TestStoredAtBodyEnd(t *testing.T) {
 	}
 	in.Log(leader)
 }
+
+// TestUpstreamAgeCounts: with cache_control, the response's Age counts
+// against its lifetime (RFC 9111 4.2.3) and in the Age served.
+func TestUpstreamAgeCounts(t *testing.T) {
+	in := newTest(t, func(c *Config) { c.CacheControl = true })
+	aged := func(cc, age string) upstream {
+		return upstream{status: 200, header: http.Header{"Content-Type": {"text/plain"}, "Cache-Control": {cc}, "Age": {age}}, body: "b"}
+	}
+	do(t, in, newCtx("GET", "/a", nil), aged("max-age=100", "40"))
+	if _, h, _, reached := do(t, in, newCtx("GET", "/a", nil), aged("max-age=100", "0")); reached || h.Get("Age") != "40" {
+		t.Fatalf("served Age: %v (reached %v)", h, reached)
+	}
+	if _, h, _, _ := do(t, in, newCtx("GET", "/spent", nil), aged("max-age=5", "5")); h.Get("X-Cache-Status") != "Bypass" {
+		t.Fatalf("no lifetime left: %v", h)
+	}
+	do(t, in, newCtx("GET", "/short", nil), aged("max-age=2", "1"))
+	time.Sleep(1100 * time.Millisecond)
+	// Past max-age minus Age (its storage time too): fetched again.
+	if _, h, _, reached := do(t, in, newCtx("GET", "/short", nil), aged("max-age=2", "1")); !reached {
+		t.Fatalf("lifetime minus Age: %v", h)
+	}
+}

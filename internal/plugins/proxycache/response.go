@@ -74,7 +74,10 @@ func (in *Cache) cacheable(c *plugin.Ctx, st *reqState) bool {
 	fresh := s.ttl
 	if s.ccOn {
 		fresh = httpcache.Lifetime(cc, h, time.Now(), s.ttl)
-		if fresh <= 0 {
+		// The time the response spent in caches upstream counts: the
+		// entry is stored as that much older.
+		st.recvAge = uint32(httpcache.ReceivedAge(h) / time.Second)
+		if fresh <= time.Duration(st.recvAge)*time.Second {
 			return false
 		}
 	}
@@ -276,7 +279,7 @@ func (in *Cache) put(c *plugin.Ctx, st *reqState) {
 	now := time.Now()
 	entry, err := httpcache.Encode(nil, &httpcache.Response{
 		Status: st.respStatus, Header: st.header, Body: st.capture.buf,
-		StoredMs: now.UnixMilli(), Fresh: st.fresh, SWR: st.swr, SIE: st.sie,
+		StoredMs: now.UnixMilli() - int64(st.recvAge)*1000, Fresh: st.fresh, SWR: st.swr, SIE: st.sie,
 		Vary: st.vary, Request: c.Req.Header,
 	})
 	if err != nil {
@@ -284,7 +287,7 @@ func (in *Cache) put(c *plugin.Ctx, st *reqState) {
 	}
 	ttl := in.s.storageTTL
 	if ttl == 0 {
-		ttl = time.Duration(st.fresh)*time.Second + max(in.s.staleTTL,
+		ttl = time.Duration(st.fresh-st.recvAge)*time.Second + max(in.s.staleTTL,
 			time.Duration(max(st.swr, st.sie))*time.Second)
 	}
 	meta := cachestore.Meta{Path: st.path, Tags: st.tags}

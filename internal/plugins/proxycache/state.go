@@ -69,11 +69,14 @@ type reqState struct {
 	respStatus int
 	header     http.Header
 	fresh      uint32
-	swr, sie   uint32
-	vary       []string
-	tags       []string
-	path       string
-	capture    *capture
+	// recvAge is the response's Age in seconds (cache_control on): the
+	// entry's storage time is set back by it.
+	recvAge  uint32
+	swr, sie uint32
+	vary     []string
+	tags     []string
+	path     string
+	capture  *capture
 }
 
 func (in *Cache) state(c *plugin.Ctx) *reqState {

@@ -189,3 +189,17 @@ func BenchmarkDecodeHit(b *testing.B) {
 		_, _ = e.Header(3)
 	}
 }
+
+func TestReceivedAge(t *testing.T) {
+	for v, want := range map[string]time.Duration{
+		"": 0, "0": 0, "7": 7 * time.Second, "-1": 0, "1.5": 0, " 3": 0, "99999999999999999999": maxAge * time.Second,
+	} {
+		h := http.Header{}
+		if v != "" {
+			h["Age"] = []string{v}
+		}
+		if got := ReceivedAge(h); got != want {
+			t.Errorf("Age %q: %v, want %v", v, got, want)
+		}
+	}
+}
