@@ -266,6 +266,9 @@ func (s *settings) compileExtensions(c *Config) plugin.Errors {
 		if problem != "" {
 			add("cache_key", problem)
 		}
+		if t != nil {
+			t.ignoreCase = c.IgnoreURICase
+		}
 		s.template = t
 	}
 	for i, u := range c.UseStale {

@@ -272,3 +272,17 @@ func TestUpstreamAgeCounts(t *testing.T) {
 		t.Fatalf("lifetime minus Age: %v", h)
 	}
 }
+
+// TestTemplateIgnoreURICase: ignore_uri_case lower-cases the path in a
+// template's $uri and $request_uri (not the query's values).
+func TestTemplateIgnoreURICase(t *testing.T) {
+	for _, tpl := range []string{"$request_uri", "$uri$args"} {
+		in := newTest(t, func(c *Config) { c.CacheKey = tpl; c.IgnoreURICase = true })
+		if a, b := in.key(newCtx("GET", "/Users/A?q=X", nil), nil), in.key(newCtx("GET", "/users/a?q=X", nil), nil); a != b {
+			t.Errorf("%s: the path's case counts", tpl)
+		}
+		if a, b := in.key(newCtx("GET", "/u?q=X", nil), nil), in.key(newCtx("GET", "/u?q=x", nil), nil); a == b {
+			t.Errorf("%s: the query's case is ignored", tpl)
+		}
+	}
+}

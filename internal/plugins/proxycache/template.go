@@ -9,7 +9,12 @@ import (
 )
 
 // template is a compiled cache_key: literal text and NGINX variables.
-type template struct{ parts []part }
+// ignoreCase (ignore_uri_case) lower-cases the path in $uri and
+// $request_uri, as in Kong's key.
+type template struct {
+	parts      []part
+	ignoreCase bool
+}
 
 type varKind uint8
 
@@ -127,8 +132,15 @@ func (t *template) key(c *plugin.Ctx, buf []byte) string {
 			lower(buf[start:])
 		case varRequestURI:
 			buf = append(buf, r.RequestURI...)
+			if t.ignoreCase {
+				path, _, _ := strings.Cut(r.RequestURI, "?")
+				lower(buf[start : start+len(path)])
+			}
 		case varURI:
 			buf = append(buf, c.ClientPath...)
+			if t.ignoreCase {
+				lower(buf[start:])
+			}
 		case varArgs:
 			buf = append(buf, queryOf(r)...)
 		case varArg:
