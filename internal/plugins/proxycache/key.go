@@ -93,9 +93,13 @@ func lower(b []byte) {
 	}
 }
 
+// hashHex encodes into a stack array so that the one allocation is the
+// string's (hex.EncodeToString makes a second).
 func hashHex(b []byte) string {
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], sum[:])
+	return string(out[:])
 }
 
 func queryOf(r *http.Request) string {
