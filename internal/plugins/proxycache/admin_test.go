@@ -2,6 +2,7 @@ package proxycache
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -89,5 +90,30 @@ func TestInvalidateRouteByName(t *testing.T) {
 	}
 	if code, _ := postInvalidate(t, a, `{"route": ""}`); code != 400 {
 		t.Fatalf("empty route: %d", code)
+	}
+}
+
+// TestInvalidatePluginRouteName: proxy-cache-invalidate takes a route's
+// name when the route's id is the one Kong derives from it.
+func TestInvalidatePluginRouteName(t *testing.T) {
+	if got, want := kongRouteID("guide"), "0cd0f58f-a481-5fd5-bca5-0418a29da370"; got != want {
+		t.Fatalf("kongRouteID: %s, want %s (config.KongID)", got, want)
+	}
+	reg := Invalidate()
+	cfg := reg.NewConfig()
+	inst, err := reg.New(cfg, plugin.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv := inst.(*invalidator)
+	t.Cleanup(iv.Close)
+	c := newCtx("GET", "/guide/a", nil)
+	c.Route = &plugin.RouteInfo{ID: kongRouteID("guide"), Name: "guide"}
+	do(t, iv.c, c, jsonOK("a"))
+	post := newCtx("POST", "/purge", nil)
+	post.Req.Body = io.NopCloser(strings.NewReader(`{"route": "guide"}`))
+	e, ok := iv.Access(post).(*plugin.Exit)
+	if !ok || e.Status != 200 || string(e.Body) != `{"invalidated":1}` {
+		t.Fatalf("purge by name: %+v", e)
 	}
 }
