@@ -225,3 +225,51 @@ func TestProxyCacheAdminAndInvalidate(t *testing.T) {
 		t.Fatalf("DELETE all: %d", code)
 	}
 }
+
+// TestProxyCacheAnonymousAuthorizationIsPrivate: key-auth with an
+// anonymous consumer lets a request through whose Authorization the
+// gateway did not check; its response is never stored nor served to
+// other anonymous clients.
+func TestProxyCacheAnonymousAuthorizationIsPrivate(t *testing.T) {
+	up, n := cacheUpstream(t)
+	cfg := `
+_format_version: "3.0"
+consumers:
+- username: anon
+services:
+- name: open
+  url: ` + up + `
+  routes: [{name: open, paths: [/open]}]
+  plugins:
+  - name: key-auth
+    config: {anonymous: anon}
+  - name: proxy-cache
+    config: {strategy: memory}
+`
+	g := gwtest.Start(t, cfg, gwtest.Options{})
+	if s, b := cacheStatus(t, g, "GET", "/open/me", "Authorization", "Bearer alice-upstream-token"); s != "Bypass" || b != `{"n":1,"user":"anon"}` {
+		t.Fatalf("with Authorization: %s %s", s, b)
+	}
+	if s, b := cacheStatus(t, g, "GET", "/open/me"); s != "Miss" || b != `{"n":2,"user":"anon"}` {
+		t.Fatalf("another anonymous client: %s %s", s, b)
+	}
+	if s, b := cacheStatus(t, g, "GET", "/open/me", "Authorization", "Bearer bob"); s != "Bypass" || b != `{"n":3,"user":"anon"}` {
+		t.Fatalf("a stored anonymous entry served to Authorization: %s %s", s, b)
+	}
+	if got := n.Load(); got != 3 {
+		t.Fatalf("upstream saw %d", got)
+	}
+}
+
+// TestProxyCacheTooManyArgs: a query with more arguments than the key
+// reads bypasses, so it cannot poison the entry of a shorter query.
+func TestProxyCacheTooManyArgs(t *testing.T) {
+	g, _ := startCacheGateway(t)
+	long := "/api/list?" + strings.Repeat("x&", 100) + "page=999"
+	if s, _ := cacheStatus(t, g, "GET", long); s != "Bypass" {
+		t.Fatalf("long query: %s", s)
+	}
+	if s, b := cacheStatus(t, g, "GET", "/api/list?sort=asc"); s != "Miss" || b != `{"n":2,"user":""}` {
+		t.Fatalf("short query after a long one: %s %s", s, b)
+	}
+}
