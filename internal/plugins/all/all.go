@@ -17,6 +17,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/mtlsauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/opentelemetry"
 	"github.com/turnpikegw/turnpike/internal/plugins/prometheus"
+	"github.com/turnpikegw/turnpike/internal/plugins/proxycache"
 	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
@@ -42,6 +43,8 @@ func Registrations() []plugin.Registration {
 		mtlsauth.Registration(),
 		opentelemetry.Registration(),
 		prometheus.Registration(),
+		proxycache.Registration(),
+		proxycache.ResponseCache(),
 		ratelimiting.Registration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),

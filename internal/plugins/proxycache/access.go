@@ -1,0 +1,188 @@
+package proxycache
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/proxycache/httpcache"
+)
+
+// keyBufSize is the stack buffer a key is built in; longer keys grow it.
+const keyBufSize = 512
+
+// Access looks the request up: a fresh entry is answered as a Hit, an
+// expired one is refreshed (or served while another request refreshes
+// it), a missing one is fetched and stored by the later phases.
+func (in *Cache) Access(c *plugin.Ctx) error {
+	r := c.Req
+	s := in.s
+	if !s.cacheableMethod(r.Method) || in.private(c) {
+		return in.bypass(c, "")
+	}
+	cc := noDirectives
+	if s.ccOn {
+		if v := r.Header["Cache-Control"]; len(v) > 0 {
+			cc = httpcache.ParseCacheControl(v)
+		}
+		if cc.NoStore {
+			return in.bypass(c, "")
+		}
+	}
+	var buf [keyBufSize]byte
+	key := in.key(c, buf[:0])
+	var b []byte
+	if !(s.ccOn && cc.NoCache) {
+		var err error
+		b, err = in.store.Get(r.Context(), key)
+		if err != nil {
+			in.countError(err)
+			return in.bypass(c, key)
+		}
+	}
+	var e httpcache.Entry
+	if !decodeEntry(b, &e) || !e.VaryMatches(r.Header) {
+		if s.ccOn && cc.OnlyIfCached {
+			in.metrics.count(statusBypass)
+			return plugin.NewExit(http.StatusGatewayTimeout, "")
+		}
+		status := statusMiss
+		if b != nil || cc.NoCache {
+			status = statusRefresh
+		}
+		return in.miss(c, key, status, nil, 0)
+	}
+	nowMs := time.Now().UnixMilli()
+	ageMs := max(nowMs-e.StoredMs, 0)
+	freshMs := int64(e.Fresh) * 1000
+	switch in.verdict(&cc, ageMs, freshMs) {
+	case verdictHit:
+		return in.hit(c, key, &e, ageMs)
+	case verdictRefresh:
+		return in.miss(c, key, statusRefresh, b, ageMs-freshMs)
+	}
+	// Expired: within its stale-while-revalidate window, one request
+	// refreshes it and the others get it meanwhile.
+	pastMs := ageMs - freshMs
+	if s.useStale&staleUpdating != 0 || pastMs < int64(max(e.SWR, s.swr))*1000 {
+		f, leader := in.flights.acquire(key, s.lockTimeout)
+		if !leader {
+			in.metrics.count(statusUpdating)
+			return in.answer(c, key, &e, ageMs, statusUpdating)
+		}
+		return in.lead(c, key, statusRefresh, f, b, pastMs)
+	}
+	return in.miss(c, key, statusRefresh, b, pastMs)
+}
+
+var noDirectives = httpcache.ParseCacheControl(nil)
+
+type verdict uint8
+
+const (
+	verdictHit verdict = iota
+	verdictRefresh
+	verdictExpired
+)
+
+// verdict decides what an entry of that age is to the request: fresh
+// enough (the request's max-age, min-fresh and max-stale when
+// cache_control is on), to be refreshed for the request, or expired.
+func (in *Cache) verdict(cc *httpcache.Directives, ageMs, freshMs int64) verdict {
+	if in.s.ccOn {
+		if cc.MaxAge != httpcache.Absent && ageMs > cc.MaxAge*1000 {
+			return verdictRefresh
+		}
+		if cc.MinFresh != httpcache.Absent && freshMs-ageMs < cc.MinFresh*1000 {
+			return verdictRefresh
+		}
+		if ageMs >= freshMs && (cc.MaxStaleAny || cc.MaxStale != httpcache.Absent && ageMs-freshMs <= cc.MaxStale*1000) {
+			return verdictHit
+		}
+	}
+	if ageMs < freshMs {
+		return verdictHit
+	}
+	return verdictExpired
+}
+
+// private reports a request whose response belongs to one client:
+// credentials with no consumer authenticated to key the entry by, or a
+// range (a partial response is never stored).
+func (in *Cache) private(c *plugin.Ctx) bool {
+	h := c.Req.Header
+	if _, ok := h["Range"]; ok {
+		return true
+	}
+	_, auth := h["Authorization"]
+	return auth && c.Consumer == nil
+}
+
+func (in *Cache) key(c *plugin.Ctx, buf []byte) string {
+	if in.s.template != nil {
+		return in.s.template.key(c, buf)
+	}
+	return in.s.kongKey(c, buf)
+}
+
+// bypass lets the request through uncached.
+func (in *Cache) bypass(c *plugin.Ctx, key string) error {
+	in.metrics.count(statusBypass)
+	in.setHeaders(c.Resp.Header, statusBypass, key)
+	return nil
+}
+
+// hit answers from the entry.
+func (in *Cache) hit(c *plugin.Ctx, key string, e *httpcache.Entry, ageMs int64) error {
+	in.metrics.count(statusHit)
+	return in.answer(c, key, e, ageMs, statusHit)
+}
+
+func (in *Cache) answer(c *plugin.Ctx, key string, e *httpcache.Entry, ageMs int64, status string) *plugin.Exit {
+	h := e.Header()
+	if in.s.headers.Age {
+		h["Age"] = []string{strconv.FormatInt(ageMs/1000, 10)}
+	}
+	in.setHeaders(h, status, key)
+	return &plugin.Exit{Status: e.Status, Header: h, Body: e.Body}
+}
+
+// miss sends the request upstream to be stored, coalesced with the
+// other requests for the key when lock is on. stale is the expired
+// entry in hand, pastMs how long it has been expired.
+func (in *Cache) miss(c *plugin.Ctx, key, status string, stale []byte, pastMs int64) error {
+	if !in.s.lock {
+		return in.lead(c, key, status, nil, stale, pastMs)
+	}
+	f, leader := in.flights.acquire(key, in.s.lockTimeout)
+	if leader {
+		return in.lead(c, key, status, f, stale, pastMs)
+	}
+	if f == nil || !f.wait(c.Req.Context(), in.s.lockTimeout) {
+		// Too many waiters, or the leader took too long: upstream,
+		// uncached.
+		return in.bypass(c, key)
+	}
+	b, err := in.store.Get(c.Req.Context(), key)
+	var e httpcache.Entry
+	if err != nil || !decodeEntry(b, &e) || !e.VaryMatches(c.Req.Header) {
+		if err != nil {
+			in.countError(err)
+		}
+		return in.bypass(c, key)
+	}
+	return in.hit(c, key, &e, max(time.Now().UnixMilli()-e.StoredMs, 0))
+}
+
+// lead makes this request the one that fetches and stores the key.
+func (in *Cache) lead(c *plugin.Ctx, key, status string, f *flight, stale []byte, pastMs int64) error {
+	in.metrics.count(status)
+	st := &reqState{key: key, status: status, flight: f, stale: stale, staleAge: pastMs, path: c.ClientPath}
+	in.setState(c, st)
+	in.setHeaders(c.Resp.Header, status, key)
+	// A HEAD response has no body to store; the GET's is served to
+	// HEAD once stored.
+	st.head = c.Req.Method == http.MethodHead
+	return nil
+}

@@ -1,0 +1,5 @@
+package proxycache
+
+import "github.com/turnpikegw/turnpike/internal/plugin"
+
+func adminRoutes() []plugin.AdminRoute { return nil }

@@ -1,0 +1,101 @@
+package proxycache
+
+import (
+	"net/http"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/proxycache/httpcache"
+)
+
+// Cache statuses, the X-Cache-Status values.
+const (
+	statusMiss     = "Miss"
+	statusHit      = "Hit"
+	statusRefresh  = "Refresh"
+	statusBypass   = "Bypass"
+	statusStale    = "Stale"
+	statusUpdating = "Updating"
+)
+
+// Header values shared by every response (capacity = length, so a
+// header filter that appends copies).
+var (
+	valHit      = []string{statusHit}
+	valBypass   = []string{statusBypass}
+	valMiss     = []string{statusMiss}
+	valRefresh  = []string{statusRefresh}
+	valStale    = []string{statusStale}
+	valUpdating = []string{statusUpdating}
+)
+
+func statusValue(s string) []string {
+	switch s {
+	case statusHit:
+		return valHit
+	case statusMiss:
+		return valMiss
+	case statusRefresh:
+		return valRefresh
+	case statusStale:
+		return valStale
+	case statusUpdating:
+		return valUpdating
+	}
+	return valBypass
+}
+
+// reqState is a cacheable request's state from Access to Log, in
+// c.Shared under the plugin's name. Hits and bypassed requests have
+// none.
+type reqState struct {
+	key    string
+	status string
+	// store: the response is to be stored (decided by HeaderFilter).
+	store bool
+	// head: the request is a HEAD, whose response is not stored.
+	head bool
+	// served: this plugin answered (a stale entry); nothing is stored.
+	served bool
+	// flight is the coalescing lock this request holds (nil: none).
+	flight *flight
+	// stale is an expired entry that may still be served in place of a
+	// failed upstream.
+	stale    []byte
+	staleAge int64 // milliseconds past its freshness lifetime
+	// What HeaderFilter kept of the response for storing.
+	respStatus int
+	header     http.Header
+	fresh      uint32
+	swr, sie   uint32
+	vary       []string
+	tags       []string
+	path       string
+	capture    *capture
+}
+
+func (in *Cache) state(c *plugin.Ctx) *reqState {
+	st, _ := c.Shared[in.name].(*reqState)
+	return st
+}
+
+func (in *Cache) setState(c *plugin.Ctx, st *reqState) {
+	if c.Shared == nil {
+		c.Shared = make(map[string]any, 2)
+	}
+	c.Shared[in.name] = st
+}
+
+// setHeaders sets the diagnostic headers the config asks for.
+func (in *Cache) setHeaders(h http.Header, status, key string) {
+	if in.s.headers.Status {
+		h["X-Cache-Status"] = statusValue(status)
+	}
+	if in.s.headers.CacheKey && key != "" {
+		h["X-Cache-Key"] = []string{key}
+	}
+}
+
+// decodeEntry decodes b, nil when it is not a valid entry.
+func decodeEntry(b []byte, e *httpcache.Entry) bool {
+	return b != nil && httpcache.Decode(b, e) == nil
+}
