@@ -29,6 +29,9 @@ func (a *api) pluginRoutes(core *http.ServeMux) (*http.ServeMux, error) {
 	}
 	type claim struct{ plugin, path string }
 	var claimed []claim
+	// A plugin may serve several methods on one path (GET and DELETE
+	// /proxy-cache/{key}): one handler per path picks the route.
+	paths := map[string]*[]plugin.AdminRoute{}
 	for _, name := range reg.Names() {
 		r, _ := reg.Lookup(name)
 		for _, route := range r.Admin {
@@ -46,33 +49,58 @@ func (a *api) pluginRoutes(core *http.ServeMux) (*http.ServeMux, error) {
 					return nil, fail("plugin %q's route %s claims the same requests", c.plugin, c.path)
 				}
 			}
-			if err := handle(mux, route.Path, a.pluginRoute(route)); err != nil {
+			if same := paths[route.Path]; same != nil {
+				for _, r := range *same {
+					if r.Method == route.Method {
+						return nil, fail("the plugin serves this method and path twice")
+					}
+				}
+				*same = append(*same, route)
+				continue
+			}
+			same := &[]plugin.AdminRoute{route}
+			if err := handle(mux, route.Path, a.pluginRoute(same)); err != nil {
 				return nil, fail("%v", err)
 			}
+			paths[route.Path] = same
 			claimed = append(claimed, claim{name, route.Path})
 		}
 	}
 	return mux, nil
 }
 
-// pluginRoute serves one plugin route with the configuration in force.
-// The body is read, within the limit core handlers keep, before the
-// plugin sees it, so no plugin route can be made to read without bound
-// and an oversized body gets the admin API's own 413.
-func (a *api) pluginRoute(route plugin.AdminRoute) http.HandlerFunc {
-	return only(route.Method, func(w http.ResponseWriter, r *http.Request) {
-		ix := a.entities()
-		if ix == nil {
-			writeJSON(w, http.StatusNotFound, message("Not found"))
-			return
+// pluginRoute serves a plugin's routes of one path, by method, with the
+// configuration in force. The body is read, within the limit core
+// handlers keep, before the plugin sees it, so no plugin route can be
+// made to read without bound and an oversized body gets the admin API's
+// own 413.
+func (a *api) pluginRoute(routes *[]plugin.AdminRoute) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var methods []string
+		for _, route := range *routes {
+			if r.Method == route.Method || route.Method == http.MethodGet && r.Method == http.MethodHead {
+				a.servePluginRoute(route, w, r)
+				return
+			}
+			methods = append(methods, route.Method)
 		}
-		body, ok := readPluginBody(w, r)
-		if !ok {
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		route.Serve(pluginView{ix}, w, r)
-	})
+		w.Header().Set("Allow", strings.Join(methods, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, message("Method not allowed"))
+	}
+}
+
+func (a *api) servePluginRoute(route plugin.AdminRoute, w http.ResponseWriter, r *http.Request) {
+	ix := a.entities()
+	if ix == nil {
+		writeJSON(w, http.StatusNotFound, message("Not found"))
+		return
+	}
+	body, ok := readPluginBody(w, r)
+	if !ok {
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	route.Serve(pluginView{ix}, w, r)
 }
 
 // literal is a request for a route path as written.

@@ -45,6 +45,7 @@ func Registrations() []plugin.Registration {
 		prometheus.Registration(),
 		proxycache.Registration(),
 		proxycache.ResponseCache(),
+		proxycache.Invalidate(),
 		ratelimiting.Registration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),

@@ -140,11 +140,19 @@ func (in *Cache) hit(c *plugin.Ctx, key string, e *httpcache.Entry, ageMs int64)
 }
 
 func (in *Cache) answer(c *plugin.Ctx, key string, e *httpcache.Entry, ageMs int64, status string) *plugin.Exit {
-	h := e.Header()
-	if in.s.headers.Age {
-		h["Age"] = []string{strconv.FormatInt(ageMs/1000, 10)}
+	h, spare := e.Header(2)
+	hd := &in.s.headers
+	if hd.Age {
+		spare[0] = strconv.FormatInt(ageMs/1000, 10)
+		h["Age"] = spare[0:1:1]
 	}
-	in.setHeaders(h, status, key)
+	if hd.Status {
+		h["X-Cache-Status"] = statusValue(status)
+	}
+	if hd.CacheKey {
+		spare[1] = key
+		h["X-Cache-Key"] = spare[1:2:2]
+	}
 	return &plugin.Exit{Status: e.Status, Header: h, Body: e.Body}
 }
 
@@ -177,7 +185,6 @@ func (in *Cache) miss(c *plugin.Ctx, key, status string, stale []byte, pastMs in
 
 // lead makes this request the one that fetches and stores the key.
 func (in *Cache) lead(c *plugin.Ctx, key, status string, f *flight, stale []byte, pastMs int64) error {
-	in.metrics.count(status)
 	st := &reqState{key: key, status: status, flight: f, stale: stale, staleAge: pastMs, path: c.ClientPath}
 	in.setState(c, st)
 	in.setHeaders(c.Resp.Header, status, key)

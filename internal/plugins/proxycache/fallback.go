@@ -32,7 +32,6 @@ func (in *Cache) Fallback(c *plugin.Ctx) *plugin.Exit {
 	st.served = true
 	st.status = statusStale
 	in.land(st)
-	in.metrics.count(statusStale)
 	return in.answer(c, st.key, &e, ageMs, statusStale)
 }
 

@@ -70,6 +70,7 @@ type Cache struct {
 	store    cachestore.Store
 	dict     *dictionary // the memory dictionary (nil for redis)
 	bus      *cachestore.Bus
+	routes   *routeNames
 	releases []func()
 	metrics  *metrics
 	flights  *flights
@@ -88,6 +89,8 @@ func newCache(name string, c *Config, rc *ResponseCacheConfig, env plugin.Env) (
 		in.logger = slog.New(slog.DiscardHandler)
 	}
 	in.metrics = registerMetrics(env.Metrics)
+	routes, releaseRoutes := sharedRoutes(env)
+	in.routes, in.releases = routes, []func(){releaseRoutes}
 	var err error
 	if s.strategy == strategyRedis {
 		err = in.openRedis(env)

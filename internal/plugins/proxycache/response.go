@@ -28,7 +28,6 @@ func (in *Cache) HeaderFilter(c *plugin.Ctx) {
 		st.capture = &capture{max: in.s.maxBody}
 	} else if st.status != statusBypass && !st.head {
 		st.status = statusBypass
-		in.metrics.count(statusBypass)
 		in.land(st)
 	}
 	in.setHeaders(c.Resp.Header, st.status, st.key)
@@ -237,6 +236,8 @@ func (in *Cache) Log(c *plugin.Ctx) {
 	if st == nil {
 		return
 	}
+	// A request with state is counted once, by the status it ended with.
+	in.metrics.count(st.status)
 	defer in.land(st)
 	if !st.store || st.capture == nil || !st.capture.complete || c.Resp.Status != st.respStatus {
 		return
@@ -271,6 +272,7 @@ func (in *Cache) put(c *plugin.Ctx, st *reqState) {
 	meta := cachestore.Meta{Path: st.path, Tags: st.tags}
 	if c.Route != nil {
 		meta.RouteID = c.Route.ID
+		in.routes.learn(c.Route)
 	}
 	if err := in.store.Set(context.WithoutCancel(c.Req.Context()), st.key, entry, ttl, meta); err != nil {
 		in.countError(err)

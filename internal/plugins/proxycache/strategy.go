@@ -3,6 +3,9 @@ package proxycache
 import (
 	"context"
 	"io"
+	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/proxycache/cachestore"
@@ -99,4 +102,67 @@ func (in *Cache) invalidate(ctx context.Context, sel cachestore.Selector) (int, 
 		}
 	}
 	return n, nil
+}
+
+// storeID names the store an instance uses: instances with one ID share
+// their entries, so an invalidation visits it once.
+func (in *Cache) storeID() string {
+	if in.s.strategy == strategyMemory {
+		return "memory:" + in.s.dictionary
+	}
+	return "redis:" + strings.Join(in.s.redis.Addrs, ",") + "/" + strconv.Itoa(in.s.redis.Database) + "/" + in.s.dictionary
+}
+
+// maxRouteNames bounds routeNames; route names come from the
+// configuration, so only a huge one reaches it.
+const maxRouteNames = 1 << 16
+
+// routeNames maps the route names this process has cached responses
+// for to their ids, so an invalidation may name a route either way
+// (entries are indexed by id). One per process, shared through the
+// store's shared values.
+type routeNames struct {
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+func (rn *routeNames) Close() error { return nil }
+
+func (rn *routeNames) learn(r *plugin.RouteInfo) {
+	if rn == nil || r == nil || r.Name == "" {
+		return
+	}
+	rn.mu.RLock()
+	id, ok := rn.m[r.Name]
+	rn.mu.RUnlock()
+	if ok && id == r.ID {
+		return
+	}
+	rn.mu.Lock()
+	if _, ok := rn.m[r.Name]; ok || len(rn.m) < maxRouteNames {
+		rn.m[r.Name] = r.ID
+	}
+	rn.mu.Unlock()
+}
+
+func (rn *routeNames) id(name string) (string, bool) {
+	if rn == nil {
+		return "", false
+	}
+	rn.mu.RLock()
+	defer rn.mu.RUnlock()
+	id, ok := rn.m[name]
+	return id, ok
+}
+
+const routesKey = "proxy-cache:route-names"
+
+// sharedRoutes returns the process's route names and their release.
+func sharedRoutes(env plugin.Env) (*routeNames, func()) {
+	build := func() io.Closer { return &routeNames{m: map[string]string{}} }
+	if env.Store == nil {
+		return build().(*routeNames), func() {}
+	}
+	v, release := env.Store.Shared.Acquire(routesKey, build)
+	return v.(*routeNames), release
 }

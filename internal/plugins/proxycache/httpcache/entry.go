@@ -254,10 +254,12 @@ func (r *reader) str(n int) string {
 }
 
 // Header makes the entry's header: one map and one slice holding every
-// value, the strings sharing the entry's bytes.
-func (e *Entry) Header() http.Header {
-	h := make(http.Header, e.nLines)
-	vals := make([]string, e.nLines)
+// value, the strings sharing the entry's bytes. spare are extra single
+// values (capacity one each, after the entry's) for the caller's own
+// fields, extra of them, so they cost no allocation of their own.
+func (e *Entry) Header(extra int) (h http.Header, spare []string) {
+	h = make(http.Header, e.nLines+extra)
+	vals := make([]string, e.nLines+extra)
 	r := reader{b: e.lines}
 	prev, start := "", 0
 	for i := range e.nLines {
@@ -272,7 +274,7 @@ func (e *Entry) Header() http.Header {
 	if e.nLines > 0 {
 		h[prev] = vals[start:e.nLines:e.nLines]
 	}
-	return h
+	return h, vals[e.nLines:]
 }
 
 // EachHeader calls fn with each header line, in stored order.

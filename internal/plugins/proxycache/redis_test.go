@@ -1,0 +1,82 @@
+package proxycache
+
+import (
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/turnpikegw/turnpike/internal/gwtest"
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/store"
+)
+
+// TestRedisStrategySharesAndFailsOpen runs two instances (two nodes) on
+// one real redis-server: what one stores the other hits; with Redis
+// gone, requests go upstream (Bypass), counted, never an error.
+func TestRedisStrategySharesAndFailsOpen(t *testing.T) {
+	r := gwtest.StartRedis(t)
+	reg := prometheus.NewRegistry()
+	node := func() *Cache {
+		c := &Config{}
+		c.SetDefaults()
+		c.Strategy, c.Redis.Host, c.Redis.Port, c.Redis.Timeout = strategyRedis, "127.0.0.1", r.Port, 200
+		in, err := newCache(Name, c, nil, plugin.Env{Store: store.NewProvider(), Metrics: reg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(in.Close)
+		return in
+	}
+	a, b := node(), node()
+	if _, h, _, _ := do(t, a, newCtx("GET", "/r", nil), jsonOK("one")); h.Get("X-Cache-Status") != "Miss" {
+		t.Fatalf("a: %v", h)
+	}
+	if _, h, body, reached := do(t, b, newCtx("GET", "/r", nil), jsonOK("two")); reached || body != "one" || h.Get("X-Cache-Status") != "Hit" {
+		t.Fatalf("b: %v %q %v", reached, body, h)
+	}
+	r.Stop()
+	for range 3 {
+		start := time.Now()
+		status, h, body, reached := do(t, b, newCtx("GET", "/r", nil), jsonOK("up"))
+		if !reached || status != 200 || body != "up" || h.Get("X-Cache-Status") != "Bypass" {
+			t.Fatalf("redis down: %d %v %q %v", status, reached, body, h)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("redis down took %v", d)
+		}
+	}
+	if n := testutil.ToFloat64(b.metrics.errors.WithLabelValues("redis")); n < 3 {
+		t.Fatalf("store errors %v", n)
+	}
+	if out, err := testutil.GatherAndCount(reg, "turnpike_cache_requests_total"); err != nil || out == 0 {
+		t.Fatalf("requests series: %d %v", out, err)
+	}
+}
+
+// TestRequestsCountedOnce checks each request is counted once, by the
+// status it ended with (a Miss whose response proved uncacheable is a
+// Bypass, not both).
+func TestRequestsCountedOnce(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := &Config{}
+	c.SetDefaults()
+	c.Strategy = strategyMemory
+	in, err := newCache(Name, c, nil, plugin.Env{Metrics: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(in.Close)
+	do(t, in, newCtx("GET", "/m", nil), jsonOK("1"))
+	do(t, in, newCtx("GET", "/m", nil), jsonOK("1"))
+	do(t, in, newCtx("GET", "/html", nil), upstream{status: 200, header: map[string][]string{"Content-Type": {"text/html"}}})
+	want := map[string]float64{statusMiss: 1, statusHit: 1, statusBypass: 1, statusRefresh: 0}
+	for i, s := range statuses {
+		if w, ok := want[s]; ok {
+			if got := testutil.ToFloat64(in.metrics.requests[i]); got != w {
+				t.Errorf("%s: %v, want %v", s, got, w)
+			}
+		}
+	}
+}
