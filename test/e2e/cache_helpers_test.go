@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -220,4 +221,28 @@ func eventually(d time.Duration, f func() bool) bool {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// stored waits up to 5 s until the gateway holds key (its admin GET
+// /proxy-cache/{key} answers 200). A Miss is stored in the log phase,
+// after the client has its answer, so the client's next request can
+// overtake the store.
+func stored(t *testing.T, gw *gwtest.Gateway, key string) {
+	t.Helper()
+	if !isStored(gw, key, 5*time.Second) {
+		t.Fatalf("the entry %q was not stored within 5 s", key)
+	}
+}
+
+// isStored tells whether the gateway holds key within d.
+func isStored(gw *gwtest.Gateway, key string, d time.Duration) bool {
+	u := gw.AdminURL + "/proxy-cache/" + url.PathEscape(key)
+	return key != "" && eventually(d, func() bool {
+		resp, err := cacheClient.Get(u)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }

@@ -70,6 +70,7 @@ func warm(t *testing.T, gw *gwtest.Gateway, paths ...string) map[string]string {
 		if r.status != 200 || (r.cache != "Miss" && r.cache != "Refresh") || r.key == "" {
 			t.Fatalf("warming %s: %d X-Cache-Status %q X-Cache-Key %q, want 200 Miss with a key", p, r.status, r.cache, r.key)
 		}
+		stored(t, gw, r.key)
 		wantCache(t, "warming "+p+" again", cacheGet(t, gw.URL+p), 200, "Hit", r.body)
 		keys[p] = r.key
 	}
@@ -81,8 +82,12 @@ func warm(t *testing.T, gw *gwtest.Gateway, paths ...string) map[string]string {
 func wantStates(t *testing.T, gw *gwtest.Gateway, what string, states map[string]string) {
 	t.Helper()
 	for p, want := range states {
-		if r := cacheGet(t, gw.URL+p); r.cache != want {
+		r := cacheGet(t, gw.URL+p)
+		if r.cache != want {
 			t.Errorf("%s: %s is %q, want %q", what, p, r.cache, want)
+		}
+		if r.cache == "Miss" {
+			stored(t, gw, r.key)
 		}
 	}
 }

@@ -40,6 +40,7 @@ func TestCacheRedisSharedAndDown(t *testing.T) {
 
 	m := cacheGet(t, g1.URL+"/r/a")
 	wantCache(t, "g1 first", m, 200, "Miss", "/a #1")
+	stored(t, g1, m.key)
 	wantCache(t, "g2 after g1 stored", cacheGet(t, g2.URL+"/r/a"), 200, "Hit", "/a #1")
 	if got := o.Hits("/a"); got != 1 {
 		t.Fatalf("the upstream saw /a %d times, want 1", got)
@@ -71,8 +72,12 @@ func TestCacheRedisSharedAndDown(t *testing.T) {
 	resumed := eventually(20*time.Second, func() bool {
 		i++
 		path := fmt.Sprintf("/r/back%d", i)
-		if r := cacheGet(t, g1.URL+path); r.status != 200 {
+		r := cacheGet(t, g1.URL+path)
+		if r.status != 200 {
 			t.Fatalf("GET %s after Redis came back: %d", path, r.status)
+		}
+		if r.cache != "Miss" || !isStored(g1, r.key, time.Second) {
+			return false
 		}
 		return cacheGet(t, g2.URL+path).cache == "Hit"
 	})

@@ -61,6 +61,7 @@ func TestCacheStaleOnUpstreamFailure(t *testing.T) {
 				r := cacheGet(t, gw.URL+route+"/x")
 				wantCache(t, route+" first", r, 200, "Miss", "")
 				first[route] = r.body
+				stored(t, gw, r.key)
 				wantCache(t, route+" second", cacheGet(t, gw.URL+route+"/x"), 200, "Hit", r.body)
 			}
 			time.Sleep(2100 * time.Millisecond) // past cache_ttl

@@ -48,7 +48,9 @@ func TestCacheTruncatedBodyNotStored(t *testing.T) {
 				}
 			}
 			o.setMode(originOK)
-			wantCache(t, "whole answer", cacheGet(t, gw.URL+"/cut/p"), 200, "Miss", "/p #3")
+			r := cacheGet(t, gw.URL+"/cut/p")
+			wantCache(t, "whole answer", r, 200, "Miss", "/p #3")
+			stored(t, gw, r.key)
 			wantCache(t, "whole answer again", cacheGet(t, gw.URL+"/cut/p"), 200, "Hit", "/p #3")
 		})
 	}
