@@ -155,3 +155,25 @@ func TestCacheHostileRequestPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheUpstreamTagFlood: an upstream naming thousands of tags (and
+// overlong ones) still gets its answer to the client, and the cache does
+// not index them all: the tags past the store's bounds invalidate nothing.
+func TestCacheUpstreamTagFlood(t *testing.T) {
+	o := startCacheOrigin(t)
+	tags := make([]string, 2000)
+	for i := range tags {
+		tags[i] = fmt.Sprintf("t%d", i)
+	}
+	o.setTag("/flood", strings.Join(tags, " "))
+	o.setTag("/long", "short "+strings.Repeat("x", 4096))
+	gw := startInvalidateGateway(t, o, 0)
+	for _, p := range []string{"/flood", "/long"} {
+		r := cacheGet(t, gw.URL+"/inv"+p)
+		if r.status != 200 || r.body != p+" #"+fmt.Sprint(o.hits.Load()) || o.Hits(p) != 1 {
+			t.Fatalf("GET /inv%s: %d %q (X-Cache-Status %q), want the upstream's 200", p, r.status, r.body, r.cache)
+		}
+	}
+	wantInvalidated(t, gw, `{"tag": "t1999"}`, 0)
+	wantInvalidated(t, gw, `{"tag": "`+strings.Repeat("x", 4096)+`"}`, 0)
+}
