@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/proxycache/cachestore"
@@ -213,6 +214,12 @@ func parseInvalidation(body []byte) (cachestore.Selector, error) {
 	}
 	if len(sel.Pattern) > cachestore.MaxPatternLen {
 		return cachestore.Selector{}, errors.New("pattern longer than 1024 bytes")
+	}
+	// No cached path, tag, key or route id holds a NUL (paths keep %00
+	// encoded, header values cannot carry one): such a selector is a
+	// mistake, not a request to invalidate nothing.
+	if strings.ContainsRune(sel.Pattern+sel.Key+sel.RouteID+sel.Tag, 0) {
+		return cachestore.Selector{}, errors.New("a selector must not contain a NUL byte")
 	}
 	return sel, nil
 }
