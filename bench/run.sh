@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# Load benchmark of Turnpike against the direct backend and NGINX, on
-# loopback only, interleaved in one run. See bench/README.md.
+# Load benchmark of Turnpike against the direct backend and NGINX, as a
+# proxy and as a cache (proxy-cache vs proxy_cache, warm: every request a
+# hit), on loopback only, interleaved in one run. See bench/README.md.
 #
 #   bench/run.sh                                   # full default matrix
 #   TARGETS="direct nginx" ROUNDS=1 DURATION=3 bench/run.sh
 #
 # Knobs (environment):
-#   TARGETS="direct nginx turnpike"  ENDPOINTS="/hello /json"
+#   TARGETS="direct nginx turnpike nginx-cache turnpike-cache"  ENDPOINTS="/hello /json"
 #   ROUNDS=3  DURATION=10  WARMUP=2  CONNS=64  THREADS=1
 #   PIN=1 (proxy alone on CPU 0; wrk, loadgen and backend on CPU 1) | 0
 #   LAT=1  LAT_RATE=1000  LAT_N=10000  LAT_WARMUP=1000  LAT_CONNS=16
 #   LAT_PATH=/hello  LAT_ROUNDS=$ROUNDS
 #   FOREIGN_MAX=10 (% of a core)  RETRIES=2  RETRY_WAIT=5 (s)
-#   PORT_BASE=18100 (backend; nginx +1, turnpike +2)
+#   PORT_BASE=18100 (backend; nginx +1, turnpike +2, nginx-cache +3, turnpike-cache +4)
 #   OUTDIR=${TMPDIR:-/tmp}/turnpike-bench/<stamp>
 #   TURNPIKE_BIN=<prebuilt binary with turnpike's command line> (default: build ./cmd/turnpike)
 set -euo pipefail
@@ -21,7 +22,7 @@ shopt -u patsub_replacement 2>/dev/null || true
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 
-TARGETS=${TARGETS:-"direct nginx turnpike"}
+TARGETS=${TARGETS:-"direct nginx turnpike nginx-cache turnpike-cache"}
 ENDPOINTS=${ENDPOINTS:-"/hello /json"}
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
@@ -52,7 +53,10 @@ done
 (( ROUNDS >= 1 && DURATION >= 1 && CONNS >= 1 && THREADS >= 1 && LAT_RATE >= 1 && LAT_N >= 1 )) ||
   die "ROUNDS, DURATION, CONNS, THREADS, LAT_RATE and LAT_N must be >= 1"
 for t in $TARGETS; do
-  case $t in direct|nginx|turnpike) ;; *) die "unknown target '$t' (direct, nginx, turnpike)" ;; esac
+  case $t in
+    direct|nginx|turnpike|nginx-cache|turnpike-cache) ;;
+    *) die "unknown target '$t' (direct, nginx, turnpike, nginx-cache, turnpike-cache)" ;;
+  esac
 done
 for ep in $ENDPOINTS $LAT_PATH; do
   case $ep in /hello|/json) ;; *) die "unknown endpoint '$ep' (/hello, /json)" ;; esac
@@ -85,7 +89,7 @@ restore_policy() {
 install_missing() {
   local pkgs=()
   command -v wrk >/dev/null || pkgs+=(wrk)
-  if [[ " $TARGETS " == *" nginx "* ]] && ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
+  if [[ " $TARGETS " =~ " nginx"(-cache)?" " ]] && ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
     pkgs+=(nginx-light)
   fi
   command -v taskset >/dev/null || pkgs+=(util-linux)
@@ -115,7 +119,8 @@ CLK=$(getconf CLK_TCK)
 
 # --- ports ------------------------------------------------------------------
 BPORT=$PORT_BASE
-declare -A PORT=([direct]=$BPORT [nginx]=$((PORT_BASE + 1)) [turnpike]=$((PORT_BASE + 2)))
+declare -A PORT=([direct]=$BPORT [nginx]=$((PORT_BASE + 1)) [turnpike]=$((PORT_BASE + 2))
+  [nginx-cache]=$((PORT_BASE + 3)) [turnpike-cache]=$((PORT_BASE + 4)))
 port_busy() {
   if command -v ss >/dev/null; then
     [[ -n $(ss -Hltn "( sport = :$1 )" 2>/dev/null) ]]
@@ -131,7 +136,7 @@ done
 mkdir -p "$TMP/bin" "$OUTDIR"
 log "building backend, loadgen, report"
 (cd "$ROOT" && go build -o "$TMP/bin/" ./bench/backend ./bench/loadgen ./bench/report) || die "go build of bench/ failed"
-if [[ " $TARGETS " == *" turnpike "* ]]; then
+if [[ " $TARGETS " =~ " turnpike"(-cache)?" " ]]; then
   turnpike_binary "$ROOT"
 fi
 
@@ -155,26 +160,47 @@ wait_ready backend
 URL[direct]=${URL[backend]}
 export BENCH_BACKEND_URL=${URL[backend]}
 
+# One NGINX serves both of its targets (a plain and a caching server block);
+# each Turnpike target is its own process, so its CPU is its own.
+nginx_started=0
 for t in $TARGETS; do
   case $t in
-    nginx)
-      user=""
-      [[ $EUID == 0 ]] && user="user root;"
-      conf=$(<"$HERE/nginx.conf")
-      conf=${conf//@TMP@/$TMP}
-      conf=${conf//@PORT@/${PORT[nginx]}}
-      conf=${conf//@BACKEND_PORT@/$BPORT}
-      conf=${conf//@USER@/$user}
-      printf '%s\n' "$conf" >"$TMP/nginx.conf"
-      start nginx "${ON_PROXY[@]}" nginx -p "$TMP" -e "$TMP/nginx.err" -c "$TMP/nginx.conf"
+    nginx|nginx-cache)
+      if [[ $nginx_started == 0 ]]; then
+        user=""
+        [[ $EUID == 0 ]] && user="user root;"
+        conf=$(<"$HERE/nginx.conf")
+        conf=${conf//@TMP@/$TMP}
+        conf=${conf//@PORT@/${PORT[nginx]}}
+        conf=${conf//@CACHE_PORT@/${PORT[nginx-cache]}}
+        conf=${conf//@BACKEND_PORT@/$BPORT}
+        conf=${conf//@USER@/$user}
+        printf '%s\n' "$conf" >"$TMP/nginx.conf"
+        start nginx "${ON_PROXY[@]}" nginx -p "$TMP" -e "$TMP/nginx.err" -c "$TMP/nginx.conf"
+        nginx_started=1
+      fi
+      PID[$t]=${PID[nginx]}
       ;;
-    turnpike)
-      start turnpike env GOMAXPROCS=1 "${ON_PROXY[@]}" "$TMP/bin/turnpike" run --expand-env -c "$HERE/turnpike.yml" \
-        --proxy-listen "127.0.0.1:${PORT[turnpike]}" --admin-listen off --access-log off
+    turnpike|turnpike-cache)
+      conf=$HERE/turnpike.yml
+      [[ $t == turnpike-cache ]] && conf=$HERE/turnpike-cache.yml
+      start "$t" env GOMAXPROCS=1 "${ON_PROXY[@]}" "$TMP/bin/turnpike" run --expand-env -c "$conf" \
+        --proxy-listen "127.0.0.1:${PORT[$t]}" --admin-listen off --access-log off
       ;;
   esac
   URL[$t]=http://127.0.0.1:${PORT[$t]}
 done
+# warm_check NAME PATH: a cache target answers PATH from its cache (its
+# X-Cache-Status says hit), so that every measured request is a hit.
+warm_check() {
+  local st _
+  for _ in 1 2 3; do
+    st=$(curl -fsS --max-time 2 -o /dev/null -D - "${URL[$1]}$2" | tr -d '\r' |
+      sed -n 's/^[Xx]-[Cc]ache-[Ss]tatus: *//p')
+    [[ ${st,,} == hit ]] && return 0
+  done
+  die "$1: $2 is not served from the cache (X-Cache-Status: '${st:-none}')"
+}
 for t in $TARGETS; do
   [[ $t == direct ]] && continue
   wait_ready "$t"
@@ -182,6 +208,7 @@ for t in $TARGETS; do
     a=$(curl -fsS --max-time 2 "${URL[direct]}$ep" | md5sum)
     b=$(curl -fsS --max-time 2 "${URL[$t]}$ep" | md5sum)
     [[ $a == "$b" ]] || die "$t: body of $ep differs from the backend's"
+    if [[ $t == *-cache ]]; then warm_check "$t" "$ep"; fi
   done
 done
 

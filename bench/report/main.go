@@ -239,20 +239,33 @@ func throughput(w io.Writer, t *table, foreignMax float64) {
 	fmt.Fprintf(w, "noisy = rounds kept although other processes used more than %.0f%% of a core during them\n", foreignMax)
 	fmt.Fprintln(w)
 
-	if !slices.Contains(targets, "turnpike") || !slices.Contains(targets, "nginx") {
-		return
+	for _, p := range pairs {
+		if !slices.Contains(targets, p.a) || !slices.Contains(targets, p.b) {
+			continue
+		}
+		fmt.Fprintf(w, "%s / %s, paired per round (req/s: higher is better; CPU/req: lower is better)\n", p.a, p.b)
+		if p.goal != "" {
+			fmt.Fprintf(w, "target: %s\n", p.goal)
+		}
+		rows = nil
+		for _, ep := range t.uniq("endpoint") {
+			ma := []string{"endpoint", ep, "target", p.a}
+			mb := []string{"endpoint", ep, "target", p.b}
+			rr := paired(t.byRound("rps", ma...), t.byRound("rps", mb...), ratio)
+			cr := paired(t.byRound("cpu_us_per_req", ma...), t.byRound("cpu_us_per_req", mb...), ratio)
+			rows = append(rows, []string{ep, fmtRange(rr, 2), fmtRange(cr, 2), strconv.Itoa(len(rr))})
+		}
+		printTable(w, 1, []string{"endpoint", "req/s ratio", "CPU/req ratio", "rounds"}, rows)
+		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, "Turnpike / NGINX, paired per round (req/s: higher is better; CPU/req: lower is better)")
-	rows = nil
-	for _, ep := range t.uniq("endpoint") {
-		tp := []string{"endpoint", ep, "target", "turnpike"}
-		ng := []string{"endpoint", ep, "target", "nginx"}
-		rr := paired(t.byRound("rps", tp...), t.byRound("rps", ng...), ratio)
-		cr := paired(t.byRound("cpu_us_per_req", tp...), t.byRound("cpu_us_per_req", ng...), ratio)
-		rows = append(rows, []string{ep, fmtRange(rr, 2), fmtRange(cr, 2), strconv.Itoa(len(rr))})
-	}
-	printTable(w, 1, []string{"endpoint", "req/s ratio", "CPU/req ratio", "rounds"}, rows)
-	fmt.Fprintln(w)
+}
+
+// pairs are the targets compared with each other, each ratio a/b, with the
+// goal issue 14 set for the cache (none for the plain proxies).
+var pairs = []struct{ a, b, goal string }{
+	{"turnpike", "nginx", ""},
+	{"turnpike-cache", "nginx-cache", "CPU/req ratio at most 1.5"},
+	{"turnpike-cache", "turnpike", "req/s ratio at least 1.8 (a hit vs a proxied request)"},
 }
 
 func latency(w io.Writer, t *table, foreignMax float64) {
