@@ -78,7 +78,10 @@ func lower(b []byte) {
 
 func hashHex(b []byte) string {
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	// Encoded on the stack: one allocation per key, the string.
+	var dst [2 * sha256.Size]byte
+	hex.Encode(dst[:], sum[:])
+	return string(dst[:])
 }
 
 func queryOf(r *http.Request) string {
