@@ -141,8 +141,9 @@ func grpcStatus(status int) string {
 }
 
 // writeExit writes a gateway- or plugin-made response. The header filters
-// have already run on c.Resp.Header (which is w.Header()).
-func writeExit(w http.ResponseWriter, r *http.Request, e *plugin.Exit, requestID string) int {
+// have already run on c.Resp.Header (which is w.Header()). clen is the
+// one-value slice Content-Length is given when there is a body.
+func writeExit(w http.ResponseWriter, r *http.Request, e *plugin.Exit, requestID string, clen []string) int {
 	h := w.Header()
 	for k, vs := range e.Header {
 		h[k] = vs
@@ -169,7 +170,8 @@ func writeExit(w http.ResponseWriter, r *http.Request, e *plugin.Exit, requestID
 		}
 	}
 	if body != nil {
-		h.Set("Content-Length", strconv.Itoa(len(body)))
+		clen[0] = strconv.Itoa(len(body))
+		h["Content-Length"] = clen
 	}
 	w.WriteHeader(e.Status)
 	if len(body) > 0 && r.Method != http.MethodHead {

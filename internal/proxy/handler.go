@@ -410,9 +410,13 @@ func (h *Handler) exitErr(w *countingWriter, st *reqState, err error) {
 	for k, vs := range e.Header {
 		st.Resp.Header[k] = vs
 	}
-	e = &plugin.Exit{Status: e.Status, Message: e.Message, Body: e.Body, ContentType: e.ContentType}
+	// The header filters may change what e.Header put in the response;
+	// the copy without it keeps writeExit from putting it back. A copy on
+	// the stack, not a second Exit per plugin answer (a cache hit).
+	x := *e
+	x.Header = nil
 	h.headerFilters(st)
-	h.exit(w, st, e)
+	h.exit(w, st, &x)
 }
 
 // exit writes a gateway-made response. Once a route matched, its header
@@ -424,10 +428,16 @@ func (h *Handler) exit(w *countingWriter, st *reqState, e *plugin.Exit) {
 		h.headerFilters(st)
 	}
 	hdr := w.Header()
-	hdr["Server"] = []string{h.server}
-	hdr[h.opts.RequestIDHeader] = []string{st.RequestID}
-	hdr["X-Turnpike-Response-Latency"] = []string{strconv.FormatInt(time.Since(st.StartedAt).Milliseconds(), 10)}
-	writeExit(w, st.Req, e, st.RequestID)
+	// One allocation holds the values set here and writeExit's
+	// Content-Length; each header gets its own full-capacity slice of it,
+	// so that an append to one copies.
+	vals := new([4]string)
+	vals[0], vals[1] = h.server, st.RequestID
+	vals[2] = strconv.FormatInt(time.Since(st.StartedAt).Milliseconds(), 10)
+	hdr["Server"] = vals[0:1:1]
+	hdr[h.opts.RequestIDHeader] = vals[1:2:2]
+	hdr["X-Turnpike-Response-Latency"] = vals[2:3:3]
+	writeExit(w, st.Req, e, st.RequestID, vals[3:4:4])
 }
 
 // finish completes the request's record, runs the log phase after the

@@ -106,3 +106,36 @@ func BenchmarkPhases(b *testing.B) {
 		b.Fatalf("%d plugin timings", n)
 	}
 }
+
+// exitPlugin answers every request in its access phase with a body, as a
+// cache hit does: a new Exit per request over a header it shares.
+type exitPlugin struct{ header http.Header }
+
+func (p exitPlugin) Access(*plugin.Ctx) error {
+	return &plugin.Exit{Status: http.StatusOK, Header: p.header, Body: []byte("Hello, World!")}
+}
+
+// BenchmarkServeExitBody is a request answered by a plugin's Exit with a
+// body (a response cache's hit) through the proxy's exit path, without
+// the plugin's own work.
+func BenchmarkServeExitBody(b *testing.B) {
+	lh := benchHandler(b, "http://127.0.0.1:9", 0)
+	hdr := http.Header{
+		"Content-Type":   {"text/plain"},
+		"Date":           {"Mon, 07 Dec 2026 05:00:00 GMT"},
+		"Age":            {"12"},
+		"X-Cache-Status": {"Hit"},
+		"X-Cache-Key":    {"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+	}
+	lh.(*listenerHandler).h.snap.Load().Routes[0].Chain = &snapshot.Chain{Access: []snapshot.Step{{Name: "exit", Base: exitPlugin{hdr}}}}
+	req := httptest.NewRequest(http.MethodGet, "/hello", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		r := req.Clone(req.Context())
+		rr := httptest.NewRecorder()
+		lh.ServeHTTP(rr, r)
+		if rr.Code != http.StatusOK || rr.Body.Len() != 13 {
+			b.Fatal(rr.Code, rr.Body.String())
+		}
+	}
+}

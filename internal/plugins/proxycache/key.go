@@ -97,9 +97,9 @@ func lower(b []byte) {
 // string's (hex.EncodeToString makes a second).
 func hashHex(b []byte) string {
 	sum := sha256.Sum256(b)
-	var out [2 * sha256.Size]byte
-	hex.Encode(out[:], sum[:])
-	return string(out[:])
+	var dst [2 * sha256.Size]byte
+	hex.Encode(dst[:], sum[:])
+	return string(dst[:])
 }
 
 func queryOf(r *http.Request) string {

@@ -259,6 +259,13 @@ func (r *reader) str(n int) string {
 // fields, extra of them, so they cost no allocation of their own.
 func (e *Entry) Header(extra int) (h http.Header, spare []string) {
 	h = make(http.Header, e.nLines+extra)
+	return h, e.AddHeader(h, extra)
+}
+
+// AddHeader sets the entry's header fields in h, replacing h's values of
+// those names, as Header's map would be copied into h but without the
+// map; spare are as Header's.
+func (e *Entry) AddHeader(h http.Header, extra int) (spare []string) {
 	vals := make([]string, e.nLines+extra)
 	r := reader{b: e.lines}
 	prev, start := "", 0
@@ -274,7 +281,7 @@ func (e *Entry) Header(extra int) (h http.Header, spare []string) {
 	if e.nLines > 0 {
 		h[prev] = vals[start:e.nLines:e.nLines]
 	}
-	return h, vals[e.nLines:]
+	return vals[e.nLines:]
 }
 
 // EachHeader calls fn with each header line, in stored order.
