@@ -24,3 +24,20 @@ func (es Errors) Error() string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// Under places problems found in a part of a config (a nested record)
+// at that part's path: "" becomes path, "host" becomes path.host.
+func (es Errors) Under(path string) Errors {
+	if len(es) == 0 {
+		return nil
+	}
+	out := make(Errors, len(es))
+	for i, e := range es {
+		out[i] = e
+		out[i].Path = path
+		if e.Path != "" {
+			out[i].Path = path + "." + e.Path
+		}
+	}
+	return out
+}
