@@ -3,7 +3,6 @@ package ratelimiting
 import (
 	"fmt"
 	"math"
-	"net"
 	"strconv"
 	"strings"
 
@@ -32,9 +31,9 @@ type Config struct {
 
 	// Policy is local, redis, or cluster (run as redis: a DB-less
 	// gateway has no database to share counters through).
-	Policy        string      `yaml:"policy"`
-	FaultTolerant bool        `yaml:"fault_tolerant"`
-	Redis         RedisConfig `yaml:"redis"`
+	Policy        string             `yaml:"policy"`
+	FaultTolerant bool               `yaml:"fault_tolerant"`
+	Redis         plugin.RedisConfig `yaml:"redis"`
 
 	HideClientHeaders bool   `yaml:"hide_client_headers"`
 	ErrorCode         int    `yaml:"error_code"`
@@ -68,57 +67,6 @@ type Config struct {
 	RedisServerName *string `yaml:"redis_server_name,omitempty"`
 }
 
-// RedisConfig is Kong's shared redis record (kong/tools/redis/schema.lua)
-// with Kong Enterprise's Cluster and Sentinel fields. Kong's own fields
-// are pointers, nil when not given: Kong refuses a deprecated flat field
-// (redis_host...) that disagrees with the redis.* field only when that
-// field was given, and otherwise applies its defaults (port 6379, timeout
-// 2000, database 0, ssl and ssl_verify false).
-type RedisConfig struct {
-	Host *string `yaml:"host,omitempty"`
-	Port *int    `yaml:"port,omitempty"`
-	// Timeout is in milliseconds.
-	Timeout    *int    `yaml:"timeout,omitempty"`
-	Username   *string `yaml:"username,omitempty"`
-	Password   *string `yaml:"password,omitempty"`
-	Database   *int    `yaml:"database,omitempty"`
-	SSL        *bool   `yaml:"ssl,omitempty"`
-	SSLVerify  *bool   `yaml:"ssl_verify,omitempty"`
-	ServerName *string `yaml:"server_name,omitempty"`
-
-	// ClusterNodes (or the older ClusterAddresses, "host:port") are the
-	// seed nodes of a Redis Cluster.
-	ClusterNodes     []ClusterNode `yaml:"cluster_nodes,omitempty"`
-	ClusterAddresses []string      `yaml:"cluster_addresses,omitempty"`
-	// SentinelNodes (or SentinelAddresses, "host:port") are the sentinels
-	// watching SentinelMaster.
-	SentinelNodes     []SentinelNode `yaml:"sentinel_nodes,omitempty"`
-	SentinelAddresses []string       `yaml:"sentinel_addresses,omitempty"`
-	SentinelMaster    string         `yaml:"sentinel_master,omitempty"`
-	// SentinelRole must be master: counters are written.
-	SentinelRole     string `yaml:"sentinel_role,omitempty"`
-	SentinelUsername string `yaml:"sentinel_username,omitempty"`
-	SentinelPassword string `yaml:"sentinel_password,omitempty"`
-}
-
-// ClusterNode is one Redis Cluster seed (Kong Enterprise names it ip).
-type ClusterNode struct {
-	IP   string `yaml:"ip"`
-	Port int    `yaml:"port"`
-}
-
-// SetDefaults applies Kong Enterprise's defaults.
-func (n *ClusterNode) SetDefaults() { n.IP, n.Port = "127.0.0.1", 6379 }
-
-// SentinelNode is one sentinel.
-type SentinelNode struct {
-	Host string `yaml:"host"`
-	Port int    `yaml:"port"`
-}
-
-// SetDefaults applies Kong Enterprise's defaults.
-func (n *SentinelNode) SetDefaults() { n.Host, n.Port = "127.0.0.1", 26379 }
-
 // SetDefaults applies Kong's defaults.
 func (c *Config) SetDefaults() {
 	c.LimitBy = "consumer"
@@ -129,12 +77,6 @@ func (c *Config) SetDefaults() {
 	c.SyncRate = -1
 	c.WindowType = "fixed"
 }
-
-// Kong's defaults of the redis record.
-const (
-	defaultRedisPort    = 6379
-	defaultRedisTimeout = 2000
-)
 
 // Identifier kinds (limit_by).
 const (
@@ -165,8 +107,9 @@ type settings struct {
 	// policy.Limits (the headers show a fractional one as it is).
 	configured []float64
 	redis      bool
-	redisCfg   redisConn
-	namespace  string
+	// redisCfg is the redis record with the flat fields merged in.
+	redisCfg  plugin.RedisConfig
+	namespace string
 	// defaultNS is the namespace when neither config.namespace nor a
 	// plugin id is known (plugin unit tests).
 	defaultNS  string
@@ -276,7 +219,7 @@ func compile(c *Config) (*settings, plugin.Errors) {
 	case "local":
 	case "redis", "cluster":
 		s.redis = true
-		errs = append(errs, checkRedis(&s.redisCfg)...)
+		errs = append(errs, s.redisCfg.Validate("counters").Under("redis")...)
 	default:
 		add("policy", "expected one of: "+strings.Join(policyList, ", "))
 	}
@@ -360,35 +303,22 @@ func checkPeriods(limits [6]periodLimit) plugin.Errors {
 	return errs
 }
 
-// redisConn is the redis record as used: the deprecated flat fields
-// merged in and Kong's defaults applied.
-type redisConn struct {
-	host, username, password, serverName string
-	port, timeout, database              int
-	ssl, sslVerify                       bool
-	// topology holds the Cluster and Sentinel fields, as configured.
-	topology RedisConfig
-}
-
 // resolveRedis merges the deprecated flat fields into redis.* and names
 // the ones used. As Kong's validate_deprecation_exclusiveness, a flat
 // field and its redis.* field may both be given only with the same value.
-func (c *Config) resolveRedis() (redisConn, []string, plugin.Errors) {
-	r := &c.Redis
+func (c *Config) resolveRedis() (plugin.RedisConfig, []string, plugin.Errors) {
+	r := c.Redis
 	m := new(merger)
-	conn := redisConn{
-		host:       merge(m, "host", c.RedisHost, r.Host, ""),
-		port:       merge(m, "port", c.RedisPort, r.Port, defaultRedisPort),
-		username:   merge(m, "username", c.RedisUsername, r.Username, ""),
-		password:   merge(m, "password", c.RedisPassword, r.Password, ""),
-		database:   merge(m, "database", c.RedisDatabase, r.Database, 0),
-		timeout:    merge(m, "timeout", c.RedisTimeout, r.Timeout, defaultRedisTimeout),
-		ssl:        merge(m, "ssl", c.RedisSSL, r.SSL, false),
-		sslVerify:  merge(m, "ssl_verify", c.RedisSSLVerify, r.SSLVerify, false),
-		serverName: merge(m, "server_name", c.RedisServerName, r.ServerName, ""),
-		topology:   *r,
-	}
-	return conn, m.used, m.errs
+	r.Host = merge(m, "host", c.RedisHost, r.Host)
+	r.Port = merge(m, "port", c.RedisPort, r.Port)
+	r.Username = merge(m, "username", c.RedisUsername, r.Username)
+	r.Password = merge(m, "password", c.RedisPassword, r.Password)
+	r.Database = merge(m, "database", c.RedisDatabase, r.Database)
+	r.Timeout = merge(m, "timeout", c.RedisTimeout, r.Timeout)
+	r.SSL = merge(m, "ssl", c.RedisSSL, r.SSL)
+	r.SSLVerify = merge(m, "ssl_verify", c.RedisSSLVerify, r.SSLVerify)
+	r.ServerName = merge(m, "server_name", c.RedisServerName, r.ServerName)
+	return r, m.used, m.errs
 }
 
 // merger collects, for merge, the flat fields used and the mismatches.
@@ -397,20 +327,17 @@ type merger struct {
 	errs plugin.Errors
 }
 
-// merge is one redis.<name> field's value: the field's when given, else
-// the deprecated redis_<name> field's, else the default. Both given with
-// different values is Kong's error, on the flat field; a password's value
-// is not repeated in it.
-func merge[T comparable](m *merger, name string, flat, field *T, def T) T {
+// merge is one redis.<name> field: the field when given, else the
+// deprecated redis_<name> field (nil: neither, the record's default
+// applies). Both given with different values is Kong's error, on the
+// flat field; a password's value is not repeated in it.
+func merge[T comparable](m *merger, name string, flat, field *T) *T {
 	if flat == nil {
-		if field == nil {
-			return def
-		}
-		return *field
+		return field
 	}
 	m.used = append(m.used, "redis_"+name)
 	if field == nil {
-		return *flat
+		return flat
 	}
 	if *field != *flat {
 		fv, nv := fmt.Sprint(*flat), fmt.Sprint(*field)
@@ -420,104 +347,5 @@ func merge[T comparable](m *merger, name string, flat, field *T, def T) T {
 		m.errs = append(m.errs, plugin.Errors{{Path: "redis_" + name, Message: "both deprecated and new field are used " +
 			"but their values mismatch: redis_" + name + " = " + fv + " vs redis." + name + " = " + nv}}...)
 	}
-	return *field
-}
-
-// redisRecord is RedisConfig without its methods, to marshal.
-type redisRecord RedisConfig
-
-// MarshalYAML renders the record with Kong's defaults filled in, as Kong
-// shows a plugin's config (the admin API lists plugins this way).
-func (r RedisConfig) MarshalYAML() (any, error) {
-	shown := redisRecord(r)
-	shown.Port = orDefault(shown.Port, defaultRedisPort)
-	shown.Timeout = orDefault(shown.Timeout, defaultRedisTimeout)
-	shown.Database = orDefault(shown.Database, 0)
-	shown.SSL = orDefault(shown.SSL, false)
-	shown.SSLVerify = orDefault(shown.SSLVerify, false)
-	return shown, nil
-}
-
-func orDefault[T any](v *T, def T) *T {
-	if v == nil {
-		return &def
-	}
-	return v
-}
-
-// checkRedis validates the redis record for the redis policy: a host, or
-// cluster seeds, or sentinels with their master, and never two of them.
-func checkRedis(r *redisConn) plugin.Errors {
-	var errs plugin.Errors
-	t := &r.topology
-	add := func(path, msg string) { errs = append(errs, plugin.Errors{{Path: path, Message: msg}}...) }
-	cluster := len(t.ClusterNodes) > 0 || len(t.ClusterAddresses) > 0
-	sentinel := len(t.SentinelNodes) > 0 || len(t.SentinelAddresses) > 0
-	switch {
-	case cluster && sentinel:
-		add("redis", "cluster_nodes/cluster_addresses and sentinel_nodes/sentinel_addresses are mutually exclusive")
-	case !cluster && !sentinel && r.host == "":
-		add("redis.host", "required field missing")
-	}
-	if r.host != "" && (cluster || sentinel) {
-		add("redis.host", "must not be set with cluster or sentinel nodes")
-	}
-	if sentinel && t.SentinelMaster == "" {
-		add("redis.sentinel_master", "required field missing")
-	}
-	if !sentinel && t.SentinelMaster != "" {
-		add("redis.sentinel_master", "only used with sentinel_nodes or sentinel_addresses")
-	}
-	if t.SentinelRole != "" && t.SentinelRole != "master" {
-		add("redis.sentinel_role", "expected one of: master (counters are written, so only the master can hold them)")
-	}
-	if cluster && r.database != 0 {
-		add("redis.database", "Redis Cluster has only database 0")
-	}
-	checkPort := func(path string, p int) {
-		if p < 0 || p > 65535 {
-			add(path, "value should be between 0 and 65535")
-		}
-	}
-	checkPort("redis.port", r.port)
-	for i, n := range t.ClusterNodes {
-		at := "redis.cluster_nodes[" + strconv.Itoa(i) + "]"
-		if n.IP == "" {
-			add(at+".ip", "required field missing")
-		}
-		checkPort(at+".port", n.Port)
-	}
-	for i, n := range t.SentinelNodes {
-		at := "redis.sentinel_nodes[" + strconv.Itoa(i) + "]"
-		if n.Host == "" {
-			add(at+".host", "required field missing")
-		}
-		checkPort(at+".port", n.Port)
-	}
-	for i, a := range t.ClusterAddresses {
-		if !validAddress(a) {
-			add("redis.cluster_addresses["+strconv.Itoa(i)+"]", "invalid address '"+a+"': expected host:port")
-		}
-	}
-	for i, a := range t.SentinelAddresses {
-		if !validAddress(a) {
-			add("redis.sentinel_addresses["+strconv.Itoa(i)+"]", "invalid address '"+a+"': expected host:port")
-		}
-	}
-	if r.timeout < 0 || r.timeout > math.MaxInt32-1 {
-		add("redis.timeout", "value should be between 0 and 2147483646")
-	}
-	if r.database < 0 {
-		add("redis.database", "value must be greater than or equal to 0")
-	}
-	return errs
-}
-
-func validAddress(a string) bool {
-	host, port, err := net.SplitHostPort(a)
-	if err != nil || host == "" {
-		return false
-	}
-	n, err := strconv.Atoi(port)
-	return err == nil && n > 0 && n <= 65535
+	return field
 }

@@ -277,7 +277,7 @@ func (in *Instance) RateLimitUsage(ctx context.Context, key string, dir plugin.D
 // (other limits, identifier, answer...) never do.
 func defaultNamespace(c *Config) string {
 	k := *c
-	k.Redis = RedisConfig{}
+	k.Redis = plugin.RedisConfig{}
 	k.RedisHost, k.RedisPort, k.RedisUsername, k.RedisPassword = nil, nil, nil, nil
 	k.RedisDatabase, k.RedisTimeout, k.RedisSSL, k.RedisSSLVerify, k.RedisServerName = nil, nil, nil, nil, nil
 	k.Policy = ""
