@@ -93,18 +93,19 @@ func (r *RedisConfig) Configured() bool {
 	return valueOr(r.Host, "") != "" || r.Cluster() || r.Sentinel()
 }
 
-// Validate checks the record for use: a host, or cluster seeds, or
-// sentinels with their master, and never two of them. written names what
-// the plugin writes ("counters"), in the reason only a master will do.
-// Paths are relative to the record ("" for the record itself).
-func (r *RedisConfig) Validate(written string) Errors {
+// Validate checks the record: a host, or cluster seeds, or sentinels with
+// their master, never two of them, and with required (the plugin uses
+// Redis) one of them. written names what the plugin writes ("counters"),
+// in the reason only a master will do. Paths are relative to the record
+// ("" for the record itself).
+func (r *RedisConfig) Validate(written string, required bool) Errors {
 	var errs Errors
 	add := func(path, msg string) { errs = append(errs, Problem{Path: path, Message: msg}) }
 	cluster, sentinel, host := r.Cluster(), r.Sentinel(), valueOr(r.Host, "")
 	switch {
 	case cluster && sentinel:
 		add("", "cluster_nodes/cluster_addresses and sentinel_nodes/sentinel_addresses are mutually exclusive")
-	case !cluster && !sentinel && host == "":
+	case required && !cluster && !sentinel && host == "":
 		add("host", "required field missing")
 	}
 	if host != "" && (cluster || sentinel) {

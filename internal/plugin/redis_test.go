@@ -14,12 +14,16 @@ func ptr[T any](v T) *T { return &v }
 
 func TestRedisValidate(t *testing.T) {
 	tests := []struct {
-		name string
-		r    RedisConfig
-		want Errors
+		name     string
+		r        RedisConfig
+		optional bool
+		want     Errors
 	}{
 		{name: "host", r: RedisConfig{Host: ptr("h")}},
 		{name: "nothing", want: Errors{{Path: "host", Message: "required field missing"}}},
+		{name: "nothing, not required", optional: true},
+		{name: "ranges, not required", r: RedisConfig{Port: ptr(70000)}, optional: true,
+			want: Errors{{Path: "port", Message: "value should be between 0 and 65535"}}},
 		{name: "cluster nodes", r: RedisConfig{ClusterNodes: []RedisClusterNode{{IP: "10.0.0.1", Port: 7000}}}},
 		{name: "sentinel nodes", r: RedisConfig{SentinelNodes: []RedisSentinelNode{{Host: "s", Port: 26379}}, SentinelMaster: "m", SentinelRole: "master"}},
 		{
@@ -70,7 +74,7 @@ func TestRedisValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if diff := cmp.Diff(tt.want, tt.r.Validate("entries")); diff != "" {
+			if diff := cmp.Diff(tt.want, tt.r.Validate("entries", !tt.optional)); diff != "" {
 				t.Fatalf("errors (-want +got):\n%s", diff)
 			}
 		})

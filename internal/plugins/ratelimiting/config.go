@@ -219,7 +219,7 @@ func compile(c *Config) (*settings, plugin.Errors) {
 	case "local":
 	case "redis", "cluster":
 		s.redis = true
-		errs = append(errs, s.redisCfg.Validate("counters").Under("redis")...)
+		errs = append(errs, s.redisCfg.Validate("counters", true).Under("redis")...)
 	default:
 		add("policy", "expected one of: "+strings.Join(policyList, ", "))
 	}
