@@ -1,10 +1,8 @@
 package proxycache
 
 import (
-	"crypto/tls"
 	"math"
 	"mime"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -18,20 +16,20 @@ import (
 // use_stale, stale windows, lock, max_size, max_body_size,
 // cache_set_cookie).
 type Config struct {
-	ResponseCode    []int           `yaml:"response_code"`
-	RequestMethod   []string        `yaml:"request_method"`
-	ContentType     []string        `yaml:"content_type"`
-	CacheTTL        int64           `yaml:"cache_ttl"`
-	Strategy        string          `yaml:"strategy"`
-	CacheControl    any             `yaml:"cache_control"`
-	IgnoreURICase   bool            `yaml:"ignore_uri_case"`
-	StorageTTL      *int64          `yaml:"storage_ttl,omitempty"`
-	Memory          MemoryConfig    `yaml:"memory"`
-	VaryQueryParams []string        `yaml:"vary_query_params,omitempty"`
-	VaryHeaders     []string        `yaml:"vary_headers,omitempty"`
-	ResponseHeaders ResponseHeaders `yaml:"response_headers"`
-	Redis           RedisConfig     `yaml:"redis"`
-	BypassOnErr     bool            `yaml:"bypass_on_err"`
+	ResponseCode    []int              `yaml:"response_code"`
+	RequestMethod   []string           `yaml:"request_method"`
+	ContentType     []string           `yaml:"content_type"`
+	CacheTTL        int64              `yaml:"cache_ttl"`
+	Strategy        string             `yaml:"strategy"`
+	CacheControl    any                `yaml:"cache_control"`
+	IgnoreURICase   bool               `yaml:"ignore_uri_case"`
+	StorageTTL      *int64             `yaml:"storage_ttl,omitempty"`
+	Memory          MemoryConfig       `yaml:"memory"`
+	VaryQueryParams []string           `yaml:"vary_query_params,omitempty"`
+	VaryHeaders     []string           `yaml:"vary_headers,omitempty"`
+	ResponseHeaders ResponseHeaders    `yaml:"response_headers"`
+	Redis           plugin.RedisConfig `yaml:"redis"`
+	BypassOnErr     bool               `yaml:"bypass_on_err"`
 
 	CacheKey             string   `yaml:"cache_key,omitempty"`
 	UseStale             []string `yaml:"use_stale,omitempty"`
@@ -67,28 +65,6 @@ type ResponseHeaders struct {
 	CacheKey bool `yaml:"X-Cache-Key"`
 }
 
-// RedisConfig is Kong's redis record as the paid proxy-cache takes it.
-type RedisConfig struct {
-	Host              string   `yaml:"host,omitempty"`
-	Port              int      `yaml:"port"`
-	Database          int      `yaml:"database"`
-	Username          string   `yaml:"username,omitempty"`
-	Password          string   `yaml:"password,omitempty"`
-	SSL               bool     `yaml:"ssl"`
-	SSLVerify         bool     `yaml:"ssl_verify"`
-	ServerName        string   `yaml:"server_name,omitempty"`
-	Timeout           int      `yaml:"timeout"`
-	ConnectTimeout    int      `yaml:"connect_timeout"`
-	SendTimeout       int      `yaml:"send_timeout"`
-	ReadTimeout       int      `yaml:"read_timeout"`
-	SentinelMaster    string   `yaml:"sentinel_master,omitempty"`
-	SentinelRole      string   `yaml:"sentinel_role,omitempty"`
-	SentinelAddresses []string `yaml:"sentinel_addresses,omitempty"`
-	SentinelUsername  string   `yaml:"sentinel_username,omitempty"`
-	SentinelPassword  string   `yaml:"sentinel_password,omitempty"`
-	ClusterAddresses  []string `yaml:"cluster_addresses,omitempty"`
-}
-
 // Defaults: Kong's, then Turnpike's.
 const (
 	defaultTTL         = 300
@@ -111,8 +87,10 @@ func (c *Config) SetDefaults() {
 	c.CacheControl = false
 	c.Memory.DictionaryName = defaultDictionary
 	c.ResponseHeaders = ResponseHeaders{Age: true, Status: true, CacheKey: true}
-	c.Redis.Port, c.Redis.Timeout = 6379, redisTimeoutMs
-	c.Redis.ConnectTimeout, c.Redis.SendTimeout, c.Redis.ReadTimeout = redisTimeoutMs, redisTimeoutMs, redisTimeoutMs
+	// Kong's paid edition shows its record's Enterprise timeouts with
+	// their defaults; the record fills in the others when shown.
+	connect, send, read := redisTimeoutMs, redisTimeoutMs, redisTimeoutMs
+	c.Redis.ConnectTimeout, c.Redis.SendTimeout, c.Redis.ReadTimeout = &connect, &send, &read
 	c.LockTimeout = defaultLockTimeout
 	c.MaxSize = defaultMaxSize
 	c.MaxBodySize = defaultMaxBody
@@ -314,19 +292,19 @@ func (s *settings) compileStrategy(c *Config, rc *ResponseCacheConfig) plugin.Er
 	r := c.Redis
 	if rc != nil {
 		if rc.RedisHost != nil {
-			r.Host = *rc.RedisHost
+			r.Host = rc.RedisHost
 		}
 		if rc.RedisPort != nil {
-			r.Port = *rc.RedisPort
+			r.Port = rc.RedisPort
 		}
 		if rc.RedisPassword != nil {
-			r.Password = *rc.RedisPassword
+			r.Password = rc.RedisPassword
 		}
 		if rc.RedisDatabase != nil {
-			r.Database = *rc.RedisDatabase
+			r.Database = rc.RedisDatabase
 		}
 	}
-	hasRedis := r.Host != "" || len(r.SentinelAddresses) > 0 || len(r.ClusterAddresses) > 0
+	hasRedis := r.Configured()
 	s.strategy = c.Strategy
 	switch {
 	case c.Strategy == "" && rc != nil && hasRedis:
@@ -338,60 +316,12 @@ func (s *settings) compileStrategy(c *Config, rc *ResponseCacheConfig) plugin.Er
 	case c.Strategy != strategyMemory && c.Strategy != strategyRedis:
 		add("strategy", "expected one of: memory, redis")
 	}
-	if r.Port < 0 || r.Port > 65535 {
-		add("redis.port", "value should be between 0 and 65535")
-	}
-	if r.Database < 0 {
-		add("redis.database", "value must be greater than -1")
-	}
-	for _, t := range []struct {
-		path string
-		ms   int
-	}{{"redis.timeout", r.Timeout}, {"redis.connect_timeout", r.ConnectTimeout}, {"redis.send_timeout", r.SendTimeout}, {"redis.read_timeout", r.ReadTimeout}} {
-		if t.ms < 0 || t.ms > math.MaxInt32-1 {
-			add(t.path, "value should be between 0 and 2147483646")
-		}
-	}
-	if r.SentinelRole != "" && r.SentinelRole != "master" {
-		add("redis.sentinel_role", "must be master: the cache writes")
-	}
-	if len(r.SentinelAddresses) > 0 && r.SentinelMaster == "" {
-		add("redis.sentinel_master", "required field missing")
-	}
-	if len(r.SentinelAddresses) > 0 && len(r.ClusterAddresses) > 0 {
-		add("redis", "sentinel and cluster addresses are mutually exclusive")
-	}
-	if s.strategy == strategyRedis && !hasRedis {
-		add("redis.host", "required field missing")
-	}
+	errs = append(errs, r.Validate("cache entries", s.strategy == strategyRedis).Under("redis")...)
 	if hasRedis {
-		s.redis = redisOptions(&r)
+		o := r.Options()
+		s.redis = &o
 	}
 	return errs
-}
-
-// redisOptions turns the redis record into the store's options.
-func redisOptions(r *RedisConfig) *store.RedisOptions {
-	o := &store.RedisOptions{
-		Username: r.Username, Password: r.Password, Database: r.Database,
-		SentinelUsername: r.SentinelUsername, SentinelPassword: r.SentinelPassword,
-		Timeout: time.Duration(max(r.ConnectTimeout, r.SendTimeout, r.ReadTimeout)) * time.Millisecond,
-	}
-	if r.Timeout != redisTimeoutMs {
-		o.Timeout = time.Duration(r.Timeout) * time.Millisecond
-	}
-	switch {
-	case len(r.ClusterAddresses) > 0:
-		o.Cluster, o.Addrs = true, r.ClusterAddresses
-	case len(r.SentinelAddresses) > 0:
-		o.MasterName, o.Addrs = r.SentinelMaster, r.SentinelAddresses
-	default:
-		o.Addrs = []string{net.JoinHostPort(r.Host, strconv.Itoa(r.Port))}
-	}
-	if r.SSL {
-		o.TLS = tlsConfig(r)
-	}
-	return o
 }
 
 func seconds(n int64) time.Duration {
@@ -427,14 +357,4 @@ func parseMediaType(s string) (mediaType, error) {
 		params = nil
 	}
 	return mediaType{typ: typ, sub: sub, params: params}, nil
-}
-
-// tlsConfig is Kong's: ssl_verify defaults to false; server_name is the
-// SNI and the name verified, else the host when it is a name.
-func tlsConfig(r *RedisConfig) *tls.Config {
-	name := r.ServerName
-	if name == "" && net.ParseIP(r.Host) == nil {
-		name = r.Host
-	}
-	return &tls.Config{ServerName: name, InsecureSkipVerify: !r.SSLVerify, MinVersion: tls.VersionTLS12}
 }

@@ -15,9 +15,9 @@ import (
 // InvalidateConfig is proxy-cache-invalidate's: the store whose entries
 // its route's POSTs invalidate (the dictionary, or Redis).
 type InvalidateConfig struct {
-	DictionaryName string      `yaml:"dictionary_name"`
-	Strategy       string      `yaml:"strategy"`
-	Redis          RedisConfig `yaml:"redis"`
+	DictionaryName string             `yaml:"dictionary_name"`
+	Strategy       string             `yaml:"strategy"`
+	Redis          plugin.RedisConfig `yaml:"redis"`
 }
 
 // SetDefaults applies the cache's defaults.

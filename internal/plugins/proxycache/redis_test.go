@@ -24,7 +24,7 @@ func TestRedisStrategySharesAndFailsOpen(t *testing.T) {
 	node := func() *Cache {
 		c := &Config{}
 		c.SetDefaults()
-		c.Strategy, c.Redis.Host, c.Redis.Port, c.Redis.Timeout = strategyRedis, "127.0.0.1", r.Port, 200
+		c.Strategy, c.Redis.Host, c.Redis.Port, c.Redis.Timeout = strategyRedis, ptr("127.0.0.1"), ptr(r.Port), ptr(200)
 		in, err := newCache(Name, c, nil, plugin.Env{Store: store.NewProvider(), Metrics: reg})
 		if err != nil {
 			t.Fatal(err)
@@ -102,7 +102,7 @@ func TestInvalidatePublishesThroughEveryBus(t *testing.T) {
 		c.SetDefaults()
 		c.Strategy, c.Memory.DictionaryName = strategyMemory, "shared"
 		if withRedis {
-			c.Redis.Host, c.Redis.Port = "127.0.0.1", r.Port
+			c.Redis.Host, c.Redis.Port = ptr("127.0.0.1"), ptr(r.Port)
 		}
 		in, err := newCache(Name, c, nil, plugin.Env{Store: provider})
 		if err != nil {
