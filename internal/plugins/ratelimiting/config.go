@@ -132,53 +132,7 @@ func compile(c *Config) (*settings, plugin.Errors) {
 		errCode: c.ErrorCode, errMessage: c.ErrorMessage,
 	}
 
-	limits := c.periodLimits()
-	switch c.WindowType {
-	case "fixed":
-		s.policy.Algorithm = engine.Fixed
-	case "sliding":
-		s.policy.Algorithm = engine.Sliding
-	case "token-bucket":
-		s.policy.Algorithm = engine.TokenBucket
-	default:
-		add("window_type", "expected one of: "+strings.Join(windowTypeList, ", "))
-	}
-	if s.policy.Algorithm == engine.TokenBucket {
-		for _, l := range limits {
-			if l.value != nil {
-				add(l.period.String(), "not used with window_type token-bucket (set rate and burst)")
-			}
-		}
-		switch {
-		case c.Rate == 0:
-			add("rate", "required field missing")
-		case c.Rate < 0 || c.Rate > 1e9 || math.IsNaN(c.Rate):
-			add("rate", "value should be between 0 and 1000000000 (exclusive of 0)")
-		}
-		if c.Burst < 0 || c.Burst > 1e9 {
-			add("burst", "value should be between 0 and 1000000000")
-		}
-		s.policy.Rate, s.policy.Burst, s.policy.NoDelay = c.Rate, c.Burst, c.NoDelay
-	} else {
-		errs = append(errs, checkPeriods(limits)...)
-		for _, l := range limits {
-			if l.value != nil && *l.value > 0 && *l.value <= 1e15 {
-				// Kong admits a request while limit - usage > 0, so a
-				// fractional limit admits its ceiling.
-				s.policy.Limits = append(s.policy.Limits, engine.Limit{Period: l.period, Max: int64(math.Ceil(*l.value))})
-				s.configured = append(s.configured, *l.value)
-			}
-		}
-		if c.Rate != 0 {
-			add("rate", "only used with window_type token-bucket")
-		}
-		if c.Burst != 0 {
-			add("burst", "only used with window_type token-bucket")
-		}
-		if c.NoDelay {
-			add("nodelay", "only used with window_type token-bucket")
-		}
-	}
+	errs = append(errs, s.compileWindow(c)...)
 
 	switch c.LimitBy {
 	case byHeader:
@@ -250,6 +204,61 @@ func compile(c *Config) (*settings, plugin.Errors) {
 	s.namespace = c.Namespace
 	s.defaultNS = defaultNamespace(c)
 	return s, nil
+}
+
+// compileWindow validates the window type and its limits (the period
+// limits, or the token bucket's rate and burst) into s.policy.
+func (s *settings) compileWindow(c *Config) plugin.Errors {
+	var errs plugin.Errors
+	add := func(path, msg string) { errs = append(errs, plugin.Errors{{Path: path, Message: msg}}...) }
+	limits := c.periodLimits()
+	switch c.WindowType {
+	case "fixed":
+		s.policy.Algorithm = engine.Fixed
+	case "sliding":
+		s.policy.Algorithm = engine.Sliding
+	case "token-bucket":
+		s.policy.Algorithm = engine.TokenBucket
+	default:
+		add("window_type", "expected one of: "+strings.Join(windowTypeList, ", "))
+	}
+	if s.policy.Algorithm == engine.TokenBucket {
+		for _, l := range limits {
+			if l.value != nil {
+				add(l.period.String(), "not used with window_type token-bucket (set rate and burst)")
+			}
+		}
+		switch {
+		case c.Rate == 0:
+			add("rate", "required field missing")
+		case c.Rate < 0 || c.Rate > 1e9 || math.IsNaN(c.Rate):
+			add("rate", "value should be between 0 and 1000000000 (exclusive of 0)")
+		}
+		if c.Burst < 0 || c.Burst > 1e9 {
+			add("burst", "value should be between 0 and 1000000000")
+		}
+		s.policy.Rate, s.policy.Burst, s.policy.NoDelay = c.Rate, c.Burst, c.NoDelay
+	} else {
+		errs = append(errs, checkPeriods(limits)...)
+		for _, l := range limits {
+			if l.value != nil && *l.value > 0 && *l.value <= 1e15 {
+				// Kong admits a request while limit - usage > 0, so a
+				// fractional limit admits its ceiling.
+				s.policy.Limits = append(s.policy.Limits, engine.Limit{Period: l.period, Max: int64(math.Ceil(*l.value))})
+				s.configured = append(s.configured, *l.value)
+			}
+		}
+		if c.Rate != 0 {
+			add("rate", "only used with window_type token-bucket")
+		}
+		if c.Burst != 0 {
+			add("burst", "only used with window_type token-bucket")
+		}
+		if c.NoDelay {
+			add("nodelay", "only used with window_type token-bucket")
+		}
+	}
+	return errs
 }
 
 type periodLimit struct {
