@@ -1,7 +1,6 @@
 package proxycache
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,53 +8,8 @@ import (
 	"testing"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugin/plugintest"
 )
-
-// fakeAdmin is the admin API's view for the plugin's routes: its plugin
-// entities and its routes (name to id).
-type fakeAdmin struct {
-	plugins []plugin.AdminPlugin
-	routes  map[string]string
-}
-
-func (a *fakeAdmin) Plugin(ref string) (plugin.AdminPlugin, bool) {
-	for _, p := range a.plugins {
-		if p.ID == ref {
-			return p, true
-		}
-	}
-	return plugin.AdminPlugin{}, false
-}
-
-func (a *fakeAdmin) Plugins(name string) []plugin.AdminPlugin {
-	var out []plugin.AdminPlugin
-	for _, p := range a.plugins {
-		if p.Name == name {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func (a *fakeAdmin) Directory() plugin.Directory { return nil }
-
-func (a *fakeAdmin) Route(ref string) (string, bool) {
-	for name, id := range a.routes {
-		if ref == name || ref == id {
-			return id, true
-		}
-	}
-	return "", false
-}
-
-func (a *fakeAdmin) Reply(w http.ResponseWriter, status int, v any) {
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func (a *fakeAdmin) Error(w http.ResponseWriter, status int, msg string) {
-	a.Reply(w, status, map[string]string{"message": msg})
-}
 
 // adminPlugins lists instances as enabled proxy-cache entities.
 func adminPlugins(ins ...*Cache) []plugin.AdminPlugin {
@@ -80,7 +34,7 @@ func TestInvalidateRouteByName(t *testing.T) {
 	in := newTest(t, nil)
 	do(t, in, newCtx("GET", "/products", nil), jsonOK("[]"))
 	do(t, in, newCtx("GET", "/products?page=2", nil), jsonOK("[]"))
-	a := &fakeAdmin{plugins: adminPlugins(in), routes: map[string]string{"products": "route-1"}}
+	a := &plugintest.Admin{PluginList: adminPlugins(in), Routes: map[string]string{"products": "route-1"}}
 	if code, body := postInvalidate(t, a, `{"route": "products"}`); code != 200 || body != `{"invalidated":2}` {
 		t.Fatalf("by name: %d %s", code, body)
 	}

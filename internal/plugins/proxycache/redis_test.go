@@ -12,6 +12,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugin/plugintest"
 	"github.com/turnpikegw/turnpike/internal/store"
 )
 
@@ -112,7 +113,7 @@ func TestInvalidatePublishesThroughEveryBus(t *testing.T) {
 		return in
 	}
 	plain, withBus := build(false), build(true)
-	a := &fakeAdmin{plugins: adminPlugins(plain, withBus)}
+	a := &plugintest.Admin{PluginList: adminPlugins(plain, withBus)}
 	do(t, plain, newCtx("GET", "/api/users/1", nil), jsonOK("u1"))
 	if code, body := postInvalidate(t, a, `{"pattern": "/api/users/*"}`); code != 200 || body != `{"invalidated":1}` {
 		t.Fatalf("invalidate: %d %s", code, body)

@@ -12,44 +12,6 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugin/plugintest"
 )
 
-// fakeAdmin is a plugin.Admin over a list of plugin entities.
-type fakeAdmin struct {
-	plugins []plugin.AdminPlugin
-	dir     plugin.Directory
-}
-
-func (a *fakeAdmin) Plugin(ref string) (plugin.AdminPlugin, bool) {
-	for _, p := range a.plugins {
-		if p.ID == ref || (p.InstanceName != "" && p.InstanceName == ref) {
-			return p, true
-		}
-	}
-	return plugin.AdminPlugin{}, false
-}
-
-func (a *fakeAdmin) Plugins(name string) []plugin.AdminPlugin {
-	var out []plugin.AdminPlugin
-	for _, p := range a.plugins {
-		if p.Name == name {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func (a *fakeAdmin) Directory() plugin.Directory { return a.dir }
-
-func (a *fakeAdmin) Route(string) (string, bool) { return "", false }
-
-func (a *fakeAdmin) Reply(w http.ResponseWriter, status int, v any) {
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func (a *fakeAdmin) Error(w http.ResponseWriter, status int, msg string) {
-	a.Reply(w, status, map[string]any{"message": msg})
-}
-
 // serve runs the plugin's admin route for path and decodes the answer.
 func serve(t *testing.T, a plugin.Admin, path string) (int, map[string]any) {
 	t.Helper()
@@ -76,9 +38,9 @@ func TestAdminUsage(t *testing.T) {
 	c.Consumer = alice
 	send(t, limit, c)
 	send(t, limit, c)
-	a := &fakeAdmin{
-		dir: &plugintest.Directory{Consumers: []*plugin.Consumer{alice}},
-		plugins: []plugin.AdminPlugin{
+	a := &plugintest.Admin{
+		Dir: &plugintest.Directory{Consumers: []*plugin.Consumer{alice}},
+		PluginList: []plugin.AdminPlugin{
 			{ID: "p-1", Name: Name, InstanceName: "orders-limit", Enabled: true, Instance: limit},
 			{ID: "p-2", Name: "cors", InstanceName: "just-cors", Enabled: true, Instance: struct{}{}},
 			{ID: "p-3", Name: Name, InstanceName: "off"},
@@ -117,15 +79,15 @@ func TestAdminUsage(t *testing.T) {
 		}
 	}
 
-	none := &fakeAdmin{plugins: a.plugins[1:3]}
+	none := &plugintest.Admin{PluginList: a.PluginList[1:3]}
 	if code, body := serve(t, none, "/rate-limits/rate-limiting/x"); code != 404 || body["message"] != "no rate-limiting plugin is configured" {
 		t.Errorf("none enabled: %d %v", code, body)
 	}
-	one := &fakeAdmin{plugins: a.plugins[2:]}
+	one := &plugintest.Admin{PluginList: a.PluginList[2:]}
 	if code, body := serve(t, one, "/rate-limits/rate-limiting/192.0.2.1"); code != 200 || body["limit_by"] != "ip" {
 		t.Errorf("the only enabled one, by name: %d %v", code, body)
 	}
-	gone := &fakeAdmin{plugins: []plugin.AdminPlugin{{ID: "p-9", Name: Name, Enabled: true}}}
+	gone := &plugintest.Admin{PluginList: []plugin.AdminPlugin{{ID: "p-9", Name: Name, Enabled: true}}}
 	if code, body := serve(t, gone, "/rate-limits/p-9/x"); code != 500 || body["message"] != "plugin 'p-9' has no running instance" {
 		t.Errorf("no instance: %d %v", code, body)
 	}
@@ -135,7 +97,7 @@ func TestAdminUsageStoreDown(t *testing.T) {
 	in := build(t, `{minute: 5}`, nil)
 	in.store.Close()
 	in.store = failStore{}
-	a := &fakeAdmin{plugins: []plugin.AdminPlugin{{ID: "p-1", Name: Name, Enabled: true, Instance: in}}}
+	a := &plugintest.Admin{PluginList: []plugin.AdminPlugin{{ID: "p-1", Name: Name, Enabled: true, Instance: in}}}
 	code, body := serve(t, a, "/rate-limits/p-1/x")
 	if code != 503 || body["message"] != "could not read the counters: ratelimit: redis unavailable" {
 		t.Errorf("%d %v", code, body)
