@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -190,20 +189,11 @@ func wantCache(t *testing.T, what string, r cacheResp, status int, cache, body s
 // /metrics whose label has value (every sample when label is "").
 func metricValue(t *testing.T, gw *gwtest.Gateway, name, label, value string) float64 {
 	t.Helper()
-	_, body := scrape(t, gw.AdminURL, false)
+	fams, _ := scrape(t, gw.AdminURL, false)
 	sum := 0.0
-	sc := bufio.NewScanner(strings.NewReader(string(body)))
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name) || (len(line) > len(name) && line[len(name)] != '{' && line[len(name)] != ' ') {
-			continue
-		}
-		if label != "" && !strings.Contains(line, label+`="`+value+`"`) {
-			continue
-		}
-		var v float64
-		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
-			sum += v
+	for _, m := range fams[name].GetMetric() {
+		if label == "" || labelsOf(m)[label] == value {
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue() + m.GetUntyped().GetValue()
 		}
 	}
 	return sum
@@ -224,9 +214,9 @@ func eventually(d time.Duration, f func() bool) bool {
 }
 
 // stored waits up to 5 s until the gateway holds key (its admin GET
-// /proxy-cache/{key} answers 200). A Miss is stored in the log phase,
-// after the client has its answer, so the client's next request can
-// overtake the store.
+// /proxy-cache/{key} answers 200). A Miss is stored when the upstream's
+// body ends, while its last bytes may already be on their way to the
+// client, so the client's next request can overtake the store.
 func stored(t *testing.T, gw *gwtest.Gateway, key string) {
 	t.Helper()
 	if !isStored(gw, key, 5*time.Second) {

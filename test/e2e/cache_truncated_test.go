@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
@@ -45,6 +46,14 @@ func TestCacheTruncatedBodyNotStored(t *testing.T) {
 				}
 				if got := o.Hits("/p"); got != i {
 					t.Fatalf("after request %d the upstream saw %d requests: the truncated body was served from the cache", i, got)
+				}
+				// A store could land after the next request: ask the
+				// admin API for the key the answer's head named.
+				if r.key == "" {
+					t.Fatalf("request %d: no X-Cache-Key (%v)", i, r.err)
+				}
+				if isStored(gw, r.key, 500*time.Millisecond) {
+					t.Fatalf("request %d: the truncated body is stored under %s", i, r.key)
 				}
 			}
 			o.setMode(originOK)

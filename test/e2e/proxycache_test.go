@@ -67,6 +67,8 @@ services:
   routes: [{name: auth, paths: [/auth]}]
   plugins:
   - name: key-auth
+  - name: rate-limiting
+    config: {hour: 2, limit_by: consumer, policy: local}
   - name: proxy-cache
     config: {strategy: memory}
 `
@@ -142,9 +144,16 @@ func TestProxyCacheBypassAndIsolation(t *testing.T) {
 	if s, again := cacheStatus(t, g, "GET", "/auth/me", "apikey", "alice-key"); s != "Hit" || again != alice {
 		t.Fatalf("alice again: %s %s, want %s", s, again, alice)
 	}
-	// A hit still runs key-auth first.
+	// The route's other access plugins run before a hit: alice's third
+	// request is over her limit of 2 an hour, and is refused, not served
+	// from the cache.
 	req, _ := http.NewRequest("GET", g.URL+"/auth/me", nil)
-	if resp, _ := gwtest.Do(t, req); resp.StatusCode != 401 {
+	req.Header.Set("apikey", "alice-key")
+	if resp, body := gwtest.Do(t, req); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("X-Cache-Status") != "" {
+		t.Fatalf("alice over her limit: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	req, _ = http.NewRequest("GET", g.URL+"/auth/me", nil)
+	if resp, _ := gwtest.Do(t, req); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("no key: %d", resp.StatusCode)
 	}
 	if got := n.Load() - before; got != 2 {
