@@ -67,6 +67,11 @@ const WarnEvery = 10 * time.Second
 // let clients' requests fill memory, and an entry can be hundreds of KiB.
 const DefaultMaxBytes = 64 << 20
 
+// BufferSize is the capacity of a new entry buffer (Buffer). An entry
+// counts its buffer's capacity against MaxBytes, which is never less, so
+// it is also the least MaxBytes that holds any entry.
+const BufferSize = 2048
+
 // noNeed is Queue.need while no sender waits for entries.
 const noNeed = math.MaxInt64
 
@@ -124,7 +129,7 @@ func New(s Settings, send Sender) *Queue {
 	q.ready = make(chan struct{}, 1)
 	q.need.Store(noNeed)
 	q.ctx, q.cancel = context.WithCancel(context.Background())
-	q.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
+	q.bufs.New = func() any { b := make([]byte, 0, BufferSize); return &b }
 	go q.run()
 	return q
 }
