@@ -33,7 +33,7 @@ type Config struct {
 func (c *Config) SetDefaults() {
 	c.MaxBatchSize = 1
 	c.MaxCoalescingDelay = 1
-	c.MaxEntries = 10000
+	c.MaxEntries = DefaultMaxEntries
 	c.MaxRetryTime = 60
 	c.InitialRetryDelay = 0.01
 	c.MaxRetryDelay = 60

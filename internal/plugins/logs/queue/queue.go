@@ -36,9 +36,9 @@ type Settings struct {
 	// Delay is how long a batch waits for more entries after its first
 	// (0: it takes what is queued and goes).
 	Delay time.Duration
-	// MaxEntries and MaxBytes (0: DefaultMaxBytes) bound what waits.
-	// An entry counts the capacity of its buffer: the memory it holds,
-	// escaping included.
+	// MaxEntries (0: DefaultMaxEntries) and MaxBytes (0:
+	// DefaultMaxBytes) bound what waits. An entry counts the capacity of
+	// its buffer: the memory it holds, escaping included.
 	MaxEntries int
 	MaxBytes   int
 	// MaxEntryBytes drops an entry larger than this (0: no bound): a UDP
@@ -61,6 +61,11 @@ type Settings struct {
 // WarnEvery is the least time between two warnings of one queue, so that
 // a collector that is down does not flood the gateway's log.
 const WarnEvery = 10 * time.Second
+
+// DefaultMaxEntries is Kong's max_entries, for a queue whose settings
+// give none: zero would make an unbuffered channel that, with the sender
+// busy, drops every entry.
+const DefaultMaxEntries = 10000
 
 // DefaultMaxBytes bounds the bytes a queue holds when its config sets no
 // max_bytes (Kong's default is none): a collector that is down must not
@@ -124,6 +129,9 @@ func New(s Settings, send Sender) *Queue {
 	}
 	if s.MaxBytes <= 0 {
 		s.MaxBytes = DefaultMaxBytes
+	}
+	if s.MaxEntries <= 0 {
+		s.MaxEntries = DefaultMaxEntries
 	}
 	q := &Queue{s: s, send: send, ch: make(chan *[]byte, s.MaxEntries), stop: make(chan struct{}), done: make(chan struct{})}
 	q.ready = make(chan struct{}, 1)

@@ -219,6 +219,22 @@ func TestMaxBytesBoundsWaitingBytes(t *testing.T) {
 	}
 }
 
+// Settings without MaxEntries get Kong's 10000: entries wait while the
+// sender is busy rather than being dropped.
+func TestDefaultMaxEntries(t *testing.T) {
+	r := &recorder{block: make(chan struct{})}
+	q := New(Settings{MaxBatch: 1}, r)
+	if !enqueue(q, "x") {
+		t.Fatal("entry refused by an idle queue")
+	}
+	waitFor(t, "the first send", func() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.calls == 1 })
+	if !enqueue(q, "1") || cap(q.ch) != DefaultMaxEntries {
+		t.Errorf("entry refused while the sender is busy, or %d entries held, want %d", cap(q.ch), DefaultMaxEntries)
+	}
+	close(r.block)
+	q.Close()
+}
+
 // A queue whose config sets no max_bytes is bounded all the same, and
 // an entry counts the memory its buffer holds, not its length: a
 // collector that is down cannot let clients fill memory.
