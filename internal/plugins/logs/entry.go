@@ -266,7 +266,9 @@ func appendArgValue(b []byte, a *queryArg, secret bool) []byte {
 // appendHeaders writes h as Kong's get_headers() gives it: names in
 // lower case, a repeated header an array, credentials redacted; host,
 // when set, first (Go keeps it out of the map); within the map bounds.
-// It returns h's plugin.HeaderSize too, counted on the same pass.
+// It returns h's plugin.HeaderSize too, counted on the same pass; the
+// skipped headers are left out of both, so that request.size is the
+// client's request, as the headers are.
 func appendHeaders(b []byte, h http.Header, host string, c *plugin.Ctx, skip []string) ([]byte, int64) {
 	start := len(b)
 	b = append(b, '{')
@@ -279,13 +281,16 @@ func appendHeaders(b []byte, h http.Header, host string, c *plugin.Ctx, skip []s
 	headerSize := int64(2)
 	full := false
 	for name, vals := range h {
+		if slices.Contains(skip, name) {
+			continue
+		}
 		size := 0
 		for _, v := range vals {
 			size += len(v)
 		}
 		headerSize += int64(size + len(vals)*(len(name)+4))
 		size += len(name)
-		if full || n == MaxMapEntries || len(vals) == 0 || slices.Contains(skip, name) {
+		if full || n == MaxMapEntries || len(vals) == 0 {
 			continue
 		}
 		// Raw bytes are fewer than escaped ones: a header that cannot

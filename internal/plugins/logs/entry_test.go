@@ -300,3 +300,21 @@ func BenchmarkAppendEntryProxied(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 }
+
+// request.size and RequestSize ($request_length) are the client's request:
+// once proxied, with the gateway's headers set, they are what the same
+// request counts when refused in access (no gateway headers yet).
+func TestEntryRequestSizeLeavesOutGatewaySetHeaders(t *testing.T) {
+	size := func(c *plugin.Ctx) float64 {
+		return decode(t, AppendEntry(nil, c))["request"].(map[string]any)["size"].(float64)
+	}
+	c := proxiedCtx()
+	refused, refusedSize := size(c), c.RequestSize()
+	c.Req.Header.Set("X-Forwarded-For", "10.0.0.9")
+	c.Req.Header.Set("Via", "1.1 turnpike")
+	c.Req.Header.Set("X-Request-Id", "rid-1")
+	c.GatewayHeaders = []string{"X-Forwarded-For", "Via", "X-Request-Id"}
+	if got, gotSize := size(c), c.RequestSize(); got != refused || gotSize != refusedSize || int64(got) != gotSize {
+		t.Errorf("proxied request.size %v, RequestSize %d; refused %v, %d", got, gotSize, refused, refusedSize)
+	}
+}

@@ -69,8 +69,11 @@ func (in *Instance) Close() {
 	}
 }
 
-// Log counts the request. Kong counts only routed requests: the log phase
-// runs for no other.
+// Log counts the request. The proxy runs a global instance's log phase for
+// requests that matched no route too (the 404s); like Kong's exporter
+// (exporter.lua's log returns when the message has no route), those are
+// not counted, so a client cannot add series or skew a route's. A route
+// without a service is counted with service "" (Kong's, since 3.5).
 func (in *Instance) Log(c *plugin.Ctx) {
 	cfg := &in.cfg
 	if in.e == nil || c.Route == nil || c.Record == nil ||

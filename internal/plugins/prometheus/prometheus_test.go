@@ -237,11 +237,15 @@ func TestFlagsOff(t *testing.T) {
 	}
 }
 
+// TestUnroutedNotCounted: the proxy runs global plugins' log phase for a
+// request that matched no route (a 404, no route nor service); Kong's
+// exporter counts none of them.
 func TestUnroutedNotCounted(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	in := newInstance(t, reg, nil, allOn)
 	c := proxied(nil)
-	c.Route = nil
+	c.Route, c.Service = nil, nil
+	c.Record.Status, c.Record.Source, c.Record.Attempts = 404, record.SourceGateway, nil
 	in.Log(c)
 	for k := range gathered(t, reg) {
 		if strings.HasPrefix(k, "kong_http") || strings.HasPrefix(k, "kong_bandwidth") || strings.Contains(k, "latency") {
@@ -400,4 +404,18 @@ func TestConfigDecoding(t *testing.T) {
 	if len(errs) != 1 || !strings.Contains(errs.Error(), "plugins[0].config.bandwidth_metrics") {
 		t.Errorf("errors: %v", errs)
 	}
+}
+
+// A route without a service (one whose plugins answer) is counted with
+// service "", as in Kong (exporter.lua, "expose metrics in no service
+// route").
+func TestRouteWithoutServiceCounted(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	in := newInstance(t, reg, nil, Config{StatusCodeMetrics: true})
+	c := refused()
+	c.Service = nil
+	in.Log(c)
+	expect(t, gathered(t, reg), map[string]float64{
+		"kong_http_requests_total{code=401,consumer=,route=rid2,service=,source=kong,workspace=default}": 1,
+	})
 }

@@ -33,7 +33,7 @@ type Config struct {
 func (c *Config) SetDefaults() {
 	c.MaxBatchSize = 1
 	c.MaxCoalescingDelay = 1
-	c.MaxEntries = 10000
+	c.MaxEntries = DefaultMaxEntries
 	c.MaxRetryTime = 60
 	c.InitialRetryDelay = 0.01
 	c.MaxRetryDelay = 60
@@ -53,8 +53,10 @@ func (c *Config) Validate(prefix string) plugin.Errors {
 	between("max_batch_size", float64(c.MaxBatchSize), 1, 1e6)
 	between("max_coalescing_delay", c.MaxCoalescingDelay, 0, 3600)
 	between("max_entries", float64(c.MaxEntries), 1, 1e6)
-	if c.MaxBytes != nil && *c.MaxBytes < 1 {
-		add("max_bytes", "value must be greater than 0")
+	// Kong asks only for a positive number, but here an entry counts its
+	// buffer's capacity: a smaller bound would drop every entry.
+	if c.MaxBytes != nil && *c.MaxBytes < BufferSize {
+		add("max_bytes", "value must be at least "+strconv.Itoa(BufferSize)+" (the memory one entry holds)")
 	}
 	if math.IsNaN(c.MaxRetryTime) || math.IsInf(c.MaxRetryTime, 0) {
 		add("max_retry_time", "expected a number")

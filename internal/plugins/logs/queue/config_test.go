@@ -9,7 +9,7 @@ import (
 )
 
 func TestConfigValidate(t *testing.T) {
-	neg := 0
+	neg, under, oneEntry := 0, 1000, BufferSize
 	tests := []struct {
 		name string
 		edit func(*Config)
@@ -23,7 +23,11 @@ func TestConfigValidate(t *testing.T) {
 		{name: "entries too many", edit: func(c *Config) { c.MaxEntries = 1000001 },
 			want: plugin.Errors{{Path: "queue.max_entries", Message: "value should be between 1 and 1000000"}}},
 		{name: "bytes zero", edit: func(c *Config) { c.MaxBytes = &neg },
-			want: plugin.Errors{{Path: "queue.max_bytes", Message: "value must be greater than 0"}}},
+			want: plugin.Errors{{Path: "queue.max_bytes", Message: "value must be at least 2048 (the memory one entry holds)"}}},
+		// An entry counts its buffer (BufferSize): 1000 would drop all.
+		{name: "bytes under one entry", edit: func(c *Config) { c.MaxBytes = &under },
+			want: plugin.Errors{{Path: "queue.max_bytes", Message: "value must be at least 2048 (the memory one entry holds)"}}},
+		{name: "bytes one entry", edit: func(c *Config) { c.MaxBytes = &oneEntry }},
 		{name: "retry delays", edit: func(c *Config) { c.InitialRetryDelay = 0; c.MaxRetryDelay = 0.0001 },
 			want: plugin.Errors{
 				{Path: "queue.initial_retry_delay", Message: "value should be between 0.001 and 1000000"},

@@ -36,9 +36,9 @@ type Settings struct {
 	// Delay is how long a batch waits for more entries after its first
 	// (0: it takes what is queued and goes).
 	Delay time.Duration
-	// MaxEntries and MaxBytes (0: DefaultMaxBytes) bound what waits.
-	// An entry counts the capacity of its buffer: the memory it holds,
-	// escaping included.
+	// MaxEntries (0: DefaultMaxEntries) and MaxBytes (0:
+	// DefaultMaxBytes) bound what waits. An entry counts the capacity of
+	// its buffer: the memory it holds, escaping included.
 	MaxEntries int
 	MaxBytes   int
 	// MaxEntryBytes drops an entry larger than this (0: no bound): a UDP
@@ -62,10 +62,20 @@ type Settings struct {
 // a collector that is down does not flood the gateway's log.
 const WarnEvery = 10 * time.Second
 
+// DefaultMaxEntries is Kong's max_entries, for a queue whose settings
+// give none: zero would make an unbuffered channel that, with the sender
+// busy, drops every entry.
+const DefaultMaxEntries = 10000
+
 // DefaultMaxBytes bounds the bytes a queue holds when its config sets no
 // max_bytes (Kong's default is none): a collector that is down must not
 // let clients' requests fill memory, and an entry can be hundreds of KiB.
 const DefaultMaxBytes = 64 << 20
+
+// BufferSize is the capacity of a new entry buffer (Buffer). An entry
+// counts its buffer's capacity against MaxBytes, which is never less, so
+// it is also the least MaxBytes that holds any entry.
+const BufferSize = 2048
 
 // noNeed is Queue.need while no sender waits for entries.
 const noNeed = math.MaxInt64
@@ -120,11 +130,14 @@ func New(s Settings, send Sender) *Queue {
 	if s.MaxBytes <= 0 {
 		s.MaxBytes = DefaultMaxBytes
 	}
+	if s.MaxEntries <= 0 {
+		s.MaxEntries = DefaultMaxEntries
+	}
 	q := &Queue{s: s, send: send, ch: make(chan *[]byte, s.MaxEntries), stop: make(chan struct{}), done: make(chan struct{})}
 	q.ready = make(chan struct{}, 1)
 	q.need.Store(noNeed)
 	q.ctx, q.cancel = context.WithCancel(context.Background())
-	q.bufs.New = func() any { b := make([]byte, 0, 2048); return &b }
+	q.bufs.New = func() any { b := make([]byte, 0, BufferSize); return &b }
 	go q.run()
 	return q
 }

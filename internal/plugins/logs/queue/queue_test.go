@@ -203,20 +203,36 @@ func TestFullQueueDropsAndCounts(t *testing.T) {
 func TestMaxBytesBoundsWaitingBytes(t *testing.T) {
 	r := &recorder{block: make(chan struct{})}
 	// An entry counts its buffer: Buffer's are 2 KiB.
-	q := New(Settings{MaxBatch: 1, MaxEntries: 100, MaxBytes: 3 * 2048}, r)
+	q := New(Settings{MaxBatch: 1, MaxEntries: 100, MaxBytes: 3 * BufferSize}, r)
 	enqueue(q, "x")
 	waitFor(t, "the first send", func() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.calls == 1 })
 	if !enqueue(q, "1") || !enqueue(q, "2") || enqueue(q, "3") {
 		t.Error("max_bytes of three buffers should hold the one in flight and two waiting, and refuse a third")
 	}
-	if q.Bytes() != 3*2048 {
-		t.Errorf("%d bytes counted, want %d", q.Bytes(), 3*2048)
+	if q.Bytes() != 3*BufferSize {
+		t.Errorf("%d bytes counted, want %d", q.Bytes(), 3*BufferSize)
 	}
 	close(r.block)
 	q.Close()
 	if q.Dropped() != 1 || q.Bytes() != 0 {
 		t.Errorf("dropped %d with %d bytes left, want 1 and 0", q.Dropped(), q.Bytes())
 	}
+}
+
+// Settings without MaxEntries get Kong's 10000: entries wait while the
+// sender is busy rather than being dropped.
+func TestDefaultMaxEntries(t *testing.T) {
+	r := &recorder{block: make(chan struct{})}
+	q := New(Settings{MaxBatch: 1}, r)
+	if !enqueue(q, "x") {
+		t.Fatal("entry refused by an idle queue")
+	}
+	waitFor(t, "the first send", func() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.calls == 1 })
+	if !enqueue(q, "1") || cap(q.ch) != DefaultMaxEntries {
+		t.Errorf("entry refused while the sender is busy, or %d entries held, want %d", cap(q.ch), DefaultMaxEntries)
+	}
+	close(r.block)
+	q.Close()
 }
 
 // A queue whose config sets no max_bytes is bounded all the same, and
