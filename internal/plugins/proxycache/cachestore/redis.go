@@ -23,6 +23,13 @@ var setScript = redis.NewScript(setLua)
 // so how many keys one UNLINK deletes at most.
 const batch = 500
 
+// DefaultMaxEntry is Redis.MaxEntry unless the caller sets it: an entry
+// is read on the request path from a Redis other nodes (or anyone with
+// access to it) write, so a Get must not take in a value of any size;
+// 8 MiB is far above a cached response's usual size and still small
+// enough to hold in memory per request.
+const DefaultMaxEntry = 8 << 20
+
 // Redis is a Store in Redis, shared by every node using it. A namespace
 // (the plugin's dictionary, or its id) keeps its keys apart from
 // others'; its keys are, with {ns} the namespace as a hash tag so that
@@ -46,9 +53,14 @@ const batch = 500
 // is down fails calls at once; each round trip is bounded by the
 // client's timeout (its dial, pool, read and write timeouts).
 type Redis struct {
-	c      *store.RedisClient
-	prefix string // turnpike:cache:{ns}:
-	index  string // the path index's key
+	// MaxEntry is the largest entry Get returns, in bytes; a longer one
+	// is a miss, counted by Oversized. Set it before the store is used.
+	MaxEntry int
+
+	c         *store.RedisClient
+	prefix    string // turnpike:cache:{ns}:
+	index     string // the path index's key
+	oversized atomic.Uint64
 }
 
 var _ Store = (*Redis)(nil)
@@ -57,8 +69,12 @@ var _ Store = (*Redis)(nil)
 func NewRedis(c *store.RedisClient, namespace string) *Redis {
 	ns := strings.NewReplacer("%", "%25", "{", "%7B", "}", "%7D").Replace(namespace)
 	prefix := "turnpike:cache:{" + ns + "}:"
-	return &Redis{c: c, prefix: prefix, index: prefix + "p"}
+	return &Redis{MaxEntry: DefaultMaxEntry, c: c, prefix: prefix, index: prefix + "p"}
 }
+
+// Oversized is how many entries Get took for a miss because they were
+// longer than MaxEntry.
+func (r *Redis) Oversized() uint64 { return r.oversized.Load() }
 
 // do runs fn through the client's breaker.
 func (r *Redis) do(fn func() error) error {
@@ -69,17 +85,25 @@ func (r *Redis) do(fn func() error) error {
 	return nil
 }
 
-// Get returns the entry under key, nil when there is none.
+// Get returns the entry under key, nil when there is none or it is
+// longer than MaxEntry.
 func (r *Redis) Get(ctx context.Context, key string) ([]byte, error) {
 	var entry []byte
 	err := r.do(func() error {
-		// Bytes hands out the reply's own string's bytes, uncopied.
-		b, err := r.c.Client().Get(ctx, r.prefix+"e:"+key).Bytes()
-		if err == redis.Nil {
+		// GETRANGE reads at most MaxEntry+1 bytes, one more than an entry
+		// may have so that a longer one shows; a missing key is an empty
+		// reply (entries are never empty). Bytes hands out the reply's
+		// own string's bytes, uncopied.
+		b, err := r.c.Client().GetRange(ctx, r.prefix+"e:"+key, 0, int64(r.MaxEntry)).Bytes()
+		if err != nil || len(b) == 0 {
+			return err
+		}
+		if len(b) > r.MaxEntry {
+			r.oversized.Add(1)
 			return nil
 		}
 		entry = b
-		return err
+		return nil
 	})
 	return entry, err
 }
