@@ -232,69 +232,72 @@ func (r *Redis) unlink(ctx context.Context, index string, entries []string, memb
 	return int(n.Val()), nil
 }
 
-// invalidateAll deletes the namespace's keys, a SCAN batch at a time, on
-// every master of a cluster (only the namespace's slot's has any).
+// invalidateAll deletes the namespace's keys, a SCAN batch at a time.
+// On a cluster only the master of the namespace's slot has any (they
+// share its hash tag), so only it is scanned.
 func (r *Redis) invalidateAll(ctx context.Context) (int, error) {
-	match := literalGlob(r.prefix) + "*"
-	entryPrefix := r.prefix + "e:"
-	scan := func(ctx context.Context, node redis.Cmdable) (int, error) {
-		var cursor uint64
-		total := 0
-		for {
-			var keys []string
-			if err := r.do(func() error {
-				var err error
-				keys, cursor, err = node.Scan(ctx, cursor, match, batch).Result()
-				return err
-			}); err != nil {
-				return total, err
-			}
-			var entries, indexes []string
-			for _, k := range keys {
-				if strings.HasPrefix(k, entryPrefix) {
-					entries = append(entries, k)
-				} else {
-					indexes = append(indexes, k)
-				}
-			}
-			n, err := r.unlinkKeys(ctx, node, entries)
-			total += n
-			if err != nil {
-				return total, err
-			}
-			if _, err := r.unlinkKeys(ctx, node, indexes); err != nil {
-				return total, err
-			}
-			if cursor == 0 {
-				return total, nil
-			}
+	node := r.c.Client()
+	if cc, ok := node.(*redis.ClusterClient); ok {
+		var err error
+		if err = r.do(func() error {
+			node, err = cc.MasterForKey(ctx, r.prefix)
+			return err
+		}); err != nil {
+			return 0, err
 		}
 	}
-	cc, ok := r.c.Client().(*redis.ClusterClient)
-	if !ok {
-		return scan(ctx, r.c.Client())
+	match := literalGlob(r.prefix) + "*"
+	entryPrefix := r.prefix + "e:"
+	var cursor uint64
+	total := 0
+	for {
+		var keys []string
+		if err := r.do(func() error {
+			var err error
+			keys, cursor, err = node.Scan(ctx, cursor, match, batch).Result()
+			return err
+		}); err != nil {
+			return total, err
+		}
+		var entries, indexes []string
+		for _, k := range keys {
+			if strings.HasPrefix(k, entryPrefix) {
+				entries = append(entries, k)
+			} else {
+				indexes = append(indexes, k)
+			}
+		}
+		n, err := r.unlinkKeys(ctx, node, entries, indexes)
+		total += n
+		if err != nil || cursor == 0 {
+			return total, err
+		}
 	}
-	var total atomic.Int64
-	err := cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
-		n, err := scan(ctx, node)
-		total.Add(int64(n))
-		return err
-	})
-	return int(total.Load()), err
 }
 
-// unlinkKeys deletes keys on node and returns how many there were.
-func (r *Redis) unlinkKeys(ctx context.Context, node redis.Cmdable, keys []string) (int, error) {
-	if len(keys) == 0 {
+// unlinkKeys deletes entries and indexes on node in one round trip and
+// returns how many entries there were.
+func (r *Redis) unlinkKeys(ctx context.Context, node redis.Cmdable, entries, indexes []string) (int, error) {
+	if len(entries)+len(indexes) == 0 {
 		return 0, nil
 	}
-	var n int64
+	var n *redis.IntCmd
 	err := r.do(func() error {
-		var err error
-		n, err = node.Unlink(ctx, keys...).Result()
+		_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
+			if len(entries) > 0 {
+				n = p.Unlink(ctx, entries...)
+			}
+			if len(indexes) > 0 {
+				p.Unlink(ctx, indexes...)
+			}
+			return nil
+		})
 		return err
 	})
-	return int(n), err
+	if err != nil || n == nil {
+		return 0, err
+	}
+	return int(n.Val()), nil
 }
 
 // literalGlob escapes s for a Redis glob that matches it as it is.
