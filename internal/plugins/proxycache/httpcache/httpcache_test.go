@@ -192,7 +192,7 @@ func BenchmarkDecodeHit(b *testing.B) {
 
 func TestReceivedAge(t *testing.T) {
 	for v, want := range map[string]time.Duration{
-		"": 0, "0": 0, "7": 7 * time.Second, "-1": 0, "1.5": 0, " 3": 0, "99999999999999999999": maxAge * time.Second,
+		"": 0, "0": 0, "7": 7 * time.Second, "-1": 0, "1.5": 0, " 3": 0, "99999999999999999999": maxDelta * time.Second,
 	} {
 		h := http.Header{}
 		if v != "" {
