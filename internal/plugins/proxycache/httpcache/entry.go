@@ -307,15 +307,6 @@ func (e *Entry) VaryMatches(req http.Header) bool {
 	return true
 }
 
-// Vary calls fn with each stored Vary name and request value.
-func (e *Entry) Vary(fn func(name, value string)) {
-	r := reader{b: e.vary}
-	for range e.nVary {
-		name := r.str(r.u16())
-		fn(name, r.str(r.u16()))
-	}
-}
-
 // joinedEqual reports whether strings.Join(vs, ", ") == s, without
 // joining.
 func joinedEqual(vs []string, s string) bool {
