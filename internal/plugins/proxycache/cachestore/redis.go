@@ -299,18 +299,3 @@ func (r *Redis) unlinkKeys(ctx context.Context, node redis.Cmdable, entries, ind
 	}
 	return int(n.Val()), nil
 }
-
-// literalGlob escapes s for a Redis glob that matches it as it is.
-func literalGlob(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
