@@ -124,25 +124,28 @@ func (r *RedisConfig) Validate(written string, required bool) Errors {
 	if cluster && database != 0 {
 		add("database", "Redis Cluster has only database 0")
 	}
-	checkPort := func(path string, p int) {
-		if p < 0 || p > 65535 {
-			add(path, "value should be between 0 and 65535")
+	checkPort := func(path string, p, least int) {
+		if p < least || p > 65535 {
+			add(path, "value should be between "+strconv.Itoa(least)+" and 65535")
 		}
 	}
-	checkPort("port", valueOr(r.Port, redisDefaultPort))
+	// The single port keeps Kong's rule (0-65535). A node's port is
+	// dialled as given and port 0 cannot be dialled, so nodes need
+	// 1-65535, as cluster_addresses and sentinel_addresses do.
+	checkPort("port", valueOr(r.Port, redisDefaultPort), 0)
 	for i, n := range r.ClusterNodes {
 		at := "cluster_nodes[" + strconv.Itoa(i) + "]"
 		if n.IP == "" {
 			add(at+".ip", "required field missing")
 		}
-		checkPort(at+".port", n.Port)
+		checkPort(at+".port", n.Port, 1)
 	}
 	for i, n := range r.SentinelNodes {
 		at := "sentinel_nodes[" + strconv.Itoa(i) + "]"
 		if n.Host == "" {
 			add(at+".host", "required field missing")
 		}
-		checkPort(at+".port", n.Port)
+		checkPort(at+".port", n.Port, 1)
 	}
 	for i, a := range r.ClusterAddresses {
 		if !validAddress(a) {

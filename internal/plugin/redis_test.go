@@ -54,9 +54,19 @@ func TestRedisValidate(t *testing.T) {
 			want: Errors{
 				{Path: "database", Message: "Redis Cluster has only database 0"},
 				{Path: "cluster_nodes[0].ip", Message: "required field missing"},
-				{Path: "cluster_nodes[0].port", Message: "value should be between 0 and 65535"},
+				{Path: "cluster_nodes[0].port", Message: "value should be between 1 and 65535"},
 				{Path: "cluster_addresses[0]", Message: "invalid address '10.0.0.2': expected host:port"},
 			},
+		},
+		{
+			name: "node port 0",
+			r:    RedisConfig{ClusterNodes: []RedisClusterNode{{IP: "10.0.0.1", Port: 7000}, {IP: "10.0.0.2"}}},
+			want: Errors{{Path: "cluster_nodes[1].port", Message: "value should be between 1 and 65535"}},
+		},
+		{
+			name: "sentinel port 0",
+			r:    RedisConfig{SentinelNodes: []RedisSentinelNode{{Host: "s"}}, SentinelMaster: "m"},
+			want: Errors{{Path: "sentinel_nodes[0].port", Message: "value should be between 1 and 65535"}},
 		},
 		{
 			name: "ranges",

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
 
@@ -20,7 +19,10 @@ import (
 // caches apart by dictionary name.
 const busChannel = "turnpike:cache:purge"
 
-// MaxMessage bounds a purge message, published or received.
+// MaxMessage bounds a purge message a node publishes. It cannot bound
+// what a node receives: go-redis has read a message whole before the
+// bus sees it. decode only refuses a longer one unparsed, since no node
+// sends it.
 const MaxMessage = 16 << 10
 
 // ErrLongMessage is Publish's error for a selector too large to send.
@@ -60,9 +62,8 @@ type Bus struct {
 // busExt is a Redis client's one pub/sub connection, and the subscribers
 // of every dictionary: an extension of the client.
 type busExt struct {
-	node      string
-	c         *store.RedisClient
-	malformed atomic.Uint64
+	node string
+	c    *store.RedisClient
 
 	mu     sync.Mutex
 	subs   map[string][]*subscriber
@@ -134,10 +135,6 @@ func (b *Bus) Subscribe(dictionary string, fn func(Selector)) (stop func()) {
 	return func() { once.Do(func() { e.unsubscribe(dictionary, s) }) }
 }
 
-// Malformed is how many messages the bus ignored because they were too
-// long or not a purge.
-func (b *Bus) Malformed() uint64 { return b.ext.malformed.Load() }
-
 func (e *busExt) unsubscribe(dictionary string, s *subscriber) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -179,11 +176,10 @@ func (e *busExt) read(ps *redis.PubSub, done chan struct{}) {
 }
 
 // decode parses a message; ok is false for one of this node's and for
-// a malformed one (counted).
+// a malformed one.
 func (e *busExt) decode(payload string) (sel Selector, dictionary string, ok bool) {
 	var m message
 	if len(payload) > MaxMessage || json.Unmarshal([]byte(payload), &m) != nil {
-		e.malformed.Add(1)
 		return sel, "", false
 	}
 	if m.Node == e.node {
@@ -191,7 +187,6 @@ func (e *busExt) decode(payload string) (sel Selector, dictionary string, ok boo
 	}
 	sel = Selector{Key: m.Key, Pattern: m.Pattern, RouteID: m.RouteID, Tag: m.Tag, All: m.All}
 	if m.Node == "" || checkSelector(&sel) != nil {
-		e.malformed.Add(1)
 		return sel, "", false
 	}
 	return sel, m.Dictionary, true

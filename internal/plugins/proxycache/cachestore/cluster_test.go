@@ -15,7 +15,7 @@ import (
 
 // TestRedisCluster runs the store on a one-node Redis Cluster serving
 // every slot: the script's and UNLINK's keys must share a slot (the
-// namespace's hash tag), and All scans the masters.
+// namespace's hash tag), and All scans the master of that slot.
 func TestRedisCluster(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

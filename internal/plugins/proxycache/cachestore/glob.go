@@ -124,12 +124,29 @@ func redisGlob(pattern string) string {
 			}
 		case !lit:
 			b.WriteByte(c)
-		case c == '*' || c == '?' || c == '[' || c == ']' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
 		default:
-			b.WriteByte(c)
+			writeGlobLiteral(&b, c)
 		}
 	}
 	return b.String()
+}
+
+// literalGlob escapes s for a Redis glob that matches it as it is.
+func literalGlob(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		writeGlobLiteral(&b, s[i])
+	}
+	return b.String()
+}
+
+// writeGlobLiteral writes c to a Redis glob as a literal byte, escaped
+// when Redis's matcher would read it as a wildcard, a class or an
+// escape.
+func writeGlobLiteral(b *strings.Builder, c byte) {
+	switch c {
+	case '*', '?', '[', ']', '\\':
+		b.WriteByte('\\')
+	}
+	b.WriteByte(c)
 }

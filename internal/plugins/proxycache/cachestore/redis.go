@@ -23,6 +23,13 @@ var setScript = redis.NewScript(setLua)
 // so how many keys one UNLINK deletes at most.
 const batch = 500
 
+// DefaultMaxEntry is Redis.MaxEntry unless the caller sets it: an entry
+// is read on the request path from a Redis other nodes (or anyone with
+// access to it) write, so a Get must not take in a value of any size;
+// 8 MiB is far above a cached response's usual size and still small
+// enough to hold in memory per request.
+const DefaultMaxEntry = 8 << 20
+
 // Redis is a Store in Redis, shared by every node using it. A namespace
 // (the plugin's dictionary, or its id) keeps its keys apart from
 // others'; its keys are, with {ns} the namespace as a hash tag so that
@@ -46,9 +53,14 @@ const batch = 500
 // is down fails calls at once; each round trip is bounded by the
 // client's timeout (its dial, pool, read and write timeouts).
 type Redis struct {
-	c      *store.RedisClient
-	prefix string // turnpike:cache:{ns}:
-	index  string // the path index's key
+	// MaxEntry is the largest entry Get returns, in bytes; a longer one
+	// is a miss, counted by Oversized. Set it before the store is used.
+	MaxEntry int
+
+	c         *store.RedisClient
+	prefix    string // turnpike:cache:{ns}:
+	index     string // the path index's key
+	oversized atomic.Uint64
 }
 
 var _ Store = (*Redis)(nil)
@@ -57,8 +69,12 @@ var _ Store = (*Redis)(nil)
 func NewRedis(c *store.RedisClient, namespace string) *Redis {
 	ns := strings.NewReplacer("%", "%25", "{", "%7B", "}", "%7D").Replace(namespace)
 	prefix := "turnpike:cache:{" + ns + "}:"
-	return &Redis{c: c, prefix: prefix, index: prefix + "p"}
+	return &Redis{MaxEntry: DefaultMaxEntry, c: c, prefix: prefix, index: prefix + "p"}
 }
+
+// Oversized is how many entries Get took for a miss because they were
+// longer than MaxEntry.
+func (r *Redis) Oversized() uint64 { return r.oversized.Load() }
 
 // do runs fn through the client's breaker.
 func (r *Redis) do(fn func() error) error {
@@ -69,17 +85,25 @@ func (r *Redis) do(fn func() error) error {
 	return nil
 }
 
-// Get returns the entry under key, nil when there is none.
+// Get returns the entry under key, nil when there is none or it is
+// longer than MaxEntry.
 func (r *Redis) Get(ctx context.Context, key string) ([]byte, error) {
 	var entry []byte
 	err := r.do(func() error {
-		// Bytes hands out the reply's own string's bytes, uncopied.
-		b, err := r.c.Client().Get(ctx, r.prefix+"e:"+key).Bytes()
-		if err == redis.Nil {
+		// GETRANGE reads at most MaxEntry+1 bytes, one more than an entry
+		// may have so that a longer one shows; a missing key is an empty
+		// reply (entries are never empty). Bytes hands out the reply's
+		// own string's bytes, uncopied.
+		b, err := r.c.Client().GetRange(ctx, r.prefix+"e:"+key, 0, int64(r.MaxEntry)).Bytes()
+		if err != nil || len(b) == 0 {
+			return err
+		}
+		if len(b) > r.MaxEntry {
+			r.oversized.Add(1)
 			return nil
 		}
 		entry = b
-		return err
+		return nil
 	})
 	return entry, err
 }
@@ -208,82 +232,70 @@ func (r *Redis) unlink(ctx context.Context, index string, entries []string, memb
 	return int(n.Val()), nil
 }
 
-// invalidateAll deletes the namespace's keys, a SCAN batch at a time, on
-// every master of a cluster (only the namespace's slot's has any).
+// invalidateAll deletes the namespace's keys, a SCAN batch at a time.
+// On a cluster only the master of the namespace's slot has any (they
+// share its hash tag), so only it is scanned.
 func (r *Redis) invalidateAll(ctx context.Context) (int, error) {
+	node := r.c.Client()
+	if cc, ok := node.(*redis.ClusterClient); ok {
+		var err error
+		if err = r.do(func() error {
+			node, err = cc.MasterForKey(ctx, r.prefix)
+			return err
+		}); err != nil {
+			return 0, err
+		}
+	}
 	match := literalGlob(r.prefix) + "*"
 	entryPrefix := r.prefix + "e:"
-	scan := func(ctx context.Context, node redis.Cmdable) (int, error) {
-		var cursor uint64
-		total := 0
-		for {
-			var keys []string
-			if err := r.do(func() error {
-				var err error
-				keys, cursor, err = node.Scan(ctx, cursor, match, batch).Result()
-				return err
-			}); err != nil {
-				return total, err
-			}
-			var entries, indexes []string
-			for _, k := range keys {
-				if strings.HasPrefix(k, entryPrefix) {
-					entries = append(entries, k)
-				} else {
-					indexes = append(indexes, k)
-				}
-			}
-			n, err := r.unlinkKeys(ctx, node, entries)
-			total += n
-			if err != nil {
-				return total, err
-			}
-			if _, err := r.unlinkKeys(ctx, node, indexes); err != nil {
-				return total, err
-			}
-			if cursor == 0 {
-				return total, nil
+	var cursor uint64
+	total := 0
+	for {
+		var keys []string
+		if err := r.do(func() error {
+			var err error
+			keys, cursor, err = node.Scan(ctx, cursor, match, batch).Result()
+			return err
+		}); err != nil {
+			return total, err
+		}
+		var entries, indexes []string
+		for _, k := range keys {
+			if strings.HasPrefix(k, entryPrefix) {
+				entries = append(entries, k)
+			} else {
+				indexes = append(indexes, k)
 			}
 		}
+		n, err := r.unlinkKeys(ctx, node, entries, indexes)
+		total += n
+		if err != nil || cursor == 0 {
+			return total, err
+		}
 	}
-	cc, ok := r.c.Client().(*redis.ClusterClient)
-	if !ok {
-		return scan(ctx, r.c.Client())
-	}
-	var total atomic.Int64
-	err := cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
-		n, err := scan(ctx, node)
-		total.Add(int64(n))
-		return err
-	})
-	return int(total.Load()), err
 }
 
-// unlinkKeys deletes keys on node and returns how many there were.
-func (r *Redis) unlinkKeys(ctx context.Context, node redis.Cmdable, keys []string) (int, error) {
-	if len(keys) == 0 {
+// unlinkKeys deletes entries and indexes on node in one round trip and
+// returns how many entries there were.
+func (r *Redis) unlinkKeys(ctx context.Context, node redis.Cmdable, entries, indexes []string) (int, error) {
+	if len(entries)+len(indexes) == 0 {
 		return 0, nil
 	}
-	var n int64
+	var n *redis.IntCmd
 	err := r.do(func() error {
-		var err error
-		n, err = node.Unlink(ctx, keys...).Result()
+		_, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
+			if len(entries) > 0 {
+				n = p.Unlink(ctx, entries...)
+			}
+			if len(indexes) > 0 {
+				p.Unlink(ctx, indexes...)
+			}
+			return nil
+		})
 		return err
 	})
-	return int(n), err
-}
-
-// literalGlob escapes s for a Redis glob that matches it as it is.
-func literalGlob(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		default:
-			b.WriteByte(c)
-		}
+	if err != nil || n == nil {
+		return 0, err
 	}
-	return b.String()
+	return int(n.Val()), nil
 }

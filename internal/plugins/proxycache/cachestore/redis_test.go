@@ -42,6 +42,30 @@ func TestRedisStore(t *testing.T) {
 	}
 }
 
+// TestRedisMaxEntry: Get reads no more than MaxEntry+1 bytes of an
+// entry, and one longer than MaxEntry is a miss, counted.
+func TestRedisMaxEntry(t *testing.T) {
+	srv := gwtest.StartRedis(t)
+	r := NewRedis(newRedisClient(t, srv), "ns")
+	if r.MaxEntry != DefaultMaxEntry {
+		t.Fatalf("MaxEntry %d", r.MaxEntry)
+	}
+	r.MaxEntry = 4
+	for _, e := range []string{"1234", "12345", "123456789"} {
+		if err := r.Set(ctx, e, []byte(e), time.Minute, Meta{Path: "/"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for key, want := range map[string]string{"1234": "1234", "12345": "", "123456789": "", "absent": ""} {
+		if b, err := r.Get(ctx, key); string(b) != want || (want == "") != (b == nil) || err != nil {
+			t.Errorf("Get %q = %q, %v; want %q", key, b, err, want)
+		}
+	}
+	if n := r.Oversized(); n != 2 {
+		t.Errorf("Oversized %d, want 2", n)
+	}
+}
+
 func TestRedisExpiry(t *testing.T) {
 	srv := gwtest.StartRedis(t)
 	expiryContract(t, NewRedis(newRedisClient(t, srv), "plugin-1"))

@@ -24,9 +24,9 @@ type Directives struct {
 	// MaxStaleAny is max-stale without a value: any staleness will do.
 	MaxStaleAny bool
 
-	NoCache, NoStore, Private, Public bool
-	OnlyIfCached, MustRevalidate      bool
-	ProxyRevalidate                   bool
+	NoCache, NoStore, Private    bool
+	OnlyIfCached, MustRevalidate bool
+	ProxyRevalidate              bool
 }
 
 // ParseCacheControl reads the directives of the Cache-Control field
@@ -130,8 +130,6 @@ func (d *Directives) apply(name, val string, hasVal bool) {
 		d.NoStore = true
 	case strings.EqualFold(name, "private"):
 		d.Private = true
-	case strings.EqualFold(name, "public"):
-		d.Public = true
 	case strings.EqualFold(name, "only-if-cached"):
 		d.OnlyIfCached = true
 	case strings.EqualFold(name, "must-revalidate"):

@@ -53,17 +53,28 @@ var hopByHop = map[string]bool{
 	"Transfer-Encoding": true, "Upgrade": true, "Content-Length": true,
 }
 
-// Stored reports whether a header field is kept in an entry: not
-// hop-by-hop, not named by the Connection field.
-func Stored(name string, h http.Header) bool {
+// connectionNames are the field names h's Connection field lists, split
+// once so that Encode does not split them again for every field.
+func connectionNames(h http.Header) []string {
+	var names []string
+	for _, v := range h["Connection"] {
+		for f := range strings.SplitSeq(v, ",") {
+			names = append(names, strings.TrimSpace(f))
+		}
+	}
+	return names
+}
+
+// stored reports whether a header field is kept in an entry: not
+// hop-by-hop, not named by the Connection field (connection, from
+// connectionNames).
+func stored(name string, connection []string) bool {
 	if hopByHop[name] {
 		return false
 	}
-	for _, v := range h["Connection"] {
-		for f := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(f), name) {
-				return false
-			}
+	for _, f := range connection {
+		if strings.EqualFold(f, name) {
+			return false
 		}
 	}
 	return true
@@ -74,9 +85,10 @@ func Encode(dst []byte, r *Response) ([]byte, error) {
 	if len(r.Vary) > maxU16 || uint64(len(r.Body)) > maxU32 {
 		return nil, ErrTooLarge
 	}
+	connection := connectionNames(r.Header)
 	lines := 0
 	for name, vs := range r.Header {
-		if Stored(name, r.Header) {
+		if stored(name, connection) {
 			lines += len(vs)
 		}
 	}
@@ -100,7 +112,7 @@ func Encode(dst []byte, r *Response) ([]byte, error) {
 		dst = appendStr16(dst, val)
 	}
 	for name, vs := range r.Header {
-		if !Stored(name, r.Header) {
+		if !stored(name, connection) {
 			continue
 		}
 		if len(name) > maxU16 {
@@ -305,15 +317,6 @@ func (e *Entry) VaryMatches(req http.Header) bool {
 		}
 	}
 	return true
-}
-
-// Vary calls fn with each stored Vary name and request value.
-func (e *Entry) Vary(fn func(name, value string)) {
-	r := reader{b: e.vary}
-	for range e.nVary {
-		name := r.str(r.u16())
-		fn(name, r.str(r.u16()))
-	}
 }
 
 // joinedEqual reports whether strings.Join(vs, ", ") == s, without

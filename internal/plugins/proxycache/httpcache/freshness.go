@@ -33,26 +33,17 @@ func Lifetime(cc Directives, h http.Header, now time.Time, def time.Duration) ti
 	return max(t.Sub(date), 0)
 }
 
-// maxAge caps an Age value (RFC 9111 section 1.2.2: 2^31 seconds stands
-// for any larger).
-const maxAge = 1 << 31
-
 // ReceivedAge is the response's Age header (RFC 9111 section 5.1): the
 // seconds it spent in caches upstream of this one, which count against
 // its freshness lifetime (section 4.2.3). A missing or invalid value is
 // 0.
 func ReceivedAge(h http.Header) time.Duration {
 	v, ok := h["Age"]
-	if !ok || len(v) == 0 || v[0] == "" {
+	if !ok || len(v) == 0 {
 		return 0
 	}
-	n := int64(0)
-	for i := 0; i < len(v[0]); i++ {
-		c := v[0][i]
-		if c < '0' || c > '9' {
-			return 0
-		}
-		n = min(n*10+int64(c-'0'), maxAge)
-	}
+	// Age is delta-seconds, capped as Cache-Control's are; an invalid
+	// one parses as 0.
+	n, _ := deltaSeconds(v[0])
 	return time.Duration(n) * time.Second
 }
