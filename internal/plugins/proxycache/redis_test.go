@@ -127,3 +127,59 @@ func TestInvalidatePublishesThroughEveryBus(t *testing.T) {
 		t.Fatal("nothing published on the purge bus")
 	}
 }
+
+// TestPurgeSubscribedOncePerDictionary: two instances on one memory
+// dictionary and one Redis make one subscription, so another node's
+// purge is applied once, not once per instance; it lasts while either
+// instance does.
+func TestPurgeSubscribedOncePerDictionary(t *testing.T) {
+	r := gwtest.StartRedis(t)
+	pub := goredis.NewClient(&goredis.Options{Addr: r.Addr})
+	t.Cleanup(func() { pub.Close() })
+	provider := store.NewProvider()
+	build := func() *Cache {
+		c := &Config{}
+		c.SetDefaults()
+		c.Strategy, c.Memory.DictionaryName = strategyMemory, "shared"
+		c.Redis.Host, c.Redis.Port = ptr("127.0.0.1"), ptr(r.Port)
+		in, err := newCache(Name, c, nil, plugin.Env{Store: provider})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	a, b := build(), build()
+	t.Cleanup(b.Close)
+	d := a.dict
+	count := func() (subs, refs int) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		for _, s := range d.subs {
+			refs += s.refs
+		}
+		return len(d.subs), refs
+	}
+	if subs, refs := count(); b.dict != d || subs != 1 || refs != 2 {
+		t.Fatalf("subscriptions %d held %d times", subs, refs)
+	}
+	a.Close()
+	if subs, refs := count(); subs != 1 || refs != 1 {
+		t.Fatalf("after one close: subscriptions %d held %d times", subs, refs)
+	}
+	do(t, b, newCtx("GET", "/p", nil), jsonOK("p"))
+	if n := d.mem.Len(); n != 1 {
+		t.Fatalf("%d entries stored", n)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for d.mem.Len() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("another node's purge was not applied")
+		}
+		pub.Publish(context.Background(), "turnpike:cache:purge", `{"node":"other","dictionary":"shared","all":true}`)
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.Close()
+	if subs, _ := count(); subs != 0 {
+		t.Fatalf("subscriptions %d after every instance closed", subs)
+	}
+}
