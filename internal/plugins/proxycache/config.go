@@ -78,6 +78,14 @@ const (
 	strategyRedis      = "redis"
 )
 
+// redisPoolSize is the most connections per node of the cache's Redis
+// client. Every cache Get and Set holds a connection for its round trip
+// (nothing is pipelined), so the store's default of 2, sized for the
+// rate-limit pipeline, would queue concurrent hits behind each other.
+// Being different, it also keeps the cache off the rate-limit client
+// when both plugins name one redis record.
+const redisPoolSize = 16
+
 // SetDefaults applies Kong's defaults and Turnpike's.
 func (c *Config) SetDefaults() {
 	c.ResponseCode = []int{200, 301, 404}
@@ -319,6 +327,7 @@ func (s *settings) compileStrategy(c *Config, rc *ResponseCacheConfig) plugin.Er
 	errs = append(errs, r.Validate("cache entries", s.strategy == strategyRedis).Under("redis")...)
 	if hasRedis {
 		o := r.Options()
+		o.PoolSize = redisPoolSize
 		s.redis = &o
 	}
 	return errs
