@@ -65,10 +65,8 @@ func ResponseCache() plugin.Registration {
 // Cache is one configured cache plugin.
 type Cache struct {
 	name     string
-	id       string
 	s        *settings
 	store    cachestore.Store
-	dict     *dictionary // the memory dictionary (nil for redis)
 	bus      *cachestore.Bus
 	releases []func()
 	metrics  *metrics
@@ -83,7 +81,7 @@ func newCache(name string, c *Config, rc *ResponseCacheConfig, env plugin.Env) (
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	in := &Cache{name: name, id: env.PluginID, s: s, logger: env.Logger, flights: newFlights()}
+	in := &Cache{name: name, s: s, logger: env.Logger, flights: newFlights()}
 	if in.logger == nil {
 		in.logger = slog.New(slog.DiscardHandler)
 	}

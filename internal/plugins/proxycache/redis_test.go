@@ -150,7 +150,9 @@ func TestPurgeSubscribedOncePerDictionary(t *testing.T) {
 	}
 	a, b := build(), build()
 	t.Cleanup(b.Close)
-	d := a.dict
+	v, release := provider.Shared.Acquire(sharedPrefix+"shared", nil)
+	t.Cleanup(release)
+	d := v.(*dictionary)
 	count := func() (subs, refs int) {
 		d.mu.Lock()
 		defer d.mu.Unlock()
@@ -159,7 +161,7 @@ func TestPurgeSubscribedOncePerDictionary(t *testing.T) {
 		}
 		return len(d.subs), refs
 	}
-	if subs, refs := count(); b.dict != d || subs != 1 || refs != 2 {
+	if subs, refs := count(); subs != 1 || refs != 2 {
 		t.Fatalf("subscriptions %d held %d times", subs, refs)
 	}
 	a.Close()

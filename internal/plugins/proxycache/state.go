@@ -45,8 +45,10 @@ func statusValue(s string) []string {
 }
 
 // reqState is a cacheable request's state from Access to Log, in
-// c.Shared under the plugin's name. Hits and bypassed requests have
-// none.
+// c.Shared under the plugin's name. Requests answered in Access (Hit,
+// Updating, only-if-cached's 504) have none, nor do bypassed ones
+// without an expired entry in hand; an uncached request with one keeps
+// it here for a failure.
 type reqState struct {
 	key    string
 	status string
@@ -63,8 +65,7 @@ type reqState struct {
 	flight *flight
 	// stale is an expired entry that may still be served in place of a
 	// failed upstream.
-	stale    []byte
-	staleAge int64 // milliseconds past its freshness lifetime
+	stale []byte
 	// What HeaderFilter kept of the response for storing.
 	respStatus int
 	header     http.Header

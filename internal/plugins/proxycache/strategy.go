@@ -83,13 +83,13 @@ func (in *Cache) openMemory(env plugin.Env) error {
 	}
 	if env.Store == nil {
 		d := build()
-		in.dict, in.store = d, d.mem
+		in.store = d.mem
 		in.releases = append(in.releases, func() { d.Close() })
 		return nil
 	}
 	v, release := env.Store.Shared.Acquire(sharedPrefix+in.s.dictionary, func() io.Closer { return build() })
-	in.dict = v.(*dictionary)
-	in.store = in.dict.mem
+	d := v.(*dictionary)
+	in.store = d.mem
 	in.releases = append(in.releases, release)
 	if in.s.redis == nil {
 		return nil
@@ -100,7 +100,7 @@ func (in *Cache) openMemory(env plugin.Env) error {
 	}
 	in.releases = append(in.releases, releaseClient)
 	in.bus = cachestore.NewBus(client)
-	in.releases = append(in.releases, in.dict.subscribe(client))
+	in.releases = append(in.releases, d.subscribe(client))
 	return nil
 }
 
