@@ -166,7 +166,7 @@ func (in *Cache) hit(c *plugin.Ctx, key string, e *httpcache.Entry, ageMs int64)
 // answer is the entry as an Exit carrying its header, for the answers
 // that are not an access-phase hit (Updating, Stale's fallback, where
 // the proxy drops the upstream's header first).
-func (in *Cache) answer(c *plugin.Ctx, key string, e *httpcache.Entry, ageMs int64, status string) *plugin.Exit {
+func (in *Cache) answer(c *plugin.Ctx, key string, e *httpcache.Entry, ageMs int64, status cacheStatus) *plugin.Exit {
 	h, spare := e.Header(2)
 	in.setAnswerHeader(h, spare, key, ageMs, status)
 	return &plugin.Exit{Status: e.Status, Header: h, Body: e.Body}
@@ -174,14 +174,14 @@ func (in *Cache) answer(c *plugin.Ctx, key string, e *httpcache.Entry, ageMs int
 
 // setAnswerHeader adds the plugin's own fields of an answer to h, their
 // values in spare (two of them).
-func (in *Cache) setAnswerHeader(h http.Header, spare []string, key string, ageMs int64, status string) {
+func (in *Cache) setAnswerHeader(h http.Header, spare []string, key string, ageMs int64, status cacheStatus) {
 	hd := &in.s.headers
 	if hd.Age {
 		spare[0] = strconv.FormatInt(ageMs/1000, 10)
 		h["Age"] = spare[0:1:1]
 	}
 	if hd.Status {
-		h["X-Cache-Status"] = statusValue(status)
+		h["X-Cache-Status"] = statusValues[status]
 	}
 	if hd.CacheKey {
 		spare[1] = key
@@ -192,7 +192,7 @@ func (in *Cache) setAnswerHeader(h http.Header, spare []string, key string, ageM
 // miss sends the request upstream to be stored, coalesced with the
 // other requests for the key when lock is on (a HEAD, which stores
 // nothing, is never coalesced). stale is the expired entry in hand.
-func (in *Cache) miss(c *plugin.Ctx, cc *httpcache.Directives, key, status string, stale []byte) error {
+func (in *Cache) miss(c *plugin.Ctx, cc *httpcache.Directives, key string, status cacheStatus, stale []byte) error {
 	if !in.s.lock || c.Req.Method == http.MethodHead {
 		return in.lead(c, key, status, nil, stale)
 	}
@@ -236,7 +236,7 @@ func (in *Cache) uncached(c *plugin.Ctx, key string, stale []byte) error {
 }
 
 // lead makes this request the one that fetches and stores the key.
-func (in *Cache) lead(c *plugin.Ctx, key, status string, f *flight, stale []byte) error {
+func (in *Cache) lead(c *plugin.Ctx, key string, status cacheStatus, f *flight, stale []byte) error {
 	st := &reqState{key: key, status: status, flight: f, stale: stale, path: c.ClientPath}
 	in.setState(c, st)
 	in.setHeaders(c.Resp.Header, status, key)

@@ -75,12 +75,10 @@ func TestRequestsCountedOnce(t *testing.T) {
 	do(t, in, newCtx("GET", "/m", nil), jsonOK("1"))
 	do(t, in, newCtx("GET", "/m", nil), jsonOK("1"))
 	do(t, in, newCtx("GET", "/html", nil), upstream{status: 200, header: map[string][]string{"Content-Type": {"text/html"}}})
-	want := map[string]float64{statusMiss: 1, statusHit: 1, statusBypass: 1, statusRefresh: 0}
-	for i, s := range statuses {
-		if w, ok := want[s]; ok {
-			if got := testutil.ToFloat64(in.metrics.requests[i]); got != w {
-				t.Errorf("%s: %v, want %v", s, got, w)
-			}
+	want := map[cacheStatus]float64{statusMiss: 1, statusHit: 1, statusBypass: 1, statusRefresh: 0}
+	for s, w := range want {
+		if got := testutil.ToFloat64(in.metrics.requests[s]); got != w {
+			t.Errorf("%s: %v, want %v", statusValues[s][0], got, w)
 		}
 	}
 }

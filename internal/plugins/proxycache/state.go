@@ -7,41 +7,31 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/proxycache/httpcache"
 )
 
-// Cache statuses, the X-Cache-Status values.
+// cacheStatus is a request's X-Cache-Status: an index into
+// statusValues and into the metrics' counters, so neither the header nor
+// the count compares strings.
+type cacheStatus uint8
+
 const (
-	statusMiss     = "Miss"
-	statusHit      = "Hit"
-	statusRefresh  = "Refresh"
-	statusBypass   = "Bypass"
-	statusStale    = "Stale"
-	statusUpdating = "Updating"
+	statusMiss cacheStatus = iota
+	statusHit
+	statusRefresh
+	statusBypass
+	statusStale
+	statusUpdating
+	numStatuses
 )
 
-// Header values shared by every response (capacity = length, so a
-// header filter that appends copies).
-var (
-	valHit      = []string{statusHit}
-	valBypass   = []string{statusBypass}
-	valMiss     = []string{statusMiss}
-	valRefresh  = []string{statusRefresh}
-	valStale    = []string{statusStale}
-	valUpdating = []string{statusUpdating}
-)
-
-func statusValue(s string) []string {
-	switch s {
-	case statusHit:
-		return valHit
-	case statusMiss:
-		return valMiss
-	case statusRefresh:
-		return valRefresh
-	case statusStale:
-		return valStale
-	case statusUpdating:
-		return valUpdating
-	}
-	return valBypass
+// statusValues are the X-Cache-Status header values by status, shared by
+// every response (capacity = length, so a header filter that appends
+// copies).
+var statusValues = [numStatuses][]string{
+	statusMiss:     {"Miss"},
+	statusHit:      {"Hit"},
+	statusRefresh:  {"Refresh"},
+	statusBypass:   {"Bypass"},
+	statusStale:    {"Stale"},
+	statusUpdating: {"Updating"},
 }
 
 // reqState is a cacheable request's state from Access to Log, in
@@ -51,7 +41,7 @@ func statusValue(s string) []string {
 // it here for a failure.
 type reqState struct {
 	key    string
-	status string
+	status cacheStatus
 	// store: the response is to be stored (decided by HeaderFilter).
 	store bool
 	// head: the request is a HEAD, whose response is not stored.
@@ -93,9 +83,9 @@ func (in *Cache) setState(c *plugin.Ctx, st *reqState) {
 }
 
 // setHeaders sets the diagnostic headers the config asks for.
-func (in *Cache) setHeaders(h http.Header, status, key string) {
+func (in *Cache) setHeaders(h http.Header, status cacheStatus, key string) {
 	if in.s.headers.Status {
-		h["X-Cache-Status"] = statusValue(status)
+		h["X-Cache-Status"] = statusValues[status]
 	}
 	if in.s.headers.CacheKey && key != "" {
 		h["X-Cache-Key"] = []string{key}
