@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -209,11 +210,13 @@ func parseInvalidation(body []byte) (cachestore.Selector, error) {
 		}
 		sel.All = true
 	}
+	// cachestore checks the same rule but does not export it, and a
+	// field given empty (or all: false) is a mistake here, not unset.
 	if n != 1 {
 		return cachestore.Selector{}, errInvalidation
 	}
 	if len(sel.Pattern) > cachestore.MaxPatternLen {
-		return cachestore.Selector{}, errors.New("pattern longer than 1024 bytes")
+		return cachestore.Selector{}, errors.New("pattern longer than " + strconv.Itoa(cachestore.MaxPatternLen) + " bytes")
 	}
 	// No cached path, tag, key or route id holds a NUL (paths keep %00
 	// encoded, header values cannot carry one): such a selector is a

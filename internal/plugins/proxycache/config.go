@@ -3,6 +3,7 @@ package proxycache
 import (
 	"math"
 	"mime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -190,7 +191,7 @@ func compile(c *Config, rc *ResponseCacheConfig) (*settings, plugin.Errors) {
 		s.codes[code>>6] |= 1 << (code & 63)
 	}
 	for i, m := range c.RequestMethod {
-		j := indexOf(methodList, m)
+		j := slices.Index(methodList, m)
 		if j < 0 {
 			add(index("request_method", i), "expected one of: "+strings.Join(methodList, ", "))
 			continue
@@ -258,7 +259,7 @@ func (s *settings) compileExtensions(c *Config) plugin.Errors {
 		s.template = t
 	}
 	for i, u := range c.UseStale {
-		j := indexOf(useStaleList, u)
+		j := slices.Index(useStaleList, u)
 		if j < 0 {
 			add(index("use_stale", i), "expected one of: "+strings.Join(useStaleList, ", "))
 			continue
@@ -341,15 +342,6 @@ func seconds(n int64) time.Duration {
 }
 
 func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
-
-func indexOf(list []string, s string) int {
-	for i, v := range list {
-		if v == s {
-			return i
-		}
-	}
-	return -1
-}
 
 // parseMediaType reads a configured content type as Kong's
 // parse_mime_type does: type/subtype, either '*', and parameters.
