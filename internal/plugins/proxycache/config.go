@@ -241,6 +241,12 @@ func compile(c *Config, rc *ResponseCacheConfig) (*settings, plugin.Errors) {
 	}
 	errs = append(errs, s.compileExtensions(c)...)
 	errs = append(errs, s.compileStrategy(c, rc)...)
+	// A memory dictionary's byte budget is max_size, so it never keeps
+	// an entry whose body alone is larger: every miss would capture the
+	// body only to drop it. (A max_size already refused says so itself.)
+	if s.strategy == strategyMemory && c.MaxSize >= 1<<20 && c.MaxBodySize > c.MaxSize {
+		add("max_body_size", "must not be greater than max_size with strategy memory ("+strconv.FormatInt(c.MaxSize, 10)+")")
+	}
 	return s, errs
 }
 

@@ -41,6 +41,11 @@ func TestConfigErrors(t *testing.T) {
 		{"lock_timeout", func(c *Config) { c.LockTimeout = 0 }, plugin.Errors{{Path: "lock_timeout", Message: "value should be between 0 and 3600 (exclusive of 0)"}}},
 		{"max_size", func(c *Config) { c.MaxSize = 10 }, plugin.Errors{{Path: "max_size", Message: "value must be at least 1048576"}}},
 		{"content type", func(c *Config) { c.ContentType = []string{"text/plain", "nope"} }, plugin.Errors{{Path: "content_type[1]", Message: "invalid media type 'nope'"}}},
+		{"max_body_size over max_size", func(c *Config) { c.MaxSize, c.MaxBodySize = 1<<20, 2<<20 },
+			plugin.Errors{{Path: "max_body_size", Message: "must not be greater than max_size with strategy memory (1048576)"}}},
+		{"max_body_size over max_size, redis", func(c *Config) {
+			c.Strategy, c.Redis.Host, c.MaxSize, c.MaxBodySize = strategyRedis, ptr("h"), 1<<20, 2<<20
+		}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
