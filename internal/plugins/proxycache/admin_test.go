@@ -76,6 +76,17 @@ func TestInvalidatePluginRouteName(t *testing.T) {
 	if !ok || e.Status != 200 || string(e.Body) != `{"invalidated":1}` {
 		t.Fatalf("purge by name: %+v", e)
 	}
+	// A ref in a UUID's form is an id only: the entries of the route
+	// whose name it would be stay.
+	ref := "7f0c3b52-2d7e-4f0e-9a43-0b1e7c2a9d11"
+	c = newCtx("GET", "/guide/b", nil)
+	c.Route = &plugin.RouteInfo{ID: kongRouteID(ref)}
+	do(t, iv.c, c, jsonOK("b"))
+	post = newCtx("POST", "/purge", nil)
+	post.Req.Body = io.NopCloser(strings.NewReader(`{"route": "` + ref + `"}`))
+	if e, ok := iv.Access(post).(*plugin.Exit); !ok || e.Status != 200 || string(e.Body) != `{"invalidated":0}` {
+		t.Fatalf("purge by id: %+v", e)
+	}
 }
 
 // failingStore is a store whose every call fails.
