@@ -50,7 +50,7 @@ func (in *Cache) Access(c *plugin.Ctx) error {
 		if b != nil || cc.NoCache {
 			status = statusRefresh
 		}
-		return in.miss(c, &cc, key, status, nil, 0)
+		return in.miss(c, &cc, key, status, nil)
 	}
 	nowMs := time.Now().UnixMilli()
 	ageMs := max(nowMs-e.StoredMs, 0)
@@ -64,7 +64,7 @@ func (in *Cache) Access(c *plugin.Ctx) error {
 		// enough for it.
 		return in.notCached()
 	case v == verdictRefresh:
-		return in.miss(c, &cc, key, statusRefresh, b, ageMs-freshMs)
+		return in.miss(c, &cc, key, statusRefresh, b)
 	}
 	// Expired: within its stale-while-revalidate window, one request
 	// refreshes it and the others get it meanwhile. A HEAD, which stores
@@ -77,16 +77,16 @@ func (in *Cache) Access(c *plugin.Ctx) error {
 				in.metrics.count(statusUpdating)
 				return in.answer(c, key, &e, ageMs, statusUpdating)
 			}
-			return in.lead(c, key, statusRefresh, nil, b, pastMs)
+			return in.lead(c, key, statusRefresh, nil, b)
 		}
 		f, leader := in.flights.acquire(key, s.lockTimeout)
 		if !leader {
 			in.metrics.count(statusUpdating)
 			return in.answer(c, key, &e, ageMs, statusUpdating)
 		}
-		return in.lead(c, key, statusRefresh, f, b, pastMs)
+		return in.lead(c, key, statusRefresh, f, b)
 	}
-	return in.miss(c, &cc, key, statusRefresh, b, pastMs)
+	return in.miss(c, &cc, key, statusRefresh, b)
 }
 
 // notCached is the answer to only-if-cached without a fresh entry.
@@ -166,7 +166,7 @@ func (in *Cache) hit(c *plugin.Ctx, key string, e *httpcache.Entry, ageMs int64)
 // answer is the entry as an Exit carrying its header, for the answers
 // that are not an access-phase hit (Updating, Stale's fallback, where
 // the proxy drops the upstream's header first).
-func (in *Cache) answer(c *plugin.Ctx, key string, e *httpcache.Entry, ageMs int64, status string) *plugin.Exit {
+func (in *Cache) answer(c *plugin.Ctx, key string, e *httpcache.Entry, ageMs int64, status cacheStatus) *plugin.Exit {
 	h, spare := e.Header(2)
 	in.setAnswerHeader(h, spare, key, ageMs, status)
 	return &plugin.Exit{Status: e.Status, Header: h, Body: e.Body}
@@ -174,14 +174,14 @@ func (in *Cache) answer(c *plugin.Ctx, key string, e *httpcache.Entry, ageMs int
 
 // setAnswerHeader adds the plugin's own fields of an answer to h, their
 // values in spare (two of them).
-func (in *Cache) setAnswerHeader(h http.Header, spare []string, key string, ageMs int64, status string) {
+func (in *Cache) setAnswerHeader(h http.Header, spare []string, key string, ageMs int64, status cacheStatus) {
 	hd := &in.s.headers
 	if hd.Age {
 		spare[0] = strconv.FormatInt(ageMs/1000, 10)
 		h["Age"] = spare[0:1:1]
 	}
 	if hd.Status {
-		h["X-Cache-Status"] = statusValue(status)
+		h["X-Cache-Status"] = statusValues[status]
 	}
 	if hd.CacheKey {
 		spare[1] = key
@@ -191,54 +191,53 @@ func (in *Cache) setAnswerHeader(h http.Header, spare []string, key string, ageM
 
 // miss sends the request upstream to be stored, coalesced with the
 // other requests for the key when lock is on (a HEAD, which stores
-// nothing, is never coalesced). stale is the expired entry in hand,
-// pastMs how long it has been expired.
-func (in *Cache) miss(c *plugin.Ctx, cc *httpcache.Directives, key, status string, stale []byte, pastMs int64) error {
+// nothing, is never coalesced). stale is the expired entry in hand.
+func (in *Cache) miss(c *plugin.Ctx, cc *httpcache.Directives, key string, status cacheStatus, stale []byte) error {
 	if !in.s.lock || c.Req.Method == http.MethodHead {
-		return in.lead(c, key, status, nil, stale, pastMs)
+		return in.lead(c, key, status, nil, stale)
 	}
 	f, leader := in.flights.acquire(key, in.s.lockTimeout)
 	if leader {
-		return in.lead(c, key, status, f, stale, pastMs)
+		return in.lead(c, key, status, f, stale)
 	}
 	if !f.wait(c.Req.Context(), in.s.lockTimeout) {
 		// Too many waiters, or the leader took too long: upstream,
 		// uncached.
-		return in.uncached(c, key, stale, pastMs)
+		return in.uncached(c, key, stale)
 	}
 	b, err := in.store.Get(c.Req.Context(), key)
 	if err != nil {
 		in.countError(err)
-		return in.uncached(c, key, stale, pastMs)
+		return in.uncached(c, key, stale)
 	}
 	var e httpcache.Entry
 	if !decodeEntry(b, &e) || !e.VaryMatches(c.Req.Header) {
-		return in.uncached(c, key, stale, pastMs)
+		return in.uncached(c, key, stale)
 	}
 	ageMs := max(time.Now().UnixMilli()-e.StoredMs, 0)
 	if in.verdict(cc, ageMs, int64(e.Fresh)*1000) != verdictHit {
 		// What the leader stored is not fresh enough for this request
 		// (or it is an older entry the leader did not replace).
-		return in.uncached(c, key, b, ageMs-int64(e.Fresh)*1000)
+		return in.uncached(c, key, b)
 	}
 	return in.hit(c, key, &e, ageMs)
 }
 
 // uncached sends a request upstream without storing its response; the
 // expired entry in hand may still be served as Stale for a failure.
-func (in *Cache) uncached(c *plugin.Ctx, key string, stale []byte, pastMs int64) error {
+func (in *Cache) uncached(c *plugin.Ctx, key string, stale []byte) error {
 	if stale == nil {
 		return in.bypass(c, key)
 	}
-	st := &reqState{key: key, status: statusBypass, stale: stale, staleAge: pastMs, noStore: true}
+	st := &reqState{key: key, status: statusBypass, stale: stale, noStore: true}
 	in.setState(c, st)
 	in.setHeaders(c.Resp.Header, statusBypass, key)
 	return nil
 }
 
 // lead makes this request the one that fetches and stores the key.
-func (in *Cache) lead(c *plugin.Ctx, key, status string, f *flight, stale []byte, pastMs int64) error {
-	st := &reqState{key: key, status: status, flight: f, stale: stale, staleAge: pastMs, path: c.ClientPath}
+func (in *Cache) lead(c *plugin.Ctx, key string, status cacheStatus, f *flight, stale []byte) error {
+	st := &reqState{key: key, status: status, flight: f, stale: stale, path: c.ClientPath}
 	in.setState(c, st)
 	in.setHeaders(c.Resp.Header, status, key)
 	// A HEAD response has no body to store; the GET's is served to

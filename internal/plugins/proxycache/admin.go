@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -209,11 +210,13 @@ func parseInvalidation(body []byte) (cachestore.Selector, error) {
 		}
 		sel.All = true
 	}
+	// cachestore checks the same rule but does not export it, and a
+	// field given empty (or all: false) is a mistake here, not unset.
 	if n != 1 {
 		return cachestore.Selector{}, errInvalidation
 	}
 	if len(sel.Pattern) > cachestore.MaxPatternLen {
-		return cachestore.Selector{}, errors.New("pattern longer than 1024 bytes")
+		return cachestore.Selector{}, errors.New("pattern longer than " + strconv.Itoa(cachestore.MaxPatternLen) + " bytes")
 	}
 	// No cached path, tag, key or route id holds a NUL (paths keep %00
 	// encoded, header values cannot carry one): such a selector is a
@@ -249,18 +252,26 @@ func serveInvalidate(a plugin.Admin, w http.ResponseWriter, r *http.Request) {
 }
 
 // invalidateAll applies sel to every store, then publishes it through
-// every purge bus.
+// every purge bus. A failing store does not stop the others, nor the
+// other nodes' purge: the error joins every store's failure, and how
+// many entries did go is logged, as the answer reports only the error.
 func invalidateAll(ctx context.Context, a plugin.Admin, sel cachestore.Selector) (int, error) {
 	n := 0
+	var errs []error
+	var failed *Cache
 	for _, in := range caches(a) {
 		m, err := in.drop(ctx, sel)
 		if err != nil {
-			return n, err
+			errs, failed = append(errs, err), in
 		}
 		n += m
 	}
 	publish(ctx, a, sel, "")
-	return n, nil
+	if len(errs) > 0 {
+		failed.logger.Warn("response cache invalidation failed on some stores",
+			"invalidated", n, "failed_stores", len(errs), "error", errors.Join(errs...))
+	}
+	return n, errors.Join(errs...)
 }
 
 // publish sends sel on every purge bus, for the dictionary dict ("":

@@ -3,6 +3,7 @@ package proxycache
 import (
 	"math"
 	"mime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -77,6 +78,14 @@ const (
 	strategyMemory     = "memory"
 	strategyRedis      = "redis"
 )
+
+// redisPoolSize is the most connections per node of the cache's Redis
+// client. Every cache Get and Set holds a connection for its round trip
+// (nothing is pipelined), so the store's default of 2, sized for the
+// rate-limit pipeline, would queue concurrent hits behind each other.
+// Being different, it also keeps the cache off the rate-limit client
+// when both plugins name one redis record.
+const redisPoolSize = 16
 
 // SetDefaults applies Kong's defaults and Turnpike's.
 func (c *Config) SetDefaults() {
@@ -182,7 +191,7 @@ func compile(c *Config, rc *ResponseCacheConfig) (*settings, plugin.Errors) {
 		s.codes[code>>6] |= 1 << (code & 63)
 	}
 	for i, m := range c.RequestMethod {
-		j := indexOf(methodList, m)
+		j := slices.Index(methodList, m)
 		if j < 0 {
 			add(index("request_method", i), "expected one of: "+strings.Join(methodList, ", "))
 			continue
@@ -232,6 +241,12 @@ func compile(c *Config, rc *ResponseCacheConfig) (*settings, plugin.Errors) {
 	}
 	errs = append(errs, s.compileExtensions(c)...)
 	errs = append(errs, s.compileStrategy(c, rc)...)
+	// A memory dictionary's byte budget is max_size, so it never keeps
+	// an entry whose body alone is larger: every miss would capture the
+	// body only to drop it. (A max_size already refused says so itself.)
+	if s.strategy == strategyMemory && c.MaxSize >= 1<<20 && c.MaxBodySize > c.MaxSize {
+		add("max_body_size", "must not be greater than max_size with strategy memory ("+strconv.FormatInt(c.MaxSize, 10)+")")
+	}
 	return s, errs
 }
 
@@ -250,7 +265,7 @@ func (s *settings) compileExtensions(c *Config) plugin.Errors {
 		s.template = t
 	}
 	for i, u := range c.UseStale {
-		j := indexOf(useStaleList, u)
+		j := slices.Index(useStaleList, u)
 		if j < 0 {
 			add(index("use_stale", i), "expected one of: "+strings.Join(useStaleList, ", "))
 			continue
@@ -319,6 +334,7 @@ func (s *settings) compileStrategy(c *Config, rc *ResponseCacheConfig) plugin.Er
 	errs = append(errs, r.Validate("cache entries", s.strategy == strategyRedis).Under("redis")...)
 	if hasRedis {
 		o := r.Options()
+		o.PoolSize = redisPoolSize
 		s.redis = &o
 	}
 	return errs
@@ -332,15 +348,6 @@ func seconds(n int64) time.Duration {
 }
 
 func index(path string, i int) string { return path + "[" + strconv.Itoa(i) + "]" }
-
-func indexOf(list []string, s string) int {
-	for i, v := range list {
-		if v == s {
-			return i
-		}
-	}
-	return -1
-}
 
 // parseMediaType reads a configured content type as Kong's
 // parse_mime_type does: type/subtype, either '*', and parameters.

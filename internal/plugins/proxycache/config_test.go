@@ -41,6 +41,11 @@ func TestConfigErrors(t *testing.T) {
 		{"lock_timeout", func(c *Config) { c.LockTimeout = 0 }, plugin.Errors{{Path: "lock_timeout", Message: "value should be between 0 and 3600 (exclusive of 0)"}}},
 		{"max_size", func(c *Config) { c.MaxSize = 10 }, plugin.Errors{{Path: "max_size", Message: "value must be at least 1048576"}}},
 		{"content type", func(c *Config) { c.ContentType = []string{"text/plain", "nope"} }, plugin.Errors{{Path: "content_type[1]", Message: "invalid media type 'nope'"}}},
+		{"max_body_size over max_size", func(c *Config) { c.MaxSize, c.MaxBodySize = 1<<20, 2<<20 },
+			plugin.Errors{{Path: "max_body_size", Message: "must not be greater than max_size with strategy memory (1048576)"}}},
+		{"max_body_size over max_size, redis", func(c *Config) {
+			c.Strategy, c.Redis.Host, c.MaxSize, c.MaxBodySize = strategyRedis, ptr("h"), 1<<20, 2<<20
+		}, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,6 +74,11 @@ func TestResponseCacheShapes(t *testing.T) {
 	if !s.ccOn || s.strategy != strategyRedis || s.redis.Addrs[0] != "redis.internal:6380" {
 		t.Fatalf("settings %+v", s)
 	}
+	// Its own pool size: not the store's default of 2, and not the
+	// rate-limit pipeline's client.
+	if s.redis.PoolSize != redisPoolSize {
+		t.Fatalf("pool size %d", s.redis.PoolSize)
+	}
 	rc = &ResponseCacheConfig{}
 	rc.SetDefaults()
 	if s, errs := compile(&rc.Config, rc); errs != nil || s.strategy != strategyMemory {
@@ -89,17 +99,17 @@ func TestRedisRecordShapes(t *testing.T) {
 		{
 			name: "cluster nodes",
 			doc:  `{strategy: redis, redis: {cluster_nodes: [{ip: 10.0.0.1, port: 7000}, {ip: 10.0.0.2}], cluster_addresses: ["10.0.0.3:7002"]}}`,
-			want: &store.RedisOptions{Addrs: []string{"10.0.0.1:7000", "10.0.0.2:6379", "10.0.0.3:7002"}, Cluster: true, Timeout: 2 * time.Second},
+			want: &store.RedisOptions{Addrs: []string{"10.0.0.1:7000", "10.0.0.2:6379", "10.0.0.3:7002"}, Cluster: true, Timeout: 2 * time.Second, PoolSize: redisPoolSize},
 		},
 		{
 			name: "sentinel nodes",
 			doc:  `{strategy: redis, redis: {sentinel_nodes: [{host: s1}], sentinel_addresses: ["s2:26380"], sentinel_master: mymaster, sentinel_role: master, read_timeout: 2500}}`,
-			want: &store.RedisOptions{Addrs: []string{"s1:26379", "s2:26380"}, MasterName: "mymaster", Timeout: 2500 * time.Millisecond},
+			want: &store.RedisOptions{Addrs: []string{"s1:26379", "s2:26380"}, MasterName: "mymaster", Timeout: 2500 * time.Millisecond, PoolSize: redisPoolSize},
 		},
 		{
 			name: "memory strategy, Redis for the admin API's purges",
 			doc:  `{strategy: memory, redis: {sentinel_nodes: [{host: s1, port: 26380}], sentinel_master: m}}`,
-			want: &store.RedisOptions{Addrs: []string{"s1:26380"}, MasterName: "m", Timeout: 2 * time.Second},
+			want: &store.RedisOptions{Addrs: []string{"s1:26380"}, MasterName: "m", Timeout: 2 * time.Second, PoolSize: redisPoolSize},
 		},
 		{
 			name: "sentinel rules",

@@ -1,13 +1,12 @@
 package proxycache
 
 import (
-	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 
+	"github.com/turnpikegw/turnpike/internal/ident"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/proxycache/cachestore"
 )
@@ -35,9 +34,9 @@ const maxInvalidateBody = 64 << 10
 // Invalidate is the proxy-cache-invalidate plugin: POST /cache/invalidate
 // on the proxy listener, behind its route's own auth plugins (the
 // guide's webhook), answering as the admin route does. An instance sees
-// no routes but its own, so {"route": ref} is taken as an id and as a
-// name whose id Kong's DB-less loader derived (kongRouteID): a route
-// named in the file without an id of its own.
+// no routes but its own, so {"route": ref} is taken as an id and, unless
+// it has a UUID's form, as a name whose id Kong's DB-less loader derived
+// (kongRouteID): a route named in the file without an id of its own.
 func Invalidate() plugin.Registration {
 	return plugin.Registration{
 		Name:     InvalidateName,
@@ -92,7 +91,9 @@ func (iv *invalidator) Access(c *plugin.Ctx) error {
 		return jsonExit(http.StatusBadRequest, map[string]string{"message": err.Error()})
 	}
 	n, err := iv.c.invalidate(c.Req.Context(), sel)
-	if err == nil && sel.RouteID != "" {
+	// A ref in a UUID's form is an id, as Kong reads one: it is not
+	// also taken as a name.
+	if _, isID := ident.Parse(sel.RouteID); err == nil && sel.RouteID != "" && !isID {
 		var m int
 		m, err = iv.c.invalidate(c.Req.Context(), cachestore.Selector{RouteID: kongRouteID(sel.RouteID)})
 		n += m
@@ -110,25 +111,8 @@ func jsonExit(status int, v any) *plugin.Exit {
 
 // kongRoutesNS is the namespace Kong's DB-less loader (and config's
 // KongID, which a plugin may not import) derives a named route's id in:
-// the version 5 UUID of "routes" under Kong's root namespace
-// fd02801f-0957-4a15-a55a-c8d9606f30b5.
-var kongRoutesNS = uuidV5([16]byte{0xfd, 0x02, 0x80, 0x1f, 0x09, 0x57, 0x4a, 0x15,
-	0xa5, 0x5a, 0xc8, 0xd9, 0x60, 0x6f, 0x30, 0xb5}, "routes")
+// the version 5 UUID of "routes" under Kong's root namespace.
+var kongRoutesNS = ident.V5(ident.MustParse("fd02801f-0957-4a15-a55a-c8d9606f30b5"), "routes")
 
 // kongRouteID is the id of a route named name that has no configured id.
-func kongRouteID(name string) string {
-	u := uuidV5(kongRoutesNS, name)
-	h := hex.EncodeToString(u[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
-func uuidV5(ns [16]byte, name string) [16]byte {
-	h := sha1.New()
-	h.Write(ns[:])
-	h.Write([]byte(name))
-	var u [16]byte
-	copy(u[:], h.Sum(nil))
-	u[6] = u[6]&0x0f | 0x50
-	u[8] = u[8]&0x3f | 0x80
-	return u
-}
+func kongRouteID(name string) string { return ident.V5(kongRoutesNS, name).String() }

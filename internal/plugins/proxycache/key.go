@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -126,19 +125,9 @@ func parseArgs(q string, args []arg) []arg {
 			continue
 		}
 		name, value, hasEq := strings.Cut(part, "=")
-		args = append(args, arg{name: unescape(name), value: unescape(value), flag: !hasEq})
+		args = append(args, arg{name: plugin.UnescapeArg(name), value: plugin.UnescapeArg(value), flag: !hasEq})
 	}
 	return args
-}
-
-func unescape(s string) string {
-	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
-		return s
-	}
-	if u, err := url.QueryUnescape(s); err == nil {
-		return u
-	}
-	return s
 }
 
 func (s *settings) appendParams(buf []byte, q string) []byte {

@@ -8,13 +8,11 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
-var statuses = [...]string{statusMiss, statusHit, statusRefresh, statusBypass, statusStale, statusUpdating}
-
 // metrics are the cache's series, shared by its instances: one counter
 // per cache status resolved up front, so counting a request is one
 // atomic add.
 type metrics struct {
-	requests [len(statuses)]prometheus.Counter
+	requests [numStatuses]prometheus.Counter
 	errors   *prometheus.CounterVec
 	dicts    *dictionaries
 }
@@ -32,8 +30,8 @@ func registerMetrics(r prometheus.Registerer) *metrics {
 		Name: "turnpike_cache_requests_total",
 		Help: "Requests seen by the response cache, by X-Cache-Status (Miss, Hit, Refresh, Bypass, Stale, Updating).",
 	}, []string{"cache_status"}))
-	for i, s := range statuses {
-		m.requests[i] = reqs.WithLabelValues(s)
+	for s, v := range statusValues {
+		m.requests[s] = reqs.WithLabelValues(v[0])
 	}
 	m.errors = plugin.RegisterMetric(r, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "turnpike_cache_store_errors_total",
@@ -43,18 +41,7 @@ func registerMetrics(r prometheus.Registerer) *metrics {
 	return m
 }
 
-func (m *metrics) count(status string) {
-	for i, s := range statuses {
-		if s == status {
-			m.requests[i].Inc()
-			return
-		}
-	}
-}
-
-func (m *metrics) storeErrors(strategy string) prometheus.Counter {
-	return m.errors.WithLabelValues(strategy)
-}
+func (m *metrics) count(status cacheStatus) { m.requests[status].Inc() }
 
 // dictionaries reports the memory dictionaries in use at scrape time.
 type dictionaries struct {

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/proxycache/cachestore"
 )
@@ -65,10 +67,8 @@ func ResponseCache() plugin.Registration {
 // Cache is one configured cache plugin.
 type Cache struct {
 	name     string
-	id       string
 	s        *settings
 	store    cachestore.Store
-	dict     *dictionary // the memory dictionary (nil for redis)
 	bus      *cachestore.Bus
 	releases []func()
 	metrics  *metrics
@@ -76,6 +76,11 @@ type Cache struct {
 	logger   *slog.Logger
 	lastLog  atomic.Int64
 	unlogged atomic.Int64
+
+	// storeErrors is metrics.errors for the instance's strategy,
+	// resolved once: a store that is down fails every request, and
+	// WithLabelValues hashes the label and takes a lock each time.
+	storeErrors prometheus.Counter
 }
 
 func newCache(name string, c *Config, rc *ResponseCacheConfig, env plugin.Env) (*Cache, error) {
@@ -83,11 +88,12 @@ func newCache(name string, c *Config, rc *ResponseCacheConfig, env plugin.Env) (
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	in := &Cache{name: name, id: env.PluginID, s: s, logger: env.Logger, flights: newFlights()}
+	in := &Cache{name: name, s: s, logger: env.Logger, flights: newFlights()}
 	if in.logger == nil {
 		in.logger = slog.New(slog.DiscardHandler)
 	}
 	in.metrics = registerMetrics(env.Metrics)
+	in.storeErrors = in.metrics.errors.WithLabelValues(s.strategy)
 	var err error
 	if s.strategy == strategyRedis {
 		err = in.openRedis(env)
@@ -111,7 +117,7 @@ func (in *Cache) Close() {
 // countError counts a store failure and logs it, at most once per
 // logEvery with the number of failures since.
 func (in *Cache) countError(err error) {
-	in.metrics.storeErrors(in.s.strategy).Inc()
+	in.storeErrors.Inc()
 	n := in.unlogged.Add(1)
 	now := time.Now().UnixNano()
 	if last := in.lastLog.Load(); now-last >= int64(logEvery) && in.lastLog.CompareAndSwap(last, now) {

@@ -313,6 +313,12 @@ func TestKongKey(t *testing.T) {
 	if got, want := in.s.kongKey(c, nil), sum("route-1|GET|get /foo|b=1,2:flag|"); got != want {
 		t.Fatalf("vary_query_params: %s, want %s", got, want)
 	}
+	// NGINX decodes the escapes it can and keeps a bad one as written.
+	in = newTest(t, nil)
+	c = newCtx("GET", "/Foo?a=a%20b%zz+c", nil)
+	if got, want := in.s.kongKey(c, nil), sum("route-1|GET|GET /Foo|a=a b%zz c|"); got != want {
+		t.Fatalf("bad escape: %s, want %s", got, want)
+	}
 }
 
 func TestTemplateKey(t *testing.T) {

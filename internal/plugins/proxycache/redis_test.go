@@ -75,12 +75,10 @@ func TestRequestsCountedOnce(t *testing.T) {
 	do(t, in, newCtx("GET", "/m", nil), jsonOK("1"))
 	do(t, in, newCtx("GET", "/m", nil), jsonOK("1"))
 	do(t, in, newCtx("GET", "/html", nil), upstream{status: 200, header: map[string][]string{"Content-Type": {"text/html"}}})
-	want := map[string]float64{statusMiss: 1, statusHit: 1, statusBypass: 1, statusRefresh: 0}
-	for i, s := range statuses {
-		if w, ok := want[s]; ok {
-			if got := testutil.ToFloat64(in.metrics.requests[i]); got != w {
-				t.Errorf("%s: %v, want %v", s, got, w)
-			}
+	want := map[cacheStatus]float64{statusMiss: 1, statusHit: 1, statusBypass: 1, statusRefresh: 0}
+	for s, w := range want {
+		if got := testutil.ToFloat64(in.metrics.requests[s]); got != w {
+			t.Errorf("%s: %v, want %v", statusValues[s][0], got, w)
 		}
 	}
 }
@@ -125,5 +123,63 @@ func TestInvalidatePublishesThroughEveryBus(t *testing.T) {
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("nothing published on the purge bus")
+	}
+}
+
+// TestPurgeSubscribedOncePerDictionary: two instances on one memory
+// dictionary and one Redis make one subscription, so another node's
+// purge is applied once, not once per instance; it lasts while either
+// instance does.
+func TestPurgeSubscribedOncePerDictionary(t *testing.T) {
+	r := gwtest.StartRedis(t)
+	pub := goredis.NewClient(&goredis.Options{Addr: r.Addr})
+	t.Cleanup(func() { pub.Close() })
+	provider := store.NewProvider()
+	build := func() *Cache {
+		c := &Config{}
+		c.SetDefaults()
+		c.Strategy, c.Memory.DictionaryName = strategyMemory, "shared"
+		c.Redis.Host, c.Redis.Port = ptr("127.0.0.1"), ptr(r.Port)
+		in, err := newCache(Name, c, nil, plugin.Env{Store: provider})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	a, b := build(), build()
+	t.Cleanup(b.Close)
+	v, release := provider.Shared.Acquire(sharedPrefix+"shared", nil)
+	t.Cleanup(release)
+	d := v.(*dictionary)
+	count := func() (subs, refs int) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		for _, s := range d.subs {
+			refs += s.refs
+		}
+		return len(d.subs), refs
+	}
+	if subs, refs := count(); subs != 1 || refs != 2 {
+		t.Fatalf("subscriptions %d held %d times", subs, refs)
+	}
+	a.Close()
+	if subs, refs := count(); subs != 1 || refs != 1 {
+		t.Fatalf("after one close: subscriptions %d held %d times", subs, refs)
+	}
+	do(t, b, newCtx("GET", "/p", nil), jsonOK("p"))
+	if n := d.mem.Len(); n != 1 {
+		t.Fatalf("%d entries stored", n)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for d.mem.Len() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("another node's purge was not applied")
+		}
+		pub.Publish(context.Background(), "turnpike:cache:purge", `{"node":"other","dictionary":"shared","all":true}`)
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.Close()
+	if subs, _ := count(); subs != 0 {
+		t.Fatalf("subscriptions %d after every instance closed", subs)
 	}
 }

@@ -7,49 +7,41 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/proxycache/httpcache"
 )
 
-// Cache statuses, the X-Cache-Status values.
+// cacheStatus is a request's X-Cache-Status: an index into
+// statusValues and into the metrics' counters, so neither the header nor
+// the count compares strings.
+type cacheStatus uint8
+
 const (
-	statusMiss     = "Miss"
-	statusHit      = "Hit"
-	statusRefresh  = "Refresh"
-	statusBypass   = "Bypass"
-	statusStale    = "Stale"
-	statusUpdating = "Updating"
+	statusMiss cacheStatus = iota
+	statusHit
+	statusRefresh
+	statusBypass
+	statusStale
+	statusUpdating
+	numStatuses
 )
 
-// Header values shared by every response (capacity = length, so a
-// header filter that appends copies).
-var (
-	valHit      = []string{statusHit}
-	valBypass   = []string{statusBypass}
-	valMiss     = []string{statusMiss}
-	valRefresh  = []string{statusRefresh}
-	valStale    = []string{statusStale}
-	valUpdating = []string{statusUpdating}
-)
-
-func statusValue(s string) []string {
-	switch s {
-	case statusHit:
-		return valHit
-	case statusMiss:
-		return valMiss
-	case statusRefresh:
-		return valRefresh
-	case statusStale:
-		return valStale
-	case statusUpdating:
-		return valUpdating
-	}
-	return valBypass
+// statusValues are the X-Cache-Status header values by status, shared by
+// every response (capacity = length, so a header filter that appends
+// copies).
+var statusValues = [numStatuses][]string{
+	statusMiss:     {"Miss"},
+	statusHit:      {"Hit"},
+	statusRefresh:  {"Refresh"},
+	statusBypass:   {"Bypass"},
+	statusStale:    {"Stale"},
+	statusUpdating: {"Updating"},
 }
 
 // reqState is a cacheable request's state from Access to Log, in
-// c.Shared under the plugin's name. Hits and bypassed requests have
-// none.
+// c.Shared under the plugin's name. Requests answered in Access (Hit,
+// Updating, only-if-cached's 504) have none, nor do bypassed ones
+// without an expired entry in hand; an uncached request with one keeps
+// it here for a failure.
 type reqState struct {
 	key    string
-	status string
+	status cacheStatus
 	// store: the response is to be stored (decided by HeaderFilter).
 	store bool
 	// head: the request is a HEAD, whose response is not stored.
@@ -63,8 +55,7 @@ type reqState struct {
 	flight *flight
 	// stale is an expired entry that may still be served in place of a
 	// failed upstream.
-	stale    []byte
-	staleAge int64 // milliseconds past its freshness lifetime
+	stale []byte
 	// What HeaderFilter kept of the response for storing.
 	respStatus int
 	header     http.Header
@@ -92,9 +83,9 @@ func (in *Cache) setState(c *plugin.Ctx, st *reqState) {
 }
 
 // setHeaders sets the diagnostic headers the config asks for.
-func (in *Cache) setHeaders(h http.Header, status, key string) {
+func (in *Cache) setHeaders(h http.Header, status cacheStatus, key string) {
 	if in.s.headers.Status {
-		h["X-Cache-Status"] = statusValue(status)
+		h["X-Cache-Status"] = statusValues[status]
 	}
 	if in.s.headers.CacheKey && key != "" {
 		h["X-Cache-Key"] = []string{key}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/proxycache/cachestore"
@@ -17,6 +18,48 @@ type dictionary struct {
 	name  string
 	mem   *cachestore.Memory
 	dicts *dictionaries
+
+	mu sync.Mutex
+	// subs is the dictionary's one subscription per purge bus (a bus is
+	// a Redis client's): a subscription per instance would apply each
+	// purge once for every instance naming the dictionary.
+	subs map[*store.RedisClient]*subscription
+}
+
+// subscription is a dictionary's subscription to one purge bus, held by
+// the instances that publish on that bus.
+type subscription struct {
+	refs int
+	stop func()
+}
+
+// subscribe makes the dictionary apply the purges other nodes publish on
+// c's bus, for as long as one instance holds it: leave gives the
+// instance's hold back (once), and the last one ends the subscription, so
+// it never outlives the client the instances hold.
+func (d *dictionary) subscribe(c *store.RedisClient) (leave func()) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	sub := d.subs[c]
+	if sub == nil {
+		mem := d.mem
+		sub = &subscription{stop: cachestore.NewBus(c).Subscribe(d.name, func(sel cachestore.Selector) {
+			mem.Invalidate(context.Background(), sel)
+		})}
+		if d.subs == nil {
+			d.subs = map[*store.RedisClient]*subscription{}
+		}
+		d.subs[c] = sub
+	}
+	sub.refs++
+	return sync.OnceFunc(func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if sub.refs--; sub.refs == 0 {
+			delete(d.subs, c)
+			sub.stop()
+		}
+	})
 }
 
 func (d *dictionary) Close() error {
@@ -40,13 +83,13 @@ func (in *Cache) openMemory(env plugin.Env) error {
 	}
 	if env.Store == nil {
 		d := build()
-		in.dict, in.store = d, d.mem
+		in.store = d.mem
 		in.releases = append(in.releases, func() { d.Close() })
 		return nil
 	}
 	v, release := env.Store.Shared.Acquire(sharedPrefix+in.s.dictionary, func() io.Closer { return build() })
-	in.dict = v.(*dictionary)
-	in.store = in.dict.mem
+	d := v.(*dictionary)
+	in.store = d.mem
 	in.releases = append(in.releases, release)
 	if in.s.redis == nil {
 		return nil
@@ -57,10 +100,7 @@ func (in *Cache) openMemory(env plugin.Env) error {
 	}
 	in.releases = append(in.releases, releaseClient)
 	in.bus = cachestore.NewBus(client)
-	mem := in.dict.mem
-	in.releases = append(in.releases, in.bus.Subscribe(in.s.dictionary, func(sel cachestore.Selector) {
-		mem.Invalidate(context.Background(), sel)
-	}))
+	in.releases = append(in.releases, d.subscribe(client))
 	return nil
 }
 
