@@ -123,9 +123,18 @@ func (in *Cache) openRedis(env plugin.Env) error {
 		client = c
 		in.releases = append(in.releases, c.Close)
 	}
-	in.store = cachestore.NewRedis(client, in.s.dictionary)
+	r := cachestore.NewRedis(client, in.s.dictionary)
+	// No entry this cache stores is longer than a body it may keep plus
+	// the room its head and fields take.
+	r.MaxEntry = int(in.s.maxBody) + entryHeadRoom
+	in.store = r
 	return nil
 }
+
+// entryHeadRoom is what an encoded entry may take beyond its body: the
+// status line, stored times, Vary values and header fields, which the
+// proxy's response header limit keeps well under this.
+const entryHeadRoom = 1 << 20
 
 // invalidate deletes what sel picks from the instance's store, and
 // publishes it to the other nodes' memory dictionaries.

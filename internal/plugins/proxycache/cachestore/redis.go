@@ -3,10 +3,10 @@ package cachestore
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -54,14 +54,18 @@ const DefaultMaxEntry = 8 << 20
 // client's timeout (its dial, pool, read and write timeouts).
 type Redis struct {
 	// MaxEntry is the largest entry Get returns, in bytes; a longer one
-	// is a miss, counted by Oversized. Set it before the store is used.
+	// is ErrOversized. Set it before the store is used.
 	MaxEntry int
 
-	c         *store.RedisClient
-	prefix    string // turnpike:cache:{ns}:
-	index     string // the path index's key
-	oversized atomic.Uint64
+	c      *store.RedisClient
+	prefix string // turnpike:cache:{ns}:
+	index  string // the path index's key
 }
+
+// ErrOversized is Get's answer for an entry longer than MaxEntry: the
+// caller counts it as a store error (a shared Redis holds a value no
+// response of this cache could have made) and goes upstream.
+var ErrOversized = errors.New("cachestore: redis: an entry longer than the largest a response may store")
 
 var _ Store = (*Redis)(nil)
 
@@ -72,10 +76,6 @@ func NewRedis(c *store.RedisClient, namespace string) *Redis {
 	return &Redis{MaxEntry: DefaultMaxEntry, c: c, prefix: prefix, index: prefix + "p"}
 }
 
-// Oversized is how many entries Get took for a miss because they were
-// longer than MaxEntry.
-func (r *Redis) Oversized() uint64 { return r.oversized.Load() }
-
 // do runs fn through the client's breaker.
 func (r *Redis) do(fn func() error) error {
 	_, err := r.c.Breaker().Execute(func() (any, error) { return nil, fn() })
@@ -85,10 +85,11 @@ func (r *Redis) do(fn func() error) error {
 	return nil
 }
 
-// Get returns the entry under key, nil when there is none or it is
-// longer than MaxEntry.
+// Get returns the entry under key, nil when there is none, and
+// ErrOversized for one longer than MaxEntry.
 func (r *Redis) Get(ctx context.Context, key string) ([]byte, error) {
 	var entry []byte
+	oversized := false
 	err := r.do(func() error {
 		// GETRANGE reads at most MaxEntry+1 bytes, one more than an entry
 		// may have so that a longer one shows; a missing key is an empty
@@ -98,13 +99,16 @@ func (r *Redis) Get(ctx context.Context, key string) ([]byte, error) {
 		if err != nil || len(b) == 0 {
 			return err
 		}
-		if len(b) > r.MaxEntry {
-			r.oversized.Add(1)
-			return nil
+		// Not an error of Redis: the breaker must not count it.
+		oversized = len(b) > r.MaxEntry
+		if !oversized {
+			entry = b
 		}
-		entry = b
 		return nil
 	})
+	if err == nil && oversized {
+		err = ErrOversized
+	}
 	return entry, err
 }
 

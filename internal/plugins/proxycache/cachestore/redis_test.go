@@ -43,7 +43,7 @@ func TestRedisStore(t *testing.T) {
 }
 
 // TestRedisMaxEntry: Get reads no more than MaxEntry+1 bytes of an
-// entry, and one longer than MaxEntry is a miss, counted.
+// entry, and one longer than MaxEntry is ErrOversized.
 func TestRedisMaxEntry(t *testing.T) {
 	srv := gwtest.StartRedis(t)
 	r := NewRedis(newRedisClient(t, srv), "ns")
@@ -57,12 +57,15 @@ func TestRedisMaxEntry(t *testing.T) {
 		}
 	}
 	for key, want := range map[string]string{"1234": "1234", "12345": "", "123456789": "", "absent": ""} {
-		if b, err := r.Get(ctx, key); string(b) != want || (want == "") != (b == nil) || err != nil {
-			t.Errorf("Get %q = %q, %v; want %q", key, b, err, want)
+		b, err := r.Get(ctx, key)
+		wantErr := len(key) > 4 && key != "absent"
+		if string(b) != want || (want == "") != (b == nil) || errors.Is(err, ErrOversized) != wantErr || (!wantErr && err != nil) {
+			t.Errorf("Get %q = %q, %v; want %q (oversized %v)", key, b, err, want, wantErr)
 		}
 	}
-	if n := r.Oversized(); n != 2 {
-		t.Errorf("Oversized %d, want 2", n)
+	// Oversized entries are not Redis failures: the breaker stays shut.
+	if r.c.BreakerOpen() {
+		t.Error("oversized entries opened the circuit breaker")
 	}
 }
 
