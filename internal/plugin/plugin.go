@@ -175,7 +175,12 @@ type HeaderFilter interface {
 
 // BodyFilter wraps the response body stream. It is called after every
 // HeaderFilter; a filter that changes the length must delete Content-Length
-// from c.Resp.Header in its HeaderFilter.
+// from c.Resp.Header in its HeaderFilter. The status and header go to the
+// client only once the first Read of the wrapped body has returned, so a
+// filter may still set c.Resp.Status and c.Resp.Header in its first Read
+// (a gRPC transcoder reads a unary answer whole and answers with the
+// status its trailer names). c.Resp.Trailer is set once the reader it
+// wraps has returned io.EOF.
 type BodyFilter interface {
 	BodyFilter(c *Ctx, body io.Reader) io.Reader
 }
