@@ -74,6 +74,21 @@ type Env struct {
 	// whose lines go where the gateway's own do (nil in dry runs and unit
 	// tests).
 	AccessLog LineWriter
+	// Upstreams sends requests of the plugin's own to a service's
+	// upstream (a gRPC transcoder asking the server's reflection service
+	// for its descriptors); nil in dry runs and unit tests.
+	Upstreams Upstreams
+}
+
+// Upstreams reaches the upstreams of the configuration in force the way
+// the proxy does: a target the service's balancer picks, the service's
+// TLS settings and timeouts. Today it serves grpc and grpcs services
+// (over HTTP/2).
+type Upstreams interface {
+	// RoundTrip sends req to a target of the service with the given id;
+	// req.URL needs only its path (and query). The caller bounds the
+	// exchange with req's context and closes the response body.
+	RoundTrip(serviceID string, req *http.Request) (*http.Response, error)
 }
 
 // LineWriter takes finished log lines. WriteLine copies b (the caller may
