@@ -120,15 +120,15 @@ func kitchenSet(tb testing.TB) *Set {
 	return s
 }
 
-// decodeJSON renders wire bytes of a method's input as JSON (proto names) and decodes that into
+// decodeInput renders wire bytes of a method's input as JSON (proto names) and decodes that into
 // generic values, so tests compare meaning and not protojson's spacing.
 func decodeInput(tb testing.TB, m *Method, wire []byte) map[string]any {
 	tb.Helper()
 	msg := m.input.New().Interface()
-	if err := proto.Unmarshal(wire, msg); err != nil {
+	if err := (proto.UnmarshalOptions{Resolver: m.set.types}).Unmarshal(wire, msg); err != nil {
 		tb.Fatalf("request bytes do not decode: %v", err)
 	}
-	js, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(msg)
+	js, err := protojson.MarshalOptions{UseProtoNames: true, Resolver: m.set.types}.Marshal(msg)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -110,9 +110,9 @@ func AppendTimeout(dst []byte, d time.Duration) []byte {
 	}
 	const maxCount = 99999999
 	for _, u := range timeoutUnits {
-		n := (d + u.d - 1) / u.d
-		if d > math.MaxInt64-u.d {
-			n = d/u.d + 1
+		n := d / u.d
+		if d%u.d != 0 {
+			n++
 		}
 		if n <= maxCount {
 			dst = strconv.AppendInt(dst, int64(n), 10)
