@@ -65,13 +65,32 @@ func compile(src protocompile.Resolver, names ...string) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg := new(protoregistry.Files)
+	// The compiler's descriptors resolve editions features on every call (HasPresence and the
+	// like, asked per field per message); protodesc's cache them, so the set is rebuilt from the
+	// compiled protos once here.
+	var fdps []*descriptorpb.FileDescriptorProto
+	seen := map[string]bool{}
 	for _, f := range linked {
-		if err := registerWithDeps(reg, f); err != nil {
-			return nil, err
-		}
+		collectProtos(f, seen, &fdps)
 	}
-	return newSet(reg)
+	return NewSet(fdps)
+}
+
+// collectProtos lists fd and its imports as protos, leaving out the bundled files that NewSet takes
+// from the global registry.
+func collectProtos(fd protoreflect.FileDescriptor, seen map[string]bool, out *[]*descriptorpb.FileDescriptorProto) {
+	if seen[fd.Path()] {
+		return
+	}
+	seen[fd.Path()] = true
+	imports := fd.Imports()
+	for i := range imports.Len() {
+		collectProtos(imports.Get(i).FileDescriptor, seen, out)
+	}
+	if g, err := protoregistry.GlobalFiles.FindFileByPath(fd.Path()); err == nil && g == fd {
+		return
+	}
+	*out = append(*out, protodesc.ToFileDescriptorProto(fd))
 }
 
 // bundled serves google/api and google/rpc imports from the descriptors the genproto packages

@@ -20,7 +20,7 @@ func (m *Method) ResponseJSON(dst, msg []byte, o Options) ([]byte, error) {
 
 func (m *Method) decodeOutput(msg []byte) (protoreflect.Message, error) {
 	out := m.output.New()
-	if err := (proto.UnmarshalOptions{Resolver: m.set.types}).Unmarshal(msg, out.Interface()); err != nil {
+	if err := (proto.UnmarshalOptions{Resolver: m.set.types, AllowPartial: true}).Unmarshal(msg, out.Interface()); err != nil {
 		return nil, fmt.Errorf("upstream message for %s: %w", m.FullPath, err)
 	}
 	return out, nil

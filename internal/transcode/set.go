@@ -226,5 +226,8 @@ func (s *Set) marshalOptions(o Options) protojson.MarshalOptions {
 		EmitUnpopulated: o.EmitUnpopulated,
 		UseEnumNumbers:  o.EnumsAsInts,
 		Resolver:        s.types,
+		// proto3 has no required fields; proto2 ones are the upstream's business, and the check
+		// walks every message again.
+		AllowPartial: true,
 	}
 }
