@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +187,43 @@ func TestH3ShutdownClosesConnectionsClientsKeep(t *testing.T) {
 	case <-qc.Context().Done():
 	case <-time.After(2 * time.Second):
 		t.Error("the client's connection is still open")
+	}
+}
+
+// QUIC handshakes ask for client certificates on the server names the TCP
+// ones do, so mtls-auth sees them over HTTP/3 too.
+func TestH3ClientCertificateRequest(t *testing.T) {
+	cert := testCert(t)
+	client, _ := clientCert(t)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Proto+" "+r.TLS.ServerName+" peers="+strconv.Itoa(len(r.TLS.PeerCertificates)))
+	})
+	s, err := New("test", []Listen{{Addr: "127.0.0.1:0", TLS: true, H3: true}}, func(string, string) http.Handler { return h }, DefaultLimits,
+		TLS{
+			Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert, nil },
+			ClientCert:  func(name string) (bool, *x509.CertPool) { return name == "mtls.example.com", nil },
+		}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Serve()
+	defer s.Shutdown(context.Background())
+	addr := s.Addrs()[0].String()
+	for _, tt := range []struct{ name, want string }{
+		{"mtls.example.com", "HTTP/3.0 mtls.example.com peers=1"},
+		{"a.example.com", "HTTP/3.0 a.example.com peers=0"},
+	} {
+		tr := &http3.Transport{TLSClientConfig: &tls.Config{ServerName: tt.name, InsecureSkipVerify: true,
+			Certificates: []tls.Certificate{client}}}
+		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		tr.Close()
+		if string(b) != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, b, tt.want)
+		}
 	}
 }
