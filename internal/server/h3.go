@@ -101,7 +101,11 @@ func listenH3(tcpAddr net.Addr, host string, handler http.Handler, limits Limits
 		MaxHeaderBytes: limits.MaxHeaderBytes,
 		IdleTimeout:    limits.IdleTimeout,
 		ConnContext:    hs.connContext,
-		Logger:         logger,
+	}
+	// quic-go logs every request at debug level, and builds the call's
+	// arguments (allocations) even when the level is off.
+	if logger.Enabled(context.Background(), slog.LevelDebug) {
+		hs.srv.Logger = logger
 	}
 	return hs, nil
 }
