@@ -51,6 +51,27 @@ type h3Conn struct {
 	// how many looks in a row found the connection quiet.
 	seen  uint32
 	quiet int
+	// Only the idle watch's timers touch these, one after the other.
+	idleSeen  uint32
+	idleAfter time.Duration
+}
+
+// watchIdle closes the connection once a whole idleAfter passed with no
+// request begun and none in flight. quic-go's own idle timer stops while
+// any stream is open, and it has no header timeout: without this, streams
+// whose HEADERS never come would hold a connection (and a goroutine each,
+// up to MaxIncomingStreams) for as long as the client sends pings.
+func (c *h3Conn) watchIdle() {
+	if c.qc.Context().Err() != nil {
+		return
+	}
+	started := c.started.Load()
+	if c.inflight.Load() == 0 && started == c.idleSeen {
+		c.qc.CloseWithError(h3NoError, "idle")
+		return
+	}
+	c.idleSeen = started
+	time.AfterFunc(c.idleAfter, c.watchIdle)
 }
 
 func (c *h3Conn) begin() {
@@ -113,7 +134,10 @@ func listenH3(tcpAddr net.Addr, host string, handler http.Handler, limits Limits
 // connContext runs once per connection, after its handshake: QUIC is
 // always TLS 1.3.
 func (hs *h3Server) connContext(ctx context.Context, qc *quic.Conn) context.Context {
-	c := &h3Conn{qc: qc, stats: hs.stats}
+	c := &h3Conn{qc: qc, stats: hs.stats, idleAfter: hs.srv.IdleTimeout}
+	if c.idleAfter > 0 {
+		time.AfterFunc(c.idleAfter, c.watchIdle)
+	}
 	hs.stats.Accepted.Add(1)
 	hs.stats.Active.Add(1)
 	hs.stats.TLS.TLS13.Add(1)

@@ -20,7 +20,7 @@ import (
 // startH3Server runs a Server with one `ssl http3` listener whose handler
 // answers with the protocol and SNI it saw; a request to /slow waits for
 // release first.
-func startH3Server(t *testing.T, release <-chan struct{}) (*Server, string) {
+func startH3Server(t *testing.T, release <-chan struct{}, limits Limits) (*Server, string) {
 	t.Helper()
 	cert := testCert(t)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -31,7 +31,7 @@ func startH3Server(t *testing.T, release <-chan struct{}) (*Server, string) {
 		io.WriteString(w, r.Proto+" "+r.TLS.ServerName+" "+string(body))
 	})
 	s, err := New("test", []Listen{{Addr: "127.0.0.1:0", TLS: true, H3: true}},
-		func(string, string) http.Handler { return h }, DefaultLimits,
+		func(string, string) http.Handler { return h }, limits,
 		TLS{Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert, nil }},
 		slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -54,7 +54,7 @@ func h3Client(t *testing.T) *http.Client {
 }
 
 func TestH3ServesBesideTLSAndTCPAnnouncesIt(t *testing.T) {
-	s, addr := startH3Server(t, nil)
+	s, addr := startH3Server(t, nil, DefaultLimits)
 	_, port, _ := net.SplitHostPort(addr)
 	c := h3Client(t)
 	resp, err := c.Post("https://"+addr+"/x", "text/plain", strings.NewReader("hello"))
@@ -92,7 +92,7 @@ func TestH3ServesBesideTLSAndTCPAnnouncesIt(t *testing.T) {
 }
 
 func TestH3RefusesConnect(t *testing.T) {
-	_, addr := startH3Server(t, nil)
+	_, addr := startH3Server(t, nil, DefaultLimits)
 	req, _ := http.NewRequest(http.MethodConnect, "https://"+addr, nil)
 	req.Host = "upstream.example:443"
 	resp, err := h3Client(t).Do(req)
@@ -109,7 +109,7 @@ func TestH3RefusesConnect(t *testing.T) {
 // client to drop its idle connection.
 func TestH3ShutdownDrainsAndClosesIdle(t *testing.T) {
 	release := make(chan struct{})
-	s, addr := startH3Server(t, release)
+	s, addr := startH3Server(t, release, DefaultLimits)
 	c := h3Client(t)
 	if resp, err := c.Get("https://" + addr + "/"); err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func TestH3ShutdownDrainsAndClosesIdle(t *testing.T) {
 // A client that ignores GOAWAY and keeps its idle connection open does not
 // hold a drain until its timeout.
 func TestH3ShutdownClosesConnectionsClientsKeep(t *testing.T) {
-	s, addr := startH3Server(t, nil)
+	s, addr := startH3Server(t, nil, DefaultLimits)
 	qc, err := quic.DialAddr(context.Background(), addr,
 		&tls.Config{ServerName: "a.example.com", InsecureSkipVerify: true, NextProtos: []string{http3.NextProtoH3}},
 		&quic.Config{KeepAlivePeriod: 50 * time.Millisecond})
@@ -225,5 +225,56 @@ func TestH3ClientCertificateRequest(t *testing.T) {
 		if string(b) != tt.want {
 			t.Errorf("%s: %q, want %q", tt.name, b, tt.want)
 		}
+	}
+}
+
+// Streams whose HEADERS never come do not keep a connection open past the
+// idle timeout, however often its client pings; a slow request does.
+func TestH3IdleTimeoutCountsStalledStreamsAsIdle(t *testing.T) {
+	limits := DefaultLimits
+	limits.IdleTimeout = 300 * time.Millisecond
+	release := make(chan struct{})
+	_, addr := startH3Server(t, release, limits)
+	dial := func() *quic.Conn {
+		qc, err := quic.DialAddr(context.Background(), addr,
+			&tls.Config{ServerName: "a.example.com", InsecureSkipVerify: true, NextProtos: []string{http3.NextProtoH3}},
+			&quic.Config{KeepAlivePeriod: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { qc.CloseWithError(0, "") })
+		return qc
+	}
+	qc := dial()
+	for range 3 {
+		str, err := qc.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		str.Write([]byte{0x01, 0x40}) // a HEADERS frame's type and the start of its length
+	}
+	start := time.Now()
+	select {
+	case <-qc.Context().Done():
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("closed after %v", d)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("a connection with stalled streams is still open")
+	}
+
+	c := h3Client(t)
+	go func() {
+		time.Sleep(1200 * time.Millisecond)
+		close(release)
+	}()
+	resp, err := c.Get("https://" + addr + "/slow")
+	if err != nil {
+		t.Fatalf("a request slower than the idle timeout: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "HTTP/3.0 a.example.com " {
+		t.Fatalf("slow request: %q", b)
 	}
 }
