@@ -99,7 +99,7 @@ func TestHTTP3(t *testing.T) {
 	cert, key := selfSigned(t, "a.example.com")
 	gw := gwtest.Start(t, h3Config(up.URL, cert, key), gwtest.Options{
 		ProxyListen: "127.0.0.1:0 ssl http2 http3",
-		Args:        []string{"--client-max-body-size", "1024"},
+		Args:        []string{"--client-max-body-size", "1024", "--client-body-timeout", "1s"},
 	})
 	addr := strings.TrimPrefix(gw.URL, "http://")
 	_, port, _ := net.SplitHostPort(addr)
@@ -128,6 +128,16 @@ func TestHTTP3(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("POST of 2 KiB over a 1 KiB limit: %d %q", resp.StatusCode, body)
 	}
+	// A body that stops coming gets 408 after the body timeout.
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write([]byte("partial"))
+	req, _ := http.NewRequest(http.MethodPost, base+"/a/stalled", pr)
+	if resp, err := h3.Do(req); err != nil || resp.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("POST whose body stalls: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	resp, body = h3Do(t, h3, http.MethodGet, base+"/teapot", "")
 	if resp.StatusCode != 418 || body != `{"message":"I'm a teapot"}` {
 		t.Errorf("request-termination over HTTP/3: %d %q", resp.StatusCode, body)
@@ -136,8 +146,9 @@ func TestHTTP3(t *testing.T) {
 	if resp.StatusCode != 404 || !strings.HasPrefix(body, "{\n  \"message\":\"no Route matched with those values\",\n  \"request_id\":") {
 		t.Errorf("no route over HTTP/3: %d %q", resp.StatusCode, body)
 	}
-	if up.Count.Load() != 2 {
-		t.Errorf("upstream saw %d requests, want 2", up.Count.Load())
+	// The stalled body was being streamed upstream when it stopped.
+	if up.Count.Load() != 3 {
+		t.Errorf("upstream saw %d requests, want 3", up.Count.Load())
 	}
 
 	// TCP answers, the proxy's and the gateway's own, announce HTTP/3.
@@ -153,13 +164,13 @@ func TestHTTP3(t *testing.T) {
 	}
 
 	var h3Lines int
-	for _, m := range gw.AccessLog(7) {
+	for _, m := range gw.AccessLog(8) {
 		if m["protocol"] == "HTTP/3.0" {
 			h3Lines++
 		}
 	}
-	if h3Lines != 5 {
-		t.Errorf("%d access-log lines with protocol HTTP/3.0, want 5:\n%s", h3Lines, gw.Stdout())
+	if h3Lines != 6 {
+		t.Errorf("%d access-log lines with protocol HTTP/3.0, want 6:\n%s", h3Lines, gw.Stdout())
 	}
 
 	// A reload that swaps the certificate applies to new QUIC handshakes.
