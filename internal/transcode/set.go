@@ -160,7 +160,8 @@ func (s *Set) Method(fullPath string) (*Method, bool) {
 	return m, ok
 }
 
-// Files is the registry of the set's files and everything they import.
+// Files is the registry of the set's files and everything they import. It is the set's own and
+// read-only: the set's type resolver reads it on every Any.
 func (s *Set) Files() *protoregistry.Files { return s.files }
 
 // Match finds the binding for a request's method and path (which starts with "/" and has no
