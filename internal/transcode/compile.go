@@ -228,6 +228,7 @@ func newSet(reg *protoregistry.Files) (*Set, error) {
 					set:             s,
 					input:           dynamicpb.NewMessageType(md.Input()),
 					output:          dynamicpb.NewMessageType(md.Output()),
+					plan:            newPlan(md.Output(), map[protoreflect.FullName]bool{}),
 				}
 				s.methods[m.FullPath] = m
 				bs, err := methodBindings(m)
