@@ -17,10 +17,15 @@ import (
 // cheaper. It covers the plain shapes that are the bulk of REST answers (proto3 scalars, strings,
 // bytes, enums, repeated fields, nested plain messages and Timestamp) and declines, so the caller
 // falls back to protojson, for anything else: maps, oneofs, explicit presence, other well-known
-// types, and messages with many records, since it rescans a message once per field.
+// types, and messages past the work budget below.
 
-// maxDirectRecords bounds the rescans: a message with more wire records takes protojson's path.
-const maxDirectRecords = 64
+// Each field's value is found by a pass over the message's records, so a message costs fields ×
+// records steps: directBudget bounds that product, past it the message takes protojson's path.
+// stackRecords records are indexed without allocating, enough for any message but long lists.
+const (
+	directBudget = 1 << 16
+	stackRecords = 64
+)
 
 // errFieldNumber is a tag past protobuf's largest field number, which protowire leaves to its
 // callers to refuse.
@@ -85,8 +90,8 @@ type record struct {
 
 // render appends msg's JSON to dst, errDecline when the message is outside the plan's reach.
 func (p *plan) render(dst, msg []byte, o Options) ([]byte, error) {
-	var buf [maxDirectRecords]record
-	recs, err := index(buf[:0], msg)
+	var buf [stackRecords]record
+	recs, err := index(buf[:0], msg, max(stackRecords, directBudget/max(1, len(p.fields))))
 	if err != nil {
 		return nil, err
 	}
@@ -121,8 +126,8 @@ func (p *plan) render(dst, msg []byte, o Options) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
-// index parses msg's records into recs, errDecline past its capacity.
-func index(recs []record, msg []byte) ([]record, error) {
+// index parses msg's records into recs, errDecline past limit records.
+func index(recs []record, msg []byte, limit int) ([]record, error) {
 	for off := 0; off < len(msg); {
 		num, typ, tl := protowire.ConsumeTag(msg[off:])
 		if tl < 0 {
@@ -135,7 +140,7 @@ func index(recs []record, msg []byte) ([]record, error) {
 		if l < 0 {
 			return nil, protowire.ParseError(l)
 		}
-		if len(recs) == cap(recs) {
+		if len(recs) == limit {
 			return nil, errDecline
 		}
 		r := record{num: num, typ: typ, end: off + tl + l}
@@ -376,8 +381,8 @@ const (
 func appendTimestamp(dst, b []byte) ([]byte, error) {
 	var secs int64
 	var nanos int32
-	var buf [maxDirectRecords]record
-	recs, err := index(buf[:0], b)
+	var buf [stackRecords]record
+	recs, err := index(buf[:0], b, stackRecords)
 	if err != nil {
 		return nil, err
 	}

@@ -136,9 +136,15 @@ func TestDirectMatchesProtojson(t *testing.T) {
 func TestDirectDeclines(t *testing.T) {
 	s := plainSet(t)
 	m, _ := s.Method("/plain.S/GetPlain")
-	var many []byte
-	for range maxDirectRecords + 1 {
+	var many, long []byte
+	for range directBudget/len(m.plan.fields) + 1 {
 		many = append(many, wire(21, bt, []byte("x"))...)
+	}
+	for range stackRecords + 1 {
+		long = append(long, wire(21, bt, []byte("x"))...)
+	}
+	if out, err := m.plan.render(nil, long, Options{}); err != nil || !json.Valid(out) {
+		t.Errorf("a list longer than the stack index: %.40s, %v", out, err)
 	}
 	for name, w := range map[string][]byte{
 		"duplicate message": wire(17, bt, wire(1, bt, []byte("a")), 17, bt, wire(2, vt, uint64(1))),
