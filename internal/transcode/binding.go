@@ -97,7 +97,7 @@ func newBinding(m *Method, r *annotations.HttpRule) (*Binding, error) {
 		if leaf.Kind() == protoreflect.MessageKind && !scalarLike(leaf.Message()) {
 			return b, fmt.Errorf("variable %s: message field %s cannot be a path variable", name, leaf.Message().FullName())
 		}
-		b.vars = append(b.vars, pathVar{name: name, fields: fields, deep: varIsDeep(t, i)})
+		b.vars = append(b.vars, pathVar{name: name, label: "path variable " + name, fields: fields, deep: varIsDeep(t, i)})
 		if len(fields) > 1 || leaf.Kind() == protoreflect.MessageKind {
 			b.direct = false
 		}

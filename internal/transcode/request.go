@@ -38,7 +38,7 @@ func (b *Binding) Request(dst []byte, vars Vars, rawQuery string, body []byte) (
 		if err != nil {
 			return nil, err
 		}
-		if err := setField(m, b.vars[i].fields, "path variable "+b.vars[i].name, s); err != nil {
+		if err := setField(m, b.vars[i].fields, b.vars[i].label, s); err != nil {
 			return nil, err
 		}
 	}
@@ -52,7 +52,7 @@ func (b *Binding) directRequest(dst []byte, vars *Vars) ([]byte, error) {
 			return nil, err
 		}
 		fd := b.vars[i].fields[0]
-		v, err := parseScalar(fd, "path variable "+b.vars[i].name, s)
+		v, err := parseScalar(fd, b.vars[i].label, s)
 		if err != nil {
 			return nil, err
 		}

@@ -79,6 +79,7 @@ type Binding struct {
 // pathVar is a template variable resolved at construction to its chain of fields.
 type pathVar struct {
 	name   string
+	label  string // "path variable <name>", for the client's error messages
 	fields []protoreflect.FieldDescriptor
 	deep   bool // captures several segments: %2F stays escaped when decoding
 }
@@ -130,7 +131,7 @@ func (v *Vars) Value(i int) (string, error) {
 	if !pv.deep {
 		s, err := url.PathUnescape(raw)
 		if err != nil {
-			return "", badRequest("path variable " + pv.name + ": invalid percent-encoding")
+			return "", badRequest(pv.label + ": invalid percent-encoding")
 		}
 		return s, nil
 	}
@@ -143,7 +144,7 @@ func (v *Vars) Value(i int) (string, error) {
 		}
 		b.WriteString(raw[:j])
 		if j+2 >= len(raw) || !isHex(raw[j+1]) || !isHex(raw[j+2]) {
-			return "", badRequest("path variable " + pv.name + ": invalid percent-encoding")
+			return "", badRequest(pv.label + ": invalid percent-encoding")
 		}
 		if c := unhex(raw[j+1])<<4 | unhex(raw[j+2]); c == '/' {
 			b.WriteString(raw[j : j+3])
