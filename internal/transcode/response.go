@@ -24,7 +24,7 @@ func (m *Method) ResponseJSON(dst, msg []byte, o Options) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.set.marshalOptions(o).MarshalAppend(dst, out.Interface())
+	return marshalCompact(m.set.marshalOptions(o), dst, out.Interface())
 }
 
 func (m *Method) decodeOutput(msg []byte) (protoreflect.Message, error) {
@@ -48,7 +48,7 @@ func (b *Binding) Response(dst, msg []byte, o Options) ([]byte, error) {
 	}
 	mo := b.Method.set.marshalOptions(o)
 	if fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap() {
-		return mo.MarshalAppend(dst, out.Get(fd).Message().Interface())
+		return marshalCompact(mo, dst, out.Get(fd).Message().Interface())
 	}
 	// A scalar, repeated or map field has no JSON form of its own in protojson: render a message
 	// holding only that field, with its zero value emitted, and take the field's value out.
@@ -57,7 +57,7 @@ func (b *Binding) Response(dst, msg []byte, o Options) ([]byte, error) {
 		only.Set(fd, out.Get(fd))
 	}
 	mo.EmitUnpopulated = true
-	whole, err := mo.Marshal(only.Interface())
+	whole, err := marshalCompact(mo, nil, only.Interface())
 	if err != nil {
 		return nil, err
 	}

@@ -120,3 +120,17 @@ func TestResponseMalformed(t *testing.T) {
 		}
 	}
 }
+
+// protojson adds spaces at random; the answers are compact, the same
+// bytes every time.
+func TestCompact(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"a": 1, "b": [1, 2]}`:         `{"a":1,"b":[1,2]}`,
+		`{"s": "x, \"y\": z\\", "t":1}`: `{"s":"x, \"y\": z\\","t":1}`,
+		"{\n\t\"a\" :\r\n true}":        `{"a":true}`,
+	} {
+		if got := string(compact([]byte(in))); got != want {
+			t.Errorf("compact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

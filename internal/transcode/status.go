@@ -99,7 +99,7 @@ func trimPadding(s string) string {
 }
 
 func appendAny(dst []byte, a *anypb.Any, mo protojson.MarshalOptions) []byte {
-	if out, err := mo.MarshalAppend(dst, a); err == nil {
+	if out, err := marshalCompact(mo, dst, a); err == nil {
 		return out
 	}
 	dst = append(dst, `{"@type":`...)
