@@ -91,8 +91,8 @@ func newBinding(m *Method, r *annotations.HttpRule) (*Binding, error) {
 			return b, err
 		}
 		leaf := fields[len(fields)-1]
-		if leaf.IsList() || leaf.IsMap() {
-			return b, fmt.Errorf("variable %s: a repeated or map field cannot be a path variable", name)
+		if leaf.IsList() || leaf.IsMap() || leaf.Kind() == protoreflect.GroupKind {
+			return b, fmt.Errorf("variable %s: a repeated, map or group field cannot be a path variable", name)
 		}
 		if leaf.Kind() == protoreflect.MessageKind && !scalarLike(leaf.Message()) {
 			return b, fmt.Errorf("variable %s: message field %s cannot be a path variable", name, leaf.Message().FullName())
