@@ -42,7 +42,7 @@ func (b *Binding) Request(dst []byte, vars Vars, rawQuery string, body []byte) (
 			return nil, err
 		}
 	}
-	return proto.MarshalOptions{}.MarshalAppend(dst, m.Interface())
+	return marshalRequest(dst, m.Interface())
 }
 
 func (b *Binding) directRequest(dst []byte, vars *Vars) ([]byte, error) {
@@ -67,7 +67,17 @@ func (m *Method) RequestFromJSON(dst, body []byte) ([]byte, error) {
 	if err := m.set.unmarshalJSON(body, msg.Interface()); err != nil {
 		return nil, err
 	}
-	return proto.MarshalOptions{}.MarshalAppend(dst, msg.Interface())
+	return marshalRequest(dst, msg.Interface())
+}
+
+// marshalRequest encodes a request message; what can fail here is the client's (a proto2 required
+// field left out), so it is a 400.
+func marshalRequest(dst []byte, m proto.Message) ([]byte, error) {
+	out, err := proto.MarshalOptions{}.MarshalAppend(dst, m)
+	if err != nil {
+		return nil, badRequest("request message: " + trimProtoPrefix(err.Error()))
+	}
+	return out, nil
 }
 
 func (s *Set) unmarshalJSON(body []byte, m proto.Message) error {

@@ -167,3 +167,22 @@ func TestRequestFromJSON(t *testing.T) {
 		t.Error("unknown field accepted")
 	}
 }
+
+func TestRequestRequiredField(t *testing.T) {
+	s, err := CompileSource(map[string]string{"p2.proto": `syntax = "proto2";
+package p2;
+import "google/api/annotations.proto";
+message R { required string id = 1; optional string name = 2; }
+service S { rpc Get(R) returns (R) { option (google.api.http) = { get: "/v1/r" }; } }`}, "p2.proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, vars, _ := s.Match("GET", "/v1/r")
+	_, err = b.Request(nil, vars, "name=x", nil)
+	if e, ok := err.(*Error); !ok || e.Status != 400 || !strings.Contains(e.Message, "p2.R.id") {
+		t.Fatalf("error %v, want a 400 naming the required field", err)
+	}
+	if _, err := b.Request(nil, vars, "id=1", nil); err != nil {
+		t.Fatal(err)
+	}
+}
