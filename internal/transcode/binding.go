@@ -84,7 +84,8 @@ func newBinding(m *Method, r *annotations.HttpRule) (*Binding, error) {
 	}
 	b.tmpl = t
 	in := m.Desc.Input()
-	b.direct = b.Body == ""
+	// proto2 required fields need the marshaller's check, which the direct encoding skips.
+	b.direct = b.Body == "" && !hasRequired(in)
 	for i, name := range t.vars {
 		fields, err := fieldChain(in, name)
 		if err != nil {
@@ -162,6 +163,16 @@ func scalarLike(md protoreflect.MessageDescriptor) bool {
 		"google.protobuf.UInt64Value", "google.protobuf.Int32Value", "google.protobuf.UInt32Value",
 		"google.protobuf.BoolValue", "google.protobuf.StringValue", "google.protobuf.BytesValue":
 		return true
+	}
+	return false
+}
+
+func hasRequired(md protoreflect.MessageDescriptor) bool {
+	fields := md.Fields()
+	for i := range fields.Len() {
+		if fields.Get(i).Cardinality() == protoreflect.Required {
+			return true
+		}
 	}
 	return false
 }

@@ -173,7 +173,10 @@ func TestRequestRequiredField(t *testing.T) {
 package p2;
 import "google/api/annotations.proto";
 message R { required string id = 1; optional string name = 2; }
-service S { rpc Get(R) returns (R) { option (google.api.http) = { get: "/v1/r" }; } }`}, "p2.proto")
+service S {
+  rpc Get(R) returns (R) { option (google.api.http) = { get: "/v1/r" }; }
+  rpc ByName(R) returns (R) { option (google.api.http) = { get: "/v1/r/{name}" }; }
+}`}, "p2.proto")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,5 +187,9 @@ service S { rpc Get(R) returns (R) { option (google.api.http) = { get: "/v1/r" }
 	}
 	if _, err := b.Request(nil, vars, "id=1", nil); err != nil {
 		t.Fatal(err)
+	}
+	b, vars, _ = s.Match("GET", "/v1/r/x")
+	if _, err := b.Request(nil, vars, "", nil); err == nil {
+		t.Fatal("a path-only request without the required field was built")
 	}
 }
