@@ -176,3 +176,25 @@ func hasRequired(md protoreflect.MessageDescriptor) bool {
 	}
 	return false
 }
+
+// requiredWithin reports whether md or a message type it holds has a required field.
+func requiredWithin(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+	if seen[md.FullName()] {
+		return false
+	}
+	seen[md.FullName()] = true
+	if hasRequired(md) {
+		return true
+	}
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.IsMap() {
+			fd = fd.MapValue()
+		}
+		if fd.Message() != nil && requiredWithin(fd.Message(), seen) {
+			return true
+		}
+	}
+	return false
+}

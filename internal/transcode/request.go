@@ -42,7 +42,7 @@ func (b *Binding) Request(dst []byte, vars Vars, rawQuery string, body []byte) (
 			return nil, err
 		}
 	}
-	return marshalRequest(dst, m.Interface())
+	return marshalRequest(dst, m.Interface(), b.Method.noRequired)
 }
 
 func (b *Binding) directRequest(dst []byte, vars *Vars) ([]byte, error) {
@@ -67,13 +67,14 @@ func (m *Method) RequestFromJSON(dst, body []byte) ([]byte, error) {
 	if err := m.set.unmarshalJSON(body, msg.Interface()); err != nil {
 		return nil, err
 	}
-	return marshalRequest(dst, msg.Interface())
+	return marshalRequest(dst, msg.Interface(), m.noRequired)
 }
 
 // marshalRequest encodes a request message; what can fail here is the client's (a proto2 required
-// field left out), so it is a 400.
-func marshalRequest(dst []byte, m proto.Message) ([]byte, error) {
-	out, err := proto.MarshalOptions{}.MarshalAppend(dst, m)
+// field left out), so it is a 400. The walk that looks for unset required fields is skipped for
+// types that have none (every proto3 type).
+func marshalRequest(dst []byte, m proto.Message, noRequired bool) ([]byte, error) {
+	out, err := proto.MarshalOptions{AllowPartial: noRequired}.MarshalAppend(dst, m)
 	if err != nil {
 		return nil, badRequest("request message: " + trimProtoPrefix(err.Error()))
 	}
@@ -84,7 +85,8 @@ func (s *Set) unmarshalJSON(body []byte, m proto.Message) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
-	if err := (protojson.UnmarshalOptions{Resolver: s.types}).Unmarshal(body, m); err != nil {
+	// Required fields are checked once, when the whole request is marshalled.
+	if err := (protojson.UnmarshalOptions{Resolver: s.types, AllowPartial: true}).Unmarshal(body, m); err != nil {
 		return badRequest("invalid JSON body: " + trimProtoPrefix(err.Error()))
 	}
 	return nil

@@ -173,7 +173,9 @@ func TestRequestRequiredField(t *testing.T) {
 package p2;
 import "google/api/annotations.proto";
 message R { required string id = 1; optional string name = 2; }
+message Outer { optional R r = 1; }
 service S {
+  rpc Post(Outer) returns (R) { option (google.api.http) = { post: "/v1/outer" body: "*" }; }
   rpc Get(R) returns (R) { option (google.api.http) = { get: "/v1/r" }; }
   rpc ByName(R) returns (R) { option (google.api.http) = { get: "/v1/r/{name}" }; }
 }`}, "p2.proto")
@@ -191,5 +193,9 @@ service S {
 	b, vars, _ = s.Match("GET", "/v1/r/x")
 	if _, err := b.Request(nil, vars, "", nil); err == nil {
 		t.Fatal("a path-only request without the required field was built")
+	}
+	b, vars, _ = s.Match("POST", "/v1/outer")
+	if _, err := b.Request(nil, vars, "", []byte(`{"r":{"name":"x"}}`)); err == nil {
+		t.Fatal("a body without the nested required field was accepted")
 	}
 }

@@ -59,6 +59,7 @@ type Method struct {
 	set           *Set
 	input, output protoreflect.MessageType
 	plan          *plan // renders the output without protojson; nil when its shape is not covered
+	noRequired    bool  // the input type and those it holds have no proto2 required field
 }
 
 // Binding is one google.api.http rule of a method (its own or one of its additional_bindings).
