@@ -84,8 +84,7 @@ func newBinding(m *Method, r *annotations.HttpRule) (*Binding, error) {
 	}
 	b.tmpl = t
 	in := m.Desc.Input()
-	// proto2 required fields need the marshaller's check, which the direct encoding skips.
-	b.direct = b.Body == "" && !hasRequired(in)
+	scalarVars := true
 	for i, name := range t.vars {
 		fields, err := fieldChain(in, name)
 		if err != nil {
@@ -100,9 +99,13 @@ func newBinding(m *Method, r *annotations.HttpRule) (*Binding, error) {
 		}
 		b.vars = append(b.vars, pathVar{name: name, label: "path variable " + name, fields: fields, deep: varIsDeep(t, i)})
 		if len(fields) > 1 || leaf.Kind() == protoreflect.MessageKind {
-			b.direct = false
+			scalarVars = false
 		}
 	}
+	// proto2 required fields need the marshaller's check, which the direct encoding skips; the
+	// input plan exists for proto3 types only.
+	b.direct = scalarVars && b.Body == "" && !hasRequired(in)
+	b.directBody = scalarVars && b.Body == "*" && m.inPlan != nil
 	switch b.Body {
 	case "", "*":
 	default:

@@ -229,6 +229,7 @@ func newSet(reg *protoregistry.Files) (*Set, error) {
 					input:           dynamicpb.NewMessageType(md.Input()),
 					output:          dynamicpb.NewMessageType(md.Output()),
 					plan:            newPlan(md.Output(), map[protoreflect.FullName]bool{}),
+					inPlan:          newPlan(md.Input(), map[protoreflect.FullName]bool{}),
 					noRequired:      !requiredWithin(md.Input(), map[protoreflect.FullName]bool{}),
 				}
 				s.methods[m.FullPath] = m

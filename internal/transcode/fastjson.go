@@ -36,7 +36,8 @@ var errDecline = errors.New("not rendered directly")
 
 // plan is how to render one message type directly; nil when the type is not covered.
 type plan struct {
-	fields []planField // in declaration order, as protojson writes them
+	fields []planField    // in declaration order, as protojson writes them
+	byKey  map[string]int // JSON and proto names to fields' indexes, for decoding
 }
 
 type planField struct {
@@ -46,6 +47,7 @@ type planField struct {
 	list, timestamp   bool
 	jsonKey, protoKey string // quoted and followed by a colon
 	sub               *plan
+	enumByName        map[string]protoreflect.EnumNumber // for decoding, without a string per value
 }
 
 // newPlan builds the plan of md, or nil. seen breaks recursion: a recursive type is not covered.
@@ -57,7 +59,7 @@ func newPlan(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]b
 	seen[md.FullName()] = true
 	defer delete(seen, md.FullName())
 	fields := md.Fields()
-	p := &plan{fields: make([]planField, 0, fields.Len())}
+	p := &plan{fields: make([]planField, 0, fields.Len()), byKey: make(map[string]int, 2*fields.Len())}
 	for i := range fields.Len() {
 		fd := fields.Get(i)
 		f := planField{fd: fd, num: fd.Number(), kind: fd.Kind(), list: fd.IsList(),
@@ -73,7 +75,15 @@ func newPlan(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]b
 			}
 		case fd.HasPresence():
 			return nil
+		case fd.Kind() == protoreflect.EnumKind:
+			values := fd.Enum().Values()
+			f.enumByName = make(map[string]protoreflect.EnumNumber, values.Len())
+			for j := range values.Len() {
+				f.enumByName[string(values.Get(j).Name())] = values.Get(j).Number()
+			}
 		}
+		p.byKey[fd.JSONName()] = len(p.fields)
+		p.byKey[string(fd.Name())] = len(p.fields)
 		p.fields = append(p.fields, f)
 	}
 	return p

@@ -13,9 +13,10 @@ import (
 
 const plainProto = `syntax = "proto3";
 package plain;
+import "google/api/annotations.proto";
 import "google/protobuf/timestamp.proto";
 enum E { E_ZERO = 0; E_ONE = 1; }
-message Inner { string name = 1; repeated int32 n = 2; }
+message Inner { string name = 1; repeated int32 n = 2; int32 page_size = 3; }
 message Plain {
   string s = 1; int32 i32 = 2; int64 i64 = 3; uint32 u32 = 4; uint64 u64 = 5;
   sint32 si32 = 6; sint64 si64 = 7; fixed32 f32 = 8; fixed64 f64 = 9; sfixed32 sf32 = 10;
@@ -34,6 +35,7 @@ service S {
   rpc GetMap(Plain) returns (WithMap);
   rpc GetOptional(Plain) returns (WithOptional);
   rpc GetRecursive(Plain) returns (Recursive);
+  rpc PutPlain(Plain) returns (Plain) { option (google.api.http) = { put: "/v1/plain/{s}" body: "*" }; }
 }
 `
 

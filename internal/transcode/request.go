@@ -22,7 +22,12 @@ const maxQueryDepth = 16
 // the path variables. Every client mistake is an *Error naming the field or parameter.
 func (b *Binding) Request(dst []byte, vars Vars, rawQuery string, body []byte) ([]byte, error) {
 	if b.direct && rawQuery == "" {
-		return b.directRequest(dst, &vars)
+		return b.appendVars(dst, &vars)
+	}
+	if b.directBody {
+		if out, err := b.Method.inPlan.encodeJSON(dst, body); err == nil {
+			return b.appendVars(out, &vars)
+		}
 	}
 	m := b.Method.input.New()
 	if err := b.readBody(m, body); err != nil {
@@ -45,7 +50,8 @@ func (b *Binding) Request(dst []byte, vars Vars, rawQuery string, body []byte) (
 	return marshalRequest(dst, m.Interface(), b.Method.noRequired)
 }
 
-func (b *Binding) directRequest(dst []byte, vars *Vars) ([]byte, error) {
+// appendVars encodes top-level scalar path variables straight to the wire.
+func (b *Binding) appendVars(dst []byte, vars *Vars) ([]byte, error) {
 	for i := range b.vars {
 		s, err := vars.Value(i)
 		if err != nil {

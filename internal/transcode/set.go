@@ -59,6 +59,7 @@ type Method struct {
 	set           *Set
 	input, output protoreflect.MessageType
 	plan          *plan // renders the output without protojson; nil when its shape is not covered
+	inPlan        *plan // encodes a JSON body without protojson; nil when its shape is not covered
 	noRequired    bool  // the input type and those it holds have no proto2 required field
 }
 
@@ -75,6 +76,10 @@ type Binding struct {
 	// direct is set when the message is only the template's variables, each a top-level scalar:
 	// then a request without a query is encoded straight to the wire, with no message built.
 	direct bool
+	// directBody is set for body "*" into a message the direct encoder covers, with the same
+	// kind of variables: the body's wire form is written from the JSON, the variables after it
+	// (the last occurrence of a field wins on decoding, so they override the body as they must).
+	directBody bool
 }
 
 // pathVar is a template variable resolved at construction to its chain of fields.
