@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -94,11 +96,12 @@ func grpcWebDo(t *testing.T, req *http.Request) webCall {
 		t.Fatalf("reading the answer: %v", err)
 	}
 	call := webCall{resp: resp, raw: raw}
-	if resp.StatusCode != http.StatusOK {
+	ct := resp.Header.Get("Content-Type")
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(ct, "application/grpc-web") {
 		return call
 	}
 	body := raw
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/grpc-web-text") {
+	if strings.HasPrefix(ct, "application/grpc-web-text") {
 		body = decodeQuanta(t, raw)
 	}
 	call.msgs, call.trailer = splitWebFrames(t, body)
@@ -358,4 +361,82 @@ func TestGrpcWebServerStreaming(t *testing.T) {
 		t.Errorf("second message %v", s)
 	}
 	up.Health.Shutdown() // ends every watch with NOT_SERVING, then the stream stays open
+}
+
+// healthProto is grpc.health.v1 as a .proto file, for the JSON modes.
+const healthProto = `syntax = "proto3";
+package grpc.health.v1;
+message HealthCheckRequest { string service = 1; }
+message HealthCheckResponse {
+  enum ServingStatus { UNKNOWN = 0; SERVING = 1; NOT_SERVING = 2; SERVICE_UNKNOWN = 3; }
+  ServingStatus status = 1;
+}
+service Health {
+  rpc Check(HealthCheckRequest) returns (HealthCheckResponse);
+  rpc Watch(HealthCheckRequest) returns (stream HealthCheckResponse);
+}
+`
+
+func TestGrpcWebJSON(t *testing.T) {
+	up := startGrpcUpstream(t)
+	protoPath := filepath.Join(t.TempDir(), "health.proto")
+	if err := os.WriteFile(protoPath, []byte(healthProto), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: health
+  url: grpc://%s
+  routes:
+  - name: json
+    paths: [/json]
+    plugins:
+    - name: grpc-web
+      config:
+        proto: %s
+        pass_stripped_path: true
+`, up.Addr, protoPath)
+	gw := gwtest.Start(t, cfg, gwtest.Options{})
+	url := gw.URL + "/json/grpc.health.v1.Health/"
+	req := []byte(`{"service":"` + grpcService + `"}`)
+
+	for _, tc := range []struct{ contentType, body string }{
+		{"application/grpc-web+json", string(webFrame(0, req))},
+		{"application/grpc-web-text+json", base64.StdEncoding.EncodeToString(webFrame(0, req))},
+	} {
+		call := grpcWebDo(t, grpcWebRequest(t, url+"Check", tc.contentType, []byte(tc.body)))
+		if call.resp.Header.Get("Content-Type") != tc.contentType || len(call.msgs) != 1 || string(call.msgs[0]) != `{"status":"SERVING"}` ||
+			call.trailer["grpc-status"] != "0" {
+			t.Errorf("%s: %d %q %q %v", tc.contentType, call.resp.StatusCode, call.resp.Header.Get("Content-Type"), call.msgs, call.trailer)
+		}
+	}
+	call := grpcWebDo(t, grpcWebRequest(t, url+"Check", "application/grpc-web+json", webFrame(0, []byte(`{"service":"nope"}`))))
+	if len(call.msgs) != 0 || call.trailer["grpc-status"] != "5" {
+		t.Errorf("unknown service: %q %v", call.msgs, call.trailer)
+	}
+
+	// Kong's plain JSON: no frames, no trailer; a failed call gets
+	// grpc-gateway's status and body.
+	for _, tc := range []struct {
+		name, path, body string
+		status           int
+		want             string
+	}{
+		{"call", "Check", string(req), 200, `{"status":"SERVING"}`},
+		{"gRPC error", "Check", `{"service":"nope"}`, 404, `{"code":5,"message":"unknown service","details":[]}`},
+		{"unknown field", "Check", `{"servce":"x"}`, 400, "servce"},
+		{"not JSON", "Check", `{`, 400, "invalid JSON"},
+		{"method not in the proto", "Nope", `{}`, 400, "Unknown gRPC method"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			call := grpcWebDo(t, grpcWebRequest(t, url+tc.path, "application/json", []byte(tc.body)))
+			if call.resp.StatusCode != tc.status || !strings.Contains(string(call.raw), tc.want) {
+				t.Errorf("got %d %q, want %d %q", call.resp.StatusCode, call.raw, tc.status, tc.want)
+			}
+			if tc.status == 200 && (string(call.raw) != tc.want || call.resp.Header.Get("Content-Type") != "application/json") {
+				t.Errorf("answer %q %q", call.resp.Header.Get("Content-Type"), call.raw)
+			}
+		})
+	}
 }

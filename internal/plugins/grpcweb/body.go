@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"net/http"
 	"strconv"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/transcode"
 )
 
 // gRPC status codes the plugin answers with itself.
@@ -34,13 +36,12 @@ type webBody struct {
 	src  io.Reader
 	mode *mode
 	max  int
-	// trailer is the upstream's trailer, filled by the gateway when src
-	// returned io.EOF.
-	trailer *http.Header
-	// render appends the JSON of one upstream message (JSON modes).
-	render func(dst, msg []byte) ([]byte, error)
-	// codec is the JSON modes' transcoder.
-	codec *jsonCodec
+	// resp is the client's response: its Trailer is the upstream's,
+	// filled by the gateway when src returned io.EOF.
+	resp *plugin.Response
+	// The JSON modes' proto and method.
+	set    *transcode.Set
+	method *transcode.Method
 
 	// The trailers-only answer's status fields, moved out of the headers.
 	status, message, details string
@@ -60,6 +61,7 @@ type webBody struct {
 	tail    []byte
 	tailBuf [256]byte
 	done    bool
+	emitted bool  // output was handed out
 	err     error // handed out once the output before it is
 }
 
@@ -78,7 +80,7 @@ func (b *webBody) Read(p []byte) (int, error) {
 			}
 			return 0, io.EOF
 		}
-		if b.mode.text || b.render != nil || len(p) < 16 {
+		if b.mode.text || b.method != nil || len(p) < 16 {
 			b.fill()
 			continue
 		}
@@ -91,6 +93,7 @@ func (b *webBody) Read(p []byte) (int, error) {
 			b.end(err)
 		}
 		if k > 0 {
+			b.emitted = true
 			return k, nil
 		}
 	}
@@ -101,7 +104,7 @@ func (b *webBody) fill() {
 	if b.scratch == nil {
 		b.scratch = make([]byte, scratchSize)
 	}
-	if b.render != nil {
+	if b.method != nil {
 		n, err := b.src.Read(b.scratch)
 		b.out = b.out[:0]
 		b.transcode(b.scratch[:n])
@@ -125,6 +128,7 @@ func (b *webBody) fill() {
 // quantum by quantum, so padded pieces one after the other read as one
 // stream, and no byte waits for the next message to be sent.
 func (b *webBody) emit(p []byte) int {
+	b.emitted = true
 	if len(b.enc) > 0 {
 		n := copy(p, b.enc)
 		b.enc = b.enc[n:]
@@ -215,7 +219,7 @@ func (b *webBody) rendered() {
 	if b.mode.framed {
 		b.out = append(b.out, 0, 0, 0, 0, 0)
 	}
-	out, err := b.render(b.out, b.msg)
+	out, err := b.method.ResponseJSON(b.out, b.msg, jsonOptions)
 	if err != nil {
 		// The upstream's message does not fit the proto: its answer is
 		// malformed for this call.
@@ -266,11 +270,9 @@ func (b *webBody) end(err error) {
 		b.err = errTruncated
 		return
 	}
-	if b.mode.framed {
-		var t http.Header
-		if b.trailer != nil {
-			t = *b.trailer
-		}
-		b.tail = appendTrailer(b.tailBuf[:0], b.status, b.message, b.details, t)
+	if !b.mode.framed {
+		b.endJSON()
+		return
 	}
+	b.tail = appendTrailer(b.tailBuf[:0], b.status, b.message, b.details, b.resp.Trailer)
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
 // frame is one gRPC(-Web) frame.
@@ -74,11 +76,10 @@ func decodeText(t *testing.T, s []byte) []byte {
 	return d.out
 }
 
-func bodyOf(m *mode, src string, trailer http.Header, wrap func(io.Reader) io.Reader) (*webBody, *http.Header) {
-	dst := new(http.Header)
-	b := &webBody{mode: m, max: 64, trailer: dst}
-	b.src = wrap(&upstream{r: strings.NewReader(src), dst: dst, trailer: trailer})
-	return b, dst
+func bodyOf(m *mode, src string, trailer http.Header, wrap func(io.Reader) io.Reader) *webBody {
+	b := &webBody{mode: m, max: 64, resp: &plugin.Response{Status: 200}}
+	b.src = wrap(&upstream{r: strings.NewReader(src), dst: &b.resp.Trailer, trailer: trailer})
+	return b
 }
 
 func TestWebBody(t *testing.T) {
@@ -122,7 +123,7 @@ func TestWebBody(t *testing.T) {
 		for wname, wrap := range wraps {
 			for _, m := range []*mode{binaryMode, textMode} {
 				t.Run(tc.name+"/"+wname+"/"+m.contentType[0], func(t *testing.T) {
-					b, _ := bodyOf(m, tc.src, tc.trailer, wrap)
+					b := bodyOf(m, tc.src, tc.trailer, wrap)
 					b.status = tc.status
 					got, err := io.ReadAll(b)
 					if !errors.Is(err, tc.readErr) {
@@ -165,7 +166,7 @@ func sorted(s []string) []string {
 
 // A text answer read through tiny buffers is still whole base64 pieces.
 func TestWebBodyTextSmallReads(t *testing.T) {
-	b, _ := bodyOf(modeOf("application/grpc-web-text"), frame(0, "hello there"), http.Header{"Grpc-Status": {"0"}},
+	b := bodyOf(modeOf("application/grpc-web-text"), frame(0, "hello there"), http.Header{"Grpc-Status": {"0"}},
 		func(r io.Reader) io.Reader { return r })
 	var out bytes.Buffer
 	p := make([]byte, 3)
@@ -188,7 +189,7 @@ func TestWebBodyTextSmallReads(t *testing.T) {
 // An upstream read error reaches the gateway after the bytes before it.
 func TestWebBodyUpstreamError(t *testing.T) {
 	reset := errors.New("stream reset")
-	b := &webBody{mode: modeOf("application/grpc-web"), max: 64, trailer: new(http.Header),
+	b := &webBody{mode: modeOf("application/grpc-web"), max: 64, resp: &plugin.Response{},
 		src: io.MultiReader(strings.NewReader(frame(0, "abc")), iotest.ErrReader(reset))}
 	got, err := io.ReadAll(b)
 	if err != reset || string(got) != frame(0, "abc") {

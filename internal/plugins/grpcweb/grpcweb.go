@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/transcode"
 )
 
 // Config mirrors Kong's grpc-web schema.
@@ -65,7 +66,7 @@ var (
 type instance struct {
 	origin       []string // nil: no Access-Control-Allow-Origin
 	passStripped bool
-	proto        *protoSet // nil without proto
+	proto        *transcode.Set // nil without proto
 	max          int
 }
 
@@ -80,7 +81,7 @@ func New(cfg any, _ plugin.Env) (plugin.Instance, error) {
 		in.origin = []string{c.AllowOriginHeader}
 	}
 	if c.Proto != "" {
-		set, err := loadProto(c.Proto)
+		set, err := transcode.Compile(c.Proto)
 		if err != nil {
 			return nil, plugin.FieldError("proto", err.Error())
 		}
@@ -116,7 +117,7 @@ func (in *instance) Access(c *plugin.Ctx) error {
 		// the client called, as Kong sends it.
 		c.Path = c.ClientPath
 	}
-	b := &webBody{mode: m, max: in.max, trailer: &c.Resp.Trailer}
+	b := &webBody{mode: m, max: in.max, resp: &c.Resp}
 	if m.json {
 		if err := in.jsonCall(c, b); err != nil {
 			return err
@@ -126,7 +127,7 @@ func (in *instance) Access(c *plugin.Ctx) error {
 		b.scratch = make([]byte, scratchSize)
 		body, err := readBody(r.Body, m.text, r.ContentLength, in.max+5, b.scratch)
 		if err == nil && m.json {
-			body, err = b.codec.request(body, m.framed)
+			body, err = requestJSON(b.method, body, m.framed)
 		}
 		if err != nil {
 			return bodyExit(err)
@@ -155,6 +156,8 @@ func bodyExit(err error) *plugin.Exit {
 		return plugin.NewExit(http.StatusRequestEntityTooLarge, "Request body too large")
 	case err == errBadText:
 		return plugin.NewExit(http.StatusBadRequest, "Request body is not valid base64")
+	case err == errNotOneFrame:
+		return plugin.NewExit(http.StatusBadRequest, "Request body is not one uncompressed gRPC-Web frame")
 	}
 	return plugin.NewExit(http.StatusBadRequest, "Could not read the request body")
 }
@@ -215,9 +218,6 @@ func (in *instance) HeaderFilter(c *plugin.Ctx) {
 		delete(h, "Grpc-Status")
 		delete(h, "Grpc-Message")
 		delete(h, "Grpc-Status-Details-Bin")
-	}
-	if b.codec != nil {
-		b.codec.headers(c, b)
 	}
 }
 
