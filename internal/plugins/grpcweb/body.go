@@ -1,6 +1,7 @@
 package grpcweb
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -60,10 +61,19 @@ type webBody struct {
 	// tail is the trailer frame, handed out after pending.
 	tail    []byte
 	tailBuf [256]byte
+	// req is the request body the gateway sends, when it is not the
+	// client's own.
+	req     requestBody
 	done    bool
 	emitted bool  // output was handed out
 	err     error // handed out once the output before it is
 }
+
+// requestBody is a request body in memory, closed as a no-op; part of
+// webBody, so that it costs no allocation of its own.
+type requestBody struct{ bytes.Reader }
+
+func (requestBody) Close() error { return nil }
 
 func (b *webBody) Read(p []byte) (int, error) {
 	for {

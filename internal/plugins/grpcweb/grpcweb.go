@@ -1,7 +1,6 @@
 package grpcweb
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -132,7 +131,8 @@ func (in *instance) Access(c *plugin.Ctx) error {
 		if err != nil {
 			return bodyExit(err)
 		}
-		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		b.req.Reset(body)
+		r.Body, r.ContentLength = &b.req, int64(len(body))
 	} else if r.ContentLength > int64(in.max+5) {
 		return bodyExit(errTooLarge)
 	}
