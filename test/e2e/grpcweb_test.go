@@ -291,7 +291,8 @@ func TestGrpcWebPreflightAndOrigin(t *testing.T) {
 		resp, body := gwtest.Do(t, req)
 		h := resp.Header
 		if resp.StatusCode != 200 || h.Get("Access-Control-Allow-Origin") != tc.origin || h.Get("Access-Control-Allow-Methods") != "POST" ||
-			h.Get("Access-Control-Allow-Headers") != "content-type,x-grpc-web,x-user-agent,x-grpc-web,authorization" {
+			h.Get("Access-Control-Allow-Headers") != "content-type,x-grpc-web,x-user-agent,x-grpc-web,authorization" ||
+			h.Get("Content-Type") != "application/grpc-web-text+proto" || body != "OK" {
 			t.Errorf("%s preflight: %d %v %q", tc.path, resp.StatusCode, h, body)
 		}
 	}
