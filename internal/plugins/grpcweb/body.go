@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net/http"
 	"strconv"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -76,6 +77,9 @@ type requestBody struct{ bytes.Reader }
 func (requestBody) Close() error { return nil }
 
 func (b *webBody) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	for {
 		if len(b.enc) > 0 || len(b.pending) > 0 {
 			return b.emit(p), nil
@@ -84,7 +88,7 @@ func (b *webBody) Read(p []byte) (int, error) {
 			b.pending, b.tail = b.tail, nil
 			continue
 		}
-		if b.done || len(p) == 0 {
+		if b.done {
 			if b.err != nil {
 				return 0, b.err
 			}
@@ -258,11 +262,19 @@ func (b *webBody) header(h []byte) (int, bool) {
 	return int(n), true
 }
 
-// fail ends the body with a trailer frame of its own status.
+// fail ends the body with a status of its own: a trailer frame; in plain
+// JSON, which has none, a 502 with the error body when nothing was
+// produced yet, else a cut answer.
 func (b *webBody) fail(code int, msg string) {
 	b.done = true
-	if b.mode.framed {
+	switch {
+	case b.mode.framed:
 		b.tail = appendTrailer(b.tailBuf[:0], strconv.Itoa(code), msg, "", nil)
+	case !b.emitted && len(b.out) == 0:
+		b.resp.Status = http.StatusBadGateway
+		b.tail = b.set.ErrorJSON(b.tailBuf[:0], code, msg, "", jsonOptions)
+	default:
+		b.err = errors.New(msg)
 	}
 }
 
