@@ -306,24 +306,88 @@ func TestGrpcWebPreflightAndOrigin(t *testing.T) {
 }
 
 // A server-streaming call's messages reach the browser as they are sent,
-// each a whole base64 piece in text mode.
+// each a whole base64 piece in text mode, protobuf or JSON.
 func TestGrpcWebServerStreaming(t *testing.T) {
 	up := startGrpcUpstream(t)
-	gw := gwtest.Start(t, grpcWebConfig(up.Addr), gwtest.Options{})
-	body := base64.StdEncoding.EncodeToString(webFrame(0, healthCheck(t, grpcService)))
-	req := grpcWebRequest(t, gw.URL+"/grpc.health.v1.Health/Watch", "application/grpc-web-text", []byte(body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
+	protoPath := filepath.Join(t.TempDir(), "health.proto")
+	if err := os.WriteFile(protoPath, []byte(healthProto), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: health
+  url: grpc://%s
+  routes:
+  - name: web
+    paths: [/s]
+    plugins:
+    - name: grpc-web
+      config:
+        proto: %s
+        pass_stripped_path: true
+`, up.Addr, protoPath), gwtest.Options{})
+	for _, tc := range []struct {
+		contentType string
+		request     func(service string) []byte
+		status      func(t *testing.T, msg []byte) string
+	}{
+		{"application/grpc-web-text", func(s string) []byte { return healthCheck(t, s) },
+			func(t *testing.T, msg []byte) string { return checkStatus(t, msg).String() }},
+		{"application/grpc-web-text+json", func(s string) []byte { return []byte(`{"service":"` + s + `"}`) },
+			func(t *testing.T, msg []byte) string {
+				s, ok := strings.CutPrefix(string(msg), `{"status":"`)
+				if !ok {
+					t.Fatalf("message %q", msg)
+				}
+				return strings.TrimSuffix(s, `"}`)
+			}},
+	} {
+		t.Run(tc.contentType, func(t *testing.T) {
+			service := "watch-" + tc.contentType
+			up.Health.SetServingStatus(service, healthpb.HealthCheckResponse_SERVING)
+			body := base64.StdEncoding.EncodeToString(webFrame(0, tc.request(service)))
+			req := grpcWebRequest(t, gw.URL+"/s/grpc.health.v1.Health/Watch", tc.contentType, []byte(body))
+			// The head, too, waits for the first message: bound the wait.
+			resp, err := http.DefaultClient.Do(req.WithContext(grpcCtx(t)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			msgs := readTextFrames(resp.Body)
+			next := func() []byte {
+				select {
+				case m, ok := <-msgs:
+					if !ok {
+						t.Fatal("stream ended")
+					}
+					return m
+				case <-time.After(5 * time.Second):
+					t.Fatal("no message within 5s: not flushed")
+				}
+				return nil
+			}
+			if s := tc.status(t, next()); s != "SERVING" {
+				t.Errorf("first message %v", s)
+			}
+			up.Health.SetServingStatus(service, healthpb.HealthCheckResponse_NOT_SERVING)
+			if s := tc.status(t, next()); s != "NOT_SERVING" {
+				t.Errorf("second message %v", s)
+			}
+		})
+	}
+}
+
+// readTextFrames decodes a text-mode answer as it arrives and sends the
+// payload of each frame on the channel, closed when the body ends.
+func readTextFrames(body io.Reader) <-chan []byte {
 	msgs := make(chan []byte, 4)
 	go func() {
 		defer close(msgs)
 		var buf, pending []byte
 		chunk := make([]byte, 512)
 		for {
-			n, err := resp.Body.Read(chunk)
+			n, err := body.Read(chunk)
 			buf = append(buf, chunk[:n]...)
 			whole := len(buf) / 4 * 4
 			for i := 0; i < whole; i += 4 {
@@ -344,26 +408,7 @@ func TestGrpcWebServerStreaming(t *testing.T) {
 			}
 		}
 	}()
-	next := func() []byte {
-		select {
-		case m, ok := <-msgs:
-			if !ok {
-				t.Fatal("stream ended")
-			}
-			return m
-		case <-time.After(5 * time.Second):
-			t.Fatal("no message within 5s: not flushed")
-		}
-		return nil
-	}
-	if s := checkStatus(t, next()); s != healthpb.HealthCheckResponse_SERVING {
-		t.Errorf("first message %v", s)
-	}
-	up.Health.SetServingStatus(grpcService, healthpb.HealthCheckResponse_NOT_SERVING)
-	if s := checkStatus(t, next()); s != healthpb.HealthCheckResponse_NOT_SERVING {
-		t.Errorf("second message %v", s)
-	}
-	up.Health.Shutdown() // ends every watch with NOT_SERVING, then the stream stays open
+	return msgs
 }
 
 // healthProto is grpc.health.v1 as a .proto file, for the JSON modes.
