@@ -86,7 +86,7 @@ func webFrame(flags byte, msg []byte) []byte {
 // quantum by quantum in text mode, as browsers' clients read it).
 func grpcWebDo(t *testing.T, req *http.Request) webCall {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req.WithContext(grpcCtx(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
