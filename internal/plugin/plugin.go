@@ -195,7 +195,9 @@ type HeaderFilter interface {
 // filter may still set c.Resp.Status and c.Resp.Header in its first Read
 // (a gRPC transcoder reads a unary answer whole and answers with the
 // status its trailer names). c.Resp.Trailer is set once the reader it
-// wraps has returned io.EOF.
+// wraps has returned io.EOF; a filter that rendered the trailer into the
+// body (gRPC-Web, a transcoder) sets it to nil, and the client then gets
+// no HTTP trailer.
 type BodyFilter interface {
 	BodyFilter(c *Ctx, body io.Reader) io.Reader
 }

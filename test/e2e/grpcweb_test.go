@@ -199,6 +199,9 @@ func TestGrpcWebBinaryAndText(t *testing.T) {
 			if call.trailer["grpc-status"] != "0" || call.trailer["x-upstream-trailer"] != "/grpc.health.v1.Health/Check" {
 				t.Errorf("trailer frame %v", call.trailer)
 			}
+			if len(call.resp.Trailer) != 0 {
+				t.Errorf("the status went in the trailer frame and again as an HTTP trailer: %v", call.resp.Trailer)
+			}
 			if h.Get("X-Upstream") != "health" {
 				t.Errorf("upstream's response header x-upstream = %q", h.Get("X-Upstream"))
 			}

@@ -297,4 +297,7 @@ func (b *webBody) end(err error) {
 		return
 	}
 	b.tail = appendTrailer(b.tailBuf[:0], b.status, b.message, b.details, b.resp.Trailer)
+	// The trailer travels in the body now: the client gets no HTTP
+	// trailer as well.
+	b.resp.Trailer = nil
 }

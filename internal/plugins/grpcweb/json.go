@@ -64,6 +64,7 @@ func (b *webBody) endJSON() {
 	if t := b.resp.Trailer; len(t["Grpc-Status"]) > 0 {
 		status, message, details = t.Get("Grpc-Status"), t.Get("Grpc-Message"), t.Get("Grpc-Status-Details-Bin")
 	}
+	b.resp.Trailer = nil
 	if status == "0" {
 		return
 	}
