@@ -46,7 +46,7 @@ var contentTypes = [...]string{
 // negotiate picks the error format from Accept the way Kong does: the
 // highest q wins, `type/*` maps by type, anything unknown keeps JSON.
 func negotiate(r *http.Request) mediaType {
-	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/grpc") {
+	if ct := r.Header.Get("Content-Type"); grpcType(ct) || grpcWebType(ct) {
 		return mediaGRPC
 	}
 	accept := r.Header.Get("Accept")
@@ -119,34 +119,157 @@ var htmlReplacer = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `
 
 func htmlEscape(s string) string { return htmlReplacer.Replace(s) }
 
-// grpcStatus maps an HTTP status of a gateway error to a gRPC status code.
-func grpcStatus(status int) string {
-	switch status {
-	case 400:
-		return "3"
-	case 401:
-		return "16"
-	case 403:
-		return "7"
-	case 404:
-		return "12"
-	case 429:
-		return "8"
-	case 502, 503:
-		return "14"
-	case 504:
-		return "4"
+// grpcCodes is Kong's HTTP_TO_GRPC_STATUS (kong/pdk/response.lua) for the
+// statuses it names, as strings ready for the header. 502 is the one
+// departure: Kong's table leaves it to the 5xx default (INTERNAL), but a
+// grpc-go client of Kong sees UNAVAILABLE there (Kong's 502 has no gRPC
+// Content-Type, so grpc-go maps the HTTP status), and UNAVAILABLE is the
+// code gRPC clients retry on.
+var grpcCodes = map[int][]string{
+	200: {"0"}, 400: {"3"}, 401: {"16"}, 403: {"7"}, 404: {"5"}, 409: {"6"}, 429: {"8"},
+	499: {"1"}, 500: {"13"}, 501: {"12"}, 502: {"14"}, 503: {"14"}, 504: {"4"},
+}
+
+var (
+	grpcUnknown     = []string{"2"}
+	grpcInternal    = grpcCodes[500]
+	grpcInvalidArg  = grpcCodes[400]
+	grpcOK          = grpcCodes[200]
+	grpcContentType = []string{"application/grpc"}
+	// grpcNames are the default messages Kong sends with a status that
+	// came without one (GRPC_MESSAGES), by code.
+	grpcNames = [...][]string{{"OK"}, {"Canceled"}, {"Unknown"}, {"InvalidArgument"}, {"DeadlineExceeded"},
+		{"NotFound"}, {"AlreadyExists"}, {"PermissionDenied"}, {"ResourceExhausted"}, {"FailedPrecondition"},
+		{"Aborted"}, {"OutOfRange"}, {"Unimplemented"}, {"Internal"}, {"Unavailable"}, {"DataLoss"},
+		{"Unauthenticated"}}
+)
+
+// grpcStatus maps the HTTP status of a gateway answer to a gRPC status code
+// the way Kong does: its table, else by class.
+func grpcStatus(status int) []string {
+	if c, ok := grpcCodes[status]; ok {
+		return c
 	}
-	return "2"
+	switch {
+	case status >= 500 && status <= 599:
+		return grpcInternal
+	case status >= 400:
+		return grpcInvalidArg
+	case status >= 200 && status <= 299:
+		return grpcOK
+	}
+	return grpcUnknown
+}
+
+// nativeGRPC says r is a gRPC call (application/grpc, +proto, ;params)
+// over HTTP/2 or later, the requests Kong answers in gRPC's terms. gRPC-Web
+// is left to the grpc-web plugin, and gRPC over HTTP/1.x does not exist:
+// such a client gets the HTTP answer (a 426 names what to use instead).
+func nativeGRPC(r *http.Request) bool {
+	if r.ProtoMajor < 2 {
+		return false
+	}
+	ct := r.Header["Content-Type"]
+	return len(ct) > 0 && grpcType(ct[0])
+}
+
+// grpcType says ct is gRPC's: application/grpc, +codec or ;params.
+func grpcType(ct string) bool {
+	rest, ok := strings.CutPrefix(ct, "application/grpc")
+	return ok && (rest == "" || rest[0] == '+' || rest[0] == ';')
+}
+
+// grpcWebType says ct is gRPC-Web's, binary or text.
+func grpcWebType(ct string) bool {
+	rest, ok := strings.CutPrefix(ct, "application/grpc-web")
+	if !ok {
+		return false
+	}
+	rest = strings.TrimPrefix(rest, "-text")
+	return rest == "" || rest[0] == '+' || rest[0] == ';'
+}
+
+// grpcExit says e goes to r as a gRPC status, Kong's rule for a gRPC
+// call: an answer with a message or without a body, or whose body has no
+// Content-Type (the body is the message then). A body with a Content-Type
+// goes out as it is, with its status.
+func grpcExit(r *http.Request, e *plugin.Exit, h http.Header) bool {
+	if !nativeGRPC(r) {
+		return false
+	}
+	return e.Body == nil || e.Message != "" || e.ContentType == "" && len(h["Content-Type"]) == 0
+}
+
+// writeGRPCExit writes e as gRPC's trailers-only response: HTTP 200, no
+// body, the status in grpc-status and grpc-message. Kong keeps its HTTP
+// status there, which grpc-go reads past when the Content-Type is gRPC's,
+// but grpc-java and older grpc-go read a non-200 answer by its HTTP status
+// and lose the message. A grpc-status the plugin or a header filter set is
+// kept, as Kong keeps it. msg is a one-value slice for the message.
+func writeGRPCExit(w http.ResponseWriter, e *plugin.Exit, msg []string) {
+	h := w.Header()
+	code, ok := h["Grpc-Status"]
+	if !ok {
+		code = grpcStatus(e.Status)
+		h["Grpc-Status"] = code
+	}
+	if _, ok := h["Grpc-Message"]; !ok {
+		switch {
+		case e.Message != "":
+			msg[0] = grpcMessage(e.Message)
+			h["Grpc-Message"] = msg
+		case len(e.Body) > 0:
+			msg[0] = grpcMessage(string(e.Body))
+			h["Grpc-Message"] = msg
+		case len(code) == 1:
+			if n, err := strconv.Atoi(code[0]); err == nil && n >= 0 && n < len(grpcNames) {
+				h["Grpc-Message"] = grpcNames[n]
+			}
+		}
+	}
+	h["Content-Type"] = grpcContentType
+	delete(h, "Content-Length")
+	delete(h, "Transfer-Encoding")
+	w.WriteHeader(http.StatusOK)
+}
+
+// grpcMessage percent-encodes what gRPC's grpc-message may not carry as
+// is: bytes outside printable ASCII, and '%' itself.
+func grpcMessage(s string) string {
+	i := 0
+	for i < len(s) && s[i] >= 0x20 && s[i] <= 0x7e && s[i] != '%' {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, i, len(s)+16)
+	copy(b, s)
+	for ; i < len(s); i++ {
+		if c := s[i]; c >= 0x20 && c <= 0x7e && c != '%' {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return string(b)
 }
 
 // writeExit writes a gateway- or plugin-made response. The header filters
 // have already run on c.Resp.Header (which is w.Header()). clen is the
-// one-value slice Content-Length is given when there is a body.
+// one-value slice Content-Length is given when there is a body (or, to a
+// gRPC call, grpc-message). e.Status stays the request's status in the
+// record and the log even where a gRPC call gets HTTP 200: Kong's log
+// shows the status it decided (401, 429, 502), and so do dashboards.
 func writeExit(w http.ResponseWriter, r *http.Request, e *plugin.Exit, requestID string, clen []string) int {
 	h := w.Header()
 	for k, vs := range e.Header {
 		h[k] = vs
+	}
+	if grpcExit(r, e, h) {
+		writeGRPCExit(w, e, clen)
+		return 0
 	}
 	var body []byte
 	switch {
@@ -165,8 +288,8 @@ func writeExit(w http.ResponseWriter, r *http.Request, e *plugin.Exit, requestID
 		body = errorBody(m, e.Message, requestID)
 		h.Set("Content-Type", contentTypes[m])
 		if m == mediaGRPC {
-			h.Set("Grpc-Status", grpcStatus(e.Status))
-			h.Set("Grpc-Message", e.Message)
+			h["Grpc-Status"] = grpcStatus(e.Status)
+			h.Set("Grpc-Message", grpcMessage(e.Message))
 		}
 	}
 	if body != nil {

@@ -212,6 +212,8 @@ func TestNegotiate(t *testing.T) {
 		{name: "any", accept: "*/*", want: mediaJSON},
 		{name: "unknown keeps json", accept: "image/png", want: mediaJSON},
 		{name: "grpc request", ct: "application/grpc+proto", want: mediaGRPC},
+		{name: "grpc-web text", ct: "application/grpc-web-text+proto", want: mediaGRPC},
+		{name: "not grpc", ct: "application/grpcx", want: mediaJSON},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
