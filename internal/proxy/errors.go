@@ -288,7 +288,9 @@ func writeExit(w http.ResponseWriter, r *http.Request, e *plugin.Exit, requestID
 		body = errorBody(m, e.Message, requestID)
 		h.Set("Content-Type", contentTypes[m])
 		if m == mediaGRPC {
-			h["Grpc-Status"] = grpcStatus(e.Status)
+			if _, ok := h["Grpc-Status"]; !ok {
+				h["Grpc-Status"] = grpcStatus(e.Status)
+			}
 			h.Set("Grpc-Message", grpcMessage(e.Message))
 		}
 	}

@@ -91,6 +91,9 @@ services:
     plugins:
     - name: rate-limiting
       config: {minute: 1, policy: local}
+  - name: grpcs-only
+    protocols: [grpcs]
+    hosts: [grpcs.test]
   - name: terminated
     protocols: [grpc]
     hosts: [terminated.test]
@@ -148,6 +151,7 @@ func TestGrpcEdgeErrors(t *testing.T) {
 		{name: "under the limit", host: "ratelimit.test", service: grpcService, code: codes.OK, logStatus: 200},
 		{name: "over the limit", host: "ratelimit.test", code: codes.ResourceExhausted, msg: "API rate limit exceeded",
 			logStatus: 429, trailer: map[string]string{"ratelimit-remaining": "0", "x-ratelimit-limit-minute": "1"}},
+		{name: "grpcs route over h2c", host: "grpcs.test", code: codes.Canceled, msg: "gRPC request matched gRPCs route", logStatus: 200},
 		{name: "terminated", host: "terminated.test", code: codes.Unavailable, msg: "Service unavailable", logStatus: 503},
 		{name: "upstream down", host: "down.test", code: codes.Unavailable,
 			msg: "An invalid response was received from the upstream server", logStatus: 502},
