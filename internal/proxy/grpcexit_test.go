@@ -8,6 +8,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/record"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
 func grpcRequest(ct string, major int) *http.Request {
@@ -165,3 +166,37 @@ type discardWriter struct{ h http.Header }
 func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *discardWriter) WriteHeader(int)             {}
+
+// denyPlugin answers every request as key-auth does without a key.
+type denyPlugin struct{}
+
+var denyExit = &plugin.Exit{Status: http.StatusUnauthorized, Message: "No API key found in request",
+	Header: http.Header{"Www-Authenticate": {`Key realm="turnpike"`}}}
+
+func (denyPlugin) Access(*plugin.Ctx) error { return denyExit }
+
+// benchServeDenied is a request refused by a plugin through the whole
+// handler, from a gRPC client (HTTP/2, application/grpc) or a JSON one.
+func benchServeDenied(b *testing.B, grpc bool) {
+	lh := benchHandler(b, "http://127.0.0.1:9", 0)
+	lh.(*listenerHandler).h.snap.Load().Routes[0].Chain = &snapshot.Chain{Access: []snapshot.Step{{Name: "deny", Base: denyPlugin{}}}}
+	req := httptest.NewRequest(http.MethodPost, "/pkg.Svc/Call", nil)
+	want := http.StatusUnauthorized
+	if grpc {
+		req.ProtoMajor, req.ProtoMinor = 2, 0
+		req.Header.Set("Content-Type", "application/grpc")
+		want = http.StatusOK
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		r := req.Clone(req.Context())
+		rr := httptest.NewRecorder()
+		lh.ServeHTTP(rr, r)
+		if rr.Code != want {
+			b.Fatal(rr.Code, rr.Body.String())
+		}
+	}
+}
+
+func BenchmarkServeDeniedJSON(b *testing.B) { benchServeDenied(b, false) }
+func BenchmarkServeDeniedGRPC(b *testing.B) { benchServeDenied(b, true) }
