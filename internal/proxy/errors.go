@@ -233,6 +233,33 @@ func writeGRPCExit(w http.ResponseWriter, e *plugin.Exit, msg []string) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// grpcResponse says the response under way is the upstream's answer to a
+// native gRPC call.
+func grpcResponse(r *http.Request, hdr http.Header) bool {
+	ct := hdr["Content-Type"]
+	return len(ct) > 0 && grpcType(ct[0]) && nativeGRPC(r)
+}
+
+var (
+	grpcMsgBadGateway = []string{msgBadGateway}
+	grpcMsgTimeout    = []string{msgTimeout}
+)
+
+// endGRPC ends a gRPC response the upstream broke off (err) with the
+// status of the gateway's 502 or 504 in trailers, rather than the stream
+// reset that cuts other responses, which a gRPC client can only call
+// INTERNAL. A server stream cut between two messages then ends UNAVAILABLE
+// or DEADLINE_EXCEEDED; a message cut short still shows as one, by its
+// length prefix.
+func endGRPC(hdr http.Header, err error) {
+	code, msg := grpcCodes[http.StatusBadGateway], grpcMsgBadGateway
+	if isTimeout(err) {
+		code, msg = grpcCodes[http.StatusGatewayTimeout], grpcMsgTimeout
+	}
+	hdr[http.TrailerPrefix+"Grpc-Status"] = code
+	hdr[http.TrailerPrefix+"Grpc-Message"] = msg
+}
+
 // grpcMessage percent-encodes what gRPC's grpc-message may not carry as
 // is: bytes outside printable ASCII, and '%' itself.
 func grpcMessage(s string) string {

@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -145,6 +147,40 @@ func TestGRPCExitThroughHandler(t *testing.T) {
 		}
 		if resp.Header.Get("Grpc-Status") != c.code || resp.Header.Get("Grpc-Message") != c.msg {
 			t.Errorf("%s: grpc-status %q grpc-message %q", c.ct, resp.Header.Get("Grpc-Status"), resp.Header.Get("Grpc-Message"))
+		}
+	}
+}
+
+// A gRPC response the upstream broke off ends with the gateway's status
+// in trailers; other responses are left to be cut.
+func TestEndGRPC(t *testing.T) {
+	grpcCT := http.Header{"Content-Type": {"application/grpc+proto"}}
+	for _, c := range []struct {
+		name string
+		r    *http.Request
+		hdr  http.Header
+		want bool
+	}{
+		{"native call", grpcRequest("application/grpc", 2), grpcCT, true},
+		{"non-gRPC answer", grpcRequest("application/grpc", 2), http.Header{"Content-Type": {"text/html"}}, false},
+		{"gRPC-Web", grpcRequest("application/grpc-web", 2), http.Header{"Content-Type": {"application/grpc-web"}}, false},
+		{"HTTP/1.1", grpcRequest("application/grpc", 1), grpcCT, false},
+	} {
+		if got := grpcResponse(c.r, c.hdr); got != c.want {
+			t.Errorf("%s: grpcResponse %v, want %v", c.name, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		err       error
+		code, msg string
+	}{
+		{io.ErrUnexpectedEOF, "14", msgBadGateway},
+		{os.ErrDeadlineExceeded, "4", msgTimeout},
+	} {
+		h := http.Header{}
+		endGRPC(h, c.err)
+		if h.Get(http.TrailerPrefix+"Grpc-Status") != c.code || h.Get(http.TrailerPrefix+"Grpc-Message") != c.msg {
+			t.Errorf("%v: trailers %v, want %s %q", c.err, h, c.code, c.msg)
 		}
 	}
 }

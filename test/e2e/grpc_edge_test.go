@@ -236,3 +236,39 @@ func TestGrpcEdgeWire(t *testing.T) {
 		t.Errorf("gRPC over HTTP/1.1: %s %d %q %v", resp.Proto, resp.StatusCode, body, resp.Header)
 	}
 }
+
+// A server stream whose upstream goes away between two messages ends with
+// the gateway's status in trailers (UNAVAILABLE and its message), not with
+// a stream reset the client could only call INTERNAL.
+func TestGrpcEdgeStreamCut(t *testing.T) {
+	hs := health.NewServer()
+	hs.SetServingStatus(grpcService, healthpb.HealthCheckResponse_SERVING)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	gw := gwtest.Start(t, grpcConfig(ln.Addr().String(), "grpc"), gwtest.Options{ProxyListen: "127.0.0.1:0 http2"})
+	client := grpcDial(t, gw.URL, insecure.NewCredentials())
+
+	stream, err := client.Watch(grpcCtx(t), &healthpb.HealthCheckRequest{Service: grpcService})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := stream.Recv(); err != nil || r.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("first message: %v %v", r.GetStatus(), err)
+	}
+	srv.Stop() // closes the upstream connection under the open stream
+	_, err = stream.Recv()
+	st := status.Convert(err)
+	if st.Code() != codes.Unavailable || st.Message() != "An invalid response was received from the upstream server" {
+		t.Errorf("after the upstream went away: %v %q, want Unavailable with the gateway's message", st.Code(), st.Message())
+	}
+	lines := gw.AccessLog(1)
+	if len(lines) != 1 || lines[0]["status"] != float64(200) || !strings.HasPrefix(fmt.Sprint(lines[0]["error"]), "upstream body:") {
+		t.Errorf("access log: %v", lines)
+	}
+}
