@@ -46,9 +46,6 @@ var contentTypes = [...]string{
 // negotiate picks the error format from Accept the way Kong does: the
 // highest q wins, `type/*` maps by type, anything unknown keeps JSON.
 func negotiate(r *http.Request) mediaType {
-	if ct := r.Header.Get("Content-Type"); grpcType(ct) || grpcWebType(ct) {
-		return mediaGRPC
-	}
 	accept := r.Header.Get("Accept")
 	if accept == "" {
 		return mediaJSON
@@ -161,16 +158,37 @@ func grpcStatus(status int) []string {
 	return grpcUnknown
 }
 
-// nativeGRPC says r is a gRPC call (application/grpc, +proto, ;params)
-// over HTTP/2 or later, the requests Kong answers in gRPC's terms. gRPC-Web
-// is left to the grpc-web plugin, and gRPC over HTTP/1.x does not exist:
-// such a client gets the HTTP answer (a 426 names what to use instead).
-func nativeGRPC(r *http.Request) bool {
-	if r.ProtoMajor < 2 {
-		return false
-	}
+// grpcKind is what a request's Content-Type, as the client sent it, says
+// about the answers it can read. Taken before the plugins run: one that
+// turns a REST request into a gRPC call upstream (grpc-gateway) rewrites
+// the request's Content-Type, and its client still wants HTTP errors.
+type grpcKind uint8
+
+const (
+	notGRPC grpcKind = iota
+	// grpcNative is a gRPC call (application/grpc, +codec, ;params) over
+	// HTTP/2 or later, what Kong answers in gRPC's terms.
+	grpcNative
+	// grpcOther is gRPC-Web (the grpc-web plugin's) or gRPC over HTTP/1.x,
+	// which does not exist (a 426 names what to use instead): the HTTP
+	// answer, with the status also in grpc-status and no body.
+	grpcOther
+)
+
+func grpcKindOf(r *http.Request) grpcKind {
 	ct := r.Header["Content-Type"]
-	return len(ct) > 0 && grpcType(ct[0])
+	switch {
+	case len(ct) == 0:
+		return notGRPC
+	case grpcType(ct[0]):
+		if r.ProtoMajor >= 2 {
+			return grpcNative
+		}
+		return grpcOther
+	case grpcWebType(ct[0]):
+		return grpcOther
+	}
+	return notGRPC
 }
 
 // grpcType says ct is gRPC's: application/grpc, +codec or ;params.
@@ -189,14 +207,11 @@ func grpcWebType(ct string) bool {
 	return rest == "" || rest[0] == '+' || rest[0] == ';'
 }
 
-// grpcExit says e goes to r as a gRPC status, Kong's rule for a gRPC
-// call: an answer with a message or without a body, or whose body has no
+// grpcExit says e goes to a gRPC call as a gRPC status, Kong's rule: an
+// answer with a message or without a body, or whose body has no
 // Content-Type (the body is the message then). A body with a Content-Type
 // goes out as it is, with its status.
-func grpcExit(r *http.Request, e *plugin.Exit, h http.Header) bool {
-	if !nativeGRPC(r) {
-		return false
-	}
+func grpcExit(e *plugin.Exit, h http.Header) bool {
 	return e.Body == nil || e.Message != "" || e.ContentType == "" && len(h["Content-Type"]) == 0
 }
 
@@ -235,9 +250,9 @@ func writeGRPCExit(w http.ResponseWriter, e *plugin.Exit, msg []string) {
 
 // grpcResponse says the response under way is the upstream's answer to a
 // native gRPC call.
-func grpcResponse(r *http.Request, hdr http.Header) bool {
+func grpcResponse(k grpcKind, hdr http.Header) bool {
 	ct := hdr["Content-Type"]
-	return len(ct) > 0 && grpcType(ct[0]) && nativeGRPC(r)
+	return k == grpcNative && len(ct) > 0 && grpcType(ct[0])
 }
 
 var (
@@ -289,12 +304,12 @@ func grpcMessage(s string) string {
 // gRPC call, grpc-message). e.Status stays the request's status in the
 // record and the log even where a gRPC call gets HTTP 200: Kong's log
 // shows the status it decided (401, 429, 502), and so do dashboards.
-func writeExit(w http.ResponseWriter, r *http.Request, e *plugin.Exit, requestID string, clen []string) int {
+func writeExit(w http.ResponseWriter, r *http.Request, k grpcKind, e *plugin.Exit, requestID string, clen []string) int {
 	h := w.Header()
 	for k, vs := range e.Header {
 		h[k] = vs
 	}
-	if grpcExit(r, e, h) {
+	if k == grpcNative && grpcExit(e, h) {
 		writeGRPCExit(w, e, clen)
 		return 0
 	}
@@ -311,7 +326,10 @@ func writeExit(w http.ResponseWriter, r *http.Request, e *plugin.Exit, requestID
 		}
 	case e.Status == http.StatusNoContent || e.Status == http.StatusNotModified || e.Status < 200:
 	case e.Message != "":
-		m := negotiate(r)
+		m := mediaGRPC
+		if k == notGRPC {
+			m = negotiate(r)
+		}
 		body = errorBody(m, e.Message, requestID)
 		h.Set("Content-Type", contentTypes[m])
 		if m == mediaGRPC {

@@ -71,7 +71,8 @@ func TestWriteExitGRPC(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := httptest.NewRecorder()
-			n := writeExit(w, grpcRequest(tt.ct, tt.major), &tt.exit, "rid", make([]string, 1))
+			r := grpcRequest(tt.ct, tt.major)
+			n := writeExit(w, r, grpcKindOf(r), &tt.exit, "rid", make([]string, 1))
 			res := w.Result()
 			if res.StatusCode != tt.wantStatus {
 				t.Errorf("status %d, want %d", res.StatusCode, tt.wantStatus)
@@ -100,19 +101,41 @@ func TestWriteExitGRPC(t *testing.T) {
 	}
 }
 
+func TestGrpcKindOf(t *testing.T) {
+	for _, c := range []struct {
+		ct    string
+		major int
+		want  grpcKind
+	}{
+		{"", 2, notGRPC},
+		{"application/json", 2, notGRPC},
+		{"application/grpcx", 2, notGRPC},
+		{"application/grpc", 2, grpcNative},
+		{"application/grpc+proto", 3, grpcNative},
+		{"application/grpc;charset=utf-8", 2, grpcNative},
+		{"application/grpc", 1, grpcOther},
+		{"application/grpc-web", 2, grpcOther},
+		{"application/grpc-web-text+proto", 1, grpcOther},
+	} {
+		if got := grpcKindOf(grpcRequest(c.ct, c.major)); got != c.want {
+			t.Errorf("%q over HTTP/%d: %d, want %d", c.ct, c.major, got, c.want)
+		}
+	}
+}
+
 // A body a plugin sends with a Content-Type (request-termination's body)
 // goes out as it is, with its status, as Kong's exit sends it; a body
 // without one is the gRPC message.
 func TestWriteExitGRPCBody(t *testing.T) {
 	w := httptest.NewRecorder()
 	e := &plugin.Exit{Status: 451, Body: []byte("<h1>gone</h1>"), ContentType: "text/html"}
-	writeExit(w, grpcRequest("application/grpc", 2), e, "rid", make([]string, 1))
+	writeExit(w, grpcRequest("application/grpc", 2), grpcNative, e, "rid", make([]string, 1))
 	if w.Code != 451 || w.Body.String() != "<h1>gone</h1>" || w.Header().Get("Grpc-Status") != "" {
 		t.Errorf("with Content-Type: got %d %q %v", w.Code, w.Body, w.Header())
 	}
 	w = httptest.NewRecorder()
 	e = &plugin.Exit{Status: 451, Body: []byte("gone for good")}
-	writeExit(w, grpcRequest("application/grpc", 2), e, "rid", make([]string, 1))
+	writeExit(w, grpcRequest("application/grpc", 2), grpcNative, e, "rid", make([]string, 1))
 	if w.Code != 200 || w.Body.Len() != 0 || w.Header().Get("Grpc-Status") != "3" || w.Header().Get("Grpc-Message") != "gone for good" {
 		t.Errorf("without Content-Type: got %d %q %v", w.Code, w.Body, w.Header())
 	}
@@ -166,7 +189,7 @@ func TestEndGRPC(t *testing.T) {
 		{"gRPC-Web", grpcRequest("application/grpc-web", 2), http.Header{"Content-Type": {"application/grpc-web"}}, false},
 		{"HTTP/1.1", grpcRequest("application/grpc", 1), grpcCT, false},
 	} {
-		if got := grpcResponse(c.r, c.hdr); got != c.want {
+		if got := grpcResponse(grpcKindOf(c.r), c.hdr); got != c.want {
 			t.Errorf("%s: grpcResponse %v, want %v", c.name, got, c.want)
 		}
 	}
@@ -185,6 +208,33 @@ func TestEndGRPC(t *testing.T) {
 	}
 }
 
+// toGRPC turns a REST request into a gRPC call upstream, rewriting the
+// client's Content-Type as grpc-gateway does.
+type toGRPC struct{}
+
+func (toGRPC) Access(c *plugin.Ctx) error {
+	c.Req.Header["Content-Type"] = []string{"application/grpc"}
+	return nil
+}
+
+// A REST client whose request a plugin turned into a gRPC call still gets
+// the HTTP error: the gateway goes by the Content-Type the client sent.
+func TestGRPCExitGoesByTheClientsContentType(t *testing.T) {
+	g := newTestGateway(t, grpcConfigUp, map[string]string{"T": deadAddr(t)}, nil)
+	g.Snap.Routes[0].Chain = &snapshot.Chain{Access: []snapshot.Step{{Name: "to-grpc", Base: toGRPC{}}}}
+	req, _ := http.NewRequest(http.MethodGet, g.URL+"/v1/users/42", nil)
+	resp, err := g.H2.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != 502 || resp.Header.Get("Grpc-Status") != "" ||
+		!strings.Contains(string(body), msgBadGateway) {
+		t.Errorf("got %s %d %q %v, want the JSON 502", resp.Proto, resp.StatusCode, body, resp.Header)
+	}
+}
+
 func BenchmarkWriteExitGRPC(b *testing.B) {
 	r := grpcRequest("application/grpc", 2)
 	e := &plugin.Exit{Status: 404, Message: msgNoRoute}
@@ -193,7 +243,7 @@ func BenchmarkWriteExitGRPC(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		clear(w.h)
-		writeExit(w, r, e, "rid", clen)
+		writeExit(w, r, grpcNative, e, "rid", clen)
 	}
 }
 

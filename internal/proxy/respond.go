@@ -129,7 +129,7 @@ func (h *Handler) stream(x *exchange, src, body io.Reader, stream bool) error {
 		}
 		if err != nil {
 			st.rec.Error = "upstream body: " + err.Error()
-			if grpcResponse(st.Req, hdr) {
+			if grpcResponse(st.grpc, hdr) {
 				endGRPC(hdr, err)
 				return nil
 			}
