@@ -304,12 +304,12 @@ func grpcMessage(s string) string {
 // gRPC call, grpc-message). e.Status stays the request's status in the
 // record and the log even where a gRPC call gets HTTP 200: Kong's log
 // shows the status it decided (401, 429, 502), and so do dashboards.
-func writeExit(w http.ResponseWriter, r *http.Request, k grpcKind, e *plugin.Exit, requestID string, clen []string) int {
+func writeExit(w http.ResponseWriter, r *http.Request, kind grpcKind, e *plugin.Exit, requestID string, clen []string) int {
 	h := w.Header()
 	for k, vs := range e.Header {
 		h[k] = vs
 	}
-	if k == grpcNative && grpcExit(e, h) {
+	if kind == grpcNative && grpcExit(e, h) {
 		writeGRPCExit(w, e, clen)
 		return 0
 	}
@@ -327,7 +327,7 @@ func writeExit(w http.ResponseWriter, r *http.Request, k grpcKind, e *plugin.Exi
 	case e.Status == http.StatusNoContent || e.Status == http.StatusNotModified || e.Status < 200:
 	case e.Message != "":
 		m := mediaGRPC
-		if k == notGRPC {
+		if kind == notGRPC {
 			m = negotiate(r)
 		}
 		body = errorBody(m, e.Message, requestID)
