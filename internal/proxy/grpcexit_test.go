@@ -7,10 +7,12 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/record"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
+	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
 func grpcRequest(ct string, major int) *http.Request {
@@ -286,3 +288,48 @@ func benchServeDenied(b *testing.B, grpc bool) {
 
 func BenchmarkServeDeniedJSON(b *testing.B) { benchServeDenied(b, false) }
 func BenchmarkServeDeniedGRPC(b *testing.B) { benchServeDenied(b, true) }
+
+// A request body over the size limit on the HTTP/2 upstream path is the
+// client's fault, as on the HTTP/1.1 path: 413 (INVALID_ARGUMENT to a gRPC
+// call), not an upstream failure, and the target is not blamed for it.
+func TestH2BodyTooLargeIsTheClients(t *testing.T) {
+	up := h2cServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/grpc")
+	})
+	g := newTestGateway(t, grpcConfigUp, map[string]string{"T": up.Listener.Addr().String()}, nil)
+	g.Handler.opts.MaxBodySize = 64
+	rec := make(recorder, 4)
+	g.Handler.opts.Observers = []record.Observer{rec}
+	outcomes := make(chan upstream.Outcome, 4)
+	g.target(t).State.SetObserver(func(_ *upstream.Target, o upstream.Outcome) { outcomes <- o })
+	for _, c := range []struct {
+		ct         string
+		wire       int
+		grpcStatus string
+	}{
+		{"application/octet-stream", 413, ""},
+		{"application/grpc", 200, "3"},
+	} {
+		// No Content-Length: the limit is found while the body streams.
+		req, _ := http.NewRequest(http.MethodPost, g.URL+"/pkg.Svc/Call", io.MultiReader(strings.NewReader(strings.Repeat("x", 200))))
+		req.Header.Set("Content-Type", c.ct)
+		resp, err := g.H2.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		r := rec.next(t)
+		if resp.StatusCode != c.wire || resp.Header.Get("Grpc-Status") != c.grpcStatus || r.Status != 413 {
+			t.Errorf("%s: %d grpc-status %q recorded %d, want %d %q recorded 413", c.ct, resp.StatusCode, resp.Header.Get("Grpc-Status"), r.Status, c.wire, c.grpcStatus)
+		}
+		select {
+		case o := <-outcomes:
+			if o.TCPFailure || o.Timeout || o.Status != 0 {
+				t.Errorf("%s: the target is blamed: %+v", c.ct, o)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: the attempt never ended", c.ct)
+		}
+	}
+}

@@ -129,7 +129,8 @@ func edgeClient(t *testing.T, gwURL, host string) healthpb.HealthClient {
 // keeps the HTTP status the gateway decided, as Kong's log does.
 func TestGrpcEdgeErrors(t *testing.T) {
 	up := startSlowGrpcUpstream(t)
-	gw := gwtest.Start(t, grpcEdgeConfig(up, deadAddr(t)), gwtest.Options{ProxyListen: "127.0.0.1:0 http2"})
+	gw := gwtest.Start(t, grpcEdgeConfig(up, deadAddr(t)), gwtest.Options{ProxyListen: "127.0.0.1:0 http2",
+		Args: []string{"--client-max-body-size", "256"}})
 
 	cases := []struct {
 		name, host, service string
@@ -157,6 +158,8 @@ func TestGrpcEdgeErrors(t *testing.T) {
 			msg: "An invalid response was received from the upstream server", logStatus: 502},
 		{name: "upstream timeout", host: "open.test", service: slowService, code: codes.DeadlineExceeded,
 			msg: "The upstream server is timing out", logStatus: 504},
+		{name: "body too large", host: "open.test", service: strings.Repeat("x", 300), code: codes.InvalidArgument,
+			msg: "Payload too large", logStatus: 413},
 	}
 	for _, c := range cases {
 		client := edgeClient(t, gw.URL, c.host)
