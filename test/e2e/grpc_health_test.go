@@ -90,7 +90,7 @@ upstreams:
   healthchecks:
     active:
       type: grpc
-      timeout: 0.5
+      timeout: 2 # generous: a probe timing out on a busy machine would eject a serving target
       healthy: {interval: 0.25, successes: 1}
       unhealthy: {interval: 0.25, tcp_failures: 1, http_failures: 1, timeouts: 1}
   targets:
@@ -98,7 +98,8 @@ upstreams:
   - target: %s
 `, a.addr, b.addr), gwtest.Options{ProxyListen: "127.0.0.1:0 http2", Args: []string{"--access-log", "off"}})
 	client := grpcDial(t, gw.URL, insecure.NewCredentials())
-	const within = 2*interval + 500*time.Millisecond + 100*time.Millisecond
+	// Two intervals, plus the probe timeout and the admin polling.
+	const within = 2*interval + 2*time.Second + 100*time.Millisecond
 
 	waitUntil(t, "b probed", func() bool { return b.probes.Load() > 0 })
 	if by := callsBy(t, client, 10); by["a"] != 5 || by["b"] != 5 {
