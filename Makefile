@@ -4,8 +4,14 @@ GO      ?= go
 BIN     := bin/turnpike
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/turnpikegw/turnpike/internal/cli.Version=$(VERSION)
-# TESTPATH puts the tools make deps fetches (promtool) on the tests' PATH.
+# TESTPATH puts the tools make deps fetches (promtool, h2spec) on the
+# tests' PATH.
 TESTPATH := PATH="$(CURDIR)/bin/tools:$$PATH"
+# h2spec, the HTTP/2 conformance suite test/e2e/h2spec_test.go runs. v2.2.1
+# is the newest release the Go module proxy resolves (later tags have a
+# go.mod without the /v2 suffix).
+H2SPEC         := bin/tools/h2spec
+H2SPEC_VERSION := v2.2.1+incompatible
 
 .PHONY: all build test deps lint unit e2e bench demo clean
 
@@ -18,9 +24,13 @@ build:
 test: deps lint unit e2e
 
 ## deps: install the system packages the tests need, only when missing,
-## and fetch promtool into bin/tools when Debian has it
-deps:
+## h2spec into bin/tools, and promtool into bin/tools when Debian has it
+deps: $(H2SPEC)
 	@scripts/deps.sh
+
+# Installed only when missing; `make clean` removes it.
+$(H2SPEC):
+	GOBIN=$(CURDIR)/bin/tools $(GO) install github.com/summerwind/h2spec/cmd/h2spec@$(H2SPEC_VERSION)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -30,8 +40,10 @@ lint:
 unit:
 	$(TESTPATH) $(GO) test -count=1 -timeout 300s ./internal/... ./bench/...
 
-e2e: build
-	$(TESTPATH) TURNPIKE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 600s ./test/e2e/... ./test/kongcompat/...
+# TURNPIKE_REQUIRE_H2SPEC: the h2spec test fails rather than skips when
+# h2spec is missing.
+e2e: build $(H2SPEC)
+	$(TESTPATH) TURNPIKE_REQUIRE_H2SPEC=1 TURNPIKE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 600s ./test/e2e/... ./test/kongcompat/...
 
 bench:
 	bench/run.sh

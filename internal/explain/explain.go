@@ -418,7 +418,7 @@ func protocolCheck(route *snapshot.Route, t target, host string, header http.Hea
 	case snapshot.ProtocolUseHTTPS:
 		if grpc {
 			return http.StatusUpgradeRequired, append(notes,
-				"grpcs-only route over plain HTTP/2: the proxy answers 426 \"Please use HTTPS protocol\"")
+				"grpcs-only route over plain HTTP/2: the proxy answers 426 \"Please use HTTPS protocol\", a gRPC call grpc-status 1 \""+snapshot.MsgGRPCOverPlain+"\"")
 		}
 		notes = append(notes, "https-only route over http: the proxy answers 426 \"Please use HTTPS protocol\"")
 		return http.StatusUpgradeRequired, forwardedNote(route, header, notes)

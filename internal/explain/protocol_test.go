@@ -25,7 +25,7 @@ services:
 `)
 	const (
 		grpcNote  = `gRPC route: an HTTP/1.x request gets 426 "Please use HTTP2 protocol"`
-		grpcsNote = `grpcs-only route over plain HTTP/2: the proxy answers 426 "Please use HTTPS protocol"`
+		grpcsNote = `grpcs-only route over plain HTTP/2: the proxy answers 426 "Please use HTTPS protocol", a gRPC call grpc-status 1 "gRPC request matched gRPCs route"`
 		httpsNote = `https-only route over http: the proxy answers 426 "Please use HTTPS protocol"`
 		xfpNote   = "X-Forwarded-Proto: https lets the request through only when the client address is in --trusted-ips"
 	)

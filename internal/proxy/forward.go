@@ -285,10 +285,13 @@ func (h *Handler) invalidRequestLine(w *countingWriter, st *reqState) {
 }
 
 // failureOutcome classifies a failed attempt for passive health checks. An
-// attempt cut short because the client went away says nothing about the
-// target, so it is reported as neutral rather than as a timeout.
+// attempt cut short because the client went away, or by the client's own
+// body (over the size limit, stalled), says nothing about the target, so
+// it is reported as neutral: a client must not be able to get targets
+// ejected.
 func failureOutcome(ctx context.Context, err error) upstream.Outcome {
-	if ctx.Err() == context.Canceled {
+	var cb *errClientBody
+	if ctx.Err() == context.Canceled || errors.As(err, &cb) {
 		return upstream.Outcome{}
 	}
 	if isTimeout(err) {

@@ -77,9 +77,9 @@ func (h *Handler) h2Transport(svc *snapshot.Service) *http.Transport {
 // replayed, so only a connection that could not be made is retried.
 type h2Transport struct{}
 
-// prepare sets what every attempt sends alike. With retries the body is
-// lent to each attempt through an h2Body, which a failed connection
-// cannot close.
+// prepare sets what every attempt sends alike. The body is lent to each
+// attempt through an h2Body, which a failed connection cannot close and
+// which marks a failed read of it as the client's fault.
 func (h2Transport) prepare(h *Handler, x *exchange) bool {
 	r := x.st.Req
 	if r.ProtoMajor == 2 && r.Header.Get("Content-Type") != "" {
@@ -89,7 +89,7 @@ func (h2Transport) prepare(h *Handler, x *exchange) bool {
 	// gateway answers Expect itself (as the HTTP/1.1 path does).
 	delete(r.Header, "Proxy-Authorization")
 	delete(r.Header, "Expect")
-	if x.svc.Retries > 0 && r.Body != nil && r.Body != http.NoBody {
+	if r.Body != nil && r.Body != http.NoBody {
 		// Not pooled with x: the transport may read or close it after
 		// the handler returned.
 		x.h2body = &h2Body{rc: r.Body}
@@ -197,7 +197,10 @@ func (b *h2Response) Read(p []byte) (int, error) {
 
 // h2Body lends the client's request body to HTTP/2 attempts. net/http
 // closes a request's body when the connection cannot be made; the body
-// is kept open for the next attempt then, as nothing of it was read.
+// is kept open for the next attempt then, as nothing of it was read. A
+// read that fails is the client's (errClientBody, as on the HTTP/1.1
+// path): a body over the size limit is a 413, a client that stalls a 408,
+// and neither counts against the target.
 type h2Body struct {
 	rc   io.ReadCloser
 	read atomic.Bool
@@ -205,7 +208,11 @@ type h2Body struct {
 
 func (b *h2Body) Read(p []byte) (int, error) {
 	b.read.Store(true)
-	return b.rc.Read(p)
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		err = &errClientBody{err}
+	}
+	return n, err
 }
 
 func (b *h2Body) Close() error {

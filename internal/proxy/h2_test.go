@@ -257,8 +257,8 @@ func TestH2GrpcsUpstreamTLSSettings(t *testing.T) {
 	t.Run("not trusted without ca_certificates", func(t *testing.T) {
 		g := newTestGateway(t, grpcsConfig(""), env, asGrpcs)
 		resp, body := grpcLike(t, g)
-		if resp.StatusCode != http.StatusBadGateway {
-			t.Fatalf("status %d body %q, want 502", resp.StatusCode, body)
+		if resp.StatusCode != 200 || resp.Header.Get("Grpc-Status") != "14" {
+			t.Fatalf("status %d grpc-status %q body %q, want the 502 as 200 with UNAVAILABLE", resp.StatusCode, resp.Header.Get("Grpc-Status"), body)
 		}
 		waitInFlight(t, g.target(t), 0)
 	})
@@ -292,8 +292,8 @@ func TestH2GrpcsConnectTimeout(t *testing.T) {
 	g := newTestGateway(t, grpcsConfig("  tls_verify: false"), env, asGrpcs)
 	start := time.Now()
 	resp, _ := grpcLike(t, g)
-	if resp.StatusCode != http.StatusGatewayTimeout {
-		t.Fatalf("status %d, want 504", resp.StatusCode)
+	if resp.StatusCode != 200 || resp.Header.Get("Grpc-Status") != "4" {
+		t.Fatalf("status %d grpc-status %q, want the 504 as 200 with DEADLINE_EXCEEDED", resp.StatusCode, resp.Header.Get("Grpc-Status"))
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("took %v", d)
@@ -316,8 +316,8 @@ services:
 func TestH2DialFailure(t *testing.T) {
 	g := newTestGateway(t, grpcConfigUp, map[string]string{"T": deadAddr(t)}, nil)
 	resp, _ := grpcLike(t, g)
-	if resp.StatusCode != http.StatusBadGateway {
-		t.Fatalf("status %d, want 502", resp.StatusCode)
+	if resp.StatusCode != 200 || resp.Header.Get("Grpc-Status") != "14" {
+		t.Fatalf("status %d grpc-status %q, want the 502 as 200 with UNAVAILABLE", resp.StatusCode, resp.Header.Get("Grpc-Status"))
 	}
 	waitInFlight(t, g.target(t), 0)
 }

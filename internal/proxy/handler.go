@@ -200,7 +200,8 @@ type reqState struct {
 	body     bodyReader // the upstream response body of an HTTP/1.1 attempt
 	trusted  bool
 	abort    bool
-	filtered bool // the header filters have run
+	grpc     grpcKind // the client's Content-Type, before the plugins
+	filtered bool     // the header filters have run
 	// cont watches the body of an HTTP/1.1 request that expects
 	// 100 Continue, which net/http sends on the first read. cont and dbody
 	// are the request bodies the proxy wraps; they are not pooled with the
@@ -275,6 +276,7 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *listenerHandler) {
 	c := &st.Ctx
+	st.grpc = grpcKindOf(r)
 	snap := h.snap.Load()
 	if snap == nil {
 		h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, "The gateway has no configuration yet"))
@@ -437,7 +439,7 @@ func (h *Handler) exit(w *countingWriter, st *reqState, e *plugin.Exit) {
 	hdr["Server"] = vals[0:1:1]
 	hdr[h.opts.RequestIDHeader] = vals[1:2:2]
 	hdr["X-Turnpike-Response-Latency"] = vals[2:3:3]
-	writeExit(w, st.Req, e, st.RequestID, vals[3:4:4])
+	writeExit(w, st.Req, st.grpc, e, st.RequestID, vals[3:4:4])
 }
 
 // finish completes the request's record, runs the log phase after the

@@ -129,6 +129,10 @@ func (h *Handler) stream(x *exchange, src, body io.Reader, stream bool) error {
 		}
 		if err != nil {
 			st.rec.Error = "upstream body: " + err.Error()
+			if grpcResponse(st.grpc, hdr) {
+				endGRPC(hdr, err)
+				return nil
+			}
 			// The client response must be cut, so that a truncated body
 			// cannot pass for a complete one. What was read goes out
 			// first (net/http would drop what it holds), so the client

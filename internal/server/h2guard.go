@@ -493,6 +493,12 @@ func (c *h2TLSConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		if e := c.g.check(c.Conn, p[:n]); e != nil {
+			if e == errH2Preface {
+				// net/http, reading what it takes for an HTTP/1 request,
+				// would answer 400 in HTTP/1.1 on a connection that
+				// negotiated h2; RFC 9113 3.4 has it closed.
+				c.Conn.Close()
+			}
 			return 0, e
 		}
 	}

@@ -118,8 +118,10 @@ func New(name string, listens []Listen, handler HandlerFor, limits Limits, tlsSr
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
 			ConnState:         s.connState,
 			ConnContext:       connContext,
-			HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: limits.MaxConcurrentStreams},
-			Protocols:         new(http.Protocols),
+			// Frames of HTTP/2's default size, as NGINX reads them: net/http's
+			// default, 1 MiB, lets each client make it hold 1 MiB frames.
+			HTTP2:     &http.HTTP2Config{MaxConcurrentStreams: limits.MaxConcurrentStreams, MaxReadFrameSize: 16 << 10},
+			Protocols: new(http.Protocols),
 			// guard answers "OPTIONS *" itself; see guard.
 			DisableGeneralOptionsHandler: true,
 		}

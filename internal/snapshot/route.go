@@ -3,6 +3,7 @@ package snapshot
 import (
 	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -72,6 +73,10 @@ func (rt *Route) CheckProtocol(http2, https, trusted bool, h http.Header) Protoc
 	return ProtocolOK
 }
 
+// MsgGRPCOverPlain is Kong's grpc-message for a gRPC call over plain
+// HTTP/2 to a grpcs-only route.
+const MsgGRPCOverPlain = "gRPC request matched gRPCs route"
+
 // ProtocolExit is the proxy's answer when the route's protocols refuse r
 // (CheckProtocol), nil when they let it in.
 func (rt *Route) ProtocolExit(r *http.Request, https, trusted bool) *plugin.Exit {
@@ -80,6 +85,11 @@ func (rt *Route) ProtocolExit(r *http.Request, https, trusted bool) *plugin.Exit
 		return &plugin.Exit{Status: http.StatusUpgradeRequired, Message: "Please use HTTP2 protocol",
 			Header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"HTTP/2"}}}
 	case ProtocolUseHTTPS:
+		if rt.GRPCS && !rt.HTTP && !rt.HTTPS && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			// Kong's answer to a gRPC call on a grpcs-only route over plain
+			// HTTP/2: a CANCELLED status, which it logs as 200.
+			return &plugin.Exit{Status: http.StatusOK, Message: MsgGRPCOverPlain, Header: http.Header{"Grpc-Status": {"1"}}}
+		}
 		return &plugin.Exit{Status: http.StatusUpgradeRequired, Message: "Please use HTTPS protocol",
 			Header: http.Header{"Connection": {"Upgrade"}, "Upgrade": {"TLS/1.2, HTTP/1.1"}}}
 	case ProtocolRedirect:

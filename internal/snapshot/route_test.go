@@ -56,6 +56,8 @@ func TestProtocolExit(t *testing.T) {
 		{name: "gRPC over HTTP/1.1", route: &Route{GRPC: true}, want: ProtocolUseHTTP2, wantExit: useHTTP2},
 		{name: "gRPC over HTTP/2", route: &Route{GRPC: true}, http2: true},
 		{name: "grpcs over plain HTTP/2", route: &Route{GRPCS: true}, http2: true, want: ProtocolUseHTTPS, wantExit: useHTTPS},
+		{name: "gRPC call to grpcs over plain HTTP/2", route: &Route{GRPCS: true}, http2: true, header: []string{"Content-Type", "application/grpc+proto"},
+			want: ProtocolUseHTTPS, wantExit: &plugin.Exit{Status: 200, Message: MsgGRPCOverPlain, Header: http.Header{"Grpc-Status": {"1"}}}},
 		{name: "grpcs over HTTP/1.1 needs HTTP/2 first", route: &Route{GRPCS: true}, https: true, want: ProtocolUseHTTP2, wantExit: useHTTP2},
 		{name: "grpc and http", route: &Route{GRPC: true, HTTP: true}},
 	}

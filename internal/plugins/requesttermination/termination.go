@@ -153,6 +153,11 @@ func (in *instance) Access(c *plugin.Ctx) error {
 	if in.body == nil {
 		return &plugin.Exit{Status: in.status}
 	}
+	if strings.HasPrefix(c.Req.Header.Get("Content-Type"), "application/grpc") {
+		// Kong's exit with a message table: a gRPC call gets the message
+		// as its grpc-message (the proxy renders an Exit's Message so).
+		return &plugin.Exit{Status: in.status, Message: in.message}
+	}
 	return &plugin.Exit{Status: in.status, Body: in.body, ContentType: in.contentType}
 }
 

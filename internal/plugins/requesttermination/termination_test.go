@@ -149,6 +149,11 @@ func TestTerminate(t *testing.T) {
 			want: &plugin.Exit{Status: 503, Body: []byte(`{"message":"Service unavailable"}`), ContentType: jsonContentType},
 		},
 		{
+			name:   "a gRPC call gets the message as its gRPC message",
+			header: map[string]string{"Content-Type": "application/grpc"},
+			want:   &plugin.Exit{Status: 503, Message: "Service unavailable"},
+		},
+		{
 			name: "status code with default message",
 			set:  func(c *Config) { c.StatusCode = 404 },
 			want: &plugin.Exit{Status: 404, Body: []byte(`{"message":"Not found"}`), ContentType: jsonContentType},
