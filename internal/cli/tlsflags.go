@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,7 +78,11 @@ func (t *tlsOptions) adminCertificate(listens []server.Listen, logger *slog.Logg
 		for i := range certs {
 			pair, err := loadPair(certs[i], keys[i])
 			if err != nil {
-				return nil, fmt.Errorf("--admin-ssl-cert %s: %v", certs[i], err)
+				name := certs[i]
+				if isPEM(name) {
+					name = "#" + strconv.Itoa(i+1)
+				}
+				return nil, fmt.Errorf("--admin-ssl-cert %s: %v", name, err)
 			}
 			pairs = append(pairs, pair)
 		}
@@ -106,7 +111,7 @@ func (t *tlsOptions) adminCertificate(listens []server.Listen, logger *slog.Logg
 // loadPair reads a certificate and its key, each a file or PEM text.
 func loadPair(cert, key string) (*tls.Certificate, error) {
 	read := func(v string) ([]byte, error) {
-		if strings.HasPrefix(strings.TrimSpace(v), "-----BEGIN") {
+		if isPEM(v) {
 			return []byte(v), nil
 		}
 		return os.ReadFile(v)
@@ -125,6 +130,8 @@ func loadPair(cert, key string) (*tls.Certificate, error) {
 	}
 	return &pair, nil
 }
+
+func isPEM(v string) bool { return strings.HasPrefix(strings.TrimSpace(v), "-----BEGIN") }
 
 // selfSigned makes an ECDSA P-256 certificate for localhost, the loopback
 // addresses and the listeners' hosts, valid for a year.
