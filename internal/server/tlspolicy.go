@@ -16,17 +16,6 @@ type Policy struct {
 	CipherSuites []uint16
 }
 
-// DefaultPolicy is Kong's default, the intermediate preset.
-var DefaultPolicy = mustPolicy("intermediate", "", "")
-
-func mustPolicy(suite, protocols, ciphers string) Policy {
-	p, err := ParsePolicy(suite, protocols, ciphers)
-	if err != nil {
-		panic(err)
-	}
-	return p
-}
-
 // Cipher names are OpenSSL's, as Kong's presets and ssl_ciphers spell
 // them. The ones Go does not implement (every DHE suite, the CBC suites
 // with SHA-384 or with SHA-256 and AES-256) are left out of the presets
@@ -123,9 +112,6 @@ func ParsePolicy(suite, protocols, ciphers string) (Policy, error) {
 			return Policy{}, fmt.Errorf("--ssl-ciphers: cipher %q is not one Go serves (OpenSSL names of ECDHE and RSA key exchange with AES-GCM, CHACHA20-POLY1305, AES-CBC or 3DES; no DHE, no keywords such as HIGH or !aNULL)", name)
 		}
 		p.CipherSuites = append(p.CipherSuites, id)
-	}
-	if p.MinVersion == 0 {
-		return Policy{}, fmt.Errorf("--ssl-protocols: no protocol given")
 	}
 	return p, nil
 }
