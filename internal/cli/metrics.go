@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -24,7 +23,7 @@ func (g *gateway) registerGatewayMetrics(m *observe.Metrics) {
 	for _, v := range []struct {
 		version string
 		n       *atomic.Uint64
-	}{{"1.2", &tlsStats.TLS12}, {"1.3", &tlsStats.TLS13}} {
+	}{{"1.0-1.1", &tlsStats.Legacy}, {"1.2", &tlsStats.TLS12}, {"1.3", &tlsStats.TLS13}} {
 		m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name:        "turnpike_tls_handshakes_total",
 			Help:        "TLS handshakes completed on the proxy listeners, by protocol version.",
@@ -56,14 +55,14 @@ func (g *gateway) logDrops() uint64 {
 // monitoring from outside the host without exposing the admin API. Its
 // /metrics has scrape slots of its own (observe.MaxScrapes), apart from
 // the admin listener's.
-func (g *gateway) startStatus(listens []server.Listen, src admin.Source, metrics *observe.Metrics, getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error), logger *slog.Logger) error {
+func (g *gateway) startStatus(listens []server.Listen, src admin.Source, metrics *observe.Metrics, tlsSrc server.TLS, logger *slog.Logger) error {
 	if len(listens) == 0 {
 		return nil
 	}
 	src.Metrics = metrics.Handler()
 	h := admin.StatusHandler(src)
 	s, err := server.New("status", listens, func(string, string) http.Handler { return h },
-		server.DefaultLimits, server.TLS{Certificate: getCert}, logger)
+		server.DefaultLimits, tlsSrc, logger)
 	if err != nil {
 		return fmt.Errorf("--status-listen: %w", err)
 	}

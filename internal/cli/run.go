@@ -74,6 +74,7 @@ type runOptions struct {
 	drainDelay        time.Duration
 	dns               dnsOptions
 	loadLimits        reload.Limits
+	tls               tlsOptions
 	// tlsByDefault: --proxy-listen was not given, so a config with
 	// certificates also gets the default TLS listener.
 	tlsByDefault bool
@@ -132,6 +133,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.Int64Var(&o.loadLimits.MaxSize, "config-max-size", reload.DefaultLimits.MaxSize, "largest configuration in bytes, from the file or POST /config (larger gets 413); 0: no limit")
 	fs.DurationVar(&o.loadLimits.Timeout, "config-load-timeout", reload.DefaultLimits.Timeout, "abandon a configuration load (parse, validate, compile) that takes longer; the configuration in force stays (0: no limit)")
 	fs.Uint64Var(&o.loadLimits.Memory, "config-load-memory", reload.DefaultLimits.Memory, "abandon a configuration load once the heap has grown by more than this many bytes since it began, and refuse before parsing a document of more values than one per 700 bytes of it (the parser cannot be stopped); the configuration in force stays (0: neither)")
+	o.tls.addFlags(fs)
 	fs.StringVar(&o.dns.resolver, "dns-resolver", "", "comma-separated nameservers, ip or ip:port, for target and service host names (default: those of /etc/resolv.conf)")
 	fs.StringVar(&o.dns.hostsFile, "dns-hostsfile", resolver.DefaultHostsFile, "hosts file read once at start; its names resolve without DNS and never expire (empty: none)")
 	fs.StringVar(&o.dns.order, "dns-order", resolver.DefaultOrder, "record types tried in turn, first answer wins: LAST (the type that answered last time), SRV, A, AAAA, CNAME")
@@ -273,6 +275,10 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	if err != nil {
 		return nil, fmt.Errorf("--admin-allowed-hosts: %v", err)
 	}
+	policy, adminCert, err := o.tls.prepare(adminListens, logger)
+	if err != nil {
+		return nil, err
+	}
 	g := &gateway{opts: o, logger: logger, holder: &snapshot.Holder{}}
 	switch o.accessLog {
 	case "off", "":
@@ -395,7 +401,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		return false, nil
 	}
 	g.proxy, err = server.New("proxy", proxyListens, g.handler.Listener, o.limits,
-		server.TLS{Certificate: getCert, ClientCert: clientCert}, logger)
+		server.TLS{Certificate: getCert, ClientCert: clientCert, Policy: policy}, logger)
 	if err != nil {
 		g.close()
 		return nil, err
@@ -425,9 +431,9 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		return nil, err
 	}
 	g.admin, err = server.New("admin", adminListens, func(string, string) http.Handler { return adminHandler },
-		server.DefaultLimits, server.TLS{Certificate: getCert}, logger)
+		server.DefaultLimits, server.TLS{Certificate: adminCert, Policy: policy}, logger)
 	if err == nil {
-		err = g.startStatus(statusListens, adminSrc, metrics, getCert, logger)
+		err = g.startStatus(statusListens, adminSrc, metrics, server.TLS{Certificate: getCert, Policy: policy}, logger)
 	}
 	if err != nil {
 		g.proxy.Shutdown(context.Background())

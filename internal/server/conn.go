@@ -268,10 +268,13 @@ func (l *tlsListener) handshake(raw net.Conn) {
 	}
 	var c net.Conn = tc
 	st := tc.ConnectionState()
-	if st.Version == tls.VersionTLS13 {
+	switch st.Version {
+	case tls.VersionTLS13:
 		l.stats.TLS.TLS13.Add(1)
-	} else {
+	case tls.VersionTLS12:
 		l.stats.TLS.TLS12.Add(1)
+	default:
+		l.stats.TLS.Legacy.Add(1)
 	}
 	switch {
 	case st.NegotiatedProtocol != "h2":

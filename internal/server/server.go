@@ -48,11 +48,11 @@ type Stats struct {
 }
 
 // TLSStats count the handshakes of a server's TLS listeners: completed
-// ones by protocol version (listeners accept TLS 1.2 and 1.3 only) and
-// failed ones.
+// ones by protocol version (Legacy: TLS 1.0 and 1.1, which only the old
+// and custom policies accept) and failed ones.
 type TLSStats struct {
-	TLS12, TLS13 atomic.Uint64
-	Errors       atomic.Uint64
+	TLS12, TLS13, Legacy atomic.Uint64
+	Errors               atomic.Uint64
 }
 
 // TLS is what TLS listeners take, at every handshake, from the
@@ -66,6 +66,9 @@ type TLS struct {
 	// the handshake, and nothing is verified here (mtls-auth verifies the
 	// certificate on the routes that need one).
 	ClientCert func(serverName string) (ask bool, cas *x509.CertPool)
+	// Policy is the protocol versions and cipher suites served (the zero
+	// Policy: TLS 1.2 and 1.3, Go's default suites).
+	Policy Policy
 }
 
 // Server runs one set of listeners with one handler factory.
@@ -99,6 +102,11 @@ func New(name string, listens []Listen, handler HandlerFor, limits Limits, tlsSr
 			scheme = "https"
 		}
 		g := guard{next: handler(scheme, port)}
+		if l.H3 && tlsSrc.Policy.MaxVersion != 0 && tlsSrc.Policy.MaxVersion < tls.VersionTLS13 {
+			ln.Close()
+			s.closeListeners()
+			return nil, fmt.Errorf("%s listener %s: http3 needs TLS 1.3, which --ssl-protocols leaves out", name, l.Addr)
+		}
 		if l.H3 {
 			host, _, _ := net.SplitHostPort(l.Addr)
 			h3, err := listenH3(ln.Addr(), host, g, limits, tlsSrc, &s.Stats, logger)
@@ -159,10 +167,10 @@ func New(name string, listens []Listen, handler HandlerFor, limits Limits, tlsSr
 // opens its own with keys of its own (WrapSession, UnwrapSession).
 func tlsConfig(src TLS) *tls.Config {
 	conf := &tls.Config{
-		MinVersion:     tls.VersionTLS12,
 		GetCertificate: src.Certificate,
 		NextProtos:     []string{"h2", "http/1.1"},
 	}
+	src.Policy.apply(conf)
 	if src.ClientCert == nil {
 		return conf
 	}
@@ -170,6 +178,8 @@ func tlsConfig(src TLS) *tls.Config {
 	tickets := &tls.Config{}
 	asking := &tls.Config{
 		MinVersion:     conf.MinVersion,
+		MaxVersion:     conf.MaxVersion,
+		CipherSuites:   conf.CipherSuites,
 		GetCertificate: conf.GetCertificate,
 		NextProtos:     conf.NextProtos,
 		ClientAuth:     tls.RequestClientCert,

@@ -40,7 +40,7 @@ func Compile(m *config.Model, d Deps) (*Snapshot, error) {
 // once ctx is done.
 func CompileContext(ctx context.Context, m *config.Model, d Deps) (*Snapshot, error) {
 	lease := d.Upstreams.Acquire()
-	c := &compiler{ctx: ctx, m: m, d: d, lease: lease, caKeys: map[*tls.Config]string{}, snap: &Snapshot{Hash: m.Hash, Summary: m.Summary(), Upstreams: lease, Model: m,
+	c := &compiler{ctx: ctx, m: m, d: d, lease: lease, tlsKeys: map[*tls.Config]string{}, clientCerts: map[string]*tls.Certificate{}, snap: &Snapshot{Hash: m.Hash, Summary: m.Summary(), Upstreams: lease, Model: m,
 		instanceByKey: map[string]plugin.Instance{}, instanceByEntry: map[*config.PluginEntry]plugin.Instance{}}}
 	c.snap.created = createdAt(m, d.Previous)
 	c.caCertificates()
@@ -87,9 +87,11 @@ type compiler struct {
 	lease *upstream.Lease
 	snap  *Snapshot
 	errs  config.ErrorList
-	// caKeys identifies the CA set of each upstream TLS config by the
-	// digests of the CA certificates it was built from, for pool keys.
-	caKeys map[*tls.Config]string
+	// tlsKeys name what each upstream TLS config's connections are made
+	// with (upstreamTLS), for pool and HTTP/2 transport keys.
+	tlsKeys map[*tls.Config]string
+	// clientCerts are the parsed client certificates by id.
+	clientCerts map[string]*tls.Certificate
 	// servicesByEntry maps model services to compiled ones.
 	servicesByEntry map[*config.ServiceEntry]*Service
 	// instances of every enabled plugin entry, by entry

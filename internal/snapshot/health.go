@@ -46,7 +46,13 @@ func (c *compiler) checkedUpstreams() {
 	}
 	for _, ue := range c.m.Upstreams {
 		u := ue.Upstream
-		c.lease.Check(upstream.CheckedUpstream{Name: u.Name, Checks: HealthCheckOf(&u.Healthchecks),
-			HostHeader: u.HostHeader, Targets: held[ue]})
+		cu := upstream.CheckedUpstream{Name: u.Name, Checks: HealthCheckOf(&u.Healthchecks),
+			HostHeader: u.HostHeader, Targets: held[ue]}
+		// Probes present the upstream's client certificate, not a
+		// service's (an upstream may serve several), as Kong's do.
+		if u.ClientCert != nil {
+			cu.ClientCert, cu.ClientCertKey = c.clientCert(ue.Path+".client_certificate", u.ClientCert)
+		}
+		c.lease.Check(cu)
 	}
 }

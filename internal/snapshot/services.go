@@ -26,7 +26,7 @@ func (c *compiler) services() {
 		s := se.Service
 		var tlsConf *tls.Config
 		if svc.Scheme == "https" && !svc.HTTP2 {
-			tlsConf = c.upstreamTLS(se, s.Host)
+			tlsConf = c.upstreamTLS(se)
 		}
 		if svc.HTTP2 {
 			svc.H2, svc.h2Key = h2.get(se, svc)

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
@@ -169,6 +170,11 @@ type CheckedUpstream struct {
 	Checks     HealthCheck
 	HostHeader string
 	Targets    []*Target
+	// ClientCert is presented by https and grpcs probes (the upstream's
+	// client_certificate); ClientCertKey names it with its digest, so a
+	// rotated certificate restarts the checker.
+	ClientCert    *tls.Certificate
+	ClientCertKey string
 }
 
 // Sync brings the checkers in line with the upstreams of the snapshot now
@@ -187,6 +193,7 @@ func (h *HealthCheckers) Sync(ups []CheckedUpstream) {
 		}
 		c := NewHealthChecker(cu.Name, cu.Checks, targets, h.gate(cu.Name), h.opts)
 		c.hostHeader = cu.HostHeader
+		c.clientCert = cu.ClientCert
 		c.fingerprint = fp
 		if old != nil {
 			old.Stop()
@@ -259,7 +266,7 @@ func fingerprint(cu *CheckedUpstream, targets []HealthTarget) string {
 	hash := sha256.New()
 	cfg, _ := json.Marshal(cu.Checks)
 	hash.Write(cfg)
-	fmt.Fprintf(hash, "|%s", cu.HostHeader)
+	fmt.Fprintf(hash, "|%s|%s", cu.HostHeader, cu.ClientCertKey)
 	for _, t := range targets {
 		fmt.Fprintf(hash, "|%s:%d:%s:%d:%p", t.Host, t.Port, t.Hostname, t.Weight, t.State)
 	}

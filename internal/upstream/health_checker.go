@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -92,7 +93,9 @@ type HealthChecker struct {
 	gate    *UpstreamHealth
 	targets []*hcTarget
 	// hostHeader is the upstream's host_header, sent by HTTP probes.
-	hostHeader  string
+	hostHeader string
+	// clientCert is presented to targets that ask for one (nil: none).
+	clientCert  *tls.Certificate
 	fingerprint string
 
 	enabled, passiveOn             bool

@@ -121,18 +121,23 @@ func (c *HealthChecker) httpRequest(t *hcTarget) string {
 }
 
 // tlsConfig verifies per https_verify_certificate, with https_sni or the
-// target's configured host as the server name.
+// target's configured host as the server name, and presents the
+// upstream's client certificate.
 func (c *HealthChecker) tlsConfig(t *hcTarget) *tls.Config {
 	name := c.cfg.Active.HTTPSSNI
 	if name == "" {
 		name = t.name()
 	}
-	return &tls.Config{
+	conf := &tls.Config{
 		ServerName:         name,
 		InsecureSkipVerify: !c.cfg.Active.HTTPSVerifyCertificate,
 		RootCAs:            c.opts.RootCAs,
 		MinVersion:         tls.VersionTLS12,
 	}
+	if cert := c.clientCert; cert != nil {
+		conf.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
+	}
+	return conf
 }
 
 // probeGRPC calls grpc.health.v1.Health/Check for the server as a whole:
