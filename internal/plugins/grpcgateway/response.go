@@ -60,14 +60,20 @@ func (in *instance) HeaderFilter(c *plugin.Ctx) {
 		return
 	}
 	st.status, st.message, st.details = h.Get("Grpc-Status"), h.Get("Grpc-Message"), h.Get("Grpc-Status-Details-Bin")
-	for k, vs := range h {
+	// Renamed after the walk: a key added while ranging over a map may or
+	// may not be visited, and would be taken for gRPC's own.
+	var meta []string
+	for k := range h {
 		switch {
 		case strings.HasPrefix(k, "Grpc-"), k == "Content-Type", k == "Content-Length", k == "Trailer":
 			delete(h, k)
 		case st.metadata(k):
-			h["Grpc-Metadata-"+k] = vs
-			delete(h, k)
+			meta = append(meta, k)
 		}
+	}
+	for _, k := range meta {
+		h["Grpc-Metadata-"+k] = h[k]
+		delete(h, k)
 	}
 	switch {
 	case !st.stream:
