@@ -74,6 +74,10 @@ type Env struct {
 	// whose lines go where the gateway's own do (nil in dry runs and unit
 	// tests).
 	AccessLog LineWriter
+	// Services are the ids of the services the plugin entry applies to:
+	// its service's, or its route's (nil for a global or consumer-only
+	// entry).
+	Services []string
 	// Upstreams sends requests of the plugin's own to a service's
 	// upstream (a gRPC transcoder asking the server's reflection service
 	// for its descriptors); nil in dry runs and unit tests.
@@ -148,6 +152,15 @@ type Closer interface {
 // reload.
 type Reloader interface {
 	Reloaded(next Reload)
+}
+
+// Starter is implemented by instances with work to begin once their
+// configuration is in force: Start is called once, after the swap, on
+// each instance the load built (a kept instance is told Reloaded
+// instead; a dry run's are never started). The grpc-gateway plugin asks
+// its services' upstreams for their descriptors. Start must not block.
+type Starter interface {
+	Start()
 }
 
 // Reload is what a kept instance learns of the configuration now in

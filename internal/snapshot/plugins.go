@@ -54,6 +54,12 @@ func (c *compiler) plugins() {
 		}
 		env := c.d.Env
 		env.PluginID = id
+		switch {
+		case pe.Service != nil:
+			env.Services = []string{pe.Service.ID}
+		case pe.Route != nil && pe.Route.Service != nil:
+			env.Services = []string{pe.Route.Service.ID}
+		}
 		certs := &certLookups{from: c.snap.certs}
 		env.Certificates = certs
 		inst, err := reg.New(cfg, env)

@@ -168,19 +168,33 @@ func (h *Holder) Load() *Snapshot { return h.p.Load() }
 func (h *Holder) Store(s *Snapshot) { h.p.Store(s) }
 
 // Reloaded tells the plugin instances s kept from old that a new
-// configuration is in force (plugin.Reloader). A recompile of the same
-// configuration (after a DNS change) is no reload, and nothing is told.
+// configuration is in force (plugin.Reloader), and starts the ones s
+// built (plugin.Starter). A recompile of the same configuration (after a
+// DNS change) is no reload: it keeps every instance, and nothing is told.
 func Reloaded(old, s *Snapshot) {
-	if old == nil || s == nil || old.Model == s.Model {
+	if s == nil || (old != nil && old.Model == s.Model) {
 		return
 	}
-	kept := make(map[plugin.Instance]bool, len(old.Instances))
-	for _, inst := range old.Instances {
-		kept[inst] = true
+	kept := map[plugin.Instance]bool{}
+	if old != nil {
+		for _, inst := range old.Instances {
+			kept[inst] = true
+		}
 	}
 	next := plugin.Reload{Directory: s.Directory}
+	told := make(map[plugin.Instance]bool, len(s.Instances))
 	for _, inst := range s.Instances {
-		if r, ok := inst.(plugin.Reloader); ok && kept[inst] {
+		if told[inst] {
+			continue
+		}
+		told[inst] = true
+		if !kept[inst] {
+			if st, ok := inst.(plugin.Starter); ok {
+				st.Start()
+			}
+			continue
+		}
+		if r, ok := inst.(plugin.Reloader); ok {
 			r.Reloaded(next)
 		}
 	}
