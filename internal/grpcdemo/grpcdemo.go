@@ -112,6 +112,13 @@ func (s *Server) Step(wait time.Duration) bool {
 	}
 }
 
+// File compiles the service's file, for clients that build dynamic
+// messages of its types.
+func File() (protoreflect.FileDescriptor, error) {
+	fd, _, err := compile()
+	return fd, err
+}
+
 // compile compiles user.proto, taking its imports from GlobalFiles (so the
 // google.api.http extension is the one the genproto package registered), and
 // returns it with a registry of it and everything it imports, for reflection.
