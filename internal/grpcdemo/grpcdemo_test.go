@@ -376,3 +376,29 @@ func checkRule(t *testing.T, version string, files [][]byte) {
 	}
 	t.Fatalf("%s: no GetUser in %s among %d files", version, ProtoPath, len(files))
 }
+
+// BenchmarkGetUser is one unary call over a real connection: the upstream's
+// share of the transcoding benchmark's work, which runs beside the gateway.
+func BenchmarkGetUser(b *testing.B) {
+	srv, err := Start("127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Stop()
+	conn, err := grpc.NewClient("passthrough:///"+srv.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	md := srv.users.sd.Methods().ByName("GetUser")
+	in := dynamicpb.NewMessage(md.Input())
+	in.Set(fieldOf(in, "id"), protoreflect.ValueOfString("1"))
+	out := dynamicpb.NewMessage(md.Output())
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := conn.Invoke(ctx, "/"+ServiceName+"/GetUser", in, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
