@@ -322,7 +322,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	rand.Read(nodeID)
 	stores := store.NewProvider()
 	deps := snapshot.Deps{Registry: reg, Upstreams: ups,
-		Env: plugin.Env{Logger: logger, Metrics: metrics.Registry, Store: stores, HTTPClient: outboundClient(), AccessLog: g.lines,
+		Env: plugin.Env{Logger: logger, Metrics: metrics.Registry, Store: stores, HTTPClient: outboundClient(), AccessLog: g.lines, Upstreams: snapshot.Upstreams{Holder: g.holder},
 			Node: &node{id: hex.EncodeToString(nodeID), g: g, store: stores}}}
 	deps.MaxResponseHeaderBytes = o.upMaxHeaderBytes
 	// go-redis reports dial failures through a package-level logger that

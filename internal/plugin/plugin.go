@@ -74,6 +74,21 @@ type Env struct {
 	// whose lines go where the gateway's own do (nil in dry runs and unit
 	// tests).
 	AccessLog LineWriter
+	// Upstreams sends requests of the plugin's own to a service's
+	// upstream (a gRPC transcoder asking the server's reflection service
+	// for its descriptors); nil in dry runs and unit tests.
+	Upstreams Upstreams
+}
+
+// Upstreams reaches the upstreams of the configuration in force the way
+// the proxy does: a target the service's balancer picks, the service's
+// TLS settings and timeouts. Today it serves grpc and grpcs services
+// (over HTTP/2).
+type Upstreams interface {
+	// RoundTrip sends req to a target of the service with the given id;
+	// req.URL needs only its path (and query). The caller bounds the
+	// exchange with req's context and closes the response body.
+	RoundTrip(serviceID string, req *http.Request) (*http.Response, error)
 }
 
 // LineWriter takes finished log lines. WriteLine copies b (the caller may
@@ -175,7 +190,12 @@ type HeaderFilter interface {
 
 // BodyFilter wraps the response body stream. It is called after every
 // HeaderFilter; a filter that changes the length must delete Content-Length
-// from c.Resp.Header in its HeaderFilter.
+// from c.Resp.Header in its HeaderFilter. The status and header go to the
+// client only once the first Read of the wrapped body has returned, so a
+// filter may still set c.Resp.Status and c.Resp.Header in its first Read
+// (a gRPC transcoder reads a unary answer whole and answers with the
+// status its trailer names). c.Resp.Trailer is set once the reader it
+// wraps has returned io.EOF.
 type BodyFilter interface {
 	BodyFilter(c *Ctx, body io.Reader) io.Reader
 }

@@ -131,6 +131,7 @@ func (h1Transport) respond(h *Handler, x *exchange, a *attempt, status int) (int
 	now := time.Now()
 	body := &x.st.body
 	initBody(body, x.conn, x.head, x.svc.ReadTimeout, now)
+	body.resp = &x.st.Resp
 	if !x.rt.deadline.IsZero() {
 		// The read deadline may be the request's: from here the body is
 		// bounded by read_timeout between reads, renewed on the first read.
@@ -143,9 +144,6 @@ func (h1Transport) respond(h *Handler, x *exchange, a *attempt, status int) (int
 		body.reusable = false
 	}
 	body.finish()
-	if err == nil {
-		x.st.Resp.Trailer = body.trailer
-	}
 	return body.read, err
 }
 

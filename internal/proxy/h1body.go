@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
@@ -25,11 +26,17 @@ type bodyReader struct {
 	timeout time.Duration
 	renewAt time.Time
 	read    int64 // body bytes read, for the attempt's record
+	// resp, when set, gets the trailer as the end is read, before the
+	// body filters see io.EOF.
+	resp *plugin.Response
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
 	n, err := b.readBody(p)
 	b.read += int64(n)
+	if err == io.EOF && b.resp != nil {
+		b.resp.Trailer = b.trailer
+	}
 	return n, err
 }
 

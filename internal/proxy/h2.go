@@ -164,17 +164,35 @@ func (h2Transport) discard(h *Handler, x *exchange) {
 func (h2Transport) respond(h *Handler, x *exchange, a *attempt, status int) (int64, error) {
 	defer x.cancel()
 	defer x.resp.Body.Close()
-	x.counted = countingReader{r: x.resp.Body}
+	x.counted = h2Response{x: x}
 	if err := h.respond(x, a, status, &x.counted, true); err != nil {
 		return x.counted.n, err
 	}
-	for k := range x.resp.Trailer {
-		if forbiddenTrailer(k) {
-			delete(x.resp.Trailer, k)
-		}
-	}
-	x.st.Resp.Trailer = x.resp.Trailer
 	return x.counted.n, nil
+}
+
+// h2Response reads an HTTP/2 response body, counting its bytes, and puts
+// its trailer in c.Resp.Trailer as the end is read, before the body
+// filters see io.EOF (a gRPC transcoder turns the status in it into its
+// own answer).
+type h2Response struct {
+	x *exchange
+	n int64
+}
+
+func (b *h2Response) Read(p []byte) (int, error) {
+	n, err := b.x.resp.Body.Read(p)
+	b.n += int64(n)
+	if err == io.EOF {
+		tr := b.x.resp.Trailer
+		for k := range tr {
+			if forbiddenTrailer(k) {
+				delete(tr, k)
+			}
+		}
+		b.x.st.Resp.Trailer = tr
+	}
+	return n, err
 }
 
 // h2Body lends the client's request body to HTTP/2 attempts. net/http

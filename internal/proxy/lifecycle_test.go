@@ -491,3 +491,65 @@ func TestFallbackAnswersInPlaceOfTheUpstream(t *testing.T) {
 		t.Errorf("asked with %+v", a)
 	}
 }
+
+// eofFilter is a body filter that reads the upstream's body whole on its
+// first Read, then answers with the trailer it found at the end and a
+// status of its own, as a gRPC transcoder does with grpc-status.
+type eofFilter struct{}
+
+func (eofFilter) BodyFilter(c *plugin.Ctx, body io.Reader) io.Reader {
+	return &eofReader{c: c, body: body}
+}
+
+type eofReader struct {
+	c    *plugin.Ctx
+	body io.Reader
+	out  *strings.Reader
+}
+
+func (r *eofReader) Read(p []byte) (int, error) {
+	if r.out == nil {
+		b, err := io.ReadAll(r.body)
+		if err != nil {
+			return 0, err
+		}
+		tr := r.c.Resp.Trailer
+		r.c.Resp.Status = http.StatusTeapot
+		r.c.Resp.Header.Set("X-Seen", tr.Get("Grpc-Status")+tr.Get("X-Checksum"))
+		r.c.Resp.Header.Del("Content-Length")
+		r.out = strings.NewReader("read " + string(b))
+	}
+	return r.out.Read(p)
+}
+
+// A body filter sees the upstream's trailer as soon as its reader returned
+// io.EOF (HTTP/1.1 chunked and HTTP/2 alike), and its first Read comes
+// before the status and header are sent, so it may still change them.
+func TestBodyFilterSeesTrailerAtEOF(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Checksum")
+		io.WriteString(w, "body")
+		w.Header().Set("X-Checksum", "abc")
+	}))
+	defer up.Close()
+	steps := []snapshot.Step{{Name: "eof", Base: eofFilter{}}}
+	g := newTestGateway(t, simpleConfig, map[string]string{"UP": up.URL}, nil)
+	g.Snap.Routes[0].Chain = &snapshot.Chain{Body: steps, Names: []string{"eof"}}
+	resp, err := http.Get(g.URL + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTeapot || resp.Header.Get("X-Seen") != "abc" || string(b) != "read body" {
+		t.Errorf("HTTP/1.1: %d %v %q", resp.StatusCode, resp.Header, b)
+	}
+
+	h2 := h2Upstream(t, nil)
+	g = newTestGateway(t, grpcConfigUp, map[string]string{"T": h2.Listener.Addr().String()}, nil)
+	g.Snap.Routes[0].Chain = &snapshot.Chain{Body: steps, Names: []string{"eof"}}
+	resp, body := grpcLike(t, g)
+	if resp.StatusCode != http.StatusTeapot || resp.Header.Get("X-Seen") != "0" || !strings.HasPrefix(body, "read ") {
+		t.Errorf("HTTP/2: %d %v %q", resp.StatusCode, resp.Header, body)
+	}
+}

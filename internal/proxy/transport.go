@@ -69,7 +69,7 @@ type exchange struct {
 	a       attempt // the attempt under way
 	upgrade string  // the protocol a tunnel asks for
 	h2body  *h2Body
-	counted countingReader
+	counted h2Response
 }
 
 // forward proxies the request (st.Req, on st.route's service) over t,
@@ -162,16 +162,4 @@ func (h *Handler) attempts(x *exchange, t transport) (*attempt, int, bool) {
 		h.upstreamFailed(w, st, err)
 		return nil, 0, false
 	}
-}
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }

@@ -60,13 +60,10 @@ func (tunnelTransport) respond(h *Handler, x *exchange, a *attempt, status int) 
 		// framed as the upstream framed it.
 		body := &x.st.body
 		initBody(body, x.conn, x.head, x.svc.ReadTimeout, time.Now())
+		body.resp = &x.st.Resp
 		// The deadline in force is the handshake's: renew it on the first read.
 		body.renewAt = time.Now()
-		err := h.respond(x, a, status, body, x.head.contentLength < 0)
-		if err == nil {
-			x.st.Resp.Trailer = body.trailer
-		}
-		return body.read, err
+		return body.read, h.respond(x, a, status, body, x.head.contentLength < 0)
 	}
 	a.upgraded()
 	return h.splice(x), nil

@@ -10,6 +10,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/circuitbreaker"
 	"github.com/turnpikegw/turnpike/internal/plugins/correlationid"
 	"github.com/turnpikegw/turnpike/internal/plugins/cors"
+	"github.com/turnpikegw/turnpike/internal/plugins/grpcgateway"
 	"github.com/turnpikegw/turnpike/internal/plugins/jwt"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/logging"
@@ -37,6 +38,8 @@ func Registrations() []plugin.Registration {
 		circuitbreaker.Registration(),
 		correlationid.Registration(),
 		cors.Registration(),
+		grpcgateway.Registration(),
+		grpcgateway.TranscodeRegistration(),
 		logging.Registration(),
 		logs.FileLog(),
 		logs.HTTPLog(),

@@ -1,0 +1,5 @@
+package grpcgateway
+
+import "log/slog"
+
+var discard = slog.New(slog.DiscardHandler)
