@@ -121,7 +121,8 @@ func File() (protoreflect.FileDescriptor, error) {
 
 // compile compiles user.proto, taking its imports from GlobalFiles (so the
 // google.api.http extension is the one the genproto package registered), and
-// returns it with a registry of it and everything it imports, for reflection.
+// returns it with a registry of the files of every service the server
+// registers and their imports, for reflection.
 func compile() (protoreflect.FileDescriptor, *protoregistry.Files, error) {
 	global := protocompile.ResolverFunc(func(path string) (protocompile.SearchResult, error) {
 		fd, err := protoregistry.GlobalFiles.FindFileByPath(path)
@@ -136,9 +137,14 @@ func compile() (protoreflect.FileDescriptor, *protoregistry.Files, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("grpcdemo: compile %s: %w", ProtoPath, err)
 	}
+	// Reflection must answer for every service the server lists, the
+	// health and reflection services included.
 	files := new(protoregistry.Files)
-	if err := register(files, out[0]); err != nil {
-		return nil, nil, err
+	for _, fd := range []protoreflect.FileDescriptor{out[0], healthpb.File_grpc_health_v1_health_proto,
+		reflectionv1.File_grpc_reflection_v1_reflection_proto, reflectionv1alpha.File_grpc_reflection_v1alpha_reflection_proto} {
+		if err := register(files, fd); err != nil {
+			return nil, nil, err
+		}
 	}
 	return out[0], files, nil
 }

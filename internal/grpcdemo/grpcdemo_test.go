@@ -332,8 +332,17 @@ func TestReflection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(res.GetListServicesResponse().GetService(), func(s *reflectionv1.ServiceResponse) bool { return s.Name == ServiceName }) {
+	listed := res.GetListServicesResponse().GetService()
+	if !slices.ContainsFunc(listed, func(s *reflectionv1.ServiceResponse) bool { return s.Name == ServiceName }) {
 		t.Fatalf("v1 list services = %v", res)
+	}
+	// Every listed service's file resolves, as a client that reads them
+	// all (the grpc-gateway plugin does) needs.
+	for _, s := range listed {
+		v1.Send(&reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: s.Name}})
+		if res, err := v1.Recv(); err != nil || res.GetErrorResponse() != nil {
+			t.Errorf("file containing %s: %v %v", s.Name, res.GetErrorResponse(), err)
+		}
 	}
 	v1.Send(&reflectionv1.ServerReflectionRequest{MessageRequest: &reflectionv1.ServerReflectionRequest_FileContainingSymbol{FileContainingSymbol: ServiceName}})
 	res, err = v1.Recv()
