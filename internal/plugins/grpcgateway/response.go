@@ -62,6 +62,9 @@ func (in *instance) HeaderFilter(c *plugin.Ctx) {
 	st.status, st.message, st.details = h.Get("Grpc-Status"), h.Get("Grpc-Message"), h.Get("Grpc-Status-Details-Bin")
 	for k, vs := range h {
 		switch {
+		// The Grpc-Metadata- keys added below may come up later in this
+		// same range: they stay.
+		case strings.HasPrefix(k, "Grpc-Metadata-"):
 		case strings.HasPrefix(k, "Grpc-"), k == "Content-Type", k == "Content-Length", k == "Trailer":
 			delete(h, k)
 		case st.metadata(k):
