@@ -95,7 +95,7 @@ const defaultProxyListen = "0.0.0.0:8000"
 
 func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.StringVar(&o.proxyListen, "proxy-listen", proxyDefault,
-		"comma-separated proxy listen addresses, Kong style (`0.0.0.0:8000, 0.0.0.0:8443 ssl`); the TLS one is added by default when the config has certificates")
+		"comma-separated proxy listen addresses, Kong style (`0.0.0.0:8000, 0.0.0.0:8443 ssl`; flags ssl, http2, and http3 with ssl: HTTP/3 over QUIC on the same UDP port); the TLS one is added by default when the config has certificates")
 	fs.StringVar(&o.adminListen, "admin-listen", "127.0.0.1:8001", "admin API listen address (`off` to disable)")
 	fs.StringVar(&o.statusListen, "status-listen", "off", "status listen `addresses`, Kong style (127.0.0.1:8007): GET /metrics, /status and /status/ready only, without the admin token or Host check, for scraping from outside; shows no configuration (off: none)")
 	fs.StringVar(&o.adminToken, "admin-token", "", "require this token on the admin API (Authorization: Bearer <token> or Kong-Admin-Token), except /status/ready; prefer TURNPIKE_ADMIN_TOKEN, which ps does not show")
@@ -109,7 +109,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.DurationVar(&o.limits.ReadHeaderTimeout, "header-timeout", server.DefaultLimits.ReadHeaderTimeout, "time allowed to read a request's headers")
 	fs.DurationVar(&o.limits.IdleTimeout, "idle-timeout", server.DefaultLimits.IdleTimeout, "keep-alive idle timeout for client connections")
 	fs.IntVar(&o.limits.MaxHeaderBytes, "max-header-bytes", server.DefaultLimits.MaxHeaderBytes, "largest request header block; larger gets 431")
-	fs.IntVar(&o.limits.MaxConcurrentStreams, "http2-max-streams", server.DefaultLimits.MaxConcurrentStreams, "HTTP/2 concurrent streams per client connection")
+	fs.IntVar(&o.limits.MaxConcurrentStreams, "http2-max-streams", server.DefaultLimits.MaxConcurrentStreams, "HTTP/2 and HTTP/3 concurrent streams per client connection")
 	fs.IntVar(&o.limits.MaxResets, "http2-max-resets", server.DefaultLimits.MaxResets, "close an HTTP/2 connection with GOAWAY ENHANCE_YOUR_CALM when its client resets streams before they were answered, or makes the server reset streams still being handled, more than this many times within a window of twice as many streams (rapid reset, MadeYouReset); 0: no limit")
 	fs.DurationVar(&o.clientBodyTimeout, "client-body-timeout", 60*time.Second, "longest wait between two reads of a request body (0: none)")
 	fs.Int64Var(&o.clientMaxBody, "client-max-body-size", 0, "largest request body in bytes; larger gets 413 (0: no limit, Kong's default)")

@@ -364,9 +364,18 @@ const (
 // handler never runs. It also stands in for net/http's "OPTIONS *" handler,
 // which is disabled because it would answer requests the guard never sees
 // and so put the guard's request count out of step with the detector's.
-type guard struct{ next http.Handler }
+//
+// On a TLS listener that also serves HTTP/3 it announces that (altSvc),
+// before the handler, which may replace the header with an upstream's.
+type guard struct {
+	next   http.Handler
+	altSvc []string
+}
 
 func (g guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.altSvc != nil {
+		w.Header()["Alt-Svc"] = g.altSvc
+	}
 	switch c := r.Context().Value(connKey{}).(type) {
 	case *sniffConn:
 		// Only HTTP/1 response writers can hijack; h2c streams on a
@@ -381,11 +390,18 @@ func (g guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case *h2TLSConn:
 		r.TLS = &c.state
+	case *h3Conn:
+		c.begin()
+		defer c.end()
+		// quic-go turns an extended CONNECT's :protocol into r.Proto; the
+		// gateway tunnels nothing over HTTP/3.
+		if r.Method == http.MethodConnect {
+			answerBadRequest(w)
+			return
+		}
 	}
-	if r.ProtoMajor == 2 && !validH2Request(r.Method, r.RequestURI) {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		w.WriteHeader(http.StatusBadRequest)
-		w.Write(badRequestBody)
+	if r.ProtoMajor >= 2 && !validH2Request(r.Method, r.RequestURI) {
+		answerBadRequest(w)
 		return
 	}
 	if r.Method == http.MethodOptions && r.RequestURI == "*" {
@@ -397,6 +413,12 @@ func (g guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.next.ServeHTTP(w, r)
+}
+
+func answerBadRequest(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusBadRequest)
+	w.Write(badRequestBody)
 }
 
 // reject answers on the raw connection rather than through net/http, which

@@ -14,6 +14,9 @@ type Listen struct {
 	// H2C accepts HTTP/2 without TLS (prior knowledge), Kong's `http2` flag
 	// on a plain listener.
 	H2C bool
+	// H3 also serves HTTP/3 over QUIC on the same port number, UDP (the
+	// `http3` flag; TLS only, as QUIC is).
+	H3 bool
 }
 
 // ParseListens parses a comma-separated list of listen addresses. "off"
@@ -39,9 +42,14 @@ func ParseListens(s string) ([]Listen, error) {
 				l.TLS = true
 			case "http2":
 				l.H2C = true
+			case "http3":
+				l.H3 = true
 			default:
-				return nil, fmt.Errorf("listen address %q: unknown flag %q (known: ssl, http2)", l.Addr, f)
+				return nil, fmt.Errorf("listen address %q: unknown flag %q (known: ssl, http2, http3)", l.Addr, f)
 			}
+		}
+		if l.H3 && !l.TLS {
+			return nil, fmt.Errorf("listen address %q: http3 needs ssl (QUIC is always encrypted): write %q", l.Addr, l.Addr+" ssl http3")
 		}
 		if l.TLS {
 			l.H2C = false

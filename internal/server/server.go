@@ -75,6 +75,7 @@ type Server struct {
 	limits  Limits
 	servers []*http.Server
 	lns     []net.Listener
+	h3      []*h3Server
 	Stats   Stats
 	wg      sync.WaitGroup
 }
@@ -97,8 +98,20 @@ func New(name string, listens []Listen, handler HandlerFor, limits Limits, tlsSr
 		if l.TLS {
 			scheme = "https"
 		}
+		g := guard{next: handler(scheme, port)}
+		if l.H3 {
+			host, _, _ := net.SplitHostPort(l.Addr)
+			h3, err := listenH3(ln.Addr(), host, g, limits, tlsSrc, &s.Stats, logger)
+			if err != nil {
+				ln.Close()
+				s.closeListeners()
+				return nil, fmt.Errorf("%s listener %s (udp, http3): %w", name, l.Addr, err)
+			}
+			s.h3 = append(s.h3, h3)
+			g.altSvc = altSvc(port)
+		}
 		hs := &http.Server{
-			Handler:           guard{next: handler(scheme, port)},
+			Handler:           g,
 			ReadHeaderTimeout: limits.ReadHeaderTimeout,
 			IdleTimeout:       limits.IdleTimeout,
 			MaxHeaderBytes:    limits.MaxHeaderBytes,
@@ -187,6 +200,13 @@ func (s *Server) Addrs() []net.Addr {
 
 // Serve serves every listener until Shutdown.
 func (s *Server) Serve() {
+	for _, h3 := range s.h3 {
+		s.wg.Go(func() {
+			if err := h3.serve(); err != nil {
+				s.logger.Error("listener stopped", "server", s.name, "addr", h3.pc.LocalAddr().String(), "protocol", "http3", "error", err)
+			}
+		})
+	}
 	for i, hs := range s.servers {
 		s.wg.Add(1)
 		go func(hs *http.Server, ln net.Listener) {
@@ -205,17 +225,27 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var first error
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	fail := func(err error) {
+		mu.Lock()
+		if first == nil {
+			first = err
+		}
+		mu.Unlock()
+	}
+	for _, h3 := range s.h3 {
+		wg.Go(func() {
+			if err := h3.shutdown(ctx); err != nil {
+				fail(err)
+			}
+		})
+	}
 	for _, hs := range s.servers {
 		wg.Add(1)
 		go func(hs *http.Server) {
 			defer wg.Done()
 			if err := hs.Shutdown(ctx); err != nil {
 				hs.Close()
-				mu.Lock()
-				if first == nil {
-					first = err
-				}
-				mu.Unlock()
+				fail(err)
 			}
 		}(hs)
 	}
@@ -227,6 +257,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) closeListeners() {
 	for _, ln := range s.lns {
 		ln.Close()
+	}
+	for _, h3 := range s.h3 {
+		h3.pc.Close()
 	}
 }
 

@@ -84,24 +84,28 @@ func newBinding(m *Method, r *annotations.HttpRule) (*Binding, error) {
 	}
 	b.tmpl = t
 	in := m.Desc.Input()
-	b.direct = b.Body == ""
+	scalarVars := true
 	for i, name := range t.vars {
 		fields, err := fieldChain(in, name)
 		if err != nil {
 			return b, err
 		}
 		leaf := fields[len(fields)-1]
-		if leaf.IsList() || leaf.IsMap() {
-			return b, fmt.Errorf("variable %s: a repeated or map field cannot be a path variable", name)
+		if leaf.IsList() || leaf.IsMap() || leaf.Kind() == protoreflect.GroupKind {
+			return b, fmt.Errorf("variable %s: a repeated, map or group field cannot be a path variable", name)
 		}
 		if leaf.Kind() == protoreflect.MessageKind && !scalarLike(leaf.Message()) {
 			return b, fmt.Errorf("variable %s: message field %s cannot be a path variable", name, leaf.Message().FullName())
 		}
-		b.vars = append(b.vars, pathVar{name: name, fields: fields, deep: varIsDeep(t, i)})
+		b.vars = append(b.vars, pathVar{name: name, label: "path variable " + name, fields: fields, deep: varIsDeep(t, i)})
 		if len(fields) > 1 || leaf.Kind() == protoreflect.MessageKind {
-			b.direct = false
+			scalarVars = false
 		}
 	}
+	// proto2 required fields need the marshaller's check, which the direct encoding skips; the
+	// input plan exists for proto3 types only.
+	b.direct = scalarVars && b.Body == "" && !hasRequired(in)
+	b.directBody = scalarVars && b.Body == "*" && m.inPlan != nil
 	switch b.Body {
 	case "", "*":
 	default:
@@ -162,6 +166,38 @@ func scalarLike(md protoreflect.MessageDescriptor) bool {
 		"google.protobuf.UInt64Value", "google.protobuf.Int32Value", "google.protobuf.UInt32Value",
 		"google.protobuf.BoolValue", "google.protobuf.StringValue", "google.protobuf.BytesValue":
 		return true
+	}
+	return false
+}
+
+func hasRequired(md protoreflect.MessageDescriptor) bool {
+	fields := md.Fields()
+	for i := range fields.Len() {
+		if fields.Get(i).Cardinality() == protoreflect.Required {
+			return true
+		}
+	}
+	return false
+}
+
+// requiredWithin reports whether md or a message type it holds has a required field.
+func requiredWithin(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+	if seen[md.FullName()] {
+		return false
+	}
+	seen[md.FullName()] = true
+	if hasRequired(md) {
+		return true
+	}
+	fields := md.Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if fd.IsMap() {
+			fd = fd.MapValue()
+		}
+		if fd.Message() != nil && requiredWithin(fd.Message(), seen) {
+			return true
+		}
 	}
 	return false
 }

@@ -228,6 +228,9 @@ func newSet(reg *protoregistry.Files) (*Set, error) {
 					set:             s,
 					input:           dynamicpb.NewMessageType(md.Input()),
 					output:          dynamicpb.NewMessageType(md.Output()),
+					plan:            newPlan(md.Output(), map[protoreflect.FullName]bool{}),
+					inPlan:          newPlan(md.Input(), map[protoreflect.FullName]bool{}),
+					noRequired:      !requiredWithin(md.Input(), map[protoreflect.FullName]bool{}),
 				}
 				s.methods[m.FullPath] = m
 				bs, err := methodBindings(m)

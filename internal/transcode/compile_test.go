@@ -79,7 +79,7 @@ service S { rpc M(A) returns (A) { option (google.api.http) = { get: "/v1/{nope}
 import "google/api/annotations.proto";
 message A { repeated string id = 1; }
 service S { rpc M(A) returns (A) { option (google.api.http) = { get: "/v1/{id}" }; } }`},
-			want: "a repeated or map field cannot be a path variable",
+			want: "a repeated, map or group field cannot be a path variable",
 		},
 		{
 			name: "body naming no field",

@@ -22,7 +22,12 @@ const maxQueryDepth = 16
 // the path variables. Every client mistake is an *Error naming the field or parameter.
 func (b *Binding) Request(dst []byte, vars Vars, rawQuery string, body []byte) ([]byte, error) {
 	if b.direct && rawQuery == "" {
-		return b.directRequest(dst, &vars)
+		return b.appendVars(dst, &vars)
+	}
+	if b.directBody {
+		if out, err := b.Method.inPlan.encodeJSON(dst, body); err == nil {
+			return b.appendVars(out, &vars)
+		}
 	}
 	m := b.Method.input.New()
 	if err := b.readBody(m, body); err != nil {
@@ -38,21 +43,22 @@ func (b *Binding) Request(dst []byte, vars Vars, rawQuery string, body []byte) (
 		if err != nil {
 			return nil, err
 		}
-		if err := setField(m, b.vars[i].fields, "path variable "+b.vars[i].name, s); err != nil {
+		if err := setField(m, b.vars[i].fields, b.vars[i].label, s); err != nil {
 			return nil, err
 		}
 	}
-	return proto.MarshalOptions{}.MarshalAppend(dst, m.Interface())
+	return marshalRequest(dst, m.Interface(), b.Method.noRequired)
 }
 
-func (b *Binding) directRequest(dst []byte, vars *Vars) ([]byte, error) {
+// appendVars encodes top-level scalar path variables straight to the wire.
+func (b *Binding) appendVars(dst []byte, vars *Vars) ([]byte, error) {
 	for i := range b.vars {
 		s, err := vars.Value(i)
 		if err != nil {
 			return nil, err
 		}
 		fd := b.vars[i].fields[0]
-		v, err := parseScalar(fd, "path variable "+b.vars[i].name, s)
+		v, err := parseScalar(fd, b.vars[i].label, s)
 		if err != nil {
 			return nil, err
 		}
@@ -67,14 +73,26 @@ func (m *Method) RequestFromJSON(dst, body []byte) ([]byte, error) {
 	if err := m.set.unmarshalJSON(body, msg.Interface()); err != nil {
 		return nil, err
 	}
-	return proto.MarshalOptions{}.MarshalAppend(dst, msg.Interface())
+	return marshalRequest(dst, msg.Interface(), m.noRequired)
+}
+
+// marshalRequest encodes a request message; what can fail here is the client's (a proto2 required
+// field left out), so it is a 400. The walk that looks for unset required fields is skipped for
+// types that have none (every proto3 type).
+func marshalRequest(dst []byte, m proto.Message, noRequired bool) ([]byte, error) {
+	out, err := proto.MarshalOptions{AllowPartial: noRequired}.MarshalAppend(dst, m)
+	if err != nil {
+		return nil, badRequest("request message: " + trimProtoPrefix(err.Error()))
+	}
+	return out, nil
 }
 
 func (s *Set) unmarshalJSON(body []byte, m proto.Message) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
-	if err := (protojson.UnmarshalOptions{Resolver: s.types}).Unmarshal(body, m); err != nil {
+	// Required fields are checked once, when the whole request is marshalled.
+	if err := (protojson.UnmarshalOptions{Resolver: s.types, AllowPartial: true}).Unmarshal(body, m); err != nil {
 		return badRequest("invalid JSON body: " + trimProtoPrefix(err.Error()))
 	}
 	return nil

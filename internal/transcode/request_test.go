@@ -167,3 +167,35 @@ func TestRequestFromJSON(t *testing.T) {
 		t.Error("unknown field accepted")
 	}
 }
+
+func TestRequestRequiredField(t *testing.T) {
+	s, err := CompileSource(map[string]string{"p2.proto": `syntax = "proto2";
+package p2;
+import "google/api/annotations.proto";
+message R { required string id = 1; optional string name = 2; }
+message Outer { optional R r = 1; }
+service S {
+  rpc Post(Outer) returns (R) { option (google.api.http) = { post: "/v1/outer" body: "*" }; }
+  rpc Get(R) returns (R) { option (google.api.http) = { get: "/v1/r" }; }
+  rpc ByName(R) returns (R) { option (google.api.http) = { get: "/v1/r/{name}" }; }
+}`}, "p2.proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, vars, _ := s.Match("GET", "/v1/r")
+	_, err = b.Request(nil, vars, "name=x", nil)
+	if e, ok := err.(*Error); !ok || e.Status != 400 || !strings.Contains(e.Message, "p2.R.id") {
+		t.Fatalf("error %v, want a 400 naming the required field", err)
+	}
+	if _, err := b.Request(nil, vars, "id=1", nil); err != nil {
+		t.Fatal(err)
+	}
+	b, vars, _ = s.Match("GET", "/v1/r/x")
+	if _, err := b.Request(nil, vars, "", nil); err == nil {
+		t.Fatal("a path-only request without the required field was built")
+	}
+	b, vars, _ = s.Match("POST", "/v1/outer")
+	if _, err := b.Request(nil, vars, "", []byte(`{"r":{"name":"x"}}`)); err == nil {
+		t.Fatal("a body without the nested required field was accepted")
+	}
+}

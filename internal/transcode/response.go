@@ -11,6 +11,15 @@ import (
 // ResponseJSON renders one response message (wire bytes, unframed) as JSON appended to dst. A
 // message that does not decode is an error the caller answers with a 502: the upstream sent it.
 func (m *Method) ResponseJSON(dst, msg []byte, o Options) ([]byte, error) {
+	if m.plan != nil {
+		out, err := m.plan.render(dst, msg, o)
+		if err == nil {
+			return out, nil
+		}
+		if err != errDecline {
+			return nil, fmt.Errorf("upstream message for %s: %w", m.FullPath, err)
+		}
+	}
 	out, err := m.decodeOutput(msg)
 	if err != nil {
 		return nil, err

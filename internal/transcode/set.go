@@ -58,6 +58,9 @@ type Method struct {
 
 	set           *Set
 	input, output protoreflect.MessageType
+	plan          *plan // renders the output without protojson; nil when its shape is not covered
+	inPlan        *plan // encodes a JSON body without protojson; nil when its shape is not covered
+	noRequired    bool  // the input type and those it holds have no proto2 required field
 }
 
 // Binding is one google.api.http rule of a method (its own or one of its additional_bindings).
@@ -73,11 +76,16 @@ type Binding struct {
 	// direct is set when the message is only the template's variables, each a top-level scalar:
 	// then a request without a query is encoded straight to the wire, with no message built.
 	direct bool
+	// directBody is set for body "*" into a message the direct encoder covers, with the same
+	// kind of variables: the body's wire form is written from the JSON, the variables after it
+	// (the last occurrence of a field wins on decoding, so they override the body as they must).
+	directBody bool
 }
 
 // pathVar is a template variable resolved at construction to its chain of fields.
 type pathVar struct {
 	name   string
+	label  string // "path variable <name>", for the client's error messages
 	fields []protoreflect.FieldDescriptor
 	deep   bool // captures several segments: %2F stays escaped when decoding
 }
@@ -129,7 +137,7 @@ func (v *Vars) Value(i int) (string, error) {
 	if !pv.deep {
 		s, err := url.PathUnescape(raw)
 		if err != nil {
-			return "", badRequest("path variable " + pv.name + ": invalid percent-encoding")
+			return "", badRequest(pv.label + ": invalid percent-encoding")
 		}
 		return s, nil
 	}
@@ -142,7 +150,7 @@ func (v *Vars) Value(i int) (string, error) {
 		}
 		b.WriteString(raw[:j])
 		if j+2 >= len(raw) || !isHex(raw[j+1]) || !isHex(raw[j+2]) {
-			return "", badRequest("path variable " + pv.name + ": invalid percent-encoding")
+			return "", badRequest(pv.label + ": invalid percent-encoding")
 		}
 		if c := unhex(raw[j+1])<<4 | unhex(raw[j+2]); c == '/' {
 			b.WriteString(raw[j : j+3])
@@ -160,7 +168,8 @@ func (s *Set) Method(fullPath string) (*Method, bool) {
 	return m, ok
 }
 
-// Files is the registry of the set's files and everything they import.
+// Files is the registry of the set's files and everything they import. It is the set's own and
+// read-only: the set's type resolver reads it on every Any.
 func (s *Set) Files() *protoregistry.Files { return s.files }
 
 // Match finds the binding for a request's method and path (which starts with "/" and has no

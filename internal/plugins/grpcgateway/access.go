@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net/http"
@@ -59,7 +60,9 @@ func (in *instance) Access(c *plugin.Ctx) error {
 			return plugin.NewExit(http.StatusBadRequest, "invalid Grpc-Timeout header")
 		}
 	}
-	msg, err := b.Request(nil, vars, r.URL.RawQuery, body)
+	// The message is built after room for gRPC's 5-byte prefix, filled
+	// in once its length is known.
+	frame, err := b.Request(make([]byte, 5, 5+len(body)+64), vars, r.URL.RawQuery, body)
 	if err != nil {
 		var te *transcode.Error
 		if errors.As(err, &te) {
@@ -67,7 +70,8 @@ func (in *instance) Access(c *plugin.Ctx) error {
 		}
 		return plugin.NewExit(http.StatusBadRequest, err.Error())
 	}
-	frame := transcode.AppendFrame(make([]byte, 0, 5+len(msg)), false, msg)
+	frame[0] = 0
+	binary.BigEndian.PutUint32(frame[1:5], uint32(len(frame)-5))
 	r.Body = io.NopCloser(bytes.NewReader(frame))
 	r.ContentLength = int64(len(frame))
 	c.Method, c.Path, c.RawQuery = http.MethodPost, b.Method.FullPath, ""

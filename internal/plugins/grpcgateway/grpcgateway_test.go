@@ -255,6 +255,16 @@ func TestUnaryAnswers(t *testing.T) {
 	if c.Resp.Status != http.StatusBadGateway || !strings.Contains(string(out), `"code":13`) {
 		t.Errorf("garbage: %d %s", c.Resp.Status, out)
 	}
+
+	// A compressed message was never invited and cannot be read.
+	c = accessed(t, in, http.MethodGet, "/v1/users/1", "")
+	c.Resp.Status, c.Resp.FromUpstream = 200, true
+	in.HeaderFilter(c)
+	frame := transcode.AppendFrame(nil, true, user("1", "Ada"))
+	out, _ = io.ReadAll(in.BodyFilter(c, bytes.NewReader(frame)))
+	if c.Resp.Status != http.StatusBadGateway || strings.Contains(string(out), "Ada") {
+		t.Errorf("compressed: %d %s", c.Resp.Status, out)
+	}
 }
 
 func TestServerStreamingAnswers(t *testing.T) {

@@ -182,10 +182,14 @@ func fetchFrom(ctx context.Context, up plugin.Upstreams, id, svc string) (*trans
 	if answers, err = reflectCall(ctx, up, id, svc, asks...); err != nil {
 		return nil, err
 	}
+	// A service whose files the server cannot give (its reflection knows
+	// only some of its services) is left out; the others still serve.
 	var files []*descriptorpb.FileDescriptorProto
+	var refused error
 	for _, a := range answers {
 		if e := a.GetErrorResponse(); e != nil {
-			return nil, fmt.Errorf("reflection: %s", e.GetErrorMessage())
+			refused = fmt.Errorf("reflection: %s: %s", a.GetOriginalRequest().GetFileContainingSymbol(), e.GetErrorMessage())
+			continue
 		}
 		for _, raw := range a.GetFileDescriptorResponse().GetFileDescriptorProto() {
 			fd := &descriptorpb.FileDescriptorProto{}
@@ -194,6 +198,9 @@ func fetchFrom(ctx context.Context, up plugin.Upstreams, id, svc string) (*trans
 			}
 			files = append(files, fd)
 		}
+	}
+	if len(files) == 0 {
+		return nil, refused
 	}
 	return transcode.NewSet(files)
 }

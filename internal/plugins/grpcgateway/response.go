@@ -139,9 +139,12 @@ func (st *call) unary() {
 	var msg []byte
 	got := false
 	for n := 0; ; n++ {
-		_, m, err := st.frames.Next()
+		flags, m, err := st.frames.Next()
 		if err == io.EOF {
 			break
+		}
+		if err == nil && flags&1 != 0 {
+			err = errCompressed
 		}
 		if err != nil || n > 0 {
 			st.fail(err)
@@ -171,7 +174,10 @@ func (st *call) unary() {
 // next renders the stream's next message, or its end: a status that is
 // not OK is the answer when nothing was sent yet, else a last error line.
 func (st *call) next() {
-	_, m, err := st.frames.Next()
+	flags, m, err := st.frames.Next()
+	if err == nil && flags&1 != 0 {
+		err = errCompressed
+	}
 	if err == nil {
 		out, jerr := st.b.Response(st.out, m, st.in.opts)
 		if jerr != nil {
@@ -262,6 +268,10 @@ func httpCode(status int) int {
 	}
 	return 2
 }
+
+// errCompressed is a compressed message, which the gateway never invites
+// (it sends no grpc-accept-encoding) and so cannot decode.
+var errCompressed = errors.New("a compressed message, which was not asked for")
 
 // fail answers a malformed or broken upstream answer: a 502 when nothing
 // was sent yet, else a last error line of the stream.
