@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/grpcdemo"
 )
 
 //go:embed demo.yml
@@ -25,7 +26,7 @@ func newDemoCmd() *cobra.Command {
 	o := &runOptions{}
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run the gateway on an embedded example config in front of four small demo services",
+		Short: "Run the gateway on an embedded example config in front of small demo services, one of them gRPC",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd.Flags()); err != nil {
@@ -60,6 +61,14 @@ func newDemoCmd() *cobra.Command {
 					urls["DEMO_TENANTS_URL"] = "http://" + addr + "/tenants"
 				}
 			}
+			// The gRPC UserService that the users-grpc route transcodes
+			// REST calls to.
+			grpcUsers, err := grpcdemo.Start("127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			defer grpcUsers.Stop()
+			urls["DEMO_USERS_GRPC_URL"] = "grpc://" + grpcUsers.Addr()
 			tokens, secret, err := demoTokens(time.Now())
 			if err != nil {
 				return err
@@ -112,7 +121,7 @@ func printDemoHelp(cmd *cobra.Command, g *gateway, tokens map[string]string) {
 	proxyAddr := g.proxy.Addrs()[0].String()
 	base := "http://" + proxyAddr
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "\nTurnpike demo: a gateway on %s in front of users, orders, products and admin services.\n", base)
+	fmt.Fprintf(out, "\nTurnpike demo: a gateway on %s in front of users, orders, products and admin services\nand a gRPC user service.\n", base)
 	if addrs := g.admin.Addrs(); len(addrs) > 0 {
 		fmt.Fprintf(out, "Admin API: http://%s/status\n", addrs[0])
 		fmt.Fprintf(out, "Upstream health: curl -s http://%s/upstreams/products-upstream/health\n", addrs[0])
@@ -127,6 +136,8 @@ Try these (access log lines appear below as JSON):
   curl -i %[1]s/v2/products                          # ... and v2, which adds ?api_version=2
                                                    # products has two targets; one fails 10 s in 30:
                                                    # retries hide it, health checks eject it (see below)
+  curl -i %[1]s/v1/users/1                           # REST to gRPC: grpc-gateway calls the gRPC
+                                                   # UserService's GetUser and answers its JSON
   curl -i %[1]s/api/tenant -H 'X-Tenant-Id: tenant-1' # header routing; without the header: 404
   curl -i %[1]s/api/admin/maintenance                # request-termination: 503 from the gateway
   curl -i -X OPTIONS %[1]s/api/orders -H 'Origin: https://example.com' -H 'Access-Control-Request-Method: POST'

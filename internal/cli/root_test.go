@@ -68,6 +68,9 @@ func TestDemoConfigCompiles(t *testing.T) {
 		if strings.HasSuffix(k, "_ADDR") {
 			return "127.0.0.1:" + strconv.Itoa(len(k)), true
 		}
+		if strings.HasSuffix(k, "_GRPC_URL") {
+			return "grpc://127.0.0.1:1", true
+		}
 		return "http://127.0.0.1:1", strings.HasPrefix(k, "DEMO_")
 	}, Credentials: snapshot.CredentialKinds(reg)})
 	if err != nil {

@@ -233,6 +233,9 @@ func TestDemo(t *testing.T) {
 	}{
 		{path: "/api/users/7", status: 200, want: `"path":"/users/7"`},
 		{path: "/v2/products", status: 200, want: `"query":"api_version=2"`},
+		// The printed REST-to-gRPC curl: the in-process gRPC UserService's
+		// user 1 as JSON.
+		{path: "/v1/users/1", status: 200, want: `"name":"Alice"`},
 		{path: "/api/tenant", header: []string{"X-Tenant-Id", "tenant-1"}, status: 200, want: `"path":"/tenants"`},
 		{path: "/api/tenant", status: 404, want: "no Route matched"},
 		{path: "/api/admin/maintenance", status: 503, want: "maintenance"},

@@ -65,6 +65,9 @@ func (in *instance) HeaderFilter(c *plugin.Ctx) {
 	var meta []string
 	for k := range h {
 		switch {
+		// The Grpc-Metadata- keys added below may come up later in this
+		// same range: they stay.
+		case strings.HasPrefix(k, "Grpc-Metadata-"):
 		case strings.HasPrefix(k, "Grpc-"), k == "Content-Type", k == "Content-Length", k == "Trailer":
 			delete(h, k)
 		case st.metadata(k):
@@ -137,7 +140,10 @@ func (st *call) Read(p []byte) (int, error) {
 // unary reads the one answer and its status, and renders either.
 func (st *call) unary() {
 	st.ended = true
+	// got, not msg != nil: an empty message (google.protobuf.Empty) is a
+	// frame of no bytes, which the frame reader may return as nil.
 	var msg []byte
+	got := false
 	for n := 0; ; n++ {
 		flags, m, err := st.frames.Next()
 		if err == io.EOF {
@@ -150,11 +156,11 @@ func (st *call) unary() {
 			st.fail(err)
 			return
 		}
-		msg = m
+		msg, got = m, true
 	}
 	code, message, details := st.final()
 	h := st.c.Resp.Header
-	if code != 0 || msg == nil {
+	if code != 0 || !got {
 		if code == 0 {
 			code, message = 13, "the upstream answered no message"
 		}
