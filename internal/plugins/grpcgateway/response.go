@@ -65,9 +65,6 @@ func (in *instance) HeaderFilter(c *plugin.Ctx) {
 	var meta []string
 	for k := range h {
 		switch {
-		// The Grpc-Metadata- keys added below may come up later in this
-		// same range: they stay.
-		case strings.HasPrefix(k, "Grpc-Metadata-"):
 		case strings.HasPrefix(k, "Grpc-"), k == "Content-Type", k == "Content-Length", k == "Trailer":
 			delete(h, k)
 		case st.metadata(k):
