@@ -132,8 +132,11 @@ func TestFailedCompileClosesWhatItBuilt(t *testing.T) {
 // tells it of.
 type tokenInstance struct {
 	closingInstance
-	told [][]*plugin.Credential
+	told    [][]*plugin.Credential
+	started int
 }
+
+func (j *tokenInstance) Start() { j.started++ }
 
 func (j *tokenInstance) Reloaded(next plugin.Reload) {
 	j.told = append(j.told, next.Directory.Credentials("res_tokens"))
@@ -143,7 +146,7 @@ type resToken struct {
 	Token string `yaml:"token"`
 }
 
-func TestReloadedTellsKeptReloaders(t *testing.T) {
+func TestReloadedTellsKeptReloadersAndStartsNewOnes(t *testing.T) {
 	var built []*tokenInstance
 	reg, err := plugin.NewRegistry([]plugin.Registration{{
 		Name: "res", Priority: 10,
@@ -188,8 +191,21 @@ consumers:
   res_tokens: [{token: t1}, {token: t2}]
 `
 	first := compileWith(fmt.Sprintf(releaseBase, "old")+global, nil)
+	Reloaded(nil, first)
+	for i, inst := range built {
+		if inst.started != 1 {
+			t.Fatalf("instance %d of the first load started %d times, want 1", i, inst.started)
+		}
+	}
 	second := compileWith(fmt.Sprintf(releaseBase, "new")+global+tokens, first)
 	Reloaded(first, second)
+	// Started: the instance this load built, once; the kept ones were
+	// started by the load that built them.
+	for i, inst := range built {
+		if inst.started != 1 {
+			t.Errorf("instance %d started %d times after the reload, want 1", i, inst.started)
+		}
+	}
 	// Kept: the "kept" and "global" instances, told the new credentials;
 	// the "new" one was built for this configuration.
 	allTold := func() [][]*plugin.Credential {

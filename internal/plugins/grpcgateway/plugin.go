@@ -43,6 +43,7 @@ type instance struct {
 	max       int
 	static    *transcode.Set
 	reflected *reflector
+	services  []string
 	log       *slog.Logger
 }
 
@@ -64,7 +65,20 @@ func newInstance(name string, c *Config, env plugin.Env) (plugin.Instance, error
 		return in, nil
 	}
 	in.reflected = newReflector(env.Upstreams, in.log)
+	in.services = env.Services
 	return in, nil
+}
+
+// Start asks the upstreams of the instance's services for their
+// descriptors as soon as its configuration is in force, so the first
+// request does not wait for them (one that comes sooner shares the fetch).
+func (in *instance) Start() {
+	if in.reflected == nil {
+		return
+	}
+	for _, id := range in.services {
+		in.reflected.stale(id)
+	}
 }
 
 // isGRPC reports a native gRPC request, which passes through untouched.

@@ -12,6 +12,8 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
 // h2cUpstreams reaches one real gRPC server over cleartext HTTP/2, as
@@ -102,5 +104,29 @@ func TestReflectorSharesAndRetries(t *testing.T) {
 	r.get(ctx, "svc")
 	if n := bare.calls.Load(); n != 4 {
 		t.Errorf("%d calls after the retry delay, want a new fetch", n)
+	}
+}
+
+// A started instance fetches its services' descriptors before any
+// request asks; a request then finds them in hand.
+func TestStartFetchesDescriptors(t *testing.T) {
+	up := grpcServer(t, true)
+	c := &Config{}
+	c.SetDefaults()
+	inst, err := newInstance(Name, c, plugin.Env{Upstreams: up, Services: []string{"svc"}, Logger: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := inst.(*instance)
+	in.Start()
+	deadline := time.Now().Add(5 * time.Second)
+	for in.reflected.entry("svc").set.Load() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("no descriptors fetched after Start")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := in.reflected.get(context.Background(), "svc"); err != nil || up.calls.Load() != 2 {
+		t.Errorf("request after Start: %v, %d calls", err, up.calls.Load())
 	}
 }
