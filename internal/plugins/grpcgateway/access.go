@@ -97,6 +97,9 @@ func (in *instance) descriptors(c *plugin.Ctx) (*transcode.Set, error) {
 	if c.Service == nil {
 		return nil, errors.New("the route has no service")
 	}
+	if set := in.reflected.loaded(c.Service.ID); set != nil {
+		return set, nil
+	}
 	ctx, cancel := context.WithTimeout(c.Req.Context(), descriptorWait)
 	defer cancel()
 	return in.reflected.get(ctx, c.Service.ID)

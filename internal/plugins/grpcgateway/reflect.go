@@ -44,8 +44,9 @@ type reflector struct {
 	up  plugin.Upstreams
 	log *slog.Logger
 
-	mu       sync.Mutex
-	services map[string]*reflected
+	// services holds a *reflected per service id: read on every request,
+	// written once per service.
+	services sync.Map
 }
 
 type reflected struct {
@@ -58,18 +59,25 @@ type reflected struct {
 }
 
 func newReflector(up plugin.Upstreams, log *slog.Logger) *reflector {
-	return &reflector{up: up, log: log, services: map[string]*reflected{}}
+	return &reflector{up: up, log: log}
 }
 
 func (r *reflector) entry(id string) *reflected {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e := r.services[id]
-	if e == nil {
-		e = &reflected{}
-		r.services[id] = e
+	if e, ok := r.services.Load(id); ok {
+		return e.(*reflected)
 	}
-	return e
+	e, _ := r.services.LoadOrStore(id, &reflected{})
+	return e.(*reflected)
+}
+
+// loaded returns the service's descriptors when they are in hand: the
+// request path's check, without a context or a wait.
+func (r *reflector) loaded(id string) *transcode.Set {
+	e, ok := r.services.Load(id)
+	if !ok {
+		return nil
+	}
+	return e.(*reflected).set.Load()
 }
 
 // get returns the service's descriptors, fetching them when there are
