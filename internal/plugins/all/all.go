@@ -24,6 +24,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
+	"github.com/turnpikegw/turnpike/internal/plugins/session"
 )
 
 // Registrations returns every built-in plugin. The plugins owning
@@ -56,6 +57,7 @@ func Registrations() []plugin.Registration {
 		ratelimiting.Registration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),
+		session.Registration(),
 		logs.Syslog(),
 		logs.TCPLog(),
 		logs.UDPLog(),
