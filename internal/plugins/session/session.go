@@ -132,8 +132,7 @@ type reqState struct {
 // Access authenticates a request carrying a valid session cookie, or logs
 // it out. Anything wrong with the cookie leaves the request as it was.
 func (in *instance) Access(c *plugin.Ctx) error {
-	now := in.now().Unix()
-	d, ok := in.openCookie(c.Req, now)
+	d, now, ok := in.openCookie(c.Req)
 	if !ok {
 		return nil
 	}
@@ -162,21 +161,26 @@ func (in *instance) Access(c *plugin.Ctx) error {
 }
 
 // openCookie finds the session cookie, or the remember cookie when the
-// session cookie does not open, and checks its timeouts.
-func (in *instance) openCookie(r *http.Request, now int64) (data, bool) {
-	if v, ok := cookie(r.Header, in.cookieName); ok {
-		if d, ok := in.seal.open(v); ok && !d.remember && in.valid(&d, now) {
-			return d, true
+// session cookie does not open, and checks its timeouts at now (read only
+// when there is a cookie: most requests have none).
+func (in *instance) openCookie(r *http.Request) (d data, now int64, ok bool) {
+	if v, found := cookie(r.Header, in.cookieName); found {
+		now = in.now().Unix()
+		if d, ok = in.seal.open(v); ok && !d.remember && in.valid(&d, now) {
+			return d, now, true
 		}
 	}
 	if in.remember {
-		if v, ok := cookie(r.Header, in.rememberName); ok {
-			if d, ok := in.seal.open(v); ok && d.remember && in.valid(&d, now) {
-				return d, true
+		if v, found := cookie(r.Header, in.rememberName); found {
+			if now == 0 {
+				now = in.now().Unix()
+			}
+			if d, ok = in.seal.open(v); ok && d.remember && in.valid(&d, now) {
+				return d, now, true
 			}
 		}
 	}
-	return data{}, false
+	return data{}, 0, false
 }
 
 // valid checks the cookie's times: issued neither in the future (beyond a
