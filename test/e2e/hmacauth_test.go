@@ -152,6 +152,12 @@ func TestHMACAuth(t *testing.T) {
 			t.Error("hide_credentials: Authorization reached the upstream")
 		}
 	})
+	t.Run("signature in Proxy-Authorization", func(t *testing.T) {
+		resp, body := kaDo(t, gw, kaReq{path: "/realm", header: []string{"Date", date, "Proxy-Authorization", dateAuth, "Authorization", "hello"}})
+		if resp.StatusCode != 200 || first(gwtest.DecodeSeen(t, body).Header, "X-Consumer-Username") != "bob" {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	})
 	t.Run("anonymous", func(t *testing.T) {
 		resp, body := kaDo(t, gw, kaReq{path: "/anon", header: []string{"Date", date, "Authorization", "asd"}})
 		seen := gwtest.DecodeSeen(t, body)
