@@ -12,6 +12,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/cors"
 	"github.com/turnpikegw/turnpike/internal/plugins/grpcgateway"
 	"github.com/turnpikegw/turnpike/internal/plugins/grpcweb"
+	"github.com/turnpikegw/turnpike/internal/plugins/hmacauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/jwt"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/logging"
@@ -23,18 +24,20 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
+	"github.com/turnpikegw/turnpike/internal/plugins/session"
 )
 
 // Registrations returns every built-in plugin. The plugins owning
 // credential kinds come first, in the order their credentials are checked
 // and so their errors reported (key-auth, basic-auth, jwt, acl, as they
-// always were: TestCredentialErrorOrder); the others follow by name.
+// always were: TestCredentialErrorOrder, then hmac-auth); the others follow by name.
 func Registrations() []plugin.Registration {
 	return []plugin.Registration{
 		keyauth.Registration(),
 		basicauth.Registration(),
 		jwt.Registration(),
 		acl.Registration(),
+		hmacauth.Registration(),
 		adaptiveconcurrency.Registration(),
 		circuitbreaker.Registration(),
 		correlationid.Registration(),
@@ -54,6 +57,7 @@ func Registrations() []plugin.Registration {
 		ratelimiting.Registration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),
+		session.Registration(),
 		logs.Syslog(),
 		logs.TCPLog(),
 		logs.UDPLog(),
