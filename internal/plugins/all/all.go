@@ -11,6 +11,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/correlationid"
 	"github.com/turnpikegw/turnpike/internal/plugins/cors"
 	"github.com/turnpikegw/turnpike/internal/plugins/grpcgateway"
+	"github.com/turnpikegw/turnpike/internal/plugins/iprestriction"
 	"github.com/turnpikegw/turnpike/internal/plugins/jwt"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/logging"
@@ -40,6 +41,7 @@ func Registrations() []plugin.Registration {
 		cors.Registration(),
 		grpcgateway.Registration(),
 		grpcgateway.TranscodeRegistration(),
+		iprestriction.Registration(),
 		logging.Registration(),
 		logs.FileLog(),
 		logs.HTTPLog(),
