@@ -22,6 +22,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/prometheus"
 	"github.com/turnpikegw/turnpike/internal/plugins/proxycache"
 	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting"
+	"github.com/turnpikegw/turnpike/internal/plugins/redirect"
 	"github.com/turnpikegw/turnpike/internal/plugins/requestsizelimiting"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
@@ -55,6 +56,7 @@ func Registrations() []plugin.Registration {
 		proxycache.ResponseCache(),
 		proxycache.Invalidate(),
 		ratelimiting.Registration(),
+		redirect.Registration(),
 		requestsizelimiting.Registration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),
