@@ -33,6 +33,9 @@ func BenchmarkAccess1000CIDRs(b *testing.B) {
 			b.Fatal(err)
 		}
 		acc := in.(plugin.Accessor)
+		if in := acc.(*instance); len(in.allow.v4)+len(in.deny.v4) != len(list) {
+			b.Fatal("the CIDRs were merged: the search is not over 1,000 ranges")
+		}
 		b.Run(tc.name, func(b *testing.B) {
 			c := ctx(tc.ip)
 			b.ReportAllocs()

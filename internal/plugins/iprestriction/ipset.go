@@ -12,6 +12,7 @@ type u128 struct{ hi, lo uint64 }
 
 func (a u128) less(b u128) bool { return a.hi < b.hi || a.hi == b.hi && a.lo < b.lo }
 
+// inc is a+1, and whether that wrapped past the last IPv6 address.
 func (a u128) inc() (u128, bool) {
 	lo := a.lo + 1
 	hi := a.hi
@@ -143,5 +144,3 @@ func (s *ipSet) contains(a netip.Addr) bool {
 	}
 	return i > 0 && !list[i-1].hi.less(n)
 }
-
-func (s *ipSet) empty() bool { return len(s.v4) == 0 && len(s.v6) == 0 }
