@@ -47,14 +47,14 @@ var (
 
 // compiledRule is a rule of the built-in list, compiled.
 type compiledRule struct {
-	need []string
-	re   *regexp.Regexp
+	rule
+	re *regexp.Regexp
 }
 
 var badAgentRegexps = func() []compiledRule {
 	out := make([]compiledRule, len(badAgentRules))
 	for i, r := range badAgentRules {
-		out[i] = compiledRule{need: r.need, re: regexp.MustCompile(r.pattern)}
+		out[i] = compiledRule{rule: r, re: regexp.MustCompile(r.pattern)}
 	}
 	return out
 }()

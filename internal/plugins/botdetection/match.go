@@ -22,7 +22,21 @@ func isBot(agent string) bool {
 		return true
 	}
 	for i := range badAgentRegexps {
-		if r := &badAgentRegexps[i]; holdsAny(agent, r.need) && r.re.MatchString(agent) {
+		if badAgentRegexps[i].match(agent) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *compiledRule) match(agent string) bool {
+	if !r.at {
+		return holdsAny(agent, r.need) && r.re.MatchString(agent)
+	}
+	for _, w := range r.need {
+		if occurrences(agent, w, func(i int) bool {
+			return (!r.word || i == 0 || !isWordByte(agent[i-1])) && r.re.MatchString(agent[i:])
+		}) {
 			return true
 		}
 	}

@@ -56,46 +56,51 @@ var badAgentFoldWords = []string{"spider", "crawl"}
 // (after the start or a non-word byte), then '/' and a digit.
 var versionedNames = []string{"008", "Altresium", "Argus", "BaiduMobaider", "BoardReader", "DNSGroup", "DataparkSearch", "EDI", "Goodzer", "Grub", "INGRID", "Infohelfer", "LinkedInBot", "LOOQ", "Nutch", "OgScrper", "PathDefender", "Peew", "PostPost", "Steeler", "Twitterbot", "VSE", "WebCrunch", "WebZIP", "YahooSeeker", "envolk", "sproose", "wminer"}
 
-// rule is a pattern of the list, unanchored and case-sensitive, and the
-// literals it cannot match without.
+// rule is a pattern of the list, case-sensitive, and the literals it
+// cannot match without. An unanchored pattern runs on the agent when one
+// of them is there. With at, every match starts with one of them: the
+// pattern (written with ^) is tried where each occurs, only where that
+// starts a word when word is set (Kong's leading \b), so a long agent
+// costs one short anchored try per occurrence, not a scan.
 type rule struct {
-	need    []string
-	pattern string
+	need     []string
+	pattern  string
+	at, word bool
 }
 
 var badAgentRules = []rule{
 	// Pingdom
-	{[]string{"Pingdom.com_bot_version_"}, `Pingdom\.com_bot_version_\d+\.\d`},
+	{[]string{"Pingdom.com_bot_version_"}, `Pingdom\.com_bot_version_\d+\.\d`, false, false},
 	// Facebook
-	{[]string{"facebookexternalhit/"}, `facebookexternalhit/\d+\.\d`},
+	{[]string{"facebookexternalhit/"}, `facebookexternalhit/\d+\.\d`, false, false},
 	// Google Plus
-	{[]string{"/+/web/snippet"}, `Google.*/\+/web/snippet`},
+	{[]string{"/+/web/snippet"}, `Google.*/\+/web/snippet`, false, false},
 	// AWS S3 clients
-	{[]string{"Boto", "JetS3t", "aws-", "s3fs"}, `\b(?:Boto3?|JetS3t|aws-(?:cli|sdk-(?:cpp|go|java|nodejs|ruby2?|dotnet-(?:\d{1,2}|core)))|s3fs)/\d+\.\d`},
+	{[]string{"Boto", "JetS3t", "aws-", "s3fs"}, `^(?:Boto3?|JetS3t|aws-(?:cli|sdk-(?:cpp|go|java|nodejs|ruby2?|dotnet-(?:\d{1,2}|core)))|s3fs)/\d+\.\d`, true, true},
 	// PTST / WebPageTest.org crawlers
-	{[]string{" PTST/"}, ` PTST/\d+(?:\.)?\d+$`},
+	{[]string{" PTST/"}, `^ PTST/\d+(?:\.)?\d+$`, true, false},
 	// bots as '/name-0.0' (Nutch is a word, spiders a fold word, the
 	// '/...bot' form slashBot)
-	{[]string{"Axtaris", "fetchurl", "Isara", "ShopSalad", "Tailsweep"}, `/(?:Axtaris|fetchurl|Isara|ShopSalad|Tailsweep)[ \-]\d`},
+	{[]string{"Axtaris", "fetchurl", "Isara", "ShopSalad", "Tailsweep"}, `/(?:Axtaris|fetchurl|Isara|ShopSalad|Tailsweep)[ \-]\d`, false, false},
 	// bots as 'name/0.0' (the plain names are versionedNames)
-	{[]string{"Y!J-BR"}, `\bY!J-BR[A-Z]/\d`},
+	{[]string{"Y!J-BR"}, `^Y!J-BR[A-Z]/\d`, true, true},
 	// MSIECrawler
-	{[]string{" MSIECrawler"}, `MSIE \d+\.\d+(?:[a-z]\d|[a-z]|);.* MSIECrawler`},
+	{[]string{" MSIECrawler"}, `MSIE \d+\.\d+(?:[a-z]\d|[a-z]|);.* MSIECrawler`, false, false},
 	// downloaders (the rest are words)
-	{[]string{"unirest-"}, `unirest-(?:java|python|ruby|nodejs|php|net)`},
+	{[]string{"unirest-"}, `unirest-(?:java|python|ruby|nodejs|php|net)`, false, false},
 	// bots (the rest are words)
-	{[]string{"Accoona-"}, `Accoona-[A-z]{1,30}-Agent`},
-	{[]string{".org_bot"}, `archive.{0,30}\.org_bot`},
-	{[]string{"com-dc"}, `boitho.com-dc`},
-	{[]string{"favicon"}, `\b\w{0,30}favicon\w{0,30}\b`},
-	{[]string{"Yeti"}, `\bYeti`},
-	{[]string{"IP2"}, `IP2[a-z]{1,30}Bot`},
-	{[]string{"jbot"}, `jbot\b`},
-	{[]string{"Microsoft "}, `Microsoft .{0,30} Bot`},
-	{[]string{"NING", "vortex", "voyager", "Zao"}, `^(?:NING|vortex|voyager|Zao)`},
-	{[]string{"WASALive"}, `WASALive.Bot`},
-	{[]string{"WeSEE:"}, `WeSEE:[A-z]`},
-	{[]string{" Link Sleuth"}, `Xenu(?:.s|) Link Sleuth`},
-	{[]string{"Xerka "}, `Xerka [A-z]{1,30}Bot`},
-	{[]string{"Yandex"}, `Yandex\w`},
+	{[]string{"Accoona-"}, `Accoona-[A-z]{1,30}-Agent`, false, false},
+	{[]string{".org_bot"}, `archive.{0,30}\.org_bot`, false, false},
+	{[]string{"com-dc"}, `boitho.com-dc`, false, false},
+	{[]string{"favicon"}, `\b\w{0,30}favicon\w{0,30}\b`, false, false},
+	{[]string{"Yeti"}, `^Yeti`, true, true},
+	{[]string{"IP2"}, `IP2[a-z]{1,30}Bot`, false, false},
+	{[]string{"jbot"}, `jbot\b`, false, false},
+	{[]string{"Microsoft "}, `Microsoft .{0,30} Bot`, false, false},
+	{[]string{"NING", "vortex", "voyager", "Zao"}, `^(?:NING|vortex|voyager|Zao)`, false, false},
+	{[]string{"WASALive"}, `WASALive.Bot`, false, false},
+	{[]string{"WeSEE:"}, `WeSEE:[A-z]`, false, false},
+	{[]string{" Link Sleuth"}, `Xenu(?:.s|) Link Sleuth`, false, false},
+	{[]string{"Xerka "}, `Xerka [A-z]{1,30}Bot`, false, false},
+	{[]string{"Yandex"}, `Yandex\w`, false, false},
 }
