@@ -234,6 +234,13 @@ func (h *Handler) exchangeH1(ctx context.Context, conn *upstream.Conn, x *exchan
 // upstreamFailed renders an error for a failed upstream attempt.
 func (h *Handler) upstreamFailed(w *countingWriter, st *reqState, err error) {
 	st.rec.Error = err.Error()
+	var pe *plugin.Exit
+	if errors.As(err, &pe) {
+		// A plugin's body reader refused the body as it streamed (a
+		// size limit): its answer, before anything of the upstream's.
+		h.exit(w, st, pe)
+		return
+	}
 	var cb *errClientBody
 	clientFault := errors.As(err, &cb)
 	if !clientFault && st.Req.Context().Err() != nil {
@@ -286,12 +293,13 @@ func (h *Handler) invalidRequestLine(w *countingWriter, st *reqState) {
 
 // failureOutcome classifies a failed attempt for passive health checks. An
 // attempt cut short because the client went away, or by the client's own
-// body (over the size limit, stalled), says nothing about the target, so
-// it is reported as neutral: a client must not be able to get targets
-// ejected.
+// body (over the size limit, stalled, refused by a plugin), says nothing
+// about the target, so it is reported as neutral: a client must not be
+// able to get targets ejected.
 func failureOutcome(ctx context.Context, err error) upstream.Outcome {
 	var cb *errClientBody
-	if ctx.Err() == context.Canceled || errors.As(err, &cb) {
+	var pe *plugin.Exit
+	if ctx.Err() == context.Canceled || errors.As(err, &cb) || errors.As(err, &pe) {
 		return upstream.Outcome{}
 	}
 	if isTimeout(err) {

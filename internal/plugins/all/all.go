@@ -7,12 +7,14 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/acl"
 	"github.com/turnpikegw/turnpike/internal/plugins/adaptiveconcurrency"
 	"github.com/turnpikegw/turnpike/internal/plugins/basicauth"
+	"github.com/turnpikegw/turnpike/internal/plugins/botdetection"
 	"github.com/turnpikegw/turnpike/internal/plugins/circuitbreaker"
 	"github.com/turnpikegw/turnpike/internal/plugins/correlationid"
 	"github.com/turnpikegw/turnpike/internal/plugins/cors"
 	"github.com/turnpikegw/turnpike/internal/plugins/grpcgateway"
 	"github.com/turnpikegw/turnpike/internal/plugins/grpcweb"
 	"github.com/turnpikegw/turnpike/internal/plugins/hmacauth"
+	"github.com/turnpikegw/turnpike/internal/plugins/iprestriction"
 	"github.com/turnpikegw/turnpike/internal/plugins/jwt"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/logging"
@@ -22,6 +24,8 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/prometheus"
 	"github.com/turnpikegw/turnpike/internal/plugins/proxycache"
 	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting"
+	"github.com/turnpikegw/turnpike/internal/plugins/redirect"
+	"github.com/turnpikegw/turnpike/internal/plugins/requestsizelimiting"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
 	"github.com/turnpikegw/turnpike/internal/plugins/session"
@@ -39,12 +43,14 @@ func Registrations() []plugin.Registration {
 		acl.Registration(),
 		hmacauth.Registration(),
 		adaptiveconcurrency.Registration(),
+		botdetection.Registration(),
 		circuitbreaker.Registration(),
 		correlationid.Registration(),
 		cors.Registration(),
 		grpcgateway.Registration(),
 		grpcgateway.TranscodeRegistration(),
 		grpcweb.Registration(),
+		iprestriction.Registration(),
 		logging.Registration(),
 		logs.FileLog(),
 		logs.HTTPLog(),
@@ -55,6 +61,8 @@ func Registrations() []plugin.Registration {
 		proxycache.ResponseCache(),
 		proxycache.Invalidate(),
 		ratelimiting.Registration(),
+		redirect.Registration(),
+		requestsizelimiting.Registration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),
 		session.Registration(),
