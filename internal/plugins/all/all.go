@@ -22,6 +22,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
+	"github.com/turnpikegw/turnpike/internal/plugins/responsetransformer"
 )
 
 // Registrations returns every built-in plugin. The plugins owning
@@ -52,6 +53,7 @@ func Registrations() []plugin.Registration {
 		ratelimiting.Registration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),
+		responsetransformer.Registration(),
 		logs.Syslog(),
 		logs.TCPLog(),
 		logs.UDPLog(),
