@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,8 +51,10 @@ func TestResponseTransformer(t *testing.T) {
 			io.WriteString(w, "rest")
 		}
 	}))
+	var once sync.Once
+	releaseOnce := func() { once.Do(func() { close(release) }) }
 	t.Cleanup(up.Close)
-	t.Cleanup(func() { close(release) })
+	t.Cleanup(releaseOnce)
 	gw := gwtest.Start(t, fmt.Sprintf(`
 _format_version: "3.0"
 services:
@@ -109,24 +112,34 @@ services:
 
 	// A text body streams: its first part reaches the client while the
 	// upstream still holds the rest.
-	r, err := http.Get(gw.URL + "/text")
-	if err != nil {
-		t.Fatal(err)
+	type result struct {
+		first string
+		err   error
 	}
-	defer r.Body.Close()
-	first := make([]byte, len(`{"secret":"first part"}`))
-	done := make(chan error, 1)
-	go func() { _, err := io.ReadFull(r.Body, first); done <- err }()
+	got1 := make(chan result, 1)
+	var resp1 *http.Response
+	go func() {
+		r, err := http.Get(gw.URL + "/text")
+		if err != nil {
+			got1 <- result{err: err}
+			return
+		}
+		resp1 = r
+		first := make([]byte, len(`{"secret":"first part"}`))
+		_, err = io.ReadFull(r.Body, first)
+		got1 <- result{string(first), err}
+	}()
 	select {
-	case err := <-done:
-		if err != nil || string(first) != `{"secret":"first part"}` {
-			t.Fatalf("text: %q %v", first, err)
+	case res := <-got1:
+		if res.err != nil || res.first != `{"secret":"first part"}` {
+			t.Fatalf("text: %q %v", res.first, res.err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("text body held by the gateway")
 	}
-	release <- struct{}{}
-	if rest, _ := io.ReadAll(r.Body); string(rest) != "rest" {
+	releaseOnce()
+	defer resp1.Body.Close()
+	if rest, _ := io.ReadAll(resp1.Body); string(rest) != "rest" {
 		t.Errorf("text rest %q", rest)
 	}
 }
