@@ -51,6 +51,7 @@ func Registrations() []plugin.Registration {
 		proxycache.ResponseCache(),
 		proxycache.Invalidate(),
 		ratelimiting.Registration(),
+		ratelimiting.ResponseRegistration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),
 		responsetransformer.Registration(),
