@@ -85,12 +85,18 @@ func (in *ResponseInstance) Close() { in.store.Close() }
 
 // respState is one request's usage, from Access to Log.
 type respState struct {
-	id string
-	// remaining[i] is limit - usage of the i-th period of all limits, in
-	// order; increments[j] what the upstream reported for limit j.
-	remaining  []float64
+	// periods are those of all limits, in order.
+	periods []periodState
+	// increments[j] is what the upstream reported for limit j.
 	increments []int64
 	stop       bool
+}
+
+type periodState struct {
+	key string
+	// remaining is limit - usage, as Kong counts it (fractional with a
+	// fractional limit, negative never here: counters stop at the limit).
+	remaining float64
 }
 
 func ceilInt(v float64) int64 { return int64(math.Ceil(v)) }
@@ -131,12 +137,14 @@ func (in *ResponseInstance) Access(c *plugin.Ctx) error {
 	if in.s.redis && c.Record != nil {
 		ctx = engine.WithRecord(ctx, c.Record)
 	}
-	st := &respState{id: in.identify(c), increments: make([]int64, len(in.s.limits))}
+	id := in.identify(c)
+	st := &respState{periods: make([]periodState, 0, in.s.nPeriods), increments: make([]int64, len(in.s.limits))}
 	for i := range in.s.limits {
 		l := &in.s.limits[i]
 		for j := range l.periods {
 			p := &l.periods[j]
-			d, err := in.store.Usage(ctx, in.key(p, st.id), &p.policy)
+			key := in.key(p, id)
+			d, err := in.store.Usage(ctx, key, &p.policy)
 			if err != nil {
 				if c.Req.Context().Err() != nil {
 					return clientGone()
@@ -144,7 +152,7 @@ func (in *ResponseInstance) Access(c *plugin.Ctx) error {
 				return in.failed(c, "failed to get usage", err)
 			}
 			used := float64(d.Windows[0].Limit - d.Windows[0].Remaining)
-			st.remaining = append(st.remaining, p.limit-used)
+			st.periods = append(st.periods, periodState{key: key, remaining: p.limit - used})
 		}
 	}
 	k := 0
@@ -153,7 +161,7 @@ func (in *ResponseInstance) Access(c *plugin.Ctx) error {
 		l := &in.s.limits[i]
 		least := math.Inf(1)
 		for range l.periods {
-			r := st.remaining[k]
+			r := st.periods[k].remaining
 			k++
 			if in.s.block && r == 0 {
 				return plugin.NewExit(http.StatusTooManyRequests, "API rate limit exceeded for '"+l.name+"'")
@@ -203,25 +211,52 @@ func (in *ResponseInstance) HeaderFilter(c *plugin.Ctx) {
 		}
 	}
 	k := 0
-	var num [24]byte
 	for i := range in.s.limits {
-		l := &in.s.limits[i]
-		inc := st.increments[i]
-		for j := range l.periods {
-			p := &l.periods[j]
-			r := st.remaining[k]
-			k++
-			if !in.s.hide {
-				h[p.hLimit] = []string{p.limitText}
-				h[p.hRemaining] = []string{string(appendFraction(num[:0], max(0, r-float64(inc))))}
-			}
-			if inc > 0 && r <= 0 {
+		inc := float64(st.increments[i])
+		for range in.s.limits[i].periods {
+			if inc > 0 && st.periods[k].remaining <= 0 {
 				st.stop = true
 			}
+			k++
 		}
+	}
+	if !in.s.hide {
+		in.setHeaders(h, st)
 	}
 	if st.stop {
 		c.Resp.Status = http.StatusTooManyRequests
+	}
+}
+
+// setHeaders sets every period's limit and what remains after this
+// response's increments: two headers per period, from one string and one
+// array of values.
+func (in *ResponseInstance) setHeaders(h http.Header, st *respState) {
+	var buf [256]byte
+	nums := buf[:0]
+	cuts := make([]int, 0, 2*in.s.nPeriods+1)
+	cuts = append(cuts, 0)
+	k := 0
+	for i := range in.s.limits {
+		inc := float64(st.increments[i])
+		for range in.s.limits[i].periods {
+			nums = appendFraction(nums, max(0, st.periods[k].remaining-inc))
+			cuts = append(cuts, len(nums))
+			k++
+		}
+	}
+	all := string(nums)
+	vals := make([]string, 2*in.s.nPeriods)
+	k = 0
+	for i := range in.s.limits {
+		l := &in.s.limits[i]
+		for j := range l.periods {
+			p := &l.periods[j]
+			vals[2*k], vals[2*k+1] = p.limitText, all[cuts[k]:cuts[k+1]]
+			h[p.hLimit] = vals[2*k : 2*k+1 : 2*k+1]
+			h[p.hRemaining] = vals[2*k+1 : 2*k+2 : 2*k+2]
+			k++
+		}
 	}
 }
 
@@ -278,15 +313,17 @@ func (in *ResponseInstance) Log(c *plugin.Ctx) {
 	// The response is out: the count goes on if the client has left,
 	// bounded by the store's own timeout.
 	ctx := context.WithoutCancel(c.Req.Context())
+	first := 0 // the limit's first period in st.periods
 	for i := range in.s.limits {
+		l := &in.s.limits[i]
 		inc := st.increments[i]
+		first += len(l.periods)
 		if inc == 0 {
 			continue
 		}
-		l := &in.s.limits[i]
 		for j := range l.periods {
 			p := &l.periods[j]
-			key := in.key(p, st.id)
+			key := st.periods[first-len(l.periods)+j].key
 			d, err := in.store.Take(ctx, key, &p.policy, inc)
 			if err == nil && !d.Allowed && d.Windows[0].Remaining > 0 {
 				_, err = in.store.Take(ctx, key, &p.policy, d.Windows[0].Remaining)

@@ -84,6 +84,8 @@ type respSettings struct {
 	headerName string
 	limitBy    string
 	limits     []respLimit
+	// nPeriods counts the periods of all limits.
+	nPeriods   int
 	redis      bool
 	redisCfg   plugin.RedisConfig
 	fault      bool
@@ -141,6 +143,7 @@ func compileResponse(c *ResponseConfig) (*respSettings, plugin.Errors) {
 		l, lerrs := compileLimit(name, c.Limits[name])
 		errs = append(errs, lerrs...)
 		s.limits = append(s.limits, l)
+		s.nPeriods += len(l.periods)
 	}
 	if len(errs) > 0 {
 		return nil, errs
