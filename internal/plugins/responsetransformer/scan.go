@@ -212,63 +212,67 @@ func (s *scanner) key() bool {
 	return true
 }
 
-// member is one top-level member: its key as written (with quotes) and
-// its value, spans of the document or bytes the rules made.
+// member is one top-level member: its key as written (quotes included)
+// and its value, as offsets into the document or, when kx or vx is set,
+// into the bytes the rules made (job.extra). Offsets keep a member at 24
+// bytes: a body of many tiny members costs a few times its size, not ten.
 type member struct {
-	key []byte
-	// name is the decoded key, set only when the key holds an escape
-	// (otherwise key[1:len(key)-1] is the name).
-	name    string
-	escaped bool
-	val     []byte
-	gone    bool
+	k0, k1, v0, v1 int32
+	// name indexes job.names, the decoded keys, for a key with an escape
+	// or made by a rule (-1: the key's text between its quotes is its
+	// name).
+	name         int32
+	kx, vx, gone bool
 }
 
 // members scans doc, a whole JSON document, and appends the members of
-// its top-level object to ms. ok is false when doc is not JSON or not an
-// object (Kong leaves both unchanged).
-func (s *scanner) members(doc []byte, ms []member) ([]member, bool) {
+// its top-level object to j.ms (decoded keys to j.names). ok is false when
+// doc is not JSON or not an object (Kong leaves both unchanged).
+func (s *scanner) members(doc []byte, j *job) bool {
 	s.b, s.i = doc, 0
 	s.ws()
 	if s.i >= len(doc) || doc[s.i] != '{' {
-		return ms, false
+		return false
 	}
 	s.i++
 	s.ws()
 	if s.i < len(doc) && doc[s.i] == '}' {
 		s.i++
-		return ms, s.end()
+		return s.end()
 	}
 	for {
 		if s.i >= len(doc) || doc[s.i] != '"' {
-			return ms, false
+			return false
 		}
 		k0 := s.i
 		ok, esc := s.str()
 		if !ok {
-			return ms, false
+			return false
 		}
-		m := member{key: doc[k0:s.i], escaped: esc}
+		m := member{k0: int32(k0), k1: int32(s.i), name: -1}
 		s.ws()
 		if s.i >= len(doc) || doc[s.i] != ':' {
-			return ms, false
+			return false
 		}
 		s.i++
 		s.ws()
 		v0 := s.i
 		if !s.value(1) {
-			return ms, false
+			return false
 		}
-		m.val = doc[v0:s.i]
+		m.v0, m.v1 = int32(v0), int32(s.i)
 		if esc {
-			if m.name, ok = decodeKey(m.key); !ok {
-				return ms, false
+			name, ok := decodeKey(doc[m.k0:m.k1])
+			if !ok {
+				return false
 			}
+			m.name = int32(len(j.names))
+			j.names = append(j.names, name)
 		}
-		ms = append(ms, m)
+		j.ms = append(j.ms, m)
 		s.ws()
 		if s.i >= len(doc) {
-			return ms, false
+			return false
 		}
 		switch doc[s.i] {
 		case ',':
@@ -276,9 +280,9 @@ func (s *scanner) members(doc []byte, ms []member) ([]member, bool) {
 			s.ws()
 		case '}':
 			s.i++
-			return ms, s.end()
+			return s.end()
 		default:
-			return ms, false
+			return false
 		}
 	}
 }

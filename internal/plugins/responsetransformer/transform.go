@@ -35,13 +35,15 @@ func (r *jsonRules) empty() bool {
 
 // job is the per-response state, pooled.
 type job struct {
-	// in is the body as read.
-	in  []byte
-	sc  scanner
-	ms  []member
-	out []byte
-	// arr holds the values append builds, so that they outlive the rule.
-	arr []byte
+	// in is the body as read; doc is the document being edited (in, but
+	// for tests and benchmarks).
+	in, doc []byte
+	sc      scanner
+	ms      []member
+	names   []string
+	// extra holds the keys and values the rules made.
+	extra []byte
+	out   []byte
 }
 
 var jobs = sync.Pool{New: func() any { return new(job) }}
@@ -50,20 +52,20 @@ var jobs = sync.Pool{New: func() any { return new(job) }}
 const poolMax = 1 << 20
 
 func (j *job) release() {
-	if cap(j.in) > poolMax || cap(j.out) > poolMax || cap(j.arr) > poolMax {
+	if cap(j.in) > poolMax || cap(j.out) > poolMax || cap(j.extra) > poolMax || cap(j.ms)*24 > poolMax {
 		return
 	}
-	clear(j.ms)
-	j.in, j.ms, j.out, j.arr = j.in[:0], j.ms[:0], j.out[:0], j.arr[:0]
-	j.sc.b = nil
+	clear(j.names)
+	j.in, j.ms, j.names, j.extra, j.out = j.in[:0], j.ms[:0], j.names[:0], j.extra[:0], j.out[:0]
+	j.doc, j.sc.b = nil, nil
 	jobs.Put(j)
 }
 
 // transform applies the rules to doc and returns the new body in j.out;
 // ok is false when doc is not a JSON object (Kong leaves it unchanged).
 func (r *jsonRules) transform(j *job, doc []byte) (out []byte, ok bool) {
-	j.ms, ok = j.sc.members(doc, j.ms[:0])
-	if !ok {
+	j.doc, j.ms, j.names, j.extra = doc, j.ms[:0], j.names[:0], j.extra[:0]
+	if !j.sc.members(doc, j) {
 		return nil, false
 	}
 	for i := range r.remove {
@@ -72,20 +74,21 @@ func (r *jsonRules) transform(j *job, doc []byte) (out []byte, ok bool) {
 	for i := range r.rename {
 		ru := &r.rename[i]
 		if k := j.last(ru.name); k >= 0 {
-			j.set(ru.to, ru.key, j.ms[k].val)
+			m := j.ms[k]
+			j.set(ru.to, ru.key, m.vx, m.v0, m.v1)
 			j.del(ru.name)
 		}
 	}
 	for i := range r.replace {
 		ru := &r.replace[i]
-		if k := j.last(ru.name); k >= 0 && truthy(j.ms[k].val) && ru.val != nil {
-			j.set(ru.name, ru.key, ru.val)
+		if k := j.last(ru.name); k >= 0 && truthy(j.val(&j.ms[k])) && ru.val != nil {
+			j.setNew(ru)
 		}
 	}
 	for i := range r.add {
 		ru := &r.add[i]
-		if k := j.last(ru.name); (k < 0 || !truthy(j.ms[k].val)) && ru.val != nil {
-			j.set(ru.name, ru.key, ru.val)
+		if k := j.last(ru.name); (k < 0 || !truthy(j.val(&j.ms[k]))) && ru.val != nil {
+			j.setNew(ru)
 		}
 	}
 	for i := range r.apnd {
@@ -100,18 +103,33 @@ func (r *jsonRules) transform(j *job, doc []byte) (out []byte, ok bool) {
 // to cjson.null, which is true). An absent key is not asked.
 func truthy(v []byte) bool { return string(v) != "false" }
 
-func (m *member) is(name string) bool {
-	if m.escaped {
-		return m.name == name
+func (j *job) key(m *member) []byte {
+	if m.kx {
+		return j.extra[m.k0:m.k1]
 	}
-	return len(m.key) == len(name)+2 && string(m.key[1:len(m.key)-1]) == name
+	return j.doc[m.k0:m.k1]
+}
+
+func (j *job) val(m *member) []byte {
+	if m.vx {
+		return j.extra[m.v0:m.v1]
+	}
+	return j.doc[m.v0:m.v1]
+}
+
+func (j *job) is(m *member, name string) bool {
+	if m.name >= 0 {
+		return j.names[m.name] == name
+	}
+	k := j.key(m)
+	return len(k) == len(name)+2 && string(k[1:len(k)-1]) == name
 }
 
 // last finds the member that decoding gave name (the last one written
 // under it, as cjson keeps), or -1.
 func (j *job) last(name string) int {
 	for k := len(j.ms) - 1; k >= 0; k-- {
-		if !j.ms[k].gone && j.ms[k].is(name) {
+		if !j.ms[k].gone && j.is(&j.ms[k], name) {
 			return k
 		}
 	}
@@ -121,24 +139,40 @@ func (j *job) last(name string) int {
 // del is `t[name] = nil`: every member written under name goes.
 func (j *job) del(name string) {
 	for k := range j.ms {
-		if j.ms[k].is(name) {
+		if j.is(&j.ms[k], name) {
 			j.ms[k].gone = true
 		}
 	}
 }
 
-// set is `t[name] = val`: the member decoding gave name takes val (the
-// others of that name go, as decoding dropped them), or a new one comes
-// last.
-func (j *job) set(name string, key, val []byte) {
+// put copies b into extra and returns its span.
+func (j *job) put(b []byte) (int32, int32) {
+	start := len(j.extra)
+	j.extra = append(j.extra, b...)
+	return int32(start), int32(len(j.extra))
+}
+
+// setNew sets a rule's own value under its name.
+func (j *job) setNew(ru *jsonRule) {
+	v0, v1 := j.put(ru.val)
+	j.set(ru.name, ru.key, true, v0, v1)
+}
+
+// set is `t[name] = value`: the member decoding gave name takes the value
+// (the others of that name go, as decoding dropped them), or a new one
+// comes last with key (as cjson writes name). The value is the span v0:v1
+// of extra (vx) or of the document.
+func (j *job) set(name string, key []byte, vx bool, v0, v1 int32) {
 	k := j.last(name)
 	if k < 0 {
-		j.ms = append(j.ms, member{key: key, val: val, escaped: true, name: name})
+		k0, k1 := j.put(key)
+		j.names = append(j.names, name)
+		j.ms = append(j.ms, member{k0: k0, k1: k1, kx: true, name: int32(len(j.names) - 1), vx: vx, v0: v0, v1: v1})
 		return
 	}
 	j.del(name)
-	j.ms[k].gone = false
-	j.ms[k].val = val
+	m := &j.ms[k]
+	m.gone, m.vx, m.v0, m.v1 = false, vx, v0, v1
 }
 
 // appendTo is Kong's append_value: a string becomes a two-element array,
@@ -146,36 +180,35 @@ func (j *job) set(name string, key, val []byte) {
 // table.insert on a table of string keys; on an empty one, the table is
 // then an array), anything else or nothing becomes a one-element array.
 func (j *job) appendTo(ru *jsonRule) {
-	k := j.last(ru.name)
-	start := len(j.arr)
 	var cur []byte
-	if k >= 0 {
-		cur = j.ms[k].val
+	if k := j.last(ru.name); k >= 0 {
+		cur = j.val(&j.ms[k])
 	}
+	// cur may lie in extra, which grows below: build the new value after
+	// it, copying cur first.
+	start := len(j.extra)
 	switch {
 	case len(cur) > 0 && cur[0] == '"':
-		j.arr = append(j.arr, '[')
-		j.arr = append(j.arr, cur...)
-		j.arr = append(j.arr, ',')
-		j.arr = append(j.arr, ru.val...)
-		j.arr = append(j.arr, ']')
+		j.extra = append(j.extra, '[')
+		j.extra = append(j.extra, cur...)
+		j.extra = append(j.extra, ',')
+		j.extra = append(j.extra, ru.val...)
+		j.extra = append(j.extra, ']')
 	case len(cur) > 0 && (cur[0] == '[' || cur[0] == '{') && len(bytes.TrimSpace(cur[1:len(cur)-1])) > 0:
-		j.arr = append(j.arr, cur[:len(cur)-1]...)
+		j.extra = append(j.extra, cur[:len(cur)-1]...)
 		if cur[0] == '[' {
-			j.arr = append(j.arr, ',')
+			j.extra = append(j.extra, ',')
 		} else {
-			j.arr = append(j.arr, `,"1":`...)
+			j.extra = append(j.extra, `,"1":`...)
 		}
-		j.arr = append(j.arr, ru.val...)
-		j.arr = append(j.arr, cur[len(cur)-1])
+		j.extra = append(j.extra, ru.val...)
+		j.extra = append(j.extra, cur[len(cur)-1])
 	default:
-		j.arr = append(j.arr, '[')
-		j.arr = append(j.arr, ru.val...)
-		j.arr = append(j.arr, ']')
+		j.extra = append(j.extra, '[')
+		j.extra = append(j.extra, ru.val...)
+		j.extra = append(j.extra, ']')
 	}
-	// j.arr may move as it grows: values made before point into the old
-	// array, which stays alive and unchanged, so they remain valid.
-	j.set(ru.name, ru.key, j.arr[start:len(j.arr):len(j.arr)])
+	j.set(ru.name, ru.key, true, int32(start), int32(len(j.extra)))
 }
 
 // write renders the members left, compact between them as cjson writes.
@@ -191,7 +224,7 @@ func (j *job) write() []byte {
 			out = append(out, ',')
 		}
 		first = false
-		out = append(append(append(out, m.key...), ':'), m.val...)
+		out = append(append(append(out, j.key(m)...), ':'), j.val(m)...)
 	}
 	out = append(out, '}')
 	j.out = out

@@ -3,6 +3,7 @@ package responsetransformer
 import (
 	"encoding/json"
 	"testing"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -127,6 +128,10 @@ func TestLuaSemantics(t *testing.T) {
 		{"append to number", &Config{Append: TypedLists{JSON: []string{"a:x"}}}, `{"a":3}`, `{"a":["x"]}`},
 		{"append to object", &Config{Append: TypedLists{JSON: []string{"a:x"}}}, `{"a":{"k":1}}`, `{"a":{"k":1,"1":"x"}}`},
 		{"append to empty object", &Config{Append: TypedLists{JSON: []string{"a:x"}}}, `{"a":{ }}`, `{"a":["x"]}`},
+		{"rename then append", &Config{Rename: Lists{JSON: []string{"a:b"}}, Append: TypedLists{JSON: []string{"b:y"}}},
+			`{"a":"x"}`, `{"b":["x","y"]}`},
+		{"replace before add, then append", &Config{Add: TypedLists{JSON: []string{"n:1"}}, Replace: TypedLists{JSON: []string{"n:2"}},
+			Append: TypedLists{JSON: []string{"n:3", "a:4"}}}, `{"\u0061":[]}`, `{"n":["1","3"],"a":["4"]}`},
 		{"append twice", &Config{Append: TypedLists{JSON: []string{"a:x", "a:y"}}}, `{}`, `{"a":["x","y"]}`},
 		{"number forms", &Config{Add: TypedLists{JSON: []string{"a: 0x10", "b:1e3", "c:abc", "d:12345678901234567"}, JSONTypes: []string{"number", "number", "number", "number"}}},
 			`{}`, `{"a":16,"b":1000,"d":12345678901235000}`},
@@ -142,6 +147,14 @@ func TestLuaSemantics(t *testing.T) {
 				t.Fatalf("(-want +got)\n%s", d)
 			}
 		})
+	}
+}
+
+// A member is held in offsets: an upstream's body of many tiny members
+// costs a few times its size in members, not ten.
+func TestMemberSize(t *testing.T) {
+	if n := unsafe.Sizeof(member{}); n > 24 {
+		t.Fatalf("member is %d bytes", n)
 	}
 }
 
