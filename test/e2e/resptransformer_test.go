@@ -35,6 +35,8 @@ func TestResponseTransformer(t *testing.T) {
 			io.WriteString(w, `{"secret":"s",`)
 			w.(http.Flusher).Flush()
 			io.WriteString(w, `"old":true}`)
+		case "/empty":
+			w.WriteHeader(http.StatusNoContent)
 		case "/invalid":
 			io.WriteString(w, `{"secret":"s",}`)
 		case "/big":
@@ -98,6 +100,9 @@ services:
 		t.Errorf("chunked: length %d, %s", resp.ContentLength, body)
 	}
 
+	if resp, body = gw.Get("/empty"); resp.StatusCode != http.StatusNoContent || body != "" || len(resp.Header["Content-Length"]) > 0 {
+		t.Errorf("204: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
 	if _, body = gw.Get("/invalid"); body != `{"secret":"s",}` {
 		t.Errorf("invalid JSON changed: %s", body)
 	}
