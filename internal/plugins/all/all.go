@@ -28,6 +28,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/requestsizelimiting"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
+	"github.com/turnpikegw/turnpike/internal/plugins/responsetransformer"
 	"github.com/turnpikegw/turnpike/internal/plugins/session"
 )
 
@@ -61,10 +62,12 @@ func Registrations() []plugin.Registration {
 		proxycache.ResponseCache(),
 		proxycache.Invalidate(),
 		ratelimiting.Registration(),
+		ratelimiting.ResponseRegistration(),
 		redirect.Registration(),
 		requestsizelimiting.Registration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),
+		responsetransformer.Registration(),
 		session.Registration(),
 		logs.Syslog(),
 		logs.TCPLog(),
