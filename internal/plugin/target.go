@@ -15,6 +15,9 @@ type Target struct {
 	// Port is the port for a host (0: the service's port). It is ignored
 	// for an upstreams entity, whose targets name their ports.
 	Port int
+	// Path, when set, replaces the upstream path (Ctx.Path) if the
+	// request goes to the target, and only then.
+	Path string
 	// Fallback keeps the request on the service when the target has no
 	// healthy target to offer (its upstream is below its health threshold
 	// or every target is unhealthy).

@@ -317,13 +317,17 @@ func nothingReceived(err error) bool {
 }
 
 // retarget is the service a plugin's target sends the request to: the
-// route's alternate for it, unless the target asks to fall back and the
-// alternate has no healthy target. A target the route did not compile
-// (not one its plugins declared) changes nothing.
-func retarget(route *snapshot.Route, svc *snapshot.Service, t *plugin.Target) *snapshot.Service {
+// route's alternate for it, with the target's path, unless the target
+// asks to fall back and the alternate has no healthy target. A target the
+// route did not compile (not one its plugins declared) changes nothing.
+func retarget(c *plugin.Ctx, route *snapshot.Route, svc *snapshot.Service) *snapshot.Service {
+	t := c.Target
 	alt := route.Targets[t]
 	if alt == nil || t.Fallback && !alt.Available() {
 		return svc
+	}
+	if t.Path != "" {
+		c.Path = t.Path
 	}
 	return alt
 }

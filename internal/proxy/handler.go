@@ -348,7 +348,7 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	}
 	st.svc = svc
 	if c.Target != nil {
-		st.svc = retarget(route, svc, c.Target)
+		st.svc = retarget(c, route, svc)
 	}
 	// After the plugins, as Kong sets them (NGINX's proxy_set_header): the
 	// plugins see the client's headers, and none can change these.

@@ -50,7 +50,7 @@ func retargetRegistry(t *testing.T) *plugin.Registry {
 			c := cfg.(*retargetConfig)
 			return &retargetProbe{
 				host:   &plugin.Target{Host: c.Host, Port: c.Port},
-				up:     &plugin.Target{Host: c.Upstream, Fallback: true},
+				up:     &plugin.Target{Host: c.Upstream, Path: "/canary", Fallback: true},
 				strict: &plugin.Target{Host: c.Upstream},
 				alien:  &plugin.Target{Host: c.Host, Port: c.Port},
 			}, nil
@@ -91,7 +91,8 @@ plugins:
 `
 
 // A plugin's Ctx.Target sends the request to a host and port or to an
-// upstreams entity, with the service's path and the target's Host; a
+// upstreams entity, with the service's path or the target's, and the
+// target's Host; a
 // target with Fallback stays on the service when the entity has no
 // healthy target, one without answers 503; an undeclared target changes
 // nothing.
@@ -136,7 +137,7 @@ func TestPluginTargetSendsElsewhere(t *testing.T) {
 	for side, want := range map[string]string{
 		"":       "A " + a.Listener.Addr().String() + " /base/p",
 		"host":   "B " + bHost + " /base/p",
-		"up":     "C canary-up:" + aPort + " /base/p",
+		"up":     "C canary-up:" + aPort + " /canary",
 		"strict": "C canary-up:" + aPort + " /base/p",
 		"alien":  "A " + a.Listener.Addr().String() + " /base/p",
 	} {
@@ -153,8 +154,8 @@ func TestPluginTargetSendsElsewhere(t *testing.T) {
 			}
 		}
 	}
-	if code, body := get("up"); code != 200 || body[:1] != "A" {
-		t.Errorf("fallback: %d %q, want A", code, body)
+	if code, body := get("up"); code != 200 || body != "A "+a.Listener.Addr().String()+" /base/p" {
+		t.Errorf("fallback: %d %q, want A on the service's path", code, body)
 	}
 	if code, _ := get("strict"); code != http.StatusServiceUnavailable {
 		t.Errorf("no fallback: %d, want 503", code)
