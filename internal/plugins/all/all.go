@@ -7,6 +7,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/acl"
 	"github.com/turnpikegw/turnpike/internal/plugins/adaptiveconcurrency"
 	"github.com/turnpikegw/turnpike/internal/plugins/basicauth"
+	"github.com/turnpikegw/turnpike/internal/plugins/canary"
 	"github.com/turnpikegw/turnpike/internal/plugins/circuitbreaker"
 	"github.com/turnpikegw/turnpike/internal/plugins/correlationid"
 	"github.com/turnpikegw/turnpike/internal/plugins/cors"
@@ -36,6 +37,7 @@ func Registrations() []plugin.Registration {
 		jwt.Registration(),
 		acl.Registration(),
 		adaptiveconcurrency.Registration(),
+		canary.Registration(),
 		circuitbreaker.Registration(),
 		correlationid.Registration(),
 		cors.Registration(),
