@@ -22,6 +22,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/prometheus"
 	"github.com/turnpikegw/turnpike/internal/plugins/proxycache"
 	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting"
+	"github.com/turnpikegw/turnpike/internal/plugins/requestmirror"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
 )
@@ -54,6 +55,7 @@ func Registrations() []plugin.Registration {
 		proxycache.ResponseCache(),
 		proxycache.Invalidate(),
 		ratelimiting.Registration(),
+		requestmirror.Registration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),
 		logs.Syslog(),
