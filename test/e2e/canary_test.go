@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -181,5 +182,54 @@ plugins:
 		if s := side(t, gw, "/fallback"); s.Name != "primary" {
 			t.Fatalf("fallback went to %s", s.Name)
 		}
+	}
+}
+
+// A reload that changes the share takes effect, and one that keeps the
+// plugin entry keeps sending to its canary (the kept instance's target
+// is compiled again for the new configuration).
+func TestCanaryReload(t *testing.T) {
+	primary, canary := gwtest.StartEcho(t, "primary"), gwtest.StartEcho(t, "canary")
+	cfg := func(percentage int, extra string) string {
+		return fmt.Sprintf(`
+_format_version: "3.0"
+upstreams:
+- name: canary-up
+  targets: [{target: %s}]
+services:
+- name: s
+  url: %s
+  routes: [{name: r, paths: [/]}%s]
+plugins:
+- {name: canary, route: r, config: {upstream_host: canary-up, percentage: %d, hash: none, steps: 10}}
+`, hostPort(canary.URL), primary.URL, extra, percentage)
+	}
+	gw := gwtest.Start(t, cfg(0, ""), gwtest.Options{Args: []string{"--access-log", "off", "--watch=false"}})
+	share := func() int {
+		on := 0
+		for range 20 {
+			if side(t, gw, "/x").Name == "canary" {
+				on++
+			}
+		}
+		return on
+	}
+	if n := share(); n != 0 {
+		t.Fatalf("percentage 0: %d of 20 on the canary", n)
+	}
+	reload := func(src string) {
+		t.Helper()
+		before := strings.Count(gw.Stderr(), "configuration applied")
+		writeAtomically(t, configPath(t, gw), src)
+		gw.Signal(syscall.SIGHUP)
+		waitUntil(t, "the reload", func() bool { return strings.Count(gw.Stderr(), "configuration applied") > before })
+	}
+	reload(cfg(100, ""))
+	if n := share(); n != 20 {
+		t.Errorf("percentage 100 after a reload: %d of 20 on the canary", n)
+	}
+	reload(cfg(100, ", {name: other, paths: [/other]}"))
+	if n := share(); n != 20 {
+		t.Errorf("after a reload that kept the plugin entry: %d of 20 on the canary", n)
 	}
 }

@@ -97,3 +97,45 @@ services:
 		t.Errorf("mirrored copies: %v, want 2", metricValue(t, gw, "turnpike_request_mirror_total", "outcome", "mirrored"))
 	}
 }
+
+// A client that goes away does not cancel its copy: the shadow still
+// gets it and answers, and the copy counts as mirrored.
+func TestRequestMirrorOutlivesClient(t *testing.T) {
+	slowPrimary := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(slowPrimary.Close)
+	shadow, got := slowShadow(t, 500*time.Millisecond)
+	gw := gwtest.Start(t, fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: s
+  url: %s
+  routes: [{paths: [/]}]
+plugins:
+- {name: request-mirror, config: {mirror_url: "%s"}}
+`, slowPrimary.URL, shadow.URL), gwtest.Options{Args: []string{"--access-log", "off"}})
+	client := &http.Client{Timeout: 200 * time.Millisecond}
+	if resp, err := client.Get(gw.URL + "/leaving"); err == nil {
+		resp.Body.Close()
+		t.Fatal("the client was answered before it left")
+	}
+	select {
+	case c := <-got:
+		if c.uri != "/leaving" {
+			t.Errorf("shadow got %+v", c)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no copy reached the shadow")
+	}
+	if !eventually(5*time.Second, func() bool {
+		return metricValue(t, gw, "turnpike_request_mirror_total", "outcome", "mirrored") == 1
+	}) {
+		t.Errorf("the copy of a request whose client left was not answered: mirrored %v, failed %v",
+			metricValue(t, gw, "turnpike_request_mirror_total", "outcome", "mirrored"),
+			metricValue(t, gw, "turnpike_request_mirror_total", "outcome", "failed"))
+	}
+}
