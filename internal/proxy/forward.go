@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
@@ -56,7 +57,8 @@ func (h1Transport) prepare(h *Handler, x *exchange) bool {
 	}
 	x.rt.idem, x.rt.replay = idempotent(c.Method), x.cl == 0
 	if svc.Retries > 0 {
-		x.rt.budget = h.budgets.get(svc)
+		// A plugin's target spends the budget of the service it stands in for.
+		x.rt.budget = h.budgets.get(st.route.Service)
 		x.rt.budget.earn()
 	}
 	if x.cl != 0 {
@@ -320,4 +322,20 @@ func isTimeout(err error) bool {
 // connection before sending any part of a response.
 func nothingReceived(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// retarget is the service a plugin's target sends the request to: the
+// route's alternate for it, with the target's path, unless the target
+// asks to fall back and the alternate has no healthy target. A target the
+// route did not compile (not one its plugins declared) changes nothing.
+func retarget(c *plugin.Ctx, route *snapshot.Route, svc *snapshot.Service) *snapshot.Service {
+	t := c.Target
+	alt := route.Targets[t]
+	if alt == nil || t.Fallback && !alt.Available() {
+		return svc
+	}
+	if t.Path != "" {
+		c.Path = t.Path
+	}
+	return alt
 }

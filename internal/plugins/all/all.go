@@ -8,6 +8,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/adaptiveconcurrency"
 	"github.com/turnpikegw/turnpike/internal/plugins/basicauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/botdetection"
+	"github.com/turnpikegw/turnpike/internal/plugins/canary"
 	"github.com/turnpikegw/turnpike/internal/plugins/circuitbreaker"
 	"github.com/turnpikegw/turnpike/internal/plugins/correlationid"
 	"github.com/turnpikegw/turnpike/internal/plugins/cors"
@@ -25,6 +26,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/proxycache"
 	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting"
 	"github.com/turnpikegw/turnpike/internal/plugins/redirect"
+	"github.com/turnpikegw/turnpike/internal/plugins/requestmirror"
 	"github.com/turnpikegw/turnpike/internal/plugins/requestsizelimiting"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
@@ -45,6 +47,7 @@ func Registrations() []plugin.Registration {
 		hmacauth.Registration(),
 		adaptiveconcurrency.Registration(),
 		botdetection.Registration(),
+		canary.Registration(),
 		circuitbreaker.Registration(),
 		correlationid.Registration(),
 		cors.Registration(),
@@ -65,6 +68,7 @@ func Registrations() []plugin.Registration {
 		ratelimiting.ResponseRegistration(),
 		redirect.Registration(),
 		requestsizelimiting.Registration(),
+		requestmirror.Registration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),
 		responsetransformer.Registration(),
