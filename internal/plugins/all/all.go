@@ -17,6 +17,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/iprestriction"
 	"github.com/turnpikegw/turnpike/internal/plugins/jwt"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
+	"github.com/turnpikegw/turnpike/internal/plugins/ldapauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/logging"
 	"github.com/turnpikegw/turnpike/internal/plugins/logs"
 	"github.com/turnpikegw/turnpike/internal/plugins/mtlsauth"
@@ -51,6 +52,7 @@ func Registrations() []plugin.Registration {
 		grpcgateway.TranscodeRegistration(),
 		grpcweb.Registration(),
 		iprestriction.Registration(),
+		ldapauth.Registration(),
 		logging.Registration(),
 		logs.FileLog(),
 		logs.HTTPLog(),
