@@ -75,6 +75,8 @@ func TestAccess(t *testing.T) {
 	hidden := newInstance(t, s, func(c *Config) { c.HideCredentials, c.Realm, c.CacheTTL = true, &realm, 2 })
 	basic := newInstance(t, s, func(c *Config) { c.HeaderType = "Basic" })
 	basicRealm := newInstance(t, s, func(c *Config) { c.HeaderType, c.Realm = "Basic", &realm })
+	suffix := gwtest.SlapdSuffix
+	top := newInstance(t, s, func(c *Config) { c.BaseDN = &suffix })
 	tests := []struct {
 		name    string
 		in      *instance
@@ -102,8 +104,9 @@ func TestAccess(t *testing.T) {
 		{"proxy-authorization", plain, []string{"Proxy-Authorization", ldapHeader("newton:apple")}, 0, ""},
 		{"proxy-authorization wrong, authorization right", plain, []string{"Proxy-Authorization", ldapHeader("newton:pear"), "Authorization", ldapHeader("einstein:password")}, 0, ""},
 		{"unknown user", plain, []string{"Authorization", ldapHeader("curie:password")}, 401, "LDAP"},
-		// Beyond Kong: the username cannot add DN components.
-		{"dn injection", plain, []string{"Authorization", ldapHeader("einstein,ou=scientists:password")}, 401, "LDAP"},
+		// Beyond Kong: the username cannot add DN components (Kong would
+		// bind as uid=einstein,ou=scientists,<base_dn> here).
+		{"dn injection", top, []string{"Authorization", ldapHeader("einstein,ou=scientists:password")}, 401, "LDAP"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
