@@ -18,14 +18,14 @@ var users = map[string]string{"einstein": "password", "newton": "apple"}
 
 var nobody = &plugin.Consumer{ID: "anon-id", Username: "no-body"}
 
-func slapd(t *testing.T) *gwtest.Slapd {
+func slapd(t testing.TB) *gwtest.Slapd {
 	t.Helper()
 	return gwtest.StartSlapd(t, gwtest.SlapdOptions{Users: users})
 }
 
 // newInstance builds an instance against s as Kong's spec routes do,
 // with set applied over the config.
-func newInstance(t *testing.T, s *gwtest.Slapd, set func(*Config)) *instance {
+func newInstance(t testing.TB, s *gwtest.Slapd, set func(*Config)) *instance {
 	t.Helper()
 	host, base, attr := "127.0.0.1", gwtest.SlapdBaseDN, "uid"
 	cfg := &Config{}

@@ -46,7 +46,7 @@ func newCache(ttl time.Duration, now func() time.Time) *cache {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key) // crypto/rand.Read never fails
 	c := &cache{ttl: ttl, now: now, good: map[digest]time.Time{}, bad: map[digest]time.Time{}, flight: map[digest]*call{}}
-	c.scratch.New = func() any { return &scratch{h: hmac.New(sha256.New, key)} }
+	c.scratch.New = func() any { return &scratch{h: hmac.New(sha256.New, key), sep: []byte{0}, sum: make([]byte, 0, sha256.Size)} }
 	return c
 }
 
@@ -55,6 +55,8 @@ func newCache(ttl time.Duration, now func() time.Time) *cache {
 // credentials.
 type scratch struct {
 	h   hash.Hash
+	sep []byte // the byte between username and password
+	sum []byte
 	buf [256]byte
 }
 
@@ -64,11 +66,10 @@ func (c *cache) putScratch(s *scratch) { c.scratch.Put(s) }
 func (s *scratch) digest(user, pass []byte) digest {
 	s.h.Reset()
 	s.h.Write(user)
-	s.h.Write([]byte{0})
+	s.h.Write(s.sep)
 	s.h.Write(pass)
-	var d digest
-	s.h.Sum(d[:0])
-	return d
+	s.sum = s.h.Sum(s.sum[:0])
+	return digest(s.sum)
 }
 
 // verdict is what is known of d: found reports whether it is cached.
