@@ -46,7 +46,9 @@ func newCache(ttl time.Duration, now func() time.Time) *cache {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key) // crypto/rand.Read never fails
 	c := &cache{ttl: ttl, now: now, good: map[digest]time.Time{}, bad: map[digest]time.Time{}, flight: map[digest]*call{}}
-	c.scratch.New = func() any { return &scratch{h: hmac.New(sha256.New, key), sep: []byte{0}, sum: make([]byte, 0, sha256.Size)} }
+	c.scratch.New = func() any {
+		return &scratch{h: hmac.New(sha256.New, key), sep: []byte{0}, sum: make([]byte, 0, sha256.Size)}
+	}
 	return c
 }
 
