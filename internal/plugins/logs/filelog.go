@@ -7,7 +7,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/logfile"
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/plugins/logs/queue"
+	"github.com/turnpikegw/turnpike/internal/plugin/queue"
 )
 
 // FileConfig is Kong's file-log schema.

@@ -15,7 +15,7 @@ import (
 	"sync"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/plugins/logs/queue"
+	"github.com/turnpikegw/turnpike/internal/plugin/queue"
 )
 
 // HTTPConfig is Kong's http-log schema.

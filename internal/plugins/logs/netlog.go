@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/plugins/logs/queue"
+	"github.com/turnpikegw/turnpike/internal/plugin/queue"
 )
 
 // TCPConfig is Kong's tcp-log schema.

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/plugins/logs/queue"
+	"github.com/turnpikegw/turnpike/internal/plugin/queue"
 )
 
 // SyslogConfig is Kong's syslog schema, plus Turnpike's socket_path.
