@@ -30,6 +30,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
 	"github.com/turnpikegw/turnpike/internal/plugins/session"
+	"github.com/turnpikegw/turnpike/internal/plugins/statsd"
 )
 
 // Registrations returns every built-in plugin. The plugins owning
@@ -68,6 +69,7 @@ func Registrations() []plugin.Registration {
 		requesttermination.Registration(),
 		requesttransformer.Registration(),
 		session.Registration(),
+		statsd.Registration(),
 		logs.Syslog(),
 		logs.TCPLog(),
 		logs.UDPLog(),
