@@ -4,7 +4,15 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
@@ -205,5 +213,32 @@ func TestLDAPAuth(t *testing.T) {
 	resp, body = kaDo(t, gw, kaReq{path: "/ldap1", header: []string{"Authorization", ldapCred("ldap", "einstein:other")}})
 	if resp.StatusCode != 500 || body != kongError("An unexpected error occurred", resp) {
 		t.Fatalf("uncached credential with the directory down: %d %q", resp.StatusCode, body)
+	}
+}
+
+// Kong's "rejects gRPC call without credentials" and "accepts authorized
+// gRPC calls".
+func TestLDAPAuthGRPC(t *testing.T) {
+	dir := gwtest.StartSlapd(t, gwtest.SlapdOptions{Users: map[string]string{"einstein": "password"}})
+	gup := startGrpcUpstream(t)
+	gw := gwtest.Start(t, grpcConfig(gup.Addr, "grpc")+fmt.Sprintf(`
+plugins:
+- name: ldap-auth
+  route: health
+  config: {ldap_host: 127.0.0.1, ldap_port: %d, base_dn: "%s", attribute: uid}
+`, dir.Port, gwtest.SlapdBaseDN), gwtest.Options{ProxyListen: "127.0.0.1:0 http2"})
+	client := grpcDial(t, gw.URL, insecure.NewCredentials())
+	_, err := client.Check(grpcCtx(t), &healthpb.HealthCheckRequest{Service: grpcService})
+	if st, _ := status.FromError(err); st.Code() != codes.Unauthenticated || st.Message() != "Unauthorized" {
+		t.Errorf("without credentials: %v", err)
+	}
+	ctx := metadata.AppendToOutgoingContext(grpcCtx(t), "authorization", ldapCred("ldap", "einstein:password"))
+	resp, err := client.Check(ctx, &healthpb.HealthCheckRequest{Service: grpcService}, grpc.WaitForReady(true))
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("with credentials: %v %v", resp, err)
+	}
+	calls := gup.calls()
+	if md := calls[len(calls)-1]; strings.Join(md.Get("x-credential-identifier"), "") != "einstein" {
+		t.Errorf("upstream metadata %v", md)
 	}
 }
