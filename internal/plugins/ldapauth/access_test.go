@@ -263,7 +263,9 @@ func TestTimeout(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if d := time.Since(start); d > 3*time.Second {
+	// At most a slot wait, a bind on the kept connection, a dial and a
+	// bind on a new one: 4 timeouts, and room for a loaded machine.
+	if d := time.Since(start); d > 6*time.Second {
 		t.Fatalf("took %v with a 300 ms timeout", d)
 	}
 	for i, st := range statuses {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
@@ -59,6 +60,7 @@ type instance struct {
 	cache              *cache
 	pool               *pool
 	log                *slog.Logger
+	lastWarn           atomic.Int64 // unix nanoseconds of the last error logged
 }
 
 // New validates the config as Kong's schema does and prepares the
@@ -139,7 +141,7 @@ func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 		user, ok, err = in.authenticate(c, auth)
 	}
 	if err != nil {
-		in.log.Error("ldap-auth: the directory could not be asked", "target", in.target, "error", err)
+		in.warn(err)
 		return plugin.NewExit(http.StatusInternalServerError, msgUnexpected)
 	}
 	if !ok {
@@ -159,6 +161,19 @@ func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 	delete(h, "X-Anonymous-Consumer")
 	h["X-Credential-Identifier"] = []string{user}
 	return nil
+}
+
+// warnEvery is the least time between two errors logged by an instance:
+// a directory that is down fails every request.
+const warnEvery = 10 * time.Second
+
+func (in *instance) warn(err error) {
+	now := time.Now().UnixNano()
+	last := in.lastWarn.Load()
+	if now-last < int64(warnEvery) || !in.lastWarn.CompareAndSwap(last, now) {
+		return
+	}
+	in.log.Error("ldap-auth: the directory could not be asked", "target", in.target, "error", err)
 }
 
 // authenticate checks one header's credentials, through the cache. A
