@@ -31,6 +31,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
 	"github.com/turnpikegw/turnpike/internal/plugins/session"
 	"github.com/turnpikegw/turnpike/internal/plugins/statsd"
+	"github.com/turnpikegw/turnpike/internal/plugins/zipkin"
 )
 
 // Registrations returns every built-in plugin. The plugins owning
@@ -70,6 +71,7 @@ func Registrations() []plugin.Registration {
 		requesttransformer.Registration(),
 		session.Registration(),
 		statsd.Registration(),
+		zipkin.Registration(),
 		logs.Syslog(),
 		logs.TCPLog(),
 		logs.UDPLog(),
