@@ -44,7 +44,8 @@ type Slapd struct {
 	Addr      string // 127.0.0.1:port of ldap://
 	Port      int
 	LDAPSPort int // 0 without TLS
-	args      []string
+	conf      string
+	tls       bool
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -94,18 +95,19 @@ func StartSlapd(t testing.TB, opts SlapdOptions) *Slapd {
 	if out, err := exec.Command(slapadd, "-f", conf, "-l", ldif).CombinedOutput(); err != nil {
 		t.Fatalf("slapadd: %v\n%s", err, out)
 	}
-	s := &Slapd{t: t, Port: freePort(t)}
-	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
-	urls := "ldap://" + s.Addr + "/"
-	if opts.CertFile != "" {
-		s.LDAPSPort = freePort(t)
-		urls += " ldaps://127.0.0.1:" + strconv.Itoa(s.LDAPSPort) + "/"
-	}
-	// -d 0: stay in the foreground, so the test owns the process.
-	s.args = []string{"-f", conf, "-h", urls, "-d", "0"}
+	s := &Slapd{t: t, conf: conf, tls: opts.CertFile != ""}
 	t.Cleanup(s.Stop)
-	s.start()
-	return s
+	// A port found free may be taken before slapd binds it (other tests
+	// run in parallel): then slapd exits, and it is started on others.
+	for try := 1; ; try++ {
+		s.pickPorts()
+		if s.start() {
+			return s
+		}
+		if try == 3 || !strings.Contains(s.log.String(), "Address already in use") {
+			t.Fatalf("slapd exited at start-up:\n%s", s.log.String())
+		}
+	}
 }
 
 // lookSlapd finds slapd tools, which Debian installs in /usr/sbin (not
@@ -138,10 +140,27 @@ func seedLDIF(users map[string]string) string {
 	return b.String()
 }
 
-func (s *Slapd) start() {
+// pickPorts chooses free loopback ports.
+func (s *Slapd) pickPorts() {
+	s.Port = freePort(s.t)
+	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+	if s.tls {
+		s.LDAPSPort = freePort(s.t)
+	}
+}
+
+// start runs slapd on s's ports and waits until it accepts connections;
+// false when it exited first.
+func (s *Slapd) start() bool {
 	s.t.Helper()
+	urls := "ldap://" + s.Addr + "/"
+	if s.tls {
+		urls += " ldaps://127.0.0.1:" + strconv.Itoa(s.LDAPSPort) + "/"
+	}
 	bin, _ := lookSlapd("slapd")
-	cmd := exec.Command(bin, s.args...)
+	// -d 32768 (level "none"): stay in the foreground, so the test owns
+	// the process, logging only what slapd always logs (start-up errors).
+	cmd := exec.Command(bin, "-f", s.conf, "-h", urls, "-d", "32768")
 	s.log = &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if err := cmd.Start(); err != nil {
@@ -160,11 +179,18 @@ func (s *Slapd) start() {
 		c, err := net.DialTimeout("tcp", s.Addr, time.Second)
 		if err == nil {
 			c.Close()
-			return
+			// The listener may be another process's: slapd, failing to
+			// bind its other port, exits at once.
+			select {
+			case <-done:
+				return false
+			case <-time.After(50 * time.Millisecond):
+				return true
+			}
 		}
 		select {
 		case <-done:
-			s.t.Fatalf("slapd exited at start-up:\n%s", s.log.String())
+			return false
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -192,7 +218,9 @@ func (s *Slapd) Stop() {
 func (s *Slapd) Restart() {
 	s.t.Helper()
 	s.Stop()
-	s.start()
+	if !s.start() {
+		s.t.Fatalf("slapd exited at restart:\n%s", s.log.String())
+	}
 }
 
 // Pause freezes the server (SIGSTOP): connections are accepted by the
