@@ -8,6 +8,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/adaptiveconcurrency"
 	"github.com/turnpikegw/turnpike/internal/plugins/basicauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/circuitbreaker"
+	"github.com/turnpikegw/turnpike/internal/plugins/compression"
 	"github.com/turnpikegw/turnpike/internal/plugins/correlationid"
 	"github.com/turnpikegw/turnpike/internal/plugins/cors"
 	"github.com/turnpikegw/turnpike/internal/plugins/grpcgateway"
@@ -37,6 +38,7 @@ func Registrations() []plugin.Registration {
 		acl.Registration(),
 		adaptiveconcurrency.Registration(),
 		circuitbreaker.Registration(),
+		compression.Registration(),
 		correlationid.Registration(),
 		cors.Registration(),
 		grpcgateway.Registration(),

@@ -1,0 +1,21 @@
+// Package compression is Turnpike's compression plugin (Kong OSS has
+// none): it compresses upstream responses with zstd, Brotli or gzip as
+// the client's Accept-Encoding allows, and optionally decompresses
+// request bodies under a size and ratio limit.
+//
+// The header filter decides (status, Range, Content-Encoding,
+// Cache-Control: no-transform, content type, length, Set-Cookie) and
+// rewrites the head: Content-Encoding set, Content-Length and
+// Accept-Ranges dropped, a strong ETag weakened, Vary: Accept-Encoding
+// merged in. It tells the body filter its choice through the identity
+// of the Content-Encoding value slice it set (markers.go), so no
+// per-request state is allocated for that. The body filter streams the
+// upstream's reads through a pooled encoder; a response without a
+// declared length is flushed through the encoder after every upstream
+// read, so server-sent events are not held back.
+//
+// Priority 90, below proxy-cache's 100: the cache captures the identity
+// body and headers before this plugin's filters change them, so one
+// entry serves every client. Gateway-made answers (a plugin's Exit, a
+// cache hit) never pass the body filters and are sent as they are.
+package compression

@@ -1,0 +1,220 @@
+package compression
+
+import (
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
+)
+
+// markers are the Content-Encoding values the header filter sets, one
+// slice per coding and per body kind (streamed or not): the body filter
+// knows what to do from which slice is in the header, without state per
+// request. A later filter that replaces or appends to the value (cap 1:
+// append copies) makes it no marker, and the body is left alone.
+var markers = func() (m [2][numCodings][]string) {
+	for s := range m {
+		for k := range m[s] {
+			m[s][k] = []string{codingNames[k]}[:1:1]
+		}
+	}
+	return m
+}()
+
+// marked tells which coding the header filter chose for the response
+// and whether its body streams; ok is false when it chose none.
+func marked(vs []string) (k coding, stream, ok bool) {
+	if len(vs) != 1 {
+		return noCoding, false, false
+	}
+	for s := range markers {
+		for k := range markers[s] {
+			if &vs[0] == &markers[s][k][0] {
+				return coding(k), s == 1, true
+			}
+		}
+	}
+	return noCoding, false, false
+}
+
+// HeaderFilter decides whether the upstream's response is compressed and
+// rewrites its head accordingly.
+func (in *instance) HeaderFilter(c *plugin.Ctx) {
+	if !c.Resp.FromUpstream {
+		// A gateway-made answer's body never passes the body filters.
+		return
+	}
+	s, h := in.s, c.Resp.Header
+	status := c.Resp.Status
+	if status < 200 || status == http.StatusNoContent || status == http.StatusPartialContent {
+		return
+	}
+	if _, ok := h["Content-Encoding"]; ok || noTransform(h["Cache-Control"]) {
+		return
+	}
+	if s.skipSetCookie {
+		if _, ok := h["Set-Cookie"]; ok {
+			return
+		}
+	}
+	ct := h["Content-Type"]
+	if status == http.StatusNotModified {
+		// The stored response it validates was compressed for a client
+		// that negotiates a coding: its Vary and weak ETag stay as they
+		// were, so a cache matches the validator (RFC 9111 4.3.4).
+		if (len(ct) == 0 || s.matchType(ct[0])) && negotiate(c.Req.Header["Accept-Encoding"], s.prefs) != noCoding {
+			addVary(h)
+			weakenETag(h)
+		}
+		return
+	}
+	if _, ok := c.Req.Header["Range"]; ok || len(ct) == 0 || !s.matchType(ct[0]) {
+		return
+	}
+	cl := h["Content-Length"]
+	if len(cl) > 0 {
+		if n, ok := parseLength(cl[0]); ok && n < s.minLength {
+			return
+		}
+	}
+	// Whether this client gets it compressed or not, the representation
+	// depends on Accept-Encoding: caches must key on it.
+	addVary(h)
+	k := negotiate(c.Req.Header["Accept-Encoding"], s.prefs)
+	if k == noCoding {
+		return
+	}
+	stream := 0
+	if len(cl) == 0 {
+		stream = 1
+	}
+	h["Content-Encoding"] = markers[stream][k]
+	delete(h, "Content-Length")
+	// Byte ranges of the identity body mean nothing in the compressed one.
+	delete(h, "Accept-Ranges")
+	weakenETag(h)
+}
+
+// BodyFilter streams the body through the coding the header filter chose.
+func (in *instance) BodyFilter(c *plugin.Ctx, body io.Reader) io.Reader {
+	k, stream, ok := marked(c.Resp.Header["Content-Encoding"])
+	if !ok || in.pools[k] == nil {
+		return body
+	}
+	return &reader{src: body, pool: in.pools[k], flush: stream}
+}
+
+// noTransform reports a no-transform directive in Cache-Control values.
+func noTransform(vs []string) bool {
+	for _, v := range vs {
+		for v != "" {
+			var d string
+			d, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(d), "no-transform") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// addVary merges Accept-Encoding into Vary, unless Vary already names it
+// or is "*".
+func addVary(h http.Header) {
+	vs := h["Vary"]
+	for _, v := range vs {
+		for v != "" {
+			var f string
+			f, v, _ = strings.Cut(v, ",")
+			f = strings.TrimSpace(f)
+			if f == "*" || strings.EqualFold(f, "Accept-Encoding") {
+				return
+			}
+		}
+	}
+	h["Vary"] = append(vs[:len(vs):len(vs)], "Accept-Encoding")
+}
+
+// weakenETag makes a strong ETag weak: the compressed bytes are not the
+// identity bytes a strong validator stands for, but the same
+// representation.
+func weakenETag(h http.Header) {
+	if vs := h["Etag"]; len(vs) == 1 && strings.HasPrefix(vs[0], `"`) {
+		h["Etag"] = []string{"W/" + vs[0]}
+	}
+}
+
+// parseLength reads a Content-Length value; ok is false when it is none.
+func parseLength(v string) (int64, bool) {
+	if v == "" || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// reader compresses src through a pooled coder, taken at the first Read
+// (a HEAD response never takes one) and given back at the body's end.
+// A response cut short keeps its coder, which is then collected.
+type reader struct {
+	src  io.Reader
+	pool *coderPool
+	c    *coder
+	off  int
+	// flush flushes the encoder after every upstream read: the body has
+	// no declared length (server-sent events, long polls), and the proxy
+	// sends each read on at once.
+	flush bool
+	err   error
+}
+
+func (r *reader) Read(p []byte) (int, error) {
+	for {
+		if r.c != nil && r.off < len(r.c.out) {
+			n := copy(p, r.c.out[r.off:])
+			r.off += n
+			return n, nil
+		}
+		if r.err != nil {
+			if r.c != nil {
+				r.pool.put(r.c)
+				r.c = nil
+			}
+			return 0, r.err
+		}
+		if r.c == nil {
+			r.c = r.pool.get()
+		}
+		r.c.out, r.off = r.c.out[:0], 0
+		r.fill()
+	}
+}
+
+// fill encodes one read of the upstream's body into r.c.out, which may
+// stay empty while the encoder gathers a block; it sets r.err at the end.
+func (r *reader) fill() {
+	c := r.c
+	n, err := r.src.Read(c.in)
+	if n > 0 {
+		// Writes into a coder cannot fail.
+		c.enc.Write(c.in[:n])
+		if r.flush {
+			c.enc.Flush()
+		}
+	}
+	switch {
+	case err == io.EOF:
+		c.enc.Close()
+		r.err = io.EOF
+	case err != nil:
+		r.err = err
+	}
+}

@@ -1,0 +1,338 @@
+package compression
+
+import (
+	"bytes"
+	stdgzip "compress/gzip"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/andybalholm/brotli"
+	"github.com/google/go-cmp/cmp"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
+)
+
+func respCtx(method string, req http.Header, status int, resp http.Header) *plugin.Ctx {
+	r := httptest.NewRequest(method, "/", nil)
+	for k, vs := range req {
+		r.Header[k] = vs
+	}
+	return &plugin.Ctx{Req: r, Method: method, Resp: plugin.Response{Status: status, Header: resp, FromUpstream: true}}
+}
+
+func jsonHeader(length string) http.Header {
+	h := http.Header{"Content-Type": {"application/json"}}
+	if length != "" {
+		h["Content-Length"] = []string{length}
+	}
+	return h
+}
+
+var browser = http.Header{"Accept-Encoding": {"gzip, deflate, br, zstd"}}
+
+// A compressed response's head: coding set, length and ranges gone, ETag
+// weakened, Vary merged.
+func TestHeaderFilterRewritesHead(t *testing.T) {
+	in := mustBuild(t, nil)
+	h := jsonHeader("5000")
+	h["Etag"] = []string{`"abc"`}
+	h["Accept-Ranges"] = []string{"bytes"}
+	h["Vary"] = []string{"Origin"}
+	c := respCtx("GET", browser, 200, h)
+	in.HeaderFilter(c)
+	want := http.Header{
+		"Content-Type":     {"application/json"},
+		"Content-Encoding": {"zstd"},
+		"Etag":             {`W/"abc"`},
+		"Vary":             {"Origin", "Accept-Encoding"},
+	}
+	if diff := cmp.Diff(want, h); diff != "" {
+		t.Errorf("head (-want +got):\n%s", diff)
+	}
+	if k, stream, ok := marked(h["Content-Encoding"]); !ok || k != zstdCoding || stream {
+		t.Errorf("marked = %v %v %v", k, stream, ok)
+	}
+	// A weak ETag stays; a Vary naming Accept-Encoding or * is not added to.
+	for _, vary := range []string{"accept-encoding", "Origin, Accept-Encoding", "*"} {
+		h := jsonHeader("")
+		h["Etag"] = []string{`W/"x"`}
+		h["Vary"] = []string{vary}
+		in.HeaderFilter(respCtx("GET", browser, 200, h))
+		if got := h["Vary"]; len(got) != 1 || got[0] != vary || h["Etag"][0] != `W/"x"` {
+			t.Errorf("Vary %q became %q, ETag %q", vary, got, h["Etag"])
+		}
+		if _, stream, _ := marked(h["Content-Encoding"]); !stream {
+			t.Error("a body without length is not streamed")
+		}
+	}
+}
+
+// Each rule that leaves a response alone.
+func TestHeaderFilterSkips(t *testing.T) {
+	in := mustBuild(t, nil)
+	noCookieSkip := mustBuild(t, func(c *Config) { c.SkipSetCookie = false })
+	withHeader := func(k, v string) http.Header {
+		h := jsonHeader("5000")
+		h[k] = []string{v}
+		return h
+	}
+	for _, tc := range []struct {
+		name     string
+		in       *instance
+		method   string
+		req      http.Header
+		status   int
+		resp     http.Header
+		exit     bool
+		wantVary bool
+	}{
+		{name: "no Accept-Encoding", req: http.Header{}, wantVary: true},
+		{name: "only q=0", req: http.Header{"Accept-Encoding": {"gzip;q=0, br;q=0, zstd;q=0"}}, wantVary: true},
+		{name: "only deflate", req: http.Header{"Accept-Encoding": {"deflate"}}, wantVary: true},
+		{name: "101", status: 101},
+		{name: "204", status: 204},
+		{name: "206", status: 206, resp: withHeader("Content-Range", "bytes 0-99/5000")},
+		{name: "Range request", req: http.Header{"Accept-Encoding": {"gzip"}, "Range": {"bytes=0-99"}}},
+		{name: "already encoded", resp: withHeader("Content-Encoding", "gzip")},
+		{name: "identity declared", resp: withHeader("Content-Encoding", "identity")},
+		{name: "no-transform", resp: withHeader("Cache-Control", "public, No-Transform")},
+		{name: "Set-Cookie", resp: withHeader("Set-Cookie", "sid=1")},
+		{name: "image", resp: http.Header{"Content-Type": {"image/png"}, "Content-Length": {"5000"}}},
+		{name: "no type", resp: http.Header{"Content-Length": {"5000"}}},
+		{name: "short", resp: jsonHeader("1023")},
+		{name: "gateway answer", exit: true},
+	} {
+		inst := in
+		if tc.in != nil {
+			inst = tc.in
+		}
+		req := tc.req
+		if req == nil {
+			req = browser
+		}
+		resp := tc.resp
+		if resp == nil {
+			resp = jsonHeader("5000")
+		}
+		status := tc.status
+		if status == 0 {
+			status = 200
+		}
+		before := resp.Clone()
+		c := respCtx("GET", req, status, resp)
+		c.Resp.FromUpstream = !tc.exit
+		inst.HeaderFilter(c)
+		if tc.wantVary {
+			before["Vary"] = []string{"Accept-Encoding"}
+		}
+		if diff := cmp.Diff(before, resp); diff != "" {
+			t.Errorf("%s: head changed (-want +got):\n%s", tc.name, diff)
+		}
+		body := inst.BodyFilter(c, strings.NewReader("x"))
+		if _, ok := body.(*strings.Reader); !ok {
+			t.Errorf("%s: body wrapped", tc.name)
+		}
+	}
+	// skip_set_cookie off compresses them; the length rule is >=.
+	for name, tc := range map[string]struct {
+		in   *instance
+		resp http.Header
+	}{
+		"Set-Cookie, skip off": {noCookieSkip, func() http.Header { h := jsonHeader("5000"); h["Set-Cookie"] = []string{"a=b"}; return h }()},
+		"exactly min_length":   {in, jsonHeader("1024")},
+		"any status with body": {in, jsonHeader("5000")},
+	} {
+		c := respCtx("GET", browser, 404, tc.resp)
+		tc.in.HeaderFilter(c)
+		if tc.resp.Get("Content-Encoding") != "zstd" {
+			t.Errorf("%s: not compressed: %v", name, tc.resp)
+		}
+	}
+}
+
+// A 304 carries the Vary and weak ETag of the compressed response it
+// validates; for a client that negotiates nothing it is left alone.
+func TestHeaderFilterNotModified(t *testing.T) {
+	in := mustBuild(t, nil)
+	h := http.Header{"Etag": {`"v1"`}}
+	in.HeaderFilter(respCtx("GET", browser, 304, h))
+	if diff := cmp.Diff(http.Header{"Etag": {`W/"v1"`}, "Vary": {"Accept-Encoding"}}, h); diff != "" {
+		t.Errorf("304 (-want +got):\n%s", diff)
+	}
+	h = http.Header{"Etag": {`"v1"`}}
+	in.HeaderFilter(respCtx("GET", http.Header{}, 304, h))
+	if diff := cmp.Diff(http.Header{"Etag": {`"v1"`}}, h); diff != "" {
+		t.Errorf("304 without Accept-Encoding (-want +got):\n%s", diff)
+	}
+}
+
+// decode reads a body in coding k with an independent decoder.
+func decode(t testing.TB, k string, b []byte) []byte {
+	t.Helper()
+	var r io.Reader
+	switch k {
+	case "gzip":
+		gr, err := stdgzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = gr
+	case "br":
+		r = brotli.NewReader(bytes.NewReader(b))
+	case "zstd":
+		zr, err := zstd.NewReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer zr.Close()
+		r = zr
+	default:
+		return b
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("%s: %v", k, err)
+	}
+	return out
+}
+
+func sampleJSON(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("[")
+	for i := 0; b.Len() < n; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		// Numbers that repeat rarely: about the ratio of real JSON.
+		x := i*7919%100003 + i*i%977
+		b.WriteString(`{"id":` + strconv.Itoa(x) + `,"name":"product ` + strconv.Itoa(x*31%9973) +
+			`","price":` + strconv.Itoa(x%1000) + `.` + strconv.Itoa(x%97) + `,"stock":` + strconv.Itoa(x%71) + `}`)
+	}
+	b.WriteString("]")
+	return b.Bytes()
+}
+
+// compress runs body through the filters as the proxy does and returns
+// the coding and the bytes sent.
+func compress(t testing.TB, in *instance, ae string, body []byte, length bool) (string, []byte) {
+	t.Helper()
+	cl := ""
+	if length {
+		cl = "1"
+		if len(body) >= 1024 {
+			cl = "99999"
+		}
+	}
+	c := respCtx("GET", http.Header{"Accept-Encoding": {ae}}, 200, jsonHeader(cl))
+	in.HeaderFilter(c)
+	out, err := io.ReadAll(in.BodyFilter(c, bytes.NewReader(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Resp.Header.Get("Content-Encoding"), out
+}
+
+func TestBodiesDecodeWithRealDecoders(t *testing.T) {
+	body := sampleJSON(10 << 10)
+	big := bytes.Repeat(sampleJSON(64<<10), 20) // several encoder blocks
+	for _, ae := range []string{"gzip", "br", "zstd"} {
+		in := mustBuild(t, nil)
+		for _, length := range []bool{true, false} {
+			for _, b := range [][]byte{body, big, {}} {
+				k, out := compress(t, in, ae, b, length)
+				if k != ae && len(b) > 0 {
+					t.Fatalf("%s: coding %q", ae, k)
+				}
+				if got := decode(t, k, out); !bytes.Equal(got, b) {
+					t.Errorf("%s length=%v: %d bytes decoded to %d, want %d", ae, length, len(out), len(got), len(b))
+				}
+				if len(b) == len(body) && len(out) > len(b)/3 {
+					t.Errorf("%s: %d bytes for %d", ae, len(out), len(b))
+				}
+			}
+		}
+	}
+}
+
+// An upstream error mid-body reaches the proxy after what was encoded.
+func TestBodyErrorPassesThrough(t *testing.T) {
+	in := mustBuild(t, nil)
+	c := respCtx("GET", browser, 200, jsonHeader(""))
+	in.HeaderFilter(c)
+	boom := io.ErrUnexpectedEOF
+	r := in.BodyFilter(c, io.MultiReader(strings.NewReader(strings.Repeat("x", 5000)), &errReader{boom}))
+	n, err := io.Copy(io.Discard, r)
+	if err != boom || n == 0 {
+		t.Errorf("copied %d, err %v", n, err)
+	}
+}
+
+type errReader struct{ err error }
+
+func (e *errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// The coder comes from the pool: a compressed response costs a handful of
+// small allocations, not an encoder (hundreds of KiB).
+func TestPooledCodersReused(t *testing.T) {
+	body := sampleJSON(10 << 10)
+	for _, ae := range []string{"gzip", "br", "zstd"} {
+		in := mustBuild(t, nil)
+		compress(t, in, ae, body, true) // fill the pool
+		var got *coder
+		p := in.pools[mustCoding(t, ae)]
+		c1 := p.get()
+		p.put(c1)
+		got = p.get()
+		p.put(got)
+		if got != c1 {
+			t.Errorf("%s: pool handed out a new coder", ae)
+		}
+		hdr := jsonHeader("99999")
+		ctx := respCtx("GET", http.Header{"Accept-Encoding": {ae}}, 200, hdr)
+		src := bytes.NewReader(body)
+		buf := make([]byte, 32<<10)
+		allocs := testing.AllocsPerRun(50, func() {
+			hdr["Content-Length"] = []string{"99999"}
+			delete(hdr, "Content-Encoding")
+			delete(hdr, "Vary")
+			src.Reset(body)
+			in.HeaderFilter(ctx)
+			r := in.BodyFilter(ctx, src)
+			for {
+				if _, err := r.Read(buf); err != nil {
+					break
+				}
+			}
+		})
+		if allocs > 6 {
+			t.Errorf("%s: %v allocations a response", ae, allocs)
+		}
+	}
+}
+
+func mustCoding(t testing.TB, name string) coding {
+	k, ok := codingByName(name)
+	if !ok {
+		t.Fatal(name)
+	}
+	return k
+}
+
+// A HEAD response rewrites the head but takes no coder.
+func TestHeadTakesNoCoder(t *testing.T) {
+	in := mustBuild(t, nil)
+	c := respCtx("HEAD", browser, 200, jsonHeader("5000"))
+	in.HeaderFilter(c)
+	if c.Resp.Header.Get("Content-Encoding") != "zstd" || c.Resp.Header.Get("Content-Length") != "" {
+		t.Errorf("HEAD head %v", c.Resp.Header)
+	}
+	r := in.BodyFilter(c, strings.NewReader("")).(*reader)
+	if r.c != nil {
+		t.Error("coder taken before a read")
+	}
+}
