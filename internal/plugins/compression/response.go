@@ -74,7 +74,8 @@ func (in *instance) HeaderFilter(c *plugin.Ctx) {
 	}
 	cl := h["Content-Length"]
 	if len(cl) > 0 {
-		if n, ok := parseLength(cl[0]); ok && n < s.minLength {
+		// An empty body stays empty: its coding's framing would only add.
+		if n, ok := parseLength(cl[0]); ok && (n < s.minLength || n == 0) {
 			return
 		}
 	}

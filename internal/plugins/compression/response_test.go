@@ -105,6 +105,7 @@ func TestHeaderFilterSkips(t *testing.T) {
 		{name: "image", resp: http.Header{"Content-Type": {"image/png"}, "Content-Length": {"5000"}}},
 		{name: "no type", resp: http.Header{"Content-Length": {"5000"}}},
 		{name: "short", resp: jsonHeader("1023")},
+		{name: "empty, min_length 0", in: mustBuild(t, func(c *Config) { c.MinLength = 0 }), resp: jsonHeader("0")},
 		{name: "gateway answer", exit: true},
 	} {
 		inst := in
