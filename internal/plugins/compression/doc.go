@@ -7,12 +7,13 @@
 // Cache-Control: no-transform, content type, length, Set-Cookie) and
 // rewrites the head: Content-Encoding set, Content-Length and
 // Accept-Ranges dropped, a strong ETag weakened, Vary: Accept-Encoding
-// merged in. It tells the body filter its choice through the identity
-// of the Content-Encoding value slice it set (markers.go), so no
-// per-request state is allocated for that. The body filter streams the
-// upstream's reads through a pooled encoder; a response without a
+// merged in. A compressed response's reader goes to the body filter in
+// Ctx.Shared (allocated only then); the body filter streams the
+// upstream's reads through a pooled encoder, and a response without a
 // declared length is flushed through the encoder after every upstream
-// read, so server-sent events are not held back.
+// read, so server-sent events are not held back. At most maxBusy
+// encoders per coding and level work at once; the log phase gives back
+// those of responses that did not reach their end.
 //
 // Priority 90, below proxy-cache's 100: the cache captures the identity
 // body and headers before this plugin's filters change them, so one

@@ -4,6 +4,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/gzip"
@@ -65,12 +66,33 @@ func newCoder(k coding, level int) *coder {
 	return c
 }
 
+// maxBusy bounds the coders of one pool at work at once. An encoder's
+// state is 0.7 MiB (br 4) to 1.8 MiB (zstd 3) and a streamed response
+// holds one for its whole life, so without a bound a client opening many
+// slow or endless responses would make the gateway hold that much for
+// each; past it responses go uncompressed. 256 zstd coders are about
+// 450 MiB.
+const maxBusy = 256
+
 // coderPool pools coders of one kind and level.
 type coderPool struct {
 	k     coding
 	level int
 	p     sync.Pool
+	busy  atomic.Int32
 }
+
+// reserve takes a slot for a response to be compressed; false when
+// maxBusy are taken.
+func (p *coderPool) reserve() bool {
+	if p.busy.Add(1) > maxBusy {
+		p.busy.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (p *coderPool) unreserve() { p.busy.Add(-1) }
 
 func (p *coderPool) get() *coder {
 	if c, ok := p.p.Get().(*coder); ok {

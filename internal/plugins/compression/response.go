@@ -8,35 +8,14 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
-// markers are the Content-Encoding values the header filter sets, one
-// slice per coding and per body kind (streamed or not): the body filter
-// knows what to do from which slice is in the header, without state per
-// request. A later filter that replaces or appends to the value (cap 1:
-// append copies) makes it no marker, and the body is left alone.
-var markers = func() (m [2][numCodings][]string) {
-	for s := range m {
-		for k := range m[s] {
-			m[s][k] = []string{codingNames[k]}[:1:1]
-		}
+// encodingValues are the Content-Encoding values set, shared by every
+// response: capacity 1, so a later Add appends to a copy.
+var encodingValues = func() (v [numCodings][]string) {
+	for k := range v {
+		v[k] = []string{codingNames[k]}[:1:1]
 	}
-	return m
+	return v
 }()
-
-// marked tells which coding the header filter chose for the response
-// and whether its body streams; ok is false when it chose none.
-func marked(vs []string) (k coding, stream, ok bool) {
-	if len(vs) != 1 {
-		return noCoding, false, false
-	}
-	for s := range markers {
-		for k := range markers[s] {
-			if &vs[0] == &markers[s][k][0] {
-				return coding(k), s == 1, true
-			}
-		}
-	}
-	return noCoding, false, false
-}
 
 // HeaderFilter decides whether the upstream's response is compressed and
 // rewrites its head accordingly.
@@ -83,14 +62,16 @@ func (in *instance) HeaderFilter(c *plugin.Ctx) {
 	// depends on Accept-Encoding: caches must key on it.
 	addVary(h)
 	k := negotiate(c.Req.Header["Accept-Encoding"], s.prefs)
-	if k == noCoding {
+	if k == noCoding || !in.pools[k].reserve() {
+		// Past maxBusy encoders at work the response goes as is: a flood
+		// of slow clients holds no more encoder memory than that.
 		return
 	}
-	stream := 0
-	if len(cl) == 0 {
-		stream = 1
+	if c.Shared == nil {
+		c.Shared = make(map[string]any, 1)
 	}
-	h["Content-Encoding"] = markers[stream][k]
+	c.Shared[name] = &reader{pool: in.pools[k], flush: len(cl) == 0}
+	h["Content-Encoding"] = encodingValues[k]
 	delete(h, "Content-Length")
 	// Byte ranges of the identity body mean nothing in the compressed one.
 	delete(h, "Accept-Ranges")
@@ -99,11 +80,20 @@ func (in *instance) HeaderFilter(c *plugin.Ctx) {
 
 // BodyFilter streams the body through the coding the header filter chose.
 func (in *instance) BodyFilter(c *plugin.Ctx, body io.Reader) io.Reader {
-	k, stream, ok := marked(c.Resp.Header["Content-Encoding"])
-	if !ok || in.pools[k] == nil {
+	r, _ := c.Shared[name].(*reader)
+	if r == nil || r.src != nil {
 		return body
 	}
-	return &reader{src: body, pool: in.pools[k], flush: stream}
+	r.src = body
+	return r
+}
+
+// Log gives back the encoder and its slot of a response that did not end
+// its body (a HEAD, a client gone, an upstream cut).
+func (in *instance) Log(c *plugin.Ctx) {
+	if r, _ := c.Shared[name].(*reader); r != nil {
+		r.release()
+	}
 }
 
 // noTransform reports a no-transform directive in Cache-Control values.
@@ -163,13 +153,15 @@ func parseLength(v string) (int64, bool) {
 }
 
 // reader compresses src through a pooled coder, taken at the first Read
-// (a HEAD response never takes one) and given back at the body's end.
-// A response cut short keeps its coder, which is then collected.
+// (a HEAD response never takes one) and given back, with the pool slot
+// the header filter reserved, at the body's end or in the log phase.
 type reader struct {
 	src  io.Reader
 	pool *coderPool
 	c    *coder
 	off  int
+	// released is set once the slot went back.
+	released bool
 	// flush flushes the encoder after every upstream read: the body has
 	// no declared length (server-sent events, long polls), and the proxy
 	// sends each read on at once.
@@ -185,10 +177,7 @@ func (r *reader) Read(p []byte) (int, error) {
 			return n, nil
 		}
 		if r.err != nil {
-			if r.c != nil {
-				r.pool.put(r.c)
-				r.c = nil
-			}
+			r.release()
 			return 0, r.err
 		}
 		if r.c == nil {
@@ -197,6 +186,19 @@ func (r *reader) Read(p []byte) (int, error) {
 		r.c.out, r.off = r.c.out[:0], 0
 		r.fill()
 	}
+}
+
+// release gives back the coder and the slot, once.
+func (r *reader) release() {
+	if r.released {
+		return
+	}
+	r.released = true
+	if r.c != nil {
+		r.pool.put(r.c)
+		r.c = nil
+	}
+	r.pool.unreserve()
 }
 
 // fill encodes one read of the upstream's body into r.c.out, which may

@@ -54,21 +54,23 @@ func TestHeaderFilterRewritesHead(t *testing.T) {
 	if diff := cmp.Diff(want, h); diff != "" {
 		t.Errorf("head (-want +got):\n%s", diff)
 	}
-	if k, stream, ok := marked(h["Content-Encoding"]); !ok || k != zstdCoding || stream {
-		t.Errorf("marked = %v %v %v", k, stream, ok)
+	if r, _ := c.Shared[name].(*reader); r == nil || r.pool != in.pools[zstdCoding] || r.flush {
+		t.Errorf("reader %+v", r)
 	}
 	// A weak ETag stays; a Vary naming Accept-Encoding or * is not added to.
 	for _, vary := range []string{"accept-encoding", "Origin, Accept-Encoding", "*"} {
 		h := jsonHeader("")
 		h["Etag"] = []string{`W/"x"`}
 		h["Vary"] = []string{vary}
-		in.HeaderFilter(respCtx("GET", browser, 200, h))
+		c := respCtx("GET", browser, 200, h)
+		in.HeaderFilter(c)
 		if got := h["Vary"]; len(got) != 1 || got[0] != vary || h["Etag"][0] != `W/"x"` {
 			t.Errorf("Vary %q became %q, ETag %q", vary, got, h["Etag"])
 		}
-		if _, stream, _ := marked(h["Content-Encoding"]); !stream {
+		if r, _ := c.Shared[name].(*reader); r == nil || !r.flush {
 			t.Error("a body without length is not streamed")
 		}
+		in.Log(c)
 	}
 }
 
@@ -302,6 +304,7 @@ func TestPooledCodersReused(t *testing.T) {
 			delete(hdr, "Content-Encoding")
 			delete(hdr, "Vary")
 			src.Reset(body)
+			ctx.Shared = nil
 			in.HeaderFilter(ctx)
 			r := in.BodyFilter(ctx, src)
 			for {
@@ -309,7 +312,11 @@ func TestPooledCodersReused(t *testing.T) {
 					break
 				}
 			}
+			in.Log(ctx)
 		})
+		if busy := p.busy.Load(); busy != 0 {
+			t.Errorf("%s: %d slots still taken", ae, busy)
+		}
 		if allocs > 6 {
 			t.Errorf("%s: %v allocations a response", ae, allocs)
 		}
@@ -335,5 +342,46 @@ func TestHeadTakesNoCoder(t *testing.T) {
 	r := in.BodyFilter(c, strings.NewReader("")).(*reader)
 	if r.c != nil {
 		t.Error("coder taken before a read")
+	}
+	if p := in.pools[zstdCoding]; p.busy.Load() != 1 {
+		t.Errorf("%d slots taken", p.busy.Load())
+	}
+	in.Log(c)
+	in.Log(c)
+	if p := in.pools[zstdCoding]; p.busy.Load() != 0 {
+		t.Errorf("after the log phase, %d slots taken", p.busy.Load())
+	}
+}
+
+// At most maxBusy responses hold an encoder: past that they go as is,
+// and a response cut short gives its slot back in the log phase.
+func TestBusyEncodersBounded(t *testing.T) {
+	in := mustBuild(t, func(c *Config) { c.Encodings = []string{"gzip"} })
+	body := sampleJSON(10 << 10)
+	var open []*plugin.Ctx
+	for range maxBusy {
+		c := respCtx("GET", browser, 200, jsonHeader(""))
+		in.HeaderFilter(c)
+		r := in.BodyFilter(c, bytes.NewReader(body))
+		if _, err := r.Read(make([]byte, 10)); err != nil || c.Resp.Header.Get("Content-Encoding") != "gzip" {
+			t.Fatalf("%v %v", err, c.Resp.Header)
+		}
+		open = append(open, c)
+	}
+	c := respCtx("GET", browser, 200, jsonHeader(""))
+	in.HeaderFilter(c)
+	if c.Resp.Header.Get("Content-Encoding") != "" || c.Resp.Header.Get("Vary") != "Accept-Encoding" {
+		t.Errorf("past maxBusy: %v", c.Resp.Header)
+	}
+	if _, ok := in.BodyFilter(c, bytes.NewReader(body)).(*bytes.Reader); !ok {
+		t.Error("body wrapped")
+	}
+	for _, c := range open {
+		in.Log(c) // the clients went away mid-body
+	}
+	c = respCtx("GET", browser, 200, jsonHeader(""))
+	in.HeaderFilter(c)
+	if c.Resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Errorf("slots not given back: %v", c.Resp.Header)
 	}
 }
