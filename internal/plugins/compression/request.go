@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/gzip"
@@ -21,6 +22,13 @@ const (
 	// decoderWindow is the largest zstd window a client may make the
 	// gateway hold (RFC 9659's 8 MiB for HTTP).
 	decoderWindow = 8 << 20
+	// maxDecoding bounds the request bodies an instance decodes at once:
+	// a decoder's window grows with what it decoded, up to 8 MiB (zstd)
+	// or 16 MiB (Brotli), and a slow upload holds it; past the bound a
+	// compressed body is answered 503.
+	maxDecoding = 32
+	// requestKey is the decoded body's key in Ctx.Shared.
+	requestKey = name + ":request"
 )
 
 // decoder is what the three readers have in common.
@@ -60,6 +68,7 @@ func (d *zstdDecoder) release()                { d.Decoder.Reset(nil) }
 // decoders pools request body decoders per coding.
 type decoders struct {
 	pools [numCodings]sync.Pool
+	busy  atomic.Int32
 }
 
 func newDecoders() *decoders {
@@ -90,15 +99,35 @@ func (d *decompressing) Access(c *plugin.Ctx) error {
 	if !ok {
 		return nil
 	}
-	r.Body = &decodedBody{src: r.Body, pools: d.dec, k: k, maxSize: d.s.maxSize, maxRatio: d.s.maxRatio}
+	if d.dec.busy.Add(1) > maxDecoding {
+		d.dec.busy.Add(-1)
+		return &plugin.Exit{Status: http.StatusServiceUnavailable, Message: "Too many compressed request bodies at once",
+			Header: http.Header{"Retry-After": {"1"}}}
+	}
+	b := &decodedBody{src: r.Body, pools: d.dec, k: k, maxSize: d.s.maxSize, maxRatio: d.s.maxRatio}
+	if c.Shared == nil {
+		c.Shared = make(map[string]any, 2)
+	}
+	c.Shared[requestKey] = b
+	r.Body = b
 	r.ContentLength = -1
 	delete(r.Header, "Content-Encoding")
 	delete(r.Header, "Content-Length")
 	return nil
 }
 
+// Log gives back the decoder and slot of a body not read to its end, and
+// what the response held.
+func (d *decompressing) Log(c *plugin.Ctx) {
+	if b, _ := c.Shared[requestKey].(*decodedBody); b != nil {
+		b.release()
+	}
+	d.instance.Log(c)
+}
+
 // decodedBody decodes src, counting both sides. The decoder is taken at
-// the first Read and given back at the end.
+// the first Read and given back, with the slot, at the end or in the log
+// phase.
 type decodedBody struct {
 	src      io.ReadCloser
 	pools    *decoders
@@ -108,11 +137,16 @@ type decodedBody struct {
 	maxSize  int64
 	maxRatio int64
 	err      error
+	released bool
 }
 
 func (b *decodedBody) Read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
+	}
+	if b.released {
+		// The log phase ran: the request is over.
+		return 0, io.ErrUnexpectedEOF
 	}
 	if b.dec == nil {
 		dec := b.pools.pools[b.k].Get().(decoder)
@@ -151,12 +185,22 @@ func (e *decodeError) Error() string { return e.s }
 // fail ends the body with err and gives the decoder back.
 func (b *decodedBody) fail(err error) error {
 	b.err = err
+	b.release()
+	return err
+}
+
+// release gives back the decoder and the slot, once.
+func (b *decodedBody) release() {
+	if b.released {
+		return
+	}
+	b.released = true
 	if b.dec != nil {
 		b.dec.release()
 		b.pools.pools[b.k].Put(b.dec)
 		b.dec = nil
 	}
-	return err
+	b.pools.busy.Add(-1)
 }
 
 func (b *decodedBody) Close() error { return b.src.Close() }

@@ -165,3 +165,38 @@ func TestRequestMalformed(t *testing.T) {
 		}
 	}
 }
+
+// At most maxDecoding bodies are decoded at once; the slot comes back at
+// the body's end or, for a body never read to its end, in the log phase.
+func TestRequestDecodingBounded(t *testing.T) {
+	d := decompressor(t, nil)
+	enc := encode(t, "zstd", sampleJSON(50<<10))
+	var open []*plugin.Ctx
+	for range maxDecoding {
+		c := reqCtx(t, d, "zstd", enc)
+		if _, err := c.Req.Body.Read(make([]byte, 10)); err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, c)
+	}
+	r := httptest.NewRequest("POST", "/", bytes.NewReader(enc))
+	r.Header.Set("Content-Encoding", "zstd")
+	var e *plugin.Exit
+	if err := d.Access(&plugin.Ctx{Req: r}); !errors.As(err, &e) || e.Status != 503 || e.Header.Get("Retry-After") != "1" {
+		t.Fatalf("past maxDecoding: %v", err)
+	}
+	for _, c := range open[1:] {
+		d.Log(c)
+	}
+	if _, err := io.Copy(io.Discard, open[0].Req.Body); err != nil {
+		t.Fatal(err)
+	}
+	d.Log(open[0])
+	if n := d.dec.busy.Load(); n != 0 {
+		t.Errorf("%d slots taken after every request ended", n)
+	}
+	c := reqCtx(t, d, "zstd", enc)
+	if got, err := io.ReadAll(c.Req.Body); err != nil || len(got) != len(sampleJSON(50<<10)) {
+		t.Errorf("after the slots came back: %d, %v", len(got), err)
+	}
+}
