@@ -272,8 +272,9 @@ func TestCompressionStreamsEvents(t *testing.T) {
 }
 
 // The cache (priority 100) stores the identity response before the
-// compression (90) changes it: a miss goes out compressed, and a hit,
-// a gateway answer, goes out as stored, identity for every client.
+// compression (90) changes it: one entry, and every client gets it as it
+// asks, a miss through the body filter, a hit (a gateway answer) through
+// ExitBody.
 func TestCompressionWithProxyCache(t *testing.T) {
 	gw, _, hits := startCompGateway(t)
 	// The route offers br and gzip only (the list replaces the default).
@@ -282,12 +283,24 @@ func TestCompressionWithProxyCache(t *testing.T) {
 		!bytes.Equal(compDecode(t, "gzip", body), compJSON) {
 		t.Fatalf("miss: %v", resp.Header)
 	}
-	for _, ae := range []string{"", "gzip"} {
-		resp, body = compGet(t, "GET", gw.URL+"/api/json", "Accept-Encoding", ae)
-		if resp.Header.Get("X-Cache-Status") != "Hit" || resp.Header.Get("Content-Encoding") != "" ||
-			resp.Header.Get("Etag") != `"v1"` || !bytes.Equal(body, compJSON) {
-			t.Errorf("hit for %q: %v, %d bytes", ae, resp.Header, len(body))
+	for _, tc := range []struct{ ae, want string }{{"", ""}, {"gzip", "gzip"}, {"br, gzip", "br"}, {"zstd", ""}} {
+		resp, body = compGet(t, "GET", gw.URL+"/api/json", "Accept-Encoding", tc.ae)
+		h := resp.Header
+		etag := `W/"v1"`
+		if tc.want == "" {
+			etag = `"v1"`
 		}
+		if h.Get("X-Cache-Status") != "Hit" || h.Get("Content-Encoding") != tc.want || h.Get("Etag") != etag ||
+			h.Get("Vary") != "Accept-Encoding" || resp.ContentLength != int64(len(body)) {
+			t.Errorf("hit for %q: %v (length %d)", tc.ae, h, resp.ContentLength)
+		}
+		if got := compDecode(t, tc.want, body); !bytes.Equal(got, compJSON) {
+			t.Errorf("hit for %q: decoded %d bytes", tc.ae, len(got))
+		}
+	}
+	resp, body = compGet(t, "HEAD", gw.URL+"/api/json", "Accept-Encoding", "gzip")
+	if resp.Header.Get("Content-Encoding") != "gzip" || len(body) != 0 {
+		t.Errorf("HEAD hit: %v", resp.Header)
 	}
 	if n := hits.Load(); n != 1 {
 		t.Errorf("upstream asked %d times", n)

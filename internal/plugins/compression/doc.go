@@ -17,6 +17,8 @@
 //
 // Priority 90, below proxy-cache's 100: the cache captures the identity
 // body and headers before this plugin's filters change them, so one
-// entry serves every client. Gateway-made answers (a plugin's Exit, a
-// cache hit) never pass the body filters and are sent as they are.
+// entry serves every client. A gateway answer with a body (a cache hit)
+// does not pass the body filters: the proxy hands it whole to ExitBody
+// (plugin.ExitBodyFilter), which applies the same rules and compresses
+// it for the client at hand.
 package compression

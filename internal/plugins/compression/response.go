@@ -21,20 +21,43 @@ var encodingValues = func() (v [numCodings][]string) {
 // rewrites its head accordingly.
 func (in *instance) HeaderFilter(c *plugin.Ctx) {
 	if !c.Resp.FromUpstream {
-		// A gateway-made answer's body never passes the body filters.
+		// A gateway answer's body comes to ExitBody, whole.
 		return
 	}
+	length := int64(-1)
+	cl := c.Resp.Header["Content-Length"]
+	if len(cl) > 0 {
+		if n, ok := parseLength(cl[0]); ok {
+			length = n
+		}
+	}
+	k := in.choose(c, length)
+	if k == noCoding {
+		return
+	}
+	if c.Shared == nil {
+		c.Shared = make(map[string]any, 1)
+	}
+	c.Shared[name] = &reader{pool: in.pools[k], flush: len(cl) == 0}
+	rewriteHead(c.Resp.Header, k)
+}
+
+// choose applies the rules to the response in c, whose body has length
+// bytes (-1: unknown), and returns the coding to send it in, with a pool
+// slot reserved for it, or noCoding. It adds Vary to a response whose
+// representation depends on Accept-Encoding, compressed or not.
+func (in *instance) choose(c *plugin.Ctx, length int64) coding {
 	s, h := in.s, c.Resp.Header
 	status := c.Resp.Status
 	if status < 200 || status == http.StatusNoContent || status == http.StatusPartialContent {
-		return
+		return noCoding
 	}
 	if _, ok := h["Content-Encoding"]; ok || noTransform(h["Cache-Control"]) {
-		return
+		return noCoding
 	}
 	if s.skipSetCookie {
 		if _, ok := h["Set-Cookie"]; ok {
-			return
+			return noCoding
 		}
 	}
 	ct := h["Content-Type"]
@@ -46,36 +69,51 @@ func (in *instance) HeaderFilter(c *plugin.Ctx) {
 			addVary(h)
 			weakenETag(h)
 		}
-		return
+		return noCoding
 	}
 	if _, ok := c.Req.Header["Range"]; ok || len(ct) == 0 || !s.matchType(ct[0]) {
-		return
+		return noCoding
 	}
-	cl := h["Content-Length"]
-	if len(cl) > 0 {
-		// An empty body stays empty: its coding's framing would only add.
-		if n, ok := parseLength(cl[0]); ok && (n < s.minLength || n == 0) {
-			return
-		}
+	// An empty body stays empty: its coding's framing would only add.
+	if length >= 0 && (length < s.minLength || length == 0) {
+		return noCoding
 	}
-	// Whether this client gets it compressed or not, the representation
-	// depends on Accept-Encoding: caches must key on it.
 	addVary(h)
 	k := negotiate(c.Req.Header["Accept-Encoding"], s.prefs)
 	if k == noCoding || !in.pools[k].reserve() {
 		// Past maxBusy encoders at work the response goes as is: a flood
 		// of slow clients holds no more encoder memory than that.
-		return
+		return noCoding
 	}
-	if c.Shared == nil {
-		c.Shared = make(map[string]any, 1)
-	}
-	c.Shared[name] = &reader{pool: in.pools[k], flush: len(cl) == 0}
+	return k
+}
+
+// rewriteHead makes h the head of the response in coding k.
+func rewriteHead(h http.Header, k coding) {
 	h["Content-Encoding"] = encodingValues[k]
 	delete(h, "Content-Length")
 	// Byte ranges of the identity body mean nothing in the compressed one.
 	delete(h, "Accept-Ranges")
 	weakenETag(h)
+}
+
+// ExitBody compresses the body of a gateway answer (a cache hit) as the
+// client asks, once every header filter ran: the proxy passes Exit
+// bodies here, whole, rather than through the body filters.
+func (in *instance) ExitBody(c *plugin.Ctx, body []byte) []byte {
+	k := in.choose(c, int64(len(body)))
+	if k == noCoding {
+		return body
+	}
+	p := in.pools[k]
+	defer p.unreserve()
+	cd := p.get()
+	cd.enc.Write(body)
+	cd.enc.Close()
+	out := append([]byte(nil), cd.out...)
+	p.put(cd)
+	rewriteHead(c.Resp.Header, k)
+	return out
 }
 
 // BodyFilter streams the body through the coding the header filter chose.

@@ -385,3 +385,44 @@ func TestBusyEncodersBounded(t *testing.T) {
 		t.Errorf("slots not given back: %v", c.Resp.Header)
 	}
 }
+
+// A gateway answer (a cache hit) is compressed whole by ExitBody, under
+// the same rules, and its header filter leaves it to that.
+func TestExitBodyCompressed(t *testing.T) {
+	in := mustBuild(t, nil)
+	body := sampleJSON(10 << 10)
+	for _, tc := range []struct {
+		name, ae, want string
+		resp           http.Header
+		body           []byte
+	}{
+		{"hit", "gzip", "gzip", http.Header{"Content-Type": {"application/json"}, "Etag": {`"e"`}}, body},
+		{"hit, browser", "gzip, deflate, br, zstd", "zstd", http.Header{"Content-Type": {"application/json"}}, body},
+		{"no Accept-Encoding", "", "", http.Header{"Content-Type": {"application/json"}}, body},
+		{"short", "gzip", "", http.Header{"Content-Type": {"application/json"}}, body[:1000]},
+		{"no type (an error page)", "gzip", "", http.Header{}, body},
+		{"cookie", "gzip", "", http.Header{"Content-Type": {"application/json"}, "Set-Cookie": {"a=b"}}, body},
+	} {
+		c := respCtx("GET", http.Header{"Accept-Encoding": {tc.ae}}, 200, tc.resp)
+		c.Resp.FromUpstream = false
+		in.HeaderFilter(c)
+		if c.Resp.Header.Get("Content-Encoding") != "" || c.Shared != nil {
+			t.Fatalf("%s: header filter acted on a gateway answer", tc.name)
+		}
+		out := in.ExitBody(c, tc.body)
+		if got := c.Resp.Header.Get("Content-Encoding"); got != tc.want {
+			t.Errorf("%s: coding %q, want %q", tc.name, got, tc.want)
+		}
+		if got := decode(t, tc.want, out); !bytes.Equal(got, tc.body) {
+			t.Errorf("%s: decoded %d bytes, want %d", tc.name, len(got), len(tc.body))
+		}
+		if tc.want == "gzip" && c.Resp.Header.Get("Etag") != `W/"e"` {
+			t.Errorf("%s: ETag %q", tc.name, c.Resp.Header.Get("Etag"))
+		}
+	}
+	for k, p := range in.pools {
+		if p.busy.Load() != 0 {
+			t.Errorf("%s: %d slots taken", codingNames[k], p.busy.Load())
+		}
+	}
+}
