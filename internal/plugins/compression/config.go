@@ -39,15 +39,17 @@ type Levels struct {
 	Zstd int `yaml:"zstd"`
 }
 
-// Defaults. The levels lean to speed: measured on a 10 KiB JSON body
-// (docs/plugins/compression.md), gzip 4 and br 4 are within a few per
-// cent of gzip 6 and br 6 in size at a fraction of br's CPU, and zstd 3
-// is the library's default.
+// Defaults. The levels lean to speed, measured on 10 and 100 KiB JSON
+// bodies (BenchmarkCompress; figures in docs/plugins/compression.md):
+// klauspost's gzip 4 costs what its gzip 1 does and saves more; Brotli
+// below 4 saves less than gzip, and 4 is its cheapest level that saves
+// more; zstd 1 costs 15-50 % less than zstd 3 for sizes within 3 % either
+// way.
 const (
 	defaultMinLength  = 1024
 	defaultGzipLevel  = 4
 	defaultBrLevel    = 4
-	defaultZstdLevel  = 3
+	defaultZstdLevel  = 1
 	defaultMaxSize    = 8 << 20
 	defaultMaxRatio   = 100
 	maxContentPattern = 255

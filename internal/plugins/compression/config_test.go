@@ -44,7 +44,7 @@ func TestConfigDefaultsAccepted(t *testing.T) {
 	if diff := cmp.Diff([]coding{zstdCoding, brCoding, gzipCoding}, s.prefs); diff != "" {
 		t.Errorf("prefs (-want +got):\n%s", diff)
 	}
-	if s.levels != [numCodings]int{zstdCoding: 3, brCoding: 4, gzipCoding: 4} {
+	if s.levels != [numCodings]int{zstdCoding: 1, brCoding: 4, gzipCoding: 4} {
 		t.Errorf("levels %v", s.levels)
 	}
 	if in.pools[gzipCoding] == nil || in.pools[brCoding] == nil || in.pools[zstdCoding] == nil {

@@ -67,11 +67,11 @@ func newCoder(k coding, level int) *coder {
 }
 
 // maxBusy bounds the coders of one pool at work at once. An encoder's
-// state is 0.7 MiB (br 4) to 1.8 MiB (zstd 3) and a streamed response
-// holds one for its whole life, so without a bound a client opening many
-// slow or endless responses would make the gateway hold that much for
-// each; past it responses go uncompressed. 256 zstd coders are about
-// 450 MiB.
+// state is about 0.7 MiB (zstd 1, br 4) or 1 MiB (gzip 4), 1.8 MiB for
+// zstd 3 and up, and a streamed response holds one for its whole life,
+// so without a bound a client opening many slow or endless responses
+// would make the gateway hold that much for each; past it responses go
+// uncompressed. 256 coders at the default levels are 180-250 MiB.
 const maxBusy = 256
 
 // coderPool pools coders of one kind and level.
