@@ -92,7 +92,7 @@ func newDecoders() *decoders {
 func (d *decompressing) Access(c *plugin.Ctx) error {
 	r := c.Req
 	ce := r.Header["Content-Encoding"]
-	if len(ce) != 1 || r.Body == nil || r.Body == http.NoBody {
+	if len(ce) != 1 || r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
 		return nil
 	}
 	k, ok := codingByName(strings.ToLower(strings.TrimSpace(ce[0])))

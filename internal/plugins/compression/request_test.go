@@ -80,7 +80,11 @@ func TestRequestDecoded(t *testing.T) {
 			}
 		}
 	}
-	// Other codings, several codings and no coding go upstream untouched.
+	// An empty body, other codings, several codings and no coding go
+	// upstream untouched.
+	if c := reqCtx(t, d, "gzip", nil); c.Req.ContentLength != 0 || c.Req.Header.Get("Content-Encoding") != "gzip" {
+		t.Errorf("empty body: %d %v", c.Req.ContentLength, c.Req.Header)
+	}
 	for _, ce := range []string{"", "deflate", "gzip, br"} {
 		c := reqCtx(t, d, ce, []byte("raw"))
 		if c.Req.ContentLength != 3 || c.Req.Header.Get("Content-Encoding") != ce {
