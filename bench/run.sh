@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # Load benchmark of Turnpike against the direct backend and NGINX, as a
 # proxy and as a cache (proxy-cache vs proxy_cache, warm: every request a
-# hit), on loopback only, interleaved in one run. See bench/README.md.
+# hit), and compressing a 10 KiB JSON body (NGINX gzip against Turnpike's
+# compression plugin with gzip, br and zstd), on loopback only, interleaved
+# in one run. See bench/README.md.
 #
 #   bench/run.sh                                   # full default matrix
 #   TARGETS="direct nginx" ROUNDS=1 DURATION=3 bench/run.sh
+#   TARGETS="nginx turnpike nginx-gzip turnpike-gzip turnpike-br turnpike-zstd" \
+#     ENDPOINTS=/json10k LAT=0 ROUNDS=5 bench/run.sh   # compression
 #
 # Knobs (environment):
 #   TARGETS="direct nginx turnpike nginx-cache turnpike-cache"  ENDPOINTS="/hello /json"
+#     (also nginx-gzip turnpike-gzip turnpike-br turnpike-zstd; endpoint /json10k)
 #   ROUNDS=3  DURATION=10  WARMUP=2  CONNS=64  THREADS=1
 #   PIN=1 (proxy alone on CPU 0; wrk, loadgen and backend on CPU 1) | 0
 #   LAT=1  LAT_RATE=1000  LAT_N=10000  LAT_WARMUP=1000  LAT_CONNS=16
 #   LAT_PATH=/hello  LAT_ROUNDS=$ROUNDS
 #   FOREIGN_MAX=10 (% of a core)  RETRIES=2  RETRY_WAIT=5 (s)
-#   PORT_BASE=18100 (backend; nginx +1, turnpike +2, nginx-cache +3, turnpike-cache +4)
+#   PORT_BASE=18100 (backend; nginx +1, turnpike +2, nginx-cache +3, turnpike-cache +4,
+#     nginx-gzip +5, turnpike-gzip +6, turnpike-br +7, turnpike-zstd +8)
 #   OUTDIR=${TMPDIR:-/tmp}/turnpike-bench/<stamp>
 #   TURNPIKE_BIN=<prebuilt binary with turnpike's command line> (default: build ./cmd/turnpike)
 set -euo pipefail
@@ -54,12 +60,12 @@ done
   die "ROUNDS, DURATION, CONNS, THREADS, LAT_RATE and LAT_N must be >= 1"
 for t in $TARGETS; do
   case $t in
-    direct|nginx|turnpike|nginx-cache|turnpike-cache) ;;
-    *) die "unknown target '$t' (direct, nginx, turnpike, nginx-cache, turnpike-cache)" ;;
+    direct|nginx|turnpike|nginx-cache|turnpike-cache|nginx-gzip|turnpike-gzip|turnpike-br|turnpike-zstd) ;;
+    *) die "unknown target '$t' (direct, nginx, turnpike, nginx-cache, turnpike-cache, nginx-gzip, turnpike-gzip, turnpike-br, turnpike-zstd)" ;;
   esac
 done
 for ep in $ENDPOINTS $LAT_PATH; do
-  case $ep in /hello|/json) ;; *) die "unknown endpoint '$ep' (/hello, /json)" ;; esac
+  case $ep in /hello|/json|/json10k) ;; *) die "unknown endpoint '$ep' (/hello, /json, /json10k)" ;; esac
 done
 
 # --- cleanup: every process started here is killed by pid --------------------
@@ -89,7 +95,7 @@ restore_policy() {
 install_missing() {
   local pkgs=()
   command -v wrk >/dev/null || pkgs+=(wrk)
-  if [[ " $TARGETS " =~ " nginx"(-cache)?" " ]] && ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
+  if [[ " $TARGETS " =~ " nginx"(-cache|-gzip)?" " ]] && ! command -v nginx >/dev/null && [[ ! -x /usr/sbin/nginx ]]; then
     pkgs+=(nginx-light)
   fi
   command -v taskset >/dev/null || pkgs+=(util-linux)
@@ -120,7 +126,17 @@ CLK=$(getconf CLK_TCK)
 # --- ports ------------------------------------------------------------------
 BPORT=$PORT_BASE
 declare -A PORT=([direct]=$BPORT [nginx]=$((PORT_BASE + 1)) [turnpike]=$((PORT_BASE + 2))
-  [nginx-cache]=$((PORT_BASE + 3)) [turnpike-cache]=$((PORT_BASE + 4)))
+  [nginx-cache]=$((PORT_BASE + 3)) [turnpike-cache]=$((PORT_BASE + 4)) [nginx-gzip]=$((PORT_BASE + 5))
+  [turnpike-gzip]=$((PORT_BASE + 6)) [turnpike-br]=$((PORT_BASE + 7)) [turnpike-zstd]=$((PORT_BASE + 8)))
+# coding_of TARGET: the content coding a compression target is asked for
+# (its wrk and check requests send it in Accept-Encoding); none for others.
+coding_of() {
+  case $1 in
+    nginx-gzip|turnpike-gzip) echo gzip ;;
+    turnpike-br) echo br ;;
+    turnpike-zstd) echo zstd ;;
+  esac
+}
 port_busy() {
   if command -v ss >/dev/null; then
     [[ -n $(ss -Hltn "( sport = :$1 )" 2>/dev/null) ]]
@@ -135,8 +151,8 @@ done
 # --- build ------------------------------------------------------------------
 mkdir -p "$TMP/bin" "$OUTDIR"
 log "building backend, loadgen, report"
-(cd "$ROOT" && go build -o "$TMP/bin/" ./bench/backend ./bench/loadgen ./bench/report) || die "go build of bench/ failed"
-if [[ " $TARGETS " =~ " turnpike"(-cache)?" " ]]; then
+(cd "$ROOT" && go build -o "$TMP/bin/" ./bench/backend ./bench/loadgen ./bench/report ./bench/decode) || die "go build of bench/ failed"
+if [[ " $TARGETS " =~ " turnpike"(-[a-z]+)?" " ]]; then
   turnpike_binary "$ROOT"
 fi
 
@@ -160,12 +176,12 @@ wait_ready backend
 URL[direct]=${URL[backend]}
 export BENCH_BACKEND_URL=${URL[backend]}
 
-# One NGINX serves both of its targets (a plain and a caching server block);
+# One NGINX serves all of its targets (plain, caching and gzip server blocks);
 # each Turnpike target is its own process, so its CPU is its own.
 nginx_started=0
 for t in $TARGETS; do
   case $t in
-    nginx|nginx-cache)
+    nginx|nginx-cache|nginx-gzip)
       if [[ $nginx_started == 0 ]]; then
         user=""
         [[ $EUID == 0 ]] && user="user root;"
@@ -173,6 +189,7 @@ for t in $TARGETS; do
         conf=${conf//@TMP@/$TMP}
         conf=${conf//@PORT@/${PORT[nginx]}}
         conf=${conf//@CACHE_PORT@/${PORT[nginx-cache]}}
+        conf=${conf//@GZIP_PORT@/${PORT[nginx-gzip]}}
         conf=${conf//@BACKEND_PORT@/$BPORT}
         conf=${conf//@USER@/$user}
         printf '%s\n' "$conf" >"$TMP/nginx.conf"
@@ -186,6 +203,10 @@ for t in $TARGETS; do
       [[ $t == turnpike-cache ]] && conf=$HERE/turnpike-cache.yml
       start "$t" env GOMAXPROCS=1 "${ON_PROXY[@]}" "$TMP/bin/turnpike" run --expand-env -c "$conf" \
         --proxy-listen "127.0.0.1:${PORT[$t]}" --admin-listen off --access-log off
+      ;;
+    turnpike-gzip|turnpike-br|turnpike-zstd)
+      start "$t" env GOMAXPROCS=1 BENCH_ENCODING="$(coding_of "$t")" "${ON_PROXY[@]}" "$TMP/bin/turnpike" run --expand-env \
+        -c "$HERE/turnpike-compress.yml" --proxy-listen "127.0.0.1:${PORT[$t]}" --admin-listen off --access-log off
       ;;
   esac
   URL[$t]=http://127.0.0.1:${PORT[$t]}
@@ -201,6 +222,27 @@ warm_check() {
   done
   die "$1: $2 is not served from the cache (X-Cache-Status: '${st:-none}')"
 }
+# compress_check NAME PATH CODING MD5: a compression target answers PATH
+# in CODING, and the body decodes to the backend's bytes; its size goes to
+# sizes.tsv (bytes saved per response).
+printf 'target\tendpoint\tcoding\tidentity_bytes\tencoded_bytes\tsaved_pct\n' >"$OUTDIR/sizes.tsv"
+compress_check() {
+  local enc body ident
+  curl -fsS --max-time 2 -H "Accept-Encoding: $3" -D "$TMP/check.head" -o "$TMP/check.body" "${URL[$1]}$2" ||
+    die "$1: GET $2 failed"
+  enc=$(tr -d '\r' <"$TMP/check.head" | sed -n 's/^[Cc]ontent-[Ee]ncoding: *//p')
+  [[ $enc == "$3" ]] || {
+    [[ $2 == /hello ]] && return 0 # too short to compress
+    die "$1: $2 is not answered in $3 (Content-Encoding: '${enc:-none}')"
+  }
+  [[ $("$TMP/bin/decode" -coding "$3" <"$TMP/check.body" | md5sum) == "$4" ]] ||
+    die "$1: $2 does not decode to the backend's bytes"
+  body=$(stat -c %s "$TMP/check.body")
+  ident=$(curl -fsS --max-time 2 "${URL[direct]}$2" | wc -c)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$ident" "$body" \
+    "$(awk -v i="$ident" -v b="$body" 'BEGIN{printf "%.1f", (1-b/i)*100}')" >>"$OUTDIR/sizes.tsv"
+  log "$1: $2 in $3: $body bytes for $ident"
+}
 for t in $TARGETS; do
   [[ $t == direct ]] && continue
   wait_ready "$t"
@@ -209,6 +251,8 @@ for t in $TARGETS; do
     b=$(curl -fsS --max-time 2 "${URL[$t]}$ep" | md5sum)
     [[ $a == "$b" ]] || die "$t: body of $ep differs from the backend's"
     if [[ $t == *-cache ]]; then warm_check "$t" "$ep"; fi
+    coding=$(coding_of "$t")
+    [[ -n $coding ]] && compress_check "$t" "$ep" "$coding" "$a"
   done
 done
 
@@ -292,11 +336,14 @@ for r in $(seq "$ROUNDS"); do
   for ep in $ENDPOINTS; do
     for t in $TARGETS; do
       url=${URL[$t]}$ep
+      hdr=()
+      coding=$(coding_of "$t")
+      [[ -n $coding ]] && hdr=(-H "Accept-Encoding: $coding")
       if (( WARMUP > 0 )); then
-        timeout $((WARMUP + 10)) "${ON_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" "$url" >/dev/null 2>&1 || true
+        timeout $((WARMUP + 10)) "${ON_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" "${hdr[@]}" "$url" >/dev/null 2>&1 || true
       fi
       measure "$t" timeout $((DURATION + 20)) "${ON_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" \
-        --latency -s "$HERE/wrk-result.lua" "$url"
+        --latency -s "$HERE/wrk-result.lua" "${hdr[@]}" "$url"
       line=$(grep '^RESULT' <<<"$M_OUT" || true)
       if [[ -z $line ]]; then
         log "round $r $ep $t: wrk gave no result: $(head -c 300 <<<"$M_OUT")"
@@ -342,4 +389,9 @@ fi
 
 echo
 "$TMP/bin/report" -dir "$OUTDIR" -foreign-max "$FOREIGN_MAX" | tee "$OUTDIR/report.txt"
+if [[ $(wc -l <"$OUTDIR/sizes.tsv") -gt 1 ]]; then
+  echo
+  echo "Response sizes (bytes saved per response):"
+  tee -a "$OUTDIR/report.txt" <"$OUTDIR/sizes.tsv"
+fi
 log "raw results: $OUTDIR (machine.txt throughput.tsv latency.tsv report.txt)"

@@ -5,6 +5,9 @@
 //
 //	/hello  13-byte text body "Hello, World!"
 //	/json   1 KiB JSON document
+//	/json10k  10 KiB JSON document of varied records (a product list):
+//	        the compression targets' body, compressing about as real API
+//	        answers do, not as a repeated pattern would
 //
 // and two sinks that read a POSTed body and answer 200 with none, the
 // collectors of the log and tracing plugins' benchmarks:
@@ -44,6 +47,34 @@ func jsonBody(size int) []byte {
 	}
 	b.WriteString(`],"pad":"`)
 	b.WriteString(strings.Repeat("x", size-b.Len()-len(`"}`)))
+	b.WriteString(`"}`)
+	return []byte(b.String())
+}
+
+// catalogBody builds a JSON product list of exactly size bytes. The
+// values come from a fixed linear congruential sequence: the same bytes
+// every run, varied enough to compress like a real answer (about 4:1 with
+// gzip), not like jsonBody's numbered pattern.
+func catalogBody(size int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"products":[`)
+	words := []string{"steel", "oak", "linen", "basic", "pro", "mini", "travel", "garden", "kitchen", "office"}
+	x := uint32(12345)
+	next := func(n uint32) uint32 { x = x*1103515245 + 12345; return (x >> 8) % n }
+	for i := 0; ; i++ {
+		item := fmt.Sprintf(`{"id":%d,"sku":"%c%c-%05d","name":"%s %s %d","price":%d.%02d,"stock":%d,"rating":%d.%d}`,
+			100000+next(900000), 'A'+rune(next(26)), 'A'+rune(next(26)), next(100000),
+			words[next(10)], words[next(10)], next(1000), next(500), next(100), next(250), 1+next(4), next(10))
+		if b.Len()+1+len(item)+len(`],"pad":""}`) > size {
+			break
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(item)
+	}
+	b.WriteString(`],"pad":"`)
+	b.WriteString(strings.Repeat(" ", size-b.Len()-len(`"}`)))
 	b.WriteString(`"}`)
 	return []byte(b.String())
 }
@@ -95,6 +126,7 @@ func main() {
 	mux := http.NewServeMux()
 	mux.Handle("GET /hello", newStatic("text/plain; charset=utf-8", []byte("Hello, World!")))
 	mux.Handle("GET /json", newStatic("application/json", jsonBody(1024)))
+	mux.Handle("GET /json10k", newStatic("application/json", catalogBody(10240)))
 	mux.HandleFunc("POST /log", sink)
 	mux.HandleFunc("POST /v1/traces", sink)
 

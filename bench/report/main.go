@@ -261,11 +261,15 @@ func throughput(w io.Writer, t *table, foreignMax float64) {
 }
 
 // pairs are the targets compared with each other, each ratio a/b, with the
-// goal issue 14 set for the cache (none for the plain proxies).
+// goal issue 14 set for the cache (none for the plain proxies and the
+// compressing ones).
 var pairs = []struct{ a, b, goal string }{
 	{"turnpike", "nginx", ""},
 	{"turnpike-cache", "nginx-cache", "CPU/req ratio at most 1.5"},
 	{"turnpike-cache", "turnpike", "req/s ratio at least 1.8 (a hit vs a proxied request)"},
+	{"turnpike-gzip", "nginx-gzip", ""},
+	{"turnpike-br", "nginx-gzip", ""},
+	{"turnpike-zstd", "nginx-gzip", ""},
 }
 
 func latency(w io.Writer, t *table, foreignMax float64) {

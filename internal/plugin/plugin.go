@@ -215,6 +215,16 @@ type BodyFilter interface {
 	BodyFilter(c *Ctx, body io.Reader) io.Reader
 }
 
+// ExitBodyFilter is implemented by body filters that also re-encode the
+// body of a gateway answer (an Exit with a Body: a cache hit): ExitBody
+// gets the whole body once every header filter ran, before the head goes
+// out, and returns the body to send (the proxy sets Content-Length from
+// it); it may change c.Resp.Header. A response compressor is the one use:
+// an Exit's body does not pass through BodyFilter.
+type ExitBodyFilter interface {
+	ExitBody(c *Ctx, body []byte) []byte
+}
+
 // Fallback is implemented by instances that may answer in place of the
 // upstream (a cache serving a stale entry when the upstream failed or
 // answered an error). Fallback is called once the upstream's answer is

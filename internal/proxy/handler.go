@@ -425,6 +425,9 @@ func (h *Handler) exitErr(w *countingWriter, st *reqState, err error) {
 	x := *e
 	x.Header = nil
 	h.headerFilters(st)
+	if x.Body != nil && st.chain != nil {
+		x.Body = h.exitBodyFilters(st, x.Body)
+	}
 	h.exit(w, st, &x)
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/botdetection"
 	"github.com/turnpikegw/turnpike/internal/plugins/canary"
 	"github.com/turnpikegw/turnpike/internal/plugins/circuitbreaker"
+	"github.com/turnpikegw/turnpike/internal/plugins/compression"
 	"github.com/turnpikegw/turnpike/internal/plugins/correlationid"
 	"github.com/turnpikegw/turnpike/internal/plugins/cors"
 	"github.com/turnpikegw/turnpike/internal/plugins/grpcgateway"
@@ -52,6 +53,7 @@ func Registrations() []plugin.Registration {
 		botdetection.Registration(),
 		canary.Registration(),
 		circuitbreaker.Registration(),
+		compression.Registration(),
 		correlationid.Registration(),
 		cors.Registration(),
 		grpcgateway.Registration(),
