@@ -220,13 +220,7 @@ func (cn *conn) onTrailer(st *stream, f *http2.MetaHeadersFrame) error {
 	cn.detach(f.StreamID)
 	tr := cn.header(f.RegularFields())
 	st.mu.Lock()
-	if st.resp.Trailer == nil {
-		st.resp.Trailer = tr
-	} else {
-		for k, vs := range tr {
-			st.resp.Trailer[k] = vs
-		}
-	}
+	st.trailer = tr
 	if st.err == nil {
 		st.err = io.EOF
 	}

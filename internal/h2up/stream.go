@@ -23,9 +23,10 @@ type stream struct {
 	resp     *http.Response // the head, once it arrived
 	buf      []byte         // DATA received, unread from off on
 	off      int
-	err      error // io.EOF after END_STREAM, or why the stream failed
-	closed   bool  // the body was closed
-	finished bool  // the slot went back to the connection
+	trailer  http.Header // received, for the reader to put in resp.Trailer
+	err      error       // io.EOF after END_STREAM, or why the stream failed
+	closed   bool        // the body was closed
+	finished bool        // the slot went back to the connection
 
 	// Guarded by cn.mu: the window granted to the server and what was
 	// read of it since, and whether the server is done sending.
@@ -91,9 +92,13 @@ func (st *stream) Read(p []byte) (int, error) {
 			st.cn.giveBack(st, int64(n))
 			return n, nil
 		}
-		err := st.err
+		err, tr := st.err, st.trailer
+		st.trailer = nil
 		st.mu.Unlock()
 		if err != nil {
+			if err == io.EOF && tr != nil {
+				st.setTrailer(tr)
+			}
 			st.finish()
 			return 0, err
 		}
@@ -103,6 +108,18 @@ func (st *stream) Read(p []byte) (int, error) {
 			st.cancel()
 			return 0, st.ctx.Err()
 		}
+	}
+}
+
+// setTrailer puts the trailer in the response, on the reader's goroutine
+// (as net/http does), so the caller may look at Response.Trailer any time.
+func (st *stream) setTrailer(tr http.Header) {
+	if st.resp.Trailer == nil {
+		st.resp.Trailer = tr
+		return
+	}
+	for k, vs := range tr {
+		st.resp.Trailer[k] = vs
 	}
 }
 

@@ -42,9 +42,7 @@ func (c *h2Client) close() {
 
 func closeIdle(tr, lean any) {
 	tr.(*http.Transport).CloseIdleConnections()
-	if lc := lean.(*h2up.Client); lc != nil {
-		lc.CloseIdle()
-	}
+	lean.(*h2up.Client).CloseIdle()
 }
 
 // h2Transport returns the transport for svc. The first time a service
@@ -116,13 +114,8 @@ func (h2Transport) prepare(h *Handler, x *exchange) bool {
 // the lean client; the others, and those it leaves, through net/http.
 func (h2Transport) roundTrip(h *Handler, x *exchange, a *attempt, _ time.Duration) (int, retryFailure, error) {
 	tr, lc := h.h2Transport(x.svc)
-	var resp *http.Response
-	var err error
-	handled := false
-	if lc != nil {
-		resp, handled, err = h.leanRoundTrip(x, a, lc)
-		x.cancel = noCancel
-	}
+	resp, handled, err := h.leanRoundTrip(x, a, lc)
+	x.cancel = noCancel
 	if !handled {
 		resp, x.cancel, err = netRoundTrip(x, a, tr)
 	}

@@ -11,18 +11,18 @@ import (
 )
 
 // newLean returns the lean HTTP/2 client that stands beside the
-// service's net/http transport tr, with tr's settings; nil when tr's TLS
-// set-up does not match the service's scheme.
+// service's net/http transport tr, with tr's settings.
 func newLean(tr *http.Transport, svc *snapshot.Service) *h2up.Client {
-	if (tr.TLSClientConfig != nil) != (svc.Scheme == "https") {
-		return nil
-	}
 	cfg := h2up.Config{
 		Dial:           tr.DialContext,
-		TLS:            tr.TLSClientConfig,
 		ConnectTimeout: tr.TLSHandshakeTimeout,
 		MaxHeaderBytes: tr.MaxResponseHeaderBytes,
 		IdleTimeout:    tr.IdleConnTimeout,
+	}
+	if svc.Scheme == "https" {
+		// Clone settles net/http's lazy HTTP/2 set-up, which edits the
+		// TLS config, before it is read.
+		cfg.TLS = tr.Clone().TLSClientConfig
 	}
 	if tr.HTTP2 != nil {
 		cfg.WriteTimeout = tr.HTTP2.WriteByteTimeout
