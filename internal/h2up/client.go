@@ -208,11 +208,14 @@ func (c *Client) conn(ctx context.Context, addr string) (*conn, error) {
 		c.mu.Lock()
 		p.dialing = nil
 		if err == nil {
-			cn.reserve()
 			p.conns = append(p.conns, cn)
 		}
 		c.mu.Unlock()
 		close(done)
+		if err == nil && !cn.reserve() {
+			// The server allows no stream yet: net/http waits for one.
+			return nil, ErrUnsupported
+		}
 		return cn, err
 	}
 }

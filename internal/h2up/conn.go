@@ -76,18 +76,20 @@ func newConn(c *Client, nc net.Conn, addr string) *conn {
 	cn.rd.SetMaxReadFrameSize(frameSize)
 	cn.rd.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	cn.rd.MaxHeaderListSize = uint32(min(c.cfg.MaxHeaderBytes, math.MaxUint32))
-	cn.wr = http2.NewFramer((*wbuf)(cn), nil)
-	cn.henc = hpack.NewEncoder((*hbuf)(cn))
+	cn.wr = http2.NewFramer((*frameSink)(cn), nil)
+	cn.henc = hpack.NewEncoder((*blockSink)(cn))
 	return cn
 }
 
-type wbuf conn
+// frameSink and blockSink gather frames and a header block in memory, so
+// that a whole request leaves in one write.
+type frameSink conn
 
-func (w *wbuf) Write(p []byte) (int, error) { w.wbuf = append(w.wbuf, p...); return len(p), nil }
+func (w *frameSink) Write(p []byte) (int, error) { w.wbuf = append(w.wbuf, p...); return len(p), nil }
 
-type hbuf conn
+type blockSink conn
 
-func (h *hbuf) Write(p []byte) (int, error) { h.hbuf = append(h.hbuf, p...); return len(p), nil }
+func (h *blockSink) Write(p []byte) (int, error) { h.hbuf = append(h.hbuf, p...); return len(p), nil }
 
 // start sends the preface with this client's settings and waits for the
 // server's SETTINGS (or ctx).
