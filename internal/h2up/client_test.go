@@ -141,8 +141,16 @@ func TestHeadTimeoutResetsStream(t *testing.T) {
 	if resp.Trailer.Get("Grpc-Status") != "0" {
 		t.Fatalf("trailer %v", resp.Trailer)
 	}
-	if n := len(c.pools[srv.Addr()].conns); n != 1 {
-		t.Fatalf("%d connections, want the one", n)
+	conns := c.pools[srv.Addr()].conns
+	if len(conns) != 1 {
+		t.Fatalf("%d connections, want the one", len(conns))
+	}
+	// The abandoned stream was reset and let go of.
+	cn := conns[0]
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.reserved != 0 || len(cn.streams) != 0 {
+		t.Fatalf("%d slots taken, %d streams open after both calls", cn.reserved, len(cn.streams))
 	}
 }
 

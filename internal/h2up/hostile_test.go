@@ -196,6 +196,8 @@ func TestControlFramesAnswered(t *testing.T) {
 // connection for a second call while the first is open.
 func TestMaxConcurrentStreams(t *testing.T) {
 	release := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
 	srv := startRaw(t, []http2.Setting{{ID: http2.SettingMaxConcurrentStreams, Val: 1}}, func(n int, fr *http2.Framer, nc net.Conn) {
 		id, ok := readRequest(fr)
 		if !ok {
@@ -207,6 +209,7 @@ func TestMaxConcurrentStreams(t *testing.T) {
 		answer(fr, id, "ok")
 		readRequest(fr)
 	})
+	t.Cleanup(unblock) // before the server's cleanup, which waits for it
 	c := newTestClient()
 	defer c.CloseIdle()
 	done := make(chan error, 1)
@@ -223,7 +226,7 @@ func TestMaxConcurrentStreams(t *testing.T) {
 	}
 	time.Sleep(20 * time.Millisecond)
 	mustAnswer(t, c, srv.addr, "ok")
-	close(release)
+	unblock()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -236,6 +239,8 @@ func TestMaxConcurrentStreams(t *testing.T) {
 // quickly, with no panic and no hang.
 func TestHostileAnswers(t *testing.T) {
 	big := strings.Repeat("h", 8<<10)
+	// Each case fails the call at once, but the last, which only the head
+	// timeout ends.
 	cases := map[string]func(fr *http2.Framer, id uint32){
 		"header list over the bound": func(fr *http2.Framer, id uint32) {
 			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block(":status", "200", "x-big", big), EndHeaders: true})
@@ -244,15 +249,6 @@ func TestHostileAnswers(t *testing.T) {
 			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block("a", "b"), EndHeaders: true, EndStream: true})
 		},
 		"data before head": func(fr *http2.Framer, id uint32) { fr.WriteData(id, true, []byte("x")) },
-		"over the stream window": func(fr *http2.Framer, id uint32) {
-			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block(":status", "200"), EndHeaders: true})
-			chunk := make([]byte, 16<<10)
-			for range streamWindow/len(chunk) + 1 {
-				if fr.WriteData(id, false, chunk) != nil {
-					return
-				}
-			}
-		},
 		"frame on an unopened stream": func(fr *http2.Framer, id uint32) {
 			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id + 2, BlockFragment: block(":status", "200"), EndHeaders: true})
 		},
@@ -283,6 +279,9 @@ func TestHostileAnswers(t *testing.T) {
 			}
 			if d := time.Since(start); d > 2*time.Second {
 				t.Fatalf("took %v (%v)", d, err)
+			}
+			if timedOut := errors.Is(err, context.DeadlineExceeded); timedOut != strings.HasSuffix(name, "silence") {
+				t.Fatalf("err %v", err)
 			}
 		})
 	}
@@ -337,4 +336,51 @@ func FuzzAnswerFrames(f *testing.F) {
 		r.HeadTimeout = 500 * time.Millisecond
 		callAndRead(c, r)
 	})
+}
+
+// TestStreamWindowEnforced: a server that sends more than the stream's
+// window while nothing is read fails the stream rather than making the
+// client hold more.
+func TestStreamWindowEnforced(t *testing.T) {
+	sent := make(chan struct{})
+	srv := startRaw(t, nil, func(_ int, fr *http2.Framer, nc net.Conn) {
+		id, ok := readRequest(fr)
+		if !ok {
+			return
+		}
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block(":status", "200"), EndHeaders: true})
+		chunk := make([]byte, 16<<10)
+		for range streamWindow/len(chunk) + 1 {
+			if fr.WriteData(id, false, chunk) != nil {
+				return
+			}
+		}
+		close(sent)
+		io.Copy(io.Discard, nc)
+	})
+	c := newTestClient()
+	defer c.CloseIdle()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := c.RoundTrip(ctx, rawCall(srv.addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	<-sent
+	// Nothing is read until the read loop took in all that was sent (or
+	// failed the stream): reading would grant more window.
+	st := resp.Body.(*stream)
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		st.mu.Lock()
+		done := st.err != nil || len(st.buf) > streamWindow
+		st.mu.Unlock()
+		if done {
+			break
+		}
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || n > streamWindow {
+		t.Fatalf("read %d bytes, err %v; want at most the window and the stream failed", n, err)
+	}
 }
