@@ -30,15 +30,13 @@ var (
 // means adding the field to the type and deleting its entry here.
 var unsupported = map[reflect.Type]map[string]string{
 	reflect.TypeFor[Config](): {
-		"oauth2_credentials":   "oauth2 credentials are not supported yet",
-		"hmacauth_credentials": "hmac-auth credentials are not supported yet",
-		"keys":                 "keys are not supported",
-		"key_sets":             "key sets are not supported",
-		"_workspace":           "workspaces are an Enterprise feature and are not supported",
+		"oauth2_credentials": "oauth2 credentials are not supported yet",
+		"keys":               "keys are not supported",
+		"key_sets":           "key sets are not supported",
+		"_workspace":         "workspaces are an Enterprise feature and are not supported",
 	},
 	reflect.TypeFor[Consumer](): {
-		"oauth2_credentials":   "oauth2 credentials are not supported yet",
-		"hmacauth_credentials": "hmac-auth credentials are not supported yet",
+		"oauth2_credentials": "oauth2 credentials are not supported yet",
 	},
 }
 

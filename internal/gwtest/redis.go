@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,26 +58,69 @@ func startRedis(t testing.TB, conf string, extra []string) *Redis {
 		}
 		t.Fatalf("redis-server is not installed and CI is set: %v", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	cluster := slices.Contains(extra, "--cluster-enabled")
+	dir := t.TempDir()
+	// A port found free may be taken by another process before redis-server
+	// binds it (and a cluster node also binds port+10000): on a busy
+	// machine, try again on another.
+	for attempt := 1; ; attempt++ {
+		port := freeRedisPort(t, cluster)
+		var args []string
+		if conf != "" {
+			args = append(args, conf)
+		}
+		args = append(args, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", dir)
+		r := &Redis{t: t, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, args: append(args, extra...)}
+		if log, ok := r.tryStart(); !ok {
+			if attempt < 5 && strings.Contains(log, "Address already in use") {
+				continue
+			}
+			t.Fatalf("redis-server exited at start-up:\n%s", log)
+		}
+		t.Cleanup(r.Stop)
+		return r
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	var args []string
-	if conf != "" {
-		args = append(args, conf)
+}
+
+// freeRedisPort returns a loopback port that was free, with port+10000
+// free too for a cluster node's bus.
+func freeRedisPort(t testing.TB, cluster bool) int {
+	t.Helper()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		if !cluster {
+			l.Close()
+			return port
+		}
+		if port+10000 > 65535 {
+			l.Close()
+			continue
+		}
+		bus, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+10000)))
+		l.Close()
+		if err == nil {
+			bus.Close()
+			return port
+		}
 	}
-	args = append(args, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	r := &Redis{t: t, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, args: append(args, extra...)}
-	t.Cleanup(r.Stop)
-	r.start()
-	return r
 }
 
 // start runs the process and waits for PING (r.mu not held).
 func (r *Redis) start() {
+	r.t.Helper()
+	if log, ok := r.tryStart(); !ok {
+		r.t.Fatalf("redis-server exited at start-up:\n%s", log)
+	}
+}
+
+// tryStart runs the process and waits for PING; it reports false with
+// the server's output when the process exited before answering.
+func (r *Redis) tryStart() (string, bool) {
 	r.t.Helper()
 	cmd := exec.Command("redis-server", r.args...)
 	log := &syncBuffer{}
@@ -96,11 +140,14 @@ func (r *Redis) start() {
 	for {
 		reply, err := r.ping()
 		if err == nil && reply == "+PONG" {
-			return
+			return "", true
 		}
 		select {
 		case <-done:
-			r.t.Fatalf("redis-server exited at start-up:\n%s", log.String())
+			r.mu.Lock()
+			r.cmd = nil
+			r.mu.Unlock()
+			return log.String(), false
 		default:
 		}
 		if time.Now().After(deadline) {

@@ -26,6 +26,10 @@ type Ctx struct {
 	// UpstreamHost, when set, is the Host sent upstream, overriding both the
 	// service's host and the route's preserve_host.
 	UpstreamHost string
+	// Target, when set by an access plugin, sends the request to that
+	// upstream instead of the service's (one of the plugin's declared
+	// targets, Retargeter; any other value is ignored).
+	Target *Target
 	// ClientPath is the client's request path after normalisation, before
 	// strip_path and service-path joining (what the router matched).
 	ClientPath string

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
 
@@ -56,7 +57,8 @@ func (h1Transport) prepare(h *Handler, x *exchange) bool {
 	}
 	x.rt.idem, x.rt.replay = idempotent(c.Method), x.cl == 0
 	if svc.Retries > 0 {
-		x.rt.budget = h.budgets.get(svc)
+		// A plugin's target spends the budget of the service it stands in for.
+		x.rt.budget = h.budgets.get(st.route.Service)
 		x.rt.budget.earn()
 	}
 	if x.cl != 0 {
@@ -234,6 +236,13 @@ func (h *Handler) exchangeH1(ctx context.Context, conn *upstream.Conn, x *exchan
 // upstreamFailed renders an error for a failed upstream attempt.
 func (h *Handler) upstreamFailed(w *countingWriter, st *reqState, err error) {
 	st.rec.Error = err.Error()
+	var pe *plugin.Exit
+	if errors.As(err, &pe) {
+		// A plugin's body reader refused the body as it streamed (a
+		// size limit): its answer, before anything of the upstream's.
+		h.exit(w, st, pe)
+		return
+	}
 	var cb *errClientBody
 	clientFault := errors.As(err, &cb)
 	if !clientFault && st.Req.Context().Err() != nil {
@@ -286,12 +295,13 @@ func (h *Handler) invalidRequestLine(w *countingWriter, st *reqState) {
 
 // failureOutcome classifies a failed attempt for passive health checks. An
 // attempt cut short because the client went away, or by the client's own
-// body (over the size limit, stalled), says nothing about the target, so
-// it is reported as neutral: a client must not be able to get targets
-// ejected.
+// body (over the size limit, stalled, refused by a plugin), says nothing
+// about the target, so it is reported as neutral: a client must not be
+// able to get targets ejected.
 func failureOutcome(ctx context.Context, err error) upstream.Outcome {
 	var cb *errClientBody
-	if ctx.Err() == context.Canceled || errors.As(err, &cb) {
+	var pe *plugin.Exit
+	if ctx.Err() == context.Canceled || errors.As(err, &cb) || errors.As(err, &pe) {
 		return upstream.Outcome{}
 	}
 	if isTimeout(err) {
@@ -312,4 +322,20 @@ func isTimeout(err error) bool {
 // connection before sending any part of a response.
 func nothingReceived(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// retarget is the service a plugin's target sends the request to: the
+// route's alternate for it, with the target's path, unless the target
+// asks to fall back and the alternate has no healthy target. A target the
+// route did not compile (not one its plugins declared) changes nothing.
+func retarget(c *plugin.Ctx, route *snapshot.Route, svc *snapshot.Service) *snapshot.Service {
+	t := c.Target
+	alt := route.Targets[t]
+	if alt == nil || t.Fallback && !alt.Available() {
+		return svc
+	}
+	if t.Path != "" {
+		c.Path = t.Path
+	}
+	return alt
 }

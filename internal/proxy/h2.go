@@ -14,6 +14,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/h2up"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
+	"github.com/turnpikegw/turnpike/internal/transcode"
 )
 
 // h2Client keeps track of the HTTP/2 transports of grpc/grpcs services.
@@ -149,7 +150,7 @@ func netRoundTrip(x *exchange, a *attempt, tr *http.Transport) (*http.Response, 
 		scheme = "https"
 	}
 	ctx, cancel := context.WithCancel(r.Context())
-	headTimer := time.AfterFunc(svc.ReadTimeout, cancel)
+	headTimer := time.AfterFunc(headTimeout(r.Header, svc.ReadTimeout), cancel)
 	out := &http.Request{
 		Method:        c.Method,
 		URL:           &url.URL{Scheme: scheme, Host: a.target.Addr, Opaque: c.Path, RawQuery: c.RawQuery},
@@ -181,6 +182,19 @@ func netRoundTrip(x *exchange, a *attempt, tr *http.Transport) (*http.Response, 
 		return nil, nil, err
 	}
 	return resp, cancel, nil
+}
+
+// headTimeout is how long to wait for the response head: read_timeout,
+// or less when the client's gRPC deadline (grpc-timeout) comes first, so
+// the gateway answers DEADLINE_EXCEEDED itself rather than wait on an
+// upstream that may reset the stream instead of answering.
+func headTimeout(h http.Header, readTimeout time.Duration) time.Duration {
+	if v := h["Grpc-Timeout"]; len(v) == 1 {
+		if d, ok := transcode.ParseTimeout(v[0]); ok && d < readTimeout {
+			return d
+		}
+	}
+	return readTimeout
 }
 
 func (h2Transport) discard(h *Handler, x *exchange) {

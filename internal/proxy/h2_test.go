@@ -397,3 +397,27 @@ func TestH2ReloadReplacesTransport(t *testing.T) {
 		t.Errorf("replaced transport still tracked (%d tracked)", seen())
 	}
 }
+
+// The client's gRPC deadline bounds the wait for the head when it comes
+// before read_timeout; anything unreadable leaves read_timeout.
+func TestHeadTimeout(t *testing.T) {
+	rt := 60 * time.Second
+	for _, tc := range []struct {
+		v    []string
+		want time.Duration
+	}{
+		{nil, rt},
+		{[]string{"100m"}, 100 * time.Millisecond},
+		{[]string{"2M"}, rt},
+		{[]string{"soon"}, rt},
+		{[]string{"1S", "2S"}, rt},
+	} {
+		h := http.Header{}
+		if tc.v != nil {
+			h["Grpc-Timeout"] = tc.v
+		}
+		if got := headTimeout(h, rt); got != tc.want {
+			t.Errorf("grpc-timeout %q: %v, want %v", tc.v, got, tc.want)
+		}
+	}
+}

@@ -192,6 +192,9 @@ type reqState struct {
 	match router.Match
 	rreq  router.Request
 	route *snapshot.Route
+	// svc is where the request goes: the route's service, or what a
+	// plugin's Ctx.Target made of it (retarget).
+	svc *snapshot.Service
 	// chain is the plugins whose response phases run: the route's, or
 	// the global ones when no route matched (nil: none).
 	chain    *snapshot.Chain
@@ -342,6 +345,10 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	if svc == nil {
 		h.exit(w, st, plugin.NewExit(http.StatusServiceUnavailable, msgNoService))
 		return
+	}
+	st.svc = svc
+	if c.Target != nil {
+		st.svc = retarget(c, route, svc)
 	}
 	// After the plugins, as Kong sets them (NGINX's proxy_set_header): the
 	// plugins see the client's headers, and none can change these.

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
@@ -383,7 +384,8 @@ func (h *Handler) putBody(p *[]byte) {
 // software does, not a failure of one target.
 func failureKind(err error) retryFailure {
 	var cb *errClientBody
-	if errors.As(err, &cb) || errors.Is(err, errHeadTooLarge) || errors.Is(err, errBadSwitch) {
+	var pe *plugin.Exit
+	if errors.As(err, &cb) || errors.As(err, &pe) || errors.Is(err, errHeadTooLarge) || errors.Is(err, errBadSwitch) {
 		return failFinal
 	}
 	if isTimeout(err) {

@@ -45,7 +45,7 @@ type transport interface {
 type exchange struct {
 	w    *countingWriter
 	st   *reqState         // its Req and route are the request's
-	svc  *snapshot.Service // st.route.Service, looked up once
+	svc  *snapshot.Service // st.svc: the route's service or a plugin's target
 	rt   retrier
 	buf  []byte
 	host string // the upstream Host (HTTP/1.1 and tunnels)
@@ -76,11 +76,11 @@ type exchange struct {
 	leanOK, leanDone bool
 }
 
-// forward proxies the request (st.Req, on st.route's service) over t,
+// forward proxies the request (st.Req, to st.svc) over t,
 // retrying on other targets when that is safe, and passes the response on.
 func (h *Handler) forward(w *countingWriter, st *reqState, t transport) {
 	x := &st.x
-	x.w, x.st, x.svc = w, st, st.route.Service
+	x.w, x.st, x.svc = w, st, st.svc
 	x.rt = retrier{h: h, svc: x.svc}
 	bufp := h.bufPool.Get().(*[]byte)
 	defer h.bufPool.Put(bufp)

@@ -45,10 +45,11 @@ func CompileContext(ctx context.Context, m *config.Model, d Deps) (*Snapshot, er
 	c.snap.created = createdAt(m, d.Previous)
 	c.caCertificates()
 	c.services()
-	c.checkedUpstreams()
 	c.routes()
 	c.plugins()
 	c.chains()
+	c.retargets()
+	c.checkedUpstreams()
 	c.certificates()
 	c.clientCertificates()
 	if err := config.Abandoned(ctx); err != nil {
@@ -97,6 +98,9 @@ type compiler struct {
 	// instances of every enabled plugin entry, by entry
 	instances map[*config.PluginEntry]plugin.Instance
 	regs      map[*config.PluginEntry]*plugin.Registration
+	// altTargets are the targets of upstreams that plugins send requests
+	// to (retargets), for the health checkers of upstreams no service uses.
+	altTargets map[*config.UpstreamEntry][]*upstream.Target
 }
 
 // fail adds an error; once errors are only counted, it formats nothing.

@@ -31,8 +31,9 @@ func HealthCheckOf(h *config.Healthchecks) upstream.HealthCheck {
 
 // checkedUpstreams gives the lease every upstream with its checks and the
 // targets its services' balancers hold (the first service's: they all
-// hold the same addresses and states), for the health checkers. An
-// upstream no service uses has no targets, so nothing of it is checked.
+// hold the same addresses and states), for the health checkers; an
+// upstream only a plugin sends to (retargets) gets its alternate's. An
+// upstream nothing uses has no targets, so nothing of it is checked.
 func (c *compiler) checkedUpstreams() {
 	held := map[*config.UpstreamEntry][]*upstream.Target{}
 	for _, se := range c.m.Services {
@@ -42,6 +43,11 @@ func (c *compiler) checkedUpstreams() {
 		}
 		if _, ok := held[se.Upstream]; !ok {
 			held[se.Upstream] = svc.Balancer.Targets()
+		}
+	}
+	for ue, ts := range c.altTargets {
+		if _, ok := held[ue]; !ok {
+			held[ue] = ts
 		}
 	}
 	for _, ue := range c.m.Upstreams {

@@ -83,6 +83,10 @@ type Route struct {
 	StripPath                bool
 	PreserveHost             bool
 	Chain                    *Chain
+	// Targets are the route's service sent elsewhere, by the plugin
+	// target (plugin.Retargeter) a request's Ctx.Target names; nil when
+	// no plugin of the route declares one.
+	Targets map[*plugin.Target]*Service
 }
 
 // Service is a compiled service.

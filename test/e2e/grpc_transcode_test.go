@@ -209,6 +209,15 @@ func TestTranscodeMaxMessageSize(t *testing.T) {
 
 // The client's Grpc-Timeout becomes the call's deadline: the sleeping
 // method ends in DEADLINE_EXCEEDED, 504.
+// The gateway's own failure of a transcoded call (here: nothing listens
+// at the upstream) is answered in the call's error shape, as UNAVAILABLE.
+func TestTranscodeUpstreamDown(t *testing.T) {
+	proto := writeProto(t, t.TempDir(), "user.proto", grpcdemo.Proto)
+	gw := gwtest.Start(t, kongGatewayConfig(deadAddr(t), proto, ""), gwtest.Options{})
+	resp, body := restCall(t, gw, http.MethodGet, "/v1/users/1", "")
+	wantJSON(t, "upstream down", resp, body, 502, map[string]any{"code": 14})
+}
+
 func TestTranscodeDeadline(t *testing.T) {
 	up := startUserService(t)
 	gw := gwtest.Start(t, guideTranscodeConfig(up.Addr()), gwtest.Options{})

@@ -7,11 +7,15 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/acl"
 	"github.com/turnpikegw/turnpike/internal/plugins/adaptiveconcurrency"
 	"github.com/turnpikegw/turnpike/internal/plugins/basicauth"
+	"github.com/turnpikegw/turnpike/internal/plugins/botdetection"
+	"github.com/turnpikegw/turnpike/internal/plugins/canary"
 	"github.com/turnpikegw/turnpike/internal/plugins/circuitbreaker"
 	"github.com/turnpikegw/turnpike/internal/plugins/correlationid"
 	"github.com/turnpikegw/turnpike/internal/plugins/cors"
 	"github.com/turnpikegw/turnpike/internal/plugins/grpcgateway"
 	"github.com/turnpikegw/turnpike/internal/plugins/grpcweb"
+	"github.com/turnpikegw/turnpike/internal/plugins/hmacauth"
+	"github.com/turnpikegw/turnpike/internal/plugins/iprestriction"
 	"github.com/turnpikegw/turnpike/internal/plugins/jwt"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/logging"
@@ -21,27 +25,36 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/prometheus"
 	"github.com/turnpikegw/turnpike/internal/plugins/proxycache"
 	"github.com/turnpikegw/turnpike/internal/plugins/ratelimiting"
+	"github.com/turnpikegw/turnpike/internal/plugins/redirect"
+	"github.com/turnpikegw/turnpike/internal/plugins/requestmirror"
+	"github.com/turnpikegw/turnpike/internal/plugins/requestsizelimiting"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
+	"github.com/turnpikegw/turnpike/internal/plugins/responsetransformer"
+	"github.com/turnpikegw/turnpike/internal/plugins/session"
 )
 
 // Registrations returns every built-in plugin. The plugins owning
 // credential kinds come first, in the order their credentials are checked
 // and so their errors reported (key-auth, basic-auth, jwt, acl, as they
-// always were: TestCredentialErrorOrder); the others follow by name.
+// always were: TestCredentialErrorOrder, then hmac-auth); the others follow by name.
 func Registrations() []plugin.Registration {
 	return []plugin.Registration{
 		keyauth.Registration(),
 		basicauth.Registration(),
 		jwt.Registration(),
 		acl.Registration(),
+		hmacauth.Registration(),
 		adaptiveconcurrency.Registration(),
+		botdetection.Registration(),
+		canary.Registration(),
 		circuitbreaker.Registration(),
 		correlationid.Registration(),
 		cors.Registration(),
 		grpcgateway.Registration(),
 		grpcgateway.TranscodeRegistration(),
 		grpcweb.Registration(),
+		iprestriction.Registration(),
 		logging.Registration(),
 		logs.FileLog(),
 		logs.HTTPLog(),
@@ -52,8 +65,14 @@ func Registrations() []plugin.Registration {
 		proxycache.ResponseCache(),
 		proxycache.Invalidate(),
 		ratelimiting.Registration(),
+		ratelimiting.ResponseRegistration(),
+		redirect.Registration(),
+		requestsizelimiting.Registration(),
+		requestmirror.Registration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),
+		responsetransformer.Registration(),
+		session.Registration(),
 		logs.Syslog(),
 		logs.TCPLog(),
 		logs.UDPLog(),

@@ -287,3 +287,30 @@ func TestServerStreamingAnswers(t *testing.T) {
 		t.Errorf("refused stream: %d %q", status, body)
 	}
 }
+
+// The gateway's own failures of a transcoded call are answered in the
+// call's JSON error shape; upstream answers and other calls are left alone.
+func TestFallbackRendersGatewayErrors(t *testing.T) {
+	in := testInstance(t)
+	c := accessed(t, in, http.MethodGet, "/v1/users/1", "")
+	for status, want := range map[int]string{
+		http.StatusGatewayTimeout:     `{"code":4,"message":"the upstream did not answer in time","details":[]}`,
+		http.StatusBadGateway:         `{"code":14,"message":"the upstream is unavailable","details":[]}`,
+		http.StatusServiceUnavailable: `{"code":14,"message":"the upstream is unavailable","details":[]}`,
+	} {
+		c.Resp.Status, c.Resp.FromUpstream = status, false
+		e := in.Fallback(c)
+		if e == nil || e.Status != status || string(e.Body) != want || e.ContentType != "application/json" {
+			t.Errorf("%d: %+v", status, e)
+		}
+	}
+	c.Resp.Status, c.Resp.FromUpstream = http.StatusBadGateway, true
+	if e := in.Fallback(c); e != nil {
+		t.Errorf("the upstream's own 502 replaced: %+v", e)
+	}
+	plain := newCtx(http.MethodGet, "/v1/users/1", nil, "/v1")
+	plain.Resp.Status = http.StatusBadGateway
+	if e := in.Fallback(plain); e != nil {
+		t.Errorf("a call Access did not transcode: %+v", e)
+	}
+}

@@ -105,6 +105,30 @@ func (st *call) metadata(k string) bool {
 	return true
 }
 
+// Fallback answers the gateway's own 502, 503 and 504 for a transcoded
+// call in the call's terms, {"code","message","details"} with the gRPC
+// code a proxy reports for them (UNAVAILABLE, DEADLINE_EXCEEDED), as the
+// upstream's own errors are answered.
+func (in *instance) Fallback(c *plugin.Ctx) *plugin.Exit {
+	if c.Resp.FromUpstream {
+		return nil
+	}
+	st := in.call(c)
+	if st == nil {
+		return nil
+	}
+	code, msg := 14, "the upstream is unavailable"
+	switch c.Resp.Status {
+	case http.StatusGatewayTimeout:
+		code, msg = 4, "the upstream did not answer in time"
+	case http.StatusBadGateway, http.StatusServiceUnavailable:
+	default:
+		return nil
+	}
+	return &plugin.Exit{Status: c.Resp.Status, ContentType: "application/json",
+		Body: st.set.ErrorJSON(nil, code, msg, "", in.opts)}
+}
+
 // BodyFilter replaces the gRPC frames with JSON: a unary answer read whole
 // (its status decides the HTTP status), a stream one message per line.
 func (in *instance) BodyFilter(c *plugin.Ctx, body io.Reader) io.Reader {

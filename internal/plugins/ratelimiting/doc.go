@@ -17,6 +17,13 @@
 // and sync_rate as a number of permits the redis policy reserves per round
 // trip for hot keys.
 //
+// The package also registers Kong's response-ratelimiting
+// (ResponseRegistration): named limits counted from what the upstream
+// reports in a response header, each period under a key of its own on the
+// same stores. Its counts follow Kong's shape (usage read in the access
+// phase, counted in the log phase), with one difference: a count stops at
+// the limit, where Kong's goes past it.
+//
 // The instance writes its headers in the header filter from what Access
 // decided, so they survive retried upstream attempts (Kong sets them in
 // the access phase, where a retry loses them). See docs/rate-limiting.md.

@@ -58,3 +58,32 @@ func BenchmarkAccess(b *testing.B) {
 		benchAccess(b, build(b, `{minute: 1000000000, policy: redis, sync_rate: 100, redis: {host: 127.0.0.1, port: `+strconv.Itoa(r.Port)+`}}`, nil))
 	})
 }
+
+// BenchmarkResponseRateLimiting is one request through response-ratelimiting
+// with the local store: access (usage of two periods), the header filter
+// reading `video=1` and setting four headers, and the log phase's count.
+func BenchmarkResponseRateLimiting(b *testing.B) {
+	s, errs := compileResponse(decodeResponse(b, `{limits: {video: {minute: 1000000000, hour: 1000000000}}}`))
+	if errs != nil {
+		b.Fatal(errs)
+	}
+	in, err := newResponseInstance(s, plugin.Env{}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer in.Close()
+	c := newCtx("10.0.0.1")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		clear(c.Resp.Header)
+		clear(c.Shared)
+		c.Resp.FromUpstream = true
+		if err := in.Access(c); err != nil {
+			b.Fatal(err)
+		}
+		c.Resp.Header["X-Kong-Limit"] = []string{"video=1"}
+		in.HeaderFilter(c)
+		in.Log(c)
+	}
+}
