@@ -92,7 +92,7 @@ func (h *Handler) leanRoundTrip(x *exchange, a *attempt, lc *h2up.Client) (resp 
 	}
 	resp, err = lc.RoundTrip(r.Context(), &h2up.Request{
 		Addr: a.target.Addr, Method: c.Method, Scheme: scheme, Authority: upstreamHost(c, x.st.route, svc),
-		Path: path, Header: r.Header, Body: body, HeadTimeout: svc.ReadTimeout,
+		Path: path, Header: r.Header, Body: body, HeadTimeout: headTimeout(r.Header, svc.ReadTimeout),
 	})
 	if errors.Is(err, h2up.ErrUnsupported) {
 		return nil, false, nil
