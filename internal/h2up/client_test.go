@@ -204,3 +204,32 @@ func TestUnsupportedRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedHeaderLeavesConnectionWhole: a header net/http would refuse
+// is refused before anything of it is encoded, so the connection's HPACK
+// table stays in step and its next call works.
+func TestRefusedHeaderLeavesConnectionWhole(t *testing.T) {
+	srv := startDemoT(t)
+	c := newTestClient()
+	defer c.CloseIdle()
+	mustGetUser := func() {
+		t.Helper()
+		resp, err := c.RoundTrip(context.Background(), grpcCall(srv.Addr(), getUserPath, []byte{0x0a, 1, '1'}, http.Header{"X-A": {"one"}, "X-B": {"two"}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, resp)
+		if resp.Trailer.Get("Grpc-Status") != "0" {
+			t.Fatalf("trailer %v", resp.Trailer)
+		}
+	}
+	mustGetUser()
+	bad := grpcCall(srv.Addr(), getUserPath, []byte{0x0a, 1, '1'}, http.Header{"X-A": {"three"}, "X-Z": {"bad\x00value"}})
+	if _, err := c.RoundTrip(context.Background(), bad); !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("err %v, want ErrUnsupported", err)
+	}
+	mustGetUser()
+	if n := len(c.pools[srv.Addr()].conns); n != 1 {
+		t.Fatalf("%d connections, want the one", n)
+	}
+}

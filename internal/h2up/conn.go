@@ -270,14 +270,29 @@ func (cn *conn) writeFrames(id uint32, body []byte, maxFrame int) {
 }
 
 // encodeHeader HPACK-encodes r's header block into hbuf, as net/http
-// would send it.
+// would send it. Everything is checked before the first field is encoded:
+// the encoder's table is the connection's, and a block given up halfway
+// would leave it out of step with the server's (a request that could do
+// that could break the other streams of its connection).
 func (cn *conn) encodeHeader(r *Request, maxList uint32) error {
-	cn.hbuf = cn.hbuf[:0]
-	var size uint64
-	field := func(name, value string) {
-		size += uint64(len(name) + len(value) + 32)
-		cn.henc.WriteField(hpack.HeaderField{Name: name, Value: value})
+	const pseudo = len(":authority") + len(":method") + len(":path") + len(":scheme") + 4*32
+	size := uint64(pseudo + len(r.Authority) + len(r.Method) + len(r.Path) + len(r.Scheme) + 64)
+	for k, vs := range r.Header {
+		if _, ok := cn.lower[k]; !ok && !httpguts.ValidHeaderFieldName(k) {
+			return ErrUnsupported
+		}
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return ErrUnsupported
+			}
+			size += uint64(len(k) + len(v) + 32)
+		}
 	}
+	if maxList > 0 && size > uint64(maxList) {
+		return ErrUnsupported
+	}
+	cn.hbuf = cn.hbuf[:0]
+	field := func(name, value string) { cn.henc.WriteField(hpack.HeaderField{Name: name, Value: value}) }
 	field(":authority", r.Authority)
 	field(":method", r.Method)
 	field(":path", r.Path)
@@ -288,18 +303,12 @@ func (cn *conn) encodeHeader(r *Request, maxList uint32) error {
 		}
 		name, ok := cn.lower[k]
 		if !ok {
-			if !httpguts.ValidHeaderFieldName(k) {
-				return fmt.Errorf("h2up: invalid header field name %q", k)
-			}
 			name = strings.ToLower(k)
 			if len(cn.lower) < 512 {
 				cn.lower[k] = name
 			}
 		}
 		for _, v := range vs {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return fmt.Errorf("h2up: invalid header field value for %q", k)
-			}
 			if k == "User-Agent" && v == "" {
 				continue
 			}
@@ -311,9 +320,6 @@ func (cn *conn) encodeHeader(r *Request, maxList uint32) error {
 	}
 	if len(r.Body) > 0 {
 		field("content-length", strconv.Itoa(len(r.Body)))
-	}
-	if maxList > 0 && size > uint64(maxList) {
-		return ErrUnsupported
 	}
 	return nil
 }
