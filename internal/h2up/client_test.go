@@ -224,7 +224,7 @@ func TestRefusedHeaderLeavesConnectionWhole(t *testing.T) {
 		}
 	}
 	mustGetUser()
-	bad := grpcCall(srv.Addr(), getUserPath, []byte{0x0a, 1, '1'}, http.Header{"X-A": {"three"}, "X-Z": {"bad\x00value"}})
+	bad := grpcCall(srv.Addr(), getUserPath, []byte{0x0a, 1, '1'}, http.Header{"X-A": {"three"}, "X-B": {"four"}, "X-C": {"five"}, "X-D": {"six"}, "X-Z": {"bad\x00value"}})
 	if _, err := c.RoundTrip(context.Background(), bad); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("err %v, want ErrUnsupported", err)
 	}
