@@ -3,7 +3,10 @@
 # and fetches the promtool binary the metrics tests use when they can.
 set -euo pipefail
 # redis-server: the rate-limiting tests start real Redis servers.
-needs=(redis-server)
+# slapd: the ldap-auth tests start real OpenLDAP servers (the package
+# brings slapadd too; installing it may also start a system slapd on port
+# 389, which the tests leave alone: they run their own on free ports).
+needs=(redis-server slapd)
 # promtool: the metrics tests check the /metrics exposition with
 # `promtool check metrics` when it is on PATH, and skip that part when
 # not. Only the binary is taken from Debian's prometheus package, into

@@ -18,6 +18,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/iprestriction"
 	"github.com/turnpikegw/turnpike/internal/plugins/jwt"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
+	"github.com/turnpikegw/turnpike/internal/plugins/ldapauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/logging"
 	"github.com/turnpikegw/turnpike/internal/plugins/logs"
 	"github.com/turnpikegw/turnpike/internal/plugins/mtlsauth"
@@ -32,6 +33,8 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
 	"github.com/turnpikegw/turnpike/internal/plugins/responsetransformer"
 	"github.com/turnpikegw/turnpike/internal/plugins/session"
+	"github.com/turnpikegw/turnpike/internal/plugins/statsd"
+	"github.com/turnpikegw/turnpike/internal/plugins/zipkin"
 )
 
 // Registrations returns every built-in plugin. The plugins owning
@@ -55,6 +58,7 @@ func Registrations() []plugin.Registration {
 		grpcgateway.TranscodeRegistration(),
 		grpcweb.Registration(),
 		iprestriction.Registration(),
+		ldapauth.Registration(),
 		logging.Registration(),
 		logs.FileLog(),
 		logs.HTTPLog(),
@@ -73,6 +77,8 @@ func Registrations() []plugin.Registration {
 		requesttransformer.Registration(),
 		responsetransformer.Registration(),
 		session.Registration(),
+		statsd.Registration(),
+		zipkin.Registration(),
 		logs.Syslog(),
 		logs.TCPLog(),
 		logs.UDPLog(),

@@ -7,7 +7,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/logfile"
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/plugins/logs/queue"
+	"github.com/turnpikegw/turnpike/internal/plugin/queue"
 )
 
 // FileConfig is Kong's file-log schema.
@@ -39,7 +39,7 @@ func newFileLog(cfg any, env plugin.Env) (plugin.Instance, error) {
 		return nil, errs
 	}
 	path, reopen := c.Path, c.Reopen
-	q, release := openQueue(env, "file-log", path+"\x00"+strconv.FormatBool(reopen), streamQueue(), func() queue.Sender {
+	q, release := queue.Open(env, "file-log", path+"\x00"+strconv.FormatBool(reopen), streamQueue(), func() queue.Sender {
 		return &fileSender{file: logfile.File{Path: path, Reopen: reopen}}
 	})
 	return &shipper{q: q, release: release, newline: true}, nil

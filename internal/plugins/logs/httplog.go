@@ -15,7 +15,7 @@ import (
 	"sync"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/plugins/logs/queue"
+	"github.com/turnpikegw/turnpike/internal/plugin/queue"
 )
 
 // HTTPConfig is Kong's http-log schema.
@@ -70,7 +70,7 @@ func newHTTPLog(cfg any, env plugin.Env) (plugin.Instance, error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	q, release := openQueue(env, "http-log", httpKey(c), c.Queue.Settings(), func() queue.Sender { return send() })
+	q, release := queue.Open(env, "http-log", httpKey(c), c.Queue.Settings(), func() queue.Sender { return send() })
 	return &shipper{q: q, release: release}, nil
 }
 

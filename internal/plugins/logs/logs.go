@@ -1,13 +1,10 @@
 package logs
 
 import (
-	"io"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/plugins/logs/queue"
+	"github.com/turnpikegw/turnpike/internal/plugin/queue"
 )
 
 // Kong's priorities of the log plugins.
@@ -40,31 +37,6 @@ func (s *shipper) Log(c *plugin.Ctx) {
 
 // Close gives the queue back; the last instance using it flushes it.
 func (s *shipper) Close() { s.release() }
-
-// droppedMetric is the count of log entries lost, by plugin.
-func droppedMetric(r prometheus.Registerer) *prometheus.CounterVec {
-	return plugin.RegisterMetric(r, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "turnpike_log_entries_dropped_total",
-		Help: "Log entries the log plugins dropped: queue full, delivery failed past the retry time, or not delivered within the shutdown flush.",
-	}, []string{"plugin"}))
-}
-
-// openQueue returns the queue of plugin name for key: the one instances
-// with the same key use already (through env.Store), or a new one
-// delivering through the sender newSender makes. release gives it back.
-func openQueue(env plugin.Env, name, key string, s queue.Settings, newSender func() queue.Sender) (q *queue.Queue, release func()) {
-	s.Plugin = name
-	s.Logger = env.Logger
-	if env.Metrics != nil {
-		s.Dropped = droppedMetric(env.Metrics).WithLabelValues(name)
-	}
-	if env.Store == nil || env.Store.Shared == nil {
-		q := queue.New(s, newSender())
-		return q, func() { q.Close() }
-	}
-	v, release := env.Store.Shared.Acquire(name+"\x00"+key, func() io.Closer { return queue.New(s, newSender()) })
-	return v.(*queue.Queue), release
-}
 
 // millis turns a Kong millisecond field into a duration.
 func millis(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/plugins/logs/queue"
+	"github.com/turnpikegw/turnpike/internal/plugin/queue"
 )
 
 // TCPConfig is Kong's tcp-log schema.
@@ -95,7 +95,7 @@ func newTCPLog(cfg any, env plugin.Env) (plugin.Instance, error) {
 	}
 	key := addr + "\x00" + strconv.FormatFloat(c.Timeout, 'g', -1, 64) + "\x00" + strconv.FormatFloat(c.Keepalive, 'g', -1, 64) + "\x00" + strconv.FormatBool(c.TLS) + "\x00" + c.TLSSNI
 	timeout, keepalive := millis(c.Timeout), millis(c.Keepalive)
-	q, release := openQueue(env, "tcp-log", key, streamQueue(), func() queue.Sender {
+	q, release := queue.Open(env, "tcp-log", key, streamQueue(), func() queue.Sender {
 		return &connSender{network: "tcp", addr: addr, timeout: timeout, keepalive: keepalive, tls: tlsConf}
 	})
 	return &shipper{q: q, release: release, newline: true}, nil
@@ -116,7 +116,7 @@ func newUDPLog(cfg any, env plugin.Env) (plugin.Instance, error) {
 	timeout := millis(c.Timeout)
 	s := streamQueue()
 	s.MaxEntryBytes = maxDatagram
-	q, release := openQueue(env, "udp-log", addr+"\x00"+strconv.FormatFloat(c.Timeout, 'g', -1, 64), s, func() queue.Sender {
+	q, release := queue.Open(env, "udp-log", addr+"\x00"+strconv.FormatFloat(c.Timeout, 'g', -1, 64), s, func() queue.Sender {
 		return &connSender{network: "udp", addr: addr, timeout: timeout, datagrams: true}
 	})
 	return &shipper{q: q, release: release}, nil

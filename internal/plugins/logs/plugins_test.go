@@ -21,7 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/plugins/logs/queue"
+	"github.com/turnpikegw/turnpike/internal/plugin/queue"
 	"github.com/turnpikegw/turnpike/internal/store"
 )
 

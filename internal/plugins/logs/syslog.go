@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/plugins/logs/queue"
+	"github.com/turnpikegw/turnpike/internal/plugin/queue"
 )
 
 // SyslogConfig is Kong's syslog schema, plus Turnpike's socket_path.
@@ -82,7 +82,7 @@ func newSyslog(cfg any, env plugin.Env) (plugin.Instance, error) {
 	qs := streamQueue()
 	qs.MaxEntryBytes = maxDatagram
 	path := c.SocketPath
-	s.q, s.release = openQueue(env, "syslog", path, qs, func() queue.Sender {
+	s.q, s.release = queue.Open(env, "syslog", path, qs, func() queue.Sender {
 		return &connSender{network: "unixgram", addr: path, timeout: time.Second, datagrams: true}
 	})
 	return s, nil

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugin/tracing"
 )
 
 // Config is Kong's opentelemetry schema plus the guide's endpoint,
@@ -58,14 +59,8 @@ type Queue struct {
 	ConcurrencyLimit   int     `yaml:"concurrency_limit"`
 }
 
-// Propagation is Kong's propagation record. A nil list is one not given
-// (Kong then falls back on header_type); an empty one turns the step off.
-type Propagation struct {
-	Extract       []string `yaml:"extract"`
-	Inject        []string `yaml:"inject"`
-	Clear         []string `yaml:"clear"`
-	DefaultFormat string   `yaml:"default_format"`
-}
+// Propagation is Kong's propagation record.
+type Propagation = tracing.Propagation
 
 // SetDefaults applies Kong's defaults.
 func (c *Config) SetDefaults() {
@@ -99,10 +94,7 @@ type settings struct {
 	read           time.Duration
 	responseHeader string // canonical; "" when none
 	rate           float64
-	extract        []format
-	inject         []format
-	clear          []string // canonical header keys
-	defaultFormat  format
+	prop           tracing.Params
 }
 
 type retry struct {
@@ -299,75 +291,9 @@ func (k *checker) queue(c *Config, s *settings) {
 }
 
 // propagation resolves Kong's propagation record, falling back on the
-// deprecated header_type when none of extract, inject and clear is given
-// (Kong's get_plugin_params).
+// deprecated header_type when none of extract, inject and clear is given.
 func (k *checker) propagation(c *Config, s *settings) {
-	p := c.Propagation
-	var ok bool
-	if s.defaultFormat, ok = formatNames[p.DefaultFormat]; !ok {
-		k.badFormat("propagation.default_format", p.DefaultFormat, false)
-	}
-	if p.Extract == nil && p.Inject == nil && p.Clear == nil {
-		switch ht := c.HeaderType; ht {
-		case "preserve":
-			s.extract, s.inject = kongExtractOrder, []format{fmtPreserve}
-		case "ignore":
-			s.inject = []format{s.defaultFormat}
-		default:
-			f, ok := formatNames[ht]
-			if !ok {
-				k.badFormat("header_type", ht, false)
-			}
-			s.extract, s.inject = kongExtractOrder, []format{fmtPreserve, f}
-		}
-		return
-	}
-	for i, name := range p.Extract {
-		path := "propagation.extract[" + strconv.Itoa(i) + "]"
-		switch f, ok := formatNames[name]; {
-		case !ok || f == fmtB3Single:
-			k.badFormat(path, name, false)
-		default:
-			s.extract = append(s.extract, f)
-		}
-	}
-	for i, name := range p.Inject {
-		path := "propagation.inject[" + strconv.Itoa(i) + "]"
-		if name == "preserve" {
-			s.inject = append(s.inject, fmtPreserve)
-			continue
-		}
-		f, ok := formatNames[name]
-		if !ok {
-			k.badFormat(path, name, true)
-		}
-		s.inject = append(s.inject, f)
-	}
-	for i, name := range p.Clear {
-		if !plugin.ValidHeaderName(name) {
-			k.add("propagation.clear["+strconv.Itoa(i)+"]", "bad header name '"+name+"', allowed characters are A-Z, a-z, 0-9, '_', and '-'")
-			continue
-		}
-		s.clear = append(s.clear, canonical(name))
-	}
-}
-
-func (k *checker) badFormat(path, name string, preserve bool) {
-	if name == "instana" {
-		k.add(path, "the instana format is not supported")
-		return
-	}
-	list := "w3c, b3, jaeger, ot, aws, gcp, datadog"
-	if strings.HasPrefix(path, "propagation.inject") || strings.HasSuffix(path, "default_format") || path == "header_type" {
-		list = "w3c, b3, b3-single, jaeger, ot, aws, gcp, datadog"
-	}
-	if preserve {
-		list = "preserve, " + list
-	}
-	if path == "header_type" {
-		list = "preserve, ignore, " + list
-	}
-	k.add(path, "expected one of: "+list)
+	s.prop = tracing.Resolve(c.Propagation, c.HeaderType, "", k.add)
 }
 
 func canonical(name string) string { return textproto.CanonicalMIMEHeaderKey(name) }

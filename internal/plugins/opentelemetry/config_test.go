@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugin/tracing"
 )
 
 func TestGuideConfig(t *testing.T) {
@@ -20,8 +21,8 @@ func TestGuideConfig(t *testing.T) {
 	if s.rate != 1 || s.batch != 200 || s.delay != time.Second || s.maxEntries != 10000 {
 		t.Errorf("defaults %+v", s)
 	}
-	if len(s.extract) != len(kongExtractOrder) || len(s.inject) != 1 || s.inject[0] != fmtPreserve || s.defaultFormat != fmtW3C {
-		t.Errorf("propagation %+v %+v", s.extract, s.inject)
+	if len(s.prop.Extract) != len(tracing.KongExtractOrder) || len(s.prop.Inject) != 1 || s.prop.Inject[0] != tracing.Preserve || s.prop.DefaultFormat != tracing.W3C {
+		t.Errorf("propagation %+v %+v", s.prop.Extract, s.prop.Inject)
 	}
 	got := map[string]string{}
 	for _, kv := range s.resource {

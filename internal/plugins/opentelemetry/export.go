@@ -2,9 +2,7 @@ package opentelemetry
 
 import (
 	"context"
-	"encoding/binary"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -220,20 +218,4 @@ func (q *queue[T]) shutdown(ctx context.Context) {
 	sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	q.closeFn(sctx)
-}
-
-// randomID fills b (a multiple of 8 bytes long) with random bytes, never all zeros (an invalid id).
-// math/rand/v2's generator is per thread and seeded from the system's:
-// no lock, and not predictable from the ids a client sees.
-func randomID(b []byte) {
-	for {
-		for i := 0; i < len(b); i += 8 {
-			binary.LittleEndian.PutUint64(b[i:], rand.Uint64())
-		}
-		for _, c := range b {
-			if c != 0 {
-				return
-			}
-		}
-	}
 }

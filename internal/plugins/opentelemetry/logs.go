@@ -102,11 +102,11 @@ func (l *logs) emit(c *plugin.Ctx, st *traceState) {
 		r.AddAttributes(attribute.String("turnpike.upstream", a.Target), attribute.Int("turnpike.upstream_status", a.Status))
 	}
 	var flags trace.TraceFlags
-	if st.sampled {
+	if st.Sampled {
 		flags = trace.FlagsSampled
 	}
 	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
-		TraceID: st.traceID, SpanID: st.rootID, TraceFlags: flags,
+		TraceID: st.TraceID, SpanID: st.rootID, TraceFlags: flags,
 	}))
 	l.logger.Emit(ctx, r)
 }

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugin/tracing"
 	"github.com/turnpikegw/turnpike/internal/record"
 )
 
@@ -123,9 +124,9 @@ func (in *Instance) Close() {
 // traceState is what the access phase decided for a sampled request,
 // kept for the log phase in Ctx.Shared.
 type traceState struct {
-	sampled    bool
-	parent     spanContext // as extracted; a remote parent when it has a span id
-	traceID    [16]byte
+	Sampled    bool
+	parent     tracing.SpanContext // as extracted; a remote parent when it has a span id
+	TraceID    [16]byte
 	rootID     [8]byte // the server span's
 	upstreamID [8]byte // the last upstream attempt's, the upstream's parent
 }
@@ -146,49 +147,35 @@ func (in *Instance) Access(c *plugin.Ctx) error {
 // are sent: an unsampled one otherwise makes nothing more.
 func (in *Instance) begin(c *plugin.Ctx, propagate bool) *traceState {
 	h := c.Req.Header
-	var o outgoing
-	if len(in.s.extract) > 0 {
-		extract(h, in.s.extract, &o.spanContext)
+	var o tracing.SpanContext
+	if len(in.s.prop.Extract) > 0 {
+		tracing.Extract(h, in.s.prop.Extract, &o)
 	}
-	parent := o.spanContext
-	if !o.hasTrace() {
-		randomID(o.traceID[:])
+	parent := o
+	if !o.HasTrace() {
+		tracing.RandomID(o.TraceID[:])
 	}
-	sampled := in.sample(&parent, &o.traceID)
-	o.sampled = sampledNo
+	sampled := in.sample(&parent, &o.TraceID)
+	o.Sampled = tracing.SampledNo
 	if sampled {
-		o.sampled = sampledYes
+		o.Sampled = tracing.SampledYes
 	}
 	var rootID [8]byte
-	randomID(rootID[:])
-	randomID(o.spanID[:])
-	o.parentID = rootID
+	tracing.RandomID(rootID[:])
+	tracing.RandomID(o.SpanID[:])
+	o.ParentID = rootID
 	if propagate {
-		for _, k := range in.s.clear {
-			delete(h, k)
-		}
 		var buf [128]byte
-		for _, f := range in.s.inject {
-			if f == fmtPreserve {
-				f = parent.from
-				if f == fmtNone {
-					f = in.s.defaultFormat
-				}
-				if f == fmtB3 && parent.single {
-					f = fmtB3Single
-				}
-			}
-			o.inject(h, f, buf[:0])
-		}
+		in.s.prop.Propagate(h, &o, &parent, buf[:0])
 	}
 	if c.Record != nil {
-		c.Record.TraceID = hex.EncodeToString(o.traceID[:])
+		c.Record.TraceID = hex.EncodeToString(o.TraceID[:])
 	}
 	if !(sampled && in.q != nil) && in.logs == nil {
 		return nil
 	}
 	st := states.Get().(*traceState)
-	*st = traceState{sampled: sampled, parent: parent, traceID: o.traceID, rootID: rootID, upstreamID: o.spanID}
+	*st = traceState{Sampled: sampled, parent: parent, TraceID: o.TraceID, rootID: rootID, upstreamID: o.SpanID}
 	if c.Shared == nil {
 		c.Shared = make(map[string]any, 1)
 	}
@@ -198,11 +185,11 @@ func (in *Instance) begin(c *plugin.Ctx, propagate bool) *traceState {
 
 // sample is parent-based: a parent's decision is followed either way,
 // else the trace id decides against sampling_rate.
-func (in *Instance) sample(parent *spanContext, traceID *[16]byte) bool {
-	switch parent.sampled {
-	case sampledYes:
+func (in *Instance) sample(parent *tracing.SpanContext, traceID *[16]byte) bool {
+	switch parent.Sampled {
+	case tracing.SampledYes:
 		return true
-	case sampledNo:
+	case tracing.SampledNo:
 		return false
 	}
 	return in.all || binary.BigEndian.Uint64(traceID[8:])>>1 < in.bound
@@ -225,7 +212,7 @@ func (in *Instance) Log(c *plugin.Ctx) {
 		}
 	}
 	delete(c.Shared, Name)
-	if st.sampled && in.q != nil {
+	if st.Sampled && in.q != nil {
 		in.spans(c, st)
 	}
 	if in.logs != nil {

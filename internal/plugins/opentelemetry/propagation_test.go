@@ -26,7 +26,7 @@ func TestB3MultiRoundTrip(t *testing.T) {
 		"X-B3-Traceid": {"80f198ee56343ba864fe8b2a57d3eff7"}, "X-B3-Spanid": {"e457b5a2e4d86bd1"},
 		"X-B3-Parentspanid": {"05e3ac9a4f6e3b90"}, "X-B3-Sampled": {"1"},
 	})
-	if st == nil || hexs(st.parent.spanID[:]) != "e457b5a2e4d86bd1" {
+	if st == nil || hexs(st.parent.SpanID[:]) != "e457b5a2e4d86bd1" {
 		t.Fatalf("sampled parent not honoured or not extracted: %+v", st)
 	}
 	if got := out.Get("X-B3-Traceid"); got != "80f198ee56343ba864fe8b2a57d3eff7" || c.Record.TraceID != got {
@@ -72,7 +72,7 @@ func TestAWSXRayRoundTrip(t *testing.T) {
 	out, c, st := propagate(t, `sampling_rate: 0`, http.Header{
 		"X-Amzn-Trace-Id": {"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1;Lineage=a87bd80c:0"},
 	})
-	if st == nil || hexs(st.parent.spanID[:]) != "53995c3f42cd8ad8" {
+	if st == nil || hexs(st.parent.SpanID[:]) != "53995c3f42cd8ad8" {
 		t.Fatalf("not extracted: %+v", st)
 	}
 	if c.Record.TraceID != "5759e988bd862e3fe1be46a994272793" {
@@ -123,8 +123,8 @@ func TestJaegerOTGCPDatadogExtraction(t *testing.T) {
 			if st == nil {
 				t.Fatal("sampled flag not honoured")
 			}
-			if c.Record.TraceID != tc.trace || hexs(st.parent.spanID[:]) != tc.span {
-				t.Fatalf("extracted trace %s span %x", c.Record.TraceID, st.parent.spanID)
+			if c.Record.TraceID != tc.trace || hexs(st.parent.SpanID[:]) != tc.span {
+				t.Fatalf("extracted trace %s span %x", c.Record.TraceID, st.parent.SpanID)
 			}
 			if got, want := out.Get(tc.outName), tc.out(st); got != want {
 				t.Errorf("%s = %q, want %q", tc.outName, got, want)

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugin/tracing"
 	"github.com/turnpikegw/turnpike/internal/record"
 )
 
@@ -82,14 +83,14 @@ func (in *Instance) spans(c *plugin.Ctx, st *traceState) {
 		b = make([]byte, 0, size)
 	}
 
-	w := spanWriter{traceID: &st.traceID, parentID: &st.rootID, t0: t0}
+	w := spanWriter{traceID: &st.TraceID, parentID: &st.rootID, t0: t0}
 	var parentID [8]byte
 	flags := uint32(flagHasIsRemote | 1)
 	traceState := ""
-	if p := &st.parent; p.hasTrace() && p.spanID != ([8]byte{}) {
-		parentID, flags = p.spanID, flags|flagIsRemote
-		if p.state != "" {
-			ts, _ := trace.ParseTraceState(p.state)
+	if p := &st.parent; p.HasTrace() && p.SpanID != ([8]byte{}) {
+		parentID, flags = p.SpanID, flags|flagIsRemote
+		if p.State != "" {
+			ts, _ := trace.ParseTraceState(p.State)
 			traceState = ts.String()
 		}
 	}
@@ -123,7 +124,7 @@ func (in *Instance) spans(c *plugin.Ctx, st *traceState) {
 	}
 	for _, cl := range rec.Calls() {
 		var id [8]byte
-		randomID(id[:])
+		tracing.RandomID(id[:])
 		b, m = w.open(b, &id, w.parentID, flagHasIsRemote|1, "", cl.Kind, cl.Name, kindClient, cl.Start, cl.Start+cl.Duration)
 		if cl.Kind == "redis" {
 			b = appendStrAttr(b, fSpanAttributes, "db.system.name", "redis")
@@ -183,7 +184,7 @@ func (w *spanWriter) open(b []byte, id, parent *[8]byte, flags uint32, traceStat
 // child writes a span without attributes under the server span.
 func (w *spanWriter) child(b []byte, name, sub string, kind int, start, end time.Duration) []byte {
 	var id [8]byte
-	randomID(id[:])
+	tracing.RandomID(id[:])
 	b, m := w.open(b, &id, w.parentID, flagHasIsRemote|1, "", name, sub, kind, start, end)
 	return closeMsg(appendStatusUnset(b), m, fSSSpans)
 }
@@ -196,7 +197,7 @@ func (w *spanWriter) attempt(b []byte, rec *record.Record, j int, st *traceState
 		// The span the upstream was told is its parent.
 		id = st.upstreamID
 	} else {
-		randomID(id[:])
+		tracing.RandomID(id[:])
 	}
 	b, m := w.open(b, &id, w.parentID, flagHasIsRemote|1, "", spanBalancer, "", kindClient, a.Start, a.Start+attemptEnd(rec, a))
 	b = appendIntAttr(b, fSpanAttributes, "try_count", int64(j+1))

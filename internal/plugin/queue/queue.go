@@ -1,5 +1,5 @@
-// Package queue is the bounded queue the log plugins ship entries
-// through: entries are enqueued without blocking, sent in batches by one
+// Package queue is the bounded queue the log, metrics and tracing plugins
+// (http-log and its kin, statsd) ship entries through: entries are enqueued without blocking, sent in batches by one
 // goroutine, retried with exponential backoff, and dropped and counted
 // when the queue is full or a batch keeps failing.
 package queue

@@ -1,4 +1,4 @@
-package opentelemetry
+package tracing
 
 import (
 	"encoding/binary"
@@ -7,32 +7,32 @@ import (
 	"strings"
 )
 
-// format is a trace-context header format (Kong's propagation formats).
-type format uint8
+// Format is a trace-context header format (Kong's propagation formats).
+type Format uint8
 
 const (
-	fmtNone format = iota
-	fmtW3C
-	fmtB3 // multi-header X-B3-*; extraction also reads the single b3
-	fmtB3Single
-	fmtJaeger
-	fmtOT
-	fmtAWS
-	fmtGCP
-	fmtDatadog
-	// fmtPreserve, in inject only: the format the context was extracted
+	None Format = iota
+	W3C
+	B3 // multi-header X-B3-*; extraction also reads the single b3
+	B3Single
+	Jaeger
+	OT
+	AWS
+	GCP
+	Datadog
+	// Preserve, in inject only: the format the context was extracted
 	// from, else default_format.
-	fmtPreserve
+	Preserve
 )
 
-var formatNames = map[string]format{
-	"w3c": fmtW3C, "b3": fmtB3, "b3-single": fmtB3Single, "jaeger": fmtJaeger, "ot": fmtOT,
-	"aws": fmtAWS, "gcp": fmtGCP, "datadog": fmtDatadog,
+var FormatNames = map[string]Format{
+	"w3c": W3C, "b3": B3, "b3-single": B3Single, "jaeger": Jaeger, "ot": OT,
+	"aws": AWS, "gcp": GCP, "datadog": Datadog,
 }
 
-// kongExtractOrder is the order Kong tries formats in when propagation
+// KongExtractOrder is the order Kong tries formats in when propagation
 // is configured through the deprecated header_type (its default).
-var kongExtractOrder = []format{fmtB3, fmtW3C, fmtJaeger, fmtOT, fmtDatadog, fmtAWS, fmtGCP}
+var KongExtractOrder = []Format{B3, W3C, Jaeger, OT, Datadog, AWS, GCP}
 
 // Canonical header keys, read from and written to the header map
 // directly so that no lookup canonicalises (allocates).
@@ -55,28 +55,29 @@ const (
 	hDDParentID   = "X-Datadog-Parent-Id"
 	hDDPriority   = "X-Datadog-Sampling-Priority"
 	hDDOrigin     = "X-Datadog-Origin"
-	sampledYes    = 1
-	sampledNo     = -1
-	sampledUnsaid = 0
+	SampledYes    = 1
+	SampledNo     = -1
+	SampledUnsaid = 0
 )
 
-// spanContext is a trace context as a header carries it. Ids are kept
-// in Kong's sizes: a trace id of 8 bytes sits in the low half of traceID
-// (traceLen remembers it, so that formats allowing 64-bit ids send it
+// SpanContext is a trace context as a header carries it. Ids are kept
+// in Kong's sizes: a trace id of 8 bytes sits in the low half of TraceID
+// (TraceLen remembers it, so that formats allowing 64-bit ids send it
 // back as it came); a zero span id is none.
-type spanContext struct {
-	traceID  [16]byte
-	traceLen int // 0: no trace id
-	spanID   [8]byte
-	parentID [8]byte
-	sampled  int8 // sampledYes, sampledNo or sampledUnsaid
-	debug    bool // B3's debug flag
-	single   bool // B3 came in the single header
-	from     format
-	state    string // W3C tracestate as received
+type SpanContext struct {
+	TraceID  [16]byte
+	TraceLen int // 0: no trace id
+	SpanID   [8]byte
+	ParentID [8]byte
+	Sampled  int8 // SampledYes, SampledNo or SampledUnsaid
+	Debug    bool // B3's debug flag
+	Single   bool // B3 came in the single header
+	From     Format
+	State    string // W3C tracestate as received
 }
 
-func (sc *spanContext) hasTrace() bool { return sc.traceLen != 0 }
+// HasTrace reports whether a trace id was found.
+func (sc *SpanContext) HasTrace() bool { return sc.TraceLen != 0 }
 
 func first(h http.Header, key string) (string, bool) {
 	if vs := h[key]; len(vs) > 0 {
@@ -120,7 +121,7 @@ func unhex(c byte) (byte, bool) {
 }
 
 // decodeTraceID reads a trace id of 16 or 32 hex digits into sc.
-func (sc *spanContext) decodeTraceID(s string) bool {
+func (sc *SpanContext) decodeTraceID(s string) bool {
 	var id [16]byte
 	switch len(s) {
 	case 32:
@@ -134,44 +135,44 @@ func (sc *spanContext) decodeTraceID(s string) bool {
 	default:
 		return false
 	}
-	sc.traceID, sc.traceLen = id, len(s)/2
+	sc.TraceID, sc.TraceLen = id, len(s)/2
 	return true
 }
 
 // extract fills sc from the first of formats whose headers h carries;
 // false when none does.
-func extract(h http.Header, formats []format, sc *spanContext) bool {
+func Extract(h http.Header, formats []Format, sc *SpanContext) bool {
 	for _, f := range formats {
-		*sc = spanContext{}
+		*sc = SpanContext{}
 		var ok bool
 		switch f {
-		case fmtW3C:
+		case W3C:
 			ok = extractW3C(h, sc)
-		case fmtB3:
+		case B3:
 			ok = extractB3(h, sc)
-		case fmtJaeger:
+		case Jaeger:
 			ok = extractJaeger(h, sc)
-		case fmtOT:
+		case OT:
 			ok = extractOT(h, sc)
-		case fmtAWS:
+		case AWS:
 			ok = extractAWS(h, sc)
-		case fmtGCP:
+		case GCP:
 			ok = extractGCP(h, sc)
-		case fmtDatadog:
+		case Datadog:
 			ok = extractDatadog(h, sc)
 		}
 		if ok {
-			sc.from = f
+			sc.From = f
 			return true
 		}
 	}
-	*sc = spanContext{}
+	*sc = SpanContext{}
 	return false
 }
 
 // extractW3C reads traceparent (version 00, or a later one by its first
 // four fields) and tracestate.
-func extractW3C(h http.Header, sc *spanContext) bool {
+func extractW3C(h http.Header, sc *SpanContext) bool {
 	v, ok := first(h, hTraceparent)
 	if !ok || len(v) < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-' {
 		return false
@@ -181,15 +182,15 @@ func extractW3C(h http.Header, sc *spanContext) bool {
 		return false
 	}
 	var flags [1]byte
-	if !sc.decodeTraceID(v[3:35]) || !decodeID(sc.spanID[:], v[36:52]) || !decodeHexByte(flags[:], v[53:55]) {
+	if !sc.decodeTraceID(v[3:35]) || !decodeID(sc.SpanID[:], v[36:52]) || !decodeHexByte(flags[:], v[53:55]) {
 		return false
 	}
-	sc.sampled = sampledNo
+	sc.Sampled = SampledNo
 	if flags[0]&1 == 1 {
-		sc.sampled = sampledYes
+		sc.Sampled = SampledYes
 	}
 	if vs := h[hTracestate]; len(vs) > 0 {
-		sc.state = strings.Join(vs, ",")
+		sc.State = strings.Join(vs, ",")
 	}
 	return true
 }
@@ -204,7 +205,7 @@ func decodeHexByte(dst []byte, s string) bool {
 
 // extractB3 reads the single b3 header, completed by the multi-header
 // form as Kong does (the single header's values win).
-func extractB3(h http.Header, sc *spanContext) bool {
+func extractB3(h http.Header, sc *SpanContext) bool {
 	single, hasSingle := first(h, hB3)
 	any := hasSingle
 	for _, k := range [...]string{hB3TraceID, hB3SpanID, hB3ParentID, hB3Sampled, hB3Flags} {
@@ -216,27 +217,27 @@ func extractB3(h http.Header, sc *spanContext) bool {
 		return false
 	}
 	if hasSingle {
-		sc.single = true
+		sc.Single = true
 		readB3Single(single, sc)
 	}
-	if sc.sampled == sampledUnsaid {
+	if sc.Sampled == SampledUnsaid {
 		switch v, _ := first(h, hB3Sampled); v {
 		case "1", "true":
-			sc.sampled = sampledYes
+			sc.Sampled = SampledYes
 		case "0", "false":
-			sc.sampled = sampledNo
+			sc.Sampled = SampledNo
 		}
 	}
 	if v, _ := first(h, hB3Flags); v == "1" {
-		sc.debug, sc.sampled = true, sampledYes
+		sc.Debug, sc.Sampled = true, SampledYes
 	}
-	if !sc.hasTrace() {
+	if !sc.HasTrace() {
 		tid, _ := first(h, hB3TraceID)
 		sid, _ := first(h, hB3SpanID)
 		pid, hasPid := first(h, hB3ParentID)
-		var t spanContext
-		if t.decodeTraceID(tid) && decodeID(t.spanID[:], sid) && (!hasPid || decodeID(t.parentID[:], pid)) {
-			sc.traceID, sc.traceLen, sc.spanID, sc.parentID = t.traceID, t.traceLen, t.spanID, t.parentID
+		var t SpanContext
+		if t.decodeTraceID(tid) && decodeID(t.SpanID[:], sid) && (!hasPid || decodeID(t.ParentID[:], pid)) {
+			sc.TraceID, sc.TraceLen, sc.SpanID, sc.ParentID = t.TraceID, t.TraceLen, t.SpanID, t.ParentID
 		}
 	}
 	return true
@@ -244,16 +245,16 @@ func extractB3(h http.Header, sc *spanContext) bool {
 
 // readB3Single parses b3: {trace}-{span}[-{sampled}[-{parent}]], or just
 // a sampling state (1, 0, d).
-func readB3Single(v string, sc *spanContext) {
+func readB3Single(v string, sc *SpanContext) {
 	switch v {
 	case "1":
-		sc.sampled = sampledYes
+		sc.Sampled = SampledYes
 		return
 	case "d":
-		sc.sampled, sc.debug = sampledYes, true
+		sc.Sampled, sc.Debug = SampledYes, true
 		return
 	case "0":
-		sc.sampled = sampledNo
+		sc.Sampled = SampledNo
 		return
 	}
 	parts := [4]string{}
@@ -271,8 +272,8 @@ func readB3Single(v string, sc *spanContext) {
 			return // too many fields
 		}
 	}
-	var t spanContext
-	if n < 2 || !t.decodeTraceID(parts[0]) || !decodeID(t.spanID[:], parts[1]) {
+	var t SpanContext
+	if n < 2 || !t.decodeTraceID(parts[0]) || !decodeID(t.SpanID[:], parts[1]) {
 		return
 	}
 	sampled, parent := parts[2], parts[3]
@@ -281,25 +282,25 @@ func readB3Single(v string, sc *spanContext) {
 	}
 	switch sampled {
 	case "1":
-		t.sampled = sampledYes
+		t.Sampled = SampledYes
 	case "d":
-		t.sampled, t.debug = sampledYes, true
+		t.Sampled, t.Debug = SampledYes, true
 	case "0":
-		t.sampled = sampledNo
+		t.Sampled = SampledNo
 	case "":
 	default:
 		return
 	}
-	if n == 4 && !decodeID(t.parentID[:], parent) {
+	if n == 4 && !decodeID(t.ParentID[:], parent) {
 		return
 	}
-	t.single = true
+	t.Single = true
 	*sc = t
 }
 
 // extractJaeger reads uber-trace-id: {trace}:{span}:{parent}:{flags},
 // ids of up to 32 and 16 hex digits (Jaeger drops leading zeros).
-func extractJaeger(h http.Header, sc *spanContext) bool {
+func extractJaeger(h http.Header, sc *SpanContext) bool {
 	v, ok := first(h, hJaeger)
 	if !ok {
 		return false
@@ -315,27 +316,27 @@ func extractJaeger(h http.Header, sc *spanContext) bool {
 	default:
 		tid = strings.Repeat("0", 32-len(tid)) + tid
 	}
-	if !sc.decodeTraceID(tid) || !decodeID(sc.spanID[:], strings.Repeat("0", 16-len(f[1]))+f[1]) {
-		*sc = spanContext{}
+	if !sc.decodeTraceID(tid) || !decodeID(sc.SpanID[:], strings.Repeat("0", 16-len(f[1]))+f[1]) {
+		*sc = SpanContext{}
 		return false
 	}
 	if len(f[2]) == 16 {
-		decodeID(sc.parentID[:], f[2])
+		decodeID(sc.ParentID[:], f[2])
 	}
 	flags, err := strconv.ParseUint(f[3], 16, 8)
 	if err != nil {
-		*sc = spanContext{}
+		*sc = SpanContext{}
 		return false
 	}
-	sc.sampled = sampledNo
+	sc.Sampled = SampledNo
 	if flags&1 == 1 {
-		sc.sampled = sampledYes
+		sc.Sampled = SampledYes
 	}
 	return true
 }
 
 // extractOT reads the ot-tracer-* headers.
-func extractOT(h http.Header, sc *spanContext) bool {
+func extractOT(h http.Header, sc *SpanContext) bool {
 	tid, hasT := first(h, hOTTraceID)
 	sid, hasS := first(h, hOTSpanID)
 	smp, hasSmp := first(h, hOTSampled)
@@ -344,25 +345,25 @@ func extractOT(h http.Header, sc *spanContext) bool {
 	}
 	switch smp {
 	case "1", "true":
-		sc.sampled = sampledYes
+		sc.Sampled = SampledYes
 	case "0", "false":
-		sc.sampled = sampledNo
+		sc.Sampled = SampledNo
 	}
-	var t spanContext
-	if t.decodeTraceID(tid) && decodeID(t.spanID[:], sid) {
-		sc.traceID, sc.traceLen, sc.spanID = t.traceID, t.traceLen, t.spanID
+	var t SpanContext
+	if t.decodeTraceID(tid) && decodeID(t.SpanID[:], sid) {
+		sc.TraceID, sc.TraceLen, sc.SpanID = t.TraceID, t.TraceLen, t.SpanID
 	}
 	return true
 }
 
 // extractAWS reads X-Amzn-Trace-Id: Root=1-{8 hex}-{24 hex};Parent={16
 // hex};Sampled={0|1}, in any order, other keys ignored.
-func extractAWS(h http.Header, sc *spanContext) bool {
+func extractAWS(h http.Header, sc *SpanContext) bool {
 	v, ok := first(h, hAWS)
 	if !ok {
 		return false
 	}
-	var t spanContext
+	var t SpanContext
 	for v != "" {
 		var kv string
 		kv, v, _ = strings.Cut(v, ";")
@@ -374,15 +375,15 @@ func extractAWS(h http.Header, sc *spanContext) bool {
 				return false
 			}
 		case "Parent":
-			if !decodeID(t.spanID[:], val) {
+			if !decodeID(t.SpanID[:], val) {
 				return false
 			}
 		case "Sampled":
 			switch val {
 			case "1":
-				t.sampled = sampledYes
+				t.Sampled = SampledYes
 			case "0":
-				t.sampled = sampledNo
+				t.Sampled = SampledNo
 			default:
 				return false
 			}
@@ -393,7 +394,7 @@ func extractAWS(h http.Header, sc *spanContext) bool {
 }
 
 // extractGCP reads X-Cloud-Trace-Context: {32 hex}/{decimal span}[;o={flag}].
-func extractGCP(h http.Header, sc *spanContext) bool {
+func extractGCP(h http.Header, sc *SpanContext) bool {
 	v, ok := first(h, hGCP)
 	if !ok {
 		return false
@@ -408,25 +409,25 @@ func extractGCP(h http.Header, sc *spanContext) bool {
 	}
 	n, err := strconv.ParseUint(sid, 10, 64)
 	if err != nil || !sc.decodeTraceID(tid) {
-		*sc = spanContext{}
+		*sc = SpanContext{}
 		return false
 	}
-	binary.BigEndian.PutUint64(sc.spanID[:], n)
-	sc.sampled = sampledNo
+	binary.BigEndian.PutUint64(sc.SpanID[:], n)
+	sc.Sampled = SampledNo
 	if hasOpt {
 		if len(opt) != 3 || opt[:2] != "o=" || opt[2] < '0' || opt[2] > '9' {
-			*sc = spanContext{}
+			*sc = SpanContext{}
 			return false
 		}
 		if opt[2] == '1' {
-			sc.sampled = sampledYes
+			sc.Sampled = SampledYes
 		}
 	}
 	return true
 }
 
 // extractDatadog reads the x-datadog-* headers (decimal 64-bit ids).
-func extractDatadog(h http.Header, sc *spanContext) bool {
+func extractDatadog(h http.Header, sc *SpanContext) bool {
 	tid, hasT := first(h, hDDTraceID)
 	pid, hasP := first(h, hDDParentID)
 	prio, hasPrio := first(h, hDDPriority)
@@ -437,18 +438,18 @@ func extractDatadog(h http.Header, sc *spanContext) bool {
 	}
 	if hasPrio {
 		if n, err := strconv.ParseInt(prio, 10, 64); err == nil {
-			sc.sampled = sampledNo
+			sc.Sampled = SampledNo
 			if n > 0 {
-				sc.sampled = sampledYes
+				sc.Sampled = SampledYes
 			}
 		}
 	}
 	t, err1 := strconv.ParseUint(tid, 10, 64)
 	p, err2 := strconv.ParseUint(pid, 10, 64)
 	if err1 == nil && err2 == nil && t != 0 && p != 0 {
-		binary.BigEndian.PutUint64(sc.traceID[8:], t)
-		sc.traceLen = 8
-		binary.BigEndian.PutUint64(sc.spanID[:], p)
+		binary.BigEndian.PutUint64(sc.TraceID[8:], t)
+		sc.TraceLen = 8
+		binary.BigEndian.PutUint64(sc.SpanID[:], p)
 	}
 	return true
 }
