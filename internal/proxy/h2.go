@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/turnpikegw/turnpike/internal/h2up"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/transcode"
 )
@@ -19,12 +20,14 @@ import (
 // h2Client keeps track of the HTTP/2 transports of grpc/grpcs services.
 // Each service brings its own (snapshot.Service.H2: its TLS settings,
 // connect_timeout and write_timeout, shared between services with equal
-// settings and carried over by reloads that leave them unchanged).
+// settings and carried over by reloads that leave them unchanged), and
+// beside it a lean client (h2up) with the same settings, which carries
+// the requests whose whole body is in hand.
 type h2Client struct {
 	// seen holds every service transport that carried a request (as
-	// *http.Transport keys), so that close reaches them and a reload's
-	// replaced ones lose their idle connections early; mu serialises
-	// the sweeps.
+	// *http.Transport keys, their lean clients as values), so that close
+	// reaches them and a reload's replaced ones lose their idle
+	// connections early; mu serialises the sweeps.
 	seen sync.Map
 	mu   sync.Mutex
 }
@@ -32,10 +35,15 @@ type h2Client struct {
 func newH2Client() *h2Client { return &h2Client{} }
 
 func (c *h2Client) close() {
-	c.seen.Range(func(k, _ any) bool {
-		k.(*http.Transport).CloseIdleConnections()
+	c.seen.Range(func(k, v any) bool {
+		closeIdle(k, v)
 		return true
 	})
+}
+
+func closeIdle(tr, lean any) {
+	tr.(*http.Transport).CloseIdleConnections()
+	lean.(*h2up.Client).CloseIdle()
 }
 
 // h2Transport returns the transport for svc. The first time a service
@@ -44,17 +52,19 @@ func (c *h2Client) close() {
 // uses are closed. A transport still used by requests of an older
 // snapshot keeps its busy connections, and whatever is left idle ends
 // with its IdleConnTimeout anyway.
-func (h *Handler) h2Transport(svc *snapshot.Service) *http.Transport {
+func (h *Handler) h2Transport(svc *snapshot.Service) (*http.Transport, *h2up.Client) {
 	tr := svc.H2
 	c := h.h2
-	if _, ok := c.seen.Load(tr); ok {
-		return tr
+	if v, ok := c.seen.Load(tr); ok {
+		return tr, v.(*h2up.Client)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, loaded := c.seen.LoadOrStore(tr, struct{}{}); loaded {
-		return tr
+	if v, ok := c.seen.Load(tr); ok {
+		return tr, v.(*h2up.Client)
 	}
+	lc := newLean(tr, svc)
+	c.seen.Store(tr, lc)
 	inUse := map[*http.Transport]bool{tr: true}
 	if snap := h.snap.Load(); snap != nil {
 		for _, s := range snap.Services {
@@ -63,14 +73,14 @@ func (h *Handler) h2Transport(svc *snapshot.Service) *http.Transport {
 			}
 		}
 	}
-	c.seen.Range(func(k, _ any) bool {
+	c.seen.Range(func(k, v any) bool {
 		if old := k.(*http.Transport); !inUse[old] {
 			c.seen.Delete(old)
-			old.CloseIdleConnections()
+			closeIdle(old, v)
 		}
 		return true
 	})
-	return tr
+	return tr, lc
 }
 
 // h2Transport carries gRPC (HTTP/2) requests through the service's
@@ -101,11 +111,40 @@ func (h2Transport) prepare(h *Handler, x *exchange) bool {
 // roundTrip sends the request and waits for the response head, for at
 // most the service's read_timeout; a gRPC stream may then run as long as
 // both sides keep it open. The target counts the request in flight until
-// the stream ends.
+// the stream ends. A request whose whole body can be in hand goes through
+// the lean client; the others, and those it leaves, through net/http.
 func (h2Transport) roundTrip(h *Handler, x *exchange, a *attempt, _ time.Duration) (int, retryFailure, error) {
+	tr, lc := h.h2Transport(x.svc)
+	resp, handled, err := h.leanRoundTrip(x, a, lc)
+	x.cancel = noCancel
+	if !handled {
+		resp, x.cancel, err = netRoundTrip(x, a, tr)
+	}
+	if err != nil {
+		if h2DialFailed(err) {
+			return 0, failConnect, err
+		}
+		return 0, failureKind(err), err
+	}
+	a.head()
+	x.resp = resp
+	hdr := x.w.Header()
+	for k, vs := range resp.Header {
+		if isHopByHop(k) {
+			continue
+		}
+		hdr[k] = vs
+	}
+	if resp.ContentLength >= 0 && resp.Header.Get("Content-Length") == "" && len(resp.Trailer) == 0 {
+		hdr.Del("Content-Length")
+	}
+	return resp.StatusCode, 0, nil
+}
+
+// netRoundTrip makes attempt a through net/http's transport tr.
+func netRoundTrip(x *exchange, a *attempt, tr *http.Transport) (*http.Response, context.CancelFunc, error) {
 	r, svc := x.st.Req, x.svc
 	c := &x.st.Ctx
-	tr := h.h2Transport(svc)
 	scheme := "http"
 	if svc.Scheme == "https" {
 		scheme = "https"
@@ -121,7 +160,10 @@ func (h2Transport) roundTrip(h *Handler, x *exchange, a *attempt, _ time.Duratio
 		Host:          upstreamHost(c, x.st.route, svc),
 		Trailer:       r.Trailer,
 	}
-	if x.h2body != nil {
+	switch {
+	case x.leanReq != nil:
+		out.Body = x.leanFallback()
+	case x.h2body != nil:
 		out.Body = x.h2body
 	}
 	out = out.WithContext(ctx)
@@ -137,24 +179,9 @@ func (h2Transport) roundTrip(h *Handler, x *exchange, a *attempt, _ time.Duratio
 			err = context.DeadlineExceeded
 		}
 		cancel()
-		if h2DialFailed(err) {
-			return 0, failConnect, err
-		}
-		return 0, failureKind(err), err
+		return nil, nil, err
 	}
-	a.head()
-	x.resp, x.cancel = resp, cancel
-	hdr := x.w.Header()
-	for k, vs := range resp.Header {
-		if isHopByHop(k) {
-			continue
-		}
-		hdr[k] = vs
-	}
-	if resp.ContentLength >= 0 && resp.Header.Get("Content-Length") == "" && len(resp.Trailer) == 0 {
-		hdr.Del("Content-Length")
-	}
-	return resp.StatusCode, 0, nil
+	return resp, cancel, nil
 }
 
 // headTimeout is how long to wait for the response head: read_timeout,
@@ -239,6 +266,10 @@ func (b *h2Body) Close() error {
 // h2DialFailed reports an error of the connection set-up (dial or TLS
 // handshake), before anything of the request reached the upstream.
 func h2DialFailed(err error) bool {
+	var de *h2up.DialError
+	if errors.As(err, &de) {
+		return true
+	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Op == "dial" {
 		return true

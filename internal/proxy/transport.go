@@ -70,6 +70,10 @@ type exchange struct {
 	upgrade string  // the protocol a tunnel asks for
 	h2body  *h2Body
 	counted h2Response
+	// A request body the lean HTTP/2 client read (in buf), whether the
+	// request is one it takes, and whether that was looked at yet.
+	leanReq          []byte
+	leanOK, leanDone bool
 }
 
 // forward proxies the request (st.Req, to st.svc) over t,
