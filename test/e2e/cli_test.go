@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"io"
@@ -271,6 +272,17 @@ func TestDemo(t *testing.T) {
 	}
 	if strings.Join(cached, ",") != "Miss,Hit" || bodies[0] != bodies[1] {
 		t.Errorf("demo products cache: X-Cache-Status %v, bodies %q", cached, bodies)
+	}
+	// The listing is compressed for a client that asks (a cache hit too).
+	zreq, _ := http.NewRequest(http.MethodGet, base+"/v1/products", nil)
+	zreq.Header.Set("Accept-Encoding", "gzip")
+	zresp, zbody := gwtest.Do(t, zreq)
+	if zresp.Header.Get("Content-Encoding") != "gzip" {
+		t.Errorf("demo products: Content-Encoding %q, want gzip", zresp.Header.Get("Content-Encoding"))
+	} else if zr, err := gzip.NewReader(strings.NewReader(zbody)); err != nil {
+		t.Errorf("demo products: %v", err)
+	} else if plain, _ := io.ReadAll(zr); string(plain) != bodies[0] {
+		t.Errorf("demo products: decompressed %q, want %q", plain, bodies[0])
 	}
 	// The printed orders loop: 5 a minute per consumer, then 429. A minute
 	// boundary in between restarts the count, so the loop runs until the
