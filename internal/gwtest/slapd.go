@@ -1,6 +1,7 @@
 package gwtest
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -225,7 +226,43 @@ func (s *Slapd) Restart() {
 
 // Pause freezes the server (SIGSTOP): connections are accepted by the
 // kernel but nothing is answered, as with a hung directory.
-func (s *Slapd) Pause() { s.signal(syscall.SIGSTOP) }
+func (s *Slapd) Pause() {
+	s.t.Helper()
+	s.signal(syscall.SIGSTOP)
+	// The signal is delivered asynchronously: wait until every thread of
+	// the server is stopped, or a request sent next may still be answered.
+	s.mu.Lock()
+	pid := s.cmd.Process.Pid
+	s.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for !stopped(pid) {
+		if time.Now().After(deadline) {
+			s.t.Fatal("slapd did not stop within 5 s of SIGSTOP")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// stopped reports whether every thread of process pid is stopped (state
+// T in /proc).
+func stopped(pid int) bool {
+	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + task.Name() + "/stat")
+		if err != nil {
+			return false
+		}
+		// The state follows the command name, which is in parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
+}
 
 // Resume lets a paused server run again (SIGCONT).
 func (s *Slapd) Resume() { s.signal(syscall.SIGCONT) }
