@@ -135,6 +135,9 @@ func (c *Client) RoundTrip(ctx context.Context, r *Request) (*http.Response, err
 			return nil, err
 		}
 		st, err := cn.send(ctx, r)
+		if err == errRefused && i < maxRefusedResends {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

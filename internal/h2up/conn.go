@@ -64,13 +64,14 @@ type conn struct {
 	idleTimer  *time.Timer
 
 	settings chan struct{} // closed by the server's first SETTINGS
+	closed   chan struct{} // closed by close
 	gotFirst bool
 	canon    map[string]string // lowercase response header name -> canonical (read loop only)
 }
 
 func newConn(c *Client, nc net.Conn, addr string) *conn {
 	cn := &conn{c: c, addr: addr, nc: nc, streams: map[uint32]*stream{}, nextID: 1, maxStreams: maxStreamsCap,
-		sendWindow: 65535, recvWindow: connWindow, initWindow: 65535, maxFrame: frameSize, settings: make(chan struct{}),
+		sendWindow: 65535, recvWindow: connWindow, initWindow: 65535, maxFrame: frameSize, settings: make(chan struct{}), closed: make(chan struct{}),
 		lower: map[string]string{}, canon: map[string]string{}}
 	cn.rd = http2.NewFramer(nil, bufio.NewReaderSize(nc, 32<<10))
 	cn.rd.SetMaxReadFrameSize(frameSize)
@@ -108,6 +109,12 @@ func (cn *conn) start(ctx context.Context) error {
 	select {
 	case <-cn.settings:
 		return nil
+	case <-cn.closed:
+		// The server hung up (or sent garbage) before its SETTINGS.
+		cn.mu.Lock()
+		err := cn.err
+		cn.mu.Unlock()
+		return fmt.Errorf("before the server's SETTINGS: %w", err)
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for the server's SETTINGS: %w", ctx.Err())
 	}
@@ -131,7 +138,7 @@ func (cn *conn) flush() error {
 func (cn *conn) reserve() bool {
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
-	if cn.err != nil || cn.goAway || cn.reserved >= cn.maxStreams || cn.nextID >= math.MaxInt32-2 {
+	if cn.err != nil || cn.goAway || cn.reserved >= cn.maxStreams || int64(cn.nextID)+2*int64(cn.reserved+1) >= math.MaxInt32 {
 		return false
 	}
 	cn.reserved++
@@ -190,6 +197,7 @@ func (cn *conn) close(err error) {
 		return
 	}
 	cn.err = err
+	close(cn.closed)
 	streams := cn.streams
 	cn.streams = map[uint32]*stream{}
 	if cn.idleTimer != nil {
@@ -210,6 +218,13 @@ func (cn *conn) send(ctx context.Context, r *Request) (*stream, error) {
 	defer cn.wmu.Unlock()
 	n := int64(len(r.Body))
 	cn.mu.Lock()
+	if cn.goAway || cn.err == errClosedIdle {
+		// GOAWAY, or the idle close, came after the slot was reserved:
+		// nothing was sent, another connection takes the request.
+		cn.mu.Unlock()
+		cn.release()
+		return nil, errRefused
+	}
 	if cn.err != nil || n > cn.initWindow || n > cn.sendWindow {
 		err := cn.err
 		cn.mu.Unlock()
@@ -226,8 +241,13 @@ func (cn *conn) send(ctx context.Context, r *Request) (*stream, error) {
 		return nil, err
 	}
 	cn.mu.Lock()
-	if cn.err != nil {
+	if cn.goAway || cn.err != nil {
+		// The block just encoded is never sent: the connection takes no
+		// new stream any more, so its encoder is not used again.
 		err := cn.err
+		if cn.goAway || err == errClosedIdle {
+			err = errRefused
+		}
 		cn.mu.Unlock()
 		cn.release()
 		return nil, err

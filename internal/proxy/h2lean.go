@@ -101,9 +101,12 @@ func (h *Handler) leanRoundTrip(x *exchange, a *attempt, lc *h2up.Client) (resp 
 }
 
 // leanFallback is the body net/http sends for a request whose body the
-// lean client read but did not send.
+// lean client read but did not send: a copy, since net/http may go on
+// writing it from its own goroutine after the head came, while the pooled
+// buffer it was read into carries the response (and, after the handler,
+// another request).
 func (x *exchange) leanFallback() io.ReadCloser {
-	return io.NopCloser(bytes.NewReader(x.leanReq))
+	return io.NopCloser(bytes.NewReader(bytes.Clone(x.leanReq)))
 }
 
 // noCancel is the cancel of a lean stream: closing its body ends it.
