@@ -161,6 +161,15 @@ func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 	if !ok || !in.validParams(&p) {
 		return in.unauthorized(msgNotValid)
 	}
+	// When the signature covers a date, the fresh date must be a signed
+	// one: else a captured request replays forever with a new unsigned
+	// X-Date or Date beside its old signed one (Kong takes either). A
+	// signature that covers no date has no replay bound in Kong or here
+	// (enforce_headers: [date] requires one).
+	signsXDate, signsDate := p.coversHeader("x-date"), p.coversHeader("date")
+	if (signsXDate || signsDate) && !(signsXDate && in.dateWithinSkew(h, "X-Date", now)) && !(signsDate && in.dateWithinSkew(h, "Date", now)) {
+		return in.unauthorized(msgNoDate)
+	}
 
 	cred := in.lookup(c, p.username)
 	if cred == nil {

@@ -153,6 +153,34 @@ func (p *params) signs(name string) bool {
 	}
 }
 
+// coversHeader reports whether the signature covers the request header
+// name (lower case), spelt as header() reads a signed name: any case, '_'
+// for '-'.
+func (p *params) coversHeader(name string) bool {
+	for rest := p.headers; ; {
+		h, after, more := strings.Cut(rest, " ")
+		if len(h) == len(name) {
+			same := true
+			for i := 0; i < len(h) && same; i++ {
+				c := h[i]
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				} else if c == '_' {
+					c = '-'
+				}
+				same = c == name[i]
+			}
+			if same {
+				return true
+			}
+		}
+		if !more {
+			return false
+		}
+		rest = after
+	}
+}
+
 // maxSignature is the largest digest (SHA-512).
 const maxSignature = sha512.Size
 
@@ -205,40 +233,42 @@ func verifySignature(r *http.Request, p *params, st *state) bool {
 // has; for "@request-target", "@request-target: " and the lower-cased
 // method, a space and the request URI; for "request-line", the request
 // line as the client sent it with the version as "HTTP/1.1", "HTTP/2.0";
-// and "name:" for any other name. A header the request has wins over the
-// two special names, as in Kong. ok is false past maxSigningString.
+// and "name:" for any other name. The two special names are always the
+// request's own: Kong lets a header named Request-Line stand for the
+// request line, which would let a captured signature be replayed to any
+// method and path.
 func appendSigningString(b []byte, r *http.Request, names string) ([]byte, bool) {
 	for rest, i := names, 0; ; i++ {
 		name, after, more := strings.Cut(rest, " ")
 		if i > 0 {
 			b = append(b, '\n')
 		}
-		if v, ok := header(r, name); ok {
-			b = append(b, name...)
-			b = append(b, ": "...)
-			b = append(b, v...)
-		} else {
-			switch name {
-			case "@request-target":
-				b = append(b, "@request-target: "...)
-				for j := 0; j < len(r.Method); j++ {
-					c := r.Method[j]
-					if 'A' <= c && c <= 'Z' {
-						c += 'a' - 'A'
-					}
-					b = append(b, c)
+		switch name {
+		case "@request-target":
+			b = append(b, "@request-target: "...)
+			for j := 0; j < len(r.Method); j++ {
+				c := r.Method[j]
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
 				}
-				b = append(b, ' ')
-				b = append(b, r.RequestURI...)
-			case "request-line":
-				b = append(b, r.Method...)
-				b = append(b, ' ')
-				b = append(b, r.RequestURI...)
-				b = append(b, " HTTP/"...)
-				b = strconv.AppendInt(b, int64(r.ProtoMajor), 10)
-				b = append(b, '.')
-				b = strconv.AppendInt(b, int64(r.ProtoMinor), 10)
-			default:
+				b = append(b, c)
+			}
+			b = append(b, ' ')
+			b = append(b, r.RequestURI...)
+		case "request-line":
+			b = append(b, r.Method...)
+			b = append(b, ' ')
+			b = append(b, r.RequestURI...)
+			b = append(b, " HTTP/"...)
+			b = strconv.AppendInt(b, int64(r.ProtoMajor), 10)
+			b = append(b, '.')
+			b = strconv.AppendInt(b, int64(r.ProtoMinor), 10)
+		default:
+			if v, ok := header(r, name); ok {
+				b = append(b, name...)
+				b = append(b, ": "...)
+				b = append(b, v...)
+			} else {
 				b = append(b, name...)
 				b = append(b, ':')
 			}
