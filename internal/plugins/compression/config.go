@@ -145,11 +145,11 @@ func compile(c *Config) (*settings, error) {
 		}
 		s.levels[l.k] = l.v
 	}
-	if c.DecompressMaxSize < 1 {
-		bad("decompress_max_size", "value must be greater than 0")
+	if c.DecompressMaxSize < 1 || c.DecompressMaxSize > 1<<40 {
+		bad("decompress_max_size", "value should be between 1 and 1099511627776")
 	}
-	if c.DecompressMaxRatio < 1 {
-		bad("decompress_max_ratio", "value must be greater than 0")
+	if c.DecompressMaxRatio < 1 || c.DecompressMaxRatio > 1<<20 {
+		bad("decompress_max_ratio", "value should be between 1 and 1048576")
 	}
 	if len(errs) > 0 {
 		return nil, errs

@@ -106,8 +106,8 @@ func TestConfigRefuses(t *testing.T) {
 			}},
 		{"limits", func(c *Config) { c.DecompressMaxSize, c.DecompressMaxRatio = 0, -3 },
 			plugin.Errors{
-				{Path: "decompress_max_size", Message: "value must be greater than 0"},
-				{Path: "decompress_max_ratio", Message: "value must be greater than 0"},
+				{Path: "decompress_max_size", Message: "value should be between 1 and 1099511627776"},
+				{Path: "decompress_max_ratio", Message: "value should be between 1 and 1048576"},
 			}},
 	} {
 		_, err := build(t, tc.set)

@@ -129,6 +129,9 @@ func (d *decompressing) Log(c *plugin.Ctx) {
 // the first Read and given back, with the slot, at the end or in the log
 // phase.
 type decodedBody struct {
+	// mu: net/http's HTTP/2 client reads a request body from its own
+	// goroutine, which may still be in Read when the log phase releases.
+	mu       sync.Mutex
 	src      io.ReadCloser
 	pools    *decoders
 	k        coding
@@ -141,6 +144,8 @@ type decodedBody struct {
 }
 
 func (b *decodedBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.err != nil {
 		return 0, b.err
 	}
@@ -185,12 +190,20 @@ func (e *decodeError) Error() string { return e.s }
 // fail ends the body with err and gives the decoder back.
 func (b *decodedBody) fail(err error) error {
 	b.err = err
-	b.release()
+	b.releaseLocked()
 	return err
 }
 
-// release gives back the decoder and the slot, once.
+// release gives back the decoder and the slot, once (the log phase's
+// call, which Read does not hold the lock for).
 func (b *decodedBody) release() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.releaseLocked()
+}
+
+// releaseLocked is release with mu held.
+func (b *decodedBody) releaseLocked() {
 	if b.released {
 		return
 	}

@@ -107,7 +107,7 @@ func TestRequestBombStopsAtLimit(t *testing.T) {
 	for name, tc := range map[string]struct {
 		set func(*Config)
 	}{
-		"size":  {func(c *Config) { c.DecompressMaxRatio = 1 << 40 }},
+		"size":  {func(c *Config) { c.DecompressMaxRatio = 1 << 20 }},
 		"ratio": {func(c *Config) { c.DecompressMaxSize = 1 << 40 }},
 	} {
 		d := decompressor(t, tc.set)
