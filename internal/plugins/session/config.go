@@ -148,8 +148,13 @@ func (c *Config) validate() plugin.Errors {
 		{"absolute_timeout", c.AbsoluteTimeout}, {"stale_ttl", c.StaleTTL},
 		{"remember_rolling_timeout", c.RememberRollingTimeout}, {"remember_absolute_timeout", c.RememberAbsoluteTimeout},
 	} {
-		if t.v < 0 {
+		switch {
+		case t.v < 0:
 			add(t.path, "value must be at least 0 (0 turns the timeout off)")
+		case t.v > 0 && t.v < 1:
+			// Timeouts count whole seconds: a fraction would turn into 0,
+			// which turns the timeout off.
+			add(t.path, "value must be 0 (off) or at least 1 second")
 		}
 	}
 	oneOf("cookie_same_site", c.CookieSameSite, sameSites)

@@ -83,6 +83,8 @@ func TestValidation(t *testing.T) {
 		}},
 		{name: "negative timeout", set: func(c *Config) { c.IdlingTimeout = -1 },
 			want: plugin.Errors{{Path: "idling_timeout", Message: "value must be at least 0 (0 turns the timeout off)"}}},
+		{name: "fractional timeout", set: func(c *Config) { c.RollingTimeout = 0.5 },
+			want: plugin.Errors{{Path: "rolling_timeout", Message: "value must be 0 (off) or at least 1 second"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
