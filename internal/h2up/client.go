@@ -91,7 +91,7 @@ type Client struct {
 // arriving meanwhile wait for instead of dialling their own.
 type pool struct {
 	conns   []*conn
-	dialing chan struct{}
+	dialing *dialing
 }
 
 // New returns a client with cfg.
@@ -195,17 +195,23 @@ func (c *Client) conn(ctx context.Context, addr string) (*conn, error) {
 			c.mu.Unlock()
 			return got, nil
 		}
-		if wait := p.dialing; wait != nil {
+		if d := p.dialing; d != nil {
 			c.mu.Unlock()
 			select {
-			case <-wait:
+			case <-d.done:
+				if d.err != nil && !errors.Is(d.err, context.Canceled) {
+					// The dial this call waited for failed (not because its
+					// own caller left): the same answer, rather than a dial
+					// of its own after it.
+					return nil, d.err
+				}
 				continue
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
 		}
-		done := make(chan struct{})
-		p.dialing = done
+		d := &dialing{done: make(chan struct{})}
+		p.dialing = d
 		c.mu.Unlock()
 		cn, err := c.dial(ctx, addr)
 		c.mu.Lock()
@@ -213,14 +219,22 @@ func (c *Client) conn(ctx context.Context, addr string) (*conn, error) {
 		if err == nil {
 			p.conns = append(p.conns, cn)
 		}
+		d.err = err
 		c.mu.Unlock()
-		close(done)
+		close(d.done)
 		if err == nil && !cn.reserve() {
 			// The server allows no stream yet: net/http waits for one.
 			return nil, ErrUnsupported
 		}
 		return cn, err
 	}
+}
+
+// dialing is a dial under way to one address; err is set before done is
+// closed.
+type dialing struct {
+	done chan struct{}
+	err  error
 }
 
 // dial connects to addr, sends the preface and waits for the server's
