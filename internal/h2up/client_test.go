@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,6 +187,38 @@ func TestDialErrorIsMarked(t *testing.T) {
 	var de *DialError
 	if !errors.As(err, &de) {
 		t.Fatalf("err %v (%T), want a DialError", err, err)
+	}
+}
+
+// Calls that arrive while a dial to their target is under way wait for
+// it, and when it fails they get its error: one dial, not one each in turn.
+func TestFailedDialShared(t *testing.T) {
+	var dials atomic.Int32
+	release := make(chan struct{})
+	c := New(Config{ConnectTimeout: 5 * time.Second, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		dials.Add(1)
+		<-release
+		return nil, errors.New("connection refused")
+	}})
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := c.RoundTrip(context.Background(), grpcCall("127.0.0.1:1", getUserPath, nil, nil))
+			errs <- err
+		}()
+	}
+	time.Sleep(200 * time.Millisecond) // let the calls queue behind the first dial
+	close(release)
+	for range 8 {
+		var de *DialError
+		if err := <-errs; !errors.As(err, &de) {
+			t.Errorf("err %v, want the dial's DialError", err)
+		}
+	}
+	// Each call dialled again in turn before (8 dials); a call scheduled
+	// only after the failure may still make one of its own.
+	if n := dials.Load(); n >= 8 {
+		t.Errorf("%d dials for 8 calls that waited on one", n)
 	}
 }
 
