@@ -7,6 +7,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/jsonw"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/transcode"
 )
 
 // Kong's proxy error texts (kong/error_handlers.lua) and default exit
@@ -180,7 +181,7 @@ func grpcKindOf(r *http.Request) grpcKind {
 	switch {
 	case len(ct) == 0:
 		return notGRPC
-	case grpcType(ct[0]):
+	case transcode.IsGRPCType(ct[0]):
 		if r.ProtoMajor >= 2 {
 			return grpcNative
 		}
@@ -189,12 +190,6 @@ func grpcKindOf(r *http.Request) grpcKind {
 		return grpcOther
 	}
 	return notGRPC
-}
-
-// grpcType says ct is gRPC's: application/grpc, +codec or ;params.
-func grpcType(ct string) bool {
-	rest, ok := strings.CutPrefix(ct, "application/grpc")
-	return ok && (rest == "" || rest[0] == '+' || rest[0] == ';')
 }
 
 // grpcWebType says ct is gRPC-Web's, binary or text.
@@ -252,7 +247,7 @@ func writeGRPCExit(w http.ResponseWriter, e *plugin.Exit, msg []string) {
 // native gRPC call.
 func grpcResponse(k grpcKind, hdr http.Header) bool {
 	ct := hdr["Content-Type"]
-	return k == grpcNative && len(ct) > 0 && grpcType(ct[0])
+	return k == grpcNative && len(ct) > 0 && transcode.IsGRPCType(ct[0])
 }
 
 var (

@@ -64,7 +64,7 @@ func (x *exchange) leanBody(r *http.Request) (body []byte, ok bool, err error) {
 		return nil, false, &errClientBody{io.ErrUnexpectedEOF}
 	}
 	if got > int(n) {
-		return nil, false, errors.New("the request body is longer than its Content-Length")
+		return nil, false, &errClientBody{errors.New("the request body is longer than its Content-Length")}
 	}
 	x.leanReq, x.leanOK = x.buf[:n], true
 	return x.leanReq, true, nil

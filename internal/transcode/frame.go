@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -120,4 +121,19 @@ func AppendTimeout(dst []byte, d time.Duration) []byte {
 		}
 	}
 	return append(dst, "99999999H"...)
+}
+
+// IsGRPCType reports whether a Content-Type is native gRPC's:
+// application/grpc or application/grpc+<codec>, parameters allowed, in any
+// case. gRPC-Web's (application/grpc-web...) is not.
+func IsGRPCType(ct string) bool {
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.TrimSpace(ct)
+	const g = "application/grpc"
+	if len(ct) < len(g) || !strings.EqualFold(ct[:len(g)], g) {
+		return false
+	}
+	return len(ct) == len(g) || ct[len(g)] == '+'
 }

@@ -98,3 +98,16 @@ func TestAppendTimeout(t *testing.T) {
 		}
 	}
 }
+
+func TestIsGRPCType(t *testing.T) {
+	for ct, want := range map[string]bool{
+		"application/grpc": true, "application/grpc+proto": true, "application/grpc; charset=x": true,
+		"Application/gRPC+json": true, " application/grpc ": true,
+		"application/grpc-web": false, "application/grpc-web-text+proto": false, "application/grpcx": false,
+		"application/json": false, "": false,
+	} {
+		if IsGRPCType(ct) != want {
+			t.Errorf("IsGRPCType(%q) = %v", ct, !want)
+		}
+	}
+}

@@ -24,7 +24,7 @@ const descriptorWait = 10 * time.Second
 // frames it, the query string gone.
 func (in *instance) Access(c *plugin.Ctx) error {
 	r := c.Req
-	if isGRPC(r.Header.Get("Content-Type")) {
+	if transcode.IsGRPCType(r.Header.Get("Content-Type")) {
 		return nil
 	}
 	if r.Method == http.MethodOptions {

@@ -3,7 +3,6 @@ package grpcgateway
 import (
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/transcode"
@@ -79,11 +78,6 @@ func (in *instance) Start() {
 	for _, id := range in.services {
 		in.reflected.stale(id)
 	}
-}
-
-// isGRPC reports a native gRPC request, which passes through untouched.
-func isGRPC(contentType string) bool {
-	return strings.HasPrefix(contentType, "application/grpc")
 }
 
 // preflight answers an OPTIONS request as Kong's plugin does.

@@ -106,7 +106,7 @@ func (in *instance) Access(c *plugin.Ctx) error {
 	}
 	m := modeOf(ct)
 	if m == nil {
-		if isGRPC(ct) {
+		if transcode.IsGRPCType(ct) {
 			return nil
 		}
 		return plugin.NewExit(http.StatusBadRequest, "Content-Type is not a gRPC-Web type")
@@ -194,7 +194,7 @@ func (in *instance) HeaderFilter(c *plugin.Ctx) {
 	if vs := h["Content-Type"]; len(vs) > 0 {
 		ct = vs[0]
 	}
-	if !isGRPC(ct) {
+	if !transcode.IsGRPCType(ct) {
 		// Not a gRPC answer (a plain HTTP upstream's error page): the
 		// body passes as it is.
 		delete(c.Shared, name)

@@ -60,9 +60,4 @@ func TestModeOf(t *testing.T) {
 			t.Errorf("modeOf(%q) = %q, want %q", ct, got, want)
 		}
 	}
-	for ct, want := range map[string]bool{"application/grpc": true, "application/grpc+proto": true, "application/grpc-web": false, "application/grpcx": false} {
-		if isGRPC(ct) != want {
-			t.Errorf("isGRPC(%q) = %v", ct, !want)
-		}
-	}
 }

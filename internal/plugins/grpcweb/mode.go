@@ -44,14 +44,3 @@ func modeOf(ct string) *mode {
 	}
 	return nil
 }
-
-// isGRPC reports whether ct is native gRPC's (application/grpc or
-// application/grpc+<codec>), which is not gRPC-Web.
-func isGRPC(ct string) bool {
-	mt := mediaType(ct)
-	const g = "application/grpc"
-	if len(mt) < len(g) || !strings.EqualFold(mt[:len(g)], g) {
-		return false
-	}
-	return len(mt) == len(g) || mt[len(g)] == '+'
-}
