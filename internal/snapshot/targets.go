@@ -50,7 +50,15 @@ func (c *compiler) retargets() {
 				}
 				for _, t := range r.Targets() {
 					wants = append(wants, want{re.Service, route, t})
-					if t.Host != "" && byName[t.Host] == nil && !resolver.IsIPLiteral(t.Host) {
+					if ue := byName[t.Host]; ue != nil {
+						// An upstream only a plugin sends to: its targets'
+						// names are resolved as a service's would be.
+						for _, te := range ue.Targets {
+							if !resolver.IsIPLiteral(te.Host) {
+								names[te.Host] = true
+							}
+						}
+					} else if t.Host != "" && !resolver.IsIPLiteral(t.Host) {
 						names[t.Host] = true
 					}
 				}
@@ -61,7 +69,10 @@ func (c *compiler) retargets() {
 		return
 	}
 	if len(names) > 0 && c.lease.Resolves() {
-		all := dnsNames(c.m)
+		for _, n := range dnsNames(c.m) {
+			names[n] = true
+		}
+		all := make([]string, 0, len(names))
 		for n := range names {
 			all = append(all, n)
 		}

@@ -41,7 +41,10 @@ func (s *sender) Send(ctx context.Context, batch [][]byte) error {
 		s.body.Write(e)
 	}
 	s.body.WriteByte(']')
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(s.body.Bytes()))
+	// A copy: the transport may still read a request's body after Do
+	// returned (a connection error mid-write), and s.body is refilled by
+	// the next Send.
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.endpoint, bytes.NewReader(bytes.Clone(s.body.Bytes())))
 	if err != nil {
 		return err
 	}

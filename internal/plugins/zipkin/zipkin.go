@@ -64,7 +64,14 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 		in.nodeID = env.Node.ID()
 	}
 	if c.HTTPEndpoint != nil {
-		ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+		// 0 would mean no bound: a collector that never answers would hold
+		// the queue's one sender until shutdown. 0 takes the read default.
+		ms := func(n int) time.Duration {
+			if n <= 0 {
+				n = 5000
+			}
+			return time.Duration(n) * time.Millisecond
+		}
 		s := &sender{endpoint: *c.HTTPEndpoint}
 		s.init(ms(c.ConnectTimeout), ms(c.SendTimeout), ms(c.ReadTimeout))
 		key := *c.HTTPEndpoint + "\x00" + strconv.Itoa(c.ConnectTimeout) + ":" + strconv.Itoa(c.SendTimeout) + ":" +
