@@ -141,6 +141,11 @@ func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 		user, ok, err = in.authenticate(c, auth)
 	}
 	if err != nil {
+		if c.Req.Context().Err() != nil {
+			// The client left while its bind waited: nothing is wrong with
+			// the directory, and nobody reads the answer.
+			return in.unauthorized()
+		}
 		in.warn(err)
 		return plugin.NewExit(http.StatusInternalServerError, msgUnexpected)
 	}

@@ -145,6 +145,7 @@ func (in *instance) Access(c *plugin.Ctx) error {
 	}
 	c.Shared[name] = st
 	var consumer *plugin.Consumer
+	ok = false
 	if c.Directory != nil {
 		consumer, ok = c.Directory.Consumer(d.consumerID)
 	}

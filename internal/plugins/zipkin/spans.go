@@ -151,9 +151,7 @@ func (in *instance) requestTags(c *plugin.Ctx, r *record.Record) [][2]string {
 		t = append(t, [2]string{"http.protocol", r.Proto})
 	}
 	t = append(t, in.staticTags...)
-	for _, v := range c.Req.Header[in.tagsHeader] {
-		t = appendRequestTags(t, v)
-	}
+	t = appendRequestTags(t, c.Req.Header[in.tagsHeader])
 	t = append(t, [2]string{"http.status_code", strconv.Itoa(r.Status)})
 	if c.Consumer != nil {
 		t = append(t, [2]string{"kong.consumer", c.Consumer.ID})
@@ -173,19 +171,23 @@ const maxRequestTags = 32
 // appendRequestTags parses Kong's `name=value;name=value` (white space
 // around either trimmed, the name without spaces, the value not empty);
 // items that do not parse are skipped.
-func appendRequestTags(t [][2]string, v string) [][2]string {
+func appendRequestTags(t [][2]string, values []string) [][2]string {
 	added := 0
-	for item := range strings.SplitSeq(v, ";") {
-		if added == maxRequestTags {
-			break
+	for _, v := range values {
+		for item := range strings.SplitSeq(v, ";") {
+			if added == maxRequestTags {
+				// Across all the header's values: a client repeating
+				// the header gets no more tags than one that does not.
+				return t
+			}
+			k, val, ok := strings.Cut(item, "=")
+			k, val = strings.TrimSpace(k), strings.TrimSpace(val)
+			if !ok || k == "" || val == "" || strings.ContainsAny(k, " \t") {
+				continue
+			}
+			t = append(t, [2]string{k, val})
+			added++
 		}
-		k, val, ok := strings.Cut(item, "=")
-		k, val = strings.TrimSpace(k), strings.TrimSpace(val)
-		if !ok || k == "" || val == "" || strings.ContainsAny(k, " \t") {
-			continue
-		}
-		t = append(t, [2]string{k, val})
-		added++
 	}
 	return t
 }
