@@ -24,14 +24,13 @@ const firstRead = 16 << 10
 const warnEvery = 10 * time.Second
 
 // BodyFilter reads a JSON body whole and applies the json rules, when
-// there are any; any other body streams through untouched. Kong decides
-// on the Content-Type as the header filters left it.
+// there are any; any other body streams through untouched. Whether it is
+// JSON is decided by this plugin's header filter, on the upstream's head.
 func (in *Instance) BodyFilter(c *plugin.Ctx, body io.Reader) io.Reader {
-	h := c.Resp.Header
-	if !in.body || !isJSON(h.Get("Content-Type")) || encoded(h) {
+	if c.Shared[sharedKey] != true {
 		return body
 	}
-	return &bodyReader{in: in, src: body, header: h}
+	return &bodyReader{in: in, src: body, header: c.Resp.Header}
 }
 
 // encoded reports a Content-Encoding other than identity: such a body is

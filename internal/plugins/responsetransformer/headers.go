@@ -41,10 +41,21 @@ func (in *Instance) HeaderFilter(c *plugin.Ctx) {
 			h[ru.key] = append(h[ru.key], ru.val)
 		}
 	}
-	if in.body && isJSON(h.Get("Content-Type")) {
+	// The body is transformed when this says so, decided here on the
+	// upstream's head: a later header filter (compression) may set a
+	// Content-Encoding that the body this filter reads does not have.
+	if in.body && isJSON(h.Get("Content-Type")) && !encoded(h) {
 		delete(h, "Content-Length")
+		if c.Shared == nil {
+			c.Shared = make(map[string]any, 1)
+		}
+		c.Shared[sharedKey] = true
 	}
 }
+
+// sharedKey marks, in Ctx.Shared, a response whose body is transformed.
+const sharedKey = "response-transformer"
+
 
 // set is kong.response.set_header, which ignores Transfer-Encoding; the
 // gateway frames the body, so Content-Length is left to it as well.

@@ -161,17 +161,31 @@ func TestBodyFilter(t *testing.T) {
 	if body != `{"secret":` || h.Get("Content-Length") != "10" {
 		t.Fatalf("got %q, Content-Length %q", body, h.Get("Content-Length"))
 	}
-	// Not JSON, or encoded: the reader itself streams through.
+	// Not JSON, or encoded: the reader itself streams through, with its
+	// length.
 	src := strings.NewReader(`{"secret":1}`)
-	for _, hh := range []http.Header{{"Content-Type": {"text/plain"}}, {"Content-Type": {"application/json"}, "Content-Encoding": {"gzip"}}} {
+	for _, hh := range []http.Header{{"Content-Type": {"text/plain"}, "Content-Length": {"12"}},
+		{"Content-Type": {"application/json"}, "Content-Encoding": {"gzip"}, "Content-Length": {"12"}}} {
 		c := &plugin.Ctx{Resp: plugin.Response{Header: hh}}
-		if r := in.BodyFilter(c, src); r != io.Reader(src) {
-			t.Errorf("%v: body wrapped", hh)
+		in.HeaderFilter(c)
+		if r := in.BodyFilter(c, src); r != io.Reader(src) || hh.Get("Content-Length") != "12" {
+			t.Errorf("%v: body wrapped or its length dropped", hh)
 		}
+	}
+	// An identity JSON body is transformed even when a later header filter
+	// (compression) has set a Content-Encoding by the time body filters
+	// are built.
+	c := &plugin.Ctx{Resp: plugin.Response{Header: jsonH()}}
+	in.HeaderFilter(c)
+	c.Resp.Header.Set("Content-Encoding", "zstd")
+	out, _ := io.ReadAll(in.BodyFilter(c, strings.NewReader(`{"secret":"x","keep":1}`)))
+	if string(out) != `{"keep":1}` {
+		t.Errorf("behind compression: %q", out)
 	}
 	// No json rule: never wrapped.
 	hdrOnly := build(t, &Config{Remove: Lists{Headers: []string{"x"}}})
-	c := &plugin.Ctx{Resp: plugin.Response{Header: jsonH()}}
+	c = &plugin.Ctx{Resp: plugin.Response{Header: jsonH()}}
+	hdrOnly.HeaderFilter(c)
 	if r := hdrOnly.BodyFilter(c, src); r != io.Reader(src) {
 		t.Error("body wrapped without a json rule")
 	}
