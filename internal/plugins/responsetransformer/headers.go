@@ -56,7 +56,6 @@ func (in *Instance) HeaderFilter(c *plugin.Ctx) {
 // sharedKey marks, in Ctx.Shared, a response whose body is transformed.
 const sharedKey = "response-transformer"
 
-
 // set is kong.response.set_header, which ignores Transfer-Encoding; the
 // gateway frames the body, so Content-Length is left to it as well.
 func set(h http.Header, key string, vs []string) {
