@@ -76,8 +76,8 @@ func (in *instance) Access(c *plugin.Ctx) error {
 	r.ContentLength = int64(len(frame))
 	c.Method, c.Path, c.RawQuery = http.MethodPost, b.Method.FullPath, ""
 	h := r.Header
-	h["Content-Type"] = []string{"application/grpc"}
-	h["Te"] = []string{"trailers"}
+	h["Content-Type"] = vGRPC
+	h["Te"] = vTrailers
 	// Nothing of the client's may make the upstream compress: the answer
 	// is read here.
 	delete(h, "Content-Length")

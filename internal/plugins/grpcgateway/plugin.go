@@ -88,3 +88,14 @@ func preflight() *plugin.Exit {
 		"Access-Control-Allow-Headers": {"content-type"},
 	}}
 }
+
+// Header values set on every transcoded call, shared: each has length and
+// capacity 1, so a later Add copies rather than writes into them.
+var (
+	vGRPC        = []string{"application/grpc"}
+	vTrailers    = []string{"trailers"}
+	vAnyOrigin   = []string{"*"}
+	vJSON        = []string{"application/json"}
+	vEventStream = []string{"text/event-stream"}
+	vNDJSON      = []string{"application/x-ndjson"}
+)

@@ -55,7 +55,7 @@ func (in *instance) HeaderFilter(c *plugin.Ctx) {
 		return
 	}
 	h := c.Resp.Header
-	h["Access-Control-Allow-Origin"] = []string{"*"}
+	h["Access-Control-Allow-Origin"] = vAnyOrigin
 	if !c.Resp.FromUpstream {
 		return
 	}
@@ -77,11 +77,11 @@ func (in *instance) HeaderFilter(c *plugin.Ctx) {
 	}
 	switch {
 	case !st.stream:
-		h["Content-Type"] = []string{"application/json"}
+		h["Content-Type"] = vJSON
 	case st.sse:
-		h["Content-Type"] = []string{"text/event-stream"}
+		h["Content-Type"] = vEventStream
 	default:
-		h["Content-Type"] = []string{"application/x-ndjson"}
+		h["Content-Type"] = vNDJSON
 	}
 }
 
@@ -225,7 +225,7 @@ func (st *call) next() {
 	}
 	if st.first {
 		st.c.Resp.Status = transcode.HTTPStatus(code)
-		st.c.Resp.Header["Content-Type"] = []string{"application/json"}
+		st.c.Resp.Header["Content-Type"] = vJSON
 		st.out = st.set.ErrorJSON(st.out, code, message, details, st.in.opts)
 		return
 	}
@@ -311,7 +311,7 @@ func (st *call) fail(err error) {
 	st.in.log.Warn("grpc-gateway: bad upstream answer", "error", err)
 	if st.first {
 		st.c.Resp.Status = http.StatusBadGateway
-		st.c.Resp.Header["Content-Type"] = []string{"application/json"}
+		st.c.Resp.Header["Content-Type"] = vJSON
 		st.out = st.set.ErrorJSON(st.out[:0], 13, msg, "", st.in.opts)
 		if !st.stream {
 			st.c.Resp.Header["Content-Length"] = []string{strconv.Itoa(len(st.out))}
