@@ -23,6 +23,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/logging"
 	"github.com/turnpikegw/turnpike/internal/plugins/logs"
 	"github.com/turnpikegw/turnpike/internal/plugins/mtlsauth"
+	"github.com/turnpikegw/turnpike/internal/plugins/oauth2"
 	"github.com/turnpikegw/turnpike/internal/plugins/opentelemetry"
 	"github.com/turnpikegw/turnpike/internal/plugins/prometheus"
 	"github.com/turnpikegw/turnpike/internal/plugins/proxycache"
@@ -65,6 +66,7 @@ func Registrations() []plugin.Registration {
 		logs.FileLog(),
 		logs.HTTPLog(),
 		mtlsauth.Registration(),
+		oauth2.Registration(),
 		opentelemetry.Registration(),
 		prometheus.Registration(),
 		proxycache.Registration(),
