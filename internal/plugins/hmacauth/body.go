@@ -24,7 +24,7 @@ func validBody(r *http.Request) bool {
 	if !ok {
 		return false
 	}
-	digest, has := first(r.Header, "Digest")
+	digest, has := plugin.FirstValue(r.Header, "Digest")
 	if !has {
 		return len(raw) == 0
 	}
