@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -31,9 +32,11 @@ func start(t *testing.T) *oidcop.Provider {
 		Clients: []oidcop.Client{
 			{ID: "web", Secret: "web-secret", RedirectURIs: []string{callback}, PostLogoutRedirectURIs: []string{loggedOut}},
 			{ID: "spa", RedirectURIs: []string{callback}},
+			{ID: "web-jwt", Secret: "web-secret", RedirectURIs: []string{callback}, JWTAccessTokens: true},
 			{ID: "svc", Secret: "svc-secret", JWTAccessTokens: true},
 			{ID: "opaque-svc", Secret: "opaque-secret"},
 			{ID: "short", Secret: "short-secret", JWTAccessTokens: true, AccessTokenLifetime: 2 * time.Second},
+			{ID: "short-opaque", Secret: "short-secret", AccessTokenLifetime: 2 * time.Second},
 			{ID: "gateway", Secret: "gw-secret", Introspect: true, GrantTypes: []string{}},
 		},
 		Users: []oidcop.User{{
@@ -377,6 +380,7 @@ func TestRevocation(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	p := start(t)
 	tok := clientCredentials(t, p, "short", "short-secret")
+	opaque := clientCredentials(t, p, "short-opaque", "short-secret")
 	if left := time.Until(tok.Expiry); left > 3*time.Second || left <= 0 {
 		t.Fatalf("expires in %v", left)
 	}
@@ -385,16 +389,20 @@ func TestExpiry(t *testing.T) {
 	if _, err := verifier.Verify(context.Background(), tok.AccessToken); err != nil {
 		t.Fatalf("fresh token: %v", err)
 	}
-	if m := introspect(t, p, "gateway", "gw-secret", tok.AccessToken); m["active"] != true {
-		t.Fatalf("fresh token: %v", m)
+	for _, at := range []string{tok.AccessToken, opaque.AccessToken} {
+		if m := introspect(t, p, "gateway", "gw-secret", at); m["active"] != true {
+			t.Fatalf("fresh token: %v", m)
+		}
 	}
 	time.Sleep(time.Until(tok.Expiry) + 1100*time.Millisecond)
 	var expired *oidc.TokenExpiredError
 	if _, err := verifier.Verify(context.Background(), tok.AccessToken); !errors.As(err, &expired) {
 		t.Fatalf("expired token verified: %v", err)
 	}
-	if m := introspect(t, p, "gateway", "gw-secret", tok.AccessToken); m["active"] != false {
-		t.Fatalf("expired token: %v", m)
+	for _, at := range []string{tok.AccessToken, opaque.AccessToken} {
+		if m := introspect(t, p, "gateway", "gw-secret", at); m["active"] != false {
+			t.Fatalf("expired token: %v", m)
+		}
 	}
 }
 
@@ -492,5 +500,60 @@ func TestEndSession(t *testing.T) {
 	tok.Expiry = time.Now().Add(-time.Minute)
 	if _, err := conf.TokenSource(context.Background(), tok).Token(); err == nil {
 		t.Fatal("refresh after logout worked")
+	}
+}
+
+func TestUserJWTAccessToken(t *testing.T) {
+	p := start(t)
+	prov, conf := webConfig(t, p)
+	conf.ClientID = "web-jwt"
+	tok := login(t, p, conf)
+	at, err := prov.Verifier(&oidc.Config{ClientID: "web-jwt"}).Verify(context.Background(), tok.AccessToken)
+	if err != nil {
+		t.Fatalf("verify access token: %v", err)
+	}
+	var claims struct {
+		Scope  string
+		Groups []string
+	}
+	if err := at.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	if at.Subject != "u-alice" || claims.Scope != "openid email profile offline_access orders:read" || len(claims.Groups) != 2 {
+		t.Fatalf("claims %+v sub %q", claims, at.Subject)
+	}
+}
+
+// Login starts at the relying party: its redirect to the provider is followed.
+func TestLoginFromRelyingParty(t *testing.T) {
+	p := start(t)
+	_, conf := webConfig(t, p)
+	verifier := oauth2.GenerateVerifier()
+	authURL := conf.AuthCodeURL("rp", oauth2.S256ChallengeOption(verifier))
+	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "rp-state", Value: "rp"})
+		http.Redirect(w, r, authURL, http.StatusFound)
+	}))
+	defer rp.Close()
+	c := browser(t)
+	got := p.Login(t, c, rp.URL+"/protected", "alice", "alice-pw")
+	if got.Query().Get("state") != "rp" || got.Query().Get("code") == "" {
+		t.Fatalf("redirected to %s", got)
+	}
+	u, _ := url.Parse(rp.URL)
+	if cs := c.Jar.Cookies(u); len(cs) != 1 || cs[0].Value != "rp" {
+		t.Fatalf("relying party cookie %v", cs)
+	}
+}
+
+// An authorization request the provider refuses comes back as the client's
+// redirect with error, before any form.
+func TestLoginErrorRedirect(t *testing.T) {
+	p := start(t)
+	_, conf := webConfig(t, p)
+	authURL := conf.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none"))
+	got := p.Login(t, browser(t), authURL, "alice", "alice-pw")
+	if got.Path != "/cb" || got.Query().Get("error") != "login_required" || got.Query().Get("state") != "s" {
+		t.Fatalf("redirected to %s", got)
 	}
 }

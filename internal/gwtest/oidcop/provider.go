@@ -178,10 +178,12 @@ func (p *Provider) discover() error {
 }
 
 // Login drives the provider's own login form as a browser would: it requests
-// authURL (an authorization request) with c, follows the provider's redirects
+// authURL with c (nil: a client without a cookie jar), follows the redirects
 // to the form, posts the username and password, follows the redirects back
-// and returns the first URL outside the provider (the client's redirect_uri
-// with code and state, or with error). c's jar, if any, keeps the cookies.
+// and returns the first redirect leaving the provider (the client's
+// redirect_uri with code and state, or with error). authURL is an
+// authorization request or a relying party's URL that redirects to one; c's
+// jar, if any, keeps the cookies both set.
 func (p *Provider) Login(t testing.TB, c *http.Client, authURL, username, password string) *url.URL {
 	t.Helper()
 	u, err := p.TryLogin(c, authURL, username, password)
@@ -200,9 +202,12 @@ var (
 // TryLogin is Login returning its error (e.g. the form's "username or
 // password wrong") instead of failing the test.
 func (p *Provider) TryLogin(c *http.Client, authURL, username, password string) (*url.URL, error) {
+	if c == nil {
+		c = &http.Client{}
+	}
 	hc := *c
 	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if req.URL.Host != p.host {
+		if req.URL.Host != p.host && via[len(via)-1].URL.Host == p.host {
 			return http.ErrUseLastResponse
 		}
 		if len(via) >= 10 {
