@@ -276,7 +276,30 @@ func TestIntrospection(t *testing.T) {
 
 func TestIntrospectionNeedsClientAuth(t *testing.T) {
 	p := start(t)
-	resp, err := http.PostForm(p.IntrospectionEndpoint, url.Values{"token": {"x"}})
+	tok := clientCredentials(t, p, "opaque-svc", "opaque-secret")
+	// zitadel authenticates introspection by client_secret_basic (or a JWT
+	// assertion) only: a posted secret is no authentication.
+	post := url.Values{"token": {tok.AccessToken}, "client_id": {"gateway"}, "client_secret": {"gw-secret"}}
+	resp, err := http.PostForm(p.IntrospectionEndpoint, post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("client_secret_post: status %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodPost, p.IntrospectionEndpoint, strings.NewReader(url.Values{"token": {tok.AccessToken}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("gateway", "wrong")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong secret: status %d", resp.StatusCode)
+	}
+	resp, err = http.PostForm(p.IntrospectionEndpoint, url.Values{"token": {"x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +361,7 @@ func TestRevocation(t *testing.T) {
 	p := start(t)
 	_, conf := webConfig(t, p)
 	tok := login(t, p, conf)
-	if code := revoke(t, p, "svc", "svc-secret", tok.AccessToken, "access_token"); code == http.StatusOK {
+	if code := revoke(t, p, "svc", "svc-secret", tok.AccessToken, "access_token"); code != http.StatusUnauthorized {
 		t.Fatal("another client revoked web's token")
 	}
 	if m := introspect(t, p, "gateway", "gw-secret", tok.AccessToken); m["active"] != true {

@@ -22,9 +22,11 @@
 // PKCE (S256 and plain; required of public clients), refresh (rotating: the
 // old refresh token and its access token stop working), client_credentials
 // (confidential clients; sub = aud = the client), RFC 7662 introspection
-// (client_secret_basic or _post; active only for a client in the token's
-// audience or an Introspect client), RFC 7009 revocation (by the client the
-// token was issued to; a refresh token takes its access token with it),
+// (client_secret_basic only, zitadel ignores a posted secret there; active
+// only for a client in the token's audience or an Introspect client), RFC
+// 7009 revocation (basic, posted secret, or a public client's client_id; by
+// the client the token was issued to, else 401 invalid_client; a refresh
+// token takes its access token with it),
 // userinfo, expiry (per-client lifetimes, checked by introspection, userinfo
 // and the JWT's exp), and end_session with id_token_hint (the user's tokens at
 // that client stop working; redirect to a registered post-logout URI).
