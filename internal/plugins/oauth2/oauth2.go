@@ -48,11 +48,12 @@ func (c *Config) SetDefaults() {
 // Registration describes the plugin to the registry.
 func Registration() plugin.Registration {
 	return plugin.Registration{
-		Name:       "oauth2",
-		Priority:   1400,
-		NewConfig:  func() any { return &Config{} },
-		New:        New,
-		NoConsumer: true,
+		Name:        "oauth2",
+		Priority:    1400,
+		NewConfig:   func() any { return &Config{} },
+		New:         New,
+		NoConsumer:  true,
+		Credentials: []plugin.CredentialKind{credentialKind()},
 	}
 }
 
