@@ -33,7 +33,10 @@ type Config struct {
 	PKCE              string  `yaml:"pkce"`
 	Realm             *string `yaml:"realm"`
 	PersistentRefresh bool    `yaml:"persistent_refresh_token"`
-	external.Config   `yaml:",inline"`
+	// Redis, when it names a server, keeps the tokens there, shared by
+	// every node (tokens.Open).
+	Redis           *plugin.RedisConfig `yaml:"redis"`
+	external.Config `yaml:",inline"`
 }
 
 // SetDefaults applies Kong's defaults and the external shape's.
@@ -54,6 +57,7 @@ func Registration() plugin.Registration {
 		New:         New,
 		NoConsumer:  true,
 		Credentials: []plugin.CredentialKind{credentialKind()},
+		Secrets:     secrets,
 	}
 }
 
