@@ -58,6 +58,10 @@ type oauthError struct {
 	basic bool
 }
 
+// errServer is the answer when the token store fails (Redis down, the
+// memory store full): the request may succeed later.
+var errServer = &oauthError{code: "server_error", desc: msgUnexpected}
+
 func errInvalidClient(basic bool) *oauthError {
 	return &oauthError{code: "invalid_client", desc: "Invalid client authentication", basic: basic}
 }
@@ -75,6 +79,9 @@ func endpointExit(status int, body []byte) *plugin.Exit {
 // errorExit answers e, with state when the request had one.
 func errorExit(e *oauthError, state string) *plugin.Exit {
 	x := endpointExit(http.StatusBadRequest, errorBody(e.code, e.desc, state))
+	if e == errServer {
+		x.Status = http.StatusInternalServerError
+	}
 	if e.basic {
 		x.Status = http.StatusUnauthorized
 		x.Header["Www-Authenticate"] = []string{`Basic realm="OAuth2.0"`}

@@ -211,13 +211,13 @@ func (k *kong) grantAuthorization(c *plugin.Ctx, p *params, cred *plugin.Credent
 			RedirectURI: p.str("redirect_uri"), CreatedAt: k.now(),
 		}, codeTTL)
 		if err != nil {
-			return nil, false, &oauthError{code: "server_error", desc: msgUnexpected}
+			return nil, false, errServer
 		}
 		return []field{{name: "code", value: code}}, false, nil
 	}
 	t, err := k.issue(ctx, c, cred, userID, scope, false, nil)
 	if err != nil {
-		return nil, false, &oauthError{code: "server_error", desc: msgUnexpected}
+		return nil, false, errServer
 	}
 	exp := ""
 	if t.expiresIn > 0 {

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/tokens"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
@@ -663,4 +664,32 @@ func TestCredentialRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantBody(t, k.do(t, next, call{target: "/request", header: h}), 401, oauthErr("invalid_token", "The access token is invalid or has expired"))
+}
+
+// TestSecrets: logs redact the token's header and the endpoints' secret
+// arguments on every route.
+func TestSecrets(t *testing.T) {
+	c := Registration().NewConfig().(*Config)
+	c.SetDefaults()
+	c.AuthHeaderName = "x-token"
+	h, q := Registration().Secrets(c)
+	if diff := cmp.Diff([]string{"x-token"}, h); diff != "" {
+		t.Error(diff)
+	}
+	if diff := cmp.Diff([]string{"access_token", "client_secret", "refresh_token", "code_verifier", "provision_key"}, q); diff != "" {
+		t.Error(diff)
+	}
+}
+
+// TestStoreFull: a store that refuses a token is a 500, never a token
+// that does not work.
+func TestStoreFull(t *testing.T) {
+	d := directory(t)
+	k := kongInstance(t, nil)
+	m := tokens.NewMemory(1, 1, func() time.Time { return clock })
+	t.Cleanup(func() { m.Close() })
+	k.store = m
+	f := form("client_id", "clientid123", "client_secret", "secret123", "grant_type", "client_credentials")
+	k.tokenFor(t, d, f)
+	wantBody(t, k.do(t, d, call{target: "/oauth2/token", form: f}), 500, oauthErr("server_error", "An unexpected error occurred"))
 }

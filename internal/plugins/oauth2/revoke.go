@@ -67,7 +67,7 @@ func (k *kong) revoke(c *plugin.Ctx, p *params) *plugin.Exit {
 		_, err = k.store.Delete(ctx, t.ID)
 	}
 	if err != nil {
-		return errorExit(&oauthError{code: "server_error", desc: msgUnexpected}, "")
+		return errorExit(errServer, "")
 	}
 	return endpointExit(http.StatusOK, nil)
 }
@@ -83,7 +83,7 @@ func (k *kong) introspect(c *plugin.Ctx, p *params) *plugin.Exit {
 	defer cancel()
 	t, err := k.find(ctx, p)
 	if err != nil {
-		return errorExit(&oauthError{code: "server_error", desc: msgUnexpected}, "")
+		return errorExit(errServer, "")
 	}
 	now := k.now()
 	if t == nil || t.CredentialID != cred.ID || !k.validHere(c, t) ||

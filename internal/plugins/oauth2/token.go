@@ -135,7 +135,7 @@ func (k *kong) codeGrant(ctx context.Context, c *plugin.Ctx, p *params, cred *pl
 	}
 	code, err := k.store.TakeCode(ctx, codeValue)
 	if err != nil {
-		return nil, &oauthError{code: "server_error", desc: msgUnexpected}
+		return nil, errServer
 	}
 	if code == nil || code.ServiceID != k.binding(c, true) || code.CredentialID != cred.ID {
 		return nil, errInvalidCode
@@ -157,7 +157,7 @@ func (k *kong) refreshGrant(ctx context.Context, c *plugin.Ctx, p *params, cred 
 	}
 	old, err := k.store.ByRefresh(ctx, rt)
 	if err != nil {
-		return nil, &oauthError{code: "server_error", desc: msgUnexpected}
+		return nil, errServer
 	}
 	if old == nil || old.ServiceID != k.binding(c, false) {
 		return nil, errInvalid
@@ -177,7 +177,7 @@ func (k *kong) refreshGrant(ctx context.Context, c *plugin.Ctx, p *params, cred 
 	// The old token goes first: with reuse_refresh_token its refresh
 	// token moves to the new one.
 	if _, err := k.store.Delete(ctx, old.ID); err != nil {
-		return nil, &oauthError{code: "server_error", desc: msgUnexpected}
+		return nil, errServer
 	}
 	return k.issueOrFail(ctx, c, cred, old.AuthenticatedUserID, old.Scope, false, &reuse)
 }
@@ -186,7 +186,7 @@ func (k *kong) issueOrFail(ctx context.Context, c *plugin.Ctx, cred *plugin.Cred
 	noRefresh bool, refresh *string) (*issued, *oauthError) {
 	t, err := k.issue(ctx, c, cred, userID, scope, noRefresh, refresh)
 	if err != nil {
-		return nil, &oauthError{code: "server_error", desc: msgUnexpected}
+		return nil, errServer
 	}
 	return t, nil
 }
