@@ -693,3 +693,61 @@ func TestStoreFull(t *testing.T) {
 	k.tokenFor(t, d, f)
 	wantBody(t, k.do(t, d, call{target: "/oauth2/token", form: f}), 500, oauthErr("server_error", "An unexpected error occurred"))
 }
+
+// TestRequestShapes ports the cases on how parameters arrive: JSON
+// values that are not strings, multipart bodies, a public client named
+// by a Basic header with or without ':' and a secret.
+func TestRequestShapes(t *testing.T) {
+	d := directory(t)
+	k := kongInstance(t, nil)
+	for _, scope := range []string{`["email"]`, `123`, `false`} {
+		wantBody(t, k.do(t, d, call{target: "/oauth2/token", json: `{"provision_key":"provision123","authenticated_userid":"id123",` +
+			`"client_id":"clientid123","client_secret":"secret123","grant_type":"password","scope":` + scope + `}`}), 400,
+			oauthErr("invalid_scope", "scope must be a string"))
+	}
+
+	multipart := func(target string, kv ...string) answer {
+		var b strings.Builder
+		for i := 0; i+1 < len(kv); i += 2 {
+			b.WriteString("--XYZ\r\nContent-Disposition: form-data; name=\"" + kv[i] + "\"\r\n\r\n" + kv[i+1] + "\r\n")
+		}
+		b.WriteString("--XYZ--\r\n")
+		r := httptest.NewRequest(http.MethodPost, target, strings.NewReader(b.String()))
+		r.Header.Set("Content-Type", "multipart/form-data; boundary=XYZ")
+		c := &plugin.Ctx{Req: r, Directory: d, Scheme: "https", ClientPath: r.URL.Path, Service: &plugin.ServiceInfo{ID: "svc-1"}}
+		a := answer{status: 200, ctx: c}
+		var x *plugin.Exit
+		if errors.As(k.Access(c), &x) {
+			a.status = x.Status
+			_ = json.Unmarshal(x.Body, &a.body)
+		}
+		return a
+	}
+	a := multipart("/oauth2/token", "client_id", "clientid123", "client_secret", "secret123", "scope", "email",
+		"grant_type", "client_credentials", "authenticated_userid", "hello", "provision_key", "provision123")
+	if a.status != 200 {
+		t.Fatalf("multipart token: %d %v", a.status, a.body)
+	}
+	if b := multipart("/request", "access_token", a.body["access_token"].(string)); b.status != 200 {
+		t.Fatalf("multipart access: %d %v", b.status, b.body)
+	}
+
+	verifier := strings.Repeat("p", 43)
+	sum := sha256.Sum256([]byte(verifier))
+	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
+	basic := func(v string) http.Header {
+		return http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(v))}}
+	}
+	for _, cred := range []string{"clientid_public", "clientid_public:"} {
+		code := k.code(t, d, "client_id", "clientid_public", "code_challenge", challenge)
+		a := k.do(t, d, call{target: "/oauth2/token", header: basic(cred), json: `{"code":"` + code +
+			`","grant_type":"authorization_code","code_verifier":"` + verifier + `"}`})
+		if a.status != 200 || a.body["refresh_token"] == nil {
+			t.Fatalf("public client by Basic %q: %d %v", cred, a.status, a.body)
+		}
+	}
+	code := k.code(t, d, "client_id", "clientid_public", "code_challenge", challenge)
+	wantBody(t, k.do(t, d, call{target: "/oauth2/token", header: basic("clientid_public:secret"), json: `{"code":"` + code +
+		`","grant_type":"authorization_code","code_verifier":"` + verifier + `"}`}), 400,
+		oauthErr("invalid_request", "client_secret is disallowed for public clients"))
+}
