@@ -751,3 +751,38 @@ func TestRequestShapes(t *testing.T) {
 		`","grant_type":"authorization_code","code_verifier":"` + verifier + `"}`}), 400,
 		oauthErr("invalid_request", "client_secret is disallowed for public clients"))
 }
+
+// TestHostileBodies: malformed and oversized bodies are read as having
+// no parameters, never a panic, and reach the upstream as sent.
+func TestHostileBodies(t *testing.T) {
+	d := directory(t)
+	k := kongInstance(t, nil)
+	big := "access_token=" + strings.Repeat("a", maxBodyBytes)
+	for _, tc := range []struct{ ct, body string }{
+		{"application/json", `{"access_token":`},
+		{"application/json", `["access_token"]`},
+		{"multipart/form-data; boundary=", "--\r\n"},
+		{"multipart/form-data; boundary=X", "--X\r\nContent-Disposition: form-data; name=\"access_token\"\r\n\r\nabc"},
+		{"application/x-www-form-urlencoded", "%%%&&&==&access_token"},
+		{"application/x-www-form-urlencoded", big},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/request", strings.NewReader(tc.body))
+		r.Header.Set("Content-Type", tc.ct)
+		c := &plugin.Ctx{Req: r, Directory: d, Scheme: "https", ClientPath: "/request", Service: &plugin.ServiceInfo{ID: "svc-1"}}
+		var x *plugin.Exit
+		if !errors.As(k.Access(c), &x) || x.Status != 401 || !strings.Contains(string(x.Body), "The access token is missing") {
+			t.Errorf("%s %.40q: %v", tc.ct, tc.body, x)
+		}
+		if b, _ := io.ReadAll(c.Req.Body); string(b) != tc.body {
+			t.Errorf("%s %.40q: the upstream gets %d bytes, want %d", tc.ct, tc.body, len(b), len(tc.body))
+		}
+	}
+	// The token endpoint reads an oversized body as no parameters.
+	r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader("grant_type=client_credentials&client_id=clientid123&client_secret=secret123&x="+strings.Repeat("a", maxBodyBytes)))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	c := &plugin.Ctx{Req: r, Directory: d, Scheme: "https", ClientPath: "/oauth2/token", Service: &plugin.ServiceInfo{ID: "svc-1"}}
+	var x *plugin.Exit
+	if !errors.As(k.Access(c), &x) || x.Status != 400 || !strings.Contains(string(x.Body), "invalid_client") {
+		t.Errorf("oversized token request: %v %s", x, x.Body)
+	}
+}
