@@ -14,11 +14,13 @@
 # otel001 (opentelemetry at sampling 1.0 and 0.01, to the backend's OTLP
 # sink), httplog (http-log to the backend's sink in batches of 100;
 # httplog1: Kong's default, one POST a request), logging (the patterns
-# guide's logging format, to a file).
+# guide's logging format, to a file), keyauth and oauth2 (key-auth alone,
+# and Kong's oauth2 with a token it issued, memory store: the issue 17
+# budget is oauth2's CPU per request at most 1 us over keyauth's).
 #
 # Knobs (environment):
 #   ROUNDS=3  DURATION=5  WARMUP=1  CONNS=64  THREADS=1
-#   ROUTES="none local redis prom otel otel001 httplog logging" (none is always measured;
+#   ROUTES="none local redis prom otel otel001 httplog logging keyauth oauth2" (none is always measured;
 #   httplog1, http-log with Kong's default one POST a request, on request)
 #   PIN=1 (turnpike alone on CPU 0; wrk, backend and redis-server on CPU 1) | 0
 #   PORT_BASE=18300 (backend; turnpike +1, redis-server +2)
@@ -35,7 +37,7 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-1}
 PIN=${PIN:-1}
 PORT_BASE=${PORT_BASE:-18300}
-ROUTES=${ROUTES:-none local redis prom otel otel001 httplog logging}
+ROUTES=${ROUTES:-none local redis prom otel otel001 httplog logging keyauth oauth2}
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 
@@ -113,6 +115,10 @@ route_yaml() {
             upstream: \$upstream_connect_time_ms
 EOF
     ;;
+  keyauth) echo "  - {name: keyauth, paths: [/keyauth], plugins: [{name: key-auth}]}" ;;
+  # Tokens from its own token endpoint, which wants HTTPS: turnpike trusts
+  # loopback's X-Forwarded-Proto (--trusted-ips below).
+  oauth2) echo "  - {name: oauth2, paths: [/oauth2], plugins: [{name: oauth2, config: {enable_client_credentials: true, accept_http_if_already_terminated: true}}]}" ;;
   *) die "unknown route '$1' in ROUTES" ;;
   esac
 }
@@ -122,6 +128,7 @@ _format_version: "3.0"
 consumers:
 - username: bench
   keyauth_credentials: [{key: bench-key}]
+  oauth2_credentials: [{name: bench, client_id: bench-client, client_secret: bench-secret}]
 services:
 - name: backend
   url: http://127.0.0.1:$BPORT
@@ -130,12 +137,25 @@ EOF
   for route in $ROUTES; do route_yaml "$route"; done
 } >"$TMP/turnpike.yml"
 start turnpike env GOMAXPROCS=1 "${ON_PROXY[@]}" "$TMP/bin/turnpike" run -c "$TMP/turnpike.yml" \
-  --proxy-listen "127.0.0.1:$TPORT" --admin-listen off --access-log off
+  --proxy-listen "127.0.0.1:$TPORT" --admin-listen off --access-log off --trusted-ips 127.0.0.1/32
+
+# Every request carries both credentials: each route's plugin reads its
+# own and ignores the other.
+BEARER=none
+if [[ " $ROUTES " == *" oauth2 "* ]]; then
+  for _ in $(seq 100); do
+    BEARER=$(curl -fsS --max-time 1 -X POST -H "X-Forwarded-Proto: https" "http://127.0.0.1:$TPORT/oauth2/oauth2/token" \
+      -d grant_type=client_credentials -d client_id=bench-client -d client_secret=bench-secret 2>/dev/null |
+      sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p') && [[ -n $BEARER ]] && break
+    sleep 0.1
+  done
+  [[ -n $BEARER && $BEARER != none ]] || die "the oauth2 route issued no token"
+fi
 
 for route in $ROUTES; do
   ok=0
   for _ in $(seq 100); do
-    if curl -fsS -o /dev/null --max-time 1 -H "apikey: bench-key" "http://127.0.0.1:$TPORT/$route/hello" 2>/dev/null; then
+    if curl -fsS -o /dev/null --max-time 1 -H "apikey: bench-key" -H "Authorization: Bearer $BEARER" "http://127.0.0.1:$TPORT/$route/hello" 2>/dev/null; then
       ok=1
       break
     fi
@@ -175,10 +195,10 @@ ticks() { # utime+stime of a pid, in clock ticks
 run() {
   local url="http://127.0.0.1:$TPORT/$1/hello" out line t0 t1 req
   if (( WARMUP > 0 )); then
-    timeout $((WARMUP + 10)) "${ON_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -H "apikey: bench-key" "$url" >/dev/null 2>&1 || true
+    timeout $((WARMUP + 10)) "${ON_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -H "apikey: bench-key" -H "Authorization: Bearer $BEARER" "$url" >/dev/null 2>&1 || true
   fi
   t0=$(ticks "${PID[turnpike]}")
-  out=$(timeout $((DURATION + 20)) "${ON_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -H "apikey: bench-key" \
+  out=$(timeout $((DURATION + 20)) "${ON_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -H "apikey: bench-key" -H "Authorization: Bearer $BEARER" \
     -s "$HERE/wrk-result.lua" "$url" 2>&1) || true
   t1=$(ticks "${PID[turnpike]}")
   line=$(grep '^RESULT' <<<"$out") || die "wrk gave no result for /$1: $(head -c 300 <<<"$out")"

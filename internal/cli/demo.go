@@ -39,7 +39,7 @@ func newDemoCmd() *cobra.Command {
 					s.Close()
 				}
 			}()
-			for _, name := range []string{"users", "orders", "products", "products-flaky", "admin"} {
+			for _, name := range []string{"users", "orders", "products", "products-flaky", "admin", "reports"} {
 				ln, err := net.Listen("tcp", "127.0.0.1:0")
 				if err != nil {
 					return err
@@ -79,6 +79,12 @@ func newDemoCmd() *cobra.Command {
 				return v, ok
 			}}
 			o.configPath = "demo.yml"
+			// The reports route's oauth2 wants HTTPS: the demo trusts a
+			// loopback peer's X-Forwarded-Proto, as a gateway trusts the
+			// proxy that terminates TLS in front of it.
+			if !cmd.Flags().Changed("trusted-ips") {
+				o.trustedIPs = "127.0.0.1/32,::1/128"
+			}
 			sigs := notifySignals()
 			defer signal.Stop(sigs)
 			g, err := startGateway(o, demoConfig, opts, "", cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -150,6 +156,13 @@ The admin service wants a JWT from a consumer in the admins group:
   curl -i %[1]s/api/admin -H 'Authorization: Bearer %[3]s'
                                                    # 200: demo-admin
 
+The reports service wants an OAuth 2.0 token the gateway issues (client credentials):
+  TOKEN=$(curl -s -X POST %[1]s/api/reports/oauth2/token -H 'X-Forwarded-Proto: https' \
+    -d grant_type=client_credentials -d client_id=demo-client -d client_secret=demo-client-secret \
+    -d scope=reports:read | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+  curl -i %[1]s/api/reports -H "Authorization: Bearer $TOKEN"
+                                                   # 200; without the token: 401
+
 Orders allow 5 requests a minute per consumer; watch the headers count down to a 429:
   for i in 1 2 3 4 5 6; do curl -s -i %[1]s/api/orders -H 'apikey: demo-key' | grep -iE '^HTTP|^x-ratelimit-remaining|^retry-after'; done
 Press Ctrl-C to stop.
@@ -176,7 +189,8 @@ func demoService(name string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen := map[string]string{}
 		for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Prefix",
-			"X-Real-Ip", "X-Request-Id", "Via", "X-Demo-Gateway", "X-Tenant-Id"} {
+			"X-Real-Ip", "X-Request-Id", "Via", "X-Demo-Gateway", "X-Tenant-Id",
+			"X-Consumer-Username", "X-Credential-Identifier", "X-Authenticated-Scope"} {
 			if v := r.Header.Get(h); v != "" {
 				seen[h] = v
 			}

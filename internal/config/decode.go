@@ -30,13 +30,9 @@ var (
 // means adding the field to the type and deleting its entry here.
 var unsupported = map[reflect.Type]map[string]string{
 	reflect.TypeFor[Config](): {
-		"oauth2_credentials": "oauth2 credentials are not supported yet",
-		"keys":               "keys are not supported",
-		"key_sets":           "key sets are not supported",
-		"_workspace":         "workspaces are an Enterprise feature and are not supported",
-	},
-	reflect.TypeFor[Consumer](): {
-		"oauth2_credentials": "oauth2 credentials are not supported yet",
+		"keys":       "keys are not supported",
+		"key_sets":   "key sets are not supported",
+		"_workspace": "workspaces are an Enterprise feature and are not supported",
 	},
 }
 

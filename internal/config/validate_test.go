@@ -17,9 +17,9 @@ func TestValidationErrors(t *testing.T) {
 	}{
 		// Top level.
 		{"unknown top-level key", "servces: []", Errors{{Path: "servces", Message: "unknown field"}}},
-		{"unsupported credentials", "oauth2_credentials: [{name: x}]\nconsumers: [{username: u, oauth2_credentials: []}]", Errors{
-			{Path: "oauth2_credentials", Message: "oauth2 credentials are not supported yet"},
-			{Path: "consumers[0].oauth2_credentials", Message: "oauth2 credentials are not supported yet"},
+		{"unsupported entities", "keys: []\nkey_sets: []", Errors{
+			{Path: "keys", Message: "keys are not supported"},
+			{Path: "key_sets", Message: "key sets are not supported"},
 		}},
 		{"metadata accepted", "_comment: hi\n_ignore: [{x: 1}]\n_info: {a: b}\n_transform: true", nil},
 		{"wrong collection type", "services: {name: x}", Errors{{Path: "services", Message: "expected an array"}}},

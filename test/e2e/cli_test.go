@@ -257,6 +257,24 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo %s: %d %s", c.path, status, body)
 		}
 	}
+	// The printed reports curls: a client-credentials token from the
+	// gateway, then the API with it.
+	treq, _ := http.NewRequest(http.MethodPost, base+"/api/reports/oauth2/token", strings.NewReader(
+		"grant_type=client_credentials&client_id=demo-client&client_secret=demo-client-secret&scope=reports:read"))
+	treq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	treq.Header.Set("X-Forwarded-Proto", "https")
+	tresp, tbody := gwtest.Do(t, treq)
+	token := regexp.MustCompile(`"access_token":"([^"]+)"`).FindStringSubmatch(tbody)
+	if tresp.StatusCode != 200 || token == nil {
+		t.Fatalf("demo oauth2 token: %d %s", tresp.StatusCode, tbody)
+	}
+	if status, body := get("/api/reports", "Authorization", "Bearer "+token[1]); status != 200 ||
+		!strings.Contains(body, `"X-Authenticated-Scope":"reports:read"`) {
+		t.Errorf("demo reports with a token: %d %s", status, body)
+	}
+	if status, _ := get("/api/reports"); status != 401 {
+		t.Errorf("demo reports without a token: %d", status)
+	}
 	// The printed products curl: the response cache's Miss, then a Hit
 	// with the same body.
 	var cached []string

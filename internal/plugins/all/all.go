@@ -42,7 +42,7 @@ import (
 // Registrations returns every built-in plugin. The plugins owning
 // credential kinds come first, in the order their credentials are checked
 // and so their errors reported (key-auth, basic-auth, jwt, acl, as they
-// always were: TestCredentialErrorOrder, then hmac-auth); the others follow by name.
+// always were: TestCredentialErrorOrder, then hmac-auth and oauth2); the others follow by name.
 func Registrations() []plugin.Registration {
 	return []plugin.Registration{
 		keyauth.Registration(),
@@ -50,6 +50,7 @@ func Registrations() []plugin.Registration {
 		jwt.Registration(),
 		acl.Registration(),
 		hmacauth.Registration(),
+		oauth2.Registration(),
 		adaptiveconcurrency.Registration(),
 		botdetection.Registration(),
 		canary.Registration(),
@@ -66,7 +67,6 @@ func Registrations() []plugin.Registration {
 		logs.FileLog(),
 		logs.HTTPLog(),
 		mtlsauth.Registration(),
-		oauth2.Registration(),
 		opentelemetry.Registration(),
 		prometheus.Registration(),
 		proxycache.Registration(),

@@ -33,7 +33,10 @@ type Config struct {
 	PKCE              string  `yaml:"pkce"`
 	Realm             *string `yaml:"realm"`
 	PersistentRefresh bool    `yaml:"persistent_refresh_token"`
-	external.Config   `yaml:",inline"`
+	// Redis, when it names a server, keeps the tokens there, shared by
+	// every node (tokens.Open).
+	Redis           *plugin.RedisConfig `yaml:"redis"`
+	external.Config `yaml:",inline"`
 }
 
 // SetDefaults applies Kong's defaults and the external shape's.
@@ -48,11 +51,13 @@ func (c *Config) SetDefaults() {
 // Registration describes the plugin to the registry.
 func Registration() plugin.Registration {
 	return plugin.Registration{
-		Name:       "oauth2",
-		Priority:   1400,
-		NewConfig:  func() any { return &Config{} },
-		New:        New,
-		NoConsumer: true,
+		Name:        "oauth2",
+		Priority:    1400,
+		NewConfig:   func() any { return &Config{} },
+		New:         New,
+		NoConsumer:  true,
+		Credentials: []plugin.CredentialKind{credentialKind()},
+		Secrets:     secrets,
 	}
 }
 
