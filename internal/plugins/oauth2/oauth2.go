@@ -33,7 +33,9 @@ type Config struct {
 	PKCE              string  `yaml:"pkce"`
 	Realm             *string `yaml:"realm"`
 	PersistentRefresh bool    `yaml:"persistent_refresh_token"`
-	external.Config   `yaml:",inline"`
+	// Redis, when set, keeps tokens and codes in Redis (tokens.Open).
+	Redis           *plugin.RedisConfig `yaml:"redis"`
+	external.Config `yaml:",inline"`
 }
 
 // SetDefaults applies Kong's defaults and the external shape's.
@@ -60,6 +62,11 @@ func Registration() plugin.Registration {
 // New builds the instance of the shape the config names.
 func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 	c := cfg.(*Config)
+	if c.Redis != nil {
+		if errs := c.Redis.Validate("tokens", true).Under("redis"); len(errs) > 0 {
+			return nil, errs
+		}
+	}
 	if c.Config.Enabled() {
 		return external.New(&c.Config, external.Common{
 			Scopes:          c.Scopes,
