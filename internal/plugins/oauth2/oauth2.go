@@ -56,6 +56,7 @@ func Registration() plugin.Registration {
 		New:         New,
 		NoConsumer:  true,
 		Credentials: []plugin.CredentialKind{credentialKind()},
+		Admin:       adminRoutes(),
 	}
 }
 
