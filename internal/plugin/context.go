@@ -43,6 +43,9 @@ type Ctx struct {
 	ForwardedIP string
 	// Scheme is the client-facing scheme, http or https.
 	Scheme string
+	// TrustedPeer is set when the connection's peer is in trusted_ips:
+	// its X-Forwarded-* headers are believed (Kong's kong.ip.is_trusted).
+	TrustedPeer bool
 	// StartedAt is when the gateway received the request.
 	StartedAt time.Time
 

@@ -226,6 +226,7 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ip, addr := clientAddr(r.RemoteAddr)
 	c.ClientIP = ip
 	st.trusted = len(h.opts.TrustedIPs) > 0 && h.opts.TrustedIPs.Contains(addr)
+	c.TrustedPeer = st.trusted
 	c.ForwardedIP = ip
 	if st.trusted {
 		if v := realIP(r.Header[h.opts.RealIPHeader], h.opts.TrustedIPs, h.opts.RealIPRecursive); v != "" {

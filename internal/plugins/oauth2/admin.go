@@ -196,3 +196,6 @@ func orNull(s string) any {
 	}
 	return s
 }
+
+// TokenStore is the store the instance keeps its tokens in.
+func (k *kong) TokenStore() tokens.Store { return k.store }

@@ -38,7 +38,7 @@ func adminMux(ss ...tokens.Store) *http.ServeMux {
 	return mux
 }
 
-func call(t *testing.T, mux *http.ServeMux, method, path string) (int, map[string]any) {
+func adminDo(t *testing.T, mux *http.ServeMux, method, path string) (int, map[string]any) {
 	t.Helper()
 	w := httptest.NewRecorder()
 	mux.ServeHTTP(w, httptest.NewRequest(method, path, nil))
@@ -51,7 +51,7 @@ func call(t *testing.T, mux *http.ServeMux, method, path string) (int, map[strin
 	return w.Code, body
 }
 
-func put(t *testing.T, s tokens.Store, id string) {
+func putToken(t *testing.T, s tokens.Store, id string) {
 	t.Helper()
 	tok := &tokens.Token{ID: id, CredentialID: "cred-1", ServiceID: "svc-1", Scope: "email",
 		TokenType: "bearer", ExpiresIn: 3600, CreatedAt: time.Unix(1_800_000_000, 0)}
@@ -67,11 +67,11 @@ func TestAdminTokens(t *testing.T) {
 	s := tokens.NewMemory(0, 0, nil)
 	defer s.Close()
 	for _, id := range []string{"t1", "t2", "t3"} {
-		put(t, s, id)
+		putToken(t, s, id)
 	}
 	mux := adminMux(s)
 
-	code, body := call(t, mux, http.MethodGet, "/oauth2_tokens/t1")
+	code, body := adminDo(t, mux, http.MethodGet, "/oauth2_tokens/t1")
 	if code != 200 || body["id"] != "t1" || body["expires_in"] != 3600.0 || body["token_type"] != "bearer" ||
 		body["scope"] != "email" || body["authenticated_userid"] != nil || body["created_at"] != 1_800_000_000.0 ||
 		body["credential"].(map[string]any)["id"] != "cred-1" || body["service"].(map[string]any)["id"] != "svc-1" {
@@ -80,44 +80,44 @@ func TestAdminTokens(t *testing.T) {
 	if _, shown := body["access_token"]; shown {
 		t.Fatal("access_token shown")
 	}
-	if code, body := call(t, mux, http.MethodGet, "/oauth2_tokens/access-t2"); code != 200 || body["id"] != "t2" {
+	if code, body := adminDo(t, mux, http.MethodGet, "/oauth2_tokens/access-t2"); code != 200 || body["id"] != "t2" {
 		t.Fatalf("GET by access token: %d %v", code, body)
 	}
-	if code, body := call(t, mux, http.MethodGet, "/oauth2_tokens/nope"); code != 404 || body["message"] != "Not found" {
+	if code, body := adminDo(t, mux, http.MethodGet, "/oauth2_tokens/nope"); code != 404 || body["message"] != "Not found" {
 		t.Fatalf("GET unknown: %d %v", code, body)
 	}
 
-	if code, _ := call(t, mux, http.MethodDelete, "/oauth2_tokens/t1"); code != 204 {
+	if code, _ := adminDo(t, mux, http.MethodDelete, "/oauth2_tokens/t1"); code != 204 {
 		t.Fatalf("DELETE: %d", code)
 	}
-	if code, _ := call(t, mux, http.MethodGet, "/oauth2_tokens/t1"); code != 404 {
+	if code, _ := adminDo(t, mux, http.MethodGet, "/oauth2_tokens/t1"); code != 404 {
 		t.Fatalf("GET after DELETE: %d", code)
 	}
 	if got, _ := s.ByAccess(context.Background(), "access-t1"); got != nil {
 		t.Fatal("deleted token still valid")
 	}
-	if code, _ := call(t, mux, http.MethodDelete, "/oauth2_tokens/access-t2"); code != 204 {
+	if code, _ := adminDo(t, mux, http.MethodDelete, "/oauth2_tokens/access-t2"); code != 204 {
 		t.Fatalf("DELETE by access token: %d", code)
 	}
 	if got, _ := s.ByAccess(context.Background(), "access-t2"); got != nil {
 		t.Fatal("token deleted by access token still valid")
 	}
 	for _, p := range []string{"/oauth2_tokens/blah", "/oauth2_tokens/00000000-0000-0000-0000-000000000000"} {
-		if code, _ := call(t, mux, http.MethodDelete, p); code != 204 {
+		if code, _ := adminDo(t, mux, http.MethodDelete, p); code != 204 {
 			t.Fatalf("DELETE unknown: %d", code)
 		}
 	}
 
-	code, body = call(t, mux, http.MethodGet, "/oauth2_tokens")
+	code, body = adminDo(t, mux, http.MethodGet, "/oauth2_tokens")
 	if data := body["data"].([]any); code != 200 || len(data) != 1 || body["next"] != nil {
 		t.Fatalf("list: %d %v", code, body)
 	}
 	for _, q := range []string{"size=0", "size=1001", "size=x"} {
-		if code, body := call(t, mux, http.MethodGet, "/oauth2_tokens?"+q); code != 400 || body["name"] != "invalid size" {
+		if code, body := adminDo(t, mux, http.MethodGet, "/oauth2_tokens?"+q); code != 400 || body["name"] != "invalid size" {
 			t.Fatalf("%s: %d %v", q, code, body)
 		}
 	}
-	if code, body := call(t, mux, http.MethodGet, "/oauth2_tokens?offset=!!"); code != 400 || body["name"] != "invalid offset" {
+	if code, body := adminDo(t, mux, http.MethodGet, "/oauth2_tokens?offset=!!"); code != 400 || body["name"] != "invalid offset" {
 		t.Fatalf("bad offset: %d %v", code, body)
 	}
 }
@@ -139,10 +139,10 @@ func TestAdminTokensPaging(t *testing.T) {
 	want := map[string]bool{}
 	for i := range 7 {
 		id := "m" + strconv.Itoa(i)
-		put(t, mem, id)
+		putToken(t, mem, id)
 		want[id] = true
 		id = "r" + strconv.Itoa(i)
-		put(t, red, id)
+		putToken(t, red, id)
 		want[id] = true
 	}
 	mux := adminMux(mem, red)
@@ -152,7 +152,7 @@ func TestAdminTokensPaging(t *testing.T) {
 		if pages > 20 {
 			t.Fatal("paging does not end")
 		}
-		code, body := call(t, mux, http.MethodGet, next)
+		code, body := adminDo(t, mux, http.MethodGet, next)
 		data, _ := body["data"].([]any)
 		if code != 200 || len(data) > 3 {
 			t.Fatalf("%s: %d %v", next, code, body)

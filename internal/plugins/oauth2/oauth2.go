@@ -33,7 +33,8 @@ type Config struct {
 	PKCE              string  `yaml:"pkce"`
 	Realm             *string `yaml:"realm"`
 	PersistentRefresh bool    `yaml:"persistent_refresh_token"`
-	// Redis, when set, keeps tokens and codes in Redis (tokens.Open).
+	// Redis, when set, keeps the tokens and codes there, shared by every
+	// node (tokens.Open); it must name a server.
 	Redis           *plugin.RedisConfig `yaml:"redis"`
 	external.Config `yaml:",inline"`
 }
@@ -56,6 +57,7 @@ func Registration() plugin.Registration {
 		New:         New,
 		NoConsumer:  true,
 		Credentials: []plugin.CredentialKind{credentialKind()},
+		Secrets:     secrets,
 		Admin:       adminRoutes(),
 	}
 }
