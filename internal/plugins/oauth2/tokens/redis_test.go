@@ -162,3 +162,31 @@ func hexSum(s string) string {
 	k := sum(s)
 	return key("", k)[len(redisPrefix):]
 }
+
+// BenchmarkRedisByAccessCached is the request path of a Redis store once
+// a node has seen the token: the node-local cache, no round trip.
+func BenchmarkRedisByAccessCached(b *testing.B) {
+	srv := gwtest.StartRedis(b)
+	c, err := store.NewRedisClient(store.RedisOptions{Addrs: []string{srv.Addr}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := NewRedis(c)
+	defer c.Close()
+	defer s.Close()
+	ctx := context.Background()
+	if err := s.Put(ctx, token("bench", 3600), "bench-access-token-abcdefghijklmnopqrstuv", ""); err != nil {
+		b.Fatal(err)
+	}
+	if got, _ := s.ByAccess(ctx, "bench-access-token-abcdefghijklmnopqrstuv"); got == nil {
+		b.Fatal("not found")
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if got, _ := s.ByAccess(ctx, "bench-access-token-abcdefghijklmnopqrstuv"); got == nil {
+				b.Fatal("not found")
+			}
+		}
+	})
+}
