@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -135,5 +136,57 @@ func TestOAuth2RedisTwoNodes(t *testing.T) {
 			t.Fatalf("a still accepts the revoked token: %d %s", code, body)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestOAuth2MemoryTokensAdmin: on one node without Redis, a token
+// outlives a reload that changes the plugin entry (one memory store per
+// process), the admin API finds it by id and by access token, and
+// deleting it there refuses it at once.
+func TestOAuth2MemoryTokensAdmin(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	noRedis := func(scopes string) string {
+		c := strings.Replace(fmt.Sprintf(oauth2RedisConfig, up.URL, 0), "        redis: {host: 127.0.0.1, port: 0}\n", "", 1)
+		return strings.Replace(c, "scopes: [read]", "scopes: "+scopes, 1)
+	}
+	gw := gwtest.Start(t, noRedis("[read]"), gwtest.Options{Args: []string{"--trusted-ips", "127.0.0.1/32"}})
+	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: forwardedHTTPS{}, Timeout: 5 * time.Second})
+	cc := clientcredentials.Config{ClientID: "app-id", ClientSecret: "app-secret", TokenURL: gw.URL + "/api/oauth2/token",
+		Scopes: []string{"read"}, AuthStyle: oauth2.AuthStyleInHeader}
+	tok, err := cc.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	before := strings.Count(gw.Stderr(), "configuration applied")
+	writeAtomically(t, configPath(t, gw), noRedis("[read, write]"))
+	gw.Signal(syscall.SIGHUP)
+	waitUntil(t, "the reload", func() bool { return strings.Count(gw.Stderr(), "configuration applied") > before })
+	if code, body := bearer(t, gw.URL+"/api/x", tok.AccessToken); code != 200 {
+		t.Fatalf("after the reload: %d %s", code, body)
+	}
+
+	code, one := getJSON(t, gw.AdminURL+"/oauth2_tokens/"+tok.AccessToken)
+	id, _ := one["id"].(string)
+	if code != 200 || id == "" || one["scope"] != "read" || one["token_type"] != "bearer" {
+		t.Fatalf("by access token: %d %v", code, one)
+	}
+	if code, byID := getJSON(t, gw.AdminURL+"/oauth2_tokens/"+id); code != 200 || byID["id"] != id {
+		t.Fatalf("by id: %d %v", code, byID)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, gw.AdminURL+"/oauth2_tokens/"+id, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 {
+		t.Fatalf("DELETE: %d", resp.StatusCode)
+	}
+	if code, body := bearer(t, gw.URL+"/api/x", tok.AccessToken); code != 401 {
+		t.Fatalf("after DELETE: %d %s", code, body)
+	}
+	if code, body := getJSON(t, gw.AdminURL+"/oauth2_tokens/"+id); code != 404 || body["message"] != "Not found" {
+		t.Fatalf("GET after DELETE: %d %v", code, body)
 	}
 }
