@@ -265,7 +265,10 @@ func (s *Redis) Delete(ctx context.Context, id string) (bool, error) {
 		return false, err
 	}
 	var access digest
-	if _, err := hex.Decode(access[:], []byte(rec.Access)); err != nil || len(rec.Access) != 2*len(access) {
+	if len(rec.Access) != 2*len(access) {
+		return false, fmt.Errorf("tokens: redis: malformed record under %s", idKey(id))
+	}
+	if _, err := hex.Decode(access[:], []byte(rec.Access)); err != nil {
 		return false, fmt.Errorf("tokens: redis: malformed record under %s", idKey(id))
 	}
 	var deleted *redis.IntCmd

@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -189,4 +190,26 @@ func BenchmarkRedisByAccessCached(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestRedisMalformed: what Redis answers is checked, never trusted to
+// fit: a malformed record is an error, not a panic or a token.
+func TestRedisMalformed(t *testing.T) {
+	srv := gwtest.StartRedis(t)
+	s := node(t, srv.Addr)
+	ctx := context.Background()
+	cl := s.c.Client()
+	long := `{"t":{"ID":"bad"},"a":"` + strings.Repeat("ab", 100) + `"}`
+	cl.Set(ctx, idKey("bad"), long, 0)
+	cl.Set(ctx, idKey("junk"), "not json", 0)
+	cl.Set(ctx, redisPrefix+"a:"+hexSum("junk-access"), "{}", 0)
+	if ok, err := s.Delete(ctx, "bad"); ok || err == nil {
+		t.Fatalf("Delete of a malformed record: %v %v", ok, err)
+	}
+	if got, err := s.Get(ctx, "junk"); got != nil || err == nil {
+		t.Fatalf("Get of junk: %+v %v", got, err)
+	}
+	if got, err := s.ByAccess(ctx, "junk-access"); got != nil || err == nil {
+		t.Fatalf("ByAccess of a record without token: %+v %v", got, err)
+	}
 }
