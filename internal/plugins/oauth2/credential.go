@@ -71,7 +71,10 @@ func (c *Credential) CheckSecret(secret string) bool {
 	if !c.phc.verify(secret) {
 		return false
 	}
-	c.verified.Store(&sum)
+	// A copy, so that only a successful derivation allocates: taking
+	// sum's own address would move it to the heap on every call.
+	ok := sum
+	c.verified.Store(&ok)
 	return true
 }
 

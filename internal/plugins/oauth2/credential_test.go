@@ -1,6 +1,7 @@
 package oauth2
 
 import (
+	"crypto/sha256"
 	"strings"
 	"testing"
 	"time"
@@ -162,5 +163,31 @@ func TestArgon2(t *testing.T) {
 		if _, err := parsePHC(bad); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
+	}
+}
+
+// BenchmarkCheckSecret: a plain secret, and a hashed one presented again
+// (the cached check; the first costs one PBKDF2 derivation).
+func BenchmarkCheckSecret(b *testing.B) {
+	plain := &Credential{ClientSecret: "s3cret"}
+	plain.plainSum = sha256.Sum256([]byte("s3cret"))
+	p, err := parsePHC(kongStatic)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hashed := &Credential{HashSecret: true, ClientSecret: kongStatic, hash: kongStatic, phc: p}
+	for _, bc := range []struct {
+		name   string
+		c      *Credential
+		secret string
+	}{{"plain", plain, "s3cret"}, {"hashed-cached", hashed, "tofu"}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !bc.c.CheckSecret(bc.secret) {
+					b.Fatal("refused")
+				}
+			}
+		})
 	}
 }

@@ -33,8 +33,8 @@ type Config struct {
 	PKCE              string  `yaml:"pkce"`
 	Realm             *string `yaml:"realm"`
 	PersistentRefresh bool    `yaml:"persistent_refresh_token"`
-	// Redis, when it names a server, keeps the tokens there, shared by
-	// every node (tokens.Open).
+	// Redis, when set, keeps the tokens and codes there, shared by every
+	// node (tokens.Open); it must name a server.
 	Redis           *plugin.RedisConfig `yaml:"redis"`
 	external.Config `yaml:",inline"`
 }
@@ -58,12 +58,18 @@ func Registration() plugin.Registration {
 		NoConsumer:  true,
 		Credentials: []plugin.CredentialKind{credentialKind()},
 		Secrets:     secrets,
+		Admin:       adminRoutes(),
 	}
 }
 
 // New builds the instance of the shape the config names.
 func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 	c := cfg.(*Config)
+	if c.Redis != nil {
+		if errs := c.Redis.Validate("tokens", true).Under("redis"); len(errs) > 0 {
+			return nil, errs
+		}
+	}
 	if c.Config.Enabled() {
 		return external.New(&c.Config, external.Common{
 			Scopes:          c.Scopes,

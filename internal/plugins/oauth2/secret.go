@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"hash"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -102,9 +103,16 @@ func parsePHC(s string) (*phc, error) {
 	return p, nil
 }
 
+// deriving bounds the derivations running at once to the CPUs: each is
+// CPU-bound, and an argon2id one holds its m KiB, so wrong secrets sent
+// in parallel queue instead of taking the gateway's memory.
+var deriving = make(chan struct{}, runtime.GOMAXPROCS(0))
+
 // verify derives secret's hash with p's parameters and compares it in
 // constant time.
 func (p *phc) verify(secret string) bool {
+	deriving <- struct{}{}
+	defer func() { <-deriving }()
 	var got []byte
 	if p.argon {
 		got = argon2.IDKey([]byte(secret), p.salt, uint32(p.iter), p.memory, p.threads, uint32(len(p.sum)))

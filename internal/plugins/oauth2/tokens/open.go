@@ -1,10 +1,10 @@
 package tokens
 
 import (
-	"errors"
 	"io"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/store"
 )
 
 // sharedMemory keys the process's memory store among env.Store's shared
@@ -20,7 +20,7 @@ const sharedMemory = "oauth2:tokens:memory"
 // settings, shared by every instance naming the same server.
 func Open(env plugin.Env, redis *plugin.RedisConfig) (Store, func(), error) {
 	if redis != nil && redis.Configured() {
-		return nil, nil, errors.New("tokens: Redis is not built yet (issue 17)")
+		return openRedis(env, redis.Options())
 	}
 	if env.Store == nil {
 		m := NewMemory(0, 0, nil)
@@ -28,4 +28,28 @@ func Open(env plugin.Env, redis *plugin.RedisConfig) (Store, func(), error) {
 	}
 	v, release := env.Store.Shared.Acquire(sharedMemory, func() io.Closer { return NewMemory(0, 0, nil) })
 	return v.(*Memory), release, nil
+}
+
+type redisKey struct{}
+
+// openRedis returns the Redis store of the client for opts: one per
+// client, so the instances naming one server share its cache and its
+// subscription, closed with the client.
+func openRedis(env plugin.Env, opts store.RedisOptions) (Store, func(), error) {
+	var c *store.RedisClient
+	var release func()
+	if env.Store != nil {
+		var err error
+		if c, release, err = env.Store.Redis.Acquire(opts); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		var err error
+		if c, err = store.NewRedisClient(opts); err != nil {
+			return nil, nil, err
+		}
+		release = c.Close
+	}
+	s := c.Extension(redisKey{}, func(c *store.RedisClient) store.Extension { return NewRedis(c) }).(*Redis)
+	return s, release, nil
 }
