@@ -27,6 +27,32 @@ type Claims struct {
 	// Expiry is `exp` (zero when the token has none).
 	Expiry time.Time
 	text   map[string]string
+	// sub, cid and scope are Subject, ClientID and Scope as header
+	// values (nil when empty), made once for every request to share.
+	sub, cid, scope []string
+}
+
+// HeaderValues are Subject, ClientID and Scope as header values, nil
+// when empty. The slices are shared by every request the token serves:
+// read-only, of length and capacity 1 (an Add copies rather than writes
+// into them).
+func (c *Claims) HeaderValues() (subject, clientID, scope []string) {
+	return c.sub, c.cid, c.scope
+}
+
+// headerValue is s as a header value; a value a header cannot carry
+// (control characters: a server's answer is not trusted to be one) is
+// left out rather than sent.
+func headerValue(s string) []string {
+	if s == "" {
+		return nil
+	}
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < ' ' && b != '\t' || b == 0x7f {
+			return nil
+		}
+	}
+	return []string{s}
 }
 
 // Claim implements plugin.Claims: a string as is, a number or boolean in
@@ -91,6 +117,7 @@ func parseClaims(payload []byte) (*Claims, error) {
 		}
 	}
 	c.Scopes = strings.Fields(c.Scope)
+	c.sub, c.cid, c.scope = headerValue(c.Subject), headerValue(c.ClientID), headerValue(c.Scope)
 	switch a := raw["aud"].(type) {
 	case string:
 		c.Audience = []string{a}
