@@ -26,13 +26,13 @@ func (v *Verifier) introspect(ctx context.Context, endpoint, token string) (*Cla
 	}
 	resp, err := v.client.Do(req)
 	if err != nil {
-		v.log.Warn("token introspection failed", "endpoint", endpoint, "error", err.Error())
+		v.warn("token introspection failed", "endpoint", endpoint, "error", err.Error())
 		return nil, ErrUnavailable
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != http.StatusOK {
-		v.log.Warn("token introspection failed", "endpoint", endpoint, "status", resp.StatusCode)
+		v.warn("token introspection failed", "endpoint", endpoint, "status", resp.StatusCode)
 		return nil, ErrUnavailable
 	}
 	var a struct {
@@ -40,7 +40,7 @@ func (v *Verifier) introspect(ctx context.Context, endpoint, token string) (*Cla
 		NBF    json.Number `json:"nbf"`
 	}
 	if err := json.Unmarshal(body, &a); err != nil || a.Active == nil {
-		v.log.Warn("token introspection answer malformed", "endpoint", endpoint)
+		v.warn("token introspection answer malformed", "endpoint", endpoint)
 		return nil, ErrUnavailable
 	}
 	if !*a.Active {

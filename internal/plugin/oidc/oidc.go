@@ -86,6 +86,21 @@ type Verifier struct {
 	group     singleflight.Group
 	done      chan struct{}
 	closeOnce sync.Once
+	// lastTry is when a request last started a discovery (Unix ns), so
+	// that requests while the server is down try at most once a second.
+	lastTry atomic.Int64
+	// lastWarn is when a failed call was last logged (Unix ns): a server
+	// that is down fails every request, and one line per 10 s says so.
+	lastWarn atomic.Int64
+}
+
+// warn logs a failed call to the server, at most once per 10 s.
+func (v *Verifier) warn(msg string, args ...any) {
+	now, last := time.Now().UnixNano(), v.lastWarn.Load()
+	if now-last < int64(10*time.Second) || !v.lastWarn.CompareAndSwap(last, now) {
+		return
+	}
+	v.log.Warn(msg, args...)
 }
 
 // state is what discovery found.
@@ -185,7 +200,9 @@ func (v *Verifier) Close() {
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	st := v.state.Load()
 	if st == nil {
-		return nil, ErrNotReady
+		if st = v.discoverNow(ctx); st == nil {
+			return nil, ErrNotReady
+		}
 	}
 	key := sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
 	if e, ok := v.cache.GetIfPresent(key); ok {
@@ -209,6 +226,29 @@ func (v *Verifier) load(ctx context.Context, st *state, key [sha256.Size]byte, t
 	case <-ctx.Done():
 		return nil, ErrUnavailable
 	}
+}
+
+// discoverNow discovers for a request that came before the background
+// discovery succeeded (the first requests after a start), sharing one
+// attempt among the requests that wait and starting at most one a second.
+func (v *Verifier) discoverNow(ctx context.Context) *state {
+	now, last := v.opts.Now().UnixNano(), v.lastTry.Load()
+	if now-last < int64(time.Second) || !v.lastTry.CompareAndSwap(last, now) {
+		ch := v.group.DoChan("discover", func() (any, error) { return nil, nil })
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+		return v.state.Load()
+	}
+	ch := v.group.DoChan("discover", func() (any, error) {
+		return nil, v.Discover(context.Background())
+	})
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
+	return v.state.Load()
 }
 
 // remember caches an answer: an accepted token until its `exp` and at
@@ -258,7 +298,7 @@ func (v *Verifier) verifyJWT(ctx context.Context, st *state, token string) (*Cla
 		// go-oidc says "fetching keys" only when the key set could not
 		// be fetched: the server's failure, not the token's.
 		if strings.Contains(err.Error(), "fetching keys") {
-			v.log.Warn("authorization server key set unavailable", "error", err.Error())
+			v.warn("authorization server key set unavailable", "error", err.Error())
 			return nil, ErrUnavailable
 		}
 		var exp *gooidc.TokenExpiredError

@@ -91,8 +91,8 @@ func (c *Config) validate(com *Common) plugin.Errors {
 			add("allowed_token_methods["+strconv.Itoa(i)+"]", "expected one of: "+strings.Join(grants, ", "))
 		}
 	}
-	if len(c.AllowedTokenMethods) > 0 && c.TokenEndpoint == "" {
-		add("token_endpoint", "required field missing (allowed_token_methods relays to it)")
+	if len(c.AllowedTokenMethods) > 0 && c.TokenEndpoint == "" && c.Issuer == "" {
+		add("token_endpoint", "required field missing (allowed_token_methods relays to it; an issuer's is discovered)")
 	}
 	if c.RevokeTokenMethod != "POST" && c.RevokeTokenMethod != "DELETE" {
 		add("revoke_token_method", "expected one of: POST, DELETE")

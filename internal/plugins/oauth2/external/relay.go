@@ -30,29 +30,32 @@ type relay struct {
 // every other request.
 func (r *relay) serve(c *plugin.Ctx) *plugin.Exit {
 	switch {
-	case strings.HasSuffix(c.ClientPath, "/oauth2/token") && r.tokenEndpoint != "":
-		return r.token(c)
+	case len(r.allowed) > 0 && strings.HasSuffix(c.ClientPath, "/oauth2/token"):
+		if ep := r.endpoint(r.tokenEndpoint, func(m *oidc.Metadata) string { return m.TokenEndpoint }); ep != "" {
+			return r.token(c, ep)
+		}
 	case strings.HasSuffix(c.ClientPath, "/oauth2/revoke"):
-		if ep := r.revocation(); ep != "" {
+		if ep := r.endpoint(r.revocationEndpoint, func(m *oidc.Metadata) string { return m.RevocationEndpoint }); ep != "" {
 			return r.revoke(c, ep)
 		}
 	}
 	return nil
 }
 
-func (r *relay) revocation() string {
-	if r.revocationEndpoint != "" {
-		return r.revocationEndpoint
+// endpoint is the configured endpoint, else the one discovery found.
+func (r *relay) endpoint(configured string, discovered func(*oidc.Metadata) string) string {
+	if configured != "" {
+		return configured
 	}
 	if m := r.v.Metadata(); m != nil {
-		return m.RevocationEndpoint
+		return discovered(m)
 	}
 	return ""
 }
 
 // token relays a token request whose grant type allowed_token_methods
 // lists; the server's answer goes back as it is.
-func (r *relay) token(c *plugin.Ctx) *plugin.Exit {
+func (r *relay) token(c *plugin.Ctx, endpoint string) *plugin.Exit {
 	body, e := readForm(c, "token")
 	if e != nil {
 		return e
@@ -68,7 +71,7 @@ func (r *relay) token(c *plugin.Ctx) *plugin.Exit {
 	case !slices.Contains(r.allowed, grant):
 		return oauthError(http.StatusBadRequest, nil, errGrant, "The grant type "+strings.ToValidUTF8(grant, "")+" is not allowed")
 	}
-	return r.call(c, http.MethodPost, r.tokenEndpoint, body)
+	return r.call(c, http.MethodPost, endpoint, body)
 }
 
 // revoke relays an RFC 7009 revocation request with revoke_token_method.
