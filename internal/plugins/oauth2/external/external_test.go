@@ -194,4 +194,3 @@ func run(b *testing.B, in plugin.Accessor, c *plugin.Ctx) {
 		}
 	}
 }
-
