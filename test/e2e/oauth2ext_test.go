@@ -330,70 +330,7 @@ func TestOAuth2ExternalTokenRelay(t *testing.T) {
 			t.Fatalf("oversized body: %d", resp.StatusCode)
 		}
 	})
-	t.Run("browser login, code exchange and refresh", func(t *testing.T) {
-		noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		req, _ := http.NewRequest(http.MethodGet, e.gw.URL+"/browser/page", nil)
-		req.Header.Set("Accept", "text/html,application/xhtml+xml")
-		resp, err := noFollow.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		loc, _ := url.Parse(resp.Header.Get("Location"))
-		if resp.StatusCode != 302 || !strings.HasPrefix(loc.String(), e.p.AuthorizationEndpoint+"?") {
-			t.Fatalf("%d %q", resp.StatusCode, loc)
-		}
-		q := loc.Query()
-		var state string
-		for _, c := range resp.Cookies() {
-			if c.Name == "turnpike_oauth2_state" {
-				state = c.Value
-			}
-		}
-		if q.Get("response_type") != "code" || q.Get("client_id") != "gateway" || q.Get("redirect_uri") != extCallback ||
-			q.Get("scope") != "openid" || q.Get("state") == "" || q.Get("state") != state {
-			t.Fatalf("authorization request %v, state cookie %q", q, state)
-		}
-		// An API client (no text/html) still gets 401.
-		if resp, _ := e.call(t, "/browser/page", ""); resp.StatusCode != 401 {
-			t.Fatalf("API client: %d", resp.StatusCode)
-		}
-		// The guide's login_redirect_url is where its browsers go.
-		resp, _ = noFollow.Do(mustReq(t, e.gw.URL+"/guide/page", "Accept", "text/html"))
-		if resp.StatusCode != 302 || resp.Header.Get("Location") != "https://auth.example.com/login" {
-			t.Fatalf("guide: %d %q", resp.StatusCode, resp.Header.Get("Location"))
-		}
-
-		// The web client's own authorization request, logged in at the
-		// provider, its code exchanged and refreshed through the relay.
-		conf := oauth2.Config{ClientID: "web", ClientSecret: "web-secret", RedirectURL: extCallback,
-			Endpoint: oauth2.Endpoint{AuthURL: e.p.AuthorizationEndpoint, TokenURL: e.gw.URL + "/jwt/oauth2/token",
-				AuthStyle: oauth2.AuthStyleInHeader},
-			Scopes: []string{"openid", "offline_access"}}
-		back := e.p.Login(t, nil, conf.AuthCodeURL("st"), "alice", "alice-pw")
-		tok, err := conf.Exchange(context.Background(), back.Query().Get("code"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tok.RefreshToken == "" {
-			t.Fatal("no refresh token")
-		}
-		resp, body := e.call(t, "/jwt/x", tok.AccessToken)
-		if resp.StatusCode != 200 || gwtest.DecodeSeen(t, body).Header["X-Authenticated-Userid"][0] != "alice" {
-			t.Fatalf("%d %s", resp.StatusCode, body)
-		}
-		tok.Expiry = time.Now().Add(-time.Minute)
-		fresh, err := conf.TokenSource(context.Background(), tok).Token()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fresh.AccessToken == tok.AccessToken {
-			t.Fatal("not refreshed")
-		}
-		if resp, _ := e.call(t, "/jwt/x", fresh.AccessToken); resp.StatusCode != 200 {
-			t.Fatalf("refreshed token: %d", resp.StatusCode)
-		}
-	})
+	t.Run("browser login, code exchange and refresh", func(t *testing.T) { extBrowserLogin(t, e) })
 	t.Run("guide config discovers from the token endpoint", func(t *testing.T) {
 		tok := e.token(t, "svc", "svc-secret", "write")
 		if resp, body := e.call(t, "/guide/x", tok); resp.StatusCode != 200 {
@@ -403,6 +340,73 @@ func TestOAuth2ExternalTokenRelay(t *testing.T) {
 			t.Fatalf("without read or write: %d", resp.StatusCode)
 		}
 	})
+}
+
+// extBrowserLogin: a browser without a token is sent to log in; the
+// web client's code is exchanged and refreshed through the relay.
+func extBrowserLogin(t *testing.T, e *extEnv) {
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest(http.MethodGet, e.gw.URL+"/browser/page", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != 302 || !strings.HasPrefix(loc.String(), e.p.AuthorizationEndpoint+"?") {
+		t.Fatalf("%d %q", resp.StatusCode, loc)
+	}
+	q := loc.Query()
+	var state string
+	for _, c := range resp.Cookies() {
+		if c.Name == "turnpike_oauth2_state" {
+			state = c.Value
+		}
+	}
+	if q.Get("response_type") != "code" || q.Get("client_id") != "gateway" || q.Get("redirect_uri") != extCallback ||
+		q.Get("scope") != "openid" || q.Get("state") == "" || q.Get("state") != state {
+		t.Fatalf("authorization request %v, state cookie %q", q, state)
+	}
+	// An API client (no text/html) still gets 401.
+	if resp, _ := e.call(t, "/browser/page", ""); resp.StatusCode != 401 {
+		t.Fatalf("API client: %d", resp.StatusCode)
+	}
+	// The guide's login_redirect_url is where its browsers go.
+	resp, _ = noFollow.Do(mustReq(t, e.gw.URL+"/guide/page", "Accept", "text/html"))
+	if resp.StatusCode != 302 || resp.Header.Get("Location") != "https://auth.example.com/login" {
+		t.Fatalf("guide: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+
+	// The web client's own authorization request, logged in at the
+	// provider, its code exchanged and refreshed through the relay.
+	conf := oauth2.Config{ClientID: "web", ClientSecret: "web-secret", RedirectURL: extCallback,
+		Endpoint: oauth2.Endpoint{AuthURL: e.p.AuthorizationEndpoint, TokenURL: e.gw.URL + "/jwt/oauth2/token",
+			AuthStyle: oauth2.AuthStyleInHeader},
+		Scopes: []string{"openid", "offline_access"}}
+	back := e.p.Login(t, nil, conf.AuthCodeURL("st"), "alice", "alice-pw")
+	tok, err := conf.Exchange(context.Background(), back.Query().Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.RefreshToken == "" {
+		t.Fatal("no refresh token")
+	}
+	resp, body := e.call(t, "/jwt/x", tok.AccessToken)
+	if resp.StatusCode != 200 || gwtest.DecodeSeen(t, body).Header["X-Authenticated-Userid"][0] != "alice" {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	tok.Expiry = time.Now().Add(-time.Minute)
+	fresh, err := conf.TokenSource(context.Background(), tok).Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.AccessToken == tok.AccessToken {
+		t.Fatal("not refreshed")
+	}
+	if resp, _ := e.call(t, "/jwt/x", fresh.AccessToken); resp.StatusCode != 200 {
+		t.Fatalf("refreshed token: %d", resp.StatusCode)
+	}
 }
 
 func mustReq(t *testing.T, u string, header ...string) *http.Request {

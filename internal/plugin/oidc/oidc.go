@@ -145,9 +145,13 @@ func New(o Options) *Verifier {
 	v := &Verifier{
 		opts:      o,
 		transport: t,
-		client:    &http.Client{Transport: t, Timeout: o.Timeout},
-		log:       o.Logger,
-		done:      make(chan struct{}),
+		// Redirects are not followed: a token request would be replayed,
+		// credentials and all, wherever the answer points.
+		client: &http.Client{Transport: t, Timeout: o.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}},
+		log:  o.Logger,
+		done: make(chan struct{}),
 		cache: otter.Must(&otter.Options[[sha256.Size]byte, entry]{
 			MaximumSize: o.CacheSize,
 			ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[[sha256.Size]byte, entry]) time.Duration {
