@@ -178,6 +178,20 @@ func (v *Verifier) Metadata() *Metadata {
 	return nil
 }
 
+// Discovered is the server's metadata, discovering it now (as Verify
+// does) when the background discovery has not succeeded yet; nil when it
+// cannot be had.
+func (v *Verifier) Discovered(ctx context.Context) *Metadata {
+	st := v.state.Load()
+	if st == nil {
+		st = v.discoverNow(ctx)
+	}
+	if st == nil {
+		return nil
+	}
+	return st.meta
+}
+
 // Provider is go-oidc's view of the server, for ID tokens and the
 // authorization code flow (nil before discovery, or when the server
 // publishes no key set).

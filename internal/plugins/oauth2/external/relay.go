@@ -31,23 +31,24 @@ type relay struct {
 func (r *relay) serve(c *plugin.Ctx) *plugin.Exit {
 	switch {
 	case len(r.allowed) > 0 && strings.HasSuffix(c.ClientPath, "/oauth2/token"):
-		if ep := r.endpoint(r.tokenEndpoint, func(m *oidc.Metadata) string { return m.TokenEndpoint }); ep != "" {
+		if ep := r.endpoint(c, r.tokenEndpoint, func(m *oidc.Metadata) string { return m.TokenEndpoint }); ep != "" {
 			return r.token(c, ep)
 		}
 	case strings.HasSuffix(c.ClientPath, "/oauth2/revoke"):
-		if ep := r.endpoint(r.revocationEndpoint, func(m *oidc.Metadata) string { return m.RevocationEndpoint }); ep != "" {
+		if ep := r.endpoint(c, r.revocationEndpoint, func(m *oidc.Metadata) string { return m.RevocationEndpoint }); ep != "" {
 			return r.revoke(c, ep)
 		}
 	}
 	return nil
 }
 
-// endpoint is the configured endpoint, else the one discovery found.
-func (r *relay) endpoint(configured string, discovered func(*oidc.Metadata) string) string {
+// endpoint is the configured endpoint, else the one discovery found
+// (waiting for it, as a token check does); "" when there is none.
+func (r *relay) endpoint(c *plugin.Ctx, configured string, discovered func(*oidc.Metadata) string) string {
 	if configured != "" {
 		return configured
 	}
-	if m := r.v.Metadata(); m != nil {
+	if m := r.v.Discovered(c.Req.Context()); m != nil {
 		return discovered(m)
 	}
 	return ""
