@@ -454,3 +454,36 @@ plugins:
 		}
 	}
 }
+
+// TestOAuth2ExternalServerDown: while the server cannot be discovered,
+// tokens are refused with 503 and the failure is logged; none is let
+// through unchecked.
+func TestOAuth2ExternalServerDown(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	up := gwtest.StartEcho(t, "api")
+	gw := gwtest.Start(t, `_format_version: "3.0"
+services:
+- name: api
+  url: `+up.URL+`
+  routes:
+  - name: r
+    paths: [/]
+    plugins:
+    - name: oauth2
+      config:
+        token_endpoint: `+dead.URL+`/oauth/token
+        allowed_token_methods: [client_credentials]
+`, gwtest.Options{})
+	resp, body := gw.Get("/x", "Authorization", "Bearer a.b.c")
+	if resp.StatusCode != 503 || decodeOAuth(t, body).Error != "temporarily_unavailable" || up.Count.Load() != 0 {
+		t.Fatalf("%d %s (upstream saw %d)", resp.StatusCode, body, up.Count.Load())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(gw.Stderr(), "authorization server discovery failed") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(gw.Stderr(), "authorization server discovery failed") {
+		t.Fatalf("no discovery error logged:\n%s", gw.Stderr())
+	}
+}
