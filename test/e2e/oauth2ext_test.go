@@ -77,7 +77,8 @@ services:
 		plugin("scoped", "          scopes: [admin]\n          mandatory_scope: true\n          realm: api\n") +
 		plugin("aud", "          audience_required: [someone-else]\n") +
 		plugin("opaque", "          introspection_endpoint: "+counter.URL+"/introspect\n          cache_ttl_max: 2\n          hide_credentials: true\n") +
-		plugin("browser", "          authorization_endpoint: "+e.p.AuthorizationEndpoint+"\n          redirect_uri: "+extCallback+"\n          scopes: [openid]\n") + `
+		plugin("browser", "          authorization_endpoint: "+e.p.AuthorizationEndpoint+"\n          redirect_uri: "+extCallback+"\n          scopes: [openid]\n") +
+		plugin("mapped", "          consumer_claim: [client_id]\n") + `
   - name: guide
     paths: [/guide]
     plugins:
@@ -89,6 +90,9 @@ services:
           login_redirect_url: https://auth.example.com/login
           allowed_token_methods: [client_credentials]
           revoke_token_method: POST
+consumers:
+- username: svc
+  custom_id: svc-custom
 `
 	e.gw = gwtest.Start(t, cfg, gwtest.Options{})
 	return e
@@ -485,5 +489,28 @@ services:
 	}
 	if !strings.Contains(gw.Stderr(), "authorization server discovery failed") {
 		t.Fatalf("no discovery error logged:\n%s", gw.Stderr())
+	}
+}
+
+// TestOAuth2ExternalConsumer maps tokens to consumers by a claim.
+func TestOAuth2ExternalConsumer(t *testing.T) {
+	e := startExt(t)
+	resp, body := e.call(t, "/mapped/x", e.token(t, "svc", "svc-secret"), "X-Consumer-Username", "spoofed")
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	h := gwtest.DecodeSeen(t, body).Header
+	if h["X-Consumer-Username"][0] != "svc" || h["X-Consumer-Custom-Id"][0] != "svc-custom" || h["X-Consumer-Id"] == nil {
+		t.Fatalf("consumer headers %v", h)
+	}
+	// A token whose client is no consumer is refused.
+	resp, body = e.call(t, "/mapped/x", e.token(t, "opaque", "opaque-secret"))
+	if resp.StatusCode != 403 || decodeOAuth(t, body).Error != "access_denied" {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	// Without consumer_claim, no consumer, and no client-sent one.
+	resp, body = e.call(t, "/jwt/x", e.token(t, "svc", "svc-secret"), "X-Consumer-Username", "spoofed")
+	if h := gwtest.DecodeSeen(t, body).Header; resp.StatusCode != 200 || h["X-Consumer-Username"] != nil {
+		t.Fatalf("%d %v", resp.StatusCode, h)
 	}
 }

@@ -44,6 +44,13 @@ type Config struct {
 	// CacheTTLNeg is how long a refused token stays refused without
 	// asking the server again, in seconds.
 	CacheTTLNeg float64 `yaml:"cache_ttl_neg"`
+	// ConsumerClaim names the claims, tried in order, whose value names
+	// the request's consumer (Kong openid-connect's consumer_claim); none:
+	// tokens map to no consumer.
+	ConsumerClaim []string `yaml:"consumer_claim"`
+	// ConsumerBy is how a claim's value finds the consumer: by
+	// `username`, `custom_id` or `id`, tried in order.
+	ConsumerBy []string `yaml:"consumer_by"`
 }
 
 // SetDefaults applies the external shape's defaults.
@@ -52,6 +59,7 @@ func (c *Config) SetDefaults() {
 	c.Timeout = 10000
 	c.CacheTTLMax = 300
 	c.CacheTTLNeg = 10
+	c.ConsumerBy = []string{"username", "custom_id"}
 }
 
 // Enabled says whether the config names an external server.
@@ -114,6 +122,16 @@ func (c *Config) validate(com *Common) plugin.Errors {
 	for i, a := range c.AudienceRequired {
 		if a == "" {
 			add("audience_required["+strconv.Itoa(i)+"]", "length must be at least 1")
+		}
+	}
+	for i, b := range c.ConsumerBy {
+		if b != "username" && b != "custom_id" && b != "id" {
+			add("consumer_by["+strconv.Itoa(i)+"]", "expected one of: username, custom_id, id")
+		}
+	}
+	for i, n := range c.ConsumerClaim {
+		if n == "" {
+			add("consumer_claim["+strconv.Itoa(i)+"]", "length must be at least 1")
 		}
 	}
 	errs = append(errs, com.validate()...)

@@ -25,6 +25,7 @@ type instance struct {
 	wwwMissing, wwwInvalid, wwwScope string
 	relay                            relay
 	login                            login
+	consumers                        consumerMap
 }
 
 // New validates the config and builds the instance checking the server's
@@ -76,6 +77,7 @@ func New(c *Config, com Common, env plugin.Env) (plugin.Instance, error) {
 	in.relay = relay{v: in.v, tokenEndpoint: c.TokenEndpoint, revocationEndpoint: c.RevocationEndpoint,
 		revokeMethod: c.RevokeTokenMethod, allowed: c.AllowedTokenMethods}
 	in.login = newLogin(c, com.Scopes)
+	in.consumers = consumerMap{claims: c.ConsumerClaim, by: c.ConsumerBy}
 	return in, nil
 }
 
@@ -121,6 +123,10 @@ func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 	if in.mandatory && !hasOne(claims, in.scopes) {
 		return oauthError(http.StatusForbidden, http.Header{"Www-Authenticate": {in.wwwScope}}, errScope, msgScope)
 	}
+	consumer, e := in.consumers.find(c, claims)
+	if e != nil {
+		return e
+	}
 	if in.hide {
 		if inQuery {
 			c.RawQuery = removeQueryArg(c.RawQuery, "access_token")
@@ -128,18 +134,18 @@ func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 			delete(c.Req.Header, key)
 		}
 	}
-	in.authenticate(c, claims)
+	in.authenticate(c, claims, consumer)
 	return nil
 }
 
-// authenticate sets what Kong's oauth2 sets for a token without a
-// consumer: the client id as the credential's identifier, the token's
-// scope and user. The gateway removed client-sent copies before any
-// plugin ran.
-func (in *instance) authenticate(c *plugin.Ctx, claims *oidc.Claims) {
+// authenticate sets what Kong's oauth2 sets: the client id as the
+// credential's identifier, the token's scope and user, and the consumer's
+// headers when consumer_claim named one (none otherwise). The gateway
+// removed client-sent copies before any plugin ran.
+func (in *instance) authenticate(c *plugin.Ctx, claims *oidc.Claims, consumer *plugin.Consumer) {
 	h := c.Req.Header
 	sub, cid, scope := claims.HeaderValues()
-	c.Consumer = nil
+	c.Consumer = consumer
 	c.Claims = claims
 	c.Credential = claims.ClientID
 	if c.Credential == "" {
@@ -151,10 +157,23 @@ func (in *instance) authenticate(c *plugin.Ctx, claims *oidc.Claims) {
 	setOrDelete(h, "X-Credential-Identifier", cid)
 	setOrDelete(h, "X-Authenticated-Scope", scope)
 	setOrDelete(h, "X-Authenticated-Userid", sub)
-	delete(h, "X-Consumer-Id")
-	delete(h, "X-Consumer-Custom-Id")
-	delete(h, "X-Consumer-Username")
 	delete(h, "X-Anonymous-Consumer")
+	if consumer == nil {
+		delete(h, "X-Consumer-Id")
+		delete(h, "X-Consumer-Custom-Id")
+		delete(h, "X-Consumer-Username")
+		return
+	}
+	setOrDelete(h, "X-Consumer-Id", []string{consumer.ID})
+	setOrDelete(h, "X-Consumer-Custom-Id", headerIf(consumer.CustomID))
+	setOrDelete(h, "X-Consumer-Username", headerIf(consumer.Username))
+}
+
+func headerIf(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
 }
 
 func setOrDelete(h http.Header, key string, v []string) {

@@ -65,6 +65,10 @@ func TestValidate(t *testing.T) {
 		}, []string{"client_id: required field missing (client_secret is set)", "leeway: value must be greater than or equal to 0",
 			"cache_ttl_max: value must be greater than or equal to 0", "timeout: value must be greater than 0",
 			`scopes[1]: a scope is one or more printable ASCII characters other than space, '"' and '\' (RFC 6749 3.3)`}},
+		{"consumer mapping", func(c *Config, _ *Common) {
+			c.Issuer = "https://a.example"
+			c.ConsumerClaim, c.ConsumerBy = []string{"sub", ""}, []string{"username", "email"}
+		}, []string{"consumer_by[1]: expected one of: username, custom_id, id", "consumer_claim[1]: length must be at least 1"}},
 		{"Kong's common fields", func(c *Config, com *Common) {
 			c.Issuer = "https://a.example"
 			com.Anonymous, com.Realm, com.AuthHeaderName = strp(""), strp(""), "bad header"
