@@ -30,6 +30,8 @@ type Claims struct {
 	// sub, cid and scope are Subject, ClientID and Scope as header
 	// values (nil when empty), made once for every request to share.
 	sub, cid, scope []string
+	// size is about the bytes the claims hold, for the cache's weight.
+	size int
 }
 
 // HeaderValues are Subject, ClientID and Scope as header values, nil
@@ -96,7 +98,9 @@ func parseClaims(payload []byte) (*Claims, error) {
 	}
 	c := &Claims{text: make(map[string]string, len(raw))}
 	for k, v := range raw {
-		c.text[k] = claimText(v)
+		t := claimText(v)
+		c.text[k] = t
+		c.size += len(k) + len(t) + 32
 	}
 	c.Subject = str(raw["sub"])
 	if c.Subject == "" {
@@ -118,6 +122,7 @@ func parseClaims(payload []byte) (*Claims, error) {
 	}
 	c.Scopes = strings.Fields(c.Scope)
 	c.sub, c.cid, c.scope = headerValue(c.Subject), headerValue(c.ClientID), headerValue(c.Scope)
+	c.size += len(c.Scope) + 24*(len(c.Scopes)+len(c.Audience))
 	switch a := raw["aud"].(type) {
 	case string:
 		c.Audience = []string{a}

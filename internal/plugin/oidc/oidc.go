@@ -61,8 +61,9 @@ type Options struct {
 	NegativeTTL time.Duration
 	// Timeout bounds each call to the server.
 	Timeout time.Duration
-	// CacheSize is the most answers kept (10000 when 0).
-	CacheSize int
+	// CacheBytes bounds the memory the cached answers take, their claims
+	// counted (64 MiB when 0): an introspection answer may be large.
+	CacheBytes int
 	// HTTPClient makes the calls (its Transport is used; its Timeout is
 	// replaced by Timeout). Nil: http.DefaultTransport.
 	HTTPClient *http.Client
@@ -119,6 +120,10 @@ type entry struct {
 	ttl    time.Duration
 }
 
+// entryOverhead is what a cached answer costs beyond its claims' text:
+// key, entry, map slot.
+const entryOverhead = 160
+
 // New makes a verifier; it calls nobody (Start or Discover does). With
 // no discovery to do it is ready at once.
 func New(o Options) *Verifier {
@@ -128,8 +133,8 @@ func New(o Options) *Verifier {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.CacheSize <= 0 {
-		o.CacheSize = 10000
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = 64 << 20
 	}
 	if o.KeySetRefetch <= 0 {
 		o.KeySetRefetch = 5 * time.Second
@@ -153,7 +158,13 @@ func New(o Options) *Verifier {
 		log:  o.Logger,
 		done: make(chan struct{}),
 		cache: otter.Must(&otter.Options[[sha256.Size]byte, entry]{
-			MaximumSize: o.CacheSize,
+			MaximumWeight: uint64(o.CacheBytes),
+			Weigher: func(_ [sha256.Size]byte, e entry) uint32 {
+				if e.claims == nil {
+					return entryOverhead
+				}
+				return entryOverhead + uint32(e.claims.size)
+			},
 			ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[[sha256.Size]byte, entry]) time.Duration {
 				return e.Value.ttl
 			}),
