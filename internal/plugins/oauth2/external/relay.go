@@ -26,15 +26,17 @@ type relay struct {
 	allowed                           []string
 }
 
-// serve answers {route}/oauth2/token and {route}/oauth2/revoke; nil for
-// every other request.
+// serve answers {route}/oauth2/token and {route}/oauth2/revoke when the
+// plugin relays (allowed_token_methods set; revocation_endpoint set for
+// the second), so that a route that only checks tokens leaves its
+// upstream's paths alone; nil for every other request.
 func (r *relay) serve(c *plugin.Ctx) *plugin.Exit {
 	switch {
 	case len(r.allowed) > 0 && strings.HasSuffix(c.ClientPath, "/oauth2/token"):
 		if ep := r.endpoint(c, r.tokenEndpoint, func(m *oidc.Metadata) string { return m.TokenEndpoint }); ep != "" {
 			return r.token(c, ep)
 		}
-	case strings.HasSuffix(c.ClientPath, "/oauth2/revoke"):
+	case (len(r.allowed) > 0 || r.revocationEndpoint != "") && strings.HasSuffix(c.ClientPath, "/oauth2/revoke"):
 		if ep := r.endpoint(c, r.revocationEndpoint, func(m *oidc.Metadata) string { return m.RevocationEndpoint }); ep != "" {
 			return r.revoke(c, ep)
 		}
