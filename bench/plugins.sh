@@ -14,11 +14,13 @@
 # otel001 (opentelemetry at sampling 1.0 and 0.01, to the backend's OTLP
 # sink), httplog (http-log to the backend's sink in batches of 100;
 # httplog1: Kong's default, one POST a request), logging (the patterns
-# guide's logging format, to a file).
+# guide's logging format, to a file), oauth2 (the oauth2 plugin checking a
+# bearer token by introspection at the backend: after the first request,
+# from its cache).
 #
 # Knobs (environment):
 #   ROUNDS=3  DURATION=5  WARMUP=1  CONNS=64  THREADS=1
-#   ROUTES="none local redis prom otel otel001 httplog logging" (none is always measured;
+#   ROUTES="none local redis prom otel otel001 httplog logging oauth2" (none is always measured;
 #   httplog1, http-log with Kong's default one POST a request, on request)
 #   PIN=1 (turnpike alone on CPU 0; wrk, backend and redis-server on CPU 1) | 0
 #   PORT_BASE=18300 (backend; turnpike +1, redis-server +2)
@@ -35,7 +37,7 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-1}
 PIN=${PIN:-1}
 PORT_BASE=${PORT_BASE:-18300}
-ROUTES=${ROUTES:-none local redis prom otel otel001 httplog logging}
+ROUTES=${ROUTES:-none local redis prom otel otel001 httplog logging oauth2}
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 
@@ -73,6 +75,9 @@ turnpike_binary "$ROOT"
 start backend "${ON_LOAD[@]}" "$TMP/bin/backend" -addr "127.0.0.1:$BPORT"
 start redis "${ON_LOAD[@]}" redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$TMP"
 
+# Every request carries key-auth's key and the oauth2 route's bearer token,
+# whatever its route, so that each route's request is the same size.
+BEARER="Authorization: Bearer bench-token-0123456789abcdef"
 case " $ROUTES " in *" none "*) ;; *) ROUTES="none $ROUTES" ;; esac
 # route_yaml ROUTE prints the route's entry. The rate limits are far above
 # what the run can send: every request is counted and admitted, so the
@@ -90,6 +95,7 @@ route_yaml() {
   # up with tens of thousands of requests a second, and most entries are
   # dropped (counted), so that route measures mostly the cost of dropping.
   httplog) echo "  - {name: httplog, paths: [/httplog], plugins: [{name: http-log, config: {http_endpoint: \"http://127.0.0.1:$BPORT/log\", queue: {max_batch_size: 100}}}]}" ;;
+  oauth2) echo "  - {name: oauth2, paths: [/oauth2], plugins: [{name: oauth2, config: {introspection_endpoint: \"http://127.0.0.1:$BPORT/introspect\"}}]}" ;;
   httplog1) echo "  - {name: httplog1, paths: [/httplog1], plugins: [{name: http-log, config: {http_endpoint: \"http://127.0.0.1:$BPORT/log\"}}]}" ;;
   # The patterns guide's format, as written there.
   logging) cat <<EOF
@@ -135,7 +141,7 @@ start turnpike env GOMAXPROCS=1 "${ON_PROXY[@]}" "$TMP/bin/turnpike" run -c "$TM
 for route in $ROUTES; do
   ok=0
   for _ in $(seq 100); do
-    if curl -fsS -o /dev/null --max-time 1 -H "apikey: bench-key" "http://127.0.0.1:$TPORT/$route/hello" 2>/dev/null; then
+    if curl -fsS -o /dev/null --max-time 1 -H "apikey: bench-key" -H "$BEARER" "http://127.0.0.1:$TPORT/$route/hello" 2>/dev/null; then
       ok=1
       break
     fi
@@ -175,10 +181,10 @@ ticks() { # utime+stime of a pid, in clock ticks
 run() {
   local url="http://127.0.0.1:$TPORT/$1/hello" out line t0 t1 req
   if (( WARMUP > 0 )); then
-    timeout $((WARMUP + 10)) "${ON_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -H "apikey: bench-key" "$url" >/dev/null 2>&1 || true
+    timeout $((WARMUP + 10)) "${ON_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${WARMUP}s" -H "apikey: bench-key" -H "$BEARER" "$url" >/dev/null 2>&1 || true
   fi
   t0=$(ticks "${PID[turnpike]}")
-  out=$(timeout $((DURATION + 20)) "${ON_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -H "apikey: bench-key" \
+  out=$(timeout $((DURATION + 20)) "${ON_LOAD[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -H "apikey: bench-key" -H "$BEARER" \
     -s "$HERE/wrk-result.lua" "$url" 2>&1) || true
   t1=$(ticks "${PID[turnpike]}")
   line=$(grep '^RESULT' <<<"$out") || die "wrk gave no result for /$1: $(head -c 300 <<<"$out")"
@@ -214,4 +220,4 @@ for route in $ROUTES; do
   # shellcheck disable=SC2086
   printf '  %-10s req/s %s  CPU %s\n' "$route" "$(median ${RATIO[$route]})" "$(median ${CPU[$route]})"
 done
-echo "targets: local >= 0.85, redis >= 0.6, prom >= 0.95, otel >= 0.80, otel001 >= 0.95, httplog >= 0.90, logging >= 0.92"
+echo "targets: local >= 0.85, redis >= 0.6, prom >= 0.95, otel >= 0.80, otel001 >= 0.95, httplog >= 0.90, logging >= 0.92, oauth2 >= 0.90"
