@@ -198,3 +198,36 @@ func run(b *testing.B, in plugin.Accessor, c *plugin.Ctx) {
 		}
 	}
 }
+
+func TestLoginRedirect(t *testing.T) {
+	c, _ := defaults()
+	c.AuthorizationEndpoint, c.ClientID, c.RedirectURI = "https://id.example/auth?tenant=1", "gw", "https://app.example/cb"
+	l := newLogin(c, []string{"openid", "read"})
+	page := func(method, accept, scheme string) *plugin.Exit {
+		r := httptest.NewRequest(method, "/", nil)
+		r.Header.Set("Accept", accept)
+		return l.redirect(&plugin.Ctx{Req: r, Scheme: scheme})
+	}
+	e := page(http.MethodGet, "text/html,*/*", "https")
+	loc := e.Header.Get("Location")
+	want := "https://id.example/auth?tenant=1&client_id=gw&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&response_type=code&scope=openid+read&state="
+	if e.Status != 302 || !strings.HasPrefix(loc, want) || len(loc) != len(want)+22 {
+		t.Fatalf("%d %q", e.Status, loc)
+	}
+	if ck := e.Header.Get("Set-Cookie"); !strings.HasPrefix(ck, StateCookie+"="+loc[len(want):]) || !strings.Contains(ck, "Secure") || !strings.Contains(ck, "HttpOnly") {
+		t.Fatalf("cookie %q", ck)
+	}
+	if again := page(http.MethodGet, "text/html", "http"); again.Header.Get("Location") == loc || strings.Contains(again.Header.Get("Set-Cookie"), "Secure") {
+		t.Fatal("state reused, or Secure over http")
+	}
+	for _, tc := range [][2]string{{http.MethodPost, "text/html"}, {http.MethodGet, "application/json"}} {
+		if page(tc[0], tc[1], "https") != nil {
+			t.Errorf("%v redirected", tc)
+		}
+	}
+	c.LoginRedirectURL = "https://id.example/login"
+	l = newLogin(c, nil)
+	if e := page(http.MethodHead, "text/html", "https"); e.Header.Get("Location") != "https://id.example/login" || e.Header.Get("Set-Cookie") != "" {
+		t.Fatalf("%v", e.Header)
+	}
+}
