@@ -21,6 +21,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -115,6 +116,16 @@ func sink(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// introspection is an RFC 7662 answer for every token: the oauth2 route
+// checks its bench token here once, then from its cache.
+var introspection = []byte(`{"active":true,"sub":"bench","client_id":"bench","scope":"read"}`)
+
+func introspect(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, io.LimitReader(r.Body, 64<<10))
+	w.Header()["Content-Type"] = []string{"application/json"}
+	w.Write(introspection)
+}
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18100", "listen address (loopback)")
 	flag.Parse()
@@ -129,6 +140,7 @@ func main() {
 	mux.Handle("GET /json10k", newStatic("application/json", catalogBody(10240)))
 	mux.HandleFunc("POST /log", sink)
 	mux.HandleFunc("POST /v1/traces", sink)
+	mux.HandleFunc("POST /introspect", introspect)
 
 	srv := &http.Server{
 		Addr:              *addr,
