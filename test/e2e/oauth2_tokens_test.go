@@ -41,15 +41,6 @@ services:
         redis: {host: 127.0.0.1, port: %[2]d}
 `
 
-// forwardedHTTPS marks every request as terminated by a TLS proxy.
-type forwardedHTTPS struct{}
-
-func (forwardedHTTPS) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("X-Forwarded-Proto", "https")
-	return http.DefaultTransport.RoundTrip(r)
-}
-
 func bearer(t *testing.T, url, token string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url, nil)
