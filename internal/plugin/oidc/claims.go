@@ -1,0 +1,138 @@
+package oidc
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Claims are the claims of a checked token: a verified JWT's payload or
+// an introspection answer. They are rendered to text once, when the token
+// is checked, so that the many requests a cached token serves read them
+// without work.
+type Claims struct {
+	// Subject is `sub` (an introspection answer's `username` when it has
+	// no `sub`).
+	Subject string
+	// ClientID is `client_id` (a JWT's `azp` when it has no `client_id`).
+	ClientID string
+	// Scope is the space-separated `scope` (`scp` when it is an array).
+	Scope string
+	// Scopes are Scope's words.
+	Scopes []string
+	// Audience is `aud`, one value or several.
+	Audience []string
+	// Expiry is `exp` (zero when the token has none).
+	Expiry time.Time
+	text   map[string]string
+}
+
+// Claim implements plugin.Claims: a string as is, a number or boolean in
+// its JSON form, an array of strings joined with ", ", any other value as
+// JSON.
+func (c *Claims) Claim(name string) (string, bool) {
+	v, ok := c.text[name]
+	return v, ok
+}
+
+// HasScope reports whether the token carries scope s.
+func (c *Claims) HasScope(s string) bool {
+	for _, t := range c.Scopes {
+		if t == s {
+			return true
+		}
+	}
+	return false
+}
+
+// hasAudience reports whether aud names one of want (OR).
+func (c *Claims) hasAudience(want []string) bool {
+	for _, a := range c.Audience {
+		for _, w := range want {
+			if a == w {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// parseClaims decodes a JSON object of claims. UseNumber keeps numbers
+// in their JSON form, as the plugin SDK's Claim promises.
+func parseClaims(payload []byte) (*Claims, error) {
+	var raw map[string]any
+	d := json.NewDecoder(bytes.NewReader(payload))
+	d.UseNumber()
+	if err := d.Decode(&raw); err != nil {
+		return nil, err
+	}
+	c := &Claims{text: make(map[string]string, len(raw))}
+	for k, v := range raw {
+		c.text[k] = claimText(v)
+	}
+	c.Subject = str(raw["sub"])
+	if c.Subject == "" {
+		c.Subject = str(raw["username"])
+	}
+	c.ClientID = str(raw["client_id"])
+	if c.ClientID == "" {
+		c.ClientID = str(raw["azp"])
+	}
+	switch s := raw["scope"].(type) {
+	case string:
+		c.Scope = s
+	case []any:
+		c.Scope = strings.Join(strs(s), " ")
+	default:
+		if scp, ok := raw["scp"].([]any); ok {
+			c.Scope = strings.Join(strs(scp), " ")
+		}
+	}
+	c.Scopes = strings.Fields(c.Scope)
+	switch a := raw["aud"].(type) {
+	case string:
+		c.Audience = []string{a}
+	case []any:
+		c.Audience = strs(a)
+	}
+	if n, ok := raw["exp"].(json.Number); ok {
+		if f, err := n.Float64(); err == nil && f > 0 && f < 1<<40 {
+			c.Expiry = time.Unix(int64(f), 0)
+		}
+	}
+	return c, nil
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func strs(vs []any) []string {
+	out := make([]string, 0, len(vs))
+	for _, v := range vs {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func claimText(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case json.Number:
+		return t.String()
+	case bool:
+		return strconv.FormatBool(t)
+	case []any:
+		if s := strs(t); len(s) == len(t) {
+			return strings.Join(s, ", ")
+		}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
