@@ -171,6 +171,18 @@ func (c *Config) validate() (settings, plugin.Errors) {
 	if len(s.clientIDs) == 0 && (c.has("authorization_code") || c.has("introspection")) {
 		add("client_id", "required field missing (authorization_code and introspection need it)")
 	}
+	// Turnpike reads the standard claims: aud, and scope (or scp).
+	if len(c.AudienceClaim) != 1 || c.AudienceClaim[0] != "aud" {
+		add("audience_claim", "Turnpike reads the audience from the 'aud' claim only")
+	}
+	if len(c.ScopesClaim) != 1 || c.ScopesClaim[0] != "scope" {
+		add("scopes_claim", "Turnpike reads the scopes from the 'scope' claim (or 'scp') only")
+	}
+	// Kong reads a longer list as a path into nested claims; Turnpike
+	// reads top-level claims.
+	if len(c.ConsumerClaim) > 1 {
+		add("consumer_claim", "Turnpike reads one claim name (a top-level claim), not a path into nested claims")
+	}
 	for i, b := range c.ConsumerBy {
 		if !contains(consumerBys, b) {
 			add("consumer_by["+strconv.Itoa(i)+"]", "expected one of: "+strings.Join(consumerBys, ", "))

@@ -52,7 +52,8 @@ type instance struct {
 	consumerOptional bool
 	anonymous        string
 	headerClaims     []string
-	headerNames      []string
+	// headerNames are upstream_headers_names, canonical.
+	headerNames []string
 	// tokenHeader and tokenPrefix pass a session's access token upstream
 	// (upstream_access_token_header); "" passes none.
 	tokenHeader, tokenPrefix string
@@ -97,7 +98,7 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 		session: c.has("session"), refresh: c.has("refresh_token"),
 		scopes: c.Scopes, audienceParam: c.Audience, audienceRequired: c.AudienceRequired,
 		consumerBy: c.ConsumerBy, consumerOptional: c.ConsumerOptional,
-		headerClaims: c.UpstreamHeadersClaims, headerNames: c.UpstreamHeadersNames,
+		headerClaims:    c.UpstreamHeadersClaims,
 		hideCredentials: c.HideCredentials, sessionName: c.SessionCookieName, authzName: c.AuthorizationCookieName,
 		secure: c.SessionCookieSecure, idling: int64(c.SessionIdlingTimeout), rolling: int64(c.SessionRollingTimeout),
 		absolute: int64(c.SessionAbsoluteTimeout), authzTTL: int64(c.AuthorizationRollingTimeout),
@@ -112,6 +113,9 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 	in.clientID, in.clientSecret = first(s.clientIDs), first(s.clientSecrets)
 	in.redirectURI, in.logoutRedirect = first(s.redirectURIs), first(s.logoutRedirectURIs)
 	in.unauthorizedRedirect = first(s.unauthorizedRedirectURIs)
+	for _, n := range c.UpstreamHeadersNames {
+		in.headerNames = append(in.headerNames, http.CanonicalHeaderKey(n))
+	}
 	for _, entry := range c.ScopesRequired {
 		in.scopesRequired = append(in.scopesRequired, strings.Fields(entry))
 	}
