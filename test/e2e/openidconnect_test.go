@@ -22,7 +22,8 @@ import (
 // browsers log in, APIs send bearer tokens (JWTs of client "api", opaque
 // ones of client "opaque", introspected by the gateway's client "web"),
 // with the user's claims as upstream headers; /idle has a 2 s idling
-// timeout; /aud requires tokens for audience "api".
+// timeout; /fresh's client gets access tokens of 2 s, refreshed; /aud
+// requires tokens for audience "api".
 const oidcConfig = `
 _format_version: "3.0"
 consumers:
@@ -61,6 +62,18 @@ services:
         session_secret: e2e-session-secret
         session_cookie_name: idle_session
         session_idling_timeout: 2
+  - name: fresh
+    paths: [/fresh]
+    plugins:
+    - name: openid-connect
+      config:
+        issuer: %[2]s
+        client_id: short
+        client_secret: short-secret
+        redirect_uri: %[3]s/fresh/callback
+        scopes: [openid, offline_access]
+        session_secret: e2e-session-secret
+        session_cookie_name: fresh_session
   - name: aud
     paths: [/aud]
     plugins:
@@ -94,6 +107,8 @@ func startOIDCRig(t *testing.T) *oidcRig {
 			{ID: "web", Secret: "web-secret", Introspect: true,
 				RedirectURIs:           []string{gwURL + "/app/callback", gwURL + "/idle/callback"},
 				PostLogoutRedirectURIs: []string{gwURL + "/app/bye"}},
+			{ID: "short", Secret: "short-secret", AccessTokenLifetime: 2 * time.Second,
+				RedirectURIs: []string{gwURL + "/fresh/callback"}},
 			{ID: "api", Secret: "api-secret", JWTAccessTokens: true},
 			{ID: "other", Secret: "other-secret", JWTAccessTokens: true},
 			{ID: "opaque", Secret: "opaque-secret"},
@@ -252,6 +267,48 @@ func TestOpenIDConnectIdleTimeout(t *testing.T) {
 	if resp, _ := r.do(c, r.gw.URL+"/idle/page"); resp.StatusCode != http.StatusFound ||
 		!strings.HasPrefix(resp.Header.Get("Location"), r.op.AuthorizationEndpoint) {
 		t.Fatalf("idle session: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestOpenIDConnectRefresh: the session's access token expires after 2 s;
+// the next request refreshes it at the provider, renews the cookie, and
+// passes the new access token upstream.
+func TestOpenIDConnectRefresh(t *testing.T) {
+	r := startOIDCRig(t)
+	c := newBrowser(t)
+	r.login(c, "/fresh/a")
+	_, body := r.do(c, r.gw.URL+"/fresh/a")
+	before := first(gwtest.DecodeSeen(t, body).Header, "Authorization")
+	time.Sleep(2500 * time.Millisecond)
+	resp, body := r.do(c, r.gw.URL+"/fresh/a")
+	if resp.StatusCode != 200 || len(resp.Header["Set-Cookie"]) == 0 {
+		t.Fatalf("after expiry: %d %q %q", resp.StatusCode, resp.Header["Set-Cookie"], body)
+	}
+	after := first(gwtest.DecodeSeen(t, body).Header, "Authorization")
+	if before == "" || after == "" || before == after {
+		t.Fatalf("access token upstream: before %q, after %q", before, after)
+	}
+	if resp, _ := r.do(c, r.gw.URL+"/fresh/a"); resp.StatusCode != 200 {
+		t.Fatalf("with the renewed cookie: %d", resp.StatusCode)
+	}
+}
+
+// TestOpenIDConnectCallbackState: a callback whose state is not the
+// browser's login's is refused, and so is one without a login under way.
+func TestOpenIDConnectCallbackState(t *testing.T) {
+	r := startOIDCRig(t)
+	c := newBrowser(t)
+	resp, _ := r.do(c, r.gw.URL+"/app/x")
+	back := r.op.Login(t, c, resp.Header.Get("Location"), "alice", "pw")
+	q := back.Query()
+	q.Set("state", "forged")
+	back.RawQuery = q.Encode()
+	if resp, _ := r.do(c, back.String()); resp.StatusCode != 401 {
+		t.Fatalf("forged state: %d", resp.StatusCode)
+	}
+	if resp, _ := r.do(newBrowser(t), back.String()); resp.StatusCode != http.StatusFound ||
+		!strings.HasPrefix(resp.Header.Get("Location"), r.op.AuthorizationEndpoint) {
+		t.Fatalf("callback without a login under way: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
 
