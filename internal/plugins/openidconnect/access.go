@@ -117,9 +117,20 @@ func (in *instance) authorize(c *plugin.Ctx, cl *oidc.Claims) error {
 	for i, claim := range in.headerClaims {
 		if v, ok := cl.Claim(claim); ok && safeHeaderValue(v) {
 			c.Req.Header[in.headerNames[i]] = []string{v}
+		} else {
+			delete(c.Req.Header, in.headerNames[i])
 		}
 	}
 	return nil
+}
+
+// dropClaimHeaders removes client-sent copies of the claim headers from a
+// request that goes on without claims (anonymous), so none is taken for
+// the provider's word.
+func (in *instance) dropClaimHeaders(h http.Header) {
+	for _, n := range in.headerNames {
+		delete(h, n)
+	}
 }
 
 // hasScopes is Kong's: any entry of scopes_required whose every
@@ -176,6 +187,7 @@ func (in *instance) unauthenticated(c *plugin.Ctx, tokenSent bool) error {
 	if in.anonymous != "" && c.Directory != nil {
 		if cons, ok := c.Directory.Consumer(in.anonymous); ok {
 			plugin.AuthenticateAnonymous(c, cons)
+			in.dropClaimHeaders(c.Req.Header)
 			return nil
 		}
 		return plugin.NewExit(http.StatusInternalServerError, "An unexpected error occurred")

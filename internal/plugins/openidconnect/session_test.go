@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugin/plugintest"
 )
 
 func ctxFor(method, target string, header ...string) *plugin.Ctx {
@@ -140,5 +141,30 @@ func TestProviderDown(t *testing.T) {
 	e, ok := in.Access(ctxFor("GET", "/")).(*plugin.Exit)
 	if !ok || e.Status != 401 || e.Header.Get("WWW-Authenticate") != "Bearer" {
 		t.Fatalf("API client: %+v", e)
+	}
+}
+
+// TestClaimHeadersNotSpoofed: a client-sent copy of a claim header never
+// reaches the upstream: replaced by the claim, or removed when the token
+// has no such claim or the request goes on anonymous.
+func TestClaimHeadersNotSpoofed(t *testing.T) {
+	in, _ := build(t, func(c *Config) {
+		c.UpstreamHeadersClaims, c.UpstreamHeadersNames = []string{"email", "sub"}, []string{"x-email", "X-Sub"}
+		c.Anonymous = str("anon")
+	})
+	now := in.now().Unix()
+	// Payload {"sub":"alice"}: no email claim.
+	d := &sessionData{created: now, issued: now, idToken: "e30.eyJzdWIiOiJhbGljZSJ9.c2ln"}
+	c := ctxFor("GET", "/", "Cookie", sessionCookie(t, in, d), "X-Email", "admin@evil", "X-Sub", "root")
+	if err := in.Access(c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Req.Header.Get("X-Sub") != "alice" || c.Req.Header["X-Email"] != nil {
+		t.Fatalf("session: %q", c.Req.Header)
+	}
+	c = ctxFor("GET", "/", "X-Email", "admin@evil")
+	c.Directory = &plugintest.Directory{Consumers: []*plugin.Consumer{{ID: "a1", Username: "anon"}}}
+	if err := in.Access(c); err != nil || c.Req.Header["X-Email"] != nil || c.Consumer == nil {
+		t.Fatalf("anonymous: %v %q", err, c.Req.Header)
 	}
 }
