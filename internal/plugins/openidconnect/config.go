@@ -155,6 +155,14 @@ func (c *Config) validate() (settings, plugin.Errors) {
 			}
 		}
 	}
+	c.checkMethods(s, add)
+	c.checkSession(add)
+	return s, errs
+}
+
+// checkMethods checks the auth methods and what they need, the claims
+// and the consumer mapping.
+func (c *Config) checkMethods(s settings, add func(path, msg string)) {
 	implemented := false
 	for i, m := range c.AuthMethods {
 		switch {
@@ -202,6 +210,10 @@ func (c *Config) validate() (settings, plugin.Errors) {
 			add("upstream_access_token_header", "bad header name '"+name+"', allowed characters are A-Z, a-z, 0-9, '_', and '-'")
 		}
 	}
+}
+
+// checkSession checks the cookies, timeouts, logout and the rest.
+func (c *Config) checkSession(add func(path, msg string)) {
 	for _, f := range []struct{ path, v string }{
 		{"session_cookie_name", c.SessionCookieName}, {"session_cookie_path", c.SessionCookiePath},
 		{"authorization_cookie_name", c.AuthorizationCookieName},
@@ -256,7 +268,6 @@ func (c *Config) validate() (settings, plugin.Errors) {
 	if c.Anonymous != nil && *c.Anonymous == "" {
 		add("anonymous", "length must be at least 1")
 	}
-	return s, errs
 }
 
 // stringList reads a field Kong types as an array of strings, also
