@@ -33,6 +33,13 @@ func Registration() plugin.Registration {
 	}
 }
 
+var (
+	_ plugin.Accessor     = (*instance)(nil)
+	_ plugin.HeaderFilter = (*instance)(nil)
+	_ plugin.Starter      = (*instance)(nil)
+	_ plugin.Closer       = (*instance)(nil)
+)
+
 type instance struct {
 	v         *oidc.Verifier
 	discovery singleflight.Group
