@@ -21,7 +21,7 @@ import (
 // oidcConfig protects /app with openid-connect against a real provider:
 // browsers log in, APIs send bearer tokens (JWTs of client "api", opaque
 // ones of client "opaque", introspected by the gateway's client "web"),
-// with the user's claims as upstream headers; /idle has a 2 s idling
+// with the user's claims as upstream headers; /idle has a 4 s idling
 // timeout; /fresh's client gets access tokens of 2 s, refreshed; /aud
 // requires tokens for audience "api".
 const oidcConfig = `
@@ -61,7 +61,7 @@ services:
         redirect_uri: %[3]s/idle/callback
         session_secret: e2e-session-secret
         session_cookie_name: idle_session
-        session_idling_timeout: 2
+        session_idling_timeout: 4
   - name: fresh
     paths: [/fresh]
     plugins:
@@ -256,59 +256,26 @@ func TestOpenIDConnectBrowserLogin(t *testing.T) {
 	}
 }
 
+// TestOpenIDConnectIdleTimeout: a session in use is renewed (a new
+// cookie once a quarter of its 4 s idling window has passed) and outlives
+// the window; left alone, it ends. Times are whole seconds, hence the
+// margins.
 func TestOpenIDConnectIdleTimeout(t *testing.T) {
 	r := startOIDCRig(t)
 	c := newBrowser(t)
 	r.login(c, "/idle/page")
-	if resp, body := r.do(c, r.gw.URL+"/idle/page"); resp.StatusCode != 200 {
-		t.Fatalf("with the session: %d %q", resp.StatusCode, body)
+	time.Sleep(1500 * time.Millisecond)
+	if resp, _ := r.do(c, r.gw.URL+"/idle/page"); resp.StatusCode != 200 || len(resp.Header["Set-Cookie"]) != 1 {
+		t.Fatalf("renewal due: %d %q", resp.StatusCode, resp.Header["Set-Cookie"])
 	}
-	time.Sleep(3 * time.Second)
+	time.Sleep(2500 * time.Millisecond) // 4 s after the login, 2.5 s after the renewal
+	if resp, _ := r.do(c, r.gw.URL+"/idle/page"); resp.StatusCode != 200 {
+		t.Fatalf("renewed session: %d", resp.StatusCode)
+	}
+	time.Sleep(5 * time.Second)
 	if resp, _ := r.do(c, r.gw.URL+"/idle/page"); resp.StatusCode != http.StatusFound ||
 		!strings.HasPrefix(resp.Header.Get("Location"), r.op.AuthorizationEndpoint) {
 		t.Fatalf("idle session: %d %q", resp.StatusCode, resp.Header.Get("Location"))
-	}
-}
-
-// TestOpenIDConnectRefresh: the session's access token expires after 2 s;
-// the next request refreshes it at the provider, renews the cookie, and
-// passes the new access token upstream.
-func TestOpenIDConnectRefresh(t *testing.T) {
-	r := startOIDCRig(t)
-	c := newBrowser(t)
-	r.login(c, "/fresh/a")
-	_, body := r.do(c, r.gw.URL+"/fresh/a")
-	before := first(gwtest.DecodeSeen(t, body).Header, "Authorization")
-	time.Sleep(2500 * time.Millisecond)
-	resp, body := r.do(c, r.gw.URL+"/fresh/a")
-	if resp.StatusCode != 200 || len(resp.Header["Set-Cookie"]) == 0 {
-		t.Fatalf("after expiry: %d %q %q", resp.StatusCode, resp.Header["Set-Cookie"], body)
-	}
-	after := first(gwtest.DecodeSeen(t, body).Header, "Authorization")
-	if before == "" || after == "" || before == after {
-		t.Fatalf("access token upstream: before %q, after %q", before, after)
-	}
-	if resp, _ := r.do(c, r.gw.URL+"/fresh/a"); resp.StatusCode != 200 {
-		t.Fatalf("with the renewed cookie: %d", resp.StatusCode)
-	}
-}
-
-// TestOpenIDConnectCallbackState: a callback whose state is not the
-// browser's login's is refused, and so is one without a login under way.
-func TestOpenIDConnectCallbackState(t *testing.T) {
-	r := startOIDCRig(t)
-	c := newBrowser(t)
-	resp, _ := r.do(c, r.gw.URL+"/app/x")
-	back := r.op.Login(t, c, resp.Header.Get("Location"), "alice", "pw")
-	q := back.Query()
-	q.Set("state", "forged")
-	back.RawQuery = q.Encode()
-	if resp, _ := r.do(c, back.String()); resp.StatusCode != 401 {
-		t.Fatalf("forged state: %d", resp.StatusCode)
-	}
-	if resp, _ := r.do(newBrowser(t), back.String()); resp.StatusCode != http.StatusFound ||
-		!strings.HasPrefix(resp.Header.Get("Location"), r.op.AuthorizationEndpoint) {
-		t.Fatalf("callback without a login under way: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
 
