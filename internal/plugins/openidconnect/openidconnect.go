@@ -43,6 +43,9 @@ var (
 type instance struct {
 	v         *oidc.Verifier
 	discovery singleflight.Group
+	// discoveryFailedUntil (Unix ns) is when a request may try discovery
+	// again after a failure.
+	discoveryFailedUntil atomic.Int64
 	// idVerifier checks ID tokens (audience: the client id); made once
 	// discovery has found the key set.
 	idVerifier atomic.Pointer[gooidc.IDTokenVerifier]
@@ -255,6 +258,9 @@ func (in *instance) cookieAttrsFor(c *plugin.Ctx) string {
 	return in.attrs
 }
 
+// discoveryBackoff is how long requests fail fast after discovery failed.
+const discoveryBackoff = 2 * time.Second
+
 // errProvider says the provider could not be reached or understood.
 var errProvider = errors.New("the identity provider is unavailable")
 
@@ -264,13 +270,23 @@ func (in *instance) ready() (*oidc.Metadata, error) {
 	if m := in.v.Metadata(); m != nil {
 		return m, nil
 	}
+	// After a failure requests fail fast for a while (the verifier's
+	// background discovery keeps trying) instead of each wave waiting a
+	// timeout on a provider that is down.
+	if in.now().UnixNano() < in.discoveryFailedUntil.Load() {
+		return nil, errProvider
+	}
 	_, err, _ := in.discovery.Do("", func() (any, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), in.timeout)
 		defer cancel()
-		return nil, in.v.Discover(ctx)
+		err := in.v.Discover(ctx)
+		if err != nil {
+			in.discoveryFailedUntil.Store(in.now().Add(discoveryBackoff).UnixNano())
+			in.log.Warn("openid-connect: discovery failed", "error", err.Error())
+		}
+		return nil, err
 	})
 	if err != nil {
-		in.log.Warn("openid-connect: discovery failed", "error", err.Error())
 		return nil, errProvider
 	}
 	return in.v.Metadata(), nil

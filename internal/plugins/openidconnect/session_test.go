@@ -1,6 +1,7 @@
 package openidconnect
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -166,5 +167,30 @@ func TestClaimHeadersNotSpoofed(t *testing.T) {
 	c.Directory = &plugintest.Directory{Consumers: []*plugin.Consumer{{ID: "a1", Username: "anon"}}}
 	if err := in.Access(c); err != nil || c.Req.Header["X-Email"] != nil || c.Consumer == nil {
 		t.Fatalf("anonymous: %v %q", err, c.Req.Header)
+	}
+}
+
+// TestProviderDownFailsFast: once discovery failed, requests do not each
+// wait on the provider again for a while.
+func TestProviderDownFailsFast(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close() // accepts nothing: every call waits for its timeout
+	in, _ := build(t, func(c *Config) { c.Issuer = "http://" + l.Addr().String(); c.Timeout = 300 })
+	start := time.Now()
+	in.Access(ctxFor("GET", "/", "Accept", "text/html"))
+	if time.Since(start) < 250*time.Millisecond {
+		t.Fatalf("the first request did not wait for discovery: %v", time.Since(start))
+	}
+	start = time.Now()
+	for range 5 {
+		if e, ok := in.Access(ctxFor("GET", "/", "Accept", "text/html")).(*plugin.Exit); !ok || e.Status != 502 {
+			t.Fatalf("%+v", e)
+		}
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Fatalf("5 requests after the failure took %v", d)
 	}
 }
