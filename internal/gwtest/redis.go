@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -19,14 +17,10 @@ import (
 // Redis is a redis-server process on a free loopback port, with nothing
 // persisted. It is killed when the test ends.
 type Redis struct {
-	t    testing.TB
+	process
 	Addr string // 127.0.0.1:port
 	Port int
 	args []string // after the port and bind options
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
 }
 
 // StartRedis starts redis-server on a free loopback port and waits until
@@ -71,7 +65,7 @@ func startRedis(t testing.TB, conf string, extra []string) *Redis {
 		}
 		args = append(args, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 			"--save", "", "--appendonly", "no", "--dir", dir)
-		r := &Redis{t: t, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, args: append(args, extra...)}
+		r := &Redis{process: process{t: t, name: "redis-server"}, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Port: port, args: append(args, extra...)}
 		if log, ok := r.tryStart(); !ok {
 			if attempt < 5 && strings.Contains(log, "Address already in use") {
 				continue
@@ -110,7 +104,7 @@ func freeRedisPort(t testing.TB, cluster bool) int {
 	}
 }
 
-// start runs the process and waits for PING (r.mu not held).
+// start runs the process and waits for PING.
 func (r *Redis) start() {
 	r.t.Helper()
 	if log, ok := r.tryStart(); !ok {
@@ -125,17 +119,7 @@ func (r *Redis) tryStart() (string, bool) {
 	cmd := exec.Command("redis-server", r.args...)
 	log := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		r.t.Fatalf("redis-server: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(done)
-	}()
-	r.mu.Lock()
-	r.cmd, r.done = cmd, done
-	r.mu.Unlock()
+	done := r.run(cmd)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		reply, err := r.ping()
@@ -144,9 +128,7 @@ func (r *Redis) tryStart() (string, bool) {
 		}
 		select {
 		case <-done:
-			r.mu.Lock()
-			r.cmd = nil
-			r.mu.Unlock()
+			r.forget()
 			return log.String(), false
 		default:
 		}
@@ -169,39 +151,6 @@ func (r *Redis) ping() (string, error) {
 	}
 	line, err := bufio.NewReader(c).ReadString('\n')
 	return strings.TrimRight(line, "\r\n"), err
-}
-
-// Stop kills the server (SIGKILL, as a crash) and waits for it to exit.
-// Stopping a stopped server does nothing.
-func (r *Redis) Stop() {
-	r.mu.Lock()
-	cmd, done := r.cmd, r.done
-	r.cmd = nil
-	r.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	cmd.Process.Kill()
-	<-done
-}
-
-// Pause freezes the server (SIGSTOP): connections stay open but nothing
-// is answered, as with a hung server or a network partition.
-func (r *Redis) Pause() { r.signal(syscall.SIGSTOP) }
-
-// Resume lets a paused server run again (SIGCONT).
-func (r *Redis) Resume() { r.signal(syscall.SIGCONT) }
-
-func (r *Redis) signal(sig syscall.Signal) {
-	r.t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd == nil {
-		r.t.Fatal("redis-server is not running")
-	}
-	if err := r.cmd.Process.Signal(sig); err != nil {
-		r.t.Fatal(err)
-	}
 }
 
 // Restart stops the server if it runs and starts a fresh one (empty) on

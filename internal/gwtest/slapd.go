@@ -1,7 +1,6 @@
 package gwtest
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,8 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -41,17 +38,13 @@ type SlapdOptions struct {
 // Slapd is an OpenLDAP slapd process on free loopback ports, with an
 // mdb database seeded at start. It is killed when the test ends.
 type Slapd struct {
-	t         testing.TB
+	process
 	Addr      string // 127.0.0.1:port of ldap://
 	Port      int
 	LDAPSPort int // 0 without TLS
 	conf      string
 	tls       bool
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *syncBuffer
+	log       *syncBuffer
 }
 
 // StartSlapd writes a slapd.conf and a seed LDIF into a temporary
@@ -96,7 +89,7 @@ func StartSlapd(t testing.TB, opts SlapdOptions) *Slapd {
 	if out, err := exec.Command(slapadd, "-f", conf, "-l", ldif).CombinedOutput(); err != nil {
 		t.Fatalf("slapadd: %v\n%s", err, out)
 	}
-	s := &Slapd{t: t, conf: conf, tls: opts.CertFile != ""}
+	s := &Slapd{process: process{t: t, name: "slapd"}, conf: conf, tls: opts.CertFile != ""}
 	t.Cleanup(s.Stop)
 	// A port found free may be taken before slapd binds it (other tests
 	// run in parallel): then slapd exits, and it is started on others.
@@ -164,17 +157,7 @@ func (s *Slapd) start() bool {
 	cmd := exec.Command(bin, "-f", s.conf, "-h", urls, "-d", "32768")
 	s.log = &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = s.log, s.log
-	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("slapd: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(done)
-	}()
-	s.mu.Lock()
-	s.cmd, s.done = cmd, done
-	s.mu.Unlock()
+	done := s.run(cmd)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", s.Addr, time.Second)
@@ -201,81 +184,12 @@ func (s *Slapd) start() bool {
 	}
 }
 
-// Stop kills the server and waits for it to exit; stopping a stopped
-// server does nothing.
-func (s *Slapd) Stop() {
-	s.mu.Lock()
-	cmd, done := s.cmd, s.done
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	cmd.Process.Kill()
-	<-done
-}
-
 // Restart starts the server again on the same ports and database.
 func (s *Slapd) Restart() {
 	s.t.Helper()
 	s.Stop()
 	if !s.start() {
 		s.t.Fatalf("slapd exited at restart:\n%s", s.log.String())
-	}
-}
-
-// Pause freezes the server (SIGSTOP): connections are accepted by the
-// kernel but nothing is answered, as with a hung directory.
-func (s *Slapd) Pause() {
-	s.t.Helper()
-	s.signal(syscall.SIGSTOP)
-	// The signal is delivered asynchronously: wait until every thread of
-	// the server is stopped, or a request sent next may still be answered.
-	s.mu.Lock()
-	pid := s.cmd.Process.Pid
-	s.mu.Unlock()
-	deadline := time.Now().Add(5 * time.Second)
-	for !stopped(pid) {
-		if time.Now().After(deadline) {
-			s.t.Fatal("slapd did not stop within 5 s of SIGSTOP")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// stopped reports whether every thread of process pid is stopped (state
-// T in /proc).
-func stopped(pid int) bool {
-	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
-	if err != nil || len(tasks) == 0 {
-		return false
-	}
-	for _, task := range tasks {
-		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + task.Name() + "/stat")
-		if err != nil {
-			return false
-		}
-		// The state follows the command name, which is in parentheses.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
-			return false
-		}
-	}
-	return true
-}
-
-// Resume lets a paused server run again (SIGCONT).
-func (s *Slapd) Resume() { s.signal(syscall.SIGCONT) }
-
-func (s *Slapd) signal(sig syscall.Signal) {
-	s.t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		s.t.Fatal("slapd is not running")
-	}
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		s.t.Fatal(err)
 	}
 }
 

@@ -107,3 +107,12 @@ func SameDashFold(a, b string) bool {
 	}
 	return true
 }
+
+// FirstValue is kong.request.get_header for a canonical name: the first
+// value, and whether the header is present at all (an empty value is).
+func FirstValue(h http.Header, canonical string) (string, bool) {
+	if vs := h[canonical]; len(vs) > 0 {
+		return vs[0], true
+	}
+	return "", false
+}

@@ -2,11 +2,13 @@ package oidcop_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -30,9 +32,11 @@ func start(t *testing.T) *oidcop.Provider {
 		Clients: []oidcop.Client{
 			{ID: "web", Secret: "web-secret", RedirectURIs: []string{callback}, PostLogoutRedirectURIs: []string{loggedOut}},
 			{ID: "spa", RedirectURIs: []string{callback}},
+			{ID: "web-jwt", Secret: "web-secret", RedirectURIs: []string{callback}, JWTAccessTokens: true},
 			{ID: "svc", Secret: "svc-secret", JWTAccessTokens: true},
 			{ID: "opaque-svc", Secret: "opaque-secret"},
 			{ID: "short", Secret: "short-secret", JWTAccessTokens: true, AccessTokenLifetime: 2 * time.Second},
+			{ID: "short-opaque", Secret: "short-secret", AccessTokenLifetime: 2 * time.Second},
 			{ID: "gateway", Secret: "gw-secret", Introspect: true, GrantTypes: []string{}},
 		},
 		Users: []oidcop.User{{
@@ -272,12 +276,337 @@ func TestIntrospection(t *testing.T) {
 
 func TestIntrospectionNeedsClientAuth(t *testing.T) {
 	p := start(t)
-	resp, err := http.PostForm(p.IntrospectionEndpoint, url.Values{"token": {"x"}})
+	tok := clientCredentials(t, p, "opaque-svc", "opaque-secret")
+	// zitadel authenticates introspection by client_secret_basic (or a JWT
+	// assertion) only: a posted secret is no authentication.
+	post := url.Values{"token": {tok.AccessToken}, "client_id": {"gateway"}, "client_secret": {"gw-secret"}}
+	resp, err := http.PostForm(p.IntrospectionEndpoint, post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("client_secret_post: status %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodPost, p.IntrospectionEndpoint, strings.NewReader(url.Values{"token": {tok.AccessToken}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("gateway", "wrong")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong secret: status %d", resp.StatusCode)
+	}
+	resp, err = http.PostForm(p.IntrospectionEndpoint, url.Values{"token": {"x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("status %d", resp.StatusCode)
+	}
+}
+
+func TestRefreshRotates(t *testing.T) {
+	p := start(t)
+	_, conf := webConfig(t, p)
+	tok := login(t, p, conf)
+	old := *tok
+	tok.Expiry = time.Now().Add(-time.Minute)
+	fresh, err := conf.TokenSource(context.Background(), tok).Token()
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if fresh.AccessToken == old.AccessToken || fresh.RefreshToken == "" || fresh.RefreshToken == old.RefreshToken {
+		t.Fatalf("refresh gave %+v", fresh)
+	}
+	if m := introspect(t, p, "gateway", "gw-secret", fresh.AccessToken); m["active"] != true || m["sub"] != "u-alice" || m["email"] != "alice@example.com" {
+		t.Fatalf("new access token: %v", m)
+	}
+	if m := introspect(t, p, "gateway", "gw-secret", old.AccessToken); m["active"] != false {
+		t.Fatalf("access token of the spent refresh token: %v", m)
+	}
+	old.Expiry = time.Now().Add(-time.Minute)
+	if _, err := conf.TokenSource(context.Background(), &old).Token(); !isOAuthError(err, "invalid_grant") {
+		t.Fatalf("reuse of a spent refresh token: %v", err)
+	}
+	other := *conf
+	other.ClientID, other.ClientSecret = "opaque-svc", "opaque-secret"
+	if _, err := other.TokenSource(context.Background(), &oauth2.Token{RefreshToken: fresh.RefreshToken}).Token(); err == nil {
+		t.Fatal("a refresh token of client web worked for another client")
+	}
+}
+
+// revoke posts an RFC 7009 revocation with client_secret_basic.
+func revoke(t *testing.T, p *oidcop.Provider, id, secret, token, hint string) int {
+	t.Helper()
+	form := url.Values{"token": {token}}
+	if hint != "" {
+		form.Set("token_type_hint", hint)
+	}
+	req, _ := http.NewRequest(http.MethodPost, p.RevocationEndpoint, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(id, secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestRevocation(t *testing.T) {
+	p := start(t)
+	_, conf := webConfig(t, p)
+	tok := login(t, p, conf)
+	if code := revoke(t, p, "svc", "svc-secret", tok.AccessToken, "access_token"); code != http.StatusUnauthorized {
+		t.Fatal("another client revoked web's token")
+	}
+	if m := introspect(t, p, "gateway", "gw-secret", tok.AccessToken); m["active"] != true {
+		t.Fatalf("before revocation: %v", m)
+	}
+	if code := revoke(t, p, "web", "web-secret", tok.AccessToken, "access_token"); code != http.StatusOK {
+		t.Fatalf("revocation: %d", code)
+	}
+	if m := introspect(t, p, "gateway", "gw-secret", tok.AccessToken); m["active"] != false {
+		t.Fatalf("after revocation: %v", m)
+	}
+	if code := revoke(t, p, "web", "web-secret", "unknown-token", ""); code != http.StatusOK {
+		t.Fatalf("revoking an unknown token: %d", code)
+	}
+
+	// A revoked refresh token takes its access token with it.
+	tok = login(t, p, conf)
+	if code := revoke(t, p, "web", "web-secret", tok.RefreshToken, "refresh_token"); code != http.StatusOK {
+		t.Fatalf("refresh token revocation: %d", code)
+	}
+	if m := introspect(t, p, "gateway", "gw-secret", tok.AccessToken); m["active"] != false {
+		t.Fatalf("access token after its refresh token's revocation: %v", m)
+	}
+	tok.Expiry = time.Now().Add(-time.Minute)
+	if _, err := conf.TokenSource(context.Background(), tok).Token(); !isOAuthError(err, "invalid_grant") {
+		t.Fatalf("refresh with a revoked refresh token: %v", err)
+	}
+
+	// A JWT access token: its signature stays valid, introspection says inactive.
+	jwt := clientCredentials(t, p, "svc", "svc-secret")
+	if code := revoke(t, p, "svc", "svc-secret", jwt.AccessToken, ""); code != http.StatusOK {
+		t.Fatalf("JWT revocation: %d", code)
+	}
+	if m := introspect(t, p, "gateway", "gw-secret", jwt.AccessToken); m["active"] != false {
+		t.Fatalf("revoked JWT: %v", m)
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	p := start(t)
+	tok := clientCredentials(t, p, "short", "short-secret")
+	opaque := clientCredentials(t, p, "short-opaque", "short-secret")
+	if left := time.Until(tok.Expiry); left > 3*time.Second || left <= 0 {
+		t.Fatalf("expires in %v", left)
+	}
+	prov, _ := webConfig(t, p)
+	verifier := prov.Verifier(&oidc.Config{ClientID: "short"})
+	if _, err := verifier.Verify(context.Background(), tok.AccessToken); err != nil {
+		t.Fatalf("fresh token: %v", err)
+	}
+	for _, at := range []string{tok.AccessToken, opaque.AccessToken} {
+		if m := introspect(t, p, "gateway", "gw-secret", at); m["active"] != true {
+			t.Fatalf("fresh token: %v", m)
+		}
+	}
+	time.Sleep(time.Until(tok.Expiry) + 1100*time.Millisecond)
+	var expired *oidc.TokenExpiredError
+	if _, err := verifier.Verify(context.Background(), tok.AccessToken); !errors.As(err, &expired) {
+		t.Fatalf("expired token verified: %v", err)
+	}
+	for _, at := range []string{tok.AccessToken, opaque.AccessToken} {
+		if m := introspect(t, p, "gateway", "gw-secret", at); m["active"] != false {
+			t.Fatalf("expired token: %v", m)
+		}
+	}
+}
+
+func TestAudience(t *testing.T) {
+	p := start(t)
+	_, conf := webConfig(t, p)
+	tok := login(t, p, conf)
+	if m := introspect(t, p, "svc", "svc-secret", tok.AccessToken); m["active"] != false {
+		t.Fatalf("web's token introspected by svc: %v", m)
+	}
+	m := introspect(t, p, "gateway", "gw-secret", tok.AccessToken)
+	aud, _ := m["aud"].([]any)
+	if m["active"] != true || len(aud) != 1 || aud[0] != "web" || m["client_id"] != "web" {
+		t.Fatalf("web's token introspected by the resource server: %v", m)
+	}
+}
+
+func TestKeyRotation(t *testing.T) {
+	p := start(t)
+	prov, _ := webConfig(t, p)
+	verifier := prov.Verifier(&oidc.Config{ClientID: "svc"})
+	before := clientCredentials(t, p, "svc", "svc-secret")
+	if _, err := verifier.Verify(context.Background(), before.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.RotateKey(); err != nil {
+		t.Fatal(err)
+	}
+	after := clientCredentials(t, p, "svc", "svc-secret")
+	if kid(t, before.AccessToken) == kid(t, after.AccessToken) {
+		t.Fatal("the token after RotateKey has the old key id")
+	}
+	// The verifier's key set cached the old key: an unknown kid refetches the JWKS.
+	if _, err := verifier.Verify(context.Background(), after.AccessToken); err != nil {
+		t.Fatalf("token signed with the new key: %v", err)
+	}
+	if _, err := verifier.Verify(context.Background(), before.AccessToken); err != nil {
+		t.Fatalf("token signed with the old, still published key: %v", err)
+	}
+	p.RetireOldKeys()
+	var jwks struct{ Keys []struct{ Kid string } }
+	getJSON(t, p.JWKSURI, &jwks)
+	if len(jwks.Keys) != 1 || jwks.Keys[0].Kid != kid(t, after.AccessToken) {
+		t.Fatalf("jwks after RetireOldKeys: %+v", jwks)
+	}
+	fresh, _ := webConfig(t, p)
+	if _, err := fresh.Verifier(&oidc.Config{ClientID: "svc"}).Verify(context.Background(), before.AccessToken); err == nil {
+		t.Fatal("a token of a retired key verified")
+	}
+}
+
+func kid(t *testing.T, jwt string) string {
+	t.Helper()
+	head, _, _ := strings.Cut(jwt, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Kid string }
+	if err := json.Unmarshal(b, &h); err != nil || h.Kid == "" {
+		t.Fatalf("header %s: %v", b, err)
+	}
+	return h.Kid
+}
+
+func TestPasswordGrantUnsupported(t *testing.T) {
+	p := start(t)
+	_, conf := webConfig(t, p)
+	_, err := conf.PasswordCredentialsToken(context.Background(), "alice", "alice-pw")
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.ErrorCode != "unsupported_grant_type" || re.Response.StatusCode != http.StatusBadRequest {
+		t.Fatalf("password grant: %v", err)
+	}
+}
+
+func TestEndSession(t *testing.T) {
+	p := start(t)
+	_, conf := webConfig(t, p)
+	tok := login(t, p, conf)
+	idToken, _ := tok.Extra("id_token").(string)
+	q := url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {loggedOut}, "state": {"bye"}}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(p.EndSessionEndpoint + "?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := resp.Location()
+	if err != nil || !strings.HasPrefix(loc.String(), loggedOut) || loc.Query().Get("state") != "bye" {
+		t.Fatalf("end_session: %d %v %v", resp.StatusCode, loc, err)
+	}
+	if m := introspect(t, p, "gateway", "gw-secret", tok.AccessToken); m["active"] != false {
+		t.Fatalf("access token after logout: %v", m)
+	}
+	tok.Expiry = time.Now().Add(-time.Minute)
+	if _, err := conf.TokenSource(context.Background(), tok).Token(); err == nil {
+		t.Fatal("refresh after logout worked")
+	}
+}
+
+func TestUserJWTAccessToken(t *testing.T) {
+	p := start(t)
+	prov, conf := webConfig(t, p)
+	conf.ClientID = "web-jwt"
+	tok := login(t, p, conf)
+	at, err := prov.Verifier(&oidc.Config{ClientID: "web-jwt"}).Verify(context.Background(), tok.AccessToken)
+	if err != nil {
+		t.Fatalf("verify access token: %v", err)
+	}
+	var claims struct {
+		Scope  string
+		Groups []string
+	}
+	if err := at.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	if at.Subject != "u-alice" || claims.Scope != "openid email profile offline_access orders:read" || len(claims.Groups) != 2 {
+		t.Fatalf("claims %+v sub %q", claims, at.Subject)
+	}
+}
+
+// Login starts at the relying party: its redirect to the provider is followed.
+func TestLoginFromRelyingParty(t *testing.T) {
+	p := start(t)
+	_, conf := webConfig(t, p)
+	verifier := oauth2.GenerateVerifier()
+	authURL := conf.AuthCodeURL("rp", oauth2.S256ChallengeOption(verifier))
+	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "rp-state", Value: "rp"})
+		http.Redirect(w, r, authURL, http.StatusFound)
+	}))
+	defer rp.Close()
+	c := browser(t)
+	got := p.Login(t, c, rp.URL+"/protected", "alice", "alice-pw")
+	if got.Query().Get("state") != "rp" || got.Query().Get("code") == "" {
+		t.Fatalf("redirected to %s", got)
+	}
+	u, _ := url.Parse(rp.URL)
+	if cs := c.Jar.Cookies(u); len(cs) != 1 || cs[0].Value != "rp" {
+		t.Fatalf("relying party cookie %v", cs)
+	}
+}
+
+// An authorization request the provider refuses comes back as the client's
+// redirect with error, before any form.
+func TestLoginErrorRedirect(t *testing.T) {
+	p := start(t)
+	_, conf := webConfig(t, p)
+	authURL := conf.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none"))
+	got := p.Login(t, browser(t), authURL, "alice", "alice-pw")
+	if got.Path != "/cb" || got.Query().Get("error") != "login_required" || got.Query().Get("state") != "s" {
+		t.Fatalf("redirected to %s", got)
+	}
+}
+
+// BenchmarkIntrospection is the cost of one uncached RFC 7662 check against
+// this provider over loopback: what a gateway's introspection cache saves.
+func BenchmarkIntrospection(b *testing.B) {
+	p := oidcop.Start(b, oidcop.Options{Clients: []oidcop.Client{
+		{ID: "svc", Secret: "svc-secret"}, {ID: "gateway", Secret: "gw-secret", Introspect: true},
+	}})
+	cc := clientcredentials.Config{ClientID: "svc", ClientSecret: "svc-secret", TokenURL: p.TokenEndpoint}
+	tok, err := cc.Token(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := url.Values{"token": {tok.AccessToken}}.Encode()
+	b.ReportAllocs()
+	for b.Loop() {
+		req, _ := http.NewRequest(http.MethodPost, p.IntrospectionEndpoint, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("gateway", "gw-secret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var m struct{ Active bool }
+		err = json.NewDecoder(resp.Body).Decode(&m)
+		resp.Body.Close()
+		if err != nil || !m.Active {
+			b.Fatalf("introspection: %v %v", m, err)
+		}
 	}
 }

@@ -22,9 +22,11 @@
 // PKCE (S256 and plain; required of public clients), refresh (rotating: the
 // old refresh token and its access token stop working), client_credentials
 // (confidential clients; sub = aud = the client), RFC 7662 introspection
-// (client_secret_basic or _post; active only for a client in the token's
-// audience or an Introspect client), RFC 7009 revocation (by the client the
-// token was issued to; a refresh token takes its access token with it),
+// (client_secret_basic only, zitadel ignores a posted secret there; active
+// only for a client in the token's audience or an Introspect client), RFC
+// 7009 revocation (basic, posted secret, or a public client's client_id; by
+// the client the token was issued to, else 401 invalid_client; a refresh
+// token takes its access token with it),
 // userinfo, expiry (per-client lifetimes, checked by introspection, userinfo
 // and the JWT's exp), and end_session with id_token_hint (the user's tokens at
 // that client stop working; redirect to a registered post-logout URI).
@@ -178,10 +180,12 @@ func (p *Provider) discover() error {
 }
 
 // Login drives the provider's own login form as a browser would: it requests
-// authURL (an authorization request) with c, follows the provider's redirects
+// authURL with c (nil: a client without a cookie jar), follows the redirects
 // to the form, posts the username and password, follows the redirects back
-// and returns the first URL outside the provider (the client's redirect_uri
-// with code and state, or with error). c's jar, if any, keeps the cookies.
+// and returns the first redirect leaving the provider (the client's
+// redirect_uri with code and state, or with error). authURL is an
+// authorization request or a relying party's URL that redirects to one; c's
+// jar, if any, keeps the cookies both set.
 func (p *Provider) Login(t testing.TB, c *http.Client, authURL, username, password string) *url.URL {
 	t.Helper()
 	u, err := p.TryLogin(c, authURL, username, password)
@@ -200,9 +204,12 @@ var (
 // TryLogin is Login returning its error (e.g. the form's "username or
 // password wrong") instead of failing the test.
 func (p *Provider) TryLogin(c *http.Client, authURL, username, password string) (*url.URL, error) {
+	if c == nil {
+		c = &http.Client{}
+	}
 	hc := *c
 	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if req.URL.Host != p.host {
+		if req.URL.Host != p.host && via[len(via)-1].URL.Host == p.host {
 			return http.ErrUseLastResponse
 		}
 		if len(via) >= 10 {

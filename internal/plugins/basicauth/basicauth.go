@@ -1,10 +1,8 @@
 package basicauth
 
 import (
-	"encoding/base64"
 	"net/http"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -119,8 +117,8 @@ func (in *instance) unauthorized() *plugin.Exit {
 func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 	h := c.Req.Header
 	// Kong's kong.request.get_header: the first value, present even if empty.
-	proxyAuth, hasProxyAuth := first(h, hdrProxyAuthorization)
-	auth, hasAuth := first(h, hdrAuthorization)
+	proxyAuth, hasProxyAuth := plugin.FirstValue(h, hdrProxyAuthorization)
+	auth, hasAuth := plugin.FirstValue(h, hdrAuthorization)
 	if !hasProxyAuth && !hasAuth {
 		return in.unauthorized()
 	}
@@ -171,41 +169,16 @@ func parse(value string) (user, pass string, ok bool) {
 	if m == nil {
 		return "", "", false
 	}
-	decoded, ok := decodeBase64(m[1])
+	var buf [128]byte
+	raw, ok := plugin.AppendDecodeBase64(buf[:0], m[1])
 	if !ok {
 		return "", "", false
 	}
-	p := partsRe.FindStringSubmatch(decoded)
+	p := partsRe.FindStringSubmatch(string(raw))
 	if p == nil {
 		return "", "", false
 	}
 	return p[1], p[2], true
-}
-
-// decodeBase64 is ngx.decode_base64: the standard alphabet, decoding stops
-// at the first '=', padding may be omitted, unused trailing bits are
-// ignored, and any other character, or a length that leaves a lone 6-bit
-// group, makes the value invalid.
-func decodeBase64(s string) (string, bool) {
-	if i := strings.IndexByte(s, '='); i >= 0 {
-		s = s[:i]
-	}
-	// Go's decoder skips CR and LF; nginx rejects them.
-	if strings.ContainsAny(s, "\r\n") {
-		return "", false
-	}
-	b, err := base64.RawStdEncoding.DecodeString(s)
-	if err != nil {
-		return "", false
-	}
-	return string(b), true
-}
-
-func first(h http.Header, name string) (string, bool) {
-	if vs := h[name]; len(vs) > 0 {
-		return vs[0], true
-	}
-	return "", false
 }
 
 func (in *instance) lookup(c *plugin.Ctx, user string) *plugin.Credential {

@@ -137,8 +137,8 @@ func (in *instance) unauthorized(msg string) *plugin.Exit {
 // last the body.
 func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 	h := c.Req.Header
-	proxyAuth, hasProxyAuth := first(h, hdrProxyAuthorization)
-	auth, hasAuth := first(h, hdrAuthorization)
+	proxyAuth, hasProxyAuth := plugin.FirstValue(h, hdrProxyAuthorization)
+	auth, hasAuth := plugin.FirstValue(h, hdrAuthorization)
 	if !hasProxyAuth && !hasAuth {
 		return in.unauthorized(msgUnauthorized)
 	}
@@ -205,7 +205,7 @@ func (in *instance) validParams(p *params) bool {
 // dateWithinSkew reports whether the named header holds an HTTP date no
 // further than clock_skew seconds from now.
 func (in *instance) dateWithinSkew(h http.Header, name string, now int64) bool {
-	v, ok := first(h, name)
+	v, ok := plugin.FirstValue(h, name)
 	if !ok {
 		return false
 	}
@@ -229,13 +229,4 @@ func (in *instance) lookup(c *plugin.Ctx, username string) *plugin.Credential {
 		return nil
 	}
 	return cred
-}
-
-// first is Kong's kong.request.get_header: the first value, present even
-// if empty.
-func first(h http.Header, name string) (string, bool) {
-	if vs := h[name]; len(vs) > 0 {
-		return vs[0], true
-	}
-	return "", false
 }

@@ -5,12 +5,13 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
-	"encoding/base64"
 	"hash"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
 type algorithm uint8
@@ -195,7 +196,7 @@ const maxSigningString = 64 << 10
 type scratch struct {
 	line []byte
 	sum  [maxSignature]byte
-	sent [maxSignature]byte
+	sent [base64Max / 4 * 3]byte
 }
 
 var scratchPool = sync.Pool{New: func() any { return &scratch{line: make([]byte, 0, 512)} }}
@@ -213,7 +214,10 @@ func putScratch(s *scratch) {
 func verifySignature(r *http.Request, p *params, st *state) bool {
 	s := scratchPool.Get().(*scratch)
 	defer putScratch(s)
-	n, ok := decodeBase64(s.sent[:], p.signature)
+	if len(p.signature) > base64Max {
+		return false
+	}
+	sent, ok := plugin.AppendDecodeBase64(s.sent[:0], p.signature)
 	if !ok {
 		return false
 	}
@@ -225,7 +229,7 @@ func verifySignature(r *http.Request, p *params, st *state) bool {
 	defer st.macs[p.algorithm].Put(mac)
 	mac.Reset()
 	mac.Write(s.line)
-	return hmac.Equal(mac.Sum(s.sum[:0]), s.sent[:n])
+	return hmac.Equal(mac.Sum(s.sum[:0]), sent)
 }
 
 // appendSigningString appends Kong's signing string: per signed name, in
@@ -318,23 +322,3 @@ func header(r *http.Request, name string) (string, bool) {
 
 // base64Max is the longest Base64 text of a maxSignature digest.
 const base64Max = (maxSignature + 2) / 3 * 4
-
-// decodeBase64 is ngx.decode_base64 into dst: the standard alphabet,
-// decoding stops at the first '=', padding may be omitted, unused trailing
-// bits are ignored; any other character, a lone 6-bit group or a result
-// longer than dst makes the value invalid.
-func decodeBase64(dst []byte, s string) (int, bool) {
-	if i := strings.IndexByte(s, '='); i >= 0 {
-		s = s[:i]
-	}
-	// Go's decoder skips CR and LF; nginx rejects them.
-	if strings.ContainsAny(s, "\r\n") || len(s) > base64Max || base64.RawStdEncoding.DecodedLen(len(s)) > len(dst) {
-		return 0, false
-	}
-	var src [base64Max]byte
-	n, err := base64.RawStdEncoding.Decode(dst, src[:copy(src[:], s)])
-	if err != nil {
-		return 0, false
-	}
-	return n, true
-}

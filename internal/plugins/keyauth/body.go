@@ -10,8 +10,9 @@ import (
 	"net/http"
 	"net/textproto"
 	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
 // maxBodyBytes bounds the body key-auth reads to look for a key. A larger
@@ -73,21 +74,11 @@ func readBody(r *http.Request) *body {
 	default:
 		return b
 	}
-	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		orig := r.Body
-		raw, err := io.ReadAll(io.LimitReader(orig, maxBodyBytes+1))
-		switch {
-		case err != nil:
-			// The proxy meets the same error when it sends the body on.
-			r.Body = readCloser{io.MultiReader(bytes.NewReader(raw), errReader{err}), orig}
-			return b
-		case len(raw) > maxBodyBytes:
-			r.Body = readCloser{io.MultiReader(bytes.NewReader(raw), orig), orig}
-			return b
-		}
-		b.raw = raw
-		setBody(r, raw, orig)
+	raw, ok := plugin.ReadBody(r, maxBodyBytes)
+	if !ok {
+		return b
 	}
+	b.raw = raw
 	switch typ {
 	case bodyJSON:
 		members, ok := parseJSONObject(b.raw)
@@ -183,30 +174,8 @@ func (b *body) remove(r *http.Request, name string) {
 		return
 	}
 	b.raw = out
-	setBody(r, out, r.Body)
+	plugin.SetBody(r, out)
 }
-
-// setBody makes raw the body sent upstream.
-func setBody(r *http.Request, raw []byte, closer io.Closer) {
-	r.ContentLength = int64(len(raw))
-	if len(raw) == 0 {
-		r.Body = http.NoBody
-	} else {
-		r.Body = readCloser{bytes.NewReader(raw), closer}
-	}
-	if _, ok := r.Header["Content-Length"]; ok {
-		r.Header["Content-Length"] = []string{strconv.Itoa(len(raw))}
-	}
-}
-
-type readCloser struct {
-	io.Reader
-	io.Closer
-}
-
-type errReader struct{ err error }
-
-func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // removeFormArg drops the arguments named name from a urlencoded body,
 // keeping the others as written; nil means there was none.

@@ -2,7 +2,6 @@ package ldapauth
 
 import (
 	"context"
-	"encoding/base64"
 	"log/slog"
 	"net"
 	"net/http"
@@ -126,8 +125,8 @@ func (in *instance) unauthorized() *plugin.Exit {
 // that cannot be asked is a 500, as Kong's error() in the access phase.
 func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 	h := c.Req.Header
-	proxyAuth, hasProxy := first(h, hdrProxyAuthorization)
-	auth, hasAuth := first(h, hdrAuthorization)
+	proxyAuth, hasProxy := plugin.FirstValue(h, hdrProxyAuthorization)
+	auth, hasAuth := plugin.FirstValue(h, hdrAuthorization)
 	if !hasProxy && !hasAuth {
 		return in.unauthorized()
 	}
@@ -236,7 +235,7 @@ func (in *instance) parse(value string, buf []byte) (user, pass []byte, ok bool)
 	if len(rest) == len(s) {
 		return nil, nil, false
 	}
-	decoded, ok := decodeBase64(rest, buf)
+	decoded, ok := plugin.AppendDecodeBase64(buf[:0], rest)
 	if !ok {
 		return nil, nil, false
 	}
@@ -263,32 +262,3 @@ func (in *instance) parse(value string, buf []byte) (user, pass []byte, ok bool)
 
 // pcreSpace is PCRE's \s.
 const pcreSpace = " \t\n\v\f\r"
-
-// decodeBase64 is ngx.decode_base64: the standard alphabet, decoding stops
-// at the first '=', padding may be omitted, unused trailing bits are
-// ignored, and any other character makes the value invalid.
-func decodeBase64(s string, buf []byte) ([]byte, bool) {
-	if i := strings.IndexByte(s, '='); i >= 0 {
-		s = s[:i]
-	}
-	// Go's decoder skips CR and LF; nginx rejects them.
-	if strings.ContainsAny(s, "\r\n") {
-		return nil, false
-	}
-	n := base64.RawStdEncoding.DecodedLen(len(s))
-	if cap(buf) < n {
-		buf = make([]byte, n)
-	}
-	n, err := base64.RawStdEncoding.Decode(buf[:n], []byte(s))
-	if err != nil {
-		return nil, false
-	}
-	return buf[:n], true
-}
-
-func first(h http.Header, name string) (string, bool) {
-	if vs := h[name]; len(vs) > 0 {
-		return vs[0], true
-	}
-	return "", false
-}

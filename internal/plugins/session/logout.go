@@ -1,10 +1,8 @@
 package session
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -52,13 +50,8 @@ func bodyHasArg(r *http.Request, arg string) bool {
 	if !form && ct != "application/json" {
 		return false
 	}
-	if r.Body == nil || r.Body == http.NoBody {
-		return false
-	}
-	orig := r.Body
-	raw, err := io.ReadAll(io.LimitReader(orig, maxLogoutBody+1))
-	r.Body = readCloser{io.MultiReader(bytes.NewReader(raw), orig), orig}
-	if err != nil || len(raw) > maxLogoutBody {
+	raw, ok := plugin.ReadBody(r, maxLogoutBody)
+	if !ok || len(raw) == 0 {
 		return false
 	}
 	if form {
@@ -72,11 +65,6 @@ func bodyHasArg(r *http.Request, arg string) bool {
 	}
 	v, ok := obj[arg]
 	return ok && string(v) != "false" && string(v) != "null"
-}
-
-type readCloser struct {
-	io.Reader
-	io.Closer
 }
 
 // The headers request_headers and response_headers may name, in
