@@ -24,6 +24,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/logs"
 	"github.com/turnpikegw/turnpike/internal/plugins/mtlsauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/oauth2"
+	"github.com/turnpikegw/turnpike/internal/plugins/openidconnect"
 	"github.com/turnpikegw/turnpike/internal/plugins/opentelemetry"
 	"github.com/turnpikegw/turnpike/internal/plugins/prometheus"
 	"github.com/turnpikegw/turnpike/internal/plugins/proxycache"
@@ -67,6 +68,7 @@ func Registrations() []plugin.Registration {
 		logs.FileLog(),
 		logs.HTTPLog(),
 		mtlsauth.Registration(),
+		openidconnect.Registration(),
 		opentelemetry.Registration(),
 		prometheus.Registration(),
 		proxycache.Registration(),

@@ -1,13 +1,9 @@
 package session
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
+
+	"github.com/turnpikegw/turnpike/internal/plugin/cookie"
 )
 
 // data is what a session cookie holds.
@@ -24,8 +20,6 @@ type data struct {
 }
 
 const (
-	version   = 1
-	nonceSize = 12
 	// fixedSize is the plaintext before its strings: two times, the
 	// flags and the id.
 	fixedSize = 8 + 8 + 1 + 16
@@ -37,26 +31,17 @@ const (
 
 // sealer encrypts and authenticates session cookies under one key.
 type sealer struct {
-	aead cipher.AEAD
-	// aad binds a cookie to its name and audience.
-	aad []byte
+	c *cookie.Sealer
 }
 
-// newSealer derives the AES-256 key from the secret and audience.
+// newSealer derives the AES-256 key from the secret and audience and binds
+// cookies to their name and audience.
 func newSealer(secret, audience, cookieName string) (*sealer, error) {
-	key, err := hkdf.Key(sha256.New, []byte(secret), nil, "turnpike session v1\x00"+audience, 32)
+	c, err := cookie.NewSealer(secret, "turnpike session v1\x00"+audience, cookieName+"\x00"+audience, maxCookie)
 	if err != nil {
 		return nil, err
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &sealer{aead: aead, aad: []byte(cookieName + "\x00" + audience)}, nil
+	return &sealer{c: c}, nil
 }
 
 // seal returns d as a cookie value.
@@ -72,25 +57,14 @@ func (s *sealer) seal(d *data) string {
 		plain = binary.BigEndian.AppendUint16(plain, uint16(len(v)))
 		plain = append(plain, v...)
 	}
-	out := make([]byte, 1+nonceSize, 1+nonceSize+len(plain)+s.aead.Overhead())
-	out[0] = version
-	rand.Read(out[1 : 1+nonceSize]) // never fails: it crashes the process instead
-	out = s.aead.Seal(out, out[1:1+nonceSize], plain, s.aad)
-	return base64.RawURLEncoding.EncodeToString(out)
+	return s.c.Seal(plain)
 }
 
 // open decrypts a cookie value; ok is false for anything this sealer did
 // not seal, unchanged.
 func (s *sealer) open(v string) (d data, ok bool) {
-	if len(v) > maxCookie {
-		return d, false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(v)
-	if err != nil || len(raw) < 1+nonceSize+s.aead.Overhead() || raw[0] != version {
-		return d, false
-	}
-	plain, err := s.aead.Open(raw[1+nonceSize:1+nonceSize], raw[1:1+nonceSize], raw[1+nonceSize:], s.aad)
-	if err != nil || len(plain) < fixedSize {
+	plain, ok := s.c.Open(v)
+	if !ok || len(plain) < fixedSize {
 		return d, false
 	}
 	d.created = int64(binary.BigEndian.Uint64(plain[0:]))

@@ -6,10 +6,10 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugin/cookie"
 )
 
 const name = "session"
@@ -165,14 +165,14 @@ func (in *instance) Access(c *plugin.Ctx) error {
 // session cookie does not open, and checks its timeouts at now (read only
 // when there is a cookie: most requests have none).
 func (in *instance) openCookie(r *http.Request) (d data, now int64, ok bool) {
-	if v, found := cookie(r.Header, in.cookieName); found {
+	if v, found := cookie.Get(r.Header, in.cookieName); found {
 		now = in.now().Unix()
 		if d, ok = in.seal.open(v); ok && !d.remember && in.valid(&d, now) {
 			return d, now, true
 		}
 	}
 	if in.remember {
-		if v, found := cookie(r.Header, in.rememberName); found {
+		if v, found := cookie.Get(r.Header, in.rememberName); found {
 			if now == 0 {
 				now = in.now().Unix()
 			}
@@ -272,26 +272,9 @@ func subject(c *plugin.Consumer) string {
 
 // clearCookies expire the session cookie (and the remember cookie).
 func (in *instance) clearCookies() []string {
-	const gone = "; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0"
-	out := []string{in.cookieName + "=" + in.attrs + gone}
+	out := []string{in.cookieName + "=" + in.attrs + cookie.Expired}
 	if in.remember {
-		out = append(out, in.rememberName+"="+in.attrs+gone)
+		out = append(out, in.rememberName+"="+in.attrs+cookie.Expired)
 	}
 	return out
-}
-
-// cookie finds the first cookie called name in the Cookie headers, as
-// NGINX's $cookie_name does.
-func cookie(h http.Header, name string) (string, bool) {
-	for _, line := range h["Cookie"] {
-		for line != "" {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			part = strings.TrimLeft(part, " \t")
-			if len(part) > len(name) && part[len(name)] == '=' && part[:len(name)] == name {
-				return strings.TrimRight(part[len(name)+1:], " \t"), true
-			}
-		}
-	}
-	return "", false
 }

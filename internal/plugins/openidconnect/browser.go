@@ -1,0 +1,223 @@
+package openidconnect
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugin/cookie"
+)
+
+// authzData is what the authorization cookie holds while a login is under
+// way: the state, nonce and PKCE verifier sent to the provider, the
+// redirect URI used, and where the browser was going.
+type authzData struct {
+	created                                       int64
+	state, nonce, verifier, redirectURI, original string
+}
+
+// maxOriginal bounds the URL the browser returns to after login; a longer
+// one loses its query (the cookie must stay one cookie).
+const maxOriginal = 2048
+
+func (a *authzData) fields() []*string {
+	return []*string{&a.state, &a.nonce, &a.verifier, &a.redirectURI, &a.original}
+}
+
+func (a *authzData) encode() []byte {
+	out := binary.BigEndian.AppendUint64(nil, uint64(a.created))
+	return appendStrings(out, a.fields())
+}
+
+func (a *authzData) decode(b []byte) bool {
+	if len(b) < 8 {
+		return false
+	}
+	a.created = int64(binary.BigEndian.Uint64(b))
+	return readStrings(b[8:], a.fields())
+}
+
+// appendStrings writes each string with its length (uint16).
+func appendStrings(out []byte, fields []*string) []byte {
+	for _, f := range fields {
+		out = binary.BigEndian.AppendUint16(out, uint16(len(*f)))
+		out = append(out, *f...)
+	}
+	return out
+}
+
+// readStrings reads what appendStrings wrote; false unless b is exactly
+// that.
+func readStrings(b []byte, fields []*string) bool {
+	for _, f := range fields {
+		if len(b) < 2 {
+			return false
+		}
+		l := int(binary.BigEndian.Uint16(b))
+		if len(b) < 2+l {
+			return false
+		}
+		*f = string(b[2 : 2+l])
+		b = b[2+l:]
+	}
+	return len(b) == 0
+}
+
+func (in *instance) oauth2Config(authURL, tokenURL, redirectURI string) *oauth2.Config {
+	return &oauth2.Config{
+		ClientID: in.clientID, ClientSecret: in.clientSecret, RedirectURL: redirectURI, Scopes: in.scopes,
+		Endpoint: oauth2.Endpoint{AuthURL: authURL, TokenURL: tokenURL},
+	}
+}
+
+// endpoints are the authorization and token endpoints: configured, else
+// discovered.
+func (in *instance) endpoints() (authURL, tokenURL string, err error) {
+	m, err := in.ready()
+	if err != nil {
+		return "", "", err
+	}
+	authURL, tokenURL = in.authURL, in.tokenURL
+	if authURL == "" {
+		authURL = m.AuthorizationEndpoint
+	}
+	if tokenURL == "" {
+		tokenURL = m.TokenEndpoint
+	}
+	if authURL == "" || tokenURL == "" {
+		return "", "", errProvider
+	}
+	return authURL, tokenURL, nil
+}
+
+// startLogin sends the browser to the provider's authorization endpoint
+// (code flow with state, nonce and PKCE S256), remembering the login in
+// the authorization cookie.
+func (in *instance) startLogin(c *plugin.Ctx) error {
+	authURL, tokenURL, err := in.endpoints()
+	if err != nil {
+		return providerError()
+	}
+	a := authzData{
+		created: in.now().Unix(), state: randomString(24), nonce: randomString(24),
+		verifier: oauth2.GenerateVerifier(), redirectURI: in.redirectURI, original: originalURL(c.Req),
+	}
+	if a.redirectURI == "" {
+		a.redirectURI = c.Scheme + "://" + c.Req.Host + c.Req.URL.EscapedPath()
+	}
+	opts := []oauth2.AuthCodeOption{gooidc.Nonce(a.nonce), oauth2.S256ChallengeOption(a.verifier)}
+	if len(in.audienceParam) > 0 {
+		opts = append(opts, oauth2.SetAuthURLParam("audience", strings.Join(in.audienceParam, " ")))
+	}
+	location := in.oauth2Config(authURL, tokenURL, a.redirectURI).AuthCodeURL(a.state, opts...)
+	sealed := in.authzSeal.Seal(a.encode())
+	if len(sealed) > cookie.ChunkSize {
+		a.original = "/"
+		sealed = in.authzSeal.Seal(a.encode())
+	}
+	set := in.authzName + "=" + sealed + in.cookieAttrsFor(c) + "; Max-Age=" + strconv.FormatInt(in.authzTTL, 10)
+	return &plugin.Exit{Status: http.StatusFound, Body: []byte{},
+		Header: http.Header{"Location": {location}, "Set-Cookie": {set}, "Cache-Control": {"no-store"}}}
+}
+
+// originalURL is the request's path and query, to return to after login:
+// a path on this host, never another origin.
+func originalURL(r *http.Request) string {
+	u := r.URL.EscapedPath()
+	if !strings.HasPrefix(u, "/") || strings.HasPrefix(u, "//") || strings.Contains(u, `\`) {
+		u = "/"
+	}
+	if r.URL.RawQuery != "" && len(u)+1+len(r.URL.RawQuery) <= maxOriginal {
+		u += "?" + r.URL.RawQuery
+	}
+	if len(u) > maxOriginal {
+		u = "/"
+	}
+	return u
+}
+
+// isCallback reports whether the request is the provider's redirect back:
+// state and code (or error) in the query, at the redirect URI's path when
+// one is configured.
+func (in *instance) isCallback(r *http.Request) bool {
+	q := r.URL.RawQuery
+	if !strings.Contains(q, "state=") || !strings.Contains(q, "code=") && !strings.Contains(q, "error=") {
+		return false
+	}
+	if in.redirectURI != "" {
+		if u, err := url.Parse(in.redirectURI); err == nil && u.EscapedPath() != r.URL.EscapedPath() {
+			return false
+		}
+	}
+	_, ok := cookie.Get(r.Header, in.authzName)
+	return ok
+}
+
+// callback completes a login: the state must be the one the browser's
+// authorization cookie holds, the code is exchanged (with the PKCE
+// verifier), the ID token verified (issuer, audience, expiry, signature,
+// nonce); the session cookie is set and the browser sent back where it
+// was going. A login that does not check out is 401.
+func (in *instance) callback(c *plugin.Ctx) error {
+	clear := in.authzName + "=" + in.cookieAttrsFor(c) + cookie.Expired
+	fail := func(msg string) error {
+		in.log.Info("openid-connect: login refused", "reason", msg)
+		return &plugin.Exit{Status: http.StatusUnauthorized, Message: in.unauthorizedMsg,
+			Header: http.Header{"Set-Cookie": {clear}}}
+	}
+	raw, _ := cookie.Get(c.Req.Header, in.authzName)
+	var a authzData
+	plain, ok := in.authzSeal.Open(raw)
+	if !ok || !a.decode(plain) || in.now().Unix() >= a.created+in.authzTTL {
+		return fail("no login under way (authorization cookie missing, altered or expired)")
+	}
+	q, _ := url.ParseQuery(c.Req.URL.RawQuery)
+	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(a.state)) != 1 {
+		return fail("state mismatch")
+	}
+	if e := q.Get("error"); e != "" {
+		return fail("the provider answered " + e)
+	}
+	authURL, tokenURL, err := in.endpoints()
+	if err != nil {
+		return providerError()
+	}
+	idv, err := in.idTokens()
+	if err != nil {
+		return providerError()
+	}
+	ctx, cancel := context.WithTimeout(context.WithValue(c.Req.Context(), oauth2.HTTPClient, in.v.Client()), in.timeout)
+	defer cancel()
+	tok, err := in.oauth2Config(authURL, tokenURL, a.redirectURI).Exchange(ctx, q.Get("code"), oauth2.VerifierOption(a.verifier))
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) {
+			return fail("code exchange refused: " + re.ErrorCode)
+		}
+		return providerError()
+	}
+	rawID, _ := tok.Extra("id_token").(string)
+	id, err := idv.Verify(ctx, rawID)
+	if err != nil {
+		return fail("ID token: " + err.Error())
+	}
+	if subtle.ConstantTimeCompare([]byte(id.Nonce), []byte(a.nonce)) != 1 {
+		return fail("ID token: nonce mismatch")
+	}
+	d := in.newSession(tok, rawID)
+	lines, ok := in.sessionCookies(c, d)
+	if !ok {
+		return fail("the tokens are too large for the session cookie")
+	}
+	return &plugin.Exit{Status: http.StatusFound, Body: []byte{},
+		Header: http.Header{"Location": {a.original}, "Set-Cookie": append(lines, clear), "Cache-Control": {"no-store"}}}
+}
