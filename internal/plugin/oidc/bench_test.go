@@ -15,12 +15,13 @@ var _ plugin.Claims = (*Claims)(nil)
 func BenchmarkVerifyCached(b *testing.B) {
 	s := newAuthServer(b)
 	clk := newClock()
-	v := New(Options{Issuer: s.issuer, CacheTTL: time.Minute, Timeout: time.Second, Now: clk.Now})
+	v := New(Options{Issuer: s.issuer, Audience: []string{"api"}, CacheTTL: time.Minute, Timeout: time.Second,
+		Now: clk.Now})
 	defer v.Close()
 	if err := v.Discover(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	tok := s.sign(b, map[string]any{"iss": s.issuer, "sub": "a", "scope": "read", "exp": clk.unix(time.Hour)})
+	tok := s.sign(b, map[string]any{"iss": s.issuer, "sub": "a", "aud": "api", "scope": "read", "exp": clk.unix(time.Hour)})
 	ctx := context.Background()
 	if _, err := v.Verify(ctx, tok); err != nil {
 		b.Fatal(err)

@@ -26,7 +26,9 @@ type Claims struct {
 	Audience []string
 	// Expiry is `exp` (zero when the token has none).
 	Expiry time.Time
-	text   map[string]string
+	// NotBefore is `nbf` (zero when the token has none).
+	NotBefore time.Time
+	text      map[string]string
 	// sub, cid and scope are Subject, ClientID and Scope as header
 	// values (nil when empty), made once for every request to share.
 	sub, cid, scope []string
@@ -89,16 +91,36 @@ func (c *Claims) hasAudience(want []string) bool {
 
 // ParseClaims reads the payload of a token verified elsewhere
 // (openid-connect's ID tokens, verified when its session began).
-func ParseClaims(payload []byte) (*Claims, error) { return parseClaims(payload) }
+func ParseClaims(payload []byte) (*Claims, error) {
+	c, _, err := parseClaims(payload)
+	return c, err
+}
 
-// parseClaims decodes a JSON object of claims. UseNumber keeps numbers
-// in their JSON form, as the plugin SDK's Claim promises.
-func parseClaims(payload []byte) (*Claims, error) {
+// active is an introspection answer's `active` member.
+type active int8
+
+const (
+	activeAbsent active = iota
+	activeFalse
+	activeTrue
+)
+
+// parseClaims decodes a JSON object of claims, and the `active` member
+// an introspection answer has. UseNumber keeps numbers in their JSON
+// form, as the plugin SDK's Claim promises.
+func parseClaims(payload []byte) (*Claims, active, error) {
 	var raw map[string]any
 	d := json.NewDecoder(bytes.NewReader(payload))
 	d.UseNumber()
 	if err := d.Decode(&raw); err != nil {
-		return nil, err
+		return nil, activeAbsent, err
+	}
+	act := activeAbsent
+	if a, ok := raw["active"].(bool); ok {
+		act = activeFalse
+		if a {
+			act = activeTrue
+		}
 	}
 	c := &Claims{text: make(map[string]string, len(raw))}
 	for k, v := range raw {
@@ -126,19 +148,25 @@ func parseClaims(payload []byte) (*Claims, error) {
 	}
 	c.Scopes = strings.Fields(c.Scope)
 	c.sub, c.cid, c.scope = headerValue(c.Subject), headerValue(c.ClientID), headerValue(c.Scope)
-	c.size += len(c.Scope) + 24*(len(c.Scopes)+len(c.Audience))
 	switch a := raw["aud"].(type) {
 	case string:
 		c.Audience = []string{a}
 	case []any:
 		c.Audience = strs(a)
 	}
-	if n, ok := raw["exp"].(json.Number); ok {
+	c.size += len(c.Scope) + 24*(len(c.Scopes)+len(c.Audience))
+	c.Expiry, c.NotBefore = unixTime(raw["exp"]), unixTime(raw["nbf"])
+	return c, act, nil
+}
+
+// unixTime is a NumericDate claim (zero when absent or out of range).
+func unixTime(v any) time.Time {
+	if n, ok := v.(json.Number); ok {
 		if f, err := n.Float64(); err == nil && f > 0 && f < 1<<40 {
-			c.Expiry = time.Unix(int64(f), 0)
+			return time.Unix(int64(f), 0)
 		}
 	}
-	return c, nil
+	return time.Time{}
 }
 
 func str(v any) string {

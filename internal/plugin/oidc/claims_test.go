@@ -3,12 +3,13 @@ package oidc
 import "testing"
 
 func TestClaimsFromIntrospectionShapes(t *testing.T) {
-	c, err := parseClaims([]byte(`{"active":true,"username":"bob","azp":"app","scp":["a","b"],"aud":"api",
-		"exp":1e10,"evil":"x\r\nX-Injected: 1","nested":{"k":[1,2]},"mixed":["a",1]}`))
-	if err != nil {
-		t.Fatal(err)
+	c, act, err := parseClaims([]byte(`{"active":true,"username":"bob","azp":"app","scp":["a","b"],"aud":"api",
+		"exp":1e10,"nbf":1e9,"evil":"x\r\nX-Injected: 1","nested":{"k":[1,2]},"mixed":["a",1]}`))
+	if err != nil || act != activeTrue {
+		t.Fatal(act, err)
 	}
-	if c.Subject != "bob" || c.ClientID != "app" || c.Scope != "a b" || !c.HasScope("b") || c.Audience[0] != "api" || c.Expiry.IsZero() {
+	if c.Subject != "bob" || c.ClientID != "app" || c.Scope != "a b" || !c.HasScope("b") || c.Audience[0] != "api" ||
+		c.Expiry.Unix() != 1e10 || c.NotBefore.Unix() != 1e9 {
 		t.Fatalf("%+v", c)
 	}
 	for name, want := range map[string]string{"nested": `{"k":[1,2]}`, "mixed": `["a",1]`, "exp": "1e10", "active": "true"} {
@@ -17,11 +18,26 @@ func TestClaimsFromIntrospectionShapes(t *testing.T) {
 		}
 	}
 	// A value no header can carry is not offered as one.
-	bad, _ := parseClaims([]byte(`{"sub":"a\nb","client_id":"ok","scope":"r\u0000"}`))
+	bad, act, _ := parseClaims([]byte(`{"sub":"a\nb","client_id":"ok","scope":"r\u0000"}`))
+	if act != activeAbsent {
+		t.Fatalf("active = %v for an answer without it", act)
+	}
 	if sub, cid, scope := bad.HeaderValues(); sub != nil || scope != nil || len(cid) != 1 || cid[0] != "ok" {
 		t.Fatalf("%q %q %q", sub, cid, scope)
 	}
-	if _, err := parseClaims([]byte(`[1]`)); err == nil {
+	if _, _, err := parseClaims([]byte(`[1]`)); err == nil {
 		t.Fatal("an array was taken for claims")
+	}
+	if _, act, _ := parseClaims([]byte(`{"active":false}`)); act != activeFalse {
+		t.Fatalf("active = %v", act)
+	}
+}
+
+// The cache weighs an answer by its claims, audiences included.
+func TestClaimsSizeCountsAudiences(t *testing.T) {
+	one, _, _ := parseClaims([]byte(`{"aud":["a"]}`))
+	three, _, _ := parseClaims([]byte(`{"aud":["a","b","c"]}`))
+	if d := three.size - one.size; d < 2*24 {
+		t.Fatalf("two more audiences weigh %d more bytes", d)
 	}
 }

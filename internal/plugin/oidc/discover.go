@@ -106,20 +106,34 @@ func (v *Verifier) ready(m *Metadata) error {
 		v.transport.jwksURL.Store(&m.JWKSURI)
 		pc := gooidc.ProviderConfig{
 			IssuerURL: m.Issuer, AuthURL: m.AuthorizationEndpoint, TokenURL: m.TokenEndpoint,
-			UserInfoURL: m.UserinfoEndpoint, JWKSURL: m.JWKSURI, Algorithms: m.SigningAlgs,
+			UserInfoURL: m.UserinfoEndpoint, JWKSURL: m.JWKSURI, Algorithms: asymmetric(m.SigningAlgs),
 		}
 		ctx := gooidc.ClientContext(context.Background(), v.client)
 		st.provider = pc.NewProvider(ctx)
-		st.verifier = st.provider.VerifierContext(ctx, &gooidc.Config{
-			SkipClientIDCheck: true,
-			Now:               func() time.Time { return v.opts.Now().Add(-v.opts.Leeway) },
-		})
+		// Access tokens name no client id of the gateway's; exp and nbf
+		// are checked with the configured leeway in checkClaims.
+		st.verifier = st.provider.VerifierContext(ctx, &gooidc.Config{SkipClientIDCheck: true, SkipExpiryCheck: true})
 	}
 	if st.verifier == nil && st.introspection == "" {
 		return fmt.Errorf("%s publishes neither a key set (jwks_uri) nor an introspection endpoint: no token can be checked", m.Issuer)
 	}
 	v.state.Store(st)
 	return nil
+}
+
+// asymmetric keeps the public-key algorithms of algs (RS*, PS*, ES*,
+// EdDSA): with a symmetric one (HS*) a key the server publishes would
+// sign tokens for anyone, and "none" signs nothing. None left: go-oidc
+// takes RS256, the one OpenID Connect requires.
+func asymmetric(algs []string) []string {
+	out := make([]string, 0, len(algs))
+	for _, a := range algs {
+		switch a {
+		case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA":
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Start discovers the server's metadata in the background, retrying with

@@ -3,9 +3,10 @@
 // shape, openid-connect): discovery of the server's metadata, JWT access
 // tokens verified against its key set (go-oidc's remote key set, which
 // refetches the set when a token names a key it does not hold: key
-// rotation), opaque tokens by RFC 7662 introspection, and a bounded cache
-// of the answers keyed by the token's SHA-256, so that a token checked
-// once costs a hash and a lookup until it expires.
+// rotation) when an audience is required, other tokens by RFC 7662
+// introspection, and bounded caches of the answers keyed by the token's
+// SHA-256, so that a token checked once costs a hash and a lookup until
+// it expires.
 package oidc
 
 import (
@@ -49,8 +50,15 @@ type Options struct {
 	// (client_secret_basic).
 	ClientID, ClientSecret string
 	// Audience, when set, is the audiences of which a token's `aud` must
-	// name one.
+	// name one. Only then are JWTs verified against the key set: without
+	// it any JWT the issuer signs (another application's ID token, say)
+	// would pass, so they go to introspection, or are refused when there
+	// is none.
 	Audience []string
+	// AnyAudienceJWT verifies JWTs against the key set without Audience:
+	// openid-connect's bearer tokens, whose audience_required the plugin
+	// checks itself, as Kong's does.
+	AnyAudienceJWT bool
 	// Leeway is the clock skew allowed on `exp` and `nbf`.
 	Leeway time.Duration
 	// CacheTTL is the longest an accepted token's answer is kept (never
@@ -61,8 +69,10 @@ type Options struct {
 	NegativeTTL time.Duration
 	// Timeout bounds each call to the server.
 	Timeout time.Duration
-	// CacheBytes bounds the memory the cached answers take, their claims
-	// counted (64 MiB when 0): an introspection answer may be large.
+	// CacheBytes bounds the memory the cached accepted answers take,
+	// their claims counted (64 MiB when 0): an introspection answer may
+	// be large. Refusals are cached apart, in an eighth of it, so that a
+	// flood of made-up tokens cannot evict accepted ones.
 	CacheBytes int
 	// HTTPClient makes the calls (its Transport is used; its Timeout is
 	// replaced by Timeout). Nil: http.DefaultTransport.
@@ -84,6 +94,7 @@ type Verifier struct {
 	log       *slog.Logger
 	state     atomic.Pointer[state]
 	cache     *otter.Cache[[sha256.Size]byte, entry]
+	refused   *otter.Cache[[sha256.Size]byte, entry]
 	group     singleflight.Group
 	done      chan struct{}
 	closeOnce sync.Once
@@ -93,6 +104,8 @@ type Verifier struct {
 	// lastWarn is when a failed call was last logged (Unix ns): a server
 	// that is down fails every request, and one line per 10 s says so.
 	lastWarn atomic.Int64
+	// unchecked logs, once, why a JWT was refused unchecked.
+	unchecked sync.Once
 }
 
 // warn logs a failed call to the server, at most once per 10 s.
@@ -155,25 +168,31 @@ func New(o Options) *Verifier {
 		client: &http.Client{Transport: t, Timeout: o.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		}},
-		log:  o.Logger,
-		done: make(chan struct{}),
-		cache: otter.Must(&otter.Options[[sha256.Size]byte, entry]{
-			MaximumWeight: uint64(o.CacheBytes),
-			Weigher: func(_ [sha256.Size]byte, e entry) uint32 {
-				if e.claims == nil {
-					return entryOverhead
-				}
-				return entryOverhead + uint32(e.claims.size)
-			},
-			ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[[sha256.Size]byte, entry]) time.Duration {
-				return e.Value.ttl
-			}),
-		}),
+		log:     o.Logger,
+		done:    make(chan struct{}),
+		cache:   newCache(o.CacheBytes),
+		refused: newCache(max(o.CacheBytes/8, 64*entryOverhead)),
 	}
 	if len(o.DiscoveryURLs) == 0 {
 		v.state.Store(&state{meta: &Metadata{}, introspection: o.IntrospectionEndpoint})
 	}
 	return v
+}
+
+// newCache is a cache of answers weighing at most maxBytes.
+func newCache(maxBytes int) *otter.Cache[[sha256.Size]byte, entry] {
+	return otter.Must(&otter.Options[[sha256.Size]byte, entry]{
+		MaximumWeight: uint64(maxBytes),
+		Weigher: func(_ [sha256.Size]byte, e entry) uint32 {
+			if e.claims == nil {
+				return entryOverhead
+			}
+			return entryOverhead + uint32(e.claims.size)
+		},
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[[sha256.Size]byte, entry]) time.Duration {
+			return e.Value.ttl
+		}),
+	})
 }
 
 // Client is the verifier's HTTP client: calls bounded by Timeout, answers
@@ -219,11 +238,13 @@ func (v *Verifier) Close() {
 	v.closeOnce.Do(func() {
 		close(v.done)
 		v.cache.StopAllGoroutines()
+		v.refused.StopAllGoroutines()
 	})
 }
 
-// Verify checks token: from the cache, else as a JWT when the server
-// publishes a key set and token is one, else by introspection.
+// Verify checks token: from the caches, else as a JWT when the server
+// publishes a key set, token is one and an audience is required (or
+// AnyAudienceJWT), else by introspection.
 // Concurrent checks of one token share one check. ctx bounds the wait,
 // not the shared check (Timeout does).
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
@@ -236,6 +257,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	key := sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
 	if e, ok := v.cache.GetIfPresent(key); ok {
 		return e.claims, e.err
+	}
+	if e, ok := v.refused.GetIfPresent(key); ok {
+		return nil, e.err
 	}
 	return v.load(ctx, st, key, token)
 }
@@ -283,17 +307,21 @@ func (v *Verifier) discoverNow(ctx context.Context) *state {
 // remember caches an answer: an accepted token until its `exp` and at
 // most CacheTTL, a refused one for NegativeTTL, a failed call not at all.
 func (v *Verifier) remember(key [sha256.Size]byte, c *Claims, err error) {
-	ttl := v.opts.CacheTTL
 	switch {
 	case err != nil && errors.Is(err, ErrInvalidToken):
-		ttl = v.opts.NegativeTTL
+		if v.opts.NegativeTTL > 0 {
+			v.refused.Set(key, entry{err: err, ttl: v.opts.NegativeTTL})
+		}
+		return
 	case err != nil:
 		return
-	case !c.Expiry.IsZero():
+	}
+	ttl := v.opts.CacheTTL
+	if !c.Expiry.IsZero() {
 		ttl = min(ttl, c.Expiry.Add(v.opts.Leeway).Sub(v.opts.Now()))
 	}
 	if ttl > 0 {
-		v.cache.Set(key, entry{claims: c, err: err, ttl: ttl})
+		v.cache.Set(key, entry{claims: c, ttl: ttl})
 	}
 }
 
@@ -304,21 +332,43 @@ func (v *Verifier) check(st *state, token string) (*Claims, error) {
 		c   *Claims
 		err error
 	)
+	jwt := st.verifier != nil && isJWT(token)
 	switch {
-	case st.verifier != nil && isJWT(token):
+	case jwt && (len(v.opts.Audience) > 0 || v.opts.AnyAudienceJWT):
 		c, err = v.verifyJWT(ctx, st, token)
 	case st.introspection != "":
 		c, err = v.introspect(ctx, st.introspection, token)
+	case jwt:
+		v.unchecked.Do(func() {
+			v.log.Warn("JWT access tokens are refused: set audience_required to verify them against the " +
+				"server's key set (without it any token the server signs, for any application, would pass), " +
+				"or an introspection endpoint")
+		})
+		return nil, invalid("a JWT, but no audience to check it for and no introspection endpoint")
 	default:
 		return nil, invalid("not a JWT, and the server has no introspection endpoint")
 	}
 	if err != nil {
 		return nil, err
 	}
+	return c, v.checkClaims(c)
+}
+
+// checkClaims checks what both kinds of answer carry, once: the audience
+// and, with Leeway, `exp` and `nbf` (go-oidc's own check allows a fixed
+// 5 min on `nbf` whatever the leeway, so it is skipped).
+func (v *Verifier) checkClaims(c *Claims) error {
 	if len(v.opts.Audience) > 0 && !c.hasAudience(v.opts.Audience) {
-		return nil, invalid("the token is not for this audience")
+		return invalid("the token is not for this audience")
 	}
-	return c, nil
+	now := v.opts.Now()
+	if !c.Expiry.IsZero() && now.After(c.Expiry.Add(v.opts.Leeway)) {
+		return invalid("the token has expired")
+	}
+	if !c.NotBefore.IsZero() && now.Add(v.opts.Leeway).Before(c.NotBefore) {
+		return invalid("the token is not valid yet")
+	}
+	return nil
 }
 
 func (v *Verifier) verifyJWT(ctx context.Context, st *state, token string) (*Claims, error) {
@@ -330,17 +380,13 @@ func (v *Verifier) verifyJWT(ctx context.Context, st *state, token string) (*Cla
 			v.warn("authorization server key set unavailable", "error", err.Error())
 			return nil, ErrUnavailable
 		}
-		var exp *gooidc.TokenExpiredError
-		if errors.As(err, &exp) {
-			return nil, invalid("the token has expired")
-		}
 		return nil, invalid("the token's signature or claims do not check out")
 	}
 	var raw rawJSON
 	if err := t.Claims(&raw); err != nil {
 		return nil, invalid("the token's claims are malformed")
 	}
-	c, err := parseClaims(raw)
+	c, _, err := parseClaims(raw)
 	if err != nil {
 		return nil, invalid("the token's claims are malformed")
 	}

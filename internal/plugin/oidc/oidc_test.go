@@ -94,8 +94,8 @@ func TestJWTVerifiedAgainstTheKeySet(t *testing.T) {
 func TestKeyRotationRefetchesTheKeySetAtMostEveryInterval(t *testing.T) {
 	s := newAuthServer(t)
 	clk := newClock()
-	v := newVerifier(t, s, clk, nil)
-	claims := map[string]any{"iss": s.issuer, "sub": "a", "exp": clk.unix(time.Hour)}
+	v := newVerifier(t, s, clk, func(o *Options) { o.Audience = []string{"api"} })
+	claims := map[string]any{"iss": s.issuer, "sub": "a", "aud": "api", "exp": clk.unix(time.Hour)}
 	if _, err := v.Verify(context.Background(), s.sign(t, claims)); err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestDiscoveryRefusals(t *testing.T) {
 func TestOversizedKeySetRefused(t *testing.T) {
 	s := newAuthServer(t)
 	clk := newClock()
-	v := newVerifier(t, s, clk, nil)
+	v := newVerifier(t, s, clk, func(o *Options) { o.AnyAudienceJWT = true })
 	s.huge = true
 	_, err := v.Verify(context.Background(), s.sign(t, map[string]any{"iss": s.issuer, "exp": clk.unix(time.Hour)}))
 	if !errors.Is(err, ErrUnavailable) {

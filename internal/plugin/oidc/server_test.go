@@ -31,6 +31,13 @@ type authServer struct {
 	delay   time.Duration
 	basicID string
 	huge    bool
+	// algs is what discovery advertises (RS256 when nil); hmac, when
+	// set, is published in the key set as a symmetric key, kid "hs",
+	// without alg (go-oidc skips keys naming an alg it does not support).
+	algs []string
+	hmac []byte
+	// noIntrospection leaves the endpoint out of discovery.
+	noIntrospection bool
 }
 
 func newAuthServer(t testing.TB) *authServer {
@@ -38,11 +45,19 @@ func newAuthServer(t testing.TB) *authServer {
 	s.key = newKey(t)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{
+		algs := s.algs
+		if algs == nil {
+			algs = []string{"RS256"}
+		}
+		m := map[string]any{
 			"issuer": s.issuer, "jwks_uri": s.URL + "/keys", "token_endpoint": s.URL + "/token",
 			"introspection_endpoint": s.URL + "/introspect", "authorization_endpoint": s.URL + "/authorize",
-			"id_token_signing_alg_values_supported": []string{"RS256"},
-		})
+			"id_token_signing_alg_values_supported": algs,
+		}
+		if s.noIntrospection {
+			delete(m, "introspection_endpoint")
+		}
+		writeJSON(w, m)
 	})
 	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, r *http.Request) {
 		s.jwks.Add(1)
@@ -52,6 +67,9 @@ func newAuthServer(t testing.TB) *authServer {
 		}
 		s.mu.Lock()
 		set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &s.key.PublicKey, KeyID: s.kid, Algorithm: "RS256", Use: "sig"}}}
+		if s.hmac != nil {
+			set.Keys = append(set.Keys, jose.JSONWebKey{Key: s.hmac, KeyID: "hs", Use: "sig"})
+		}
 		s.mu.Unlock()
 		writeJSON(w, set)
 	})
@@ -98,7 +116,12 @@ func (s *authServer) sign(t testing.TB, claims map[string]any) string {
 	s.mu.Lock()
 	key, kid := s.key, s.kid
 	s.mu.Unlock()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key},
+	return signWith(t, jose.RS256, key, kid, claims)
+}
+
+// signWith issues a JWT with claims, signed by key with alg.
+func signWith(t testing.TB, alg jose.SignatureAlgorithm, key any, kid string, claims map[string]any) string {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key},
 		(&jose.SignerOptions{}).WithHeader("kid", kid).WithType("JWT"))
 	if err != nil {
 		t.Fatal(err)

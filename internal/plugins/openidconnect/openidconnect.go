@@ -165,7 +165,7 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 	opts := oidc.Options{
 		Issuer: issuer, ClientID: in.clientID, ClientSecret: in.clientSecret,
 		Leeway: in.leeway, CacheTTL: time.Minute, NegativeTTL: 10 * time.Second, Timeout: in.timeout,
-		HTTPClient: env.HTTPClient, Logger: in.log,
+		HTTPClient: env.HTTPClient, Logger: in.log, AnyAudienceJWT: true,
 	}
 	if c.IntrospectionEndpoint != nil {
 		opts.IntrospectionEndpoint = *c.IntrospectionEndpoint
