@@ -36,8 +36,12 @@ func (c *Credential) Expired(now time.Time) bool {
 // from indexes built when the configuration was compiled.
 type Directory interface {
 	// Consumer finds a consumer by id or username (Kong's `anonymous`
-	// accepts either).
+	// accepts either), by id first.
 	Consumer(idOrUsername string) (*Consumer, bool)
+	// ConsumerByID finds a consumer by id only; ConsumerByUsername by
+	// username only (a username may be another consumer's id).
+	ConsumerByID(id string) (*Consumer, bool)
+	ConsumerByUsername(username string) (*Consumer, bool)
 	// ConsumerByCustomID finds a consumer by custom_id.
 	ConsumerByCustomID(customID string) (*Consumer, bool)
 	// Credential finds a credential of a declared kind (its

@@ -26,8 +26,9 @@ import (
 // reloading does not renew it. A restart does. A kind's Compile sets
 // ExpiresAt from it; plugins check Expired.
 type Directory struct {
-	consumers map[string]*plugin.Consumer // by id and by username
-	byCustom  map[string]*plugin.Consumer // by custom_id
+	byID       map[string]*plugin.Consumer
+	byUsername map[string]*plugin.Consumer
+	byCustom   map[string]*plugin.Consumer // by custom_id
 	// credentials are the declared kinds' credentials, one index per kind.
 	credentials []kindIndex
 }
@@ -43,8 +44,9 @@ var _ plugin.Directory = (*Directory)(nil)
 // kinds).
 func NewDirectory(m *config.Model, now time.Time, prev *Directory, kinds []*plugin.CredentialKind) *Directory {
 	d := &Directory{
-		consumers: make(map[string]*plugin.Consumer, 2*len(m.Consumers)),
-		byCustom:  map[string]*plugin.Consumer{},
+		byID:       make(map[string]*plugin.Consumer, len(m.Consumers)),
+		byUsername: make(map[string]*plugin.Consumer, len(m.Consumers)),
+		byCustom:   map[string]*plugin.Consumer{},
 	}
 	// One allocation for all consumers, one per credential kind.
 	consumers := make([]plugin.Consumer, len(m.Consumers))
@@ -53,9 +55,9 @@ func NewDirectory(m *config.Model, now time.Time, prev *Directory, kinds []*plug
 		c := &consumers[i]
 		*c = plugin.Consumer{ID: ce.ID, Username: ce.Consumer.Username, CustomID: ce.Consumer.CustomID}
 		byEntry[ce] = c
-		d.consumers[c.ID] = c
+		d.byID[c.ID] = c
 		if c.Username != "" {
-			d.consumers[c.Username] = c
+			d.byUsername[c.Username] = c
 		}
 		if c.CustomID != "" {
 			d.byCustom[c.CustomID] = c
@@ -155,9 +157,25 @@ func CredentialKinds(reg *plugin.Registry) []config.CredentialKind {
 	return out
 }
 
-// Consumer finds a consumer by id or username.
+// Consumer finds a consumer by id or username, by id first (as Kong
+// loads an anonymous consumer).
 func (d *Directory) Consumer(idOrUsername string) (*plugin.Consumer, bool) {
-	c, ok := d.consumers[idOrUsername]
+	if c, ok := d.byID[idOrUsername]; ok {
+		return c, true
+	}
+	c, ok := d.byUsername[idOrUsername]
+	return c, ok
+}
+
+// ConsumerByID finds a consumer by id.
+func (d *Directory) ConsumerByID(id string) (*plugin.Consumer, bool) {
+	c, ok := d.byID[id]
+	return c, ok
+}
+
+// ConsumerByUsername finds a consumer by username.
+func (d *Directory) ConsumerByUsername(username string) (*plugin.Consumer, bool) {
+	c, ok := d.byUsername[username]
 	return c, ok
 }
 

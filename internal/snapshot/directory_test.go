@@ -311,3 +311,30 @@ func TestDirectoryConsumerByCustomID(t *testing.T) {
 		t.Fatal("a custom_id was found as a username")
 	}
 }
+
+// A username may be another consumer's id: each lookup finds by its own
+// field, and Consumer (Kong's anonymous) by id first, whatever the order.
+func TestDirectoryUsernameThatIsAnotherID(t *testing.T) {
+	const id = "33333333-3333-4333-8333-333333333333"
+	for name, consumers := range map[string]string{
+		"id first":       "  - {id: " + id + ", username: owner}\n  - {username: " + id + "}\n",
+		"username first": "  - {username: " + id + "}\n  - {id: " + id + ", username: owner}\n",
+	} {
+		d := loadDirectory(t, "_format_version: \"3.0\"\nconsumers:\n"+consumers, time.Now(), nil)
+		if c, ok := d.ConsumerByID(id); !ok || c.Username != "owner" {
+			t.Errorf("%s: ConsumerByID = %+v %v", name, c, ok)
+		}
+		if c, ok := d.ConsumerByUsername(id); !ok || c.ID == id {
+			t.Errorf("%s: ConsumerByUsername = %+v %v", name, c, ok)
+		}
+		if c, ok := d.Consumer(id); !ok || c.Username != "owner" {
+			t.Errorf("%s: Consumer = %+v %v", name, c, ok)
+		}
+		if _, ok := d.ConsumerByUsername("owner"); !ok {
+			t.Errorf("%s: owner not found by username", name)
+		}
+		if _, ok := d.ConsumerByID("owner"); ok {
+			t.Errorf("%s: a username found as an id", name)
+		}
+	}
+}

@@ -19,10 +19,28 @@ type Directory struct {
 
 var _ plugin.Directory = (*Directory)(nil)
 
-// Consumer finds a consumer by id or username.
+// Consumer finds a consumer by id or username, by id first.
 func (d *Directory) Consumer(idOrUsername string) (*plugin.Consumer, bool) {
+	if c, ok := d.ConsumerByID(idOrUsername); ok {
+		return c, true
+	}
+	return d.ConsumerByUsername(idOrUsername)
+}
+
+// ConsumerByID finds a consumer by id.
+func (d *Directory) ConsumerByID(id string) (*plugin.Consumer, bool) {
 	for _, c := range d.Consumers {
-		if c.ID == idOrUsername || c.Username == idOrUsername {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return nil, false
+}
+
+// ConsumerByUsername finds a consumer by username.
+func (d *Directory) ConsumerByUsername(username string) (*plugin.Consumer, bool) {
+	for _, c := range d.Consumers {
+		if c.Username != "" && c.Username == username {
 			return c, true
 		}
 	}

@@ -36,11 +36,10 @@ func (m *consumerMap) find(c *plugin.Ctx, claims *oidc.Claims) (*plugin.Consumer
 			switch by {
 			case "custom_id":
 				consumer, found = c.Directory.ConsumerByCustomID(v)
+			case "id":
+				consumer, found = c.Directory.ConsumerByID(v)
 			default:
-				// Directory.Consumer finds by id or username; check which
-				// one matched, as consumer_by asks for one.
-				consumer, found = c.Directory.Consumer(v)
-				found = found && (by == "id" && consumer.ID == v || by == "username" && consumer.Username == v)
+				consumer, found = c.Directory.ConsumerByUsername(v)
 			}
 			if found {
 				return consumer, nil

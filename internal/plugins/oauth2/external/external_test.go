@@ -12,6 +12,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/gwtest/oidcop"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugin/oidc"
 	"github.com/turnpikegw/turnpike/internal/plugin/plugintest"
 	"github.com/turnpikegw/turnpike/internal/plugins/keyauth"
 )
@@ -229,5 +230,35 @@ func TestLoginRedirect(t *testing.T) {
 	l = newLogin(c, nil)
 	if e := page(http.MethodHead, "text/html", "https"); e.Header.Get("Location") != "https://id.example/login" || e.Header.Get("Set-Cookie") != "" {
 		t.Fatalf("%v", e.Header)
+	}
+}
+
+// consumer_by names the field a claim's value is looked up by: a
+// username that is another consumer's id does not stand in for it.
+func TestConsumerByField(t *testing.T) {
+	const id = "33333333-3333-4333-8333-333333333333"
+	byName := &plugin.Consumer{ID: "44444444-4444-4444-8444-444444444444", Username: id}
+	byID := &plugin.Consumer{ID: id, Username: "owner", CustomID: "c-1"}
+	c := &plugin.Ctx{Directory: &plugintest.Directory{Consumers: []*plugin.Consumer{byName, byID}}}
+	claims, err := oidc.ParseClaims([]byte(`{"sub":"` + id + `","cid":"c-1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		by   []string
+		want *plugin.Consumer
+	}{
+		{[]string{"id"}, byID},
+		{[]string{"username"}, byName},
+		{[]string{"custom_id", "id"}, byID},
+	} {
+		m := consumerMap{claims: []string{"sub"}, by: tc.by}
+		if got, e := m.find(c, claims); e != nil || got != tc.want {
+			t.Errorf("by %v: %+v %v", tc.by, got, e)
+		}
+	}
+	m := consumerMap{claims: []string{"cid"}, by: []string{"username", "id"}}
+	if _, e := m.find(c, claims); e == nil || e.Status != http.StatusForbidden {
+		t.Fatalf("a custom_id found by username or id: %+v", e)
 	}
 }
