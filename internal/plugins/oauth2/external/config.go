@@ -4,6 +4,7 @@
 package external
 
 import (
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -167,4 +168,25 @@ func (com *Common) validate() plugin.Errors {
 func absoluteHTTP(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil
+}
+
+// plainHTTP lists the fields naming a server by plain http off this host:
+// the gateway sends the client secret and clients' tokens there
+// unencrypted.
+func (c *Config) plainHTTP() []string {
+	var out []string
+	for _, f := range []struct{ path, v string }{
+		{"issuer", c.Issuer}, {"token_endpoint", c.TokenEndpoint},
+		{"introspection_endpoint", c.IntrospectionEndpoint}, {"revocation_endpoint", c.RevocationEndpoint},
+	} {
+		u, err := url.Parse(f.v)
+		if err != nil || u.Scheme != "http" {
+			continue
+		}
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			out = append(out, f.path)
+		}
+	}
+	return out
 }

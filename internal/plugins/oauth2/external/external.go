@@ -64,6 +64,10 @@ func New(c *Config, com Common, env plugin.Env) (plugin.Instance, error) {
 	if in.log == nil {
 		in.log = slog.New(slog.DiscardHandler)
 	}
+	for _, f := range c.plainHTTP() {
+		in.log.Warn("oauth2: "+f+" is plain http: the client secret and clients' tokens cross the network unencrypted; use https",
+			"field", f)
+	}
 	if com.Anonymous != nil {
 		in.anonymous = *com.Anonymous
 	}

@@ -2,6 +2,7 @@ package external
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -260,5 +261,30 @@ func TestConsumerByField(t *testing.T) {
 	m := consumerMap{claims: []string{"cid"}, by: []string{"username", "id"}}
 	if _, e := m.find(c, claims); e == nil || e.Status != http.StatusForbidden {
 		t.Fatalf("a custom_id found by username or id: %+v", e)
+	}
+}
+
+// A server reached by plain http off this host gets the client secret
+// unencrypted: the load warns, naming the field.
+func TestPlainHTTPWarned(t *testing.T) {
+	for url, warn := range map[string]bool{
+		"http://auth.example.com/token":  true,
+		"http://10.0.0.1/token":          true,
+		"https://auth.example.com/token": false,
+		"http://127.0.0.1:9/token":       false,
+		"http://[::1]:9/token":           false,
+		"http://localhost/token":         false,
+	} {
+		var logs strings.Builder
+		c, com := defaults()
+		c.TokenEndpoint = url
+		in, err := New(c, com, plugin.Env{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.(*instance).Close()
+		if got := strings.Contains(logs.String(), "field=token_endpoint"); got != warn {
+			t.Errorf("%s: warned %v, want %v: %s", url, got, warn, logs.String())
+		}
 	}
 }
