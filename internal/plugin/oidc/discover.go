@@ -99,7 +99,10 @@ func (v *Verifier) fetchMetadata(ctx context.Context, u string) (*Metadata, erro
 // ready makes the verifier check tokens with what m says.
 func (v *Verifier) ready(m *Metadata) error {
 	st := &state{meta: m, introspection: v.opts.IntrospectionEndpoint}
-	if st.introspection == "" {
+	// A discovered endpoint is asked only with client credentials: RFC
+	// 7662 has the caller authenticate, and a server refusing an
+	// anonymous call would make every token a 503.
+	if st.introspection == "" && v.opts.ClientID != "" {
 		st.introspection = m.IntrospectionEndpoint
 	}
 	if m.JWKSURI != "" {

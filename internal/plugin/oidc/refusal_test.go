@@ -58,6 +58,13 @@ func TestJWTVerifiedLocallyOnlyWithAnAudience(t *testing.T) {
 		t.Fatalf("introspected as active: %v %v", c, err)
 	}
 
+	// No client credentials: the discovered endpoint is not asked.
+	calls := s.intro.Load()
+	v = newVerifier(t, s, clk, func(o *Options) { o.ClientID, o.ClientSecret = "", "" })
+	if _, err := v.Verify(context.Background(), idToken); !errors.Is(err, ErrInvalidToken) || s.intro.Load() != calls {
+		t.Fatalf("without client credentials: %v, %d calls", err, s.intro.Load()-calls)
+	}
+
 	s.noIntrospection = true
 	var logs syncBuffer
 	v = newVerifier(t, s, clk, func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
