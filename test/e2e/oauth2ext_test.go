@@ -78,7 +78,8 @@ services:
 		plugin("aud", "          audience_required: [someone-else]\n") +
 		plugin("opaque", "          introspection_endpoint: "+counter.URL+"/introspect\n          cache_ttl_max: 2\n          hide_credentials: true\n") +
 		plugin("browser", "          authorization_endpoint: "+e.p.AuthorizationEndpoint+"\n          redirect_uri: "+extCallback+"\n          scopes: [openid]\n") +
-		plugin("mapped", "          consumer_claim: [client_id]\n") + `
+		plugin("mapped", "          consumer_claim: [client_id]\n") +
+		plugin("anyaud", "          introspection_endpoint: "+counter.URL+"/introspect\n") + `
   - name: guide
     paths: [/guide]
     plugins:
@@ -87,6 +88,7 @@ services:
           scopes: [read, write]
           mandatory_scope: true
           token_endpoint: ` + e.p.TokenEndpoint + `
+          audience_required: [svc]
           login_redirect_url: https://auth.example.com/login
           allowed_token_methods: [client_credentials]
           revoke_token_method: POST
@@ -121,6 +123,18 @@ func (e *extEnv) call(t *testing.T, path, token string, header ...string) (*http
 type oauthBody struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description"`
+}
+
+// wantInvalidToken checks a refusal of the token itself: 401 with
+// error="invalid_token" in WWW-Authenticate and in the body.
+func wantInvalidToken(t *testing.T, resp *http.Response, body string) {
+	t.Helper()
+	if resp.StatusCode != 401 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	if b := decodeOAuth(t, body); b.Error != "invalid_token" {
+		t.Fatalf("body %+v", b)
+	}
 }
 
 func decodeOAuth(t *testing.T, body string) oauthBody {
@@ -184,9 +198,8 @@ func TestOAuth2ExternalJWT(t *testing.T) {
 		}
 	})
 	t.Run("wrong audience", func(t *testing.T) {
-		if resp, _ := e.call(t, "/aud/x", tok); resp.StatusCode != 401 {
-			t.Fatalf("status %d", resp.StatusCode)
-		}
+		resp, body := e.call(t, "/aud/x", tok)
+		wantInvalidToken(t, resp, body)
 	})
 	t.Run("insufficient scope", func(t *testing.T) {
 		resp, body := e.call(t, "/scoped/x", tok)
@@ -208,21 +221,29 @@ func TestOAuth2ExternalJWT(t *testing.T) {
 			t.Fatalf("fresh: %d %s", resp.StatusCode, body)
 		}
 		time.Sleep(3 * time.Second)
-		if resp, _ := e.call(t, "/jwt/x", short); resp.StatusCode != 401 {
-			t.Fatalf("expired token: %d", resp.StatusCode)
-		}
+		resp, body := e.call(t, "/jwt/x", short)
+		wantInvalidToken(t, resp, body)
 	})
 	t.Run("key rotation", func(t *testing.T) {
-		// The key set is fetched at most every 5 s; the first fetch was
-		// at the first token, more than 5 s ago by now (expiry slept 3).
-		time.Sleep(2500 * time.Millisecond)
 		if err := e.p.RotateKey(); err != nil {
 			t.Fatal(err)
 		}
 		e.p.RetireOldKeys()
 		fresh := e.token(t, "svc", "svc-secret")
-		if resp, body := e.call(t, "/jwt/x", fresh); resp.StatusCode != 200 {
-			t.Fatalf("token of the new key: %d %s", resp.StatusCode, body)
+		// The key set is refetched at most every 5 s: the new key is
+		// taken within that, whenever the last fetch was. Each refusal
+		// is cached for cache_ttl_neg, so the poll asks with new tokens.
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			resp, body := e.call(t, "/jwt/x", fresh)
+			if resp.StatusCode == 200 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("token of the new key still refused after 15 s: %d %s", resp.StatusCode, body)
+			}
+			time.Sleep(200 * time.Millisecond)
+			fresh = e.token(t, "svc", "svc-secret")
 		}
 	})
 }
@@ -266,9 +287,8 @@ func TestOAuth2ExternalIntrospection(t *testing.T) {
 		t.Fatalf("revocation: %d %s", resp.StatusCode, body)
 	}
 	time.Sleep(2500 * time.Millisecond)
-	if resp, _ := e.call(t, "/opaque/x", tok); resp.StatusCode != 401 {
-		t.Fatalf("revoked token after the cache ttl: %d", resp.StatusCode)
-	}
+	resp, body = e.call(t, "/opaque/x", tok)
+	wantInvalidToken(t, resp, body)
 	// Refused answers are cached briefly: asking again makes no call.
 	n := e.intro.Load()
 	e.call(t, "/opaque/x", tok)
@@ -512,5 +532,38 @@ func TestOAuth2ExternalConsumer(t *testing.T) {
 	resp, body = e.call(t, "/jwt/x", e.token(t, "svc", "svc-secret"), "X-Consumer-Username", "spoofed")
 	if h := gwtest.DecodeSeen(t, body).Header; resp.StatusCode != 200 || h["X-Consumer-Username"] != nil {
 		t.Fatalf("%d %v", resp.StatusCode, h)
+	}
+}
+
+// TestOAuth2ExternalIDTokenRefused: without audience_required a JWT is
+// not verified against the key set alone (any token the provider signs,
+// another application's ID token too, would pass): it is introspected,
+// and the provider says an ID token is no access token.
+func TestOAuth2ExternalIDTokenRefused(t *testing.T) {
+	e := startExt(t)
+	conf := oauth2.Config{ClientID: "web", ClientSecret: "web-secret", RedirectURL: extCallback,
+		Endpoint: oauth2.Endpoint{AuthURL: e.p.AuthorizationEndpoint, TokenURL: e.p.TokenEndpoint,
+			AuthStyle: oauth2.AuthStyleInHeader},
+		Scopes: []string{"openid"}}
+	back := e.p.Login(t, nil, conf.AuthCodeURL("st"), "alice", "alice-pw")
+	tok, err := conf.Exchange(context.Background(), back.Query().Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idToken, _ := tok.Extra("id_token").(string)
+	if strings.Count(idToken, ".") != 2 {
+		t.Fatalf("no ID token: %q", idToken)
+	}
+	resp, body := e.call(t, "/anyaud/x", idToken)
+	wantInvalidToken(t, resp, body)
+	if e.intro.Load() != 1 {
+		t.Fatalf("%d introspection calls, want the ID token introspected", e.intro.Load())
+	}
+	// The gateway's own access token passes, by introspection.
+	if resp, body := e.call(t, "/anyaud/x", e.token(t, "svc", "svc-secret")); resp.StatusCode != 200 {
+		t.Fatalf("access token: %d %s", resp.StatusCode, body)
+	}
+	if e.intro.Load() != 2 {
+		t.Fatalf("%d introspection calls, want 2", e.intro.Load())
 	}
 }
