@@ -33,3 +33,25 @@ func BenchmarkVerifyCached(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifyRefusedCached is the cost of a token refused before:
+// a miss in the accepted cache, a hit in the refusals'.
+func BenchmarkVerifyRefusedCached(b *testing.B) {
+	s := newAuthServer(b)
+	v := New(Options{IntrospectionEndpoint: s.URL + "/introspect", ClientID: "gw", ClientSecret: "s3cret",
+		CacheTTL: time.Minute, NegativeTTL: time.Minute, Timeout: time.Second})
+	defer v.Close()
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, "unknown"); err == nil {
+		b.Fatal("accepted")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(ctx, "unknown"); err == nil {
+			b.Fatal("accepted")
+		}
+	}
+	if s.intro.Load() != 1 {
+		b.Fatalf("%d introspection calls", s.intro.Load())
+	}
+}
