@@ -125,8 +125,8 @@ type state struct {
 	introspection string
 }
 
-// entry is a cached answer: claims of an accepted token or the error of
-// a refused one, with how long to keep it.
+// entry is a cached answer: claims of an accepted token (in cache) or
+// the error of a refused one (in refused), with how long to keep it.
 type entry struct {
 	claims *Claims
 	err    error
@@ -256,7 +256,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
 	}
 	key := sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
 	if e, ok := v.cache.GetIfPresent(key); ok {
-		return e.claims, e.err
+		return e.claims, nil
 	}
 	if e, ok := v.refused.GetIfPresent(key); ok {
 		return nil, e.err
@@ -342,16 +342,19 @@ func (v *Verifier) check(st *state, token string) (*Claims, error) {
 		v.unchecked.Do(func() {
 			v.log.Warn("JWT access tokens are refused: set audience_required to verify them against the " +
 				"server's key set (without it any token the server signs, for any application, would pass), " +
-				"or an introspection endpoint")
+				"or client_id and client_secret to introspect them")
 		})
 		return nil, invalid("a JWT, but no audience to check it for and no introspection endpoint")
 	default:
 		return nil, invalid("not a JWT, and the server has no introspection endpoint")
 	}
+	if err == nil {
+		err = v.checkClaims(c)
+	}
 	if err != nil {
 		return nil, err
 	}
-	return c, v.checkClaims(c)
+	return c, nil
 }
 
 // checkClaims checks what both kinds of answer carry, once: the audience
