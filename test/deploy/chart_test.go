@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -12,11 +13,25 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
 
 // everything turns on every optional part of the chart, with a
-// kong.yml that counts in the chart's Redis.
-const everything = `
+// kong.yml that has a certificate (for the TLS listener) and counts in
+// the chart's Redis.
+func everything(t *testing.T) string {
+	t.Helper()
+	files := gwtest.WriteTLSFiles(t)
+	var pems [2]string
+	for i, f := range []string{files.CertFile, files.KeyFile} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pems[i] = strings.ReplaceAll(strings.TrimSpace(string(data)), "\n", "\n          ")
+	}
+	return `
 proxy:
   tls:
     enabled: true
@@ -36,6 +51,12 @@ extraArgs:
   - --trusted-ips=10.0.0.0/8
 config: |
   _format_version: "3.0"
+  certificates:
+    - cert: |
+          ` + pems[0] + `
+      key: |
+          ` + pems[1] + `
+      snis: [localhost]
   services:
     - name: api
       url: http://api:8080
@@ -51,6 +72,7 @@ config: |
               host: {{ include "turnpike.redisHost" . }}
               port: {{ include "turnpike.redisPort" . }}
 `
+}
 
 // kinds lists "Kind/name" of the objects, sorted.
 func kinds(objs []k8sruntime.Object) []string {
@@ -90,7 +112,7 @@ func TestChartDefaults(t *testing.T) {
 }
 
 func TestChartEverythingOn(t *testing.T) {
-	objs := objects(t, everything)
+	objs := objects(t, everything(t))
 	want := []string{
 		"*v1.ClusterRole/edge-turnpike",
 		"*v1.ClusterRoleBinding/edge-turnpike",
@@ -235,10 +257,14 @@ config: |
 	}
 }
 
-func TestChartAdminNeedsAToken(t *testing.T) {
-	_, err := renderChart(t, "admin:\n  enabled: true\n")
-	if err == nil || !strings.Contains(err.Error(), "admin.tokenSecret.name") {
-		t.Fatalf("admin API published without a token: error %v", err)
+func TestChartRefusesWhatCannotRun(t *testing.T) {
+	for values, want := range map[string]string{
+		"admin:\n  enabled: true\n":           "admin.tokenSecret.name",
+		"proxy:\n  tls:\n    enabled: true\n": "proxy.tls.enabled: config has no certificates",
+	} {
+		if _, err := renderChart(t, values); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("values %q: error %v, want %q", values, err, want)
+		}
 	}
 }
 
