@@ -142,7 +142,7 @@ func TestChartEverythingOn(t *testing.T) {
 	}
 	c := gatewayContainer(gw.Spec.Template.Spec)
 	vals, _ := effectiveFlags(t, *c)
-	for _, host := range []string{"edge-turnpike-admin", "edge-turnpike-admin.gateways.svc"} {
+	for _, host := range []string{"edge-turnpike-admin", "edge-turnpike-admin.gateways.svc", "edge-turnpike-admin.gateways.svc.cluster.local"} {
 		if !slices.Contains(strings.Split(vals["admin-allowed-hosts"], ","), host) {
 			t.Errorf("--admin-allowed-hosts=%s: the admin Service's name %s would get 421", vals["admin-allowed-hosts"], host)
 		}

@@ -56,5 +56,6 @@ app.kubernetes.io/component: gateway
 DNS rebinding check must accept. */}}
 {{- define "turnpike.adminHosts" -}}
 {{- $svc := printf "%s-admin" (include "turnpike.fullname" .) -}}
-{{- printf "%s,%s.%s,%s.%s.svc" $svc $svc .Release.Namespace $svc .Release.Namespace -}}
+{{- $ns := .Release.Namespace -}}
+{{- printf "%s,%s.%s,%s.%s.svc,%s.%s.svc.cluster.local" $svc $svc $ns $svc $ns $svc $ns -}}
 {{- end -}}
