@@ -43,7 +43,7 @@ unit:
 # TURNPIKE_REQUIRE_H2SPEC: the h2spec test fails rather than skips when
 # h2spec is missing.
 e2e: build $(H2SPEC)
-	$(TESTPATH) TURNPIKE_REQUIRE_H2SPEC=1 TURNPIKE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 600s ./test/e2e/... ./test/kongcompat/...
+	$(TESTPATH) TURNPIKE_REQUIRE_H2SPEC=1 TURNPIKE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 600s ./test/e2e/... ./test/kongcompat/... ./test/deploy/...
 
 bench:
 	bench/run.sh
