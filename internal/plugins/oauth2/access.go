@@ -23,32 +23,10 @@ func secrets(cfg any) (headers, query []string) {
 		"provision_key"}
 }
 
-// credIndex finds a configuration's oauth2 credentials by id: a token
-// names the credential it was issued to by id, the directory finds
-// credentials by client_id.
-type credIndex struct {
-	dir  plugin.Directory
-	byID map[string]*plugin.Credential
-}
-
-// credential finds the credential a token was issued to in the
-// configuration in force; an index is built once per configuration.
-func (k *kong) credential(dir plugin.Directory, id string) *plugin.Credential {
-	idx := k.creds.Load()
-	if idx == nil || idx.dir != dir {
-		list := dir.Credentials(kindName)
-		idx = &credIndex{dir: dir, byID: make(map[string]*plugin.Credential, len(list))}
-		for _, cr := range list {
-			idx.byID[cr.ID] = cr
-		}
-		k.creds.Store(idx)
-	}
-	return idx.byID[id]
-}
-
 // CheckCredentials is Kong's do_authentication: it finds the access
 // token, checks it was issued for this service and is not expired, and
-// authenticates the consumer of the credential it was issued to.
+// authenticates the consumer of the credential it was issued to (the
+// store never returns an expired token).
 func (k *kong) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 	token := k.accessToken(c)
 	if token == "" {
@@ -61,24 +39,13 @@ func (k *kong) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 	if tok == nil {
 		return k.invalid
 	}
-	svc := ""
-	if c.Service != nil {
-		svc = c.Service.ID
+	if e := k.usableHere(c, tok); e != nil {
+		return e
 	}
-	switch {
-	case !k.global && tok.ServiceID == "":
-		return k.globalOnly
-	case tok.ServiceID != "" && tok.ServiceID != svc:
-		return k.invalid
-	case tok.ExpiresIn > 0 && k.now().Sub(tok.CreatedAt).Seconds() > float64(tok.ExpiresIn):
-		return k.invalid
-	}
-	if c.Directory == nil {
-		return k.invalid
-	}
-	cred := k.credential(c.Directory, tok.CredentialID)
-	if cred == nil || cred.Consumer == nil {
-		// The credential left the configuration: its tokens go with it.
+	cred := client(c, tok.ClientID)
+	if cred == nil || cred.ID != tok.CredentialID {
+		// The credential left the configuration (or its client_id went
+		// to another): its tokens go with it.
 		return k.invalid
 	}
 	fields := cred.Fields.(*Credential)
@@ -93,6 +60,18 @@ func (k *kong) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 		h["X-Authenticated-Userid"] = []string{tok.AuthenticatedUserID}
 	}
 	c.Claims = &claims{tok: tok, clientID: fields.ClientID}
+	return nil
+}
+
+// usableHere is nil for a token usable on this route (issued for its
+// service, or global on a global_credentials route), else the answer.
+func (k *kong) usableHere(c *plugin.Ctx, t *tokens.Token) *plugin.Exit {
+	switch {
+	case t.ServiceID == "" && !k.global:
+		return k.globalOnly
+	case t.ServiceID != "" && (c.Service == nil || t.ServiceID != c.Service.ID):
+		return k.invalid
+	}
 	return nil
 }
 

@@ -77,7 +77,7 @@ func (k *kong) scope(p *params) (string, *oauthError) {
 // requiresPKCE is Kong's rule: a code issued with a challenge, a public
 // client unless pkce is none, a confidential one when pkce is strict.
 func (k *kong) requiresPKCE(f *Credential, usedPKCE bool) bool {
-	public := f.ClientType == "public"
+	public := f.Public()
 	return usedPKCE || public && k.pkce != "none" || !public && k.pkce == "strict"
 }
 
@@ -95,10 +95,8 @@ func challenge(p *params) (ch, method string, e *oauthError) {
 	if raw, err := base64.URLEncoding.DecodeString(padded(ch)); err == nil {
 		ch = base64.RawURLEncoding.EncodeToString(raw)
 	}
-	if hasMethod && method != "S256" {
-		if method != "s256" {
-			return "", "", &oauthError{code: "invalid_request", desc: "code_challenge_method is not supported, must be S256"}
-		}
+	if hasMethod && method != "S256" && method != "s256" {
+		return "", "", &oauthError{code: "invalid_request", desc: "code_challenge_method is not supported, must be S256"}
 	}
 	return ch, "S256", nil
 }
@@ -148,8 +146,8 @@ func (k *kong) authorize(c *plugin.Ctx, p *params) *plugin.Exit {
 			perr = errInvalidClient(false)
 		} else {
 			uris := fieldsOf(cred).RedirectURIs
-			uri, given := p.get("redirect_uri")
-			if !given && len(uris) > 0 {
+			uri, _ := p.get("redirect_uri")
+			if !p.has("redirect_uri") && len(uris) > 0 {
 				uri = uris[0]
 			}
 			if !slices.Contains(uris, uri) {
@@ -163,17 +161,20 @@ func (k *kong) authorize(c *plugin.Ctx, p *params) *plugin.Exit {
 			if uri != "" {
 				redirect, _ = url.Parse(uri)
 			}
-			if ch, chMeth, e = challenge(p); e != nil {
-				perr = e
-			} else if ch == "" && k.requiresPKCE(fieldsOf(cred), false) {
-				perr = &oauthError{code: "invalid_request", desc: "code_challenge is required for " + clientType(cred) + " clients"}
-			}
+		}
+		// Kong reads the challenge whether or not the client was found.
+		if ch, chMeth, e = challenge(p); e != nil {
+			perr = e
+		} else if cred != nil && ch == "" && k.requiresPKCE(fieldsOf(cred), false) {
+			perr = &oauthError{code: "invalid_request",
+				desc: "code_challenge is required for " + fieldsOf(cred).ClientType + " clients"}
 		}
 		if perr == nil {
 			var e *oauthError
-			result, implicit, e = k.grantAuthorization(c, p, cred, responseTyp, scope, ch, chMeth, state)
-			if e != nil {
-				perr = e
+			if result, implicit, e = k.grantAuthorization(c, p, cred, responseTyp, scope, ch, chMeth, state); e != nil {
+				// The store failed: the gateway's fault, not the
+				// client's to be told at its redirect URI.
+				return errorExit(e, state)
 			}
 		}
 	}
@@ -190,13 +191,6 @@ func (k *kong) authorize(c *plugin.Ctx, p *params) *plugin.Exit {
 	return endpointExit(status, object(field{name: "redirect_uri", value: redirect.String()}))
 }
 
-func clientType(cred *plugin.Credential) string {
-	if t := fieldsOf(cred).ClientType; t != "" {
-		return t
-	}
-	return "confidential"
-}
-
 // grantAuthorization stores a code, or issues an implicit grant's token.
 func (k *kong) grantAuthorization(c *plugin.Ctx, p *params, cred *plugin.Credential,
 	responseType, scope, ch, chMethod, state string) ([]field, bool, *oauthError) {
@@ -208,16 +202,16 @@ func (k *kong) grantAuthorization(c *plugin.Ctx, p *params, cred *plugin.Credent
 		err := k.store.PutCode(ctx, code, &tokens.Code{
 			CredentialID: cred.ID, ConsumerID: cred.Consumer.ID, ServiceID: k.binding(c, true),
 			AuthenticatedUserID: userID, Scope: scope, Challenge: ch, ChallengeMethod: chMethod,
-			RedirectURI: p.str("redirect_uri"), CreatedAt: k.now(),
+			CreatedAt: k.now(),
 		}, codeTTL)
 		if err != nil {
-			return nil, false, errServer
+			return nil, false, storeError(err)
 		}
 		return []field{{name: "code", value: code}}, false, nil
 	}
 	t, err := k.issue(ctx, c, cred, userID, scope, false, nil)
 	if err != nil {
-		return nil, false, errServer
+		return nil, false, storeError(err)
 	}
 	exp := ""
 	if t.expiresIn > 0 {

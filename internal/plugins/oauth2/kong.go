@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -84,7 +83,6 @@ type kong struct {
 	missing, invalid *plugin.Exit
 	globalOnly       *plugin.Exit
 	realm            string
-	creds            atomic.Pointer[credIndex]
 	now              func() time.Time
 }
 
@@ -230,9 +228,9 @@ func (k *kong) isHTTPS(c *plugin.Ctx) (ok bool, msg string) {
 	return strings.EqualFold(proto[0], "https"), ""
 }
 
-// storeCtx bounds a store call by the request's lifetime and a few
-// seconds, so that a Redis that stopped answering does not hold the
-// request.
+// storeCtx bounds a store call, or the wait for a secret's derivation,
+// by the request's lifetime and a few seconds, so that a Redis that
+// stopped answering or a queue of derivations does not hold the request.
 func storeCtx(c *plugin.Ctx) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.Req.Context(), storeTimeout)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/tokens"
@@ -28,8 +27,10 @@ func (k *kong) authenticatedClient(c *plugin.Ctx, p *params) (*plugin.Credential
 	if cred == nil {
 		return nil, errorExit(errInvalidClient(auth.fromHeader), "")
 	}
-	if clientType(cred) == "confidential" && (!auth.hasSecret || !fieldsOf(cred).CheckSecret(auth.secret)) {
-		return nil, errorExit(errInvalidClient(auth.fromHeader), "")
+	ctx, cancel := storeCtx(c)
+	defer cancel()
+	if e := checkClient(ctx, cred, auth); e != nil {
+		return nil, errorExit(e, "")
 	}
 	if _, ok := p.get("token"); !ok {
 		return nil, errorExit(&oauthError{code: "invalid_request", desc: "The token parameter is missing"}, "")
@@ -85,9 +86,7 @@ func (k *kong) introspect(c *plugin.Ctx, p *params) *plugin.Exit {
 	if err != nil {
 		return errorExit(errServer, "")
 	}
-	now := k.now()
-	if t == nil || t.CredentialID != cred.ID || !k.validHere(c, t) ||
-		t.ExpiresIn > 0 && now.Sub(t.CreatedAt).Seconds() > float64(t.ExpiresIn) {
+	if t == nil || t.CredentialID != cred.ID || k.usableHere(c, t) != nil || t.Expired(k.now()) {
 		return endpointExit(http.StatusOK, []byte(`{"active":false}`))
 	}
 	desc := object(field{name: "scope", value: t.Scope}, field{name: "client_id", value: fieldsOf(cred).ClientID},
@@ -105,13 +104,4 @@ func expiry(t *tokens.Token) string {
 		return ""
 	}
 	return strconv.FormatInt(t.CreatedAt.Unix()+int64(t.ExpiresIn), 10)
-}
-
-// validHere says whether a token may be used on this route: issued for
-// its service, or a global token on a global_credentials route.
-func (k *kong) validHere(c *plugin.Ctx, t *tokens.Token) bool {
-	if t.ServiceID == "" {
-		return k.global
-	}
-	return c.Service != nil && strings.EqualFold(t.ServiceID, c.Service.ID)
 }

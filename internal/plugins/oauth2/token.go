@@ -42,6 +42,30 @@ func (k *kong) clientAuth(c *plugin.Ctx, p *params) clientAuth {
 	return clientAuth{id: p.str("client_id")}
 }
 
+// checkClient is Kong's client authentication of the token endpoint: a
+// confidential client's secret must match, a public client must send
+// none.
+func checkClient(ctx context.Context, cred *plugin.Credential, auth clientAuth) *oauthError {
+	f := fieldsOf(cred)
+	if f.Public() {
+		if strings.TrimSpace(auth.secret) != "" {
+			return &oauthError{code: "invalid_request", desc: "client_secret is disallowed for public clients"}
+		}
+		return nil
+	}
+	if !auth.hasSecret {
+		return errInvalidClient(auth.fromHeader)
+	}
+	ok, err := f.CheckSecret(ctx, auth.secret)
+	switch {
+	case err != nil:
+		return errBusy
+	case !ok:
+		return errInvalidClient(auth.fromHeader)
+	}
+	return nil
+}
+
 // token is Kong's issue_token: the token endpoint of every grant.
 func (k *kong) token(c *plugin.Ctx, p *params) *plugin.Exit {
 	state := p.str("state")
@@ -59,6 +83,8 @@ func (k *kong) grant(c *plugin.Ctx, p *params) (*issued, *oauthError) {
 		}
 		return nil, &oauthError{code: "access_denied", desc: msg}
 	}
+	ctx, cancel := storeCtx(c)
+	defer cancel()
 	var perr *oauthError
 	grantType := p.str("grant_type")
 	switch {
@@ -79,20 +105,13 @@ func (k *kong) grant(c *plugin.Ctx, p *params) (*issued, *oauthError) {
 		}
 	}
 	if cred != nil {
-		f := fieldsOf(cred)
-		if clientType(cred) == "confidential" {
-			if !auth.hasSecret || !f.CheckSecret(auth.secret) {
-				perr = errInvalidClient(auth.fromHeader)
-			}
-		} else if strings.TrimSpace(auth.secret) != "" {
-			perr = &oauthError{code: "invalid_request", desc: "client_secret is disallowed for public clients"}
+		if e := checkClient(ctx, cred, auth); e != nil {
+			perr = e
 		}
 	}
 	if perr != nil {
 		return nil, perr
 	}
-	ctx, cancel := storeCtx(c)
-	defer cancel()
 	switch grantType {
 	case "authorization_code":
 		return k.codeGrant(ctx, c, p, cred)
@@ -148,45 +167,59 @@ func (k *kong) codeGrant(ctx context.Context, c *plugin.Ctx, p *params, cred *pl
 	return k.issueOrFail(ctx, c, cred, code.AuthenticatedUserID, code.Scope, false, nil)
 }
 
+var errInvalidRefresh = &oauthError{code: "invalid_request", desc: "Invalid refresh_token"}
+
 // refreshGrant issues a new token for a refresh token of the client's.
+// The checks run on the token found, then again on the token taken: with
+// reuse_refresh_token a parallel refresh may have moved the refresh token
+// to its new token in between, which this request then redeems.
 func (k *kong) refreshGrant(ctx context.Context, c *plugin.Ctx, p *params, cred *plugin.Credential) (*issued, *oauthError) {
-	errInvalid := &oauthError{code: "invalid_request", desc: "Invalid refresh_token"}
 	rt, ok := p.get("refresh_token")
 	if !ok || rt == "" {
-		return nil, errInvalid
+		return nil, errInvalidRefresh
 	}
 	old, err := k.store.ByRefresh(ctx, rt)
 	if err != nil {
 		return nil, errServer
 	}
-	if old == nil || old.ServiceID != k.binding(c, false) {
-		return nil, errInvalid
+	if e := k.refreshable(c, old, cred); e != nil {
+		return nil, e
 	}
-	if old.CredentialID != cred.ID {
-		return nil, errInvalidClient(false)
+	if old, err = k.store.TakeRefresh(ctx, rt); err != nil {
+		return nil, errServer
 	}
-	for _, s := range strings.Fields(old.Scope) {
-		if _, ok := k.scopes[s]; !ok {
-			return nil, &oauthError{code: "invalid_scope", desc: "Scope mismatch"}
-		}
+	if e := k.refreshable(c, old, cred); e != nil {
+		return nil, e
 	}
 	reuse := ""
 	if k.reuseRefresh {
 		reuse = rt
 	}
-	// The old token goes first: with reuse_refresh_token its refresh
-	// token moves to the new one.
-	if _, err := k.store.Delete(ctx, old.ID); err != nil {
-		return nil, errServer
-	}
 	return k.issueOrFail(ctx, c, cred, old.AuthenticatedUserID, old.Scope, false, &reuse)
+}
+
+// refreshable is Kong's check of a refresh token's token: issued for this
+// service, to this client, with scopes this plugin still has.
+func (k *kong) refreshable(c *plugin.Ctx, t *tokens.Token, cred *plugin.Credential) *oauthError {
+	if t == nil || t.ServiceID != k.binding(c, false) {
+		return errInvalidRefresh
+	}
+	if t.CredentialID != cred.ID {
+		return errInvalidClient(false)
+	}
+	for _, s := range strings.Fields(t.Scope) {
+		if _, ok := k.scopes[s]; !ok {
+			return &oauthError{code: "invalid_scope", desc: "Scope mismatch"}
+		}
+	}
+	return nil
 }
 
 func (k *kong) issueOrFail(ctx context.Context, c *plugin.Ctx, cred *plugin.Credential, userID, scope string,
 	noRefresh bool, refresh *string) (*issued, *oauthError) {
 	t, err := k.issue(ctx, c, cred, userID, scope, noRefresh, refresh)
 	if err != nil {
-		return nil, errServer
+		return nil, storeError(err)
 	}
 	return t, nil
 }
@@ -204,7 +237,8 @@ func (k *kong) issue(ctx context.Context, c *plugin.Ctx, cred *plugin.Credential
 		t.refresh = randomToken(32)
 	}
 	rec := &tokens.Token{
-		ID: newID(), CredentialID: cred.ID, ConsumerID: cred.Consumer.ID, ServiceID: k.binding(c, false),
+		ID: newID(), CredentialID: cred.ID, ClientID: fieldsOf(cred).ClientID, ConsumerID: cred.Consumer.ID,
+		ServiceID:           k.binding(c, false),
 		AuthenticatedUserID: userID, Scope: scope, TokenType: "bearer", ExpiresIn: t.expiresIn,
 		CreatedAt: k.now(), HasRefresh: t.refresh != "",
 	}
