@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 
@@ -108,4 +109,22 @@ func TestSecretWaitBounded(t *testing.T) {
 	if a.header.Get("Retry-After") != "1" {
 		t.Fatalf("headers %v", a.header)
 	}
+}
+
+// TestCredentialReplaced: a token names its client by client_id, and
+// stops working when that client_id now belongs to another credential
+// entity (another id).
+func TestCredentialReplaced(t *testing.T) {
+	d := directory(t)
+	k := kongInstance(t, nil)
+	tok := k.tokenFor(t, d, form("client_id", "clientid456", "client_secret", "secret456",
+		"grant_type", "client_credentials"))["access_token"].(string)
+	h := http.Header{"Authorization": {"bearer " + tok}}
+	wantBody(t, k.do(t, d, call{target: "/request", header: h}), 200, nil)
+	_, next, err := load(t, strings.Replace(clients, "{name: testapp3,", "{id: 0b8a3bd6-1f4d-4a43-9d3e-6c1a8a3f0e11, name: testapp3,", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantBody(t, k.do(t, next, call{target: "/request", header: h}), 401, oauthErr("invalid_token", "The access token is invalid or has expired"))
+	wantBody(t, k.do(t, d, call{target: "/request", header: h}), 200, nil)
 }
