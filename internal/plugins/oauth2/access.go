@@ -2,9 +2,9 @@ package oauth2
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/external"
 	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/tokens"
 )
 
@@ -82,7 +82,7 @@ func (k *kong) accessToken(c *plugin.Ctx) string {
 	key, vs := k.authHeader.Values(c.Req.Header)
 	if len(vs) > 0 {
 		v := vs[0]
-		token, ok := bearer(v)
+		token, ok := external.Bearer(v)
 		if !ok {
 			// Kong looks the whole value up, which finds nothing.
 			return v
@@ -106,25 +106,6 @@ func (k *kong) accessToken(c *plugin.Ctx) string {
 		}
 	}
 	return token
-}
-
-// bearer splits "Bearer <token>" (or "Token <token>", any case, any
-// blanks) into its token: exactly two words, as Kong requires.
-func bearer(v string) (string, bool) {
-	f := strings.TrimLeft(v, " \t")
-	i := strings.IndexAny(f, " \t")
-	if i < 0 {
-		return "", false
-	}
-	scheme, rest := f[:i], strings.TrimLeft(f[i:], " \t")
-	rest = strings.TrimRight(rest, " \t")
-	if rest == "" || strings.ContainsAny(rest, " \t") {
-		return "", false
-	}
-	if !strings.EqualFold(scheme, "bearer") && !strings.EqualFold(scheme, "token") {
-		return "", false
-	}
-	return rest, true
 }
 
 // claims are a gateway-issued token's claims for later plugins.

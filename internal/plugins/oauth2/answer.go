@@ -10,12 +10,12 @@ import (
 	"github.com/turnpikegw/turnpike/internal/ident"
 	"github.com/turnpikegw/turnpike/internal/jsonw"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/external"
 	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/tokens"
 )
 
 const (
-	contentTypeJSON = "application/json; charset=utf-8"
-	msgUnexpected   = "An unexpected error occurred"
+	msgUnexpected = "An unexpected error occurred"
 )
 
 // field is one member of an answer's JSON object; an empty value is
@@ -45,11 +45,6 @@ func object(fields ...field) []byte {
 		}
 	}
 	return append(b, '}')
-}
-
-func errorBody(code, desc, state string) []byte {
-	return object(field{name: "error", value: code}, field{name: "error_description", value: desc},
-		field{name: "state", value: state})
 }
 
 // oauthError is an OAuth 2.0 error of the endpoints (RFC 6749 5.2).
@@ -92,14 +87,14 @@ func endpointExit(status int, body []byte) *plugin.Exit {
 	return &plugin.Exit{
 		Status:      status,
 		Body:        body,
-		ContentType: contentTypeJSON,
+		ContentType: external.ContentTypeJSON,
 		Header:      http.Header{"Cache-Control": {"no-store"}, "Pragma": {"no-cache"}},
 	}
 }
 
 // errorExit answers e, with state when the request had one.
 func errorExit(e *oauthError, state string) *plugin.Exit {
-	x := endpointExit(http.StatusBadRequest, errorBody(e.code, e.desc, state))
+	x := endpointExit(http.StatusBadRequest, external.ErrorBody(e.code, e.desc, state))
 	if e.status != 0 {
 		x.Status = e.status
 	}

@@ -125,10 +125,7 @@ func (k *kong) authorize(c *plugin.Ctx, p *params) *plugin.Exit {
 		responseTyp = p.str("response_type")
 	)
 	if ok, msg := k.isHTTPS(c); !ok {
-		perr = &oauthError{code: "access_denied", desc: "You must use HTTPS"}
-		if msg != "" {
-			perr.desc = msg
-		}
+		perr = &oauthError{code: "access_denied", desc: msg}
 	} else if !k.provisionKeyOK(p) {
 		perr = &oauthError{code: "invalid_provision_key", desc: "Invalid provision_key"}
 	} else if strings.TrimSpace(p.str("authenticated_userid")) == "" {

@@ -17,9 +17,6 @@ import (
 // request, or the answer refusing it.
 func (k *kong) authenticatedClient(c *plugin.Ctx, p *params) (*plugin.Credential, *plugin.Exit) {
 	if ok, msg := k.isHTTPS(c); !ok {
-		if msg == "" {
-			msg = "You must use HTTPS"
-		}
 		return nil, errorExit(&oauthError{code: "access_denied", desc: msg}, "")
 	}
 	auth := k.clientAuth(c, p)

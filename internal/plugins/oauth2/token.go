@@ -78,9 +78,6 @@ func (k *kong) token(c *plugin.Ctx, p *params) *plugin.Exit {
 
 func (k *kong) grant(c *plugin.Ctx, p *params) (*issued, *oauthError) {
 	if ok, msg := k.isHTTPS(c); !ok {
-		if msg == "" {
-			msg = "You must use HTTPS"
-		}
 		return nil, &oauthError{code: "access_denied", desc: msg}
 	}
 	ctx, cancel := storeCtx(c)

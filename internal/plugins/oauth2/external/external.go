@@ -75,7 +75,7 @@ func New(c *Config, com Common, env plugin.Env) (plugin.Instance, error) {
 	in.wwwInvalid = wwwAuthenticate(realm, "invalid_token", msgInvalid, "")
 	in.wwwScope = wwwAuthenticate(realm, "insufficient_scope", msgScope, strings.Join(com.Scopes, " "))
 	in.relay = relay{v: in.v, tokenEndpoint: c.TokenEndpoint, revocationEndpoint: c.RevocationEndpoint,
-		revokeMethod: c.RevokeTokenMethod, allowed: c.AllowedTokenMethods}
+		revokeMethod: c.RevokeTokenMethod, allowed: c.AllowedTokenMethods, acceptHTTP: com.AcceptHTTPIfAlreadyTerminated}
 	in.login = newLogin(c, com.Scopes)
 	in.consumers = consumerMap{claims: c.ConsumerClaim, by: c.ConsumerBy}
 	return in, nil
@@ -185,25 +185,18 @@ func setOrDelete(h http.Header, key string, v []string) {
 }
 
 // token finds the access token as Kong's oauth2 does: the auth header
-// ("Bearer <token>" or "Token <token>"), else the access_token query
-// argument. ok is false for an auth header of another scheme, which is
-// refused without asking the server: its value may be another
-// credential. key is the header's key in the map.
+// (Bearer reads it), else the access_token query argument. ok is false
+// for an auth header of another scheme, or given twice, which is refused
+// without asking the server: its value may be another credential. key is
+// the header's key in the map.
 func (in *instance) token(c *plugin.Ctx) (token, key string, inQuery, ok bool) {
 	key, vs := in.header.Values(c.Req.Header)
 	if len(vs) > 0 {
 		if len(vs) > 1 {
 			return "", "", false, false
 		}
-		scheme, rest, found := strings.Cut(strings.TrimSpace(vs[0]), " ")
-		rest = strings.TrimSpace(rest)
-		// Two IndexByte scans, vectorised, cost less than one
-		// ContainsAny over a JWT's length.
-		if !found || strings.IndexByte(rest, ' ') >= 0 || strings.IndexByte(rest, '\t') >= 0 ||
-			!strings.EqualFold(scheme, "bearer") && !strings.EqualFold(scheme, "token") {
-			return "", "", false, false
-		}
-		return rest, key, false, true
+		token, ok := Bearer(vs[0])
+		return token, key, false, ok
 	}
 	if t, ok := queryArg(c.RawQuery, "access_token"); ok {
 		return t, "", true, true
