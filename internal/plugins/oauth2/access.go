@@ -8,18 +8,15 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/tokens"
 )
 
-// accessTokenParam is the query and body argument a token may be sent in.
-const accessTokenParam = "access_token"
-
 // secrets are the names logs redact: the token's header and argument,
 // and the endpoints' secrets (left out: code and token, names too common
 // on other routes for every route's logs to hide them).
 func secrets(cfg any) (headers, query []string) {
 	c := cfg.(*Config)
 	if c.Config.Enabled() {
-		return []string{c.AuthHeaderName}, []string{accessTokenParam}
+		return []string{c.AuthHeaderName}, []string{external.AccessTokenParam}
 	}
-	return []string{c.AuthHeaderName}, []string{accessTokenParam, "client_secret", "refresh_token", "code_verifier",
+	return []string{c.AuthHeaderName}, []string{external.AccessTokenParam, "client_secret", "refresh_token", "code_verifier",
 		"provision_key"}
 }
 
@@ -28,7 +25,7 @@ func secrets(cfg any) (headers, query []string) {
 // authenticates the consumer of the credential it was issued to (the
 // store never returns an expired token).
 func (k *kong) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
-	token := k.accessToken(c)
+	token, _ := external.AccessToken(c, k.authHeader, k.hide)
 	if token == "" {
 		return k.missing
 	}
@@ -73,39 +70,6 @@ func (k *kong) usableHere(c *plugin.Ctx, t *tokens.Token) *plugin.Exit {
 		return k.invalid
 	}
 	return nil
-}
-
-// accessToken is Kong's parse_access_token: the auth header's Bearer (or
-// Token) value, else the access_token argument of the query or body;
-// removed from the upstream request with hide_credentials.
-func (k *kong) accessToken(c *plugin.Ctx) string {
-	key, vs := k.authHeader.Values(c.Req.Header)
-	if len(vs) > 0 {
-		v := vs[0]
-		token, ok := external.Bearer(v)
-		if !ok {
-			// Kong looks the whole value up, which finds nothing.
-			return v
-		}
-		if k.hide {
-			delete(c.Req.Header, key)
-		}
-		return token
-	}
-	p := readParams(c)
-	token, ok := p.get(accessTokenParam)
-	if !ok {
-		return ""
-	}
-	if k.hide {
-		c.RawQuery = removeArg(c.RawQuery, accessTokenParam)
-		if p.form && c.Req.Method != http.MethodGet {
-			if removeFormArg(c.Req, accessTokenParam) != nil {
-				return ""
-			}
-		}
-	}
-	return token
 }
 
 // claims are a gateway-issued token's claims for later plugins.

@@ -178,12 +178,12 @@ func (k *kong) Access(c *plugin.Ctx) error {
 }
 
 // endpoint answers one of the plugin's endpoints, which take POST only.
-func (k *kong) endpoint(c *plugin.Ctx, name string, serve func(*plugin.Ctx, *params) *plugin.Exit) error {
+func (k *kong) endpoint(c *plugin.Ctx, name string, serve func(*plugin.Ctx, *external.Params) *plugin.Exit) error {
 	if c.Req.Method != http.MethodPost {
 		desc := "The HTTP method " + c.Req.Method + " is invalid for the " + name + " endpoint"
 		return k.bearerExit(http.StatusMethodNotAllowed, "invalid_method", desc, "invalid_method", desc)
 	}
-	return serve(c, readParams(c))
+	return serve(c, external.ReadParams(c))
 }
 
 // isHTTPS is Kong's check_https for the endpoints.

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/external"
 	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/tokens"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
@@ -794,7 +795,7 @@ func TestRequestShapes(t *testing.T) {
 func TestHostileBodies(t *testing.T) {
 	d := directory(t)
 	k := kongInstance(t, nil)
-	big := "access_token=" + strings.Repeat("a", maxBodyBytes)
+	big := "access_token=" + strings.Repeat("a", external.MaxBodyBytes)
 	for _, tc := range []struct{ ct, body string }{
 		{"application/json", `{"access_token":`},
 		{"application/json", `["access_token"]`},
@@ -815,7 +816,7 @@ func TestHostileBodies(t *testing.T) {
 		}
 	}
 	// The token endpoint reads an oversized body as no parameters.
-	r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader("grant_type=client_credentials&client_id=clientid123&client_secret=secret123&x="+strings.Repeat("a", maxBodyBytes)))
+	r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader("grant_type=client_credentials&client_id=clientid123&client_secret=secret123&x="+strings.Repeat("a", external.MaxBodyBytes)))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	c := &plugin.Ctx{Req: r, Directory: d, Scheme: "https", ClientPath: "/oauth2/token", Service: &plugin.ServiceInfo{ID: "svc-1"}}
 	var x *plugin.Exit

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/external"
 	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/tokens"
 )
 
@@ -15,7 +16,7 @@ import (
 
 // authenticatedClient is the client of a revocation or introspection
 // request, or the answer refusing it.
-func (k *kong) authenticatedClient(c *plugin.Ctx, p *params) (*plugin.Credential, *plugin.Exit) {
+func (k *kong) authenticatedClient(c *plugin.Ctx, p *external.Params) (*plugin.Credential, *plugin.Exit) {
 	if ok, msg := k.isHTTPS(c); !ok {
 		return nil, errorExit(&oauthError{code: "access_denied", desc: msg}, "")
 	}
@@ -29,7 +30,7 @@ func (k *kong) authenticatedClient(c *plugin.Ctx, p *params) (*plugin.Credential
 	if e := checkClient(ctx, cred, auth); e != nil {
 		return nil, errorExit(e, "")
 	}
-	if _, ok := p.get("token"); !ok {
+	if _, ok := p.Get("token"); !ok {
 		return nil, errorExit(&oauthError{code: "invalid_request", desc: "The token parameter is missing"}, "")
 	}
 	return cred, nil
@@ -37,10 +38,10 @@ func (k *kong) authenticatedClient(c *plugin.Ctx, p *params) (*plugin.Credential
 
 // find looks a token up as an access token or a refresh token, in the
 // order token_type_hint suggests.
-func (k *kong) find(ctx context.Context, p *params) (*tokens.Token, error) {
-	value := p.str("token")
+func (k *kong) find(ctx context.Context, p *external.Params) (*tokens.Token, error) {
+	value := p.Str("token")
 	first, second := k.store.ByAccess, k.store.ByRefresh
-	if p.str("token_type_hint") == "refresh_token" {
+	if p.Str("token_type_hint") == "refresh_token" {
 		first, second = second, first
 	}
 	t, err := first(ctx, value)
@@ -53,7 +54,7 @@ func (k *kong) find(ctx context.Context, p *params) (*tokens.Token, error) {
 // revoke is RFC 7009's endpoint: the token and its refresh token go, on
 // every node; an unknown token, or another client's, is answered 200 as
 // the RFC asks, and left alone.
-func (k *kong) revoke(c *plugin.Ctx, p *params) *plugin.Exit {
+func (k *kong) revoke(c *plugin.Ctx, p *external.Params) *plugin.Exit {
 	cred, exit := k.authenticatedClient(c, p)
 	if exit != nil {
 		return exit
@@ -72,7 +73,7 @@ func (k *kong) revoke(c *plugin.Ctx, p *params) *plugin.Exit {
 
 // introspect is RFC 7662's endpoint: an active token of the client's,
 // valid on this route, is described; any other is {"active":false}.
-func (k *kong) introspect(c *plugin.Ctx, p *params) *plugin.Exit {
+func (k *kong) introspect(c *plugin.Ctx, p *external.Params) *plugin.Exit {
 	cred, exit := k.authenticatedClient(c, p)
 	if exit != nil {
 		return exit

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/external"
 	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/tokens"
 )
 
@@ -25,10 +26,10 @@ type clientAuth struct {
 	fromHeader bool
 }
 
-func (k *kong) clientAuth(c *plugin.Ctx, p *params) clientAuth {
-	if p.has("client_id") && p.has("client_secret") {
-		s, ok := p.get("client_secret")
-		return clientAuth{id: p.str("client_id"), secret: s, hasSecret: ok}
+func (k *kong) clientAuth(c *plugin.Ctx, p *external.Params) clientAuth {
+	if p.Has("client_id") && p.Has("client_secret") {
+		s, ok := p.Get("client_secret")
+		return clientAuth{id: p.Str("client_id"), secret: s, hasSecret: ok}
 	}
 	if _, vs := k.authHeader.Values(c.Req.Header); len(vs) > 0 {
 		a := clientAuth{fromHeader: true}
@@ -39,7 +40,7 @@ func (k *kong) clientAuth(c *plugin.Ctx, p *params) clientAuth {
 		}
 		return a
 	}
-	return clientAuth{id: p.str("client_id")}
+	return clientAuth{id: p.Str("client_id")}
 }
 
 // checkClient is Kong's client authentication of the token endpoint: a
@@ -67,8 +68,8 @@ func checkClient(ctx context.Context, cred *plugin.Credential, auth clientAuth) 
 }
 
 // token is Kong's issue_token: the token endpoint of every grant.
-func (k *kong) token(c *plugin.Ctx, p *params) *plugin.Exit {
-	state := p.str("state")
+func (k *kong) token(c *plugin.Ctx, p *external.Params) *plugin.Exit {
+	state := p.Str("state")
 	t, e := k.grant(c, p)
 	if e != nil {
 		return errorExit(e, state)
@@ -76,14 +77,14 @@ func (k *kong) token(c *plugin.Ctx, p *params) *plugin.Exit {
 	return endpointExit(http.StatusOK, t.body(state))
 }
 
-func (k *kong) grant(c *plugin.Ctx, p *params) (*issued, *oauthError) {
+func (k *kong) grant(c *plugin.Ctx, p *external.Params) (*issued, *oauthError) {
 	if ok, msg := k.isHTTPS(c); !ok {
 		return nil, &oauthError{code: "access_denied", desc: msg}
 	}
 	ctx, cancel := storeCtx(c)
 	defer cancel()
 	var perr *oauthError
-	grantType := p.str("grant_type")
+	grantType := p.Str("grant_type")
 	switch {
 	case grantType == "authorization_code", grantType == "refresh_token",
 		grantType == "client_credentials" && k.enableClient, grantType == "password" && k.enablePass:
@@ -95,7 +96,7 @@ func (k *kong) grant(c *plugin.Ctx, p *params) (*issued, *oauthError) {
 	if grantType != "client_credentials" {
 		if cred == nil {
 			perr = errInvalidClient(auth.fromHeader)
-		} else if uri, _ := p.get("redirect_uri"); p.has("redirect_uri") &&
+		} else if uri, _ := p.Get("redirect_uri"); p.Has("redirect_uri") &&
 			!slices.Contains(fieldsOf(cred).RedirectURIs, uri) {
 			perr = &oauthError{code: "invalid_request",
 				desc: "Invalid redirect_uri that does not match with any redirect_uri created with the application"}
@@ -113,7 +114,7 @@ func (k *kong) grant(c *plugin.Ctx, p *params) (*issued, *oauthError) {
 	case "authorization_code":
 		return k.codeGrant(ctx, c, p, cred)
 	case "client_credentials":
-		if p.has("authenticated_userid") && !k.provisionKeyOK(p) {
+		if p.Has("authenticated_userid") && !k.provisionKeyOK(p) {
 			return nil, &oauthError{code: "invalid_provision_key", desc: "Invalid provision_key"}
 		}
 		if cred == nil {
@@ -123,19 +124,19 @@ func (k *kong) grant(c *plugin.Ctx, p *params) (*issued, *oauthError) {
 		if e != nil {
 			return nil, e
 		}
-		return k.issueOrFail(ctx, c, cred, p.str("authenticated_userid"), scope, true, nil)
+		return k.issueOrFail(ctx, c, cred, p.Str("authenticated_userid"), scope, true, nil)
 	case "password":
 		if !k.provisionKeyOK(p) {
 			return nil, &oauthError{code: "invalid_provision_key", desc: "Invalid provision_key"}
 		}
-		if strings.TrimSpace(p.str("authenticated_userid")) == "" {
+		if strings.TrimSpace(p.Str("authenticated_userid")) == "" {
 			return nil, &oauthError{code: "invalid_authenticated_userid", desc: "Missing authenticated_userid parameter"}
 		}
 		scope, e := k.scope(p)
 		if e != nil {
 			return nil, e
 		}
-		return k.issueOrFail(ctx, c, cred, p.str("authenticated_userid"), scope, false, nil)
+		return k.issueOrFail(ctx, c, cred, p.Str("authenticated_userid"), scope, false, nil)
 	}
 	return k.refreshGrant(ctx, c, p, cred)
 }
@@ -144,8 +145,8 @@ var errInvalidCode = &oauthError{code: "invalid_request", desc: "Invalid code"}
 
 // codeGrant exchanges an authorization code. The code is taken (deleted)
 // before it is checked, so a code is tried once on any node.
-func (k *kong) codeGrant(ctx context.Context, c *plugin.Ctx, p *params, cred *plugin.Credential) (*issued, *oauthError) {
-	codeValue, ok := p.get("code")
+func (k *kong) codeGrant(ctx context.Context, c *plugin.Ctx, p *external.Params, cred *plugin.Credential) (*issued, *oauthError) {
+	codeValue, ok := p.Get("code")
 	if !ok || codeValue == "" {
 		return nil, errInvalidCode
 	}
@@ -170,8 +171,8 @@ var errInvalidRefresh = &oauthError{code: "invalid_request", desc: "Invalid refr
 // The checks run on the token found, then again on the token taken: with
 // reuse_refresh_token a parallel refresh may have moved the refresh token
 // to its new token in between, which this request then redeems.
-func (k *kong) refreshGrant(ctx context.Context, c *plugin.Ctx, p *params, cred *plugin.Credential) (*issued, *oauthError) {
-	rt, ok := p.get("refresh_token")
+func (k *kong) refreshGrant(ctx context.Context, c *plugin.Ctx, p *external.Params, cred *plugin.Credential) (*issued, *oauthError) {
+	rt, ok := p.Get("refresh_token")
 	if !ok || rt == "" {
 		return nil, errInvalidRefresh
 	}

@@ -2,8 +2,6 @@ package external
 
 import (
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
@@ -34,41 +32,4 @@ var (
 
 func (in *instance) unauthorized(www, code, desc string) *plugin.Exit {
 	return oauthError(http.StatusUnauthorized, http.Header{"Www-Authenticate": {www}}, code, desc)
-}
-
-// queryArg finds the first name=value argument of a raw query; a value
-// that does not decode is absent.
-func queryArg(raw, name string) (string, bool) {
-	for raw != "" {
-		var part string
-		part, raw, _ = strings.Cut(raw, "&")
-		k, v, _ := strings.Cut(part, "=")
-		if k != name {
-			continue
-		}
-		if !strings.ContainsAny(v, "%+") {
-			return v, true
-		}
-		d, err := url.QueryUnescape(v)
-		return d, err == nil
-	}
-	return "", false
-}
-
-// removeQueryArg drops every argument called name from a raw query,
-// keeping the others as they were written.
-func removeQueryArg(raw, name string) string {
-	var b strings.Builder
-	for raw != "" {
-		var part string
-		part, raw, _ = strings.Cut(raw, "&")
-		if k, _, _ := strings.Cut(part, "="); k == name {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte('&')
-		}
-		b.WriteString(part)
-	}
-	return b.String()
 }
