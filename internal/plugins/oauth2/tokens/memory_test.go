@@ -228,3 +228,24 @@ func TestOpenSharesMemory(t *testing.T) {
 		t.Fatal("store not released")
 	}
 }
+
+// BenchmarkMemoryPut: issuing a token, its client's share counted.
+func BenchmarkMemoryPut(b *testing.B) {
+	m := NewMemory(0, 0, 0, nil)
+	defer m.Close()
+	ctx := context.Background()
+	tok := &Token{ClientID: "client", ExpiresIn: 3600}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		tok.ID = strconv.Itoa(i)
+		if err := m.Put(ctx, tok, tok.ID, ""); err != nil {
+			b.Fatal(err)
+		}
+		if i%50000 == 0 {
+			m.Close()
+			m = NewMemory(0, 0, 0, nil)
+		}
+	}
+}
