@@ -137,9 +137,14 @@ func TestOAuth2Grants(t *testing.T) {
 		code := authorize(t, proxied, gw.URL, url.Values{"client_id": {"web-app"}, "response_type": {"code"},
 			"scope": {"read"}, "redirect_uri": {"https://app.test/callback"}, "state": {"xyz"},
 			"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}}, false)
-		// Without the verifier the code is refused (and spent).
+		// Without the verifier the code is refused, and spent: the right
+		// verifier no longer redeems it.
 		if _, err := web.Exchange(ctx, code); err == nil {
 			t.Fatal("exchange without verifier succeeded")
+		}
+		if _, err := web.Exchange(ctx, code, oauth2.VerifierOption(verifier)); err == nil ||
+			!strings.Contains(err.Error(), "Invalid code") {
+			t.Fatalf("a refused code redeemed: %v", err)
 		}
 		code = authorize(t, proxied, gw.URL, url.Values{"client_id": {"web-app"}, "response_type": {"code"},
 			"scope": {"read"}, "redirect_uri": {"https://app.test/callback"}, "state": {"xyz"},
@@ -163,6 +168,10 @@ func TestOAuth2Grants(t *testing.T) {
 		}
 		callAPI(t, next.AccessToken, http.StatusOK)
 		callAPI(t, tok.AccessToken, http.StatusUnauthorized)
+		// The old refresh token was spent by the refresh.
+		if _, err := web.TokenSource(ctx, tok).Token(); err == nil || !strings.Contains(err.Error(), "Invalid refresh_token") {
+			t.Fatalf("a spent refresh token redeemed: %v", err)
+		}
 
 		// Revocation (RFC 7009) takes the token away.
 		revoke := url.Values{"token": {next.AccessToken}, "client_id": {"web-app"}, "client_secret": {"web-secret"}}

@@ -66,6 +66,7 @@ func startExt(t *testing.T) *extEnv {
           client_id: gateway
           client_secret: gw-secret
           allowed_token_methods: [client_credentials, refresh_token, authorization_code, password]
+          accept_http_if_already_terminated: true
 ` + extra
 	}
 	cfg := `_format_version: "3.0"
@@ -92,11 +93,13 @@ services:
           login_redirect_url: https://auth.example.com/login
           allowed_token_methods: [client_credentials]
           revoke_token_method: POST
+          accept_http_if_already_terminated: true
 consumers:
 - username: svc
   custom_id: svc-custom
 `
-	e.gw = gwtest.Start(t, cfg, gwtest.Options{})
+	// The relay's calls come through a TLS-terminating proxy.
+	e.gw = gwtest.Start(t, cfg, gwtest.Options{Args: []string{"--trusted-ips", "127.0.0.1/32"}})
 	return e
 }
 
@@ -281,6 +284,7 @@ func TestOAuth2ExternalIntrospection(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, e.gw.URL+"/opaque/oauth2/revoke",
 		strings.NewReader(url.Values{"token": {tok}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-Proto", "https")
 	req.SetBasicAuth("opaque", "opaque-secret")
 	resp, body = gwtest.Do(t, req)
 	if resp.StatusCode != 200 {
@@ -299,9 +303,12 @@ func TestOAuth2ExternalIntrospection(t *testing.T) {
 
 func TestOAuth2ExternalTokenRelay(t *testing.T) {
 	e := startExt(t)
+	proxied := context.WithValue(context.Background(), oauth2.HTTPClient,
+		&http.Client{Transport: forwardedHTTPS{}, Timeout: 10 * time.Second})
 	post := func(path string, form url.Values, id, secret string) (*http.Response, string) {
 		req, _ := http.NewRequest(http.MethodPost, e.gw.URL+path, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-Proto", "https")
 		if id != "" {
 			req.SetBasicAuth(id, secret)
 		}
@@ -310,7 +317,7 @@ func TestOAuth2ExternalTokenRelay(t *testing.T) {
 	t.Run("client credentials relayed", func(t *testing.T) {
 		cc := clientcredentials.Config{ClientID: "svc", ClientSecret: "svc-secret",
 			TokenURL: e.gw.URL + "/jwt/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader}
-		tok, err := cc.Token(context.Background())
+		tok, err := cc.Token(proxied)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -325,6 +332,22 @@ func TestOAuth2ExternalTokenRelay(t *testing.T) {
 		resp, body := post("/jwt/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, "svc", "nope")
 		if resp.StatusCode < 400 || resp.StatusCode >= 500 || decodeOAuth(t, body).Error == "" {
 			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	})
+	t.Run("HTTPS required", func(t *testing.T) {
+		// Secrets are not relayed from a plain HTTP request, as Kong's
+		// endpoints refuse them.
+		for _, path := range []string{"/jwt/oauth2/token", "/opaque/oauth2/revoke"} {
+			req, _ := http.NewRequest(http.MethodPost, e.gw.URL+path,
+				strings.NewReader(url.Values{"grant_type": {"client_credentials"}, "token": {"x"}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth("svc", "svc-secret")
+			resp, body := gwtest.Do(t, req)
+			b := decodeOAuth(t, body)
+			if resp.StatusCode != 400 || b.Error != "access_denied" || b.Description != "You must use HTTPS" ||
+				resp.Header.Get("Cache-Control") != "no-store" {
+				t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
+			}
 		}
 	})
 	t.Run("unsupported grant", func(t *testing.T) {
@@ -350,11 +373,12 @@ func TestOAuth2ExternalTokenRelay(t *testing.T) {
 		}
 		req, _ := http.NewRequest(http.MethodPost, e.gw.URL+"/jwt/oauth2/token", strings.NewReader(strings.Repeat("a", 100<<10)))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-Proto", "https")
 		if resp, _ := gwtest.Do(t, req); resp.StatusCode != 413 {
 			t.Fatalf("oversized body: %d", resp.StatusCode)
 		}
 	})
-	t.Run("browser login, code exchange and refresh", func(t *testing.T) { extBrowserLogin(t, e) })
+	t.Run("browser login, code exchange and refresh", func(t *testing.T) { extBrowserLogin(t, e, proxied) })
 	t.Run("guide config discovers from the token endpoint", func(t *testing.T) {
 		tok := e.token(t, "svc", "svc-secret", "write")
 		if resp, body := e.call(t, "/guide/x", tok); resp.StatusCode != 200 {
@@ -368,7 +392,7 @@ func TestOAuth2ExternalTokenRelay(t *testing.T) {
 
 // extBrowserLogin: a browser without a token is sent to log in; the
 // web client's code is exchanged and refreshed through the relay.
-func extBrowserLogin(t *testing.T, e *extEnv) {
+func extBrowserLogin(t *testing.T, e *extEnv, proxied context.Context) {
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	req, _ := http.NewRequest(http.MethodGet, e.gw.URL+"/browser/page", nil)
 	req.Header.Set("Accept", "text/html,application/xhtml+xml")
@@ -409,7 +433,7 @@ func extBrowserLogin(t *testing.T, e *extEnv) {
 			AuthStyle: oauth2.AuthStyleInHeader},
 		Scopes: []string{"openid", "offline_access"}}
 	back := e.p.Login(t, nil, conf.AuthCodeURL("st"), "alice", "alice-pw")
-	tok, err := conf.Exchange(context.Background(), back.Query().Get("code"))
+	tok, err := conf.Exchange(proxied, back.Query().Get("code"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +445,7 @@ func extBrowserLogin(t *testing.T, e *extEnv) {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 	tok.Expiry = time.Now().Add(-time.Minute)
-	fresh, err := conf.TokenSource(context.Background(), tok).Token()
+	fresh, err := conf.TokenSource(proxied, tok).Token()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func putToken(t *testing.T, s tokens.Store, id string) {
 // apply to tokens the gateway issued: by id and by access token, 404 for
 // an unknown one, 204 on delete (also of an unknown one), paging.
 func TestAdminTokens(t *testing.T) {
-	s := tokens.NewMemory(0, 0, nil)
+	s := tokens.NewMemory(0, 0, 0, nil)
 	defer s.Close()
 	for _, id := range []string{"t1", "t2", "t3"} {
 		putToken(t, s, id)
@@ -126,7 +126,7 @@ func TestAdminTokens(t *testing.T) {
 // (two plugin entries, one with a redis block): every token once, no
 // page over size.
 func TestAdminTokensPaging(t *testing.T) {
-	mem := tokens.NewMemory(0, 0, nil)
+	mem := tokens.NewMemory(0, 0, 0, nil)
 	defer mem.Close()
 	srv := gwtest.StartRedis(t)
 	c, err := store.NewRedisClient(store.RedisOptions{Addrs: []string{srv.Addr}})

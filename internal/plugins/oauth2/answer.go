@@ -3,17 +3,19 @@ package oauth2
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/turnpikegw/turnpike/internal/ident"
 	"github.com/turnpikegw/turnpike/internal/jsonw"
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/external"
+	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/tokens"
 )
 
 const (
-	contentTypeJSON = "application/json; charset=utf-8"
-	msgUnexpected   = "An unexpected error occurred"
+	msgUnexpected = "An unexpected error occurred"
 )
 
 // field is one member of an answer's JSON object; an empty value is
@@ -45,22 +47,36 @@ func object(fields ...field) []byte {
 	return append(b, '}')
 }
 
-func errorBody(code, desc, state string) []byte {
-	return object(field{name: "error", value: code}, field{name: "error_description", value: desc},
-		field{name: "state", value: state})
-}
-
 // oauthError is an OAuth 2.0 error of the endpoints (RFC 6749 5.2).
 type oauthError struct {
 	code, desc string
 	// basic marks a failed client authentication by the Authorization
 	// header: 401 with a Basic challenge.
 	basic bool
+	// status replaces 400; retryAfter, when set, is the Retry-After.
+	status     int
+	retryAfter string
 }
 
-// errServer is the answer when the token store fails (Redis down, the
-// memory store full): the request may succeed later.
-var errServer = &oauthError{code: "server_error", desc: msgUnexpected}
+// The answers when the gateway, not the request, is at fault: the token
+// store failed (Redis down); it is full, or the client holds its share
+// of it (room comes back as tokens expire); the secret derivations are
+// all busy past the request's wait.
+var (
+	errServer = &oauthError{code: "server_error", desc: msgUnexpected, status: http.StatusInternalServerError}
+	errFull   = &oauthError{code: "temporarily_unavailable", desc: "The token store is full, try again later",
+		status: http.StatusServiceUnavailable, retryAfter: "60"}
+	errBusy = &oauthError{code: "temporarily_unavailable", desc: "The client could not be authenticated in time",
+		status: http.StatusServiceUnavailable, retryAfter: "1"}
+)
+
+// storeError is the answer to a failed store call.
+func storeError(err error) *oauthError {
+	if errors.Is(err, tokens.ErrFull) {
+		return errFull
+	}
+	return errServer
+}
 
 func errInvalidClient(basic bool) *oauthError {
 	return &oauthError{code: "invalid_client", desc: "Invalid client authentication", basic: basic}
@@ -71,16 +87,19 @@ func endpointExit(status int, body []byte) *plugin.Exit {
 	return &plugin.Exit{
 		Status:      status,
 		Body:        body,
-		ContentType: contentTypeJSON,
+		ContentType: external.ContentTypeJSON,
 		Header:      http.Header{"Cache-Control": {"no-store"}, "Pragma": {"no-cache"}},
 	}
 }
 
 // errorExit answers e, with state when the request had one.
 func errorExit(e *oauthError, state string) *plugin.Exit {
-	x := endpointExit(http.StatusBadRequest, errorBody(e.code, e.desc, state))
-	if e == errServer {
-		x.Status = http.StatusInternalServerError
+	x := endpointExit(http.StatusBadRequest, external.ErrorBody(e.code, e.desc, state))
+	if e.status != 0 {
+		x.Status = e.status
+	}
+	if e.retryAfter != "" {
+		x.Header["Retry-After"] = []string{e.retryAfter}
 	}
 	if e.basic {
 		x.Status = http.StatusUnauthorized

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/external"
 	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/tokens"
 )
 
@@ -34,8 +35,8 @@ func client(c *plugin.Ctx, clientID string) *plugin.Credential {
 func fieldsOf(cred *plugin.Credential) *Credential { return cred.Fields.(*Credential) }
 
 // provisionKeyOK compares the request's provision_key in constant time.
-func (k *kong) provisionKeyOK(p *params) bool {
-	v, ok := p.get("provision_key")
+func (k *kong) provisionKeyOK(p *external.Params) bool {
+	v, ok := p.Get("provision_key")
 	return ok && subtle.ConstantTimeCompare([]byte(v), []byte(k.provisionKey)) == 1
 }
 
@@ -54,13 +55,13 @@ func (k *kong) binding(c *plugin.Ctx, code bool) string {
 
 // scope is Kong's retrieve_scope: every requested scope must be one of
 // the configured ones; with mandatory_scope one must be requested.
-func (k *kong) scope(p *params) (string, *oauthError) {
-	v, present := p.m["scope"]
+func (k *kong) scope(p *external.Params) (string, *oauthError) {
+	v, isString, present := p.Value("scope")
 	if k.scopes != nil && present {
-		if !v.string {
+		if !isString {
 			return "", &oauthError{code: "invalid_scope", desc: "scope must be a string"}
 		}
-		words := strings.Fields(v.s)
+		words := strings.Fields(v)
 		for _, w := range words {
 			if _, ok := k.scopes[w]; !ok {
 				return "", &oauthError{code: "invalid_scope", desc: `"` + w + `" is an invalid scope`}
@@ -77,16 +78,16 @@ func (k *kong) scope(p *params) (string, *oauthError) {
 // requiresPKCE is Kong's rule: a code issued with a challenge, a public
 // client unless pkce is none, a confidential one when pkce is strict.
 func (k *kong) requiresPKCE(f *Credential, usedPKCE bool) bool {
-	public := f.ClientType == "public"
+	public := f.Public()
 	return usedPKCE || public && k.pkce != "none" || !public && k.pkce == "strict"
 }
 
 // challenge is Kong's retrieve_code_challenge: the challenge normalised
 // to unpadded base64url, and its method (S256, the only one supported).
-func challenge(p *params) (ch, method string, e *oauthError) {
-	ch, hasCh := p.get("code_challenge")
-	method, hasMethod := p.get("code_challenge_method")
-	if p.has("code_challenge_method") && !p.has("code_challenge") {
+func challenge(p *external.Params) (ch, method string, e *oauthError) {
+	ch, hasCh := p.Get("code_challenge")
+	method, hasMethod := p.Get("code_challenge_method")
+	if p.Has("code_challenge_method") && !p.Has("code_challenge") {
 		return "", "", &oauthError{code: "invalid_request", desc: "code_challenge is required when code_method is present"}
 	}
 	if !hasCh {
@@ -95,10 +96,8 @@ func challenge(p *params) (ch, method string, e *oauthError) {
 	if raw, err := base64.URLEncoding.DecodeString(padded(ch)); err == nil {
 		ch = base64.RawURLEncoding.EncodeToString(raw)
 	}
-	if hasMethod && method != "S256" {
-		if method != "s256" {
-			return "", "", &oauthError{code: "invalid_request", desc: "code_challenge_method is not supported, must be S256"}
-		}
+	if hasMethod && method != "S256" && method != "s256" {
+		return "", "", &oauthError{code: "invalid_request", desc: "code_challenge_method is not supported, must be S256"}
 	}
 	return ch, "S256", nil
 }
@@ -114,8 +113,8 @@ func padded(s string) string {
 // authorize is Kong's authorize: the web application, having logged the
 // user in, asks for a code (or, implicit grant, a token) for a client,
 // and gets the client's redirect_uri with it to send the browser to.
-func (k *kong) authorize(c *plugin.Ctx, p *params) *plugin.Exit {
-	state := p.str("state")
+func (k *kong) authorize(c *plugin.Ctx, p *external.Params) *plugin.Exit {
+	state := p.Str("state")
 	var (
 		perr        *oauthError
 		cred        *plugin.Credential
@@ -124,16 +123,13 @@ func (k *kong) authorize(c *plugin.Ctx, p *params) *plugin.Exit {
 		implicit    bool
 		scope       string
 		ch, chMeth  string
-		responseTyp = p.str("response_type")
+		responseTyp = p.Str("response_type")
 	)
 	if ok, msg := k.isHTTPS(c); !ok {
-		perr = &oauthError{code: "access_denied", desc: "You must use HTTPS"}
-		if msg != "" {
-			perr.desc = msg
-		}
+		perr = &oauthError{code: "access_denied", desc: msg}
 	} else if !k.provisionKeyOK(p) {
 		perr = &oauthError{code: "invalid_provision_key", desc: "Invalid provision_key"}
-	} else if strings.TrimSpace(p.str("authenticated_userid")) == "" {
+	} else if strings.TrimSpace(p.Str("authenticated_userid")) == "" {
 		perr = &oauthError{code: "invalid_authenticated_userid", desc: "Missing authenticated_userid parameter"}
 	} else {
 		if !(responseTyp == "code" && k.enableCode || responseTyp == "token" && k.enableImplict) {
@@ -143,13 +139,13 @@ func (k *kong) authorize(c *plugin.Ctx, p *params) *plugin.Exit {
 		if scope, e = k.scope(p); e != nil {
 			perr = e
 		}
-		cred = client(c, p.str("client_id"))
+		cred = client(c, p.Str("client_id"))
 		if cred == nil {
 			perr = errInvalidClient(false)
 		} else {
 			uris := fieldsOf(cred).RedirectURIs
-			uri, given := p.get("redirect_uri")
-			if !given && len(uris) > 0 {
+			uri, _ := p.Get("redirect_uri")
+			if !p.Has("redirect_uri") && len(uris) > 0 {
 				uri = uris[0]
 			}
 			if !slices.Contains(uris, uri) {
@@ -163,17 +159,20 @@ func (k *kong) authorize(c *plugin.Ctx, p *params) *plugin.Exit {
 			if uri != "" {
 				redirect, _ = url.Parse(uri)
 			}
-			if ch, chMeth, e = challenge(p); e != nil {
-				perr = e
-			} else if ch == "" && k.requiresPKCE(fieldsOf(cred), false) {
-				perr = &oauthError{code: "invalid_request", desc: "code_challenge is required for " + clientType(cred) + " clients"}
-			}
+		}
+		// Kong reads the challenge whether or not the client was found.
+		if ch, chMeth, e = challenge(p); e != nil {
+			perr = e
+		} else if cred != nil && ch == "" && k.requiresPKCE(fieldsOf(cred), false) {
+			perr = &oauthError{code: "invalid_request",
+				desc: "code_challenge is required for " + fieldsOf(cred).ClientType + " clients"}
 		}
 		if perr == nil {
 			var e *oauthError
-			result, implicit, e = k.grantAuthorization(c, p, cred, responseTyp, scope, ch, chMeth, state)
-			if e != nil {
-				perr = e
+			if result, implicit, e = k.grantAuthorization(c, p, cred, responseTyp, scope, ch, chMeth, state); e != nil {
+				// The store failed: the gateway's fault, not the
+				// client's to be told at its redirect URI.
+				return errorExit(e, state)
 			}
 		}
 	}
@@ -190,34 +189,27 @@ func (k *kong) authorize(c *plugin.Ctx, p *params) *plugin.Exit {
 	return endpointExit(status, object(field{name: "redirect_uri", value: redirect.String()}))
 }
 
-func clientType(cred *plugin.Credential) string {
-	if t := fieldsOf(cred).ClientType; t != "" {
-		return t
-	}
-	return "confidential"
-}
-
 // grantAuthorization stores a code, or issues an implicit grant's token.
-func (k *kong) grantAuthorization(c *plugin.Ctx, p *params, cred *plugin.Credential,
+func (k *kong) grantAuthorization(c *plugin.Ctx, p *external.Params, cred *plugin.Credential,
 	responseType, scope, ch, chMethod, state string) ([]field, bool, *oauthError) {
 	ctx, cancel := storeCtx(c)
 	defer cancel()
-	userID := p.str("authenticated_userid")
+	userID := p.Str("authenticated_userid")
 	if responseType == "code" {
 		code := randomToken(32)
 		err := k.store.PutCode(ctx, code, &tokens.Code{
 			CredentialID: cred.ID, ConsumerID: cred.Consumer.ID, ServiceID: k.binding(c, true),
 			AuthenticatedUserID: userID, Scope: scope, Challenge: ch, ChallengeMethod: chMethod,
-			RedirectURI: p.str("redirect_uri"), CreatedAt: k.now(),
+			CreatedAt: k.now(),
 		}, codeTTL)
 		if err != nil {
-			return nil, false, errServer
+			return nil, false, storeError(err)
 		}
 		return []field{{name: "code", value: code}}, false, nil
 	}
 	t, err := k.issue(ctx, c, cred, userID, scope, false, nil)
 	if err != nil {
-		return nil, false, errServer
+		return nil, false, storeError(err)
 	}
 	exp := ""
 	if t.expiresIn > 0 {
@@ -281,10 +273,10 @@ func escape(s string) string {
 }
 
 // verifierOK is Kong's validate_pkce_verifier.
-func verifierOK(p *params, code *tokens.Code) *oauthError {
-	v, isString := p.get("code_verifier")
+func verifierOK(p *external.Params, code *tokens.Code) *oauthError {
+	v, isString := p.Get("code_verifier")
 	switch {
-	case !p.has("code_verifier"):
+	case !p.Has("code_verifier"):
 		return &oauthError{code: "invalid_request", desc: "code_verifier is required for PKCE authorization requests"}
 	case !isString:
 		return &oauthError{code: "invalid_request", desc: "code_verifier is not a string"}

@@ -56,26 +56,28 @@ type Credential struct {
 func (c *Credential) SetDefaults() { c.ClientType = clientConfidential }
 
 // CheckSecret says secret is the client's secret, in constant time. A
-// client without a secret (a public one given none) matches nothing.
-func (c *Credential) CheckSecret(secret string) bool {
+// client without a secret (a public one given none) matches nothing. A
+// hashed secret's derivation waits for a free CPU at most until ctx
+// ends, then gives ctx's error.
+func (c *Credential) CheckSecret(ctx context.Context, secret string) (bool, error) {
 	sum := sha256.Sum256([]byte(secret))
 	if !c.HashSecret {
-		return c.ClientSecret != "" && subtle.ConstantTimeCompare(sum[:], c.plainSum[:]) == 1
+		return c.ClientSecret != "" && subtle.ConstantTimeCompare(sum[:], c.plainSum[:]) == 1, nil
 	}
 	if c.phc == nil {
-		return false
+		return false, nil
 	}
 	if v := c.verified.Load(); v != nil && subtle.ConstantTimeCompare(sum[:], v[:]) == 1 {
-		return true
+		return true, nil
 	}
-	if !c.phc.verify(secret) {
-		return false
+	if ok, err := c.phc.verify(ctx, secret); !ok {
+		return false, err
 	}
 	// A copy, so that only a successful derivation allocates: taking
 	// sum's own address would move it to the heap on every call.
 	ok := sum
 	c.verified.Store(&ok)
-	return true
+	return true, nil
 }
 
 // Public says the client is a public one (RFC 6749 2.1): it cannot keep a

@@ -1,7 +1,9 @@
 package oauth2
 
 import (
+	"context"
 	"crypto/sha256"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -93,21 +95,30 @@ func TestCredentialSecrets(t *testing.T) {
 		return c.Fields.(*Credential)
 	}
 	plain, hashed, kong, pub := get("plain"), get("hashed"), get("kong"), get("pub")
-	if !plain.CheckSecret("test") || plain.CheckSecret("tes") || plain.CheckSecret("") {
+	ctx := context.Background()
+	check := func(c *Credential, secret string) bool {
+		t.Helper()
+		ok, err := c.CheckSecret(ctx, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if !check(plain, "test") || check(plain, "tes") || check(plain, "") {
 		t.Error("plain secret")
 	}
 	if !strings.HasPrefix(hashed.hash, "$pbkdf2-sha512$i=10000,l=32$") {
 		t.Fatalf("hash %q", hashed.hash)
 	}
 	for range 2 { // the second check is the cached one
-		if !hashed.CheckSecret("test") || hashed.CheckSecret("invalid") {
+		if !check(hashed, "test") || check(hashed, "invalid") {
 			t.Error("hashed secret")
 		}
 	}
-	if !kong.CheckSecret("tofu") || kong.CheckSecret("bun") {
+	if !check(kong, "tofu") || check(kong, "bun") {
 		t.Error("Kong's hash")
 	}
-	if pub.CheckSecret("") || pub.Public() == false || plain.Public() {
+	if check(pub, "") || !pub.Public() || plain.Public() {
 		t.Error("public client")
 	}
 	c, _ := d.Credential(kindName, "hashed")
@@ -136,8 +147,42 @@ func TestKongKDF(t *testing.T) {
 		t.Fatal("salt is not random")
 	}
 	p, err := parsePHC(a)
-	if err != nil || !p.verify("tofu") || p.verify("bun") {
+	if err != nil || !verified(p, "tofu") || verified(p, "bun") {
 		t.Fatalf("verify %v", err)
+	}
+}
+
+func verified(p *phc, secret string) bool {
+	ok, _ := p.verify(context.Background(), secret)
+	return ok
+}
+
+// TestVerifyGivesUp: a derivation waiting for a free CPU gives up when
+// its request's context ends, rather than wait for ever.
+func TestVerifyGivesUp(t *testing.T) {
+	p, err := parsePHC(kongStatic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range cap(deriving) {
+		deriving <- struct{}{}
+	}
+	defer func() {
+		for range cap(deriving) {
+			<-deriving
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := p.verify(ctx, "tofu"); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the derivation still waits after its context ended")
 	}
 }
 
@@ -150,7 +195,7 @@ func TestArgon2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.verify("tofu") || p.verify("bun") {
+	if !verified(p, "tofu") || verified(p, "bun") {
 		t.Fatal("verify")
 	}
 	for _, bad := range []string{
@@ -184,7 +229,7 @@ func BenchmarkCheckSecret(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if !bc.c.CheckSecret(bc.secret) {
+				if ok, _ := bc.c.CheckSecret(context.Background(), bc.secret); !ok {
 					b.Fatal("refused")
 				}
 			}

@@ -10,7 +10,7 @@ import (
 
 // newTestStore is a fresh memory store of the test's own.
 func newTestStore(t testing.TB) tokens.Store {
-	m := tokens.NewMemory(0, 0, func() time.Time { return clock })
+	m := tokens.NewMemory(0, 0, 0, func() time.Time { return clock })
 	t.Cleanup(func() { m.Close() })
 	return m
 }

@@ -5,10 +5,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/external"
 	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/tokens"
 )
 
@@ -84,7 +84,6 @@ type kong struct {
 	missing, invalid *plugin.Exit
 	globalOnly       *plugin.Exit
 	realm            string
-	creds            atomic.Pointer[credIndex]
 	now              func() time.Time
 }
 
@@ -147,34 +146,11 @@ const (
 	msgInvalidToken = "The access token is invalid or has expired"
 )
 
-// wwwAuthenticate is Kong's Bearer challenge: realm, error and
-// description, each when set.
-func (k *kong) wwwAuthenticate(code, desc string) string {
-	var params []string
-	if k.realm != "" {
-		params = append(params, `realm="`+k.realm+`"`)
-	}
-	if code != "" {
-		params = append(params, `error="`+code+`"`)
-	}
-	if desc != "" {
-		params = append(params, `error_description="`+desc+`"`)
-	}
-	if len(params) == 0 {
-		return "Bearer"
-	}
-	return "Bearer " + strings.Join(params, ", ")
-}
-
 // bearerExit is an answer with Kong's {"error","error_description"} body
 // and a Bearer challenge naming challengeCode and challengeDesc.
 func (k *kong) bearerExit(status int, code, desc, challengeCode, challengeDesc string) *plugin.Exit {
-	return &plugin.Exit{
-		Status:      status,
-		Body:        errorBody(code, desc, ""),
-		ContentType: contentTypeJSON,
-		Header:      http.Header{"Www-Authenticate": {k.wwwAuthenticate(challengeCode, challengeDesc)}},
-	}
+	return external.ErrorExit(status, http.Header{"Www-Authenticate": {
+		external.WWWAuthenticate(k.realm, challengeCode, challengeDesc, "")}}, code, desc)
 }
 
 // Access serves the plugin's endpoints when the path ends with one, as
@@ -202,37 +178,20 @@ func (k *kong) Access(c *plugin.Ctx) error {
 }
 
 // endpoint answers one of the plugin's endpoints, which take POST only.
-func (k *kong) endpoint(c *plugin.Ctx, name string, serve func(*plugin.Ctx, *params) *plugin.Exit) error {
+func (k *kong) endpoint(c *plugin.Ctx, name string, serve func(*plugin.Ctx, *external.Params) *plugin.Exit) error {
 	if c.Req.Method != http.MethodPost {
 		desc := "The HTTP method " + c.Req.Method + " is invalid for the " + name + " endpoint"
 		return k.bearerExit(http.StatusMethodNotAllowed, "invalid_method", desc, "invalid_method", desc)
 	}
-	return serve(c, readParams(c))
+	return serve(c, external.ReadParams(c))
 }
 
-// isHTTPS is Kong's check_https: the client's scheme, or with
-// accept_http_if_already_terminated a trusted peer's single
-// X-Forwarded-Proto.
-func (k *kong) isHTTPS(c *plugin.Ctx) (ok bool, msg string) {
-	if strings.EqualFold(c.Scheme, "https") {
-		return true, ""
-	}
-	if !k.acceptHTTP || !c.TrustedPeer {
-		return false, ""
-	}
-	proto := c.Req.Header.Values("X-Forwarded-Proto")
-	if len(proto) == 0 {
-		return false, ""
-	}
-	if len(proto) > 1 || strings.Contains(proto[0], ",") {
-		return false, "Only one X-Forwarded-Proto header allowed"
-	}
-	return strings.EqualFold(proto[0], "https"), ""
-}
+// isHTTPS is Kong's check_https for the endpoints.
+func (k *kong) isHTTPS(c *plugin.Ctx) (ok bool, msg string) { return external.IsHTTPS(c, k.acceptHTTP) }
 
-// storeCtx bounds a store call by the request's lifetime and a few
-// seconds, so that a Redis that stopped answering does not hold the
-// request.
+// storeCtx bounds a store call, or the wait for a secret's derivation,
+// by the request's lifetime and a few seconds, so that a Redis that
+// stopped answering or a queue of derivations does not hold the request.
 func storeCtx(c *plugin.Ctx) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(c.Req.Context(), storeTimeout)
 }

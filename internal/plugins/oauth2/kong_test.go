@@ -1,6 +1,7 @@
 package oauth2
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/external"
 	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/tokens"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
@@ -82,6 +84,10 @@ type call struct {
 	header         http.Header
 	http           bool // plain HTTP (the default is HTTPS)
 	service        string
+	// values is a form body with repeated names; ctx the request's
+	// context (nil: the background).
+	values url.Values
+	ctx    context.Context
 }
 
 // answer is what the client (or the upstream) got.
@@ -99,6 +105,9 @@ func (k *kong) do(t *testing.T, d plugin.Directory, cl call) answer {
 	}
 	var body io.Reader
 	ct := ""
+	if cl.values != nil {
+		cl.form = cl.values
+	}
 	switch {
 	case cl.form != nil:
 		body, ct = strings.NewReader(cl.form.Encode()), "application/x-www-form-urlencoded"
@@ -106,6 +115,9 @@ func (k *kong) do(t *testing.T, d plugin.Directory, cl call) answer {
 		body, ct = strings.NewReader(cl.json), "application/json"
 	}
 	r := httptest.NewRequest(cl.method, cl.target, body)
+	if cl.ctx != nil {
+		r = r.WithContext(cl.ctx)
+	}
 	if ct != "" {
 		r.Header.Set("Content-Type", ct)
 	}
@@ -489,6 +501,17 @@ func TestRefresh(t *testing.T) {
 		if a := k.do(t, d, call{method: "GET", target: "/request?access_token=" + next["access_token"].(string)}); a.status != 200 {
 			t.Fatalf("refreshed token refused: %v", a.body)
 		}
+		// A refresh token is spent by its use, unless it is reused
+		// (then it is the new token's).
+		again := k.do(t, d, call{target: "/oauth2/token", form: form("client_id", "clientid123", "client_secret", "secret123",
+			"grant_type", "refresh_token", "refresh_token", rt)})
+		if reuse {
+			if again.status != 200 {
+				t.Fatalf("reused refresh token refused: %d %v", again.status, again.body)
+			}
+		} else {
+			wantBody(t, again, 400, oauthErr("invalid_request", "Invalid refresh_token"))
+		}
 	}
 	// A token with a scope the plugin no longer has cannot be refreshed.
 	k := kongInstance(t, nil)
@@ -681,17 +704,32 @@ func TestSecrets(t *testing.T) {
 	}
 }
 
-// TestStoreFull: a store that refuses a token is a 500, never a token
-// that does not work.
+// TestStoreFull: a client at its share of the store, or a full store, is
+// answered 503 with a Retry-After, never a token that does not work, and
+// a client at its share leaves room for the others.
 func TestStoreFull(t *testing.T) {
 	d := directory(t)
 	k := kongInstance(t, nil)
-	m := tokens.NewMemory(1, 1, func() time.Time { return clock })
+	m := tokens.NewMemory(2, 1, 1, func() time.Time { return clock })
 	t.Cleanup(func() { m.Close() })
 	k.store = m
 	f := form("client_id", "clientid123", "client_secret", "secret123", "grant_type", "client_credentials")
+	other := form("client_id", "clientid456", "client_secret", "secret456", "grant_type", "client_credentials")
+	full := oauthErr("temporarily_unavailable", "The token store is full, try again later")
 	k.tokenFor(t, d, f)
-	wantBody(t, k.do(t, d, call{target: "/oauth2/token", form: f}), 500, oauthErr("server_error", "An unexpected error occurred"))
+	a := k.do(t, d, call{target: "/oauth2/token", form: f})
+	wantBody(t, a, 503, full)
+	if a.header.Get("Retry-After") != "60" || a.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("headers %v", a.header)
+	}
+	k.tokenFor(t, d, other)
+	a = k.do(t, d, call{target: "/oauth2/token", form: form("client_id", "clientid789", "client_secret", "secret789",
+		"grant_type", "client_credentials")})
+	wantBody(t, a, 503, full)
+	// The implicit grant and the code store answer alike.
+	a = k.do(t, d, call{target: "/oauth2/authorize", form: form("provision_key", "provision123", "authenticated_userid", "u",
+		"client_id", "clientid123", "response_type", "token")})
+	wantBody(t, a, 503, full)
 }
 
 // TestRequestShapes ports the cases on how parameters arrive: JSON
@@ -757,7 +795,7 @@ func TestRequestShapes(t *testing.T) {
 func TestHostileBodies(t *testing.T) {
 	d := directory(t)
 	k := kongInstance(t, nil)
-	big := "access_token=" + strings.Repeat("a", maxBodyBytes)
+	big := "access_token=" + strings.Repeat("a", external.MaxBodyBytes)
 	for _, tc := range []struct{ ct, body string }{
 		{"application/json", `{"access_token":`},
 		{"application/json", `["access_token"]`},
@@ -778,7 +816,7 @@ func TestHostileBodies(t *testing.T) {
 		}
 	}
 	// The token endpoint reads an oversized body as no parameters.
-	r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader("grant_type=client_credentials&client_id=clientid123&client_secret=secret123&x="+strings.Repeat("a", maxBodyBytes)))
+	r := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader("grant_type=client_credentials&client_id=clientid123&client_secret=secret123&x="+strings.Repeat("a", external.MaxBodyBytes)))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	c := &plugin.Ctx{Req: r, Directory: d, Scheme: "https", ClientPath: "/oauth2/token", Service: &plugin.ServiceInfo{ID: "svc-1"}}
 	var x *plugin.Exit

@@ -78,6 +78,8 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 			Anonymous:       c.Anonymous,
 			AuthHeaderName:  c.AuthHeaderName,
 			Realm:           c.Realm,
+
+			AcceptHTTPIfAlreadyTerminated: c.AcceptHTTPIfAlreadyTerminated,
 		}, env)
 	}
 	return newKong(c, env)

@@ -4,9 +4,9 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/external"
 	"github.com/turnpikegw/turnpike/internal/plugins/oauth2/tokens"
 )
 
@@ -16,11 +16,8 @@ import (
 
 // authenticatedClient is the client of a revocation or introspection
 // request, or the answer refusing it.
-func (k *kong) authenticatedClient(c *plugin.Ctx, p *params) (*plugin.Credential, *plugin.Exit) {
+func (k *kong) authenticatedClient(c *plugin.Ctx, p *external.Params) (*plugin.Credential, *plugin.Exit) {
 	if ok, msg := k.isHTTPS(c); !ok {
-		if msg == "" {
-			msg = "You must use HTTPS"
-		}
 		return nil, errorExit(&oauthError{code: "access_denied", desc: msg}, "")
 	}
 	auth := k.clientAuth(c, p)
@@ -28,10 +25,12 @@ func (k *kong) authenticatedClient(c *plugin.Ctx, p *params) (*plugin.Credential
 	if cred == nil {
 		return nil, errorExit(errInvalidClient(auth.fromHeader), "")
 	}
-	if clientType(cred) == "confidential" && (!auth.hasSecret || !fieldsOf(cred).CheckSecret(auth.secret)) {
-		return nil, errorExit(errInvalidClient(auth.fromHeader), "")
+	ctx, cancel := storeCtx(c)
+	defer cancel()
+	if e := checkClient(ctx, cred, auth); e != nil {
+		return nil, errorExit(e, "")
 	}
-	if _, ok := p.get("token"); !ok {
+	if _, ok := p.Get("token"); !ok {
 		return nil, errorExit(&oauthError{code: "invalid_request", desc: "The token parameter is missing"}, "")
 	}
 	return cred, nil
@@ -39,10 +38,10 @@ func (k *kong) authenticatedClient(c *plugin.Ctx, p *params) (*plugin.Credential
 
 // find looks a token up as an access token or a refresh token, in the
 // order token_type_hint suggests.
-func (k *kong) find(ctx context.Context, p *params) (*tokens.Token, error) {
-	value := p.str("token")
+func (k *kong) find(ctx context.Context, p *external.Params) (*tokens.Token, error) {
+	value := p.Str("token")
 	first, second := k.store.ByAccess, k.store.ByRefresh
-	if p.str("token_type_hint") == "refresh_token" {
+	if p.Str("token_type_hint") == "refresh_token" {
 		first, second = second, first
 	}
 	t, err := first(ctx, value)
@@ -55,7 +54,7 @@ func (k *kong) find(ctx context.Context, p *params) (*tokens.Token, error) {
 // revoke is RFC 7009's endpoint: the token and its refresh token go, on
 // every node; an unknown token, or another client's, is answered 200 as
 // the RFC asks, and left alone.
-func (k *kong) revoke(c *plugin.Ctx, p *params) *plugin.Exit {
+func (k *kong) revoke(c *plugin.Ctx, p *external.Params) *plugin.Exit {
 	cred, exit := k.authenticatedClient(c, p)
 	if exit != nil {
 		return exit
@@ -74,7 +73,7 @@ func (k *kong) revoke(c *plugin.Ctx, p *params) *plugin.Exit {
 
 // introspect is RFC 7662's endpoint: an active token of the client's,
 // valid on this route, is described; any other is {"active":false}.
-func (k *kong) introspect(c *plugin.Ctx, p *params) *plugin.Exit {
+func (k *kong) introspect(c *plugin.Ctx, p *external.Params) *plugin.Exit {
 	cred, exit := k.authenticatedClient(c, p)
 	if exit != nil {
 		return exit
@@ -85,9 +84,7 @@ func (k *kong) introspect(c *plugin.Ctx, p *params) *plugin.Exit {
 	if err != nil {
 		return errorExit(errServer, "")
 	}
-	now := k.now()
-	if t == nil || t.CredentialID != cred.ID || !k.validHere(c, t) ||
-		t.ExpiresIn > 0 && now.Sub(t.CreatedAt).Seconds() > float64(t.ExpiresIn) {
+	if t == nil || t.CredentialID != cred.ID || k.usableHere(c, t) != nil || t.Expired(k.now()) {
 		return endpointExit(http.StatusOK, []byte(`{"active":false}`))
 	}
 	desc := object(field{name: "scope", value: t.Scope}, field{name: "client_id", value: fieldsOf(cred).ClientID},
@@ -105,13 +102,4 @@ func expiry(t *tokens.Token) string {
 		return ""
 	}
 	return strconv.FormatInt(t.CreatedAt.Unix()+int64(t.ExpiresIn), 10)
-}
-
-// validHere says whether a token may be used on this route: issued for
-// its service, or a global token on a global_credentials route.
-func (k *kong) validHere(c *plugin.Ctx, t *tokens.Token) bool {
-	if t.ServiceID == "" {
-		return k.global
-	}
-	return c.Service != nil && strings.EqualFold(t.ServiceID, c.Service.ID)
 }

@@ -1,6 +1,7 @@
 package oauth2
 
 import (
+	"context"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha1"
@@ -109,9 +110,14 @@ func parsePHC(s string) (*phc, error) {
 var deriving = make(chan struct{}, runtime.GOMAXPROCS(0))
 
 // verify derives secret's hash with p's parameters and compares it in
-// constant time.
-func (p *phc) verify(secret string) bool {
-	deriving <- struct{}{}
+// constant time; ctx's error when ctx ends before a derivation slot is
+// free.
+func (p *phc) verify(ctx context.Context, secret string) (bool, error) {
+	select {
+	case deriving <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
 	defer func() { <-deriving }()
 	var got []byte
 	if p.argon {
@@ -119,10 +125,10 @@ func (p *phc) verify(secret string) bool {
 	} else {
 		var err error
 		if got, err = pbkdf2.Key(p.digest, secret, p.salt, p.iter, len(p.sum)); err != nil {
-			return false
+			return false, nil
 		}
 	}
-	return subtle.ConstantTimeCompare(got, p.sum) == 1
+	return subtle.ConstantTimeCompare(got, p.sum) == 1, nil
 }
 
 // hashSecret hashes a plain secret as Kong does: PBKDF2-SHA512, 10000

@@ -76,6 +76,9 @@ type Common struct {
 	Anonymous       *string
 	AuthHeaderName  string
 	Realm           *string
+	// AcceptHTTPIfAlreadyTerminated lets the relayed endpoints trust a
+	// trusted peer's X-Forwarded-Proto, as Kong's endpoints do.
+	AcceptHTTPIfAlreadyTerminated bool
 }
 
 // grants are the grant types a client may ask the relayed token endpoint

@@ -79,7 +79,7 @@ func New(c *Config, com Common, env plugin.Env) (plugin.Instance, error) {
 	in.wwwInvalid = wwwAuthenticate(realm, "invalid_token", msgInvalid, "")
 	in.wwwScope = wwwAuthenticate(realm, "insufficient_scope", msgScope, strings.Join(com.Scopes, " "))
 	in.relay = relay{v: in.v, tokenEndpoint: c.TokenEndpoint, revocationEndpoint: c.RevocationEndpoint,
-		revokeMethod: c.RevokeTokenMethod, allowed: c.AllowedTokenMethods}
+		revokeMethod: c.RevokeTokenMethod, allowed: c.AllowedTokenMethods, acceptHTTP: com.AcceptHTTPIfAlreadyTerminated}
 	in.login = newLogin(c, com.Scopes)
 	in.consumers = consumerMap{claims: c.ConsumerClaim, by: c.ConsumerBy}
 	return in, nil
@@ -107,7 +107,7 @@ func (in *instance) Access(c *plugin.Ctx) error {
 // CheckCredentials checks the request's bearer token (plugin.RunAuth
 // adds the anonymous-consumer rules).
 func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
-	token, key, inQuery, ok := in.token(c)
+	token, ok := in.token(c)
 	if !ok {
 		return in.unauthorized(in.wwwInvalid, errInvalidToken, msgInvalid)
 	}
@@ -130,13 +130,6 @@ func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 	consumer, e := in.consumers.find(c, claims)
 	if e != nil {
 		return e
-	}
-	if in.hide {
-		if inQuery {
-			c.RawQuery = removeQueryArg(c.RawQuery, "access_token")
-		} else {
-			delete(c.Req.Header, key)
-		}
 	}
 	in.authenticate(c, claims, consumer)
 	return nil
@@ -188,31 +181,16 @@ func setOrDelete(h http.Header, key string, v []string) {
 	h[key] = v
 }
 
-// token finds the access token as Kong's oauth2 does: the auth header
-// ("Bearer <token>" or "Token <token>"), else the access_token query
-// argument. ok is false for an auth header of another scheme, which is
-// refused without asking the server: its value may be another
-// credential. key is the header's key in the map.
-func (in *instance) token(c *plugin.Ctx) (token, key string, inQuery, ok bool) {
-	key, vs := in.header.Values(c.Req.Header)
-	if len(vs) > 0 {
-		if len(vs) > 1 {
-			return "", "", false, false
-		}
-		scheme, rest, found := strings.Cut(strings.TrimSpace(vs[0]), " ")
-		rest = strings.TrimSpace(rest)
-		// Two IndexByte scans, vectorised, cost less than one
-		// ContainsAny over a JWT's length.
-		if !found || strings.IndexByte(rest, ' ') >= 0 || strings.IndexByte(rest, '\t') >= 0 ||
-			!strings.EqualFold(scheme, "bearer") && !strings.EqualFold(scheme, "token") {
-			return "", "", false, false
-		}
-		return rest, key, false, true
+// token finds the access token as Kong's oauth2 does (AccessToken: the
+// auth header, else the access_token argument of the query or body,
+// removed with hide_credentials). ok is false for an auth header of
+// another scheme, or given twice, which is refused without asking the
+// server: its value may be another credential.
+func (in *instance) token(c *plugin.Ctx) (token string, ok bool) {
+	if _, vs := in.header.Values(c.Req.Header); len(vs) > 1 {
+		return "", false
 	}
-	if t, ok := queryArg(c.RawQuery, "access_token"); ok {
-		return t, "", true, true
-	}
-	return "", "", false, true
+	return AccessToken(c, in.header, in.hide)
 }
 
 func hasOne(c *oidc.Claims, scopes []string) bool {

@@ -2,6 +2,7 @@ package external
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -92,18 +93,6 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-func TestQueryArgs(t *testing.T) {
-	if v, ok := queryArg("a=1&access_token=x%2By&b", "access_token"); !ok || v != "x+y" {
-		t.Fatal(v, ok)
-	}
-	if _, ok := queryArg("access_token=%zz", "access_token"); ok {
-		t.Fatal("an undecodable value was taken")
-	}
-	if got := removeQueryArg("access_token=1&a=%20&access_token=2&b", "access_token"); got != "a=%20&b" {
-		t.Fatal(got)
-	}
-}
-
 func TestTokenFromHeader(t *testing.T) {
 	c, com := defaults()
 	c.IntrospectionEndpoint = "http://127.0.0.1:1/introspect"
@@ -114,26 +103,37 @@ func TestTokenFromHeader(t *testing.T) {
 	in := inst.(*instance)
 	defer in.Close()
 	for _, tc := range []struct {
-		header    []string
-		token     string
-		ok        bool
-		fromQuery bool
+		header      []string
+		query, form string
+		token       string
+		ok          bool
 	}{
-		{nil, "", true, false},
-		{[]string{"Bearer abc"}, "abc", true, false},
-		{[]string{"token   abc "}, "abc", true, false},
-		{[]string{"Basic abc"}, "", false, false},
-		{[]string{"Bearer a b"}, "", false, false},
-		{[]string{"Bearer"}, "", false, false},
-		{[]string{"Bearer a", "Bearer b"}, "", false, false},
+		{header: nil, ok: true},
+		{header: []string{"Bearer abc"}, token: "abc", ok: true},
+		{header: []string{"token   abc "}, token: "abc", ok: true},
+		{header: []string{"Bearer\tabc"}, token: "abc", ok: true},
+		{header: []string{"Basic abc"}},
+		{header: []string{"Bearer a b"}},
+		{header: []string{"Bearer"}},
+		{header: []string{"Bearer a", "Bearer b"}},
+		{query: "a=1&access_token=x%2By", token: "x+y", ok: true},
+		{query: "access_token=1&access_token=2", ok: true},
+		{form: "access_token=from-body", token: "from-body", ok: true},
 	} {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		method, body := http.MethodGet, io.Reader(nil)
+		if tc.form != "" {
+			method, body = http.MethodPost, strings.NewReader(tc.form)
+		}
+		r := httptest.NewRequest(method, "/?"+tc.query, body)
+		if tc.form != "" {
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
 		if tc.header != nil {
 			r.Header["Authorization"] = tc.header
 		}
-		tok, _, inQuery, ok := in.token(&plugin.Ctx{Req: r})
-		if tok != tc.token || ok != tc.ok || inQuery != tc.fromQuery {
-			t.Errorf("%q: %q %v %v", tc.header, tok, ok, inQuery)
+		tok, ok := in.token(&plugin.Ctx{Req: r, RawQuery: tc.query})
+		if ok != tc.ok || ok && tok != tc.token {
+			t.Errorf("%q %q %q: %q %v", tc.header, tc.query, tc.form, tok, ok)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package external
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"mime"
 	"net/http"
@@ -24,6 +23,8 @@ type relay struct {
 	tokenEndpoint, revocationEndpoint string
 	revokeMethod                      string
 	allowed                           []string
+	// acceptHTTP is accept_http_if_already_terminated.
+	acceptHTTP bool
 }
 
 // serve answers {route}/oauth2/token and {route}/oauth2/revoke when the
@@ -31,17 +32,20 @@ type relay struct {
 // the second), so that a route that only checks tokens leaves its
 // upstream's paths alone; nil for every other request.
 func (r *relay) serve(c *plugin.Ctx) *plugin.Exit {
+	var ep string
+	var answer func(*plugin.Ctx, string) *plugin.Exit
 	switch {
 	case len(r.allowed) > 0 && strings.HasSuffix(c.ClientPath, "/oauth2/token"):
-		if ep := r.endpoint(c, r.tokenEndpoint, func(m *oidc.Metadata) string { return m.TokenEndpoint }); ep != "" {
-			return r.token(c, ep)
-		}
+		ep = r.endpoint(c, r.tokenEndpoint, func(m *oidc.Metadata) string { return m.TokenEndpoint })
+		answer = r.token
 	case (len(r.allowed) > 0 || r.revocationEndpoint != "") && strings.HasSuffix(c.ClientPath, "/oauth2/revoke"):
-		if ep := r.endpoint(c, r.revocationEndpoint, func(m *oidc.Metadata) string { return m.RevocationEndpoint }); ep != "" {
-			return r.revoke(c, ep)
-		}
+		ep = r.endpoint(c, r.revocationEndpoint, func(m *oidc.Metadata) string { return m.RevocationEndpoint })
+		answer = r.revoke
 	}
-	return nil
+	if ep == "" {
+		return nil
+	}
+	return answer(c, ep)
 }
 
 // endpoint is the configured endpoint, else the one discovery found
@@ -59,7 +63,7 @@ func (r *relay) endpoint(c *plugin.Ctx, configured string, discovered func(*oidc
 // token relays a token request whose grant type allowed_token_methods
 // lists; the server's answer goes back as it is.
 func (r *relay) token(c *plugin.Ctx, endpoint string) *plugin.Exit {
-	body, e := readForm(c, "token")
+	body, e := r.readForm(c, "token")
 	if e != nil {
 		return e
 	}
@@ -79,19 +83,25 @@ func (r *relay) token(c *plugin.Ctx, endpoint string) *plugin.Exit {
 
 // revoke relays an RFC 7009 revocation request with revoke_token_method.
 func (r *relay) revoke(c *plugin.Ctx, endpoint string) *plugin.Exit {
-	body, e := readForm(c, "revocation")
+	body, e := r.readForm(c, "revocation")
 	if e != nil {
 		return e
 	}
 	return r.call(c, r.revokeMethod, endpoint, body)
 }
 
-// readForm reads a POSTed form of at most maxRelayBody bytes.
-func readForm(c *plugin.Ctx, endpoint string) ([]byte, *plugin.Exit) {
+// readForm reads a POSTed form of at most maxRelayBody bytes. Client
+// secrets and passwords pass through the relay: as Kong's endpoints, it
+// refuses a request that did not come over HTTPS.
+func (r *relay) readForm(c *plugin.Ctx, endpoint string) ([]byte, *plugin.Exit) {
 	if c.Req.Method != http.MethodPost {
 		desc := "The HTTP method " + c.Req.Method + " is invalid for the " + endpoint + " endpoint"
 		return nil, oauthError(http.StatusMethodNotAllowed,
 			http.Header{"Www-Authenticate": {wwwAuthenticate("", errMethod, desc, "")}}, errMethod, desc)
+	}
+	if ok, msg := IsHTTPS(c, r.acceptHTTP); !ok {
+		return nil, oauthError(http.StatusBadRequest, http.Header{"Cache-Control": {"no-store"}, "Pragma": {"no-cache"}},
+			"access_denied", msg)
 	}
 	if mt, _, _ := mime.ParseMediaType(c.Req.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
 		return nil, oauthError(http.StatusBadRequest, nil, errInvalidRequest, "The request body must be application/x-www-form-urlencoded")
@@ -116,9 +126,7 @@ var relayedHeaders = []string{"Authorization", "Accept", "Dpop"}
 // call sends body to the server and returns its answer: status, body
 // (bounded by the verifier's client), Content-Type and caching headers.
 func (r *relay) call(c *plugin.Ctx, method, endpoint string, body []byte) *plugin.Exit {
-	ctx, cancel := context.WithCancel(c.Req.Context())
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, endpoint, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(c.Req.Context(), method, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return oauthError(http.StatusInternalServerError, nil, errServer, msgRelayFailed)
 	}
@@ -144,7 +152,7 @@ func (r *relay) call(c *plugin.Ctx, method, endpoint string, body []byte) *plugi
 	}
 	ct := resp.Header.Get("Content-Type")
 	if ct == "" {
-		ct = contentTypeJSON
+		ct = ContentTypeJSON
 	}
 	return &plugin.Exit{Status: resp.StatusCode, Header: h, Body: answer, ContentType: ct}
 }

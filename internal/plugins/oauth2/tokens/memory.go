@@ -13,15 +13,20 @@ import (
 )
 
 // Default bounds of a Memory store: each token or code costs well under
-// a kilobyte, so a full store stays under a gigabyte.
+// a kilobyte, so a full store stays under a gigabyte. One client may hold
+// a sixteenth of the tokens: a client minting tokens in a loop is refused
+// before it takes the room of every other.
 const (
 	DefaultMaxTokens = 1 << 20
 	DefaultMaxCodes  = 1 << 16
 )
 
-// ErrFull is Put's and PutCode's error when the store holds its maximum:
-// a client minting tokens in a loop is refused rather than let grow the
-// gateway's memory. Expired entries leave with the next sweep.
+// perClientShare is the part of a store one client may fill.
+const perClientShare = 16
+
+// ErrFull is Put's and PutCode's error when the store, or the client's
+// share of it, holds its maximum, rather than let the gateway's memory
+// grow. Expired entries leave with the next sweep.
 var ErrFull = errors.New("tokens: the token store is full")
 
 const (
@@ -136,19 +141,26 @@ func (s *shards[V]) deleteIf(k digest, drop func(V) bool) {
 type Memory struct {
 	access, refresh, ids shards[*record]
 	codes                shards[*codeRecord]
-	tokens, numCodes     atomic.Int64
-	maxTokens, maxCodes  int64
-	now                  func() time.Time
-	stop, done           chan struct{}
-	closeOnce            sync.Once
+	// perClient counts each client's tokens, by the digest of its
+	// ClientID; an entry leaves when its count drops to 0.
+	perClient                         shards[int64]
+	tokens, numCodes                  atomic.Int64
+	maxTokens, maxCodes, maxPerClient int64
+	now                               func() time.Time
+	stop, done                        chan struct{}
+	closeOnce                         sync.Once
 }
 
-// NewMemory makes a memory store holding at most maxTokens tokens and
-// maxCodes codes (0: the defaults), its clock now (nil: the wall clock).
-// Close stops its sweeper.
-func NewMemory(maxTokens, maxCodes int, now func() time.Time) *Memory {
+// NewMemory makes a memory store holding at most maxTokens tokens,
+// maxPerClient of them per client_id and maxCodes codes (0: the
+// defaults; a client's, a sixteenth of maxTokens), its clock now (nil:
+// the wall clock). Close stops its sweeper.
+func NewMemory(maxTokens, maxPerClient, maxCodes int, now func() time.Time) *Memory {
 	if maxTokens <= 0 {
 		maxTokens = DefaultMaxTokens
+	}
+	if maxPerClient <= 0 {
+		maxPerClient = max(maxTokens/perClientShare, 1)
 	}
 	if maxCodes <= 0 {
 		maxCodes = DefaultMaxCodes
@@ -156,19 +168,24 @@ func NewMemory(maxTokens, maxCodes int, now func() time.Time) *Memory {
 	if now == nil {
 		now = time.Now
 	}
-	m := &Memory{maxTokens: int64(maxTokens), maxCodes: int64(maxCodes), now: now,
-		stop: make(chan struct{}), done: make(chan struct{})}
+	m := &Memory{maxTokens: int64(maxTokens), maxCodes: int64(maxCodes), maxPerClient: int64(maxPerClient),
+		now: now, stop: make(chan struct{}), done: make(chan struct{})}
 	m.access.init()
 	m.refresh.init()
 	m.ids.init()
 	m.codes.init()
+	m.perClient.init()
 	go m.sweeper()
 	return m
 }
 
-// Put implements Store; ErrFull past the cap.
+// Put implements Store; ErrFull past the store's cap or the client's.
 func (m *Memory) Put(_ context.Context, t *Token, accessToken, refreshToken string) error {
 	if m.tokens.Add(1) > m.maxTokens {
+		m.tokens.Add(-1)
+		return ErrFull
+	}
+	if !m.count(t.ClientID, 1) {
 		m.tokens.Add(-1)
 		return ErrFull
 	}
@@ -181,8 +198,7 @@ func (m *Memory) Put(_ context.Context, t *Token, accessToken, refreshToken stri
 	sh.m[id] = r
 	sh.mu.Unlock()
 	if old != nil {
-		m.tokens.Add(-1)
-		m.unindex(old)
+		m.forget(old)
 	}
 	m.access.put(r.access, r)
 	if r.t.HasRefresh {
@@ -218,6 +234,25 @@ func (m *Memory) Get(_ context.Context, id string) (*Token, error) {
 	return r.t, nil
 }
 
+// TakeRefresh implements Store: the refresh entry's delete is the one
+// critical section that decides which request gets the token.
+func (m *Memory) TakeRefresh(_ context.Context, refreshToken string) (*Token, error) {
+	var r *record
+	m.refresh.deleteIf(sum(refreshToken), func(v *record) bool { r = v; return true })
+	if r == nil {
+		return nil, nil
+	}
+	removed := false
+	m.ids.deleteIf(sum(r.t.ID), func(v *record) bool { removed = v == r; return removed })
+	if removed {
+		m.forget(r)
+	}
+	if !live(r.refreshExp, m.now().UnixNano()) {
+		return nil, nil
+	}
+	return r.t, nil
+}
+
 // Delete implements Store.
 func (m *Memory) Delete(_ context.Context, id string) (bool, error) {
 	k := sum(id)
@@ -226,9 +261,34 @@ func (m *Memory) Delete(_ context.Context, id string) (bool, error) {
 	if r == nil {
 		return false, nil
 	}
-	m.tokens.Add(-1)
-	m.unindex(r)
+	m.forget(r)
 	return live(r.until(), m.now().UnixNano()), nil
+}
+
+// forget uncounts r, which left the ids map, and drops its other entries.
+func (m *Memory) forget(r *record) {
+	m.tokens.Add(-1)
+	m.count(r.t.ClientID, -1)
+	m.unindex(r)
+}
+
+// count adds delta to a client's tokens; false, and nothing added, when
+// that would take it past its cap.
+func (m *Memory) count(clientID string, delta int64) bool {
+	k := sum(clientID)
+	sh := m.perClient.of(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	n := sh.m[k] + delta
+	switch {
+	case delta > 0 && n > m.maxPerClient:
+		return false
+	case n <= 0:
+		delete(sh.m, k)
+	default:
+		sh.m[k] = n
+	}
+	return true
 }
 
 // unindex drops r's access and refresh entries, unless a newer record
@@ -316,9 +376,8 @@ func (m *Memory) Sweep() {
 			}
 		}
 		sh.mu.Unlock()
-		m.tokens.Add(-int64(len(gone)))
 		for _, r := range gone {
-			m.unindex(r)
+			m.forget(r)
 		}
 		gone = gone[:0]
 	}

@@ -30,7 +30,7 @@ func (c *clock) advance(d time.Duration) {
 }
 
 func TestMemoryStore(t *testing.T) {
-	m := NewMemory(0, 0, nil)
+	m := NewMemory(0, 0, 0, nil)
 	defer m.Close()
 	testStore(t, m)
 }
@@ -41,7 +41,7 @@ func TestMemoryStore(t *testing.T) {
 func TestMemoryExpiry(t *testing.T) {
 	ctx := context.Background()
 	c := &clock{t: time.Unix(1_700_000_000, 0)}
-	m := NewMemory(2, 1, c.now)
+	m := NewMemory(2, 2, 1, c.now)
 	defer m.Close()
 	tok := &Token{ID: "a", ExpiresIn: 60, CreatedAt: c.now(), RefreshTTL: 10 * time.Minute}
 	if err := m.Put(ctx, tok, "acc", "ref"); err != nil {
@@ -101,11 +101,62 @@ func TestMemoryExpiry(t *testing.T) {
 	}
 }
 
+// TestMemoryPerClientCap: a client at its cap is refused while the
+// others still get tokens, and gets room back as its tokens go (deleted,
+// taken by a refresh, or swept).
+func TestMemoryPerClientCap(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	m := NewMemory(100, 3, 0, c.now)
+	defer m.Close()
+	put := func(client, id string) error {
+		return m.Put(ctx, &Token{ID: id, ClientID: client, ExpiresIn: 60, CreatedAt: c.now(), RefreshTTL: time.Minute}, "acc-"+id, "ref-"+id)
+	}
+	for i := range 3 {
+		if err := put("greedy", "g"+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := put("greedy", "g3"); !errors.Is(err, ErrFull) {
+		t.Fatalf("past the client's cap: %v", err)
+	}
+	for i := range 3 {
+		if err := put("other", "o"+strconv.Itoa(i)); err != nil {
+			t.Fatalf("another client refused: %v", err)
+		}
+	}
+	if m.Len() != 6 {
+		t.Fatalf("%d tokens held, want 6", m.Len())
+	}
+	if ok, _ := m.Delete(ctx, "g0"); !ok {
+		t.Fatal("not deleted")
+	}
+	if err := put("greedy", "g4"); err != nil {
+		t.Fatalf("room not given back by Delete: %v", err)
+	}
+	if got, _ := m.TakeRefresh(ctx, "ref-g1"); got == nil {
+		t.Fatal("refresh not taken")
+	}
+	if err := put("greedy", "g5"); err != nil {
+		t.Fatalf("room not given back by TakeRefresh: %v", err)
+	}
+	c.advance(time.Hour)
+	m.Sweep()
+	if m.Len() != 0 {
+		t.Fatalf("%d tokens after the sweep", m.Len())
+	}
+	for i := range 3 {
+		if err := put("greedy", "s"+strconv.Itoa(i)); err != nil {
+			t.Fatalf("room not given back by the sweep: %v", err)
+		}
+	}
+}
+
 // TestMemoryReplacedRefresh: a token issued with the refresh token of a
 // deleted one (reuse_refresh_token) keeps it when the old one is swept.
 func TestMemoryReplacedRefresh(t *testing.T) {
 	ctx := context.Background()
-	m := NewMemory(0, 0, nil)
+	m := NewMemory(0, 0, 0, nil)
 	defer m.Close()
 	_ = m.Put(ctx, &Token{ID: "old", ExpiresIn: 60}, "acc-old", "ref")
 	_ = m.Put(ctx, &Token{ID: "new", ExpiresIn: 60}, "acc-new", "ref")
@@ -119,7 +170,7 @@ func TestMemoryReplacedRefresh(t *testing.T) {
 
 // TestMemoryByAccessAllocs: the request path's lookup allocates nothing.
 func TestMemoryByAccessAllocs(t *testing.T) {
-	m := NewMemory(0, 0, nil)
+	m := NewMemory(0, 0, 0, nil)
 	defer m.Close()
 	_ = m.Put(context.Background(), &Token{ID: "x", ExpiresIn: 3600}, "some-access-token-of-realistic-length-32", "")
 	ctx := context.Background()
@@ -133,7 +184,7 @@ func TestMemoryByAccessAllocs(t *testing.T) {
 }
 
 func BenchmarkMemoryByAccess(b *testing.B) {
-	m := NewMemory(0, 0, nil)
+	m := NewMemory(0, 0, 0, nil)
 	defer m.Close()
 	ctx := context.Background()
 	const n = 10000
@@ -175,5 +226,26 @@ func TestOpenSharesMemory(t *testing.T) {
 	releaseB()
 	if env.Store.Shared.Len() != 0 {
 		t.Fatal("store not released")
+	}
+}
+
+// BenchmarkMemoryPut: issuing a token, its client's share counted.
+func BenchmarkMemoryPut(b *testing.B) {
+	m := NewMemory(0, 0, 0, nil)
+	defer m.Close()
+	ctx := context.Background()
+	tok := &Token{ClientID: "client", ExpiresIn: 3600}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		tok.ID = strconv.Itoa(i)
+		if err := m.Put(ctx, tok, tok.ID, ""); err != nil {
+			b.Fatal(err)
+		}
+		if i%50000 == 0 {
+			m.Close()
+			m = NewMemory(0, 0, 0, nil)
+		}
 	}
 }

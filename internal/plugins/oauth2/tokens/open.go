@@ -23,10 +23,10 @@ func Open(env plugin.Env, redis *plugin.RedisConfig) (Store, func(), error) {
 		return openRedis(env, redis.Options())
 	}
 	if env.Store == nil {
-		m := NewMemory(0, 0, nil)
+		m := NewMemory(0, 0, 0, nil)
 		return m, func() { m.Close() }, nil
 	}
-	v, release := env.Store.Shared.Acquire(sharedMemory, func() io.Closer { return NewMemory(0, 0, nil) })
+	v, release := env.Store.Shared.Acquire(sharedMemory, func() io.Closer { return NewMemory(0, 0, 0, nil) })
 	return v.(*Memory), release, nil
 }
 

@@ -248,6 +248,29 @@ func (s *Redis) ByRefresh(ctx context.Context, refreshToken string) (*Token, err
 	return rec.T, nil
 }
 
+// TakeRefresh implements Store with GETDEL on the refresh token's copy:
+// one command, so one request of any node takes it; the record and its
+// access token's copy go after, and every node is told.
+func (s *Redis) TakeRefresh(ctx context.Context, refreshToken string) (*Token, error) {
+	k := key("r:", sum(refreshToken))
+	var b []byte
+	if err := s.do(func(c redis.UniversalClient) error {
+		var err error
+		b, err = c.GetDel(ctx, k).Bytes()
+		return err
+	}); err != nil || b == nil {
+		return nil, err
+	}
+	var rec redisRecord
+	if err := json.Unmarshal(b, &rec); err != nil || rec.T == nil {
+		return nil, fmt.Errorf("tokens: redis: malformed record under %s", k)
+	}
+	if _, err := s.drop(ctx, &rec); err != nil {
+		return nil, err
+	}
+	return rec.T, nil
+}
+
 // Get implements Store.
 func (s *Redis) Get(ctx context.Context, id string) (*Token, error) {
 	rec, err := s.get(ctx, idKey(id))
@@ -264,6 +287,14 @@ func (s *Redis) Delete(ctx context.Context, id string) (bool, error) {
 	if err != nil || rec == nil {
 		return false, err
 	}
+	return s.drop(ctx, rec)
+}
+
+// drop deletes rec's record and copies in one transaction, publishes the
+// revocation and drops this node's cached copy; true when the record was
+// still there.
+func (s *Redis) drop(ctx context.Context, rec *redisRecord) (bool, error) {
+	id := rec.T.ID
 	var access digest
 	if len(rec.Access) != 2*len(access) {
 		return false, fmt.Errorf("tokens: redis: malformed record under %s", idKey(id))
@@ -272,7 +303,7 @@ func (s *Redis) Delete(ctx context.Context, id string) (bool, error) {
 		return false, fmt.Errorf("tokens: redis: malformed record under %s", idKey(id))
 	}
 	var deleted *redis.IntCmd
-	err = s.do(func(c redis.UniversalClient) error {
+	err := s.do(func(c redis.UniversalClient) error {
 		_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			deleted = p.Del(ctx, idKey(id))
 			p.Del(ctx, redisPrefix+"a:"+rec.Access)

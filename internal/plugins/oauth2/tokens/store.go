@@ -15,8 +15,11 @@ type Token struct {
 	// ID is the admin API's id (a UUID).
 	ID string
 	// CredentialID is the id of the oauth2_credentials entity the token
-	// was issued to; ConsumerID that credential's consumer.
+	// was issued to (the admin API shows it); ClientID that credential's
+	// client_id, which finds it in the configuration in force; ConsumerID
+	// its consumer.
 	CredentialID string
+	ClientID     string
 	ConsumerID   string
 	// ServiceID is the service the token is valid for; empty with
 	// global_credentials (valid on every global_credentials route).
@@ -34,6 +37,13 @@ type Token struct {
 	RefreshTTL time.Duration
 }
 
+// Expired says the access token has expired at now. A store's lookups
+// never return an expired token; the endpoints that read a token found by
+// its refresh token ask this.
+func (t *Token) Expired(now time.Time) bool {
+	return t.ExpiresIn > 0 && !now.Before(t.CreatedAt.Add(time.Duration(t.ExpiresIn)*time.Second))
+}
+
 // Code is an authorization code's record.
 type Code struct {
 	CredentialID        string
@@ -41,7 +51,6 @@ type Code struct {
 	ServiceID           string
 	AuthenticatedUserID string
 	Scope               string
-	RedirectURI         string
 	// Challenge and ChallengeMethod are PKCE's (RFC 7636); empty without.
 	Challenge       string
 	ChallengeMethod string
@@ -54,7 +63,8 @@ type Code struct {
 // unknown token.
 type Store interface {
 	// Put stores t under the hashes of accessToken and, when not empty,
-	// refreshToken.
+	// refreshToken; ErrFull when the store has no room for it (the caller
+	// answers 503: room comes back as tokens expire).
 	Put(ctx context.Context, t *Token, accessToken, refreshToken string) error
 	// ByAccess finds the token by its access token: the request path,
 	// kept cheap (a node-local cache in front of Redis, invalidated on
@@ -62,6 +72,11 @@ type Store interface {
 	ByAccess(ctx context.Context, accessToken string) (*Token, error)
 	// ByRefresh finds the token a refresh token was issued with.
 	ByRefresh(ctx context.Context, refreshToken string) (*Token, error)
+	// TakeRefresh finds the token a refresh token was issued with and
+	// revokes it (access and refresh token, on every node), atomically:
+	// of two requests with one refresh token, one gets the token, the
+	// other nil.
+	TakeRefresh(ctx context.Context, refreshToken string) (*Token, error)
 	// Get finds a token by its ID (the admin API).
 	Get(ctx context.Context, id string) (*Token, error)
 	// Delete revokes a token and its refresh token, on every node;

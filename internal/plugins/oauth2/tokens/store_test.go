@@ -70,6 +70,45 @@ func testStore(t *testing.T, s Store) {
 
 	testList(t, s)
 	testCodes(t, s)
+	testTakeRefresh(t, s)
+}
+
+// testTakeRefresh: a refresh token is redeemed once, even by requests
+// presenting it at once, and its access token goes with it.
+func testTakeRefresh(t *testing.T, s Store) {
+	ctx := context.Background()
+	if err := s.Put(ctx, token("take-1", 3600), "take-access", "take-refresh"); err != nil {
+		t.Fatal(err)
+	}
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			got, err := s.TakeRefresh(ctx, "take-refresh")
+			if err != nil {
+				t.Error(err)
+			}
+			if got != nil {
+				if got.ID != "take-1" {
+					t.Errorf("took %+v", got)
+				}
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("refresh token taken %d times", wins.Load())
+	}
+	a, _ := s.ByAccess(ctx, "take-access")
+	r, _ := s.ByRefresh(ctx, "take-refresh")
+	g, _ := s.Get(ctx, "take-1")
+	if a != nil || r != nil || g != nil {
+		t.Fatalf("after TakeRefresh: %v %v %v", a, r, g)
+	}
+	if got, err := s.TakeRefresh(ctx, "nope"); got != nil || err != nil {
+		t.Fatalf("took an unknown refresh token: %v %v", got, err)
+	}
 }
 
 func testList(t *testing.T, s Store) {
@@ -118,12 +157,12 @@ func testList(t *testing.T, s Store) {
 
 func testCodes(t *testing.T, s Store) {
 	ctx := context.Background()
-	c := &Code{CredentialID: "cred", Scope: "email", RedirectURI: "https://app.test/cb", Challenge: "abc", ChallengeMethod: "S256"}
+	c := &Code{CredentialID: "cred", Scope: "email", Challenge: "abc", ChallengeMethod: "S256"}
 	if err := s.PutCode(ctx, "code-1", c, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.TakeCode(ctx, "code-1")
-	if err != nil || got == nil || got.RedirectURI != c.RedirectURI || got.Challenge != "abc" || got.ChallengeMethod != "S256" {
+	if err != nil || got == nil || got.Scope != "email" || got.Challenge != "abc" || got.ChallengeMethod != "S256" {
 		t.Fatalf("TakeCode: %+v %v", got, err)
 	}
 	if got, _ := s.TakeCode(ctx, "code-1"); got != nil {
