@@ -112,11 +112,18 @@ func TestLogoutMatch(t *testing.T) {
 	}
 }
 
+// TestStripCookies: hide_credentials removes the session's chunks, and
+// only them: the application's session_id and session_lang go upstream.
 func TestStripCookies(t *testing.T) {
-	h := http.Header{"Cookie": {"a=1; session=x; session_2=y", "session=z"}}
-	stripCookies(h, "session")
-	if strings.Join(h["Cookie"], "|") != "a=1" {
-		t.Fatalf("left %q", h["Cookie"])
+	in, _ := build(t, func(c *Config) { c.HideCredentials = true })
+	now := in.now().Unix()
+	d := &sessionData{created: now, issued: now, idToken: "e30.eyJzdWIiOiJhbGljZSJ9.c2ln"}
+	c := ctxFor("GET", "/", "Cookie", "a=1; "+sessionCookie(t, in, d)+"; session_id=app; session_lang=fr", "Cookie", "session_2=y")
+	if err := in.Access(c); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Req.Header["Cookie"], "|"); got != "a=1; session_id=app; session_lang=fr" {
+		t.Fatalf("left %q", got)
 	}
 }
 
