@@ -59,10 +59,13 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 		remember: c.Remember, rememberRolling: int64(c.RememberRollingTimeout), rememberAbsolute: int64(c.RememberAbsoluteTimeout),
 		logoutMethods: c.LogoutMethods, readBody: c.ReadBodyForLogout, audience: c.Audience,
 		requestHeaders: headerMask(c.RequestHeaders), responseHeaders: headerMask(c.ResponseHeaders),
-		attrs: cookie.Attrs{Path: c.CookiePath, Domain: deref(c.CookieDomain), SameSite: c.CookieSameSite,
-			Secure: c.CookieSecure, HTTPOnly: c.CookieHTTPOnly}.String(),
 		now: time.Now, release: release,
 	}
+	attrs := cookie.Attrs{Path: c.CookiePath, SameSite: c.CookieSameSite, Secure: c.CookieSecure, HTTPOnly: c.CookieHTTPOnly}
+	if c.CookieDomain != nil {
+		attrs.Domain = *c.CookieDomain
+	}
+	in.attrs = attrs.String()
 	in.life = cookie.NewLifetime(in.idling, in.rolling, in.absolute)
 	in.rememberLife = cookie.NewLifetime(0, in.rememberRolling, in.rememberAbsolute)
 	if c.LogoutQueryArg != nil {
@@ -76,13 +79,6 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 
 // Close gives back a generated secret.
 func (in *instance) Close() { in.release() }
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
 
 // reqState is what the access phase leaves for the header filter.
 type reqState struct {
