@@ -108,3 +108,30 @@ func TestSessionClaimsCached(t *testing.T) {
 		t.Fatalf("%d cached claims, want 2", n)
 	}
 }
+
+// TestIsCallback: the provider's redirect back is recognised at the
+// redirect_uri's path (parsed once, at load; a URI without a path is
+// "/"), or anywhere without one.
+func TestIsCallback(t *testing.T) {
+	for _, tc := range []struct {
+		redirect, target string
+		want             bool
+	}{
+		{"https://gw/cb", "/cb?state=s&code=c", true}, {"https://gw/cb", "/cb?state=s&error=e", true},
+		{"https://gw/cb", "/other?state=s&code=c", false}, {"https://gw/cb", "/cb?code=c", false},
+		{"https://gw", "/?state=s&code=c", true}, {"https://gw", "/x?state=s&code=c", false},
+		{"", "/x?state=s&code=c", true},
+	} {
+		in, err := build(t, func(c *Config) {
+			if tc.redirect != "" {
+				c.RedirectURI = tc.redirect
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := in.isCallback(ctxFor("GET", tc.target, "Cookie", "authorization=x").Req); got != tc.want {
+			t.Errorf("%q %s: %v", tc.redirect, tc.target, got)
+		}
+	}
+}

@@ -134,6 +134,9 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 	if in.redirectURI != "" {
 		u, _ := url.Parse(in.redirectURI) // validate checked it
 		in.redirectPath = u.EscapedPath()
+		if in.redirectPath == "" {
+			in.redirectPath = "/"
+		}
 	}
 	for _, n := range c.UpstreamHeadersNames {
 		in.headerNames = append(in.headerNames, http.CanonicalHeaderKey(n))
