@@ -104,6 +104,9 @@ func (in *instance) bearerAccess(c *plugin.Ctx, tok string) error {
 	if jwt && !in.bearer || !jwt && !in.introspection {
 		return in.unauthenticated(c, true)
 	}
+	if in.providerDown() {
+		return providerError(c)
+	}
 	// The check (discovery first, if the background one has not
 	// succeeded yet) is bounded by the verifier's timeout; the client's
 	// context ends the wait when the client goes.
@@ -113,6 +116,9 @@ func (in *instance) bearerAccess(c *plugin.Ctx, tok string) error {
 	case errors.Is(err, oidc.ErrInvalidToken):
 		return in.unauthenticated(c, true)
 	default:
+		if errors.Is(err, oidc.ErrNotReady) && c.Req.Context().Err() == nil {
+			in.discoveryFailed.Store(in.now().UnixNano())
+		}
 		return providerError(c)
 	}
 	if err := in.authorize(c, cl); err != nil {

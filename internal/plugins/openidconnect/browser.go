@@ -51,12 +51,18 @@ func (in *instance) oauth2Config(authURL, tokenURL, redirectURI string) *oauth2.
 }
 
 // metadata is the provider's metadata, discovered now when the
-// background discovery has not succeeded yet: the verifier shares one
-// attempt among the requests that wait and, after a failure, starts
-// another at most once a second (the others fail at once).
+// background discovery has not succeeded yet (the verifier shares one
+// attempt among the requests that wait), but not again for a while after
+// a failure.
 func (in *instance) metadata(ctx context.Context) (*oidc.Metadata, error) {
+	if in.providerDown() {
+		return nil, errProvider
+	}
 	if m := in.v.Discovered(ctx); m != nil {
 		return m, nil
+	}
+	if ctx.Err() == nil {
+		in.discoveryFailed.Store(in.now().UnixNano())
 	}
 	return nil, errProvider
 }

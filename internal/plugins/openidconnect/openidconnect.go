@@ -41,6 +41,12 @@ var (
 
 type instance struct {
 	v *oidc.Verifier
+	// discoveryFailed (Unix ns) is when a discovery a request waited for
+	// last failed. The verifier starts at most one attempt a second,
+	// counted from the attempt's start: after an attempt that took longer
+	// (timeout over 500 ms, two documents), each request would wait on
+	// the provider again.
+	discoveryFailed atomic.Int64
 	// idVerifier checks ID tokens (audience: the client id); made once
 	// discovery has found the key set.
 	idVerifier atomic.Pointer[gooidc.IDTokenVerifier]
@@ -260,6 +266,16 @@ func (in *instance) secureIndex(c *plugin.Ctx) int {
 
 // errProvider says the provider could not be reached or understood.
 var errProvider = errors.New("the identity provider is unavailable")
+
+// discoveryBackoff is how long requests fail at once after a discovery
+// failed (the background discovery keeps trying).
+const discoveryBackoff = 2 * time.Second
+
+// providerDown reports whether discovery has not succeeded and failed
+// within discoveryBackoff.
+func (in *instance) providerDown() bool {
+	return in.v.Metadata() == nil && in.now().UnixNano()-in.discoveryFailed.Load() < int64(discoveryBackoff)
+}
 
 // idTokens returns the ID token verifier, made on first use.
 func (in *instance) idTokens() (*gooidc.IDTokenVerifier, error) {
