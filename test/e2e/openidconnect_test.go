@@ -22,8 +22,9 @@ import (
 // browsers log in, APIs send bearer tokens (JWTs of client "api", opaque
 // ones of client "opaque", introspected by the gateway's client "web"),
 // with the user's claims as upstream headers; /idle has a 4 s idling
-// timeout; /fresh's client gets access tokens of 2 s, refreshed; /aud
-// requires tokens for audience "api".
+// timeout; /fresh's client gets access tokens of 2 s, refreshed; /strict
+// has a Strict session cookie and hides it; /aud requires tokens for
+// audience "api".
 const oidcConfig = `
 _format_version: "3.0"
 consumers:
@@ -74,6 +75,18 @@ services:
         scopes: [openid, offline_access]
         session_secret: e2e-session-secret
         session_cookie_name: fresh_session
+  - name: strict
+    paths: [/strict]
+    plugins:
+    - name: openid-connect
+      config:
+        issuer: %[2]s
+        client_id: web
+        client_secret: web-secret
+        redirect_uri: %[3]s/strict/callback
+        session_secret: e2e-session-secret
+        session_cookie_same_site: Strict
+        hide_credentials: true
   - name: aud
     paths: [/aud]
     plugins:
@@ -105,7 +118,7 @@ func startOIDCRig(t *testing.T) *oidcRig {
 	op := oidcop.Start(t, oidcop.Options{
 		Clients: []oidcop.Client{
 			{ID: "web", Secret: "web-secret", Introspect: true,
-				RedirectURIs:           []string{gwURL + "/app/callback", gwURL + "/idle/callback"},
+				RedirectURIs:           []string{gwURL + "/app/callback", gwURL + "/idle/callback", gwURL + "/strict/callback"},
 				PostLogoutRedirectURIs: []string{gwURL + "/app/bye"}},
 			{ID: "short", Secret: "short-secret", AccessTokenLifetime: 2 * time.Second,
 				RedirectURIs: []string{gwURL + "/fresh/callback"}},
@@ -333,5 +346,35 @@ func TestOpenIDConnectBearer(t *testing.T) {
 			t.Fatalf("token of the rotated key: %d", resp.StatusCode)
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// TestOpenIDConnectStrictSession: with a Strict session cookie the login
+// cookie is not Strict (a browser would leave it off the provider's
+// cross-site redirect back and log in forever), the login completes, and
+// hide_credentials keeps the session from the upstream but not the
+// application's own cookies.
+func TestOpenIDConnectStrictSession(t *testing.T) {
+	r := startOIDCRig(t)
+	c := newBrowser(t)
+	resp, _ := r.do(c, r.gw.URL+"/strict/x")
+	var authz *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "authorization" {
+			authz = ck
+		}
+	}
+	if authz == nil || authz.SameSite == http.SameSiteStrictMode || strings.Contains(resp.Header.Get("Set-Cookie"), "SameSite") {
+		t.Fatalf("authorization cookie %q", resp.Header["Set-Cookie"])
+	}
+	r.login(c, "/strict/x")
+	gwURL, _ := url.Parse(r.gw.URL)
+	c.Jar.SetCookies(gwURL, []*http.Cookie{{Name: "session_id", Value: "app"}})
+	resp, body := r.do(c, r.gw.URL+"/strict/x")
+	if resp.StatusCode != 200 {
+		t.Fatalf("with the session: %d %q", resp.StatusCode, body)
+	}
+	if got := first(gwtest.DecodeSeen(t, body).Header, "Cookie"); got != "session_id=app" {
+		t.Fatalf("upstream got cookies %q", got)
 	}
 }

@@ -44,10 +44,10 @@ func (c *Claims) HeaderValues() (subject, clientID, scope []string) {
 	return c.sub, c.cid, c.scope
 }
 
-// headerValue is s as a header value; a value a header cannot carry
+// HeaderValue is s as a header value; a value a header cannot carry
 // (control characters: a server's answer is not trusted to be one) is
 // left out rather than sent.
-func headerValue(s string) []string {
+func HeaderValue(s string) []string {
 	if s == "" {
 		return nil
 	}
@@ -147,7 +147,7 @@ func parseClaims(payload []byte) (*Claims, active, error) {
 		}
 	}
 	c.Scopes = strings.Fields(c.Scope)
-	c.sub, c.cid, c.scope = headerValue(c.Subject), headerValue(c.ClientID), headerValue(c.Scope)
+	c.sub, c.cid, c.scope = HeaderValue(c.Subject), HeaderValue(c.ClientID), HeaderValue(c.Scope)
 	switch a := raw["aud"].(type) {
 	case string:
 		c.Audience = []string{a}

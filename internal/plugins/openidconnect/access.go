@@ -15,10 +15,42 @@ type reqState struct {
 	setCookies []string
 }
 
-// Access authenticates the request: a bearer token, else the callback of
-// a login under way, else a logout, else a session cookie; without any, a
-// browser is sent to log in and an API client gets 401.
+// Access authenticates the request (authenticate). With anonymous set, a
+// request an earlier auth plugin authenticated is left alone (checked
+// first: its credentials may be that plugin's, not the provider's), and a
+// failure goes on as the anonymous consumer: plugin.RunAuth, Kong's
+// logical OR.
 func (in *instance) Access(c *plugin.Ctx) error {
+	if in.anonymous != "" && c.Credential != "" {
+		return nil
+	}
+	err := in.authenticate(c)
+	f, ok := err.(failure)
+	if !ok {
+		return err
+	}
+	if err := plugin.RunAuth(c, in.anonymous, f); err != nil {
+		return err
+	}
+	in.dropClaimHeaders(c.Req.Header)
+	return nil
+}
+
+// failure is the answer to a request that failed to authenticate (401,
+// the unauthorized redirect, 403), which the anonymous consumer replaces
+// when configured; the other answers (a login's redirects, a logout, the
+// provider's failure) stand.
+type failure struct{ exit *plugin.Exit }
+
+func (f failure) Error() string { return f.exit.Error() }
+
+// CheckCredentials makes the failure plugin.RunAuth's check.
+func (f failure) CheckCredentials(*plugin.Ctx) *plugin.Exit { return f.exit }
+
+// authenticate checks a bearer token, else the callback of a login under
+// way, else a logout, else a session cookie; without any, a browser is
+// sent to log in and an API client gets 401.
+func (in *instance) authenticate(c *plugin.Ctx) error {
 	if tok, ok := bearerToken(c.Req.Header); ok && (in.bearer || in.introspection) {
 		return in.bearerAccess(c, tok)
 	}
@@ -72,18 +104,22 @@ func (in *instance) bearerAccess(c *plugin.Ctx, tok string) error {
 	if jwt && !in.bearer || !jwt && !in.introspection {
 		return in.unauthenticated(c, true)
 	}
-	if _, err := in.ready(); err != nil {
-		return providerError()
+	if in.providerDown() {
+		return providerError(c)
 	}
-	// The check itself is bounded by the verifier's timeout; the
-	// client's context ends the wait when the client goes.
+	// The check (discovery first, if the background one has not
+	// succeeded yet) is bounded by the verifier's timeout; the client's
+	// context ends the wait when the client goes.
 	cl, err := in.v.Verify(c.Req.Context(), tok)
 	switch {
 	case err == nil:
 	case errors.Is(err, oidc.ErrInvalidToken):
 		return in.unauthenticated(c, true)
 	default:
-		return providerError()
+		if errors.Is(err, oidc.ErrNotReady) && c.Req.Context().Err() == nil {
+			in.discoveryFailed.Store(in.now().UnixNano())
+		}
+		return providerError(c)
 	}
 	if err := in.authorize(c, cl); err != nil {
 		return err
@@ -115,7 +151,7 @@ func (in *instance) authorize(c *plugin.Ctx, cl *oidc.Claims) error {
 	}
 	c.Claims = cl
 	for i, claim := range in.headerClaims {
-		if v, ok := cl.Claim(claim); ok && safeHeaderValue(v) {
+		if v, ok := cl.Claim(claim); ok && oidc.HeaderValue(v) != nil {
 			c.Req.Header[in.headerNames[i]] = []string{v}
 		} else {
 			delete(c.Req.Header, in.headerNames[i])
@@ -176,31 +212,24 @@ func (in *instance) findConsumer(c *plugin.Ctx, cl *oidc.Claims) (*plugin.Consum
 	return nil, false
 }
 
-// unauthenticated answers a request without valid credentials: the
-// anonymous consumer when configured; a browser (Accept: text/html) to
-// log in when authorization_code is on; else unauthorized_redirect_uri,
-// else 401 (RFC 6750: error="invalid_token" when a token was sent).
+// unauthenticated answers a request without valid credentials: a browser
+// (Accept: text/html) is sent to log in when authorization_code is on;
+// else a failure (the anonymous consumer when configured):
+// unauthorized_redirect_uri, else 401 (RFC 6750: error="invalid_token"
+// when a token was sent).
 func (in *instance) unauthenticated(c *plugin.Ctx, tokenSent bool) error {
 	if !tokenSent && in.authCode && wantsHTML(c.Req) {
 		return in.startLogin(c)
 	}
-	if in.anonymous != "" && c.Directory != nil {
-		if cons, ok := c.Directory.Consumer(in.anonymous); ok {
-			plugin.AuthenticateAnonymous(c, cons)
-			in.dropClaimHeaders(c.Req.Header)
-			return nil
-		}
-		return plugin.NewExit(http.StatusInternalServerError, "An unexpected error occurred")
-	}
 	if in.unauthorizedRedirect != "" {
-		return &plugin.Exit{Status: http.StatusFound, Body: []byte{}, Header: http.Header{"Location": {in.unauthorizedRedirect}}}
+		return failure{&plugin.Exit{Status: http.StatusFound, Body: []byte{}, Header: http.Header{"Location": {in.unauthorizedRedirect}}}}
 	}
 	challenge := "Bearer"
 	if tokenSent {
 		challenge = `Bearer error="invalid_token"`
 	}
-	return &plugin.Exit{Status: http.StatusUnauthorized, Message: in.unauthorizedMsg,
-		Header: http.Header{"Www-Authenticate": {challenge}}}
+	return failure{&plugin.Exit{Status: http.StatusUnauthorized, Message: in.unauthorizedMsg,
+		Header: http.Header{"Www-Authenticate": {challenge}}}}
 }
 
 func (in *instance) forbidden(errCode string) error {
@@ -208,7 +237,7 @@ func (in *instance) forbidden(errCode string) error {
 	if errCode != "" {
 		e.Header = http.Header{"Www-Authenticate": {`Bearer error="` + errCode + `"`}}
 	}
-	return e
+	return failure{e}
 }
 
 // wantsHTML reports whether the client is a browser navigating: a GET or
@@ -232,15 +261,4 @@ func anyIn(have, want []string) bool {
 		}
 	}
 	return false
-}
-
-// safeHeaderValue refuses control characters, which would split or end
-// the upstream request's header.
-func safeHeaderValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if b := v[i]; b < 0x20 && b != '\t' || b == 0x7f {
-			return false
-		}
-	}
-	return true
 }

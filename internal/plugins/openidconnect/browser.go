@@ -15,6 +15,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugin/cookie"
+	"github.com/turnpikegw/turnpike/internal/plugin/oidc"
 )
 
 // authzData is what the authorization cookie holds while a login is under
@@ -29,13 +30,9 @@ type authzData struct {
 // one loses its query (the cookie must stay one cookie).
 const maxOriginal = 2048
 
-func (a *authzData) fields() []*string {
-	return []*string{&a.state, &a.nonce, &a.verifier, &a.redirectURI, &a.original}
-}
-
 func (a *authzData) encode() []byte {
 	out := binary.BigEndian.AppendUint64(nil, uint64(a.created))
-	return appendStrings(out, a.fields())
+	return cookie.AppendStrings(out, a.state, a.nonce, a.verifier, a.redirectURI, a.original)
 }
 
 func (a *authzData) decode(b []byte) bool {
@@ -43,33 +40,7 @@ func (a *authzData) decode(b []byte) bool {
 		return false
 	}
 	a.created = int64(binary.BigEndian.Uint64(b))
-	return readStrings(b[8:], a.fields())
-}
-
-// appendStrings writes each string with its length (uint16).
-func appendStrings(out []byte, fields []*string) []byte {
-	for _, f := range fields {
-		out = binary.BigEndian.AppendUint16(out, uint16(len(*f)))
-		out = append(out, *f...)
-	}
-	return out
-}
-
-// readStrings reads what appendStrings wrote; false unless b is exactly
-// that.
-func readStrings(b []byte, fields []*string) bool {
-	for _, f := range fields {
-		if len(b) < 2 {
-			return false
-		}
-		l := int(binary.BigEndian.Uint16(b))
-		if len(b) < 2+l {
-			return false
-		}
-		*f = string(b[2 : 2+l])
-		b = b[2+l:]
-	}
-	return len(b) == 0
+	return cookie.ReadStrings(b[8:], &a.state, &a.nonce, &a.verifier, &a.redirectURI, &a.original)
 }
 
 func (in *instance) oauth2Config(authURL, tokenURL, redirectURI string) *oauth2.Config {
@@ -79,14 +50,34 @@ func (in *instance) oauth2Config(authURL, tokenURL, redirectURI string) *oauth2.
 	}
 }
 
+// metadata is the provider's metadata, discovered now when the
+// background discovery has not succeeded yet (the verifier shares one
+// attempt among the requests that wait), but not again for a while after
+// a failure.
+func (in *instance) metadata(ctx context.Context) (*oidc.Metadata, error) {
+	if in.providerDown() {
+		return nil, errProvider
+	}
+	if m := in.v.Discovered(ctx); m != nil {
+		return m, nil
+	}
+	if ctx.Err() == nil {
+		in.discoveryFailed.Store(in.now().UnixNano())
+	}
+	return nil, errProvider
+}
+
 // endpoints are the authorization and token endpoints: configured, else
 // discovered.
-func (in *instance) endpoints() (authURL, tokenURL string, err error) {
-	m, err := in.ready()
+func (in *instance) endpoints(ctx context.Context) (authURL, tokenURL string, err error) {
+	authURL, tokenURL = in.authURL, in.tokenURL
+	if authURL != "" && tokenURL != "" {
+		return authURL, tokenURL, nil
+	}
+	m, err := in.metadata(ctx)
 	if err != nil {
 		return "", "", err
 	}
-	authURL, tokenURL = in.authURL, in.tokenURL
 	if authURL == "" {
 		authURL = m.AuthorizationEndpoint
 	}
@@ -103,12 +94,12 @@ func (in *instance) endpoints() (authURL, tokenURL string, err error) {
 // (code flow with state, nonce and PKCE S256), remembering the login in
 // the authorization cookie.
 func (in *instance) startLogin(c *plugin.Ctx) error {
-	authURL, tokenURL, err := in.endpoints()
+	authURL, tokenURL, err := in.endpoints(c.Req.Context())
 	if err != nil {
-		return providerError()
+		return providerError(c)
 	}
 	a := authzData{
-		created: in.now().Unix(), state: randomString(24), nonce: randomString(24),
+		created: in.now().Unix(), state: cookie.RandomString(24), nonce: cookie.RandomString(24),
 		verifier: oauth2.GenerateVerifier(), redirectURI: in.redirectURI, original: originalURL(c.Req),
 	}
 	if a.redirectURI == "" {
@@ -124,7 +115,7 @@ func (in *instance) startLogin(c *plugin.Ctx) error {
 		a.original = "/"
 		sealed = in.authzSeal.Seal(a.encode())
 	}
-	set := in.authzName + "=" + sealed + in.cookieAttrsFor(c) + "; Max-Age=" + strconv.FormatInt(in.authzTTL, 10)
+	set := in.authzName + "=" + sealed + in.authzAttrs[in.secureIndex(c)] + "; Max-Age=" + strconv.FormatInt(in.authzTTL, 10)
 	return &plugin.Exit{Status: http.StatusFound, Body: []byte{},
 		Header: http.Header{"Location": {location}, "Set-Cookie": {set}, "Cache-Control": {"no-store"}}}
 }
@@ -153,10 +144,8 @@ func (in *instance) isCallback(r *http.Request) bool {
 	if !strings.Contains(q, "state=") || !strings.Contains(q, "code=") && !strings.Contains(q, "error=") {
 		return false
 	}
-	if in.redirectURI != "" {
-		if u, err := url.Parse(in.redirectURI); err == nil && u.EscapedPath() != r.URL.EscapedPath() {
-			return false
-		}
+	if in.redirectPath != "" && in.redirectPath != r.URL.EscapedPath() {
+		return false
 	}
 	_, ok := cookie.Get(r.Header, in.authzName)
 	return ok
@@ -168,7 +157,7 @@ func (in *instance) isCallback(r *http.Request) bool {
 // nonce); the session cookie is set and the browser sent back where it
 // was going. A login that does not check out is 401.
 func (in *instance) callback(c *plugin.Ctx) error {
-	clear := in.authzName + "=" + in.cookieAttrsFor(c) + cookie.Expired
+	clear := in.authzName + "=" + in.authzAttrs[in.secureIndex(c)] + cookie.Expired
 	fail := func(msg string) error {
 		in.log.Info("openid-connect: login refused", "reason", msg)
 		return &plugin.Exit{Status: http.StatusUnauthorized, Message: in.unauthorizedMsg,
@@ -187,13 +176,13 @@ func (in *instance) callback(c *plugin.Ctx) error {
 	if e := q.Get("error"); e != "" {
 		return fail("the provider answered " + e)
 	}
-	authURL, tokenURL, err := in.endpoints()
+	authURL, tokenURL, err := in.endpoints(c.Req.Context())
 	if err != nil {
-		return providerError()
+		return providerError(c)
 	}
 	idv, err := in.idTokens()
 	if err != nil {
-		return providerError()
+		return providerError(c)
 	}
 	ctx, cancel := context.WithTimeout(context.WithValue(c.Req.Context(), oauth2.HTTPClient, in.v.Client()), in.timeout)
 	defer cancel()
@@ -203,7 +192,7 @@ func (in *instance) callback(c *plugin.Ctx) error {
 		if errors.As(err, &re) {
 			return fail("code exchange refused: " + re.ErrorCode)
 		}
-		return providerError()
+		return providerError(c)
 	}
 	rawID, _ := tok.Extra("id_token").(string)
 	id, err := idv.Verify(ctx, rawID)

@@ -56,6 +56,7 @@ type Config struct {
 	SessionIdlingTimeout   float64 `yaml:"session_idling_timeout"`
 
 	AuthorizationCookieName     string  `yaml:"authorization_cookie_name"`
+	AuthorizationCookieSameSite string  `yaml:"authorization_cookie_same_site"`
 	AuthorizationRollingTimeout float64 `yaml:"authorization_rolling_timeout"`
 
 	LogoutURISuffix   *string  `yaml:"logout_uri_suffix"`
@@ -102,6 +103,7 @@ func (c *Config) SetDefaults() {
 	c.SessionAbsoluteTimeout = 86400
 	c.SessionIdlingTimeout = 900
 	c.AuthorizationCookieName = "authorization"
+	c.AuthorizationCookieSameSite = "Default"
 	c.AuthorizationRollingTimeout = 600
 	c.LogoutMethods = []string{"POST", "DELETE"}
 	c.UnauthorizedErrorMessage = "Unauthorized"
@@ -200,13 +202,13 @@ func (c *Config) checkMethods(s settings, add func(path, msg string)) {
 		add("upstream_headers_names", "must have as many entries as upstream_headers_claims")
 	}
 	for i, n := range c.UpstreamHeadersNames {
-		if !validHeaderName(n) {
+		if !plugin.ValidHeaderName(n) {
 			add("upstream_headers_names["+strconv.Itoa(i)+"]", "bad header name '"+n+"', allowed characters are A-Z, a-z, 0-9, '_', and '-'")
 		}
 	}
 	if h := c.UpstreamAccessTokenHeader; h != nil {
 		name, _, _ := strings.Cut(*h, ":")
-		if !validHeaderName(name) {
+		if !plugin.ValidHeaderName(name) {
 			add("upstream_access_token_header", "bad header name '"+name+"', allowed characters are A-Z, a-z, 0-9, '_', and '-'")
 		}
 	}
@@ -228,8 +230,12 @@ func (c *Config) checkSession(add func(path, msg string)) {
 	if c.SessionCookieName == c.AuthorizationCookieName {
 		add("authorization_cookie_name", "must differ from session_cookie_name")
 	}
-	if !contains(sameSites, c.SessionCookieSameSite) {
-		add("session_cookie_same_site", "expected one of: "+strings.Join(sameSites, ", "))
+	for _, f := range []struct{ path, v string }{
+		{"session_cookie_same_site", c.SessionCookieSameSite}, {"authorization_cookie_same_site", c.AuthorizationCookieSameSite},
+	} {
+		if !contains(sameSites, f.v) {
+			add(f.path, "expected one of: "+strings.Join(sameSites, ", "))
+		}
 	}
 	for _, t := range []struct {
 		path string
@@ -302,19 +308,6 @@ func (c *Config) has(method string) bool { return contains(c.AuthMethods, method
 func absoluteURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
-}
-
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 func contains(list []string, v string) bool {

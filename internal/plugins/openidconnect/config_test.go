@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugin/cookie"
 )
 
 func build(t testing.TB, mod func(*Config)) (*instance, error) {
@@ -31,10 +32,11 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if in.clientID != "web" || in.clientSecret != "s" || in.sessionName != "session" || in.authzName != "authorization" ||
-		in.idling != 900 || in.rolling != 3600 || in.absolute != 86400 || in.tokenHeader != "Authorization" ||
+		in.life != cookie.NewLifetime(900, 3600, 86400) || in.tokenHeader != "Authorization" ||
 		in.tokenPrefix != "Bearer " || !in.authCode || !in.bearer || !in.introspection || !in.session ||
 		strings.Join(in.scopes, " ") != "openid" || strings.Join(in.consumerBy, ",") != "username,custom_id" ||
-		in.attrs != "; Path=/; SameSite=Lax; HttpOnly" || in.unauthorizedMsg != "Unauthorized" {
+		in.sessionAttrs != [2]string{"; Path=/; SameSite=Lax; HttpOnly", "; Path=/; SameSite=Lax; Secure; HttpOnly"} ||
+		in.authzAttrs != [2]string{"; Path=/; HttpOnly", "; Path=/; Secure; HttpOnly"} || in.unauthorizedMsg != "Unauthorized" {
 		t.Fatalf("defaults: %+v", in)
 	}
 }
@@ -53,6 +55,7 @@ func TestConfigAccepted(t *testing.T) {
 		},
 		"consumer by":           func(c *Config) { c.ConsumerClaim, c.ConsumerBy = []string{"sub"}, []string{"id", "custom_id"} },
 		"no access token upstr": func(c *Config) { c.UpstreamAccessTokenHeader = nil },
+		"strict cookies":        func(c *Config) { c.SessionCookieSameSite, c.AuthorizationCookieSameSite = "Strict", "Lax" },
 	} {
 		if _, err := build(t, mod); err != nil {
 			t.Errorf("%s: refused: %v", name, err)
@@ -83,6 +86,7 @@ func TestConfigRefused(t *testing.T) {
 		{func(c *Config) { c.SessionCookieName = "a;b" }, "session_cookie_name", "must be non-empty"},
 		{func(c *Config) { c.AuthorizationCookieName = "session" }, "authorization_cookie_name", "must differ"},
 		{func(c *Config) { c.SessionCookieSameSite = "lax" }, "session_cookie_same_site", "expected one of: Strict, Lax, None, Default"},
+		{func(c *Config) { c.AuthorizationCookieSameSite = "" }, "authorization_cookie_same_site", "expected one of: Strict, Lax, None, Default"},
 		{func(c *Config) { c.SessionIdlingTimeout = -1 }, "session_idling_timeout", "at least 0"},
 		{func(c *Config) { c.SessionAbsoluteTimeout = 0.5 }, "session_absolute_timeout", "0 (off) or at least 1 second"},
 		{func(c *Config) { c.AuthorizationRollingTimeout = 0 }, "authorization_rolling_timeout", "at least 1"},

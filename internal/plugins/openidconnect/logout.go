@@ -35,15 +35,17 @@ func (in *instance) isLogout(c *plugin.Ctx) bool {
 // else to logout_redirect_uri, else answered 200.
 func (in *instance) logout(c *plugin.Ctx, d *sessionData) error {
 	h := http.Header{"Cache-Control": {"no-store"}}
-	cookie.ClearChunked(h, c.Req.Header, in.sessionName, in.cookieAttrsFor(c))
+	cookie.ClearChunked(h, c.Req.Header, in.sessionName, in.sessionAttrs[in.secureIndex(c)])
 	location := in.logoutRedirect
 	if d != nil {
 		if in.logoutRevoke {
 			in.revoke(c, d)
 		}
 		endSession := in.endSessionURL
-		if m, err := in.ready(); endSession == "" && err == nil {
-			endSession = m.EndSessionEndpoint
+		if endSession == "" {
+			if m, err := in.metadata(c.Req.Context()); err == nil {
+				endSession = m.EndSessionEndpoint
+			}
 		}
 		if endSession != "" {
 			q := url.Values{"id_token_hint": {d.idToken}}
@@ -71,8 +73,10 @@ func (in *instance) logout(c *plugin.Ctx, d *sessionData) error {
 // tokens (RFC 7009); failures are logged, the logout goes on.
 func (in *instance) revoke(c *plugin.Ctx, d *sessionData) {
 	endpoint := in.revocationURL
-	if m, err := in.ready(); endpoint == "" && err == nil {
-		endpoint = m.RevocationEndpoint
+	if endpoint == "" {
+		if m, err := in.metadata(c.Req.Context()); err == nil {
+			endpoint = m.RevocationEndpoint
+		}
 	}
 	if endpoint == "" {
 		return

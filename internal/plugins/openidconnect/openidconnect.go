@@ -2,17 +2,16 @@ package openidconnect
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
+	"github.com/maypok86/otter/v2"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -41,19 +40,24 @@ var (
 )
 
 type instance struct {
-	v         *oidc.Verifier
-	discovery singleflight.Group
-	// discoveryFailedUntil (Unix ns) is when a request may try discovery
-	// again after a failure.
-	discoveryFailedUntil atomic.Int64
+	v *oidc.Verifier
+	// discoveryFailed (Unix ns) is when a discovery a request waited for
+	// last failed. The verifier starts at most one attempt a second,
+	// counted from the attempt's start: after an attempt that took longer
+	// (timeout over 500 ms, two documents), each request would wait on
+	// the provider again.
+	discoveryFailed atomic.Int64
 	// idVerifier checks ID tokens (audience: the client id); made once
 	// discovery has found the key set.
 	idVerifier atomic.Pointer[gooidc.IDTokenVerifier]
 
 	clientID, clientSecret, redirectURI string
-	scopes, audienceParam               []string
-	authCode, bearer, introspection     bool
-	session, refresh                    bool
+	// redirectPath is redirect_uri's path, where the provider's redirect
+	// back is expected ("": anywhere).
+	redirectPath                    string
+	scopes, audienceParam           []string
+	authCode, bearer, introspection bool
+	session, refresh                bool
 
 	audienceRequired []string
 	scopesRequired   [][]string
@@ -71,12 +75,22 @@ type instance struct {
 
 	sessionSeal, authzSeal *cookie.Sealer
 	sessionName, authzName string
-	// attrs are the cookies' attributes after the value, but Secure,
-	// which secure says (nil: when the client's scheme is https).
-	attrs                     string
-	secure                    *bool
-	idling, rolling, absolute int64
-	authzTTL                  int64
+	// sessionAttrs and authzAttrs are the cookies' attributes after the
+	// value, without and with Secure, which secure picks (nil: Secure
+	// when the client's scheme is https).
+	sessionAttrs, authzAttrs [2]string
+	secure                   *bool
+	life                     cookie.Lifetime
+	authzTTL                 int64
+	// claims caches the parsed claims of sessions' ID tokens: a session
+	// request otherwise parses the token's JSON every time.
+	claims *otter.Cache[claimsKey, *oidc.Claims]
+	// refreshes shares one token refresh among the requests of a session
+	// that carry one refresh token; refreshed keeps its result a while for
+	// the requests that come after it with the old cookie (a rotating
+	// refresh token works once).
+	refreshes singleflight.Group
+	refreshed *otter.Cache[string, *refreshResult]
 
 	logoutSuffix, logoutQuery string
 	logoutMethods             []string
@@ -110,8 +124,8 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 		consumerBy: c.ConsumerBy, consumerOptional: c.ConsumerOptional,
 		headerClaims:    c.UpstreamHeadersClaims,
 		hideCredentials: c.HideCredentials, sessionName: c.SessionCookieName, authzName: c.AuthorizationCookieName,
-		secure: c.SessionCookieSecure, idling: int64(c.SessionIdlingTimeout), rolling: int64(c.SessionRollingTimeout),
-		absolute: int64(c.SessionAbsoluteTimeout), authzTTL: int64(c.AuthorizationRollingTimeout),
+		secure: c.SessionCookieSecure, authzTTL: int64(c.AuthorizationRollingTimeout),
+		life:          cookie.NewLifetime(int64(c.SessionIdlingTimeout), int64(c.SessionRollingTimeout), int64(c.SessionAbsoluteTimeout)),
 		logoutMethods: c.LogoutMethods, logoutRevoke: c.LogoutRevoke,
 		unauthorizedMsg: c.UnauthorizedErrorMessage, forbiddenMsg: c.ForbiddenErrorMessage,
 		timeout: time.Duration(c.Timeout) * time.Millisecond, leeway: time.Duration(c.Leeway * float64(time.Second)),
@@ -123,6 +137,13 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 	in.clientID, in.clientSecret = first(s.clientIDs), first(s.clientSecrets)
 	in.redirectURI, in.logoutRedirect = first(s.redirectURIs), first(s.logoutRedirectURIs)
 	in.unauthorizedRedirect = first(s.unauthorizedRedirectURIs)
+	if in.redirectURI != "" {
+		u, _ := url.Parse(in.redirectURI) // validate checked it
+		in.redirectPath = u.EscapedPath()
+		if in.redirectPath == "" {
+			in.redirectPath = "/"
+		}
+	}
 	for _, n := range c.UpstreamHeadersNames {
 		in.headerNames = append(in.headerNames, http.CanonicalHeaderKey(n))
 	}
@@ -157,10 +178,11 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 			*e.dst = *e.v
 		}
 	}
-	in.attrs = cookieAttrs(c)
+	in.cookieAttrs(c)
 	if err := in.sealers(c, env); err != nil {
 		return nil, err
 	}
+	in.caches()
 	issuer := strings.TrimSuffix(strings.TrimSuffix(c.Issuer, "/.well-known/openid-configuration"), "/")
 	opts := oidc.Options{
 		Issuer: issuer, ClientID: in.clientID, ClientSecret: in.clientSecret,
@@ -178,7 +200,7 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 // session_secret (or a random secret per node, kept across reloads, as
 // Kong draws one), bound to the issuer and client.
 func (in *instance) sealers(c *Config, env plugin.Env) error {
-	secret, release := secretFor(c.SessionSecret, env)
+	secret, release := cookie.Secret(deref(c.SessionSecret), env, name)
 	bind := "\x00" + c.Issuer + "\x00" + in.clientID
 	var err error
 	in.sessionSeal, err = cookie.NewSealer(secret, "turnpike openid-connect session v1", in.sessionName+bind,
@@ -211,85 +233,48 @@ func first(l []string) string {
 	return l[0]
 }
 
-func secretFor(configured *string, env plugin.Env) (string, func()) {
-	if configured != nil {
-		return *configured, func() {}
+func deref(s *string) string {
+	if s == nil {
+		return ""
 	}
-	if env.Store == nil || env.Store.Shared == nil {
-		return randomString(32), func() {}
-	}
-	v, release := env.Store.Shared.Acquire("openid-connect-secret\x00"+env.PluginID, func() io.Closer {
-		return generated(randomString(32))
-	})
-	return string(v.(generated)), release
+	return *s
 }
 
-type generated string
-
-func (generated) Close() error { return nil }
-
-func randomString(n int) string {
-	b := make([]byte, n)
-	rand.Read(b) // never fails: it crashes the process instead
-	return base64.RawURLEncoding.EncodeToString(b)
+// cookieAttrs prepares the cookies' attributes. The authorization cookie
+// has its own SameSite (Kong's authorization_cookie_same_site): it must
+// come back on the provider's cross-site redirect, which a Strict
+// session cookie does not.
+func (in *instance) cookieAttrs(c *Config) {
+	a := cookie.Attrs{Path: c.SessionCookiePath, Domain: deref(c.SessionCookieDomain),
+		SameSite: c.SessionCookieSameSite, HTTPOnly: c.SessionCookieHTTPOnly}
+	authz := a
+	authz.SameSite = c.AuthorizationCookieSameSite
+	for i, secure := range []bool{false, true} {
+		a.Secure, authz.Secure = secure, secure
+		in.sessionAttrs[i], in.authzAttrs[i] = a.String(), authz.String()
+	}
 }
 
-// cookieAttrs are the attributes after a cookie's value, but Secure.
-func cookieAttrs(c *Config) string {
-	a := "; Path=" + c.SessionCookiePath
-	if c.SessionCookieDomain != nil {
-		a += "; Domain=" + *c.SessionCookieDomain
-	}
-	if c.SessionCookieSameSite != "Default" {
-		a += "; SameSite=" + c.SessionCookieSameSite
-	}
-	if c.SessionCookieHTTPOnly {
-		a += "; HttpOnly"
-	}
-	return a
-}
-
-// cookieAttrsFor adds Secure when configured, or when not configured and
-// the client came over https.
-func (in *instance) cookieAttrsFor(c *plugin.Ctx) string {
+// secureIndex picks the attributes with Secure when configured, or when
+// not configured and the client came over https.
+func (in *instance) secureIndex(c *plugin.Ctx) int {
 	if in.secure != nil && *in.secure || in.secure == nil && c.Scheme == "https" {
-		return in.attrs + "; Secure"
+		return 1
 	}
-	return in.attrs
+	return 0
 }
-
-// discoveryBackoff is how long requests fail fast after discovery failed.
-const discoveryBackoff = 2 * time.Second
 
 // errProvider says the provider could not be reached or understood.
 var errProvider = errors.New("the identity provider is unavailable")
 
-// ready makes sure the provider is discovered (once; concurrent requests
-// share one attempt, bounded by the timeout) and returns its metadata.
-func (in *instance) ready() (*oidc.Metadata, error) {
-	if m := in.v.Metadata(); m != nil {
-		return m, nil
-	}
-	// After a failure requests fail fast for a while (the verifier's
-	// background discovery keeps trying) instead of each wave waiting a
-	// timeout on a provider that is down.
-	if in.now().UnixNano() < in.discoveryFailedUntil.Load() {
-		return nil, errProvider
-	}
-	_, err, _ := in.discovery.Do("", func() (any, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), in.timeout)
-		defer cancel()
-		err := in.v.Discover(ctx)
-		if err != nil {
-			in.discoveryFailedUntil.Store(in.now().Add(discoveryBackoff).UnixNano())
-			in.log.Warn("openid-connect: discovery failed", "error", err.Error())
-		}
-		return nil, err
-	})
-	if err != nil {
-		return nil, errProvider
-	}
-	return in.v.Metadata(), nil
+// discoveryBackoff is how long requests fail at once after a discovery
+// failed (the background discovery keeps trying).
+const discoveryBackoff = 2 * time.Second
+
+// providerDown reports whether discovery has not succeeded and failed
+// within discoveryBackoff.
+func (in *instance) providerDown() bool {
+	return in.v.Metadata() == nil && in.now().UnixNano()-in.discoveryFailed.Load() < int64(discoveryBackoff)
 }
 
 // idTokens returns the ID token verifier, made on first use.
@@ -309,7 +294,16 @@ func (in *instance) idTokens() (*gooidc.IDTokenVerifier, error) {
 	return v, nil
 }
 
-// providerError answers a request the provider could not serve.
-func providerError() error {
+// providerError answers a request the provider could not serve: 502,
+// but for a client that left while it waited, whom nobody answers and
+// who is no provider failure (499, as nginx logs it).
+func providerError(c *plugin.Ctx) error {
+	if c.Req.Context().Err() != nil {
+		return &plugin.Exit{Status: statusClientClosed, Body: []byte{}}
+	}
 	return plugin.NewExit(http.StatusBadGateway, "An invalid response was received from the identity provider")
 }
+
+// statusClientClosed is nginx's status for a request whose client closed
+// the connection before the answer.
+const statusClientClosed = 499

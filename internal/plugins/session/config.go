@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugin/cookie"
 )
 
 // Config mirrors Kong's session schema, with its deprecated shorthand
@@ -48,7 +49,7 @@ type Config struct {
 }
 
 // SetDefaults applies Kong's defaults. Kong's default secret is drawn at
-// random when its schema loads; here New draws it (see secretFor).
+// random when its schema loads; here New draws it (cookie.Secret).
 func (c *Config) SetDefaults() {
 	c.Storage = "cookie"
 	c.Audience = "default"
@@ -171,11 +172,14 @@ func (c *Config) validate() plugin.Errors {
 	for _, f := range []struct{ path, v string }{
 		{"cookie_name", c.CookieName}, {"remember_cookie_name", c.RememberCookieName}, {"cookie_path", c.CookiePath},
 	} {
-		if strings.ContainsAny(f.v, ";,= \t\r\n\"") {
+		switch {
+		case f.v == "":
+			add(f.path, "length must be at least 1")
+		case !cookie.ValidName(f.v):
 			add(f.path, "must not contain ';', ',', '=', quotes or white space")
 		}
 	}
-	if c.CookieDomain != nil && strings.ContainsAny(*c.CookieDomain, ";,= \t\r\n\"") {
+	if c.CookieDomain != nil && !cookie.ValidName(*c.CookieDomain) {
 		add("cookie_domain", "must not contain ';', ',', '=', quotes or white space")
 	}
 	return errs

@@ -53,11 +53,7 @@ func (s *sealer) seal(d *data) string {
 		plain[16] = 1
 	}
 	copy(plain[17:], d.id[:])
-	for _, v := range []string{d.consumerID, d.credentialID, d.subject} {
-		plain = binary.BigEndian.AppendUint16(plain, uint16(len(v)))
-		plain = append(plain, v...)
-	}
-	return s.c.Seal(plain)
+	return s.c.Seal(cookie.AppendStrings(plain, d.consumerID, d.credentialID, d.subject))
 }
 
 // open decrypts a cookie value; ok is false for anything this sealer did
@@ -71,17 +67,8 @@ func (s *sealer) open(v string) (d data, ok bool) {
 	d.issued = int64(binary.BigEndian.Uint64(plain[8:]))
 	d.remember = plain[16] == 1
 	copy(d.id[:], plain[17:fixedSize])
-	rest := plain[fixedSize:]
-	for _, dst := range []*string{&d.consumerID, &d.credentialID, &d.subject} {
-		if len(rest) < 2 {
-			return data{}, false
-		}
-		l := int(binary.BigEndian.Uint16(rest))
-		if len(rest) < 2+l {
-			return data{}, false
-		}
-		*dst = string(rest[2 : 2+l])
-		rest = rest[2+l:]
+	if !cookie.ReadStrings(plain[fixedSize:], &d.consumerID, &d.credentialID, &d.subject) {
+		return data{}, false
 	}
-	return d, len(rest) == 0
+	return d, true
 }

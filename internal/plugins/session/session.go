@@ -2,8 +2,6 @@ package session
 
 import (
 	"crypto/rand"
-	"encoding/base64"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -37,6 +35,7 @@ type instance struct {
 	audience                          string
 	requestHeaders, responseHeaders   uint8
 	attrs                             string // "; Path=/; SameSite=Strict; Secure; HttpOnly"
+	life, rememberLife                cookie.Lifetime
 	now                               func() time.Time
 	release                           func()
 }
@@ -48,7 +47,7 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 	if errs := c.validate(); len(errs) > 0 {
 		return nil, errs
 	}
-	secret, release := secretFor(c.Secret, env)
+	secret, release := cookie.Secret(c.Secret, env, "session")
 	s, err := newSealer(secret, c.Audience, c.CookieName)
 	if err != nil {
 		release()
@@ -60,8 +59,15 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 		remember: c.Remember, rememberRolling: int64(c.RememberRollingTimeout), rememberAbsolute: int64(c.RememberAbsoluteTimeout),
 		logoutMethods: c.LogoutMethods, readBody: c.ReadBodyForLogout, audience: c.Audience,
 		requestHeaders: headerMask(c.RequestHeaders), responseHeaders: headerMask(c.ResponseHeaders),
-		attrs: cookieAttrs(c), now: time.Now, release: release,
+		now: time.Now, release: release,
 	}
+	attrs := cookie.Attrs{Path: c.CookiePath, SameSite: c.CookieSameSite, Secure: c.CookieSecure, HTTPOnly: c.CookieHTTPOnly}
+	if c.CookieDomain != nil {
+		attrs.Domain = *c.CookieDomain
+	}
+	in.attrs = attrs.String()
+	in.life = cookie.NewLifetime(in.idling, in.rolling, in.absolute)
+	in.rememberLife = cookie.NewLifetime(0, in.rememberRolling, in.rememberAbsolute)
 	if c.LogoutQueryArg != nil {
 		in.logoutQuery = *c.LogoutQueryArg
 	}
@@ -73,50 +79,6 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 
 // Close gives back a generated secret.
 func (in *instance) Close() { in.release() }
-
-// secretFor is the configured secret or, as Kong draws one when its schema
-// loads, a random one per node, shared by this plugin entry's instances
-// across reloads (a reload that rebuilds the entry keeps its sessions).
-func secretFor(configured string, env plugin.Env) (string, func()) {
-	if configured != "" {
-		return configured, func() {}
-	}
-	if env.Store == nil || env.Store.Shared == nil {
-		return randomKey(), func() {}
-	}
-	v, release := env.Store.Shared.Acquire("session-secret\x00"+env.PluginID, func() io.Closer {
-		return generated(randomKey())
-	})
-	return string(v.(generated)), release
-}
-
-type generated string
-
-func (generated) Close() error { return nil }
-
-func randomKey() string {
-	var b [32]byte
-	rand.Read(b[:]) // never fails: it crashes the process instead
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// cookieAttrs are the attributes after the value, in Kong's order.
-func cookieAttrs(c *Config) string {
-	a := "; Path=" + c.CookiePath
-	if c.CookieDomain != nil {
-		a += "; Domain=" + *c.CookieDomain
-	}
-	if c.CookieSameSite != "Default" {
-		a += "; SameSite=" + c.CookieSameSite
-	}
-	if c.CookieSecure {
-		a += "; Secure"
-	}
-	if c.CookieHTTPOnly {
-		a += "; HttpOnly"
-	}
-	return a
-}
 
 // reqState is what the access phase leaves for the header filter.
 type reqState struct {
@@ -154,7 +116,7 @@ func (in *instance) Access(c *plugin.Ctx) error {
 		return nil
 	}
 	st.open = true
-	st.renew = d.remember || now-d.issued >= in.renewAfter(d.remember)
+	st.renew = d.remember || in.life.RenewDue(d.issued, now)
 	plugin.Authenticate(c, &plugin.Credential{ID: d.credentialID, Consumer: consumer})
 	delete(c.Req.Header, "X-Authenticated-Groups")
 	in.setHeaders(c.Req.Header, in.requestHeaders, &d, now)
@@ -184,39 +146,12 @@ func (in *instance) openCookie(r *http.Request) (d data, now int64, ok bool) {
 	return data{}, 0, false
 }
 
-// valid checks the cookie's times: issued neither in the future (beyond a
-// minute of clock difference between nodes) nor before the session began,
-// and every timeout that is on (not 0) still running.
+// valid checks the cookie's times against its kind's timeouts.
 func (in *instance) valid(d *data, now int64) bool {
-	if d.issued > now+60 || d.created > d.issued {
-		return false
-	}
-	idling, rolling, absolute := in.idling, in.rolling, in.absolute
 	if d.remember {
-		idling, rolling, absolute = 0, in.rememberRolling, in.rememberAbsolute
+		return in.rememberLife.Valid(d.created, d.issued, now)
 	}
-	return (idling == 0 || now < d.issued+idling) &&
-		(rolling == 0 || now < d.issued+rolling) &&
-		(absolute == 0 || now < d.created+absolute)
-}
-
-// renewAfter is how long a cookie is used before it is issued again: a
-// quarter of its shortest window that is on, so that a session in use
-// stays within its idling and rolling timeouts.
-func (in *instance) renewAfter(remember bool) int64 {
-	w := int64(0)
-	for _, t := range []int64{in.idling, in.rolling} {
-		if remember {
-			t = in.rememberRolling
-		}
-		if t > 0 && (w == 0 || t < w) {
-			w = t
-		}
-	}
-	if w == 0 {
-		return 1<<62 - 1
-	}
-	return w / 4
+	return in.life.Valid(d.created, d.issued, now)
 }
 
 // HeaderFilter issues the cookies: for a consumer an auth plugin
