@@ -46,5 +46,5 @@ func (m *consumerMap) find(c *plugin.Ctx, claims *oidc.Claims) (*plugin.Consumer
 			}
 		}
 	}
-	return nil, oauthError(http.StatusForbidden, nil, "access_denied", msgNoConsumer)
+	return nil, ErrorExit(http.StatusForbidden, nil, "access_denied", msgNoConsumer)
 }

@@ -75,9 +75,9 @@ func New(c *Config, com Common, env plugin.Env) (plugin.Instance, error) {
 	if com.Realm != nil {
 		realm = *com.Realm
 	}
-	in.wwwMissing = wwwAuthenticate(realm, "", "", "")
-	in.wwwInvalid = wwwAuthenticate(realm, "invalid_token", msgInvalid, "")
-	in.wwwScope = wwwAuthenticate(realm, "insufficient_scope", msgScope, strings.Join(com.Scopes, " "))
+	in.wwwMissing = WWWAuthenticate(realm, "", "", "")
+	in.wwwInvalid = WWWAuthenticate(realm, "invalid_token", msgInvalid, "")
+	in.wwwScope = WWWAuthenticate(realm, "insufficient_scope", msgScope, strings.Join(com.Scopes, " "))
 	in.relay = relay{v: in.v, tokenEndpoint: c.TokenEndpoint, revocationEndpoint: c.RevocationEndpoint,
 		revokeMethod: c.RevokeTokenMethod, allowed: c.AllowedTokenMethods, acceptHTTP: com.AcceptHTTPIfAlreadyTerminated}
 	in.login = newLogin(c, com.Scopes)
@@ -122,10 +122,10 @@ func (in *instance) CheckCredentials(c *plugin.Ctx) *plugin.Exit {
 	case errors.Is(err, oidc.ErrInvalidToken):
 		return in.unauthorized(in.wwwInvalid, errInvalidToken, msgInvalid)
 	case err != nil:
-		return oauthError(http.StatusServiceUnavailable, nil, errUnavailable, msgUnavailable)
+		return ErrorExit(http.StatusServiceUnavailable, nil, errUnavailable, msgUnavailable)
 	}
 	if in.mandatory && !hasOne(claims, in.scopes) {
-		return oauthError(http.StatusForbidden, http.Header{"Www-Authenticate": {in.wwwScope}}, errScope, msgScope)
+		return ErrorExit(http.StatusForbidden, http.Header{"Www-Authenticate": {in.wwwScope}}, errScope, msgScope)
 	}
 	consumer, e := in.consumers.find(c, claims)
 	if e != nil {

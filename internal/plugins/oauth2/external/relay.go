@@ -69,14 +69,14 @@ func (r *relay) token(c *plugin.Ctx, endpoint string) *plugin.Exit {
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return oauthError(http.StatusBadRequest, nil, errInvalidRequest, "The request body is not a valid form")
+		return ErrorExit(http.StatusBadRequest, nil, errInvalidRequest, "The request body is not a valid form")
 	}
 	grant := form.Get("grant_type")
 	switch {
 	case grant == "":
-		return oauthError(http.StatusBadRequest, nil, errInvalidRequest, "Missing grant_type parameter")
+		return ErrorExit(http.StatusBadRequest, nil, errInvalidRequest, "Missing grant_type parameter")
 	case !slices.Contains(r.allowed, grant):
-		return oauthError(http.StatusBadRequest, nil, errGrant, "The grant type "+strings.ToValidUTF8(grant, "")+" is not allowed")
+		return ErrorExit(http.StatusBadRequest, nil, errGrant, "The grant type "+strings.ToValidUTF8(grant, "")+" is not allowed")
 	}
 	return r.call(c, http.MethodPost, endpoint, body)
 }
@@ -96,15 +96,15 @@ func (r *relay) revoke(c *plugin.Ctx, endpoint string) *plugin.Exit {
 func (r *relay) readForm(c *plugin.Ctx, endpoint string) ([]byte, *plugin.Exit) {
 	if c.Req.Method != http.MethodPost {
 		desc := "The HTTP method " + c.Req.Method + " is invalid for the " + endpoint + " endpoint"
-		return nil, oauthError(http.StatusMethodNotAllowed,
-			http.Header{"Www-Authenticate": {wwwAuthenticate("", errMethod, desc, "")}}, errMethod, desc)
+		return nil, ErrorExit(http.StatusMethodNotAllowed,
+			http.Header{"Www-Authenticate": {WWWAuthenticate("", errMethod, desc, "")}}, errMethod, desc)
 	}
 	if ok, msg := IsHTTPS(c, r.acceptHTTP); !ok {
-		return nil, oauthError(http.StatusBadRequest, http.Header{"Cache-Control": {"no-store"}, "Pragma": {"no-cache"}},
+		return nil, ErrorExit(http.StatusBadRequest, http.Header{"Cache-Control": {"no-store"}, "Pragma": {"no-cache"}},
 			"access_denied", msg)
 	}
 	if mt, _, _ := mime.ParseMediaType(c.Req.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
-		return nil, oauthError(http.StatusBadRequest, nil, errInvalidRequest, "The request body must be application/x-www-form-urlencoded")
+		return nil, ErrorExit(http.StatusBadRequest, nil, errInvalidRequest, "The request body must be application/x-www-form-urlencoded")
 	}
 	if c.Req.Body == nil {
 		return nil, nil
@@ -112,9 +112,9 @@ func (r *relay) readForm(c *plugin.Ctx, endpoint string) ([]byte, *plugin.Exit) 
 	body, err := io.ReadAll(io.LimitReader(c.Req.Body, maxRelayBody+1))
 	switch {
 	case err != nil:
-		return nil, oauthError(http.StatusBadRequest, nil, errInvalidRequest, "The request body could not be read")
+		return nil, ErrorExit(http.StatusBadRequest, nil, errInvalidRequest, "The request body could not be read")
 	case len(body) > maxRelayBody:
-		return nil, oauthError(http.StatusRequestEntityTooLarge, nil, errInvalidRequest, "The request body is too large")
+		return nil, ErrorExit(http.StatusRequestEntityTooLarge, nil, errInvalidRequest, "The request body is too large")
 	}
 	return body, nil
 }
@@ -128,7 +128,7 @@ var relayedHeaders = []string{"Authorization", "Accept", "Dpop"}
 func (r *relay) call(c *plugin.Ctx, method, endpoint string, body []byte) *plugin.Exit {
 	req, err := http.NewRequestWithContext(c.Req.Context(), method, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return oauthError(http.StatusInternalServerError, nil, errServer, msgRelayFailed)
+		return ErrorExit(http.StatusInternalServerError, nil, errServer, msgRelayFailed)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	for _, k := range relayedHeaders {
@@ -138,12 +138,12 @@ func (r *relay) call(c *plugin.Ctx, method, endpoint string, body []byte) *plugi
 	}
 	resp, err := r.v.Client().Do(req)
 	if err != nil {
-		return oauthError(http.StatusBadGateway, nil, errServer, msgRelayFailed)
+		return ErrorExit(http.StatusBadGateway, nil, errServer, msgRelayFailed)
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return oauthError(http.StatusBadGateway, nil, errServer, msgRelayFailed)
+		return ErrorExit(http.StatusBadGateway, nil, errServer, msgRelayFailed)
 	}
 	// RFC 6749 5.1: an answer carrying tokens is never cached.
 	h := http.Header{"Cache-Control": {"no-store"}, "Pragma": {"no-cache"}}

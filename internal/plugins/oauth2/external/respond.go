@@ -24,12 +24,6 @@ const (
 	msgRelayFailed = "The authorization server could not be reached"
 )
 
-// The package's names for the answers shared with Kong's shape.
-var (
-	oauthError      = ErrorExit
-	wwwAuthenticate = WWWAuthenticate
-)
-
 func (in *instance) unauthorized(www, code, desc string) *plugin.Exit {
-	return oauthError(http.StatusUnauthorized, http.Header{"Www-Authenticate": {www}}, code, desc)
+	return ErrorExit(http.StatusUnauthorized, http.Header{"Www-Authenticate": {www}}, code, desc)
 }
