@@ -1,0 +1,272 @@
+package openapi
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/turnpikegw/turnpike/internal/importer"
+)
+
+// run imports one document given as text.
+func run(t *testing.T, src string, opts Options) (*importer.Config, []string) {
+	t.Helper()
+	var (
+		cfg importer.Config
+		ws  importer.Warnings
+	)
+	docs := importer.Split([]byte(src))
+	for i := range docs {
+		docs[i].File = "api.yaml"
+	}
+	if err := Import(docs, opts, &cfg, &ws); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, w := range ws {
+		out = append(out, w.String())
+	}
+	return &cfg, out
+}
+
+func routes(cfg *importer.Config) map[string]*importer.Route {
+	m := map[string]*importer.Route{}
+	for _, s := range cfg.Services {
+		for _, r := range s.Routes {
+			m[r.Name] = r
+		}
+	}
+	for _, r := range cfg.Routes {
+		m[r.Name] = r
+	}
+	return m
+}
+
+// TestPathRegex ports openapi2kong's path parameter cases
+// (12-path-parameter-regex): literal text escaped, parameters as named
+// groups of one segment, names made valid group names.
+func TestPathRegex(t *testing.T) {
+	cases := []struct{ path, want string }{
+		{"/", "~/$"},
+		{"/application/", "~/application/$"},
+		{"/batchs(Material='iron',Batch='10')", `~/batchs\(Material='iron',Batch='10'\)$`},
+		{"/batchs(Material='{Material}',Batch='{Batch}')", `~/batchs\(Material='(?<material>[^#?/]+)',Batch='(?<batch>[^#?/]+)'\)$`},
+		{"/demo/{something}/else/{-to-do}/", "~/demo/(?<something>[^#?/]+)/else/(?<to_do>[^#?/]+)/$"},
+		{"/files/{proxy+}", "~/files/(?<proxy>.+)$"},
+		{"/v1.2/{1st}", `~/v1\.2/(?<p1st>[^#?/]+)$`},
+	}
+	for _, tc := range cases {
+		got, _, _ := pathRegex(tc.path)
+		if got != tc.want {
+			t.Errorf("pathRegex(%q) = %q, want %q", tc.path, got, tc.want)
+		}
+		if _, err := regexp.Compile(strings.TrimPrefix(got, "~")); err != nil {
+			t.Errorf("%q does not compile: %v", got, err)
+		}
+	}
+}
+
+// TestNames ports openapi2kong's inferred names (01-names-inferred): the
+// service after the title, routes after the operationId or the path and
+// method, a trailing slash as ~.
+func TestNames(t *testing.T) {
+	cfg, ws := run(t, `
+openapi: 3.0.0
+info: {title: Simple API overview, version: v2}
+servers:
+  - url: http://backend1.com/some/path
+  - url: http://backend2.com/some/path
+paths:
+  /:
+    get: {operationId: opsid1, responses: {"200": {description: ok}}}
+    post: {responses: {"200": {description: ok}}}
+  /application:
+    get: {operationId: opsid2, responses: {"200": {description: ok}}}
+    post: {responses: {"200": {description: ok}}}
+  /application/:
+    get: {operationId: opsid3, responses: {"200": {description: ok}}}
+    post: {responses: {"200": {description: ok}}}
+`, Options{})
+	if len(ws) != 0 {
+		t.Errorf("warnings: %q", ws)
+	}
+	if len(cfg.Services) != 1 || cfg.Services[0].Name != "Simple_API_overview" || cfg.Services[0].Host != "Simple_API_overview.upstream" || cfg.Services[0].Path != "/some/path" {
+		t.Fatalf("services: %+v", cfg.Services)
+	}
+	got := map[string]string{}
+	for name, r := range routes(cfg) {
+		got[name] = r.Paths[0] + " " + strings.Join(r.Methods, ",")
+	}
+	want := map[string]string{
+		"Simple_API_overview-opsid1":            "~/$ GET",
+		"Simple_API_overview-post":              "~/$ POST",
+		"Simple_API_overview-opsid2":            "~/application$ GET",
+		"Simple_API_overview-application-post":  "~/application$ POST",
+		"Simple_API_overview-opsid3":            "~/application/$ GET",
+		"Simple_API_overview-application~-post": "~/application/$ POST",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("routes (-want +got):\n%s", diff)
+	}
+	if u := cfg.Upstreams; len(u) != 1 || len(u[0].Targets) != 2 || u[0].Targets[0].Target != "backend1.com:80" {
+		t.Errorf("upstreams: %+v", u)
+	}
+}
+
+func TestRefused(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{"swagger: '1.2'\n", "only Swagger 2.0"},
+		{"openapi: 2.5.0\n", "only OpenAPI 3.0 and 3.1"},
+		{"apiVersion: v1\nkind: Service\n", "neither an OpenAPI 3"},
+		{"openapi: [\n", "not YAML or JSON"},
+		{"openapi: 3.0.0\npaths: 7\n", "api.yaml:1"},
+	}
+	for _, tc := range cases {
+		docs := importer.Split([]byte(tc.src))
+		docs[0].File = "api.yaml"
+		var (
+			cfg importer.Config
+			ws  importer.Warnings
+		)
+		err := Import(docs, Options{}, &cfg, &ws)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want one containing %q", tc.src, err, tc.want)
+		}
+	}
+}
+
+// TestSecurityFailsClosed: an operation whose security cannot be mapped is
+// left out rather than imported open, with a warning naming it.
+func TestSecurityFailsClosed(t *testing.T) {
+	cfg, ws := run(t, `
+openapi: 3.0.0
+info: {title: t, version: "1"}
+servers: [{url: "http://b.example.com"}]
+components:
+  securitySchemes:
+    lambda:
+      type: apiKey
+      name: Authorization
+      in: header
+      x-amazon-apigateway-authorizer: {type: token, authorizerUri: "arn:aws:apigateway:x"}
+    cookie: {type: apiKey, name: sid, in: cookie}
+    oidc: {type: openIdConnect, openIdConnectUrl: "https://idp/.well-known/openid-configuration"}
+    key: {type: apiKey, name: apikey, in: query}
+paths:
+  /a: {get: {security: [{lambda: []}], responses: {"200": {description: ok}}}}
+  /b: {get: {security: [{cookie: []}], responses: {"200": {description: ok}}}}
+  /c: {get: {security: [{oidc: []}], responses: {"200": {description: ok}}}}
+  /d: {get: {security: [{missing: []}], responses: {"200": {description: ok}}}}
+  /e: {get: {security: [{key: []}, {}], responses: {"200": {description: ok}}}}
+  /f: {get: {responses: {"200": {description: ok}}}}
+`, Options{})
+	rs := routes(cfg)
+	if len(rs) != 2 || rs["t-e-get"] == nil || rs["t-f-get"] == nil {
+		t.Fatalf("routes %v, want only t-e-get and t-f-get", rs)
+	}
+	if p := rs["t-e-get"].Plugins; len(p) != 1 || p[0].Name != "key-auth" || p[0].Config["key_in_header"] != false {
+		t.Errorf("t-e-get plugins: %+v", p[0])
+	}
+	for _, want := range []string{
+		`paths./a.get: components.securitySchemes.lambda.x-amazon-apigateway-authorizer.type: "token" (a Lambda authorizer) cannot be imported`,
+		`paths./b.get: security.cookie: an API key in "cookie"`,
+		`paths./c.get: security.oidc: type "openIdConnect"`,
+		`paths./d.get: security.missing: no such security scheme`,
+		`paths./e.get: security: an empty requirement makes authentication optional`,
+	} {
+		if !containsOne(ws, want) {
+			t.Errorf("no warning containing %q in %q", want, ws)
+		}
+	}
+}
+
+func containsOne(ws []string, s string) bool {
+	for _, w := range ws {
+		if strings.Contains(w, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestIntegrationEdges: unresolved stage variables, unknown sources, bad
+// URIs and odd values are warnings, never a panic or a broken config.
+func TestIntegrationEdges(t *testing.T) {
+	cfg, ws := run(t, `
+openapi: 3.0.0
+info: {title: t, version: "1"}
+paths:
+  /a/{id}:
+    get:
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration: {type: http, uri: "${stageVariables.host}/x/{id}"}
+    put:
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration: {type: http, uri: "http://b.example.com/x/{other}"}
+    post:
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: HTTP_PROXY
+        uri: "http://b.example.com:99999/"
+    delete:
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration: "not an object"
+    patch:
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: http
+        uri: "https://b.example.com/x/{id}?fixed=1"
+        requestParameters:
+          integration.request.header.X-Ctx: context.requestId
+          integration.request.header.X-Bad: "'a$(b)'"
+          integration.request.body.x: method.request.body
+          integration.request.querystring.id2: method.request.path.id
+          integration.request.header.X-Stage: stageVariables.env
+    head:
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration:
+        type: mock
+        requestTemplates: {application/json: "not json"}
+        responses:
+          default: {statusCode: 503, responseTemplates: {text/plain: "#set($x = 1) down"}}
+`, Options{StageVariables: map[string]string{"env": "prod"}})
+	for _, want := range []string{
+		"paths./a/{id}.get: x-amazon-apigateway-integration.uri: ${stageVariables.host} has no value",
+		"paths./a/{id}.put: x-amazon-apigateway-integration.uri: path parameter {other} has no source",
+		`paths./a/{id}.post: x-amazon-apigateway-integration.uri: port "99999" out of range`,
+		"paths./a/{id}.delete: x-amazon-apigateway-integration: not an integration object",
+		`paths./a/{id}.patch: x-amazon-apigateway-integration.uri: query string "fixed=1" not imported`,
+		`paths./a/{id}.patch: x-amazon-apigateway-integration.requestParameters.integration.request.header.X-Ctx: source "context.requestId" not imported`,
+		"paths./a/{id}.patch: x-amazon-apigateway-integration.requestParameters.integration.request.header.X-Bad: literal holds $(",
+		"paths./a/{id}.patch: x-amazon-apigateway-integration.requestParameters.integration.request.body.x: destination not imported",
+		`paths./a/{id}.head: x-amazon-apigateway-integration.requestTemplates.application/json: not a {"statusCode": N} selection: answering 200`,
+		"paths./a/{id}.head: x-amazon-apigateway-integration.responses: the response template is sent as written",
+	} {
+		if !containsOne(ws, want) {
+			t.Errorf("no warning containing %q in\n%s", want, strings.Join(ws, "\n"))
+		}
+	}
+	rs := routes(cfg)
+	patch := rs["t-a-id-patch"]
+	if patch == nil || len(cfg.Services) != 1 || cfg.Services[0].Protocol != "https" {
+		t.Fatalf("routes %v services %+v", rs, cfg.Services)
+	}
+	want := map[string]any{
+		"add":     map[string]any{"headers": []any{"X-Stage:prod"}, "querystring": []any{"id2:$(uri_captures.id)"}},
+		"replace": map[string]any{"headers": []any{"X-Stage:prod"}, "uri": "/x/$(uri_captures.id)"},
+	}
+	if diff := cmp.Diff(want, patch.Plugins[0].Config); diff != "" {
+		t.Errorf("request-transformer (-want +got):\n%s", diff)
+	}
+	head := rs["t-a-id-head"]
+	if head == nil || head.Plugins[0].Config["status_code"] != 503 || head.Plugins[0].Config["content_type"] != "text/plain" {
+		t.Errorf("mock: %+v", head)
+	}
+	out, err := cfg.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	compile(t, out)
+}
