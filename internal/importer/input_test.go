@@ -26,7 +26,7 @@ func TestSplit(t *testing.T) {
 	if got := Split([]byte("---\n\n# nothing\n---\n")); len(got) != 0 {
 		t.Errorf("only markers and comments: %d documents, want none", len(got))
 	}
-	if got := Split([]byte("----\nx: 1\n")); len(got) != 1 || got[0].Line != 1 {
+	if got := Split([]byte("----\nx: 1\n")); len(got) != 1 || got[0].Line != 1 || string(got[0].Data) != "----\nx: 1\n" {
 		t.Errorf("---- is not a marker: %+v", got)
 	}
 }
