@@ -107,3 +107,27 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkImportPetstore measures one import of the Swagger petstore
+// (not on any request path: the import runs once, offline).
+func BenchmarkImportPetstore(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("testdata", "petstore-swagger.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	docs := importer.Split(data)
+	opts := Options{StageVariables: map[string]string{"adminBackend": "https://admin.example.com:8443"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		var (
+			cfg importer.Config
+			ws  importer.Warnings
+		)
+		if err := Import(docs, opts, &cfg, &ws); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := cfg.YAML(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

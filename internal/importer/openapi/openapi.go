@@ -11,6 +11,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi2"
@@ -55,13 +56,18 @@ func load(data []byte) (*openapi3.T, error) {
 	if err := yaml.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("not YAML or JSON: %w", err)
 	}
+	for _, k := range []string{"swagger", "openapi"} {
+		if v, ok := raw[k]; ok {
+			raw[k] = version(v)
+		}
+	}
 	js, err := json.Marshal(raw)
 	if err != nil {
 		return nil, err
 	}
 	switch {
 	case raw["swagger"] != nil:
-		if v := fmt.Sprint(raw["swagger"]); v != "2.0" {
+		if v := raw["swagger"]; v != "2.0" {
 			return nil, fmt.Errorf("swagger: %q: only Swagger 2.0 is supported", v)
 		}
 		var d2 openapi2.T
@@ -70,13 +76,31 @@ func load(data []byte) (*openapi3.T, error) {
 		}
 		return openapi2conv.ToV3(&d2)
 	case raw["openapi"] != nil:
-		v := fmt.Sprint(raw["openapi"])
+		v := raw["openapi"].(string)
 		if !strings.HasPrefix(v, "3.0") && !strings.HasPrefix(v, "3.1") {
 			return nil, fmt.Errorf("openapi: %q: only OpenAPI 3.0 and 3.1 are supported", v)
 		}
 		return openapi3.NewLoader().LoadFromData(js)
 	}
 	return nil, errors.New("neither an OpenAPI 3 (openapi:) nor a Swagger 2.0 (swagger:) document")
+}
+
+// version reads a version written as a string or, unquoted, a number
+// (`swagger: 2.0` is common though the specifications want a string).
+func version(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		s := strconv.FormatFloat(x, 'f', -1, 64)
+		if !strings.Contains(s, ".") {
+			s += ".0"
+		}
+		return s
+	case int:
+		return strconv.Itoa(x) + ".0"
+	}
+	return fmt.Sprint(v)
 }
 
 // conv converts one document.
@@ -154,10 +178,10 @@ func (c *conv) docExtensions() {
 // servicePlugins puts the document's x-kong-plugin-* and CORS on a
 // service the document made.
 func (c *conv) servicePlugins(s *importer.Service) {
-	s.Plugins = append(s.Plugins, c.kongPlugins(c.doc.Extensions, "")...)
 	if c.cors != nil {
 		s.Plugins = append(s.Plugins, clonePlugin(c.cors))
 	}
+	s.Plugins = overlay(s.Plugins, c.kongPlugins(c.doc.Extensions, ""))
 }
 
 func clonePlugin(p *importer.Plugin) *importer.Plugin {

@@ -1,6 +1,7 @@
 package openapi
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -263,6 +264,65 @@ paths:
 	head := rs["t-a-id-head"]
 	if head == nil || head.Plugins[0].Config["status_code"] != 503 || head.Plugins[0].Config["content_type"] != "text/plain" {
 		t.Errorf("mock: %+v", head)
+	}
+	out, err := cfg.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	compile(t, out)
+}
+
+// TestPluginPrecedence: the operation's x-kong-plugin-* replaces the
+// path's and what the importer derived (one instance per plugin and
+// scope, as Kong wants); the document's go on its services and on the
+// routes without one; unquoted versions are read.
+func TestPluginPrecedence(t *testing.T) {
+	cfg, ws := run(t, `
+swagger: 2.0
+info: {title: t, version: "1"}
+host: b.example.com
+x-kong-plugin-cors: {config: {origins: ["https://a.example.com"]}}
+x-amazon-apigateway-cors: {allowOrigins: ["https://b.example.com"]}
+x-kong-plugin-rate-limiting: {config: {minute: 5, policy: local}, enabled: true, tags: [x]}
+securityDefinitions:
+  key: {type: apiKey, name: k, in: header}
+paths:
+  /a:
+    x-kong-plugin-request-transformer: {config: {add: {headers: ["A:path"]}}}
+    get:
+      security: [{key: []}]
+      x-kong-plugin-key-auth: {config: {key_names: [apikey]}}
+      x-kong-plugin-request-transformer: {config: {add: {headers: ["A:op"]}}}
+      responses: {"200": {description: ok}}
+  /m:
+    get:
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration: {type: mock, responses: {default: {statusCode: 204}}}
+`, Options{})
+	byName := func(ps []*importer.Plugin) map[string]map[string]any {
+		m := map[string]map[string]any{}
+		for _, p := range ps {
+			if _, dup := m[p.Name]; dup {
+				t.Errorf("two %s instances", p.Name)
+			}
+			m[p.Name] = p.Config
+		}
+		return m
+	}
+	svc := byName(cfg.Services[0].Plugins)
+	if fmt.Sprint(svc["cors"]["origins"]) != "[https://a.example.com]" || svc["rate-limiting"]["minute"] != 5 {
+		t.Errorf("service plugins: %v", svc)
+	}
+	a := byName(routes(cfg)["t-a-get"].Plugins)
+	if fmt.Sprint(a["key-auth"]["key_names"]) != "[apikey]" || fmt.Sprint(a["request-transformer"]) != "map[add:map[headers:[A:op]]]" {
+		t.Errorf("route plugins: %v", a)
+	}
+	m := byName(routes(cfg)["t-m-get"].Plugins)
+	if m["request-termination"]["status_code"] != 204 || fmt.Sprint(m["cors"]["origins"]) != "[https://a.example.com]" || m["rate-limiting"] == nil {
+		t.Errorf("mock route plugins: %v", m)
+	}
+	if n := strings.Count(strings.Join(ws, "\n"), "x-kong-plugin-rate-limiting.tags"); n != 1 {
+		t.Errorf("the tags warning is given %d times, want once:\n%s", n, strings.Join(ws, "\n"))
 	}
 	out, err := cfg.YAML()
 	if err != nil {

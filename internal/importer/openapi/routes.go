@@ -68,8 +68,6 @@ func (c *conv) operation(p string, pi *openapi3.PathItem, method string, op *ope
 		return
 	}
 	r.Plugins = append(r.Plugins, auth...)
-	r.Plugins = append(r.Plugins, c.kongPlugins(pi.Extensions, "paths."+p)...)
-	r.Plugins = append(r.Plugins, c.kongPlugins(op.Extensions, "paths."+p+"."+mname)...)
 	c.opExtensions(obj, op)
 	var svc *importer.Service
 	if v, ok := op.Extensions["x-amazon-apigateway-integration"]; ok {
@@ -85,13 +83,33 @@ func (c *conv) operation(p string, pi *openapi3.PathItem, method string, op *ope
 		}
 	}
 	if svc == nil {
+		// No service to carry the document's plugins: the route does.
 		if c.cors != nil {
-			r.Plugins = append(r.Plugins, clonePlugin(c.cors))
+			r.Plugins = overlay(r.Plugins, []*importer.Plugin{clonePlugin(c.cors)})
 		}
+		r.Plugins = overlay(r.Plugins, c.kongPlugins(c.doc.Extensions, ""))
 		c.cfg.Routes = append(c.cfg.Routes, r)
-		return
+	} else {
+		svc.Routes = append(svc.Routes, r)
 	}
-	svc.Routes = append(svc.Routes, r)
+	// openapi2kong's precedence: the operation's x-kong-plugin-* over the
+	// path's, both over what the importer derived.
+	r.Plugins = overlay(r.Plugins, c.kongPlugins(pi.Extensions, "paths."+p))
+	r.Plugins = overlay(r.Plugins, c.kongPlugins(op.Extensions, "paths."+p+"."+mname))
+}
+
+// overlay adds over to ps, an instance of over replacing the one of the
+// same name (Kong allows one per plugin and scope).
+func overlay(ps, over []*importer.Plugin) []*importer.Plugin {
+	for _, o := range over {
+		i := slices.IndexFunc(ps, func(p *importer.Plugin) bool { return p.Name == o.Name })
+		if i >= 0 {
+			ps[i] = o
+		} else {
+			ps = append(ps, o)
+		}
+	}
+	return ps
 }
 
 // servers are the innermost servers given: operation, path item, document.
@@ -213,7 +231,7 @@ func (c *conv) kongPlugins(exts map[string]any, where string) []*importer.Plugin
 		}
 		m, err := extMap(exts[k])
 		if err != nil {
-			c.warn(c.at(where), k, "not an object: plugin not imported")
+			c.warnOnce(where+k, c.at(where), k, "not an object: plugin not imported")
 			continue
 		}
 		p := &importer.Plugin{Name: name, Tags: c.tags()}
@@ -224,7 +242,7 @@ func (c *conv) kongPlugins(exts map[string]any, where string) []*importer.Plugin
 			switch f {
 			case "config", "name":
 			case "tags":
-				c.warn(c.at(where), k+".tags", "replaced by the import's tags")
+				c.warnOnce(where+k+".tags", c.at(where), k+".tags", "replaced by the import's tags")
 			default:
 				if p.Fields == nil {
 					p.Fields = importer.Fields{}
