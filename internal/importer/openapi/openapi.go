@@ -115,7 +115,6 @@ type conv struct {
 	services map[string]*importer.Service // by server set or backend origin
 	mine     []*importer.Service          // in creation order
 	cors     *importer.Plugin
-	keyWarn  bool
 	once     map[string]bool
 }
 

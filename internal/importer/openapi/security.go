@@ -109,14 +109,10 @@ func (c *conv) keyAuth(obj, field string, s *openapi3.SecurityScheme) (*importer
 	return &importer.Plugin{Name: "key-auth", Config: cfg, Tags: c.tags()}, true
 }
 
-// consumersNeeded warns once per document that the credentials are not in
-// it (AWS keeps API keys and users outside the document).
+// consumersNeeded warns once per document and kind that the credentials
+// are not in it (AWS keeps API keys and users outside the document).
 func (c *conv) consumersNeeded(plugin, kind string) {
-	if c.keyWarn {
-		return
-	}
-	c.keyWarn = true
-	c.warn(c.at(""), "security", "%s refuses every request until consumers with %s are added: the document holds no credentials", plugin, kind)
+	c.warnOnce("consumers "+kind, c.at(""), "security", "%s refuses every request until consumers with %s are added: the document holds no credentials", plugin, kind)
 }
 
 // jwtAuthorizer maps an HTTP API JWT authorizer or a Cognito user pool
