@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -296,9 +298,12 @@ func (e entity) ordered(first string, nested ...string) yaml.MapSlice {
 	return out
 }
 
-// value turns maps into sorted YAML maps, all the way down.
+// value turns maps into sorted YAML maps, all the way down, and strings
+// that YAML could read as something else into quoted ones.
 func value(v any) any {
 	switch x := v.(type) {
+	case string:
+		return scalar(x)
 	case yaml.MapSlice:
 		return x
 	case map[string]any:
@@ -312,7 +317,7 @@ func value(v any) any {
 	case map[string][]string:
 		out := make(yaml.MapSlice, 0, len(x))
 		for _, k := range slices.Sorted(maps.Keys(x)) {
-			out = append(out, yaml.MapItem{Key: k, Value: x[k]})
+			out = append(out, yaml.MapItem{Key: k, Value: value(x[k])})
 		}
 		return out
 	case []any:
@@ -321,9 +326,37 @@ func value(v any) any {
 			out[i] = value(el)
 		}
 		return out
+	case []string:
+		out := make([]any, len(x))
+		for i, el := range x {
+			out[i] = scalar(el)
+		}
+		return out
 	}
 	return v
 }
+
+// plain are the strings written without quotes: names, hosts, paths;
+// anything else (a value from an input: a header value, a regex, a word
+// YAML 1.1 reads as a bool, a number, a control character) is quoted so
+// that every YAML reader gets the string back.
+var plain = regexp.MustCompile(`^[A-Za-z_/][A-Za-z0-9_./:-]*[A-Za-z0-9_./-]$|^[A-Za-z_/]$`)
+
+// scalar is s as a YAML value that always reads back as the string s.
+func scalar(s string) any {
+	if plain.MatchString(s) && !reserved[strings.ToLower(s)] {
+		return s
+	}
+	return quoted(s)
+}
+
+var reserved = map[string]bool{"true": true, "false": true, "yes": true, "no": true, "on": true, "off": true, "y": true, "n": true, "null": true}
+
+// quoted is a string written double-quoted, with Go's escapes (all of
+// which YAML's double-quoted style reads the same).
+type quoted string
+
+func (q quoted) MarshalYAML() ([]byte, error) { return []byte(strconv.Quote(string(q))), nil }
 
 func (s *Service) ordered() yaml.MapSlice {
 	e := entity{}
@@ -404,7 +437,7 @@ func (c *Certificate) ordered() yaml.MapSlice {
 	e.set("tags", c.Tags)
 	snis := make([]any, len(c.SNIs))
 	for i, n := range c.SNIs {
-		snis[i] = yaml.MapSlice{{Key: "name", Value: n}}
+		snis[i] = yaml.MapSlice{{Key: "name", Value: scalar(n)}}
 	}
 	e.set("snis", snis)
 	return e.ordered("cert", "snis")

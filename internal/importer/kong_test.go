@@ -81,7 +81,7 @@ services:
                 uri: /x
       - name: zeta-b
         paths:
-          - ~/b$
+          - "~/b$"
         strip_path: false
 upstreams:
   - name: alpha.upstream
