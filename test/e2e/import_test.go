@@ -59,7 +59,7 @@ func TestImportOpenAPI(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("import: exit %d\n%s", code, stderr)
 	}
-	if !strings.Contains(stderr, `warning: `+spec+`:1 paths./reports.get: x-amazon-apigateway-integration.type: "aws_proxy"`) {
+	if !strings.Contains(stderr, `warning: `+spec+`:29 paths./reports.get: x-amazon-apigateway-integration.type: "aws_proxy"`) {
 		t.Errorf("no warning for the Lambda integration:\n%s", stderr)
 	}
 	vout, verr, code := runCLI(t, nil, "validate", "-c", out)

@@ -41,7 +41,7 @@ func Import(docs []importer.Document, opts Options, cfg *importer.Config, ws *im
 		if err != nil {
 			return fmt.Errorf("%s: %w", d.Where(), err)
 		}
-		c := &conv{doc: t, where: d.Where(), file: d.File, opts: opts, cfg: cfg, ws: ws, services: map[string]*importer.Service{}}
+		c := &conv{doc: t, where: d.Where(), file: d.File, line: d.Line, opts: opts, cfg: cfg, ws: ws, services: map[string]*importer.Service{}}
 		c.run()
 	}
 	return nil
@@ -56,6 +56,7 @@ func load(data []byte) (*openapi3.T, error) {
 	if err := yaml.Unmarshal(data, &raw); err != nil {
 		return nil, fmt.Errorf("not YAML or JSON: %w", err)
 	}
+	_, quoted := raw["openapi"].(string)
 	for _, k := range []string{"swagger", "openapi"} {
 		if v, ok := raw[k]; ok {
 			raw[k] = version(v)
@@ -79,6 +80,13 @@ func load(data []byte) (*openapi3.T, error) {
 		v := raw["openapi"].(string)
 		if !strings.HasPrefix(v, "3.0") && !strings.HasPrefix(v, "3.1") {
 			return nil, fmt.Errorf("openapi: %q: only OpenAPI 3.0 and 3.1 are supported", v)
+		}
+		if quoted {
+			// From the source itself, the loader records each operation's
+			// line for the warnings.
+			l := openapi3.NewLoader()
+			l.IncludeOrigin = true
+			return l.LoadFromData(data)
 		}
 		return openapi3.NewLoader().LoadFromData(js)
 	}
@@ -108,6 +116,7 @@ type conv struct {
 	doc      *openapi3.T
 	where    string // file:line of the document
 	file     string
+	line     int // of the document in the file
 	opts     Options
 	cfg      *importer.Config
 	ws       *importer.Warnings
@@ -127,6 +136,15 @@ func (c *conv) at(path string) string {
 		return c.where
 	}
 	return c.where + " " + path
+}
+
+// atOp names an operation: file:line of the operation when the loader
+// recorded it, else of the document, and its place in the document.
+func (c *conv) atOp(path string, op *openapi3.Operation) string {
+	if op.Origin != nil && op.Origin.Key != nil && op.Origin.Key.Line > 0 {
+		return c.file + ":" + strconv.Itoa(c.line-1+op.Origin.Key.Line) + " " + path
+	}
+	return c.at(path)
 }
 
 func (c *conv) tags() []string {

@@ -43,7 +43,7 @@ func (c *conv) operation(p string, pi *openapi3.PathItem, method string, op *ope
 	if method == "" {
 		mname = anyMethod
 	}
-	obj := c.at("paths." + p + "." + mname)
+	obj := c.atOp("paths."+p+"."+mname, op)
 	levels := []level{{"", c.doc.Extensions}, {"paths." + p, pi.Extensions}, {"paths." + p + "." + mname, op.Extensions}}
 	re, captures, hasParams := pathRegex(p)
 	r := &importer.Route{
