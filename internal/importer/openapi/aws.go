@@ -117,25 +117,30 @@ func (c *conv) httpIntegration(obj, opPath string, in integration, method string
 	return c.backendService(origin, in.TimeoutInMillis, levels), true
 }
 
-// stageVars substitutes ${stageVariables.NAME}; it returns the first
-// name without a value.
+// stageVars substitutes ${stageVariables.NAME}, scanning forward only (a
+// value is not expanded again); it returns the first name without a
+// value.
 func (c *conv) stageVars(s string) (string, string) {
 	const pre = "${stageVariables."
+	var b strings.Builder
 	for {
 		i := strings.Index(s, pre)
 		if i < 0 {
-			return s, ""
+			b.WriteString(s)
+			return b.String(), ""
 		}
 		j := strings.IndexByte(s[i:], '}')
 		if j < 0 {
-			return s, s[i+len(pre):]
+			return "", s[i+len(pre):]
 		}
 		name := s[i+len(pre) : i+j]
 		v, ok := c.opts.StageVariables[name]
 		if !ok {
-			return s, name
+			return "", name
 		}
-		s = s[:i] + v + s[i+j+1:]
+		b.WriteString(s[:i])
+		b.WriteString(v)
+		s = s[i+j+1:]
 	}
 }
 

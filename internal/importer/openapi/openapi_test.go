@@ -330,3 +330,33 @@ paths:
 	}
 	compile(t, out)
 }
+
+// TestSubstitutionOnce: a server variable's default or a stage variable's
+// value holding its own reference is inserted as is, not expanded again
+// (which would never end).
+func TestSubstitutionOnce(t *testing.T) {
+	cfg, ws := run(t, `
+openapi: 3.0.0
+info: {title: t, version: "1"}
+servers:
+  - url: "http://{h}.example.com"
+    variables: {h: {default: "{h}"}}
+paths:
+  /a: {get: {responses: {"200": {description: ok}}}}
+  /b:
+    get:
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration: {type: http, uri: "${stageVariables.v}/x"}
+`, Options{StageVariables: map[string]string{"v": "http://b.example.com/${stageVariables.v}"}})
+	if len(cfg.Services) != 0 {
+		t.Errorf("services %+v, want none", cfg.Services)
+	}
+	for _, want := range []string{
+		`api.yaml:8 paths./a.get: servers[0]: parse "http://{h}.example.com": invalid character "{" in host name`,
+		"api.yaml:10 paths./b.get: x-amazon-apigateway-integration.uri: path parameter {stageVariables.v} has no source",
+	} {
+		if !containsOne(ws, want) {
+			t.Errorf("no warning containing %q in %q", want, ws)
+		}
+	}
+}

@@ -22,24 +22,29 @@ type server struct {
 // resolveServer substitutes a server's variables by their defaults, as
 // openapi2kong does; a variable without one leaves the URL unusable.
 func resolveServer(s *openapi3.Server) (server, string) {
-	u := s.URL
+	// Scanning forward only: a default holding braces is not expanded again.
+	var b strings.Builder
+	rest := s.URL
 	for {
-		i := strings.IndexByte(u, '{')
+		i := strings.IndexByte(rest, '{')
 		if i < 0 {
+			b.WriteString(rest)
 			break
 		}
-		j := strings.IndexByte(u[i:], '}')
+		j := strings.IndexByte(rest[i:], '}')
 		if j < 0 {
 			return server{}, "unbalanced { in " + strconv.Quote(s.URL)
 		}
-		name := u[i+1 : i+j]
+		name := rest[i+1 : i+j]
 		v, ok := s.Variables[name]
 		if !ok || v == nil || v.Default == "" {
 			return server{}, "variable {" + name + "} has no default in " + strconv.Quote(s.URL)
 		}
-		u = u[:i] + v.Default + u[i+j+1:]
+		b.WriteString(rest[:i])
+		b.WriteString(v.Default)
+		rest = rest[i+j+1:]
 	}
-	return parseOrigin(u)
+	return parseOrigin(b.String())
 }
 
 // parseOrigin reads an absolute http(s) URL.
