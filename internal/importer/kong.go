@@ -113,11 +113,21 @@ func (c *Config) Service(name string) *Service {
 	return nil
 }
 
-// UniqueName returns base, or base-2, base-3... the first that no
-// service, route, upstream or consumer of c is named (Kong wants names
-// unique within each entity; one namespace for all keeps them readable).
-func (c *Config) UniqueName(base string) string {
-	used := c.names()
+// Kind is an entity kind, within which Kong wants names unique.
+type Kind int
+
+// The kinds with names.
+const (
+	KindService Kind = iota
+	KindRoute
+	KindUpstream
+	KindConsumer
+)
+
+// UniqueName returns base, or base-2, base-3... the first that no entity
+// of kind k in c is named.
+func (c *Config) UniqueName(k Kind, base string) string {
+	used := c.names(k)
 	name := base
 	for i := 2; used[name]; i++ {
 		name = fmt.Sprintf("%s-%d", base, i)
@@ -125,23 +135,30 @@ func (c *Config) UniqueName(base string) string {
 	return name
 }
 
-func (c *Config) names() map[string]bool {
+func (c *Config) names(k Kind) map[string]bool {
 	used := map[string]bool{}
-	addRoutes := func(rs []*Route) {
-		for _, r := range rs {
+	switch k {
+	case KindService:
+		for _, s := range c.Services {
+			used[s.Name] = true
+		}
+	case KindRoute:
+		for _, s := range c.Services {
+			for _, r := range s.Routes {
+				used[r.Name] = true
+			}
+		}
+		for _, r := range c.Routes {
 			used[r.Name] = true
 		}
-	}
-	for _, s := range c.Services {
-		used[s.Name] = true
-		addRoutes(s.Routes)
-	}
-	addRoutes(c.Routes)
-	for _, u := range c.Upstreams {
-		used[u.Name] = true
-	}
-	for _, u := range c.Consumers {
-		used[u.Username] = true
+	case KindUpstream:
+		for _, u := range c.Upstreams {
+			used[u.Name] = true
+		}
+	case KindConsumer:
+		for _, u := range c.Consumers {
+			used[u.Username] = true
+		}
 	}
 	return used
 }

@@ -104,13 +104,26 @@ upstreams:
 
 func TestUniqueNameAndSlug(t *testing.T) {
 	c := sample()
-	for base, want := range map[string]string{"fresh": "fresh", "zeta": "zeta-2", "zeta-a": "zeta-a-2", "u": "u-2", "alpha.upstream": "alpha.upstream-2"} {
-		if got := c.UniqueName(base); got != want {
-			t.Errorf("UniqueName(%q) = %q, want %q", base, got, want)
+	cases := []struct {
+		kind       Kind
+		base, want string
+	}{
+		{KindService, "fresh", "fresh"},
+		{KindService, "zeta", "zeta-2"},
+		{KindRoute, "zeta", "zeta"},
+		{KindRoute, "zeta-a", "zeta-a-2"},
+		{KindRoute, "mock", "mock-2"},
+		{KindConsumer, "u", "u-2"},
+		{KindUpstream, "alpha.upstream", "alpha.upstream-2"},
+		{KindUpstream, "alpha", "alpha"},
+	}
+	for _, tc := range cases {
+		if got := c.UniqueName(tc.kind, tc.base); got != tc.want {
+			t.Errorf("UniqueName(%d, %q) = %q, want %q", tc.kind, tc.base, got, tc.want)
 		}
 	}
 	c.Services = append(c.Services, &Service{Name: "zeta-2"})
-	if got := c.UniqueName("zeta"); got != "zeta-3" {
+	if got := c.UniqueName(KindService, "zeta"); got != "zeta-3" {
 		t.Errorf("UniqueName(zeta) = %q, want zeta-3", got)
 	}
 	if got := Slug("Pet Store/v2 (beta)~ü"); got != "Pet_Store_v2__beta_~_" {

@@ -98,7 +98,7 @@ func TestImportCommand(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("-f -: %v\n%s", err, stderr.String())
 	}
-	if !strings.HasPrefix(stdout.String(), "_format_version: \"3.0\"\n") || !strings.Contains(stdout.String(), "name: Pets-getPet") {
+	if !strings.HasPrefix(stdout.String(), "_format_version: \"3.0\"\n") || !strings.Contains(stdout.String(), "name: pets_getpet") {
 		t.Errorf("-f - wrote:\n%s", stdout.String())
 	}
 

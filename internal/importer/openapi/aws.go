@@ -174,7 +174,7 @@ func (c *conv) backendPath(obj, opPath, path string, params map[string]string, c
 			c.warn(obj, integrationKey+".uri", "path parameter {%s} has no source among the operation's path parameters: operation not imported", name)
 			return "", false
 		}
-		tmpl.WriteString("$(uri_captures." + group + ")")
+		tmpl.WriteString(`$(uri_captures["` + group + `"])`)
 		norm.WriteString("{" + src + "}")
 		rest = rest[i+j+1:]
 	}
@@ -272,7 +272,7 @@ func sourceTemplate(src, kind, name string, captures map[string]string) (string,
 		return "$(query_params[\"" + q + "\"])", kind == "querystring" && q == name, validName(q)
 	case strings.HasPrefix(src, "method.request.path."):
 		g, ok := captures[strings.TrimPrefix(src, "method.request.path.")]
-		return "$(uri_captures." + g + ")", false, ok
+		return `$(uri_captures["` + g + `"])`, false, ok
 	}
 	return "", false, false
 }

@@ -156,7 +156,7 @@ func (c *conv) run() {
 	if c.name == "" && c.doc.Info != nil {
 		c.name = c.doc.Info.Title
 	}
-	if c.name = importer.Slug(c.name); c.name == "" {
+	if c.name = slug(c.name); c.name == "" {
 		c.name = "openapi"
 	}
 	c.docExtensions()

@@ -56,7 +56,9 @@ func TestPathRegex(t *testing.T) {
 		{"/batchs(Material='{Material}',Batch='{Batch}')", `~/batchs\(Material='(?<material>[^#?/]+)',Batch='(?<batch>[^#?/]+)'\)$`},
 		{"/demo/{something}/else/{-to-do}/", "~/demo/(?<something>[^#?/]+)/else/(?<to_do>[^#?/]+)/$"},
 		{"/files/{proxy+}", "~/files/(?<proxy>.+)$"},
-		{"/v1.2/{1st}", `~/v1\.2/(?<p1st>[^#?/]+)$`},
+		{"/v1.2/{1st}", `~/v1\.2/(?<1st>[^#?/]+)$`},
+		{"/demo/{white space}/{x-x}/{-to-do}", "~/demo/(?<white_space>[^#?/]+)/(?<x_x>[^#?/]+)/(?<to_do>[^#?/]+)$"},
+		{"/some/$test", `~/some/\$test$`},
 	}
 	for _, tc := range cases {
 		got, _, _ := pathRegex(tc.path)
@@ -71,7 +73,7 @@ func TestPathRegex(t *testing.T) {
 
 // TestNames ports openapi2kong's inferred names (01-names-inferred): the
 // service after the title, routes after the operationId or the path and
-// method, a trailing slash as ~.
+// method, a trailing slash as ~, everything slugified.
 func TestNames(t *testing.T) {
 	cfg, ws := run(t, `
 openapi: 3.0.0
@@ -93,7 +95,7 @@ paths:
 	if len(ws) != 0 {
 		t.Errorf("warnings: %q", ws)
 	}
-	if len(cfg.Services) != 1 || cfg.Services[0].Name != "Simple_API_overview" || cfg.Services[0].Host != "Simple_API_overview.upstream" || cfg.Services[0].Path != "/some/path" {
+	if len(cfg.Services) != 1 || cfg.Services[0].Name != "simple-api-overview" || cfg.Services[0].Host != "simple-api-overview.upstream" || cfg.Services[0].Path != "/some/path" {
 		t.Fatalf("services: %+v", cfg.Services)
 	}
 	got := map[string]string{}
@@ -101,12 +103,12 @@ paths:
 		got[name] = r.Paths[0] + " " + strings.Join(r.Methods, ",")
 	}
 	want := map[string]string{
-		"Simple_API_overview-opsid1":            "~/$ GET",
-		"Simple_API_overview-post":              "~/$ POST",
-		"Simple_API_overview-opsid2":            "~/application$ GET",
-		"Simple_API_overview-application-post":  "~/application$ POST",
-		"Simple_API_overview-opsid3":            "~/application/$ GET",
-		"Simple_API_overview-application~-post": "~/application/$ POST",
+		"simple-api-overview_opsid1":            "~/$ GET",
+		"simple-api-overview_~_post":            "~/$ POST",
+		"simple-api-overview_opsid2":            "~/application$ GET",
+		"simple-api-overview_application_post":  "~/application$ POST",
+		"simple-api-overview_opsid3":            "~/application/$ GET",
+		"simple-api-overview_application~_post": "~/application/$ POST",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("routes (-want +got):\n%s", diff)
@@ -164,11 +166,11 @@ paths:
   /f: {get: {responses: {"200": {description: ok}}}}
 `, Options{})
 	rs := routes(cfg)
-	if len(rs) != 2 || rs["t-e-get"] == nil || rs["t-f-get"] == nil {
-		t.Fatalf("routes %v, want only t-e-get and t-f-get", rs)
+	if len(rs) != 2 || rs["t_e_get"] == nil || rs["t_f_get"] == nil {
+		t.Fatalf("routes %v, want only t_e_get and t_f_get", rs)
 	}
-	if p := rs["t-e-get"].Plugins; len(p) != 1 || p[0].Name != "key-auth" || p[0].Config["key_in_header"] != false {
-		t.Errorf("t-e-get plugins: %+v", p[0])
+	if p := rs["t_e_get"].Plugins; len(p) != 1 || p[0].Name != "key-auth" || p[0].Config["key_in_header"] != false {
+		t.Errorf("t_e_get plugins: %+v", p[0])
 	}
 	for _, want := range []string{
 		`paths./a.get: components.securitySchemes.lambda.x-amazon-apigateway-authorizer.type: "token" (a Lambda authorizer) cannot be imported`,
@@ -250,18 +252,18 @@ paths:
 		}
 	}
 	rs := routes(cfg)
-	patch := rs["t-a-id-patch"]
+	patch := rs["t_a-id_patch"]
 	if patch == nil || len(cfg.Services) != 1 || cfg.Services[0].Protocol != "https" {
 		t.Fatalf("routes %v services %+v", rs, cfg.Services)
 	}
 	want := map[string]any{
-		"add":     map[string]any{"headers": []any{"X-Stage:prod"}, "querystring": []any{"id2:$(uri_captures.id)"}},
-		"replace": map[string]any{"headers": []any{"X-Stage:prod"}, "uri": "/x/$(uri_captures.id)"},
+		"add":     map[string]any{"headers": []any{"X-Stage:prod"}, "querystring": []any{`id2:$(uri_captures["id"])`}},
+		"replace": map[string]any{"headers": []any{"X-Stage:prod"}, "uri": `/x/$(uri_captures["id"])`},
 	}
 	if diff := cmp.Diff(want, patch.Plugins[0].Config); diff != "" {
 		t.Errorf("request-transformer (-want +got):\n%s", diff)
 	}
-	head := rs["t-a-id-head"]
+	head := rs["t_a-id_head"]
 	if head == nil || head.Plugins[0].Config["status_code"] != 503 || head.Plugins[0].Config["content_type"] != "text/plain" {
 		t.Errorf("mock: %+v", head)
 	}
@@ -313,11 +315,11 @@ paths:
 	if fmt.Sprint(svc["cors"]["origins"]) != "[https://a.example.com]" || svc["rate-limiting"]["minute"] != 5 {
 		t.Errorf("service plugins: %v", svc)
 	}
-	a := byName(routes(cfg)["t-a-get"].Plugins)
+	a := byName(routes(cfg)["t_a_get"].Plugins)
 	if fmt.Sprint(a["key-auth"]["key_names"]) != "[apikey]" || fmt.Sprint(a["request-transformer"]) != "map[add:map[headers:[A:op]]]" {
 		t.Errorf("route plugins: %v", a)
 	}
-	m := byName(routes(cfg)["t-m-get"].Plugins)
+	m := byName(routes(cfg)["t_m_get"].Plugins)
 	if m["request-termination"]["status_code"] != 204 || fmt.Sprint(m["cors"]["origins"]) != "[https://a.example.com]" || m["rate-limiting"] == nil {
 		t.Errorf("mock route plugins: %v", m)
 	}
@@ -359,4 +361,100 @@ paths:
 			t.Errorf("no warning containing %q in %q", want, ws)
 		}
 	}
+}
+
+// TestRouteDefaults ports openapi2kong's 08-route-defaults-overrides and
+// 02-names-set: x-kong-route-defaults at each level, the innermost
+// winning; a given regex_priority lowered by one for a path with
+// parameters; what the conversion sets (service) ignored; x-kong-name on
+// the document, a path and an operation.
+func TestRouteDefaults(t *testing.T) {
+	cfg, ws := run(t, `
+openapi: '3.0.0'
+info: {title: Simple API overview, version: v2}
+servers: [{url: "https://server1.com/"}]
+x-kong-route-defaults: {regex_priority: 100, service: delete-me}
+paths:
+  /path1:
+    get: {operationId: uses-doc-defaults, responses: {"200": {description: ok}}}
+  /path1/{id}:
+    get: {operationId: uses-doc-defaults-with-path-param, responses: {"200": {description: ok}}}
+  /path2:
+    x-kong-route-defaults: {regex_priority: 200}
+    get: {operationId: uses-path-defaults, responses: {"200": {description: ok}}}
+    post:
+      x-kong-route-defaults: {regex_priority: 300, strip_path: true}
+      operationId: uses-ops-defaults
+      responses: {"200": {description: ok}}
+  /app1:
+    x-kong-name: path-name
+    put:
+      x-kong-name: my-put-operation
+      responses: {"200": {description: ok}}
+    post: {responses: {"200": {description: ok}}}
+`, Options{})
+	got := map[string]string{}
+	for name, r := range routes(cfg) {
+		got[name] = fmt.Sprint(*r.RegexPriority, " ", *r.StripPath, " ", r.Fields)
+	}
+	want := map[string]string{
+		"simple-api-overview_uses-doc-defaults":                 "100 false map[]",
+		"simple-api-overview_uses-doc-defaults-with-path-param": "99 false map[]",
+		"simple-api-overview_uses-path-defaults":                "200 false map[]",
+		"simple-api-overview_uses-ops-defaults":                 "300 true map[]",
+		"simple-api-overview_path-name_my-put-operation":        "100 false map[]",
+		"simple-api-overview_path-name_post":                    "100 false map[]",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("routes (-want +got):\n%s", diff)
+	}
+	if !containsOne(ws, "x-kong-route-defaults.service: set by the import: ignored") {
+		t.Errorf("warnings: %q", ws)
+	}
+}
+
+// TestServiceDefaults: x-kong-service-defaults and x-kong-upstream-defaults
+// merge field by field, innermost first, and cannot replace what the
+// servers set (a url there would contradict the host).
+func TestServiceDefaults(t *testing.T) {
+	cfg, ws := run(t, `
+openapi: 3.0.0
+info: {title: t, version: "1"}
+servers: [{url: "https://a.example.com:8443/base"}]
+x-kong-service-defaults: {retries: 1, read_timeout: 1000, url: "http://elsewhere", host: x}
+x-kong-upstream-defaults: {algorithm: least-connections, targets: []}
+paths:
+  /a:
+    x-kong-service-defaults: {retries: 2}
+    get: {responses: {"200": {description: ok}}}
+  /b:
+    get: {responses: {"200": {description: ok}}}
+`, Options{})
+	if len(cfg.Services) != 2 {
+		t.Fatalf("services: %d, want 2 (different defaults)", len(cfg.Services))
+	}
+	got := map[string]string{}
+	for _, s := range cfg.Services {
+		got[s.Name] = fmt.Sprint(s.Protocol, " ", s.Host, " ", s.Port, " ", s.Path, " ", s.Fields, " ", len(s.Routes))
+	}
+	want := map[string]string{
+		"t":   "https t.upstream 8443 /base map[read_timeout:1000 retries:2] 1",
+		"t-2": "https t-2.upstream 8443 /base map[read_timeout:1000 retries:1] 1",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("services (-want +got):\n%s", diff)
+	}
+	if len(cfg.Upstreams) != 2 || fmt.Sprint(cfg.Upstreams[0].Fields) != "map[algorithm:least-connections]" || cfg.Upstreams[0].Targets[0].Target != "a.example.com:8443" {
+		t.Errorf("upstreams: %+v", cfg.Upstreams[0])
+	}
+	for _, w := range []string{"x-kong-service-defaults.url: set by the import: ignored", "x-kong-service-defaults.host: set by the import", "x-kong-upstream-defaults.targets: set by the import"} {
+		if !containsOne(ws, w) {
+			t.Errorf("no warning %q in %q", w, ws)
+		}
+	}
+	out, err := cfg.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	compile(t, out)
 }

@@ -47,16 +47,12 @@ func (c *conv) operation(p string, pi *openapi3.PathItem, method string, op *ope
 	levels := []level{{"", c.doc.Extensions}, {"paths." + p, pi.Extensions}, {"paths." + p + "." + mname, op.Extensions}}
 	re, captures, hasParams := pathRegex(p)
 	r := &importer.Route{
-		Name:          c.routeName(p, pi, method, op),
-		Paths:         []string{re},
-		StripPath:     importer.Bool(false),
-		RegexPriority: importer.Int(200),
-		Fields:        c.defaults("route", levels),
-		Tags:          c.tags(),
+		Name:   c.routeName(p, pi, method, op),
+		Paths:  []string{re},
+		Fields: c.defaults("route", levels),
+		Tags:   c.tags(),
 	}
-	if hasParams {
-		r.RegexPriority = importer.Int(100)
-	}
+	c.routeDefaults(obj, r, hasParams)
 	if method != "" {
 		r.Methods = []string{method}
 		if c.cors != nil && method != "OPTIONS" {
@@ -76,7 +72,7 @@ func (c *conv) operation(p string, pi *openapi3.PathItem, method string, op *ope
 			return
 		}
 	} else {
-		svc = c.serversService(obj, c.servers(pi, op), c.serviceHint(pi, op), levels)
+		svc = c.serversService(obj, c.servers(pi, op), c.serviceHint(p, pi, method, op), levels)
 		if svc == nil {
 			c.warn(obj, "", "no usable server: operation not imported")
 			return
@@ -112,6 +108,39 @@ func overlay(ps, over []*importer.Plugin) []*importer.Plugin {
 	return ps
 }
 
+// routeDefaults applies openapi2kong's rules to x-kong-route-defaults:
+// strip_path false unless given; regex_priority 200 for a path without
+// parameters and 100 with, or the given one, lowered by one with
+// parameters so that plain paths still win; the fields the conversion
+// sets itself are ignored.
+func (c *conv) routeDefaults(obj string, r *importer.Route, hasParams bool) {
+	r.StripPath = importer.Bool(false)
+	if v, ok := r.Fields["strip_path"].(bool); ok {
+		r.StripPath = importer.Bool(v)
+	}
+	prio := 200
+	if v, ok := r.Fields["regex_priority"].(int); ok {
+		prio = v
+	}
+	if hasParams {
+		prio--
+		if _, given := r.Fields["regex_priority"]; !given {
+			prio = 100
+		}
+	}
+	r.RegexPriority = importer.Int(prio)
+	for _, k := range slices.Sorted(maps.Keys(r.Fields)) {
+		switch k {
+		case "strip_path", "regex_priority":
+		case "name", "paths", "methods", "service", "plugins", "tags", "id":
+			c.warnOnce("route-defaults "+k, obj, "x-kong-route-defaults."+k, "set by the import: ignored")
+		default:
+			continue
+		}
+		delete(r.Fields, k)
+	}
+}
+
 // servers are the innermost servers given: operation, path item, document.
 func (c *conv) servers(pi *openapi3.PathItem, op *openapi3.Operation) openapi3.Servers {
 	if op.Servers != nil && len(*op.Servers) > 0 {
@@ -124,56 +153,92 @@ func (c *conv) servers(pi *openapi3.PathItem, op *openapi3.Operation) openapi3.S
 }
 
 // serviceHint names the service of the innermost level with servers: the
-// document's name, or it joined with the path's or operation's name.
-func (c *conv) serviceHint(pi *openapi3.PathItem, op *openapi3.Operation) string {
+// document's name, or the path's or the operation's base name.
+func (c *conv) serviceHint(p string, pi *openapi3.PathItem, method string, op *openapi3.Operation) string {
 	switch {
 	case op.Servers != nil && len(*op.Servers) > 0:
-		return c.name + "-" + c.opName(op, "")
+		return c.opBase(p, pi, method, op)
 	case len(pi.Servers) > 0:
-		if n := extString(pi.Extensions, "x-kong-name"); n != "" {
-			return c.name + "-" + importer.Slug(n)
-		}
+		return c.pathBase(p, pi)
 	}
 	return c.name
 }
 
-// opName is the operation's x-kong-name or operationId, or fallback.
-func (c *conv) opName(op *openapi3.Operation, fallback string) string {
-	if n := extString(op.Extensions, "x-kong-name"); n != "" {
-		return importer.Slug(n)
-	}
-	if op.OperationID != "" {
-		return importer.Slug(op.OperationID)
-	}
-	return fallback
-}
-
-// routeName follows openapi2kong: document-opid, or document-path-method
-// with the path's slashes as dashes and a trailing slash as `~`.
-func (c *conv) routeName(p string, pi *openapi3.PathItem, method string, op *openapi3.Operation) string {
-	m := strings.ToLower(method)
-	if m == "" {
-		m = "any"
-	}
-	pathName := extString(pi.Extensions, "x-kong-name")
-	if pathName == "" {
-		trimmed := strings.Trim(p, "/")
-		pathName = strings.NewReplacer("/", "-", "{", "", "}", "", "+", "").Replace(trimmed)
-		if strings.HasSuffix(p, "/") && trimmed != "" {
-			pathName += "~"
+// pathBase is openapi2kong's name of a path: the document's name and the
+// path's x-kong-name, else the path slugified (a trailing slash as `~`,
+// so that /a and /a/ differ).
+func (c *conv) pathBase(p string, pi *openapi3.PathItem) string {
+	name := slug(extString(pi.Extensions, "x-kong-name"))
+	if name == "" {
+		name = slug(p)
+		if strings.HasSuffix(p, "/") {
+			name += "~"
 		}
 	}
-	fallback := m
-	if pathName = importer.Slug(pathName); pathName != "" {
-		fallback = pathName + "-" + m
+	return joinName(c.name, name)
+}
+
+// opBase is openapi2kong's name of an operation: the path's name and the
+// operation's x-kong-name, else the document's and the operationId, else
+// the path's and the method.
+func (c *conv) opBase(p string, pi *openapi3.PathItem, method string, op *openapi3.Operation) string {
+	if n := slug(extString(op.Extensions, "x-kong-name")); n != "" {
+		return joinName(c.pathBase(p, pi), n)
 	}
-	return c.cfg.UniqueName(c.name + "-" + c.opName(op, fallback))
+	if n := slug(op.OperationID); n != "" {
+		return joinName(c.name, n)
+	}
+	if method == "" {
+		method = "any"
+	}
+	return joinName(c.pathBase(p, pi), slug(method))
+}
+
+func joinName(a, b string) string {
+	if b == "" {
+		return a
+	}
+	return a + "_" + b
+}
+
+// routeName is the operation's base name, made unique.
+func (c *conv) routeName(p string, pi *openapi3.PathItem, method string, op *openapi3.Operation) string {
+	return c.cfg.UniqueName(importer.KindRoute, c.opBase(p, pi, method, op))
+}
+
+// slug makes a name as openapi2kong does: lower case, every run of other
+// characters than letters and digits one dash, none at the ends. (It
+// also transliterates non-Latin letters, which are dashes here.)
+func slug(s string) string {
+	return squeeze(strings.ToLower(s), '-')
+}
+
+// squeeze keeps [a-z0-9] (and sep), turns every run of other characters
+// into one sep, and trims sep at both ends.
+func squeeze(s string, sep byte) string {
+	var b strings.Builder
+	pending := false
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') {
+			if pending && b.Len() > 0 {
+				b.WriteByte(sep)
+			}
+			pending = false
+			b.WriteByte(ch)
+			continue
+		}
+		pending = true
+	}
+	return b.String()
 }
 
 // pathRegex turns an OpenAPI path into Kong's anchored regex route:
 // literal text escaped, each {param} a named group of one segment (AWS's
-// greedy {param+} any rest of the path). It returns the groups' names by
-// parameter name, and whether there was any.
+// greedy {param+} the rest of the path). It returns the groups' names by
+// parameter name, and whether there was any. (openapi2kong lets a
+// parameter with minLength: 0 be empty; kin-openapi cannot tell an absent
+// minLength from 0, so every parameter needs a character here.)
 func pathRegex(p string) (string, map[string]string, bool) {
 	var b strings.Builder
 	captures := map[string]string{}
@@ -204,21 +269,13 @@ func pathRegex(p string) (string, map[string]string, bool) {
 }
 
 // groupName makes a parameter name a regex group name as openapi2kong
-// does: lower case, other characters underscores, none leading.
+// does: lower case, every run of other characters than letters and
+// digits one underscore, none at the ends.
 func groupName(name string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(name) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '_' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
+	if g := squeeze(strings.ToLower(name), '_'); g != "" {
+		return g
 	}
-	g := strings.TrimLeft(b.String(), "_")
-	if g == "" || (g[0] >= '0' && g[0] <= '9') {
-		g = "p" + g
-	}
-	return g
+	return "param"
 }
 
 // kongPlugins reads the x-kong-plugin-NAME extensions of one level.

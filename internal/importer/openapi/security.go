@@ -163,7 +163,7 @@ func (c *conv) jwtAuthorizer(obj, name string, a authorizer) (*importer.Plugin, 
 // declares none) there is none: Turnpike requires one with a JWK Set,
 // since the issuer signs tokens for every application it serves.
 func (c *conv) issuerConsumer(field, scheme, issuer, jwks string, audience []string) {
-	username := c.name + "-" + importer.Slug(scheme)
+	username := joinName(c.name, slug(scheme))
 	for _, u := range c.cfg.Consumers {
 		if u.Username == username {
 			return

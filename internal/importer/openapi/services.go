@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -103,10 +104,20 @@ func (c *conv) defaults(kind string, levels []level) importer.Fields {
 			out = importer.Fields{}
 		}
 		for k, x := range m {
+			if slices.Contains(setByImport[kind], k) {
+				c.warnOnce(l.path+key+k, c.at(l.path), key+"."+k, "set by the import: ignored")
+				continue
+			}
 			out[k] = x
 		}
 	}
 	return out
+}
+
+// setByImport are the fields of each kind the conversion sets itself.
+var setByImport = map[string][]string{
+	"service":  {"id", "name", "url", "protocol", "host", "port", "path", "routes", "plugins", "tags"},
+	"upstream": {"id", "name", "targets", "tags"},
 }
 
 // serversService is the service for a set of servers (the innermost level
@@ -141,7 +152,7 @@ func (c *conv) serversService(obj string, servers openapi3.Servers, hint string,
 		c.services[key] = nil
 		return nil
 	}
-	s := &importer.Service{Name: c.cfg.UniqueName(hint), Protocol: list[0].scheme, Host: list[0].host, Port: list[0].port, Path: list[0].path, Fields: svcDefaults, Tags: c.tags()}
+	s := &importer.Service{Name: c.cfg.UniqueName(importer.KindService, hint), Protocol: list[0].scheme, Host: list[0].host, Port: list[0].port, Path: list[0].path, Fields: svcDefaults, Tags: c.tags()}
 	if len(list) > 1 || upDefaults != nil {
 		up := &importer.Upstream{Name: s.Name + ".upstream", Fields: upDefaults, Tags: c.tags()}
 		for _, sv := range list {
@@ -168,11 +179,12 @@ func (c *conv) backendService(origin server, timeout int, levels []level) *impor
 	if s, ok := c.services[key]; ok {
 		return s
 	}
-	hint := c.name + "-" + importer.Slug(origin.host)
+	host := origin.host
 	if (origin.scheme == "http" && origin.port != 80) || (origin.scheme == "https" && origin.port != 443) {
-		hint += "-" + strconv.Itoa(origin.port)
+		host += "-" + strconv.Itoa(origin.port)
 	}
-	s := &importer.Service{Name: c.cfg.UniqueName(hint), Protocol: origin.scheme, Host: origin.host, Port: origin.port, Fields: svcDefaults, Tags: c.tags()}
+	hint := joinName(c.name, slug(host))
+	s := &importer.Service{Name: c.cfg.UniqueName(importer.KindService, hint), Protocol: origin.scheme, Host: origin.host, Port: origin.port, Fields: svcDefaults, Tags: c.tags()}
 	if timeout > 0 {
 		if s.Fields == nil {
 			s.Fields = importer.Fields{}
