@@ -163,9 +163,8 @@ func (c *Config) names(k Kind) map[string]bool {
 	return used
 }
 
-// Slug turns s into a Kong entity name: letters, digits and `.-_~` kept,
-// every other character an underscore (as openapi2kong names services
-// after a title: "Pet Store" is Pet_Store).
+// Slug turns s into a string Kong accepts as a name or a tag: letters,
+// digits and `.-_~` kept, every other character an underscore.
 func Slug(s string) string {
 	var b strings.Builder
 	for _, r := range s {
