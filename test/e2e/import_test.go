@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +15,15 @@ import (
 const importSpec = `
 openapi: 3.0.1
 info: {title: Pets, version: "1"}
+components:
+  securitySchemes:
+    api_key: {type: apiKey, name: x-api-key, in: header}
 paths:
+  /orders:
+    post:
+      security: [{api_key: []}]
+      responses: {"200": {description: ok}}
+      x-amazon-apigateway-integration: {type: http_proxy, httpMethod: POST, uri: "${stageVariables.backend}/orders"}
   /pets/{petId}:
     get:
       operationId: getPet
@@ -59,7 +68,7 @@ func TestImportOpenAPI(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("import: exit %d\n%s", code, stderr)
 	}
-	if !strings.Contains(stderr, `warning: `+spec+`:29 paths./reports.get: x-amazon-apigateway-integration.type: "aws_proxy"`) {
+	if !strings.Contains(stderr, `warning: `+spec+`:37 paths./reports.get: x-amazon-apigateway-integration.type: "aws_proxy"`) {
 		t.Errorf("no warning for the Lambda integration:\n%s", stderr)
 	}
 	vout, verr, code := runCLI(t, nil, "validate", "-c", out)
@@ -83,6 +92,10 @@ func TestImportOpenAPI(t *testing.T) {
 	if resp, _ := gw.Get("/reports"); resp.StatusCode != 404 {
 		t.Errorf("GET /reports (not imported): %d, want 404", resp.StatusCode)
 	}
+	req, _ := http.NewRequest("POST", gw.URL+"/orders", nil)
+	if resp, body := gwtest.Do(t, req); resp.StatusCode != 401 {
+		t.Errorf("POST /orders without the API key: %d %s, want 401 (key-auth from the apiKey scheme)", resp.StatusCode, body)
+	}
 	if n := up.Count.Load(); n != 1 {
 		t.Errorf("the upstream got %d requests, want 1", n)
 	}
@@ -105,7 +118,7 @@ func TestImportCommand(t *testing.T) {
 	spec := writeFile(t, "pets.yaml", importSpec)
 	out := filepath.Join(t.TempDir(), "kong.yml")
 	_, errOut, code := runCLI(t, nil, "import", "openapi", "-f", spec, "-o", out, "--strict", "--stage-variable", "backend=http://127.0.0.1:9")
-	if code != 1 || !strings.Contains(errOut, "1 warnings with --strict: nothing written") {
+	if code != 1 || !strings.Contains(errOut, "2 warnings with --strict: nothing written") {
 		t.Errorf("--strict: exit %d\n%s", code, errOut)
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
