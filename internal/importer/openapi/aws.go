@@ -3,6 +3,7 @@ package openapi
 import (
 	"encoding/json"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -226,6 +227,10 @@ func (c *conv) requestParameters(obj string, params map[string]string, captures 
 			c.warn(obj, field, "destination not imported: only header, querystring and path")
 			continue
 		}
+		if !token.MatchString(name) {
+			c.warn(obj, field, "%q is not a valid header or query parameter name (an HTTP token): not imported", name)
+			continue
+		}
 		src := params[dst]
 		if v, ok := c.literal(src); ok {
 			if strings.Contains(v, "$(") || strings.ContainsAny(v, "\r\n") {
@@ -276,6 +281,10 @@ func sourceTemplate(src, kind, name string, captures map[string]string) (string,
 	}
 	return "", false, false
 }
+
+// token is an HTTP token (RFC 9110), what a header name and, here, a
+// query parameter name must be for request-transformer's name:value.
+var token = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 // validName keeps a name that a template's ["..."] can quote.
 func validName(s string) bool {
@@ -333,7 +342,7 @@ func (c *conv) responseHeaders(obj string, params map[string]string, r *importer
 	for _, k := range slices.Sorted(maps.Keys(params)) {
 		name, ok := strings.CutPrefix(k, "method.response.header.")
 		v, lit := c.literal(params[k])
-		if !ok || !lit || strings.ContainsAny(v, "\r\n") || strings.Contains(v, "$(") {
+		if !ok || !lit || !token.MatchString(name) || strings.ContainsAny(v, "\r\n") || strings.Contains(v, "$(") {
 			c.warn(obj, integrationKey+".responses.responseParameters."+k, "only literal header values are imported")
 			continue
 		}

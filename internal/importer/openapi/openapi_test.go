@@ -227,6 +227,7 @@ paths:
           integration.request.body.x: method.request.body
           integration.request.querystring.id2: method.request.path.id
           integration.request.header.X-Stage: stageVariables.env
+          integration.request.header.Bad Name: "'x'"
     head:
       responses: {"200": {description: ok}}
       x-amazon-apigateway-integration:
@@ -244,6 +245,7 @@ paths:
 		`paths./a/{id}.patch: x-amazon-apigateway-integration.requestParameters.integration.request.header.X-Ctx: source "context.requestId" not imported`,
 		"paths./a/{id}.patch: x-amazon-apigateway-integration.requestParameters.integration.request.header.X-Bad: literal holds $(",
 		"paths./a/{id}.patch: x-amazon-apigateway-integration.requestParameters.integration.request.body.x: destination not imported",
+		`paths./a/{id}.patch: x-amazon-apigateway-integration.requestParameters.integration.request.header.Bad Name: "Bad Name" is not a valid header or query parameter name`,
 		`paths./a/{id}.head: x-amazon-apigateway-integration.requestTemplates.application/json: not a {"statusCode": N} selection: answering 200`,
 		"paths./a/{id}.head: x-amazon-apigateway-integration.responses: the response template is sent as written",
 	} {
