@@ -460,3 +460,58 @@ paths:
 	}
 	compile(t, out)
 }
+
+// TestAuthorizerSources: the JWT authorizer's identity source becomes the
+// jwt plugin's header; a source it cannot read, or an API key name that
+// is no header name, leaves the operation out.
+func TestAuthorizerSources(t *testing.T) {
+	cfg, ws := run(t, `
+openapi: 3.0.0
+info: {title: t, version: "1"}
+servers: [{url: "http://b.example.com"}]
+components:
+  securitySchemes:
+    hdr:
+      type: oauth2
+      flows: {}
+      x-amazon-apigateway-authorizer:
+        type: jwt
+        identitySource: $request.header.X-Token
+        jwtConfiguration: {issuer: "https://idp.example.com/", audience: [api]}
+    query:
+      type: oauth2
+      flows: {}
+      x-amazon-apigateway-authorizer:
+        type: jwt
+        identitySource: $request.querystring.token
+        jwtConfiguration: {issuer: "https://idp.example.com/", audience: [api]}
+    spaced: {type: apiKey, name: "api key", in: header}
+paths:
+  /a: {get: {security: [{hdr: []}], responses: {"200": {description: ok}}}}
+  /b: {get: {security: [{query: []}], responses: {"200": {description: ok}}}}
+  /c: {get: {security: [{spaced: []}], responses: {"200": {description: ok}}}}
+`, Options{})
+	rs := routes(cfg)
+	if len(rs) != 1 || rs["t_a_get"] == nil {
+		t.Fatalf("routes %v, want only t_a_get", rs)
+	}
+	if got := fmt.Sprint(rs["t_a_get"].Plugins[0].Config); got != "map[claims_to_verify:[exp] header_names:[x-token]]" {
+		t.Errorf("jwt config %s", got)
+	}
+	if len(cfg.Consumers) != 1 || cfg.Consumers[0].Username != "t_hdr" || fmt.Sprint(cfg.Consumers[0].Credentials["jwt_secrets"][0]["key"]) != "https://idp.example.com/" {
+		t.Errorf("consumers %+v", cfg.Consumers)
+	}
+	for _, w := range []string{
+		`paths./b.get: components.securitySchemes.query.x-amazon-apigateway-authorizer.identitySource: "$request.querystring.token": only one request header is imported`,
+		`paths./c.get: security.spaced: key name "api key" is not an HTTP token`,
+	} {
+		if !containsOne(ws, w) {
+			t.Errorf("no warning %q in %q", w, ws)
+		}
+	}
+	out, err := cfg.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	compile(t, out)
+}

@@ -95,6 +95,10 @@ func (c *conv) scheme(obj, name string) (*importer.Plugin, bool) {
 
 // keyAuth maps an apiKey scheme: the key's name and where it is read.
 func (c *conv) keyAuth(obj, field string, s *openapi3.SecurityScheme) (*importer.Plugin, bool) {
+	if !token.MatchString(s.Name) {
+		c.warn(obj, field, "key name %q is not an HTTP token: operation not imported", s.Name)
+		return nil, false
+	}
 	cfg := map[string]any{"key_names": []any{s.Name}}
 	switch s.In {
 	case "header":
@@ -149,10 +153,17 @@ func (c *conv) jwtAuthorizer(obj, name string, a authorizer) (*importer.Plugin, 
 		return nil, false
 	}
 	cfg := map[string]any{"claims_to_verify": []any{"exp"}}
-	if h, ok := strings.CutPrefix(a.IdentitySource, "$request.header."); ok && !strings.EqualFold(h, "Authorization") {
+	h, ok := strings.CutPrefix(a.IdentitySource, "$request.header.")
+	if !ok {
+		h, ok = strings.CutPrefix(a.IdentitySource, "method.request.header.")
+	}
+	switch {
+	case a.IdentitySource == "" || (ok && strings.EqualFold(h, "Authorization")):
+	case ok && token.MatchString(h):
 		cfg["header_names"] = []any{strings.ToLower(h)}
-	} else if h, ok := strings.CutPrefix(a.IdentitySource, "method.request.header."); ok && !strings.EqualFold(h, "Authorization") {
-		cfg["header_names"] = []any{strings.ToLower(h)}
+	default:
+		c.warn(obj, field+".identitySource", "%q: only one request header is imported: operation not imported", a.IdentitySource)
+		return nil, false
 	}
 	c.issuerConsumer(field, name, issuer, jwks, audience)
 	return &importer.Plugin{Name: "jwt", Config: cfg, Tags: c.tags()}, true
