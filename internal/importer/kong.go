@@ -103,16 +103,6 @@ func Bool(b bool) *bool { return &b }
 // Int returns a pointer to n.
 func Int(n int) *int { return &n }
 
-// Service returns the service named name, or nil.
-func (c *Config) Service(name string) *Service {
-	for _, s := range c.Services {
-		if s.Name == name {
-			return s
-		}
-	}
-	return nil
-}
-
 // Kind is an entity kind, within which Kong wants names unique.
 type Kind int
 
