@@ -25,7 +25,7 @@ func Execute(args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newRunCmd(), newDemoCmd(), newValidateCmd(), newVersionCmd(), newExplainCmd())
+	root.AddCommand(newRunCmd(), newDemoCmd(), newValidateCmd(), newVersionCmd(), newExplainCmd(), newImportCmd())
 	if err := root.Execute(); err != nil {
 		var ee exitError
 		if asExit(err, &ee) {

@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/importer"
+	"github.com/turnpikegw/turnpike/internal/importer/openapi"
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugins/all"
+	"github.com/turnpikegw/turnpike/internal/reload"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
+)
+
+// importFlags are the flags every format shares.
+type importFlags struct {
+	inputs []string
+	output string
+	strict bool
+}
+
+func newImportCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "import {ingress|istio|openapi} -f FILE [-f FILE ...] [-o kong.yml] [--strict]",
+		Short: "Write a Kong declarative config from Kubernetes, Istio or OpenAPI/AWS descriptions",
+		Long: `Import reads other systems' configuration and writes a Kong 3.0 declarative
+config that turnpike validate accepts, sorted and with stable names so that it
+diffs well. Every construct that could not be mapped is a warning on standard
+error naming the object, the field and why; --strict makes warnings an error
+(exit 1, nothing written).
+
+-f takes a file (several YAML documents allowed), a directory (every .yaml,
+.yml and .json file in it, in name order) or - for standard input, and may be
+repeated.`,
+	}
+	cmd.AddCommand(
+		newImportFormatCmd("openapi", "OpenAPI 3.0/3.1 or Swagger 2.0, with the x-kong-* and AWS API Gateway extensions", openapiFlags),
+		newImportFormatCmd("ingress", "Kubernetes Ingress with NGINX and Kong annotations (not yet implemented)", nil),
+		newImportFormatCmd("istio", "Istio Gateway, VirtualService and DestinationRule (not yet implemented)", nil),
+	)
+	return cmd
+}
+
+// formatRun adds a format's flags and returns the import to run.
+type formatRun func(cmd *cobra.Command) func([]importer.Document, *importer.Config, *importer.Warnings) error
+
+func openapiFlags(cmd *cobra.Command) func([]importer.Document, *importer.Config, *importer.Warnings) error {
+	var vars []string
+	cmd.Flags().StringArrayVar(&vars, "stage-variable", nil, "NAME=VALUE for ${stageVariables.NAME} in AWS integration URIs (repeatable)")
+	return func(docs []importer.Document, cfg *importer.Config, ws *importer.Warnings) error {
+		opts := openapi.Options{StageVariables: map[string]string{}}
+		for _, v := range vars {
+			name, value, ok := strings.Cut(v, "=")
+			if !ok || name == "" {
+				return fmt.Errorf("--stage-variable %q: want NAME=VALUE", v)
+			}
+			opts.StageVariables[name] = value
+		}
+		return openapi.Import(docs, opts, cfg, ws)
+	}
+}
+
+func newImportFormatCmd(format, short string, flags formatRun) *cobra.Command {
+	var f importFlags
+	cmd := &cobra.Command{
+		Use:   format + " -f FILE [-f FILE ...] [-o kong.yml] [--strict]",
+		Short: short,
+		Args:  cobra.NoArgs,
+	}
+	var run func([]importer.Document, *importer.Config, *importer.Warnings) error
+	if flags != nil {
+		run = flags(cmd)
+	}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if run == nil {
+			return exitError{code: 1, msg: fmt.Sprintf("turnpike import %s: not yet implemented (issue 18)", format)}
+		}
+		docs, err := importer.Read(f.inputs, cmd.InOrStdin(), importer.DefaultLimits)
+		if err != nil {
+			return exitError{code: 1, msg: err.Error()}
+		}
+		var (
+			cfg importer.Config
+			ws  importer.Warnings
+		)
+		if err := run(docs, &cfg, &ws); err != nil {
+			return exitError{code: 1, msg: err.Error()}
+		}
+		for _, w := range ws {
+			fmt.Fprintln(cmd.ErrOrStderr(), "warning: "+w.String())
+		}
+		if f.strict {
+			if err := ws.Strict(); err != nil {
+				return exitError{code: 1, msg: err.Error()}
+			}
+		}
+		out, err := cfg.YAML()
+		if err != nil {
+			return exitError{code: 1, msg: err.Error()}
+		}
+		if err := checkImported(out); err != nil {
+			return exitError{code: 1, msg: "the imported config does not validate (a bug in the importer, please report it):\n" + err.Error()}
+		}
+		return writeOutput(cmd, f.output, out)
+	}
+	cmd.Flags().StringArrayVarP(&f.inputs, "file", "f", nil, "input file, directory or - for standard input (repeatable)")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "", "write the config to this file (default: standard output)")
+	cmd.Flags().BoolVar(&f.strict, "strict", false, "treat every warning as an error: exit 1 and write nothing")
+	return cmd
+}
+
+// checkImported runs on the output every check `turnpike validate` runs,
+// plugin configs included.
+func checkImported(out []byte) error {
+	reg, err := plugin.NewRegistry(all.Registrations())
+	if err != nil {
+		return err
+	}
+	deps := snapshot.Deps{Registry: reg, Env: plugin.Env{Logger: slog.New(slog.DiscardHandler)}}
+	l := reload.New(&snapshot.Holder{}, deps, "import", config.Options{}, nil)
+	l.SetLimits(reload.DefaultLimits)
+	_, err = l.Check(func() ([]byte, error) { return out, nil })
+	return err
+}
+
+// writeOutput writes to the file through a temporary one renamed over it,
+// so that a failed import never leaves half a config behind.
+func writeOutput(cmd *cobra.Command, path string, out []byte) error {
+	if path == "" || path == "-" {
+		_, err := cmd.OutOrStdout().Write(out)
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".turnpike-import-*")
+	if err != nil {
+		return exitError{code: 1, msg: err.Error()}
+	}
+	_, werr := tmp.Write(out)
+	cerr := tmp.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return exitError{code: 1, msg: err.Error()}
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return exitError{code: 1, msg: err.Error()}
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return exitError{code: 1, msg: err.Error()}
+	}
+	return nil
+}
