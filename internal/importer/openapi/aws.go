@@ -353,6 +353,9 @@ func (c *conv) responseHeaders(obj string, params map[string]string, r *importer
 	}
 }
 
+// plainOrigin is an origin the cors plugin compares as text.
+var plainOrigin = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://[A-Za-z0-9.-]+(:[0-9]+)?$`)
+
 // corsPlugin maps x-amazon-apigateway-cors (HTTP APIs) to Kong's cors.
 func (c *conv) corsPlugin(v any) *importer.Plugin {
 	var in struct {
@@ -381,18 +384,28 @@ func (c *conv) corsPlugin(v any) *importer.Plugin {
 		}
 		cfg[key] = out
 	}
-	if len(in.AllowOrigins) > 0 {
-		origins := make([]any, len(in.AllowOrigins))
-		for i, o := range in.AllowOrigins {
-			origins[i] = o
+	var origins []any
+	for _, o := range in.AllowOrigins {
+		// The cors plugin reads an origin that is not a plain one as a
+		// regex: a pattern in AWS's list would let other sites in.
+		if o != "*" && !plainOrigin.MatchString(o) {
+			c.warn(c.at(""), "x-amazon-apigateway-cors.allowOrigins", "%q is not an origin (scheme://host[:port]): left out", o)
+			continue
 		}
+		origins = append(origins, o)
+	}
+	if len(origins) > 0 {
 		cfg["origins"] = origins
+	}
+	if in.AllowCredentials && (len(origins) == 0 || slices.Contains(origins, any("*"))) {
+		// AWS refuses this pair; the cors plugin would echo any site's
+		// Origin with credentials allowed.
+		c.warn(c.at(""), "x-amazon-apigateway-cors.allowCredentials", "credentials with every origin allowed would let any site send credentialed requests: credentials off")
+		cfg["credentials"] = false
 	}
 	setList("methods", in.AllowMethods, true)
 	setList("headers", in.AllowHeaders, false)
-	if len(in.ExposeHeaders) > 0 && !slices.Contains(in.ExposeHeaders, "*") {
-		setList("exposed_headers", in.ExposeHeaders, false)
-	}
+	setList("exposed_headers", in.ExposeHeaders, false)
 	if in.MaxAge != nil {
 		cfg["max_age"] = *in.MaxAge
 	}

@@ -515,3 +515,60 @@ paths:
 	}
 	compile(t, out)
 }
+
+// TestImportIsNoMoreOpen: what the source allows, no more. A path's
+// parameters that name one group twice keep apart; AWS's IAM scheme is
+// not an API key; CORS with every origin and credentials (which AWS
+// refuses) is imported without credentials, and a pattern in the origins
+// (the cors plugin would read it as a regex) is left out.
+func TestImportIsNoMoreOpen(t *testing.T) {
+	got, captures, _ := pathRegex("/{id}/{ID}/{a-b}/{a_b}")
+	if want := "~/(?<id>[^#?/]+)/(?<id_2>[^#?/]+)/(?<a_b>[^#?/]+)/(?<a_b_2>[^#?/]+)$"; got != want {
+		t.Errorf("pathRegex = %q, want %q", got, want)
+	}
+	if captures["ID"] != "id_2" || captures["a_b"] != "a_b_2" {
+		t.Errorf("captures %v", captures)
+	}
+
+	cfg, ws := run(t, `
+openapi: 3.0.0
+info: {title: t, version: "1"}
+servers: [{url: "http://b.example.com"}]
+x-amazon-apigateway-cors:
+  allowOrigins: ["*", "https://*.example.com", "https://app.example.com"]
+  allowCredentials: true
+components:
+  securitySchemes:
+    iam: {type: apiKey, name: Authorization, in: header, x-amazon-apigateway-authtype: awsSigv4}
+paths:
+  /a: {get: {security: [{iam: []}], responses: {"200": {description: ok}}}}
+  /b: {get: {responses: {"200": {description: ok}}}}
+`, Options{})
+	rs := routes(cfg)
+	if rs["t_a_get"] != nil || rs["t_b_get"] == nil {
+		t.Fatalf("routes %v, want only t_b_get", rs)
+	}
+	var cors *importer.Plugin
+	for _, s := range cfg.Services {
+		for _, p := range s.Plugins {
+			if p.Name == "cors" {
+				cors = p
+			}
+		}
+	}
+	if cors == nil {
+		t.Fatalf("no cors plugin on the service: %+v", cfg.Services)
+	}
+	if cors.Config["credentials"] != false || fmt.Sprint(cors.Config["origins"]) != "[* https://app.example.com]" {
+		t.Errorf("cors config %v", cors.Config)
+	}
+	for _, want := range []string{
+		`security.iam: x-amazon-apigateway-authtype "awsSigv4" is not an API key`,
+		`x-amazon-apigateway-cors.allowOrigins: "https://*.example.com" is not an origin`,
+		`x-amazon-apigateway-cors.allowCredentials: credentials with every origin allowed`,
+	} {
+		if !containsOne(ws, want) {
+			t.Errorf("no warning containing %q in %q", want, ws)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -242,6 +243,7 @@ func squeeze(s string, sep byte) string {
 func pathRegex(p string) (string, map[string]string, bool) {
 	var b strings.Builder
 	captures := map[string]string{}
+	used := map[string]bool{}
 	b.WriteString("~")
 	for len(p) > 0 {
 		i := strings.IndexByte(p, '{')
@@ -255,6 +257,13 @@ func pathRegex(p string) (string, map[string]string, bool) {
 		greedy := strings.HasSuffix(name, "+")
 		name = strings.TrimSuffix(name, "+")
 		group := groupName(name)
+		// Names that differ only in case or punctuation ({id}, {ID})
+		// would make one group twice: uri_captures would then name the
+		// wrong segment.
+		for i, base := 2, group; used[group]; i++ {
+			group = base + "_" + strconv.Itoa(i)
+		}
+		used[group] = true
 		captures[name] = group
 		b.WriteString("(?<" + group + ">")
 		if greedy {

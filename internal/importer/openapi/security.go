@@ -82,7 +82,12 @@ func (c *conv) scheme(obj, name string) (*importer.Plugin, bool) {
 		}
 		return c.jwtAuthorizer(obj, name, a)
 	}
-	switch {
+	switch authType, _ := s.Extensions["x-amazon-apigateway-authtype"].(string); {
+	case s.Type == "apiKey" && authType != "" && !strings.EqualFold(authType, "api_key"):
+		// AWS's own schemes (awsSigv4: IAM) are apiKey-typed in the
+		// document but are no API key.
+		c.warn(obj, field, "x-amazon-apigateway-authtype %q is not an API key: operation not imported", authType)
+		return nil, false
 	case s.Type == "apiKey":
 		return c.keyAuth(obj, field, s)
 	case s.Type == "http" && strings.EqualFold(s.Scheme, "basic"):
