@@ -199,10 +199,20 @@ func (s *Redis) Put(ctx context.Context, t *Token, accessToken, refreshToken str
 
 // get reads and decodes the record under k, nil when there is none.
 func (s *Redis) get(ctx context.Context, k string) (*redisRecord, error) {
+	return s.load(ctx, k, false)
+}
+
+// load reads and decodes the record under k, nil when there is none;
+// with take, it deletes it in the same command (GETDEL).
+func (s *Redis) load(ctx context.Context, k string, take bool) (*redisRecord, error) {
 	var b []byte
 	if err := s.do(func(c redis.UniversalClient) error {
 		var err error
-		b, err = c.Get(ctx, k).Bytes()
+		if take {
+			b, err = c.GetDel(ctx, k).Bytes()
+		} else {
+			b, err = c.Get(ctx, k).Bytes()
+		}
 		return err
 	}); err != nil || b == nil {
 		return nil, err
@@ -252,20 +262,11 @@ func (s *Redis) ByRefresh(ctx context.Context, refreshToken string) (*Token, err
 // one command, so one request of any node takes it; the record and its
 // access token's copy go after, and every node is told.
 func (s *Redis) TakeRefresh(ctx context.Context, refreshToken string) (*Token, error) {
-	k := key("r:", sum(refreshToken))
-	var b []byte
-	if err := s.do(func(c redis.UniversalClient) error {
-		var err error
-		b, err = c.GetDel(ctx, k).Bytes()
-		return err
-	}); err != nil || b == nil {
+	rec, err := s.load(ctx, key("r:", sum(refreshToken)), true)
+	if err != nil || rec == nil {
 		return nil, err
 	}
-	var rec redisRecord
-	if err := json.Unmarshal(b, &rec); err != nil || rec.T == nil {
-		return nil, fmt.Errorf("tokens: redis: malformed record under %s", k)
-	}
-	if _, err := s.drop(ctx, &rec); err != nil {
+	if _, err := s.drop(ctx, rec); err != nil {
 		return nil, err
 	}
 	return rec.T, nil
