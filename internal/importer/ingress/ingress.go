@@ -80,6 +80,14 @@ func (c *converter) convert() {
 		}
 	}
 	c.consumers()
+	for _, name := range sortedKeys(c.o.clusterPlugins) {
+		// KIC applies a KongClusterPlugin labelled global to every request.
+		if kp := c.o.clusterPlugins[name]; kp.Labels["global"] == "true" {
+			if p := c.plugin(kp, ""); p != nil {
+				c.cfg.Plugins = append(c.cfg.Plugins, p)
+			}
+		}
+	}
 }
 
 func objName(in *netv1.Ingress) string { return "Ingress " + in.Namespace + "/" + in.Name }
