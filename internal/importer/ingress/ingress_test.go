@@ -115,7 +115,7 @@ func TestRefused(t *testing.T) {
 		"- a\n- list\n":   "t.yaml:1: not a Kubernetes object",
 		"kind: [Ingress]": "t.yaml:1: not a Kubernetes object",
 		"apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: x}\nspec: {rules: {host: a}}\n": "Ingress default/x (t.yaml:1): spec.rules: want []v1.IngressRule, got a object",
-		"kind: KongPlugin\nmetadata: {name: p}\nplugin: 3\n":                                             "KongPlugin default/p (t.yaml:1): plugin: want string, got a number",
+		"kind: KongPlugin\nmetadata: {name: p}\nplugin: 3\n":                                               "KongPlugin default/p (t.yaml:1): plugin: want string, got a number",
 	} {
 		var cfg importer.Config
 		var ws importer.Warnings
