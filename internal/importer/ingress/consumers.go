@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"strings"
 
+	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	netv1 "k8s.io/api/networking/v1"
 
@@ -117,6 +118,10 @@ func (c *converter) basicAuth(in *netv1.Ingress, s *settings) {
 	}
 }
 
+// maxBcryptCost is basic-auth's bound on the cost of a hash given in the
+// file.
+const maxBcryptCost = 14
+
 // htpasswd reads the users of an auth-file Secret (key "auth", lines
 // user:hash) or an auth-map one (user: hash per key), keeping the bcrypt
 // hashes basic-auth accepts.
@@ -141,6 +146,10 @@ func (c *converter) htpasswd(obj string, sec *corev1.Secret, kind string) [][2]s
 	for _, p := range pairs {
 		switch {
 		case strings.HasPrefix(p[1], "$2a$"), strings.HasPrefix(p[1], "$2b$"), strings.HasPrefix(p[1], "$2y$"):
+			if cost, err := bcrypt.Cost([]byte(p[1])); err != nil || cost > maxBcryptCost {
+				c.ws.Add(obj, nginxPrefix+"auth-secret", "user %q of Secret %s/%s: a bcrypt hash of cost at most %d is imported (a wrong password costs a request one hash): skipped", p[0], sec.Namespace, sec.Name, maxBcryptCost)
+				continue
+			}
 			out = append(out, p)
 		default:
 			c.ws.Add(obj, nginxPrefix+"auth-secret", "user %q of Secret %s/%s: only bcrypt hashes (htpasswd -B) can be imported, not %s: skipped", p[0], sec.Namespace, sec.Name, hashKind(p[1]))

@@ -117,12 +117,12 @@ func (c *converter) ingress(in *netv1.Ingress, cans map[string]*canary) {
 	tlsHosts := c.tls(in)
 	n := 0
 	addPath := func(host, field string, p netv1.HTTPIngressPath) {
-		svc := c.service(in, field+".backend", p.Backend, s.svc)
-		if svc == nil {
-			return
-		}
 		paths, ok := c.paths(obj, field, p, s)
 		if !ok {
+			return
+		}
+		svc := c.service(in, field+".backend", p.Backend, s.svc)
+		if svc == nil {
 			return
 		}
 		r := s.route(c.cfg.UniqueName(importer.KindRoute, in.Namespace+"."+in.Name+"."+strconv.Itoa(n)))
@@ -180,7 +180,13 @@ func (c *converter) paths(obj, field string, p netv1.HTTPIngressPath, s *setting
 	}
 	if s.regex {
 		if pt == netv1.PathTypeExact {
-			return []string{"~" + path + "$"}, true
+			path += "$"
+		}
+		// The router compiles regex paths with Go's RE2 syntax: PCRE's
+		// lookarounds and backreferences, which NGINX accepts, do not.
+		if _, err := regexp.Compile("^(?:" + path + ")"); err != nil {
+			c.ws.Add(obj, field+".path", "%q is not a regular expression the router takes (%v): path skipped", path, err)
+			return nil, false
 		}
 		return []string{"~" + path}, true
 	}

@@ -49,11 +49,18 @@ func TestPaths(t *testing.T) {
 		{"", "ImplementationSpecific", "", []string{"/"}},
 		{`nginx.ingress.kubernetes.io/use-regex: "true"`, "ImplementationSpecific", "/v[0-9]+/x", []string{"~/v[0-9]+/x"}},
 		{`nginx.ingress.kubernetes.io/use-regex: "true"`, "Exact", "/v[0-9]+", []string{"~/v[0-9]+$"}},
+		{`nginx.ingress.kubernetes.io/use-regex: "true"`, "Prefix", "/(?!admin)", nil},
 	} {
 		var cfg importer.Config
 		var ws importer.Warnings
 		if err := Import(doc(ingressWith(c.annotations, c.pathType, c.path)), Options{}, &cfg, &ws); err != nil {
 			t.Fatal(err)
+		}
+		if c.want == nil {
+			if len(cfg.Services) != 0 || len(ws) != 1 || !strings.Contains(ws[0].String(), "is not a regular expression the router takes") {
+				t.Errorf("%q: %d services, warnings %v", c.path, len(cfg.Services), ws)
+			}
+			continue
 		}
 		if len(cfg.Services) != 1 || len(cfg.Services[0].Routes) != 1 {
 			t.Fatalf("%s %q: %d services, warnings %v", c.pathType, c.path, len(cfg.Services), ws)
@@ -91,7 +98,7 @@ stringData: {auth: "alice:$2y$05$VUcwGHg7h/i2idD1xz.G2uzPpTaBoNjfB9/P9GvPVVI7Qbg
 apiVersion: v1
 kind: Secret
 metadata: {name: b}
-stringData: {auth: "alice:$2y$05$sxiwPMbs/9IhIp6P4Io5teTUkz4geT5pSZO6K3Bist7DvZMg4MiuC\nbob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="}
+stringData: {auth: "alice:$2y$05$sxiwPMbs/9IhIp6P4Io5teTUkz4geT5pSZO6K3Bist7DvZMg4MiuC\nbob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\ndave:$2y$15$sxiwPMbs/9IhIp6P4Io5teTUkz4geT5pSZO6K3Bist7DvZMg4MiuC"}
 ---
 ` + ingressWith(`nginx.ingress.kubernetes.io/auth-type: basic, nginx.ingress.kubernetes.io/auth-secret: a`, "Prefix", "/a") + "---\n" +
 		strings.Replace(ingressWith(`nginx.ingress.kubernetes.io/auth-type: basic, nginx.ingress.kubernetes.io/auth-secret: b`, "Prefix", "/b"), "name: t", "name: u", 1)
@@ -100,7 +107,8 @@ stringData: {auth: "alice:$2y$05$sxiwPMbs/9IhIp6P4Io5teTUkz4geT5pSZO6K3Bist7DvZM
 	if n := strings.Count(string(out), "username: alice"); n != 1 {
 		t.Errorf("alice imported %d times, want once:\n%s", n, out)
 	}
-	for _, want := range []string{`user "alice" of Secret default.b is also in Secret default.a`, `user "bob" of Secret default/b: only bcrypt hashes (htpasswd -B) can be imported, not {SHA}`} {
+	for _, want := range []string{`user "alice" of Secret default.b is also in Secret default.a`, `user "bob" of Secret default/b: only bcrypt hashes (htpasswd -B) can be imported, not {SHA}`,
+		`user "dave" of Secret default/b: a bcrypt hash of cost at most 14 is imported`} {
 		if !strings.Contains(warns, want) {
 			t.Errorf("no warning %q in\n%s", want, warns)
 		}
