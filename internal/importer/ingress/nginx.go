@@ -110,7 +110,15 @@ func (c *converter) rewriteTarget(obj, field, target string) map[string]any {
 			if _, err := strconv.Atoi(n); err == nil {
 				return "$(uri_captures[" + n + "])"
 			}
-			c.ws.Add(obj, field, "NGINX variable %s is not mapped: sent literally", m)
+			switch {
+			case n == "host" || n == "http_host":
+				return "$(headers.host)"
+			case strings.HasPrefix(n, "http_"):
+				return `$(headers["` + strings.ReplaceAll(n[len("http_"):], "_", "-") + `"])`
+			case strings.HasPrefix(n, "arg_"):
+				return `$(query_params["` + n[len("arg_"):] + `"])`
+			}
+			c.ws.Add(obj, field, "NGINX variable %s is not mapped ($1..., $host, $http_*, $arg_* are): sent literally", m)
 			return m
 		})
 	}
