@@ -3,6 +3,7 @@ package ingress
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	netv1 "k8s.io/api/networking/v1"
 
@@ -20,6 +21,9 @@ type canary struct {
 	value   string
 	used    bool
 }
+
+var canaryAnnotations = map[string]bool{"canary": true, "canary-weight": true, "canary-weight-total": true,
+	"canary-by-header": true, "canary-by-header-value": true}
 
 func canaryKey(ns, host string, p netv1.HTTPIngressPath) string {
 	pt := ""
@@ -47,10 +51,13 @@ func (c *converter) canaries(ins []*netv1.Ingress) map[string]*canary {
 			c.ws.Add(obj, nginxPrefix+"canary-weight-total", "only 100 is imported: canary skipped")
 			continue
 		}
-		for name := range in.Annotations {
-			if name != nginxPrefix+"canary" && len(name) > len(nginxPrefix) && name[:len(nginxPrefix)] == nginxPrefix &&
-				!map[string]bool{"canary-weight": true, "canary-weight-total": true, "canary-by-header": true, "canary-by-header-value": true}[name[len(nginxPrefix):]] {
-				c.ws.Add(obj, name, "ingress-nginx ignores the other annotations of a canary Ingress: ignored")
+		for _, full := range sortedKeys(in.Annotations) {
+			switch name, ok := strings.CutPrefix(full, nginxPrefix); {
+			case !ok, canaryAnnotations[name]:
+			case name == "canary-by-cookie" || name == "canary-by-header-pattern":
+				c.ws.Add(obj, full, "not imported: the canary gets its weight and header only")
+			default:
+				c.ws.Add(obj, full, "ingress-nginx ignores the other annotations of a canary Ingress: ignored")
 			}
 		}
 		for i, rule := range in.Spec.Rules {

@@ -201,6 +201,13 @@ func (c *converter) paths(obj, field string, p netv1.HTTPIngressPath, s *setting
 		quoted := regexMeta.ReplaceAllStringFunc(base, func(m string) string { return `\` + m })
 		return []string{"~/" + quoted + "$", "/" + base + "/"}, true
 	case netv1.PathTypeImplementationSpecific:
+		if re, ok := strings.CutPrefix(path, "/~"); ok {
+			// Kong's controller reads an ImplementationSpecific path
+			// starting with /~ as a regex.
+			s2 := *s
+			s2.regex = true
+			return c.paths(obj, field, netv1.HTTPIngressPath{Path: re, PathType: p.PathType}, &s2)
+		}
 		return []string{path}, true
 	}
 	c.ws.Add(obj, field+".pathType", "%q is not Exact, Prefix or ImplementationSpecific: path skipped", pt)

@@ -47,6 +47,7 @@ func TestPaths(t *testing.T) {
 		{"", "Exact", "/a.b", []string{`~/a\.b$`}},
 		{"", "ImplementationSpecific", "/static", []string{"/static"}},
 		{"", "ImplementationSpecific", "", []string{"/"}},
+		{"", "ImplementationSpecific", "/~/v[0-9]+/items", []string{"~/v[0-9]+/items"}},
 		{`nginx.ingress.kubernetes.io/use-regex: "true"`, "ImplementationSpecific", "/v[0-9]+/x", []string{"~/v[0-9]+/x"}},
 		{`nginx.ingress.kubernetes.io/use-regex: "true"`, "Exact", "/v[0-9]+", []string{"~/v[0-9]+$"}},
 		{`nginx.ingress.kubernetes.io/use-regex: "true"`, "Prefix", "/(?!admin)", nil},
