@@ -158,6 +158,7 @@ func TestGlobalClusterPlugin(t *testing.T) {
 kind: KongClusterPlugin
 metadata: {name: cid, labels: {global: "true"}}
 plugin: correlation-id
+config: {header_name: null, generator: uuid}
 ---
 apiVersion: configuration.konghq.com/v1
 kind: KongClusterPlugin
@@ -166,7 +167,7 @@ plugin: cors
 `
 	out, _ := run(t, doc(in), Options{})
 	compile(t, out)
-	if s := string(out); !strings.Contains(s, "plugins:\n  - name: correlation-id\n") || strings.Contains(s, "cors") {
+	if s := string(out); !strings.Contains(s, "plugins:\n  - name: correlation-id\n    config:\n      generator: uuid\n      header_name: null\n") || strings.Contains(s, "cors") {
 		t.Errorf("output:\n%s", s)
 	}
 }

@@ -173,8 +173,6 @@ func (c *converter) configFrom(obj string, kp *kongPlugin, ns string) (map[strin
 // they are whole, so that the output reads `minute: 100`.
 func normalize(v any) any {
 	switch x := v.(type) {
-	case nil:
-		return map[string]any(nil)
 	case map[string]any:
 		for k, e := range x {
 			x[k] = normalize(e)
