@@ -12,6 +12,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/importer"
+	"github.com/turnpikegw/turnpike/internal/importer/ingress"
 	"github.com/turnpikegw/turnpike/internal/importer/openapi"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/all"
@@ -42,7 +43,7 @@ repeated.`,
 	}
 	cmd.AddCommand(
 		newImportFormatCmd("openapi", "OpenAPI 3.0/3.1 or Swagger 2.0, with the x-kong-* and AWS API Gateway extensions", openapiFlags),
-		newImportFormatCmd("ingress", "Kubernetes Ingress with NGINX and Kong annotations (not yet implemented)", nil),
+		newImportFormatCmd("ingress", "Kubernetes Ingress with NGINX and Kong annotations, KongPlugin and KongConsumer", ingressFlags),
 		newImportFormatCmd("istio", "Istio Gateway, VirtualService and DestinationRule (not yet implemented)", nil),
 	)
 	return cmd
@@ -64,6 +65,15 @@ func openapiFlags(cmd *cobra.Command) func([]importer.Document, *importer.Config
 			opts.StageVariables[name] = value
 		}
 		return openapi.Import(docs, opts, cfg, ws)
+	}
+}
+
+func ingressFlags(cmd *cobra.Command) func([]importer.Document, *importer.Config, *importer.Warnings) error {
+	var opts ingress.Options
+	cmd.Flags().StringVar(&opts.ServiceDomain, "service-domain", "svc", "upstream hosts are NAME.NAMESPACE.DOMAIN")
+	cmd.Flags().StringVar(&opts.IngressClass, "ingress-class", "", "import only the Ingresses of this class (others are skipped with a warning)")
+	return func(docs []importer.Document, cfg *importer.Config, ws *importer.Warnings) error {
+		return ingress.Import(docs, opts, cfg, ws)
 	}
 }
 

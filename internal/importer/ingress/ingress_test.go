@@ -1,0 +1,195 @@
+package ingress
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/turnpikegw/turnpike/internal/importer"
+)
+
+func doc(s string) []importer.Document {
+	docs := importer.Split([]byte(s))
+	for i := range docs {
+		docs[i].File = "t.yaml"
+	}
+	return docs
+}
+
+func ingressWith(annotations, pathType, path string) string {
+	return `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: t
+  annotations: {` + annotations + `}
+spec:
+  rules:
+  - http:
+      paths:
+      - path: "` + path + `"
+        pathType: ` + pathType + `
+        backend: {service: {name: s, port: {number: 80}}}
+`
+}
+
+// TestPaths: Kong's paths for each pathType, as the Kong and NGINX
+// controllers match them.
+func TestPaths(t *testing.T) {
+	for _, c := range []struct {
+		annotations, pathType, path string
+		want                        []string
+	}{
+		{"", "Prefix", "/users", []string{"~/users$", "/users/"}},
+		{"", "Prefix", "/users/", []string{"~/users$", "/users/"}},
+		{"", "Prefix", "/", []string{"/"}},
+		{"", "Prefix", "/v1.0/a+b", []string{`~/v1\.0/a\+b$`, "/v1.0/a+b/"}},
+		{"", "Exact", "/health", []string{"~/health$"}},
+		{"", "Exact", "/a.b", []string{`~/a\.b$`}},
+		{"", "ImplementationSpecific", "/static", []string{"/static"}},
+		{"", "ImplementationSpecific", "", []string{"/"}},
+		{"", "ImplementationSpecific", "/~/v[0-9]+/items", []string{"~/v[0-9]+/items"}},
+		{`nginx.ingress.kubernetes.io/use-regex: "true"`, "ImplementationSpecific", "/v[0-9]+/x", []string{"~/v[0-9]+/x"}},
+		{`nginx.ingress.kubernetes.io/use-regex: "true"`, "Exact", "/v[0-9]+", []string{"~/v[0-9]+$"}},
+		{`nginx.ingress.kubernetes.io/use-regex: "true"`, "Prefix", "/(?!admin)", nil},
+	} {
+		var cfg importer.Config
+		var ws importer.Warnings
+		if err := Import(doc(ingressWith(c.annotations, c.pathType, c.path)), Options{}, &cfg, &ws); err != nil {
+			t.Fatal(err)
+		}
+		if c.want == nil {
+			if len(cfg.Services) != 0 || len(ws) != 1 || !strings.Contains(ws[0].String(), "is not a regular expression the router takes") {
+				t.Errorf("%q: %d services, warnings %v", c.path, len(cfg.Services), ws)
+			}
+			continue
+		}
+		if len(cfg.Services) != 1 || len(cfg.Services[0].Routes) != 1 {
+			t.Fatalf("%s %q: %d services, warnings %v", c.pathType, c.path, len(cfg.Services), ws)
+		}
+		if got := cfg.Services[0].Routes[0].Paths; strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("%s %q %s: paths %q, want %q", c.pathType, c.path, c.annotations, got, c.want)
+		}
+	}
+}
+
+// TestBasicAuthSecretsIsolated: the users of one htpasswd Secret never
+// open an Ingress protected by another (acl groups per Secret), and a
+// username in two Secrets is imported once.
+func TestBasicAuthSecretsIsolated(t *testing.T) {
+	out, warns := importFile(t, "basic-auth.yaml", Options{})
+	compile(t, out)
+	s := string(out)
+	for _, want := range []string{
+		"allow:\n                - staging.ops-users\n", "allow:\n                - staging.basic-auth\n",
+		"- group: staging.basic-auth\n    basicauth_credentials:\n      - password: \"$2a$05$VUcw",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q in\n%s", want, s)
+		}
+	}
+	if !strings.Contains(warns, `user "carol"`) || !strings.Contains(warns, "apr1 (MD5)") {
+		t.Errorf("no warning for the apr1 hash:\n%s", warns)
+	}
+
+	dup := `apiVersion: v1
+kind: Secret
+metadata: {name: a}
+stringData: {auth: "alice:$2y$05$VUcwGHg7h/i2idD1xz.G2uzPpTaBoNjfB9/P9GvPVVI7QbgyaP6YW"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: b}
+stringData: {auth: "alice:$2y$05$sxiwPMbs/9IhIp6P4Io5teTUkz4geT5pSZO6K3Bist7DvZMg4MiuC\nbob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\ndave:$2y$15$sxiwPMbs/9IhIp6P4Io5teTUkz4geT5pSZO6K3Bist7DvZMg4MiuC"}
+---
+` + ingressWith(`nginx.ingress.kubernetes.io/auth-type: basic, nginx.ingress.kubernetes.io/auth-secret: a`, "Prefix", "/a") + "---\n" +
+		strings.Replace(ingressWith(`nginx.ingress.kubernetes.io/auth-type: basic, nginx.ingress.kubernetes.io/auth-secret: b`, "Prefix", "/b"), "name: t", "name: u", 1)
+	out, warns = run(t, doc(dup), Options{})
+	compile(t, out)
+	if n := strings.Count(string(out), "username: alice"); n != 1 {
+		t.Errorf("alice imported %d times, want once:\n%s", n, out)
+	}
+	for _, want := range []string{`user "alice" of Secret default.b is also in Secret default.a`, `user "bob" of Secret default/b: only bcrypt hashes (htpasswd -B) can be imported, not {SHA}`,
+		`user "dave" of Secret default/b: a bcrypt hash of cost at most 14 is imported`} {
+		if !strings.Contains(warns, want) {
+			t.Errorf("no warning %q in\n%s", want, warns)
+		}
+	}
+}
+
+// TestRefused: inputs that are not Kubernetes objects, or whose fields
+// have the wrong type, stop the import with the document named.
+func TestRefused(t *testing.T) {
+	for in, want := range map[string]string{
+		"just: a map\n":   "t.yaml:1: not a Kubernetes object: no kind",
+		"- a\n- list\n":   "t.yaml:1: not a Kubernetes object",
+		"kind: [Ingress]": "t.yaml:1: not a Kubernetes object",
+		"apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: x}\nspec: {rules: {host: a}}\n": "Ingress default/x (t.yaml:1): spec.rules: want []v1.IngressRule, got a object",
+		"kind: KongPlugin\nmetadata: {name: p}\nplugin: 3\n":                                               "KongPlugin default/p (t.yaml:1): plugin: want string, got a number",
+	} {
+		var cfg importer.Config
+		var ws importer.Warnings
+		err := Import(doc(in), Options{}, &cfg, &ws)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want %q", in, err, want)
+		}
+	}
+}
+
+// TestKongAnnotationsWin: a Kong annotation overrides what an NGINX one
+// set on the same field, and konghq.com/protocols turns the implicit SSL
+// redirect off.
+func TestKongAnnotationsWin(t *testing.T) {
+	in := ingressWith(`nginx.ingress.kubernetes.io/force-ssl-redirect: "true", konghq.com/protocols: "http,https", konghq.com/strip-path: "true", konghq.com/regex-priority: nine`, "Prefix", "/a")
+	out, warns := run(t, doc(in), Options{})
+	compile(t, out)
+	s := string(out)
+	if !strings.Contains(s, "protocols:\n          - http\n          - https\n") || strings.Contains(s, "https_redirect_status_code") || !strings.Contains(s, "strip_path: true") {
+		t.Errorf("output:\n%s", s)
+	}
+	if !strings.Contains(warns, `konghq.com/regex-priority: "nine" is not a number: ignored`) {
+		t.Errorf("warnings:\n%s", warns)
+	}
+}
+
+// TestGlobalClusterPlugin: a KongClusterPlugin labelled global applies to
+// every request, the others only where an annotation names them.
+func TestGlobalClusterPlugin(t *testing.T) {
+	in := `apiVersion: configuration.konghq.com/v1
+kind: KongClusterPlugin
+metadata: {name: cid, labels: {global: "true"}}
+plugin: correlation-id
+config: {header_name: null, generator: uuid}
+---
+apiVersion: configuration.konghq.com/v1
+kind: KongClusterPlugin
+metadata: {name: unused}
+plugin: cors
+`
+	out, _ := run(t, doc(in), Options{})
+	compile(t, out)
+	if s := string(out); !strings.Contains(s, "plugins:\n  - name: correlation-id\n    config:\n      generator: uuid\n      header_name: null\n") || strings.Contains(s, "cors") {
+		t.Errorf("output:\n%s", s)
+	}
+}
+
+func BenchmarkImport(b *testing.B) {
+	files, err := filepath.Glob("testdata/*.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	docs, err := importer.Read(files, nil, importer.DefaultLimits)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var cfg importer.Config
+		var ws importer.Warnings
+		if err := Import(docs, Options{}, &cfg, &ws); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := cfg.YAML(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

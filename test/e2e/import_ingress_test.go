@@ -1,0 +1,155 @@
+package e2e
+
+import (
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/turnpikegw/turnpike/internal/gwtest"
+)
+
+// ingressManifest: ingress-nginx's rewrite example, a Prefix path and a
+// basic-auth Ingress with its htpasswd Secret (alice / alice-secret,
+// bcrypt). PORT is the echo upstream's.
+const ingressManifest = `
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: rewrite
+  annotations:
+    nginx.ingress.kubernetes.io/use-regex: "true"
+    nginx.ingress.kubernetes.io/rewrite-target: /$2
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: rewrite.bar.com
+    http:
+      paths:
+      - path: /something(/|$)(.*)
+        pathType: ImplementationSpecific
+        backend:
+          service: {name: echo, port: {number: PORT}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: users
+spec:
+  ingressClassName: nginx
+  rules:
+  - http:
+      paths:
+      - path: /users
+        pathType: Prefix
+        backend:
+          service: {name: echo, port: {number: PORT}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: htpasswd}
+stringData:
+  auth: "alice:$2a$05$VUcwGHg7h/i2idD1xz.G2uzPpTaBoNjfB9/P9GvPVVI7QbgyaP6YW\n"
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: private
+  annotations:
+    nginx.ingress.kubernetes.io/auth-type: basic
+    nginx.ingress.kubernetes.io/auth-secret: htpasswd
+spec:
+  ingressClassName: nginx
+  rules:
+  - http:
+      paths:
+      - path: /private
+        pathType: Exact
+        backend:
+          service: {name: echo, port: {number: PORT}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: elsewhere
+spec:
+  ingressClassName: traefik
+  defaultBackend:
+    service: {name: echo, port: {number: PORT}}
+`
+
+// TestImportIngress runs the built binary's import on Ingresses, checks
+// `turnpike validate` accepts the output, and proxies through a gateway
+// started on it to a real upstream: the rewrite with its capture, Prefix
+// matching whole segments, and basic auth from the htpasswd Secret.
+func TestImportIngress(t *testing.T) {
+	up := gwtest.StartEcho(t, "echo")
+	u, _ := url.Parse(up.URL)
+	manifest := writeFile(t, "ingress.yaml", strings.ReplaceAll(ingressManifest, "PORT", u.Port()))
+	out := filepath.Join(t.TempDir(), "kong.yml")
+	_, stderr, code := runCLI(t, nil, "import", "ingress", "-f", manifest, "-o", out, "--ingress-class", "nginx", "--service-domain", "cluster.test")
+	if code != 0 {
+		t.Fatalf("import: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, `warning: Ingress default/elsewhere: spec.ingressClassName: class "traefik" is not "nginx": skipped`) {
+		t.Errorf("no warning for the other class:\n%s", stderr)
+	}
+	vout, verr, code := runCLI(t, nil, "validate", "-c", out)
+	if code != 0 || !strings.Contains(vout, "OK:") {
+		t.Fatalf("validate: exit %d\n%s%s", code, vout, verr)
+	}
+	// No cluster DNS here: point the Service's name at the upstream.
+	cfg, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), "host: echo.default.cluster.test\n") {
+		t.Fatalf("no service host echo.default.cluster.test (--service-domain):\n%s", cfg)
+	}
+	if err := os.WriteFile(out, []byte(strings.ReplaceAll(string(cfg), "echo.default.cluster.test", "127.0.0.1")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	gw := gwtest.Start(t, "", gwtest.Options{ConfigPath: out})
+	for _, c := range []struct {
+		path, host, want string
+		status           int
+	}{
+		{"/something/new/path?x=1", "rewrite.bar.com", "/new/path", 200},
+		{"/something", "rewrite.bar.com", "/", 200},
+		{"/something/a", "other.example.com", "", 404},
+		{"/users", "", "/users", 200},
+		{"/users/42", "", "/users/42", 200},
+		{"/usersx", "", "", 404},
+		{"/private/x", "", "", 404},
+	} {
+		resp, body := gw.Get(c.path, "Host", c.host)
+		if resp.StatusCode != c.status {
+			t.Errorf("GET %s (Host %s): %d %s, want %d", c.path, c.host, resp.StatusCode, body, c.status)
+			continue
+		}
+		if c.status == 200 {
+			if seen := gwtest.DecodeSeen(t, body); seen.Path != c.want || (c.host != "" && seen.Host != c.host) {
+				t.Errorf("GET %s: the upstream saw %s (Host %s), want %s (Host %s)", c.path, seen.Path, seen.Host, c.want, c.host)
+			}
+		}
+	}
+	if resp, body := gw.Get("/something/new/path?x=1", "Host", "rewrite.bar.com"); !strings.Contains(body, `"query":"x=1"`) {
+		t.Errorf("the rewrite lost the query: %d %s", resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest("GET", gw.URL+"/private", nil)
+	if resp, body := gwtest.Do(t, req); resp.StatusCode != 401 {
+		t.Errorf("GET /private without credentials: %d %s, want 401", resp.StatusCode, body)
+	}
+	for pass, want := range map[string]int{"alice-secret": 200, "wrong": 401} {
+		req, _ := http.NewRequest("GET", gw.URL+"/private", nil)
+		req.SetBasicAuth("alice", pass)
+		if resp, body := gwtest.Do(t, req); resp.StatusCode != want {
+			t.Errorf("GET /private as alice:%s: %d %s, want %d", pass, resp.StatusCode, body, want)
+		} else if want == 200 && gwtest.DecodeSeen(t, body).Header["Authorization"] != nil {
+			t.Error("the upstream saw the Authorization header (hide_credentials)")
+		}
+	}
+}
