@@ -12,6 +12,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/importer"
+	"github.com/turnpikegw/turnpike/internal/importer/istio"
 	"github.com/turnpikegw/turnpike/internal/importer/openapi"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/all"
@@ -43,7 +44,7 @@ repeated.`,
 	cmd.AddCommand(
 		newImportFormatCmd("openapi", "OpenAPI 3.0/3.1 or Swagger 2.0, with the x-kong-* and AWS API Gateway extensions", openapiFlags),
 		newImportFormatCmd("ingress", "Kubernetes Ingress with NGINX and Kong annotations (not yet implemented)", nil),
-		newImportFormatCmd("istio", "Istio Gateway, VirtualService and DestinationRule (not yet implemented)", nil),
+		newImportFormatCmd("istio", "Istio Gateway, VirtualService and DestinationRule (networking.istio.io v1, v1beta1, v1alpha3)", istioFlags),
 	)
 	return cmd
 }
@@ -64,6 +65,14 @@ func openapiFlags(cmd *cobra.Command) func([]importer.Document, *importer.Config
 			opts.StageVariables[name] = value
 		}
 		return openapi.Import(docs, opts, cfg, ws)
+	}
+}
+
+func istioFlags(cmd *cobra.Command) func([]importer.Document, *importer.Config, *importer.Warnings) error {
+	var opts istio.Options
+	cmd.Flags().StringVar(&opts.ServiceDomain, "service-domain", "svc.cluster.local", "domain of destination hosts given by short name: NAME.NAMESPACE.DOMAIN")
+	return func(docs []importer.Document, cfg *importer.Config, ws *importer.Warnings) error {
+		return istio.Import(docs, opts, cfg, ws)
 	}
 }
 
