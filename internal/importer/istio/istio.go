@@ -73,7 +73,7 @@ func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objec
 			}
 			objs.secrets[key] = &s
 		case group != "networking.istio.io":
-			ws.Add(d.Where()+" "+m.id(), "", "not an Istio networking object (%s): not imported", m.APIVersion)
+			ws.Add(m.id(), "", "not an Istio networking object (%s): not imported", m.APIVersion)
 		case !slices.Contains([]string{"networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"}, m.APIVersion):
 			ws.Add(m.id(), "apiVersion", "%s is not v1, v1beta1 or v1alpha3: not imported", m.APIVersion)
 		case m.Kind == "Gateway":
@@ -184,22 +184,31 @@ func (c *conv) certificate(g *gateway, field string, s server) {
 		c.ws.Add(sec.id(), "data", "no tls.crt and tls.key (base64): no certificate imported")
 		return
 	}
+	var same *importer.Certificate
+	claimed := map[string]bool{}
+	for _, have := range c.cfg.Certificates {
+		if have.Cert == crt && have.Key == key {
+			same = have
+			continue
+		}
+		for _, n := range have.SNIs {
+			claimed[n] = true
+		}
+	}
 	var snis []string
 	for _, h := range s.Hosts {
 		_, h = splitNS(h)
-		if h != "*" && !slices.Contains(snis, h) {
+		switch {
+		case h == "*" || slices.Contains(snis, h) || same != nil && slices.Contains(same.SNIs, h):
+		case claimed[h] || !validHost(strings.TrimPrefix(h, "*.")):
+			c.ws.Add(g.id(), field+".hosts", "%s: served by another certificate, or not a server name: not an SNI of %s", h, s.TLS.CredentialName)
+		default:
 			snis = append(snis, h)
 		}
 	}
-	for _, have := range c.cfg.Certificates {
-		if have.Cert == crt && have.Key == key {
-			for _, n := range snis {
-				if !slices.Contains(have.SNIs, n) {
-					have.SNIs = append(have.SNIs, n)
-				}
-			}
-			return
-		}
+	if same != nil {
+		same.SNIs = append(same.SNIs, snis...)
+		return
 	}
 	c.cfg.Certificates = append(c.cfg.Certificates, &importer.Certificate{Cert: crt, Key: key, SNIs: snis})
 }

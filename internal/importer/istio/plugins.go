@@ -68,7 +68,7 @@ func (r *httpConv) redirect() (*importer.Plugin, bool) {
 	rd := r.hr.Redirect
 	host := rd.Authority
 	if host == "" {
-		if len(r.hosts) != 1 || r.hosts[0][0] == '*' {
+		if len(r.hosts) != 1 || !validHost(r.hosts[0]) {
 			r.c.ws.Add(r.vs.id(), r.field+".redirect", "no authority and not one VirtualService host: Kong's redirect needs a host, route not imported")
 			return nil, false
 		}
@@ -81,7 +81,11 @@ func (r *httpConv) redirect() (*importer.Plugin, bool) {
 			scheme = "https"
 		}
 	}
-	if rd.Port != 0 {
+	if !validHost(host) {
+		r.c.ws.Add(r.vs.id(), r.field+".redirect.authority", "not a host name: route not imported")
+		return nil, false
+	}
+	if rd.Port > 0 && rd.Port < 65536 {
 		host = net.JoinHostPort(host, strconv.Itoa(rd.Port))
 	}
 	if rd.DerivePort != "" {
@@ -119,6 +123,10 @@ func (r *httpConv) mirror() *importer.Plugin {
 		r.c.ws.Add(r.vs.id(), x.f, "one mirror per route: not imported")
 	}
 	host, port := r.destination(all[0].d, all[0].f+".destination")
+	if host == "" {
+		r.c.ws.Add(r.vs.id(), all[0].f+".host", "not a host name: mirror not imported")
+		return nil
+	}
 	cfg := map[string]any{"mirror_url": "http://" + net.JoinHostPort(host, strconv.Itoa(port))}
 	if all[0].pct != nil {
 		cfg["percentage"] = min(max(all[0].pct.Value, 0), 100)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +25,12 @@ type httpConv struct {
 	base  string
 	index int
 }
+
+// hostLabels is a DNS name (or an IPv4 address): dot-separated labels of
+// letters, digits and inner hyphens.
+var hostLabels = regexp.MustCompile(`^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+
+func validHost(h string) bool { return len(h) <= 253 && hostLabels.MatchString(h) }
 
 // istioRetries is Istio's retry count when a route sets none.
 const istioRetries = 2
@@ -98,6 +105,10 @@ func (r *httpConv) service() *importer.Service {
 	for k, d := range r.hr.Route {
 		f := fmt.Sprintf("%s.route[%d].destination", r.field, k)
 		host, p := r.destination(d.Destination, f)
+		if host == "" {
+			r.c.ws.Add(r.vs.id(), f+".host", "not a host name: route not imported")
+			return nil
+		}
 		target := host + ":" + strconv.Itoa(p)
 		w := 100
 		if d.Weight != nil {
@@ -138,9 +149,17 @@ func (r *httpConv) service() *importer.Service {
 	return svc
 }
 
+// destination resolves a destination's host and port; host is "" when
+// it is no host name.
 func (r *httpConv) destination(d destination, f string) (string, int) {
 	host := fqdn(d.Host, r.vs.ns(), r.c.opts.ServiceDomain)
+	if !validHost(host) {
+		return "", 0
+	}
 	p := d.Port.Number
+	if p < 0 || p > 65535 {
+		return "", 0
+	}
 	if p == 0 {
 		p = 80
 		r.c.ws.Add(r.vs.id(), f+".port", "no port number (Istio takes the Service's only port, unknown here): 80 assumed")

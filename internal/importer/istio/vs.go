@@ -82,9 +82,14 @@ func (c *conv) virtualService(vs *virtualService) {
 		c.ws.Add(vs.id(), "spec.tcp/tls", "TCP and TLS routes are not imported")
 	}
 	var hosts []string
-	for _, h := range vs.Spec.Hosts {
-		if h != "*" {
+	for i, h := range vs.Spec.Hosts {
+		switch {
+		case h == "*":
+		case validHost(strings.TrimPrefix(h, "*.")):
 			hosts = append(hosts, h)
+		default:
+			c.ws.Add(vs.id(), fmt.Sprintf("spec.hosts[%d]", i), "%q is not a host name: VirtualService not imported", h)
+			return
 		}
 	}
 	for i, hr := range vs.Spec.HTTP {
@@ -158,6 +163,9 @@ func (r *httpConv) match(m httpMatch, f string) (match, string) {
 			return km, ".authority"
 		}
 		h := *m.Authority.Exact
+		if !validHost(h) {
+			return km, ".authority"
+		}
 		if len(km.hosts) > 0 && !slices.ContainsFunc(km.hosts, func(p string) bool { return hostMatch(p, h) }) {
 			return km, ".authority (outside the VirtualService's hosts)"
 		}
@@ -194,14 +202,35 @@ func uriPath(m stringMatch, fold bool) (string, bool, bool) {
 		}
 		return *m.Prefix, true, true
 	case m.Regex != nil:
-		re := strings.TrimPrefix(*m.Regex, "^")
-		t, err := syntax.Parse(re, syntax.Perl)
-		if err != nil || t.Op == syntax.OpAlternate || !strings.HasPrefix(re, "/") {
+		re, ok := slashFirst(*m.Regex)
+		if !ok {
 			return "", false, false
 		}
-		return "~/" + flags + "(?:" + strings.TrimSuffix(re[1:], "$") + ")$", false, true
+		return "~/" + flags + "(?:" + re + ")$", false, true
 	}
 	return "", false, false
+}
+
+// slashFirst returns the regex after its leading slash, when every
+// match of it starts with one: the parser factors "/a|/b" into "/[a-b]",
+// whose written form then starts with the slash.
+func slashFirst(re string) (string, bool) {
+	t, err := syntax.Parse(strings.TrimSuffix(strings.TrimPrefix(re, "^"), "$"), syntax.Perl)
+	if err != nil {
+		return "", false
+	}
+	lead := t
+	if t.Op == syntax.OpConcat && len(t.Sub) > 0 {
+		lead = t.Sub[0]
+	}
+	if lead.Op != syntax.OpLiteral || len(lead.Rune) == 0 || lead.Rune[0] != '/' || lead.Flags&syntax.FoldCase != 0 {
+		return "", false
+	}
+	s := t.String()
+	if !strings.HasPrefix(s, "/") {
+		return "", false
+	}
+	return s[1:], true
 }
 
 // headerValue is a Kong header match: exact values as they are, the rest
