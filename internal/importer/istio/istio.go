@@ -38,9 +38,6 @@ type objects struct {
 // of other kinds are warned and skipped; a document that is not YAML is
 // an error.
 func Import(docs []importer.Document, opts Options, cfg *importer.Config, ws *importer.Warnings) error {
-	if len(docs) == 0 {
-		return errors.New("no Istio object in the input")
-	}
 	if opts.ServiceDomain == "" {
 		opts.ServiceDomain = "svc.cluster.local"
 	}
@@ -55,13 +52,17 @@ func Import(docs []importer.Document, opts Options, cfg *importer.Config, ws *im
 
 func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objects, error) {
 	objs := &objects{gateways: map[string]*gateway{}, rules: map[string]*destinationRule{}, secrets: map[string]*secret{}}
+	docs, err := unwrapLists(docs)
+	if err != nil {
+		return nil, err
+	}
+	if len(docs) == 0 {
+		return nil, errors.New("no Istio object in the input")
+	}
 	for _, d := range docs {
 		var m meta
 		if err := yaml.Unmarshal(d.Data, &m); err != nil {
 			return nil, fmt.Errorf("%s: not YAML or JSON: %w", d.Where(), err)
-		}
-		if m.Kind == "List" {
-			return nil, fmt.Errorf("%s: kind List: give the objects as separate documents (kubectl get -o yaml | yq '.items[]' -s)", d.Where())
 		}
 		group, _, _ := strings.Cut(m.APIVersion, "/")
 		key := m.ns() + "/" + m.Metadata.Name
@@ -107,6 +108,33 @@ func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objec
 		return cmp.Or(cmp.Compare(a.ns(), b.ns()), cmp.Compare(a.Metadata.Name, b.Metadata.Name))
 	})
 	return objs, nil
+}
+
+// unwrapLists replaces each `kind: List` (what `kubectl get -o yaml`
+// writes) by its items, each a document at the List's place.
+func unwrapLists(docs []importer.Document) ([]importer.Document, error) {
+	var out []importer.Document
+	for _, d := range docs {
+		var list struct {
+			Kind  string `yaml:"kind"`
+			Items []any  `yaml:"items"`
+		}
+		if err := yaml.Unmarshal(d.Data, &list); err != nil {
+			return nil, fmt.Errorf("%s: not YAML or JSON: %w", d.Where(), err)
+		}
+		if !strings.HasSuffix(list.Kind, "List") {
+			out = append(out, d)
+			continue
+		}
+		for i, item := range list.Items {
+			data, err := yaml.Marshal(item)
+			if err != nil {
+				return nil, fmt.Errorf("%s: items[%d]: %w", d.Where(), i, err)
+			}
+			out = append(out, importer.Document{File: d.File, Line: d.Line, Data: data})
+		}
+	}
+	return out, nil
 }
 
 // fqdn completes a short service name as Istio does: relative to the

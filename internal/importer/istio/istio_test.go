@@ -51,7 +51,7 @@ func TestRefused(t *testing.T) {
 	for _, tc := range []struct{ name, in, want string }{
 		{"empty", "", "no Istio object in the input"},
 		{"not yaml", "a: [", "not YAML or JSON"},
-		{"list", "apiVersion: v1\nkind: List\nitems: []\n", "kind List: give the objects as separate documents"},
+		{"empty list", "apiVersion: v1\nkind: List\nitems: []\n", "no Istio object in the input"},
 		{"bad type", vsHead + "  - route: 3\n", "VirtualService ns/v"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,6 +107,15 @@ metadata: {name: s}
 	}
 	if strings.Contains(ws, "metadata") || strings.Contains(ws, "status") {
 		t.Errorf("kubectl's fields warned:\n%s", ws)
+	}
+}
+
+// TestList: kubectl's `kind: List` is read as its items.
+func TestList(t *testing.T) {
+	out, ws := run(t, "apiVersion: v1\nkind: List\nitems:\n- "+strings.ReplaceAll(strings.TrimSpace(strings.Split(vsHead, "---\n")[1]), "\n", "\n  ")+
+		"\n    - route:\n      - destination: {host: svc, port: {number: 80}}\n")
+	if !strings.Contains(out, "name: v.ns.0") || !strings.Contains(ws, "Gateway ns/gw is not in the input") {
+		t.Errorf("the List's VirtualService was not imported:\n%s\n%s", out, ws)
 	}
 }
 
