@@ -40,6 +40,16 @@ spec:
     retries:
       attempts: 1
       perTryTimeout: 3s
+  - match:
+    - uri:
+        exact: /ratings
+    rewrite:
+      authority: ratings.internal
+    route:
+    - destination:
+        host: 127.0.0.1
+        port:
+          number: CANARY
 `
 
 // TestImportIstio runs the built binary's import on a VirtualService
@@ -47,7 +57,7 @@ spec:
 // sends 200 requests through a gateway started on it: the split follows
 // the weights (within a tolerance), the prefix is rewritten, the Host is
 // the client's (Istio forwards the authority) and other hosts are not
-// routed.
+// routed; an exact match with a rewritten authority sends that Host.
 func TestImportIstio(t *testing.T) {
 	stable, canary := gwtest.StartEcho(t, "stable"), gwtest.StartEcho(t, "canary")
 	port := func(e *gwtest.Echo) string {
@@ -86,6 +96,13 @@ func TestImportIstio(t *testing.T) {
 		}
 	}
 	s, c := stable.Count.Load(), canary.Count.Load()
+	resp, body := gw.Get("/ratings", "Host", "shop.example.com")
+	if resp.StatusCode != 200 || gwtest.DecodeSeen(t, body).Host != "ratings.internal" {
+		t.Errorf("GET /ratings: %d %s, want the rewritten authority ratings.internal", resp.StatusCode, body)
+	}
+	if resp, _ := gw.Get("/ratings/x", "Host", "shop.example.com"); resp.StatusCode != 404 {
+		t.Errorf("GET /ratings/x (exact match only): %d, want 404", resp.StatusCode)
+	}
 	if s+c != n || s < 140 || s > 180 {
 		t.Errorf("stable got %d, canary %d of %d requests: want about 160/40", s, c, n)
 	}

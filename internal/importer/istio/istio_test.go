@@ -229,6 +229,25 @@ spec: {host: nowhere}
 	}
 }
 
+// TestServiceDomain: short hosts are completed with the namespace and
+// the domain given, dotted hosts kept.
+func TestServiceDomain(t *testing.T) {
+	var (
+		cfg importer.Config
+		ws  importer.Warnings
+	)
+	in := vsHead + "  - route:\n    - destination: {host: svc, port: {number: 80}}\n      weight: 50\n    - destination: {host: b.other, port: {number: 81}}\n      weight: 50\n"
+	if err := Import(importer.Split([]byte(in)), Options{ServiceDomain: "svc.corp"}, &cfg, &ws); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := cfg.YAML()
+	for _, want := range []string{"target: svc.ns.svc.corp:80\n", "target: b.other:81\n"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+}
+
 // TestAbortPercentage: an abort of a sample is not imported (answering
 // every request instead would take the route down).
 func TestAbortPercentage(t *testing.T) {
