@@ -99,6 +99,9 @@ func (r *httpConv) service() *importer.Service {
 		r.c.ws.Add(r.vs.id(), r.field, "no route, redirect or fault abort: not imported")
 		return nil
 	}
+	// Istio splits evenly when no destination has a weight; otherwise an
+	// unweighted one gets none.
+	weighted := slices.ContainsFunc(r.hr.Route, func(d destWeight) bool { return d.Weight != nil })
 	weights := map[string]int{}
 	var hosts []string
 	port := 0
@@ -112,8 +115,8 @@ func (r *httpConv) service() *importer.Service {
 		target := host + ":" + strconv.Itoa(p)
 		w := 100
 		if d.Weight != nil {
-			w = *d.Weight
-		} else if len(r.hr.Route) > 1 {
+			w = max(*d.Weight, 0)
+		} else if weighted {
 			w = 0
 		}
 		weights[target] += w
