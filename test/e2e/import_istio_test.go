@@ -96,6 +96,7 @@ func TestImportIstio(t *testing.T) {
 		}
 	}
 	s, c := stable.Count.Load(), canary.Count.Load()
+	t.Logf("stable %d, canary %d", s, c)
 	resp, body := gw.Get("/ratings", "Host", "shop.example.com")
 	if resp.StatusCode != 200 || gwtest.DecodeSeen(t, body).Host != "ratings.internal" {
 		t.Errorf("GET /ratings: %d %s, want the rewritten authority ratings.internal", resp.StatusCode, body)

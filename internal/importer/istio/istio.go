@@ -27,11 +27,10 @@ type Options struct {
 }
 
 type objects struct {
-	gateways  map[string]*gateway // by namespace/name
-	services  []*virtualService
-	rules     map[string]*destinationRule // by the FQDN of their host
-	secrets   map[string]*secret          // by namespace/name
-	ruleOrder []*destinationRule
+	gateways map[string]*gateway // by namespace/name
+	services []*virtualService
+	rules    map[string]*destinationRule // by the FQDN of their host
+	secrets  map[string]*secret          // by namespace/name
 }
 
 // Import adds to cfg the edge routing the documents describe. Documents
