@@ -13,6 +13,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/importer"
 	"github.com/turnpikegw/turnpike/internal/importer/ingress"
+	"github.com/turnpikegw/turnpike/internal/importer/istio"
 	"github.com/turnpikegw/turnpike/internal/importer/openapi"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/all"
@@ -44,7 +45,7 @@ repeated.`,
 	cmd.AddCommand(
 		newImportFormatCmd("openapi", "OpenAPI 3.0/3.1 or Swagger 2.0, with the x-kong-* and AWS API Gateway extensions", openapiFlags),
 		newImportFormatCmd("ingress", "Kubernetes Ingress with NGINX and Kong annotations, KongPlugin and KongConsumer", ingressFlags),
-		newImportFormatCmd("istio", "Istio Gateway, VirtualService and DestinationRule (not yet implemented)", nil),
+		newImportFormatCmd("istio", "Istio Gateway, VirtualService and DestinationRule (networking.istio.io v1, v1beta1, v1alpha3)", istioFlags),
 	)
 	return cmd
 }
@@ -77,6 +78,14 @@ func ingressFlags(cmd *cobra.Command) func([]importer.Document, *importer.Config
 	}
 }
 
+func istioFlags(cmd *cobra.Command) func([]importer.Document, *importer.Config, *importer.Warnings) error {
+	var opts istio.Options
+	cmd.Flags().StringVar(&opts.ServiceDomain, "service-domain", "svc.cluster.local", "domain of destination hosts given by short name: NAME.NAMESPACE.DOMAIN")
+	return func(docs []importer.Document, cfg *importer.Config, ws *importer.Warnings) error {
+		return istio.Import(docs, opts, cfg, ws)
+	}
+}
+
 func newImportFormatCmd(format, short string, flags formatRun) *cobra.Command {
 	var f importFlags
 	cmd := &cobra.Command{
@@ -84,14 +93,8 @@ func newImportFormatCmd(format, short string, flags formatRun) *cobra.Command {
 		Short: short,
 		Args:  cobra.NoArgs,
 	}
-	var run func([]importer.Document, *importer.Config, *importer.Warnings) error
-	if flags != nil {
-		run = flags(cmd)
-	}
+	run := flags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if run == nil {
-			return exitError{code: 1, msg: fmt.Sprintf("turnpike import %s: not yet implemented (issue 18)", format)}
-		}
 		docs, err := importer.Read(f.inputs, cmd.InOrStdin(), importer.DefaultLimits)
 		if err != nil {
 			return exitError{code: 1, msg: err.Error()}

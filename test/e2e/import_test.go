@@ -124,12 +124,6 @@ func TestImportCommand(t *testing.T) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("--strict wrote %s: %v", out, err)
 	}
-	for _, format := range []string{"istio"} {
-		_, errOut, code := runCLI(t, nil, "import", format, "-f", spec)
-		if code != 1 || !strings.Contains(errOut, "turnpike import "+format+": not yet implemented (issue 18)") {
-			t.Errorf("import %s: exit %d %q", format, code, errOut)
-		}
-	}
 	_, errOut, code = runCLI(t, nil, "import", "openapi", "-f", writeFile(t, "svc.yaml", "apiVersion: v1\nkind: Service\n"))
 	if code != 1 || !strings.Contains(errOut, "svc.yaml:1: neither an OpenAPI 3") {
 		t.Errorf("not OpenAPI: exit %d %q", code, errOut)

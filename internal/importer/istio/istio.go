@@ -1,0 +1,249 @@
+// Package istio imports Istio's networking.istio.io Gateway,
+// VirtualService and DestinationRule objects (v1, v1beta1, v1alpha3) and
+// the TLS Secrets their Gateways name: the edge traffic an Istio ingress
+// gateway serves becomes Kong services, routes, upstreams, certificates
+// and plugins. Mesh-only routing (VirtualServices bound to no Gateway) is
+// east-west traffic an edge gateway never sees: it is warned and left out.
+package istio
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v4"
+
+	"github.com/turnpikegw/turnpike/internal/importer"
+)
+
+// Options tune an import.
+type Options struct {
+	// ServiceDomain completes a destination's short host name:
+	// NAME.NAMESPACE.<ServiceDomain> (default svc.cluster.local).
+	ServiceDomain string
+}
+
+type objects struct {
+	gateways map[string]*gateway // by namespace/name
+	services []*virtualService
+	rules    map[string]*destinationRule // by the FQDN of their host
+	secrets  map[string]*secret          // by namespace/name
+}
+
+// Import adds to cfg the edge routing the documents describe. Documents
+// of other kinds are warned and skipped; a document that is not YAML is
+// an error.
+func Import(docs []importer.Document, opts Options, cfg *importer.Config, ws *importer.Warnings) error {
+	if opts.ServiceDomain == "" {
+		opts.ServiceDomain = "svc.cluster.local"
+	}
+	objs, err := read(docs, opts, ws)
+	if err != nil {
+		return err
+	}
+	c := &conv{opts: opts, objs: objs, cfg: cfg, ws: ws, used: map[string]bool{}}
+	c.run()
+	return nil
+}
+
+func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objects, error) {
+	objs := &objects{gateways: map[string]*gateway{}, rules: map[string]*destinationRule{}, secrets: map[string]*secret{}}
+	docs, err := unwrapLists(docs)
+	if err != nil {
+		return nil, err
+	}
+	if len(docs) == 0 {
+		return nil, errors.New("no Istio object in the input")
+	}
+	for _, d := range docs {
+		var m meta
+		if err := yaml.Unmarshal(d.Data, &m); err != nil {
+			return nil, fmt.Errorf("%s: not YAML or JSON: %w", d.Where(), err)
+		}
+		group, _, _ := strings.Cut(m.APIVersion, "/")
+		key := m.ns() + "/" + m.Metadata.Name
+		switch {
+		case m.Kind == "Secret" && m.APIVersion == "v1":
+			var s secret
+			if err := yaml.Unmarshal(d.Data, &s); err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", d.Where(), m.id(), err)
+			}
+			objs.secrets[key] = &s
+		case group != "networking.istio.io":
+			ws.Add(m.id(), "", "not an Istio networking object (%s): not imported", m.APIVersion)
+		case !slices.Contains([]string{"networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"}, m.APIVersion):
+			ws.Add(m.id(), "apiVersion", "%s is not v1, v1beta1 or v1alpha3: not imported", m.APIVersion)
+		case m.Kind == "Gateway":
+			var g gateway
+			if err := decode(d, m.id(), &g, ws); err != nil {
+				return nil, err
+			}
+			objs.gateways[key] = &g
+		case m.Kind == "VirtualService":
+			var v virtualService
+			if err := decode(d, m.id(), &v, ws); err != nil {
+				return nil, err
+			}
+			objs.services = append(objs.services, &v)
+		case m.Kind == "DestinationRule":
+			var r destinationRule
+			if err := decode(d, m.id(), &r, ws); err != nil {
+				return nil, err
+			}
+			host := fqdn(r.Spec.Host, r.ns(), opts.ServiceDomain)
+			if prev, ok := objs.rules[host]; ok {
+				ws.Add(r.id(), "spec.host", "%s already has %s: not imported", host, prev.id())
+				continue
+			}
+			objs.rules[host] = &r
+		default:
+			ws.Add(m.id(), "kind", "not imported: an edge gateway has no use for it")
+		}
+	}
+	slices.SortFunc(objs.services, func(a, b *virtualService) int {
+		return cmp.Or(cmp.Compare(a.ns(), b.ns()), cmp.Compare(a.Metadata.Name, b.Metadata.Name))
+	})
+	return objs, nil
+}
+
+// unwrapLists replaces each `kind: List` (what `kubectl get -o yaml`
+// writes) by its items, each a document at the List's place.
+func unwrapLists(docs []importer.Document) ([]importer.Document, error) {
+	var out []importer.Document
+	for _, d := range docs {
+		var list struct {
+			Kind  string `yaml:"kind"`
+			Items []any  `yaml:"items"`
+		}
+		if err := yaml.Unmarshal(d.Data, &list); err != nil {
+			return nil, fmt.Errorf("%s: not YAML or JSON: %w", d.Where(), err)
+		}
+		if !strings.HasSuffix(list.Kind, "List") {
+			out = append(out, d)
+			continue
+		}
+		for i, item := range list.Items {
+			data, err := yaml.Marshal(item)
+			if err != nil {
+				return nil, fmt.Errorf("%s: items[%d]: %w", d.Where(), i, err)
+			}
+			out = append(out, importer.Document{File: d.File, Line: d.Line, Data: data})
+		}
+	}
+	return out, nil
+}
+
+// fqdn completes a short service name as Istio does: relative to the
+// namespace of the object that names it.
+func fqdn(host, ns, domain string) string {
+	if host == "" || strings.Contains(host, ".") {
+		return host
+	}
+	return host + "." + ns + "." + domain
+}
+
+type conv struct {
+	opts Options
+	objs *objects
+	cfg  *importer.Config
+	ws   *importer.Warnings
+	used map[string]bool // DestinationRules applied, by host
+}
+
+func (c *conv) run() {
+	for _, key := range slices.Sorted(maps.Keys(c.objs.gateways)) {
+		c.gateway(c.objs.gateways[key])
+	}
+	for _, vs := range c.objs.services {
+		c.virtualService(vs)
+	}
+	for _, host := range slices.Sorted(maps.Keys(c.objs.rules)) {
+		r := c.objs.rules[host]
+		if !c.used[host] {
+			c.ws.Add(r.id(), "spec.host", "no imported route sends traffic to %s: not imported", host)
+		}
+	}
+}
+
+// gateway imports the servers' certificates; the ports are the gateway's
+// listeners, set in turnpike's own configuration.
+func (c *conv) gateway(g *gateway) {
+	for i, s := range g.Spec.Servers {
+		field := fmt.Sprintf("spec.servers[%d]", i)
+		switch strings.ToUpper(s.Port.Protocol) {
+		case "HTTP", "HTTPS", "HTTP2", "":
+		default:
+			c.ws.Add(g.id(), field+".port.protocol", "%s: only HTTP servers are imported", s.Port.Protocol)
+			continue
+		}
+		if s.TLS == nil || s.TLS.HTTPSRedirect {
+			continue
+		}
+		switch s.TLS.Mode {
+		case "SIMPLE", "MUTUAL", "":
+		default:
+			c.ws.Add(g.id(), field+".tls.mode", "%s: only SIMPLE and MUTUAL are imported", s.TLS.Mode)
+			continue
+		}
+		if s.TLS.Mode == "MUTUAL" {
+			c.ws.Add(g.id(), field+".tls.mode", "MUTUAL: the server certificate is imported but client certificates are not required; add the CA as a ca_certificate and an mtls-auth plugin on the routes")
+		}
+		c.certificate(g, field, s)
+	}
+}
+
+func (c *conv) certificate(g *gateway, field string, s server) {
+	if s.TLS.CredentialName == "" {
+		c.ws.Add(g.id(), field+".tls", "no credentialName (file-mounted certificates are not in the input): no certificate imported")
+		return
+	}
+	sec := c.objs.secrets[g.ns()+"/"+s.TLS.CredentialName]
+	if sec == nil {
+		c.ws.Add(g.id(), field+".tls.credentialName", "Secret %s/%s is not in the input: no certificate imported", g.ns(), s.TLS.CredentialName)
+		return
+	}
+	crt, ok1 := sec.value("tls.crt")
+	key, ok2 := sec.value("tls.key")
+	if !ok1 || !ok2 || crt == "" || key == "" {
+		c.ws.Add(sec.id(), "data", "no tls.crt and tls.key (base64): no certificate imported")
+		return
+	}
+	var same *importer.Certificate
+	claimed := map[string]bool{}
+	for _, have := range c.cfg.Certificates {
+		if have.Cert == crt && have.Key == key {
+			same = have
+			continue
+		}
+		for _, n := range have.SNIs {
+			claimed[n] = true
+		}
+	}
+	var snis []string
+	for _, h := range s.Hosts {
+		_, h = splitNS(h)
+		switch {
+		case h == "*" || slices.Contains(snis, h) || same != nil && slices.Contains(same.SNIs, h):
+		case claimed[h] || !validHost(strings.TrimPrefix(h, "*.")):
+			c.ws.Add(g.id(), field+".hosts", "%s: served by another certificate, or not a server name: not an SNI of %s", h, s.TLS.CredentialName)
+		default:
+			snis = append(snis, h)
+		}
+	}
+	if same != nil {
+		same.SNIs = append(same.SNIs, snis...)
+		return
+	}
+	c.cfg.Certificates = append(c.cfg.Certificates, &importer.Certificate{Cert: crt, Key: key, SNIs: snis})
+}
+
+// splitNS splits a Gateway host "ns/host" (ns may be "." or "*").
+func splitNS(h string) (string, string) {
+	if ns, host, ok := strings.Cut(h, "/"); ok {
+		return ns, host
+	}
+	return "*", h
+}

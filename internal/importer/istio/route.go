@@ -1,0 +1,236 @@
+package istio
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/importer"
+)
+
+// httpConv converts one VirtualService http route: a Kong service (its
+// destinations), a Kong route per match, and the route's plugins.
+type httpConv struct {
+	c     *conv
+	vs    *virtualService
+	hr    *httpRoute
+	field string
+	hosts []string
+	b     binding
+	base  string
+	index int
+}
+
+// hostLabels is a DNS name (or an IPv4 address): dot-separated labels of
+// letters, digits and inner hyphens.
+var hostLabels = regexp.MustCompile(`^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+
+func validHost(h string) bool { return len(h) <= 253 && hostLabels.MatchString(h) }
+
+// istioRetries is Istio's retry count when a route sets none.
+const istioRetries = 2
+
+func (r *httpConv) run() {
+	ms := r.matches()
+	if len(ms) == 0 {
+		return
+	}
+	plugins, answers, ok := r.plugins()
+	if !ok {
+		return
+	}
+	var svc *importer.Service
+	if !answers {
+		if svc = r.service(); svc == nil {
+			return
+		}
+	}
+	for j, m := range ms {
+		name := r.base
+		if len(ms) > 1 {
+			name += "." + strconv.Itoa(j)
+			if m.name != "" {
+				name = r.base + "." + importer.Slug(m.name)
+			}
+		}
+		rt := &importer.Route{
+			Name:         r.c.cfg.UniqueName(importer.KindRoute, name),
+			Hosts:        m.hosts,
+			Paths:        m.paths,
+			Methods:      m.methods,
+			Headers:      m.headers,
+			StripPath:    importer.Bool(false),
+			PreserveHost: importer.Bool(r.hr.Rewrite == nil || r.hr.Rewrite.Authority == ""),
+			Plugins:      plugins,
+		}
+		if strings.HasPrefix(m.paths[0], "~") {
+			// Istio takes the first http route that matches; Kong orders
+			// regex paths by regex_priority.
+			rt.RegexPriority = importer.Int(len(r.vs.Spec.HTTP) - r.index)
+		}
+		if r.b.httpsOnly {
+			rt.Fields = importer.Fields{"protocols": []any{"https"}, "https_redirect_status_code": 301}
+		}
+		if rw := r.hr.Rewrite; rw != nil && rw.URI != "" && svc != nil {
+			if m.prefix && !strings.HasPrefix(m.paths[0], "~") {
+				rt.StripPath = importer.Bool(true)
+			} else {
+				rt.Plugins = withURI(rt.Plugins, rw.URI)
+			}
+		}
+		if svc == nil {
+			r.c.cfg.Routes = append(r.c.cfg.Routes, rt)
+		} else {
+			svc.Routes = append(svc.Routes, rt)
+		}
+	}
+}
+
+// service builds the Kong service of the route's destinations: one
+// destination is the service's host; several, or a DestinationRule, are
+// an upstream with weighted targets.
+func (r *httpConv) service() *importer.Service {
+	if len(r.hr.Route) == 0 {
+		r.c.ws.Add(r.vs.id(), r.field, "no route, redirect or fault abort: not imported")
+		return nil
+	}
+	// Istio splits evenly when no destination has a weight; otherwise an
+	// unweighted one gets none.
+	weighted := slices.ContainsFunc(r.hr.Route, func(d destWeight) bool { return d.Weight != nil })
+	weights := map[string]int{}
+	var hosts []string
+	port := 0
+	for k, d := range r.hr.Route {
+		f := fmt.Sprintf("%s.route[%d].destination", r.field, k)
+		host, p := r.destination(d.Destination, f)
+		if host == "" {
+			r.c.ws.Add(r.vs.id(), f+".host", "not a host name: route not imported")
+			return nil
+		}
+		target := host + ":" + strconv.Itoa(p)
+		w := 100
+		if d.Weight != nil {
+			w = max(*d.Weight, 0)
+		} else if weighted {
+			w = 0
+		}
+		weights[target] += w
+		if !slices.Contains(hosts, host) {
+			hosts = append(hosts, host)
+		}
+		port = p
+		if d.Headers != nil {
+			r.c.ws.Add(r.vs.id(), fmt.Sprintf("%s.route[%d].headers", r.field, k), "per-destination header rules are not imported")
+		}
+	}
+	svc := &importer.Service{Name: r.c.cfg.UniqueName(importer.KindService, r.base), Protocol: "http", Fields: importer.Fields{}}
+	svc.Fields["retries"] = istioRetries
+	r.retries(svc)
+	rule := r.c.rule(hosts, r.vs, r.field)
+	if len(weights) == 1 && rule == nil {
+		svc.Host, svc.Port = hosts[0], port
+	} else {
+		up := &importer.Upstream{Name: svc.Name + ".upstream", Fields: importer.Fields{}}
+		for _, t := range slices.Sorted(maps.Keys(weights)) {
+			up.Targets = append(up.Targets, importer.Target{Target: t, Weight: importer.Int(min(weights[t], 65535))})
+		}
+		svc.Host, svc.Port = up.Name, port
+		if rule != nil {
+			r.c.applyRule(rule, svc, up)
+		}
+		r.c.cfg.Upstreams = append(r.c.cfg.Upstreams, up)
+	}
+	if r.hr.Rewrite != nil && r.hr.Rewrite.URI != "" {
+		svc.Path = r.hr.Rewrite.URI
+	}
+	r.c.cfg.Services = append(r.c.cfg.Services, svc)
+	return svc
+}
+
+// destination resolves a destination's host and port; host is "" when
+// it is no host name.
+func (r *httpConv) destination(d destination, f string) (string, int) {
+	host := fqdn(d.Host, r.vs.ns(), r.c.opts.ServiceDomain)
+	if !validHost(host) {
+		return "", 0
+	}
+	p := d.Port.Number
+	if p < 0 || p > 65535 {
+		return "", 0
+	}
+	if p == 0 {
+		p = 80
+		r.c.ws.Add(r.vs.id(), f+".port", "no port number (Istio takes the Service's only port, unknown here): 80 assumed")
+	}
+	if d.Subset != "" {
+		r.c.ws.Add(r.vs.id(), f+".subset", "subset %q: pod labels cannot be resolved without a cluster, the traffic goes to every endpoint of %s", d.Subset, host)
+	}
+	return host, p
+}
+
+// retries maps retries and timeout. Kong's timeouts apply per attempt, as
+// perTryTimeout does; an overall timeout without perTryTimeout becomes
+// the per-attempt one (a request may then take retries+1 times longer).
+// Kong retries connection failures and timeouts only.
+func (r *httpConv) retries(svc *importer.Service) {
+	per := ""
+	if rt := r.hr.Retries; rt != nil {
+		if rt.Attempts != nil {
+			svc.Fields["retries"] = max(*rt.Attempts, 0)
+		}
+		per = rt.PerTryTimeout
+		for _, kind := range strings.Split(rt.RetryOn, ",") {
+			switch k := strings.TrimSpace(kind); k {
+			case "", "connect-failure", "reset", "refused-stream", "reset-before-request":
+			default:
+				r.c.ws.Add(r.vs.id(), r.field+".retries.retryOn", "%q: Kong retries connection failures and timeouts only", k)
+			}
+		}
+		if rt.RetryRemoteLocalities != nil {
+			r.c.ws.Add(r.vs.id(), r.field+".retries.retryRemoteLocalities", "not imported")
+		}
+	}
+	field := r.field + ".retries.perTryTimeout"
+	if per == "" {
+		per, field = r.hr.Timeout, r.field+".timeout"
+	}
+	if per == "" {
+		return
+	}
+	ms, ok := millis(per)
+	if !ok {
+		r.c.ws.Add(r.vs.id(), field, "%q is not a duration: not imported", per)
+		return
+	}
+	if ms == 0 {
+		return // Istio's 0s: no timeout; Kong's default stays
+	}
+	svc.Fields["read_timeout"] = ms
+	svc.Fields["write_timeout"] = ms
+	if r.hr.Timeout != "" && r.hr.Retries != nil && r.hr.Retries.PerTryTimeout != "" {
+		r.c.ws.Add(r.vs.id(), r.field+".timeout", "Kong has no overall request timeout: perTryTimeout is used per attempt")
+	}
+}
+
+// millis parses a protobuf/Go duration as milliseconds, within Kong's
+// timeout range.
+func millis(s string) (int, bool) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, false
+	}
+	ms := d.Milliseconds()
+	if d > 0 && ms == 0 {
+		ms = 1
+	}
+	return int(min(ms, 2147483646)), true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.SortedFunc(maps.Keys(m), cmp.Compare)
+}

@@ -1,0 +1,251 @@
+package istio
+
+import (
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/turnpikegw/turnpike/internal/importer"
+)
+
+// binding is what a VirtualService's Gateways say about its routes.
+type binding struct {
+	httpsOnly bool // a server of a bound Gateway redirects HTTP to HTTPS
+}
+
+// bind resolves spec.gateways; ok is false for mesh-only routing.
+func (c *conv) bind(vs *virtualService) (binding, bool) {
+	var b binding
+	edge := false
+	for i, name := range vs.Spec.Gateways {
+		if name == "mesh" {
+			continue
+		}
+		edge = true
+		ns, gname, ok := strings.Cut(name, "/")
+		if !ok {
+			ns, gname = vs.ns(), name
+		}
+		g := c.objs.gateways[ns+"/"+gname]
+		if g == nil {
+			c.ws.Add(vs.id(), fmt.Sprintf("spec.gateways[%d]", i), "Gateway %s/%s is not in the input: its TLS and httpsRedirect are not imported, the routes serve every listener", ns, gname)
+			continue
+		}
+		for _, s := range g.Spec.Servers {
+			if s.TLS != nil && s.TLS.HTTPSRedirect && c.serves(s, vs) {
+				b.httpsOnly = true
+			}
+		}
+	}
+	if !edge {
+		c.ws.Add(vs.id(), "spec.gateways", "bound to no Gateway (mesh only): east-west routing, not imported")
+	}
+	return b, edge
+}
+
+// serves reports whether a Gateway server takes one of the VirtualService's hosts.
+func (c *conv) serves(s server, vs *virtualService) bool {
+	for _, sh := range s.Hosts {
+		ns, h := splitNS(sh)
+		if ns != "*" && ns != "." && ns != vs.ns() {
+			continue
+		}
+		for _, vh := range vs.Spec.Hosts {
+			if hostMatch(h, vh) || hostMatch(vh, h) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hostMatch reports whether pattern (a name, *.suffix or *) takes host.
+func hostMatch(pattern, host string) bool {
+	if pattern == "*" || pattern == host {
+		return true
+	}
+	if suffix, ok := strings.CutPrefix(pattern, "*"); ok {
+		return strings.HasSuffix(host, suffix)
+	}
+	return false
+}
+
+func (c *conv) virtualService(vs *virtualService) {
+	b, ok := c.bind(vs)
+	if !ok {
+		return
+	}
+	if len(vs.Spec.TCP) > 0 || len(vs.Spec.TLS) > 0 {
+		c.ws.Add(vs.id(), "spec.tcp/tls", "TCP and TLS routes are not imported")
+	}
+	var hosts []string
+	for i, h := range vs.Spec.Hosts {
+		switch {
+		case h == "*":
+		case validHost(strings.TrimPrefix(h, "*.")):
+			hosts = append(hosts, h)
+		default:
+			c.ws.Add(vs.id(), fmt.Sprintf("spec.hosts[%d]", i), "%q is not a host name: VirtualService not imported", h)
+			return
+		}
+	}
+	for i, hr := range vs.Spec.HTTP {
+		field := fmt.Sprintf("spec.http[%d]", i)
+		label := strconv.Itoa(i)
+		if hr.Name != "" {
+			label = hr.Name
+		}
+		r := &httpConv{c: c, vs: vs, hr: &hr, field: field, hosts: hosts, b: b, index: i,
+			base: importer.Slug(vs.Metadata.Name + "." + vs.ns() + "." + label)}
+		r.run()
+	}
+}
+
+// match is one Kong route's matching fields, from one HTTPMatchRequest.
+type match struct {
+	name    string
+	hosts   []string
+	paths   []string
+	prefix  bool // the path is a prefix (strip_path applies)
+	methods []string
+	headers map[string][]string
+}
+
+// matches converts spec.http[i].match; a match block with a condition Kong
+// routes cannot express is left out (importing it without the condition
+// would send it traffic it never had).
+func (r *httpConv) matches() []match {
+	if len(r.hr.Match) == 0 {
+		return []match{{hosts: r.hosts, paths: []string{"/"}, prefix: true}}
+	}
+	var out []match
+	for j, m := range r.hr.Match {
+		f := fmt.Sprintf("%s.match[%d]", r.field, j)
+		km, why := r.match(m, f)
+		if why != "" {
+			r.c.ws.Add(r.vs.id(), f+why, "no Kong route equivalent: this match is not imported")
+			continue
+		}
+		km.name = m.Name
+		out = append(out, km)
+	}
+	return out
+}
+
+func (r *httpConv) match(m httpMatch, f string) (match, string) {
+	km := match{hosts: r.hosts, paths: []string{"/"}, prefix: true}
+	switch {
+	case len(m.QueryParams) > 0:
+		return km, ".queryParams"
+	case len(m.WithoutHeaders) > 0:
+		return km, ".withoutHeaders"
+	case m.Port != 0, len(m.SourceLabels) > 0, m.SourceNamespace != "", len(m.Gateways) > 0, m.Scheme != nil:
+		return km, " (port, scheme, sourceLabels, sourceNamespace or gateways)"
+	}
+	if m.URI != nil {
+		p, prefix, ok := uriPath(*m.URI, m.IgnoreURICase)
+		if !ok {
+			return km, ".uri"
+		}
+		km.paths, km.prefix = []string{p}, prefix
+	}
+	if m.Method != nil {
+		if m.Method.Exact == nil {
+			return km, ".method"
+		}
+		km.methods = []string{strings.ToUpper(*m.Method.Exact)}
+	}
+	if m.Authority != nil {
+		if m.Authority.Exact == nil {
+			return km, ".authority"
+		}
+		h := *m.Authority.Exact
+		if !validHost(h) {
+			return km, ".authority"
+		}
+		if len(km.hosts) > 0 && !slices.ContainsFunc(km.hosts, func(p string) bool { return hostMatch(p, h) }) {
+			return km, ".authority (outside the VirtualService's hosts)"
+		}
+		km.hosts = []string{h}
+	}
+	for _, name := range sortedKeys(m.Headers) {
+		v, ok := headerValue(m.Headers[name])
+		if !ok {
+			return km, ".headers." + name
+		}
+		if km.headers == nil {
+			km.headers = map[string][]string{}
+		}
+		km.headers[name] = []string{v}
+	}
+	return km, ""
+}
+
+// uriPath turns an Istio URI match into a Kong path: a prefix stays a
+// prefix, exact and regex become anchored regex paths (Istio's regex
+// matches the whole path, RE2 as Kong's router here). Kong's regex paths
+// start with a slash, so a regex must too, outside any alternation.
+func uriPath(m stringMatch, fold bool) (string, bool, bool) {
+	flags := ""
+	if fold {
+		flags = "(?i)"
+	}
+	switch {
+	case m.Exact != nil && strings.HasPrefix(*m.Exact, "/"):
+		return "~/" + flags + regexp.QuoteMeta((*m.Exact)[1:]) + "$", false, true
+	case m.Prefix != nil && strings.HasPrefix(*m.Prefix, "/"):
+		if fold {
+			return "~/" + flags + regexp.QuoteMeta((*m.Prefix)[1:]), true, true
+		}
+		return *m.Prefix, true, true
+	case m.Regex != nil:
+		re, ok := slashFirst(*m.Regex)
+		if !ok {
+			return "", false, false
+		}
+		return "~/" + flags + "(?:" + re + ")$", false, true
+	}
+	return "", false, false
+}
+
+// slashFirst returns the regex after its leading slash, when every
+// match of it starts with one: the parser factors "/a|/b" into "/[a-b]",
+// whose written form then starts with the slash.
+func slashFirst(re string) (string, bool) {
+	t, err := syntax.Parse(strings.TrimSuffix(strings.TrimPrefix(re, "^"), "$"), syntax.Perl)
+	if err != nil {
+		return "", false
+	}
+	lead := t
+	if t.Op == syntax.OpConcat && len(t.Sub) > 0 {
+		lead = t.Sub[0]
+	}
+	if lead.Op != syntax.OpLiteral || len(lead.Rune) == 0 || lead.Rune[0] != '/' || lead.Flags&syntax.FoldCase != 0 {
+		return "", false
+	}
+	s := t.String()
+	if !strings.HasPrefix(s, "/") {
+		return "", false
+	}
+	return s[1:], true
+}
+
+// headerValue is a Kong header match: exact values as they are, the rest
+// as Kong's `~*` regex values.
+func headerValue(m stringMatch) (string, bool) {
+	switch {
+	case m.Exact != nil && !strings.HasPrefix(*m.Exact, "~*"):
+		return *m.Exact, true
+	case m.Prefix != nil:
+		return "~*^" + regexp.QuoteMeta(*m.Prefix), true
+	case m.Regex != nil:
+		if _, err := regexp.Compile(*m.Regex); err != nil {
+			return "", false
+		}
+		return "~*^(?:" + *m.Regex + ")$", true
+	}
+	return "", false
+}

@@ -1,0 +1,113 @@
+package e2e
+
+import (
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/turnpikegw/turnpike/internal/gwtest"
+)
+
+const istioCanary = `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+  namespace: shop
+spec:
+  hosts:
+  - shop.example.com
+  gateways:
+  - shop-gateway
+  http:
+  - match:
+    - uri:
+        prefix: /reviews
+    rewrite:
+      uri: /v1/reviews
+    route:
+    - destination:
+        host: 127.0.0.1
+        port:
+          number: STABLE
+      weight: 80
+    - destination:
+        host: 127.0.0.1
+        port:
+          number: CANARY
+      weight: 20
+    retries:
+      attempts: 1
+      perTryTimeout: 3s
+  - match:
+    - uri:
+        exact: /ratings
+    rewrite:
+      authority: ratings.internal
+    route:
+    - destination:
+        host: 127.0.0.1
+        port:
+          number: CANARY
+`
+
+// TestImportIstio runs the built binary's import on a VirtualService
+// splitting 80/20 between two real upstreams, validates the output, and
+// sends 200 requests through a gateway started on it: the split follows
+// the weights (within a tolerance), the prefix is rewritten, the Host is
+// the client's (Istio forwards the authority) and other hosts are not
+// routed; an exact match with a rewritten authority sends that Host.
+func TestImportIstio(t *testing.T) {
+	stable, canary := gwtest.StartEcho(t, "stable"), gwtest.StartEcho(t, "canary")
+	port := func(e *gwtest.Echo) string {
+		u, err := url.Parse(e.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Port()
+	}
+	doc := strings.NewReplacer("STABLE", port(stable), "CANARY", port(canary)).Replace(istioCanary)
+	in := writeFile(t, "canary.yaml", doc)
+	out := filepath.Join(t.TempDir(), "kong.yml")
+	_, stderr, code := runCLI(t, nil, "import", "istio", "-f", in, "-o", out)
+	if code != 0 {
+		t.Fatalf("import: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "warning: VirtualService shop/reviews: spec.gateways[0]: Gateway shop/shop-gateway is not in the input") {
+		t.Errorf("no warning for the missing Gateway:\n%s", stderr)
+	}
+	if vout, verr, code := runCLI(t, nil, "validate", "-c", out); code != 0 || !strings.Contains(vout, "OK:") {
+		t.Fatalf("validate: exit %d\n%s%s", code, vout, verr)
+	}
+
+	gw := gwtest.Start(t, "", gwtest.Options{ConfigPath: out})
+	const n = 200
+	for i := range n {
+		resp, body := gw.Get("/reviews/7", "Host", "shop.example.com")
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d %s", i, resp.StatusCode, body)
+		}
+		if i == 0 {
+			seen := gwtest.DecodeSeen(t, body)
+			if seen.Path != "/v1/reviews/7" || seen.Host != "shop.example.com" {
+				t.Errorf("the upstream saw %s with Host %s, want /v1/reviews/7 with shop.example.com", seen.Path, seen.Host)
+			}
+		}
+	}
+	s, c := stable.Count.Load(), canary.Count.Load()
+	t.Logf("stable %d, canary %d", s, c)
+	resp, body := gw.Get("/ratings", "Host", "shop.example.com")
+	if resp.StatusCode != 200 || gwtest.DecodeSeen(t, body).Host != "ratings.internal" {
+		t.Errorf("GET /ratings: %d %s, want the rewritten authority ratings.internal", resp.StatusCode, body)
+	}
+	if resp, _ := gw.Get("/ratings/x", "Host", "shop.example.com"); resp.StatusCode != 404 {
+		t.Errorf("GET /ratings/x (exact match only): %d, want 404", resp.StatusCode)
+	}
+	if s+c != n || s < 140 || s > 180 {
+		t.Errorf("stable got %d, canary %d of %d requests: want about 160/40", s, c, n)
+	}
+	if resp, _ := gw.Get("/reviews/7", "Host", "other.example.com"); resp.StatusCode != 404 {
+		t.Errorf("another host: %d, want 404", resp.StatusCode)
+	}
+}
