@@ -65,13 +65,19 @@ const expandEnvUsage = "expand ${NAME} in the config's strings from the environm
 // configs included, without opening any listener, under the same limits
 // as a load: size (the file is read no further), time and memory.
 func loadAndCompile(path string, limits reload.Limits, opts config.Options) (*snapshot.Snapshot, error) {
+	return check(path, limits, opts, func() ([]byte, error) { return reload.ReadFile(path, limits.MaxSize) })
+}
+
+// check runs those checks on what read returns (source names it in
+// messages): `turnpike validate` on a file, `turnpike import` on its output.
+func check(source string, limits reload.Limits, opts config.Options, read func() ([]byte, error)) (*snapshot.Snapshot, error) {
 	reg, err := plugin.NewRegistry(all.Registrations())
 	if err != nil {
 		return nil, err
 	}
 	// No upstream runtime: Check compiles against one of its own.
 	deps := snapshot.Deps{Registry: reg, Env: plugin.Env{Logger: slog.New(slog.DiscardHandler)}}
-	l := reload.New(&snapshot.Holder{}, deps, path, opts, nil)
+	l := reload.New(&snapshot.Holder{}, deps, source, opts, nil)
 	l.SetLimits(limits)
-	return l.Check(func() ([]byte, error) { return reload.ReadFile(path, limits.MaxSize) })
+	return l.Check(read)
 }
