@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/turnpikegw/turnpike/internal/importer"
+	"github.com/turnpikegw/turnpike/internal/importer/importertest"
 )
 
 func doc(s string) []importer.Document {
@@ -76,8 +77,8 @@ func TestPaths(t *testing.T) {
 // open an Ingress protected by another (acl groups per Secret), and a
 // username in two Secrets is imported once.
 func TestBasicAuthSecretsIsolated(t *testing.T) {
-	out, warns := importFile(t, "basic-auth.yaml", Options{})
-	compile(t, out)
+	out, warns := importertest.File(t, "basic-auth.yaml", with(Options{}))
+	importertest.Validate(t, out)
 	s := string(out)
 	for _, want := range []string{
 		"allow:\n                - staging.ops-users\n", "allow:\n                - staging.basic-auth\n",
@@ -103,8 +104,8 @@ stringData: {auth: "alice:$2y$05$sxiwPMbs/9IhIp6P4Io5teTUkz4geT5pSZO6K3Bist7DvZM
 ---
 ` + ingressWith(`nginx.ingress.kubernetes.io/auth-type: basic, nginx.ingress.kubernetes.io/auth-secret: a`, "Prefix", "/a") + "---\n" +
 		strings.Replace(ingressWith(`nginx.ingress.kubernetes.io/auth-type: basic, nginx.ingress.kubernetes.io/auth-secret: b`, "Prefix", "/b"), "name: t", "name: u", 1)
-	out, warns = run(t, doc(dup), Options{})
-	compile(t, out)
+	out, warns = importertest.Run(t, doc(dup), with(Options{}))
+	importertest.Validate(t, out)
 	if n := strings.Count(string(out), "username: alice"); n != 1 {
 		t.Errorf("alice imported %d times, want once:\n%s", n, out)
 	}
@@ -140,8 +141,8 @@ func TestRefused(t *testing.T) {
 // redirect off.
 func TestKongAnnotationsWin(t *testing.T) {
 	in := ingressWith(`nginx.ingress.kubernetes.io/force-ssl-redirect: "true", konghq.com/protocols: "http,https", konghq.com/strip-path: "true", konghq.com/regex-priority: nine`, "Prefix", "/a")
-	out, warns := run(t, doc(in), Options{})
-	compile(t, out)
+	out, warns := importertest.Run(t, doc(in), with(Options{}))
+	importertest.Validate(t, out)
 	s := string(out)
 	if !strings.Contains(s, "protocols:\n          - http\n          - https\n") || strings.Contains(s, "https_redirect_status_code") || !strings.Contains(s, "strip_path: true") {
 		t.Errorf("output:\n%s", s)
@@ -165,8 +166,8 @@ kind: KongClusterPlugin
 metadata: {name: unused}
 plugin: cors
 `
-	out, _ := run(t, doc(in), Options{})
-	compile(t, out)
+	out, _ := importertest.Run(t, doc(in), with(Options{}))
+	importertest.Validate(t, out)
 	if s := string(out); !strings.Contains(s, "plugins:\n  - name: correlation-id\n    config:\n      generator: uuid\n      header_name: null\n") || strings.Contains(s, "cors") {
 		t.Errorf("output:\n%s", s)
 	}

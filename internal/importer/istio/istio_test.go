@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/turnpikegw/turnpike/internal/importer"
+	"github.com/turnpikegw/turnpike/internal/importer/importertest"
 )
 
 // run imports a YAML stream and returns the config (checked as turnpike
@@ -22,7 +23,7 @@ func run(t *testing.T, stream string) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	compile(t, out)
+	importertest.Validate(t, out)
 	var b strings.Builder
 	for _, w := range ws {
 		b.WriteString(w.String() + "\n")
@@ -275,7 +276,7 @@ func FuzzImport(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			compile(t, out)
+			importertest.Validate(t, out)
 		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/turnpikegw/turnpike/internal/importer"
+	"github.com/turnpikegw/turnpike/internal/importer/importertest"
 )
 
 // run imports one document given as text.
@@ -273,7 +274,7 @@ paths:
 	if err != nil {
 		t.Fatal(err)
 	}
-	compile(t, out)
+	importertest.Validate(t, out)
 }
 
 // TestPluginPrecedence: the operation's x-kong-plugin-* replaces the
@@ -332,7 +333,7 @@ paths:
 	if err != nil {
 		t.Fatal(err)
 	}
-	compile(t, out)
+	importertest.Validate(t, out)
 }
 
 // TestSubstitutionOnce: a server variable's default or a stage variable's
@@ -458,7 +459,7 @@ paths:
 	if err != nil {
 		t.Fatal(err)
 	}
-	compile(t, out)
+	importertest.Validate(t, out)
 }
 
 // TestAuthorizerSources: the JWT authorizer's identity source becomes the
@@ -513,7 +514,7 @@ paths:
 	if err != nil {
 		t.Fatal(err)
 	}
-	compile(t, out)
+	importertest.Validate(t, out)
 }
 
 // TestImportIsNoMoreOpen: what the source allows, no more. A path's
