@@ -34,6 +34,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugins/requestsizelimiting"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttermination"
 	"github.com/turnpikegw/turnpike/internal/plugins/requesttransformer"
+	"github.com/turnpikegw/turnpike/internal/plugins/requestvalidator"
 	"github.com/turnpikegw/turnpike/internal/plugins/responsetransformer"
 	"github.com/turnpikegw/turnpike/internal/plugins/session"
 	"github.com/turnpikegw/turnpike/internal/plugins/statsd"
@@ -78,6 +79,7 @@ func Registrations() []plugin.Registration {
 		ratelimiting.ResponseRegistration(),
 		redirect.Registration(),
 		requestsizelimiting.Registration(),
+		requestvalidator.Registration(),
 		requestmirror.Registration(),
 		requesttermination.Registration(),
 		requesttransformer.Registration(),
