@@ -2,6 +2,7 @@ package requestvalidator
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -127,9 +128,10 @@ func New(cfg any, _ plugin.Env) (plugin.Instance, error) {
 	return in, nil
 }
 
-// compile compiles a draft 4 schema held in a string. The compiler has no
-// URL loader, so a $ref to anything but the schema itself (a remote URL,
-// a file) fails here, at load, and nothing is fetched.
+// compile compiles a draft 4 schema held in a string. Its loader refuses
+// every URL (the library's default reads local files), so a $ref to
+// anything but the schema itself or a draft's metaschema fails here, at
+// load, and nothing is fetched or read.
 func compile(field, text string) (*jsonschema.Schema, error) {
 	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(text))
 	if err != nil {
@@ -137,11 +139,18 @@ func compile(field, text string) (*jsonschema.Schema, error) {
 	}
 	comp := jsonschema.NewCompiler()
 	comp.DefaultDraft(jsonschema.Draft4)
+	comp.UseLoader(noLoader{})
 	loc := "turnpike:///" + field + ".json"
 	if err := comp.AddResource(loc, doc); err != nil {
 		return nil, err
 	}
 	return comp.Compile(loc)
+}
+
+type noLoader struct{}
+
+func (noLoader) Load(url string) (any, error) {
+	return nil, errors.New("references to other documents are not allowed")
 }
 
 // Access checks the parameters, then the content type and body.
