@@ -65,6 +65,9 @@ func (c *conv) operation(p string, pi *openapi3.PathItem, method string, op *ope
 		return
 	}
 	r.Plugins = append(r.Plugins, auth...)
+	if v := c.requestValidator(obj, pi, op); v != nil {
+		r.Plugins = append(r.Plugins, v)
+	}
 	c.opExtensions(obj, op)
 	var svc *importer.Service
 	if v, ok := op.Extensions["x-amazon-apigateway-integration"]; ok {
@@ -323,13 +326,6 @@ func (c *conv) kongPlugins(exts map[string]any, where string) []*importer.Plugin
 
 // opExtensions warns about an operation's AWS extensions not imported.
 func (c *conv) opExtensions(obj string, op *openapi3.Operation) {
-	validator := extString(op.Extensions, "x-amazon-apigateway-request-validator")
-	if validator == "" {
-		validator = extString(c.doc.Extensions, "x-amazon-apigateway-request-validator")
-	}
-	if validator != "" {
-		c.warn(obj, "x-amazon-apigateway-request-validator", "%q: request validation is not imported yet (issue 18, request-validator): requests reach the backend unvalidated", validator)
-	}
 	for _, k := range slices.Sorted(maps.Keys(op.Extensions)) {
 		switch k {
 		case "x-amazon-apigateway-integration", "x-amazon-apigateway-request-validator", "x-kong-name":

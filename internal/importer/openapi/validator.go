@@ -1,0 +1,106 @@
+package openapi
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/turnpikegw/turnpike/internal/importer"
+)
+
+const (
+	extValidator  = "x-amazon-apigateway-request-validator"
+	extValidators = "x-amazon-apigateway-request-validators"
+)
+
+// awsValidator is one entry of x-amazon-apigateway-request-validators.
+type awsValidator struct {
+	Body   bool `json:"validateRequestBody"`
+	Params bool `json:"validateRequestParameters"`
+}
+
+// requestValidator maps the AWS request validator in force on an
+// operation (its own, else the document's) to a request-validator plugin:
+// validateRequestBody checks the body against the operation's JSON
+// request body schema, validateRequestParameters checks the required
+// query and header parameters are present, as API Gateway does (it checks
+// presence, not the parameters' schemas). Path parameters are not
+// listed: the route's regex already requires them.
+func (c *conv) requestValidator(obj string, pi *openapi3.PathItem, op *openapi3.Operation) *importer.Plugin {
+	name := extString(op.Extensions, extValidator)
+	if name == "" {
+		name = extString(c.doc.Extensions, extValidator)
+	}
+	if name == "" {
+		return nil
+	}
+	var all map[string]awsValidator
+	if err := ext(c.doc.Extensions[extValidators], &all); err != nil {
+		c.warn(obj, extValidator, "%q: %s is not a map of validators (%v): requests reach the backend unvalidated", name, extValidators, err)
+		return nil
+	}
+	v, ok := all[name]
+	if !ok {
+		c.warn(obj, extValidator, "%q is not in %s: requests reach the backend unvalidated", name, extValidators)
+		return nil
+	}
+	cfg := map[string]any{"version": "draft4"}
+	if v.Body {
+		if schema := c.bodySchema(op); schema != "" {
+			cfg["body_schema"] = schema
+		}
+	}
+	if v.Params {
+		if params := requiredParams(pi, op); len(params) > 0 {
+			cfg["parameter_schema"] = params
+		}
+	}
+	if len(cfg) == 1 {
+		return nil
+	}
+	return &importer.Plugin{Name: "request-validator", Config: cfg, Tags: c.tags()}
+}
+
+// bodySchema is the operation's application/json request body schema as
+// a self-contained JSON Schema string: a reference to the document's
+// components is resolved by carrying them along.
+func (c *conv) bodySchema(op *openapi3.Operation) string {
+	if op.RequestBody == nil || op.RequestBody.Value == nil {
+		return ""
+	}
+	mt := op.RequestBody.Value.Content.Get("application/json")
+	if mt == nil || mt.Schema == nil {
+		return ""
+	}
+	raw, err := json.Marshal(mt.Schema)
+	if err != nil || !strings.Contains(string(raw), `"#/components/schemas/`) || c.doc.Components == nil {
+		return string(raw)
+	}
+	wrapped, err := json.Marshal(map[string]any{
+		"allOf":      []json.RawMessage{raw},
+		"components": map[string]any{"schemas": c.doc.Components.Schemas},
+	})
+	if err != nil {
+		return string(raw)
+	}
+	return string(wrapped)
+}
+
+// requiredParams lists the required query and header parameters of an
+// operation and its path item (the operation's winning on a name clash).
+func requiredParams(pi *openapi3.PathItem, op *openapi3.Operation) []any {
+	var out []any
+	seen := map[string]bool{}
+	for _, ps := range []openapi3.Parameters{op.Parameters, pi.Parameters} {
+		for _, ref := range ps {
+			p := ref.Value
+			if p == nil || !p.Required || (p.In != "query" && p.In != "header") || seen[p.In+" "+p.Name] {
+				continue
+			}
+			seen[p.In+" "+p.Name] = true
+			out = append(out, map[string]any{"name": p.Name, "in": p.In, "required": true})
+		}
+	}
+	return out
+}
