@@ -49,6 +49,9 @@ func (c *conv) requestValidator(obj string, pi *openapi3.PathItem, op *openapi3.
 	if v.Body {
 		if schema := c.bodySchema(op); schema != "" {
 			cfg["body_schema"] = schema
+			// API Gateway takes application/json with parameters
+			// (charset=utf-8): so does the import.
+			cfg["content_type_parameter_validation"] = false
 		}
 	}
 	if v.Params {

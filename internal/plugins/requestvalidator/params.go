@@ -36,7 +36,11 @@ func newParam(p *Param, compileSchema bool) (param, plugin.Errors) {
 		errs = append(errs, plugin.Problem{Path: "name", Message: errRequired})
 	}
 	switch p.In {
-	case "query", "header", "path":
+	case "header":
+		if p.Name != "" && !plugin.ValidHeaderName(p.Name) {
+			errs = append(errs, plugin.Problem{Path: "name", Message: "bad header name '" + p.Name + "', allowed characters are A-Z, a-z, 0-9, '_', and '-'"})
+		}
+	case "query", "path":
 	case "":
 		errs = append(errs, plugin.Problem{Path: "in", Message: errRequired})
 	default:
@@ -153,10 +157,23 @@ func (p *param) value(values []string) any {
 	return items
 }
 
+// jsonNumber reports whether s is a number as JSON writes it, of a
+// size a float64 holds.
+func jsonNumber(s string) bool {
+	if s == "" || (s[0] != '-' && (s[0] < '0' || s[0] > '9')) || !json.Valid([]byte(s)) {
+		return false
+	}
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
+}
+
 func scalar(typ, s string) any {
 	switch typ {
 	case "integer", "number":
-		if _, err := strconv.ParseFloat(s, 64); err == nil {
+		// Only JSON's own number syntax: ParseFloat also takes NaN, Inf
+		// and hex, which the schema library cannot compare (NaN and Inf
+		// panic in it).
+		if jsonNumber(s) {
 			return json.Number(s)
 		}
 	case "boolean":

@@ -189,6 +189,7 @@ func TestParams(t *testing.T) {
 		{Name: "limit", In: "query", Required: &yes, Style: "form", Explode: &no, Schema: `{"type":"integer","maximum":100}`},
 		{Name: "ids", In: "query", Required: &no, Style: "form", Explode: &no, Schema: `{"type":"array","items":{"type":"integer"},"maxItems":3}`},
 		{Name: "tag", In: "query", Required: &no, Style: "form", Explode: &yes, Schema: `{"type":"array","items":{"type":"string","enum":["a","b"]}}`},
+		{Name: "ratio", In: "query", Required: &no, Style: "form", Explode: &no, Schema: `{"type":"number","maximum":10}`},
 		{Name: "X-Count", In: "header", Required: &yes, Style: "simple", Explode: &no, Schema: `{"type":"integer","minimum":5}`},
 		{Name: "id", In: "path", Required: &yes, Style: "simple", Explode: &no, Schema: `{"type":"string","pattern":"^[0-9]+$"}`},
 	}
@@ -206,6 +207,12 @@ func TestParams(t *testing.T) {
 		{"no limit", "/", id("42"), "query 'limit' validation failed, [error: required parameter value not found in request]"},
 		{"limit too big", "/?limit=101", id("42"), "query 'limit' validation failed, [error: "},
 		{"limit not a number", "/?limit=ten", id("42"), "query 'limit' validation failed, [error: "},
+		{"limit NaN", "/?limit=NaN", id("42"), "query 'limit' validation failed, [error: "},
+		{"limit Inf", "/?limit=-Inf", id("42"), "query 'limit' validation failed, [error: "},
+		{"limit hex", "/?limit=0x10", id("42"), "query 'limit' validation failed, [error: "},
+		{"limit too large a float", "/?limit=1e400", id("42"), "query 'limit' validation failed, [error: "},
+		{"ratio NaN", "/?limit=1&ratio=NaN", id("42"), "query 'ratio' validation failed, [error: "},
+		{"ratio Inf", "/?limit=1&ratio=Inf", id("42"), "query 'ratio' validation failed, [error: "},
 		{"too many ids", "/?limit=1&ids=1,2,3,4", id("42"), "query 'ids' validation failed, [error: "},
 		{"id not integer", "/?limit=1&ids=1,x", id("42"), "query 'ids' validation failed, [error: "},
 		{"tag not allowed", "/?limit=1&tag=a&tag=c", id("42"), "query 'tag' validation failed, [error: "},
@@ -271,3 +278,11 @@ func BenchmarkValidBody(b *testing.B) {
 type readerBody struct{ *strings.Reader }
 
 func (readerBody) Close() error { return nil }
+
+func TestHeaderParamName(t *testing.T) {
+	yes := true
+	_, errs := newParam(&Param{Name: "X Count", In: "header", Required: &yes}, false)
+	if len(errs) != 1 || errs[0].Path != "name" || !strings.Contains(errs[0].Message, "bad header name 'X Count'") {
+		t.Errorf("errors %v", errs)
+	}
+}
