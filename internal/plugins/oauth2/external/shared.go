@@ -3,7 +3,6 @@ package external
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -151,8 +150,8 @@ func AccessToken(c *plugin.Ctx, header plugin.HeaderName, hide bool) (token stri
 	}
 	if hide {
 		c.RawQuery = RemoveArg(c.RawQuery, AccessTokenParam)
-		if p.form && c.Req.Method != http.MethodGet && removeFormArg(c.Req, AccessTokenParam) != nil {
-			return "", true
+		if p.form != nil && c.Req.Method != http.MethodGet {
+			plugin.SetBody(c.Req, []byte(RemoveArg(string(p.form), AccessTokenParam)))
 		}
 	}
 	return token, true
@@ -180,8 +179,9 @@ type param struct {
 // body's over them on POST, PUT and PATCH (Kong's retrieve_parameters).
 type Params struct {
 	m map[string]param
-	// form is the urlencoded body read, for hide_credentials.
-	form bool
+	// form is the urlencoded body read (nil when there was none), for
+	// hide_credentials.
+	form []byte
 }
 
 // Get returns a parameter that is a string.
@@ -249,26 +249,26 @@ func addArgs(m map[string]param, args string) {
 }
 
 // readBody reads a form, JSON or multipart body's parameters into m and
-// puts the bytes back for the upstream; it reports a form body.
-func readBody(r *http.Request, m map[string]param) (form bool) {
+// puts the bytes back for the upstream; it returns a form body's bytes.
+func readBody(r *http.Request, m map[string]param) (form []byte) {
 	ct := r.Header.Get("Content-Type")
 	mt, _, _ := strings.Cut(strings.ToLower(ct), ";")
 	mt = strings.TrimSpace(mt)
 	if mt != "application/x-www-form-urlencoded" && mt != "application/json" && mt != "multipart/form-data" {
-		return false
+		return nil
 	}
-	raw, ok := bufferBody(r)
-	if !ok {
-		return false
+	raw, ok := plugin.ReadBody(r, MaxBodyBytes)
+	if !ok || len(raw) == 0 {
+		return nil
 	}
 	switch mt {
 	case "application/x-www-form-urlencoded":
 		addArgs(m, string(raw))
-		return true
+		return raw
 	case "application/json":
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(raw, &obj) != nil {
-			return false
+			return nil
 		}
 		for k, v := range obj {
 			var s string
@@ -281,11 +281,11 @@ func readBody(r *http.Request, m map[string]param) (form bool) {
 	case "multipart/form-data":
 		_, ps, err := mime.ParseMediaType(ct)
 		if err != nil || ps["boundary"] == "" {
-			return false
+			return nil
 		}
 		addParts(m, raw, ps["boundary"])
 	}
-	return false
+	return nil
 }
 
 func addParts(m map[string]param, raw []byte, boundary string) {
@@ -310,43 +310,6 @@ func addParts(m map[string]param, raw []byte, boundary string) {
 	}
 }
 
-// bufferBody reads the body, at most MaxBodyBytes of it, and puts it
-// back for the upstream; ok is false when it is larger or failed.
-func bufferBody(r *http.Request) (raw []byte, ok bool) {
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		return nil, true
-	}
-	orig := r.Body
-	raw, err := io.ReadAll(io.LimitReader(orig, MaxBodyBytes+1))
-	switch {
-	case err != nil:
-		// The proxy meets the same error when it sends the body on.
-		r.Body = readCloser{io.MultiReader(bytes.NewReader(raw), errReader{err}), orig}
-		return nil, false
-	case len(raw) > MaxBodyBytes:
-		r.Body = readCloser{io.MultiReader(bytes.NewReader(raw), orig), orig}
-		return nil, false
-	}
-	setBody(r, raw, orig)
-	return raw, true
-}
-
-func setBody(r *http.Request, raw []byte, closer io.Closer) {
-	r.ContentLength = int64(len(raw))
-	r.Body = readCloser{bytes.NewReader(raw), closer}
-}
-
-type readCloser struct {
-	io.Reader
-	io.Closer
-}
-
-type errReader struct{ err error }
-
-func (e errReader) Read([]byte) (int, error) { return 0, e.err }
-
-var errBodyChanged = errors.New("oauth2: body changed while read")
-
 // RemoveArg removes every argument called name from urlencoded args.
 func RemoveArg(args, name string) string {
 	if !strings.Contains(args, name) {
@@ -366,19 +329,4 @@ func RemoveArg(args, name string) string {
 		b.WriteString(seg)
 	}
 	return b.String()
-}
-
-// removeFormArg removes access tokens from a form body already buffered
-// by readBody.
-func removeFormArg(r *http.Request, name string) error {
-	br, ok := r.Body.(readCloser)
-	if !ok {
-		return errBodyChanged
-	}
-	raw, err := io.ReadAll(br.Reader)
-	if err != nil {
-		return err
-	}
-	setBody(r, []byte(RemoveArg(string(raw), name)), br.Closer)
-	return nil
 }

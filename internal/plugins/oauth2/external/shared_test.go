@@ -1,8 +1,11 @@
 package external
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -68,5 +71,31 @@ func TestErrorBody(t *testing.T) {
 		if got := string(ErrorBody(tc.code, tc.desc, tc.state)); got != tc.want {
 			t.Errorf("got %s, want %s", got, tc.want)
 		}
+	}
+}
+
+// TestAccessTokenHidden: with hide, the token goes from where it was
+// read and the rest reaches the upstream, Content-Length matching; a
+// token in the query of a form POST with no body is still read.
+func TestAccessTokenHidden(t *testing.T) {
+	auth := plugin.NewHeaderName("authorization")
+	r := httptest.NewRequest(http.MethodPost, "/p?access_token=q1", http.NoBody)
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	c := &plugin.Ctx{Req: r, RawQuery: r.URL.RawQuery}
+	if tok, _ := AccessToken(c, auth, true); tok != "q1" || c.RawQuery != "" {
+		t.Errorf("query token %q, query left %q", tok, c.RawQuery)
+	}
+
+	body := "a=1&access_token=b1&z=2"
+	r = httptest.NewRequest(http.MethodPost, "/p", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	c = &plugin.Ctx{Req: r}
+	if tok, _ := AccessToken(c, auth, true); tok != "b1" {
+		t.Errorf("body token %q", tok)
+	}
+	got, _ := io.ReadAll(r.Body)
+	if string(got) != "a=1&z=2" || r.ContentLength != 7 || r.Header.Get("Content-Length") != "7" {
+		t.Errorf("upstream body %q, length %d, header %q", got, r.ContentLength, r.Header.Get("Content-Length"))
 	}
 }
