@@ -155,18 +155,26 @@ func parseClaims(payload []byte) (*Claims, active, error) {
 		c.Audience = strs(a)
 	}
 	c.size += len(c.Scope) + 24*(len(c.Scopes)+len(c.Audience))
-	c.Expiry, c.NotBefore = unixTime(raw["exp"]), unixTime(raw["nbf"])
+	// An exp or nbf that is there but no usable date (0, negative, not a
+	// number) must not read as absent: the token would never expire.
+	c.Expiry = unixTime(raw, "exp", time.Unix(1, 0))
+	c.NotBefore = unixTime(raw, "nbf", time.Unix(1<<40, 0))
 	return c, act, nil
 }
 
-// unixTime is a NumericDate claim (zero when absent or out of range).
-func unixTime(v any) time.Time {
+// unixTime is the NumericDate claim name: zero when absent, unusable
+// when present but not a date from 1970 to 36812.
+func unixTime(raw map[string]any, name string, unusable time.Time) time.Time {
+	v, ok := raw[name]
+	if !ok {
+		return time.Time{}
+	}
 	if n, ok := v.(json.Number); ok {
 		if f, err := n.Float64(); err == nil && f > 0 && f < 1<<40 {
 			return time.Unix(int64(f), 0)
 		}
 	}
-	return time.Time{}
+	return unusable
 }
 
 func str(v any) string {

@@ -1,6 +1,9 @@
 package oidc
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestClaimsFromIntrospectionShapes(t *testing.T) {
 	c, act, err := parseClaims([]byte(`{"active":true,"username":"bob","azp":"app","scp":["a","b"],"aud":"api",
@@ -39,5 +42,24 @@ func TestClaimsSizeCountsAudiences(t *testing.T) {
 	three, _, _ := parseClaims([]byte(`{"aud":["a","b","c"]}`))
 	if d := three.size - one.size; d < 2*24 {
 		t.Fatalf("two more audiences weigh %d more bytes", d)
+	}
+}
+
+// TestUnusableDates: an exp or nbf that is there but no date is not
+// taken for an absent one (a token with exp 0 would never expire).
+func TestUnusableDates(t *testing.T) {
+	now := time.Now()
+	for _, payload := range []string{`{"exp":0}`, `{"exp":-5}`, `{"exp":"soon"}`, `{"exp":null}`, `{"nbf":"x"}`, `{"nbf":1e300}`} {
+		c, err := ParseClaims([]byte(payload))
+		if err != nil {
+			t.Fatalf("%s: %v", payload, err)
+		}
+		if usable := (c.Expiry.IsZero() || c.Expiry.After(now)) && !c.NotBefore.After(now); usable {
+			t.Errorf("%s reads as usable now: exp %v, nbf %v", payload, c.Expiry, c.NotBefore)
+		}
+	}
+	c, _ := ParseClaims([]byte(`{"sub":"a"}`))
+	if !c.Expiry.IsZero() || !c.NotBefore.IsZero() {
+		t.Errorf("absent dates: exp %v, nbf %v", c.Expiry, c.NotBefore)
 	}
 }
