@@ -220,9 +220,12 @@ func (in *instance) sealers(c *Config, env plugin.Env) error {
 // Start discovers the provider in the background.
 func (in *instance) Start() { in.v.Start() }
 
-// Close stops discovery and gives back a generated secret.
+// Close stops discovery and the caches' goroutines, and gives back a
+// generated secret.
 func (in *instance) Close() {
 	in.v.Close()
+	in.claims.StopAllGoroutines()
+	in.refreshed.StopAllGoroutines()
 	in.release()
 }
 
