@@ -141,10 +141,15 @@ func (c *converter) htpasswd(obj string, sec *corev1.Secret, kind string) [][2]s
 			u, h, _ := strings.Cut(line, ":")
 			pairs = append(pairs, [2]string{u, h})
 		}
+		if err := sc.Err(); err != nil {
+			c.ws.Add(obj, nginxPrefix+"auth-secret", "Secret %s/%s: %v: the users after it are skipped", sec.Namespace, sec.Name, err)
+		}
 	}
 	var out [][2]string
 	for _, p := range pairs {
 		switch {
+		case p[0] == "":
+			c.ws.Add(obj, nginxPrefix+"auth-secret", "Secret %s/%s: a line without a user name: skipped", sec.Namespace, sec.Name)
 		case strings.HasPrefix(p[1], "$2a$"), strings.HasPrefix(p[1], "$2b$"), strings.HasPrefix(p[1], "$2y$"):
 			if cost, err := bcrypt.Cost([]byte(p[1])); err != nil || cost > maxBcryptCost {
 				c.ws.Add(obj, nginxPrefix+"auth-secret", "user %q of Secret %s/%s: a bcrypt hash of cost at most %d is imported (a wrong password costs a request one hash): skipped", p[0], sec.Namespace, sec.Name, maxBcryptCost)

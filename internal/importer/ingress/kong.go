@@ -137,9 +137,13 @@ func (c *converter) plugin(kp *kongPlugin, ns string) *importer.Plugin {
 	if kp.InstanceName != "" {
 		p.Fields["instance_name"] = kp.InstanceName
 	}
-	for field, set := range map[string]bool{"configPatches": kp.ConfigPatches != nil, "run_on": kp.RunOn != "", "ordering": kp.Ordering != nil} {
-		if set {
-			c.ws.Add(obj, field, "not imported: ignored")
+	// In a fixed order: the warnings are compared as text.
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"configPatches", kp.ConfigPatches != nil}, {"ordering", kp.Ordering != nil}, {"run_on", kp.RunOn != ""}} {
+		if f.set {
+			c.ws.Add(obj, f.name, "not imported: ignored")
 		}
 	}
 	return p
