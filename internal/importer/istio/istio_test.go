@@ -280,3 +280,17 @@ func FuzzImport(f *testing.F) {
 		}
 	})
 }
+
+// TestRedirectRefusals: a redirect code that is no redirect leaves the
+// route out (it would fail validation), and an abort beside a redirect is
+// warned, not dropped in silence.
+func TestRedirectRefusals(t *testing.T) {
+	out, ws := run(t, vsHead+"  - redirect: {uri: /x, redirectCode: 999}\n")
+	if strings.Contains(out, "999") || !strings.Contains(ws, "redirect.redirectCode: 999 is not a redirect status") {
+		t.Errorf("redirectCode 999:\n%s\nwarnings: %s", out, ws)
+	}
+	_, ws = run(t, vsHead+"  - redirect: {uri: /x}\n    fault: {abort: {httpStatus: 503}}\n")
+	if !strings.Contains(ws, "fault.abort: the route already answers with its redirect") {
+		t.Errorf("warnings: %s", ws)
+	}
+}

@@ -36,6 +36,8 @@ func (r *httpConv) plugins() (ps []*importer.Plugin, answers, ok bool) {
 			case !answers:
 				ps = append(ps, &importer.Plugin{Name: "request-termination", Config: map[string]any{"status_code": a.HTTPStatus}})
 				answers = true
+			default:
+				r.c.ws.Add(r.vs.id(), r.field+".fault.abort", "the route already answers with its redirect: abort not imported")
 			}
 		}
 	}
@@ -94,6 +96,10 @@ func (r *httpConv) redirect() (*importer.Plugin, bool) {
 	code := rd.RedirectCode
 	if code == 0 {
 		code = 301
+	}
+	if code < 300 || code > 399 {
+		r.c.ws.Add(r.vs.id(), r.field+".redirect.redirectCode", "%d is not a redirect status (300-399): route not imported", code)
+		return nil, false
 	}
 	cfg := map[string]any{"status_code": code, "location": scheme + "://" + host + rd.URI}
 	if rd.URI == "" {
