@@ -29,6 +29,10 @@ type Source struct {
 	Accepted func() uint64
 	Active   func() int64
 	Draining func() bool
+	// Pending, when it says something, is why the gateway is not ready
+	// yet although a config is loaded (controller mode before its first
+	// config from the cluster).
+	Pending  func() string
 	LogDrops func() uint64
 	// Loader applies POST /config and reports the last reload.
 	Loader *reload.Loader
@@ -250,6 +254,8 @@ func (a *api) ready(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, message("draining"))
 	case a.snapshot() == nil:
 		writeJSON(w, http.StatusServiceUnavailable, message("no configuration loaded"))
+	case a.src.Pending != nil && a.src.Pending() != "":
+		writeJSON(w, http.StatusServiceUnavailable, message(a.src.Pending()))
 	default:
 		writeJSON(w, http.StatusOK, message("ready"))
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/admin"
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/kube"
 	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/all"
@@ -75,6 +76,7 @@ type runOptions struct {
 	dns               dnsOptions
 	loadLimits        reload.Limits
 	tls               tlsOptions
+	kube              kubeOptions
 	// tlsByDefault: --proxy-listen was not given, so a config with
 	// certificates also gets the default TLS listener.
 	tlsByDefault bool
@@ -155,12 +157,18 @@ func newRunCmd() *cobra.Command {
 			if err := bindEnv(cmd.Flags()); err != nil {
 				return err
 			}
-			if o.configPath == "" {
-				return errors.New("a config file is required: turnpike run -c kong.yml")
+			if err := o.kube.check(cmd.Flags(), o.configPath); err != nil {
+				return err
 			}
-			data, err := reload.ReadFile(o.configPath, o.loadLimits.MaxSize)
-			if err != nil {
-				return exitError{code: 1, msg: err.Error()}
+			if o.configPath == "" && !o.kube.enabled {
+				return errors.New("a config file is required: turnpike run -c kong.yml (or --kubernetes)")
+			}
+			data := []byte(emptyConfig)
+			if !o.kube.enabled {
+				var err error
+				if data, err = reload.ReadFile(o.configPath, o.loadLimits.MaxSize); err != nil {
+					return exitError{code: 1, msg: err.Error()}
+				}
 			}
 			o.tlsByDefault = !cmd.Flags().Changed("proxy-listen")
 			// Signals are caught before the gateway announces itself, so a
@@ -177,6 +185,7 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&o.configPath, "config", "c", "", "Kong declarative config file (YAML or JSON)")
 	cmd.Flags().BoolVar(&expandEnv, "expand-env", false, expandEnvUsage)
 	o.addFlags(cmd.Flags(), defaultProxyListen)
+	o.kube.addFlags(cmd.Flags())
 	return cmd
 }
 
@@ -211,6 +220,10 @@ type gateway struct {
 	loader    *reload.Loader
 	stopWatch context.CancelFunc
 	draining  atomic.Bool
+	// Controller mode: the controller, and how to stop it and wait.
+	kube     *kube.Controller
+	stopKube context.CancelFunc
+	kubeDone chan struct{}
 }
 
 func newLogger(level string, w io.Writer) (*slog.Logger, error) {
@@ -416,6 +429,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		Accepted: g.proxy.Stats.Accepted.Load,
 		Active:   g.proxy.Stats.Active.Load,
 		Draining: g.draining.Load,
+		Pending:  g.kubePending,
 		Loader:   g.loader,
 		Registry: reg,
 		Token:    o.adminToken,
@@ -442,6 +456,17 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		}
 		g.close()
 		return nil, err
+	}
+	if o.kube.enabled {
+		if err := g.startKube(&o.kube); err != nil {
+			g.proxy.Shutdown(context.Background())
+			g.admin.Shutdown(context.Background())
+			if g.status != nil {
+				g.status.Shutdown(context.Background())
+			}
+			g.close()
+			return nil, err
+		}
 	}
 	if path != "" && o.watch {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -559,6 +584,10 @@ func (g *gateway) close() { g.closeContext(context.Background()) }
 func (g *gateway) closeContext(ctx context.Context) {
 	if g.stopWatch != nil {
 		g.stopWatch()
+	}
+	if g.stopKube != nil {
+		g.stopKube()
+		<-g.kubeDone
 	}
 	if g.resolver != nil {
 		g.resolver.Close()

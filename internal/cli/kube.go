@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/turnpikegw/turnpike/internal/kube"
+	"github.com/turnpikegw/turnpike/internal/reload"
+)
+
+// kubeOptions are the controller mode's flags.
+type kubeOptions struct {
+	enabled          bool
+	kubeconfig       string
+	ingressClass     string
+	namespaces       []string
+	clusterDomain    string
+	istio            bool
+	publishService   string
+	publishAddresses []string
+	debounce         time.Duration
+	// clients, when set, gives the clients instead of the kubeconfig or
+	// the pod's service account (tests: client-go's fake clientsets).
+	clients func() (kubernetes.Interface, dynamic.Interface, error)
+}
+
+// emptyConfig is what a controller-mode gateway starts on, not ready,
+// until the cluster's config is built.
+const emptyConfig = "_format_version: \"3.0\"\n"
+
+func (k *kubeOptions) addFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&k.enabled, "kubernetes", false, "controller mode: follow the cluster's Ingresses of --ingress-class (and KongPlugin, KongClusterPlugin, KongConsumer; Istio objects with --istio) instead of a config file; in a pod, the service account's credentials are used")
+	fs.StringVar(&k.kubeconfig, "kubeconfig", "", "with --kubernetes outside a cluster: the kubeconfig file to reach the API server with")
+	fs.StringVar(&k.ingressClass, "ingress-class", "turnpike", "with --kubernetes: the Ingress class served (Ingresses without a class too when this IngressClass is the cluster's default)")
+	fs.StringSliceVar(&k.namespaces, "watch-namespace", nil, "with --kubernetes: comma-separated namespaces to watch (default: all)")
+	fs.StringVar(&k.clusterDomain, "cluster-domain", "cluster.local", "with --kubernetes: the cluster's DNS domain (hosts NAME.NAMESPACE.svc.<domain> are the cluster's Services)")
+	fs.BoolVar(&k.istio, "istio", false, "with --kubernetes: also serve Istio Gateways and the VirtualServices and DestinationRules bound to them")
+	fs.StringVar(&k.publishService, "publish-service", "", "with --kubernetes: NAMESPACE/NAME of the gateway's own Service, whose load balancer address is written to the Ingresses' status")
+	fs.StringSliceVar(&k.publishAddresses, "publish-status-address", nil, "with --kubernetes: comma-separated IPs or host names written to the Ingresses' status instead of --publish-service's")
+	fs.DurationVar(&k.debounce, "kubernetes-debounce", kube.DefaultDebounce, "with --kubernetes: build a new config once the cluster's objects have not changed for this long (a burst waits at most ten times this)")
+}
+
+// startKube starts controller mode on the running gateway: the config
+// comes from the cluster from now on, and readiness waits for it.
+func (g *gateway) startKube(k *kubeOptions) error {
+	klog.SetSlogLogger(g.logger.With("source", "client-go"))
+	newClients := k.clients
+	if newClients == nil {
+		newClients = k.restClients
+	}
+	kc, dc, err := newClients()
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	ctl, err := kube.New(kc, dc, kubeApplier{g.loader}, kube.Options{
+		IngressClass:     k.ingressClass,
+		Namespaces:       k.namespaces,
+		ClusterDomain:    k.clusterDomain,
+		Istio:            k.istio,
+		PublishService:   k.publishService,
+		PublishAddresses: k.publishAddresses,
+		Debounce:         k.debounce,
+		Component:        "turnpike",
+		Host:             host,
+		Logger:           g.logger,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g.kube = ctl
+	g.stopKube = cancel
+	g.kubeDone = make(chan struct{})
+	go func() {
+		defer close(g.kubeDone)
+		if err := ctl.Run(ctx); err != nil {
+			g.logger.Error("kubernetes: controller stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+// kubePending is the readiness reason while the first config from the
+// cluster is not in force.
+func (g *gateway) kubePending() string {
+	if g.kube == nil {
+		return ""
+	}
+	select {
+	case <-g.kube.Ready():
+		return ""
+	default:
+		return "waiting for the first configuration from Kubernetes"
+	}
+}
+
+func (k *kubeOptions) restClients() (kubernetes.Interface, dynamic.Interface, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", k.kubeconfig)
+	if err != nil {
+		if k.kubeconfig == "" {
+			return nil, nil, fmt.Errorf("--kubernetes: not in a pod (%v): give --kubeconfig", err)
+		}
+		return nil, nil, fmt.Errorf("--kubeconfig: %v", err)
+	}
+	cfg.UserAgent = "turnpike/" + Version
+	kc, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--kubernetes: %v", err)
+	}
+	dc, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--kubernetes: %v", err)
+	}
+	return kc, dc, nil
+}
+
+// check refuses controller-mode flags without --kubernetes, and a config
+// file with it.
+func (k *kubeOptions) check(fs *pflag.FlagSet, configPath string) error {
+	if k.enabled {
+		if configPath != "" {
+			return errors.New("-c and --kubernetes: the config comes from the cluster in controller mode; give one or the other")
+		}
+		return nil
+	}
+	var set []string
+	for _, name := range []string{"kubeconfig", "ingress-class", "watch-namespace", "cluster-domain", "istio", "publish-service", "publish-status-address", "kubernetes-debounce"} {
+		if fs.Changed(name) {
+			set = append(set, "--"+name)
+		}
+	}
+	if len(set) > 0 {
+		return fmt.Errorf("%s: only with --kubernetes", strings.Join(set, ", "))
+	}
+	return nil
+}
+
+// kubeApplier is the reload path as the controller uses it.
+type kubeApplier struct{ l *reload.Loader }
+
+func (a kubeApplier) Apply(data []byte) error {
+	_, err := a.l.Apply(data, "kubernetes")
+	return err
+}
+
+// Validate checks data as POST /config?check=true does. A check waits its
+// turn behind loads in progress (an admin POST /config), for up to a
+// minute.
+func (a kubeApplier) Validate(data []byte) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, err := a.l.Check(func() ([]byte, error) { return data, nil })
+		if !errors.Is(err, reload.ErrBusy) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

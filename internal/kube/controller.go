@@ -1,0 +1,253 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	netv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Options are `turnpike run --kubernetes`'s settings.
+type Options struct {
+	// IngressClass is the class whose Ingresses the gateway serves
+	// (spec.ingressClassName or the kubernetes.io/ingress.class
+	// annotation); Ingresses without a class too when the IngressClass of
+	// that name is marked as the cluster's default.
+	IngressClass string
+	// Namespaces are the namespaces watched; none: every namespace.
+	Namespaces []string
+	// ServiceDomain is the cluster's DNS domain after NAME.NAMESPACE.svc
+	// ("cluster.local"), for Istio hosts written in full.
+	ClusterDomain string
+	// Istio turns on watching Istio's Gateways, VirtualServices and
+	// DestinationRules (networking.istio.io).
+	Istio bool
+	// PublishService (namespace/name) is the Service whose load balancer
+	// address the Ingresses' status shows; PublishAddresses, when set, are
+	// shown instead.
+	PublishService   string
+	PublishAddresses []string
+	// Debounce is how long the objects must stay unchanged before a new
+	// config is built; a burst never delays one longer than 10 times this.
+	Debounce time.Duration
+	// Component names the gateway in the Events it writes (the pod name
+	// is its host).
+	Component string
+	Host      string
+	Logger    *slog.Logger
+}
+
+// DefaultDebounce is Options.Debounce's default.
+const DefaultDebounce = 300 * time.Millisecond
+
+// Applier is the reload path the built configs go through.
+type Applier interface {
+	// Apply validates, compiles and swaps in a config; on error the one
+	// in force stays.
+	Apply(data []byte) error
+	// Validate validates and compiles a config without applying it.
+	Validate(data []byte) error
+}
+
+// Controller follows the cluster and keeps the gateway's config in step.
+type Controller struct {
+	opts   Options
+	kc     kubernetes.Interface
+	dc     dynamic.Interface
+	apply  Applier
+	log    *slog.Logger
+	src    *sources
+	report *reporter
+	kick   chan struct{}
+	ready  chan struct{}
+	// last is the config last applied (or refused), so that changes that
+	// leave it the same (an EndpointSlice's unrelated field, a resync) do
+	// not reload.
+	last []byte
+}
+
+// New makes a controller; Run starts it. dc may be nil when neither Kong's
+// nor Istio's custom resources are to be watched.
+func New(kc kubernetes.Interface, dc dynamic.Interface, apply Applier, opts Options) (*Controller, error) {
+	if opts.IngressClass == "" {
+		return nil, errors.New("--ingress-class: must not be empty")
+	}
+	if opts.ClusterDomain == "" {
+		opts.ClusterDomain = "cluster.local"
+	}
+	if opts.Debounce <= 0 {
+		opts.Debounce = DefaultDebounce
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Component == "" {
+		opts.Component = "turnpike"
+	}
+	c := &Controller{opts: opts, kc: kc, dc: dc, apply: apply, log: opts.Logger,
+		kick: make(chan struct{}, 1), ready: make(chan struct{})}
+	var err error
+	if c.report, err = newReporter(kc, opts); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Ready is closed once the first config built from the cluster was
+// applied (or, when it could not be, once the attempt was made).
+func (c *Controller) Ready() <-chan struct{} { return c.ready }
+
+// Run watches until ctx ends. It returns an error only when the caches
+// cannot be filled at start (ctx ending first included).
+func (c *Controller) Run(ctx context.Context) error {
+	defer c.report.close()
+	src, err := newSources(c.kc, c.dc, c.opts, c.changed)
+	if err != nil {
+		return err
+	}
+	c.src = src
+	src.start(ctx)
+	if !cache.WaitForCacheSync(ctx.Done(), src.synced()...) {
+		return fmt.Errorf("kubernetes: the caches did not fill: %w", context.Cause(ctx))
+	}
+	c.log.Info("kubernetes: caches filled", "watching", src.describe())
+	c.reconcile(ctx)
+	close(c.ready)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.kick:
+		}
+		if !c.settle(ctx) {
+			return nil
+		}
+		c.reconcile(ctx)
+	}
+}
+
+// changed is every informer's event handler.
+func (c *Controller) changed() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// settle waits until no change came for Debounce, or 10 Debounces
+// passed, so a burst (a deployment rolling its pods) is one reload.
+func (c *Controller) settle(ctx context.Context) bool {
+	quiet := time.NewTimer(c.opts.Debounce)
+	defer quiet.Stop()
+	most := time.NewTimer(10 * c.opts.Debounce)
+	defer most.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-c.kick:
+			quiet.Reset(c.opts.Debounce)
+		case <-quiet.C:
+			return true
+		case <-most.C:
+			return true
+		}
+	}
+}
+
+// reconcile builds the config from the caches and applies it. Units (an
+// Ingress, a VirtualService, a KongConsumer) whose part does not validate
+// are left out and reported; the others apply.
+func (c *Controller) reconcile(ctx context.Context) {
+	objs := c.src.snapshot(c.opts)
+	eps := newEndpoints(objs.services, objs.slices)
+	res := build(objs, objs.units, eps, c.opts)
+	invalid := map[*unit]error{}
+	if res.err == nil {
+		res.err = c.applyOnce(res.data)
+	}
+	if res.err != nil {
+		// The supporting objects alone (global KongClusterPlugins, Services,
+		// Secrets): when they fail, no unit is to blame.
+		base := build(objs, nil, eps, c.opts)
+		err := base.err
+		if err == nil {
+			err = c.apply.Validate(base.data)
+		}
+		if err != nil {
+			c.log.Error("kubernetes: the cluster's shared objects (global KongClusterPlugins, Secrets) make a config that does not validate; the one in force stays", "error", err)
+			c.report.update(ctx, reportInput{objects: objs, warnings: base.warnings, failed: err})
+			return
+		}
+	}
+	if res.err != nil {
+		// Which units does it come from? Each is built with every
+		// supporting object and checked alone.
+		var keep []*unit
+		for _, u := range objs.units {
+			one := build(objs, []*unit{u}, eps, c.opts)
+			err := one.err
+			if err == nil {
+				err = c.apply.Validate(one.data)
+			}
+			if err != nil {
+				invalid[u] = err
+				continue
+			}
+			keep = append(keep, u)
+		}
+		res = build(objs, keep, eps, c.opts)
+		if res.err == nil {
+			res.err = c.applyOnce(res.data)
+		}
+		if res.err != nil {
+			c.log.Error("kubernetes: the config built from the cluster does not apply; the one in force stays", "error", res.err)
+		}
+	}
+	in := reportInput{objects: objs, warnings: res.warnings, invalid: invalid, failed: res.err}
+	if res.err == nil {
+		in.ingresses = servedIngresses(objs, invalid)
+	}
+	c.report.update(ctx, in)
+}
+
+// applyOnce applies data unless it is what was applied last.
+func (c *Controller) applyOnce(data []byte) error {
+	if string(data) == string(c.last) {
+		return nil
+	}
+	if err := c.apply.Apply(data); err != nil {
+		return err
+	}
+	c.last = data
+	return nil
+}
+
+// servedIngresses are the Ingresses in force: those of the class that
+// were not left out.
+func servedIngresses(objs *objects, invalid map[*unit]error) []*netv1.Ingress {
+	var out []*netv1.Ingress
+	for _, u := range objs.units {
+		if in, ok := u.obj.(*netv1.Ingress); ok && invalid[u] == nil {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// The custom resources watched, when their API is served.
+var (
+	kongPlugins        = schema.GroupVersionResource{Group: "configuration.konghq.com", Version: "v1", Resource: "kongplugins"}
+	kongClusterPlugins = schema.GroupVersionResource{Group: "configuration.konghq.com", Version: "v1", Resource: "kongclusterplugins"}
+	kongConsumers      = schema.GroupVersionResource{Group: "configuration.konghq.com", Version: "v1", Resource: "kongconsumers"}
+	istioGateways      = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "gateways"}
+	istioServices      = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "virtualservices"}
+	istioRules         = schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1", Resource: "destinationrules"}
+)
