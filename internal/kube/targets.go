@@ -147,6 +147,19 @@ func endpointTarget(e discoveryv1.Endpoint, family discoveryv1.AddressType, port
 // lookup finds the Service a host names: NAME.NAMESPACE.<domain>, or
 // NAME.NAMESPACE.svc (which a pod's DNS search path completes the same).
 func (e *endpoints) lookup(host, domain string) (*service, svcKey) {
+	sv, k := e.lookupOnce(host, domain)
+	if sv != nil && sv.externalName != "" {
+		// An ExternalName naming another Service of the cluster (one in
+		// another namespace, commonly) is that Service's pods; one hop
+		// only, so that two naming each other end.
+		if to, _ := e.lookupOnce(sv.externalName, domain); to != nil && to.externalName == "" {
+			return to, k
+		}
+	}
+	return sv, k
+}
+
+func (e *endpoints) lookupOnce(host, domain string) (*service, svcKey) {
 	host = strings.ToLower(host)
 	rest, ok := strings.CutSuffix(host, "."+domain)
 	if !ok {
@@ -205,8 +218,9 @@ func podTargets(cfg *importer.Config, eps *endpoints, domain string) {
 		if u == nil {
 			// host_header keeps the Host and TLS server name the
 			// backend got through DNS, rather than the upstream's name.
-			u = &importer.Upstream{Name: cfg.UniqueName(importer.KindUpstream, fmt.Sprintf("%s.%s.%d.svc", k.name, k.namespace, port)),
-				Fields: importer.Fields{"host_header": s.Host}}
+			name := unique(named, fmt.Sprintf("%s.%s.%d.svc", k.name, k.namespace, port))
+			named[name] = true
+			u = &importer.Upstream{Name: name, Fields: importer.Fields{"host_header": s.Host}}
 			for _, t := range sv.targets(port) {
 				u.Targets = append(u.Targets, importer.Target{Target: t})
 			}
@@ -215,6 +229,17 @@ func podTargets(cfg *importer.Config, eps *endpoints, domain string) {
 		}
 		s.Host = u.Name
 	}
+}
+
+// unique is base, or base-2, base-3... the first not in used (as
+// importer.Config.UniqueName, which would gather the names anew each
+// time: quadratic in a cluster of thousands of Services).
+func unique(used map[string]bool, base string) string {
+	name := base
+	for i := 2; used[name]; i++ {
+		name = base + "-" + strconv.Itoa(i)
+	}
+	return name
 }
 
 // Kong's bounds of a target's weight, and the factor that turns a
