@@ -23,7 +23,7 @@ const testDomain = "svc.cluster.local"
 
 func ptr[T any](v T) *T { return &v }
 
-// svcPort is a Service port: "name:port->target" pieces as given.
+// svcPort is a Service port (TCP, the default).
 func svcPort(name string, port int32, target intstr.IntOrString) corev1.ServicePort {
 	return corev1.ServicePort{Name: name, Port: port, TargetPort: target}
 }
