@@ -319,3 +319,49 @@ func TestChartControllerPodStarts(t *testing.T) {
 		})
 	}
 }
+
+// TestControllerManifests: deploy/kubernetes/controller decodes strictly,
+// holds together as the chart's controller mode does, and keeps every
+// object in the one namespace the binding and --publish-service name.
+func TestControllerManifests(t *testing.T) {
+	const ns = "turnpike"
+	files, err := filepath.Glob(filepath.Join(repoRoot(), "deploy", "kubernetes", "controller", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no manifests: %v", err)
+	}
+	var objs []k8sruntime.Object
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, decodeAll(t, filepath.Base(f), data)...)
+	}
+	want := []string{"*v1.ClusterRole/turnpike", "*v1.ClusterRoleBinding/turnpike", "*v1.Deployment/turnpike",
+		"*v1.IngressClass/turnpike", "*v1.Namespace/turnpike", "*v1.PodDisruptionBudget/turnpike",
+		"*v1.Service/turnpike", "*v1.Service/turnpike-status", "*v1.ServiceAccount/turnpike"}
+	if got := kinds(objs); !slices.Equal(got, want) {
+		t.Fatalf("objects:\n got %q\nwant %q", got, want)
+	}
+	for _, o := range objs {
+		switch o.(type) {
+		case *corev1.Namespace, *rbacv1.ClusterRole, *rbacv1.ClusterRoleBinding, *networkingv1.IngressClass:
+		default:
+			if got := o.(interface{ GetNamespace() string }).GetNamespace(); got != ns {
+				t.Errorf("%T in namespace %q, want %q", o, got, ns)
+			}
+		}
+	}
+	gw := checkObjects(t, objs)
+	vals, _ := effectiveFlags(t, *gatewayContainer(gw.Spec.Template.Spec))
+	if vals["publish-service"] != ns+"/turnpike" {
+		t.Errorf("--publish-service=%s, want %s/turnpike", vals["publish-service"], ns)
+	}
+	if got, want := grants(t, objs, ns, gw.Spec.Template.Spec.ServiceAccountName), wantGrants(ns, nil, false); !mapsEqual(got, want) {
+		t.Errorf("RBAC grants:\n got %q\nwant %q", got, want)
+	}
+	ic := ofKind[*networkingv1.IngressClass](objs)[0]
+	if ic.Name != vals["ingress-class"] || ic.Spec.Controller != "turnpike.dev/ingress-controller" {
+		t.Errorf("IngressClass %s (%s) is not --ingress-class=%s", ic.Name, ic.Spec.Controller, vals["ingress-class"])
+	}
+}
