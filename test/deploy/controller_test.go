@@ -365,3 +365,40 @@ func TestControllerManifests(t *testing.T) {
 		t.Errorf("IngressClass %s (%s) is not --ingress-class=%s", ic.Name, ic.Spec.Controller, vals["ingress-class"])
 	}
 }
+
+// TestDocsControllerFlags: the controller mode's flags table lists every
+// flag `turnpike run --help` gives for --kubernetes, with its default.
+func TestDocsControllerFlags(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(repoRoot(), "docs", "kubernetes.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(doc), "## Controller mode")
+	rows := map[string]string{}
+	for line := range strings.SplitSeq(section, "\n") {
+		if name, ok := strings.CutPrefix(line, "| `--"); ok {
+			name, _, _ = strings.Cut(name, "`")
+			rows[name] = line
+		}
+	}
+	n := 0
+	for name, spec := range runFlags(t) {
+		if name != "kubernetes" && !strings.Contains(spec.usage, "with --kubernetes") {
+			continue
+		}
+		n++
+		row, ok := rows[name]
+		if !ok {
+			t.Errorf("--%s is not in the Controller mode section's flags table", name)
+		} else if spec.def != "" && !strings.Contains(row, "`"+spec.def+"`") {
+			t.Errorf("--%s: the table does not give its default %q: %s", name, spec.def, row)
+		}
+		delete(rows, name)
+	}
+	if n < 8 {
+		t.Errorf("only %d controller flags in turnpike run --help", n)
+	}
+	for name := range rows {
+		t.Errorf("--%s in the flags table is no controller flag of turnpike run", name)
+	}
+}
