@@ -286,6 +286,7 @@ func TestChartControllerPodStarts(t *testing.T) {
 		"tls":  "controller:\n  enabled: true\nproxy:\n  tls:\n    enabled: true\n",
 	} {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			g, gw := startPod(t, values)
 			c := gatewayContainer(gw.Spec.Template.Spec)
 			if live := g.StatusURL + c.LivenessProbe.HTTPGet.Path; get(live) != http.StatusOK {
