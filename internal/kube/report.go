@@ -45,9 +45,11 @@ const (
 	// folds the 11th different message of an object and reason within
 	// ten minutes into one "combined from similar events".
 	maxNotesPerObject = 9
-	// maxEventsPerReconcile bounds the Events one reconcile sends; what
-	// is left goes with the next reconcile.
-	maxEventsPerReconcile = 500
+	// maxEventsPerReconcile bounds the Events one reconcile sends (the
+	// recorder queues 1000 and drops beyond; client-go's default rate
+	// limit writes 5 a second); what is left goes with the next
+	// reconcile.
+	maxEventsPerReconcile = 200
 	// statusBudget bounds the time one reconcile spends writing Ingress
 	// status (client-go's rate limit makes a thousand writes minutes);
 	// the Ingresses left are written at the next reconcile, which each
@@ -114,66 +116,82 @@ func (r *reporter) close() {
 	}
 }
 
-// pending are the notes of one object found in one reconcile.
+// problems are what one reconcile found, by object in the order found.
+type problems struct {
+	byKey map[string]*pending
+	order []string
+	// loose are the warnings that name no object of the cluster.
+	loose []string
+}
+
+// pending are the notes of one object.
 type pending struct {
 	obj   runtime.Object
 	notes []note
+	seen  map[note]bool
 }
 
-// events sends an Event for each problem not told yet; problems without
-// an object to put them on are logged, also once while they stand.
-func (r *reporter) events(in reportInput) {
-	found := map[string]*pending{}
-	var order []string
-	add := func(obj runtime.Object, reason, message string) {
-		key := objectKey(obj)
-		p := found[key]
-		if p == nil {
-			p = &pending{obj: obj}
-			found[key] = p
-			order = append(order, key)
-		}
-		n := note{reason, truncate(message)}
-		if !slices.Contains(p.notes, n) {
-			p.notes = append(p.notes, n)
-		}
+func (ps *problems) add(obj runtime.Object, reason, message string) {
+	key := objectKey(obj)
+	p := ps.byKey[key]
+	if p == nil {
+		p = &pending{obj: obj, seen: map[note]bool{}}
+		ps.byKey[key] = p
+		ps.order = append(ps.order, key)
 	}
+	n := note{reason, truncate(message)}
+	if !p.seen[n] {
+		p.seen[n] = true
+		p.notes = append(p.notes, n)
+	}
+}
+
+// collect finds each problem's object: the units left out, the importer
+// warnings, the objects that could not be read, and the failure when it
+// names one (the controller logs it either way).
+func collect(in reportInput) *problems {
+	ps := &problems{byKey: map[string]*pending{}}
 	units := make([]*unit, 0, len(in.invalid))
 	for u := range in.invalid {
 		units = append(units, u)
 	}
 	slices.SortFunc(units, func(a, b *unit) int { return cmp.Compare(a.id(), b.id()) })
 	for _, u := range units {
-		add(u.obj, reasonApplyFailed, "left out of the gateway's configuration: "+in.invalid[u].Error())
+		ps.add(u.obj, reasonApplyFailed, "left out of the gateway's configuration: "+in.invalid[u].Error())
 	}
-	var loose []string
 	for _, w := range in.warnings {
 		obj := in.objects.named(w.Object)
 		if obj == nil {
-			loose = append(loose, w.String())
+			ps.loose = append(ps.loose, w.String())
 			continue
 		}
 		msg := w.Message
 		if w.Field != "" {
 			msg = w.Field + ": " + msg
 		}
-		add(obj, reasonTranslationFailed, msg)
+		ps.add(obj, reasonTranslationFailed, msg)
 	}
 	for _, err := range in.objects.errs {
 		if obj := in.objects.prefixed(err.Error()); obj != nil {
-			add(obj, reasonTranslationFailed, "left out: "+err.Error())
+			ps.add(obj, reasonTranslationFailed, "left out: "+err.Error())
 		}
 	}
 	if in.failed != nil {
-		// The controller logs it; an Event too when it names an object.
 		if obj := in.objects.prefixed(in.failed.Error()); obj != nil {
-			add(obj, reasonApplyFailed, "no configuration applied: "+in.failed.Error())
+			ps.add(obj, reasonApplyFailed, "no configuration applied: "+in.failed.Error())
 		}
 	}
+	return ps
+}
+
+// events sends an Event for each problem not told yet; problems without
+// an object to put them on are logged, also once while they stand.
+func (r *reporter) events(in reportInput) {
+	ps := collect(in)
 	next := map[string]map[note]bool{}
 	budget, dropped := maxEventsPerReconcile, 0
-	for _, key := range order {
-		p := found[key]
+	for _, key := range ps.order {
+		p := ps.byKey[key]
 		sent := r.standing[key]
 		now := map[note]bool{}
 		for _, n := range capNotes(p.notes) {
@@ -194,7 +212,7 @@ func (r *reporter) events(in reportInput) {
 	if dropped > 0 {
 		r.opt.Logger.Warn("kubernetes: more problems than Events one reconcile sends; the rest go with the next", "sent", maxEventsPerReconcile, "left", dropped)
 	}
-	r.logLoose(loose, next)
+	r.logLoose(ps.loose, next)
 	if in.failed != nil {
 		// Nothing was applied: the units were not all checked, so what
 		// was told before may well still stand.

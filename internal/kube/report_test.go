@@ -263,6 +263,40 @@ func TestReportEventsBounded(t *testing.T) {
 	}
 }
 
+func TestReportEventsPerReconcile(t *testing.T) {
+	objs := &objects{byID: map[string]runtime.Object{}}
+	var ws importer.Warnings
+	const plugins = 25
+	for i := range plugins {
+		name := fmt.Sprintf("p%02d", i)
+		objs.document(kindPlugin, testPlugin("shop", name))
+		for j := range maxNotesPerObject + 1 {
+			ws.Add("KongPlugin shop/"+name, fmt.Sprintf("config.f%d", j), "ignored")
+		}
+	}
+	kc := fake.NewClientset()
+	r := newTestReporter(t, kc, Options{})
+	in := reportInput{objects: objs, warnings: ws}
+	waitWrites := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for eventWrites(kc) < want && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if n := eventWrites(kc); n != want {
+			t.Fatalf("%d Event writes, want %d", n, want)
+		}
+	}
+	r.update(context.Background(), in)
+	waitWrites(maxEventsPerReconcile)
+	// The rest go with the next reconcile, and nothing more after.
+	r.update(context.Background(), in)
+	waitWrites(plugins * (maxNotesPerObject + 1))
+	r.update(context.Background(), in)
+	waitWrites(plugins * (maxNotesPerObject + 1))
+}
+
 func TestObjectsNamed(t *testing.T) {
 	f := newFixture()
 	for name, want := range map[string]string{
@@ -389,5 +423,38 @@ func TestPublishAddressesChecked(t *testing.T) {
 			!strings.Contains(err.Error(), "--publish-status-address[1]") {
 			t.Errorf("%q: got %v, want an error naming --publish-status-address[1]", bad, err)
 		}
+	}
+}
+
+// BenchmarkReportSteady is a reconcile that changes nothing: 1000 Ingresses
+// whose status is already the gateway's address and 1000 warnings on 100
+// objects, all told before.
+func BenchmarkReportSteady(b *testing.B) {
+	objs := &objects{byID: map[string]runtime.Object{}}
+	want := []netv1.IngressLoadBalancerIngress{lb("192.0.2.1", "")}
+	var ings []*netv1.Ingress
+	var ws importer.Warnings
+	for i := range 1000 {
+		ing := testIngress("shop", fmt.Sprintf("i%04d", i), want...)
+		objs.addUnit(kindIngress, ing, false)
+		ings = append(ings, ing)
+		if i%10 == 0 {
+			for j := range 10 {
+				ws.Add("Ingress shop/"+ing.Name, fmt.Sprintf("spec.rules[%d]", j), "no http paths: nothing routed")
+			}
+		}
+	}
+	kc := fake.NewClientset()
+	r, err := newReporter(kc, Options{PublishAddresses: []string{"192.0.2.1"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.close()
+	in := reportInput{objects: objs, warnings: ws, ingresses: ings}
+	r.update(context.Background(), in)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		r.update(context.Background(), in)
 	}
 }
