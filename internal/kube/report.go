@@ -127,15 +127,17 @@ type problems struct {
 // pending are the notes of one object.
 type pending struct {
 	obj   runtime.Object
+	name  string
 	notes []note
 	seen  map[note]bool
 }
 
 func (ps *problems) add(obj runtime.Object, reason, message string) {
-	key := objectKey(obj)
+	name := objectName(obj)
+	key := name + " " + string(obj.(metav1.Object).GetUID())
 	p := ps.byKey[key]
 	if p == nil {
-		p = &pending{obj: obj, seen: map[note]bool{}}
+		p = &pending{obj: obj, name: name, seen: map[note]bool{}}
 		ps.byKey[key] = p
 		ps.order = append(ps.order, key)
 	}
@@ -194,7 +196,11 @@ func (r *reporter) events(in reportInput) {
 		p := ps.byKey[key]
 		sent := r.standing[key]
 		now := map[note]bool{}
-		for _, n := range capNotes(p.notes) {
+		kept, extra := capNotes(p.notes)
+		for _, n := range extra {
+			ps.loose = append(ps.loose, p.name+": "+n.message)
+		}
+		for _, n := range kept {
 			if sent[n] {
 				now[n] = true
 				continue
@@ -229,8 +235,8 @@ func (r *reporter) events(in reportInput) {
 	r.standing = next
 }
 
-// logLoose logs the warnings that name no object of the cluster, once
-// while they stand.
+// logLoose logs the warnings that name no object of the cluster, and
+// those past an object's Events, once while they stand.
 func (r *reporter) logLoose(loose []string, next map[string]map[note]bool) {
 	const key = "log"
 	sent := r.standing[key]
@@ -238,7 +244,10 @@ func (r *reporter) logLoose(loose []string, next map[string]map[note]bool) {
 	logged := 0
 	for _, w := range loose {
 		n := note{message: w}
-		if !sent[n] && !now[n] && logged < maxEventsPerReconcile {
+		if !sent[n] && !now[n] {
+			if logged == maxEventsPerReconcile {
+				continue
+			}
 			logged++
 			r.opt.Logger.Warn("kubernetes: import warning", "warning", w)
 		}
@@ -260,15 +269,15 @@ func (r *reporter) record(obj runtime.Object, n note) {
 	r.recorder.Event(obj, corev1.EventTypeWarning, n.reason, n.message)
 }
 
-// capNotes keeps the first maxNotesPerObject notes and counts the rest in
-// one more.
-func capNotes(notes []note) []note {
+// capNotes keeps the first maxNotesPerObject notes and counts the rest,
+// which go to the log, in one more.
+func capNotes(notes []note) (kept, extra []note) {
 	if len(notes) <= maxNotesPerObject {
-		return notes
+		return notes, nil
 	}
-	more := len(notes) - maxNotesPerObject
-	return append(notes[:maxNotesPerObject:maxNotesPerObject],
-		note{notes[maxNotesPerObject].reason, "and " + strconv.Itoa(more) + " more problems (turnpike import shows them all)"})
+	extra = notes[maxNotesPerObject:]
+	more := note{extra[0].reason, "and " + strconv.Itoa(len(extra)) + " more problems (in the gateway's log)"}
+	return append(notes[:maxNotesPerObject:maxNotesPerObject], more), extra
 }
 
 // truncate bounds an Event's message, cutting at a character's start.
@@ -284,9 +293,9 @@ func truncate(s string) string {
 	return s[:i] + ellipsis
 }
 
-// objectKey names an object for the Events standing on it: the informers'
-// typed objects carry no kind, the scheme knows it.
-func objectKey(obj runtime.Object) string {
+// objectName is "Kind ns/name": the informers' typed objects carry no
+// kind, the scheme knows it.
+func objectName(obj runtime.Object) string {
 	kind := obj.GetObjectKind().GroupVersionKind().Kind
 	if kind == "" {
 		if kinds, _, err := scheme.Scheme.ObjectKinds(obj); err == nil {
@@ -294,7 +303,7 @@ func objectKey(obj runtime.Object) string {
 		}
 	}
 	m := obj.(metav1.Object)
-	return kind + " " + m.GetNamespace() + "/" + m.GetName() + " " + string(m.GetUID())
+	return kind + " " + m.GetNamespace() + "/" + m.GetName()
 }
 
 // named finds the object a warning names: "Kind ns/name", "KongClusterPlugin

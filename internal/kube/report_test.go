@@ -1,9 +1,11 @@
 package kube
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -236,15 +238,26 @@ func TestReportEventsFailedKeepsStanding(t *testing.T) {
 func TestReportEventsBounded(t *testing.T) {
 	f := newFixture()
 	kc := fake.NewClientset()
-	r := newTestReporter(t, kc, Options{})
+	var logs bytes.Buffer
+	r := newTestReporter(t, kc, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	var ws importer.Warnings
 	for i := range 30 {
 		ws.Add("Ingress shop/good", fmt.Sprintf("spec.rules[%d]", i), "no http paths: nothing routed")
 	}
 	long := strings.Repeat("é", 2000)
 	ws.Add("KongPlugin shop/limit", "config", "%s", long)
-	r.update(context.Background(), withSentinel(reportInput{objects: f.objs, warnings: ws}, "mark-1"))
+	ws.Add("api.yaml:3 paths./x.get", "", "skipped")
+	in := reportInput{objects: f.objs, warnings: ws}
+	r.update(context.Background(), withSentinel(in, "mark-1"))
 	events := waitEvents(t, kc, "mark-1")
+	// The problems past the Events, and those of no object, are logged,
+	// once while they stand.
+	r.update(context.Background(), withSentinel(in, "mark-2"))
+	for _, line := range []string{"Ingress shop/good: spec.rules[29]: no http paths", "api.yaml:3 paths./x.get: skipped"} {
+		if n := strings.Count(logs.String(), line); n != 1 {
+			t.Errorf("%q logged %d times, want once:\n%s", line, n, logs.String())
+		}
+	}
 	var onGood int
 	for _, e := range events {
 		if e.InvolvedObject.Name == "good" {
@@ -254,7 +267,7 @@ func TestReportEventsBounded(t *testing.T) {
 	if onGood != maxNotesPerObject+1 {
 		t.Errorf("%d Events on the Ingress, want %d", onGood, maxNotesPerObject+1)
 	}
-	if findEvent(events, "Ingress", "good", "and 21 more problems") == nil {
+	if findEvent(events, "Ingress", "good", "and 21 more problems (in the gateway's log)") == nil {
 		t.Errorf("no \"and 10 more\" Event: %v", events)
 	}
 	e := findEvent(events, "KongPlugin", "limit", "config: ")
