@@ -1,0 +1,107 @@
+package configstore
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Node is one gateway's record in the cluster's list of nodes: what it
+// runs and how it fares. Each node writes its own, with a time to live,
+// so a node that stops writing drops out of the list.
+type Node struct {
+	ID       string `json:"id"`
+	Hostname string `json:"hostname"`
+	// Binary is the node's Turnpike version.
+	Binary string `json:"version"`
+	// ConfigVersion and ConfigHash are the stored version in force on the
+	// node (0 while it serves a cached or seed config the store did not
+	// number) and the hash of its document.
+	ConfigVersion uint64 `json:"config_version"`
+	ConfigHash    string `json:"config_hash,omitempty"`
+	// FailedVersion is the last stored version the node could not apply
+	// (while it is still the latest), and FailedError why.
+	FailedVersion uint64 `json:"failed_version,omitempty"`
+	FailedError   string `json:"failed_error,omitempty"`
+	// Health is HealthOK, HealthFailed or HealthCached.
+	Health   string    `json:"health"`
+	LastSeen time.Time `json:"last_seen"`
+}
+
+// The node healths.
+const (
+	// HealthOK: the node runs the latest stored version.
+	HealthOK = "ok"
+	// HealthFailed: the latest stored version does not apply on the node;
+	// it serves the one before.
+	HealthFailed = "config_failed"
+	// HealthCached: the node could not reach the store and serves the
+	// config it cached on disk.
+	HealthCached = "cached"
+)
+
+const (
+	// maxNodes bounds the list read back.
+	maxNodes = 1000
+	// maxNodeError bounds a record's error text.
+	maxNodeError = 1024
+)
+
+// Heartbeat writes n as this node's record, living ttl.
+func (r *Redis) Heartbeat(ctx context.Context, n Node, ttl time.Duration) error {
+	if len(n.FailedError) > maxNodeError {
+		n.FailedError = n.FailedError[:maxNodeError] + "..."
+	}
+	body, err := json.Marshal(n)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.conn.Timeout())
+	defer cancel()
+	now := n.LastSeen.UnixMilli()
+	// One slot (one hash tag): the transaction works on a Redis Cluster.
+	p := r.c.TxPipeline()
+	p.Set(ctx, r.keys.nodePrefix+n.ID, body, ttl)
+	p.ZAdd(ctx, r.keys.nodes, redis.Z{Score: float64(now), Member: n.ID})
+	p.ZRemRangeByScore(ctx, r.keys.nodes, "-inf", strconv.FormatInt(now-ttl.Milliseconds(), 10))
+	if _, err := p.Exec(ctx); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Nodes lists the live nodes' records, the most recently seen first.
+func (r *Redis) Nodes(ctx context.Context) ([]Node, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.conn.Timeout())
+	defer cancel()
+	ids, err := r.c.ZRevRange(ctx, r.keys.nodes, 0, maxNodes-1).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = r.keys.nodePrefix + id
+	}
+	vals, err := r.c.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]Node, 0, len(vals))
+	for _, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			continue // expired since the list was read
+		}
+		var n Node
+		if json.Unmarshal([]byte(s), &n) == nil {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,275 @@
+package configstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/turnpikegw/turnpike/internal/gwtest"
+	"github.com/turnpikegw/turnpike/internal/store"
+)
+
+func newTestStore(t *testing.T, addr string, maxSize int64, poll time.Duration) *Redis {
+	t.Helper()
+	s, err := NewRedis(RedisOptions{Conn: store.RedisOptions{Addrs: []string{addr}}, MaxSize: maxSize, Poll: poll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func doc(i int) []byte { return fmt.Appendf(nil, "_format_version: \"3.0\"\n# %d\n", i) }
+
+func TestRedisPutCompareAndSet(t *testing.T) {
+	srv := gwtest.StartRedis(t)
+	s := newTestStore(t, srv.Addr, 0, 0)
+	ctx := context.Background()
+	if d, err := s.Load(ctx); err != nil || d.Version != 0 || d.Data != nil {
+		t.Fatalf("empty store: %+v, %v", d, err)
+	}
+	v, err := s.Put(ctx, doc(1), 0, "alice")
+	if err != nil || v != 1 {
+		t.Fatalf("first put: %d, %v", v, err)
+	}
+	if _, err := s.Put(ctx, doc(2), 0, "bob"); !errors.Is(err, ErrConflict) {
+		t.Fatalf("put from a stale version: %v, want ErrConflict", err)
+	}
+	if v, err = s.Put(ctx, doc(2), 1, "bob"); err != nil || v != 2 {
+		t.Fatalf("second put: %d, %v", v, err)
+	}
+	d, err := s.Load(ctx)
+	if err != nil || d.Version != 2 || string(d.Data) != string(doc(2)) {
+		t.Fatalf("load: %+v, %v", d, err)
+	}
+	m, err := s.Meta(ctx)
+	if err != nil || m.Version != 2 || m.Who != "bob" || len(m.Hash) != 32 || time.Since(m.When) > time.Minute {
+		t.Fatalf("meta: %+v, %v", m, err)
+	}
+}
+
+// Writers racing from one version: exactly one wins, every other gets
+// ErrConflict, and the stored document is the winner's.
+func TestRedisConcurrentWritersOneWins(t *testing.T) {
+	srv := gwtest.StartRedis(t)
+	ctx := context.Background()
+	setup := newTestStore(t, srv.Addr, 0, 0)
+	if _, err := setup.Put(ctx, doc(0), 0, "seed"); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 20 {
+		const writers = 4
+		var wg sync.WaitGroup
+		errs := make([]error, writers)
+		start := make(chan struct{})
+		for i := range writers {
+			w := newTestStore(t, srv.Addr, 0, 0)
+			wg.Go(func() {
+				<-start
+				_, errs[i] = w.Put(ctx, doc(100*round+i), uint64(round+1), fmt.Sprint("w", i))
+			})
+		}
+		close(start)
+		wg.Wait()
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && winner >= 0:
+				t.Fatalf("round %d: writers %d and %d both won", round, winner, i)
+			case err == nil:
+				winner = i
+			case !errors.Is(err, ErrConflict):
+				t.Fatalf("round %d: writer %d: %v", round, i, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("round %d: nobody won", round)
+		}
+		d, _ := setup.Load(ctx)
+		if d.Version != uint64(round+2) || string(d.Data) != string(doc(100*round+winner)) {
+			t.Fatalf("round %d: stored %d %q, want the winner's", round, d.Version, d.Data)
+		}
+	}
+}
+
+// collect runs Watch and hands its deliveries over a channel.
+func collect(t *testing.T, s *Redis) <-chan Doc {
+	t.Helper()
+	ch := make(chan Doc, 1000)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Watch(ctx, func(d Doc) { ch <- d })
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return ch
+}
+
+func next(t *testing.T, ch <-chan Doc, within time.Duration) Doc {
+	t.Helper()
+	select {
+	case d := <-ch:
+		return d
+	case <-time.After(within):
+		t.Fatalf("nothing delivered within %v", within)
+		return Doc{}
+	}
+}
+
+func TestRedisWatchInOrder(t *testing.T) {
+	srv := gwtest.StartRedis(t)
+	ctx := context.Background()
+	w := newTestStore(t, srv.Addr, 0, time.Hour)
+	s := newTestStore(t, srv.Addr, 0, 0)
+	if _, err := s.Put(ctx, doc(1), 0, "t"); err != nil {
+		t.Fatal(err)
+	}
+	ch := collect(t, w)
+	if d := next(t, ch, 5*time.Second); d.Version != 1 || string(d.Data) != string(doc(1)) {
+		t.Fatalf("first delivery: %+v, want the current version", d)
+	}
+	const n = 50
+	for i := 2; i <= n; i++ {
+		if _, err := s.Put(ctx, doc(i), uint64(i-1), "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The poll is an hour away: the messages alone bring the changes.
+	var last uint64 = 1
+	for last < n {
+		d := next(t, ch, 5*time.Second)
+		if d.Version <= last {
+			t.Fatalf("version %d delivered after %d", d.Version, last)
+		}
+		if string(d.Data) != string(doc(int(d.Version))) {
+			t.Fatalf("version %d carries %q", d.Version, d.Data)
+		}
+		last = d.Version
+	}
+}
+
+// A version stored without its message (as after a lost message) is
+// found by the poll.
+func TestRedisWatchPollHealsMissedMessage(t *testing.T) {
+	srv := gwtest.StartRedis(t)
+	ctx := context.Background()
+	w := newTestStore(t, srv.Addr, 0, 300*time.Millisecond)
+	ch := collect(t, w)
+	raw := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer raw.Close()
+	time.Sleep(100 * time.Millisecond)
+	if err := raw.MSet(ctx, w.keys.version, "7", w.keys.data, string(doc(7))).Err(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	d := next(t, ch, 3*time.Second)
+	if d.Version != 7 || string(d.Data) != string(doc(7)) {
+		t.Fatalf("delivered %+v", d)
+	}
+	if time.Since(start) > time.Second {
+		t.Fatalf("the poll took %v", time.Since(start))
+	}
+}
+
+// Watch survives Redis going away and coming back (empty): it follows
+// the versions stored after.
+func TestRedisWatchAcrossRestart(t *testing.T) {
+	srv := gwtest.StartRedis(t)
+	ctx := context.Background()
+	w := newTestStore(t, srv.Addr, 0, 300*time.Millisecond)
+	s := newTestStore(t, srv.Addr, 0, 0)
+	ch := collect(t, w)
+	if _, err := s.Put(ctx, doc(1), 0, "t"); err != nil {
+		t.Fatal(err)
+	}
+	next(t, ch, 3*time.Second)
+	srv.Stop()
+	if _, err := s.Put(ctx, doc(2), 1, "t"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("put with Redis down: %v, want ErrUnavailable", err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	srv.Restart()
+	if ok, err := s.Restore(ctx, doc(1), 1, "t"); !ok || err != nil {
+		t.Fatalf("restore into the empty Redis: %v, %v", ok, err)
+	}
+	if ok, _ := s.Restore(ctx, doc(0), 1, "t"); ok {
+		t.Fatal("restore over an equal version")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := s.Put(ctx, doc(2), 1, "t"); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if d := next(t, ch, 5*time.Second); d.Version != 2 || string(d.Data) != string(doc(2)) {
+		t.Fatalf("after the restart: %+v", d)
+	}
+}
+
+func TestRedisSizeBound(t *testing.T) {
+	srv := gwtest.StartRedis(t)
+	ctx := context.Background()
+	s := newTestStore(t, srv.Addr, 64, 200*time.Millisecond)
+	big := []byte("_format_version: \"3.0\"\n#" + strings.Repeat("x", 64))
+	if _, err := s.Put(ctx, big, 0, "t"); err == nil || !strings.Contains(err.Error(), "larger than the limit of 64 bytes") {
+		t.Fatalf("put over the bound: %v", err)
+	}
+	if d, _ := s.Load(ctx); d.Version != 0 {
+		t.Fatalf("stored anyway: %+v", d)
+	}
+	// Stored by a node with a larger bound: not read, not delivered.
+	other := newTestStore(t, srv.Addr, 0, 0)
+	if _, err := other.Put(ctx, big, 0, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(ctx); err == nil || !strings.Contains(err.Error(), "larger than the limit") {
+		t.Fatalf("load over the bound: %v", err)
+	}
+	ch := collect(t, s)
+	select {
+	case d := <-ch:
+		t.Fatalf("delivered a document over the bound: %d bytes", len(d.Data))
+	case <-time.After(700 * time.Millisecond):
+	}
+	if _, err := other.Put(ctx, doc(2), 1, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if d := next(t, ch, 3*time.Second); d.Version != 2 {
+		t.Fatalf("after the big one: %+v", d)
+	}
+}
+
+func TestRedisNodes(t *testing.T) {
+	srv := gwtest.StartRedis(t)
+	ctx := context.Background()
+	s := newTestStore(t, srv.Addr, 0, 0)
+	now := time.Now()
+	if err := s.Heartbeat(ctx, Node{ID: "a", Hostname: "h1", ConfigVersion: 3, Health: HealthOK, LastSeen: now}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Heartbeat(ctx, Node{ID: "b", Hostname: "h2", FailedVersion: 4, FailedError: strings.Repeat("e", 5000),
+		Health: HealthFailed, LastSeen: now.Add(time.Millisecond)}, 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := s.Nodes(ctx)
+	if err != nil || len(nodes) != 2 || nodes[0].ID != "b" || nodes[1].ID != "a" {
+		t.Fatalf("nodes: %+v, %v", nodes, err)
+	}
+	if len(nodes[0].FailedError) > maxNodeError+3 || nodes[0].FailedVersion != 4 || nodes[1].ConfigVersion != 3 {
+		t.Fatalf("records: %+v", nodes)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if nodes, _ = s.Nodes(ctx); len(nodes) != 1 || nodes[0].ID != "a" {
+		t.Fatalf("after b's record expired: %+v", nodes)
+	}
+}
