@@ -41,6 +41,9 @@ type Source struct {
 	// configstore.ErrConflict when another writer won), apply. who is the
 	// caller's name. Nil: Loader.TryApply, this node only.
 	Commit func(data []byte, who string) (*snapshot.Snapshot, error)
+	// Cluster, when set, is the node's cluster (GET /clustering/status,
+	// and its part of GET /status).
+	Cluster Cluster
 	// Registry lists the plugins this binary has.
 	Registry *plugin.Registry
 	// Token, when set, is required on every endpoint but /status/ready (the
@@ -86,6 +89,7 @@ func Handler(src Source) (http.Handler, error) {
 	mux.HandleFunc("/plugins/enabled", only(http.MethodGet, a.enabledPlugins))
 	mux.HandleFunc("/explain", only(http.MethodGet, a.explainRequest))
 	mux.HandleFunc("/circuit-breakers", only(http.MethodGet, a.circuitBreakers))
+	mux.HandleFunc("/clustering/status", only(http.MethodGet, a.clusteringStatus))
 	if src.Metrics != nil {
 		mux.Handle("GET /metrics", src.Metrics)
 	}
@@ -241,6 +245,9 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 	if snap := a.snapshot(); snap != nil {
 		body["configuration_hash"] = snap.Hash
 		body["configuration"] = snap.Summary
+	}
+	if a.src.Cluster != nil {
+		body["clustering"] = a.clusterStatus()
 	}
 	if a.src.Loader != nil {
 		if last := a.src.Loader.Last(); last != nil && a.public {

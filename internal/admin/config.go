@@ -86,6 +86,10 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusConflict, message(err.Error()))
 		return
 	}
+	if errors.Is(err, configstore.ErrUnavailable) {
+		writeJSON(w, http.StatusServiceUnavailable, message(err.Error()))
+		return
+	}
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, declarativeError(err))
 		return
