@@ -76,6 +76,10 @@ type runOptions struct {
 	loadLimits        reload.Limits
 	tls               tlsOptions
 	kube              kubeOptions
+	configStore       string
+	cluster           clusterOptions
+	// clusterNode: --config-store is Redis (set by openCluster).
+	clusterNode *clusterNode
 	// tlsByDefault: --proxy-listen was not given, so a config with
 	// certificates also gets the default TLS listener.
 	tlsByDefault bool
@@ -135,6 +139,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.DurationVar(&o.loadLimits.Timeout, "config-load-timeout", reload.DefaultLimits.Timeout, "abandon a configuration load (parse, validate, compile) that takes longer; the configuration in force stays (0: no limit)")
 	fs.Uint64Var(&o.loadLimits.Memory, "config-load-memory", reload.DefaultLimits.Memory, "abandon a configuration load once the heap has grown by more than this many bytes since it began, and refuse before parsing a document of more values than one per 700 bytes of it (the parser cannot be stopped); the configuration in force stays (0: neither)")
 	o.tls.addFlags(fs)
+	o.cluster.addFlags(fs, &o.configStore)
 	fs.StringVar(&o.dns.resolver, "dns-resolver", "", "comma-separated nameservers, ip or ip:port, for target and service host names (default: those of /etc/resolv.conf)")
 	fs.StringVar(&o.dns.hostsFile, "dns-hostsfile", resolver.DefaultHostsFile, "hosts file read once at start; its names resolve without DNS and never expire (empty: none)")
 	fs.StringVar(&o.dns.order, "dns-order", resolver.DefaultOrder, "record types tried in turn, first answer wins: LAST (the type that answered last time), SRV, A, AAAA, CNAME")
@@ -159,22 +164,16 @@ func newRunCmd() *cobra.Command {
 			if err := o.kube.check(cmd.Flags(), o.configPath); err != nil {
 				return err
 			}
-			if o.configPath == "" && !o.kube.enabled {
-				return errors.New("a config file is required: turnpike run -c kong.yml (or --kubernetes)")
-			}
-			data := []byte(emptyConfig)
-			if !o.kube.enabled {
-				var err error
-				if data, err = reload.ReadFile(o.configPath, o.loadLimits.MaxSize); err != nil {
-					return exitError{code: 1, msg: err.Error()}
-				}
+			data, path, err := o.startSource()
+			if err != nil {
+				return err
 			}
 			o.tlsByDefault = !cmd.Flags().Changed("proxy-listen")
 			// Signals are caught before the gateway announces itself, so a
 			// SIGHUP sent right after start-up reloads rather than kills.
 			sigs := notifySignals()
 			defer signal.Stop(sigs)
-			g, err := startGateway(o, data, config.Options{ExpandEnv: expandEnv}, o.configPath, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			g, err := startGateway(o, data, config.Options{ExpandEnv: expandEnv}, path, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -217,6 +216,7 @@ type gateway struct {
 	lines     *observe.AccessLog
 	logFile   io.Closer
 	loader    *reload.Loader
+	cluster   *clusterNode
 	stopWatch context.CancelFunc
 	draining  atomic.Bool
 	// Controller mode: the controller, and how to stop it and wait.
@@ -353,6 +353,9 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	// in force again.
 	g.resolver.OnChange(func() { g.loader.Refresh("dns") })
 	snap, err := g.loader.Apply(source, "startup")
+	if err != nil && o.clusterNode != nil {
+		snap, err = o.clusterNode.startFailed(g.loader, err)
+	}
 	if err != nil {
 		g.close()
 		return nil, configError(o.configPath, err)
@@ -401,7 +404,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	for _, l := range proxyListens {
 		// In controller mode the certificates come with the cluster's
 		// config (Ingress TLS Secrets), after the listeners open.
-		if l.TLS && snap.Certs == nil && !o.kube.enabled {
+		if l.TLS && snap.Certs == nil && !o.kube.enabled && o.clusterNode == nil {
 			g.close()
 			return nil, fmt.Errorf("--proxy-listen %s ssl: the config has no certificates", l.Addr)
 		}
@@ -438,6 +441,9 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		Listen:   listenAddrs(adminListens),
 		Hosts:    adminHosts,
 		LogDrops: g.logDrops,
+	}
+	if o.clusterNode != nil {
+		g.startCluster(&adminSrc)
 	}
 	adminHandler, err := admin.Handler(adminSrc)
 	if err != nil {
@@ -564,6 +570,9 @@ func (g *gateway) closeContext(ctx context.Context) {
 	}
 	if g.health != nil {
 		g.health.Close()
+	}
+	if g.cluster != nil {
+		g.cluster.close()
 	}
 	if g.loader != nil {
 		g.loader.CloseContext(ctx)

@@ -1,0 +1,361 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/turnpikegw/turnpike/internal/admin"
+	"github.com/turnpikegw/turnpike/internal/configstore"
+	"github.com/turnpikegw/turnpike/internal/reload"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
+)
+
+// clusterOptions are the flags of a node whose config is in Redis.
+type clusterOptions struct {
+	cache     string
+	poll      time.Duration
+	heartbeat time.Duration
+}
+
+// clusterCallTimeout bounds a start-up read of the store and an admin
+// write's compare-and-set (each Redis call is bounded by the URL's
+// timeout too).
+const clusterCallTimeout = 5 * time.Second
+
+func (c *clusterOptions) addFlags(fs *pflag.FlagSet, store *string) {
+	fs.StringVar(store, "config-store", "", "where the configuration lives: redis://[user:password@]host:port[/db][?options] (rediss:// for TLS; options addr=, cluster=true, master_name=, timeout=, prefix=) shares it between the nodes of a cluster, -c being only the seed of an empty store")
+	fs.StringVar(&c.cache, "config-cache", "", "with --config-store redis://: file the configuration in force is cached in after every apply, served at start while Redis is down (default: turnpike/cluster-PREFIX-ID.yml under $XDG_CACHE_HOME or ~/.cache, else /var/lib; off: none)")
+	fs.DurationVar(&c.poll, "config-store-poll", configstore.DefaultPoll, "with --config-store redis://: read the stored version this often besides listening for change messages, so a lost message delays a change by at most this")
+	fs.DurationVar(&c.heartbeat, "cluster-heartbeat", time.Second, "with --config-store redis://: write this node's record (GET /clustering/status) this often; it expires after three times this")
+}
+
+// isRedisStore tells --config-store's Redis form from its others.
+func isRedisStore(s string) bool {
+	return strings.HasPrefix(s, "redis://") || strings.HasPrefix(s, "rediss://")
+}
+
+// startSource is the start-up configuration and the file reloads re-read
+// (none in controller mode, or when the file is only the seed of a
+// --config-store).
+func (o *runOptions) startSource() ([]byte, string, error) {
+	switch {
+	case isRedisStore(o.configStore):
+		data, err := o.openCluster()
+		return data, "", err
+	case o.kube.enabled:
+		return []byte(emptyConfig), "", nil
+	case o.configPath == "":
+		return nil, "", errors.New("a config file is required: turnpike run -c kong.yml (or --kubernetes, or --config-store redis://...)")
+	}
+	data, err := reload.ReadFile(o.configPath, o.loadLimits.MaxSize)
+	if err != nil {
+		return nil, "", exitError{code: 1, msg: err.Error()}
+	}
+	return data, o.configPath, nil
+}
+
+// clusterNode keeps a node's configuration the cluster's: it applies
+// every stored version through the reload path, stores the admin API's
+// changes with a compare-and-set, caches what it applied on disk, and
+// writes its record for the other nodes to see.
+type clusterNode struct {
+	st        *configstore.Redis
+	cachePath string
+	heartbeat time.Duration
+	seed      []byte
+	self      configstore.Node // the fixed fields
+
+	// The start-up configuration: its version, where it came from, and
+	// why the store's was not used.
+	startVersion uint64
+	startData    []byte
+	startFrom    string
+	startErr     error
+
+	loader *reload.Loader
+	holder *snapshot.Holder
+	logger *slog.Logger
+
+	// mu serialises the applies and commits: versions go in force in
+	// order, and a commit's compare-and-set is on the version in force.
+	mu      sync.Mutex
+	applied uint64
+	data    []byte
+	state   atomic.Pointer[configstore.Node]
+	ready   atomic.Bool
+	storeUp atomic.Bool
+
+	stop context.CancelFunc
+	done sync.WaitGroup
+}
+
+// openCluster connects to --config-store's Redis and picks the start-up
+// configuration: the stored one; with an empty store the -c seed, stored
+// as its first version; with Redis unreachable the cached one, or an
+// empty one (not ready) until Redis answers.
+func (o *runOptions) openCluster() ([]byte, error) {
+	if o.kube.enabled {
+		return nil, errors.New("--config-store and --kubernetes: the config comes from the cluster in controller mode")
+	}
+	ro, err := configstore.ParseRedisURL(o.configStore)
+	if err != nil {
+		return nil, fmt.Errorf("--config-store: %v", err)
+	}
+	if o.cluster.heartbeat <= 0 || o.cluster.poll <= 0 {
+		return nil, errors.New("--cluster-heartbeat and --config-store-poll: must be positive")
+	}
+	ro.MaxSize, ro.Poll = o.loadLimits.MaxSize, o.cluster.poll
+	n := &clusterNode{heartbeat: o.cluster.heartbeat, cachePath: o.cluster.cache}
+	if n.cachePath == "" {
+		n.cachePath = defaultCachePath(ro)
+	}
+	if o.configPath != "" {
+		if n.seed, err = reload.ReadFile(o.configPath, o.loadLimits.MaxSize); err != nil {
+			return nil, exitError{code: 1, msg: err.Error()}
+		}
+	}
+	if n.st, err = configstore.NewRedis(ro); err != nil {
+		return nil, fmt.Errorf("--config-store: %v", err)
+	}
+	o.clusterNode = n
+	ctx, cancel := context.WithTimeout(context.Background(), clusterCallTimeout)
+	defer cancel()
+	doc, err := n.st.Load(ctx)
+	if err == nil && doc.Version == 0 && n.seed != nil {
+		if _, err = n.st.Put(ctx, n.seed, 0, "seed"); err == nil || errors.Is(err, configstore.ErrConflict) {
+			doc, err = n.st.Load(ctx)
+		}
+	}
+	switch {
+	case err == nil && doc.Version > 0:
+		n.startVersion, n.startData, n.startFrom = doc.Version, doc.Data, "store"
+		return doc.Data, nil
+	case err == nil:
+		n.startFrom = "empty store"
+		return []byte(emptyConfig), nil
+	}
+	n.startErr = err
+	if v, data, cerr := readCache(n.cachePath, o.loadLimits.MaxSize); cerr == nil {
+		n.startVersion, n.startData, n.startFrom = v, data, "cache"
+		return data, nil
+	} else if !errors.Is(cerr, os.ErrNotExist) {
+		n.startErr = fmt.Errorf("%v; the cache: %v", err, cerr)
+	}
+	n.startFrom = "none"
+	return []byte(emptyConfig), nil
+}
+
+// startFailed is the fallback when the start-up configuration does not
+// apply on this node: the store's version is reported failed, and the
+// cached one (or an empty one, not ready) serves instead.
+func (n *clusterNode) startFailed(l *reload.Loader, err error) (*snapshot.Snapshot, error) {
+	failed := n.startVersion
+	n.setState(configstore.Node{FailedVersion: failed, FailedError: err.Error(), Health: configstore.HealthFailed})
+	from := n.startFrom
+	n.startVersion, n.startData, n.startFrom = 0, nil, "none"
+	if from == "store" {
+		if v, data, cerr := readCache(n.cachePath, l.MaxSize()); cerr == nil && v != failed {
+			if snap, cerr := l.Apply(data, "cache"); cerr == nil {
+				n.startVersion, n.startData, n.startFrom = v, data, "cache"
+				return snap, nil
+			}
+		}
+	}
+	return l.Apply([]byte(emptyConfig), "startup")
+}
+
+// startCluster puts the node to work on the running gateway: the admin
+// API's changes go through it, readiness waits for a configuration, and
+// the store is followed from now on.
+func (g *gateway) startCluster(src *admin.Source) {
+	n := g.opts.clusterNode
+	g.cluster = n
+	n.loader, n.holder, n.logger = g.loader, g.holder, g.logger
+	host, _ := os.Hostname()
+	n.self = configstore.Node{ID: src.NodeID, Hostname: host, Binary: src.Version}
+	n.applied, n.data = n.startVersion, n.startData
+	health := configstore.HealthOK
+	switch n.startFrom {
+	case "cache":
+		health = configstore.HealthCached
+	case "none":
+		health = ""
+	}
+	if st := n.state.Load(); st == nil || st.Health != configstore.HealthFailed {
+		n.setState(configstore.Node{Health: health})
+	}
+	n.ready.Store(n.startFrom != "none")
+	n.storeUp.Store(n.startErr == nil)
+	if n.startErr != nil {
+		g.logger.Warn("config store: unreachable at start", "serving", n.startFrom, "version", n.startVersion, "error", n.startErr.Error())
+	} else {
+		g.logger.Info("config store: following", "from", n.startFrom, "version", n.startVersion)
+	}
+	if n.startFrom == "store" && n.data != nil {
+		n.writeCache(n.startVersion, n.data)
+	}
+	pending := src.Pending
+	src.Pending = func() string {
+		if !n.ready.Load() {
+			return "waiting for the configuration from the config store"
+		}
+		return pendingOf(pending)
+	}
+	src.Commit = n.commit
+	src.Cluster = n
+	ctx, cancel := context.WithCancel(context.Background())
+	n.stop = cancel
+	n.done.Go(func() { n.st.Watch(ctx, n.follow) })
+	n.done.Go(func() { n.tend(ctx) })
+}
+
+func pendingOf(f func() string) string {
+	if f == nil {
+		return ""
+	}
+	return f()
+}
+
+// commit is admin.Source.Commit: validate and compile, store with a
+// compare-and-set on the version in force, apply here; the other nodes
+// follow through the store.
+func (n *clusterNode) commit(data []byte, who string) (*snapshot.Snapshot, error) {
+	if _, err := n.loader.Check(func() ([]byte, error) { return data, nil }); err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), clusterCallTimeout)
+	defer cancel()
+	v, err := n.st.Put(ctx, data, n.applied, who)
+	if err != nil {
+		return nil, err
+	}
+	return n.applyLocked(v, data, "admin")
+}
+
+// follow applies a version the store announced.
+func (n *clusterNode) follow(doc configstore.Doc) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, err := n.applyLocked(doc.Version, doc.Data, "cluster"); err != nil {
+		n.logger.Error("config store: a stored version does not apply on this node; the one in force stays",
+			"version", doc.Version, "in_force", n.applied, "error", err.Error())
+	}
+}
+
+// applyLocked puts version v in force (n.mu held), unless it already is
+// or a later one is.
+func (n *clusterNode) applyLocked(v uint64, data []byte, trigger string) (*snapshot.Snapshot, error) {
+	if v <= n.applied && n.ready.Load() {
+		if st := n.state.Load(); v == n.applied && st != nil && st.Health == configstore.HealthCached {
+			n.setState(configstore.Node{Health: configstore.HealthOK})
+		}
+		return n.holder.Load(), nil
+	}
+	snap, err := n.loader.Apply(data, trigger)
+	if err != nil {
+		n.setState(configstore.Node{FailedVersion: v, FailedError: err.Error(), Health: configstore.HealthFailed})
+		return nil, err
+	}
+	n.applied, n.data = v, data
+	n.ready.Store(true)
+	n.setState(configstore.Node{Health: configstore.HealthOK})
+	n.writeCache(v, data)
+	return snap, nil
+}
+
+// setState records the node's health; the version in force and its hash
+// are filled in from the node.
+func (n *clusterNode) setState(s configstore.Node) { n.state.Store(&s) }
+
+// Self is admin.Cluster's: this node's record as of now.
+func (n *clusterNode) Self() configstore.Node {
+	s := n.self
+	if st := n.state.Load(); st != nil {
+		s.FailedVersion, s.FailedError, s.Health = st.FailedVersion, st.FailedError, st.Health
+	}
+	n.mu.Lock()
+	s.ConfigVersion = n.applied
+	n.mu.Unlock()
+	if cur := n.holder.Load(); cur != nil {
+		s.ConfigHash = cur.Hash
+	}
+	if !n.ready.Load() {
+		s.Health = "waiting"
+	}
+	s.LastSeen = time.Now()
+	return s
+}
+
+// Nodes is admin.Cluster's: the records in the store.
+func (n *clusterNode) Nodes(ctx context.Context) ([]configstore.Node, error) { return n.st.Nodes(ctx) }
+
+// tend writes the node's record every heartbeat, and puts the
+// configuration back into a store that lost it.
+func (n *clusterNode) tend(ctx context.Context) {
+	t := time.NewTicker(n.heartbeat)
+	defer t.Stop()
+	for {
+		n.beat(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (n *clusterNode) beat(ctx context.Context) {
+	err := n.st.Heartbeat(ctx, n.Self(), 3*n.heartbeat)
+	var v uint64
+	if err == nil {
+		v, err = n.st.Version(ctx)
+	}
+	if err != nil {
+		if n.storeUp.Swap(false) {
+			n.logger.Warn("config store: unreachable; serving the configuration in force", "error", err.Error())
+		}
+		return
+	}
+	if !n.storeUp.Swap(true) {
+		n.logger.Info("config store: reachable again", "version", v)
+	}
+	n.mu.Lock()
+	applied, data, ready := n.applied, n.data, n.ready.Load()
+	n.mu.Unlock()
+	switch {
+	case v < applied && data != nil:
+		// Redis restarted empty, or failed over to a replica behind.
+		if ok, err := n.st.Restore(ctx, data, applied, n.self.ID); err == nil && ok {
+			n.logger.Warn("config store: it had lost the configuration; restored this node's", "version", applied, "found", v)
+		}
+	case v == 0 && applied == 0 && n.seed != nil:
+		if _, err := n.st.Put(ctx, n.seed, 0, "seed"); err == nil {
+			n.logger.Info("config store: empty; stored the -c seed")
+		}
+	case v == 0 && !ready:
+		// The store has nothing and this node nothing to seed it with:
+		// the empty configuration in force is the cluster's.
+		n.ready.Store(true)
+		n.setState(configstore.Node{Health: configstore.HealthOK})
+	}
+}
+
+// close stops following the store and closes it.
+func (n *clusterNode) close() {
+	if n.stop != nil {
+		n.stop()
+	}
+	n.st.Close()
+	n.done.Wait()
+}

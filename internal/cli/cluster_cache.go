@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/turnpikegw/turnpike/internal/configstore"
+	"github.com/turnpikegw/turnpike/internal/reload"
+)
+
+// cacheHeader starts the cache file: a YAML comment, so the file is
+// itself a configuration `turnpike run -c` takes.
+const cacheHeader = "# turnpike config cache: version "
+
+// defaultCachePath is the cache of one store (its addresses, database
+// and prefix) under the user's cache directory, or /var/lib without one.
+func defaultCachePath(ro configstore.RedisOptions) string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = "/var/lib"
+	}
+	prefix := ro.Prefix
+	if prefix == "" {
+		prefix = configstore.DefaultPrefix
+	}
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s/%d/%s", strings.Join(ro.Conn.Addrs, ","), ro.Conn.Database, prefix))
+	return filepath.Join(dir, "turnpike", "cluster-"+prefix+"-"+hex.EncodeToString(sum[:4])+".yml")
+}
+
+// readCache reads the cached version and document, within the size
+// bound (maxSize of document, 0: none).
+func readCache(path string, maxSize int64) (uint64, []byte, error) {
+	if path == "off" {
+		return 0, nil, os.ErrNotExist
+	}
+	limit := maxSize
+	if limit > 0 {
+		limit += int64(len(cacheHeader)) + 21
+	}
+	raw, err := reload.ReadFile(path, limit)
+	if err != nil {
+		return 0, nil, err
+	}
+	line, data, ok := bytes.Cut(raw, []byte("\n"))
+	if !ok || !bytes.HasPrefix(line, []byte(cacheHeader)) {
+		return 0, nil, fmt.Errorf("%s: not a configuration cache", path)
+	}
+	v, err := strconv.ParseUint(string(line[len(cacheHeader):]), 10, 64)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s: not a configuration cache", path)
+	}
+	return v, data, nil
+}
+
+// writeCache replaces the cache with version v, atomically: a crash
+// leaves the old file or the new one, never a part.
+func (n *clusterNode) writeCache(v uint64, data []byte) {
+	if n.cachePath == "off" {
+		return
+	}
+	if err := writeFileAtomic(n.cachePath, fmt.Appendf(nil, "%s%d\n%s", cacheHeader, v, data)); err != nil {
+		n.logger.Warn("config store: cannot cache the configuration; a restart while Redis is down will not serve it", "path", n.cachePath, "error", err.Error())
+	}
+}
+
+func writeFileAtomic(path string, body []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".config-cache-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(body)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

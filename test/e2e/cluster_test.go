@@ -1,0 +1,348 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/gwtest"
+)
+
+// clusterNet is one redis-server and the gateways sharing their config
+// through it.
+type clusterNet struct {
+	t     *testing.T
+	redis *gwtest.Redis
+	up    *gwtest.Echo
+	nodes []*gwtest.Gateway
+	// args are more flags for every node.
+	args []string
+}
+
+func newClusterNet(t *testing.T) *clusterNet {
+	return &clusterNet{t: t, redis: gwtest.StartRedis(t), up: gwtest.StartEcho(t, "a")}
+}
+
+// start runs a node caching its config in cache; seed, when not empty, is
+// its -c file. The version poll is the default (2 s): a change reaching
+// every node within a second came by the change messages.
+func (c *clusterNet) start(cache, seed string, env ...string) *gwtest.Gateway {
+	c.t.Helper()
+	args := append([]string{"--config-store", "redis://" + c.redis.Addr + "/0", "--config-cache", cache,
+		"--access-log", "off", "--cluster-heartbeat", "300ms"}, c.args...)
+	return gwtest.Start(c.t, seed, gwtest.Options{Args: args, NoConfig: seed == "", Env: env})
+}
+
+// startN runs n nodes, the first seeding the store with variant 0.
+func (c *clusterNet) startN(n int) {
+	c.t.Helper()
+	for i := range n {
+		seed := ""
+		if i == 0 {
+			seed = reloadConfig(c.up.URL, 0)
+		}
+		c.nodes = append(c.nodes, c.start(filepath.Join(c.t.TempDir(), "cache.yml"), seed))
+	}
+}
+
+func postYAML(t *testing.T, gw *gwtest.Gateway, doc string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, gw.AdminURL+"/config", strings.NewReader(doc))
+	req.Header.Set("Content-Type", "text/yaml")
+	resp, body := gwtest.Do(t, req)
+	return resp.StatusCode, body
+}
+
+func serves(gw *gwtest.Gateway, path string) bool {
+	resp, err := http.Get(gw.URL + path)
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == 200
+}
+
+// allServe waits until every node serves path, and returns how long it took.
+func (c *clusterNet) allServe(path string, within time.Duration) time.Duration {
+	c.t.Helper()
+	start := time.Now()
+	for {
+		all := true
+		for _, n := range c.nodes {
+			all = all && serves(n, path)
+		}
+		if all {
+			return time.Since(start)
+		}
+		if time.Since(start) > within {
+			c.t.Fatalf("not every node serves %s within %v", path, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func clusteringStatus(t *testing.T, gw *gwtest.Gateway) map[string]map[string]any {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, gw.AdminURL+"/clustering/status", nil)
+	resp, body := gwtest.Do(t, req)
+	var out map[string]map[string]any
+	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &out) != nil {
+		t.Fatalf("GET /clustering/status: %d %s", resp.StatusCode, body)
+	}
+	return out
+}
+
+// A POST /config on any node is served by all three within 1 s, and
+// every node lists the three with the same version.
+func TestClusterWriteServedByAll(t *testing.T) {
+	c := newClusterNet(t)
+	c.startN(3)
+	c.allServe("/b0", 5*time.Second)
+	for i := 1; i <= 3; i++ {
+		node := c.nodes[i%3]
+		if code, body := postYAML(t, node, reloadConfig(c.up.URL, i)); code != 201 {
+			t.Fatalf("POST /config on node %d: %d %s", i%3, code, body)
+		}
+		took := c.allServe(fmt.Sprintf("/b%d", i), time.Second)
+		t.Logf("change %d served by every node after %v", i, took)
+		if serves(c.nodes[0], fmt.Sprintf("/b%d", i-1)) {
+			t.Fatalf("change %d: the previous variant is still served", i)
+		}
+	}
+	waitUntil(t, "three nodes at version 4 in /clustering/status", func() bool {
+		st := clusteringStatus(t, c.nodes[2])
+		n := 0
+		for _, e := range st {
+			if e["config_version"] == 4.0 && e["health"] == "ok" {
+				n++
+			}
+		}
+		return len(st) == 3 && n == 3
+	})
+	// An invalid document is refused before it is stored.
+	if code, body := postYAML(t, c.nodes[0], "_format_version: \"3.0\"\nservices: [{name: x, url: http://x"); code != 400 {
+		t.Fatalf("an invalid config: %d %s", code, body)
+	}
+	if !serves(c.nodes[1], "/b3") {
+		t.Fatal("an invalid config reached another node")
+	}
+}
+
+// Redis killed: the nodes keep serving, writes answer 503; Redis back
+// (empty): the nodes put the version in force back and follow the next
+// change.
+func TestClusterRedisRestart(t *testing.T) {
+	c := newClusterNet(t)
+	c.args = []string{"--config-store-poll", "500ms"}
+	c.startN(3)
+	if code, body := postYAML(t, c.nodes[1], reloadConfig(c.up.URL, 1)); code != 201 {
+		t.Fatalf("POST: %d %s", code, body)
+	}
+	c.allServe("/b1", time.Second)
+	c.redis.Stop()
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, n := range c.nodes {
+			if !serves(n, "/a") || !serves(n, "/b1") {
+				t.Fatalf("node %d stopped serving with Redis down", i)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, body := postYAML(t, c.nodes[0], reloadConfig(c.up.URL, 2)); code != 503 {
+		t.Fatalf("POST with Redis down: %d %s", code, body)
+	}
+	if serves(c.nodes[0], "/b2") {
+		t.Fatal("a change not stored was applied")
+	}
+	c.redis.Restart()
+	// Some node restores version 2 (seed 1, the first POST 2) into the
+	// empty Redis; then a change goes through as before.
+	waitUntil(t, "a node to write its record again", func() bool {
+		st := clusteringStatus(t, c.nodes[2])
+		return len(st) == 3 && st[nodeID(t, c.nodes[2])]["store_error"] == nil
+	})
+	waitUntil(t, "a write to be stored", func() bool {
+		code, _ := postYAML(t, c.nodes[2], reloadConfig(c.up.URL, 3))
+		return code == 201
+	})
+	c.allServe("/b3", 2*time.Second)
+	for _, e := range clusteringStatus(t, c.nodes[0]) {
+		if v := e["config_version"]; v != 3.0 && v != 2.0 {
+			t.Fatalf("after the restart the versions went back: %v", e)
+		}
+	}
+}
+
+func nodeID(t *testing.T, gw *gwtest.Gateway) string {
+	t.Helper()
+	id, _ := adminStatus(t, gw)["node_id"].(string)
+	if id == "" {
+		t.Fatal("no node_id")
+	}
+	return id
+}
+
+// A node restarted while Redis is down serves its cached config; a node
+// with no cache waits, not ready, and catches up when Redis returns.
+func TestClusterNodeRestartWithRedisDown(t *testing.T) {
+	c := newClusterNet(t)
+	c.args = []string{"--config-store-poll", "500ms"}
+	cache := filepath.Join(t.TempDir(), "cache.yml")
+	c.nodes = append(c.nodes, c.start(cache, reloadConfig(c.up.URL, 0)))
+	if code, body := postYAML(t, c.nodes[0], reloadConfig(c.up.URL, 1)); code != 201 {
+		t.Fatalf("POST: %d %s", code, body)
+	}
+	c.nodes[0].Stop()
+	c.redis.Stop()
+
+	restarted := c.start(cache, "")
+	if !serves(restarted, "/b1") || !serves(restarted, "/a") {
+		t.Fatal("the restarted node does not serve its cached config")
+	}
+	st, _ := adminStatus(t, restarted)["clustering"].(map[string]any)
+	if st["health"] != "cached" || st["config_version"] != 2.0 {
+		t.Fatalf("clustering in /status: %v", st)
+	}
+	req, _ := http.NewRequest(http.MethodGet, restarted.AdminURL+"/status/ready", nil)
+	if resp, body := gwtest.Do(t, req); resp.StatusCode != 200 {
+		t.Fatalf("the node serving its cache is not ready: %d %s", resp.StatusCode, body)
+	}
+	fresh := c.start(filepath.Join(t.TempDir(), "cache.yml"), "")
+	req, _ = http.NewRequest(http.MethodGet, fresh.AdminURL+"/status/ready", nil)
+	if resp, body := gwtest.Do(t, req); resp.StatusCode != 503 || !strings.Contains(body, "config store") {
+		t.Fatalf("a node with neither Redis nor a cache is ready: %d %s", resp.StatusCode, body)
+	}
+	if serves(fresh, "/a") {
+		t.Fatal("a node with no config serves /a")
+	}
+
+	c.redis.Restart()
+	c.nodes = []*gwtest.Gateway{restarted, fresh}
+	c.allServe("/b1", 10*time.Second)
+	waitUntil(t, "the fresh node to turn ready", func() bool {
+		resp, _ := gwtest.Do(t, req.Clone(req.Context()))
+		return resp.StatusCode == 200
+	})
+	if code, body := postYAML(t, fresh, reloadConfig(c.up.URL, 2)); code != 201 {
+		t.Fatalf("POST after Redis returned: %d %s", code, body)
+	}
+	c.allServe("/b2", time.Second)
+}
+
+// A version one node cannot apply (its environment lacks a secret the
+// config references) is reported by that node, which keeps serving the
+// version before; the others run it.
+func TestClusterVersionANodeCannotApply(t *testing.T) {
+	c := newClusterNet(t)
+	secret := "CLUSTER_TEST_SECRET=s3cret"
+	c.nodes = append(c.nodes, c.start(filepath.Join(t.TempDir(), "c.yml"), reloadConfig(c.up.URL, 0), secret))
+	c.nodes = append(c.nodes, c.start(filepath.Join(t.TempDir(), "c.yml"), ""))
+	c.allServe("/b0", 5*time.Second)
+	doc := reloadConfig(c.up.URL, 1) + `
+consumers:
+- username: u
+  keyauth_credentials:
+  - key: "{vault://env/cluster-test-secret}"
+`
+	if code, body := postYAML(t, c.nodes[0], doc); code != 201 {
+		t.Fatalf("POST: %d %s", code, body)
+	}
+	if !serves(c.nodes[0], "/b1") {
+		t.Fatal("the writing node does not serve its change")
+	}
+	lacking := c.nodes[1]
+	waitUntil(t, "the failure in the node's /status", func() bool {
+		st, _ := adminStatus(t, lacking)["clustering"].(map[string]any)
+		return st["health"] == "config_failed" && st["failed_version"] == 2.0 && st["config_version"] == 1.0
+	})
+	if serves(lacking, "/b1") || !serves(lacking, "/b0") {
+		t.Fatal("the node that cannot apply version 2 does not serve version 1 whole")
+	}
+	id := nodeID(t, lacking)
+	waitUntil(t, "the failure in the nodes list", func() bool {
+		e := clusteringStatus(t, c.nodes[0])[id]
+		return e != nil && e["health"] == "config_failed" && strings.Contains(fmt.Sprint(e["failed_error"]), "CLUSTER_TEST_SECRET")
+	})
+	// The next version applies everywhere again.
+	if code, body := postYAML(t, c.nodes[0], reloadConfig(c.up.URL, 3)); code != 201 {
+		t.Fatalf("POST: %d %s", code, body)
+	}
+	c.allServe("/b3", time.Second)
+	st, _ := adminStatus(t, lacking)["clustering"].(map[string]any)
+	if st["health"] != "ok" || st["config_version"] != 3.0 {
+		t.Fatalf("after a version that applies: %v", st)
+	}
+}
+
+// 50 cluster-wide changes, made on the three nodes in turn, under a load
+// on every node: not one request fails.
+func TestClusterChangesUnderLoad(t *testing.T) {
+	const changes = 50
+	c := newClusterNet(t)
+	c.startN(3)
+	c.allServe("/b0", 5*time.Second)
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	for i := range 6 {
+		gw := c.nodes[i%3]
+		wg.Go(func() {
+			for range 200000 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Get(gw.URL + "/a")
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	var slowest time.Duration
+	for i := 1; i <= changes; i++ {
+		if code, body := postYAML(t, c.nodes[i%3], reloadConfig(c.up.URL, i)); code != 201 {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("change %d: %d %s", i, code, body)
+		}
+		slowest = max(slowest, c.allServe(fmt.Sprintf("/b%d", i), 2*time.Second))
+	}
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Fatalf("%d of %d requests failed across %d changes; first: %v", failed.Load(), ok.Load()+failed.Load(), changes, firstErr.Load())
+	}
+	if ok.Load() < 300 {
+		t.Fatalf("only %d requests were sent during the changes", ok.Load())
+	}
+	t.Logf("%d requests, 0 failed, across %d changes; slowest to reach every node: %v", ok.Load(), changes, slowest)
+	var buf bytes.Buffer
+	for i, n := range c.nodes {
+		fmt.Fprintf(&buf, "node %d: %v\n", i, adminStatus(t, n)["clustering"])
+	}
+	t.Log(buf.String())
+}
