@@ -229,7 +229,7 @@ func pendingOf(f func() string) string {
 // compare-and-set on the version in force, apply here; the other nodes
 // follow through the store.
 func (n *clusterNode) commit(data []byte, who string) (*snapshot.Snapshot, error) {
-	if _, err := n.loader.Check(func() ([]byte, error) { return data, nil }); err != nil {
+	if err := n.check(data); err != nil {
 		return nil, err
 	}
 	n.mu.Lock()
@@ -241,6 +241,24 @@ func (n *clusterNode) commit(data []byte, who string) (*snapshot.Snapshot, error
 		return nil, err
 	}
 	return n.applyLocked(v, data, "admin")
+}
+
+// commitBusyWait is how long a commit waits for a load in progress (most
+// often another node's version being applied here) before answering
+// ErrBusy (429).
+const commitBusyWait = 2 * time.Second
+
+// check validates and compiles data, waiting its turn behind a load in
+// progress for up to commitBusyWait.
+func (n *clusterNode) check(data []byte) error {
+	deadline := time.Now().Add(commitBusyWait)
+	for {
+		_, err := n.loader.Check(func() ([]byte, error) { return data, nil })
+		if !errors.Is(err, reload.ErrBusy) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // follow applies a version the store announced.

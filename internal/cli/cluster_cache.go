@@ -55,6 +55,9 @@ func readCache(path string, maxSize int64) (uint64, []byte, error) {
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s: not a configuration cache", path)
 	}
+	if maxSize > 0 && int64(len(data)) > maxSize {
+		return 0, nil, fmt.Errorf("%s is larger than the limit of %d bytes (--config-max-size)", path, maxSize)
+	}
 	return v, data, nil
 }
 

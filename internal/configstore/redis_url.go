@@ -29,7 +29,12 @@ func ParseRedisURL(s string) (RedisOptions, error) {
 	var o RedisOptions
 	u, err := url.Parse(s)
 	if err != nil {
-		return o, err
+		// Not url.Error's text: it quotes the URL, password included.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return o, fmt.Errorf("not a URL: %v", err)
 	}
 	switch u.Scheme {
 	case "redis":

@@ -2,6 +2,7 @@ package configstore
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -29,6 +30,9 @@ func TestParseRedisURL(t *testing.T) {
 	}
 	if o, err = ParseRedisURL("redis://c1:7000?cluster=true"); err != nil || !o.Conn.Cluster {
 		t.Fatalf("%+v, %v", o.Conn, err)
+	}
+	if _, err := ParseRedisURL("redis://u:hunter2@h:port"); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("a bad URL's error: %v", err)
 	}
 	for _, bad := range []string{
 		"http://host", "redis://", "redis://h/x", "redis://h?tls=1", "redis://h?timeout=-1s",
