@@ -87,15 +87,23 @@ type clusterNode struct {
 
 	// mu serialises the applies and commits: versions go in force in
 	// order, and a commit's compare-and-set is on the version in force.
+	// inForce changes only with mu held, and is read without it (the
+	// status and the heartbeat never wait for a load).
 	mu      sync.Mutex
-	applied uint64
-	data    []byte
+	inForce atomic.Pointer[stored]
 	state   atomic.Pointer[configstore.Node]
 	ready   atomic.Bool
 	storeUp atomic.Bool
 
 	stop context.CancelFunc
 	done sync.WaitGroup
+}
+
+// stored is a version of the store and its document (nil for an empty
+// store's empty configuration).
+type stored struct {
+	version uint64
+	data    []byte
 }
 
 // openCluster connects to --config-store's Redis and picks the start-up
@@ -182,7 +190,7 @@ func (g *gateway) startCluster(src *admin.Source) {
 	n.loader, n.holder, n.logger = g.loader, g.holder, g.logger
 	host, _ := os.Hostname()
 	n.self = configstore.Node{ID: src.NodeID, Hostname: host, Binary: src.Version}
-	n.applied, n.data = n.startVersion, n.startData
+	n.inForce.Store(&stored{n.startVersion, n.startData})
 	health := configstore.HealthOK
 	switch n.startFrom {
 	case "cache":
@@ -200,8 +208,8 @@ func (g *gateway) startCluster(src *admin.Source) {
 	} else {
 		g.logger.Info("config store: following", "from", n.startFrom, "version", n.startVersion)
 	}
-	if n.startFrom == "store" && n.data != nil {
-		n.writeCache(n.startVersion, n.data)
+	if n.startFrom == "store" {
+		n.writeCache(n.startVersion, n.startData)
 	}
 	pending := src.Pending
 	src.Pending = func() string {
@@ -236,7 +244,7 @@ func (n *clusterNode) commit(data []byte, who string) (*snapshot.Snapshot, error
 	defer n.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), clusterCallTimeout)
 	defer cancel()
-	v, err := n.st.Put(ctx, data, n.applied, who)
+	v, err := n.st.Put(ctx, data, n.inForce.Load().version, who)
 	if err != nil {
 		return nil, err
 	}
@@ -267,15 +275,15 @@ func (n *clusterNode) follow(doc configstore.Doc) {
 	defer n.mu.Unlock()
 	if _, err := n.applyLocked(doc.Version, doc.Data, "cluster"); err != nil {
 		n.logger.Error("config store: a stored version does not apply on this node; the one in force stays",
-			"version", doc.Version, "in_force", n.applied, "error", err.Error())
+			"version", doc.Version, "in_force", n.inForce.Load().version, "error", err.Error())
 	}
 }
 
 // applyLocked puts version v in force (n.mu held), unless it already is
 // or a later one is.
 func (n *clusterNode) applyLocked(v uint64, data []byte, trigger string) (*snapshot.Snapshot, error) {
-	if v <= n.applied && n.ready.Load() {
-		if st := n.state.Load(); v == n.applied && st != nil && st.Health == configstore.HealthCached {
+	if cur := n.inForce.Load().version; v <= cur && n.ready.Load() {
+		if st := n.state.Load(); v == cur && st != nil && st.Health == configstore.HealthCached {
 			n.setState(configstore.Node{Health: configstore.HealthOK})
 		}
 		return n.holder.Load(), nil
@@ -285,7 +293,7 @@ func (n *clusterNode) applyLocked(v uint64, data []byte, trigger string) (*snaps
 		n.setState(configstore.Node{FailedVersion: v, FailedError: err.Error(), Health: configstore.HealthFailed})
 		return nil, err
 	}
-	n.applied, n.data = v, data
+	n.inForce.Store(&stored{v, data})
 	n.ready.Store(true)
 	n.setState(configstore.Node{Health: configstore.HealthOK})
 	n.writeCache(v, data)
@@ -302,14 +310,12 @@ func (n *clusterNode) Self() configstore.Node {
 	if st := n.state.Load(); st != nil {
 		s.FailedVersion, s.FailedError, s.Health = st.FailedVersion, st.FailedError, st.Health
 	}
-	n.mu.Lock()
-	s.ConfigVersion = n.applied
-	n.mu.Unlock()
+	s.ConfigVersion = n.inForce.Load().version
 	if cur := n.holder.Load(); cur != nil {
 		s.ConfigHash = cur.Hash
 	}
 	if !n.ready.Load() {
-		s.Health = "waiting"
+		s.Health = configstore.HealthWaiting
 	}
 	s.LastSeen = time.Now()
 	return s
@@ -348,9 +354,8 @@ func (n *clusterNode) beat(ctx context.Context) {
 	if !n.storeUp.Swap(true) {
 		n.logger.Info("config store: reachable again", "version", v)
 	}
-	n.mu.Lock()
-	applied, data, ready := n.applied, n.data, n.ready.Load()
-	n.mu.Unlock()
+	cur, ready := n.inForce.Load(), n.ready.Load()
+	applied, data := cur.version, cur.data
 	switch {
 	case v < applied && data != nil:
 		// Redis restarted empty, or failed over to a replica behind.

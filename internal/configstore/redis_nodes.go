@@ -26,7 +26,7 @@ type Node struct {
 	// (while it is still the latest), and FailedError why.
 	FailedVersion uint64 `json:"failed_version,omitempty"`
 	FailedError   string `json:"failed_error,omitempty"`
-	// Health is HealthOK, HealthFailed or HealthCached.
+	// Health is HealthOK, HealthFailed, HealthCached or HealthWaiting.
 	Health   string    `json:"health"`
 	LastSeen time.Time `json:"last_seen"`
 }
@@ -41,6 +41,9 @@ const (
 	// HealthCached: the node could not reach the store and serves the
 	// config it cached on disk.
 	HealthCached = "cached"
+	// HealthWaiting: the node has no configuration yet (Redis down at its
+	// start, and nothing cached); it is not ready.
+	HealthWaiting = "waiting"
 )
 
 const (
