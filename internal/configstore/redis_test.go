@@ -273,3 +273,27 @@ func TestRedisNodes(t *testing.T) {
 		t.Fatalf("after b's record expired: %+v", nodes)
 	}
 }
+
+// BenchmarkRedisPutLoad is one change as a node sees it: the
+// compare-and-set with its publish, then the versioned read a watcher
+// makes, of a 64 KiB document.
+func BenchmarkRedisPutLoad(b *testing.B) {
+	srv := gwtest.StartRedis(b)
+	s, err := NewRedis(RedisOptions{Conn: store.RedisOptions{Addrs: []string{srv.Addr}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	data := []byte("_format_version: \"3.0\"\n#" + strings.Repeat("x", 64<<10))
+	var v uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		if v, err = s.Put(ctx, data, v, "bench"); err != nil {
+			b.Fatal(err)
+		}
+		if d, err := s.Load(ctx); err != nil || d.Version != v {
+			b.Fatal(d.Version, err)
+		}
+	}
+}
