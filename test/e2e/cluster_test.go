@@ -241,6 +241,52 @@ func TestClusterRedisRestart(t *testing.T) {
 	}
 }
 
+// Redis hung (a partition): requests are served as fast as before, a
+// write answers 503 within its timeout, and the nodes follow again once
+// Redis answers.
+func TestClusterRedisHangs(t *testing.T) {
+	c := newClusterNet(t)
+	c.args = []string{"--config-store-poll", "500ms"}
+	c.startN(2)
+	c.allServe("/b0", 5*time.Second)
+	c.redis.Pause()
+	resumed := false
+	defer func() {
+		if !resumed {
+			c.redis.Resume()
+		}
+	}()
+	time.Sleep(time.Second) // the heartbeats and polls are now stuck on Redis
+	var slowest time.Duration
+	for range 50 {
+		for _, n := range c.nodes {
+			start := time.Now()
+			if !serves(n, "/a") {
+				t.Fatal("a node stopped serving while Redis hangs")
+			}
+			slowest = max(slowest, time.Since(start))
+		}
+	}
+	if slowest > 200*time.Millisecond {
+		t.Fatalf("a request took %v while Redis hangs", slowest)
+	}
+	start := time.Now()
+	if code, body := postYAML(t, c.nodes[0], reloadConfig(c.up.URL, 1)); code != 503 {
+		t.Fatalf("POST while Redis hangs: %d %s", code, body)
+	}
+	if took := time.Since(start); took > 6*time.Second {
+		t.Fatalf("the write took %v to fail", took)
+	}
+	c.redis.Resume()
+	resumed = true
+	waitUntil(t, "a write to be stored once Redis answers", func() bool {
+		code, _ := postYAML(t, c.nodes[1], reloadConfig(c.up.URL, 2))
+		return code == 201
+	})
+	c.allServe("/b2", 5*time.Second)
+	t.Logf("slowest request while Redis hung: %v", slowest)
+}
+
 func nodeID(t *testing.T, gw *gwtest.Gateway) string {
 	t.Helper()
 	id, _ := adminStatus(t, gw)["node_id"].(string)
