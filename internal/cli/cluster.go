@@ -46,7 +46,14 @@ func isRedisStore(s string) bool {
 // startSource is the start-up configuration and the file reloads re-read
 // (none in controller mode, or when the file is only the seed of a
 // --config-store).
-func (o *runOptions) startSource() ([]byte, string, error) {
+func (o *runOptions) startSource(fs *pflag.FlagSet) ([]byte, string, error) {
+	if !isRedisStore(o.configStore) {
+		for _, name := range []string{"config-cache", "config-store-poll", "cluster-heartbeat"} {
+			if fs.Changed(name) {
+				return nil, "", fmt.Errorf("--%s: only with --config-store redis://...", name)
+			}
+		}
+	}
 	switch {
 	case isRedisStore(o.configStore):
 		data, err := o.openCluster()

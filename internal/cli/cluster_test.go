@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
+
 	"github.com/turnpikegw/turnpike/internal/configstore"
 	"github.com/turnpikegw/turnpike/internal/store"
 )
@@ -49,5 +51,21 @@ func TestDefaultCachePath(t *testing.T) {
 	b := defaultCachePath(configstore.RedisOptions{Conn: store.RedisOptions{Addrs: []string{"r2:6379"}}})
 	if !strings.HasPrefix(a, "/tmp/xdg/turnpike/cluster-turnpike-") || a == b {
 		t.Fatalf("%s %s", a, b)
+	}
+}
+
+func TestClusterFlagsNeedARedisStore(t *testing.T) {
+	o := &runOptions{}
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	o.addFlags(fs, defaultProxyListen)
+	if err := fs.Parse([]string{"--config-cache", "/tmp/x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := o.startSource(fs); err == nil || !strings.Contains(err.Error(), "--config-cache: only with --config-store redis://") {
+		t.Fatalf("%v", err)
+	}
+	o.configStore = "redis://127.0.0.1:1/0?prefix={bad}"
+	if _, _, err := o.startSource(fs); err == nil || !strings.HasPrefix(err.Error(), "--config-store: prefix=") {
+		t.Fatalf("%v", err)
 	}
 }

@@ -164,7 +164,7 @@ func newRunCmd() *cobra.Command {
 			if err := o.kube.check(cmd.Flags(), o.configPath); err != nil {
 				return err
 			}
-			data, path, err := o.startSource()
+			data, path, err := o.startSource(cmd.Flags())
 			if err != nil {
 				return err
 			}
