@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	netv1 "k8s.io/api/networking/v1"
@@ -118,7 +119,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		return fmt.Errorf("kubernetes: the caches did not fill: %w", context.Cause(ctx))
 	}
 	c.log.Info("kubernetes: caches filled", "watching", src.describe())
-	c.reconcile(ctx)
+	c.reconcileSafely(ctx)
 	close(c.ready)
 	for {
 		select {
@@ -129,8 +130,21 @@ func (c *Controller) Run(ctx context.Context) error {
 		if !c.settle(ctx) {
 			return nil
 		}
-		c.reconcile(ctx)
+		c.reconcileSafely(ctx)
 	}
+}
+
+// reconcileSafely is reconcile, a panic in it (an importer meeting an
+// object no test foresaw) logged: the config in force stays, readiness
+// does not wait forever, and the next change is tried again.
+func (c *Controller) reconcileSafely(ctx context.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("kubernetes: building the config from the cluster failed; the one in force stays",
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		}
+	}()
+	c.reconcile(ctx)
 }
 
 // changed is every informer's event handler.
@@ -198,6 +212,7 @@ func (c *Controller) reconcile(ctx context.Context) {
 				err = c.apply.Validate(one.data)
 			}
 			if err != nil {
+				c.log.Warn("kubernetes: left out, its part of the config does not validate", "object", u.id(), "error", err)
 				invalid[u] = err
 				continue
 			}
@@ -221,6 +236,7 @@ func (c *Controller) reconcile(ctx context.Context) {
 // applyOnce applies data unless it is what was applied last.
 func (c *Controller) applyOnce(data []byte) error {
 	if string(data) == string(c.last) {
+		c.log.Debug("kubernetes: the config built is the one in force: not applied again")
 		return nil
 	}
 	if err := c.apply.Apply(data); err != nil {

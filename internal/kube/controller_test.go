@@ -2,6 +2,13 @@ package kube
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -100,7 +107,10 @@ type kongConfig struct {
 			Plugins []struct{ Name string }
 		}
 	}
-	Plugins   []struct{ Name string }
+	Plugins      []struct{ Name string }
+	Certificates []struct {
+		SNIs []struct{ Name string }
+	}
 	Consumers []struct {
 		Username string
 		Keyauth  []struct{ Key string } `json:"keyauth_credentials"`
@@ -149,17 +159,30 @@ var customLists = map[schema.GroupVersionResource]string{
 	istioGateways: "GatewayList", istioServices: "VirtualServiceList", istioRules: "DestinationRuleList",
 }
 
-func newCluster(kong, istio bool, objs ...runtime.Object) *cluster {
-	var typed, custom []runtime.Object
+// customKinds are the custom resources by kind: the dynamic fake guesses
+// "gatewaies" for a Gateway given to its constructor, so they are created
+// through their resource instead.
+var customKinds = map[string]schema.GroupVersionResource{
+	kindPlugin: kongPlugins, kindClusterPlugin: kongClusterPlugins, kindConsumer: kongConsumers,
+	kindGateway: istioGateways, kindVirtual: istioServices, kindRule: istioRules,
+}
+
+func newCluster(t *testing.T, kong, istio bool, objs ...runtime.Object) *cluster {
+	t.Helper()
+	var typed []runtime.Object
+	var custom []*unstructured.Unstructured
 	for _, o := range objs {
-		if _, ok := o.(*unstructured.Unstructured); ok {
-			custom = append(custom, o)
+		if u, ok := o.(*unstructured.Unstructured); ok {
+			custom = append(custom, u)
 		} else {
 			typed = append(typed, o)
 		}
 	}
 	c := &cluster{kc: fake.NewClientset(typed...),
-		dc: dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), customLists, custom...)}
+		dc: dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), customLists)}
+	for _, u := range custom {
+		c.create(t, customKinds[u.GetKind()], u)
+	}
 	if kong {
 		c.kc.Resources = append(c.kc.Resources, &metav1.APIResourceList{GroupVersion: "configuration.konghq.com/v1",
 			APIResources: []metav1.APIResource{{Name: "kongplugins"}, {Name: "kongclusterplugins"}, {Name: "kongconsumers"}}})
@@ -173,14 +196,19 @@ func newCluster(kong, istio bool, objs ...runtime.Object) *cluster {
 
 // run starts a controller on c and waits until it is ready; it is stopped
 // (and Run has returned) when the test ends.
-func (c *cluster) run(t *testing.T, opts Options) (*recorder, *Controller) {
+func (c *cluster) run(t *testing.T, opts Options) (*recorder, *logLines) {
 	t.Helper()
-	rec := newRecorder(t)
+	return c.runWith(t, newRecorder(t), opts)
+}
+
+func (c *cluster) runWith(t *testing.T, rec Applier, opts Options) (*recorder, *logLines) {
+	t.Helper()
+	logs := &logLines{t: t}
 	if opts.IngressClass == "" {
 		opts.IngressClass = "turnpike"
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+		opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if opts.Debounce == 0 {
 		opts.Debounce = 20 * time.Millisecond
@@ -210,7 +238,8 @@ func (c *cluster) run(t *testing.T, opts Options) (*recorder, *Controller) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("not ready after 10s")
 	}
-	return rec, ctl
+	r, _ := rec.(*recorder)
+	return r, logs
 }
 
 // eventually polls cond for up to 10s; what says what was awaited.
@@ -285,7 +314,7 @@ func (c *cluster) create(t *testing.T, gvr schema.GroupVersionResource, u *unstr
 }
 
 func TestControllerClassFiltering(t *testing.T) {
-	c := newCluster(true, false,
+	c := newCluster(t, true, false,
 		newIngress("default", "by-name", turnpike, nil, "a.test", "/a", "svc"),
 		newIngress("default", "by-annotation", nil, map[string]string{"kubernetes.io/ingress.class": "turnpike"}, "b.test", "/b", "svc"),
 		newIngress("default", "class-less", nil, nil, "c.test", "/c", "svc"),
@@ -305,13 +334,13 @@ func TestControllerClassFiltering(t *testing.T) {
 }
 
 func TestControllerOtherClassNotWarned(t *testing.T) {
-	c := newCluster(true, false,
+	c := newCluster(t, true, false,
 		newIngress("default", "ours", turnpike, nil, "a.test", "/a", "svc"),
 		newIngress("default", "theirs", class("nginx"), map[string]string{"konghq.com/plugins": "missing"}, "d.test", "/d", "svc"),
 	)
 	rec, _ := c.run(t, Options{})
 	routesAre(t, rec, "a.test/a")
-	objs := mustSources(t, c).snapshot(Options{IngressClass: "turnpike"})
+	objs := mustSources(t, c, Options{IngressClass: "turnpike"}).snapshot(Options{IngressClass: "turnpike"})
 	res := build(objs, objs.units, nil, Options{ClusterDomain: "cluster.local"})
 	for _, w := range res.warnings {
 		if strings.Contains(w.String(), "theirs") {
@@ -322,9 +351,9 @@ func TestControllerOtherClassNotWarned(t *testing.T) {
 
 // mustSources fills a second set of informers on c, for looking at what
 // a reconcile reads.
-func mustSources(t *testing.T, c *cluster) *sources {
+func mustSources(t *testing.T, c *cluster, opts Options) *sources {
 	t.Helper()
-	s, err := newSources(c.kc, c.dc, Options{IngressClass: "turnpike"}, func() {})
+	s, err := newSources(c.kc, c.dc, opts, func() {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +367,7 @@ func mustSources(t *testing.T, c *cluster) *sources {
 }
 
 func TestControllerKongPluginAttached(t *testing.T) {
-	c := newCluster(true, false,
+	c := newCluster(t, true, false,
 		newIngress("default", "api", turnpike, map[string]string{"konghq.com/plugins": "cors"}, "a.test", "/a", "svc"),
 		newIngress("default", "plain", turnpike, nil, "b.test", "/b", "svc"),
 		kongObject("KongPlugin", "default", "cors", nil, map[string]any{"plugin": "cors",
@@ -349,7 +378,7 @@ func TestControllerKongPluginAttached(t *testing.T) {
 }
 
 func TestControllerKongClusterPluginGlobalOnlyWithClass(t *testing.T) {
-	c := newCluster(true, false, newIngress("default", "api", turnpike, nil, "a.test", "/a", "svc"))
+	c := newCluster(t, true, false, newIngress("default", "api", turnpike, nil, "a.test", "/a", "svc"))
 	rec, _ := c.run(t, Options{})
 	routesAre(t, rec, "a.test/a")
 	global := map[string]any{"plugin": "correlation-id", "config": map[string]any{"header_name": "X-Id"}}
@@ -371,7 +400,7 @@ func TestControllerKongClusterPluginGlobalOnlyWithClass(t *testing.T) {
 }
 
 func TestControllerKongConsumerWithCredential(t *testing.T) {
-	c := newCluster(true, false,
+	c := newCluster(t, true, false,
 		newIngress("default", "api", turnpike, map[string]string{"konghq.com/plugins": "auth"}, "a.test", "/a", "svc"),
 		kongObject("KongPlugin", "default", "auth", nil, map[string]any{"plugin": "key-auth"}),
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "alice-key",
@@ -403,19 +432,19 @@ func istioObjects() []runtime.Object {
 }
 
 func TestControllerIstio(t *testing.T) {
-	c := newCluster(true, true, istioObjects()...)
+	c := newCluster(t, true, true, istioObjects()...)
 	rec, _ := c.run(t, Options{Istio: true})
 	routesAre(t, rec, "a.test/a", "shop.test/shop")
 }
 
 func TestControllerIstioIgnoredWithoutOption(t *testing.T) {
-	c := newCluster(true, true, istioObjects()...)
+	c := newCluster(t, true, true, istioObjects()...)
 	rec, _ := c.run(t, Options{})
 	routesAre(t, rec, "a.test/a")
 }
 
 func TestControllerCustomResourcesNotServed(t *testing.T) {
-	c := newCluster(false, false, newIngress("default", "api", turnpike, nil, "a.test", "/a", "svc"))
+	c := newCluster(t, false, false, newIngress("default", "api", turnpike, nil, "a.test", "/a", "svc"))
 	rec, _ := c.run(t, Options{Istio: true})
 	routesAre(t, rec, "a.test/a")
 	if _, err := c.kc.NetworkingV1().Ingresses("default").Create(ctx, newIngress("default", "b", turnpike, nil, "b.test", "/b", "svc"), metav1.CreateOptions{}); err != nil {
@@ -425,7 +454,7 @@ func TestControllerCustomResourcesNotServed(t *testing.T) {
 }
 
 func TestControllerDebounce(t *testing.T) {
-	c := newCluster(true, false, newIngress("default", "api", turnpike, nil, "a.test", "/a", "svc"))
+	c := newCluster(t, true, false, newIngress("default", "api", turnpike, nil, "a.test", "/a", "svc"))
 	rec, _ := c.run(t, Options{Debounce: 300 * time.Millisecond})
 	routesAre(t, rec, "a.test/a")
 	before := rec.count()
@@ -444,10 +473,216 @@ func TestControllerDebounce(t *testing.T) {
 	}
 }
 
-// testWriter sends the controller's log to the test's.
-type testWriter struct{ t *testing.T }
+// logLines is the controller's log, kept and sent to the test's.
+type logLines struct {
+	t     *testing.T
+	mu    sync.Mutex
+	lines []string
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
+func (l *logLines) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSpace(string(p)))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, string(p))
 	return len(p), nil
+}
+
+// count is how many lines hold s.
+func (l *logLines) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range l.lines {
+		if strings.Contains(line, s) {
+			n++
+		}
+	}
+	return n
+}
+
+// await waits for one more line holding s than there were before.
+func (l *logLines) await(t *testing.T, s string, before int) {
+	t.Helper()
+	eventually(t, func() string { return "a log line with " + s }, func() bool { return l.count(s) > before })
+}
+
+func service(ns, name string) *corev1.Service {
+	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
+}
+
+func TestControllerUnchangedNotReapplied(t *testing.T) {
+	c := newCluster(t, true, false, newIngress("default", "api", turnpike, nil, "a.test", "/a", "svc"), service("default", "svc"))
+	rec, logs := c.run(t, Options{})
+	routesAre(t, rec, "a.test/a")
+	before, seen := rec.count(), logs.count("not applied again")
+	in, err := c.kc.NetworkingV1().Ingresses("default").Get(ctx, "api", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.kc.NetworkingV1().Ingresses("default").Update(ctx, in, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	svc := service("default", "svc")
+	svc.Annotations = map[string]string{"team": "payments"}
+	if _, err := c.kc.CoreV1().Services("default").Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	logs.await(t, "not applied again", seen)
+	if n := rec.count(); n != before {
+		t.Fatalf("changes that leave the config the same made %d applies", n-before)
+	}
+}
+
+func TestControllerInvalidIngressLeftOut(t *testing.T) {
+	broken := kongObject("KongPlugin", "default", "broken", nil, map[string]any{"plugin": "key-auth",
+		"config": map[string]any{"hide_credentials": "maybe"}})
+	c := newCluster(t, true, false,
+		newIngress("default", "good", turnpike, nil, "a.test", "/a", "svc"),
+		newIngress("default", "bad", turnpike, map[string]string{"konghq.com/plugins": "broken"}, "b.test", "/b", "svc"),
+		broken)
+	rec, logs := c.run(t, Options{})
+	routesAre(t, rec, "a.test/a")
+	if logs.count("Ingress default/bad") == 0 {
+		t.Error("the Ingress left out is not logged")
+	}
+	// Fixed, it comes in.
+	broken.Object["config"] = map[string]any{"hide_credentials": true}
+	if _, err := c.dc.Resource(kongPlugins).Namespace("default").Update(ctx, broken, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	routesAre(t, rec, "a.test/a", "b.test/b key-auth")
+}
+
+func TestControllerBrokenGlobalPluginKeepsConfig(t *testing.T) {
+	c := newCluster(t, true, false, newIngress("default", "a", turnpike, nil, "a.test", "/a", "svc"))
+	rec, logs := c.run(t, Options{})
+	routesAre(t, rec, "a.test/a")
+	before, seen := rec.count(), logs.count("shared objects")
+	global := kongObject("KongClusterPlugin", "", "broken", map[string]string{"kubernetes.io/ingress.class": "turnpike"},
+		map[string]any{"plugin": "correlation-id", "config": map[string]any{"generator": "dice"}})
+	global.SetLabels(map[string]string{"global": "true"})
+	c.create(t, kongClusterPlugins, global)
+	if _, err := c.kc.NetworkingV1().Ingresses("default").Create(ctx, newIngress("default", "b", turnpike, nil, "b.test", "/b", "svc"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	logs.await(t, "shared objects", seen)
+	if rec.count() != before {
+		t.Fatalf("a broken global plugin replaced the config in force: %q", rec.last(t).routes())
+	}
+	if err := c.dc.Resource(kongClusterPlugins).Delete(ctx, "broken", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	routesAre(t, rec, "a.test/a", "b.test/b")
+}
+
+func TestControllerDeletion(t *testing.T) {
+	c := newCluster(t, true, false,
+		newIngress("default", "a", turnpike, nil, "a.test", "/a", "svc"),
+		newIngress("default", "b", turnpike, map[string]string{"konghq.com/plugins": "cors"}, "b.test", "/b", "svc"),
+		kongObject("KongPlugin", "default", "cors", nil, map[string]any{"plugin": "cors"}))
+	rec, _ := c.run(t, Options{})
+	routesAre(t, rec, "a.test/a", "b.test/b cors")
+	if err := c.dc.Resource(kongPlugins).Namespace("default").Delete(ctx, "cors", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	routesAre(t, rec, "a.test/a", "b.test/b")
+	if err := c.kc.NetworkingV1().Ingresses("default").Delete(ctx, "b", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	routesAre(t, rec, "a.test/a")
+}
+
+func TestControllerNamespaces(t *testing.T) {
+	c := newCluster(t, true, false,
+		newIngress("team-a", "a", turnpike, map[string]string{"konghq.com/plugins": "cors"}, "a.test", "/a", "svc"),
+		newIngress("team-b", "b", turnpike, nil, "b.test", "/b", "svc"),
+		newIngress("team-c", "c", turnpike, nil, "c.test", "/c", "svc"),
+		kongObject("KongPlugin", "team-a", "cors", nil, map[string]any{"plugin": "cors"}),
+		kongObject("KongPlugin", "team-b", "cors", nil, map[string]any{"plugin": "key-auth"}))
+	rec, _ := c.run(t, Options{Namespaces: []string{"team-a", "team-c"}})
+	routesAre(t, rec, "a.test/a cors", "c.test/c")
+	if _, err := c.kc.NetworkingV1().Ingresses("team-b").Create(ctx, newIngress("team-b", "b2", turnpike, nil, "b2.test", "/", "svc"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.kc.NetworkingV1().Ingresses("team-c").Create(ctx, newIngress("team-c", "c2", turnpike, nil, "c2.test", "/", "svc"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	routesAre(t, rec, "a.test/a cors", "c.test/c", "c2.test/")
+}
+
+// panicking is a reload path whose first Apply panics.
+type panicking struct {
+	*recorder
+	once sync.Once
+}
+
+func (p *panicking) Apply(data []byte) error {
+	p.once.Do(func() { panic("first apply") })
+	return p.recorder.Apply(data)
+}
+
+func TestControllerReadyAfterPanic(t *testing.T) {
+	c := newCluster(t, true, false, newIngress("default", "a", turnpike, nil, "a.test", "/a", "svc"))
+	rec := newRecorder(t)
+	_, logs := c.runWith(t, &panicking{recorder: rec}, Options{})
+	if logs.count("first apply") == 0 {
+		t.Error("the panic is not logged")
+	}
+	if _, err := c.kc.NetworkingV1().Ingresses("default").Create(ctx, newIngress("default", "b", turnpike, nil, "b.test", "/b", "svc"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	routesAre(t, rec, "a.test/a", "b.test/b")
+}
+
+// tlsSecret is a kubernetes.io/tls Secret with a self-signed certificate
+// for host.
+func tlsSecret(t *testing.T, ns, name, host string) *corev1.Secret {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{
+			"tls.crt": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+			"tls.key": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
+		}}
+}
+
+// The typed Secrets reach both importers: an Ingress's TLS section and an
+// Istio Gateway's credentialName become certificates.
+func TestControllerTLSSecrets(t *testing.T) {
+	objs := istioObjects()
+	gw := objs[0].(*unstructured.Unstructured)
+	gw.Object["spec"] = map[string]any{"servers": []any{map[string]any{
+		"port": map[string]any{"number": int64(443), "name": "https", "protocol": "HTTPS"}, "hosts": []any{"shop.test"},
+		"tls": map[string]any{"mode": "SIMPLE", "credentialName": "shop-tls"}}}}
+	in := objs[2].(*netv1.Ingress)
+	in.Spec.TLS = []netv1.IngressTLS{{Hosts: []string{"a.test"}, SecretName: "a-tls"}}
+	objs = append(objs, tlsSecret(t, "default", "a-tls", "a.test"), tlsSecret(t, "default", "shop-tls", "shop.test"))
+	c := newCluster(t, true, true, objs...)
+	rec, _ := c.run(t, Options{Istio: true})
+	routesAre(t, rec, "a.test/a", "shop.test/shop")
+	var snis []string
+	for _, crt := range rec.last(t).Certificates {
+		for _, n := range crt.SNIs {
+			snis = append(snis, n.Name)
+		}
+	}
+	slices.Sort(snis)
+	if !slices.Equal(snis, []string{"a.test", "shop.test"}) {
+		t.Fatalf("certificates for %q", snis)
+	}
 }
