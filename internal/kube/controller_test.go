@@ -341,7 +341,7 @@ func TestControllerOtherClassNotWarned(t *testing.T) {
 	rec, _ := c.run(t, Options{})
 	routesAre(t, rec, "a.test/a")
 	objs := mustSources(t, c, Options{IngressClass: "turnpike"}).snapshot(Options{IngressClass: "turnpike"})
-	res := build(objs, objs.units, nil, Options{ClusterDomain: "cluster.local"})
+	res := build(objs, objs.units, newEndpoints(objs.services, objs.slices), Options{ClusterDomain: "cluster.local"})
 	for _, w := range res.warnings {
 		if strings.Contains(w.String(), "theirs") {
 			t.Errorf("another class's Ingress warned about: %s", w.String())
@@ -507,13 +507,13 @@ func (l *logLines) await(t *testing.T, s string, before int) {
 	eventually(t, func() string { return "a log line with " + s }, func() bool { return l.count(s) > before })
 }
 
-func service(ns, name string) *corev1.Service {
+func newService(ns, name string) *corev1.Service {
 	return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}
 }
 
 func TestControllerUnchangedNotReapplied(t *testing.T) {
-	c := newCluster(t, true, false, newIngress("default", "api", turnpike, nil, "a.test", "/a", "svc"), service("default", "svc"))
+	c := newCluster(t, true, false, newIngress("default", "api", turnpike, nil, "a.test", "/a", "svc"), newService("default", "svc"))
 	rec, logs := c.run(t, Options{})
 	routesAre(t, rec, "a.test/a")
 	before, seen := rec.count(), logs.count("not applied again")
@@ -524,7 +524,7 @@ func TestControllerUnchangedNotReapplied(t *testing.T) {
 	if _, err := c.kc.NetworkingV1().Ingresses("default").Update(ctx, in, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	svc := service("default", "svc")
+	svc := newService("default", "svc")
 	svc.Annotations = map[string]string{"team": "payments"}
 	if _, err := c.kc.CoreV1().Services("default").Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
