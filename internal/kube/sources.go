@@ -67,10 +67,11 @@ func newSources(kc kubernetes.Interface, dc dynamic.Interface, opts Options, onC
 	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc: func(any) { onChange() },
 		UpdateFunc: func(old, cur any) {
-			// A resync delivers the same object again: nothing changed.
+			// A relist delivers the same objects again: nothing changed.
+			// Without a version (not from an API server) nothing tells.
 			o, ok1 := old.(metav1.Object)
 			n, ok2 := cur.(metav1.Object)
-			if ok1 && ok2 && o.GetResourceVersion() == n.GetResourceVersion() {
+			if ok1 && ok2 && n.GetResourceVersion() != "" && o.GetResourceVersion() == n.GetResourceVersion() {
 				return
 			}
 			onChange()
