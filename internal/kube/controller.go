@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
+	"sync"
 	"time"
 
 	netv1 "k8s.io/api/networking/v1"
@@ -59,15 +61,16 @@ type Applier interface {
 
 // Controller follows the cluster and keeps the gateway's config in step.
 type Controller struct {
-	opts   Options
-	kc     kubernetes.Interface
-	dc     dynamic.Interface
-	apply  Applier
-	log    *slog.Logger
-	src    *sources
-	report *reporter
-	kick   chan struct{}
-	ready  chan struct{}
+	opts      Options
+	kc        kubernetes.Interface
+	dc        dynamic.Interface
+	apply     Applier
+	log       *slog.Logger
+	src       *sources
+	report    *reporter
+	kick      chan struct{}
+	ready     chan struct{}
+	readyOnce sync.Once
 	// last is the config last applied (or refused), so that changes that
 	// leave it the same (an EndpointSlice's unrelated field, a resync) do
 	// not reload.
@@ -79,6 +82,9 @@ type Controller struct {
 func New(kc kubernetes.Interface, dc dynamic.Interface, apply Applier, opts Options) (*Controller, error) {
 	if opts.IngressClass == "" {
 		return nil, errors.New("--ingress-class: must not be empty")
+	}
+	if ns, name, ok := strings.Cut(opts.PublishService, "/"); opts.PublishService != "" && (!ok || ns == "" || name == "") {
+		return nil, fmt.Errorf("--publish-service %q: want NAMESPACE/NAME", opts.PublishService)
 	}
 	if opts.ClusterDomain == "" {
 		opts.ClusterDomain = "cluster.local"
@@ -101,50 +107,90 @@ func New(kc kubernetes.Interface, dc dynamic.Interface, apply Applier, opts Opti
 	return c, nil
 }
 
-// Ready is closed once the first config built from the cluster was
-// applied (or, when it could not be, once the attempt was made).
+// Ready is closed once a config built from the cluster is in force. A
+// gateway whose cluster config does not apply (the shared objects are
+// broken) stays unready, so that a rollout keeps the replicas that serve.
 func (c *Controller) Ready() <-chan struct{} { return c.ready }
 
-// Run watches until ctx ends. It returns an error only when the caches
-// cannot be filled at start (ctx ending first included).
+// After a reconcile that applied nothing (a load that timed out on a busy
+// node, shared objects broken until someone fixes them) the same objects
+// are tried again after retryFirst, doubling up to retryMax.
+const (
+	retryFirst = time.Second
+	retryMax   = time.Minute
+)
+
+// Run watches until ctx ends. It returns an error only when ctx ends
+// before the caches are filled.
 func (c *Controller) Run(ctx context.Context) error {
 	defer c.report.close()
-	src, err := newSources(c.kc, c.dc, c.opts, c.changed)
+	src, err := c.watch(ctx)
 	if err != nil {
 		return err
 	}
 	c.src = src
-	src.start(ctx)
-	if !cache.WaitForCacheSync(ctx.Done(), src.synced()...) {
-		return fmt.Errorf("kubernetes: the caches did not fill: %w", context.Cause(ctx))
-	}
 	c.log.Info("kubernetes: caches filled", "watching", src.describe())
-	c.reconcileSafely(ctx)
-	close(c.ready)
+	retry := time.NewTimer(0)
+	retry.Stop()
+	defer retry.Stop()
+	var wait time.Duration
 	for {
+		if c.reconcileSafely(ctx) {
+			c.readyOnce.Do(func() { close(c.ready) })
+			wait = 0
+			retry.Stop()
+		} else {
+			wait = min(max(2*wait, retryFirst), retryMax)
+			retry.Reset(wait)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-c.kick:
+		case <-retry.C:
 		}
 		if !c.settle(ctx) {
 			return nil
 		}
-		c.reconcileSafely(ctx)
+	}
+}
+
+// watch starts the informers and waits for their caches. Finding which
+// custom resources the cluster serves is retried: an API server that is
+// restarting as the gateway starts must not leave it unready for good.
+func (c *Controller) watch(ctx context.Context) (*sources, error) {
+	var wait time.Duration
+	for {
+		src, err := newSources(c.kc, c.dc, c.opts, c.changed)
+		if err == nil {
+			src.start(ctx)
+			if !cache.WaitForCacheSync(ctx.Done(), src.synced()...) {
+				return nil, fmt.Errorf("kubernetes: the caches did not fill: %w", context.Cause(ctx))
+			}
+			return src, nil
+		}
+		wait = min(max(2*wait, retryFirst), retryMax)
+		c.log.Error("kubernetes: cannot watch the cluster; trying again", "error", err, "in", wait.String())
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("kubernetes: %w (%w)", err, context.Cause(ctx))
+		case <-time.After(wait):
+		}
 	}
 }
 
 // reconcileSafely is reconcile, a panic in it (an importer meeting an
-// object no test foresaw) logged: the config in force stays, readiness
-// does not wait forever, and the next change is tried again.
-func (c *Controller) reconcileSafely(ctx context.Context) {
+// object no test foresaw) logged as a failure: the config in force stays
+// and the loop goes on.
+func (c *Controller) reconcileSafely(ctx context.Context) (ok bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			c.log.Error("kubernetes: building the config from the cluster failed; the one in force stays",
 				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			ok = false
 		}
 	}()
-	c.reconcile(ctx)
+	return c.reconcile(ctx)
 }
 
 // changed is every informer's event handler.
@@ -178,8 +224,9 @@ func (c *Controller) settle(ctx context.Context) bool {
 
 // reconcile builds the config from the caches and applies it. Units (an
 // Ingress, a VirtualService, a KongConsumer) whose part does not validate
-// are left out and reported; the others apply.
-func (c *Controller) reconcile(ctx context.Context) {
+// are left out and reported; the others apply. ok: a config built from
+// these objects is in force.
+func (c *Controller) reconcile(ctx context.Context) (ok bool) {
 	objs := c.src.snapshot(c.opts)
 	eps := newEndpoints(objs.services, objs.slices)
 	res := build(objs, objs.units, eps, c.opts)
@@ -198,7 +245,7 @@ func (c *Controller) reconcile(ctx context.Context) {
 		if err != nil {
 			c.log.Error("kubernetes: the cluster's shared objects (global KongClusterPlugins, Secrets) make a config that does not validate; the one in force stays", "error", err)
 			c.report.update(ctx, reportInput{objects: objs, warnings: base.warnings, failed: err})
-			return
+			return false
 		}
 	}
 	if res.err != nil {
@@ -231,6 +278,7 @@ func (c *Controller) reconcile(ctx context.Context) {
 		in.ingresses = servedIngresses(objs, invalid)
 	}
 	c.report.update(ctx, in)
+	return res.err == nil
 }
 
 // applyOnce applies data unless it is what was applied last.

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -19,12 +20,14 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	netv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
 
 	"github.com/turnpikegw/turnpike/internal/config"
@@ -203,6 +206,22 @@ func (c *cluster) run(t *testing.T, opts Options) (*recorder, *logLines) {
 
 func (c *cluster) runWith(t *testing.T, rec Applier, opts Options) (*recorder, *logLines) {
 	t.Helper()
+	ctl, logs, done := c.start(t, rec, opts)
+	select {
+	case <-ctl.Ready():
+	case <-done:
+		t.Fatal("Run returned before ready")
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready after 10s")
+	}
+	r, _ := rec.(*recorder)
+	return r, logs
+}
+
+// start starts a controller on c; it is stopped (and Run has returned)
+// when the test ends. done is closed when Run returns.
+func (c *cluster) start(t *testing.T, rec Applier, opts Options) (*Controller, *logLines, <-chan struct{}) {
+	t.Helper()
 	logs := &logLines{t: t}
 	if opts.IngressClass == "" {
 		opts.IngressClass = "turnpike"
@@ -218,28 +237,22 @@ func (c *cluster) runWith(t *testing.T, rec Applier, opts Options) (*recorder, *
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- ctl.Run(ctx) }()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := ctl.Run(ctx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
+		case <-done:
 		case <-time.After(10 * time.Second):
 			t.Error("Run did not return")
 		}
 	})
-	select {
-	case <-ctl.Ready():
-	case err := <-done:
-		t.Fatalf("Run returned before ready: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("not ready after 10s")
-	}
-	r, _ := rec.(*recorder)
-	return r, logs
+	return ctl, logs, done
 }
 
 // eventually polls cond for up to 10s; what says what was awaited.
@@ -623,17 +636,107 @@ func (p *panicking) Apply(data []byte) error {
 	return p.recorder.Apply(data)
 }
 
-func TestControllerReadyAfterPanic(t *testing.T) {
+// A panic while building is a failed reconcile: logged, retried, and the
+// process lives on.
+func TestControllerPanicRetried(t *testing.T) {
 	c := newCluster(t, true, false, newIngress("default", "a", turnpike, nil, "a.test", "/a", "svc"))
 	rec := newRecorder(t)
 	_, logs := c.runWith(t, &panicking{recorder: rec}, Options{})
 	if logs.count("first apply") == 0 {
 		t.Error("the panic is not logged")
 	}
-	if _, err := c.kc.NetworkingV1().Ingresses("default").Create(ctx, newIngress("default", "b", turnpike, nil, "b.test", "/b", "svc"), metav1.CreateOptions{}); err != nil {
+	routesAre(t, rec, "a.test/a")
+}
+
+// failing is a reload path whose first n Applies fail, as a load that
+// times out on a busy node does.
+type failing struct {
+	*recorder
+	mu sync.Mutex
+	n  int
+}
+
+func (f *failing) Apply(data []byte) error {
+	f.mu.Lock()
+	f.n--
+	fail := f.n >= 0
+	f.mu.Unlock()
+	if fail {
+		return errors.New("config load timed out")
+	}
+	return f.recorder.Apply(data)
+}
+
+func TestControllerRetriesAfterFailure(t *testing.T) {
+	c := newCluster(t, true, false, newIngress("default", "a", turnpike, nil, "a.test", "/a", "svc"))
+	rec := newRecorder(t)
+	start := time.Now()
+	// Two reconciles fail (two Applies each: the whole, then without the
+	// units that do not validate alone): the objects' own events start
+	// one, only the retry the third.
+	c.runWith(t, &failing{recorder: rec, n: 4}, Options{})
+	routesAre(t, rec, "a.test/a")
+	if time.Since(start) < retryFirst {
+		t.Errorf("ready after %s: no retry delay", time.Since(start))
+	}
+}
+
+// Until a config from the cluster applies the gateway is not ready: a
+// rollout keeps the replicas that serve.
+func TestControllerNotReadyUntilApplied(t *testing.T) {
+	global := kongObject("KongClusterPlugin", "", "broken", map[string]string{"kubernetes.io/ingress.class": "turnpike"},
+		map[string]any{"plugin": "correlation-id", "config": map[string]any{"generator": "dice"}})
+	global.SetLabels(map[string]string{"global": "true"})
+	c := newCluster(t, true, false, newIngress("default", "a", turnpike, nil, "a.test", "/a", "svc"), global)
+	rec := newRecorder(t)
+	ctl, logs, _ := c.start(t, rec, Options{})
+	logs.await(t, "shared objects", 0)
+	select {
+	case <-ctl.Ready():
+		t.Fatal("ready with nothing applied")
+	default:
+	}
+	if err := c.dc.Resource(kongClusterPlugins).Delete(ctx, "broken", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	routesAre(t, rec, "a.test/a", "b.test/b")
+	eventually(t, func() string { return "ready once fixed" }, func() bool {
+		select {
+		case <-ctl.Ready():
+			return true
+		default:
+			return false
+		}
+	})
+	routesAre(t, rec, "a.test/a")
+}
+
+// Discovery failing at start (an API server restarting) is retried.
+func TestControllerDiscoveryRetried(t *testing.T) {
+	c := newCluster(t, true, false, newIngress("default", "a", turnpike, nil, "a.test", "/a", "svc"))
+	var mu sync.Mutex
+	fails := 2
+	c.kc.PrependReactor("get", "resource", func(k8stesting.Action) (bool, runtime.Object, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if fails > 0 {
+			fails--
+			return true, nil, apierrors.NewServiceUnavailable("restarting")
+		}
+		return false, nil, nil
+	})
+	rec, logs := c.run(t, Options{})
+	routesAre(t, rec, "a.test/a")
+	if logs.count("cannot watch the cluster") != 2 {
+		t.Errorf("%d discovery failures logged, want 2", logs.count("cannot watch the cluster"))
+	}
+}
+
+func TestControllerPublishServiceChecked(t *testing.T) {
+	for _, bad := range []string{"gateway", "/gateway", "ns/"} {
+		if _, err := New(fake.NewClientset(), nil, newRecorder(t), Options{IngressClass: "turnpike", PublishService: bad}); err == nil || !strings.Contains(err.Error(), "--publish-service") {
+			t.Errorf("--publish-service %q: %v", bad, err)
+		}
+	}
 }
 
 // tlsSecret is a kubernetes.io/tls Secret with a self-signed certificate
