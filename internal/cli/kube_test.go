@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	netv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -153,6 +155,15 @@ func TestKubernetesControllerMode(t *testing.T) {
 		<-release
 		return false, nil, nil
 	})
+	// The first list of Secrets is refused, as a missing RBAC rule would:
+	// client-go says so through klog, into the gateway's log.
+	var refused sync.Once
+	kc.PrependReactor("list", "secrets", func(k8stesting.Action) (handled bool, _ runtime.Object, err error) {
+		refused.Do(func() {
+			handled, err = true, apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "", errors.New("RBAC says no"))
+		})
+		return handled, nil, err
+	})
 	dc := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
 		kongPluginsGVR: "KongPluginList",
 		{Group: "configuration.konghq.com", Version: "v1", Resource: "kongclusterplugins"}: "KongClusterPluginList",
@@ -186,6 +197,10 @@ func TestKubernetesControllerMode(t *testing.T) {
 	}
 	open()
 	until(t, "ready after the first config", func() bool { code, _ := ready(); return code == http.StatusOK })
+
+	if l := log.String(); !strings.Contains(l, `"source":"client-go"`) || !strings.Contains(l, "RBAC says no") {
+		t.Errorf("client-go's error is not in the gateway's log:\n%s", l)
+	}
 
 	ings := kc.NetworkingV1().Ingresses("default")
 	if _, err := ings.Create(ctx(), webIngress("web", "web.test", "/v1", nil), metav1.CreateOptions{}); err != nil {
