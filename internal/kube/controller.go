@@ -2,9 +2,11 @@ package kube
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -15,6 +17,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/turnpikegw/turnpike/internal/config"
 )
 
 // Options are `turnpike run --kubernetes`'s settings.
@@ -61,13 +65,16 @@ type Applier interface {
 
 // Controller follows the cluster and keeps the gateway's config in step.
 type Controller struct {
-	opts      Options
-	kc        kubernetes.Interface
-	dc        dynamic.Interface
-	apply     Applier
-	log       *slog.Logger
-	src       *sources
-	report    *reporter
+	opts   Options
+	kc     kubernetes.Interface
+	dc     dynamic.Interface
+	apply  Applier
+	log    *slog.Logger
+	src    *sources
+	report *reporter
+	// leftOut are the units left out at the last reconcile that applied,
+	// by id.
+	leftOut   map[string]verdict
 	kick      chan struct{}
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -229,8 +236,20 @@ func (c *Controller) settle(ctx context.Context) bool {
 func (c *Controller) reconcile(ctx context.Context) (ok bool) {
 	objs := c.src.snapshot(c.opts)
 	eps := newEndpoints(objs.services, objs.slices)
-	res := build(objs, objs.units, eps, c.opts)
-	invalid := map[*unit]error{}
+	sums := unitSums(objs)
+	// Units left out before and unchanged since, over the same shared
+	// objects, are left out again unchecked: a pod rolling does not check
+	// every unit again while one invalid Ingress stands.
+	invalid, unsettled := map[*unit]error{}, map[*unit]bool{}
+	var units []*unit
+	for _, u := range objs.units {
+		if v, ok := c.leftOut[u.id()]; ok && v.sum == sums[u] {
+			invalid[u] = v.err
+		} else {
+			units = append(units, u)
+		}
+	}
+	res := build(objs, units, eps, c.opts)
 	if res.err == nil {
 		res.err = c.applyOnce(res.data)
 	}
@@ -247,30 +266,30 @@ func (c *Controller) reconcile(ctx context.Context) (ok bool) {
 			c.report.update(ctx, reportInput{objects: objs, warnings: base.warnings, failed: err})
 			return false
 		}
-	}
-	if res.err != nil {
-		// Which units does it come from? Each is built with every
-		// supporting object and checked alone.
-		var keep []*unit
-		for _, u := range objs.units {
-			one := build(objs, []*unit{u}, eps, c.opts)
-			err := one.err
-			if err == nil {
-				err = c.apply.Validate(one.data)
-			}
-			if err != nil {
-				c.log.Warn("kubernetes: left out, its part of the config does not validate", "object", u.id(), "error", err)
-				invalid[u] = err
-				continue
-			}
-			keep = append(keep, u)
-		}
+		keep, found, settled := c.isolate(objs, units, eps)
+		maps.Copy(invalid, found)
 		res = build(objs, keep, eps, c.opts)
 		if res.err == nil {
 			res.err = c.applyOnce(res.data)
 		}
 		if res.err != nil {
 			c.log.Error("kubernetes: the config built from the cluster does not apply; the one in force stays", "error", res.err)
+		}
+		for u := range found {
+			if !settled[u] {
+				unsettled[u] = true
+			}
+		}
+	}
+	// Verdicts are kept from a working reload path only, and not those of
+	// a check that failed for want of time or memory: they say nothing of
+	// the unit.
+	if res.err == nil {
+		c.leftOut = make(map[string]verdict, len(invalid))
+		for u, err := range invalid {
+			if !unsettled[u] {
+				c.leftOut[u.id()] = verdict{sum: sums[u], err: err}
+			}
 		}
 	}
 	in := reportInput{objects: objs, warnings: res.warnings, invalid: invalid, failed: res.err}
@@ -279,6 +298,59 @@ func (c *Controller) reconcile(ctx context.Context) (ok bool) {
 	}
 	c.report.update(ctx, in)
 	return res.err == nil
+}
+
+// isolate finds the units whose part of the config does not validate:
+// each is built with every supporting object and checked alone. settled
+// are those whose verdict holds for as long as they and the shared
+// objects stay the same (an importer's error, a validation error).
+func (c *Controller) isolate(objs *objects, units []*unit, eps *endpoints) (keep []*unit, invalid map[*unit]error, settled map[*unit]bool) {
+	invalid, settled = map[*unit]error{}, map[*unit]bool{}
+	for _, u := range units {
+		one := build(objs, []*unit{u}, eps, c.opts)
+		err := one.err
+		if err == nil {
+			err = c.apply.Validate(one.data)
+		}
+		if err == nil {
+			keep = append(keep, u)
+			continue
+		}
+		c.log.Warn("kubernetes: left out, its part of the config does not validate", "object", u.id(), "error", err)
+		invalid[u] = err
+		var errs config.Errors
+		settled[u] = one.err != nil || errors.As(err, &errs)
+	}
+	return keep, invalid, settled
+}
+
+// verdict is why a unit was left out, and what it was built from.
+type verdict struct {
+	sum [sha256.Size]byte
+	err error
+}
+
+// unitSums identify each unit's document over the shared objects it is
+// built with.
+func unitSums(objs *objects) map[*unit][sha256.Size]byte {
+	h := sha256.New()
+	for _, d := range objs.ingressSupport {
+		h.Write(d.Data)
+	}
+	for _, d := range objs.istioSupport {
+		h.Write(d.Data)
+	}
+	shared := h.Sum(nil)
+	out := make(map[*unit][sha256.Size]byte, len(objs.units))
+	for _, u := range objs.units {
+		h.Reset()
+		h.Write(shared)
+		h.Write(u.doc.Data)
+		var sum [sha256.Size]byte
+		copy(sum[:], h.Sum(nil))
+		out[u] = sum
+	}
+	return out
 }
 
 // applyOnce applies data unless it is what was applied last.

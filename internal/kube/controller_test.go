@@ -19,6 +19,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	netv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -45,9 +46,10 @@ type recorder struct {
 	l       *reload.Loader
 	mu      sync.Mutex
 	applied [][]byte
+	checks  int
 }
 
-func newRecorder(t *testing.T) *recorder {
+func newRecorder(t testing.TB) *recorder {
 	t.Helper()
 	reg, err := plugin.NewRegistry(all.Registrations())
 	if err != nil {
@@ -73,6 +75,9 @@ func (r *recorder) Apply(data []byte) error {
 }
 
 func (r *recorder) Validate(data []byte) error {
+	r.mu.Lock()
+	r.checks++
+	r.mu.Unlock()
 	_, err := r.l.Check(func() ([]byte, error) { return data, nil })
 	return err
 }
@@ -170,7 +175,7 @@ var customKinds = map[string]schema.GroupVersionResource{
 	kindGateway: istioGateways, kindVirtual: istioServices, kindRule: istioRules,
 }
 
-func newCluster(t *testing.T, kong, istio bool, objs ...runtime.Object) *cluster {
+func newCluster(t testing.TB, kong, istio bool, objs ...runtime.Object) *cluster {
 	t.Helper()
 	var typed []runtime.Object
 	var custom []*unstructured.Unstructured
@@ -256,7 +261,7 @@ func (c *cluster) start(t *testing.T, rec Applier, opts Options) (*Controller, *
 }
 
 // eventually polls cond for up to 10s; what says what was awaited.
-func eventually(t *testing.T, what func() string, cond func() bool) {
+func eventually(t testing.TB, what func() string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -313,7 +318,7 @@ func kongObject(kind, ns, name string, ann map[string]string, fields map[string]
 	return &unstructured.Unstructured{Object: obj}
 }
 
-func (c *cluster) create(t *testing.T, gvr schema.GroupVersionResource, u *unstructured.Unstructured) {
+func (c *cluster) create(t testing.TB, gvr schema.GroupVersionResource, u *unstructured.Unstructured) {
 	t.Helper()
 	var err error
 	if ns := u.GetNamespace(); ns != "" {
@@ -364,7 +369,7 @@ func TestControllerOtherClassNotWarned(t *testing.T) {
 
 // mustSources fills a second set of informers on c, for looking at what
 // a reconcile reads.
-func mustSources(t *testing.T, c *cluster, opts Options) *sources {
+func mustSources(t testing.TB, c *cluster, opts Options) *sources {
 	t.Helper()
 	s, err := newSources(c.kc, c.dc, opts, func() {})
 	if err != nil {
@@ -787,5 +792,84 @@ func TestControllerTLSSecrets(t *testing.T) {
 	slices.Sort(snis)
 	if !slices.Equal(snis, []string{"a.test", "shop.test"}) {
 		t.Fatalf("certificates for %q", snis)
+	}
+}
+
+func (r *recorder) validations() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.checks
+}
+
+// While an invalid Ingress stands, changes elsewhere (a pod) do not check
+// every unit again; a change to it does.
+func TestControllerLeftOutNotCheckedAgain(t *testing.T) {
+	c := newCluster(t, true, false,
+		newIngress("default", "good", turnpike, nil, "a.test", "/a", "svc"),
+		newIngress("default", "bad", turnpike, map[string]string{"konghq.com/plugins": "broken"}, "b.test", "/b", "svc"),
+		newService("default", "svc"),
+		kongObject("KongPlugin", "default", "broken", nil, map[string]any{"plugin": "key-auth",
+			"config": map[string]any{"hide_credentials": "maybe"}}))
+	rec, _ := c.run(t, Options{})
+	routesAre(t, rec, "a.test/a")
+	checks, applies := rec.validations(), rec.count()
+	ready, port, portName := true, int32(8080), "http"
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Namespace: "default", Name: "svc-1", Labels: map[string]string{discoveryv1.LabelServiceName: "svc"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
+		Ports:       []discoveryv1.EndpointPort{{Name: &portName, Port: &port}},
+	}
+	if _, err := c.kc.DiscoveryV1().EndpointSlices("default").Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() string { return "the pod applied" }, func() bool { return rec.count() > applies })
+	if n := rec.validations() - checks; n != 0 {
+		t.Errorf("a pod's change checked %d units again", n)
+	}
+	in, err := c.kc.NetworkingV1().Ingresses("default").Get(ctx, "bad", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Annotations = nil
+	in.ResourceVersion = "2"
+	if _, err := c.kc.NetworkingV1().Ingresses("default").Update(ctx, in, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	routesAre(t, rec, "a.test/a", "b.test/b")
+}
+
+// BenchmarkReconcileWithInvalidIngress is a reconcile while one Ingress
+// of many does not validate: what every change (a pod rolling) costs as
+// long as it stands.
+func BenchmarkReconcileWithInvalidIngress(b *testing.B) {
+	for _, n := range []int{10, 100} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			objs := []runtime.Object{kongObject("KongPlugin", "default", "broken", nil, map[string]any{"plugin": "key-auth",
+				"config": map[string]any{"hide_credentials": "maybe"}})}
+			for i := range n {
+				name := fmt.Sprintf("app%03d", i)
+				var ann map[string]string
+				if i == 0 {
+					ann = map[string]string{"konghq.com/plugins": "broken"}
+				}
+				objs = append(objs, newIngress("default", name, turnpike, ann, name+".test", "/", name), newService("default", name))
+			}
+			c := newCluster(b, true, false, objs...)
+			opts := Options{IngressClass: "turnpike", ClusterDomain: "cluster.local", Logger: slog.New(slog.DiscardHandler)}
+			ctl, err := New(c.kc, c.dc, newRecorder(b), opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctl.src = mustSources(b, c, opts)
+			if !ctl.reconcile(ctx) {
+				b.Fatal("nothing applied")
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				ctl.reconcile(ctx)
+			}
+		})
 	}
 }
