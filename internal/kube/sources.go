@@ -130,7 +130,16 @@ func newSources(kc kubernetes.Interface, dc dynamic.Interface, opts Options, onC
 			return nil, err
 		}
 	}
-	// Custom resources, each when the cluster serves its API.
+	if err := s.watchCustom(kc, dc, opts, namespaces, add); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// watchCustom adds the informers of Kong's and Istio's custom resources,
+// each when the cluster serves its API.
+func (s *sources) watchCustom(kc kubernetes.Interface, dc dynamic.Interface, opts Options, namespaces []string,
+	add func(string, cache.SharedIndexInformer) error) error {
 	custom := []struct {
 		kind    string
 		gvr     schema.GroupVersionResource
@@ -159,7 +168,7 @@ func newSources(kc kubernetes.Interface, dc dynamic.Interface, opts Options, onC
 		}
 		gvr, ok, err := served(kc, cr.gvr)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !ok {
 			continue
@@ -167,17 +176,17 @@ func newSources(kc kubernetes.Interface, dc dynamic.Interface, opts Options, onC
 		s.gvrs[cr.kind] = gvr
 		if cr.cluster {
 			if err := add(cr.kind, clusterDyn.ForResource(gvr).Informer()); err != nil {
-				return nil, err
+				return err
 			}
 			continue
 		}
 		for _, f := range nsDyn {
 			if err := add(cr.kind, f.ForResource(gvr).Informer()); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // served finds the version of gvr's resource the cluster serves: its own,
