@@ -240,7 +240,7 @@ func (c *Controller) reconcile(ctx context.Context) (ok bool) {
 	// Units left out before and unchanged since, over the same shared
 	// objects, are left out again unchecked: a pod rolling does not check
 	// every unit again while one invalid Ingress stands.
-	invalid, unsettled := map[*unit]error{}, map[*unit]bool{}
+	invalid := map[*unit]error{}
 	var units []*unit
 	for _, u := range objs.units {
 		if v, ok := c.leftOut[u.id()]; ok && v.sum == sums[u] {
@@ -266,7 +266,14 @@ func (c *Controller) reconcile(ctx context.Context) (ok bool) {
 			c.report.update(ctx, reportInput{objects: objs, warnings: base.warnings, failed: err})
 			return false
 		}
-		keep, found, settled := c.isolate(objs, units, eps)
+		keep, found, err := c.isolate(objs, units, eps)
+		if err != nil {
+			// Leaving out a unit for want of time or memory would drop
+			// routes that are fine: nothing changes until a retry.
+			c.log.Error("kubernetes: checking the objects one by one failed; the config in force stays", "error", err)
+			c.report.update(ctx, reportInput{objects: objs, warnings: res.warnings, failed: err})
+			return false
+		}
 		maps.Copy(invalid, found)
 		res = build(objs, keep, eps, c.opts)
 		if res.err == nil {
@@ -275,21 +282,12 @@ func (c *Controller) reconcile(ctx context.Context) (ok bool) {
 		if res.err != nil {
 			c.log.Error("kubernetes: the config built from the cluster does not apply; the one in force stays", "error", res.err)
 		}
-		for u := range found {
-			if !settled[u] {
-				unsettled[u] = true
-			}
-		}
 	}
-	// Verdicts are kept from a working reload path only, and not those of
-	// a check that failed for want of time or memory: they say nothing of
-	// the unit.
+	// Verdicts are kept from a working reload path only.
 	if res.err == nil {
 		c.leftOut = make(map[string]verdict, len(invalid))
 		for u, err := range invalid {
-			if !unsettled[u] {
-				c.leftOut[u.id()] = verdict{sum: sums[u], err: err}
-			}
+			c.leftOut[u.id()] = verdict{sum: sums[u], err: err}
 		}
 	}
 	in := reportInput{objects: objs, warnings: res.warnings, invalid: invalid, failed: res.err}
@@ -301,27 +299,31 @@ func (c *Controller) reconcile(ctx context.Context) (ok bool) {
 }
 
 // isolate finds the units whose part of the config does not validate:
-// each is built with every supporting object and checked alone. settled
-// are those whose verdict holds for as long as they and the shared
-// objects stay the same (an importer's error, a validation error).
-func (c *Controller) isolate(objs *objects, units []*unit, eps *endpoints) (keep []*unit, invalid map[*unit]error, settled map[*unit]bool) {
-	invalid, settled = map[*unit]error{}, map[*unit]bool{}
+// each is built with every supporting object and checked alone. A verdict
+// holds while the unit and the shared objects stay the same when it is an
+// importer's error or a validation error (config.Errors); any other (a
+// check that ran out of time or memory, the gateway stopping) says nothing
+// of the unit and is err.
+func (c *Controller) isolate(objs *objects, units []*unit, eps *endpoints) (keep []*unit, invalid map[*unit]error, err error) {
+	invalid = map[*unit]error{}
 	for _, u := range units {
 		one := build(objs, []*unit{u}, eps, c.opts)
-		err := one.err
-		if err == nil {
-			err = c.apply.Validate(one.data)
+		bad := one.err
+		if bad == nil {
+			bad = c.apply.Validate(one.data)
+			var errs config.Errors
+			if bad != nil && !errors.As(bad, &errs) {
+				return nil, nil, fmt.Errorf("%s: %w", u.id(), bad)
+			}
 		}
-		if err == nil {
+		if bad == nil {
 			keep = append(keep, u)
 			continue
 		}
-		c.log.Warn("kubernetes: left out, its part of the config does not validate", "object", u.id(), "error", err)
-		invalid[u] = err
-		var errs config.Errors
-		settled[u] = one.err != nil || errors.As(err, &errs)
+		c.log.Warn("kubernetes: left out, its part of the config does not validate", "object", u.id(), "error", bad)
+		invalid[u] = bad
 	}
-	return keep, invalid, settled
+	return keep, invalid, nil
 }
 
 // verdict is why a unit was left out, and what it was built from.

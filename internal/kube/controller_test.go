@@ -686,6 +686,57 @@ func TestControllerRetriesAfterFailure(t *testing.T) {
 	}
 }
 
+// flaky is a reload path on a busy node: the first Apply, and the first
+// check of a config with b.test, run out of time.
+type flaky struct {
+	*recorder
+	mu            sync.Mutex
+	applied, bChk bool
+}
+
+func (f *flaky) Apply(data []byte) error {
+	f.mu.Lock()
+	first := !f.applied
+	f.applied = true
+	f.mu.Unlock()
+	if first {
+		return errors.New("it took longer than 10s")
+	}
+	return f.recorder.Apply(data)
+}
+
+func (f *flaky) Validate(data []byte) error {
+	f.mu.Lock()
+	first := !f.bChk && strings.Contains(string(data), "b.test")
+	f.bChk = f.bChk || first
+	f.mu.Unlock()
+	if first {
+		return errors.New("it took longer than 10s")
+	}
+	return f.recorder.Validate(data)
+}
+
+// A check that failed for want of time leaves nothing out: the Ingress
+// is fine, its routes must not go.
+func TestControllerTransientCheckLeavesNothingOut(t *testing.T) {
+	c := newCluster(t, true, false,
+		newIngress("default", "a", turnpike, nil, "a.test", "/a", "svc"),
+		newIngress("default", "b", turnpike, nil, "b.test", "/b", "svc"))
+	rec := newRecorder(t)
+	_, logs := c.runWith(t, &flaky{recorder: rec}, Options{})
+	routesAre(t, rec, "a.test/a", "b.test/b")
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, data := range rec.applied {
+		if !strings.Contains(string(data), "b.test") {
+			t.Fatalf("a config without b.test was applied:\n%s", data)
+		}
+	}
+	if logs.count("checking the objects one by one failed") == 0 {
+		t.Error("the failed check is not logged")
+	}
+}
+
 // Until a config from the cluster applies the gateway is not ready: a
 // rollout keeps the replicas that serve.
 func TestControllerNotReadyUntilApplied(t *testing.T) {
