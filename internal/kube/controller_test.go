@@ -165,6 +165,12 @@ type cluster struct {
 var customLists = map[schema.GroupVersionResource]string{
 	kongPlugins: "KongPluginList", kongClusterPlugins: "KongClusterPluginList", kongConsumers: "KongConsumerList",
 	istioGateways: "GatewayList", istioServices: "VirtualServiceList", istioRules: "DestinationRuleList",
+	v1beta1(istioGateways): "GatewayList", v1beta1(istioServices): "VirtualServiceList", v1beta1(istioRules): "DestinationRuleList",
+}
+
+func v1beta1(gvr schema.GroupVersionResource) schema.GroupVersionResource {
+	gvr.Version = "v1beta1"
+	return gvr
 }
 
 // customKinds are the custom resources by kind: the dynamic fake guesses
@@ -451,6 +457,21 @@ func istioObjects() []runtime.Object {
 
 func TestControllerIstio(t *testing.T) {
 	c := newCluster(t, true, true, istioObjects()...)
+	rec, _ := c.run(t, Options{Istio: true})
+	routesAre(t, rec, "a.test/a", "shop.test/shop")
+}
+
+// Istio before 1.22 serves v1beta1 only.
+func TestControllerIstioV1beta1(t *testing.T) {
+	objs := istioObjects()
+	c := newCluster(t, true, false, objs[2])
+	c.kc.Resources = append(c.kc.Resources, &metav1.APIResourceList{GroupVersion: "networking.istio.io/v1beta1",
+		APIResources: []metav1.APIResource{{Name: "gateways"}, {Name: "virtualservices"}, {Name: "destinationrules"}}})
+	for _, o := range objs[:2] {
+		u := o.(*unstructured.Unstructured)
+		u.SetAPIVersion("networking.istio.io/v1beta1")
+		c.create(t, v1beta1(customKinds[u.GetKind()]), u)
+	}
 	rec, _ := c.run(t, Options{Istio: true})
 	routesAre(t, rec, "a.test/a", "shop.test/shop")
 }
