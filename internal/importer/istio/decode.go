@@ -210,15 +210,23 @@ type trafficPolicy struct {
 		MaxEjectionPercent             *int   `yaml:"maxEjectionPercent"`
 		MinHealthPercent               *int   `yaml:"minHealthPercent"`
 	} `yaml:"outlierDetection"`
-	TLS *struct {
-		Mode               string `yaml:"mode"`
-		SNI                string `yaml:"sni"`
-		CredentialName     string `yaml:"credentialName"`
-		InsecureSkipVerify any    `yaml:"insecureSkipVerify"`
-	} `yaml:"tls"`
+	TLS *clientTLS `yaml:"tls"`
 	PortLevelSettings any `yaml:"portLevelSettings"`
 	Tunnel            any `yaml:"tunnel"`
 	ProxyProtocol     any `yaml:"proxyProtocol"`
+}
+
+// clientTLS is a DestinationRule's TLS toward the upstream.
+type clientTLS struct {
+	Mode               string   `yaml:"mode"`
+	SNI                string   `yaml:"sni"`
+	CredentialName     string   `yaml:"credentialName"`
+	InsecureSkipVerify *bool    `yaml:"insecureSkipVerify"`
+	ClientCertificate  string   `yaml:"clientCertificate"`
+	PrivateKey         string   `yaml:"privateKey"`
+	CACertificates     string   `yaml:"caCertificates"`
+	CACrl              string   `yaml:"caCrl"`
+	SubjectAltNames    []string `yaml:"subjectAltNames"`
 }
 
 type lbPolicy struct {

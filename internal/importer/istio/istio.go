@@ -28,6 +28,9 @@ type Options struct {
 
 type objects struct {
 	gateways map[string]*gateway // by namespace/name
+	// clientCAs are the ca_certificates ids a MUTUAL server verifies
+	// client certificates with, by gateway namespace/name and server index.
+	clientCAs map[string]map[int][]string
 	services []*virtualService
 	rules    map[string]*destinationRule // by the FQDN of their host
 	secrets  map[string]*secret          // by namespace/name
@@ -50,7 +53,7 @@ func Import(docs []importer.Document, opts Options, cfg *importer.Config, ws *im
 }
 
 func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objects, error) {
-	objs := &objects{gateways: map[string]*gateway{}, rules: map[string]*destinationRule{}, secrets: map[string]*secret{}}
+	objs := &objects{gateways: map[string]*gateway{}, clientCAs: map[string]map[int][]string{}, rules: map[string]*destinationRule{}, secrets: map[string]*secret{}}
 	docs, err := unwrapLists(docs)
 	if err != nil {
 		return nil, err
@@ -188,10 +191,10 @@ func (c *conv) gateway(g *gateway) {
 			c.ws.Add(g.id(), field+".tls.mode", "%s: only SIMPLE and MUTUAL are imported", s.TLS.Mode)
 			continue
 		}
-		if s.TLS.Mode == "MUTUAL" {
-			c.ws.Add(g.id(), field+".tls.mode", "MUTUAL: the server certificate is imported but client certificates are not required; add the CA as a ca_certificate and an mtls-auth plugin on the routes")
-		}
 		c.certificate(g, field, s)
+		if s.TLS.Mode == "MUTUAL" {
+			c.clientCA(g, i, field, s)
+		}
 	}
 }
 
@@ -238,6 +241,45 @@ func (c *conv) certificate(g *gateway, field string, s server) {
 		return
 	}
 	c.cfg.Certificates = append(c.cfg.Certificates, &importer.Certificate{Cert: crt, Key: key, SNIs: snis})
+}
+
+// clientCA imports the CA a MUTUAL server verifies client certificates
+// with. Istio reads it from the credential Secret's ca.crt (or cacert),
+// or from a Secret of the same name with -cacert appended; the routes of
+// the VirtualServices the server takes then require a client certificate
+// that chains to it (an mtls-auth plugin, see bind).
+func (c *conv) clientCA(g *gateway, i int, field string, s server) {
+	if s.TLS.CredentialName == "" {
+		c.ws.Add(g.id(), field+".tls.mode", "MUTUAL without a credentialName (file-mounted CAs are not in the input): client certificates are not required")
+		return
+	}
+	var bundle, from string
+	for _, name := range []string{s.TLS.CredentialName, s.TLS.CredentialName + "-cacert"} {
+		sec := c.objs.secrets[g.ns()+"/"+name]
+		if sec == nil {
+			continue
+		}
+		for _, k := range []string{"ca.crt", "cacert"} {
+			if v, ok := sec.value(k); ok && bundle == "" {
+				bundle, from = v, sec.id()+" "+k
+			}
+		}
+	}
+	if bundle == "" {
+		c.ws.Add(g.id(), field+".tls.credentialName", "MUTUAL: no ca.crt in Secret %s/%s nor in Secret %s/%s-cacert of the input: client certificates are not required",
+			g.ns(), s.TLS.CredentialName, g.ns(), s.TLS.CredentialName)
+		return
+	}
+	ids, err := c.cfg.AddCACertificates(bundle, nil)
+	if err != nil {
+		c.ws.Add(g.id(), field+".tls.credentialName", "MUTUAL: %s: %v: client certificates are not required", from, err)
+		return
+	}
+	key := g.ns() + "/" + g.Metadata.Name
+	if c.objs.clientCAs[key] == nil {
+		c.objs.clientCAs[key] = map[int][]string{}
+	}
+	c.objs.clientCAs[key][i] = ids
 }
 
 // splitNS splits a Gateway host "ns/host" (ns may be "." or "*").

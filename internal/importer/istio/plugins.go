@@ -41,6 +41,12 @@ func (r *httpConv) plugins() (ps []*importer.Plugin, answers, ok bool) {
 			}
 		}
 	}
+	if len(r.b.clientCAs) > 0 {
+		// Istio verifies the certificate and passes no identity on, so
+		// no consumer is looked up.
+		ps = append(ps, &importer.Plugin{Name: "mtls-auth", Config: map[string]any{
+			"ca_certificates": toAny(r.b.clientCAs), "skip_consumer_lookup": true}})
+	}
 	if mp := r.mirror(); mp != nil {
 		ps = append(ps, mp)
 	}

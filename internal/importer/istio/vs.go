@@ -14,6 +14,9 @@ import (
 // binding is what a VirtualService's Gateways say about its routes.
 type binding struct {
 	httpsOnly bool // a server of a bound Gateway redirects HTTP to HTTPS
+	// clientCAs verify client certificates: a MUTUAL server of a bound
+	// Gateway takes the VirtualService's hosts.
+	clientCAs []string
 }
 
 // bind resolves spec.gateways; ok is false for mesh-only routing.
@@ -34,9 +37,16 @@ func (c *conv) bind(vs *virtualService) (binding, bool) {
 			c.ws.Add(vs.id(), fmt.Sprintf("spec.gateways[%d]", i), "Gateway %s/%s is not in the input: its TLS and httpsRedirect are not imported, the routes serve every listener", ns, gname)
 			continue
 		}
-		for _, s := range g.Spec.Servers {
+		for j, s := range g.Spec.Servers {
 			if s.TLS != nil && s.TLS.HTTPSRedirect && c.serves(s, vs) {
 				b.httpsOnly = true
+			}
+			if ids := c.objs.clientCAs[ns+"/"+gname][j]; ids != nil && c.serves(s, vs) {
+				for _, id := range ids {
+					if !slices.Contains(b.clientCAs, id) {
+						b.clientCAs = append(b.clientCAs, id)
+					}
+				}
 			}
 		}
 	}
