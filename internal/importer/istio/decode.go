@@ -210,10 +210,10 @@ type trafficPolicy struct {
 		MaxEjectionPercent             *int   `yaml:"maxEjectionPercent"`
 		MinHealthPercent               *int   `yaml:"minHealthPercent"`
 	} `yaml:"outlierDetection"`
-	TLS *clientTLS `yaml:"tls"`
-	PortLevelSettings any `yaml:"portLevelSettings"`
-	Tunnel            any `yaml:"tunnel"`
-	ProxyProtocol     any `yaml:"proxyProtocol"`
+	TLS               *clientTLS `yaml:"tls"`
+	PortLevelSettings any        `yaml:"portLevelSettings"`
+	Tunnel            any        `yaml:"tunnel"`
+	ProxyProtocol     any        `yaml:"proxyProtocol"`
 }
 
 // clientTLS is a DestinationRule's TLS toward the upstream.

@@ -31,9 +31,9 @@ type objects struct {
 	// clientCAs are the ca_certificates ids a MUTUAL server verifies
 	// client certificates with, by gateway namespace/name and server index.
 	clientCAs map[string]map[int][]string
-	services []*virtualService
-	rules    map[string]*destinationRule // by the FQDN of their host
-	secrets  map[string]*secret          // by namespace/name
+	services  []*virtualService
+	rules     map[string]*destinationRule // by the FQDN of their host
+	secrets   map[string]*secret          // by namespace/name
 }
 
 // Import adds to cfg the edge routing the documents describe. Documents
