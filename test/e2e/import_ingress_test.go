@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
@@ -150,6 +151,41 @@ func TestImportIngress(t *testing.T) {
 			t.Errorf("GET /private as alice:%s: %d %s, want %d", pass, resp.StatusCode, body, want)
 		} else if want == 200 && gwtest.DecodeSeen(t, body).Header["Authorization"] != nil {
 			t.Error("the upstream saw the Authorization header (hide_credentials)")
+		}
+	}
+	// Kong's controller tags: the Admin API finds what each object made.
+	for _, c := range []struct {
+		kind, tags string
+		names      []string
+	}{
+		{"routes", "k8s-kind:Ingress,k8s-name:users", []string{"default.users.0"}},
+		{"routes", "k8s-name:private,k8s-namespace:default,k8s-group:networking.k8s.io,k8s-version:v1", []string{"default.private.0"}},
+		{"services", "k8s-kind:Service,k8s-name:echo", nil},
+		{"consumers", "k8s-kind:Secret,k8s-name:htpasswd", []string{"default.htpasswd.alice"}},
+	} {
+		req, _ := http.NewRequest("GET", gw.AdminURL+"/"+c.kind+"?tags="+c.tags, nil)
+		resp, body := gwtest.Do(t, req)
+		var list struct {
+			Data []struct {
+				Name, Username string
+				Tags           []string
+			}
+		}
+		if err := json.Unmarshal([]byte(body), &list); resp.StatusCode != 200 || err != nil {
+			t.Fatalf("GET /%s?tags=%s: %d %s", c.kind, c.tags, resp.StatusCode, body)
+		}
+		var names []string
+		for _, d := range list.Data {
+			names = append(names, d.Name+d.Username)
+		}
+		if c.names == nil { // the services' names depend on the port
+			if len(names) == 0 {
+				t.Errorf("GET /%s?tags=%s: none", c.kind, c.tags)
+			}
+			continue
+		}
+		if strings.Join(names, ",") != strings.Join(c.names, ",") {
+			t.Errorf("GET /%s?tags=%s: %v, want %v", c.kind, c.tags, names, c.names)
 		}
 	}
 }

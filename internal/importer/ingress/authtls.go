@@ -54,7 +54,7 @@ func (c *converter) authTLS(in *netv1.Ingress, s *settings) {
 		deny("Secret %s/%s has no ca.crt", ns, name)
 		return
 	}
-	ids, err := c.cfg.AddCACertificates(bundle, nil)
+	ids, err := c.cfg.AddCACertificates(bundle, tagsOf(sec.TypeMeta, sec.ObjectMeta))
 	if err != nil {
 		deny("Secret %s/%s ca.crt: %v", ns, name, err)
 		return

@@ -27,7 +27,8 @@ func (c *converter) consumers() {
 			c.ws.Add(obj, "username", "neither username nor custom_id: not imported")
 			continue
 		}
-		cons := &importer.Consumer{Username: kc.Username, CustomID: kc.CustomID, Credentials: map[string][]importer.Fields{}}
+		cons := &importer.Consumer{Username: kc.Username, CustomID: kc.CustomID, Credentials: map[string][]importer.Fields{},
+			Tags: tagsOf(kc.TypeMeta, kc.ObjectMeta)}
 		if kc.Username != "" {
 			cons.Username = c.cfg.UniqueName(importer.KindConsumer, kc.Username)
 			if cons.Username != kc.Username {
@@ -74,6 +75,7 @@ func (c *converter) credential(obj, ns, name string, cons *importer.Consumer) {
 			f[k] = v
 		}
 	}
+	credentialTags(f, tagsOf(sec.TypeMeta, sec.ObjectMeta))
 	cons.Credentials[dst] = append(cons.Credentials[dst], f)
 }
 
@@ -113,7 +115,10 @@ func (c *converter) basicAuth(in *netv1.Ingress, s *settings) {
 		cons := &importer.Consumer{Username: c.cfg.UniqueName(importer.KindConsumer, group+"."+u[0]), Credentials: map[string][]importer.Fields{
 			"basicauth_credentials": {{"username": u[0], "password": u[1]}},
 			"acls":                  {{"group": group}},
-		}}
+		}, Tags: tagsOf(sec.TypeMeta, sec.ObjectMeta)}
+		for _, creds := range cons.Credentials {
+			credentialTags(creds[0], cons.Tags)
+		}
 		c.cfg.Consumers = append(c.cfg.Consumers, cons)
 	}
 }

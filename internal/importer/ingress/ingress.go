@@ -114,6 +114,12 @@ func (c *converter) classMatches(in *netv1.Ingress) bool {
 func (c *converter) ingress(in *netv1.Ingress, cans map[string]*canary) {
 	obj := objName(in)
 	s := c.settings(in)
+	tags := tagsOf(in.TypeMeta, in.ObjectMeta)
+	for _, p := range s.tmpl.Plugins {
+		if p.Tags == nil {
+			p.Tags = tags // made by the Ingress's annotations
+		}
+	}
 	tlsHosts := c.tls(in)
 	n := 0
 	addPath := func(host, field string, p netv1.HTTPIngressPath) {
@@ -127,6 +133,7 @@ func (c *converter) ingress(in *netv1.Ingress, cans map[string]*canary) {
 		}
 		r := s.route(c.cfg.UniqueName(importer.KindRoute, in.Namespace+"."+in.Name+"."+strconv.Itoa(n)))
 		n++
+		r.Tags = tags
 		r.Paths = paths
 		if host != "" {
 			r.Hosts = []string{host}
@@ -236,7 +243,8 @@ func (c *converter) service(in *netv1.Ingress, field string, b netv1.IngressBack
 	}
 	base := in.Namespace + "." + b.Service.Name + "." + strconv.Itoa(port)
 	host := b.Service.Name + "." + in.Namespace + "." + c.opts.ServiceDomain
-	s := &importer.Service{Name: c.cfg.UniqueName(importer.KindService, base), Protocol: "http", Host: host, Port: port, Fields: importer.Fields{}}
+	s := &importer.Service{Name: c.cfg.UniqueName(importer.KindService, base), Protocol: "http", Host: host, Port: port, Fields: importer.Fields{},
+		Tags: c.serviceTags(in.Namespace, b.Service.Name)}
 	c.serviceAnnotations(s, in.Namespace, b.Service.Name)
 	ss.apply(c, s)
 	c.services[k] = s
@@ -299,7 +307,7 @@ func (c *converter) tls(in *netv1.Ingress) map[string]bool {
 		}
 		cert := c.certs[k]
 		if cert == nil {
-			cert = &importer.Certificate{Cert: string(crt), Key: string(key)}
+			cert = &importer.Certificate{Cert: string(crt), Key: string(key), Tags: tagsOf(sec.TypeMeta, sec.ObjectMeta)}
 			c.certs[k] = cert
 			c.cfg.Certificates = append(c.cfg.Certificates, cert)
 		}

@@ -82,7 +82,7 @@ func TestBasicAuthSecretsIsolated(t *testing.T) {
 	s := string(out)
 	for _, want := range []string{
 		"allow:\n                - staging.ops-users\n", "allow:\n                - staging.basic-auth\n",
-		"- group: staging.basic-auth\n    basicauth_credentials:\n      - password: \"$2a$05$VUcw",
+		"- group: staging.basic-auth\n", "basicauth_credentials:\n      - password: \"$2a$05$VUcw",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("no %q in\n%s", want, s)
@@ -192,5 +192,23 @@ func BenchmarkImport(b *testing.B) {
 		if _, err := cfg.YAML(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestUserTags checks konghq.com/tags joins the controller's tags on the
+// Ingress's routes and plugins, and a tag the Admin API cannot filter on
+// is warned and left out.
+func TestUserTags(t *testing.T) {
+	in := strings.Replace(ingressWith(`konghq.com/tags: "team-a,a/b", nginx.ingress.kubernetes.io/limit-rps: "5"`, "Prefix", "/"),
+		"  name: t\n", "  name: t\n  uid: 0b7e\n", 1)
+	out, warns := importertest.Run(t, doc(in), with(Options{}))
+	importertest.Validate(t, out)
+	want := "- k8s-name:t\n          - k8s-namespace:default\n          - k8s-kind:Ingress\n          - k8s-uid:0b7e\n" +
+		"          - k8s-group:networking.k8s.io\n          - k8s-version:v1\n          - team-a\n"
+	if strings.Count(string(out), want) != 1 || strings.Count(string(out), "- team-a\n") != 2 {
+		t.Errorf("want the route's tags %q, and the plugin's:\n%s", want, out)
+	}
+	if !strings.Contains(warns, `konghq.com/tags: ["a/b"]: a tag holds characters`) {
+		t.Errorf("no warning for a/b:\n%s", warns)
 	}
 }

@@ -18,12 +18,19 @@ type meta struct {
 	Metadata   struct {
 		Name      string `yaml:"name"`
 		Namespace string `yaml:"namespace"`
+		UID       string `yaml:"uid"`
 	} `yaml:"metadata"`
 	Status any `yaml:"status"`
 }
 
 func (m meta) id() string {
 	return m.Kind + " " + m.ns() + "/" + m.Metadata.Name
+}
+
+// tags are the tags of the entities the object makes, as Kong's
+// Kubernetes controller writes them.
+func (m meta) tags() []string {
+	return importer.Object{APIVersion: m.APIVersion, Kind: m.Kind, Namespace: m.ns(), Name: m.Metadata.Name, UID: m.Metadata.UID}.Tags()
 }
 
 func (m meta) ns() string {

@@ -111,7 +111,7 @@ func (c *conv) upstreamTLS(r *destinationRule, t *clientTLS, svc *importer.Servi
 	}
 	if sec != nil {
 		if ca, ok := sec.value("ca.crt"); ok {
-			ids, err := c.cfg.AddCACertificates(ca, nil)
+			ids, err := c.cfg.AddCACertificates(ca, sec.tags())
 			if err != nil {
 				warn(f+".credentialName", "%s ca.crt: %v: the upstream's certificate is not verified", sec.id(), err)
 			} else {
@@ -137,18 +137,18 @@ func (c *conv) upstreamTLS(r *destinationRule, t *clientTLS, svc *importer.Servi
 		warn(f+".mode", "MUTUAL: no tls.crt and tls.key in the credentialName Secret of the input: no client certificate is sent")
 		return
 	}
-	svc.Fields["client_certificate"] = map[string]any{"id": importer.CertificateID(c.clientCertificate(crt, key))}
+	svc.Fields["client_certificate"] = map[string]any{"id": importer.CertificateID(c.clientCertificate(crt, key, sec.tags()))}
 }
 
 // clientCertificate is the certificate entity of a client certificate
 // (one per pair: several services may send the same).
-func (c *conv) clientCertificate(crt, key string) *importer.Certificate {
+func (c *conv) clientCertificate(crt, key string, tags []string) *importer.Certificate {
 	for _, have := range c.cfg.Certificates {
 		if have.Cert == crt && have.Key == key {
 			return have
 		}
 	}
-	cert := &importer.Certificate{Cert: crt, Key: key}
+	cert := &importer.Certificate{Cert: crt, Key: key, Tags: tags}
 	c.cfg.Certificates = append(c.cfg.Certificates, cert)
 	return cert
 }

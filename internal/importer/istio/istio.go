@@ -240,7 +240,7 @@ func (c *conv) certificate(g *gateway, field string, s server) {
 		same.SNIs = append(same.SNIs, snis...)
 		return
 	}
-	c.cfg.Certificates = append(c.cfg.Certificates, &importer.Certificate{Cert: crt, Key: key, SNIs: snis})
+	c.cfg.Certificates = append(c.cfg.Certificates, &importer.Certificate{Cert: crt, Key: key, SNIs: snis, Tags: sec.tags()})
 }
 
 // clientCA imports the CA a MUTUAL server verifies client certificates
@@ -253,7 +253,10 @@ func (c *conv) clientCA(g *gateway, i int, field string, s server) {
 		c.ws.Add(g.id(), field+".tls.mode", "MUTUAL without a credentialName (file-mounted CAs are not in the input): client certificates are not required")
 		return
 	}
-	var bundle, from string
+	var (
+		bundle, from string
+		tags         []string
+	)
 	for _, name := range []string{s.TLS.CredentialName, s.TLS.CredentialName + "-cacert"} {
 		sec := c.objs.secrets[g.ns()+"/"+name]
 		if sec == nil {
@@ -261,7 +264,7 @@ func (c *conv) clientCA(g *gateway, i int, field string, s server) {
 		}
 		for _, k := range []string{"ca.crt", "cacert"} {
 			if v, ok := sec.value(k); ok && bundle == "" {
-				bundle, from = v, sec.id()+" "+k
+				bundle, from, tags = v, sec.id()+" "+k, sec.tags()
 			}
 		}
 	}
@@ -270,7 +273,7 @@ func (c *conv) clientCA(g *gateway, i int, field string, s server) {
 			g.ns(), s.TLS.CredentialName, g.ns(), s.TLS.CredentialName)
 		return
 	}
-	ids, err := c.cfg.AddCACertificates(bundle, nil)
+	ids, err := c.cfg.AddCACertificates(bundle, tags)
 	if err != nil {
 		c.ws.Add(g.id(), field+".tls.credentialName", "MUTUAL: %s: %v: client certificates are not required", from, err)
 		return

@@ -44,6 +44,7 @@ func (r *httpConv) run() {
 	if !ok {
 		return
 	}
+	tags := r.vs.tags()
 	var svc *importer.Service
 	if !answers {
 		if svc = r.service(); svc == nil {
@@ -67,6 +68,7 @@ func (r *httpConv) run() {
 			StripPath:    importer.Bool(false),
 			PreserveHost: importer.Bool(r.hr.Rewrite == nil || r.hr.Rewrite.Authority == ""),
 			Plugins:      plugins,
+			Tags:         tags,
 		}
 		if strings.HasPrefix(m.paths[0], "~") {
 			// Istio takes the first http route that matches; Kong orders
@@ -82,6 +84,9 @@ func (r *httpConv) run() {
 			} else {
 				rt.Plugins = withURI(rt.Plugins, rw.URI)
 			}
+		}
+		for _, p := range rt.Plugins {
+			p.Tags = tags
 		}
 		if svc == nil {
 			r.c.cfg.Routes = append(r.c.cfg.Routes, rt)
@@ -128,14 +133,14 @@ func (r *httpConv) service() *importer.Service {
 			r.c.ws.Add(r.vs.id(), fmt.Sprintf("%s.route[%d].headers", r.field, k), "per-destination header rules are not imported")
 		}
 	}
-	svc := &importer.Service{Name: r.c.cfg.UniqueName(importer.KindService, r.base), Protocol: "http", Fields: importer.Fields{}}
+	svc := &importer.Service{Name: r.c.cfg.UniqueName(importer.KindService, r.base), Protocol: "http", Fields: importer.Fields{}, Tags: r.vs.tags()}
 	svc.Fields["retries"] = istioRetries
 	r.retries(svc)
 	rule := r.c.rule(hosts, r.vs, r.field)
 	if len(weights) == 1 && rule == nil {
 		svc.Host, svc.Port = hosts[0], port
 	} else {
-		up := &importer.Upstream{Name: svc.Name + ".upstream", Fields: importer.Fields{}}
+		up := &importer.Upstream{Name: svc.Name + ".upstream", Fields: importer.Fields{}, Tags: svc.Tags}
 		for _, t := range slices.Sorted(maps.Keys(weights)) {
 			up.Targets = append(up.Targets, importer.Target{Target: t, Weight: importer.Int(min(weights[t], 65535))})
 		}
