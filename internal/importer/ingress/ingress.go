@@ -55,6 +55,8 @@ type converter struct {
 	// basicUsers the basic-auth usernames taken, by the secret that has them.
 	authGroups map[string]bool
 	basicUsers map[string]string
+	// emptied are services a weighted canary took a route from.
+	emptied []*importer.Service
 }
 
 func (c *converter) convert() {
@@ -79,6 +81,7 @@ func (c *converter) convert() {
 			c.ws.Add(objName(cn.in), cn.field, "no other Ingress routes this host and path: canary skipped")
 		}
 	}
+	c.pruneEmptied()
 	c.consumers()
 	for _, name := range sortedKeys(c.o.clusterPlugins) {
 		// KIC applies a KongClusterPlugin labelled global to every request.
