@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	netv1 "k8s.io/api/networking/v1"
@@ -178,27 +178,25 @@ func (o *objects) add(where string, js []byte, ws *importer.Warnings) error {
 	return nil
 }
 
-// strict decodes js into v refusing unknown fields; an unknown field is
-// warned and the object decoded without it, since a newer API version's
-// field should not stop an import.
+// strict decodes js into v and warns every field of js that v has no
+// place for, by its path: an unknown field (a newer API version's, a typo)
+// should not stop an import, nor be dropped silently.
 func strict(obj string, js []byte, v any, ws *importer.Warnings) error {
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		return nil
-	}
-	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		ws.Add(obj, strings.Trim(field, `"`), "unknown field, ignored")
-		if err := json.Unmarshal(js, v); err == nil {
-			return nil
+	if err := json.Unmarshal(js, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return fmt.Errorf("%s: %s: want %s, got a %s", obj, te.Field, te.Type, te.Value)
 		}
+		return fmt.Errorf("%s: %v", obj, err)
 	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Errorf("%s: %s: want %s, got a %s", obj, te.Field, te.Type, te.Value)
+	var raw any
+	if err := json.Unmarshal(js, &raw); err != nil {
+		return fmt.Errorf("%s: %v", obj, err)
 	}
-	return fmt.Errorf("%s: %v", obj, err)
+	importer.UnknownFields(raw, reflect.TypeOf(v).Elem(), "json", func(path string) {
+		ws.Add(obj, path, "unknown field, ignored")
+	})
+	return nil
 }
 
 // namespace is the namespace kubectl applies an object without one to.

@@ -212,3 +212,26 @@ func TestUserTags(t *testing.T) {
 		t.Errorf("no warning for a/b:\n%s", warns)
 	}
 }
+
+// TestUnknownFieldsAll checks every unknown field of an object is warned
+// by its path, not only the first (encoding/json's strict mode stops
+// there), and the object is still imported.
+func TestUnknownFieldsAll(t *testing.T) {
+	in := strings.Replace(ingressWith("", "Prefix", "/"), "  rules:\n", "  rulez: 1\n  rules:\n", 1)
+	in = strings.Replace(in, "        pathType:", "        weight: 3\n        pathType:", 1)
+	out, warns := importertest.Run(t, doc(in+"---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80, nam: x}]}\nstatuz: 1\n"), with(Options{}))
+	importertest.Validate(t, out)
+	for _, w := range []string{
+		"Ingress default/t (t.yaml:1): spec.rules[0].http.paths[0].weight: unknown field, ignored",
+		"Ingress default/t (t.yaml:1): spec.rulez: unknown field, ignored",
+		"Service default/s (t.yaml:16): spec.ports[0].nam: unknown field, ignored",
+		"Service default/s (t.yaml:16): statuz: unknown field, ignored",
+	} {
+		if !strings.Contains(warns, w) {
+			t.Errorf("no %q in\n%s", w, warns)
+		}
+	}
+	if !strings.Contains(string(out), "paths:\n") {
+		t.Errorf("the Ingress was not imported:\n%s", out)
+	}
+}

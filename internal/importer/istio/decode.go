@@ -42,7 +42,7 @@ func (m meta) ns() string {
 
 // The networking.istio.io objects, as far as an edge gateway can use
 // them. Fields are Istio's YAML spelling; a field of the input that is
-// not here is warned by name (checkFields) rather than dropped silently.
+// not here is warned by name (importer.UnknownFields) rather than dropped silently.
 
 type gateway struct {
 	meta `yaml:",inline"`
@@ -289,72 +289,8 @@ func decode(d importer.Document, id string, v any, ws *importer.Warnings) error 
 	if err := yaml.Unmarshal(d.Data, &raw); err != nil {
 		return fmt.Errorf("%s: %w", d.Where(), err)
 	}
-	checkFields(raw, reflect.TypeOf(v).Elem(), "", func(path string) {
+	importer.UnknownFields(raw, reflect.TypeOf(v).Elem(), "yaml", func(path string) {
 		ws.Add(id, path, "unknown field, not imported")
 	})
 	return nil
-}
-
-// checkFields walks raw (a decoded YAML tree) along t and reports the map
-// keys t does not declare. Maps with string keys in t (labels, headers)
-// take any key.
-func checkFields(raw any, t reflect.Type, path string, unknown func(string)) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		m, ok := raw.(map[string]any)
-		if !ok {
-			return
-		}
-		fields := map[string]reflect.Type{}
-		structFields(t, fields)
-		for _, k := range sortedKeys(m) {
-			ft, ok := fields[k]
-			if !ok {
-				unknown(join(path, k))
-				continue
-			}
-			if path == "" && k == "metadata" {
-				continue // kubectl's uid, managedFields... are no configuration
-			}
-			checkFields(m[k], ft, join(path, k), unknown)
-		}
-	case reflect.Slice:
-		list, ok := raw.([]any)
-		if !ok {
-			return
-		}
-		for i, item := range list {
-			checkFields(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), unknown)
-		}
-	case reflect.Map:
-		m, ok := raw.(map[string]any)
-		if !ok {
-			return
-		}
-		for _, k := range sortedKeys(m) {
-			checkFields(m[k], t.Elem(), join(path, k), unknown)
-		}
-	}
-}
-
-func structFields(t reflect.Type, into map[string]reflect.Type) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("yaml")
-		if tag == ",inline" {
-			structFields(f.Type, into)
-			continue
-		}
-		into[strings.Split(tag, ",")[0]] = f.Type
-	}
-}
-
-func join(path, k string) string {
-	if path == "" {
-		return k
-	}
-	return path + "." + k
 }
