@@ -16,7 +16,7 @@ type embedded struct {
 
 type outer struct {
 	embedded `json:",inline"`
-	Meta     struct{} `json:"metadata"`
+	Meta     struct{}         `json:"metadata"`
 	In       inner            `json:"in"`
 	List     []inner          `json:"list"`
 	Labels   map[string]inner `json:"labels"`
