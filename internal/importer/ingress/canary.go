@@ -111,10 +111,17 @@ func (c *converter) applyCanary(cn *canary, main *importer.Service, r *importer.
 	}
 	hr := *r
 	hr.Name = c.cfg.UniqueName(importer.KindRoute, r.Name+".canary")
-	hr.Headers = map[string][]string{cn.header: {value}}
+	hr.Headers = map[string][]string{}
 	for k, v := range r.Headers {
+		if strings.EqualFold(k, cn.header) {
+			// The canary's value must win, or the canary route matches
+			// only what the main route does and never takes traffic.
+			c.ws.Add(obj, nginxPrefix+"canary-by-header", "the main route also matches %s (%s): the canary route matches %q only", k, strings.Join(v, ", "), value)
+			continue
+		}
 		hr.Headers[k] = v
 	}
+	hr.Headers[cn.header] = []string{value}
 	svc.Routes = append(svc.Routes, &hr)
 }
 

@@ -72,3 +72,58 @@ spec:
 		t.Errorf("the routes' services go to %v\n%s", hosts, out)
 	}
 }
+
+// TestHeaderCanaryWins: the main Ingress matches X-Canary itself
+// (konghq.com/headers); the canary's route must match the canary's value,
+// not the main route's, and the overlap is warned.
+func TestHeaderCanaryWins(t *testing.T) {
+	in := `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: main, annotations: {konghq.com/headers.x-canary: "no", konghq.com/headers.x-tenant: "a"}}
+spec:
+  rules:
+  - host: a.example.com
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: canary
+  annotations: {nginx.ingress.kubernetes.io/canary: "true", nginx.ingress.kubernetes.io/canary-by-header: X-Canary}
+spec:
+  rules:
+  - host: a.example.com
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web-next, port: {number: 80}}}}
+`
+	var cfg importer.Config
+	var ws importer.Warnings
+	if err := Import(doc(in), Options{}, &cfg, &ws); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cfg.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	importertest.Validate(t, out)
+	var found bool
+	for _, s := range cfg.Services {
+		for _, r := range s.Routes {
+			if strings.HasSuffix(r.Name, ".canary") {
+				found = true
+				if fmt.Sprint(r.Headers) != "map[X-Canary:[always] x-tenant:[a]]" || s.Host != "web-next.default.svc" {
+					t.Errorf("canary route headers %v to %s, want X-Canary: always and x-tenant: a to web-next", r.Headers, s.Host)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no canary route:\n%s", out)
+	}
+	if len(ws) != 1 || !strings.Contains(ws[0].String(), `the main route also matches x-canary (no): the canary route matches "always" only`) {
+		t.Errorf("warnings %v", ws)
+	}
+}
