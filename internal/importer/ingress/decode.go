@@ -137,7 +137,7 @@ func (o *objects) add(where string, js []byte, ws *importer.Warnings) error {
 			return err
 		}
 		s.Namespace = namespace(s.Namespace)
-		o.services[key(s.Namespace, s.Name)] = &s
+		keepFirst(o.services, key(s.Namespace, s.Name), &s, obj, ws)
 	case "Secret":
 		var s corev1.Secret
 		if err := strict(obj, js, &s, ws); err != nil {
@@ -151,17 +151,17 @@ func (o *objects) add(where string, js []byte, ws *importer.Warnings) error {
 		for k, v := range s.StringData {
 			s.Data[k] = []byte(v)
 		}
-		o.secrets[key(s.Namespace, s.Name)] = &s
+		keepFirst(o.secrets, key(s.Namespace, s.Name), &s, obj, ws)
 	case "KongPlugin", "KongClusterPlugin":
 		p := &kongPlugin{where: where}
 		if err := strict(obj, js, p, ws); err != nil {
 			return err
 		}
 		if tm.Kind == "KongClusterPlugin" {
-			o.clusterPlugins[p.Name] = p
+			keepFirst(o.clusterPlugins, p.Name, p, obj, ws)
 		} else {
 			p.Namespace = namespace(p.Namespace)
-			o.plugins[key(p.Namespace, p.Name)] = p
+			keepFirst(o.plugins, key(p.Namespace, p.Name), p, obj, ws)
 		}
 	case "KongConsumer":
 		c := &kongConsumer{}
@@ -197,6 +197,17 @@ func strict(obj string, js []byte, v any, ws *importer.Warnings) error {
 		ws.Add(obj, path, "unknown field, ignored")
 	})
 	return nil
+}
+
+// keepFirst adds v under k unless an object of that kind and name came
+// before: the API server holds one, so the input has a mistake; which copy
+// was meant cannot be known, and the first is kept, warned.
+func keepFirst[T any](m map[string]T, k string, v T, obj string, ws *importer.Warnings) {
+	if _, dup := m[k]; dup {
+		ws.Add(obj, "metadata.name", "the input already has this object: this copy is ignored")
+		return
+	}
+	m[k] = v
 }
 
 // namespace is the namespace kubectl applies an object without one to.

@@ -235,3 +235,60 @@ func TestUnknownFieldsAll(t *testing.T) {
 		t.Errorf("the Ingress was not imported:\n%s", out)
 	}
 }
+
+// TestDuplicatesKeepFirst: a Service, Secret or KongPlugin given twice
+// (same namespace and name) is warned and the first copy kept.
+func TestDuplicatesKeepFirst(t *testing.T) {
+	in := strings.Replace(ingressWith(`konghq.com/plugins: limit, nginx.ingress.kubernetes.io/auth-type: basic, nginx.ingress.kubernetes.io/auth-secret: users`, "Prefix", "/"),
+		"port: {number: 80}", "port: {name: web}", 1) + `---
+apiVersion: v1
+kind: Service
+metadata: {name: s}
+spec: {ports: [{name: web, port: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: s}
+spec: {ports: [{name: web, port: 9090}]}
+---
+apiVersion: configuration.konghq.com/v1
+kind: KongPlugin
+metadata: {name: limit}
+plugin: rate-limiting
+config: {minute: 5}
+---
+apiVersion: configuration.konghq.com/v1
+kind: KongPlugin
+metadata: {name: limit}
+plugin: rate-limiting
+config: {minute: 500}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: users}
+stringData: {auth: "first:$2y$05$VUcwGHg7h/i2idD1xz.G2uzPpTaBoNjfB9/P9GvPVVI7QbgyaP6YW"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: users}
+stringData: {auth: "second:$2y$05$VUcwGHg7h/i2idD1xz.G2uzPpTaBoNjfB9/P9GvPVVI7QbgyaP6YW"}
+`
+	out, warns := importertest.Run(t, doc(in), with(Options{}))
+	importertest.Validate(t, out)
+	s := string(out)
+	for _, want := range []string{"port: 8080\n", "minute: 5\n", "username: default.users.first\n"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q (the first copy) in\n%s", want, s)
+		}
+	}
+	for _, not := range []string{"9090", "minute: 500", "second"} {
+		if strings.Contains(s, not) {
+			t.Errorf("%q (the second copy) in\n%s", not, s)
+		}
+	}
+	for _, w := range []string{"Service default/s (t.yaml:19)", "KongPlugin default/limit (t.yaml:30)", "Secret default/users (t.yaml:41)"} {
+		if !strings.Contains(warns, w+": metadata.name: the input already has this object: this copy is ignored") {
+			t.Errorf("no warning for %s:\n%s", w, warns)
+		}
+	}
+}

@@ -74,6 +74,10 @@ func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objec
 			if err := yaml.Unmarshal(d.Data, &s); err != nil {
 				return nil, fmt.Errorf("%s: %s: %w", d.Where(), m.id(), err)
 			}
+			if objs.secrets[key] != nil {
+				ws.Add(m.id(), "metadata.name", "the input already has this object: this copy is ignored")
+				continue
+			}
 			objs.secrets[key] = &s
 		case group != "networking.istio.io":
 			ws.Add(m.id(), "", "not an Istio networking object (%s): not imported", m.APIVersion)
@@ -83,6 +87,10 @@ func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objec
 			var g gateway
 			if err := decode(d, m.id(), &g, ws); err != nil {
 				return nil, err
+			}
+			if objs.gateways[key] != nil {
+				ws.Add(m.id(), "metadata.name", "the input already has this object: this copy is ignored")
+				continue
 			}
 			objs.gateways[key] = &g
 		case m.Kind == "VirtualService":

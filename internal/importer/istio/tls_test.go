@@ -133,3 +133,25 @@ func TestUpstreamTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestDuplicateKeepsFirst: a Secret or Gateway given twice is warned and
+// the first copy kept.
+func TestDuplicateKeepsFirst(t *testing.T) {
+	year := time.Now().Add(365 * 24 * time.Hour)
+	first := importertest.NewCert(t, "a.example.com", false, year, nil)
+	second := importertest.NewCert(t, "a.example.com", false, year, nil)
+	sec := func(c *importertest.Cert) string {
+		return fmt.Sprintf("---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: ns}\ndata: {tls.crt: %s, tls.key: %s}\n", b64(c.Cert), b64(c.Key))
+	}
+	gw := "---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: ns}\nspec:\n  servers:\n  - port: {number: 443, protocol: HTTPS}\n    hosts: [a.example.com]\n    tls: {mode: SIMPLE, credentialName: creds}\n"
+	out, warnings := run(t, gw+gw+sec(first)+sec(second))
+	if !strings.Contains(out, strings.ReplaceAll(first.Cert[30:90], "\n", `\n`)) || strings.Contains(out, strings.ReplaceAll(second.Cert[30:90], "\n", `\n`)) {
+		t.Errorf("not the first Secret's certificate:\n%s", out)
+	}
+	for _, w := range []string{"Secret ns/creds: metadata.name: the input already has this object: this copy is ignored",
+		"Gateway ns/gw: metadata.name: the input already has this object: this copy is ignored"} {
+		if !strings.Contains(warnings, w) {
+			t.Errorf("no %q in\n%s", w, warnings)
+		}
+	}
+}
