@@ -2,6 +2,7 @@ package importer
 
 import (
 	"crypto/sha1"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -109,4 +110,14 @@ func (c *CACertificate) ordered() yaml.MapSlice {
 	e.set("cert", c.Cert)
 	e.set("tags", c.Tags)
 	return e.ordered("id")
+}
+
+// CheckKeyPair reports why a PEM certificate and key would be refused by
+// the gateway (not PEM, a key that is not the certificate's), so that an
+// importer warns instead of writing a config that fails as a whole.
+func CheckKeyPair(cert, key string) error {
+	if _, err := tls.X509KeyPair([]byte(cert), []byte(key)); err != nil {
+		return err
+	}
+	return nil
 }

@@ -304,6 +304,10 @@ func (c *converter) tls(in *netv1.Ingress) map[string]bool {
 			c.ws.Add(obj, field+".secretName", "Secret %s (type %s) has no tls.crt and tls.key: no certificate", k, sec.Type)
 			continue
 		}
+		if err := importer.CheckKeyPair(string(crt), string(key)); err != nil {
+			c.ws.Add(obj, field+".secretName", "Secret %s: tls.crt and tls.key: %v: no certificate", k, err)
+			continue
+		}
 		if len(t.Hosts) == 0 {
 			c.ws.Add(obj, field+".hosts", "no hosts: the certificate of Secret %s is not served (Kong selects certificates by SNI)", k)
 			continue

@@ -137,6 +137,10 @@ func (c *conv) upstreamTLS(r *destinationRule, t *clientTLS, svc *importer.Servi
 		warn(f+".mode", "MUTUAL: no tls.crt and tls.key in the credentialName Secret of the input: no client certificate is sent")
 		return
 	}
+	if err := importer.CheckKeyPair(crt, key); err != nil {
+		warn(f+".credentialName", "%s tls.crt and tls.key: %v: no client certificate is sent", sec.id(), err)
+		return
+	}
 	svc.Fields["client_certificate"] = map[string]any{"id": importer.CertificateID(c.clientCertificate(crt, key, sec.tags()))}
 }
 

@@ -222,6 +222,10 @@ func (c *conv) certificate(g *gateway, field string, s server) {
 		c.ws.Add(sec.id(), "data", "no tls.crt and tls.key (base64): no certificate imported")
 		return
 	}
+	if err := importer.CheckKeyPair(crt, key); err != nil {
+		c.ws.Add(sec.id(), "data", "tls.crt and tls.key: %v: no certificate imported", err)
+		return
+	}
 	var same *importer.Certificate
 	claimed := map[string]bool{}
 	for _, have := range c.cfg.Certificates {

@@ -134,9 +134,12 @@ func (r *httpConv) matches() []match {
 	var out []match
 	for j, m := range r.hr.Match {
 		f := fmt.Sprintf("%s.match[%d]", r.field, j)
-		km, why := r.match(m, f)
+		km, why, msg := r.match(m)
 		if why != "" {
-			r.c.ws.Add(r.vs.id(), f+why, "no Kong route equivalent: this match is not imported")
+			if msg == "" {
+				msg = "no Kong route equivalent"
+			}
+			r.c.ws.Add(r.vs.id(), f+why, "%s: this match is not imported", msg)
 			continue
 		}
 		km.name = m.Name
@@ -145,54 +148,73 @@ func (r *httpConv) matches() []match {
 	return out
 }
 
-func (r *httpConv) match(m httpMatch, f string) (match, string) {
-	km := match{hosts: r.hosts, paths: []string{"/"}, prefix: true}
+// match converts one HTTPMatchRequest; why is the field (after the
+// match's path) that cannot be converted, msg why not when it is an
+// input mistake rather than a condition Kong routes lack.
+func (r *httpConv) match(m httpMatch) (km match, why, msg string) {
+	km = match{hosts: r.hosts, paths: []string{"/"}, prefix: true}
 	switch {
 	case len(m.QueryParams) > 0:
-		return km, ".queryParams"
+		return km, ".queryParams", ""
 	case len(m.WithoutHeaders) > 0:
-		return km, ".withoutHeaders"
+		return km, ".withoutHeaders", ""
 	case m.Port != 0, len(m.SourceLabels) > 0, m.SourceNamespace != "", len(m.Gateways) > 0, m.Scheme != nil:
-		return km, " (port, scheme, sourceLabels, sourceNamespace or gateways)"
+		return km, " (port, scheme, sourceLabels, sourceNamespace or gateways)", ""
 	}
 	if m.URI != nil {
 		p, prefix, ok := uriPath(*m.URI, m.IgnoreURICase)
 		if !ok {
-			return km, ".uri"
+			return km, ".uri", ""
 		}
 		km.paths, km.prefix = []string{p}, prefix
 	}
 	if m.Method != nil {
 		if m.Method.Exact == nil {
-			return km, ".method"
+			return km, ".method", ""
 		}
-		km.methods = []string{strings.ToUpper(*m.Method.Exact)}
+		method := strings.ToUpper(*m.Method.Exact)
+		if !methodName.MatchString(method) {
+			return km, ".method", fmt.Sprintf("%q is not a method", *m.Method.Exact)
+		}
+		km.methods = []string{method}
 	}
 	if m.Authority != nil {
 		if m.Authority.Exact == nil {
-			return km, ".authority"
+			return km, ".authority", ""
 		}
 		h := *m.Authority.Exact
 		if !validHost(h) {
-			return km, ".authority"
+			return km, ".authority", fmt.Sprintf("%q is not a host name", h)
 		}
 		if len(km.hosts) > 0 && !slices.ContainsFunc(km.hosts, func(p string) bool { return hostMatch(p, h) }) {
-			return km, ".authority (outside the VirtualService's hosts)"
+			return km, ".authority", "outside the VirtualService's hosts"
 		}
 		km.hosts = []string{h}
 	}
 	for _, name := range sortedKeys(m.Headers) {
+		switch {
+		case strings.EqualFold(name, "host") || name == ":authority":
+			return km, ".headers." + name, "match the host with authority (Kong routes match it by hosts)"
+		case !headerName.MatchString(name):
+			return km, ".headers." + name, "not a header name"
+		}
 		v, ok := headerValue(m.Headers[name])
 		if !ok {
-			return km, ".headers." + name
+			return km, ".headers." + name, ""
 		}
 		if km.headers == nil {
 			km.headers = map[string][]string{}
 		}
 		km.headers[name] = []string{v}
 	}
-	return km, ""
+	return km, "", ""
 }
+
+var (
+	methodName = regexp.MustCompile(`^[A-Z]+$`)
+	// headerName is an HTTP field name (RFC 9110's token).
+	headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+)
 
 // uriPath turns an Istio URI match into a Kong path: a prefix stays a
 // prefix, exact and regex become anchored regex paths (Istio's regex

@@ -1,0 +1,50 @@
+package istio
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestInputMistakes: mistakes in the input that the gateway would refuse
+// in the output (it would fail validation as a whole) are warned at import,
+// naming the field, and only what holds them is left out.
+func TestInputMistakes(t *testing.T) {
+	for _, tc := range []struct{ name, http, warning string }{
+		{"host header match", "  - match: [{headers: {Host: {exact: a.example.com}}}]\n    route: [{destination: {host: app}}]\n",
+			"spec.http[0].match[0].headers.Host: match the host with authority (Kong routes match it by hosts): this match is not imported"},
+		{"header name with a space", "  - match: [{headers: {\"x bad\": {exact: v}}}]\n    route: [{destination: {host: app}}]\n",
+			"spec.http[0].match[0].headers.x bad: not a header name: this match is not imported"},
+		{"bad method", "  - match: [{method: {exact: \"GET /\"}}]\n    route: [{destination: {host: app}}]\n",
+			"spec.http[0].match[0].method: \"GET /\" is not a method: this match is not imported"},
+		{"bad header regex", "  - match: [{headers: {x-a: {regex: \"(\"}}}]\n    route: [{destination: {host: app}}]\n",
+			"spec.http[0].match[0].headers.x-a: no Kong route equivalent: this match is not imported"},
+		{"set header with a space", "  - headers: {request: {set: {\"x bad\": v, x-good: w}}}\n    route: [{destination: {host: app}}]\n",
+			"spec.http[0].headers.request.set.x bad: not a header name: not imported"},
+		{"remove header with a space", "  - headers: {response: {remove: [\"x bad\"]}}\n    route: [{destination: {host: app}}]\n",
+			"spec.http[0].headers.response.remove[0]: not a header name: not imported"},
+		{"CORS origin regex", "  - corsPolicy: {allowOrigins: [{regex: \"(\"}, {exact: https://a.example.com}]}\n    route: [{destination: {host: app}}]\n",
+			"spec.http[0].corsPolicy.allowOrigins[0].regex: not a regular expression the gateway takes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, warnings := run(t, vsHead+tc.http)
+			if !strings.Contains(warnings, tc.warning) {
+				t.Errorf("warnings:\n%s\nwant %s", warnings, tc.warning)
+			}
+		})
+	}
+}
+
+// TestNotPEM: a credential Secret whose tls.crt is not PEM (or whose key
+// is not the certificate's) is warned; no certificate is written.
+func TestNotPEM(t *testing.T) {
+	in := "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: ns}\nspec:\n  servers:\n" +
+		"  - port: {number: 443, protocol: HTTPS}\n    hosts: [a.example.com]\n    tls: {mode: SIMPLE, credentialName: creds}\n---\n" +
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: ns}\nstringData: {tls.crt: not a certificate, tls.key: nor a key}\n"
+	out, warnings := run(t, in)
+	if strings.Contains(out, "certificates:") {
+		t.Errorf("a certificate was written:\n%s", out)
+	}
+	if !strings.Contains(warnings, "Secret ns/creds: data: tls.crt and tls.key: tls: failed to find any PEM data in certificate input: no certificate imported") {
+		t.Errorf("warnings:\n%s", warnings)
+	}
+}
