@@ -162,6 +162,9 @@ type conv struct {
 	cfg  *importer.Config
 	ws   *importer.Warnings
 	used map[string]bool // DestinationRules applied, by host
+	// earlier are the prefix matches of the VirtualService's http routes
+	// imported so far, in order (see shadowed).
+	earlier []match
 }
 
 func (c *conv) run() {

@@ -48,3 +48,25 @@ func TestNotPEM(t *testing.T) {
 		t.Errorf("warnings:\n%s", warnings)
 	}
 }
+
+// TestShadowed: Istio takes the first http route that matches, Kong the
+// longest prefix; a later match an earlier one takes whole is warned, one
+// with a condition the earlier lacks, another host, or a match of the
+// same http route is not.
+func TestShadowed(t *testing.T) {
+	in := vsHead + `  - match: [{uri: {prefix: /api}, headers: {x-v: {exact: "2"}}}]
+    route: [{destination: {host: v2, port: {number: 80}}}]
+  - match: [{uri: {prefix: /}}, {uri: {prefix: /static}}]
+    route: [{destination: {host: web, port: {number: 80}}}]
+  - match: [{uri: {prefix: /api/v1}}]
+    route: [{destination: {host: api, port: {number: 80}}}]
+  - match: [{uri: {prefix: /api}, headers: {x-v: {exact: "2"}}, method: {exact: GET}}]
+    route: [{destination: {host: api, port: {number: 80}}}]
+`
+	_, warnings := run(t, in)
+	want := "VirtualService ns/v: spec.http[2].match[0]: spec.http[1].match[0] (prefix /) takes every request of this match (prefix /api/v1) first in Istio, where it gets none; Kong routes them here (longest prefix): reorder or remove it\n" +
+		"VirtualService ns/v: spec.http[3].match[0]: spec.http[0].match[0] (prefix /api) takes every request of this match (prefix /api) first in Istio, where it gets none; Kong routes them here (longest prefix): reorder or remove it\n"
+	if warnings != want {
+		t.Errorf("warnings:\n%s\nwant\n%s", warnings, want)
+	}
+}

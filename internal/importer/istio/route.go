@@ -40,6 +40,9 @@ func (r *httpConv) run() {
 	if len(ms) == 0 {
 		return
 	}
+	for _, m := range ms {
+		r.c.shadowed(r.vs, r.field, m)
+	}
 	plugins, answers, ok := r.plugins()
 	if !ok {
 		return

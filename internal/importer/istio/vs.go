@@ -102,6 +102,7 @@ func (c *conv) virtualService(vs *virtualService) {
 			return
 		}
 	}
+	c.earlier = c.earlier[:0]
 	for i, hr := range vs.Spec.HTTP {
 		field := fmt.Sprintf("spec.http[%d]", i)
 		label := strconv.Itoa(i)
@@ -122,6 +123,7 @@ type match struct {
 	prefix  bool // the path is a prefix (strip_path applies)
 	methods []string
 	headers map[string][]string
+	field   string // where in the VirtualService
 }
 
 // matches converts spec.http[i].match; a match block with a condition Kong
@@ -129,7 +131,7 @@ type match struct {
 // would send it traffic it never had).
 func (r *httpConv) matches() []match {
 	if len(r.hr.Match) == 0 {
-		return []match{{hosts: r.hosts, paths: []string{"/"}, prefix: true}}
+		return []match{{hosts: r.hosts, paths: []string{"/"}, prefix: true, field: r.field}}
 	}
 	var out []match
 	for j, m := range r.hr.Match {
@@ -142,7 +144,7 @@ func (r *httpConv) matches() []match {
 			r.c.ws.Add(r.vs.id(), f+why, "%s: this match is not imported", msg)
 			continue
 		}
-		km.name = m.Name
+		km.name, km.field = m.Name, f
 		out = append(out, km)
 	}
 	return out
@@ -280,4 +282,49 @@ func headerValue(m stringMatch) (string, bool) {
 		return "~*^(?:" + *m.Regex + ")$", true
 	}
 	return "", false
+}
+
+// shadowed warns when Kong's route priority would send a request
+// elsewhere than Istio's first match does. Istio tries the http routes in
+// order; Kong prefers the longest prefix (and regex routes by their
+// regex_priority, which the import sets in Istio's order). A prefix match
+// an earlier one takes whole (a shorter or equal prefix, and no condition
+// the later lacks) never gets traffic in Istio but does in Kong.
+func (c *conv) shadowed(vs *virtualService, route string, m match) {
+	if !m.prefix || strings.HasPrefix(m.paths[0], "~") {
+		return
+	}
+	for _, e := range c.earlier {
+		sameRoute := e.field == route || strings.HasPrefix(e.field, route+".")
+		if !sameRoute && covers(e, m) {
+			c.ws.Add(vs.id(), m.field, "%s (prefix %s) takes every request of this match (prefix %s) first in Istio, where it gets none; Kong routes them here (longest prefix): reorder or remove it",
+				e.field, e.paths[0], m.paths[0])
+			break
+		}
+	}
+	c.earlier = append(c.earlier, m)
+}
+
+// covers reports whether every request m matches also matches e.
+func covers(e, m match) bool {
+	if !strings.HasPrefix(m.paths[0], e.paths[0]) {
+		return false
+	}
+	if len(e.methods) > 0 && (len(m.methods) == 0 || !slices.Contains(e.methods, m.methods[0])) {
+		return false
+	}
+	for k, v := range e.headers {
+		if mv, ok := m.headers[k]; !ok || !slices.Equal(mv, v) {
+			return false
+		}
+	}
+	if len(e.hosts) == 0 {
+		return true
+	}
+	for _, h := range m.hosts {
+		if !slices.ContainsFunc(e.hosts, func(p string) bool { return hostMatch(p, h) }) {
+			return false
+		}
+	}
+	return len(m.hosts) > 0
 }
