@@ -6,8 +6,6 @@ import (
 	"reflect"
 	"strings"
 
-	yaml "go.yaml.in/yaml/v4"
-
 	"github.com/turnpikegw/turnpike/internal/importer"
 )
 
@@ -279,18 +277,14 @@ func (s *secret) value(key string) (string, bool) {
 	return string(b), true
 }
 
-// decode reads a document into v and warns every field of the document v
-// has no place for, by its path.
-func decode(d importer.Document, id string, v any, ws *importer.Warnings) error {
-	if err := yaml.Unmarshal(d.Data, v); err != nil {
-		return fmt.Errorf("%s: %s: %w", d.Where(), id, err)
+// decode reads the object into v and warns every field of it v has no
+// place for, by its path.
+func (p parsed) decode(v any, ws *importer.Warnings) error {
+	if err := p.node.Decode(v); err != nil {
+		return fmt.Errorf("%s: %s: %w", p.d.Where(), p.meta.id(), err)
 	}
-	var raw any
-	if err := yaml.Unmarshal(d.Data, &raw); err != nil {
-		return fmt.Errorf("%s: %w", d.Where(), err)
-	}
-	importer.UnknownFields(raw, reflect.TypeOf(v).Elem(), "yaml", func(path string) {
-		ws.Add(id, path, "unknown field, not imported")
+	importer.UnknownFields(p.raw, reflect.TypeOf(v).Elem(), "yaml", func(path string) {
+		ws.Add(p.meta.id(), path, "unknown field, not imported")
 	})
 	return nil
 }

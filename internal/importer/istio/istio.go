@@ -54,25 +54,22 @@ func Import(docs []importer.Document, opts Options, cfg *importer.Config, ws *im
 
 func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objects, error) {
 	objs := &objects{gateways: map[string]*gateway{}, clientCAs: map[string]map[int][]string{}, rules: map[string]*destinationRule{}, secrets: map[string]*secret{}}
-	docs, err := unwrapLists(docs)
+	parsed, err := parse(docs)
 	if err != nil {
 		return nil, err
 	}
-	if len(docs) == 0 {
+	if len(parsed) == 0 {
 		return nil, errors.New("no Istio object in the input")
 	}
-	for _, d := range docs {
-		var m meta
-		if err := yaml.Unmarshal(d.Data, &m); err != nil {
-			return nil, fmt.Errorf("%s: not YAML or JSON: %w", d.Where(), err)
-		}
+	for _, p := range parsed {
+		m := p.meta
 		group, _, _ := strings.Cut(m.APIVersion, "/")
 		key := m.ns() + "/" + m.Metadata.Name
 		switch {
 		case m.Kind == "Secret" && m.APIVersion == "v1":
 			var s secret
-			if err := yaml.Unmarshal(d.Data, &s); err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", d.Where(), m.id(), err)
+			if err := p.node.Decode(&s); err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", p.d.Where(), m.id(), err)
 			}
 			if objs.secrets[key] != nil {
 				ws.Add(m.id(), "metadata.name", "the input already has this object: this copy is ignored")
@@ -85,7 +82,7 @@ func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objec
 			ws.Add(m.id(), "apiVersion", "%s is not v1, v1beta1 or v1alpha3: not imported", m.APIVersion)
 		case m.Kind == "Gateway":
 			var g gateway
-			if err := decode(d, m.id(), &g, ws); err != nil {
+			if err := p.decode(&g, ws); err != nil {
 				return nil, err
 			}
 			if objs.gateways[key] != nil {
@@ -95,13 +92,13 @@ func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objec
 			objs.gateways[key] = &g
 		case m.Kind == "VirtualService":
 			var v virtualService
-			if err := decode(d, m.id(), &v, ws); err != nil {
+			if err := p.decode(&v, ws); err != nil {
 				return nil, err
 			}
 			objs.services = append(objs.services, &v)
 		case m.Kind == "DestinationRule":
 			var r destinationRule
-			if err := decode(d, m.id(), &r, ws); err != nil {
+			if err := p.decode(&r, ws); err != nil {
 				return nil, err
 			}
 			host := fqdn(r.Spec.Host, r.ns(), opts.ServiceDomain)
@@ -120,31 +117,71 @@ func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objec
 	return objs, nil
 }
 
-// unwrapLists replaces each `kind: List` (what `kubectl get -o yaml`
-// writes) by its items, each a document at the List's place.
-func unwrapLists(docs []importer.Document) ([]importer.Document, error) {
-	var out []importer.Document
+// parsed is one object of the input: its document, its YAML tree
+// (parsed once; the typed and the raw decodings walk it) and its envelope.
+type parsed struct {
+	d    importer.Document
+	node *yaml.Node
+	raw  any
+	meta meta
+}
+
+// parse parses every document once; each `kind: List` (what `kubectl get
+// -o yaml` writes) is replaced by its items, each an object at the List's
+// place.
+func parse(docs []importer.Document) ([]parsed, error) {
+	var out []parsed
 	for _, d := range docs {
-		var list struct {
-			Kind  string `yaml:"kind"`
-			Items []any  `yaml:"items"`
-		}
-		if err := yaml.Unmarshal(d.Data, &list); err != nil {
+		var doc yaml.Node
+		if err := yaml.Unmarshal(d.Data, &doc); err != nil {
 			return nil, fmt.Errorf("%s: not YAML or JSON: %w", d.Where(), err)
 		}
-		if !strings.HasSuffix(list.Kind, "List") {
-			out = append(out, d)
+		if len(doc.Content) == 0 {
 			continue
 		}
-		for i, item := range list.Items {
-			data, err := yaml.Marshal(item)
+		p, err := newParsed(d, doc.Content[0])
+		if err != nil {
+			return nil, err
+		}
+		if !strings.HasSuffix(p.meta.Kind, "List") {
+			out = append(out, p)
+			continue
+		}
+		for i, item := range listItems(doc.Content[0]) {
+			ip, err := newParsed(d, item)
 			if err != nil {
 				return nil, fmt.Errorf("%s: items[%d]: %w", d.Where(), i, err)
 			}
-			out = append(out, importer.Document{File: d.File, Line: d.Line, Data: data})
+			out = append(out, ip)
 		}
 	}
 	return out, nil
+}
+
+func newParsed(d importer.Document, n *yaml.Node) (parsed, error) {
+	p := parsed{d: d, node: n}
+	if err := n.Decode(&p.raw); err != nil {
+		return p, fmt.Errorf("%s: not YAML or JSON: %w", d.Where(), err)
+	}
+	m, _ := p.raw.(map[string]any)
+	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+	md, _ := m["metadata"].(map[string]any)
+	p.meta.APIVersion, p.meta.Kind = str(m, "apiVersion"), str(m, "kind")
+	p.meta.Metadata.Name, p.meta.Metadata.Namespace, p.meta.Metadata.UID = str(md, "name"), str(md, "namespace"), str(md, "uid")
+	return p, nil
+}
+
+// listItems are the nodes of a mapping's `items` sequence.
+func listItems(n *yaml.Node) []*yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "items" && n.Content[i+1].Kind == yaml.SequenceNode {
+			return n.Content[i+1].Content
+		}
+	}
+	return nil
 }
 
 // fqdn completes a short service name as Istio does: relative to the
