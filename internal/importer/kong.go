@@ -99,6 +99,9 @@ type Plugin struct {
 	Tags   []string
 }
 
+// MaxTimeout is the largest timeout Kong takes, in milliseconds.
+const MaxTimeout = 2147483646
+
 // Bool and Int make the optional fields easy to set.
 func Bool(b bool) *bool { return &b }
 

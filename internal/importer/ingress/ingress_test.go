@@ -110,7 +110,7 @@ stringData: {auth: "alice:$2y$05$sxiwPMbs/9IhIp6P4Io5teTUkz4geT5pSZO6K3Bist7DvZM
 		t.Errorf("alice imported %d times, want once:\n%s", n, out)
 	}
 	for _, want := range []string{`user "alice" of Secret default.b is also in Secret default.a`, `user "bob" of Secret default/b: only bcrypt hashes (htpasswd -B) can be imported, not {SHA}`,
-		`user "dave" of Secret default/b: a bcrypt hash of cost at most 14 is imported`} {
+		`user "dave" of Secret default/b: bcrypt cost 15 is above 14: every wrong password would cost a request that much CPU: skipped`} {
 		if !strings.Contains(warns, want) {
 			t.Errorf("no warning %q in\n%s", want, warns)
 		}
@@ -290,5 +290,25 @@ stringData: {auth: "second:$2y$05$VUcwGHg7h/i2idD1xz.G2uzPpTaBoNjfB9/P9GvPVVI7Qb
 		if !strings.Contains(warns, w+": metadata.name: the input already has this object: this copy is ignored") {
 			t.Errorf("no warning for %s:\n%s", w, warns)
 		}
+	}
+}
+
+// TestHugeNumbers: annotation numbers whose conversion would overflow (or
+// pass Kong's bounds) are warned, not written wrapped around.
+func TestHugeNumbers(t *testing.T) {
+	ann := `nginx.ingress.kubernetes.io/proxy-read-timeout: "9223372036854775", nginx.ingress.kubernetes.io/proxy-body-size: 9007199254740993g`
+	in := ingressWith(ann, "Prefix", "/") + "---\napiVersion: v1\nkind: Service\nmetadata: {name: s, annotations: {konghq.com/retries: \"40000\", konghq.com/read-timeout: \"3000000000\"}}\nspec: {ports: [{port: 80}]}\n"
+	out, warns := importertest.Run(t, doc(in), with(Options{}))
+	importertest.Validate(t, out)
+	for _, w := range []string{`proxy-read-timeout: "9223372036854775" is not a number of seconds up to 2147483`,
+		`proxy-body-size: "9007199254740993g" is not an NGINX size`,
+		`konghq.com/retries: "40000" is not a number from 0 to 32767`,
+		`konghq.com/read-timeout: "3000000000" is not a number from 0 to 2147483646`} {
+		if !strings.Contains(warns, w) {
+			t.Errorf("no %q in\n%s", w, warns)
+		}
+	}
+	if strings.Contains(string(out), "read_timeout") || strings.Contains(string(out), "request-size-limiting") {
+		t.Errorf("an out-of-range value was written:\n%s", out)
 	}
 }

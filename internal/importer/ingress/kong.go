@@ -241,8 +241,12 @@ func (c *converter) serviceAnnotations(s *importer.Service, ns, name string) {
 			s.Path = v
 		case "connect-timeout", "read-timeout", "write-timeout", "retries":
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				c.ws.Add(obj, full, "%q is not a number: ignored", v)
+			limit := importer.MaxTimeout
+			if field == "retries" {
+				limit = 32767
+			}
+			if err != nil || n < 0 || n > limit {
+				c.ws.Add(obj, full, "%q is not a number from 0 to %d: ignored", v, limit)
 				continue
 			}
 			s.Fields[strings.ReplaceAll(field, "-", "_")] = n

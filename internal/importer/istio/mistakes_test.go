@@ -70,3 +70,16 @@ func TestShadowed(t *testing.T) {
 		t.Errorf("warnings:\n%s\nwant\n%s", warnings, want)
 	}
 }
+
+// TestHugeWeights: weights past Kong's 65535 are bounded before they are
+// added (the same target twice), so no sum wraps around negative.
+func TestHugeWeights(t *testing.T) {
+	out, _ := run(t, vsHead+`  - route:
+    - {destination: {host: a, port: {number: 80}}, weight: 9223372036854775807}
+    - {destination: {host: a, port: {number: 80}}, weight: 9223372036854775807}
+    - {destination: {host: b, port: {number: 80}}, weight: 1}
+`)
+	if !strings.Contains(out, "weight: 65535\n") {
+		t.Errorf("want a's weight bounded to 65535:\n%s", out)
+	}
+}

@@ -32,6 +32,10 @@ var hostLabels = regexp.MustCompile(`^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z
 
 func validHost(h string) bool { return len(h) <= 253 && hostLabels.MatchString(h) }
 
+// maxWeight is Kong's largest target weight; weights are bounded before
+// they are added, so that no sum overflows.
+const maxWeight = 65535
+
 // istioRetries is Istio's retry count when a route sets none.
 const istioRetries = 2
 
@@ -123,11 +127,11 @@ func (r *httpConv) service() *importer.Service {
 		target := host + ":" + strconv.Itoa(p)
 		w := 100
 		if d.Weight != nil {
-			w = max(*d.Weight, 0)
+			w = min(max(*d.Weight, 0), maxWeight)
 		} else if weighted {
 			w = 0
 		}
-		weights[target] += w
+		weights[target] = min(weights[target]+w, maxWeight)
 		if !slices.Contains(hosts, host) {
 			hosts = append(hosts, host)
 		}
@@ -145,7 +149,7 @@ func (r *httpConv) service() *importer.Service {
 	} else {
 		up := &importer.Upstream{Name: svc.Name + ".upstream", Fields: importer.Fields{}, Tags: svc.Tags}
 		for _, t := range slices.Sorted(maps.Keys(weights)) {
-			up.Targets = append(up.Targets, importer.Target{Target: t, Weight: importer.Int(min(weights[t], 65535))})
+			up.Targets = append(up.Targets, importer.Target{Target: t, Weight: importer.Int(weights[t])})
 		}
 		svc.Host, svc.Port = up.Name, port
 		if rule != nil {
