@@ -167,28 +167,7 @@ spec:
 	}
 	gw := gwtest.Start(t, "", gwtest.Options{ConfigPath: out, ProxyListen: "127.0.0.1:0 ssl"})
 	get := func(path string, cert *tls.Certificate) (int, bool, string) {
-		var asked bool
-		tr := &http.Transport{TLSClientConfig: &tls.Config{ServerName: "partners.example.com", InsecureSkipVerify: true,
-			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-				asked = true
-				if cert == nil {
-					return &tls.Certificate{}, nil
-				}
-				return cert, nil
-			}}}
-		defer tr.CloseIdleConnections()
-		req, err := http.NewRequest(http.MethodGet, "https"+strings.TrimPrefix(gw.URL, "http")+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Host = "partners.example.com"
-		resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
-		if err != nil {
-			t.Fatalf("GET %s: %v", path, err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, asked, string(body)
+		return tlsGet(t, gw, "partners.example.com", path, cert)
 	}
 	if status, asked, body := get("/", nil); status != 401 || !asked {
 		t.Errorf("no certificate: %d (asked: %v) %s, want 401 after a certificate request", status, asked, body)
@@ -199,4 +178,33 @@ spec:
 	if status, _, body := get("/orders", partner.tlsCert()); status != 200 || gwtest.DecodeSeen(t, body).Path != "/orders" {
 		t.Errorf("the partner's certificate: %d %s, want 200 from the upstream", status, body)
 	}
+}
+
+// tlsGet sends GET path to the gateway's TLS listener with host as the
+// server name and Host, presenting cert when asked (nil: none); it
+// returns the status, whether a certificate was asked for, and the body.
+func tlsGet(t *testing.T, gw *gwtest.Gateway, host, path string, cert *tls.Certificate) (int, bool, string) {
+	t.Helper()
+	var asked bool
+	tr := &http.Transport{TLSClientConfig: &tls.Config{ServerName: host, InsecureSkipVerify: true,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			asked = true
+			if cert == nil {
+				return &tls.Certificate{}, nil
+			}
+			return cert, nil
+		}}}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequest(http.MethodGet, "https"+strings.TrimPrefix(gw.URL, "http")+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, asked, string(body)
 }
