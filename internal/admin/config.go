@@ -14,7 +14,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/configstore"
 	"github.com/turnpikegw/turnpike/internal/reload"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
 // maxPluginBody bounds the bodies of POST /schemas/plugins/validate and
@@ -74,10 +76,14 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	snap, err := a.src.Loader.TryApply(data, "admin")
+	snap, err := a.commit(data, r)
 	if errors.Is(err, reload.ErrBusy) {
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusTooManyRequests, message("Currently loading previous configuration"))
+		return
+	}
+	if errors.Is(err, configstore.ErrConflict) {
+		writeJSON(w, http.StatusConflict, message(err.Error()))
 		return
 	}
 	if err != nil {
@@ -102,6 +108,14 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusCreated, out)
+}
+
+// commit changes the config through Source.Commit, or on this node only.
+func (a *api) commit(data []byte, r *http.Request) (*snapshot.Snapshot, error) {
+	if a.src.Commit != nil {
+		return a.src.Commit(data, "admin")
+	}
+	return a.src.Loader.TryApply(data, "admin")
 }
 
 // readConfig takes the declarative document from the body as Kong does:

@@ -399,7 +399,9 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		return nil, errors.New("no certificate configured")
 	}
 	for _, l := range proxyListens {
-		if l.TLS && snap.Certs == nil {
+		// In controller mode the certificates come with the cluster's
+		// config (Ingress TLS Secrets), after the listeners open.
+		if l.TLS && snap.Certs == nil && !o.kube.enabled {
 			g.close()
 			return nil, fmt.Errorf("--proxy-listen %s ssl: the config has no certificates", l.Addr)
 		}

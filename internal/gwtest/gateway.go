@@ -83,6 +83,9 @@ type Options struct {
 	// ConfigPath, when set, is an existing config file (or symlink) to
 	// run on instead of writing cfg to a temp file.
 	ConfigPath string
+	// NoConfig leaves -c out, for controller mode (--kubernetes in Args),
+	// where the config comes from the cluster.
+	NoConfig bool
 }
 
 // Start writes cfg to a temp file and runs `turnpike run` on it with the
@@ -101,7 +104,11 @@ func Start(t testing.TB, cfg string, opts Options) *Gateway {
 	if listen == "" {
 		listen = "127.0.0.1:0"
 	}
-	args := append([]string{"run", "-c", path, "--proxy-listen", listen, "--admin-listen", "127.0.0.1:0"}, opts.Args...)
+	args := []string{"run", "-c", path}
+	if opts.NoConfig {
+		args = args[:1]
+	}
+	args = append(append(args, "--proxy-listen", listen, "--admin-listen", "127.0.0.1:0"), opts.Args...)
 	g := &Gateway{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{}), path: path}
 	g.cmd = exec.Command(Binary(t), args...)
 	g.cmd.Env = append(os.Environ(), opts.Env...)

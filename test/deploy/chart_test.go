@@ -11,14 +11,13 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
 
-// everything turns on every optional part of the chart, with a
-// kong.yml that has a certificate (for the TLS listener) and counts in
+// everything turns on every optional part of the chart but controller
+// mode (which leaves kong.yml out: controller_test.go), with a kong.yml that has a certificate (for the TLS listener) and counts in
 // the chart's Redis.
 func everything(t *testing.T) string {
 	t.Helper()
@@ -40,8 +39,6 @@ admin:
   tokenSecret:
     name: turnpike-admin
 autoscaling:
-  enabled: true
-controller:
   enabled: true
 serviceMonitor:
   enabled: true
@@ -114,8 +111,6 @@ func TestChartDefaults(t *testing.T) {
 func TestChartEverythingOn(t *testing.T) {
 	objs := objects(t, everything(t))
 	want := []string{
-		"*v1.ClusterRole/edge-turnpike",
-		"*v1.ClusterRoleBinding/edge-turnpike",
 		"*v1.ConfigMap/edge-turnpike",
 		"*v1.Deployment/edge-turnpike",
 		"*v1.Deployment/edge-turnpike-redis",
@@ -154,11 +149,10 @@ func TestChartEverythingOn(t *testing.T) {
 	if !token {
 		t.Error("the admin API is published without TURNPIKE_ADMIN_TOKEN from the Secret")
 	}
-	if p := gw.Spec.Template.Spec.AutomountServiceAccountToken; p == nil || !*p {
-		t.Error("controller mode without the service account token")
+	if p := gw.Spec.Template.Spec.AutomountServiceAccountToken; p == nil || *p {
+		t.Error("the service account token is mounted though controller mode is off")
 	}
 	checkRedis(t, objs)
-	checkRBAC(t, objs, gw.Spec.Template.Spec.ServiceAccountName)
 }
 
 // checkRedis: kong.yml names the chart's Redis Service.
@@ -177,49 +171,6 @@ func checkRedis(t *testing.T, objs []k8sruntime.Object) {
 			}
 		}
 	}
-}
-
-// checkRBAC: the bound ClusterRole grants what controller mode needs.
-func checkRBAC(t *testing.T, objs []k8sruntime.Object, sa string) {
-	t.Helper()
-	role := ofKind[*rbacv1.ClusterRole](objs)[0]
-	binding := ofKind[*rbacv1.ClusterRoleBinding](objs)[0]
-	if binding.RoleRef.Name != role.Name || len(binding.Subjects) != 1 ||
-		binding.Subjects[0].Name != sa || binding.Subjects[0].Namespace != releaseNS {
-		t.Errorf("ClusterRoleBinding %+v does not bind %s to service account %s/%s", binding, role.Name, releaseNS, sa)
-	}
-	need := map[string][]string{
-		"networking.k8s.io/ingresses":                 {"get", "list", "watch"},
-		"networking.k8s.io/ingressclasses":            {"get", "list", "watch"},
-		"networking.k8s.io/ingresses/status":          {"update"},
-		"/services":                                   {"get", "list", "watch"},
-		"/secrets":                                    {"get", "list", "watch"},
-		"discovery.k8s.io/endpointslices":             {"get", "list", "watch"},
-		"configuration.konghq.com/kongplugins":        {"get", "list", "watch"},
-		"configuration.konghq.com/kongclusterplugins": {"get", "list", "watch"},
-		"configuration.konghq.com/kongconsumers":      {"get", "list", "watch"},
-		"networking.istio.io/gateways":                {"get", "list", "watch"},
-		"networking.istio.io/virtualservices":         {"get", "list", "watch"},
-		"networking.istio.io/destinationrules":        {"get", "list", "watch"},
-		"/events":                                     {"create"},
-	}
-	for gr, verbs := range need {
-		group, resource, _ := strings.Cut(gr, "/")
-		for _, verb := range verbs {
-			if !allows(role.Rules, group, resource, verb) {
-				t.Errorf("ClusterRole %s: no %s on %s", role.Name, verb, gr)
-			}
-		}
-	}
-}
-
-func allows(rules []rbacv1.PolicyRule, group, resource, verb string) bool {
-	for _, r := range rules {
-		if slices.Contains(r.APIGroups, group) && slices.Contains(r.Resources, resource) && slices.Contains(r.Verbs, verb) {
-			return true
-		}
-	}
-	return false
 }
 
 func TestChartExternalRedisAndNoPreStop(t *testing.T) {

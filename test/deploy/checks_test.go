@@ -100,7 +100,8 @@ func checkObjects(t *testing.T, objs []k8sruntime.Object) *appsv1.Deployment {
 
 // checkGatewayPod: ports and probes agree with the listeners the flags
 // open, the drain fits in the grace period, the security context, and
-// the configuration is a read-only ConfigMap volume that validates.
+// the configuration is a read-only ConfigMap volume that validates (in
+// controller mode: the cluster, reached with the service account).
 func checkGatewayPod(t *testing.T, spec corev1.PodSpec, objs []k8sruntime.Object) {
 	t.Helper()
 	c := *gatewayContainer(spec)
@@ -122,7 +123,11 @@ func checkGatewayPod(t *testing.T, spec corev1.PodSpec, objs []k8sruntime.Object
 	if v := vals["access-log"]; v != "stdout" && v != "stderr" && v != "off" {
 		t.Errorf("--access-log=%s: a file cannot be written on a read-only root file system", v)
 	}
-	checkConfigVolume(t, spec, c, vals["config"], objs)
+	if vals["kubernetes"] == "true" {
+		checkControllerPod(t, spec, c, changed, objs)
+	} else {
+		checkConfigVolume(t, spec, c, vals["config"], objs)
+	}
 }
 
 func checkContainerPorts(t *testing.T, c corev1.Container, roles map[string][]listener, defaultTLS bool) {

@@ -17,7 +17,8 @@ import (
 )
 
 // startPod runs the binary as the chart's gateway pod would: its
-// arguments and kong.yml, with the listeners moved to free loopback
+// arguments and kong.yml (in controller mode, a kubeconfig naming an API
+// server that does not answer), with the listeners moved to free loopback
 // ports, and env standing in for the pod's Secret-fed variables.
 func startPod(t *testing.T, values string, env ...string) (*gwtest.Gateway, *appsv1.Deployment) {
 	t.Helper()
@@ -29,11 +30,18 @@ func startPod(t *testing.T, values string, env ...string) (*gwtest.Gateway, *app
 		}
 	}
 	c := gatewayContainer(gw.Spec.Template.Spec)
-	cfg := filepath.Join(t.TempDir(), "kong.yml")
-	if err := os.WriteFile(cfg, []byte(ofKind[*corev1.ConfigMap](objs)[0].Data["kong.yml"]), 0o600); err != nil {
-		t.Fatal(err)
+	opts := gwtest.Options{Env: env}
+	if cms := ofKind[*corev1.ConfigMap](objs); len(cms) > 0 {
+		opts.ConfigPath = filepath.Join(t.TempDir(), "kong.yml")
+		if err := os.WriteFile(opts.ConfigPath, []byte(cms[0].Data["kong.yml"]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		// Controller mode: the cluster is the API server the test's
+		// kubeconfig names.
+		opts.NoConfig = true
+		opts.Args = append(opts.Args, "--kubeconfig="+kubeconfig(t))
 	}
-	opts := gwtest.Options{ConfigPath: cfg, Env: env}
 	for _, a := range c.Args[1:] {
 		name, val, _ := strings.Cut(a, "=")
 		switch name {

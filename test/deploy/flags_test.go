@@ -17,6 +17,7 @@ import (
 type flagSpec struct {
 	def    string
 	isBool bool
+	usage  string
 }
 
 var (
@@ -51,7 +52,7 @@ func runFlags(t *testing.T) map[string]flagSpec {
 			if m == nil {
 				continue
 			}
-			spec := flagSpec{isBool: m[2] == ""}
+			spec := flagSpec{isBool: m[2] == "", usage: m[3]}
 			if d := helpDefault.FindStringSubmatch(m[3]); d != nil {
 				spec.def = d[1]
 			}

@@ -59,3 +59,69 @@ DNS rebinding check must accept. */}}
 {{- $ns := .Release.Namespace -}}
 {{- printf "%s,%s.%s,%s.%s.svc,%s.%s.svc.cluster.local" $svc $svc $ns $svc $ns $svc $ns -}}
 {{- end -}}
+
+{{/* What controller mode reads and writes in a namespace it watches
+(internal/kube/sources.go's informers and report.go's writes): informers
+only list and watch; the status is written with an update. */}}
+{{- define "turnpike.controllerRules" -}}
+- apiGroups: ["networking.k8s.io"]
+  resources: ["ingresses"]
+  verbs: ["list", "watch"]
+- apiGroups: ["networking.k8s.io"]
+  resources: ["ingresses/status"]
+  verbs: ["update"]
+- apiGroups: [""]
+  resources: ["services", "secrets"]
+  verbs: ["list", "watch"]
+- apiGroups: ["discovery.k8s.io"]
+  resources: ["endpointslices"]
+  verbs: ["list", "watch"]
+- apiGroups: ["configuration.konghq.com"]
+  resources: ["kongplugins", "kongconsumers"]
+  verbs: ["list", "watch"]
+{{- if .Values.controller.istio }}
+- apiGroups: ["networking.istio.io"]
+  resources: ["gateways", "virtualservices", "destinationrules"]
+  verbs: ["list", "watch"]
+{{- end }}
+{{ include "turnpike.eventRules" . }}
+{{- end -}}
+
+{{/* Invalid objects and import warnings are reported as Events on them. */}}
+{{- define "turnpike.eventRules" -}}
+- apiGroups: ["", "events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end -}}
+
+{{/* A Role and its RoleBinding to the chart's service account: (root,
+namespace, name suffix, rules). */}}
+{{- define "turnpike.role" -}}
+{{- $root := index . 0 -}}
+{{- $name := printf "%s%s" (include "turnpike.fullname" $root) (index . 2) -}}
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ $name }}
+  namespace: {{ index . 1 }}
+  labels:
+    {{- include "turnpike.labels" $root | nindent 4 }}
+rules:
+  {{- index . 3 | nindent 2 }}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{ $name }}
+  namespace: {{ index . 1 }}
+  labels:
+    {{- include "turnpike.labels" $root | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {{ $name }}
+subjects:
+  - kind: ServiceAccount
+    name: {{ include "turnpike.serviceAccountName" $root }}
+    namespace: {{ $root.Release.Namespace }}
+{{- end -}}
