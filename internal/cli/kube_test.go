@@ -94,7 +94,7 @@ func kubeGateway(t *testing.T, kc kubernetes.Interface, dc dynamic.Interface, lo
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	o.addFlags(fs, "127.0.0.1:0")
 	o.kube.addFlags(fs)
-	if err := fs.Parse([]string{"--admin-listen", "127.0.0.1:0", "--access-log", "off", "--kubernetes", "--kubernetes-debounce", "20ms"}); err != nil {
+	if err := fs.Parse([]string{"--admin-listen", "127.0.0.1:0", "--access-log", "off", "--kubernetes", "--kubernetes-debounce", "20ms", "--publish-status-address", "192.0.2.7"}); err != nil {
 		t.Fatal(err)
 	}
 	o.kube.clients = func() (kubernetes.Interface, dynamic.Interface, error) { return kc, dc, nil }
@@ -250,6 +250,31 @@ func TestKubernetesControllerMode(t *testing.T) {
 	}
 	if code, _ := get(t, client, g, "web.test", "/v2"); code != http.StatusOK {
 		t.Fatalf("the Ingress before the invalid one: %d", code)
+	}
+	// The invalid one has a Warning Event saying why; the served ones the
+	// gateway's address in their status, the invalid one none.
+	until(t, "a Warning Event on the invalid Ingress", func() bool {
+		evs, err := kc.CoreV1().Events("default").List(ctx(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs.Items {
+			if e.InvolvedObject.Name == "bad" && e.Type == corev1.EventTypeWarning && strings.Contains(e.Message, "hide_credentials") {
+				return true
+			}
+		}
+		return false
+	})
+	until(t, "the served Ingress's status", func() bool {
+		in, err := ings.Get(ctx(), "good", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lb := in.Status.LoadBalancer.Ingress
+		return len(lb) == 1 && lb[0].IP == "192.0.2.7"
+	})
+	if in, err := ings.Get(ctx(), "bad", metav1.GetOptions{}); err != nil || len(in.Status.LoadBalancer.Ingress) != 0 {
+		t.Fatalf("the invalid Ingress's status: %v %+v", err, in.Status)
 	}
 
 	// Deleted: its routes go.

@@ -313,7 +313,8 @@ func (c *Controller) isolate(objs *objects, units []*unit, eps *endpoints) (keep
 			bad = c.apply.Validate(one.data)
 			var errs config.Errors
 			if bad != nil && !errors.As(bad, &errs) {
-				return nil, nil, fmt.Errorf("%s: %w", u.id(), bad)
+				// Not "Kind ns/name: ...": the reporter would blame the unit.
+				return nil, nil, fmt.Errorf("checking %s: %w", u.id(), bad)
 			}
 		}
 		if bad == nil {
