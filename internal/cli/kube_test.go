@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -298,3 +300,38 @@ func TestKubernetesControllerMode(t *testing.T) {
 }
 
 func ctx() context.Context { return context.Background() }
+
+func TestKubernetesFlags(t *testing.T) {
+	cfg := t.TempDir() + "/kong.yml"
+	if err := os.WriteFile(cfg, []byte(emptyConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A kubeconfig naming a server nothing listens on: building the
+	// clients does not reach it.
+	kubeconfig := t.TempDir() + "/kubeconfig"
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"run", "--proxy-listen", "127.0.0.1:0", "--admin-listen", "off", "--access-log", "off"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-c", cfg, "--istio", "--watch-namespace", "a"}, "--watch-namespace, --istio: only with --kubernetes"},
+		{[]string{"-c", cfg, "--kubernetes"}, "-c and --kubernetes"},
+		{[]string{"--kubernetes", "--kubeconfig", t.TempDir() + "/none"}, "--kubeconfig"},
+		{[]string{"--kubernetes", "--kubeconfig", kubeconfig, "--publish-service", "gateway"}, `--publish-service "gateway": want NAMESPACE/NAME`},
+		{nil, "a config file is required"},
+	} {
+		var out, errb bytes.Buffer
+		if code := Execute(append(slices.Clone(base), c.args...), &out, &errb); code == 0 || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("%q: exit %d, %q; want %q", c.args, code, errb.String(), c.want)
+		}
+	}
+}
