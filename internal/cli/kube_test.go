@@ -143,34 +143,7 @@ func TestKubernetesControllerMode(t *testing.T) {
 	podB, portB := pod(t, "pod-b")
 	defer podB.Close()
 
-	kc := fake.NewClientset(
-		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web"},
-			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}},
-		endpointSlice("web-a", portA))
-	kc.Resources = []*metav1.APIResourceList{{GroupVersion: "configuration.konghq.com/v1",
-		APIResources: []metav1.APIResource{{Name: "kongplugins"}, {Name: "kongclusterplugins"}, {Name: "kongconsumers"}}}}
-	// The first list of Ingresses waits for the test, so that readiness is
-	// seen before the first config.
-	release := make(chan struct{})
-	open := sync.OnceFunc(func() { close(release) })
-	kc.PrependReactor("list", "ingresses", func(k8stesting.Action) (bool, runtime.Object, error) {
-		<-release
-		return false, nil, nil
-	})
-	// The first list of Secrets is refused, as a missing RBAC rule would:
-	// client-go says so through klog, into the gateway's log.
-	var refused sync.Once
-	kc.PrependReactor("list", "secrets", func(k8stesting.Action) (handled bool, _ runtime.Object, err error) {
-		refused.Do(func() {
-			handled, err = true, apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "", errors.New("RBAC says no"))
-		})
-		return handled, nil, err
-	})
-	dc := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		kongPluginsGVR: "KongPluginList",
-		{Group: "configuration.konghq.com", Version: "v1", Resource: "kongclusterplugins"}: "KongClusterPluginList",
-		{Group: "configuration.konghq.com", Version: "v1", Resource: "kongconsumers"}:      "KongConsumerList",
-	})
+	kc, dc, open := fakeCluster(portA)
 	log := &syncBuffer{}
 	g := kubeGateway(t, kc, dc, log)
 	stopped := false
@@ -233,7 +206,68 @@ func TestKubernetesControllerMode(t *testing.T) {
 		t.Fatalf("the old path: %d", code)
 	}
 
-	// An invalid Ingress next to a valid one: the valid one serves.
+	invalidBesideValid(t, kc, dc, client, g)
+
+	// Deleted: its routes go.
+	if err := ings.Delete(ctx(), "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	until(t, "the deleted Ingress stops serving", func() bool {
+		code, _ := get(t, client, g, "web.test", "/v2")
+		return code == http.StatusNotFound
+	})
+
+	stopped = true
+	if err := g.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-g.kubeDone:
+	default:
+		t.Fatal("the controller still runs after shutdown")
+	}
+}
+
+// fakeCluster is the API server: Kong's CRDs served, the Service web and
+// its first pod. Its first list of Ingresses waits for open.
+func fakeCluster(podPort int32) (*fake.Clientset, *dynamicfake.FakeDynamicClient, func()) {
+	kc := fake.NewClientset(
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web"},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}},
+		endpointSlice("web-a", podPort))
+	kc.Resources = []*metav1.APIResourceList{{GroupVersion: "configuration.konghq.com/v1",
+		APIResources: []metav1.APIResource{{Name: "kongplugins"}, {Name: "kongclusterplugins"}, {Name: "kongconsumers"}}}}
+	// So that readiness is seen before the first config.
+	release := make(chan struct{})
+	open := sync.OnceFunc(func() { close(release) })
+	kc.PrependReactor("list", "ingresses", func(k8stesting.Action) (bool, runtime.Object, error) {
+		<-release
+		return false, nil, nil
+	})
+	// The first list of Secrets is refused, as a missing RBAC rule would:
+	// client-go says so through klog, into the gateway's log.
+	var refused sync.Once
+	kc.PrependReactor("list", "secrets", func(k8stesting.Action) (handled bool, _ runtime.Object, err error) {
+		refused.Do(func() {
+			handled, err = true, apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "", errors.New("RBAC says no"))
+		})
+		return handled, nil, err
+	})
+	dc := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		kongPluginsGVR: "KongPluginList",
+		{Group: "configuration.konghq.com", Version: "v1", Resource: "kongclusterplugins"}: "KongClusterPluginList",
+		{Group: "configuration.konghq.com", Version: "v1", Resource: "kongconsumers"}:      "KongConsumerList",
+	})
+	return kc, dc, open
+}
+
+// invalidBesideValid adds an Ingress whose KongPlugin does not validate
+// beside a valid one: the valid ones serve; the invalid one has a Warning
+// Event saying why; the served ones the gateway's address in their
+// status, the invalid one none.
+func invalidBesideValid(t *testing.T, kc *fake.Clientset, dc *dynamicfake.FakeDynamicClient, client *http.Client, g *gateway) {
+	t.Helper()
+	ings := kc.NetworkingV1().Ingresses("default")
 	broken := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "configuration.konghq.com/v1", "kind": "KongPlugin",
 		"metadata": map[string]any{"namespace": "default", "name": "broken"},
 		"plugin":   "key-auth", "config": map[string]any{"hide_credentials": "maybe"}}}
@@ -253,8 +287,6 @@ func TestKubernetesControllerMode(t *testing.T) {
 	if code, _ := get(t, client, g, "web.test", "/v2"); code != http.StatusOK {
 		t.Fatalf("the Ingress before the invalid one: %d", code)
 	}
-	// The invalid one has a Warning Event saying why; the served ones the
-	// gateway's address in their status, the invalid one none.
 	until(t, "a Warning Event on the invalid Ingress", func() bool {
 		evs, err := kc.CoreV1().Events("default").List(ctx(), metav1.ListOptions{})
 		if err != nil {
@@ -279,24 +311,6 @@ func TestKubernetesControllerMode(t *testing.T) {
 		t.Fatalf("the invalid Ingress's status: %v %+v", err, in.Status)
 	}
 
-	// Deleted: its routes go.
-	if err := ings.Delete(ctx(), "web", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	until(t, "the deleted Ingress stops serving", func() bool {
-		code, _ := get(t, client, g, "web.test", "/v2")
-		return code == http.StatusNotFound
-	})
-
-	stopped = true
-	if err := g.shutdown(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-g.kubeDone:
-	default:
-		t.Fatal("the controller still runs after shutdown")
-	}
 }
 
 func ctx() context.Context { return context.Background() }
