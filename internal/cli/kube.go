@@ -84,8 +84,11 @@ func (g *gateway) startKube(k *kubeOptions) error {
 	g.kubeDone = make(chan struct{})
 	go func() {
 		defer close(g.kubeDone)
+		// Run ends with an error only when stopped before every watched
+		// kind could be listed (RBAC refusing one, say): worth a line, not
+		// an error of the shutdown.
 		if err := ctl.Run(ctx); err != nil {
-			g.logger.Error("kubernetes: controller stopped", "error", err)
+			g.logger.Warn("kubernetes: stopped before the cluster's objects were all listed", "error", err)
 		}
 	}()
 	return nil
