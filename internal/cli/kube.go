@@ -117,6 +117,10 @@ func (k *kubeOptions) restClients() (kubernetes.Interface, dynamic.Interface, er
 		return nil, nil, fmt.Errorf("--kubeconfig: %v", err)
 	}
 	cfg.UserAgent = "turnpike/" + Version
+	// client-go's default (5 requests a second, bursts of 10) is shared by
+	// the informers' lists, Events and status writes: a thousand Ingresses'
+	// status would take minutes.
+	cfg.QPS, cfg.Burst = 50, 100
 	kc, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--kubernetes: %v", err)

@@ -386,7 +386,11 @@ func (o *objects) document(kind string, obj runtime.Object) importer.Document {
 		fields["apiVersion"] = apiVersions[kind]
 		fields["kind"] = kind
 	}
+	// The uid is kept for the k8s-uid tag the importers write.
 	meta := map[string]any{"name": m.GetName()}
+	if uid := m.GetUID(); uid != "" {
+		meta["uid"] = string(uid)
+	}
 	if ns := m.GetNamespace(); ns != "" {
 		meta["namespace"] = ns
 	}

@@ -312,3 +312,44 @@ func TestHugeNumbers(t *testing.T) {
 		t.Errorf("an out-of-range value was written:\n%s", out)
 	}
 }
+
+// TestConfigFromOtherNamespace: a KongPlugin takes its configFrom Secret
+// from its own namespace only (Kong's CRD has no namespace there); a
+// KongClusterPlugin may name one.
+func TestConfigFromOtherNamespace(t *testing.T) {
+	in := `apiVersion: v1
+kind: Secret
+metadata: {name: creds, namespace: payments}
+stringData: {conf: "{header_name: X-Stolen}"}
+---
+apiVersion: configuration.konghq.com/v1
+kind: KongPlugin
+metadata: {name: steal, namespace: shop}
+plugin: correlation-id
+configFrom: {secretKeyRef: {name: creds, key: conf, namespace: payments}}
+---
+apiVersion: configuration.konghq.com/v1
+kind: KongClusterPlugin
+metadata: {name: shared, labels: {global: "true"}}
+plugin: correlation-id
+configFrom: {secretKeyRef: {name: creds, key: conf, namespace: payments}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: shop, annotations: {konghq.com/plugins: steal}}
+spec:
+  rules:
+  - http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+`
+	out, warns := importertest.Run(t, doc(in), with(Options{}))
+	importertest.Validate(t, out)
+	if !strings.Contains(warns, "KongPlugin shop/steal: configFrom.secretKeyRef.namespace: a KongPlugin reads Secrets of its own namespace (shop) only: plugin not attached") {
+		t.Errorf("warnings:\n%s", warns)
+	}
+	// The cluster plugin's global instance reads it; the route gets none.
+	if n := strings.Count(string(out), "X-Stolen"); n != 1 {
+		t.Errorf("X-Stolen %d times, want once (the KongClusterPlugin's):\n%s", n, out)
+	}
+}

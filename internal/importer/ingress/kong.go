@@ -156,7 +156,14 @@ func (c *converter) plugin(kp *kongPlugin, ns string) *importer.Plugin {
 // configFrom reads the plugin's config from a Secret's key (YAML or JSON).
 func (c *converter) configFrom(obj string, kp *kongPlugin, ns string) (map[string]any, bool) {
 	ref := kp.ConfigFrom.SecretKeyRef
-	if ref.Namespace != "" {
+	if ref.Namespace != "" && ref.Namespace != ns {
+		// Only a KongClusterPlugin may name another namespace (Kong's CRDs):
+		// whoever may create a KongPlugin in one namespace must not read
+		// Secrets of another through the gateway.
+		if kp.Kind != "KongClusterPlugin" {
+			c.ws.Add(obj, "configFrom.secretKeyRef.namespace", "a KongPlugin reads Secrets of its own namespace (%s) only: plugin not attached", ns)
+			return nil, false
+		}
 		ns = ref.Namespace
 	}
 	sec := c.o.secrets[key(ns, ref.Name)]
