@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/turnpikegw/turnpike/internal/admin/dashboard"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/reload"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
@@ -96,6 +97,7 @@ func Handler(src Source) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	dash := a.newDashboard()
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Kong resolves `/services/` as `/services`; so do we.
@@ -119,10 +121,20 @@ func Handler(src Source) (http.Handler, error) {
 			writeJSON(w, http.StatusForbidden, message("cross-site requests to the admin API are refused"))
 			return
 		}
-		if src.Token != "" && r.URL.Path != "/status/ready" && !a.authorized(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="turnpike admin"`)
-			writeJSON(w, http.StatusUnauthorized, message("Unauthorized"))
+		// The dashboard's files and login need no token; its session
+		// cookie stands for the token on the API (dash.Admit).
+		if dashboard.Owns(r.URL.Path) {
+			dash.ServeHTTP(w, r)
 			return
+		}
+		if src.Token != "" && r.URL.Path != "/status/ready" && !a.authorized(r) {
+			if status, msg := dash.Admit(r); status != 0 {
+				if status == http.StatusUnauthorized {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="turnpike admin"`)
+				}
+				writeJSON(w, status, message(msg))
+				return
+			}
 		}
 		mux.ServeHTTP(w, r)
 	}), nil
