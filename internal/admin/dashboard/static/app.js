@@ -88,6 +88,7 @@ async function login(ev) {
     session.role = r.role;
     showApp();
   } catch (e) {
+    $("token").value = "";
     showLogin(e.status === 401 ? "Wrong token." : e.message);
   }
 }

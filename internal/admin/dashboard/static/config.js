@@ -3,7 +3,7 @@
 // diff, apply it (POST /config).
 
 import { call, get, session } from "./api.js";
-import { el, errorBox } from "./ui.js";
+import { el, fill, errorBox } from "./ui.js";
 import { lineDiff, hunks } from "./diff.js";
 
 // Kept across page switches, so a half-edited document survives a look
@@ -22,9 +22,9 @@ export async function configPage(root) {
   file.addEventListener("change", async () => {
     const f = file.files[0];
     if (!f) return;
-    if (f.size > 16 << 20) { out.replaceChildren(errorBox(new Error("the file is larger than 16 MiB"))); return; }
+    if (f.size > 16 << 20) { fill(out, errorBox(new Error("the file is larger than 16 MiB"))); return; }
     area.value = draft = await f.text();
-    out.replaceChildren(el("p", {}, "Loaded " + f.name + "."));
+    fill(out, el("p", {}, "Loaded " + f.name + "."));
   });
   const body = () => area.value;
   const ctype = () => (area.value.trim().startsWith("{") ? "application/json" : "application/yaml");
@@ -32,34 +32,33 @@ export async function configPage(root) {
   const check = async () => {
     try {
       await call("POST", "/config?check=true", body(), ctype());
-      out.replaceChildren(el("p", { class: "ok", id: "cfg-valid" }, "The configuration is valid."));
+      fill(out, el("p", { class: "ok", id: "cfg-valid" }, "The configuration is valid."));
     } catch (e) {
-      out.replaceChildren(...renderErrors(e));
+      fill(out, ...renderErrors(e));
     }
   };
   const diff = () => {
     const d = lineDiff(running, area.value);
-    if (d === null) { out.replaceChildren(el("p", { class: "warn" }, "The documents differ too much to diff here.")); return; }
+    if (d === null) { fill(out, el("p", { class: "warn" }, "The documents differ too much to diff here.")); return; }
     const changed = d.filter((x) => x.op !== " ").length;
-    out.replaceChildren(
+    fill(out, 
       el("p", { id: "cfg-diff-summary" }, changed ? changed + " changed lines against the configuration in force." : "No change against the configuration in force."),
       changed ? el("pre", { class: "diff", id: "cfg-diff", tabindex: "0", "aria-label": "Line diff against the configuration in force" },
-        hunks(d).map((x) => el("span", { class: x.op === "+" ? "add" : x.op === "-" ? "del" : null }, x.op + " " + x.text))) : null);
+        hunks(d).map((x) => el("span", { class: x.op === "+" ? "add" : x.op === "-" ? "del" : null }, x.op === "@" ? "…" : x.op + " " + x.text))) : null);
   };
   const apply = async () => {
     try {
       await call("POST", "/config", body(), ctype());
-      out.replaceChildren(el("p", { class: "ok", id: "cfg-applied" }, "Applied: the gateway now serves this configuration."));
       draft = null;
       await configPage(root);
-      root.querySelector("#cfg-result").replaceChildren(el("p", { class: "ok", id: "cfg-applied" }, "Applied: the gateway now serves this configuration."));
+      fill(root.querySelector("#cfg-result"), el("p", { class: "ok", id: "cfg-applied" }, "Applied: the gateway now serves this configuration."));
     } catch (e) {
-      out.replaceChildren(...renderErrors(e));
+      fill(out, ...renderErrors(e));
     }
   };
-  const revert = () => { area.value = draft = running; out.replaceChildren(); };
+  const revert = () => { area.value = draft = running; fill(out); };
 
-  root.replaceChildren(
+  fill(root,
     el("h1", {}, "Configuration"),
     el("p", { class: "note" }, "Edit, paste or upload a declarative configuration (Kong's format, YAML or JSON). Check validates it without applying; Apply replaces the configuration in force on this node."),
     el("label", { for: "cfg-text" }, "Configuration"),

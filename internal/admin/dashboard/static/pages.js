@@ -2,7 +2,7 @@
 // refresh function the router calls every few seconds while it is shown.
 
 import { get, list, HTTPError } from "./api.js";
-import { el, table, cards, list as joined, ms, pct, duration, mask, errorBox } from "./ui.js";
+import { el, fill, table, cards, list as joined, ms, pct, duration, mask, errorBox } from "./ui.js";
 import { parse, routeStats, totals } from "./metrics.js";
 
 const byID = (items) => new Map(items.map((e) => [e.id, e]));
@@ -44,7 +44,7 @@ export async function overview(root) {
     last.requests = { at: now, value: total };
     const t = stats ? totals(stats) : null;
     noteReload(status.last_reload);
-    root.replaceChildren(
+    fill(root,
       el("h1", {}, "Overview"),
       cards([
         ["Node", status.node_id, "ov-node"],
@@ -80,7 +80,7 @@ export async function services(root) {
   const [svcs, routes] = await Promise.all([list("/services"), list("/routes")]);
   const count = new Map();
   for (const r of routes) if (r.service) count.set(r.service.id, (count.get(r.service.id) || 0) + 1);
-  root.replaceChildren(
+  fill(root,
     el("h1", {}, "Services"),
     table(svcs.length + " services", ["Name", "Protocol", "Host", "#Port", "Path", "#Routes", "Tags"],
       svcs.map((s) => [nameOf(s), s.protocol, s.host, s.port, s.path || "—", count.get(s.id) || 0, joined(s.tags)]),
@@ -116,7 +116,7 @@ export async function routes(root) {
       report.replaceChildren(errorBox(e));
     }
   });
-  root.replaceChildren(
+  fill(root,
     el("h1", {}, "Routes"),
     table(rts.length + " routes", ["Name", "Service", "Methods", "Hosts", "Paths", "Protocols"],
       rts.map((r) => [nameOf(r), r.service ? nameOf(svc.get(r.service.id)) : "—", joined(r.methods), joined(r.hosts), joined(r.paths), joined(r.protocols)]),
@@ -142,7 +142,7 @@ function renderExplain(root, rep) {
       rep.plugins.map((p) => [p.name, p.scope || "global", joined(p.phases)]), "explain-plugins"));
   }
   for (const n of rep.notes || []) parts.push(el("p", { class: "note" }, n));
-  root.replaceChildren(...parts);
+  fill(root, ...parts);
 }
 
 export async function plugins(root) {
@@ -161,7 +161,7 @@ export async function plugins(root) {
     scopes.get(scope).push(p);
   }
   const keys = [...scopes.keys()].sort((a, b) => (a === "global" ? -1 : b === "global" ? 1 : a.localeCompare(b)));
-  root.replaceChildren(
+  fill(root,
     el("h1", {}, "Plugins"),
     el("p", { class: "note" }, plgs.length + " plugin instances. Their configurations are not shown here: they can hold secrets."),
     keys.map((k) => [el("h2", {}, k[0].toUpperCase() + k.slice(1)),
@@ -196,7 +196,7 @@ export async function consumers(root) {
   const con = byID(cons);
   const counts = new Map();
   creds.forEach((items) => items.forEach((c) => counts.set(c.consumer.id, (counts.get(c.consumer.id) || 0) + 1)));
-  root.replaceChildren(
+  fill(root,
     el("h1", {}, "Consumers"),
     table(cons.length + " consumers", ["Username", "Custom id", "#Credentials", "Tags"],
       cons.map((c) => [c.username || "—", c.custom_id || "—", counts.get(c.id) || 0, joined(c.tags)]), "consumers-table"),
@@ -211,7 +211,7 @@ export async function consumers(root) {
 export async function upstreams(root) {
   const ups = await list("/upstreams");
   const health = await Promise.all(ups.map((u) => get("/upstreams/" + encodeURIComponent(u.id) + "/health").catch((e) => ({ error: e }))));
-  root.replaceChildren(
+  fill(root,
     el("h1", {}, "Upstreams"),
     ups.length ? null : el("p", { class: "note" }, "No upstreams: services send to their own host."),
     ups.map((u, i) => [
@@ -230,7 +230,7 @@ export async function traffic(root) {
   const refresh = async () => {
     const stats = await metricsStats();
     if (!stats) {
-      root.replaceChildren(el("h1", {}, "Traffic"), el("p", {}, "This admin API serves no /metrics."));
+      fill(root, el("h1", {}, "Traffic"), el("p", {}, "This admin API serves no /metrics."));
       return;
     }
     const now = Date.now();
@@ -239,7 +239,7 @@ export async function traffic(root) {
       last.routes.set(s.route, { at: now, value: s.requests });
       return [s.route || "(no route matched)", s.requests, Number.isFinite(r) ? r.toFixed(1) : "…", s.errors, pct(s.errorRate), ms(s.p50), ms(s.p99)];
     });
-    root.replaceChildren(
+    fill(root,
       el("h1", {}, "Traffic"),
       el("p", { class: "note" }, "Per route, from /metrics: counts and latency percentiles since the node started; requests/s over the last refresh."),
       table("Requests by route", ["Route", "#Requests", "#Requests/s", "#5xx", "#Error rate", "#p50", "#p99"], rows, "traffic-table"),
@@ -249,22 +249,12 @@ export async function traffic(root) {
   return refresh;
 }
 
+// nodes lists this node only: clustering (a nodes list kept in Redis,
+// GET /clustering/status) is not part of this gateway yet, and the page
+// says so rather than probing for it.
 export async function nodes(root) {
-  let cluster = null;
-  try {
-    cluster = await get("/clustering/status");
-  } catch (e) {
-    if (!(e instanceof HTTPError && e.status === 404)) throw e;
-  }
-  if (cluster) {
-    const items = cluster.nodes || cluster.data || [];
-    root.replaceChildren(el("h1", {}, "Nodes"),
-      table(items.length + " nodes", ["Node", "Config version", "Health", "Last seen"],
-        items.map((n) => [n.id || n.node_id, n.config_version ?? "—", n.health ?? n.status ?? "—", n.last_seen ?? "—"]), "nodes-table"));
-    return;
-  }
   const [status, info] = await Promise.all([get("/status"), get("/")]);
-  root.replaceChildren(
+  fill(root,
     el("h1", {}, "Nodes"),
     el("p", { class: "panel", id: "nodes-placeholder" },
       "Clustering is not available on this gateway yet: each node reads its own configuration, so this page lists only the node you are connected to."),

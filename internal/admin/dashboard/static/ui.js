@@ -9,7 +9,7 @@ export function el(tag, attrs, ...children) {
     else if (k === "class") node.className = v;
     else node.setAttribute(k, v === true ? "" : String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -29,6 +29,12 @@ export function table(caption, headers, rows, id) {
       el("caption", {}, caption),
       el("thead", {}, el("tr", {}, names.map((h, i) => el("th", { scope: "col", class: num[i] ? "num" : null }, h)))),
       el("tbody", {}, body)));
+}
+
+// fill replaces root's children with the nodes of a nested list, leaving
+// out the empty ones (null, false) that conditional parts give.
+export function fill(root, ...children) {
+  root.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
 }
 
 export function cards(items) {
