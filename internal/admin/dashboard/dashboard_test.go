@@ -238,3 +238,28 @@ func TestSessionsBounded(t *testing.T) {
 		t.Errorf("the session survived logout")
 	}
 }
+
+// Admit runs on every admin API request that carries the session cookie
+// instead of the token.
+func BenchmarkAdmit(b *testing.B) {
+	d := newTest("tok", RoleAdmin)
+	rec := serve(d, loginReq("tok"))
+	body := rec.Body.String()
+	i := strings.Index(body, `"csrf":"`)
+	csrf := body[i+8 : i+8+64]
+	cookie := rec.Result().Cookies()[0]
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		r := httptest.NewRequest(m, "/services", nil)
+		r.AddCookie(cookie)
+		r.Header.Set("Origin", origin)
+		r.Header.Set(CSRFHeader, csrf)
+		b.Run(m, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if code, _ := d.Admit(r); code != 0 {
+					b.Fatal(code)
+				}
+			}
+		})
+	}
+}

@@ -80,7 +80,7 @@ function renderErrors(e) {
   const b = e.body;
   if (!b || !Array.isArray(b.flattened_errors)) return [errorBox(e)];
   return [
-    el("p", { class: "error", role: "alert", id: "cfg-invalid" }, "The configuration is invalid (" + b.flattened_errors.length + " errors):"),
+    el("p", { class: "error", role: "alert", id: "cfg-invalid" }, "The configuration is invalid (" + b.flattened_errors.length + (b.flattened_errors.length === 1 ? " error" : " errors") + "):"),
     el("ul", { class: "errors", id: "cfg-errors" }, b.flattened_errors.map((f) =>
       el("li", {}, el("code", {}, f.path || "(document)"), f.line ? " (line " + f.line + ")" : "", ": " + f.message))),
   ];
