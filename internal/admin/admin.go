@@ -97,7 +97,7 @@ func Handler(src Source) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	dash := a.newDashboard()
+	dash := a.newDashboard(mux)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Kong resolves `/services/` as `/services`; so do we.
@@ -121,20 +121,16 @@ func Handler(src Source) (http.Handler, error) {
 			writeJSON(w, http.StatusForbidden, message("cross-site requests to the admin API are refused"))
 			return
 		}
-		// The dashboard's files and login need no token; its session
-		// cookie stands for the token on the API (dash.Admit).
+		// The dashboard checks its own session: its files and login need
+		// none, and its pages reach mux through it (dashboard.Dashboard).
 		if dashboard.Owns(r.URL.Path) {
 			dash.ServeHTTP(w, r)
 			return
 		}
 		if src.Token != "" && r.URL.Path != "/status/ready" && !a.authorized(r) {
-			if status, msg := dash.Admit(r); status != 0 {
-				if status == http.StatusUnauthorized {
-					w.Header().Set("WWW-Authenticate", `Bearer realm="turnpike admin"`)
-				}
-				writeJSON(w, status, message(msg))
-				return
-			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="turnpike admin"`)
+			writeJSON(w, http.StatusUnauthorized, message("Unauthorized"))
+			return
 		}
 		mux.ServeHTTP(w, r)
 	}), nil

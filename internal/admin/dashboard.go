@@ -10,13 +10,14 @@ import (
 	"github.com/turnpikegw/turnpike/internal/reload"
 )
 
-// newDashboard is the dashboard on this admin API: its login takes the
-// admin token, and with no token there is no login, as on the API.
-func (a *api) newDashboard() *dashboard.Dashboard {
+// newDashboard is the dashboard on this admin API, whose pages call api
+// (the routes, past the token check): its login takes the admin token, and
+// with no token there is no login, as on the API.
+func (a *api) newDashboard(api http.Handler) *dashboard.Dashboard {
 	if a.src.Token == "" {
-		return dashboard.New(dashboard.Options{})
+		return dashboard.New(dashboard.Options{API: api})
 	}
-	return dashboard.New(dashboard.Options{Login: a.tokenRole})
+	return dashboard.New(dashboard.Options{API: api, Login: a.tokenRole})
 }
 
 // tokenRole is the role a token typed in the dashboard's login form grants.

@@ -32,8 +32,9 @@ func dashLogin(t *testing.T, f *fixture, token string) (*http.Cookie, string) {
 }
 
 // The dashboard's session cookie stands for the admin token on the admin
-// API: reads pass, a write passes only with the session's CSRF token and
-// this origin, and nothing passes without the cookie.
+// API under /dashboard/admin only: reads pass, a write passes only with the
+// session's CSRF token and this origin, and nothing passes without the
+// cookie.
 func TestDashboardSessionOnAdminAPI(t *testing.T) {
 	f := newFixture(t, smallConfig, func(s *Source) { s.Token = "tok-123" })
 	page := httptest.NewRecorder()
@@ -55,8 +56,11 @@ func TestDashboardSessionOnAdminAPI(t *testing.T) {
 		f.h.ServeHTTP(rec, req)
 		return rec.Code
 	}
-	if code := withCookie(http.MethodGet, "/services", ""); code != http.StatusOK {
-		t.Errorf("GET /services with the session: %d", code)
+	if code := withCookie(http.MethodGet, "/dashboard/admin/services", ""); code != http.StatusOK {
+		t.Errorf("GET /dashboard/admin/services with the session: %d", code)
+	}
+	if code := withCookie(http.MethodGet, "/services", ""); code != http.StatusUnauthorized {
+		t.Errorf("GET /services with the session cookie but no token: %d, want 401", code)
 	}
 	origin := "http://" + testHost
 	for _, tc := range []struct {
@@ -69,7 +73,7 @@ func TestDashboardSessionOnAdminAPI(t *testing.T) {
 		{"no Origin", []string{dashboard.CSRFHeader, csrf}, http.StatusForbidden},
 		{"CSRF and Origin", []string{"Origin", origin, dashboard.CSRFHeader, csrf}, http.StatusOK},
 	} {
-		if code := withCookie(http.MethodPost, "/config?check=true", newConfig, tc.header...); code != tc.want {
+		if code := withCookie(http.MethodPost, "/dashboard/admin/config?check=true", newConfig, tc.header...); code != tc.want {
 			t.Errorf("%s: POST /config?check=true: %d, want %d", tc.name, code, tc.want)
 		}
 	}
@@ -77,7 +81,7 @@ func TestDashboardSessionOnAdminAPI(t *testing.T) {
 		t.Errorf("a check applied the configuration: /routes/b is %v", body)
 	}
 	bad := &http.Cookie{Name: dashboard.CookieName, Value: strings.Repeat("a", 64)}
-	req := httptest.NewRequest(http.MethodGet, "/services", nil)
+	req := httptest.NewRequest(http.MethodGet, "/dashboard/admin/services", nil)
 	req.AddCookie(bad)
 	rec := httptest.NewRecorder()
 	f.h.ServeHTTP(rec, req)

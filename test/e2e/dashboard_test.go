@@ -266,10 +266,16 @@ func checkDashboardConfigEditor(t *testing.T, b *chromeTab, gw *gwtest.Gateway, 
 	// The CSRF header is what admits a write: the same session's POST
 	// without it is refused, from the page itself.
 	csrf := run(b, "POST without CSRF", chromedp.Evaluate[int](
-		`fetch("/config?check=true", {method: "POST", body: "x", headers: {"Content-Type": "application/yaml"}}).then(r => r.status)`,
+		`fetch("/dashboard/admin/config?check=true", {method: "POST", body: "x", headers: {"Content-Type": "application/yaml"}}).then(r => r.status)`,
 		chromedp.EvalAwaitPromise))
 	if csrf != http.StatusForbidden {
 		t.Errorf("POST /config without the CSRF header: %d, want 403", csrf)
+	}
+	// The session is the dashboard's only: the admin API's own paths
+	// still want the token.
+	direct := run(b, "GET /services", chromedp.Evaluate[int](`fetch("/services").then(r => r.status)`, chromedp.EvalAwaitPromise))
+	if direct != http.StatusUnauthorized {
+		t.Errorf("GET /services from the logged-in page: %d, want 401", direct)
 	}
 
 	if resp, _ := gw.Get("/r3"); resp.StatusCode != 404 {

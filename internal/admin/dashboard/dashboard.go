@@ -16,8 +16,16 @@ import (
 //go:embed static
 var static embed.FS
 
-// Prefix is the path the dashboard is served under.
-const Prefix = "/dashboard"
+// Prefix is the path the dashboard is served under, and APIPrefix the
+// path its pages call the admin API under: /dashboard/admin/services is
+// GET /services. Its session cookie is scoped to Prefix, so it reaches
+// the admin API only through the session check here, and a browser does
+// not send it to the proxy's paths on the same host (cookies ignore
+// ports).
+const (
+	Prefix    = "/dashboard"
+	APIPrefix = Prefix + "/admin"
+)
 
 // securityHeaders go on every dashboard response. The CSP allows nothing
 // but this origin's own files: no inline script or style (the pages have
@@ -42,6 +50,10 @@ const (
 
 // Options configure the dashboard.
 type Options struct {
+	// API serves the admin API's routes to the dashboard's pages, which
+	// call them under APIPrefix; it checks no token (the session stood
+	// for it).
+	API http.Handler
 	// Login maps a token typed in the login form to the role it grants.
 	// nil: the admin API has no token (loopback only), so there is no
 	// login and every visitor is admin, as on the API itself.
@@ -49,9 +61,10 @@ type Options struct {
 }
 
 // Dashboard serves the dashboard's files, its login and its session, and
-// admits the admin API requests that carry a session cookie (Admit).
+// forwards its pages' admin API calls once the session admits them.
 type Dashboard struct {
 	opts     Options
+	api      http.Handler
 	sessions *sessions
 
 	mu       sync.Mutex
@@ -61,17 +74,25 @@ type Dashboard struct {
 
 // New returns the dashboard.
 func New(o Options) *Dashboard {
-	return &Dashboard{opts: o, sessions: newSessions()}
+	// The admin API's root, GET /, is /dashboard/admin (a trailing slash
+	// is trimmed before routing).
+	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" {
+			r.URL.Path = "/"
+		}
+		o.API.ServeHTTP(w, r)
+	})
+	return &Dashboard{opts: o, api: http.StripPrefix(APIPrefix, root), sessions: newSessions()}
 }
 
 // Owns reports whether p is one of the dashboard's paths.
 func Owns(p string) bool { return p == Prefix || strings.HasPrefix(p, Prefix+"/") }
 
-// Admit decides an admin API request that carried no valid token: 0 when
+// admit decides a page's admin API call when there is a token: 0 when
 // its session cookie admits it, else the status to refuse it with (401 no
 // session, 403 a state-changing request without the session's CSRF token
 // and this origin, or from a read-only session) and why.
-func (d *Dashboard) Admit(r *http.Request) (int, string) {
+func (d *Dashboard) admit(r *http.Request) (int, string) {
 	se := d.sessions.lookup(r)
 	if se == nil {
 		return http.StatusUnauthorized, "Unauthorized"
@@ -92,6 +113,10 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range securityHeaders {
 		w.Header().Set(k, v)
 	}
+	if r.URL.Path == APIPrefix || strings.HasPrefix(r.URL.Path, APIPrefix+"/") {
+		d.forward(w, r)
+		return
+	}
 	switch r.URL.Path {
 	case Prefix + "/api/session":
 		d.only(w, r, http.MethodGet, d.session)
@@ -102,6 +127,18 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		d.only(w, r, http.MethodGet, d.file)
 	}
+}
+
+// forward passes a page's admin API call on, admitted by its session when
+// the admin API has a token.
+func (d *Dashboard) forward(w http.ResponseWriter, r *http.Request) {
+	if d.opts.Login != nil {
+		if status, msg := d.admit(r); status != 0 {
+			writeJSON(w, status, map[string]any{"message": msg})
+			return
+		}
+	}
+	d.api.ServeHTTP(w, r)
 }
 
 func (d *Dashboard) only(w http.ResponseWriter, r *http.Request, m string, h http.HandlerFunc) {
@@ -187,7 +224,7 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	}
 	id, se := d.sessions.create(role)
 	http.SetCookie(w, &http.Cookie{
-		Name: CookieName, Value: id, Path: "/", MaxAge: int(SessionTTL.Seconds()),
+		Name: CookieName, Value: id, Path: Prefix, MaxAge: int(SessionTTL.Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
 	})
 	writeJSON(w, http.StatusOK, map[string]any{"role": se.role, "csrf": se.csrf})
@@ -204,7 +241,7 @@ func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.sessions.drop(r)
-	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: "/", MaxAge: -1,
+	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: "", Path: Prefix, MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -13,8 +13,13 @@ import (
 
 const origin = "http://example.com"
 
+// apiPaths is an admin API stand-in that answers with the path it got.
+var apiPaths = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"path": r.URL.Path, "method": r.Method})
+})
+
 func newTest(token, role string) *Dashboard {
-	return New(Options{Login: func(t string) (string, bool) { return role, t == token }})
+	return New(Options{API: apiPaths, Login: func(t string) (string, bool) { return role, t == token }})
 }
 
 func loginReq(token string) *http.Request {
@@ -90,7 +95,7 @@ func TestLoginSetsSessionCookie(t *testing.T) {
 	}
 	c := rec.Result().Cookies()[0]
 	if c.Name != CookieName || len(c.Value) != 64 || strings.Contains(c.Value, "tok-abc") || !c.HttpOnly ||
-		c.SameSite != http.SameSiteStrictMode || c.Secure || c.Path != "/" {
+		c.SameSite != http.SameSiteStrictMode || c.Secure || c.Path != Prefix {
 		t.Errorf("cookie %+v", c)
 	}
 	r := loginReq("tok-abc")
@@ -133,7 +138,7 @@ func TestLoginRefusals(t *testing.T) {
 	if rec := serve(d, loginReq("tok")); rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
 		t.Errorf("login after %d failures: %d", maxLoginFailures, rec.Code)
 	}
-	if New(Options{}).sessions.len() != 0 || serve(New(Options{}), loginReq("tok")).Code != http.StatusBadRequest {
+	if serve(New(Options{API: apiPaths}), loginReq("tok")).Code != http.StatusBadRequest {
 		t.Errorf("a dashboard without a token has no login")
 	}
 }
@@ -149,7 +154,34 @@ func sessionOf(t *testing.T, d *Dashboard, token string) (*http.Cookie, string) 
 	return rec.Result().Cookies()[0], body[i+8 : i+8+64]
 }
 
-// Admit: reads need the session, writes its CSRF token and this origin
+// The pages' admin API calls reach the API without the prefix, admitted
+// by the session; without a token there is no session to check.
+func TestForward(t *testing.T) {
+	d := newTest("tok", RoleAdmin)
+	cookie, csrf := sessionOf(t, d, "tok")
+	r := httptest.NewRequest(http.MethodPost, "/dashboard/admin/config?check=true", nil)
+	r.AddCookie(cookie)
+	r.Header.Set("Origin", origin)
+	if rec := serve(d, r); rec.Code != http.StatusForbidden {
+		t.Errorf("POST without CSRF: %d %s", rec.Code, rec.Body)
+	}
+	r.Header.Set(CSRFHeader, csrf)
+	if rec := serve(d, r); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"path":"/config"`) {
+		t.Errorf("POST with CSRF: %d %s", rec.Code, rec.Body)
+	}
+	if rec := serve(d, httptest.NewRequest(http.MethodGet, "/dashboard/admin/services", nil)); rec.Code != http.StatusUnauthorized {
+		t.Errorf("GET without a session: %d", rec.Code)
+	}
+	open := New(Options{API: apiPaths})
+	if rec := serve(open, httptest.NewRequest(http.MethodGet, "/dashboard/admin/services", nil)); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"path":"/services"`) {
+		t.Errorf("GET without a token: %d %s", rec.Code, rec.Body)
+	}
+	if rec := serve(open, httptest.NewRequest(http.MethodGet, "/dashboard/admin", nil)); !strings.Contains(rec.Body.String(), `"path":"/"`) {
+		t.Errorf("GET /dashboard/admin is not the API's root: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// admit: reads need the session, writes its CSRF token and this origin
 // too, and a read-only session writes nothing.
 func TestAdmit(t *testing.T) {
 	admin := newTest("tok", RoleAdmin)
@@ -175,7 +207,7 @@ func TestAdmit(t *testing.T) {
 		{"POST with CSRF", req(http.MethodPost, "Origin", origin, CSRFHeader, csrf), 0},
 		{"DELETE with CSRF", req(http.MethodDelete, "Origin", origin, CSRFHeader, csrf), 0},
 	} {
-		if got, _ := admin.Admit(tc.r); got != tc.want {
+		if got, _ := admin.admit(tc.r); got != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
 		}
 	}
@@ -185,7 +217,7 @@ func TestAdmit(t *testing.T) {
 	r.AddCookie(cookie)
 	r.Header.Set("Origin", origin)
 	r.Header.Set(CSRFHeader, csrf)
-	if got, msg := ro.Admit(r); got != http.StatusForbidden || !strings.Contains(msg, "read-only") {
+	if got, msg := ro.admit(r); got != http.StatusForbidden || !strings.Contains(msg, "read-only") {
 		t.Errorf("read-only POST: %d %s", got, msg)
 	}
 }
@@ -207,7 +239,7 @@ func TestSessionsBounded(t *testing.T) {
 	get := func(c *http.Cookie) int {
 		r := httptest.NewRequest(http.MethodGet, "/services", nil)
 		r.AddCookie(c)
-		code, _ := d.Admit(r)
+		code, _ := d.admit(r)
 		return code
 	}
 	if get(first) != http.StatusUnauthorized {
@@ -256,7 +288,7 @@ func BenchmarkAdmit(b *testing.B) {
 		b.Run(m, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if code, _ := d.Admit(r); code != 0 {
+				if code, _ := d.admit(r); code != 0 {
 					b.Fatal(code)
 				}
 			}

@@ -15,8 +15,11 @@ let onUnauthorized = () => {};
 export function setUnauthorizedHandler(f) { onUnauthorized = f; }
 
 // call sends a request and returns the decoded JSON body (or text when the
-// answer is not JSON). Every call is bounded in time.
+// answer is not JSON). Every call is bounded in time. Admin API paths
+// (/status, /services?offset=...) go through the dashboard's prefix, the
+// only path its session cookie is sent on.
 export async function call(method, path, body, contentType) {
+  if (!path.startsWith("/dashboard/")) path = "/dashboard/admin" + path;
   const headers = {};
   if (method !== "GET" && method !== "HEAD" && session.csrf) headers["X-Turnpike-CSRF"] = session.csrf;
   if (contentType) headers["Content-Type"] = contentType;
