@@ -305,3 +305,49 @@ func TestDashboardWithoutToken(t *testing.T) {
 		t.Errorf("console problems: %v", p)
 	}
 }
+
+// The page's own logic, run in the browser: the Prometheus text parser,
+// the histogram quantile and the line diff, against hand-computed answers.
+func TestDashboardScriptsInChromium(t *testing.T) {
+	b := newChromium(t)
+	up := gwtest.StartEcho(t, "web")
+	gw := gwtest.Start(t, dashConfig(up, ""), gwtest.Options{})
+	b.do("open", chromedp.Navigate(gw.AdminURL+"/dashboard/"),
+		chromedp.WaitReady(chromedp.CSS(`#page[data-ready="true"]`)))
+	got := run(b, "scripts", chromedp.Evaluate[map[string]string](`Promise.all([import("/dashboard/metrics.js"), import("/dashboard/diff.js")]).then(([m, d]) => {
+  const text = [
+    '# HELP api_gateway_requests_total x',
+    'api_gateway_requests_total{method="GET",route="a \\"q\\"",status="200"} 8',
+    'api_gateway_requests_total{method="POST",route="a \\"q\\"",status="503"} 2',
+    'api_gateway_request_duration_ms_bucket{method="GET",route="a \\"q\\"",le="1"} 0',
+    'api_gateway_request_duration_ms_bucket{method="GET",route="a \\"q\\"",le="2"} 8',
+    'api_gateway_request_duration_ms_bucket{method="GET",route="a \\"q\\"",le="+Inf"} 8',
+    'api_gateway_request_duration_ms_bucket{method="POST",route="a \\"q\\"",le="1"} 0',
+    'api_gateway_request_duration_ms_bucket{method="POST",route="a \\"q\\"",le="2"} 0',
+    'api_gateway_request_duration_ms_bucket{method="POST",route="a \\"q\\"",le="+Inf"} 2',
+  ].join("\n");
+  const s = m.routeStats(m.parse(text))[0];
+  const diff = d.lineDiff("a\nb\nc\nd", "a\nc\nx\nd").map(x => x.op + x.text).join("|");
+  return {
+    route: s.route, requests: String(s.requests), errors: String(s.errors), rate: String(s.errorRate),
+    p50: String(s.p50), p99: String(s.p99), diff,
+    same: String(d.lineDiff("x\ny", "x\ny").every(x => x.op === " ")),
+    huge: String(d.lineDiff(Array.from({length: 3000}, (_, i) => "a" + i).join("\n"), Array.from({length: 3000}, (_, i) => "b" + i).join("\n"))),
+  };
+})`, chromedp.EvalAwaitPromise))
+	want := map[string]string{
+		"route": `a "q"`, "requests": "10", "errors": "2", "rate": "0.2",
+		// 10 observations: 8 in (1, 2], 2 above 2. The 5th lies 5/8 into
+		// (1, 2]; the 9.9th is past the last finite bucket, so its bound.
+		"p50": "1.625", "p99": "2",
+		"diff": " a|-b| c|+x| d", "same": "true", "huge": "null",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q", k, got[k], v)
+		}
+	}
+	if p := b.problems(true); len(p) != 0 {
+		t.Errorf("console problems: %v", p)
+	}
+}
