@@ -117,6 +117,10 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.forward(w, r)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, Prefix+"/api/") {
+		// CSRF tokens: never kept by a cache.
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	switch r.URL.Path {
 	case Prefix + "/api/session":
 		d.only(w, r, http.MethodGet, d.session)

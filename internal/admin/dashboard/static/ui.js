@@ -22,7 +22,7 @@ export function table(caption, headers, rows, id) {
   const num = headers.map((h) => h.startsWith("#"));
   const names = headers.map((h) => h.replace(/^#/, ""));
   const body = rows.length
-    ? rows.map((r) => el("tr", {}, r.map((c, i) => el("td", { class: num[i] ? "num" : null }, c))))
+    ? rows.map((r) => el("tr", {}, r.map((c, i) => el("td", { class: num[i] ? "num" : null, "data-label": names[i] }, c))))
     : [el("tr", {}, el("td", { colspan: headers.length, class: "note" }, "None."))];
   return el("div", { class: "table-wrap" },
     el("table", { id },
