@@ -347,6 +347,28 @@ func TestDashboardScriptsInChromium(t *testing.T) {
 			t.Errorf("%s: %q, want %q", k, got[k], v)
 		}
 	}
+	// A gateway of 1000 routes, two methods each: 36k bucket lines, parsed
+	// and summarised every 5 s while the Traffic page is open.
+	ms := run(b, "1000 routes", chromedp.Evaluate[float64](`import("/dashboard/metrics.js").then((m) => {
+  const lines = [];
+  for (let r = 0; r < 1000; r++) for (const method of ["GET", "POST"]) {
+    lines.push('api_gateway_requests_total{method="' + method + '",route="route-' + r + '",status="200"} ' + r);
+    let n = 0;
+    for (const le of ["0.5", "1", "2.5", "5", "10", "25", "50", "100", "250", "500", "1000", "2500", "5000", "10000", "30000", "60000", "+Inf"]) {
+      n += r % 7;
+      lines.push('api_gateway_request_duration_ms_bucket{method="' + method + '",route="route-' + r + '",le="' + le + '"} ' + n);
+    }
+  }
+  const text = lines.join("\n");
+  const t0 = performance.now();
+  const stats = m.routeStats(m.parse(text));
+  if (stats.length !== 1000) throw new Error("routes: " + stats.length);
+  return performance.now() - t0;
+})`, chromedp.EvalAwaitPromise))
+	t.Logf("parsing and summarising /metrics of 1000 routes: %.1f ms", ms)
+	if ms > 2000 {
+		t.Errorf("summarising 1000 routes took %.0f ms", ms)
+	}
 	if p := b.problems(true); len(p) != 0 {
 		t.Errorf("console problems: %v", p)
 	}
