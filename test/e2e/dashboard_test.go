@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -253,8 +255,14 @@ func checkDashboardConfigEditor(t *testing.T, b *chromeTab, gw *gwtest.Gateway, 
 	b.screenshot(dir, "desktop-config-errors")
 
 	good := dashConfig(up, "  - name: r3\n    paths: [/r3]\n")
+	// The good one is uploaded as a file.
+	file := filepath.Join(t.TempDir(), "kong.yml")
+	if err := os.WriteFile(file, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.do("upload", chromedp.SetUploadFiles(chromedp.CSS("#cfg-file"), []string{file}))
+	run(b, "uploaded", chromedp.Poll[bool](`document.getElementById("cfg-text").value.includes("name: r3")`))
 	b.do("diff",
-		chromedp.SetValue(chromedp.CSS("#cfg-text"), good),
 		chromedp.Click(chromedp.CSS("#cfg-diff-btn")),
 		chromedp.WaitVisible(chromedp.CSS("#cfg-diff")))
 	added := run(b, "added lines", chromedp.Evaluate[string](`[...document.querySelectorAll("#cfg-diff .add")].map(e => e.textContent).join("\n")`))
@@ -262,6 +270,7 @@ func checkDashboardConfigEditor(t *testing.T, b *chromeTab, gw *gwtest.Gateway, 
 		t.Errorf("added lines: %q", added)
 	}
 	b.screenshot(dir, "desktop-config-diff")
+	b.do("check the good config", chromedp.Click(chromedp.CSS("#cfg-check")), chromedp.WaitVisible(chromedp.CSS("#cfg-valid")))
 
 	// The CSRF header is what admits a write: the same session's POST
 	// without it is refused, from the page itself.
