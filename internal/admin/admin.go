@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/turnpikegw/turnpike/internal/admin/dashboard"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/reload"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
@@ -101,6 +102,7 @@ func Handler(src Source) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	dash := a.newDashboard(mux)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Kong resolves `/services/` as `/services`; so do we.
@@ -122,6 +124,12 @@ func Handler(src Source) (http.Handler, error) {
 		}
 		if crossSite(r) {
 			writeJSON(w, http.StatusForbidden, message("cross-site requests to the admin API are refused"))
+			return
+		}
+		// The dashboard checks its own session: its files and login need
+		// none, and its pages reach mux through it (dashboard.Dashboard).
+		if dashboard.Owns(r.URL.Path) {
+			dash.ServeHTTP(w, r)
 			return
 		}
 		if src.Token != "" && r.URL.Path != "/status/ready" && !a.authorized(r) {

@@ -70,6 +70,10 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, message(msg))
 		return
 	}
+	if r.URL.Query().Get("check") == "true" {
+		a.checkConfig(w, data)
+		return
+	}
 	if r.URL.Query().Get("check_hash") == "1" {
 		if snap := a.snapshot(); snap != nil && snap.Hash == config.SourceHash(data) {
 			w.WriteHeader(http.StatusNotModified)
