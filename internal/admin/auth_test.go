@@ -127,8 +127,9 @@ func TestRolesOnEveryRoute(t *testing.T) {
 		sawPluginWrite = sawPluginWrite || strings.HasPrefix(pattern, "DELETE /proxy-cache")
 		sawConfig = sawConfig || path == "/config"
 		for _, m := range []string{"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"} {
-			req := httptest.NewRequest(m, path, strings.NewReader("{}"))
-			read := reads(req)
+			// The rule written out again, not reads(): a test that
+			// asked the code would pass whatever it said.
+			read := m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "POST" && path == "/schemas/plugins/validate"
 			code, body, _ := f.do(m, path, "{}", "Kong-Admin-Token", "reader-token")
 			switch {
 			case path == "/status/ready":
