@@ -1,13 +1,16 @@
 package e2e
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -166,13 +169,13 @@ func TestAdminMutualTLS(t *testing.T) {
 func TestAdminListenOffLoopbackRefused(t *testing.T) {
 	cfg := writeFile(t, "kong.yml", admSecretConfig)
 	for _, listen := range []string{"0.0.0.0:0", ":0"} {
-		_, stderr, code := runCLI(t, []string{"TURNPIKE_ADMIN_TOKEN="}, "run", "-c", cfg, "--proxy-listen", "127.0.0.1:0", "--admin-listen", listen)
+		stderr, code := admSecRefused(t, []string{"TURNPIKE_ADMIN_TOKEN="}, "run", "-c", cfg, "--proxy-listen", "127.0.0.1:0", "--admin-listen", listen)
 		if code != 1 || !strings.Contains(stderr, "--admin-listen "+listen) || !strings.Contains(stderr, "TURNPIKE_ADMIN_TOKEN") {
 			t.Errorf("--admin-listen %s without a token: exit %d, %s", listen, code, stderr)
 		}
 	}
 	ca := writeFile(t, "ca.pem", mtlsCA(t, "ca").pem())
-	_, stderr, code := runCLI(t, nil, "run", "-c", cfg, "--proxy-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--admin-client-ca", ca)
+	stderr, code := admSecRefused(t, nil, "run", "-c", cfg, "--proxy-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--admin-client-ca", ca)
 	if code != 1 || !strings.Contains(stderr, "--admin-client-ca: --admin-listen 127.0.0.1:0 is not ssl") {
 		t.Errorf("--admin-client-ca on a plain listener: exit %d, %s", code, stderr)
 	}
@@ -189,4 +192,27 @@ func TestAdminListenOffLoopbackRefused(t *testing.T) {
 	if !strings.Contains(gw.Stderr(), "clear text") {
 		t.Error("no warning for tokens over plain HTTP on a published listener")
 	}
+}
+
+// admSecRefused runs the binary expecting it to exit at start-up; one
+// that starts serving instead is stopped after 10 s and reported as -1.
+func admSecRefused(t *testing.T, env []string, args ...string) (stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, gwtest.Binary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		return errb.String(), -1
+	case errors.As(err, &ee):
+		return errb.String(), ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return errb.String(), 0
 }
