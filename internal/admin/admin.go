@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/turnpikegw/turnpike/internal/admin/dashboard"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/reload"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
@@ -35,6 +36,11 @@ type Source struct {
 	LogDrops func() uint64
 	// Loader applies POST /config and reports the last reload.
 	Loader *reload.Loader
+	// Commit, when set, is how POST /config (and the entity writes to
+	// come) change the config: validate, store (package configstore,
+	// configstore.ErrConflict when another writer won), apply. who is the
+	// caller's name. Nil: Loader.TryApply, this node only.
+	Commit func(data []byte, who string) (*snapshot.Snapshot, error)
 	// Registry lists the plugins this binary has.
 	Registry *plugin.Registry
 	// Token, when set, is required on every endpoint but /status/ready (the
@@ -120,6 +126,7 @@ func (a *api) handler() (http.Handler, *routeMux, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	dash := a.newDashboard(mux)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Kong resolves `/services/` as `/services`; so do we.
@@ -141,6 +148,13 @@ func (a *api) handler() (http.Handler, *routeMux, error) {
 		}
 		if crossSite(r) {
 			writeJSON(w, http.StatusForbidden, message("cross-site requests to the admin API are refused"))
+			return
+		}
+		// The dashboard checks its own session: its files and login need
+		// none, and its pages reach mux through it (dashboard.Dashboard),
+		// then through dashboardAPI's role check and write log.
+		if dashboard.Owns(r.URL.Path) {
+			dash.ServeHTTP(w, r)
 			return
 		}
 		a.guard(w, r, mux)

@@ -264,8 +264,8 @@ func certNames(c *x509.Certificate) []string {
 }
 
 // reads reports whether a read-only credential may make r: the safe
-// methods, and POST to a /schemas/.../validate endpoint, which checks a
-// document and changes nothing. Anything else, including endpoints added
+// methods, POST to a /schemas/.../validate endpoint and POST
+// /config?check=true, which check a document and change nothing. Anything else, including endpoints added
 // later, is a write.
 func reads(r *http.Request) bool {
 	switch r.Method {
@@ -273,10 +273,15 @@ func reads(r *http.Request) bool {
 		return true
 	case http.MethodPost:
 		p := r.URL.Path
-		return strings.HasPrefix(p, "/schemas/") && strings.HasSuffix(p, "/validate")
+		return strings.HasPrefix(p, "/schemas/") && strings.HasSuffix(p, "/validate") || p == "/config" && configCheck(r)
 	}
 	return false
 }
+
+// configCheck reports POST /config?check=true, the dry run: postConfig and
+// the role rule ask this one question, so they cannot disagree on what
+// applies.
+func configCheck(r *http.Request) bool { return r.URL.Query().Get("check") == "true" }
 
 // action is Kong's RBAC word for a method, for the 403 message.
 func action(method string) string {
@@ -315,6 +320,13 @@ func (a *api) guard(w http.ResponseWriter, r *http.Request, next http.Handler) {
 			writeJSON(w, http.StatusUnauthorized, message("Unauthorized"))
 			return
 		}
+	}
+	a.serveAs(w, r, cred, next)
+}
+
+// serveAs serves r as made by cred (nil: no credential is required).
+func (a *api) serveAs(w http.ResponseWriter, r *http.Request, cred *Credential, next http.Handler) {
+	if cred != nil {
 		r = r.WithContext(context.WithValue(r.Context(), callerKey{}, cred))
 	}
 	if reads(r) {

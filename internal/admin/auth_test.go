@@ -19,6 +19,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/turnpikegw/turnpike/internal/admin/dashboard"
 )
 
 func TestParseCredentials(t *testing.T) {
@@ -340,5 +342,63 @@ func BenchmarkAdminGuard(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		a.guard(w, req, next)
+	}
+}
+
+// POST /config?check=true changes nothing, so a read-only token may; the
+// same request without the query is a write.
+func TestReadOnlyConfigDryRun(t *testing.T) {
+	f := newFixture(t, fullConfig(t), func(s *Source) { roleSource(s, nil) })
+	before := f.holder.Load()
+	code, body, _ := f.do(http.MethodPost, "/config?check=true", "_format_version: \"3.0\"\n", "Kong-Admin-Token", "reader-token")
+	if code != 200 || f.holder.Load() != before {
+		t.Errorf("read-only dry run: %d %v, config replaced %v", code, body, f.holder.Load() != before)
+	}
+	for _, q := range []string{"?check=false", "?check=TRUE", "?check_hash=1", "?Check=true"} {
+		if code, body, _ := f.do(http.MethodPost, "/config"+q, "_format_version: \"3.0\"\n", "Kong-Admin-Token", "reader-token"); code != 403 {
+			t.Errorf("read-only POST /config%s = %d %v", q, code, body)
+		}
+	}
+	if f.holder.Load() != before {
+		t.Error("a read-only POST replaced the configuration")
+	}
+}
+
+// The dashboard's login takes the named tokens with their roles; its
+// writes are logged like the API's; with client certificates only, no
+// visitor gets a session (a read-only certificate must not become admin).
+func TestDashboardUsesCredentials(t *testing.T) {
+	var log bytes.Buffer
+	f := newFixture(t, fullConfig(t), func(s *Source) { roleSource(s, &log) })
+	for tok, role := range map[string]string{"reader-token": "read-only", "root-token": "admin"} {
+		cookie, _ := dashLogin(t, f, tok)
+		req := httptest.NewRequest(http.MethodGet, "/dashboard/api/session", nil)
+		req.AddCookie(cookie)
+		rec := httptest.NewRecorder()
+		f.h.ServeHTTP(rec, req)
+		if !strings.Contains(rec.Body.String(), `"role":"`+role+`"`) {
+			t.Errorf("session of %s: %s", tok, rec.Body.String())
+		}
+	}
+	cookie, csrf := dashLogin(t, f, "root-token")
+	req := httptest.NewRequest(http.MethodPost, "/dashboard/admin/config", strings.NewReader("_format_version: \"3.0\"\n"))
+	req.AddCookie(cookie)
+	req.Header.Set(dashboard.CSRFHeader, csrf)
+	req.Header.Set("Origin", "http://"+testHost)
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	if rec.Code != 201 || !strings.Contains(log.String(), `"token":"dashboard"`) || !strings.Contains(log.String(), `"path":"/config"`) {
+		t.Errorf("dashboard write: %d, log %s", rec.Code, log.String())
+	}
+
+	certOnly := newFixture(t, fullConfig(t), func(s *Source) {
+		s.ClientCA = true
+		s.Credentials = []Credential{{Name: "laptop", Role: RoleReadOnly, ClientCN: "laptop"}}
+	})
+	req = httptest.NewRequest(http.MethodGet, "/dashboard/api/session", nil)
+	rec = httptest.NewRecorder()
+	certOnly.h.ServeHTTP(rec, req)
+	if !strings.Contains(rec.Body.String(), `"login_required":true`) {
+		t.Errorf("dashboard with client certificates only: %s", rec.Body.String())
 	}
 }

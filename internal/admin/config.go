@@ -14,7 +14,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/configstore"
 	"github.com/turnpikegw/turnpike/internal/reload"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
 // maxPluginBody bounds the bodies of POST /schemas/plugins/validate and
@@ -68,16 +70,24 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, message(msg))
 		return
 	}
+	if configCheck(r) {
+		a.checkConfig(w, data)
+		return
+	}
 	if r.URL.Query().Get("check_hash") == "1" {
 		if snap := a.snapshot(); snap != nil && snap.Hash == config.SourceHash(data) {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
 	}
-	snap, err := a.src.Loader.TryApply(data, "admin")
+	snap, err := a.commit(data, r)
 	if errors.Is(err, reload.ErrBusy) {
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusTooManyRequests, message("Currently loading previous configuration"))
+		return
+	}
+	if errors.Is(err, configstore.ErrConflict) {
+		writeJSON(w, http.StatusConflict, message(err.Error()))
 		return
 	}
 	if err != nil {
@@ -102,6 +112,18 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusCreated, out)
+}
+
+// commit changes the config through Source.Commit, or on this node only.
+func (a *api) commit(data []byte, r *http.Request) (*snapshot.Snapshot, error) {
+	if a.src.Commit != nil {
+		who := Caller(r)
+		if who == "" {
+			who = "admin"
+		}
+		return a.src.Commit(data, who)
+	}
+	return a.src.Loader.TryApply(data, "admin")
 }
 
 // readConfig takes the declarative document from the body as Kong does:
