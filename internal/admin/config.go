@@ -70,7 +70,7 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, message(msg))
 		return
 	}
-	if r.URL.Query().Get("check") == "true" {
+	if configCheck(r) {
 		a.checkConfig(w, data)
 		return
 	}
@@ -117,7 +117,11 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 // commit changes the config through Source.Commit, or on this node only.
 func (a *api) commit(data []byte, r *http.Request) (*snapshot.Snapshot, error) {
 	if a.src.Commit != nil {
-		return a.src.Commit(data, "admin")
+		who := Caller(r)
+		if who == "" {
+			who = "admin"
+		}
+		return a.src.Commit(data, who)
 	}
 	return a.src.Loader.TryApply(data, "admin")
 }

@@ -1,8 +1,6 @@
 package admin
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"net/http"
 
@@ -11,20 +9,42 @@ import (
 )
 
 // newDashboard is the dashboard on this admin API, whose pages call api
-// (the routes, past the token check): its login takes the admin token, and
-// with no token there is no login, as on the API.
+// through dashboardAPI: its login takes an admin token, and when the
+// admin API needs no credential there is no login, as on the API. With
+// client certificates only, the login has no token to accept: a
+// certificate's role cannot be carried into a browser session, and
+// admitting every visitor would hand a read-only certificate the admin
+// role.
 func (a *api) newDashboard(api http.Handler) *dashboard.Dashboard {
-	if a.src.Token == "" {
+	api = a.dashboardAPI(api)
+	if !a.auth.required {
 		return dashboard.New(dashboard.Options{API: api})
 	}
 	return dashboard.New(dashboard.Options{API: api, Login: a.tokenRole})
 }
 
-// tokenRole is the role a token typed in the dashboard's login form grants.
+// dashboardCaller is the credential of the dashboard's calls: the
+// dashboard admitted them by its session (refusing a read-only session's
+// writes) and knows no name beyond its role.
+var dashboardCaller = &Credential{Name: "dashboard", Role: RoleAdmin}
+
+// dashboardAPI serves the calls the dashboard admitted, logged as the
+// admin API's own writes are.
+func (a *api) dashboardAPI(api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var cred *Credential
+		if a.auth.required {
+			cred = dashboardCaller
+		}
+		a.serveAs(w, r, cred, api)
+	})
+}
+
+// tokenRole is the role a token typed in the dashboard's login form grants,
+// found as the API finds it (auth.go's matchToken).
 func (a *api) tokenRole(token string) (string, bool) {
-	sum := sha256.Sum256([]byte(token))
-	if subtle.ConstantTimeCompare(sum[:], a.tokenSum[:]) == 1 {
-		return dashboard.RoleAdmin, true
+	if i := a.auth.matchToken(token); i >= 0 {
+		return string(a.auth.tokens[i].Role), true
 	}
 	return "", false
 }

@@ -75,6 +75,7 @@ type runOptions struct {
 	dns               dnsOptions
 	loadLimits        reload.Limits
 	tls               tlsOptions
+	adminAuth         adminAuthOptions
 	kube              kubeOptions
 	// tlsByDefault: --proxy-listen was not given, so a config with
 	// certificates also gets the default TLS listener.
@@ -135,6 +136,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.DurationVar(&o.loadLimits.Timeout, "config-load-timeout", reload.DefaultLimits.Timeout, "abandon a configuration load (parse, validate, compile) that takes longer; the configuration in force stays (0: no limit)")
 	fs.Uint64Var(&o.loadLimits.Memory, "config-load-memory", reload.DefaultLimits.Memory, "abandon a configuration load once the heap has grown by more than this many bytes since it began, and refuse before parsing a document of more values than one per 700 bytes of it (the parser cannot be stopped); the configuration in force stays (0: neither)")
 	o.tls.addFlags(fs)
+	o.adminAuth.addFlags(fs)
 	fs.StringVar(&o.dns.resolver, "dns-resolver", "", "comma-separated nameservers, ip or ip:port, for target and service host names (default: those of /etc/resolv.conf)")
 	fs.StringVar(&o.dns.hostsFile, "dns-hostsfile", resolver.DefaultHostsFile, "hosts file read once at start; its names resolve without DNS and never expire (empty: none)")
 	fs.StringVar(&o.dns.order, "dns-order", resolver.DefaultOrder, "record types tried in turn, first answer wins: LAST (the type that answered last time), SRV, A, AAAA, CNAME")
@@ -291,6 +293,10 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	if err != nil {
 		return nil, err
 	}
+	adminAuth, err := o.adminAuth.prepare(o.adminToken, adminListens, logger)
+	if err != nil {
+		return nil, err
+	}
 	g := &gateway{opts: o, logger: logger, holder: &snapshot.Holder{}}
 	switch o.accessLog {
 	case "off", "":
@@ -433,11 +439,14 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		Pending:  g.kubePending,
 		Loader:   g.loader,
 		Registry: reg,
-		Token:    o.adminToken,
+		Logger:   logger,
 		Metrics:  metrics.Handler(),
 		Listen:   listenAddrs(adminListens),
 		Hosts:    adminHosts,
 		LogDrops: g.logDrops,
+
+		Credentials: adminAuth.creds,
+		ClientCA:    adminAuth.clientCAs != nil,
 	}
 	adminHandler, err := admin.Handler(adminSrc)
 	if err != nil {
@@ -446,7 +455,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		return nil, err
 	}
 	g.admin, err = server.New("admin", adminListens, func(string, string) http.Handler { return adminHandler },
-		server.DefaultLimits, server.TLS{Certificate: adminCert, Policy: policy}, logger)
+		server.DefaultLimits, server.TLS{Certificate: adminCert, Policy: policy, VerifyClients: adminAuth.clientCAs}, logger)
 	if err == nil {
 		err = g.startStatus(statusListens, adminSrc, metrics, server.TLS{Certificate: getCert, Policy: policy}, logger)
 	}
