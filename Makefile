@@ -41,9 +41,10 @@ unit:
 	$(TESTPATH) $(GO) test -count=1 -timeout 300s ./internal/... ./bench/...
 
 # TURNPIKE_REQUIRE_H2SPEC: the h2spec test fails rather than skips when
-# h2spec is missing.
+# h2spec is missing; TURNPIKE_REQUIRE_CHROMIUM the same for the dashboard's
+# browser tests and chromium.
 e2e: build $(H2SPEC)
-	$(TESTPATH) TURNPIKE_REQUIRE_H2SPEC=1 TURNPIKE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 600s ./test/e2e/... ./test/kongcompat/... ./test/deploy/...
+	$(TESTPATH) TURNPIKE_REQUIRE_H2SPEC=1 TURNPIKE_REQUIRE_CHROMIUM=1 TURNPIKE_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 600s ./test/e2e/... ./test/kongcompat/... ./test/deploy/...
 
 bench:
 	bench/run.sh

@@ -6,7 +6,9 @@ set -euo pipefail
 # slapd: the ldap-auth tests start real OpenLDAP servers (the package
 # brings slapadd too; installing it may also start a system slapd on port
 # 389, which the tests leave alone: they run their own on free ports).
-needs=(redis-server slapd)
+# chromium: the dashboard's browser tests drive Debian's chromium
+# headless through chromedp.
+needs=(redis-server slapd chromium)
 # promtool: the metrics tests check the /metrics exposition with
 # `promtool check metrics` when it is on PATH, and skip that part when
 # not. Only the binary is taken from Debian's prometheus package, into

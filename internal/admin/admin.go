@@ -1,9 +1,8 @@
 package admin
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/turnpikegw/turnpike/internal/admin/dashboard"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/reload"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
@@ -49,8 +49,18 @@ type Source struct {
 	// Token, when set, is required on every endpoint but /status/ready (the
 	// readiness probe of a load balancer carries no credentials), as
 	// `Authorization: Bearer <token>` or Kong's `Kong-Admin-Token: <token>`.
-	// It is for an admin listener that cannot stay on loopback.
+	// It is for an admin listener that cannot stay on loopback. It is
+	// one admin credential named "default", besides Credentials.
 	Token string
+	// Credentials are the named tokens and client certificate names with
+	// their roles (auth.go); any of them makes a credential required.
+	Credentials []Credential
+	// ClientCA: the admin listeners verify client certificates against a
+	// CA, so a verified certificate is a credential (with no Credentials
+	// and no Token, every verified certificate is an admin).
+	ClientCA bool
+	// Logger receives the "admin write" lines; nil: none.
+	Logger *slog.Logger
 	// Metrics serves GET /metrics (Prometheus text format); nil: none.
 	Metrics http.Handler
 	// Listen are the admin listen addresses (host:port) and Hosts
@@ -64,7 +74,8 @@ type Source struct {
 // snapshot last looked at, rebuilt only when the snapshot changes.
 type api struct {
 	src      Source
-	tokenSum [sha256.Size]byte
+	auth     *authn
+	log      *slog.Logger
 	hosts    hostGuard
 	hostname string
 	index    atomic.Pointer[index]
@@ -77,10 +88,24 @@ type api struct {
 // clashes with a core route or another plugin's (see pluginRoutes), or a
 // credential kind's endpoint with a core route (see credentialRoutes).
 func Handler(src Source) (http.Handler, error) {
-	a := &api{src: src, tokenSum: sha256.Sum256([]byte(src.Token)), hosts: newHostGuard(src.Listen, src.Hosts)}
-	a.hostname, _ = os.Hostname()
+	h, _, err := newAPI(src).handler()
+	return h, err
+}
 
-	mux := http.NewServeMux()
+func newAPI(src Source) *api {
+	a := &api{src: src, auth: newAuthn(src), log: src.Logger, hosts: newHostGuard(src.Listen, src.Hosts)}
+	if a.log == nil {
+		a.log = discardLogger
+	}
+	a.hostname, _ = os.Hostname()
+	return a
+}
+
+// handler builds the admin API and the mux's patterns, which the role
+// tests walk so that a route added later is checked too.
+func (a *api) handler() (http.Handler, *routeMux, error) {
+	src := a.src
+	mux := &routeMux{ServeMux: http.NewServeMux()}
 	mux.HandleFunc("/{$}", only(http.MethodGet, a.root))
 	mux.HandleFunc("/status", only(http.MethodGet, a.status))
 	mux.HandleFunc("/status/ready", only(http.MethodGet, a.ready))
@@ -94,7 +119,7 @@ func Handler(src Source) (http.Handler, error) {
 		mux.Handle("GET /metrics", src.Metrics)
 	}
 	if err := a.entityRoutes(mux); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	mux.HandleFunc("/upstreams/{id}/health", only(http.MethodGet, a.upstreamHealth))
 	// Plugin routes are reached only through the catch-all, so a core
@@ -103,8 +128,9 @@ func Handler(src Source) (http.Handler, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { plugins.ServeHTTP(w, r) })
 	plugins, err := a.pluginRoutes(mux)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	dash := a.newDashboard(mux)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Kong resolves `/services/` as `/services`; so do we.
@@ -128,13 +154,15 @@ func Handler(src Source) (http.Handler, error) {
 			writeJSON(w, http.StatusForbidden, message("cross-site requests to the admin API are refused"))
 			return
 		}
-		if src.Token != "" && r.URL.Path != "/status/ready" && !a.authorized(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="turnpike admin"`)
-			writeJSON(w, http.StatusUnauthorized, message("Unauthorized"))
+		// The dashboard checks its own session: its files and login need
+		// none, and its pages reach mux through it (dashboard.Dashboard),
+		// then through dashboardAPI's role check and write log.
+		if dashboard.Owns(r.URL.Path) {
+			dash.ServeHTTP(w, r)
 			return
 		}
-		mux.ServeHTTP(w, r)
-	}), nil
+		a.guard(w, r, mux)
+	}), mux, nil
 }
 
 // crossSite reports a request a browser made on behalf of another site.
@@ -152,25 +180,6 @@ func crossSite(r *http.Request) bool {
 	}
 	u, err := url.Parse(origin)
 	return err != nil || !strings.EqualFold(u.Host, r.Host)
-}
-
-// authorized compares the presented token with the configured one in
-// constant time; hashing both first keeps the comparison independent of
-// the lengths too.
-func (a *api) authorized(r *http.Request) bool {
-	var candidates []string
-	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
-		candidates = append(candidates, strings.TrimSpace(h[7:]))
-	}
-	if h := r.Header.Get("Kong-Admin-Token"); h != "" {
-		candidates = append(candidates, h)
-	}
-	ok := 0
-	for _, c := range candidates {
-		sum := sha256.Sum256([]byte(c))
-		ok |= subtle.ConstantTimeCompare(sum[:], a.tokenSum[:])
-	}
-	return ok == 1
 }
 
 // only answers 405 for any method but m (HEAD is accepted for GET), with

@@ -70,6 +70,10 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, message(msg))
 		return
 	}
+	if configCheck(r) {
+		a.checkConfig(w, data)
+		return
+	}
 	if r.URL.Query().Get("check_hash") == "1" {
 		if snap := a.snapshot(); snap != nil && snap.Hash == config.SourceHash(data) {
 			w.WriteHeader(http.StatusNotModified)
@@ -117,7 +121,11 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 // commit changes the config through Source.Commit, or on this node only.
 func (a *api) commit(data []byte, r *http.Request) (*snapshot.Snapshot, error) {
 	if a.src.Commit != nil {
-		return a.src.Commit(data, "admin")
+		who := Caller(r)
+		if who == "" {
+			who = "admin"
+		}
+		return a.src.Commit(data, who)
 	}
 	return a.src.Loader.TryApply(data, "admin")
 }

@@ -72,7 +72,7 @@ func (a *api) credentialKinds() []credentialKind {
 // plugins' declarations, so one a core route already serves ("services",
 // a nested "plugins") is an error naming the kind, as a plugin's own
 // admin route would be, not ServeMux's panic.
-func (a *api) credentialRoutes(mux *http.ServeMux) error {
+func (a *api) credentialRoutes(mux *routeMux) error {
 	notFound := func(w http.ResponseWriter) { writeJSON(w, http.StatusNotFound, message("Not found")) }
 	for _, ck := range a.credentialKinds() {
 		kind := ck.kind

@@ -13,6 +13,8 @@
 //     Kong's "operation unsupported" error;
 //   - GET /plugins/enabled and POST /schemas/plugins/validate.
 //
-// Everything but /status/ready can require a token (Source.Token), and
+// Everything but /status/ready can require a credential: named tokens or
+// client certificates with a read-only or admin role (auth.go), whose
+// writes are logged by name and whose name handlers read with Caller. It
 // answers only requests whose Host names the admin API (hosts.go).
 package admin

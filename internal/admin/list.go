@@ -18,7 +18,7 @@ const (
 // entityRoutes registers the read-only entity endpoints. The configuration
 // is declarative, so, as Kong in DB-less mode, writes are refused with 405
 // and Kong's "operation unsupported" error naming the entity.
-func (a *api) entityRoutes(mux *http.ServeMux) error {
+func (a *api) entityRoutes(mux *routeMux) error {
 	type nested struct {
 		parent, child string
 		belongs       func(child, parent *entity) bool

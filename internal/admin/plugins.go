@@ -18,7 +18,7 @@ import (
 // prefix), that a core route serves, or that overlaps another plugin's.
 // Paths are compared as written, wildcards taken literally; ServeMux
 // itself refuses patterns that conflict in other ways.
-func (a *api) pluginRoutes(core *http.ServeMux) (*http.ServeMux, error) {
+func (a *api) pluginRoutes(core *routeMux) (*http.ServeMux, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, message("Not found"))
@@ -56,6 +56,7 @@ func (a *api) pluginRoutes(core *http.ServeMux) (*http.ServeMux, error) {
 					}
 				}
 				*same = append(*same, route)
+				core.patterns = append(core.patterns, route.Method+" "+route.Path)
 				continue
 			}
 			same := &[]plugin.AdminRoute{route}
@@ -64,6 +65,7 @@ func (a *api) pluginRoutes(core *http.ServeMux) (*http.ServeMux, error) {
 			}
 			paths[route.Path] = same
 			claimed = append(claimed, claim{name, route.Path})
+			core.patterns = append(core.patterns, route.Method+" "+route.Path)
 		}
 	}
 	return mux, nil
@@ -122,7 +124,7 @@ func claims(pattern, path string) bool {
 // handle registers h on mux, turning ServeMux's panic on an invalid
 // pattern, or one that conflicts with a pattern already there (such as
 // /a/{x} against /{y}/b), into an error.
-func handle(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
+func handle(mux interface{ Handle(string, http.Handler) }, pattern string, h http.Handler) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%v", p)

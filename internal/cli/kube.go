@@ -84,8 +84,11 @@ func (g *gateway) startKube(k *kubeOptions) error {
 	g.kubeDone = make(chan struct{})
 	go func() {
 		defer close(g.kubeDone)
+		// Run ends with an error only when stopped before every watched
+		// kind could be listed (RBAC refusing one, say): worth a line, not
+		// an error of the shutdown.
 		if err := ctl.Run(ctx); err != nil {
-			g.logger.Error("kubernetes: controller stopped", "error", err)
+			g.logger.Warn("kubernetes: stopped before the cluster's objects were all listed", "error", err)
 		}
 	}()
 	return nil
@@ -114,6 +117,10 @@ func (k *kubeOptions) restClients() (kubernetes.Interface, dynamic.Interface, er
 		return nil, nil, fmt.Errorf("--kubeconfig: %v", err)
 	}
 	cfg.UserAgent = "turnpike/" + Version
+	// client-go's default (5 requests a second, bursts of 10) is shared by
+	// the informers' lists, Events and status writes: a thousand Ingresses'
+	// status would take minutes.
+	cfg.QPS, cfg.Burst = 50, 100
 	kc, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--kubernetes: %v", err)

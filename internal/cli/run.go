@@ -75,11 +75,9 @@ type runOptions struct {
 	dns               dnsOptions
 	loadLimits        reload.Limits
 	tls               tlsOptions
+	adminAuth         adminAuthOptions
 	kube              kubeOptions
-	configStore       string
 	cluster           clusterOptions
-	// clusterNode: --config-store is Redis (set by openCluster).
-	clusterNode *clusterNode
 	// tlsByDefault: --proxy-listen was not given, so a config with
 	// certificates also gets the default TLS listener.
 	tlsByDefault bool
@@ -139,7 +137,8 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.DurationVar(&o.loadLimits.Timeout, "config-load-timeout", reload.DefaultLimits.Timeout, "abandon a configuration load (parse, validate, compile) that takes longer; the configuration in force stays (0: no limit)")
 	fs.Uint64Var(&o.loadLimits.Memory, "config-load-memory", reload.DefaultLimits.Memory, "abandon a configuration load once the heap has grown by more than this many bytes since it began, and refuse before parsing a document of more values than one per 700 bytes of it (the parser cannot be stopped); the configuration in force stays (0: neither)")
 	o.tls.addFlags(fs)
-	o.cluster.addFlags(fs, &o.configStore)
+	o.adminAuth.addFlags(fs)
+	o.cluster.addFlags(fs)
 	fs.StringVar(&o.dns.resolver, "dns-resolver", "", "comma-separated nameservers, ip or ip:port, for target and service host names (default: those of /etc/resolv.conf)")
 	fs.StringVar(&o.dns.hostsFile, "dns-hostsfile", resolver.DefaultHostsFile, "hosts file read once at start; its names resolve without DNS and never expire (empty: none)")
 	fs.StringVar(&o.dns.order, "dns-order", resolver.DefaultOrder, "record types tried in turn, first answer wins: LAST (the type that answered last time), SRV, A, AAAA, CNAME")
@@ -291,6 +290,10 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	if err != nil {
 		return nil, err
 	}
+	adminAuth, err := o.adminAuth.prepare(o.adminToken, adminListens, logger)
+	if err != nil {
+		return nil, err
+	}
 	g := &gateway{opts: o, logger: logger, holder: &snapshot.Holder{}}
 	switch o.accessLog {
 	case "off", "":
@@ -353,8 +356,8 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	// in force again.
 	g.resolver.OnChange(func() { g.loader.Refresh("dns") })
 	snap, err := g.loader.Apply(source, "startup")
-	if err != nil && o.clusterNode != nil {
-		snap, err = o.clusterNode.startFailed(g.loader, err)
+	if err != nil && o.cluster.node != nil {
+		snap, err = o.cluster.node.startFailed(g.loader, err)
 	}
 	if err != nil {
 		g.close()
@@ -404,7 +407,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	for _, l := range proxyListens {
 		// In controller mode the certificates come with the cluster's
 		// config (Ingress TLS Secrets), after the listeners open.
-		if l.TLS && snap.Certs == nil && !o.kube.enabled && o.clusterNode == nil {
+		if l.TLS && snap.Certs == nil && !o.kube.enabled && o.cluster.node == nil {
 			g.close()
 			return nil, fmt.Errorf("--proxy-listen %s ssl: the config has no certificates", l.Addr)
 		}
@@ -436,13 +439,16 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		Pending:  g.kubePending,
 		Loader:   g.loader,
 		Registry: reg,
-		Token:    o.adminToken,
+		Logger:   logger,
 		Metrics:  metrics.Handler(),
 		Listen:   listenAddrs(adminListens),
 		Hosts:    adminHosts,
 		LogDrops: g.logDrops,
+
+		Credentials: adminAuth.creds,
+		ClientCA:    adminAuth.clientCAs != nil,
 	}
-	if o.clusterNode != nil {
+	if o.cluster.node != nil {
 		g.startCluster(&adminSrc)
 	}
 	adminHandler, err := admin.Handler(adminSrc)
@@ -452,7 +458,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		return nil, err
 	}
 	g.admin, err = server.New("admin", adminListens, func(string, string) http.Handler { return adminHandler },
-		server.DefaultLimits, server.TLS{Certificate: adminCert, Policy: policy}, logger)
+		server.DefaultLimits, server.TLS{Certificate: adminCert, Policy: policy, VerifyClients: adminAuth.clientCAs}, logger)
 	if err == nil {
 		err = g.startStatus(statusListens, adminSrc, metrics, server.TLS{Certificate: getCert, Policy: policy}, logger)
 	}

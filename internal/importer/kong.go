@@ -16,12 +16,13 @@ import (
 // Importers append entities; YAML sorts everything, so the order in which
 // an importer visits its inputs never shows in the output.
 type Config struct {
-	Services     []*Service
-	Routes       []*Route // routes without a service (they answer 503 unless a plugin answers)
-	Upstreams    []*Upstream
-	Consumers    []*Consumer
-	Certificates []*Certificate
-	Plugins      []*Plugin // global
+	Services       []*Service
+	Routes         []*Route // routes without a service (they answer 503 unless a plugin answers)
+	Upstreams      []*Upstream
+	Consumers      []*Consumer
+	Certificates   []*Certificate
+	CACertificates []*CACertificate
+	Plugins        []*Plugin // global
 }
 
 // Fields are an entity's other fields, as Kong spells them (values are
@@ -84,6 +85,7 @@ type Consumer struct {
 // Certificate is a PEM certificate and key with the server names it
 // serves.
 type Certificate struct {
+	ID        string // set by CertificateID when something names it
 	Cert, Key string
 	SNIs      []string
 	Tags      []string
@@ -96,6 +98,9 @@ type Plugin struct {
 	Fields Fields // enabled, protocols, instance_name...
 	Tags   []string
 }
+
+// MaxTimeout is the largest timeout Kong takes, in milliseconds.
+const MaxTimeout = 2147483646
 
 // Bool and Int make the optional fields easy to set.
 func Bool(b bool) *bool { return &b }
@@ -185,6 +190,7 @@ func (c *Config) YAML() ([]byte, error) {
 		doc = append(doc, yaml.MapItem{Key: key, Value: list})
 	}
 	sortAll(c)
+	add("ca_certificates", len(c.CACertificates), func(i int) any { return c.CACertificates[i].ordered() })
 	add("certificates", len(c.Certificates), func(i int) any { return c.Certificates[i].ordered() })
 	add("consumers", len(c.Consumers), func(i int) any { return c.Consumers[i].ordered() })
 	add("plugins", len(c.Plugins), func(i int) any { return c.Plugins[i].ordered() })
@@ -219,6 +225,7 @@ func sortAll(c *Config) {
 	slices.SortStableFunc(c.Certificates, func(a, b *Certificate) int {
 		return cmp.Or(cmp.Compare(strings.Join(a.SNIs, ","), strings.Join(b.SNIs, ",")), cmp.Compare(a.Cert, b.Cert))
 	})
+	slices.SortStableFunc(c.CACertificates, func(a, b *CACertificate) int { return cmp.Compare(a.ID, b.ID) })
 	sortPlugins(c.Plugins)
 }
 
@@ -438,6 +445,7 @@ func (c *Consumer) ordered() yaml.MapSlice {
 
 func (c *Certificate) ordered() yaml.MapSlice {
 	e := entity{}
+	e.set("id", c.ID)
 	e.set("cert", c.Cert)
 	e.set("key", c.Key)
 	e.set("tags", c.Tags)

@@ -2,9 +2,14 @@ package kube
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"runtime/debug"
+	"strings"
+	"sync"
 	"time"
 
 	netv1 "k8s.io/api/networking/v1"
@@ -12,6 +17,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/turnpikegw/turnpike/internal/config"
 )
 
 // Options are `turnpike run --kubernetes`'s settings.
@@ -65,8 +72,12 @@ type Controller struct {
 	log    *slog.Logger
 	src    *sources
 	report *reporter
-	kick   chan struct{}
-	ready  chan struct{}
+	// leftOut are the units left out at the last reconcile that applied,
+	// by id.
+	leftOut   map[string]verdict
+	kick      chan struct{}
+	ready     chan struct{}
+	readyOnce sync.Once
 	// last is the config last applied (or refused), so that changes that
 	// leave it the same (an EndpointSlice's unrelated field, a resync) do
 	// not reload.
@@ -78,6 +89,9 @@ type Controller struct {
 func New(kc kubernetes.Interface, dc dynamic.Interface, apply Applier, opts Options) (*Controller, error) {
 	if opts.IngressClass == "" {
 		return nil, errors.New("--ingress-class: must not be empty")
+	}
+	if ns, name, ok := strings.Cut(opts.PublishService, "/"); opts.PublishService != "" && (!ok || ns == "" || name == "") {
+		return nil, fmt.Errorf("--publish-service %q: want NAMESPACE/NAME", opts.PublishService)
 	}
 	if opts.ClusterDomain == "" {
 		opts.ClusterDomain = "cluster.local"
@@ -100,37 +114,90 @@ func New(kc kubernetes.Interface, dc dynamic.Interface, apply Applier, opts Opti
 	return c, nil
 }
 
-// Ready is closed once the first config built from the cluster was
-// applied (or, when it could not be, once the attempt was made).
+// Ready is closed once a config built from the cluster is in force. A
+// gateway whose cluster config does not apply (the shared objects are
+// broken) stays unready, so that a rollout keeps the replicas that serve.
 func (c *Controller) Ready() <-chan struct{} { return c.ready }
 
-// Run watches until ctx ends. It returns an error only when the caches
-// cannot be filled at start (ctx ending first included).
+// After a reconcile that applied nothing (a load that timed out on a busy
+// node, shared objects broken until someone fixes them) the same objects
+// are tried again after retryFirst, doubling up to retryMax.
+const (
+	retryFirst = time.Second
+	retryMax   = time.Minute
+)
+
+// Run watches until ctx ends. It returns an error only when ctx ends
+// before the caches are filled.
 func (c *Controller) Run(ctx context.Context) error {
 	defer c.report.close()
-	src, err := newSources(c.kc, c.dc, c.opts, c.changed)
+	src, err := c.watch(ctx)
 	if err != nil {
 		return err
 	}
 	c.src = src
-	src.start(ctx)
-	if !cache.WaitForCacheSync(ctx.Done(), src.synced()...) {
-		return fmt.Errorf("kubernetes: the caches did not fill: %w", context.Cause(ctx))
-	}
 	c.log.Info("kubernetes: caches filled", "watching", src.describe())
-	c.reconcile(ctx)
-	close(c.ready)
+	retry := time.NewTimer(0)
+	retry.Stop()
+	defer retry.Stop()
+	var wait time.Duration
 	for {
+		if c.reconcileSafely(ctx) {
+			c.readyOnce.Do(func() { close(c.ready) })
+			wait = 0
+			retry.Stop()
+		} else {
+			wait = min(max(2*wait, retryFirst), retryMax)
+			retry.Reset(wait)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-c.kick:
+		case <-retry.C:
 		}
 		if !c.settle(ctx) {
 			return nil
 		}
-		c.reconcile(ctx)
 	}
+}
+
+// watch starts the informers and waits for their caches. Finding which
+// custom resources the cluster serves is retried: an API server that is
+// restarting as the gateway starts must not leave it unready for good.
+func (c *Controller) watch(ctx context.Context) (*sources, error) {
+	var wait time.Duration
+	for {
+		src, err := newSources(c.kc, c.dc, c.opts, c.changed)
+		if err == nil {
+			src.start(ctx)
+			if !cache.WaitForCacheSync(ctx.Done(), src.synced()...) {
+				return nil, fmt.Errorf("kubernetes: the caches did not fill: %w", context.Cause(ctx))
+			}
+			return src, nil
+		}
+		wait = min(max(2*wait, retryFirst), retryMax)
+		c.log.Error("kubernetes: cannot watch the cluster; trying again", "error", err, "in", wait.String())
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("kubernetes: %w (%w)", err, context.Cause(ctx))
+		case <-time.After(wait):
+		}
+	}
+}
+
+// reconcileSafely is reconcile, a panic in it (an importer meeting an
+// object no test foresaw) logged as a failure: the config in force stays
+// and the loop goes on.
+func (c *Controller) reconcileSafely(ctx context.Context) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.log.Error("kubernetes: building the config from the cluster failed; the one in force stays",
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			ok = false
+		}
+	}()
+	return c.reconcile(ctx)
 }
 
 // changed is every informer's event handler.
@@ -164,12 +231,25 @@ func (c *Controller) settle(ctx context.Context) bool {
 
 // reconcile builds the config from the caches and applies it. Units (an
 // Ingress, a VirtualService, a KongConsumer) whose part does not validate
-// are left out and reported; the others apply.
-func (c *Controller) reconcile(ctx context.Context) {
+// are left out and reported; the others apply. ok: a config built from
+// these objects is in force.
+func (c *Controller) reconcile(ctx context.Context) (ok bool) {
 	objs := c.src.snapshot(c.opts)
 	eps := newEndpoints(objs.services, objs.slices)
-	res := build(objs, objs.units, eps, c.opts)
+	sums := unitSums(objs)
+	// Units left out before and unchanged since, over the same shared
+	// objects, are left out again unchecked: a pod rolling does not check
+	// every unit again while one invalid Ingress stands.
 	invalid := map[*unit]error{}
+	var units []*unit
+	for _, u := range objs.units {
+		if v, ok := c.leftOut[u.id()]; ok && v.sum == sums[u] {
+			invalid[u] = v.err
+		} else {
+			units = append(units, u)
+		}
+	}
+	res := build(objs, units, eps, c.opts)
 	if res.err == nil {
 		res.err = c.applyOnce(res.data)
 	}
@@ -184,25 +264,17 @@ func (c *Controller) reconcile(ctx context.Context) {
 		if err != nil {
 			c.log.Error("kubernetes: the cluster's shared objects (global KongClusterPlugins, Secrets) make a config that does not validate; the one in force stays", "error", err)
 			c.report.update(ctx, reportInput{objects: objs, warnings: base.warnings, failed: err})
-			return
+			return false
 		}
-	}
-	if res.err != nil {
-		// Which units does it come from? Each is built with every
-		// supporting object and checked alone.
-		var keep []*unit
-		for _, u := range objs.units {
-			one := build(objs, []*unit{u}, eps, c.opts)
-			err := one.err
-			if err == nil {
-				err = c.apply.Validate(one.data)
-			}
-			if err != nil {
-				invalid[u] = err
-				continue
-			}
-			keep = append(keep, u)
+		keep, found, err := c.isolate(objs, units, eps)
+		if err != nil {
+			// Leaving out a unit for want of time or memory would drop
+			// routes that are fine: nothing changes until a retry.
+			c.log.Error("kubernetes: checking the objects one by one failed; the config in force stays", "error", err)
+			c.report.update(ctx, reportInput{objects: objs, warnings: res.warnings, failed: err})
+			return false
 		}
+		maps.Copy(invalid, found)
 		res = build(objs, keep, eps, c.opts)
 		if res.err == nil {
 			res.err = c.applyOnce(res.data)
@@ -211,16 +283,83 @@ func (c *Controller) reconcile(ctx context.Context) {
 			c.log.Error("kubernetes: the config built from the cluster does not apply; the one in force stays", "error", res.err)
 		}
 	}
+	// Verdicts are kept from a working reload path only.
+	if res.err == nil {
+		c.leftOut = make(map[string]verdict, len(invalid))
+		for u, err := range invalid {
+			c.leftOut[u.id()] = verdict{sum: sums[u], err: err}
+		}
+	}
 	in := reportInput{objects: objs, warnings: res.warnings, invalid: invalid, failed: res.err}
 	if res.err == nil {
 		in.ingresses = servedIngresses(objs, invalid)
 	}
 	c.report.update(ctx, in)
+	return res.err == nil
+}
+
+// isolate finds the units whose part of the config does not validate:
+// each is built with every supporting object and checked alone. A verdict
+// holds while the unit and the shared objects stay the same when it is an
+// importer's error or a validation error (config.Errors); any other (a
+// check that ran out of time or memory, the gateway stopping) says nothing
+// of the unit and is err.
+func (c *Controller) isolate(objs *objects, units []*unit, eps *endpoints) (keep []*unit, invalid map[*unit]error, err error) {
+	invalid = map[*unit]error{}
+	for _, u := range units {
+		one := build(objs, []*unit{u}, eps, c.opts)
+		bad := one.err
+		if bad == nil {
+			bad = c.apply.Validate(one.data)
+			var errs config.Errors
+			if bad != nil && !errors.As(bad, &errs) {
+				// Not "Kind ns/name: ...": the reporter would blame the unit.
+				return nil, nil, fmt.Errorf("checking %s: %w", u.id(), bad)
+			}
+		}
+		if bad == nil {
+			keep = append(keep, u)
+			continue
+		}
+		c.log.Warn("kubernetes: left out, its part of the config does not validate", "object", u.id(), "error", bad)
+		invalid[u] = bad
+	}
+	return keep, invalid, nil
+}
+
+// verdict is why a unit was left out, and what it was built from.
+type verdict struct {
+	sum [sha256.Size]byte
+	err error
+}
+
+// unitSums identify each unit's document over the shared objects it is
+// built with.
+func unitSums(objs *objects) map[*unit][sha256.Size]byte {
+	h := sha256.New()
+	for _, d := range objs.ingressSupport {
+		h.Write(d.Data)
+	}
+	for _, d := range objs.istioSupport {
+		h.Write(d.Data)
+	}
+	shared := h.Sum(nil)
+	out := make(map[*unit][sha256.Size]byte, len(objs.units))
+	for _, u := range objs.units {
+		h.Reset()
+		h.Write(shared)
+		h.Write(u.doc.Data)
+		var sum [sha256.Size]byte
+		copy(sum[:], h.Sum(nil))
+		out[u] = sum
+	}
+	return out
 }
 
 // applyOnce applies data unless it is what was applied last.
 func (c *Controller) applyOnce(data []byte) error {
 	if string(data) == string(c.last) {
+		c.log.Debug("kubernetes: the config built is the one in force: not applied again")
 		return nil
 	}
 	if err := c.apply.Apply(data); err != nil {

@@ -67,10 +67,11 @@ func newSources(kc kubernetes.Interface, dc dynamic.Interface, opts Options, onC
 	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc: func(any) { onChange() },
 		UpdateFunc: func(old, cur any) {
-			// A resync delivers the same object again: nothing changed.
+			// A relist delivers the same objects again: nothing changed.
+			// Without a version (not from an API server) nothing tells.
 			o, ok1 := old.(metav1.Object)
 			n, ok2 := cur.(metav1.Object)
-			if ok1 && ok2 && o.GetResourceVersion() == n.GetResourceVersion() {
+			if ok1 && ok2 && n.GetResourceVersion() != "" && o.GetResourceVersion() == n.GetResourceVersion() {
 				return
 			}
 			onChange()
@@ -129,7 +130,16 @@ func newSources(kc kubernetes.Interface, dc dynamic.Interface, opts Options, onC
 			return nil, err
 		}
 	}
-	// Custom resources, each when the cluster serves its API.
+	if err := s.watchCustom(kc, dc, opts, namespaces, add); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// watchCustom adds the informers of Kong's and Istio's custom resources,
+// each when the cluster serves its API.
+func (s *sources) watchCustom(kc kubernetes.Interface, dc dynamic.Interface, opts Options, namespaces []string,
+	add func(string, cache.SharedIndexInformer) error) error {
 	custom := []struct {
 		kind    string
 		gvr     schema.GroupVersionResource
@@ -158,7 +168,7 @@ func newSources(kc kubernetes.Interface, dc dynamic.Interface, opts Options, onC
 		}
 		gvr, ok, err := served(kc, cr.gvr)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !ok {
 			continue
@@ -166,17 +176,17 @@ func newSources(kc kubernetes.Interface, dc dynamic.Interface, opts Options, onC
 		s.gvrs[cr.kind] = gvr
 		if cr.cluster {
 			if err := add(cr.kind, clusterDyn.ForResource(gvr).Informer()); err != nil {
-				return nil, err
+				return err
 			}
 			continue
 		}
 		for _, f := range nsDyn {
 			if err := add(cr.kind, f.ForResource(gvr).Informer()); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // served finds the version of gvr's resource the cluster serves: its own,
@@ -376,7 +386,11 @@ func (o *objects) document(kind string, obj runtime.Object) importer.Document {
 		fields["apiVersion"] = apiVersions[kind]
 		fields["kind"] = kind
 	}
+	// The uid is kept for the k8s-uid tag the importers write.
 	meta := map[string]any{"name": m.GetName()}
+	if uid := m.GetUID(); uid != "" {
+		meta["uid"] = string(uid)
+	}
 	if ns := m.GetNamespace(); ns != "" {
 		meta["namespace"] = ns
 	}

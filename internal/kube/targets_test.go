@@ -320,16 +320,16 @@ func TestPodTargets(t *testing.T) {
 		name: "canary weights",
 		ingress: ingressTo("web", "web", "number: 80", "") +
 			ingressTo("web", "web-canary", "number: 80", `nginx.ingress.kubernetes.io/canary: "true", nginx.ingress.kubernetes.io/canary-weight: "20"`),
-		want: "service shop.web.80.upstream:80\n" +
-			"upstream shop.web.80.upstream: 10.1.0.1:8080=17467 10.1.0.2:8080=17467 10.1.0.3:8080=17467 10.1.1.1:8081=13100",
+		want: "service shop.web.0.upstream:80\n" +
+			"upstream shop.web.0.upstream: 10.1.0.1:8080=17467 10.1.0.2:8080=17467 10.1.0.3:8080=17467 10.1.1.1:8081=13100",
 	}, {
 		// A canary Service not in the cluster keeps its DNS name and its
 		// share.
 		name: "canary to a missing Service",
 		ingress: ingressTo("web", "web", "number: 80", "") +
 			ingressTo("web", "gone", "number: 80", `nginx.ingress.kubernetes.io/canary: "true", nginx.ingress.kubernetes.io/canary-weight: "50"`),
-		want: "service shop.web.80.upstream:80\n" +
-			"upstream shop.web.80.upstream: 10.1.0.1:8080=10917 10.1.0.2:8080=10917 10.1.0.3:8080=10917 gone.shop.svc.cluster.local:80=32750",
+		want: "service shop.web.0.upstream:80\n" +
+			"upstream shop.web.0.upstream: 10.1.0.1:8080=10917 10.1.0.2:8080=10917 10.1.0.3:8080=10917 gone.shop.svc.cluster.local:80=32750",
 	}, {
 		name:    "upstream-hash-by keeps hash_on",
 		ingress: ingressTo("web", "web", "number: 80", `nginx.ingress.kubernetes.io/upstream-hash-by: "$remote_addr"`),

@@ -66,6 +66,10 @@ type TLS struct {
 	// the handshake, and nothing is verified here (mtls-auth verifies the
 	// certificate on the routes that need one).
 	ClientCert func(serverName string) (ask bool, cas *x509.CertPool)
+	// VerifyClients, when set, makes every handshake require a client
+	// certificate that these CAs verify (the admin listener's mTLS); it
+	// excludes ClientCert.
+	VerifyClients *x509.CertPool
 	// Policy is the protocol versions and cipher suites served (the zero
 	// Policy: TLS 1.2 and 1.3, Go's default suites).
 	Policy Policy
@@ -171,6 +175,10 @@ func tlsConfig(src TLS) *tls.Config {
 		NextProtos:     []string{"h2", "http/1.1"},
 	}
 	src.Policy.apply(conf)
+	if src.VerifyClients != nil {
+		conf.ClientAuth, conf.ClientCAs = tls.RequireAndVerifyClientCert, src.VerifyClients
+		return conf
+	}
 	if src.ClientCert == nil {
 		return conf
 	}

@@ -102,16 +102,16 @@ func TestAdminRefusesDNSRebinding(t *testing.T) {
 }
 
 // On 0.0.0.0 the admin API answers for the address the client reached, and
-// still refuses other names.
+// still refuses other names. (Off loopback it needs a token to start.)
 func TestAdminAllAddressesAcceptsOwnAddress(t *testing.T) {
 	ip := admNonLoopbackIP(t)
-	gw := gwtest.Start(t, admSecretConfig, gwtest.Options{Args: []string{"--admin-listen", "0.0.0.0:0"}})
+	gw := gwtest.Start(t, admSecretConfig, gwtest.Options{Args: []string{"--admin-listen", "0.0.0.0:0"}, Env: []string{"TURNPIKE_ADMIN_TOKEN=all-addr-token"}})
 	u, err := url.Parse(gw.AdminURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := net.JoinHostPort(ip, u.Port())
-	if code, body := admRequest(t, addr, addr, http.MethodGet, "/status", ""); code != 200 {
+	if code, body := admRequest(t, addr, addr, http.MethodGet, "/status", "", "Kong-Admin-Token", "all-addr-token"); code != 200 {
 		t.Errorf("GET /status at %s: %d %s", addr, code, body)
 	}
 	code, body := admRequest(t, addr, "rebind.attacker.example:"+u.Port(), http.MethodGet, "/config", "")

@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -151,5 +154,101 @@ func TestImportIngress(t *testing.T) {
 		} else if want == 200 && gwtest.DecodeSeen(t, body).Header["Authorization"] != nil {
 			t.Error("the upstream saw the Authorization header (hide_credentials)")
 		}
+	}
+	// Kong's controller tags: the Admin API finds what each object made.
+	for _, c := range []struct {
+		kind, tags string
+		names      []string
+	}{
+		{"routes", "k8s-kind:Ingress,k8s-name:users", []string{"default.users.0"}},
+		{"routes", "k8s-name:private,k8s-namespace:default,k8s-group:networking.k8s.io,k8s-version:v1", []string{"default.private.0"}},
+		{"services", "k8s-kind:Service,k8s-name:echo", nil},
+		{"consumers", "k8s-kind:Secret,k8s-name:htpasswd", []string{"default.htpasswd.alice"}},
+	} {
+		req, _ := http.NewRequest("GET", gw.AdminURL+"/"+c.kind+"?tags="+c.tags, nil)
+		resp, body := gwtest.Do(t, req)
+		var list struct {
+			Data []struct {
+				Name, Username string
+				Tags           []string
+			}
+		}
+		if err := json.Unmarshal([]byte(body), &list); resp.StatusCode != 200 || err != nil {
+			t.Fatalf("GET /%s?tags=%s: %d %s", c.kind, c.tags, resp.StatusCode, body)
+		}
+		var names []string
+		for _, d := range list.Data {
+			names = append(names, d.Name+d.Username)
+		}
+		if c.names == nil { // the services' names depend on the port
+			if len(names) == 0 {
+				t.Errorf("GET /%s?tags=%s: none", c.kind, c.tags)
+			}
+			continue
+		}
+		if strings.Join(names, ",") != strings.Join(c.names, ",") {
+			t.Errorf("GET /%s?tags=%s: %v, want %v", c.kind, c.tags, names, c.names)
+		}
+	}
+}
+
+// TestImportIngressAuthTLS imports an Ingress with NGINX's auth-tls-secret
+// and sends requests over TLS to a gateway started on the output: no
+// client certificate, or one of another CA, is refused (401); one the
+// Secret's CA signed reaches the upstream.
+func TestImportIngressAuthTLS(t *testing.T) {
+	up := gwtest.StartEcho(t, "echo")
+	u, _ := url.Parse(up.URL)
+	root := mtlsCA(t, "Client Root")
+	client := mtlsClient(t, root, "client")
+	stranger := mtlsClient(t, mtlsCA(t, "Other Root"), "client")
+	cert, key := selfSigned(t, "secure.example.com")
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	manifest := fmt.Sprintf(`apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: secure
+  annotations:
+    nginx.ingress.kubernetes.io/auth-tls-secret: default/client-ca
+spec:
+  tls: [{hosts: [secure.example.com], secretName: secure-tls}]
+  rules:
+  - host: secure.example.com
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: echo, port: {number: %s}}}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: secure-tls}
+type: kubernetes.io/tls
+data: {tls.crt: %s, tls.key: %s}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: client-ca}
+data: {ca.crt: %s}
+`, u.Port(), b64(cert), b64(key), b64(root.pem()))
+	in := writeFile(t, "ingress.yaml", manifest)
+	out := filepath.Join(t.TempDir(), "kong.yml")
+	if _, stderr, code := runCLI(t, nil, "import", "ingress", "-f", in, "-o", out, "--service-domain", "cluster.test"); code != 0 || strings.Contains(stderr, "auth-tls") {
+		t.Fatalf("import: exit %d\n%s", code, stderr)
+	}
+	cfg, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(out, []byte(strings.ReplaceAll(string(cfg), "echo.default.cluster.test", "127.0.0.1")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gw := gwtest.Start(t, "", gwtest.Options{ConfigPath: out, ProxyListen: "127.0.0.1:0 ssl"})
+	if status, asked, body := tlsGet(t, gw, "secure.example.com", "/", nil); status != 401 || !asked {
+		t.Errorf("no certificate: %d (asked: %v) %s, want 401 after a certificate request", status, asked, body)
+	}
+	if status, _, body := tlsGet(t, gw, "secure.example.com", "/", stranger.tlsCert()); status != 401 {
+		t.Errorf("another CA's certificate: %d %s, want 401", status, body)
+	}
+	if status, _, body := tlsGet(t, gw, "secure.example.com", "/a", client.tlsCert()); status != 200 || gwtest.DecodeSeen(t, body).Path != "/a" {
+		t.Errorf("the CA's client: %d %s, want 200 from the upstream", status, body)
 	}
 }

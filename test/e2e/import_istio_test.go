@@ -1,10 +1,16 @@
 package e2e
 
 import (
+	"crypto/tls"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
@@ -110,4 +116,95 @@ func TestImportIstio(t *testing.T) {
 	if resp, _ := gw.Get("/reviews/7", "Host", "other.example.com"); resp.StatusCode != 404 {
 		t.Errorf("another host: %d, want 404", resp.StatusCode)
 	}
+}
+
+// TestImportIstioMutual imports a Gateway whose MUTUAL server's
+// credential Secret holds the client CA, and sends requests over TLS to a
+// gateway started on the output: without a client certificate, or with
+// one of another CA, the route answers 401; with one the CA signed it
+// reaches the upstream.
+func TestImportIstioMutual(t *testing.T) {
+	up := gwtest.StartEcho(t, "app")
+	u, err := url.Parse(up.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := mtlsCA(t, "Partner Root")
+	partner := mtlsClient(t, root, "partner")
+	stranger := mtlsClient(t, mtlsCA(t, "Other Root"), "partner")
+	cert, key := selfSigned(t, "partners.example.com")
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	doc := fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: shop}
+spec:
+  servers:
+  - port: {number: 443, protocol: HTTPS}
+    hosts: [partners.example.com]
+    tls: {mode: MUTUAL, credentialName: partners}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: partners, namespace: shop}
+data:
+  tls.crt: %s
+  tls.key: %s
+  ca.crt: %s
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: partners, namespace: shop}
+spec:
+  hosts: [partners.example.com]
+  gateways: [gw]
+  http:
+  - route: [{destination: {host: 127.0.0.1, port: {number: %s}}}]
+`, b64(cert), b64(key), b64(root.pem()), u.Port())
+	in := writeFile(t, "mutual.yaml", doc)
+	out := filepath.Join(t.TempDir(), "kong.yml")
+	if _, stderr, code := runCLI(t, nil, "import", "istio", "-f", in, "-o", out); code != 0 || strings.Contains(stderr, "MUTUAL") {
+		t.Fatalf("import: exit %d\n%s", code, stderr)
+	}
+	gw := gwtest.Start(t, "", gwtest.Options{ConfigPath: out, ProxyListen: "127.0.0.1:0 ssl"})
+	get := func(path string, cert *tls.Certificate) (int, bool, string) {
+		return tlsGet(t, gw, "partners.example.com", path, cert)
+	}
+	if status, asked, body := get("/", nil); status != 401 || !asked {
+		t.Errorf("no certificate: %d (asked: %v) %s, want 401 after a certificate request", status, asked, body)
+	}
+	if status, _, body := get("/", stranger.tlsCert()); status != 401 {
+		t.Errorf("another CA's certificate: %d %s, want 401", status, body)
+	}
+	if status, _, body := get("/orders", partner.tlsCert()); status != 200 || gwtest.DecodeSeen(t, body).Path != "/orders" {
+		t.Errorf("the partner's certificate: %d %s, want 200 from the upstream", status, body)
+	}
+}
+
+// tlsGet sends GET path to the gateway's TLS listener with host as the
+// server name and Host, presenting cert when asked (nil: none); it
+// returns the status, whether a certificate was asked for, and the body.
+func tlsGet(t *testing.T, gw *gwtest.Gateway, host, path string, cert *tls.Certificate) (int, bool, string) {
+	t.Helper()
+	var asked bool
+	tr := &http.Transport{TLSClientConfig: &tls.Config{ServerName: host, InsecureSkipVerify: true,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			asked = true
+			if cert == nil {
+				return &tls.Certificate{}, nil
+			}
+			return cert, nil
+		}}}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequest(http.MethodGet, "https"+strings.TrimPrefix(gw.URL, "http")+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, asked, string(body)
 }

@@ -2,6 +2,8 @@ package ingress
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -74,7 +76,9 @@ func (c *converter) canaries(ins []*netv1.Ingress) map[string]*canary {
 }
 
 // applyCanary sends the canary's share of route r's traffic to the
-// canary's backend: the weight through one upstream with both targets,
+// canary's backend: the weight through an upstream with both targets,
+// behind a service of r's own (the main service may carry other hosts'
+// and paths' routes, and other canaries, whose weights must not mix),
 // the header through a route of its own matching it.
 func (c *converter) applyCanary(cn *canary, main *importer.Service, r *importer.Route) {
 	obj := objName(cn.in)
@@ -87,7 +91,7 @@ func (c *converter) applyCanary(cn *canary, main *importer.Service, r *importer.
 		if !ok {
 			return
 		}
-		u := c.upstream(main)
+		u := c.upstream(c.ownService(main, r))
 		u.Targets[0].Weight = importer.Int(100 - cn.weight)
 		u.Targets = append(u.Targets, importer.Target{
 			Target: fmt.Sprintf("%s.%s.%s:%d", cn.backend.Service.Name, cn.in.Namespace, c.opts.ServiceDomain, port),
@@ -107,9 +111,56 @@ func (c *converter) applyCanary(cn *canary, main *importer.Service, r *importer.
 	}
 	hr := *r
 	hr.Name = c.cfg.UniqueName(importer.KindRoute, r.Name+".canary")
-	hr.Headers = map[string][]string{cn.header: {value}}
+	hr.Headers = map[string][]string{}
 	for k, v := range r.Headers {
+		if strings.EqualFold(k, cn.header) {
+			// The canary's value must win, or the canary route matches
+			// only what the main route does and never takes traffic.
+			c.ws.Add(obj, nginxPrefix+"canary-by-header", "the main route also matches %s (%s): the canary route matches %q only", k, strings.Join(v, ", "), value)
+			continue
+		}
 		hr.Headers[k] = v
 	}
+	hr.Headers[cn.header] = []string{value}
 	svc.Routes = append(svc.Routes, &hr)
+}
+
+// ownService moves route r out of main into a copy of main of its own,
+// named after r, and returns it; an upstream main is behind (hashing) is
+// copied too, so the copy's targets are its own.
+func (c *converter) ownService(main *importer.Service, r *importer.Route) *importer.Service {
+	own := *main
+	own.Name = c.cfg.UniqueName(importer.KindService, r.Name)
+	own.Fields = maps.Clone(main.Fields)
+	own.Plugins = slices.Clone(main.Plugins)
+	own.Routes = []*importer.Route{r}
+	main.Routes = slices.DeleteFunc(main.Routes, func(x *importer.Route) bool { return x == r })
+	for _, u := range c.cfg.Upstreams {
+		if u.Name == main.Host {
+			cp := *u
+			cp.Name = c.cfg.UniqueName(importer.KindUpstream, own.Name+".upstream")
+			cp.Fields = maps.Clone(u.Fields)
+			cp.Targets = slices.Clone(u.Targets[:1])
+			c.cfg.Upstreams = append(c.cfg.Upstreams, &cp)
+			own.Host = cp.Name
+			break
+		}
+	}
+	c.cfg.Services = append(c.cfg.Services, &own)
+	c.emptied = append(c.emptied, main)
+	return &own
+}
+
+// pruneEmptied drops the services that lost every route to ownService
+// and gained none after, with the upstreams only they used.
+func (c *converter) pruneEmptied() {
+	for _, s := range c.emptied {
+		if len(s.Routes) > 0 || !slices.Contains(c.cfg.Services, s) {
+			continue
+		}
+		c.cfg.Services = slices.DeleteFunc(c.cfg.Services, func(x *importer.Service) bool { return x == s })
+		if !slices.ContainsFunc(c.cfg.Services, func(x *importer.Service) bool { return x.Host == s.Host }) {
+			c.cfg.Upstreams = slices.DeleteFunc(c.cfg.Upstreams, func(u *importer.Upstream) bool { return u.Name == s.Host })
+		}
+	}
 }

@@ -5,11 +5,11 @@ import (
 	"bytes"
 	"strings"
 
-	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	netv1 "k8s.io/api/networking/v1"
 
 	"github.com/turnpikegw/turnpike/internal/importer"
+	"github.com/turnpikegw/turnpike/internal/plugins/basicauth"
 )
 
 // credentialKinds are the konghq.com/credential values and the Kong
@@ -27,7 +27,8 @@ func (c *converter) consumers() {
 			c.ws.Add(obj, "username", "neither username nor custom_id: not imported")
 			continue
 		}
-		cons := &importer.Consumer{Username: kc.Username, CustomID: kc.CustomID, Credentials: map[string][]importer.Fields{}}
+		cons := &importer.Consumer{Username: kc.Username, CustomID: kc.CustomID, Credentials: map[string][]importer.Fields{},
+			Tags: tagsOf(kc.TypeMeta, kc.ObjectMeta)}
 		if kc.Username != "" {
 			cons.Username = c.cfg.UniqueName(importer.KindConsumer, kc.Username)
 			if cons.Username != kc.Username {
@@ -74,6 +75,7 @@ func (c *converter) credential(obj, ns, name string, cons *importer.Consumer) {
 			f[k] = v
 		}
 	}
+	credentialTags(f, tagsOf(sec.TypeMeta, sec.ObjectMeta))
 	cons.Credentials[dst] = append(cons.Credentials[dst], f)
 }
 
@@ -113,14 +115,13 @@ func (c *converter) basicAuth(in *netv1.Ingress, s *settings) {
 		cons := &importer.Consumer{Username: c.cfg.UniqueName(importer.KindConsumer, group+"."+u[0]), Credentials: map[string][]importer.Fields{
 			"basicauth_credentials": {{"username": u[0], "password": u[1]}},
 			"acls":                  {{"group": group}},
-		}}
+		}, Tags: tagsOf(sec.TypeMeta, sec.ObjectMeta)}
+		for _, creds := range cons.Credentials {
+			credentialTags(creds[0], cons.Tags)
+		}
 		c.cfg.Consumers = append(c.cfg.Consumers, cons)
 	}
 }
-
-// maxBcryptCost is basic-auth's bound on the cost of a hash given in the
-// file.
-const maxBcryptCost = 14
 
 // htpasswd reads the users of an auth-file Secret (key "auth", lines
 // user:hash) or an auth-map one (user: hash per key), keeping the bcrypt
@@ -150,9 +151,9 @@ func (c *converter) htpasswd(obj string, sec *corev1.Secret, kind string) [][2]s
 		switch {
 		case p[0] == "":
 			c.ws.Add(obj, nginxPrefix+"auth-secret", "Secret %s/%s: a line without a user name: skipped", sec.Namespace, sec.Name)
-		case strings.HasPrefix(p[1], "$2a$"), strings.HasPrefix(p[1], "$2b$"), strings.HasPrefix(p[1], "$2y$"):
-			if cost, err := bcrypt.Cost([]byte(p[1])); err != nil || cost > maxBcryptCost {
-				c.ws.Add(obj, nginxPrefix+"auth-secret", "user %q of Secret %s/%s: a bcrypt hash of cost at most %d is imported (a wrong password costs a request one hash): skipped", p[0], sec.Namespace, sec.Name, maxBcryptCost)
+		case basicauth.IsHash(p[1]):
+			if msg := basicauth.CheckHash(p[1]); msg != "" {
+				c.ws.Add(obj, nginxPrefix+"auth-secret", "user %q of Secret %s/%s: %s: skipped", p[0], sec.Namespace, sec.Name, msg)
 				continue
 			}
 			out = append(out, p)

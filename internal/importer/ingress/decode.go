@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	netv1 "k8s.io/api/networking/v1"
@@ -137,7 +137,7 @@ func (o *objects) add(where string, js []byte, ws *importer.Warnings) error {
 			return err
 		}
 		s.Namespace = namespace(s.Namespace)
-		o.services[key(s.Namespace, s.Name)] = &s
+		keepFirst(o.services, key(s.Namespace, s.Name), &s, obj, ws)
 	case "Secret":
 		var s corev1.Secret
 		if err := strict(obj, js, &s, ws); err != nil {
@@ -151,17 +151,17 @@ func (o *objects) add(where string, js []byte, ws *importer.Warnings) error {
 		for k, v := range s.StringData {
 			s.Data[k] = []byte(v)
 		}
-		o.secrets[key(s.Namespace, s.Name)] = &s
+		keepFirst(o.secrets, key(s.Namespace, s.Name), &s, obj, ws)
 	case "KongPlugin", "KongClusterPlugin":
 		p := &kongPlugin{where: where}
 		if err := strict(obj, js, p, ws); err != nil {
 			return err
 		}
 		if tm.Kind == "KongClusterPlugin" {
-			o.clusterPlugins[p.Name] = p
+			keepFirst(o.clusterPlugins, p.Name, p, obj, ws)
 		} else {
 			p.Namespace = namespace(p.Namespace)
-			o.plugins[key(p.Namespace, p.Name)] = p
+			keepFirst(o.plugins, key(p.Namespace, p.Name), p, obj, ws)
 		}
 	case "KongConsumer":
 		c := &kongConsumer{}
@@ -178,27 +178,36 @@ func (o *objects) add(where string, js []byte, ws *importer.Warnings) error {
 	return nil
 }
 
-// strict decodes js into v refusing unknown fields; an unknown field is
-// warned and the object decoded without it, since a newer API version's
-// field should not stop an import.
+// strict decodes js into v and warns every field of js that v has no
+// place for, by its path: an unknown field (a newer API version's, a typo)
+// should not stop an import, nor be dropped silently.
 func strict(obj string, js []byte, v any, ws *importer.Warnings) error {
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		return nil
-	}
-	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		ws.Add(obj, strings.Trim(field, `"`), "unknown field, ignored")
-		if err := json.Unmarshal(js, v); err == nil {
-			return nil
+	if err := json.Unmarshal(js, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return fmt.Errorf("%s: %s: want %s, got a %s", obj, te.Field, te.Type, te.Value)
 		}
+		return fmt.Errorf("%s: %v", obj, err)
 	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Errorf("%s: %s: want %s, got a %s", obj, te.Field, te.Type, te.Value)
+	var raw any
+	if err := json.Unmarshal(js, &raw); err != nil {
+		return fmt.Errorf("%s: %v", obj, err)
 	}
-	return fmt.Errorf("%s: %v", obj, err)
+	importer.UnknownFields(raw, reflect.TypeOf(v).Elem(), "json", func(path string) {
+		ws.Add(obj, path, "unknown field, ignored")
+	})
+	return nil
+}
+
+// keepFirst adds v under k unless an object of that kind and name came
+// before: the API server holds one, so the input has a mistake; which copy
+// was meant cannot be known, and the first is kept, warned.
+func keepFirst[T any](m map[string]T, k string, v T, obj string, ws *importer.Warnings) {
+	if _, dup := m[k]; dup {
+		ws.Add(obj, "metadata.name", "the input already has this object: this copy is ignored")
+		return
+	}
+	m[k] = v
 }
 
 // namespace is the namespace kubectl applies an object without one to.

@@ -55,6 +55,8 @@ type converter struct {
 	// basicUsers the basic-auth usernames taken, by the secret that has them.
 	authGroups map[string]bool
 	basicUsers map[string]string
+	// emptied are services a weighted canary took a route from.
+	emptied []*importer.Service
 }
 
 func (c *converter) convert() {
@@ -79,6 +81,7 @@ func (c *converter) convert() {
 			c.ws.Add(objName(cn.in), cn.field, "no other Ingress routes this host and path: canary skipped")
 		}
 	}
+	c.pruneEmptied()
 	c.consumers()
 	for _, name := range sortedKeys(c.o.clusterPlugins) {
 		// KIC applies a KongClusterPlugin labelled global to every request.
@@ -114,6 +117,12 @@ func (c *converter) classMatches(in *netv1.Ingress) bool {
 func (c *converter) ingress(in *netv1.Ingress, cans map[string]*canary) {
 	obj := objName(in)
 	s := c.settings(in)
+	tags := tagsOf(in.TypeMeta, in.ObjectMeta)
+	for _, p := range s.tmpl.Plugins {
+		if p.Tags == nil {
+			p.Tags = tags // made by the Ingress's annotations
+		}
+	}
 	tlsHosts := c.tls(in)
 	n := 0
 	addPath := func(host, field string, p netv1.HTTPIngressPath) {
@@ -127,6 +136,7 @@ func (c *converter) ingress(in *netv1.Ingress, cans map[string]*canary) {
 		}
 		r := s.route(c.cfg.UniqueName(importer.KindRoute, in.Namespace+"."+in.Name+"."+strconv.Itoa(n)))
 		n++
+		r.Tags = tags
 		r.Paths = paths
 		if host != "" {
 			r.Hosts = []string{host}
@@ -236,7 +246,8 @@ func (c *converter) service(in *netv1.Ingress, field string, b netv1.IngressBack
 	}
 	base := in.Namespace + "." + b.Service.Name + "." + strconv.Itoa(port)
 	host := b.Service.Name + "." + in.Namespace + "." + c.opts.ServiceDomain
-	s := &importer.Service{Name: c.cfg.UniqueName(importer.KindService, base), Protocol: "http", Host: host, Port: port, Fields: importer.Fields{}}
+	s := &importer.Service{Name: c.cfg.UniqueName(importer.KindService, base), Protocol: "http", Host: host, Port: port, Fields: importer.Fields{},
+		Tags: c.serviceTags(in.Namespace, b.Service.Name)}
 	c.serviceAnnotations(s, in.Namespace, b.Service.Name)
 	ss.apply(c, s)
 	c.services[k] = s
@@ -293,13 +304,17 @@ func (c *converter) tls(in *netv1.Ingress) map[string]bool {
 			c.ws.Add(obj, field+".secretName", "Secret %s (type %s) has no tls.crt and tls.key: no certificate", k, sec.Type)
 			continue
 		}
+		if err := importer.CheckKeyPair(string(crt), string(key)); err != nil {
+			c.ws.Add(obj, field+".secretName", "Secret %s: tls.crt and tls.key: %v: no certificate", k, err)
+			continue
+		}
 		if len(t.Hosts) == 0 {
 			c.ws.Add(obj, field+".hosts", "no hosts: the certificate of Secret %s is not served (Kong selects certificates by SNI)", k)
 			continue
 		}
 		cert := c.certs[k]
 		if cert == nil {
-			cert = &importer.Certificate{Cert: string(crt), Key: string(key)}
+			cert = &importer.Certificate{Cert: string(crt), Key: string(key), Tags: tagsOf(sec.TypeMeta, sec.ObjectMeta)}
 			c.certs[k] = cert
 			c.cfg.Certificates = append(c.cfg.Certificates, cert)
 		}

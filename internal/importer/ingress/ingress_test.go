@@ -82,7 +82,7 @@ func TestBasicAuthSecretsIsolated(t *testing.T) {
 	s := string(out)
 	for _, want := range []string{
 		"allow:\n                - staging.ops-users\n", "allow:\n                - staging.basic-auth\n",
-		"- group: staging.basic-auth\n    basicauth_credentials:\n      - password: \"$2a$05$VUcw",
+		"- group: staging.basic-auth\n", "basicauth_credentials:\n      - password: \"$2a$05$VUcw",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("no %q in\n%s", want, s)
@@ -110,7 +110,7 @@ stringData: {auth: "alice:$2y$05$sxiwPMbs/9IhIp6P4Io5teTUkz4geT5pSZO6K3Bist7DvZM
 		t.Errorf("alice imported %d times, want once:\n%s", n, out)
 	}
 	for _, want := range []string{`user "alice" of Secret default.b is also in Secret default.a`, `user "bob" of Secret default/b: only bcrypt hashes (htpasswd -B) can be imported, not {SHA}`,
-		`user "dave" of Secret default/b: a bcrypt hash of cost at most 14 is imported`} {
+		`user "dave" of Secret default/b: bcrypt cost 15 is above 14: every wrong password would cost a request that much CPU: skipped`} {
 		if !strings.Contains(warns, want) {
 			t.Errorf("no warning %q in\n%s", want, warns)
 		}
@@ -192,5 +192,164 @@ func BenchmarkImport(b *testing.B) {
 		if _, err := cfg.YAML(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestUserTags checks konghq.com/tags joins the controller's tags on the
+// Ingress's routes and plugins, and a tag the Admin API cannot filter on
+// is warned and left out.
+func TestUserTags(t *testing.T) {
+	in := strings.Replace(ingressWith(`konghq.com/tags: "team-a,a/b", nginx.ingress.kubernetes.io/limit-rps: "5"`, "Prefix", "/"),
+		"  name: t\n", "  name: t\n  uid: 0b7e\n", 1)
+	out, warns := importertest.Run(t, doc(in), with(Options{}))
+	importertest.Validate(t, out)
+	want := "- k8s-name:t\n          - k8s-namespace:default\n          - k8s-kind:Ingress\n          - k8s-uid:0b7e\n" +
+		"          - k8s-group:networking.k8s.io\n          - k8s-version:v1\n          - team-a\n"
+	if strings.Count(string(out), want) != 1 || strings.Count(string(out), "- team-a\n") != 2 {
+		t.Errorf("want the route's tags %q, and the plugin's:\n%s", want, out)
+	}
+	if !strings.Contains(warns, `konghq.com/tags: ["a/b"]: a tag holds characters`) {
+		t.Errorf("no warning for a/b:\n%s", warns)
+	}
+}
+
+// TestUnknownFieldsAll checks every unknown field of an object is warned
+// by its path, not only the first (encoding/json's strict mode stops
+// there), and the object is still imported.
+func TestUnknownFieldsAll(t *testing.T) {
+	in := strings.Replace(ingressWith("", "Prefix", "/"), "  rules:\n", "  rulez: 1\n  rules:\n", 1)
+	in = strings.Replace(in, "        pathType:", "        weight: 3\n        pathType:", 1)
+	out, warns := importertest.Run(t, doc(in+"---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80, nam: x}]}\nstatuz: 1\n"), with(Options{}))
+	importertest.Validate(t, out)
+	for _, w := range []string{
+		"Ingress default/t (t.yaml:1): spec.rules[0].http.paths[0].weight: unknown field, ignored",
+		"Ingress default/t (t.yaml:1): spec.rulez: unknown field, ignored",
+		"Service default/s (t.yaml:16): spec.ports[0].nam: unknown field, ignored",
+		"Service default/s (t.yaml:16): statuz: unknown field, ignored",
+	} {
+		if !strings.Contains(warns, w) {
+			t.Errorf("no %q in\n%s", w, warns)
+		}
+	}
+	if !strings.Contains(string(out), "paths:\n") {
+		t.Errorf("the Ingress was not imported:\n%s", out)
+	}
+}
+
+// TestDuplicatesKeepFirst: a Service, Secret or KongPlugin given twice
+// (same namespace and name) is warned and the first copy kept.
+func TestDuplicatesKeepFirst(t *testing.T) {
+	in := strings.Replace(ingressWith(`konghq.com/plugins: limit, nginx.ingress.kubernetes.io/auth-type: basic, nginx.ingress.kubernetes.io/auth-secret: users`, "Prefix", "/"),
+		"port: {number: 80}", "port: {name: web}", 1) + `---
+apiVersion: v1
+kind: Service
+metadata: {name: s}
+spec: {ports: [{name: web, port: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: s}
+spec: {ports: [{name: web, port: 9090}]}
+---
+apiVersion: configuration.konghq.com/v1
+kind: KongPlugin
+metadata: {name: limit}
+plugin: rate-limiting
+config: {minute: 5}
+---
+apiVersion: configuration.konghq.com/v1
+kind: KongPlugin
+metadata: {name: limit}
+plugin: rate-limiting
+config: {minute: 500}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: users}
+stringData: {auth: "first:$2y$05$VUcwGHg7h/i2idD1xz.G2uzPpTaBoNjfB9/P9GvPVVI7QbgyaP6YW"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: users}
+stringData: {auth: "second:$2y$05$VUcwGHg7h/i2idD1xz.G2uzPpTaBoNjfB9/P9GvPVVI7QbgyaP6YW"}
+`
+	out, warns := importertest.Run(t, doc(in), with(Options{}))
+	importertest.Validate(t, out)
+	s := string(out)
+	for _, want := range []string{"port: 8080\n", "minute: 5\n", "username: default.users.first\n"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q (the first copy) in\n%s", want, s)
+		}
+	}
+	for _, not := range []string{"9090", "minute: 500", "second"} {
+		if strings.Contains(s, not) {
+			t.Errorf("%q (the second copy) in\n%s", not, s)
+		}
+	}
+	for _, w := range []string{"Service default/s (t.yaml:19)", "KongPlugin default/limit (t.yaml:30)", "Secret default/users (t.yaml:41)"} {
+		if !strings.Contains(warns, w+": metadata.name: the input already has this object: this copy is ignored") {
+			t.Errorf("no warning for %s:\n%s", w, warns)
+		}
+	}
+}
+
+// TestHugeNumbers: annotation numbers whose conversion would overflow (or
+// pass Kong's bounds) are warned, not written wrapped around.
+func TestHugeNumbers(t *testing.T) {
+	ann := `nginx.ingress.kubernetes.io/proxy-read-timeout: "9223372036854775", nginx.ingress.kubernetes.io/proxy-body-size: 9007199254740993g`
+	in := ingressWith(ann, "Prefix", "/") + "---\napiVersion: v1\nkind: Service\nmetadata: {name: s, annotations: {konghq.com/retries: \"40000\", konghq.com/read-timeout: \"3000000000\"}}\nspec: {ports: [{port: 80}]}\n"
+	out, warns := importertest.Run(t, doc(in), with(Options{}))
+	importertest.Validate(t, out)
+	for _, w := range []string{`proxy-read-timeout: "9223372036854775" is not a number of seconds up to 2147483`,
+		`proxy-body-size: "9007199254740993g" is not an NGINX size`,
+		`konghq.com/retries: "40000" is not a number from 0 to 32767`,
+		`konghq.com/read-timeout: "3000000000" is not a number from 0 to 2147483646`} {
+		if !strings.Contains(warns, w) {
+			t.Errorf("no %q in\n%s", w, warns)
+		}
+	}
+	if strings.Contains(string(out), "read_timeout") || strings.Contains(string(out), "request-size-limiting") {
+		t.Errorf("an out-of-range value was written:\n%s", out)
+	}
+}
+
+// TestConfigFromOtherNamespace: a KongPlugin takes its configFrom Secret
+// from its own namespace only (Kong's CRD has no namespace there); a
+// KongClusterPlugin may name one.
+func TestConfigFromOtherNamespace(t *testing.T) {
+	in := `apiVersion: v1
+kind: Secret
+metadata: {name: creds, namespace: payments}
+stringData: {conf: "{header_name: X-Stolen}"}
+---
+apiVersion: configuration.konghq.com/v1
+kind: KongPlugin
+metadata: {name: steal, namespace: shop}
+plugin: correlation-id
+configFrom: {secretKeyRef: {name: creds, key: conf, namespace: payments}}
+---
+apiVersion: configuration.konghq.com/v1
+kind: KongClusterPlugin
+metadata: {name: shared, labels: {global: "true"}}
+plugin: correlation-id
+configFrom: {secretKeyRef: {name: creds, key: conf, namespace: payments}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: shop, annotations: {konghq.com/plugins: steal}}
+spec:
+  rules:
+  - http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+`
+	out, warns := importertest.Run(t, doc(in), with(Options{}))
+	importertest.Validate(t, out)
+	if !strings.Contains(warns, "KongPlugin shop/steal: configFrom.secretKeyRef.namespace: a KongPlugin reads Secrets of its own namespace (shop) only: plugin not attached") {
+		t.Errorf("warnings:\n%s", warns)
+	}
+	// The cluster plugin's global instance reads it; the route gets none.
+	if n := strings.Count(string(out), "X-Stolen"); n != 1 {
+		t.Errorf("X-Stolen %d times, want once (the KongClusterPlugin's):\n%s", n, out)
 	}
 }

@@ -79,6 +79,10 @@ func (c *converter) kong(in *netv1.Ingress, s *settings) {
 				continue
 			}
 			s.svc.path = v
+		case name == "tags":
+			if _, bad := importer.UserTags(v); len(bad) > 0 {
+				c.ws.Add(obj, full, "%q: a tag holds characters the Admin API's tag filter refuses: left out", bad)
+			}
 		case name == "override":
 			c.ws.Add(obj, full, "KongIngress overrides are deprecated (use the konghq.com/* annotations): ignored")
 		default:
@@ -117,7 +121,7 @@ func (c *converter) plugin(kp *kongPlugin, ns string) *importer.Plugin {
 		c.ws.Add(obj, "plugin", "no plugin name: not attached")
 		return nil
 	}
-	p := &importer.Plugin{Name: kp.PluginName, Config: kp.Config, Fields: importer.Fields{}}
+	p := &importer.Plugin{Name: kp.PluginName, Config: kp.Config, Fields: importer.Fields{}, Tags: tagsOf(kp.TypeMeta, kp.ObjectMeta)}
 	if kp.ConfigFrom != nil && kp.ConfigFrom.SecretKeyRef != nil {
 		if kp.Config != nil {
 			c.ws.Add(obj, "configFrom", "config and configFrom are exclusive: config kept")
@@ -152,7 +156,14 @@ func (c *converter) plugin(kp *kongPlugin, ns string) *importer.Plugin {
 // configFrom reads the plugin's config from a Secret's key (YAML or JSON).
 func (c *converter) configFrom(obj string, kp *kongPlugin, ns string) (map[string]any, bool) {
 	ref := kp.ConfigFrom.SecretKeyRef
-	if ref.Namespace != "" {
+	if ref.Namespace != "" && ref.Namespace != ns {
+		// Only a KongClusterPlugin may name another namespace (Kong's CRDs):
+		// whoever may create a KongPlugin in one namespace must not read
+		// Secrets of another through the gateway.
+		if kp.Kind != "KongClusterPlugin" {
+			c.ws.Add(obj, "configFrom.secretKeyRef.namespace", "a KongPlugin reads Secrets of its own namespace (%s) only: plugin not attached", ns)
+			return nil, false
+		}
 		ns = ref.Namespace
 	}
 	sec := c.o.secrets[key(ns, ref.Name)]
@@ -237,8 +248,12 @@ func (c *converter) serviceAnnotations(s *importer.Service, ns, name string) {
 			s.Path = v
 		case "connect-timeout", "read-timeout", "write-timeout", "retries":
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				c.ws.Add(obj, full, "%q is not a number: ignored", v)
+			limit := importer.MaxTimeout
+			if field == "retries" {
+				limit = 32767
+			}
+			if err != nil || n < 0 || n > limit {
+				c.ws.Add(obj, full, "%q is not a number from 0 to %d: ignored", v, limit)
 				continue
 			}
 			s.Fields[strings.ReplaceAll(field, "-", "_")] = n

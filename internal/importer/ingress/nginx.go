@@ -1,6 +1,8 @@
 package ingress
 
 import (
+	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -58,8 +60,8 @@ func (c *converter) nginx(in *netv1.Ingress, s *settings) {
 			c.bodySize(s, obj, full, v)
 		case "proxy-connect-timeout", "proxy-read-timeout", "proxy-send-timeout":
 			n, err := strconv.Atoi(strings.TrimSuffix(v, "s"))
-			if err != nil || n <= 0 {
-				bad("a number of seconds")
+			if err != nil || n <= 0 || n > importer.MaxTimeout/1000 {
+				bad(fmt.Sprintf("a number of seconds up to %d", importer.MaxTimeout/1000))
 				continue
 			}
 			s.svc.timeouts[slices.Index([]string{"proxy-connect-timeout", "proxy-read-timeout", "proxy-send-timeout"}, name)] = n * 1000
@@ -84,6 +86,12 @@ func (c *converter) nginx(in *netv1.Ingress, s *settings) {
 				continue
 			}
 			c.basicAuth(in, s)
+		case "auth-tls-secret":
+			c.authTLS(in, s)
+		case "auth-tls-verify-client", "auth-tls-verify-depth", "auth-tls-pass-certificate-to-upstream", "auth-tls-error-page", "auth-tls-match-cn":
+			if a("auth-tls-secret") == "" {
+				c.ws.Add(obj, full, "without auth-tls-secret: ignored")
+			}
 		default:
 			if slices.Contains(nginxHandled, name) {
 				continue
@@ -163,8 +171,8 @@ func (c *converter) bodySize(s *settings, obj, field, v string) {
 		}
 	}
 	size, err := strconv.Atoi(num)
-	if err != nil || size < 0 {
-		c.ws.Add(obj, field, "%q is not an NGINX size (1024, 8k, 10m, 1g): ignored", v)
+	if err != nil || size < 0 || size > math.MaxInt32/mul {
+		c.ws.Add(obj, field, "%q is not an NGINX size (1024, 8k, 10m, 1g) of at most 2^31-1 units: ignored", v)
 		return
 	}
 	if size == 0 {

@@ -62,7 +62,7 @@ func (c *converter) upstream(s *importer.Service) *importer.Upstream {
 		}
 	}
 	name := c.cfg.UniqueName(importer.KindUpstream, s.Name+".upstream")
-	u := &importer.Upstream{Name: name, Fields: importer.Fields{},
+	u := &importer.Upstream{Name: name, Fields: importer.Fields{}, Tags: s.Tags,
 		Targets: []importer.Target{{Target: fmt.Sprintf("%s:%d", s.Host, s.Port), Weight: importer.Int(100)}}}
 	c.cfg.Upstreams = append(c.cfg.Upstreams, u)
 	s.Host = name

@@ -6,8 +6,6 @@ import (
 	"reflect"
 	"strings"
 
-	yaml "go.yaml.in/yaml/v4"
-
 	"github.com/turnpikegw/turnpike/internal/importer"
 )
 
@@ -18,12 +16,19 @@ type meta struct {
 	Metadata   struct {
 		Name      string `yaml:"name"`
 		Namespace string `yaml:"namespace"`
+		UID       string `yaml:"uid"`
 	} `yaml:"metadata"`
 	Status any `yaml:"status"`
 }
 
 func (m meta) id() string {
 	return m.Kind + " " + m.ns() + "/" + m.Metadata.Name
+}
+
+// tags are the tags of the entities the object makes, as Kong's
+// Kubernetes controller writes them.
+func (m meta) tags() []string {
+	return importer.Object{APIVersion: m.APIVersion, Kind: m.Kind, Namespace: m.ns(), Name: m.Metadata.Name, UID: m.Metadata.UID}.Tags()
 }
 
 func (m meta) ns() string {
@@ -35,7 +40,7 @@ func (m meta) ns() string {
 
 // The networking.istio.io objects, as far as an edge gateway can use
 // them. Fields are Istio's YAML spelling; a field of the input that is
-// not here is warned by name (checkFields) rather than dropped silently.
+// not here is warned by name (importer.UnknownFields) rather than dropped silently.
 
 type gateway struct {
 	meta `yaml:",inline"`
@@ -210,15 +215,23 @@ type trafficPolicy struct {
 		MaxEjectionPercent             *int   `yaml:"maxEjectionPercent"`
 		MinHealthPercent               *int   `yaml:"minHealthPercent"`
 	} `yaml:"outlierDetection"`
-	TLS *struct {
-		Mode               string `yaml:"mode"`
-		SNI                string `yaml:"sni"`
-		CredentialName     string `yaml:"credentialName"`
-		InsecureSkipVerify any    `yaml:"insecureSkipVerify"`
-	} `yaml:"tls"`
-	PortLevelSettings any `yaml:"portLevelSettings"`
-	Tunnel            any `yaml:"tunnel"`
-	ProxyProtocol     any `yaml:"proxyProtocol"`
+	TLS               *clientTLS `yaml:"tls"`
+	PortLevelSettings any        `yaml:"portLevelSettings"`
+	Tunnel            any        `yaml:"tunnel"`
+	ProxyProtocol     any        `yaml:"proxyProtocol"`
+}
+
+// clientTLS is a DestinationRule's TLS toward the upstream.
+type clientTLS struct {
+	Mode               string   `yaml:"mode"`
+	SNI                string   `yaml:"sni"`
+	CredentialName     string   `yaml:"credentialName"`
+	InsecureSkipVerify *bool    `yaml:"insecureSkipVerify"`
+	ClientCertificate  string   `yaml:"clientCertificate"`
+	PrivateKey         string   `yaml:"privateKey"`
+	CACertificates     string   `yaml:"caCertificates"`
+	CACrl              string   `yaml:"caCrl"`
+	SubjectAltNames    []string `yaml:"subjectAltNames"`
 }
 
 type lbPolicy struct {
@@ -264,82 +277,14 @@ func (s *secret) value(key string) (string, bool) {
 	return string(b), true
 }
 
-// decode reads a document into v and warns every field of the document v
-// has no place for, by its path.
-func decode(d importer.Document, id string, v any, ws *importer.Warnings) error {
-	if err := yaml.Unmarshal(d.Data, v); err != nil {
-		return fmt.Errorf("%s: %s: %w", d.Where(), id, err)
+// decode reads the object into v and warns every field of it v has no
+// place for, by its path.
+func (p parsed) decode(v any, ws *importer.Warnings) error {
+	if err := p.node.Decode(v); err != nil {
+		return fmt.Errorf("%s: %s: %w", p.d.Where(), p.meta.id(), err)
 	}
-	var raw any
-	if err := yaml.Unmarshal(d.Data, &raw); err != nil {
-		return fmt.Errorf("%s: %w", d.Where(), err)
-	}
-	checkFields(raw, reflect.TypeOf(v).Elem(), "", func(path string) {
-		ws.Add(id, path, "unknown field, not imported")
+	importer.UnknownFields(p.raw, reflect.TypeOf(v).Elem(), "yaml", func(path string) {
+		ws.Add(p.meta.id(), path, "unknown field, not imported")
 	})
 	return nil
-}
-
-// checkFields walks raw (a decoded YAML tree) along t and reports the map
-// keys t does not declare. Maps with string keys in t (labels, headers)
-// take any key.
-func checkFields(raw any, t reflect.Type, path string, unknown func(string)) {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		m, ok := raw.(map[string]any)
-		if !ok {
-			return
-		}
-		fields := map[string]reflect.Type{}
-		structFields(t, fields)
-		for _, k := range sortedKeys(m) {
-			ft, ok := fields[k]
-			if !ok {
-				unknown(join(path, k))
-				continue
-			}
-			if path == "" && k == "metadata" {
-				continue // kubectl's uid, managedFields... are no configuration
-			}
-			checkFields(m[k], ft, join(path, k), unknown)
-		}
-	case reflect.Slice:
-		list, ok := raw.([]any)
-		if !ok {
-			return
-		}
-		for i, item := range list {
-			checkFields(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), unknown)
-		}
-	case reflect.Map:
-		m, ok := raw.(map[string]any)
-		if !ok {
-			return
-		}
-		for _, k := range sortedKeys(m) {
-			checkFields(m[k], t.Elem(), join(path, k), unknown)
-		}
-	}
-}
-
-func structFields(t reflect.Type, into map[string]reflect.Type) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("yaml")
-		if tag == ",inline" {
-			structFields(f.Type, into)
-			continue
-		}
-		into[strings.Split(tag, ",")[0]] = f.Type
-	}
-}
-
-func join(path, k string) string {
-	if path == "" {
-		return k
-	}
-	return path + "." + k
 }

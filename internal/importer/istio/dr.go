@@ -74,17 +74,87 @@ func (c *conv) applyRule(r *destinationRule, svc *importer.Service, up *importer
 		}
 	}
 	if t := tp.TLS; t != nil {
-		switch t.Mode {
-		case "SIMPLE":
-			svc.Protocol = "https"
-			if t.SNI != "" {
-				warn("spec.trafficPolicy.tls.sni", "the upstream's SNI is its host name: not imported")
-			}
-		case "DISABLE", "":
-		default:
-			warn("spec.trafficPolicy.tls.mode", "%s: client certificates to the upstream are not imported, plain HTTP is used", t.Mode)
+		c.upstreamTLS(r, t, svc, warn)
+	}
+}
+
+// upstreamTLS maps the rule's TLS toward the upstream onto the service:
+// https, verified against the credential Secret's ca.crt, with its
+// tls.crt and tls.key as the client certificate for MUTUAL. Files on the
+// proxy's disk (caCertificates, clientCertificate, privateKey) are not
+// in the input.
+func (c *conv) upstreamTLS(r *destinationRule, t *clientTLS, svc *importer.Service, warn func(string, string, ...any)) {
+	const f = "spec.trafficPolicy.tls"
+	switch t.Mode {
+	case "DISABLE", "":
+		return
+	case "SIMPLE", "MUTUAL":
+	default:
+		warn(f+".mode", "%s: the mesh's own certificates are not imported, plain HTTP is used", t.Mode)
+		return
+	}
+	svc.Protocol = "https"
+	if t.SNI != "" {
+		warn(f+".sni", "the upstream's SNI is its host name: not imported")
+	}
+	if len(t.SubjectAltNames) > 0 || t.CACrl != "" {
+		warn(f, "subjectAltNames and caCrl are not imported: the certificate is checked against the host name")
+	}
+	if t.CACertificates != "" || t.ClientCertificate != "" || t.PrivateKey != "" {
+		warn(f, "caCertificates, clientCertificate and privateKey name files on the proxy: not imported (use credentialName)")
+	}
+	var sec *secret
+	if t.CredentialName != "" {
+		if sec = c.objs.secrets[r.ns()+"/"+t.CredentialName]; sec == nil {
+			warn(f+".credentialName", "Secret %s/%s is not in the input: not imported", r.ns(), t.CredentialName)
 		}
 	}
+	if sec != nil {
+		if ca, ok := sec.value("ca.crt"); ok {
+			ids, err := c.cfg.AddCACertificates(ca, sec.tags())
+			if err != nil {
+				warn(f+".credentialName", "%s ca.crt: %v: the upstream's certificate is not verified", sec.id(), err)
+			} else {
+				svc.Fields["tls_verify"] = true
+				svc.Fields["ca_certificates"] = toAny(ids)
+			}
+		}
+	}
+	if t.InsecureSkipVerify != nil && *t.InsecureSkipVerify {
+		svc.Fields["tls_verify"] = false
+		delete(svc.Fields, "ca_certificates")
+	}
+	if t.Mode != "MUTUAL" {
+		return
+	}
+	crt, ok1 := "", false
+	key, ok2 := "", false
+	if sec != nil {
+		crt, ok1 = sec.value("tls.crt")
+		key, ok2 = sec.value("tls.key")
+	}
+	if !ok1 || !ok2 || crt == "" || key == "" {
+		warn(f+".mode", "MUTUAL: no tls.crt and tls.key in the credentialName Secret of the input: no client certificate is sent")
+		return
+	}
+	if err := importer.CheckKeyPair(crt, key); err != nil {
+		warn(f+".credentialName", "%s tls.crt and tls.key: %v: no client certificate is sent", sec.id(), err)
+		return
+	}
+	svc.Fields["client_certificate"] = map[string]any{"id": importer.CertificateID(c.clientCertificate(crt, key, sec.tags()))}
+}
+
+// clientCertificate is the certificate entity of a client certificate
+// (one per pair: several services may send the same).
+func (c *conv) clientCertificate(crt, key string, tags []string) *importer.Certificate {
+	for _, have := range c.cfg.Certificates {
+		if have.Cert == crt && have.Key == key {
+			return have
+		}
+	}
+	cert := &importer.Certificate{Cert: crt, Key: key, Tags: tags}
+	c.cfg.Certificates = append(c.cfg.Certificates, cert)
+	return cert
 }
 
 func (c *conv) loadBalancer(lb *lbPolicy, up *importer.Upstream, warn func(string, string, ...any)) {

@@ -28,9 +28,12 @@ type Options struct {
 
 type objects struct {
 	gateways map[string]*gateway // by namespace/name
-	services []*virtualService
-	rules    map[string]*destinationRule // by the FQDN of their host
-	secrets  map[string]*secret          // by namespace/name
+	// clientCAs are the ca_certificates ids a MUTUAL server verifies
+	// client certificates with, by gateway namespace/name and server index.
+	clientCAs map[string]map[int][]string
+	services  []*virtualService
+	rules     map[string]*destinationRule // by the FQDN of their host
+	secrets   map[string]*secret          // by namespace/name
 }
 
 // Import adds to cfg the edge routing the documents describe. Documents
@@ -50,26 +53,27 @@ func Import(docs []importer.Document, opts Options, cfg *importer.Config, ws *im
 }
 
 func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objects, error) {
-	objs := &objects{gateways: map[string]*gateway{}, rules: map[string]*destinationRule{}, secrets: map[string]*secret{}}
-	docs, err := unwrapLists(docs)
+	objs := &objects{gateways: map[string]*gateway{}, clientCAs: map[string]map[int][]string{}, rules: map[string]*destinationRule{}, secrets: map[string]*secret{}}
+	parsed, err := parse(docs)
 	if err != nil {
 		return nil, err
 	}
-	if len(docs) == 0 {
+	if len(parsed) == 0 {
 		return nil, errors.New("no Istio object in the input")
 	}
-	for _, d := range docs {
-		var m meta
-		if err := yaml.Unmarshal(d.Data, &m); err != nil {
-			return nil, fmt.Errorf("%s: not YAML or JSON: %w", d.Where(), err)
-		}
+	for _, p := range parsed {
+		m := p.meta
 		group, _, _ := strings.Cut(m.APIVersion, "/")
 		key := m.ns() + "/" + m.Metadata.Name
 		switch {
 		case m.Kind == "Secret" && m.APIVersion == "v1":
 			var s secret
-			if err := yaml.Unmarshal(d.Data, &s); err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", d.Where(), m.id(), err)
+			if err := p.node.Decode(&s); err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", p.d.Where(), m.id(), err)
+			}
+			if objs.secrets[key] != nil {
+				ws.Add(m.id(), "metadata.name", "the input already has this object: this copy is ignored")
+				continue
 			}
 			objs.secrets[key] = &s
 		case group != "networking.istio.io":
@@ -78,19 +82,23 @@ func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objec
 			ws.Add(m.id(), "apiVersion", "%s is not v1, v1beta1 or v1alpha3: not imported", m.APIVersion)
 		case m.Kind == "Gateway":
 			var g gateway
-			if err := decode(d, m.id(), &g, ws); err != nil {
+			if err := p.decode(&g, ws); err != nil {
 				return nil, err
+			}
+			if objs.gateways[key] != nil {
+				ws.Add(m.id(), "metadata.name", "the input already has this object: this copy is ignored")
+				continue
 			}
 			objs.gateways[key] = &g
 		case m.Kind == "VirtualService":
 			var v virtualService
-			if err := decode(d, m.id(), &v, ws); err != nil {
+			if err := p.decode(&v, ws); err != nil {
 				return nil, err
 			}
 			objs.services = append(objs.services, &v)
 		case m.Kind == "DestinationRule":
 			var r destinationRule
-			if err := decode(d, m.id(), &r, ws); err != nil {
+			if err := p.decode(&r, ws); err != nil {
 				return nil, err
 			}
 			host := fqdn(r.Spec.Host, r.ns(), opts.ServiceDomain)
@@ -109,31 +117,71 @@ func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objec
 	return objs, nil
 }
 
-// unwrapLists replaces each `kind: List` (what `kubectl get -o yaml`
-// writes) by its items, each a document at the List's place.
-func unwrapLists(docs []importer.Document) ([]importer.Document, error) {
-	var out []importer.Document
+// parsed is one object of the input: its document, its YAML tree
+// (parsed once; the typed and the raw decodings walk it) and its envelope.
+type parsed struct {
+	d    importer.Document
+	node *yaml.Node
+	raw  any
+	meta meta
+}
+
+// parse parses every document once; each `kind: List` (what `kubectl get
+// -o yaml` writes) is replaced by its items, each an object at the List's
+// place.
+func parse(docs []importer.Document) ([]parsed, error) {
+	var out []parsed
 	for _, d := range docs {
-		var list struct {
-			Kind  string `yaml:"kind"`
-			Items []any  `yaml:"items"`
-		}
-		if err := yaml.Unmarshal(d.Data, &list); err != nil {
+		var doc yaml.Node
+		if err := yaml.Unmarshal(d.Data, &doc); err != nil {
 			return nil, fmt.Errorf("%s: not YAML or JSON: %w", d.Where(), err)
 		}
-		if !strings.HasSuffix(list.Kind, "List") {
-			out = append(out, d)
+		if len(doc.Content) == 0 {
 			continue
 		}
-		for i, item := range list.Items {
-			data, err := yaml.Marshal(item)
+		p, err := newParsed(d, doc.Content[0])
+		if err != nil {
+			return nil, err
+		}
+		if !strings.HasSuffix(p.meta.Kind, "List") {
+			out = append(out, p)
+			continue
+		}
+		for i, item := range listItems(doc.Content[0]) {
+			ip, err := newParsed(d, item)
 			if err != nil {
 				return nil, fmt.Errorf("%s: items[%d]: %w", d.Where(), i, err)
 			}
-			out = append(out, importer.Document{File: d.File, Line: d.Line, Data: data})
+			out = append(out, ip)
 		}
 	}
 	return out, nil
+}
+
+func newParsed(d importer.Document, n *yaml.Node) (parsed, error) {
+	p := parsed{d: d, node: n}
+	if err := n.Decode(&p.raw); err != nil {
+		return p, fmt.Errorf("%s: not YAML or JSON: %w", d.Where(), err)
+	}
+	m, _ := p.raw.(map[string]any)
+	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+	md, _ := m["metadata"].(map[string]any)
+	p.meta.APIVersion, p.meta.Kind = str(m, "apiVersion"), str(m, "kind")
+	p.meta.Metadata.Name, p.meta.Metadata.Namespace, p.meta.Metadata.UID = str(md, "name"), str(md, "namespace"), str(md, "uid")
+	return p, nil
+}
+
+// listItems are the nodes of a mapping's `items` sequence.
+func listItems(n *yaml.Node) []*yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "items" && n.Content[i+1].Kind == yaml.SequenceNode {
+			return n.Content[i+1].Content
+		}
+	}
+	return nil
 }
 
 // fqdn completes a short service name as Istio does: relative to the
@@ -151,6 +199,9 @@ type conv struct {
 	cfg  *importer.Config
 	ws   *importer.Warnings
 	used map[string]bool // DestinationRules applied, by host
+	// earlier are the prefix matches of the VirtualService's http routes
+	// imported so far, in order (see shadowed).
+	earlier []match
 }
 
 func (c *conv) run() {
@@ -188,10 +239,10 @@ func (c *conv) gateway(g *gateway) {
 			c.ws.Add(g.id(), field+".tls.mode", "%s: only SIMPLE and MUTUAL are imported", s.TLS.Mode)
 			continue
 		}
-		if s.TLS.Mode == "MUTUAL" {
-			c.ws.Add(g.id(), field+".tls.mode", "MUTUAL: the server certificate is imported but client certificates are not required; add the CA as a ca_certificate and an mtls-auth plugin on the routes")
-		}
 		c.certificate(g, field, s)
+		if s.TLS.Mode == "MUTUAL" {
+			c.clientCA(g, i, field, s)
+		}
 	}
 }
 
@@ -209,6 +260,10 @@ func (c *conv) certificate(g *gateway, field string, s server) {
 	key, ok2 := sec.value("tls.key")
 	if !ok1 || !ok2 || crt == "" || key == "" {
 		c.ws.Add(sec.id(), "data", "no tls.crt and tls.key (base64): no certificate imported")
+		return
+	}
+	if err := importer.CheckKeyPair(crt, key); err != nil {
+		c.ws.Add(sec.id(), "data", "tls.crt and tls.key: %v: no certificate imported", err)
 		return
 	}
 	var same *importer.Certificate
@@ -237,7 +292,49 @@ func (c *conv) certificate(g *gateway, field string, s server) {
 		same.SNIs = append(same.SNIs, snis...)
 		return
 	}
-	c.cfg.Certificates = append(c.cfg.Certificates, &importer.Certificate{Cert: crt, Key: key, SNIs: snis})
+	c.cfg.Certificates = append(c.cfg.Certificates, &importer.Certificate{Cert: crt, Key: key, SNIs: snis, Tags: sec.tags()})
+}
+
+// clientCA imports the CA a MUTUAL server verifies client certificates
+// with. Istio reads it from the credential Secret's ca.crt (or cacert),
+// or from a Secret of the same name with -cacert appended; the routes of
+// the VirtualServices the server takes then require a client certificate
+// that chains to it (an mtls-auth plugin, see bind).
+func (c *conv) clientCA(g *gateway, i int, field string, s server) {
+	if s.TLS.CredentialName == "" {
+		c.ws.Add(g.id(), field+".tls.mode", "MUTUAL without a credentialName (file-mounted CAs are not in the input): client certificates are not required")
+		return
+	}
+	var (
+		bundle, from string
+		tags         []string
+	)
+	for _, name := range []string{s.TLS.CredentialName, s.TLS.CredentialName + "-cacert"} {
+		sec := c.objs.secrets[g.ns()+"/"+name]
+		if sec == nil {
+			continue
+		}
+		for _, k := range []string{"ca.crt", "cacert"} {
+			if v, ok := sec.value(k); ok && bundle == "" {
+				bundle, from, tags = v, sec.id()+" "+k, sec.tags()
+			}
+		}
+	}
+	if bundle == "" {
+		c.ws.Add(g.id(), field+".tls.credentialName", "MUTUAL: no ca.crt in Secret %s/%s nor in Secret %s/%s-cacert of the input: client certificates are not required",
+			g.ns(), s.TLS.CredentialName, g.ns(), s.TLS.CredentialName)
+		return
+	}
+	ids, err := c.cfg.AddCACertificates(bundle, tags)
+	if err != nil {
+		c.ws.Add(g.id(), field+".tls.credentialName", "MUTUAL: %s: %v: client certificates are not required", from, err)
+		return
+	}
+	key := g.ns() + "/" + g.Metadata.Name
+	if c.objs.clientCAs[key] == nil {
+		c.objs.clientCAs[key] = map[int][]string{}
+	}
+	c.objs.clientCAs[key][i] = ids
 }
 
 // splitNS splits a Gateway host "ns/host" (ns may be "." or "*").

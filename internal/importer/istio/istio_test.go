@@ -138,7 +138,7 @@ func TestMatches(t *testing.T) {
 		{"method", "method: {exact: post}", "methods:\n          - POST\n", ""},
 		{"method regex", "method: {regex: 'GET|POST'}", "", "match[0].method: no Kong route equivalent"},
 		{"authority", "authority: {exact: a.example.com}", "hosts:\n          - a.example.com\n", ""},
-		{"authority outside", "authority: {exact: b.example.com}", "", "match[0].authority (outside"},
+		{"authority outside", "authority: {exact: b.example.com}", "", "match[0].authority: outside the VirtualService's hosts: this match is not imported"},
 		{"query", "queryParams: {v: {exact: '1'}}", "", "match[0].queryParams: no Kong route equivalent"},
 		{"without headers", "withoutHeaders: {x: {exact: '1'}}", "", "match[0].withoutHeaders"},
 	}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/importer"
 )
@@ -41,6 +42,12 @@ func (r *httpConv) plugins() (ps []*importer.Plugin, answers, ok bool) {
 			}
 		}
 	}
+	if len(r.b.clientCAs) > 0 {
+		// Istio verifies the certificate and passes no identity on, so
+		// no consumer is looked up.
+		ps = append(ps, &importer.Plugin{Name: "mtls-auth", Config: map[string]any{
+			"ca_certificates": toAny(r.b.clientCAs), "skip_consumer_lookup": true}})
+	}
 	if mp := r.mirror(); mp != nil {
 		ps = append(ps, mp)
 	}
@@ -49,10 +56,10 @@ func (r *httpConv) plugins() (ps []*importer.Plugin, answers, ok bool) {
 	}
 	if hr.Headers != nil {
 		if h := hr.Headers.Request; h != nil {
-			ps = append(ps, transformer("request-transformer", h))
+			ps = append(ps, r.transformer("request-transformer", h, r.field+".headers.request"))
 		}
 		if h := hr.Headers.Response; h != nil {
-			ps = append(ps, transformer("response-transformer", h))
+			ps = append(ps, r.transformer("response-transformer", h, r.field+".headers.response"))
 		}
 	}
 	if rw := hr.Rewrite; rw != nil {
@@ -158,6 +165,10 @@ func (r *httpConv) cors(p *corsPolicy) *importer.Plugin {
 		case o.Prefix != nil:
 			origins = append(origins, regexp.QuoteMeta(*o.Prefix)+".*")
 		case o.Regex != nil:
+			if _, err := regexp.Compile(*o.Regex); err != nil {
+				r.c.ws.Add(r.vs.id(), fmt.Sprintf("%s.corsPolicy.allowOrigins[%d].regex", r.field, i), "not a regular expression the gateway takes (%v): not imported", err)
+				continue
+			}
 			origins = append(origins, *o.Regex)
 		default:
 			r.c.ws.Add(r.vs.id(), fmt.Sprintf("%s.corsPolicy.allowOrigins[%d]", r.field, i), "empty match: not imported")
@@ -189,15 +200,32 @@ func (r *httpConv) cors(p *corsPolicy) *importer.Plugin {
 }
 
 // transformer maps set (replace, or add when absent), add (append) and
-// remove to Kong's transformer of that name.
-func transformer(name string, h *headerOps) *importer.Plugin {
+// remove to Kong's transformer of that name; a name that is no header
+// name, or a value that cannot be sent, is warned and left out.
+func (r *httpConv) transformer(name string, h *headerOps, field string) *importer.Plugin {
 	cfg := map[string]any{}
-	var set, add []string
-	for _, k := range sortedKeys(h.Set) {
-		set = append(set, k+":"+h.Set[k])
+	var remove []string
+	pair := func(op string, m map[string]string) []string {
+		var out []string
+		for _, k := range sortedKeys(m) {
+			switch {
+			case !headerName.MatchString(k):
+				r.c.ws.Add(r.vs.id(), field+"."+op+"."+k, "not a header name: not imported")
+			case strings.ContainsAny(m[k], "\r\n\x00"):
+				r.c.ws.Add(r.vs.id(), field+"."+op+"."+k, "a value with a line break or NUL: not imported")
+			default:
+				out = append(out, k+":"+m[k])
+			}
+		}
+		return out
 	}
-	for _, k := range sortedKeys(h.Add) {
-		add = append(add, k+":"+h.Add[k])
+	set, add := pair("set", h.Set), pair("add", h.Add)
+	for i, k := range h.Remove {
+		if !headerName.MatchString(k) {
+			r.c.ws.Add(r.vs.id(), fmt.Sprintf("%s.remove[%d]", field, i), "not a header name: not imported")
+			continue
+		}
+		remove = append(remove, k)
 	}
 	put := func(op string, vs []string) {
 		if len(vs) > 0 {
@@ -212,7 +240,7 @@ func transformer(name string, h *headerOps) *importer.Plugin {
 	put("replace", set)
 	put("add", set)
 	put("append", add)
-	put("remove", slices.Sorted(slices.Values(h.Remove)))
+	put("remove", slices.Sorted(slices.Values(remove)))
 	return &importer.Plugin{Name: name, Config: cfg}
 }
 

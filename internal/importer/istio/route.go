@@ -32,6 +32,10 @@ var hostLabels = regexp.MustCompile(`^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z
 
 func validHost(h string) bool { return len(h) <= 253 && hostLabels.MatchString(h) }
 
+// maxWeight is Kong's largest target weight; weights are bounded before
+// they are added, so that no sum overflows.
+const maxWeight = 65535
+
 // istioRetries is Istio's retry count when a route sets none.
 const istioRetries = 2
 
@@ -40,10 +44,14 @@ func (r *httpConv) run() {
 	if len(ms) == 0 {
 		return
 	}
+	for _, m := range ms {
+		r.c.shadowed(r.vs, r.field, m)
+	}
 	plugins, answers, ok := r.plugins()
 	if !ok {
 		return
 	}
+	tags := r.vs.tags()
 	var svc *importer.Service
 	if !answers {
 		if svc = r.service(); svc == nil {
@@ -67,6 +75,7 @@ func (r *httpConv) run() {
 			StripPath:    importer.Bool(false),
 			PreserveHost: importer.Bool(r.hr.Rewrite == nil || r.hr.Rewrite.Authority == ""),
 			Plugins:      plugins,
+			Tags:         tags,
 		}
 		if strings.HasPrefix(m.paths[0], "~") {
 			// Istio takes the first http route that matches; Kong orders
@@ -82,6 +91,9 @@ func (r *httpConv) run() {
 			} else {
 				rt.Plugins = withURI(rt.Plugins, rw.URI)
 			}
+		}
+		for _, p := range rt.Plugins {
+			p.Tags = tags
 		}
 		if svc == nil {
 			r.c.cfg.Routes = append(r.c.cfg.Routes, rt)
@@ -115,11 +127,11 @@ func (r *httpConv) service() *importer.Service {
 		target := host + ":" + strconv.Itoa(p)
 		w := 100
 		if d.Weight != nil {
-			w = max(*d.Weight, 0)
+			w = min(max(*d.Weight, 0), maxWeight)
 		} else if weighted {
 			w = 0
 		}
-		weights[target] += w
+		weights[target] = min(weights[target]+w, maxWeight)
 		if !slices.Contains(hosts, host) {
 			hosts = append(hosts, host)
 		}
@@ -128,16 +140,16 @@ func (r *httpConv) service() *importer.Service {
 			r.c.ws.Add(r.vs.id(), fmt.Sprintf("%s.route[%d].headers", r.field, k), "per-destination header rules are not imported")
 		}
 	}
-	svc := &importer.Service{Name: r.c.cfg.UniqueName(importer.KindService, r.base), Protocol: "http", Fields: importer.Fields{}}
+	svc := &importer.Service{Name: r.c.cfg.UniqueName(importer.KindService, r.base), Protocol: "http", Fields: importer.Fields{}, Tags: r.vs.tags()}
 	svc.Fields["retries"] = istioRetries
 	r.retries(svc)
 	rule := r.c.rule(hosts, r.vs, r.field)
 	if len(weights) == 1 && rule == nil {
 		svc.Host, svc.Port = hosts[0], port
 	} else {
-		up := &importer.Upstream{Name: svc.Name + ".upstream", Fields: importer.Fields{}}
+		up := &importer.Upstream{Name: svc.Name + ".upstream", Fields: importer.Fields{}, Tags: svc.Tags}
 		for _, t := range slices.Sorted(maps.Keys(weights)) {
-			up.Targets = append(up.Targets, importer.Target{Target: t, Weight: importer.Int(min(weights[t], 65535))})
+			up.Targets = append(up.Targets, importer.Target{Target: t, Weight: importer.Int(weights[t])})
 		}
 		svc.Host, svc.Port = up.Name, port
 		if rule != nil {

@@ -14,6 +14,9 @@ import (
 // binding is what a VirtualService's Gateways say about its routes.
 type binding struct {
 	httpsOnly bool // a server of a bound Gateway redirects HTTP to HTTPS
+	// clientCAs verify client certificates: a MUTUAL server of a bound
+	// Gateway takes the VirtualService's hosts.
+	clientCAs []string
 }
 
 // bind resolves spec.gateways; ok is false for mesh-only routing.
@@ -34,9 +37,16 @@ func (c *conv) bind(vs *virtualService) (binding, bool) {
 			c.ws.Add(vs.id(), fmt.Sprintf("spec.gateways[%d]", i), "Gateway %s/%s is not in the input: its TLS and httpsRedirect are not imported, the routes serve every listener", ns, gname)
 			continue
 		}
-		for _, s := range g.Spec.Servers {
+		for j, s := range g.Spec.Servers {
 			if s.TLS != nil && s.TLS.HTTPSRedirect && c.serves(s, vs) {
 				b.httpsOnly = true
+			}
+			if ids := c.objs.clientCAs[ns+"/"+gname][j]; ids != nil && c.serves(s, vs) {
+				for _, id := range ids {
+					if !slices.Contains(b.clientCAs, id) {
+						b.clientCAs = append(b.clientCAs, id)
+					}
+				}
 			}
 		}
 	}
@@ -92,6 +102,7 @@ func (c *conv) virtualService(vs *virtualService) {
 			return
 		}
 	}
+	c.earlier = c.earlier[:0]
 	for i, hr := range vs.Spec.HTTP {
 		field := fmt.Sprintf("spec.http[%d]", i)
 		label := strconv.Itoa(i)
@@ -112,6 +123,7 @@ type match struct {
 	prefix  bool // the path is a prefix (strip_path applies)
 	methods []string
 	headers map[string][]string
+	field   string // where in the VirtualService
 }
 
 // matches converts spec.http[i].match; a match block with a condition Kong
@@ -119,70 +131,92 @@ type match struct {
 // would send it traffic it never had).
 func (r *httpConv) matches() []match {
 	if len(r.hr.Match) == 0 {
-		return []match{{hosts: r.hosts, paths: []string{"/"}, prefix: true}}
+		return []match{{hosts: r.hosts, paths: []string{"/"}, prefix: true, field: r.field}}
 	}
 	var out []match
 	for j, m := range r.hr.Match {
 		f := fmt.Sprintf("%s.match[%d]", r.field, j)
-		km, why := r.match(m, f)
+		km, why, msg := r.match(m)
 		if why != "" {
-			r.c.ws.Add(r.vs.id(), f+why, "no Kong route equivalent: this match is not imported")
+			if msg == "" {
+				msg = "no Kong route equivalent"
+			}
+			r.c.ws.Add(r.vs.id(), f+why, "%s: this match is not imported", msg)
 			continue
 		}
-		km.name = m.Name
+		km.name, km.field = m.Name, f
 		out = append(out, km)
 	}
 	return out
 }
 
-func (r *httpConv) match(m httpMatch, f string) (match, string) {
-	km := match{hosts: r.hosts, paths: []string{"/"}, prefix: true}
+// match converts one HTTPMatchRequest; why is the field (after the
+// match's path) that cannot be converted, msg why not when it is an
+// input mistake rather than a condition Kong routes lack.
+func (r *httpConv) match(m httpMatch) (km match, why, msg string) {
+	km = match{hosts: r.hosts, paths: []string{"/"}, prefix: true}
 	switch {
 	case len(m.QueryParams) > 0:
-		return km, ".queryParams"
+		return km, ".queryParams", ""
 	case len(m.WithoutHeaders) > 0:
-		return km, ".withoutHeaders"
+		return km, ".withoutHeaders", ""
 	case m.Port != 0, len(m.SourceLabels) > 0, m.SourceNamespace != "", len(m.Gateways) > 0, m.Scheme != nil:
-		return km, " (port, scheme, sourceLabels, sourceNamespace or gateways)"
+		return km, " (port, scheme, sourceLabels, sourceNamespace or gateways)", ""
 	}
 	if m.URI != nil {
 		p, prefix, ok := uriPath(*m.URI, m.IgnoreURICase)
 		if !ok {
-			return km, ".uri"
+			return km, ".uri", ""
 		}
 		km.paths, km.prefix = []string{p}, prefix
 	}
 	if m.Method != nil {
 		if m.Method.Exact == nil {
-			return km, ".method"
+			return km, ".method", ""
 		}
-		km.methods = []string{strings.ToUpper(*m.Method.Exact)}
+		method := strings.ToUpper(*m.Method.Exact)
+		if !methodName.MatchString(method) {
+			return km, ".method", fmt.Sprintf("%q is not a method", *m.Method.Exact)
+		}
+		km.methods = []string{method}
 	}
 	if m.Authority != nil {
 		if m.Authority.Exact == nil {
-			return km, ".authority"
+			return km, ".authority", ""
 		}
 		h := *m.Authority.Exact
 		if !validHost(h) {
-			return km, ".authority"
+			return km, ".authority", fmt.Sprintf("%q is not a host name", h)
 		}
 		if len(km.hosts) > 0 && !slices.ContainsFunc(km.hosts, func(p string) bool { return hostMatch(p, h) }) {
-			return km, ".authority (outside the VirtualService's hosts)"
+			return km, ".authority", "outside the VirtualService's hosts"
 		}
 		km.hosts = []string{h}
 	}
 	for _, name := range sortedKeys(m.Headers) {
+		switch {
+		case strings.EqualFold(name, "host") || name == ":authority":
+			return km, ".headers." + name, "match the host with authority (Kong routes match it by hosts)"
+		case !headerName.MatchString(name):
+			return km, ".headers." + name, "not a header name"
+		}
 		v, ok := headerValue(m.Headers[name])
 		if !ok {
-			return km, ".headers." + name
+			return km, ".headers." + name, ""
 		}
 		if km.headers == nil {
 			km.headers = map[string][]string{}
 		}
 		km.headers[name] = []string{v}
 	}
-	return km, ""
+	return km, "", ""
 }
+
+var (
+	methodName = regexp.MustCompile(`^[A-Z]+$`)
+	// headerName is an HTTP field name (RFC 9110's token).
+	headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+)
 
 // uriPath turns an Istio URI match into a Kong path: a prefix stays a
 // prefix, exact and regex become anchored regex paths (Istio's regex
@@ -248,4 +282,49 @@ func headerValue(m stringMatch) (string, bool) {
 		return "~*^(?:" + *m.Regex + ")$", true
 	}
 	return "", false
+}
+
+// shadowed warns when Kong's route priority would send a request
+// elsewhere than Istio's first match does. Istio tries the http routes in
+// order; Kong prefers the longest prefix (and regex routes by their
+// regex_priority, which the import sets in Istio's order). A prefix match
+// an earlier one takes whole (a shorter or equal prefix, and no condition
+// the later lacks) never gets traffic in Istio but does in Kong.
+func (c *conv) shadowed(vs *virtualService, route string, m match) {
+	if !m.prefix || strings.HasPrefix(m.paths[0], "~") {
+		return
+	}
+	for _, e := range c.earlier {
+		sameRoute := e.field == route || strings.HasPrefix(e.field, route+".")
+		if !sameRoute && covers(e, m) {
+			c.ws.Add(vs.id(), m.field, "%s (prefix %s) takes every request of this match (prefix %s) first in Istio, where it gets none; Kong routes them here (longest prefix): reorder or remove it",
+				e.field, e.paths[0], m.paths[0])
+			break
+		}
+	}
+	c.earlier = append(c.earlier, m)
+}
+
+// covers reports whether every request m matches also matches e.
+func covers(e, m match) bool {
+	if !strings.HasPrefix(m.paths[0], e.paths[0]) {
+		return false
+	}
+	if len(e.methods) > 0 && (len(m.methods) == 0 || !slices.Contains(e.methods, m.methods[0])) {
+		return false
+	}
+	for k, v := range e.headers {
+		if mv, ok := m.headers[k]; !ok || !slices.Equal(mv, v) {
+			return false
+		}
+	}
+	if len(e.hosts) == 0 {
+		return true
+	}
+	for _, h := range m.hosts {
+		if !slices.ContainsFunc(e.hosts, func(p string) bool { return hostMatch(p, h) }) {
+			return false
+		}
+	}
+	return len(m.hosts) > 0
 }

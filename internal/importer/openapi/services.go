@@ -186,6 +186,7 @@ func (c *conv) backendService(origin server, timeout int, levels []level) *impor
 	hint := joinName(c.name, slug(host))
 	s := &importer.Service{Name: c.cfg.UniqueName(importer.KindService, hint), Protocol: origin.scheme, Host: origin.host, Port: origin.port, Fields: svcDefaults, Tags: c.tags()}
 	if timeout > 0 {
+		timeout = min(timeout, importer.MaxTimeout)
 		if s.Fields == nil {
 			s.Fields = importer.Fields{}
 		}

@@ -2,6 +2,7 @@ package openapi
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -77,17 +78,56 @@ func (c *conv) bodySchema(op *openapi3.Operation) string {
 		return ""
 	}
 	raw, err := json.Marshal(mt.Schema)
-	if err != nil || !strings.Contains(string(raw), `"#/components/schemas/`) || c.doc.Components == nil {
+	if err != nil || c.doc.Components == nil {
+		return string(raw)
+	}
+	reached := c.reachedSchemas(raw)
+	if len(reached) == 0 {
 		return string(raw)
 	}
 	wrapped, err := json.Marshal(map[string]any{
 		"allOf":      []json.RawMessage{raw},
-		"components": map[string]any{"schemas": c.doc.Components.Schemas},
+		"components": map[string]any{"schemas": reached},
 	})
 	if err != nil {
 		return string(raw)
 	}
 	return string(wrapped)
+}
+
+var schemaRef = regexp.MustCompile(`"#/components/schemas/((?:[^"\\]|\\.)*)"`)
+
+// reachedSchemas are the components' schemas raw refers to, directly or
+// through one another: only those are carried along, not every schema of
+// the document into every operation.
+func (c *conv) reachedSchemas(raw []byte) map[string]json.RawMessage {
+	out := map[string]json.RawMessage{}
+	queue := [][]byte{raw}
+	for len(queue) > 0 {
+		next := queue[0]
+		queue = queue[1:]
+		for _, m := range schemaRef.FindAllSubmatch(next, -1) {
+			var token string
+			if json.Unmarshal([]byte(`"`+string(m[1])+`"`), &token) != nil {
+				continue
+			}
+			name := strings.NewReplacer("~1", "/", "~0", "~").Replace(token)
+			if _, done := out[name]; done {
+				continue
+			}
+			ref := c.doc.Components.Schemas[name]
+			if ref == nil {
+				continue
+			}
+			def, err := json.Marshal(ref)
+			if err != nil {
+				continue
+			}
+			out[name] = def
+			queue = append(queue, def)
+		}
+	}
+	return out
 }
 
 // requiredParams lists the required query and header parameters of an

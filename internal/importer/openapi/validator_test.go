@@ -33,6 +33,9 @@ components:
       type: object
       required: [id]
       properties: {id: {type: integer}}
+    Unrelated:
+      type: object
+      properties: {blob: {type: string, description: only the schemas a body reaches travel with it}}
 paths:
   /pets/{id}:
     parameters:
@@ -99,6 +102,9 @@ func TestRequestValidators(t *testing.T) {
 	params := add.Config["parameter_schema"].([]any)
 	if len(params) != 2 || params[0].(map[string]any)["name"] != "dry" || params[1].(map[string]any)["name"] != "X-Trace" {
 		t.Fatalf("addPet params %v", params)
+	}
+	if schema := add.Config["body_schema"].(string); strings.Contains(schema, "Unrelated") || !strings.Contains(schema, `"Owner"`) {
+		t.Errorf("the body schema carries %s: want Pet and Owner only", schema)
 	}
 	rvc := &requestvalidator.Config{}
 	rvc.SetDefaults()

@@ -60,12 +60,9 @@ func checkCredential(fields any, check plugin.CredentialCheck) bool {
 	case c.Password == "":
 		check.Error("password", "required field missing")
 		ok = false
-	case isBcrypt(c.Password):
-		if cost, err := bcrypt.Cost([]byte(c.Password)); err != nil {
-			check.Error("password", "invalid bcrypt hash: "+err.Error())
-			ok = false
-		} else if cost > maxCost {
-			check.Error("password", "bcrypt cost "+strconv.Itoa(cost)+" is above "+strconv.Itoa(maxCost)+": every wrong password would cost a request that much CPU")
+	case IsHash(c.Password):
+		if msg := CheckHash(c.Password); msg != "" {
+			check.Error("password", msg)
 			ok = false
 		}
 		c.hash = c.Password
@@ -82,7 +79,22 @@ func checkCredential(fields any, check plugin.CredentialCheck) bool {
 // successful checks cannot spare.
 const maxCost = 14
 
-func isBcrypt(s string) bool {
+// CheckHash says why a bcrypt hash given as a password is refused ("":
+// it is taken); the importers that turn htpasswd files into credentials
+// ask it too, so that they pass on only what loads.
+func CheckHash(h string) string {
+	cost, err := bcrypt.Cost([]byte(h))
+	switch {
+	case err != nil:
+		return "invalid bcrypt hash: " + err.Error()
+	case cost > maxCost:
+		return "bcrypt cost " + strconv.Itoa(cost) + " is above " + strconv.Itoa(maxCost) + ": every wrong password would cost a request that much CPU"
+	}
+	return ""
+}
+
+// IsHash reports whether a password is given already hashed (bcrypt).
+func IsHash(s string) bool {
 	for _, p := range bcryptPrefixes {
 		if strings.HasPrefix(s, p) {
 			return true

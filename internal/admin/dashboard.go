@@ -1,0 +1,65 @@
+package admin
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/turnpikegw/turnpike/internal/admin/dashboard"
+	"github.com/turnpikegw/turnpike/internal/reload"
+)
+
+// newDashboard is the dashboard on this admin API, whose pages call api
+// through dashboardAPI: its login takes an admin token, and when the
+// admin API needs no credential there is no login, as on the API. With
+// client certificates only, the login has no token to accept: a
+// certificate's role cannot be carried into a browser session, and
+// admitting every visitor would hand a read-only certificate the admin
+// role.
+func (a *api) newDashboard(api http.Handler) *dashboard.Dashboard {
+	api = a.dashboardAPI(api)
+	if !a.auth.required {
+		return dashboard.New(dashboard.Options{API: api})
+	}
+	return dashboard.New(dashboard.Options{API: api, Login: a.tokenRole})
+}
+
+// dashboardCaller is the credential of the dashboard's calls: the
+// dashboard admitted them by its session (refusing a read-only session's
+// writes) and knows no name beyond its role.
+var dashboardCaller = &Credential{Name: "dashboard", Role: RoleAdmin}
+
+// dashboardAPI serves the calls the dashboard admitted, logged as the
+// admin API's own writes are.
+func (a *api) dashboardAPI(api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var cred *Credential
+		if a.auth.required {
+			cred = dashboardCaller
+		}
+		a.serveAs(w, r, cred, api)
+	})
+}
+
+// tokenRole is the role a token typed in the dashboard's login form grants,
+// found as the API finds it (auth.go's matchToken).
+func (a *api) tokenRole(token string) (string, bool) {
+	if i := a.auth.matchToken(token); i >= 0 {
+		return string(a.auth.tokens[i].Role), true
+	}
+	return "", false
+}
+
+// checkConfig is POST /config?check=true: the document is validated and
+// compiled as a load would, and nothing is applied (200 or Kong's 400).
+func (a *api) checkConfig(w http.ResponseWriter, data []byte) {
+	_, err := a.src.Loader.Check(func() ([]byte, error) { return data, nil })
+	switch {
+	case errors.Is(err, reload.ErrBusy):
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusTooManyRequests, message("Currently loading previous configuration"))
+	case err != nil:
+		writeJSON(w, http.StatusBadRequest, declarativeError(err))
+	default:
+		writeJSON(w, http.StatusOK, message("configuration is valid"))
+	}
+}

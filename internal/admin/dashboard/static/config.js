@@ -1,0 +1,87 @@
+// The config editor: paste or upload a declarative configuration, check
+// it (POST /config?check=true), see it against the one in force as a line
+// diff, apply it (POST /config).
+
+import { call, get, session } from "./api.js";
+import { el, fill, errorBox } from "./ui.js";
+import { lineDiff, hunks } from "./diff.js";
+
+// Kept across page switches, so a half-edited document survives a look
+// at another page.
+let draft = null;
+
+export async function configPage(root) {
+  const running = (await get("/config")).config;
+  if (draft === null) draft = running;
+  const admin = session.role === "admin";
+  const area = el("textarea", { id: "cfg-text", spellcheck: "false", autocomplete: "off" });
+  area.value = draft;
+  area.addEventListener("input", () => { draft = area.value; });
+  const file = el("input", { id: "cfg-file", type: "file", accept: ".yml,.yaml,.json,application/json,application/yaml,text/yaml" });
+  const out = el("div", { id: "cfg-result", "aria-live": "polite" });
+  file.addEventListener("change", async () => {
+    const f = file.files[0];
+    if (!f) return;
+    if (f.size > 16 << 20) { fill(out, errorBox(new Error("the file is larger than 16 MiB"))); return; }
+    area.value = draft = await f.text();
+    fill(out, el("p", {}, "Loaded " + f.name + "."));
+  });
+  const body = () => area.value;
+  const ctype = () => (area.value.trim().startsWith("{") ? "application/json" : "application/yaml");
+
+  const check = async () => {
+    try {
+      await call("POST", "/config?check=true", body(), ctype());
+      fill(out, el("p", { class: "ok", id: "cfg-valid" }, "The configuration is valid."));
+    } catch (e) {
+      fill(out, ...renderErrors(e));
+    }
+  };
+  const diff = () => {
+    const d = lineDiff(running, area.value);
+    if (d === null) { fill(out, el("p", { class: "warn" }, "The documents differ too much to diff here.")); return; }
+    const changed = d.filter((x) => x.op !== " ").length;
+    fill(out, 
+      el("p", { id: "cfg-diff-summary" }, changed ? changed + " changed lines against the configuration in force." : "No change against the configuration in force."),
+      changed ? el("pre", { class: "diff", id: "cfg-diff", tabindex: "0", "aria-label": "Line diff against the configuration in force" },
+        hunks(d).map((x) => el("span", { class: x.op === "+" ? "add" : x.op === "-" ? "del" : null }, x.op === "@" ? "…" : x.op + " " + x.text))) : null);
+  };
+  const apply = async () => {
+    try {
+      await call("POST", "/config", body(), ctype());
+      draft = null;
+      await configPage(root);
+      fill(root.querySelector("#cfg-result"), el("p", { class: "ok", id: "cfg-applied" }, "Applied: the gateway now serves this configuration."));
+    } catch (e) {
+      fill(out, ...renderErrors(e));
+    }
+  };
+  const revert = () => { area.value = draft = running; fill(out); };
+
+  fill(root,
+    el("h1", {}, "Configuration"),
+    el("p", { class: "note" }, "Edit, paste or upload a declarative configuration (Kong's format, YAML or JSON). Check validates it without applying; Apply replaces the configuration in force on this node."),
+    el("label", { for: "cfg-text" }, "Configuration"),
+    area,
+    el("div", { class: "actions" },
+      el("div", {}, el("label", { for: "cfg-file" }, "Upload a file"), file)),
+    el("div", { class: "actions" },
+      admin ? el("button", { type: "button", id: "cfg-check", onclick: check }, "Check") : null,
+      el("button", { type: "button", id: "cfg-diff-btn", class: "secondary", onclick: diff }, "Diff against running"),
+      admin ? el("button", { type: "button", id: "cfg-apply", onclick: apply }, "Apply") : null,
+      el("button", { type: "button", id: "cfg-revert", class: "secondary", onclick: revert }, "Revert to running")),
+    admin ? null : el("p", { class: "note" }, "Your session is read-only: it can diff a configuration, not check or apply it (both are writes to the admin API)."),
+    out,
+  );
+}
+
+// renderErrors lists a refused document's errors by field path.
+function renderErrors(e) {
+  const b = e.body;
+  if (!b || !Array.isArray(b.flattened_errors)) return [errorBox(e)];
+  return [
+    el("p", { class: "error", role: "alert", id: "cfg-invalid" }, "The configuration is invalid (" + b.flattened_errors.length + (b.flattened_errors.length === 1 ? " error" : " errors") + "):"),
+    el("ul", { class: "errors", id: "cfg-errors" }, b.flattened_errors.map((f) =>
+      el("li", {}, el("code", {}, f.path || "(document)"), f.line ? " (line " + f.line + ")" : "", ": " + f.message))),
+  ];
+}

@@ -1,0 +1,67 @@
+package ingress
+
+import (
+	"strings"
+
+	netv1 "k8s.io/api/networking/v1"
+
+	"github.com/turnpikegw/turnpike/internal/importer"
+)
+
+// authTLSOthers are the auth-tls annotations read with auth-tls-secret.
+var authTLSOthers = []string{"auth-tls-verify-client", "auth-tls-verify-depth", "auth-tls-pass-certificate-to-upstream",
+	"auth-tls-error-page", "auth-tls-match-cn"}
+
+// authTLS maps auth-tls-secret (the ca.crt of a Secret, "ns/name"):
+// client certificates are required and verified against it on the
+// routes, as auth-tls-verify-client "on" (its default) does, by an
+// mtls-auth plugin that looks up no consumer. ingress-nginx denies the
+// location (503) when the Secret cannot be read; so does the import, with
+// a request-termination, rather than leave the routes open.
+func (c *converter) authTLS(in *netv1.Ingress, s *settings) {
+	obj := objName(in)
+	a := func(name string) string { return in.Annotations[nginxPrefix+name] }
+	const field = nginxPrefix + "auth-tls-secret"
+	ref := a("auth-tls-secret")
+	switch v := a("auth-tls-verify-client"); v {
+	case "", "on":
+	case "off":
+		return
+	default:
+		c.ws.Add(obj, nginxPrefix+"auth-tls-verify-client", "%q is not imported (on and off are): client certificates are not asked for", v)
+		return
+	}
+	for _, n := range authTLSOthers[1:] {
+		if a(n) != "" {
+			c.ws.Add(obj, nginxPrefix+n, "not imported: the chain is verified to a CA of the Secret, whatever its depth")
+		}
+	}
+	ns, name, ok := strings.Cut(ref, "/")
+	if !ok {
+		ns, name = in.Namespace, ref
+	}
+	deny := func(format string, args ...any) {
+		c.ws.Add(obj, field, format+": the routes answer 503, as ingress-nginx denies the location", args...)
+		s.addPlugin(&importer.Plugin{Name: "request-termination", Config: map[string]any{"status_code": 503}})
+	}
+	sec := c.o.secrets[key(ns, name)]
+	if sec == nil {
+		deny("Secret %s/%s is not in the input", ns, name)
+		return
+	}
+	bundle := string(sec.Data["ca.crt"])
+	if bundle == "" {
+		deny("Secret %s/%s has no ca.crt", ns, name)
+		return
+	}
+	ids, err := c.cfg.AddCACertificates(bundle, tagsOf(sec.TypeMeta, sec.ObjectMeta))
+	if err != nil {
+		deny("Secret %s/%s ca.crt: %v", ns, name, err)
+		return
+	}
+	caIDs := make([]any, len(ids))
+	for i, id := range ids {
+		caIDs[i] = id
+	}
+	s.addPlugin(&importer.Plugin{Name: "mtls-auth", Config: map[string]any{"ca_certificates": caIDs, "skip_consumer_lookup": true}})
+}

@@ -1,0 +1,67 @@
+package ingress
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/importer/importertest"
+)
+
+// TestAuthTLS checks auth-tls-secret: the Secret's ca.crt becomes
+// ca_certificates and an mtls-auth on the routes (verify-client on, its
+// default); off asks nothing; a Secret missing or holding no CA denies
+// the routes (503) as ingress-nginx does rather than leave them open; the
+// other auth-tls annotations are warned.
+func TestAuthTLS(t *testing.T) {
+	year := time.Now().Add(365 * 24 * time.Hour)
+	ca := importertest.NewCert(t, "client-ca", true, year, nil)
+	leaf := importertest.NewCert(t, "leaf", false, year, ca)
+	secret := func(pem string) string {
+		return "---\napiVersion: v1\nkind: Secret\nmetadata: {name: ca, namespace: default}\ndata:\n  ca.crt: " +
+			base64.StdEncoding.EncodeToString([]byte(pem)) + "\n"
+	}
+	const sec = `nginx.ingress.kubernetes.io/auth-tls-secret: default/ca`
+	for _, tc := range []struct {
+		name, annotations, secret string
+		want                      []string // in the output
+		not                       []string
+		warning                   string
+	}{
+		{"on", sec, secret(ca.Cert), []string{"name: mtls-auth", "skip_consumer_lookup: true", "ca_certificates:\n  - id: "}, []string{"request-termination"}, ""},
+		{"explicit on", sec + `, nginx.ingress.kubernetes.io/auth-tls-verify-client: "on"`, secret(ca.Cert), []string{"name: mtls-auth"}, nil, ""},
+		{"off", sec + `, nginx.ingress.kubernetes.io/auth-tls-verify-client: "off"`, secret(ca.Cert), nil, []string{"mtls-auth", "ca_certificates"}, ""},
+		{"optional", sec + `, nginx.ingress.kubernetes.io/auth-tls-verify-client: optional`, secret(ca.Cert), nil, []string{"mtls-auth"},
+			`nginx.ingress.kubernetes.io/auth-tls-verify-client: "optional" is not imported (on and off are): client certificates are not asked for`},
+		{"no Secret", sec, "", []string{"name: request-termination", "status_code: 503"}, []string{"mtls-auth"},
+			"nginx.ingress.kubernetes.io/auth-tls-secret: Secret default/ca is not in the input: the routes answer 503, as ingress-nginx denies the location"},
+		{"a leaf as the CA", sec, secret(leaf.Cert), []string{"status_code: 503"}, []string{"mtls-auth", "ca_certificates"},
+			"is not a CA (no CA basic constraint): the routes answer 503"},
+		{"depth", sec + `, nginx.ingress.kubernetes.io/auth-tls-verify-depth: "2"`, secret(ca.Cert), []string{"name: mtls-auth"}, nil,
+			"nginx.ingress.kubernetes.io/auth-tls-verify-depth: not imported"},
+		{"without the secret", `nginx.ingress.kubernetes.io/auth-tls-verify-client: "on"`, "", nil, []string{"mtls-auth"},
+			"nginx.ingress.kubernetes.io/auth-tls-verify-client: without auth-tls-secret: ignored"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, warns := importertest.Run(t, doc(ingressWith(tc.annotations, "Prefix", "/")+tc.secret), with(Options{}))
+			importertest.Validate(t, out)
+			for _, w := range tc.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("no %q in\n%s", w, out)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(string(out), w) {
+					t.Errorf("%q in\n%s", w, out)
+				}
+			}
+			if tc.warning != "" && !strings.Contains(warns, tc.warning) {
+				t.Errorf("warnings:\n%s\nwant %s", warns, tc.warning)
+			}
+			if tc.warning == "" && strings.Contains(warns, "auth-tls") {
+				t.Errorf("unexpected warnings:\n%s", warns)
+			}
+		})
+	}
+}

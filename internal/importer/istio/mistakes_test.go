@@ -1,0 +1,85 @@
+package istio
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestInputMistakes: mistakes in the input that the gateway would refuse
+// in the output (it would fail validation as a whole) are warned at import,
+// naming the field, and only what holds them is left out.
+func TestInputMistakes(t *testing.T) {
+	for _, tc := range []struct{ name, http, warning string }{
+		{"host header match", "  - match: [{headers: {Host: {exact: a.example.com}}}]\n    route: [{destination: {host: app}}]\n",
+			"spec.http[0].match[0].headers.Host: match the host with authority (Kong routes match it by hosts): this match is not imported"},
+		{"header name with a space", "  - match: [{headers: {\"x bad\": {exact: v}}}]\n    route: [{destination: {host: app}}]\n",
+			"spec.http[0].match[0].headers.x bad: not a header name: this match is not imported"},
+		{"bad method", "  - match: [{method: {exact: \"GET /\"}}]\n    route: [{destination: {host: app}}]\n",
+			"spec.http[0].match[0].method: \"GET /\" is not a method: this match is not imported"},
+		{"bad header regex", "  - match: [{headers: {x-a: {regex: \"(\"}}}]\n    route: [{destination: {host: app}}]\n",
+			"spec.http[0].match[0].headers.x-a: no Kong route equivalent: this match is not imported"},
+		{"set header with a space", "  - headers: {request: {set: {\"x bad\": v, x-good: w}}}\n    route: [{destination: {host: app}}]\n",
+			"spec.http[0].headers.request.set.x bad: not a header name: not imported"},
+		{"remove header with a space", "  - headers: {response: {remove: [\"x bad\"]}}\n    route: [{destination: {host: app}}]\n",
+			"spec.http[0].headers.response.remove[0]: not a header name: not imported"},
+		{"CORS origin regex", "  - corsPolicy: {allowOrigins: [{regex: \"(\"}, {exact: https://a.example.com}]}\n    route: [{destination: {host: app}}]\n",
+			"spec.http[0].corsPolicy.allowOrigins[0].regex: not a regular expression the gateway takes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, warnings := run(t, vsHead+tc.http)
+			if !strings.Contains(warnings, tc.warning) {
+				t.Errorf("warnings:\n%s\nwant %s", warnings, tc.warning)
+			}
+		})
+	}
+}
+
+// TestNotPEM: a credential Secret whose tls.crt is not PEM (or whose key
+// is not the certificate's) is warned; no certificate is written.
+func TestNotPEM(t *testing.T) {
+	in := "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: ns}\nspec:\n  servers:\n" +
+		"  - port: {number: 443, protocol: HTTPS}\n    hosts: [a.example.com]\n    tls: {mode: SIMPLE, credentialName: creds}\n---\n" +
+		"apiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: ns}\nstringData: {tls.crt: not a certificate, tls.key: nor a key}\n"
+	out, warnings := run(t, in)
+	if strings.Contains(out, "certificates:") {
+		t.Errorf("a certificate was written:\n%s", out)
+	}
+	if !strings.Contains(warnings, "Secret ns/creds: data: tls.crt and tls.key: tls: failed to find any PEM data in certificate input: no certificate imported") {
+		t.Errorf("warnings:\n%s", warnings)
+	}
+}
+
+// TestShadowed: Istio takes the first http route that matches, Kong the
+// longest prefix; a later match an earlier one takes whole is warned, one
+// with a condition the earlier lacks, another host, or a match of the
+// same http route is not.
+func TestShadowed(t *testing.T) {
+	in := vsHead + `  - match: [{uri: {prefix: /api}, headers: {x-v: {exact: "2"}}}]
+    route: [{destination: {host: v2, port: {number: 80}}}]
+  - match: [{uri: {prefix: /}}, {uri: {prefix: /static}}]
+    route: [{destination: {host: web, port: {number: 80}}}]
+  - match: [{uri: {prefix: /api/v1}}]
+    route: [{destination: {host: api, port: {number: 80}}}]
+  - match: [{uri: {prefix: /api}, headers: {x-v: {exact: "2"}}, method: {exact: GET}}]
+    route: [{destination: {host: api, port: {number: 80}}}]
+`
+	_, warnings := run(t, in)
+	want := "VirtualService ns/v: spec.http[2].match[0]: spec.http[1].match[0] (prefix /) takes every request of this match (prefix /api/v1) first in Istio, where it gets none; Kong routes them here (longest prefix): reorder or remove it\n" +
+		"VirtualService ns/v: spec.http[3].match[0]: spec.http[0].match[0] (prefix /api) takes every request of this match (prefix /api) first in Istio, where it gets none; Kong routes them here (longest prefix): reorder or remove it\n"
+	if warnings != want {
+		t.Errorf("warnings:\n%s\nwant\n%s", warnings, want)
+	}
+}
+
+// TestHugeWeights: weights past Kong's 65535 are bounded before they are
+// added (the same target twice), so no sum wraps around negative.
+func TestHugeWeights(t *testing.T) {
+	out, _ := run(t, vsHead+`  - route:
+    - {destination: {host: a, port: {number: 80}}, weight: 9223372036854775807}
+    - {destination: {host: a, port: {number: 80}}, weight: 9223372036854775807}
+    - {destination: {host: b, port: {number: 80}}, weight: 1}
+`)
+	if !strings.Contains(out, "weight: 65535\n") {
+		t.Errorf("want a's weight bounded to 65535:\n%s", out)
+	}
+}

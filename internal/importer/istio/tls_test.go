@@ -1,0 +1,157 @@
+package istio
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/importer/importertest"
+)
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// TestMutualGateway checks a MUTUAL server's CA (from the credential
+// Secret's ca.crt, or from NAME-cacert as Istio reads it) becomes a
+// ca_certificate and an mtls-auth plugin on the routes of the hosts the
+// server takes, and only those; what Istio would refuse (no CA, a leaf as
+// the CA) is warned and requires nothing.
+func TestMutualGateway(t *testing.T) {
+	year := time.Now().Add(365 * 24 * time.Hour)
+	ca := importertest.NewCert(t, "client-ca", true, year, nil)
+	srv := importertest.NewCert(t, "a.example.com", false, year, ca)
+	gw := func(cred string) string {
+		return fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: ns}
+spec:
+  servers:
+  - port: {number: 443, protocol: HTTPS}
+    hosts: [a.example.com]
+    tls: {mode: MUTUAL, credentialName: %s}
+  - port: {number: 80, protocol: HTTP}
+    hosts: [b.example.com]
+---
+`, cred)
+	}
+	vs := `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: %s, namespace: ns}
+spec:
+  hosts: [%s]
+  gateways: [gw]
+  http:
+  - route: [{destination: {host: app, port: {number: 80}}}]
+---
+`
+	vss := fmt.Sprintf(vs, "a", "a.example.com") + fmt.Sprintf(vs, "b", "b.example.com")
+	secret := func(name string, data map[string]string) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "apiVersion: v1\nkind: Secret\nmetadata: {name: %s, namespace: ns}\ndata:\n", name)
+		for k, v := range data {
+			fmt.Fprintf(&b, "  %s: %s\n", k, b64(v))
+		}
+		return b.String() + "---\n"
+	}
+	for _, tc := range []struct {
+		name, in, warning string
+		mtls              bool
+	}{
+		{"ca.crt in the credential", gw("creds") + vss + secret("creds", map[string]string{"tls.crt": srv.Cert, "tls.key": srv.Key, "ca.crt": ca.Cert}), "", true},
+		{"a -cacert Secret", gw("creds") + vss + secret("creds", map[string]string{"tls.crt": srv.Cert, "tls.key": srv.Key}) +
+			secret("creds-cacert", map[string]string{"cacert": ca.Cert}), "", true},
+		{"no CA", gw("creds") + vss + secret("creds", map[string]string{"tls.crt": srv.Cert, "tls.key": srv.Key}),
+			"Gateway ns/gw: spec.servers[0].tls.credentialName: MUTUAL: no ca.crt in Secret ns/creds nor in Secret ns/creds-cacert of the input: client certificates are not required", false},
+		{"a leaf as the CA", gw("creds") + vss + secret("creds", map[string]string{"tls.crt": srv.Cert, "tls.key": srv.Key, "ca.crt": srv.Cert}),
+			"Gateway ns/gw: spec.servers[0].tls.credentialName: MUTUAL: Secret ns/creds ca.crt: certificate 1 (CN=a.example.com) is not a CA (no CA basic constraint): client certificates are not required", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, warnings := run(t, tc.in)
+			if tc.warning != "" && !strings.Contains(warnings, tc.warning) {
+				t.Errorf("warnings:\n%s\nwant %s", warnings, tc.warning)
+			}
+			if tc.warning == "" && strings.Contains(warnings, "MUTUAL") {
+				t.Errorf("unexpected warnings:\n%s", warnings)
+			}
+			if got := strings.Count(out, "name: mtls-auth"); got != map[bool]int{true: 1, false: 0}[tc.mtls] {
+				t.Fatalf("%d mtls-auth plugins, want one on a.example.com's route when the CA is known:\n%s", got, out)
+			}
+			if !tc.mtls {
+				return
+			}
+			a := out[strings.Index(out, "name: a.ns.0"):]
+			if !strings.Contains(a[:strings.Index(a, "- name: b.ns.0")], "name: mtls-auth") {
+				t.Errorf("mtls-auth is not on a.example.com's route:\n%s", out)
+			}
+			if !strings.Contains(out, "ca_certificates:\n  - id: ") || !strings.Contains(out, "skip_consumer_lookup: true") {
+				t.Errorf("no ca_certificates entity or skip_consumer_lookup:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestUpstreamTLS checks a DestinationRule's SIMPLE and MUTUAL TLS: https
+// verified against the credential's ca.crt, the credential's pair sent as
+// the client certificate for MUTUAL, insecureSkipVerify turning
+// verification off, and the files on the proxy's disk warned.
+func TestUpstreamTLS(t *testing.T) {
+	year := time.Now().Add(365 * 24 * time.Hour)
+	ca := importertest.NewCert(t, "upstream-ca", true, year, nil)
+	client := importertest.NewCert(t, "gateway", false, year, ca)
+	head := vsHead + "  - route: [{destination: {host: app, port: {number: 443}}}]\n---\n"
+	dr := func(tls string) string {
+		return "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: app, namespace: ns}\nspec:\n  host: app\n  trafficPolicy:\n    tls: " + tls + "\n---\n"
+	}
+	sec := fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata: {name: up, namespace: ns}\ndata:\n  tls.crt: %s\n  tls.key: %s\n  ca.crt: %s\n",
+		b64(client.Cert), b64(client.Key), b64(ca.Cert))
+	for _, tc := range []struct {
+		name, tls string
+		want      []string
+		warning   string
+	}{
+		{"SIMPLE with a CA", "{mode: SIMPLE, credentialName: up}", []string{"protocol: https", "tls_verify: true", "ca_certificates:\n      - "}, ""},
+		{"MUTUAL", "{mode: MUTUAL, credentialName: up}", []string{"protocol: https", "tls_verify: true", "client_certificate:\n      id: "}, ""},
+		{"insecureSkipVerify", "{mode: SIMPLE, credentialName: up, insecureSkipVerify: true}", []string{"protocol: https", "tls_verify: false"}, ""},
+		{"files", "{mode: MUTUAL, clientCertificate: /etc/c.pem, privateKey: /etc/k.pem}", []string{"protocol: https"},
+			"DestinationRule ns/app: spec.trafficPolicy.tls: caCertificates, clientCertificate and privateKey name files on the proxy: not imported (use credentialName)"},
+		{"missing Secret", "{mode: SIMPLE, credentialName: nope}", []string{"protocol: https"},
+			"DestinationRule ns/app: spec.trafficPolicy.tls.credentialName: Secret ns/nope is not in the input: not imported"},
+		{"ISTIO_MUTUAL", "{mode: ISTIO_MUTUAL}", []string{"protocol: http\n"},
+			"DestinationRule ns/app: spec.trafficPolicy.tls.mode: ISTIO_MUTUAL: the mesh's own certificates are not imported, plain HTTP is used"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, warnings := run(t, head+dr(tc.tls)+sec)
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("no %q in\n%s", w, out)
+				}
+			}
+			if tc.warning != "" && !strings.Contains(warnings, tc.warning) {
+				t.Errorf("warnings:\n%s\nwant %s", warnings, tc.warning)
+			}
+		})
+	}
+}
+
+// TestDuplicateKeepsFirst: a Secret or Gateway given twice is warned and
+// the first copy kept.
+func TestDuplicateKeepsFirst(t *testing.T) {
+	year := time.Now().Add(365 * 24 * time.Hour)
+	first := importertest.NewCert(t, "a.example.com", false, year, nil)
+	second := importertest.NewCert(t, "a.example.com", false, year, nil)
+	sec := func(c *importertest.Cert) string {
+		return fmt.Sprintf("---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: ns}\ndata: {tls.crt: %s, tls.key: %s}\n", b64(c.Cert), b64(c.Key))
+	}
+	gw := "---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: ns}\nspec:\n  servers:\n  - port: {number: 443, protocol: HTTPS}\n    hosts: [a.example.com]\n    tls: {mode: SIMPLE, credentialName: creds}\n"
+	out, warnings := run(t, gw+gw+sec(first)+sec(second))
+	if !strings.Contains(out, strings.ReplaceAll(first.Cert[30:90], "\n", `\n`)) || strings.Contains(out, strings.ReplaceAll(second.Cert[30:90], "\n", `\n`)) {
+		t.Errorf("not the first Secret's certificate:\n%s", out)
+	}
+	for _, w := range []string{"Secret ns/creds: metadata.name: the input already has this object: this copy is ignored",
+		"Gateway ns/gw: metadata.name: the input already has this object: this copy is ignored"} {
+		if !strings.Contains(warnings, w) {
+			t.Errorf("no %q in\n%s", w, warnings)
+		}
+	}
+}
