@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,6 +66,10 @@ type api struct {
 	hosts    hostGuard
 	hostname string
 	index    atomic.Pointer[index]
+	// writes describes the writable kinds; writeMu makes the entity
+	// writes one at a time (write.go).
+	writes  *writeModel
+	writeMu sync.Mutex
 	// public: the status listener's, whose /status leaves out what a
 	// reload's messages may quote of the configuration.
 	public bool
@@ -76,6 +81,7 @@ type api struct {
 func Handler(src Source) (http.Handler, error) {
 	a := &api{src: src, tokenSum: sha256.Sum256([]byte(src.Token)), hosts: newHostGuard(src.Listen, src.Hosts)}
 	a.hostname, _ = os.Hostname()
+	a.writes = newWriteModel(src.Registry)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("/{$}", only(http.MethodGet, a.root))

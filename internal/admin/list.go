@@ -55,6 +55,7 @@ func (a *api) entityRoutes(mux *http.ServeMux) error {
 			a.list(w, r, ix, n.child, func(c *entity) bool { return n.belongs(c, p) })
 		}))
 	}
+	a.nestedEntityRoutes(mux)
 	return a.credentialRoutes(mux)
 }
 
@@ -62,6 +63,10 @@ func (a *api) entityRoutes(mux *http.ServeMux) error {
 // force, and refuses writes the way Kong's DB-less mode does.
 func (a *api) readOnly(kind string, h func(http.ResponseWriter, *http.Request, *index)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if a.src.Commit != nil && writeMethod(r.Method) {
+			a.write(w, r)
+			return
+		}
 		var op string
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:

@@ -141,7 +141,20 @@ func Export(m *Model, credentialKinds []string) (*Flat, error) {
 				Vals: []any{se.ID, s.Protocol, s.Host, int64(s.Port), s.Path}})
 			continue
 		}
-		f.add("services", e.entity(se.Path, se.ID))
+		svc := e.entity(se.Path, se.ID)
+		if u := svc.String("url"); u != "" && !strings.Contains(u, "${") && !strings.Contains(u, "{vault://") {
+			// The parts of the url, as Kong stores them: a write of one of
+			// them (a PATCH of the port) must not be overridden by it.
+			s := se.Service
+			svc.Delete("url")
+			svc.Set("protocol", s.Protocol)
+			svc.Set("host", s.Host)
+			svc.Set("port", int64(s.Port))
+			if s.Path != "" {
+				svc.Set("path", s.Path)
+			}
+		}
+		f.add("services", svc)
 	}
 	for _, re := range m.Routes {
 		r := e.entity(re.Path, re.ID)

@@ -1,0 +1,249 @@
+package admin
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/configstore"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
+)
+
+const writeConfig = `_format_version: "3.0"
+services:
+- name: s1
+  url: http://127.0.0.1:9/one
+  routes:
+  - name: r1
+    paths: [/one]
+consumers:
+- username: alice
+  keyauth_credentials: [{key: alice-key}]
+  plugins: [{name: rate-limiting, config: {minute: 10}}]
+- username: bob
+`
+
+const (
+	form = "application/x-www-form-urlencoded"
+	js   = "application/json"
+)
+
+// newWriteFixture is a fixture whose writes go through a Commit that
+// applies on the one loader, as a store's does after storing.
+func newWriteFixture(t *testing.T) *fixture {
+	var f *fixture
+	f = newFixture(t, writeConfig, func(src *Source) {
+		src.Commit = func(data []byte, who string) (*snapshot.Snapshot, error) {
+			return f.loader.TryApply(data, who)
+		}
+	})
+	return f
+}
+
+// send is do with a content type.
+func (f *fixture) send(method, path, ctype, body string) (int, map[string]any) {
+	f.t.Helper()
+	code, out, _ := f.do(method, path, body, "Content-Type", ctype)
+	return code, out
+}
+
+// expect checks a write's status and, on failure, shows its body.
+func (f *fixture) expect(want int, method, path, ctype, body string) map[string]any {
+	f.t.Helper()
+	code, out := f.send(method, path, ctype, body)
+	if code != want {
+		f.t.Fatalf("%s %s %s: %d, want %d: %v", method, path, body, code, want, out)
+	}
+	return out
+}
+
+func id(body map[string]any, field string) string {
+	ref, _ := body[field].(map[string]any)
+	s, _ := ref["id"].(string)
+	return s
+}
+
+func TestAdminWriteServicesAndRoutes(t *testing.T) {
+	f := newWriteFixture(t)
+	s2 := f.expect(201, "POST", "/services", form, "name=s2&url=http://127.0.0.1:10/two&tags[]=a&tags[]=b")
+	if s2["host"] != "127.0.0.1" || s2["port"] != 10.0 || s2["path"] != "/two" || s2["retries"] != 5.0 || len(s2["id"].(string)) != 36 {
+		t.Errorf("created service: %v", s2)
+	}
+	if !reflect.DeepEqual(s2["tags"], []any{"a", "b"}) {
+		t.Errorf("tags %v", s2["tags"])
+	}
+	r2 := f.expect(201, "POST", "/services/s2/routes", js, `{"name": "r2", "paths": ["/two"]}`)
+	if id(r2, "service") != s2["id"] {
+		t.Errorf("nested route's service %v, want %v", r2["service"], s2["id"])
+	}
+	if got := f.get("/services/s2/routes/r2"); got["id"] != r2["id"] {
+		t.Errorf("nested GET %v", got)
+	}
+	if code, _, _ := f.do("GET", "/services/s1/routes/r2", ""); code != 404 {
+		t.Errorf("a route under another service: %d", code)
+	}
+	if got := f.expect(200, "PATCH", "/services/s2", js, `{"retries": 2}`); got["retries"] != 2.0 || got["host"] != "127.0.0.1" || got["id"] != s2["id"] {
+		t.Errorf("patched: %v", got)
+	}
+	s3 := f.expect(200, "PUT", "/services/s3", js, `{"host": "h", "retries": 1}`)
+	if s3["name"] != "s3" || s3["retries"] != 1.0 {
+		t.Errorf("put created: %v", s3)
+	}
+	if got := f.expect(200, "PUT", "/services/s3", js, `{"host": "h2"}`); got["retries"] != 5.0 || got["id"] != s3["id"] || got["name"] != nil {
+		t.Errorf("put replaced: %v", got)
+	}
+	ref := f.expect(400, "DELETE", "/services/s2", "", "")
+	if ref["code"] != 4.0 || ref["message"] != "an existing 'routes' entity references this 'services' entity" {
+		t.Errorf("delete of a referenced service: %v", ref)
+	}
+	f.expect(204, "DELETE", "/routes/r2", "", "")
+	f.expect(204, "DELETE", "/services/s2", "", "")
+	f.expect(204, "DELETE", "/services/s2", "", "")
+	if code, _, _ := f.do("GET", "/services/s2", ""); code != 404 {
+		t.Errorf("deleted service still served: %d", code)
+	}
+	if got := f.expect(404, "PATCH", "/services/nope", js, `{}`); got["message"] != "Not found" {
+		t.Errorf("patch of nothing: %v", got)
+	}
+	f.expect(405, "POST", "/services/s1", js, `{}`)
+	f.expect(405, "PUT", "/services", js, `{}`)
+}
+
+// A refused write changes nothing: the configuration in force is the one
+// before it, byte for byte.
+func TestAdminWriteRefusals(t *testing.T) {
+	f := newWriteFixture(t)
+	before := f.holder.Load().Hash
+	cases := []struct {
+		name, method, path, ctype, body string
+		status                          int
+		want                            map[string]any
+	}{
+		{"duplicate name", "POST", "/services", form, "name=s1&host=x", 409, map[string]any{
+			"code": 5.0, "name": "unique constraint violation",
+			"message": `UNIQUE violation detected on '{name="s1"}'`, "fields": map[string]any{"name": "s1"}}},
+		{"duplicate username", "PATCH", "/consumers/bob", js, `{"username": "alice"}`, 409, map[string]any{
+			"code": 5.0, "name": "unique constraint violation",
+			"message": `UNIQUE violation detected on '{username="alice"}'`, "fields": map[string]any{"username": "alice"}}},
+		{"dangling reference", "POST", "/routes", js, `{"paths": ["/x"], "service": {"id": "6c3a9f0e-7d44-4d8e-9a55-000000000000"}}`, 400, map[string]any{
+			"code": 4.0, "name": "foreign key violation",
+			"message": `the foreign key '{id="6c3a9f0e-7d44-4d8e-9a55-000000000000"}' does not reference an existing 'services' entity.`,
+			"fields":  map[string]any{"service": map[string]any{"id": "6c3a9f0e-7d44-4d8e-9a55-000000000000"}}}},
+		{"bad field", "PATCH", "/services/s1", js, `{"port": 700000}`, 400, nil},
+		{"bad plugin config", "POST", "/services/s1/plugins", form, "name=rate-limiting&config.minute=-1", 400, nil},
+		{"unknown field", "POST", "/consumers", js, `{"username": "carol", "nick": "c"}`, 400, nil},
+		{"not JSON", "POST", "/consumers", js, `{"username": `, 400, map[string]any{"message": "cannot parse JSON body"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, body := f.send(c.method, c.path, c.ctype, c.body)
+			if code != c.status {
+				t.Fatalf("%d, want %d: %v", code, c.status, body)
+			}
+			if c.want != nil && !reflect.DeepEqual(body, c.want) {
+				t.Errorf("body\n%v\nwant\n%v", body, c.want)
+			}
+			if c.want == nil && (body["code"] != 2.0 || body["name"] != "schema violation") {
+				t.Errorf("not a schema violation: %v", body)
+			}
+			if got := f.holder.Load().Hash; got != before {
+				t.Errorf("the configuration changed")
+			}
+		})
+	}
+	// The loader's paths, relative to the entity written and nested.
+	_, body := f.send("PATCH", "/services/s1", js, `{"port": 700000}`)
+	if port, _ := body["fields"].(map[string]any)["port"].(string); port == "" || !strings.HasPrefix(body["message"].(string), "schema violation (port: ") {
+		t.Errorf("port violation: %v", body)
+	}
+	_, body = f.send("POST", "/services/s1/plugins", form, "name=rate-limiting&config.minute=-1")
+	if cfg, _ := body["fields"].(map[string]any)["config"].(map[string]any); cfg["minute"] == nil {
+		t.Errorf("config.minute violation: %v", body)
+	}
+}
+
+func TestAdminWritePluginsAndConsumers(t *testing.T) {
+	f := newWriteFixture(t)
+	p := f.expect(201, "POST", "/services/s1/plugins", form, "name=rate-limiting&config.minute=5&config.policy=local")
+	cfg := p["config"].(map[string]any)
+	if cfg["minute"] != 5.0 || id(p, "service") == "" {
+		t.Errorf("created plugin: %v", p)
+	}
+	pid := p["id"].(string)
+	p = f.expect(200, "PATCH", "/plugins/"+pid, js, `{"config": {"hour": 100}}`)
+	if cfg := p["config"].(map[string]any); cfg["minute"] != 5.0 || cfg["hour"] != 100.0 {
+		t.Errorf("a patch merges config: %v", cfg)
+	}
+	if code, _, _ := f.do("GET", "/services/s1/plugins/"+pid, ""); code != 200 {
+		t.Errorf("nested plugin GET: %d", code)
+	}
+	k := f.expect(201, "POST", "/consumers/bob/key-auth", form, "key=bob-key")
+	bob := f.get("/consumers/bob")
+	if id(k, "consumer") != bob["id"] {
+		t.Errorf("credential's consumer %v, want %v", k["consumer"], bob["id"])
+	}
+	f.get("/key-auths/bob-key")
+	f.expect(409, "POST", "/key-auths", js, `{"key": "bob-key", "consumer": {"username": "alice"}}`)
+	f.expect(204, "DELETE", "/consumers/bob/key-auth/bob-key", "", "")
+	if code, _, _ := f.do("GET", "/key-auths/bob-key", ""); code != 404 {
+		t.Errorf("deleted credential: %d", code)
+	}
+	// Deleting a consumer deletes its credentials and plugins.
+	f.expect(204, "DELETE", "/consumers/alice", "", "")
+	if got := names(t, f.get("/key-auths"), "key"); len(got) != 0 {
+		t.Errorf("alice's credentials remain: %v", got)
+	}
+	for _, e := range f.get("/plugins")["data"].([]any) {
+		if e.(map[string]any)["consumer"] != nil {
+			t.Errorf("alice's plugin remains: %v", e)
+		}
+	}
+}
+
+func TestAdminWriteUpstreamsAndTargets(t *testing.T) {
+	f := newWriteFixture(t)
+	u := f.expect(201, "POST", "/upstreams", form, "name=u1&healthchecks.active.healthy.interval=5")
+	if hc := u["healthchecks"].(map[string]any)["active"].(map[string]any)["healthy"].(map[string]any); hc["interval"] != 5.0 {
+		t.Errorf("upstream: %v", u)
+	}
+	tg := f.expect(201, "POST", "/upstreams/u1/targets", form, "target=10.0.0.1:80&weight=50")
+	if tg["weight"] != 50.0 || id(tg, "upstream") != u["id"] {
+		t.Errorf("target: %v", tg)
+	}
+	f.expect(409, "POST", "/upstreams/u1/targets", js, `{"target": "10.0.0.1:80"}`)
+	f.expect(204, "DELETE", "/upstreams/u1", "", "")
+	if got := f.get("/upstreams"); len(got["data"].([]any)) != 0 {
+		t.Errorf("upstreams: %v", got)
+	}
+	if snap := f.holder.Load(); len(snap.Model.Upstreams) != 0 {
+		t.Errorf("upstream still in force")
+	}
+}
+
+// A lost compare-and-set answers 409, and the client retries.
+func TestAdminWriteConflict(t *testing.T) {
+	f := newFixture(t, writeConfig, func(src *Source) {
+		src.Commit = func([]byte, string) (*snapshot.Snapshot, error) { return nil, configstore.ErrConflict }
+	})
+	code, body := f.send("POST", "/consumers", js, `{"username": "carol"}`)
+	if code != 409 || body["message"] != configstore.ErrConflict.Error() {
+		t.Errorf("%d %v", code, body)
+	}
+}
+
+func TestViolationNesting(t *testing.T) {
+	got := violation(config.Errors{
+		{Path: "plugins[2].config.origins[1]", Message: "bad origin"},
+		{Path: "plugins[2].name", Message: "required field missing"},
+		{Path: "plugins[2]", Message: "whole"},
+		{Path: "routes[0].paths[0]", Message: "elsewhere"},
+	}, "plugins[2]")
+	b, _ := json.Marshal(got)
+	want := `{"code":2,"fields":{"@entity":["whole"],"config":{"origins":[null,"bad origin"]},"name":"required field missing","routes":[{"paths":["elsewhere"]}]},` +
+		`"message":"4 schema violations (whole; config.origins.2: bad origin; name: required field missing; routes.1.paths.1: elsewhere)","name":"schema violation"}`
+	if string(b) != want {
+		t.Errorf("got  %s\nwant %s", b, want)
+	}
+}
