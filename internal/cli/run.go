@@ -25,6 +25,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/admin"
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/configstore"
 	"github.com/turnpikegw/turnpike/internal/kube"
 	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -76,6 +77,7 @@ type runOptions struct {
 	loadLimits        reload.Limits
 	tls               tlsOptions
 	kube              kubeOptions
+	configStore       string
 	// tlsByDefault: --proxy-listen was not given, so a config with
 	// certificates also gets the default TLS listener.
 	tlsByDefault bool
@@ -135,6 +137,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.DurationVar(&o.loadLimits.Timeout, "config-load-timeout", reload.DefaultLimits.Timeout, "abandon a configuration load (parse, validate, compile) that takes longer; the configuration in force stays (0: no limit)")
 	fs.Uint64Var(&o.loadLimits.Memory, "config-load-memory", reload.DefaultLimits.Memory, "abandon a configuration load once the heap has grown by more than this many bytes since it began, and refuse before parsing a document of more values than one per 700 bytes of it (the parser cannot be stopped); the configuration in force stays (0: neither)")
 	o.tls.addFlags(fs)
+	o.addStoreFlags(fs)
 	fs.StringVar(&o.dns.resolver, "dns-resolver", "", "comma-separated nameservers, ip or ip:port, for target and service host names (default: those of /etc/resolv.conf)")
 	fs.StringVar(&o.dns.hostsFile, "dns-hostsfile", resolver.DefaultHostsFile, "hosts file read once at start; its names resolve without DNS and never expire (empty: none)")
 	fs.StringVar(&o.dns.order, "dns-order", resolver.DefaultOrder, "record types tried in turn, first answer wins: LAST (the type that answered last time), SRV, A, AAAA, CNAME")
@@ -217,6 +220,7 @@ type gateway struct {
 	lines     *observe.AccessLog
 	logFile   io.Closer
 	loader    *reload.Loader
+	store     configstore.Store
 	stopWatch context.CancelFunc
 	draining  atomic.Bool
 	// Controller mode: the controller, and how to stop it and wait.
@@ -439,6 +443,14 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		Hosts:    adminHosts,
 		LogDrops: g.logDrops,
 	}
+	if g.store, err = openStore(o); err != nil {
+		g.proxy.Shutdown(context.Background())
+		g.close()
+		return nil, err
+	}
+	if g.store != nil {
+		adminSrc.Commit = storeCommit(g.store, g.loader, g.holder)
+	}
 	adminHandler, err := admin.Handler(adminSrc)
 	if err != nil {
 		g.proxy.Shutdown(context.Background())
@@ -567,6 +579,9 @@ func (g *gateway) closeContext(ctx context.Context) {
 	}
 	if g.loader != nil {
 		g.loader.CloseContext(ctx)
+	}
+	if g.store != nil {
+		g.store.Close()
 	}
 	if g.pools != nil {
 		g.pools.Close()
