@@ -45,6 +45,7 @@ func (a *api) entityRoutes(mux *http.ServeMux) error {
 		{"routes", "plugins", func(c, p *entity) bool { return c.route == p.id }},
 		{"consumers", "plugins", func(c, p *entity) bool { return c.consumer == p.id }},
 		{"upstreams", "targets", func(c, p *entity) bool { return c.upstream == p.id }},
+		{"certificates", "snis", func(c, p *entity) bool { return c.certificate == p.id }},
 	} {
 		mux.HandleFunc("/"+n.parent+"/{id}/"+n.child, a.readOnly(n.child, func(w http.ResponseWriter, r *http.Request, ix *index) {
 			p := ix.find(n.parent, r.PathValue("id"))

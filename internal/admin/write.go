@@ -143,7 +143,7 @@ func (a *api) applyWrite(op writeOp, body *config.Object) (int, any) {
 		status, errBody = http.StatusCreated, ed.create(parent, body)
 	}
 	if errBody != nil {
-		if errBody["code"] == codeUniqueViolation {
+		if c := errBody["code"]; c == codeUniqueViolation || c == codePrimaryKey {
 			return http.StatusConflict, errBody
 		}
 		return http.StatusBadRequest, errBody
@@ -197,6 +197,8 @@ func foreignOf(e *entity, field string) string {
 		return e.consumer
 	case "upstream":
 		return e.upstream
+	case "certificate":
+		return e.certificate
 	}
 	return ""
 }
@@ -263,7 +265,7 @@ func (ed *edit) indexOf(kind, id string) int {
 func (ed *edit) create(parent *entity, body *config.Object) map[string]any {
 	if id := body.String("id"); id != "" {
 		if ed.indexOf(ed.kind.kind, id) >= 0 {
-			return uniqueViolation("id", id)
+			return primaryKeyViolation(id)
 		}
 	} else {
 		body.Set("id", uuid.NewString())

@@ -28,6 +28,10 @@ func (ed *edit) place(i int, parent *entity, o *config.Object) map[string]any {
 	if err := ed.unique(o); err != nil {
 		return err
 	}
+	if _, ok := o.Get("snis"); ok && kind == "certificates" {
+		// The snis given are the certificate's whole set.
+		ed.dropChildren("snis", "certificate", ed.id)
+	}
 	if i < 0 {
 		ed.flat.Lists[kind] = append(ed.flat.Lists[kind], o)
 	} else {
@@ -77,6 +81,15 @@ func (ed *edit) resolve(kind string, v any) (string, string) {
 func (ed *edit) unique(o *config.Object) map[string]any {
 	wk := ed.kind
 	id := o.String("id")
+	if wk.kind == "plugins" {
+		scope := map[string]string{"service": o.String("service"), "route": o.String("route"), "consumer": o.String("consumer")}
+		for _, other := range ed.flat.Lists["plugins"] {
+			if other.String("id") != id && other.String("name") == o.String("name") && other.String("service") == scope["service"] &&
+				other.String("route") == scope["route"] && other.String("consumer") == scope["consumer"] {
+				return pluginViolation(o.String("name"), scope)
+			}
+		}
+	}
 	for _, field := range wk.uniques {
 		v, ok := o.Get(field)
 		if !ok || v == nil {
@@ -125,14 +138,19 @@ func (ed *edit) drop(kind, id string) {
 		if ref.parent != kind || !ref.cascade {
 			continue
 		}
-		var children []string
-		for _, o := range ed.flat.Lists[ref.child] {
-			if o.String(ref.field) == id {
-				children = append(children, o.String("id"))
-			}
+		ed.dropChildren(ref.child, ref.field, id)
+	}
+}
+
+// dropChildren drops the entities of kind whose field is id.
+func (ed *edit) dropChildren(kind, field, id string) {
+	var children []string
+	for _, o := range ed.flat.Lists[kind] {
+		if o.String(field) == id {
+			children = append(children, o.String("id"))
 		}
-		for _, c := range children {
-			ed.drop(ref.child, c)
-		}
+	}
+	for _, c := range children {
+		ed.drop(kind, c)
 	}
 }

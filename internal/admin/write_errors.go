@@ -11,6 +11,7 @@ import (
 // Kong's error codes (kong/db/errors.lua) that the writes answer with.
 const (
 	codeSchemaViolation   = 2
+	codePrimaryKey        = 3
 	codeForeignKey        = 4
 	codeUniqueViolation   = 5
 	codeNotFound          = 6
@@ -204,6 +205,35 @@ func violationParts(fields map[string]any) []string {
 func uniqueViolation(field string, value any) map[string]any {
 	return kongError(codeUniqueViolation, "unique constraint violation",
 		"UNIQUE violation detected on '{"+field+"="+luaValue(value)+"}'", map[string]any{field: value})
+}
+
+// primaryKeyViolation is Kong's 409 for a new entity with an id another
+// has.
+func primaryKeyViolation(id string) map[string]any {
+	return kongError(codePrimaryKey, "primary key violation",
+		"primary key violation on key '{id="+strconv.Quote(id)+"}'", map[string]any{"id": id})
+}
+
+// pluginViolation is Kong's 409 for a second plugin of one name on one
+// scope (its cache key): the scope's foreign keys, null where unset.
+func pluginViolation(name string, scope map[string]string) map[string]any {
+	fields := map[string]any{"name": name}
+	parts := make([]string, 0, 4)
+	for _, f := range []string{"consumer", "name", "route", "service"} {
+		if f == "name" {
+			parts = append(parts, "name="+strconv.Quote(name))
+			continue
+		}
+		if id := scope[f]; id != "" {
+			fields[f] = map[string]any{"id": id}
+			parts = append(parts, f+"={id="+strconv.Quote(id)+"}")
+		} else {
+			fields[f] = nil
+			parts = append(parts, f+"=null")
+		}
+	}
+	return kongError(codeUniqueViolation, "unique constraint violation",
+		"UNIQUE violation detected on '{"+strings.Join(parts, ",")+"}'", fields)
 }
 
 // foreignKeyViolation is Kong's 400 for a reference to no entity.

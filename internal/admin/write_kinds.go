@@ -54,13 +54,15 @@ type writeModel struct {
 func newWriteModel(reg *plugin.Registry) *writeModel {
 	wm := &writeModel{
 		kinds: map[string]*writeKind{
-			"services":     {kind: "services", keyField: "name", uniques: []string{"name"}, typ: reflect.TypeFor[config.Service]()},
-			"routes":       {kind: "routes", keyField: "name", uniques: []string{"name"}, typ: reflect.TypeFor[config.Route]()},
-			"consumers":    {kind: "consumers", keyField: "username", uniques: []string{"username", "custom_id"}, typ: reflect.TypeFor[config.Consumer]()},
-			"plugins":      {kind: "plugins", keyField: "instance_name", uniques: []string{"instance_name"}, typ: reflect.TypeFor[config.Plugin]()},
-			"upstreams":    {kind: "upstreams", keyField: "name", uniques: []string{"name"}, typ: reflect.TypeFor[config.Upstream]()},
-			"targets":      {kind: "targets", keyField: "target", uniques: []string{"target"}, scoped: "upstream", typ: reflect.TypeFor[config.Target]()},
-			"certificates": {kind: "certificates", typ: reflect.TypeFor[config.Certificate]()},
+			"services":        {kind: "services", keyField: "name", uniques: []string{"name"}, typ: reflect.TypeFor[config.Service]()},
+			"routes":          {kind: "routes", keyField: "name", uniques: []string{"name"}, typ: reflect.TypeFor[config.Route]()},
+			"consumers":       {kind: "consumers", keyField: "username", uniques: []string{"username", "custom_id"}, typ: reflect.TypeFor[config.Consumer]()},
+			"plugins":         {kind: "plugins", keyField: "instance_name", uniques: []string{"instance_name"}, typ: reflect.TypeFor[config.Plugin]()},
+			"upstreams":       {kind: "upstreams", keyField: "name", uniques: []string{"name"}, typ: reflect.TypeFor[config.Upstream]()},
+			"targets":         {kind: "targets", keyField: "target", uniques: []string{"target"}, scoped: "upstream", typ: reflect.TypeFor[config.Target]()},
+			"certificates":    {kind: "certificates", typ: reflect.TypeFor[config.Certificate]()},
+			"snis":            {kind: "snis", keyField: "name", uniques: []string{"name"}, typ: reflect.TypeFor[config.SNI]()},
+			"ca_certificates": {kind: "ca_certificates", typ: reflect.TypeFor[config.CACertificate]()},
 		},
 		refs: []reference{
 			{"routes", "service", "services", false},
@@ -68,6 +70,9 @@ func newWriteModel(reg *plugin.Registry) *writeModel {
 			{"plugins", "route", "routes", true},
 			{"plugins", "consumer", "consumers", true},
 			{"targets", "upstream", "upstreams", true},
+			{"snis", "certificate", "certificates", true},
+			{"services", "client_certificate", "certificates", false},
+			{"upstreams", "client_certificate", "certificates", false},
 		},
 		endpoints: map[string]string{},
 		nested: map[string]string{
@@ -76,6 +81,7 @@ func newWriteModel(reg *plugin.Registry) *writeModel {
 			"routes/plugins":    "plugins",
 			"consumers/plugins": "plugins",
 			"upstreams/targets": "targets",
+			"certificates/snis": "snis",
 		},
 	}
 	for _, k := range kinds {

@@ -172,6 +172,12 @@ func TestAdminWritePluginsAndConsumers(t *testing.T) {
 		t.Errorf("created plugin: %v", p)
 	}
 	pid := p["id"].(string)
+	sid := id(p, "service")
+	dup := f.expect(409, "POST", "/services/s1/plugins", js, `{"name": "rate-limiting", "config": {"second": 1}}`)
+	if dup["message"] != `UNIQUE violation detected on '{consumer=null,name="rate-limiting",route=null,service={id="`+sid+`"}}'` ||
+		!reflect.DeepEqual(dup["fields"], map[string]any{"consumer": nil, "name": "rate-limiting", "route": nil, "service": map[string]any{"id": sid}}) {
+		t.Errorf("second plugin of a name on a scope: %v", dup)
+	}
 	p = f.expect(200, "PATCH", "/plugins/"+pid, js, `{"config": {"hour": 100}}`)
 	if cfg := p["config"].(map[string]any); cfg["minute"] != 5.0 || cfg["hour"] != 100.0 {
 		t.Errorf("a patch merges config: %v", cfg)
@@ -213,6 +219,10 @@ func TestAdminWriteUpstreamsAndTargets(t *testing.T) {
 		t.Errorf("target: %v", tg)
 	}
 	f.expect(409, "POST", "/upstreams/u1/targets", js, `{"target": "10.0.0.1:80"}`)
+	if got := f.expect(409, "POST", "/upstreams", js, `{"name": "u2", "id": "`+u["id"].(string)+`"}`); got["code"] != 3.0 ||
+		got["message"] != `primary key violation on key '{id="`+u["id"].(string)+`"}'` {
+		t.Errorf("id conflict: %v", got)
+	}
 	f.expect(204, "DELETE", "/upstreams/u1", "", "")
 	if got := f.get("/upstreams"); len(got["data"].([]any)) != 0 {
 		t.Errorf("upstreams: %v", got)
@@ -245,5 +255,48 @@ func TestViolationNesting(t *testing.T) {
 		`"message":"4 schema violations (whole; config.origins.2: bad origin; name: required field missing; routes.1.paths.1: elsewhere)","name":"schema violation"}`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
+	}
+}
+
+func TestAdminWriteCertificatesAndSNIs(t *testing.T) {
+	f := newWriteFixture(t)
+	cert, key := selfSigned(t)
+	body, _ := json.Marshal(map[string]any{"cert": cert, "key": key, "snis": []string{"a.example"}})
+	c := f.expect(201, "POST", "/certificates", js, string(body))
+	cid := c["id"].(string)
+	if !reflect.DeepEqual(c["snis"], []any{"a.example"}) || c["key"] != nil {
+		t.Errorf("certificate: %v", c)
+	}
+	s := f.expect(201, "POST", "/certificates/"+cid+"/snis", form, "name=b.example")
+	if id(s, "certificate") != cid {
+		t.Errorf("sni: %v", s)
+	}
+	if got := names(t, f.get("/certificates/"+cid+"/snis"), "name"); strings.Join(got, ",") != "a.example,b.example" {
+		t.Errorf("snis of the certificate: %v", got)
+	}
+	f.expect(409, "POST", "/snis", js, `{"name": "a.example", "certificate": {"id": "`+cid+`"}}`)
+	f.expect(200, "PATCH", "/snis/b.example", js, `{"name": "c.example"}`)
+	if got := f.get("/certificates/" + cid); !reflect.DeepEqual(got["snis"], []any{"a.example", "c.example"}) {
+		t.Errorf("after renaming an sni: %v", got["snis"])
+	}
+	// A certificate's snis in a PUT are its whole set.
+	body, _ = json.Marshal(map[string]any{"cert": cert, "key": key, "snis": []string{"d.example"}})
+	if got := f.expect(200, "PUT", "/certificates/"+cid, js, string(body)); !reflect.DeepEqual(got["snis"], []any{"d.example"}) {
+		t.Errorf("put snis: %v", got["snis"])
+	}
+	f.expect(204, "DELETE", "/certificates/"+cid, "", "")
+	if got := f.get("/snis"); len(got["data"].([]any)) != 0 {
+		t.Errorf("snis outlive their certificate: %v", got)
+	}
+
+	ca := selfSignedCA(t)
+	body, _ = json.Marshal(map[string]any{"cert": ca})
+	c = f.expect(201, "POST", "/ca_certificates", js, string(body))
+	if d, _ := c["cert_digest"].(string); len(d) != 64 {
+		t.Errorf("ca certificate: %v", c)
+	}
+	f.expect(204, "DELETE", "/ca_certificates/"+c["id"].(string), "", "")
+	if got := f.get("/ca_certificates"); len(got["data"].([]any)) != 0 {
+		t.Errorf("ca certificates: %v", got)
 	}
 }

@@ -73,6 +73,24 @@ type Flat struct {
 	Credentials []string
 }
 
+// SNIID is an SNI's id: configured, or a stable one from its name (which
+// is unique).
+func SNIID(s *SNI) string {
+	if s.ID != "" {
+		return s.ID
+	}
+	return EntityID("snis", "", s.Name)
+}
+
+// CACertID is a CA certificate's id: configured, or a stable one from its
+// digest.
+func CACertID(ce *CACertEntry) string {
+	if ce.CACert.ID != "" {
+		return ce.CACert.ID
+	}
+	return EntityID("ca_certificates", "", ce.Digest)
+}
+
 // flatKinds are the entity lists config knows, in the order Render writes
 // them: what is referenced before what references it.
 var flatKinds = []string{"ca_certificates", "certificates", "snis", "upstreams", "targets", "services", "routes", "consumers"}
@@ -110,20 +128,25 @@ func Export(m *Model, credentialKinds []string) (*Flat, error) {
 	}
 	e := exporter{root: root, f: f, nested: nested}
 	for _, ce := range m.CACerts {
-		f.add("ca_certificates", e.entity(ce.Path, ce.CACert.ID))
+		f.add("ca_certificates", e.entity(ce.Path, CACertID(ce)))
+	}
+	byName := map[string]*value{}
+	if list := root.get("snis"); list != nil && list.kind == kindSeq {
+		for _, sn := range list.items {
+			byName[sniName(sn)] = sn
+		}
 	}
 	for _, ce := range m.Certificates {
-		cert := e.entity(ce.Path, ce.ID)
-		f.add("certificates", cert)
-		if snis := e.at(ce.Path).get("snis"); snis != nil && snis.kind == kindSeq {
-			for _, sn := range snis.items {
-				f.add("snis", sniObject(sn, ce.ID))
+		f.add("certificates", e.entity(ce.Path, ce.ID))
+		if list := e.at(ce.Path).get("snis"); list != nil && list.kind == kindSeq {
+			for _, sn := range list.items {
+				byName[sniName(sn)] = sn
 			}
 		}
 	}
-	if snis := root.get("snis"); snis != nil && snis.kind == kindSeq {
-		for _, sn := range snis.items {
-			f.add("snis", sniObject(sn, ""))
+	for _, ce := range m.Certificates {
+		for _, s := range ce.SNIs {
+			f.add("snis", sniObject(byName[s.Name], SNIID(s), ce.ID))
 		}
 	}
 	for _, ue := range m.Upstreams {
@@ -286,20 +309,31 @@ func (e *exporter) entity(path, id string) *Object {
 	return o
 }
 
-// sniObject is an SNI written as a name or an entity, for certificate
-// certID (empty: its own reference, as written).
-func sniObject(v *value, certID string) *Object {
-	o := &Object{}
+// sniName is the name of an SNI written as a name or an entity.
+func sniName(v *value) string {
 	if v.kind == kindString {
+		return v.str
+	}
+	if n := v.get("name"); n != nil {
+		return n.str
+	}
+	return ""
+}
+
+// sniObject is an SNI as written, with its id and its certificate's.
+func sniObject(v *value, id, certID string) *Object {
+	o := &Object{Keys: []string{"id"}, Vals: []any{id}}
+	switch v.kind {
+	case kindString:
 		o.Set("name", v.str)
-	} else if v.kind == kindMap {
+	case kindMap:
 		for i, k := range v.keys {
-			o.Set(k, ordered(v.vals[i]))
+			if k != "id" {
+				o.Set(k, ordered(v.vals[i]))
+			}
 		}
 	}
-	if certID != "" {
-		o.Set("certificate", certID)
-	}
+	o.Set("certificate", certID)
 	return o
 }
 
