@@ -44,6 +44,12 @@ func violation(errs config.Errors, prefix string) map[string]any {
 		rel = append(rel, e)
 	}
 	fields := nestedFields(rel)
+	for _, e := range rel {
+		if e.Path == "" {
+			list, _ := fields["@entity"].([]any)
+			fields["@entity"] = append(list, e.Message)
+		}
+	}
 	parts := violationParts(fields)
 	msg := "schema violation (" + strings.Join(parts, "; ") + ")"
 	if len(parts) != 1 {
@@ -54,15 +60,13 @@ func violation(errs config.Errors, prefix string) map[string]any {
 
 // nestedFields nests errors by their paths as Kong's `fields` does:
 // `config.origins[1]` is {"config": {"origins": [null, msg]}}; errors of
-// the entity as a whole are listed under "@entity". Two errors on one
-// field are joined; a path that runs through a field that already has a
+// errors without a path are left to the caller. Two errors on one field
+// are joined; a path that runs through a field that already has a
 // message is listed whole at the top.
 func nestedFields(errs config.Errors) map[string]any {
 	root := map[string]any{}
 	for _, e := range errs {
 		if e.Path == "" {
-			list, _ := root["@entity"].([]any)
-			root["@entity"] = append(list, e.Message)
 			continue
 		}
 		if !setPath(root, pathTokens(e.Path), e.Message) {

@@ -300,3 +300,45 @@ func TestAdminWriteCertificatesAndSNIs(t *testing.T) {
 		t.Errorf("ca certificates: %v", got)
 	}
 }
+
+// fieldAt finds the message at path in Kong's nested `fields`; "@entity"
+// is the entity's own list.
+func fieldAt(fields any, path string) any {
+	if path == "@entity" {
+		m, _ := fields.(map[string]any)
+		return m["@entity"]
+	}
+	cur := fields
+	for _, tok := range pathTokens(path) {
+		switch c := cur.(type) {
+		case map[string]any:
+			name, _ := tok.(string)
+			cur = c[name]
+		case []any:
+			i, ok := tok.(int)
+			if !ok || i >= len(c) {
+				return nil
+			}
+			cur = c[i]
+		default:
+			return nil
+		}
+	}
+	return cur
+}
+
+// Kong's 15-off_spec "returns 400 on a validation error".
+func TestAdminPostConfigErrorShape(t *testing.T) {
+	f := newFixture(t, writeConfig, nil)
+	code, body, _ := f.do("POST", "/config", `{"config": "_format_version: \"1.1\"\nservices:\n- port: -12\n"}`, "Content-Type", js)
+	delete(body, "flattened_errors")
+	want := map[string]any{
+		"code": 14.0, "name": "invalid declarative configuration",
+		"fields": map[string]any{"services": []any{map[string]any{
+			"host": "required field missing", "port": "value should be between 0 and 65535"}}},
+		"message": `declarative config is invalid: {services={{host="required field missing",port="value should be between 0 and 65535"}}}`,
+	}
+	if code != 400 || !reflect.DeepEqual(body, want) {
+		t.Errorf("%d\n%v\nwant\n%v", code, body, want)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -104,4 +105,29 @@ func TestAdminWritesWithoutStore(t *testing.T) {
 	if code != 405 || body["code"] != 12.0 || body["name"] != "operation unsupported" || body["message"] != want {
 		t.Errorf("%d %v", code, body)
 	}
+}
+
+// kongField finds the message at a field path (`services[1].routes[0].id`)
+// in Kong's nested `fields` of a 400.
+func kongField(fields any, path string) any {
+	cur := fields
+	for _, dotted := range strings.Split(path, ".") {
+		name, rest, _ := strings.Cut(dotted, "[")
+		if m, ok := cur.(map[string]any); ok {
+			cur = m[name]
+		} else {
+			return nil
+		}
+		for rest != "" {
+			idx, tail, _ := strings.Cut(rest, "]")
+			list, ok := cur.([]any)
+			i, err := strconv.Atoi(idx)
+			if !ok || err != nil || i >= len(list) {
+				return nil
+			}
+			cur = list[i]
+			rest = strings.TrimPrefix(tail, "[")
+		}
+	}
+	return cur
 }
