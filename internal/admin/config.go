@@ -74,7 +74,10 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Not between an entity write's read and its commit.
+	a.writeMu.Lock()
 	snap, err := a.commit(data, r)
+	a.writeMu.Unlock()
 	if errors.Is(err, reload.ErrBusy) {
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusTooManyRequests, message("Currently loading previous configuration"))

@@ -120,7 +120,7 @@ func (a *api) applyWrite(op writeOp, body *config.Object) (int, any) {
 	if err != nil {
 		return http.StatusInternalServerError, message("cannot export the configuration in force: " + err.Error())
 	}
-	ed := &edit{wm: a.writes, flat: flat, kind: op.kind, parentKind: op.parentKind}
+	ed := &edit{wm: a.writes, flat: flat, kind: op.kind, parentKind: op.parentKind, base: ix.snap.Hash}
 	var status int
 	var errBody map[string]any
 	switch op.method {
@@ -209,6 +209,12 @@ func (a *api) commitWrite(ed *edit, status int) (int, any) {
 	if err != nil {
 		return http.StatusInternalServerError, message("cannot render the configuration: " + err.Error())
 	}
+	// A configuration put in force since this write read its own (a file
+	// edited by hand, another node's write) would be overwritten: the
+	// write is refused and the client retries on the new one.
+	if cur := a.snapshot(); cur == nil || cur.Hash != ed.base {
+		return http.StatusConflict, message(configstore.ErrConflict.Error())
+	}
 	snap, err := a.src.Commit(data, "admin")
 	switch {
 	case errors.Is(err, reload.ErrBusy):
@@ -237,6 +243,8 @@ type edit struct {
 	kind *writeKind
 	// parentKind is the kind of a nested path's parent.
 	parentKind string
+	// base is the hash of the configuration the write was made from.
+	base string
 	// id is the entity written.
 	id string
 }
