@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/reload"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
@@ -70,6 +71,10 @@ type api struct {
 	// writes one at a time (write.go).
 	writes  *writeModel
 	writeMu sync.Mutex
+	// lastFlat is the flat form the last write put in force, whose
+	// document hash is lastFlatHash (guarded by writeMu).
+	lastFlat     *config.Flat
+	lastFlatHash string
 	// public: the status listener's, whose /status leaves out what a
 	// reload's messages may quote of the configuration.
 	public bool

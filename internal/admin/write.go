@@ -116,7 +116,7 @@ func (a *api) applyWrite(op writeOp, body *config.Object) (int, any) {
 		}
 	}
 	cur := a.findWritten(ix, op, parent)
-	flat, err := config.Export(ix.snap.Model, a.writes.credentialNames)
+	flat, err := a.flatForm(ix)
 	if err != nil {
 		return http.StatusInternalServerError, message("cannot export the configuration in force: " + err.Error())
 	}
@@ -149,6 +149,22 @@ func (a *api) applyWrite(op writeOp, body *config.Object) (int, any) {
 		return http.StatusBadRequest, errBody
 	}
 	return a.commitWrite(ed, status)
+}
+
+// flatForm is the flat form of the configuration in force: the one the
+// last write made when it is still in force (parsing the document again
+// is most of an export's cost), else exported. The lists are copied, so
+// an edit that is refused leaves the kept form as it was.
+func (a *api) flatForm(ix *index) (*config.Flat, error) {
+	if a.lastFlat == nil || a.lastFlatHash != ix.snap.Hash {
+		return config.Export(ix.snap.Model, a.writes.credentialNames)
+	}
+	f := *a.lastFlat
+	f.Lists = make(map[string][]*config.Object, len(a.lastFlat.Lists))
+	for k, list := range a.lastFlat.Lists {
+		f.Lists[k] = append([]*config.Object(nil), list...)
+	}
+	return &f, nil
 }
 
 // findWritten is the entity a write names: by id or endpoint key, under
@@ -226,6 +242,7 @@ func (a *api) commitWrite(ed *edit, status int) (int, any) {
 	}
 	ix := buildIndex(snap, a.src.Registry, snap.Created())
 	a.index.Store(ix)
+	a.lastFlat, a.lastFlatHash = ed.flat, snap.Hash
 	if status == http.StatusNoContent {
 		return status, nil
 	}

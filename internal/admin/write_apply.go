@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"strconv"
+
 	"github.com/turnpikegw/turnpike/internal/config"
 )
 
@@ -28,14 +30,41 @@ func (ed *edit) place(i int, parent *entity, o *config.Object) map[string]any {
 	if err := ed.unique(o); err != nil {
 		return err
 	}
-	if _, ok := o.Get("snis"); ok && kind == "certificates" {
-		// The snis given are the certificate's whole set.
-		ed.dropChildren("snis", "certificate", ed.id)
+	if snis, ok := o.Get("snis"); ok && kind == "certificates" {
+		if err := ed.certificateSNIs(o, snis); err != nil {
+			return err
+		}
 	}
 	if i < 0 {
 		ed.flat.Lists[kind] = append(ed.flat.Lists[kind], o)
 	} else {
 		ed.flat.Lists[kind][i] = o
+	}
+	return nil
+}
+
+// certificateSNIs makes the snis a certificate is written with its whole
+// set of SNIs, listed at the top level as the flat form has them.
+func (ed *edit) certificateSNIs(cert *config.Object, snis any) map[string]any {
+	cert.Delete("snis")
+	ed.dropChildren("snis", "certificate", ed.id)
+	list, _ := snis.([]any)
+	for i, v := range list {
+		s, ok := v.(*config.Object)
+		if !ok {
+			name, _ := v.(string)
+			s = &config.Object{Keys: []string{"name"}, Vals: []any{name}}
+		}
+		if s.String("id") == "" {
+			s.Set("id", config.SNIID(&config.SNI{Name: s.String("name")}))
+		}
+		s.Set("certificate", ed.id)
+		for _, other := range ed.flat.Lists["snis"] {
+			if other.String("name") == s.String("name") {
+				return violation(config.Errors{{Path: "snis[" + strconv.Itoa(i) + "]", Message: "duplicate name '" + s.String("name") + "'"}}, "")
+			}
+		}
+		ed.flat.Lists["snis"] = append(ed.flat.Lists["snis"], s)
 	}
 	return nil
 }

@@ -1,12 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"errors"
-	"math"
 	"strconv"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Object is a map that keeps its keys in order: an entity or a value of
@@ -258,7 +256,9 @@ func (f *Flat) Render() ([]byte, error) {
 			doc.Set(k, items)
 		}
 	}
-	return yaml.Marshal(yamlNode(doc))
+	var b bytes.Buffer
+	emitObject(&b, doc, 0, false)
+	return b.Bytes(), nil
 }
 
 // exporter copies entities out of the parsed source.
@@ -367,41 +367,4 @@ func ordered(v *value) any {
 		return s
 	}
 	return v.plain()
-}
-
-// yamlNode renders a flat-form value; strings that YAML would read as
-// another type are quoted by the encoder, as their tag says.
-func yamlNode(v any) *yaml.Node {
-	switch t := v.(type) {
-	case *Object:
-		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-		for i, k := range t.Keys {
-			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k}, yamlNode(t.Vals[i]))
-		}
-		return n
-	case []any:
-		n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
-		for _, it := range t {
-			n.Content = append(n.Content, yamlNode(it))
-		}
-		return n
-	case string:
-		n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: t}
-		if strings.Contains(t, "\n") {
-			n.Style = yaml.LiteralStyle
-		}
-		return n
-	case int64:
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(t, 10)}
-	case int:
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(t)}
-	case float64:
-		if t == math.Trunc(t) && math.Abs(t) < 1e15 {
-			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: strconv.FormatFloat(t, 'f', 1, 64)}
-		}
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: strconv.FormatFloat(t, 'g', -1, 64)}
-	case bool:
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(t)}
-	}
-	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
 }
