@@ -87,6 +87,9 @@ func TestAdminWriteServicesAndRoutes(t *testing.T) {
 	if got := f.expect(200, "PATCH", "/services/s2", js, `{"retries": 2}`); got["retries"] != 2.0 || got["host"] != "127.0.0.1" || got["id"] != s2["id"] {
 		t.Errorf("patched: %v", got)
 	}
+	if got := f.expect(200, "PATCH", "/services/s2", js, `{"retries": null}`); got["retries"] != 5.0 {
+		t.Errorf("null resets to the default: %v", got["retries"])
+	}
 	s3 := f.expect(200, "PUT", "/services/s3", js, `{"host": "h", "retries": 1}`)
 	if s3["name"] != "s3" || s3["retries"] != 1.0 {
 		t.Errorf("put created: %v", s3)
@@ -284,6 +287,11 @@ func TestAdminWriteCertificatesAndSNIs(t *testing.T) {
 	if got := f.expect(200, "PUT", "/certificates/"+cid, js, string(body)); !reflect.DeepEqual(got["snis"], []any{"d.example"}) {
 		t.Errorf("put snis: %v", got["snis"])
 	}
+	f.expect(201, "POST", "/services", js, `{"name": "tls", "url": "https://127.0.0.1:9", "client_certificate": {"id": "`+cid+`"}}`)
+	if got := f.expect(400, "DELETE", "/certificates/"+cid, "", ""); got["message"] != "an existing 'services' entity references this 'certificates' entity" {
+		t.Errorf("delete of a client certificate in use: %v", got)
+	}
+	f.expect(204, "DELETE", "/services/tls", "", "")
 	f.expect(204, "DELETE", "/certificates/"+cid, "", "")
 	if got := f.get("/snis"); len(got["data"].([]any)) != 0 {
 		t.Errorf("snis outlive their certificate: %v", got)

@@ -81,6 +81,25 @@ func TestAdminWritesFileStore(t *testing.T) {
 		t.Errorf("rewritten file:\n%s", data)
 	}
 
+	// An edit by hand that is not in force yet is never overwritten: the
+	// write is refused until the watcher has applied the edit, then made
+	// on top of it.
+	hand := strings.Replace(string(data), "consumers:\n", "consumers:\n  - username: bob\n", 1)
+	writeAtomically(t, path, hand)
+	if code, body := adminForm(t, gw, "POST", "/consumers", url.Values{"username": {"carol"}}); code != 409 {
+		t.Errorf("write over a pending hand edit: %d %v", code, body)
+	}
+	waitUntil(t, "the hand edit to be applied", func() bool {
+		code, _ := adminCall(t, gw, "GET", "/consumers/bob", "")
+		return code == 200
+	})
+	if code, body := adminForm(t, gw, "POST", "/consumers", url.Values{"username": {"carol"}}); code != 201 {
+		t.Errorf("write after the hand edit: %d %v", code, body)
+	}
+	if data, _ := os.ReadFile(path); !strings.Contains(string(data), "bob") || !strings.Contains(string(data), "carol") {
+		t.Errorf("file after the hand edit and a write:\n%s", data)
+	}
+
 	gw.Stop()
 	gw2 := gwtest.Start(t, "", gwtest.Options{ConfigPath: path, Args: []string{"--config-store", "file"}})
 	if code, body := adminCall(t, gw2, "GET", "/services/echo", ""); code != 200 || body["id"] != svc["id"] {
