@@ -125,28 +125,7 @@ func Export(m *Model, credentialKinds []string) (*Flat, error) {
 		nested[k] = true
 	}
 	e := exporter{root: root, f: f, nested: nested}
-	for _, ce := range m.CACerts {
-		f.add("ca_certificates", e.entity(ce.Path, CACertID(ce)))
-	}
-	byName := map[string]*value{}
-	if list := root.get("snis"); list != nil && list.kind == kindSeq {
-		for _, sn := range list.items {
-			byName[sniName(sn)] = sn
-		}
-	}
-	for _, ce := range m.Certificates {
-		f.add("certificates", e.entity(ce.Path, ce.ID))
-		if list := e.at(ce.Path).get("snis"); list != nil && list.kind == kindSeq {
-			for _, sn := range list.items {
-				byName[sniName(sn)] = sn
-			}
-		}
-	}
-	for _, ce := range m.Certificates {
-		for _, s := range ce.SNIs {
-			f.add("snis", sniObject(byName[s.Name], SNIID(s), ce.ID))
-		}
-	}
+	e.certificates(m)
 	for _, ue := range m.Upstreams {
 		f.add("upstreams", e.entity(ue.Path, ue.ID))
 		for _, te := range ue.Targets {
@@ -156,26 +135,7 @@ func Export(m *Model, credentialKinds []string) (*Flat, error) {
 		}
 	}
 	for _, se := range m.Services {
-		if se.Implicit {
-			s := se.Service
-			f.add("services", &Object{Keys: []string{"id", "protocol", "host", "port", "path"},
-				Vals: []any{se.ID, s.Protocol, s.Host, int64(s.Port), s.Path}})
-			continue
-		}
-		svc := e.entity(se.Path, se.ID)
-		if u := svc.String("url"); u != "" && !strings.Contains(u, "${") && !strings.Contains(u, "{vault://") {
-			// The parts of the url, as Kong stores them: a write of one of
-			// them (a PATCH of the port) must not be overridden by it.
-			s := se.Service
-			svc.Delete("url")
-			svc.Set("protocol", s.Protocol)
-			svc.Set("host", s.Host)
-			svc.Set("port", int64(s.Port))
-			if s.Path != "" {
-				svc.Set("path", s.Path)
-			}
-		}
-		f.add("services", svc)
+		f.add("services", e.service(se))
 	}
 	for _, re := range m.Routes {
 		r := e.entity(re.Path, re.ID)
@@ -203,10 +163,10 @@ func Export(m *Model, credentialKinds []string) (*Flat, error) {
 	}
 	for _, pe := range m.Plugins {
 		p := e.entity(pe.Path, pe.ID)
-		for field, id := range map[string]string{"service": entryID(pe.Service), "route": routeEntryID(pe.Route), "consumer": consumerEntryID(pe.Consumer)} {
-			p.Delete(field)
-			if id != "" {
-				p.Set(field, id)
+		for _, fk := range [...]struct{ field, id string }{{"service", entryID(pe.Service)}, {"route", routeEntryID(pe.Route)}, {"consumer", consumerEntryID(pe.Consumer)}} {
+			p.Delete(fk.field)
+			if fk.id != "" {
+				p.Set(fk.field, fk.id)
 			}
 		}
 		f.add("plugins", p)
@@ -259,6 +219,56 @@ func (f *Flat) Render() ([]byte, error) {
 	var b bytes.Buffer
 	emitObject(&b, doc, 0, false)
 	return b.Bytes(), nil
+}
+
+// certificates exports the CA certificates, the certificates and their
+// SNIs (nested and top-level ones alike, at the top level).
+func (e *exporter) certificates(m *Model) {
+	for _, ce := range m.CACerts {
+		e.f.add("ca_certificates", e.entity(ce.Path, CACertID(ce)))
+	}
+	byName := map[string]*value{}
+	if list := e.root.get("snis"); list != nil && list.kind == kindSeq {
+		for _, sn := range list.items {
+			byName[sniName(sn)] = sn
+		}
+	}
+	for _, ce := range m.Certificates {
+		e.f.add("certificates", e.entity(ce.Path, ce.ID))
+		if list := e.at(ce.Path).get("snis"); list != nil && list.kind == kindSeq {
+			for _, sn := range list.items {
+				byName[sniName(sn)] = sn
+			}
+		}
+	}
+	for _, ce := range m.Certificates {
+		for _, s := range ce.SNIs {
+			e.f.add("snis", sniObject(byName[s.Name], SNIID(s), ce.ID))
+		}
+	}
+}
+
+// service exports a service. Its url (or, for the implicit service of a
+// route's url, the route's) becomes its parts, as Kong stores them: a
+// write of one of them (a PATCH of the port) must not be overridden by
+// it. A url from the environment stays a reference.
+func (e *exporter) service(se *ServiceEntry) *Object {
+	svc := &Object{Keys: []string{"id"}, Vals: []any{se.ID}}
+	if !se.Implicit {
+		svc = e.entity(se.Path, se.ID)
+	}
+	u := svc.String("url")
+	if se.Implicit || u != "" && !strings.Contains(u, "${") && !strings.Contains(u, "{vault://") {
+		s := se.Service
+		svc.Delete("url")
+		svc.Set("protocol", s.Protocol)
+		svc.Set("host", s.Host)
+		svc.Set("port", int64(s.Port))
+		if s.Path != "" {
+			svc.Set("path", s.Path)
+		}
+	}
+	return svc
 }
 
 // exporter copies entities out of the parsed source.
