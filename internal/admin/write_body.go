@@ -58,11 +58,11 @@ func (a *api) readEntity(w http.ResponseWriter, r *http.Request, wk *writeKind) 
 		}
 		v, err := config.ParseOrdered(data, maxEntityValues)
 		if err != nil {
-			return nil, errors.New("cannot parse JSON body")
+			return nil, errors.New("Cannot parse JSON body")
 		}
 		o, ok := v.(*config.Object)
 		if !ok {
-			return nil, errors.New("cannot parse JSON body")
+			return nil, errors.New("Cannot parse JSON body")
 		}
 		return o, nil
 	}

@@ -137,7 +137,7 @@ func TestAdminWriteRefusals(t *testing.T) {
 		{"bad field", "PATCH", "/services/s1", js, `{"port": 700000}`, 400, nil},
 		{"bad plugin config", "POST", "/services/s1/plugins", form, "name=rate-limiting&config.minute=-1", 400, nil},
 		{"unknown field", "POST", "/consumers", js, `{"username": "carol", "nick": "c"}`, 400, nil},
-		{"not JSON", "POST", "/consumers", js, `{"username": `, 400, map[string]any{"message": "cannot parse JSON body"}},
+		{"not JSON", "POST", "/consumers", js, `{"username": `, 400, map[string]any{"message": "Cannot parse JSON body"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -348,5 +348,49 @@ func TestAdminPostConfigErrorShape(t *testing.T) {
 	}
 	if code != 400 || !reflect.DeepEqual(body, want) {
 		t.Errorf("%d\n%v\nwant\n%v", code, body, want)
+	}
+}
+
+// Kong's 10-services_routes_spec cases, in both content types.
+func TestAdminWriteKongServiceSpec(t *testing.T) {
+	f := newWriteFixture(t)
+	for _, ct := range []string{form, js} {
+		enc := func(kv ...string) string {
+			if ct == form {
+				var parts []string
+				for i := 0; i < len(kv); i += 2 {
+					parts = append(parts, kv[i]+"="+kv[i+1])
+				}
+				return strings.Join(parts, "&")
+			}
+			m := map[string]string{}
+			for i := 0; i < len(kv); i += 2 {
+				m[kv[i]] = kv[i+1]
+			}
+			b, _ := json.Marshal(m)
+			return string(b)
+		}
+		s := f.expect(201, "POST", "/services", ct, enc("url", "https://service.test/"))
+		if s["port"] != 443.0 || s["path"] != "/" || s["name"] != nil || s["protocol"] != "https" || s["connect_timeout"] != 60000.0 {
+			t.Errorf("%s: https url: %v", ct, s)
+		}
+		f.expect(204, "DELETE", "/services/"+s["id"].(string), "", "")
+		f.expect(400, "POST", "/services", ct, enc("url", ""))
+		f.expect(400, "POST", "/services", ct, enc("url", " "))
+		if got := f.expect(400, "POST", "/services", ct, enc()); !reflect.DeepEqual(got["fields"], map[string]any{"host": "required field missing"}) {
+			t.Errorf("%s: empty body: %v", ct, got)
+		}
+		got := f.expect(400, "POST", "/services", ct, enc("host", "example.test", "protocol", "foo"))
+		// The loader's text lists the protocols in another order than
+		// Kong's spec (and ws, wss): the loader's, left as it is.
+		if msg, _ := fieldAt(got["fields"], "protocol").(string); !strings.HasPrefix(msg, "expected one of: ") {
+			t.Errorf("%s: bad protocol: %v", ct, got)
+		}
+		f.expect(404, "PATCH", "/services/nope", ct, enc("host", "x"))
+		f.expect(204, "DELETE", "/services/nope", "", "")
+	}
+	got := f.expect(400, "POST", "/services", js, `{"hello": "world"`)
+	if !reflect.DeepEqual(got, map[string]any{"message": "Cannot parse JSON body"}) {
+		t.Errorf("malformed JSON: %v", got)
 	}
 }
