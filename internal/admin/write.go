@@ -167,39 +167,37 @@ func (a *api) flatForm(ix *index) (*config.Flat, error) {
 	return &f, nil
 }
 
-// findWritten is the entity a write names: by id or endpoint key, under
-// its parent for a nested path (a PerConsumer credential by its key only
-// there).
+// findWritten is the entity a write names: by id, then by endpoint key;
+// for a nested path only among the parent's (where a PerConsumer
+// credential is also found by its key, and a target by its address in
+// its own upstream although another upstream has it too).
 func (a *api) findWritten(ix *index, op writeOp, parent *entity) *entity {
 	if op.key == "" {
 		return nil
 	}
 	kind := op.kind.kind
-	if parent != nil && op.kind.credential != nil {
-		var byKey *entity
-		for _, e := range ix.byKind[kind] {
-			if e.consumer != parent.id {
-				continue
-			}
-			if e.id == op.key {
-				return e
-			}
-			if byKey == nil && e.consumerKey != "" && e.consumerKey == op.key {
-				byKey = e
-			}
-		}
-		return byKey
+	if parent == nil {
+		return ix.find(kind, op.key)
 	}
-	e := ix.find(kind, op.key)
-	if e == nil || parent == nil {
-		return e
-	}
+	field := ""
 	for _, ref := range a.writes.fks(kind) {
-		if ref.parent == op.parentKind && foreignOf(e, ref.field) == parent.id {
+		if ref.parent == op.parentKind {
+			field = ref.field
+		}
+	}
+	var byKey *entity
+	for _, e := range ix.byKind[kind] {
+		if foreignOf(e, field) != parent.id {
+			continue
+		}
+		if e.id == op.key {
 			return e
 		}
+		if byKey == nil && (e.key != "" && e.key == op.key || e.consumerKey != "" && e.consumerKey == op.key) {
+			byKey = e
+		}
 	}
-	return nil
+	return byKey
 }
 
 // foreignOf is an indexed entity's foreign key field.
@@ -305,6 +303,10 @@ func (ed *edit) put(cur *entity, key string, parent *entity, body *config.Object
 	if cur != nil {
 		i := ed.indexOf(ed.kind.kind, cur.id)
 		body.Set("id", cur.id)
+		if _, given := body.Get(ed.kind.keyField); !given && ed.kind.keyField != "" && key != cur.id {
+			// As Kong: the endpoint key in the path is the entity's.
+			body.Set(ed.kind.keyField, key)
+		}
 		if old, ok := ed.flat.Lists[ed.kind.kind][i].Get("created_at"); ok {
 			body.Set("created_at", old)
 		}

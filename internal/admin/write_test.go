@@ -94,7 +94,7 @@ func TestAdminWriteServicesAndRoutes(t *testing.T) {
 	if s3["name"] != "s3" || s3["retries"] != 1.0 {
 		t.Errorf("put created: %v", s3)
 	}
-	if got := f.expect(200, "PUT", "/services/s3", js, `{"host": "h2"}`); got["retries"] != 5.0 || got["id"] != s3["id"] || got["name"] != nil {
+	if got := f.expect(200, "PUT", "/services/s3", js, `{"host": "h2"}`); got["retries"] != 5.0 || got["id"] != s3["id"] || got["name"] != "s3" {
 		t.Errorf("put replaced: %v", got)
 	}
 	ref := f.expect(400, "DELETE", "/services/s2", "", "")
@@ -222,16 +222,25 @@ func TestAdminWriteUpstreamsAndTargets(t *testing.T) {
 		t.Errorf("target: %v", tg)
 	}
 	f.expect(409, "POST", "/upstreams/u1/targets", js, `{"target": "10.0.0.1:80"}`)
+	// The same address in another upstream is another target.
+	f.expect(201, "POST", "/upstreams", form, "name=u3")
+	f.expect(201, "POST", "/upstreams/u3/targets", form, "target=10.0.0.1:80")
+	if got := f.expect(200, "PUT", "/upstreams/u3/targets/10.0.0.1:80", form, "weight=7"); got["weight"] != 7.0 {
+		t.Errorf("put of u3's target: %v", got)
+	}
+	if got := f.get("/upstreams/u1/targets"); got["data"].([]any)[0].(map[string]any)["weight"] != 50.0 {
+		t.Errorf("u1's target changed: %v", got)
+	}
 	if got := f.expect(409, "POST", "/upstreams", js, `{"name": "u2", "id": "`+u["id"].(string)+`"}`); got["code"] != 3.0 ||
 		got["message"] != `primary key violation on key '{id="`+u["id"].(string)+`"}'` {
 		t.Errorf("id conflict: %v", got)
 	}
 	f.expect(204, "DELETE", "/upstreams/u1", "", "")
-	if got := f.get("/upstreams"); len(got["data"].([]any)) != 0 {
+	if got := names(t, f.get("/upstreams"), "name"); strings.Join(got, ",") != "u3" {
 		t.Errorf("upstreams: %v", got)
 	}
-	if snap := f.holder.Load(); len(snap.Model.Upstreams) != 0 {
-		t.Errorf("upstream still in force")
+	if snap := f.holder.Load(); len(snap.Model.Upstreams) != 1 || len(snap.Model.Upstreams[0].Targets) != 1 {
+		t.Errorf("u1 or its target still in force")
 	}
 }
 
