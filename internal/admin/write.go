@@ -143,8 +143,11 @@ func (a *api) applyWrite(op writeOp, body *config.Object) (int, any) {
 		status, errBody = http.StatusCreated, ed.create(parent, body)
 	}
 	if errBody != nil {
-		if c := errBody["code"]; c == codeUniqueViolation || c == codePrimaryKey {
+		switch errBody["code"] {
+		case codeUniqueViolation, codePrimaryKey:
 			return http.StatusConflict, errBody
+		case codeNotFound:
+			return http.StatusNotFound, message("Not found")
 		}
 		return http.StatusBadRequest, errBody
 	}
@@ -319,7 +322,7 @@ func (ed *edit) put(cur *entity, key string, parent *entity, body *config.Object
 		body.Set("id", uuid.NewString())
 		body.Set(ed.kind.keyField, key)
 	} else {
-		return kongError(codeNotFound, "not found", "could not find the entity with primary key '{id=\""+key+"\"}'", nil)
+		return kongError(codeNotFound, "not found", "Not found", nil)
 	}
 	ed.stamp(body, true)
 	return ed.place(-1, parent, body)

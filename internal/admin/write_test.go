@@ -302,6 +302,8 @@ func TestAdminWriteCertificatesAndSNIs(t *testing.T) {
 	}
 	f.expect(204, "DELETE", "/services/tls", "", "")
 	f.expect(204, "DELETE", "/certificates/"+cid, "", "")
+	// A certificate has no endpoint key: PUT creates it only by id.
+	f.expect(404, "PUT", "/certificates/not-an-id", js, string(body))
 	if got := f.get("/snis"); len(got["data"].([]any)) != 0 {
 		t.Errorf("snis outlive their certificate: %v", got)
 	}
