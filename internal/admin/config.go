@@ -74,10 +74,14 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	// Not between an entity write's read and its commit.
-	a.writeMu.Lock()
-	snap, err := a.commit(data, r)
-	a.writeMu.Unlock()
+	// Not between an entity write's read and its commit; while one runs
+	// (or another POST's load), busy as Kong is during a load.
+	var snap *snapshot.Snapshot
+	err := reload.ErrBusy
+	if a.writeMu.TryLock() {
+		snap, err = a.commit(data, r)
+		a.writeMu.Unlock()
+	}
 	if errors.Is(err, reload.ErrBusy) {
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusTooManyRequests, message("Currently loading previous configuration"))

@@ -88,10 +88,14 @@ func (a *api) write(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// One write at a time on this node: each is made from the
-	// configuration in force, which the one before it changes.
-	a.writeMu.Lock()
-	defer a.writeMu.Unlock()
-	status, out := a.applyWrite(op, body)
+	// configuration in force, which the one before it changes. A write
+	// that finds another (or a POST /config) running is busy, as Kong is
+	// during a load, rather than queued behind a load of unbounded length.
+	status, out := http.StatusTooManyRequests, any(message("Currently loading previous configuration"))
+	if a.writeMu.TryLock() {
+		status, out = a.applyWrite(op, body)
+		a.writeMu.Unlock()
+	}
 	switch {
 	case status == http.StatusNoContent:
 		w.WriteHeader(status)

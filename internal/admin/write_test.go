@@ -2,9 +2,11 @@ package admin
 
 import (
 	"encoding/json"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/configstore"
@@ -404,4 +406,31 @@ func TestAdminWriteKongServiceSpec(t *testing.T) {
 	if !reflect.DeepEqual(got, map[string]any{"message": "Cannot parse JSON body"}) {
 		t.Errorf("malformed JSON: %v", got)
 	}
+}
+
+// While a POST /config loads, entity writes and other POSTs are busy
+// (429), never queued behind the load.
+func TestAdminWriteBusy(t *testing.T) {
+	f := newWriteFixture(t)
+	blocking := writeConfig + "plugins:\n- name: block\n  config: {wait: true}\n"
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := f.do(http.MethodPost, "/config", blocking)
+		done <- code
+	}()
+	select {
+	case <-f.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the blocking load never started")
+	}
+	code, body, hdr := f.do(http.MethodPost, "/consumers", `{"username": "carol"}`, "Content-Type", js)
+	code2, _, _ := f.do(http.MethodPost, "/config", writeConfig)
+	close(f.release)
+	if code != 429 || body["message"] != "Currently loading previous configuration" || hdr.Get("Retry-After") != "1" || code2 != 429 {
+		t.Errorf("write while loading = %d %v %v; POST /config %d", code, body, hdr, code2)
+	}
+	if c := <-done; c != 201 {
+		t.Fatalf("the blocking POST: %d", c)
+	}
+	f.expect(201, "POST", "/consumers", js, `{"username": "carol"}`)
 }
