@@ -378,12 +378,18 @@ func mergeRecords(a, b any) any {
 	return out
 }
 
-// stamp sets the times Kong sets on a write, on the kinds that have them.
+// stamp sets the times Kong sets on a write, on the kinds that have them,
+// and a new entity's `auto` fields.
 func (ed *edit) stamp(o *config.Object, created bool) {
 	now := time.Now().Unix()
 	if created {
 		if _, ok := o.Get("created_at"); !ok {
 			o.Set("created_at", now)
+		}
+		for _, f := range autoFields[ed.kind.kind] {
+			if v, _ := o.Get(f); v == nil || v == "" {
+				o.Set(f, randomString())
+			}
 		}
 	}
 	if fieldType(ed.kind.typ, "updated_at") != nil && ed.kind.credential == nil && ed.kind.kind != "targets" {

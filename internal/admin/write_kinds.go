@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"reflect"
 	"strconv"
 
@@ -28,6 +30,25 @@ type writeKind struct {
 	typ reflect.Type
 	// credential is the declared kind of a credential.
 	credential *plugin.CredentialKind
+}
+
+// autoFields are the credential fields Kong's schemas mark `auto`: a
+// create without them gets a random value, which the store keeps (the
+// loader's own default for a missing jwt secret would differ per node and
+// per load).
+var autoFields = map[string][]string{
+	"keyauth_credentials":  {"key"},
+	"jwt_secrets":          {"key", "secret"},
+	"hmacauth_credentials": {"secret"},
+	"oauth2_credentials":   {"client_id", "client_secret"},
+}
+
+// randomString is Kong's random_string: 32 characters, from 24 random
+// bytes.
+func randomString() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // reference is a foreign key: child's field names an entity of parent.

@@ -196,6 +196,12 @@ func TestAdminWritePluginsAndConsumers(t *testing.T) {
 		t.Errorf("credential's consumer %v, want %v", k["consumer"], bob["id"])
 	}
 	f.get("/key-auths/bob-key")
+	// Kong generates an `auto` field left out.
+	gen := f.expect(201, "POST", "/consumers/bob/key-auth", form, "")
+	if key, _ := gen["key"].(string); len(key) != 32 {
+		t.Errorf("generated key: %v", gen)
+	}
+	f.expect(204, "DELETE", "/key-auths/"+gen["id"].(string), "", "")
 	f.expect(409, "POST", "/key-auths", js, `{"key": "bob-key", "consumer": {"username": "alice"}}`)
 	f.expect(204, "DELETE", "/consumers/bob/key-auth/bob-key", "", "")
 	if code, _, _ := f.do("GET", "/key-auths/bob-key", ""); code != 404 {
