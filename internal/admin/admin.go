@@ -8,10 +8,12 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/admin/dashboard"
+	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/reload"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
@@ -79,6 +81,14 @@ type api struct {
 	hosts    hostGuard
 	hostname string
 	index    atomic.Pointer[index]
+	// writes describes the writable kinds; writeMu makes the entity
+	// writes one at a time (write.go).
+	writes  *writeModel
+	writeMu sync.Mutex
+	// lastFlat is the flat form the last write put in force, whose
+	// document hash is lastFlatHash (guarded by writeMu).
+	lastFlat     *config.Flat
+	lastFlatHash string
 	// public: the status listener's, whose /status leaves out what a
 	// reload's messages may quote of the configuration.
 	public bool
@@ -98,6 +108,7 @@ func newAPI(src Source) *api {
 		a.log = discardLogger
 	}
 	a.hostname, _ = os.Hostname()
+	a.writes = newWriteModel(src.Registry)
 	return a
 }
 

@@ -8,9 +8,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
-	"sort"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/turnpikegw/turnpike/internal/config"
@@ -80,7 +78,14 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	snap, err := a.commit(data, r)
+	// Not between an entity write's read and its commit; while one runs
+	// (or another POST's load), busy as Kong is during a load.
+	var snap *snapshot.Snapshot
+	err := reload.ErrBusy
+	if a.writeMu.TryLock() {
+		snap, err = a.commit(data, r)
+		a.writeMu.Unlock()
+	}
 	if errors.Is(err, reload.ErrBusy) {
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusTooManyRequests, message("Currently loading previous configuration"))
@@ -95,7 +100,7 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, declarativeError(err))
+		writeJSON(w, http.StatusBadRequest, declarativeError(err, a.writes.credentialNames))
 		return
 	}
 	ix := buildIndex(snap, a.src.Registry, snap.Created())
@@ -203,61 +208,12 @@ func readConfig(w http.ResponseWriter, r *http.Request, maxSize int64) ([]byte, 
 	return data, 0, ""
 }
 
-// declarativeError is Kong's 400 for an invalid declarative config. Kong
-// nests `fields` by entity; Turnpike's errors carry full field paths
-// (`services[0].routes[1].paths[0]`), so `fields` maps each path to its
-// message (errors without a path are under "@entity"), and
-// `flattened_errors` lists them in document order with their line.
-func declarativeError(err error) map[string]any {
-	errs := asErrors(err)
-	fields, flat := errorFields(errs, "")
-	msgs := make([]string, len(errs))
-	for i, e := range errs {
-		msgs[i] = e.Error()
-	}
-	return map[string]any{
-		"code":             14,
-		"name":             "invalid declarative configuration",
-		"message":          "declarative config is invalid: " + strings.Join(msgs, "; "),
-		"fields":           fields,
-		"flattened_errors": flat,
-	}
-}
-
 func asErrors(err error) config.Errors {
 	var errs config.Errors
 	if !errors.As(err, &errs) || len(errs) == 0 {
 		errs = config.Errors{{Message: err.Error()}}
 	}
 	return errs
-}
-
-// errorFields maps paths (with prefix removed) to messages, joining
-// several messages for one path, and lists the errors flat.
-func errorFields(errs config.Errors, prefix string) (map[string]string, []map[string]any) {
-	fields := map[string]string{}
-	flat := make([]map[string]any, 0, len(errs))
-	for _, e := range errs {
-		path := e.Path
-		if prefix != "" {
-			path = strings.TrimPrefix(strings.TrimPrefix(path, prefix), ".")
-		}
-		key := path
-		if key == "" {
-			key = "@entity"
-		}
-		if prev, ok := fields[key]; ok {
-			fields[key] = prev + "; " + e.Message
-		} else {
-			fields[key] = e.Message
-		}
-		item := map[string]any{"path": path, "message": e.Message}
-		if e.Line > 0 {
-			item["line"] = e.Line
-		}
-		flat = append(flat, item)
-	}
-	return fields, flat
 }
 
 // validatePlugin is Kong's POST /schemas/plugins/validate: it checks one
@@ -281,10 +237,9 @@ func (a *api) validatePlugin(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusTooManyRequests, message("Currently loading previous configuration"))
 	case errors.As(err, &ee):
-		writeJSON(w, http.StatusBadRequest, schemaViolation(map[string]string{"@entity": ee.msg}))
+		writeJSON(w, http.StatusBadRequest, violation(config.Errors{{Message: ee.msg}}, ""))
 	case err != nil:
-		fields, _ := errorFields(asErrors(err), "plugins[0]")
-		writeJSON(w, http.StatusBadRequest, schemaViolation(fields))
+		writeJSON(w, http.StatusBadRequest, violation(asErrors(err), "plugins[0]"))
 	default:
 		writeJSON(w, http.StatusOK, message("schema validation successful"))
 	}
@@ -336,24 +291,4 @@ func (a *api) pluginDocument(body []byte) ([]byte, error) {
 		return nil, entityError{err.Error()}
 	}
 	return data, nil
-}
-
-// schemaViolation is Kong's code-2 error; fields maps paths relative to the
-// plugin entity (`config.origins[1]`) to messages.
-func schemaViolation(fields map[string]string) map[string]any {
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + ": " + fields[k]
-	}
-	return map[string]any{
-		"code":    2,
-		"name":    "schema violation",
-		"message": "schema violation (" + strings.Join(parts, "; ") + ")",
-		"fields":  fields,
-	}
 }

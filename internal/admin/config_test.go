@@ -157,16 +157,16 @@ plugins:
 	}
 	fields := body["fields"].(map[string]any)
 	for _, p := range []string{"services[0].port", "services[0].routes[0].paths[0]"} {
-		if _, ok := fields[p]; !ok {
+		if fieldAt(fields, p) == nil {
 			t.Errorf("fields has no %s: %v", p, fields)
 		}
 	}
 	flat := body["flattened_errors"].([]any)
-	if len(flat) < 2 {
+	if len(flat) < 2 || flat[0].(map[string]any)["entity_type"] != "services" {
 		t.Fatalf("flattened_errors = %v", flat)
 	}
-	first := flat[0].(map[string]any)
-	if first["path"] == "" || first["message"] == "" || first["line"] == nil {
+	first := flat[0].(map[string]any)["errors"].([]any)[0].(map[string]any)
+	if first["path"] == "" || first["message"] == "" || first["line"] == nil || first["field"] != "port" {
 		t.Errorf("flattened error = %v", first)
 	}
 	if f.holder.Load() != before || routeNames(t, f) != "a" {
@@ -179,11 +179,11 @@ plugins:
 	// Plugin config errors come from compiling and carry paths too.
 	code, body, _ = f.do(http.MethodPost, "/config", strings.Replace(smallConfig, "    paths: [/a]\n",
 		"    paths: [/a]\n    plugins:\n    - name: cors\n      config: {origins: [\"(bad\"]}\n", 1))
-	if code != 400 || body["fields"].(map[string]any)["services[0].routes[0].plugins[0].config.origins[0]"] == nil {
+	if code != 400 || fieldAt(body["fields"], "services[0].routes[0].plugins[0].config.origins[0]") == nil {
 		t.Errorf("plugin error = %d %v", code, body)
 	}
 	code, body, _ = f.do(http.MethodPost, "/config", "{not yaml: [")
-	if code != 400 || body["fields"].(map[string]any)["@entity"] == nil {
+	if code != 400 || body["fields"].(map[string]any)["error"] == nil {
 		t.Errorf("unparsable body = %d %v", code, body)
 	}
 }
@@ -282,7 +282,7 @@ func TestAdminValidatePlugin(t *testing.T) {
 			t.Errorf("invalid %s = %d %v", b, code, body)
 			continue
 		}
-		if _, found := body["fields"].(map[string]any)[path]; !found {
+		if fieldAt(body["fields"], path) == nil {
 			t.Errorf("invalid %s: no field %s in %v", b, path, body["fields"])
 		}
 	}

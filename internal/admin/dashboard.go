@@ -58,7 +58,7 @@ func (a *api) checkConfig(w http.ResponseWriter, data []byte) {
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusTooManyRequests, message("Currently loading previous configuration"))
 	case err != nil:
-		writeJSON(w, http.StatusBadRequest, declarativeError(err))
+		writeJSON(w, http.StatusBadRequest, declarativeError(err, a.writes.credentialNames))
 	default:
 		writeJSON(w, http.StatusOK, message("configuration is valid"))
 	}

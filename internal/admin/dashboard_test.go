@@ -103,8 +103,16 @@ func TestAdminPostConfigCheck(t *testing.T) {
 	}
 	bad := strings.Replace(newConfig, "paths: [/b]", "paths: [b]", 1)
 	code, body, _ = f.do(http.MethodPost, "/config?check=true", bad)
+	// Kong's shape: flattened_errors by entity, each with its errors.
 	flat, _ := body["flattened_errors"].([]any)
-	if code != http.StatusBadRequest || len(flat) != 1 || !strings.HasPrefix(flat[0].(map[string]any)["path"].(string), "services[0].routes[0].paths") {
+	path := ""
+	if len(flat) == 1 {
+		errs, _ := flat[0].(map[string]any)["errors"].([]any)
+		if len(errs) == 1 {
+			path, _ = errs[0].(map[string]any)["path"].(string)
+		}
+	}
+	if code != http.StatusBadRequest || !strings.HasPrefix(path, "services[0].routes[0].paths") {
 		t.Fatalf("check of a bad config: %d %v", code, body)
 	}
 }

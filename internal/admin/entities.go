@@ -9,7 +9,7 @@ import (
 )
 
 // The entity kinds served read-only, in the order Kong lists them.
-var kinds = []string{"services", "routes", "consumers", "plugins", "upstreams", "targets", "certificates"}
+var kinds = []string{"services", "routes", "consumers", "plugins", "upstreams", "targets", "certificates", "snis", "ca_certificates"}
 
 // entity is one rendered entity with what lists filter it by.
 type entity struct {
@@ -25,7 +25,7 @@ type entity struct {
 	tags        []string
 	body        map[string]any
 	// Foreign keys (ids) for the nested lists.
-	service, route, consumer, upstream string
+	service, route, consumer, upstream, certificate string
 	// pe is a plugin entity's entry, which its running instance is
 	// looked up by: deriving the id again would cost a hash per entry.
 	pe *config.PluginEntry
@@ -85,7 +85,9 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 		body := render(c, created)
 		body["id"], body["snis"] = id, snapshot.ListOrNull(ce.SNINames)
 		ix.add("certificates", &entity{id: id, tags: c.Tags, body: body})
+		ix.addSNIs(ce, created)
 	}
+	ix.addCACerts(m.CACerts, created)
 
 	for _, ue := range m.Upstreams {
 		u := ue.Upstream

@@ -45,6 +45,7 @@ func (a *api) entityRoutes(mux *routeMux) error {
 		{"routes", "plugins", func(c, p *entity) bool { return c.route == p.id }},
 		{"consumers", "plugins", func(c, p *entity) bool { return c.consumer == p.id }},
 		{"upstreams", "targets", func(c, p *entity) bool { return c.upstream == p.id }},
+		{"certificates", "snis", func(c, p *entity) bool { return c.certificate == p.id }},
 	} {
 		mux.HandleFunc("/"+n.parent+"/{id}/"+n.child, a.readOnly(n.child, func(w http.ResponseWriter, r *http.Request, ix *index) {
 			p := ix.find(n.parent, r.PathValue("id"))
@@ -55,6 +56,7 @@ func (a *api) entityRoutes(mux *routeMux) error {
 			a.list(w, r, ix, n.child, func(c *entity) bool { return n.belongs(c, p) })
 		}))
 	}
+	a.nestedEntityRoutes(mux)
 	return a.credentialRoutes(mux)
 }
 
@@ -62,6 +64,10 @@ func (a *api) entityRoutes(mux *routeMux) error {
 // force, and refuses writes the way Kong's DB-less mode does.
 func (a *api) readOnly(kind string, h func(http.ResponseWriter, *http.Request, *index)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if a.src.Commit != nil && writeMethod(r.Method) {
+			a.write(w, r)
+			return
+		}
 		var op string
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:

@@ -21,11 +21,10 @@ import (
 
 // clusterOptions are the flags of a node whose config is in Redis.
 type clusterOptions struct {
-	store     string
 	cache     string
 	poll      time.Duration
 	heartbeat time.Duration
-	// node is set when store is Redis, by openCluster.
+	// node is set when --config-store is Redis, by openCluster.
 	node *clusterNode
 }
 
@@ -35,7 +34,6 @@ type clusterOptions struct {
 const clusterCallTimeout = 5 * time.Second
 
 func (c *clusterOptions) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&c.store, "config-store", "", "where the configuration lives: redis://[user:password@]host:port[/db][?options] (rediss:// for TLS; options addr=, cluster=true, master_name=, timeout=, prefix=) shares it between the nodes of a cluster, -c being only the seed of an empty store")
 	fs.StringVar(&c.cache, "config-cache", "", "with --config-store redis://: file the configuration in force is cached in after every apply, served at start while Redis is down (default: turnpike/cluster-PREFIX-ID.yml under $XDG_CACHE_HOME or ~/.cache, else /var/lib; off: none)")
 	fs.DurationVar(&c.poll, "config-store-poll", configstore.DefaultPoll, "with --config-store redis://: read the stored version this often besides listening for change messages, so a lost message delays a change by at most this")
 	fs.DurationVar(&c.heartbeat, "cluster-heartbeat", time.Second, "with --config-store redis://: write this node's record (GET /clustering/status) this often; it expires after three times this")
@@ -50,7 +48,7 @@ func isRedisStore(s string) bool {
 // (none in controller mode, or when the file is only the seed of a
 // --config-store).
 func (o *runOptions) startSource(fs *pflag.FlagSet) ([]byte, string, error) {
-	if !isRedisStore(o.cluster.store) {
+	if !isRedisStore(o.configStore) {
 		for _, name := range []string{"config-cache", "config-store-poll", "cluster-heartbeat"} {
 			if fs.Changed(name) {
 				return nil, "", fmt.Errorf("--%s: only with --config-store redis://...", name)
@@ -58,7 +56,7 @@ func (o *runOptions) startSource(fs *pflag.FlagSet) ([]byte, string, error) {
 		}
 	}
 	switch {
-	case isRedisStore(o.cluster.store):
+	case isRedisStore(o.configStore):
 		data, err := o.openCluster()
 		return data, "", err
 	case o.kube.enabled:
@@ -124,7 +122,7 @@ func (o *runOptions) openCluster() ([]byte, error) {
 	if o.kube.enabled {
 		return nil, errors.New("--config-store and --kubernetes: the config comes from the cluster in controller mode")
 	}
-	ro, err := configstore.ParseRedisURL(o.cluster.store)
+	ro, err := configstore.ParseRedisURL(o.configStore)
 	if err != nil {
 		return nil, fmt.Errorf("--config-store: %v", err)
 	}

@@ -64,7 +64,7 @@ func TestClusterFlagsNeedARedisStore(t *testing.T) {
 	if _, _, err := o.startSource(fs); err == nil || !strings.Contains(err.Error(), "--config-cache: only with --config-store redis://") {
 		t.Fatalf("%v", err)
 	}
-	o.cluster.store = "redis://127.0.0.1:1/0?prefix={bad}"
+	o.configStore = "redis://127.0.0.1:1/0?prefix={bad}"
 	if _, _, err := o.startSource(fs); err == nil || !strings.HasPrefix(err.Error(), "--config-store: prefix=") {
 		t.Fatalf("%v", err)
 	}

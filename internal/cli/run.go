@@ -11,10 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/admin"
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/configstore"
 	"github.com/turnpikegw/turnpike/internal/kube"
 	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -78,6 +77,7 @@ type runOptions struct {
 	adminAuth         adminAuthOptions
 	kube              kubeOptions
 	cluster           clusterOptions
+	configStore       string
 	// tlsByDefault: --proxy-listen was not given, so a config with
 	// certificates also gets the default TLS listener.
 	tlsByDefault bool
@@ -139,6 +139,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	o.tls.addFlags(fs)
 	o.adminAuth.addFlags(fs)
 	o.cluster.addFlags(fs)
+	o.addStoreFlags(fs)
 	fs.StringVar(&o.dns.resolver, "dns-resolver", "", "comma-separated nameservers, ip or ip:port, for target and service host names (default: those of /etc/resolv.conf)")
 	fs.StringVar(&o.dns.hostsFile, "dns-hostsfile", resolver.DefaultHostsFile, "hosts file read once at start; its names resolve without DNS and never expire (empty: none)")
 	fs.StringVar(&o.dns.order, "dns-order", resolver.DefaultOrder, "record types tried in turn, first answer wins: LAST (the type that answered last time), SRV, A, AAAA, CNAME")
@@ -216,44 +217,13 @@ type gateway struct {
 	logFile   io.Closer
 	loader    *reload.Loader
 	cluster   *clusterNode
+	store     configstore.Store
 	stopWatch context.CancelFunc
 	draining  atomic.Bool
 	// Controller mode: the controller, and how to stop it and wait.
 	kube     *kube.Controller
 	stopKube context.CancelFunc
 	kubeDone chan struct{}
-}
-
-func newLogger(level string, w io.Writer) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %v", err)
-	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
-}
-
-func parseTrusted(s string) (proxy.TrustedIPs, error) {
-	var out proxy.TrustedIPs
-	for part := range strings.SplitSeq(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		if !strings.Contains(part, "/") {
-			a, err := netip.ParseAddr(part)
-			if err != nil {
-				return nil, fmt.Errorf("--trusted-ips: %q: %v", part, err)
-			}
-			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
-			continue
-		}
-		p, err := netip.ParsePrefix(part)
-		if err != nil {
-			return nil, fmt.Errorf("--trusted-ips: %q: %v", part, err)
-		}
-		out = append(out, p.Masked())
-	}
-	return out, nil
 }
 
 // startGateway compiles source and starts serving it. path is the file it
@@ -448,8 +418,10 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		Credentials: adminAuth.creds,
 		ClientCA:    adminAuth.clientCAs != nil,
 	}
-	if o.cluster.node != nil {
-		g.startCluster(&adminSrc)
+	if err := g.startStore(o, &adminSrc); err != nil {
+		g.proxy.Shutdown(context.Background())
+		g.close()
+		return nil, err
 	}
 	adminHandler, err := admin.Handler(adminSrc)
 	if err != nil {
@@ -582,6 +554,9 @@ func (g *gateway) closeContext(ctx context.Context) {
 	}
 	if g.loader != nil {
 		g.loader.CloseContext(ctx)
+	}
+	if g.store != nil {
+		g.store.Close()
 	}
 	if g.pools != nil {
 		g.pools.Close()

@@ -3,12 +3,15 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/turnpikegw/turnpike/internal/proxy"
 	"github.com/turnpikegw/turnpike/internal/server"
 )
 
@@ -52,4 +55,36 @@ func addrList(addrs []net.Addr) string {
 // minute (Kong's upstream timeouts) unless the plugin bounds it itself.
 func outboundClient() *http.Client {
 	return &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: time.Minute}
+}
+
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %v", err)
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func parseTrusted(s string) (proxy.TrustedIPs, error) {
+	var out proxy.TrustedIPs
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			a, err := netip.ParseAddr(part)
+			if err != nil {
+				return nil, fmt.Errorf("--trusted-ips: %q: %v", part, err)
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-ips: %q: %v", part, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

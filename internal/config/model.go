@@ -104,6 +104,9 @@ type CertificateEntry struct {
 	ID          string // configured or derived (ids.go), set when the model is built
 	Certificate *Certificate
 	SNINames    []string
+	// SNIs are the SNI entities, nested and top-level, parallel to
+	// SNINames (the admin API lists and writes them).
+	SNIs []*SNI
 }
 
 // CACertEntry is a trusted CA certificate, parsed: X509 is nil and Digest

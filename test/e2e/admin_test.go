@@ -80,7 +80,7 @@ func TestAdminPostConfigSwapsRoutesLive(t *testing.T) {
 	if code != 400 || body["name"] != "invalid declarative configuration" {
 		t.Fatalf("invalid POST /config: %d %v", code, body)
 	}
-	if _, ok := body["fields"].(map[string]any)["services[0].routes[0].paths[0]"]; !ok {
+	if kongField(body["fields"], "services[0].routes[0].paths[0]") == nil {
 		t.Errorf("invalid POST fields: %v", body["fields"])
 	}
 	if flat, _ := body["flattened_errors"].([]any); len(flat) == 0 {

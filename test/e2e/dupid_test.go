@@ -56,8 +56,7 @@ func TestDupIDRefusedEverywhere(t *testing.T) {
 
 	gw := gwtest.Start(t, dupidConfig(up, ""), gwtest.Options{})
 	status, body := adminCall(t, gw, http.MethodPost, "/config", dupidConfig(up, strings.ToUpper(dupidVictimID)))
-	fields, _ := body["fields"].(map[string]any)
-	if status != 400 || !strings.Contains(fmt.Sprint(fields["services[1].routes[0].id"]), "duplicate id") {
+	if status != 400 || !strings.Contains(fmt.Sprint(kongField(body["fields"], "services[1].routes[0].id")), "duplicate id") {
 		t.Errorf("POST /config: %d %v", status, body)
 	}
 
@@ -109,8 +108,7 @@ plugins:
   config: {minute: 1000, policy: local}
 `
 	status, body := adminCall(t, gw, http.MethodPost, "/config", doc)
-	fields, _ := body["fields"].(map[string]any)
-	if msg := fmt.Sprint(fields["plugins[1]"]); status != 400 || !strings.Contains(msg, "duplicate derived id '805b0c5d-d5d2-5abb-93bc-519925549980' (first derived for plugins[0])") {
+	if msg := fmt.Sprint(kongField(body["fields"], "plugins[1]")); status != 400 || !strings.Contains(msg, "duplicate derived id '805b0c5d-d5d2-5abb-93bc-519925549980' (first derived for plugins[0])") {
 		t.Errorf("POST /config: %d %v", status, body)
 	}
 }

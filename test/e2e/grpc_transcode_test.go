@@ -383,9 +383,8 @@ func TestTranscodeReloadSwapsProto(t *testing.T) {
 
 	broken := writeProto(t, dir, "broken.proto", "syntax = \"proto3\";\npackage broken;\nmessage M { int32 a = 1 }\n")
 	code, res := adminCall(t, gw, http.MethodPost, "/config", kongGatewayConfig(up.Addr(), broken, ""))
-	fields, _ := res["fields"].(map[string]any)
-	msg, ok := fields["services[0].routes[0].plugins[0].config.proto"]
-	if code != 400 || !ok || !strings.Contains(fmt.Sprint(msg), "broken.proto:3:") {
+	msg := kongField(res["fields"], "services[0].routes[0].plugins[0].config.proto")
+	if code != 400 || msg == nil || !strings.Contains(fmt.Sprint(msg), "broken.proto:3:") {
 		raw, _ := json.Marshal(res)
 		t.Errorf("POST /config with a broken proto: %d %s", code, raw)
 	}

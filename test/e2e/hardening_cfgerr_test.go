@@ -43,7 +43,10 @@ func cfeAliasedLongKeys() string {
 func cfeRefusedPromptly(t *testing.T, gw *gwtest.Gateway, upstream, doc, first string, total int) {
 	t.Helper()
 	code, body := cfgPost(t, gw, "/config", "application/yaml", doc, 15*time.Second)
-	if code != 400 || !strings.Contains(body, first) || !strings.Contains(body, cfeMoreErrors) {
+	// first is "path: message"; the reply lists them apart, as Kong's
+	// flattened errors.
+	path, msg, _ := strings.Cut(first, ": ")
+	if code != 400 || !strings.Contains(body, `"path":"`+path+`"`) || !strings.Contains(body, `"message":"`+msg+`"`) || !strings.Contains(body, cfeMoreErrors) {
 		t.Fatalf("POST /config = %d %.500s", code, body)
 	}
 	if len(body) > 512<<10 {

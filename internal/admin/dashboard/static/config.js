@@ -75,13 +75,16 @@ export async function configPage(root) {
   );
 }
 
-// renderErrors lists a refused document's errors by field path.
+// renderErrors lists a refused document's errors by field path. Kong's
+// flattened_errors group them by entity; an error of the document as a
+// whole has no entity.
 function renderErrors(e) {
   const b = e.body;
   if (!b || !Array.isArray(b.flattened_errors)) return [errorBox(e)];
+  const errs = b.flattened_errors.flatMap((g) => Array.isArray(g.errors) ? g.errors : [g]);
   return [
-    el("p", { class: "error", role: "alert", id: "cfg-invalid" }, "The configuration is invalid (" + b.flattened_errors.length + (b.flattened_errors.length === 1 ? " error" : " errors") + "):"),
-    el("ul", { class: "errors", id: "cfg-errors" }, b.flattened_errors.map((f) =>
+    el("p", { class: "error", role: "alert", id: "cfg-invalid" }, "The configuration is invalid (" + errs.length + (errs.length === 1 ? " error" : " errors") + "):"),
+    el("ul", { class: "errors", id: "cfg-errors" }, errs.map((f) =>
       el("li", {}, el("code", {}, f.path || "(document)"), f.line ? " (line " + f.line + ")" : "", ": " + f.message))),
   ];
 }

@@ -1,0 +1,264 @@
+package admin
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/plugin"
+)
+
+const (
+	// maxEntityBody bounds an entity write's body: a certificate with its
+	// chain and key is the largest entity, a few tens of kilobytes.
+	maxEntityBody = 1 << 20
+	// maxEntityValues bounds the values of one body, and maxFormDepth
+	// how deep a form key may nest (`config.a.b.c`).
+	maxEntityValues = 20000
+	maxFormDepth    = 16
+)
+
+var errBodyTooLarge = errors.New("request body too large (the limit is " + strconv.Itoa(maxEntityBody) + " bytes)")
+
+// readEntity reads an entity write's body as Kong does: JSON (or YAML),
+// or form fields, urlencoded or multipart, whose keys nest as Kong's
+// arguments decoder (`config.minute`, `config[minute]`, `paths[]`,
+// `paths[1]`) and whose string values are converted by the entity's
+// field types. An empty body is an empty entity.
+func (a *api) readEntity(w http.ResponseWriter, r *http.Request, wk *writeKind) (*config.Object, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxEntityBody)
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var form url.Values
+	switch mt {
+	case "application/x-www-form-urlencoded":
+		if err := r.ParseForm(); err != nil {
+			return nil, bodyErr(err)
+		}
+		form = r.PostForm
+	case "multipart/form-data":
+		if err := r.ParseMultipartForm(maxEntityBody); err != nil {
+			return nil, bodyErr(err)
+		}
+		form = r.MultipartForm.Value
+	default:
+		data, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, bodyErr(err)
+		}
+		if len(bytes.TrimSpace(data)) == 0 {
+			return &config.Object{}, nil
+		}
+		v, err := config.ParseOrdered(data, maxEntityValues)
+		if err != nil {
+			return nil, errors.New("Cannot parse JSON body")
+		}
+		o, ok := v.(*config.Object)
+		if !ok {
+			return nil, errors.New("Cannot parse JSON body")
+		}
+		return o, nil
+	}
+	o, err := decodeForm(form)
+	if err != nil {
+		return nil, err
+	}
+	a.coerce(o, wk)
+	return o, nil
+}
+
+func bodyErr(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return errBodyTooLarge
+	}
+	return errors.New("cannot read the request body")
+}
+
+// decodeForm nests form keys. Keys are taken in sorted order so that
+// `paths[1]`, `paths[2]` land in order whatever the body's order.
+func decodeForm(form url.Values) (*config.Object, error) {
+	keys := make([]string, 0, len(form))
+	for k := range form {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	root := &config.Object{}
+	for _, k := range keys {
+		segs, err := formPath(k)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range form[k] {
+			if err := nest(root, segs, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return root, nil
+}
+
+// formPath splits `a.b[c][]` into a, b, c, "" ("" appends to an array, a
+// number is a 1-based array position).
+func formPath(k string) ([]string, error) {
+	var segs []string
+	for _, dotted := range strings.Split(k, ".") {
+		name, rest, _ := strings.Cut(dotted, "[")
+		segs = append(segs, name)
+		for rest != "" {
+			inner, tail, ok := strings.Cut(rest, "]")
+			if !ok {
+				return nil, errors.New("invalid form field name '" + k + "'")
+			}
+			segs = append(segs, inner)
+			rest = strings.TrimPrefix(tail, "[")
+		}
+	}
+	if len(segs) > maxFormDepth || segs[0] == "" {
+		return nil, errors.New("invalid form field name '" + k + "'")
+	}
+	return segs, nil
+}
+
+// nest puts v at segs under o; a name given twice becomes an array.
+func nest(o *config.Object, segs []string, v string) error {
+	name := segs[0]
+	if len(segs) == 1 {
+		switch cur, ok := o.Get(name); {
+		case !ok:
+			o.Set(name, v)
+		case isList(cur):
+			o.Set(name, append(cur.([]any), v))
+		default:
+			o.Set(name, []any{cur, v})
+		}
+		return nil
+	}
+	next := segs[1]
+	if _, err := strconv.Atoi(next); next == "" || err == nil {
+		cur, _ := o.Get(name)
+		list, _ := cur.([]any)
+		if cur != nil && list == nil {
+			list = []any{cur}
+		}
+		if len(segs) > 2 {
+			return errors.New("invalid form field name: arrays of objects are not supported in form bodies")
+		}
+		if i, err := strconv.Atoi(next); err == nil {
+			if i < 1 || i > maxEntityValues {
+				return errors.New("invalid array index " + next)
+			}
+			for len(list) < i {
+				list = append(list, nil)
+			}
+			list[i-1] = v
+		} else {
+			list = append(list, v)
+		}
+		o.Set(name, list)
+		return nil
+	}
+	cur, _ := o.Get(name)
+	child, ok := cur.(*config.Object)
+	if !ok {
+		child = &config.Object{}
+		o.Set(name, child)
+	}
+	return nest(child, segs[1:], v)
+}
+
+func isList(v any) bool { _, ok := v.([]any); return ok }
+
+// coerce converts a form body's strings to the types of the entity's
+// fields, as Kong's infer_value does: "" is null, numbers and booleans
+// are parsed, a single value for an array is a one-element array. A
+// plugin's config takes its plugin's config type.
+func (a *api) coerce(o *config.Object, wk *writeKind) {
+	for i, k := range o.Keys {
+		ft := fieldType(wk.typ, k)
+		if wk.credential != nil && ft == nil {
+			switch k {
+			case "tags":
+				ft = reflect.TypeFor[[]string]()
+			case "created_at":
+				ft = reflect.TypeFor[int64]()
+			}
+		}
+		if wk.kind == "plugins" && k == "config" {
+			if reg, ok := a.lookupPlugin(o.String("name")); ok {
+				ft = reflect.TypeOf(reg.NewConfig())
+			}
+		}
+		o.Vals[i] = coerceValue(o.Vals[i], ft)
+	}
+}
+
+func (a *api) lookupPlugin(name string) (*plugin.Registration, bool) {
+	if a.src.Registry == nil {
+		return nil, false
+	}
+	return a.src.Registry.Lookup(name)
+}
+
+func coerceValue(v any, t reflect.Type) any {
+	if s, ok := v.(string); ok && s == "" {
+		return nil
+	}
+	if t == nil {
+		return v
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch val := v.(type) {
+	case string:
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			if n, err := strconv.ParseInt(val, 10, 64); err == nil {
+				return n
+			}
+			if f, err := strconv.ParseFloat(val, 64); err == nil {
+				return f
+			}
+		case reflect.Float32, reflect.Float64:
+			if f, err := strconv.ParseFloat(val, 64); err == nil {
+				return f
+			}
+		case reflect.Bool:
+			switch val {
+			case "true":
+				return true
+			case "false":
+				return false
+			}
+		case reflect.Slice:
+			return []any{coerceValue(val, t.Elem())}
+		}
+		return val
+	case []any:
+		if t.Kind() != reflect.Slice {
+			return val
+		}
+		for i := range val {
+			val[i] = coerceValue(val[i], t.Elem())
+		}
+		return val
+	case *config.Object:
+		for i, k := range val.Keys {
+			switch t.Kind() {
+			case reflect.Struct:
+				val.Vals[i] = coerceValue(val.Vals[i], fieldType(t, k))
+			case reflect.Map:
+				val.Vals[i] = coerceValue(val.Vals[i], t.Elem())
+			}
+		}
+	}
+	return v
+}

@@ -1,0 +1,155 @@
+package admin
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+)
+
+// declarativeError is Kong's 400 for an invalid declarative config (POST
+// /config, and an entity write whose document does not load for reasons
+// outside the entity): `fields` nests the errors by entity list and
+// position as Kong's does ({"services": [{"port": "..."}]}), an error of
+// the document as a whole is `error`, and the message prints `fields` as
+// Kong's does (a Lua table). `flattened_errors` lists the errors by
+// entity as Kong's ?flatten_errors=1 does, each error with Turnpike's
+// full path and line besides.
+func declarativeError(err error, credentialKinds []string) map[string]any {
+	errs := asErrors(err)
+	fields := nestedFields(errs)
+	var whole []string
+	for _, e := range errs {
+		if e.Path == "" {
+			whole = append(whole, e.Message)
+		}
+	}
+	if len(whole) > 0 {
+		fields["error"] = strings.Join(whole, "; ")
+	}
+	return map[string]any{
+		"code":             codeDeclarativeConfig,
+		"name":             "invalid declarative configuration",
+		"message":          "declarative config is invalid: " + luaPretty(fields),
+		"fields":           fields,
+		"flattened_errors": flattenErrors(errs, credentialKinds),
+	}
+}
+
+// nestedEntities are the entity lists that nest in another entity.
+var nestedEntities = map[string]bool{
+	"services/routes": true, "services/plugins": true, "routes/plugins": true, "consumers/plugins": true,
+	"upstreams/targets": true, "certificates/snis": true,
+}
+
+// flattenErrors groups errors by the entity they are in.
+func flattenErrors(errs config.Errors, credentialKinds []string) []map[string]any {
+	nested := map[string]bool{}
+	for _, k := range credentialKinds {
+		nested["consumers/"+k] = true
+	}
+	var out []map[string]any
+	byEntity := map[string]map[string]any{}
+	for _, e := range errs {
+		entityPath, kind := "", ""
+		toks := pathTokens(e.Path)
+		end := 0
+		for i := 0; i+1 < len(toks); i += 2 {
+			name, _ := toks[i].(string)
+			if _, isIndex := toks[i+1].(int); !isIndex || (i > 0 && !nestedEntities[kind+"/"+name] && !nested[kind+"/"+name]) {
+				break
+			}
+			kind, end = name, i+2
+		}
+		if end > 0 {
+			entityPath = pathOf(toks[:end])
+		}
+		item := map[string]any{"message": e.Message, "path": e.Path}
+		if e.Line > 0 {
+			item["line"] = e.Line
+		}
+		if field := strings.TrimPrefix(strings.TrimPrefix(e.Path, entityPath), "."); field != "" && entityPath != "" {
+			item["field"], item["type"] = field, "field"
+		} else {
+			item["type"] = "entity"
+		}
+		ent, ok := byEntity[entityPath]
+		if !ok {
+			ent = map[string]any{"entity_type": kind, "entity_path": entityPath, "errors": []map[string]any{}}
+			byEntity[entityPath] = ent
+			out = append(out, ent)
+		}
+		ent["errors"] = append(ent["errors"].([]map[string]any), item)
+	}
+	return out
+}
+
+// pathOf joins tokens back into a path.
+func pathOf(toks []any) string {
+	var b strings.Builder
+	for _, t := range toks {
+		switch v := t.(type) {
+		case int:
+			b.WriteString("[" + strconv.Itoa(v) + "]")
+		case string:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(v)
+		}
+	}
+	return b.String()
+}
+
+// luaPretty prints fields as Kong's messages do (penlight's pretty writer
+// without indentation): {services={{port="..."}}}, a list with holes by
+// its 1-based positions.
+func luaPretty(v any) string {
+	switch t := v.(type) {
+	case string:
+		return strconv.Quote(t)
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			name := k
+			if !luaIdent(k) {
+				name = "[" + strconv.Quote(k) + "]"
+			}
+			parts[i] = name + "=" + luaPretty(t[k])
+		}
+		return "{" + strings.Join(parts, ",") + "}"
+	case *[]any:
+		holes := false
+		for _, it := range *t {
+			holes = holes || it == nil
+		}
+		var parts []string
+		for i, it := range *t {
+			switch {
+			case !holes:
+				parts = append(parts, luaPretty(it))
+			case it != nil:
+				parts = append(parts, "["+strconv.Itoa(i+1)+"]="+luaPretty(it))
+			}
+		}
+		return "{" + strings.Join(parts, ",") + "}"
+	case []any:
+		return luaPretty(&t)
+	}
+	return "nil"
+}
+
+func luaIdent(s string) bool {
+	for i, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}

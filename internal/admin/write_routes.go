@@ -1,0 +1,64 @@
+package admin
+
+import (
+	"net/http"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
+)
+
+// nestedEntityRoutes serves one entity under its parent, as Kong does
+// (/services/{s}/routes/{r}, /upstreams/{u}/targets/{t}, ...): GET finds
+// it only when it belongs to the parent, and writes go where the
+// readOnly wrapper sends them.
+func (a *api) nestedEntityRoutes(mux *routeMux) {
+	for _, n := range []struct{ parent, child, field string }{
+		{"services", "routes", "service"},
+		{"services", "plugins", "service"},
+		{"routes", "plugins", "route"},
+		{"consumers", "plugins", "consumer"},
+		{"upstreams", "targets", "upstream"},
+		{"certificates", "snis", "certificate"},
+	} {
+		mux.HandleFunc("/"+n.parent+"/{id}/"+n.child+"/{child}", a.readOnly(n.child, func(w http.ResponseWriter, r *http.Request, ix *index) {
+			p := ix.find(n.parent, r.PathValue("id"))
+			var e *entity
+			if p != nil {
+				e = ix.find(n.child, r.PathValue("child"))
+			}
+			if e == nil || foreignOf(e, n.field) != p.id {
+				writeJSON(w, http.StatusNotFound, message("Not found"))
+				return
+			}
+			writeJSON(w, http.StatusOK, e.body)
+		}))
+	}
+}
+
+// addSNIs indexes a certificate's SNIs, which the model keeps with it.
+func (ix *index) addSNIs(ce *config.CertificateEntry, created int64) {
+	for _, s := range ce.SNIs {
+		id := config.SNIID(s)
+		body := map[string]any{"id": id, "name": s.Name, "certificate": map[string]any{"id": ce.ID},
+			"tags": snapshot.ListOrNull(s.Tags), "created_at": orLoadTime(s.CreatedAt, created), "updated_at": orLoadTime(s.UpdatedAt, created)}
+		ix.add("snis", &entity{id: id, key: s.Name, tags: s.Tags, certificate: ce.ID, body: body})
+	}
+}
+
+// addCACerts indexes the CA certificates, with Kong's cert_digest.
+func (ix *index) addCACerts(cas []*config.CACertEntry, created int64) {
+	for _, ca := range cas {
+		c := ca.CACert
+		id := config.CACertID(ca)
+		body := map[string]any{"id": id, "cert": c.Cert, "cert_digest": ca.Digest, "tags": snapshot.ListOrNull(c.Tags),
+			"created_at": orLoadTime(c.CreatedAt, created), "updated_at": orLoadTime(c.UpdatedAt, created)}
+		ix.add("ca_certificates", &entity{id: id, tags: c.Tags, body: body})
+	}
+}
+
+func orLoadTime(v, created int64) int64 {
+	if v != 0 {
+		return v
+	}
+	return created
+}
