@@ -28,12 +28,12 @@ type Options struct {
 
 type objects struct {
 	gateways map[string]*gateway // by namespace/name
-	// clientCAs are the ca_certificates ids a MUTUAL server verifies
-	// client certificates with, by gateway namespace/name and server index.
-	clientCAs map[string]map[int][]string
-	services  []*virtualService
-	rules     map[string]*destinationRule // by the FQDN of their host
-	secrets   map[string]*secret          // by namespace/name
+	// clientAuth is how a MUTUAL server verifies client certificates, by
+	// gateway namespace/name and server index.
+	clientAuth map[string]map[int]clientAuth
+	services   []*virtualService
+	rules      map[string]*destinationRule // by the FQDN of their host
+	secrets    map[string]*secret          // by namespace/name
 }
 
 // Import adds to cfg the edge routing the documents describe. Documents
@@ -53,7 +53,7 @@ func Import(docs []importer.Document, opts Options, cfg *importer.Config, ws *im
 }
 
 func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objects, error) {
-	objs := &objects{gateways: map[string]*gateway{}, clientCAs: map[string]map[int][]string{}, rules: map[string]*destinationRule{}, secrets: map[string]*secret{}}
+	objs := &objects{gateways: map[string]*gateway{}, clientAuth: map[string]map[int]clientAuth{}, rules: map[string]*destinationRule{}, secrets: map[string]*secret{}}
 	parsed, err := parse(docs)
 	if err != nil {
 		return nil, err
@@ -295,14 +295,32 @@ func (c *conv) certificate(g *gateway, field string, s server) {
 	c.cfg.Certificates = append(c.cfg.Certificates, &importer.Certificate{Cert: crt, Key: key, SNIs: snis, Tags: sec.tags()})
 }
 
+// clientAuth is a MUTUAL server's client certificate check: the
+// ca_certificates ids a certificate must chain to, or deny when the CA is
+// not known and the server's routes must answer 503.
+type clientAuth struct {
+	ids  []string
+	deny bool
+}
+
 // clientCA imports the CA a MUTUAL server verifies client certificates
 // with. Istio reads it from the credential Secret's ca.crt (or cacert),
 // or from a Secret of the same name with -cacert appended; the routes of
 // the VirtualServices the server takes then require a client certificate
-// that chains to it (an mtls-auth plugin, see bind).
+// that chains to it (an mtls-auth plugin, see bind). Istio does not serve
+// a MUTUAL server without a CA it can load: neither do the routes of the
+// import, which answer 503 rather than take requests without a certificate.
 func (c *conv) clientCA(g *gateway, i int, field string, s server) {
+	key := g.ns() + "/" + g.Metadata.Name
+	if c.objs.clientAuth[key] == nil {
+		c.objs.clientAuth[key] = map[int]clientAuth{}
+	}
+	deny := func(f, format string, args ...any) {
+		c.ws.Add(g.id(), field+f, format+": the routes of its hosts answer 503, as Istio does not serve it", args...)
+		c.objs.clientAuth[key][i] = clientAuth{deny: true}
+	}
 	if s.TLS.CredentialName == "" {
-		c.ws.Add(g.id(), field+".tls.mode", "MUTUAL without a credentialName (file-mounted CAs are not in the input): client certificates are not required")
+		deny(".tls.mode", "MUTUAL without a credentialName (file-mounted CAs are not in the input)")
 		return
 	}
 	var (
@@ -321,20 +339,16 @@ func (c *conv) clientCA(g *gateway, i int, field string, s server) {
 		}
 	}
 	if bundle == "" {
-		c.ws.Add(g.id(), field+".tls.credentialName", "MUTUAL: no ca.crt in Secret %s/%s nor in Secret %s/%s-cacert of the input: client certificates are not required",
+		deny(".tls.credentialName", "MUTUAL: no ca.crt in Secret %s/%s nor in Secret %s/%s-cacert of the input",
 			g.ns(), s.TLS.CredentialName, g.ns(), s.TLS.CredentialName)
 		return
 	}
 	ids, err := c.cfg.AddCACertificates(bundle, tags)
 	if err != nil {
-		c.ws.Add(g.id(), field+".tls.credentialName", "MUTUAL: %s: %v: client certificates are not required", from, err)
+		deny(".tls.credentialName", "MUTUAL: %s: %v", from, err)
 		return
 	}
-	key := g.ns() + "/" + g.Metadata.Name
-	if c.objs.clientCAs[key] == nil {
-		c.objs.clientCAs[key] = map[int][]string{}
-	}
-	c.objs.clientCAs[key][i] = ids
+	c.objs.clientAuth[key][i] = clientAuth{ids: ids}
 }
 
 // splitNS splits a Gateway host "ns/host" (ns may be "." or "*").

@@ -16,6 +16,9 @@ import (
 // needs no service. ok is false when the route is not imported.
 func (r *httpConv) plugins() (ps []*importer.Plugin, answers, ok bool) {
 	hr := r.hr
+	if r.b.deny {
+		return []*importer.Plugin{{Name: "request-termination", Config: map[string]any{"status_code": 503}}}, true, true
+	}
 	if hr.Redirect != nil {
 		p, ok := r.redirect()
 		if !ok {

@@ -56,15 +56,17 @@ spec:
 	}
 	for _, tc := range []struct {
 		name, in, warning string
-		mtls              bool
+		mtls, deny        bool
 	}{
-		{"ca.crt in the credential", gw("creds") + vss + secret("creds", map[string]string{"tls.crt": srv.Cert, "tls.key": srv.Key, "ca.crt": ca.Cert}), "", true},
+		{"ca.crt in the credential", gw("creds") + vss + secret("creds", map[string]string{"tls.crt": srv.Cert, "tls.key": srv.Key, "ca.crt": ca.Cert}), "", true, false},
 		{"a -cacert Secret", gw("creds") + vss + secret("creds", map[string]string{"tls.crt": srv.Cert, "tls.key": srv.Key}) +
-			secret("creds-cacert", map[string]string{"cacert": ca.Cert}), "", true},
+			secret("creds-cacert", map[string]string{"cacert": ca.Cert}), "", true, false},
 		{"no CA", gw("creds") + vss + secret("creds", map[string]string{"tls.crt": srv.Cert, "tls.key": srv.Key}),
-			"Gateway ns/gw: spec.servers[0].tls.credentialName: MUTUAL: no ca.crt in Secret ns/creds nor in Secret ns/creds-cacert of the input: client certificates are not required", false},
+			"Gateway ns/gw: spec.servers[0].tls.credentialName: MUTUAL: no ca.crt in Secret ns/creds nor in Secret ns/creds-cacert of the input: the routes of its hosts answer 503, as Istio does not serve it", false, true},
 		{"a leaf as the CA", gw("creds") + vss + secret("creds", map[string]string{"tls.crt": srv.Cert, "tls.key": srv.Key, "ca.crt": srv.Cert}),
-			"Gateway ns/gw: spec.servers[0].tls.credentialName: MUTUAL: Secret ns/creds ca.crt: certificate 1 (CN=a.example.com) is not a CA (no CA basic constraint): client certificates are not required", false},
+			"Gateway ns/gw: spec.servers[0].tls.credentialName: MUTUAL: Secret ns/creds ca.crt: certificate 1 (CN=a.example.com) is not a CA (no CA basic constraint): the routes of its hosts answer 503", false, true},
+		{"no credentialName", gw(`""`) + vss,
+			"Gateway ns/gw: spec.servers[0].tls.mode: MUTUAL without a credentialName (file-mounted CAs are not in the input): the routes of its hosts answer 503", false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, warnings := run(t, tc.in)
@@ -77,11 +79,17 @@ spec:
 			if got := strings.Count(out, "name: mtls-auth"); got != map[bool]int{true: 1, false: 0}[tc.mtls] {
 				t.Fatalf("%d mtls-auth plugins, want one on a.example.com's route when the CA is known:\n%s", got, out)
 			}
+			a, b := entityOf(out, "a.ns.0"), entityOf(out, "b.ns.0")
+			if got := strings.Contains(a, "name: request-termination") && strings.Contains(a, "status_code: 503"); got != tc.deny {
+				t.Errorf("a.example.com's route denied: %v, want %v:\n%s", got, tc.deny, out)
+			}
+			if strings.Contains(b, "request-termination") || strings.Contains(b, "mtls-auth") {
+				t.Errorf("b.example.com's route (another server's) is not open:\n%s", out)
+			}
 			if !tc.mtls {
 				return
 			}
-			a := out[strings.Index(out, "name: a.ns.0"):]
-			if !strings.Contains(a[:strings.Index(a, "- name: b.ns.0")], "name: mtls-auth") {
+			if !strings.Contains(a, "name: mtls-auth") {
 				t.Errorf("mtls-auth is not on a.example.com's route:\n%s", out)
 			}
 			if !strings.Contains(out, "ca_certificates:\n  - id: ") || !strings.Contains(out, "skip_consumer_lookup: true") {
@@ -89,6 +97,23 @@ spec:
 			}
 		})
 	}
+}
+
+// entityOf is the YAML of the first entity named name: a service with
+// its routes, or a route without a service.
+func entityOf(out, name string) string {
+	i := strings.Index(out, "name: "+name+"\n")
+	if i < 0 {
+		return ""
+	}
+	rest := out[i+1:]
+	if j := strings.Index(rest, "\n  - name: "); j >= 0 {
+		rest = rest[:j]
+	}
+	if j := strings.Index(rest, "\n- name: "); j >= 0 {
+		rest = rest[:j]
+	}
+	return rest
 }
 
 // TestUpstreamTLS checks a DestinationRule's SIMPLE and MUTUAL TLS: https

@@ -17,6 +17,8 @@ type binding struct {
 	// clientCAs verify client certificates: a MUTUAL server of a bound
 	// Gateway takes the VirtualService's hosts.
 	clientCAs []string
+	// deny: a MUTUAL server whose CA is not known takes the hosts.
+	deny bool
 }
 
 // bind resolves spec.gateways; ok is false for mesh-only routing.
@@ -41,11 +43,14 @@ func (c *conv) bind(vs *virtualService) (binding, bool) {
 			if s.TLS != nil && s.TLS.HTTPSRedirect && c.serves(s, vs) {
 				b.httpsOnly = true
 			}
-			if ids := c.objs.clientCAs[ns+"/"+gname][j]; ids != nil && c.serves(s, vs) {
-				for _, id := range ids {
-					if !slices.Contains(b.clientCAs, id) {
-						b.clientCAs = append(b.clientCAs, id)
-					}
+			ca, ok := c.objs.clientAuth[ns+"/"+gname][j]
+			if !ok || !c.serves(s, vs) {
+				continue
+			}
+			b.deny = b.deny || ca.deny
+			for _, id := range ca.ids {
+				if !slices.Contains(b.clientCAs, id) {
+					b.clientCAs = append(b.clientCAs, id)
 				}
 			}
 		}
