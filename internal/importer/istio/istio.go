@@ -303,6 +303,10 @@ type clientAuth struct {
 	deny bool
 }
 
+func (a clientAuth) same(b clientAuth) bool {
+	return a.deny == b.deny && slices.Equal(slices.Sorted(slices.Values(a.ids)), slices.Sorted(slices.Values(b.ids)))
+}
+
 // clientCA imports the CA a MUTUAL server verifies client certificates
 // with. Istio reads it from the credential Secret's ca.crt (or cacert),
 // or from a Secret of the same name with -cacert appended; the routes of

@@ -16,9 +16,6 @@ import (
 // needs no service. ok is false when the route is not imported.
 func (r *httpConv) plugins() (ps []*importer.Plugin, answers, ok bool) {
 	hr := r.hr
-	if r.b.deny {
-		return []*importer.Plugin{{Name: "request-termination", Config: map[string]any{"status_code": 503}}}, true, true
-	}
 	if hr.Redirect != nil {
 		p, ok := r.redirect()
 		if !ok {
@@ -44,12 +41,6 @@ func (r *httpConv) plugins() (ps []*importer.Plugin, answers, ok bool) {
 				r.c.ws.Add(r.vs.id(), r.field+".fault.abort", "the route already answers with its redirect: abort not imported")
 			}
 		}
-	}
-	if len(r.b.clientCAs) > 0 {
-		// Istio verifies the certificate and passes no identity on, so
-		// no consumer is looked up.
-		ps = append(ps, &importer.Plugin{Name: "mtls-auth", Config: map[string]any{
-			"ca_certificates": toAny(r.b.clientCAs), "skip_consumer_lookup": true}})
 	}
 	if mp := r.mirror(); mp != nil {
 		ps = append(ps, mp)

@@ -3,9 +3,12 @@ package istio
 import (
 	"encoding/base64"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	yaml "go.yaml.in/yaml/v4"
 
 	"github.com/turnpikegw/turnpike/internal/importer/importertest"
 )
@@ -178,5 +181,83 @@ func TestDuplicateKeepsFirst(t *testing.T) {
 		if !strings.Contains(warnings, w) {
 			t.Errorf("no %q in\n%s", w, warnings)
 		}
+	}
+}
+
+// TestMutualCAsPerHost: two MUTUAL servers verifying with different CAs
+// keep them apart. A VirtualService taking both hosts gets a route per
+// host, each with its own server's CA only; a wildcard host both servers
+// take cannot tell them apart and is denied (503), warned.
+func TestMutualCAsPerHost(t *testing.T) {
+	year := time.Now().Add(365 * 24 * time.Hour)
+	caA := importertest.NewCert(t, "ca-a", true, year, nil)
+	caB := importertest.NewCert(t, "ca-b", true, year, nil)
+	srv := importertest.NewCert(t, "a.example.com", false, year, caA)
+	in := `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: ns}
+spec:
+  servers:
+  - port: {number: 443, protocol: HTTPS}
+    hosts: [a.example.com]
+    tls: {mode: MUTUAL, credentialName: a}
+  - port: {number: 443, protocol: HTTPS}
+    hosts: [b.example.com]
+    tls: {mode: MUTUAL, credentialName: b}
+---
+`
+	for name, ca := range map[string]*importertest.Cert{"a": caA, "b": caB} {
+		in += fmt.Sprintf("apiVersion: v1\nkind: Secret\nmetadata: {name: %s, namespace: ns}\ndata: {tls.crt: %s, tls.key: %s, ca.crt: %s}\n---\n",
+			name, b64(srv.Cert), b64(srv.Key), b64(ca.Cert))
+	}
+	vs := "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v, namespace: ns}\nspec:\n  hosts: [%s]\n  gateways: [gw]\n  http:\n  - route: [{destination: {host: app, port: {number: 80}}}]\n"
+
+	out, warnings := run(t, in+fmt.Sprintf(vs, "a.example.com, b.example.com"))
+	var cfg struct {
+		CACertificates []struct{ ID, Cert string } `yaml:"ca_certificates"`
+		Services       []struct {
+			Routes []struct {
+				Hosts   []string
+				Plugins []struct {
+					Name   string
+					Config map[string]any
+				}
+			}
+		}
+	}
+	if err := yaml.Unmarshal([]byte(out), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	caOf := map[string]string{}
+	for _, c := range cfg.CACertificates {
+		caOf[c.ID] = c.Cert
+	}
+	got := map[string][]string{} // host -> the CAs its route accepts
+	for _, s := range cfg.Services {
+		for _, r := range s.Routes {
+			for _, p := range r.Plugins {
+				if p.Name != "mtls-auth" {
+					continue
+				}
+				for _, h := range r.Hosts {
+					for _, id := range p.Config["ca_certificates"].([]any) {
+						got[h] = append(got[h], caOf[id.(string)])
+					}
+				}
+			}
+		}
+	}
+	want := map[string][]string{"a.example.com": {caA.Cert}, "b.example.com": {caB.Cert}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the CAs each host's route accepts:\n%v\nwant\n%v\n%s\n%s", got, want, out, warnings)
+	}
+
+	out, warnings = run(t, in+fmt.Sprintf(vs, `"*.example.com"`))
+	if strings.Contains(out, "mtls-auth") || !strings.Contains(out, "status_code: 503") {
+		t.Errorf("the wildcard host is not denied:\n%s", out)
+	}
+	const w = "VirtualService ns/v: spec.hosts: *.example.com: Gateway ns/gw spec.servers[0] and Gateway ns/gw spec.servers[1] verify its client certificates with different CAs, which one route cannot tell apart: its routes answer 503"
+	if !strings.Contains(warnings, w) {
+		t.Errorf("warnings:\n%s\nwant %s", warnings, w)
 	}
 }

@@ -14,16 +14,24 @@ import (
 // binding is what a VirtualService's Gateways say about its routes.
 type binding struct {
 	httpsOnly bool // a server of a bound Gateway redirects HTTP to HTTPS
-	// clientCAs verify client certificates: a MUTUAL server of a bound
-	// Gateway takes the VirtualService's hosts.
-	clientCAs []string
-	// deny: a MUTUAL server whose CA is not known takes the hosts.
-	deny bool
+	// mutual are the MUTUAL servers of the bound Gateways that take the
+	// VirtualService's hosts.
+	mutual []mutualServer
+	// auth is clientAuthFor's answer by host, so that a conflict is
+	// warned once.
+	auth map[string]clientAuth
+}
+
+// mutualServer is a MUTUAL server as a VirtualService sees it.
+type mutualServer struct {
+	hosts []string // the server's hosts the VirtualService's namespace sees
+	auth  clientAuth
+	where string // its Gateway and index, for warnings
 }
 
 // bind resolves spec.gateways; ok is false for mesh-only routing.
 func (c *conv) bind(vs *virtualService) (binding, bool) {
-	var b binding
+	b := binding{auth: map[string]clientAuth{}}
 	edge := false
 	for i, name := range vs.Spec.Gateways {
 		if name == "mesh" {
@@ -40,18 +48,14 @@ func (c *conv) bind(vs *virtualService) (binding, bool) {
 			continue
 		}
 		for j, s := range g.Spec.Servers {
-			if s.TLS != nil && s.TLS.HTTPSRedirect && c.serves(s, vs) {
-				b.httpsOnly = true
-			}
-			ca, ok := c.objs.clientAuth[ns+"/"+gname][j]
-			if !ok || !c.serves(s, vs) {
+			if !c.serves(s, vs) {
 				continue
 			}
-			b.deny = b.deny || ca.deny
-			for _, id := range ca.ids {
-				if !slices.Contains(b.clientCAs, id) {
-					b.clientCAs = append(b.clientCAs, id)
-				}
+			if s.TLS != nil && s.TLS.HTTPSRedirect {
+				b.httpsOnly = true
+			}
+			if ca, ok := c.objs.clientAuth[ns+"/"+gname][j]; ok {
+				b.mutual = append(b.mutual, mutualServer{hosts: visibleHosts(s, vs), auth: ca, where: fmt.Sprintf("%s spec.servers[%d]", g.id(), j)})
 			}
 		}
 	}
@@ -63,11 +67,7 @@ func (c *conv) bind(vs *virtualService) (binding, bool) {
 
 // serves reports whether a Gateway server takes one of the VirtualService's hosts.
 func (c *conv) serves(s server, vs *virtualService) bool {
-	for _, sh := range s.Hosts {
-		ns, h := splitNS(sh)
-		if ns != "*" && ns != "." && ns != vs.ns() {
-			continue
-		}
+	for _, h := range visibleHosts(s, vs) {
 		for _, vh := range vs.Spec.Hosts {
 			if hostMatch(h, vh) || hostMatch(vh, h) {
 				return true
@@ -75,6 +75,52 @@ func (c *conv) serves(s server, vs *virtualService) bool {
 		}
 	}
 	return false
+}
+
+// visibleHosts are the hosts of a Gateway server open to the
+// VirtualService's namespace.
+func visibleHosts(s server, vs *virtualService) []string {
+	var out []string
+	for _, sh := range s.Hosts {
+		if ns, h := splitNS(sh); ns == "*" || ns == "." || ns == vs.ns() {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// clientAuthFor is the client certificate check of the routes of host
+// ("*" for every host): none when no MUTUAL server takes it, the CAs of
+// those that do when they agree, and deny when one has no known CA or two
+// verify with different CAs: a route cannot tell which server a request
+// came through, and the union would let one host's clients into the other.
+func (c *conv) clientAuthFor(vs *virtualService, b binding, host string) clientAuth {
+	if a, ok := b.auth[host]; ok {
+		return a
+	}
+	var (
+		a     clientAuth
+		from  string
+		found bool
+	)
+	for _, m := range b.mutual {
+		if !slices.ContainsFunc(m.hosts, func(sh string) bool { return hostMatch(sh, host) || hostMatch(host, sh) }) {
+			continue
+		}
+		switch {
+		case m.auth.deny:
+			a = clientAuth{deny: true}
+		case !found:
+			a, from = m.auth, m.where
+		case !a.deny && !a.same(m.auth):
+			c.ws.Add(vs.id(), "spec.hosts", "%s: %s and %s verify its client certificates with different CAs, which one route cannot tell apart: its routes answer 503",
+				host, from, m.where)
+			a = clientAuth{deny: true}
+		}
+		found = true
+	}
+	b.auth[host] = a
+	return a
 }
 
 // hostMatch reports whether pattern (a name, *.suffix or *) takes host.
