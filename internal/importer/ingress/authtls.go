@@ -1,6 +1,8 @@
 package ingress
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
 	netv1 "k8s.io/api/networking/v1"
@@ -11,6 +13,42 @@ import (
 // authTLSOthers are the auth-tls annotations read with auth-tls-secret.
 var authTLSOthers = []string{"auth-tls-verify-client", "auth-tls-verify-depth", "auth-tls-pass-certificate-to-upstream",
 	"auth-tls-error-page", "auth-tls-match-cn"}
+
+// clientCertHeaders are the headers ingress-nginx sets (overwriting a
+// client's) on the requests of an Ingress with auth-tls-secret, whatever
+// auth-tls-verify-client says: an upstream may trust them, so a client
+// must not be able to send them through the gateway.
+var clientCertHeaders = []any{"ssl-client-cert", "ssl-client-issuer-dn", "ssl-client-subject-dn", "ssl-client-verify"}
+
+// stripClientCertHeaders adds clientCertHeaders to the remove.headers of
+// the routes' request-transformer (a copy of it: a KongPlugin's config is
+// shared between Ingresses), or adds a request-transformer that does only
+// that. The transformer removes before it renames, replaces or adds, so
+// the other config of the same plugin still applies.
+func (s *settings) stripClientCertHeaders() {
+	i := slices.IndexFunc(s.tmpl.Plugins, func(p *importer.Plugin) bool { return p.Name == "request-transformer" })
+	if i < 0 {
+		s.addPlugin(&importer.Plugin{Name: "request-transformer", Config: map[string]any{"remove": map[string]any{"headers": clientCertHeaders}}})
+		return
+	}
+	p := *s.tmpl.Plugins[i]
+	p.Config = maps.Clone(p.Config)
+	remove, _ := p.Config["remove"].(map[string]any)
+	remove = maps.Clone(remove)
+	if remove == nil {
+		remove = map[string]any{}
+	}
+	headers, _ := remove["headers"].([]any)
+	headers = slices.Clone(headers)
+	for _, h := range clientCertHeaders {
+		if !slices.Contains(headers, h) {
+			headers = append(headers, h)
+		}
+	}
+	remove["headers"] = headers
+	p.Config["remove"] = remove
+	s.tmpl.Plugins[i] = &p
+}
 
 // authTLS maps auth-tls-secret (the ca.crt of a Secret, "ns/name"):
 // client certificates are required and verified against it on the

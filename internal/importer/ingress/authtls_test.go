@@ -2,9 +2,12 @@ package ingress
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	yaml "go.yaml.in/yaml/v4"
 
 	"github.com/turnpikegw/turnpike/internal/importer/importertest"
 )
@@ -61,6 +64,78 @@ func TestAuthTLS(t *testing.T) {
 			}
 			if tc.warning == "" && strings.Contains(warns, "auth-tls") {
 				t.Errorf("unexpected warnings:\n%s", warns)
+			}
+		})
+	}
+}
+
+// TestAuthTLSStripsClientHeaders: with auth-tls-secret, ingress-nginx
+// overwrites ssl-client-verify, -subject-dn, -issuer-dn (and
+// ssl-client-cert) whatever verify-client says, so the routes remove
+// the client's; a request-transformer of rewrite-target or a KongPlugin
+// on the same routes keeps its own config beside the removal.
+func TestAuthTLSStripsClientHeaders(t *testing.T) {
+	year := time.Now().Add(365 * 24 * time.Hour)
+	ca := importertest.NewCert(t, "client-ca", true, year, nil)
+	secret := "---\napiVersion: v1\nkind: Secret\nmetadata: {name: ca, namespace: default}\ndata:\n  ca.crt: " +
+		base64.StdEncoding.EncodeToString([]byte(ca.Cert)) + "\n"
+	const (
+		sec = `nginx.ingress.kubernetes.io/auth-tls-secret: default/ca`
+		kp  = "---\napiVersion: configuration.konghq.com/v1\nkind: KongPlugin\nmetadata: {name: rt, namespace: default}\nplugin: request-transformer\n" +
+			"config: {remove: {headers: [x-internal]}, add: {headers: [\"x-b:1\"]}}\n"
+	)
+	strip := []string{"ssl-client-cert", "ssl-client-issuer-dn", "ssl-client-subject-dn", "ssl-client-verify"}
+	for _, tc := range []struct {
+		name, annotations, extra string
+		keep                     []string // the transformer's other config
+	}{
+		{"on", sec, "", nil},
+		{"off", sec + `, nginx.ingress.kubernetes.io/auth-tls-verify-client: "off"`, "", nil},
+		{"optional", sec + `, nginx.ingress.kubernetes.io/auth-tls-verify-client: optional`, "", nil},
+		{"rewrite-target", sec + `, nginx.ingress.kubernetes.io/rewrite-target: /x`, "", []string{"uri: /x"}},
+		{"a KongPlugin", sec + `, konghq.com/plugins: rt`, kp, []string{"x-internal", "x-b:1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, _ := importertest.Run(t, doc(ingressWith(tc.annotations, "Prefix", "/")+secret+tc.extra), with(Options{}))
+			importertest.Validate(t, out)
+			var cfg struct {
+				Services []struct {
+					Routes []struct {
+						Plugins []struct {
+							Name   string
+							Config map[string]any
+						}
+					}
+				}
+			}
+			if err := yaml.Unmarshal(out, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, s := range cfg.Services {
+				for _, r := range s.Routes {
+					for _, p := range r.Plugins {
+						if p.Name != "request-transformer" {
+							continue
+						}
+						n++
+						rm, _ := p.Config["remove"].(map[string]any)
+						hs := fmt.Sprint(rm["headers"])
+						for _, h := range strip {
+							if !strings.Contains(hs, h) {
+								t.Errorf("%s is not removed: remove.headers %s", h, hs)
+							}
+						}
+					}
+				}
+			}
+			if n != 1 {
+				t.Errorf("%d request-transformers on the route, want 1:\n%s", n, out)
+			}
+			for _, k := range tc.keep {
+				if !strings.Contains(string(out), k) {
+					t.Errorf("the transformer's %q is lost:\n%s", k, out)
+				}
 			}
 		})
 	}
