@@ -65,9 +65,12 @@ func (c *converter) authTLS(in *netv1.Ingress, s *settings) {
 	case "", "on":
 	case "off":
 		return
-	default:
+	case "optional", "optional_no_ca":
 		c.ws.Add(obj, nginxPrefix+"auth-tls-verify-client", "%q is not imported (on and off are): client certificates are not asked for", v)
 		return
+	default:
+		// ingress-nginx replaces a value it does not know by its default.
+		c.ws.Add(obj, nginxPrefix+"auth-tls-verify-client", "%q is not on, off, optional or optional_no_ca: on, as ingress-nginx takes it", v)
 	}
 	for _, n := range authTLSOthers[1:] {
 		if a(n) != "" {
