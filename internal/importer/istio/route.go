@@ -40,12 +40,9 @@ const maxWeight = 65535
 const istioRetries = 2
 
 func (r *httpConv) run() {
-	ms := r.matches()
+	ms := slices.DeleteFunc(r.matches(), func(m match) bool { return r.c.shadowed(r.vs, r.field, m) })
 	if len(ms) == 0 {
 		return
-	}
-	for _, m := range ms {
-		r.c.shadowed(r.vs, r.field, m)
 	}
 	plugins, answers, ok := r.plugins()
 	if !ok {

@@ -335,25 +335,27 @@ func headerValue(m stringMatch) (string, bool) {
 	return "", false
 }
 
-// shadowed warns when Kong's route priority would send a request
-// elsewhere than Istio's first match does. Istio tries the http routes in
-// order; Kong prefers the longest prefix (and regex routes by their
-// regex_priority, which the import sets in Istio's order). A prefix match
-// an earlier one takes whole (a shorter or equal prefix, and no condition
-// the later lacks) never gets traffic in Istio but does in Kong.
-func (c *conv) shadowed(vs *virtualService, route string, m match) {
+// shadowed reports (and warns) a match Istio never sends a request to.
+// Istio tries the http routes in order; Kong prefers the longest prefix
+// (and regex routes by their regex_priority, which the import sets in
+// Istio's order). A prefix match an earlier one takes whole (a shorter or
+// equal prefix, and no condition the later lacks) gets no traffic in
+// Istio, but would take it from the earlier one in Kong (a `/` answering
+// 403 before an `/admin` would no longer guard /admin): it is left out.
+func (c *conv) shadowed(vs *virtualService, route string, m match) bool {
 	if !m.prefix || strings.HasPrefix(m.paths[0], "~") {
-		return
+		return false
 	}
 	for _, e := range c.earlier {
 		sameRoute := e.field == route || strings.HasPrefix(e.field, route+".")
 		if !sameRoute && covers(e, m) {
-			c.ws.Add(vs.id(), m.field, "%s (prefix %s) takes every request of this match (prefix %s) first in Istio, where it gets none; Kong routes them here (longest prefix): reorder or remove it",
+			c.ws.Add(vs.id(), m.field, "%s (prefix %s) takes every request of this match (prefix %s) first in Istio, where it gets none: not imported (Kong would route them here, by the longest prefix)",
 				e.field, e.paths[0], m.paths[0])
-			break
+			return true
 		}
 	}
 	c.earlier = append(c.earlier, m)
+	return false
 }
 
 // covers reports whether every request m matches also matches e.
