@@ -10,9 +10,15 @@ import (
 	"github.com/turnpikegw/turnpike/internal/importer"
 )
 
-// authTLSOthers are the auth-tls annotations read with auth-tls-secret.
-var authTLSOthers = []string{"auth-tls-verify-client", "auth-tls-verify-depth", "auth-tls-pass-certificate-to-upstream",
-	"auth-tls-error-page", "auth-tls-match-cn"}
+// authTLSOthers are the auth-tls annotations read with auth-tls-secret,
+// with why they are not imported (verify-client and match-cn are read).
+var authTLSOthers = map[string]string{
+	"auth-tls-verify-client":                "",
+	"auth-tls-match-cn":                     "",
+	"auth-tls-verify-depth":                 "not imported: the chain is verified to a CA of the Secret, whatever its depth",
+	"auth-tls-pass-certificate-to-upstream": "not imported: the certificate is not sent in ssl-client-cert (mtls-auth's inject_client_cert_details sends it in X-Client-Cert)",
+	"auth-tls-error-page":                   "not imported: a refused certificate is answered by mtls-auth (401), not redirected to the page",
+}
 
 // clientCertHeaders are the headers ingress-nginx sets (overwriting a
 // client's) on the requests of an Ingress with auth-tls-secret, whatever
@@ -50,6 +56,11 @@ func (s *settings) stripClientCertHeaders() {
 	s.tmpl.Plugins[i] = &p
 }
 
+// denyAll answers every request of the routes with 503.
+func denyAll() *importer.Plugin {
+	return &importer.Plugin{Name: "request-termination", Config: map[string]any{"status_code": 503}}
+}
+
 // authTLS maps auth-tls-secret (the ca.crt of a Secret, "ns/name"):
 // client certificates are required and verified against it on the
 // routes, as auth-tls-verify-client "on" (its default) does, by an
@@ -61,6 +72,21 @@ func (c *converter) authTLS(in *netv1.Ingress, s *settings) {
 	a := func(name string) string { return in.Annotations[nginxPrefix+name] }
 	const field = nginxPrefix + "auth-tls-secret"
 	ref := a("auth-tls-secret")
+	deny := func(format string, args ...any) {
+		c.ws.Add(obj, field, format+": the routes answer 503, as ingress-nginx denies the location", args...)
+		s.addPlugin(denyAll())
+	}
+	switch cn := a("auth-tls-match-cn"); {
+	case strings.Contains(cn, "CN="):
+		// NGINX matches the regex against the subject DN, for every
+		// verify-client value; mtls-auth's consumer lookup matches names
+		// exactly, and SANs before the CN, so it cannot stand in.
+		c.ws.Add(obj, nginxPrefix+"auth-tls-match-cn", "%q: the subject of a client certificate cannot be matched: the routes answer 503 (ingress-nginx lets only the certificates it matches through)", cn)
+		s.addPlugin(denyAll())
+		return
+	case cn != "":
+		c.ws.Add(obj, nginxPrefix+"auth-tls-match-cn", "%q has no CN=: ignored, as ingress-nginx does", cn)
+	}
 	switch v := a("auth-tls-verify-client"); v {
 	case "", "on":
 	case "off":
@@ -72,18 +98,14 @@ func (c *converter) authTLS(in *netv1.Ingress, s *settings) {
 		// ingress-nginx replaces a value it does not know by its default.
 		c.ws.Add(obj, nginxPrefix+"auth-tls-verify-client", "%q is not on, off, optional or optional_no_ca: on, as ingress-nginx takes it", v)
 	}
-	for _, n := range authTLSOthers[1:] {
-		if a(n) != "" {
-			c.ws.Add(obj, nginxPrefix+n, "not imported: the chain is verified to a CA of the Secret, whatever its depth")
+	for _, n := range sortedKeys(authTLSOthers) {
+		if why := authTLSOthers[n]; why != "" && a(n) != "" {
+			c.ws.Add(obj, nginxPrefix+n, "%s", why)
 		}
 	}
 	ns, name, ok := strings.Cut(ref, "/")
 	if !ok {
 		ns, name = in.Namespace, ref
-	}
-	deny := func(format string, args ...any) {
-		c.ws.Add(obj, field, format+": the routes answer 503, as ingress-nginx denies the location", args...)
-		s.addPlugin(&importer.Plugin{Name: "request-termination", Config: map[string]any{"status_code": 503}})
 	}
 	sec := c.o.secrets[key(ns, name)]
 	if sec == nil {
