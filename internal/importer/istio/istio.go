@@ -61,6 +61,7 @@ func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objec
 	if len(parsed) == 0 {
 		return nil, errors.New("no Istio object in the input")
 	}
+	virtualServices := map[string]bool{}
 	for _, p := range parsed {
 		m := p.meta
 		group, _, _ := strings.Cut(m.APIVersion, "/")
@@ -95,6 +96,11 @@ func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objec
 			if err := p.decode(&v, ws); err != nil {
 				return nil, err
 			}
+			if virtualServices[key] {
+				ws.Add(m.id(), "metadata.name", "the input already has this object: this copy is ignored")
+				continue
+			}
+			virtualServices[key] = true
 			objs.services = append(objs.services, &v)
 		case m.Kind == "DestinationRule":
 			var r destinationRule

@@ -162,8 +162,9 @@ func TestUpstreamTLS(t *testing.T) {
 	}
 }
 
-// TestDuplicateKeepsFirst: a Secret or Gateway given twice is warned and
-// the first copy kept.
+// TestDuplicateKeepsFirst: a Secret, Gateway or VirtualService given
+// twice is warned and the first copy kept (a second VirtualService's
+// routes beside the first's would route what the first does not).
 func TestDuplicateKeepsFirst(t *testing.T) {
 	year := time.Now().Add(365 * 24 * time.Hour)
 	first := importertest.NewCert(t, "a.example.com", false, year, nil)
@@ -172,12 +173,17 @@ func TestDuplicateKeepsFirst(t *testing.T) {
 		return fmt.Sprintf("---\napiVersion: v1\nkind: Secret\nmetadata: {name: creds, namespace: ns}\ndata: {tls.crt: %s, tls.key: %s}\n", b64(c.Cert), b64(c.Key))
 	}
 	gw := "---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: ns}\nspec:\n  servers:\n  - port: {number: 443, protocol: HTTPS}\n    hosts: [a.example.com]\n    tls: {mode: SIMPLE, credentialName: creds}\n"
-	out, warnings := run(t, gw+gw+sec(first)+sec(second))
+	vs := "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v, namespace: ns}\nspec:\n  hosts: [a.example.com]\n  gateways: [gw]\n  http:\n  - match: [{uri: {prefix: %s}}]\n    route: [{destination: {host: app, port: {number: 80}}}]\n"
+	out, warnings := run(t, gw+gw+sec(first)+sec(second)+fmt.Sprintf(vs, "/first")+fmt.Sprintf(vs, "/second"))
+	if !strings.Contains(out, "- /first") || strings.Contains(out, "/second") {
+		t.Errorf("not the first VirtualService's routes only:\n%s", out)
+	}
 	if !strings.Contains(out, strings.ReplaceAll(first.Cert[30:90], "\n", `\n`)) || strings.Contains(out, strings.ReplaceAll(second.Cert[30:90], "\n", `\n`)) {
 		t.Errorf("not the first Secret's certificate:\n%s", out)
 	}
 	for _, w := range []string{"Secret ns/creds: metadata.name: the input already has this object: this copy is ignored",
-		"Gateway ns/gw: metadata.name: the input already has this object: this copy is ignored"} {
+		"Gateway ns/gw: metadata.name: the input already has this object: this copy is ignored",
+		"VirtualService ns/v: metadata.name: the input already has this object: this copy is ignored"} {
 		if !strings.Contains(warnings, w) {
 			t.Errorf("no %q in\n%s", w, warnings)
 		}
