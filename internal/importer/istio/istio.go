@@ -8,6 +8,7 @@ package istio
 
 import (
 	"cmp"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -268,7 +269,7 @@ func (c *conv) certificate(g *gateway, field string, s server) {
 		c.ws.Add(sec.id(), "data", "no tls.crt and tls.key (base64): no certificate imported")
 		return
 	}
-	if err := importer.CheckKeyPair(crt, key); err != nil {
+	if _, err := tls.X509KeyPair([]byte(crt), []byte(key)); err != nil {
 		c.ws.Add(sec.id(), "data", "tls.crt and tls.key: %v: no certificate imported", err)
 		return
 	}

@@ -24,6 +24,8 @@ func TestInputMistakes(t *testing.T) {
 			"spec.http[0].headers.response.remove[0]: not a header name: not imported"},
 		{"CORS origin regex", "  - corsPolicy: {allowOrigins: [{regex: \"(\"}, {exact: https://a.example.com}]}\n    route: [{destination: {host: app}}]\n",
 			"spec.http[0].corsPolicy.allowOrigins[0].regex: not a regular expression the gateway takes"},
+		{"timeout past Kong's", "  - timeout: 1000h\n    route: [{destination: {host: app}}]\n",
+			`spec.http[0].timeout: "1000h" is longer than Kong's longest timeout: 2147483646 ms`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, warnings := run(t, vsHead+tc.http)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/turnpikegw/turnpike/internal/importer"
 )
@@ -184,8 +185,8 @@ func (r *httpConv) cors(p *corsPolicy) *importer.Plugin {
 		cfg["credentials"] = *p.AllowCredentials
 	}
 	if p.MaxAge != "" {
-		if ms, ok := millis(p.MaxAge); ok {
-			cfg["max_age"] = ms / 1000
+		if d, err := time.ParseDuration(p.MaxAge); err == nil && d >= 0 {
+			cfg["max_age"] = int(d / time.Second)
 		} else {
 			r.c.ws.Add(r.vs.id(), r.field+".corsPolicy.maxAge", "%q is not a duration: not imported", p.MaxAge)
 		}

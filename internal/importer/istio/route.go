@@ -259,10 +259,13 @@ func (r *httpConv) retries(svc *importer.Service) {
 	if per == "" {
 		return
 	}
-	ms, ok := millis(per)
+	ms, long, ok := millis(per)
 	if !ok {
 		r.c.ws.Add(r.vs.id(), field, "%q is not a duration: not imported", per)
 		return
+	}
+	if long {
+		r.c.ws.Add(r.vs.id(), field, "%s", longWarning(per))
 	}
 	if ms == 0 {
 		return // Istio's 0s: no timeout; Kong's default stays
@@ -274,18 +277,24 @@ func (r *httpConv) retries(svc *importer.Service) {
 	}
 }
 
-// millis parses a protobuf/Go duration as milliseconds, within Kong's
-// timeout range.
-func millis(s string) (int, bool) {
+// millis parses a protobuf/Go duration as milliseconds (a positive one
+// is at least 1); long reports one past Kong's largest timeout, which ms
+// then is.
+func millis(s string) (ms int, long, ok bool) {
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		return 0, false
+		return 0, false, false
 	}
-	ms := d.Milliseconds()
-	if d > 0 && ms == 0 {
-		ms = 1
+	n := d.Milliseconds()
+	if d > 0 && n == 0 {
+		n = 1
 	}
-	return int(min(ms, 2147483646)), true
+	return int(min(n, importer.MaxTimeout)), n > importer.MaxTimeout, true
+}
+
+// longWarning is the warning of a duration millis clamped.
+func longWarning(s string) string {
+	return fmt.Sprintf("%q is longer than Kong's longest timeout: %d ms", s, importer.MaxTimeout)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -142,7 +142,11 @@ func TestUpstreamTLS(t *testing.T) {
 		{"MUTUAL", "{mode: MUTUAL, credentialName: up}", []string{"protocol: https", "tls_verify: true", "client_certificate:\n      id: "}, ""},
 		{"insecureSkipVerify", "{mode: SIMPLE, credentialName: up, insecureSkipVerify: true}", []string{"protocol: https", "tls_verify: false"}, ""},
 		{"files", "{mode: MUTUAL, clientCertificate: /etc/c.pem, privateKey: /etc/k.pem}", []string{"protocol: https"},
-			"DestinationRule ns/app: spec.trafficPolicy.tls: caCertificates, clientCertificate and privateKey name files on the proxy: not imported (use credentialName)"},
+			"DestinationRule ns/app: spec.trafficPolicy.tls.clientCertificate: a file on the proxy: not imported (use credentialName)\n" +
+				"DestinationRule ns/app: spec.trafficPolicy.tls.privateKey: a file on the proxy: not imported (use credentialName)"},
+		{"subjectAltNames and caCrl", "{mode: SIMPLE, subjectAltNames: [a], caCrl: /etc/crl.pem}", []string{"protocol: https"},
+			"DestinationRule ns/app: spec.trafficPolicy.tls.subjectAltNames: not imported: the certificate is checked against the host name\n" +
+				"DestinationRule ns/app: spec.trafficPolicy.tls.caCrl: not imported: the certificate is not checked for revocation"},
 		{"missing Secret", "{mode: SIMPLE, credentialName: nope}", []string{"protocol: https"},
 			"DestinationRule ns/app: spec.trafficPolicy.tls.credentialName: Secret ns/nope is not in the input: not imported"},
 		{"ISTIO_MUTUAL", "{mode: ISTIO_MUTUAL}", []string{"protocol: http\n"},
