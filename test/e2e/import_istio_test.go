@@ -183,7 +183,7 @@ spec:
 // tlsGet sends GET path to the gateway's TLS listener with host as the
 // server name and Host, presenting cert when asked (nil: none); it
 // returns the status, whether a certificate was asked for, and the body.
-func tlsGet(t *testing.T, gw *gwtest.Gateway, host, path string, cert *tls.Certificate) (int, bool, string) {
+func tlsGet(t *testing.T, gw *gwtest.Gateway, host, path string, cert *tls.Certificate, header ...string) (int, bool, string) {
 	t.Helper()
 	var asked bool
 	tr := &http.Transport{TLSClientConfig: &tls.Config{ServerName: host, InsecureSkipVerify: true,
@@ -200,6 +200,9 @@ func tlsGet(t *testing.T, gw *gwtest.Gateway, host, path string, cert *tls.Certi
 		t.Fatal(err)
 	}
 	req.Host = host
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Add(header[i], header[i+1])
+	}
 	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
