@@ -1,15 +1,13 @@
 package importer
 
 import (
-	"crypto/sha1"
-	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/google/uuid"
 )
 
 // CACertificate is a trusted CA (Kong's `ca_certificates`): one PEM
@@ -23,21 +21,13 @@ type CACertificate struct {
 }
 
 // idSpace is the UUID namespace of the ids the importers derive (a random
-// constant: only its stability matters).
-var idSpace = [16]byte{0x6b, 0x3f, 0x1c, 0x52, 0x0e, 0x94, 0x4a, 0x21, 0x9d, 0x57, 0x80, 0x1e, 0xc3, 0x2a, 0x66, 0x0b}
+// constant: only its stability matters). internal/ident cannot be used:
+// the importers' core imports nothing of the gateway's.
+var idSpace = uuid.UUID{0x6b, 0x3f, 0x1c, 0x52, 0x0e, 0x94, 0x4a, 0x21, 0x9d, 0x57, 0x80, 0x1e, 0xc3, 0x2a, 0x66, 0x0b}
 
-// stableID is a version 5 UUID of name (RFC 9562): the same name always
-// gives the same id.
-func stableID(name string) string {
-	h := sha1.New()
-	h.Write(idSpace[:])
-	h.Write([]byte(name))
-	u := h.Sum(nil)[:16]
-	u[6] = u[6]&0x0f | 0x50
-	u[8] = u[8]&0x3f | 0x80
-	s := hex.EncodeToString(u)
-	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:]
-}
+// stableID is a version 5 UUID of name: the same name always gives the
+// same id.
+func stableID(name string) string { return uuid.NewSHA1(idSpace, []byte(name)).String() }
 
 // AddCACertificates adds every certificate of a PEM bundle (a Secret's
 // ca.crt often holds a chain) as its own ca_certificates entity, as Kong
@@ -110,14 +100,4 @@ func (c *CACertificate) ordered() yaml.MapSlice {
 	e.set("cert", c.Cert)
 	e.set("tags", c.Tags)
 	return e.ordered("id")
-}
-
-// CheckKeyPair reports why a PEM certificate and key would be refused by
-// the gateway (not PEM, a key that is not the certificate's), so that an
-// importer warns instead of writing a config that fails as a whole.
-func CheckKeyPair(cert, key string) error {
-	if _, err := tls.X509KeyPair([]byte(cert), []byte(key)); err != nil {
-		return err
-	}
-	return nil
 }

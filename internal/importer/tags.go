@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -33,20 +34,11 @@ func (o Object) Tags(extra ...string) []string {
 	add("k8s-group:", group)
 	add("k8s-version:", version)
 	for _, t := range extra {
-		if !contains(tags, t) {
+		if !slices.Contains(tags, t) {
 			tags = append(tags, t)
 		}
 	}
 	return tags
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // ValidTag reports whether the Admin API's tag filter can name t (ASCII
@@ -77,7 +69,7 @@ func UserTags(v string) (tags, bad []string) {
 		case t == "":
 		case !ValidTag(t):
 			bad = append(bad, t)
-		case !contains(tags, t):
+		case !slices.Contains(tags, t):
 			tags = append(tags, t)
 		}
 	}

@@ -252,6 +252,13 @@ spec:
 `
 }
 
+// canaryOf renames an Ingress of ingressTo (same host and path): two
+// Ingresses of one namespace cannot share a name, and the importer keeps
+// only the first.
+func canaryOf(ingress string) string {
+	return strings.Replace(ingress, "\n  name: web\n", "\n  name: web-canary\n", 1)
+}
+
 const serviceDocs = `apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: shop}
@@ -319,7 +326,7 @@ func TestPodTargets(t *testing.T) {
 		// 80/20 over 3 and 1 pods: 80*655/3 each, 20*655.
 		name: "canary weights",
 		ingress: ingressTo("web", "web", "number: 80", "") +
-			ingressTo("web", "web-canary", "number: 80", `nginx.ingress.kubernetes.io/canary: "true", nginx.ingress.kubernetes.io/canary-weight: "20"`),
+			canaryOf(ingressTo("web", "web-canary", "number: 80", `nginx.ingress.kubernetes.io/canary: "true", nginx.ingress.kubernetes.io/canary-weight: "20"`)),
 		want: "service shop.web.0.upstream:80\n" +
 			"upstream shop.web.0.upstream: 10.1.0.1:8080=17467 10.1.0.2:8080=17467 10.1.0.3:8080=17467 10.1.1.1:8081=13100",
 	}, {
@@ -327,7 +334,7 @@ func TestPodTargets(t *testing.T) {
 		// share.
 		name: "canary to a missing Service",
 		ingress: ingressTo("web", "web", "number: 80", "") +
-			ingressTo("web", "gone", "number: 80", `nginx.ingress.kubernetes.io/canary: "true", nginx.ingress.kubernetes.io/canary-weight: "50"`),
+			canaryOf(ingressTo("web", "gone", "number: 80", `nginx.ingress.kubernetes.io/canary: "true", nginx.ingress.kubernetes.io/canary-weight: "50"`)),
 		want: "service shop.web.0.upstream:80\n" +
 			"upstream shop.web.0.upstream: 10.1.0.1:8080=10917 10.1.0.2:8080=10917 10.1.0.3:8080=10917 gone.shop.svc.cluster.local:80=32750",
 	}, {

@@ -195,7 +195,8 @@ func TestImportIngress(t *testing.T) {
 // TestImportIngressAuthTLS imports an Ingress with NGINX's auth-tls-secret
 // and sends requests over TLS to a gateway started on the output: no
 // client certificate, or one of another CA, is refused (401); one the
-// Secret's CA signed reaches the upstream.
+// Secret's CA signed reaches the upstream, without the ssl-client-*
+// headers the client sent.
 func TestImportIngressAuthTLS(t *testing.T) {
 	up := gwtest.StartEcho(t, "echo")
 	u, _ := url.Parse(up.URL)
@@ -248,7 +249,15 @@ data: {ca.crt: %s}
 	if status, _, body := tlsGet(t, gw, "secure.example.com", "/", stranger.tlsCert()); status != 401 {
 		t.Errorf("another CA's certificate: %d %s, want 401", status, body)
 	}
-	if status, _, body := tlsGet(t, gw, "secure.example.com", "/a", client.tlsCert()); status != 200 || gwtest.DecodeSeen(t, body).Path != "/a" {
-		t.Errorf("the CA's client: %d %s, want 200 from the upstream", status, body)
+	status, _, body := tlsGet(t, gw, "secure.example.com", "/a", client.tlsCert(),
+		"ssl-client-verify", "SUCCESS", "ssl-client-subject-dn", "CN=admin", "ssl-client-issuer-dn", "CN=Root", "ssl-client-cert", "forged")
+	if status != 200 || gwtest.DecodeSeen(t, body).Path != "/a" {
+		t.Fatalf("the CA's client: %d %s, want 200 from the upstream", status, body)
+	}
+	// ingress-nginx overwrites these for the upstream: a client's must not pass.
+	for _, h := range []string{"Ssl-Client-Verify", "Ssl-Client-Subject-Dn", "Ssl-Client-Issuer-Dn", "Ssl-Client-Cert"} {
+		if v, ok := gwtest.DecodeSeen(t, body).Header[h]; ok {
+			t.Errorf("the upstream got the client's %s: %q", h, v)
+		}
 	}
 }

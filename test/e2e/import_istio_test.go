@@ -180,10 +180,76 @@ spec:
 	}
 }
 
+// TestImportIstioMutualPerHost imports two MUTUAL servers with different
+// client CAs and one VirtualService taking both hosts: each host accepts
+// the certificates of its own server's CA only.
+func TestImportIstioMutualPerHost(t *testing.T) {
+	up := gwtest.StartEcho(t, "app")
+	u, err := url.Parse(up.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootA, rootB := mtlsCA(t, "A Root"), mtlsCA(t, "B Root")
+	clientA, clientB := mtlsClient(t, rootA, "client"), mtlsClient(t, rootB, "client")
+	cert, key := selfSigned(t, "a.example.com")
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	doc := fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: shop}
+spec:
+  servers:
+  - port: {number: 443, protocol: HTTPS}
+    hosts: [a.example.com]
+    tls: {mode: MUTUAL, credentialName: a}
+  - port: {number: 443, protocol: HTTPS}
+    hosts: [b.example.com]
+    tls: {mode: MUTUAL, credentialName: b}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: a, namespace: shop}
+data: {tls.crt: %[1]s, tls.key: %[2]s, ca.crt: %[3]s}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: b, namespace: shop}
+data: {tls.crt: %[1]s, tls.key: %[2]s, ca.crt: %[4]s}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: both, namespace: shop}
+spec:
+  hosts: [a.example.com, b.example.com]
+  gateways: [gw]
+  http:
+  - route: [{destination: {host: 127.0.0.1, port: {number: %[5]s}}}]
+`, b64(cert), b64(key), b64(rootA.pem()), b64(rootB.pem()), u.Port())
+	in := writeFile(t, "mutual.yaml", doc)
+	out := filepath.Join(t.TempDir(), "kong.yml")
+	if _, stderr, code := runCLI(t, nil, "import", "istio", "-f", in, "-o", out); code != 0 || strings.Contains(stderr, "MUTUAL") {
+		t.Fatalf("import: exit %d\n%s", code, stderr)
+	}
+	gw := gwtest.Start(t, "", gwtest.Options{ConfigPath: out, ProxyListen: "127.0.0.1:0 ssl"})
+	for _, c := range []struct {
+		host, ca string
+		client   *tls.Certificate
+		want     int
+	}{
+		{"a.example.com", "A", clientA.tlsCert(), 200},
+		{"a.example.com", "B", clientB.tlsCert(), 401},
+		{"b.example.com", "B", clientB.tlsCert(), 200},
+		{"b.example.com", "A", clientA.tlsCert(), 401},
+	} {
+		if status, _, body := tlsGet(t, gw, c.host, "/", c.client); status != c.want {
+			t.Errorf("%s with CA %s's client: %d %s, want %d", c.host, c.ca, status, body, c.want)
+		}
+	}
+}
+
 // tlsGet sends GET path to the gateway's TLS listener with host as the
 // server name and Host, presenting cert when asked (nil: none); it
 // returns the status, whether a certificate was asked for, and the body.
-func tlsGet(t *testing.T, gw *gwtest.Gateway, host, path string, cert *tls.Certificate) (int, bool, string) {
+func tlsGet(t *testing.T, gw *gwtest.Gateway, host, path string, cert *tls.Certificate, header ...string) (int, bool, string) {
 	t.Helper()
 	var asked bool
 	tr := &http.Transport{TLSClientConfig: &tls.Config{ServerName: host, InsecureSkipVerify: true,
@@ -200,6 +266,9 @@ func tlsGet(t *testing.T, gw *gwtest.Gateway, host, path string, cert *tls.Certi
 		t.Fatal(err)
 	}
 	req.Host = host
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Add(header[i], header[i+1])
+	}
 	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)

@@ -65,6 +65,9 @@ type objects struct {
 	plugins        map[string]*kongPlugin // KongPlugin by namespace/name
 	clusterPlugins map[string]*kongPlugin // KongClusterPlugin by name
 	consumers      []*kongConsumer
+	// listed are the Ingresses and KongConsumers read, by kind and
+	// namespace/name, for keepFirst.
+	listed map[string]bool
 }
 
 func key(ns, name string) string { return ns + "/" + name }
@@ -75,7 +78,7 @@ func key(ns, name string) string { return ns + "/" + name }
 func decode(docs []importer.Document, ws *importer.Warnings) (*objects, error) {
 	o := &objects{
 		services: map[string]*corev1.Service{}, secrets: map[string]*corev1.Secret{},
-		plugins: map[string]*kongPlugin{}, clusterPlugins: map[string]*kongPlugin{},
+		plugins: map[string]*kongPlugin{}, clusterPlugins: map[string]*kongPlugin{}, listed: map[string]bool{},
 	}
 	for _, d := range docs {
 		js, err := yaml.YAMLToJSON(d.Data)
@@ -130,7 +133,9 @@ func (o *objects) add(where string, js []byte, ws *importer.Warnings) error {
 			return err
 		}
 		in.Namespace = namespace(in.Namespace)
-		o.ingresses = append(o.ingresses, &in)
+		if keepFirst(o.listed, "Ingress "+key(in.Namespace, in.Name), true, obj, ws) {
+			o.ingresses = append(o.ingresses, &in)
+		}
 	case "Service":
 		var s corev1.Service
 		if err := strict(obj, js, &s, ws); err != nil {
@@ -169,7 +174,9 @@ func (o *objects) add(where string, js []byte, ws *importer.Warnings) error {
 			return err
 		}
 		c.Namespace = namespace(c.Namespace)
-		o.consumers = append(o.consumers, c)
+		if keepFirst(o.listed, "KongConsumer "+key(c.Namespace, c.Name), true, obj, ws) {
+			o.consumers = append(o.consumers, c)
+		}
 	case "":
 		return fmt.Errorf("%s: not a Kubernetes object: no kind", where)
 	default:
@@ -201,13 +208,15 @@ func strict(obj string, js []byte, v any, ws *importer.Warnings) error {
 
 // keepFirst adds v under k unless an object of that kind and name came
 // before: the API server holds one, so the input has a mistake; which copy
-// was meant cannot be known, and the first is kept, warned.
-func keepFirst[T any](m map[string]T, k string, v T, obj string, ws *importer.Warnings) {
+// was meant cannot be known, and the first is kept, warned. It reports
+// whether v was kept.
+func keepFirst[T any](m map[string]T, k string, v T, obj string, ws *importer.Warnings) bool {
 	if _, dup := m[k]; dup {
 		ws.Add(obj, "metadata.name", "the input already has this object: this copy is ignored")
-		return
+		return false
 	}
 	m[k] = v
+	return true
 }
 
 // namespace is the namespace kubectl applies an object without one to.

@@ -9,6 +9,7 @@
 package ingress
 
 import (
+	"crypto/tls"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -304,7 +305,7 @@ func (c *converter) tls(in *netv1.Ingress) map[string]bool {
 			c.ws.Add(obj, field+".secretName", "Secret %s (type %s) has no tls.crt and tls.key: no certificate", k, sec.Type)
 			continue
 		}
-		if err := importer.CheckKeyPair(string(crt), string(key)); err != nil {
+		if _, err := tls.X509KeyPair(crt, key); err != nil {
 			c.ws.Add(obj, field+".secretName", "Secret %s: tls.crt and tls.key: %v: no certificate", k, err)
 			continue
 		}

@@ -293,6 +293,35 @@ stringData: {auth: "second:$2y$05$VUcwGHg7h/i2idD1xz.G2uzPpTaBoNjfB9/P9GvPVVI7Qb
 	}
 }
 
+// TestDuplicateIngressKeepsFirst: an Ingress or KongConsumer given twice
+// is warned and only the first copy imported: the second copy's routes
+// (here without the first's auth) must not sit beside the first's.
+func TestDuplicateIngressKeepsFirst(t *testing.T) {
+	in := ingressWith(`nginx.ingress.kubernetes.io/whitelist-source-range: 10.0.0.0/8`, "Prefix", "/") + "---\n" +
+		ingressWith(``, "Prefix", "/open") + `---
+apiVersion: configuration.konghq.com/v1
+kind: KongConsumer
+metadata: {name: c, annotations: {kubernetes.io/ingress.class: kong}}
+username: first
+---
+apiVersion: configuration.konghq.com/v1
+kind: KongConsumer
+metadata: {name: c, annotations: {kubernetes.io/ingress.class: kong}}
+username: second
+`
+	out, warns := importertest.Run(t, doc(in), with(Options{}))
+	importertest.Validate(t, out)
+	s := string(out)
+	if strings.Contains(s, "/open") || strings.Contains(s, "username: second") || strings.Count(s, "name: ip-restriction") != 1 {
+		t.Errorf("the second copies were imported:\n%s", s)
+	}
+	for _, w := range []string{"Ingress default/t (t.yaml:14)", "KongConsumer default/c (t.yaml:32)"} {
+		if !strings.Contains(warns, w+": metadata.name: the input already has this object: this copy is ignored") {
+			t.Errorf("no warning for %s:\n%s", w, warns)
+		}
+	}
+}
+
 // TestHugeNumbers: annotation numbers whose conversion would overflow (or
 // pass Kong's bounds) are warned, not written wrapped around.
 func TestHugeNumbers(t *testing.T) {

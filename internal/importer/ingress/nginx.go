@@ -88,11 +88,13 @@ func (c *converter) nginx(in *netv1.Ingress, s *settings) {
 			c.basicAuth(in, s)
 		case "auth-tls-secret":
 			c.authTLS(in, s)
-		case "auth-tls-verify-client", "auth-tls-verify-depth", "auth-tls-pass-certificate-to-upstream", "auth-tls-error-page", "auth-tls-match-cn":
-			if a("auth-tls-secret") == "" {
-				c.ws.Add(obj, full, "without auth-tls-secret: ignored")
-			}
 		default:
+			if _, ok := authTLSOthers[name]; ok {
+				if a("auth-tls-secret") == "" {
+					c.ws.Add(obj, full, "without auth-tls-secret: ignored")
+				}
+				continue
+			}
 			if slices.Contains(nginxHandled, name) {
 				continue
 			}

@@ -77,6 +77,9 @@ func (c *converter) settings(in *netv1.Ingress) *settings {
 	}}
 	c.nginx(in, s)
 	c.kong(in, s)
+	if in.Annotations[nginxPrefix+"auth-tls-secret"] != "" {
+		s.stripClientCertHeaders()
+	}
 	return s
 }
 

@@ -1,6 +1,7 @@
 package istio
 
 import (
+	"crypto/tls"
 	"fmt"
 
 	"github.com/turnpikegw/turnpike/internal/importer"
@@ -62,7 +63,10 @@ func (c *conv) applyRule(r *destinationRule, svc *importer.Service, up *importer
 				continue
 			}
 			if s, _ := cp.TCP[k].(string); s != "" {
-				if ms, ok := millis(s); ok && ms > 0 {
+				if ms, long, ok := millis(s); ok && ms > 0 {
+					if long {
+						warn("spec.trafficPolicy.connectionPool.tcp.connectTimeout", "%s", longWarning(s))
+					}
 					svc.Fields["connect_timeout"] = ms
 					continue
 				}
@@ -97,11 +101,16 @@ func (c *conv) upstreamTLS(r *destinationRule, t *clientTLS, svc *importer.Servi
 	if t.SNI != "" {
 		warn(f+".sni", "the upstream's SNI is its host name: not imported")
 	}
-	if len(t.SubjectAltNames) > 0 || t.CACrl != "" {
-		warn(f, "subjectAltNames and caCrl are not imported: the certificate is checked against the host name")
+	if len(t.SubjectAltNames) > 0 {
+		warn(f+".subjectAltNames", "not imported: the certificate is checked against the host name")
 	}
-	if t.CACertificates != "" || t.ClientCertificate != "" || t.PrivateKey != "" {
-		warn(f, "caCertificates, clientCertificate and privateKey name files on the proxy: not imported (use credentialName)")
+	if t.CACrl != "" {
+		warn(f+".caCrl", "not imported: the certificate is not checked for revocation")
+	}
+	for _, file := range []struct{ name, path string }{{"caCertificates", t.CACertificates}, {"clientCertificate", t.ClientCertificate}, {"privateKey", t.PrivateKey}} {
+		if file.path != "" {
+			warn(f+"."+file.name, "a file on the proxy: not imported (use credentialName)")
+		}
 	}
 	var sec *secret
 	if t.CredentialName != "" {
@@ -137,7 +146,7 @@ func (c *conv) upstreamTLS(r *destinationRule, t *clientTLS, svc *importer.Servi
 		warn(f+".mode", "MUTUAL: no tls.crt and tls.key in the credentialName Secret of the input: no client certificate is sent")
 		return
 	}
-	if err := importer.CheckKeyPair(crt, key); err != nil {
+	if _, err := tls.X509KeyPair([]byte(crt), []byte(key)); err != nil {
 		warn(f+".credentialName", "%s tls.crt and tls.key: %v: no client certificate is sent", sec.id(), err)
 		return
 	}

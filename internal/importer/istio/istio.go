@@ -8,6 +8,7 @@ package istio
 
 import (
 	"cmp"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -28,12 +29,12 @@ type Options struct {
 
 type objects struct {
 	gateways map[string]*gateway // by namespace/name
-	// clientCAs are the ca_certificates ids a MUTUAL server verifies
-	// client certificates with, by gateway namespace/name and server index.
-	clientCAs map[string]map[int][]string
-	services  []*virtualService
-	rules     map[string]*destinationRule // by the FQDN of their host
-	secrets   map[string]*secret          // by namespace/name
+	// clientAuth is how a MUTUAL server verifies client certificates, by
+	// gateway namespace/name and server index.
+	clientAuth map[string]map[int]clientAuth
+	services   []*virtualService
+	rules      map[string]*destinationRule // by the FQDN of their host
+	secrets    map[string]*secret          // by namespace/name
 }
 
 // Import adds to cfg the edge routing the documents describe. Documents
@@ -53,7 +54,7 @@ func Import(docs []importer.Document, opts Options, cfg *importer.Config, ws *im
 }
 
 func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objects, error) {
-	objs := &objects{gateways: map[string]*gateway{}, clientCAs: map[string]map[int][]string{}, rules: map[string]*destinationRule{}, secrets: map[string]*secret{}}
+	objs := &objects{gateways: map[string]*gateway{}, clientAuth: map[string]map[int]clientAuth{}, rules: map[string]*destinationRule{}, secrets: map[string]*secret{}}
 	parsed, err := parse(docs)
 	if err != nil {
 		return nil, err
@@ -61,6 +62,7 @@ func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objec
 	if len(parsed) == 0 {
 		return nil, errors.New("no Istio object in the input")
 	}
+	virtualServices := map[string]bool{}
 	for _, p := range parsed {
 		m := p.meta
 		group, _, _ := strings.Cut(m.APIVersion, "/")
@@ -95,6 +97,11 @@ func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objec
 			if err := p.decode(&v, ws); err != nil {
 				return nil, err
 			}
+			if virtualServices[key] {
+				ws.Add(m.id(), "metadata.name", "the input already has this object: this copy is ignored")
+				continue
+			}
+			virtualServices[key] = true
 			objs.services = append(objs.services, &v)
 		case m.Kind == "DestinationRule":
 			var r destinationRule
@@ -262,7 +269,7 @@ func (c *conv) certificate(g *gateway, field string, s server) {
 		c.ws.Add(sec.id(), "data", "no tls.crt and tls.key (base64): no certificate imported")
 		return
 	}
-	if err := importer.CheckKeyPair(crt, key); err != nil {
+	if _, err := tls.X509KeyPair([]byte(crt), []byte(key)); err != nil {
 		c.ws.Add(sec.id(), "data", "tls.crt and tls.key: %v: no certificate imported", err)
 		return
 	}
@@ -295,14 +302,36 @@ func (c *conv) certificate(g *gateway, field string, s server) {
 	c.cfg.Certificates = append(c.cfg.Certificates, &importer.Certificate{Cert: crt, Key: key, SNIs: snis, Tags: sec.tags()})
 }
 
+// clientAuth is a MUTUAL server's client certificate check: the
+// ca_certificates ids a certificate must chain to, or deny when the CA is
+// not known and the server's routes must answer 503.
+type clientAuth struct {
+	ids  []string
+	deny bool
+}
+
+func (a clientAuth) same(b clientAuth) bool {
+	return a.deny == b.deny && slices.Equal(slices.Sorted(slices.Values(a.ids)), slices.Sorted(slices.Values(b.ids)))
+}
+
 // clientCA imports the CA a MUTUAL server verifies client certificates
 // with. Istio reads it from the credential Secret's ca.crt (or cacert),
 // or from a Secret of the same name with -cacert appended; the routes of
 // the VirtualServices the server takes then require a client certificate
-// that chains to it (an mtls-auth plugin, see bind).
+// that chains to it (an mtls-auth plugin, see bind). Istio does not serve
+// a MUTUAL server without a CA it can load: neither do the routes of the
+// import, which answer 503 rather than take requests without a certificate.
 func (c *conv) clientCA(g *gateway, i int, field string, s server) {
+	key := g.ns() + "/" + g.Metadata.Name
+	if c.objs.clientAuth[key] == nil {
+		c.objs.clientAuth[key] = map[int]clientAuth{}
+	}
+	deny := func(f, format string, args ...any) {
+		c.ws.Add(g.id(), field+f, format+": the routes of its hosts answer 503, as Istio does not serve it", args...)
+		c.objs.clientAuth[key][i] = clientAuth{deny: true}
+	}
 	if s.TLS.CredentialName == "" {
-		c.ws.Add(g.id(), field+".tls.mode", "MUTUAL without a credentialName (file-mounted CAs are not in the input): client certificates are not required")
+		deny(".tls.mode", "MUTUAL without a credentialName (file-mounted CAs are not in the input)")
 		return
 	}
 	var (
@@ -321,20 +350,16 @@ func (c *conv) clientCA(g *gateway, i int, field string, s server) {
 		}
 	}
 	if bundle == "" {
-		c.ws.Add(g.id(), field+".tls.credentialName", "MUTUAL: no ca.crt in Secret %s/%s nor in Secret %s/%s-cacert of the input: client certificates are not required",
+		deny(".tls.credentialName", "MUTUAL: no ca.crt in Secret %s/%s nor in Secret %s/%s-cacert of the input",
 			g.ns(), s.TLS.CredentialName, g.ns(), s.TLS.CredentialName)
 		return
 	}
 	ids, err := c.cfg.AddCACertificates(bundle, tags)
 	if err != nil {
-		c.ws.Add(g.id(), field+".tls.credentialName", "MUTUAL: %s: %v: client certificates are not required", from, err)
+		deny(".tls.credentialName", "MUTUAL: %s: %v", from, err)
 		return
 	}
-	key := g.ns() + "/" + g.Metadata.Name
-	if c.objs.clientCAs[key] == nil {
-		c.objs.clientCAs[key] = map[int][]string{}
-	}
-	c.objs.clientCAs[key][i] = ids
+	c.objs.clientAuth[key][i] = clientAuth{ids: ids}
 }
 
 // splitNS splits a Gateway host "ns/host" (ns may be "." or "*").

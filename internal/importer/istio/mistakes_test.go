@@ -24,6 +24,8 @@ func TestInputMistakes(t *testing.T) {
 			"spec.http[0].headers.response.remove[0]: not a header name: not imported"},
 		{"CORS origin regex", "  - corsPolicy: {allowOrigins: [{regex: \"(\"}, {exact: https://a.example.com}]}\n    route: [{destination: {host: app}}]\n",
 			"spec.http[0].corsPolicy.allowOrigins[0].regex: not a regular expression the gateway takes"},
+		{"timeout past Kong's", "  - timeout: 1000h\n    route: [{destination: {host: app}}]\n",
+			`spec.http[0].timeout: "1000h" is longer than Kong's longest timeout: 2147483646 ms`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, warnings := run(t, vsHead+tc.http)
@@ -50,9 +52,10 @@ func TestNotPEM(t *testing.T) {
 }
 
 // TestShadowed: Istio takes the first http route that matches, Kong the
-// longest prefix; a later match an earlier one takes whole is warned, one
-// with a condition the earlier lacks, another host, or a match of the
-// same http route is not.
+// longest prefix; a later match an earlier one takes whole is warned and
+// left out (in Kong it would take the earlier one's requests), one with
+// a condition the earlier lacks, another host, or a match of the same
+// http route is kept.
 func TestShadowed(t *testing.T) {
 	in := vsHead + `  - match: [{uri: {prefix: /api}, headers: {x-v: {exact: "2"}}}]
     route: [{destination: {host: v2, port: {number: 80}}}]
@@ -60,14 +63,38 @@ func TestShadowed(t *testing.T) {
     route: [{destination: {host: web, port: {number: 80}}}]
   - match: [{uri: {prefix: /api/v1}}]
     route: [{destination: {host: api, port: {number: 80}}}]
-  - match: [{uri: {prefix: /api}, headers: {x-v: {exact: "2"}}, method: {exact: GET}}]
-    route: [{destination: {host: api, port: {number: 80}}}]
+  - match: [{uri: {prefix: /api}, headers: {x-v: {exact: "2"}}, method: {exact: GET}}, {uri: {prefix: /api}, method: {exact: GET}}]
+    route: [{destination: {host: get, port: {number: 80}}}]
 `
-	_, warnings := run(t, in)
-	want := "VirtualService ns/v: spec.http[2].match[0]: spec.http[1].match[0] (prefix /) takes every request of this match (prefix /api/v1) first in Istio, where it gets none; Kong routes them here (longest prefix): reorder or remove it\n" +
-		"VirtualService ns/v: spec.http[3].match[0]: spec.http[0].match[0] (prefix /api) takes every request of this match (prefix /api) first in Istio, where it gets none; Kong routes them here (longest prefix): reorder or remove it\n"
+	out, warnings := run(t, in)
+	want := "VirtualService ns/v: spec.http[2].match[0]: spec.http[1].match[0] (prefix /) takes every request of this match (prefix /api/v1) first in Istio, where it gets none: not imported (Kong would route them here, by the longest prefix)\n" +
+		"VirtualService ns/v: spec.http[3].match[0]: spec.http[0].match[0] (prefix /api) takes every request of this match (prefix /api) first in Istio, where it gets none: not imported (Kong would route them here, by the longest prefix)\n" +
+		"VirtualService ns/v: spec.http[3].match[1]: spec.http[1].match[0] (prefix /) takes every request of this match (prefix /api) first in Istio, where it gets none: not imported (Kong would route them here, by the longest prefix)\n"
 	if warnings != want {
 		t.Errorf("warnings:\n%s\nwant\n%s", warnings, want)
+	}
+	for _, s := range []string{"/api/v1", "host: api.", "host: get.", "v.ns.3"} {
+		if strings.Contains(out, s) {
+			t.Errorf("%q of a shadowed match is imported:\n%s", s, out)
+		}
+	}
+	for _, s := range []string{"- /static", "host: v2.", "host: web."} {
+		if !strings.Contains(out, s) {
+			t.Errorf("no %q:\n%s", s, out)
+		}
+	}
+}
+
+// TestShadowedAbort: a later route under an earlier fault abort is not
+// imported, so the abort answers its requests as in Istio.
+func TestShadowedAbort(t *testing.T) {
+	out, _ := run(t, vsHead+`  - match: [{uri: {prefix: /}}]
+    fault: {abort: {httpStatus: 403, percentage: {value: 100}}}
+  - match: [{uri: {prefix: /admin}}]
+    route: [{destination: {host: admin, port: {number: 80}}}]
+`)
+	if strings.Contains(out, "/admin") || strings.Contains(out, "host: admin.") || !strings.Contains(out, "status_code: 403") {
+		t.Errorf("/admin is routed past the abort:\n%s", out)
 	}
 }
 

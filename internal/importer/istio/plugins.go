@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/turnpikegw/turnpike/internal/importer"
 )
@@ -41,12 +42,6 @@ func (r *httpConv) plugins() (ps []*importer.Plugin, answers, ok bool) {
 				r.c.ws.Add(r.vs.id(), r.field+".fault.abort", "the route already answers with its redirect: abort not imported")
 			}
 		}
-	}
-	if len(r.b.clientCAs) > 0 {
-		// Istio verifies the certificate and passes no identity on, so
-		// no consumer is looked up.
-		ps = append(ps, &importer.Plugin{Name: "mtls-auth", Config: map[string]any{
-			"ca_certificates": toAny(r.b.clientCAs), "skip_consumer_lookup": true}})
 	}
 	if mp := r.mirror(); mp != nil {
 		ps = append(ps, mp)
@@ -190,8 +185,8 @@ func (r *httpConv) cors(p *corsPolicy) *importer.Plugin {
 		cfg["credentials"] = *p.AllowCredentials
 	}
 	if p.MaxAge != "" {
-		if ms, ok := millis(p.MaxAge); ok {
-			cfg["max_age"] = ms / 1000
+		if d, err := time.ParseDuration(p.MaxAge); err == nil && d >= 0 {
+			cfg["max_age"] = int(d / time.Second)
 		} else {
 			r.c.ws.Add(r.vs.id(), r.field+".corsPolicy.maxAge", "%q is not a duration: not imported", p.MaxAge)
 		}

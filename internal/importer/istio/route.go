@@ -40,20 +40,23 @@ const maxWeight = 65535
 const istioRetries = 2
 
 func (r *httpConv) run() {
-	ms := r.matches()
+	ms := slices.DeleteFunc(r.matches(), func(m match) bool { return r.c.shadowed(r.vs, r.field, m) })
 	if len(ms) == 0 {
 		return
-	}
-	for _, m := range ms {
-		r.c.shadowed(r.vs, r.field, m)
 	}
 	plugins, answers, ok := r.plugins()
 	if !ok {
 		return
 	}
+	groups := make([][]hostGroup, len(ms))
+	open := false
+	for j, m := range ms {
+		groups[j] = r.hostGroups(m)
+		open = open || slices.ContainsFunc(groups[j], func(g hostGroup) bool { return !g.auth.deny })
+	}
 	tags := r.vs.tags()
 	var svc *importer.Service
-	if !answers {
+	if !answers && open {
 		if svc = r.service(); svc == nil {
 			return
 		}
@@ -66,41 +69,83 @@ func (r *httpConv) run() {
 				name = r.base + "." + importer.Slug(m.name)
 			}
 		}
-		rt := &importer.Route{
-			Name:         r.c.cfg.UniqueName(importer.KindRoute, name),
-			Hosts:        m.hosts,
-			Paths:        m.paths,
-			Methods:      m.methods,
-			Headers:      m.headers,
-			StripPath:    importer.Bool(false),
-			PreserveHost: importer.Bool(r.hr.Rewrite == nil || r.hr.Rewrite.Authority == ""),
-			Plugins:      plugins,
-			Tags:         tags,
-		}
-		if strings.HasPrefix(m.paths[0], "~") {
-			// Istio takes the first http route that matches; Kong orders
-			// regex paths by regex_priority.
-			rt.RegexPriority = importer.Int(len(r.vs.Spec.HTTP) - r.index)
-		}
-		if r.b.httpsOnly {
-			rt.Fields = importer.Fields{"protocols": []any{"https"}, "https_redirect_status_code": 301}
-		}
-		if rw := r.hr.Rewrite; rw != nil && rw.URI != "" && svc != nil {
-			if m.prefix && !strings.HasPrefix(m.paths[0], "~") {
-				rt.StripPath = importer.Bool(true)
+		for _, g := range groups[j] {
+			rt := r.route(m, g, name, plugins, svc != nil)
+			rt.Tags = tags
+			for _, p := range rt.Plugins {
+				p.Tags = tags
+			}
+			if svc == nil {
+				r.c.cfg.Routes = append(r.c.cfg.Routes, rt)
 			} else {
-				rt.Plugins = withURI(rt.Plugins, rw.URI)
+				svc.Routes = append(svc.Routes, rt)
 			}
 		}
-		for _, p := range rt.Plugins {
-			p.Tags = tags
-		}
-		if svc == nil {
-			r.c.cfg.Routes = append(r.c.cfg.Routes, rt)
+	}
+}
+
+// hostGroup are the hosts of a match that share a client certificate check.
+type hostGroup struct {
+	hosts []string
+	auth  clientAuth
+}
+
+// hostGroups splits a match's hosts by the client certificate check of
+// the servers that take them: each group becomes a route of its own.
+func (r *httpConv) hostGroups(m match) []hostGroup {
+	if len(m.hosts) == 0 {
+		return []hostGroup{{auth: r.c.clientAuthFor(r.vs, r.b, "*")}}
+	}
+	var out []hostGroup
+	for _, h := range m.hosts {
+		a := r.c.clientAuthFor(r.vs, r.b, h)
+		if i := slices.IndexFunc(out, func(g hostGroup) bool { return g.auth.same(a) }); i >= 0 {
+			out[i].hosts = append(out[i].hosts, h)
 		} else {
-			svc.Routes = append(svc.Routes, rt)
+			out = append(out, hostGroup{hosts: []string{h}, auth: a})
 		}
 	}
+	return out
+}
+
+// route is the Kong route of one match's host group.
+func (r *httpConv) route(m match, g hostGroup, name string, plugins []*importer.Plugin, proxied bool) *importer.Route {
+	rt := &importer.Route{
+		Name:         r.c.cfg.UniqueName(importer.KindRoute, name),
+		Hosts:        g.hosts,
+		Paths:        m.paths,
+		Methods:      m.methods,
+		Headers:      m.headers,
+		StripPath:    importer.Bool(false),
+		PreserveHost: importer.Bool(r.hr.Rewrite == nil || r.hr.Rewrite.Authority == ""),
+		Plugins:      plugins,
+	}
+	if strings.HasPrefix(m.paths[0], "~") {
+		// Istio takes the first http route that matches; Kong orders
+		// regex paths by regex_priority.
+		rt.RegexPriority = importer.Int(len(r.vs.Spec.HTTP) - r.index)
+	}
+	if r.b.httpsOnly {
+		rt.Fields = importer.Fields{"protocols": []any{"https"}, "https_redirect_status_code": 301}
+	}
+	switch {
+	case g.auth.deny:
+		rt.Plugins = []*importer.Plugin{{Name: "request-termination", Config: map[string]any{"status_code": 503}}}
+		return rt
+	case len(g.auth.ids) > 0:
+		// Istio verifies the certificate and passes no identity on, so
+		// no consumer is looked up.
+		rt.Plugins = append(slices.Clip(plugins), &importer.Plugin{Name: "mtls-auth", Config: map[string]any{
+			"ca_certificates": toAny(g.auth.ids), "skip_consumer_lookup": true}})
+	}
+	if rw := r.hr.Rewrite; rw != nil && rw.URI != "" && proxied {
+		if m.prefix && !strings.HasPrefix(m.paths[0], "~") {
+			rt.StripPath = importer.Bool(true)
+		} else {
+			rt.Plugins = withURI(rt.Plugins, rw.URI)
+		}
+	}
+	return rt
 }
 
 // service builds the Kong service of the route's destinations: one
@@ -214,10 +259,13 @@ func (r *httpConv) retries(svc *importer.Service) {
 	if per == "" {
 		return
 	}
-	ms, ok := millis(per)
+	ms, long, ok := millis(per)
 	if !ok {
 		r.c.ws.Add(r.vs.id(), field, "%q is not a duration: not imported", per)
 		return
+	}
+	if long {
+		r.c.ws.Add(r.vs.id(), field, "%s", longWarning(per))
 	}
 	if ms == 0 {
 		return // Istio's 0s: no timeout; Kong's default stays
@@ -229,18 +277,24 @@ func (r *httpConv) retries(svc *importer.Service) {
 	}
 }
 
-// millis parses a protobuf/Go duration as milliseconds, within Kong's
-// timeout range.
-func millis(s string) (int, bool) {
+// millis parses a protobuf/Go duration as milliseconds (a positive one
+// is at least 1); long reports one past Kong's largest timeout, which ms
+// then is.
+func millis(s string) (ms int, long, ok bool) {
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		return 0, false
+		return 0, false, false
 	}
-	ms := d.Milliseconds()
-	if d > 0 && ms == 0 {
-		ms = 1
+	n := d.Milliseconds()
+	if d > 0 && n == 0 {
+		n = 1
 	}
-	return int(min(ms, 2147483646)), true
+	return int(min(n, importer.MaxTimeout)), n > importer.MaxTimeout, true
+}
+
+// longWarning is the warning of a duration millis clamped.
+func longWarning(s string) string {
+	return fmt.Sprintf("%q is longer than Kong's longest timeout: %d ms", s, importer.MaxTimeout)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

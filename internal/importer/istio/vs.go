@@ -14,14 +14,24 @@ import (
 // binding is what a VirtualService's Gateways say about its routes.
 type binding struct {
 	httpsOnly bool // a server of a bound Gateway redirects HTTP to HTTPS
-	// clientCAs verify client certificates: a MUTUAL server of a bound
-	// Gateway takes the VirtualService's hosts.
-	clientCAs []string
+	// mutual are the MUTUAL servers of the bound Gateways that take the
+	// VirtualService's hosts.
+	mutual []mutualServer
+	// auth is clientAuthFor's answer by host, so that a conflict is
+	// warned once.
+	auth map[string]clientAuth
+}
+
+// mutualServer is a MUTUAL server as a VirtualService sees it.
+type mutualServer struct {
+	hosts []string // the server's hosts the VirtualService's namespace sees
+	auth  clientAuth
+	where string // its Gateway and index, for warnings
 }
 
 // bind resolves spec.gateways; ok is false for mesh-only routing.
 func (c *conv) bind(vs *virtualService) (binding, bool) {
-	var b binding
+	b := binding{auth: map[string]clientAuth{}}
 	edge := false
 	for i, name := range vs.Spec.Gateways {
 		if name == "mesh" {
@@ -38,15 +48,14 @@ func (c *conv) bind(vs *virtualService) (binding, bool) {
 			continue
 		}
 		for j, s := range g.Spec.Servers {
-			if s.TLS != nil && s.TLS.HTTPSRedirect && c.serves(s, vs) {
+			if !c.serves(s, vs) {
+				continue
+			}
+			if s.TLS != nil && s.TLS.HTTPSRedirect {
 				b.httpsOnly = true
 			}
-			if ids := c.objs.clientCAs[ns+"/"+gname][j]; ids != nil && c.serves(s, vs) {
-				for _, id := range ids {
-					if !slices.Contains(b.clientCAs, id) {
-						b.clientCAs = append(b.clientCAs, id)
-					}
-				}
+			if ca, ok := c.objs.clientAuth[ns+"/"+gname][j]; ok {
+				b.mutual = append(b.mutual, mutualServer{hosts: visibleHosts(s, vs), auth: ca, where: fmt.Sprintf("%s spec.servers[%d]", g.id(), j)})
 			}
 		}
 	}
@@ -58,11 +67,7 @@ func (c *conv) bind(vs *virtualService) (binding, bool) {
 
 // serves reports whether a Gateway server takes one of the VirtualService's hosts.
 func (c *conv) serves(s server, vs *virtualService) bool {
-	for _, sh := range s.Hosts {
-		ns, h := splitNS(sh)
-		if ns != "*" && ns != "." && ns != vs.ns() {
-			continue
-		}
+	for _, h := range visibleHosts(s, vs) {
 		for _, vh := range vs.Spec.Hosts {
 			if hostMatch(h, vh) || hostMatch(vh, h) {
 				return true
@@ -70,6 +75,52 @@ func (c *conv) serves(s server, vs *virtualService) bool {
 		}
 	}
 	return false
+}
+
+// visibleHosts are the hosts of a Gateway server open to the
+// VirtualService's namespace.
+func visibleHosts(s server, vs *virtualService) []string {
+	var out []string
+	for _, sh := range s.Hosts {
+		if ns, h := splitNS(sh); ns == "*" || ns == "." || ns == vs.ns() {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// clientAuthFor is the client certificate check of the routes of host
+// ("*" for every host): none when no MUTUAL server takes it, the CAs of
+// those that do when they agree, and deny when one has no known CA or two
+// verify with different CAs: a route cannot tell which server a request
+// came through, and the union would let one host's clients into the other.
+func (c *conv) clientAuthFor(vs *virtualService, b binding, host string) clientAuth {
+	if a, ok := b.auth[host]; ok {
+		return a
+	}
+	var (
+		a     clientAuth
+		from  string
+		found bool
+	)
+	for _, m := range b.mutual {
+		if !slices.ContainsFunc(m.hosts, func(sh string) bool { return hostMatch(sh, host) || hostMatch(host, sh) }) {
+			continue
+		}
+		switch {
+		case m.auth.deny:
+			a = clientAuth{deny: true}
+		case !found:
+			a, from = m.auth, m.where
+		case !a.deny && !a.same(m.auth):
+			c.ws.Add(vs.id(), "spec.hosts", "%s: %s and %s verify its client certificates with different CAs, which one route cannot tell apart: its routes answer 503",
+				host, from, m.where)
+			a = clientAuth{deny: true}
+		}
+		found = true
+	}
+	b.auth[host] = a
+	return a
 }
 
 // hostMatch reports whether pattern (a name, *.suffix or *) takes host.
@@ -284,25 +335,27 @@ func headerValue(m stringMatch) (string, bool) {
 	return "", false
 }
 
-// shadowed warns when Kong's route priority would send a request
-// elsewhere than Istio's first match does. Istio tries the http routes in
-// order; Kong prefers the longest prefix (and regex routes by their
-// regex_priority, which the import sets in Istio's order). A prefix match
-// an earlier one takes whole (a shorter or equal prefix, and no condition
-// the later lacks) never gets traffic in Istio but does in Kong.
-func (c *conv) shadowed(vs *virtualService, route string, m match) {
+// shadowed reports (and warns) a match Istio never sends a request to.
+// Istio tries the http routes in order; Kong prefers the longest prefix
+// (and regex routes by their regex_priority, which the import sets in
+// Istio's order). A prefix match an earlier one takes whole (a shorter or
+// equal prefix, and no condition the later lacks) gets no traffic in
+// Istio, but would take it from the earlier one in Kong (a `/` answering
+// 403 before an `/admin` would no longer guard /admin): it is left out.
+func (c *conv) shadowed(vs *virtualService, route string, m match) bool {
 	if !m.prefix || strings.HasPrefix(m.paths[0], "~") {
-		return
+		return false
 	}
 	for _, e := range c.earlier {
 		sameRoute := e.field == route || strings.HasPrefix(e.field, route+".")
 		if !sameRoute && covers(e, m) {
-			c.ws.Add(vs.id(), m.field, "%s (prefix %s) takes every request of this match (prefix %s) first in Istio, where it gets none; Kong routes them here (longest prefix): reorder or remove it",
+			c.ws.Add(vs.id(), m.field, "%s (prefix %s) takes every request of this match (prefix %s) first in Istio, where it gets none: not imported (Kong would route them here, by the longest prefix)",
 				e.field, e.paths[0], m.paths[0])
-			break
+			return true
 		}
 	}
 	c.earlier = append(c.earlier, m)
+	return false
 }
 
 // covers reports whether every request m matches also matches e.
