@@ -89,11 +89,15 @@ func decode(docs []importer.Document, ws *importer.Warnings) (*objects, error) {
 			return nil, err
 		}
 	}
+	// Oldest first, then by namespace and name (files have no timestamps):
+	// what two objects both claim (an SNI, a consumer's username) goes to
+	// the older, as ingress-nginx gives a host and path to the oldest
+	// Ingress, so a newer object of another namespace cannot take it.
 	slices.SortFunc(o.ingresses, func(a, b *netv1.Ingress) int {
-		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	slices.SortFunc(o.consumers, func(a, b *kongConsumer) int {
-		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	return o, nil
 }

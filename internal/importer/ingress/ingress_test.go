@@ -1,12 +1,15 @@
 package ingress
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/turnpikegw/turnpike/internal/importer"
 	"github.com/turnpikegw/turnpike/internal/importer/importertest"
+	yaml "go.yaml.in/yaml/v4"
 )
 
 func doc(s string) []importer.Document {
@@ -380,5 +383,56 @@ spec:
 	// The cluster plugin's global instance reads it; the route gets none.
 	if n := strings.Count(string(out), "X-Stolen"); n != 1 {
 		t.Errorf("X-Stolen %d times, want once (the KongClusterPlugin's):\n%s", n, out)
+	}
+}
+
+// TestOlderIngressKeepsItsHost: two namespaces' Ingresses claim one TLS
+// host; the older keeps its certificate there whatever the namespaces'
+// names (by name, aaa would come first and take it).
+func TestOlderIngressKeepsItsHost(t *testing.T) {
+	older := importertest.NewCert(t, "shop.test", false, time.Now().Add(24*time.Hour), nil)
+	newer := importertest.NewCert(t, "shop.test", false, time.Now().Add(24*time.Hour), nil)
+	secret := func(ns string, c *importertest.Cert) string {
+		return fmt.Sprintf("apiVersion: v1\nkind: Secret\ntype: kubernetes.io/tls\nmetadata: {name: tls, namespace: %s}\nstringData:\n  tls.crt: %q\n  tls.key: %q\n", ns, c.Cert, c.Key)
+	}
+	ing := func(ns, created string) string {
+		return fmt.Sprintf(`apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: %s, creationTimestamp: "%s"}
+spec:
+  tls: [{hosts: [shop.test], secretName: tls}]
+  rules:
+  - host: shop.test
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+`, ns, created)
+	}
+	in := strings.Join([]string{secret("zzz", older), secret("aaa", newer),
+		ing("aaa", "2026-06-01T00:00:00Z"), ing("zzz", "2026-01-01T00:00:00Z")}, "---\n")
+	out, warns := importertest.Run(t, doc(in), with(Options{}))
+	importertest.Validate(t, out)
+	if !strings.Contains(warns, "Ingress aaa/web: spec.tls[0].hosts: shop.test is already served by Secret zzz/tls: kept") {
+		t.Errorf("warnings:\n%s", warns)
+	}
+	// The certificate serving shop.test is the older one (the newer one's
+	// is written without SNIs).
+	var cfg struct {
+		Certificates []struct {
+			Cert string `yaml:"cert"`
+			SNIs []any  `yaml:"snis"`
+		} `yaml:"certificates"`
+	}
+	if err := yaml.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	served := ""
+	for _, c := range cfg.Certificates {
+		if fmt.Sprint(c.SNIs) == "[shop.test]" || fmt.Sprint(c.SNIs) == "[map[name:shop.test]]" {
+			served = c.Cert
+		}
+	}
+	if served != older.Cert {
+		t.Errorf("shop.test is not served by the older Ingress's certificate:\n%s", out)
 	}
 }

@@ -17,6 +17,9 @@ type meta struct {
 		Name      string `yaml:"name"`
 		Namespace string `yaml:"namespace"`
 		UID       string `yaml:"uid"`
+		// CreationTimestamp (RFC 3339, UTC, as the API server writes it)
+		// orders objects oldest first.
+		CreationTimestamp string `yaml:"creationTimestamp"`
 	} `yaml:"metadata"`
 	Status any `yaml:"status"`
 }

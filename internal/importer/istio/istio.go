@@ -118,8 +118,10 @@ func read(docs []importer.Document, opts Options, ws *importer.Warnings) (*objec
 			ws.Add(m.id(), "kind", "not imported: an edge gateway has no use for it")
 		}
 	}
+	// Oldest first (what two claim goes to the older), then by namespace
+	// and name.
 	slices.SortFunc(objs.services, func(a, b *virtualService) int {
-		return cmp.Or(cmp.Compare(a.ns(), b.ns()), cmp.Compare(a.Metadata.Name, b.Metadata.Name))
+		return cmp.Or(cmp.Compare(a.Metadata.CreationTimestamp, b.Metadata.CreationTimestamp), cmp.Compare(a.ns(), b.ns()), cmp.Compare(a.Metadata.Name, b.Metadata.Name))
 	})
 	return objs, nil
 }
