@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -354,6 +355,7 @@ func (s *sources) snapshot(opts Options) *objects {
 	for _, x := range sorted(s.list(kindVirtual)) {
 		o.addUnit(kindVirtual, x.(*unstructured.Unstructured), true)
 	}
+	sortUnits(o.units)
 	return o
 }
 
@@ -393,6 +395,10 @@ func (o *objects) document(kind string, obj runtime.Object) importer.Document {
 	}
 	if ns := m.GetNamespace(); ns != "" {
 		meta["namespace"] = ns
+	}
+	// The age decides which of two objects claiming the same thing wins.
+	if ts := m.GetCreationTimestamp(); !ts.IsZero() {
+		meta["creationTimestamp"] = ts.UTC().Format(time.RFC3339)
 	}
 	if l := m.GetLabels(); len(l) > 0 {
 		meta["labels"] = l
