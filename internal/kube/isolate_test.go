@@ -1,0 +1,100 @@
+package kube
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/turnpikegw/turnpike/internal/reload"
+)
+
+// aged are Ingresses a.test, b.test, c.test, created c first and a last.
+func aged() []runtime.Object {
+	var objs []runtime.Object
+	for i, name := range []string{"a", "b", "c"} {
+		in := newIngress("default", name, turnpike, nil, name+".test", "/", "svc")
+		in.CreationTimestamp = metav1.NewTime(time.Date(2026, 1, 3-i, 0, 0, 0, 0, time.UTC))
+		objs = append(objs, in)
+	}
+	return objs
+}
+
+// When every unit passes alone but not all together (over the loader's
+// size limit), the newest that does not fit is left out and told why;
+// the others apply, rather than nothing changing for anyone.
+func TestControllerUnitsThatDoNotFitTogether(t *testing.T) {
+	whole, _ := newCluster(t, true, false, aged()...).run(t, Options{})
+	routesAre(t, whole, "a.test/", "b.test/", "c.test/")
+	whole.mu.Lock()
+	size := len(whole.applied[len(whole.applied)-1])
+	whole.mu.Unlock()
+
+	c := newCluster(t, true, false, aged()...)
+	rec := newRecorder(t)
+	lim := reload.DefaultLimits
+	lim.MaxSize = int64(size - 1)
+	rec.l.SetLimits(lim)
+	_, logs := c.runWith(t, rec, Options{})
+	routesAre(t, rec, "b.test/", "c.test/")
+	events := waitEvents(t, c.kc, "does not fit with the others")
+	if findEvent(events, "Ingress", "a", "does not fit with the others: ") == nil {
+		t.Fatalf("no Event on the newest Ingress: %+v", events)
+	}
+	// The verdict holds while nothing changes: a resync checks nothing.
+	checks, seen := rec.validations(), logs.count("not applied again")
+	svc := newService("default", "other")
+	if _, err := c.kc.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	logs.await(t, "not applied again", seen)
+	if rec.validations() == checks {
+		t.Error("a change of the shared objects did not check the misfit again")
+	}
+}
+
+// While one Ingress of many is invalid, an edit of it, or of a shared
+// object (a Service), checks only what is not known to fit: not every
+// unit again.
+func TestControllerKnownGoodNotCheckedAgain(t *testing.T) {
+	objs := []runtime.Object{newService("default", "svc"), kongObject("KongPlugin", "default", "broken", nil,
+		map[string]any{"plugin": "key-auth", "config": map[string]any{"hide_credentials": "maybe"}})}
+	want := []string{}
+	for i := range 10 {
+		name := fmt.Sprintf("app%d", i)
+		objs = append(objs, newIngress("default", name, turnpike, nil, name+".test", "/", "svc"))
+		want = append(want, name+".test/")
+	}
+	objs = append(objs, newIngress("default", "bad", turnpike, map[string]string{"konghq.com/plugins": "broken"}, "b.test", "/b", "svc"))
+	c := newCluster(t, true, false, objs...)
+	rec, logs := c.run(t, Options{})
+	routesAre(t, rec, want...)
+
+	checks, seen := rec.validations(), logs.count("not applied again")
+	in, err := c.kc.NetworkingV1().Ingresses("default").Get(ctx, "bad", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Spec.Rules[0].Host = "b2.test"
+	if _, err := c.kc.NetworkingV1().Ingresses("default").Update(ctx, in, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	logs.await(t, "not applied again", seen)
+	if n := rec.validations() - checks; n > 2 {
+		t.Errorf("an edit of the invalid Ingress made %d checks, want the shared objects' and its own", n)
+	}
+
+	checks, seen = rec.validations(), logs.count("not applied again")
+	svc := newService("default", "svc")
+	svc.Annotations = map[string]string{"team": "payments"}
+	if _, err := c.kc.CoreV1().Services("default").Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	logs.await(t, "not applied again", seen)
+	if n := rec.validations() - checks; n > 2 {
+		t.Errorf("a Service's change made %d checks, want the shared objects' and the invalid Ingress's", n)
+	}
+	routesAre(t, rec, want...)
+}
