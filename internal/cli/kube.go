@@ -163,14 +163,19 @@ func (a kubeApplier) Apply(data []byte) error {
 
 // Validate checks data as POST /config?check=true does. A check waits its
 // turn behind loads in progress (an admin POST /config), for up to a
-// minute.
-func (a kubeApplier) Validate(data []byte) error {
-	deadline := time.Now().Add(time.Minute)
+// minute, and no longer than ctx (the gateway stopping).
+func (a kubeApplier) Validate(ctx context.Context, data []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	for {
 		_, err := a.l.Check(func() ([]byte, error) { return data, nil })
-		if !errors.Is(err, reload.ErrBusy) || time.Now().After(deadline) {
+		if !errors.Is(err, reload.ErrBusy) {
 			return err
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }

@@ -554,7 +554,13 @@ func (g *gateway) closeContext(ctx context.Context) {
 	}
 	if g.stopKube != nil {
 		g.stopKube()
-		<-g.kubeDone
+		// The controller ends its check in progress at the next unit; a
+		// load it started ends with the loader's, below.
+		select {
+		case <-g.kubeDone:
+		case <-ctx.Done():
+			g.logger.Warn("kubernetes: the controller did not stop in time")
+		}
 	}
 	if g.resolver != nil {
 		g.resolver.Close()

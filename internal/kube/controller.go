@@ -57,8 +57,9 @@ type Applier interface {
 	// Apply validates, compiles and swaps in a config; on error the one
 	// in force stays.
 	Apply(data []byte) error
-	// Validate validates and compiles a config without applying it.
-	Validate(data []byte) error
+	// Validate validates and compiles a config without applying it; it
+	// gives up waiting (for a load in progress) when ctx ends.
+	Validate(ctx context.Context, data []byte) error
 }
 
 // Controller follows the cluster and keeps the gateway's config in step.

@@ -21,7 +21,7 @@ func (c *Controller) leaveOut(ctx context.Context, objs *objects, units []*unit,
 	base := build(objs, nil, eps, c.opts)
 	err := base.err
 	if err == nil {
-		err = c.apply.Validate(base.data)
+		err = c.apply.Validate(ctx, base.data)
 	}
 	if err != nil {
 		c.log.Error("kubernetes: the cluster's shared objects (global KongClusterPlugins, Secrets) make a config that does not validate; the one in force stays", "error", err)
@@ -96,7 +96,7 @@ func (c *Controller) isolate(ctx context.Context, objs *objects, units []*unit, 
 		one := build(objs, []*unit{u}, eps, c.opts)
 		bad := one.err
 		if bad == nil {
-			if bad = c.check(one.data, u); bad == nil {
+			if bad = c.check(ctx, one.data, u); bad == nil {
 				continue
 			}
 			if !isVerdict(bad) {
@@ -128,7 +128,7 @@ func (c *Controller) grow(ctx context.Context, objs *objects, units []*unit, eps
 		b := build(objs, next, eps, c.opts)
 		bad := b.err
 		if bad == nil {
-			bad = c.check(b.data, u)
+			bad = c.check(ctx, b.data, u)
 		}
 		if bad == nil {
 			set = next
@@ -147,8 +147,8 @@ func (c *Controller) grow(ctx context.Context, objs *objects, units []*unit, eps
 // check validates data built for u; an error that is not a verdict is
 // named after the check, not the unit ("Kind ns/name: ..." would make the
 // reporter blame it).
-func (c *Controller) check(data []byte, u *unit) error {
-	err := c.apply.Validate(data)
+func (c *Controller) check(ctx context.Context, data []byte, u *unit) error {
+	err := c.apply.Validate(ctx, data)
 	if err != nil && !isVerdict(err) {
 		return fmt.Errorf("checking %s: %w", u.id(), err)
 	}

@@ -1,7 +1,9 @@
 package kube
 
 import (
+	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,4 +99,66 @@ func TestControllerKnownGoodNotCheckedAgain(t *testing.T) {
 		t.Errorf("a Service's change made %d checks, want the shared objects' and the invalid Ingress's", n)
 	}
 	routesAre(t, rec, want...)
+}
+
+// slow is a reload path whose checks take long (a busy node): each waits
+// 300ms unless its ctx ends first; started is closed as the units' checks
+// are under way.
+type slow struct {
+	*recorder
+	started chan struct{}
+	calls   atomic.Int32
+}
+
+func (s *slow) Validate(ctx context.Context, data []byte) error {
+	// The third: the shared objects' check is done, the units' are under
+	// way.
+	if s.calls.Add(1) == 3 {
+		close(s.started)
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(300 * time.Millisecond):
+	}
+	return s.recorder.Validate(ctx, data)
+}
+
+// Stopping the controller while it checks many units one by one ends the
+// checks at once, not after every unit's.
+func TestControllerStopsDuringIsolation(t *testing.T) {
+	objs := []runtime.Object{kongObject("KongPlugin", "default", "broken", nil,
+		map[string]any{"plugin": "key-auth", "config": map[string]any{"hide_credentials": "maybe"}})}
+	for i := range 20 {
+		objs = append(objs, newIngress("default", fmt.Sprintf("app%d", i), turnpike, map[string]string{"konghq.com/plugins": "broken"}, "a.test", fmt.Sprintf("/%d", i), "svc"))
+	}
+	c := newCluster(t, true, false, objs...)
+	rec := &slow{recorder: newRecorder(t), started: make(chan struct{})}
+	ctl, err := New(c.kc, c.dc, rec, Options{IngressClass: "turnpike", Debounce: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := ctl.Run(runCtx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	select {
+	case <-rec.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no check started")
+	}
+	start := time.Now()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return 5s after it was stopped")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Run returned %s after it was stopped", d)
+	}
 }
