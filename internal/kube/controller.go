@@ -64,13 +64,15 @@ type Applier interface {
 
 // Controller follows the cluster and keeps the gateway's config in step.
 type Controller struct {
-	opts   Options
-	kc     kubernetes.Interface
-	dc     dynamic.Interface
-	apply  Applier
-	log    *slog.Logger
-	src    *sources
-	report *reporter
+	opts  Options
+	kc    kubernetes.Interface
+	dc    dynamic.Interface
+	apply Applier
+	log   *slog.Logger
+	src   *sources
+	// publish is --publish-service's Service (a zero name: none).
+	publish svcKey
+	report  *reporter
 	// leftOut are the units left out at the last reconcile that applied,
 	// by id.
 	leftOut   map[string]verdict
@@ -92,8 +94,9 @@ func New(kc kubernetes.Interface, dc dynamic.Interface, apply Applier, opts Opti
 	if opts.IngressClass == "" {
 		return nil, errors.New("--ingress-class: must not be empty")
 	}
-	if ns, name, ok := strings.Cut(opts.PublishService, "/"); opts.PublishService != "" && (!ok || ns == "" || name == "") {
-		return nil, fmt.Errorf("--publish-service %q: want NAMESPACE/NAME", opts.PublishService)
+	publish, err := publishKey(opts.PublishService)
+	if err != nil {
+		return nil, err
 	}
 	if opts.ClusterDomain == "" {
 		opts.ClusterDomain = "cluster.local"
@@ -107,13 +110,24 @@ func New(kc kubernetes.Interface, dc dynamic.Interface, apply Applier, opts Opti
 	if opts.Component == "" {
 		opts.Component = "turnpike"
 	}
-	c := &Controller{opts: opts, kc: kc, dc: dc, apply: apply, log: opts.Logger,
+	c := &Controller{opts: opts, kc: kc, dc: dc, apply: apply, log: opts.Logger, publish: publish,
 		kick: make(chan struct{}, 1), ready: make(chan struct{})}
-	var err error
 	if c.report, err = newReporter(kc, opts); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// publishKey reads --publish-service (NAMESPACE/NAME); "" is none.
+func publishKey(s string) (svcKey, error) {
+	if s == "" {
+		return svcKey{}, nil
+	}
+	ns, name, ok := strings.Cut(s, "/")
+	if !ok || ns == "" || name == "" {
+		return svcKey{}, fmt.Errorf("--publish-service %q: want NAMESPACE/NAME", s)
+	}
+	return svcKey{ns, name}, nil
 }
 
 // Ready is closed once a config built from the cluster is in force. A
@@ -170,7 +184,7 @@ func (c *Controller) Run(ctx context.Context) error {
 func (c *Controller) watch(ctx context.Context) (*sources, error) {
 	var wait time.Duration
 	for {
-		src, err := newSources(c.kc, c.dc, c.opts, c.changed)
+		src, err := newSources(c.kc, c.dc, c.opts, c.publish, c.changed)
 		if err == nil {
 			src.start(ctx)
 			if !cache.WaitForCacheSync(ctx.Done(), src.synced()...) {

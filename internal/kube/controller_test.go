@@ -377,7 +377,11 @@ func TestControllerOtherClassNotWarned(t *testing.T) {
 // a reconcile reads.
 func mustSources(t testing.TB, c *cluster, opts Options) *sources {
 	t.Helper()
-	s, err := newSources(c.kc, c.dc, opts, func() {})
+	publish, err := publishKey(opts.PublishService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newSources(c.kc, c.dc, opts, publish, func() {})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ type sources struct {
 var unusedSecretTypes = []corev1.SecretType{"helm.sh/release.v1", corev1.SecretTypeServiceAccountToken,
 	corev1.SecretTypeDockerConfigJson, corev1.SecretTypeDockercfg, corev1.SecretTypeBootstrapToken}
 
-func newSources(kc kubernetes.Interface, dc dynamic.Interface, opts Options, onChange func()) (*sources, error) {
+func newSources(kc kubernetes.Interface, dc dynamic.Interface, opts Options, publish svcKey, onChange func()) (*sources, error) {
 	s := &sources{kinds: map[string][]cache.SharedIndexInformer{}, gvrs: map[string]schema.GroupVersionResource{},
 		docs: newDocCache()}
 	handler := cache.ResourceEventHandlerFuncs{
@@ -118,15 +118,11 @@ func newSources(kc kubernetes.Interface, dc dynamic.Interface, opts Options, onC
 	if err := add(kindIngressClass, cluster.Networking().V1().IngressClasses().Informer()); err != nil {
 		return nil, err
 	}
-	if opts.PublishService != "" {
-		ns, name, ok := strings.Cut(opts.PublishService, "/")
-		if !ok || ns == "" || name == "" {
-			return nil, fmt.Errorf("--publish-service %q: want NAMESPACE/NAME", opts.PublishService)
-		}
-		s.publish = name
-		pf := informers.NewSharedInformerFactoryWithOptions(kc, 0, informers.WithNamespace(ns),
+	if publish.name != "" {
+		s.publish = publish.name
+		pf := informers.NewSharedInformerFactoryWithOptions(kc, 0, informers.WithNamespace(publish.namespace),
 			informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-				o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
+				o.FieldSelector = fields.OneTermEqualSelector("metadata.name", publish.name).String()
 			}))
 		s.core = append(s.core, pf)
 		if err := add(kindPublish, pf.Core().V1().Services().Informer()); err != nil {
@@ -323,6 +319,10 @@ func (s *sources) snapshot(opts Options) *objects {
 	for _, x := range s.list(kindSlice) {
 		o.slices = append(o.slices, x.(*discoveryv1.EndpointSlice))
 	}
+	// The informers' field selectors already keep out the other Services
+	// and the unused Secret types; they are applied again (here and in
+	// wanted) because client-go's fake clientset, which the tests run on,
+	// ignores field selectors.
 	for _, x := range s.list(kindPublish) {
 		if svc := x.(*corev1.Service); svc.Name == s.publish {
 			o.publish = svc
