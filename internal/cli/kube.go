@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -53,7 +56,8 @@ func (k *kubeOptions) addFlags(fs *pflag.FlagSet) {
 // startKube starts controller mode on the running gateway: the config
 // comes from the cluster from now on, and readiness waits for it.
 func (g *gateway) startKube(k *kubeOptions) error {
-	klog.SetSlogLogger(g.logger.With("source", "client-go"))
+	clientGoLog.Store(g.logger.With("source", "client-go"))
+	clientGoLogOnce.Do(func() { klog.SetSlogLogger(slog.New(swapHandler{})) })
 	newClients := k.clients
 	if newClients == nil {
 		newClients = k.restClients
@@ -92,6 +96,46 @@ func (g *gateway) startKube(k *kubeOptions) error {
 		}
 	}()
 	return nil
+}
+
+// clientGoLog is the log client-go writes to (through klog, a setting of
+// the process): the log of the gateway started last. klog is pointed at it
+// once, so that a second gateway in the process (the tests) does not
+// write klog's settings while the first one's informers read them.
+var (
+	clientGoLog     atomic.Pointer[slog.Logger]
+	clientGoLogOnce sync.Once
+)
+
+// swapHandler sends each record to clientGoLog's handler as it is then,
+// with the attributes and groups added on the way.
+type swapHandler struct {
+	with func(slog.Handler) slog.Handler
+}
+
+func (h swapHandler) target() slog.Handler { return h.apply(clientGoLog.Load().Handler()) }
+
+func (h swapHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.target().Enabled(ctx, l)
+}
+
+func (h swapHandler) Handle(ctx context.Context, r slog.Record) error {
+	return h.target().Handle(ctx, r)
+}
+
+func (h swapHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return swapHandler{with: func(t slog.Handler) slog.Handler { return h.apply(t).WithAttrs(as) }}
+}
+
+func (h swapHandler) WithGroup(name string) slog.Handler {
+	return swapHandler{with: func(t slog.Handler) slog.Handler { return h.apply(t).WithGroup(name) }}
+}
+
+func (h swapHandler) apply(t slog.Handler) slog.Handler {
+	if h.with != nil {
+		return h.with(t)
+	}
+	return t
 }
 
 // kubePending is the readiness reason while the first config from the
@@ -163,14 +207,19 @@ func (a kubeApplier) Apply(data []byte) error {
 
 // Validate checks data as POST /config?check=true does. A check waits its
 // turn behind loads in progress (an admin POST /config), for up to a
-// minute.
-func (a kubeApplier) Validate(data []byte) error {
-	deadline := time.Now().Add(time.Minute)
+// minute, and no longer than ctx (the gateway stopping).
+func (a kubeApplier) Validate(ctx context.Context, data []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	for {
 		_, err := a.l.Check(func() ([]byte, error) { return data, nil })
-		if !errors.Is(err, reload.ErrBusy) || time.Now().After(deadline) {
+		if !errors.Is(err, reload.ErrBusy) {
 			return err
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }

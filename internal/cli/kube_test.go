@@ -207,6 +207,7 @@ func TestKubernetesControllerMode(t *testing.T) {
 	}
 
 	invalidBesideValid(t, kc, dc, client, g)
+	takeoverRefused(t, kc, client, g)
 
 	// Deleted: its routes go.
 	if err := ings.Delete(ctx(), "web", metav1.DeleteOptions{}); err != nil {
@@ -311,6 +312,49 @@ func invalidBesideValid(t *testing.T, kc *fake.Clientset, dc *dynamicfake.FakeDy
 		t.Fatalf("the invalid Ingress's status: %v %+v", err, in.Status)
 	}
 
+}
+
+// takeoverRefused has another namespace claim web.test/v2 with a newer
+// Ingress to its own pod: the traffic stays with default's pods, and the
+// newer Ingress gets an Event naming the one that keeps it.
+func takeoverRefused(t *testing.T, kc *fake.Clientset, client *http.Client, g *gateway) {
+	t.Helper()
+	evil, port := pod(t, "pod-evil")
+	defer evil.Close()
+	if _, err := kc.CoreV1().Services("aaa").Create(ctx(), &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "aaa", Name: "web"},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sl := endpointSlice("web-evil", port)
+	sl.Namespace = "aaa"
+	if _, err := kc.DiscoveryV1().EndpointSlices("aaa").Create(ctx(), sl, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	in := webIngress("web", "web.test", "/v2", nil)
+	in.Namespace, in.CreationTimestamp = "aaa", metav1.Now()
+	if _, err := kc.NetworkingV1().Ingresses("aaa").Create(ctx(), in, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	until(t, "an Event on the newer Ingress", func() bool {
+		evs, err := kc.CoreV1().Events("aaa").List(ctx(), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs.Items {
+			if e.InvolvedObject.Name == "web" && strings.Contains(e.Message, "is already served by Ingress default/web") {
+				return true
+			}
+		}
+		return false
+	})
+	for range 10 {
+		if code, body := get(t, client, g, "web.test", "/v2"); code != http.StatusOK || body == "pod-evil" {
+			t.Fatalf("web.test/v2 after another namespace claimed it: %d %s", code, body)
+		}
+	}
+	if err := kc.NetworkingV1().Ingresses("aaa").Delete(ctx(), "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func ctx() context.Context { return context.Background() }

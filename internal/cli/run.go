@@ -434,24 +434,19 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	if err == nil {
 		err = g.startStatus(statusListens, adminSrc, metrics, server.TLS{Certificate: getCert, Policy: policy}, logger)
 	}
+	if err == nil && o.kube.enabled {
+		err = g.startKube(&o.kube)
+	}
 	if err != nil {
 		g.proxy.Shutdown(context.Background())
 		if g.admin != nil {
 			g.admin.Shutdown(context.Background())
 		}
+		if g.status != nil {
+			g.status.Shutdown(context.Background())
+		}
 		g.close()
 		return nil, err
-	}
-	if o.kube.enabled {
-		if err := g.startKube(&o.kube); err != nil {
-			g.proxy.Shutdown(context.Background())
-			g.admin.Shutdown(context.Background())
-			if g.status != nil {
-				g.status.Shutdown(context.Background())
-			}
-			g.close()
-			return nil, err
-		}
 	}
 	if path != "" && o.watch {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -538,7 +533,13 @@ func (g *gateway) closeContext(ctx context.Context) {
 	}
 	if g.stopKube != nil {
 		g.stopKube()
-		<-g.kubeDone
+		// The controller ends its check in progress at the next unit; a
+		// load it started ends with the loader's, below.
+		select {
+		case <-g.kubeDone:
+		case <-ctx.Done():
+			g.logger.Warn("kubernetes: the controller did not stop in time")
+		}
 	}
 	if g.resolver != nil {
 		g.resolver.Close()

@@ -42,6 +42,7 @@ func build(objs *objects, units []*unit, eps *endpoints, opts Options) built {
 			return built{warnings: ws, err: err}
 		}
 	}
+	dropTakeovers(&cfg, objs, &ws)
 	podTargets(&cfg, eps, domain)
 	data, err := cfg.YAML()
 	return built{data: data, warnings: ws, err: err}

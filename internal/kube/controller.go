@@ -17,8 +17,6 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-
-	"github.com/turnpikegw/turnpike/internal/config"
 )
 
 // Options are `turnpike run --kubernetes`'s settings.
@@ -59,25 +57,31 @@ type Applier interface {
 	// Apply validates, compiles and swaps in a config; on error the one
 	// in force stays.
 	Apply(data []byte) error
-	// Validate validates and compiles a config without applying it.
-	Validate(data []byte) error
+	// Validate validates and compiles a config without applying it; it
+	// gives up waiting (for a load in progress) when ctx ends.
+	Validate(ctx context.Context, data []byte) error
 }
 
 // Controller follows the cluster and keeps the gateway's config in step.
 type Controller struct {
-	opts   Options
-	kc     kubernetes.Interface
-	dc     dynamic.Interface
-	apply  Applier
-	log    *slog.Logger
-	src    *sources
-	report *reporter
+	opts  Options
+	kc    kubernetes.Interface
+	dc    dynamic.Interface
+	apply Applier
+	log   *slog.Logger
+	src   *sources
+	// publish is --publish-service's Service (a zero name: none).
+	publish svcKey
+	report  *reporter
 	// leftOut are the units left out at the last reconcile that applied,
 	// by id.
 	leftOut   map[string]verdict
 	kick      chan struct{}
 	ready     chan struct{}
 	readyOnce sync.Once
+	// good are the documents of the units in the config last applied,
+	// by id: known to fit, they are not checked alone again.
+	good map[string][sha256.Size]byte
 	// last is the config last applied (or refused), so that changes that
 	// leave it the same (an EndpointSlice's unrelated field, a resync) do
 	// not reload.
@@ -90,8 +94,9 @@ func New(kc kubernetes.Interface, dc dynamic.Interface, apply Applier, opts Opti
 	if opts.IngressClass == "" {
 		return nil, errors.New("--ingress-class: must not be empty")
 	}
-	if ns, name, ok := strings.Cut(opts.PublishService, "/"); opts.PublishService != "" && (!ok || ns == "" || name == "") {
-		return nil, fmt.Errorf("--publish-service %q: want NAMESPACE/NAME", opts.PublishService)
+	publish, err := publishKey(opts.PublishService)
+	if err != nil {
+		return nil, err
 	}
 	if opts.ClusterDomain == "" {
 		opts.ClusterDomain = "cluster.local"
@@ -105,13 +110,24 @@ func New(kc kubernetes.Interface, dc dynamic.Interface, apply Applier, opts Opti
 	if opts.Component == "" {
 		opts.Component = "turnpike"
 	}
-	c := &Controller{opts: opts, kc: kc, dc: dc, apply: apply, log: opts.Logger,
+	c := &Controller{opts: opts, kc: kc, dc: dc, apply: apply, log: opts.Logger, publish: publish,
 		kick: make(chan struct{}, 1), ready: make(chan struct{})}
-	var err error
 	if c.report, err = newReporter(kc, opts); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// publishKey reads --publish-service (NAMESPACE/NAME); "" is none.
+func publishKey(s string) (svcKey, error) {
+	if s == "" {
+		return svcKey{}, nil
+	}
+	ns, name, ok := strings.Cut(s, "/")
+	if !ok || ns == "" || name == "" {
+		return svcKey{}, fmt.Errorf("--publish-service %q: want NAMESPACE/NAME", s)
+	}
+	return svcKey{ns, name}, nil
 }
 
 // Ready is closed once a config built from the cluster is in force. A
@@ -168,7 +184,7 @@ func (c *Controller) Run(ctx context.Context) error {
 func (c *Controller) watch(ctx context.Context) (*sources, error) {
 	var wait time.Duration
 	for {
-		src, err := newSources(c.kc, c.dc, c.opts, c.changed)
+		src, err := newSources(c.kc, c.dc, c.opts, c.publish, c.changed)
 		if err == nil {
 			src.start(ctx)
 			if !cache.WaitForCacheSync(ctx.Done(), src.synced()...) {
@@ -243,7 +259,7 @@ func (c *Controller) reconcile(ctx context.Context) (ok bool) {
 	invalid := map[*unit]error{}
 	var units []*unit
 	for _, u := range objs.units {
-		if v, ok := c.leftOut[u.id()]; ok && v.sum == sums[u] {
+		if v, ok := c.leftOut[u.id()]; ok && v.holds(sums, u) {
 			invalid[u] = v.err
 		} else {
 			units = append(units, u)
@@ -253,41 +269,26 @@ func (c *Controller) reconcile(ctx context.Context) (ok bool) {
 	if res.err == nil {
 		res.err = c.applyOnce(res.data)
 	}
+	kept, misfits := units, map[*unit]bool{}
 	if res.err != nil {
-		// The supporting objects alone (global KongClusterPlugins, Services,
-		// Secrets): when they fail, no unit is to blame.
-		base := build(objs, nil, eps, c.opts)
-		err := base.err
-		if err == nil {
-			err = c.apply.Validate(base.data)
-		}
-		if err != nil {
-			c.log.Error("kubernetes: the cluster's shared objects (global KongClusterPlugins, Secrets) make a config that does not validate; the one in force stays", "error", err)
-			c.report.update(ctx, reportInput{objects: objs, warnings: base.warnings, failed: err})
-			return false
-		}
-		keep, found, err := c.isolate(objs, units, eps)
-		if err != nil {
-			// Leaving out a unit for want of time or memory would drop
-			// routes that are fine: nothing changes until a retry.
-			c.log.Error("kubernetes: checking the objects one by one failed; the config in force stays", "error", err)
-			c.report.update(ctx, reportInput{objects: objs, warnings: res.warnings, failed: err})
+		var found map[*unit]error
+		var failed error
+		res, kept, found, misfits, failed = c.leaveOut(ctx, objs, units, eps, sums)
+		if failed != nil {
+			c.report.update(ctx, reportInput{objects: objs, warnings: res.warnings, failed: failed})
 			return false
 		}
 		maps.Copy(invalid, found)
-		res = build(objs, keep, eps, c.opts)
-		if res.err == nil {
-			res.err = c.applyOnce(res.data)
-		}
-		if res.err != nil {
-			c.log.Error("kubernetes: the config built from the cluster does not apply; the one in force stays", "error", res.err)
-		}
 	}
 	// Verdicts are kept from a working reload path only.
 	if res.err == nil {
 		c.leftOut = make(map[string]verdict, len(invalid))
 		for u, err := range invalid {
-			c.leftOut[u.id()] = verdict{sum: sums[u], err: err}
+			c.leftOut[u.id()] = verdict{sum: sums.unit[u], whole: misfits[u], all: sums.all, err: err}
+		}
+		c.good = make(map[string][sha256.Size]byte, len(kept))
+		for _, u := range kept {
+			c.good[u.id()] = sums.doc[u]
 		}
 	}
 	in := reportInput{objects: objs, warnings: res.warnings, invalid: invalid, failed: res.err}
@@ -296,64 +297,6 @@ func (c *Controller) reconcile(ctx context.Context) (ok bool) {
 	}
 	c.report.update(ctx, in)
 	return res.err == nil
-}
-
-// isolate finds the units whose part of the config does not validate:
-// each is built with every supporting object and checked alone. A verdict
-// holds while the unit and the shared objects stay the same when it is an
-// importer's error or a validation error (config.Errors); any other (a
-// check that ran out of time or memory, the gateway stopping) says nothing
-// of the unit and is err.
-func (c *Controller) isolate(objs *objects, units []*unit, eps *endpoints) (keep []*unit, invalid map[*unit]error, err error) {
-	invalid = map[*unit]error{}
-	for _, u := range units {
-		one := build(objs, []*unit{u}, eps, c.opts)
-		bad := one.err
-		if bad == nil {
-			bad = c.apply.Validate(one.data)
-			var errs config.Errors
-			if bad != nil && !errors.As(bad, &errs) {
-				// Not "Kind ns/name: ...": the reporter would blame the unit.
-				return nil, nil, fmt.Errorf("checking %s: %w", u.id(), bad)
-			}
-		}
-		if bad == nil {
-			keep = append(keep, u)
-			continue
-		}
-		c.log.Warn("kubernetes: left out, its part of the config does not validate", "object", u.id(), "error", bad)
-		invalid[u] = bad
-	}
-	return keep, invalid, nil
-}
-
-// verdict is why a unit was left out, and what it was built from.
-type verdict struct {
-	sum [sha256.Size]byte
-	err error
-}
-
-// unitSums identify each unit's document over the shared objects it is
-// built with.
-func unitSums(objs *objects) map[*unit][sha256.Size]byte {
-	h := sha256.New()
-	for _, d := range objs.ingressSupport {
-		h.Write(d.Data)
-	}
-	for _, d := range objs.istioSupport {
-		h.Write(d.Data)
-	}
-	shared := h.Sum(nil)
-	out := make(map[*unit][sha256.Size]byte, len(objs.units))
-	for _, u := range objs.units {
-		h.Reset()
-		h.Write(shared)
-		h.Write(u.doc.Data)
-		var sum [sha256.Size]byte
-		copy(sum[:], h.Sum(nil))
-		out[u] = sum
-	}
-	return out
 }
 
 // applyOnce applies data unless it is what was applied last.

@@ -74,7 +74,7 @@ func (r *recorder) Apply(data []byte) error {
 	return nil
 }
 
-func (r *recorder) Validate(data []byte) error {
+func (r *recorder) Validate(_ context.Context, data []byte) error {
 	r.mu.Lock()
 	r.checks++
 	r.mu.Unlock()
@@ -377,7 +377,11 @@ func TestControllerOtherClassNotWarned(t *testing.T) {
 // a reconcile reads.
 func mustSources(t testing.TB, c *cluster, opts Options) *sources {
 	t.Helper()
-	s, err := newSources(c.kc, c.dc, opts, func() {})
+	publish, err := publishKey(opts.PublishService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newSources(c.kc, c.dc, opts, publish, func() {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -726,7 +730,7 @@ func (f *flaky) Apply(data []byte) error {
 	return f.recorder.Apply(data)
 }
 
-func (f *flaky) Validate(data []byte) error {
+func (f *flaky) Validate(ctx context.Context, data []byte) error {
 	f.mu.Lock()
 	first := !f.bChk && strings.Contains(string(data), "b.test")
 	f.bChk = f.bChk || first
@@ -734,7 +738,7 @@ func (f *flaky) Validate(data []byte) error {
 	if first {
 		return errors.New("it took longer than 10s")
 	}
-	return f.recorder.Validate(data)
+	return f.recorder.Validate(ctx, data)
 }
 
 // A check that failed for want of time leaves nothing out: the Ingress

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -54,6 +55,7 @@ type sources struct {
 	kinds   map[string][]cache.SharedIndexInformer
 	gvrs    map[string]schema.GroupVersionResource // custom kinds watched
 	publish string                                 // the publish Service's name
+	docs    *docCache
 }
 
 // Secret types that never carry what an import reads: left out of the
@@ -62,8 +64,9 @@ type sources struct {
 var unusedSecretTypes = []corev1.SecretType{"helm.sh/release.v1", corev1.SecretTypeServiceAccountToken,
 	corev1.SecretTypeDockerConfigJson, corev1.SecretTypeDockercfg, corev1.SecretTypeBootstrapToken}
 
-func newSources(kc kubernetes.Interface, dc dynamic.Interface, opts Options, onChange func()) (*sources, error) {
-	s := &sources{kinds: map[string][]cache.SharedIndexInformer{}, gvrs: map[string]schema.GroupVersionResource{}}
+func newSources(kc kubernetes.Interface, dc dynamic.Interface, opts Options, publish svcKey, onChange func()) (*sources, error) {
+	s := &sources{kinds: map[string][]cache.SharedIndexInformer{}, gvrs: map[string]schema.GroupVersionResource{},
+		docs: newDocCache()}
 	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc: func(any) { onChange() },
 		UpdateFunc: func(old, cur any) {
@@ -115,15 +118,11 @@ func newSources(kc kubernetes.Interface, dc dynamic.Interface, opts Options, onC
 	if err := add(kindIngressClass, cluster.Networking().V1().IngressClasses().Informer()); err != nil {
 		return nil, err
 	}
-	if opts.PublishService != "" {
-		ns, name, ok := strings.Cut(opts.PublishService, "/")
-		if !ok || ns == "" || name == "" {
-			return nil, fmt.Errorf("--publish-service %q: want NAMESPACE/NAME", opts.PublishService)
-		}
-		s.publish = name
-		pf := informers.NewSharedInformerFactoryWithOptions(kc, 0, informers.WithNamespace(ns),
+	if publish.name != "" {
+		s.publish = publish.name
+		pf := informers.NewSharedInformerFactoryWithOptions(kc, 0, informers.WithNamespace(publish.namespace),
 			informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-				o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
+				o.FieldSelector = fields.OneTermEqualSelector("metadata.name", publish.name).String()
 			}))
 		s.core = append(s.core, pf)
 		if err := add(kindPublish, pf.Core().V1().Services().Informer()); err != nil {
@@ -282,11 +281,17 @@ type objects struct {
 	// errs are objects that could not be turned into documents (left
 	// out).
 	errs []error
+	// refs are the words of the documents other than Secrets: the names
+	// of the Secrets they may read.
+	refs  map[string]bool
+	cache *docCache
 }
 
 // snapshot reads every cache, keeping the objects of the gateway's class.
 func (s *sources) snapshot(opts Options) *objects {
-	o := &objects{byID: map[string]runtime.Object{}}
+	o := &objects{byID: map[string]runtime.Object{}, cache: s.docs}
+	s.docs.begin()
+	defer s.docs.end()
 	isDefault := false
 	for _, x := range s.list(kindIngressClass) {
 		if ic := x.(*netv1.IngressClass); ic.Name == opts.IngressClass {
@@ -314,15 +319,10 @@ func (s *sources) snapshot(opts Options) *objects {
 	for _, x := range s.list(kindSlice) {
 		o.slices = append(o.slices, x.(*discoveryv1.EndpointSlice))
 	}
-	for _, x := range sorted(s.list(kindSecret)) {
-		sec := x.(*corev1.Secret)
-		if slices.Contains(unusedSecretTypes, sec.Type) {
-			continue
-		}
-		d := o.document(kindSecret, sec)
-		o.ingressSupport = append(o.ingressSupport, d)
-		o.istioSupport = append(o.istioSupport, d)
-	}
+	// The informers' field selectors already keep out the other Services
+	// and the unused Secret types; they are applied again (here and in
+	// wanted) because client-go's fake clientset, which the tests run on,
+	// ignores field selectors.
 	for _, x := range s.list(kindPublish) {
 		if svc := x.(*corev1.Service); svc.Name == s.publish {
 			o.publish = svc
@@ -354,6 +354,17 @@ func (s *sources) snapshot(opts Options) *objects {
 	for _, x := range sorted(s.list(kindVirtual)) {
 		o.addUnit(kindVirtual, x.(*unstructured.Unstructured), true)
 	}
+	// Last: the Secrets the other objects name.
+	for _, x := range sorted(s.list(kindSecret)) {
+		sec := x.(*corev1.Secret)
+		if !o.wanted(sec) {
+			continue
+		}
+		d := o.document(kindSecret, sec)
+		o.ingressSupport = append(o.ingressSupport, d)
+		o.istioSupport = append(o.istioSupport, d)
+	}
+	sortUnits(o.units)
 	return o
 }
 
@@ -363,10 +374,23 @@ func (o *objects) addUnit(kind string, obj runtime.Object, istio bool) {
 		doc: o.document(kind, obj), istio: istio})
 }
 
+// wanted tells the Secrets an import may read: those another object
+// names (an Istio CA Secret by its credential Secret's name), and Kong's
+// credentials. A tenant's hundreds of other Secrets are not marshalled,
+// hashed and imported on every reconcile; one too many costs nothing.
+func (o *objects) wanted(sec *corev1.Secret) bool {
+	if slices.Contains(unusedSecretTypes, sec.Type) {
+		return false
+	}
+	return o.refs[sec.Name] || o.refs[strings.TrimSuffix(sec.Name, "-cacert")] ||
+		sec.Labels["konghq.com/credential"] != ""
+}
+
 // document is obj as the importers read it: what a user would have
 // written (apiVersion, kind, metadata's name, namespace, labels and
 // annotations, spec and data), without what the API server adds. The
-// object is indexed for the reporter on the way.
+// object is indexed for the reporter on the way, and the names it
+// mentions gathered.
 func (o *objects) document(kind string, obj runtime.Object) importer.Document {
 	m := obj.(metav1.Object)
 	id := kind + " " + m.GetNamespace() + "/" + m.GetName()
@@ -374,6 +398,26 @@ func (o *objects) document(kind string, obj runtime.Object) importer.Document {
 		id = kind + " " + m.GetName()
 	}
 	o.byID[id] = obj
+	uid, version := string(m.GetUID()), m.GetResourceVersion()
+	e, ok := o.cache.get(kind, uid, version)
+	if !ok {
+		if e, ok = o.newDocument(kind, id, obj); ok {
+			o.cache.put(kind, uid, version, e)
+		}
+	}
+	if o.refs == nil {
+		o.refs = map[string]bool{}
+	}
+	for _, r := range e.refs {
+		o.refs[r] = true
+	}
+	return e.doc
+}
+
+// newDocument makes obj's document; ok is false when it could not be
+// read (recorded in errs).
+func (o *objects) newDocument(kind, id string, obj runtime.Object) (*cachedDoc, bool) {
+	m := obj.(metav1.Object)
 	var fields map[string]any
 	if u, ok := obj.(*unstructured.Unstructured); ok {
 		fields = u.UnstructuredContent()
@@ -381,7 +425,7 @@ func (o *objects) document(kind string, obj runtime.Object) importer.Document {
 		var err error
 		if fields, err = runtime.DefaultUnstructuredConverter.ToUnstructured(obj); err != nil {
 			o.errs = append(o.errs, fmt.Errorf("%s: %w", id, err))
-			return importer.Document{File: id, Line: 1, Data: []byte("null")}
+			return &cachedDoc{doc: importer.Document{File: id, Line: 1, Data: []byte("null")}}, false
 		}
 		fields["apiVersion"] = apiVersions[kind]
 		fields["kind"] = kind
@@ -393,6 +437,10 @@ func (o *objects) document(kind string, obj runtime.Object) importer.Document {
 	}
 	if ns := m.GetNamespace(); ns != "" {
 		meta["namespace"] = ns
+	}
+	// The age decides which of two objects claiming the same thing wins.
+	if ts := m.GetCreationTimestamp(); !ts.IsZero() {
+		meta["creationTimestamp"] = ts.UTC().Format(time.RFC3339)
 	}
 	if l := m.GetLabels(); len(l) > 0 {
 		meta["labels"] = l
@@ -416,9 +464,13 @@ func (o *objects) document(kind string, obj runtime.Object) importer.Document {
 	data, err := json.Marshal(out)
 	if err != nil {
 		o.errs = append(o.errs, fmt.Errorf("%s: %w", id, err))
-		data = []byte("null")
+		return &cachedDoc{doc: importer.Document{File: id, Line: 1, Data: []byte("null")}}, false
 	}
-	return importer.Document{File: id, Line: 1, Data: data}
+	e := &cachedDoc{doc: importer.Document{File: id, Line: 1, Data: data}}
+	if kind != kindSecret {
+		e.refs = mentions(out)
+	}
+	return e, true
 }
 
 // sorted orders cache contents by namespace and name, so that a config

@@ -132,13 +132,22 @@ func slicePort(ports []discoveryv1.EndpointPort, name string) uint16 {
 
 // endpointTarget is an endpoint's first address (the others are
 // fungible, the API says) with port, when it is an address of the
-// slice's family.
+// slice's family that a pod can have. The API server already refuses
+// link-local, unspecified, multicast and loopback addresses in
+// EndpointSlices; the first three are refused here too, in depth (a
+// link-local one is the node's metadata service, 169.254.169.254).
+// Loopback is kept: the API server's own refusal is what keeps it out of
+// a cluster, and the tests' pods (real servers behind a fake API) listen
+// on it.
 func endpointTarget(e discoveryv1.Endpoint, family discoveryv1.AddressType, port uint16) (string, bool) {
 	if len(e.Addresses) == 0 {
 		return "", false
 	}
 	a, err := netip.ParseAddr(e.Addresses[0])
 	if err != nil || a.Zone() != "" || (family == discoveryv1.AddressTypeIPv4) != a.Is4() {
+		return "", false
+	}
+	if u := a.Unmap(); u.IsLinkLocalUnicast() || u.IsUnspecified() || u.IsMulticast() {
 		return "", false
 	}
 	return netip.AddrPortFrom(a, port).String(), true

@@ -122,6 +122,19 @@ func TestEndpoints(t *testing.T) {
 		},
 		want: map[string][]string{"ns/web:80": {"10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8081"}},
 	}, {
+		// Addresses no pod has: the API server refuses them in a slice,
+		// and a hand-written slice must not point the gateway at the
+		// node's metadata service. Loopback stays (the tests' pods).
+		name:     "link-local, unspecified and multicast left out",
+		services: []*corev1.Service{svc("ns", "web", svcPort("", 80, intstr.FromInt32(80)))},
+		slices: []*discoveryv1.EndpointSlice{
+			v4("ns", "web", "web-1", ports(slicePortOf("", 80)), ep("169.254.169.254", ready), ep("0.0.0.0", ready),
+				ep("224.0.0.1", ready), ep("127.0.0.1", ready), ep("10.0.0.1", ready)),
+			eslice("ns", "web", "web-2", discoveryv1.AddressTypeIPv6, ports(slicePortOf("", 80)), ep("fe80::1", ready),
+				ep("::", ready), ep("ff02::1", ready), ep("::ffff:169.254.169.254", ready), ep("fd00::1", ready)),
+		},
+		want: map[string][]string{"ns/web:80": {"10.0.0.1:80", "127.0.0.1:80", "[fd00::1]:80"}},
+	}, {
 		name:     "not ready left out",
 		services: []*corev1.Service{svc("ns", "web", svcPort("", 80, intstr.FromInt32(80)))},
 		slices: []*discoveryv1.EndpointSlice{v4("ns", "web", "web-1", ports(slicePortOf("", 80)),
