@@ -111,8 +111,8 @@ func TestLoginSetsSessionCookie(t *testing.T) {
 	}
 }
 
-// Logins are refused from another origin, with a wrong token, and once
-// too many have failed, whatever the token.
+// Logins are refused from another origin and with a wrong token; failed
+// logins, however many, do not lock the right token out.
 func TestLoginRefusals(t *testing.T) {
 	d := newTest("tok", RoleAdmin)
 	r := loginReq("tok")
@@ -130,13 +130,13 @@ func TestLoginRefusals(t *testing.T) {
 	if rec := serve(d, big); rec.Code != http.StatusBadRequest {
 		t.Errorf("oversized login body: %d", rec.Code)
 	}
-	for i := range maxLoginFailures {
+	for i := range 100 {
 		if rec := serve(d, loginReq("wrong")); rec.Code != http.StatusUnauthorized {
 			t.Fatalf("failure %d: %d", i, rec.Code)
 		}
 	}
-	if rec := serve(d, loginReq("tok")); rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
-		t.Errorf("login after %d failures: %d", maxLoginFailures, rec.Code)
+	if rec := serve(d, loginReq("tok")); rec.Code != http.StatusOK {
+		t.Errorf("login after 100 failures: %d, want 200", rec.Code)
 	}
 	if serve(New(Options{API: apiPaths}), loginReq("tok")).Code != http.StatusBadRequest {
 		t.Errorf("a dashboard without a token has no login")
