@@ -143,3 +143,24 @@ func BenchmarkServeExitBody(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkServeCookie is a request with an application's cookies, none
+// of them the dashboard's: the cookie check must cost no allocation.
+func BenchmarkServeCookie(b *testing.B) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "Hello, World!")
+	}))
+	defer up.Close()
+	lh := benchHandler(b, up.URL, 0)
+	req := httptest.NewRequest(http.MethodGet, "/hello", nil)
+	req.Header.Set("Cookie", "session=0123456789abcdef; theme=dark; _ga=GA1.2.3")
+	b.ReportAllocs()
+	for b.Loop() {
+		r := req.Clone(req.Context())
+		rr := httptest.NewRecorder()
+		lh.ServeHTTP(rr, r)
+		if rr.Code != http.StatusOK {
+			b.Fatal(rr.Code)
+		}
+	}
+}

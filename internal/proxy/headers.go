@@ -23,7 +23,8 @@ import (
 // which the proxy re-adds for the upstream. Other upgrades are dropped, as
 // Kong drops them, and the request goes on as a plain one: an h2c upgrade
 // passed through would let the client speak HTTP/2 straight to the
-// upstream, past every per-request check of the gateway.
+// upstream, past every per-request check of the gateway. The admin
+// dashboard's session cookie is removed from Cookie (stripAdminCookie).
 func stripRequestHeaders(h http.Header, owned []string) (upgrade string) {
 	if conn, ok := h["Connection"]; ok {
 		for _, v := range conn {
@@ -47,7 +48,65 @@ func stripRequestHeaders(h http.Header, owned []string) (upgrade string) {
 			delete(h, k)
 		}
 	}
+	if c, ok := h["Cookie"]; ok {
+		stripAdminCookie(h, c)
+	}
 	return upgrade
+}
+
+// adminCookie is the admin dashboard's session cookie
+// (dashboard.CookieName). A browser sends a cookie to every port of its
+// host, so one logged in to the dashboard on the admin port sends the
+// session with its requests to the proxy port of the same host name, and
+// an upstream serving /dashboard there (Grafana, Kibana) would receive a
+// full admin session.
+const adminCookie = "turnpike_dashboard"
+
+// stripAdminCookie removes adminCookie from the Cookie values c of h. A
+// request whose cookies do not name it pays a byte search per value.
+func stripAdminCookie(h http.Header, c []string) {
+	found := false
+	for _, v := range c {
+		if strings.Contains(v, adminCookie) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return
+	}
+	out := make([]string, 0, len(c))
+	for _, v := range c {
+		if strings.Contains(v, adminCookie) {
+			v = withoutCookie(v, adminCookie)
+		}
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	if len(out) == 0 {
+		delete(h, "Cookie")
+		return
+	}
+	h["Cookie"] = out
+}
+
+// withoutCookie is the Cookie value v without its pairs named name, the
+// others kept in order and joined as a browser joins them.
+func withoutCookie(v, name string) string {
+	var b strings.Builder
+	for pair := range strings.SplitSeq(v, ";") {
+		pair = strings.TrimSpace(pair)
+		n, _, _ := strings.Cut(pair, "=")
+		if pair == "" || strings.TrimSpace(n) == name {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(pair)
+	}
+	return b.String()
 }
 
 // aliasedNames are the headers whose underscore spellings are dropped:

@@ -17,9 +17,9 @@ var static embed.FS
 // Prefix is the path the dashboard is served under, and APIPrefix the
 // path its pages call the admin API under: /dashboard/admin/services is
 // GET /services. Its session cookie is scoped to Prefix, so it reaches
-// the admin API only through the session check here, and a browser does
-// not send it to the proxy's paths on the same host (cookies ignore
-// ports).
+// the admin API only through the session check here. Cookies ignore
+// ports: a browser also sends it to /dashboard on the proxy's port of the
+// same host, and the proxy removes it from what it forwards upstream.
 const (
 	Prefix    = "/dashboard"
 	APIPrefix = Prefix + "/admin"
