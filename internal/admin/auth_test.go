@@ -365,7 +365,7 @@ func TestReadOnlyConfigDryRun(t *testing.T) {
 }
 
 // The dashboard's login takes the named tokens with their roles; its
-// writes are logged like the API's; with client certificates only, no
+// writes are logged like the API's, under the credential's name; with client certificates only, no
 // visitor gets a session (a read-only certificate must not become admin).
 func TestDashboardUsesCredentials(t *testing.T) {
 	var log bytes.Buffer
@@ -387,7 +387,7 @@ func TestDashboardUsesCredentials(t *testing.T) {
 	req.Header.Set("Origin", "http://"+testHost)
 	rec := httptest.NewRecorder()
 	f.h.ServeHTTP(rec, req)
-	if rec.Code != 201 || !strings.Contains(log.String(), `"token":"dashboard"`) || !strings.Contains(log.String(), `"path":"/config"`) {
+	if rec.Code != 201 || !strings.Contains(log.String(), `"token":"root"`) || !strings.Contains(log.String(), `"path":"/config"`) {
 		t.Errorf("dashboard write: %d, log %s", rec.Code, log.String())
 	}
 

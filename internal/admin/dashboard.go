@@ -20,33 +20,35 @@ func (a *api) newDashboard(api http.Handler) *dashboard.Dashboard {
 	if !a.auth.required {
 		return dashboard.New(dashboard.Options{API: api})
 	}
-	return dashboard.New(dashboard.Options{API: api, Login: a.tokenRole})
+	return dashboard.New(dashboard.Options{API: api, Login: a.tokenIdentity})
 }
 
-// dashboardCaller is the credential of the dashboard's calls: the
-// dashboard admitted them by its session (refusing a read-only session's
-// writes) and knows no name beyond its role.
-var dashboardCaller = &Credential{Name: "dashboard", Role: RoleAdmin}
-
-// dashboardAPI serves the calls the dashboard admitted, logged as the
-// admin API's own writes are.
+// dashboardAPI serves the calls the dashboard admitted as made by the
+// session's credential: the role rule (reads) and the write log are the
+// admin API's, one for the token and the session alike.
 func (a *api) dashboardAPI(api http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var cred *Credential
 		if a.auth.required {
-			cred = dashboardCaller
+			id, ok := dashboard.SessionIdentity(r)
+			if !ok {
+				writeJSON(w, http.StatusUnauthorized, message("Unauthorized"))
+				return
+			}
+			cred = &Credential{Name: id.Name, Role: Role(id.Role)}
 		}
 		a.serveAs(w, r, cred, api)
 	})
 }
 
-// tokenRole is the role a token typed in the dashboard's login form grants,
-// found as the API finds it (auth.go's matchToken).
-func (a *api) tokenRole(token string) (string, bool) {
+// tokenIdentity is the credential a token typed in the dashboard's login
+// form names, found as the API finds it (auth.go's matchToken).
+func (a *api) tokenIdentity(token string) (dashboard.Identity, bool) {
 	if i := a.auth.matchToken(token); i >= 0 {
-		return string(a.auth.tokens[i].Role), true
+		c := a.auth.tokens[i]
+		return dashboard.Identity{Name: c.Name, Role: string(c.Role)}, true
 	}
-	return "", false
+	return dashboard.Identity{}, false
 }
 
 // checkConfig is POST /config?check=true: the document is validated and

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -114,5 +115,41 @@ func TestAdminPostConfigCheck(t *testing.T) {
 	}
 	if code != http.StatusBadRequest || !strings.HasPrefix(path, "services[0].routes[0].paths") {
 		t.Fatalf("check of a bad config: %d %v", code, body)
+	}
+}
+
+// A session is its credential on the admin API: one role rule (reads) for
+// the token and the session alike, so a read-only session may check a
+// document and may not apply it, refused by its name, and an admin's
+// write is logged under the credential's name.
+func TestDashboardSessionIsItsCredential(t *testing.T) {
+	var log bytes.Buffer
+	f := newFixture(t, smallConfig, func(s *Source) { roleSource(s, &log) })
+	before := f.holder.Load()
+	origin := "http://" + testHost
+	post := func(token, path string) (int, string) {
+		cookie, csrf := dashLogin(t, f, token)
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(newConfig))
+		req.AddCookie(cookie)
+		req.Header.Set("Origin", origin)
+		req.Header.Set(dashboard.CSRFHeader, csrf)
+		rec := httptest.NewRecorder()
+		f.h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	if code, body := post("reader-token", "/dashboard/admin/config?check=true"); code != http.StatusOK {
+		t.Errorf("read-only session, POST /config?check=true: %d %s, want 200", code, body)
+	}
+	if code, body := post("reader-token", "/dashboard/admin/config"); code != http.StatusForbidden || !strings.Contains(body, "reader, you do not have permissions") {
+		t.Errorf("read-only session, POST /config: %d %s, want 403 naming reader", code, body)
+	}
+	if f.holder.Load() != before {
+		t.Fatal("a read-only session applied a configuration")
+	}
+	if code, body := post("root-token", "/dashboard/admin/config"); code >= 300 {
+		t.Fatalf("admin session, POST /config: %d %s", code, body)
+	}
+	if !strings.Contains(log.String(), `"token":"root"`) || !strings.Contains(log.String(), `"token":"reader"`) {
+		t.Errorf("the write is not logged as the session's credential:\n%s", log.String())
 	}
 }

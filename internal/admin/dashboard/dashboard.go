@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"io"
@@ -50,10 +51,10 @@ type Options struct {
 	// call them under APIPrefix; it checks no token (the session stood
 	// for it).
 	API http.Handler
-	// Login maps a token typed in the login form to the role it grants.
+	// Login maps a token typed in the login form to its credential.
 	// nil: the admin API has no token (loopback only), so there is no
 	// login and every visitor is admin, as on the API itself.
-	Login func(token string) (role string, ok bool)
+	Login func(token string) (Identity, bool)
 }
 
 // Dashboard serves the dashboard's files, its login and its session, and
@@ -80,25 +81,35 @@ func New(o Options) *Dashboard {
 // Owns reports whether p is one of the dashboard's paths.
 func Owns(p string) bool { return p == Prefix || strings.HasPrefix(p, Prefix+"/") }
 
-// admit decides a page's admin API call when there is a token: 0 when
-// its session cookie admits it, else the status to refuse it with (401 no
-// session, 403 a state-changing request without the session's CSRF token
-// and this origin, or from a read-only session) and why.
-func (d *Dashboard) admit(r *http.Request) (int, string) {
+// admit decides a page's admin API call when there is a token: the
+// session its cookie names, else the status to refuse it with (401 no
+// session, 403 a request other than GET, HEAD or OPTIONS without the
+// session's CSRF token and this origin: a browser sends Origin on all of
+// those) and why. What the session's credential may do is the admin
+// API's to decide.
+func (d *Dashboard) admit(r *http.Request) (*session, int, string) {
 	se := d.sessions.lookup(r)
 	if se == nil {
-		return http.StatusUnauthorized, "Unauthorized"
+		return nil, http.StatusUnauthorized, "Unauthorized"
 	}
-	if safe(r.Method) {
-		return 0, ""
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return se, 0, ""
 	}
 	if !csrfOK(r, se) {
-		return http.StatusForbidden, "missing or wrong " + CSRFHeader + " header or Origin for the dashboard session"
+		return nil, http.StatusForbidden, "missing or wrong " + CSRFHeader + " header or Origin for the dashboard session"
 	}
-	if se.role != RoleAdmin {
-		return http.StatusForbidden, "the dashboard session is read-only"
-	}
-	return 0, ""
+	return se, 0, ""
+}
+
+type identityKey struct{}
+
+// SessionIdentity is the credential of the session that admitted r, a
+// call the dashboard forwarded to Options.API; false when the admin API
+// has no token (no session).
+func SessionIdentity(r *http.Request) (Identity, bool) {
+	id, ok := r.Context().Value(identityKey{}).(Identity)
+	return id, ok
 }
 
 func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -129,10 +140,12 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the admin API has a token.
 func (d *Dashboard) forward(w http.ResponseWriter, r *http.Request) {
 	if d.opts.Login != nil {
-		if status, msg := d.admit(r); status != 0 {
+		se, status, msg := d.admit(r)
+		if status != 0 {
 			writeJSON(w, status, map[string]any{"message": msg})
 			return
 		}
+		r = r.WithContext(context.WithValue(r.Context(), identityKey{}, se.who))
 	}
 	d.api.ServeHTTP(w, r)
 }
@@ -187,7 +200,7 @@ func (d *Dashboard) session(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"login_required": true, "logged_in": false})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"login_required": true, "logged_in": true, "role": se.role, "csrf": se.csrf})
+	writeJSON(w, http.StatusOK, map[string]any{"login_required": true, "logged_in": true, "role": se.who.Role, "csrf": se.csrf})
 }
 
 // login takes the admin token from a form or JSON body and, when it is
@@ -207,17 +220,17 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"message": "expected a token form field or JSON {\"token\": ...} of at most 4096 bytes"})
 		return
 	}
-	role, ok := d.opts.Login(token)
+	who, ok := d.opts.Login(token)
 	if !ok {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "wrong token"})
 		return
 	}
-	id, se := d.sessions.create(role)
+	id, se := d.sessions.create(who)
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: id, Path: Prefix, MaxAge: int(SessionTTL.Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
 	})
-	writeJSON(w, http.StatusOK, map[string]any{"role": se.role, "csrf": se.csrf})
+	writeJSON(w, http.StatusOK, map[string]any{"role": se.who.Role, "csrf": se.csrf})
 }
 
 func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {

@@ -19,7 +19,7 @@ var apiPaths = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 })
 
 func newTest(token, role string) *Dashboard {
-	return New(Options{API: apiPaths, Login: func(t string) (string, bool) { return role, t == token }})
+	return New(Options{API: apiPaths, Login: func(t string) (Identity, bool) { return Identity{Name: "n-" + role, Role: role}, t == token }})
 }
 
 func loginReq(token string) *http.Request {
@@ -182,7 +182,7 @@ func TestForward(t *testing.T) {
 }
 
 // admit: reads need the session, writes its CSRF token and this origin
-// too, and a read-only session writes nothing.
+// too; the role is not the dashboard's to decide.
 func TestAdmit(t *testing.T) {
 	admin := newTest("tok", RoleAdmin)
 	cookie, csrf := sessionOf(t, admin, "tok")
@@ -207,7 +207,7 @@ func TestAdmit(t *testing.T) {
 		{"POST with CSRF", req(http.MethodPost, "Origin", origin, CSRFHeader, csrf), 0},
 		{"DELETE with CSRF", req(http.MethodDelete, "Origin", origin, CSRFHeader, csrf), 0},
 	} {
-		if got, _ := admin.admit(tc.r); got != tc.want {
+		if _, got, _ := admin.admit(tc.r); got != tc.want {
 			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
 		}
 	}
@@ -217,8 +217,25 @@ func TestAdmit(t *testing.T) {
 	r.AddCookie(cookie)
 	r.Header.Set("Origin", origin)
 	r.Header.Set(CSRFHeader, csrf)
-	if got, msg := ro.admit(r); got != http.StatusForbidden || !strings.Contains(msg, "read-only") {
-		t.Errorf("read-only POST: %d %s", got, msg)
+	if se, got, msg := ro.admit(r); got != 0 || se.who != (Identity{Name: "n-read-only", Role: RoleReadOnly}) {
+		t.Errorf("read-only POST: %d %s, session %+v", got, msg, se)
+	}
+}
+
+// A forwarded call carries the session's credential for the admin API.
+func TestForwardCarriesIdentity(t *testing.T) {
+	var got Identity
+	var ok bool
+	d := New(Options{
+		API:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got, ok = SessionIdentity(r) }),
+		Login: func(t string) (Identity, bool) { return Identity{Name: "jane", Role: RoleReadOnly}, t == "tok" },
+	})
+	cookie, _ := sessionOf(t, d, "tok")
+	r := httptest.NewRequest(http.MethodGet, "/dashboard/admin/services", nil)
+	r.AddCookie(cookie)
+	serve(d, r)
+	if !ok || got != (Identity{Name: "jane", Role: RoleReadOnly}) {
+		t.Errorf("identity %+v %v", got, ok)
 	}
 }
 
@@ -239,7 +256,7 @@ func TestSessionsBounded(t *testing.T) {
 	get := func(c *http.Cookie) int {
 		r := httptest.NewRequest(http.MethodGet, "/services", nil)
 		r.AddCookie(c)
-		code, _ := d.admit(r)
+		_, code, _ := d.admit(r)
 		return code
 	}
 	if get(first) != http.StatusUnauthorized {
@@ -288,7 +305,7 @@ func BenchmarkAdmit(b *testing.B) {
 		b.Run(m, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if code, _ := d.admit(r); code != 0 {
+				if _, code, _ := d.admit(r); code != 0 {
 					b.Fatal(code)
 				}
 			}

@@ -10,9 +10,9 @@ import (
 	"time"
 )
 
-// Roles a session can hold. RoleReadOnly may only read: the admin API
-// refuses it every state-changing request, and the dashboard hides the
-// buttons that would send one.
+// Roles a session can hold, an admin credential's. The admin API decides
+// what each may do (the calls go to it as the credential); the dashboard
+// only hides the buttons a RoleReadOnly session could not use.
 const (
 	RoleAdmin    = "admin"
 	RoleReadOnly = "read-only"
@@ -35,9 +35,17 @@ const (
 // session is one login. The store keys it by the SHA-256 of its id, so the
 // map lookup's timing says nothing about the ids it holds.
 type session struct {
-	role    string
+	who     Identity
 	csrf    string
 	expires time.Time
+}
+
+// Identity is the admin credential a session was opened with: the
+// dashboard's calls go to the admin API as this credential, so its rules
+// and its logs see who made them.
+type Identity struct {
+	Name string
+	Role string
 }
 
 // sessions is the server-side session store, bounded in number (the
@@ -58,11 +66,11 @@ func randomHex() string {
 	return hex.EncodeToString(b)
 }
 
-// create starts a session for role and returns its id and CSRF token.
-func (s *sessions) create(role string) (id string, se *session) {
+// create starts a session for who and returns its id and CSRF token.
+func (s *sessions) create(who Identity) (id string, se *session) {
 	id = randomHex()
 	now := s.now()
-	se = &session{role: role, csrf: randomHex(), expires: now.Add(SessionTTL)}
+	se = &session{who: who, csrf: randomHex(), expires: now.Add(SessionTTL)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, v := range s.m {
@@ -130,9 +138,4 @@ func csrfOK(r *http.Request, se *session) bool {
 	got := sha256.Sum256([]byte(r.Header.Get(CSRFHeader)))
 	want := sha256.Sum256([]byte(se.csrf))
 	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
-}
-
-// safe reports a method that changes nothing.
-func safe(method string) bool {
-	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
 }

@@ -66,11 +66,11 @@ export async function configPage(root) {
     el("div", { class: "actions" },
       el("div", {}, el("label", { for: "cfg-file" }, "Upload a file"), file)),
     el("div", { class: "actions" },
-      admin ? el("button", { type: "button", id: "cfg-check", onclick: check }, "Check") : null,
+      el("button", { type: "button", id: "cfg-check", onclick: check }, "Check"),
       el("button", { type: "button", id: "cfg-diff-btn", class: "secondary", onclick: diff }, "Diff against running"),
       admin ? el("button", { type: "button", id: "cfg-apply", onclick: apply }, "Apply") : null,
       el("button", { type: "button", id: "cfg-revert", class: "secondary", onclick: revert }, "Revert to running")),
-    admin ? null : el("p", { class: "note" }, "Your session is read-only: it can diff a configuration, not check or apply it (both are writes to the admin API)."),
+    admin ? null : el("p", { class: "note" }, "Your session is read-only: it can check and diff a configuration, not apply it."),
     out,
   );
 }
