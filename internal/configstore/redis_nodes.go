@@ -3,6 +3,7 @@ package configstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"time"
 
@@ -51,7 +52,27 @@ const (
 	maxNodes = 1000
 	// maxNodeError bounds a record's error text.
 	maxNodeError = 1024
+	// maxNodeRecord bounds a record read back: a larger one (written by
+	// hand, or by anyone with write access to Redis) is skipped in Redis,
+	// never read into memory by every status request.
+	maxNodeRecord = 4 << 10
 )
+
+// nodesScript reads the records KEYS name, each as nil when it is gone,
+// not a string, or larger than ARGV[1] bytes.
+var nodesScript = redis.NewScript(`
+local max = tonumber(ARGV[1])
+local out = {}
+for i, k in ipairs(KEYS) do
+  local n = redis.pcall('STRLEN', k)
+  if type(n) == 'number' and n > 0 and n <= max then
+    out[i] = redis.call('GET', k)
+  else
+    out[i] = false
+  end
+end
+return out
+`)
 
 // Heartbeat writes n as this node's record, living ttl.
 func (r *Redis) Heartbeat(ctx context.Context, n Node, ttl time.Duration) error {
@@ -59,6 +80,12 @@ func (r *Redis) Heartbeat(ctx context.Context, n Node, ttl time.Duration) error 
 		n.FailedError = n.FailedError[:maxNodeError] + "..."
 	}
 	body, err := json.Marshal(n)
+	// JSON escapes can make the error text six times longer: shorten it
+	// until the record fits the bound its readers keep.
+	for err == nil && len(body) > maxNodeRecord && n.FailedError != "" {
+		n.FailedError = n.FailedError[:len(n.FailedError)/2]
+		body, err = json.Marshal(n)
+	}
 	if err != nil {
 		return err
 	}
@@ -91,15 +118,15 @@ func (r *Redis) Nodes(ctx context.Context) ([]Node, error) {
 	for i, id := range ids {
 		keys[i] = r.keys.nodePrefix + id
 	}
-	vals, err := r.c.MGet(ctx, keys...).Result()
-	if err != nil {
+	vals, err := nodesScript.Run(ctx, r.c, keys, maxNodeRecord).Slice()
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, unavailable(err)
 	}
 	out := make([]Node, 0, len(vals))
 	for _, v := range vals {
 		s, ok := v.(string)
 		if !ok {
-			continue // expired since the list was read
+			continue // expired since the list was read, or too large
 		}
 		var n Node
 		if json.Unmarshal([]byte(s), &n) == nil {

@@ -274,6 +274,29 @@ func TestRedisNodes(t *testing.T) {
 	}
 }
 
+// A record over maxNodeRecord in Redis is skipped, not read; a node's own
+// record, however long its error, fits the bound.
+func TestRedisNodesSkipsHugeRecords(t *testing.T) {
+	srv := gwtest.StartRedis(t)
+	ctx := context.Background()
+	s := newTestStore(t, srv.Addr, 0, 0)
+	now := time.Now()
+	if err := s.Heartbeat(ctx, Node{ID: "ok", FailedError: strings.Repeat("\x01", 5000), Health: HealthFailed, LastSeen: now}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer c.Close()
+	huge := `{"id":"huge","hostname":"` + strings.Repeat("h", 1<<20) + `"}`
+	c.Set(ctx, s.keys.nodePrefix+"huge", huge, time.Minute)
+	c.ZAdd(ctx, s.keys.nodes, redis.Z{Score: float64(now.Add(time.Second).UnixMilli()), Member: "huge"})
+	c.HSet(ctx, s.keys.nodePrefix+"hash", "f", "v")
+	c.ZAdd(ctx, s.keys.nodes, redis.Z{Score: float64(now.UnixMilli()), Member: "hash"})
+	nodes, err := s.Nodes(ctx)
+	if err != nil || len(nodes) != 1 || nodes[0].ID != "ok" || nodes[0].FailedError == "" {
+		t.Fatalf("nodes: %d records, %v", len(nodes), err)
+	}
+}
+
 // BenchmarkRedisPutLoad is one change as a node sees it: the
 // compare-and-set with its publish, then the versioned read a watcher
 // makes, of a 64 KiB document.
