@@ -64,12 +64,15 @@ func newKeys(prefix string) redisKeys {
 
 // putScript is the compare-and-set: the new version is stored, and
 // announced, only if the version is still the one the change was made
-// from. -1 is the conflict.
+// from; it answers the new version, or 0 on a conflict. Versions stay
+// strings in the script (Lua numbers are doubles, exact only to 2^53):
+// compared as strings, incremented by INCR and read back with GET.
 var putScript = redis.NewScript(`
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if cur ~= tonumber(ARGV[1]) then return -1 end
-local v = cur + 1
-redis.call('MSET', KEYS[1], v, KEYS[2], ARGV[2], KEYS[3], ARGV[3], KEYS[4], ARGV[4], KEYS[5], ARGV[5])
+local cur = redis.call('GET', KEYS[1]) or '0'
+if cur ~= ARGV[1] then return 0 end
+redis.call('INCR', KEYS[1])
+local v = redis.call('GET', KEYS[1])
+redis.call('MSET', KEYS[2], ARGV[2], KEYS[3], ARGV[3], KEYS[4], ARGV[4], KEYS[5], ARGV[5])
 redis.call('PUBLISH', ARGV[6], v)
 return v
 `)
@@ -89,10 +92,11 @@ return {v, n, redis.call('GET', KEYS[2])}
 // restoreScript puts a node's version back into a store that lost it (a
 // Redis restarted empty, or failed over to a replica behind): only when
 // the stored version is older, so the versions never go back and, of
-// several nodes restoring, the newest version wins.
+// several nodes restoring, the newest version wins. The versions are
+// compared as decimal strings, longer first (see putScript).
 var restoreScript = redis.NewScript(`
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if cur >= tonumber(ARGV[1]) then return 0 end
+local cur = redis.call('GET', KEYS[1]) or '0'
+if #cur > #ARGV[1] or #cur == #ARGV[1] and cur >= ARGV[1] then return 0 end
 redis.call('MSET', KEYS[1], ARGV[1], KEYS[2], ARGV[2], KEYS[3], ARGV[3], KEYS[4], ARGV[4], KEYS[5], ARGV[5])
 redis.call('PUBLISH', ARGV[6], ARGV[1])
 return 1
@@ -150,15 +154,15 @@ func (r *Redis) Put(ctx context.Context, data []byte, prev uint64, who string) (
 	ctx, cancel := context.WithTimeout(ctx, r.conn.Timeout())
 	defer cancel()
 	k := r.keys
-	v, err := putScript.Run(ctx, r.c, []string{k.version, k.data, k.hash, k.who, k.when},
-		prev, data, config.SourceHash(data), who, time.Now().UTC().Format(time.RFC3339Nano), k.changes).Int64()
+	res, err := putScript.Run(ctx, r.c, []string{k.version, k.data, k.hash, k.who, k.when},
+		prev, data, config.SourceHash(data), who, time.Now().UTC().Format(time.RFC3339Nano), k.changes).Result()
 	if err != nil {
 		return 0, unavailable(err)
 	}
-	if v < 0 {
+	if n, ok := res.(int64); ok && n == 0 {
 		return 0, ErrConflict
 	}
-	return uint64(v), nil
+	return parseVersion(res)
 }
 
 // Restore stores data as version v if the stored version is older (none

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -51,6 +52,41 @@ func TestRedisPutCompareAndSet(t *testing.T) {
 	m, err := s.Meta(ctx)
 	if err != nil || m.Version != 2 || m.Who != "bob" || len(m.Hash) != 32 || time.Since(m.When) > time.Minute {
 		t.Fatalf("meta: %+v, %v", m, err)
+	}
+}
+
+// Versions above 2^53, where a Lua number is no longer exact, compare and
+// increment exactly.
+func TestRedisVersionsPast2To53(t *testing.T) {
+	srv := gwtest.StartRedis(t)
+	ctx := context.Background()
+	s := newTestStore(t, srv.Addr, 0, 0)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer c.Close()
+	const big = 1<<53 + 1
+	if err := c.Set(ctx, s.keys.version, strconv.FormatUint(big, 10), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, doc(1), big-1, "t"); !errors.Is(err, ErrConflict) {
+		t.Fatalf("put from 2^53 onto 2^53+1: %v, want ErrConflict", err)
+	}
+	if v, err := s.Put(ctx, doc(2), big, "t"); err != nil || v != big+1 {
+		t.Fatalf("put from 2^53+1: %d, %v, want %d", v, err, uint64(big+1))
+	}
+	if d, err := s.Load(ctx); err != nil || d.Version != big+1 || string(d.Data) != string(doc(2)) {
+		t.Fatalf("load: %d %q, %v", d.Version, d.Data, err)
+	}
+	if ok, err := s.Restore(ctx, doc(3), big, "t"); err != nil || ok {
+		t.Fatalf("restore of an older version: %v, %v", ok, err)
+	}
+	if ok, err := s.Restore(ctx, doc(4), big+2, "t"); err != nil || !ok {
+		t.Fatalf("restore of a newer version: %v, %v", ok, err)
+	}
+	if ok, err := s.Restore(ctx, doc(5), 99, "t"); err != nil || ok {
+		t.Fatalf("restore of a shorter version: %v, %v", ok, err)
+	}
+	if v, err := s.Version(ctx); err != nil || v != big+2 {
+		t.Fatalf("version %d, %v", v, err)
 	}
 }
 
