@@ -67,38 +67,12 @@ func (n *clusterNode) writeCache(v uint64, data []byte) {
 	if n.cachePath == "off" {
 		return
 	}
-	if err := writeFileAtomic(n.cachePath, fmt.Appendf(nil, "%s%d\n%s", cacheHeader, v, data)); err != nil {
+	err := os.MkdirAll(filepath.Dir(n.cachePath), 0o700)
+	if err == nil {
+		// 0600: the configuration holds credentials.
+		err = configstore.WriteFileAtomic(n.cachePath, fmt.Appendf(nil, "%s%d\n%s", cacheHeader, v, data), 0o600)
+	}
+	if err != nil {
 		n.logger.Warn("config store: cannot cache the configuration; a restart while Redis is down will not serve it", "path", n.cachePath, "error", err.Error())
 	}
-}
-
-func writeFileAtomic(path string, body []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".config-cache-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(body)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

@@ -1,15 +1,13 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/configstore"
 	"github.com/turnpikegw/turnpike/internal/importer"
 	"github.com/turnpikegw/turnpike/internal/importer/ingress"
 	"github.com/turnpikegw/turnpike/internal/importer/istio"
@@ -128,29 +126,14 @@ func newImportFormatCmd(format, short string, flags formatRun) *cobra.Command {
 	return cmd
 }
 
-// writeOutput writes to the file through a temporary one renamed over it,
-// so that a failed import never leaves half a config behind.
+// writeOutput writes to the file atomically, so that a failed import
+// never leaves half a config behind.
 func writeOutput(cmd *cobra.Command, path string, out []byte) error {
 	if path == "" || path == "-" {
 		_, err := cmd.OutOrStdout().Write(out)
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".turnpike-import-*")
-	if err != nil {
-		return exitError{code: 1, msg: err.Error()}
-	}
-	_, werr := tmp.Write(out)
-	cerr := tmp.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(tmp.Name())
-		return exitError{code: 1, msg: err.Error()}
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return exitError{code: 1, msg: err.Error()}
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
+	if err := configstore.WriteFileAtomic(path, out, 0o644); err != nil {
 		return exitError{code: 1, msg: err.Error()}
 	}
 	return nil

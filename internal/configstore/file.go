@@ -83,7 +83,12 @@ func (f *File) Put(_ context.Context, data []byte, prev uint64, _ string) (uint6
 	if prev != f.version || sha256.Sum256(cur) != f.sum {
 		return 0, ErrConflict
 	}
-	if err := writeAtomic(f.path, data); err != nil {
+	// The file keeps its mode.
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(f.path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	if err := WriteFileAtomic(f.path, data, mode); err != nil {
 		return 0, err
 	}
 	f.sum = sha256.Sum256(data)
@@ -91,16 +96,13 @@ func (f *File) Put(_ context.Context, data []byte, prev uint64, _ string) (uint6
 	return f.version, nil
 }
 
-// writeAtomic replaces path with data through a synced temporary file in
-// its directory, keeping its mode. A symlinked path (a Kubernetes
-// ConfigMap) has its target replaced, not the link.
-func writeAtomic(path string, data []byte) error {
+// WriteFileAtomic replaces path with data, of the given mode, through a
+// synced temporary file in its directory renamed over it: a crash leaves
+// the old file or the new one, never a part. A symlinked path (a
+// Kubernetes ConfigMap) has its target replaced, not the link.
+func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 	if target, err := filepath.EvalSymlinks(path); err == nil {
 		path = target
-	}
-	mode := os.FileMode(0o644)
-	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {

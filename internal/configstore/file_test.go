@@ -88,3 +88,39 @@ func TestFileStoreLimit(t *testing.T) {
 		t.Errorf("a file over the limit was read")
 	}
 }
+
+// WriteFileAtomic writes the mode asked for, replaces a symlink's target
+// (the link stays), and leaves no temporary file behind, written or not.
+func TestWriteFileAtomic(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cache.yml")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileAtomic(path, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, %v", fi.Mode(), err)
+	}
+	link := filepath.Join(dir, "link.yml")
+	if err := os.Symlink("cache.yml", link); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileAtomic(link, []byte("through the link"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v %v", fi.Mode(), err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "through the link" {
+		t.Fatalf("target holds %q", got)
+	}
+	if err := WriteFileAtomic(filepath.Join(dir, "missing", "x.yml"), []byte("x"), 0o600); err == nil {
+		t.Fatal("a write into a missing directory succeeded")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Fatalf("files left: %v", entries)
+	}
+}
