@@ -14,6 +14,8 @@ type Cluster interface {
 	Self() configstore.Node
 	// Nodes lists the live nodes' records as the store holds them.
 	Nodes(ctx context.Context) ([]configstore.Node, error)
+	// Stored describes the version in the store: who stored it, and when.
+	Stored(ctx context.Context) (configstore.Meta, error)
 }
 
 // clusterTimeout bounds the store's answer to GET /clustering/status.
@@ -22,12 +24,16 @@ const clusterTimeout = 3 * time.Second
 // clusteringStatus is Kong's GET /clustering/status: an object keyed by
 // node id, each with config_hash, hostname and last_seen (Unix seconds),
 // plus Turnpike's config_version, health and the version that failed.
-// This node's entry is its own view (marked this_node), which also says
-// when the store could not be read; without a store it is the only one.
+// This node's entry is its own view (marked this_node), with the store's
+// version, who stored it and when (stored), or why the store could not
+// be read (store_error); without a store it is the only one. Both go in
+// this node's entry, not beside the nodes: Kong's answer is keyed by node
+// id alone.
 func (a *api) clusteringStatus(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{}
 	var self configstore.Node
 	var storeErr error
+	var stored *configstore.Meta
 	if c := a.src.Cluster; c != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), clusterTimeout)
 		defer cancel()
@@ -35,6 +41,12 @@ func (a *api) clusteringStatus(w http.ResponseWriter, r *http.Request) {
 		nodes, storeErr = c.Nodes(ctx)
 		for _, n := range nodes {
 			out[n.ID] = nodeEntry(n)
+		}
+		if storeErr == nil {
+			var m configstore.Meta
+			if m, storeErr = c.Stored(ctx); storeErr == nil {
+				stored = &m
+			}
 		}
 		self = c.Self()
 	} else {
@@ -48,6 +60,9 @@ func (a *api) clusteringStatus(w http.ResponseWriter, r *http.Request) {
 	e["this_node"] = true
 	if storeErr != nil {
 		e["store_error"] = storeErr.Error()
+	}
+	if stored != nil {
+		e["stored"] = stored
 	}
 	out[self.ID] = e
 	writeJSON(w, http.StatusOK, out)

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -43,6 +44,7 @@ func (c storeCluster) Self() configstore.Node { return c.self }
 func (c storeCluster) Nodes(ctx context.Context) ([]configstore.Node, error) {
 	return c.st.Nodes(ctx)
 }
+func (c storeCluster) Stored(ctx context.Context) (configstore.Meta, error) { return c.st.Meta(ctx) }
 
 func TestClusteringStatusFromStore(t *testing.T) {
 	srv := gwtest.StartRedis(t)
@@ -55,6 +57,9 @@ func TestClusteringStatusFromStore(t *testing.T) {
 	other := configstore.Node{ID: "node-2", Hostname: "h2", ConfigVersion: 4, ConfigHash: "abc", FailedVersion: 5,
 		FailedError: "certificates[0].cert: no such file", Health: configstore.HealthFailed, LastSeen: now}
 	self := configstore.Node{ID: "node-1", Hostname: "h1", ConfigVersion: 5, ConfigHash: "def", Health: configstore.HealthOK, LastSeen: now}
+	if _, err := st.Put(context.Background(), []byte("_format_version: \"3.0\"\n"), 0, "alice"); err != nil {
+		t.Fatal(err)
+	}
 	for _, n := range []configstore.Node{other, self} {
 		if err := st.Heartbeat(context.Background(), n, time.Minute); err != nil {
 			t.Fatal(err)
@@ -74,6 +79,12 @@ func TestClusteringStatusFromStore(t *testing.T) {
 	}
 	if n1["config_version"] != 6.0 || n1["this_node"] != true || n1["store_error"] != nil {
 		t.Fatalf("node-1: %v", n1)
+	}
+	// Who stored the cluster's version, and when.
+	stored, _ := n1["stored"].(map[string]any)
+	at, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(stored["changed_at"]))
+	if stored["version"] != 1.0 || stored["changed_by"] != "alice" || len(fmt.Sprint(stored["configuration_hash"])) != 32 || time.Since(at) > time.Minute {
+		t.Fatalf("node-1's stored: %v", n1["stored"])
 	}
 	if c, _ := f.get("/status")["clustering"].(map[string]any); c == nil || c["config_version"] != 6.0 {
 		t.Fatalf("/status: %v", f.get("/status"))

@@ -332,6 +332,9 @@ func (n *clusterNode) Self() configstore.Node {
 // Nodes is admin.Cluster's: the records in the store.
 func (n *clusterNode) Nodes(ctx context.Context) ([]configstore.Node, error) { return n.st.Nodes(ctx) }
 
+// Stored is admin.Cluster's: who stored the store's version, and when.
+func (n *clusterNode) Stored(ctx context.Context) (configstore.Meta, error) { return n.st.Meta(ctx) }
+
 // tend writes the node's record every heartbeat, and puts the
 // configuration back into a store that lost it.
 func (n *clusterNode) tend(ctx context.Context) {

@@ -202,15 +202,17 @@ func unavailable(err error) error {
 	return fmt.Errorf("config store: %w", err)
 }
 
-// Meta describes the stored version without its document.
+// Meta describes the stored version without its document: GET
+// /clustering/status shows it, so an operator sees who changed the
+// cluster's configuration last, and when.
 type Meta struct {
 	Version uint64    `json:"version"`
 	Hash    string    `json:"configuration_hash,omitempty"`
-	Who     string    `json:"who,omitempty"`
-	When    time.Time `json:"when,omitzero"`
+	Who     string    `json:"changed_by,omitempty"`
+	When    time.Time `json:"changed_at,omitzero"`
 }
 
-// Meta reads who stored the current version, and when.
+// Meta reads the stored version, its hash, who stored it, and when.
 func (r *Redis) Meta(ctx context.Context) (Meta, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.conn.Timeout())
 	defer cancel()
