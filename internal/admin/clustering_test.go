@@ -61,7 +61,7 @@ func TestClusteringStatusFromStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []configstore.Node{other, self} {
-		if err := st.Heartbeat(context.Background(), n, time.Minute); err != nil {
+		if _, err := st.Heartbeat(context.Background(), n, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}

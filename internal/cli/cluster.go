@@ -351,11 +351,7 @@ func (n *clusterNode) tend(ctx context.Context) {
 }
 
 func (n *clusterNode) beat(ctx context.Context) {
-	err := n.st.Heartbeat(ctx, n.Self(), 3*n.heartbeat)
-	var v uint64
-	if err == nil {
-		v, err = n.st.Version(ctx)
-	}
+	v, err := n.st.Heartbeat(ctx, n.Self(), 3*n.heartbeat)
 	if err != nil {
 		if n.storeUp.Swap(false) {
 			n.logger.Warn("config store: unreachable; serving the configuration in force", "error", err.Error())

@@ -74,8 +74,9 @@ end
 return out
 `)
 
-// Heartbeat writes n as this node's record, living ttl.
-func (r *Redis) Heartbeat(ctx context.Context, n Node, ttl time.Duration) error {
+// Heartbeat writes n as this node's record, living ttl, and reads the
+// stored version (0: none) in the same round trip.
+func (r *Redis) Heartbeat(ctx context.Context, n Node, ttl time.Duration) (uint64, error) {
 	if len(n.FailedError) > maxNodeError {
 		n.FailedError = n.FailedError[:maxNodeError] + "..."
 	}
@@ -87,7 +88,7 @@ func (r *Redis) Heartbeat(ctx context.Context, n Node, ttl time.Duration) error 
 		body, err = json.Marshal(n)
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.conn.Timeout())
 	defer cancel()
@@ -97,10 +98,16 @@ func (r *Redis) Heartbeat(ctx context.Context, n Node, ttl time.Duration) error 
 	p.Set(ctx, r.keys.nodePrefix+n.ID, body, ttl)
 	p.ZAdd(ctx, r.keys.nodes, redis.Z{Score: float64(now), Member: n.ID})
 	p.ZRemRangeByScore(ctx, r.keys.nodes, "-inf", strconv.FormatInt(now-ttl.Milliseconds(), 10))
-	if _, err := p.Exec(ctx); err != nil {
-		return unavailable(err)
+	version := p.Get(ctx, r.keys.version)
+	// Exec answers the first failed command's error: redis.Nil, the last
+	// command's, means the others went through and no version is stored.
+	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return 0, unavailable(err)
 	}
-	return nil
+	if version.Err() != nil {
+		return 0, nil
+	}
+	return parseVersion(version.Val())
 }
 
 // Nodes lists the live nodes' records, the most recently seen first.

@@ -290,12 +290,19 @@ func TestRedisNodes(t *testing.T) {
 	ctx := context.Background()
 	s := newTestStore(t, srv.Addr, 0, 0)
 	now := time.Now()
-	if err := s.Heartbeat(ctx, Node{ID: "a", Hostname: "h1", ConfigVersion: 3, Health: HealthOK, LastSeen: now}, time.Minute); err != nil {
+	if v, err := s.Heartbeat(ctx, Node{ID: "a", Hostname: "h1", ConfigVersion: 3, Health: HealthOK, LastSeen: now}, time.Minute); err != nil || v != 0 {
+		t.Fatalf("heartbeat on an empty store: %d, %v", v, err)
+	}
+	if _, err := s.Put(ctx, doc(1), 0, "t"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Heartbeat(ctx, Node{ID: "b", Hostname: "h2", FailedVersion: 4, FailedError: strings.Repeat("e", 5000),
+	if _, err := s.Heartbeat(ctx, Node{ID: "b", Hostname: "h2", FailedVersion: 4, FailedError: strings.Repeat("e", 5000),
 		Health: HealthFailed, LastSeen: now.Add(time.Millisecond)}, 300*time.Millisecond); err != nil {
 		t.Fatal(err)
+	}
+	// The heartbeat reads the stored version in its round trip.
+	if v, err := s.Heartbeat(ctx, Node{ID: "a", Hostname: "h1", ConfigVersion: 3, Health: HealthOK, LastSeen: now}, time.Minute); err != nil || v != 1 {
+		t.Fatalf("heartbeat: version %d, %v", v, err)
 	}
 	nodes, err := s.Nodes(ctx)
 	if err != nil || len(nodes) != 2 || nodes[0].ID != "b" || nodes[1].ID != "a" {
@@ -317,7 +324,7 @@ func TestRedisNodesSkipsHugeRecords(t *testing.T) {
 	ctx := context.Background()
 	s := newTestStore(t, srv.Addr, 0, 0)
 	now := time.Now()
-	if err := s.Heartbeat(ctx, Node{ID: "ok", FailedError: strings.Repeat("\x01", 5000), Health: HealthFailed, LastSeen: now}, time.Minute); err != nil {
+	if _, err := s.Heartbeat(ctx, Node{ID: "ok", FailedError: strings.Repeat("\x01", 5000), Health: HealthFailed, LastSeen: now}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr})

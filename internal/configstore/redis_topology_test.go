@@ -46,7 +46,7 @@ func exercise(t *testing.T, opts store.RedisOptions) {
 		}
 		last = d.Version
 	}
-	if err := s.Heartbeat(ctx, Node{ID: "n1", Health: HealthOK, LastSeen: time.Now()}, time.Minute); err != nil {
+	if _, err := s.Heartbeat(ctx, Node{ID: "n1", Health: HealthOK, LastSeen: time.Now()}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if nodes, err := s.Nodes(ctx); err != nil || len(nodes) != 1 {
