@@ -103,6 +103,13 @@ type clusterNode struct {
 	ready   atomic.Bool
 	storeUp atomic.Bool
 
+	// cacheMu orders the cache writes, made after mu is released (an
+	// admin commit does not wait on the disk); cached is the version the
+	// cache file holds (hasCache: it holds one).
+	cacheMu  sync.Mutex
+	cached   uint64
+	hasCache bool
+
 	stop context.CancelFunc
 	done sync.WaitGroup
 }
@@ -216,9 +223,8 @@ func (g *gateway) startCluster(src *admin.Source) {
 	} else {
 		g.logger.Info("config store: following", "from", n.startFrom, "version", n.startVersion)
 	}
-	if n.startFrom == "store" {
-		n.writeCache(n.startVersion, n.startData)
-	}
+	n.noteCache()
+	n.flushCache()
 	pending := src.Pending
 	src.Pending = func() string {
 		if !n.ready.Load() {
@@ -248,6 +254,16 @@ func (n *clusterNode) commit(data []byte, who string) (*snapshot.Snapshot, error
 	if err := n.check(data); err != nil {
 		return nil, err
 	}
+	snap, err := n.putAndApply(data, who)
+	if err == nil {
+		n.flushCache()
+	}
+	return snap, err
+}
+
+// putAndApply stores data on the version in force and applies it, with
+// n.mu held.
+func (n *clusterNode) putAndApply(data []byte, who string) (*snapshot.Snapshot, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), clusterCallTimeout)
@@ -280,15 +296,19 @@ func (n *clusterNode) check(data []byte) error {
 // follow applies a version the store announced.
 func (n *clusterNode) follow(doc configstore.Doc) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	if _, err := n.applyLocked(doc.Version, doc.Data, "cluster"); err != nil {
+	_, err := n.applyLocked(doc.Version, doc.Data, "cluster")
+	n.mu.Unlock()
+	if err != nil {
 		n.logger.Error("config store: a stored version does not apply on this node; the one in force stays",
 			"version", doc.Version, "in_force", n.inForce.Load().version, "error", err.Error())
+		return
 	}
+	n.flushCache()
 }
 
 // applyLocked puts version v in force (n.mu held), unless it already is
-// or a later one is.
+// or a later one is; the caller caches it (flushCache) once n.mu is
+// released.
 func (n *clusterNode) applyLocked(v uint64, data []byte, trigger string) (*snapshot.Snapshot, error) {
 	if cur := n.inForce.Load().version; v <= cur && n.ready.Load() {
 		if st := n.state.Load(); v == cur && st != nil && st.Health == configstore.HealthCached {
@@ -304,7 +324,6 @@ func (n *clusterNode) applyLocked(v uint64, data []byte, trigger string) (*snaps
 	n.inForce.Store(&stored{v, data})
 	n.ready.Store(true)
 	n.setState(configstore.Node{Health: configstore.HealthOK})
-	n.writeCache(v, data)
 	return snap, nil
 }
 

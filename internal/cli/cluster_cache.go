@@ -61,11 +61,42 @@ func readCache(path string, maxSize int64) (uint64, []byte, error) {
 	return v, data, nil
 }
 
-// writeCache replaces the cache with version v, atomically: a crash
-// leaves the old file or the new one, never a part.
-func (n *clusterNode) writeCache(v uint64, data []byte) {
-	if n.cachePath == "off" {
+// noteCache records the version the cache file holds when it holds the
+// start-up configuration already, so the start does not rewrite it.
+func (n *clusterNode) noteCache() {
+	if n.startFrom == "cache" {
+		n.cached, n.hasCache = n.startVersion, true
 		return
+	}
+	if n.startFrom != "store" {
+		return
+	}
+	if v, data, err := readCache(n.cachePath, int64(max(len(n.startData), 1))); err == nil && v == n.startVersion && bytes.Equal(data, n.startData) {
+		n.cached, n.hasCache = v, true
+	}
+}
+
+// flushCache caches the version in force unless the cache holds it or a
+// later one: the cache writes run outside n.mu, and of two racing the
+// older finds the newer written and writes nothing.
+func (n *clusterNode) flushCache() {
+	n.cacheMu.Lock()
+	defer n.cacheMu.Unlock()
+	cur := n.inForce.Load()
+	if cur.data == nil || n.hasCache && cur.version <= n.cached {
+		return
+	}
+	if n.writeCache(cur.version, cur.data) {
+		n.cached, n.hasCache = cur.version, true
+	}
+}
+
+// writeCache replaces the cache with version v, atomically: a crash
+// leaves the old file or the new one, never a part. It reports whether
+// it wrote.
+func (n *clusterNode) writeCache(v uint64, data []byte) bool {
+	if n.cachePath == "off" {
+		return false
 	}
 	err := os.MkdirAll(filepath.Dir(n.cachePath), 0o700)
 	if err == nil {
@@ -74,5 +105,7 @@ func (n *clusterNode) writeCache(v uint64, data []byte) {
 	}
 	if err != nil {
 		n.logger.Warn("config store: cannot cache the configuration; a restart while Redis is down will not serve it", "path", n.cachePath, "error", err.Error())
+		return false
 	}
+	return true
 }

@@ -17,7 +17,9 @@ func TestClusterCache(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "cache.yml")
 	n := &clusterNode{cachePath: path, logger: slog.New(slog.DiscardHandler)}
 	doc := "_format_version: \"3.0\"\nservices: []\n"
-	n.writeCache(7, []byte(doc))
+	if !n.writeCache(7, []byte(doc)) {
+		t.Fatal("not written")
+	}
 	v, data, err := readCache(path, int64(len(doc)))
 	if err != nil || v != 7 || string(data) != doc {
 		t.Fatalf("read back: %d %q %v", v, data, err)
@@ -42,6 +44,43 @@ func TestClusterCache(t *testing.T) {
 	}
 	if _, _, err := readCache("off", 0); !os.IsNotExist(err) {
 		t.Fatalf("off: %v", err)
+	}
+}
+
+// The start does not rewrite a cache that holds the store's version
+// already; the cache writes, made outside the node's lock, never put an
+// older version over a newer one.
+func TestClusterCacheWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cache.yml")
+	doc := []byte("_format_version: \"3.0\"\n")
+	newNode := func(v uint64, data []byte) *clusterNode {
+		n := &clusterNode{cachePath: path, logger: slog.New(slog.DiscardHandler), startFrom: "store", startVersion: v, startData: data}
+		n.inForce.Store(&stored{v, data})
+		return n
+	}
+	if !newNode(7, doc).writeCache(7, doc) {
+		t.Fatal("not written")
+	}
+	before, _ := os.Stat(path)
+	n := newNode(7, doc)
+	n.noteCache()
+	n.flushCache()
+	if after, _ := os.Stat(path); !os.SameFile(before, after) {
+		t.Fatal("the start rewrote a cache holding the store's version")
+	}
+	other := append([]byte("# other\n"), doc...)
+	n = newNode(7, other)
+	n.noteCache()
+	n.flushCache()
+	if v, data, _ := readCache(path, 0); v != 7 || string(data) != string(other) {
+		t.Fatalf("a cache of another document was kept: %d %q", v, data)
+	}
+	n.inForce.Store(&stored{9, doc})
+	n.flushCache()
+	n.inForce.Store(&stored{8, other})
+	n.flushCache()
+	if v, _, _ := readCache(path, 0); v != 9 {
+		t.Fatalf("the cache holds version %d after 9 was cached", v)
 	}
 }
 
