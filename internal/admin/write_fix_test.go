@@ -1,0 +1,88 @@
+package admin
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+)
+
+// A key that looks like an index (`x0[2999999]`) is a map key in
+// `fields`, not a list of three million slots: a read-only check of a
+// hostile body cost gigabytes when it was.
+func TestAdminCheckKeyLikeIndex(t *testing.T) {
+	f := newFixture(t, writeConfig, nil)
+	var doc strings.Builder
+	doc.WriteString("_format_version: \"3.0\"\nservices:\n- name: s\n  url: http://a/\n")
+	for i := range 50 {
+		fmt.Fprintf(&doc, "  x%d[2999999]: 1\n", i)
+	}
+	body, _ := json.Marshal(map[string]string{"config": doc.String()})
+	code, out, _ := f.do("POST", "/config?check=true", string(body), "Content-Type", js)
+	if code != 400 {
+		t.Fatalf("%d %v", code, out)
+	}
+	svc := fieldAt(out["fields"], "services[0]")
+	m, ok := svc.(map[string]any)
+	if !ok || len(m) != 50 || m["x7[2999999]"] == nil {
+		t.Fatalf("fields: %.300v", out["fields"])
+	}
+	flat, _ := out["flattened_errors"].([]any)
+	if len(flat) != 1 || flat[0].(map[string]any)["entity_path"] != "services[0]" {
+		t.Errorf("flattened_errors: %.300v", flat)
+	}
+}
+
+// The list slots of one answer are bounded together: a path past the
+// budget is listed whole at the top, the others nest.
+func TestNestedFieldsSlotBudget(t *testing.T) {
+	var errs config.Errors
+	for i := range 50 {
+		errs = append(errs, config.FieldError{Path: fmt.Sprintf("l%d[%d]", i, maxFieldSlots/4), Message: "m"})
+	}
+	errs = append(errs, config.FieldError{Path: "services[1].port", Message: "bad"})
+	fields := nestedFields(errs)
+	slots := 0
+	for _, v := range fields {
+		if l, ok := v.(*[]any); ok {
+			slots += len(*l)
+		}
+	}
+	if slots > maxFieldSlots {
+		t.Errorf("%d slots, the budget is %d", slots, maxFieldSlots)
+	}
+	if fields["l49["+fmt.Sprint(maxFieldSlots/4)+"]"] != "m" {
+		t.Errorf("a path past the budget is not listed whole")
+	}
+	if fieldAt(mustJSON(t, fields), "services[1].port") != "bad" {
+		t.Errorf("services: %v", fields["services"])
+	}
+}
+
+func mustJSON(t *testing.T, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A quoted key in a path is one name; pathOf writes it back the same.
+func TestPathTokensQuoted(t *testing.T) {
+	p := `services[0].config.headers["a.b[1]"].x[2]`
+	toks := pathTokens(p)
+	want := []any{"services", 0, "config", "headers", "a.b[1]", "x", 2}
+	if fmt.Sprint(toks) != fmt.Sprint(want) || len(toks) != len(want) {
+		t.Fatalf("%q", toks)
+	}
+	if got := pathOf(toks); got != p {
+		t.Errorf("pathOf = %q", got)
+	}
+}
