@@ -86,3 +86,23 @@ func TestPathTokensQuoted(t *testing.T) {
 		t.Errorf("pathOf = %q", got)
 	}
 }
+
+// Empty array slots are charged to the body's one budget of values:
+// `a[20000]` per key took gigabytes over a thousand keys.
+func TestAdminFormIndexBudget(t *testing.T) {
+	f := newWriteFixture(t)
+	code, out := f.send("POST", "/services", form, "name=sx&url=http://127.0.0.1:9/&a0[20000]=x&a1[20000]=x")
+	if code != 400 || !strings.Contains(fmt.Sprint(out["message"]), "too many values in the form body at 'a1[20000]'") {
+		t.Fatalf("%d %v", code, out)
+	}
+	got, err := decodeForm(map[string][]string{"paths[2]": {"/b"}, "paths[1]": {"/a"}, "tags[3]": {"t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := got.Get("paths"); fmt.Sprint(p) != "[/a /b]" {
+		t.Errorf("paths: %v", p)
+	}
+	if tg, _ := got.Get("tags"); fmt.Sprint(tg) != "[<nil> <nil> t]" {
+		t.Errorf("tags: %v", tg)
+	}
+}
