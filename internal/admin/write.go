@@ -237,12 +237,9 @@ func (a *api) commitWrite(ed *edit, status int) (int, any) {
 		return http.StatusConflict, message(configstore.ErrConflict.Error())
 	}
 	snap, err := a.src.Commit(data, "admin")
-	switch {
-	case errors.Is(err, reload.ErrBusy):
-		return http.StatusTooManyRequests, message("Currently loading previous configuration")
-	case errors.Is(err, configstore.ErrConflict):
-		return http.StatusConflict, message(err.Error())
-	case err != nil:
+	if status, out := commitStatus(err); status != 0 {
+		return status, out
+	} else if err != nil {
 		return http.StatusBadRequest, violation(asErrors(err), ed.path())
 	}
 	ix := buildIndex(snap, a.src.Registry, snap.Created())
@@ -256,6 +253,21 @@ func (a *api) commitWrite(ed *edit, status int) (int, any) {
 		return http.StatusInternalServerError, message("the entity written is not in the configuration applied")
 	}
 	return status, e.body
+}
+
+// commitStatus is the answer to a commit that failed for a reason other
+// than its document: busy, a conflict, the store unavailable; 0 when err
+// is nil or the document's own errors.
+func commitStatus(err error) (int, any) {
+	switch {
+	case errors.Is(err, reload.ErrBusy):
+		return http.StatusTooManyRequests, message("Currently loading previous configuration")
+	case errors.Is(err, configstore.ErrConflict):
+		return http.StatusConflict, message(err.Error())
+	case errors.Is(err, configstore.ErrUnavailable):
+		return http.StatusServiceUnavailable, message(err.Error())
+	}
+	return 0, nil
 }
 
 // edit is one write's change to the flat form.

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/configstore"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
 // A key that looks like an index (`x0[2999999]`) is a map key in
@@ -104,5 +106,23 @@ func TestAdminFormIndexBudget(t *testing.T) {
 	}
 	if tg, _ := got.Get("tags"); fmt.Sprint(tg) != "[<nil> <nil> t]" {
 		t.Errorf("tags: %v", tg)
+	}
+}
+
+// A store that fails is 503 for an entity write as for POST /config,
+// not a 400 schema violation.
+func TestAdminWriteStoreUnavailable(t *testing.T) {
+	f := newFixture(t, writeConfig, func(src *Source) {
+		src.Commit = func([]byte, string) (*snapshot.Snapshot, error) {
+			return nil, fmt.Errorf("%w: writing it: no space left on device", configstore.ErrUnavailable)
+		}
+	})
+	code, out := f.send("PATCH", "/services/s1", js, `{"retries": 3}`)
+	if code != 503 || !strings.Contains(fmt.Sprint(out["message"]), "no space left") {
+		t.Errorf("PATCH: %d %v", code, out)
+	}
+	code, out = f.send("POST", "/config", js, `{"config": "_format_version: \"3.0\"\n"}`)
+	if code != 503 {
+		t.Errorf("POST /config: %d %v", code, out)
 	}
 }
