@@ -81,10 +81,7 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 	// (or another POST's load), busy as Kong is during a load.
 	var snap *snapshot.Snapshot
 	err := reload.ErrBusy
-	if a.writeMu.TryLock() {
-		snap, err = a.commit(data, r)
-		a.writeMu.Unlock()
-	}
+	a.whileWriting(func() { snap, err = a.commit(data, r) })
 	if status, out := commitStatus(err); status != 0 {
 		if status == http.StatusTooManyRequests {
 			w.Header().Set("Retry-After", "1")

@@ -92,10 +92,7 @@ func (a *api) write(w http.ResponseWriter, r *http.Request) {
 	// that finds another (or a POST /config) running is busy, as Kong is
 	// during a load, rather than queued behind a load of unbounded length.
 	status, out := http.StatusTooManyRequests, any(message("Currently loading previous configuration"))
-	if a.writeMu.TryLock() {
-		status, out = a.applyWrite(op, body)
-		a.writeMu.Unlock()
-	}
+	a.whileWriting(func() { status, out = a.applyWrite(op, body) })
 	switch {
 	case status == http.StatusNoContent:
 		w.WriteHeader(status)
@@ -105,6 +102,17 @@ func (a *api) write(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, status, out)
 	}
+}
+
+// whileWriting runs f unless another write runs. The lock is released
+// however f ends: a write that panicked must not leave every later one
+// busy until a restart.
+func (a *api) whileWriting(f func()) {
+	if !a.writeMu.TryLock() {
+		return
+	}
+	defer a.writeMu.Unlock()
+	f()
 }
 
 // applyWrite makes the write and answers its status and body.

@@ -126,3 +126,30 @@ func TestAdminWriteStoreUnavailable(t *testing.T) {
 		t.Errorf("POST /config: %d %v", code, out)
 	}
 }
+
+// A write whose commit panics leaves the next write free to run (the
+// lock was held for good: every later write answered 429).
+func TestAdminWritePanicReleasesLock(t *testing.T) {
+	var f *fixture
+	panics := 2
+	f = newFixture(t, writeConfig, func(src *Source) {
+		src.Commit = func(data []byte, who string) (*snapshot.Snapshot, error) {
+			if panics > 0 {
+				panics--
+				panic("store bug")
+			}
+			return f.loader.TryApply(data, who)
+		}
+	})
+	for _, req := range [][3]string{{"PATCH", "/services/s1", `{"retries": 3}`}, {"POST", "/config", `{"config": "_format_version: \"3.0\"\n"}`}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s %s did not panic", req[0], req[1])
+				}
+			}()
+			f.send(req[0], req[1], js, req[2])
+		}()
+	}
+	f.expect(200, "PATCH", "/services/s1", js, `{"retries": 3}`)
+}
