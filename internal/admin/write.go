@@ -329,6 +329,9 @@ func (ed *edit) create(parent *entity, body *config.Object) map[string]any {
 func (ed *edit) put(cur *entity, key string, parent *entity, body *config.Object) map[string]any {
 	if cur != nil {
 		i := ed.indexOf(ed.kind.kind, cur.id)
+		if i < 0 {
+			return notInFlatForm()
+		}
 		body.Set("id", cur.id)
 		if _, given := body.Get(ed.kind.keyField); !given && ed.kind.keyField != "" && key != cur.id {
 			// As Kong: the endpoint key in the path is the entity's.
@@ -356,6 +359,9 @@ func (ed *edit) put(cur *entity, key string, parent *entity, body *config.Object
 // has, a plugin's config is merged field by field as Kong's records are.
 func (ed *edit) patch(id string, body *config.Object) map[string]any {
 	i := ed.indexOf(ed.kind.kind, id)
+	if i < 0 {
+		return notInFlatForm()
+	}
 	old := ed.flat.Lists[ed.kind.kind][i]
 	merged := &config.Object{Keys: append([]string{}, old.Keys...), Vals: append([]any{}, old.Vals...)}
 	if _, ok := body.Get("url"); ok {
@@ -378,6 +384,13 @@ func (ed *edit) patch(id string, body *config.Object) map[string]any {
 	}
 	ed.stamp(merged, false)
 	return ed.place(i, nil, merged)
+}
+
+// notInFlatForm answers a write to an entity of the index that the flat
+// form does not list (the two are made from one configuration, so only a
+// bug in one of them), as not found rather than a panic.
+func notInFlatForm() map[string]any {
+	return kongError(codeNotFound, "not found", "Not found", nil)
 }
 
 // mergeRecords merges b into a where both are objects.

@@ -153,3 +153,35 @@ func TestAdminWritePanicReleasesLock(t *testing.T) {
 	}
 	f.expect(200, "PATCH", "/services/s1", js, `{"retries": 3}`)
 }
+
+// An SNI named by a vault reference is not found under its name in the
+// document as written: the export took it for missing and panicked,
+// every write with it (and, the lock held, every later one) failing.
+func TestAdminWriteSNIFromVault(t *testing.T) {
+	t.Setenv("TP_SNI", "v.example")
+	c, k := selfSigned(t)
+	f := newWriteFixture(t)
+	cfg := map[string]any{"_format_version": "3.0", "certificates": []any{map[string]any{
+		"cert": c, "key": k, "snis": []any{map[string]any{"name": "{vault://env/tp-sni}", "tags": []string{"t1"}}},
+	}}}
+	doc, _ := json.Marshal(cfg)
+	body, _ := json.Marshal(map[string]string{"config": string(doc)})
+	f.expect(201, "POST", "/config", js, string(body))
+	f.expect(201, "POST", "/services", js, `{"name": "x", "url": "http://127.0.0.1:9/"}`)
+	snis := f.get("/snis")["data"].([]any)
+	if len(snis) != 1 || snis[0].(map[string]any)["name"] != "v.example" || fmt.Sprint(snis[0].(map[string]any)["tags"]) != "[t1]" {
+		t.Errorf("snis: %v", snis)
+	}
+}
+
+// An entity the flat form does not list is not found, not an index of
+// -1 (a panic, the write lock held until it was deferred).
+func TestEditEntityNotInFlatForm(t *testing.T) {
+	ed := &edit{flat: &config.Flat{Lists: map[string][]*config.Object{}}, kind: &writeKind{kind: "services"}}
+	if out := ed.patch("gone", &config.Object{}); out == nil || out["code"] != codeNotFound {
+		t.Errorf("patch: %v", out)
+	}
+	if out := ed.put(&entity{id: "gone"}, "gone", nil, &config.Object{}); out == nil || out["code"] != codeNotFound {
+		t.Errorf("put: %v", out)
+	}
+}
