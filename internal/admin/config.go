@@ -12,7 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/turnpikegw/turnpike/internal/config"
-	"github.com/turnpikegw/turnpike/internal/configstore"
 	"github.com/turnpikegw/turnpike/internal/reload"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
@@ -82,21 +81,12 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 	// (or another POST's load), busy as Kong is during a load.
 	var snap *snapshot.Snapshot
 	err := reload.ErrBusy
-	if a.writeMu.TryLock() {
-		snap, err = a.commit(data, r)
-		a.writeMu.Unlock()
-	}
-	if errors.Is(err, reload.ErrBusy) {
-		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusTooManyRequests, message("Currently loading previous configuration"))
-		return
-	}
-	if errors.Is(err, configstore.ErrConflict) {
-		writeJSON(w, http.StatusConflict, message(err.Error()))
-		return
-	}
-	if errors.Is(err, configstore.ErrUnavailable) {
-		writeJSON(w, http.StatusServiceUnavailable, message(err.Error()))
+	a.whileWriting(func() { snap, err = a.commit(data, r) })
+	if status, out := commitStatus(err); status != 0 {
+		if status == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "1")
+		}
+		writeJSON(w, status, out)
 		return
 	}
 	if err != nil {

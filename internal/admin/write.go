@@ -92,10 +92,7 @@ func (a *api) write(w http.ResponseWriter, r *http.Request) {
 	// that finds another (or a POST /config) running is busy, as Kong is
 	// during a load, rather than queued behind a load of unbounded length.
 	status, out := http.StatusTooManyRequests, any(message("Currently loading previous configuration"))
-	if a.writeMu.TryLock() {
-		status, out = a.applyWrite(op, body)
-		a.writeMu.Unlock()
-	}
+	a.whileWriting(func() { status, out = a.applyWrite(op, body) })
 	switch {
 	case status == http.StatusNoContent:
 		w.WriteHeader(status)
@@ -105,6 +102,17 @@ func (a *api) write(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, status, out)
 	}
+}
+
+// whileWriting runs f unless another write runs. The lock is released
+// however f ends: a write that panicked must not leave every later one
+// busy until a restart.
+func (a *api) whileWriting(f func()) {
+	if !a.writeMu.TryLock() {
+		return
+	}
+	defer a.writeMu.Unlock()
+	f()
 }
 
 // applyWrite makes the write and answers its status and body.
@@ -237,12 +245,9 @@ func (a *api) commitWrite(ed *edit, status int) (int, any) {
 		return http.StatusConflict, message(configstore.ErrConflict.Error())
 	}
 	snap, err := a.src.Commit(data, "admin")
-	switch {
-	case errors.Is(err, reload.ErrBusy):
-		return http.StatusTooManyRequests, message("Currently loading previous configuration")
-	case errors.Is(err, configstore.ErrConflict):
-		return http.StatusConflict, message(err.Error())
-	case err != nil:
+	if status, out := commitStatus(err); status != 0 {
+		return status, out
+	} else if err != nil {
 		return http.StatusBadRequest, violation(asErrors(err), ed.path())
 	}
 	ix := buildIndex(snap, a.src.Registry, snap.Created())
@@ -256,6 +261,21 @@ func (a *api) commitWrite(ed *edit, status int) (int, any) {
 		return http.StatusInternalServerError, message("the entity written is not in the configuration applied")
 	}
 	return status, e.body
+}
+
+// commitStatus is the answer to a commit that failed for a reason other
+// than its document: busy, a conflict, the store unavailable; 0 when err
+// is nil or the document's own errors.
+func commitStatus(err error) (int, any) {
+	switch {
+	case errors.Is(err, reload.ErrBusy):
+		return http.StatusTooManyRequests, message("Currently loading previous configuration")
+	case errors.Is(err, configstore.ErrConflict):
+		return http.StatusConflict, message(err.Error())
+	case errors.Is(err, configstore.ErrUnavailable):
+		return http.StatusServiceUnavailable, message(err.Error())
+	}
+	return 0, nil
 }
 
 // edit is one write's change to the flat form.
@@ -309,6 +329,9 @@ func (ed *edit) create(parent *entity, body *config.Object) map[string]any {
 func (ed *edit) put(cur *entity, key string, parent *entity, body *config.Object) map[string]any {
 	if cur != nil {
 		i := ed.indexOf(ed.kind.kind, cur.id)
+		if i < 0 {
+			return notInFlatForm()
+		}
 		body.Set("id", cur.id)
 		if _, given := body.Get(ed.kind.keyField); !given && ed.kind.keyField != "" && key != cur.id {
 			// As Kong: the endpoint key in the path is the entity's.
@@ -336,6 +359,9 @@ func (ed *edit) put(cur *entity, key string, parent *entity, body *config.Object
 // has, a plugin's config is merged field by field as Kong's records are.
 func (ed *edit) patch(id string, body *config.Object) map[string]any {
 	i := ed.indexOf(ed.kind.kind, id)
+	if i < 0 {
+		return notInFlatForm()
+	}
 	old := ed.flat.Lists[ed.kind.kind][i]
 	merged := &config.Object{Keys: append([]string{}, old.Keys...), Vals: append([]any{}, old.Vals...)}
 	if _, ok := body.Get("url"); ok {
@@ -358,6 +384,13 @@ func (ed *edit) patch(id string, body *config.Object) map[string]any {
 	}
 	ed.stamp(merged, false)
 	return ed.place(i, nil, merged)
+}
+
+// notInFlatForm answers a write to an entity of the index that the flat
+// form does not list (the two are made from one configuration, so only a
+// bug in one of them), as not found rather than a panic.
+func notInFlatForm() map[string]any {
+	return kongError(codeNotFound, "not found", "Not found", nil)
 }
 
 // mergeRecords merges b into a where both are objects.

@@ -12,7 +12,15 @@ import (
 // BenchmarkAdminWrite is one entity write (a PATCH) on a configuration of
 // 1,000 services with a route each: export, edit, render, and the
 // commit's parse and compile, which dominate.
-func BenchmarkAdminWrite(b *testing.B) {
+func BenchmarkAdminWrite(b *testing.B) { benchWrite(b, false) }
+
+// BenchmarkAdminWriteChecked is BenchmarkAdminWrite with the Check a
+// store's commit makes before it stores (cli's storeCommit): the
+// document is parsed and compiled twice, the check's compile a dry run
+// that cannot be put in force.
+func BenchmarkAdminWriteChecked(b *testing.B) { benchWrite(b, true) }
+
+func benchWrite(b *testing.B, check bool) {
 	var cfg strings.Builder
 	cfg.WriteString("_format_version: \"3.0\"\nservices:\n")
 	for i := range 1000 {
@@ -21,7 +29,14 @@ func BenchmarkAdminWrite(b *testing.B) {
 	t := &testing.T{}
 	var f *fixture
 	f = newFixture(t, cfg.String(), func(src *Source) {
-		src.Commit = func(data []byte, who string) (*snapshot.Snapshot, error) { return f.loader.TryApply(data, who) }
+		src.Commit = func(data []byte, who string) (*snapshot.Snapshot, error) {
+			if check {
+				if _, err := f.loader.Check(func() ([]byte, error) { return data, nil }); err != nil {
+					return nil, err
+				}
+			}
+			return f.loader.TryApply(data, who)
+		}
 	})
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {

@@ -91,19 +91,32 @@ func decodeForm(form url.Values) (*config.Object, error) {
 	}
 	sort.Strings(keys)
 	root := &config.Object{}
+	// One budget of values for the whole body, the slots an array index
+	// leaves empty included: `a[20000]` is 20,000 of them.
+	slots := maxEntityValues
 	for _, k := range keys {
 		segs, err := formPath(k)
 		if err != nil {
 			return nil, err
 		}
 		for _, v := range form[k] {
-			if err := nest(root, segs, v); err != nil {
+			slots--
+			err := errTooManyValues
+			if slots >= 0 {
+				err = nest(root, segs, v, &slots)
+			}
+			if errors.Is(err, errTooManyValues) {
+				return nil, errors.New("too many values in the form body at '" + k + "' (the limit is " + strconv.Itoa(maxEntityValues) + ")")
+			}
+			if err != nil {
 				return nil, err
 			}
 		}
 	}
 	return root, nil
 }
+
+var errTooManyValues = errors.New("too many values")
 
 // formPath splits `a.b[c][]` into a, b, c, "" ("" appends to an array, a
 // number is a 1-based array position).
@@ -127,8 +140,9 @@ func formPath(k string) ([]string, error) {
 	return segs, nil
 }
 
-// nest puts v at segs under o; a name given twice becomes an array.
-func nest(o *config.Object, segs []string, v string) error {
+// nest puts v at segs under o; a name given twice becomes an array. The
+// empty array slots an index leaves are charged to slots.
+func nest(o *config.Object, segs []string, v string, slots *int) error {
 	name := segs[0]
 	if len(segs) == 1 {
 		switch cur, ok := o.Get(name); {
@@ -155,6 +169,11 @@ func nest(o *config.Object, segs []string, v string) error {
 			if i < 1 || i > maxEntityValues {
 				return errors.New("invalid array index " + next)
 			}
+			if gap := i - 1 - len(list); gap > *slots {
+				return errTooManyValues
+			} else if gap > 0 {
+				*slots -= gap
+			}
 			for len(list) < i {
 				list = append(list, nil)
 			}
@@ -171,7 +190,7 @@ func nest(o *config.Object, segs []string, v string) error {
 		child = &config.Object{}
 		o.Set(name, child)
 	}
-	return nest(child, segs[1:], v)
+	return nest(child, segs[1:], v, slots)
 }
 
 func isList(v any) bool { _, ok := v.([]any); return ok }

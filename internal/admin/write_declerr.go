@@ -87,19 +87,16 @@ func flattenErrors(errs config.Errors, credentialKinds []string) []map[string]an
 
 // pathOf joins tokens back into a path.
 func pathOf(toks []any) string {
-	var b strings.Builder
+	path := ""
 	for _, t := range toks {
 		switch v := t.(type) {
 		case int:
-			b.WriteString("[" + strconv.Itoa(v) + "]")
+			path += "[" + strconv.Itoa(v) + "]"
 		case string:
-			if b.Len() > 0 {
-				b.WriteByte('.')
-			}
-			b.WriteString(v)
+			path = config.JoinKey(path, v)
 		}
 	}
-	return b.String()
+	return path
 }
 
 // luaPretty prints fields as Kong's messages do (penlight's pretty writer

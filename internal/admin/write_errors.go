@@ -58,6 +58,13 @@ func violation(errs config.Errors, prefix string) map[string]any {
 	return kongError(codeSchemaViolation, "schema violation", msg, fields)
 }
 
+// maxFieldSlots bounds the list slots one answer's `fields` holds, all
+// its errors together: an index in a path makes a list that long, and a
+// path is only the document's own index when the document is that long,
+// which a check of a hostile body need not be. A path past the budget is
+// listed whole at the top.
+const maxFieldSlots = 1 << 20
+
 // nestedFields nests errors by their paths as Kong's `fields` does:
 // `config.origins[1]` is {"config": {"origins": [null, msg]}}; errors of
 // errors without a path are left to the caller. Two errors on one field
@@ -65,41 +72,56 @@ func violation(errs config.Errors, prefix string) map[string]any {
 // message is listed whole at the top.
 func nestedFields(errs config.Errors) map[string]any {
 	root := map[string]any{}
+	slots := maxFieldSlots
 	for _, e := range errs {
 		if e.Path == "" {
 			continue
 		}
-		if !setPath(root, pathTokens(e.Path), e.Message) {
+		if !setPath(root, pathTokens(e.Path), e.Message, &slots) {
 			root[e.Path] = e.Message
 		}
 	}
 	return root
 }
 
-// pathTokens splits `a.b[2].c` into "a", "b", 2, "c".
+// pathTokens splits `a.b[2].c` into "a", "b", 2, "c"; a quoted key
+// (`a["b.c"]`, config.JoinKey) is one name.
 func pathTokens(p string) []any {
 	var out []any
-	for _, dotted := range strings.Split(p, ".") {
-		name, rest, _ := strings.Cut(dotted, "[")
-		if name != "" {
-			out = append(out, name)
-		}
-		for rest != "" {
-			idx, tail, _ := strings.Cut(rest, "]")
+	for p != "" {
+		switch p[0] {
+		case '.':
+			p = p[1:]
+		case '[':
+			if q, err := strconv.QuotedPrefix(p[1:]); err == nil && strings.HasPrefix(p[1+len(q):], "]") {
+				name, _ := strconv.Unquote(q)
+				out = append(out, name)
+				p = p[len(q)+2:]
+				continue
+			}
+			idx, tail, _ := strings.Cut(p[1:], "]")
 			if i, err := strconv.Atoi(idx); err == nil && i >= 0 && i < config.MaxNodes {
 				out = append(out, i)
 			} else {
 				out = append(out, idx)
 			}
-			rest = strings.TrimPrefix(tail, "[")
+			p = tail
+		default:
+			end := strings.IndexAny(p, ".[")
+			if end < 0 {
+				end = len(p)
+			}
+			out = append(out, p[:end])
+			p = p[end:]
 		}
 	}
 	return out
 }
 
 // setPath puts msg at toks under container (a map or a list), making
-// what is missing; false when a message is in the way.
-func setPath(container any, toks []any, msg string) bool {
+// what is missing and charging the list slots it adds to slots; false
+// when a message is in the way or the slots run out.
+func setPath(container any, toks []any, msg string, slots *int) bool {
 	tok, last := toks[0], len(toks) == 1
 	get := func() any {
 		switch c := container.(type) {
@@ -124,9 +146,10 @@ func setPath(container any, toks []any, msg string) bool {
 			c[s] = v
 		case *[]any:
 			i, ok := tok.(int)
-			if !ok {
+			if !ok || i+1-len(*c) > *slots {
 				return false
 			}
+			*slots -= max(0, i+1-len(*c))
 			for len(*c) <= i {
 				*c = append(*c, nil)
 			}
@@ -144,20 +167,27 @@ func setPath(container any, toks []any, msg string) bool {
 		}
 		return set(msg)
 	}
-	if _, isIndex := toks[1].(int); isIndex {
+	if i, isIndex := toks[1].(int); isIndex {
+		if cur == nil && i >= *slots {
+			return false
+		}
 		if cur == nil {
 			cur = &[]any{}
-			set(cur)
+			if !set(cur) {
+				return false
+			}
 		}
 		list, ok := cur.(*[]any)
-		return ok && setPath(list, toks[1:], msg)
+		return ok && setPath(list, toks[1:], msg, slots)
 	}
 	m, ok := cur.(map[string]any)
 	if cur == nil {
 		m, ok = map[string]any{}, true
-		set(m)
+		if !set(m) {
+			return false
+		}
 	}
-	return ok && setPath(m, toks[1:], msg)
+	return ok && setPath(m, toks[1:], msg, slots)
 }
 
 // violationParts are the `field: message` parts of Kong's message, the

@@ -68,7 +68,7 @@ func storeCommit(st configstore.Store, loader *reload.Loader, holder *snapshot.H
 		defer cancel()
 		doc, err := st.Load(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("reading the config store: %w", err)
+			return nil, storeErr("reading", err)
 		}
 		if cur := holder.Load(); cur != nil && config.SourceHash(doc.Data) != cur.Hash {
 			return nil, configstore.ErrConflict
@@ -77,8 +77,18 @@ func storeCommit(st configstore.Store, loader *reload.Loader, holder *snapshot.H
 			return nil, err
 		}
 		if _, err := st.Put(ctx, data, doc.Version, who); err != nil {
-			return nil, err
+			return nil, storeErr("writing", err)
 		}
 		return loader.Apply(data, who)
 	}
+}
+
+// storeErr is a store's failure (a disk full, a file unreadable): the
+// store is unavailable (503), not the document invalid (400). A conflict
+// stays one.
+func storeErr(doing string, err error) error {
+	if errors.Is(err, configstore.ErrConflict) || errors.Is(err, configstore.ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %s it: %v", configstore.ErrUnavailable, doing, err)
 }

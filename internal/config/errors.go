@@ -140,7 +140,17 @@ func (l *ErrorList) Errors() Errors {
 // when long: keys are the document's to choose, and a path is copied into
 // every error below it.
 func KeyPath(prefix, key string) string {
-	return JoinPath(prefix, shorten(key, maxKeyInPath))
+	return JoinKey(prefix, shorten(key, maxKeyInPath))
+}
+
+// JoinKey joins a map key to a field path, quoted (`a["b.c"]`) when it
+// holds what a path's syntax uses: a key `x[9]` written as is would read
+// as an index, and a reader of the path would build a list of that length.
+func JoinKey(prefix, key string) string {
+	if strings.ContainsAny(key, ".[]\"") || key == "" {
+		return prefix + "[" + strconv.Quote(key) + "]"
+	}
+	return JoinPath(prefix, key)
 }
 
 // shorten cuts s to about n bytes, on a character boundary, marking the

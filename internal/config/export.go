@@ -243,7 +243,7 @@ func (e *exporter) certificates(m *Model) {
 	}
 	for _, ce := range m.Certificates {
 		for _, s := range ce.SNIs {
-			e.f.add("snis", sniObject(byName[s.Name], SNIID(s), ce.ID))
+			e.f.add("snis", sniObject(byName[s.Name], s, ce.ID))
 		}
 	}
 }
@@ -330,13 +330,24 @@ func sniName(v *value) string {
 	return ""
 }
 
-// sniObject is an SNI as written, with its id and its certificate's.
-func sniObject(v *value, id, certID string) *Object {
-	o := &Object{Keys: []string{"id"}, Vals: []any{id}}
-	switch v.kind {
-	case kindString:
+// sniObject is an SNI as written (v), with its id and its certificate's.
+// Without v (its name a vault reference, which the document does not
+// have as the name in force) it is the SNI in force.
+func sniObject(v *value, s *SNI, certID string) *Object {
+	o := &Object{Keys: []string{"id"}, Vals: []any{SNIID(s)}}
+	switch {
+	case v == nil:
+		o.Set("name", s.Name)
+		if len(s.Tags) > 0 {
+			tags := make([]any, len(s.Tags))
+			for i, t := range s.Tags {
+				tags[i] = t
+			}
+			o.Set("tags", tags)
+		}
+	case v.kind == kindString:
 		o.Set("name", v.str)
-	case kindMap:
+	case v.kind == kindMap:
 		for i, k := range v.keys {
 			if k != "id" {
 				o.Set(k, ordered(v.vals[i]))

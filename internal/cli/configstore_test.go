@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/configstore"
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/reload"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
+	"github.com/turnpikegw/turnpike/internal/upstream"
+)
+
+const storeDoc = "_format_version: \"3.0\"\nservices:\n- name: s\n  url: http://127.0.0.1:9/\n"
+
+// newStoreCommit is storeCommit over a file store on path, the file
+// applied as a start would.
+func newStoreCommit(t *testing.T, path string) (func([]byte, string) (*snapshot.Snapshot, error), *snapshot.Holder) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(storeDoc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := plugin.NewRegistry(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools := upstream.NewPools(upstream.DefaultPoolOptions)
+	t.Cleanup(pools.Close)
+	holder := &snapshot.Holder{}
+	loader := reload.New(holder, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})}, path, config.Options{}, nil)
+	if _, err := loader.LoadFile("startup"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := configstore.NewFile(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return storeCommit(st, loader, holder), holder
+}
+
+// A store that cannot be read or written is unavailable (the admin API's
+// 503), not a document with errors (its 400); nothing is applied.
+func TestStoreCommitUnavailable(t *testing.T) {
+	next := []byte(strings.Replace(storeDoc, "name: s", "name: s2", 1))
+
+	path := filepath.Join(t.TempDir(), "kong.yml")
+	commit, holder := newStoreCommit(t, path)
+	before := holder.Load().Hash
+	os.Remove(path)
+	if _, err := commit(next, "test"); !errors.Is(err, configstore.ErrUnavailable) {
+		t.Errorf("file gone: %v", err)
+	}
+	if holder.Load().Hash != before {
+		t.Error("a failed store applied the document")
+	}
+
+	// A name the temporary file of an atomic rewrite cannot have
+	// (NAME_MAX): the file reads, the rewrite fails.
+	path = filepath.Join(t.TempDir(), strings.Repeat("k", 250))
+	commit, holder = newStoreCommit(t, path)
+	before = holder.Load().Hash
+	if _, err := commit(next, "test"); !errors.Is(err, configstore.ErrUnavailable) {
+		t.Errorf("rewrite failed: %v", err)
+	}
+	if holder.Load().Hash != before {
+		t.Error("a failed store applied the document")
+	}
+	if _, err := commit([]byte("_format_version: \"3.0\"\nservices: [{name: x}]\n"), "test"); err == nil || errors.Is(err, configstore.ErrUnavailable) {
+		t.Errorf("an invalid document: %v", err)
+	}
+}
