@@ -233,8 +233,8 @@ func checkDashboardPages(t *testing.T, b *chromeTab, gw *gwtest.Gateway, r1 int)
 	if got := b.text("#nodes-table"); !strings.Contains(got, fmt.Sprint(adminJSON(t, gw, "/status")["node_id"])) {
 		t.Errorf("nodes: %q", got)
 	}
-	if !strings.Contains(b.text("#nodes-placeholder"), "lists only the node") {
-		t.Errorf("the nodes page does not say it is a placeholder")
+	if !strings.Contains(b.text("#nodes-about"), "this node alone") || !strings.Contains(b.text("#nodes-table"), "(this node)") {
+		t.Errorf("the nodes page of a node without a store: %q, %q", b.text("#nodes-about"), b.text("#nodes-table"))
 	}
 }
 

@@ -249,16 +249,26 @@ export async function traffic(root) {
   return refresh;
 }
 
-// nodes lists this node only: clustering (a nodes list kept in Redis,
-// GET /clustering/status) is not part of this gateway yet, and the page
-// says so rather than probing for it.
+// nodes lists the nodes of the cluster from GET /clustering/status: the
+// nodes that share a --config-store redis://, or this node alone.
 export async function nodes(root) {
-  const [status, info] = await Promise.all([get("/status"), get("/")]);
+  const cs = await get("/clustering/status");
+  const ids = Object.keys(cs).sort((a, b) => (cs[b].this_node ? 1 : 0) - (cs[a].this_node ? 1 : 0) || a.localeCompare(b));
+  const self = ids.map((id) => cs[id]).find((n) => n.this_node) || {};
+  const seen = (n) => n.last_seen ? new Date(n.last_seen * 1000).toLocaleTimeString() : "—";
+  const rows = ids.map((id) => {
+    const n = cs[id];
+    return [id + (n.this_node ? " (this node)" : ""), n.hostname || "—", n.version || "—",
+      n.config_version ? String(n.config_version) : "—", n.config_hash || "none", n.health || "—", seen(n),
+      n.failed_version ? "version " + n.failed_version + ": " + (n.failed_error || "") : "—"];
+  });
+  const about = self.stored
+    ? "Stored configuration: version " + self.stored.version + ", by " + (self.stored.changed_by || "?") + (self.stored.changed_at ? " at " + new Date(self.stored.changed_at).toLocaleString() : "") + "."
+    : self.store_error ? "The configuration store cannot be read: " + self.store_error
+    : "No shared configuration store (--config-store redis://): this node alone.";
   fill(root,
     el("h1", {}, "Nodes"),
-    el("p", { class: "panel", id: "nodes-placeholder" },
-      "Clustering is not available on this gateway yet: each node reads its own configuration, so this page lists only the node you are connected to."),
-    table("This node", ["Node", "Host name", "Version", "Configuration hash"],
-      [[status.node_id, info.hostname || "—", status.version, status.configuration_hash || "none"]], "nodes-table"),
+    el("p", { class: "panel", id: "nodes-about" }, about),
+    table("Nodes", ["Node", "Host name", "Version", "#Config version", "Configuration hash", "Health", "Last seen", "Failed"], rows, "nodes-table"),
   );
 }
