@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/turnpikegw/turnpike/internal/admin"
+	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/configstore"
 	"github.com/turnpikegw/turnpike/internal/reload"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
@@ -56,8 +57,13 @@ func (o *runOptions) startSource(fs *pflag.FlagSet) ([]byte, string, error) {
 		}
 	}
 	switch {
+	case o.configStore != "" && o.configStore != "file" && !isRedisStore(o.configStore):
+		return nil, "", fmt.Errorf("--config-store %q: unknown store (file or redis://...)", o.configStore)
+	case o.configStore == "file" && (o.configPath == "" || o.kube.enabled):
+		return nil, "", errors.New("--config-store file: needs the -c file, and is not for --kubernetes")
 	case isRedisStore(o.configStore):
-		data, err := o.openCluster()
+		expand, _ := fs.GetBool("expand-env")
+		data, err := o.openCluster(config.Options{ExpandEnv: expand})
 		return data, "", err
 	case o.kube.enabled:
 		return []byte(emptyConfig), "", nil
@@ -125,7 +131,7 @@ type stored struct {
 // configuration: the stored one; with an empty store the -c seed, stored
 // as its first version; with Redis unreachable the cached one, or an
 // empty one (not ready) until Redis answers.
-func (o *runOptions) openCluster() ([]byte, error) {
+func (o *runOptions) openCluster(opts config.Options) ([]byte, error) {
 	if o.kube.enabled {
 		return nil, errors.New("--config-store and --kubernetes: the config comes from the cluster in controller mode")
 	}
@@ -144,6 +150,11 @@ func (o *runOptions) openCluster() ([]byte, error) {
 	if o.configPath != "" {
 		if n.seed, err = reload.ReadFile(o.configPath, o.loadLimits.MaxSize); err != nil {
 			return nil, exitError{code: 1, msg: err.Error()}
+		}
+		// Checked before it can be stored: an invalid seed in an empty
+		// store would be every node's version, which none applies.
+		if _, err := check(o.configPath, o.loadLimits, opts, func() ([]byte, error) { return n.seed, nil }); err != nil {
+			return nil, configError(o.configPath, err)
 		}
 	}
 	if n.st, err = configstore.NewRedis(ro); err != nil {
@@ -200,8 +211,7 @@ func (n *clusterNode) startFailed(l *reload.Loader, err error) (*snapshot.Snapsh
 // API's changes go through it, readiness waits for a configuration, and
 // the store is followed from now on.
 func (g *gateway) startCluster(src *admin.Source) {
-	n := g.opts.cluster.node
-	g.cluster = n
+	n := g.cluster
 	n.loader, n.holder, n.logger = g.loader, g.holder, g.logger
 	host, _ := os.Hostname()
 	n.self = configstore.Node{ID: src.NodeID, Hostname: host, Binary: src.Version}
@@ -268,7 +278,13 @@ func (n *clusterNode) putAndApply(data []byte, who string) (*snapshot.Snapshot, 
 	defer n.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), clusterCallTimeout)
 	defer cancel()
-	v, err := n.st.Put(ctx, data, n.inForce.Load().version, who)
+	// A version this node could not apply is the one to replace: the
+	// store holds it, and a change made here fixes it.
+	prev := n.inForce.Load().version
+	if st := n.state.Load(); st != nil && st.FailedVersion > prev {
+		prev = st.FailedVersion
+	}
+	v, err := n.st.Put(ctx, data, prev, who)
 	if err != nil {
 		return nil, err
 	}

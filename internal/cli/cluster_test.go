@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -97,14 +98,57 @@ func TestClusterFlagsNeedARedisStore(t *testing.T) {
 	o := &runOptions{}
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	o.addFlags(fs, defaultProxyListen)
+	o.addStoreFlags(fs)
+	o.cluster.addFlags(fs)
 	if err := fs.Parse([]string{"--config-cache", "/tmp/x"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := o.startSource(fs); err == nil || !strings.Contains(err.Error(), "--config-cache: only with --config-store redis://") {
 		t.Fatalf("%v", err)
 	}
+	// Refused before anything starts (they were refused only once the
+	// proxy's ports were bound).
+	for store, want := range map[string]string{
+		"etcd://x": `--config-store "etcd://x": unknown store`,
+		"file":     "--config-store file: needs the -c file",
+	} {
+		o.configStore = store
+		if _, _, err := o.startSource(pflag.NewFlagSet("run", pflag.ContinueOnError)); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("--config-store %s: %v", store, err)
+		}
+	}
 	o.configStore = "redis://127.0.0.1:1/0?prefix={bad}"
 	if _, _, err := o.startSource(fs); err == nil || !strings.HasPrefix(err.Error(), "--config-store: prefix=") {
 		t.Fatalf("%v", err)
+	}
+}
+
+// TestDemoHasNoStoreFlags: demo runs its embedded configuration, which no
+// store holds; its flags do not offer one (they were taken and ignored).
+func TestDemoHasNoStoreFlags(t *testing.T) {
+	cmd := newDemoCmd()
+	for _, name := range []string{"config-store", "config-cache", "config-store-poll", "cluster-heartbeat"} {
+		if cmd.Flags().Lookup(name) != nil {
+			t.Errorf("demo has --%s", name)
+		}
+	}
+}
+
+// TestClusterSeedChecked: an invalid -c seed is refused at start, before
+// it could be stored as the first version of an empty store (every node
+// would then fail it, and the store hold it for good).
+func TestClusterSeedChecked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seed.yml")
+	if err := os.WriteFile(path, []byte("_format_version: \"3.0\"\nservices:\n- name: s\n  url: http://127.0.0.1:1\n  routes:\n  - paths: [nope]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := &runOptions{configPath: path, configStore: "redis://127.0.0.1:1/0"}
+	o.cluster.heartbeat, o.cluster.poll = time.Second, time.Second
+	_, _, err := o.startSource(pflag.NewFlagSet("run", pflag.ContinueOnError))
+	if err == nil || !strings.Contains(err.Error(), "invalid configuration") || !strings.Contains(err.Error(), "paths") {
+		t.Fatalf("an invalid seed: %v", err)
+	}
+	if o.cluster.node != nil {
+		t.Fatal("a node was opened for an invalid seed")
 	}
 }

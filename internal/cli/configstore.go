@@ -40,18 +40,13 @@ func (g *gateway) startStore(o *runOptions, src *admin.Source) error {
 	return nil
 }
 
-// openStore opens a file --config-store; nil without one.
+// openStore opens a file --config-store (startSource has refused the
+// mistakes); nil without one.
 func openStore(o *runOptions) (configstore.Store, error) {
-	switch {
-	case o.configStore == "", isRedisStore(o.configStore):
+	if o.configStore != "file" {
 		return nil, nil
-	case o.configStore == "file":
-		if o.configPath == "" || o.kube.enabled {
-			return nil, errors.New("--config-store file: needs the -c file, and is not for --kubernetes")
-		}
-		return configstore.NewFile(o.configPath, o.loadLimits.MaxSize)
 	}
-	return nil, fmt.Errorf("--config-store %q: unknown store (file or redis://...)", o.configStore)
+	return configstore.NewFile(o.configPath, o.loadLimits.MaxSize)
 }
 
 // storeCommit is admin.Source.Commit over a store: validate and compile,

@@ -138,8 +138,6 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.Uint64Var(&o.loadLimits.Memory, "config-load-memory", reload.DefaultLimits.Memory, "abandon a configuration load once the heap has grown by more than this many bytes since it began, and refuse before parsing a document of more values than one per 700 bytes of it (the parser cannot be stopped); the configuration in force stays (0: neither)")
 	o.tls.addFlags(fs)
 	o.adminAuth.addFlags(fs)
-	o.cluster.addFlags(fs)
-	o.addStoreFlags(fs)
 	fs.StringVar(&o.dns.resolver, "dns-resolver", "", "comma-separated nameservers, ip or ip:port, for target and service host names (default: those of /etc/resolv.conf)")
 	fs.StringVar(&o.dns.hostsFile, "dns-hostsfile", resolver.DefaultHostsFile, "hosts file read once at start; its names resolve without DNS and never expire (empty: none)")
 	fs.StringVar(&o.dns.order, "dns-order", resolver.DefaultOrder, "record types tried in turn, first answer wins: LAST (the type that answered last time), SRV, A, AAAA, CNAME")
@@ -183,6 +181,9 @@ func newRunCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&o.configPath, "config", "c", "", "Kong declarative config file (YAML or JSON)")
 	cmd.Flags().BoolVar(&expandEnv, "expand-env", false, expandEnvUsage)
 	o.addFlags(cmd.Flags(), defaultProxyListen)
+	// Not demo's: it runs its embedded configuration, which no store holds.
+	o.addStoreFlags(cmd.Flags())
+	o.cluster.addFlags(cmd.Flags())
 	o.kube.addFlags(cmd.Flags())
 	return cmd
 }
@@ -264,7 +265,9 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	if err != nil {
 		return nil, err
 	}
-	g := &gateway{opts: o, logger: logger, holder: &snapshot.Holder{}}
+	// The cluster node (opened before, with its Redis client) is the
+	// gateway's from here, so a start that fails closes it.
+	g := &gateway{opts: o, logger: logger, holder: &snapshot.Holder{}, cluster: o.cluster.node}
 	switch o.accessLog {
 	case "off", "":
 	case "stdout":
@@ -528,6 +531,11 @@ func (g *gateway) close() { g.closeContext(context.Background()) }
 // closeContext releases everything; ctx bounds the wait for a
 // configuration load to end.
 func (g *gateway) closeContext(ctx context.Context) {
+	// A load in progress is of no use any more, and the cluster node and
+	// the controller wait for theirs to end.
+	if g.loader != nil {
+		g.loader.Stop()
+	}
 	if g.stopWatch != nil {
 		g.stopWatch()
 	}

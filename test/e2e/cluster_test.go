@@ -377,8 +377,10 @@ consumers:
 		e := clusteringStatus(t, c.nodes[0])[id]
 		return e != nil && e["health"] == "config_failed" && strings.Contains(fmt.Sprint(e["failed_error"]), "CLUSTER_TEST_SECRET")
 	})
-	// The next version applies everywhere again.
-	if code, body := postYAML(t, c.nodes[0], reloadConfig(c.up.URL, 3)); code != 201 {
+	// The next version applies everywhere again; it is posted on the node
+	// that failed version 2, which replaces it (a compare-and-set on the
+	// version in force there, 1, refused it with 409 for good).
+	if code, body := postYAML(t, lacking, reloadConfig(c.up.URL, 3)); code != 201 {
 		t.Fatalf("POST: %d %s", code, body)
 	}
 	c.allServe("/b3", time.Second)
