@@ -38,8 +38,8 @@ type Source struct {
 	LogDrops func() uint64
 	// Loader applies POST /config and reports the last reload.
 	Loader *reload.Loader
-	// Commit, when set, is how POST /config (and the entity writes to
-	// come) change the config: validate, store (package configstore,
+	// Commit, when set, is how POST /config and the entity writes
+	// change the config: validate, store (package configstore,
 	// configstore.ErrConflict when another writer won), apply. who is the
 	// caller's name. Nil: Loader.TryApply, this node only.
 	Commit func(data []byte, who string) (*snapshot.Snapshot, error)

@@ -38,7 +38,7 @@ func (blockInstance) Access(*plugin.Ctx) error { return nil }
 
 // fixture is an admin handler over a real loader and snapshot.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	h       http.Handler
 	loader  *reload.Loader
 	holder  *snapshot.Holder
@@ -47,7 +47,7 @@ type fixture struct {
 	release chan struct{}
 }
 
-func newFixture(t *testing.T, cfg string, mod func(*Source)) *fixture {
+func newFixture(t testing.TB, cfg string, mod func(*Source)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, holder: &snapshot.Holder{}, entered: make(chan struct{}, 1), release: make(chan struct{})}
 	regs := append(all.Registrations(), plugin.Registration{
@@ -86,7 +86,7 @@ func newFixture(t *testing.T, cfg string, mod func(*Source)) *fixture {
 }
 
 // mustHandler is Handler for sources whose plugin routes are known good.
-func mustHandler(t *testing.T, src Source) http.Handler {
+func mustHandler(t testing.TB, src Source) http.Handler {
 	t.Helper()
 	h, err := Handler(src)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -21,6 +22,7 @@ import (
 	"testing"
 
 	"github.com/turnpikegw/turnpike/internal/admin/dashboard"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
 )
 
 func TestParseCredentials(t *testing.T) {
@@ -400,5 +402,29 @@ func TestDashboardUsesCredentials(t *testing.T) {
 	certOnly.h.ServeHTTP(rec, req)
 	if !strings.Contains(rec.Body.String(), `"login_required":true`) {
 		t.Errorf("dashboard with client certificates only: %s", rec.Body.String())
+	}
+}
+
+// TestCommitAuthor: an entity write and a POST /config store the caller's
+// credential name as the change's author (entity writes stored "admin").
+func TestCommitAuthor(t *testing.T) {
+	var f *fixture
+	var who []string
+	f = newFixture(t, fullConfig(t), func(s *Source) {
+		roleSource(s, nil)
+		s.Commit = func(data []byte, by string) (*snapshot.Snapshot, error) {
+			who = append(who, by)
+			return f.loader.TryApply(data, by)
+		}
+	})
+	auth := []string{"Authorization", "Bearer root-token", "Content-Type", "application/json"}
+	if code, body, _ := f.do(http.MethodPost, "/services", `{"name":"by-root","url":"http://127.0.0.1:9"}`, auth...); code != http.StatusCreated {
+		t.Fatalf("POST /services: %d %v", code, body)
+	}
+	if code, body, _ := f.do(http.MethodPost, "/config", fullConfig(t), auth[:2]...); code != http.StatusCreated {
+		t.Fatalf("POST /config: %d %v", code, body)
+	}
+	if fmt.Sprint(who) != "[root root]" {
+		t.Fatalf("authors %v, want the credential's name for both", who)
 	}
 }

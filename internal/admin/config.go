@@ -113,14 +113,19 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, out)
 }
 
+// callerName is the change's author: the caller's credential, or "admin"
+// on an admin API without credentials (loopback only).
+func callerName(r *http.Request) string {
+	if who := Caller(r); who != "" {
+		return who
+	}
+	return "admin"
+}
+
 // commit changes the config through Source.Commit, or on this node only.
 func (a *api) commit(data []byte, r *http.Request) (*snapshot.Snapshot, error) {
 	if a.src.Commit != nil {
-		who := Caller(r)
-		if who == "" {
-			who = "admin"
-		}
-		return a.src.Commit(data, who)
+		return a.src.Commit(data, callerName(r))
 	}
 	return a.src.Loader.TryApply(data, "admin")
 }

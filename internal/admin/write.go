@@ -30,6 +30,8 @@ type writeOp struct {
 	// (/services/{s}/routes); key the entity written ("" for a POST).
 	parentKind, parentKey string
 	key                   string
+	// who is the caller, the change's author in the store.
+	who string
 }
 
 // parseWrite reads a write's path; ok false when the method does not
@@ -43,7 +45,7 @@ func (a *api) parseWrite(r *http.Request) (writeOp, bool) {
 		}
 		segs = append(segs, u)
 	}
-	op := writeOp{method: r.Method}
+	op := writeOp{method: r.Method, who: callerName(r)}
 	var kind string
 	switch len(segs) {
 	case 1, 2:
@@ -163,7 +165,7 @@ func (a *api) applyWrite(op writeOp, body *config.Object) (int, any) {
 		}
 		return http.StatusBadRequest, errBody
 	}
-	return a.commitWrite(ed, status)
+	return a.commitWrite(ed, status, op.who)
 }
 
 // flatForm is the flat form of the configuration in force: the one the
@@ -233,18 +235,15 @@ func foreignOf(e *entity, field string) string {
 }
 
 // commitWrite renders the edited form and puts it in force.
-func (a *api) commitWrite(ed *edit, status int) (int, any) {
-	data, err := ed.flat.Render()
-	if err != nil {
-		return http.StatusInternalServerError, message("cannot render the configuration: " + err.Error())
-	}
+func (a *api) commitWrite(ed *edit, status int, who string) (int, any) {
+	data := ed.flat.Render()
 	// A configuration put in force since this write read its own (a file
 	// edited by hand, another node's write) would be overwritten: the
 	// write is refused and the client retries on the new one.
 	if cur := a.snapshot(); cur == nil || cur.Hash != ed.base {
 		return http.StatusConflict, message(configstore.ErrConflict.Error())
 	}
-	snap, err := a.src.Commit(data, "admin")
+	snap, err := a.src.Commit(data, who)
 	if status, out := commitStatus(err); status != 0 {
 		return status, out
 	} else if err != nil {

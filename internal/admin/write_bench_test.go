@@ -26,9 +26,8 @@ func benchWrite(b *testing.B, check bool) {
 	for i := range 1000 {
 		fmt.Fprintf(&cfg, "- name: s%d\n  url: http://127.0.0.1:9/\n  routes: [{name: r%d, paths: [/p%d]}]\n", i, i, i)
 	}
-	t := &testing.T{}
 	var f *fixture
-	f = newFixture(t, cfg.String(), func(src *Source) {
+	f = newFixture(b, cfg.String(), func(src *Source) {
 		src.Commit = func(data []byte, who string) (*snapshot.Snapshot, error) {
 			if check {
 				if _, err := f.loader.Check(func() ([]byte, error) { return data, nil }); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -177,26 +178,11 @@ func fieldType(t reflect.Type, name string) reflect.Type {
 }
 
 func yamlName(sf reflect.StructField) string {
-	tag := sf.Tag.Get("yaml")
-	for i := 0; i < len(tag); i++ {
-		if tag[i] == ',' {
-			return tag[:i]
-		}
+	name, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+	if name == "" {
+		return strings.ToLower(sf.Name)
 	}
-	if tag == "" {
-		return lower(sf.Name)
-	}
-	return tag
-}
-
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
+	return name
 }
 
 // fks are the foreign keys of kind.

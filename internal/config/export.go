@@ -205,7 +205,7 @@ func (f *Flat) Kinds() []string {
 }
 
 // Render writes the flat form as a YAML document.
-func (f *Flat) Render() ([]byte, error) {
+func (f *Flat) Render() []byte {
 	doc := &Object{Keys: append([]string{}, f.Head.Keys...), Vals: append([]any{}, f.Head.Vals...)}
 	for _, k := range f.Kinds() {
 		if list := f.Lists[k]; len(list) > 0 {
@@ -218,7 +218,7 @@ func (f *Flat) Render() ([]byte, error) {
 	}
 	var b bytes.Buffer
 	emitObject(&b, doc, 0, false)
-	return b.Bytes(), nil
+	return b.Bytes()
 }
 
 // certificates exports the CA certificates, the certificates and their

@@ -52,10 +52,7 @@ plugins:
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := f.Render()
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := f.Render()
 	out := string(data)
 	for _, want := range []string{`_format_version: "3.0"`, "select_tags:", "${NET}", "~/v1/[0-9]+", "name: b.example", "- b\n", "- a\n"} {
 		if !strings.Contains(out, want) {
@@ -113,7 +110,7 @@ func TestObjectOrder(t *testing.T) {
 	if strings.Join(o.Keys, ",") != "a,c" || strings.Join(o.Vals[0].(*Object).Keys, ",") != "z,y" {
 		t.Errorf("keys %v", o.Keys)
 	}
-	data, _ := (&Flat{Head: o, Lists: map[string][]*Object{}}).Render()
+	data := (&Flat{Head: o, Lists: map[string][]*Object{}}).Render()
 	if string(data) != "a:\n  z: true\n  \"y\": null\nc: x\n" {
 		t.Errorf("rendered %q", data)
 	}
@@ -137,9 +134,7 @@ func BenchmarkExport(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := f.Render(); err != nil {
-			b.Fatal(err)
-		}
+		f.Render()
 	}
 }
 
@@ -159,10 +154,7 @@ func TestRenderRoundTrip(t *testing.T) {
 	for i, s := range strs {
 		doc.Set("k"+strconv.Itoa(i)+s, s)
 	}
-	data, err := (&Flat{Head: doc, Lists: map[string][]*Object{}}).Render()
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := (&Flat{Head: doc, Lists: map[string][]*Object{}}).Render()
 	v, err := parseTree(data, -1)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, data)
