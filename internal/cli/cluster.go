@@ -299,14 +299,10 @@ const commitBusyWait = 2 * time.Second
 // check validates and compiles data, waiting its turn behind a load in
 // progress for up to commitBusyWait.
 func (n *clusterNode) check(data []byte) error {
-	deadline := time.Now().Add(commitBusyWait)
-	for {
-		_, err := n.loader.Check(func() ([]byte, error) { return data, nil })
-		if !errors.Is(err, reload.ErrBusy) || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), commitBusyWait)
+	defer cancel()
+	_, err := n.loader.CheckContext(ctx, func() ([]byte, error) { return data, nil })
+	return err
 }
 
 // follow applies a version the store announced.

@@ -211,15 +211,6 @@ func (a kubeApplier) Apply(data []byte) error {
 func (a kubeApplier) Validate(ctx context.Context, data []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	for {
-		_, err := a.l.Check(func() ([]byte, error) { return data, nil })
-		if !errors.Is(err, reload.ErrBusy) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	_, err := a.l.CheckContext(ctx, func() ([]byte, error) { return data, nil })
+	return err
 }

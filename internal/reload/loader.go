@@ -237,6 +237,22 @@ func (l *Loader) Check(build func() ([]byte, error)) (*snapshot.Snapshot, error)
 		return nil, ErrBusy
 	}
 	defer l.gate.unlock()
+	return l.check(build)
+}
+
+// CheckContext is Check that waits its turn behind loads in progress
+// until ctx ends (then ErrBusy), for callers that check on their own
+// schedule (the Kubernetes controller, a cluster node's commit) rather
+// than on a client's request.
+func (l *Loader) CheckContext(ctx context.Context, build func() ([]byte, error)) (*snapshot.Snapshot, error) {
+	if !l.gate.lockContext(ctx) {
+		return nil, ErrBusy
+	}
+	defer l.gate.unlock()
+	return l.check(build)
+}
+
+func (l *Loader) check(build func() ([]byte, error)) (*snapshot.Snapshot, error) {
 	ctx, done := l.budget()
 	defer done()
 	data, err := build()

@@ -543,3 +543,24 @@ func TestQueuedLoadFileReadsTheFileWhenItsTurnComes(t *testing.T) {
 		t.Fatalf("the queued load applied %q, want the file as it was when its turn came (new)", got)
 	}
 }
+
+// TestCheckContextWaits: CheckContext waits behind a load in progress
+// and checks once it ends; it gives up with ErrBusy when its context
+// ends first. Check does not wait.
+func TestCheckContextWaits(t *testing.T) {
+	l, _ := newLoader(t, "")
+	doc := func() ([]byte, error) { return []byte("_format_version: \"3.0\"\n"), nil }
+	l.gate.lock(false)
+	if _, err := l.Check(doc); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Check during a load: %v, want ErrBusy", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := l.CheckContext(ctx, doc); !errors.Is(err, ErrBusy) {
+		t.Fatalf("CheckContext past its context: %v, want ErrBusy", err)
+	}
+	time.AfterFunc(50*time.Millisecond, l.gate.unlock)
+	if _, err := l.CheckContext(context.Background(), doc); err != nil {
+		t.Fatalf("CheckContext once the load ended: %v", err)
+	}
+}
