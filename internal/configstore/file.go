@@ -3,11 +3,11 @@ package configstore
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/turnpikegw/turnpike/internal/reload"
 )
 
 // File keeps the config in the -c file (--config-store file): a Put
@@ -55,22 +55,7 @@ func (f *File) Load(context.Context) (Doc, error) {
 	return Doc{Data: data, Version: f.version}, nil
 }
 
-func (f *File) read() ([]byte, error) {
-	fh, err := os.Open(f.path)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	var r io.Reader = fh
-	if f.maxSize > 0 {
-		r = io.LimitReader(fh, f.maxSize+1)
-	}
-	data, err := io.ReadAll(r)
-	if err == nil && f.maxSize > 0 && int64(len(data)) > f.maxSize {
-		err = errors.New(f.path + " is larger than the limit (--config-max-size)")
-	}
-	return data, err
-}
+func (f *File) read() ([]byte, error) { return reload.ReadFile(f.path, f.maxSize) }
 
 // Put rewrites the file with data if it still holds version prev.
 func (f *File) Put(_ context.Context, data []byte, prev uint64, _ string) (uint64, error) {
