@@ -108,6 +108,15 @@ func Bool(b bool) *bool { return &b }
 // Int returns a pointer to n.
 func Int(n int) *int { return &n }
 
+// Anys returns ss as a []any, the type of a list in a plugin's config.
+func Anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
 // Kind is an entity kind, within which Kong wants names unique.
 type Kind int
 

@@ -98,7 +98,7 @@ func (c *converter) authTLS(in *netv1.Ingress, s *settings) {
 		// ingress-nginx replaces a value it does not know by its default.
 		c.ws.Add(obj, nginxPrefix+"auth-tls-verify-client", "%q is not on, off, optional or optional_no_ca: on, as ingress-nginx takes it", v)
 	}
-	for _, n := range sortedKeys(authTLSOthers) {
+	for _, n := range slices.Sorted(maps.Keys(authTLSOthers)) {
 		if why := authTLSOthers[n]; why != "" && a(n) != "" {
 			c.ws.Add(obj, nginxPrefix+n, "%s", why)
 		}
