@@ -108,6 +108,12 @@ func Bool(b bool) *bool { return &b }
 // Int returns a pointer to n.
 func Int(n int) *int { return &n }
 
+// DenyAll is a request-termination plugin that answers every request
+// with 503.
+func DenyAll() *Plugin {
+	return &Plugin{Name: "request-termination", Config: map[string]any{"status_code": 503}}
+}
+
 // Anys returns ss as a []any, the type of a list in a plugin's config.
 func Anys(ss []string) []any {
 	out := make([]any, len(ss))

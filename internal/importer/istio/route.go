@@ -129,7 +129,7 @@ func (r *httpConv) route(m match, g hostGroup, name string, plugins []*importer.
 	}
 	switch {
 	case g.auth.deny:
-		rt.Plugins = []*importer.Plugin{{Name: "request-termination", Config: map[string]any{"status_code": 503}}}
+		rt.Plugins = []*importer.Plugin{importer.DenyAll()}
 		return rt
 	case len(g.auth.ids) > 0:
 		// Istio verifies the certificate and passes no identity on, so
