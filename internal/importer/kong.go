@@ -212,7 +212,7 @@ func (c *Config) YAML() ([]byte, error) {
 	add("routes", len(c.Routes), func(i int) any { return c.Routes[i].ordered() })
 	add("services", len(c.Services), func(i int) any { return c.Services[i].ordered() })
 	add("upstreams", len(c.Upstreams), func(i int) any { return c.Upstreams[i].ordered() })
-	return yaml.MarshalWithOptions(doc, yaml.Indent(2), yaml.IndentSequence(true), yaml.UseLiteralStyleIfMultiline(true))
+	return yaml.MarshalWithOptions(doc, yaml.Indent(2), yaml.IndentSequence(true))
 }
 
 func sortAll(c *Config) {
