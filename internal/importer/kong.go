@@ -12,6 +12,10 @@ import (
 	"github.com/goccy/go-yaml"
 )
 
+// ImportFunc is one format's import with its options bound: it reads the
+// documents into the Config and adds its warnings.
+type ImportFunc func([]Document, *Config, *Warnings) error
+
 // Config is a Kong 3.0 declarative configuration under construction.
 // Importers append entities; YAML sorts everything, so the order in which
 // an importer visits its inputs never shows in the output.
