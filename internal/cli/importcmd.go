@@ -45,9 +45,9 @@ repeated.`,
 }
 
 // formatRun adds a format's flags and returns the import to run.
-type formatRun func(cmd *cobra.Command) func([]importer.Document, *importer.Config, *importer.Warnings) error
+type formatRun func(cmd *cobra.Command) importer.ImportFunc
 
-func openapiFlags(cmd *cobra.Command) func([]importer.Document, *importer.Config, *importer.Warnings) error {
+func openapiFlags(cmd *cobra.Command) importer.ImportFunc {
 	var vars []string
 	cmd.Flags().StringArrayVar(&vars, "stage-variable", nil, "NAME=VALUE for ${stageVariables.NAME} in AWS integration URIs (repeatable)")
 	return func(docs []importer.Document, cfg *importer.Config, ws *importer.Warnings) error {
@@ -63,7 +63,7 @@ func openapiFlags(cmd *cobra.Command) func([]importer.Document, *importer.Config
 	}
 }
 
-func ingressFlags(cmd *cobra.Command) func([]importer.Document, *importer.Config, *importer.Warnings) error {
+func ingressFlags(cmd *cobra.Command) importer.ImportFunc {
 	var opts ingress.Options
 	cmd.Flags().StringVar(&opts.ServiceDomain, "service-domain", "svc", "upstream hosts are NAME.NAMESPACE.DOMAIN")
 	cmd.Flags().StringVar(&opts.IngressClass, "ingress-class", "", "import only the Ingresses of this class (others are skipped with a warning)")
@@ -72,7 +72,7 @@ func ingressFlags(cmd *cobra.Command) func([]importer.Document, *importer.Config
 	}
 }
 
-func istioFlags(cmd *cobra.Command) func([]importer.Document, *importer.Config, *importer.Warnings) error {
+func istioFlags(cmd *cobra.Command) importer.ImportFunc {
 	var opts istio.Options
 	cmd.Flags().StringVar(&opts.ServiceDomain, "service-domain", "svc.cluster.local", "domain of destination hosts given by short name: NAME.NAMESPACE.DOMAIN")
 	return func(docs []importer.Document, cfg *importer.Config, ws *importer.Warnings) error {

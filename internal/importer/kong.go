@@ -12,6 +12,10 @@ import (
 	"github.com/goccy/go-yaml"
 )
 
+// ImportFunc is one format's import with its options bound: it reads the
+// documents into the Config and adds its warnings.
+type ImportFunc func([]Document, *Config, *Warnings) error
+
 // Config is a Kong 3.0 declarative configuration under construction.
 // Importers append entities; YAML sorts everything, so the order in which
 // an importer visits its inputs never shows in the output.
@@ -108,6 +112,21 @@ func Bool(b bool) *bool { return &b }
 // Int returns a pointer to n.
 func Int(n int) *int { return &n }
 
+// DenyAll is a request-termination plugin that answers every request
+// with 503.
+func DenyAll() *Plugin {
+	return &Plugin{Name: "request-termination", Config: map[string]any{"status_code": 503}}
+}
+
+// Anys returns ss as a []any, the type of a list in a plugin's config.
+func Anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
 // Kind is an entity kind, within which Kong wants names unique.
 type Kind int
 
@@ -197,7 +216,7 @@ func (c *Config) YAML() ([]byte, error) {
 	add("routes", len(c.Routes), func(i int) any { return c.Routes[i].ordered() })
 	add("services", len(c.Services), func(i int) any { return c.Services[i].ordered() })
 	add("upstreams", len(c.Upstreams), func(i int) any { return c.Upstreams[i].ordered() })
-	return yaml.MarshalWithOptions(doc, yaml.Indent(2), yaml.IndentSequence(true), yaml.UseLiteralStyleIfMultiline(true))
+	return yaml.MarshalWithOptions(doc, yaml.Indent(2), yaml.IndentSequence(true))
 }
 
 func sortAll(c *Config) {

@@ -32,9 +32,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-// Import is one format's import with its options bound.
-type Import func([]importer.Document, *importer.Config, *importer.Warnings) error
-
 // Validate runs on out every check `turnpike validate` runs: the
 // declarative schema and every plugin's config and credentials.
 func Validate(t testing.TB, out []byte) {
@@ -51,7 +48,7 @@ func Validate(t testing.TB, out []byte) {
 }
 
 // Run imports docs and returns the config and the warnings, one a line.
-func Run(t testing.TB, docs []importer.Document, imp Import) ([]byte, string) {
+func Run(t testing.TB, docs []importer.Document, imp importer.ImportFunc) ([]byte, string) {
 	t.Helper()
 	var (
 		cfg importer.Config
@@ -73,7 +70,7 @@ func Run(t testing.TB, docs []importer.Document, imp Import) ([]byte, string) {
 
 // File imports testdata/name, its documents named name (the golden files
 // name the input, not the test's path to it).
-func File(t testing.TB, name string, imp Import) ([]byte, string) {
+func File(t testing.TB, name string, imp importer.ImportFunc) ([]byte, string) {
 	t.Helper()
 	docs, err := importer.Read([]string{filepath.Join("testdata", name)}, nil, importer.DefaultLimits)
 	if err != nil {

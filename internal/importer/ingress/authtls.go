@@ -56,11 +56,6 @@ func (s *settings) stripClientCertHeaders() {
 	s.tmpl.Plugins[i] = &p
 }
 
-// denyAll answers every request of the routes with 503.
-func denyAll() *importer.Plugin {
-	return &importer.Plugin{Name: "request-termination", Config: map[string]any{"status_code": 503}}
-}
-
 // authTLS maps auth-tls-secret (the ca.crt of a Secret, "ns/name"):
 // client certificates are required and verified against it on the
 // routes, as auth-tls-verify-client "on" (its default) does, by an
@@ -74,7 +69,7 @@ func (c *converter) authTLS(in *netv1.Ingress, s *settings) {
 	ref := a("auth-tls-secret")
 	deny := func(format string, args ...any) {
 		c.ws.Add(obj, field, format+": the routes answer 503, as ingress-nginx denies the location", args...)
-		s.addPlugin(denyAll())
+		s.addPlugin(importer.DenyAll())
 	}
 	switch cn := a("auth-tls-match-cn"); {
 	case strings.Contains(cn, "CN="):
@@ -82,7 +77,7 @@ func (c *converter) authTLS(in *netv1.Ingress, s *settings) {
 		// verify-client value; mtls-auth's consumer lookup matches names
 		// exactly, and SANs before the CN, so it cannot stand in.
 		c.ws.Add(obj, nginxPrefix+"auth-tls-match-cn", "%q: the subject of a client certificate cannot be matched: the routes answer 503 (ingress-nginx lets only the certificates it matches through)", cn)
-		s.addPlugin(denyAll())
+		s.addPlugin(importer.DenyAll())
 		return
 	case cn != "":
 		c.ws.Add(obj, nginxPrefix+"auth-tls-match-cn", "%q has no CN=: ignored, as ingress-nginx does", cn)
@@ -98,7 +93,7 @@ func (c *converter) authTLS(in *netv1.Ingress, s *settings) {
 		// ingress-nginx replaces a value it does not know by its default.
 		c.ws.Add(obj, nginxPrefix+"auth-tls-verify-client", "%q is not on, off, optional or optional_no_ca: on, as ingress-nginx takes it", v)
 	}
-	for _, n := range sortedKeys(authTLSOthers) {
+	for _, n := range slices.Sorted(maps.Keys(authTLSOthers)) {
 		if why := authTLSOthers[n]; why != "" && a(n) != "" {
 			c.ws.Add(obj, nginxPrefix+n, "%s", why)
 		}

@@ -53,7 +53,7 @@ func (c *converter) canaries(ins []*netv1.Ingress) map[string]*canary {
 			c.ws.Add(obj, nginxPrefix+"canary-weight-total", "only 100 is imported: canary skipped")
 			continue
 		}
-		for _, full := range sortedKeys(in.Annotations) {
+		for _, full := range slices.Sorted(maps.Keys(in.Annotations)) {
 			switch name, ok := strings.CutPrefix(full, nginxPrefix); {
 			case !ok, canaryAnnotations[name]:
 			case name == "canary-by-cookie" || name == "canary-by-header-pattern":

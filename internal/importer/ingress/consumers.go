@@ -3,6 +3,8 @@ package ingress
 import (
 	"bufio"
 	"bytes"
+	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -64,7 +66,7 @@ func (c *converter) credential(obj, ns, name string, cons *importer.Consumer) {
 		return
 	}
 	f := importer.Fields{}
-	for _, k := range sortedKeys(sec.Data) {
+	for _, k := range slices.Sorted(maps.Keys(sec.Data)) {
 		switch v := string(sec.Data[k]); {
 		case k == "kongCredType":
 		case k == "redirect_uris":
@@ -129,7 +131,7 @@ func (c *converter) basicAuth(in *netv1.Ingress, s *settings) {
 func (c *converter) htpasswd(obj string, sec *corev1.Secret, kind string) [][2]string {
 	var pairs [][2]string
 	if kind == "auth-map" {
-		for _, u := range sortedKeys(sec.Data) {
+		for _, u := range slices.Sorted(maps.Keys(sec.Data)) {
 			pairs = append(pairs, [2]string{u, string(sec.Data[u])})
 		}
 	} else {

@@ -93,13 +93,15 @@ func decode(docs []importer.Document, ws *importer.Warnings) (*objects, error) {
 	// what two objects both claim (an SNI, a consumer's username) goes to
 	// the older, as ingress-nginx gives a host and path to the oldest
 	// Ingress, so a newer object of another namespace cannot take it.
-	slices.SortFunc(o.ingresses, func(a, b *netv1.Ingress) int {
-		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
-	slices.SortFunc(o.consumers, func(a, b *kongConsumer) int {
-		return cmp.Or(a.CreationTimestamp.Compare(b.CreationTimestamp.Time), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-	})
+	slices.SortFunc(o.ingresses, oldestFirst)
+	slices.SortFunc(o.consumers, oldestFirst)
 	return o, nil
+}
+
+// oldestFirst orders objects by creation time, then namespace and name.
+func oldestFirst[T metav1.Object](a, b T) int {
+	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
+	return cmp.Or(ta.Compare(tb.Time), cmp.Compare(a.GetNamespace(), b.GetNamespace()), cmp.Compare(a.GetName(), b.GetName()))
 }
 
 func (o *objects) add(where string, js []byte, ws *importer.Warnings) error {

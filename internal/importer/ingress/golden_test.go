@@ -43,7 +43,7 @@ func TestGolden(t *testing.T) {
 }
 
 // with binds the import's options.
-func with(opts Options) importertest.Import {
+func with(opts Options) importer.ImportFunc {
 	return func(docs []importer.Document, cfg *importer.Config, ws *importer.Warnings) error {
 		return Import(docs, opts, cfg, ws)
 	}

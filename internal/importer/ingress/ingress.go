@@ -11,7 +11,9 @@ package ingress
 import (
 	"crypto/tls"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -77,14 +79,14 @@ func (c *converter) convert() {
 	for _, in := range mains {
 		c.ingress(in, cans)
 	}
-	for _, k := range sortedKeys(cans) {
+	for _, k := range slices.Sorted(maps.Keys(cans)) {
 		if cn := cans[k]; !cn.used {
 			c.ws.Add(objName(cn.in), cn.field, "no other Ingress routes this host and path: canary skipped")
 		}
 	}
 	c.pruneEmptied()
 	c.consumers()
-	for _, name := range sortedKeys(c.o.clusterPlugins) {
+	for _, name := range slices.Sorted(maps.Keys(c.o.clusterPlugins)) {
 		// KIC applies a KongClusterPlugin labelled global to every request.
 		if kp := c.o.clusterPlugins[name]; kp.Labels["global"] == "true" {
 			if p := c.plugin(kp, ""); p != nil {

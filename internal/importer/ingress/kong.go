@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -19,7 +20,7 @@ const kongPrefix = "konghq.com/"
 // NGINX's, so a Kong annotation wins over an NGINX one for the same field.
 func (c *converter) kong(in *netv1.Ingress, s *settings) {
 	obj := objName(in)
-	for _, full := range sortedKeys(in.Annotations) {
+	for _, full := range slices.Sorted(maps.Keys(in.Annotations)) {
 		name, ok := strings.CutPrefix(full, kongPrefix)
 		if !ok {
 			continue
@@ -136,7 +137,7 @@ func (c *converter) plugin(kp *kongPlugin, ns string) *importer.Plugin {
 		p.Fields["enabled"] = false
 	}
 	if len(kp.Protocols) > 0 {
-		p.Fields["protocols"] = anys(kp.Protocols)
+		p.Fields["protocols"] = importer.Anys(kp.Protocols)
 	}
 	if kp.InstanceName != "" {
 		p.Fields["instance_name"] = kp.InstanceName
@@ -208,23 +209,6 @@ func normalize(v any) any {
 	return v
 }
 
-func anys(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
-
 // serviceAnnotations applies konghq.com/* annotations of the Kubernetes
 // Service behind a backend, when it is in the input.
 func (c *converter) serviceAnnotations(s *importer.Service, ns, name string) {
@@ -233,7 +217,7 @@ func (c *converter) serviceAnnotations(s *importer.Service, ns, name string) {
 		return
 	}
 	obj := "Service " + ns + "/" + name
-	for _, full := range sortedKeys(svc.Annotations) {
+	for _, full := range slices.Sorted(maps.Keys(svc.Annotations)) {
 		field, ok := strings.CutPrefix(full, kongPrefix)
 		if !ok {
 			continue

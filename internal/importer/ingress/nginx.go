@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -28,7 +29,7 @@ var nginxHandled = []string{
 func (c *converter) nginx(in *netv1.Ingress, s *settings) {
 	obj := objName(in)
 	a := func(name string) string { return in.Annotations[nginxPrefix+name] }
-	for _, full := range sortedKeys(in.Annotations) {
+	for _, full := range slices.Sorted(maps.Keys(in.Annotations)) {
 		name, ok := strings.CutPrefix(full, nginxPrefix)
 		if !ok {
 			continue

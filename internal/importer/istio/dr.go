@@ -3,6 +3,8 @@ package istio
 import (
 	"crypto/tls"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/turnpikegw/turnpike/internal/importer"
 )
@@ -57,7 +59,7 @@ func (c *conv) applyRule(r *destinationRule, svc *importer.Service, up *importer
 		c.outlier(r, up, warn)
 	}
 	if cp := tp.ConnectionPool; cp != nil {
-		for _, k := range sortedKeys(cp.TCP) {
+		for _, k := range slices.Sorted(maps.Keys(cp.TCP)) {
 			if k != "connectTimeout" {
 				warn("spec.trafficPolicy.connectionPool.tcp."+k, "no Kong equivalent: not imported")
 				continue
@@ -73,7 +75,7 @@ func (c *conv) applyRule(r *destinationRule, svc *importer.Service, up *importer
 			}
 			warn("spec.trafficPolicy.connectionPool.tcp.connectTimeout", "not a duration: not imported")
 		}
-		for _, k := range sortedKeys(cp.HTTP) {
+		for _, k := range slices.Sorted(maps.Keys(cp.HTTP)) {
 			warn("spec.trafficPolicy.connectionPool.http."+k, "no Kong equivalent: not imported")
 		}
 	}
@@ -125,7 +127,7 @@ func (c *conv) upstreamTLS(r *destinationRule, t *clientTLS, svc *importer.Servi
 				warn(f+".credentialName", "%s ca.crt: %v: the upstream's certificate is not verified", sec.id(), err)
 			} else {
 				svc.Fields["tls_verify"] = true
-				svc.Fields["ca_certificates"] = toAny(ids)
+				svc.Fields["ca_certificates"] = importer.Anys(ids)
 			}
 		}
 	}

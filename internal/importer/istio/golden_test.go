@@ -54,7 +54,7 @@ func BenchmarkImportCanary(b *testing.B) {
 }
 
 // with binds the import's options.
-func with(opts Options) importertest.Import {
+func with(opts Options) importer.ImportFunc {
 	return func(docs []importer.Document, cfg *importer.Config, ws *importer.Warnings) error {
 		return Import(docs, opts, cfg, ws)
 	}

@@ -2,6 +2,7 @@ package istio
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"regexp"
 	"slices"
@@ -175,7 +176,7 @@ func (r *httpConv) cors(p *corsPolicy) *importer.Plugin {
 	}
 	list := func(key string, vs []string) {
 		if len(vs) > 0 {
-			cfg[key] = toAny(vs)
+			cfg[key] = importer.Anys(vs)
 		}
 	}
 	list("methods", p.AllowMethods)
@@ -202,7 +203,7 @@ func (r *httpConv) transformer(name string, h *headerOps, field string) *importe
 	var remove []string
 	pair := func(op string, m map[string]string) []string {
 		var out []string
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			switch {
 			case !headerName.MatchString(k):
 				r.c.ws.Add(r.vs.id(), field+"."+op+"."+k, "not a header name: not imported")
@@ -229,7 +230,7 @@ func (r *httpConv) transformer(name string, h *headerOps, field string) *importe
 				m = map[string]any{}
 				cfg[op] = m
 			}
-			m["headers"] = toAny(vs)
+			m["headers"] = importer.Anys(vs)
 		}
 	}
 	put("replace", set)
@@ -285,12 +286,4 @@ func requestTransformer(ps []*importer.Plugin) (*importer.Plugin, []*importer.Pl
 	}
 	p := &importer.Plugin{Name: "request-transformer", Config: map[string]any{}}
 	return p, append(ps, p)
-}
-
-func toAny(vs []string) []any {
-	out := make([]any, len(vs))
-	for i, v := range vs {
-		out[i] = v
-	}
-	return out
 }

@@ -1,7 +1,6 @@
 package istio
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
 	"regexp"
@@ -130,13 +129,13 @@ func (r *httpConv) route(m match, g hostGroup, name string, plugins []*importer.
 	}
 	switch {
 	case g.auth.deny:
-		rt.Plugins = []*importer.Plugin{{Name: "request-termination", Config: map[string]any{"status_code": 503}}}
+		rt.Plugins = []*importer.Plugin{importer.DenyAll()}
 		return rt
 	case len(g.auth.ids) > 0:
 		// Istio verifies the certificate and passes no identity on, so
 		// no consumer is looked up.
 		rt.Plugins = append(slices.Clip(plugins), &importer.Plugin{Name: "mtls-auth", Config: map[string]any{
-			"ca_certificates": toAny(g.auth.ids), "skip_consumer_lookup": true}})
+			"ca_certificates": importer.Anys(g.auth.ids), "skip_consumer_lookup": true}})
 	}
 	if rw := r.hr.Rewrite; rw != nil && rw.URI != "" && proxied {
 		if m.prefix && !strings.HasPrefix(m.paths[0], "~") {
@@ -295,8 +294,4 @@ func millis(s string) (ms int, long, ok bool) {
 // longWarning is the warning of a duration millis clamped.
 func longWarning(s string) string {
 	return fmt.Sprintf("%q is longer than Kong's longest timeout: %d ms", s, importer.MaxTimeout)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	return slices.SortedFunc(maps.Keys(m), cmp.Compare)
 }

@@ -2,6 +2,7 @@ package istio
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"regexp/syntax"
 	"slices"
@@ -244,7 +245,7 @@ func (r *httpConv) match(m httpMatch) (km match, why, msg string) {
 		}
 		km.hosts = []string{h}
 	}
-	for _, name := range sortedKeys(m.Headers) {
+	for _, name := range slices.Sorted(maps.Keys(m.Headers)) {
 		switch {
 		case strings.EqualFold(name, "host") || name == ":authority":
 			return km, ".headers." + name, "match the host with authority (Kong routes match it by hosts)"

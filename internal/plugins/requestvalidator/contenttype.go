@@ -1,6 +1,7 @@
 package requestvalidator
 
 import (
+	"maps"
 	"mime"
 	"strings"
 )
@@ -48,21 +49,9 @@ func (in *instance) allowedContentType(header string) bool {
 		if (want.typ != "*" && want.typ != got.typ) || (want.sub != "*" && want.sub != got.sub) {
 			continue
 		}
-		if !in.ctParams || sameParams(want.params, got.params) {
+		if !in.ctParams || maps.Equal(want.params, got.params) {
 			return true
 		}
 	}
 	return false
-}
-
-func sameParams(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
