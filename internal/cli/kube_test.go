@@ -33,27 +33,10 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
 
 var kongPluginsGVR = schema.GroupVersionResource{Group: "configuration.konghq.com", Version: "v1", Resource: "kongplugins"}
-
-// syncBuffer is the gateway's log, written from its goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // pod is a real upstream server on loopback that answers with its name.
 func pod(t *testing.T, name string) (*httptest.Server, int32) {
@@ -144,7 +127,7 @@ func TestKubernetesControllerMode(t *testing.T) {
 	defer podB.Close()
 
 	kc, dc, open := fakeCluster(portA)
-	log := &syncBuffer{}
+	log := &gwtest.SyncBuffer{}
 	g := kubeGateway(t, kc, dc, log)
 	stopped := false
 	defer func() {

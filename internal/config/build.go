@@ -136,7 +136,7 @@ func (b *builder) errf(path, format string, args ...any) {
 	}
 	for i, a := range args {
 		if s, ok := a.(string); ok {
-			args[i] = shorten(s, maxQuoted)
+			args[i] = Shorten(s, maxQuoted)
 		}
 	}
 	b.err(path, fmt.Sprintf(format, args...))

@@ -229,7 +229,7 @@ func (b *builder) checkRoute(r *Route, path string) {
 		msg := "v1 does not work under Kong's default router (traditional_compatible): " +
 			"this route's paths are joined as with v0; set path_handling: v0"
 		if r.Name != "" {
-			msg = "route '" + shorten(r.Name, maxQuoted) + "': " + msg
+			msg = "route '" + Shorten(r.Name, maxQuoted) + "': " + msg
 		}
 		b.warn(field("path_handling"), msg)
 	default:

@@ -172,7 +172,7 @@ func (c *credentialCheck) Error(field, message string) { c.b.err(JoinPath(c.path
 
 func (c *credentialCheck) Warn(field, message string) { c.b.warn(JoinPath(c.path, field), message) }
 
-func (c *credentialCheck) Quote(value string) string { return shorten(value, maxQuoted) }
+func (c *credentialCheck) Quote(value string) string { return Shorten(value, maxQuoted) }
 
 func (c *credentialCheck) Claim(key string) (string, bool) {
 	if c.perConsumer {

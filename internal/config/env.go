@@ -108,7 +108,7 @@ func (s *envSubst) substitute(v *value, path string) bool {
 	switch {
 	case isVaultRef(v.str):
 		if out, err = s.resolveRef(v.str); err != nil {
-			err = fmt.Errorf("unable to resolve reference %s (%v)", shorten(v.str, maxQuoted), err)
+			err = fmt.Errorf("unable to resolve reference %s (%v)", Shorten(v.str, maxQuoted), err)
 		} else {
 			s.secret(out, v.str)
 		}
@@ -178,11 +178,11 @@ func (s *envSubst) expandString(str string) (string, error) {
 		default:
 			end := strings.IndexByte(str[i+2:], '}')
 			if end < 0 {
-				return "", fmt.Errorf("unterminated ${ in %q", shorten(str, maxQuoted))
+				return "", fmt.Errorf("unterminated ${ in %q", Shorten(str, maxQuoted))
 			}
 			name := str[i+2 : i+2+end]
 			if !validEnvName(name) {
-				return "", fmt.Errorf("invalid environment variable name %q", shorten(name, maxQuoted))
+				return "", fmt.Errorf("invalid environment variable name %q", Shorten(name, maxQuoted))
 			}
 			val, ok := s.lookup(name)
 			if !ok {

@@ -218,7 +218,7 @@ func TestRouteHeaderPathShortened(t *testing.T) {
 	doc := "_format_version: \"3.0\"\nroutes:\n- paths: [/]\n  headers:\n    " + name + ": []\n"
 	_, err := Parse([]byte(doc), Options{})
 	errs := cfeErrors(t, err)
-	want := "routes[0].headers." + shorten(name, maxKeyInPath)
+	want := "routes[0].headers." + Shorten(name, maxKeyInPath)
 	if len(errs) != 1 || errs[0].Path != want || errs[0].Line != 5 {
 		t.Fatalf("errors %v, want one at %s (line 5)", errs, want)
 	}

@@ -102,7 +102,7 @@ func (l *ErrorList) Add(e FieldError) {
 		l.more++
 		return
 	}
-	e.Message = shorten(e.Message, maxMessage)
+	e.Message = Shorten(e.Message, maxMessage)
 	l.errs = append(l.errs, e)
 }
 
@@ -140,7 +140,7 @@ func (l *ErrorList) Errors() Errors {
 // when long: keys are the document's to choose, and a path is copied into
 // every error below it.
 func KeyPath(prefix, key string) string {
-	return JoinKey(prefix, shorten(key, maxKeyInPath))
+	return JoinKey(prefix, Shorten(key, maxKeyInPath))
 }
 
 // JoinKey joins a map key to a field path, quoted (`a["b.c"]`) when it
@@ -153,9 +153,9 @@ func JoinKey(prefix, key string) string {
 	return JoinPath(prefix, key)
 }
 
-// shorten cuts s to about n bytes, on a character boundary, marking the
-// cut with an ellipsis.
-func shorten(s string, n int) string {
+// Shorten cuts s to about n bytes, on a character boundary, marking the
+// cut with an ellipsis (3 bytes more).
+func Shorten(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

@@ -40,7 +40,7 @@ func newRedaction(s *envSubst) *redaction {
 	r := &redaction{fields: s.fields, secrets: make([]secret, 0, len(s.secrets))}
 	sort.SliceStable(r.fields, func(i, j int) bool { return r.fields[i].path < r.fields[j].path })
 	for v, t := range s.secrets {
-		r.secrets = append(r.secrets, secret{value: v, text: shorten(t, maxQuoted)})
+		r.secrets = append(r.secrets, secret{value: v, text: Shorten(t, maxQuoted)})
 	}
 	sort.Slice(r.secrets, func(i, j int) bool {
 		a, b := r.secrets[i].value, r.secrets[j].value
@@ -65,9 +65,9 @@ func (r *redaction) apply(es Errors, neutral string) Errors {
 	out := make(Errors, len(es))
 	for i, e := range es {
 		if f, ok := r.field(e.Path); ok {
-			e.Message = neutral + " (from " + shorten(f.text, maxQuoted) + ")"
+			e.Message = neutral + " (from " + Shorten(f.text, maxQuoted) + ")"
 		} else {
-			e.Message = shorten(r.hide(e.Message), maxMessage)
+			e.Message = Shorten(r.hide(e.Message), maxMessage)
 		}
 		out[i] = e
 	}

@@ -124,7 +124,7 @@ func isVaultRef(s string) bool {
 // reference YAML read as a flow map: `key: {vault://env/x}` unquoted.
 func unquotedRefHint(v *value) string {
 	if v.kind == kindMap && len(v.keys) == 1 && strings.HasPrefix(v.keys[0], "vault://") && v.vals[0].kind == kindNull {
-		return `; quote a vault reference: "{` + shorten(v.keys[0], maxQuoted) + `}"`
+		return `; quote a vault reference: "{` + Shorten(v.keys[0], maxQuoted) + `}"`
 	}
 	return ""
 }
@@ -186,7 +186,7 @@ func parseVaultRef(ref string) (vaultRef, error) {
 	if q := u.Query(); q.Has("prefix") {
 		pre := q.Get("prefix")
 		if !envPrefixRE.MatchString(pre) {
-			return r, errors.New("invalid value for prefix: " + shorten(pre, maxQuoted))
+			return r, errors.New("invalid value for prefix: " + Shorten(pre, maxQuoted))
 		}
 		r.prefix = &pre
 	}
@@ -234,7 +234,7 @@ func (s *envSubst) resolveRef(ref string) (string, error) {
 	name := envName(prefix, r.resource, r.version)
 	val, ok := s.lookup(name)
 	if !ok {
-		return "", errors.New("environment variable " + shorten(name, maxQuoted) + " is not set")
+		return "", errors.New("environment variable " + Shorten(name, maxQuoted) + " is not set")
 	}
 	if r.key == "" {
 		return val, nil
@@ -255,11 +255,11 @@ func (s *envSubst) resolveRef(ref string) (string, error) {
 	}
 	field, ok := obj[r.key]
 	if !ok {
-		return "", errors.New("could not get subfield value: subfield " + shorten(r.key, maxQuoted) + " not found in JSON secret")
+		return "", errors.New("could not get subfield value: subfield " + Shorten(r.key, maxQuoted) + " not found in JSON secret")
 	}
 	str, ok := field.(string)
 	if !ok {
-		return "", errors.New("could not get subfield value: unexpected " + jsonType(field) + " value in JSON secret for subfield " + shorten(r.key, maxQuoted))
+		return "", errors.New("could not get subfield value: unexpected " + jsonType(field) + " value in JSON secret for subfield " + Shorten(r.key, maxQuoted))
 	}
 	return str, nil
 }

@@ -65,8 +65,8 @@ type Gateway struct {
 	AdminURL string
 	// StatusURL is the first status listener (--status-listen), "" when none.
 	StatusURL string
-	stdout    *syncBuffer
-	stderr    *syncBuffer
+	stdout    *SyncBuffer
+	stderr    *SyncBuffer
 	done      chan struct{}
 	exitErr   error
 	path      string
@@ -109,7 +109,7 @@ func Start(t testing.TB, cfg string, opts Options) *Gateway {
 		args = args[:1]
 	}
 	args = append(append(args, "--proxy-listen", listen, "--admin-listen", "127.0.0.1:0"), opts.Args...)
-	g := &Gateway{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{}), path: path}
+	g := &Gateway{t: t, stdout: &SyncBuffer{}, stderr: &SyncBuffer{}, done: make(chan struct{}), path: path}
 	g.cmd = exec.Command(Binary(t), args...)
 	g.cmd.Env = append(os.Environ(), opts.Env...)
 	g.cmd.Stdout = g.stdout
@@ -258,18 +258,20 @@ func Do(t testing.TB, req *http.Request) (*http.Response, string) {
 	return resp, string(body)
 }
 
-type syncBuffer struct {
+// SyncBuffer is a buffer written from several goroutines (a process's
+// output, a log) and read while they write.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()

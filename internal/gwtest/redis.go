@@ -117,7 +117,7 @@ func (r *Redis) start() {
 func (r *Redis) tryStart() (string, bool) {
 	r.t.Helper()
 	cmd := exec.Command("redis-server", r.args...)
-	log := &syncBuffer{}
+	log := &SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	done := r.run(cmd)
 	deadline := time.Now().Add(10 * time.Second)

@@ -44,7 +44,7 @@ type Slapd struct {
 	LDAPSPort int // 0 without TLS
 	conf      string
 	tls       bool
-	log       *syncBuffer
+	log       *SyncBuffer
 }
 
 // StartSlapd writes a slapd.conf and a seed LDIF into a temporary
@@ -155,7 +155,7 @@ func (s *Slapd) start() bool {
 	// -d 32768 (level "none"): stay in the foreground, so the test owns
 	// the process, logging only what slapd always logs (start-up errors).
 	cmd := exec.Command(bin, "-f", s.conf, "-h", urls, "-d", "32768")
-	s.log = &syncBuffer{}
+	s.log = &SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	done := s.run(cmd)
 	deadline := time.Now().Add(10 * time.Second)

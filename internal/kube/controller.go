@@ -28,7 +28,7 @@ type Options struct {
 	IngressClass string
 	// Namespaces are the namespaces watched; none: every namespace.
 	Namespaces []string
-	// ServiceDomain is the cluster's DNS domain after NAME.NAMESPACE.svc
+	// ClusterDomain is the cluster's DNS domain after NAME.NAMESPACE.svc
 	// ("cluster.local"), for Istio hosts written in full.
 	ClusterDomain string
 	// Istio turns on watching Istio's Gateways, VirtualServices and

@@ -480,6 +480,37 @@ func TestControllerIstioV1beta1(t *testing.T) {
 	routesAre(t, rec, "a.test/a", "shop.test/shop")
 }
 
+// Each group/version is discovered once: Kong's kinds share one, Istio's
+// another, and v1beta1 is asked for once when Istio's v1 is not served.
+func TestControllerDiscoveryOncePerGroupVersion(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		istio, beta bool
+		asked       int
+	}{
+		{"v1", true, false, 2},      // konghq.com/v1, istio.io/v1
+		{"v1beta1", false, true, 3}, // and istio.io/v1beta1
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, true, tc.istio)
+			if tc.beta {
+				c.kc.Resources = append(c.kc.Resources, &metav1.APIResourceList{GroupVersion: "networking.istio.io/v1beta1",
+					APIResources: []metav1.APIResource{{Name: "gateways"}, {Name: "virtualservices"}, {Name: "destinationrules"}}})
+			}
+			c.run(t, Options{Istio: true})
+			asked := 0
+			for _, a := range c.kc.Actions() {
+				if a.GetVerb() == "get" && a.GetResource().Resource == "resource" {
+					asked++
+				}
+			}
+			if asked != tc.asked {
+				t.Errorf("%d discovery requests, want %d", asked, tc.asked)
+			}
+		})
+	}
+}
+
 func TestControllerIstioIgnoredWithoutOption(t *testing.T) {
 	c := newCluster(t, true, true, istioObjects()...)
 	rec, _ := c.run(t, Options{})

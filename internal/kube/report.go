@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	netv1 "k8s.io/api/networking/v1"
@@ -23,6 +22,7 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/importer"
 )
 
@@ -141,7 +141,7 @@ func (ps *problems) add(obj runtime.Object, reason, message string) {
 		ps.byKey[key] = p
 		ps.order = append(ps.order, key)
 	}
-	n := note{reason, truncate(message)}
+	n := note{reason, config.Shorten(message, maxEventMessage-len("…"))}
 	if !p.seen[n] {
 		p.seen[n] = true
 		p.notes = append(p.notes, n)
@@ -278,19 +278,6 @@ func capNotes(notes []note) (kept, extra []note) {
 	extra = notes[maxNotesPerObject:]
 	more := note{extra[0].reason, "and " + strconv.Itoa(len(extra)) + " more problems (in the gateway's log)"}
 	return append(notes[:maxNotesPerObject:maxNotesPerObject], more), extra
-}
-
-// truncate bounds an Event's message, cutting at a character's start.
-func truncate(s string) string {
-	if len(s) <= maxEventMessage {
-		return s
-	}
-	const ellipsis = "…"
-	i := maxEventMessage - len(ellipsis)
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + ellipsis
 }
 
 // objectName is "Kind ns/name": the informers' typed objects carry no

@@ -69,20 +69,24 @@ func eventWrites(kc *fake.Clientset) int {
 // with message marker, and returns every Event.
 func waitEvents(t *testing.T, kc *fake.Clientset, marker string) []corev1.Event {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var events []corev1.Event
+	eventually(t, func() string { return fmt.Sprintf("no Event with %q in %d Events", marker, len(events)) }, func() bool {
 		list, err := kc.CoreV1().Events("").List(context.Background(), metav1.ListOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if slices.ContainsFunc(list.Items, func(e corev1.Event) bool { return strings.Contains(e.Message, marker) }) {
-			return list.Items
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no Event with %q in %d Events", marker, len(list.Items))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		events = list.Items
+		return slices.ContainsFunc(events, func(e corev1.Event) bool { return strings.Contains(e.Message, marker) })
+	})
+	return events
+}
+
+// step reports in with the sentinel mark and waits until its Event is
+// written; it returns every Event.
+func step(t *testing.T, r *reporter, kc *fake.Clientset, in reportInput, mark string) []corev1.Event {
+	t.Helper()
+	r.update(context.Background(), withSentinel(in, mark))
+	return waitEvents(t, kc, mark)
 }
 
 func findEvent(events []corev1.Event, kind, name, marker string) *corev1.Event {
@@ -141,8 +145,7 @@ func TestReportEvents(t *testing.T) {
 	f := newFixture()
 	kc := fake.NewClientset()
 	r := newTestReporter(t, kc, Options{})
-	r.update(context.Background(), withSentinel(f.input(), "mark-1"))
-	events := waitEvents(t, kc, "mark-1")
+	events := step(t, r, kc, f.input(), "mark-1")
 	for _, c := range []struct{ kind, ns, name, reason, marker string }{
 		{"Ingress", "shop", "bad", reasonApplyFailed, "left out of the gateway's configuration: routes[0].paths[0]: invalid regex"},
 		{"Ingress", "shop", "good", reasonTranslationFailed, "metadata.annotations[nginx.ingress.kubernetes.io/limit-rps]: not a number: ignored"},
@@ -176,21 +179,18 @@ func TestReportEventsNotRepeated(t *testing.T) {
 	kc := fake.NewClientset()
 	r := newTestReporter(t, kc, Options{})
 	in := f.input()
-	r.update(context.Background(), withSentinel(in, "mark-1"))
-	waitEvents(t, kc, "mark-1")
+	step(t, r, kc, in, "mark-1")
 	first := eventWrites(kc)
 
 	// The same problems again: nothing new but the next sentinel.
-	r.update(context.Background(), withSentinel(in, "mark-2"))
-	waitEvents(t, kc, "mark-2")
+	step(t, r, kc, in, "mark-2")
 	if n := eventWrites(kc); n != first+1 {
 		t.Fatalf("same input: %d Event writes, want %d (only the sentinel)", n, first+1)
 	}
 
 	// A changed message is told.
 	in.invalid[f.bad] = errors.New("routes[0].paths[0]: another reason")
-	r.update(context.Background(), withSentinel(in, "mark-3"))
-	events := waitEvents(t, kc, "mark-3")
+	events := step(t, r, kc, in, "mark-3")
 	if n := eventWrites(kc); n != first+3 {
 		t.Errorf("changed message: %d Event writes, want %d", n, first+3)
 	}
@@ -201,11 +201,9 @@ func TestReportEventsNotRepeated(t *testing.T) {
 	// Fixed, then broken again the same way: told again.
 	fixed := f.input()
 	fixed.invalid = map[*unit]error{}
-	r.update(context.Background(), withSentinel(fixed, "mark-4"))
-	waitEvents(t, kc, "mark-4")
+	step(t, r, kc, fixed, "mark-4")
 	before := eventWrites(kc)
-	r.update(context.Background(), withSentinel(in, "mark-5"))
-	waitEvents(t, kc, "mark-5")
+	step(t, r, kc, in, "mark-5")
 	if n := eventWrites(kc); n != before+2 {
 		t.Errorf("problem back: %d Event writes, want %d", n, before+2)
 	}
@@ -216,20 +214,17 @@ func TestReportEventsFailedKeepsStanding(t *testing.T) {
 	kc := fake.NewClientset()
 	r := newTestReporter(t, kc, Options{})
 	in := f.input()
-	r.update(context.Background(), withSentinel(in, "mark-1"))
-	waitEvents(t, kc, "mark-1")
+	step(t, r, kc, in, "mark-1")
 	// Nothing applied (the shared objects fail): the units were not
 	// checked; when it recovers, the problems still standing are not
 	// told again.
-	r.update(context.Background(), withSentinel(reportInput{objects: f.objs,
-		failed: errors.New("KongClusterPlugin global: plugin: unknown plugin")}, "mark-2"))
-	events := waitEvents(t, kc, "mark-2")
+	events := step(t, r, kc, reportInput{objects: f.objs,
+		failed: errors.New("KongClusterPlugin global: plugin: unknown plugin")}, "mark-2")
 	if e := findEvent(events, "KongClusterPlugin", "global", "no configuration applied: KongClusterPlugin global: plugin: unknown plugin"); e == nil || e.Reason != reasonApplyFailed {
 		t.Errorf("the failure names the KongClusterPlugin: want its Event, got %v", e)
 	}
 	before := eventWrites(kc)
-	r.update(context.Background(), withSentinel(in, "mark-3"))
-	waitEvents(t, kc, "mark-3")
+	step(t, r, kc, in, "mark-3")
 	if n := eventWrites(kc); n != before+1 {
 		t.Errorf("after recovery: %d Event writes, want %d (only the sentinel)", n, before+1)
 	}
@@ -248,8 +243,7 @@ func TestReportEventsBounded(t *testing.T) {
 	ws.Add("KongPlugin shop/limit", "config", "%s", long)
 	ws.Add("api.yaml:3 paths./x.get", "", "skipped")
 	in := reportInput{objects: f.objs, warnings: ws}
-	r.update(context.Background(), withSentinel(in, "mark-1"))
-	events := waitEvents(t, kc, "mark-1")
+	events := step(t, r, kc, in, "mark-1")
 	// The problems past the Events, and those of no object, are logged,
 	// once while they stand.
 	r.update(context.Background(), withSentinel(in, "mark-2"))

@@ -161,11 +161,12 @@ func (s *sources) watchCustom(kc kubernetes.Interface, dc dynamic.Interface, opt
 		clusterDyn = dynamicinformer.NewDynamicSharedInformerFactory(dc, 0)
 		s.dyn = append(append(s.dyn, nsDyn...), clusterDyn)
 	}
+	lists := map[string][]metav1.APIResource{}
 	for _, cr := range custom {
 		if !cr.wanted || dc == nil {
 			continue
 		}
-		gvr, ok, err := served(kc, cr.gvr)
+		gvr, ok, err := served(kc, lists, cr.gvr)
 		if err != nil {
 			return err
 		}
@@ -189,8 +190,10 @@ func (s *sources) watchCustom(kc kubernetes.Interface, dc dynamic.Interface, opt
 }
 
 // served finds the version of gvr's resource the cluster serves: its own,
-// or for Istio v1beta1 when v1 is not served (Istio before 1.22).
-func served(kc kubernetes.Interface, gvr schema.GroupVersionResource) (schema.GroupVersionResource, bool, error) {
+// or for Istio v1beta1 when v1 is not served (Istio before 1.22). lists
+// keeps the resources discovered by group/version (none when not served),
+// so that each is asked for once.
+func served(kc kubernetes.Interface, lists map[string][]metav1.APIResource, gvr schema.GroupVersionResource) (schema.GroupVersionResource, bool, error) {
 	versions := []string{gvr.Version}
 	if gvr.Group == istioGateways.Group {
 		versions = append(versions, "v1beta1")
@@ -198,14 +201,19 @@ func served(kc kubernetes.Interface, gvr schema.GroupVersionResource) (schema.Gr
 	for _, v := range versions {
 		g := gvr
 		g.Version = v
-		list, err := kc.Discovery().ServerResourcesForGroupVersion(g.GroupVersion().String())
-		if apierrors.IsNotFound(err) {
-			continue
+		gv := g.GroupVersion().String()
+		resources, seen := lists[gv]
+		if !seen {
+			list, err := kc.Discovery().ServerResourcesForGroupVersion(gv)
+			if err != nil && !apierrors.IsNotFound(err) {
+				return g, false, fmt.Errorf("kubernetes: discovering %s: %w", g.GroupVersion(), err)
+			}
+			if err == nil {
+				resources = list.APIResources
+			}
+			lists[gv] = resources
 		}
-		if err != nil {
-			return g, false, fmt.Errorf("kubernetes: discovering %s: %w", g.GroupVersion(), err)
-		}
-		for _, r := range list.APIResources {
+		for _, r := range resources {
 			if r.Name == g.Resource {
 				return g, true, nil
 			}
