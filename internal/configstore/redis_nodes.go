@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/turnpikegw/turnpike/internal/config"
 )
 
 // Node is one gateway's record in the cluster's list of nodes: what it
@@ -77,14 +78,17 @@ return out
 // Heartbeat writes n as this node's record, living ttl, and reads the
 // stored version (0: none) in the same round trip.
 func (r *Redis) Heartbeat(ctx context.Context, n Node, ttl time.Duration) (uint64, error) {
-	if len(n.FailedError) > maxNodeError {
-		n.FailedError = n.FailedError[:maxNodeError] + "..."
-	}
+	n.FailedError = config.Shorten(n.FailedError, maxNodeError)
 	body, err := json.Marshal(n)
 	// JSON escapes can make the error text six times longer: shorten it
-	// until the record fits the bound its readers keep.
+	// until the record fits the bound its readers keep (on a character
+	// boundary, which a byte cut is not).
 	for err == nil && len(body) > maxNodeRecord && n.FailedError != "" {
-		n.FailedError = n.FailedError[:len(n.FailedError)/2]
+		if len(n.FailedError) <= 8 {
+			n.FailedError = "" // Shorten always leaves its ellipsis
+		} else {
+			n.FailedError = config.Shorten(n.FailedError, len(n.FailedError)/2)
+		}
 		body, err = json.Marshal(n)
 	}
 	if err != nil {
