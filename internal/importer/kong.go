@@ -216,6 +216,9 @@ func (c *Config) YAML() ([]byte, error) {
 	add("routes", len(c.Routes), func(i int) any { return c.Routes[i].ordered() })
 	add("services", len(c.Services), func(i int) any { return c.Services[i].ordered() })
 	add("upstreams", len(c.Upstreams), func(i int) any { return c.Upstreams[i].ordered() })
+	if p, bad := BadKey(doc); bad {
+		return nil, keyError(p)
+	}
 	return yaml.MarshalWithOptions(doc, yaml.Indent(2), yaml.IndentSequence(true))
 }
 

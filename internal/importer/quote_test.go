@@ -34,3 +34,23 @@ func TestScalarsReadBack(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyWithControlCharacterRefused: the writer refuses a map key it
+// would write as something that reads back otherwise, naming its path.
+func TestKeyWithControlCharacterRefused(t *testing.T) {
+	for key, path := range map[string]string{
+		"a\nb": `plugins[0].config.list[1]."a\nb"`,
+		"a\tb": `plugins[0].config.list[1]."a\tb"`,
+		"\x7f": `plugins[0].config.list[1]."\x7f"`,
+	} {
+		c := &Config{Plugins: []*Plugin{{Name: "p", Config: map[string]any{"list": []any{"x", map[string]any{key: 1}}}}}}
+		_, err := c.YAML()
+		if err == nil || err.Error() != path+": a key with a control character cannot be written" {
+			t.Errorf("%q: %v", key, err)
+		}
+	}
+	c := &Config{Plugins: []*Plugin{{Name: "p", Config: map[string]any{"é \"q\" #c": 1}}}}
+	if _, err := c.YAML(); err != nil {
+		t.Errorf("a printable key was refused: %v", err)
+	}
+}

@@ -436,3 +436,43 @@ spec:
 		t.Errorf("shop.test is not served by the older Ingress's certificate:\n%s", out)
 	}
 }
+
+// TestPluginKeyWithLineBreak: a KongPlugin whose config has a key with a
+// line break or a tab (which the YAML writer cannot carry) is not
+// attached, with a warning naming the key; the rest imports.
+func TestPluginKeyWithLineBreak(t *testing.T) {
+	in := `apiVersion: configuration.konghq.com/v1
+kind: KongPlugin
+metadata: {name: odd, namespace: shop}
+plugin: request-transformer
+config: {add: {"head\ners": ["X-A:1"]}}
+---
+apiVersion: configuration.konghq.com/v1
+kind: KongPlugin
+metadata: {name: tab, namespace: shop}
+plugin: correlation-id
+config: {"header\tname": X-Id}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: shop, annotations: {konghq.com/plugins: "odd,tab"}}
+spec:
+  rules:
+  - http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+`
+	out, warns := importertest.Run(t, doc(in), with(Options{}))
+	importertest.Validate(t, out)
+	for _, w := range []string{
+		`KongPlugin shop/odd: config.add."head\ners": a key with a control character: plugin not attached`,
+		`KongPlugin shop/tab: config."header\tname": a key with a control character: plugin not attached`,
+	} {
+		if !strings.Contains(warns, w) {
+			t.Errorf("no %q in\n%s", w, warns)
+		}
+	}
+	if strings.Contains(string(out), "request-transformer") || strings.Contains(string(out), "correlation-id") {
+		t.Errorf("a plugin with a bad key was written:\n%s", out)
+	}
+}

@@ -133,6 +133,10 @@ func (c *converter) plugin(kp *kongPlugin, ns string) *importer.Plugin {
 		}
 	}
 	p.Config = normalize(p.Config).(map[string]any)
+	if path, bad := importer.BadKey(p.Config); bad {
+		c.ws.Add(obj, "config."+path, "a key with a control character: plugin not attached")
+		return nil
+	}
 	if kp.Disabled {
 		p.Fields["enabled"] = false
 	}
