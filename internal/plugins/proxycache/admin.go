@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/plugins/proxycache/cachestore"
+	"github.com/turnpikegw/turnpike/internal/plugin/cachestore"
 	"github.com/turnpikegw/turnpike/internal/plugins/proxycache/httpcache"
 )
 

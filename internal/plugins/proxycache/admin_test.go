@@ -14,7 +14,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugin/plugintest"
-	"github.com/turnpikegw/turnpike/internal/plugins/proxycache/cachestore"
+	"github.com/turnpikegw/turnpike/internal/plugin/cachestore"
 )
 
 // adminPlugins lists instances as enabled proxy-cache entities.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/ident"
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/plugins/proxycache/cachestore"
+	"github.com/turnpikegw/turnpike/internal/plugin/cachestore"
 )
 
 // InvalidateConfig is proxy-cache-invalidate's: the store whose entries

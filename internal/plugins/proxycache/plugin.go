@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/plugins/proxycache/cachestore"
+	"github.com/turnpikegw/turnpike/internal/plugin/cachestore"
 )
 
 // Plugin names and Kong's priority: after authentication, ACL and rate

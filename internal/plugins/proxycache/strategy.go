@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/plugins/proxycache/cachestore"
+	"github.com/turnpikegw/turnpike/internal/plugin/cachestore"
 	"github.com/turnpikegw/turnpike/internal/store"
 )
 
