@@ -76,13 +76,7 @@ func TestAdminTokensFileAndRoles(t *testing.T) {
 	// The line is written once the answer has gone.
 	var lines []map[string]any
 	eventually(2*time.Second, func() bool {
-		lines = nil
-		for _, l := range strings.Split(gw.Stderr(), "\n") {
-			var m map[string]any
-			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "admin write" {
-				lines = append(lines, m)
-			}
-		}
+		lines = rldLogLines(gw, "admin write")
 		return len(lines) >= 2
 	})
 	if len(lines) != 2 || lines[0]["token"] != "viewer" || lines[0]["status"] != float64(403) ||

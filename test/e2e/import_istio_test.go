@@ -2,12 +2,9 @@ package e2e
 
 import (
 	"crypto/tls"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -66,25 +63,10 @@ spec:
 // routed; an exact match with a rewritten authority sends that Host.
 func TestImportIstio(t *testing.T) {
 	stable, canary := gwtest.StartEcho(t, "stable"), gwtest.StartEcho(t, "canary")
-	port := func(e *gwtest.Echo) string {
-		u, err := url.Parse(e.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return u.Port()
-	}
-	doc := strings.NewReplacer("STABLE", port(stable), "CANARY", port(canary)).Replace(istioCanary)
-	in := writeFile(t, "canary.yaml", doc)
-	out := filepath.Join(t.TempDir(), "kong.yml")
-	_, stderr, code := runCLI(t, nil, "import", "istio", "-f", in, "-o", out)
-	if code != 0 {
-		t.Fatalf("import: exit %d\n%s", code, stderr)
-	}
+	doc := strings.NewReplacer("STABLE", stable.Port(), "CANARY", canary.Port()).Replace(istioCanary)
+	_, out, stderr := importValid(t, "istio", "canary.yaml", doc)
 	if !strings.Contains(stderr, "warning: VirtualService shop/reviews: spec.gateways[0]: Gateway shop/shop-gateway is not in the input") {
 		t.Errorf("no warning for the missing Gateway:\n%s", stderr)
-	}
-	if vout, verr, code := runCLI(t, nil, "validate", "-c", out); code != 0 || !strings.Contains(vout, "OK:") {
-		t.Fatalf("validate: exit %d\n%s%s", code, vout, verr)
 	}
 
 	gw := gwtest.Start(t, "", gwtest.Options{ConfigPath: out})
@@ -125,15 +107,10 @@ func TestImportIstio(t *testing.T) {
 // reaches the upstream.
 func TestImportIstioMutual(t *testing.T) {
 	up := gwtest.StartEcho(t, "app")
-	u, err := url.Parse(up.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
 	root := mtlsCA(t, "Partner Root")
 	partner := mtlsClient(t, root, "partner")
 	stranger := mtlsClient(t, mtlsCA(t, "Other Root"), "partner")
 	cert, key := selfSigned(t, "partners.example.com")
-	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	doc := fmt.Sprintf(`apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: shop}
@@ -159,13 +136,8 @@ spec:
   gateways: [gw]
   http:
   - route: [{destination: {host: 127.0.0.1, port: {number: %s}}}]
-`, b64(cert), b64(key), b64(root.pem()), u.Port())
-	in := writeFile(t, "mutual.yaml", doc)
-	out := filepath.Join(t.TempDir(), "kong.yml")
-	if _, stderr, code := runCLI(t, nil, "import", "istio", "-f", in, "-o", out); code != 0 || strings.Contains(stderr, "MUTUAL") {
-		t.Fatalf("import: exit %d\n%s", code, stderr)
-	}
-	gw := gwtest.Start(t, "", gwtest.Options{ConfigPath: out, ProxyListen: "127.0.0.1:0 ssl"})
+`, b64(cert), b64(key), b64(root.pem()), up.Port())
+	gw := startImportedTLS(t, doc, "MUTUAL")
 	get := func(path string, cert *tls.Certificate) (int, bool, string) {
 		return tlsGet(t, gw, "partners.example.com", path, cert)
 	}
@@ -185,14 +157,9 @@ spec:
 // the certificates of its own server's CA only.
 func TestImportIstioMutualPerHost(t *testing.T) {
 	up := gwtest.StartEcho(t, "app")
-	u, err := url.Parse(up.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
 	rootA, rootB := mtlsCA(t, "A Root"), mtlsCA(t, "B Root")
 	clientA, clientB := mtlsClient(t, rootA, "client"), mtlsClient(t, rootB, "client")
 	cert, key := selfSigned(t, "a.example.com")
-	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	doc := fmt.Sprintf(`apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: gw, namespace: shop}
@@ -223,13 +190,8 @@ spec:
   gateways: [gw]
   http:
   - route: [{destination: {host: 127.0.0.1, port: {number: %[5]s}}}]
-`, b64(cert), b64(key), b64(rootA.pem()), b64(rootB.pem()), u.Port())
-	in := writeFile(t, "mutual.yaml", doc)
-	out := filepath.Join(t.TempDir(), "kong.yml")
-	if _, stderr, code := runCLI(t, nil, "import", "istio", "-f", in, "-o", out); code != 0 || strings.Contains(stderr, "MUTUAL") {
-		t.Fatalf("import: exit %d\n%s", code, stderr)
-	}
-	gw := gwtest.Start(t, "", gwtest.Options{ConfigPath: out, ProxyListen: "127.0.0.1:0 ssl"})
+`, b64(cert), b64(key), b64(rootA.pem()), b64(rootB.pem()), up.Port())
+	gw := startImportedTLS(t, doc, "MUTUAL")
 	for _, c := range []struct {
 		host, ca string
 		client   *tls.Certificate
@@ -276,4 +238,16 @@ func tlsGet(t *testing.T, gw *gwtest.Gateway, host, path string, cert *tls.Certi
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, asked, string(body)
+}
+
+// startImportedTLS imports doc (Istio resources with TLS servers), fails
+// the test if import warns about the word unwarned (its subject is
+// supported), and starts a gateway on the output with a TLS proxy listener.
+func startImportedTLS(t *testing.T, doc, unwarned string) *gwtest.Gateway {
+	t.Helper()
+	_, out, stderr := importValid(t, "istio", "mutual.yaml", doc)
+	if strings.Contains(stderr, unwarned) {
+		t.Fatalf("import warned about %s:\n%s", unwarned, stderr)
+	}
+	return gwtest.Start(t, "", gwtest.Options{ConfigPath: out, ProxyListen: "127.0.0.1:0 ssl"})
 }
