@@ -110,34 +110,7 @@ func TestImportIstioMutual(t *testing.T) {
 	root := mtlsCA(t, "Partner Root")
 	partner := mtlsClient(t, root, "partner")
 	stranger := mtlsClient(t, mtlsCA(t, "Other Root"), "partner")
-	cert, key := selfSigned(t, "partners.example.com")
-	doc := fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: shop}
-spec:
-  servers:
-  - port: {number: 443, protocol: HTTPS}
-    hosts: [partners.example.com]
-    tls: {mode: MUTUAL, credentialName: partners}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: partners, namespace: shop}
-data:
-  tls.crt: %s
-  tls.key: %s
-  ca.crt: %s
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: partners, namespace: shop}
-spec:
-  hosts: [partners.example.com]
-  gateways: [gw]
-  http:
-  - route: [{destination: {host: 127.0.0.1, port: {number: %s}}}]
-`, b64(cert), b64(key), b64(root.pem()), up.Port())
-	gw := startImportedTLS(t, doc, "MUTUAL")
+	gw := startIstioMutual(t, up, "partners.example.com", root.pem())
 	get := func(path string, cert *tls.Certificate) (int, bool, string) {
 		return tlsGet(t, gw, "partners.example.com", path, cert)
 	}
@@ -159,39 +132,7 @@ func TestImportIstioMutualPerHost(t *testing.T) {
 	up := gwtest.StartEcho(t, "app")
 	rootA, rootB := mtlsCA(t, "A Root"), mtlsCA(t, "B Root")
 	clientA, clientB := mtlsClient(t, rootA, "client"), mtlsClient(t, rootB, "client")
-	cert, key := selfSigned(t, "a.example.com")
-	doc := fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: shop}
-spec:
-  servers:
-  - port: {number: 443, protocol: HTTPS}
-    hosts: [a.example.com]
-    tls: {mode: MUTUAL, credentialName: a}
-  - port: {number: 443, protocol: HTTPS}
-    hosts: [b.example.com]
-    tls: {mode: MUTUAL, credentialName: b}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: a, namespace: shop}
-data: {tls.crt: %[1]s, tls.key: %[2]s, ca.crt: %[3]s}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: b, namespace: shop}
-data: {tls.crt: %[1]s, tls.key: %[2]s, ca.crt: %[4]s}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: both, namespace: shop}
-spec:
-  hosts: [a.example.com, b.example.com]
-  gateways: [gw]
-  http:
-  - route: [{destination: {host: 127.0.0.1, port: {number: %[5]s}}}]
-`, b64(cert), b64(key), b64(rootA.pem()), b64(rootB.pem()), up.Port())
-	gw := startImportedTLS(t, doc, "MUTUAL")
+	gw := startIstioMutual(t, up, "a.example.com", rootA.pem(), "b.example.com", rootB.pem())
 	for _, c := range []struct {
 		host, ca string
 		client   *tls.Certificate
@@ -240,14 +181,45 @@ func tlsGet(t *testing.T, gw *gwtest.Gateway, host, path string, cert *tls.Certi
 	return resp.StatusCode, asked, string(body)
 }
 
-// startImportedTLS imports doc (Istio resources with TLS servers), fails
-// the test if import warns about the word unwarned (its subject is
-// supported), and starts a gateway on the output with a TLS proxy listener.
-func startImportedTLS(t *testing.T, doc, unwarned string) *gwtest.Gateway {
+// startIstioMutual imports a Gateway with a MUTUAL server for each host
+// (hostCA: host, then the PEM of its client CA), each with its own
+// credential Secret, and a VirtualService routing all the hosts to up;
+// it fails the test if import warns about MUTUAL (it is supported) and
+// starts a gateway on the output with a TLS proxy listener.
+func startIstioMutual(t *testing.T, up *gwtest.Echo, hostCA ...string) *gwtest.Gateway {
 	t.Helper()
+	cert, key := selfSigned(t, hostCA[0])
+	var servers, secrets strings.Builder
+	var hosts []string
+	for i := 0; i+1 < len(hostCA); i += 2 {
+		host, secret := hostCA[i], fmt.Sprintf("credential-%d", i/2)
+		fmt.Fprintf(&servers, "  - port: {number: 443, protocol: HTTPS}\n    hosts: [%s]\n    tls: {mode: MUTUAL, credentialName: %s}\n", host, secret)
+		fmt.Fprintf(&secrets, `---
+apiVersion: v1
+kind: Secret
+metadata: {name: %s, namespace: shop}
+data: {tls.crt: %s, tls.key: %s, ca.crt: %s}
+`, secret, b64(cert), b64(key), b64(hostCA[i+1]))
+		hosts = append(hosts, host)
+	}
+	doc := fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: shop}
+spec:
+  servers:
+%s%s---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: app, namespace: shop}
+spec:
+  hosts: [%s]
+  gateways: [gw]
+  http:
+  - route: [{destination: {host: 127.0.0.1, port: {number: %s}}}]
+`, servers.String(), secrets.String(), strings.Join(hosts, ", "), up.Port())
 	_, out, stderr := importValid(t, "istio", "mutual.yaml", doc)
-	if strings.Contains(stderr, unwarned) {
-		t.Fatalf("import warned about %s:\n%s", unwarned, stderr)
+	if strings.Contains(stderr, "MUTUAL") {
+		t.Fatalf("import warned about MUTUAL:\n%s", stderr)
 	}
 	return gwtest.Start(t, "", gwtest.Options{ConfigPath: out, ProxyListen: "127.0.0.1:0 ssl"})
 }
