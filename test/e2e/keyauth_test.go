@@ -148,6 +148,27 @@ func authSucceeds(t *testing.T, gw *gwtest.Gateway, r kaReq, want authIdentity) 
 	return seen
 }
 
+// authSuccess is a request a credential plugin lets through, with the
+// identity and the Authorization header ("" for none) the upstream gets.
+type authSuccess struct {
+	name string
+	req  kaReq
+	want authIdentity
+	auth string
+}
+
+// checkAuthSuccesses runs authSucceeds on each request as a subtest and
+// checks the Authorization header the upstream got.
+func checkAuthSuccesses(t *testing.T, gw *gwtest.Gateway, successes []authSuccess) {
+	t.Helper()
+	for _, tt := range successes {
+		t.Run(tt.name, func(t *testing.T) {
+			seen := authSucceeds(t, gw, tt.req, tt.want)
+			wantHeader(t, seen, "Authorization", tt.auth)
+		})
+	}
+}
+
 // wantHeader checks the upstream got header name once with the value
 // want ("*": any value but a spoofed one), or not at all for "".
 func wantHeader(t *testing.T, seen gwtest.Seen, name, want string) {
