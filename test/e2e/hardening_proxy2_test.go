@@ -256,13 +256,7 @@ func TestPx2TrailerFields(t *testing.T) {
 		io.WriteString(c, b.String())
 		return true
 	})
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: a
-  url: %s
-  routes: [{paths: [/]}]
-`, up.URL), gwtest.Options{})
+	gw := gwtest.Start(t, proxyAllConfig(up.URL), gwtest.Options{})
 	for _, te := range []string{"", "TE: trailers\r\n"} {
 		c, br := upDial(t, gw)
 		fmt.Fprintf(c, "GET /t HTTP/1.1\r\nHost: a.example.com\r\n%s\r\n", te)

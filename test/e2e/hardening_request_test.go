@@ -319,13 +319,7 @@ services:
 // headers pass.
 func TestHardeningUnderscoreHeaders(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: a
-  url: %s
-  routes: [{paths: [/]}]
-`, up.URL), gwtest.Options{Args: []string{"--real-ip-header", "CF-Connecting-IP"}})
+	gw := gwtest.Start(t, proxyAllConfig(up.URL), gwtest.Options{Args: []string{"--real-ip-header", "CF-Connecting-IP"}})
 	forged := []string{
 		"X-Real_IP", "X_Forwarded_For", "x_forwarded_for", "Transfer_Encoding", "X_Forwarded_Host",
 		"X-Forwarded_Proto", "X_Forwarded_Port", "X_Forwarded_Path", "X_Forwarded_Prefix",

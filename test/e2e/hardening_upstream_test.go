@@ -247,13 +247,7 @@ func upSwitcher(head string, c net.Conn, _ *bufio.Reader) bool {
 // to another protocol than the WebSocket one asked for gets 502.
 func TestUpstreamUpgradeOnlyWebSocket(t *testing.T) {
 	up := upStartRaw(t, upSwitcher)
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: a
-  url: %s
-  routes: [{paths: [/]}]
-`, up.URL), gwtest.Options{})
+	gw := gwtest.Start(t, proxyAllConfig(up.URL), gwtest.Options{})
 	for _, tc := range []struct{ name, fields string }{
 		{"h2c", "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"},
 		{"h2c, settings not in Connection", "Connection: Upgrade\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"},

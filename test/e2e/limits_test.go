@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,13 +15,7 @@ import (
 // Slow or oversized clients get Kong's statuses and cannot pin the gateway.
 func TestEdgeLimits(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: a
-  url: %s
-  routes: [{paths: [/]}]
-`, up.URL), gwtest.Options{Args: []string{
+	gw := gwtest.Start(t, proxyAllConfig(up.URL), gwtest.Options{Args: []string{
 		"--header-timeout", "400ms", "--client-body-timeout", "400ms", "--client-max-body-size", "1024",
 	}})
 	addr := strings.TrimPrefix(gw.URL, "http://")

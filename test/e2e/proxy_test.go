@@ -13,6 +13,12 @@ import (
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
 
+// proxyAllConfig is a config with one service, a, to upstream and one
+// route taking every path.
+func proxyAllConfig(upstream string) string {
+	return "_format_version: \"3.0\"\nservices:\n- name: a\n  url: " + upstream + "\n  routes: [{paths: [/]}]\n"
+}
+
 func TestProxyBasicsAndForwardedHeaders(t *testing.T) {
 	up := gwtest.StartEcho(t, "users")
 	gw := gwtest.Start(t, fmt.Sprintf(`
@@ -461,13 +467,7 @@ upstreams:
 
 func TestMalformedRequestsNeverReachUpstream(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: a
-  url: %s
-  routes: [{paths: [/]}]
-`, up.URL), gwtest.Options{})
+	gw := gwtest.Start(t, proxyAllConfig(up.URL), gwtest.Options{})
 	addr := strings.TrimPrefix(gw.URL, "http://")
 	tests := []struct {
 		name, raw string
@@ -505,13 +505,7 @@ services:
 
 func TestAdminStatus(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: a
-  url: %s
-  routes: [{paths: [/]}]
-`, up.URL), gwtest.Options{})
+	gw := gwtest.Start(t, proxyAllConfig(up.URL), gwtest.Options{})
 	gw.Get("/")
 	req, _ := http.NewRequest(http.MethodGet, gw.AdminURL+"/status/ready", nil)
 	resp, body := gwtest.Do(t, req)

@@ -273,13 +273,7 @@ certificates:
 
 func TestH2COptIn(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: a
-  url: %s
-  routes: [{paths: [/]}]
-`, up.URL), gwtest.Options{ProxyListen: "127.0.0.1:0 http2"})
+	gw := gwtest.Start(t, proxyAllConfig(up.URL), gwtest.Options{ProxyListen: "127.0.0.1:0 http2"})
 	resp, err := gwtest.H2CClient(t).Get(gw.URL + "/h2c")
 	if err != nil {
 		t.Fatal(err)
