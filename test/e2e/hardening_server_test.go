@@ -229,16 +229,13 @@ func (res srvH2Result) wantGuardGoAway(t *testing.T, sent int, what string) {
 	}
 }
 
-// await reads frames until stream id ends (response complete or reset)
-// or the connection ends.
-func (h *srvH2) await(id uint32) srvH2Result {
-	h.t.Helper()
-	var res srvH2Result
+// readFrame reads the next frame other than SETTINGS and PING, which it
+// answers as a client must.
+func (h *srvH2) readFrame() (http2.Frame, error) {
 	for {
 		f, err := h.fr.ReadFrame()
 		if err != nil {
-			res.closed, res.readErr = true, err
-			return res
+			return nil, err
 		}
 		switch f := f.(type) {
 		case *http2.SettingsFrame:
@@ -249,6 +246,24 @@ func (h *srvH2) await(id uint32) srvH2Result {
 			if !f.IsAck() {
 				h.fr.WritePing(true, f.Data)
 			}
+		default:
+			return f, nil
+		}
+	}
+}
+
+// await reads frames until stream id ends (response complete or reset)
+// or the connection ends.
+func (h *srvH2) await(id uint32) srvH2Result {
+	h.t.Helper()
+	var res srvH2Result
+	for {
+		f, err := h.readFrame()
+		if err != nil {
+			res.closed, res.readErr = true, err
+			return res
+		}
+		switch f := f.(type) {
 		case *http2.GoAwayFrame:
 			res.goaway, res.gaCode, res.gaDebug = true, f.ErrCode, string(f.DebugData())
 			return res
@@ -546,19 +561,11 @@ func (h *srvH2) srvProvokers() map[string]func(id uint32) error {
 func (h *srvH2) srvAwaitResets(n int) {
 	h.t.Helper()
 	for n > 0 {
-		f, err := h.fr.ReadFrame()
+		f, err := h.readFrame()
 		if err != nil {
 			h.t.Fatalf("waiting for %d more resets: %v", n, err)
 		}
 		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				h.fr.WriteSettingsAck()
-			}
-		case *http2.PingFrame:
-			if !f.IsAck() {
-				h.fr.WritePing(true, f.Data)
-			}
 		case *http2.GoAwayFrame:
 			h.t.Fatalf("GOAWAY %v %q waiting for %d more resets", f.ErrCode, f.DebugData(), n)
 		case *http2.RSTStreamFrame:
@@ -762,19 +769,11 @@ func (h *srvH2) srv3Responses(ids []uint32) map[uint32]string {
 		open[id] = true
 	}
 	for len(open) > 0 {
-		f, err := h.fr.ReadFrame()
+		f, err := h.readFrame()
 		if err != nil {
 			h.t.Fatalf("%d streams still open: %v", len(open), err)
 		}
 		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				h.fr.WriteSettingsAck()
-			}
-		case *http2.PingFrame:
-			if !f.IsAck() {
-				h.fr.WritePing(true, f.Data)
-			}
 		case *http2.GoAwayFrame:
 			h.t.Fatalf("GOAWAY %v %q with %d streams open", f.ErrCode, f.DebugData(), len(open))
 		case *http2.MetaHeadersFrame:
