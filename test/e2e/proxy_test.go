@@ -93,14 +93,7 @@ services:
 
 func TestTrustedIPsKeepForwardedHeaders(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: a
-  url: %s
-  routes:
-  - paths: [/]
-`, up.URL), gwtest.Options{Args: []string{"--trusted-ips", "127.0.0.0/8"}})
+	gw := gwtest.Start(t, proxyAllConfig(up.URL), gwtest.Options{Args: []string{"--trusted-ips", "127.0.0.0/8"}})
 	_, body := gw.Get("/", "X-Forwarded-For", "203.0.113.9", "X-Forwarded-Proto", "https", "X-Real-IP", "203.0.113.9")
 	seen := gwtest.DecodeSeen(t, body)
 	if got := strings.Join(seen.Header["X-Forwarded-For"], ","); got != "203.0.113.9, 127.0.0.1" {

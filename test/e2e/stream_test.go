@@ -75,13 +75,7 @@ func TestGiBStreamsWithFlatMemory(t *testing.T) {
 		w.Header().Set("Content-Length", strconv.Itoa(gib))
 		io.Copy(w, &zeroReader{n: gib})
 	}))
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: big
-  url: http://%s
-  routes: [{paths: [/]}]
-`, sink), gwtest.Options{Args: []string{"--access-log", "off"}})
+	gw := gwtest.Start(t, proxyAllConfig("http://"+sink), gwtest.Options{Args: []string{"--access-log", "off"}})
 
 	req, _ := http.NewRequest(http.MethodPost, gw.URL+"/up", &zeroReader{n: gib})
 	req.ContentLength = gib
@@ -293,13 +287,7 @@ func TestGracefulShutdown(t *testing.T) {
 		<-release
 		io.WriteString(w, "finished")
 	}))
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: slow
-  url: http://%s
-  routes: [{paths: [/]}]
-`, slow), gwtest.Options{})
+	gw := gwtest.Start(t, proxyAllConfig("http://"+slow), gwtest.Options{})
 	done := make(chan string, 1)
 	go func() {
 		resp, err := http.Get(gw.URL + "/")
