@@ -16,8 +16,9 @@ import (
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
 
-// reqRaw writes raw to addr and reads one response (status 0 when none
-// came).
+// reqRaw writes raw to addr and reads one response (status 0 and the
+// error when none came in 10 s). A write error is not the end: the
+// gateway may answer and close before taking all of raw (a huge header).
 func reqRaw(t *testing.T, addr, raw string) (int, string) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
@@ -26,9 +27,7 @@ func reqRaw(t *testing.T, addr, raw string) (int, string) {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatal(err)
-	}
+	io.WriteString(c, raw)
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
 		return 0, err.Error()
