@@ -149,20 +149,7 @@ func TestInvalidReloadKeepsTheOldConfig(t *testing.T) {
 }
 
 func TestWebSocketSurvivesReload(t *testing.T) {
-	echo := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			c.Write(r.Context(), typ, msg)
-		}
-	}))
+	echo := startWebSocketEcho(t, "")
 	up := "http://" + echo
 	gw := gwtest.Start(t, reloadConfig(up, 1), gwtest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -105,8 +105,10 @@ func TestGiBStreamsWithFlatMemory(t *testing.T) {
 	}
 }
 
-func TestWebSocketThroughGateway(t *testing.T) {
-	echo := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// startWebSocketEcho starts a WebSocket server sending every message back
+// after prefix; it returns its address.
+func startWebSocketEcho(t *testing.T, prefix string) string {
+	return startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
@@ -117,11 +119,15 @@ func TestWebSocketThroughGateway(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if err := c.Write(r.Context(), typ, append([]byte("echo:"), msg...)); err != nil {
+			if err := c.Write(r.Context(), typ, append([]byte(prefix), msg...)); err != nil {
 				return
 			}
 		}
 	}))
+}
+
+func TestWebSocketThroughGateway(t *testing.T) {
+	echo := startWebSocketEcho(t, "echo:")
 	gw := gwtest.Start(t, fmt.Sprintf(`
 _format_version: "3.0"
 services:
