@@ -236,8 +236,7 @@ func TestCacheInvalidateReachesOtherNodes(t *testing.T) {
 
 // notFound tells Kong's admin 404 body, {"message":"Not found"}.
 func notFound(body string) bool {
-	var m struct{ Message string }
-	return json.Unmarshal([]byte(body), &m) == nil && m.Message == "Not found"
+	return kongMessage(body) == "Not found"
 }
 
 // invalidate POSTs body to url (an admin /cache/invalidate or a route

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -35,18 +34,6 @@ func reqRaw(t *testing.T, addr, raw string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
-}
-
-// reqMessage is the "message" of a Kong-style JSON error body ("" when the
-// body is not one).
-func reqMessage(body string) string {
-	var m struct {
-		Message string `json:"message"`
-	}
-	if json.Unmarshal([]byte(body), &m) != nil {
-		return ""
-	}
-	return m.Message
 }
 
 // reqErrorLines are the ERROR lines of the gateway's own log.
@@ -155,7 +142,7 @@ certificates:
 			for _, host := range bad {
 				before := admin.Count.Load() + public.Count.Load()
 				status, body := get(t, host)
-				if status != http.StatusBadRequest || reqMessage(body) != "Bad request" {
+				if status != http.StatusBadRequest || kongMessage(body) != "Bad request" {
 					t.Errorf("Host %q: %d %q, want 400 Bad request", host, status, body)
 				}
 				if after := admin.Count.Load() + public.Count.Load(); after != before {
@@ -294,7 +281,7 @@ services:
 		"GET /kept HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n",
 	} {
 		status, body := reqRaw(t, addr, raw)
-		if status != 400 || reqMessage(body) != "Bad request" {
+		if status != 400 || kongMessage(body) != "Bad request" {
 			t.Errorf("%q: %d %q, want 400 Bad request", raw, status, body)
 		}
 	}
@@ -391,7 +378,7 @@ services:
 	for _, p := range refused {
 		before := up.Count.Load()
 		status, body := get(addr, p)
-		if status != 400 || reqMessage(body) != "Bad request" {
+		if status != 400 || kongMessage(body) != "Bad request" {
 			t.Errorf("%s: %d %q, want 400 Bad request", p, status, body)
 		}
 		if up.Count.Load() != before {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -80,6 +81,16 @@ services:
 // kongError is the body Kong's kong.response.error renders for JSON.
 func kongError(msg string, resp *http.Response) string {
 	return "{\n  \"message\":\"" + msg + "\",\n  \"request_id\":\"" + resp.Header.Get("X-Request-Id") + "\"\n}"
+}
+
+// kongMessage is the message of a Kong JSON error body, "" when body is
+// not one.
+func kongMessage(body string) string {
+	var m struct{ Message string }
+	if json.Unmarshal([]byte(body), &m) != nil {
+		return ""
+	}
+	return m.Message
 }
 
 type kaReq struct {
