@@ -109,11 +109,7 @@ func TestAdminMutualTLS(t *testing.T) {
 		}
 		client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: conf}}
 		defer client.CloseIdleConnections()
-		req, _ := http.NewRequest(method, "https://"+addr+path, strings.NewReader(body))
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		resp, err := client.Do(req)
+		resp, err := client.Do(gwtest.NewRequest(t, method, "https://"+addr+path, body, header...))
 		if err != nil {
 			return 0, "", err
 		}

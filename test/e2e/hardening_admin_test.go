@@ -28,15 +28,7 @@ services:
 // with the given Host and extra headers, and returns the status and body.
 func admRequest(t *testing.T, addr, host, method, path, body string, header ...string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = host
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, text := gwtest.Do(t, req)
+	resp, text := gwtest.Do(t, gwtest.NewRequest(t, method, "http://"+addr+path, body, append([]string{"Host", host}, header...)...))
 	return resp.StatusCode, text
 }
 

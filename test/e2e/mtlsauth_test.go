@@ -127,13 +127,7 @@ func mtlsGet(t *testing.T, gw *gwtest.Gateway, sni, path string, cert *tls.Certi
 		tr.Protocols.SetHTTP1(true)
 	}
 	defer tr.CloseIdleConnections()
-	req, err := http.NewRequest(http.MethodGet, "https"+strings.TrimPrefix(gw.URL, "http")+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
+	req := gwtest.NewRequest(t, http.MethodGet, "https"+strings.TrimPrefix(gw.URL, "http")+path, "", header...)
 	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatalf("GET %s (%s): %v", path, sni, err)
