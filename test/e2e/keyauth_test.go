@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime/multipart"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -200,17 +198,7 @@ func kaDo(t *testing.T, gw *gwtest.Gateway, r kaReq) (*http.Response, string) {
 	if r.method == "" {
 		r.method = http.MethodGet
 	}
-	var body io.Reader
-	if r.body != "" {
-		body = strings.NewReader(r.body)
-	}
-	req, err := http.NewRequest(r.method, gw.URL+r.path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(r.header); i += 2 {
-		req.Header.Add(r.header[i], r.header[i+1])
-	}
+	req := gwtest.NewRequest(t, r.method, gw.URL+r.path, r.body, r.header...)
 	if r.ct != "" {
 		req.Header.Set("Content-Type", r.ct)
 	}
