@@ -106,18 +106,7 @@ func TestSrvObsFold(t *testing.T) {
 				if _, err := io.WriteString(c, tc.req); err != nil {
 					t.Fatal(err)
 				}
-				br := bufio.NewReader(c)
-				resp, err := http.ReadResponse(br, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				body, _ := io.ReadAll(resp.Body)
-				if resp.StatusCode != 400 || string(body) != `{"message":"Bad request"}` || !resp.Close {
-					t.Fatalf("got %d close=%v %q, want 400 with Connection: close", resp.StatusCode, resp.Close, body)
-				}
-				if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
-					t.Fatalf("connection not closed after the 400: %q, %v", rest, err)
-				}
+				wantBadRequestThenClose(t, bufio.NewReader(c))
 				if n := g.up.Count.Load() - before; n != 0 {
 					t.Fatalf("upstream saw %d requests", n)
 				}
