@@ -226,9 +226,20 @@ func (g *Gateway) AccessLog(n int) []map[string]any {
 // Get sends a GET to the proxy and returns the response with its body read.
 func (g *Gateway) Get(path string, header ...string) (*http.Response, string) {
 	g.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, g.URL+path, nil)
+	return Do(g.t, NewRequest(g.t, http.MethodGet, g.URL+path, "", header...))
+}
+
+// NewRequest is a request to url with body ("" for none) and header, name
+// and value pairs added in order; a Host pair sets the request's Host.
+func NewRequest(t testing.TB, method, url, body string, header ...string) *http.Request {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, r)
 	if err != nil {
-		g.t.Fatal(err)
+		t.Fatal(err)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		if strings.EqualFold(header[i], "Host") {
@@ -237,7 +248,7 @@ func (g *Gateway) Get(path string, header ...string) (*http.Response, string) {
 		}
 		req.Header.Add(header[i], header[i+1])
 	}
-	return Do(g.t, req)
+	return req
 }
 
 // Do sends req with a fresh client and reads the body.

@@ -57,3 +57,8 @@ func DecodeSeen(t testing.TB, body string) Seen {
 	}
 	return s
 }
+
+// Port is the upstream's port, for configs that name it apart from the host.
+func (e *Echo) Port() string {
+	return e.URL[strings.LastIndexByte(e.URL, ':')+1:]
+}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -138,10 +137,7 @@ func TestACLWithKeyAuth(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, body)
 			}
 			if tt.message != "" {
-				var m struct {
-					Message string `json:"message"`
-				}
-				if err := json.Unmarshal([]byte(body), &m); err != nil || m.Message != tt.message {
+				if kongMessage(body) != tt.message {
 					t.Fatalf("body %q, want message %q", body, tt.message)
 				}
 				return

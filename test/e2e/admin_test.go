@@ -14,10 +14,7 @@ import (
 // object body (nil when empty).
 func adminCall(t *testing.T, gw *gwtest.Gateway, method, path, body string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, gw.AdminURL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := gwtest.NewRequest(t, method, gw.AdminURL+path, body)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/yaml")
 	}

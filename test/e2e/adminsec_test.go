@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -27,13 +26,6 @@ services:
     paths: [/added]
 `
 
-// admSecMessage is the message of a Kong-style JSON error body.
-func admSecMessage(body string) string {
-	var m struct{ Message string }
-	json.Unmarshal([]byte(body), &m)
-	return m.Message
-}
-
 // Named tokens from a file and from TURNPIKE_ADMIN_TOKENS, with roles: a
 // read-only token reads and cannot write, an admin token writes, and each
 // write is logged under the token's name, never with the token itself.
@@ -53,13 +45,13 @@ func TestAdminTokensFileAndRoles(t *testing.T) {
 		}
 	}
 	for _, hdr := range [][]string{nil, {"Authorization", "Bearer wrong"}, {"Kong-Admin-Token", "viewer-token-"}} {
-		if code, body := admRequest(t, addr, addr, http.MethodGet, "/services", "", hdr...); code != 401 || admSecMessage(body) != "Unauthorized" {
+		if code, body := admRequest(t, addr, addr, http.MethodGet, "/services", "", hdr...); code != 401 || kongMessage(body) != "Unauthorized" {
 			t.Errorf("GET /services with %v: %d %s", hdr, code, body)
 		}
 	}
 	code, body := admRequest(t, addr, addr, http.MethodPost, "/config", admSecNewConfig,
 		"Kong-Admin-Token", "viewer-token-1", "Content-Type", "application/yaml")
-	if code != 403 || admSecMessage(body) != "viewer, you do not have permissions to create this resource" {
+	if code != 403 || kongMessage(body) != "viewer, you do not have permissions to create this resource" {
 		t.Errorf("read-only POST /config: %d %s", code, body)
 	}
 	if resp, _ := gw.Get("/r"); resp.StatusCode == 404 {
@@ -76,13 +68,7 @@ func TestAdminTokensFileAndRoles(t *testing.T) {
 	// The line is written once the answer has gone.
 	var lines []map[string]any
 	eventually(2*time.Second, func() bool {
-		lines = nil
-		for _, l := range strings.Split(gw.Stderr(), "\n") {
-			var m map[string]any
-			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "admin write" {
-				lines = append(lines, m)
-			}
-		}
+		lines = rldLogLines(gw, "admin write")
 		return len(lines) >= 2
 	})
 	if len(lines) != 2 || lines[0]["token"] != "viewer" || lines[0]["status"] != float64(403) ||
@@ -123,11 +109,7 @@ func TestAdminMutualTLS(t *testing.T) {
 		}
 		client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: conf}}
 		defer client.CloseIdleConnections()
-		req, _ := http.NewRequest(method, "https://"+addr+path, strings.NewReader(body))
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		resp, err := client.Do(req)
+		resp, err := client.Do(gwtest.NewRequest(t, method, "https://"+addr+path, body, header...))
 		if err != nil {
 			return 0, "", err
 		}
@@ -144,7 +126,7 @@ func TestAdminMutualTLS(t *testing.T) {
 		t.Errorf("mapped certificate GET: %d %s %v", code, body, err)
 	}
 	code, body, err := call(laptop.tlsCert(), http.MethodPost, "/config", admSecNewConfig, "Content-Type", "application/yaml")
-	if err != nil || code != 403 || admSecMessage(body) != "laptop, you do not have permissions to create this resource" {
+	if err != nil || code != 403 || kongMessage(body) != "laptop, you do not have permissions to create this resource" {
 		t.Errorf("mapped read-only certificate POST /config: %d %s %v", code, body, err)
 	}
 	if code, body, err := call(stranger.tlsCert(), http.MethodGet, "/status", ""); err != nil || code != 401 {

@@ -147,14 +147,7 @@ var cacheClient = &http.Client{
 // is returned in err, not fatal (truncated answers are expected).
 func cacheDo(t *testing.T, method, url string, header ...string) cacheResp {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := cacheClient.Do(req)
+	resp, err := cacheClient.Do(gwtest.NewRequest(t, method, url, "", header...))
 	if err != nil {
 		return cacheResp{err: err}
 	}

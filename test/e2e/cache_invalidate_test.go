@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -236,8 +235,7 @@ func TestCacheInvalidateReachesOtherNodes(t *testing.T) {
 
 // notFound tells Kong's admin 404 body, {"message":"Not found"}.
 func notFound(body string) bool {
-	var m struct{ Message string }
-	return json.Unmarshal([]byte(body), &m) == nil && m.Message == "Not found"
+	return kongMessage(body) == "Not found"
 }
 
 // invalidate POSTs body to url (an admin /cache/invalidate or a route
@@ -245,15 +243,7 @@ func notFound(body string) bool {
 // count (-1 when absent) and the body.
 func invalidate(t *testing.T, url, body string, header ...string) (int, int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, text := gwtest.Do(t, req)
+	resp, text := gwtest.Do(t, gwtest.NewRequest(t, http.MethodPost, url, body, append([]string{"Content-Type", "application/json"}, header...)...))
 	var out struct {
 		Invalidated *int `json:"invalidated"`
 	}

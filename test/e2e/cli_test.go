@@ -219,11 +219,7 @@ func TestDemo(t *testing.T) {
 		}
 	}()
 	get := func(path string, header ...string) (int, string) {
-		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		resp, body := gwtest.Do(t, req)
+		resp, body := gwtest.Do(t, gwtest.NewRequest(t, http.MethodGet, base+path, "", header...))
 		return resp.StatusCode, body
 	}
 	checks := []struct {

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -397,55 +396,16 @@ func TestClusterChangesUnderLoad(t *testing.T) {
 	c := newClusterNet(t)
 	c.startN(3)
 	c.allServe("/b0", 5*time.Second)
-	var ok, failed atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-	for i := range 6 {
-		gw := c.nodes[i%3]
-		wg.Go(func() {
-			for range 200000 {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := client.Get(gw.URL + "/a")
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
-				}
-				if err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				ok.Add(1)
-			}
-		})
-	}
+	load := startLoad(t, 6, c.nodes[0].URL+"/a", c.nodes[1].URL+"/a", c.nodes[2].URL+"/a")
 	var slowest time.Duration
 	for i := 1; i <= changes; i++ {
 		if code, body := postYAML(t, c.nodes[i%3], reloadConfig(c.up.URL, i)); code != 201 {
-			close(stop)
-			wg.Wait()
 			t.Fatalf("change %d: %d %s", i, code, body)
 		}
 		slowest = max(slowest, c.allServe(fmt.Sprintf("/b%d", i), 2*time.Second))
 	}
-	close(stop)
-	wg.Wait()
-	if failed.Load() != 0 {
-		t.Fatalf("%d of %d requests failed across %d changes; first: %v", failed.Load(), ok.Load()+failed.Load(), changes, firstErr.Load())
-	}
-	if ok.Load() < 300 {
-		t.Fatalf("only %d requests were sent during the changes", ok.Load())
-	}
-	t.Logf("%d requests, 0 failed, across %d changes; slowest to reach every node: %v", ok.Load(), changes, slowest)
+	ok := load.stopAndCheck(t, fmt.Sprintf("%d changes", changes), 300)
+	t.Logf("%d requests, 0 failed, across %d changes; slowest to reach every node: %v", ok, changes, slowest)
 	var buf bytes.Buffer
 	for i, n := range c.nodes {
 		fmt.Fprintf(&buf, "node %d: %v\n", i, adminStatus(t, n)["clustering"])

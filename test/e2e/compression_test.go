@@ -114,14 +114,7 @@ var rawClient = &http.Client{Timeout: 20 * time.Second, Transport: &http.Transpo
 
 func compGet(t *testing.T, method, url string, header ...string) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := rawClient.Do(req)
+	resp, err := rawClient.Do(gwtest.NewRequest(t, method, url, "", header...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -35,11 +34,7 @@ func startSlowGrpcUpstream(t *testing.T) string {
 	hs := health.NewServer()
 	hs.SetServingStatus(grpcService, healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(slowService, healthpb.HealthCheckResponse_SERVING)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo,
+	addr, _ := serveHealth(t, hs, grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo,
 		handler grpc.UnaryHandler) (any, error) {
 		if r, ok := req.(*healthpb.HealthCheckRequest); ok && r.GetService() == slowService {
 			select {
@@ -50,10 +45,7 @@ func startSlowGrpcUpstream(t *testing.T) string {
 		}
 		return handler(ctx, req)
 	}))
-	healthpb.RegisterHealthServer(srv, hs)
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
-	return ln.Addr().String()
+	return addr
 }
 
 // grpcEdgeConfig routes the health API by host: each host is one way the
@@ -246,15 +238,8 @@ func TestGrpcEdgeWire(t *testing.T) {
 func TestGrpcEdgeStreamCut(t *testing.T) {
 	hs := health.NewServer()
 	hs.SetServingStatus(grpcService, healthpb.HealthCheckResponse_SERVING)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	healthpb.RegisterHealthServer(srv, hs)
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
-	gw := gwtest.Start(t, grpcConfig(ln.Addr().String(), "grpc"), gwtest.Options{ProxyListen: "127.0.0.1:0 http2"})
+	addr, srv := serveHealth(t, hs)
+	gw := gwtest.Start(t, grpcConfig(addr, "grpc"), gwtest.Options{ProxyListen: "127.0.0.1:0 http2"})
 	client := grpcDial(t, gw.URL, insecure.NewCredentials())
 
 	stream, err := client.Watch(grpcCtx(t), &healthpb.HealthCheckRequest{Service: grpcService})

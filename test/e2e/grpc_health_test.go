@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -33,12 +32,7 @@ func startHealthTarget(t *testing.T, name string) *healthTarget {
 	t.Helper()
 	h := &healthTarget{name: name, health: health.NewServer()}
 	h.health.SetServingStatus(grpcService, healthpb.HealthCheckResponse_SERVING)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.addr = ln.Addr().String()
-	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo,
+	h.addr, _ = serveHealth(t, h.health, grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo,
 		handler grpc.UnaryHandler) (any, error) {
 		md, _ := metadata.FromIncomingContext(ctx)
 		if strings.HasPrefix(strings.Join(md.Get("user-agent"), ","), "turnpike-healthcheck") {
@@ -49,9 +43,6 @@ func startHealthTarget(t *testing.T, name string) *healthTarget {
 		}
 		return handler(ctx, req)
 	}))
-	healthpb.RegisterHealthServer(srv, h.health)
-	go srv.Serve(ln)
-	t.Cleanup(srv.Stop)
 	return h
 }
 

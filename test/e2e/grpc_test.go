@@ -46,12 +46,7 @@ func startGrpcUpstream(t *testing.T) *grpcUpstream {
 	t.Helper()
 	u := &grpcUpstream{Health: health.NewServer()}
 	u.Health.SetServingStatus(grpcService, healthpb.HealthCheckResponse_SERVING)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Addr = ln.Addr().String()
-	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo,
+	u.Addr, _ = serveHealth(t, u.Health, grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 		handler grpc.UnaryHandler) (any, error) {
 		md, _ := metadata.FromIncomingContext(ctx)
 		u.mu.Lock()
@@ -61,10 +56,22 @@ func startGrpcUpstream(t *testing.T) *grpcUpstream {
 		grpc.SetTrailer(ctx, metadata.Pairs("x-upstream-trailer", info.FullMethod))
 		return handler(ctx, req)
 	}))
-	healthpb.RegisterHealthServer(srv, u.Health)
+	return u
+}
+
+// serveHealth serves hs, grpc-go's health service, with opts on a
+// loopback port until the test ends; it returns the address and server.
+func serveHealth(t *testing.T, hs *health.Server, opts ...grpc.ServerOption) (string, *grpc.Server) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer(opts...)
+	healthpb.RegisterHealthServer(srv, hs)
 	go srv.Serve(ln)
 	t.Cleanup(srv.Stop)
-	return u
+	return ln.Addr().String(), srv
 }
 
 // calls returns the metadata of the unary calls seen so far.

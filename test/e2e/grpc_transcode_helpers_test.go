@@ -80,17 +80,10 @@ func writeProto(t *testing.T, dir, name, content string) string {
 // its body read; header is name, value pairs.
 func restCall(t *testing.T, gw *gwtest.Gateway, method, path, body string, header ...string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, gw.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
 	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+		header = append([]string{"Content-Type", "application/json"}, header...)
 	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	return gwtest.Do(t, req)
+	return gwtest.Do(t, gwtest.NewRequest(t, method, gw.URL+path, body, header...))
 }
 
 // jsonObject decodes body as one JSON object, failing the test if it is not.
@@ -138,14 +131,7 @@ type streamReader struct {
 
 func openStream(t *testing.T, gw *gwtest.Gateway, path string, header ...string) *streamReader {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, gw.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(gwtest.NewRequest(t, http.MethodGet, gw.URL+path, "", header...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
@@ -30,15 +28,7 @@ services:
 // with the given Host and extra headers, and returns the status and body.
 func admRequest(t *testing.T, addr, host, method, path, body string, header ...string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = host
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, text := gwtest.Do(t, req)
+	resp, text := gwtest.Do(t, gwtest.NewRequest(t, method, "http://"+addr+path, body, append([]string{"Host", host}, header...)...))
 	return resp.StatusCode, text
 }
 
@@ -96,8 +86,8 @@ func TestAdminRefusesDNSRebinding(t *testing.T) {
 	}
 
 	// HTTP/1.0 without Host: no browser sends that.
-	if status := admRawStatus(t, addr, "GET /status HTTP/1.0\r\n\r\n"); status != 200 {
-		t.Errorf("HTTP/1.0 without Host: %d", status)
+	if status, body := reqRaw(t, addr, "GET /status HTTP/1.0\r\n\r\n"); status != 200 {
+		t.Errorf("HTTP/1.0 without Host: %d %s", status, body)
 	}
 }
 
@@ -135,26 +125,6 @@ func admNonLoopbackIP(t *testing.T) string {
 	}
 	t.Skip("no non-loopback IPv4 address on this machine")
 	return ""
-}
-
-// admRawStatus writes raw to addr and returns the response status.
-func admRawStatus(t *testing.T, addr, raw string) int {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c.Write([]byte(raw)); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
 }
 
 // Generated ids are the same on every node and across restarts: this

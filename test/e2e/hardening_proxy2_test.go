@@ -168,7 +168,7 @@ services:
 		"/q?p=..", "/q?p=..;x", "/q?p=%2e%2e", "/q?p=a%252Fb", "/q?p=a%5Cb"} {
 		t.Run(path, func(t *testing.T) {
 			status, body := reqRaw(t, addr, "GET "+path+" HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n")
-			if status != 400 || reqMessage(body) != "Bad request" {
+			if status != 400 || kongMessage(body) != "Bad request" {
 				t.Fatalf("got %d %q, want 400 Bad request", status, body)
 			}
 		})
@@ -232,7 +232,7 @@ services:
 		if status != want {
 			t.Errorf("Host %s: got %d %q, want %d", host, status, body, want)
 		}
-		if want == 400 && reqMessage(body) != "Bad request" {
+		if want == 400 && kongMessage(body) != "Bad request" {
 			t.Errorf("Host %s: body %q", host, body)
 		}
 	}
@@ -256,13 +256,7 @@ func TestPx2TrailerFields(t *testing.T) {
 		io.WriteString(c, b.String())
 		return true
 	})
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: a
-  url: %s
-  routes: [{paths: [/]}]
-`, up.URL), gwtest.Options{})
+	gw := gwtest.Start(t, proxyAllConfig(up.URL), gwtest.Options{})
 	for _, te := range []string{"", "TE: trailers\r\n"} {
 		c, br := upDial(t, gw)
 		fmt.Fprintf(c, "GET /t HTTP/1.1\r\nHost: a.example.com\r\n%s\r\n", te)
@@ -350,7 +344,7 @@ services:
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 502 || upMessage(t, body) != "An invalid response was received from the upstream server" {
+		if resp.StatusCode != 502 || kongMessage(string(body)) != "An invalid response was received from the upstream server" {
 			t.Errorf("%s: got %d %q, want 502", path, resp.StatusCode, body)
 		}
 	}

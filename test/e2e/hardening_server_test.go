@@ -106,18 +106,7 @@ func TestSrvObsFold(t *testing.T) {
 				if _, err := io.WriteString(c, tc.req); err != nil {
 					t.Fatal(err)
 				}
-				br := bufio.NewReader(c)
-				resp, err := http.ReadResponse(br, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				body, _ := io.ReadAll(resp.Body)
-				if resp.StatusCode != 400 || string(body) != `{"message":"Bad request"}` || !resp.Close {
-					t.Fatalf("got %d close=%v %q, want 400 with Connection: close", resp.StatusCode, resp.Close, body)
-				}
-				if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
-					t.Fatalf("connection not closed after the 400: %q, %v", rest, err)
-				}
+				wantBadRequestThenClose(t, bufio.NewReader(c))
 				if n := g.up.Count.Load() - before; n != 0 {
 					t.Fatalf("upstream saw %d requests", n)
 				}
@@ -153,6 +142,17 @@ type srvH2 struct {
 
 // srvH2Dial connects over TLS with ALPN h2, or over h2c with prior
 // knowledge, and sends the preface and an empty SETTINGS frame.
+// srvH2Each runs f as the subtests name+" tls=false" and name+" tls=true",
+// each on a new HTTP/2 connection to g: h2c, then over TLS.
+func (g *srvGateway) srvH2Each(t *testing.T, name string, f func(t *testing.T, h *srvH2)) {
+	t.Helper()
+	for _, secure := range []bool{false, true} {
+		t.Run(strings.TrimSpace(fmt.Sprintf("%s tls=%v", name, secure)), func(t *testing.T) {
+			f(t, g.srvH2Dial(t, secure))
+		})
+	}
+}
+
 func (g *srvGateway) srvH2Dial(t *testing.T, secure bool) *srvH2 {
 	t.Helper()
 	c := g.srvDial(t, secure, "h2")
@@ -218,16 +218,13 @@ func (res srvH2Result) wantGuardGoAway(t *testing.T, sent int, what string) {
 	}
 }
 
-// await reads frames until stream id ends (response complete or reset)
-// or the connection ends.
-func (h *srvH2) await(id uint32) srvH2Result {
-	h.t.Helper()
-	var res srvH2Result
+// readFrame reads the next frame other than SETTINGS and PING, which it
+// answers as a client must.
+func (h *srvH2) readFrame() (http2.Frame, error) {
 	for {
 		f, err := h.fr.ReadFrame()
 		if err != nil {
-			res.closed, res.readErr = true, err
-			return res
+			return nil, err
 		}
 		switch f := f.(type) {
 		case *http2.SettingsFrame:
@@ -238,6 +235,24 @@ func (h *srvH2) await(id uint32) srvH2Result {
 			if !f.IsAck() {
 				h.fr.WritePing(true, f.Data)
 			}
+		default:
+			return f, nil
+		}
+	}
+}
+
+// await reads frames until stream id ends (response complete or reset)
+// or the connection ends.
+func (h *srvH2) await(id uint32) srvH2Result {
+	h.t.Helper()
+	var res srvH2Result
+	for {
+		f, err := h.readFrame()
+		if err != nil {
+			res.closed, res.readErr = true, err
+			return res
+		}
+		switch f := f.(type) {
 		case *http2.GoAwayFrame:
 			res.goaway, res.gaCode, res.gaDebug = true, f.ErrCode, string(f.DebugData())
 			return res
@@ -348,30 +363,27 @@ func TestSrvH2ResetLimit(t *testing.T) {
 func TestSrvH2EmptyDataFlood(t *testing.T) {
 	g := srvStart(t)
 	post := []string{":method", "POST", ":scheme", "https", ":authority", "a.example.com", ":path", "/d"}
-	for _, secure := range []bool{false, true} {
-		t.Run(fmt.Sprintf("tls=%v", secure), func(t *testing.T) {
-			h := g.srvH2Dial(t, secure)
-			if err := h.headers(1, false, post...); err != nil {
-				t.Fatal(err)
+	g.srvH2Each(t, "", func(t *testing.T, h *srvH2) {
+		if err := h.headers(1, false, post...); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 10; i++ {
+			h.fr.WriteData(1, false, nil)
+			h.fr.WriteData(1, false, []byte("x"))
+		}
+		h.fr.WriteData(1, true, nil)
+		if res := h.await(1); res.status != "200" || gwtest.DecodeSeen(t, res.body).Body != "xxxxxxxxxx" {
+			t.Fatalf("request with a few empty DATA frames: %+v", res)
+		}
+		h.headers(3, false, post...)
+		sent := 0
+		for ; sent < 100000; sent++ {
+			if h.fr.WriteData(3, false, nil) != nil {
+				break
 			}
-			for i := 0; i < 10; i++ {
-				h.fr.WriteData(1, false, nil)
-				h.fr.WriteData(1, false, []byte("x"))
-			}
-			h.fr.WriteData(1, true, nil)
-			if res := h.await(1); res.status != "200" || gwtest.DecodeSeen(t, res.body).Body != "xxxxxxxxxx" {
-				t.Fatalf("request with a few empty DATA frames: %+v", res)
-			}
-			h.headers(3, false, post...)
-			sent := 0
-			for ; sent < 100000; sent++ {
-				if h.fr.WriteData(3, false, nil) != nil {
-					break
-				}
-			}
-			h.await(3).wantGuardGoAway(t, sent, "empty DATA frames")
-		})
-	}
+		}
+		h.await(3).wantGuardGoAway(t, sent, "empty DATA frames")
+	})
 }
 
 // TestSrvH2ContinuationFlood: an endless header block (CVE-2023-45288)
@@ -379,26 +391,23 @@ func TestSrvH2EmptyDataFlood(t *testing.T) {
 // reaches the upstream.
 func TestSrvH2ContinuationFlood(t *testing.T) {
 	g := srvStart(t)
-	for _, secure := range []bool{false, true} {
-		t.Run(fmt.Sprintf("tls=%v", secure), func(t *testing.T) {
-			h := g.srvH2Dial(t, secure)
-			h.hbuf.Reset()
-			h.enc.WriteField(hpack.HeaderField{Name: ":method", Value: "GET"})
-			h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: h.hbuf.Bytes()})
-			block := bytes.Repeat([]byte{0x40, 0x01, 'x', 0x01, 'y'}, 200) // literal "x: y" fields
-			for i := 0; i < 100000; i++ {
-				if h.fr.WriteContinuation(1, false, block) != nil {
-					break
-				}
+	g.srvH2Each(t, "", func(t *testing.T, h *srvH2) {
+		h.hbuf.Reset()
+		h.enc.WriteField(hpack.HeaderField{Name: ":method", Value: "GET"})
+		h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: h.hbuf.Bytes()})
+		block := bytes.Repeat([]byte{0x40, 0x01, 'x', 0x01, 'y'}, 200) // literal "x: y" fields
+		for i := 0; i < 100000; i++ {
+			if h.fr.WriteContinuation(1, false, block) != nil {
+				break
 			}
-			if res := h.await(1); !res.goaway && !res.closed || res.status != "" {
-				t.Fatalf("%+v, want the connection ended", res)
-			}
-			if n := g.up.Count.Load(); n != 0 {
-				t.Fatalf("upstream saw %d requests", n)
-			}
-		})
-	}
+		}
+		if res := h.await(1); !res.goaway && !res.closed || res.status != "" {
+			t.Fatalf("%+v, want the connection ended", res)
+		}
+		if n := g.up.Count.Load(); n != 0 {
+			t.Fatalf("upstream saw %d requests", n)
+		}
+	})
 }
 
 // TestSrvH2Malformed: HTTP/2 requests with connection-specific fields, a
@@ -541,19 +550,11 @@ func (h *srvH2) srvProvokers() map[string]func(id uint32) error {
 func (h *srvH2) srvAwaitResets(n int) {
 	h.t.Helper()
 	for n > 0 {
-		f, err := h.fr.ReadFrame()
+		f, err := h.readFrame()
 		if err != nil {
 			h.t.Fatalf("waiting for %d more resets: %v", n, err)
 		}
 		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				h.fr.WriteSettingsAck()
-			}
-		case *http2.PingFrame:
-			if !f.IsAck() {
-				h.fr.WritePing(true, f.Data)
-			}
 		case *http2.GoAwayFrame:
 			h.t.Fatalf("GOAWAY %v %q waiting for %d more resets", f.ErrCode, f.DebugData(), n)
 		case *http2.RSTStreamFrame:
@@ -588,42 +589,38 @@ func TestSrvH2MadeYouReset(t *testing.T) {
 	}))
 	t.Cleanup(up.Close)
 	g := srvStartTo(t, up)
-	for _, secure := range []bool{false, true} {
-		for _, name := range []string{"window update 0", "data after end"} {
-			t.Run(fmt.Sprintf("%s tls=%v", name, secure), func(t *testing.T) {
-				h := g.srvH2Dial(t, secure)
-				before := g.up.Count.Load()
-				provoke := h.srvProvokers()[name]
-				res, sent := h.srvFlood(5000, func(i int) error {
-					id := uint32(2*i + 1)
-					if err := h.request(id, "GET", "/provoked"); err != nil {
-						return err
-					}
-					return provoke(id)
-				})
-				res.wantGuardGoAway(t, sent, "streams")
-				// The limit is 500 resets in a window of 1,000 streams; a
-				// few more streams are in flight when it is reached.
-				if n := g.up.Count.Load() - before; n > 1000 {
-					t.Fatalf("upstream saw %d requests", n)
+	for _, name := range []string{"window update 0", "data after end"} {
+		g.srvH2Each(t, name, func(t *testing.T, h *srvH2) {
+			before := g.up.Count.Load()
+			provoke := h.srvProvokers()[name]
+			res, sent := h.srvFlood(5000, func(i int) error {
+				id := uint32(2*i + 1)
+				if err := h.request(id, "GET", "/provoked"); err != nil {
+					return err
 				}
+				return provoke(id)
 			})
-			t.Run(fmt.Sprintf("%s below the limit tls=%v", name, secure), func(t *testing.T) {
-				h := g.srvH2Dial(t, secure)
-				id := uint32(1)
-				for range 9 { // in batches, so that no stream is refused for concurrency
-					if sent := h.srvProvoked(id, 50, h.srvProvokers()[name]); sent != 50 {
-						t.Fatalf("connection closed after %d streams", sent)
-					}
-					h.srvAwaitResets(50)
-					id += 100
+			res.wantGuardGoAway(t, sent, "streams")
+			// The limit is 500 resets in a window of 1,000 streams; a
+			// few more streams are in flight when it is reached.
+			if n := g.up.Count.Load() - before; n > 1000 {
+				t.Fatalf("upstream saw %d requests", n)
+			}
+		})
+		g.srvH2Each(t, name+" below the limit", func(t *testing.T, h *srvH2) {
+			id := uint32(1)
+			for range 9 { // in batches, so that no stream is refused for concurrency
+				if sent := h.srvProvoked(id, 50, h.srvProvokers()[name]); sent != 50 {
+					t.Fatalf("connection closed after %d streams", sent)
 				}
-				h.get(id, "GET", "/after")
-				if res := h.await(id); res.status != "200" {
-					t.Fatalf("request after 450 provoked resets: %+v", res)
-				}
-			})
-		}
+				h.srvAwaitResets(50)
+				id += 100
+			}
+			h.get(id, "GET", "/after")
+			if res := h.await(id); res.status != "200" {
+				t.Fatalf("request after 450 provoked resets: %+v", res)
+			}
+		})
 	}
 }
 
@@ -637,61 +634,57 @@ func TestSrvH2MadeYouReset(t *testing.T) {
 func TestSrvH2EmptyFrames(t *testing.T) {
 	g := srvStart(t)
 	post := []string{":method", "POST", ":scheme", "https", ":authority", "a.example.com", ":path", "/d"}
-	for _, secure := range []bool{false, true} {
-		t.Run(fmt.Sprintf("upload tls=%v", secure), func(t *testing.T) {
-			h := g.srvH2Dial(t, secure)
-			if err := h.headers(1, false, post...); err != nil {
+	g.srvH2Each(t, "upload", func(t *testing.T, h *srvH2) {
+		if err := h.headers(1, false, post...); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 10; i++ {
+			h.fr.WriteDataPadded(1, false, nil, []byte{0, 0})
+			h.fr.WriteDataPadded(1, false, []byte("x"), []byte{0, 0, 0})
+			h.fr.WritePing(false, [8]byte{})
+		}
+		h.fr.WriteData(1, true, nil)
+		if res := h.await(1); res.status != "200" || gwtest.DecodeSeen(t, res.body).Body != "xxxxxxxxxx" {
+			t.Fatalf("upload with a few empty DATA frames: %+v", res)
+		}
+	})
+	for _, tc := range []struct {
+		name  string
+		start func(h *srvH2) error        // opens the stream the flood is on
+		send  func(h *srvH2, i int) error // one frame of the flood
+	}{
+		{"padding only",
+			func(h *srvH2) error { return h.headers(1, false, post...) },
+			func(h *srvH2, i int) error { return h.fr.WriteDataPadded(1, false, nil, []byte{}) }},
+		{"empty data and pings",
+			func(h *srvH2) error { return h.headers(1, false, post...) },
+			func(h *srvH2, i int) error {
+				if i%100 == 99 {
+					return h.fr.WritePing(false, [8]byte{})
+				}
+				return h.fr.WriteData(1, false, nil)
+			}},
+		{"stream ended again",
+			func(h *srvH2) error { return h.request(1, "GET", "/e") },
+			func(h *srvH2, i int) error { return h.fr.WriteData(1, true, nil) }},
+		{"priority",
+			func(h *srvH2) error { return nil },
+			func(h *srvH2, i int) error { return h.fr.WritePriority(3, http2.PriorityParam{Weight: 15}) }},
+		{"empty continuation",
+			func(h *srvH2) error {
+				h.hbuf.Reset()
+				h.enc.WriteField(hpack.HeaderField{Name: ":method", Value: "GET"})
+				return h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: h.hbuf.Bytes()})
+			},
+			func(h *srvH2, i int) error { return h.fr.WriteContinuation(1, false, nil) }},
+	} {
+		g.srvH2Each(t, tc.name, func(t *testing.T, h *srvH2) {
+			if err := tc.start(h); err != nil {
 				t.Fatal(err)
 			}
-			for i := 0; i < 10; i++ {
-				h.fr.WriteDataPadded(1, false, nil, []byte{0, 0})
-				h.fr.WriteDataPadded(1, false, []byte("x"), []byte{0, 0, 0})
-				h.fr.WritePing(false, [8]byte{})
-			}
-			h.fr.WriteData(1, true, nil)
-			if res := h.await(1); res.status != "200" || gwtest.DecodeSeen(t, res.body).Body != "xxxxxxxxxx" {
-				t.Fatalf("upload with a few empty DATA frames: %+v", res)
-			}
+			res, sent := h.srvFlood(100000, func(i int) error { return tc.send(h, i) })
+			res.wantGuardGoAway(t, sent, "frames")
 		})
-		for _, tc := range []struct {
-			name  string
-			start func(h *srvH2) error        // opens the stream the flood is on
-			send  func(h *srvH2, i int) error // one frame of the flood
-		}{
-			{"padding only",
-				func(h *srvH2) error { return h.headers(1, false, post...) },
-				func(h *srvH2, i int) error { return h.fr.WriteDataPadded(1, false, nil, []byte{}) }},
-			{"empty data and pings",
-				func(h *srvH2) error { return h.headers(1, false, post...) },
-				func(h *srvH2, i int) error {
-					if i%100 == 99 {
-						return h.fr.WritePing(false, [8]byte{})
-					}
-					return h.fr.WriteData(1, false, nil)
-				}},
-			{"stream ended again",
-				func(h *srvH2) error { return h.request(1, "GET", "/e") },
-				func(h *srvH2, i int) error { return h.fr.WriteData(1, true, nil) }},
-			{"priority",
-				func(h *srvH2) error { return nil },
-				func(h *srvH2, i int) error { return h.fr.WritePriority(3, http2.PriorityParam{Weight: 15}) }},
-			{"empty continuation",
-				func(h *srvH2) error {
-					h.hbuf.Reset()
-					h.enc.WriteField(hpack.HeaderField{Name: ":method", Value: "GET"})
-					return h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: h.hbuf.Bytes()})
-				},
-				func(h *srvH2, i int) error { return h.fr.WriteContinuation(1, false, nil) }},
-		} {
-			t.Run(fmt.Sprintf("%s tls=%v", tc.name, secure), func(t *testing.T) {
-				h := g.srvH2Dial(t, secure)
-				if err := tc.start(h); err != nil {
-					t.Fatal(err)
-				}
-				res, sent := h.srvFlood(100000, func(i int) error { return tc.send(h, i) })
-				res.wantGuardGoAway(t, sent, "frames")
-			})
-		}
 	}
 }
 
@@ -701,23 +694,19 @@ func TestSrvH2EmptyFrames(t *testing.T) {
 // GOAWAY, whether the client reads the acknowledgements or not.
 func TestSrvH2ControlFlood(t *testing.T) {
 	g := srvStart(t)
-	for _, secure := range []bool{false, true} {
-		t.Run(fmt.Sprintf("ping tls=%v", secure), func(t *testing.T) {
-			h := g.srvH2Dial(t, secure)
-			var err error
-			for i := 0; i < 1000000 && err == nil; i++ {
-				err = h.fr.WritePing(false, [8]byte{})
-			}
-			if err == nil {
-				t.Fatal("1,000,000 PINGs taken without an end")
-			}
-		})
-		t.Run(fmt.Sprintf("settings tls=%v", secure), func(t *testing.T) {
-			h := g.srvH2Dial(t, secure)
-			res, sent := h.srvFlood(100000, func(int) error { return h.fr.WriteSettings() })
-			res.wantGuardGoAway(t, sent, "frames")
-		})
-	}
+	g.srvH2Each(t, "ping", func(t *testing.T, h *srvH2) {
+		var err error
+		for i := 0; i < 1000000 && err == nil; i++ {
+			err = h.fr.WritePing(false, [8]byte{})
+		}
+		if err == nil {
+			t.Fatal("1,000,000 PINGs taken without an end")
+		}
+	})
+	g.srvH2Each(t, "settings", func(t *testing.T, h *srvH2) {
+		res, sent := h.srvFlood(100000, func(int) error { return h.fr.WriteSettings() })
+		res.wantGuardGoAway(t, sent, "frames")
+	})
 }
 
 // TestSrvH2GrpcCancel: a grpc-go client that cancels Watch streams once
@@ -769,19 +758,11 @@ func (h *srvH2) srv3Responses(ids []uint32) map[uint32]string {
 		open[id] = true
 	}
 	for len(open) > 0 {
-		f, err := h.fr.ReadFrame()
+		f, err := h.readFrame()
 		if err != nil {
 			h.t.Fatalf("%d streams still open: %v", len(open), err)
 		}
 		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				h.fr.WriteSettingsAck()
-			}
-		case *http2.PingFrame:
-			if !f.IsAck() {
-				h.fr.WritePing(true, f.Data)
-			}
 		case *http2.GoAwayFrame:
 			h.t.Fatalf("GOAWAY %v %q with %d streams open", f.ErrCode, f.DebugData(), len(open))
 		case *http2.MetaHeadersFrame:
@@ -861,29 +842,26 @@ services:
 // reset) ends the connection with the guard's GOAWAY, over h2c and TLS.
 func TestSrvH2ClosedStreamData(t *testing.T) {
 	g := srvStart(t)
-	for _, secure := range []bool{false, true} {
-		for _, tc := range []struct {
-			name string
-			send func(h *srvH2, i int) error
-		}{
-			{"priority between", func(h *srvH2, i int) error {
-				if i%101 == 100 {
-					return h.fr.WriteData(1, false, []byte("x"))
-				}
-				return h.fr.WritePriority(3, http2.PriorityParam{Weight: 15})
-			}},
-			{"data alone", func(h *srvH2, i int) error { return h.fr.WriteData(1, false, []byte("x")) }},
-		} {
-			t.Run(fmt.Sprintf("%s tls=%v", tc.name, secure), func(t *testing.T) {
-				h := g.srvH2Dial(t, secure)
-				h.get(1, "GET", "/done")
-				if res := h.await(1); res.status != "200" {
-					t.Fatalf("stream 1: %+v", res)
-				}
-				res, sent := h.srvFlood(30300, func(i int) error { return tc.send(h, i) })
-				res.wantGuardGoAway(t, sent, "frames")
-			})
-		}
+	for _, tc := range []struct {
+		name string
+		send func(h *srvH2, i int) error
+	}{
+		{"priority between", func(h *srvH2, i int) error {
+			if i%101 == 100 {
+				return h.fr.WriteData(1, false, []byte("x"))
+			}
+			return h.fr.WritePriority(3, http2.PriorityParam{Weight: 15})
+		}},
+		{"data alone", func(h *srvH2, i int) error { return h.fr.WriteData(1, false, []byte("x")) }},
+	} {
+		g.srvH2Each(t, tc.name, func(t *testing.T, h *srvH2) {
+			h.get(1, "GET", "/done")
+			if res := h.await(1); res.status != "200" {
+				t.Fatalf("stream 1: %+v", res)
+			}
+			res, sent := h.srvFlood(30300, func(i int) error { return tc.send(h, i) })
+			res.wantGuardGoAway(t, sent, "frames")
+		})
 	}
 }
 
@@ -892,26 +870,23 @@ func TestSrvH2ClosedStreamData(t *testing.T) {
 // two tab switches in a row keeps its connection.
 func TestSrvH2PriorityStreams(t *testing.T) {
 	g := srvStart(t)
-	for _, secure := range []bool{false, true} {
-		t.Run(fmt.Sprintf("tls=%v", secure), func(t *testing.T) {
-			h := g.srvH2Dial(t, secure)
-			ids := make([]uint32, 128)
-			for i := range ids {
-				ids[i] = uint32(2*i + 1)
-				h.get(ids[i], "GET", "/page")
-			}
-			for range 2 {
-				for _, id := range ids {
-					if err := h.fr.WritePriority(id, http2.PriorityParam{Weight: 200}); err != nil {
-						t.Fatal(err)
-					}
+	g.srvH2Each(t, "", func(t *testing.T, h *srvH2) {
+		ids := make([]uint32, 128)
+		for i := range ids {
+			ids[i] = uint32(2*i + 1)
+			h.get(ids[i], "GET", "/page")
+		}
+		for range 2 {
+			for _, id := range ids {
+				if err := h.fr.WritePriority(id, http2.PriorityParam{Weight: 200}); err != nil {
+					t.Fatal(err)
 				}
 			}
-			h.srv3Responses(ids)
-			h.get(257, "GET", "/after")
-			if res := h.await(257); res.status != "200" {
-				t.Fatalf("request after 256 PRIORITY frames: %+v", res)
-			}
-		})
-	}
+		}
+		h.srv3Responses(ids)
+		h.get(257, "GET", "/after")
+		if res := h.await(257); res.status != "200" {
+			t.Fatalf("request after 256 PRIORITY frames: %+v", res)
+		}
+	})
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,16 +30,6 @@ func upDial(t *testing.T, gw *gwtest.Gateway) (net.Conn, *bufio.Reader) {
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	t.Cleanup(func() { c.Close() })
 	return c, bufio.NewReader(c)
-}
-
-// upMessage is the "message" of a Kong-style JSON error body.
-func upMessage(t *testing.T, body []byte) string {
-	t.Helper()
-	var m struct{ Message string }
-	if err := json.Unmarshal(body, &m); err != nil {
-		t.Fatalf("not a JSON error body: %q: %v", body, err)
-	}
-	return m.Message
 }
 
 // upRaw is a TCP upstream that reads each request head and answers with
@@ -171,7 +160,7 @@ services:
 			t.Fatalf("no answer without the body: %v", err)
 		}
 		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != status || upMessage(t, body) != msg {
+		if resp.StatusCode != status || kongMessage(string(body)) != msg {
 			t.Fatalf("got %d %q, want %d %q (no 100 Continue first)", resp.StatusCode, body, status, msg)
 		}
 		if !resp.Close {
@@ -247,13 +236,7 @@ func upSwitcher(head string, c net.Conn, _ *bufio.Reader) bool {
 // to another protocol than the WebSocket one asked for gets 502.
 func TestUpstreamUpgradeOnlyWebSocket(t *testing.T) {
 	up := upStartRaw(t, upSwitcher)
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: a
-  url: %s
-  routes: [{paths: [/]}]
-`, up.URL), gwtest.Options{})
+	gw := gwtest.Start(t, proxyAllConfig(up.URL), gwtest.Options{})
 	for _, tc := range []struct{ name, fields string }{
 		{"h2c", "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"},
 		{"h2c, settings not in Connection", "Connection: Upgrade\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"},
@@ -367,7 +350,7 @@ services:
 	for _, path := range []string{"/line/70000", "/lines/70000"} {
 		before := len(up.Heads())
 		resp, body := get(t, gw, path)
-		if resp.StatusCode != 502 || upMessage(t, body) != "An invalid response was received from the upstream server" {
+		if resp.StatusCode != 502 || kongMessage(string(body)) != "An invalid response was received from the upstream server" {
 			t.Fatalf("%s: %d %q, want 502", path, resp.StatusCode, body)
 		}
 		if n := len(up.Heads()) - before; n != 1 {
@@ -493,7 +476,7 @@ services:
 				t.Fatalf("no answer: %v", err)
 			}
 			body, err := io.ReadAll(resp.Body)
-			if err != nil || resp.StatusCode != 502 || upMessage(t, body) != "An invalid response was received from the upstream server" {
+			if err != nil || resp.StatusCode != 502 || kongMessage(string(body)) != "An invalid response was received from the upstream server" {
 				t.Fatalf("got %d %q (%v), want 502", resp.StatusCode, body, err)
 			}
 			if len(resp.Header["X-A"])+len(resp.Header["Set-Cookie"]) > 0 {

@@ -49,15 +49,7 @@ certificates:
 
 func h3Do(t *testing.T, c *http.Client, method, url, body string) (*http.Response, string) {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := c.Do(req)
+	resp, err := c.Do(gwtest.NewRequest(t, method, url, body))
 	if err != nil {
 		t.Fatalf("%s %s over HTTP/3: %v", method, url, err)
 	}

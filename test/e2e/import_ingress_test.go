@@ -1,13 +1,10 @@
 package e2e
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -89,31 +86,12 @@ spec:
 // matching whole segments, and basic auth from the htpasswd Secret.
 func TestImportIngress(t *testing.T) {
 	up := gwtest.StartEcho(t, "echo")
-	u, _ := url.Parse(up.URL)
-	manifest := writeFile(t, "ingress.yaml", strings.ReplaceAll(ingressManifest, "PORT", u.Port()))
-	out := filepath.Join(t.TempDir(), "kong.yml")
-	_, stderr, code := runCLI(t, nil, "import", "ingress", "-f", manifest, "-o", out, "--ingress-class", "nginx", "--service-domain", "cluster.test")
-	if code != 0 {
-		t.Fatalf("import: exit %d\n%s", code, stderr)
-	}
+	_, out, stderr := importValid(t, "ingress", "ingress.yaml", strings.ReplaceAll(ingressManifest, "PORT", up.Port()),
+		"--ingress-class", "nginx", "--service-domain", "cluster.test")
 	if !strings.Contains(stderr, `warning: Ingress default/elsewhere: spec.ingressClassName: class "traefik" is not "nginx": skipped`) {
 		t.Errorf("no warning for the other class:\n%s", stderr)
 	}
-	vout, verr, code := runCLI(t, nil, "validate", "-c", out)
-	if code != 0 || !strings.Contains(vout, "OK:") {
-		t.Fatalf("validate: exit %d\n%s%s", code, vout, verr)
-	}
-	// No cluster DNS here: point the Service's name at the upstream.
-	cfg, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(cfg), "host: echo.default.cluster.test\n") {
-		t.Fatalf("no service host echo.default.cluster.test (--service-domain):\n%s", cfg)
-	}
-	if err := os.WriteFile(out, []byte(strings.ReplaceAll(string(cfg), "echo.default.cluster.test", "127.0.0.1")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	pointServiceAtLoopback(t, out, "echo.default.cluster.test")
 
 	gw := gwtest.Start(t, "", gwtest.Options{ConfigPath: out})
 	for _, c := range []struct {
@@ -199,12 +177,10 @@ func TestImportIngress(t *testing.T) {
 // headers the client sent.
 func TestImportIngressAuthTLS(t *testing.T) {
 	up := gwtest.StartEcho(t, "echo")
-	u, _ := url.Parse(up.URL)
 	root := mtlsCA(t, "Client Root")
 	client := mtlsClient(t, root, "client")
 	stranger := mtlsClient(t, mtlsCA(t, "Other Root"), "client")
 	cert, key := selfSigned(t, "secure.example.com")
-	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	manifest := fmt.Sprintf(`apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
@@ -229,19 +205,12 @@ apiVersion: v1
 kind: Secret
 metadata: {name: client-ca}
 data: {ca.crt: %s}
-`, u.Port(), b64(cert), b64(key), b64(root.pem()))
-	in := writeFile(t, "ingress.yaml", manifest)
-	out := filepath.Join(t.TempDir(), "kong.yml")
-	if _, stderr, code := runCLI(t, nil, "import", "ingress", "-f", in, "-o", out, "--service-domain", "cluster.test"); code != 0 || strings.Contains(stderr, "auth-tls") {
-		t.Fatalf("import: exit %d\n%s", code, stderr)
+`, up.Port(), b64(cert), b64(key), b64(root.pem()))
+	_, out, stderr := importValid(t, "ingress", "ingress.yaml", manifest, "--service-domain", "cluster.test")
+	if strings.Contains(stderr, "auth-tls") {
+		t.Fatalf("import warned about auth-tls:\n%s", stderr)
 	}
-	cfg, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(out, []byte(strings.ReplaceAll(string(cfg), "echo.default.cluster.test", "127.0.0.1")), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	pointServiceAtLoopback(t, out, "echo.default.cluster.test")
 	gw := gwtest.Start(t, "", gwtest.Options{ConfigPath: out, ProxyListen: "127.0.0.1:0 ssl"})
 	if status, asked, body := tlsGet(t, gw, "secure.example.com", "/", nil); status != 401 || !asked {
 		t.Errorf("no certificate: %d (asked: %v) %s, want 401 after a certificate request", status, asked, body)
@@ -259,5 +228,22 @@ data: {ca.crt: %s}
 		if v, ok := gwtest.DecodeSeen(t, body).Header[h]; ok {
 			t.Errorf("the upstream got the client's %s: %q", h, v)
 		}
+	}
+}
+
+// pointServiceAtLoopback replaces the imported service host (there is no
+// cluster DNS here) by 127.0.0.1 in the config at path, failing the test
+// when no service has that host.
+func pointServiceAtLoopback(t *testing.T, path, host string) {
+	t.Helper()
+	cfg, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), "host: "+host+"\n") {
+		t.Fatalf("no service host %s:\n%s", host, cfg)
+	}
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(string(cfg), host, "127.0.0.1")), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

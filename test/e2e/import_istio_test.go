@@ -2,12 +2,9 @@ package e2e
 
 import (
 	"crypto/tls"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -66,25 +63,10 @@ spec:
 // routed; an exact match with a rewritten authority sends that Host.
 func TestImportIstio(t *testing.T) {
 	stable, canary := gwtest.StartEcho(t, "stable"), gwtest.StartEcho(t, "canary")
-	port := func(e *gwtest.Echo) string {
-		u, err := url.Parse(e.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return u.Port()
-	}
-	doc := strings.NewReplacer("STABLE", port(stable), "CANARY", port(canary)).Replace(istioCanary)
-	in := writeFile(t, "canary.yaml", doc)
-	out := filepath.Join(t.TempDir(), "kong.yml")
-	_, stderr, code := runCLI(t, nil, "import", "istio", "-f", in, "-o", out)
-	if code != 0 {
-		t.Fatalf("import: exit %d\n%s", code, stderr)
-	}
+	doc := strings.NewReplacer("STABLE", stable.Port(), "CANARY", canary.Port()).Replace(istioCanary)
+	_, out, stderr := importValid(t, "istio", "canary.yaml", doc)
 	if !strings.Contains(stderr, "warning: VirtualService shop/reviews: spec.gateways[0]: Gateway shop/shop-gateway is not in the input") {
 		t.Errorf("no warning for the missing Gateway:\n%s", stderr)
-	}
-	if vout, verr, code := runCLI(t, nil, "validate", "-c", out); code != 0 || !strings.Contains(vout, "OK:") {
-		t.Fatalf("validate: exit %d\n%s%s", code, vout, verr)
 	}
 
 	gw := gwtest.Start(t, "", gwtest.Options{ConfigPath: out})
@@ -125,47 +107,10 @@ func TestImportIstio(t *testing.T) {
 // reaches the upstream.
 func TestImportIstioMutual(t *testing.T) {
 	up := gwtest.StartEcho(t, "app")
-	u, err := url.Parse(up.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
 	root := mtlsCA(t, "Partner Root")
 	partner := mtlsClient(t, root, "partner")
 	stranger := mtlsClient(t, mtlsCA(t, "Other Root"), "partner")
-	cert, key := selfSigned(t, "partners.example.com")
-	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
-	doc := fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: shop}
-spec:
-  servers:
-  - port: {number: 443, protocol: HTTPS}
-    hosts: [partners.example.com]
-    tls: {mode: MUTUAL, credentialName: partners}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: partners, namespace: shop}
-data:
-  tls.crt: %s
-  tls.key: %s
-  ca.crt: %s
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: partners, namespace: shop}
-spec:
-  hosts: [partners.example.com]
-  gateways: [gw]
-  http:
-  - route: [{destination: {host: 127.0.0.1, port: {number: %s}}}]
-`, b64(cert), b64(key), b64(root.pem()), u.Port())
-	in := writeFile(t, "mutual.yaml", doc)
-	out := filepath.Join(t.TempDir(), "kong.yml")
-	if _, stderr, code := runCLI(t, nil, "import", "istio", "-f", in, "-o", out); code != 0 || strings.Contains(stderr, "MUTUAL") {
-		t.Fatalf("import: exit %d\n%s", code, stderr)
-	}
-	gw := gwtest.Start(t, "", gwtest.Options{ConfigPath: out, ProxyListen: "127.0.0.1:0 ssl"})
+	gw := startIstioMutual(t, up, "partners.example.com", root.pem())
 	get := func(path string, cert *tls.Certificate) (int, bool, string) {
 		return tlsGet(t, gw, "partners.example.com", path, cert)
 	}
@@ -185,51 +130,9 @@ spec:
 // the certificates of its own server's CA only.
 func TestImportIstioMutualPerHost(t *testing.T) {
 	up := gwtest.StartEcho(t, "app")
-	u, err := url.Parse(up.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
 	rootA, rootB := mtlsCA(t, "A Root"), mtlsCA(t, "B Root")
 	clientA, clientB := mtlsClient(t, rootA, "client"), mtlsClient(t, rootB, "client")
-	cert, key := selfSigned(t, "a.example.com")
-	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
-	doc := fmt.Sprintf(`apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: shop}
-spec:
-  servers:
-  - port: {number: 443, protocol: HTTPS}
-    hosts: [a.example.com]
-    tls: {mode: MUTUAL, credentialName: a}
-  - port: {number: 443, protocol: HTTPS}
-    hosts: [b.example.com]
-    tls: {mode: MUTUAL, credentialName: b}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: a, namespace: shop}
-data: {tls.crt: %[1]s, tls.key: %[2]s, ca.crt: %[3]s}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: b, namespace: shop}
-data: {tls.crt: %[1]s, tls.key: %[2]s, ca.crt: %[4]s}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: both, namespace: shop}
-spec:
-  hosts: [a.example.com, b.example.com]
-  gateways: [gw]
-  http:
-  - route: [{destination: {host: 127.0.0.1, port: {number: %[5]s}}}]
-`, b64(cert), b64(key), b64(rootA.pem()), b64(rootB.pem()), u.Port())
-	in := writeFile(t, "mutual.yaml", doc)
-	out := filepath.Join(t.TempDir(), "kong.yml")
-	if _, stderr, code := runCLI(t, nil, "import", "istio", "-f", in, "-o", out); code != 0 || strings.Contains(stderr, "MUTUAL") {
-		t.Fatalf("import: exit %d\n%s", code, stderr)
-	}
-	gw := gwtest.Start(t, "", gwtest.Options{ConfigPath: out, ProxyListen: "127.0.0.1:0 ssl"})
+	gw := startIstioMutual(t, up, "a.example.com", rootA.pem(), "b.example.com", rootB.pem())
 	for _, c := range []struct {
 		host, ca string
 		client   *tls.Certificate
@@ -261,14 +164,7 @@ func tlsGet(t *testing.T, gw *gwtest.Gateway, host, path string, cert *tls.Certi
 			return cert, nil
 		}}}
 	defer tr.CloseIdleConnections()
-	req, err := http.NewRequest(http.MethodGet, "https"+strings.TrimPrefix(gw.URL, "http")+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = host
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Add(header[i], header[i+1])
-	}
+	req := gwtest.NewRequest(t, http.MethodGet, "https"+strings.TrimPrefix(gw.URL, "http")+path, "", append([]string{"Host", host}, header...)...)
 	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
@@ -276,4 +172,47 @@ func tlsGet(t *testing.T, gw *gwtest.Gateway, host, path string, cert *tls.Certi
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, asked, string(body)
+}
+
+// startIstioMutual imports a Gateway with a MUTUAL server for each host
+// (hostCA: host, then the PEM of its client CA), each with its own
+// credential Secret, and a VirtualService routing all the hosts to up;
+// it fails the test if import warns about MUTUAL (it is supported) and
+// starts a gateway on the output with a TLS proxy listener.
+func startIstioMutual(t *testing.T, up *gwtest.Echo, hostCA ...string) *gwtest.Gateway {
+	t.Helper()
+	cert, key := selfSigned(t, hostCA[0])
+	var servers, secrets strings.Builder
+	var hosts []string
+	for i := 0; i+1 < len(hostCA); i += 2 {
+		host, secret := hostCA[i], fmt.Sprintf("credential-%d", i/2)
+		fmt.Fprintf(&servers, "  - port: {number: 443, protocol: HTTPS}\n    hosts: [%s]\n    tls: {mode: MUTUAL, credentialName: %s}\n", host, secret)
+		fmt.Fprintf(&secrets, `---
+apiVersion: v1
+kind: Secret
+metadata: {name: %s, namespace: shop}
+data: {tls.crt: %s, tls.key: %s, ca.crt: %s}
+`, secret, b64(cert), b64(key), b64(hostCA[i+1]))
+		hosts = append(hosts, host)
+	}
+	doc := fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: shop}
+spec:
+  servers:
+%s%s---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: app, namespace: shop}
+spec:
+  hosts: [%s]
+  gateways: [gw]
+  http:
+  - route: [{destination: {host: 127.0.0.1, port: {number: %s}}}]
+`, servers.String(), secrets.String(), strings.Join(hosts, ", "), up.Port())
+	_, out, stderr := importValid(t, "istio", "mutual.yaml", doc)
+	if strings.Contains(stderr, "MUTUAL") {
+		t.Fatalf("import warned about MUTUAL:\n%s", stderr)
+	}
+	return gwtest.Start(t, "", gwtest.Options{ConfigPath: out, ProxyListen: "127.0.0.1:0 ssl"})
 }

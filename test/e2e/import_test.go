@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"os"
@@ -62,18 +63,9 @@ paths:
 // gateway.
 func TestImportOpenAPI(t *testing.T) {
 	up := gwtest.StartEcho(t, "pets")
-	spec := writeFile(t, "pets.yaml", importSpec)
-	out := filepath.Join(t.TempDir(), "kong.yml")
-	_, stderr, code := runCLI(t, nil, "import", "openapi", "-f", spec, "-o", out, "--stage-variable", "backend="+up.URL)
-	if code != 0 {
-		t.Fatalf("import: exit %d\n%s", code, stderr)
-	}
+	spec, out, stderr := importValid(t, "openapi", "pets.yaml", importSpec, "--stage-variable", "backend="+up.URL)
 	if !strings.Contains(stderr, `warning: `+spec+`:37 paths./reports.get: x-amazon-apigateway-integration.type: "aws_proxy"`) {
 		t.Errorf("no warning for the Lambda integration:\n%s", stderr)
-	}
-	vout, verr, code := runCLI(t, nil, "validate", "-c", out)
-	if code != 0 || !strings.Contains(vout, "OK:") {
-		t.Fatalf("validate: exit %d\n%s%s", code, vout, verr)
 	}
 
 	gw := gwtest.Start(t, "", gwtest.Options{ConfigPath: out})
@@ -129,3 +121,25 @@ func TestImportCommand(t *testing.T) {
 		t.Errorf("not OpenAPI: exit %d %q", code, errOut)
 	}
 }
+
+// importValid writes doc to a file named name, runs the built binary's
+// `import kind` on it (with args) and `turnpike validate` on the output,
+// failing the test unless both succeed; it returns the input's and the
+// output's paths and import's standard error, whose warnings each test
+// checks.
+func importValid(t *testing.T, kind, name, doc string, args ...string) (in, out, stderr string) {
+	t.Helper()
+	in = writeFile(t, name, doc)
+	out = filepath.Join(t.TempDir(), "kong.yml")
+	_, stderr, code := runCLI(t, nil, append([]string{"import", kind, "-f", in, "-o", out}, args...)...)
+	if code != 0 {
+		t.Fatalf("import: exit %d\n%s", code, stderr)
+	}
+	if vout, verr, code := runCLI(t, nil, "validate", "-c", out); code != 0 || !strings.Contains(vout, "OK:") {
+		t.Fatalf("validate: exit %d\n%s%s", code, vout, verr)
+	}
+	return in, out, stderr
+}
+
+// b64 is s as a Kubernetes Secret's data holds it.
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

@@ -45,15 +45,11 @@ services:
 // when xff is set, and returns the status and body.
 func ipGet(t *testing.T, gw *gwtest.Gateway, host, xff string, hdr ...string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, gw.URL+"/request", nil)
-	req.Host = host
+	header := []string{"Host", host}
 	if xff != "" {
-		req.Header.Set("X-Forwarded-For", xff)
+		header = append(header, "X-Forwarded-For", xff)
 	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, body := gwtest.Do(t, req)
+	resp, body := gwtest.Do(t, gwtest.NewRequest(t, http.MethodGet, gw.URL+"/request", "", append(header, hdr...)...))
 	return resp.StatusCode, body
 }
 

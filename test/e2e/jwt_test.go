@@ -763,18 +763,7 @@ func jwtDo(t *testing.T, gw *gwtest.Gateway, method, path string, header []strin
 	if path == "" {
 		path = "/request"
 	}
-	req, err := http.NewRequest(method, gw.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		if header[i] == "Host" {
-			req.Host = header[i+1]
-			continue
-		}
-		req.Header.Add(header[i], header[i+1])
-	}
-	return gwtest.Do(t, req)
+	return gwtest.Do(t, gwtest.NewRequest(t, method, gw.URL+path, "", header...))
 }
 
 // jwtIdentity checks the consumer headers the upstream got; credential "*"

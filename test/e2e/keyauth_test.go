@@ -2,11 +2,10 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
-	"io"
 	"mime/multipart"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -82,10 +81,116 @@ func kongError(msg string, resp *http.Response) string {
 	return "{\n  \"message\":\"" + msg + "\",\n  \"request_id\":\"" + resp.Header.Get("X-Request-Id") + "\"\n}"
 }
 
+// kongMessage is the message of a Kong JSON error body, "" when body is
+// not one.
+func kongMessage(body string) string {
+	var m struct{ Message string }
+	if json.Unmarshal([]byte(body), &m) != nil {
+		return ""
+	}
+	return m.Message
+}
+
 type kaReq struct {
 	method, path string
 	header       []string
 	ct, body     string
+}
+
+// authFailure is a request a credential plugin refuses, with the status,
+// Kong's message and the WWW-Authenticate challenge of the answer.
+type authFailure struct {
+	name    string
+	req     kaReq
+	status  int
+	msg     string
+	wwwAuth string
+}
+
+// checkAuthFailures sends each request as a subtest and requires its
+// answer, in Kong's JSON error body, and that it never reached up.
+func checkAuthFailures(t *testing.T, gw *gwtest.Gateway, up *gwtest.Echo, failures []authFailure) {
+	t.Helper()
+	for _, tt := range failures {
+		t.Run(tt.name, func(t *testing.T) {
+			before := up.Count.Load()
+			resp, body := kaDo(t, gw, tt.req)
+			if resp.StatusCode != tt.status || body != kongError(tt.msg, resp) {
+				t.Errorf("got %d %q, want %d %q", resp.StatusCode, body, tt.status, tt.msg)
+			}
+			if got := resp.Header.Get("WWW-Authenticate"); got != tt.wwwAuth {
+				t.Errorf("WWW-Authenticate %q, want %q", got, tt.wwwAuth)
+			}
+			if up.Count.Load() != before {
+				t.Error("the request reached the upstream")
+			}
+		})
+	}
+}
+
+// authSpoofed are the consumer headers a client sends to pass for
+// someone: the upstream must never see these values.
+var authSpoofed = []string{
+	"X-Consumer-Id", "evil", "X-Consumer-Username", "mallory", "X-Consumer-Custom-Id", "evil",
+	"X-Credential-Identifier", "evil", "X-Anonymous-Consumer", "true",
+}
+
+// authIdentity is the consumer headers the upstream must see; "*" is any
+// single value other than a spoofed one, "" means absent.
+type authIdentity struct{ id, customID, username, credential, anonymous string }
+
+// authSucceeds sends r with authSpoofed added, requires a 200 and want's
+// headers on the upstream, and returns what the upstream saw.
+func authSucceeds(t *testing.T, gw *gwtest.Gateway, r kaReq, want authIdentity) gwtest.Seen {
+	t.Helper()
+	r.header = append(r.header[:len(r.header):len(r.header)], authSpoofed...)
+	resp, body := kaDo(t, gw, r)
+	if resp.StatusCode != 200 {
+		t.Fatalf("got %d %q", resp.StatusCode, body)
+	}
+	seen := gwtest.DecodeSeen(t, body)
+	wantHeader(t, seen, "X-Consumer-Id", want.id)
+	wantHeader(t, seen, "X-Consumer-Custom-Id", want.customID)
+	wantHeader(t, seen, "X-Consumer-Username", want.username)
+	wantHeader(t, seen, "X-Credential-Identifier", want.credential)
+	wantHeader(t, seen, "X-Anonymous-Consumer", want.anonymous)
+	return seen
+}
+
+// authSuccess is a request a credential plugin lets through, with the
+// identity and the Authorization header ("" for none) the upstream gets.
+type authSuccess struct {
+	name string
+	req  kaReq
+	want authIdentity
+	auth string
+}
+
+// checkAuthSuccesses runs authSucceeds on each request as a subtest and
+// checks the Authorization header the upstream got.
+func checkAuthSuccesses(t *testing.T, gw *gwtest.Gateway, successes []authSuccess) {
+	t.Helper()
+	for _, tt := range successes {
+		t.Run(tt.name, func(t *testing.T) {
+			seen := authSucceeds(t, gw, tt.req, tt.want)
+			wantHeader(t, seen, "Authorization", tt.auth)
+		})
+	}
+}
+
+// wantHeader checks the upstream got header name once with the value
+// want ("*": any value but a spoofed one), or not at all for "".
+func wantHeader(t *testing.T, seen gwtest.Seen, name, want string) {
+	t.Helper()
+	got := seen.Header[name]
+	switch {
+	case want == "" && len(got) != 0:
+		t.Errorf("upstream got %s %q, want none", name, got)
+	case want == "*" && (len(got) != 1 || got[0] == "" || got[0] == "evil" || got[0] == "mallory"):
+		t.Errorf("upstream got %s %q", name, got)
+	case want != "" && want != "*" && (len(got) != 1 || got[0] != want):
+		t.Errorf("upstream got %s %q, want %q", name, got, want)
+	}
 }
 
 func kaDo(t *testing.T, gw *gwtest.Gateway, r kaReq) (*http.Response, string) {
@@ -93,17 +198,7 @@ func kaDo(t *testing.T, gw *gwtest.Gateway, r kaReq) (*http.Response, string) {
 	if r.method == "" {
 		r.method = http.MethodGet
 	}
-	var body io.Reader
-	if r.body != "" {
-		body = strings.NewReader(r.body)
-	}
-	req, err := http.NewRequest(r.method, gw.URL+r.path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(r.header); i += 2 {
-		req.Header.Add(r.header[i], r.header[i+1])
-	}
+	req := gwtest.NewRequest(t, r.method, gw.URL+r.path, r.body, r.header...)
 	if r.ct != "" {
 		req.Header.Set("Content-Type", r.ct)
 	}
@@ -135,13 +230,7 @@ func TestKeyAuth(t *testing.T) {
 		}
 	})
 
-	failures := []struct {
-		name    string
-		req     kaReq
-		status  int
-		msg     string
-		wwwAuth string
-	}{
+	failures := []authFailure{
 		{"missing key", kaReq{path: "/plain"}, 401, "No API key found in request", "Key"},
 		{"empty header", kaReq{path: "/plain", header: []string{"apikey", ""}}, 401, "No API key found in request", "Key"},
 		{"empty query", kaReq{path: "/plain?apikey"}, 401, "No API key found in request", "Key"},
@@ -166,33 +255,12 @@ func TestKeyAuth(t *testing.T) {
 			401, "No API key found in request", "Key"},
 		{"anonymous missing", kaReq{path: "/ghost"}, 500, "anonymous consumer ghost is configured but doesn't exist", ""},
 	}
-	for _, tt := range failures {
-		t.Run(tt.name, func(t *testing.T) {
-			before := up.Count.Load()
-			resp, body := kaDo(t, gw, tt.req)
-			if resp.StatusCode != tt.status || body != kongError(tt.msg, resp) {
-				t.Errorf("got %d %q, want %d %q", resp.StatusCode, body, tt.status, tt.msg)
-			}
-			if got := resp.Header.Get("WWW-Authenticate"); got != tt.wwwAuth {
-				t.Errorf("WWW-Authenticate %q, want %q", got, tt.wwwAuth)
-			}
-			if up.Count.Load() != before {
-				t.Error("the request reached the upstream")
-			}
-		})
-	}
+	checkAuthFailures(t, gw, up, failures)
 
-	spoofed := []string{
-		"X-Consumer-Id", "evil", "X-Consumer-Username", "mallory", "X-Consumer-Custom-Id", "evil",
-		"X-Credential-Identifier", "evil", "X-Anonymous-Consumer", "true",
-	}
-	// identity is the consumer headers the upstream must see; "*" is any
-	// single value other than a spoofed one, "" means absent.
-	type identity struct{ id, customID, username, credential, anonymous string }
-	alice := identity{id: "*", customID: "alice-custom", username: "alice", credential: "*"}
-	bob := identity{id: "*", username: "bob", credential: "7a9f0f3c-1b0e-4a59-9d43-3f6f6c0b2d11"}
-	bobTop := identity{id: "*", username: "bob", credential: "*"}
-	anon := identity{id: "*", username: "no-body", anonymous: "true"}
+	alice := authIdentity{id: "*", customID: "alice-custom", username: "alice", credential: "*"}
+	bob := authIdentity{id: "*", username: "bob", credential: "7a9f0f3c-1b0e-4a59-9d43-3f6f6c0b2d11"}
+	bobTop := authIdentity{id: "*", username: "bob", credential: "*"}
+	anon := authIdentity{id: "*", username: "no-body", anonymous: "true"}
 
 	multipartBody := func(kv ...string) (ct, body string) {
 		var buf bytes.Buffer
@@ -210,7 +278,7 @@ func TestKeyAuth(t *testing.T) {
 	successes := []struct {
 		name      string
 		req       kaReq
-		want      identity
+		want      authIdentity
 		query     string
 		body      string
 		keyHeader string // the key header the upstream must get, "" for none
@@ -239,29 +307,7 @@ func TestKeyAuth(t *testing.T) {
 	}
 	for _, tt := range successes {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.req.header = append(tt.req.header, spoofed...)
-			resp, body := kaDo(t, gw, tt.req)
-			if resp.StatusCode != 200 {
-				t.Fatalf("got %d %q", resp.StatusCode, body)
-			}
-			seen := gwtest.DecodeSeen(t, body)
-			for _, h := range []struct{ name, want string }{
-				{"X-Consumer-Id", tt.want.id},
-				{"X-Consumer-Custom-Id", tt.want.customID},
-				{"X-Consumer-Username", tt.want.username},
-				{"X-Credential-Identifier", tt.want.credential},
-				{"X-Anonymous-Consumer", tt.want.anonymous},
-			} {
-				got := seen.Header[h.name]
-				switch {
-				case h.want == "" && len(got) != 0:
-					t.Errorf("upstream got %s %q, want none", h.name, got)
-				case h.want == "*" && (len(got) != 1 || got[0] == "" || got[0] == "evil" || got[0] == "mallory"):
-					t.Errorf("upstream got %s %q", h.name, got)
-				case h.want != "" && h.want != "*" && (len(got) != 1 || got[0] != h.want):
-					t.Errorf("upstream got %s %q, want %q", h.name, got, h.want)
-				}
-			}
+			seen := authSucceeds(t, gw, tt.req, tt.want)
 			if seen.Query != tt.query {
 				t.Errorf("upstream query %q, want %q", seen.Query, tt.query)
 			}

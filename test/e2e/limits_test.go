@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -16,13 +14,7 @@ import (
 // Slow or oversized clients get Kong's statuses and cannot pin the gateway.
 func TestEdgeLimits(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: a
-  url: %s
-  routes: [{paths: [/]}]
-`, up.URL), gwtest.Options{Args: []string{
+	gw := gwtest.Start(t, proxyAllConfig(up.URL), gwtest.Options{Args: []string{
 		"--header-timeout", "400ms", "--client-body-timeout", "400ms", "--client-max-body-size", "1024",
 	}})
 	addr := strings.TrimPrefix(gw.URL, "http://")
@@ -43,22 +35,14 @@ services:
 	})
 
 	t.Run("stalled body gets 408", func(t *testing.T) {
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
+		// reqRaw waits 10 s, generous against the 400ms timeout; no answer
+		// at all is the failure this subtest exists for.
+		status, body := reqRaw(t, addr, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly-some")
+		if status == 0 {
+			t.Fatalf("no response to a stalled body: %s", body)
 		}
-		defer conn.Close()
-		io.WriteString(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly-some")
-		// Generous against the 400ms timeout; no answer at all is the
-		// failure this subtest exists for.
-		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err != nil {
-			t.Fatalf("no response to a stalled body: %v", err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), `"message":`) {
-			t.Errorf("%d %s, want 408 with a JSON message", resp.StatusCode, body)
+		if status != http.StatusRequestTimeout || !strings.Contains(body, `"message":`) {
+			t.Errorf("%d %s, want 408 with a JSON message", status, body)
 		}
 	})
 

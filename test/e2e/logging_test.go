@@ -287,20 +287,14 @@ services:
 // the shape of the lines, and a dump read back must log the same shape.
 func TestLoggingFormatOrderInAdminAPI(t *testing.T) {
 	up := gwtest.StartEcho(t, "up")
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: svc
-  url: %s
-  routes: [{name: r, paths: [/]}]
-plugins:
+	gw := gwtest.Start(t, globalPluginsConfig(up.URL, `
 - name: logging
   config:
     log_format:
       zeta: $status
       alpha: {mid: $request_method, beta: $uri}
       mu: $request_id
-`, up.URL), gwtest.Options{})
+`), gwtest.Options{})
 	resp, err := http.Get(gw.AdminURL + "/plugins")
 	if err != nil {
 		t.Fatal(err)
@@ -318,18 +312,12 @@ plugins:
 func TestCorrelationIDInFileLog(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
 	path := filepath.Join(t.TempDir(), "file.log")
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: api
-  url: %s
-  routes: [{name: r, paths: [/]}]
-plugins:
+	gw := gwtest.Start(t, globalPluginsConfig(up.URL, fmt.Sprintf(`
 - name: correlation-id
   config: {header_name: X.Request.Id}
 - name: file-log
   config: {path: %s}
-`, up.URL, path), gwtest.Options{})
+`, path)), gwtest.Options{})
 	_, body := gw.Get("/")
 	sent := gwtest.DecodeSeen(t, body).Header["X.request.id"]
 	if len(sent) != 1 {

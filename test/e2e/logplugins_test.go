@@ -81,6 +81,30 @@ func (c *logCollector) wait(t *testing.T, n int) []map[string]any {
 	}
 }
 
+// counts is how many entries the collector got, in how many bodies.
+func (c *logCollector) counts() (entries, bodies int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries), c.bodies
+}
+
+// shutdown sends gw SIGTERM and fails the test unless it exits within
+// 15 s (its shutdown timeout and a margin for a busy machine).
+func shutdown(t *testing.T, gw *gwtest.Gateway) {
+	t.Helper()
+	gw.Signal(syscall.SIGTERM)
+	if _, ok := gw.Wait(15 * time.Second); !ok {
+		t.Fatal("the gateway did not exit")
+	}
+}
+
+// globalPluginsConfig is a config with one service, to upstream, one
+// route at /, and plugins (YAML list items after "plugins:") as global
+// plugins.
+func globalPluginsConfig(upstream, plugins string) string {
+	return "_format_version: \"3.0\"\nservices:\n- name: svc\n  url: " + upstream + "\n  routes: [{name: r, paths: [/]}]\nplugins:" + plugins
+}
+
 func field(m map[string]any, path ...string) any {
 	var v any = m
 	for _, p := range path {
@@ -197,13 +221,7 @@ func TestStreamLogPlugins(t *testing.T) {
 	defer syslog.Close()
 	file := filepath.Join(dir, "access.json")
 	up := gwtest.StartEcho(t, "up")
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: svc
-  url: %s
-  routes: [{name: r, paths: [/]}]
-plugins:
+	gw := gwtest.Start(t, globalPluginsConfig(up.URL, fmt.Sprintf(`
 - name: tcp-log
   config: {host: 127.0.0.1, port: %d}
 - name: udp-log
@@ -212,7 +230,7 @@ plugins:
   config: {socket_path: %s, facility: local0}
 - name: file-log
   config: {path: %s}
-`, up.URL, tcp.Addr().(*net.TCPAddr).Port, udp.LocalAddr().(*net.UDPAddr).Port, sock, file), gwtest.Options{})
+`, tcp.Addr().(*net.TCPAddr).Port, udp.LocalAddr().(*net.UDPAddr).Port, sock, file)), gwtest.Options{})
 	if resp, _ := gw.Get("/stream?q=1"); resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
@@ -274,19 +292,13 @@ func TestHTTPLogHungCollectorNeverSlowsRequests(t *testing.T) {
 	col := startLogCollector(t, true)
 	defer close(col.hang)
 	up := gwtest.StartEcho(t, "up")
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: svc
-  url: %s
-  routes: [{name: r, paths: [/]}]
-plugins:
+	gw := gwtest.Start(t, globalPluginsConfig(up.URL, fmt.Sprintf(`
 - name: http-log
   config:
     http_endpoint: %s
     timeout: 60000
     queue: {max_entries: 20}
-`, up.URL, col.URL), gwtest.Options{})
+`, col.URL)), gwtest.Options{})
 	const n = 200
 	var slowest time.Duration
 	start := time.Now()
@@ -321,38 +333,24 @@ plugins:
 func TestHTTPLogFlushedOnSIGTERM(t *testing.T) {
 	col := startLogCollector(t, false)
 	up := gwtest.StartEcho(t, "up")
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: svc
-  url: %s
-  routes: [{name: r, paths: [/]}]
-plugins:
+	gw := gwtest.Start(t, globalPluginsConfig(up.URL, fmt.Sprintf(`
 - name: http-log
   config:
     http_endpoint: %s
     queue: {max_batch_size: 100, max_coalescing_delay: 60}
-`, up.URL, col.URL), gwtest.Options{})
+`, col.URL)), gwtest.Options{})
 	for range 5 {
 		if resp, _ := gw.Get("/"); resp.StatusCode != 200 {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
 	}
 	time.Sleep(100 * time.Millisecond)
-	col.mu.Lock()
-	early := len(col.entries)
-	col.mu.Unlock()
-	if early != 0 {
+	if early, _ := col.counts(); early != 0 {
 		t.Fatalf("%d entries sent before the batch was due; the test needs them queued", early)
 	}
-	gw.Signal(syscall.SIGTERM)
-	if _, ok := gw.Wait(15 * time.Second); !ok {
-		t.Fatal("the gateway did not exit")
-	}
-	col.mu.Lock()
-	defer col.mu.Unlock()
-	if len(col.entries) != 5 || col.bodies != 1 {
-		t.Errorf("collector got %d entries in %d bodies; want the 5 queued, in one batch", len(col.entries), col.bodies)
+	shutdown(t, gw)
+	if entries, bodies := col.counts(); entries != 5 || bodies != 1 {
+		t.Errorf("collector got %d entries in %d bodies; want the 5 queued, in one batch", entries, bodies)
 	}
 }
 
@@ -416,7 +414,7 @@ func TestHTTPLogQueueSurvivesReload(t *testing.T) {
       queue: {max_batch_size: 100, max_coalescing_delay: 60}
 `, col.URL)
 		if global {
-			return fmt.Sprintf("_format_version: \"3.0\"\nservices:\n- name: svc\n  url: %s\n  routes: [{name: r, paths: [/]}]\nplugins:%s", up.URL, strings.ReplaceAll(plugin, "\n  ", "\n"))
+			return globalPluginsConfig(up.URL, strings.ReplaceAll(plugin, "\n  ", "\n"))
 		}
 		return fmt.Sprintf("_format_version: \"3.0\"\nservices:\n- name: svc\n  url: %s\n  routes: [{name: r, paths: [/]}]\n  plugins:%s", up.URL, plugin)
 	}
@@ -430,14 +428,9 @@ func TestHTTPLogQueueSurvivesReload(t *testing.T) {
 	for range 2 {
 		gw.Get("/")
 	}
-	gw.Signal(syscall.SIGTERM)
-	if _, ok := gw.Wait(15 * time.Second); !ok {
-		t.Fatal("the gateway did not exit")
-	}
-	col.mu.Lock()
-	defer col.mu.Unlock()
-	if len(col.entries) != 5 || col.bodies != 1 {
-		t.Errorf("collector got %d entries in %d bodies; want 5 in one batch (one queue across the reload)", len(col.entries), col.bodies)
+	shutdown(t, gw)
+	if entries, bodies := col.counts(); entries != 5 || bodies != 1 {
+		t.Errorf("collector got %d entries in %d bodies; want 5 in one batch (one queue across the reload)", entries, bodies)
 	}
 }
 
@@ -454,10 +447,7 @@ func TestLogFilesToDeadFIFOHoldNoReload(t *testing.T) {
 		}
 	}
 	up := gwtest.StartEcho(t, "up")
-	doc := func(plugins string) string {
-		return fmt.Sprintf("_format_version: \"3.0\"\nservices:\n- name: svc\n  url: %s\n  routes: [{name: r, paths: [/]}]\n%s", up.URL, plugins)
-	}
-	gw := gwtest.Start(t, doc(fmt.Sprintf(`plugins:
+	gw := gwtest.Start(t, globalPluginsConfig(up.URL, fmt.Sprintf(`
 - name: file-log
   config: {path: %s}
 - name: logging
@@ -468,7 +458,7 @@ func TestLogFilesToDeadFIFOHoldNoReload(t *testing.T) {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
 	}
-	writeAtomically(t, configPath(t, gw), doc(""))
+	writeAtomically(t, configPath(t, gw), globalPluginsConfig(up.URL, " []"))
 	start := time.Now()
 	gw.Signal(syscall.SIGHUP)
 	waitUntil(t, "the reload", func() bool { return len(rldLogLines(gw, "configuration applied")) == 2 })
@@ -478,10 +468,7 @@ func TestLogFilesToDeadFIFOHoldNoReload(t *testing.T) {
 	if resp, _ := gw.Get("/"); resp.StatusCode != 200 {
 		t.Fatalf("status %d after the reload", resp.StatusCode)
 	}
-	gw.Signal(syscall.SIGTERM)
-	if _, ok := gw.Wait(15 * time.Second); !ok {
-		t.Fatal("the gateway did not exit")
-	}
+	shutdown(t, gw)
 }
 
 // A global file-log logs requests no route matched, as Kong's global

@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -128,13 +127,7 @@ func mtlsGet(t *testing.T, gw *gwtest.Gateway, sni, path string, cert *tls.Certi
 		tr.Protocols.SetHTTP1(true)
 	}
 	defer tr.CloseIdleConnections()
-	req, err := http.NewRequest(http.MethodGet, "https"+strings.TrimPrefix(gw.URL, "http")+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
+	req := gwtest.NewRequest(t, http.MethodGet, "https"+strings.TrimPrefix(gw.URL, "http")+path, "", header...)
 	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatalf("GET %s (%s): %v", path, sni, err)
@@ -146,15 +139,6 @@ func mtlsGet(t *testing.T, gw *gwtest.Gateway, sni, path string, cert *tls.Certi
 		a.seen = gwtest.DecodeSeen(t, a.body)
 	}
 	return a
-}
-
-func mtlsMessage(t *testing.T, body string) string {
-	t.Helper()
-	var m struct{ Message string }
-	if err := json.Unmarshal([]byte(body), &m); err != nil {
-		t.Fatalf("not a Kong error: %q", body)
-	}
-	return m.Message
 }
 
 func mtlsHeader(s gwtest.Seen, name string) string {
@@ -286,8 +270,8 @@ func TestMTLSAuth(t *testing.T) {
 			if wantAsked := tt.sni == "mtls.example.test"; a.asked != wantAsked {
 				t.Errorf("certificate request in the handshake: %v, want %v", a.asked, wantAsked)
 			}
-			if tt.message != "" && mtlsMessage(t, a.body) != tt.message {
-				t.Errorf("message %q, want %q", mtlsMessage(t, a.body), tt.message)
+			if tt.message != "" && kongMessage(a.body) != tt.message {
+				t.Errorf("message %q, want %q", kongMessage(a.body), tt.message)
 			}
 			for name, want := range tt.want {
 				if got := mtlsHeader(a.seen, name); got != want {

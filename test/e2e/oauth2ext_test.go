@@ -421,7 +421,7 @@ func extBrowserLogin(t *testing.T, e *extEnv, proxied context.Context) {
 		t.Fatalf("API client: %d", resp.StatusCode)
 	}
 	// The guide's login_redirect_url is where its browsers go.
-	resp, _ = noFollow.Do(mustReq(t, e.gw.URL+"/guide/page", "Accept", "text/html"))
+	resp, _ = noFollow.Do(gwtest.NewRequest(t, http.MethodGet, e.gw.URL+"/guide/page", "", "Accept", "text/html"))
 	if resp.StatusCode != 302 || resp.Header.Get("Location") != "https://auth.example.com/login" {
 		t.Fatalf("guide: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
@@ -455,18 +455,6 @@ func extBrowserLogin(t *testing.T, e *extEnv, proxied context.Context) {
 	if resp, _ := e.call(t, "/jwt/x", fresh.AccessToken); resp.StatusCode != 200 {
 		t.Fatalf("refreshed token: %d", resp.StatusCode)
 	}
-}
-
-func mustReq(t *testing.T, u string, header ...string) *http.Request {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	return req
 }
 
 // TestOAuth2ExternalGuideExample loads the patterns guide's example as

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -12,6 +10,12 @@ import (
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
+
+// proxyAllConfig is a config with one service, a, to upstream and one
+// route taking every path.
+func proxyAllConfig(upstream string) string {
+	return "_format_version: \"3.0\"\nservices:\n- name: a\n  url: " + upstream + "\n  routes: [{paths: [/]}]\n"
+}
 
 func TestProxyBasicsAndForwardedHeaders(t *testing.T) {
 	up := gwtest.StartEcho(t, "users")
@@ -87,14 +91,7 @@ services:
 
 func TestTrustedIPsKeepForwardedHeaders(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: a
-  url: %s
-  routes:
-  - paths: [/]
-`, up.URL), gwtest.Options{Args: []string{"--trusted-ips", "127.0.0.0/8"}})
+	gw := gwtest.Start(t, proxyAllConfig(up.URL), gwtest.Options{Args: []string{"--trusted-ips", "127.0.0.0/8"}})
 	_, body := gw.Get("/", "X-Forwarded-For", "203.0.113.9", "X-Forwarded-Proto", "https", "X-Real-IP", "203.0.113.9")
 	seen := gwtest.DecodeSeen(t, body)
 	if got := strings.Join(seen.Header["X-Forwarded-For"], ","); got != "203.0.113.9, 127.0.0.1" {
@@ -244,23 +241,13 @@ services:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			conn, err := net.Dial("tcp", strings.TrimPrefix(gw.URL, "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
 			// A raw request line, so no client library cleans the path first.
-			fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n", tt.path)
-			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != tt.status {
-				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, b)
+			status, b := reqRaw(t, strings.TrimPrefix(gw.URL, "http://"), "GET "+tt.path+" HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
+			if status != tt.status {
+				t.Fatalf("status %d, want %d: %s", status, tt.status, b)
 			}
 			if tt.want != "" {
-				if seen := gwtest.DecodeSeen(t, string(b)); seen.Path != tt.want {
+				if seen := gwtest.DecodeSeen(t, b); seen.Path != tt.want {
 					t.Errorf("upstream path %q, want %q", seen.Path, tt.want)
 				}
 			}
@@ -282,18 +269,8 @@ services:
   url: %s/s
   routes: [{paths: [/tv0]}]
 `, up.URL), gwtest.Options{Args: []string{"--allow-encoded-slashes"}})
-	conn, err := net.Dial("tcp", strings.TrimPrefix(gw.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "GET /tv0/a%%2fb HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	if seen := gwtest.DecodeSeen(t, string(b)); seen.Path != "/s/a%2Fb" {
+	_, b := reqRaw(t, strings.TrimPrefix(gw.URL, "http://"), "GET /tv0/a%2fb HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	if seen := gwtest.DecodeSeen(t, b); seen.Path != "/s/a%2Fb" {
 		t.Errorf("upstream path %q", seen.Path)
 	}
 }
@@ -461,13 +438,7 @@ upstreams:
 
 func TestMalformedRequestsNeverReachUpstream(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: a
-  url: %s
-  routes: [{paths: [/]}]
-`, up.URL), gwtest.Options{})
+	gw := gwtest.Start(t, proxyAllConfig(up.URL), gwtest.Options{})
 	addr := strings.TrimPrefix(gw.URL, "http://")
 	tests := []struct {
 		name, raw string
@@ -481,20 +452,8 @@ services:
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := up.Count.Load()
-			conn, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(5 * time.Second))
-			io.WriteString(conn, tt.raw)
-			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-			status := 0
-			if err == nil {
-				status = resp.StatusCode
-			}
-			if status != tt.status {
-				t.Errorf("status %d (%v), want %d", status, err, tt.status)
+			if status, body := reqRaw(t, addr, tt.raw); status != tt.status {
+				t.Errorf("status %d (%s), want %d", status, body, tt.status)
 			}
 			if up.Count.Load() != before {
 				t.Errorf("the malformed request reached the upstream")
@@ -505,13 +464,7 @@ services:
 
 func TestAdminStatus(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: a
-  url: %s
-  routes: [{paths: [/]}]
-`, up.URL), gwtest.Options{})
+	gw := gwtest.Start(t, proxyAllConfig(up.URL), gwtest.Options{})
 	gw.Get("/")
 	req, _ := http.NewRequest(http.MethodGet, gw.AdminURL+"/status/ready", nil)
 	resp, body := gwtest.Do(t, req)

@@ -80,11 +80,7 @@ func startCacheGateway(t *testing.T) (*gwtest.Gateway, *atomic.Int64) {
 
 func cacheStatus(t *testing.T, g *gwtest.Gateway, method, path string, header ...string) (status, body string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, g.URL+path, nil)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, b := gwtest.Do(t, req)
+	resp, b := gwtest.Do(t, gwtest.NewRequest(t, method, g.URL+path, "", header...))
 	return resp.Header.Get("X-Cache-Status"), b
 }
 
@@ -217,11 +213,7 @@ func TestProxyCacheAdminAndInvalidate(t *testing.T) {
 	}
 	// The route's own invalidation, behind key-auth.
 	post := func(header ...string) (int, string) {
-		req, _ := http.NewRequest("POST", g.URL+"/purge", strings.NewReader(`{"route": "guide"}`))
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Set(header[i], header[i+1])
-		}
-		resp, b := gwtest.Do(t, req)
+		resp, b := gwtest.Do(t, gwtest.NewRequest(t, http.MethodPost, g.URL+"/purge", `{"route": "guide"}`, header...))
 		return resp.StatusCode, strings.TrimSpace(b)
 	}
 	if code, _ := post(); code != 401 {

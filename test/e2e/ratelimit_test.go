@@ -175,13 +175,7 @@ type rlResponse struct {
 
 func rlGet(t *testing.T, client *http.Client, url string, header ...string) rlResponse {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
+	req := gwtest.NewRequest(t, http.MethodGet, url, "", header...)
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {

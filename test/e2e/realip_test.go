@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -69,14 +68,7 @@ func TestRateLimitByForwardedIP(t *testing.T) {
 // not an X-Real-IP the client wrote beside it.
 func TestRealIPHeaderIsTheWorkedOutClient(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: a
-  url: %s
-  routes:
-  - paths: [/]
-`, up.URL), gwtest.Options{Args: []string{"--trusted-ips", "127.0.0.0/8", "--real-ip-header", "X-Forwarded-For"}})
+	gw := gwtest.Start(t, proxyAllConfig(up.URL), gwtest.Options{Args: []string{"--trusted-ips", "127.0.0.0/8", "--real-ip-header", "X-Forwarded-For"}})
 	_, body := gw.Get("/", "X-Forwarded-For", "203.0.113.7", "X-Real-IP", "1.1.1.1")
 	seen := gwtest.DecodeSeen(t, body)
 	if got := strings.Join(seen.Header["X-Real-Ip"], ","); got != "203.0.113.7" {

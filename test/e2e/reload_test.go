@@ -101,38 +101,7 @@ func rldReloadUnderLoad(t *testing.T, args []string, trigger func(*gwtest.Gatewa
 	gw := gwtest.Start(t, reloadConfig(up.URL, 0), gwtest.Options{Args: append([]string{"--access-log", "off"}, args...)})
 	path := configPath(t, gw)
 
-	var ok, failed atomic.Int64
-	var firstErr atomic.Value
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 0; n < 100000; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := client.Get(gw.URL + "/a")
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
-				}
-				if err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				ok.Add(1)
-			}
-		}()
-	}
+	load := startLoad(t, 4, gw.URL+"/a")
 	for i := 1; i <= reloads; i++ {
 		writeAtomically(t, path, reloadConfig(up.URL, i))
 		if trigger != nil {
@@ -144,21 +113,14 @@ func rldReloadUnderLoad(t *testing.T, args []string, trigger func(*gwtest.Gatewa
 			return resp.StatusCode == 200
 		})
 	}
-	close(stop)
-	wg.Wait()
-	if failed.Load() != 0 {
-		t.Fatalf("%d of %d requests failed across %d reloads; first: %v", failed.Load(), ok.Load()+failed.Load(), reloads, firstErr.Load())
-	}
-	if ok.Load() < 100 {
-		t.Fatalf("only %d requests were sent during the reloads", ok.Load())
-	}
+	ok := load.stopAndCheck(t, fmt.Sprintf("%d reloads", reloads), 100)
 	if resp, _ := gw.Get("/b0"); resp.StatusCode != 404 {
 		t.Errorf("the first variant route is still served: %d", resp.StatusCode)
 	}
 	if n := len(rldLogLines(gw, "configuration applied")) - 1; n != reloads {
 		t.Errorf("%d configurations applied after start-up, want %d", n, reloads)
 	}
-	t.Logf("%d requests, 0 failed, across %d reloads", ok.Load(), reloads)
+	t.Logf("%d requests, 0 failed, across %d reloads", ok, reloads)
 }
 
 func TestInvalidReloadKeepsTheOldConfig(t *testing.T) {
@@ -187,20 +149,7 @@ func TestInvalidReloadKeepsTheOldConfig(t *testing.T) {
 }
 
 func TestWebSocketSurvivesReload(t *testing.T) {
-	echo := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			c.Write(r.Context(), typ, msg)
-		}
-	}))
+	echo := startWebSocketEcho(t, "")
 	up := "http://" + echo
 	gw := gwtest.Start(t, reloadConfig(up, 1), gwtest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -372,4 +321,69 @@ func TestTargetRemovedByReloadLosesNothing(t *testing.T) {
 	if failed.Load() != 0 || ok.Load() < 100 {
 		t.Fatalf("%d ok, %d failed while targets were removed and added by reload", ok.Load(), failed.Load())
 	}
+}
+
+// load is GET traffic from several clients, each sending one request
+// after another until stopped, counting the answers that are not 200.
+type load struct {
+	ok, failed atomic.Int64
+	firstErr   atomic.Value
+	stop       chan struct{}
+	stopOnce   sync.Once
+	wg         sync.WaitGroup
+}
+
+// startLoad starts clients goroutines, the i-th sending to urls[i%len(urls)];
+// they stop when the test ends if stopAndCheck was not called.
+func startLoad(t *testing.T, clients int, urls ...string) *load {
+	l := &load{stop: make(chan struct{})}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	for i := range clients {
+		url := urls[i%len(urls)]
+		l.wg.Go(func() {
+			for range 200000 {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				resp, err := client.Get(url)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					l.failed.Add(1)
+					l.firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				l.ok.Add(1)
+			}
+		})
+	}
+	t.Cleanup(l.halt)
+	return l
+}
+
+func (l *load) halt() {
+	l.stopOnce.Do(func() { close(l.stop) })
+	l.wg.Wait()
+}
+
+// stopAndCheck stops the traffic and fails the test if a request failed
+// across what (the changes made meanwhile) or fewer than minOK were
+// answered; it returns how many were.
+func (l *load) stopAndCheck(t *testing.T, what string, minOK int64) int64 {
+	t.Helper()
+	l.halt()
+	if l.failed.Load() != 0 {
+		t.Fatalf("%d of %d requests failed across %s; first: %v", l.failed.Load(), l.ok.Load()+l.failed.Load(), what, l.firstErr.Load())
+	}
+	if l.ok.Load() < minOK {
+		t.Fatalf("only %d requests were sent during the %s", l.ok.Load(), what)
+	}
+	return l.ok.Load()
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -44,11 +43,7 @@ services:
         - {name: limit, in: query, required: true, style: form, explode: false, schema: '{"type":"integer","maximum":50}'}
 `, gwtest.Options{})
 	send := func(host, method, path, ct, body string) (int, string) {
-		req, err := http.NewRequest(method, gw.URL+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Host = host
+		req := gwtest.NewRequest(t, method, gw.URL+path, body, "Host", host)
 		if ct != "" {
 			req.Header.Set("Content-Type", ct)
 		}

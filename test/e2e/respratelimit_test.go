@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -98,9 +97,7 @@ services:
 				return resp2.StatusCode != http.StatusOK
 			})
 			resp = resp2
-			var msg struct{ Message string }
-			if resp.StatusCode != http.StatusTooManyRequests || json.Unmarshal([]byte(body), &msg) != nil ||
-				msg.Message != "API rate limit exceeded for 'video'" {
+			if resp.StatusCode != http.StatusTooManyRequests || kongMessage(body) != "API rate limit exceeded for 'video'" {
 				t.Fatalf("block on first violation: %d %s", resp.StatusCode, body)
 			}
 		})

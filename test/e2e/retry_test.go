@@ -85,14 +85,7 @@ func reset(c net.Conn) {
 
 func retryDo(t *testing.T, method, url, body string) (int, string, error) {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := gwtest.NewRequest(t, method, url, body)
 	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -55,8 +54,7 @@ services:
 	// Concatenating nil is a Lua error in Kong too: the request fails.
 	before := up.Count.Load()
 	resp, body := gw.Get("/broken")
-	var msg struct{ Message string }
-	if resp.StatusCode != http.StatusInternalServerError || json.Unmarshal([]byte(body), &msg) != nil || msg.Message != "An unexpected error occurred" {
+	if resp.StatusCode != http.StatusInternalServerError || kongMessage(body) != "An unexpected error occurred" {
 		t.Errorf("nil concatenation: %d %s", resp.StatusCode, body)
 	}
 	if up.Count.Load() != before {

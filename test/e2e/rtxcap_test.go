@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -68,8 +67,7 @@ func TestRtxcapRenderedTotalPerRequest(t *testing.T) {
 
 	before := up.Count.Load()
 	resp, body = gw.Get("/amp", "X", strings.Repeat("a", 30000))
-	var msg struct{ Message string }
-	if resp.StatusCode != http.StatusBadRequest || json.Unmarshal([]byte(body), &msg) != nil || msg.Message != "Bad request" {
+	if resp.StatusCode != http.StatusBadRequest || kongMessage(body) != "Bad request" {
 		t.Errorf("over the total: %d, %d bytes: %.200s", resp.StatusCode, len(body), body)
 	}
 	if up.Count.Load() != before {

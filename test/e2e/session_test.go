@@ -44,14 +44,7 @@ func TestSession(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
 	gw := gwtest.Start(t, fmt.Sprintf(sessionConfig, up.URL), gwtest.Options{})
 	do := func(method, path string, header ...string) (*http.Response, string) {
-		req, err := http.NewRequest(method, gw.URL+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i+1 < len(header); i += 2 {
-			req.Header.Add(header[i], header[i+1])
-		}
-		return gwtest.Do(t, req)
+		return gwtest.Do(t, gwtest.NewRequest(t, method, gw.URL+path, "", header...))
 	}
 
 	if resp, body := do("GET", "/app"); resp.StatusCode != 403 || !strings.Contains(body, "log in first") || resp.Header["Set-Cookie"] != nil {

@@ -19,6 +19,23 @@ import (
 // Transfer-Encoding never reaches the upstream, on plain and TLS listeners;
 // it is answered 400 and the connection closed. Normal chunked requests, h2
 // over TLS and h2c keep working.
+// wantBadRequestThenClose reads the next response from br: Kong's 400
+// with Connection: close, and nothing after it before the connection ends.
+func wantBadRequestThenClose(t *testing.T, br *bufio.Reader) {
+	t.Helper()
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 400 || string(body) != `{"message":"Bad request"}` || !resp.Close {
+		t.Fatalf("got %d close=%v %q, want 400 with Connection: close", resp.StatusCode, resp.Close, body)
+	}
+	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+		t.Fatalf("connection not closed after the 400: %q, %v", rest, err)
+	}
+}
+
 func TestRequestSmuggling(t *testing.T) {
 	g := srvStart(t)
 	up, cert, plainAddr, tlsAddr := g.up, g.cert, g.plainAddr, g.tlsAddr
@@ -59,17 +76,7 @@ func TestRequestSmuggling(t *testing.T) {
 					t.Fatalf("request before the smuggling one: %d", resp.StatusCode)
 				}
 			}
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != 400 || string(body) != `{"message":"Bad request"}` || !resp.Close {
-				t.Fatalf("got %d close=%v %q, want 400 with Connection: close", resp.StatusCode, resp.Close, body)
-			}
-			if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
-				t.Fatalf("connection not closed after the 400: %q, %v", rest, err)
-			}
+			wantBadRequestThenClose(t, br)
 			if got := up.Count.Load() - before; got != int64(tc.ok) {
 				t.Fatalf("upstream saw %d requests, want %d", got, tc.ok)
 			}

@@ -75,13 +75,7 @@ func TestGiBStreamsWithFlatMemory(t *testing.T) {
 		w.Header().Set("Content-Length", strconv.Itoa(gib))
 		io.Copy(w, &zeroReader{n: gib})
 	}))
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: big
-  url: http://%s
-  routes: [{paths: [/]}]
-`, sink), gwtest.Options{Args: []string{"--access-log", "off"}})
+	gw := gwtest.Start(t, proxyAllConfig("http://"+sink), gwtest.Options{Args: []string{"--access-log", "off"}})
 
 	req, _ := http.NewRequest(http.MethodPost, gw.URL+"/up", &zeroReader{n: gib})
 	req.ContentLength = gib
@@ -111,8 +105,10 @@ services:
 	}
 }
 
-func TestWebSocketThroughGateway(t *testing.T) {
-	echo := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// startWebSocketEcho starts a WebSocket server sending every message back
+// after prefix; it returns its address.
+func startWebSocketEcho(t *testing.T, prefix string) string {
+	return startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
@@ -123,11 +119,15 @@ func TestWebSocketThroughGateway(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if err := c.Write(r.Context(), typ, append([]byte("echo:"), msg...)); err != nil {
+			if err := c.Write(r.Context(), typ, append([]byte(prefix), msg...)); err != nil {
 				return
 			}
 		}
 	}))
+}
+
+func TestWebSocketThroughGateway(t *testing.T) {
+	echo := startWebSocketEcho(t, "echo:")
 	gw := gwtest.Start(t, fmt.Sprintf(`
 _format_version: "3.0"
 services:
@@ -273,13 +273,7 @@ certificates:
 
 func TestH2COptIn(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: a
-  url: %s
-  routes: [{paths: [/]}]
-`, up.URL), gwtest.Options{ProxyListen: "127.0.0.1:0 http2"})
+	gw := gwtest.Start(t, proxyAllConfig(up.URL), gwtest.Options{ProxyListen: "127.0.0.1:0 http2"})
 	resp, err := gwtest.H2CClient(t).Get(gw.URL + "/h2c")
 	if err != nil {
 		t.Fatal(err)
@@ -299,13 +293,7 @@ func TestGracefulShutdown(t *testing.T) {
 		<-release
 		io.WriteString(w, "finished")
 	}))
-	gw := gwtest.Start(t, fmt.Sprintf(`
-_format_version: "3.0"
-services:
-- name: slow
-  url: http://%s
-  routes: [{paths: [/]}]
-`, slow), gwtest.Options{})
+	gw := gwtest.Start(t, proxyAllConfig("http://"+slow), gwtest.Options{})
 	done := make(chan string, 1)
 	go func() {
 		resp, err := http.Get(gw.URL + "/")
