@@ -53,8 +53,8 @@ export async function overview(root) {
       el("h2", {}, "Configuration"),
       el("p", { id: "ov-summary" }, status.configuration || "No configuration loaded."),
       el("h2", {}, "Reloads"),
-      el("p", { class: "note" }, el("a", { href: "#/reloads", id: "ov-reloads-all" }, "All " + hist.data.length + " recent reloads"),
-        ", with their errors and warnings."),
+      el("p", { class: "note" }, "The newest of ", el("a", { href: "#/reloads", id: "ov-reloads-all" }, "the reload history"),
+        " (" + hist.data.length + (hist.data.length === 1 ? " load" : " loads") + "), with their errors and warnings."),
       reloadsTable("The last reloads", hist.data.slice(0, overviewReloads), "ov-reloads"),
     );
   };
