@@ -405,6 +405,29 @@ func TestDashboardScriptsInChromium(t *testing.T) {
 			t.Errorf("%s: %q, want %q", k, got[k], v)
 		}
 	}
+	// The history table: a store column only when a load came from a
+	// store, collapsed unchanged loads with their count, messages split
+	// into field path and text only where a path leads.
+	table := run(b, "reloads table", chromedp.Evaluate[[][]string](`import("/dashboard/reloads.js").then((r) => {
+  const rows = (t) => [[...t.querySelectorAll("th")].map(c => c.textContent)].concat(
+    [...t.querySelectorAll("tbody tr")].map(tr => [...tr.cells].map(c => c.textContent + "|" + [...c.querySelectorAll("code")].map(x => x.textContent).join(","))));
+  const plain = rows(r.reloadsTable("x", [{at: "2026-01-01T00:00:00Z", trigger: "file", ok: false, duration_ms: 0.5,
+    errors: ["routes[0].paths[0]: bad: really", "the configuration is larger than the limit of 10 bytes"]}]));
+  const stored = rows(r.reloadsTable("x", [
+    {at: "2026-01-01T00:00:00Z", trigger: "cluster", ok: true, duration_ms: 12, store_version: 7, store_author: "ci"},
+    {at: "2026-01-01T00:00:00Z", last_at: "2026-01-01T00:01:00Z", trigger: "sighup", ok: true, unchanged: true, unchanged_count: 3, duration_ms: 0.1}]));
+  return [plain[0], plain[1].slice(2), stored[0], stored[1].slice(2), stored[2].slice(2)];
+})`, chromedp.EvalAwaitPromise))
+	wantTable := [][]string{
+		{"At", "Trigger", "Result", "Duration", "Errors and warnings"},
+		{"refused|", "0.50 ms|", "routes[0].paths[0]: bad: reallythe configuration is larger than the limit of 10 bytes|routes[0].paths[0]"},
+		{"At", "Trigger", "Result", "Duration", "Store version", "Errors and warnings"},
+		{"applied|", "12 ms|", "7 by ci|", "—|"},
+		{"unchanged ×3|", "0.10 ms|", "—|", "—|"},
+	}
+	if fmt.Sprint(table) != fmt.Sprint(wantTable) {
+		t.Errorf("reloads table:\n%q\nwant\n%q", table, wantTable)
+	}
 	// A gateway of 1000 routes, two methods each: 36k bucket lines, parsed
 	// and summarised every 5 s while the Traffic page is open.
 	ms := run(b, "1000 routes", chromedp.Evaluate[float64](`import("/dashboard/metrics.js").then((m) => {
