@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -168,4 +169,49 @@ func TestLoaderHistory(t *testing.T) {
 	if e := got[3]; !e.OK || e.Version != 0 || e.Hash == "" {
 		t.Errorf("startup load: %+v", e)
 	}
+}
+
+// The cost of recording a load and of one GET /reloads' copy of a full
+// history; the heap a full history of worst-case refused loads holds.
+func BenchmarkHistory(b *testing.B) {
+	errs := make(config.Errors, config.MaxErrors)
+	for i := range errs {
+		errs[i] = config.FieldError{Path: fmt.Sprintf("routes[%d].name", i), Message: strings.Repeat("x", 4096)}
+	}
+	worst := &Result{Trigger: "file", Errors: errs, Messages: messages(errs)}
+	b.Run("add", func(b *testing.B) {
+		var h history
+		r := &Result{Trigger: "file", OK: true, Hash: "a"}
+		b.ReportAllocs()
+		for b.Loop() {
+			h.add(r)
+		}
+	})
+	b.Run("list", func(b *testing.B) {
+		var h history
+		for range HistorySize {
+			h.add(worst)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			h.list()
+		}
+	})
+	b.Run("worst-heap", func(b *testing.B) {
+		for b.Loop() {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			h := new(history)
+			for range HistorySize {
+				r := &Result{Trigger: "file", Errors: errs}
+				r.Messages = messages(r.Errors)
+				h.add(r)
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB")
+			runtime.KeepAlive(h)
+		}
+	})
 }
