@@ -11,11 +11,13 @@ import (
 // HistorySize is how many load results History keeps.
 const HistorySize = 50
 
-// A result keeps at most maxMessages error messages of at most
+// An entry keeps at most maxMessages error messages of at most
 // maxMessageLen bytes each (then how many more), so the history's worst
 // case is about HistorySize × maxMessages × maxMessageLen = 2.5 MiB
-// whatever the documents loaded: a config list cut at config.MaxErrors
-// still holds a thousand errors, each of which may quote a value.
+// whatever the documents loaded. A result's own list (Last, in /status)
+// stays config.MaxErrors long: one is fine, but fifty such lists of
+// 300-byte messages (a value quoted is cut at 256 bytes) hold 16 MiB
+// (BenchmarkHistory/worst-heap with the cap lifted; 2.8 MiB with it).
 const (
 	maxMessages   = 50
 	maxMessageLen = 1024
@@ -48,8 +50,9 @@ type history struct {
 	next, n int
 }
 
-// add records r; the entry keeps no config.Errors, only r's bounded
-// messages, so it holds no more than the bounds above.
+// add records r; the entry keeps no config.Errors, only the first
+// maxMessages of them as messages, so it holds no more than the bounds
+// above.
 func (h *history) add(r *Result) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -61,7 +64,9 @@ func (h *history) add(r *Result) {
 		}
 	}
 	e := Entry{Result: *r}
-	e.Errors = nil
+	if r.Errors != nil {
+		e.Messages, e.Errors = messages(r.Errors), nil
+	}
 	if r.Unchanged {
 		e.Count, e.LastAt = 1, r.At
 	}

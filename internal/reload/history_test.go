@@ -103,9 +103,16 @@ func TestHistoryMessagesAreBounded(t *testing.T) {
 	}
 
 	var h history
-	h.add(&Result{Trigger: "file", Errors: errs, Messages: msgs})
-	if e := h.list()[0]; e.Errors != nil || len(e.Messages) != maxMessages+1 {
+	full := &Result{Trigger: "file", Errors: errs}
+	for _, e := range errs {
+		full.Messages = append(full.Messages, e.Error())
+	}
+	h.add(full)
+	if e := h.list()[0]; e.Errors != nil || len(e.Messages) != maxMessages+1 || e.Messages[maxMessages] != msgs[maxMessages] {
 		t.Errorf("entry keeps %d errors, %d messages", len(e.Errors), len(e.Messages))
+	}
+	if len(full.Messages) != len(errs) {
+		t.Errorf("the result itself (Last, /status) lists %d messages, want all %d", len(full.Messages), len(errs))
 	}
 }
 
@@ -204,9 +211,7 @@ func BenchmarkHistory(b *testing.B) {
 			runtime.ReadMemStats(&before)
 			h := new(history)
 			for range HistorySize {
-				r := &Result{Trigger: "file", Errors: errs}
-				r.Messages = messages(r.Errors)
-				h.add(r)
+				h.add(&Result{Trigger: "file", Errors: errs})
 			}
 			runtime.GC()
 			runtime.ReadMemStats(&after)

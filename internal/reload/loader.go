@@ -465,7 +465,9 @@ func (l *Loader) reject(res *Result, trigger string, err error) error {
 
 func (l *Loader) record(r *Result) {
 	r.Millis = float64(r.Duration.Microseconds()) / 1000
-	r.Messages = messages(r.Errors)
+	for _, e := range r.Errors {
+		r.Messages = append(r.Messages, e.Error())
+	}
 	l.last.Store(r)
 	l.history.add(r)
 	l.metrics.loaded(r)
