@@ -126,6 +126,7 @@ func (a *api) handler() (http.Handler, *routeMux, error) {
 	mux.HandleFunc("/explain", only(http.MethodGet, a.explainRequest))
 	mux.HandleFunc("/circuit-breakers", only(http.MethodGet, a.circuitBreakers))
 	mux.HandleFunc("/clustering/status", only(http.MethodGet, a.clusteringStatus))
+	mux.HandleFunc("/reloads", only(http.MethodGet, a.reloads))
 	if src.Metrics != nil {
 		mux.Handle("GET /metrics", src.Metrics)
 	}

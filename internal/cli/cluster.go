@@ -88,9 +88,10 @@ type clusterNode struct {
 	seed      []byte
 	self      configstore.Node // the fixed fields
 
-	// The start-up configuration: its version, where it came from, and
-	// why the store's was not used.
+	// The start-up configuration: its version and writer, where it came
+	// from, and why the store's was not used.
 	startVersion uint64
+	startWho     string
 	startData    []byte
 	startFrom    string
 	startErr     error
@@ -171,7 +172,7 @@ func (o *runOptions) openCluster(opts config.Options) ([]byte, error) {
 	}
 	switch {
 	case err == nil && doc.Version > 0:
-		n.startVersion, n.startData, n.startFrom = doc.Version, doc.Data, "store"
+		n.startVersion, n.startWho, n.startData, n.startFrom = doc.Version, doc.Who, doc.Data, "store"
 		return doc.Data, nil
 	case err == nil:
 		n.startFrom = "empty store"
@@ -188,6 +189,15 @@ func (o *runOptions) openCluster(opts config.Options) ([]byte, error) {
 	return []byte(emptyConfig), nil
 }
 
+// startOrigin is the store's version the start-up configuration is, and
+// its writer (none without a cluster node, or from an empty store).
+func (n *clusterNode) startOrigin() reload.Origin {
+	if n == nil {
+		return reload.Origin{}
+	}
+	return reload.Origin{Version: n.startVersion, Author: n.startWho}
+}
+
 // startFailed is the fallback when the start-up configuration does not
 // apply on this node: the store's version is reported failed, and the
 // cached one (or an empty one, not ready) serves instead.
@@ -198,7 +208,7 @@ func (n *clusterNode) startFailed(l *reload.Loader, err error) (*snapshot.Snapsh
 	n.startVersion, n.startData, n.startFrom = 0, nil, "none"
 	if from == "store" {
 		if v, data, cerr := readCache(n.cachePath, l.MaxSize()); cerr == nil && v != failed {
-			if snap, cerr := l.Apply(data, "cache"); cerr == nil {
+			if snap, cerr := l.ApplyStored(data, "cache", reload.Origin{Version: v}); cerr == nil {
 				n.startVersion, n.startData, n.startFrom = v, data, "cache"
 				return snap, nil
 			}
@@ -288,7 +298,7 @@ func (n *clusterNode) putAndApply(data []byte, who string) (*snapshot.Snapshot, 
 	if err != nil {
 		return nil, err
 	}
-	return n.applyLocked(v, data, "admin")
+	return n.applyLocked(v, data, "admin", who)
 }
 
 // commitBusyWait is how long a commit waits for a load in progress (most
@@ -308,7 +318,7 @@ func (n *clusterNode) check(data []byte) error {
 // follow applies a version the store announced.
 func (n *clusterNode) follow(doc configstore.Doc) {
 	n.mu.Lock()
-	_, err := n.applyLocked(doc.Version, doc.Data, "cluster")
+	_, err := n.applyLocked(doc.Version, doc.Data, "cluster", doc.Who)
 	n.mu.Unlock()
 	if err != nil {
 		n.logger.Error("config store: a stored version does not apply on this node; the one in force stays",
@@ -318,17 +328,17 @@ func (n *clusterNode) follow(doc configstore.Doc) {
 	n.flushCache()
 }
 
-// applyLocked puts version v in force (n.mu held), unless it already is
-// or a later one is; the caller caches it (flushCache) once n.mu is
-// released.
-func (n *clusterNode) applyLocked(v uint64, data []byte, trigger string) (*snapshot.Snapshot, error) {
+// applyLocked puts version v, stored by who, in force (n.mu held), unless
+// it already is or a later one is; the caller caches it (flushCache) once
+// n.mu is released.
+func (n *clusterNode) applyLocked(v uint64, data []byte, trigger, who string) (*snapshot.Snapshot, error) {
 	if cur := n.inForce.Load().version; v <= cur && n.ready.Load() {
 		if st := n.state.Load(); v == cur && st != nil && st.Health == configstore.HealthCached {
 			n.setState(configstore.Node{Health: configstore.HealthOK})
 		}
 		return n.holder.Load(), nil
 	}
-	snap, err := n.loader.Apply(data, trigger)
+	snap, err := n.loader.ApplyStored(data, trigger, reload.Origin{Version: v, Author: who})
 	if err != nil {
 		n.setState(configstore.Node{FailedVersion: v, FailedError: err.Error(), Health: configstore.HealthFailed})
 		return nil, err

@@ -328,7 +328,7 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 	// New DNS answers reach the balancers by compiling the configuration
 	// in force again.
 	g.resolver.OnChange(func() { g.loader.Refresh("dns") })
-	snap, err := g.loader.Apply(source, "startup")
+	snap, err := g.loader.ApplyStored(source, "startup", o.cluster.node.startOrigin())
 	if err != nil && o.cluster.node != nil {
 		snap, err = o.cluster.node.startFailed(g.loader, err)
 	}

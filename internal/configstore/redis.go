@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -77,17 +78,22 @@ redis.call('PUBLISH', ARGV[6], v)
 return v
 `)
 
-// loadScript reads version and document together, and only the document's
-// length when it is over the bound, so a document stored by a node with
-// a larger bound (or by hand) is never read into memory.
+// loadScript reads version, document and writer together, and only the
+// document's length when it is over the bound, so a document stored by a
+// node with a larger bound (or by hand) is never read into memory; of the
+// writer's name, at most maxWho bytes.
 var loadScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if not v then return {0} end
 local n = redis.call('STRLEN', KEYS[2])
 local max = tonumber(ARGV[1])
 if max > 0 and n > max then return {v, n} end
-return {v, n, redis.call('GET', KEYS[2])}
+return {v, n, redis.call('GET', KEYS[2]), redis.call('GETRANGE', KEYS[3], 0, ARGV[2] - 1)}
 `)
+
+// maxWho bounds the writer's name Load reads (a credential's name; the
+// store may hold anything).
+const maxWho = 256
 
 // restoreScript puts a node's version back into a store that lost it (a
 // Redis restarted empty, or failed over to a replica behind): only when
@@ -130,7 +136,7 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 func (r *Redis) Load(ctx context.Context) (Doc, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.conn.Timeout())
 	defer cancel()
-	res, err := loadScript.Run(ctx, r.c, []string{r.keys.version, r.keys.data}, r.maxSize).Slice()
+	res, err := loadScript.Run(ctx, r.c, []string{r.keys.version, r.keys.data, r.keys.who}, r.maxSize, maxWho).Slice()
 	if err != nil {
 		return Doc{}, unavailable(err)
 	}
@@ -142,7 +148,11 @@ func (r *Redis) Load(ctx context.Context) (Doc, error) {
 		return Doc{}, fmt.Errorf("config store: version %d is %v bytes, larger than the limit of %d bytes (--config-max-size)", v, res[1], r.maxSize)
 	}
 	data, _ := res[2].(string)
-	return Doc{Data: []byte(data), Version: v}, nil
+	var who string
+	if len(res) > 3 {
+		who, _ = res[3].(string)
+	}
+	return Doc{Data: []byte(data), Version: v, Who: strings.ToValidUTF8(who, "")}, nil
 }
 
 // Put stores data as the version after prev, announcing it to every

@@ -46,7 +46,7 @@ func TestRedisPutCompareAndSet(t *testing.T) {
 		t.Fatalf("second put: %d, %v", v, err)
 	}
 	d, err := s.Load(ctx)
-	if err != nil || d.Version != 2 || string(d.Data) != string(doc(2)) {
+	if err != nil || d.Version != 2 || string(d.Data) != string(doc(2)) || d.Who != "bob" {
 		t.Fatalf("load: %+v, %v", d, err)
 	}
 	m, err := s.Meta(ctx)
@@ -361,5 +361,20 @@ func BenchmarkRedisPutLoad(b *testing.B) {
 		if d, err := s.Load(ctx); err != nil || d.Version != v {
 			b.Fatal(d.Version, err)
 		}
+	}
+}
+
+// Load reads at most maxWho bytes of the writer's name, whatever the
+// store holds, and never a character cut in two.
+func TestRedisLoadBoundsWriter(t *testing.T) {
+	srv := gwtest.StartRedis(t)
+	s := newTestStore(t, srv.Addr, 0, 0)
+	ctx := context.Background()
+	if _, err := s.Put(ctx, doc(1), 0, "a"+strings.Repeat("é", 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Load(ctx)
+	if err != nil || d.Version != 1 || len(d.Who) != maxWho-1 || !strings.HasPrefix(d.Who, "aé") || strings.ToValidUTF8(d.Who, "?") != d.Who {
+		t.Fatalf("load: %d bytes of writer, %v", len(d.Who), err)
 	}
 }

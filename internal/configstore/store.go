@@ -22,6 +22,9 @@ type Doc struct {
 	Data []byte
 	// Version increases with every Put; 0 is "nothing stored yet".
 	Version uint64
+	// Who is the writer Put named, when the store keeps it (Redis: at
+	// most maxWho bytes of it).
+	Who string
 }
 
 // ErrConflict is Put's answer when the stored version is no longer the

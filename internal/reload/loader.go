@@ -79,6 +79,8 @@ type Result struct {
 	// Warnings are the applied configuration's (config.Model.Warnings),
 	// at most maxWarnings of them.
 	Warnings []string `json:"warnings,omitempty"`
+	// Origin is set when the document came from a config store.
+	Origin
 }
 
 // Loader owns the snapshot swaps.
@@ -101,6 +103,7 @@ type Loader struct {
 	applied   atomic.Uint64
 	refreshes atomic.Uint64
 	metrics   *loadMetrics // nil: not counted
+	history   history
 }
 
 // New makes a loader. path is the config file (empty when the config does
@@ -164,7 +167,7 @@ func (l *Loader) LoadFile(trigger string) (*snapshot.Snapshot, error) {
 		l.record(&Result{At: time.Now(), Trigger: trigger, Errors: config.Errors{{Path: l.path, Message: err.Error()}}})
 		return nil, err
 	}
-	return l.apply(data, trigger, true)
+	return l.apply(data, &Result{Trigger: trigger}, true)
 }
 
 // readFile reads the config file, no further than one byte past MaxSize
@@ -212,9 +215,15 @@ func ReadFile(path string, maxSize int64) ([]byte, error) {
 // Apply validates, compiles and swaps in data, waiting for any load in
 // progress.
 func (l *Loader) Apply(data []byte, trigger string) (*snapshot.Snapshot, error) {
+	return l.ApplyStored(data, trigger, Origin{})
+}
+
+// ApplyStored is Apply for a version of a config store, which the
+// result (and so the history) names.
+func (l *Loader) ApplyStored(data []byte, trigger string, from Origin) (*snapshot.Snapshot, error) {
 	l.gate.lock(false)
 	defer l.gate.unlock()
-	return l.apply(data, trigger, false)
+	return l.apply(data, &Result{Trigger: trigger, Origin: from}, false)
 }
 
 // TryApply is Apply that fails with ErrBusy instead of waiting for another
@@ -224,7 +233,7 @@ func (l *Loader) TryApply(data []byte, trigger string) (*snapshot.Snapshot, erro
 		return nil, ErrBusy
 	}
 	defer l.gate.unlock()
-	return l.apply(data, trigger, false)
+	return l.apply(data, &Result{Trigger: trigger}, false)
 }
 
 // Check validates and compiles data without applying it. Like TryApply it
@@ -353,11 +362,10 @@ func (l *Loader) checkSize(data []byte) error {
 	return nil
 }
 
-func (l *Loader) apply(data []byte, trigger string, skipUnchanged bool) (*snapshot.Snapshot, error) {
-	start := time.Now()
-	res := &Result{At: start, Trigger: trigger}
+func (l *Loader) apply(data []byte, res *Result, skipUnchanged bool) (*snapshot.Snapshot, error) {
+	res.At = time.Now()
 	if err := l.checkSize(data); err != nil {
-		return nil, l.reject(res, trigger, err)
+		return nil, l.reject(res, res.Trigger, err)
 	}
 	if skipUnchanged {
 		// The hash is of the bytes, so an unchanged file is known without
@@ -373,7 +381,7 @@ func (l *Loader) apply(data []byte, trigger string, skipUnchanged bool) (*snapsh
 	defer done()
 	m, err := config.ParseContext(ctx, data, l.parseOptions())
 	if err != nil {
-		return nil, l.reject(res, trigger, err)
+		return nil, l.reject(res, res.Trigger, err)
 	}
 	return l.install(ctx, m, res)
 }
@@ -461,6 +469,7 @@ func (l *Loader) record(r *Result) {
 		r.Messages = append(r.Messages, e.Error())
 	}
 	l.last.Store(r)
+	l.history.add(r)
 	l.metrics.loaded(r)
 }
 

@@ -20,7 +20,7 @@ func (l *Loader) noteWarnings(res *Result, m *config.Model) {
 			l.logger.Warn("configuration warning", "trigger", res.Trigger, "warning", more)
 			return
 		}
-		res.Warnings = append(res.Warnings, w.Error())
+		res.Warnings = append(res.Warnings, config.Shorten(w.Error(), maxMessageLen))
 		l.logger.Warn("configuration warning", "trigger", res.Trigger, "warning", w.Error())
 	}
 }

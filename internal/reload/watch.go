@@ -163,5 +163,5 @@ func (l *Loader) applyWatched(s *fileState) {
 	}
 	l.gate.lock(false)
 	defer l.gate.unlock()
-	l.apply(s.data, trigger, true)
+	l.apply(s.data, &Result{Trigger: trigger}, true)
 }

@@ -89,13 +89,14 @@ func routeRequests(t *testing.T, gw *gwtest.Gateway, route string) int {
 	return n
 }
 
-var dashPages = []string{"overview", "services", "routes", "plugins", "consumers", "upstreams", "traffic", "nodes", "config"}
+var dashPages = []string{"overview", "services", "routes", "plugins", "consumers", "upstreams", "traffic", "reloads", "nodes", "config"}
 
 // The dashboard in a real Chromium: log in with the token, visit every
 // page without a console error, see the admin API's numbers, explain a
 // request, see an invalid config's errors by field path, diff and apply a
-// config and see the proxy serve it; a POST without the CSRF header is
-// refused; screenshots at desktop and phone widths.
+// config and see the proxy serve it, find a refused and an applied load in
+// the server's reload history; a POST without the CSRF header is refused;
+// screenshots at desktop and phone widths.
 func TestDashboardInChromium(t *testing.T) {
 	b := newChromium(t)
 	up := gwtest.StartEcho(t, "web")
@@ -253,6 +254,12 @@ func checkDashboardConfigEditor(t *testing.T, b *chromeTab, gw *gwtest.Gateway, 
 		t.Errorf("errors of an invalid config: %q", got)
 	}
 	b.screenshot(dir, "desktop-config-errors")
+	// Applied, the invalid config is a refused load in the server's history.
+	b.do("apply the invalid config", chromedp.Click(chromedp.CSS("#cfg-apply")))
+	waitUntil(t, "a refused load in GET /reloads", func() bool {
+		h := adminJSON(t, gw, "/reloads")["data"].([]any)
+		return len(h) == 2 && h[0].(map[string]any)["ok"] == false
+	})
 
 	good := dashConfig(up, "  - name: r3\n    paths: [/r3]\n")
 	// The good one is uploaded as a file.
@@ -296,6 +303,48 @@ func checkDashboardConfigEditor(t *testing.T, b *chromeTab, gw *gwtest.Gateway, 
 	}
 	if last := adminJSON(t, gw, "/status")["last_reload"].(map[string]any); last["trigger"] != "admin" || last["ok"] != true {
 		t.Errorf("last reload after apply: %v", last)
+	}
+	checkDashboardReloads(t, b, gw, dir)
+}
+
+// checkDashboardReloads follows the apply result's link to the reload
+// history, which lists what GET /reloads does: the applied config, the
+// refused one with its field path, the start-up load; the overview shows
+// the same newest entries.
+func checkDashboardReloads(t *testing.T, b *chromeTab, gw *gwtest.Gateway, dir string) {
+	t.Helper()
+	b.do("open the history from the apply result", chromedp.Click(chromedp.CSS("#cfg-reloads")),
+		chromedp.WaitReady(chromedp.CSS(`#page[data-page="reloads"][data-ready="true"]`)))
+	hist := adminJSON(t, gw, "/reloads")["data"].([]any)
+	rows := func(sel string) [][]string {
+		return run(b, "rows of "+sel, chromedp.Evaluate[[][]string](
+			`[...document.querySelectorAll("`+sel+` tbody tr")].map(r => [...r.cells].map(c => c.textContent))`))
+	}
+	got := rows("#reloads-table")
+	if len(hist) != 3 || len(got) != 3 {
+		t.Fatalf("history: page %q, admin API %v", got, hist)
+	}
+	for i, want := range [][2]string{{"admin", "applied"}, {"admin", "refused"}, {"startup", "applied"}} {
+		if got[i][1] != want[0] || got[i][2] != want[1] || hist[i].(map[string]any)["trigger"] != want[0] {
+			t.Errorf("history row %d: %q, want %v (admin API: %v)", i, got[i], want, hist[i])
+		}
+	}
+	paths := run(b, "error paths", chromedp.Evaluate[string](
+		`[...document.querySelectorAll("#reloads-table tbody tr:nth-child(2) li.error code")].map(c => c.textContent).join(",")`))
+	if paths != "services[0].routes[1].paths[0]" {
+		t.Errorf("the refused load's field paths: %q (row %q)", paths, got[1])
+	}
+	b.screenshot(dir, "desktop-reloads-history")
+	b.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2)))
+	if over := run(b, "overflow", chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1 ||
+  [...document.querySelectorAll("#reloads-table td")].some(td => td.scrollWidth > td.clientWidth + 1)`)); over {
+		t.Error("the reload history is wider than a 390px screen")
+	}
+	b.screenshot(dir, "phone-reloads-history")
+	b.do("desktop viewport", chromedp.EmulateViewport(1280, 900))
+	b.show("overview")
+	if ov := rows("#ov-reloads"); len(ov) != 3 || ov[1][2] != "refused" || !strings.Contains(ov[1][4], "services[0].routes[1].paths[0]") {
+		t.Errorf("overview reloads: %q", ov)
 	}
 }
 
@@ -355,6 +404,29 @@ func TestDashboardScriptsInChromium(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s: %q, want %q", k, got[k], v)
 		}
+	}
+	// The history table: a store column only when a load came from a
+	// store, collapsed unchanged loads with their count, messages split
+	// into field path and text only where a path leads.
+	table := run(b, "reloads table", chromedp.Evaluate[[][]string](`import("/dashboard/reloads.js").then((r) => {
+  const rows = (t) => [[...t.querySelectorAll("th")].map(c => c.textContent)].concat(
+    [...t.querySelectorAll("tbody tr")].map(tr => [...tr.cells].map(c => c.textContent + "|" + [...c.querySelectorAll("code")].map(x => x.textContent).join(","))));
+  const plain = rows(r.reloadsTable("x", [{at: "2026-01-01T00:00:00Z", trigger: "file", ok: false, duration_ms: 0.5,
+    errors: ["routes[0].paths[0]: bad: really", "the configuration is larger than the limit of 10 bytes"]}]));
+  const stored = rows(r.reloadsTable("x", [
+    {at: "2026-01-01T00:00:00Z", trigger: "cluster", ok: true, duration_ms: 12, store_version: 7, store_author: "ci"},
+    {at: "2026-01-01T00:00:00Z", last_at: "2026-01-01T00:01:00Z", trigger: "sighup", ok: true, unchanged: true, unchanged_count: 3, duration_ms: 0.1}]));
+  return [plain[0], plain[1].slice(2), stored[0], stored[1].slice(2), stored[2].slice(2)];
+})`, chromedp.EvalAwaitPromise))
+	wantTable := [][]string{
+		{"At", "Trigger", "Result", "Duration", "Errors and warnings"},
+		{"refused|", "0.50 ms|", "routes[0].paths[0]: bad: reallythe configuration is larger than the limit of 10 bytes|routes[0].paths[0]"},
+		{"At", "Trigger", "Result", "Duration", "Store version", "Errors and warnings"},
+		{"applied|", "12 ms|", "7 by ci|", "—|"},
+		{"unchanged ×3|", "0.10 ms|", "—|", "—|"},
+	}
+	if fmt.Sprint(table) != fmt.Sprint(wantTable) {
+		t.Errorf("reloads table:\n%q\nwant\n%q", table, wantTable)
 	}
 	// A gateway of 1000 routes, two methods each: 36k bucket lines, parsed
 	// and summarised every 5 s while the Traffic page is open.

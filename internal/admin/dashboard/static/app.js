@@ -5,6 +5,7 @@ import { call, get, session, setUnauthorizedHandler } from "./api.js";
 import { el, errorBox } from "./ui.js";
 import * as pages from "./pages.js";
 import { configPage } from "./config.js";
+import { reloadsPage } from "./reloads.js";
 
 const routes = {
   overview: pages.overview,
@@ -14,6 +15,7 @@ const routes = {
   consumers: pages.consumers,
   upstreams: pages.upstreams,
   traffic: pages.traffic,
+  reloads: reloadsPage,
   nodes: pages.nodes,
   config: configPage,
 };

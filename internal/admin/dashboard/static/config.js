@@ -51,7 +51,8 @@ export async function configPage(root) {
       await call("POST", "/config", body(), ctype());
       draft = null;
       await configPage(root);
-      fill(root.querySelector("#cfg-result"), el("p", { class: "ok", id: "cfg-applied" }, "Applied: the gateway now serves this configuration."));
+      fill(root.querySelector("#cfg-result"), el("p", { class: "ok", id: "cfg-applied" }, "Applied: the gateway now serves this configuration. ",
+        el("a", { href: "#/reloads", id: "cfg-reloads" }, "See it in the reload history"), "."));
     } catch (e) {
       fill(out, ...renderErrors(e));
     }

@@ -4,6 +4,10 @@
 import { get, list, HTTPError } from "./api.js";
 import { el, fill, table, cards, list as joined, ms, pct, duration, mask, errorBox } from "./ui.js";
 import { parse, routeStats, totals } from "./metrics.js";
+import { reloadsTable } from "./reloads.js";
+
+// The overview shows this many of the server's last reloads.
+const overviewReloads = 5;
 
 const byID = (items) => new Map(items.map((e) => [e.id, e]));
 const nameOf = (e) => (e ? e.name || e.username || e.id : "—");
@@ -14,16 +18,6 @@ const last = { requests: null, routes: new Map() };
 function rate(prev, now, value) {
   if (!prev || now <= prev.at) return NaN;
   return Math.max(0, value - prev.value) / ((now - prev.at) / 1000);
-}
-
-// Reloads seen while the page is open, newest first: the admin API keeps
-// only the last one.
-const reloads = [];
-
-function noteReload(r) {
-  if (!r || (reloads[0] && reloads[0].at === r.at)) return;
-  reloads.unshift(r);
-  reloads.length = Math.min(reloads.length, 10);
 }
 
 async function metricsStats() {
@@ -37,13 +31,12 @@ async function metricsStats() {
 
 export async function overview(root) {
   const refresh = async () => {
-    const [status, info, stats] = await Promise.all([get("/status"), get("/"), metricsStats()]);
+    const [status, info, stats, hist] = await Promise.all([get("/status"), get("/"), metricsStats(), get("/reloads")]);
     const now = Date.now();
     const total = status.server.total_requests;
     const rps = rate(last.requests, now, total);
     last.requests = { at: now, value: total };
     const t = stats ? totals(stats) : null;
-    noteReload(status.last_reload);
     fill(root,
       el("h1", {}, "Overview"),
       cards([
@@ -60,16 +53,9 @@ export async function overview(root) {
       el("h2", {}, "Configuration"),
       el("p", { id: "ov-summary" }, status.configuration || "No configuration loaded."),
       el("h2", {}, "Reloads"),
-      el("p", { class: "note" }, "The last reload, and those seen while this page has been open."),
-      table("Recent reloads", ["At", "Trigger", "Result", "#Duration", "Errors and warnings"],
-        reloads.map((r) => [
-          new Date(r.at).toLocaleString(), r.trigger,
-          el("span", { class: r.ok ? "ok" : "error" }, r.ok ? (r.unchanged ? "unchanged" : "applied") : "refused"),
-          ms(r.duration_ms),
-          el("ul", { class: "errors" },
-            (r.errors || []).map((m) => el("li", { class: "error" }, m)),
-            (r.warnings || []).map((m) => el("li", { class: "warn" }, m))),
-        ]), "ov-reloads"),
+      el("p", { class: "note" }, "The newest of ", el("a", { href: "#/reloads", id: "ov-reloads-all" }, "the reload history"),
+        " (" + hist.data.length + (hist.data.length === 1 ? " load" : " loads") + "), with their errors and warnings."),
+      reloadsTable("The last reloads", hist.data.slice(0, overviewReloads), "ov-reloads"),
     );
   };
   await refresh();

@@ -1,0 +1,114 @@
+package reload
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+)
+
+// HistorySize is how many load results History keeps.
+const HistorySize = 50
+
+// An entry keeps at most maxMessages error messages of at most
+// maxMessageLen bytes each (then how many more), so the history's worst
+// case is about HistorySize × maxMessages × maxMessageLen = 2.5 MiB
+// whatever the documents loaded. A result's own list (Last, in /status)
+// stays config.MaxErrors long: one is fine, but fifty such lists of
+// 300-byte messages (a value quoted is cut at 256 bytes) hold 16 MiB
+// (BenchmarkHistory/worst-heap with the cap lifted; 2.8 MiB with it).
+const (
+	maxMessages   = 50
+	maxMessageLen = 1024
+)
+
+// Origin is the version of a config store a load applied, and who
+// stored it (empty when the store does not say).
+type Origin struct {
+	Version uint64 `json:"store_version,omitempty"`
+	Author  string `json:"store_author,omitempty"`
+}
+
+// Entry is one load in the history. Loads that found the configuration
+// in force unchanged in a row are one entry: At is the first's time,
+// LastAt the latest's and Count how many there were, so a SIGHUP loop or
+// a watcher firing on touched files cannot push real loads out.
+type Entry struct {
+	Result
+	Count  int       `json:"unchanged_count,omitempty"`
+	LastAt time.Time `json:"last_at,omitzero"`
+}
+
+// history is a ring of the last HistorySize load results. Loads write it
+// one at a time (under the loader's gate) and the admin API reads it; the
+// request path never touches it, so one small lock is all it needs.
+type history struct {
+	mu   sync.Mutex
+	ring [HistorySize]Entry
+	// next is the slot the next entry goes in; n how many slots are used.
+	next, n int
+}
+
+// add records r; the entry keeps no config.Errors, only the first
+// maxMessages of them as messages, so it holds no more than the bounds
+// above.
+func (h *history) add(r *Result) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r.Unchanged && h.n > 0 {
+		if e := &h.ring[(h.next+HistorySize-1)%HistorySize]; e.Unchanged && e.Hash == r.Hash {
+			e.Count++
+			e.LastAt = r.At
+			return
+		}
+	}
+	e := Entry{Result: *r}
+	if r.Errors != nil {
+		e.Messages, e.Errors = messages(r.Errors), nil
+	}
+	if r.Unchanged {
+		e.Count, e.LastAt = 1, r.At
+	}
+	h.ring[h.next] = e
+	h.next = (h.next + 1) % HistorySize
+	h.n = min(h.n+1, HistorySize)
+}
+
+// list copies the entries out, newest first.
+func (h *history) list() []Entry {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]Entry, h.n)
+	for i := range out {
+		out[i] = h.ring[(h.next+HistorySize-1-i)%HistorySize]
+	}
+	return out
+}
+
+// History is the last HistorySize load results, newest first: applied,
+// rejected and (collapsed) unchanged ones. DNS recompiles are not loads
+// and are not listed.
+func (l *Loader) History() []Entry { return l.history.list() }
+
+// messages are what a result shows of errs: the first maxMessages, each
+// cut to maxMessageLen, then how many more were found (a list cut at
+// config.MaxErrors ends with an entry counting the rest, replaced here).
+func messages(errs config.Errors) []string {
+	if len(errs) == 0 {
+		return nil
+	}
+	listed := errs
+	if last := errs[len(errs)-1]; last.More > 0 {
+		listed = errs[:len(errs)-1]
+	}
+	n := min(len(listed), maxMessages)
+	out := make([]string, 0, n+1)
+	for _, e := range listed[:n] {
+		out = append(out, config.Shorten(e.Error(), maxMessageLen))
+	}
+	if more := errs.Total() - n; more > 0 {
+		out = append(out, "... and "+strconv.Itoa(more)+" more errors")
+	}
+	return out
+}
