@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -174,43 +175,44 @@ func (in *instance) start(ctx context.Context, r *run, src *source, i int) int {
 	}
 	u := &url.URL{Scheme: c.scheme, Host: c.host}
 	path := r.buf
-	for k, b := range path {
-		if b == '?' {
-			u.RawQuery = string(path[k+1:])
-			path = path[:k]
-			break
-		}
+	if k := bytes.IndexByte(path, '?'); k >= 0 {
+		u.RawQuery = string(path[k+1:])
+		path = path[:k]
 	}
 	u.RawPath = string(path)
 	u.Path, _ = url.PathUnescape(u.RawPath)
-	req := &http.Request{Method: c.method, URL: u, Host: c.host, Header: make(http.Header, 1+len(c.forward)),
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
-	req.Header["Accept"] = acceptJSON
-	for _, h := range c.forward {
-		if vs, ok := src.c.Req.Header[h]; ok {
-			req.Header[h] = vs
+	h := make(http.Header, 1+len(c.forward))
+	h["Accept"] = acceptJSON
+	for _, name := range c.forward {
+		if vs, ok := src.c.Req.Header[name]; ok {
+			h[name] = vs
 		}
 	}
 	res.began = time.Since(src.c.StartedAt)
-	go in.do(ctx, r, i, req)
+	go in.do(ctx, r, i, u, h)
 	return 1
 }
 
 var acceptJSON = []string{"application/json"}
 
 // do sends call i and reads its answer; it always reports on r.done.
-func (in *instance) do(ctx context.Context, r *run, i int, req *http.Request) {
+func (in *instance) do(ctx context.Context, r *run, i int, u *url.URL, h http.Header) {
 	c := &in.calls[i]
 	res := &r.results[i]
 	defer func() { r.done <- i }()
-	cctx, cancel := context.WithTimeout(ctx, time.Duration(c.timeout))
-	defer cancel()
-	req = req.WithContext(cctx)
+	cctx := ctx
+	if c.timeout < int64(in.timeout) {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(ctx, time.Duration(c.timeout))
+		defer cancel()
+	}
+	req := (&http.Request{Method: c.method, URL: u, Host: c.host, Header: h,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}).WithContext(cctx)
 	t0 := time.Now()
 	res.sent = true
 	res.target = c.label
 	if c.service == "" {
-		res.target = req.URL.Host
+		res.target = u.Host
 	}
 	resp, err := in.send(c, req)
 	res.head = time.Since(t0)
@@ -223,13 +225,16 @@ func (in *instance) do(ctx context.Context, r *run, i int, req *http.Request) {
 	if resp.Request != nil && resp.Request.URL != nil && resp.Request.URL.Host != "" {
 		res.target = resp.Request.URL.Host
 	}
-	// A body whose reads ignore the context still ends with it.
-	stop := context.AfterFunc(cctx, func() { resp.Body.Close() })
 	defer func() {
-		stop()
 		resp.Body.Close()
 		res.ended = time.Since(t0)
 	}()
+	if c.service != "" {
+		// net/http ends a body's reads with the request's context; an
+		// upstream transport might not, and then closing it does.
+		stop := context.AfterFunc(cctx, func() { resp.Body.Close() })
+		defer stop()
+	}
 	res.status = resp.StatusCode
 	res.outcome = record.OutcomeResponse
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
