@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -26,6 +27,7 @@ type instance struct {
 	dedup    bool // some call merges at the top level
 	client   *http.Client
 	upstream plugin.Upstreams
+	logger   *slog.Logger
 	runs     sync.Pool
 }
 
@@ -44,6 +46,10 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 		timeout:  time.Duration(c.Timeout) * time.Millisecond,
 		maxBody:  c.MaxBody,
 		upstream: env.Upstreams,
+		logger:   env.Logger,
+	}
+	if in.logger == nil {
+		in.logger = slog.New(slog.DiscardHandler)
 	}
 	for i := range calls {
 		in.index[calls[i].name] = i
@@ -199,7 +205,15 @@ var acceptJSON = []string{"application/json"}
 func (in *instance) do(ctx context.Context, r *run, i int, u *url.URL, h http.Header) {
 	c := &in.calls[i]
 	res := &r.results[i]
-	defer func() { r.done <- i }()
+	defer func() {
+		// A goroutine of ours is not under the proxy's recover: a bug
+		// here fails the call, not the process.
+		if p := recover(); p != nil {
+			res.why, res.outcome = "request failed", record.OutcomeError
+			in.logger.Error("aggregate call panicked", "call", c.name, "panic", p)
+		}
+		r.done <- i
+	}()
 	cctx := ctx
 	if c.timeout < int64(in.timeout) {
 		var cancel context.CancelFunc
