@@ -175,7 +175,7 @@ func (k *checker) call(cfg *Config, i int, index map[string]int, out *call, grou
 	out.method = http.MethodGet
 	if c.Method != "" {
 		m := strings.ToUpper(c.Method)
-		if !contains(methods, m) {
+		if !slices.Contains(methods, m) {
 			k.add(p+".method", "expected one of: "+strings.Join(methods, ", "))
 		}
 		out.method = m
@@ -187,7 +187,7 @@ func (k *checker) call(cfg *Config, i int, index map[string]int, out *call, grou
 			k.add(p+".after["+strconv.Itoa(j)+"]", "no call named '"+a+"'")
 		case d == i:
 			k.add(p+".after["+strconv.Itoa(j)+"]", "a call cannot come after itself")
-		case contains(c.After[:j], a):
+		case slices.Contains(c.After[:j], a):
 			k.add(p+".after["+strconv.Itoa(j)+"]", "'"+a+"' is listed twice")
 		default:
 			out.after = append(out.after, d)
@@ -263,7 +263,7 @@ func (k *checker) target(c *Call, p string, out *call) {
 		}
 	}
 	for _, s := range out.tmpl.segs {
-		if s.kind == varResp && !contains(c.After, s.call) {
+		if s.kind == varResp && !slices.Contains(c.After, s.call) {
 			k.add(p+tmplField(c), "{resp."+s.call+"...} needs '"+s.call+"' in after")
 		}
 	}
@@ -352,15 +352,6 @@ func afterIndex(after []string, name string, j int) int {
 		}
 	}
 	return j
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func isName(s string) bool {

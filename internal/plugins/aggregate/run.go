@@ -130,15 +130,15 @@ func (in *instance) Access(c *plugin.Ctx) error {
 			running += in.start(ctx, r, &src, i)
 		}
 	}
-	for running > 0 || len(r.queue) > 0 {
-		if len(r.queue) == 0 {
+	// r.queue holds the finished calls; head is the next to look at.
+	for head := 0; running > 0 || head < len(r.queue); head++ {
+		if head == len(r.queue) {
 			i := <-r.done
 			running--
 			in.record(c, &r.results[i])
 			r.queue = append(r.queue, i)
 		}
-		i := r.queue[0]
-		r.queue = r.queue[1:]
+		i := r.queue[head]
 		for _, j := range in.calls[i].next {
 			if r.pending[j]--; r.pending[j] > 0 {
 				continue
@@ -234,6 +234,7 @@ func (in *instance) do(ctx context.Context, r *run, i int, u *url.URL, h http.He
 		res.ended = res.head
 		res.head = 0
 		res.why, res.outcome = failure(ctx, cctx, err)
+		in.logger.Debug("aggregate call failed", "call", c.name, "error", err)
 		return
 	}
 	if resp.Request != nil && resp.Request.URL != nil && resp.Request.URL.Host != "" {
