@@ -81,22 +81,22 @@ func (in *instance) place(w *writer, i int, res *result) {
 			w.b = append(w.b, '{')
 			w.b = jsonw.AppendString(w.b, c.coll)
 			w.b = append(w.b, ':')
-			w.b = s.value(w.b, b, res.start, res.end, t, allow, true)
+			w.b = s.valueOnly(w.b, b, res.start, t, allow)
 			w.b = append(w.b, '}')
 			return
 		}
 		if w.open(c.coll) {
-			w.b = s.value(w.b, b, res.start, res.end, t, allow, true)
+			w.b = s.valueOnly(w.b, b, res.start, t, allow)
 		}
 	case c.group != "":
 		if w.open(c.group) {
-			w.b = s.value(w.b, b, res.start, res.end, t, allow, true)
+			w.b = s.valueOnly(w.b, b, res.start, t, allow)
 		}
 	case b[res.start] == '{':
-		w.merge(s, b, res.start, res.end)
+		w.merge(s, b, res.start)
 	default:
 		if w.open(c.slot) {
-			w.b = s.value(w.b, b, res.start, res.end, t, allow, true)
+			w.b = s.valueOnly(w.b, b, res.start, t, allow)
 		}
 	}
 }
@@ -130,5 +130,3 @@ func isJSON(ct string) bool {
 	return strings.EqualFold(mt, "application/json") ||
 		len(mt) > 17 && strings.EqualFold(mt[len(mt)-5:], "+json") && strings.EqualFold(mt[:12], "application/")
 }
-
-func joinPath(p []string) string { return strings.Join(p, ".") }

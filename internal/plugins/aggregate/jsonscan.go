@@ -13,12 +13,19 @@ import (
 // valid reports whether b is one JSON value (UTF-8, nested at most
 // maxDepth deep) with white space around it only.
 func valid(b []byte) bool {
+	_, _, ok := span(b)
+	return ok
+}
+
+// span is where the one JSON value of b starts and ends; ok is false when
+// b is not valid (see valid).
+func span(b []byte) (start, end int, ok bool) {
 	if !utf8.Valid(b) {
-		return false
+		return 0, 0, false
 	}
-	i := skipWS(b, 0)
-	e := valueEnd(b, i, 0)
-	return e >= 0 && skipWS(b, e) == len(b)
+	start = skipWS(b, 0)
+	end = valueEnd(b, start, 0)
+	return start, end, end >= 0 && skipWS(b, end) == len(b)
 }
 
 func skipWS(b []byte, i int) int {
@@ -172,41 +179,31 @@ func literalEnd(b []byte, i int, lit string) int {
 	return i + len(lit)
 }
 
-// member is one member of an object: the raw key with its quotes and the
-// value's offsets.
-type member struct {
-	key        []byte
-	start, end int
-}
-
-// next reads the member at b[i] of a valid object (i just after '{' or
-// a member's ','); ok is false at the object's end. It returns where the
-// next member starts.
-func next(b []byte, i int) (m member, after int, ok bool) {
+// nextKey reads the key of the next member of a valid object: i is
+// just after its '{' or just after the previous member's value. It
+// returns the raw key (with its quotes) and where the value starts; ok is
+// false at the object's end. The value is not scanned: the caller walks
+// or skips it, so that each byte is looked at once.
+func nextKey(b []byte, i int) (key []byte, value int, ok bool) {
 	i = skipWS(b, i)
-	if i >= len(b) || b[i] == '}' {
-		return m, i, false
-	}
 	if b[i] == ',' {
 		i = skipWS(b, i+1)
+	}
+	if b[i] == '}' {
+		return nil, i, false
 	}
 	ke := stringEnd(b, i)
-	m.key = b[i:ke]
-	m.start = skipWS(b, skipWS(b, ke)+1)
-	m.end = valueEnd(b, m.start, 0)
-	return m, m.end, true
+	return b[i:ke], skipWS(b, skipWS(b, ke)+1), true
 }
 
-// elem reads the element at b[i] of a valid array likewise.
-func elem(b []byte, i int) (start, end int, ok bool) {
+// nextElem is where the next element of a valid array starts (i as for
+// nextKey); ok is false at the array's end.
+func nextElem(b []byte, i int) (int, bool) {
 	i = skipWS(b, i)
-	if i >= len(b) || b[i] == ']' {
-		return 0, i, false
-	}
 	if b[i] == ',' {
 		i = skipWS(b, i+1)
 	}
-	return i, valueEnd(b, i, 0), true
+	return i, b[i] != ']'
 }
 
 // keyIs reports whether a raw key names name.
@@ -222,14 +219,17 @@ func keyIs(key []byte, name string) bool {
 // find is the value at the dot path under the value at b[start:end] of a
 // valid document.
 func find(b []byte, start, end int, path []string) (int, int, bool) {
+	if len(path) == 0 {
+		return start, end, true
+	}
 	for _, name := range path {
 		if b[start] != '{' {
 			return 0, 0, false
 		}
 		found := false
-		for m, i, ok := next(b, start+1); ok; m, i, ok = next(b, i) {
-			if keyIs(m.key, name) {
-				start, end, found = m.start, m.end, true
+		for key, v, ok := nextKey(b, start+1); ok; key, v, ok = nextKey(b, valueEnd(b, v, 0)) {
+			if keyIs(key, name) {
+				start, found = v, true
 				break
 			}
 		}
@@ -237,7 +237,7 @@ func find(b []byte, start, end int, path []string) (int, int, bool) {
 			return 0, 0, false
 		}
 	}
-	return start, end, true
+	return start, valueEnd(b, start, 0), true
 }
 
 // scalarAt is the string, number or boolean at path in a valid document,

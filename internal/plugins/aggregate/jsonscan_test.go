@@ -74,14 +74,14 @@ func FuzzShape(f *testing.F) {
 		}
 		start := skipWS(b, 0)
 		ft, al := s.filter()
-		out := s.value(nil, b, start, valueEnd(b, start, 0), ft, al, true)
+		out := s.valueOnly(nil, b, start, ft, al)
 		if !json.Valid(out) {
 			t.Errorf("shaped %s by %q (allow %v) into invalid %s", doc, path, allow, out)
 		}
 		w := writer{dedup: true, seen: map[string]struct{}{}}
 		w.b = append(w.b, '{')
 		if b[start] == '{' {
-			w.merge(&s, b, start, valueEnd(b, start, 0))
+			w.merge(&s, b, start)
 		}
 		if w.b = append(w.b, '}'); !json.Valid(w.b) {
 			t.Errorf("merged %s into invalid %s", doc, w.b)

@@ -88,43 +88,45 @@ func (s *shaper) filter() (*tree, bool) {
 	return s.deny, false
 }
 
-// value appends the value at b[start:end], shaped; top: its fields are
-// the answer's own (mapping applies).
-func (s *shaper) value(out, b []byte, start, end int, t *tree, allow, top bool) []byte {
-	if t == nil && (!top || s.mapping == nil) {
-		return append(out, b[start:end]...)
+// value appends the value at b[start:], shaped, and returns where it
+// ends; top: its fields are the answer's own (mapping applies). Every
+// byte is scanned once: a member left out or copied whole is skipped by
+// one scan, a shaped one walked by this one.
+func (s *shaper) value(out, b []byte, start int, t *tree, allow, top bool) ([]byte, int) {
+	if t == nil && (!top || s.mapping == nil) || b[start] != '{' && b[start] != '[' {
+		end := valueEnd(b, start, 0)
+		return append(out, b[start:end]...), end
 	}
-	switch b[start] {
-	case '[':
+	if b[start] == '[' {
 		out = append(out, '[')
-		first := true
-		for es, ee, ok := elem(b, start+1); ok; es, ee, ok = elem(b, ee) {
+		i, ok := nextElem(b, start+1)
+		for first := true; ok; first = false {
 			if !first {
 				out = append(out, ',')
 			}
-			first = false
-			out = s.value(out, b, es, ee, t, allow, top)
+			out, i = s.value(out, b, i, t, allow, top)
+			i, ok = nextElem(b, i)
 		}
-		return append(out, ']')
-	case '{':
-		out = append(out, '{')
-		first := true
-		for m, i, ok := next(b, start+1); ok; m, i, ok = next(b, i) {
-			n, ok := s.keep(t, m.key, allow)
-			if !ok || (allow && n != nil && b[m.start] != '{' && b[m.start] != '[') {
-				continue
-			}
-			if !first {
-				out = append(out, ',')
-			}
-			first = false
-			out = s.key(out, m.key, top)
-			out = append(out, ':')
-			out = s.value(out, b, m.start, m.end, n, allow, false)
-		}
-		return append(out, '}')
+		return append(out, ']'), i + 1
 	}
-	return append(out, b[start:end]...)
+	out = append(out, '{')
+	first := true
+	key, v, ok := nextKey(b, start+1)
+	for ; ok; key, v, ok = nextKey(b, v) {
+		n, keep := s.keep(t, key, allow)
+		if !keep || (allow && n != nil && b[v] != '{' && b[v] != '[') {
+			v = valueEnd(b, v, 0)
+			continue
+		}
+		if !first {
+			out = append(out, ',')
+		}
+		first = false
+		out = s.key(out, key, top)
+		out = append(out, ':')
+		out, v = s.value(out, b, v, n, allow, false)
+	}
+	return append(out, '}'), v + 1
 }
 
 // key appends a member's key, renamed when top and mapped.
@@ -168,28 +170,31 @@ func (w *writer) sep() {
 	w.n++
 }
 
-// merge writes the members of the object at b[start:end] at the top
+// merge writes the members of the object at b[start:] at the top
 // level, shaped.
-func (w *writer) merge(s *shaper, b []byte, start, end int) {
+func (w *writer) merge(s *shaper, b []byte, start int) {
 	t, allow := s.filter()
-	for m, i, ok := next(b, start+1); ok; m, i, ok = next(b, i) {
-		n, ok := s.keep(t, m.key, allow)
-		if !ok || (allow && n != nil && b[m.start] != '{' && b[m.start] != '[') {
+	key, v, ok := nextKey(b, start+1)
+	for ; ok; key, v, ok = nextKey(b, v) {
+		n, keep := s.keep(t, key, allow)
+		if !keep || (allow && n != nil && b[v] != '{' && b[v] != '[') {
+			v = valueEnd(b, v, 0)
 			continue
 		}
 		if w.dedup || s.mapping != nil {
-			name := unquote(m.key)
+			name := unquote(key)
 			if to, ok := s.mapping[name]; ok {
 				name = to
 			}
 			if !w.open(name) {
+				v = valueEnd(b, v, 0)
 				continue
 			}
 		} else {
 			w.sep()
-			w.b = append(append(w.b, m.key...), ':')
+			w.b = append(append(w.b, key...), ':')
 		}
-		w.b = s.value(w.b, b, m.start, m.end, n, allow, false)
+		w.b, v = s.value(w.b, b, v, n, allow, false)
 	}
 }
 
@@ -204,4 +209,10 @@ func unquote(key []byte) string {
 		return string(inner)
 	}
 	return s
+}
+
+// valueOnly appends a call's whole (located) answer, shaped.
+func (s *shaper) valueOnly(out, b []byte, start int, t *tree, allow bool) []byte {
+	out, _ = s.value(out, b, start, t, allow, true)
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -268,21 +269,15 @@ func (in *instance) do(ctx context.Context, r *run, i int, u *url.URL, h http.He
 		res.why = "the answer is larger than max_body"
 	case err != nil:
 		res.why, res.outcome = failure(ctx, cctx, err)
-	case !valid(res.body):
-		res.why = "the answer is not valid JSON"
 	default:
-		res.locate(c.target)
-	}
-}
-
-// locate sets the value the merge uses: the answer, or its target.
-func (res *result) locate(target []string) {
-	b := res.body
-	s := skipWS(b, 0)
-	e := valueEnd(b, s, 0)
-	var ok bool
-	if res.start, res.end, ok = find(b, s, e, target); !ok {
-		res.why = "no " + joinPath(target) + " in the answer"
+		s, e, ok := span(res.body)
+		if !ok {
+			res.why = "the answer is not valid JSON"
+			return
+		}
+		if res.start, res.end, ok = find(res.body, s, e, c.target); !ok {
+			res.why = "no " + strings.Join(c.target, ".") + " in the answer"
+		}
 	}
 }
 
