@@ -9,7 +9,7 @@ import (
 )
 
 func TestConfigErrors(t *testing.T) {
-	svcs := services{"users": nil, "orders": nil}
+	svcs := services{"users": "", "orders": ""}
 	u := "http://127.0.0.1:1/x"
 	tests := []struct {
 		name string
@@ -110,7 +110,7 @@ func TestConfigErrors(t *testing.T) {
 // The issue's own example compiles, with its service names resolved to
 // ids.
 func TestConfigAccepted(t *testing.T) {
-	svcs := services{"orders": nil}
+	svcs := services{"orders": ""}
 	in := build(t, plugin.Env{ServiceIDs: svcs},
 		Call{Name: "user", URL: "http://users:8080/users/{captures.id}", Group: ptr("user"), Timeout: 500, Required: ptr(true)},
 		Call{Name: "orders", Service: "orders", Path: "/orders?user={captures.id}&limit={query.limit}", Allow: []string{"id", "total"}},

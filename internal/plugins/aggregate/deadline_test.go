@@ -128,7 +128,7 @@ func (s stuckUpstream) RoundTrip(string, *http.Request) (*http.Response, error) 
 
 func TestBodyIgnoringContextIsClosed(t *testing.T) {
 	up := stuckUpstream{body: &stuckBody{closed: make(chan struct{})}}
-	in := build(t, plugin.Env{ServiceIDs: services{"s": nil}, Upstreams: up}, Call{Name: "a", Service: "s", Path: "/", Timeout: 100})
+	in := build(t, plugin.Env{ServiceIDs: services{"s": ""}, Upstreams: up}, Call{Name: "a", Service: "s", Path: "/", Timeout: 100})
 	t0 := time.Now()
 	e := aggregate(t, in, request("/"))
 	if took := time.Since(t0); took > time.Second {

@@ -16,9 +16,9 @@ import (
 
 // services is the test's plugin.ServiceIDs and plugin.Upstreams: a
 // service id is the name with "id-" before it, and a request to it goes
-// to the real server registered under the name (as snapshot.Upstreams
-// sends it to a target the balancer picks).
-type services map[string]*httptest.Server
+// to the real server whose URL is registered under the name (as
+// snapshot.Upstreams sends it to a target the balancer picks).
+type services map[string]string
 
 func (s services) ServiceID(name string) (string, bool) {
 	_, ok := s[name]
@@ -26,12 +26,12 @@ func (s services) ServiceID(name string) (string, bool) {
 }
 
 func (s services) RoundTrip(id string, req *http.Request) (*http.Response, error) {
-	srv, ok := s[strings.TrimPrefix(id, "id-")]
+	base, ok := s[strings.TrimPrefix(id, "id-")]
 	if !ok {
 		return nil, errors.New("no such service")
 	}
 	out := req.Clone(req.Context())
-	u, _ := url.Parse(srv.URL)
+	u, _ := url.Parse(base)
 	out.URL.Scheme, out.URL.Host, out.Host = u.Scheme, u.Host, u.Host
 	return http.DefaultTransport.RoundTrip(out)
 }

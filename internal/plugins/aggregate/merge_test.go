@@ -115,7 +115,7 @@ func TestPartialFailure(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := build(t, plugin.Env{ServiceIDs: services{"users": nil}}, tt.calls...)
+			in := build(t, plugin.Env{ServiceIDs: services{"users": ""}}, tt.calls...)
 			e := aggregate(t, in, request("/"))
 			if e.Status != tt.status || string(e.Body) != tt.want {
 				t.Errorf("%d %s\nwant %d %s", e.Status, e.Body, tt.status, tt.want)

@@ -202,7 +202,7 @@ func TestForwardHeaders(t *testing.T) {
 func TestRecordAttempts(t *testing.T) {
 	ok := jsonServer(t, `{"a":1}`)
 	bad := server(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) })
-	svcs := services{"orders": ok}
+	svcs := services{"orders": ok.URL}
 	in := build(t, plugin.Env{ServiceIDs: svcs, Upstreams: svcs},
 		Call{Name: "a", URL: ok.URL + "/"},
 		Call{Name: "b", URL: bad.URL + "/", After: []string{"a"}},
@@ -230,5 +230,37 @@ func TestRecordAttempts(t *testing.T) {
 	slices.SortFunc(got, byStatus)
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("attempts (-want +got):\n%s", d)
+	}
+}
+
+// The example of docs/aggregation.md answers what the guide says.
+func TestGuideExample(t *testing.T) {
+	users := jsonServer(t, `{"id":"42","name":"Ann","account_id":"A-7"}`)
+	orders := &testingServer{body: `[{"id":1,"total":9.5,"lines":3},{"id":2,"total":3,"lines":1}]`}
+	oh := orders.start(t)
+	accounts := &testingServer{body: `{"data":{"number":"N-9","owner":"42"}}`}
+	ah := accounts.start(t)
+	// The orders service's upstream is the orders backend.
+	svcs := services{"orders": oh.URL}
+	in := build(t, plugin.Env{ServiceIDs: svcs, Upstreams: svcs},
+		Call{Name: "user", URL: users.URL + "/users/{captures.id}", Group: ptr("user"), Timeout: 500, Required: ptr(true)},
+		Call{Name: "orders", Service: "orders", Path: "/orders?user={captures.id}&limit={query.limit}", Group: ptr("orders"),
+			Allow: []string{"id", "total"}},
+		Call{Name: "account", After: []string{"user"}, URL: ah.URL + "/accounts/{resp.user.account_id}", Group: ptr("account"),
+			Target: "data", Mapping: map[string]string{"number": "acct_no"}},
+	)
+	c := request("/api/dashboard/42?limit=5")
+	c.Captures = plugin.Captures{Positional: []string{"/api/dashboard/42", "42"}, Names: []string{"", "id"}}
+	e := aggregate(t, in, c)
+	want := `{"user":{"id":"42","name":"Ann","account_id":"A-7"},"orders":[{"id":1,"total":9.5},{"id":2,"total":3}],` +
+		`"account":{"acct_no":"N-9","owner":"42"}}`
+	if string(e.Body) != want {
+		t.Errorf("body\n%s\nwant\n%s", e.Body, want)
+	}
+	if got := oh.uris(); len(got) != 1 || got[0] != "/orders?user=42&limit=5" {
+		t.Errorf("orders saw %q", got)
+	}
+	if got := ah.uris(); len(got) != 1 || got[0] != "/accounts/A-7" {
+		t.Errorf("accounts saw %q", got)
 	}
 }
