@@ -337,8 +337,11 @@ func readBounded(b []byte, resp *http.Response, limit int) ([]byte, bool, error)
 	if resp.ContentLength > int64(limit) {
 		return b, true, nil
 	}
-	if n := int(resp.ContentLength); n > 0 && cap(b) < n {
-		b = make([]byte, 0, n+1)
+	// Room for an announced length, but not more than maxPooledBody up
+	// front: an upstream that announces a length it never sends gets
+	// nothing reserved for it.
+	if n := min(int(resp.ContentLength)+1, maxPooledBody); n > 1 && cap(b) < n {
+		b = make([]byte, 0, n)
 	}
 	for {
 		if len(b) == cap(b) {
