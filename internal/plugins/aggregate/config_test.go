@@ -50,6 +50,9 @@ func TestConfigErrors(t *testing.T) {
 		{"host from a template", func(c *Config) {
 			c.Calls = []Call{{Name: "a", URL: "http://{captures.host}/x"}}
 		}, []string{"calls[0].url: the scheme and host cannot hold a template"}},
+		{"host alone from a template", func(c *Config) {
+			c.Calls = []Call{{Name: "a", URL: "http://{captures.host}"}}
+		}, []string{"calls[0].url: the scheme and host cannot hold a template"}},
 		{"not http", func(c *Config) { c.Calls = []Call{{Name: "a", URL: "ftp://h/x"}} },
 			[]string{"calls[0].url: expected an http or https URL"}},
 		{"fragment", func(c *Config) { c.Calls = []Call{{Name: "a", URL: "http://h/x#y"}} },
@@ -128,5 +131,20 @@ func TestConfigAccepted(t *testing.T) {
 	}
 	if !in.calls[1].tmpl.query || in.calls[0].tmpl.query {
 		t.Error("query flags wrong")
+	}
+}
+
+// A url without a path calls "/"; its query may hold variables.
+func TestURLWithoutPath(t *testing.T) {
+	for raw, want := range map[string]string{"http://h": "/", "https://h:8443?q={query.q}": "/?q=v"} {
+		scheme, host, tmpl, err := parseURL(raw)
+		if err != "" || host == "" || scheme == "" {
+			t.Fatalf("%s: %q %q %q", raw, scheme, host, err)
+		}
+		c := request("/?q=v")
+		got, why := tmpl.render(nil, &source{c: c})
+		if why != "" || string(got) != want {
+			t.Errorf("%s renders %q (%s), want %q", raw, got, why, want)
+		}
 	}
 }

@@ -28,8 +28,6 @@ type seg struct {
 	text string   // the literal; a capture, query, header (canonical) or claim name
 	call string   // varResp: the call read
 	path []string // varResp: the dot path in its answer
-	// query is set for a segment in the query string.
-	query bool
 }
 
 // template is a path (and query) template parsed at load.
@@ -53,10 +51,11 @@ func parseURL(raw string) (scheme, host string, t template, err string) {
 	rest := raw[len(u.Scheme)+3:]
 	cut := strings.IndexAny(rest, "/?")
 	if cut < 0 {
+		cut = len(rest)
+	}
+	rest = rest[cut:]
+	if rest == "" {
 		rest = "/"
-		cut = 0
-	} else {
-		rest = rest[cut:]
 	}
 	if strings.ContainsAny(raw[:len(u.Scheme)+3+cut], "{}") {
 		return "", "", t, "the scheme and host cannot hold a template"
@@ -88,7 +87,7 @@ func parseTemplate(s string) (template, string) {
 			return t, "'}' without '{'"
 		}
 		if lit != "" {
-			t.segs = append(t.segs, seg{kind: literal, text: lit, query: query})
+			t.segs = append(t.segs, seg{kind: literal, text: lit})
 			query = query || strings.IndexByte(lit, '?') >= 0
 		}
 		if open < 0 {
@@ -102,7 +101,6 @@ func parseTemplate(s string) (template, string) {
 		if err != "" {
 			return t, err
 		}
-		v.query = query
 		t.segs = append(t.segs, v)
 		s = s[open+end+1:]
 	}
