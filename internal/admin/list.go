@@ -19,10 +19,6 @@ const (
 // is declarative, so, as Kong in DB-less mode, writes are refused with 405
 // and Kong's "operation unsupported" error naming the entity.
 func (a *api) entityRoutes(mux *routeMux) error {
-	type nested struct {
-		parent, child string
-		belongs       func(child, parent *entity) bool
-	}
 	for _, kind := range kinds {
 		if kind == "targets" {
 			continue
@@ -39,21 +35,14 @@ func (a *api) entityRoutes(mux *routeMux) error {
 			writeJSON(w, http.StatusOK, e.body)
 		}))
 	}
-	for _, n := range []nested{
-		{"services", "routes", func(c, p *entity) bool { return c.service == p.id }},
-		{"services", "plugins", func(c, p *entity) bool { return c.service == p.id }},
-		{"routes", "plugins", func(c, p *entity) bool { return c.route == p.id }},
-		{"consumers", "plugins", func(c, p *entity) bool { return c.consumer == p.id }},
-		{"upstreams", "targets", func(c, p *entity) bool { return c.upstream == p.id }},
-		{"certificates", "snis", func(c, p *entity) bool { return c.certificate == p.id }},
-	} {
+	for _, n := range nestings {
 		mux.HandleFunc("/"+n.parent+"/{id}/"+n.child, a.readOnly(n.child, func(w http.ResponseWriter, r *http.Request, ix *index) {
 			p := ix.find(n.parent, r.PathValue("id"))
 			if p == nil {
 				writeJSON(w, http.StatusNotFound, message("Not found"))
 				return
 			}
-			a.list(w, r, ix, n.child, func(c *entity) bool { return n.belongs(c, p) })
+			a.list(w, r, ix, n.child, func(c *entity) bool { return foreignOf(c, n.field) == p.id })
 		}))
 	}
 	a.nestedEntityRoutes(mux)
