@@ -1,7 +1,9 @@
 package admin
 
 import (
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -143,5 +145,57 @@ func TestAdminRootDatabaseWithStore(t *testing.T) {
 	f := newWriteFixture(t)
 	if conf := f.get("/")["configuration"].(map[string]any); conf["database"] != "postgres" {
 		t.Errorf("configuration = %v", conf)
+	}
+}
+
+// benchConfig has n services, each with two tags.
+func benchConfig(n int) string {
+	var b strings.Builder
+	b.WriteString("_format_version: \"3.0\"\nservices:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "- name: s%d\n  url: http://127.0.0.1:9\n  tags: [bench, t%d]\n", i, i%10)
+	}
+	return b.String()
+}
+
+// BenchmarkAdminListPage is decK's read of a list: one page of 1000 of
+// 1000 services, filtered by a tag, then the last page of pages of 100.
+func BenchmarkAdminListPage(b *testing.B) {
+	f := newFixture(b, benchConfig(1000), nil)
+	last := f.get("/services?size=100&offset=" + offsetToken(f.get("/services?size=1000")["data"].([]any)[900].(map[string]any)["id"].(string)))
+	if len(last["data"].([]any)) != 100 {
+		b.Fatalf("last page: %v", last)
+	}
+	for _, path := range []string{"/services?size=1000&tags=bench", "/services?size=100&offset=" + offsetToken(last["data"].([]any)[0].(map[string]any)["id"].(string))} {
+		b.Run(path[:strings.IndexByte(path, '&')], func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				f.h.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					b.Fatal(rec.Code)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAdminTags is a page of /tags and of /tags/{tag} over 1000
+// services with two tags each.
+func BenchmarkAdminTags(b *testing.B) {
+	f := newFixture(b, benchConfig(1000), nil)
+	for _, path := range []string{"/tags?size=1000", "/tags/t3"} {
+		b.Run(path, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				f.h.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					b.Fatal(rec.Code)
+				}
+			}
+		})
 	}
 }
