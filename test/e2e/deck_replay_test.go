@@ -323,17 +323,24 @@ func (c *deckClient) diff(current, target deckState) []deckOp {
 	return ops
 }
 
-// sync is `deck gateway sync`: GET / and the dump (deck cmd/common.go:
-// 321-330, 466-470), the schemas (common.go:500), the diff and the writes
-// (common.go:519; Solve, GDR diff.go:693). decK goes on after a refused
-// write and reports them all (diff.go:473-545); so does this, returning
-// the refused writes' answers.
-func (c *deckClient) sync(target deckState) (ops []deckOp, refused []string) {
+// plan is `deck gateway diff`, sync's dry run (deck cmd/gateway_diff.go:
+// 18-22): GET / and the dump (deck cmd/common.go:321-330, 466-470), the
+// schemas (common.go:500) and the diff (common.go:519; Solve, GDR
+// diff.go:693).
+func (c *deckClient) plan(target deckState) []deckOp {
 	c.t.Helper()
 	c.root()
 	current := c.dump(nil)
 	c.readSchemas()
-	ops = c.diff(current, target)
+	return c.diff(current, target)
+}
+
+// sync is `deck gateway sync`: the plan, then its writes. decK goes on
+// after a refused write and reports them all (GDR diff.go:473-545); so
+// does this, returning the refused writes' answers.
+func (c *deckClient) sync(target deckState) (ops []deckOp, refused []string) {
+	c.t.Helper()
+	ops = c.plan(target)
 	for _, op := range ops {
 		code, data := c.call(op.method, op.path, op.body)
 		// A target PUT that finds no target falls back to POST
