@@ -84,21 +84,7 @@ func deckRoundTrip(t *testing.T, args []string) {
 		t.Errorf("sync B: %d writes and %d deletes, want 11 and 6:\n%v", puts, deletes, ops)
 	}
 	deckInSync(t, c, files["b"])
-	for _, p := range []struct {
-		path, key string
-		status    int
-	}{
-		{"/a/x", "alice-key-b", 404}, {"/b/x", "alice-key-a", 401}, {"/b/x", "alice-key-b", 200},
-		{"/b/x", "carol-key", 200}, {"/b/x", "bob-key", 401}, {"/pool/", "", 404}, {"/open/", "", 200},
-	} {
-		resp, body := gw.Get(p.path, "apikey", p.key)
-		if resp.StatusCode != p.status {
-			t.Errorf("B: %s with %q: %d %s, want %d", p.path, p.key, resp.StatusCode, body, p.status)
-		}
-	}
-	if _, body := gw.Get("/b/x", "apikey", "alice-key-b"); http.Header(gwtest.DecodeSeen(t, body).Header).Get("X-Deck") != "b" {
-		t.Errorf("B's request-transformer: %s", body)
-	}
+	deckServesB(t, gw)
 
 	// An entity outside decK's tags: --select-tag does not see it, a
 	// plain diff deletes it.
@@ -139,6 +125,27 @@ routes:
 	}
 	if after := c.dump(nil); !deckSame(before, after) {
 		t.Errorf("a refused sync changed the gateway")
+	}
+}
+
+// deckServesB checks the proxy serves file B: the route moved, alice's
+// key changed, carol came, bob and the pooled service went.
+func deckServesB(t *testing.T, gw *gwtest.Gateway) {
+	t.Helper()
+	for _, p := range []struct {
+		path, key string
+		status    int
+	}{
+		{"/a/x", "alice-key-b", 404}, {"/b/x", "alice-key-a", 401}, {"/b/x", "alice-key-b", 200},
+		{"/b/x", "carol-key", 200}, {"/b/x", "bob-key", 401}, {"/pool/", "", 404}, {"/open/", "", 200},
+	} {
+		resp, body := gw.Get(p.path, "apikey", p.key)
+		if resp.StatusCode != p.status {
+			t.Errorf("B: %s with %q: %d %s, want %d", p.path, p.key, resp.StatusCode, body, p.status)
+		}
+	}
+	if _, body := gw.Get("/b/x", "apikey", "alice-key-b"); http.Header(gwtest.DecodeSeen(t, body).Header).Get("X-Deck") != "b" {
+		t.Errorf("B's request-transformer: %s", body)
 	}
 }
 
