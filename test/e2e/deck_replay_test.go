@@ -281,8 +281,13 @@ func (c *deckClient) diff(current, target deckState) []deckOp {
 				cur, ok := current[kind][id]
 				if ok && kind == "plugins" && !pluginSchemas[fmt.Sprint(e["name"])] {
 					pluginSchemas[fmt.Sprint(e["name"])] = true
-					if code, data := c.call("GET", "/schemas/plugins/"+fmt.Sprint(e["name"]), nil); code != 200 && c.schemas {
+					// Until the gateway serves /schemas (its own item of
+					// issue 19), a missing plugin schema is only logged.
+					switch code, data := c.call("GET", "/schemas/plugins/"+fmt.Sprint(e["name"]), nil); {
+					case code != 200 && c.schemas:
 						c.t.Fatalf("GET /schemas/plugins/%v = %d %s: decK's sync fails", e["name"], code, data)
+					case code != 200:
+						c.t.Logf("GET /schemas/plugins/%v = %d: decK's sync would fail here", e["name"], code)
 					}
 				}
 				if !ok && kind == "certificates" {
