@@ -207,8 +207,18 @@ func only(m string, h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// root is Kong's `GET /`: decK and the ingress controller read `version`
-// and `configuration.database` from it.
+// kongVersion is the Kong release whose admin API and declarative format
+// Turnpike answers for. decK and the ingress controller parse `version` of
+// GET / as Kong's and gate features on it (decK refuses a 3.0 file below
+// 3.0 and writes 1.1 files; see docs/admin-api.md "decK"), so GET / reports
+// this and Turnpike's own version beside it.
+const kongVersion = "3.10.0"
+
+// root is Kong's `GET /`. `configuration.database` is "off" when writes
+// are refused (no config store), as Kong DB-less, and "postgres" when a
+// config store takes entity writes: the two values Kong's ingress
+// controller accepts, which tools read to know whether the entity
+// endpoints write.
 func (a *api) root(w http.ResponseWriter, r *http.Request) {
 	available := map[string]any{}
 	if reg := a.src.Registry; reg != nil {
@@ -230,9 +240,14 @@ func (a *api) root(w http.ResponseWriter, r *http.Request) {
 		}
 		sort.Strings(enabled)
 	}
+	database := "off"
+	if a.src.Commit != nil {
+		database = "postgres"
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"tagline":            "Welcome to turnpike",
-		"version":            a.src.Version,
+		"version":            kongVersion,
+		"turnpike_version":   a.src.Version,
 		"edition":            "community",
 		"hostname":           a.hostname,
 		"node_id":            a.src.NodeID,
@@ -241,7 +256,7 @@ func (a *api) root(w http.ResponseWriter, r *http.Request) {
 			"available_on_server": available,
 			"enabled_in_cluster":  enabled,
 		},
-		"configuration": map[string]any{"database": "off"},
+		"configuration": map[string]any{"database": database, "router_flavor": "traditional_compatible"},
 	})
 }
 

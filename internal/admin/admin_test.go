@@ -218,12 +218,12 @@ func TestAdminRootStatusReady(t *testing.T) {
 	snap := f.holder.Load()
 
 	root := f.get("/")
-	if root["version"] != "1.2.3" || root["edition"] != "community" || root["node_id"] != "node-1" ||
+	if root["version"] != "3.10.0" || root["turnpike_version"] != "1.2.3" || root["edition"] != "community" || root["node_id"] != "node-1" ||
 		root["tagline"] != "Welcome to turnpike" || root["configuration_hash"] != snap.Hash {
 		t.Errorf("GET / = %v", root)
 	}
-	if db := root["configuration"].(map[string]any)["database"]; db != "off" {
-		t.Errorf("configuration.database = %v", db)
+	if conf := root["configuration"].(map[string]any); conf["database"] != "off" || conf["router_flavor"] != "traditional_compatible" {
+		t.Errorf("configuration = %v", conf)
 	}
 	plugins := root["plugins"].(map[string]any)
 	avail := plugins["available_on_server"].(map[string]any)

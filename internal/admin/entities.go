@@ -83,7 +83,7 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 		c := ce.Certificate
 		id := ce.ID
 		body := render(c, created)
-		body["id"], body["snis"] = id, snapshot.ListOrNull(ce.SNINames)
+		body["id"], body["snis"] = id, snapshot.ListOrNull(ce.SNINames())
 		ix.add("certificates", &entity{id: id, tags: c.Tags, body: body})
 		ix.addSNIs(ce, created)
 	}

@@ -44,16 +44,27 @@ func (ed *edit) place(i int, parent *entity, o *config.Object) map[string]any {
 }
 
 // certificateSNIs makes the snis a certificate is written with its whole
-// set of SNIs, listed at the top level as the flat form has them.
+// set of SNIs, listed at the top level as the flat form has them. An SNI
+// the certificate has under a listed name stays as it is, id and tags, as
+// Kong's update_list keeps it (kong/db/dao/snis.lua): decK's certificate
+// update lists the names of the SNIs it keeps.
 func (ed *edit) certificateSNIs(cert *config.Object, snis any) map[string]any {
 	cert.Delete("snis")
+	had := map[string]*config.Object{}
+	for _, s := range ed.flat.Lists["snis"] {
+		if s.String("certificate") == ed.id {
+			had[s.String("name")] = s
+		}
+	}
 	ed.dropChildren("snis", "certificate", ed.id)
 	list, _ := snis.([]any)
 	for i, v := range list {
 		s, ok := v.(*config.Object)
 		if !ok {
 			name, _ := v.(string)
-			s = &config.Object{Keys: []string{"name"}, Vals: []any{name}}
+			if s = had[name]; s == nil {
+				s = &config.Object{Keys: []string{"name"}, Vals: []any{name}}
+			}
 		}
 		if s.String("id") == "" {
 			s.Set("id", config.SNIID(&config.SNI{Name: s.String("name")}))

@@ -37,15 +37,12 @@ func declarativeError(err error, credentialKinds []string) map[string]any {
 	}
 }
 
-// nestedEntities are the entity lists that nest in another entity.
-var nestedEntities = map[string]bool{
-	"services/routes": true, "services/plugins": true, "routes/plugins": true, "consumers/plugins": true,
-	"upstreams/targets": true, "certificates/snis": true,
-}
-
 // flattenErrors groups errors by the entity they are in.
 func flattenErrors(errs config.Errors, credentialKinds []string) []map[string]any {
 	nested := map[string]bool{}
+	for _, n := range nestings {
+		nested[n.parent+"/"+n.child] = true
+	}
 	for _, k := range credentialKinds {
 		nested["consumers/"+k] = true
 	}
@@ -57,7 +54,7 @@ func flattenErrors(errs config.Errors, credentialKinds []string) []map[string]an
 		end := 0
 		for i := 0; i+1 < len(toks); i += 2 {
 			name, _ := toks[i].(string)
-			if _, isIndex := toks[i+1].(int); !isIndex || (i > 0 && !nestedEntities[kind+"/"+name] && !nested[kind+"/"+name]) {
+			if _, isIndex := toks[i+1].(int); !isIndex || (i > 0 && !nested[kind+"/"+name]) {
 				break
 			}
 			kind, end = name, i+2

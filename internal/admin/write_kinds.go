@@ -56,8 +56,21 @@ func randomString() string {
 // Deleting the parent deletes the children when cascade is set and is
 // refused while any remains otherwise, as Kong's on_delete.
 type reference struct {
-	child, field, parent string
+	parent, child, field string
 	cascade              bool
+}
+
+// nestings are the references whose child Kong also nests in its parent:
+// the admin API serves the child under it (/services/{s}/routes) and a
+// declarative file may write it there (services[0].routes). A credential
+// kind nests in consumers too, from the registry (newWriteModel).
+var nestings = []reference{
+	{"services", "routes", "service", false},
+	{"services", "plugins", "service", true},
+	{"routes", "plugins", "route", true},
+	{"consumers", "plugins", "consumer", true},
+	{"upstreams", "targets", "upstream", true},
+	{"certificates", "snis", "certificate", true},
 }
 
 // writeModel is every writable kind and reference, built once from the
@@ -86,26 +99,15 @@ func newWriteModel(reg *plugin.Registry) *writeModel {
 			"snis":            {kind: "snis", keyField: "name", uniques: []string{"name"}, typ: reflect.TypeFor[config.SNI]()},
 			"ca_certificates": {kind: "ca_certificates", typ: reflect.TypeFor[config.CACertificate]()},
 		},
-		refs: []reference{
-			{"routes", "service", "services", false},
-			{"plugins", "service", "services", true},
-			{"plugins", "route", "routes", true},
-			{"plugins", "consumer", "consumers", true},
-			{"targets", "upstream", "upstreams", true},
-			{"snis", "certificate", "certificates", true},
-			{"services", "client_certificate", "certificates", false},
-			{"upstreams", "client_certificate", "certificates", false},
-		},
 		endpoints: map[string]string{},
-		nested: map[string]string{
-			"services/routes":   "routes",
-			"services/plugins":  "plugins",
-			"routes/plugins":    "plugins",
-			"consumers/plugins": "plugins",
-			"upstreams/targets": "targets",
-			"certificates/snis": "snis",
-		},
+		nested:    map[string]string{},
 	}
+	for _, n := range nestings {
+		wm.nested[n.parent+"/"+n.child] = n.child
+	}
+	wm.refs = append(append(wm.refs, nestings...),
+		reference{"certificates", "services", "client_certificate", false},
+		reference{"certificates", "upstreams", "client_certificate", false})
 	for _, k := range kinds {
 		wm.endpoints[k] = k
 	}
@@ -122,7 +124,7 @@ func newWriteModel(reg *plugin.Registry) *writeModel {
 			wk.scoped = "consumer"
 		}
 		wm.kinds[ck.Name] = wk
-		wm.refs = append(wm.refs, reference{ck.Name, "consumer", "consumers", true})
+		wm.refs = append(wm.refs, reference{"consumers", ck.Name, "consumer", true})
 		wm.endpoints[ck.Endpoint] = ck.Name
 		wm.nested["consumers/"+ck.ConsumerEndpoint] = ck.Name
 		wm.credentialNames = append(wm.credentialNames, ck.Name)

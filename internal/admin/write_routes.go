@@ -12,14 +12,7 @@ import (
 // it only when it belongs to the parent, and writes go where the
 // readOnly wrapper sends them.
 func (a *api) nestedEntityRoutes(mux *routeMux) {
-	for _, n := range []struct{ parent, child, field string }{
-		{"services", "routes", "service"},
-		{"services", "plugins", "service"},
-		{"routes", "plugins", "route"},
-		{"consumers", "plugins", "consumer"},
-		{"upstreams", "targets", "upstream"},
-		{"certificates", "snis", "certificate"},
-	} {
+	for _, n := range nestings {
 		mux.HandleFunc("/"+n.parent+"/{id}/"+n.child+"/{child}", a.readOnly(n.child, func(w http.ResponseWriter, r *http.Request, ix *index) {
 			p := ix.find(n.parent, r.PathValue("id"))
 			var e *entity

@@ -115,7 +115,7 @@ ca_certificates:
 			}
 			var snis [][]string
 			for _, c := range m.Certificates {
-				snis = append(snis, c.SNINames)
+				snis = append(snis, c.SNINames())
 			}
 			if diff := cmp.Diff(tt.wantSNIs, snis); diff != "" {
 				t.Errorf("SNIs (-want +got):\n%s", diff)

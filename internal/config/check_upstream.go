@@ -280,7 +280,7 @@ func (b *builder) buildCertificates() {
 			b.checkID(s.ID, spath)
 			b.claimID(sniIDs, s.ID, s.ID, spath)
 			addSNI(s.Name, spath)
-			e.SNINames, e.SNIs = append(e.SNINames, s.Name), append(e.SNIs, &c.SNIs[j])
+			e.SNIs = append(e.SNIs, &c.SNIs[j])
 		}
 		b.m.Certificates = append(b.m.Certificates, e)
 		b.certs.add(c.ID, e)
@@ -303,7 +303,7 @@ func (b *builder) buildCertificates() {
 				b.errf(JoinPath(path, "certificate"), "certificate '%s' not found", s.Certificate.Key())
 				continue
 			}
-			e.SNINames, e.SNIs = append(e.SNINames, s.Name), append(e.SNIs, s)
+			e.SNIs = append(e.SNIs, s)
 		}
 	}
 }

@@ -87,7 +87,7 @@ plugins:
 			}
 		}
 		for _, e := range m.Certificates {
-			out = append(out, "cert:"+e.ID+":"+strings.Join(e.SNINames, ","))
+			out = append(out, "cert:"+e.ID+":"+strings.Join(e.SNINames(), ","))
 		}
 		return out
 	}

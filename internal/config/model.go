@@ -103,10 +103,17 @@ type CertificateEntry struct {
 	Path        string
 	ID          string // configured or derived (ids.go), set when the model is built
 	Certificate *Certificate
-	SNINames    []string
-	// SNIs are the SNI entities, nested and top-level, parallel to
-	// SNINames (the admin API lists and writes them).
+	// SNIs are the SNI entities, nested and top-level, in file order.
 	SNIs []*SNI
+}
+
+// SNINames are the names of the certificate's SNIs, in file order.
+func (e *CertificateEntry) SNINames() []string {
+	var names []string
+	for _, s := range e.SNIs {
+		names = append(names, s.Name)
+	}
+	return names
 }
 
 // CACertEntry is a trusted CA certificate, parsed: X509 is nil and Digest

@@ -63,7 +63,7 @@ func TestNestedForeignKeyNamingTheParent(t *testing.T) {
 			// The child belongs to its parent.
 			switch {
 			case len(m.Certificates) > 0:
-				if got := m.Certificates[0].SNINames; !cmp.Equal(got, []string{"a.example.com"}) {
+				if got := m.Certificates[0].SNINames(); !cmp.Equal(got, []string{"a.example.com"}) {
 					t.Errorf("certificate snis %q", got)
 				}
 			case len(m.Routes) > 0:

@@ -148,8 +148,8 @@ func (c *compiler) certificates() {
 		if cs.fallback == nil {
 			cs.fallback = p
 		}
-		for _, name := range ce.SNINames {
-			name = strings.ToLower(name)
+		for _, s := range ce.SNIs {
+			name := strings.ToLower(s.Name)
 			cs.byName[name] = p
 			if name == "*" {
 				cs.fallback = p
