@@ -83,6 +83,16 @@ type Env struct {
 	// for its descriptors, aggregation's backend calls); nil in dry runs
 	// and unit tests.
 	Upstreams Upstreams
+	// ServiceIDs resolves the service names of the configuration being
+	// compiled to their ids (nil resolves none). As with Certificates,
+	// the compiler notes what a build resolved: a reload that gives a
+	// name another id, or removes it, builds the instance anew.
+	ServiceIDs ServiceIDs
+}
+
+// ServiceIDs finds a service of a configuration by name.
+type ServiceIDs interface {
+	ServiceID(name string) (id string, ok bool)
 }
 
 // Upstreams reaches the upstreams of the configuration in force the way

@@ -11,22 +11,30 @@ import (
 )
 
 // certificates are a configuration's `certificates` and `ca_certificates`
-// by id, for plugin.Env.Certificates.
+// by id, for plugin.Env.Certificates, and its named services' ids, for
+// plugin.Env.ServiceIDs.
 type certificates struct {
-	certs map[string]*config.CertificateEntry
-	cas   map[string]*config.CACertEntry
+	certs    map[string]*config.CertificateEntry
+	cas      map[string]*config.CACertEntry
+	services map[string]string
 }
 
 // certDep is an entity a plugin build looked up, and its digest then
-// ("" when it was not found).
+// ("" when it was not found). A service's digest is its id, so a kept
+// instance never holds an id its name no longer has.
 type certDep struct {
-	ca     bool
-	id     string
-	digest string
+	ca      bool
+	service bool
+	id      string
+	digest  string
 }
 
 // digest identifies the content of the entity dep names in cs.
-func (cs *certificates) digest(ca bool, id string) string {
+func (cs *certificates) digest(d certDep) string {
+	if d.service {
+		return cs.services[d.id]
+	}
+	ca, id := d.ca, d.id
 	if ca {
 		if e := cs.cas[id]; e != nil {
 			return e.Digest
@@ -49,14 +57,22 @@ type certLookups struct {
 	deps []certDep
 }
 
-func (l *certLookups) note(ca bool, id string) {
-	l.deps = append(l.deps, certDep{ca: ca, id: id, digest: l.from.digest(ca, id)})
+func (l *certLookups) note(d certDep) {
+	d.digest = l.from.digest(d)
+	l.deps = append(l.deps, d)
+}
+
+// ServiceID is the id of the service called name.
+func (l *certLookups) ServiceID(name string) (string, bool) {
+	l.note(certDep{service: true, id: name})
+	id, ok := l.from.services[name]
+	return id, ok
 }
 
 // Certificate is the key pair of a `certificates` entity (its cert and
 // key; cert_alt is for the TLS listener).
 func (l *certLookups) Certificate(id string) (*tls.Certificate, bool) {
-	l.note(false, id)
+	l.note(certDep{id: id})
 	e := l.from.certs[id]
 	if e == nil {
 		return nil, false
@@ -70,7 +86,7 @@ func (l *certLookups) Certificate(id string) (*tls.Certificate, bool) {
 
 // CACertificate is a `ca_certificates` entity that validated.
 func (l *certLookups) CACertificate(id string) (*x509.Certificate, bool) {
-	l.note(true, id)
+	l.note(certDep{ca: true, id: id})
 	if e := l.from.cas[id]; e != nil {
 		return e.X509, true
 	}
@@ -84,8 +100,14 @@ func (l *certLookups) CACertificate(id string) (*x509.Certificate, bool) {
 // built anew, so that a replaced CA stops being trusted.
 func (c *compiler) caCertificates() {
 	cs := &certificates{
-		certs: make(map[string]*config.CertificateEntry, len(c.m.Certificates)),
-		cas:   make(map[string]*config.CACertEntry, len(c.m.CACerts)),
+		certs:    make(map[string]*config.CertificateEntry, len(c.m.Certificates)),
+		cas:      make(map[string]*config.CACertEntry, len(c.m.CACerts)),
+		services: make(map[string]string, len(c.m.Services)),
+	}
+	for _, e := range c.m.Services {
+		if e.Service.Name != "" {
+			cs.services[e.Service.Name] = e.ID
+		}
 	}
 	for _, e := range c.m.Certificates {
 		if e.Certificate.ID != "" {
@@ -105,7 +127,7 @@ func (c *compiler) caCertificates() {
 	var stale []string
 	for key, deps := range prev.certDeps {
 		for _, d := range deps {
-			if cs.digest(d.ca, d.id) != d.digest {
+			if cs.digest(d) != d.digest {
 				stale = append(stale, key)
 				break
 			}

@@ -149,3 +149,62 @@ keyauth_credentials:
 		t.Errorf("unknown kind: %v", got)
 	}
 }
+
+// svcUser resolves a service name when built.
+type svcUser struct{ id string }
+
+func (*svcUser) Access(*plugin.Ctx) error { return nil }
+
+// Env.ServiceIDs resolves names to the ids of the configuration being
+// compiled; a reload that gives the name another id rebuilds the
+// instance, one that changes something else keeps it.
+func TestServiceIDLookupRebuilds(t *testing.T) {
+	reg, err := plugin.NewRegistry([]plugin.Registration{{
+		Name: "svc-user", Priority: 10,
+		NewConfig: func() any { return &tagConfig{} },
+		New: func(_ any, env plugin.Env) (plugin.Instance, error) {
+			id, ok := env.ServiceIDs.ServiceID("users")
+			if !ok {
+				return nil, plugin.FieldError("service", "no service named 'users'")
+			}
+			return &svcUser{id: id}, nil
+		},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools := upstream.NewPools(upstream.DefaultPoolOptions)
+	t.Cleanup(pools.Close)
+	compile := func(id, host string, prev *Snapshot) (*svcUser, *Snapshot, error) {
+		t.Helper()
+		m, err := config.Parse([]byte(fmt.Sprintf(`
+_format_version: "3.0"
+services:
+- name: users
+  id: %s
+  url: http://%s:80
+plugins:
+- name: svc-user
+`, id, host)), config.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Compile(m, Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools}), Previous: prev})
+		if err != nil {
+			return nil, nil, err
+		}
+		return s.Instances[0].(*svcUser), s, nil
+	}
+	const id1, id2 = "6a1b2c3d-0000-4000-8000-000000000001", "6a1b2c3d-0000-4000-8000-000000000002"
+	first, s1, err := compile(id1, "a.test", nil)
+	if err != nil || first.id != id1 {
+		t.Fatalf("first build: %v, id %v", err, first)
+	}
+	same, s2, _ := compile(id1, "b.test", s1)
+	if same != first {
+		t.Error("a reload that changed only the service's host rebuilt the instance")
+	}
+	if changed, _, _ := compile(id2, "b.test", s2); changed == first || changed.id != id2 {
+		t.Errorf("the instance kept the service's old id: %+v", changed)
+	}
+}

@@ -62,6 +62,7 @@ func (c *compiler) plugins() {
 		}
 		certs := &certLookups{from: c.snap.certs}
 		env.Certificates = certs
+		env.ServiceIDs = certs
 		inst, err := reg.New(cfg, env)
 		if err != nil {
 			var errs plugin.Errors

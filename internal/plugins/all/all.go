@@ -6,6 +6,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/acl"
 	"github.com/turnpikegw/turnpike/internal/plugins/adaptiveconcurrency"
+	"github.com/turnpikegw/turnpike/internal/plugins/aggregate"
 	"github.com/turnpikegw/turnpike/internal/plugins/basicauth"
 	"github.com/turnpikegw/turnpike/internal/plugins/botdetection"
 	"github.com/turnpikegw/turnpike/internal/plugins/canary"
@@ -54,6 +55,7 @@ func Registrations() []plugin.Registration {
 		hmacauth.Registration(),
 		oauth2.Registration(),
 		adaptiveconcurrency.Registration(),
+		aggregate.Registration(),
 		botdetection.Registration(),
 		canary.Registration(),
 		circuitbreaker.Registration(),

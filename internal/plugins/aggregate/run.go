@@ -1,0 +1,345 @@
+package aggregate
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/record"
+)
+
+// instance is a compiled aggregate config.
+type instance struct {
+	calls    []call
+	shapers  []shaper
+	index    map[string]int
+	timeout  time.Duration
+	maxBody  int
+	dedup    bool // some call merges at the top level
+	client   *http.Client
+	upstream plugin.Upstreams
+	runs     sync.Pool
+}
+
+// New checks the config and compiles it.
+func New(cfg any, env plugin.Env) (plugin.Instance, error) {
+	c := cfg.(*Config)
+	k := &checker{env: env}
+	calls := k.compile(c)
+	if len(k.errs) > 0 {
+		return nil, k.errs
+	}
+	in := &instance{
+		calls:    calls,
+		shapers:  make([]shaper, len(calls)),
+		index:    make(map[string]int, len(calls)),
+		timeout:  time.Duration(c.Timeout) * time.Millisecond,
+		maxBody:  c.MaxBody,
+		upstream: env.Upstreams,
+	}
+	for i := range calls {
+		in.index[calls[i].name] = i
+		in.shapers[i] = shaper{allow: calls[i].allow, deny: calls[i].deny, mapping: calls[i].mapping}
+		in.dedup = in.dedup || calls[i].group == ""
+	}
+	in.dedup = in.dedup && len(calls) > 1
+	base := env.HTTPClient
+	if base == nil {
+		base = &http.Client{}
+	}
+	// A redirect is an answer like another (not 2xx: the call failed),
+	// never a second request to wherever an upstream points.
+	client := *base
+	client.Timeout = 0
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	in.client = &client
+	in.runs.New = func() any {
+		n := len(calls)
+		return &run{results: make([]result, n), pending: make([]int, n), done: make(chan int, n)}
+	}
+	return in, nil
+}
+
+// result is one call's outcome in a request.
+type result struct {
+	body []byte
+	// start, end are the offsets of the value the merge uses (after
+	// target).
+	start, end int
+	// why is the reason the call failed ("" when it did not).
+	why     string
+	status  int
+	target  string
+	outcome string
+	began   time.Duration // from the request's start
+	head    time.Duration // from began
+	ended   time.Duration // from began
+	bytesIn int64
+	sent    bool // a request went out
+}
+
+// run is a request's aggregation state, pooled per instance.
+type run struct {
+	results []result
+	pending []int
+	done    chan int
+	queue   []int
+	buf     []byte
+}
+
+// maxPooledBody: a larger body buffer is not kept for the next request.
+const maxPooledBody = 64 << 10
+
+func (in *instance) put(r *run) {
+	for i := range r.results {
+		b := r.results[i].body
+		if cap(b) > maxPooledBody {
+			b = nil
+		}
+		r.results[i] = result{body: b[:0]}
+	}
+	r.queue = r.queue[:0]
+	in.runs.Put(r)
+}
+
+// Access runs the calls and answers with the merged JSON.
+func (in *instance) Access(c *plugin.Ctx) error {
+	r := in.runs.Get().(*run)
+	defer in.put(r)
+	ctx, cancel := context.WithTimeout(c.Req.Context(), in.timeout)
+	defer cancel()
+	src := source{c: c, results: r.results, index: in.index}
+	running := 0
+	for i := range in.calls {
+		r.pending[i] = len(in.calls[i].after)
+		if r.pending[i] == 0 {
+			running += in.start(ctx, r, &src, i)
+		}
+	}
+	for running > 0 || len(r.queue) > 0 {
+		if len(r.queue) == 0 {
+			i := <-r.done
+			running--
+			in.record(c, &r.results[i])
+			r.queue = append(r.queue, i)
+		}
+		i := r.queue[0]
+		r.queue = r.queue[1:]
+		for _, j := range in.calls[i].next {
+			if r.pending[j]--; r.pending[j] > 0 {
+				continue
+			}
+			if why := in.blocked(ctx, r, j); why != "" {
+				r.results[j].why = why
+				r.queue = append(r.queue, j)
+				continue
+			}
+			running += in.start(ctx, r, &src, j)
+		}
+	}
+	return in.answer(r)
+}
+
+// blocked is why call j cannot start ("" when it can).
+func (in *instance) blocked(ctx context.Context, r *run, j int) string {
+	for _, d := range in.calls[j].after {
+		if r.results[d].why != "" {
+			return "after " + in.calls[d].name + ", which failed"
+		}
+	}
+	if ctx.Err() != nil {
+		return whyCanceled(ctx)
+	}
+	return ""
+}
+
+// start renders call i and sends it on its own goroutine (1), or records
+// why it could not (0, queued as finished).
+func (in *instance) start(ctx context.Context, r *run, src *source, i int) int {
+	c := &in.calls[i]
+	res := &r.results[i]
+	var why string
+	r.buf, why = c.tmpl.render(r.buf[:0], src)
+	if why != "" {
+		res.why = why
+		r.queue = append(r.queue, i)
+		return 0
+	}
+	u := &url.URL{Scheme: c.scheme, Host: c.host}
+	path := r.buf
+	for k, b := range path {
+		if b == '?' {
+			u.RawQuery = string(path[k+1:])
+			path = path[:k]
+			break
+		}
+	}
+	u.RawPath = string(path)
+	u.Path, _ = url.PathUnescape(u.RawPath)
+	req := &http.Request{Method: c.method, URL: u, Host: c.host, Header: make(http.Header, 1+len(c.forward)),
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
+	req.Header["Accept"] = acceptJSON
+	for _, h := range c.forward {
+		if vs, ok := src.c.Req.Header[h]; ok {
+			req.Header[h] = vs
+		}
+	}
+	res.began = time.Since(src.c.StartedAt)
+	go in.do(ctx, r, i, req)
+	return 1
+}
+
+var acceptJSON = []string{"application/json"}
+
+// do sends call i and reads its answer; it always reports on r.done.
+func (in *instance) do(ctx context.Context, r *run, i int, req *http.Request) {
+	c := &in.calls[i]
+	res := &r.results[i]
+	defer func() { r.done <- i }()
+	cctx, cancel := context.WithTimeout(ctx, time.Duration(c.timeout))
+	defer cancel()
+	req = req.WithContext(cctx)
+	t0 := time.Now()
+	res.sent = true
+	res.target = c.label
+	if c.service == "" {
+		res.target = req.URL.Host
+	}
+	resp, err := in.send(c, req)
+	res.head = time.Since(t0)
+	if err != nil {
+		res.ended = res.head
+		res.head = 0
+		res.why, res.outcome = failure(ctx, cctx, err)
+		return
+	}
+	if resp.Request != nil && resp.Request.URL != nil && resp.Request.URL.Host != "" {
+		res.target = resp.Request.URL.Host
+	}
+	// A body whose reads ignore the context still ends with it.
+	stop := context.AfterFunc(cctx, func() { resp.Body.Close() })
+	defer func() {
+		stop()
+		resp.Body.Close()
+		res.ended = time.Since(t0)
+	}()
+	res.status = resp.StatusCode
+	res.outcome = record.OutcomeResponse
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		res.why = "answered " + strconv.Itoa(resp.StatusCode)
+		return
+	}
+	if !isJSON(resp.Header.Get("Content-Type")) {
+		res.why = "the answer is not JSON"
+		return
+	}
+	var over bool
+	res.body, over, err = readBounded(res.body[:0], resp, in.maxBody)
+	res.bytesIn = int64(len(res.body))
+	switch {
+	case over:
+		res.why = "the answer is larger than max_body"
+	case err != nil:
+		res.why, res.outcome = failure(ctx, cctx, err)
+	case !valid(res.body):
+		res.why = "the answer is not valid JSON"
+	default:
+		res.locate(c.target)
+	}
+}
+
+// locate sets the value the merge uses: the answer, or its target.
+func (res *result) locate(target []string) {
+	b := res.body
+	s := skipWS(b, 0)
+	e := valueEnd(b, s, 0)
+	var ok bool
+	if res.start, res.end, ok = find(b, s, e, target); !ok {
+		res.why = "no " + joinPath(target) + " in the answer"
+	}
+}
+
+func (in *instance) send(c *call, req *http.Request) (*http.Response, error) {
+	if c.service == "" {
+		return in.client.Do(req)
+	}
+	if in.upstream == nil {
+		return nil, errNoUpstreams
+	}
+	return in.upstream.RoundTrip(c.service, req)
+}
+
+var errNoUpstreams = errors.New("no upstreams")
+
+// failure is why a call failed with err, and its attempt's outcome.
+func failure(whole, call context.Context, err error) (string, string) {
+	if whole.Err() != nil {
+		return whyCanceled(whole), record.OutcomeTimeout
+	}
+	if call.Err() != nil {
+		return "timed out", record.OutcomeTimeout
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return "connection failed", record.OutcomeConnectError
+	}
+	return "request failed", record.OutcomeError
+}
+
+func whyCanceled(ctx context.Context) string {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return "the aggregation's timeout passed"
+	}
+	return "the client went away"
+}
+
+// record adds a call that went out to the request's record as an
+// upstream attempt (on the request's goroutine: the record is not
+// locked).
+func (in *instance) record(c *plugin.Ctx, res *result) {
+	if c.Record == nil || !res.sent {
+		return
+	}
+	k := c.Record.AddAttempt(res.target, res.began)
+	a := &c.Record.Attempts[k]
+	a.Status = res.status
+	a.Outcome = res.outcome
+	a.Head = res.head
+	a.End = res.ended
+	a.BytesIn = res.bytesIn
+}
+
+// readBounded reads resp's body into b, at most limit bytes; over is set
+// when there was more.
+func readBounded(b []byte, resp *http.Response, limit int) ([]byte, bool, error) {
+	if resp.ContentLength > int64(limit) {
+		return b, true, nil
+	}
+	if n := int(resp.ContentLength); n > 0 && cap(b) < n {
+		b = make([]byte, 0, n+1)
+	}
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		room := b[len(b):min(cap(b), limit+1)]
+		n, err := resp.Body.Read(room)
+		b = b[:len(b)+n]
+		if len(b) > limit {
+			return b[:limit], true, nil
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return b, false, nil
+			}
+			return b, false, err
+		}
+	}
+}

@@ -1,0 +1,320 @@
+package aggregate
+
+import (
+	"bytes"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/turnpikegw/turnpike/internal/plugin"
+)
+
+// The kinds of template segment.
+const (
+	literal = iota
+	varCapture
+	varQuery
+	varHeader
+	varConsumerID
+	varConsumerName
+	varClaim
+	varResp
+)
+
+// seg is one part of a template: literal text (already valid in its URL
+// part) or a variable filled per request.
+type seg struct {
+	kind int
+	text string   // the literal; a capture, query, header (canonical) or claim name
+	call string   // varResp: the call read
+	path []string // varResp: the dot path in its answer
+	// query is set for a segment in the query string.
+	query bool
+}
+
+// template is a path (and query) template parsed at load.
+type template struct {
+	segs []seg
+	// query: the template has a query string.
+	query bool
+}
+
+// parseURL splits a url template: scheme and host are literal (a host
+// from a request value would let a client pick the server), the rest is
+// a template.
+func parseURL(raw string) (scheme, host string, t template, err string) {
+	u, perr := url.Parse(strings.NewReplacer("{", "x", "}", "x").Replace(raw))
+	if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", "", t, "expected an http or https URL"
+	}
+	if u.User != nil {
+		return "", "", t, "credentials in the URL are not supported; forward a header"
+	}
+	rest := raw[len(u.Scheme)+3:]
+	cut := strings.IndexAny(rest, "/?")
+	if cut < 0 {
+		rest = "/"
+		cut = 0
+	} else {
+		rest = rest[cut:]
+	}
+	if strings.ContainsAny(raw[:len(u.Scheme)+3+cut], "{}") {
+		return "", "", t, "the scheme and host cannot hold a template"
+	}
+	if rest[0] == '?' {
+		rest = "/" + rest
+	}
+	t, err = parseTemplate(rest)
+	return u.Scheme, u.Host, t, err
+}
+
+// parseTemplate parses a path template ("/users/{captures.id}?l={query.l}").
+func parseTemplate(s string) (template, string) {
+	var t template
+	if !strings.HasPrefix(s, "/") {
+		return t, "expected a path starting with '/'"
+	}
+	if strings.ContainsAny(s, "# \t\r\n") {
+		return t, "a path cannot hold '#' or white space"
+	}
+	query := false
+	for s != "" {
+		open := strings.IndexByte(s, '{')
+		lit := s
+		if open >= 0 {
+			lit = s[:open]
+		}
+		if strings.IndexByte(lit, '}') >= 0 {
+			return t, "'}' without '{'"
+		}
+		if lit != "" {
+			t.segs = append(t.segs, seg{kind: literal, text: lit, query: query})
+			query = query || strings.IndexByte(lit, '?') >= 0
+		}
+		if open < 0 {
+			break
+		}
+		end := strings.IndexByte(s[open:], '}')
+		if end < 0 {
+			return t, "'{' without '}'"
+		}
+		v, err := parseVar(s[open+1 : open+end])
+		if err != "" {
+			return t, err
+		}
+		v.query = query
+		t.segs = append(t.segs, v)
+		s = s[open+end+1:]
+	}
+	t.query = query
+	if err := checkLiteral(t); err != "" {
+		return t, err
+	}
+	return t, ""
+}
+
+// checkLiteral refuses a template whose literal path has dot segments or
+// is not valid percent-encoding, with every variable as "x".
+func checkLiteral(t template) string {
+	var b strings.Builder
+	for _, s := range t.segs {
+		if s.kind == literal {
+			b.WriteString(s.text)
+		} else {
+			b.WriteByte('x')
+		}
+	}
+	full := b.String()
+	path, q, _ := strings.Cut(full, "?")
+	if _, err := url.PathUnescape(path); err != nil {
+		return "invalid percent-encoding in the path"
+	}
+	if _, err := url.ParseQuery(q); err != nil {
+		return "invalid query string"
+	}
+	if dotSegment([]byte(path)) {
+		return "the path cannot hold '.' or '..' segments"
+	}
+	return ""
+}
+
+// parseVar parses a variable's name ("captures.id", "resp.user.a.b").
+func parseVar(name string) (seg, string) {
+	kind, rest, _ := strings.Cut(name, ".")
+	bad := "unknown variable {" + name + "}; expected captures.x, query.x, headers.x, consumer.id, consumer.username, claims.x or resp.<call>.<path>"
+	if rest == "" {
+		return seg{}, bad
+	}
+	switch kind {
+	case "captures":
+		return seg{kind: varCapture, text: rest}, ""
+	case "query":
+		return seg{kind: varQuery, text: rest}, ""
+	case "headers":
+		return seg{kind: varHeader, text: http.CanonicalHeaderKey(rest)}, ""
+	case "claims":
+		return seg{kind: varClaim, text: rest}, ""
+	case "consumer":
+		switch rest {
+		case "id":
+			return seg{kind: varConsumerID}, ""
+		case "username":
+			return seg{kind: varConsumerName}, ""
+		}
+	case "resp":
+		call, path, _ := strings.Cut(rest, ".")
+		if p := splitPath(path); p != nil && isName(call) {
+			return seg{kind: varResp, call: call, path: p}, ""
+		}
+	}
+	return seg{}, bad
+}
+
+// dotSegment reports whether a percent-encoded path has a "." or ".."
+// segment, spelt plainly or encoded.
+func dotSegment(path []byte) bool {
+	for len(path) > 0 {
+		seg := path
+		if i := bytes.IndexByte(path, '/'); i >= 0 {
+			seg, path = path[:i], path[i+1:]
+		} else {
+			path = nil
+		}
+		if dots(seg) {
+			return true
+		}
+	}
+	return false
+}
+
+// dots reports whether seg is one or two dots, each '.' or "%2e".
+func dots(seg []byte) bool {
+	n := 0
+	for i := 0; i < len(seg); i++ {
+		switch {
+		case seg[i] == '.':
+		case seg[i] == '%' && i+2 < len(seg) && seg[i+1] == '2' && seg[i+2]|0x20 == 'e':
+			i += 2
+		default:
+			return false
+		}
+		n++
+	}
+	return n == 1 || n == 2
+}
+
+// source is what a template's variables read from.
+type source struct {
+	c       *plugin.Ctx
+	results []result
+	index   map[string]int
+}
+
+// render appends the template's path (and query) to b, every value
+// percent-encoded so that it stays inside its segment or query value;
+// ok is false, with the reason, when a value cannot be had.
+func (t *template) render(b []byte, src *source) ([]byte, string) {
+	start := len(b)
+	for i := range t.segs {
+		s := &t.segs[i]
+		if s.kind == literal {
+			b = append(b, s.text...)
+			continue
+		}
+		v, why := s.value(src)
+		if why != "" {
+			return b, why
+		}
+		b = appendEscaped(b, v)
+	}
+	path := b[start:]
+	if t.query {
+		if q := bytes.IndexByte(path, '?'); q >= 0 {
+			path = path[:q]
+		}
+	}
+	if dotSegment(path) {
+		return b, "a value made a '.' or '..' path segment"
+	}
+	return b, ""
+}
+
+// value is a variable's value for this request ("" when the request has
+// none); why is set when a dependency's answer lacks it.
+func (s *seg) value(src *source) (v string, why string) {
+	c := src.c
+	switch s.kind {
+	case varCapture:
+		if i, ok := c.Captures.Group(s.text); ok && c.Captures.Matched(i) {
+			return c.Captures.Positional[i], ""
+		}
+	case varQuery:
+		return queryValue(c.Req.URL.RawQuery, s.text), ""
+	case varHeader:
+		v, _ := plugin.FirstValue(c.Req.Header, s.text)
+		return v, ""
+	case varConsumerID:
+		if c.Consumer != nil {
+			return c.Consumer.ID, ""
+		}
+	case varConsumerName:
+		if c.Consumer != nil {
+			return c.Consumer.Username, ""
+		}
+	case varClaim:
+		if c.Claims != nil {
+			v, _ := c.Claims.Claim(s.text)
+			return v, ""
+		}
+	case varResp:
+		r := &src.results[src.index[s.call]]
+		v, ok := scalarAt(r.body, s.path)
+		if !ok {
+			return "", "no string or number at " + strings.Join(s.path, ".") + " in " + s.call + "'s answer"
+		}
+		return v, ""
+	}
+	return "", ""
+}
+
+// queryValue is the first value of the query argument name, decoded.
+func queryValue(raw, name string) string {
+	for raw != "" {
+		var kv string
+		kv, raw, _ = strings.Cut(raw, "&")
+		k, v, _ := strings.Cut(kv, "=")
+		if k != name {
+			if !strings.ContainsAny(k, "%+") {
+				continue
+			}
+			if dk, err := url.QueryUnescape(k); err != nil || dk != name {
+				continue
+			}
+		}
+		if !strings.ContainsAny(v, "%+") {
+			return v
+		}
+		d, err := url.QueryUnescape(v)
+		if err != nil {
+			return ""
+		}
+		return d
+	}
+	return ""
+}
+
+// appendEscaped appends v with every byte but RFC 3986's unreserved ones
+// percent-encoded: '/', '?', '#', '&', '=', '+' and '%' included, so a
+// value never leaves the segment or query value it is in.
+func appendEscaped(b []byte, v string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b = append(b, c)
+			continue
+		}
+		b = append(b, '%', hex[c>>4], hex[c&15])
+	}
+	return b
+}
