@@ -100,7 +100,8 @@ routes:
         after: [user]
         url: "http://%[1]s/accounts/{resp.user.account_id}"
         target: data
-        mapping: {acct_no: number}
+        mapping: {number: acct_no}
+        deny: [internal]
 - name: partial
   paths: ["~/api/partial/(?<id>[^/]+)$"]
   plugins:
@@ -212,8 +213,8 @@ func TestAggregate(t *testing.T) {
 		if a.status != 200 || a.body["acct_no"] != "N-acc-42" {
 			t.Fatalf("status %d: %s", a.status, a.raw)
 		}
-		if strings.Contains(a.raw, "internal") {
-			t.Errorf("target: data kept more than its number: %s", a.raw)
+		if strings.Contains(a.raw, "internal") || strings.Contains(a.raw, `"data"`) || strings.Contains(a.raw, `"number"`) {
+			t.Errorf("target, deny or mapping not applied: %s", a.raw)
 		}
 		seen := backend.since(mark)
 		if len(seen) != 2 || seen[0] != "/users/42" || seen[1] != "/accounts/acc-42" {
@@ -249,17 +250,31 @@ func TestAggregate(t *testing.T) {
 
 	t.Run("template injection", func(t *testing.T) {
 		oneSegment := regexp.MustCompile(`^/users/[^/?]+(\?limit=[^&]*)?$`)
-		for _, tc := range []struct{ path, capture, limit string }{
-			{"/api/inj/a%3Fadmin=1", "a?admin=1", ""},
-			{"/api/inj/..%2F..%2Fadmin", "../../admin", ""},
-			{"/api/inj/%2E%2E", "..", ""},
-			{"/api/inj/x%23frag", "x#frag", ""},
-			{"/api/inj/u1?limit=1%26admin%3D1", "u1", "1&admin=1"},
-			{"/api/inj/u2?limit=..%2F..%2Fx", "u2", "../../x"},
+		// A capture is the normalised path's text: reserved characters
+		// stay percent-encoded there, and the template encodes the
+		// capture again, so the segment the backend reads back is the
+		// capture itself.
+		// reach: the call must be made (else the gateway may refuse the
+		// path, or the plugin the value, before any call).
+		for _, tc := range []struct {
+			path, capture, limit string
+			reach                bool
+		}{
+			{"/api/inj/a%3Fadmin=1", "a%3Fadmin=1", "", true},
+			{"/api/inj/..%2F..%2Fadmin", "..%2F..%2Fadmin", "", false},
+			{"/api/inj/%2E%2E", "..", "", false},
+			{"/api/inj/x%23frag", "x%23frag", "", true},
+			{"/api/inj/a;b=..", "a;b=..", "", true},
+			{"/api/inj/u1?limit=1%26admin%3D1", "u1", "1&admin=1", true},
+			{"/api/inj/u2?limit=..%2F..%2Fx", "u2", "../../x", true},
 		} {
 			mark := backend.mark()
 			a := aggGet(t, gw, tc.path)
-			for _, uri := range backend.since(mark) {
+			seen := backend.since(mark)
+			if tc.reach && (a.status != 200 || len(seen) != 1) {
+				t.Errorf("%s: status %d, backend got %q; want one call", tc.path, a.status, seen)
+			}
+			for _, uri := range seen {
 				if !oneSegment.MatchString(uri) {
 					t.Errorf("%s: the backend got %q, outside /users/{one segment}", tc.path, uri)
 					continue
@@ -299,7 +314,7 @@ func TestAggregate(t *testing.T) {
 
 	t.Run("service-less route", func(t *testing.T) {
 		resp, body := gw.Get("/nosvc")
-		if resp.StatusCode != http.StatusServiceUnavailable || body != `{"message":"no Service found with those values"}` {
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, `"message":"no Service found with those values"`) {
 			t.Errorf("status %d body %q", resp.StatusCode, body)
 		}
 	})
