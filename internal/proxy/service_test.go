@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -300,5 +301,45 @@ func BenchmarkRoundTripService(b *testing.B) {
 			}
 		}
 		resp.Body.Close()
+	}
+}
+
+// An upstream hashing on a header picks by the header of the plugin's
+// request: the same value always reaches the same target.
+func TestRoundTripServiceHashOnHeader(t *testing.T) {
+	a := newNamedUpstream(t, "a", nil, 0)
+	b := newNamedUpstream(t, "b", nil, 0)
+	cfg := `
+_format_version: "3.0"
+upstreams:
+- name: users.internal
+  hash_on: header
+  hash_on_header: X-User
+  targets: [{target: "${A}"}, {target: "${B}"}]
+services:
+- name: users
+  host: users.internal
+`
+	g := newTestGateway(t, cfg, map[string]string{"A": a.Listener.Addr().String(), "B": b.Listener.Addr().String()}, nil)
+	u := snapshot.Upstreams{Holder: g.Holder, HTTP: g.Handler}
+	byUser := map[string]string{}
+	for i := range 40 {
+		user := strconv.Itoa(i % 8)
+		req, _ := http.NewRequest(http.MethodGet, "/", nil)
+		req.Header.Set("X-User", user)
+		resp, err := u.RoundTrip("users", req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		addr := resp.Request.URL.Host
+		if prev, ok := byUser[user]; ok && prev != addr {
+			t.Fatalf("X-User %s went to %s, then %s", user, prev, addr)
+		}
+		byUser[user] = addr
+	}
+	if a.count() == 0 || b.count() == 0 {
+		t.Errorf("eight users all hashed to one target (a=%d b=%d)", a.count(), b.count())
 	}
 }
