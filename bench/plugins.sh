@@ -19,13 +19,17 @@
 # oauth2 plugin checking the same bearer token by introspection at the
 # backend: after the first request, from its cache); the issue 17 budget
 # is oauth2's and oauth2ext's CPU per request at most 1 us over keyauth's.
+# aggregate (the aggregate plugin: three 1 KiB JSON calls, one to each of
+# three backends, merged) and single3k (no plugin, one proxied 3 KiB JSON
+# answer: the same total size) are measured on request; issue 20's budget
+# is aggregate's CPU per request at most 3.5x single3k's.
 #
 # Knobs (environment):
 #   ROUNDS=3  DURATION=5  WARMUP=1  CONNS=64  THREADS=1
 #   ROUTES="none local redis prom otel otel001 httplog logging keyauth oauth2 oauth2ext" (none is always measured;
-#   httplog1, http-log with Kong's default one POST a request, on request)
-#   PIN=1 (turnpike alone on CPU 0; wrk, backend and redis-server on CPU 1) | 0
-#   PORT_BASE=18300 (backend; turnpike +1, redis-server +2)
+#   httplog1, http-log with Kong's default one POST a request, aggregate and single3k on request)
+#   PIN=1 (turnpike alone on CPU 0; wrk, backends and redis-server on CPU 1) | 0
+#   PORT_BASE=18300 (backend; turnpike +1, redis-server +2, aggregate's other backends +3 and +4)
 #   TURNPIKE_BIN=<prebuilt binary> (default: build ./cmd/turnpike)
 set -euo pipefail
 
@@ -64,7 +68,9 @@ place "$PIN"
 BPORT=$PORT_BASE
 TPORT=$((PORT_BASE + 1))
 RPORT=$((PORT_BASE + 2))
-for p in $BPORT $TPORT $RPORT; do
+B2PORT=$((PORT_BASE + 3))
+B3PORT=$((PORT_BASE + 4))
+for p in $BPORT $TPORT $RPORT $B2PORT $B3PORT; do
   (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && die "port $p is in use; pick another PORT_BASE"
 done
 
@@ -75,6 +81,10 @@ log "building backend"
 turnpike_binary "$ROOT"
 
 start backend "${ON_LOAD[@]}" "$TMP/bin/backend" -addr "127.0.0.1:$BPORT"
+if [[ " $ROUTES " == *" aggregate "* ]]; then
+  start backend2 "${ON_LOAD[@]}" "$TMP/bin/backend" -addr "127.0.0.1:$B2PORT"
+  start backend3 "${ON_LOAD[@]}" "$TMP/bin/backend" -addr "127.0.0.1:$B3PORT"
+fi
 start redis "${ON_LOAD[@]}" redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$TMP"
 
 case " $ROUTES " in *" none "*) ;; *) ROUTES="none $ROUTES" ;; esac
@@ -124,6 +134,20 @@ EOF
   # The same token, checked by introspection at the backend (which calls
   # every token active) and then from the plugin's cache.
   oauth2ext) echo "  - {name: oauth2ext, paths: [/oauth2ext], plugins: [{name: oauth2, config: {introspection_endpoint: \"http://127.0.0.1:$BPORT/introspect\"}}]}" ;;
+  # Three services, one call each; the route itself needs no service.
+  aggregate) cat <<EOF
+  - name: aggregate
+    paths: [/aggregate]
+    plugins:
+    - name: aggregate
+      config:
+        calls:
+        - {name: a, service: backend, path: /json, group: a}
+        - {name: b, service: backend2, path: /json, group: b}
+        - {name: c, service: backend3, path: /json, group: c}
+EOF
+    ;;
+  single3k) ;; # a top-level route (below): its service is another
   *) die "unknown route '$1' in ROUTES" ;;
   esac
 }
@@ -140,6 +164,16 @@ services:
   routes:
 EOF
   for route in $ROUTES; do route_yaml "$route"; done
+  cat <<EOF
+- name: backend2
+  url: http://127.0.0.1:$B2PORT
+- name: backend3
+  url: http://127.0.0.1:$B3PORT
+- name: backend3k
+  url: http://127.0.0.1:$BPORT/json3k
+routes:
+- {name: single3k, paths: [/single3k], service: backend3k}
+EOF
 } >"$TMP/turnpike.yml"
 start turnpike env GOMAXPROCS=1 "${ON_PROXY[@]}" "$TMP/bin/turnpike" run -c "$TMP/turnpike.yml" \
   --proxy-listen "127.0.0.1:$TPORT" --admin-listen off --access-log off --trusted-ips 127.0.0.1/32
@@ -239,6 +273,11 @@ for route in $ROUTES; do
   # shellcheck disable=SC2086
   printf '  %-10s req/s %s  CPU %s\n' "$route" "$(median ${RATIO[$route]})" "$(median ${CPU[$route]})"
 done
+if [[ -n ${U[aggregate]:-} && -n ${U[single3k]:-} ]]; then
+  # shellcheck disable=SC2086
+  printf '  %-10s CPU per request over single3k: %s (issue 20: at most 3.5)\n' aggregate \
+    "$(awk -v s="$(median ${CPU[single3k]})" -v a="$(median ${CPU[aggregate]})" 'BEGIN{printf "%.2f", s/a}')"
+fi
 if [[ -n ${U[keyauth]:-} ]]; then
   for route in oauth2 oauth2ext; do
     [[ -n ${U[$route]:-} ]] || continue

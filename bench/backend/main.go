@@ -138,6 +138,9 @@ func main() {
 	mux.Handle("GET /hello", newStatic("text/plain; charset=utf-8", []byte("Hello, World!")))
 	mux.Handle("GET /json", newStatic("application/json", jsonBody(1024)))
 	mux.Handle("GET /json10k", newStatic("application/json", catalogBody(10240)))
+	// The three /json answers of plugins.sh's aggregate route in one, for
+	// its single3k route: one proxied request of the same total size.
+	mux.Handle("GET /json3k/", newStatic("application/json", jsonBody(3072)))
 	mux.HandleFunc("POST /log", sink)
 	mux.HandleFunc("POST /v1/traces", sink)
 	mux.HandleFunc("POST /introspect", introspect)

@@ -144,6 +144,8 @@ Try these (access log lines appear below as JSON):
                                                    # retries hide it, health checks eject it (see below)
   curl -i %[1]s/v1/users/1                           # REST to gRPC: grpc-gateway calls the gRPC
                                                    # UserService's GetUser and answers its JSON
+  curl -i %[1]s/api/dashboard/7                      # aggregation: the user, their orders and
+                                                   # recommended products in one JSON answer
   curl -i %[1]s/api/tenant -H 'X-Tenant-Id: tenant-1' # header routing; without the header: 404
   curl -i %[1]s/api/admin/maintenance                # request-termination: 503 from the gateway
   curl -i -X OPTIONS %[1]s/api/orders -H 'Origin: https://example.com' -H 'Access-Control-Request-Method: POST'
@@ -184,9 +186,15 @@ func flaky(next http.Handler, start time.Time) http.Handler {
 }
 
 // demoService answers every request with what it received, so the effect
-// of the gateway (path joining, forwarded headers, transformations) shows.
+// of the gateway (path joining, forwarded headers, transformations) shows;
+// the paths the dashboard route aggregates answer records (demoRecord).
 func demoService(name string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rec, ok := demoRecord(r.URL.Path); ok {
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(rec)
+			return
+		}
 		seen := map[string]string{}
 		for _, h := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-Prefix",
 			"X-Real-Ip", "X-Request-Id", "Via", "X-Demo-Gateway", "X-Tenant-Id",
@@ -205,4 +213,52 @@ func demoService(name string) http.Handler {
 			"headers": seen,
 		})
 	})
+}
+
+// demoNames are the demo users' names, picked by id.
+var demoNames = []string{"Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra", "Barbara Liskov"}
+
+// The dashboard's records, as structs so that their fields keep this order.
+type (
+	demoUser struct {
+		ID    string `json:"id"`
+		Name  string `json:"name"`
+		Email string `json:"email"`
+		Tier  string `json:"tier"`
+	}
+	demoOrder struct {
+		ID           string  `json:"id"`
+		Total        float64 `json:"total"`
+		Status       string  `json:"status"`
+		WarehouseRef string  `json:"warehouse_ref"`
+	}
+	demoProduct struct {
+		SKU   string `json:"sku"`
+		Name  string `json:"name"`
+		Price int    `json:"price"`
+	}
+)
+
+// demoRecord is the JSON record of the paths the dashboard route calls:
+// a user's card (users), their orders (orders) and the products
+// recommended to them (products); false for any other path.
+func demoRecord(path string) (any, bool) {
+	seg := strings.Split(strings.Trim(path, "/"), "/")
+	switch {
+	case len(seg) == 3 && seg[0] == "users" && seg[2] == "card":
+		id := seg[1]
+		return demoUser{ID: id, Name: demoNames[len(id)%len(demoNames)], Email: "user" + id + "@example.com", Tier: "gold"}, true
+	case len(seg) == 3 && seg[0] == "orders" && seg[1] == "by-user":
+		id := seg[2]
+		return []demoOrder{
+			{ID: "o-" + id + "-1", Total: 42.5, Status: "shipped", WarehouseRef: "WH-7/A12"},
+			{ID: "o-" + id + "-2", Total: 12, Status: "open", WarehouseRef: "WH-2/C03"},
+		}, true
+	case len(seg) == 2 && seg[0] == "products" && seg[1] == "recommended":
+		return map[string]any{"items": []demoProduct{
+			{SKU: "p-100", Name: "Mechanical keyboard", Price: 89},
+			{SKU: "p-205", Name: "USB-C dock", Price: 129},
+		}, "model": "demo-v1"}, true
+	}
+	return nil, false
 }

@@ -312,38 +312,10 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		return nil, fmt.Errorf("--dns-*: %v", err)
 	}
 	ups := upstream.NewRuntime(upstream.RuntimeParts{Pools: g.pools, States: states, Health: g.health, Resolver: g.resolver})
-	nodeID := make([]byte, 16)
-	rand.Read(nodeID)
-	stores := store.NewProvider()
-	deps := snapshot.Deps{Registry: reg, Upstreams: ups,
-		Env: plugin.Env{Logger: logger, Metrics: metrics.Registry, Store: stores, HTTPClient: outboundClient(), AccessLog: g.lines, Upstreams: snapshot.Upstreams{Holder: g.holder},
-			Node: &node{id: hex.EncodeToString(nodeID), g: g, store: stores}}}
-	deps.MaxResponseHeaderBytes = o.upMaxHeaderBytes
-	// go-redis reports dial failures through a package-level logger that
-	// writes plain text; route it into the gateway's structured log.
-	redis.SetLogger(redisLog{logger})
-	g.loader = reload.New(g.holder, deps, path, opts, logger)
-	g.loader.SetLimits(o.loadLimits)
-	g.loader.RegisterMetrics(metrics.Registry)
-	// New DNS answers reach the balancers by compiling the configuration
-	// in force again.
-	g.resolver.OnChange(func() { g.loader.Refresh("dns") })
-	snap, err := g.loader.ApplyStored(source, "startup", o.cluster.node.startOrigin())
-	if err != nil && o.cluster.node != nil {
-		snap, err = o.cluster.node.startFailed(g.loader, err)
-	}
-	if err != nil {
-		g.close()
-		return nil, configError(o.configPath, err)
-	}
-	// Known only now: the start-up load is the one parse of the file, under
-	// the load limits.
-	if o.tlsByDefault && len(snap.Model.Certificates) > 0 {
-		tlsListen, _ := server.ParseListens("0.0.0.0:8443 ssl")
-		proxyListens = append(proxyListens, tlsListen...)
-	}
-	// The access log first: its line is formatted before the metrics'
-	// work, as it was before there were metrics.
+	// The handler is made before the plugins' environment: plugins reach
+	// http services through its client (snapshot.Upstreams). The access
+	// log is its first observer: its line is formatted before the
+	// metrics' work, as it was before there were metrics.
 	var observers []record.Observer
 	if g.accessLog != nil {
 		observers = append(observers, g.accessLog)
@@ -371,6 +343,36 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 
 		MaxResponseHeaderBytes: o.upMaxHeaderBytes,
 	})
+	nodeID := make([]byte, 16)
+	rand.Read(nodeID)
+	stores := store.NewProvider()
+	deps := snapshot.Deps{Registry: reg, Upstreams: ups,
+		Env: plugin.Env{Logger: logger, Metrics: metrics.Registry, Store: stores, HTTPClient: outboundClient(), AccessLog: g.lines, Upstreams: snapshot.Upstreams{Holder: g.holder, HTTP: g.handler},
+			Node: &node{id: hex.EncodeToString(nodeID), g: g, store: stores}}}
+	deps.MaxResponseHeaderBytes = o.upMaxHeaderBytes
+	// go-redis reports dial failures through a package-level logger that
+	// writes plain text; route it into the gateway's structured log.
+	redis.SetLogger(redisLog{logger})
+	g.loader = reload.New(g.holder, deps, path, opts, logger)
+	g.loader.SetLimits(o.loadLimits)
+	g.loader.RegisterMetrics(metrics.Registry)
+	// New DNS answers reach the balancers by compiling the configuration
+	// in force again.
+	g.resolver.OnChange(func() { g.loader.Refresh("dns") })
+	snap, err := g.loader.ApplyStored(source, "startup", o.cluster.node.startOrigin())
+	if err != nil && o.cluster.node != nil {
+		snap, err = o.cluster.node.startFailed(g.loader, err)
+	}
+	if err != nil {
+		g.close()
+		return nil, configError(o.configPath, err)
+	}
+	// Known only now: the start-up load is the one parse of the file, under
+	// the load limits.
+	if o.tlsByDefault && len(snap.Model.Certificates) > 0 {
+		tlsListen, _ := server.ParseListens("0.0.0.0:8443 ssl")
+		proxyListens = append(proxyListens, tlsListen...)
+	}
 	getCert := func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		if s := g.holder.Load(); s != nil && s.Certs != nil {
 			return s.Certs.GetCertificate(hello)

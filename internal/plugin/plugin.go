@@ -80,7 +80,8 @@ type Env struct {
 	Services []string
 	// Upstreams sends requests of the plugin's own to a service's
 	// upstream (a gRPC transcoder asking the server's reflection service
-	// for its descriptors); nil in dry runs and unit tests.
+	// for its descriptors, aggregation's backend calls); nil in dry runs
+	// and unit tests.
 	Upstreams Upstreams
 	// ServiceIDs resolves the service names of the configuration being
 	// compiled to their ids (nil resolves none). As with Certificates,
@@ -95,13 +96,22 @@ type ServiceIDs interface {
 }
 
 // Upstreams reaches the upstreams of the configuration in force the way
-// the proxy does: a target the service's balancer picks, the service's
-// TLS settings and timeouts. Today it serves grpc and grpcs services
-// (over HTTP/2).
+// the proxy does: a target the service's balancer picks (hashing on
+// req's headers, cookies and query where the upstream hashes on them),
+// the service's TLS settings (client certificate, tls_verify,
+// ca_certificates) and timeouts, and passive health reports. grpc and
+// grpcs services are reached over HTTP/2; http and https services over
+// the proxy's HTTP/1.1 client, with the service's path joined before
+// req's, the Host the proxy sends without preserve_host, and the
+// service's retries: a connection that could not be made goes to another
+// target for any method, other failures before the response head only
+// for idempotent methods without a body, with the proxy's backoff.
 type Upstreams interface {
-	// RoundTrip sends req to a target of the service with the given id;
-	// req.URL needs only its path (and query). The caller bounds the
-	// exchange with req's context and closes the response body.
+	// RoundTrip sends req to a target of the service with the given id
+	// (or name, when no service has that id); req.URL needs only its path
+	// (and query). The caller bounds the exchange with req's context and
+	// closes the response body. The response's Request.URL.Host is the
+	// address of the target that answered.
 	RoundTrip(serviceID string, req *http.Request) (*http.Response, error)
 }
 

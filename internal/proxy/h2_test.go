@@ -79,7 +79,7 @@ type testGateway struct {
 
 // newTestGateway compiles cfg (with ${NAME} looked up in env); edit may
 // change the parsed model before it is compiled.
-func newTestGateway(t *testing.T, cfg string, env map[string]string, edit func(*config.Model)) *testGateway {
+func newTestGateway(t testing.TB, cfg string, env map[string]string, edit func(*config.Model)) *testGateway {
 	t.Helper()
 	m, err := config.Parse([]byte(cfg), config.Options{ExpandEnv: true, LookupEnv: func(k string) (string, bool) {
 		v, ok := env[k]

@@ -9,32 +9,45 @@ import (
 )
 
 // Upstreams is plugin.Upstreams over the snapshot in force: a plugin's
-// own requests to a service's upstream (server reflection) go to a
-// target the service's balancer picks, through its HTTP/2 transport.
-type Upstreams struct{ Holder *Holder }
+// own requests to a service's upstream go to a target the service's
+// balancer picks, over the transport the proxy uses for that service:
+// HTTP/2 for grpc and grpcs (server reflection), the proxy's HTTP/1.1
+// client (HTTP) for http and https (aggregation).
+type Upstreams struct {
+	Holder *Holder
+	// HTTP carries the requests to http and https services; the gateway
+	// sets the proxy's handler. Nil: those services are refused
+	// (ErrNoHTTP).
+	HTTP ServiceTransport
+}
 
-// ErrNotGRPC is RoundTrip's answer for a service that is not grpc or
-// grpcs.
-var ErrNotGRPC = errors.New("the service is not a grpc or grpcs service")
+// ServiceTransport sends a request to an http or https service as the
+// proxy forwards a client's: balancer pick, timeouts, retries, upstream
+// TLS, passive health. proxy.Handler is the one.
+type ServiceTransport interface {
+	RoundTripService(svc *Service, req *http.Request) (*http.Response, error)
+}
 
-// RoundTrip sends req to a target of the service serviceID.
+// ErrNoHTTP is RoundTrip's answer for an http or https service when no
+// HTTP transport was given.
+var ErrNoHTTP = errors.New("no transport for http and https services")
+
+// RoundTrip sends req to a target of the service serviceID (a service's
+// id, or its name when no service has that id).
 func (u Upstreams) RoundTrip(serviceID string, req *http.Request) (*http.Response, error) {
 	snap := u.Holder.Load()
 	if snap == nil {
 		return nil, errors.New("no configuration in force")
 	}
-	var svc *Service
-	for _, s := range snap.Services {
-		if s.Info.ID == serviceID {
-			svc = s
-			break
-		}
-	}
+	svc := snap.serviceByKey[serviceID]
 	if svc == nil {
 		return nil, fmt.Errorf("no service %q in the configuration in force", serviceID)
 	}
 	if svc.H2 == nil {
-		return nil, ErrNotGRPC
+		if u.HTTP == nil {
+			return nil, ErrNoHTTP
+		}
+		return u.HTTP.RoundTripService(svc, req)
 	}
 	t, err := svc.Balancer.Pick(&upstream.PickRequest{Req: req, Path: req.URL.Path})
 	if err != nil {

@@ -44,7 +44,7 @@ upstreams:
 	if got := string(b); got != "HTTP/2.0 backend.internal:50051 /grpc.reflection.v1.ServerReflection/ServerReflectionInfo" {
 		t.Errorf("upstream saw %q", got)
 	}
-	if _, err := u.RoundTrip(serviceByName(t, s, "h").Info.ID, req); !errors.Is(err, ErrNotGRPC) {
+	if _, err := u.RoundTrip(serviceByName(t, s, "h").Info.ID, req); !errors.Is(err, ErrNoHTTP) {
 		t.Errorf("http service: %v", err)
 	}
 	if _, err := u.RoundTrip("nope", req); err == nil {

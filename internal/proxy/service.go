@@ -1,0 +1,221 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/router"
+	"github.com/turnpikegw/turnpike/internal/snapshot"
+	"github.com/turnpikegw/turnpike/internal/upstream"
+)
+
+// errInvalidServiceRequest is a plugin's request whose method, path,
+// query or Host would split the request line written upstream.
+var errInvalidServiceRequest = errors.New("invalid upstream request line or Host (control characters)")
+
+// RoundTripService sends a plugin's own request (req.URL: path and query)
+// to a target of the http or https service svc, as forward sends a
+// client's: the balancer's pick (avoiding the previous target on a
+// retry), the service's timeouts, retries under the same rules and
+// budget (retry.go), the pooled connections with the service's TLS, and
+// each attempt reported to its target (in flight, latency, passive
+// health). Retries on a response status are the client path's alone: the
+// caller sees the status. The attempt that answered is the response's
+// Request.URL.Host; its body, which the caller must close, holds the
+// connection and the target's in-flight count until then.
+func (h *Handler) RoundTripService(svc *snapshot.Service, req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	path := req.URL.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	path = router.UpstreamPath(svc.Path, path, "", false)
+	if !validRequestLine(req.Method, path, req.URL.RawQuery, svc.HostHeader) {
+		return nil, errInvalidServiceRequest
+	}
+	cl := req.ContentLength
+	if req.Body == nil || req.Body == http.NoBody {
+		cl = 0
+	}
+	rt := retrier{h: h, svc: svc, idem: idempotent(req.Method), replay: cl == 0}
+	if svc.Retries > 0 {
+		rt.budget = h.budgets.get(svc)
+		rt.budget.earn()
+	}
+	if d, ok := ctx.Deadline(); ok {
+		rt.deadline = d
+	}
+	sr := serviceRequest{req: req, svc: svc, path: path, cl: cl, rt: &rt}
+	pick := upstream.PickRequest{Req: req, Path: req.URL.Path}
+	var prev *upstream.Target
+	for tries := 1; ; tries++ {
+		pick.Prev = prev
+		target, err := svc.Balancer.Pick(&pick)
+		if err != nil {
+			return nil, err
+		}
+		ct := rt.connectTimeout()
+		if ct <= 0 {
+			return nil, os.ErrDeadlineExceeded
+		}
+		prev = target
+		resp, f, err := h.serviceAttempt(ctx, &sr, target, ct)
+		if err == nil {
+			return resp, nil
+		}
+		if f == failStale {
+			if tries <= svc.Retries+1 && ctx.Err() == nil {
+				continue
+			}
+			f = failError
+		}
+		if d, ok := rt.allow(ctx, f); ok && sleepCtx(ctx, d) {
+			continue
+		}
+		return nil, err
+	}
+}
+
+// serviceRequest is what the attempts of one RoundTripService share.
+type serviceRequest struct {
+	req  *http.Request
+	svc  *snapshot.Service
+	path string
+	cl   int64 // the body's length, -1 when unknown
+	rt   *retrier
+}
+
+// serviceAttempt makes one attempt on target: connect, write the request,
+// read the response head. On failure it has let go of the connection and
+// reported the outcome to the target, and says how it failed.
+func (h *Handler) serviceAttempt(ctx context.Context, sr *serviceRequest, target *upstream.Target, ct time.Duration) (*http.Response, retryFailure, error) {
+	req, svc, rt := sr.req, sr.svc, sr.rt
+	target.Begin()
+	start := time.Now()
+	var conn *upstream.Conn
+	var err error
+	if rt.idem {
+		conn, err = target.Pool.Get(ctx, ct)
+	} else {
+		conn, err = target.Pool.GetFresh(ctx, ct, freshIdle)
+	}
+	if err != nil {
+		target.End(failureOutcome(ctx, err))
+		return nil, failConnect, err
+	}
+	if sr.cl == 0 {
+		conn.SetDeadline(rt.capDeadline(start.Add(svc.ReadTimeout)))
+	} else {
+		conn.SetWriteDeadline(rt.capDeadline(start.Add(svc.WriteTimeout)))
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
+	hdr := make(http.Header, 8)
+	head, err := h.exchangeService(ctx, conn, sr, hdr)
+	if err != nil {
+		stop()
+		conn.Discard()
+		target.End(failureOutcome(ctx, err))
+		if conn.Reused && rt.idem && sr.cl == 0 && nothingReceived(err) {
+			return nil, failStale, err
+		}
+		return nil, failureKind(err), err
+	}
+	latency := time.Since(start)
+	u := *req.URL
+	u.Scheme, u.Host = svc.Scheme, target.Addr
+	out := *req
+	out.URL, out.Host = &u, svc.HostHeader
+	resp := &http.Response{
+		Status: strconv.Itoa(head.status) + " " + http.StatusText(head.status), StatusCode: head.status,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: hdr, ContentLength: head.contentLength, Request: &out,
+	}
+	body := &serviceBody{resp: resp, target: target, stop: stop, ctx: ctx, latency: latency}
+	now := time.Now()
+	initBody(&body.r, conn, head, svc.ReadTimeout, now)
+	if !rt.deadline.IsZero() {
+		// The read deadline may be the context's: from here the body is
+		// bounded by read_timeout between reads (and by the context).
+		body.r.renewAt = now
+	}
+	resp.Body = body
+	return resp, 0, nil
+}
+
+// exchangeService writes the request and reads the response head into
+// hdr, as exchangeH1 does for a client's request.
+func (h *Handler) exchangeService(ctx context.Context, conn *upstream.Conn, sr *serviceRequest, hdr http.Header) (upstreamHead, error) {
+	req := sr.req
+	writeHead(conn.W, req.Method, sr.path, req.URL.RawQuery, sr.svc.HostHeader, req.Header, sr.cl, "")
+	var err error
+	if sr.cl != 0 {
+		bufp := h.bufPool.Get().(*[]byte)
+		err = writeBody(conn.W, req.Body, sr.cl, *bufp)
+		h.bufPool.Put(bufp)
+		conn.SetReadDeadline(sr.rt.capDeadline(time.Now().Add(sr.svc.ReadTimeout)))
+		if ctx.Err() != nil {
+			conn.SetReadDeadline(aLongTimeAgo)
+		}
+	} else {
+		err = conn.W.Flush()
+	}
+	hr := headRequest{noBody: req.Method == http.MethodHead, maxBytes: h.opts.MaxResponseHeaderBytes}
+	if err != nil {
+		return upstreamHead{}, err
+	}
+	return readHead(conn.R, hdr, hr)
+}
+
+// serviceBody is the body of a RoundTripService response. Close ends the
+// attempt: the connection back to its pool when the body was read to its
+// end, and the outcome to the target.
+type serviceBody struct {
+	r       bodyReader
+	resp    *http.Response
+	target  *upstream.Target
+	stop    func() bool
+	ctx     context.Context
+	latency time.Duration
+	err     error // the body's first failure
+	closed  bool
+}
+
+var errBodyClosed = errors.New("read on a closed upstream response body")
+
+func (b *serviceBody) Read(p []byte) (int, error) {
+	if b.closed {
+		return 0, errBodyClosed
+	}
+	n, err := b.r.Read(p)
+	switch {
+	case err == io.EOF:
+		b.resp.Trailer = b.r.trailer
+	case err != nil && b.err == nil:
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *serviceBody) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	if !b.stop() {
+		// The context ended and the abort ran: the connection's deadline
+		// is spent.
+		b.r.reusable = false
+	}
+	b.r.finish()
+	if b.err != nil {
+		b.target.End(failureOutcome(b.ctx, b.err))
+	} else {
+		b.target.End(upstream.Outcome{Status: b.resp.StatusCode, Latency: b.latency})
+	}
+	return nil
+}

@@ -1,0 +1,345 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/snapshot"
+	"github.com/turnpikegw/turnpike/internal/upstream"
+)
+
+// namedUpstream answers "name method host path?query" and remembers how
+// many requests it served.
+type namedUpstream struct {
+	*httptest.Server
+	mu   sync.Mutex
+	hits int
+}
+
+func newNamedUpstream(t *testing.T, name string, cert *tls.Certificate, delay time.Duration) *namedUpstream {
+	t.Helper()
+	u := &namedUpstream{}
+	u.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		u.hits++
+		u.mu.Unlock()
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, name+" "+r.Method+" "+r.Host+" "+r.URL.RequestURI())
+	}))
+	u.Config.ErrorLog = log.New(io.Discard, "", 0)
+	if cert != nil {
+		u.TLS = &tls.Config{Certificates: []tls.Certificate{*cert}}
+		u.StartTLS()
+	} else {
+		u.Start()
+	}
+	t.Cleanup(u.Close)
+	return u
+}
+
+func (u *namedUpstream) count() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.hits
+}
+
+// refusedAddr is a loopback address nothing listens on.
+func refusedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// serviceCall sends GET path to service svc through the gateway's
+// Upstreams, as a plugin does, and returns the response and its body.
+func serviceCall(t *testing.T, g *testGateway, svc, path string, timeout time.Duration) (*http.Response, string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, path, nil)
+	u := snapshot.Upstreams{Holder: g.Holder, HTTP: g.Handler}
+	resp, err := u.RoundTrip(svc, req)
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("body: %v", err)
+	}
+	return resp, string(b), nil
+}
+
+const balancedConfig = `
+_format_version: "3.0"
+upstreams:
+- name: users.internal
+  targets: [{target: "${A}"}, {target: "${B}"}]
+services:
+- name: users
+  host: users.internal
+  path: /v1
+  retries: ${R}
+`
+
+// Calls go round-robin over the upstream's two targets, with the
+// service's path before the call's and the service's Host; the response
+// names the target that answered.
+func TestRoundTripServiceBalances(t *testing.T) {
+	a := newNamedUpstream(t, "a", nil, 0)
+	b := newNamedUpstream(t, "b", nil, 0)
+	env := map[string]string{"A": a.Listener.Addr().String(), "B": b.Listener.Addr().String(), "R": "0"}
+	g := newTestGateway(t, balancedConfig, env, nil)
+	for range 4 {
+		resp, body, err := serviceCall(t, g, "users", "/users/7?x=1", 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := body[:1]
+		want := name + " GET users.internal /v1/users/7?x=1"
+		if resp.StatusCode != 200 || body != want {
+			t.Fatalf("status %d body %q, want %q", resp.StatusCode, body, want)
+		}
+		if addr := map[string]string{"a": env["A"], "b": env["B"]}[name]; resp.Request.URL.Host != addr {
+			t.Errorf("answer from %s, Request.URL.Host %s", addr, resp.Request.URL.Host)
+		}
+	}
+	if a.count() != 2 || b.count() != 2 {
+		t.Errorf("hits a=%d b=%d, want 2 and 2", a.count(), b.count())
+	}
+	for _, tg := range g.Snap.Services[0].Balancer.Targets() {
+		waitInFlight(t, tg, 0)
+	}
+	// The id finds the service as the name does.
+	if _, _, err := serviceCall(t, g, g.Snap.Services[0].Info.ID, "/", 5*time.Second); err != nil {
+		t.Errorf("by id: %v", err)
+	}
+}
+
+// A target that refuses the connection is retried on the other one (the
+// service's retries), and without retries the refusal is the answer.
+func TestRoundTripServiceRetriesRefused(t *testing.T) {
+	b := newNamedUpstream(t, "b", nil, 0)
+	env := map[string]string{"A": refusedAddr(t), "B": b.Listener.Addr().String(), "R": "1"}
+	g := newTestGateway(t, balancedConfig, env, nil)
+	for range 4 {
+		_, body, err := serviceCall(t, g, "users", "/", 5*time.Second)
+		if err != nil || !strings.HasPrefix(body, "b ") {
+			t.Fatalf("body %q err %v", body, err)
+		}
+	}
+	env["R"] = "0"
+	g = newTestGateway(t, balancedConfig, env, nil)
+	refused := 0
+	for range 4 {
+		if _, _, err := serviceCall(t, g, "users", "/", 5*time.Second); err != nil {
+			refused++
+		}
+	}
+	if refused != 2 {
+		t.Errorf("%d of 4 calls failed without retries, want 2", refused)
+	}
+}
+
+// The service's read_timeout bounds the wait for a slow upstream's head;
+// the caller's context bounds the whole call.
+func TestRoundTripServiceTimeouts(t *testing.T) {
+	slow := newNamedUpstream(t, "slow", nil, 2*time.Second)
+	cfg := `
+_format_version: "3.0"
+services:
+- name: slow
+  url: ${U}
+  read_timeout: ${RT}
+`
+	env := map[string]string{"U": slow.URL, "RT": "150"}
+	g := newTestGateway(t, cfg, env, nil)
+	start := time.Now()
+	_, _, err := serviceCall(t, g, "slow", "/", 5*time.Second)
+	if err == nil || !isTimeout(err) {
+		t.Fatalf("read_timeout: err %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("read_timeout 150 ms took %v", d)
+	}
+	env["RT"] = "60000"
+	g = newTestGateway(t, cfg, env, nil)
+	start = time.Now()
+	if _, _, err = serviceCall(t, g, "slow", "/", 200*time.Millisecond); err == nil || !isTimeout(err) {
+		t.Fatalf("context deadline: err %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("a 200 ms context took %v", d)
+	}
+	waitInFlight(t, g.target(t), 0)
+}
+
+// An https service is reached with its TLS settings: the upstream's
+// certificate verified against ca_certificates with the service host as
+// the server name; without the CA the handshake fails.
+func TestRoundTripServiceTLS(t *testing.T) {
+	pki := newTestPKI(t, "api.internal")
+	up := newNamedUpstream(t, "tls", &pki.leaf, 0)
+	cfg := func(fields string) string {
+		return `
+_format_version: "3.0"
+ca_certificates:
+- id: ` + testCAID + `
+  cert: ${CA}
+upstreams:
+- name: api.internal
+  targets: [{target: "${T}"}]
+services:
+- name: api
+  protocol: https
+  host: api.internal
+  port: 443
+` + fields + "\n"
+	}
+	env := map[string]string{"CA": pki.caPEM, "T": up.Listener.Addr().String()}
+	g := newTestGateway(t, cfg("  ca_certificates: ["+testCAID+"]"), env, nil)
+	resp, body, err := serviceCall(t, g, "api", "/me", 5*time.Second)
+	if err != nil || body != "tls GET api.internal /me" || resp.Request.URL.Scheme != "https" {
+		t.Fatalf("body %q err %v", body, err)
+	}
+	g = newTestGateway(t, cfg(""), env, nil)
+	if _, _, err := serviceCall(t, g, "api", "/me", 5*time.Second); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("untrusted upstream: err %v", err)
+	}
+}
+
+// A refused connection is a passive health failure of its target.
+func TestRoundTripServicePassiveHealth(t *testing.T) {
+	cfg := `
+_format_version: "3.0"
+upstreams:
+- name: users.internal
+  targets: [{target: "${A}"}]
+  healthchecks:
+    passive:
+      unhealthy: {tcp_failures: 1}
+services:
+- name: users
+  host: users.internal
+`
+	g := newTestGateway(t, cfg, map[string]string{"A": refusedAddr(t)}, nil)
+	checkers := upstream.NewHealthCheckers(upstream.HealthOptions{})
+	t.Cleanup(checkers.Close)
+	checkers.Sync([]upstream.CheckedUpstream{{Name: "users.internal",
+		Checks:  snapshot.HealthCheckOf(&g.Snap.Model.Upstreams[0].Upstream.Healthchecks),
+		Targets: g.Snap.Services[0].Balancer.Targets()}})
+	tg := g.target(t)
+	if !tg.Healthy() {
+		t.Fatal("unhealthy before any call")
+	}
+	if _, _, err := serviceCall(t, g, "users", "/", 5*time.Second); err == nil {
+		t.Fatal("a refused target answered")
+	}
+	if tg.Healthy() {
+		t.Error("the refused connection was not counted by passive health checks")
+	}
+}
+
+// A request line a plugin filled with control bytes is refused before
+// any connection is made.
+func TestRoundTripServiceRefusesSplitting(t *testing.T) {
+	up := newNamedUpstream(t, "a", nil, 0)
+	g := newTestGateway(t, "_format_version: \"3.0\"\nservices:\n- name: s\n  url: ${U}\n", map[string]string{"U": up.URL}, nil)
+	req, _ := http.NewRequest(http.MethodGet, "/", nil)
+	req.URL.RawQuery = "a=1 HTTP/1.1\r\nX-Evil: 1"
+	if _, err := (snapshot.Upstreams{Holder: g.Holder, HTTP: g.Handler}).RoundTrip("s", req); err != errInvalidServiceRequest {
+		t.Fatalf("err %v", err)
+	}
+	if up.count() != 0 {
+		t.Error("the upstream got the request")
+	}
+}
+
+// One plugin call to a loopback service: pick, pooled connection, request
+// written, head read, body read and closed.
+func BenchmarkRoundTripService(b *testing.B) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":7,"name":"ada"}`)
+	}))
+	defer up.Close()
+	g := newTestGateway(b, "_format_version: \"3.0\"\nservices:\n- name: s\n  url: ${U}\n", map[string]string{"U": up.URL}, nil)
+	u := snapshot.Upstreams{Holder: g.Holder, HTTP: g.Handler}
+	req, _ := http.NewRequest(http.MethodGet, "/users/7", nil)
+	buf := make([]byte, 512)
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := u.RoundTrip("s", req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			if _, err := resp.Body.Read(buf); err != nil {
+				break
+			}
+		}
+		resp.Body.Close()
+	}
+}
+
+// An upstream hashing on a header picks by the header of the plugin's
+// request: the same value always reaches the same target.
+func TestRoundTripServiceHashOnHeader(t *testing.T) {
+	a := newNamedUpstream(t, "a", nil, 0)
+	b := newNamedUpstream(t, "b", nil, 0)
+	cfg := `
+_format_version: "3.0"
+upstreams:
+- name: users.internal
+  hash_on: header
+  hash_on_header: X-User
+  targets: [{target: "${A}"}, {target: "${B}"}]
+services:
+- name: users
+  host: users.internal
+`
+	g := newTestGateway(t, cfg, map[string]string{"A": a.Listener.Addr().String(), "B": b.Listener.Addr().String()}, nil)
+	u := snapshot.Upstreams{Holder: g.Holder, HTTP: g.Handler}
+	byUser := map[string]string{}
+	for i := range 40 {
+		user := strconv.Itoa(i % 8)
+		req, _ := http.NewRequest(http.MethodGet, "/", nil)
+		req.Header.Set("X-User", user)
+		resp, err := u.RoundTrip("users", req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		addr := resp.Request.URL.Host
+		if prev, ok := byUser[user]; ok && prev != addr {
+			t.Fatalf("X-User %s went to %s, then %s", user, prev, addr)
+		}
+		byUser[user] = addr
+	}
+	if a.count() == 0 || b.count() == 0 {
+		t.Errorf("eight users all hashed to one target (a=%d b=%d)", a.count(), b.count())
+	}
+}
