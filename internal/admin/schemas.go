@@ -12,6 +12,8 @@ import (
 	"errors"
 	"math/big"
 	"net/http"
+	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,7 +80,7 @@ func writeRawJSON(w http.ResponseWriter, status int, body []byte) {
 // credential kind its plugin declares included.
 func (a *api) entitySchema(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	wk := a.writes.kinds[name]
+	wk := a.schemaKind(name)
 	if wk == nil {
 		writeJSON(w, http.StatusNotFound, message("No entity named '"+name+"'"))
 		return
@@ -103,7 +105,7 @@ func (a *api) pluginSchema(w http.ResponseWriter, r *http.Request) {
 // check does not look up either); nothing is applied.
 func (a *api) validateEntity(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("kind")
-	wk := a.writes.kinds[name]
+	wk := a.schemaKind(name)
 	if wk == nil {
 		writeJSON(w, http.StatusNotFound, message("No entity named '"+name+"'"))
 		return
@@ -128,10 +130,37 @@ func (a *api) validateEntity(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusTooManyRequests, message("Currently loading previous configuration"))
 	case err != nil:
-		writeJSON(w, http.StatusBadRequest, violation(asErrors(err), name+"[0]"))
+		writeJSON(w, http.StatusBadRequest, violation(sniNames(asErrors(err), wk), name+"[0]"))
 	default:
 		writeJSON(w, http.StatusOK, message("schema validation successful"))
 	}
+}
+
+// sniNames reports the errors of a certificate's SNIs on the list of
+// names Kong's certificates take (`snis[1]`), not on the SNI entities
+// the loader makes of them (`snis[1].name`).
+func sniNames(errs config.Errors, wk *writeKind) config.Errors {
+	if wk.kind != "certificates" {
+		return errs
+	}
+	for i, e := range errs {
+		if rest, ok := strings.CutPrefix(e.Path, "certificates[0].snis["); ok && strings.HasSuffix(rest, "].name") {
+			errs[i].Path = strings.TrimSuffix(e.Path, ".name")
+		}
+	}
+	return errs
+}
+
+// vaultKind is the vaults entity, which has a schema but no writes
+// (vaults are the file's: Kong's ingress controller validates them).
+var vaultKind = &writeKind{kind: "vaults", typ: reflect.TypeFor[config.Vault]()}
+
+// schemaKind is the entity kind named, nil when Turnpike has none.
+func (a *api) schemaKind(name string) *writeKind {
+	if name == vaultKind.kind {
+		return vaultKind
+	}
+	return a.writes.kinds[name]
 }
 
 // standInID is the id of the stand-in entities of a checked document.
@@ -146,8 +175,12 @@ func (a *api) entityDocument(wk *writeKind, o *config.Object) []byte {
 		Head:  &config.Object{Keys: []string{"_format_version"}, Vals: []any{"3.0"}},
 		Lists: map[string][]*config.Object{wk.kind: {o}},
 	}
-	if wk.credential != nil {
+	switch {
+	case wk.credential != nil:
 		flat.Credentials = []string{wk.kind}
+	case wk == vaultKind:
+		// Vaults are in the head of the flat form, not an entity list.
+		flat.Head.Set(wk.kind, []any{o})
 	}
 	for _, ref := range a.writes.fks(wk.kind) {
 		if v, ok := o.Get(ref.field); !ok || v == nil {

@@ -28,39 +28,42 @@ var (
 // describeFields lists the fields of the struct type t in Kong's shape,
 // one {name: attributes} object per field, in declaration order. shown is
 // what the admin API shows for a value of t with only its defaults (a
-// map[string]any or a *plugin.Ordered; nil: no defaults). Fields whose
-// names start with "_" (the file's own keys) are not entity fields.
+// map[string]any or a *plugin.Ordered; nil: no defaults).
 func describeFields(t reflect.Type, shown any) []any {
 	out := []any{}
-	var walk func(t reflect.Type)
-	walk = func(t reflect.Type) {
-		for i := range t.NumField() {
-			sf := t.Field(i)
-			if !sf.IsExported() {
-				continue
-			}
-			name, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
-			if name == "-" {
-				continue
-			}
-			// The decoder's rule (config.collectFields): an inline struct's
-			// fields are its parent's.
-			if strings.Contains(opts, "inline") && sf.Type.Kind() == reflect.Struct {
-				walk(sf.Type)
-				continue
-			}
-			if name == "" {
-				name = strings.ToLower(sf.Name)
-			}
-			if strings.HasPrefix(name, "_") {
-				continue
-			}
-			v, ok := lookupShown(shown, name)
-			out = append(out, map[string]any{name: describeType(sf.Type, v, ok)})
+	eachField(t, func(name string, ft reflect.Type) {
+		v, ok := lookupShown(shown, name)
+		out = append(out, map[string]any{name: describeType(ft, v, ok)})
+	})
+	return out
+}
+
+// eachField calls f with the name and type of each field of the struct
+// type t the configuration decoder fills, by the decoder's rule
+// (config.collectFields: the yaml name, else the lower-cased Go name;
+// an inline struct's fields are its parent's). Names starting with "_"
+// are the file's own keys, not entity fields.
+func eachField(t reflect.Type, f func(name string, ft reflect.Type)) {
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if !sf.IsExported() {
+			continue
+		}
+		name, opts, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue
+		}
+		if strings.Contains(opts, "inline") && sf.Type.Kind() == reflect.Struct {
+			eachField(sf.Type, f)
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(sf.Name)
+		}
+		if !strings.HasPrefix(name, "_") {
+			f(name, sf.Type)
 		}
 	}
-	walk(t)
-	return out
 }
 
 // describeType describes a value of type t; shown is the admin API's
@@ -166,4 +169,33 @@ func fieldOf(fields []any, name string) fieldAttrs {
 		}
 	}
 	return nil
+}
+
+// showAllFields is a plugin config as the admin API shows it (shown, from
+// plainOrdered) with a null for each field of its struct type t that
+// shown leaves out (yaml's omitempty), nested records included, in the
+// type's order: Kong shows every field of a config, and decK compares a
+// config filled from the schema with the shown one key by key, so a key
+// missing on one side is a change on every diff.
+func showAllFields(shown any, t reflect.Type) any {
+	o, ok := shown.(*plugin.Ordered)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if !ok || t.Kind() != reflect.Struct || t == orderedType {
+		return shown
+	}
+	out := &plugin.Ordered{Keys: make([]string, 0, len(o.Keys)), Values: make([]any, 0, len(o.Keys))}
+	seen := make(map[string]bool, len(o.Keys))
+	eachField(t, func(name string, ft reflect.Type) {
+		v, _ := lookupShown(o, name)
+		out.Set(name, showAllFields(v, ft))
+		seen[name] = true
+	})
+	for i, k := range o.Keys {
+		if !seen[k] {
+			out.Set(k, o.Values[i])
+		}
+	}
+	return out
 }

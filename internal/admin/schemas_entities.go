@@ -58,6 +58,7 @@ var entityAttrs = map[string]map[string]fieldAttrs{
 	"certificates":    {"cert": {"required": true}, "key": {"required": true}},
 	"snis":            {"name": {"required": true}, "certificate": {"required": true}},
 	"ca_certificates": {"cert": {"required": true}, "cert_digest": {"auto": true}},
+	"vaults":          {"name": {"required": true}, "prefix": {"required": true, "unique": true}},
 }
 
 var serviceProtocols = []any{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"}
