@@ -475,3 +475,83 @@ func TestSchemaValidateEntity(t *testing.T) {
 		t.Errorf("oversized body = %d", code)
 	}
 }
+
+// TestSchemaEntityConstraints: every one_of and between an entity
+// schema states is what the loader accepts: no listed value or bound is
+// refused as outside the list or range, a value outside is refused on
+// the field.
+func TestSchemaEntityConstraints(t *testing.T) {
+	f := newFixture(t, smallConfig, nil)
+	const id = "5b1484f2-5209-49d9-b43e-92ba09dd9d52"
+	base := map[string]map[string]any{
+		"services":           {"host": "example.com", "protocol": "https"},
+		"routes":             {"paths": []any{"/x"}},
+		"upstreams":          {"name": "u.internal", "hash_on": "consumer"},
+		"targets":            {"target": "10.0.0.1:80", "upstream": map[string]any{"id": id}},
+		"oauth2_credentials": {"name": "o", "consumer": map[string]any{"id": id}},
+	}
+	// fieldErr is the error a value of field gets ("" when none).
+	fieldErr := func(kind, field string, v any) string {
+		body := deepCopy(base[kind])
+		body[field] = v
+		code, out, _ := f.do(http.MethodPost, "/schemas/"+kind+"/validate", jsonString(body), "Content-Type", "application/json")
+		if code == 200 {
+			return ""
+		}
+		msg, _ := fieldAt(out["fields"], field).(string)
+		return msg
+	}
+	checked := 0
+	for kind, fields := range mergedAttrs() {
+		if base[kind] == nil {
+			continue
+		}
+		for field, attrs := range fields {
+			if list, ok := attrs["one_of"].([]any); ok {
+				// A listed value may still be refused for another field's
+				// sake (hash_fallback with hash_on none), never as not one
+				// of the values.
+				for _, v := range list {
+					if msg := fieldErr(kind, field, v); strings.HasPrefix(msg, "expected one of") {
+						t.Errorf("%s.%s = %v (in one_of): %s", kind, field, v, msg)
+					}
+				}
+				outside := any("not-one-of-them")
+				if _, isInt := list[0].(int); isInt {
+					outside = 999
+				}
+				if !strings.HasPrefix(fieldErr(kind, field, outside), "expected one of") {
+					t.Errorf("%s.%s = %v (not in one_of) is accepted", kind, field, outside)
+				}
+				checked++
+			}
+			if b, ok := attrs["between"].([]any); ok {
+				lo, hi := b[0].(int), b[1].(int)
+				for _, v := range []int{lo, hi} {
+					if msg := fieldErr(kind, field, v); strings.Contains(msg, "between") {
+						t.Errorf("%s.%s = %d (a bound of %v): %s", kind, field, v, b, msg)
+					}
+				}
+				for _, v := range []int{lo - 1, hi + 1} {
+					if !strings.Contains(fieldErr(kind, field, v), "between") {
+						t.Errorf("%s.%s = %d (outside %v) is accepted", kind, field, v, b)
+					}
+				}
+				checked++
+			}
+		}
+	}
+	if checked < 12 {
+		t.Errorf("only %d constraints checked", checked)
+	}
+}
+
+func mergedAttrs() map[string]map[string]fieldAttrs {
+	out := map[string]map[string]fieldAttrs{}
+	for _, m := range []map[string]map[string]fieldAttrs{entityAttrs, credentialAttrs} {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
