@@ -555,3 +555,27 @@ func mergedAttrs() map[string]map[string]fieldAttrs {
 	}
 	return out
 }
+
+// TestSchemaReadOnlyToken: a read-only credential reads every schema and
+// checks entities, which apply nothing.
+func TestSchemaReadOnlyToken(t *testing.T) {
+	f := newFixture(t, smallConfig, func(s *Source) { roleSource(s, nil) })
+	reader := []string{"Kong-Admin-Token", "reader-token"}
+	for _, p := range []string{"/schemas/services", "/schemas/keyauth_credentials", "/schemas/plugins/cors"} {
+		if code, body, _ := f.do(http.MethodGet, p, "", reader...); code != 200 {
+			t.Errorf("read-only GET %s = %d %v", p, code, body)
+		}
+	}
+	checks := map[string]string{
+		"/schemas/services/validate": `{"host":"example.com"}`,
+		"/schemas/plugins/validate":  `{"name":"cors"}`,
+	}
+	for p, b := range checks {
+		if code, body, _ := f.do(http.MethodPost, p, b, append(reader, "Content-Type", "application/json")...); code != 200 {
+			t.Errorf("read-only POST %s = %d %v", p, code, body)
+		}
+	}
+	if code, _, _ := f.do(http.MethodPost, "/schemas/services/validate", `{"host":"example.com"}`); code != 401 {
+		t.Errorf("no token = %d", code)
+	}
+}
