@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/gwtest/gokong"
 )
 
 // minimalPluginConfigs are the smallest configs the plugins that need
@@ -141,7 +142,7 @@ func TestSchemaPluginsGoKongFill(t *testing.T) {
 	}
 	for name, cfg := range minimal {
 		schema := schemaOf(t, f, "/schemas/plugins/"+name)
-		filled := goKongFillPlugin(schema, cfg)
+		filled := gokong.FillPlugin(schema, cfg)
 		// GDR's Plugin.EqualWithOpts compares the configs with
 		// reflect.DeepEqual: a null is not an absent key there.
 		if !reflect.DeepEqual(roundTrip(filled), roundTrip(shown[name])) {
@@ -376,7 +377,7 @@ func TestSchemaEntitiesGoKongFill(t *testing.T) {
 			t.Fatal(err)
 		}
 		schema := schemaOf(t, f, "/schemas/"+c.kind)
-		filled := goKongFillEntity(schema, entity)
+		filled := gokong.FillEntity(schema, entity)
 		if code, body, _ := f.do(http.MethodPost, "/schemas/"+c.kind+"/validate", jsonString(filled), "Content-Type", "application/json"); code != 200 {
 			t.Errorf("%s: the filled entity %s is refused: %d %v", c.kind, jsonString(filled), code, body)
 		}
@@ -492,7 +493,7 @@ func TestSchemaEntityConstraints(t *testing.T) {
 	}
 	// fieldErr is the error a value of field gets ("" when none).
 	fieldErr := func(kind, field string, v any) string {
-		body := deepCopy(base[kind])
+		body := gokong.DeepCopy(base[kind])
 		body[field] = v
 		code, out, _ := f.do(http.MethodPost, "/schemas/"+kind+"/validate", jsonString(body), "Content-Type", "application/json")
 		if code == 200 {

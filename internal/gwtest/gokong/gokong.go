@@ -1,31 +1,33 @@
-package admin
+// Package gokong is how go-kong (github.com/Kong/go-kong, kong/utils.go
+// at dae27d2) fills entities and plugin configs with the defaults of the
+// schemas an admin API serves, which decK does before every diff and
+// sync; ported for tests that check Turnpike's schemas against it.
+package gokong
 
 import "encoding/json"
 
-// How go-kong (github.com/Kong/go-kong, kong/utils.go at dae27d2) fills
-// defaults from the schemas this package serves; decK calls it before
-// every diff and sync. Ported as the tests need it, on schemas and
-// values decoded from JSON as go-kong has them (gjson), without partials
-// and deprecated shorthand fields, which Turnpike's schemas do not have.
+// Values are JSON-decoded (map[string]any, []any, float64), as go-kong
+// reads them through gjson. Partials and deprecated shorthand fields are
+// left out: Turnpike's schemas have none.
 
-// goKongFillPlugin is FillPluginsDefaults: the config record filled by
-// fillConfigRecord (defaults and auto fields), protocols from the
-// schema's default when absent.
-func goKongFillPlugin(schema map[string]any, cfg map[string]any) map[string]any {
+// FillPlugin is the config part of FillPluginsDefaults: the plugin's
+// config filled by fillConfigRecord, defaults and auto fields, from the
+// `config` record of a GET /schemas/plugins/{name} body.
+func FillPlugin(schema map[string]any, cfg map[string]any) map[string]any {
 	if cfg == nil {
 		cfg = map[string]any{}
 	}
 	for _, f := range schema["fields"].([]any) {
 		if c, ok := f.(map[string]any)["config"]; ok {
-			return goKongFillRecord(c.(map[string]any), cfg)
+			return FillRecord(c.(map[string]any), cfg)
 		}
 	}
 	return cfg
 }
 
-// goKongFillRecord is fillConfigRecord with FillDefaults and FillAuto.
-func goKongFillRecord(schema map[string]any, cfg map[string]any) map[string]any {
-	res := deepCopy(cfg)
+// FillRecord is fillConfigRecord with FillDefaults and FillAuto.
+func FillRecord(schema map[string]any, cfg map[string]any) map[string]any {
+	res := DeepCopy(cfg)
 	fields, _ := schema["fields"].([]any)
 	recordDefault, hasRecordDefault := schema["default"].(map[string]any)
 	for _, f := range fields {
@@ -57,7 +59,7 @@ func goKongFillRecord(schema map[string]any, cfg map[string]any) map[string]any 
 			if sub == nil {
 				sub = map[string]any{}
 			}
-			if filled := goKongFillRecord(attrs, sub); len(filled) > 0 {
+			if filled := FillRecord(attrs, sub); len(filled) > 0 {
 				res[name] = filled
 			}
 			continue
@@ -67,7 +69,7 @@ func goKongFillRecord(schema map[string]any, cfg map[string]any) map[string]any 
 				out := make([]any, len(list))
 				for i, it := range list {
 					if m, ok := it.(map[string]any); ok {
-						out[i] = goKongFillRecord(attrs["elements"].(map[string]any), m)
+						out[i] = FillRecord(attrs["elements"].(map[string]any), m)
 					} else {
 						out[i] = it
 					}
@@ -88,12 +90,12 @@ func goKongFillRecord(schema map[string]any, cfg map[string]any) map[string]any 
 	return res
 }
 
-// goKongFillEntity is FillEntityDefaults for services, routes, upstreams
+// FillEntity is FillEntityDefaults for services, routes, upstreams
 // and targets: every field of the schema flattened to its default
 // (flattenLuaSchema: null without one, records field by field), merged
 // under the entity's own values (mergo.Merge: a value given wins).
-func goKongFillEntity(schema map[string]any, entity map[string]any) map[string]any {
-	return merge(deepCopy(entity), flattenDefaults(schema))
+func FillEntity(schema map[string]any, entity map[string]any) map[string]any {
+	return merge(DeepCopy(entity), flattenDefaults(schema))
 }
 
 func flattenDefaults(schema map[string]any) map[string]any {
@@ -139,7 +141,7 @@ func elemType(attrs map[string]any) string {
 	return t
 }
 
-func deepCopy(m map[string]any) map[string]any {
+func DeepCopy(m map[string]any) map[string]any {
 	b, err := json.Marshal(m)
 	if err != nil {
 		panic(err)
