@@ -40,7 +40,7 @@ var entityAttrs = map[string]map[string]fieldAttrs{
 	"consumers": {},
 	"plugins": {
 		"name":      {"required": true},
-		"protocols": {"type": "set", "required": true},
+		"protocols": {"type": "set", "required": true, "elements": fieldAttrs{"type": "string", "one_of": serviceProtocols}},
 		"config":    {"required": true},
 	},
 	"upstreams": {
@@ -61,6 +61,7 @@ var entityAttrs = map[string]map[string]fieldAttrs{
 	"vaults":          {"name": {"required": true}, "prefix": {"required": true, "unique": true}},
 }
 
+// serviceProtocols are the protocols of services, routes and plugins.
 var serviceProtocols = []any{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"}
 
 var hashOn = []any{"none", "consumer", "ip", "header", "cookie", "path", "query_arg", "uri_capture"}
@@ -212,7 +213,7 @@ func pluginSchema(reg *plugin.Registration) map[string]any {
 	proto := render(freshValue(reflect.TypeFor[config.Plugin]()), 0)["protocols"]
 	protocols := fieldAttrs{
 		"type": "set", "required": true, "default": proto,
-		"elements": fieldAttrs{"type": "string", "one_of": []any{"grpc", "grpcs", "http", "https"}},
+		"elements": fieldAttrs{"type": "string", "one_of": serviceProtocols},
 	}
 	cfg := reg.NewConfig()
 	var shown any
