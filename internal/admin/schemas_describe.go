@@ -17,7 +17,7 @@ import (
 // with what the admin API shows, so a default that differed from the
 // shown value would be a change decK finds on every diff.
 
-// fieldsAttrs is one field's description, as Kong's schema JSON has it.
+// fieldAttrs is one field's description, as Kong's schema JSON has it.
 type fieldAttrs = map[string]any
 
 var (
@@ -74,15 +74,13 @@ func describeType(t reflect.Type, shown any, has bool) fieldAttrs {
 		t = t.Elem()
 	}
 	a := fieldAttrs{}
-	switch {
+	switch k := t.Kind(); {
 	case t == rawType:
 		// A plugin entity's config: its shape is the plugin's, described
 		// at /schemas/plugins/{name}.
 		return fieldAttrs{"type": "record", "abstract": true}
-	case t == reflect.TypeFor[config.Ref]():
+	case t == refType.Elem():
 		return fieldAttrs{"type": "foreign"}
-	}
-	switch k := t.Kind(); {
 	case t == orderedType:
 		a["type"] = "map"
 		a["keys"] = fieldAttrs{"type": "string"}

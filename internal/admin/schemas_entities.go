@@ -1,8 +1,10 @@
 package admin
 
 import (
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -117,7 +119,9 @@ func (wm *writeModel) entitySchema(wk *writeKind) map[string]any {
 		fields = append(fields, map[string]any{"tags": fieldAttrs{"type": "array"}})
 		attrs = credentialAttrs[wk.kind]
 		for _, f := range autoFields[wk.kind] {
-			overlay(fieldOf(fields, f), fieldAttrs{"auto": true})
+			if a := fieldOf(fields, f); a != nil {
+				a["auto"] = true
+			}
 		}
 	} else {
 		fields = describeFields(wk.typ, shownDefaults(wk))
@@ -126,7 +130,7 @@ func (wm *writeModel) entitySchema(wk *writeKind) map[string]any {
 	kept := fields[:0]
 	for _, f := range fields {
 		name := fieldName(f)
-		if contains(nestedLists[wk.kind], name) {
+		if slices.Contains(nestedLists[wk.kind], name) {
 			continue
 		}
 		a := f.(map[string]any)[name].(fieldAttrs)
@@ -138,8 +142,8 @@ func (wm *writeModel) entitySchema(wk *writeKind) map[string]any {
 				}
 			}
 		}
-		overlay(a, autoAttrs[name])
-		overlay(a, attrs[name])
+		maps.Copy(a, autoAttrs[name])
+		maps.Copy(a, attrs[name])
 		if a["auto"] == true || a["required"] == true && a["default"] == "" {
 			// A generated field's default is not a value (the zero of a
 			// fresh entity), nor is the empty string a required field
@@ -155,27 +159,11 @@ func (wm *writeModel) entitySchema(wk *writeKind) map[string]any {
 	return map[string]any{"fields": kept, "entity_checks": checks}
 }
 
-// overlay sets from's attributes on a.
-func overlay(a, from fieldAttrs) {
-	for k, v := range from {
-		a[k] = v
-	}
-}
-
 func fieldName(f any) string {
 	for k := range f.(map[string]any) {
 		return k
 	}
 	return ""
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // freshValue is a pointer to a new value of struct type t with its
