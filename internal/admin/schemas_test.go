@@ -589,3 +589,19 @@ func TestSchemaReadOnlyToken(t *testing.T) {
 		t.Errorf("no token = %d", code)
 	}
 }
+
+// TestSchemaValidatePluginKongSpec ports Kong's cases of POST
+// /schemas/plugins/validate (02-kong_routes_spec.lua).
+func TestSchemaValidatePluginKongSpec(t *testing.T) {
+	f := newFixture(t, smallConfig, nil)
+	code, body, _ := f.do(http.MethodPost, "/schemas/plugins/validate",
+		`{"name":"key-auth","config":{"key_names":["foo","bar"],"hide_credentials":true}}`, "Content-Type", "application/json")
+	if code != 200 || !reflect.DeepEqual(body, map[string]any{"message": "schema validation successful"}) {
+		t.Errorf("valid key-auth = %d %v", code, body)
+	}
+	code, body, _ = f.do(http.MethodPost, "/schemas/plugins/validate",
+		`{"name":"key-auth","config":{"keys":"foo"}}`, "Content-Type", "application/json")
+	if code != 400 || body["name"] != "schema violation" || fieldAt(body["fields"], "config.keys") == nil {
+		t.Errorf("key-auth with an unknown field = %d %v", code, body)
+	}
+}
