@@ -87,13 +87,17 @@ func describeType(t reflect.Type, shown any, has bool) fieldAttrs {
 		a["values"] = fieldAttrs{"type": "json"}
 	case k == reflect.Struct:
 		a["type"] = "record"
-		a["fields"] = describeFields(t, shown)
 		// A struct is always there, with its fields' defaults: Kong's
 		// records of defaults are required, which is also what makes
-		// go-kong fill their fields rather than set them to null.
-		if !optional {
+		// go-kong fill their fields rather than set them to null. One
+		// behind a pointer is there when given, with the defaults a fresh
+		// one gets.
+		if optional {
+			shown = plainOrdered(freshValue(t))
+		} else {
 			a["required"] = true
 		}
+		a["fields"] = describeFields(t, shown)
 		return a
 	case k == reflect.Slice || k == reflect.Array:
 		a["type"] = "array"

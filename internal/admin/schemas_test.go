@@ -22,7 +22,7 @@ var minimalPluginConfigs = map[string]string{
 	"ip-restriction":        `{"allow":["127.0.0.1"]}`,
 	"ldap-auth":             `{"ldap_host":"ldap.internal","base_dn":"dc=example,dc=com","attribute":"uid"}`,
 	"logging":               `{"log_format":{"client":"$remote_addr"}}`,
-	"oauth2":                `{"enable_client_credentials":true}`,
+	"oauth2":                `{"enable_client_credentials":true,"redis":{"host":"127.0.0.1"}}`,
 	"openid-connect":        `{"issuer":"https://idp.internal/","client_id":["c"]}`,
 	"opentelemetry":         `{"traces_endpoint":"http://127.0.0.1:4318/v1/traces"}`,
 	"proxy-cache":           `{"strategy":"memory"}`,
@@ -193,7 +193,11 @@ func checkDefaults(t *testing.T, where string, record map[string]any, shown any)
 			v, has := m[name]
 			switch {
 			case attrs["type"] == "record" && attrs["fields"] != nil:
-				checkDefaults(t, where+"."+name, attrs, v)
+				// An optional record an empty config leaves out has the
+				// defaults a given one gets (TestSchemaPluginsGoKongFill).
+				if attrs["required"] == true || v != nil {
+					checkDefaults(t, where+"."+name, attrs, v)
+				}
 			case attrs["default"] != nil && !reflect.DeepEqual(attrs["default"], v):
 				t.Errorf("%s.%s: default %v, decoded %v", where, name, attrs["default"], v)
 			case attrs["default"] == nil && has && v != nil:
