@@ -90,12 +90,14 @@ func describeType(t reflect.Type, shown any, has bool) fieldAttrs {
 		// A struct is always there, with its fields' defaults: Kong's
 		// records of defaults are required, which is also what makes
 		// go-kong fill their fields rather than set them to null. One
-		// behind a pointer is there when given, with the defaults a fresh
-		// one gets.
-		if optional {
-			shown = plainOrdered(freshValue(t))
-		} else {
+		// behind a pointer is there when given.
+		if !optional {
 			a["required"] = true
+		}
+		// A record given (behind a pointer, in a list or a map) gets the
+		// defaults a fresh one has.
+		if shown == nil {
+			shown = plainOrdered(freshValue(t))
 		}
 		a["fields"] = describeFields(t, shown)
 		return a

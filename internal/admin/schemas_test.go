@@ -13,8 +13,11 @@ import (
 )
 
 // minimalPluginConfigs are the smallest configs the plugins that need
-// fields accept; every other plugin is checked with no config at all.
+// fields accept (with a partial record in a list where a plugin has
+// one); every other plugin is checked with no config at all.
 var minimalPluginConfigs = map[string]string{
+	"statsd":                `{"metrics":[{"name":"request_count","stat_type":"counter","sample_rate":1}]}`,
+	"jwt":                   `{"claims_to_headers":[{"claim":"sub","header":"x-sub"}]}`,
 	"acl":                   `{"allow":["a"]}`,
 	"canary":                `{"upstream_host":"b.internal"}`,
 	"file-log":              `{"path":"/dev/null"}`,
@@ -26,10 +29,10 @@ var minimalPluginConfigs = map[string]string{
 	"openid-connect":        `{"issuer":"https://idp.internal/","client_id":["c"]}`,
 	"opentelemetry":         `{"traces_endpoint":"http://127.0.0.1:4318/v1/traces"}`,
 	"proxy-cache":           `{"strategy":"memory"}`,
-	"rate-limiting":         `{"minute":5}`,
+	"rate-limiting":         `{"minute":5,"redis":{"cluster_nodes":[{"ip":"10.0.0.1"}]}}`,
 	"redirect":              `{"location":"https://example.com/"}`,
 	"request-mirror":        `{"mirror_url":"http://127.0.0.1:9/"}`,
-	"request-validator":     `{"body_schema":"{\"type\":\"object\"}","version":"draft4"}`,
+	"request-validator":     `{"body_schema":"{\"type\":\"object\"}","version":"draft4","parameter_schema":[{"name":"q","in":"query","required":true,"style":"form","explode":false,"schema":"{}"}]}`,
 	"response-ratelimiting": `{"limits":{"sms":{"minute":10}}}`,
 	"tcp-log":               `{"host":"127.0.0.1","port":9}`,
 	"udp-log":               `{"host":"127.0.0.1","port":9}`,
