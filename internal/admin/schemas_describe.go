@@ -182,10 +182,17 @@ func fieldOf(fields []any, name string) fieldAttrs {
 // config filled from the schema with the shown one key by key, so a key
 // missing on one side is a change on every diff.
 func showAllFields(shown any, t reflect.Type) any {
-	o, ok := shown.(*plugin.Ordered)
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if list, ok := shown.([]any); ok && t.Kind() == reflect.Slice {
+		// go-kong fills each record of a list.
+		for i, v := range list {
+			list[i] = showAllFields(v, t.Elem())
+		}
+		return list
+	}
+	o, ok := shown.(*plugin.Ordered)
 	if !ok || t.Kind() != reflect.Struct || t == orderedType {
 		return shown
 	}
