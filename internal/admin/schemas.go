@@ -173,14 +173,17 @@ const standInID = "00000000-0000-4000-8000-5c4e3a000000"
 func (a *api) entityDocument(wk *writeKind, o *config.Object) []byte {
 	flat := &config.Flat{
 		Head:  &config.Object{Keys: []string{"_format_version"}, Vals: []any{"3.0"}},
-		Lists: map[string][]*config.Object{wk.kind: {o}},
+		Lists: map[string][]*config.Object{},
 	}
 	switch {
-	case wk.credential != nil:
-		flat.Credentials = []string{wk.kind}
 	case wk == vaultKind:
 		// Vaults are in the head of the flat form, not an entity list.
 		flat.Head.Set(wk.kind, []any{o})
+	case wk.credential != nil:
+		flat.Credentials = []string{wk.kind}
+		flat.Lists[wk.kind] = []*config.Object{o}
+	default:
+		flat.Lists[wk.kind] = []*config.Object{o}
 	}
 	for _, ref := range a.writes.fks(wk.kind) {
 		if v, ok := o.Get(ref.field); !ok || v == nil {
