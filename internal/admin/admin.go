@@ -89,6 +89,8 @@ type api struct {
 	// document hash is lastFlatHash (guarded by writeMu).
 	lastFlat     *config.Flat
 	lastFlatHash string
+	// schemas are the /schemas answers built so far (schemas.go).
+	schemas schemaCache
 	// public: the status listener's, whose /status leaves out what a
 	// reload's messages may quote of the configuration.
 	public bool
@@ -122,6 +124,7 @@ func (a *api) handler() (http.Handler, *routeMux, error) {
 	mux.HandleFunc("/status/ready", only(http.MethodGet, a.ready))
 	mux.HandleFunc("/config", a.config)
 	mux.HandleFunc("/schemas/plugins/validate", only(http.MethodPost, a.validatePlugin))
+	a.schemaRoutes(mux)
 	mux.HandleFunc("/plugins/enabled", only(http.MethodGet, a.enabledPlugins))
 	mux.HandleFunc("/explain", only(http.MethodGet, a.explainRequest))
 	mux.HandleFunc("/circuit-breakers", only(http.MethodGet, a.circuitBreakers))

@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"reflect"
+
 	"github.com/goccy/go-yaml"
 
 	"github.com/turnpikegw/turnpike/internal/config"
@@ -166,7 +168,7 @@ func pluginConfig(reg *plugin.Registry, pe *config.PluginEntry) any {
 			cfg := r.NewConfig()
 			if errs := pe.Plugin.Config.DecodeWritten(cfg); len(errs) == 0 {
 				if v := plainOrdered(cfg); v != nil {
-					return v
+					return showAllFields(v, reflect.TypeOf(cfg))
 				}
 			}
 		}

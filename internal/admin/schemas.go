@@ -1,0 +1,265 @@
+package admin
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/reload"
+)
+
+// Kong's /schemas endpoints, which decK reads to fill defaults before a
+// diff and Kong's ingress controller posts to before it admits an object:
+//
+//	GET  /schemas/{entity}           an entity's fields (schemas_entities.go)
+//	GET  /schemas/plugins/{name}     a plugin's fields, config included
+//	POST /schemas/{entity}/validate  check one entity, apply nothing
+//	POST /schemas/plugins/validate   the same for a plugin (config.go)
+//
+// Schemas do not change while the process runs (they come from the
+// binary's types and registry): each is built on its first request and
+// its JSON kept. Only names that exist are kept, so the cache holds at
+// most one entry per entity kind and plugin whatever clients ask.
+
+// schemaCache is the JSON of the schemas built so far, by path.
+type schemaCache struct{ m sync.Map }
+
+func (c *schemaCache) get(key string, build func() any) []byte {
+	if b, ok := c.m.Load(key); ok {
+		return b.([]byte)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(build()); err != nil {
+		// The schemas are built from plain values; this is a bug.
+		panic("admin: schema " + key + ": " + err.Error())
+	}
+	b, _ := c.m.LoadOrStore(key, buf.Bytes())
+	return b.([]byte)
+}
+
+// schemaRoutes registers the schema endpoints. One pattern serves both
+// two-segment forms: /schemas/{entity}/validate and /schemas/plugins/{name}
+// overlap on /schemas/plugins/validate, which ServeMux would refuse as two
+// patterns (the literal validate route, more specific, still wins).
+func (a *api) schemaRoutes(mux *routeMux) {
+	mux.HandleFunc("/schemas/{name}", only(http.MethodGet, a.entitySchema))
+	mux.HandleFunc("/schemas/{kind}/{name}", func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.PathValue("kind") == "plugins":
+			only(http.MethodGet, a.pluginSchema)(w, r)
+		case r.PathValue("name") == "validate":
+			only(http.MethodPost, a.validateEntity)(w, r)
+		default:
+			writeJSON(w, http.StatusNotFound, message("Not found"))
+		}
+	})
+}
+
+func writeRawJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// entitySchema is GET /schemas/{entity}: the kinds Turnpike has, each
+// credential kind its plugin declares included.
+func (a *api) entitySchema(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	wk := a.schemaKind(name)
+	if wk == nil {
+		writeJSON(w, http.StatusNotFound, message("No entity named '"+name+"'"))
+		return
+	}
+	writeRawJSON(w, http.StatusOK, a.schemas.get(name, func() any { return a.writes.entitySchema(wk) }))
+}
+
+// pluginSchema is GET /schemas/plugins/{name}.
+func (a *api) pluginSchema(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	reg, ok := a.lookupPlugin(name)
+	if !ok {
+		writeJSON(w, http.StatusNotFound, message("No plugin named '"+name+"'"))
+		return
+	}
+	writeRawJSON(w, http.StatusOK, a.schemas.get("plugins/"+name, func() any { return pluginSchema(reg) }))
+}
+
+// validateEntity is POST /schemas/{entity}/validate: the body is checked
+// as a load checks the entity, in a configuration holding only it (and
+// stand-ins for the entities its foreign keys name, which Kong's schema
+// check does not look up either); nothing is applied.
+func (a *api) validateEntity(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("kind")
+	wk := a.schemaKind(name)
+	if wk == nil {
+		writeJSON(w, http.StatusNotFound, message("No entity named '"+name+"'"))
+		return
+	}
+	if a.src.Loader == nil {
+		writeJSON(w, http.StatusServiceUnavailable, message("configuration loading is not available"))
+		return
+	}
+	body, err := a.readEntity(w, r, wk)
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		writeJSON(w, http.StatusRequestEntityTooLarge, message(err.Error()))
+		return
+	case err != nil:
+		writeJSON(w, http.StatusBadRequest, message(err.Error()))
+		return
+	}
+	doc := a.entityDocument(wk, body)
+	_, err = a.src.Loader.Check(func() ([]byte, error) { return doc, nil })
+	switch {
+	case errors.Is(err, reload.ErrBusy):
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusTooManyRequests, message("Currently loading previous configuration"))
+	case err != nil:
+		writeJSON(w, http.StatusBadRequest, violation(sniNames(asErrors(err), wk), name+"[0]"))
+	default:
+		writeJSON(w, http.StatusOK, message("schema validation successful"))
+	}
+}
+
+// sniNames reports the errors of a certificate's SNIs on the list of
+// names Kong's certificates take (`snis[1]`), not on the SNI entities
+// the loader makes of them (`snis[1].name`).
+func sniNames(errs config.Errors, wk *writeKind) config.Errors {
+	if wk.kind != "certificates" {
+		return errs
+	}
+	for i, e := range errs {
+		if rest, ok := strings.CutPrefix(e.Path, "certificates[0].snis["); ok && strings.HasSuffix(rest, "].name") {
+			errs[i].Path = strings.TrimSuffix(e.Path, ".name")
+		}
+	}
+	return errs
+}
+
+// vaultKind is the vaults entity, which has a schema but no writes
+// (vaults are the file's: Kong's ingress controller validates them).
+var vaultKind = &writeKind{kind: "vaults", typ: reflect.TypeFor[config.Vault]()}
+
+// schemaKind is the entity kind named, nil when Turnpike has none.
+func (a *api) schemaKind(name string) *writeKind {
+	if name == vaultKind.kind {
+		return vaultKind
+	}
+	return a.writes.kinds[name]
+}
+
+// standInID is the id of the stand-in entities of a checked document.
+const standInID = "00000000-0000-4000-8000-5c4e3a000000"
+
+// entityDocument is a flat configuration holding only o, as the first
+// entity of its kind, with a stand-in for each entity o's foreign keys
+// name and the CA certificates in force (which services and plugins name
+// by id).
+func (a *api) entityDocument(wk *writeKind, o *config.Object) []byte {
+	flat := &config.Flat{
+		Head:  &config.Object{Keys: []string{"_format_version"}, Vals: []any{"3.0"}},
+		Lists: map[string][]*config.Object{},
+	}
+	switch {
+	case wk == vaultKind:
+		// Vaults are in the head of the flat form, not an entity list.
+		flat.Head.Set(wk.kind, []any{o})
+	case wk.credential != nil:
+		flat.Credentials = []string{wk.kind}
+		flat.Lists[wk.kind] = []*config.Object{o}
+	default:
+		flat.Lists[wk.kind] = []*config.Object{o}
+	}
+	for _, ref := range a.writes.fks(wk.kind) {
+		if v, ok := o.Get(ref.field); !ok || v == nil {
+			continue
+		}
+		stand, ok := standIn(ref.parent)
+		if !ok {
+			continue
+		}
+		o.Set(ref.field, &config.Object{Keys: []string{"id"}, Vals: []any{standInID}})
+		flat.Lists[ref.parent] = append(flat.Lists[ref.parent], stand)
+	}
+	if snap := a.snapshot(); snap != nil {
+		for _, ce := range snap.Model.CACerts {
+			ca := &config.Object{}
+			if ce.CACert.ID != "" {
+				ca.Set("id", ce.CACert.ID)
+			}
+			ca.Set("cert", ce.CACert.Cert)
+			flat.Lists["ca_certificates"] = append(flat.Lists["ca_certificates"], ca)
+		}
+	}
+	return flat.Render()
+}
+
+// standIn is a valid entity of kind with the stand-in id.
+func standIn(kind string) (*config.Object, bool) {
+	o := &config.Object{}
+	o.Set("id", standInID)
+	switch kind {
+	case "services":
+		o.Set("name", "schema-validation")
+		o.Set("host", "schema-validation.invalid")
+	case "consumers":
+		o.Set("username", "schema-validation")
+	case "upstreams":
+		o.Set("name", "schema-validation")
+	case "certificates":
+		cert, key := standInCertificate()
+		o.Set("cert", cert)
+		o.Set("key", key)
+	default:
+		return nil, false
+	}
+	return o, true
+}
+
+var (
+	standInOnce             sync.Once
+	standInCert, standInKey string
+)
+
+// standInCertificate is a self-signed certificate and its key, made once
+// per process, for the stand-in certificate an SNI is checked under.
+func standInCertificate() (string, string) {
+	standInOnce.Do(func() {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			panic("admin: stand-in certificate key: " + err.Error())
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(1),
+			Subject:      pkix.Name{CommonName: "schema-validation"},
+			NotBefore:    time.Unix(0, 0),
+			NotAfter:     time.Now().AddDate(100, 0, 0),
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			panic("admin: stand-in certificate: " + err.Error())
+		}
+		kder, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			panic("admin: stand-in certificate key: " + err.Error())
+		}
+		standInCert = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+		standInKey = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
+	})
+	return standInCert, standInKey
+}
