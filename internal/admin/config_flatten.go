@@ -1,0 +1,256 @@
+package admin
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/ident"
+)
+
+// flattenTruthy is Kong's reading of POST /config's flatten_errors flag
+// (kong/api/routes/config.lua: true, 1, on or yes, in any case).
+func flattenTruthy(v string) bool {
+	switch strings.ToLower(v) {
+	case "true", "1", "on", "yes":
+		return true
+	}
+	return false
+}
+
+// childFKs names, for an entity list, the lists that nest in its
+// entities and the foreign key a nested entity gets (Kong's one-to-many
+// relationships); credential lists are added per call.
+var childFKs = map[string]map[string]string{
+	"services":     {"routes": "service", "plugins": "service"},
+	"routes":       {"plugins": "route"},
+	"consumers":    {"plugins": "consumer"},
+	"upstreams":    {"targets": "upstream"},
+	"certificates": {"snis": "certificate"},
+}
+
+// oneToOne are the foreign keys an entity may give as an object; Kong
+// shows such an object as its primary key only.
+var oneToOne = []string{"service", "route", "consumer", "upstream", "certificate", "client_certificate"}
+
+// flatEntity is one entry of flattened_errors being built.
+type flatEntity struct {
+	kind   string
+	entity map[string]any
+	errors []map[string]any
+}
+
+// flattenedError is Kong's 400 for POST /config?flatten_errors=1
+// (kong/db/errors.lua, declarative_config_flattened): each error inside
+// an entity of doc (the document as sent, plain Go data) is listed under
+// that entity with its field in Kong's dotted form ("config.origins.1",
+// 1-based), nested entities on their own with their parent's primary key;
+// `fields` and the message keep only what is in no entity. KIC turns each
+// entry into an Event on the object its entity_tags name. Each error also
+// carries Turnpike's full `path` and `line`.
+func flattenedError(errs config.Errors, doc any, credentialKinds []string) map[string]any {
+	root, _ := doc.(map[string]any)
+	var order []string
+	byEntity := map[string]*flatEntity{}
+	var rest config.Errors
+	for _, e := range errs {
+		key, fe, field := locate(root, pathTokens(e.Path), credentialKinds)
+		if fe == nil {
+			rest = append(rest, e)
+			continue
+		}
+		if prev, ok := byEntity[key]; ok {
+			fe = prev
+		} else {
+			byEntity[key] = fe
+			order = append(order, key)
+		}
+		item := map[string]any{"message": e.Message, "path": e.Path, "type": "entity"}
+		if field != "" {
+			item["type"], item["field"] = "field", field
+		}
+		if e.Line > 0 {
+			item["line"] = e.Line
+		}
+		fe.errors = append(fe.errors, item)
+	}
+	var out map[string]any
+	if len(rest) > 0 {
+		out = declarativeError(rest)
+	} else {
+		// Every error went to an entity: Kong's drained table.
+		out = map[string]any{"code": codeDeclarativeConfig, "name": "invalid declarative configuration",
+			"message": "declarative config is invalid: {}", "fields": map[string]any{}}
+	}
+	flat := make([]map[string]any, 0, len(order))
+	for _, key := range order {
+		flat = append(flat, byEntity[key].render())
+	}
+	out["flattened_errors"] = flat
+	return out
+}
+
+// locate finds the innermost entity of root that toks point into: its
+// path (the entry's key), a new entry for it and the rest of toks as
+// Kong's field name. A nil entry: the error is in no entity.
+func locate(root map[string]any, toks []any, credentialKinds []string) (string, *flatEntity, string) {
+	kind, _ := firstString(toks)
+	list, _ := root[kind].([]any)
+	ent, end := element(list, toks, 1)
+	if ent == nil {
+		return "", nil, ""
+	}
+	var parent map[string]any
+	fk := ""
+	for {
+		child, ok := firstString(toks[end:])
+		field := childField(kind, child, credentialKinds)
+		if !ok || field == "" {
+			break
+		}
+		next, nextEnd := element(listOf(ent[child]), toks, end+1)
+		if next == nil {
+			break
+		}
+		parent, kind, ent, fk, end = ent, child, next, field, nextEnd
+	}
+	return pathOf(toks[:end]), &flatEntity{kind: kind, entity: shown(ent, kind, parent, fk, credentialKinds)}, kongField(toks[end:])
+}
+
+func firstString(toks []any) (string, bool) {
+	if len(toks) == 0 {
+		return "", false
+	}
+	s, ok := toks[0].(string)
+	return s, ok
+}
+
+func listOf(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+// element is the object at the index toks[at] of list, and where the
+// tokens after it start.
+func element(list []any, toks []any, at int) (map[string]any, int) {
+	if at >= len(toks) {
+		return nil, 0
+	}
+	i, ok := toks[at].(int)
+	if !ok || i >= len(list) {
+		return nil, 0
+	}
+	m, _ := list[i].(map[string]any)
+	return m, at + 1
+}
+
+// childField is the foreign key of child entities nested in kind's, or
+// "" when child is no such list.
+func childField(kind, child string, credentialKinds []string) string {
+	if fk := childFKs[kind][child]; fk != "" {
+		return fk
+	}
+	if kind == "consumers" {
+		for _, ck := range credentialKinds {
+			if ck == child {
+				return "consumer"
+			}
+		}
+	}
+	return ""
+}
+
+// shown is the entity as Kong echoes it: without its nested lists, with
+// a foreign key object reduced to its id and, when nested, its parent's
+// id (when the parent has a valid one).
+func shown(ent map[string]any, kind string, parent map[string]any, fk string, credentialKinds []string) map[string]any {
+	out := make(map[string]any, len(ent)+1)
+	for k, v := range ent {
+		if _, nested := v.([]any); nested && childField(kind, k, credentialKinds) != "" {
+			continue
+		}
+		out[k] = v
+	}
+	for _, f := range oneToOne {
+		if m, ok := out[f].(map[string]any); ok {
+			if pk := primaryKey(m); pk != nil {
+				out[f] = pk
+			} else {
+				delete(out, f)
+			}
+		}
+	}
+	if _, set := out[fk]; fk != "" && !set {
+		if pk := primaryKey(parent); pk != nil {
+			out[fk] = pk
+		}
+	}
+	return out
+}
+
+func primaryKey(m map[string]any) map[string]any {
+	if id := validID(m["id"]); id != "" {
+		return map[string]any{"id": id}
+	}
+	return nil
+}
+
+func validID(v any) string {
+	s, _ := v.(string)
+	if _, ok := ident.Parse(s); !ok {
+		return ""
+	}
+	return s
+}
+
+// kongField prints the tokens after an entity as Kong names a field:
+// dotted, list positions 1-based.
+func kongField(toks []any) string {
+	var b strings.Builder
+	for i, t := range toks {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		switch v := t.(type) {
+		case int:
+			b.WriteString(strconv.Itoa(v + 1))
+		case string:
+			b.WriteString(v)
+		}
+	}
+	return b.String()
+}
+
+// render is the entry: entity_name, entity_id and entity_tags only when
+// well-formed (the entity keeps what was sent), entity_type singular.
+func (fe *flatEntity) render() map[string]any {
+	out := map[string]any{
+		"entity_type": strings.TrimSuffix(fe.kind, "s"),
+		"entity":      fe.entity,
+		"errors":      fe.errors,
+	}
+	if name, ok := fe.entity["name"].(string); ok && name != "" {
+		out["entity_name"] = name
+	}
+	if id := validID(fe.entity["id"]); id != "" {
+		out["entity_id"] = id
+	}
+	if tags, ok := stringList(fe.entity["tags"]); ok {
+		out["entity_tags"] = tags
+	}
+	return out
+}
+
+func stringList(v any) ([]string, bool) {
+	l, ok := v.([]any)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, len(l))
+	for i, it := range l {
+		if out[i], ok = it.(string); !ok {
+			return nil, false
+		}
+	}
+	return out, true
+}
