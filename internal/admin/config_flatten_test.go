@@ -1,7 +1,9 @@
 package admin
 
 import (
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -185,5 +187,36 @@ func TestAdminStatusEmptyConfigHash(t *testing.T) {
 	}
 	if h := f.get("/status")["configuration_hash"]; h != emptyConfigHash {
 		t.Errorf("emptied config: hash %v", h)
+	}
+}
+
+// BenchmarkAdminPostConfigFlattened is one refused POST /config of 1,000
+// services, each with a route whose path is invalid, answered with and
+// without flatten_errors: the flattened form parses the document again
+// for its entities.
+func BenchmarkAdminPostConfigFlattened(b *testing.B) {
+	var doc strings.Builder
+	doc.WriteString(`{"_format_version":"3.0","services":[`)
+	for i := range 1000 {
+		if i > 0 {
+			doc.WriteByte(',')
+		}
+		fmt.Fprintf(&doc, `{"name":"s%d","url":"http://127.0.0.1:9/","tags":["k8s-name:s%d","k8s-uid:u%d"],"routes":[{"name":"r%d","paths":["p%d"]}]}`, i, i, i, i, i)
+	}
+	doc.WriteString(`]}`)
+	f := newFixture(b, smallConfig, nil)
+	for _, query := range []string{"", "?flatten_errors=1"} {
+		b.Run("query="+query, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodPost, "/config"+query, strings.NewReader(doc.String()))
+				req.Header.Set("Content-Type", js)
+				rec := httptest.NewRecorder()
+				f.h.ServeHTTP(rec, req)
+				if rec.Code != 400 {
+					b.Fatalf("%d %s", rec.Code, rec.Body)
+				}
+			}
+		})
 	}
 }
