@@ -119,7 +119,7 @@ type kicClient struct {
 }
 
 // call sends one request as go-kong does: a JSON body with its
-// Content-Type (go-kong kong/request.go:20-45) and the admin token KIC's
+// Content-Type (go-kong kong/request.go:14-58) and the admin token KIC's
 // --kong-admin-token adds to every request (KIC internal/adminapi/kong.go:128-131, 188-198).
 func (c *kicClient) call(method, path string, body []byte) (int, []byte) {
 	c.t.Helper()
@@ -225,7 +225,7 @@ func (c *kicClient) startup() {
 }
 
 // update is one KongClient.Update for a DB-less gateway with the content
-// KIC built: the SHA of the content (KIC internal/dataplane/deckgen/deckgen.go:14-31)
+// KIC built: the SHA of the content (KIC internal/dataplane/deckgen/deckgen.go:16-31)
 // against the last one pushed, and when equal GET /status: only a gateway
 // reporting the empty hash gets it again (sendconfig/sendconfig.go:55-79,
 // config_change_detector.go:48-90). Then POST
@@ -304,7 +304,7 @@ func TestKICReplayDBless(t *testing.T) {
 		t.Errorf("an empty gateway does not report the empty hash")
 	}
 	// Plugin defaults come from the gateway's schemas (KIC
-	// internal/dataplane/deckgen/generate.go:52-54, 223-248); a failure is
+	// internal/dataplane/deckgen/generate.go:53-55, 240-279); a failure is
 	// logged and the plugin is sent as built.
 	for _, name := range []string{"key-auth", "correlation-id", "rate-limiting"} {
 		if code, body := kic.call(http.MethodGet, "/schemas/plugins/"+name, nil); code >= 500 {
@@ -345,37 +345,7 @@ func TestKICReplayDBless(t *testing.T) {
 		t.Errorf("the 304 reloaded: %s %v, was %s %v", h, r, hash, reload)
 	}
 
-	// Turnpike checks plugin configurations once the document's entities
-	// are sound: the broken Ingress is named first, the KongPlugin on the
-	// next push.
-	for _, step := range []struct{ file, kind, name, field string }{
-		{"broken.json", "Ingress", "echo", "paths.1"},
-		{"broken-plugin.json", "KongPlugin", "shop-rate", "config.minute"},
-	} {
-		pushed, code, errs := kic.update(kicContent(t, step.file, up))
-		if !pushed || code != 400 {
-			t.Fatalf("%s: %v %d", step.file, pushed, code)
-		}
-		if len(errs) != 1 || errs[0].Kind != step.kind || errs[0].Name != step.name || errs[0].Namespace != "shop" ||
-			errs[0].UID == "" || !strings.Contains(errs[0].APIVersion, "/v1") || errs[0].Problems[step.field] == "" {
-			t.Errorf("%s: Events on %+v, want the %s shop/%s at %s", step.file, errs, step.kind, step.name, step.field)
-		}
-		if h := obs.statusHash(); h != hash {
-			t.Errorf("%s changed the hash: %s", step.file, h)
-		}
-		if code, body, _ := kicProxyGet(gw, "/httpbin/anything", "alice-key-1"); code != 200 {
-			t.Errorf("after %s: %d %s", step.file, code, body)
-		}
-		if code, _, _ := kicProxyGet(gw, "/shop/abc", ""); code != 404 {
-			t.Errorf("after %s the refused route answers %d", step.file, code)
-		}
-		// KIC's recovery pushes the last valid config (KIC
-		// internal/dataplane/kong_client.go:618-628), which the gateway
-		// has: same SHA, configured, no push.
-		if pushed, _, _ := kic.update(v1); pushed {
-			t.Errorf("the recovery after %s pushed the config in force again", step.file)
-		}
-	}
+	kicRefusedPushes(t, kic, obs, gw, up, hash)
 
 	fixed := kicContent(t, "fixed.json", up)
 	if pushed, code, errs := kic.update(fixed); !pushed || code != 201 || errs != nil {
@@ -413,5 +383,42 @@ func TestKICReplayDBless(t *testing.T) {
 	}
 	if got := kic.requests; strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("requests:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// kicRefusedPushes pushes the broken fixtures after v1: each is refused
+// with the one object KIC raises an Event on, and the config in force
+// (hash) keeps serving. Turnpike checks plugin configurations once the
+// document's entities are sound: the broken Ingress is named first, the
+// KongPlugin on the next push.
+func kicRefusedPushes(t *testing.T, kic, obs *kicClient, gw *gwtest.Gateway, up *gwtest.Echo, hash string) {
+	t.Helper()
+	for _, step := range []struct{ file, kind, name, field string }{
+		{"broken.json", "Ingress", "echo", "paths.1"},
+		{"broken-plugin.json", "KongPlugin", "shop-rate", "config.minute"},
+	} {
+		pushed, code, errs := kic.update(kicContent(t, step.file, up))
+		if !pushed || code != 400 {
+			t.Fatalf("%s: %v %d", step.file, pushed, code)
+		}
+		if len(errs) != 1 || errs[0].Kind != step.kind || errs[0].Name != step.name || errs[0].Namespace != "shop" ||
+			errs[0].UID == "" || !strings.Contains(errs[0].APIVersion, "/v1") || errs[0].Problems[step.field] == "" {
+			t.Errorf("%s: Events on %+v, want the %s shop/%s at %s", step.file, errs, step.kind, step.name, step.field)
+		}
+		if h := obs.statusHash(); h != hash {
+			t.Errorf("%s changed the hash: %s", step.file, h)
+		}
+		if code, body, _ := kicProxyGet(gw, "/httpbin/anything", "alice-key-1"); code != 200 {
+			t.Errorf("after %s: %d %s", step.file, code, body)
+		}
+		if code, _, _ := kicProxyGet(gw, "/shop/abc", ""); code != 404 {
+			t.Errorf("after %s the refused route answers %d", step.file, code)
+		}
+		// KIC's recovery pushes the last valid config (KIC
+		// internal/dataplane/kong_client.go:616-625), which the gateway
+		// has: same SHA, configured, no push.
+		if pushed, _, _ := kic.update(kicContent(t, "v1.json", up)); pushed {
+			t.Errorf("the recovery after %s pushed the config in force again", step.file)
+		}
 	}
 }
