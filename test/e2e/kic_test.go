@@ -422,3 +422,72 @@ func kicRefusedPushes(t *testing.T, kic, obs *kicClient, gw *gwtest.Gateway, up 
 		}
 	}
 }
+
+// kicValidate is go-kong's Validate of a plugin or a route (go-kong
+// kong/plugin_service.go:324-350, kong/route_service.go:217-230): a 2xx
+// is valid, a 400 invalid with its body's message as the reason, and
+// anything else an error, on which KIC's webhook refuses the object
+// ("Unable to validate ...").
+func (c *kicClient) validate(path string, entity any) (bool, string) {
+	c.t.Helper()
+	body, err := json.Marshal(entity)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	code, out := c.call(http.MethodPost, path, body)
+	var msg struct {
+		Message string `json:"message"`
+	}
+	switch {
+	case code >= 200 && code < 300:
+		return true, ""
+	case code == http.StatusBadRequest && json.Unmarshal(out, &msg) == nil:
+		return false, msg.Message
+	}
+	c.t.Fatalf("POST %s: %d %s: KIC's webhook would refuse every object", path, code, out)
+	return false, ""
+}
+
+// KIC's admission webhook asks the gateway before an object is admitted:
+// a new KongConsumer's username must not exist there (KIC
+// internal/admission/validator.go:145-160, 541-559: GET /consumers/{username},
+// 404 admits), a KongPlugin's config is checked against the plugin's
+// schema (validator.go:330-372, 561-575: POST /schemas/plugins/validate)
+// and each route of an Ingress against the route schema (KIC
+// internal/admission/validation/ingress/ingress.go:42-52: POST
+// /schemas/routes/validate).
+func TestKICAdmissionWebhook(t *testing.T) {
+	up := gwtest.StartEcho(t, "httpbin")
+	_, kic := kicGateway(t)
+	if pushed, code, _ := kic.update(kicContent(t, "v1.json", up)); !pushed || code != 201 {
+		t.Fatalf("push: %d", code)
+	}
+	if code, body := kic.call(http.MethodGet, "/consumers/alice", nil); code != 200 {
+		t.Errorf("an existing consumer: %d %s (KIC would admit a second alice)", code, body)
+	}
+	if code, body := kic.call(http.MethodGet, "/consumers/bob", nil); code != 404 {
+		t.Errorf("a new consumer: %d %s (KIC would refuse it)", code, body)
+	}
+
+	plugin := map[string]any{"name": "rate-limiting", "config": map[string]any{"minute": 5, "policy": "local"},
+		"protocols": []string{"http", "https"}}
+	if ok, msg := kic.validate("/schemas/plugins/validate", plugin); !ok {
+		t.Errorf("a valid KongPlugin refused: %s", msg)
+	}
+	plugin["config"] = map[string]any{"minute": -5}
+	if ok, msg := kic.validate("/schemas/plugins/validate", plugin); ok || !strings.Contains(msg, "minute") {
+		t.Errorf("a KongPlugin with minute -5: %v %q", ok, msg)
+	}
+
+	route := map[string]any{"name": "shop.echo.httpbin..80", "paths": []string{"~/shop/[a-z]+$"}, "protocols": []string{"http", "https"},
+		"preserve_host": true, "strip_path": false, "https_redirect_status_code": 426, "path_handling": "v0", "regex_priority": 0,
+		"request_buffering": true, "response_buffering": true,
+		"tags": []string{"k8s-name:echo", "k8s-namespace:shop", "k8s-kind:Ingress", "k8s-group:networking.k8s.io", "k8s-version:v1"}}
+	if ok, msg := kic.validate("/schemas/routes/validate", route); !ok {
+		t.Errorf("a valid Ingress route refused: %s", msg)
+	}
+	route["paths"] = []string{"~/shop/(unclosed$"}
+	if ok, msg := kic.validate("/schemas/routes/validate", route); ok || !strings.Contains(msg, "paths") {
+		t.Errorf("an Ingress route with a broken regex: %v %q", ok, msg)
+	}
+}
