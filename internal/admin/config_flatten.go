@@ -54,20 +54,21 @@ func flattenedError(errs config.Errors, doc any, credentialKinds []string) map[s
 	byEntity := map[string]*flatEntity{}
 	var rest config.Errors
 	for _, e := range errs {
-		key, fe, field := locate(root, pathTokens(e.Path), credentialKinds)
-		if fe == nil {
+		at := locate(root, pathTokens(e.Path), credentialKinds)
+		if at.entity == nil {
 			rest = append(rest, e)
 			continue
 		}
-		if prev, ok := byEntity[key]; ok {
-			fe = prev
-		} else {
-			byEntity[key] = fe
-			order = append(order, key)
+		// The entity is copied once, however many of its fields are wrong.
+		fe, ok := byEntity[at.key]
+		if !ok {
+			fe = &flatEntity{kind: at.kind, entity: shown(at, credentialKinds)}
+			byEntity[at.key] = fe
+			order = append(order, at.key)
 		}
 		item := map[string]any{"message": e.Message, "path": e.Path, "type": "entity"}
-		if field != "" {
-			item["type"], item["field"] = "field", field
+		if at.field != "" {
+			item["type"], item["field"] = "field", at.field
 		}
 		if e.Line > 0 {
 			item["line"] = e.Line
@@ -90,31 +91,39 @@ func flattenedError(errs config.Errors, doc any, credentialKinds []string) map[s
 	return out
 }
 
-// locate finds the innermost entity of root that toks point into: its
-// path (the entry's key), a new entry for it and the rest of toks as
-// Kong's field name. A nil entry: the error is in no entity.
-func locate(root map[string]any, toks []any, credentialKinds []string) (string, *flatEntity, string) {
-	kind, _ := firstString(toks)
-	list, _ := root[kind].([]any)
+// spot is where an error is: the innermost entity of the document its
+// path points into, with the entity's own path (key), its list (kind),
+// its parent and the foreign key naming the parent when nested, and the
+// rest of the path as Kong's field name. A nil entity: in no entity.
+type spot struct {
+	key, kind, fk, field string
+	entity, parent       map[string]any
+}
+
+// locate finds the spot of the error at toks in root.
+func locate(root map[string]any, toks []any, credentialKinds []string) spot {
+	var at spot
+	at.kind, _ = firstString(toks)
+	list, _ := root[at.kind].([]any)
 	ent, end := element(list, toks, 1)
 	if ent == nil {
-		return "", nil, ""
+		return spot{}
 	}
-	var parent map[string]any
-	fk := ""
+	at.entity = ent
 	for {
 		child, ok := firstString(toks[end:])
-		field := childField(kind, child, credentialKinds)
+		field := childField(at.kind, child, credentialKinds)
 		if !ok || field == "" {
 			break
 		}
-		next, nextEnd := element(listOf(ent[child]), toks, end+1)
+		next, nextEnd := element(listOf(at.entity[child]), toks, end+1)
 		if next == nil {
 			break
 		}
-		parent, kind, ent, fk, end = ent, child, next, field, nextEnd
+		at.parent, at.kind, at.entity, at.fk, end = at.entity, child, next, field, nextEnd
 	}
-	return pathOf(toks[:end]), &flatEntity{kind: kind, entity: shown(ent, kind, parent, fk, credentialKinds)}, kongField(toks[end:])
+	at.key, at.field = pathOf(toks[:end]), kongField(toks[end:])
+	return at
 }
 
 func firstString(toks []any) (string, bool) {
@@ -163,10 +172,10 @@ func childField(kind, child string, credentialKinds []string) string {
 // shown is the entity as Kong echoes it: without its nested lists, with
 // a foreign key object reduced to its id and, when nested, its parent's
 // id (when the parent has a valid one).
-func shown(ent map[string]any, kind string, parent map[string]any, fk string, credentialKinds []string) map[string]any {
-	out := make(map[string]any, len(ent)+1)
-	for k, v := range ent {
-		if _, nested := v.([]any); nested && childField(kind, k, credentialKinds) != "" {
+func shown(at spot, credentialKinds []string) map[string]any {
+	out := make(map[string]any, len(at.entity)+1)
+	for k, v := range at.entity {
+		if _, nested := v.([]any); nested && childField(at.kind, k, credentialKinds) != "" {
 			continue
 		}
 		out[k] = v
@@ -180,9 +189,9 @@ func shown(ent map[string]any, kind string, parent map[string]any, fk string, cr
 			}
 		}
 	}
-	if _, set := out[fk]; fk != "" && !set {
-		if pk := primaryKey(parent); pk != nil {
-			out[fk] = pk
+	if _, set := out[at.fk]; at.fk != "" && !set {
+		if pk := primaryKey(at.parent); pk != nil {
+			out[at.fk] = pk
 		}
 	}
 	return out
