@@ -183,7 +183,8 @@ func (c *kicClient) fetchLastGood() bool {
 	return c.statusHash() != kicEmptyHash
 }
 
-// kicSemver is go-kong's ParseSemanticVersion's reading of a version.
+// kicSemver is the major.minor.patch go-kong reads from a version
+// (go-kong kong/utils.go:143-170), anchored: a stricter reading.
 var kicSemver = regexp.MustCompile(`^(\d+)\.(\d+)(?:\.(\d+))?`)
 
 // startup is what KIC asks of each gateway before it configures it: the
