@@ -132,6 +132,10 @@ func kongHash(snap *snapshot.Snapshot) string {
 	return snap.Hash
 }
 
+// echoSlack is what the flattened answer may echo beyond the document's
+// own size: the parent keys it adds to nested entities.
+const echoSlack = 64 << 10
+
 // flattenGate lets one refused document at a time be parsed again for
 // its entities, so that concurrent refusals of large documents cannot
 // hold many parse trees.
@@ -154,7 +158,9 @@ func (a *api) invalidConfig(r *http.Request, err error, data []byte) map[string]
 	if perr != nil || !raw.IsSet() {
 		return declarativeError(err)
 	}
-	return flattenedError(asErrors(err), raw.Value(), a.writes.credentialNames)
+	// A document's entities fit in its own size, but for what aliases
+	// repeat.
+	return flattenedError(asErrors(err), raw.Value(), a.writes.credentialNames, len(data)+echoSlack)
 }
 
 // callerName is the change's author: the caller's credential, or "admin"

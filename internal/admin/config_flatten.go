@@ -48,7 +48,9 @@ type flatEntity struct {
 // `fields` and the message keep only what is in no entity. KIC turns each
 // entry into an Event on the object its entity_tags name. Each error also
 // carries Turnpike's full `path` and `line`.
-func flattenedError(errs config.Errors, doc any, credentialKinds []string) map[string]any {
+// Entities are echoed within echo bytes (about their JSON size): aliases
+// let a small document repeat one large entity a thousand times.
+func flattenedError(errs config.Errors, doc any, credentialKinds []string, echo int) map[string]any {
 	root, _ := doc.(map[string]any)
 	var order []string
 	byEntity := map[string]*flatEntity{}
@@ -85,7 +87,7 @@ func flattenedError(errs config.Errors, doc any, credentialKinds []string) map[s
 	}
 	flat := make([]map[string]any, 0, len(order))
 	for _, key := range order {
-		flat = append(flat, byEntity[key].render())
+		flat = append(flat, byEntity[key].render(&echo))
 	}
 	out["flattened_errors"] = flat
 	return out
@@ -232,22 +234,58 @@ func kongField(toks []any) string {
 
 // render is the entry: entity_name, entity_id and entity_tags only when
 // well-formed (the entity keeps what was sent), entity_type singular.
-func (fe *flatEntity) render() map[string]any {
+// The tags, which Kong's ingress controller reads, and the entity are
+// left out once echo, the bytes left to echo entities, runs out.
+func (fe *flatEntity) render(echo *int) map[string]any {
 	out := map[string]any{
 		"entity_type": strings.TrimSuffix(fe.kind, "s"),
-		"entity":      fe.entity,
 		"errors":      fe.errors,
 	}
-	if name, ok := fe.entity["name"].(string); ok && name != "" {
+	if name, ok := fe.entity["name"].(string); ok && name != "" && spend(echo, name) {
 		out["entity_name"] = name
 	}
 	if id := validID(fe.entity["id"]); id != "" {
 		out["entity_id"] = id
 	}
-	if tags, ok := stringList(fe.entity["tags"]); ok {
+	if tags, ok := stringList(fe.entity["tags"]); ok && spend(echo, fe.entity["tags"]) {
 		out["entity_tags"] = tags
 	}
+	if spend(echo, fe.entity) {
+		out["entity"] = fe.entity
+	}
 	return out
+}
+
+// spend takes about the JSON size of v from budget, if it has that much.
+func spend(budget *int, v any) bool {
+	n := 0
+	var walk func(v any) bool
+	walk = func(v any) bool {
+		switch t := v.(type) {
+		case string:
+			n += len(t) + 3
+		case map[string]any:
+			for k, e := range t {
+				if n += len(k) + 4; n > *budget || !walk(e) {
+					return false
+				}
+			}
+		case []any:
+			for _, e := range t {
+				if n++; n > *budget || !walk(e) {
+					return false
+				}
+			}
+		default:
+			n += 24
+		}
+		return n <= *budget
+	}
+	if !walk(v) {
+		return false
+	}
+	*budget -= n
+	return true
 }
 
 func stringList(v any) ([]string, bool) {

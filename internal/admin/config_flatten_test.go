@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -242,5 +243,36 @@ func TestAdminPostConfigFlattenWideEntity(t *testing.T) {
 	}
 	if took > 10*time.Second {
 		t.Errorf("answered in %v", took)
+	}
+}
+
+// Aliases let a small document repeat a large entity: the entities echoed
+// fit in the document's size (and some slack), the rest are listed
+// without them.
+func TestAdminPostConfigFlattenAliasedEntitiesBounded(t *testing.T) {
+	f := newFixture(t, smallConfig, nil)
+	var doc strings.Builder
+	doc.WriteString("_format_version: \"3.0\"\n_ignore:\n- &s\n  host: example.com\n  tags: [big]\n")
+	for i := range 100 {
+		fmt.Fprintf(&doc, "  k%d%s: 1\n", i, strings.Repeat("a", 900))
+	}
+	doc.WriteString("services: [*s" + strings.Repeat(", *s", 999) + "]\n")
+	code, body, _ := f.do(http.MethodPost, "/config?flatten_errors=1", doc.String(), "Content-Type", "application/yaml")
+	flat, _ := body["flattened_errors"].([]any)
+	if code != 400 || len(flat) < 2 {
+		t.Fatalf("%d %.300v", code, body)
+	}
+	echoed, without := 0, 0
+	for _, it := range flat {
+		e := it.(map[string]any)
+		if e["entity"] == nil {
+			without++
+			continue
+		}
+		b, _ := json.Marshal(e["entity"])
+		echoed += len(b)
+	}
+	if echoed == 0 || without == 0 || echoed > doc.Len()+echoSlack {
+		t.Errorf("%d entries: %d bytes of entities echoed, %d left out (document %d bytes)", len(flat), echoed, without, doc.Len())
 	}
 }
