@@ -276,13 +276,12 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 		"uptime_seconds":     int64(time.Since(a.src.Started).Seconds()),
 		"version":            a.src.Version,
 		"node_id":            a.src.NodeID,
-		"configuration_hash": nil,
+		"configuration_hash": kongHash(a.snapshot()),
 	}
 	if a.src.LogDrops != nil {
 		body["access_log_dropped"] = a.src.LogDrops()
 	}
 	if snap := a.snapshot(); snap != nil {
-		body["configuration_hash"] = snap.Hash
 		body["configuration"] = snap.Summary
 	}
 	if a.src.Cluster != nil {

@@ -68,7 +68,7 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if configCheck(r) {
-		a.checkConfig(w, data)
+		a.checkConfig(w, r, data)
 		return
 	}
 	if r.URL.Query().Get("check_hash") == "1" {
@@ -90,7 +90,7 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, declarativeError(err, a.writes.credentialNames))
+		writeJSON(w, http.StatusBadRequest, a.invalidConfig(r, err, data))
 		return
 	}
 	ix := buildIndex(snap, a.src.Registry, snap.Created())
@@ -111,6 +111,56 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusCreated, out)
+}
+
+// emptyConfigHash is Kong's configuration_hash while it holds no entity
+// (DECLARATIVE_EMPTY_CONFIG_HASH): Kong's ingress controller pushes its
+// configuration again, even unchanged, to a gateway that reports it
+// (KIC internal/dataplane/sendconfig/config_change_detector.go).
+const emptyConfigHash = "00000000000000000000000000000000"
+
+// kongHash is the configuration_hash GET /status reports for snap.
+func kongHash(snap *snapshot.Snapshot) string {
+	if snap == nil {
+		return emptyConfigHash
+	}
+	m := snap.Model
+	if len(m.Services)+len(m.Routes)+len(m.Consumers)+len(m.Plugins)+len(m.Upstreams)+
+		len(m.Certificates)+len(m.CACerts)+len(m.Credentials) == 0 {
+		return emptyConfigHash
+	}
+	return snap.Hash
+}
+
+// echoSlack is what the flattened answer may echo beyond the document's
+// own size: the parent keys it adds to nested entities.
+const echoSlack = 64 << 10
+
+// flattenGate lets one refused document at a time be parsed again for
+// its entities, so that concurrent refusals of large documents cannot
+// hold many parse trees.
+var flattenGate = make(chan struct{}, 1)
+
+// invalidConfig is the 400 body for a document that did not load: Kong's
+// flattened form when the request asks for it (flatten_errors) and the
+// document parses, else Kong's nested one.
+func (a *api) invalidConfig(r *http.Request, err error, data []byte) map[string]any {
+	if !flattenTruthy(r.URL.Query().Get("flatten_errors")) {
+		return declarativeError(err)
+	}
+	select {
+	case flattenGate <- struct{}{}:
+		defer func() { <-flattenGate }()
+	case <-r.Context().Done():
+		return declarativeError(err)
+	}
+	raw, perr := config.ParseRaw(data, "")
+	if perr != nil || !raw.IsSet() {
+		return declarativeError(err)
+	}
+	// A document's entities fit in its own size, but for what aliases
+	// repeat.
+	return flattenedError(asErrors(err), raw.Value(), a.writes.credentialNames, len(data)+echoSlack)
 }
 
 // callerName is the change's author: the caller's credential, or "admin"

@@ -52,15 +52,16 @@ func (a *api) tokenIdentity(token string) (dashboard.Identity, bool) {
 }
 
 // checkConfig is POST /config?check=true: the document is validated and
-// compiled as a load would, and nothing is applied (200 or Kong's 400).
-func (a *api) checkConfig(w http.ResponseWriter, data []byte) {
+// compiled as a load would, and nothing is applied (200 or the 400 the
+// load would answer).
+func (a *api) checkConfig(w http.ResponseWriter, r *http.Request, data []byte) {
 	_, err := a.src.Loader.Check(func() ([]byte, error) { return data, nil })
 	switch {
 	case errors.Is(err, reload.ErrBusy):
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusTooManyRequests, message("Currently loading previous configuration"))
 	case err != nil:
-		writeJSON(w, http.StatusBadRequest, declarativeError(err, a.writes.credentialNames))
+		writeJSON(w, http.StatusBadRequest, a.invalidConfig(r, err, data))
 	default:
 		writeJSON(w, http.StatusOK, message("configuration is valid"))
 	}

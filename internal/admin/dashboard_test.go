@@ -103,7 +103,7 @@ func TestAdminPostConfigCheck(t *testing.T) {
 		t.Errorf("a check applied the configuration: routes %s", names)
 	}
 	bad := strings.Replace(newConfig, "paths: [/b]", "paths: [b]", 1)
-	code, body, _ = f.do(http.MethodPost, "/config?check=true", bad)
+	code, body, _ = f.do(http.MethodPost, "/config?check=true&flatten_errors=1", bad)
 	// Kong's shape: flattened_errors by entity, each with its errors.
 	flat, _ := body["flattened_errors"].([]any)
 	path := ""

@@ -13,10 +13,9 @@ import (
 // outside the entity): `fields` nests the errors by entity list and
 // position as Kong's does ({"services": [{"port": "..."}]}), an error of
 // the document as a whole is `error`, and the message prints `fields` as
-// Kong's does (a Lua table). `flattened_errors` lists the errors by
-// entity as Kong's ?flatten_errors=1 does, each error with Turnpike's
-// full path and line besides.
-func declarativeError(err error, credentialKinds []string) map[string]any {
+// Kong's does (a Lua table). flattenedError is the ?flatten_errors=1
+// form.
+func declarativeError(err error) map[string]any {
 	errs := asErrors(err)
 	fields := nestedFields(errs)
 	var whole []string
@@ -29,57 +28,11 @@ func declarativeError(err error, credentialKinds []string) map[string]any {
 		fields["error"] = strings.Join(whole, "; ")
 	}
 	return map[string]any{
-		"code":             codeDeclarativeConfig,
-		"name":             "invalid declarative configuration",
-		"message":          "declarative config is invalid: " + luaPretty(fields),
-		"fields":           fields,
-		"flattened_errors": flattenErrors(errs, credentialKinds),
+		"code":    codeDeclarativeConfig,
+		"name":    "invalid declarative configuration",
+		"message": "declarative config is invalid: " + luaPretty(fields),
+		"fields":  fields,
 	}
-}
-
-// flattenErrors groups errors by the entity they are in.
-func flattenErrors(errs config.Errors, credentialKinds []string) []map[string]any {
-	nested := map[string]bool{}
-	for _, n := range nestings {
-		nested[n.parent+"/"+n.child] = true
-	}
-	for _, k := range credentialKinds {
-		nested["consumers/"+k] = true
-	}
-	var out []map[string]any
-	byEntity := map[string]map[string]any{}
-	for _, e := range errs {
-		entityPath, kind := "", ""
-		toks := pathTokens(e.Path)
-		end := 0
-		for i := 0; i+1 < len(toks); i += 2 {
-			name, _ := toks[i].(string)
-			if _, isIndex := toks[i+1].(int); !isIndex || (i > 0 && !nested[kind+"/"+name]) {
-				break
-			}
-			kind, end = name, i+2
-		}
-		if end > 0 {
-			entityPath = pathOf(toks[:end])
-		}
-		item := map[string]any{"message": e.Message, "path": e.Path}
-		if e.Line > 0 {
-			item["line"] = e.Line
-		}
-		if field := strings.TrimPrefix(strings.TrimPrefix(e.Path, entityPath), "."); field != "" && entityPath != "" {
-			item["field"], item["type"] = field, "field"
-		} else {
-			item["type"] = "entity"
-		}
-		ent, ok := byEntity[entityPath]
-		if !ok {
-			ent = map[string]any{"entity_type": kind, "entity_path": entityPath, "errors": []map[string]any{}}
-			byEntity[entityPath] = ent
-			out = append(out, ent)
-		}
-		ent["errors"] = append(ent["errors"].([]map[string]any), item)
-	}
-	return out
 }
 
 // pathOf joins tokens back into a path.

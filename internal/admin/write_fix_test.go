@@ -31,9 +31,10 @@ func TestAdminCheckKeyLikeIndex(t *testing.T) {
 	if !ok || len(m) != 50 || m["x7[2999999]"] == nil {
 		t.Fatalf("fields: %.300v", out["fields"])
 	}
+	code, out, _ = f.do("POST", "/config?check=true&flatten_errors=1", string(body), "Content-Type", js)
 	flat, _ := out["flattened_errors"].([]any)
-	if len(flat) != 1 || flat[0].(map[string]any)["entity_path"] != "services[0]" {
-		t.Errorf("flattened_errors: %.300v", flat)
+	if code != 400 || len(flat) != 1 || flat[0].(map[string]any)["entity_type"] != "service" {
+		t.Errorf("flattened_errors: %d %.300v", code, flat)
 	}
 }
 

@@ -80,8 +80,8 @@ func TestAdminPostConfigSwapsRoutesLive(t *testing.T) {
 	if kongField(body["fields"], "services[0].routes[0].paths[0]") == nil {
 		t.Errorf("invalid POST fields: %v", body["fields"])
 	}
-	if flat, _ := body["flattened_errors"].([]any); len(flat) == 0 {
-		t.Errorf("no flattened_errors: %v", body)
+	if body["flattened_errors"] != nil {
+		t.Errorf("flattened_errors without flatten_errors: %v", body)
 	}
 	if resp, body := gw.Get("/new"); resp.StatusCode != 200 {
 		t.Errorf("/new after an invalid POST: %d %s", resp.StatusCode, body)

@@ -42,7 +42,7 @@ func cfeAliasedLongKeys() string {
 // not kept out.
 func cfeRefusedPromptly(t *testing.T, gw *gwtest.Gateway, upstream, doc, first string, total int) {
 	t.Helper()
-	code, body := cfgPost(t, gw, "/config", "application/yaml", doc, 15*time.Second)
+	code, body := cfgPost(t, gw, "/config?flatten_errors=1", "application/yaml", doc, 15*time.Second)
 	// first is "path: message"; the reply lists them apart, as Kong's
 	// flattened errors.
 	path, msg, _ := strings.Cut(first, ": ")

@@ -291,7 +291,7 @@ func TestConfigInvalidUTF8Refused(t *testing.T) {
 	gw := gwtest.Start(t, adminRouteConfig(up.URL, "old"), gwtest.Options{})
 	doc := strings.Replace(adminRouteConfig(up.URL, "new"), "name: svc", "name: \"svc\xff\"", 1)
 	code, body := cfgPost(t, gw, "/config", "application/yaml", doc, 10*time.Second)
-	if code != 400 || !strings.Contains(body, `"message":"not valid UTF-8","path":"services[0].name"`) {
+	if code != 400 || !strings.Contains(body, `"fields":{"services":[{"name":"not valid UTF-8"}]}`) {
 		t.Fatalf("POST /config with a name that is not UTF-8 = %d %s", code, body)
 	}
 	cfgServes(t, gw, "/old")

@@ -31,7 +31,7 @@ export async function configPage(root) {
 
   const check = async () => {
     try {
-      await call("POST", "/config?check=true", body(), ctype());
+      await call("POST", "/config?check=true&flatten_errors=1", body(), ctype());
       fill(out, el("p", { class: "ok", id: "cfg-valid" }, "The configuration is valid."));
     } catch (e) {
       fill(out, ...renderErrors(e));
@@ -48,7 +48,7 @@ export async function configPage(root) {
   };
   const apply = async () => {
     try {
-      await call("POST", "/config", body(), ctype());
+      await call("POST", "/config?flatten_errors=1", body(), ctype());
       draft = null;
       await configPage(root);
       fill(root.querySelector("#cfg-result"), el("p", { class: "ok", id: "cfg-applied" }, "Applied: the gateway now serves this configuration. ",
@@ -77,12 +77,14 @@ export async function configPage(root) {
 }
 
 // renderErrors lists a refused document's errors by field path. Kong's
-// flattened_errors group them by entity; an error of the document as a
-// whole has no entity.
+// flattened_errors (asked for with flatten_errors=1) group them by
+// entity; an error of the document as a whole has no entity.
 function renderErrors(e) {
   const b = e.body;
   if (!b || !Array.isArray(b.flattened_errors)) return [errorBox(e)];
   const errs = b.flattened_errors.flatMap((g) => Array.isArray(g.errors) ? g.errors : [g]);
+  // What is in no entity stays in fields, and the message prints it.
+  if (b.fields && Object.keys(b.fields).length > 0) errs.push({ message: b.message });
   return [
     el("p", { class: "error", role: "alert", id: "cfg-invalid" }, "The configuration is invalid (" + errs.length + (errs.length === 1 ? " error" : " errors") + "):"),
     el("ul", { class: "errors", id: "cfg-errors" }, errs.map((f) =>
