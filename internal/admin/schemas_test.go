@@ -19,6 +19,7 @@ var minimalPluginConfigs = map[string]string{
 	"statsd":                `{"metrics":[{"name":"request_count","stat_type":"counter","sample_rate":1}]}`,
 	"jwt":                   `{"claims_to_headers":[{"claim":"sub","header":"x-sub"}]}`,
 	"acl":                   `{"allow":["a"]}`,
+	"aggregate":             `{"calls":[{"name":"a","url":"http://127.0.0.1:9/a"}]}`,
 	"canary":                `{"upstream_host":"b.internal"}`,
 	"file-log":              `{"path":"/dev/null"}`,
 	"http-log":              `{"http_endpoint":"http://127.0.0.1:9/"}`,
