@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
-	"github.com/turnpikegw/turnpike/internal/plugin/plugintest"
 	"github.com/turnpikegw/turnpike/internal/plugin/cachestore"
+	"github.com/turnpikegw/turnpike/internal/plugin/plugintest"
 )
 
 // adminPlugins lists instances as enabled proxy-cache entities.
