@@ -136,7 +136,7 @@ func (in *instance) Access(c *plugin.Ctx) error {
 		if head == len(r.queue) {
 			i := <-r.done
 			running--
-			in.record(c, &r.results[i])
+			in.record(c, in.calls[i].name, &r.results[i])
 			r.queue = append(r.queue, i)
 		}
 		i := r.queue[head]
@@ -318,12 +318,13 @@ func whyCanceled(ctx context.Context) string {
 // record adds a call that went out to the request's record as an
 // upstream attempt (on the request's goroutine: the record is not
 // locked).
-func (in *instance) record(c *plugin.Ctx, res *result) {
+func (in *instance) record(c *plugin.Ctx, name string, res *result) {
 	if c.Record == nil || !res.sent {
 		return
 	}
 	k := c.Record.AddAttempt(res.target, res.began)
 	a := &c.Record.Attempts[k]
+	a.Call = name
 	a.Status = res.status
 	a.Outcome = res.outcome
 	a.Head = res.head
