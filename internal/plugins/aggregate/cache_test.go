@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,8 @@ import (
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugin/cachestore"
+	"github.com/turnpikegw/turnpike/internal/plugin/plugintest"
+	"github.com/turnpikegw/turnpike/internal/plugins/proxycache"
 	"github.com/turnpikegw/turnpike/internal/record"
 	"github.com/turnpikegw/turnpike/internal/store"
 )
@@ -190,5 +193,65 @@ func BenchmarkCachedAggregate(b *testing.B) {
 		if e := aggregate(b, in, c); e.Header.Get(hitHeader) != "a, b, c" {
 			b.Fatalf("hits %q", e.Header.Get(hitHeader))
 		}
+	}
+}
+
+// serve runs the admin route method path of reg on a.
+func serve(t *testing.T, reg plugin.Registration, a plugin.Admin, method, path string) int {
+	t.Helper()
+	for _, rt := range reg.Admin {
+		if rt.Method == method && rt.Path == path {
+			w := httptest.NewRecorder()
+			rt.Serve(a, w, httptest.NewRequest(method, path, nil))
+			return w.Code
+		}
+	}
+	t.Fatalf("no admin route %s %s", method, path)
+	return 0
+}
+
+// DELETE /aggregate/cache empties the aggregate caches; with Redis, a
+// proxy-cache naming the same server and dictionary shares the namespace,
+// so its DELETE /proxy-cache purges the calls' entries too.
+func TestCachePurgedByAdminRoutes(t *testing.T) {
+	hits, url := countingServer(t, 0, 200, `{"a":1}`)
+	mem := build(t, plugin.Env{}, Call{Name: "a", URL: url + "/", CacheTTL: ptr(60)})
+	aggregate(t, mem, cachedRequest("/", ""))
+	aggregate(t, mem, cachedRequest("/", ""))
+	a := &plugintest.Admin{PluginList: []plugin.AdminPlugin{{ID: "p1", Name: pluginName, Enabled: true, Instance: mem}}}
+	if code := serve(t, Registration(), a, http.MethodDelete, "/aggregate/cache"); code != http.StatusNoContent {
+		t.Fatalf("DELETE /aggregate/cache: %d", code)
+	}
+	aggregate(t, mem, cachedRequest("/", ""))
+	if hits.Load() != 2 {
+		t.Fatalf("%d backend requests, want 2 (one after the flush)", hits.Load())
+	}
+
+	r := gwtest.StartRedis(t)
+	cfg := &Config{}
+	cfg.SetDefaults()
+	cfg.Calls = []Call{{Name: "a", URL: url + "/", CacheTTL: ptr(60)}}
+	cfg.Cache.Strategy = strategyRedis
+	cfg.Cache.Redis.Host, cfg.Cache.Redis.Port = ptr("127.0.0.1"), ptr(r.Port)
+	agg := buildCfg(t, plugin.Env{}, cfg)
+	pcReg := proxycache.Registration()
+	pcCfg := pcReg.NewConfig().(*proxycache.Config)
+	pcCfg.SetDefaults()
+	pcCfg.Strategy = "redis"
+	pcCfg.Redis.Host, pcCfg.Redis.Port = ptr("127.0.0.1"), ptr(r.Port)
+	pc, err := pcReg.New(pcCfg, plugin.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pc.(plugin.Closer).Close)
+	aggregate(t, agg, cachedRequest("/", ""))
+	aggregate(t, agg, cachedRequest("/", ""))
+	a = &plugintest.Admin{PluginList: []plugin.AdminPlugin{{ID: "p2", Name: "proxy-cache", Enabled: true, Instance: pc}}}
+	if code := serve(t, pcReg, a, http.MethodDelete, "/proxy-cache"); code != http.StatusNoContent {
+		t.Fatalf("DELETE /proxy-cache: %d", code)
+	}
+	aggregate(t, agg, cachedRequest("/", ""))
+	if hits.Load() != 4 {
+		t.Errorf("%d backend requests, want 4 (one after proxy-cache's purge)", hits.Load())
 	}
 }
