@@ -166,6 +166,8 @@ func AppendRecord(b []byte, r *record.Record) []byte {
 		var latency time.Duration
 		if a := r.Answer(); a != nil {
 			status, latency = a.Status, a.Head
+		} else if r.Aggregated() {
+			status, latency = aggregatedUpstream(r)
 		}
 		b = appendField(b, "upstream", r.Attempts[n-1].Target)
 		b = append(b, `,"upstream_status":`...)
@@ -180,7 +182,7 @@ func AppendRecord(b []byte, r *record.Record) []byte {
 	b = appendOptional(b, "trace_id", r.TraceID)
 	b = appendField(b, "source", r.Source)
 	b = appendOptional(b, "error", r.Error)
-	if len(r.Attempts) > 1 {
+	if len(r.Attempts) > 1 || r.Aggregated() {
 		b = append(b, `,"tries":[`...)
 		for i := range r.Attempts {
 			t := &r.Attempts[i]
@@ -189,6 +191,7 @@ func AppendRecord(b []byte, r *record.Record) []byte {
 			}
 			b = append(b, `{"target":`...)
 			b = jsonw.AppendString(b, t.Target)
+			b = appendOptional(b, "call", t.Call)
 			if t.Status != 0 {
 				b = append(b, `,"status":`...)
 				b = strconv.AppendInt(b, int64(t.Status), 10)
@@ -201,6 +204,23 @@ func AppendRecord(b []byte, r *record.Record) []byte {
 		b = append(b, ']')
 	}
 	return append(b, '}', '\n')
+}
+
+// aggregatedUpstream is an aggregation's upstream_status and latency:
+// the highest of its calls' codes, so that one failed call shows in a
+// status-based alert as a proxied failure would, and the time from the
+// first call's start to the last call's end, the time the aggregation
+// waited on upstreams. The tries list each call.
+func aggregatedUpstream(r *record.Record) (int, time.Duration) {
+	var status int
+	first, last := r.Attempts[0].Start, time.Duration(0)
+	for i := range r.Attempts {
+		a := &r.Attempts[i]
+		status = max(status, a.Code())
+		first = min(first, a.Start)
+		last = max(last, a.Start+a.End)
+	}
+	return status, max(last-first, 0)
 }
 
 func appendMillis(b []byte, d time.Duration) []byte {

@@ -155,3 +155,33 @@ func TestAppendRecordTraceID(t *testing.T) {
 		t.Fatalf("trace_id missing or misplaced: %s", line)
 	}
 }
+
+// An aggregation's line says which call each try was, its worst call's
+// code as upstream_status and the time its calls took together.
+func TestAppendRecordAggregatedCalls(t *testing.T) {
+	ms := time.Millisecond
+	e := &record.Record{Method: "GET", Status: 200, Source: record.SourceGateway, Attempts: []record.Attempt{
+		{Target: "users:80", Call: "user", Status: 200, Outcome: record.OutcomeResponse, Start: 2 * ms, Head: 3 * ms, End: 4 * ms},
+		{Target: "orders:80", Call: "orders", Outcome: record.OutcomeTimeout, Start: 2 * ms, End: 10 * ms},
+		{Target: "accts:80", Call: "account", Status: 200, Outcome: record.OutcomeResponse, Start: 6 * ms, Head: 1 * ms, End: 2 * ms},
+	}}
+	var m map[string]any
+	if err := json.Unmarshal(AppendRecord(nil, e), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["upstream_status"] != float64(504) || m["upstream_latency_ms"] != float64(10) {
+		t.Errorf("upstream_status %v, upstream_latency_ms %v; want 504, 10", m["upstream_status"], m["upstream_latency_ms"])
+	}
+	tries, _ := m["tries"].([]any)
+	if len(tries) != 3 || tries[1].(map[string]any)["call"] != "orders" {
+		t.Errorf("tries %v", m["tries"])
+	}
+	e.Attempts = e.Attempts[:1]
+	m = nil
+	if err := json.Unmarshal(AppendRecord(nil, e), &m); err != nil {
+		t.Fatal(err)
+	}
+	if tries, _ := m["tries"].([]any); len(tries) != 1 || m["upstream_status"] != float64(200) {
+		t.Errorf("one call: tries %v, upstream_status %v", m["tries"], m["upstream_status"])
+	}
+}

@@ -110,9 +110,11 @@ func (m *RequestMetrics) Observe(r *record.Record) {
 	if r.RateLimited {
 		m.limitedOf(rs).Inc()
 	}
-	if n := len(r.Attempts); n > 1 {
+	if len(r.Attempts) > 1 {
 		// Rare enough that the label lookup's cost does not matter.
-		m.retries.WithLabelValues(r.Service).Add(float64(n - 1))
+		if n := r.Retries(); n > 0 {
+			m.retries.WithLabelValues(r.Service).Add(float64(n))
+		}
 	}
 }
 

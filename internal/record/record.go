@@ -108,7 +108,10 @@ func (r *Record) Calls() []Call { return r.calls[:r.ncalls] }
 // sends inside net/http) is 0.
 type Attempt struct {
 	Target string // host:port
-	Status int    // 0 when no response head was received
+	// Call names the aggregation call the attempt was ("": an attempt of
+	// the proxied request). Calls are not retries of one another.
+	Call   string
+	Status int // 0 when no response head was received
 	// Outcome is one of the Outcome constants.
 	Outcome string
 	// Start is when the attempt began, counted from the request's Time.
@@ -135,6 +138,18 @@ const (
 	OutcomeError        = "error"         // any other failure, also of a passed-on response's body
 )
 
+// Code is the attempt's status as NGINX's $upstream_status gives it:
+// the response's, else 504 for a timeout and 502 for any other failure.
+func (a *Attempt) Code() int {
+	switch {
+	case a.Status != 0:
+		return a.Status
+	case a.Outcome == OutcomeTimeout:
+		return 504
+	}
+	return 502
+}
+
 // Latency is the time to the response head, or to the failure when there
 // was none.
 func (a *Attempt) Latency() time.Duration {
@@ -152,6 +167,26 @@ func (r *Record) AddAttempt(target string, start time.Duration) int {
 	r.Attempts = append(r.Attempts, Attempt{Target: target, Start: start})
 	return len(r.Attempts) - 1
 }
+
+// Retries counts the attempts that repeated an earlier one: those of the
+// proxied request after its first, and an aggregation call's after that
+// call's first.
+func (r *Record) Retries() int {
+	n := 0
+	for i := 1; i < len(r.Attempts); i++ {
+		for j := range i {
+			if r.Attempts[j].Call == r.Attempts[i].Call {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+// Aggregated tells a request answered from aggregation calls rather than
+// by proxying.
+func (r *Record) Aggregated() bool { return len(r.Attempts) > 0 && r.Attempts[0].Call != "" }
 
 // Answer is the attempt whose response went to the client, nil when none
 // did.

@@ -23,3 +23,29 @@ func TestRecordPluginTimingsAreBoundedAndAllocationFree(t *testing.T) {
 		t.Errorf("timings: %d %+v", len(p), p[5])
 	}
 }
+
+func TestRetriesCountOnlyRepeatedAttempts(t *testing.T) {
+	for _, tc := range []struct {
+		calls []string
+		want  int
+		agg   bool
+	}{
+		{nil, 0, false},
+		{[]string{""}, 0, false},
+		{[]string{"", "", ""}, 2, false},
+		{[]string{"user", "orders", "account"}, 0, true},
+		{[]string{"user", "orders", "user"}, 1, true},
+	} {
+		r := &Record{}
+		for _, c := range tc.calls {
+			k := r.AddAttempt("a:1", 0)
+			r.Attempts[k].Call = c
+		}
+		if got := r.Retries(); got != tc.want {
+			t.Errorf("%q: %d retries, want %d", tc.calls, got, tc.want)
+		}
+		if got := r.Aggregated(); got != tc.agg {
+			t.Errorf("%q: aggregated %v, want %v", tc.calls, got, tc.agg)
+		}
+	}
+}

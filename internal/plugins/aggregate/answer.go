@@ -57,6 +57,9 @@ func (in *instance) answer(r *run) error {
 	if fatal {
 		e.Status = http.StatusBadGateway
 	}
+	if hits := in.hits(r); hits != "" {
+		e.Header = http.Header{"X-Turnpike-Completed": e.Header["X-Turnpike-Completed"], hitHeader: {hits}}
+	}
 	return e
 }
 
@@ -129,4 +132,18 @@ func isJSON(ct string) bool {
 	mt = strings.TrimSpace(mt)
 	return strings.EqualFold(mt, "application/json") ||
 		len(mt) > 17 && strings.EqualFold(mt[len(mt)-5:], "+json") && strings.EqualFold(mt[:12], "application/")
+}
+
+// hits names the calls answered from the cache ("": none).
+func (in *instance) hits(r *run) string {
+	var b []byte
+	for i := range r.results {
+		if r.results[i].hit {
+			if b != nil {
+				b = append(b, ", "...)
+			}
+			b = append(b, in.calls[i].name...)
+		}
+	}
+	return string(b)
 }

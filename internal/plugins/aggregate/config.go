@@ -5,9 +5,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
+
+const pluginName = "aggregate"
 
 // Priority runs the plugin after authentication, rate limits and the
 // request transformers (so a consumer and its claims are known), and
@@ -35,6 +38,8 @@ type Config struct {
 	// MaxBody bounds one call's answer, in bytes.
 	MaxBody int    `yaml:"max_body"`
 	Calls   []Call `yaml:"calls"`
+	// Cache is where calls with a cache_ttl keep their answers.
+	Cache CacheConfig `yaml:"cache"`
 }
 
 // Call is one backend call.
@@ -58,6 +63,9 @@ type Call struct {
 	Mapping        map[string]string `yaml:"mapping"`
 	Collection     string            `yaml:"collection"`
 	ForwardHeaders []string          `yaml:"forward_headers"`
+	// CacheTTL keeps the call's 200 answers for this many seconds (nil:
+	// not cached).
+	CacheTTL *int `yaml:"cache_ttl"`
 }
 
 // SetDefaults applies the defaults.
@@ -65,15 +73,17 @@ func (c *Config) SetDefaults() {
 	c.Timeout = defaultTimeout
 	c.MaxCalls = defaultMaxCalls
 	c.MaxBody = defaultMaxBody
+	c.Cache.setDefaults()
 }
 
 // Registration describes the plugin to the registry.
 func Registration() plugin.Registration {
 	return plugin.Registration{
-		Name:      "aggregate",
+		Name:      pluginName,
 		Priority:  Priority,
 		NewConfig: func() any { return &Config{} },
 		New:       New,
+		Admin:     []plugin.AdminRoute{{Method: http.MethodDelete, Path: "/aggregate/cache", Serve: serveFlush}},
 	}
 }
 
@@ -103,6 +113,10 @@ type call struct {
 	mapping   map[string]string
 	coll      string
 	forward   []string // canonical names
+	// cacheTTL keeps the call's answers (0: not cached); hitName names a
+	// hit in the record's calls.
+	cacheTTL time.Duration
+	hitName  string
 }
 
 var methods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions}
@@ -194,6 +208,7 @@ func (k *checker) call(cfg *Config, i int, index map[string]int, out *call, grou
 		}
 	}
 	k.target(c, p, out)
+	k.cacheTTL(c, p, out)
 	out.timeout = int64(cfg.Timeout) * 1e6
 	if c.Timeout != 0 {
 		if c.Timeout < 1 || c.Timeout > maxTimeout {

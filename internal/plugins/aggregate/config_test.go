@@ -87,6 +87,20 @@ func TestConfigErrors(t *testing.T) {
 			"calls[0].forward_headers[2]: 'a b' is not a header a call may forward"}},
 		{"method", func(c *Config) { c.Calls = []Call{{Name: "a", URL: u, Method: "CONNECT"}} },
 			[]string{"calls[0].method: expected one of: GET, POST, PUT, PATCH, DELETE, OPTIONS"}},
+		{"cache_ttl", func(c *Config) {
+			c.Calls = []Call{{Name: "a", URL: u, CacheTTL: ptr(0)}, {Name: "b", URL: u, CacheTTL: ptr(-5)},
+				{Name: "c", URL: u, CacheTTL: ptr(maxCacheTTL + 1)}, {Name: "d", URL: u, Method: "POST", CacheTTL: ptr(5)}}
+		}, []string{"calls[0].cache_ttl: value must be greater than 0", "calls[1].cache_ttl: value must be greater than 0",
+			"calls[2].cache_ttl: value should be between 1 and 31536000", "calls[3].cache_ttl: only GET calls are cached"}},
+		{"cache block", func(c *Config) {
+			c.Calls = []Call{{Name: "a", URL: u, CacheTTL: ptr(5)}}
+			c.Cache.Strategy, c.Cache.Memory.DictionaryName, c.Cache.MaxSize = "disk", "", 0
+		}, []string{"cache.strategy: expected one of: memory, redis", "cache.memory.dictionary_name: required field missing",
+			"cache.max_size: value must be greater than 0"}},
+		{"redis strategy without redis", func(c *Config) {
+			c.Calls = []Call{{Name: "a", URL: u, CacheTTL: ptr(5)}}
+			c.Cache.Strategy = "redis"
+		}, []string{"cache.redis"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

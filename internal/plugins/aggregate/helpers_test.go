@@ -66,6 +66,7 @@ func buildCfg(t testing.TB, env plugin.Env, cfg *Config) *instance {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Cleanup(in.(*instance).Close)
 	return in.(*instance)
 }
 

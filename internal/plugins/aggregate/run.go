@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/plugin/cachestore"
 	"github.com/turnpikegw/turnpike/internal/record"
 )
 
@@ -30,6 +32,10 @@ type instance struct {
 	upstream plugin.Upstreams
 	logger   *slog.Logger
 	runs     sync.Pool
+	// cache keeps the answers of calls with a cache_ttl (nil: none has
+	// one); releases give back what it holds.
+	cache    cachestore.Store
+	releases []func()
 }
 
 // New checks the config and compiles it.
@@ -37,6 +43,7 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 	c := cfg.(*Config)
 	k := &checker{env: env}
 	calls := k.compile(c)
+	redis := k.cacheSettings(&c.Cache)
 	if len(k.errs) > 0 {
 		return nil, k.errs
 	}
@@ -58,6 +65,11 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 		in.dedup = in.dedup || calls[i].group == ""
 	}
 	in.dedup = in.dedup && len(calls) > 1
+	if slices.ContainsFunc(calls, func(c call) bool { return c.cacheTTL > 0 }) {
+		if err := in.openCache(&c.Cache, redis, env); err != nil {
+			return nil, err
+		}
+	}
 	base := env.HTTPClient
 	if base == nil {
 		base = &http.Client{}
@@ -91,6 +103,10 @@ type result struct {
 	ended   time.Duration // from began
 	bytesIn int64
 	sent    bool // a request went out
+	// key is the call's cache key ("": not cached); hit is set when the
+	// answer came from the cache.
+	key string
+	hit bool
 }
 
 // run is a request's aggregation state, pooled per instance.
@@ -100,6 +116,10 @@ type run struct {
 	done    chan int
 	queue   []int
 	buf     []byte
+	keyBuf  []byte
+	// path and routeID index the request's cache entries.
+	path    string
+	routeID string
 }
 
 // maxPooledBody: a larger body buffer is not kept for the next request.
@@ -124,6 +144,10 @@ func (in *instance) Access(c *plugin.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.Req.Context(), in.timeout)
 	defer cancel()
 	src := source{c: c, results: r.results, index: in.index}
+	r.path, r.routeID = c.Req.URL.Path, ""
+	if c.Route != nil {
+		r.routeID = c.Route.ID
+	}
 	running := 0
 	for i := range in.calls {
 		r.pending[i] = len(in.calls[i].after)
@@ -136,7 +160,7 @@ func (in *instance) Access(c *plugin.Ctx) error {
 		if head == len(r.queue) {
 			i := <-r.done
 			running--
-			in.record(c, &r.results[i])
+			in.record(c, &in.calls[i], &r.results[i])
 			r.queue = append(r.queue, i)
 		}
 		i := r.queue[head]
@@ -195,6 +219,9 @@ func (in *instance) start(ctx context.Context, r *run, src *source, i int) int {
 			h[name] = vs
 		}
 	}
+	if c.cacheTTL > 0 && in.cache != nil {
+		r.keyBuf, res.key = cacheKey(r.keyBuf, src.c, c, r.buf, h)
+	}
 	res.began = time.Since(src.c.StartedAt)
 	go in.do(ctx, r, i, u, h)
 	return 1
@@ -220,6 +247,9 @@ func (in *instance) do(ctx context.Context, r *run, i int, u *url.URL, h http.He
 		var cancel context.CancelFunc
 		cctx, cancel = context.WithTimeout(ctx, time.Duration(c.timeout))
 		defer cancel()
+	}
+	if res.key != "" && in.cached(cctx, c, res) {
+		return
 	}
 	req := (&http.Request{Method: c.method, URL: u, Host: c.host, Header: h,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}).WithContext(cctx)
@@ -277,6 +307,10 @@ func (in *instance) do(ctx context.Context, r *run, i int, u *url.URL, h http.He
 		}
 		if res.start, res.end, ok = find(res.body, s, e, c.target); !ok {
 			res.why = "no " + strings.Join(c.target, ".") + " in the answer"
+			return
+		}
+		if res.key != "" && res.status == http.StatusOK {
+			in.store(cctx, r, c, res)
 		}
 	}
 }
@@ -318,12 +352,20 @@ func whyCanceled(ctx context.Context) string {
 // record adds a call that went out to the request's record as an
 // upstream attempt (on the request's goroutine: the record is not
 // locked).
-func (in *instance) record(c *plugin.Ctx, res *result) {
-	if c.Record == nil || !res.sent {
+func (in *instance) record(c *plugin.Ctx, cl *call, res *result) {
+	if c.Record == nil {
+		return
+	}
+	if res.hit {
+		c.Record.AddCall(record.Call{Kind: "cache", Name: cl.hitName, Start: res.began, Duration: res.ended})
+		return
+	}
+	if !res.sent {
 		return
 	}
 	k := c.Record.AddAttempt(res.target, res.began)
 	a := &c.Record.Attempts[k]
+	a.Call = cl.name
 	a.Status = res.status
 	a.Outcome = res.outcome
 	a.Head = res.head

@@ -221,13 +221,15 @@ func TestRecordAttempts(t *testing.T) {
 	}
 	host := strings.TrimPrefix(ok.URL, "http://")
 	want := []record.Attempt{
-		{Target: host, Status: 200, Outcome: record.OutcomeResponse, BytesIn: 7},
-		{Target: host, Status: 200, Outcome: record.OutcomeResponse, BytesIn: 7},
-		{Target: strings.TrimPrefix(bad.URL, "http://"), Status: 503, Outcome: record.OutcomeResponse},
+		{Target: host, Call: "a", Status: 200, Outcome: record.OutcomeResponse, BytesIn: 7},
+		{Target: strings.TrimPrefix(bad.URL, "http://"), Call: "b", Status: 503, Outcome: record.OutcomeResponse},
+		{Target: host, Call: "c", Status: 200, Outcome: record.OutcomeResponse, BytesIn: 7},
 	}
 	// a and c run together, and b after a: the order varies.
-	byStatus := func(x, y record.Attempt) int { return x.Status - y.Status }
-	slices.SortFunc(got, byStatus)
+	slices.SortFunc(got, func(x, y record.Attempt) int { return strings.Compare(x.Call, y.Call) })
+	if !c.Record.Aggregated() || c.Record.Retries() != 0 {
+		t.Errorf("aggregated %v, retries %d; want true, 0", c.Record.Aggregated(), c.Record.Retries())
+	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("attempts (-want +got):\n%s", d)
 	}

@@ -56,7 +56,9 @@ func AppendEntry(b []byte, c *plugin.Ctx) []byte {
 		b = appendTLS(b, cs)
 	}
 	b = append(b, `},"upstream_uri":"`...)
-	if len(r.Attempts) > 0 {
+	// An aggregation's calls each had a URI of their own: none is the
+	// upstream's.
+	if len(r.Attempts) > 0 && !r.Aggregated() {
 		b = appendURI(b, c.Path, c.RawQuery, c.RawQuery != "", c.RawQuery != "" && secretArg(c.RawQuery, c), c)
 	}
 	b = append(b, `","upstream_status":"`...)
@@ -372,19 +374,9 @@ func appendUpstreamStatus(b []byte, r *record.Record) []byte {
 		if i > 0 {
 			b = append(b, ", "...)
 		}
-		b = strconv.AppendInt(b, int64(attemptCode(&r.Attempts[i])), 10)
+		b = strconv.AppendInt(b, int64(r.Attempts[i].Code()), 10)
 	}
 	return b
-}
-
-func attemptCode(a *record.Attempt) int {
-	switch {
-	case a.Status != 0:
-		return a.Status
-	case a.Outcome == record.OutcomeTimeout:
-		return http.StatusGatewayTimeout
-	}
-	return http.StatusBadGateway
 }
 
 // appendLatencies writes Kong's latencies in whole milliseconds: proxy is
@@ -415,7 +407,8 @@ func appendLatencies(b []byte, r *record.Record) []byte {
 // appendTries writes Kong's tries, one per upstream attempt (absent when
 // there was none): a try whose response did not go to the client has
 // Kong's state ("next" after a retryable status, "failed" otherwise) and
-// code.
+// code. An aggregation's calls each name their call; a call answered with
+// a 2xx is no failure though no one answer went to the client.
 func appendTries(b []byte, r *record.Record) []byte {
 	if len(r.Attempts) == 0 {
 		return b
@@ -437,7 +430,11 @@ func appendTries(b []byte, r *record.Record) []byte {
 		b = append(b, `,"balancer_start":`...)
 		b = strconv.AppendInt(b, r.Time.Add(a.Start).UnixMilli(), 10)
 		b = append(b, `,"balancer_latency":0`...)
-		if i+1 != r.Answered {
+		if a.Call != "" {
+			b = append(b, `,"call":`...)
+			b = jsonw.AppendString(b, a.Call)
+		}
+		if i+1 != r.Answered && !(a.Call != "" && callSucceeded(a)) {
 			b = append(b, `,"state":"`...)
 			if a.Outcome == record.OutcomeStatus {
 				b = append(b, "next"...)
@@ -445,7 +442,7 @@ func appendTries(b []byte, r *record.Record) []byte {
 				b = append(b, "failed"...)
 			}
 			b = append(b, `","code":`...)
-			b = strconv.AppendInt(b, int64(attemptCode(a)), 10)
+			b = strconv.AppendInt(b, int64(a.Code()), 10)
 		}
 		b = append(b, '}')
 	}
@@ -458,4 +455,9 @@ func appendPort(b []byte, port string) []byte {
 		p = 0
 	}
 	return strconv.AppendInt(b, int64(p), 10)
+}
+
+// callSucceeded tells an aggregation call that got a 2xx answer.
+func callSucceeded(a *record.Attempt) bool {
+	return a.Outcome == record.OutcomeResponse && a.Status >= 200 && a.Status <= 299
 }

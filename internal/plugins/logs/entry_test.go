@@ -318,3 +318,36 @@ func TestEntryRequestSizeLeavesOutGatewaySetHeaders(t *testing.T) {
 		t.Errorf("proxied request.size %v, RequestSize %d; refused %v, %d", got, gotSize, refused, refusedSize)
 	}
 }
+
+// An aggregation's entry lists every call's status as NGINX's
+// $upstream_status does, names each try's call and marks only the failed
+// calls' tries as failed.
+func TestEntryAggregated(t *testing.T) {
+	c := proxiedCtx()
+	r := c.Record
+	r.Attempts, r.Answered, r.Source = nil, 0, record.SourceGateway
+	for _, a := range []record.Attempt{
+		{Target: "10.1.1.1:80", Call: "user", Status: 200, Outcome: record.OutcomeResponse},
+		{Target: "10.1.1.2:80", Call: "orders", Outcome: record.OutcomeTimeout},
+		{Target: "10.1.1.3:80", Call: "account", Status: 404, Outcome: record.OutcomeResponse},
+	} {
+		k := r.AddAttempt(a.Target, 0)
+		r.Attempts[k] = a
+	}
+	got := decode(t, AppendEntry(nil, c))
+	if got["upstream_status"] != "200, 504, 404" || got["upstream_uri"] != "" {
+		t.Errorf("upstream_status %q, upstream_uri %q; want every call's and none", got["upstream_status"], got["upstream_uri"])
+	}
+	tries := got["tries"].([]any)
+	want := []struct {
+		call  string
+		state any
+		code  any
+	}{{"user", nil, nil}, {"orders", "failed", 504.0}, {"account", "failed", 404.0}}
+	for i, w := range want {
+		tr := tries[i].(map[string]any)
+		if tr["call"] != w.call || tr["state"] != w.state || tr["code"] != w.code {
+			t.Errorf("try %d: %v; want call %s, state %v, code %v", i, tr, w.call, w.state, w.code)
+		}
+	}
+}

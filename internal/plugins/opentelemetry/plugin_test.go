@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/record"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -325,6 +326,38 @@ func TestHostOnlyServerAddress(t *testing.T) {
 	} {
 		if got := hostOnly(in); got != want {
 			t.Errorf("hostOnly(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// An aggregation's calls are client spans named for their call, not
+// balancer retries.
+func TestSpansOfAggregationCalls(t *testing.T) {
+	r := newReceiver(t)
+	in := newInstance(t, `{endpoint: "`+strings.TrimPrefix(r.srv.URL, "http://")+`", queue: {max_coalescing_delay: 0.01}}`, plugin.Env{})
+	c := request(nil)
+	in.Access(c)
+	rec := c.Record
+	for _, name := range []string{"user", "orders"} {
+		k := rec.AddAttempt("10.0.0.3:8080", 5*time.Millisecond)
+		a := &rec.Attempts[k]
+		a.Call, a.Outcome, a.Status, a.Head, a.End = name, record.OutcomeResponse, 200, time.Millisecond, 2*time.Millisecond
+	}
+	rec.Status, rec.Latency, rec.Source = 200, 10*time.Millisecond, record.SourceGateway
+	in.Log(c)
+	spans := waitSpans(t, r, 3)
+	if n := len(byName(spans, "kong.balancer")); n != 0 {
+		t.Errorf("%d balancer spans for aggregation calls", n)
+	}
+	for _, name := range []string{"user", "orders"} {
+		s := byName(spans, "aggregate "+name)
+		if len(s) != 1 {
+			t.Fatalf("no span of call %s in %d spans", name, len(spans))
+		}
+		a := attrs(s[0])
+		if a["turnpike.aggregate.call"] != name || a["try_count"] != "" || a["http.request.resend_count"] != "" ||
+			a["http.response.status_code"] != "200" || s[0].Kind != tracepb.Span_SPAN_KIND_CLIENT {
+			t.Errorf("call %s span %v kind %v", name, a, s[0].Kind)
 		}
 	}
 }

@@ -20,6 +20,8 @@ import (
 const (
 	spanRouter   = "kong.router"
 	spanBalancer = "kong.balancer"
+	// spanAggregate and the call's name name an aggregation call's span.
+	spanAggregate = "aggregate"
 )
 
 // knownMethods are the methods the semantic conventions name; others
@@ -193,19 +195,28 @@ func (w *spanWriter) child(b []byte, name, sub string, kind int, start, end time
 func (w *spanWriter) attempt(b []byte, rec *record.Record, j int, st *traceState) []byte {
 	a := &rec.Attempts[j]
 	var id [8]byte
-	if j == len(rec.Attempts)-1 {
+	if j == len(rec.Attempts)-1 && a.Call == "" {
 		// The span the upstream was told is its parent.
 		id = st.upstreamID
 	} else {
 		tracing.RandomID(id[:])
 	}
-	b, m := w.open(b, &id, w.parentID, flagHasIsRemote|1, "", spanBalancer, "", kindClient, a.Start, a.Start+attemptEnd(rec, a))
-	b = appendIntAttr(b, fSpanAttributes, "try_count", int64(j+1))
+	end := a.Start + attemptEnd(rec, a)
+	var m int
+	if a.Call != "" {
+		// An aggregation's calls are no retries of one another: each
+		// span is named for its call.
+		b, m = w.open(b, &id, w.parentID, flagHasIsRemote|1, "", spanAggregate, a.Call, kindClient, a.Start, end)
+		b = appendStrAttr(b, fSpanAttributes, "turnpike.aggregate.call", a.Call)
+	} else {
+		b, m = w.open(b, &id, w.parentID, flagHasIsRemote|1, "", spanBalancer, "", kindClient, a.Start, end)
+		b = appendIntAttr(b, fSpanAttributes, "try_count", int64(j+1))
+		if j > 0 {
+			b = appendIntAttr(b, fSpanAttributes, "http.request.resend_count", int64(j))
+		}
+	}
 	b = appendStrAttr(b, fSpanAttributes, "turnpike.upstream.outcome", a.Outcome)
 	b = appendPeer(b, a.Target)
-	if j > 0 {
-		b = appendIntAttr(b, fSpanAttributes, "http.request.resend_count", int64(j))
-	}
 	if a.Status != 0 {
 		b = appendIntAttr(b, fSpanAttributes, "http.response.status_code", int64(a.Status))
 		b = appendIntAttr(b, fSpanAttributes, "http.response.body.size", a.BytesIn)
