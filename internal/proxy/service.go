@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/router"
@@ -27,7 +28,10 @@ var errInvalidServiceRequest = errors.New("invalid upstream request line or Host
 // health). Retries on a response status are the client path's alone: the
 // caller sees the status. The attempt that answered is the response's
 // Request.URL.Host; its body, which the caller must close, holds the
-// connection and the target's in-flight count until then.
+// connection and the target's in-flight count until then. Reads of the
+// body end with req's context (its end cuts the connection) and wait at
+// most the service's read_timeout each; Close may be called while a
+// Read waits, and ends it.
 func (h *Handler) RoundTripService(svc *snapshot.Service, req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	path := req.URL.EscapedPath()
@@ -173,7 +177,10 @@ func (h *Handler) exchangeService(ctx context.Context, conn *upstream.Conn, sr *
 
 // serviceBody is the body of a RoundTripService response. Close ends the
 // attempt: the connection back to its pool when the body was read to its
-// end, and the outcome to the target.
+// end, and the outcome to the target. Close may come from another
+// goroutine while a Read waits (a caller's context callback): it then
+// only cuts the connection's deadline, and the Read, on its way out,
+// ends the attempt, so that the connection is never let go under it.
 type serviceBody struct {
 	r       bodyReader
 	resp    *http.Response
@@ -181,18 +188,35 @@ type serviceBody struct {
 	stop    func() bool
 	ctx     context.Context
 	latency time.Duration
+	mu      sync.Mutex
 	err     error // the body's first failure
+	reading bool
 	closed  bool
 }
 
 var errBodyClosed = errors.New("read on a closed upstream response body")
 
 func (b *serviceBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
 	if b.closed {
+		b.mu.Unlock()
 		return 0, errBodyClosed
 	}
+	b.reading = true
+	b.mu.Unlock()
 	n, err := b.r.Read(p)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.reading = false
 	switch {
+	case b.closed:
+		// Close cut this read short: the caller let go, which is no
+		// failure of the target's, and the connection's deadline is spent.
+		b.r.reusable = false
+		b.end()
+		if err != io.EOF {
+			err = errBodyClosed
+		}
 	case err == io.EOF:
 		b.resp.Trailer = b.r.trailer
 	case err != nil && b.err == nil:
@@ -202,10 +226,23 @@ func (b *serviceBody) Read(p []byte) (int, error) {
 }
 
 func (b *serviceBody) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.closed {
 		return nil
 	}
 	b.closed = true
+	if b.reading {
+		b.r.conn.SetDeadline(aLongTimeAgo)
+		return nil
+	}
+	b.end()
+	return nil
+}
+
+// end lets go of the connection and reports the attempt. b.mu is held
+// and no Read is under way.
+func (b *serviceBody) end() {
 	if !b.stop() {
 		// The context ended and the abort ran: the connection's deadline
 		// is spent.
@@ -217,5 +254,4 @@ func (b *serviceBody) Close() error {
 	} else {
 		b.target.End(upstream.Outcome{Status: b.resp.StatusCode, Latency: b.latency})
 	}
-	return nil
 }

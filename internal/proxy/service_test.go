@@ -343,3 +343,94 @@ services:
 		t.Errorf("eight users all hashed to one target (a=%d b=%d)", a.count(), b.count())
 	}
 }
+
+// stallingUpstream sends the head and the first part of a 100-byte body,
+// then stalls until the gateway lets go of the connection.
+func stallingUpstream(t *testing.T) *httptest.Server {
+	t.Helper()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		io.WriteString(w, "first part")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	up.Config.ErrorLog = log.New(io.Discard, "", 0)
+	t.Cleanup(up.Close)
+	return up
+}
+
+// stalledCall starts a call to the stalling service and reads the part of
+// the body that came.
+func stalledCall(t *testing.T, g *testGateway, ctx context.Context) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+	resp, err := (snapshot.Upstreams{Holder: g.Holder, HTTP: g.Handler}).RoundTrip("s", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len("first part"))
+	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+const stallingConfig = "_format_version: \"3.0\"\nservices:\n- name: s\n  url: ${U}\n  read_timeout: ${RT}\n"
+
+// A body that stalls part-way ends with read_timeout, and with the
+// caller's context when that comes first.
+func TestRoundTripServiceBodyStalls(t *testing.T) {
+	up := stallingUpstream(t)
+	g := newTestGateway(t, stallingConfig, map[string]string{"U": up.URL, "RT": "150"}, nil)
+	resp := stalledCall(t, g, context.Background())
+	start := time.Now()
+	if _, err := io.ReadAll(resp.Body); !isTimeout(err) {
+		t.Fatalf("read_timeout: err %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("read_timeout 150 ms took %v", d)
+	}
+	resp.Body.Close()
+	waitInFlight(t, g.target(t), 0)
+
+	g = newTestGateway(t, stallingConfig, map[string]string{"U": up.URL, "RT": "60000"}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	resp = stalledCall(t, g, ctx)
+	start = time.Now()
+	if _, err := io.ReadAll(resp.Body); err == nil {
+		t.Fatal("the stalled body ended without an error")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("a 300 ms context took %v", d)
+	}
+	resp.Body.Close()
+	waitInFlight(t, g.target(t), 0)
+}
+
+// Close while another goroutine reads a stalled body ends that read
+// and the attempt, without a race.
+func TestRoundTripServiceCloseDuringRead(t *testing.T) {
+	up := stallingUpstream(t)
+	g := newTestGateway(t, stallingConfig, map[string]string{"U": up.URL, "RT": "60000"}, nil)
+	resp := stalledCall(t, g, context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(resp.Body)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	resp.Body.Close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("the read of a closed body ended without an error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end the read")
+	}
+	waitInFlight(t, g.target(t), 0)
+	if _, err := resp.Body.Read(make([]byte, 1)); err != errBodyClosed {
+		t.Errorf("read after Close: %v", err)
+	}
+}
