@@ -43,8 +43,13 @@ func (h *Handler) RoundTripService(svc *snapshot.Service, req *http.Request) (*h
 		return nil, errInvalidServiceRequest
 	}
 	cl := req.ContentLength
-	if req.Body == nil || req.Body == http.NoBody {
+	switch {
+	case req.Body == nil || req.Body == http.NoBody:
 		cl = 0
+	case cl == 0:
+		// As net/http reads a client request: 0 with a Body is an
+		// unknown length, sent chunked, not an empty body.
+		cl = -1
 	}
 	rt := retrier{h: h, svc: svc, idem: idempotent(req.Method), replay: cl == 0}
 	if svc.Retries > 0 {

@@ -434,3 +434,38 @@ func TestRoundTripServiceCloseDuringRead(t *testing.T) {
 		t.Errorf("read after Close: %v", err)
 	}
 }
+
+// A plugin's request body reaches the upstream: with its length when
+// known, chunked when not (ContentLength -1, or 0 with a Body, as
+// net/http reads a client request).
+func TestRoundTripServiceSendsBody(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		io.WriteString(w, r.Method+" "+strings.Join(r.TransferEncoding, ",")+" "+strconv.FormatInt(r.ContentLength, 10)+" "+string(b))
+	}))
+	t.Cleanup(up.Close)
+	g := newTestGateway(t, "_format_version: \"3.0\"\nservices:\n- name: s\n  url: ${U}\n", map[string]string{"U": up.URL}, nil)
+	u := snapshot.Upstreams{Holder: g.Holder, HTTP: g.Handler}
+	for _, c := range []struct {
+		name string
+		body io.Reader
+		cl   int64
+		want string
+	}{
+		{"fixed length", strings.NewReader("hello"), 5, "POST  5 hello"},
+		{"unknown length", io.MultiReader(strings.NewReader("hel"), strings.NewReader("lo")), -1, "POST chunked -1 hello"},
+		{"0 with a body", io.MultiReader(strings.NewReader("hello")), 0, "POST chunked -1 hello"},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, "/", c.body)
+		req.ContentLength = c.cl
+		resp, err := u.RoundTrip("s", req)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != c.want {
+			t.Errorf("%s: upstream saw %q, want %q", c.name, b, c.want)
+		}
+	}
+}
