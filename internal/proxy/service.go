@@ -106,33 +106,13 @@ func (h *Handler) serviceAttempt(ctx context.Context, sr *serviceRequest, target
 	req, svc, rt := sr.req, sr.svc, sr.rt
 	target.Begin()
 	start := time.Now()
-	var conn *upstream.Conn
-	var err error
-	if rt.idem {
-		conn, err = target.Pool.Get(ctx, ct)
-	} else {
-		conn, err = target.Pool.GetFresh(ctx, ct, freshIdle)
-	}
-	if err != nil {
-		target.End(failureOutcome(ctx, err))
-		return nil, failConnect, err
-	}
-	if sr.cl == 0 {
-		conn.SetDeadline(rt.capDeadline(start.Add(svc.ReadTimeout)))
-	} else {
-		conn.SetWriteDeadline(rt.capDeadline(start.Add(svc.WriteTimeout)))
-	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
 	hdr := make(http.Header, 8)
-	head, err := h.exchangeService(ctx, conn, sr, hdr)
+	up, f, err := h1Attempt(ctx, rt, svc, sr.cl, target, ct, start, func(conn *upstream.Conn) (upstreamHead, error) {
+		return h.exchangeService(ctx, conn, sr, hdr)
+	})
 	if err != nil {
-		stop()
-		conn.Discard()
 		target.End(failureOutcome(ctx, err))
-		if conn.Reused && rt.idem && sr.cl == 0 && nothingReceived(err) {
-			return nil, failStale, err
-		}
-		return nil, failureKind(err), err
+		return nil, f, err
 	}
 	latency := time.Since(start)
 	u := *req.URL
@@ -140,13 +120,13 @@ func (h *Handler) serviceAttempt(ctx context.Context, sr *serviceRequest, target
 	out := *req
 	out.URL, out.Host = &u, svc.HostHeader
 	resp := &http.Response{
-		Status: strconv.Itoa(head.status) + " " + http.StatusText(head.status), StatusCode: head.status,
+		Status: strconv.Itoa(up.head.status) + " " + http.StatusText(up.head.status), StatusCode: up.head.status,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: hdr, ContentLength: head.contentLength, Request: &out,
+		Header: hdr, ContentLength: up.head.contentLength, Request: &out,
 	}
-	body := &serviceBody{resp: resp, target: target, stop: stop, ctx: ctx, latency: latency}
+	body := &serviceBody{resp: resp, target: target, stop: up.stop, ctx: ctx, latency: latency}
 	now := time.Now()
-	initBody(&body.r, conn, head, svc.ReadTimeout, now)
+	initBody(&body.r, up.conn, up.head, svc.ReadTimeout, now)
 	if !rt.deadline.IsZero() {
 		// The read deadline may be the context's: from here the body is
 		// bounded by read_timeout between reads (and by the context).
