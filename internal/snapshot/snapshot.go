@@ -22,9 +22,9 @@ type Snapshot struct {
 	// Routes is indexed by the router's route index.
 	Routes   []*Route
 	Services []*Service
-	// serviceByKey finds a service by id, or by name when no service has
-	// that id (Upstreams.RoundTrip, per call).
-	serviceByKey map[string]*Service
+	// serviceByID finds a service by id (Upstreams.RoundTrip, per call;
+	// plugins resolve names once, with plugin.Env.ServiceIDs).
+	serviceByID map[string]*Service
 	// Certs selects the TLS certificate by SNI; nil when none is configured.
 	Certs *CertStore
 	// ClientCerts says on which server names TLS handshakes ask for a
