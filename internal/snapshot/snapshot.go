@@ -57,11 +57,11 @@ type Snapshot struct {
 	instanceByKey map[string]plugin.Instance
 	// instanceByEntry is the instance of each enabled plugin entry.
 	instanceByEntry map[*config.PluginEntry]plugin.Instance
-	// certs are the certificates plugins look up; certDeps, by instance
-	// key, those an instance's build looked up, for the next compile to
-	// tell whether it can be reused.
-	certs    *certificates
-	certDeps map[string][]certDep
+	// entities are the certificates and service names plugins look up;
+	// entityDeps, by instance key, those an instance's build looked up,
+	// for the next compile to tell whether it can be reused.
+	entities   *entityIndex
+	entityDeps map[string][]entityDep
 }
 
 // InstanceOf is the instance compiled for an enabled plugin entry of the
