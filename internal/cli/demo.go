@@ -215,7 +215,7 @@ func demoService(name string) http.Handler {
 	})
 }
 
-// demoNames are the demo users' names, picked by id.
+// demoNames are the demo users' names; demoName picks one by id.
 var demoNames = []string{"Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra", "Barbara Liskov"}
 
 // The dashboard's records, as structs so that their fields keep this order.
@@ -239,6 +239,18 @@ type (
 	}
 )
 
+// demoName is the name of user id: the id's value (its digits) modulo
+// the names, so that ids 1 to 5 are five people.
+func demoName(id string) string {
+	n := 0
+	for _, c := range id {
+		if c >= '0' && c <= '9' {
+			n = (n*10 + int(c-'0')) % len(demoNames)
+		}
+	}
+	return demoNames[n]
+}
+
 // demoRecord is the JSON record of the paths the dashboard route calls:
 // a user's card (users), their orders (orders) and the products
 // recommended to them (products); false for any other path.
@@ -247,7 +259,7 @@ func demoRecord(path string) (any, bool) {
 	switch {
 	case len(seg) == 3 && seg[0] == "users" && seg[2] == "card":
 		id := seg[1]
-		return demoUser{ID: id, Name: demoNames[len(id)%len(demoNames)], Email: "user" + id + "@example.com", Tier: "gold"}, true
+		return demoUser{ID: id, Name: demoName(id), Email: "user" + id + "@example.com", Tier: "gold"}, true
 	case len(seg) == 3 && seg[0] == "orders" && seg[1] == "by-user":
 		id := seg[2]
 		return []demoOrder{

@@ -108,7 +108,7 @@ type ServiceIDs interface {
 // for idempotent methods without a body, with the proxy's backoff.
 type Upstreams interface {
 	// RoundTrip sends req to a target of the service with the given id
-	// (or name, when no service has that id); req.URL needs only its path
+	// (ServiceIDs finds the id of a name); req.URL needs only its path
 	// (and query). The caller bounds the exchange with req's context and
 	// closes the response body. The response's Request.URL.Host is the
 	// address of the target that answered.

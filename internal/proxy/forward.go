@@ -82,47 +82,71 @@ func (h1Transport) prepare(h *Handler, x *exchange) bool {
 
 func (h1Transport) roundTrip(h *Handler, x *exchange, a *attempt, ct time.Duration) (int, retryFailure, error) {
 	ctx := x.st.Req.Context()
+	up, f, err := h1Attempt(ctx, &x.rt, x.svc, x.cl, a.target, ct, a.start, func(conn *upstream.Conn) (upstreamHead, error) {
+		a.connected()
+		return h.exchangeH1(ctx, conn, x, a)
+	})
+	if err != nil {
+		clear(x.w.Header())
+		return 0, f, err
+	}
+	a.head()
+	x.conn, x.head, x.stop = up.conn, up.head, up.stop
+	return up.head.status, 0, nil
+}
+
+// h1Answer is an HTTP/1.1 attempt's response head on its connection;
+// stop ends the abort registered on the connection.
+type h1Answer struct {
+	conn *upstream.Conn
+	head upstreamHead
+	stop func() bool
+}
+
+// h1Attempt is what a client's HTTP/1.1 attempt and a plugin's service
+// call share: a connection to target (a fresh one unless the request is
+// idempotent), its deadlines, the abort when ctx ends, and exchange,
+// which writes the request (cl: its body's length) and reads the head
+// once the connection is in hand. On failure the connection is gone and
+// the failure's kind says what may be retried.
+func h1Attempt(ctx context.Context, rt *retrier, svc *snapshot.Service, cl int64, target *upstream.Target, ct time.Duration,
+	start time.Time, exchange func(*upstream.Conn) (upstreamHead, error)) (h1Answer, retryFailure, error) {
 	var conn *upstream.Conn
 	var err error
-	if x.rt.idem {
-		conn, err = a.target.Pool.Get(ctx, ct)
+	if rt.idem {
+		conn, err = target.Pool.Get(ctx, ct)
 	} else {
-		conn, err = a.target.Pool.GetFresh(ctx, ct, freshIdle)
+		conn, err = target.Pool.GetFresh(ctx, ct, freshIdle)
 	}
 	if err != nil {
 		// Nothing reached the upstream: another target may do.
-		return 0, failConnect, err
+		return h1Answer{}, failConnect, err
 	}
-	a.connected()
 	// The deadlines are set before the abort is registered, so that an
 	// abort that fires at once is not overwritten. One registration per
-	// attempt covers the exchange and the body: a client that goes away
+	// attempt covers the exchange and the body: a caller that goes away
 	// cuts the upstream wait at once.
-	if x.cl == 0 {
+	if cl == 0 {
 		// A bodiless request is one small write: the read timeout covers it.
-		conn.SetDeadline(x.rt.capDeadline(a.start.Add(x.svc.ReadTimeout)))
+		conn.SetDeadline(rt.capDeadline(start.Add(svc.ReadTimeout)))
 	} else {
-		conn.SetWriteDeadline(x.rt.capDeadline(a.start.Add(x.svc.WriteTimeout)))
+		conn.SetWriteDeadline(rt.capDeadline(start.Add(svc.WriteTimeout)))
 	}
-	uc := conn
-	stop := context.AfterFunc(ctx, func() { uc.SetDeadline(aLongTimeAgo) })
-	head, err := h.exchangeH1(ctx, conn, x, a)
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
+	head, err := exchange(conn)
 	if err != nil {
 		stop()
 		conn.Discard()
-		clear(x.w.Header())
 		// A kept-alive connection the upstream closed while it sat idle
 		// fails before any response byte; resend when nothing of the
-		// client's body was consumed. This predates retries and is not
+		// request's body was consumed. This predates retries and is not
 		// limited by the budget.
-		if conn.Reused && x.rt.idem && x.cl == 0 && nothingReceived(err) {
-			return 0, failStale, err
+		if conn.Reused && rt.idem && cl == 0 && nothingReceived(err) {
+			return h1Answer{}, failStale, err
 		}
-		return 0, failureKind(err), err
+		return h1Answer{}, failureKind(err), err
 	}
-	a.head()
-	x.conn, x.head, x.stop = conn, head, stop
-	return head.status, 0, nil
+	return h1Answer{conn: conn, head: head, stop: stop}, 0, nil
 }
 
 func (h1Transport) discard(h *Handler, x *exchange) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/router"
@@ -27,7 +28,10 @@ var errInvalidServiceRequest = errors.New("invalid upstream request line or Host
 // health). Retries on a response status are the client path's alone: the
 // caller sees the status. The attempt that answered is the response's
 // Request.URL.Host; its body, which the caller must close, holds the
-// connection and the target's in-flight count until then.
+// connection and the target's in-flight count until then. Reads of the
+// body end with req's context (its end cuts the connection) and wait at
+// most the service's read_timeout each; Close may be called while a
+// Read waits, and ends it.
 func (h *Handler) RoundTripService(svc *snapshot.Service, req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	path := req.URL.EscapedPath()
@@ -39,8 +43,13 @@ func (h *Handler) RoundTripService(svc *snapshot.Service, req *http.Request) (*h
 		return nil, errInvalidServiceRequest
 	}
 	cl := req.ContentLength
-	if req.Body == nil || req.Body == http.NoBody {
+	switch {
+	case req.Body == nil || req.Body == http.NoBody:
 		cl = 0
+	case cl == 0:
+		// As net/http reads a client request: 0 with a Body is an
+		// unknown length, sent chunked, not an empty body.
+		cl = -1
 	}
 	rt := retrier{h: h, svc: svc, idem: idempotent(req.Method), replay: cl == 0}
 	if svc.Retries > 0 {
@@ -97,33 +106,13 @@ func (h *Handler) serviceAttempt(ctx context.Context, sr *serviceRequest, target
 	req, svc, rt := sr.req, sr.svc, sr.rt
 	target.Begin()
 	start := time.Now()
-	var conn *upstream.Conn
-	var err error
-	if rt.idem {
-		conn, err = target.Pool.Get(ctx, ct)
-	} else {
-		conn, err = target.Pool.GetFresh(ctx, ct, freshIdle)
-	}
-	if err != nil {
-		target.End(failureOutcome(ctx, err))
-		return nil, failConnect, err
-	}
-	if sr.cl == 0 {
-		conn.SetDeadline(rt.capDeadline(start.Add(svc.ReadTimeout)))
-	} else {
-		conn.SetWriteDeadline(rt.capDeadline(start.Add(svc.WriteTimeout)))
-	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
 	hdr := make(http.Header, 8)
-	head, err := h.exchangeService(ctx, conn, sr, hdr)
+	up, f, err := h1Attempt(ctx, rt, svc, sr.cl, target, ct, start, func(conn *upstream.Conn) (upstreamHead, error) {
+		return h.exchangeService(ctx, conn, sr, hdr)
+	})
 	if err != nil {
-		stop()
-		conn.Discard()
 		target.End(failureOutcome(ctx, err))
-		if conn.Reused && rt.idem && sr.cl == 0 && nothingReceived(err) {
-			return nil, failStale, err
-		}
-		return nil, failureKind(err), err
+		return nil, f, err
 	}
 	latency := time.Since(start)
 	u := *req.URL
@@ -131,13 +120,13 @@ func (h *Handler) serviceAttempt(ctx context.Context, sr *serviceRequest, target
 	out := *req
 	out.URL, out.Host = &u, svc.HostHeader
 	resp := &http.Response{
-		Status: strconv.Itoa(head.status) + " " + http.StatusText(head.status), StatusCode: head.status,
+		Status: strconv.Itoa(up.head.status) + " " + http.StatusText(up.head.status), StatusCode: up.head.status,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: hdr, ContentLength: head.contentLength, Request: &out,
+		Header: hdr, ContentLength: up.head.contentLength, Request: &out,
 	}
-	body := &serviceBody{resp: resp, target: target, stop: stop, ctx: ctx, latency: latency}
+	body := &serviceBody{resp: resp, target: target, stop: up.stop, ctx: ctx, latency: latency}
 	now := time.Now()
-	initBody(&body.r, conn, head, svc.ReadTimeout, now)
+	initBody(&body.r, up.conn, up.head, svc.ReadTimeout, now)
 	if !rt.deadline.IsZero() {
 		// The read deadline may be the context's: from here the body is
 		// bounded by read_timeout between reads (and by the context).
@@ -173,7 +162,10 @@ func (h *Handler) exchangeService(ctx context.Context, conn *upstream.Conn, sr *
 
 // serviceBody is the body of a RoundTripService response. Close ends the
 // attempt: the connection back to its pool when the body was read to its
-// end, and the outcome to the target.
+// end, and the outcome to the target. Close may come from another
+// goroutine while a Read waits (a caller's context callback): it then
+// only cuts the connection's deadline, and the Read, on its way out,
+// ends the attempt, so that the connection is never let go under it.
 type serviceBody struct {
 	r       bodyReader
 	resp    *http.Response
@@ -181,18 +173,35 @@ type serviceBody struct {
 	stop    func() bool
 	ctx     context.Context
 	latency time.Duration
+	mu      sync.Mutex
 	err     error // the body's first failure
+	reading bool
 	closed  bool
 }
 
 var errBodyClosed = errors.New("read on a closed upstream response body")
 
 func (b *serviceBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
 	if b.closed {
+		b.mu.Unlock()
 		return 0, errBodyClosed
 	}
+	b.reading = true
+	b.mu.Unlock()
 	n, err := b.r.Read(p)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.reading = false
 	switch {
+	case b.closed:
+		// Close cut this read short: the caller let go, which is no
+		// failure of the target's, and the connection's deadline is spent.
+		b.r.reusable = false
+		b.end()
+		if err != io.EOF {
+			err = errBodyClosed
+		}
 	case err == io.EOF:
 		b.resp.Trailer = b.r.trailer
 	case err != nil && b.err == nil:
@@ -202,10 +211,23 @@ func (b *serviceBody) Read(p []byte) (int, error) {
 }
 
 func (b *serviceBody) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.closed {
 		return nil
 	}
 	b.closed = true
+	if b.reading {
+		b.r.conn.SetDeadline(aLongTimeAgo)
+		return nil
+	}
+	b.end()
+	return nil
+}
+
+// end lets go of the connection and reports the attempt. b.mu is held
+// and no Read is under way.
+func (b *serviceBody) end() {
 	if !b.stop() {
 		// The context ended and the abort ran: the connection's deadline
 		// is spent.
@@ -217,5 +239,4 @@ func (b *serviceBody) Close() error {
 	} else {
 		b.target.End(upstream.Outcome{Status: b.resp.StatusCode, Latency: b.latency})
 	}
-	return nil
 }

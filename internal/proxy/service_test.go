@@ -72,15 +72,16 @@ func refusedAddr(t *testing.T) string {
 	return addr
 }
 
-// serviceCall sends GET path to service svc through the gateway's
-// Upstreams, as a plugin does, and returns the response and its body.
-func serviceCall(t *testing.T, g *testGateway, svc, path string, timeout time.Duration) (*http.Response, string, error) {
+// serviceCall sends GET path to the gateway's first service through its
+// Upstreams, by id as a plugin does, and returns the response and its
+// body.
+func serviceCall(t *testing.T, g *testGateway, path string, timeout time.Duration) (*http.Response, string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, path, nil)
 	u := snapshot.Upstreams{Holder: g.Holder, HTTP: g.Handler}
-	resp, err := u.RoundTrip(svc, req)
+	resp, err := u.RoundTrip(g.Snap.Services[0].Info.ID, req)
 	if err != nil {
 		return nil, "", err
 	}
@@ -113,7 +114,7 @@ func TestRoundTripServiceBalances(t *testing.T) {
 	env := map[string]string{"A": a.Listener.Addr().String(), "B": b.Listener.Addr().String(), "R": "0"}
 	g := newTestGateway(t, balancedConfig, env, nil)
 	for range 4 {
-		resp, body, err := serviceCall(t, g, "users", "/users/7?x=1", 5*time.Second)
+		resp, body, err := serviceCall(t, g, "/users/7?x=1", 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,10 +133,6 @@ func TestRoundTripServiceBalances(t *testing.T) {
 	for _, tg := range g.Snap.Services[0].Balancer.Targets() {
 		waitInFlight(t, tg, 0)
 	}
-	// The id finds the service as the name does.
-	if _, _, err := serviceCall(t, g, g.Snap.Services[0].Info.ID, "/", 5*time.Second); err != nil {
-		t.Errorf("by id: %v", err)
-	}
 }
 
 // A target that refuses the connection is retried on the other one (the
@@ -145,7 +142,7 @@ func TestRoundTripServiceRetriesRefused(t *testing.T) {
 	env := map[string]string{"A": refusedAddr(t), "B": b.Listener.Addr().String(), "R": "1"}
 	g := newTestGateway(t, balancedConfig, env, nil)
 	for range 4 {
-		_, body, err := serviceCall(t, g, "users", "/", 5*time.Second)
+		_, body, err := serviceCall(t, g, "/", 5*time.Second)
 		if err != nil || !strings.HasPrefix(body, "b ") {
 			t.Fatalf("body %q err %v", body, err)
 		}
@@ -154,7 +151,7 @@ func TestRoundTripServiceRetriesRefused(t *testing.T) {
 	g = newTestGateway(t, balancedConfig, env, nil)
 	refused := 0
 	for range 4 {
-		if _, _, err := serviceCall(t, g, "users", "/", 5*time.Second); err != nil {
+		if _, _, err := serviceCall(t, g, "/", 5*time.Second); err != nil {
 			refused++
 		}
 	}
@@ -177,7 +174,7 @@ services:
 	env := map[string]string{"U": slow.URL, "RT": "150"}
 	g := newTestGateway(t, cfg, env, nil)
 	start := time.Now()
-	_, _, err := serviceCall(t, g, "slow", "/", 5*time.Second)
+	_, _, err := serviceCall(t, g, "/", 5*time.Second)
 	if err == nil || !isTimeout(err) {
 		t.Fatalf("read_timeout: err %v", err)
 	}
@@ -187,7 +184,7 @@ services:
 	env["RT"] = "60000"
 	g = newTestGateway(t, cfg, env, nil)
 	start = time.Now()
-	if _, _, err = serviceCall(t, g, "slow", "/", 200*time.Millisecond); err == nil || !isTimeout(err) {
+	if _, _, err = serviceCall(t, g, "/", 200*time.Millisecond); err == nil || !isTimeout(err) {
 		t.Fatalf("context deadline: err %v", err)
 	}
 	if d := time.Since(start); d > time.Second {
@@ -220,12 +217,12 @@ services:
 	}
 	env := map[string]string{"CA": pki.caPEM, "T": up.Listener.Addr().String()}
 	g := newTestGateway(t, cfg("  ca_certificates: ["+testCAID+"]"), env, nil)
-	resp, body, err := serviceCall(t, g, "api", "/me", 5*time.Second)
+	resp, body, err := serviceCall(t, g, "/me", 5*time.Second)
 	if err != nil || body != "tls GET api.internal /me" || resp.Request.URL.Scheme != "https" {
 		t.Fatalf("body %q err %v", body, err)
 	}
 	g = newTestGateway(t, cfg(""), env, nil)
-	if _, _, err := serviceCall(t, g, "api", "/me", 5*time.Second); err == nil || !strings.Contains(err.Error(), "certificate") {
+	if _, _, err := serviceCall(t, g, "/me", 5*time.Second); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("untrusted upstream: err %v", err)
 	}
 }
@@ -254,7 +251,7 @@ services:
 	if !tg.Healthy() {
 		t.Fatal("unhealthy before any call")
 	}
-	if _, _, err := serviceCall(t, g, "users", "/", 5*time.Second); err == nil {
+	if _, _, err := serviceCall(t, g, "/", 5*time.Second); err == nil {
 		t.Fatal("a refused target answered")
 	}
 	if tg.Healthy() {
@@ -269,7 +266,7 @@ func TestRoundTripServiceRefusesSplitting(t *testing.T) {
 	g := newTestGateway(t, "_format_version: \"3.0\"\nservices:\n- name: s\n  url: ${U}\n", map[string]string{"U": up.URL}, nil)
 	req, _ := http.NewRequest(http.MethodGet, "/", nil)
 	req.URL.RawQuery = "a=1 HTTP/1.1\r\nX-Evil: 1"
-	if _, err := (snapshot.Upstreams{Holder: g.Holder, HTTP: g.Handler}).RoundTrip("s", req); err != errInvalidServiceRequest {
+	if _, err := (snapshot.Upstreams{Holder: g.Holder, HTTP: g.Handler}).RoundTrip(g.Snap.Services[0].Info.ID, req); err != errInvalidServiceRequest {
 		t.Fatalf("err %v", err)
 	}
 	if up.count() != 0 {
@@ -291,7 +288,7 @@ func BenchmarkRoundTripService(b *testing.B) {
 	buf := make([]byte, 512)
 	b.ReportAllocs()
 	for b.Loop() {
-		resp, err := u.RoundTrip("s", req)
+		resp, err := u.RoundTrip(g.Snap.Services[0].Info.ID, req)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -327,7 +324,7 @@ services:
 		user := strconv.Itoa(i % 8)
 		req, _ := http.NewRequest(http.MethodGet, "/", nil)
 		req.Header.Set("X-User", user)
-		resp, err := u.RoundTrip("users", req)
+		resp, err := u.RoundTrip(g.Snap.Services[0].Info.ID, req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -341,5 +338,131 @@ services:
 	}
 	if a.count() == 0 || b.count() == 0 {
 		t.Errorf("eight users all hashed to one target (a=%d b=%d)", a.count(), b.count())
+	}
+}
+
+// stallingUpstream sends the head and the first part of a 100-byte body,
+// then stalls until the gateway lets go of the connection.
+func stallingUpstream(t *testing.T) *httptest.Server {
+	t.Helper()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		io.WriteString(w, "first part")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	up.Config.ErrorLog = log.New(io.Discard, "", 0)
+	t.Cleanup(up.Close)
+	return up
+}
+
+// stalledCall starts a call to the stalling service and reads the part of
+// the body that came.
+func stalledCall(t *testing.T, g *testGateway, ctx context.Context) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+	resp, err := (snapshot.Upstreams{Holder: g.Holder, HTTP: g.Handler}).RoundTrip(g.Snap.Services[0].Info.ID, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len("first part"))
+	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+const stallingConfig = "_format_version: \"3.0\"\nservices:\n- name: s\n  url: ${U}\n  read_timeout: ${RT}\n"
+
+// A body that stalls part-way ends with read_timeout, and with the
+// caller's context when that comes first.
+func TestRoundTripServiceBodyStalls(t *testing.T) {
+	up := stallingUpstream(t)
+	g := newTestGateway(t, stallingConfig, map[string]string{"U": up.URL, "RT": "150"}, nil)
+	resp := stalledCall(t, g, context.Background())
+	start := time.Now()
+	if _, err := io.ReadAll(resp.Body); !isTimeout(err) {
+		t.Fatalf("read_timeout: err %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("read_timeout 150 ms took %v", d)
+	}
+	resp.Body.Close()
+	waitInFlight(t, g.target(t), 0)
+
+	g = newTestGateway(t, stallingConfig, map[string]string{"U": up.URL, "RT": "60000"}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	resp = stalledCall(t, g, ctx)
+	start = time.Now()
+	if _, err := io.ReadAll(resp.Body); err == nil {
+		t.Fatal("the stalled body ended without an error")
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("a 300 ms context took %v", d)
+	}
+	resp.Body.Close()
+	waitInFlight(t, g.target(t), 0)
+}
+
+// Close while another goroutine reads a stalled body ends that read
+// and the attempt, without a race.
+func TestRoundTripServiceCloseDuringRead(t *testing.T) {
+	up := stallingUpstream(t)
+	g := newTestGateway(t, stallingConfig, map[string]string{"U": up.URL, "RT": "60000"}, nil)
+	resp := stalledCall(t, g, context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(resp.Body)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	resp.Body.Close()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("the read of a closed body ended without an error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end the read")
+	}
+	waitInFlight(t, g.target(t), 0)
+	if _, err := resp.Body.Read(make([]byte, 1)); err != errBodyClosed {
+		t.Errorf("read after Close: %v", err)
+	}
+}
+
+// A plugin's request body reaches the upstream: with its length when
+// known, chunked when not (ContentLength -1, or 0 with a Body, as
+// net/http reads a client request).
+func TestRoundTripServiceSendsBody(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		io.WriteString(w, r.Method+" "+strings.Join(r.TransferEncoding, ",")+" "+strconv.FormatInt(r.ContentLength, 10)+" "+string(b))
+	}))
+	t.Cleanup(up.Close)
+	g := newTestGateway(t, "_format_version: \"3.0\"\nservices:\n- name: s\n  url: ${U}\n", map[string]string{"U": up.URL}, nil)
+	u := snapshot.Upstreams{Holder: g.Holder, HTTP: g.Handler}
+	for _, c := range []struct {
+		name string
+		body io.Reader
+		cl   int64
+		want string
+	}{
+		{"fixed length", strings.NewReader("hello"), 5, "POST  5 hello"},
+		{"unknown length", io.MultiReader(strings.NewReader("hel"), strings.NewReader("lo")), -1, "POST chunked -1 hello"},
+		{"0 with a body", io.MultiReader(strings.NewReader("hello")), 0, "POST chunked -1 hello"},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, "/", c.body)
+		req.ContentLength = c.cl
+		resp, err := u.RoundTrip(g.Snap.Services[0].Info.ID, req)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != c.want {
+			t.Errorf("%s: upstream saw %q, want %q", c.name, b, c.want)
+		}
 	}
 }

@@ -43,7 +43,7 @@ func CompileContext(ctx context.Context, m *config.Model, d Deps) (*Snapshot, er
 	c := &compiler{ctx: ctx, m: m, d: d, lease: lease, tlsKeys: map[*tls.Config]string{}, clientCerts: map[string]*tls.Certificate{}, snap: &Snapshot{Hash: m.Hash, Summary: m.Summary(), Upstreams: lease, Model: m,
 		instanceByKey: map[string]plugin.Instance{}, instanceByEntry: map[*config.PluginEntry]plugin.Instance{}}}
 	c.snap.created = createdAt(m, d.Previous)
-	c.caCertificates()
+	c.indexEntities()
 	c.services()
 	c.routes()
 	c.plugins()

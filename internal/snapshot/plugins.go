@@ -48,7 +48,7 @@ func (c *compiler) plugins() {
 			if inst, ok := prev.instanceByKey[key]; ok {
 				// Same plugin, scope and config as before the reload: keep
 				// the instance and whatever state it holds (counters, caches).
-				c.keep(pe, reg, key, inst, prev.certDeps[key])
+				c.keep(pe, reg, key, inst, prev.entityDeps[key])
 				continue
 			}
 		}
@@ -60,9 +60,9 @@ func (c *compiler) plugins() {
 		case pe.Route != nil && pe.Route.Service != nil:
 			env.Services = []string{pe.Route.Service.ID}
 		}
-		certs := &certLookups{from: c.snap.certs}
-		env.Certificates = certs
-		env.ServiceIDs = certs
+		lookups := &entityLookups{from: c.snap.entities}
+		env.Certificates = lookups
+		env.ServiceIDs = lookups
 		inst, err := reg.New(cfg, env)
 		if err != nil {
 			var errs plugin.Errors
@@ -73,23 +73,23 @@ func (c *compiler) plugins() {
 			}
 			continue
 		}
-		c.keep(pe, reg, key, inst, certs.deps)
+		c.keep(pe, reg, key, inst, lookups.deps)
 	}
 }
 
-// keep records inst as pe's instance; deps are the certificates its build
+// keep records inst as pe's instance; deps are the entities its build
 // looked up.
-func (c *compiler) keep(pe *config.PluginEntry, reg *plugin.Registration, key string, inst plugin.Instance, deps []certDep) {
+func (c *compiler) keep(pe *config.PluginEntry, reg *plugin.Registration, key string, inst plugin.Instance, deps []entityDep) {
 	c.instances[pe] = inst
 	c.snap.instanceByEntry[pe] = inst
 	c.regs[pe] = reg
 	c.snap.Instances = append(c.snap.Instances, inst)
 	c.snap.instanceByKey[key] = inst
 	if len(deps) > 0 {
-		if c.snap.certDeps == nil {
-			c.snap.certDeps = map[string][]certDep{}
+		if c.snap.entityDeps == nil {
+			c.snap.entityDeps = map[string][]entityDep{}
 		}
-		c.snap.certDeps[key] = deps
+		c.snap.entityDeps[key] = deps
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 
 func (c *compiler) services() {
 	c.servicesByEntry = map[*config.ServiceEntry]*Service{}
-	c.snap.serviceByKey = make(map[string]*Service, 2*len(c.m.Services))
+	c.snap.serviceByID = make(map[string]*Service, len(c.m.Services))
 	if c.lease.Resolves() {
 		c.lease.Resolve(dnsNames(c.m))
 	}
@@ -43,12 +43,7 @@ func (c *compiler) services() {
 		}
 		c.servicesByEntry[se] = svc
 		c.snap.Services = append(c.snap.Services, svc)
-		c.snap.serviceByKey[svc.Info.ID] = svc
-		if svc.Info.Name != "" {
-			if _, taken := c.snap.serviceByKey[svc.Info.Name]; !taken {
-				c.snap.serviceByKey[svc.Info.Name] = svc
-			}
-		}
+		c.snap.serviceByID[svc.Info.ID] = svc
 	}
 }
 

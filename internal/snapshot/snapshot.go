@@ -22,9 +22,9 @@ type Snapshot struct {
 	// Routes is indexed by the router's route index.
 	Routes   []*Route
 	Services []*Service
-	// serviceByKey finds a service by id, or by name when no service has
-	// that id (Upstreams.RoundTrip, per call).
-	serviceByKey map[string]*Service
+	// serviceByID finds a service by id (Upstreams.RoundTrip, per call;
+	// plugins resolve names once, with plugin.Env.ServiceIDs).
+	serviceByID map[string]*Service
 	// Certs selects the TLS certificate by SNI; nil when none is configured.
 	Certs *CertStore
 	// ClientCerts says on which server names TLS handshakes ask for a
@@ -57,11 +57,11 @@ type Snapshot struct {
 	instanceByKey map[string]plugin.Instance
 	// instanceByEntry is the instance of each enabled plugin entry.
 	instanceByEntry map[*config.PluginEntry]plugin.Instance
-	// certs are the certificates plugins look up; certDeps, by instance
-	// key, those an instance's build looked up, for the next compile to
-	// tell whether it can be reused.
-	certs    *certificates
-	certDeps map[string][]certDep
+	// entities are the certificates and service names plugins look up;
+	// entityDeps, by instance key, those an instance's build looked up,
+	// for the next compile to tell whether it can be reused.
+	entities   *entityIndex
+	entityDeps map[string][]entityDep
 }
 
 // InstanceOf is the instance compiled for an enabled plugin entry of the

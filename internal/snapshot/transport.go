@@ -50,7 +50,7 @@ func (c *compiler) upstreamTLS(se *config.ServiceEntry) *tls.Config {
 		pool := x509.NewCertPool()
 		digests := make([]string, 0, len(s.CACertificates))
 		for i, ref := range s.CACertificates {
-			ca := c.snap.certs.cas[ref]
+			ca := c.snap.entities.cas[ref]
 			if ca == nil {
 				c.fail(se.Path+".ca_certificates["+strconv.Itoa(i)+"]", "ca_certificate '%s' not found", ref)
 				continue
@@ -84,9 +84,9 @@ func upstreamSNI(se *config.ServiceEntry) string {
 func (c *compiler) clientCert(path string, ref *config.Ref) (*tls.Certificate, string) {
 	id := ref.Key()
 	if cert, ok := c.clientCerts[id]; ok {
-		return cert, id + ":" + c.snap.certs.digest(certDep{id: id})
+		return cert, id + ":" + c.snap.entities.digest(entityDep{id: id})
 	}
-	e := c.snap.certs.certs[id]
+	e := c.snap.entities.certs[id]
 	if e == nil {
 		c.fail(path, "certificate '%s' not found", id)
 		return nil, ""
@@ -97,7 +97,7 @@ func (c *compiler) clientCert(path string, ref *config.Ref) (*tls.Certificate, s
 		return nil, ""
 	}
 	c.clientCerts[id] = &pair
-	return &pair, id + ":" + c.snap.certs.digest(certDep{id: id})
+	return &pair, id + ":" + c.snap.entities.digest(entityDep{id: id})
 }
 
 // presentAlways sends the service's certificate whatever CAs the upstream

@@ -32,14 +32,13 @@ type ServiceTransport interface {
 // HTTP transport was given.
 var ErrNoHTTP = errors.New("no transport for http and https services")
 
-// RoundTrip sends req to a target of the service serviceID (a service's
-// id, or its name when no service has that id).
+// RoundTrip sends req to a target of the service whose id is serviceID.
 func (u Upstreams) RoundTrip(serviceID string, req *http.Request) (*http.Response, error) {
 	snap := u.Holder.Load()
 	if snap == nil {
 		return nil, errors.New("no configuration in force")
 	}
-	svc := snap.serviceByKey[serviceID]
+	svc := snap.serviceByID[serviceID]
 	if svc == nil {
 		return nil, fmt.Errorf("no service %q in the configuration in force", serviceID)
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 // A plugin's own request reaches a target of a grpc service over HTTP/2,
-// with the service's Host; other services and unknown ids are refused.
+// with the service's Host; other services, unknown ids and names are refused.
 func TestUpstreamsRoundTrip(t *testing.T) {
 	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, r.Proto+" "+r.Host+" "+r.URL.Path)
@@ -49,5 +49,9 @@ upstreams:
 	}
 	if _, err := u.RoundTrip("nope", req); err == nil {
 		t.Error("unknown service id answered")
+	}
+	// Plugins resolve names with plugin.Env.ServiceIDs, once.
+	if _, err := u.RoundTrip("g", req); err == nil {
+		t.Error("a service name answered as an id")
 	}
 }

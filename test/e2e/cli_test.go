@@ -238,7 +238,7 @@ func TestDemo(t *testing.T) {
 		{path: "/api/admin/maintenance", status: 503, want: "maintenance"},
 		// The printed aggregation curl: three services in one answer,
 		// the orders without the fields the route does not allow.
-		{path: "/api/dashboard/7", status: 200, want: `"user":{"id":"7","name":"Grace Hopper"`},
+		{path: "/api/dashboard/7", status: 200, want: `"user":{"id":"7","name":"Alan Turing"`},
 		{path: "/api/dashboard/7", status: 200, want: `"orders":[{"id":"o-7-1","total":42.5,"status":"shipped"}`},
 		// The three printed admin curls: no token, demo-user's, demo-admin's.
 		{path: "/api/admin", status: 401, want: "Unauthorized"},

@@ -10,19 +10,19 @@ import (
 	"github.com/turnpikegw/turnpike/internal/config"
 )
 
-// certificates are a configuration's `certificates` and `ca_certificates`
-// by id, for plugin.Env.Certificates, and its named services' ids, for
-// plugin.Env.ServiceIDs.
-type certificates struct {
+// entityIndex holds the entities plugin builds look up: a configuration's
+// `certificates` and `ca_certificates` by id, for plugin.Env.Certificates,
+// and its named services' ids, for plugin.Env.ServiceIDs.
+type entityIndex struct {
 	certs    map[string]*config.CertificateEntry
 	cas      map[string]*config.CACertEntry
 	services map[string]string
 }
 
-// certDep is an entity a plugin build looked up, and its digest then
+// entityDep is an entity a plugin build looked up, and its digest then
 // ("" when it was not found). A service's digest is its id, so a kept
 // instance never holds an id its name no longer has.
-type certDep struct {
+type entityDep struct {
 	ca      bool
 	service bool
 	id      string
@@ -30,7 +30,7 @@ type certDep struct {
 }
 
 // digest identifies the content of the entity dep names in cs.
-func (cs *certificates) digest(d certDep) string {
+func (cs *entityIndex) digest(d entityDep) string {
 	if d.service {
 		return cs.services[d.id]
 	}
@@ -50,29 +50,29 @@ func (cs *certificates) digest(d certDep) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// certLookups is the plugin.Certificates one build sees: it notes what
-// the build looked up.
-type certLookups struct {
-	from *certificates
-	deps []certDep
+// entityLookups is the plugin.Certificates and plugin.ServiceIDs one
+// build sees: it notes what the build looked up.
+type entityLookups struct {
+	from *entityIndex
+	deps []entityDep
 }
 
-func (l *certLookups) note(d certDep) {
+func (l *entityLookups) note(d entityDep) {
 	d.digest = l.from.digest(d)
 	l.deps = append(l.deps, d)
 }
 
 // ServiceID is the id of the service called name.
-func (l *certLookups) ServiceID(name string) (string, bool) {
-	l.note(certDep{service: true, id: name})
+func (l *entityLookups) ServiceID(name string) (string, bool) {
+	l.note(entityDep{service: true, id: name})
 	id, ok := l.from.services[name]
 	return id, ok
 }
 
 // Certificate is the key pair of a `certificates` entity (its cert and
 // key; cert_alt is for the TLS listener).
-func (l *certLookups) Certificate(id string) (*tls.Certificate, bool) {
-	l.note(certDep{id: id})
+func (l *entityLookups) Certificate(id string) (*tls.Certificate, bool) {
+	l.note(entityDep{id: id})
 	e := l.from.certs[id]
 	if e == nil {
 		return nil, false
@@ -85,21 +85,22 @@ func (l *certLookups) Certificate(id string) (*tls.Certificate, bool) {
 }
 
 // CACertificate is a `ca_certificates` entity that validated.
-func (l *certLookups) CACertificate(id string) (*x509.Certificate, bool) {
-	l.note(certDep{ca: true, id: id})
+func (l *entityLookups) CACertificate(id string) (*x509.Certificate, bool) {
+	l.note(entityDep{ca: true, id: id})
 	if e := l.from.cas[id]; e != nil {
 		return e.X509, true
 	}
 	return nil, false
 }
 
-// caCertificates indexes the configuration's certificates for plugins
-// (plugin.Env.Certificates). An instance is reused across reloads when
-// its plugin, scope and config are unchanged; one whose build looked up
-// a certificate that changed under the same id (or appeared, or went) is
-// built anew, so that a replaced CA stops being trusted.
-func (c *compiler) caCertificates() {
-	cs := &certificates{
+// indexEntities indexes the configuration's certificates and service
+// names for plugins (plugin.Env.Certificates, plugin.Env.ServiceIDs). An
+// instance is reused across reloads when its plugin, scope and config
+// are unchanged; one whose build looked up a certificate that changed
+// under the same id (or appeared, or went), or a name that now has
+// another id, is built anew, so that a replaced CA stops being trusted.
+func (c *compiler) indexEntities() {
+	cs := &entityIndex{
 		certs:    make(map[string]*config.CertificateEntry, len(c.m.Certificates)),
 		cas:      make(map[string]*config.CACertEntry, len(c.m.CACerts)),
 		services: make(map[string]string, len(c.m.Services)),
@@ -119,13 +120,13 @@ func (c *compiler) caCertificates() {
 			cs.cas[e.CACert.ID] = e
 		}
 	}
-	c.snap.certs = cs
+	c.snap.entities = cs
 	prev := c.d.Previous
 	if prev == nil {
 		return
 	}
 	var stale []string
-	for key, deps := range prev.certDeps {
+	for key, deps := range prev.entityDeps {
 		for _, d := range deps {
 			if cs.digest(d) != d.digest {
 				stale = append(stale, key)
