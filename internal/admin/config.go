@@ -119,7 +119,7 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 // (KIC internal/dataplane/sendconfig/config_change_detector.go).
 const emptyConfigHash = "00000000000000000000000000000000"
 
-// kongHash is the configuration_hash GET /status reports for snap.
+// kongHash is the configuration_hash GET / and GET /status report for snap.
 func kongHash(snap *snapshot.Snapshot) string {
 	if snap == nil {
 		return emptyConfigHash
