@@ -1,16 +1,9 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"maps"
-	"math/big"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
@@ -252,7 +244,7 @@ func deckFixtures(t *testing.T, echo *gwtest.Echo) map[string]string {
 	cert, key := selfSigned(t, "a.deck.test", "b.deck.test")
 	u, _ := url.Parse(echo.URL)
 	r := strings.NewReplacer("{{ECHO_URL}}", echo.URL, "{{ECHO_HOSTPORT}}", u.Host,
-		"{{CERT}}", indent(cert, "    "), "{{KEY}}", indent(key, "    "), "{{CA}}", indent(deckCA(t), "    "))
+		"{{CERT}}", indent(cert, "    "), "{{KEY}}", indent(key, "    "), "{{CA}}", indent(mtlsCA(t, "deck test CA").pem(), "    "))
 	out := map[string]string{}
 	for _, name := range []string{"a", "b"} {
 		data, err := os.ReadFile(filepath.Join("testdata", "deck", name+".yaml"))
@@ -262,23 +254,4 @@ func deckFixtures(t *testing.T, echo *gwtest.Echo) map[string]string {
 		out[name] = r.Replace(string(data))
 	}
 	return out
-}
-
-// deckCA is a self-signed CA certificate, which ca_certificates needs.
-func deckCA(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "deck test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
