@@ -81,6 +81,9 @@ type api struct {
 	hosts    hostGuard
 	hostname string
 	index    atomic.Pointer[index]
+	// kinds is every entity kind, the core ones then the plugins'
+	// credential kinds: the order POST /config answers and /tags lists.
+	kinds []string
 	// writes describes the writable kinds; writeMu makes the entity
 	// writes one at a time (write.go).
 	writes  *writeModel
@@ -111,6 +114,10 @@ func newAPI(src Source) *api {
 	}
 	a.hostname, _ = os.Hostname()
 	a.writes = newWriteModel(src.Registry)
+	a.kinds = append([]string(nil), kinds...)
+	for _, ck := range a.credentialKinds() {
+		a.kinds = append(a.kinds, ck.kind)
+	}
 	return a
 }
 

@@ -97,11 +97,7 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 	a.index.Store(ix)
 	// Kong answers with the entities it loaded, by kind and id.
 	out := map[string]any{}
-	loaded := append([]string{}, kinds...)
-	for _, ck := range a.credentialKinds() {
-		loaded = append(loaded, ck.kind)
-	}
-	for _, kind := range loaded {
+	for _, kind := range a.kinds {
 		if es := ix.byKind[kind]; len(es) > 0 {
 			byID := make(map[string]any, len(es))
 			for _, e := range es {

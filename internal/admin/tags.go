@@ -51,7 +51,7 @@ func (a *api) tagPage(w http.ResponseWriter, r *http.Request, ix *index, tag str
 		return
 	}
 	var rows []tagRow
-	for _, kind := range a.tagKinds() {
+	for _, kind := range a.kinds {
 		for _, e := range ix.byKind[kind] {
 			for _, t := range e.tags {
 				if !one || t == tag {
@@ -81,18 +81,6 @@ func (a *api) tagPage(w http.ResponseWriter, r *http.Request, ix *index, tag str
 		body["next"], body["offset"] = next, off
 	}
 	writeJSON(w, http.StatusOK, body)
-}
-
-// tagKinds are the entity kinds with tags, in the order /tags lists them:
-// the core kinds, then the credential kinds.
-func (a *api) tagKinds() []string {
-	out := append([]string(nil), kinds...)
-	if a.src.Registry != nil {
-		for _, ck := range a.credentialKinds() {
-			out = append(out, ck.kind)
-		}
-	}
-	return out
 }
 
 // tagError is why Kong's tag type refuses a tag (typedefs.tag), "" when
