@@ -93,7 +93,7 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, a.invalidConfig(r, err, data))
 		return
 	}
-	ix := buildIndex(snap, a.src.Registry, snap.Created())
+	ix := buildIndex(snap, a.src.Registry, a.kinds, snap.Created())
 	a.index.Store(ix)
 	// Kong answers with the entities it loaded, by kind and id.
 	out := map[string]any{}
