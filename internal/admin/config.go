@@ -156,7 +156,7 @@ func (a *api) invalidConfig(r *http.Request, err error, data []byte) map[string]
 	}
 	// A document's entities fit in its own size, but for what aliases
 	// repeat.
-	return flattenedError(asErrors(err), raw.Value(), a.writes.credentialNames, len(data)+echoSlack)
+	return flattenedError(asErrors(err), raw.Value(), a.writes, len(data)+echoSlack)
 }
 
 // callerName is the change's author: the caller's credential, or "admin"
