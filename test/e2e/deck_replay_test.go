@@ -452,17 +452,17 @@ func deckFile(t *testing.T, doc string) deckState {
 			st[kind] = map[string]map[string]any{}
 		}
 		st[kind][fmt.Sprint(e["id"])] = e
-		for child, into := range map[string][2]string{
-			"routes": {"routes", "service"}, "targets": {"targets", "upstream"}, "snis": {"snis", "certificate"},
-			"keyauth_credentials": {"keyauth_credentials", "consumer"}, "basicauth_credentials": {"basicauth_credentials", "consumer"},
-			"hmacauth_credentials": {"hmacauth_credentials", "consumer"}, "jwt_secrets": {"jwt_secrets", "consumer"},
-			"acls": {"acls", "consumer"}, "oauth2_credentials": {"oauth2_credentials", "consumer"},
-			"plugins": {"plugins", strings.TrimSuffix(kind, "s")},
+		// Each nested list, by its kind, and the foreign key it fills.
+		for child, fk := range map[string]string{
+			"routes": "service", "targets": "upstream", "snis": "certificate",
+			"keyauth_credentials": "consumer", "basicauth_credentials": "consumer", "hmacauth_credentials": "consumer",
+			"jwt_secrets": "consumer", "acls": "consumer", "oauth2_credentials": "consumer",
+			"plugins": strings.TrimSuffix(kind, "s"),
 		} {
 			list, _ := e[child].([]any)
 			delete(e, child)
 			for _, c := range list {
-				add(into[0], c.(map[string]any), into[1], e)
+				add(child, c.(map[string]any), fk, e)
 			}
 		}
 	}
