@@ -81,6 +81,9 @@ type api struct {
 	hosts    hostGuard
 	hostname string
 	index    atomic.Pointer[index]
+	// kinds is every entity kind, the core ones then the plugins'
+	// credential kinds: the order POST /config answers and /tags lists.
+	kinds []string
 	// writes describes the writable kinds; writeMu makes the entity
 	// writes one at a time (write.go).
 	writes  *writeModel
@@ -111,6 +114,10 @@ func newAPI(src Source) *api {
 	}
 	a.hostname, _ = os.Hostname()
 	a.writes = newWriteModel(src.Registry)
+	a.kinds = append([]string(nil), kinds...)
+	for _, ck := range a.credentialKinds() {
+		a.kinds = append(a.kinds, ck.kind)
+	}
 	return a
 }
 
@@ -221,7 +228,8 @@ const kongVersion = "3.10.0"
 // are refused (no config store), as Kong DB-less, and "postgres" when a
 // config store takes entity writes: the two values Kong's ingress
 // controller accepts, which tools read to know whether the entity
-// endpoints write.
+// endpoints write. `configuration_hash` is /status's, so the two never
+// disagree about an empty config.
 func (a *api) root(w http.ResponseWriter, r *http.Request) {
 	available := map[string]any{}
 	if reg := a.src.Registry; reg != nil {
@@ -231,9 +239,8 @@ func (a *api) root(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	enabled := []string{}
-	var hash any
-	if snap := a.snapshot(); snap != nil {
-		hash = snap.Hash
+	snap := a.snapshot()
+	if snap != nil {
 		seen := map[string]bool{}
 		for _, pe := range snap.Model.Plugins {
 			if !seen[pe.Plugin.Name] {
@@ -254,7 +261,7 @@ func (a *api) root(w http.ResponseWriter, r *http.Request) {
 		"edition":            "community",
 		"hostname":           a.hostname,
 		"node_id":            a.src.NodeID,
-		"configuration_hash": hash,
+		"configuration_hash": kongHash(snap),
 		"plugins": map[string]any{
 			"available_on_server": available,
 			"enabled_in_cluster":  enabled,
@@ -267,6 +274,9 @@ func (a *api) root(w http.ResponseWriter, r *http.Request) {
 // `configuration_hash`) plus what operators of a reloading gateway need:
 // the last reload's outcome and dropped access-log lines.
 func (a *api) status(w http.ResponseWriter, r *http.Request) {
+	// One load: a reload between two would pair one config's hash with
+	// another's summary.
+	snap := a.snapshot()
 	body := map[string]any{
 		"server": map[string]any{
 			"connections_active":   call(a.src.Active),
@@ -276,12 +286,12 @@ func (a *api) status(w http.ResponseWriter, r *http.Request) {
 		"uptime_seconds":     int64(time.Since(a.src.Started).Seconds()),
 		"version":            a.src.Version,
 		"node_id":            a.src.NodeID,
-		"configuration_hash": kongHash(a.snapshot()),
+		"configuration_hash": kongHash(snap),
 	}
 	if a.src.LogDrops != nil {
 		body["access_log_dropped"] = a.src.LogDrops()
 	}
-	if snap := a.snapshot(); snap != nil {
+	if snap != nil {
 		body["configuration"] = snap.Summary
 	}
 	if a.src.Cluster != nil {

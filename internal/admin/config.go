@@ -93,15 +93,11 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, a.invalidConfig(r, err, data))
 		return
 	}
-	ix := buildIndex(snap, a.src.Registry, snap.Created())
+	ix := buildIndex(snap, a.src.Registry, a.kinds, snap.Created())
 	a.index.Store(ix)
 	// Kong answers with the entities it loaded, by kind and id.
 	out := map[string]any{}
-	loaded := append([]string{}, kinds...)
-	for _, ck := range a.credentialKinds() {
-		loaded = append(loaded, ck.kind)
-	}
-	for _, kind := range loaded {
+	for _, kind := range a.kinds {
 		if es := ix.byKind[kind]; len(es) > 0 {
 			byID := make(map[string]any, len(es))
 			for _, e := range es {
@@ -119,7 +115,7 @@ func (a *api) postConfig(w http.ResponseWriter, r *http.Request) {
 // (KIC internal/dataplane/sendconfig/config_change_detector.go).
 const emptyConfigHash = "00000000000000000000000000000000"
 
-// kongHash is the configuration_hash GET /status reports for snap.
+// kongHash is the configuration_hash GET / and GET /status report for snap.
 func kongHash(snap *snapshot.Snapshot) string {
 	if snap == nil {
 		return emptyConfigHash
@@ -160,7 +156,7 @@ func (a *api) invalidConfig(r *http.Request, err error, data []byte) map[string]
 	}
 	// A document's entities fit in its own size, but for what aliases
 	// repeat.
-	return flattenedError(asErrors(err), raw.Value(), a.writes.credentialNames, len(data)+echoSlack)
+	return flattenedError(asErrors(err), raw.Value(), a.writes, len(data)+echoSlack)
 }
 
 // callerName is the change's author: the caller's credential, or "admin"

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,9 +19,19 @@ func flattenTruthy(v string) bool {
 	return false
 }
 
-// oneToOne are the foreign keys an entity may give as an object; Kong
-// shows such an object as its primary key only.
-var oneToOne = []string{"service", "route", "consumer", "upstream", "certificate", "client_certificate"}
+// foreignKeys are the fields the write model's references name, each
+// once: the foreign keys an entity may give as an object, which Kong
+// shows as its primary key only. Derived, so a reference added there is
+// reduced here too.
+func (wm *writeModel) foreignKeys() []string {
+	var out []string
+	for _, r := range wm.refs {
+		if !slices.Contains(out, r.field) {
+			out = append(out, r.field)
+		}
+	}
+	return out
+}
 
 // flatEntity is one entry of flattened_errors being built.
 type flatEntity struct {
@@ -39,7 +50,8 @@ type flatEntity struct {
 // carries Turnpike's full `path` and `line`.
 // Entities are echoed within echo bytes (about their JSON size): aliases
 // let a small document repeat one large entity a thousand times.
-func flattenedError(errs config.Errors, doc any, credentialKinds []string, echo int) map[string]any {
+func flattenedError(errs config.Errors, doc any, wm *writeModel, echo int) map[string]any {
+	credentialKinds, foreignKeys := wm.credentialNames, wm.foreignKeys()
 	root, _ := doc.(map[string]any)
 	var order []string
 	byEntity := map[string]*flatEntity{}
@@ -53,7 +65,7 @@ func flattenedError(errs config.Errors, doc any, credentialKinds []string, echo 
 		// The entity is copied once, however many of its fields are wrong.
 		fe, ok := byEntity[at.key]
 		if !ok {
-			fe = &flatEntity{kind: at.kind, entity: shown(at, credentialKinds)}
+			fe = &flatEntity{kind: at.kind, entity: shown(at, credentialKinds, foreignKeys)}
 			byEntity[at.key] = fe
 			order = append(order, at.key)
 		}
@@ -165,7 +177,7 @@ func childField(kind, child string, credentialKinds []string) string {
 // shown is the entity as Kong echoes it: without its nested lists, with
 // a foreign key object reduced to its id and, when nested, its parent's
 // id (when the parent has a valid one).
-func shown(at spot, credentialKinds []string) map[string]any {
+func shown(at spot, credentialKinds, foreignKeys []string) map[string]any {
 	out := make(map[string]any, len(at.entity)+1)
 	for k, v := range at.entity {
 		if _, nested := v.([]any); nested && childField(at.kind, k, credentialKinds) != "" {
@@ -173,7 +185,7 @@ func shown(at spot, credentialKinds []string) map[string]any {
 		}
 		out[k] = v
 	}
-	for _, f := range oneToOne {
+	for _, f := range foreignKeys {
 		if m, ok := out[f].(map[string]any); ok {
 			if pk := primaryKey(m); pk != nil {
 				out[f] = pk

@@ -171,25 +171,31 @@ func TestAdminPostConfigFlattenFlag(t *testing.T) {
 	}
 }
 
-// GET /status reports Kong's empty-config hash while no entity is
-// loaded: Kong's ingress controller pushes again to such a gateway.
+// GET /status, and GET / with it, report Kong's empty-config hash while
+// no entity is loaded: Kong's ingress controller pushes again to such a
+// gateway.
 func TestAdminStatusEmptyConfigHash(t *testing.T) {
 	f := newFixture(t, `_format_version: "3.0"`+"\n", nil)
-	if h := f.get("/status")["configuration_hash"]; h != emptyConfigHash {
-		t.Errorf("empty config: hash %v", h)
+	hashes := func(want, when string) {
+		t.Helper()
+		for _, path := range []string{"/status", "/"} {
+			if h := f.get(path)["configuration_hash"]; h != want {
+				t.Errorf("%s: %s hash %v, want %s", when, path, h, want)
+			}
+		}
 	}
+	hashes(emptyConfigHash, "empty config")
 	if code, _, _ := f.do(http.MethodPost, "/config", smallConfig); code != 201 {
 		t.Fatalf("POST = %d", code)
 	}
-	if h := f.get("/status")["configuration_hash"]; h != f.holder.Load().Hash || h == emptyConfigHash {
-		t.Errorf("loaded config: hash %v, snapshot %s", h, f.holder.Load().Hash)
+	if f.holder.Load().Hash == emptyConfigHash {
+		t.Fatal("loaded config hashes as empty")
 	}
+	hashes(f.holder.Load().Hash, "loaded config")
 	if code, _, _ := f.do(http.MethodPost, "/config", `{"_format_version":"3.0"}`, "Content-Type", js); code != 201 {
 		t.Fatalf("POST empty = %d", code)
 	}
-	if h := f.get("/status")["configuration_hash"]; h != emptyConfigHash {
-		t.Errorf("emptied config: hash %v", h)
-	}
+	hashes(emptyConfigHash, "emptied config")
 }
 
 // BenchmarkAdminPostConfigFlattened is one refused POST /config of 1,000

@@ -181,5 +181,5 @@ func TestCredentialsUnknownKind(t *testing.T) {
 			t.Errorf("panic %v, want %s", got, want)
 		}
 	}()
-	buildIndex(f.holder.Load(), reg, 0)
+	buildIndex(f.holder.Load(), reg, nil, 0)
 }

@@ -38,6 +38,7 @@ type entity struct {
 type index struct {
 	snap   *snapshot.Snapshot
 	byKind map[string][]*entity
+	tags   tagIndex
 }
 
 // entities returns the index of the snapshot in force (nil before the
@@ -53,7 +54,7 @@ func (a *api) entities() *index {
 	// The time of the load that put the configuration in force, which a
 	// DNS recompile of the same configuration keeps; the echo of
 	// request-termination shows the same.
-	ix := buildIndex(snap, a.src.Registry, snap.Created())
+	ix := buildIndex(snap, a.src.Registry, a.kinds, snap.Created())
 	a.index.Store(ix)
 	return ix
 }
@@ -77,7 +78,8 @@ func (ix *index) find(kind, idOrKey string) *entity {
 // the entity types' field tags (render). Ids are the ones config assigned
 // when it built the model (configured or derived), the same the proxy
 // hands plugins and logs, so the ids an operator sees survive reloads.
-func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *index {
+// kinds orders the /tags rows (api.kinds).
+func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, kinds []string, created int64) *index {
 	m := snap.Model
 	ix := &index{snap: snap, byKind: map[string][]*entity{}}
 
@@ -154,6 +156,7 @@ func buildIndex(snap *snapshot.Snapshot, reg *plugin.Registry, created int64) *i
 		ix.add("plugins", e)
 	}
 	ix.addCredentials(reg, created)
+	ix.tags = newTagIndex(ix, kinds)
 	return ix
 }
 

@@ -139,7 +139,7 @@ func TestPluginViewPluginsCost(t *testing.T) {
 	}
 	f := newFixture(t, b.String(), nil)
 	t.Cleanup(f.loader.Close)
-	v := pluginView{buildIndex(f.holder.Load(), f.reg, 0)}
+	v := pluginView{buildIndex(f.holder.Load(), f.reg, nil, 0)}
 
 	var got int
 	allocs := testing.AllocsPerRun(1, func() {

@@ -40,7 +40,7 @@ plugins:
 func countFor(t *testing.T, f *fixture, consumerID string) {
 	t.Helper()
 	snap := f.holder.Load()
-	ix := buildIndex(snap, f.reg, 0)
+	ix := buildIndex(snap, f.reg, nil, 0)
 	inst, ok := snap.InstanceOf(ix.find("plugins", "orders-limit").pe)
 	if !ok {
 		t.Fatal("no instance for orders-limit")

@@ -7,10 +7,35 @@ import (
 	"unicode/utf8"
 )
 
-// tagRow is one row of Kong's /tags: an entity and one of its tags.
+// tagRow is one row of Kong's /tags: an entity and one of its tags, with
+// the key its offset names (an entity lists a tag once).
 type tagRow struct {
-	tag, kind string
-	e         *entity
+	tag, kind, key string
+	e              *entity
+}
+
+// tagIndex is every tag row of one snapshot, built with its entity index:
+// a request then only pages, and an offset scan compares keys without
+// building them.
+type tagIndex struct {
+	all   []tagRow
+	byTag map[string][]tagRow
+}
+
+// newTagIndex lists the rows of kinds in order (the core kinds, then the
+// credential kinds), each entity's tags in its order.
+func newTagIndex(ix *index, kinds []string) tagIndex {
+	ti := tagIndex{byTag: map[string][]tagRow{}}
+	for _, kind := range kinds {
+		for _, e := range ix.byKind[kind] {
+			for _, t := range e.tags {
+				row := tagRow{tag: t, kind: kind, key: e.id + "\x00" + t, e: e}
+				ti.all = append(ti.all, row)
+				ti.byTag[t] = append(ti.byTag[t], row)
+			}
+		}
+	}
+	return ti
 }
 
 // tagRoutes serves Kong's `GET /tags` and `GET /tags/{tag}`: every tag of
@@ -28,7 +53,7 @@ func (a *api) tagRoutes(mux *routeMux) {
 		})
 	}
 	mux.HandleFunc("/tags", get(func(w http.ResponseWriter, r *http.Request, ix *index) {
-		a.tagPage(w, r, ix, "", false)
+		tagPage(w, r, ix, "", false)
 	}))
 	mux.HandleFunc("/tags/{tag}", get(func(w http.ResponseWriter, r *http.Request, ix *index) {
 		tag := r.PathValue("tag")
@@ -40,28 +65,21 @@ func (a *api) tagRoutes(mux *routeMux) {
 			})
 			return
 		}
-		a.tagPage(w, r, ix, tag, true)
+		tagPage(w, r, ix, tag, true)
 	}))
 }
 
 // tagPage answers one page of the rows, of tag only when one is set.
-func (a *api) tagPage(w http.ResponseWriter, r *http.Request, ix *index, tag string, one bool) {
+func tagPage(w http.ResponseWriter, r *http.Request, ix *index, tag string, one bool) {
 	size, ok := pageSize(w, r.URL.Query())
 	if !ok {
 		return
 	}
-	var rows []tagRow
-	for _, kind := range a.tagKinds() {
-		for _, e := range ix.byKind[kind] {
-			for _, t := range e.tags {
-				if !one || t == tag {
-					rows = append(rows, tagRow{t, kind, e})
-				}
-			}
-		}
+	rows := ix.tags.all
+	if one {
+		rows = ix.tags.byTag[tag]
 	}
-	// A row's key is its entity and tag: an entity lists a tag once.
-	keyOf := func(i int) string { return rows[i].e.id + "\x00" + rows[i].tag }
+	keyOf := func(i int) string { return rows[i].key }
 	start, ok := pageStart(w, r.URL.Query().Get("offset"), len(rows), keyOf)
 	if !ok {
 		return
@@ -73,7 +91,7 @@ func (a *api) tagPage(w http.ResponseWriter, r *http.Request, ix *index, tag str
 	}
 	body := map[string]any{"data": data, "next": nil}
 	if end < len(rows) {
-		off := offsetToken(keyOf(end))
+		off := offsetToken(rows[end].key)
 		next := "/tags?offset=" + off
 		if one {
 			next = "/tags/" + url.PathEscape(tag) + "?offset=" + off
@@ -81,18 +99,6 @@ func (a *api) tagPage(w http.ResponseWriter, r *http.Request, ix *index, tag str
 		body["next"], body["offset"] = next, off
 	}
 	writeJSON(w, http.StatusOK, body)
-}
-
-// tagKinds are the entity kinds with tags, in the order /tags lists them:
-// the core kinds, then the credential kinds.
-func (a *api) tagKinds() []string {
-	out := append([]string(nil), kinds...)
-	if a.src.Registry != nil {
-		for _, ck := range a.credentialKinds() {
-			out = append(out, ck.kind)
-		}
-	}
-	return out
 }
 
 // tagError is why Kong's tag type refuses a tag (typedefs.tag), "" when

@@ -182,11 +182,13 @@ func BenchmarkAdminListPage(b *testing.B) {
 }
 
 // BenchmarkAdminTags is a page of /tags and of /tags/{tag} over 1000
-// services with two tags each.
+// services with two tags each, and the second page of /tags, whose offset
+// is found by scanning the rows' keys.
 func BenchmarkAdminTags(b *testing.B) {
 	f := newFixture(b, benchConfig(1000), nil)
-	for _, path := range []string{"/tags?size=1000", "/tags/t3"} {
-		b.Run(path, func(b *testing.B) {
+	second := "/tags?size=1000&offset=" + url.QueryEscape(fmt.Sprint(f.get("/tags?size=1000")["offset"]))
+	for name, path := range map[string]string{"page": "/tags?size=1000", "tag": "/tags/t3", "second-page": second} {
+		b.Run(name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, path, nil)
 			b.ReportAllocs()
 			for b.Loop() {

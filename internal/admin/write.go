@@ -249,7 +249,7 @@ func (a *api) commitWrite(ed *edit, status int, who string) (int, any) {
 	} else if err != nil {
 		return http.StatusBadRequest, violation(asErrors(err), ed.path())
 	}
-	ix := buildIndex(snap, a.src.Registry, snap.Created())
+	ix := buildIndex(snap, a.src.Registry, a.kinds, snap.Created())
 	a.index.Store(ix)
 	a.lastFlat, a.lastFlatHash = ed.flat, snap.Hash
 	if status == http.StatusNoContent {

@@ -1,16 +1,9 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"maps"
-	"math/big"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
@@ -96,7 +88,7 @@ func deckRoundTrip(t *testing.T, args []string) {
 	}
 	outsider := deckOutsider(t, gw)
 	ops, refused = c.sync(deckFile(t, files["b"]))
-	if last := ops[len(ops)-1]; len(refused) > 0 || last.String() != "DELETE /consumers/"+outsider || len(ops) != 2 {
+	if len(refused) > 0 || len(ops) != 2 || ops[1].String() != "DELETE /consumers/"+outsider {
 		t.Errorf("sync B with an outsider: %v %v", ops, refused)
 	}
 	if deckOutsider(t, gw) != "" {
@@ -120,8 +112,12 @@ routes:
 	var errBody struct {
 		Fields map[string]any `json:"fields"`
 	}
-	if json.Unmarshal([]byte(refused[0][strings.Index(refused[0], "{"):]), &errBody); errBody.Fields["service"] == nil {
-		t.Errorf("the refusal does not name the field: %s", refused[0])
+	brace := strings.Index(refused[0], "{")
+	if brace < 0 {
+		t.Fatalf("the refusal has no JSON body: %s", refused[0])
+	}
+	if err := json.Unmarshal([]byte(refused[0][brace:]), &errBody); err != nil || errBody.Fields["service"] == nil {
+		t.Errorf("the refusal does not name the field (%v): %s", err, refused[0])
 	}
 	if after := c.dump(nil); !deckSame(before, after) {
 		t.Errorf("a refused sync changed the gateway")
@@ -252,7 +248,7 @@ func deckFixtures(t *testing.T, echo *gwtest.Echo) map[string]string {
 	cert, key := selfSigned(t, "a.deck.test", "b.deck.test")
 	u, _ := url.Parse(echo.URL)
 	r := strings.NewReplacer("{{ECHO_URL}}", echo.URL, "{{ECHO_HOSTPORT}}", u.Host,
-		"{{CERT}}", indent(cert, "    "), "{{KEY}}", indent(key, "    "), "{{CA}}", indent(deckCA(t), "    "))
+		"{{CERT}}", indent(cert, "    "), "{{KEY}}", indent(key, "    "), "{{CA}}", indent(mtlsCA(t, "deck test CA").pem(), "    "))
 	out := map[string]string{}
 	for _, name := range []string{"a", "b"} {
 		data, err := os.ReadFile(filepath.Join("testdata", "deck", name+".yaml"))
@@ -262,23 +258,4 @@ func deckFixtures(t *testing.T, echo *gwtest.Echo) map[string]string {
 		out[name] = r.Replace(string(data))
 	}
 	return out
-}
-
-// deckCA is a self-signed CA certificate, which ca_certificates needs.
-func deckCA(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "deck test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
