@@ -13,11 +13,11 @@ const HistorySize = 50
 
 // An entry keeps at most maxMessages error messages of at most
 // maxMessageLen bytes each (then how many more), so the history's worst
-// case is about HistorySize × maxMessages × maxMessageLen = 2.5 MiB
-// whatever the documents loaded. A result's own list (Last, in /status)
-// stays config.MaxErrors long: one is fine, but fifty such lists of
-// 300-byte messages (a value quoted is cut at 256 bytes) hold 16 MiB
-// (BenchmarkHistory/worst-heap with the cap lifted; 2.8 MiB with it).
+// case is about HistorySize × maxMessages × maxMessageLen = 2.4 MiB
+// of messages whatever the documents loaded; a full history of refused
+// loads holds 2.8 MiB of heap (`go test -run X -bench History/worst-heap
+// ./internal/reload`). A result's own list (Last, in /status) stays
+// config.MaxErrors long: one is fine, fifty would not be.
 const (
 	maxMessages   = 50
 	maxMessageLen = 1024
