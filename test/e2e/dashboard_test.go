@@ -310,7 +310,7 @@ func checkDashboardConfigEditor(t *testing.T, b *chromeTab, gw *gwtest.Gateway, 
 // checkDashboardReloads follows the apply result's link to the reload
 // history, which lists what GET /reloads does: the applied config, the
 // refused one with its field path, the start-up load; the overview shows
-// the same newest entries.
+// the same newest entries and counts them.
 func checkDashboardReloads(t *testing.T, b *chromeTab, gw *gwtest.Gateway, dir string) {
 	t.Helper()
 	b.do("open the history from the apply result", chromedp.Click(chromedp.CSS("#cfg-reloads")),
@@ -342,9 +342,21 @@ func checkDashboardReloads(t *testing.T, b *chromeTab, gw *gwtest.Gateway, dir s
 	}
 	b.screenshot(dir, "phone-reloads-history")
 	b.do("desktop viewport", chromedp.EmulateViewport(1280, 900))
+	// The browser stops recording requests once 250 are; start afresh.
+	run(b, "clear request timings", chromedp.Evaluate[any](`performance.clearResourceTimings()`))
 	b.show("overview")
 	if ov := rows("#ov-reloads"); len(ov) != 3 || ov[1][2] != "refused" || !strings.Contains(ov[1][4], "services[0].routes[1].paths[0]") {
 		t.Errorf("overview reloads: %q", ov)
+	}
+	// The overview asks for its few rows only, and counts the rest from
+	// the answer's total.
+	if note := run(b, "overview reloads note", chromedp.Evaluate[string](
+		`document.getElementById("ov-reloads-all").parentElement.textContent`)); !strings.Contains(note, "(3 loads)") {
+		t.Errorf("overview reloads note: %q", note)
+	}
+	if asked := run(b, "overview reloads request", chromedp.Evaluate[bool](
+		`performance.getEntriesByType("resource").some(e => e.name.endsWith("/reloads?size=5"))`)); !asked {
+		t.Error("the overview did not ask GET /reloads?size=5")
 	}
 }
 
