@@ -50,9 +50,9 @@ type history struct {
 	next, n int
 }
 
-// add records r; the entry keeps no config.Errors, only the first
-// maxMessages of them as messages, so it holds no more than the bounds
-// above.
+// add records r, whose Messages record has made; the entry keeps no
+// config.Errors, only the first maxMessages of them as messages, so it
+// holds no more than the bounds above.
 func (h *history) add(r *Result) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -65,7 +65,7 @@ func (h *history) add(r *Result) {
 	}
 	e := Entry{Result: *r}
 	if r.Errors != nil {
-		e.Messages, e.Errors = messages(r.Errors), nil
+		e.Messages, e.Errors = messages(r), nil
 	}
 	if r.Unchanged {
 		e.Count, e.LastAt = 1, r.At
@@ -91,23 +91,25 @@ func (h *history) list() []Entry {
 // and are not listed.
 func (l *Loader) History() []Entry { return l.history.list() }
 
-// messages are what a result shows of errs: the first maxMessages, each
-// cut to maxMessageLen, then how many more were found (a list cut at
+// messages are what an entry shows of r's errors: the first maxMessages
+// of the messages record made of them (one each, in order), cut to
+// maxMessageLen, then how many more were found (a list cut at
 // config.MaxErrors ends with an entry counting the rest, replaced here).
-func messages(errs config.Errors) []string {
-	if len(errs) == 0 {
+// Taking record's messages formats no error twice.
+func messages(r *Result) []string {
+	if len(r.Errors) == 0 {
 		return nil
 	}
-	listed := errs
-	if last := errs[len(errs)-1]; last.More > 0 {
-		listed = errs[:len(errs)-1]
+	listed := r.Messages
+	if r.Errors[len(r.Errors)-1].More > 0 {
+		listed = listed[:len(listed)-1]
 	}
 	n := min(len(listed), maxMessages)
 	out := make([]string, 0, n+1)
-	for _, e := range listed[:n] {
-		out = append(out, config.Shorten(e.Error(), maxMessageLen))
+	for _, m := range listed[:n] {
+		out = append(out, config.Shorten(m, maxMessageLen))
 	}
-	if more := errs.Total() - n; more > 0 {
+	if more := r.Errors.Total() - n; more > 0 {
 		out = append(out, "... and "+strconv.Itoa(more)+" more errors")
 	}
 	return out

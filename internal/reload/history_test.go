@@ -79,7 +79,8 @@ func TestHistoryMessagesAreBounded(t *testing.T) {
 		errs[i] = config.FieldError{Path: fmt.Sprintf("routes[%d].name", i), Message: strings.Repeat("é", 2000)}
 	}
 	errs = append(errs, config.FieldError{Message: "and 4000 more errors", More: 4000})
-	msgs := messages(errs)
+	full := refused(errs)
+	msgs := messages(full)
 	if len(msgs) != maxMessages+1 {
 		t.Fatalf("%d messages", len(msgs))
 	}
@@ -94,19 +95,15 @@ func TestHistoryMessagesAreBounded(t *testing.T) {
 	if want := fmt.Sprintf("... and %d more errors", config.MaxErrors+4000-maxMessages); msgs[maxMessages] != want {
 		t.Errorf("last message %q, want %q", msgs[maxMessages], want)
 	}
-	if got := messages(errs[:3]); len(got) != 3 {
+	if got := messages(refused(errs[:3])); len(got) != 3 {
 		t.Errorf("3 errors give %d messages", len(got))
 	}
 	short := config.Errors{errs[0], {Message: "and 2 more errors", More: 2}}
-	if got := messages(short); len(got) != 2 || got[1] != "... and 2 more errors" {
+	if got := messages(refused(short)); len(got) != 2 || got[1] != "... and 2 more errors" {
 		t.Errorf("one error and a count of 2 give %q", got)
 	}
 
 	var h history
-	full := &Result{Trigger: "file", Errors: errs}
-	for _, e := range errs {
-		full.Messages = append(full.Messages, e.Error())
-	}
 	h.add(full)
 	if e := h.list()[0]; e.Errors != nil || len(e.Messages) != maxMessages+1 || e.Messages[maxMessages] != msgs[maxMessages] {
 		t.Errorf("entry keeps %d errors, %d messages", len(e.Errors), len(e.Messages))
@@ -117,6 +114,16 @@ func TestHistoryMessagesAreBounded(t *testing.T) {
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+// refused is a refused load's result as record leaves it: one message per
+// error.
+func refused(errs config.Errors) *Result {
+	r := &Result{Trigger: "file", Errors: errs}
+	for _, e := range errs {
+		r.Messages = append(r.Messages, e.Error())
+	}
+	return r
+}
 
 // Loads record while the admin API reads (go test -race).
 func TestHistoryConcurrent(t *testing.T) {
@@ -185,7 +192,7 @@ func BenchmarkHistory(b *testing.B) {
 	for i := range errs {
 		errs[i] = config.FieldError{Path: fmt.Sprintf("routes[%d].name", i), Message: strings.Repeat("x", 4096)}
 	}
-	worst := &Result{Trigger: "file", Errors: errs, Messages: messages(errs)}
+	worst := refused(errs)
 	b.Run("add", func(b *testing.B) {
 		var h history
 		r := &Result{Trigger: "file", OK: true, Hash: "a"}
@@ -211,7 +218,7 @@ func BenchmarkHistory(b *testing.B) {
 			runtime.ReadMemStats(&before)
 			h := new(history)
 			for range HistorySize {
-				h.add(&Result{Trigger: "file", Errors: errs})
+				h.add(worst)
 			}
 			runtime.GC()
 			runtime.ReadMemStats(&after)
