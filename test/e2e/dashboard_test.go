@@ -254,6 +254,17 @@ func checkDashboardConfigEditor(t *testing.T, b *chromeTab, gw *gwtest.Gateway, 
 		t.Errorf("errors of an invalid config: %q", got)
 	}
 	b.screenshot(dir, "desktop-config-errors")
+	// Errors in no entity are one item, Kong's message, however many it
+	// holds: the count is of the entities' errors only.
+	before := b.text("#cfg-invalid")
+	b.do("check a config with errors outside the entities",
+		chromedp.SetValue(chromedp.CSS("#cfg-text"), "bogus: 1\nbogus2: 2\n"+bad),
+		chromedp.Click(chromedp.CSS("#cfg-check")))
+	run(b, "its errors shown", chromedp.Poll[bool](`document.getElementById("cfg-invalid")?.textContent.trim() !== `+strconv.Quote(before)))
+	if got, want := b.text("#cfg-invalid"), "The configuration is invalid (1 error in entities, and the document's below):"; got != want {
+		t.Errorf("count of errors partly outside the entities: %q, want %q", got, want)
+	}
+	b.do("back to the invalid config", chromedp.SetValue(chromedp.CSS("#cfg-text"), bad))
 	// Applied, the invalid config is a refused load in the server's history.
 	b.do("apply the invalid config", chromedp.Click(chromedp.CSS("#cfg-apply")))
 	waitUntil(t, "a refused load in GET /reloads", func() bool {
