@@ -30,10 +30,11 @@ type Origin struct {
 	Author  string `json:"store_author,omitempty"`
 }
 
-// Entry is one load in the history. Loads that found the configuration
-// in force unchanged in a row are one entry: At is the first's time,
-// LastAt the latest's and Count how many there were, so a SIGHUP loop or
-// a watcher firing on touched files cannot push real loads out.
+// Entry is one load in the history. Loads of one trigger that found the
+// configuration in force unchanged in a row are one entry: At is the
+// first's time, LastAt the latest's and Count how many there were, so a
+// SIGHUP loop or a watcher firing on touched files cannot push real loads
+// out. Another trigger starts an entry of its own, which the entry names.
 type Entry struct {
 	Result
 	Count  int       `json:"unchanged_count,omitempty"`
@@ -57,7 +58,7 @@ func (h *history) add(r *Result) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if r.Unchanged && h.n > 0 {
-		if e := &h.ring[(h.next+HistorySize-1)%HistorySize]; e.Unchanged && e.Hash == r.Hash {
+		if e := &h.ring[(h.next+HistorySize-1)%HistorySize]; e.Unchanged && e.Hash == r.Hash && e.Trigger == r.Trigger {
 			e.Count++
 			e.LastAt = r.At
 			return

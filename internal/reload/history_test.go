@@ -47,8 +47,8 @@ func TestHistoryBoundAndOrder(t *testing.T) {
 	}
 }
 
-// Unchanged loads in a row are one entry with their count, however many
-// there are: the real loads before them stay.
+// Unchanged loads of one trigger in a row are one entry with their count,
+// however many there are: the real loads before them stay.
 func TestHistoryCollapsesUnchanged(t *testing.T) {
 	var h history
 	t0 := time.Now()
@@ -58,15 +58,18 @@ func TestHistoryCollapsesUnchanged(t *testing.T) {
 	}
 	h.add(&Result{Trigger: "file", Messages: []string{"routes[0]: bad"}, At: t0.Add(time.Hour)})
 	h.add(&Result{Trigger: "sighup", OK: true, Unchanged: true, Hash: "a", At: t0.Add(2 * time.Hour)})
+	// Another trigger's unchanged load is an entry of its own.
+	h.add(&Result{Trigger: "file", OK: true, Unchanged: true, Hash: "a", At: t0.Add(3 * time.Hour)})
+	h.add(&Result{Trigger: "file", OK: true, Unchanged: true, Hash: "a", At: t0.Add(4 * time.Hour)})
 	got := h.list()
-	if s := triggers(got); s != "sighupx1 file sighupx150 startup" {
+	if s := triggers(got); s != "filex2 sighupx1 file sighupx150 startup" {
 		t.Fatalf("history %q", s)
 	}
-	if u := got[2]; !u.At.Equal(t0.Add(time.Second)) || !u.LastAt.Equal(t0.Add(150*time.Second)) {
+	if u := got[3]; !u.At.Equal(t0.Add(time.Second)) || !u.LastAt.Equal(t0.Add(150*time.Second)) {
 		t.Errorf("collapsed entry spans %v to %v", u.At, u.LastAt)
 	}
-	if !got[3].LastAt.IsZero() || got[3].Count != 0 {
-		t.Errorf("a real load has a repeat count: %+v", got[3])
+	if !got[4].LastAt.IsZero() || got[4].Count != 0 {
+		t.Errorf("a real load has a repeat count: %+v", got[4])
 	}
 }
 
