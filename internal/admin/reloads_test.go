@@ -25,7 +25,7 @@ func TestAdminReloads(t *testing.T) {
 		t.Fatalf("GET /reloads = %d %v", code, body)
 	}
 	data, _ := body["data"].([]any)
-	if len(data) != 3 {
+	if len(data) != 3 || body["total"] != 3.0 {
 		t.Fatalf("data = %v", body)
 	}
 	good, rejected, start := data[0].(map[string]any), data[1].(map[string]any), data[2].(map[string]any)
@@ -43,6 +43,18 @@ func TestAdminReloads(t *testing.T) {
 	for _, e := range data {
 		if _, has := e.(map[string]any)["store_version"]; has {
 			t.Errorf("a load without a store names a store version: %v", e)
+		}
+	}
+	// ?size= keeps the newest entries and still counts them all; a bad
+	// size gets the lists' 400.
+	code, body, _ = f.do(http.MethodGet, "/reloads?size=2", "", auth...)
+	if sized, _ := body["data"].([]any); code != 200 || len(sized) != 2 || body["total"] != 3.0 ||
+		sized[0].(map[string]any)["at"] != good["at"] || sized[1].(map[string]any)["at"] != rejected["at"] {
+		t.Errorf("GET /reloads?size=2 = %d %v", code, body)
+	}
+	for q, msg := range map[string]string{"x": "size must be a number", "0": "size must be an integer between 1 and 1000"} {
+		if code, body, _ := f.do(http.MethodGet, "/reloads?size="+q, "", auth...); code != 400 || body["message"] != msg {
+			t.Errorf("GET /reloads?size=%s = %d %v", q, code, body)
 		}
 	}
 	if code, _, _ := f.do(http.MethodGet, "/reloads", ""); code != 401 {

@@ -88,13 +88,13 @@ type clusterNode struct {
 	seed      []byte
 	self      configstore.Node // the fixed fields
 
-	// The start-up configuration: its version and writer, where it came
-	// from, and why the store's was not used.
-	startVersion uint64
-	startWho     string
-	startData    []byte
-	startFrom    string
-	startErr     error
+	// The start-up configuration: its version and writer (one value, so
+	// a fallback replaces both), where it came from, and why the store's
+	// was not used.
+	start     reload.Origin
+	startData []byte
+	startFrom string
+	startErr  error
 
 	loader *reload.Loader
 	holder *snapshot.Holder
@@ -172,7 +172,7 @@ func (o *runOptions) openCluster(opts config.Options) ([]byte, error) {
 	}
 	switch {
 	case err == nil && doc.Version > 0:
-		n.startVersion, n.startWho, n.startData, n.startFrom = doc.Version, doc.Who, doc.Data, "store"
+		n.start, n.startData, n.startFrom = reload.Origin{Version: doc.Version, Author: doc.Who}, doc.Data, "store"
 		return doc.Data, nil
 	case err == nil:
 		n.startFrom = "empty store"
@@ -180,7 +180,7 @@ func (o *runOptions) openCluster(opts config.Options) ([]byte, error) {
 	}
 	n.startErr = err
 	if v, data, cerr := readCache(n.cachePath, o.loadLimits.MaxSize); cerr == nil {
-		n.startVersion, n.startData, n.startFrom = v, data, "cache"
+		n.start, n.startData, n.startFrom = reload.Origin{Version: v}, data, "cache"
 		return data, nil
 	} else if !errors.Is(cerr, os.ErrNotExist) {
 		n.startErr = fmt.Errorf("%v; the cache: %v", err, cerr)
@@ -195,21 +195,21 @@ func (n *clusterNode) startOrigin() reload.Origin {
 	if n == nil {
 		return reload.Origin{}
 	}
-	return reload.Origin{Version: n.startVersion, Author: n.startWho}
+	return n.start
 }
 
 // startFailed is the fallback when the start-up configuration does not
 // apply on this node: the store's version is reported failed, and the
 // cached one (or an empty one, not ready) serves instead.
 func (n *clusterNode) startFailed(l *reload.Loader, err error) (*snapshot.Snapshot, error) {
-	failed := n.startVersion
+	failed := n.start.Version
 	n.setState(configstore.Node{FailedVersion: failed, FailedError: err.Error(), Health: configstore.HealthFailed})
 	from := n.startFrom
-	n.startVersion, n.startData, n.startFrom = 0, nil, "none"
+	n.start, n.startData, n.startFrom = reload.Origin{}, nil, "none"
 	if from == "store" {
 		if v, data, cerr := readCache(n.cachePath, l.MaxSize()); cerr == nil && v != failed {
 			if snap, cerr := l.ApplyStored(data, "cache", reload.Origin{Version: v}); cerr == nil {
-				n.startVersion, n.startData, n.startFrom = v, data, "cache"
+				n.start, n.startData, n.startFrom = reload.Origin{Version: v}, data, "cache"
 				return snap, nil
 			}
 		}
@@ -225,7 +225,7 @@ func (g *gateway) startCluster(src *admin.Source) {
 	n.loader, n.holder, n.logger = g.loader, g.holder, g.logger
 	host, _ := os.Hostname()
 	n.self = configstore.Node{ID: src.NodeID, Hostname: host, Binary: src.Version}
-	n.inForce.Store(&stored{n.startVersion, n.startData})
+	n.inForce.Store(&stored{n.start.Version, n.startData})
 	health := configstore.HealthOK
 	switch n.startFrom {
 	case "cache":
@@ -239,9 +239,9 @@ func (g *gateway) startCluster(src *admin.Source) {
 	n.ready.Store(n.startFrom != "none")
 	n.storeUp.Store(n.startErr == nil)
 	if n.startErr != nil {
-		g.logger.Warn("config store: unreachable at start", "serving", n.startFrom, "version", n.startVersion, "error", n.startErr.Error())
+		g.logger.Warn("config store: unreachable at start", "serving", n.startFrom, "version", n.start.Version, "error", n.startErr.Error())
 	} else {
-		g.logger.Info("config store: following", "from", n.startFrom, "version", n.startVersion)
+		g.logger.Info("config store: following", "from", n.startFrom, "version", n.start.Version)
 	}
 	n.noteCache()
 	n.flushCache()

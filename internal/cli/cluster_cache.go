@@ -65,13 +65,13 @@ func readCache(path string, maxSize int64) (uint64, []byte, error) {
 // start-up configuration already, so the start does not rewrite it.
 func (n *clusterNode) noteCache() {
 	if n.startFrom == "cache" {
-		n.cached, n.hasCache = n.startVersion, true
+		n.cached, n.hasCache = n.start.Version, true
 		return
 	}
 	if n.startFrom != "store" {
 		return
 	}
-	if v, data, err := readCache(n.cachePath, int64(max(len(n.startData), 1))); err == nil && v == n.startVersion && bytes.Equal(data, n.startData) {
+	if v, data, err := readCache(n.cachePath, int64(max(len(n.startData), 1))); err == nil && v == n.start.Version && bytes.Equal(data, n.startData) {
 		n.cached, n.hasCache = v, true
 	}
 }

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/turnpikegw/turnpike/internal/configstore"
+	"github.com/turnpikegw/turnpike/internal/reload"
 	"github.com/turnpikegw/turnpike/internal/store"
 )
 
@@ -55,7 +58,7 @@ func TestClusterCacheWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cache.yml")
 	doc := []byte("_format_version: \"3.0\"\n")
 	newNode := func(v uint64, data []byte) *clusterNode {
-		n := &clusterNode{cachePath: path, logger: slog.New(slog.DiscardHandler), startFrom: "store", startVersion: v, startData: data}
+		n := &clusterNode{cachePath: path, logger: slog.New(slog.DiscardHandler), startFrom: "store", start: reload.Origin{Version: v}, startData: data}
 		n.inForce.Store(&stored{v, data})
 		return n
 	}
@@ -91,6 +94,29 @@ func TestDefaultCachePath(t *testing.T) {
 	b := defaultCachePath(configstore.RedisOptions{Conn: store.RedisOptions{Addrs: []string{"r2:6379"}}})
 	if !strings.HasPrefix(a, "/tmp/xdg/turnpike/cluster-turnpike-") || a == b {
 		t.Fatalf("%s %s", a, b)
+	}
+}
+
+// When the store's version does not apply at start, the fallback (the
+// cached version, or none) is the start's origin: the store's writer
+// goes with its version.
+func TestClusterStartFailedForgetsWriter(t *testing.T) {
+	dir := t.TempDir()
+	for _, cached := range []bool{true, false} {
+		n := &clusterNode{cachePath: filepath.Join(dir, fmt.Sprint(cached)), logger: slog.New(slog.DiscardHandler),
+			start: reload.Origin{Version: 7, Author: "alice"}, startData: []byte("bad"), startFrom: "store"}
+		want := reload.Origin{}
+		if cached {
+			n.writeCache(5, []byte(storeDoc))
+			want = reload.Origin{Version: 5}
+		}
+		loader, _ := newTestLoader(t, filepath.Join(dir, "kong.yml"))
+		if _, err := n.startFailed(loader, errors.New("refused")); err != nil {
+			t.Fatal(err)
+		}
+		if got := n.startOrigin(); got != want {
+			t.Errorf("cached %v: start origin %+v, want %+v", cached, got, want)
+		}
 	}
 }
 

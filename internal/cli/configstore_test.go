@@ -24,14 +24,7 @@ func newStoreCommit(t *testing.T, path string) (func([]byte, string) (*snapshot.
 	if err := os.WriteFile(path, []byte(storeDoc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	reg, err := plugin.NewRegistry(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pools := upstream.NewPools(upstream.DefaultPoolOptions)
-	t.Cleanup(pools.Close)
-	holder := &snapshot.Holder{}
-	loader := reload.New(holder, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})}, path, config.Options{}, nil)
+	loader, holder := newTestLoader(t, path)
 	if _, err := loader.LoadFile("startup"); err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +33,19 @@ func newStoreCommit(t *testing.T, path string) (func([]byte, string) (*snapshot.
 		t.Fatal(err)
 	}
 	return storeCommit(st, loader, holder), holder
+}
+
+// newTestLoader is a loader of the file at path, nothing loaded yet.
+func newTestLoader(t *testing.T, path string) (*reload.Loader, *snapshot.Holder) {
+	t.Helper()
+	reg, err := plugin.NewRegistry(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools := upstream.NewPools(upstream.DefaultPoolOptions)
+	t.Cleanup(pools.Close)
+	holder := &snapshot.Holder{}
+	return reload.New(holder, snapshot.Deps{Registry: reg, Upstreams: upstream.NewRuntime(upstream.RuntimeParts{Pools: pools})}, path, config.Options{}, nil), holder
 }
 
 // A store that cannot be read or written is unavailable (the admin API's

@@ -91,9 +91,24 @@ if max > 0 and n > max then return {v, n} end
 return {v, n, redis.call('GET', KEYS[2]), redis.call('GETRANGE', KEYS[3], 0, ARGV[2] - 1)}
 `)
 
-// maxWho bounds the writer's name Load reads (a credential's name; the
-// store may hold anything).
+// maxWho bounds the writer's name: Put and Restore store at most this
+// many bytes of it, and Load and Meta read at most this many, since the
+// store may hold anything (a name written by hand or by an older node).
 const maxWho = 256
+
+// metaScript reads the version, hash, writer (at most maxWho bytes) and
+// time together, as Meta shows them.
+var metaScript = redis.NewScript(`
+return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]),
+	redis.call('GETRANGE', KEYS[3], 0, ARGV[1] - 1), redis.call('GET', KEYS[4])}
+`)
+
+// storedWho cuts a writer's name (a credential's name, of any length) once
+// when written, the mark included within maxWho, so reading it back never
+// cuts it again.
+func storedWho(who string) string {
+	return config.Shorten(who, maxWho-len("…"))
+}
 
 // restoreScript puts a node's version back into a store that lost it (a
 // Redis restarted empty, or failed over to a replica behind): only when
@@ -165,7 +180,7 @@ func (r *Redis) Put(ctx context.Context, data []byte, prev uint64, who string) (
 	defer cancel()
 	k := r.keys
 	res, err := putScript.Run(ctx, r.c, []string{k.version, k.data, k.hash, k.who, k.when},
-		prev, data, config.SourceHash(data), who, time.Now().UTC().Format(time.RFC3339Nano), k.changes).Result()
+		prev, data, config.SourceHash(data), storedWho(who), time.Now().UTC().Format(time.RFC3339Nano), k.changes).Result()
 	if err != nil {
 		return 0, unavailable(err)
 	}
@@ -182,7 +197,7 @@ func (r *Redis) Restore(ctx context.Context, data []byte, v uint64, who string) 
 	defer cancel()
 	k := r.keys
 	n, err := restoreScript.Run(ctx, r.c, []string{k.version, k.data, k.hash, k.who, k.when},
-		v, data, config.SourceHash(data), who, time.Now().UTC().Format(time.RFC3339Nano), k.changes).Int()
+		v, data, config.SourceHash(data), storedWho(who), time.Now().UTC().Format(time.RFC3339Nano), k.changes).Int()
 	if err != nil {
 		return false, unavailable(err)
 	}
@@ -227,7 +242,7 @@ func (r *Redis) Meta(ctx context.Context) (Meta, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.conn.Timeout())
 	defer cancel()
 	k := r.keys
-	vals, err := r.c.MGet(ctx, k.version, k.hash, k.who, k.when).Result()
+	vals, err := metaScript.Run(ctx, r.c, []string{k.version, k.hash, k.who, k.when}, maxWho).Slice()
 	if err != nil {
 		return Meta{}, unavailable(err)
 	}
@@ -237,7 +252,8 @@ func (r *Redis) Meta(ctx context.Context) (Meta, error) {
 	}
 	m := Meta{Version: v}
 	m.Hash, _ = vals[1].(string)
-	m.Who, _ = vals[2].(string)
+	who, _ := vals[2].(string)
+	m.Who = strings.ToValidUTF8(who, "")
 	if s, ok := vals[3].(string); ok {
 		m.When, _ = time.Parse(time.RFC3339Nano, s)
 	}

@@ -364,17 +364,58 @@ func BenchmarkRedisPutLoad(b *testing.B) {
 	}
 }
 
-// Load reads at most maxWho bytes of the writer's name, whatever the
-// store holds, and never a character cut in two.
-func TestRedisLoadBoundsWriter(t *testing.T) {
+// Load and Meta read at most maxWho bytes of the writer's name, whatever
+// the store holds (here a name set by hand), and never a character cut in
+// two.
+func TestRedisReadsBoundWriter(t *testing.T) {
 	srv := gwtest.StartRedis(t)
 	s := newTestStore(t, srv.Addr, 0, 0)
 	ctx := context.Background()
-	if _, err := s.Put(ctx, doc(1), 0, "a"+strings.Repeat("é", 1<<20)); err != nil {
+	if _, err := s.Put(ctx, doc(1), 0, "alice"); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.c.Set(ctx, s.keys.who, "a"+strings.Repeat("é", 1<<20), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	bounded := func(who string) bool {
+		return len(who) == maxWho-1 && strings.HasPrefix(who, "aé") && strings.ToValidUTF8(who, "?") == who
+	}
 	d, err := s.Load(ctx)
-	if err != nil || d.Version != 1 || len(d.Who) != maxWho-1 || !strings.HasPrefix(d.Who, "aé") || strings.ToValidUTF8(d.Who, "?") != d.Who {
+	if err != nil || d.Version != 1 || !bounded(d.Who) {
 		t.Fatalf("load: %d bytes of writer, %v", len(d.Who), err)
 	}
+	m, err := s.Meta(ctx)
+	if err != nil || m.Version != 1 || len(m.Hash) != 32 || !bounded(m.Who) {
+		t.Fatalf("meta: version %d, %d bytes of writer, %v", m.Version, len(m.Who), err)
+	}
+}
+
+// Put and Restore store a long writer's name cut once, within maxWho, so
+// Load and Meta read it whole, its mark included.
+func TestRedisWritesCutWriter(t *testing.T) {
+	srv := gwtest.StartRedis(t)
+	s := newTestStore(t, srv.Addr, 0, 0)
+	ctx := context.Background()
+	long := "a" + strings.Repeat("é", 1<<20)
+	check := func(step string, v uint64) {
+		t.Helper()
+		if n, err := s.c.StrLen(ctx, s.keys.who).Result(); err != nil || n > maxWho {
+			t.Fatalf("%s: stored %d bytes of writer, %v", step, n, err)
+		}
+		d, err := s.Load(ctx)
+		if err != nil || d.Version != v || d.Who != storedWho(long) || !strings.HasSuffix(d.Who, "…") {
+			t.Fatalf("%s: load version %d, %d bytes of writer, %v", step, d.Version, len(d.Who), err)
+		}
+		if m, err := s.Meta(ctx); err != nil || m.Who != d.Who {
+			t.Fatalf("%s: meta %d bytes of writer, %v", step, len(m.Who), err)
+		}
+	}
+	if _, err := s.Put(ctx, doc(1), 0, long); err != nil {
+		t.Fatal(err)
+	}
+	check("put", 1)
+	if ok, err := s.Restore(ctx, doc(5), 5, long); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	check("restore", 5)
 }

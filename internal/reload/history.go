@@ -13,11 +13,11 @@ const HistorySize = 50
 
 // An entry keeps at most maxMessages error messages of at most
 // maxMessageLen bytes each (then how many more), so the history's worst
-// case is about HistorySize × maxMessages × maxMessageLen = 2.5 MiB
-// whatever the documents loaded. A result's own list (Last, in /status)
-// stays config.MaxErrors long: one is fine, but fifty such lists of
-// 300-byte messages (a value quoted is cut at 256 bytes) hold 16 MiB
-// (BenchmarkHistory/worst-heap with the cap lifted; 2.8 MiB with it).
+// case is about HistorySize × maxMessages × maxMessageLen = 2.4 MiB
+// of messages whatever the documents loaded; a full history of refused
+// loads holds 2.8 MiB of heap (`go test -run X -bench History/worst-heap
+// ./internal/reload`). A result's own list (Last, in /status) stays
+// config.MaxErrors long: one is fine, fifty would not be.
 const (
 	maxMessages   = 50
 	maxMessageLen = 1024
@@ -30,10 +30,11 @@ type Origin struct {
 	Author  string `json:"store_author,omitempty"`
 }
 
-// Entry is one load in the history. Loads that found the configuration
-// in force unchanged in a row are one entry: At is the first's time,
-// LastAt the latest's and Count how many there were, so a SIGHUP loop or
-// a watcher firing on touched files cannot push real loads out.
+// Entry is one load in the history. Loads of one trigger that found the
+// configuration in force unchanged in a row are one entry: At is the
+// first's time, LastAt the latest's and Count how many there were, so a
+// SIGHUP loop or a watcher firing on touched files cannot push real loads
+// out. Another trigger starts an entry of its own, which the entry names.
 type Entry struct {
 	Result
 	Count  int       `json:"unchanged_count,omitempty"`
@@ -50,14 +51,14 @@ type history struct {
 	next, n int
 }
 
-// add records r; the entry keeps no config.Errors, only the first
-// maxMessages of them as messages, so it holds no more than the bounds
-// above.
+// add records r, whose Messages record has made; the entry keeps no
+// config.Errors, only the first maxMessages of them as messages, so it
+// holds no more than the bounds above.
 func (h *history) add(r *Result) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if r.Unchanged && h.n > 0 {
-		if e := &h.ring[(h.next+HistorySize-1)%HistorySize]; e.Unchanged && e.Hash == r.Hash {
+		if e := &h.ring[(h.next+HistorySize-1)%HistorySize]; e.Unchanged && e.Hash == r.Hash && e.Trigger == r.Trigger {
 			e.Count++
 			e.LastAt = r.At
 			return
@@ -65,7 +66,7 @@ func (h *history) add(r *Result) {
 	}
 	e := Entry{Result: *r}
 	if r.Errors != nil {
-		e.Messages, e.Errors = messages(r.Errors), nil
+		e.Messages, e.Errors = messages(r), nil
 	}
 	if r.Unchanged {
 		e.Count, e.LastAt = 1, r.At
@@ -91,23 +92,25 @@ func (h *history) list() []Entry {
 // and are not listed.
 func (l *Loader) History() []Entry { return l.history.list() }
 
-// messages are what a result shows of errs: the first maxMessages, each
-// cut to maxMessageLen, then how many more were found (a list cut at
+// messages are what an entry shows of r's errors: the first maxMessages
+// of the messages record made of them (one each, in order), cut to
+// maxMessageLen, then how many more were found (a list cut at
 // config.MaxErrors ends with an entry counting the rest, replaced here).
-func messages(errs config.Errors) []string {
-	if len(errs) == 0 {
+// Taking record's messages formats no error twice.
+func messages(r *Result) []string {
+	if len(r.Errors) == 0 {
 		return nil
 	}
-	listed := errs
-	if last := errs[len(errs)-1]; last.More > 0 {
-		listed = errs[:len(errs)-1]
+	listed := r.Messages
+	if r.Errors[len(r.Errors)-1].More > 0 {
+		listed = listed[:len(listed)-1]
 	}
 	n := min(len(listed), maxMessages)
 	out := make([]string, 0, n+1)
-	for _, e := range listed[:n] {
-		out = append(out, config.Shorten(e.Error(), maxMessageLen))
+	for _, m := range listed[:n] {
+		out = append(out, config.Shorten(m, maxMessageLen))
 	}
-	if more := errs.Total() - n; more > 0 {
+	if more := r.Errors.Total() - n; more > 0 {
 		out = append(out, "... and "+strconv.Itoa(more)+" more errors")
 	}
 	return out

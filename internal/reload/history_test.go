@@ -47,8 +47,8 @@ func TestHistoryBoundAndOrder(t *testing.T) {
 	}
 }
 
-// Unchanged loads in a row are one entry with their count, however many
-// there are: the real loads before them stay.
+// Unchanged loads of one trigger in a row are one entry with their count,
+// however many there are: the real loads before them stay.
 func TestHistoryCollapsesUnchanged(t *testing.T) {
 	var h history
 	t0 := time.Now()
@@ -58,15 +58,18 @@ func TestHistoryCollapsesUnchanged(t *testing.T) {
 	}
 	h.add(&Result{Trigger: "file", Messages: []string{"routes[0]: bad"}, At: t0.Add(time.Hour)})
 	h.add(&Result{Trigger: "sighup", OK: true, Unchanged: true, Hash: "a", At: t0.Add(2 * time.Hour)})
+	// Another trigger's unchanged load is an entry of its own.
+	h.add(&Result{Trigger: "file", OK: true, Unchanged: true, Hash: "a", At: t0.Add(3 * time.Hour)})
+	h.add(&Result{Trigger: "file", OK: true, Unchanged: true, Hash: "a", At: t0.Add(4 * time.Hour)})
 	got := h.list()
-	if s := triggers(got); s != "sighupx1 file sighupx150 startup" {
+	if s := triggers(got); s != "filex2 sighupx1 file sighupx150 startup" {
 		t.Fatalf("history %q", s)
 	}
-	if u := got[2]; !u.At.Equal(t0.Add(time.Second)) || !u.LastAt.Equal(t0.Add(150*time.Second)) {
+	if u := got[3]; !u.At.Equal(t0.Add(time.Second)) || !u.LastAt.Equal(t0.Add(150*time.Second)) {
 		t.Errorf("collapsed entry spans %v to %v", u.At, u.LastAt)
 	}
-	if !got[3].LastAt.IsZero() || got[3].Count != 0 {
-		t.Errorf("a real load has a repeat count: %+v", got[3])
+	if !got[4].LastAt.IsZero() || got[4].Count != 0 {
+		t.Errorf("a real load has a repeat count: %+v", got[4])
 	}
 }
 
@@ -79,7 +82,8 @@ func TestHistoryMessagesAreBounded(t *testing.T) {
 		errs[i] = config.FieldError{Path: fmt.Sprintf("routes[%d].name", i), Message: strings.Repeat("é", 2000)}
 	}
 	errs = append(errs, config.FieldError{Message: "and 4000 more errors", More: 4000})
-	msgs := messages(errs)
+	full := refused(errs)
+	msgs := messages(full)
 	if len(msgs) != maxMessages+1 {
 		t.Fatalf("%d messages", len(msgs))
 	}
@@ -94,19 +98,15 @@ func TestHistoryMessagesAreBounded(t *testing.T) {
 	if want := fmt.Sprintf("... and %d more errors", config.MaxErrors+4000-maxMessages); msgs[maxMessages] != want {
 		t.Errorf("last message %q, want %q", msgs[maxMessages], want)
 	}
-	if got := messages(errs[:3]); len(got) != 3 {
+	if got := messages(refused(errs[:3])); len(got) != 3 {
 		t.Errorf("3 errors give %d messages", len(got))
 	}
 	short := config.Errors{errs[0], {Message: "and 2 more errors", More: 2}}
-	if got := messages(short); len(got) != 2 || got[1] != "... and 2 more errors" {
+	if got := messages(refused(short)); len(got) != 2 || got[1] != "... and 2 more errors" {
 		t.Errorf("one error and a count of 2 give %q", got)
 	}
 
 	var h history
-	full := &Result{Trigger: "file", Errors: errs}
-	for _, e := range errs {
-		full.Messages = append(full.Messages, e.Error())
-	}
 	h.add(full)
 	if e := h.list()[0]; e.Errors != nil || len(e.Messages) != maxMessages+1 || e.Messages[maxMessages] != msgs[maxMessages] {
 		t.Errorf("entry keeps %d errors, %d messages", len(e.Errors), len(e.Messages))
@@ -117,6 +117,16 @@ func TestHistoryMessagesAreBounded(t *testing.T) {
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+// refused is a refused load's result as record leaves it: one message per
+// error.
+func refused(errs config.Errors) *Result {
+	r := &Result{Trigger: "file", Errors: errs}
+	for _, e := range errs {
+		r.Messages = append(r.Messages, e.Error())
+	}
+	return r
+}
 
 // Loads record while the admin API reads (go test -race).
 func TestHistoryConcurrent(t *testing.T) {
@@ -185,7 +195,7 @@ func BenchmarkHistory(b *testing.B) {
 	for i := range errs {
 		errs[i] = config.FieldError{Path: fmt.Sprintf("routes[%d].name", i), Message: strings.Repeat("x", 4096)}
 	}
-	worst := &Result{Trigger: "file", Errors: errs, Messages: messages(errs)}
+	worst := refused(errs)
 	b.Run("add", func(b *testing.B) {
 		var h history
 		r := &Result{Trigger: "file", OK: true, Hash: "a"}
@@ -211,7 +221,7 @@ func BenchmarkHistory(b *testing.B) {
 			runtime.ReadMemStats(&before)
 			h := new(history)
 			for range HistorySize {
-				h.add(&Result{Trigger: "file", Errors: errs})
+				h.add(worst)
 			}
 			runtime.GC()
 			runtime.ReadMemStats(&after)

@@ -365,7 +365,7 @@ func (l *Loader) checkSize(data []byte) error {
 func (l *Loader) apply(data []byte, res *Result, skipUnchanged bool) (*snapshot.Snapshot, error) {
 	res.At = time.Now()
 	if err := l.checkSize(data); err != nil {
-		return nil, l.reject(res, res.Trigger, err)
+		return nil, l.reject(res, err)
 	}
 	if skipUnchanged {
 		// The hash is of the bytes, so an unchanged file is known without
@@ -381,7 +381,7 @@ func (l *Loader) apply(data []byte, res *Result, skipUnchanged bool) (*snapshot.
 	defer done()
 	m, err := config.ParseContext(ctx, data, l.parseOptions())
 	if err != nil {
-		return nil, l.reject(res, res.Trigger, err)
+		return nil, l.reject(res, err)
 	}
 	return l.install(ctx, m, res)
 }
@@ -417,7 +417,7 @@ func (l *Loader) install(ctx context.Context, m *config.Model, res *Result) (*sn
 	prev := l.holder.Load()
 	snap, err := l.swap(ctx, m)
 	if err != nil {
-		return nil, l.reject(res, res.Trigger, err)
+		return nil, l.reject(res, err)
 	}
 	res.Duration = time.Since(res.At)
 	l.applied.Add(1)
@@ -450,7 +450,7 @@ func (l *Loader) swap(ctx context.Context, m *config.Model) (*snapshot.Snapshot,
 }
 
 // reject records and logs a failed load; the configuration in force stays.
-func (l *Loader) reject(res *Result, trigger string, err error) error {
+func (l *Loader) reject(res *Result, err error) error {
 	res.Duration = time.Since(res.At)
 	var errs config.Errors
 	if !errors.As(err, &errs) {
@@ -459,7 +459,7 @@ func (l *Loader) reject(res *Result, trigger string, err error) error {
 	res.Errors = errs
 	l.record(res)
 	l.logger.Error("configuration rejected; the previous one stays in force",
-		"trigger", trigger, "errors", errs.Total(), "first", errs[0].Error())
+		"trigger", res.Trigger, "errors", errs.Total(), "first", errs[0].Error())
 	return err
 }
 

@@ -254,6 +254,17 @@ func checkDashboardConfigEditor(t *testing.T, b *chromeTab, gw *gwtest.Gateway, 
 		t.Errorf("errors of an invalid config: %q", got)
 	}
 	b.screenshot(dir, "desktop-config-errors")
+	// Errors in no entity are one item, Kong's message, however many it
+	// holds: the count is of the entities' errors only.
+	before := b.text("#cfg-invalid")
+	b.do("check a config with errors outside the entities",
+		chromedp.SetValue(chromedp.CSS("#cfg-text"), "bogus: 1\nbogus2: 2\n"+bad),
+		chromedp.Click(chromedp.CSS("#cfg-check")))
+	run(b, "its errors shown", chromedp.Poll[bool](`document.getElementById("cfg-invalid")?.textContent.trim() !== `+strconv.Quote(before)))
+	if got, want := b.text("#cfg-invalid"), "The configuration is invalid (1 error in entities, and the document's below):"; got != want {
+		t.Errorf("count of errors partly outside the entities: %q, want %q", got, want)
+	}
+	b.do("back to the invalid config", chromedp.SetValue(chromedp.CSS("#cfg-text"), bad))
 	// Applied, the invalid config is a refused load in the server's history.
 	b.do("apply the invalid config", chromedp.Click(chromedp.CSS("#cfg-apply")))
 	waitUntil(t, "a refused load in GET /reloads", func() bool {
@@ -310,7 +321,7 @@ func checkDashboardConfigEditor(t *testing.T, b *chromeTab, gw *gwtest.Gateway, 
 // checkDashboardReloads follows the apply result's link to the reload
 // history, which lists what GET /reloads does: the applied config, the
 // refused one with its field path, the start-up load; the overview shows
-// the same newest entries.
+// the same newest entries and counts them.
 func checkDashboardReloads(t *testing.T, b *chromeTab, gw *gwtest.Gateway, dir string) {
 	t.Helper()
 	b.do("open the history from the apply result", chromedp.Click(chromedp.CSS("#cfg-reloads")),
@@ -342,9 +353,21 @@ func checkDashboardReloads(t *testing.T, b *chromeTab, gw *gwtest.Gateway, dir s
 	}
 	b.screenshot(dir, "phone-reloads-history")
 	b.do("desktop viewport", chromedp.EmulateViewport(1280, 900))
+	// The browser stops recording requests once 250 are; start afresh.
+	run(b, "clear request timings", chromedp.Evaluate[any](`performance.clearResourceTimings()`))
 	b.show("overview")
 	if ov := rows("#ov-reloads"); len(ov) != 3 || ov[1][2] != "refused" || !strings.Contains(ov[1][4], "services[0].routes[1].paths[0]") {
 		t.Errorf("overview reloads: %q", ov)
+	}
+	// The overview asks for its few rows only, and counts the rest from
+	// the answer's total.
+	if note := run(b, "overview reloads note", chromedp.Evaluate[string](
+		`document.getElementById("ov-reloads-all").parentElement.textContent`)); !strings.Contains(note, "(3 loads)") {
+		t.Errorf("overview reloads note: %q", note)
+	}
+	if asked := run(b, "overview reloads request", chromedp.Evaluate[bool](
+		`performance.getEntriesByType("resource").some(e => e.name.endsWith("/reloads?size=5"))`)); !asked {
+		t.Error("the overview did not ask GET /reloads?size=5")
 	}
 }
 

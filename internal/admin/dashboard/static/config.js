@@ -82,11 +82,15 @@ export async function configPage(root) {
 function renderErrors(e) {
   const b = e.body;
   if (!b || !Array.isArray(b.flattened_errors)) return [errorBox(e)];
-  const errs = b.flattened_errors.flatMap((g) => Array.isArray(g.errors) ? g.errors : [g]);
-  // What is in no entity stays in fields, and the message prints it.
-  if (b.fields && Object.keys(b.fields).length > 0) errs.push({ message: b.message });
+  const inEntities = b.flattened_errors.flatMap((g) => Array.isArray(g.errors) ? g.errors : [g]);
+  // What is in no entity stays in fields, and the message prints it as one
+  // item however many errors it holds: only the entities' are counted.
+  const rest = b.fields && Object.keys(b.fields).length > 0;
+  const errs = rest ? [...inEntities, { message: b.message }] : inEntities;
+  const n = inEntities.length;
+  const count = n === 0 ? "" : " (" + n + (n === 1 ? " error" : " errors") + (rest ? " in entities, and the document's below" : "") + ")";
   return [
-    el("p", { class: "error", role: "alert", id: "cfg-invalid" }, "The configuration is invalid (" + errs.length + (errs.length === 1 ? " error" : " errors") + "):"),
+    el("p", { class: "error", role: "alert", id: "cfg-invalid" }, "The configuration is invalid" + count + ":"),
     el("ul", { class: "errors", id: "cfg-errors" }, errs.map((f) =>
       el("li", {}, el("code", {}, f.path || "(document)"), f.line ? " (line " + f.line + ")" : "", ": " + f.message))),
   ];

@@ -6,7 +6,8 @@ import { el, fill, table, cards, list as joined, ms, pct, duration, mask, errorB
 import { parse, routeStats, totals } from "./metrics.js";
 import { reloadsTable } from "./reloads.js";
 
-// The overview shows this many of the server's last reloads.
+// The overview shows this many of the server's last reloads, and asks for
+// no more: the whole history may be megabytes, refreshed every few seconds.
 const overviewReloads = 5;
 
 const byID = (items) => new Map(items.map((e) => [e.id, e]));
@@ -31,7 +32,7 @@ async function metricsStats() {
 
 export async function overview(root) {
   const refresh = async () => {
-    const [status, info, stats, hist] = await Promise.all([get("/status"), get("/"), metricsStats(), get("/reloads")]);
+    const [status, info, stats, hist] = await Promise.all([get("/status"), get("/"), metricsStats(), get("/reloads?size=" + overviewReloads)]);
     const now = Date.now();
     const total = status.server.total_requests;
     const rps = rate(last.requests, now, total);
@@ -54,8 +55,8 @@ export async function overview(root) {
       el("p", { id: "ov-summary" }, status.configuration || "No configuration loaded."),
       el("h2", {}, "Reloads"),
       el("p", { class: "note" }, "The newest of ", el("a", { href: "#/reloads", id: "ov-reloads-all" }, "the reload history"),
-        " (" + hist.data.length + (hist.data.length === 1 ? " load" : " loads") + "), with their errors and warnings."),
-      reloadsTable("The last reloads", hist.data.slice(0, overviewReloads), "ov-reloads"),
+        " (" + hist.total + (hist.total === 1 ? " load" : " loads") + "), with their errors and warnings."),
+      reloadsTable("The last reloads", hist.data, "ov-reloads"),
     );
   };
   await refresh();
