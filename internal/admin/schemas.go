@@ -13,7 +13,6 @@ import (
 	"math/big"
 	"net/http"
 	"reflect"
-	"strings"
 	"sync"
 	"time"
 
@@ -130,25 +129,10 @@ func (a *api) validateEntity(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusTooManyRequests, message("Currently loading previous configuration"))
 	case err != nil:
-		writeJSON(w, http.StatusBadRequest, violation(sniNames(asErrors(err), wk), name+"[0]"))
+		writeJSON(w, http.StatusBadRequest, violation(asErrors(err), name+"[0]"))
 	default:
 		writeJSON(w, http.StatusOK, message("schema validation successful"))
 	}
-}
-
-// sniNames reports the errors of a certificate's SNIs on the list of
-// names Kong's certificates take (`snis[1]`), not on the SNI entities
-// the loader makes of them (`snis[1].name`).
-func sniNames(errs config.Errors, wk *writeKind) config.Errors {
-	if wk.kind != "certificates" {
-		return errs
-	}
-	for i, e := range errs {
-		if rest, ok := strings.CutPrefix(e.Path, "certificates[0].snis["); ok && strings.HasSuffix(rest, "].name") {
-			errs[i].Path = strings.TrimSuffix(e.Path, ".name")
-		}
-	}
-	return errs
 }
 
 // vaultKind is the vaults entity, which has a schema but no writes
