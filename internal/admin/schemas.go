@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
-	"github.com/turnpikegw/turnpike/internal/reload"
 )
 
 // Kong's /schemas endpoints, which decK reads to fill defaults before a
@@ -109,30 +108,19 @@ func (a *api) validateEntity(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, message("No entity named '"+name+"'"))
 		return
 	}
-	if a.src.Loader == nil {
-		writeJSON(w, http.StatusServiceUnavailable, message("configuration loading is not available"))
-		return
-	}
-	body, err := a.readEntity(w, r, wk)
-	switch {
-	case errors.Is(err, errBodyTooLarge):
-		writeJSON(w, http.StatusRequestEntityTooLarge, message(err.Error()))
-		return
-	case err != nil:
-		writeJSON(w, http.StatusBadRequest, message(err.Error()))
-		return
-	}
-	doc := a.entityDocument(wk, body)
-	_, err = a.src.Loader.Check(func() ([]byte, error) { return doc, nil })
-	switch {
-	case errors.Is(err, reload.ErrBusy):
-		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusTooManyRequests, message("Currently loading previous configuration"))
-	case err != nil:
-		writeJSON(w, http.StatusBadRequest, violation(asErrors(err), name+"[0]"))
-	default:
-		writeJSON(w, http.StatusOK, message("schema validation successful"))
-	}
+	a.checkDocument(w, r, name+"[0]", func() (func() ([]byte, error), bool) {
+		body, err := a.readEntity(w, r, wk)
+		switch {
+		case errors.Is(err, errBodyTooLarge):
+			writeJSON(w, http.StatusRequestEntityTooLarge, message(err.Error()))
+			return nil, false
+		case err != nil:
+			writeJSON(w, http.StatusBadRequest, message(err.Error()))
+			return nil, false
+		}
+		doc := a.entityDocument(wk, body)
+		return func() ([]byte, error) { return doc, nil }, true
+	})
 }
 
 // vaultKind is the vaults entity, which has a schema but no writes
@@ -180,16 +168,7 @@ func (a *api) entityDocument(wk *writeKind, o *config.Object) []byte {
 		o.Set(ref.field, &config.Object{Keys: []string{"id"}, Vals: []any{standInID}})
 		flat.Lists[ref.parent] = append(flat.Lists[ref.parent], stand)
 	}
-	if snap := a.snapshot(); snap != nil {
-		for _, ce := range snap.Model.CACerts {
-			ca := &config.Object{}
-			if ce.CACert.ID != "" {
-				ca.Set("id", ce.CACert.ID)
-			}
-			ca.Set("cert", ce.CACert.Cert)
-			flat.Lists["ca_certificates"] = append(flat.Lists["ca_certificates"], ca)
-		}
-	}
+	flat.Lists["ca_certificates"] = a.caCertsInForce()
 	return flat.Render()
 }
 
