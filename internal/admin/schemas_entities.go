@@ -12,13 +12,13 @@ import (
 )
 
 // What the Go types do not say of an entity's fields: which are required,
-// the values and ranges the loader accepts (Kong's one_of and between,
-// kept equal to the loader's checks by TestSchemaEntityConstraints), the
-// fields Kong generates (auto) and the nested entity lists that are not
-// fields of the entity. Attributes here are laid over the described ones.
+// the values and ranges the loader accepts (Kong's one_of and between:
+// the loader's own lists where it has them, the rest kept equal to its
+// checks by TestSchemaEntityConstraints), the fields Kong generates
+// (auto) and the nested entity lists that are not fields of the entity. Attributes here are laid over the described ones.
 var entityAttrs = map[string]map[string]fieldAttrs{
 	"services": {
-		"protocol":         {"one_of": serviceProtocols, "required": true},
+		"protocol":         {"one_of": anyOf(config.ServiceProtocolList), "required": true},
 		"host":             {"required": true},
 		"port":             {"between": []any{0, 65535}, "required": true},
 		"retries":          {"between": []any{0, 32767}},
@@ -30,7 +30,7 @@ var entityAttrs = map[string]map[string]fieldAttrs{
 		"enabled":          {"required": true},
 	},
 	"routes": {
-		"protocols":                  {"type": "set", "required": true, "len_min": 1, "elements": fieldAttrs{"type": "string", "one_of": serviceProtocols}},
+		"protocols":                  {"type": "set", "required": true, "len_min": 1, "elements": fieldAttrs{"type": "string", "one_of": anyOf(config.ServiceProtocolList)}},
 		"methods":                    {"type": "set"},
 		"snis":                       {"type": "set"},
 		"sources":                    {"type": "set"},
@@ -42,14 +42,14 @@ var entityAttrs = map[string]map[string]fieldAttrs{
 	"consumers": {},
 	"plugins": {
 		"name":      {"required": true},
-		"protocols": {"type": "set", "required": true, "elements": fieldAttrs{"type": "string", "one_of": serviceProtocols}},
+		"protocols": {"type": "set", "required": true, "elements": fieldAttrs{"type": "string", "one_of": anyOf(config.PluginProtocolList)}},
 		"config":    {"required": true},
 	},
 	"upstreams": {
 		"name":          {"required": true},
-		"algorithm":     {"one_of": []any{"consistent-hashing", "least-connections", "round-robin", "latency", "power-of-two-choices"}},
-		"hash_on":       {"one_of": hashOn},
-		"hash_fallback": {"one_of": hashOn},
+		"algorithm":     {"one_of": anyOf(config.AlgorithmList)},
+		"hash_on":       {"one_of": anyOf(config.HashOnList)},
+		"hash_fallback": {"one_of": anyOf(config.HashOnList)},
 		"slots":         {"between": []any{10, 1 << 16}},
 	},
 	"targets": {
@@ -63,10 +63,15 @@ var entityAttrs = map[string]map[string]fieldAttrs{
 	"vaults":          {"name": {"required": true}, "prefix": {"required": true, "unique": true}},
 }
 
-// serviceProtocols are the protocols of services, routes and plugins.
-var serviceProtocols = []any{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"}
-
-var hashOn = []any{"none", "consumer", "ip", "header", "cookie", "path", "query_arg", "uri_capture"}
+// anyOf is list as a schema's one_of: the loader's own lists of accepted
+// values, so that the schema cannot drift from what a load accepts.
+func anyOf(list []string) []any {
+	out := make([]any, len(list))
+	for i, v := range list {
+		out[i] = v
+	}
+	return out
+}
 
 // entityChecks are Kong's entity_checks that hold as Kong has them.
 var entityChecks = map[string][]any{
@@ -201,7 +206,7 @@ func pluginSchema(reg *plugin.Registration) map[string]any {
 	proto := render(freshValue(reflect.TypeFor[config.Plugin]()), 0)["protocols"]
 	protocols := fieldAttrs{
 		"type": "set", "required": true, "default": proto,
-		"elements": fieldAttrs{"type": "string", "one_of": serviceProtocols},
+		"elements": fieldAttrs{"type": "string", "one_of": anyOf(config.PluginProtocolList)},
 	}
 	cfg := reg.NewConfig()
 	var shown any
