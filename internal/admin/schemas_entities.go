@@ -80,15 +80,15 @@ var entityChecks = map[string][]any{
 }
 
 // nestedLists are fields of the entity types that hold other entities
-// (nested in a file) or a shorthand of Turnpike's, not fields of Kong's
-// entity.
-var nestedLists = map[string][]string{
-	"services":     {"routes", "plugins", "url"},
-	"routes":       {"plugins", "url"},
-	"consumers":    {"plugins"},
-	"upstreams":    {"targets"},
-	"certificates": {"snis"},
-}
+// (nested in a file: the nestings) or a shorthand of Turnpike's (url),
+// not fields of Kong's entity.
+var nestedLists = func() map[string][]string {
+	m := map[string][]string{"services": {"url"}, "routes": {"url"}}
+	for _, n := range nestings {
+		m[n.parent] = append(m[n.parent], n.child)
+	}
+	return m
+}()
 
 // credentialAttrs are the credential kinds' required fields, as Kong's
 // daos declare them; auto fields are the write model's (autoFields).
