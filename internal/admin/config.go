@@ -287,10 +287,13 @@ func (a *api) checkDocument(w http.ResponseWriter, r *http.Request, prefix strin
 	}
 	_, err := a.src.Loader.Check(doc)
 	var ee entityError
+	var be bodyError
 	switch {
 	case errors.Is(err, reload.ErrBusy):
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusTooManyRequests, message("Currently loading previous configuration"))
+	case errors.As(err, &be):
+		writeJSON(w, http.StatusBadRequest, message(be.Error()))
 	case errors.As(err, &ee):
 		writeJSON(w, http.StatusBadRequest, violation(config.Errors{{Message: ee.msg}}, ""))
 	case err != nil:
@@ -319,6 +322,10 @@ func (a *api) caCertsInForce() []*config.Object {
 	}
 	return cas
 }
+
+// bodyError is an entity body that does not parse, answered as Kong's
+// entity endpoints answer it (a message, not a schema violation).
+type bodyError struct{ error }
 
 // entityError is a plugin body that is not a plugin entity at all.
 type entityError struct{ msg string }

@@ -109,7 +109,7 @@ func (a *api) validateEntity(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.checkDocument(w, r, name+"[0]", func() (func() ([]byte, error), bool) {
-		body, err := a.readEntity(w, r, wk)
+		body, err := readEntityBody(w, r)
 		switch {
 		case errors.Is(err, errBodyTooLarge):
 			writeJSON(w, http.StatusRequestEntityTooLarge, message(err.Error()))
@@ -118,8 +118,13 @@ func (a *api) validateEntity(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusBadRequest, message(err.Error()))
 			return nil, false
 		}
-		doc := a.entityDocument(wk, body)
-		return func() ([]byte, error) { return doc, nil }, true
+		return func() ([]byte, error) {
+			o, err := a.parseEntity(body, wk)
+			if err != nil {
+				return nil, bodyError{err}
+			}
+			return a.entityDocument(wk, o), nil
+		}, true
 	})
 }
 
