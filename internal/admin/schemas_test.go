@@ -162,10 +162,12 @@ func TestSchemaPluginsGoKongFill(t *testing.T) {
 	}
 }
 
-// TestSchemaPluginDefaultsAreEmptyConfigs: every default a plugin schema
-// states is what the plugin's empty config decodes to, field by field,
-// nested records included.
-func TestSchemaPluginDefaultsAreEmptyConfigs(t *testing.T) {
+// TestSchemaPluginDefaultsOnTheirFields: the describer puts each value
+// of a plugin's empty config on its own field as its default, nested
+// records included. The expected values are computed as pluginSchema
+// computes them, so this checks the walk, not the values: that the
+// values are what the gateway shows is TestSchemaPluginsGoKongFill's.
+func TestSchemaPluginDefaultsOnTheirFields(t *testing.T) {
 	f := newFixture(t, smallConfig, nil)
 	for _, name := range f.reg.Names() {
 		reg, _ := f.reg.Lookup(name)
