@@ -166,19 +166,17 @@ func (a *api) entityDocument(wk *writeKind, o *config.Object) []byte {
 		if v, ok := o.Get(ref.field); !ok || v == nil {
 			continue
 		}
-		stand, ok := standIn(ref.parent)
-		if !ok {
-			continue
-		}
 		o.Set(ref.field, &config.Object{Keys: []string{"id"}, Vals: []any{standInID}})
-		flat.Lists[ref.parent] = append(flat.Lists[ref.parent], stand)
+		flat.Lists[ref.parent] = append(flat.Lists[ref.parent], standIn(ref.parent))
 	}
 	flat.Lists["ca_certificates"] = a.caCertsInForce()
 	return flat.Render()
 }
 
-// standIn is a valid entity of kind with the stand-in id.
-func standIn(kind string) (*config.Object, bool) {
+// standIn is a valid entity of kind with the stand-in id. The kinds are
+// the parents a validated entity may name: plugins, the only children of
+// routes, are validated by validatePlugin.
+func standIn(kind string) *config.Object {
 	o := &config.Object{}
 	o.Set("id", standInID)
 	switch kind {
@@ -193,10 +191,8 @@ func standIn(kind string) (*config.Object, bool) {
 		cert, key := standInCertificate()
 		o.Set("cert", cert)
 		o.Set("key", key)
-	default:
-		return nil, false
 	}
-	return o, true
+	return o
 }
 
 var (

@@ -39,7 +39,6 @@ var entityAttrs = map[string]map[string]fieldAttrs{
 		"strip_path":                 {"required": true},
 		"path_handling":              {"one_of": []any{"v0", "v1"}},
 	},
-	"consumers": {},
 	"plugins": {
 		"name":      {"required": true},
 		"protocols": {"type": "set", "required": true, "elements": fieldAttrs{"type": "string", "one_of": anyOf(config.PluginProtocolList)}},
@@ -118,10 +117,10 @@ func (wm *writeModel) entitySchema(wk *writeKind) map[string]any {
 		fields = []any{
 			map[string]any{"id": fieldAttrs{}},
 			map[string]any{"created_at": fieldAttrs{"type": "integer"}},
-			map[string]any{"consumer": fieldAttrs{"type": "foreign", "required": true, "on_delete": "cascade"}},
+			map[string]any{"consumer": fieldAttrs{"type": "foreign", "required": true}},
 		}
 		fields = append(fields, describeFields(wk.typ, render(freshValue(wk.typ), 0))...)
-		fields = append(fields, map[string]any{"tags": fieldAttrs{"type": "array"}})
+		fields = append(fields, map[string]any{"tags": fieldAttrs{}})
 		attrs = credentialAttrs[wk.kind]
 		for _, f := range autoFields[wk.kind] {
 			if a := fieldOf(fields, f); a != nil {
