@@ -261,30 +261,67 @@ func asErrors(err error) config.Errors {
 // plugin entity (name, config, protocols...) exactly as a load would, by
 // compiling a configuration holding only that plugin, and applies nothing.
 func (a *api) validatePlugin(w http.ResponseWriter, r *http.Request) {
+	a.checkDocument(w, r, "plugins[0]", func() (func() ([]byte, error), bool) {
+		body, ok := readPluginBody(w, r)
+		return func() ([]byte, error) { return a.pluginDocument(body) }, ok
+	})
+}
+
+// checkDocument answers Kong's validate endpoints. read takes the body
+// (answering when it cannot) and gives what makes the document to check;
+// the body is read outside the loader's gate, at the client's pace, and
+// the document made inside it and its budget, like any load: one parse at
+// a time, whoever sends it. prefix is the checked entity's place in it.
+func (a *api) checkDocument(w http.ResponseWriter, r *http.Request, prefix string, read func() (func() ([]byte, error), bool)) {
 	if a.src.Loader == nil {
 		writeJSON(w, http.StatusServiceUnavailable, message("configuration loading is not available"))
 		return
 	}
-	body, ok := readPluginBody(w, r)
+	doc, ok := read()
 	if !ok {
 		return
 	}
-	// The body is parsed inside the loader's gate and budget, like any
-	// load: one parse at a time, whoever sends it.
-	_, err := a.src.Loader.Check(func() ([]byte, error) { return a.pluginDocument(body) })
+	_, err := a.src.Loader.Check(doc)
 	var ee entityError
+	var be bodyError
 	switch {
 	case errors.Is(err, reload.ErrBusy):
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusTooManyRequests, message("Currently loading previous configuration"))
+	case errors.As(err, &be):
+		writeJSON(w, http.StatusBadRequest, message(be.Error()))
 	case errors.As(err, &ee):
 		writeJSON(w, http.StatusBadRequest, violation(config.Errors{{Message: ee.msg}}, ""))
 	case err != nil:
-		writeJSON(w, http.StatusBadRequest, violation(asErrors(err), "plugins[0]"))
+		writeJSON(w, http.StatusBadRequest, violation(asErrors(err), prefix))
 	default:
 		writeJSON(w, http.StatusOK, message("schema validation successful"))
 	}
 }
+
+// caCertsInForce are the CA certificates of the configuration in force,
+// as entities of a checked document: services and plugins (mtls-auth)
+// name them by id, so a checked entity is checked against them.
+func (a *api) caCertsInForce() []*config.Object {
+	snap := a.snapshot()
+	if snap == nil {
+		return nil
+	}
+	cas := make([]*config.Object, len(snap.Model.CACerts))
+	for i, ce := range snap.Model.CACerts {
+		ca := &config.Object{}
+		if ce.CACert.ID != "" {
+			ca.Set("id", ce.CACert.ID)
+		}
+		ca.Set("cert", ce.CACert.Cert)
+		cas[i] = ca
+	}
+	return cas
+}
+
+// bodyError is an entity body that does not parse, answered as Kong's
+// entity endpoints answer it (a message, not a schema violation).
+type bodyError struct{ error }
 
 // entityError is a plugin body that is not a plugin entity at all.
 type entityError struct{ msg string }
@@ -316,15 +353,7 @@ func (a *api) pluginDocument(body []byte) ([]byte, error) {
 	}
 	// Plugins such as mtls-auth name CA certificates by id: the ones in
 	// force are what the plugin would be checked against.
-	if snap := a.src.Snapshot.Load(); snap != nil && len(snap.Model.CACerts) > 0 {
-		cas := make([]any, len(snap.Model.CACerts))
-		for i, ce := range snap.Model.CACerts {
-			ca := map[string]any{"cert": ce.CACert.Cert}
-			if ce.CACert.ID != "" {
-				ca["id"] = ce.CACert.ID
-			}
-			cas[i] = ca
-		}
+	if cas := a.caCertsInForce(); len(cas) > 0 {
 		doc["ca_certificates"] = cas
 	}
 	data, err := json.Marshal(doc)

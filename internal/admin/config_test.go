@@ -210,6 +210,36 @@ func TestAdminPostConfigCheckHash(t *testing.T) {
 	}
 }
 
+// TestSchemaValidateParsesInGate: an entity validate parses its body
+// inside the loader's gate, as a load does: while a load runs it is
+// refused before parsing (429), even a body that would not parse.
+func TestSchemaValidateParsesInGate(t *testing.T) {
+	f := newFixture(t, smallConfig, nil)
+	blocking := smallConfig + "plugins:\n- name: block\n  config: {wait: true}\n"
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.loader.Apply([]byte(blocking), "sighup")
+		done <- err
+	}()
+	select {
+	case <-f.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the blocking load never started")
+	}
+	code, body, _ := f.do(http.MethodPost, "/schemas/services/validate", "{not json", "Content-Type", "application/json")
+	close(f.release)
+	if code != 429 {
+		t.Errorf("validate while loading = %d %v", code, body)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	code, body, _ = f.do(http.MethodPost, "/schemas/services/validate", "{not json", "Content-Type", "application/json")
+	if code != 400 || body["message"] != "Cannot parse JSON body" {
+		t.Errorf("validate after the load = %d %v", code, body)
+	}
+}
+
 func TestAdminPostConfigBusy(t *testing.T) {
 	f := newFixture(t, smallConfig, nil)
 	blocking := smallConfig + "plugins:\n- name: block\n  config: {wait: true}\n"

@@ -13,12 +13,10 @@ import (
 	"math/big"
 	"net/http"
 	"reflect"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
-	"github.com/turnpikegw/turnpike/internal/reload"
 )
 
 // Kong's /schemas endpoints, which decK reads to fill defaults before a
@@ -110,45 +108,24 @@ func (a *api) validateEntity(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, message("No entity named '"+name+"'"))
 		return
 	}
-	if a.src.Loader == nil {
-		writeJSON(w, http.StatusServiceUnavailable, message("configuration loading is not available"))
-		return
-	}
-	body, err := a.readEntity(w, r, wk)
-	switch {
-	case errors.Is(err, errBodyTooLarge):
-		writeJSON(w, http.StatusRequestEntityTooLarge, message(err.Error()))
-		return
-	case err != nil:
-		writeJSON(w, http.StatusBadRequest, message(err.Error()))
-		return
-	}
-	doc := a.entityDocument(wk, body)
-	_, err = a.src.Loader.Check(func() ([]byte, error) { return doc, nil })
-	switch {
-	case errors.Is(err, reload.ErrBusy):
-		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusTooManyRequests, message("Currently loading previous configuration"))
-	case err != nil:
-		writeJSON(w, http.StatusBadRequest, violation(sniNames(asErrors(err), wk), name+"[0]"))
-	default:
-		writeJSON(w, http.StatusOK, message("schema validation successful"))
-	}
-}
-
-// sniNames reports the errors of a certificate's SNIs on the list of
-// names Kong's certificates take (`snis[1]`), not on the SNI entities
-// the loader makes of them (`snis[1].name`).
-func sniNames(errs config.Errors, wk *writeKind) config.Errors {
-	if wk.kind != "certificates" {
-		return errs
-	}
-	for i, e := range errs {
-		if rest, ok := strings.CutPrefix(e.Path, "certificates[0].snis["); ok && strings.HasSuffix(rest, "].name") {
-			errs[i].Path = strings.TrimSuffix(e.Path, ".name")
+	a.checkDocument(w, r, name+"[0]", func() (func() ([]byte, error), bool) {
+		body, err := readEntityBody(w, r)
+		switch {
+		case errors.Is(err, errBodyTooLarge):
+			writeJSON(w, http.StatusRequestEntityTooLarge, message(err.Error()))
+			return nil, false
+		case err != nil:
+			writeJSON(w, http.StatusBadRequest, message(err.Error()))
+			return nil, false
 		}
-	}
-	return errs
+		return func() ([]byte, error) {
+			o, err := a.parseEntity(body, wk)
+			if err != nil {
+				return nil, bodyError{err}
+			}
+			return a.entityDocument(wk, o), nil
+		}, true
+	})
 }
 
 // vaultKind is the vaults entity, which has a schema but no writes
@@ -189,28 +166,17 @@ func (a *api) entityDocument(wk *writeKind, o *config.Object) []byte {
 		if v, ok := o.Get(ref.field); !ok || v == nil {
 			continue
 		}
-		stand, ok := standIn(ref.parent)
-		if !ok {
-			continue
-		}
 		o.Set(ref.field, &config.Object{Keys: []string{"id"}, Vals: []any{standInID}})
-		flat.Lists[ref.parent] = append(flat.Lists[ref.parent], stand)
+		flat.Lists[ref.parent] = append(flat.Lists[ref.parent], standIn(ref.parent))
 	}
-	if snap := a.snapshot(); snap != nil {
-		for _, ce := range snap.Model.CACerts {
-			ca := &config.Object{}
-			if ce.CACert.ID != "" {
-				ca.Set("id", ce.CACert.ID)
-			}
-			ca.Set("cert", ce.CACert.Cert)
-			flat.Lists["ca_certificates"] = append(flat.Lists["ca_certificates"], ca)
-		}
-	}
+	flat.Lists["ca_certificates"] = a.caCertsInForce()
 	return flat.Render()
 }
 
-// standIn is a valid entity of kind with the stand-in id.
-func standIn(kind string) (*config.Object, bool) {
+// standIn is a valid entity of kind with the stand-in id. The kinds are
+// the parents a validated entity may name: plugins, the only children of
+// routes, are validated by validatePlugin.
+func standIn(kind string) *config.Object {
 	o := &config.Object{}
 	o.Set("id", standInID)
 	switch kind {
@@ -225,10 +191,8 @@ func standIn(kind string) (*config.Object, bool) {
 		cert, key := standInCertificate()
 		o.Set("cert", cert)
 		o.Set("key", key)
-	default:
-		return nil, false
 	}
-	return o, true
+	return o
 }
 
 var (

@@ -12,13 +12,13 @@ import (
 )
 
 // What the Go types do not say of an entity's fields: which are required,
-// the values and ranges the loader accepts (Kong's one_of and between,
-// kept equal to the loader's checks by TestSchemaEntityConstraints), the
-// fields Kong generates (auto) and the nested entity lists that are not
-// fields of the entity. Attributes here are laid over the described ones.
+// the values and ranges the loader accepts (Kong's one_of and between:
+// the loader's own lists where it has them, the rest kept equal to its
+// checks by TestSchemaEntityConstraints), the fields Kong generates
+// (auto) and the nested entity lists that are not fields of the entity. Attributes here are laid over the described ones.
 var entityAttrs = map[string]map[string]fieldAttrs{
 	"services": {
-		"protocol":         {"one_of": serviceProtocols, "required": true},
+		"protocol":         {"one_of": anyOf(config.ServiceProtocolList), "required": true},
 		"host":             {"required": true},
 		"port":             {"between": []any{0, 65535}, "required": true},
 		"retries":          {"between": []any{0, 32767}},
@@ -30,7 +30,7 @@ var entityAttrs = map[string]map[string]fieldAttrs{
 		"enabled":          {"required": true},
 	},
 	"routes": {
-		"protocols":                  {"type": "set", "required": true, "len_min": 1, "elements": fieldAttrs{"type": "string", "one_of": serviceProtocols}},
+		"protocols":                  {"type": "set", "required": true, "len_min": 1, "elements": fieldAttrs{"type": "string", "one_of": anyOf(config.ServiceProtocolList)}},
 		"methods":                    {"type": "set"},
 		"snis":                       {"type": "set"},
 		"sources":                    {"type": "set"},
@@ -39,17 +39,16 @@ var entityAttrs = map[string]map[string]fieldAttrs{
 		"strip_path":                 {"required": true},
 		"path_handling":              {"one_of": []any{"v0", "v1"}},
 	},
-	"consumers": {},
 	"plugins": {
 		"name":      {"required": true},
-		"protocols": {"type": "set", "required": true, "elements": fieldAttrs{"type": "string", "one_of": serviceProtocols}},
+		"protocols": {"type": "set", "required": true, "elements": fieldAttrs{"type": "string", "one_of": anyOf(config.PluginProtocolList)}},
 		"config":    {"required": true},
 	},
 	"upstreams": {
 		"name":          {"required": true},
-		"algorithm":     {"one_of": []any{"consistent-hashing", "least-connections", "round-robin", "latency", "power-of-two-choices"}},
-		"hash_on":       {"one_of": hashOn},
-		"hash_fallback": {"one_of": hashOn},
+		"algorithm":     {"one_of": anyOf(config.AlgorithmList)},
+		"hash_on":       {"one_of": anyOf(config.HashOnList)},
+		"hash_fallback": {"one_of": anyOf(config.HashOnList)},
 		"slots":         {"between": []any{10, 1 << 16}},
 	},
 	"targets": {
@@ -63,10 +62,15 @@ var entityAttrs = map[string]map[string]fieldAttrs{
 	"vaults":          {"name": {"required": true}, "prefix": {"required": true, "unique": true}},
 }
 
-// serviceProtocols are the protocols of services, routes and plugins.
-var serviceProtocols = []any{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"}
-
-var hashOn = []any{"none", "consumer", "ip", "header", "cookie", "path", "query_arg", "uri_capture"}
+// anyOf is list as a schema's one_of: the loader's own lists of accepted
+// values, so that the schema cannot drift from what a load accepts.
+func anyOf(list []string) []any {
+	out := make([]any, len(list))
+	for i, v := range list {
+		out[i] = v
+	}
+	return out
+}
 
 // entityChecks are Kong's entity_checks that hold as Kong has them.
 var entityChecks = map[string][]any{
@@ -75,15 +79,15 @@ var entityChecks = map[string][]any{
 }
 
 // nestedLists are fields of the entity types that hold other entities
-// (nested in a file) or a shorthand of Turnpike's, not fields of Kong's
-// entity.
-var nestedLists = map[string][]string{
-	"services":     {"routes", "plugins", "url"},
-	"routes":       {"plugins", "url"},
-	"consumers":    {"plugins"},
-	"upstreams":    {"targets"},
-	"certificates": {"snis"},
-}
+// (nested in a file: the nestings) or a shorthand of Turnpike's (url),
+// not fields of Kong's entity.
+var nestedLists = func() map[string][]string {
+	m := map[string][]string{"services": {"url"}, "routes": {"url"}}
+	for _, n := range nestings {
+		m[n.parent] = append(m[n.parent], n.child)
+	}
+	return m
+}()
 
 // credentialAttrs are the credential kinds' required fields, as Kong's
 // daos declare them; auto fields are the write model's (autoFields).
@@ -113,10 +117,10 @@ func (wm *writeModel) entitySchema(wk *writeKind) map[string]any {
 		fields = []any{
 			map[string]any{"id": fieldAttrs{}},
 			map[string]any{"created_at": fieldAttrs{"type": "integer"}},
-			map[string]any{"consumer": fieldAttrs{"type": "foreign", "required": true, "on_delete": "cascade"}},
+			map[string]any{"consumer": fieldAttrs{"type": "foreign", "required": true}},
 		}
 		fields = append(fields, describeFields(wk.typ, render(freshValue(wk.typ), 0))...)
-		fields = append(fields, map[string]any{"tags": fieldAttrs{"type": "array"}})
+		fields = append(fields, map[string]any{"tags": fieldAttrs{}})
 		attrs = credentialAttrs[wk.kind]
 		for _, f := range autoFields[wk.kind] {
 			if a := fieldOf(fields, f); a != nil {
@@ -201,7 +205,7 @@ func pluginSchema(reg *plugin.Registration) map[string]any {
 	proto := render(freshValue(reflect.TypeFor[config.Plugin]()), 0)["protocols"]
 	protocols := fieldAttrs{
 		"type": "set", "required": true, "default": proto,
-		"elements": fieldAttrs{"type": "string", "one_of": serviceProtocols},
+		"elements": fieldAttrs{"type": "string", "one_of": anyOf(config.PluginProtocolList)},
 	}
 	cfg := reg.NewConfig()
 	var shown any

@@ -247,7 +247,7 @@ func (a *api) commitWrite(ed *edit, status int, who string) (int, any) {
 	if status, out := commitStatus(err); status != 0 {
 		return status, out
 	} else if err != nil {
-		return http.StatusBadRequest, violation(asErrors(err), ed.path())
+		return http.StatusBadRequest, violation(ed.nestSNIs(asErrors(err)), ed.path())
 	}
 	ix := buildIndex(snap, a.src.Registry, a.kinds, snap.Created())
 	a.index.Store(ix)
@@ -299,6 +299,34 @@ func (ed *edit) path() string {
 		}
 	}
 	return ""
+}
+
+// nestSNIs puts the errors of a written certificate's SNIs, which the
+// flat form holds in the top-level list, under the certificate where the
+// body wrote them (`certificates[2].snis[1].name`), so that violation
+// reports them as a validate of the same body does.
+func (ed *edit) nestSNIs(errs config.Errors) config.Errors {
+	if ed.kind.kind != "certificates" {
+		return errs
+	}
+	own := map[int]int{} // top-level index -> index in the certificate
+	for i, s := range ed.flat.Lists["snis"] {
+		if s.String("certificate") == ed.id {
+			own[i] = len(own)
+		}
+	}
+	for i, e := range errs {
+		rest, ok := strings.CutPrefix(e.Path, "snis[")
+		if !ok {
+			continue
+		}
+		n, tail, ok := strings.Cut(rest, "]")
+		top, err := strconv.Atoi(n)
+		if k, mine := own[top]; ok && err == nil && mine {
+			errs[i].Path = ed.path() + ".snis[" + strconv.Itoa(k) + "]" + tail
+		}
+	}
+	return errs
 }
 
 func (ed *edit) indexOf(kind, id string) int {

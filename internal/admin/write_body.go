@@ -34,29 +34,51 @@ var errBodyTooLarge = errors.New("request body too large (the limit is " + strco
 // `paths[1]`) and whose string values are converted by the entity's
 // field types. An empty body is an empty entity.
 func (a *api) readEntity(w http.ResponseWriter, r *http.Request, wk *writeKind) (*config.Object, error) {
+	b, err := readEntityBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return a.parseEntity(b, wk)
+}
+
+// entityBody is an entity body as read, not yet parsed: the bytes of a
+// JSON (or YAML) one, or the fields of a form (never nil for a form:
+// ParseForm makes an empty one).
+type entityBody struct {
+	data []byte
+	form url.Values
+}
+
+// readEntityBody reads an entity body of at most maxEntityBody bytes.
+func readEntityBody(w http.ResponseWriter, r *http.Request) (entityBody, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxEntityBody)
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	var form url.Values
 	switch mt {
 	case "application/x-www-form-urlencoded":
 		if err := r.ParseForm(); err != nil {
-			return nil, bodyErr(err)
+			return entityBody{}, bodyErr(err)
 		}
-		form = r.PostForm
+		return entityBody{form: r.PostForm}, nil
 	case "multipart/form-data":
 		if err := r.ParseMultipartForm(maxEntityBody); err != nil {
-			return nil, bodyErr(err)
+			return entityBody{}, bodyErr(err)
 		}
-		form = r.MultipartForm.Value
-	default:
-		data, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, bodyErr(err)
-		}
-		if len(bytes.TrimSpace(data)) == 0 {
+		return entityBody{form: r.MultipartForm.Value}, nil
+	}
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		return entityBody{}, bodyErr(err)
+	}
+	return entityBody{data: data}, nil
+}
+
+// parseEntity makes the entity of a body read by readEntityBody.
+func (a *api) parseEntity(b entityBody, wk *writeKind) (*config.Object, error) {
+	if b.form == nil {
+		if len(bytes.TrimSpace(b.data)) == 0 {
 			return &config.Object{}, nil
 		}
-		v, err := config.ParseOrdered(data, maxEntityValues)
+		v, err := config.ParseOrdered(b.data, maxEntityValues)
 		if err != nil {
 			return nil, errors.New("Cannot parse JSON body")
 		}
@@ -66,7 +88,7 @@ func (a *api) readEntity(w http.ResponseWriter, r *http.Request, wk *writeKind) 
 		}
 		return o, nil
 	}
-	o, err := decodeForm(form)
+	o, err := decodeForm(b.form)
 	if err != nil {
 		return nil, err
 	}

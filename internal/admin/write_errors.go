@@ -39,6 +39,9 @@ func violation(errs config.Errors, prefix string) map[string]any {
 				e.Path = ""
 			case strings.HasPrefix(e.Path, prefix+"."):
 				e.Path = e.Path[len(prefix)+1:]
+				if strings.HasPrefix(prefix, "certificates[") {
+					e.Path = sniName(e.Path)
+				}
 			}
 		}
 		rel = append(rel, e)
@@ -188,6 +191,17 @@ func setPath(container any, toks []any, msg string, slots *int) bool {
 		}
 	}
 	return ok && setPath(m, toks[1:], msg, slots)
+}
+
+// sniName reports an error of a certificate's SNI on the list of names
+// Kong's certificates take (`snis[1]`), not on the SNI entity the loader
+// makes of it (`snis[1].name`), so that a write and a validate of the
+// same certificate agree.
+func sniName(path string) string {
+	if rest, ok := strings.CutPrefix(path, "snis["); ok && strings.HasSuffix(rest, "].name") {
+		return strings.TrimSuffix(path, ".name")
+	}
+	return path
 }
 
 // violationParts are the `field: message` parts of Kong's message, the

@@ -330,6 +330,29 @@ func TestAdminWriteCertificatesAndSNIs(t *testing.T) {
 
 // fieldAt finds the message at path in Kong's nested `fields`; "@entity"
 // is the entity's own list.
+// TestAdminCertificateSNIErrorPath: a certificate's bad SNI is reported
+// on its list of names (Kong's `snis[0]`), by a write and by a validate of
+// the same body alike.
+func TestAdminCertificateSNIErrorPath(t *testing.T) {
+	f := newWriteFixture(t)
+	cert, key := selfSigned(t)
+	// SNIs of another certificate come first in the flat form's list.
+	first, _ := json.Marshal(map[string]any{"cert": cert, "key": key, "snis": []string{"a.example", "b.example"}})
+	f.expect(201, "POST", "/certificates", js, string(first))
+	body, _ := json.Marshal(map[string]any{"cert": cert, "key": key, "snis": []string{"c.example", "120.0.9.32:90"}})
+	for _, path := range []string{"/certificates", "/schemas/certificates/validate"} {
+		got := f.expect(400, "POST", path, js, string(body))
+		if _, ok := fieldAt(got["fields"], "snis[1]").(string); !ok || len(got["fields"].(map[string]any)["snis"].([]any)) != 2 {
+			t.Errorf("POST %s: no message at (only) snis[1] in %v", path, got["fields"])
+		}
+	}
+	// A top-level SNI's error elsewhere in the document keeps its path.
+	got := violation(config.Errors{{Path: "snis[3].name", Message: "m"}}, "certificates[0]")
+	if got["message"] != "schema violation (snis.4.name: m)" {
+		t.Errorf("top-level SNI error: %v", got["message"])
+	}
+}
+
 func fieldAt(fields any, path string) any {
 	if path == "@entity" {
 		m, _ := fields.(map[string]any)

@@ -12,9 +12,11 @@ import (
 	"github.com/turnpikegw/turnpike/internal/ident"
 )
 
-var serviceProtocolList = []string{"http", "https", "grpc", "grpcs", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"}
+// ServiceProtocolList are the protocols of services and routes (the
+// admin API's schemas list them).
+var ServiceProtocolList = []string{"http", "https", "grpc", "grpcs", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"}
 
-var serviceProtocols = setOf(serviceProtocolList...)
+var serviceProtocols = setOf(ServiceProtocolList...)
 
 // Protocols whose upstream request has a URI path.
 var pathProtocols = setOf("http", "https", "ws", "wss")
@@ -55,7 +57,7 @@ func (b *builder) checkService(s *Service, path string, fromURL bool) {
 	}
 
 	if !serviceProtocols[s.Protocol] {
-		b.errf(field("protocol"), "expected one of: %s", strings.Join(serviceProtocolList, ", "))
+		b.errf(field("protocol"), "expected one of: %s", strings.Join(ServiceProtocolList, ", "))
 	}
 	switch {
 	case s.Host == "":
@@ -251,7 +253,7 @@ func (b *builder) checkRouteProtocols(r *Route, path string) {
 	groups := map[int]bool{}
 	for i, p := range r.Protocols {
 		if !serviceProtocols[p] {
-			b.errf(at(path, i), "expected one of: %s", strings.Join(serviceProtocolList, ", "))
+			b.errf(at(path, i), "expected one of: %s", strings.Join(ServiceProtocolList, ", "))
 			continue
 		}
 		for g, members := range routeGroups {

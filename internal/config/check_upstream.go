@@ -14,10 +14,12 @@ import (
 )
 
 var (
-	algorithmList = []string{"round-robin", "consistent-hashing", "least-connections", "latency", "power-of-two-choices"}
-	algorithms    = setOf(algorithmList...)
-	hashOnList    = []string{"none", "consumer", "ip", "header", "cookie", "path", "query_arg", "uri_capture"}
-	hashOn        = setOf(hashOnList...)
+	// AlgorithmList and HashOnList are the values an upstream's algorithm
+	// and hash_on/hash_fallback accept (the admin API's schemas list them).
+	AlgorithmList = []string{"round-robin", "consistent-hashing", "least-connections", "latency", "power-of-two-choices"}
+	algorithms    = setOf(AlgorithmList...)
+	HashOnList    = []string{"none", "consumer", "ip", "header", "cookie", "path", "query_arg", "uri_capture"}
+	hashOn        = setOf(HashOnList...)
 	checkTypeList = []string{"tcp", "http", "https", "grpc", "grpcs"}
 	checkTypes    = setOf(checkTypeList...)
 )
@@ -106,7 +108,7 @@ func (b *builder) checkUpstream(u *Upstream, path string) {
 	}
 
 	if !algorithms[u.Algorithm] {
-		b.errf(field("algorithm"), "expected one of: %s", strings.Join(algorithmList, ", "))
+		b.errf(field("algorithm"), "expected one of: %s", strings.Join(AlgorithmList, ", "))
 	}
 	// Kong's shorthands: balancers that do not hash drop hash_on, and
 	// asking for a hash implies the hashing balancer.
@@ -121,7 +123,7 @@ func (b *builder) checkUpstream(u *Upstream, path string) {
 		{"hash_fallback", u.HashFallback, u.HashFallbackHeader, u.HashFallbackQueryArg, u.HashFallbackURICapture},
 	} {
 		if !hashOn[h.value] {
-			b.errf(field(h.name), "expected one of: %s", strings.Join(hashOnList, ", "))
+			b.errf(field(h.name), "expected one of: %s", strings.Join(HashOnList, ", "))
 			continue
 		}
 		need := map[string]string{"header": h.header, "query_arg": h.query, "uri_capture": h.capture}

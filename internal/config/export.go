@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -45,6 +46,24 @@ func (o *Object) Delete(k string) {
 			return
 		}
 	}
+}
+
+// MarshalJSON writes o as a JSON object with its keys in order, so that a
+// document holding entities of the flat form can be sent as JSON too.
+func (o *Object) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, k := range o.Keys {
+		key, _ := json.Marshal(k)
+		val, err := json.Marshal(o.Vals[i])
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(append(append(b, key...), ':'), val...)
+	}
+	return append(b, '}'), nil
 }
 
 // String returns the value under k when it is a string.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"reflect"
 	"strconv"
 	"strings"
@@ -182,4 +183,13 @@ func plainOf(v any) any {
 		return out
 	}
 	return v
+}
+
+// An Object is sent as JSON with its keys in order, nested ones too.
+func TestObjectMarshalJSON(t *testing.T) {
+	o := &Object{Keys: []string{"z", "a"}, Vals: []any{1, &Object{Keys: []string{"y", "b"}, Vals: []any{"x", nil}}}}
+	got, err := json.Marshal(o)
+	if want := `{"z":1,"a":{"y":"x","b":null}}`; err != nil || string(got) != want {
+		t.Errorf("got %s, %v; want %s", got, err, want)
+	}
 }

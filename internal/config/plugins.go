@@ -53,7 +53,7 @@ func (b *builder) resolvePlugins(ps []pendingPlugin) {
 		}
 		for j, proto := range p.Protocols {
 			if !pluginProtocols[proto] {
-				b.errf(at(JoinPath(path, "protocols"), j), "expected one of: %s", strings.Join(pluginProtocolList, ", "))
+				b.errf(at(JoinPath(path, "protocols"), j), "expected one of: %s", strings.Join(PluginProtocolList, ", "))
 			}
 		}
 		refs := []struct {
@@ -134,9 +134,11 @@ func (b *builder) resolvePluginRef(e *PluginEntry, s scope, ref *Ref, path strin
 	return true
 }
 
-var pluginProtocolList = []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"}
+// PluginProtocolList are the protocols a plugin may run on (the admin
+// API's schemas list them).
+var PluginProtocolList = []string{"grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp", "ws", "wss"}
 
-var pluginProtocols = setOf(pluginProtocolList...)
+var pluginProtocols = setOf(PluginProtocolList...)
 
 func setOf(vals ...string) map[string]bool {
 	m := make(map[string]bool, len(vals))

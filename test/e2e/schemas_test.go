@@ -69,7 +69,7 @@ plugins:
 		current := get(e.path)
 		for k, v := range filled {
 			if !jsonEqual(v, current[k]) {
-				t.Errorf("diff %s.%s: file (filled) %s, gateway %s", e.kind, k, mustJSON(v), mustJSON(current[k]))
+				t.Errorf("diff %s.%s: file (filled) %s, gateway %s", e.kind, k, gokong.JSON(v), gokong.JSON(current[k]))
 			}
 		}
 		// The write decK's sync makes for an update: PUT by id, the
@@ -84,10 +84,10 @@ plugins:
 			path = "/upstreams/pool/targets/" + current["id"].(string)
 		}
 		if code, body := putJSON(t, gw.AdminURL+path, filled); code != 200 {
-			t.Errorf("PUT %s %s: %d %v", path, mustJSON(filled), code, body)
+			t.Errorf("PUT %s %s: %d %v", path, gokong.JSON(filled), code, body)
 		}
 		if after := get(e.path); !jsonEqual(dropStamps(after), dropStamps(current)) {
-			t.Errorf("%s changed by the sync:\nbefore %s\nafter  %s", e.kind, mustJSON(current), mustJSON(after))
+			t.Errorf("%s changed by the sync:\nbefore %s\nafter  %s", e.kind, gokong.JSON(current), gokong.JSON(after))
 		}
 	}
 	files := map[string]map[string]any{"rate-limiting": {"minute": 5}, "cors": {}, "proxy-cache": {"strategy": "memory"}}
@@ -96,8 +96,8 @@ plugins:
 		name := current["name"].(string)
 		filled := gokong.FillPlugin(get("/schemas/plugins/"+name), gokong.DeepCopy(files[name]))
 		// GDR compares the configs with reflect.DeepEqual.
-		if !reflect.DeepEqual(roundTripJSON(filled), roundTripJSON(current["config"])) {
-			t.Errorf("diff %s: file (filled) %s\ngateway %s", name, mustJSON(filled), mustJSON(current["config"]))
+		if !reflect.DeepEqual(gokong.RoundTrip(filled), gokong.RoundTrip(current["config"])) {
+			t.Errorf("diff %s: file (filled) %s\ngateway %s", name, gokong.JSON(filled), gokong.JSON(current["config"]))
 		}
 		body := map[string]any{"name": name, "config": filled, "enabled": true, "protocols": current["protocols"]}
 		for _, fk := range []string{"service", "route", "consumer"} {
@@ -112,7 +112,7 @@ plugins:
 	for _, p := range get("/plugins")["data"].([]any) {
 		pm := p.(map[string]any)
 		if name := pm["name"].(string); !jsonEqual(pm["config"], gokong.FillPlugin(get("/schemas/plugins/"+name), gokong.DeepCopy(files[name]))) {
-			t.Errorf("%s's config changed by the sync: %s", name, mustJSON(pm["config"]))
+			t.Errorf("%s's config changed by the sync: %s", name, gokong.JSON(pm["config"]))
 		}
 	}
 	// Still limited at 5 a minute: the filled config means the same.
@@ -124,7 +124,7 @@ plugins:
 
 func putJSON(t *testing.T, u string, body any) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPut, u, bytes.NewReader([]byte(mustJSON(body))))
+	req, err := http.NewRequest(http.MethodPut, u, bytes.NewReader([]byte(gokong.JSON(body))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,21 +135,7 @@ func putJSON(t *testing.T, u string, body any) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
-func mustJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
-}
-
-func roundTripJSON(v any) any {
-	var out any
-	json.Unmarshal([]byte(mustJSON(v)), &out)
-	return out
-}
-
-func jsonEqual(a, b any) bool { return reflect.DeepEqual(roundTripJSON(a), roundTripJSON(b)) }
+func jsonEqual(a, b any) bool { return reflect.DeepEqual(gokong.RoundTrip(a), gokong.RoundTrip(b)) }
 
 // dropStamps is an entity without updated_at, which a write changes.
 func dropStamps(m map[string]any) map[string]any {

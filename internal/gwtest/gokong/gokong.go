@@ -4,8 +4,6 @@
 // sync; ported for tests that check Turnpike's schemas against it.
 package gokong
 
-import "encoding/json"
-
 // Values are JSON-decoded (map[string]any, []any, float64), as go-kong
 // reads them through gjson. Partials and deprecated shorthand fields are
 // left out: Turnpike's schemas have none.
@@ -139,19 +137,4 @@ func elemType(attrs map[string]any) string {
 	e, _ := attrs["elements"].(map[string]any)
 	t, _ := e["type"].(string)
 	return t
-}
-
-func DeepCopy(m map[string]any) map[string]any {
-	b, err := json.Marshal(m)
-	if err != nil {
-		panic(err)
-	}
-	var out map[string]any
-	if err := json.Unmarshal(b, &out); err != nil {
-		panic(err)
-	}
-	if out == nil {
-		out = map[string]any{}
-	}
-	return out
 }
