@@ -130,6 +130,9 @@ func TestTemplateEncoding(t *testing.T) {
 		{"dot dot segment", "..", "", ""},
 		{"dot segment", ".", "", ""},
 		{"encoded dot dot", "%2e%2E", "", "/users/%252e%252E/orders?limit=&x=1"},
+		{"dot dot params", "..;x", "", ""},
+		{"dot params", ".;", "", ""},
+		{"encoded dot dot params", "%2e%2e;", "", "/users/%252e%252e%3B/orders?limit=&x=1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/turnpikegw/turnpike/internal/pathsafe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
@@ -130,7 +131,7 @@ func checkLiteral(t template) string {
 	if _, err := url.ParseQuery(q); err != nil {
 		return "invalid query string"
 	}
-	if dotSegment([]byte(path)) {
+	if !pathsafe.Upstream(path, 0, true, false) {
 		return "the path cannot hold '.' or '..' segments"
 	}
 	return ""
@@ -168,39 +169,6 @@ func parseVar(name string) (seg, string) {
 	return seg{}, bad
 }
 
-// dotSegment reports whether a percent-encoded path has a "." or ".."
-// segment, spelt plainly or encoded.
-func dotSegment(path []byte) bool {
-	for len(path) > 0 {
-		seg := path
-		if i := bytes.IndexByte(path, '/'); i >= 0 {
-			seg, path = path[:i], path[i+1:]
-		} else {
-			path = nil
-		}
-		if dots(seg) {
-			return true
-		}
-	}
-	return false
-}
-
-// dots reports whether seg is one or two dots, each '.' or "%2e".
-func dots(seg []byte) bool {
-	n := 0
-	for i := 0; i < len(seg); i++ {
-		switch {
-		case seg[i] == '.':
-		case seg[i] == '%' && i+2 < len(seg) && seg[i+1] == '2' && seg[i+2]|0x20 == 'e':
-			i += 2
-		default:
-			return false
-		}
-		n++
-	}
-	return n == 1 || n == 2
-}
-
 // source is what a template's variables read from.
 type source struct {
 	c       *plugin.Ctx
@@ -231,7 +199,9 @@ func (t *template) render(b []byte, src *source) ([]byte, string) {
 			path = path[:q]
 		}
 	}
-	if dotSegment(path) {
+	// The proxy's rule for paths sent upstream, with encoded slashes
+	// allowed: values encode '/', so %2F is a value's byte, not a split.
+	if !pathsafe.Upstream(string(path), 0, true, false) {
 		return b, "a value made a '.' or '..' path segment"
 	}
 	return b, ""
