@@ -149,9 +149,6 @@ func TestConfigAccepted(t *testing.T) {
 	if in.calls[0].timeout != 500e6 || in.calls[1].timeout != 2000e6 {
 		t.Errorf("timeouts %d %d", in.calls[0].timeout, in.calls[1].timeout)
 	}
-	if !in.calls[1].tmpl.query || in.calls[0].tmpl.query {
-		t.Error("query flags wrong")
-	}
 }
 
 // A url without a path calls "/"; its query may hold variables.
@@ -162,7 +159,7 @@ func TestURLWithoutPath(t *testing.T) {
 			t.Fatalf("%s: %q %q %q", raw, scheme, host, err)
 		}
 		c := request("/?q=v")
-		got, why := tmpl.render(nil, &source{c: c})
+		got, why, _ := tmpl.render(nil, &source{c: c})
 		if why != "" || string(got) != want {
 			t.Errorf("%s renders %q (%s), want %q", raw, got, why, want)
 		}

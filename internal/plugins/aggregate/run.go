@@ -93,8 +93,10 @@ type result struct {
 	// start, end are the offsets of the value the merge uses (after
 	// target).
 	start, end int
-	// why is the reason the call failed ("" when it did not).
+	// why is the reason the call failed ("" when it did not); client is
+	// set when the request's values made it fail.
 	why     string
+	client  bool
 	status  int
 	target  string
 	outcome string
@@ -197,10 +199,8 @@ func (in *instance) blocked(ctx context.Context, r *run, j int) string {
 func (in *instance) start(ctx context.Context, r *run, src *source, i int) int {
 	c := &in.calls[i]
 	res := &r.results[i]
-	var why string
-	r.buf, why = c.tmpl.render(r.buf[:0], src)
-	if why != "" {
-		res.why = why
+	r.buf, res.why, res.client = c.tmpl.render(r.buf[:0], src)
+	if res.why != "" {
 		r.queue = append(r.queue, i)
 		return 0
 	}
