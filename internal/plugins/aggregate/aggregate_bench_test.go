@@ -176,3 +176,16 @@ func BenchmarkMerge(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScalarAt reads a {resp...} value near the start of a 64 KiB
+// answer: the cost should not grow with the rest of the answer.
+func BenchmarkScalarAt(b *testing.B) {
+	body := []byte(benchBody(64 << 10))
+	path := []string{"id"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if v, ok := scalarAt(body, path); !ok || v != "u1" {
+			b.Fatal(v, ok)
+		}
+	}
+}

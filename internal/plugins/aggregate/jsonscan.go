@@ -241,13 +241,14 @@ func find(b []byte, start, end int, path []string) (int, int, bool) {
 }
 
 // scalarAt is the string, number or boolean at path in a valid document,
-// as text.
+// as text. path is never empty ({resp.<call>.<path>}), so find never
+// returns the end passed to it: len(b) spares a scan of the whole answer.
 func scalarAt(b []byte, path []string) (string, bool) {
 	s := skipWS(b, 0)
 	if s >= len(b) {
 		return "", false
 	}
-	s, e, ok := find(b, s, valueEnd(b, s, 0), path)
+	s, e, ok := find(b, s, len(b), path)
 	if !ok {
 		return "", false
 	}
