@@ -207,14 +207,7 @@ func nextElem(b []byte, i int) (int, bool) {
 }
 
 // keyIs reports whether a raw key names name.
-func keyIs(key []byte, name string) bool {
-	inner := key[1 : len(key)-1]
-	if bytes.IndexByte(inner, '\\') < 0 {
-		return string(inner) == name
-	}
-	var s string
-	return json.Unmarshal(key, &s) == nil && s == name
-}
+func keyIs(key []byte, name string) bool { return string(unquote(key)) == name }
 
 // find is the value at the dot path under the value at b[start:end] of a
 // valid document.
