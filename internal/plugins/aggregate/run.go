@@ -33,9 +33,11 @@ type instance struct {
 	logger   *slog.Logger
 	runs     sync.Pool
 	// cache keeps the answers of calls with a cache_ttl (nil: none has
-	// one); releases give back what it holds.
+	// one); releases give back what it holds; writes holds a slot per
+	// cache write in flight.
 	cache    cachestore.Store
 	releases []func()
+	writes   chan struct{}
 }
 
 // New checks the config and compiles it.
@@ -69,6 +71,7 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 		if err := in.openCache(&c.Cache, redis, env); err != nil {
 			return nil, err
 		}
+		in.writes = make(chan struct{}, maxPendingWrites)
 	}
 	base := env.HTTPClient
 	if base == nil {
