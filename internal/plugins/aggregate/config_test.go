@@ -88,9 +88,12 @@ func TestConfigErrors(t *testing.T) {
 			c.Calls = []Call{{Name: "a", URL: u, Allow: []string{"x"}, Deny: []string{"y", "a..b"}}}
 		}, []string{"calls[0].deny[1]: expected a dot path of field names", "calls[0].deny: allow and deny are exclusive"}},
 		{"bad header", func(c *Config) {
-			c.Calls = []Call{{Name: "a", URL: u, ForwardHeaders: []string{"Accept", "Connection", "a b"}}}
+			c.Calls = []Call{{Name: "a", URL: u, ForwardHeaders: []string{"Accept", "Connection", "a b", "x.y", "proxy-authorization", "host"}}}
 		}, []string{"calls[0].forward_headers[1]: 'Connection' is not a header a call may forward",
-			"calls[0].forward_headers[2]: 'a b' is not a header a call may forward"}},
+			"calls[0].forward_headers[2]: 'a b' is not a header a call may forward",
+			"calls[0].forward_headers[3]: 'x.y' is not a header a call may forward",
+			"calls[0].forward_headers[4]: 'proxy-authorization' is not a header a call may forward",
+			"calls[0].forward_headers[5]: 'host' is not a header a call may forward"}},
 		{"method", func(c *Config) { c.Calls = []Call{{Name: "a", URL: u, Method: "CONNECT"}} },
 			[]string{"calls[0].method: expected one of: GET, POST, PUT, PATCH, DELETE, OPTIONS"}},
 		{"cache_ttl", func(c *Config) {
