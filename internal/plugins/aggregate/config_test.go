@@ -162,7 +162,7 @@ func TestURLWithoutPath(t *testing.T) {
 			t.Fatalf("%s: %q %q %q", raw, scheme, host, err)
 		}
 		c := request("/?q=v")
-		got, why, _ := tmpl.render(nil, &source{c: c})
+		got, _, why, _ := tmpl.render(nil, &source{c: c})
 		if why != "" || string(got) != want {
 			t.Errorf("%s renders %q (%s), want %q", raw, got, why, want)
 		}

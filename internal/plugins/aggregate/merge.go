@@ -55,9 +55,10 @@ type shaper struct {
 	mapping     map[string]string
 }
 
-// keep decides a member: whether it is written, and the tree its value
-// is shaped by (nil: written whole).
-func (s *shaper) keep(t *tree, key []byte, allow bool) (*tree, bool) {
+// keep decides the member key whose value starts with first: whether it
+// is written, and the tree its value is shaped by (nil: written whole). A
+// scalar where allow lists paths under it is left out.
+func (s *shaper) keep(t *tree, key []byte, first byte, allow bool) (*tree, bool) {
 	if t == nil {
 		return nil, true
 	}
@@ -68,7 +69,7 @@ func (s *shaper) keep(t *tree, key []byte, allow bool) (*tree, bool) {
 	case n.kids == nil:
 		return nil, allow
 	}
-	return n, true
+	return n, !allow || first == '{' || first == '['
 }
 
 func (s *shaper) filter() (*tree, bool) {
@@ -103,8 +104,8 @@ func (s *shaper) value(out, b []byte, start int, t *tree, allow, top bool) ([]by
 	first := true
 	key, v, ok := nextKey(b, start+1)
 	for ; ok; key, v, ok = nextKey(b, v) {
-		n, keep := s.keep(t, key, allow)
-		if !keep || (allow && n != nil && b[v] != '{' && b[v] != '[') {
+		n, keep := s.keep(t, key, b[v], allow)
+		if !keep {
 			v = valueEnd(b, v, 0)
 			continue
 		}
@@ -166,8 +167,8 @@ func (w *writer) merge(s *shaper, b []byte, start int) {
 	t, allow := s.filter()
 	key, v, ok := nextKey(b, start+1)
 	for ; ok; key, v, ok = nextKey(b, v) {
-		n, keep := s.keep(t, key, allow)
-		if !keep || (allow && n != nil && b[v] != '{' && b[v] != '[') {
+		n, keep := s.keep(t, key, b[v], allow)
+		if !keep {
 			v = valueEnd(b, v, 0)
 			continue
 		}

@@ -1,7 +1,6 @@
 package aggregate
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -202,18 +201,17 @@ func (in *instance) blocked(ctx context.Context, r *run, j int) string {
 func (in *instance) start(ctx context.Context, r *run, src *source, i int) int {
 	c := &in.calls[i]
 	res := &r.results[i]
-	r.buf, res.why, res.client = c.tmpl.render(r.buf[:0], src)
+	var n int
+	r.buf, n, res.why, res.client = c.tmpl.render(r.buf[:0], src)
 	if res.why != "" {
 		r.queue = append(r.queue, i)
 		return 0
 	}
 	u := &url.URL{Scheme: c.scheme, Host: c.host}
-	path := r.buf
-	if k := bytes.IndexByte(path, '?'); k >= 0 {
-		u.RawQuery = string(path[k+1:])
-		path = path[:k]
+	if n < len(r.buf) {
+		u.RawQuery = string(r.buf[n+1:])
 	}
-	u.RawPath = string(path)
+	u.RawPath = string(r.buf[:n])
 	u.Path, _ = url.PathUnescape(u.RawPath)
 	h := make(http.Header, 1+len(c.forward))
 	h["Accept"] = acceptJSON
@@ -259,9 +257,6 @@ func (in *instance) do(ctx context.Context, r *run, i int, u *url.URL, h http.He
 	t0 := time.Now()
 	res.sent = true
 	res.target = c.label
-	if c.service == "" {
-		res.target = u.Host
-	}
 	resp, err := in.send(c, req)
 	res.head = time.Since(t0)
 	if err != nil {

@@ -172,22 +172,26 @@ type source struct {
 }
 
 // render appends the template's path (and query) to b, every value
-// percent-encoded so that it stays inside its segment or query value.
+// percent-encoded so that it stays inside its segment or query value;
+// path is the rendered path's length (its query follows, after '?').
 // why is set when a value cannot be had or makes a dot segment; client
 // when the request's own values are the cause (the client's mistake, a
 // 400 when the call is required), not a dependency's answer.
-func (t *template) render(b []byte, src *source) ([]byte, string, bool) {
+func (t *template) render(b []byte, src *source) (out []byte, path int, why string, client bool) {
 	start := len(b)
-	b, why, client := t.fill(b, src, false)
-	if why != "" || pathSafe(b[start:]) {
-		return b, why, client
+	b, why, client = t.fill(b, src, false)
+	if why != "" {
+		return b, 0, why, client
+	}
+	if n, ok := pathSafe(b[start:]); ok {
+		return b, n, "", false
 	}
 	// The request is to blame when its values make the dot segment with
 	// every {resp...} value as "x" (the literal is safe with all "x").
 	end := len(b)
 	b, _, _ = t.fill(b, src, true)
-	client = !pathSafe(b[end:])
-	return b[:end], "a value made a '.' or '..' path segment", client
+	_, ok := pathSafe(b[end:])
+	return b[:end], 0, "a value made a '.' or '..' path segment", !ok
 }
 
 // fill appends the template with its values, {resp...} ones as "x" when
@@ -214,12 +218,14 @@ func (t *template) fill(b []byte, src *source, maskResp bool) ([]byte, string, b
 
 // pathSafe holds a rendered path (its query cut off) to the proxy's rule
 // for paths sent upstream, encoded slashes allowed: values encode '/', so
-// %2F is a value's byte, not a split.
-func pathSafe(b []byte) bool {
+// %2F is a value's byte, not a split. n is the path's length: the query,
+// if any, starts with the '?' there (values encode '?').
+func pathSafe(b []byte) (n int, ok bool) {
+	n = len(b)
 	if q := bytes.IndexByte(b, '?'); q >= 0 {
-		b = b[:q]
+		n = q
 	}
-	return pathsafe.Upstream(string(b), 0, true, false)
+	return n, pathsafe.Upstream(string(b[:n]), 0, true, false)
 }
 
 // value is a variable's value for this request; why is set when the
