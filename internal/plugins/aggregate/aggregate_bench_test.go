@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -186,6 +187,29 @@ func BenchmarkScalarAt(b *testing.B) {
 	for b.Loop() {
 		if v, ok := scalarAt(body, path); !ok || v != "u1" {
 			b.Fatal(v, ok)
+		}
+	}
+}
+
+// BenchmarkValid and BenchmarkValidEncodingJSON check the bench body (1
+// KiB, as BenchmarkMerge's answers) with our scanner and with
+// encoding/json.Valid: the figure ARCHITECTURE's merging section quotes.
+func BenchmarkValid(b *testing.B) {
+	body := []byte(benchBody(1024))
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if !valid(body) {
+			b.Fatal("invalid")
+		}
+	}
+}
+
+func BenchmarkValidEncodingJSON(b *testing.B) {
+	body := []byte(benchBody(1024))
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if !json.Valid(body) {
+			b.Fatal("invalid")
 		}
 	}
 }
