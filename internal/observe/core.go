@@ -110,11 +110,9 @@ func (m *RequestMetrics) Observe(r *record.Record) {
 	if r.RateLimited {
 		m.limitedOf(rs).Inc()
 	}
-	if len(r.Attempts) > 1 {
-		// Rare enough that the label lookup's cost does not matter.
-		if n := r.Retries(); n > 0 {
-			m.retries.WithLabelValues(r.Service).Add(float64(n))
-		}
+	// Rare enough that the label lookup's cost does not matter.
+	if n := r.Retries(); n > 0 {
+		m.retries.WithLabelValues(r.Service).Add(float64(n))
 	}
 }
 

@@ -43,6 +43,19 @@ func ValidHeaderName(name string) bool {
 	return true
 }
 
+// IsHopByHop reports whether canonical (a canonical header name) is a
+// connection's own field, which a request or answer passed on must not
+// carry: RFC 9110 section 7.6.1's, RFC 2616's hop-by-hop list, and the
+// obsolete Proxy-Connection and HTTP/2's upgrade Http2-Settings.
+func IsHopByHop(canonical string) bool {
+	switch canonical {
+	case "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Http2-Settings":
+		return true
+	}
+	return false
+}
+
 // NewHeaderName prepares name (checked by the plugin's config as Kong's
 // typedefs.header_name: letters, digits, '-' and '_').
 func NewHeaderName(name string) HeaderName {

@@ -82,3 +82,12 @@ func TestValidHeaderName(t *testing.T) {
 		}
 	}
 }
+
+func TestIsHopByHop(t *testing.T) {
+	for name, want := range map[string]bool{"Connection": true, "Te": true, "Proxy-Authorization": true,
+		"Http2-Settings": true, "connection": false, "Accept": false, "Host": false} {
+		if got := IsHopByHop(name); got != want {
+			t.Errorf("IsHopByHop(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

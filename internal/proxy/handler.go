@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/observe"
+	"github.com/turnpikegw/turnpike/internal/pathsafe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/record"
 	"github.com/turnpikegw/turnpike/internal/router"
@@ -378,8 +379,8 @@ func (h *Handler) checkTarget(r *http.Request) (path, query string, e *plugin.Ex
 	}
 	rawPath, query := splitTarget(r)
 	path, ok := router.NormalizePath(rawPath)
-	if !ok || (!h.opts.AllowEncodedSlashes && router.HasEncodedSlash(rawPath)) ||
-		(!h.opts.AllowDotParams && router.HasDotSegmentParams(path)) || !router.ValidHost(r.Host) {
+	if !ok || (!h.opts.AllowEncodedSlashes && pathsafe.HasEncodedSlash(rawPath)) ||
+		(!h.opts.AllowDotParams && pathsafe.HasDotSegmentParams(path)) || !router.ValidHost(r.Host) {
 		return "", "", plugin.NewExit(http.StatusBadRequest, msgBadRequest)
 	}
 	if h.opts.MaxBodySize > 0 && r.ContentLength > h.opts.MaxBodySize {
@@ -399,7 +400,7 @@ func (h *Handler) upstreamRequestValid(r *http.Request, c *plugin.Ctx, route *sn
 	}
 	// A Host a plugin set from the request (request-transformer renders
 	// one from headers or query arguments) is held to the client's rules.
-	if !router.UpstreamPathSafe(c.Path, trusted, h.opts.AllowEncodedSlashes, h.opts.AllowDotParams) ||
+	if !pathsafe.Upstream(c.Path, trusted, h.opts.AllowEncodedSlashes, h.opts.AllowDotParams) ||
 		c.UpstreamHost != "" && !router.ValidHost(c.UpstreamHost) {
 		return false
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/turnpikegw/turnpike/internal/pathsafe"
 	"github.com/turnpikegw/turnpike/internal/router"
 )
 
@@ -73,7 +74,7 @@ func TestHasDotSegmentParams(t *testing.T) {
 			if !ok {
 				t.Fatalf("NormalizePath(%q) refused it", tt.raw)
 			}
-			if got := router.HasDotSegmentParams(p); got != tt.want {
+			if got := pathsafe.HasDotSegmentParams(p); got != tt.want {
 				t.Errorf("HasDotSegmentParams(%q) = %v, want %v", p, got, tt.want)
 			}
 		})

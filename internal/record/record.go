@@ -169,19 +169,13 @@ func (r *Record) AddAttempt(target string, start time.Duration) int {
 }
 
 // Retries counts the attempts that repeated an earlier one: those of the
-// proxied request after its first, and an aggregation call's after that
-// call's first.
+// proxied request after its first. An aggregation's calls are recorded
+// once each (a service's own retries add no attempts), so they have none.
 func (r *Record) Retries() int {
-	n := 0
-	for i := 1; i < len(r.Attempts); i++ {
-		for j := range i {
-			if r.Attempts[j].Call == r.Attempts[i].Call {
-				n++
-				break
-			}
-		}
+	if r.Aggregated() {
+		return 0
 	}
-	return n
+	return max(len(r.Attempts)-1, 0)
 }
 
 // Aggregated tells a request answered from aggregation calls rather than

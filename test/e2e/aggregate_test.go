@@ -255,16 +255,17 @@ func TestAggregate(t *testing.T) {
 		// capture again, so the segment the backend reads back is the
 		// capture itself.
 		// reach: the call must be made (else the gateway may refuse the
-		// path, or the plugin the value, before any call).
+		// path, or the plugin the value, before any call). An empty
+		// limit is sent empty; an absent one fails the call.
 		for _, tc := range []struct {
 			path, capture, limit string
 			reach                bool
 		}{
-			{"/api/inj/a%3Fadmin=1", "a%3Fadmin=1", "", true},
-			{"/api/inj/..%2F..%2Fadmin", "..%2F..%2Fadmin", "", false},
-			{"/api/inj/%2E%2E", "..", "", false},
-			{"/api/inj/x%23frag", "x%23frag", "", true},
-			{"/api/inj/a;b=..", "a;b=..", "", true},
+			{"/api/inj/a%3Fadmin=1?limit=", "a%3Fadmin=1", "", true},
+			{"/api/inj/..%2F..%2Fadmin?limit=", "..%2F..%2Fadmin", "", false},
+			{"/api/inj/%2E%2E?limit=", "..", "", false},
+			{"/api/inj/x%23frag?limit=", "x%23frag", "", true},
+			{"/api/inj/a;b=..?limit=", "a;b=..", "", true},
 			{"/api/inj/u1?limit=1%26admin%3D1", "u1", "1&admin=1", true},
 			{"/api/inj/u2?limit=..%2F..%2Fx", "u2", "../../x", true},
 		} {

@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -173,6 +174,42 @@ func BenchmarkMerge(b *testing.B) {
 		}
 		if e := in.answer(r).(*plugin.Exit); e.Status != 200 {
 			b.Fatal(e.Status)
+		}
+	}
+}
+
+// BenchmarkScalarAt reads a {resp...} value near the start of a 64 KiB
+// answer: the cost should not grow with the rest of the answer.
+func BenchmarkScalarAt(b *testing.B) {
+	body := []byte(benchBody(64 << 10))
+	path := []string{"id"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if v, ok := scalarAt(body, path); !ok || v != "u1" {
+			b.Fatal(v, ok)
+		}
+	}
+}
+
+// BenchmarkValid and BenchmarkValidEncodingJSON check the bench body (1
+// KiB, as BenchmarkMerge's answers) with our scanner and with
+// encoding/json.Valid: the figure ARCHITECTURE's merging section quotes.
+func BenchmarkValid(b *testing.B) {
+	body := []byte(benchBody(1024))
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if !valid(body) {
+			b.Fatal("invalid")
+		}
+	}
+}
+
+func BenchmarkValidEncodingJSON(b *testing.B) {
+	body := []byte(benchBody(1024))
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if !json.Valid(body) {
+			b.Fatal("invalid")
 		}
 	}
 }

@@ -16,8 +16,11 @@ var (
 
 // answer merges the results into the request's answer: 200 when every
 // call answered, 200 with the errors when optional ones failed, 502 when
-// a required one did.
+// a required one did, 400 when the request's values failed a required one.
 func (in *instance) answer(r *run) error {
+	if e := in.clientError(r); e != nil {
+		return e
+	}
 	size := 64
 	failed, fatal := 0, false
 	for i := range r.results {
@@ -61,6 +64,19 @@ func (in *instance) answer(r *run) error {
 		e.Header = http.Header{"X-Turnpike-Completed": e.Header["X-Turnpike-Completed"], hitHeader: {hits}}
 	}
 	return e
+}
+
+// clientError is the 400 for the first required call whose template the
+// request's values could not fill (nil when none): the client's mistake,
+// named in Kong's error body, not a failed backend.
+func (in *instance) clientError(r *run) error {
+	for i := range r.results {
+		if res := &r.results[i]; res.client && in.calls[i].required {
+			return &plugin.Exit{Status: http.StatusBadRequest, Message: res.why + " for call '" + in.calls[i].name + "'",
+				Header: incompleteHeader}
+		}
+	}
+	return nil
 }
 
 // place writes call i's part of the answer.

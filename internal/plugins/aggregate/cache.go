@@ -42,6 +42,11 @@ const (
 	defaultCacheMaxSize = 16 << 20
 	maxCacheTTL         = 365 * 24 * 3600 // s
 	redisTimeoutMs      = 2000
+	// cacheWriteTimeout bounds a cache write, which runs after its call
+	// reported and so under no request's deadline.
+	cacheWriteTimeout = redisTimeoutMs * time.Millisecond
+	// maxPendingWrites bounds an instance's cache writes in flight.
+	maxPendingWrites = 64
 	// memoryPrefix keys aggregate's memory dictionaries in the store's
 	// shared values: proxy-cache's are another type under its own prefix.
 	memoryPrefix = "aggregate:dictionary:"
@@ -133,8 +138,13 @@ func (in *instance) openCache(c *CacheConfig, redis *store.RedisOptions, env plu
 	return nil
 }
 
-// Close gives back the cache's dictionary or Redis client.
+// Close gives back the cache's dictionary or Redis client once the
+// pending writes are done: it takes every write slot, so that later
+// writes are skipped and none outlives the store.
 func (in *instance) Close() {
+	for range cap(in.writes) {
+		in.writes <- struct{}{}
+	}
 	for i := len(in.releases) - 1; i >= 0; i-- {
 		in.releases[i]()
 	}
@@ -199,13 +209,36 @@ func (in *instance) cached(ctx context.Context, c *call, res *result) bool {
 	return true
 }
 
-// store keeps a 200 answer of call c for its cache_ttl.
+// store keeps a 200 answer of call c for its cache_ttl on a goroutine of
+// its own, so that the call reports done without waiting for the store (a
+// Redis write may take its whole timeout). The write outlives the
+// request's cancellation, not its own timeout; with maxPendingWrites in
+// flight the answer is not kept (a later miss keeps it).
 func (in *instance) store(ctx context.Context, r *run, c *call, res *result) {
+	select {
+	case in.writes <- struct{}{}:
+	default:
+		in.logger.Debug("aggregate cache write skipped: too many pending", "call", c.name)
+		return
+	}
 	meta := cachestore.Meta{Path: r.path, RouteID: r.routeID}
 	entry := append([]byte(nil), res.body...)
-	if err := in.cache.Set(ctx, res.key, entry, c.cacheTTL, meta); err != nil {
-		in.logger.Debug("aggregate cache write failed", "call", c.name, "error", err)
-	}
+	key := res.key
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cacheWriteTimeout)
+	go func() {
+		defer func() {
+			// Not under the proxy's recover: a bug here loses the entry,
+			// not the process.
+			if p := recover(); p != nil {
+				in.logger.Error("aggregate cache write panicked", "call", c.name, "panic", p)
+			}
+			cancel()
+			<-in.writes
+		}()
+		if err := in.cache.Set(wctx, key, entry, c.cacheTTL, meta); err != nil {
+			in.logger.Debug("aggregate cache write failed", "call", c.name, "error", err)
+		}
+	}()
 }
 
 // serveFlush is DELETE /aggregate/cache: every aggregate instance's

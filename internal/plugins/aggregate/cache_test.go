@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -60,11 +61,13 @@ func TestCacheServesSlowCallWhileOthersAreLive(t *testing.T) {
 		Call{Name: "user", URL: live + "/u", Group: ptr("user")},
 	)
 	c := cachedRequest("/api/7", "")
+	c.Captures = plugin.Captures{Positional: []string{"/api/7", "7"}, Names: []string{"", "id"}}
 	first, took := timed(t, in, c)
 	if took < slowFor || first.Header.Get(hitHeader) != "" {
 		t.Fatalf("first request took %v with hits %q; want the slow call live", took, first.Header.Get(hitHeader))
 	}
 	c = cachedRequest("/api/7", "")
+	c.Captures = plugin.Captures{Positional: []string{"/api/7", "7"}, Names: []string{"", "id"}}
 	second, took := timed(t, in, c)
 	if took >= slowFor/2 {
 		t.Errorf("second request took %v; want the slow call from the cache", took)
@@ -253,5 +256,42 @@ func TestCachePurgedByAdminRoutes(t *testing.T) {
 	aggregate(t, agg, cachedRequest("/", ""))
 	if hits.Load() != 4 {
 		t.Errorf("%d backend requests, want 4 (one after proxy-cache's purge)", hits.Load())
+	}
+}
+
+// slowStore is a memory store whose writes take delay and note whether
+// their context was still live when they ended.
+type slowStore struct {
+	cachestore.Store
+	delay time.Duration
+	done  chan error
+}
+
+func (s *slowStore) Set(ctx context.Context, key string, entry []byte, ttl time.Duration, meta cachestore.Meta) error {
+	time.Sleep(s.delay)
+	s.done <- ctx.Err()
+	return s.Store.Set(ctx, key, entry, ttl, meta)
+}
+
+// A miss answers without waiting for its cache write, which the end of
+// the request does not cancel.
+func TestCacheWriteDoesNotDelayTheAnswer(t *testing.T) {
+	_, url := countingServer(t, 0, 200, `{"a":1}`)
+	in := build(t, plugin.Env{}, Call{Name: "a", URL: url + "/a", CacheTTL: ptr(60)})
+	slow := &slowStore{Store: in.cache, delay: 300 * time.Millisecond, done: make(chan error, 1)}
+	in.cache = slow
+	t0 := time.Now()
+	if err := in.Access(cachedRequest("/", "")); err.(*plugin.Exit).Status != 200 {
+		t.Fatal(err)
+	}
+	if took := time.Since(t0); took >= slow.delay {
+		t.Errorf("answered after %v: waited for the cache write", took)
+	}
+	if err := <-slow.done; err != nil {
+		t.Errorf("the write's context ended with the request: %v", err)
+	}
+	settle(in)
+	if e := aggregate(t, in, cachedRequest("/", "")); e.Header.Get(hitHeader) != "a" {
+		t.Errorf("second answer not from the cache: %v", e.Header)
 	}
 }

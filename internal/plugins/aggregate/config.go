@@ -121,13 +121,6 @@ type call struct {
 
 var methods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions}
 
-// hopByHop are the headers a call never forwards: they describe the
-// client's connection, not the request.
-var hopByHop = map[string]bool{
-	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Te": true, "Trailer": true,
-	"Transfer-Encoding": true, "Upgrade": true, "Host": true, "Content-Length": true,
-}
-
 // checker collects a config's problems.
 type checker struct {
 	errs plugin.Errors
@@ -236,7 +229,9 @@ func (k *checker) call(cfg *Config, i int, index map[string]int, out *call, grou
 	out.mapping = c.Mapping
 	for j, h := range c.ForwardHeaders {
 		name := http.CanonicalHeaderKey(h)
-		if !isToken(h) || hopByHop[name] {
+		// Hop-by-hop fields describe the client's connection; Host and
+		// Content-Length belong to the call's own request.
+		if !plugin.ValidHeaderName(h) || plugin.IsHopByHop(name) || name == "Host" || name == "Content-Length" {
 			k.add(p+".forward_headers["+strconv.Itoa(j)+"]", "'"+h+"' is not a header a call may forward")
 		}
 		out.forward = append(out.forward, name)
@@ -373,16 +368,6 @@ func isName(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return s != ""
-}
-
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
 			return false
 		}
 	}

@@ -59,6 +59,12 @@ func TestConfigErrors(t *testing.T) {
 			[]string{"calls[0].url: a path cannot hold '#' or white space"}},
 		{"dot segment", func(c *Config) { c.Calls = []Call{{Name: "a", Service: "users", Path: "/a/../{captures.x}"}} },
 			[]string{"calls[0].path: the path cannot hold '.' or '..' segments"}},
+		{"dot dot params segment", func(c *Config) { c.Calls = []Call{{Name: "a", Service: "users", Path: "/a/..;x/{captures.x}"}} },
+			[]string{"calls[0].path: the path cannot hold '.' or '..' segments"}},
+		{"encoded dot dot params segment", func(c *Config) { c.Calls = []Call{{Name: "a", Service: "users", Path: "/a/%2e%2e;/{captures.x}"}} },
+			[]string{"calls[0].path: the path cannot hold '.' or '..' segments"}},
+		{"dot params segment", func(c *Config) { c.Calls = []Call{{Name: "a", Service: "users", Path: "/a/.;/{captures.x}"}} },
+			[]string{"calls[0].path: the path cannot hold '.' or '..' segments"}},
 		{"unknown variable", func(c *Config) { c.Calls = []Call{{Name: "a", Service: "users", Path: "/{body.x}"}} },
 			[]string{"calls[0].path: unknown variable {body.x}"}},
 		{"unclosed", func(c *Config) { c.Calls = []Call{{Name: "a", Service: "users", Path: "/{query.x"}} },
@@ -82,9 +88,12 @@ func TestConfigErrors(t *testing.T) {
 			c.Calls = []Call{{Name: "a", URL: u, Allow: []string{"x"}, Deny: []string{"y", "a..b"}}}
 		}, []string{"calls[0].deny[1]: expected a dot path of field names", "calls[0].deny: allow and deny are exclusive"}},
 		{"bad header", func(c *Config) {
-			c.Calls = []Call{{Name: "a", URL: u, ForwardHeaders: []string{"Accept", "Connection", "a b"}}}
+			c.Calls = []Call{{Name: "a", URL: u, ForwardHeaders: []string{"Accept", "Connection", "a b", "x.y", "proxy-authorization", "host"}}}
 		}, []string{"calls[0].forward_headers[1]: 'Connection' is not a header a call may forward",
-			"calls[0].forward_headers[2]: 'a b' is not a header a call may forward"}},
+			"calls[0].forward_headers[2]: 'a b' is not a header a call may forward",
+			"calls[0].forward_headers[3]: 'x.y' is not a header a call may forward",
+			"calls[0].forward_headers[4]: 'proxy-authorization' is not a header a call may forward",
+			"calls[0].forward_headers[5]: 'host' is not a header a call may forward"}},
 		{"method", func(c *Config) { c.Calls = []Call{{Name: "a", URL: u, Method: "CONNECT"}} },
 			[]string{"calls[0].method: expected one of: GET, POST, PUT, PATCH, DELETE, OPTIONS"}},
 		{"cache_ttl", func(c *Config) {
@@ -143,9 +152,6 @@ func TestConfigAccepted(t *testing.T) {
 	if in.calls[0].timeout != 500e6 || in.calls[1].timeout != 2000e6 {
 		t.Errorf("timeouts %d %d", in.calls[0].timeout, in.calls[1].timeout)
 	}
-	if !in.calls[1].tmpl.query || in.calls[0].tmpl.query {
-		t.Error("query flags wrong")
-	}
 }
 
 // A url without a path calls "/"; its query may hold variables.
@@ -156,7 +162,7 @@ func TestURLWithoutPath(t *testing.T) {
 			t.Fatalf("%s: %q %q %q", raw, scheme, host, err)
 		}
 		c := request("/?q=v")
-		got, why := tmpl.render(nil, &source{c: c})
+		got, _, why, _ := tmpl.render(nil, &source{c: c})
 		if why != "" || string(got) != want {
 			t.Errorf("%s renders %q (%s), want %q", raw, got, why, want)
 		}

@@ -207,14 +207,7 @@ func nextElem(b []byte, i int) (int, bool) {
 }
 
 // keyIs reports whether a raw key names name.
-func keyIs(key []byte, name string) bool {
-	inner := key[1 : len(key)-1]
-	if bytes.IndexByte(inner, '\\') < 0 {
-		return string(inner) == name
-	}
-	var s string
-	return json.Unmarshal(key, &s) == nil && s == name
-}
+func keyIs(key []byte, name string) bool { return string(unquote(key)) == name }
 
 // find is the value at the dot path under the value at b[start:end] of a
 // valid document.
@@ -241,13 +234,14 @@ func find(b []byte, start, end int, path []string) (int, int, bool) {
 }
 
 // scalarAt is the string, number or boolean at path in a valid document,
-// as text.
+// as text. path is never empty ({resp.<call>.<path>}), so find never
+// returns the end passed to it: len(b) spares a scan of the whole answer.
 func scalarAt(b []byte, path []string) (string, bool) {
 	s := skipWS(b, 0)
 	if s >= len(b) {
 		return "", false
 	}
-	s, e, ok := find(b, s, valueEnd(b, s, 0), path)
+	s, e, ok := find(b, s, len(b), path)
 	if !ok {
 		return "", false
 	}

@@ -46,17 +46,7 @@ func (k *checker) tree(paths []string, field string) *tree {
 }
 
 // child is the node for a raw key (nil: none).
-func (t *tree) child(key []byte) *tree {
-	inner := key[1 : len(key)-1]
-	if bytes.IndexByte(inner, '\\') < 0 {
-		return t.kids[string(inner)]
-	}
-	var s string
-	if json.Unmarshal(key, &s) != nil {
-		return nil
-	}
-	return t.kids[s]
-}
+func (t *tree) child(key []byte) *tree { return t.kids[string(unquote(key))] }
 
 // shaper is what a call does to its answer: allow or deny paths and
 // renames of its top-level fields.
@@ -65,9 +55,10 @@ type shaper struct {
 	mapping     map[string]string
 }
 
-// keep decides a member: whether it is written, and the tree its value
-// is shaped by (nil: written whole).
-func (s *shaper) keep(t *tree, key []byte, allow bool) (*tree, bool) {
+// keep decides the member key whose value starts with first: whether it
+// is written, and the tree its value is shaped by (nil: written whole). A
+// scalar where allow lists paths under it is left out.
+func (s *shaper) keep(t *tree, key []byte, first byte, allow bool) (*tree, bool) {
 	if t == nil {
 		return nil, true
 	}
@@ -78,7 +69,7 @@ func (s *shaper) keep(t *tree, key []byte, allow bool) (*tree, bool) {
 	case n.kids == nil:
 		return nil, allow
 	}
-	return n, true
+	return n, !allow || first == '{' || first == '['
 }
 
 func (s *shaper) filter() (*tree, bool) {
@@ -113,8 +104,8 @@ func (s *shaper) value(out, b []byte, start int, t *tree, allow, top bool) ([]by
 	first := true
 	key, v, ok := nextKey(b, start+1)
 	for ; ok; key, v, ok = nextKey(b, v) {
-		n, keep := s.keep(t, key, allow)
-		if !keep || (allow && n != nil && b[v] != '{' && b[v] != '[') {
+		n, keep := s.keep(t, key, b[v], allow)
+		if !keep {
 			v = valueEnd(b, v, 0)
 			continue
 		}
@@ -132,7 +123,7 @@ func (s *shaper) value(out, b []byte, start int, t *tree, allow, top bool) ([]by
 // key appends a member's key, renamed when top and mapped.
 func (s *shaper) key(out, key []byte, top bool) []byte {
 	if top && s.mapping != nil {
-		if to, ok := s.mapping[string(key[1:len(key)-1])]; ok {
+		if to, ok := s.mapping[string(unquote(key))]; ok {
 			return jsonw.AppendString(out, to)
 		}
 	}
@@ -176,13 +167,13 @@ func (w *writer) merge(s *shaper, b []byte, start int) {
 	t, allow := s.filter()
 	key, v, ok := nextKey(b, start+1)
 	for ; ok; key, v, ok = nextKey(b, v) {
-		n, keep := s.keep(t, key, allow)
-		if !keep || (allow && n != nil && b[v] != '{' && b[v] != '[') {
+		n, keep := s.keep(t, key, b[v], allow)
+		if !keep {
 			v = valueEnd(b, v, 0)
 			continue
 		}
 		if w.dedup || s.mapping != nil {
-			name := unquote(key)
+			name := string(unquote(key))
 			if to, ok := s.mapping[name]; ok {
 				name = to
 			}
@@ -198,17 +189,21 @@ func (w *writer) merge(s *shaper, b []byte, start int) {
 	}
 }
 
-// unquote is a raw key's text.
-func unquote(key []byte) string {
+// unquote is a raw key's text, the one reading of keys that lookups,
+// renames and the top level's duplicates share. A key without escapes is
+// its own bytes (no allocation: callers compare or look up with
+// string(unquote(key))); one that does not decode, which a validated
+// answer never has, is its raw text.
+func unquote(key []byte) []byte {
 	inner := key[1 : len(key)-1]
 	if bytes.IndexByte(inner, '\\') < 0 {
-		return string(inner)
+		return inner
 	}
 	var s string
 	if json.Unmarshal(key, &s) != nil {
-		return string(inner)
+		return inner
 	}
-	return s
+	return []byte(s)
 }
 
 // valueOnly appends a call's whole (located) answer, shaped.

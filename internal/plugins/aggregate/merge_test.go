@@ -50,6 +50,10 @@ func TestMerge(t *testing.T) {
 			`{"g":{"g":1,"x":2},"x":2}`},
 		{"escaped keys", `{"a\u0062":1,"c":2}`, []Call{{Group: ptr("g"), Allow: []string{"ab"}}, {Deny: []string{"c"}}},
 			`{"g":{"a\u0062":1},"ab":1}`},
+		{"escaped key mapped in a group", `{"n\u0061me":"Ann"}`, []Call{{Group: ptr("g"), Mapping: map[string]string{"name": "full_name"}}},
+			`{"g":{"full_name":"Ann"}}`},
+		{"escaped key mapped at the top", `{"n\u0061me":"Ann"}`, []Call{{Mapping: map[string]string{"name": "full_name"}}},
+			`{"full_name":"Ann"}`},
 		{"white space kept in values", "{ \"a\" : [ 1 , 2 ] }", []Call{{Group: ptr("g"), Allow: []string{"a"}}},
 			`{"g":{"a":[ 1 , 2 ]}}`},
 	}

@@ -1,7 +1,6 @@
 package aggregate
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -33,9 +32,11 @@ type instance struct {
 	logger   *slog.Logger
 	runs     sync.Pool
 	// cache keeps the answers of calls with a cache_ttl (nil: none has
-	// one); releases give back what it holds.
+	// one); releases give back what it holds; writes holds a slot per
+	// cache write in flight.
 	cache    cachestore.Store
 	releases []func()
+	writes   chan struct{}
 }
 
 // New checks the config and compiles it.
@@ -69,6 +70,7 @@ func New(cfg any, env plugin.Env) (plugin.Instance, error) {
 		if err := in.openCache(&c.Cache, redis, env); err != nil {
 			return nil, err
 		}
+		in.writes = make(chan struct{}, maxPendingWrites)
 	}
 	base := env.HTTPClient
 	if base == nil {
@@ -93,8 +95,10 @@ type result struct {
 	// start, end are the offsets of the value the merge uses (after
 	// target).
 	start, end int
-	// why is the reason the call failed ("" when it did not).
+	// why is the reason the call failed ("" when it did not); client is
+	// set when the request's values made it fail.
 	why     string
+	client  bool
 	status  int
 	target  string
 	outcome string
@@ -197,20 +201,17 @@ func (in *instance) blocked(ctx context.Context, r *run, j int) string {
 func (in *instance) start(ctx context.Context, r *run, src *source, i int) int {
 	c := &in.calls[i]
 	res := &r.results[i]
-	var why string
-	r.buf, why = c.tmpl.render(r.buf[:0], src)
-	if why != "" {
-		res.why = why
+	var n int
+	r.buf, n, res.why, res.client = c.tmpl.render(r.buf[:0], src)
+	if res.why != "" {
 		r.queue = append(r.queue, i)
 		return 0
 	}
 	u := &url.URL{Scheme: c.scheme, Host: c.host}
-	path := r.buf
-	if k := bytes.IndexByte(path, '?'); k >= 0 {
-		u.RawQuery = string(path[k+1:])
-		path = path[:k]
+	if n < len(r.buf) {
+		u.RawQuery = string(r.buf[n+1:])
 	}
-	u.RawPath = string(path)
+	u.RawPath = string(r.buf[:n])
 	u.Path, _ = url.PathUnescape(u.RawPath)
 	h := make(http.Header, 1+len(c.forward))
 	h["Accept"] = acceptJSON
@@ -256,9 +257,6 @@ func (in *instance) do(ctx context.Context, r *run, i int, u *url.URL, h http.He
 	t0 := time.Now()
 	res.sent = true
 	res.target = c.label
-	if c.service == "" {
-		res.target = u.Host
-	}
 	resp, err := in.send(c, req)
 	res.head = time.Since(t0)
 	if err != nil {

@@ -108,6 +108,32 @@ func TestAfter(t *testing.T) {
 	}
 }
 
+// A request value that is absent fails the call as the client's mistake:
+// 400 naming the call when it is required, an errors entry when it is not;
+// a present but empty one is sent empty.
+func TestTemplateMissingValue(t *testing.T) {
+	echo := &testingServer{body: `{}`}
+	h := echo.start(t)
+	orders := Call{Name: "orders", URL: h.URL + "/orders?limit={query.limit}", Required: ptr(true)}
+	e := aggregate(t, build(t, plugin.Env{}, orders), request("/x"))
+	if e.Status != http.StatusBadRequest || e.Message != "missing query argument 'limit' for call 'orders'" {
+		t.Errorf("required: answered %d %q %s", e.Status, e.Message, e.Body)
+	}
+	orders.Required = nil
+	e = aggregate(t, build(t, plugin.Env{}, orders, Call{Name: "b", URL: h.URL + "/b/{headers.x-tenant}"}), request("/x"))
+	want := `{"errors":[{"call":"orders","reason":"missing query argument 'limit'"},{"call":"b","reason":"missing header 'X-Tenant'"}]}`
+	if e.Status != http.StatusOK || string(e.Body) != want {
+		t.Errorf("optional: answered %d %s, want 200 %s", e.Status, e.Body, want)
+	}
+	if got := h.uris(); len(got) != 0 {
+		t.Errorf("sent %q", got)
+	}
+	aggregate(t, build(t, plugin.Env{}, orders), request("/x?limit="))
+	if got := h.uris(); len(got) != 1 || got[0] != "/orders?limit=" {
+		t.Errorf("empty value: sent %q", got)
+	}
+}
+
 // A value lands percent-encoded in its path segment or query value:
 // none of `../`, `?`, `#`, `%2F`, `&` moves the call elsewhere.
 func TestTemplateEncoding(t *testing.T) {
@@ -121,15 +147,18 @@ func TestTemplateEncoding(t *testing.T) {
 	}{
 		{"plain", "42", "limit=5", "/users/42/orders?limit=5&x=1"},
 		{"dot dot slash", "../admin", "limit=5", "/users/..%2Fadmin/orders?limit=5&x=1"},
-		{"question mark", "1?admin=true", "", "/users/1%3Fadmin%3Dtrue/orders?limit=&x=1"},
-		{"hash", "1#x", "", "/users/1%23x/orders?limit=&x=1"},
-		{"encoded slash", "a%2Fb", "", "/users/a%252Fb/orders?limit=&x=1"},
+		{"question mark", "1?admin=true", "limit=", "/users/1%3Fadmin%3Dtrue/orders?limit=&x=1"},
+		{"hash", "1#x", "limit=", "/users/1%23x/orders?limit=&x=1"},
+		{"encoded slash", "a%2Fb", "limit=", "/users/a%252Fb/orders?limit=&x=1"},
 		{"query injection", "1", "limit=5%26admin%3D1", "/users/1/orders?limit=5%26admin%3D1&x=1"},
 		{"plus and space", "a b+c", "limit=a+b", "/users/a%20b%2Bc/orders?limit=a%20b&x=1"},
-		{"unicode", "é", "", "/users/%C3%A9/orders?limit=&x=1"},
-		{"dot dot segment", "..", "", ""},
-		{"dot segment", ".", "", ""},
-		{"encoded dot dot", "%2e%2E", "", "/users/%252e%252E/orders?limit=&x=1"},
+		{"unicode", "é", "limit=", "/users/%C3%A9/orders?limit=&x=1"},
+		{"dot dot segment", "..", "limit=", ""},
+		{"dot segment", ".", "limit=", ""},
+		{"encoded dot dot", "%2e%2E", "limit=", "/users/%252e%252E/orders?limit=&x=1"},
+		{"dot dot params", "..;x", "limit=", ""},
+		{"dot params", ".;", "limit=", ""},
+		{"encoded dot dot params", "%2e%2e;", "limit=", "/users/%252e%252e%3B/orders?limit=&x=1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,10 +168,10 @@ func TestTemplateEncoding(t *testing.T) {
 			e := aggregate(t, in, c)
 			seen := h.uris()[before:]
 			if tt.want == "" {
-				if len(seen) != 0 || e.Status != http.StatusBadGateway {
-					t.Fatalf("sent %q, answered %d %s: want no call and 502", seen, e.Status, e.Body)
+				if len(seen) != 0 || e.Status != http.StatusBadRequest {
+					t.Fatalf("sent %q, answered %d %s: want no call and 400", seen, e.Status, e.Body)
 				}
-				if !strings.Contains(string(e.Body), `"reason":"a value made a '.' or '..' path segment"`) {
+				if e.Message != "a value made a '.' or '..' path segment for call 'a'" {
 					t.Errorf("body %s", e.Body)
 				}
 				return
@@ -159,13 +188,13 @@ func TestTemplateSources(t *testing.T) {
 	echo := &testingServer{body: `{}`}
 	h := echo.start(t)
 	in := build(t, plugin.Env{}, Call{Name: "a",
-		URL: h.URL + "/{consumer.username}/{consumer.id}/{claims.sub}/{headers.x-tenant}/{captures.missing}?q={query.q}"})
+		URL: h.URL + "/{consumer.username}/{consumer.id}/{claims.sub}/{headers.x-tenant}?q={query.q}"})
 	c := request("/x?q=%C3%A9&q=2")
 	c.Req.Header.Set("X-Tenant", "t/1")
 	c.Consumer = &plugin.Consumer{ID: "c-1", Username: "ann"}
 	c.Claims = claims{"sub": "s:1"}
 	aggregate(t, in, c)
-	if got := h.uris(); len(got) != 1 || got[0] != "/ann/c-1/s%3A1/t%2F1/?q=%C3%A9" {
+	if got := h.uris(); len(got) != 1 || got[0] != "/ann/c-1/s%3A1/t%2F1?q=%C3%A9" {
 		t.Errorf("backend saw %q", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/turnpikegw/turnpike/internal/pathsafe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 )
 
@@ -33,8 +34,6 @@ type seg struct {
 // template is a path (and query) template parsed at load.
 type template struct {
 	segs []seg
-	// query: the template has a query string.
-	query bool
 }
 
 // parseURL splits a url template: scheme and host are literal (a host
@@ -76,7 +75,6 @@ func parseTemplate(s string) (template, string) {
 	if strings.ContainsAny(s, "# \t\r\n") {
 		return t, "a path cannot hold '#' or white space"
 	}
-	query := false
 	for s != "" {
 		open := strings.IndexByte(s, '{')
 		lit := s
@@ -88,7 +86,6 @@ func parseTemplate(s string) (template, string) {
 		}
 		if lit != "" {
 			t.segs = append(t.segs, seg{kind: literal, text: lit})
-			query = query || strings.IndexByte(lit, '?') >= 0
 		}
 		if open < 0 {
 			break
@@ -104,7 +101,6 @@ func parseTemplate(s string) (template, string) {
 		t.segs = append(t.segs, v)
 		s = s[open+end+1:]
 	}
-	t.query = query
 	if err := checkLiteral(t); err != "" {
 		return t, err
 	}
@@ -130,7 +126,7 @@ func checkLiteral(t template) string {
 	if _, err := url.ParseQuery(q); err != nil {
 		return "invalid query string"
 	}
-	if dotSegment([]byte(path)) {
+	if !pathsafe.Upstream(path, 0, true, false) {
 		return "the path cannot hold '.' or '..' segments"
 	}
 	return ""
@@ -168,39 +164,6 @@ func parseVar(name string) (seg, string) {
 	return seg{}, bad
 }
 
-// dotSegment reports whether a percent-encoded path has a "." or ".."
-// segment, spelt plainly or encoded.
-func dotSegment(path []byte) bool {
-	for len(path) > 0 {
-		seg := path
-		if i := bytes.IndexByte(path, '/'); i >= 0 {
-			seg, path = path[:i], path[i+1:]
-		} else {
-			path = nil
-		}
-		if dots(seg) {
-			return true
-		}
-	}
-	return false
-}
-
-// dots reports whether seg is one or two dots, each '.' or "%2e".
-func dots(seg []byte) bool {
-	n := 0
-	for i := 0; i < len(seg); i++ {
-		switch {
-		case seg[i] == '.':
-		case seg[i] == '%' && i+2 < len(seg) && seg[i+1] == '2' && seg[i+2]|0x20 == 'e':
-			i += 2
-		default:
-			return false
-		}
-		n++
-	}
-	return n == 1 || n == 2
-}
-
 // source is what a template's variables read from.
 type source struct {
 	c       *plugin.Ctx
@@ -210,35 +173,64 @@ type source struct {
 
 // render appends the template's path (and query) to b, every value
 // percent-encoded so that it stays inside its segment or query value;
-// ok is false, with the reason, when a value cannot be had.
-func (t *template) render(b []byte, src *source) ([]byte, string) {
+// path is the rendered path's length (its query follows, after '?').
+// why is set when a value cannot be had or makes a dot segment; client
+// when the request's own values are the cause (the client's mistake, a
+// 400 when the call is required), not a dependency's answer.
+func (t *template) render(b []byte, src *source) (out []byte, path int, why string, client bool) {
 	start := len(b)
+	b, why, client = t.fill(b, src, false)
+	if why != "" {
+		return b, 0, why, client
+	}
+	if n, ok := pathSafe(b[start:]); ok {
+		return b, n, "", false
+	}
+	// The request is to blame when its values make the dot segment with
+	// every {resp...} value as "x" (the literal is safe with all "x").
+	end := len(b)
+	b, _, _ = t.fill(b, src, true)
+	_, ok := pathSafe(b[end:])
+	return b[:end], 0, "a value made a '.' or '..' path segment", !ok
+}
+
+// fill appends the template with its values, {resp...} ones as "x" when
+// maskResp is set; client is set when a request value is missing.
+func (t *template) fill(b []byte, src *source, maskResp bool) ([]byte, string, bool) {
 	for i := range t.segs {
 		s := &t.segs[i]
-		if s.kind == literal {
+		switch {
+		case s.kind == literal:
 			b = append(b, s.text...)
+			continue
+		case s.kind == varResp && maskResp:
+			b = append(b, 'x')
 			continue
 		}
 		v, why := s.value(src)
 		if why != "" {
-			return b, why
+			return b, why, s.kind != varResp
 		}
 		b = appendEscaped(b, v)
 	}
-	path := b[start:]
-	if t.query {
-		if q := bytes.IndexByte(path, '?'); q >= 0 {
-			path = path[:q]
-		}
-	}
-	if dotSegment(path) {
-		return b, "a value made a '.' or '..' path segment"
-	}
-	return b, ""
+	return b, "", false
 }
 
-// value is a variable's value for this request ("" when the request has
-// none); why is set when a dependency's answer lacks it.
+// pathSafe holds a rendered path (its query cut off) to the proxy's rule
+// for paths sent upstream, encoded slashes allowed: values encode '/', so
+// %2F is a value's byte, not a split. n is the path's length: the query,
+// if any, starts with the '?' there (values encode '?').
+func pathSafe(b []byte) (n int, ok bool) {
+	n = len(b)
+	if q := bytes.IndexByte(b, '?'); q >= 0 {
+		n = q
+	}
+	return n, pathsafe.Upstream(string(b[:n]), 0, true, false)
+}
+
+// value is a variable's value for this request; why is set when the
+// request lacks it (an absent query argument, header, capture, claim or
+// consumer: a present but empty one is "") or a dependency's answer does.
 func (s *seg) value(src *source) (v string, why string) {
 	c := src.c
 	switch s.kind {
@@ -246,37 +238,46 @@ func (s *seg) value(src *source) (v string, why string) {
 		if i, ok := c.Captures.Group(s.text); ok && c.Captures.Matched(i) {
 			return c.Captures.Positional[i], ""
 		}
+		return "", "missing path capture '" + s.text + "'"
 	case varQuery:
-		return queryValue(c.Req.URL.RawQuery, s.text), ""
+		if v, ok := queryValue(c.Req.URL.RawQuery, s.text); ok {
+			return v, ""
+		}
+		return "", "missing query argument '" + s.text + "'"
 	case varHeader:
-		v, _ := plugin.FirstValue(c.Req.Header, s.text)
-		return v, ""
+		if v, ok := plugin.FirstValue(c.Req.Header, s.text); ok {
+			return v, ""
+		}
+		return "", "missing header '" + s.text + "'"
 	case varConsumerID:
 		if c.Consumer != nil {
 			return c.Consumer.ID, ""
 		}
+		return "", "missing consumer"
 	case varConsumerName:
 		if c.Consumer != nil {
 			return c.Consumer.Username, ""
 		}
+		return "", "missing consumer"
 	case varClaim:
 		if c.Claims != nil {
-			v, _ := c.Claims.Claim(s.text)
-			return v, ""
+			if v, ok := c.Claims.Claim(s.text); ok {
+				return v, ""
+			}
 		}
-	case varResp:
-		r := &src.results[src.index[s.call]]
-		v, ok := scalarAt(r.body, s.path)
-		if !ok {
-			return "", "no string or number at " + strings.Join(s.path, ".") + " in " + s.call + "'s answer"
-		}
-		return v, ""
+		return "", "missing claim '" + s.text + "'"
 	}
-	return "", ""
+	r := &src.results[src.index[s.call]]
+	v, ok := scalarAt(r.body, s.path)
+	if !ok {
+		return "", "no string or number at " + strings.Join(s.path, ".") + " in " + s.call + "'s answer"
+	}
+	return v, ""
 }
 
-// queryValue is the first value of the query argument name, decoded.
-func queryValue(raw, name string) string {
+// queryValue is the first value of the query argument name, decoded; ok
+// is false when the request has none.
+func queryValue(raw, name string) (string, bool) {
 	for raw != "" {
 		var kv string
 		kv, raw, _ = strings.Cut(raw, "&")
@@ -290,15 +291,15 @@ func queryValue(raw, name string) string {
 			}
 		}
 		if !strings.ContainsAny(v, "%+") {
-			return v
+			return v, true
 		}
 		d, err := url.QueryUnescape(v)
 		if err != nil {
-			return ""
+			return "", true
 		}
-		return d
+		return d, true
 	}
-	return ""
+	return "", false
 }
 
 // appendEscaped appends v with every byte but RFC 3986's unreserved ones
