@@ -230,7 +230,9 @@ func (g *Gateway) Get(path string, header ...string) (*http.Response, string) {
 }
 
 // NewRequest is a request to url with body ("" for none) and header, name
-// and value pairs added in order; a Host pair sets the request's Host.
+// and value pairs added in order (a name given twice is sent twice: a
+// caller with a default sets it only when the pairs lack it); a Host pair
+// sets the request's Host.
 func NewRequest(t testing.TB, method, url, body string, header ...string) *http.Request {
 	t.Helper()
 	var r io.Reader

@@ -87,9 +87,10 @@ func structFields(t reflect.Type, tag string, into map[string]reflect.Type) {
 	}
 }
 
+// joinPath appends a key, or a list index written "[i]", to a path.
 func joinPath(path, k string) string {
-	if path == "" {
-		return k
+	if path == "" || k[0] == '[' {
+		return path + k
 	}
 	return path + "." + k
 }

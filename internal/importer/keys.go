@@ -34,7 +34,7 @@ func BadKey(v any) (string, bool) {
 	case []any:
 		for i, e := range x {
 			if p, bad := BadKey(e); bad {
-				return "[" + strconv.Itoa(i) + "]" + dotted(p), true
+				return joinPath("["+strconv.Itoa(i)+"]", p), true
 			}
 		}
 	}
@@ -48,18 +48,9 @@ func badKeyAt(k string, v any) (string, bool) {
 		}
 	}
 	if p, bad := BadKey(v); bad {
-		return k + dotted(p), true
+		return joinPath(k, p), true
 	}
 	return "", false
-}
-
-// dotted joins a child path to its parent: a list index as is, a key
-// after a dot.
-func dotted(p string) string {
-	if p == "" || p[0] == '[' {
-		return p
-	}
-	return "." + p
 }
 
 // keyError is YAML's refusal of a document with a key BadKey finds.

@@ -279,33 +279,7 @@ func TestTargetRemovedByReloadLosesNothing(t *testing.T) {
 	a, b := startServer(t, slowish), startServer(t, slowish)
 	gw := gwtest.Start(t, twoTargetConfig(a, b), gwtest.Options{Args: []string{"--access-log", "off"}})
 	path := configPath(t, gw)
-	var ok, failed atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	client := &http.Client{Timeout: 5 * time.Second}
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 0; n < 10000; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := client.Get(gw.URL + "/")
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				if err != nil || resp.StatusCode != 200 {
-					failed.Add(1)
-					continue
-				}
-				ok.Add(1)
-			}
-		}()
-	}
+	load := startLoad(t, 8, gw.URL+"/")
 	for i := range 6 {
 		time.Sleep(150 * time.Millisecond)
 		if i%2 == 0 {
@@ -316,11 +290,7 @@ func TestTargetRemovedByReloadLosesNothing(t *testing.T) {
 		gw.Signal(syscall.SIGHUP)
 	}
 	time.Sleep(150 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	if failed.Load() != 0 || ok.Load() < 100 {
-		t.Fatalf("%d ok, %d failed while targets were removed and added by reload", ok.Load(), failed.Load())
-	}
+	load.stopAndCheck(t, "targets removed and added by six reloads", 100)
 }
 
 // load is GET traffic from several clients, each sending one request

@@ -15,10 +15,6 @@ import (
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
 
-// TestRequestSmuggling: a head with both Content-Length and
-// Transfer-Encoding never reaches the upstream, on plain and TLS listeners;
-// it is answered 400 and the connection closed. Normal chunked requests, h2
-// over TLS and h2c keep working.
 // wantBadRequestThenClose reads the next response from br: Kong's 400
 // with Connection: close, and nothing after it before the connection ends.
 func wantBadRequestThenClose(t *testing.T, br *bufio.Reader) {
@@ -36,6 +32,10 @@ func wantBadRequestThenClose(t *testing.T, br *bufio.Reader) {
 	}
 }
 
+// TestRequestSmuggling: a head with both Content-Length and
+// Transfer-Encoding never reaches the upstream, on plain and TLS listeners;
+// it is answered 400 and the connection closed. Normal chunked requests, h2
+// over TLS and h2c keep working.
 func TestRequestSmuggling(t *testing.T) {
 	g := srvStart(t)
 	up, cert, plainAddr, tlsAddr := g.up, g.cert, g.plainAddr, g.tlsAddr

@@ -15,9 +15,11 @@ func FillPlugin(schema map[string]any, cfg map[string]any) map[string]any {
 	if cfg == nil {
 		cfg = map[string]any{}
 	}
-	for _, f := range schema["fields"].([]any) {
-		if c, ok := f.(map[string]any)["config"]; ok {
-			return FillRecord(c.(map[string]any), cfg)
+	fields, _ := schema["fields"].([]any)
+	for _, f := range fields {
+		fm, _ := f.(map[string]any)
+		if c, ok := fm["config"].(map[string]any); ok {
+			return FillRecord(c, cfg)
 		}
 	}
 	return cfg
@@ -31,8 +33,13 @@ func FillRecord(schema map[string]any, cfg map[string]any) map[string]any {
 	for _, f := range fields {
 		var name string
 		var attrs map[string]any
-		for k, v := range f.(map[string]any) {
-			name, attrs = k, v.(map[string]any)
+		fm, _ := f.(map[string]any)
+		for k, v := range fm {
+			name = k
+			attrs, _ = v.(map[string]any)
+		}
+		if attrs == nil {
+			continue
 		}
 		if v, ok := cfg[name]; ok {
 			// A value given is kept, except a record (not a map of
@@ -67,7 +74,8 @@ func FillRecord(schema map[string]any, cfg map[string]any) map[string]any {
 				out := make([]any, len(list))
 				for i, it := range list {
 					if m, ok := it.(map[string]any); ok {
-						out[i] = FillRecord(attrs["elements"].(map[string]any), m)
+						elems, _ := attrs["elements"].(map[string]any)
+						out[i] = FillRecord(elems, m)
 					} else {
 						out[i] = it
 					}
@@ -100,8 +108,9 @@ func flattenDefaults(schema map[string]any) map[string]any {
 	out := map[string]any{}
 	fields, _ := schema["fields"].([]any)
 	for _, f := range fields {
-		for name, v := range f.(map[string]any) {
-			attrs := v.(map[string]any)
+		fm, _ := f.(map[string]any)
+		for name, v := range fm {
+			attrs, _ := v.(map[string]any)
 			if attrs["type"] == "record" {
 				out[name] = flattenDefaults(attrs)
 				continue
