@@ -107,7 +107,7 @@ func (h *Handler) serviceAttempt(ctx context.Context, sr *serviceRequest, target
 	target.Begin()
 	start := time.Now()
 	hdr := make(http.Header, 8)
-	up, f, err := h1Attempt(ctx, rt, svc, sr.cl, target, ct, start, func(conn *upstream.Conn) (upstreamHead, error) {
+	up, f, err := h1Attempt(ctx, rt, sr.cl, target, ct, start, func(conn *upstream.Conn) (upstreamHead, error) {
 		return h.exchangeService(ctx, conn, sr, hdr)
 	})
 	if err != nil {
