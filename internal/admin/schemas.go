@@ -9,7 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"math/big"
 	"net/http"
 	"reflect"
@@ -110,12 +109,8 @@ func (a *api) validateEntity(w http.ResponseWriter, r *http.Request) {
 	}
 	a.checkDocument(w, r, name+"[0]", func() (func() ([]byte, error), bool) {
 		body, err := readEntityBody(w, r)
-		switch {
-		case errors.Is(err, errBodyTooLarge):
-			writeJSON(w, http.StatusRequestEntityTooLarge, message(err.Error()))
-			return nil, false
-		case err != nil:
-			writeJSON(w, http.StatusBadRequest, message(err.Error()))
+		if err != nil {
+			writeBodyError(w, err)
 			return nil, false
 		}
 		return func() ([]byte, error) {
