@@ -56,11 +56,8 @@ func (h1Transport) prepare(h *Handler, x *exchange) bool {
 		x.cl = 0
 	}
 	x.rt.idem, x.rt.replay = idempotent(c.Method), x.cl == 0
-	if svc.Retries > 0 {
-		// A plugin's target spends the budget of the service it stands in for.
-		x.rt.budget = h.budgets.get(st.route.Service)
-		x.rt.budget.earn()
-	}
+	// A plugin's target spends the budget of the service it stands in for.
+	x.rt.useBudget(st.route.Service)
 	if x.cl != 0 {
 		if x.rt.idem && svc.Retries > 0 && h.opts.RetryBufferBytes > 0 {
 			var err error
