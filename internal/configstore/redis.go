@@ -181,10 +181,7 @@ func (r *Redis) Load(ctx context.Context) (Doc, error) {
 		return Doc{}, fmt.Errorf("config store: version %d is %v bytes, larger than the limit of %d bytes (--config-max-size)", v, res[1], r.maxSize)
 	}
 	data, _ := res[2].(string)
-	var who string
-	if len(res) > 3 {
-		who, _ = res[3].(string)
-	}
+	who, _ := res[3].(string)
 	return Doc{Data: []byte(data), Version: v, Who: strings.ToValidUTF8(who, "")}, nil
 }
 
