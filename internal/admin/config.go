@@ -261,27 +261,25 @@ func asErrors(err error) config.Errors {
 // plugin entity (name, config, protocols...) exactly as a load would, by
 // compiling a configuration holding only that plugin, and applies nothing.
 func (a *api) validatePlugin(w http.ResponseWriter, r *http.Request) {
-	a.checkDocument(w, r, "plugins[0]", func() (func() ([]byte, error), bool) {
-		body, ok := readPluginBody(w, r)
-		return func() ([]byte, error) { return a.pluginDocument(body) }, ok
-	})
+	body, ok := readPluginBody(w, r)
+	if !ok {
+		return
+	}
+	a.checkDocument(w, "plugins[0]", func() ([]byte, error) { return a.pluginDocument(body) })
 }
 
-// checkDocument answers Kong's validate endpoints. read takes the body
-// (answering when it cannot) and gives what makes the document to check;
-// the body is read outside the loader's gate, at the client's pace, and
-// the document made inside it and its budget, like any load: one parse at
-// a time, whoever sends it. prefix is the checked entity's place in it.
-func (a *api) checkDocument(w http.ResponseWriter, r *http.Request, prefix string, read func() (func() ([]byte, error), bool)) {
+// checkDocument answers Kong's validate endpoints once the caller has read
+// the body (outside the loader's gate, at the client's pace): build makes
+// the document to check inside the gate and its budget, like any load:
+// one parse at a time, whoever sends it. prefix is the checked entity's
+// place in it. A node without a loader answers 503 only after the body
+// was read: the body is bounded, so reading it first costs little.
+func (a *api) checkDocument(w http.ResponseWriter, prefix string, build func() ([]byte, error)) {
 	if a.src.Loader == nil {
 		writeJSON(w, http.StatusServiceUnavailable, message("configuration loading is not available"))
 		return
 	}
-	doc, ok := read()
-	if !ok {
-		return
-	}
-	_, err := a.src.Loader.Check(doc)
+	_, err := a.src.Loader.Check(build)
 	var ee entityError
 	var be bodyError
 	switch {

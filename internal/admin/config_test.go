@@ -357,3 +357,19 @@ func TestAdminValidatePluginSeesCACertificatesInForce(t *testing.T) {
 		t.Errorf("mtls-auth naming an unknown CA = %d %v", code, body)
 	}
 }
+
+// A node without a loader cannot validate: the validate endpoints read
+// the body first (bounded), so a body they could not take is answered as
+// such, and one they could with 503.
+func TestAdminValidateWithoutLoader(t *testing.T) {
+	f := newFixture(t, fullConfig(t), func(s *Source) { s.Loader = nil })
+	big := `{"name":"cors","tags":["` + strings.Repeat("a", maxEntityBody) + `"]}`
+	for _, path := range []string{"/schemas/plugins/validate", "/schemas/services/validate"} {
+		if code, _, _ := f.do(http.MethodPost, path, big, "Content-Type", "application/json"); code != 413 {
+			t.Errorf("POST %s, too large = %d", path, code)
+		}
+		if code, _, _ := f.do(http.MethodPost, path, `{"name":"cors"}`, "Content-Type", "application/json"); code != 503 {
+			t.Errorf("POST %s = %d", path, code)
+		}
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"math/big"
 	"net/http"
 	"reflect"
@@ -108,23 +107,17 @@ func (a *api) validateEntity(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, message("No entity named '"+name+"'"))
 		return
 	}
-	a.checkDocument(w, r, name+"[0]", func() (func() ([]byte, error), bool) {
-		body, err := readEntityBody(w, r)
-		switch {
-		case errors.Is(err, errBodyTooLarge):
-			writeJSON(w, http.StatusRequestEntityTooLarge, message(err.Error()))
-			return nil, false
-		case err != nil:
-			writeJSON(w, http.StatusBadRequest, message(err.Error()))
-			return nil, false
+	body, err := readEntityBody(w, r)
+	if err != nil {
+		writeBodyError(w, err)
+		return
+	}
+	a.checkDocument(w, name+"[0]", func() ([]byte, error) {
+		o, err := a.parseEntity(body, wk)
+		if err != nil {
+			return nil, bodyError{err}
 		}
-		return func() ([]byte, error) {
-			o, err := a.parseEntity(body, wk)
-			if err != nil {
-				return nil, bodyError{err}
-			}
-			return a.entityDocument(wk, o), nil
-		}, true
+		return a.entityDocument(wk, o), nil
 	})
 }
 

@@ -81,11 +81,8 @@ func (a *api) write(w http.ResponseWriter, r *http.Request) {
 	var body *config.Object
 	if op.method != http.MethodDelete {
 		var err error
-		if body, err = a.readEntity(w, r, op.kind); errors.Is(err, errBodyTooLarge) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, message(err.Error()))
-			return
-		} else if err != nil {
-			writeJSON(w, http.StatusBadRequest, message(err.Error()))
+		if body, err = a.readEntity(w, r, op.kind); err != nil {
+			writeBodyError(w, err)
 			return
 		}
 	}

@@ -28,6 +28,16 @@ const (
 
 var errBodyTooLarge = errors.New("request body too large (the limit is " + strconv.Itoa(maxEntityBody) + " bytes)")
 
+// writeBodyError answers an entity body that could not be read or parsed:
+// 413 when it is over maxEntityBody, 400 otherwise.
+func writeBodyError(w http.ResponseWriter, err error) {
+	status := http.StatusBadRequest
+	if errors.Is(err, errBodyTooLarge) {
+		status = http.StatusRequestEntityTooLarge
+	}
+	writeJSON(w, status, message(err.Error()))
+}
+
 // readEntity reads an entity write's body as Kong does: JSON (or YAML),
 // or form fields, urlencoded or multipart, whose keys nest as Kong's
 // arguments decoder (`config.minute`, `config[minute]`, `paths[]`,

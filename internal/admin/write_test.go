@@ -328,8 +328,6 @@ func TestAdminWriteCertificatesAndSNIs(t *testing.T) {
 	}
 }
 
-// fieldAt finds the message at path in Kong's nested `fields`; "@entity"
-// is the entity's own list.
 // TestAdminCertificateSNIErrorPath: a certificate's bad SNI is reported
 // on its list of names (Kong's `snis[0]`), by a write and by a validate of
 // the same body alike.
@@ -346,13 +344,28 @@ func TestAdminCertificateSNIErrorPath(t *testing.T) {
 			t.Errorf("POST %s: no message at (only) snis[1] in %v", path, got["fields"])
 		}
 	}
-	// A top-level SNI's error elsewhere in the document keeps its path.
-	got := violation(config.Errors{{Path: "snis[3].name", Message: "m"}}, "certificates[0]")
-	if got["message"] != "schema violation (snis.4.name: m)" {
-		t.Errorf("top-level SNI error: %v", got["message"])
+	// Another certificate's SNI error keeps its top-level path; the
+	// written one's moves under it.
+	obj := func(kv ...string) *config.Object {
+		o := &config.Object{}
+		for i := 0; i < len(kv); i += 2 {
+			o.Set(kv[i], kv[i+1])
+		}
+		return o
+	}
+	ed := &edit{kind: &writeKind{kind: "certificates"}, id: "mine", flat: &config.Flat{Lists: map[string][]*config.Object{
+		"certificates": {obj("id", "other"), obj("id", "mine")},
+		"snis": {obj("name", "a", "certificate", "other"), obj("name", "b", "certificate", "mine"),
+			obj("name", "c", "certificate", "other"), obj("name", "d", "certificate", "mine")},
+	}}}
+	errs := ed.nestSNIs(config.Errors{{Path: "snis[2].name", Message: "m"}, {Path: "snis[3].name", Message: "m"}})
+	if errs[0].Path != "snis[2].name" || errs[1].Path != "certificates[1].snis[1].name" {
+		t.Errorf("nested SNI paths: %q, %q", errs[0].Path, errs[1].Path)
 	}
 }
 
+// fieldAt finds the message at path in Kong's nested `fields`; "@entity"
+// is the entity's own list.
 func fieldAt(fields any, path string) any {
 	if path == "@entity" {
 		m, _ := fields.(map[string]any)

@@ -81,10 +81,11 @@ return v
 // loadScript reads version, document and writer together, and only the
 // document's length when it is over the bound, so a document stored by a
 // node with a larger bound (or by hand) is never read into memory; of the
+// version, at most maxField+1 bytes (storedField refuses more), and of the
 // writer's name, at most maxWho bytes.
 var loadScript = redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if not v then return {0} end
+local v = redis.call('GETRANGE', KEYS[1], 0, ARGV[3])
+if v == '' and redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 local n = redis.call('STRLEN', KEYS[2])
 local max = tonumber(ARGV[1])
 if max > 0 and n > max then return {v, n} end
@@ -96,12 +97,29 @@ return {v, n, redis.call('GET', KEYS[2]), redis.call('GETRANGE', KEYS[3], 0, ARG
 // store may hold anything (a name written by hand or by an older node).
 const maxWho = 256
 
+// maxField bounds the version, hash and time as read, for the same
+// reason: what Turnpike writes is far shorter (20 digits, 32 hex digits,
+// an RFC 3339 time), so the scripts read one byte more than this and a
+// longer value is known not to be Turnpike's.
+const maxField = 64
+
 // metaScript reads the version, hash, writer (at most maxWho bytes) and
 // time together, as Meta shows them.
 var metaScript = redis.NewScript(`
-return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]),
-	redis.call('GETRANGE', KEYS[3], 0, ARGV[1] - 1), redis.call('GET', KEYS[4])}
+return {redis.call('GETRANGE', KEYS[1], 0, ARGV[2]), redis.call('GETRANGE', KEYS[2], 0, ARGV[2]),
+	redis.call('GETRANGE', KEYS[3], 0, ARGV[1] - 1), redis.call('GETRANGE', KEYS[4], 0, ARGV[2])}
 `)
+
+// storedField is a version, hash or time as a script read it (a missing
+// key reads as ""), or an error when it is longer than maxField: a value
+// written by hand or by something else sharing the prefix.
+func storedField(name string, v any) (string, error) {
+	s, _ := v.(string)
+	if len(s) > maxField {
+		return "", fmt.Errorf("config store: the stored %s is longer than %d bytes, so not one a Turnpike node wrote", name, maxField)
+	}
+	return s, nil
+}
 
 // storedWho cuts a writer's name (a credential's name, of any length) once
 // when written, the mark included within maxWho, so reading it back never
@@ -151,7 +169,7 @@ func NewRedis(opts RedisOptions) (*Redis, error) {
 func (r *Redis) Load(ctx context.Context) (Doc, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.conn.Timeout())
 	defer cancel()
-	res, err := loadScript.Run(ctx, r.c, []string{r.keys.version, r.keys.data, r.keys.who}, r.maxSize, maxWho).Slice()
+	res, err := loadScript.Run(ctx, r.c, []string{r.keys.version, r.keys.data, r.keys.who}, r.maxSize, maxWho, maxField).Slice()
 	if err != nil {
 		return Doc{}, unavailable(err)
 	}
@@ -163,10 +181,7 @@ func (r *Redis) Load(ctx context.Context) (Doc, error) {
 		return Doc{}, fmt.Errorf("config store: version %d is %v bytes, larger than the limit of %d bytes (--config-max-size)", v, res[1], r.maxSize)
 	}
 	data, _ := res[2].(string)
-	var who string
-	if len(res) > 3 {
-		who, _ = res[3].(string)
-	}
+	who, _ := res[3].(string)
 	return Doc{Data: []byte(data), Version: v, Who: strings.ToValidUTF8(who, "")}, nil
 }
 
@@ -208,12 +223,14 @@ func (r *Redis) Restore(ctx context.Context, data []byte, v uint64, who string) 
 func (r *Redis) Version(ctx context.Context) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.conn.Timeout())
 	defer cancel()
-	s, err := r.c.Get(ctx, r.keys.version).Result()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
+	// A missing key reads as "", as does an empty value: both are no
+	// version to follow.
+	s, err := r.c.GetRange(ctx, r.keys.version, 0, maxField).Result()
 	if err != nil {
 		return 0, unavailable(err)
+	}
+	if s == "" {
+		return 0, nil
 	}
 	return parseVersion(s)
 }
@@ -242,20 +259,29 @@ func (r *Redis) Meta(ctx context.Context) (Meta, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.conn.Timeout())
 	defer cancel()
 	k := r.keys
-	vals, err := metaScript.Run(ctx, r.c, []string{k.version, k.hash, k.who, k.when}, maxWho).Slice()
+	vals, err := metaScript.Run(ctx, r.c, []string{k.version, k.hash, k.who, k.when}, maxWho, maxField).Slice()
 	if err != nil {
 		return Meta{}, unavailable(err)
+	}
+	if vals[0] == "" {
+		return Meta{}, nil
 	}
 	v, err := parseVersion(vals[0])
 	if err != nil {
 		return Meta{}, err
 	}
 	m := Meta{Version: v}
-	m.Hash, _ = vals[1].(string)
+	if m.Hash, err = storedField("hash", vals[1]); err != nil {
+		return Meta{}, err
+	}
 	who, _ := vals[2].(string)
 	m.Who = strings.ToValidUTF8(who, "")
-	if s, ok := vals[3].(string); ok {
-		m.When, _ = time.Parse(time.RFC3339Nano, s)
+	when, err := storedField("time", vals[3])
+	if err != nil {
+		return Meta{}, err
+	}
+	if when != "" {
+		m.When, _ = time.Parse(time.RFC3339Nano, when)
 	}
 	return m, nil
 }
@@ -338,6 +364,9 @@ func parseVersion(v any) (uint64, error) {
 	case int64:
 		return uint64(max(v, 0)), nil
 	case string:
+		if _, err := storedField("version", v); err != nil {
+			return 0, err
+		}
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			return 0, fmt.Errorf("config store: the stored version %q is not a number", v)

@@ -419,3 +419,38 @@ func TestRedisWritesCutWriter(t *testing.T) {
 	}
 	check("restore", 5)
 }
+
+// Load, Version and Meta read at most maxField+1 bytes of the version,
+// hash and time, and refuse a longer one (set by hand here) rather than
+// read it whole.
+func TestRedisReadsBoundFields(t *testing.T) {
+	srv := gwtest.StartRedis(t)
+	s := newTestStore(t, srv.Addr, 0, 0)
+	ctx := context.Background()
+	if _, err := s.Put(ctx, doc(1), 0, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("1", 1<<20)
+	for _, key := range []string{s.keys.hash, s.keys.when} {
+		saved, _ := s.c.Get(ctx, key).Result()
+		if err := s.c.Set(ctx, key, long, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Meta(ctx); err == nil || !strings.Contains(err.Error(), "longer than") {
+			t.Fatalf("meta with a long %s: %v", key, err)
+		}
+		s.c.Set(ctx, key, saved, 0)
+	}
+	if err := s.c.Set(ctx, s.keys.version, long, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(ctx); err == nil || !strings.Contains(err.Error(), "longer than") {
+		t.Fatalf("load: %v", err)
+	}
+	if _, err := s.Version(ctx); err == nil || !strings.Contains(err.Error(), "longer than") {
+		t.Fatalf("version: %v", err)
+	}
+	if _, err := s.Meta(ctx); err == nil || !strings.Contains(err.Error(), "longer than") {
+		t.Fatalf("meta: %v", err)
+	}
+}

@@ -56,11 +56,8 @@ func (h1Transport) prepare(h *Handler, x *exchange) bool {
 		x.cl = 0
 	}
 	x.rt.idem, x.rt.replay = idempotent(c.Method), x.cl == 0
-	if svc.Retries > 0 {
-		// A plugin's target spends the budget of the service it stands in for.
-		x.rt.budget = h.budgets.get(st.route.Service)
-		x.rt.budget.earn()
-	}
+	// A plugin's target spends the budget of the service it stands in for.
+	x.rt.useBudget(st.route.Service)
 	if x.cl != 0 {
 		if x.rt.idem && svc.Retries > 0 && h.opts.RetryBufferBytes > 0 {
 			var err error
@@ -82,7 +79,7 @@ func (h1Transport) prepare(h *Handler, x *exchange) bool {
 
 func (h1Transport) roundTrip(h *Handler, x *exchange, a *attempt, ct time.Duration) (int, retryFailure, error) {
 	ctx := x.st.Req.Context()
-	up, f, err := h1Attempt(ctx, &x.rt, x.svc, x.cl, a.target, ct, a.start, func(conn *upstream.Conn) (upstreamHead, error) {
+	up, f, err := h1Attempt(ctx, &x.rt, x.cl, a.target, ct, a.start, func(conn *upstream.Conn) (upstreamHead, error) {
 		a.connected()
 		return h.exchangeH1(ctx, conn, x, a)
 	})
@@ -109,7 +106,7 @@ type h1Answer struct {
 // which writes the request (cl: its body's length) and reads the head
 // once the connection is in hand. On failure the connection is gone and
 // the failure's kind says what may be retried.
-func h1Attempt(ctx context.Context, rt *retrier, svc *snapshot.Service, cl int64, target *upstream.Target, ct time.Duration,
+func h1Attempt(ctx context.Context, rt *retrier, cl int64, target *upstream.Target, ct time.Duration,
 	start time.Time, exchange func(*upstream.Conn) (upstreamHead, error)) (h1Answer, retryFailure, error) {
 	var conn *upstream.Conn
 	var err error
@@ -128,9 +125,9 @@ func h1Attempt(ctx context.Context, rt *retrier, svc *snapshot.Service, cl int64
 	// cuts the upstream wait at once.
 	if cl == 0 {
 		// A bodiless request is one small write: the read timeout covers it.
-		conn.SetDeadline(rt.capDeadline(start.Add(svc.ReadTimeout)))
+		conn.SetDeadline(rt.capDeadline(start.Add(rt.svc.ReadTimeout)))
 	} else {
-		conn.SetWriteDeadline(rt.capDeadline(start.Add(svc.WriteTimeout)))
+		conn.SetWriteDeadline(rt.capDeadline(start.Add(rt.svc.WriteTimeout)))
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
 	head, err := exchange(conn)

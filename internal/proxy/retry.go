@@ -258,6 +258,30 @@ const (
 	failStale                       // a kept-alive connection the upstream had closed while idle
 )
 
+// useBudget gives the retrier the retry budget of owner (the service the
+// attempts spend for: a plugin's target spends its route's) and earns the
+// request's share, when the service retries at all.
+func (rt *retrier) useBudget(owner *snapshot.Service) {
+	if rt.svc.Retries > 0 {
+		rt.budget = rt.h.budgets.get(owner)
+		rt.budget.earn()
+	}
+}
+
+// next decides whether another attempt follows one that failed with f,
+// made the attempts-th: a kept-alive connection the upstream had closed
+// is resent at once, once per attempt allowed, outside retries and the
+// budget (this predates retries); otherwise allow decides.
+func (rt *retrier) next(ctx context.Context, f retryFailure, attempts int) (time.Duration, bool) {
+	if f == failStale {
+		if attempts <= rt.svc.Retries+1 && ctx.Err() == nil {
+			return 0, true
+		}
+		f = failError
+	}
+	return rt.allow(ctx, f)
+}
+
 // allow decides whether another attempt may follow and returns the delay
 // before it. It spends budget only when the answer is yes.
 func (rt *retrier) allow(ctx context.Context, f retryFailure) (time.Duration, bool) {

@@ -52,10 +52,7 @@ func (h *Handler) RoundTripService(svc *snapshot.Service, req *http.Request) (*h
 		cl = -1
 	}
 	rt := retrier{h: h, svc: svc, idem: idempotent(req.Method), replay: cl == 0}
-	if svc.Retries > 0 {
-		rt.budget = h.budgets.get(svc)
-		rt.budget.earn()
-	}
+	rt.useBudget(svc)
 	if d, ok := ctx.Deadline(); ok {
 		rt.deadline = d
 	}
@@ -77,13 +74,7 @@ func (h *Handler) RoundTripService(svc *snapshot.Service, req *http.Request) (*h
 		if err == nil {
 			return resp, nil
 		}
-		if f == failStale {
-			if tries <= svc.Retries+1 && ctx.Err() == nil {
-				continue
-			}
-			f = failError
-		}
-		if d, ok := rt.allow(ctx, f); ok && sleepCtx(ctx, d) {
+		if d, ok := rt.next(ctx, f, tries); ok && sleepCtx(ctx, d) {
 			continue
 		}
 		return nil, err
@@ -107,7 +98,7 @@ func (h *Handler) serviceAttempt(ctx context.Context, sr *serviceRequest, target
 	target.Begin()
 	start := time.Now()
 	hdr := make(http.Header, 8)
-	up, f, err := h1Attempt(ctx, rt, svc, sr.cl, target, ct, start, func(conn *upstream.Conn) (upstreamHead, error) {
+	up, f, err := h1Attempt(ctx, rt, sr.cl, target, ct, start, func(conn *upstream.Conn) (upstreamHead, error) {
 		return h.exchangeService(ctx, conn, sr, hdr)
 	})
 	if err != nil {

@@ -416,7 +416,20 @@ func TestRoundTripServiceCloseDuringRead(t *testing.T) {
 		_, err := io.ReadAll(resp.Body)
 		done <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	// Close only once the read is under way (it then waits on the stalled
+	// upstream), so that Close takes its concurrent branch.
+	sb := resp.Body.(*serviceBody)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		sb.mu.Lock()
+		reading := sb.reading
+		sb.mu.Unlock()
+		if reading {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the read never started")
+		}
+	}
 	resp.Body.Close()
 	select {
 	case err := <-done:

@@ -153,14 +153,7 @@ func (h *Handler) attempts(x *exchange, t transport) (*attempt, int, bool) {
 			return nil, 0, false
 		}
 		a.fail(ctx, err, f)
-		if f == failStale {
-			// Resent once per attempt allowed, outside retries and budget.
-			if len(st.rec.Attempts) <= svc.Retries+1 && ctx.Err() == nil {
-				continue
-			}
-			f = failError
-		}
-		if d, ok := x.rt.allow(ctx, f); ok && sleepCtx(ctx, d) {
+		if d, ok := x.rt.next(ctx, f, len(st.rec.Attempts)); ok && sleepCtx(ctx, d) {
 			continue
 		}
 		h.upstreamFailed(w, st, err)

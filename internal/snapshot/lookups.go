@@ -19,29 +19,36 @@ type entityIndex struct {
 	services map[string]string
 }
 
+// depKind is the kind of entity a dep's id names.
+type depKind uint8
+
+const (
+	depCertificate depKind = iota // a `certificates` entity, by id
+	depCACert                     // a `ca_certificates` entity, by id
+	depService                    // a service, by name
+)
+
 // entityDep is an entity a plugin build looked up, and its digest then
 // ("" when it was not found). A service's digest is its id, so a kept
 // instance never holds an id its name no longer has.
 type entityDep struct {
-	ca      bool
-	service bool
-	id      string
-	digest  string
+	kind   depKind
+	id     string
+	digest string
 }
 
 // digest identifies the content of the entity dep names in cs.
 func (cs *entityIndex) digest(d entityDep) string {
-	if d.service {
+	switch d.kind {
+	case depService:
 		return cs.services[d.id]
-	}
-	ca, id := d.ca, d.id
-	if ca {
-		if e := cs.cas[id]; e != nil {
+	case depCACert:
+		if e := cs.cas[d.id]; e != nil {
 			return e.Digest
 		}
 		return ""
 	}
-	e := cs.certs[id]
+	e := cs.certs[d.id]
 	if e == nil {
 		return ""
 	}
@@ -64,7 +71,7 @@ func (l *entityLookups) note(d entityDep) {
 
 // ServiceID is the id of the service called name.
 func (l *entityLookups) ServiceID(name string) (string, bool) {
-	l.note(entityDep{service: true, id: name})
+	l.note(entityDep{kind: depService, id: name})
 	id, ok := l.from.services[name]
 	return id, ok
 }
@@ -72,7 +79,7 @@ func (l *entityLookups) ServiceID(name string) (string, bool) {
 // Certificate is the key pair of a `certificates` entity (its cert and
 // key; cert_alt is for the TLS listener).
 func (l *entityLookups) Certificate(id string) (*tls.Certificate, bool) {
-	l.note(entityDep{id: id})
+	l.note(entityDep{kind: depCertificate, id: id})
 	e := l.from.certs[id]
 	if e == nil {
 		return nil, false
@@ -86,7 +93,7 @@ func (l *entityLookups) Certificate(id string) (*tls.Certificate, bool) {
 
 // CACertificate is a `ca_certificates` entity that validated.
 func (l *entityLookups) CACertificate(id string) (*x509.Certificate, bool) {
-	l.note(entityDep{ca: true, id: id})
+	l.note(entityDep{kind: depCACert, id: id})
 	if e := l.from.cas[id]; e != nil {
 		return e.X509, true
 	}

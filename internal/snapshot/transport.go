@@ -84,7 +84,7 @@ func upstreamSNI(se *config.ServiceEntry) string {
 func (c *compiler) clientCert(path string, ref *config.Ref) (*tls.Certificate, string) {
 	id := ref.Key()
 	if cert, ok := c.clientCerts[id]; ok {
-		return cert, id + ":" + c.snap.entities.digest(entityDep{id: id})
+		return cert, id + ":" + c.snap.entities.digest(entityDep{kind: depCertificate, id: id})
 	}
 	e := c.snap.entities.certs[id]
 	if e == nil {
@@ -97,7 +97,7 @@ func (c *compiler) clientCert(path string, ref *config.Ref) (*tls.Certificate, s
 		return nil, ""
 	}
 	c.clientCerts[id] = &pair
-	return &pair, id + ":" + c.snap.entities.digest(entityDep{id: id})
+	return &pair, id + ":" + c.snap.entities.digest(entityDep{kind: depCertificate, id: id})
 }
 
 // presentAlways sends the service's certificate whatever CAs the upstream
