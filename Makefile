@@ -13,7 +13,7 @@ TESTPATH := PATH="$(CURDIR)/bin/tools:$$PATH"
 H2SPEC         := bin/tools/h2spec
 H2SPEC_VERSION := v2.2.1+incompatible
 
-.PHONY: all build test deps lint unit e2e bench demo clean
+.PHONY: all build test deps lint unit e2e bench pgo demo clean
 
 all: build
 
@@ -48,6 +48,10 @@ e2e: build $(H2SPEC)
 
 bench:
 	bench/run.sh
+
+## pgo: record cmd/turnpike/default.pgo from the bench's workload (go build uses it)
+pgo:
+	bench/pgo.sh
 
 demo:
 	$(GO) run ./cmd/turnpike demo
