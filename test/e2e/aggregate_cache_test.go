@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
 
@@ -66,6 +68,18 @@ func TestAggregateCacheAcrossNodes(t *testing.T) {
 	resp, first, took := get(g1)
 	if resp.StatusCode != 200 || took < slowFor || resp.Header.Get("X-Turnpike-Cache-Hits") != "" {
 		t.Fatalf("g1: %d %s in %v, hits %q; want both calls live", resp.StatusCode, first, took, resp.Header.Get("X-Turnpike-Cache-Hits"))
+	}
+	// g1 stores the answer after it has answered (off the call's path):
+	// wait for it to be in Redis before asking the other node.
+	rc := redis.NewClient(&redis.Options{Addr: rd.Addr})
+	t.Cleanup(func() { rc.Close() })
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if n, err := rc.DBSize(context.Background()).Result(); err == nil && n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("g1's cached call never reached Redis")
+		}
 	}
 	resp, second, took := get(g2)
 	if resp.StatusCode != 200 || second != first || took >= slowFor/2 || resp.Header.Get("X-Turnpike-Cache-Hits") != "recs" {
