@@ -47,6 +47,22 @@ type fixture struct {
 	release chan struct{}
 }
 
+// blockLoad runs start (a load of a config holding the block plugin with
+// wait: true) on its own goroutine and returns once the load is inside
+// the loader's gate; the result comes on the channel after f.release is
+// closed.
+func blockLoad[T any](f *fixture, start func() T) <-chan T {
+	f.t.Helper()
+	done := make(chan T, 1)
+	go func() { done <- start() }()
+	select {
+	case <-f.entered:
+	case <-time.After(10 * time.Second):
+		f.t.Fatal("the blocking load never started")
+	}
+	return done
+}
+
 func newFixture(t testing.TB, cfg string, mod func(*Source)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, holder: &snapshot.Holder{}, entered: make(chan struct{}, 1), release: make(chan struct{})}

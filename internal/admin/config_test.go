@@ -216,16 +216,10 @@ func TestAdminPostConfigCheckHash(t *testing.T) {
 func TestSchemaValidateParsesInGate(t *testing.T) {
 	f := newFixture(t, smallConfig, nil)
 	blocking := smallConfig + "plugins:\n- name: block\n  config: {wait: true}\n"
-	done := make(chan error, 1)
-	go func() {
+	done := blockLoad(f, func() error {
 		_, err := f.loader.Apply([]byte(blocking), "sighup")
-		done <- err
-	}()
-	select {
-	case <-f.entered:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the blocking load never started")
-	}
+		return err
+	})
 	code, body, _ := f.do(http.MethodPost, "/schemas/services/validate", "{not json", "Content-Type", "application/json")
 	close(f.release)
 	if code != 429 {
@@ -243,16 +237,10 @@ func TestSchemaValidateParsesInGate(t *testing.T) {
 func TestAdminPostConfigBusy(t *testing.T) {
 	f := newFixture(t, smallConfig, nil)
 	blocking := smallConfig + "plugins:\n- name: block\n  config: {wait: true}\n"
-	done := make(chan error, 1)
-	go func() {
+	done := blockLoad(f, func() error {
 		_, err := f.loader.Apply([]byte(blocking), "sighup")
-		done <- err
-	}()
-	select {
-	case <-f.entered:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the blocking load never started")
-	}
+		return err
+	})
 	code, body, hdr := f.do(http.MethodPost, "/config", newConfig)
 	close(f.release)
 	if code != 429 || body["message"] != "Currently loading previous configuration" || hdr.Get("Retry-After") != "1" {

@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/configstore"
@@ -455,16 +454,10 @@ func TestAdminWriteKongServiceSpec(t *testing.T) {
 func TestAdminWriteBusy(t *testing.T) {
 	f := newWriteFixture(t)
 	blocking := writeConfig + "plugins:\n- name: block\n  config: {wait: true}\n"
-	done := make(chan int, 1)
-	go func() {
+	done := blockLoad(f, func() int {
 		code, _, _ := f.do(http.MethodPost, "/config", blocking)
-		done <- code
-	}()
-	select {
-	case <-f.entered:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the blocking load never started")
-	}
+		return code
+	})
 	code, body, hdr := f.do(http.MethodPost, "/consumers", `{"username": "carol"}`, "Content-Type", js)
 	code2, _, _ := f.do(http.MethodPost, "/config", writeConfig)
 	close(f.release)
