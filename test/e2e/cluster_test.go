@@ -60,8 +60,13 @@ func postYAML(t *testing.T, gw *gwtest.Gateway, doc string) (int, string) {
 	return resp.StatusCode, body
 }
 
+// servesClient bounds each probe: a hung proxy (what TestClusterRedisHangs
+// looks for) fails the probe in 2 s instead of blocking until the
+// package's 600 s timeout.
+var servesClient = &http.Client{Timeout: 2 * time.Second}
+
 func serves(gw *gwtest.Gateway, path string) bool {
-	resp, err := http.Get(gw.URL + path)
+	resp, err := servesClient.Get(gw.URL + path)
 	if err != nil {
 		return false
 	}
