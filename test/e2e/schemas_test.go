@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -83,7 +82,7 @@ plugins:
 		if e.kind == "targets" {
 			path = "/upstreams/pool/targets/" + current["id"].(string)
 		}
-		if code, body := putJSON(t, gw.AdminURL+path, filled); code != 200 {
+		if code, body := adminCall(t, gw, http.MethodPut, path, gokong.JSON(filled), "Content-Type", "application/json"); code != 200 {
 			t.Errorf("PUT %s %s: %d %v", path, gokong.JSON(filled), code, body)
 		}
 		if after := get(e.path); !jsonEqual(dropStamps(after), dropStamps(current)) {
@@ -105,7 +104,7 @@ plugins:
 				body[fk] = current[fk]
 			}
 		}
-		if code, out := putJSON(t, gw.AdminURL+"/plugins/"+current["id"].(string), body); code != 200 {
+		if code, out := adminCall(t, gw, http.MethodPut, "/plugins/"+current["id"].(string), gokong.JSON(body), "Content-Type", "application/json"); code != 200 {
 			t.Errorf("PUT /plugins/%s (%s): %d %v", current["id"], name, code, out)
 		}
 	}
@@ -120,19 +119,6 @@ plugins:
 	if resp.StatusCode != 200 || resp.Header.Get("X-RateLimit-Limit-Minute") != "5" {
 		t.Errorf("GET /r/x after the sync: %d, X-RateLimit-Limit-Minute %q", resp.StatusCode, resp.Header.Get("X-RateLimit-Limit-Minute"))
 	}
-}
-
-func putJSON(t *testing.T, u string, body any) (int, map[string]any) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPut, u, bytes.NewReader([]byte(gokong.JSON(body))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, text := gwtest.Do(t, req)
-	var out map[string]any
-	json.Unmarshal([]byte(text), &out)
-	return resp.StatusCode, out
 }
 
 func jsonEqual(a, b any) bool { return reflect.DeepEqual(gokong.RoundTrip(a), gokong.RoundTrip(b)) }
