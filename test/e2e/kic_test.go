@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"regexp"
@@ -13,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
@@ -125,25 +123,12 @@ type kicClient struct {
 func (c *kicClient) call(method, path string, body []byte) (int, []byte) {
 	c.t.Helper()
 	c.requests = append(c.requests, method+" "+path)
-	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	header := []string{"Kong-Admin-Token", c.token, "User-Agent", "kong-ingress-controller/replay"}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		header = append(header, "Content-Type", "application/json")
 	}
-	req.Header.Set("Kong-Admin-Token", c.token)
-	req.Header.Set("User-Agent", "kong-ingress-controller/replay")
-	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	return resp.StatusCode, out
+	resp, out := gwtest.Do(c.t, gwtest.NewRequest(c.t, method, c.base+path, string(body), header...))
+	return resp.StatusCode, []byte(out)
 }
 
 // status is GET /status: go-kong decodes configuration_hash from it into
