@@ -10,12 +10,13 @@ import (
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
 
-// adminCall sends a request to the admin listener and decodes its JSON
-// object body (nil when empty).
-func adminCall(t *testing.T, gw *gwtest.Gateway, method, path, body string) (int, map[string]any) {
+// adminCall sends a request to the admin listener, with header's name and
+// value pairs, and decodes its JSON object body (nil when empty). A body
+// is YAML unless header names another Content-Type.
+func adminCall(t *testing.T, gw *gwtest.Gateway, method, path, body string, header ...string) (int, map[string]any) {
 	t.Helper()
-	req := gwtest.NewRequest(t, method, gw.AdminURL+path, body)
-	if body != "" {
+	req := gwtest.NewRequest(t, method, gw.AdminURL+path, body, header...)
+	if body != "" && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/yaml")
 	}
 	resp, text := gwtest.Do(t, req)

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
-	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -13,23 +11,9 @@ import (
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
 
-// adminForm sends a form-encoded write, as `curl -d name=x` does.
-func adminForm(t *testing.T, gw *gwtest.Gateway, method, path string, form url.Values) (int, map[string]any) {
-	t.Helper()
-	req, err := http.NewRequest(method, gw.AdminURL+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, text := gwtest.Do(t, req)
-	var m map[string]any
-	if text != "" {
-		if err := json.Unmarshal([]byte(text), &m); err != nil {
-			t.Fatalf("%s %s: not JSON: %q", method, path, text)
-		}
-	}
-	return resp.StatusCode, m
-}
+// formType makes adminCall send a form-encoded write, as `curl -d name=x`
+// does.
+var formType = []string{"Content-Type", "application/x-www-form-urlencoded"}
 
 // With --config-store file, entity writes change what the proxy serves,
 // rewrite the -c file (valid, loading to the same entities) and survive a
@@ -40,18 +24,18 @@ func TestAdminWritesFileStore(t *testing.T) {
 	gw := gwtest.Start(t, start, gwtest.Options{Args: []string{"--config-store", "file"}})
 	path := gw.ConfigPath()
 
-	code, svc := adminForm(t, gw, "POST", "/services", url.Values{"name": {"echo"}, "url": {up.URL}})
+	code, svc := adminCall(t, gw, "POST", "/services", url.Values{"name": {"echo"}, "url": {up.URL}}.Encode(), formType...)
 	if code != 201 {
 		t.Fatalf("POST /services: %d %v", code, svc)
 	}
-	code, route := adminForm(t, gw, "POST", "/services/echo/routes", url.Values{"name": {"r"}, "paths[]": {"/echo"}})
+	code, route := adminCall(t, gw, "POST", "/services/echo/routes", url.Values{"name": {"r"}, "paths[]": {"/echo"}}.Encode(), formType...)
 	if code != 201 {
 		t.Fatalf("POST /services/echo/routes: %d %v", code, route)
 	}
 	if resp, body := gw.Get("/echo/x"); resp.StatusCode != 200 || gwtest.DecodeSeen(t, body).Path != "/x" {
 		t.Fatalf("/echo/x: %d %s", resp.StatusCode, body)
 	}
-	if code, body := adminForm(t, gw, "PATCH", "/routes/r", url.Values{"paths[]": {"/new"}}); code != 200 {
+	if code, body := adminCall(t, gw, "PATCH", "/routes/r", url.Values{"paths[]": {"/new"}}.Encode(), formType...); code != 200 {
 		t.Fatalf("PATCH /routes/r: %d %v", code, body)
 	}
 	if resp, _ := gw.Get("/echo/x"); resp.StatusCode != 404 {
@@ -62,7 +46,7 @@ func TestAdminWritesFileStore(t *testing.T) {
 	}
 	// A refused write leaves the file alone.
 	before, _ := os.ReadFile(path)
-	if code, body := adminForm(t, gw, "POST", "/services", url.Values{"name": {"echo"}, "host": {"x"}}); code != 409 || body["code"] != 5.0 {
+	if code, body := adminCall(t, gw, "POST", "/services", url.Values{"name": {"echo"}, "host": {"x"}}.Encode(), formType...); code != 409 || body["code"] != 5.0 {
 		t.Errorf("duplicate: %d %v", code, body)
 	}
 	if after, _ := os.ReadFile(path); string(after) != string(before) {
@@ -86,14 +70,14 @@ func TestAdminWritesFileStore(t *testing.T) {
 	// on top of it.
 	hand := strings.Replace(string(data), "consumers:\n", "consumers:\n  - username: bob\n", 1)
 	writeAtomically(t, path, hand)
-	if code, body := adminForm(t, gw, "POST", "/consumers", url.Values{"username": {"carol"}}); code != 409 {
+	if code, body := adminCall(t, gw, "POST", "/consumers", url.Values{"username": {"carol"}}.Encode(), formType...); code != 409 {
 		t.Errorf("write over a pending hand edit: %d %v", code, body)
 	}
 	waitUntil(t, "the hand edit to be applied", func() bool {
 		code, _ := adminCall(t, gw, "GET", "/consumers/bob", "")
 		return code == 200
 	})
-	if code, body := adminForm(t, gw, "POST", "/consumers", url.Values{"username": {"carol"}}); code != 201 {
+	if code, body := adminCall(t, gw, "POST", "/consumers", url.Values{"username": {"carol"}}.Encode(), formType...); code != 201 {
 		t.Errorf("write after the hand edit: %d %v", code, body)
 	}
 	if data, _ := os.ReadFile(path); !strings.Contains(string(data), "bob") || !strings.Contains(string(data), "carol") {
@@ -119,7 +103,7 @@ func TestAdminWritesFileStore(t *testing.T) {
 // Without a store, writes answer 405 with Kong's DB-less body.
 func TestAdminWritesWithoutStore(t *testing.T) {
 	gw := gwtest.Start(t, "_format_version: \"3.0\"\n", gwtest.Options{})
-	code, body := adminForm(t, gw, "POST", "/services", url.Values{"name": {"x"}, "host": {"h"}})
+	code, body := adminCall(t, gw, "POST", "/services", url.Values{"name": {"x"}, "host": {"h"}}.Encode(), formType...)
 	want := "cannot create 'services' entities when not using a database"
 	if code != 405 || body["code"] != 12.0 || body["name"] != "operation unsupported" || body["message"] != want {
 		t.Errorf("%d %v", code, body)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"sync/atomic"
 	"testing"
@@ -44,14 +43,12 @@ func TestAggregateCacheAcrossNodes(t *testing.T) {
 	const slowFor = 400 * time.Millisecond
 	var slowHits, liveHits atomic.Int64
 	backend := func(n *atomic.Int64, delay time.Duration, body string) string {
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		return "http://" + startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			n.Add(1)
 			time.Sleep(delay)
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprint(w, body)
 		}))
-		t.Cleanup(srv.Close)
-		return srv.URL
 	}
 	slow := backend(&slowHits, slowFor, `{"items":[1,2]}`)
 	live := backend(&liveHits, 0, `{"name":"ann"}`)
@@ -73,14 +70,10 @@ func TestAggregateCacheAcrossNodes(t *testing.T) {
 	// wait for it to be in Redis before asking the other node.
 	rc := redis.NewClient(&redis.Options{Addr: rd.Addr})
 	t.Cleanup(func() { rc.Close() })
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if n, err := rc.DBSize(context.Background()).Result(); err == nil && n > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("g1's cached call never reached Redis")
-		}
-	}
+	waitUntil(t, "g1's cached call in Redis", func() bool {
+		n, err := rc.DBSize(context.Background()).Result()
+		return err == nil && n > 0
+	})
 	resp, second, took := get(g2)
 	if resp.StatusCode != 200 || second != first || took >= slowFor/2 || resp.Header.Get("X-Turnpike-Cache-Hits") != "recs" {
 		t.Fatalf("g2: %d %s in %v, hits %q; want recs from Redis", resp.StatusCode, second, took, resp.Header.Get("X-Turnpike-Cache-Hits"))

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,16 +51,13 @@ func (c *clusterNet) startN(n int) {
 	}
 }
 
-func postYAML(t *testing.T, gw *gwtest.Gateway, doc string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, gw.AdminURL+"/config", strings.NewReader(doc))
-	req.Header.Set("Content-Type", "text/yaml")
-	resp, body := gwtest.Do(t, req)
-	return resp.StatusCode, body
-}
+// servesClient bounds each probe: a hung proxy (what TestClusterRedisHangs
+// looks for) fails the probe in 2 s instead of blocking until the
+// package's 600 s timeout.
+var servesClient = &http.Client{Timeout: 2 * time.Second}
 
 func serves(gw *gwtest.Gateway, path string) bool {
-	resp, err := http.Get(gw.URL + path)
+	resp, err := servesClient.Get(gw.URL + path)
 	if err != nil {
 		return false
 	}
@@ -89,13 +85,16 @@ func (c *clusterNet) allServe(path string, within time.Duration) time.Duration {
 	}
 }
 
+// clusteringStatus is a node's GET /clustering/status, node id → entry.
 func clusteringStatus(t *testing.T, gw *gwtest.Gateway) map[string]map[string]any {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, gw.AdminURL+"/clustering/status", nil)
-	resp, body := gwtest.Do(t, req)
-	var out map[string]map[string]any
-	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &out) != nil {
-		t.Fatalf("GET /clustering/status: %d %s", resp.StatusCode, body)
+	out := map[string]map[string]any{}
+	for id, e := range adminJSON(t, gw, "/clustering/status") {
+		node, ok := e.(map[string]any)
+		if !ok {
+			t.Fatalf("GET /clustering/status: node %s is %v", id, e)
+		}
+		out[id] = node
 	}
 	return out
 }
@@ -108,8 +107,8 @@ func TestClusterWriteServedByAll(t *testing.T) {
 	c.allServe("/b0", 5*time.Second)
 	for i := 1; i <= 3; i++ {
 		node := c.nodes[i%3]
-		if code, body := postYAML(t, node, reloadConfig(c.up.URL, i)); code != 201 {
-			t.Fatalf("POST /config on node %d: %d %s", i%3, code, body)
+		if code, body := adminCall(t, node, http.MethodPost, "/config", reloadConfig(c.up.URL, i)); code != 201 {
+			t.Fatalf("POST /config on node %d: %d %v", i%3, code, body)
 		}
 		took := c.allServe(fmt.Sprintf("/b%d", i), time.Second)
 		t.Logf("change %d served by every node after %v", i, took)
@@ -128,8 +127,8 @@ func TestClusterWriteServedByAll(t *testing.T) {
 		return len(st) == 3 && n == 3
 	})
 	// An invalid document is refused before it is stored.
-	if code, body := postYAML(t, c.nodes[0], "_format_version: \"3.0\"\nservices: [{name: x, url: http://x"); code != 400 {
-		t.Fatalf("an invalid config: %d %s", code, body)
+	if code, body := adminCall(t, c.nodes[0], http.MethodPost, "/config", "_format_version: \"3.0\"\nservices: [{name: x, url: http://x"); code != 400 {
+		t.Fatalf("an invalid config: %d %v", code, body)
 	}
 	if !serves(c.nodes[1], "/b3") {
 		t.Fatal("an invalid config reached another node")
@@ -151,7 +150,7 @@ func TestClusterConcurrentWriters(t *testing.T) {
 		for i, n := range c.nodes {
 			wg.Go(func() {
 				<-start
-				codes[i], _ = postYAML(t, n, reloadConfig(c.up.URL, 100*round+i))
+				codes[i], _ = adminCall(t, n, http.MethodPost, "/config", reloadConfig(c.up.URL, 100*round+i))
 			})
 		}
 		close(start)
@@ -201,8 +200,8 @@ func TestClusterRedisRestart(t *testing.T) {
 	c := newClusterNet(t)
 	c.args = []string{"--config-store-poll", "500ms"}
 	c.startN(3)
-	if code, body := postYAML(t, c.nodes[1], reloadConfig(c.up.URL, 1)); code != 201 {
-		t.Fatalf("POST: %d %s", code, body)
+	if code, body := adminCall(t, c.nodes[1], http.MethodPost, "/config", reloadConfig(c.up.URL, 1)); code != 201 {
+		t.Fatalf("POST: %d %v", code, body)
 	}
 	c.allServe("/b1", time.Second)
 	c.redis.Stop()
@@ -215,8 +214,8 @@ func TestClusterRedisRestart(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if code, body := postYAML(t, c.nodes[0], reloadConfig(c.up.URL, 2)); code != 503 {
-		t.Fatalf("POST with Redis down: %d %s", code, body)
+	if code, body := adminCall(t, c.nodes[0], http.MethodPost, "/config", reloadConfig(c.up.URL, 2)); code != 503 {
+		t.Fatalf("POST with Redis down: %d %v", code, body)
 	}
 	if serves(c.nodes[0], "/b2") {
 		t.Fatal("a change not stored was applied")
@@ -229,7 +228,7 @@ func TestClusterRedisRestart(t *testing.T) {
 		return len(st) == 3 && st[nodeID(t, c.nodes[2])]["store_error"] == nil
 	})
 	waitUntil(t, "a write to be stored", func() bool {
-		code, _ := postYAML(t, c.nodes[2], reloadConfig(c.up.URL, 3))
+		code, _ := adminCall(t, c.nodes[2], http.MethodPost, "/config", reloadConfig(c.up.URL, 3))
 		return code == 201
 	})
 	c.allServe("/b3", 2*time.Second)
@@ -270,8 +269,8 @@ func TestClusterRedisHangs(t *testing.T) {
 		t.Fatalf("a request took %v while Redis hangs", slowest)
 	}
 	start := time.Now()
-	if code, body := postYAML(t, c.nodes[0], reloadConfig(c.up.URL, 1)); code != 503 {
-		t.Fatalf("POST while Redis hangs: %d %s", code, body)
+	if code, body := adminCall(t, c.nodes[0], http.MethodPost, "/config", reloadConfig(c.up.URL, 1)); code != 503 {
+		t.Fatalf("POST while Redis hangs: %d %v", code, body)
 	}
 	if took := time.Since(start); took > 6*time.Second {
 		t.Fatalf("the write took %v to fail", took)
@@ -279,7 +278,7 @@ func TestClusterRedisHangs(t *testing.T) {
 	c.redis.Resume()
 	resumed = true
 	waitUntil(t, "a write to be stored once Redis answers", func() bool {
-		code, _ := postYAML(t, c.nodes[1], reloadConfig(c.up.URL, 2))
+		code, _ := adminCall(t, c.nodes[1], http.MethodPost, "/config", reloadConfig(c.up.URL, 2))
 		return code == 201
 	})
 	c.allServe("/b2", 5*time.Second)
@@ -302,8 +301,8 @@ func TestClusterNodeRestartWithRedisDown(t *testing.T) {
 	c.args = []string{"--config-store-poll", "500ms"}
 	cache := filepath.Join(t.TempDir(), "cache.yml")
 	c.nodes = append(c.nodes, c.start(cache, reloadConfig(c.up.URL, 0)))
-	if code, body := postYAML(t, c.nodes[0], reloadConfig(c.up.URL, 1)); code != 201 {
-		t.Fatalf("POST: %d %s", code, body)
+	if code, body := adminCall(t, c.nodes[0], http.MethodPost, "/config", reloadConfig(c.up.URL, 1)); code != 201 {
+		t.Fatalf("POST: %d %v", code, body)
 	}
 	c.nodes[0].Stop()
 	c.redis.Stop()
@@ -336,8 +335,8 @@ func TestClusterNodeRestartWithRedisDown(t *testing.T) {
 		resp, _ := gwtest.Do(t, req.Clone(req.Context()))
 		return resp.StatusCode == 200
 	})
-	if code, body := postYAML(t, fresh, reloadConfig(c.up.URL, 2)); code != 201 {
-		t.Fatalf("POST after Redis returned: %d %s", code, body)
+	if code, body := adminCall(t, fresh, http.MethodPost, "/config", reloadConfig(c.up.URL, 2)); code != 201 {
+		t.Fatalf("POST after Redis returned: %d %v", code, body)
 	}
 	c.allServe("/b2", time.Second)
 }
@@ -357,8 +356,8 @@ consumers:
   keyauth_credentials:
   - key: "{vault://env/cluster-test-secret}"
 `
-	if code, body := postYAML(t, c.nodes[0], doc); code != 201 {
-		t.Fatalf("POST: %d %s", code, body)
+	if code, body := adminCall(t, c.nodes[0], http.MethodPost, "/config", doc); code != 201 {
+		t.Fatalf("POST: %d %v", code, body)
 	}
 	if !serves(c.nodes[0], "/b1") {
 		t.Fatal("the writing node does not serve its change")
@@ -379,8 +378,8 @@ consumers:
 	// The next version applies everywhere again; it is posted on the node
 	// that failed version 2, which replaces it (a compare-and-set on the
 	// version in force there, 1, refused it with 409 for good).
-	if code, body := postYAML(t, lacking, reloadConfig(c.up.URL, 3)); code != 201 {
-		t.Fatalf("POST: %d %s", code, body)
+	if code, body := adminCall(t, lacking, http.MethodPost, "/config", reloadConfig(c.up.URL, 3)); code != 201 {
+		t.Fatalf("POST: %d %v", code, body)
 	}
 	c.allServe("/b3", time.Second)
 	st, _ := adminStatus(t, lacking)["clustering"].(map[string]any)
@@ -399,8 +398,8 @@ func TestClusterChangesUnderLoad(t *testing.T) {
 	load := startLoad(t, 6, c.nodes[0].URL+"/a", c.nodes[1].URL+"/a", c.nodes[2].URL+"/a")
 	var slowest time.Duration
 	for i := 1; i <= changes; i++ {
-		if code, body := postYAML(t, c.nodes[i%3], reloadConfig(c.up.URL, i)); code != 201 {
-			t.Fatalf("change %d: %d %s", i, code, body)
+		if code, body := adminCall(t, c.nodes[i%3], http.MethodPost, "/config", reloadConfig(c.up.URL, i)); code != 201 {
+			t.Fatalf("change %d: %d %v", i, code, body)
 		}
 		slowest = max(slowest, c.allServe(fmt.Sprintf("/b%d", i), 2*time.Second))
 	}

@@ -8,12 +8,9 @@ package e2e
 // kind → id → entity, the kinds named as in a decK file.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
-	"net/http"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -22,6 +19,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/turnpikegw/turnpike/internal/gwtest"
 	"sigs.k8s.io/yaml"
 )
 
@@ -117,30 +115,22 @@ type deckClient struct {
 
 func (c *deckClient) call(method, path string, body any) (int, []byte) {
 	c.t.Helper()
-	var rd io.Reader
+	var text string
+	var header []string
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			c.t.Fatal(err)
 		}
-		rd = bytes.NewReader(b)
+		text, header = string(b), []string{"Content-Type", "application/json"}
 	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	resp, data := gwtest.Do(c.t, gwtest.NewRequest(c.t, method, c.base+path, text, header...))
 	c.log = append(c.log, method+" "+path)
-	return resp.StatusCode, data
+	return resp.StatusCode, []byte(data)
 }
+
+// deckVersion is the leading major.minor decK reads from GET /'s version.
+var deckVersion = regexp.MustCompile(`^(\d+)\.(\d+)`)
 
 // root is decK's fetchKongVersion (deck cmd/common.go:855-907): GET /,
 // `version` must be a string (common.go:904 asserts it), parsed by its
@@ -154,7 +144,7 @@ func (c *deckClient) root() {
 		c.t.Fatalf("GET / = %d %s", code, data)
 	}
 	v, ok := root["version"].(string)
-	m := regexp.MustCompile(`^(\d+)\.(\d+)`).FindStringSubmatch(v)
+	m := deckVersion.FindStringSubmatch(v)
 	if !ok || m == nil {
 		c.t.Fatalf("GET / version %v: decK cannot parse it", root["version"])
 	}

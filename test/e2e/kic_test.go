@@ -5,14 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
@@ -124,25 +123,12 @@ type kicClient struct {
 func (c *kicClient) call(method, path string, body []byte) (int, []byte) {
 	c.t.Helper()
 	c.requests = append(c.requests, method+" "+path)
-	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	header := []string{"Kong-Admin-Token", c.token, "User-Agent", "kong-ingress-controller/replay"}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		header = append(header, "Content-Type", "application/json")
 	}
-	req.Header.Set("Kong-Admin-Token", c.token)
-	req.Header.Set("User-Agent", "kong-ingress-controller/replay")
-	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	return resp.StatusCode, out
+	resp, out := gwtest.Do(c.t, gwtest.NewRequest(c.t, method, c.base+path, string(body), header...))
+	return resp.StatusCode, []byte(out)
 }
 
 // status is GET /status: go-kong decodes configuration_hash from it into
@@ -257,15 +243,31 @@ func (c *kicClient) update(content []byte) (bool, int, []kicResourceError) {
 	return true, code, nil
 }
 
-// kicContent reads a fixture of what KIC sends, its targets pointing at up.
-func kicContent(t *testing.T, name string, up *gwtest.Echo) []byte {
+// kicContent reads a fixture of what KIC sends, its targets pointing at up,
+// with each of edit's old and new pairs replaced once: a broken variant
+// is fixed.json with a line or two changed, not another copy of it.
+func kicContent(t *testing.T, name string, up *gwtest.Echo, edit ...string) []byte {
 	t.Helper()
 	raw, err := os.ReadFile("testdata/kic/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
+	for i := 0; i+1 < len(edit); i += 2 {
+		// A pair the fixture lacks would push the fixture unbroken.
+		if !bytes.Contains(raw, []byte(edit[i])) {
+			t.Fatalf("testdata/kic/%s has no %s", name, edit[i])
+		}
+		raw = bytes.Replace(raw, []byte(edit[i]), []byte(edit[i+1]), 1)
+	}
 	return bytes.ReplaceAll(raw, []byte("__TARGET__"), []byte(strings.TrimPrefix(up.URL, "http://")))
 }
+
+// The breakages of fixed.json KIC's pushes carry, as kicContent edits: an
+// Ingress path whose regex does not compile, a KongPlugin limit below 0.
+var (
+	kicBadRegex  = []string{`"~/shop/[a-z]+$"`, `"~/shop/(unclosed$"`}
+	kicBadMinute = []string{`"minute": 5,`, `"minute": -5,`}
+)
 
 const kicToken = "kic-replay-token-1"
 
@@ -388,39 +390,43 @@ func TestKICReplayDBless(t *testing.T) {
 	}
 }
 
-// kicRefusedPushes pushes the broken fixtures after v1: each is refused
-// with the one object KIC raises an Event on, and the config in force
-// (hash) keeps serving. Turnpike checks plugin configurations once the
+// kicRefusedPushes pushes broken variants of fixed.json after v1: each is
+// refused with the one object KIC raises an Event on, and the config in
+// force (hash) keeps serving. Turnpike checks plugin configurations once the
 // document's entities are sound: the broken Ingress is named first, the
 // KongPlugin on the next push.
 func kicRefusedPushes(t *testing.T, kic, obs *kicClient, gw *gwtest.Gateway, up *gwtest.Echo, hash string) {
 	t.Helper()
-	for _, step := range []struct{ file, kind, name, field string }{
-		{"broken.json", "Ingress", "echo", "paths.1"},
-		{"broken-plugin.json", "KongPlugin", "shop-rate", "config.minute"},
+	for _, step := range []struct {
+		push              string
+		edit              []string
+		kind, name, field string
+	}{
+		{"broken Ingress and KongPlugin", slices.Concat(kicBadRegex, kicBadMinute), "Ingress", "echo", "paths.1"},
+		{"broken KongPlugin", kicBadMinute, "KongPlugin", "shop-rate", "config.minute"},
 	} {
-		pushed, code, errs := kic.update(kicContent(t, step.file, up))
+		pushed, code, errs := kic.update(kicContent(t, "fixed.json", up, step.edit...))
 		if !pushed || code != 400 {
-			t.Fatalf("%s: %v %d", step.file, pushed, code)
+			t.Fatalf("%s: %v %d", step.push, pushed, code)
 		}
 		if len(errs) != 1 || errs[0].Kind != step.kind || errs[0].Name != step.name || errs[0].Namespace != "shop" ||
 			errs[0].UID == "" || !strings.Contains(errs[0].APIVersion, "/v1") || errs[0].Problems[step.field] == "" {
-			t.Errorf("%s: Events on %+v, want the %s shop/%s at %s", step.file, errs, step.kind, step.name, step.field)
+			t.Errorf("%s: Events on %+v, want the %s shop/%s at %s", step.push, errs, step.kind, step.name, step.field)
 		}
 		if h := obs.statusHash(); h != hash {
-			t.Errorf("%s changed the hash: %s", step.file, h)
+			t.Errorf("%s changed the hash: %s", step.push, h)
 		}
 		if code, body, _ := kicProxyGet(gw, "/httpbin/anything", "alice-key-1"); code != 200 {
-			t.Errorf("after %s: %d %s", step.file, code, body)
+			t.Errorf("after %s: %d %s", step.push, code, body)
 		}
 		if code, _, _ := kicProxyGet(gw, "/shop/abc", ""); code != 404 {
-			t.Errorf("after %s the refused route answers %d", step.file, code)
+			t.Errorf("after %s the refused route answers %d", step.push, code)
 		}
 		// KIC's recovery pushes the last valid config (KIC
 		// internal/dataplane/kong_client.go:616-625), which the gateway
 		// has: same SHA, configured, no push.
 		if pushed, _, _ := kic.update(kicContent(t, "v1.json", up)); pushed {
-			t.Errorf("the recovery after %s pushed the config in force again", step.file)
+			t.Errorf("the recovery after %s pushed the config in force again", step.push)
 		}
 	}
 }

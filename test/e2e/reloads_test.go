@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -10,16 +9,18 @@ import (
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
 
-// reloadHistory is a node's GET /reloads (no admin token).
+// reloadHistory is a node's GET /reloads, newest first.
 func reloadHistory(t *testing.T, gw *gwtest.Gateway) []map[string]any {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, gw.AdminURL+"/reloads", nil)
-	resp, body := gwtest.Do(t, req)
-	var out struct{ Data []map[string]any }
-	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &out) != nil {
-		t.Fatalf("GET /reloads: %d %s", resp.StatusCode, body)
+	data, _ := adminJSON(t, gw, "/reloads")["data"].([]any)
+	out := make([]map[string]any, len(data))
+	for i, e := range data {
+		var ok bool
+		if out[i], ok = e.(map[string]any); !ok {
+			t.Fatalf("GET /reloads: entry %d is %v", i, e)
+		}
 	}
-	return out.Data
+	return out
 }
 
 // In a cluster, each node's history names the store version every load
@@ -29,8 +30,8 @@ func TestReloadsNameStoreVersions(t *testing.T) {
 	c := newClusterNet(t)
 	c.startN(2)
 	c.allServe("/b0", 5*time.Second)
-	if code, body := postYAML(t, c.nodes[1], reloadConfig(c.up.URL, 1)); code != 201 {
-		t.Fatalf("POST /config: %d %s", code, body)
+	if code, body := adminCall(t, c.nodes[1], http.MethodPost, "/config", reloadConfig(c.up.URL, 1)); code != 201 {
+		t.Fatalf("POST /config: %d %v", code, body)
 	}
 	c.allServe("/b1", 5*time.Second)
 	for i, want := range [][]string{{"cluster", "startup"}, {"admin", "startup"}} {
