@@ -53,6 +53,7 @@ type runOptions struct {
 	realIPHeader      string
 	realIPRecursive   bool
 	limits            server.Limits
+	http1Server       string
 	clientBodyTimeout time.Duration
 	clientMaxBody     int64
 	keepalive         int
@@ -113,6 +114,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.DurationVar(&o.limits.ReadHeaderTimeout, "header-timeout", server.DefaultLimits.ReadHeaderTimeout, "time allowed to read a request's headers")
 	fs.DurationVar(&o.limits.IdleTimeout, "idle-timeout", server.DefaultLimits.IdleTimeout, "keep-alive idle timeout for client connections")
 	fs.IntVar(&o.limits.MaxHeaderBytes, "max-header-bytes", server.DefaultLimits.MaxHeaderBytes, "largest request header block; larger gets 431")
+	fs.StringVar(&o.http1Server, "http1-server", "net", "the proxy's HTTP/1.x server: own (the gateway's own, parsed in place with no per-request allocation) or net (Go's net/http); HTTP/2 and the admin API always use net/http")
 	fs.IntVar(&o.limits.MaxConcurrentStreams, "http2-max-streams", server.DefaultLimits.MaxConcurrentStreams, "HTTP/2 and HTTP/3 concurrent streams per client connection")
 	fs.IntVar(&o.limits.MaxResets, "http2-max-resets", server.DefaultLimits.MaxResets, "close an HTTP/2 connection with GOAWAY ENHANCE_YOUR_CALM when its client resets streams before they were answered, or makes the server reset streams still being handled, more than this many times within a window of twice as many streams (rapid reset, MadeYouReset); 0: no limit")
 	fs.DurationVar(&o.clientBodyTimeout, "client-body-timeout", 60*time.Second, "longest wait between two reads of a request body (0: none)")
@@ -395,7 +397,16 @@ func startGateway(o *runOptions, source []byte, opts config.Options, path string
 		}
 		return false, nil
 	}
-	g.proxy, err = server.New("proxy", proxyListens, g.handler.Listener, o.limits,
+	limits := o.limits
+	switch o.http1Server {
+	case "own":
+		limits.OwnHTTP1 = true
+	case "net":
+	default:
+		g.close()
+		return nil, fmt.Errorf("--http1-server: %q is neither own nor net", o.http1Server)
+	}
+	g.proxy, err = server.New("proxy", proxyListens, g.handler.Listener, limits,
 		server.TLS{Certificate: getCert, ClientCert: clientCert, Policy: policy}, logger)
 	if err != nil {
 		g.close()

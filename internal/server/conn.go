@@ -31,6 +31,9 @@ type sniffConn struct {
 	g  h2Guard
 	// busy: counted in Stats.Busy (server.go).
 	busy atomic.Bool
+	// counted: the own HTTP/1 path counted the connection at accept and
+	// handed it over (h1server.go).
+	counted bool
 }
 
 func (c *sniffConn) init(nc net.Conn, h2 h2Limits) {
@@ -109,9 +112,11 @@ func sniffOf(c net.Conn) *sniffConn {
 // fromTLSListener reports whether c came from a tlsListener, which does its
 // own connection accounting (it sees connections before their handshake).
 func fromTLSListener(c net.Conn) bool {
-	switch c.(type) {
+	switch c := c.(type) {
 	case *tls.Conn, *tlsSniffConn, *h2TLSConn:
 		return true
+	case *tcpSniffConn:
+		return c.counted
 	}
 	return false
 }

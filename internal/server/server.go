@@ -21,6 +21,10 @@ type Limits struct {
 	IdleTimeout          time.Duration
 	MaxHeaderBytes       int
 	MaxConcurrentStreams int
+	// OwnHTTP1 serves HTTP/1.x with the gateway's own server path
+	// (h1conn.go) rather than net/http's; h2 and h2c connections still go
+	// to net/http.
+	OwnHTTP1 bool
 	// MaxResets ends an HTTP/2 connection (GOAWAY ENHANCE_YOUR_CALM) whose
 	// client resets, or makes the server reset, more than this many streams
 	// within a window of twice as many streams it opens (rapid reset,
@@ -83,6 +87,7 @@ type Server struct {
 	servers []*http.Server
 	lns     []net.Listener
 	h3      []*h3Server
+	h1      []*h1Server
 	Stats   Stats
 	wg      sync.WaitGroup
 }
@@ -149,8 +154,13 @@ func New(name string, listens []Listen, handler HandlerFor, limits Limits, tlsSr
 			// The handshake timeout net/http would use (the smallest of its
 			// read/write timeouts; only ReadHeaderTimeout is set here).
 			ln = newTLSListener(ln, hs.TLSConfig, limits.ReadHeaderTimeout, h2, &s.Stats, hs.ErrorLog)
-		} else {
+		} else if !limits.OwnHTTP1 {
 			ln = sniffListener{ln, h2}
+		}
+		if limits.OwnHTTP1 {
+			h1 := newH1Server(g, limits, &s.Stats, h2, hs.ErrorLog)
+			s.h1 = append(s.h1, h1)
+			ln = newH1Listener(ln, h1)
 		}
 		if l.H2C {
 			hs.Protocols.SetUnencryptedHTTP2(true)
@@ -255,6 +265,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, h3 := range s.h3 {
 		wg.Go(func() {
 			if err := h3.shutdown(ctx); err != nil {
+				fail(err)
+			}
+		})
+	}
+	for _, h1 := range s.h1 {
+		wg.Go(func() {
+			if err := h1.shutdown(ctx); err != nil {
 				fail(err)
 			}
 		})

@@ -1,0 +1,287 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/textproto"
+	"strings"
+)
+
+// Request bodies of the own HTTP/1.x server path. Their framing rules are
+// net/http's (net/http/internal/chunked.go) with the smuggling detector's
+// limits: a chunk-size line of at most maxChunkLine bytes, at most
+// maxChunkExcess bytes of framing beyond what the data pays for, a trailer
+// section of at most maxTrailerBytes.
+
+var (
+	errBodyClosed = errors.New("http: invalid Read on closed Body")
+	errChunked    = errors.New("http: malformed chunked encoding")
+	errChunkLine  = errors.New("http: chunk line too long")
+	errTooMuch    = errors.New("http: chunked encoding contains too much non-data")
+	errTrailer    = errors.New("http: malformed trailer")
+)
+
+// clBody reads a body of declared length.
+type clBody struct {
+	c      *h1Conn
+	remain int64
+	err    error
+}
+
+func (b *clBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.remain == 0 {
+		b.err = io.EOF
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.remain {
+		p = p[:b.remain]
+	}
+	n, err := b.c.readBody(p)
+	b.remain -= int64(n)
+	switch {
+	case err == io.EOF:
+		b.err = io.ErrUnexpectedEOF
+	case err != nil:
+		b.err = err
+	case b.remain == 0:
+		b.err = io.EOF
+	}
+	return n, b.err
+}
+
+func (b *clBody) Close() error {
+	if b.err == nil {
+		b.err = errBodyClosed
+	}
+	return nil
+}
+
+// chunkedBody reads a chunked body and its trailer.
+type chunkedBody struct {
+	c        *h1Conn
+	n        uint64 // data left in the chunk
+	needCRLF bool   // the chunk's data ended; its CRLF is next
+	excess   int64
+	err      error
+	line     []byte // made at the connection's first chunked body
+}
+
+func (b *chunkedBody) reset() {
+	b.n, b.needCRLF, b.excess, b.err = 0, false, 0, nil
+	if b.line == nil {
+		b.line = make([]byte, maxChunkLine)
+	}
+}
+
+func (b *chunkedBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	for b.n == 0 {
+		if b.needCRLF {
+			if b.err = b.crlf(); b.err != nil {
+				return 0, b.err
+			}
+			b.needCRLF = false
+		}
+		if b.err = b.sizeLine(); b.err != nil {
+			return 0, b.err
+		}
+		if b.n == 0 {
+			if b.err = b.trailer(); b.err == nil {
+				b.err = io.EOF
+			}
+			return 0, b.err
+		}
+	}
+	if uint64(len(p)) > b.n {
+		p = p[:b.n]
+	}
+	k, err := b.c.readBody(p)
+	b.n -= uint64(k)
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		b.err = err
+		return k, err
+	}
+	if b.n == 0 {
+		b.needCRLF = true
+	}
+	return k, nil
+}
+
+func (b *chunkedBody) Close() error {
+	if b.err == nil {
+		b.err = errBodyClosed
+	}
+	return nil
+}
+
+func (b *chunkedBody) crlf() error {
+	for _, want := range [2]byte{'\r', '\n'} {
+		c, err := b.c.byte1()
+		if err != nil {
+			return unexpected(err)
+		}
+		if c != want {
+			return errChunked
+		}
+	}
+	return nil
+}
+
+// readLine reads one framing line into b.line, without its CRLF (or LF).
+func (b *chunkedBody) readLine() ([]byte, error) {
+	n := 0
+	for {
+		c, err := b.c.byte1()
+		if err != nil {
+			return nil, unexpected(err)
+		}
+		if c == '\n' {
+			if n > 0 && b.line[n-1] == '\r' {
+				n--
+			}
+			return b.line[:n], nil
+		}
+		if n == len(b.line)-1 {
+			return nil, errChunkLine
+		}
+		b.line[n] = c
+		n++
+	}
+}
+
+// sizeLine reads a chunk-size line: hex digits, an optional extension.
+func (b *chunkedBody) sizeLine() error {
+	line, err := b.readLine()
+	if err != nil {
+		return err
+	}
+	b.excess += int64(len(line)) + 2
+	if i := indexSemicolon(line); i >= 0 {
+		line = line[:i]
+	}
+	line = trimTrailingOWS(line)
+	if len(line) == 0 || len(line) > 16 {
+		return errChunked
+	}
+	var n uint64
+	for _, c := range line {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return errChunked
+		}
+		n = n<<4 | uint64(c)
+	}
+	if n > 1<<62 {
+		return errChunked
+	}
+	b.n = n
+	b.excess -= 16 + 2*int64(min(n, 1<<40))
+	b.excess = max(b.excess, 0)
+	if b.excess > maxChunkExcess {
+		return errTooMuch
+	}
+	return nil
+}
+
+// trailer reads the trailer section after the last chunk into the
+// request's Trailer.
+func (b *chunkedBody) trailer() error {
+	total := 0
+	r := b.c.req
+	for {
+		line, err := b.readLine()
+		if err != nil {
+			return err
+		}
+		total += len(line) + 2
+		if total > maxTrailerBytes {
+			return errTrailer
+		}
+		if len(line) == 0 {
+			return nil
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return errTrailer
+		}
+		name, value, ok := strings.Cut(string(line), ":")
+		if !ok || name == "" || !validToken(name) {
+			return errTrailer
+		}
+		value = textproto.TrimString(value)
+		if r.Trailer == nil {
+			r.Trailer = make(http.Header)
+		}
+		r.Trailer.Add(name, value)
+	}
+}
+
+// continueReader sends 100 Continue before the first read of a body whose
+// client waits for it, unless the answer went out first.
+type continueReader struct {
+	c    *h1Conn
+	sent bool
+}
+
+func (r *continueReader) Read(p []byte) (int, error) {
+	c := r.c
+	if !r.sent {
+		r.sent = true
+		if !c.rw.committed && !c.hijak {
+			if _, err := c.nc.Write(continue100); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return c.body.Read(p)
+}
+
+func (r *continueReader) Close() error { return r.c.body.Close() }
+
+var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func indexSemicolon(b []byte) int {
+	for i, c := range b {
+		if c == ';' {
+			return i
+		}
+	}
+	return -1
+}
+
+func trimTrailingOWS(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func validToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isTokenByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
