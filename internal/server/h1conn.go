@@ -256,26 +256,24 @@ func (c *h1Conn) serveOne() bool {
 	if !c.rw.finish() {
 		return false
 	}
-	if c.rw.closeAfter || c.head.close || c.err != nil {
-		return false
-	}
-	return c.drainBody()
+	return !c.rw.closeAfter && !c.head.close && c.err == nil
 }
 
-// drainBody reads what the handler left of the request body, up to
-// maxDrain, so that the connection can serve the next request.
-func (c *h1Conn) drainBody() bool {
+// settleBody makes sure the request body will not be in the way of the
+// next request, as net/http does before the answer's head goes out: it
+// reads and drops what the handler left, up to maxDrain. It returns false
+// when the connection cannot be reused: the body is larger than that,
+// broken, or held back by a client still waiting for 100 Continue.
+func (c *h1Conn) settleBody() bool {
 	if c.body == http.NoBody {
 		return true
 	}
 	if c.head.continue100 && !c.cont.sent {
-		// The client holds its body back until 100 Continue.
 		return false
 	}
-	var budget int64 = maxDrain
 	switch b := c.body.(type) {
 	case *clBody:
-		if b.remain > budget || b.err != nil && b.err != io.EOF {
+		if b.err != nil || b.remain > maxDrain {
 			return b.remain == 0 && b.err == io.EOF
 		}
 	case *chunkedBody:
@@ -284,9 +282,9 @@ func (c *h1Conn) drainBody() bool {
 		}
 	}
 	var scratch [512]byte
-	for budget > 0 {
+	for budget := maxDrain; budget > 0; {
 		n, err := c.body.Read(scratch[:])
-		budget -= int64(n)
+		budget -= n
 		if err == io.EOF {
 			return true
 		}
@@ -304,19 +302,20 @@ func (c *h1Conn) refuse(status int) {
 	c.nc.Write(refusals[status])
 }
 
-// closeGracefully closes the write side first and reads what the client is
-// still sending for a moment: closing with unread data makes TCP send a
-// reset that can destroy the answer.
+// closeGracefully closes the connection. When the client may still be
+// sending (a refused request, a body left unread), it closes the write side
+// first and reads what comes for a moment, as net/http waits: closing with
+// unread data makes TCP send a reset that can destroy the answer before the
+// client read it.
 func (c *h1Conn) closeGracefully() {
+	c.r, c.w = 0, 0
 	c.releaseBuf()
-	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && c.err == nil {
 		cw.CloseWrite()
 		c.nc.SetReadDeadline(time.Now().Add(rejectLinger))
 		var scratch [512]byte
-		for n := 0; n < rejectDrainBytes; {
-			k, err := c.nc.Read(scratch[:])
-			n += k
-			if err != nil {
+		for {
+			if _, err := c.nc.Read(scratch[:]); err != nil {
 				break
 			}
 		}

@@ -126,7 +126,7 @@ func newH1Server(handler http.Handler, limits Limits, stats *Stats, h2 h2Limits,
 }
 
 func (s *h1Server) serve(nc net.Conn, l *h1Listener, plain bool) {
-	c := newH1Conn(s, nc, s.ctx)
+	c := newH1Conn(s, nc, context.WithValue(s.ctx, http.LocalAddrContextKey, nc.LocalAddr()))
 	c.ln = l
 	s.mu.Lock()
 	if s.closing.Load() {

@@ -81,7 +81,7 @@ func (w *h1Writer) WriteHeader(code int) {
 	if code < 200 && code != http.StatusSwitchingProtocols {
 		// An interim answer goes out now, with the header as it is.
 		b := appendStatus(w.buf()[:0], w.req.ProtoMinor, code)
-		b = w.appendFields(b)
+		b = w.appendFields(b, code)
 		b = append(b, "\r\n"...)
 		*w.wbuf = b
 		w.flushCommitted()
@@ -174,6 +174,9 @@ func (w *h1Writer) commit(final bool) {
 	if vs := w.hdr["Connection"]; len(vs) > 0 && httpguts.HeaderValuesContainsToken(vs, "close") {
 		w.closeAfter = true
 	}
+	if !w.closeAfter && !w.c.settleBody() {
+		w.closeAfter = true
+	}
 	length := w.declared
 	switch {
 	case w.noBody:
@@ -186,7 +189,7 @@ func (w *h1Writer) commit(final bool) {
 		w.closeAfter = true
 	}
 	b := appendStatus(w.buf()[:0], req.ProtoMinor, w.status)
-	b = w.appendFields(b)
+	b = w.appendFields(b, w.status)
 	if _, ok := w.hdr["Date"]; !ok {
 		b = append(b, "Date: "...)
 		b = append(b, httpDate()...)
@@ -225,10 +228,18 @@ func (w *h1Writer) pending() int {
 }
 
 // appendFields writes the handler's header fields, but the ones the
-// writer owns and trailers.
-func (w *h1Writer) appendFields(b []byte) []byte {
+// writer owns, trailers and those an answer without a body may not carry
+// (net/http's suppressedHeaders).
+func (w *h1Writer) appendFields(b []byte, code int) []byte {
+	bodyless := code < 200 || code == 204 || code == 304
 	for k, vs := range w.hdr {
-		if k == "Transfer-Encoding" || strings.HasPrefix(k, http.TrailerPrefix) || !httpguts.ValidHeaderFieldName(k) {
+		switch {
+		case k == "Transfer-Encoding":
+			continue
+		case bodyless && k == "Content-Length", code == 304 && k == "Content-Type":
+			continue
+		}
+		if strings.HasPrefix(k, http.TrailerPrefix) || !httpguts.ValidHeaderFieldName(k) {
 			continue
 		}
 		for _, v := range vs {
