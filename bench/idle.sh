@@ -12,6 +12,8 @@
 # access log off, in front of bench/backend), reads its RSS idle (idleconns
 # -n 0), then opens N connections and reads it again (idleconns -n N), and
 # stops it; RSS per connection = (RSS(N) - RSS(0)) / N, paired per round.
+# The table also shows RSS(0)'s anonymous part (heap, stacks) and its
+# file-backed part (the binary's pages, which vary with the page cache).
 #
 # Knobs (environment):
 #   N=10000  ROUNDS=3  SETTLE=5 (s idle before each read)  OPEN_CONC=64 (connections being opened at once)
@@ -37,7 +39,9 @@ for v in N ROUNDS SETTLE OPEN_CONC PORT_BASE; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer, got '${!v}'"
 done
 (( N >= 1 && ROUNDS >= 1 && OPEN_CONC >= 1 )) || die "N, ROUNDS and OPEN_CONC must be >= 1"
-for cmd in curl go; do
+need=(curl go)
+if [[ $PIN == 1 ]]; then need+=(taskset); fi
+for cmd in "${need[@]}"; do
   command -v "$cmd" >/dev/null || die "$cmd is missing"
 done
 # Go raises a process's soft RLIMIT_NOFILE to the hard one at start: the
@@ -109,7 +113,7 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
 
 echo "date: $(date -Is)  commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)  go: $(go version | cut -d' ' -f3)"
 echo "command: N=$N ROUNDS=$ROUNDS SETTLE=$SETTLE OPEN_CONC=$OPEN_CONC REQ_PATH=$REQ_PATH PIN=$PIN bench/idle.sh"
-printf '%-6s %12s %12s %12s %14s %14s %8s\n' round rss0_kb rssN_kb hwmN_kb per_conn_B anon_per_conn_B open_ms
+printf '%-6s %9s %9s %9s %9s %9s %11s %16s %8s\n' round rss0_kb anon0_kb file0_kb rssN_kb hwmN_kb per_conn_B anon_per_conn_B open_ms
 per=()
 for r in $(seq "$ROUNDS"); do
   start turnpike env GOMAXPROCS=1 BENCH_BACKEND_URL="http://127.0.0.1:$BPORT" "${ON_PROXY[@]}" "$TMP/bin/turnpike" run \
@@ -124,8 +128,8 @@ for r in $(seq "$ROUNDS"); do
   a0=$(field rssanon_kb "$base") an=$(field rssanon_kb "$full")
   p=$(( (rssn - rss0) * 1024 / N ))
   per+=("$p")
-  printf '%-6s %12s %12s %12s %14s %14s %8s\n' "$r" "$rss0" "$rssn" "$(field vmhwm_kb "$full")" "$p" \
-    "$(( (an - a0) * 1024 / N ))" "$(field open_ms "$full")"
+  printf '%-6s %9s %9s %9s %9s %9s %11s %16s %8s\n' "$r" "$rss0" "$a0" "$(field rssfile_kb "$base")" "$rssn" \
+    "$(field vmhwm_kb "$full")" "$p" "$(( (an - a0) * 1024 / N ))" "$(field open_ms "$full")"
 done
 sorted=$(printf '%s\n' "${per[@]}" | sort -n)
 echo "RSS per idle connection: median $(sed -n "$(( (ROUNDS + 1) / 2 ))p" <<<"$sorted") B, range $(head -n 1 <<<"$sorted")-$(tail -n 1 <<<"$sorted") B over $ROUNDS round(s), N=$N"

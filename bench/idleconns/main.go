@@ -268,7 +268,7 @@ func readStatus(pid int) (map[string]int64, error) {
 	}
 	for _, k := range []string{"VmRSS", "VmHWM", "RssAnon", "RssFile", "Threads"} {
 		if _, ok := st[k]; !ok {
-			return nil, fmt.Errorf("no %s in /proc/%d/status", k, pid)
+			return nil, fmt.Errorf("no %s in /proc/%d/status (has it exited?)", k, pid)
 		}
 	}
 	return st, nil
