@@ -99,16 +99,16 @@ func main() {
 	if err != nil {
 		fail(1, "gateway pid %d: %v", *pid, err)
 	}
-	open := 0
+	alive := 0
 	for _, c := range conns {
 		if stillOpen(c) {
-			open++
+			alive++
 		}
 	}
 	fmt.Printf("RESULT conns=%d open_ms=%d settle_s=%g vmrss_kb=%d vmhwm_kb=%d rssanon_kb=%d rssfile_kb=%d threads=%d still_open=%d\n",
-		len(conns), openMS, settle.Seconds(), st["VmRSS"], st["VmHWM"], st["RssAnon"], st["RssFile"], st["Threads"], open)
-	if open != len(conns) {
-		fail(1, "the gateway closed %d of %d connections while they were idle", len(conns)-open, len(conns))
+		len(conns), openMS, settle.Seconds(), st["VmRSS"], st["VmHWM"], st["RssAnon"], st["RssFile"], st["Threads"], alive)
+	if alive != len(conns) {
+		fail(1, "the gateway closed %d of %d connections while they were idle", len(conns)-alive, len(conns))
 	}
 }
 
