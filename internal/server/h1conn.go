@@ -70,15 +70,26 @@ type h1Conn struct {
 	hijak bool
 
 	// idleUntil is when the idle wait times out; deadline is the read
-	// deadline the server set last, and deadlineSet says someone (a
-	// handler, a body read) set another one since.
+	// deadline the server set last (idle wait, head), and deadlineSet says
+	// someone (a handler) set another one since. A body read clears the
+	// server's: a request body has no deadline but the handler's.
 	idleUntil   time.Time
 	deadline    time.Time
 	deadlineSet bool
 	served      int // requests served
-	readFn      func(fd uintptr) bool
-	rn          int
-	rerr        error
+
+	// The background read of a long request (h1watch.go).
+	cancel    context.CancelFunc // ends the requests' context
+	ws        atomic.Int32
+	seq       atomic.Uint64 // requests begun
+	watchSeen uint64        // seq at the watchdog's last tick (its own)
+	watchWG   sync.WaitGroup
+	watchByte [1]byte
+	watchN    int
+	gone      error
+	readFn    func(fd uintptr) bool
+	rn        int
+	rerr      error
 }
 
 func newH1Conn(s *h1Server, nc net.Conn, ctx context.Context) *h1Conn {
@@ -213,7 +224,8 @@ func (c *h1Conn) readHead(fresh bool) headResult {
 		}
 		if !headerDeadline && c.srv.limits.ReadHeaderTimeout > 0 {
 			headerDeadline = true
-			c.setReadDeadline(time.Now().Add(c.srv.limits.ReadHeaderTimeout))
+			c.deadline = time.Now().Add(c.srv.limits.ReadHeaderTimeout)
+			c.nc.SetReadDeadline(c.deadline)
 		}
 		if c.fill(limit) != nil {
 			// A client that stops inside a head, or sends it too slowly,
@@ -294,9 +306,16 @@ func (c *h1Conn) serveOne() bool {
 	s := c.srv
 	s.stats.Busy.Add(1)
 	c.rw.reset(c.req, c.head.close || s.closing.Load())
+	c.seq.Add(1)
+	if c.body == http.NoBody {
+		c.bodyRead()
+	}
 	s.handler.ServeHTTP(&c.rw, c.req)
 	s.stats.Busy.Add(-1)
 	if c.hijak {
+		return false
+	}
+	if !c.endWatch() {
 		return false
 	}
 	if !c.rw.finish() {
@@ -546,6 +565,10 @@ func (c *h1Conn) readBody(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
+	if !c.deadlineSet && !c.deadline.IsZero() {
+		c.deadline = time.Time{}
+		c.nc.SetReadDeadline(c.deadline)
+	}
 	n, err := c.nc.Read(p)
 	if n == 0 {
 		c.noteErr(err)
@@ -572,6 +595,7 @@ func (c *h1Conn) hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if c.hijak {
 		return nil, nil, http.ErrHijacked
 	}
+	c.endWatch()
 	c.hijak = true
 	c.srv.hijacked(c)
 	var rd io.Reader = c.nc
