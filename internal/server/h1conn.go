@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strconv"
 	"sync"
@@ -161,6 +162,8 @@ func (c *h1Conn) run(fresh bool) {
 // shed drops what a connection keeps for its requests before a long idle
 // wait; parse makes it again when the next request comes.
 func (c *h1Conn) shed() {
+	resetRequest(c.req)
+	c.parser.url = url.URL{}
 	c.hdr, c.rw.hdr, c.parser.vals, c.ch.line = nil, nil, nil, nil
 }
 
