@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -254,40 +256,63 @@ func contentLength(head []byte) int {
 	return -1
 }
 
-type fullPathCase struct {
-	name string
-	own  bool
-	req  []byte
+// cpuTime is the CPU time the process has used, in nanoseconds: the
+// client's and upstream's small share included, as they run in process.
+func cpuTime(b *testing.B) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
+type fullPathCase struct {
+	name string
+	// start starts what the client sends to and returns its address.
+	start func(*testing.B) string
+	req   []byte
+}
+
+func ownServer(b *testing.B) string { return fullPathGateway(b, true) }
+func netServer(b *testing.B) string { return fullPathGateway(b, false) }
+
+// noGateway is the raw upstream alone: the client's and upstream's own
+// cost, the floor under the other cases.
+func noGateway(b *testing.B) string { return strings.TrimPrefix(rawUpstream(b), "http://") }
+
 var fullPathCases = []fullPathCase{
-	{"own/none", true, fullPathNone},
-	{"own/plugins", true, fullPathPlugins},
-	{"net/none", false, fullPathNone},
-	{"net/plugins", false, fullPathPlugins},
+	{"own/none", ownServer, fullPathNone},
+	{"own/plugins", ownServer, fullPathPlugins},
+	{"net/none", netServer, fullPathNone},
+	{"net/plugins", netServer, fullPathPlugins},
+	{"direct", noGateway, fullPathNone},
 }
 
 // BenchmarkFullPath drives whole requests in sequence, one kept-alive
 // client connection, through the proxy listener's server, the router,
 // the proxy and a pooled loopback upstream connection: own and net are
-// the HTTP/1 server paths, none and plugins the routes of fullPathConfig.
+// the HTTP/1 server paths, none and plugins the routes of fullPathConfig;
+// direct is the client on the upstream without the gateway.
 // The client and upstream allocate nothing per request, so allocs/op is
-// the gateway's.
+// the gateway's; cpu-ns/op is the process's CPU per request, theirs
+// included, steadier than ns/op on a shared machine.
 func BenchmarkFullPath(b *testing.B) {
 	for _, tc := range fullPathCases {
 		b.Run(tc.name, func(b *testing.B) {
-			fc := dialFullPath(b, fullPathGateway(b, tc.own), tc.req)
+			fc := dialFullPath(b, tc.start(b), tc.req)
 			for range 10 {
 				if err := fc.do(); err != nil {
 					b.Fatal(err)
 				}
 			}
 			b.ReportAllocs()
+			cpu := cpuTime(b)
 			for b.Loop() {
 				if err := fc.do(); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
@@ -299,7 +324,7 @@ func BenchmarkFullPathParallel(b *testing.B) {
 	const perCPU = 2
 	for _, tc := range fullPathCases {
 		b.Run(tc.name, func(b *testing.B) {
-			addr := fullPathGateway(b, tc.own)
+			addr := tc.start(b)
 			clients := make(chan *fullPathClient, perCPU*runtime.GOMAXPROCS(0))
 			var wg sync.WaitGroup
 			for range cap(clients) {
@@ -320,6 +345,7 @@ func BenchmarkFullPathParallel(b *testing.B) {
 			}
 			b.SetParallelism(perCPU)
 			b.ReportAllocs()
+			cpu := cpuTime(b)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				fc := <-clients
@@ -330,6 +356,7 @@ func BenchmarkFullPathParallel(b *testing.B) {
 					}
 				}
 			})
+			b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
