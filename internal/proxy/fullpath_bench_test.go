@@ -256,8 +256,9 @@ func contentLength(head []byte) int {
 	return -1
 }
 
-// cpuTime is the CPU time the process has used, in nanoseconds: the
-// client's and upstream's small share included, as they run in process.
+// cpuTime is the CPU time the process has used, in nanoseconds, the
+// client's and upstream's included as they run in process (case direct
+// is their share).
 func cpuTime(b *testing.B) int64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
