@@ -261,10 +261,12 @@ func throughput(w io.Writer, t *table, foreignMax float64) {
 }
 
 // pairs are the targets compared with each other, each ratio a/b, with the
-// goal issue 14 set for the cache (none for the plain proxies and the
-// compressing ones).
+// goals issues 14 (the cache) and 21 (the proxy's CPU) set; none for the
+// compressing ones.
 var pairs = []struct{ a, b, goal string }{
-	{"turnpike", "nginx", ""},
+	{"turnpike", "nginx", "CPU/req ratio at most 1.00 (issue 21)"},
+	{"turnpike-net", "nginx", ""},
+	{"turnpike", "turnpike-net", ""},
 	{"turnpike-cache", "nginx-cache", "CPU/req ratio at most 1.5"},
 	{"turnpike-cache", "turnpike", "req/s ratio at least 1.8 (a hit vs a proxied request)"},
 	{"turnpike-gzip", "nginx-gzip", ""},

@@ -114,7 +114,7 @@ func (o *runOptions) addFlags(fs *pflag.FlagSet, proxyDefault string) {
 	fs.DurationVar(&o.limits.ReadHeaderTimeout, "header-timeout", server.DefaultLimits.ReadHeaderTimeout, "time allowed to read a request's headers")
 	fs.DurationVar(&o.limits.IdleTimeout, "idle-timeout", server.DefaultLimits.IdleTimeout, "keep-alive idle timeout for client connections")
 	fs.IntVar(&o.limits.MaxHeaderBytes, "max-header-bytes", server.DefaultLimits.MaxHeaderBytes, "largest request header block; larger gets 431")
-	fs.StringVar(&o.http1Server, "http1-server", "net", "the proxy's HTTP/1.x server: own (the gateway's own, parsed in place with no per-request allocation) or net (Go's net/http); HTTP/2 and the admin API always use net/http")
+	fs.StringVar(&o.http1Server, "http1-server", "own", "the proxy's HTTP/1.x server: own (the gateway's own, parsed in place with no per-request allocation) or net (Go's net/http); HTTP/2 and the admin API always use net/http")
 	fs.IntVar(&o.limits.MaxConcurrentStreams, "http2-max-streams", server.DefaultLimits.MaxConcurrentStreams, "HTTP/2 and HTTP/3 concurrent streams per client connection")
 	fs.IntVar(&o.limits.MaxResets, "http2-max-resets", server.DefaultLimits.MaxResets, "close an HTTP/2 connection with GOAWAY ENHANCE_YOUR_CALM when its client resets streams before they were answered, or makes the server reset streams still being handled, more than this many times within a window of twice as many streams (rapid reset, MadeYouReset); 0: no limit")
 	fs.DurationVar(&o.clientBodyTimeout, "client-body-timeout", 60*time.Second, "longest wait between two reads of a request body (0: none)")

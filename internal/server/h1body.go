@@ -35,6 +35,7 @@ func (b *clBody) Read(p []byte) (int, error) {
 	}
 	if b.remain == 0 {
 		b.err = io.EOF
+		b.c.bodyRead()
 		return 0, io.EOF
 	}
 	if int64(len(p)) > b.remain {
@@ -49,6 +50,7 @@ func (b *clBody) Read(p []byte) (int, error) {
 		b.err = err
 	case b.remain == 0:
 		b.err = io.EOF
+		b.c.bodyRead()
 	}
 	return n, b.err
 }
@@ -94,6 +96,7 @@ func (b *chunkedBody) Read(p []byte) (int, error) {
 		if b.n == 0 {
 			if b.err = b.trailer(); b.err == nil {
 				b.err = io.EOF
+				b.c.bodyRead()
 			}
 			return 0, b.err
 		}

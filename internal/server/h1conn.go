@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strconv"
 	"sync"
@@ -68,13 +70,27 @@ type h1Conn struct {
 	err   error // a read error of the connection, sticky
 	hijak bool
 
-	// idleUntil is the read deadline set for the idle wait; deadlineSet
-	// says someone (a handler, a body read) set another one since.
+	// idleUntil is when the idle wait times out; deadline is the read
+	// deadline the server set last (idle wait, head), and deadlineSet says
+	// someone (a handler) set another one since. A body read clears the
+	// server's: a request body has no deadline but the handler's.
 	idleUntil   time.Time
+	deadline    time.Time
 	deadlineSet bool
-	readFn      func(fd uintptr) bool
-	rn          int
-	rerr        error
+	served      int // requests served
+
+	// The background read of a long request (h1watch.go).
+	cancel    context.CancelFunc // ends the requests' context
+	ws        atomic.Int32
+	seq       atomic.Uint64 // requests begun
+	watchSeen uint64        // seq at the watchdog's last tick (its own)
+	watchWG   sync.WaitGroup
+	watchByte [1]byte
+	watchN    int
+	gone      error
+	readFn    func(fd uintptr) bool
+	rn        int
+	rerr      error
 }
 
 func newH1Conn(s *h1Server, nc net.Conn, ctx context.Context) *h1Conn {
@@ -95,8 +111,18 @@ func newH1Conn(s *h1Server, nc net.Conn, ctx context.Context) *h1Conn {
 	return c
 }
 
-func (c *h1Conn) serve() {
-	defer c.srv.done(c)
+func (c *h1Conn) serve() { c.run(false) }
+
+// run serves requests until the connection closes, or until it has been
+// idle for probeIdle (moved: another goroutine takes over the wait).
+// fresh says this goroutine was started for such a wait.
+func (c *h1Conn) run(fresh bool) {
+	moved := false
+	defer func() {
+		if !moved {
+			c.srv.done(c)
+		}
+	}()
 	defer func() {
 		if p := recover(); p != nil {
 			if p != http.ErrAbortHandler {
@@ -110,34 +136,62 @@ func (c *h1Conn) serve() {
 			}
 		}
 	}()
-	for first := true; ; first = false {
-		if !c.readHead(first) {
-			break
+	for {
+		switch c.readHead(fresh) {
+		case headMoved:
+			c.shed()
+			moved = true
+			c.srv.wg.Go(func() { c.run(true) })
+			return
+		case headClose:
+			c.closeGracefully()
+			return
 		}
+		fresh = false
 		if c.hijak {
 			return
 		}
+		c.served++
 		if !c.serveOne() {
-			break
+			c.closeGracefully()
+			return
 		}
-	}
-	if !c.hijak {
-		c.closeGracefully()
 	}
 }
 
-// readHead reads until a whole head is buffered and parses it. It returns
-// false when the connection is to be closed (and has answered, if a
-// request deserved an answer).
-func (c *h1Conn) readHead(first bool) bool {
+// shed drops what a connection keeps for its requests before a long idle
+// wait; parse makes it again when the next request comes.
+func (c *h1Conn) shed() {
+	resetRequest(c.req)
+	c.parser.url = url.URL{}
+	c.hdr, c.rw.hdr, c.parser.vals, c.ch.line = nil, nil, nil, nil
+}
+
+type headResult uint8
+
+const (
+	headOK    headResult = iota
+	headClose            // close the connection (an answer, if due, is out)
+	headMoved            // idle for probeIdle: continue on a fresh goroutine
+)
+
+// probeIdle is how long a connection waits for its next request on the
+// goroutine that served the last one. Serving a proxied request grows a
+// goroutine's stack to 16 KiB, which only a garbage collection shrinks; a
+// connection idle for longer moves its wait to a new goroutine, whose
+// stack is the runtime's smallest, and the old one ends.
+const probeIdle = time.Second
+
+// readHead reads until a whole head is buffered and parses it.
+func (c *h1Conn) readHead(fresh bool) headResult {
 	if c.r == c.w {
 		c.state.Store(int32(stateIdle))
 		if c.srv.closing.Load() {
-			return false
+			return headClose
 		}
 		c.releaseBuf()
-		if !c.idleDeadline() || !c.waitData() {
-			return false
+		if r := c.idleWait(fresh); r != headOK {
+			return r
 		}
 	}
 	c.state.Store(int32(stateActive))
@@ -154,28 +208,32 @@ func (c *h1Conn) readHead(first bool) bool {
 		if end := c.headEnd(); end > 0 {
 			if end > limit {
 				c.refuse(http.StatusRequestHeaderFieldsTooLarge)
-				return false
+				return headClose
 			}
 			b := c.buf[c.r : c.r+end]
-			if first && len(b) >= len(h2cPreface)-6 && string(b[:16]) == h2cPreface[:16] {
+			if c.served == 0 && len(b) >= len(h2cPreface)-6 && string(b[:16]) == h2cPreface[:16] {
 				c.srv.handOff(c, c.buf[c.r:c.w])
-				return true
+				return headOK
 			}
 			c.r += end
-			return c.parse(b)
+			if !c.parse(b) {
+				return headClose
+			}
+			return headOK
 		}
 		if c.w-c.r >= limit {
 			c.refuse(http.StatusRequestHeaderFieldsTooLarge)
-			return false
+			return headClose
 		}
 		if !headerDeadline && c.srv.limits.ReadHeaderTimeout > 0 {
 			headerDeadline = true
-			c.setReadDeadline(time.Now().Add(c.srv.limits.ReadHeaderTimeout))
+			c.deadline = time.Now().Add(c.srv.limits.ReadHeaderTimeout)
+			c.nc.SetReadDeadline(c.deadline)
 		}
 		if c.fill(limit) != nil {
 			// A client that stops inside a head, or sends it too slowly,
 			// is closed without an answer, as net/http does.
-			return false
+			return headClose
 		}
 	}
 }
@@ -212,6 +270,9 @@ func (c *h1Conn) parse(b []byte) bool {
 	}
 	r := c.req
 	resetRequest(r)
+	if c.hdr == nil {
+		c.hdr, c.rw.hdr = make(http.Header), make(http.Header)
+	}
 	clear(c.hdr)
 	r.Header = c.hdr
 	a := arenas.Get().(*arena)
@@ -248,9 +309,16 @@ func (c *h1Conn) serveOne() bool {
 	s := c.srv
 	s.stats.Busy.Add(1)
 	c.rw.reset(c.req, c.head.close || s.closing.Load())
+	c.seq.Add(1)
+	if c.body == http.NoBody {
+		c.bodyRead()
+	}
 	s.handler.ServeHTTP(&c.rw, c.req)
 	s.stats.Busy.Add(-1)
 	if c.hijak {
+		return false
+	}
+	if !c.endWatch() {
 		return false
 	}
 	if !c.rw.finish() {
@@ -323,28 +391,50 @@ func (c *h1Conn) closeGracefully() {
 	c.nc.Close()
 }
 
-// idleDeadline sets the keep-alive idle timeout before the wait for the
-// next head. A deadline set in the last second is kept: a read deadline
-// costs a timer update, and the idle timeout is coarse.
-func (c *h1Conn) idleDeadline() bool {
-	d := c.srv.limits.IdleTimeout
-	if d <= 0 {
-		d = c.srv.limits.ReadHeaderTimeout
-	}
-	if d <= 0 {
-		if c.deadlineSet {
-			c.deadlineSet = false
-			c.nc.SetReadDeadline(time.Time{})
-		}
-		return true
+// idleWait waits for the first bytes of the next head, within the idle
+// timeout. The goroutine that served the last request waits at most until
+// its probe deadline, then hands the wait over (headMoved). Read deadlines
+// cost a timer update each, so one set in the last half second is kept:
+// the probe and the idle timeout are coarse.
+func (c *h1Conn) idleWait(fresh bool) headResult {
+	idle := c.srv.limits.IdleTimeout
+	if idle <= 0 {
+		idle = c.srv.limits.ReadHeaderTimeout
 	}
 	now := time.Now()
-	if !c.deadlineSet && c.idleUntil.Sub(now) > d-time.Second {
-		return true
+	var until time.Time
+	switch {
+	case fresh:
+		until = c.idleUntil
+	case idle > 0:
+		c.idleUntil = now.Add(idle)
+		until = now.Add(probeIdle)
+		if c.idleUntil.Before(until) {
+			until = c.idleUntil
+		}
+	default:
+		c.idleUntil = time.Time{}
+		until = now.Add(probeIdle)
 	}
-	c.idleUntil = now.Add(d)
-	c.deadlineSet = false
-	return c.nc.SetReadDeadline(c.idleUntil) == nil
+	if fresh || c.deadlineSet || c.deadline.Sub(now) < probeIdle/2 || until.Before(c.deadline) {
+		c.deadline, c.deadlineSet = until, false
+		if c.nc.SetReadDeadline(until) != nil {
+			return headClose
+		}
+	}
+	err := c.waitData()
+	switch {
+	case err == nil:
+		return headOK
+	case !fresh && isTimeout(err) && !c.srv.closing.Load() && (c.idleUntil.IsZero() || time.Now().Before(c.idleUntil)):
+		if c.idleUntil.IsZero() {
+			c.deadline = time.Time{}
+			c.nc.SetReadDeadline(time.Time{})
+		}
+		return headMoved
+	}
+	c.noteErr(err)
+	return headClose
 }
 
 func (c *h1Conn) setReadDeadline(t time.Time) error {
@@ -354,28 +444,38 @@ func (c *h1Conn) setReadDeadline(t time.Time) error {
 
 // waitData waits until the connection has bytes and reads them into a
 // pooled buffer; on plain TCP without holding a buffer while it waits.
-func (c *h1Conn) waitData() bool {
+func (c *h1Conn) waitData() error {
 	if c.raw == nil {
 		c.takeBuf()
 		n, err := c.nc.Read(c.buf)
 		c.r, c.w = 0, n
 		if n == 0 {
-			c.noteErr(err)
-			return false
+			c.releaseBuf()
+			return cmpOr(err, io.EOF)
 		}
-		return true
+		return nil
 	}
 	c.rn, c.rerr = 0, nil
 	if err := c.raw.Read(c.readFn); err != nil {
-		c.noteErr(err)
-		return false
+		return err
 	}
 	if c.rn <= 0 {
-		c.noteErr(c.rerr)
-		return false
+		return cmpOr(c.rerr, io.EOF)
 	}
 	c.r, c.w = 0, c.rn
-	return true
+	return nil
+}
+
+func cmpOr(err, or error) error {
+	if err == nil {
+		return or
+	}
+	return err
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // rawRead is called by the poller when the socket may be readable: it
@@ -468,6 +568,10 @@ func (c *h1Conn) readBody(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
+	if !c.deadlineSet && !c.deadline.IsZero() {
+		c.deadline = time.Time{}
+		c.nc.SetReadDeadline(c.deadline)
+	}
 	n, err := c.nc.Read(p)
 	if n == 0 {
 		c.noteErr(err)
@@ -494,6 +598,7 @@ func (c *h1Conn) hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if c.hijak {
 		return nil, nil, http.ErrHijacked
 	}
+	c.endWatch()
 	c.hijak = true
 	c.srv.hijacked(c)
 	var rd io.Reader = c.nc

@@ -22,13 +22,14 @@ type h1Server struct {
 	stats    *Stats
 	errorLog *log.Logger
 	h2       h2Limits
-	ctx      context.Context
-	cancel   context.CancelFunc
+	stop     chan struct{} // closed when shutdown is done
+	stopOnce sync.Once
 
-	closing atomic.Bool
-	mu      sync.Mutex
-	conns   map[*h1Conn]struct{}
-	wg      sync.WaitGroup
+	closing  atomic.Bool
+	watching sync.Once // the watchdog (h1watch.go) runs
+	mu       sync.Mutex
+	conns    map[*h1Conn]struct{}
+	wg       sync.WaitGroup
 }
 
 // h1Listener is what net/http's server accepts from: the connections the
@@ -120,13 +121,15 @@ func (l *h1Listener) give(c net.Conn) {
 }
 
 func newH1Server(handler http.Handler, limits Limits, stats *Stats, h2 h2Limits, errorLog *log.Logger) *h1Server {
-	ctx, cancel := context.WithCancel(context.Background())
 	return &h1Server{handler: handler, limits: limits, stats: stats, h2: h2, errorLog: errorLog,
-		ctx: ctx, cancel: cancel, conns: make(map[*h1Conn]struct{})}
+		stop: make(chan struct{}), conns: make(map[*h1Conn]struct{})}
 }
 
 func (s *h1Server) serve(nc net.Conn, l *h1Listener, plain bool) {
-	c := newH1Conn(s, nc, context.WithValue(s.ctx, http.LocalAddrContextKey, nc.LocalAddr()))
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), http.LocalAddrContextKey, nc.LocalAddr()))
+	c := newH1Conn(s, nc, ctx)
+	c.cancel = cancel
+	s.watching.Do(func() { s.wg.Go(s.watchdog) })
 	c.ln = l
 	s.mu.Lock()
 	if s.closing.Load() {
@@ -145,6 +148,7 @@ func (s *h1Server) serve(nc net.Conn, l *h1Listener, plain bool) {
 // the bytes already read.
 func (s *h1Server) handOff(c *h1Conn, read []byte) {
 	c.hijak = true
+	c.cancel()
 	s.forget(c)
 	sc := &tcpSniffConn{}
 	sc.init(&prefixConn{Conn: c.nc, pre: append([]byte(nil), read...)}, s.h2)
@@ -171,6 +175,7 @@ func (s *h1Server) done(c *h1Conn) {
 	if c.hijak {
 		return
 	}
+	c.cancel()
 	s.forget(c)
 	s.stats.Active.Add(-1)
 }
@@ -193,7 +198,7 @@ func (s *h1Server) shutdown(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 		if n == 0 {
-			s.cancel()
+			s.stopOnce.Do(func() { close(s.stop) })
 			return nil
 		}
 		select {
@@ -203,7 +208,7 @@ func (s *h1Server) shutdown(ctx context.Context) error {
 				c.nc.Close()
 			}
 			s.mu.Unlock()
-			s.cancel()
+			s.stopOnce.Do(func() { close(s.stop) })
 			return ctx.Err()
 		case <-tick.C:
 		}
