@@ -14,9 +14,12 @@ import (
 //
 // It accepts exactly what net/http's server accepts and the smuggling
 // detector (smuggle.go) lets through, and it fills the request as net/http
-// would; FuzzH1Differential holds it to that. Beyond net/http it refuses,
-// with 400 and a closed connection: Content-Length with Transfer-Encoding,
-// Transfer-Encoding on HTTP/1.0, obs-fold, and a CR anywhere but before LF.
+// would, checking in net/http's order so that a bad head gets the status
+// net/http gives it; FuzzH1Differential holds it to that. Beyond net/http
+// it refuses, with 400 and a closed connection: Content-Length with
+// Transfer-Encoding, Transfer-Encoding on other than HTTP/1.1 (net/http
+// ignores it on HTTP/1.0), obs-fold, and a CR anywhere but before LF; the
+// smuggling detector refuses the same on the net/http path.
 //
 // The head is one string (an arena copy, see h1arena.go); the method,
 // target, names and values are substrings of it. Names are canonical as
@@ -64,10 +67,6 @@ func (p *h1Parser) parse(a *arena, head string, r *http.Request, h *h1Head) {
 		h.refuse(http.StatusBadRequest)
 		return
 	}
-	if major != 1 {
-		h.refuse(http.StatusHTTPVersionNotSupported)
-		return
-	}
 	p.vals = p.vals[:0]
 	hdr := r.Header
 	var cl, te, conn, expect, host []string
@@ -86,9 +85,6 @@ func (p *h1Parser) parse(a *arena, head string, r *http.Request, h *h1Head) {
 			return
 		}
 		name, value := line[:colon], trimOWS(line[colon+1:])
-		if name == "" {
-			continue // net/textproto skips a line with an empty name
-		}
 		name, ok = canonicalName(a, name)
 		if !ok || !httpguts.ValidHeaderFieldValue(value) {
 			h.refuse(http.StatusBadRequest)
@@ -108,8 +104,7 @@ func (p *h1Parser) parse(a *arena, head string, r *http.Request, h *h1Head) {
 			host = vs
 		}
 	}
-	if len(host) > 1 || len(host) == 1 && !httpguts.ValidHostHeader(host[0]) ||
-		minor >= 1 && len(host) == 0 && method != http.MethodConnect {
+	if len(host) > 1 {
 		h.refuse(http.StatusBadRequest)
 		return
 	}
@@ -129,6 +124,15 @@ func (p *h1Parser) parse(a *arena, head string, r *http.Request, h *h1Head) {
 	if !p.framing(r, h, cl, te) {
 		return
 	}
+	if major != 1 {
+		h.refuse(http.StatusHTTPVersionNotSupported)
+		return
+	}
+	if len(host) == 1 && !httpguts.ValidHostHeader(host[0]) ||
+		minor >= 1 && len(host) == 0 && method != http.MethodConnect {
+		h.refuse(http.StatusBadRequest)
+		return
+	}
 	if len(expect) > 0 {
 		if hasToken(expect[0], "100-continue") {
 			h.continue100 = minor >= 1 && r.ContentLength != 0
@@ -143,8 +147,9 @@ func (p *h1Parser) parse(a *arena, head string, r *http.Request, h *h1Head) {
 func (p *h1Parser) framing(r *http.Request, h *h1Head, cl, te []string) bool {
 	if len(te) > 0 {
 		switch {
-		case len(cl) > 0 || r.ProtoMinor == 0:
-			// The smuggling shape, and a coding HTTP/1.0 does not have.
+		case len(cl) > 0 || r.ProtoMajor != 1 || r.ProtoMinor != 1:
+			// The smuggling shape, and a coding HTTP/1.0 does not have
+			// (nor do other versions here: the detector stops at them).
 			h.refuse(http.StatusBadRequest)
 			return false
 		case len(te) != 1 || !strings.EqualFold(te[0], "chunked"):
@@ -181,15 +186,20 @@ func (p *h1Parser) framing(r *http.Request, h *h1Head, cl, te []string) bool {
 }
 
 // trailer declares the trailer fields a chunked request names in its
-// Trailer field, as net/http does (and refuses the same names).
+// Trailer field and drops the field, as net/http does (and refuses the same
+// names).
 func (p *h1Parser) trailer(r *http.Request, h *h1Head) bool {
 	vs, ok := r.Header["Trailer"]
 	if !ok {
 		return true
 	}
+	delete(r.Header, "Trailer")
 	for _, v := range vs {
 		for key := range strings.SplitSeq(v, ",") {
-			key = textproto.CanonicalMIMEHeaderKey(textproto.TrimString(key))
+			if key = textproto.TrimString(key); key == "" {
+				continue
+			}
+			key = textproto.CanonicalMIMEHeaderKey(key)
 			switch key {
 			case "Transfer-Encoding", "Trailer", "Content-Length":
 				h.refuse(http.StatusBadRequest)
@@ -345,15 +355,32 @@ func parseContentLength(s string) (int64, bool) {
 	return int64(n), true
 }
 
-// hasToken reports whether the comma-separated list v names token, as
-// net/http's Expect check reads it.
+// hasToken reports whether v names token, as net/http's Expect check reads
+// it (net/http's hasToken): token case-insensitively, between the start or
+// end of v, spaces, tabs and commas.
 func hasToken(v, token string) bool {
-	return httpguts.HeaderValuesContainsToken([]string{v}, token)
+	for sp := 0; sp+len(token) <= len(v); sp++ {
+		if sp > 0 && !isTokenBoundary(v[sp-1]) {
+			continue
+		}
+		if end := sp + len(token); end < len(v) && !isTokenBoundary(v[end]) {
+			continue
+		}
+		if strings.EqualFold(v[sp:sp+len(token)], token) {
+			return true
+		}
+	}
+	return false
 }
+
+func isTokenBoundary(c byte) bool { return c == ' ' || c == ',' || c == '\t' }
 
 // canonicalName returns name as net/textproto canonicalises it, refusing
 // a name that is not a token.
 func canonicalName(a *arena, name string) (string, bool) {
+	if name == "" {
+		return "", false
+	}
 	canonical, upper := true, true
 	for i := 0; i < len(name); i++ {
 		c := name[i]
