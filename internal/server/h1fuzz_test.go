@@ -71,7 +71,7 @@ type h1Seen struct {
 	Close                  bool
 	Body                   string // "" when BodyErr
 	BodyErr                bool
-	Trailer                http.Header // after the body
+	Trailer                http.Header // after the body; nil when BodyErr
 	Continue               bool        // 100 Continue went out before the answer
 }
 
@@ -156,9 +156,9 @@ func seeRequest(r *http.Request) h1Seen {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		s.BodyErr = true
-	} else {
-		s.Body = string(body)
+		return s
 	}
+	s.Body = string(body)
 	s.Trailer = emptyNil(r.Trailer.Clone())
 	return s
 }
@@ -536,4 +536,7 @@ var h1FuzzSeeds = []string{
 	"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\x01\r\n\r\n" + fzGet,
 	"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
 		strings.Repeat("1;"+strings.Repeat("e", 200)+"\r\nx\r\n", 100) + "0\r\n\r\n" + fzGet,
+	// Found by the fuzzer.
+	"0 * HTTP/1.1\nHost:\nTrAnsfer-EnCoding:Chunked\n\n0\r\n0:\r\n",
+	"0 * HTTP/0.0\nC :\n\n",
 }

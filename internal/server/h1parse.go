@@ -70,6 +70,7 @@ func (p *h1Parser) parse(a *arena, head string, r *http.Request, h *h1Head) {
 	p.vals = p.vals[:0]
 	hdr := r.Header
 	var cl, te, conn, expect, host []string
+	badName := false
 	for rest != "" {
 		line, rest = cutLine(rest)
 		if line == "" {
@@ -86,9 +87,16 @@ func (p *h1Parser) parse(a *arena, head string, r *http.Request, h *h1Head) {
 		}
 		name, value := line[:colon], trimOWS(line[colon+1:])
 		name, ok = canonicalName(a, name)
-		if !ok || !httpguts.ValidHeaderFieldValue(value) {
+		spaced := !ok && spacedName(line[:colon])
+		if !ok && !spaced || !httpguts.ValidHeaderFieldValue(value) {
 			h.refuse(http.StatusBadRequest)
 			return
+		}
+		if spaced {
+			// net/textproto takes a name with spaces in it; net/http
+			// refuses it only after its other checks.
+			badName = true
+			continue
 		}
 		vs := p.add(hdr, name, value)
 		switch name {
@@ -129,7 +137,7 @@ func (p *h1Parser) parse(a *arena, head string, r *http.Request, h *h1Head) {
 		return
 	}
 	if len(host) == 1 && !httpguts.ValidHostHeader(host[0]) ||
-		minor >= 1 && len(host) == 0 && method != http.MethodConnect {
+		minor >= 1 && len(host) == 0 && method != http.MethodConnect || badName {
 		h.refuse(http.StatusBadRequest)
 		return
 	}
@@ -410,6 +418,17 @@ func canonicalName(a *arena, name string) (string, bool) {
 		upper = c == '-'
 	}
 	return a.copyString(b), true
+}
+
+// spacedName reports whether name is a token but for spaces in it, which
+// net/textproto accepts in a name.
+func spacedName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c != ' ' && !isTokenByte(c) {
+			return false
+		}
+	}
+	return name != ""
 }
 
 // lowerKey is name in lower case when it is short enough to be a common
