@@ -539,4 +539,5 @@ var h1FuzzSeeds = []string{
 	// Found by the fuzzer.
 	"0 * HTTP/1.1\nHost:\nTrAnsfer-EnCoding:Chunked\n\n0\r\n0:\r\n",
 	"0 * HTTP/0.0\nC :\n\n",
+	"PRI * HTTP/2.0\n0:\n\n",
 }

@@ -132,12 +132,17 @@ func (p *h1Parser) parse(a *arena, head string, r *http.Request, h *h1Head) {
 	if !p.framing(r, h, cl, te) {
 		return
 	}
-	if major != 1 {
+	// net/http takes "PRI * HTTP/2.0" (an h2c preface after the first
+	// request) as a request with the checks below and hands it to the
+	// handler; this path refuses it after them.
+	pri := major == 2 && minor == 0 && method == "PRI" && uri == "*"
+	if major != 1 && !pri {
 		h.refuse(http.StatusHTTPVersionNotSupported)
 		return
 	}
 	if len(host) == 1 && !httpguts.ValidHostHeader(host[0]) ||
-		minor >= 1 && len(host) == 0 && method != http.MethodConnect || badName {
+		(major > 1 || minor >= 1) && len(host) == 0 && method != http.MethodConnect && !(pri && len(hdr) == 0) ||
+		badName {
 		h.refuse(http.StatusBadRequest)
 		return
 	}
@@ -146,7 +151,11 @@ func (p *h1Parser) parse(a *arena, head string, r *http.Request, h *h1Head) {
 			h.continue100 = minor >= 1 && r.ContentLength != 0
 		} else if expect[0] != "" {
 			h.refuse(http.StatusExpectationFailed)
+			return
 		}
+	}
+	if pri {
+		h.refuse(http.StatusHTTPVersionNotSupported)
 	}
 }
 
