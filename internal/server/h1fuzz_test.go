@@ -468,6 +468,19 @@ const (
 	fzChunk = "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
 )
 
+// headOfSize is a GET head of n bytes.
+func headOfSize(n int) string {
+	const pre, post = "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ", "\r\n\r\n"
+	return pre + strings.Repeat("p", n-len(pre)-len(post)) + post
+}
+
+// trailerOfSize is a chunked POST whose trailer section is n bytes.
+func trailerOfSize(n int) string {
+	const pre, post = "X-Pad: ", "\r\n\r\n"
+	return "POST /t HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n" +
+		pre + strings.Repeat("p", n-len(pre)-len(post)) + post
+}
+
 // h1FuzzSeeds are the seed streams; findings of the fuzzer are added here.
 var h1FuzzSeeds = []string{
 	fzGet,
@@ -536,6 +549,10 @@ var h1FuzzSeeds = []string{
 	"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\x01\r\n\r\n" + fzGet,
 	"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
 		strings.Repeat("1;"+strings.Repeat("e", 200)+"\r\nx\r\n", 100) + "0\r\n\r\n" + fzGet,
+	headOfSize(fuzzHeadLimit), headOfSize(fuzzHeadLimit + 1), headOfSize(fuzzHeadLimit - 1)[:fuzzHeadLimit-3],
+	trailerOfSize(maxTrailerBytes) + fzGet, trailerOfSize(maxTrailerBytes+1) + fzGet,
+	"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + strings.Repeat("f", 4093) + "\r\n",
+	fzPost + "\r\n\r\n\r" + fzGet,
 	// Found by the fuzzer.
 	"0 * HTTP/1.1\nHost:\nTrAnsfer-EnCoding:Chunked\n\n0\r\n0:\r\n",
 	"0 * HTTP/0.0\nC :\n\n",
