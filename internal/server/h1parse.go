@@ -81,7 +81,7 @@ func (p *h1Parser) parse(a *arena, head string, r *http.Request, h *h1Head) {
 			return
 		}
 		colon := strings.IndexByte(line, ':')
-		if colon < 0 {
+		if colon <= 0 { // no colon, or an empty name
 			h.refuse(http.StatusBadRequest)
 			return
 		}
@@ -395,9 +395,6 @@ func isTokenBoundary(c byte) bool { return c == ' ' || c == ',' || c == '\t' }
 // canonicalName returns name as net/textproto canonicalises it, refusing
 // a name that is not a token.
 func canonicalName(a *arena, name string) (string, bool) {
-	if name == "" {
-		return "", false
-	}
 	canonical, upper := true, true
 	for i := 0; i < len(name); i++ {
 		c := name[i]
