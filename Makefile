@@ -13,15 +13,16 @@ TESTPATH := PATH="$(CURDIR)/bin/tools:$$PATH"
 H2SPEC         := bin/tools/h2spec
 H2SPEC_VERSION := v2.2.1+incompatible
 
-.PHONY: all build test deps lint unit e2e bench pgo demo clean
+.PHONY: all build test deps lint unit fuzz e2e bench pgo demo clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/turnpike
 
-## test: lint, unit tests, then end-to-end tests against the built binary
-test: deps lint unit e2e
+## test: lint, unit tests, the fuzz test for a bounded time, then
+## end-to-end tests against the built binary
+test: deps lint unit fuzz e2e
 
 ## deps: install the system packages the tests need, only when missing,
 ## h2spec into bin/tools, and promtool into bin/tools when Debian has it
@@ -39,6 +40,11 @@ lint:
 
 unit:
 	$(TESTPATH) $(GO) test -count=1 -timeout 300s ./internal/... ./bench/...
+
+# fuzz: the own HTTP/1.x server path against net/http's (unit runs only the
+# seed corpus). A failure leaves its input in internal/server/testdata/fuzz.
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzH1Differential -fuzztime 30s ./internal/server/
 
 # TURNPIKE_REQUIRE_H2SPEC: the h2spec test fails rather than skips when
 # h2spec is missing; TURNPIKE_REQUIRE_CHROMIUM the same for the dashboard's

@@ -6,13 +6,18 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // Request bodies of the own HTTP/1.x server path. Their framing rules are
 // net/http's (net/http/internal/chunked.go) with the smuggling detector's
 // limits: a chunk-size line of at most maxChunkLine bytes, at most
 // maxChunkExcess bytes of framing beyond what the data pays for, a trailer
-// section of at most maxTrailerBytes.
+// section of at most maxTrailerBytes. The trailer is held to what the
+// detector follows, CRLF-terminated "name: value" lines: net/http also
+// reads bare LF and obs-fold there, and then the detector refuses every
+// later request on the connection; here the body fails instead.
 
 var (
 	errBodyClosed = errors.New("http: invalid Read on closed Body")
@@ -139,7 +144,8 @@ func (b *chunkedBody) crlf() error {
 	return nil
 }
 
-// readLine reads one framing line into b.line, without its CRLF (or LF).
+// readLine reads one framing line into b.line, without its CRLF. As in
+// net/http, the line must end in CRLF and hold no other CR.
 func (b *chunkedBody) readLine() ([]byte, error) {
 	n := 0
 	for {
@@ -148,10 +154,13 @@ func (b *chunkedBody) readLine() ([]byte, error) {
 			return nil, unexpected(err)
 		}
 		if c == '\n' {
-			if n > 0 && b.line[n-1] == '\r' {
-				n--
+			if n == 0 || b.line[n-1] != '\r' {
+				return nil, errChunked
 			}
-			return b.line[:n], nil
+			return b.line[:n-1], nil
+		}
+		if n > 0 && b.line[n-1] == '\r' {
+			return nil, errChunked
 		}
 		if n == len(b.line)-1 {
 			return nil, errChunkLine
@@ -168,10 +177,10 @@ func (b *chunkedBody) sizeLine() error {
 		return err
 	}
 	b.excess += int64(len(line)) + 2
+	line = trimTrailingOWS(line)
 	if i := indexSemicolon(line); i >= 0 {
 		line = line[:i]
 	}
-	line = trimTrailingOWS(line)
 	if len(line) == 0 || len(line) > 16 {
 		return errChunked
 	}
@@ -222,7 +231,7 @@ func (b *chunkedBody) trailer() error {
 			return errTrailer
 		}
 		name, value, ok := strings.Cut(string(line), ":")
-		if !ok || name == "" || !validToken(name) {
+		if !ok || name == "" || !validToken(name) || !httpguts.ValidHeaderFieldValue(value) {
 			return errTrailer
 		}
 		value = textproto.TrimString(value)

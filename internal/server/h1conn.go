@@ -101,6 +101,7 @@ func newH1Conn(s *h1Server, nc net.Conn, ctx context.Context) *h1Conn {
 		st := tc.ConnectionState()
 		c.tls = &st
 	}
+	ctx, c.cancel = context.WithCancel(ctx)
 	c.req = (&http.Request{}).WithContext(ctx)
 	c.remote = nc.RemoteAddr().String()
 	c.rw.c = c
@@ -194,16 +195,23 @@ func (c *h1Conn) readHead(fresh bool) headResult {
 		}
 	}
 	c.state.Store(int32(stateActive))
+	// After a POST, up to 4 CR or LF bytes before the head are skipped, as
+	// they arrive: RFC 9112 2.2 tolerance for old clients, as net/http has it.
+	skip := 0
 	if c.lastPost {
-		// RFC 9112 2.2 tolerance for old clients, as net/http has it.
-		for i := 0; i < 4 && c.r < c.w && (c.buf[c.r] == '\r' || c.buf[c.r] == '\n'); i++ {
-			c.r++
-		}
+		skip = 4
 	}
 	limit := c.srv.limits.MaxHeaderBytes + 4096
 	headerDeadline := false
 	c.scan = 0
 	for {
+		for ; skip > 0 && c.r < c.w; skip-- {
+			if b := c.buf[c.r]; b != '\r' && b != '\n' {
+				skip = 0
+				break
+			}
+			c.r++
+		}
 		if end := c.headEnd(); end > 0 {
 			if end > limit {
 				c.refuse(http.StatusRequestHeaderFieldsTooLarge)
@@ -229,9 +237,13 @@ func (c *h1Conn) readHead(fresh bool) headResult {
 			c.deadline = time.Now().Add(c.srv.limits.ReadHeaderTimeout)
 			c.nc.SetReadDeadline(c.deadline)
 		}
-		if c.fill(limit) != nil {
-			// A client that stops inside a head, or sends it too slowly,
-			// is closed without an answer, as net/http does.
+		if err := c.fill(limit); err != nil {
+			// A client that ends its stream inside a head gets 400; one that
+			// sends it too slowly, or whose connection fails, is closed
+			// without an answer, as net/http does.
+			if err == io.EOF && c.r < c.w {
+				c.refuse(http.StatusBadRequest)
+			}
 			return headClose
 		}
 	}

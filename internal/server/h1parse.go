@@ -14,9 +14,12 @@ import (
 //
 // It accepts exactly what net/http's server accepts and the smuggling
 // detector (smuggle.go) lets through, and it fills the request as net/http
-// would; FuzzH1Differential holds it to that. Beyond net/http it refuses,
-// with 400 and a closed connection: Content-Length with Transfer-Encoding,
-// Transfer-Encoding on HTTP/1.0, obs-fold, and a CR anywhere but before LF.
+// would, checking in net/http's order so that a bad head gets the status
+// net/http gives it; FuzzH1Differential holds it to that. Beyond net/http
+// it refuses, with 400 and a closed connection: Content-Length with
+// Transfer-Encoding, Transfer-Encoding on other than HTTP/1.1 (net/http
+// ignores it on HTTP/1.0), obs-fold, and a CR anywhere but before LF; the
+// smuggling detector refuses the same on the net/http path.
 //
 // The head is one string (an arena copy, see h1arena.go); the method,
 // target, names and values are substrings of it. Names are canonical as
@@ -64,13 +67,10 @@ func (p *h1Parser) parse(a *arena, head string, r *http.Request, h *h1Head) {
 		h.refuse(http.StatusBadRequest)
 		return
 	}
-	if major != 1 {
-		h.refuse(http.StatusHTTPVersionNotSupported)
-		return
-	}
 	p.vals = p.vals[:0]
 	hdr := r.Header
 	var cl, te, conn, expect, host []string
+	badName := false
 	for rest != "" {
 		line, rest = cutLine(rest)
 		if line == "" {
@@ -81,18 +81,22 @@ func (p *h1Parser) parse(a *arena, head string, r *http.Request, h *h1Head) {
 			return
 		}
 		colon := strings.IndexByte(line, ':')
-		if colon < 0 {
+		if colon <= 0 { // no colon, or an empty name
 			h.refuse(http.StatusBadRequest)
 			return
 		}
 		name, value := line[:colon], trimOWS(line[colon+1:])
-		if name == "" {
-			continue // net/textproto skips a line with an empty name
-		}
 		name, ok = canonicalName(a, name)
-		if !ok || !httpguts.ValidHeaderFieldValue(value) {
+		spaced := !ok && spacedName(line[:colon])
+		if !ok && !spaced || !httpguts.ValidHeaderFieldValue(value) {
 			h.refuse(http.StatusBadRequest)
 			return
+		}
+		if spaced {
+			// net/textproto takes a name with spaces in it; net/http
+			// refuses it only after its other checks.
+			badName = true
+			continue
 		}
 		vs := p.add(hdr, name, value)
 		switch name {
@@ -108,8 +112,7 @@ func (p *h1Parser) parse(a *arena, head string, r *http.Request, h *h1Head) {
 			host = vs
 		}
 	}
-	if len(host) > 1 || len(host) == 1 && !httpguts.ValidHostHeader(host[0]) ||
-		minor >= 1 && len(host) == 0 && method != http.MethodConnect {
+	if len(host) > 1 {
 		h.refuse(http.StatusBadRequest)
 		return
 	}
@@ -129,12 +132,30 @@ func (p *h1Parser) parse(a *arena, head string, r *http.Request, h *h1Head) {
 	if !p.framing(r, h, cl, te) {
 		return
 	}
+	// net/http takes "PRI * HTTP/2.0" (an h2c preface after the first
+	// request) as a request with the checks below and hands it to the
+	// handler; this path refuses it after them.
+	pri := major == 2 && minor == 0 && method == "PRI" && uri == "*"
+	if major != 1 && !pri {
+		h.refuse(http.StatusHTTPVersionNotSupported)
+		return
+	}
+	if len(host) == 1 && !httpguts.ValidHostHeader(host[0]) ||
+		(major > 1 || minor >= 1) && len(host) == 0 && method != http.MethodConnect && !(pri && len(hdr) == 0) ||
+		badName {
+		h.refuse(http.StatusBadRequest)
+		return
+	}
 	if len(expect) > 0 {
 		if hasToken(expect[0], "100-continue") {
 			h.continue100 = minor >= 1 && r.ContentLength != 0
 		} else if expect[0] != "" {
 			h.refuse(http.StatusExpectationFailed)
+			return
 		}
+	}
+	if pri {
+		h.refuse(http.StatusHTTPVersionNotSupported)
 	}
 }
 
@@ -143,8 +164,9 @@ func (p *h1Parser) parse(a *arena, head string, r *http.Request, h *h1Head) {
 func (p *h1Parser) framing(r *http.Request, h *h1Head, cl, te []string) bool {
 	if len(te) > 0 {
 		switch {
-		case len(cl) > 0 || r.ProtoMinor == 0:
-			// The smuggling shape, and a coding HTTP/1.0 does not have.
+		case len(cl) > 0 || r.ProtoMajor != 1 || r.ProtoMinor != 1:
+			// The smuggling shape, and a coding HTTP/1.0 does not have
+			// (nor do other versions here: the detector stops at them).
 			h.refuse(http.StatusBadRequest)
 			return false
 		case len(te) != 1 || !strings.EqualFold(te[0], "chunked"):
@@ -181,15 +203,20 @@ func (p *h1Parser) framing(r *http.Request, h *h1Head, cl, te []string) bool {
 }
 
 // trailer declares the trailer fields a chunked request names in its
-// Trailer field, as net/http does (and refuses the same names).
+// Trailer field and drops the field, as net/http does (and refuses the same
+// names).
 func (p *h1Parser) trailer(r *http.Request, h *h1Head) bool {
 	vs, ok := r.Header["Trailer"]
 	if !ok {
 		return true
 	}
+	delete(r.Header, "Trailer")
 	for _, v := range vs {
 		for key := range strings.SplitSeq(v, ",") {
-			key = textproto.CanonicalMIMEHeaderKey(textproto.TrimString(key))
+			if key = textproto.TrimString(key); key == "" {
+				continue
+			}
+			key = textproto.CanonicalMIMEHeaderKey(key)
 			switch key {
 			case "Transfer-Encoding", "Trailer", "Content-Length":
 				h.refuse(http.StatusBadRequest)
@@ -345,11 +372,25 @@ func parseContentLength(s string) (int64, bool) {
 	return int64(n), true
 }
 
-// hasToken reports whether the comma-separated list v names token, as
-// net/http's Expect check reads it.
+// hasToken reports whether v names token, as net/http's Expect check reads
+// it (net/http's hasToken): token case-insensitively, between the start or
+// end of v, spaces, tabs and commas.
 func hasToken(v, token string) bool {
-	return httpguts.HeaderValuesContainsToken([]string{v}, token)
+	for sp := 0; sp+len(token) <= len(v); sp++ {
+		if sp > 0 && !isTokenBoundary(v[sp-1]) {
+			continue
+		}
+		if end := sp + len(token); end < len(v) && !isTokenBoundary(v[end]) {
+			continue
+		}
+		if strings.EqualFold(v[sp:sp+len(token)], token) {
+			return true
+		}
+	}
+	return false
 }
+
+func isTokenBoundary(c byte) bool { return c == ' ' || c == ',' || c == '\t' }
 
 // canonicalName returns name as net/textproto canonicalises it, refusing
 // a name that is not a token.
@@ -383,6 +424,17 @@ func canonicalName(a *arena, name string) (string, bool) {
 		upper = c == '-'
 	}
 	return a.copyString(b), true
+}
+
+// spacedName reports whether name is a token but for spaces in it, which
+// net/textproto accepts in a name.
+func spacedName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c != ' ' && !isTokenByte(c) {
+			return false
+		}
+	}
+	return name != ""
 }
 
 // lowerKey is name in lower case when it is short enough to be a common

@@ -126,9 +126,7 @@ func newH1Server(handler http.Handler, limits Limits, stats *Stats, h2 h2Limits,
 }
 
 func (s *h1Server) serve(nc net.Conn, l *h1Listener, plain bool) {
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), http.LocalAddrContextKey, nc.LocalAddr()))
-	c := newH1Conn(s, nc, ctx)
-	c.cancel = cancel
+	c := newH1Conn(s, nc, context.WithValue(context.Background(), http.LocalAddrContextKey, nc.LocalAddr()))
 	s.watching.Do(func() { s.wg.Go(s.watchdog) })
 	c.ln = l
 	s.mu.Lock()

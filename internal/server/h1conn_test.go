@@ -1,0 +1,218 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startOwnH1 runs a Server on a plain h2c listener with the own HTTP/1.x
+// path and the default limits.
+func startOwnH1(t *testing.T, h http.Handler) (*Server, string) {
+	t.Helper()
+	limits := DefaultLimits
+	limits.OwnHTTP1 = true
+	s, err := New("test", []Listen{{Addr: "127.0.0.1:0", H2C: true}},
+		func(string, string) http.Handler { return h }, limits, TLS{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Serve()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return s, s.Addrs()[0].String()
+}
+
+// echo answers with the method, path, protocol and the request body.
+var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	io.WriteString(w, r.Method+" "+r.URL.Path+" "+r.Proto+" "+string(body))
+	if v := r.Trailer.Get("X-Sum"); v != "" {
+		io.WriteString(w, " trailer "+v)
+	}
+})
+
+// readAnswer reads one answer to a request of method and returns its body.
+func readAnswer(t *testing.T, br *bufio.Reader, method string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.ReadResponse(br, &http.Request{Method: method})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(body)
+}
+
+// wantClosed fails unless the server closes c with nothing more to read.
+func wantClosed(t *testing.T, br *bufio.Reader) {
+	t.Helper()
+	if b, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("connection not closed: read %q, %v", b, err)
+	}
+}
+
+func TestOwnH1PipelinedInOrder(t *testing.T) {
+	_, addr := startOwnH1(t, echo)
+	c := dialer(t, false, addr)
+	var reqs strings.Builder
+	for _, p := range []string{"/one", "/two", "/three"} {
+		reqs.WriteString("GET " + p + " HTTP/1.1\r\nHost: x\r\n\r\n")
+	}
+	reqs.WriteString("POST /four HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody")
+	reqs.WriteString("GET /five HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	if _, err := io.WriteString(c, reqs.String()); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	for _, want := range []string{"GET /one HTTP/1.1 ", "GET /two HTTP/1.1 ", "GET /three HTTP/1.1 ", "POST /four HTTP/1.1 body", "GET /five HTTP/1.1 "} {
+		if _, got := readAnswer(t, br, "GET"); got != want {
+			t.Fatalf("answer %q, want %q", got, want)
+		}
+	}
+	wantClosed(t, br)
+}
+
+func TestOwnH1KeepAlive(t *testing.T) {
+	s, addr := startOwnH1(t, echo)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	for i := range 5 {
+		resp, err := client.Post("http://"+addr+"/k", "text/plain", strings.NewReader("ab"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != "POST /k HTTP/1.1 ab" {
+			t.Fatalf("request %d: %q", i, body)
+		}
+	}
+	if n := s.Stats.Accepted.Load(); n != 1 {
+		t.Fatalf("%d connections for 5 requests, want 1", n)
+	}
+}
+
+func TestOwnH1ChunkedBodyEchoed(t *testing.T) {
+	_, addr := startOwnH1(t, echo)
+	c := dialer(t, false, addr)
+	io.WriteString(c, "PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n"+
+		"5;ext=1\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nX-Sum: 11\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, got := readAnswer(t, br, "PUT")
+	if resp.StatusCode != http.StatusOK || got != "PUT /c HTTP/1.1 hello world trailer 11" {
+		t.Fatalf("%d %q", resp.StatusCode, got)
+	}
+	// The connection serves the next request.
+	io.WriteString(c, "GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, got := readAnswer(t, br, "GET"); got != "GET /after HTTP/1.1 " {
+		t.Fatalf("next answer %q", got)
+	}
+}
+
+func TestOwnH1Continue(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ignore" {
+			io.WriteString(w, "ignored")
+			return
+		}
+		// Two reads: 100 Continue goes out at the first only.
+		var b [2]byte
+		n, _ := io.ReadFull(r.Body, b[:])
+		rest, _ := io.ReadAll(r.Body)
+		io.WriteString(w, string(b[:n])+string(rest))
+	})
+	_, addr := startOwnH1(t, h)
+
+	c := dialer(t, false, addr)
+	br := bufio.NewReader(c)
+	io.WriteString(c, "POST /read HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+	resp, _ := readAnswer(t, br, "POST")
+	if resp.StatusCode != http.StatusContinue {
+		t.Fatalf("status %d before the body, want 100", resp.StatusCode)
+	}
+	io.WriteString(c, "hello")
+	if resp, got := readAnswer(t, br, "POST"); resp.StatusCode != http.StatusOK || got != "hello" {
+		t.Fatalf("%d %q, want 200 hello (one 100 Continue)", resp.StatusCode, got)
+	}
+	// A handler that does not read the body: no 100 Continue, and the
+	// connection closes after the answer (the body never comes).
+	io.WriteString(c, "POST /ignore HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+	if resp, got := readAnswer(t, br, "POST"); resp.StatusCode != http.StatusOK || got != "ignored" {
+		t.Fatalf("%d %q, want 200 ignored", resp.StatusCode, got)
+	}
+	wantClosed(t, br)
+}
+
+func TestOwnH1HTTP10(t *testing.T) {
+	_, addr := startOwnH1(t, echo)
+
+	c := dialer(t, false, addr)
+	io.WriteString(c, "GET /ka HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, got := readAnswer(t, br, "GET")
+	if got != "GET /ka HTTP/1.0 " || resp.Close {
+		t.Fatalf("keep-alive: %q, close %v", got, resp.Close)
+	}
+	io.WriteString(c, "GET /close HTTP/1.0\r\n\r\n")
+	if _, got := readAnswer(t, br, "GET"); got != "GET /close HTTP/1.0 " {
+		t.Fatalf("close: %q", got)
+	}
+	wantClosed(t, br)
+}
+
+func TestOwnH1HeadTooLarge(t *testing.T) {
+	_, addr := startOwnH1(t, echo)
+	c := dialer(t, false, addr)
+	go func() {
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("a", DefaultLimits.MaxHeaderBytes+4096)+"\r\n\r\n")
+	}()
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(refusals[http.StatusRequestHeaderFieldsTooLarge]) {
+		t.Fatalf("answer %q", got)
+	}
+}
+
+func TestOwnH1HandsH2CToNetHTTP(t *testing.T) {
+	_, addr := startOwnH1(t, echo)
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	client := &http.Client{Transport: &http.Transport{Protocols: &p}, Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	for range 2 {
+		resp, err := client.Post("http://"+addr+"/h2", "text/plain", strings.NewReader("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 || string(body) != "POST /h2 HTTP/2.0 x" {
+			t.Fatalf("%s %q", resp.Proto, body)
+		}
+	}
+	// HTTP/1.1 on the same listener stays on the own path.
+	c := dialer(t, false, addr)
+	io.WriteString(c, "GET /h1 HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, got := readAnswer(t, bufio.NewReader(c), "GET"); got != "GET /h1 HTTP/1.1 " {
+		t.Fatalf("%q", got)
+	}
+}
