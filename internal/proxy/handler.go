@@ -213,6 +213,8 @@ type reqState struct {
 	// the handler returned, when this state serves another request.
 	cont  *continueBody
 	dbody *readBody
+	// cw is the client's response writer as the proxy writes to it.
+	cw countingWriter
 }
 
 func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -241,7 +243,8 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.Resp.Header = w.Header()
 
-	cw := countingWriter{ResponseWriter: w}
+	st.cw = countingWriter{ResponseWriter: w}
+	cw := &st.cw
 	body := r.Body
 	// When net/http will answer Expect: 100-continue (it answers any other
 	// Expect with 417 before the handler).
@@ -250,7 +253,7 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st.cont = &continueBody{body: body}
 		r.Body = st.cont
 	}
-	h.serve(&cw, r, st, lh)
+	h.serve(cw, r, st, lh)
 	// net/http decides what to do with a body the handler left unread by
 	// the body's type: with its own body it closes the connection when
 	// 100 Continue was never sent and drops a large rest unread. Behind a
@@ -335,7 +338,10 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	if r.ContentLength != 0 {
 		st.dbody = &readBody{body: r.Body}
 		if h.opts.ClientBodyTimeout > 0 {
-			st.dbody.rc, st.dbody.timeout = http.NewResponseController(w), h.opts.ClientBodyTimeout
+			// The server's writer, not the pooled cw: an HTTP/2
+			// upstream's transport may read the body after the handler
+			// returned.
+			st.dbody.rc, st.dbody.timeout = http.NewResponseController(w.ResponseWriter), h.opts.ClientBodyTimeout
 		}
 		r.Body = st.dbody
 	}
