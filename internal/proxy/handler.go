@@ -215,6 +215,15 @@ type reqState struct {
 	dbody *readBody
 	// cw is the client's response writer as the proxy writes to it.
 	cw countingWriter
+	// The values of the headers the proxy sets, one full-capacity slice
+	// each (an append copies): the request's, setForwarded's, and the
+	// response's, responseHeaders' or exit's. They are the request's own
+	// header maps' and live as long as the request: the request's are
+	// written upstream before the handler returns, and the response's
+	// head is out at WriteHeader, when net/http copies the header map.
+	fwdVals  [9]string
+	respVals [4]string
+	exitVals [4]string
 }
 
 func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -448,10 +457,10 @@ func (h *Handler) exit(w *countingWriter, st *reqState, e *plugin.Exit) {
 		h.headerFilters(st)
 	}
 	hdr := w.Header()
-	// One allocation holds the values set here and writeExit's
+	// The request state holds the values set here and writeExit's
 	// Content-Length; each header gets its own full-capacity slice of it,
 	// so that an append to one copies.
-	vals := new([4]string)
+	vals := &st.exitVals
 	vals[0], vals[1] = h.server, st.RequestID
 	vals[2] = strconv.FormatInt(time.Since(st.StartedAt).Milliseconds(), 10)
 	hdr["Server"] = vals[0:1:1]
@@ -510,9 +519,9 @@ func (h *Handler) finish(st *reqState, r *http.Request) {
 func (h *Handler) setForwarded(r *http.Request, st *reqState, lh *listenerHandler, path string, route *snapshot.Route) {
 	c := &st.Ctx
 	hdr := r.Header
-	// One allocation holds the values set here; each header gets its own
-	// full-capacity slice of it, so that an append to one copies.
-	vals := new([9]string)
+	// The request state holds the values set here; each header gets its
+	// own full-capacity slice of it, so that an append to one copies.
+	vals := &st.fwdVals
 	set := func(i int, k, v string) {
 		vals[i] = v
 		hdr[k] = vals[i : i+1 : i+1]
