@@ -8,7 +8,10 @@ import (
 )
 
 // Ctx is the per-request state shared by the gateway and the plugins. It is
-// pooled: plugins must not keep it after the phase call returns.
+// pooled: plugins must not keep it after the phase call returns. The value
+// slices of Req.Header and Resp.Header may be the request's pooled memory
+// too: a plugin that keeps a header past its request keeps a copy
+// (http.Header.Clone), never the map or a []string of it.
 type Ctx struct {
 	// Req is the client's request. Its Header is the header set that will be
 	// sent upstream (hop-by-hop and client-sent identity headers are already

@@ -245,7 +245,7 @@ func (h *Handler) exchangeH1(ctx context.Context, conn *upstream.Conn, x *exchan
 	} else {
 		err = conn.W.Flush()
 	}
-	hr := headRequest{noBody: c.Method == http.MethodHead, maxBytes: h.opts.MaxResponseHeaderBytes}
+	hr := headRequest{noBody: c.Method == http.MethodHead, maxBytes: h.opts.MaxResponseHeaderBytes, vals: x.st.headVals[:]}
 	if err != nil {
 		var cb *errClientBody
 		if errors.As(err, &cb) {

@@ -224,6 +224,9 @@ type reqState struct {
 	fwdVals  [9]string
 	respVals [4]string
 	exitVals [4]string
+	// headVals holds the single values of the upstream response head,
+	// which are the client response's.
+	headVals [16]string
 }
 
 func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
