@@ -95,7 +95,8 @@ type Ctx struct {
 	Secrets *Secrets
 
 	// Shared lets plugins of one request pass values to each other's later
-	// phases, keyed by plugin name. Allocated on first use.
+	// phases, keyed by plugin name. Allocated on first use; the proxy
+	// hands the next request the same map emptied.
 	Shared map[string]any
 
 	// logValues[:nLogValues] are the log object's added fields

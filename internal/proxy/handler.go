@@ -287,7 +287,12 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.Resp.Size = cw.n
 	h.finish(st, r)
 	abort := st.abort
+	// The Shared map outlives its request emptied: the next request's
+	// plugins fill it again without allocating.
+	shared := st.Shared
+	clear(shared)
 	*st = reqState{}
+	st.Shared = shared
 	h.ctxPool.Put(st)
 	if abort {
 		panic(http.ErrAbortHandler)
