@@ -103,6 +103,12 @@ type Ctx struct {
 	// (logvalues.go).
 	logValues  [MaxLogValues]LogValue
 	nLogValues int
+
+	// identity holds the values of the consumer headers Authenticate
+	// sets, each header a full-capacity slice of it (an append copies):
+	// they are the request's own header map's, written upstream before
+	// the request ends.
+	identity [4]string
 }
 
 // UpstreamResult is the outcome of the last upstream attempt.
