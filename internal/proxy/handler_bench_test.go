@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -190,6 +191,16 @@ func benchServe(b *testing.B, plugins int, observers ...record.Observer) {
 
 func BenchmarkServeNoPlugins(b *testing.B)    { benchServe(b, 0) }
 func BenchmarkServeThreePlugins(b *testing.B) { benchServe(b, 3) }
+
+// BenchmarkServeCancelableContext is BenchmarkServeNoPlugins with a
+// request context that can end, as net/http's can: each upstream attempt
+// registers the abort for a client that goes away.
+func BenchmarkServeCancelableContext(b *testing.B) {
+	lh := benchHandler(b, rawUpstream(b), 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	serveLoop(b, lh, httptest.NewRequestWithContext(ctx, http.MethodGet, "/hello", nil))
+}
 
 // BenchmarkServeCoreMetrics is BenchmarkServeNoPlugins with the always-on
 // request metrics observing: their cost per request is the difference.
