@@ -133,7 +133,7 @@ func h1Attempt(ctx context.Context, rt *retrier, cl int64, target *upstream.Targ
 	if ctx.Done() != nil {
 		// A context that can never end (a server that makes none per
 		// request) needs no abort, nor the allocations of registering one.
-		stop = context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
+		stop = context.AfterFunc(ctx, conn.Abort)
 	}
 	head, err := exchange(conn)
 	if err != nil {
