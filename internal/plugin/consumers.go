@@ -65,7 +65,7 @@ func Authenticate(c *Ctx, cred *Credential) {
 	c.Credential = cred.ID
 	h := c.Req.Header
 	setConsumerHeaders(c, cred.Consumer)
-	h["X-Credential-Identifier"] = []string{cred.ID}
+	h["X-Credential-Identifier"] = c.identityValue(3, cred.ID)
 	delete(h, "X-Anonymous-Consumer")
 }
 
@@ -76,22 +76,28 @@ func AuthenticateAnonymous(c *Ctx, consumer *Consumer) {
 	c.Credential = ""
 	setConsumerHeaders(c, consumer)
 	delete(c.Req.Header, "X-Credential-Identifier")
-	c.Req.Header["X-Anonymous-Consumer"] = []string{"true"}
+	c.Req.Header["X-Anonymous-Consumer"] = c.identityValue(3, "true")
 }
 
 func setConsumerHeaders(c *Ctx, consumer *Consumer) {
 	h := c.Req.Header
-	h["X-Consumer-Id"] = []string{consumer.ID}
+	h["X-Consumer-Id"] = c.identityValue(0, consumer.ID)
 	if consumer.CustomID != "" {
-		h["X-Consumer-Custom-Id"] = []string{consumer.CustomID}
+		h["X-Consumer-Custom-Id"] = c.identityValue(1, consumer.CustomID)
 	} else {
 		delete(h, "X-Consumer-Custom-Id")
 	}
 	if consumer.Username != "" {
-		h["X-Consumer-Username"] = []string{consumer.Username}
+		h["X-Consumer-Username"] = c.identityValue(2, consumer.Username)
 	} else {
 		delete(h, "X-Consumer-Username")
 	}
+}
+
+// identityValue is v as a header's values, in slot i of c.identity.
+func (c *Ctx) identityValue(i int, v string) []string {
+	c.identity[i] = v
+	return c.identity[i : i+1 : i+1]
 }
 
 // CredentialChecker is an auth plugin's own check: it authenticates the

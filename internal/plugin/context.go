@@ -8,7 +8,10 @@ import (
 )
 
 // Ctx is the per-request state shared by the gateway and the plugins. It is
-// pooled: plugins must not keep it after the phase call returns.
+// pooled: plugins must not keep it after the phase call returns. The value
+// slices of Req.Header and Resp.Header may be the request's pooled memory
+// too: a plugin that keeps a header past its request keeps a copy
+// (http.Header.Clone), never the map or a []string of it.
 type Ctx struct {
 	// Req is the client's request. Its Header is the header set that will be
 	// sent upstream (hop-by-hop and client-sent identity headers are already
@@ -92,13 +95,20 @@ type Ctx struct {
 	Secrets *Secrets
 
 	// Shared lets plugins of one request pass values to each other's later
-	// phases, keyed by plugin name. Allocated on first use.
+	// phases, keyed by plugin name. Allocated on first use; the proxy
+	// hands the next request the same map emptied.
 	Shared map[string]any
 
 	// logValues[:nLogValues] are the log object's added fields
 	// (logvalues.go).
 	logValues  [MaxLogValues]LogValue
 	nLogValues int
+
+	// identity holds the values of the consumer headers Authenticate
+	// sets, each header a full-capacity slice of it (an append copies):
+	// they are the request's own header map's, written upstream before
+	// the request ends.
+	identity [4]string
 }
 
 // UpstreamResult is the outcome of the last upstream attempt.

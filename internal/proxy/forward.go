@@ -129,7 +129,12 @@ func h1Attempt(ctx context.Context, rt *retrier, cl int64, target *upstream.Targ
 	} else {
 		conn.SetWriteDeadline(rt.capDeadline(start.Add(rt.svc.WriteTimeout)))
 	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
+	stop := notRegistered
+	if ctx.Done() != nil {
+		// A context that can never end (a server that makes none per
+		// request) needs no abort, nor the allocations of registering one.
+		stop = context.AfterFunc(ctx, conn.Abort)
+	}
 	head, err := exchange(conn)
 	if err != nil {
 		stop()
@@ -145,6 +150,10 @@ func h1Attempt(ctx context.Context, rt *retrier, cl int64, target *upstream.Targ
 	}
 	return h1Answer{conn: conn, head: head, stop: stop}, 0, nil
 }
+
+// notRegistered is the stop of an abort that was never registered: as
+// context.AfterFunc's stop, true means the abort has not run.
+func notRegistered() bool { return true }
 
 func (h1Transport) discard(h *Handler, x *exchange) {
 	x.discardResponse()
@@ -236,7 +245,7 @@ func (h *Handler) exchangeH1(ctx context.Context, conn *upstream.Conn, x *exchan
 	} else {
 		err = conn.W.Flush()
 	}
-	hr := headRequest{noBody: c.Method == http.MethodHead, maxBytes: h.opts.MaxResponseHeaderBytes}
+	hr := headRequest{noBody: c.Method == http.MethodHead, maxBytes: h.opts.MaxResponseHeaderBytes, vals: x.st.headVals[:]}
 	if err != nil {
 		var cb *errClientBody
 		if errors.As(err, &cb) {

@@ -10,6 +10,7 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // The HTTP/1.1 client side of the proxy. net/http's Transport hands every
@@ -48,6 +49,9 @@ type headRequest struct {
 	noBody    bool // HEAD: no body whatever the head says
 	websocket bool // the request asked for a WebSocket upgrade
 	maxBytes  int  // the most head bytes read, interim heads included
+	// vals is room for the head's single values (nil: none), the
+	// caller's for as long as dst lives.
+	vals []string
 }
 
 // writeHead writes the request line and headers. Header values with CR or
@@ -186,7 +190,7 @@ func writeBody(bw *bufio.Writer, body io.Reader, contentLength int64, buf []byte
 func readHead(br *bufio.Reader, dst http.Header, req headRequest) (upstreamHead, error) {
 	budget := req.maxBytes
 	for {
-		head, err := readOneHead(br, dst, &budget)
+		head, err := readOneHead(br, dst, &budget, req.vals)
 		if err != nil {
 			return head, err
 		}
@@ -226,8 +230,8 @@ func headLine(br *bufio.Reader, budget *int) ([]byte, error) {
 	return line, nil
 }
 
-func readOneHead(br *bufio.Reader, dst http.Header, budget *int) (upstreamHead, error) {
-	hp := headParse{head: upstreamHead{contentLength: -1}, dst: dst}
+func readOneHead(br *bufio.Reader, dst http.Header, budget *int, vals []string) (upstreamHead, error) {
+	hp := headParse{head: upstreamHead{contentLength: -1}, dst: dst, vals: vals[:0]}
 	line, err := headLine(br, budget)
 	if err != nil {
 		return hp.head, err
@@ -251,7 +255,8 @@ func readOneHead(br *bufio.Reader, dst http.Header, budget *int) (upstreamHead, 
 		if !ok {
 			return hp.head, errBadResponse
 		}
-		if err := hp.field(canonicalKey(rawKey), value); err != nil {
+		key, group := commonKey(rawKey)
+		if err := hp.field(key, group, value); err != nil {
 			return hp.head, err
 		}
 	}
@@ -269,9 +274,13 @@ type headParse struct {
 	http10     bool
 	sawCL      bool
 	connTokens []byte
-	// vals holds single values: one backing array per head, each value
-	// with a full-capacity slice of its own so that an append copies.
+	// vals holds single values: one backing array per head (the
+	// caller's, else allocated), each value with a full-capacity slice
+	// of its own so that an append copies.
 	vals []string
+	// cl is the Content-Length value as received, when it is the
+	// number's canonical form and came from the value cache.
+	cl string
 }
 
 // statusLine reads HTTP/1.0 or HTTP/1.1, SP, 3DIGIT, then SP and the
@@ -292,8 +301,8 @@ func (hp *headParse) statusLine(line []byte) error {
 }
 
 // field takes one header field: framing and hop-by-hop fields into the
-// head, the others into dst.
-func (hp *headParse) field(key string, value []byte) error {
+// head, the others into dst. group is key's in the value cache (0: none).
+func (hp *headParse) field(key string, group int, value []byte) error {
 	head := &hp.head
 	switch key {
 	case "Content-Length":
@@ -303,6 +312,9 @@ func (hp *headParse) field(key string, value []byte) error {
 		}
 		hp.sawCL = true
 		head.contentLength = n
+		if value[0] != '0' {
+			hp.cl = headValue(group, value)
+		}
 		return nil
 	case "Transfer-Encoding":
 		// RFC 9112 6.3: chunked must be the final coding; a response
@@ -342,7 +354,7 @@ func (hp *headParse) field(key string, value []byte) error {
 		hp.dst[key] = append(prior, string(value))
 		return nil
 	}
-	hp.dst[key] = hp.single(string(value), 8)
+	hp.dst[key] = hp.single(headValue(group, value), 8)
 	return nil
 }
 
@@ -379,7 +391,11 @@ func (hp *headParse) finish() error {
 		}
 	}
 	if head.contentLength >= 0 {
-		hp.dst["Content-Length"] = hp.single(strconv.FormatInt(head.contentLength, 10), 1)
+		cl := hp.cl
+		if cl == "" {
+			cl = strconv.FormatInt(head.contentLength, 10)
+		}
+		hp.dst["Content-Length"] = hp.single(cl, 1)
 	}
 	return nil
 }
@@ -450,9 +466,10 @@ func trimEOL(b []byte) []byte {
 }
 
 // commonKeys interns the header names seen on most responses so that
-// canonicalising them neither allocates nor re-scans.
-var commonKeys = func() map[string]string {
-	m := map[string]string{}
+// canonicalising them neither allocates nor re-scans, with their group in
+// the value cache (0: their values are not cached).
+var commonKeys = func() map[string]keyInfo {
+	m := map[string]keyInfo{}
 	for _, k := range []string{
 		"Accept-Ranges", "Age", "Cache-Control", "Connection", "Content-Disposition",
 		"Content-Encoding", "Content-Language", "Content-Length", "Content-Location",
@@ -463,11 +480,60 @@ var commonKeys = func() map[string]string {
 		"X-Content-Type-Options", "X-Frame-Options", "X-Request-Id", "Access-Control-Allow-Origin",
 		"Access-Control-Allow-Credentials", "Access-Control-Expose-Headers", "Grpc-Status", "Grpc-Message",
 	} {
-		m[k] = k
-		m[lower(k)] = k
+		info := keyInfo{name: k}
+		for i, c := range cachedValueKeys {
+			if c == k {
+				info.group = i + 1
+			}
+		}
+		m[k] = info
+		m[lower(k)] = info
 	}
 	return m
 }()
+
+// keyInfo is a common header name and its group in the value cache.
+type keyInfo struct {
+	name  string
+	group int
+}
+
+// cachedValueKeys are the response fields whose values repeat from
+// response to response of an upstream: a type, the Date of the current
+// second, a length, fixed policy headers.
+var cachedValueKeys = [...]string{
+	"Content-Type", "Date", "Content-Length", "Server", "Cache-Control", "Vary", "Content-Encoding",
+	"Accept-Ranges", "X-Content-Type-Options", "X-Frame-Options", "Strict-Transport-Security",
+	"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Pragma", "Content-Language",
+}
+
+// valueSlots is how many values of each field the cache holds, chosen
+// by the value's length and last byte.
+const valueSlots = 4
+
+// maxCachedValue is the longest value the cache keeps.
+const maxCachedValue = 128
+
+// valueCache holds the last values read of the cachedValueKeys fields:
+// a value read again is the string made last time, without an
+// allocation. Strings are immutable, so responses sharing one cannot
+// tell; the cache holds at most a few KiB.
+var valueCache [len(cachedValueKeys) + 1][valueSlots]atomic.Pointer[string]
+
+// headValue is value as a string, from the value cache for a field of
+// group (0: not cached).
+func headValue(group int, value []byte) string {
+	if group == 0 || len(value) == 0 || len(value) > maxCachedValue {
+		return string(value)
+	}
+	slot := &valueCache[group][(len(value)+int(value[len(value)-1]))%valueSlots]
+	if p := slot.Load(); p != nil && *p == string(value) {
+		return *p
+	}
+	v := string(value)
+	slot.Store(&v)
+	return v
+}
 
 func lower(s string) string {
 	b := []byte(s)
@@ -479,11 +545,18 @@ func lower(s string) string {
 	return string(b)
 }
 
-func canonicalKey(raw []byte) string {
+// commonKey is the canonical form of the field name raw, with its group
+// in the value cache.
+func commonKey(raw []byte) (string, int) {
 	if k, ok := commonKeys[string(raw)]; ok {
-		return k
+		return k.name, k.group
 	}
-	return textproto.CanonicalMIMEHeaderKey(string(raw))
+	return textproto.CanonicalMIMEHeaderKey(string(raw)), 0
+}
+
+func canonicalKey(raw []byte) string {
+	k, _ := commonKey(raw)
+	return k
 }
 
 func asciiEqualFold(b []byte, s string) bool {

@@ -228,3 +228,27 @@ func TestNegotiate(t *testing.T) {
 		t.Errorf("json body %q", got)
 	}
 }
+
+// A cached field's value read again is the same string without an
+// allocation; another value in its slot replaces it.
+func TestHeadValueCache(t *testing.T) {
+	_, group := commonKey([]byte("content-type"))
+	if group == 0 {
+		t.Fatal("Content-Type values are not cached")
+	}
+	a, b := []byte("text/plain"), []byte("text/plaiN")
+	if v := headValue(group, a); v != "text/plain" {
+		t.Fatal(v)
+	}
+	if n := testing.AllocsPerRun(100, func() { headValue(group, a) }); n != 0 {
+		t.Errorf("%v allocations for a cached value", n)
+	}
+	for range 3 {
+		if headValue(group, a) != "text/plain" || headValue(group, b) != "text/plaiN" {
+			t.Fatal("wrong value from the cache")
+		}
+	}
+	if _, g := commonKey([]byte("Set-Cookie")); g != 0 {
+		t.Error("Set-Cookie values are cached")
+	}
+}

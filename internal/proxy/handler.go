@@ -186,35 +186,6 @@ type listenerHandler struct {
 	port   string
 }
 
-// reqState is the pooled per-request state.
-type reqState struct {
-	plugin.Ctx
-	rec   record.Record
-	match router.Match
-	rreq  router.Request
-	route *snapshot.Route
-	// svc is where the request goes: the route's service, or what a
-	// plugin's Ctx.Target made of it (retarget).
-	svc *snapshot.Service
-	// chain is the plugins whose response phases run: the route's, or
-	// the global ones when no route matched (nil: none).
-	chain    *snapshot.Chain
-	pick     upstream.PickRequest
-	x        exchange
-	body     bodyReader // the upstream response body of an HTTP/1.1 attempt
-	trusted  bool
-	abort    bool
-	grpc     grpcKind // the client's Content-Type, before the plugins
-	filtered bool     // the header filters have run
-	// cont watches the body of an HTTP/1.1 request that expects
-	// 100 Continue, which net/http sends on the first read. cont and dbody
-	// are the request bodies the proxy wraps; they are not pooled with the
-	// rest: an HTTP/2 upstream's transport may read or close them after
-	// the handler returned, when this state serves another request.
-	cont  *continueBody
-	dbody *readBody
-}
-
 func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := lh.h
 	h.requests.Add(1)
@@ -241,7 +212,8 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.Resp.Header = w.Header()
 
-	cw := countingWriter{ResponseWriter: w}
+	st.cw = countingWriter{ResponseWriter: w}
+	cw := &st.cw
 	body := r.Body
 	// When net/http will answer Expect: 100-continue (it answers any other
 	// Expect with 417 before the handler).
@@ -250,7 +222,7 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		st.cont = &continueBody{body: body}
 		r.Body = st.cont
 	}
-	h.serve(&cw, r, st, lh)
+	h.serve(cw, r, st, lh)
 	// net/http decides what to do with a body the handler left unread by
 	// the body's type: with its own body it closes the connection when
 	// 100 Continue was never sent and drops a large rest unread. Behind a
@@ -272,7 +244,12 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.Resp.Size = cw.n
 	h.finish(st, r)
 	abort := st.abort
+	// The Shared map outlives its request emptied: the next request's
+	// plugins fill it again without allocating.
+	shared := st.Shared
+	clear(shared)
 	*st = reqState{}
+	st.Shared = shared
 	h.ctxPool.Put(st)
 	if abort {
 		panic(http.ErrAbortHandler)
@@ -335,7 +312,10 @@ func (h *Handler) serve(w *countingWriter, r *http.Request, st *reqState, lh *li
 	if r.ContentLength != 0 {
 		st.dbody = &readBody{body: r.Body}
 		if h.opts.ClientBodyTimeout > 0 {
-			st.dbody.rc, st.dbody.timeout = http.NewResponseController(w), h.opts.ClientBodyTimeout
+			// The server's writer, not the pooled cw: an HTTP/2
+			// upstream's transport may read the body after the handler
+			// returned.
+			st.dbody.rc, st.dbody.timeout = http.NewResponseController(w.ResponseWriter), h.opts.ClientBodyTimeout
 		}
 		r.Body = st.dbody
 	}
@@ -442,10 +422,10 @@ func (h *Handler) exit(w *countingWriter, st *reqState, e *plugin.Exit) {
 		h.headerFilters(st)
 	}
 	hdr := w.Header()
-	// One allocation holds the values set here and writeExit's
+	// The request state holds the values set here and writeExit's
 	// Content-Length; each header gets its own full-capacity slice of it,
 	// so that an append to one copies.
-	vals := new([4]string)
+	vals := &st.exitVals
 	vals[0], vals[1] = h.server, st.RequestID
 	vals[2] = strconv.FormatInt(time.Since(st.StartedAt).Milliseconds(), 10)
 	hdr["Server"] = vals[0:1:1]
@@ -504,9 +484,9 @@ func (h *Handler) finish(st *reqState, r *http.Request) {
 func (h *Handler) setForwarded(r *http.Request, st *reqState, lh *listenerHandler, path string, route *snapshot.Route) {
 	c := &st.Ctx
 	hdr := r.Header
-	// One allocation holds the values set here; each header gets its own
-	// full-capacity slice of it, so that an append to one copies.
-	vals := new([9]string)
+	// The request state holds the values set here; each header gets its
+	// own full-capacity slice of it, so that an append to one copies.
+	vals := &st.fwdVals
 	set := func(i int, k, v string) {
 		vals[i] = v
 		hdr[k] = vals[i : i+1 : i+1]

@@ -2,10 +2,12 @@ package proxy
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
@@ -229,9 +231,23 @@ func clientAddr(remote string) (ip string, addr netip.Addr) {
 // idGen makes request ids: a random per-process prefix and a counter, hex
 // encoded to 32 characters like Kong's ids. Unique without a syscall per
 // request; not meant to be unguessable.
+//
+// The ids are made idBatch at a time into one string and handed out as
+// its slices, one allocation for idBatch requests; an id kept after its
+// request (a log plugin's queue) keeps its batch's 1 KiB alive.
 type idGen struct {
-	prefix [8]byte
-	n      atomic.Uint64
+	prefix  [8]byte
+	n       atomic.Uint64
+	batches sync.Pool // *idRun with ids left
+}
+
+// idBatch is how many ids one allocation holds.
+const idBatch = 32
+
+// idRun is a batch of ids, of which the first i are handed out.
+type idRun struct {
+	s string
+	i int
 }
 
 func newIDGen() *idGen {
@@ -244,16 +260,32 @@ func newIDGen() *idGen {
 }
 
 func (g *idGen) next() string {
-	n := g.n.Add(1)
+	run, _ := g.batches.Get().(*idRun)
+	if run == nil {
+		run = new(idRun)
+		g.fill(run)
+	}
+	id := run.s[run.i*32 : run.i*32+32]
+	run.i++
+	if run.i == idBatch {
+		g.fill(run)
+	}
+	g.batches.Put(run)
+	return id
+}
+
+// fill makes run a new batch: the next idBatch values of the counter.
+func (g *idGen) fill(run *idRun) {
+	n := g.n.Add(idBatch) - idBatch
 	var raw [16]byte
 	copy(raw[:8], g.prefix[:])
-	for i := 15; i >= 8; i-- {
-		raw[i] = byte(n)
-		n >>= 8
+	var out [idBatch * 32]byte
+	for k := range idBatch {
+		n++
+		binary.BigEndian.PutUint64(raw[8:], n)
+		hex.Encode(out[k*32:], raw[:])
 	}
-	var out [32]byte
-	hex.Encode(out[:], raw[:])
-	return string(out[:])
+	run.s, run.i = string(out[:]), 0
 }
 
 // validRequestID accepts a client-supplied id from a trusted peer only if it

@@ -417,7 +417,10 @@ type staleAsk struct {
 }
 
 func (s *stale) Fallback(c *plugin.Ctx) *plugin.Exit {
-	s.asked <- staleAsk{c.Resp, c.Upstream.Failed}
+	// The response's values are the request's: kept past the phase, a copy.
+	resp := c.Resp
+	resp.Header = resp.Header.Clone()
+	s.asked <- staleAsk{resp, c.Upstream.Failed}
 	if c.Resp.Status < 500 {
 		return nil
 	}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -28,5 +29,17 @@ func TestRealIP(t *testing.T) {
 		if got := realIP(c.values, trusted, c.recursive); got != c.want {
 			t.Errorf("%s: realIP(%q, recursive=%v) = %q, want %q", c.name, c.values, c.recursive, got, c.want)
 		}
+	}
+}
+
+func TestRequestIDsUniqueAcrossBatches(t *testing.T) {
+	g := newIDGen()
+	seen := map[string]bool{}
+	for range 3*idBatch + 1 {
+		id := g.next()
+		if len(id) != 32 || seen[id] || strings.Trim(id, "0123456789abcdef") != "" {
+			t.Fatalf("id %q (seen before: %v)", id, seen[id])
+		}
+		seen[id] = true
 	}
 }

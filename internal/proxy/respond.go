@@ -49,7 +49,7 @@ func (h *Handler) responseHeaders(st *reqState, a *attempt, hdr http.Header) {
 		// hand it out so the client sticks to that target.
 		hdr.Add("Set-Cookie", ck.String())
 	}
-	vals := new([4]string) // one allocation for the four values below
+	vals := &st.respVals // the four values below, in the request state
 	if via := hdr["Via"]; len(via) > 0 {
 		vals[0] = joinComma(via) + ", " + h.via
 	} else {

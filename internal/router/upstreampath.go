@@ -29,7 +29,7 @@ func UpstreamPath(base, reqPath, matched string, strip bool) string {
 			if base == "/" {
 				return reqPath
 			}
-			return base + reqPath[1:]
+			return join(reqPath, base, reqPath[1:])
 		}
 		switch {
 		case postfix == "" && base == "/":
@@ -39,15 +39,15 @@ func UpstreamPath(base, reqPath, matched string, strip bool) string {
 		case postfix == "":
 			return base[:len(base)-1]
 		case postfix[0] == '/':
-			return base[:len(base)-1] + postfix
+			return join(reqPath, base[:len(base)-1], postfix)
 		}
-		return base + postfix
+		return join(reqPath, base, postfix)
 	}
 	if !strip {
 		if reqPath == "/" {
 			return base
 		}
-		return base + reqPath
+		return join(reqPath, base, reqPath)
 	}
 	switch {
 	case postfix == "" && len(reqPath) > 1 && strings.HasSuffix(reqPath, "/"):
@@ -55,9 +55,21 @@ func UpstreamPath(base, reqPath, matched string, strip bool) string {
 	case postfix == "":
 		return base
 	case postfix[0] == '/':
-		return base + postfix
+		return join(reqPath, base, postfix)
 	}
 	return base + "/" + postfix
+}
+
+// join is a + b: the end of whole when whole ends with them, which
+// allocates nothing (a route on / with strip_path leaves the request path
+// as it was), else a new string.
+func join(whole, a, b string) string {
+	if n := len(a) + len(b); n <= len(whole) {
+		if t := whole[len(whole)-n:]; t[:len(a)] == a && t[len(a):] == b {
+			return t
+		}
+	}
+	return a + b
 }
 
 // sanitizePostfix drops a leading dot segment left over after stripping,

@@ -31,6 +31,10 @@ type Conn struct {
 	// Reused is true when the connection came from the idle pool; a request
 	// that fails on it before any response byte may be retried on a new one.
 	Reused bool
+	// Abort cuts the connection's I/O at once (a deadline in the past):
+	// one func per connection, so that registering it as the abort of a
+	// request whose client may go away makes no closure.
+	Abort  func()
 	idleAt time.Time
 	pool   *Pool
 }
@@ -123,6 +127,7 @@ func (p *Pool) Dial(ctx context.Context, connectTimeout time.Duration) (*Conn, e
 		nc = tlsConn
 	}
 	c := &Conn{Conn: nc, pool: p}
+	c.Abort = func() { c.SetDeadline(time.Unix(1, 0)) }
 	c.R = bufio.NewReaderSize(nc, 8<<10)
 	c.W = bufio.NewWriterSize(nc, 4<<10)
 	p.active.Add(1)

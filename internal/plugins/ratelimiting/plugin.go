@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -139,8 +140,10 @@ func (in *Instance) Access(c *plugin.Ctx) error {
 	if in.s.redis && c.Record != nil {
 		sctx = engine.WithRecord(ctx, c.Record) // the Redis round trips, for tracing
 	}
-	d, err := in.store.Take(sctx, in.key(in.identify(c)), &in.s.policy, 1)
-	if err != nil {
+	t := takes.Get().(*take)
+	d := &t.d
+	if err := in.store.TakeInto(sctx, in.key(in.identify(c)), &in.s.policy, 1, d); err != nil {
+		takes.Put(t)
 		if ctx.Err() != nil {
 			// The client left while Redis was asked: not the store's fault.
 			return clientGone()
@@ -154,39 +157,66 @@ func (in *Instance) Access(c *plugin.Ctx) error {
 		e := plugin.NewExit(in.s.errCode, in.s.errMessage)
 		if !in.s.hide {
 			var h rlHeaders
-			in.plan.build(&h, &d)
+			in.plan.build(&h, d)
 			e.Header = h.header()
 		}
+		takes.Put(t)
 		return e
 	}
 	if d.Delay > 0 {
 		// The token bucket without nodelay: the request is admitted, but
 		// only after its turn, as NGINX's limit_req delays within burst.
-		t := time.NewTimer(d.Delay)
+		timer := time.NewTimer(d.Delay)
 		select {
-		case <-t.C:
+		case <-timer.C:
 		case <-ctx.Done():
-			t.Stop()
+			timer.Stop()
+			takes.Put(t)
 			return clientGone()
 		}
 	}
-	if !in.s.hide {
-		h := new(rlHeaders)
-		in.plan.build(h, &d)
-		if c.Shared == nil {
-			c.Shared = make(map[string]any, 2)
-		}
-		c.Shared[Name] = h
+	if in.s.hide {
+		takes.Put(t)
+		return nil
 	}
+	in.plan.build(&t.h, d)
+	if c.Shared == nil {
+		c.Shared = make(map[string]any, 2)
+	}
+	c.Shared[Name] = t
 	return nil
 }
+
+// take is an admitted request's decision and headers. It is pooled: the
+// headers' values are the response header map's until the response is
+// written, so it goes back in Log, after that.
+type take struct {
+	d    engine.Decision
+	room [engine.Year + 1]engine.WindowState
+	h    rlHeaders
+}
+
+var takes = sync.Pool{New: func() any {
+	t := new(take)
+	t.d.Windows = t.room[:0]
+	return t
+}}
 
 // HeaderFilter puts the headers of the decision made in Access on the
 // response (the upstream's, or another plugin's answer), after any
 // upstream attempt that was retried, so they are never lost.
 func (in *Instance) HeaderFilter(c *plugin.Ctx) {
-	if h, ok := c.Shared[Name].(*rlHeaders); ok {
-		h.apply(c.Resp.Header)
+	if t, ok := c.Shared[Name].(*take); ok {
+		t.h.apply(c.Resp.Header)
+	}
+}
+
+// Log gives the request's take back to the pool: the response is out.
+func (in *Instance) Log(c *plugin.Ctx) {
+	if t, ok := c.Shared[Name].(*take); ok {
+		delete(c.Shared, Name)
+		t.h = rlHeaders{}
+		takes.Put(t)
 	}
 }
 

@@ -272,6 +272,12 @@ func (failStore) Take(context.Context, string, *engine.Policy, int64) (engine.De
 	return engine.Decision{}, fmt.Errorf("dial: %w", engine.ErrUnavailable)
 }
 
+func (f failStore) TakeInto(ctx context.Context, key string, p *engine.Policy, n int64, d *engine.Decision) error {
+	var err error
+	*d, err = f.Take(ctx, key, p, n)
+	return err
+}
+
 func (failStore) Usage(context.Context, string, *engine.Policy) (engine.Decision, error) {
 	return engine.Decision{}, engine.ErrUnavailable
 }

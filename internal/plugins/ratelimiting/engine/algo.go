@@ -128,7 +128,7 @@ func (w *window) state(alg Algorithm, l Limit, now int64) WindowState {
 // counted when allowed) at now, for a request of cost n.
 func windowsDecision(p *Policy, ws []window, now, n int64, allowed bool, d *Decision) {
 	d.Allowed = allowed
-	d.Windows = make([]WindowState, len(ws))
+	d.Windows = windowStates(d.Windows, len(ws))
 	for i := range ws {
 		w, l := &ws[i], p.Limits[i]
 		d.Windows[i] = w.state(p.Algorithm, l, now)
@@ -136,6 +136,15 @@ func windowsDecision(p *Policy, ws []window, now, n int64, allowed bool, d *Deci
 			d.RetryAfter = max(d.RetryAfter, w.until(p.Algorithm, float64(l.Max-n), now))
 		}
 	}
+}
+
+// windowStates is n window states, in room's array when its capacity is
+// enough.
+func windowStates(room []WindowState, n int) []WindowState {
+	if cap(room) >= n {
+		return room[:n]
+	}
+	return make([]WindowState, n)
 }
 
 // interval is the time one token takes to come back, in nanoseconds.
@@ -175,7 +184,7 @@ func bucketDecision(p *Policy, tat, now, n int64, allowed, counted bool, d *Deci
 		s.Reset = time.Duration(r)
 	}
 	d.Allowed = allowed
-	d.Windows = []WindowState{s}
+	d.Windows = append(windowStates(d.Windows, 0), s)
 	switch {
 	case allowed:
 		if counted && !p.NoDelay {

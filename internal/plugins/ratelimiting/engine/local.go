@@ -56,17 +56,28 @@ func NewLocal(clock Clock, maxKeys int) *Local {
 func hashKey(seed maphash.Seed, k localKey) uint64 { return maphash.String(seed, k.key) }
 
 // Take admits or rejects a request of cost n for key under p.
-func (l *Local) Take(_ context.Context, key string, p *Policy, n int64) (Decision, error) {
+func (l *Local) Take(ctx context.Context, key string, p *Policy, n int64) (Decision, error) {
+	var d Decision
+	err := l.TakeInto(ctx, key, p, n, &d)
+	return d, err
+}
+
+// TakeInto is Take that fills d, reusing the array of d.Windows.
+func (l *Local) TakeInto(_ context.Context, key string, p *Policy, n int64, d *Decision) error {
+	*d = Decision{Windows: d.Windows[:0]}
 	if n < 1 {
-		return Decision{}, errCost
+		return errCost
 	}
-	return l.decide(key, p, n, true), nil
+	l.decide(key, p, n, true, d)
+	return nil
 }
 
 // Usage reports key's state under p without counting: Allowed and
 // RetryAfter are for a request of cost 1.
 func (l *Local) Usage(_ context.Context, key string, p *Policy) (Decision, error) {
-	return l.decide(key, p, 1, false), nil
+	var d Decision
+	l.decide(key, p, 1, false, &d)
+	return d, nil
 }
 
 // Close stops the background sweep. The store keeps answering.
@@ -78,11 +89,11 @@ func (l *Local) Len() int { return l.mem.Len() }
 // Evicted is the number of live keys dropped to stay within the cap.
 func (l *Local) Evicted() int64 { return l.mem.Evicted() }
 
-// decide decides a request of cost n, and counts it when count is set.
-func (l *Local) decide(key string, p *Policy, n int64, count bool) Decision {
+// decide decides a request of cost n into d (zero but for the array of
+// its Windows), and counts it when count is set.
+func (l *Local) decide(key string, p *Policy, n int64, count bool, d *Decision) {
 	now := l.clock().UnixNano()
 	k := localKey{key: key, alg: p.Algorithm}
-	var d Decision
 	if p.Algorithm == TokenBucket {
 		sh := l.mem.Lock(k)
 		tat := now
@@ -100,8 +111,8 @@ func (l *Local) decide(key string, p *Policy, n int64, count bool) Decision {
 			sh.SetExpiry(e, after)
 		}
 		sh.Unlock()
-		bucketDecision(p, tat, now, n, allowed, allowed && count, &d)
-		return d
+		bucketDecision(p, tat, now, n, allowed, allowed && count, d)
+		return
 	}
 
 	var buf [Year + 1]window
@@ -147,8 +158,7 @@ func (l *Local) decide(key string, p *Policy, n int64, count bool) Decision {
 		}
 	}
 	sh.Unlock()
-	windowsDecision(p, ws, now, n, allowed, &d)
-	return d
+	windowsDecision(p, ws, now, n, allowed, d)
 }
 
 // expiry is when windows ws stop mattering: the end of the longest Fixed

@@ -202,6 +202,9 @@ type Store interface {
 	// under p, atomically across all limits: an admitted request is
 	// counted in every window, a rejected one in none.
 	Take(ctx context.Context, key string, p *Policy, n int64) (Decision, error)
+	// TakeInto is Take that fills d, its Windows in the array of
+	// d.Windows when its capacity is enough (a request's pooled room).
+	TakeInto(ctx context.Context, key string, p *Policy, n int64, d *Decision) error
 	// Usage reports the current state for key without counting; its
 	// Allowed and RetryAfter are for a request of cost 1.
 	Usage(ctx context.Context, key string, p *Policy) (Decision, error)

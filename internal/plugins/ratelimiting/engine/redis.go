@@ -151,6 +151,18 @@ func (r *Redis) Take(ctx context.Context, key string, p *Policy, n int64) (Decis
 	return r.c.decide(ctx, key, p, n, true)
 }
 
+// TakeInto is Take that fills d, its windows copied into the array of
+// d.Windows when its capacity is enough.
+func (r *Redis) TakeInto(ctx context.Context, key string, p *Policy, n int64, d *Decision) error {
+	got, err := r.Take(ctx, key, p, n)
+	room := d.Windows
+	*d = got
+	if cap(room) >= len(got.Windows) {
+		d.Windows = room[:copy(room[:len(got.Windows)], got.Windows)]
+	}
+	return err
+}
+
 // Usage reports key's state under p without counting: Allowed and
 // RetryAfter are for a request of cost 1. Permits a node holds in a batch
 // count as used.
