@@ -190,6 +190,14 @@ func (c *h1Conn) readHead(fresh bool) headResult {
 			return headClose
 		}
 		c.releaseBuf()
+		if !fresh {
+			// Let the other connections' ready requests run first: the
+			// client's next request is then more often there when this one
+			// reads, and a read that finds nothing (and the wait that
+			// follows) is spared. With nothing else to run this returns at
+			// once.
+			runtime.Gosched()
+		}
 		if r := c.idleWait(fresh); r != headOK {
 			return r
 		}

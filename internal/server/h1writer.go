@@ -37,6 +37,7 @@ type h1Writer struct {
 	written     int64   // body bytes the handler wrote
 	pend        *[]byte // the body held back before commit, pooled
 	closeAfter  bool
+	hasDate     bool // the handler set Date (a nil entry: send none)
 	failed      error
 }
 
@@ -96,6 +97,16 @@ func (w *h1Writer) WriteHeader(code int) {
 			delete(w.hdr, "Content-Length")
 		}
 	}
+	// The head is written out of the map now: changes after WriteHeader
+	// have no effect (http.ResponseWriter's contract), and the proxy reuses
+	// its header values once the handler returned. The framing fields
+	// follow at commit.
+	if vs := w.hdr["Connection"]; len(vs) > 0 && httpguts.HeaderValuesContainsToken(vs, "close") {
+		w.closeAfter = true
+	}
+	_, w.hasDate = w.hdr["Date"]
+	b := appendStatus(w.buf()[:0], w.req.ProtoMinor, code)
+	*w.wbuf = w.appendFields(b, code)
 }
 
 func (w *h1Writer) Write(p []byte) (int, error) {
@@ -171,9 +182,6 @@ func (w *h1Writer) body(p []byte) error {
 func (w *h1Writer) commit(final bool) {
 	w.committed = true
 	req := w.req
-	if vs := w.hdr["Connection"]; len(vs) > 0 && httpguts.HeaderValuesContainsToken(vs, "close") {
-		w.closeAfter = true
-	}
 	if !w.closeAfter && !w.c.settleBody() {
 		w.closeAfter = true
 	}
@@ -188,9 +196,8 @@ func (w *h1Writer) commit(final bool) {
 	default:
 		w.closeAfter = true
 	}
-	b := appendStatus(w.buf()[:0], req.ProtoMinor, w.status)
-	b = w.appendFields(b, w.status)
-	if _, ok := w.hdr["Date"]; !ok {
+	b := w.buf()
+	if !w.hasDate {
 		b = append(b, "Date: "...)
 		b = append(b, httpDate()...)
 		b = append(b, "\r\n"...)
@@ -204,9 +211,7 @@ func (w *h1Writer) commit(final bool) {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	}
 	if w.closeAfter {
-		if _, ok := w.hdr["Connection"]; !ok {
-			b = append(b, "Connection: close\r\n"...)
-		}
+		b = append(b, "Connection: close\r\n"...)
 	} else if req.ProtoMinor == 0 {
 		b = append(b, "Connection: keep-alive\r\n"...)
 	}
@@ -234,7 +239,7 @@ func (w *h1Writer) appendFields(b []byte, code int) []byte {
 	bodyless := code < 200 || code == 204 || code == 304
 	for k, vs := range w.hdr {
 		switch {
-		case k == "Transfer-Encoding":
+		case k == "Transfer-Encoding", k == "Connection":
 			continue
 		case bodyless && k == "Content-Length", code == 304 && k == "Content-Type":
 			continue
@@ -350,9 +355,10 @@ func (w *h1Writer) FlushError() error {
 
 func (w *h1Writer) Flush() { w.FlushError() }
 
-// Hijack hands the connection over (WebSocket tunnels, refusals).
+// Hijack hands the connection over (WebSocket tunnels, refusals), before
+// any answer.
 func (w *h1Writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if w.committed {
+	if w.wroteHeader {
 		return nil, nil, http.ErrHijacked
 	}
 	return w.c.hijack()
