@@ -23,6 +23,8 @@
 #     nginx-gzip +5, turnpike-gzip +6, turnpike-br +7, turnpike-zstd +8, turnpike-net +9)
 #   OUTDIR=${TMPDIR:-/tmp}/turnpike-bench/<stamp>
 #   TURNPIKE_BIN=<prebuilt binary with turnpike's command line> (default: build ./cmd/turnpike)
+#   TURNPIKE_GODEBUG=<GODEBUG for the turnpike, turnpike-net and turnpike-cache targets only>
+#     (schedtrace=2147483647: docs/operations.md, "Latency on a single pinned CPU")
 set -euo pipefail
 shopt -u patsub_replacement 2>/dev/null || true
 
@@ -205,7 +207,7 @@ for t in $TARGETS; do
       [[ $t == turnpike-cache ]] && conf=$HERE/turnpike-cache.yml
       server=own
       [[ $t == turnpike-net ]] && server=net
-      start "$t" env GOMAXPROCS=1 "${ON_PROXY[@]}" "$TMP/bin/turnpike" run --expand-env -c "$conf" \
+      start "$t" env GOMAXPROCS=1 ${TURNPIKE_GODEBUG:+GODEBUG=$TURNPIKE_GODEBUG} "${ON_PROXY[@]}" "$TMP/bin/turnpike" run --expand-env -c "$conf" \
         --proxy-listen "127.0.0.1:${PORT[$t]}" --admin-listen off --access-log off --http1-server "$server"
       ;;
     turnpike-gzip|turnpike-br|turnpike-zstd)
