@@ -2,9 +2,7 @@ package server
 
 import (
 	"bufio"
-	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -12,33 +10,12 @@ import (
 	"time"
 )
 
-// startOwn runs a Server on the own HTTP/1 path with one plain listener.
-func startOwn(t *testing.T, h http.Handler) string {
-	t.Helper()
-	limits := DefaultLimits
-	limits.OwnHTTP1 = true
-	s, err := New("test", []Listen{{Addr: "127.0.0.1:0"}}, func(string, string) http.Handler { return h },
-		limits, TLS{}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Serve()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-	})
-	return s.Addrs()[0].String()
-}
-
 // A client that goes away while its request is served ends the request's
 // context, as net/http's background read makes it: the proxy stops
 // waiting for the upstream then.
 func TestOwnClientGoneEndsContext(t *testing.T) {
 	ended := make(chan time.Duration, 1)
-	addr := startOwn(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, addr := startOwnH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		select {
 		case <-r.Context().Done():
@@ -66,7 +43,7 @@ func TestOwnClientGoneEndsContext(t *testing.T) {
 // The background read of a long request takes the first byte of the next
 // pipelined request; it must reach that request.
 func TestOwnWatchKeepsPipelinedByte(t *testing.T) {
-	addr := startOwn(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, addr := startOwnH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
 			time.Sleep(3 * watchTick)
 		}
@@ -100,7 +77,7 @@ func TestOwnWatchKeepsPipelinedByte(t *testing.T) {
 // A client that sends a body is not watched until the body is read: the
 // watch must never take body bytes.
 func TestOwnWatchLeavesBody(t *testing.T) {
-	addr := startOwn(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, addr := startOwnH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(3 * watchTick)
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
