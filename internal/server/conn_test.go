@@ -59,6 +59,14 @@ func startServer(t *testing.T) (s *Server, plain, secure string, calls *atomic.I
 		func(string, string) http.Handler { return h }, DefaultLimits,
 		TLS{Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert, nil }},
 		slog.New(slog.DiscardHandler))
+	serveUntilCleanup(t, s, err)
+	addrs := s.Addrs()
+	return s, addrs[0].String(), addrs[1].String(), calls
+}
+
+// serveUntilCleanup serves s (New's answer, err) until the test ends.
+func serveUntilCleanup(t *testing.T, s *Server, err error) {
+	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +78,6 @@ func startServer(t *testing.T) (s *Server, plain, secure string, calls *atomic.I
 			t.Error(err)
 		}
 	})
-	addrs := s.Addrs()
-	return s, addrs[0].String(), addrs[1].String(), calls
 }
 
 func dialer(t *testing.T, secure bool, addr string) net.Conn {

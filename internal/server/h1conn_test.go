@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,17 +18,7 @@ func startOwnH1(t *testing.T, h http.Handler) (*Server, string) {
 	limits.OwnHTTP1 = true
 	s, err := New("test", []Listen{{Addr: "127.0.0.1:0", H2C: true}},
 		func(string, string) http.Handler { return h }, limits, TLS{}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Serve()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-	})
+	serveUntilCleanup(t, s, err)
 	return s, s.Addrs()[0].String()
 }
 
