@@ -131,7 +131,13 @@ func (c *h1Conn) run(fresh bool) {
 				c.srv.errorLog.Printf("http: panic serving %v: %v\n%s", c.nc.RemoteAddr(), p, buf)
 			}
 			if !c.hijak {
-				c.rw.flushCommitted()
+				// What went out as the answer's start goes out whole (the
+				// proxy flushes a response it cuts, then aborts); a head
+				// written at WriteHeader but never committed lacks its
+				// framing and is dropped, as net/http drops it.
+				if c.rw.committed {
+					c.rw.flushCommitted()
+				}
 				c.nc.Close()
 			}
 		}

@@ -151,7 +151,6 @@ func (c *h1Conn) fill(limit int) error {
 	}
 	c.takeBuf()
 	if c.r > 0 && c.w == len(c.buf) {
-		c.scan -= c.r
 		copy(c.buf, c.buf[c.r:c.w])
 		c.w -= c.r
 		c.r = 0
@@ -163,7 +162,6 @@ func (c *h1Conn) fill(limit int) error {
 			readBufs.Put(c.bufp)
 		}
 		c.w -= c.r
-		c.scan -= c.r
 		c.r = 0
 		c.buf = nb
 		c.bufp = &c.buf

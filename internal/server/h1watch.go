@@ -104,7 +104,6 @@ func (c *h1Conn) appendByte(b byte) {
 	if c.w == len(c.buf) {
 		nb := make([]byte, 2*len(c.buf))
 		c.w = copy(nb, c.buf[c.r:c.w])
-		c.scan -= c.r
 		c.r = 0
 		if len(c.buf) == readBufSize {
 			readBufs.Put(c.bufp)
