@@ -205,3 +205,15 @@ func TestOwnH1HandsH2CToNetHTTP(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 }
+
+// A lower-case common name (HTTP/2 habits, some libraries) is
+// canonicalised from the table, without allocating.
+func TestCanonicalNameCommonNoAlloc(t *testing.T) {
+	a := &arena{buf: make([]byte, arenaChunk)}
+	if got, ok := canonicalName(a, "content-type"); !ok || got != "Content-Type" {
+		t.Fatalf("got %q, %v", got, ok)
+	}
+	if n := testing.AllocsPerRun(100, func() { canonicalName(a, "content-type") }); n != 0 {
+		t.Errorf("%v allocations", n)
+	}
+}

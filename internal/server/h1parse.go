@@ -409,7 +409,8 @@ func canonicalName(a *arena, name string) (string, bool) {
 	if canonical {
 		return name, true
 	}
-	if k, ok := commonNames[lowerKey(name)]; ok {
+	var lower [32]byte
+	if k, ok := commonNames[string(lowerKey(lower[:0], name))]; ok {
 		return k, true
 	}
 	b := make([]byte, 0, 64)
@@ -437,21 +438,21 @@ func spacedName(name string) bool {
 	return name != ""
 }
 
-// lowerKey is name in lower case when it is short enough to be a common
-// name, or "" (which no common name is).
-func lowerKey(name string) string {
-	var buf [32]byte
-	if len(name) > len(buf) {
-		return ""
+// lowerKey appends name in lower case to dst, or nothing when it is longer
+// than dst's room (no common name is): the caller looks it up without
+// making a string.
+func lowerKey(dst []byte, name string) []byte {
+	if len(name) > cap(dst) {
+		return dst
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		buf[i] = c
+		dst = append(dst, c)
 	}
-	return string(buf[:len(name)])
+	return dst
 }
 
 // commonNames maps lower-case names clients send in lower case (HTTP/2
