@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -177,8 +178,8 @@ func (b *chunkedBody) sizeLine() error {
 		return err
 	}
 	b.excess += int64(len(line)) + 2
-	line = trimTrailingOWS(line)
-	if i := indexSemicolon(line); i >= 0 {
+	line = bytes.TrimRight(line, " \t")
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
 		line = line[:i]
 	}
 	if len(line) == 0 || len(line) > 16 {
@@ -231,7 +232,7 @@ func (b *chunkedBody) trailer() error {
 			return errTrailer
 		}
 		name, value, ok := strings.Cut(string(line), ":")
-		if !ok || name == "" || !validToken(name) || !httpguts.ValidHeaderFieldValue(value) {
+		if !ok || !httpguts.ValidHeaderFieldName(name) || !httpguts.ValidHeaderFieldValue(value) {
 			return errTrailer
 		}
 		value = textproto.TrimString(value)
@@ -271,29 +272,4 @@ func unexpected(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
-}
-
-func indexSemicolon(b []byte) int {
-	for i, c := range b {
-		if c == ';' {
-			return i
-		}
-	}
-	return -1
-}
-
-func trimTrailingOWS(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-func validToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isTokenByte(s[i]) {
-			return false
-		}
-	}
-	return true
 }

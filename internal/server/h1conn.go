@@ -426,23 +426,12 @@ func (c *h1Conn) hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c.srv.hijacked(c)
 	var rd io.Reader = c.nc
 	if c.r < c.w {
-		rd = io.MultiReader(&onceReader{b: append([]byte(nil), c.buf[c.r:c.w]...)}, c.nc)
+		rd = io.MultiReader(bytes.NewReader(bytes.Clone(c.buf[c.r:c.w])), c.nc)
 	}
 	c.r, c.w = 0, 0
 	c.releaseBuf()
 	c.rw.flushCommitted()
 	return c.nc, bufio.NewReadWriter(bufio.NewReader(rd), bufio.NewWriter(c.nc)), nil
-}
-
-type onceReader struct{ b []byte }
-
-func (o *onceReader) Read(p []byte) (int, error) {
-	if len(o.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, o.b)
-	o.b = o.b[n:]
-	return n, nil
 }
 
 func hasBareCR(b []byte) bool {

@@ -217,3 +217,23 @@ func TestCanonicalNameCommonNoAlloc(t *testing.T) {
 		t.Errorf("%v allocations", n)
 	}
 }
+
+// Trailers set under http.TrailerPrefix (the proxy's, from the upstream)
+// end a chunked answer; they are not written in its head.
+func TestOwnAnswerTrailer(t *testing.T) {
+	_, addr := startOwnH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "Grpc-Status")
+		io.WriteString(w, "part")
+		w.(http.Flusher).Flush()
+		w.Header()[http.TrailerPrefix+"Grpc-Status"] = []string{"0"}
+	}))
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "part" || resp.Trailer.Get("Grpc-Status") != "0" || resp.Header.Get("Grpc-Status") != "" {
+		t.Errorf("body %q, trailer %v, header %v", b, resp.Trailer, resp.Header)
+	}
+}

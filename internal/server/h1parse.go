@@ -85,7 +85,7 @@ func (p *h1Parser) parse(a *arena, head string, r *http.Request, h *h1Head) {
 			h.refuse(http.StatusBadRequest)
 			return
 		}
-		name, value := line[:colon], trimOWS(line[colon+1:])
+		name, value := line[:colon], textproto.TrimString(line[colon+1:])
 		name, ok = canonicalName(a, name)
 		spaced := !ok && spacedName(line[:colon])
 		if !ok && !spaced || !httpguts.ValidHeaderFieldValue(value) {
@@ -183,9 +183,9 @@ func (p *h1Parser) framing(r *http.Request, h *h1Head, cl, te []string) bool {
 		r.ContentLength = 0
 		return true
 	}
-	first := trimOWS(cl[0])
+	first := textproto.TrimString(cl[0])
 	for _, v := range cl[1:] {
-		if trimOWS(v) != first {
+		if textproto.TrimString(v) != first {
 			h.refuse(http.StatusBadRequest)
 			return false
 		}
@@ -339,17 +339,6 @@ func validMethod(m string) bool {
 		}
 	}
 	return true
-}
-
-// trimOWS trims what net/textproto trims around a value.
-func trimOWS(s string) string {
-	for len(s) > 0 && isOWS(s[0]) {
-		s = s[1:]
-	}
-	for len(s) > 0 && isOWS(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
-	return s
 }
 
 func isOWS(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"net"
@@ -71,7 +72,7 @@ func (c *h1Conn) waitData() error {
 		c.r, c.w = 0, n
 		if n == 0 {
 			c.releaseBuf()
-			return cmpOr(err, io.EOF)
+			return cmp.Or(err, io.EOF)
 		}
 		return nil
 	}
@@ -80,17 +81,10 @@ func (c *h1Conn) waitData() error {
 		return err
 	}
 	if c.rn <= 0 {
-		return cmpOr(c.rerr, io.EOF)
+		return cmp.Or(c.rerr, io.EOF)
 	}
 	c.r, c.w = 0, c.rn
 	return nil
-}
-
-func cmpOr(err, or error) error {
-	if err == nil {
-		return or
-	}
-	return err
 }
 
 func isTimeout(err error) bool {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -247,25 +248,25 @@ func (w *h1Writer) appendFields(b []byte, code int) []byte {
 		if strings.HasPrefix(k, http.TrailerPrefix) || !httpguts.ValidHeaderFieldName(k) {
 			continue
 		}
-		for _, v := range vs {
-			b = append(b, k...)
-			b = append(b, ": "...)
-			b = appendValue(b, v)
-			b = append(b, "\r\n"...)
-		}
+		b = appendField(b, k, vs)
 	}
 	return b
 }
 
-// appendValue appends v trimmed, CR and LF turned into spaces.
-func appendValue(b []byte, v string) []byte {
-	v = trimOWS(v)
-	start := len(b)
-	b = append(b, v...)
-	for i := start; i < len(b); i++ {
-		if b[i] == '\r' || b[i] == '\n' {
-			b[i] = ' '
+// appendField writes a field line per value, each value trimmed with CR
+// and LF turned into spaces, as net/http writes them.
+func appendField(b []byte, name string, vs []string) []byte {
+	for _, v := range vs {
+		b = append(b, name...)
+		b = append(b, ": "...)
+		start := len(b)
+		b = append(b, textproto.TrimString(v)...)
+		for i := start; i < len(b); i++ {
+			if b[i] == '\r' || b[i] == '\n' {
+				b[i] = ' '
+			}
 		}
+		b = append(b, "\r\n"...)
 	}
 	return b
 }
@@ -291,30 +292,15 @@ func (w *h1Writer) finish() bool {
 	return w.flushCommitted() == nil && w.failed == nil
 }
 
-// appendTrailer writes the trailer fields the header announced in Trailer
-// and those set under http.TrailerPrefix.
+// appendTrailer writes the trailer fields set under http.TrailerPrefix
+// (the proxy's, from the upstream's trailer, which outlive ServeHTTP). The
+// other way net/http offers, values set after WriteHeader under names the
+// Trailer field declared, is not: the head is written at WriteHeader, and
+// nothing in the gateway uses it.
 func (w *h1Writer) appendTrailer(b []byte) []byte {
-	for _, list := range w.hdr["Trailer"] {
-		for k := range strings.SplitSeq(list, ",") {
-			k = http.CanonicalHeaderKey(strings.TrimSpace(k))
-			for _, v := range w.hdr[k] {
-				b = append(b, k...)
-				b = append(b, ": "...)
-				b = appendValue(b, v)
-				b = append(b, "\r\n"...)
-			}
-		}
-	}
 	for k, vs := range w.hdr {
-		name, ok := strings.CutPrefix(k, http.TrailerPrefix)
-		if !ok || !httpguts.ValidHeaderFieldName(name) {
-			continue
-		}
-		for _, v := range vs {
-			b = append(b, name...)
-			b = append(b, ": "...)
-			b = appendValue(b, v)
-			b = append(b, "\r\n"...)
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok && httpguts.ValidHeaderFieldName(name) {
+			b = appendField(b, name, vs)
 		}
 	}
 	return b
