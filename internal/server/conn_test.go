@@ -65,7 +65,7 @@ func startServer(t *testing.T) (s *Server, plain, secure string, calls *atomic.I
 }
 
 // serveUntilCleanup serves s (New's answer, err) until the test ends.
-func serveUntilCleanup(t *testing.T, s *Server, err error) {
+func serveUntilCleanup(t testing.TB, s *Server, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +14,7 @@ import (
 
 // startOwnH1 runs a Server on a plain h2c listener with the own HTTP/1.x
 // path and the default limits.
-func startOwnH1(t *testing.T, h http.Handler) (*Server, string) {
+func startOwnH1(t testing.TB, h http.Handler) (*Server, string) {
 	t.Helper()
 	limits := DefaultLimits
 	limits.OwnHTTP1 = true
@@ -236,4 +238,45 @@ func TestOwnAnswerTrailer(t *testing.T) {
 	if string(b) != "part" || resp.Trailer.Get("Grpc-Status") != "0" || resp.Header.Get("Grpc-Status") != "" {
 		t.Errorf("body %q, trailer %v, header %v", b, resp.Trailer, resp.Header)
 	}
+}
+
+// BenchmarkIdleConnMemory reports what b.N idle keep-alive connections
+// hold in the own path's process once their waits moved to fresh
+// goroutines (stack and heap per connection, after a GC; the client
+// side's connection objects are in the heap figure). Run it with a fixed
+// count: go test -run '^$' -bench IdleConnMemory -benchtime 2000x ./internal/server/
+func BenchmarkIdleConnMemory(b *testing.B) {
+	if b.N > 20000 {
+		b.Skip("give -benchtime a count up to 20000x")
+	}
+	_, addr := startOwnH1(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello")
+	}))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	conns := make([]net.Conn, 0, b.N)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	buf := make([]byte, 4096)
+	for range b.N {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns = append(conns, c)
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if n, err := c.Read(buf); err != nil || !strings.HasSuffix(string(buf[:n]), "hello") {
+			b.Fatalf("answer %q, %v", buf[:n], err)
+		}
+	}
+	time.Sleep(probeIdle + time.Second)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(int64(after.StackInuse)-int64(before.StackInuse))/float64(b.N), "stack-B/conn")
+	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/float64(b.N), "heap-B/conn")
 }
