@@ -38,13 +38,7 @@ for cmd in wrk curl taskset go; do
   command -v "$cmd" >/dev/null || die "$cmd is missing (apt-get install wrk curl util-linux)"
 done
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/turnpike-grpc-bench.XXXXXX")
-cleanup() {
-  kill_started
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+scratch grpc-bench
 place "$PIN"
 
 GPORT=$PORT_BASE

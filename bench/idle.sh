@@ -53,13 +53,7 @@ if [[ $hard != unlimited ]] && (( hard < N + 1000 )); then
 fi
 
 # --- cleanup: every process started here is killed by pid --------------------
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/turnpike-idle-bench.XXXXXX")
-cleanup() {
-  kill_started
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+scratch idle-bench
 place "$PIN"
 
 BPORT=$PORT_BASE

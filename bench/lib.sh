@@ -15,6 +15,13 @@ start() { # start NAME CMD...: background, output to $TMP/NAME.log, pid recorded
   PID[$name]=$!
   PIDS+=("$!")
 }
+# scratch NAME: TMP, a new directory removed at exit, after every process
+# start() began is stopped.
+scratch() {
+  TMP=$(mktemp -d "${TMPDIR:-/tmp}/turnpike-$1.XXXXXX")
+  trap 'kill_started; rm -rf "$TMP"' EXIT
+  trap 'exit 130' INT TERM HUP
+}
 kill_started() {
   local p
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done

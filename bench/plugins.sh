@@ -56,13 +56,7 @@ for cmd in wrk redis-server curl taskset go; do
 done
 
 # --- cleanup: every process started here is killed by pid --------------------
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/turnpike-plugins-bench.XXXXXX")
-cleanup() {
-  kill_started
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
+scratch plugins-bench
 place "$PIN"
 
 BPORT=$PORT_BASE
