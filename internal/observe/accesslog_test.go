@@ -97,6 +97,55 @@ func TestAccessLogWriteLineCopiesAndSharesTheQueue(t *testing.T) {
 	}
 }
 
+// countingBuffer counts the writes that reach the destination.
+type countingBuffer struct {
+	lockedBuffer
+	writes atomic.Int64
+}
+
+func (c *countingBuffer) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.lockedBuffer.Write(p)
+}
+
+func (c *countingBuffer) lines() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Count(c.b.String(), "\n")
+}
+
+// The first line after a quiet spell reaches the destination without
+// waiting for more; lines that keep coming go out in one write each
+// flushEvery, not one write a line.
+func TestAccessLogWritesAtOnceThenBatches(t *testing.T) {
+	var out countingBuffer
+	l := NewAccessLog(&out, 8192)
+	defer l.Close()
+	line := []byte(`{"a":1}` + "\n")
+	l.WriteLine(line)
+	waitLines(t, &out, 1)
+	const n = 50
+	start := time.Now()
+	for range n {
+		l.WriteLine(line)
+		time.Sleep(200 * time.Microsecond)
+	}
+	elapsed := time.Since(start)
+	waitLines(t, &out, n+1)
+	if w, most := out.writes.Load(), int64(3+elapsed/flushEvery); w > most {
+		t.Errorf("%d writes for %d lines over %v, want at most %d", w, n+1, elapsed, most)
+	}
+}
+
+func waitLines(t *testing.T, out *countingBuffer, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); out.lines() < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d lines written, want %d", out.lines(), n)
+		}
+	}
+}
+
 func BenchmarkAppendRecord(b *testing.B) {
 	e := &record.Record{Time: time.Now(), RequestID: "0123456789abcdef0123456789abcdef", ClientIP: "127.0.0.1",
 		Method: "GET", URI: "/api/users/7?x=1", Host: "api.example.com", Proto: "HTTP/1.1", Status: 200,
