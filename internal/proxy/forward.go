@@ -88,16 +88,16 @@ func (h1Transport) roundTrip(h *Handler, x *exchange, a *attempt, ct time.Durati
 		return 0, f, err
 	}
 	a.head()
-	x.conn, x.head, x.stop = up.conn, up.head, up.stop
+	x.conn, x.head, x.abort = up.conn, up.head, up.abort
 	return up.head.status, 0, nil
 }
 
 // h1Answer is an HTTP/1.1 attempt's response head on its connection;
-// stop ends the abort registered on the connection.
+// abort is the abort registered on the connection.
 type h1Answer struct {
-	conn *upstream.Conn
-	head upstreamHead
-	stop func() bool
+	conn  *upstream.Conn
+	head  upstreamHead
+	abort abortReg
 }
 
 // h1Attempt is what a client's HTTP/1.1 attempt and a plugin's service
@@ -129,15 +129,10 @@ func h1Attempt(ctx context.Context, rt *retrier, cl int64, target *upstream.Targ
 	} else {
 		conn.SetWriteDeadline(rt.capDeadline(start.Add(rt.svc.WriteTimeout)))
 	}
-	stop := notRegistered
-	if ctx.Done() != nil {
-		// A context that can never end (a server that makes none per
-		// request) needs no abort, nor the allocations of registering one.
-		stop = context.AfterFunc(ctx, conn.Abort)
-	}
+	abort := registerAbort(ctx, conn.Abort)
 	head, err := exchange(conn)
 	if err != nil {
-		stop()
+		abort.stop()
 		conn.Discard()
 		// A kept-alive connection the upstream closed while it sat idle
 		// fails before any response byte; resend when nothing of the
@@ -148,12 +143,52 @@ func h1Attempt(ctx context.Context, rt *retrier, cl int64, target *upstream.Targ
 		}
 		return h1Answer{}, failureKind(err), err
 	}
-	return h1Answer{conn: conn, head: head, stop: stop}, 0, nil
+	return h1Answer{conn: conn, head: head, abort: abort}, 0, nil
 }
 
-// notRegistered is the stop of an abort that was never registered: as
-// context.AfterFunc's stop, true means the abort has not run.
-func notRegistered() bool { return true }
+// abortHook is a context that runs one abort when it ends without the
+// allocations of context.AfterFunc: the own HTTP/1 server's connection
+// context (internal/server/h1ctx.go), one slot per connection.
+type abortHook interface {
+	OnDone(abort func()) (token uint64, ok bool)
+	StopOnDone(token uint64) bool
+}
+
+// abortReg is an abort registered on a context: through its hook,
+// through context.AfterFunc (after), or not at all (a context that can
+// never end).
+type abortReg struct {
+	hook  abortHook
+	token uint64
+	after func() bool
+}
+
+// registerAbort has abort run when ctx ends.
+func registerAbort(ctx context.Context, abort func()) abortReg {
+	if ctx.Done() == nil {
+		// A context that can never end (a server that makes none per
+		// request) needs no abort, nor the allocations of registering one.
+		return abortReg{}
+	}
+	if h, ok := ctx.(abortHook); ok {
+		if token, ok := h.OnDone(abort); ok {
+			return abortReg{hook: h, token: token}
+		}
+	}
+	return abortReg{after: context.AfterFunc(ctx, abort)}
+}
+
+// stop ends the registration. As context.AfterFunc's stop, true means
+// the abort has not run and now will not.
+func (r abortReg) stop() bool {
+	switch {
+	case r.hook != nil:
+		return r.hook.StopOnDone(r.token)
+	case r.after != nil:
+		return r.after()
+	}
+	return true
+}
 
 func (h1Transport) discard(h *Handler, x *exchange) {
 	x.discardResponse()
@@ -170,7 +205,7 @@ func (h1Transport) respond(h *Handler, x *exchange, a *attempt, status int) (int
 		body.renewAt = now
 	}
 	err := h.respond(x, a, status, body, x.head.contentLength < 0)
-	if !x.stop() {
+	if !x.abort.stop() {
 		// The client went away and the abort already ran (or is running):
 		// the connection's deadline is spent, so it must not be reused.
 		body.reusable = false
@@ -214,7 +249,7 @@ func (x *exchange) discardResponse() {
 			}
 		}
 	}
-	if !x.stop() {
+	if !x.abort.stop() {
 		body.reusable = false
 	}
 	body.finish()

@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/turnpikegw/turnpike/internal/observe"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/record"
+	"github.com/turnpikegw/turnpike/internal/server"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/upstream"
 )
@@ -133,7 +136,18 @@ func TestUpstreamBodyCutIsNotPassedOffAsComplete(t *testing.T) {
 	}
 }
 
+// On both server paths: net/http's request context, and the own HTTP/1
+// server's connection context, whose abort slot the proxy registers in
+// instead of context.AfterFunc.
 func TestClientDisconnectAbortsUpstreamWait(t *testing.T) {
+	for _, own := range []bool{false, true} {
+		t.Run(map[bool]string{false: "net", true: "own"}[own], func(t *testing.T) {
+			clientDisconnectAbortsUpstreamWait(t, own)
+		})
+	}
+}
+
+func clientDisconnectAbortsUpstreamWait(t *testing.T, own bool) {
 	released := make(chan time.Duration, 4)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
@@ -148,10 +162,13 @@ func TestClientDisconnectAbortsUpstreamWait(t *testing.T) {
 		io.WriteString(w, "ok")
 	}))
 	defer up.Close()
-	gw := newGateway(t, simpleConfig, up.URL)
+	gwURL := newGateway(t, simpleConfig, up.URL).URL
+	if own {
+		gwURL = newOwnGateway(t, simpleConfig, up.URL)
+	}
 
 	client := &http.Client{Timeout: 200 * time.Millisecond}
-	if _, err := client.Get(gw.URL + "/slow"); err == nil {
+	if _, err := client.Get(gwURL + "/slow"); err == nil {
 		t.Fatal("the slow request answered")
 	}
 	select {
@@ -163,7 +180,7 @@ func TestClientDisconnectAbortsUpstreamWait(t *testing.T) {
 		t.Fatal("the upstream wait was not aborted when the client left")
 	}
 	for range 3 { // the pool serves the next requests normally
-		resp, err := http.Get(gw.URL + "/fast")
+		resp, err := http.Get(gwURL + "/fast")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,6 +190,27 @@ func TestClientDisconnectAbortsUpstreamWait(t *testing.T) {
 			t.Fatalf("after an abort: %q", b)
 		}
 	}
+}
+
+// newOwnGateway is newGateway on the gateway's own HTTP/1 server; it
+// returns the gateway's URL.
+func newOwnGateway(t *testing.T, cfg, upstreamURL string) string {
+	t.Helper()
+	gw := newGateway(t, cfg, upstreamURL)
+	limits := server.DefaultLimits
+	limits.OwnHTTP1 = true
+	srv, err := server.New("proxy", []server.Listen{{Addr: "127.0.0.1:0"}}, func(string, string) http.Handler { return gw.Config.Handler },
+		limits, server.TLS{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Serve()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return "http://" + srv.Addrs()[0].String()
 }
 
 func BenchmarkProxyHello(b *testing.B) {

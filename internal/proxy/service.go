@@ -115,7 +115,7 @@ func (h *Handler) serviceAttempt(ctx context.Context, sr *serviceRequest, target
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: hdr, ContentLength: up.head.contentLength, Request: &out,
 	}
-	body := &serviceBody{resp: resp, target: target, stop: up.stop, ctx: ctx, latency: latency}
+	body := &serviceBody{resp: resp, target: target, abort: up.abort, ctx: ctx, latency: latency}
 	now := time.Now()
 	initBody(&body.r, up.conn, up.head, svc.ReadTimeout, now)
 	if !rt.deadline.IsZero() {
@@ -161,7 +161,7 @@ type serviceBody struct {
 	r       bodyReader
 	resp    *http.Response
 	target  *upstream.Target
-	stop    func() bool
+	abort   abortReg
 	ctx     context.Context
 	latency time.Duration
 	mu      sync.Mutex
@@ -219,7 +219,7 @@ func (b *serviceBody) Close() error {
 // end lets go of the connection and reports the attempt. b.mu is held
 // and no Read is under way.
 func (b *serviceBody) end() {
-	if !b.stop() {
+	if !b.abort.stop() {
 		// The context ended and the abort ran: the connection's deadline
 		// is spent.
 		b.r.reusable = false

@@ -58,11 +58,11 @@ type exchange struct {
 	bodyp  *[]byte // the pooled buffer under replay
 
 	// The attempt's response: an HTTP/1.1 or tunnel connection with its
-	// head (stop ends the client-disconnect abort registered on conn), or
+	// head (abort is the client-disconnect abort registered on conn), or
 	// an HTTP/2 response (cancel ends its stream).
 	conn   *upstream.Conn
 	head   upstreamHead
-	stop   func() bool
+	abort  abortReg
 	resp   *http.Response
 	cancel context.CancelFunc
 

@@ -79,7 +79,7 @@ type h1Conn struct {
 	served      int // requests served
 
 	// The background read of a long request (h1watch.go).
-	cancel    context.CancelFunc // ends the requests' context
+	ctx       *connCtx // the requests' context
 	ws        atomic.Int32
 	seq       atomic.Uint64 // requests begun
 	watchSeen uint64        // seq at the watchdog's last tick (its own)
@@ -101,8 +101,8 @@ func newH1Conn(s *h1Server, nc net.Conn, ctx context.Context) *h1Conn {
 		st := tc.ConnectionState()
 		c.tls = &st
 	}
-	ctx, c.cancel = context.WithCancel(ctx)
-	c.req = (&http.Request{}).WithContext(ctx)
+	c.ctx = newConnCtx(ctx)
+	c.req = (&http.Request{}).WithContext(c.ctx)
 	c.remote = nc.RemoteAddr().String()
 	c.rw.c = c
 	c.rw.hdr = make(http.Header)

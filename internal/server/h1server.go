@@ -146,7 +146,7 @@ func (s *h1Server) serve(nc net.Conn, l *h1Listener, plain bool) {
 // the bytes already read.
 func (s *h1Server) handOff(c *h1Conn, read []byte) {
 	c.hijak = true
-	c.cancel()
+	c.ctx.cancel()
 	s.forget(c)
 	sc := &tcpSniffConn{}
 	sc.init(&prefixConn{Conn: c.nc, pre: append([]byte(nil), read...)}, s.h2)
@@ -173,7 +173,7 @@ func (s *h1Server) done(c *h1Conn) {
 	if c.hijak {
 		return
 	}
-	c.cancel()
+	c.ctx.cancel()
 	s.forget(c)
 	s.stats.Active.Add(-1)
 }

@@ -68,7 +68,7 @@ func (c *h1Conn) watch() {
 	n, err := c.nc.Read(c.watchByte[:])
 	if n == 0 && err != nil && !isTimeout(err) {
 		c.gone = err
-		c.cancel()
+		c.ctx.cancel()
 	}
 	c.watchN = n
 }
