@@ -146,6 +146,7 @@ func (c *h1Conn) run(fresh bool) {
 		switch c.readHead(fresh) {
 		case headMoved:
 			c.shed()
+			c.srv.moved.Add(1)
 			moved = true
 			c.srv.wg.Go(func() { c.run(true) })
 			return

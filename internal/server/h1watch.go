@@ -1,6 +1,7 @@
 package server
 
 import (
+	"runtime/debug"
 	"time"
 )
 
@@ -41,6 +42,7 @@ func (s *h1Server) watchdog() {
 			return
 		case <-t.C:
 		}
+		s.reclaim()
 		s.mu.Lock()
 		for c := range s.conns {
 			seq := c.seq.Load()
@@ -52,6 +54,37 @@ func (s *h1Server) watchdog() {
 		}
 		s.mu.Unlock()
 	}
+}
+
+// Giving idle connections' memory back to the system. A connection idle
+// for probeIdle waits on a fresh goroutine with the smallest stack; the
+// stack its requests grew (16 KiB through the proxy) is freed, but the
+// runtime keeps freed stacks until a GC, and a gateway that went quiet
+// after a burst runs none for two minutes (the forced GC), so its resident
+// set keeps the burst's peak. Once at least reclaimMoves connections moved
+// and then none for a whole tick (the burst is over), at most once every
+// reclaimEvery, the watchdog has the runtime collect and return the free
+// memory (debug.FreeOSMemory, on its own goroutine). Measured with
+// bench/idle.sh: 10,000 idle connections hold 5.5 KB of RSS each, against
+// 9.6-10.5 KB without it. Connections that keep moving (clients that come
+// back every few seconds) keep the runtime allocating, so its own GCs and
+// scavenger return that memory.
+const (
+	reclaimMoves = 1024
+	reclaimEvery = 10 * time.Second
+)
+
+func (s *h1Server) reclaim() {
+	n := s.moved.Load()
+	quiet := n == s.movedSeen
+	s.movedSeen = n
+	if n < reclaimMoves || !quiet || time.Since(s.lastReclaim) < reclaimEvery {
+		return
+	}
+	s.moved.Add(-n)
+	s.movedSeen = 0
+	s.lastReclaim = time.Now()
+	s.wg.Go(debug.FreeOSMemory)
 }
 
 // watch reads from the client while its request is served. A byte that

@@ -103,3 +103,33 @@ func TestOwnWatchLeavesBody(t *testing.T) {
 		t.Errorf("body %q", b)
 	}
 }
+
+// The watchdog reclaims once a burst of moves is over (no move for a
+// tick), not while connections keep moving, and not again within
+// reclaimEvery.
+func TestReclaimAfterBurstOnly(t *testing.T) {
+	s := newH1Server(nil, DefaultLimits, &Stats{}, h2Limits{}, nil)
+	s.moved.Store(reclaimMoves - 1)
+	s.reclaim()
+	s.reclaim()
+	if !s.lastReclaim.IsZero() {
+		t.Fatal("reclaimed below reclaimMoves")
+	}
+	s.moved.Add(10)
+	s.reclaim() // moves since the last tick: the burst goes on
+	if !s.lastReclaim.IsZero() {
+		t.Fatal("reclaimed during the burst")
+	}
+	s.reclaim() // a quiet tick
+	if s.lastReclaim.IsZero() || s.moved.Load() != 0 {
+		t.Fatalf("no reclaim after the burst (moved %d)", s.moved.Load())
+	}
+	at := s.lastReclaim
+	s.moved.Store(2 * reclaimMoves)
+	s.reclaim()
+	s.reclaim()
+	if s.lastReclaim != at {
+		t.Fatal("reclaimed again within reclaimEvery")
+	}
+	s.wg.Wait()
+}
