@@ -199,19 +199,7 @@ func (a *api) findWritten(ix *index, op writeOp, parent *entity) *entity {
 			field = ref.field
 		}
 	}
-	var byKey *entity
-	for _, e := range ix.byKind[kind] {
-		if foreignOf(e, field) != parent.id {
-			continue
-		}
-		if e.id == op.key {
-			return e
-		}
-		if byKey == nil && (e.key != "" && e.key == op.key || e.consumerKey != "" && e.consumerKey == op.key) {
-			byKey = e
-		}
-	}
-	return byKey
+	return ix.findUnder(kind, field, parent.id, op.key)
 }
 
 // foreignOf is an indexed entity's foreign key field.
