@@ -2,6 +2,7 @@ package admin
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -67,4 +68,29 @@ func replace(s, old, new string) string {
 		}
 	}
 	return s
+}
+
+// An entity written with nested entities, one of which takes a name, key
+// or scope another entity has, is refused with the error on the nested
+// entity written (routes.1.name), not on the other entity's place in the
+// configuration, which reads as a nested field of the written one
+// (routes.3.name of a service written with one route).
+func TestAdminWriteNestedDuplicateNamesWrittenField(t *testing.T) {
+	f := newWriteFixture(t)
+	f.expect(201, "POST", "/routes", js, `{"name":"r2","paths":["/two"]}`)
+	f.expect(201, "POST", "/routes", js, `{"name":"r3","paths":["/three"]}`)
+	f.expect(201, "POST", "/consumers", js, `{"username":"carol","keyauth_credentials":[{"key":"carol-key"}]}`)
+	cases := []struct{ path, body, field, msg string }{
+		{"/services", `{"name":"sz","host":"h","routes":[{"name":"rz","paths":["/z"]},{"name":"r3","paths":["/y"]}]}`,
+			"routes.2.name", "duplicate name 'r3'"},
+		{"/consumers", `{"username":"dave","keyauth_credentials":[{"key":"d1"},{"key":"carol-key"}]}`,
+			"keyauth_credentials.2.key", "duplicate key"},
+	}
+	for _, c := range cases {
+		code, out := f.send("POST", c.path, js, c.body)
+		msg, _ := out["message"].(string)
+		if code != 400 || !strings.Contains(msg, c.field+": "+c.msg) {
+			t.Errorf("POST %s %s: %d %v", c.path, c.body, code, out)
+		}
+	}
 }
