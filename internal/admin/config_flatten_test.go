@@ -282,3 +282,42 @@ func TestAdminPostConfigFlattenAliasedEntitiesBounded(t *testing.T) {
 		t.Errorf("%d entries: %d bytes of entities echoed, %d left out (document %d bytes)", len(flat), echoed, without, doc.Len())
 	}
 }
+
+// The echo budget counts a string as JSON writes it: a YAML escape of
+// two bytes (`\a`) is six in the answer (`\u0007`), so a document of them
+// counted by their decoded size would be echoed three times over.
+func TestAdminPostConfigFlattenEchoCountsEscapes(t *testing.T) {
+	f := newFixture(t, smallConfig, nil)
+	var doc strings.Builder
+	doc.WriteString("_format_version: \"3.0\"\n_ignore:\n- &s\n  host: example.com\n")
+	doc.WriteString("  bad: \"" + strings.Repeat(`\a`, 2000) + "\"\n")
+	doc.WriteString("services: [*s" + strings.Repeat(", *s", 499) + "]\n")
+	code, body, _ := f.do(http.MethodPost, "/config?flatten_errors=1", doc.String(), "Content-Type", "application/yaml")
+	flat, _ := body["flattened_errors"].([]any)
+	if code != 400 || len(flat) != 500 {
+		t.Fatalf("%d %.300v", code, body)
+	}
+	echoed := 0
+	for _, it := range flat {
+		if e := it.(map[string]any)["entity"]; e != nil {
+			b, _ := json.Marshal(e)
+			echoed += len(b)
+		}
+	}
+	if echoed == 0 || echoed > doc.Len()+echoSlack {
+		t.Errorf("%d bytes of entities echoed (document %d bytes)", echoed, doc.Len())
+	}
+}
+
+// jsonLen is never less than the size writeJSON gives a string.
+func TestJSONLen(t *testing.T) {
+	for _, s := range []string{"", "plain", `q"b\`, "\a\x00\n\r\t\b\f", "<&>", "é\u2028\u2029€", "bad\xff\xfe"} {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.Encode(s)
+		if want := b.Len() - 1; jsonLen(s) < want {
+			t.Errorf("jsonLen(%q) = %d, JSON is %d bytes", s, jsonLen(s), want)
+		}
+	}
+}

@@ -295,3 +295,51 @@ func TestEntityTimesSurviveDNSRecompiles(t *testing.T) {
 		t.Errorf("created_at moved from %v to %v on a DNS recompile", before, body["created_at"])
 	}
 }
+
+// A nested GET finds the child among its parent's only, by id or by its
+// key, with the parent named either way; a target's address, which two
+// upstreams may share, names the one in the upstream in the path.
+func TestAdminNestedGetScopedToParent(t *testing.T) {
+	f := newFixture(t, `_format_version: "3.0"
+services:
+- name: a
+  url: http://a.internal
+  routes:
+  - name: a-route
+    paths: [/a]
+- name: b
+  url: http://b.internal
+upstreams:
+- name: u1
+  targets:
+  - target: 10.0.0.1:80
+    weight: 10
+- name: u2
+  targets:
+  - target: 10.0.0.1:80
+    weight: 20
+`, nil)
+	svc := f.get("/services/a")["id"].(string)
+	route := f.get("/routes/a-route")["id"].(string)
+	for _, p := range []string{"/services/a/routes/a-route", "/services/a/routes/" + route,
+		"/services/" + svc + "/routes/a-route", "/services/" + svc + "/routes/" + route} {
+		if got := f.get(p); got["id"] != route {
+			t.Errorf("GET %s = %v", p, got)
+		}
+	}
+	for _, p := range []string{"/services/b/routes/a-route", "/services/b/routes/" + route, "/services/nope/routes/a-route"} {
+		if code, body, _ := f.do(http.MethodGet, p, ""); code != 404 || body["message"] != "Not found" {
+			t.Errorf("GET %s = %d %v", p, code, body)
+		}
+	}
+	for up, weight := range map[string]float64{"u1": 10, "u2": 20} {
+		tg := f.get("/upstreams/" + up + "/targets/10.0.0.1:80")
+		upID := f.get("/upstreams/" + up)["id"]
+		if tg["weight"] != weight || tg["upstream"].(map[string]any)["id"] != upID {
+			t.Errorf("GET /upstreams/%s/targets/10.0.0.1:80 = %v", up, tg)
+		}
+		if got := f.get("/upstreams/" + up + "/targets/" + tg["id"].(string)); got["id"] != tg["id"] {
+			t.Errorf("GET /upstreams/%s/targets/{id} = %v", up, got)
+		}
+	}
+}

@@ -9,9 +9,11 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net/http"
 	"reflect"
+	"strconv"
 	"sync"
 	"time"
 
@@ -133,13 +135,11 @@ func (a *api) schemaKind(name string) *writeKind {
 	return a.writes.kinds[name]
 }
 
-// standInID is the id of the stand-in entities of a checked document.
-const standInID = "00000000-0000-4000-8000-5c4e3a000000"
-
 // entityDocument is a flat configuration holding only o, as the first
 // entity of its kind, with a stand-in for each entity o's foreign keys
-// name and the CA certificates in force (which services and plugins name
-// by id).
+// name, and the foreign keys of the entities nested in o (a plugin under
+// a route naming a consumer), and the CA certificates in force (which
+// services and plugins name by id).
 func (a *api) entityDocument(wk *writeKind, o *config.Object) []byte {
 	flat := &config.Flat{
 		Head:  &config.Object{Keys: []string{"_format_version"}, Vals: []any{"3.0"}},
@@ -155,31 +155,114 @@ func (a *api) entityDocument(wk *writeKind, o *config.Object) []byte {
 	default:
 		flat.Lists[wk.kind] = []*config.Object{o}
 	}
-	for _, ref := range a.writes.fks(wk.kind) {
-		if v, ok := o.Get(ref.field); !ok || v == nil {
-			continue
-		}
-		o.Set(ref.field, &config.Object{Keys: []string{"id"}, Vals: []any{standInID}})
-		flat.Lists[ref.parent] = append(flat.Lists[ref.parent], standIn(ref.parent))
-	}
+	s := &standIns{wm: a.writes, flat: flat, ids: map[string]string{}}
+	s.refer(wk.kind, o, "")
 	flat.Lists["ca_certificates"] = a.caCertsInForce()
 	return flat.Render()
 }
 
-// standIn is a valid entity of kind with the stand-in id. The kinds are
-// the parents a validated entity may name: plugins, the only children of
-// routes, are validated by validatePlugin.
-func standIn(kind string) *config.Object {
+// standIns are the stand-ins of a checked document: one entity for each
+// reference written, so that two nested plugins naming two consumers
+// stay on two scopes.
+type standIns struct {
+	wm   *writeModel
+	flat *config.Flat
+	// ids are the stand-ins' ids by kind and reference as written.
+	ids map[string]string
+}
+
+// refer points o's foreign keys at stand-ins, but for nestedIn, the one
+// naming the entity o is nested in (which the load checks as it is),
+// and then those of the entities nested in o. A reference keeps the form
+// it was written in, a string or a mapping, which a plugin's derived id
+// depends on; one that is neither is left for the load to report.
+func (s *standIns) refer(kind string, o *config.Object, nestedIn string) {
+	for _, ref := range s.wm.fks(kind) {
+		v, _ := o.Get(ref.field)
+		if ref.field == nestedIn {
+			continue
+		}
+		switch {
+		case isString(v):
+			o.Set(ref.field, s.id(ref.parent, v))
+		case isRefMapping(v):
+			o.Set(ref.field, &config.Object{Keys: []string{"id"}, Vals: []any{s.id(ref.parent, v)}})
+		}
+	}
+	for i, k := range o.Keys {
+		field := childField(kind, k, s.wm.credentialNames)
+		list, ok := o.Vals[i].([]any)
+		if field == "" || !ok {
+			continue
+		}
+		for _, it := range list {
+			if child, ok := it.(*config.Object); ok {
+				s.refer(k, child, field)
+			}
+		}
+	}
+}
+
+func isString(v any) bool {
+	_, ok := v.(string)
+	return ok
+}
+
+// isRefMapping reports a reference written as a mapping the load reads
+// (config.Ref: an id or a name).
+func isRefMapping(v any) bool {
+	m, ok := v.(*config.Object)
+	if !ok || len(m.Keys) == 0 {
+		return false
+	}
+	for i, k := range m.Keys {
+		if k != "id" && k != "name" || !isString(m.Vals[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// id is the id of the stand-in of kind that written names, added to the
+// document the first time.
+func (s *standIns) id(kind string, written any) string {
+	b, _ := json.Marshal(written)
+	key := kind + "/" + string(b)
+	if id, ok := s.ids[key]; ok {
+		return id
+	}
+	n := len(s.ids)
+	id := fmt.Sprintf("%s%06x", standInIDPrefix, n)
+	s.ids[key] = id
+	s.flat.Lists[kind] = append(s.flat.Lists[kind], standIn(kind, id, n))
+	return id
+}
+
+// standInIDPrefix starts the ids of the stand-in entities of a checked
+// document.
+const standInIDPrefix = "00000000-0000-4000-8000-5c4e3a"
+
+// standIn is a valid entity of kind with the stand-in id, the nth
+// stand-in of the document (names are unique). The kinds are the parents
+// a validated entity or an entity nested in it may name.
+func standIn(kind, id string, n int) *config.Object {
 	o := &config.Object{}
-	o.Set("id", standInID)
+	o.Set("id", id)
+	name := "schema-validation"
+	if n > 0 {
+		name += "-" + strconv.Itoa(n)
+	}
 	switch kind {
 	case "services":
-		o.Set("name", "schema-validation")
+		o.Set("name", name)
 		o.Set("host", "schema-validation.invalid")
+	case "routes":
+		o.Set("name", name)
+		o.Set("paths", []any{"/" + name})
 	case "consumers":
-		o.Set("username", "schema-validation")
+		o.Set("username", name)
 	case "upstreams":
-		o.Set("name", "schema-validation")
+		o.Set("name", name)
 	case "certificates":
 		cert, key := standInCertificate()
 		o.Set("cert", cert)

@@ -199,19 +199,7 @@ func (a *api) findWritten(ix *index, op writeOp, parent *entity) *entity {
 			field = ref.field
 		}
 	}
-	var byKey *entity
-	for _, e := range ix.byKind[kind] {
-		if foreignOf(e, field) != parent.id {
-			continue
-		}
-		if e.id == op.key {
-			return e
-		}
-		if byKey == nil && (e.key != "" && e.key == op.key || e.consumerKey != "" && e.consumerKey == op.key) {
-			byKey = e
-		}
-	}
-	return byKey
+	return ix.findUnder(kind, field, parent.id, op.key)
 }
 
 // foreignOf is an indexed entity's foreign key field.
@@ -244,7 +232,7 @@ func (a *api) commitWrite(ed *edit, status int, who string) (int, any) {
 	if status, out := commitStatus(err); status != 0 {
 		return status, out
 	} else if err != nil {
-		return http.StatusBadRequest, violation(ed.nestSNIs(asErrors(err)), ed.path())
+		return http.StatusBadRequest, violation(ed.blameWritten(ed.nestSNIs(asErrors(err))), ed.path())
 	}
 	ix := buildIndex(snap, a.src.Registry, a.kinds, snap.Created())
 	a.index.Store(ix)
@@ -321,6 +309,35 @@ func (ed *edit) nestSNIs(errs config.Errors) config.Errors {
 		top, err := strconv.Atoi(n)
 		if k, mine := own[top]; ok && err == nil && mine {
 			errs[i].Path = ed.path() + ".snis[" + strconv.Itoa(k) + "]" + tail
+		}
+	}
+	return errs
+}
+
+// blameWritten puts a duplicate between an entity the write nests in the
+// written one and an entity in force on the nested one, where the body
+// wrote it. The load reports the later of the two in the document, which
+// may be the one in force (a service's nested routes come before the
+// top-level routes), and that one's path outside the written entity
+// (`routes[3].name`) reads as a field of the written one.
+func (ed *edit) blameWritten(errs config.Errors) config.Errors {
+	own := ed.path()
+	inOwn := func(p string) bool { return own != "" && (p == own || strings.HasPrefix(p, own+".")) }
+	for i, e := range errs {
+		end := strings.LastIndex(e.Path, "]")
+		if inOwn(e.Path) || end < 0 || !strings.HasSuffix(e.Message, ")") {
+			continue
+		}
+		for _, where := range []string{" (first defined at ", " (first derived for "} {
+			cut := strings.LastIndex(e.Message, where)
+			if cut < 0 {
+				continue
+			}
+			if first := e.Message[cut+len(where) : len(e.Message)-1]; inOwn(first) {
+				errs[i].Path = first + e.Path[end+1:]
+				errs[i].Message = e.Message[:cut] + " (an entity in force has it)"
+				break
+			}
 		}
 	}
 	return errs

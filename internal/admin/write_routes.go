@@ -17,15 +17,36 @@ func (a *api) nestedEntityRoutes(mux *routeMux) {
 			p := ix.find(n.parent, r.PathValue("id"))
 			var e *entity
 			if p != nil {
-				e = ix.find(n.child, r.PathValue("child"))
+				e = ix.findUnder(n.child, n.field, p.id, r.PathValue("child"))
 			}
-			if e == nil || foreignOf(e, n.field) != p.id {
+			if e == nil {
 				writeJSON(w, http.StatusNotFound, message("Not found"))
 				return
 			}
 			writeJSON(w, http.StatusOK, e.body)
 		}))
 	}
+}
+
+// findUnder looks an entity up among those whose foreign key field is
+// parentID: by id, then by endpoint key or key among its consumer's. A
+// key unique only within its parent (a target's address, a PerConsumer
+// credential's key) names the one under this parent, not the first of
+// any.
+func (ix *index) findUnder(kind, field, parentID, idOrKey string) *entity {
+	var byKey *entity
+	for _, e := range ix.byKind[kind] {
+		if foreignOf(e, field) != parentID {
+			continue
+		}
+		if e.id == idOrKey {
+			return e
+		}
+		if byKey == nil && (e.key != "" && e.key == idOrKey || e.consumerKey != "" && e.consumerKey == idOrKey) {
+			byKey = e
+		}
+	}
+	return byKey
 }
 
 // addSNIs indexes a certificate's SNIs, which the model keeps with it.
