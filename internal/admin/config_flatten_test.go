@@ -259,7 +259,7 @@ func TestAdminPostConfigFlattenAliasedEntitiesBounded(t *testing.T) {
 	f := newFixture(t, smallConfig, nil)
 	var doc strings.Builder
 	doc.WriteString("_format_version: \"3.0\"\n_ignore:\n- &s\n  host: example.com\n  tags: [big]\n")
-	for i := range 100 {
+	for i := range 30 {
 		fmt.Fprintf(&doc, "  k%d%s: 1\n", i, strings.Repeat("a", 900))
 	}
 	doc.WriteString("services: [*s" + strings.Repeat(", *s", 999) + "]\n")

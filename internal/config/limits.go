@@ -21,6 +21,15 @@ const MaxDepth = 100
 // across thousands of routes stays well within it.
 const MaxAliasValues = 1_000_000
 
+// MaxAliasBytes bounds the bytes (strings and keys) YAML aliases may add
+// to a document once expanded. The values are shared in memory, but
+// everything that writes the configuration out (POST /config's answer,
+// the admin lists, a cluster store's copy) writes every use: a 264 KB
+// document repeating a 100 KB tag 3,000 times made a 301 MB answer and
+// took the gateway to 1.2 GB, and a few megabytes more would have had it
+// killed. A plugin config of 2 KB shared by 10,000 routes adds 20 MB.
+const MaxAliasBytes = 32 << 20
+
 // MaxNodes bounds the values (scalars, maps, arrays, keys included) a
 // document may hold, counted generously by the byte scan before the
 // parser runs. Parsing and decoding cost at most about 300 bytes of memory
@@ -290,16 +299,21 @@ func (s *depthScanner) flowScan(line []byte, i, owner int) bool {
 	return true
 }
 
-// aliasBudget counts, while the tree is built, the values aliases add.
+// aliasBudget counts, while the tree is built, the values and bytes
+// aliases add.
 type aliasBudget struct {
-	added int
+	added, bytes int
 }
 
 // use accounts for one alias to v; an error when the budget is spent.
 func (a *aliasBudget) use(v *value, line int) error {
 	a.added += v.size
-	if a.added > MaxAliasValues {
+	a.bytes += v.bytes
+	switch {
+	case a.added > MaxAliasValues:
 		return fmt.Errorf("line %d: YAML aliases expand to more than %d values", line, MaxAliasValues)
+	case a.bytes > MaxAliasBytes:
+		return fmt.Errorf("line %d: YAML aliases expand to more than %d MiB of text", line, MaxAliasBytes>>20)
 	}
 	return nil
 }

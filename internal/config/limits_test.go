@@ -48,6 +48,25 @@ func TestAliasBombRefused(t *testing.T) {
 	wantErr(t, err, "YAML aliases expand to more than 1000000 values")
 }
 
+// A long value repeated by aliases is refused once the repeats pass
+// MaxAliasBytes, though they are few: the configuration is written out
+// whole (POST /config's answer, the admin lists).
+func TestAliasBytesRefused(t *testing.T) {
+	doc := func(uses int) []byte {
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "_format_version: \"3.0\"\nservices:\n- {name: s0, url: \"http://a\", tags: &big [%s]}\n", strings.Repeat("A", 100_000))
+		for i := 1; i <= uses; i++ {
+			fmt.Fprintf(&sb, "- {name: s%d, url: \"http://a\", tags: *big}\n", i)
+		}
+		return []byte(sb.String())
+	}
+	if _, err := Parse(doc(300), Options{}); err != nil {
+		t.Fatalf("300 uses of 100 KB (30 MB): %v", err)
+	}
+	err := quick(t, "Parse", func() error { _, err := Parse(doc(400), Options{}); return err })
+	wantErr(t, err, "line 339: YAML aliases expand to more than 32 MiB of text")
+}
+
 func TestAliasChainTooDeep(t *testing.T) {
 	// Each level is shallow in the text but nests the previous one.
 	var sb strings.Builder

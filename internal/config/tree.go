@@ -49,6 +49,9 @@ type value struct {
 	// it. Values are shared by aliases, so walking a tree costs its size.
 	size  int
 	depth int
+	// bytes is the length of the strings and keys under this value with
+	// aliases expanded.
+	bytes int
 	// envDone: the environment substitution has visited this value;
 	// envUsed: a string in it took a value from the environment.
 	envDone, envUsed bool
@@ -210,15 +213,18 @@ func (b *treeBuilder) build(n *yaml.Node) (*value, error) {
 	return v, nil
 }
 
-// measure sets the size and depth of a value built from its children's.
+// measure sets the size, bytes and depth of a value built from its
+// children's.
 func measure(v *value) error {
-	v.size = 1
-	for _, c := range v.vals {
+	v.size, v.bytes = 1, len(v.str)
+	for i, c := range v.vals {
 		v.size += c.size
+		v.bytes += len(v.keys[i]) + c.bytes
 		v.depth = max(v.depth, c.depth)
 	}
 	for _, c := range v.items {
 		v.size += c.size
+		v.bytes += c.bytes
 		v.depth = max(v.depth, c.depth)
 	}
 	if v.kind == kindMap || v.kind == kindSeq {

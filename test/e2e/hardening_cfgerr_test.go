@@ -21,14 +21,14 @@ func cfeBrokenServices() string {
 	return "_format_version: \"3.0\"\nservices:\n" + strings.Repeat("- {x: 1}\n", 20_000)
 }
 
-// cfeAliasedLongKeys is a map with a hundred unknown keys of 1,000 bytes
-// (a plain YAML key may not be longer) used through an alias by a thousand
-// services (100 KB): a hundred thousand errors whose paths each held one
-// of the keys, 100 MB of error text.
+// cfeAliasedLongKeys is a map with thirty unknown keys of 1,000 bytes (a
+// plain YAML key may not be longer) used through an alias by a thousand
+// services (30 KB): thirty thousand errors whose paths each held one of
+// the keys, 30 MB of error text (more would pass config.MaxAliasBytes).
 func cfeAliasedLongKeys() string {
 	var sb strings.Builder
 	sb.WriteString("_format_version: \"3.0\"\n_ignore:\n- &s\n  host: example.com\n")
-	for i := range 100 {
+	for i := range 30 {
 		fmt.Fprintf(&sb, "  k%d%s: 1\n", i, strings.Repeat("a", 1000))
 	}
 	sb.WriteString("services: [*s" + strings.Repeat(", *s", 999) + "]\n")
@@ -88,11 +88,11 @@ func TestCfeAliasedLongKeysRefusedBounded(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
 	gw := gwtest.Start(t, adminRouteConfig(up.URL, "old"), gwtest.Options{Args: []string{"--config-load-memory", fmt.Sprint(64 << 20)}})
 	key := "services[0].k0" + strings.Repeat("a", 62) + "…: unknown field"
-	cfeRefusedPromptly(t, gw, up.URL, cfeAliasedLongKeys(), key, 100_000)
+	cfeRefusedPromptly(t, gw, up.URL, cfeAliasedLongKeys(), key, 30_000)
 
 	path := writeFile(t, "aliased.yml", cfeAliasedLongKeys())
 	out, code := cfgRunCLI(t, 15*time.Second, "validate", "-c", path)
-	if code != 1 || !strings.Contains(out, key) || !strings.Contains(out, "and 99000 "+cfeMoreErrors) || len(out) > 256<<10 {
+	if code != 1 || !strings.Contains(out, key) || !strings.Contains(out, "and 29000 "+cfeMoreErrors) || len(out) > 256<<10 {
 		t.Fatalf("turnpike validate = exit %d, %d bytes:\n%.500s", code, len(out), out)
 	}
 }

@@ -97,6 +97,25 @@ func TestConfigAliasBombPostConfigRefused(t *testing.T) {
 	cfgServes(t, gw, "/new")
 }
 
+// A 264 KB document repeating a 100 KB tag 3,000 times was accepted and
+// echoed in a 301 MB answer, the gateway at 1.2 GB; a few more repeats
+// and it would have been killed. It is refused, and the old config serves.
+func TestConfigAliasBytesPostConfigRefused(t *testing.T) {
+	up := gwtest.StartEcho(t, "a")
+	gw := gwtest.Start(t, adminRouteConfig(up.URL, "old"), gwtest.Options{})
+	var doc strings.Builder
+	fmt.Fprintf(&doc, "_format_version: \"3.0\"\nservices:\n- {name: s0, url: %q, tags: &big [%s]}\n", up.URL, strings.Repeat("A", 100_000))
+	for i := 1; i < 3000; i++ {
+		fmt.Fprintf(&doc, "- {name: s%d, url: %q, tags: *big}\n", i, up.URL)
+	}
+	code, body := cfgPost(t, gw, "/config", "application/yaml", doc.String(), 10*time.Second)
+	if code != 400 || !strings.Contains(body, "YAML aliases expand to more than 32 MiB of text") || len(body) > 64<<10 {
+		t.Fatalf("POST /config = %d, %d bytes: %.300s", code, len(body), body)
+	}
+	cfgAlive(t, gw)
+	cfgServes(t, gw, "/old")
+}
+
 func TestConfigAliasBombSchemaValidateRefused(t *testing.T) {
 	up := gwtest.StartEcho(t, "a")
 	gw := gwtest.Start(t, adminRouteConfig(up.URL, "old"), gwtest.Options{})
