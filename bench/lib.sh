@@ -53,6 +53,6 @@ turnpike_binary() {
     cp "$TURNPIKE_BIN" "$TMP/bin/turnpike"
   else
     log "building turnpike"
-    (cd "$1" && go build -o "$TMP/bin/turnpike" ./cmd/turnpike) || die "go build ./cmd/turnpike failed"
+    (cd "$1" && go build -tags grpcnotrace -o "$TMP/bin/turnpike" ./cmd/turnpike) || die "go build ./cmd/turnpike failed"
   fi
 }

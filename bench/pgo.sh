@@ -23,7 +23,7 @@ place 1
 
 log "building the backend and turnpike (-pgo=off)"
 mkdir -p "$TMP/bin"
-(cd "$ROOT" && go build -o "$TMP/bin/" ./bench/backend && go build -pgo=off -o "$TMP/bin/turnpike" ./cmd/turnpike) ||
+(cd "$ROOT" && go build -o "$TMP/bin/" ./bench/backend && go build -tags grpcnotrace -pgo=off -o "$TMP/bin/turnpike" ./cmd/turnpike) ||
   die "go build failed"
 BPORT=$PORT_BASE TPORT=$((PORT_BASE + 1))
 start backend "${ON_LOAD[@]}" "$TMP/bin/backend" -addr "127.0.0.1:$BPORT"

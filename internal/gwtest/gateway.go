@@ -44,7 +44,7 @@ func Binary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "turnpike")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/turnpike")
+		cmd := exec.Command("go", "build", "-tags", "grpcnotrace", "-o", binPath, "./cmd/turnpike")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)

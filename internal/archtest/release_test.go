@@ -1,0 +1,37 @@
+package archtest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The release build (the Makefile's TAGS) leaves out grpc's
+// golang.org/x/net/trace, whose html/template made the linker keep every
+// exported method of every type: the binary was 90 MB with it and 54 MB
+// without. A dependency that brings html/template back would undo that
+// without a word, so this fails first.
+func TestReleaseBuildLeavesOutHTMLTemplate(t *testing.T) {
+	root, _ := moduleRoot(t)
+	makefile, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(makefile), "\nTAGS    := grpcnotrace\n") {
+		t.Fatal("the Makefile's TAGS no longer name grpcnotrace; update this test with it")
+	}
+	cmd := exec.Command("go", "list", "-deps", "-tags", "grpcnotrace", "./cmd/turnpike")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for pkg := range strings.Lines(string(out)) {
+		switch pkg = strings.TrimSpace(pkg); pkg {
+		case "html/template", "golang.org/x/net/trace":
+			t.Errorf("cmd/turnpike's release build depends on %s (go mod why -m can say through what)", pkg)
+		}
+	}
+}
