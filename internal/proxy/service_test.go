@@ -479,3 +479,58 @@ func TestRoundTripServiceSendsBody(t *testing.T) {
 		}
 	}
 }
+
+// Close from another goroutine at the moment a Read starts ends that
+// Read at once, also when the Read renews the read deadline (a call
+// with a context deadline renews on its first read): the renewal must
+// not undo Close's cut and leave the Read waiting out read_timeout.
+func TestRoundTripServiceCloseRacesRenewal(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	up.Config.ErrorLog = log.New(io.Discard, "", 0)
+	t.Cleanup(up.Close)
+	g := newTestGateway(t, stallingConfig, map[string]string{"U": up.URL, "RT": "60000"}, nil)
+	u := snapshot.Upstreams{Holder: g.Holder, HTTP: g.Handler}
+	for i, end := 0, time.Now().Add(10*time.Second); i < 200 && time.Now().Before(end); i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+		resp, err := u.RoundTrip(g.Snap.Services[0].Info.ID, req)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		sb := resp.Body.(*serviceBody)
+		done := make(chan error, 1)
+		go func() {
+			_, err := sb.Read(make([]byte, 10))
+			done <- err
+		}()
+		for reading := false; !reading; {
+			select {
+			case err = <-done:
+				cancel()
+				t.Fatalf("call %d: the read ended before Close: %v", i, err)
+			default:
+			}
+			sb.mu.Lock()
+			reading = sb.reading
+			sb.mu.Unlock()
+		}
+		sb.Close()
+		select {
+		case err = <-done:
+			if err != errBodyClosed {
+				t.Fatalf("call %d: the read of a closed body ended with %v", i, err)
+			}
+		case <-time.After(2 * time.Second):
+			cancel()
+			t.Fatalf("call %d: Close did not end the read", i)
+		}
+		cancel()
+	}
+	waitInFlight(t, g.target(t), 0)
+}
