@@ -40,9 +40,13 @@ type Source struct {
 	Loader *reload.Loader
 	// Commit, when set, is how POST /config and the entity writes
 	// change the config: validate, store (package configstore,
-	// configstore.ErrConflict when another writer won), apply. who is the
-	// caller's name. Nil: Loader.TryApply, this node only.
-	Commit func(data []byte, who string) (*snapshot.Snapshot, error)
+	// configstore.ErrConflict when another writer won), apply. base is
+	// the Hash of the configuration data was made from: when it is no
+	// longer the one in force where the change is stored, Commit answers
+	// configstore.ErrConflict ("": data replaces whatever is in force, as
+	// POST /config's does). who is the caller's name. Nil:
+	// Loader.TryApply, this node only.
+	Commit func(data []byte, base, who string) (*snapshot.Snapshot, error)
 	// Cluster, when set, is the node's cluster (GET /clustering/status,
 	// and its part of GET /status).
 	Cluster Cluster

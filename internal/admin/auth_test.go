@@ -412,7 +412,7 @@ func TestCommitAuthor(t *testing.T) {
 	var who []string
 	f = newFixture(t, fullConfig(t), func(s *Source) {
 		roleSource(s, nil)
-		s.Commit = func(data []byte, by string) (*snapshot.Snapshot, error) {
+		s.Commit = func(data []byte, _, by string) (*snapshot.Snapshot, error) {
 			who = append(who, by)
 			return f.loader.TryApply(data, by)
 		}

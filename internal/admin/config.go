@@ -171,7 +171,7 @@ func callerName(r *http.Request) string {
 // commit changes the config through Source.Commit, or on this node only.
 func (a *api) commit(data []byte, r *http.Request) (*snapshot.Snapshot, error) {
 	if a.src.Commit != nil {
-		return a.src.Commit(data, callerName(r))
+		return a.src.Commit(data, "", callerName(r))
 	}
 	return a.src.Loader.TryApply(data, "admin")
 }

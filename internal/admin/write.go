@@ -224,11 +224,13 @@ func (a *api) commitWrite(ed *edit, status int, who string) (int, any) {
 	data := ed.flat.Render()
 	// A configuration put in force since this write read its own (a file
 	// edited by hand, another node's write) would be overwritten: the
-	// write is refused and the client retries on the new one.
+	// write is refused and the client retries on the new one. Commit
+	// checks again where it stores, as one with the store's
+	// compare-and-set: a version applied meanwhile is a conflict there.
 	if cur := a.snapshot(); cur == nil || cur.Hash != ed.base {
 		return http.StatusConflict, message(configstore.ErrConflict.Error())
 	}
-	snap, err := a.src.Commit(data, who)
+	snap, err := a.src.Commit(data, ed.base, who)
 	if status, out := commitStatus(err); status != 0 {
 		return status, out
 	} else if err != nil {

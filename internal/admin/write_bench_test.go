@@ -28,7 +28,7 @@ func benchWrite(b *testing.B, check bool) {
 	}
 	var f *fixture
 	f = newFixture(b, cfg.String(), func(src *Source) {
-		src.Commit = func(data []byte, who string) (*snapshot.Snapshot, error) {
+		src.Commit = func(data []byte, _, who string) (*snapshot.Snapshot, error) {
 			if check {
 				if _, err := f.loader.Check(func() ([]byte, error) { return data, nil }); err != nil {
 					return nil, err

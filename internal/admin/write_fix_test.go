@@ -114,7 +114,7 @@ func TestAdminFormIndexBudget(t *testing.T) {
 // not a 400 schema violation.
 func TestAdminWriteStoreUnavailable(t *testing.T) {
 	f := newFixture(t, writeConfig, func(src *Source) {
-		src.Commit = func([]byte, string) (*snapshot.Snapshot, error) {
+		src.Commit = func([]byte, string, string) (*snapshot.Snapshot, error) {
 			return nil, fmt.Errorf("%w: writing it: no space left on device", configstore.ErrUnavailable)
 		}
 	})
@@ -134,7 +134,7 @@ func TestAdminWritePanicReleasesLock(t *testing.T) {
 	var f *fixture
 	panics := 2
 	f = newFixture(t, writeConfig, func(src *Source) {
-		src.Commit = func(data []byte, who string) (*snapshot.Snapshot, error) {
+		src.Commit = func(data []byte, _, who string) (*snapshot.Snapshot, error) {
 			if panics > 0 {
 				panics--
 				panic("store bug")

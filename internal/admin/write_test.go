@@ -36,7 +36,7 @@ const (
 func newWriteFixture(t *testing.T) *fixture {
 	var f *fixture
 	f = newFixture(t, writeConfig, func(src *Source) {
-		src.Commit = func(data []byte, who string) (*snapshot.Snapshot, error) {
+		src.Commit = func(data []byte, _, who string) (*snapshot.Snapshot, error) {
 			return f.loader.TryApply(data, who)
 		}
 	})
@@ -254,7 +254,7 @@ func TestAdminWriteUpstreamsAndTargets(t *testing.T) {
 // A lost compare-and-set answers 409, and the client retries.
 func TestAdminWriteConflict(t *testing.T) {
 	f := newFixture(t, writeConfig, func(src *Source) {
-		src.Commit = func([]byte, string) (*snapshot.Snapshot, error) { return nil, configstore.ErrConflict }
+		src.Commit = func([]byte, string, string) (*snapshot.Snapshot, error) { return nil, configstore.ErrConflict }
 	})
 	code, body := f.send("POST", "/consumers", js, `{"username": "carol"}`)
 	if code != 409 || body["message"] != configstore.ErrConflict.Error() {

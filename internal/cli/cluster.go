@@ -270,11 +270,11 @@ func pendingOf(f func() string) string {
 // commit is admin.Source.Commit: validate and compile, store with a
 // compare-and-set on the version in force, apply here; the other nodes
 // follow through the store.
-func (n *clusterNode) commit(data []byte, who string) (*snapshot.Snapshot, error) {
+func (n *clusterNode) commit(data []byte, base, who string) (*snapshot.Snapshot, error) {
 	if err := n.check(data); err != nil {
 		return nil, err
 	}
-	snap, err := n.putAndApply(data, who)
+	snap, err := n.putAndApply(data, base, who)
 	if err == nil {
 		n.flushCache()
 	}
@@ -282,10 +282,16 @@ func (n *clusterNode) commit(data []byte, who string) (*snapshot.Snapshot, error
 }
 
 // putAndApply stores data on the version in force and applies it, with
-// n.mu held.
-func (n *clusterNode) putAndApply(data []byte, who string) (*snapshot.Snapshot, error) {
+// n.mu held. A change made from another configuration than the one in
+// force (base; "": none) is a conflict: another node's version applied
+// here since the change read its own would be overwritten by it, the
+// compare-and-set being on the version in force.
+func (n *clusterNode) putAndApply(data []byte, base, who string) (*snapshot.Snapshot, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if cur := n.holder.Load(); base != "" && (cur == nil || cur.Hash != base) {
+		return nil, configstore.ErrConflict
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterCallTimeout)
 	defer cancel()
 	// A version this node could not apply is the one to replace: the

@@ -52,11 +52,13 @@ func openStore(o *runOptions) (configstore.Store, error) {
 // storeCommit is admin.Source.Commit over a store: validate and compile,
 // store with a compare-and-set on the version in force, apply. The
 // version the change was made from is the one the store holds only if
-// that is the configuration in force: a file edited by hand and not yet
-// applied is a conflict (409), not something to overwrite.
-func storeCommit(st configstore.Store, loader *reload.Loader, holder *snapshot.Holder) func([]byte, string) (*snapshot.Snapshot, error) {
+// that is the configuration in force, and the one the change was made
+// from (base): a file edited by hand and not yet applied, or applied
+// since the change read the configuration, is a conflict (409), not
+// something to overwrite.
+func storeCommit(st configstore.Store, loader *reload.Loader, holder *snapshot.Holder) func([]byte, string, string) (*snapshot.Snapshot, error) {
 	var mu sync.Mutex
-	return func(data []byte, who string) (*snapshot.Snapshot, error) {
+	return func(data []byte, base, who string) (*snapshot.Snapshot, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
@@ -65,7 +67,8 @@ func storeCommit(st configstore.Store, loader *reload.Loader, holder *snapshot.H
 		if err != nil {
 			return nil, storeErr("reading", err)
 		}
-		if cur := holder.Load(); cur != nil && config.SourceHash(doc.Data) != cur.Hash {
+		cur := holder.Load()
+		if cur != nil && config.SourceHash(doc.Data) != cur.Hash || base != "" && (cur == nil || cur.Hash != base) {
 			return nil, configstore.ErrConflict
 		}
 		if _, err := loader.Check(func() ([]byte, error) { return data, nil }); err != nil {

@@ -19,7 +19,7 @@ const storeDoc = "_format_version: \"3.0\"\nservices:\n- name: s\n  url: http://
 
 // newStoreCommit is storeCommit over a file store on path, the file
 // applied as a start would.
-func newStoreCommit(t *testing.T, path string) (func([]byte, string) (*snapshot.Snapshot, error), *snapshot.Holder) {
+func newStoreCommit(t *testing.T, path string) (func([]byte, string, string) (*snapshot.Snapshot, error), *snapshot.Holder) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(storeDoc), 0o600); err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func TestStoreCommitUnavailable(t *testing.T) {
 	commit, holder := newStoreCommit(t, path)
 	before := holder.Load().Hash
 	os.Remove(path)
-	if _, err := commit(next, "test"); !errors.Is(err, configstore.ErrUnavailable) {
+	if _, err := commit(next, "", "test"); !errors.Is(err, configstore.ErrUnavailable) {
 		t.Errorf("file gone: %v", err)
 	}
 	if holder.Load().Hash != before {
@@ -69,13 +69,32 @@ func TestStoreCommitUnavailable(t *testing.T) {
 	path = filepath.Join(t.TempDir(), strings.Repeat("k", 250))
 	commit, holder = newStoreCommit(t, path)
 	before = holder.Load().Hash
-	if _, err := commit(next, "test"); !errors.Is(err, configstore.ErrUnavailable) {
+	if _, err := commit(next, "", "test"); !errors.Is(err, configstore.ErrUnavailable) {
 		t.Errorf("rewrite failed: %v", err)
 	}
 	if holder.Load().Hash != before {
 		t.Error("a failed store applied the document")
 	}
-	if _, err := commit([]byte("_format_version: \"3.0\"\nservices: [{name: x}]\n"), "test"); err == nil || errors.Is(err, configstore.ErrUnavailable) {
+	if _, err := commit([]byte("_format_version: \"3.0\"\nservices: [{name: x}]\n"), "", "test"); err == nil || errors.Is(err, configstore.ErrUnavailable) {
 		t.Errorf("an invalid document: %v", err)
+	}
+}
+
+// A change made from a configuration that is no longer the one in force
+// (another write applied since it read its own) is a conflict, not a
+// write over that one; made from the one in force, it is stored.
+func TestStoreCommitStaleBase(t *testing.T) {
+	next := []byte(strings.Replace(storeDoc, "name: s", "name: s2", 1))
+	path := filepath.Join(t.TempDir(), "kong.yml")
+	commit, holder := newStoreCommit(t, path)
+	before := holder.Load().Hash
+	if _, err := commit(next, "a version applied before", "test"); !errors.Is(err, configstore.ErrConflict) {
+		t.Errorf("a stale base: %v", err)
+	}
+	if holder.Load().Hash != before {
+		t.Error("a stale change was applied")
+	}
+	if _, err := commit(next, before, "test"); err != nil {
+		t.Errorf("the base in force: %v", err)
 	}
 }

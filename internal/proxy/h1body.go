@@ -46,7 +46,7 @@ func (b *bodyReader) readBody(p []byte) (int, error) {
 	}
 	if b.conn.R.Buffered() == 0 {
 		if now := time.Now(); now.After(b.renewAt) {
-			b.conn.SetReadDeadline(now.Add(b.timeout))
+			b.conn.RenewReadDeadline(now.Add(b.timeout))
 			b.renewAt = now.Add(b.timeout / 4)
 		}
 	}

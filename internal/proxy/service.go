@@ -155,7 +155,7 @@ func (h *Handler) exchangeService(ctx context.Context, conn *upstream.Conn, sr *
 // attempt: the connection back to its pool when the body was read to its
 // end, and the outcome to the target. Close may come from another
 // goroutine while a Read waits (a caller's context callback): it then
-// only cuts the connection's deadline, and the Read, on its way out,
+// only closes the connection's socket, and the Read, on its way out,
 // ends the attempt, so that the connection is never let go under it.
 type serviceBody struct {
 	r       bodyReader
@@ -187,7 +187,7 @@ func (b *serviceBody) Read(p []byte) (int, error) {
 	switch {
 	case b.closed:
 		// Close cut this read short: the caller let go, which is no
-		// failure of the target's, and the connection's deadline is spent.
+		// failure of the target's, and the connection is closed.
 		b.r.reusable = false
 		b.end()
 		if err != io.EOF {
@@ -209,7 +209,9 @@ func (b *serviceBody) Close() error {
 	}
 	b.closed = true
 	if b.reading {
-		b.r.conn.SetDeadline(aLongTimeAgo)
+		// Closing the socket, not a deadline in the past, which the
+		// Read's renewal of the read deadline could undo.
+		b.r.conn.Conn.Close()
 		return nil
 	}
 	b.end()

@@ -479,3 +479,82 @@ func TestRoundTripServiceSendsBody(t *testing.T) {
 		}
 	}
 }
+
+// Close from another goroutine at the moment a Read starts ends that
+// Read at once, also when the Read renews the read deadline (a call
+// with a context deadline renews on its first read): the renewal must
+// not undo Close's cut and leave the Read waiting out read_timeout.
+func TestRoundTripServiceCloseRacesRenewal(t *testing.T) {
+	racesRenewal(t, func(sb *serviceBody, cancel context.CancelFunc) error {
+		sb.Close()
+		return errBodyClosed
+	})
+}
+
+// The end of the call's context at the moment a Read starts ends that
+// Read at once, as Close does: the renewal must not undo the abort.
+func TestRoundTripServiceContextEndRacesRenewal(t *testing.T) {
+	racesRenewal(t, func(sb *serviceBody, cancel context.CancelFunc) error {
+		cancel()
+		return nil
+	})
+}
+
+// racesRenewal runs calls to a service whose body stalls after the head:
+// as soon as a Read of the body is under way, stop (Close, or the
+// context's end) is to end it within 2 s, with the error stop answers
+// (nil: any error), although read_timeout is a minute.
+func racesRenewal(t *testing.T, stop func(*serviceBody, context.CancelFunc) error) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	}))
+	up.Config.ErrorLog = log.New(io.Discard, "", 0)
+	t.Cleanup(up.Close)
+	g := newTestGateway(t, stallingConfig, map[string]string{"U": up.URL, "RT": "60000"}, nil)
+	u := snapshot.Upstreams{Holder: g.Holder, HTTP: g.Handler}
+	for i, end := 0, time.Now().Add(10*time.Second); i < 1000 && time.Now().Before(end); i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+		resp, err := u.RoundTrip(g.Snap.Services[0].Info.ID, req)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		sb := resp.Body.(*serviceBody)
+		done := make(chan error, 1)
+		go func() {
+			_, err := sb.Read(make([]byte, 10))
+			done <- err
+		}()
+		for reading := false; !reading; {
+			select {
+			case err = <-done:
+				cancel()
+				t.Fatalf("call %d: the read ended before it was stopped: %v", i, err)
+			default:
+			}
+			sb.mu.Lock()
+			reading = sb.reading
+			sb.mu.Unlock()
+		}
+		want := stop(sb, cancel)
+		select {
+		case err = <-done:
+			if err == nil || want != nil && err != want {
+				t.Fatalf("call %d: the read ended with %v, want %v", i, err, want)
+			}
+		case <-time.After(2 * time.Second):
+			// The stalled upstream goes, and the read with it.
+			up.CloseClientConnections()
+			<-done
+			cancel()
+			t.Fatalf("call %d: the read went on after it was stopped", i)
+		}
+		sb.Close()
+		cancel()
+	}
+	waitInFlight(t, g.target(t), 0)
+}

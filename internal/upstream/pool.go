@@ -34,9 +34,19 @@ type Conn struct {
 	// Abort cuts the connection's I/O at once (a deadline in the past):
 	// one func per connection, so that registering it as the abort of a
 	// request whose client may go away makes no closure.
-	Abort  func()
-	idleAt time.Time
-	pool   *Pool
+	Abort   func()
+	aborted atomic.Bool
+	idleAt  time.Time
+	pool    *Pool
+}
+
+// RenewReadDeadline sets the read deadline to t, unless Abort ran: an
+// abort that comes while the deadline is renewed is not undone by it.
+func (c *Conn) RenewReadDeadline(t time.Time) {
+	c.SetReadDeadline(t)
+	if c.aborted.Load() {
+		c.SetReadDeadline(time.Unix(1, 0))
+	}
 }
 
 // Release gives a connection whose last response was read completely back
@@ -127,7 +137,10 @@ func (p *Pool) Dial(ctx context.Context, connectTimeout time.Duration) (*Conn, e
 		nc = tlsConn
 	}
 	c := &Conn{Conn: nc, pool: p}
-	c.Abort = func() { c.SetDeadline(time.Unix(1, 0)) }
+	c.Abort = func() {
+		c.aborted.Store(true)
+		c.SetDeadline(time.Unix(1, 0))
+	}
 	c.R = bufio.NewReaderSize(nc, 8<<10)
 	c.W = bufio.NewWriterSize(nc, 4<<10)
 	p.active.Add(1)
@@ -142,8 +155,9 @@ func (c *Conn) Discard() {
 
 func (p *Pool) put(c *Conn) {
 	p.active.Add(-1)
-	if c.R.Buffered() > 0 {
-		// The upstream sent bytes nobody asked for; the stream is out of sync.
+	if c.R.Buffered() > 0 || c.aborted.Load() {
+		// The upstream sent bytes nobody asked for, and the stream is out
+		// of sync; or the connection's deadline is spent.
 		c.Conn.Close()
 		return
 	}

@@ -352,3 +352,77 @@ func TestAggregate(t *testing.T) {
 		}
 	})
 }
+
+const aggAcceptConfig = `
+_format_version: "3.0"
+services:
+- name: negotiating
+  url: http://%[1]s
+routes:
+- name: accept
+  paths: [/api/accept]
+  plugins:
+  - name: aggregate
+    config:
+      calls:
+      - {name: viaservice, service: negotiating, path: /a, group: viaservice, required: true, forward_headers: [Accept]}
+      - {name: viaurl, url: "http://%[1]s/b", group: viaurl, required: true, forward_headers: [Accept]}
+`
+
+// Calls that forward Accept ask for JSON whatever the client's Accept:
+// a client's text/html, */* or none must not make an upstream that
+// negotiates answer HTML or 406 (and the aggregation 502), and a JSON
+// media type the client names still reaches the upstream.
+func TestAggregateForwardsAccept(t *testing.T) {
+	// The backend negotiates: JSON (echoing the Accept it got) when
+	// Accept names a JSON type, HTML when it takes text/html or
+	// anything, 406 otherwise.
+	backend := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		accept := r.Header.Values("Accept")
+		all := strings.Join(accept, ",")
+		switch {
+		case strings.Contains(all, "json"):
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(map[string]any{"accept": accept})
+		case all == "" || strings.Contains(all, "text/html") || strings.Contains(all, "*/*"):
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, "<html>a page</html>")
+		default:
+			w.WriteHeader(http.StatusNotAcceptable)
+		}
+	}))
+	gw := gwtest.Start(t, fmt.Sprintf(aggAcceptConfig, backend), gwtest.Options{})
+	for _, tc := range []struct {
+		name, accept string
+		want         []any
+	}{
+		{"no Accept", "", []any{"application/json"}},
+		{"text/html", "text/html", []any{"application/json"}},
+		{"anything", "*/*", []any{"application/json"}},
+		{"an image", "image/png", []any{"application/json"}},
+		{"JSON refused", "application/json;q=0, text/html", []any{"application/json"}},
+		{"a JSON type among others", "text/html, application/vnd.acme.v2+json;q=0.9, */*;q=0.1",
+			[]any{"application/vnd.acme.v2+json;q=0.9"}},
+		{"JSON", "application/json", []any{"application/json"}},
+	} {
+		var header []string
+		if tc.accept != "" {
+			header = []string{"Accept", tc.accept}
+		}
+		resp, body := gw.Get("/api/accept", header...)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: status %d: %s", tc.name, resp.StatusCode, body)
+			continue
+		}
+		var a map[string]map[string][]any
+		if err := json.Unmarshal([]byte(body), &a); err != nil {
+			t.Errorf("%s: answer %q: %v", tc.name, body, err)
+			continue
+		}
+		for _, call := range []string{"viaservice", "viaurl"} {
+			if got := a[call]["accept"]; fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("%s: %s's upstream got Accept %q, want %q", tc.name, call, got, tc.want)
+			}
+		}
+	}
+}

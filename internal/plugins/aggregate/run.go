@@ -217,6 +217,9 @@ func (in *instance) start(ctx context.Context, r *run, src *source, i int) int {
 	h["Accept"] = acceptJSON
 	for _, name := range c.forward {
 		if vs, ok := src.c.Req.Header[name]; ok {
+			if name == "Accept" {
+				vs = jsonAccept(vs)
+			}
 			h[name] = vs
 		}
 	}
@@ -229,6 +232,50 @@ func (in *instance) start(ctx context.Context, r *run, src *source, i int) int {
 }
 
 var acceptJSON = []string{"application/json"}
+
+// jsonAccept is what a call that forwards Accept sends of the client's
+// values vs: the media ranges that name a JSON type (application/json,
+// application/*+json) and do not refuse it (q=0), or application/json
+// when none does. The answers are merged as JSON whatever the client
+// accepts: its text/html or */* must not make an upstream answer HTML
+// or 406, while a JSON type it names (a versioned one) gets through.
+func jsonAccept(vs []string) []string {
+	var b []byte
+	dropped := false
+	for _, v := range vs {
+		for r := range strings.SplitSeq(v, ",") {
+			r = strings.TrimSpace(r)
+			if !isJSON(r) || refused(r) {
+				dropped = dropped || r != ""
+				continue
+			}
+			if len(b) > 0 {
+				b = append(b, ", "...)
+			}
+			b = append(b, r...)
+		}
+	}
+	switch {
+	case len(b) == 0:
+		return acceptJSON
+	case !dropped && len(vs) == 1:
+		return vs
+	}
+	return []string{string(b)}
+}
+
+// refused reports whether a media range's q is 0.
+func refused(r string) bool {
+	_, params, _ := strings.Cut(r, ";")
+	for p := range strings.SplitSeq(params, ";") {
+		k, v, _ := strings.Cut(p, "=")
+		if strings.EqualFold(strings.TrimSpace(k), "q") {
+			q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return err == nil && q == 0
+		}
+	}
+	return false
+}
 
 // do sends call i and reads its answer; it always reports on r.done.
 func (in *instance) do(ctx context.Context, r *run, i int, u *url.URL, h http.Header) {
