@@ -131,7 +131,7 @@ func (a *api) applyWrite(op writeOp, body *config.Object) (int, any) {
 	if err != nil {
 		return http.StatusInternalServerError, message("cannot export the configuration in force: " + err.Error())
 	}
-	ed := &edit{wm: a.writes, flat: flat, kind: op.kind, parentKind: op.parentKind, base: ix.snap.Hash}
+	ed := &edit{wm: a.writes, flat: flat, kind: op.kind, parentKind: op.parentKind, base: ix.snap.Hash, created: ix.snap.Created()}
 	var status int
 	var errBody map[string]any
 	switch op.method {
@@ -275,6 +275,9 @@ type edit struct {
 	base string
 	// id is the entity written.
 	id string
+	// created is the created_at shown for the entities the document
+	// gives none (the load's time, which the next load moves).
+	created int64
 }
 
 // path is the written entity's place in the rendered document, which
@@ -383,6 +386,7 @@ func (ed *edit) put(cur *entity, key string, parent *entity, body *config.Object
 		if old, ok := ed.flat.Lists[ed.kind.kind][i].Get("created_at"); ok {
 			body.Set("created_at", old)
 		}
+		ed.keepCreated(body)
 		ed.stamp(body, false)
 		return ed.place(i, parent, body)
 	}
@@ -425,8 +429,18 @@ func (ed *edit) patch(id string, body *config.Object) map[string]any {
 		}
 		merged.Set(k, v)
 	}
+	ed.keepCreated(merged)
 	ed.stamp(merged, false)
 	return ed.place(i, nil, merged)
+}
+
+// keepCreated gives an updated entity that has no created_at in the
+// document the one the admin API showed for it, so that the load the
+// update makes does not move it.
+func (ed *edit) keepCreated(o *config.Object) {
+	if _, ok := o.Get("created_at"); !ok {
+		o.Set("created_at", ed.created)
+	}
 }
 
 // notInFlatForm answers a write to an entity of the index that the flat

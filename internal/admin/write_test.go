@@ -469,3 +469,21 @@ func TestAdminWriteBusy(t *testing.T) {
 	}
 	f.expect(201, "POST", "/consumers", js, `{"username": "carol"}`)
 }
+
+// An update keeps the created_at the admin API showed, also for an
+// entity the file gives none (shown as the load's time): the document
+// committed records it, so the update's own load does not move it.
+func TestAdminWriteKeepsShownCreatedAt(t *testing.T) {
+	f := newWriteFixture(t)
+	_, svc, _ := f.do("GET", "/services/s1", "")
+	_, route, _ := f.do("GET", "/routes/r1", "")
+	f.expect(200, "PUT", "/services/s1", js, `{"name": "s1", "url": "http://127.0.0.1:9/one"}`)
+	f.expect(200, "PATCH", "/routes/r1", js, `{"paths": ["/uno"]}`)
+	m := f.holder.Load().Model
+	if got := m.Services[0].Service.CreatedAt; float64(got) != svc["created_at"] {
+		t.Errorf("PUT: created_at in the document %d, shown before %v", got, svc["created_at"])
+	}
+	if got := m.Routes[0].Route.CreatedAt; float64(got) != route["created_at"] {
+		t.Errorf("PATCH: created_at in the document %d, shown before %v", got, route["created_at"])
+	}
+}

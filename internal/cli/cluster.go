@@ -308,8 +308,9 @@ func (n *clusterNode) putAndApply(data []byte, base, who string) (*snapshot.Snap
 }
 
 // commitBusyWait is how long a commit waits for a load in progress (most
-// often another node's version being applied here) before answering
-// ErrBusy (429).
+// often another node's version being applied here, or, with a file store,
+// the watcher applying the file a commit wrote) before answering ErrBusy
+// (429).
 const commitBusyWait = 2 * time.Second
 
 // check validates and compiles data, waiting its turn behind a load in

@@ -71,7 +71,13 @@ func storeCommit(st configstore.Store, loader *reload.Loader, holder *snapshot.H
 		if cur != nil && config.SourceHash(doc.Data) != cur.Hash || base != "" && (cur == nil || cur.Hash != base) {
 			return nil, configstore.ErrConflict
 		}
-		if _, err := loader.Check(func() ([]byte, error) { return data, nil }); err != nil {
+		// Behind a load in progress, most often the watcher applying the
+		// file the commit before this one wrote, the check waits its turn
+		// rather than answering busy.
+		busy, cancelBusy := context.WithTimeout(ctx, commitBusyWait)
+		_, err = loader.CheckContext(busy, func() ([]byte, error) { return data, nil })
+		cancelBusy()
+		if err != nil {
 			return nil, err
 		}
 		if _, err := st.Put(ctx, data, doc.Version, who); err != nil {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/configstore"
@@ -96,5 +97,40 @@ func TestStoreCommitStaleBase(t *testing.T) {
 	}
 	if _, err := commit(next, before, "test"); err != nil {
 		t.Errorf("the base in force: %v", err)
+	}
+}
+
+// A commit that finds a load in progress (the watcher applying the file
+// the commit before it wrote, say) waits for it rather than answering
+// busy: decK's sync of one write after another must not get a 429.
+func TestStoreCommitWaitsBehindALoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kong.yml")
+	if err := os.WriteFile(path, []byte(storeDoc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	loader, holder := newTestLoader(t, path)
+	if _, err := loader.LoadFile("startup"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := configstore.NewFile(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := storeCommit(st, loader, holder)
+
+	held, release := make(chan struct{}), make(chan struct{})
+	go loader.Check(func() ([]byte, error) {
+		close(held)
+		<-release
+		return []byte(storeDoc), nil
+	})
+	<-held
+	time.AfterFunc(50*time.Millisecond, func() { close(release) })
+	next := []byte(strings.Replace(storeDoc, "name: s", "name: s2", 1))
+	if _, err := commit(next, "", "test"); err != nil {
+		t.Fatalf("a commit behind a load: %v", err)
+	}
+	if holder.Load().Hash != config.SourceHash(next) {
+		t.Error("the commit was not applied")
 	}
 }

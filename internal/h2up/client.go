@@ -124,7 +124,9 @@ func (c *Client) RoundTrip(ctx context.Context, r *Request) (*http.Response, err
 		return nil, err
 	}
 	var deadline <-chan time.Time
+	var end time.Time
 	if r.HeadTimeout > 0 {
+		end = time.Now().Add(r.HeadTimeout)
 		t := time.NewTimer(r.HeadTimeout)
 		defer t.Stop()
 		deadline = t.C
@@ -142,6 +144,12 @@ func (c *Client) RoundTrip(ctx context.Context, r *Request) (*http.Response, err
 			return nil, err
 		}
 		resp, err := st.awaitHead(deadline)
+		if err != nil && !end.IsZero() && !time.Now().Before(end) {
+			// The wait for the head ran out, whether or not its timer
+			// was seen first: a server enforcing the same deadline
+			// (gRPC's grpc-timeout) resets the stream as it ends.
+			return nil, context.DeadlineExceeded
+		}
 		if err == errRefused && i < maxRefusedResends {
 			continue
 		}

@@ -150,7 +150,9 @@ func netRoundTrip(x *exchange, a *attempt, tr *http.Transport) (*http.Response, 
 		scheme = "https"
 	}
 	ctx, cancel := context.WithCancel(r.Context())
-	headTimer := time.AfterFunc(headTimeout(r.Header, svc.ReadTimeout), cancel)
+	wait := headTimeout(r.Header, svc.ReadTimeout)
+	end := time.Now().Add(wait)
+	headTimer := time.AfterFunc(wait, cancel)
 	out := &http.Request{
 		Method:        c.Method,
 		URL:           &url.URL{Scheme: scheme, Host: a.target.Addr, Opaque: c.Path, RawQuery: c.RawQuery},
@@ -175,7 +177,10 @@ func netRoundTrip(x *exchange, a *attempt, tr *http.Transport) (*http.Response, 
 		err = context.DeadlineExceeded
 	}
 	if err != nil {
-		if ctx.Err() != nil && r.Context().Err() == nil {
+		// A failure once the wait ran out is a timeout, whether or not
+		// the timer's cancel ran first: a server enforcing the same
+		// deadline (gRPC's grpc-timeout) resets the stream as it ends.
+		if (ctx.Err() != nil || !time.Now().Before(end)) && r.Context().Err() == nil {
 			err = context.DeadlineExceeded
 		}
 		cancel()

@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"runtime"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/plugin"
+	"github.com/turnpikegw/turnpike/internal/record"
 )
 
 // The whole deadline: what finished is merged, the call still running
@@ -136,5 +138,29 @@ func TestBodyIgnoringContextIsClosed(t *testing.T) {
 	}
 	if want := `{"errors":[{"call":"a","reason":"timed out"}]}`; string(e.Body) != want {
 		t.Errorf("%s\nwant %s", e.Body, want)
+	}
+}
+
+// lateContext is a context whose deadline has passed on the clock while
+// its timer has not run yet: Err is still nil.
+type lateContext struct{ context.Context }
+
+func (lateContext) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+// A call that fails once the deadline has passed, before the context's
+// timer ran (the upstream transport's connection deadline, set from the
+// context, fires at the same instant), failed by the timeout, not as a
+// broken request.
+func TestFailureAfterTheDeadline(t *testing.T) {
+	late := lateContext{context.Background()}
+	err := errors.New("read tcp: i/o timeout")
+	if why, outcome := failure(late, late, err); why != "the aggregation's timeout passed" || outcome != record.OutcomeTimeout {
+		t.Errorf("whole deadline passed: %q %q", why, outcome)
+	}
+	if why, outcome := failure(context.Background(), late, err); why != "timed out" || outcome != record.OutcomeTimeout {
+		t.Errorf("call deadline passed: %q %q", why, outcome)
+	}
+	if why, outcome := failure(context.Background(), context.Background(), err); why != "request failed" || outcome != record.OutcomeError {
+		t.Errorf("no deadline: %q %q", why, outcome)
 	}
 }

@@ -377,7 +377,10 @@ func failure(whole, call context.Context, err error) (string, string) {
 	if whole.Err() != nil {
 		return whyCanceled(whole), record.OutcomeTimeout
 	}
-	if call.Err() != nil {
+	if expired(whole) {
+		return whyTimeout, record.OutcomeTimeout
+	}
+	if call.Err() != nil || expired(call) {
 		return "timed out", record.OutcomeTimeout
 	}
 	var op *net.OpError
@@ -387,9 +390,19 @@ func failure(whole, call context.Context, err error) (string, string) {
 	return "request failed", record.OutcomeError
 }
 
+// expired reports a context whose deadline has passed on the clock,
+// although its timer may not have run: the upstream transport sets the
+// connection's deadline from it, and that can fail the read first.
+func expired(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
+}
+
+const whyTimeout = "the aggregation's timeout passed"
+
 func whyCanceled(ctx context.Context) string {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return "the aggregation's timeout passed"
+		return whyTimeout
 	}
 	return "the client went away"
 }
