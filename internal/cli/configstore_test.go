@@ -22,6 +22,14 @@ const storeDoc = "_format_version: \"3.0\"\nservices:\n- name: s\n  url: http://
 // applied as a start would.
 func newStoreCommit(t *testing.T, path string) (func([]byte, string, string) (*snapshot.Snapshot, error), *snapshot.Holder) {
 	t.Helper()
+	st, loader, holder := startFileStore(t, path)
+	return storeCommit(st, loader, holder), holder
+}
+
+// startFileStore writes storeDoc to path, applies it as a start would and
+// opens a file store on it.
+func startFileStore(t *testing.T, path string) (configstore.Store, *reload.Loader, *snapshot.Holder) {
+	t.Helper()
 	if err := os.WriteFile(path, []byte(storeDoc), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +41,7 @@ func newStoreCommit(t *testing.T, path string) (func([]byte, string, string) (*s
 	if err != nil {
 		t.Fatal(err)
 	}
-	return storeCommit(st, loader, holder), holder
+	return st, loader, holder
 }
 
 // newTestLoader is a loader of the file at path, nothing loaded yet.
@@ -104,18 +112,7 @@ func TestStoreCommitStaleBase(t *testing.T) {
 // the commit before it wrote, say) waits for it rather than answering
 // busy: decK's sync of one write after another must not get a 429.
 func TestStoreCommitWaitsBehindALoad(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "kong.yml")
-	if err := os.WriteFile(path, []byte(storeDoc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	loader, holder := newTestLoader(t, path)
-	if _, err := loader.LoadFile("startup"); err != nil {
-		t.Fatal(err)
-	}
-	st, err := configstore.NewFile(path, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, loader, holder := startFileStore(t, filepath.Join(t.TempDir(), "kong.yml"))
 	commit := storeCommit(st, loader, holder)
 
 	held, release := make(chan struct{}), make(chan struct{})
