@@ -114,8 +114,11 @@ func (l *AccessLog) run() {
 		select {
 		case bp := <-l.queue:
 			l.write(bp)
-			l.drain()
-			time.Sleep(flushEvery)
+			if n := l.drain(); n < cap(l.queue)/4 {
+				// More queued lines than that mean they come faster
+				// than flushEvery's pace would write them: no pause then.
+				time.Sleep(flushEvery)
+			}
 		case <-l.stop:
 			// Write what is queued; lines logged after this are dropped
 			// and counted. The queue is never closed, so a request that
@@ -126,15 +129,15 @@ func (l *AccessLog) run() {
 	}
 }
 
-// drain writes the lines queued and flushes them.
-func (l *AccessLog) drain() {
-	for {
+// drain writes the lines queued and flushes them; it returns how many.
+func (l *AccessLog) drain() int {
+	for n := 0; ; n++ {
 		select {
 		case bp := <-l.queue:
 			l.write(bp)
 		default:
 			l.out.Flush()
-			return
+			return n
 		}
 	}
 }

@@ -126,7 +126,11 @@ func (w *fileWriter) run() {
 		if closed {
 			return
 		}
-		time.Sleep(writeEvery)
+		if len(batch) < maxQueued/4 {
+			// A batch near the queue's bound means lines come faster
+			// than writeEvery's pace would write them: no pause then.
+			time.Sleep(writeEvery)
+		}
 	}
 }
 
