@@ -4,10 +4,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/ident"
+	"github.com/turnpikegw/turnpike/internal/jsonw"
 )
 
 // flattenTruthy is Kong's reading of POST /config's flatten_errors flag
@@ -273,10 +273,10 @@ func spend(budget *int, v any) bool {
 			if n += len(t) + 3; n > *budget {
 				return false
 			}
-			n += jsonLen(t) - len(t) - 2
+			n += jsonw.Len(t) - len(t) - 2
 		case map[string]any:
 			for k, e := range t {
-				if n += jsonLen(k) + 2; n > *budget || !walk(e) {
+				if n += jsonw.Len(k) + 2; n > *budget || !walk(e) {
 					return false
 				}
 			}
@@ -296,37 +296,6 @@ func spend(budget *int, v any) bool {
 	}
 	*budget -= n
 	return true
-}
-
-// jsonLen is the size of s as a JSON string, quotes included, as
-// writeJSON writes it (HTML characters as they are): a control character
-// is six bytes (\u0007), a quote or a backslash two, U+2028, U+2029 and
-// a byte that is not UTF-8 six (\ufffd).
-func jsonLen(s string) int {
-	n := 2
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
-				n += 2
-			case c < 0x20:
-				n += 6
-			default:
-				n++
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
-			n += 6
-		} else {
-			n += size
-		}
-		i += size
-	}
-	return n
 }
 
 func stringList(v any) ([]string, bool) {

@@ -308,16 +308,3 @@ func TestAdminPostConfigFlattenEchoCountsEscapes(t *testing.T) {
 		t.Errorf("%d bytes of entities echoed (document %d bytes)", echoed, doc.Len())
 	}
 }
-
-// jsonLen is never less than the size writeJSON gives a string.
-func TestJSONLen(t *testing.T) {
-	for _, s := range []string{"", "plain", `q"b\`, "\a\x00\n\r\t\b\f", "<&>", "é\u2028\u2029€", "bad\xff\xfe"} {
-		var b strings.Builder
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false)
-		enc.Encode(s)
-		if want := b.Len() - 1; jsonLen(s) < want {
-			t.Errorf("jsonLen(%q) = %d, JSON is %d bytes", s, jsonLen(s), want)
-		}
-	}
-}

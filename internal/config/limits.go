@@ -21,8 +21,8 @@ const MaxDepth = 100
 // across thousands of routes stays well within it.
 const MaxAliasValues = 1_000_000
 
-// MaxAliasBytes bounds the bytes (strings and keys) YAML aliases may add
-// to a document once expanded. The values are shared in memory, but
+// MaxAliasBytes bounds the bytes (strings and keys, as JSON writes them)
+// YAML aliases may add to a document once expanded. The values are shared in memory, but
 // everything that writes the configuration out (POST /config's answer,
 // the admin lists, a cluster store's copy) writes every use: a 264 KB
 // document repeating a 100 KB tag 3,000 times made a 301 MB answer and

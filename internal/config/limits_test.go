@@ -65,6 +65,15 @@ func TestAliasBytesRefused(t *testing.T) {
 	}
 	err := quick(t, "Parse", func() error { _, err := Parse(doc(400), Options{}); return err })
 	wantErr(t, err, "line 339: YAML aliases expand to more than 32 MiB of text")
+
+	// Counted as JSON writes them: 20,000 control characters are 120 KB
+	// in an answer, so 300 uses pass the bound although they decode to
+	// 6 MB.
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "_format_version: \"3.0\"\nx: &big \"%s\"\ny: [", strings.Repeat(`\x01`, 20_000))
+	sb.WriteString(strings.TrimSuffix(strings.Repeat("*big, ", 300), ", ") + "]\n")
+	_, err = ParseRaw([]byte(sb.String()), "")
+	wantErr(t, err, "YAML aliases expand to more than 32 MiB of text")
 }
 
 func TestAliasChainTooDeep(t *testing.T) {

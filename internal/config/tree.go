@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/turnpikegw/turnpike/internal/jsonw"
 )
 
 // kind is the type of a generic YAML value.
@@ -49,8 +51,9 @@ type value struct {
 	// it. Values are shared by aliases, so walking a tree costs its size.
 	size  int
 	depth int
-	// bytes is the length of the strings and keys under this value with
-	// aliases expanded.
+	// bytes is the size of the strings and keys under this value as JSON
+	// writes them (escapes and quotes: what an answer echoing it costs),
+	// with aliases expanded.
 	bytes int
 	// envDone: the environment substitution has visited this value;
 	// envUsed: a string in it took a value from the environment.
@@ -216,10 +219,13 @@ func (b *treeBuilder) build(n *yaml.Node) (*value, error) {
 // measure sets the size, bytes and depth of a value built from its
 // children's.
 func measure(v *value) error {
-	v.size, v.bytes = 1, len(v.str)
+	v.size, v.bytes = 1, 0
+	if v.kind == kindString {
+		v.bytes = jsonw.Len(v.str)
+	}
 	for i, c := range v.vals {
 		v.size += c.size
-		v.bytes += len(v.keys[i]) + c.bytes
+		v.bytes += jsonw.Len(v.keys[i]) + c.bytes
 		v.depth = max(v.depth, c.depth)
 	}
 	for _, c := range v.items {

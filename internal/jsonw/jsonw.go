@@ -135,3 +135,35 @@ func LowerASCII(b []byte) {
 		}
 	}
 }
+
+// Len is the size of s as a JSON string, quotes included, as
+// encoding/json writes it with HTML escaping off (what the admin API
+// answers with), or more: a control character is six bytes (\u0007), a
+// quote or a backslash two, U+2028, U+2029 and a byte that is not UTF-8
+// six (\ufffd). For bounds on what a value will cost once written out.
+func Len(s string) int {
+	n := 2
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case plain[c]:
+				n++
+			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
+				n += 2
+			default:
+				n += 6
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			n += 6
+		} else {
+			n += size
+		}
+		i += size
+	}
+	return n
+}

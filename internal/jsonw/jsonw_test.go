@@ -2,6 +2,7 @@ package jsonw
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -94,5 +95,19 @@ func BenchmarkAppendStringHeader(b *testing.B) {
 	b.SetBytes(int64(len(s)))
 	for b.Loop() {
 		buf = AppendString(buf[:0], s)
+	}
+}
+
+// Len is never less than the size encoding/json (HTML escaping off) or
+// AppendString gives a string.
+func TestLen(t *testing.T) {
+	for _, s := range []string{"", "plain", `q"b\`, "\a\x00\n\r\t\b\f\x7f", "<&>", "é\u2028\u2029€", "bad\xff\xfe"} {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.Encode(s)
+		if want := max(b.Len()-1, len(AppendString(nil, s))); Len(s) < want {
+			t.Errorf("Len(%q) = %d, JSON is %d bytes", s, Len(s), want)
+		}
 	}
 }
