@@ -22,6 +22,16 @@ func TestReleaseBuildLeavesOutHTMLTemplate(t *testing.T) {
 	if !strings.Contains(string(makefile), "\nTAGS    := grpcnotrace\n") {
 		t.Fatal("the Makefile's TAGS no longer name grpcnotrace; update this test with it")
 	}
+	// The other builds of cmd/turnpike build it the same way.
+	for _, f := range []string{"deploy/Dockerfile", "bench/lib.sh", "bench/pgo.sh", "internal/gwtest/gateway.go"} {
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), "grpcnotrace") {
+			t.Errorf("%s builds cmd/turnpike without the grpcnotrace tag", f)
+		}
+	}
 	cmd := exec.Command("go", "list", "-deps", "-tags", "grpcnotrace", "./cmd/turnpike")
 	cmd.Dir = root
 	out, err := cmd.Output()

@@ -320,8 +320,10 @@ services:
 	g := newTestGateway(t, cfg, map[string]string{"A": a.Listener.Addr().String(), "B": b.Listener.Addr().String()}, nil)
 	u := snapshot.Upstreams{Holder: g.Holder, HTTP: g.Handler}
 	byUser := map[string]string{}
-	for i := range 40 {
-		user := strconv.Itoa(i % 8)
+	// 32 users: all on one of two targets by chance once in 2^31 runs
+	// (eight were once in 128, with ports that change from run to run).
+	for i := range 64 {
+		user := strconv.Itoa(i % 32)
 		req, _ := http.NewRequest(http.MethodGet, "/", nil)
 		req.Header.Set("X-User", user)
 		resp, err := u.RoundTrip(g.Snap.Services[0].Info.ID, req)
@@ -337,7 +339,7 @@ services:
 		byUser[user] = addr
 	}
 	if a.count() == 0 || b.count() == 0 {
-		t.Errorf("eight users all hashed to one target (a=%d b=%d)", a.count(), b.count())
+		t.Errorf("32 users all hashed to one target (a=%d b=%d)", a.count(), b.count())
 	}
 }
 

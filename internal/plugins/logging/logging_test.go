@@ -352,6 +352,31 @@ func TestPathFIFONobodyReadsDoesNotHang(t *testing.T) {
 	}
 }
 
+// The writer's pace: a line after a quiet spell reaches the file without
+// another line or Close to push it, and so does every line of a burst
+// that keeps coming while the writer pauses between writes.
+func TestPathWritesEveryLineWithoutClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "access.json")
+	inst, err := New(decode(t, "path: "+path+"\nlog_format: {s: $status}"), plugin.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := inst.(*instance)
+	defer in.Close()
+	in.Log(request())
+	waitForFile(t, path, 1)
+	for i := range 200 {
+		in.Log(request())
+		if i%20 == 0 {
+			time.Sleep(3 * time.Millisecond) // lines across several pauses
+		}
+	}
+	waitForFile(t, path, 201)
+	if n := in.file.lost.Load(); n != 0 {
+		t.Errorf("%d lines dropped", n)
+	}
+}
+
 // The file follows log rotation as file-log's does: after a rename the
 // next lines go to a new file at the path.
 func TestPathFollowsRotation(t *testing.T) {
