@@ -356,13 +356,7 @@ func TestPathFIFONobodyReadsDoesNotHang(t *testing.T) {
 // another line or Close to push it, and so does every line of a burst
 // that keeps coming while the writer pauses between writes.
 func TestPathWritesEveryLineWithoutClose(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "access.json")
-	inst, err := New(decode(t, "path: "+path+"\nlog_format: {s: $status}"), plugin.Env{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := inst.(*instance)
-	defer in.Close()
+	path, in := statusToFile(t)
 	in.Log(request())
 	waitForFile(t, path, 1)
 	for i := range 200 {
@@ -380,13 +374,7 @@ func TestPathWritesEveryLineWithoutClose(t *testing.T) {
 // The file follows log rotation as file-log's does: after a rename the
 // next lines go to a new file at the path.
 func TestPathFollowsRotation(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "access.json")
-	inst, err := New(decode(t, "path: "+path+"\nlog_format: {s: $status}"), plugin.Env{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := inst.(*instance)
-	defer in.Close()
+	path, in := statusToFile(t)
 	in.Log(request())
 	waitForFile(t, path, 1)
 	if err := os.Rename(path, path+".1"); err != nil {
@@ -397,6 +385,20 @@ func TestPathFollowsRotation(t *testing.T) {
 	if data, _ := os.ReadFile(path + ".1"); strings.Count(string(data), "\n") != 1 {
 		t.Errorf("rotated file holds %q, want its one line", data)
 	}
+}
+
+// statusToFile is an instance writing $status lines to a file of its
+// own, closed when the test ends.
+func statusToFile(t *testing.T) (string, *instance) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "access.json")
+	inst, err := New(decode(t, "path: "+path+"\nlog_format: {s: $status}"), plugin.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := inst.(*instance)
+	t.Cleanup(in.Close)
+	return path, in
 }
 
 func waitForFile(t *testing.T, path string, lines int) {
