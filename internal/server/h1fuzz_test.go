@@ -189,12 +189,7 @@ func h1Oracle(t *testing.T, stream []byte) h1Result {
 	var lastMethod string
 	for n := int64(0); ; n++ {
 		if lastMethod == "POST" {
-			peek, _ := br.Peek(4)
-			skip := 0
-			for skip < len(peek) && (peek[skip] == '\r' || peek[skip] == '\n') {
-				skip++
-			}
-			br.Discard(skip)
+			skipPostCRLF(br)
 		}
 		start := pos()
 		if _, err := br.Peek(1); err != nil {

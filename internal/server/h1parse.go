@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/turnpikegw/turnpike/internal/jsonw"
 )
 
 // The HTTP/1.x request head parser of the own server path (h1conn.go).
@@ -431,16 +433,11 @@ func spacedName(name string) bool {
 // than dst's room (no common name is): the caller looks it up without
 // making a string.
 func lowerKey(dst []byte, name string) []byte {
-	if len(name) > cap(dst) {
+	if len(name) > cap(dst)-len(dst) {
 		return dst
 	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		dst = append(dst, c)
-	}
+	dst = append(dst, name...)
+	jsonw.LowerASCII(dst[len(dst)-len(name):])
 	return dst
 }
 

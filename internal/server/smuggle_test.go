@@ -126,13 +126,8 @@ func checkAgainstNetHTTP(t testing.TB, stream []byte, bad int64) {
 	pos := func() int { return cr.n - br.Buffered() }
 	var lastMethod string
 	for n := int64(0); ; n++ {
-		if lastMethod == "POST" { // what net/http's conn.readRequest tolerates
-			peek, _ := br.Peek(4)
-			skip := 0
-			for skip < len(peek) && (peek[skip] == '\r' || peek[skip] == '\n') {
-				skip++
-			}
-			br.Discard(skip)
+		if lastMethod == "POST" {
+			skipPostCRLF(br)
 		}
 		start := pos()
 		req, err := http.ReadRequest(br)
@@ -159,6 +154,17 @@ func checkAgainstNetHTTP(t testing.TB, stream []byte, bad int64) {
 			return
 		}
 	}
+}
+
+// skipPostCRLF skips up to 4 CR or LF bytes, what net/http's
+// conn.readRequest tolerates after a POST.
+func skipPostCRLF(br *bufio.Reader) {
+	peek, _ := br.Peek(4)
+	skip := 0
+	for skip < len(peek) && (peek[skip] == '\r' || peek[skip] == '\n') {
+		skip++
+	}
+	br.Discard(skip)
 }
 
 type countingReader struct {
