@@ -68,17 +68,6 @@ log "building backend, idleconns"
 (cd "$ROOT" && go build -o "$TMP/bin/" ./bench/backend ./bench/idleconns) || die "go build of bench/ failed"
 turnpike_binary "$ROOT"
 
-# answers URL NAME: up to 10 s for a 200 on URL while NAME runs.
-answers() {
-  for _ in $(seq 100); do
-    curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
-    kill -0 "${PID[$2]}" 2>/dev/null || break
-    sleep 0.1
-  done
-  log "$2 did not answer 200 on $1; last lines of its log:"
-  tail -n 20 "$TMP/$2.log" >&2 || true
-  exit 1
-}
 # stop NAME: TERM, KILL after 10 s; the pid leaves the cleanup list.
 stop() {
   local p=${PID[$1]} i

@@ -56,3 +56,16 @@ turnpike_binary() {
     (cd "$1" && go build -tags grpcnotrace -o "$TMP/bin/turnpike" ./cmd/turnpike) || die "go build ./cmd/turnpike failed"
   fi
 }
+
+# answers URL NAME: up to 10 s for a 200 on URL while NAME (started with
+# start) runs; otherwise the last lines of its log, and exit.
+answers() {
+  for _ in $(seq 100); do
+    curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
+    kill -0 "${PID[$2]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  log "$2 did not answer 200 on $1; last lines of its log:"
+  tail -n 20 "$TMP/$2.log" >&2 || true
+  exit 1
+}

@@ -30,11 +30,7 @@ start backend "${ON_LOAD[@]}" "$TMP/bin/backend" -addr "127.0.0.1:$BPORT"
 start turnpike env GOMAXPROCS=1 BENCH_BACKEND_URL="http://127.0.0.1:$BPORT" TURNPIKE_CPU_PROFILE="$TMP/cpu.pprof" \
   "${ON_PROXY[@]}" "$TMP/bin/turnpike" run --expand-env -c "$HERE/turnpike.yml" \
   --proxy-listen "127.0.0.1:$TPORT" --admin-listen off --access-log off
-for _ in $(seq 50); do
-  curl -fsS -o /dev/null "http://127.0.0.1:$TPORT/hello" 2>/dev/null && break
-  sleep 0.1
-done
-curl -fsS -o /dev/null "http://127.0.0.1:$TPORT/hello" || die "turnpike did not answer; see its log: $(cat "$TMP/turnpike.log")"
+answers "http://127.0.0.1:$TPORT/hello" turnpike
 for ep in /hello /json; do
   log "load on $ep for ${DURATION}s"
   "${ON_LOAD[@]}" wrk -t1 -c64 -d"${DURATION}s" "http://127.0.0.1:$TPORT$ep" >/dev/null

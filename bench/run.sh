@@ -162,21 +162,9 @@ fi
 
 # --- start ------------------------------------------------------------------
 declare -A URL
-wait_ready() { # wait_ready NAME: up to 10 s for 200 on /hello
-  local name=$1
-  for _ in $(seq 100); do
-    curl -fsS -o /dev/null --max-time 1 "${URL[$name]}/hello" 2>/dev/null && return 0
-    kill -0 "${PID[$name]}" 2>/dev/null || break
-    sleep 0.1
-  done
-  log "$name did not answer 200 on ${URL[$name]}/hello; last lines of its log:"
-  tail -n 20 "$TMP/$name.log" >&2 || true
-  exit 1
-}
-
 start backend "${ON_LOAD[@]}" "$TMP/bin/backend" -addr "127.0.0.1:$BPORT"
 URL[backend]=http://127.0.0.1:$BPORT
-wait_ready backend
+answers "${URL[backend]}/hello" backend
 URL[direct]=${URL[backend]}
 export BENCH_BACKEND_URL=${URL[backend]}
 
@@ -251,7 +239,7 @@ compress_check() {
 }
 for t in $TARGETS; do
   [[ $t == direct ]] && continue
-  wait_ready "$t"
+  answers "${URL[$t]}/hello" "$t"
   for ep in $ENDPOINTS $LAT_PATH; do # a proxy must return the backend's bytes
     a=$(curl -fsS --max-time 2 "${URL[direct]}$ep" | md5sum)
     b=$(curl -fsS --max-time 2 "${URL[$t]}$ep" | md5sum)
