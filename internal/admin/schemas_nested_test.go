@@ -26,8 +26,8 @@ func TestSchemaValidateNestedForeignKeys(t *testing.T) {
 	}
 	bob := f.get("/consumers/bob")["id"].(string)
 	for _, c := range cases {
-		c.body = replace(c.body, "BOB", bob)
-		bad := replace(c.body, "MINUTE", `"x"`)
+		c.body = strings.ReplaceAll(c.body, "BOB", bob)
+		bad := strings.ReplaceAll(c.body, "MINUTE", `"x"`)
 		code, vout := f.send("POST", "/schemas/"+c.kind+"/validate", js, bad)
 		wcode, wout := f.send("POST", "/"+c.kind, js, bad)
 		if code != 400 || wcode != 400 || !reflect.DeepEqual(vout["fields"], wout["fields"]) {
@@ -36,7 +36,7 @@ func TestSchemaValidateNestedForeignKeys(t *testing.T) {
 		if vout["message"] != "schema violation ("+c.bad+": expected a number)" {
 			t.Errorf("%s: validate message %v", c.kind, vout["message"])
 		}
-		good := replace(c.body, "MINUTE", "10")
+		good := strings.ReplaceAll(c.body, "MINUTE", "10")
 		if code, out := f.send("POST", "/schemas/"+c.kind+"/validate", js, good); code != 200 {
 			t.Errorf("%s: validate %d %v", c.kind, code, out)
 		}
@@ -59,15 +59,6 @@ func TestSchemaValidateMalformedForeignKeys(t *testing.T) {
 			t.Errorf("%s %s: validate %d %v, write %d %v", c.kind, c.body, code, out, wcode, wout)
 		}
 	}
-}
-
-func replace(s, old, new string) string {
-	for i := 0; i+len(old) <= len(s); i++ {
-		if s[i:i+len(old)] == old {
-			return s[:i] + new + replace(s[i+len(old):], old, new)
-		}
-	}
-	return s
 }
 
 // An entity written with nested entities, one of which takes a name, key

@@ -262,6 +262,26 @@ func TestAdminWriteConflict(t *testing.T) {
 	}
 }
 
+// An entity write hands Commit the hash of the configuration it was made
+// from, which the stores check again where they store; a whole document
+// (POST /config) hands none.
+func TestAdminWritePassesItsBase(t *testing.T) {
+	var f *fixture
+	var bases []string
+	f = newFixture(t, writeConfig, func(src *Source) {
+		src.Commit = func(data []byte, base, who string) (*snapshot.Snapshot, error) {
+			bases = append(bases, base)
+			return f.loader.TryApply(data, who)
+		}
+	})
+	before := f.holder.Load().Hash
+	f.expect(201, "POST", "/consumers", js, `{"username": "carol"}`)
+	f.expect(201, "POST", "/config", "application/yaml", writeConfig)
+	if len(bases) != 2 || bases[0] != before || bases[1] != "" {
+		t.Errorf("bases %q, want [%q \"\"]", bases, before)
+	}
+}
+
 func TestViolationNesting(t *testing.T) {
 	got := violation(config.Errors{
 		{Path: "plugins[2].config.origins[1]", Message: "bad origin"},

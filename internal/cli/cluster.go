@@ -271,7 +271,7 @@ func pendingOf(f func() string) string {
 // compare-and-set on the version in force, apply here; the other nodes
 // follow through the store.
 func (n *clusterNode) commit(data []byte, base, who string) (*snapshot.Snapshot, error) {
-	if err := n.check(data); err != nil {
+	if err := checkBehindLoad(n.loader, data); err != nil {
 		return nil, err
 	}
 	snap, err := n.putAndApply(data, base, who)
@@ -289,7 +289,7 @@ func (n *clusterNode) commit(data []byte, base, who string) (*snapshot.Snapshot,
 func (n *clusterNode) putAndApply(data []byte, base, who string) (*snapshot.Snapshot, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if cur := n.holder.Load(); base != "" && (cur == nil || cur.Hash != base) {
+	if staleBase(n.holder.Load(), base) {
 		return nil, configstore.ErrConflict
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterCallTimeout)
@@ -313,13 +313,19 @@ func (n *clusterNode) putAndApply(data []byte, base, who string) (*snapshot.Snap
 // (429).
 const commitBusyWait = 2 * time.Second
 
-// check validates and compiles data, waiting its turn behind a load in
-// progress for up to commitBusyWait.
-func (n *clusterNode) check(data []byte) error {
+// checkBehindLoad validates and compiles data, waiting its turn behind a
+// load in progress for up to commitBusyWait.
+func checkBehindLoad(loader *reload.Loader, data []byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), commitBusyWait)
 	defer cancel()
-	_, err := n.loader.CheckContext(ctx, func() ([]byte, error) { return data, nil })
+	_, err := loader.CheckContext(ctx, func() ([]byte, error) { return data, nil })
 	return err
+}
+
+// staleBase reports a change made from another configuration than cur,
+// the one in force (base "": a whole document, made from none).
+func staleBase(cur *snapshot.Snapshot, base string) bool {
+	return base != "" && (cur == nil || cur.Hash != base)
 }
 
 // follow applies a version the store announced.

@@ -68,16 +68,13 @@ func storeCommit(st configstore.Store, loader *reload.Loader, holder *snapshot.H
 			return nil, storeErr("reading", err)
 		}
 		cur := holder.Load()
-		if cur != nil && config.SourceHash(doc.Data) != cur.Hash || base != "" && (cur == nil || cur.Hash != base) {
+		if cur != nil && config.SourceHash(doc.Data) != cur.Hash || staleBase(cur, base) {
 			return nil, configstore.ErrConflict
 		}
 		// Behind a load in progress, most often the watcher applying the
 		// file the commit before this one wrote, the check waits its turn
 		// rather than answering busy.
-		busy, cancelBusy := context.WithTimeout(ctx, commitBusyWait)
-		_, err = loader.CheckContext(busy, func() ([]byte, error) { return data, nil })
-		cancelBusy()
-		if err != nil {
+		if err := checkBehindLoad(loader, data); err != nil {
 			return nil, err
 		}
 		if _, err := st.Put(ctx, data, doc.Version, who); err != nil {
