@@ -36,6 +36,8 @@ type clBody struct {
 }
 
 func (b *clBody) Read(p []byte) (int, error) {
+	b.c.bodyMu.Lock()
+	defer b.c.bodyMu.Unlock()
 	if b.err != nil {
 		return 0, b.err
 	}
@@ -62,6 +64,8 @@ func (b *clBody) Read(p []byte) (int, error) {
 }
 
 func (b *clBody) Close() error {
+	b.c.bodyMu.Lock()
+	defer b.c.bodyMu.Unlock()
 	if b.err == nil {
 		b.err = errBodyClosed
 	}
@@ -86,6 +90,8 @@ func (b *chunkedBody) reset() {
 }
 
 func (b *chunkedBody) Read(p []byte) (int, error) {
+	b.c.bodyMu.Lock()
+	defer b.c.bodyMu.Unlock()
 	if b.err != nil {
 		return 0, b.err
 	}
@@ -126,6 +132,8 @@ func (b *chunkedBody) Read(p []byte) (int, error) {
 }
 
 func (b *chunkedBody) Close() error {
+	b.c.bodyMu.Lock()
+	defer b.c.bodyMu.Unlock()
 	if b.err == nil {
 		b.err = errBodyClosed
 	}
@@ -245,22 +253,42 @@ func (b *chunkedBody) trailer() error {
 
 // continueReader sends 100 Continue before the first read of a body whose
 // client waits for it, unless the answer went out first.
+//
+// The body may be read on another goroutine than the handler's (an HTTP/2
+// upstream's transport sends it while the handler waits for the answer):
+// done says, under the connection's bodyMu, that no 100 Continue may go
+// out any more (it was sent, or the answer's head is going out, see
+// stopContinue), and wrote that it went out.
 type continueReader struct {
-	c    *h1Conn
-	sent bool
+	c     *h1Conn
+	done  bool
+	wrote bool
 }
 
 func (r *continueReader) Read(p []byte) (int, error) {
 	c := r.c
-	if !r.sent {
-		r.sent = true
-		if !c.rw.committed && !c.hijak {
+	c.bodyMu.Lock()
+	if !r.done {
+		r.done = true
+		if !c.hijak {
 			if _, err := c.nc.Write(continue100); err != nil {
+				c.bodyMu.Unlock()
 				return 0, err
 			}
+			r.wrote = true
 		}
 	}
+	c.bodyMu.Unlock()
 	return c.body.Read(p)
+}
+
+// stopContinue keeps a 100 Continue from going out after the answer's
+// head; it reports whether one went out before.
+func (c *h1Conn) stopContinue() bool {
+	c.bodyMu.Lock()
+	defer c.bodyMu.Unlock()
+	c.cont.done = true
+	return c.cont.wrote
 }
 
 func (r *continueReader) Close() error { return r.c.body.Close() }

@@ -79,7 +79,11 @@ type h1Conn struct {
 	served      int // requests served
 
 	// The background read of a long request (h1watch.go).
-	ctx       *connCtx // the requests' context
+	ctx *connCtx // the requests' context
+	// bodyMu orders the request body's reads, which may come from
+	// another goroutine than the handler's, with the server's own use of
+	// the body (settleBody, the 100 Continue) as the answer goes out.
+	bodyMu    sync.Mutex
 	ws        atomic.Int32
 	seq       atomic.Uint64 // requests begun
 	watchSeen uint64        // seq at the watchdog's last tick (its own)
@@ -160,7 +164,11 @@ func (c *h1Conn) run(fresh bool) {
 		}
 		c.served++
 		if !c.serveOne() {
-			c.closeGracefully()
+			if !c.hijak {
+				// A hijacked connection is the handler's, whatever it
+				// does with it after returning.
+				c.closeGracefully()
+			}
 			return
 		}
 	}
@@ -323,7 +331,7 @@ func (c *h1Conn) parse(b []byte) bool {
 	}
 	r.Body = c.body
 	if c.head.continue100 {
-		c.cont.sent = false
+		c.cont.done, c.cont.wrote = false, false
 		r.Body = &c.cont
 	}
 	return true
@@ -362,19 +370,25 @@ func (c *h1Conn) settleBody() bool {
 	if c.body == http.NoBody {
 		return true
 	}
-	if c.head.continue100 && !c.cont.sent {
+	if c.head.continue100 && !c.stopContinue() {
 		return false
 	}
+	// The handler may have left a read of the body under way on another
+	// goroutine: the body's state is looked at, and read, under bodyMu.
+	c.bodyMu.Lock()
 	switch b := c.body.(type) {
 	case *clBody:
 		if b.err != nil || b.remain > maxDrain {
+			c.bodyMu.Unlock()
 			return b.remain == 0 && b.err == io.EOF
 		}
 	case *chunkedBody:
 		if b.err != nil {
+			c.bodyMu.Unlock()
 			return b.err == io.EOF
 		}
 	}
+	c.bodyMu.Unlock()
 	var scratch [512]byte
 	for budget := maxDrain; budget > 0; {
 		n, err := c.body.Read(scratch[:])

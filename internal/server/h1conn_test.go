@@ -208,6 +208,68 @@ func TestOwnH1HandsH2CToNetHTTP(t *testing.T) {
 	}
 }
 
+// A connection the handler hijacked is its own after the handler returns:
+// the server neither half-closes nor closes it.
+func TestOwnH1HijackOutlivesHandler(t *testing.T) {
+	taken := make(chan net.Conn, 1)
+	_, addr := startOwnH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		nc, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		taken <- nc
+	}))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	nc := <-taken
+	defer nc.Close()
+	time.Sleep(700 * time.Millisecond) // past the server's closing linger
+	if _, err := io.WriteString(nc, "later\n"); err != nil {
+		t.Fatalf("the hijacked connection was closed: %v", err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if line != "later\n" {
+		t.Fatalf("read %q, %v", line, err)
+	}
+}
+
+// A Read of nothing returns nothing and leaves the body and the
+// connection as they were; a body read on another goroutine while the
+// answer goes out is ordered with the server's drain (go test -race).
+func TestOwnH1BodyEmptyReadAndConcurrentRead(t *testing.T) {
+	_, addr := startOwnH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n, err := r.Body.Read(nil); n != 0 || err != nil {
+			t.Errorf("Read(nil) = %d, %v", n, err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			io.Copy(io.Discard, r.Body)
+		}()
+		io.WriteString(w, "ok")
+		http.NewResponseController(w).Flush()
+		<-done
+	}))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for range 20 {
+		io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n"+strings.Repeat("b", 2000))
+		if _, body := readAnswer(t, br, "POST"); body != "ok" {
+			t.Fatalf("answer %q", body)
+		}
+	}
+}
+
 // A lower-case common name (HTTP/2 habits, some libraries) is
 // canonicalised from the table, without allocating.
 func TestCanonicalNameCommonNoAlloc(t *testing.T) {

@@ -172,6 +172,9 @@ func (c *h1Conn) fill(limit int) error {
 // readBody reads request body bytes: buffered ones first, then straight
 // into p.
 func (c *h1Conn) readBody(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil // a Read of nothing says nothing of the connection
+	}
 	if c.r < c.w {
 		n := copy(p, c.buf[c.r:c.w])
 		c.r += n

@@ -183,7 +183,12 @@ func (w *h1Writer) body(p []byte) error {
 func (w *h1Writer) commit(final bool) {
 	w.committed = true
 	req := w.req
-	if !w.closeAfter && !w.c.settleBody() {
+	switch {
+	case w.closeAfter:
+		if w.c.head.continue100 {
+			w.c.stopContinue()
+		}
+	case !w.c.settleBody():
 		w.closeAfter = true
 	}
 	length := w.declared
