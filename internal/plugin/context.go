@@ -96,7 +96,7 @@ type Ctx struct {
 
 	// Shared lets plugins of one request pass values to each other's later
 	// phases, keyed by plugin name. Allocated on first use; the proxy
-	// hands the next request the same map emptied.
+	// hands the next request the same map emptied (ReleaseShared).
 	Shared map[string]any
 
 	// logValues[:nLogValues] are the log object's added fields
@@ -207,3 +207,21 @@ func (c *Captures) Matched(i int) bool { return i >= len(c.Unmatched) || !c.Unma
 
 // Reset clears the context for reuse.
 func (c *Ctx) Reset() { *c = Ctx{} }
+
+// Releaser is a value a plugin keeps in Ctx.Shared that goes back to its
+// owner (a pool) when the request is over: after every plugin's Log step,
+// which may still read what it holds, such as header values it lent the
+// response.
+type Releaser interface{ Release() }
+
+// ReleaseShared ends the request's use of Shared: the values that are
+// Releasers are released and the map is emptied for the next request.
+// The proxy calls it once the Log steps have run.
+func (c *Ctx) ReleaseShared() {
+	for _, v := range c.Shared {
+		if r, ok := v.(Releaser); ok {
+			r.Release()
+		}
+	}
+	clear(c.Shared)
+}

@@ -246,8 +246,8 @@ func (lh *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	abort := st.abort
 	// The Shared map outlives its request emptied: the next request's
 	// plugins fill it again without allocating.
+	st.ReleaseShared()
 	shared := st.Shared
-	clear(shared)
 	*st = reqState{}
 	st.Shared = shared
 	h.ctxPool.Put(st)

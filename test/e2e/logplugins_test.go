@@ -503,3 +503,40 @@ plugins:
 		t.Errorf("entry %+v", entry)
 	}
 }
+
+// A log plugin sees the RateLimit headers rate-limiting put on the
+// answer: rate-limiting's Log step (it runs first, by priority) once gave
+// the pooled values back before file-log read them, which logged them
+// empty and, under load, another request's.
+func TestLogPluginSeesRateLimitHeaders(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "access.json")
+	up := gwtest.StartEcho(t, "up")
+	gw := gwtest.Start(t, globalPluginsConfig(up.URL, fmt.Sprintf(`
+- name: rate-limiting
+  config: {minute: 100, policy: local}
+- name: file-log
+  config: {path: %s}
+`, file)), gwtest.Options{})
+	for i := range 3 {
+		if resp, _ := gw.Get("/x"); resp.StatusCode != 200 {
+			t.Fatalf("request %d: status %d", i, resp.StatusCode)
+		}
+	}
+	var lines []string
+	for deadline := time.Now().Add(10 * time.Second); len(lines) < 3; time.Sleep(10 * time.Millisecond) {
+		data, _ := os.ReadFile(file)
+		lines = strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+		if time.Now().After(deadline) {
+			t.Fatalf("file-log holds %q", data)
+		}
+	}
+	for i, line := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("line %d: %v", i, err)
+		}
+		if got, want := field(m, "response", "headers", "x-ratelimit-remaining-minute"), fmt.Sprint(99-i); got != want {
+			t.Errorf("line %d: x-ratelimit-remaining-minute %v, want %s", i, got, want)
+		}
+	}
+}

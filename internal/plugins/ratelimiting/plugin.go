@@ -211,13 +211,12 @@ func (in *Instance) HeaderFilter(c *plugin.Ctx) {
 	}
 }
 
-// Log gives the request's take back to the pool: the response is out.
-func (in *Instance) Log(c *plugin.Ctx) {
-	if t, ok := c.Shared[Name].(*take); ok {
-		delete(c.Shared, Name)
-		t.h = rlHeaders{}
-		takes.Put(t)
-	}
+// Release gives the take back to the pool when the request is over
+// (plugin.Releaser): after every log plugin, which read the RateLimit
+// headers whose values are the take's.
+func (t *take) Release() {
+	t.h = rlHeaders{}
+	takes.Put(t)
 }
 
 // storeFailed applies fault_tolerant: the request goes on without headers
