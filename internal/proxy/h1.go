@@ -313,7 +313,7 @@ func (hp *headParse) field(key string, group int, value []byte) error {
 		hp.sawCL = true
 		head.contentLength = n
 		if value[0] != '0' {
-			hp.cl = headValue(group, value)
+			hp.cl = lengthValue(n, value)
 		}
 		return nil
 	case "Transfer-Encoding":
@@ -500,9 +500,9 @@ type keyInfo struct {
 
 // cachedValueKeys are the response fields whose values repeat from
 // response to response of an upstream: a type, the Date of the current
-// second, a length, fixed policy headers.
+// second, fixed policy headers (Content-Length has its own, lengthValue).
 var cachedValueKeys = [...]string{
-	"Content-Type", "Date", "Content-Length", "Server", "Cache-Control", "Vary", "Content-Encoding",
+	"Content-Type", "Date", "Server", "Cache-Control", "Vary", "Content-Encoding",
 	"Accept-Ranges", "X-Content-Type-Options", "X-Frame-Options", "Strict-Transport-Security",
 	"Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Pragma", "Content-Language",
 }
@@ -519,6 +519,27 @@ const maxCachedValue = 128
 // allocation. Strings are immutable, so responses sharing one cannot
 // tell; the cache holds at most a few KiB.
 var valueCache [len(cachedValueKeys) + 1][valueSlots]atomic.Pointer[string]
+
+// lengths holds the Content-Length values below maxCachedLength made so
+// far, one slot per length: lengths vary from response to response,
+// and a cache by slot would make each new one cost a second allocation.
+var lengths [maxCachedLength]atomic.Pointer[string]
+
+const maxCachedLength = 4096
+
+// lengthValue is the Content-Length value (n, as written) as a string.
+func lengthValue(n int64, value []byte) string {
+	if n >= maxCachedLength {
+		return string(value)
+	}
+	slot := &lengths[n]
+	if p := slot.Load(); p != nil && *p == string(value) {
+		return *p
+	}
+	v := string(value)
+	slot.Store(&v)
+	return v
+}
 
 // headValue is value as a string, from the value cache for a field of
 // group (0: not cached).

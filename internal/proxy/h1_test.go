@@ -252,3 +252,18 @@ func TestHeadValueCache(t *testing.T) {
 		t.Error("Set-Cookie values are cached")
 	}
 }
+
+// Content-Length values below maxCachedLength each keep their own
+// string: lengths that alternate cost nothing once seen.
+func TestLengthValueCache(t *testing.T) {
+	a, b := []byte("1234"), []byte("987")
+	if lengthValue(1234, a) != "1234" || lengthValue(987, b) != "987" {
+		t.Fatal("wrong value")
+	}
+	if n := testing.AllocsPerRun(100, func() { lengthValue(1234, a); lengthValue(987, b) }); n != 0 {
+		t.Errorf("%v allocations for lengths seen before", n)
+	}
+	if lengthValue(70000, []byte("70000")) != "70000" {
+		t.Fatal("wrong value past the cache")
+	}
+}
