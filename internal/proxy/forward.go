@@ -81,7 +81,7 @@ func (h1Transport) roundTrip(h *Handler, x *exchange, a *attempt, ct time.Durati
 	ctx := x.st.Req.Context()
 	up, f, err := h1Attempt(ctx, &x.rt, x.cl, a.target, ct, a.start, func(conn *upstream.Conn) (upstreamHead, error) {
 		a.connected()
-		return h.exchangeH1(ctx, conn, x, a)
+		return h.exchangeH1(conn, x, a)
 	})
 	if err != nil {
 		clear(x.w.Header())
@@ -239,7 +239,7 @@ func (x *exchange) discardResponse() {
 	initBody(body, conn, head, readTimeout, now)
 	if head.chunked || (head.contentLength > 0 && head.contentLength <= drainLimit) {
 		// A short wait: the body of an error page follows its head at once.
-		conn.SetReadDeadline(now.Add(min(readTimeout, drainTimeout)))
+		conn.RenewReadDeadline(now.Add(min(readTimeout, drainTimeout)))
 		body.renewAt = now.Add(time.Hour)
 		for n := 0; n <= drainLimit; {
 			m, err := body.Read(x.buf)
@@ -259,7 +259,7 @@ func (x *exchange) discardResponse() {
 // exchangeH1 writes the request and reads the response head.
 // The caller has set the deadlines and registered the client-disconnect
 // abort on conn.
-func (h *Handler) exchangeH1(ctx context.Context, conn *upstream.Conn, x *exchange, a *attempt) (upstreamHead, error) {
+func (h *Handler) exchangeH1(conn *upstream.Conn, x *exchange, a *attempt) (upstreamHead, error) {
 	c := &x.st.Ctx
 	hdr := x.w.Header()
 	writeHead(conn.W, c.Method, c.Path, c.RawQuery, x.host, x.st.Req.Header, x.cl, "")
@@ -272,11 +272,8 @@ func (h *Handler) exchangeH1(ctx context.Context, conn *upstream.Conn, x *exchan
 		} else {
 			err = writeBody(conn.W, x.src, x.cl, x.buf)
 		}
-		conn.SetReadDeadline(x.rt.capDeadline(time.Now().Add(x.svc.ReadTimeout)))
-		if ctx.Err() != nil {
-			// The abort may have run before the line above undid it.
-			conn.SetReadDeadline(aLongTimeAgo)
-		}
+		// Not undoing an abort that ran while the body was written.
+		conn.RenewReadDeadline(x.rt.capDeadline(time.Now().Add(x.svc.ReadTimeout)))
 	} else {
 		err = conn.W.Flush()
 	}

@@ -99,7 +99,7 @@ func (h *Handler) serviceAttempt(ctx context.Context, sr *serviceRequest, target
 	start := time.Now()
 	hdr := make(http.Header, 8)
 	up, f, err := h1Attempt(ctx, rt, sr.cl, target, ct, start, func(conn *upstream.Conn) (upstreamHead, error) {
-		return h.exchangeService(ctx, conn, sr, hdr)
+		return h.exchangeService(conn, sr, hdr)
 	})
 	if err != nil {
 		target.End(failureOutcome(ctx, err))
@@ -129,7 +129,7 @@ func (h *Handler) serviceAttempt(ctx context.Context, sr *serviceRequest, target
 
 // exchangeService writes the request and reads the response head into
 // hdr, as exchangeH1 does for a client's request.
-func (h *Handler) exchangeService(ctx context.Context, conn *upstream.Conn, sr *serviceRequest, hdr http.Header) (upstreamHead, error) {
+func (h *Handler) exchangeService(conn *upstream.Conn, sr *serviceRequest, hdr http.Header) (upstreamHead, error) {
 	req := sr.req
 	writeHead(conn.W, req.Method, sr.path, req.URL.RawQuery, sr.svc.HostHeader, req.Header, sr.cl, "")
 	var err error
@@ -137,10 +137,7 @@ func (h *Handler) exchangeService(ctx context.Context, conn *upstream.Conn, sr *
 		bufp := h.bufPool.Get().(*[]byte)
 		err = writeBody(conn.W, req.Body, sr.cl, *bufp)
 		h.bufPool.Put(bufp)
-		conn.SetReadDeadline(sr.rt.capDeadline(time.Now().Add(sr.svc.ReadTimeout)))
-		if ctx.Err() != nil {
-			conn.SetReadDeadline(aLongTimeAgo)
-		}
+		conn.RenewReadDeadline(sr.rt.capDeadline(time.Now().Add(sr.svc.ReadTimeout)))
 	} else {
 		err = conn.W.Flush()
 	}
