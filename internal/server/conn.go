@@ -325,12 +325,7 @@ func recordLooksLikeHTTP(hdr [5]byte) bool {
 
 // badRequest is the whole answer to a smuggling-shaped request, in Kong's
 // error format.
-var badRequest = []byte("HTTP/1.1 400 Bad Request\r\n" +
-	"Content-Type: application/json; charset=utf-8\r\n" +
-	"Content-Length: 25\r\n" +
-	"Connection: close\r\n" +
-	"\r\n" +
-	`{"message":"Bad request"}`)
+var badRequest = refusal(http.StatusBadRequest, "Bad Request", "Bad request")
 
 // badRequestBody answers an HTTP/2 request net/http let through but an
 // HTTP/1 request line could not carry.

@@ -52,10 +52,8 @@ func (b *clBody) Read(p []byte) (int, error) {
 	n, err := b.c.readBody(p)
 	b.remain -= int64(n)
 	switch {
-	case err == io.EOF:
-		b.err = io.ErrUnexpectedEOF
 	case err != nil:
-		b.err = err
+		b.err = unexpected(err)
 	case b.remain == 0:
 		b.err = io.EOF
 		b.c.bodyRead()
@@ -119,9 +117,7 @@ func (b *chunkedBody) Read(p []byte) (int, error) {
 	k, err := b.c.readBody(p)
 	b.n -= uint64(k)
 	if err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
+		err = unexpected(err)
 		b.err = err
 		return k, err
 	}
@@ -195,17 +191,11 @@ func (b *chunkedBody) sizeLine() error {
 	}
 	var n uint64
 	for _, c := range line {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c -= 'a' - 10
-		case 'A' <= c && c <= 'F':
-			c -= 'A' - 10
-		default:
+		v, ok := unhex(c)
+		if !ok {
 			return errChunked
 		}
-		n = n<<4 | uint64(c)
+		n = n<<4 | uint64(v)
 	}
 	if n > 1<<62 {
 		return errChunked

@@ -474,7 +474,7 @@ func resetRequest(r *http.Request) {
 
 // refusals are the whole answers to refused requests.
 var refusals = map[int][]byte{
-	http.StatusBadRequest:                  refusal(400, "Bad Request", "Bad request"),
+	http.StatusBadRequest:                  badRequest,
 	http.StatusExpectationFailed:           refusal(417, "Expectation Failed", "Expectation failed"),
 	http.StatusRequestHeaderFieldsTooLarge: refusal(431, "Request Header Fields Too Large", "Request header fields too large"),
 	http.StatusNotImplemented:              refusal(501, "Not Implemented", "Not implemented"),

@@ -48,9 +48,9 @@ type h1Parser struct {
 
 func (h *h1Head) refuse(status int) { h.status = status }
 
-// parse fills r and h from head, which ends with the blank line. lastPost
-// says the previous request on the connection was a POST (net/http then
-// skips up to 4 stray CR or LF bytes first: the caller has done that).
+// parse fills r and h from head, which ends with the blank line. The
+// caller has skipped the up to 4 stray CR or LF bytes net/http tolerates
+// after a POST.
 func (p *h1Parser) parse(a *arena, head string, r *http.Request, h *h1Head) {
 	*h = h1Head{}
 	line, rest := cutLine(head)
@@ -342,8 +342,6 @@ func validMethod(m string) bool {
 	}
 	return true
 }
-
-func isOWS(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 func parseContentLength(s string) (int64, bool) {
 	if s == "" || len(s) > 19 {
