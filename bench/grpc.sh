@@ -140,7 +140,6 @@ for r in $(seq "$ROUNDS"); do
   done
   CPU+="$cr "
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 echo
 # shellcheck disable=SC2086
 echo "median CPU per request, transcoded / plain over $ROUNDS rounds: $(median $CPU) (goal <= 2)"

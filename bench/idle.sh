@@ -59,7 +59,7 @@ place "$PIN"
 BPORT=$PORT_BASE
 TPORT=$((PORT_BASE + 1))
 for p in $BPORT $TPORT; do
-  (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && die "port $p is in use; pick another PORT_BASE"
+  port_busy "$p" && die "port $p is in use; pick another PORT_BASE"
 done
 
 # --- build and start ------------------------------------------------------------
@@ -92,7 +92,6 @@ idle() {
     die "idleconns -n $1 failed: $out"
   LINE=$(grep '^RESULT' <<<"$out") || die "idleconns -n $1 gave no result: $out"
 }
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
 
 echo "date: $(date -Is)  commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo none)  go: $(go version | cut -d' ' -f3)"
 echo "command: N=$N ROUNDS=$ROUNDS SETTLE=$SETTLE OPEN_CONC=$OPEN_CONC REQ_PATH=$REQ_PATH PIN=$PIN bench/idle.sh"
@@ -115,4 +114,4 @@ for r in $(seq "$ROUNDS"); do
     "$(field vmhwm_kb "$full")" "$p" "$(( (an - a0) * 1024 / N ))" "$(field open_ms "$full")"
 done
 sorted=$(printf '%s\n' "${per[@]}" | sort -n)
-echo "RSS per idle connection: median $(sed -n "$(( (ROUNDS + 1) / 2 ))p" <<<"$sorted") B, range $(head -n 1 <<<"$sorted")-$(tail -n 1 <<<"$sorted") B over $ROUNDS round(s), N=$N"
+echo "RSS per idle connection: median $(median "${per[@]}") B, range $(head -n 1 <<<"$sorted")-$(tail -n 1 <<<"$sorted") B over $ROUNDS round(s), N=$N"

@@ -46,16 +46,33 @@ place() {
 }
 
 # turnpike_binary ROOT: $TMP/bin/turnpike, copied from TURNPIKE_BIN or
-# built from ROOT.
+# built from ROOT as the Makefile's build target builds the release
+# (GOFLAGS from the environment apply: pgo.sh's -pgo=off).
 turnpike_binary() {
   if [[ -n ${TURNPIKE_BIN:-} ]]; then
     [[ -x $TURNPIKE_BIN ]] || die "TURNPIKE_BIN=$TURNPIKE_BIN is not executable"
     cp "$TURNPIKE_BIN" "$TMP/bin/turnpike"
   else
-    log "building turnpike"
-    (cd "$1" && go build -tags grpcnotrace -o "$TMP/bin/turnpike" ./cmd/turnpike) || die "go build ./cmd/turnpike failed"
+    log "building turnpike (make build)"
+    make -C "$1" --no-print-directory build BIN="$TMP/bin/turnpike" >&2 || die "make build failed"
   fi
 }
+
+# median X...: the middle value, or the mean of the two middle ones.
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# field KEY LINE: the value of KEY=value in a line of key=value pairs.
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
+
+# port_busy PORT: something listens on the loopback PORT.
+port_busy() {
+  if command -v ss >/dev/null; then
+    [[ -n $(ss -Hltn "( sport = :$1 )" 2>/dev/null) ]]
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+  fi
+}
+
 
 # answers URL NAME: up to 10 s for a 200 on URL while NAME (started with
 # start) runs; otherwise the last lines of its log, and exit.

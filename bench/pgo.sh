@@ -23,8 +23,8 @@ place 1
 
 log "building the backend and turnpike (-pgo=off)"
 mkdir -p "$TMP/bin"
-(cd "$ROOT" && go build -o "$TMP/bin/" ./bench/backend && go build -tags grpcnotrace -pgo=off -o "$TMP/bin/turnpike" ./cmd/turnpike) ||
-  die "go build failed"
+(cd "$ROOT" && go build -o "$TMP/bin/" ./bench/backend) || die "go build ./bench/backend failed"
+TURNPIKE_BIN="" GOFLAGS=-pgo=off turnpike_binary "$ROOT"
 BPORT=$PORT_BASE TPORT=$((PORT_BASE + 1))
 start backend "${ON_LOAD[@]}" "$TMP/bin/backend" -addr "127.0.0.1:$BPORT"
 start turnpike env GOMAXPROCS=1 BENCH_BACKEND_URL="http://127.0.0.1:$BPORT" TURNPIKE_CPU_PROFILE="$TMP/cpu.pprof" \

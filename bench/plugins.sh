@@ -259,7 +259,6 @@ for r in $(seq "$ROUNDS"); do
     printf '%-6s %-10s %12.0f %10s %12s %10s\n' "$r" "$route" "${R[$route]}" "$rr" "${U[$route]}" "$cr"
   done
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 echo
 echo "medians over $ROUNDS rounds (route / none; CPU ratio is none us/req over route us/req, the CPU-bound equivalent):"
 for route in $ROUTES; do

@@ -141,13 +141,6 @@ coding_of() {
     turnpike-zstd) echo zstd ;;
   esac
 }
-port_busy() {
-  if command -v ss >/dev/null; then
-    [[ -n $(ss -Hltn "( sport = :$1 )" 2>/dev/null) ]]
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-  fi
-}
 for p in "${PORT[@]}"; do
   port_busy "$p" && die "port $p is in use; pick another PORT_BASE"
 done
@@ -317,7 +310,6 @@ measure() {
   done
   return 0
 }
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
 
 TP=$OUTDIR/throughput.tsv
 LT=$OUTDIR/latency.tsv
