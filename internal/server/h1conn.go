@@ -76,7 +76,8 @@ type h1Conn struct {
 	idleUntil   time.Time
 	deadline    time.Time
 	deadlineSet bool
-	served      int // requests served
+	served      int   // requests served
+	park        int32 // its slot + 1 while parked (h1park_linux.go)
 
 	// The background read of a long request (h1watch.go).
 	ctx *connCtx // the requests' context
@@ -152,7 +153,9 @@ func (c *h1Conn) run(fresh bool) {
 			c.shed()
 			c.srv.moved.Add(1)
 			moved = true
-			c.srv.wg.Go(func() { c.run(true) })
+			if !c.srv.park(c) {
+				c.srv.resume(c)
+			}
 			return
 		case headClose:
 			c.closeGracefully()
@@ -193,8 +196,9 @@ const (
 // probeIdle is how long a connection waits for its next request on the
 // goroutine that served the last one. Serving a proxied request grows a
 // goroutine's stack to 16 KiB, which only a garbage collection shrinks; a
-// connection idle for longer moves its wait to a new goroutine, whose
-// stack is the runtime's smallest, and the old one ends.
+// connection idle for longer is parked without a goroutine
+// (h1park_linux.go) or, where it cannot be, moves its wait to a new
+// goroutine, whose stack is the runtime's smallest; the old one ends.
 const probeIdle = time.Second
 
 // readHead reads until a whole head is buffered and parses it.

@@ -303,9 +303,10 @@ func TestOwnAnswerTrailer(t *testing.T) {
 }
 
 // BenchmarkIdleConnMemory reports what b.N idle keep-alive connections
-// hold in the own path's process once their waits moved to fresh
-// goroutines (stack and heap per connection, after a GC; the client
-// side's connection objects are in the heap figure). Run it with a fixed
+// hold in the own path's process once their waits are parked
+// (h1park_linux.go; elsewhere, on fresh goroutines): stack and heap per
+// connection, after a GC; the client side's connection objects are in the
+// heap figure. Run it with a fixed
 // count: go test -run '^$' -bench IdleConnMemory -benchtime 2000x ./internal/server/
 func BenchmarkIdleConnMemory(b *testing.B) {
 	if b.N > 20000 {

@@ -37,6 +37,10 @@ type h1Server struct {
 	moved       atomic.Int64
 	movedSeen   int64
 	lastReclaim time.Time
+
+	// The idle connections' wait without a goroutine (h1park_linux.go).
+	parkOnce sync.Once
+	parker   atomic.Pointer[parker]
 }
 
 // h1Listener is what net/http's server accepts from: the connections the
@@ -148,6 +152,9 @@ func (s *h1Server) serve(nc net.Conn, l *h1Listener, plain bool) {
 	s.wg.Go(c.serve)
 }
 
+// resume serves c, idle for probeIdle, on a fresh goroutine.
+func (s *h1Server) resume(c *h1Conn) { s.wg.Go(func() { c.run(true) }) }
+
 // handOff gives a plain connection that opened with the h2c preface to
 // net/http (through the sniffing conn, as before this path existed), with
 // the bytes already read.
@@ -202,12 +209,17 @@ func (s *h1Server) shutdown(ctx context.Context) error {
 			}
 		}
 		s.mu.Unlock()
+		// Parked connections (idle ones) are resumed to close.
+		s.unparkAll()
 		if n == 0 {
+			s.stopParker()
 			s.stopOnce.Do(func() { close(s.stop) })
 			return nil
 		}
 		select {
 		case <-ctx.Done():
+			s.unparkAll()
+			s.stopParker()
 			s.mu.Lock()
 			for c := range s.conns {
 				c.nc.Close()

@@ -1,0 +1,132 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+func parkedConns(s *h1Server) int {
+	p := s.parker.Load()
+	if p == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns) - len(p.free)
+}
+
+// startParking starts an own-path server and returns it, its h1Server
+// and its address.
+func startParking(t *testing.T, limits Limits) (*Server, *h1Server, string) {
+	t.Helper()
+	limits.OwnHTTP1 = true
+	s, err := New("test", []Listen{{Addr: "127.0.0.1:0"}},
+		func(string, string) http.Handler { return echo }, limits, TLS{}, slog.New(slog.DiscardHandler))
+	serveUntilCleanup(t, s, err)
+	return s, s.h1[0], s.Addrs()[0].String()
+}
+
+// waitFor polls cond every 20 ms for up to limit.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(limit); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+	}
+}
+
+// askOnce sends a GET on c and checks the echo.
+func askOnce(t *testing.T, c net.Conn, br *bufio.Reader, path string) {
+	t.Helper()
+	io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, body := readAnswer(t, br, "GET"); body != "GET "+path+" HTTP/1.1 " {
+		t.Fatalf("answer %q", body)
+	}
+}
+
+// A connection idle for probeIdle waits without a goroutine; its next
+// request is served as before, and so is its client's close.
+func TestOwnIdleConnParksAndResumes(t *testing.T) {
+	s, h1, addr := startParking(t, DefaultLimits)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	for i := range 2 {
+		askOnce(t, c, br, "/first")
+		waitFor(t, probeIdle+2*time.Second, "parked", func() bool { return parkedConns(h1) == 1 })
+		askOnce(t, c, br, "/again")
+		if n := parkedConns(h1); n != 0 {
+			t.Fatalf("round %d: %d parked while serving", i, n)
+		}
+	}
+	waitFor(t, probeIdle+2*time.Second, "parked again", func() bool { return parkedConns(h1) == 1 })
+	c.Close()
+	waitFor(t, 2*time.Second, "the closed connection forgotten", func() bool {
+		return parkedConns(h1) == 0 && s.Stats.Active.Load() == 0
+	})
+}
+
+// A parked connection is closed when its idle timeout passes.
+func TestOwnParkedConnIdleTimeout(t *testing.T) {
+	limits := DefaultLimits
+	limits.IdleTimeout = probeIdle + time.Second
+	_, h1, addr := startParking(t, limits)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	askOnce(t, c, br, "/")
+	start := time.Now()
+	waitFor(t, probeIdle+2*time.Second, "parked", func() bool { return parkedConns(h1) == 1 })
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("read after the idle timeout: %v, want EOF", err)
+	}
+	if d := time.Since(start); d < limits.IdleTimeout-100*time.Millisecond || d > limits.IdleTimeout+3*watchTick {
+		t.Errorf("closed %v after the answer, idle timeout %v", d, limits.IdleTimeout)
+	}
+}
+
+// Shutdown closes parked connections at once, as other idle ones.
+func TestOwnShutdownClosesParked(t *testing.T) {
+	s, h1, addr := startParking(t, DefaultLimits)
+	var conns []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		askOnce(t, c, bufio.NewReader(c), "/")
+		conns = append(conns, c)
+	}
+	waitFor(t, probeIdle+2*time.Second, "parked", func() bool { return parkedConns(h1) == 3 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("shutdown took %v with parked connections", d)
+	}
+	for _, c := range conns {
+		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Errorf("a parked connection after shutdown: %v, want EOF", err)
+		}
+	}
+}

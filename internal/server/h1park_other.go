@@ -1,0 +1,16 @@
+//go:build !linux
+
+package server
+
+// Idle connections wait on a goroutine each where there is no epoll
+// (h1park_linux.go).
+
+type parker struct{}
+
+func (s *h1Server) park(*h1Conn) bool { return false }
+
+func (s *h1Server) sweepParked(int64) {}
+
+func (s *h1Server) unparkAll() {}
+
+func (s *h1Server) stopParker() {}
