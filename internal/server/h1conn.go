@@ -76,8 +76,7 @@ type h1Conn struct {
 	idleUntil   time.Time
 	deadline    time.Time
 	deadlineSet bool
-	served      int   // requests served
-	park        int32 // its slot + 1 while parked (h1park_linux.go)
+	served      int // requests served
 
 	// The background read of a long request (h1watch.go).
 	ctx *connCtx // the requests' context

@@ -3,33 +3,50 @@
 package server
 
 import (
-	"sync"
+	"context"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // Parking idle connections without a goroutine. A plain-TCP connection
-// idle for probeIdle gives up its goroutine and waits in an epoll set of
-// the server's own (one-shot, level-triggered); one goroutine waits on
-// that set and, when the client sends again or goes away, starts a
-// goroutine that serves the connection as before (run(true)). An idle
-// connection then holds no goroutine stack, which is most of what it
-// held (bench/idle.sh). Go's own poller keeps the socket registered as
-// well; a descriptor may be in any number of epoll sets.
+// idle for probeIdle gives up its goroutine and its h1Conn, keeps only a
+// parkedConn, and waits in an epoll set of the server's own (one-shot,
+// level-triggered); one goroutine waits on that set and, when the client
+// sends again or goes away, serves the connection as before on a new
+// goroutine with a new h1Conn (run(true)). An idle connection then holds
+// no goroutine stack and 100 bytes instead of the 1.6 KB of an h1Conn
+// with its request and context (bench/idle.sh). Go's own poller keeps the
+// socket registered as well; a descriptor may be in any number of epoll
+// sets.
 //
-// The watchdog ends the parked connections whose idle timeout passed
-// (sweepParked) and shutdown wakes them all (unparkAll): either way the
-// connection is resumed on a goroutine, which finds its deadline passed or
-// the server closing and closes it as an idle connection is closed.
+// The watchdog resumes the parked connections whose idle timeout passed
+// (sweepParked) and shutdown all of them (unparkAll); the resumed
+// connection finds its deadline passed or the server closing and is closed
+// as any idle connection is. The set's table is guarded by h1Server.mu, so
+// that a connection is always either in s.conns or parked for shutdown's
+// count.
 
 type parker struct {
 	epfd int
 	wake int // an eventfd in the set: written to stop the wait
 
-	mu    sync.Mutex
-	conns []*h1Conn // by slot; parked connections' h1Conn.park is slot+1
+	conns []*parkedConn // by slot
 	free  []int32
 	dead  bool // the wait failed: nothing more is parked
+}
+
+// parkedConn is what a parked connection keeps of its h1Conn.
+type parkedConn struct {
+	nc        net.Conn
+	raw       syscall.RawConn
+	ln        *h1Listener
+	idleUntil time.Time
+	served    int
+	lastPost  bool
 }
 
 // wakeSlot is the slot number the eventfd's events carry.
@@ -55,9 +72,10 @@ func newParker() *parker {
 }
 
 // park hands c's wait to the parker; false when it cannot (not plain TCP,
-// no epoll, the server closing): the caller waits on a goroutine.
+// no epoll, the server closing): the caller waits on a goroutine. After
+// true, c is no longer the connection's and must not be used.
 func (s *h1Server) park(c *h1Conn) bool {
-	if c.raw == nil || s.closing.Load() {
+	if c.raw == nil {
 		return false
 	}
 	s.parkOnce.Do(func() {
@@ -70,9 +88,9 @@ func (s *h1Server) park(c *h1Conn) bool {
 	if p == nil {
 		return false
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.dead {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.dead || s.closing.Load() {
 		return false
 	}
 	var slot int32
@@ -90,18 +108,24 @@ func (s *h1Server) park(c *h1Conn) bool {
 		p.free = append(p.free, slot)
 		return false
 	}
-	p.conns[slot] = c
-	c.park = slot + 1
+	p.conns[slot] = &parkedConn{nc: c.nc, raw: c.raw, ln: c.ln, idleUntil: c.idleUntil,
+		served: c.served, lastPost: c.lastPost}
+	delete(s.conns, c)
+	c.ctx.cancel()
 	return true
 }
 
-// take removes c from the set; the caller holds p.mu and resumes c.
-func (p *parker) take(c *h1Conn) {
-	slot := c.park - 1
-	c.raw.Control(func(fd uintptr) { unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil) })
+// unpark takes slot's connection out of the set and serves it again on a
+// goroutine of its own; the caller holds s.mu.
+func (s *h1Server) unpark(p *parker, slot int32) {
+	pc := p.conns[slot]
+	pc.raw.Control(func(fd uintptr) { unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil) })
 	p.conns[slot] = nil
 	p.free = append(p.free, slot)
-	c.park = 0
+	c := newH1Conn(s, pc.nc, context.WithValue(context.Background(), http.LocalAddrContextKey, pc.nc.LocalAddr()))
+	c.ln, c.idleUntil, c.served, c.lastPost = pc.ln, pc.idleUntil, pc.served, pc.lastPost
+	s.conns[c] = struct{}{}
+	s.resume(c)
 }
 
 // parked waits on the set until shutdown, resuming the connections the
@@ -117,43 +141,41 @@ func (s *h1Server) parked(p *parker) {
 		}
 		if err != nil {
 			// The set is unusable: resume everything parked, and park no
-			// more (park sees no parker).
+			// more.
 			s.errorLog.Printf("turnpike: idle connection poller: %v", err)
-			p.mu.Lock()
+			s.mu.Lock()
 			p.dead = true
-			p.mu.Unlock()
+			s.mu.Unlock()
 			s.unparkAll()
 			return
 		}
-		p.mu.Lock()
+		s.mu.Lock()
 		for _, ev := range events[:n] {
 			if ev.Fd == wakeSlot {
-				p.mu.Unlock()
+				s.mu.Unlock()
 				return
 			}
-			if c := p.conns[ev.Fd]; c != nil {
-				p.take(c)
-				s.resume(c)
+			if p.conns[ev.Fd] != nil {
+				s.unpark(p, ev.Fd)
 			}
 		}
-		p.mu.Unlock()
+		s.mu.Unlock()
 	}
 }
 
 // sweepParked resumes the parked connections whose idle timeout passed.
-func (s *h1Server) sweepParked(now int64) {
+func (s *h1Server) sweepParked(now time.Time) {
 	p := s.parker.Load()
 	if p == nil {
 		return
 	}
-	p.mu.Lock()
-	for _, c := range p.conns {
-		if c != nil && !c.idleUntil.IsZero() && c.idleUntil.UnixNano() <= now {
-			p.take(c)
-			s.resume(c)
+	s.mu.Lock()
+	for slot, pc := range p.conns {
+		if pc != nil && !pc.idleUntil.IsZero() && !now.Before(pc.idleUntil) {
+			s.unpark(p, int32(slot))
 		}
 	}
-	p.mu.Unlock()
+	s.mu.Unlock()
 }
 
 // unparkAll resumes every parked connection.
@@ -162,17 +184,17 @@ func (s *h1Server) unparkAll() {
 	if p == nil {
 		return
 	}
-	p.mu.Lock()
-	for _, c := range p.conns {
-		if c != nil {
-			p.take(c)
-			s.resume(c)
+	s.mu.Lock()
+	for slot, pc := range p.conns {
+		if pc != nil {
+			s.unpark(p, int32(slot))
 		}
 	}
-	p.mu.Unlock()
+	s.mu.Unlock()
 }
 
-// stopParker ends the parker's wait, once nothing is parked.
+// stopParker ends the parker's wait; shutdown calls it once nothing is
+// parked.
 func (s *h1Server) stopParker() {
 	if p := s.parker.Load(); p != nil {
 		one := [8]byte{1}

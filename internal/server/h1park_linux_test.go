@@ -16,8 +16,8 @@ func parkedConns(s *h1Server) int {
 	if p == nil {
 		return 0
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return len(p.conns) - len(p.free)
 }
 

@@ -2,6 +2,8 @@
 
 package server
 
+import "time"
+
 // Idle connections wait on a goroutine each where there is no epoll
 // (h1park_linux.go).
 
@@ -9,7 +11,7 @@ type parker struct{}
 
 func (s *h1Server) park(*h1Conn) bool { return false }
 
-func (s *h1Server) sweepParked(int64) {}
+func (s *h1Server) sweepParked(time.Time) {}
 
 func (s *h1Server) unparkAll() {}
 

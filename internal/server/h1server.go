@@ -200,6 +200,9 @@ func (s *h1Server) shutdown(ctx context.Context) error {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
+		// Parked connections are resumed, to close as idle ones; none is
+		// parked once closing is set.
+		s.unparkAll()
 		s.mu.Lock()
 		n := len(s.conns)
 		for c := range s.conns {
@@ -209,8 +212,6 @@ func (s *h1Server) shutdown(ctx context.Context) error {
 			}
 		}
 		s.mu.Unlock()
-		// Parked connections (idle ones) are resumed to close.
-		s.unparkAll()
 		if n == 0 {
 			s.stopParker()
 			s.stopOnce.Do(func() { close(s.stop) })
@@ -218,7 +219,6 @@ func (s *h1Server) shutdown(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			s.unparkAll()
 			s.stopParker()
 			s.mu.Lock()
 			for c := range s.conns {

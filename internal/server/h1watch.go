@@ -41,7 +41,7 @@ func (s *h1Server) watchdog() {
 		case <-s.stop:
 			return
 		case now := <-t.C:
-			s.sweepParked(now.UnixNano())
+			s.sweepParked(now)
 		}
 		s.reclaim()
 		s.mu.Lock()
