@@ -30,6 +30,10 @@ const (
 	// maxDrain is how much of a body the handler left unread is read and
 	// dropped to keep the connection (net/http's maxPostHandlerReadBytes).
 	maxDrain = 256 << 10
+	// drainTimeout bounds that drain when the handler set no read
+	// deadline: a client that stalls its body does not hold the answer
+	// (and the connection) for ever; the connection closes instead.
+	drainTimeout = 5 * time.Second
 )
 
 var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
@@ -392,6 +396,9 @@ func (c *h1Conn) settleBody() bool {
 		}
 	}
 	c.bodyMu.Unlock()
+	if !c.deadlineSet {
+		c.setReadDeadline(time.Now().Add(drainTimeout))
+	}
 	var scratch [512]byte
 	for budget := maxDrain; budget > 0; {
 		n, err := c.body.Read(scratch[:])

@@ -343,3 +343,28 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 	b.ReportMetric(float64(int64(after.StackInuse)-int64(before.StackInuse))/float64(b.N), "stack-B/conn")
 	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/float64(b.N), "heap-B/conn")
 }
+
+// A handler that answers without reading the body has the rest drained
+// before the answer; a client that stalls its body gets the answer after
+// drainTimeout, on a connection that then closes, rather than never.
+func TestOwnH1StalledBodyDrainBounded(t *testing.T) {
+	_, addr := startOwnH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(drainTimeout + 5*time.Second))
+	start := time.Now()
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789")
+	br := bufio.NewReader(c)
+	resp, _ := readAnswer(t, br, "POST")
+	if d := time.Since(start); resp.StatusCode != http.StatusUnauthorized || !resp.Close || d < drainTimeout-time.Second {
+		t.Errorf("status %d, close %v, after %v", resp.StatusCode, resp.Close, d)
+	}
+	if _, err := br.ReadByte(); err == nil {
+		t.Error("the connection stayed open after the stalled body")
+	}
+}
