@@ -368,3 +368,53 @@ func TestOwnH1StalledBodyDrainBounded(t *testing.T) {
 		t.Error("the connection stayed open after the stalled body")
 	}
 }
+
+// countingConn counts the bytes read through it.
+type countingConn struct {
+	*net.TCPConn
+	read int
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.TCPConn.Read(p)
+	c.read += n
+	return n, err
+}
+
+// Closing while the client still sends reads at most rejectDrainBytes
+// of what comes, as reject does, not whatever the client sends in the
+// linger's half second.
+func TestOwnH1CloseGracefullyDrainBounded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		chunk := make([]byte, 64<<10)
+		client.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		for range 1024 {
+			if _, err := client.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	cc := &countingConn{TCPConn: sc.(*net.TCPConn)}
+	time.Sleep(50 * time.Millisecond) // the client is sending
+	(&h1Conn{nc: cc}).closeGracefully()
+	<-done
+	if cc.read > rejectDrainBytes+512 {
+		t.Errorf("read %d bytes while closing, want at most %d", cc.read, rejectDrainBytes+512)
+	}
+}
