@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/turnpikegw/turnpike/internal/clock"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/record"
 	"github.com/turnpikegw/turnpike/internal/upstream"
@@ -26,7 +27,7 @@ type attempt struct {
 // attempt lives in the pooled request state: the transports it is handed
 // to are interfaces, through which a local one would escape.
 func (st *reqState) begin(t *upstream.Target) *attempt {
-	now := time.Now()
+	now := clock.Now()
 	i := st.rec.AddAttempt(t.Addr, now.Sub(st.StartedAt))
 	t.Begin()
 	st.x.a = attempt{st: st, target: t, start: now, i: i}

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/turnpikegw/turnpike/internal/clock"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/upstream"
@@ -72,7 +73,7 @@ func (h1Transport) prepare(h *Handler, x *exchange) bool {
 		}
 	}
 	if h.opts.RequestTimeout > 0 {
-		x.rt.deadline = time.Now().Add(h.opts.RequestTimeout)
+		x.rt.deadline = clock.Now().Add(h.opts.RequestTimeout)
 	}
 	return true
 }
@@ -195,7 +196,7 @@ func (h1Transport) discard(h *Handler, x *exchange) {
 }
 
 func (h1Transport) respond(h *Handler, x *exchange, a *attempt, status int) (int64, error) {
-	now := time.Now()
+	now := clock.Now()
 	body := &x.st.body
 	initBody(body, x.conn, x.head, x.svc.ReadTimeout, now)
 	body.resp = &x.st.Resp
@@ -235,7 +236,7 @@ func initBody(body *bodyReader, conn *upstream.Conn, head upstreamHead, readTime
 func (x *exchange) discardResponse() {
 	conn, head, readTimeout := x.conn, x.head, x.svc.ReadTimeout
 	body := &x.st.body
-	now := time.Now()
+	now := clock.Now()
 	initBody(body, conn, head, readTimeout, now)
 	if head.chunked || (head.contentLength > 0 && head.contentLength <= drainLimit) {
 		// A short wait: the body of an error page follows its head at once.
@@ -273,7 +274,7 @@ func (h *Handler) exchangeH1(conn *upstream.Conn, x *exchange, a *attempt) (upst
 			err = writeBody(conn.W, x.src, x.cl, x.buf)
 		}
 		// Not undoing an abort that ran while the body was written.
-		conn.RenewReadDeadline(x.rt.capDeadline(time.Now().Add(x.svc.ReadTimeout)))
+		conn.RenewReadDeadline(x.rt.capDeadline(clock.Now().Add(x.svc.ReadTimeout)))
 	} else {
 		err = conn.W.Flush()
 	}

@@ -7,6 +7,8 @@ import (
 	"net"
 	"syscall"
 	"time"
+
+	"github.com/turnpikegw/turnpike/internal/clock"
 )
 
 // Reading of the own HTTP/1.x server path: the idle wait between requests,
@@ -22,7 +24,7 @@ func (c *h1Conn) idleWait(fresh bool) headResult {
 	if idle <= 0 {
 		idle = c.srv.limits.ReadHeaderTimeout
 	}
-	now := time.Now()
+	now := clock.Now()
 	var until time.Time
 	switch {
 	case fresh:

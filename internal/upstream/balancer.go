@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/turnpikegw/turnpike/internal/clock"
 )
 
 // ErrNoTarget is returned when a balancer has no target to offer; the
@@ -117,7 +119,7 @@ const latencyTau = float64(10 * time.Second)
 // a slower sample replaces the average at once, faster ones decay it with
 // a 10 s time constant.
 func (s *TargetState) observeLatency(d time.Duration) {
-	now := time.Now().UnixNano()
+	now := clock.Now().UnixNano()
 	sample := int64(d)
 	prev := s.ewmaNanos.Load()
 	last := s.lastNanos.Swap(now)
@@ -133,9 +135,9 @@ func (s *TargetState) observeLatency(d time.Duration) {
 // decayed to now: a target that was slow once and then left alone drifts
 // back towards 0, so the latency balancer tries it again instead of
 // shunning it forever.
-func (s *TargetState) LatencyEWMA() time.Duration { return s.LatencyEWMAAt(time.Now().UnixNano()) }
+func (s *TargetState) LatencyEWMA() time.Duration { return s.LatencyEWMAAt(clock.Now().UnixNano()) }
 
-// LatencyEWMAAt is LatencyEWMA at now (Unix nanoseconds), so a balancer
+// LatencyEWMAAt is LatencyEWMA at now (clock.Now's Unix nanoseconds), so a balancer
 // comparing many targets reads the clock once. The decay is skipped for a
 // target sampled less than a second ago, where it changes nothing that
 // matters and would cost an exponential per target per pick.

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/turnpikegw/turnpike/internal/clock"
 )
 
 // benchSizes are the upstream sizes the issue asks figures for.
@@ -70,7 +72,7 @@ func BenchmarkPickLatency(b *testing.B) {
 		b.Run(age.name, func(b *testing.B) {
 			var targets []*Target
 			stamp := func() {
-				at := time.Now().Add(-age.ago).UnixNano()
+				at := clock.Now().Add(-age.ago).UnixNano()
 				for _, t := range targets {
 					t.State.lastNanos.Store(at)
 				}

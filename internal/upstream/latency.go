@@ -1,6 +1,6 @@
 package upstream
 
-import "time"
+import "github.com/turnpikegw/turnpike/internal/clock"
 
 // Latency is Kong's `latency` algorithm: peak EWMA (Finagle, Linkerd). Each
 // target costs (ewma+1) × (inflight+1) / weight, with ewma the peak-EWMA
@@ -33,7 +33,7 @@ func (l *Latency) Pick(r *PickRequest) (*Target, error) {
 	}
 	prev := prevOf(r)
 	start := l.order.start()
-	now := time.Now().UnixNano()
+	now := clock.Now().UnixNano()
 	var (
 		best     *Target
 		bestCost float64

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/turnpikegw/turnpike/internal/clock"
 )
 
 // PoolOptions tune every connection pool.
@@ -97,7 +99,7 @@ func (p *Pool) GetFresh(ctx context.Context, connectTimeout, maxIdle time.Durati
 	if maxIdle > 0 && maxIdle < limit {
 		limit = maxIdle
 	}
-	now := time.Now()
+	now := clock.Now()
 	p.mu.Lock()
 	for n := len(p.idle); n > 0; n = len(p.idle) {
 		c := p.idle[n-1]
@@ -161,7 +163,7 @@ func (p *Pool) put(c *Conn) {
 		c.Conn.Close()
 		return
 	}
-	c.idleAt = time.Now()
+	c.idleAt = clock.Now()
 	c.Reused = false
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= p.opts.MaxIdle {
