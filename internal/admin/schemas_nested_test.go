@@ -2,8 +2,11 @@ package admin
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/turnpikegw/turnpike/internal/config"
 )
 
 // An entity validate and the write of the same entity agree on the
@@ -83,5 +86,33 @@ func TestAdminWriteNestedDuplicateNamesWrittenField(t *testing.T) {
 		if code != 400 || !strings.Contains(msg, c.field+": "+c.msg) {
 			t.Errorf("POST %s %s: %d %v", c.path, c.body, code, out)
 		}
+	}
+}
+
+// blameWritten moves a duplicate by the loader's FieldError.First, not by
+// its wording: a reworded duplicate whose first place is in the written
+// entity is blamed there, and an error that only reads like one is not.
+func TestBlameWrittenReadsNoWording(t *testing.T) {
+	svc := func(id string) *config.Object {
+		o := &config.Object{}
+		o.Set("id", id)
+		return o
+	}
+	ed := &edit{kind: &writeKind{kind: "services"}, id: "mine", flat: &config.Flat{Lists: map[string][]*config.Object{
+		"services": {svc("other"), svc("mine")},
+	}}}
+	said := "name 'r3' is taken"
+	errs := ed.blameWritten(config.Errors{
+		{Path: "routes[3].name", Message: said + ", see services[1].routes[0]", First: "services[1].routes[0]", Note: len(said)},
+		{Path: "routes[4].name", Message: said + ", see services[0].routes[0]", First: "services[0].routes[0]", Note: len(said)},
+		{Path: "routes[5].name", Message: "duplicate name 'r5' (first defined at services[1].routes[1])"},
+	})
+	want := config.Errors{
+		{Path: "services[1].routes[0].name", Message: "name 'r3' is taken (an entity in force has it)"},
+		{Path: "routes[4].name", Message: said + ", see services[0].routes[0]", First: "services[0].routes[0]", Note: len(said)},
+		{Path: "routes[5].name", Message: "duplicate name 'r5' (first defined at services[1].routes[1])"},
+	}
+	if !slices.Equal(errs, want) {
+		t.Errorf("blamed:\n%+v\nwant\n%+v", errs, want)
 	}
 }

@@ -330,20 +330,12 @@ func (ed *edit) blameWritten(errs config.Errors) config.Errors {
 	inOwn := func(p string) bool { return own != "" && (p == own || strings.HasPrefix(p, own+".")) }
 	for i, e := range errs {
 		end := strings.LastIndex(e.Path, "]")
-		if inOwn(e.Path) || end < 0 || !strings.HasSuffix(e.Message, ")") {
+		if e.First == "" || !inOwn(e.First) || inOwn(e.Path) || end < 0 {
 			continue
 		}
-		for _, where := range []string{" (first defined at ", " (first derived for "} {
-			cut := strings.LastIndex(e.Message, where)
-			if cut < 0 {
-				continue
-			}
-			if first := e.Message[cut+len(where) : len(e.Message)-1]; inOwn(first) {
-				errs[i].Path = first + e.Path[end+1:]
-				errs[i].Message = e.Message[:cut] + " (an entity in force has it)"
-				break
-			}
-		}
+		errs[i].Path = e.First + e.Path[end+1:]
+		errs[i].Message = e.Message[:e.Note] + " (an entity in force has it)"
+		errs[i].First, errs[i].Note = "", 0
 	}
 	return errs
 }

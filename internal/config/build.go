@@ -114,32 +114,47 @@ func (b *builder) covered(path string) bool {
 	return false
 }
 
-func (b *builder) err(path, msg string) {
-	if b.covered(path) {
+func (b *builder) err(path, msg string) { b.add(FieldError{Path: path, Message: msg}) }
+
+// add adds e, with its line, unless decoding found an error there (see
+// covered).
+func (b *builder) add(e FieldError) {
+	if b.covered(e.Path) {
 		return
 	}
-	ln := 0
 	if !b.errs.Full() {
-		ln = lineOf(b.lines, path)
+		e.Line = lineOf(b.lines, e.Path)
 	}
-	b.errs.Add(FieldError{Path: path, Message: msg, Line: ln})
+	b.errs.Add(e)
 }
 
-// errf is err with a formatted message. Strings from the document are
-// shortened first, and nothing is formatted once errors are only counted:
-// a long value repeated by aliases would otherwise be copied into every
-// message.
-func (b *builder) errf(path, format string, args ...any) {
+// errf is err with a formatted message (see sprintf).
+func (b *builder) errf(path, format string, args ...any) { b.err(path, b.sprintf(format, args...)) }
+
+// dupf reports at path a key or id that the entity at first had before
+// (see Duplicate), its message formatted as errf's.
+func (b *builder) dupf(path, first string, firstDerived bool, format string, args ...any) {
 	if b.errs.Full() {
 		b.err(path, format)
 		return
+	}
+	b.add(Duplicate(path, b.sprintf(format, args...), first, firstDerived))
+}
+
+// sprintf formats an error's message. Strings from the document are
+// shortened first, and nothing is formatted once errors are only counted:
+// a long value repeated by aliases would otherwise be copied into every
+// message.
+func (b *builder) sprintf(format string, args ...any) string {
+	if b.errs.Full() {
+		return format
 	}
 	for i, a := range args {
 		if s, ok := a.(string); ok {
 			args[i] = Shorten(s, maxQuoted)
 		}
 	}
-	b.err(path, fmt.Sprintf(format, args...))
+	return fmt.Sprintf(format, args...)
 }
 
 // warn records a warning at path (see Model.Warnings).
@@ -157,7 +172,7 @@ func register[T any](b *builder, ix *index[T], kind, key, path string, v T) {
 		ix.byKey, ix.where = map[string]T{}, map[string]string{}
 	}
 	if first, ok := ix.where[key]; ok {
-		b.errf(JoinPath(path, kind), "duplicate %s '%s' (first defined at %s)", kind, key, first)
+		b.dupf(JoinPath(path, kind), first, false, "duplicate %s '%s'", kind, key)
 		b.refusedKey(path)
 		return
 	}

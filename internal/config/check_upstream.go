@@ -53,7 +53,7 @@ func (b *builder) buildUpstreams() {
 			seen[e] = map[string]string{}
 		}
 		if first, dup := seen[e][key]; dup {
-			b.errf(JoinPath(path, "target"), "duplicate target '%s' (first defined at %s)", key, first)
+			b.dupf(JoinPath(path, "target"), first, false, "duplicate target '%s'", key)
 			return
 		}
 		seen[e][key] = path

@@ -33,6 +33,7 @@ type CredentialKind struct {
 type CredentialCheck interface {
 	Error(field, message string)
 	Claim(key string) (first string, ok bool)
+	Duplicate(field, message, first string)
 	Warn(field, message string)
 	Quote(value string) string
 }
@@ -169,6 +170,10 @@ type credentialCheck struct {
 }
 
 func (c *credentialCheck) Error(field, message string) { c.b.err(JoinPath(c.path, field), message) }
+
+func (c *credentialCheck) Duplicate(field, message, first string) {
+	c.b.add(Duplicate(JoinPath(c.path, field), message, first, false))
+}
 
 func (c *credentialCheck) Warn(field, message string) { c.b.warn(JoinPath(c.path, field), message) }
 

@@ -26,7 +26,7 @@ var tokenKind = CredentialKind{
 			c.Error("token", "required field missing")
 			ok = false
 		} else if first, free := c.Claim(f.Token); !free {
-			c.Error("token", "duplicate token (first defined at "+first+")")
+			c.Duplicate("token", "duplicate token", first)
 			ok = false
 		}
 		if f.Scope != "read" && f.Scope != "write" {
@@ -56,7 +56,7 @@ var keyAuthKind = CredentialKind{
 			return false
 		}
 		if first, free := c.Claim(k); !free {
-			c.Error("key", "duplicate key (first defined at "+first+")")
+			c.Duplicate("key", "duplicate key", first)
 			return false
 		}
 		return true

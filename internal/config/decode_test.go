@@ -8,7 +8,9 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-var ignoreLine = cmpopts.IgnoreFields(FieldError{}, "Line")
+// ignoreLine leaves out of a comparison an error's line, and a
+// duplicate's first place (TestDuplicatesNameTheirFirst checks those).
+var ignoreLine = cmpopts.IgnoreFields(FieldError{}, "Line", "First", "Note")
 
 // corsLike stands for a plugin's typed config.
 type corsLike struct {

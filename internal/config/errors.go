@@ -17,6 +17,23 @@ type FieldError struct {
 	// More, on the last error of a list cut at MaxErrors, is how many
 	// errors were left out (see Errors.Total).
 	More int
+	// First, on a duplicate (a key or id another entity had before), is
+	// that entity's path; Message ends with a note naming it, from byte
+	// Note on. Both are zero on other errors, and on a duplicate whose
+	// message was shortened.
+	First string
+	Note  int
+}
+
+// Duplicate is the error at path for a key or id the entity at first had
+// before: message, then a note naming first (whose id was derived, not
+// written, when firstDerived).
+func Duplicate(path, message, first string, firstDerived bool) FieldError {
+	note := " (first defined at "
+	if firstDerived {
+		note = " (first derived for "
+	}
+	return FieldError{Path: path, Message: message + note + first + ")", First: first, Note: len(message)}
 }
 
 func (e FieldError) Error() string {
@@ -102,7 +119,10 @@ func (l *ErrorList) Add(e FieldError) {
 		l.more++
 		return
 	}
-	e.Message = Shorten(e.Message, maxMessage)
+	if short := Shorten(e.Message, maxMessage); short != e.Message {
+		// The note naming the first place is cut.
+		e.Message, e.First, e.Note = short, "", 0
+	}
 	l.errs = append(l.errs, e)
 }
 

@@ -38,15 +38,11 @@ func (b *builder) claimID(ids idSet, written, id, path string) {
 		ids[key] = idSite{path: path, derived: derived}
 		return
 	}
-	what, where := "duplicate id", "first defined at"
-	epath := JoinPath(path, "id")
+	what, epath := "duplicate id", JoinPath(path, "id")
 	if derived {
 		what, epath = "duplicate derived id", path
 	}
-	if first.derived {
-		where = "first derived for"
-	}
-	b.errf(epath, what+" '%s' ("+where+" %s)", id, first.path)
+	b.dupf(epath, first.path, first.derived, what+" '%s'", id)
 }
 
 // checkEntityIDs claims the effective id of every entity in the model, one

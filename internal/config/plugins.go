@@ -84,7 +84,7 @@ func (b *builder) resolvePlugins(ps []pendingPlugin) {
 		// per plugin per scope; instance_name does not relax it.
 		k := scopeKey{name: p.Name, service: e.Service, route: e.Route, consumer: e.Consumer}
 		if first, dup := seen[k]; dup {
-			b.errf(path, "duplicate plugin '%s' for the same service, route and consumer (first defined at %s)", p.Name, first)
+			b.dupf(path, first, false, "duplicate plugin '%s' for the same service, route and consumer", p.Name)
 			b.refusedKey(path)
 			continue
 		}

@@ -25,6 +25,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/turnpikegw/turnpike/internal/record"
 )
 
 // Config is how a Client reaches its upstreams.
@@ -144,7 +146,7 @@ func (c *Client) RoundTrip(ctx context.Context, r *Request) (*http.Response, err
 			return nil, err
 		}
 		resp, err := st.awaitHead(deadline)
-		if err != nil && !end.IsZero() && !time.Now().Before(end) {
+		if err != nil && record.Expired(end) {
 			// The wait for the head ran out, whether or not its timer
 			// was seen first: a server enforcing the same deadline
 			// (gRPC's grpc-timeout) resets the stream as it ends.

@@ -87,6 +87,9 @@ type CredentialCheck interface {
 	// it first, ok is false and first is where that one is. A PerConsumer
 	// credential whose consumer did not resolve claims nothing.
 	Claim(key string) (first string, ok bool)
+	// Duplicate reports field's key as one another credential claimed
+	// first (Claim's first): message, then a note naming where.
+	Duplicate(field, message, first string)
 	// Warn reports what the loader accepts but the user should know
 	// (Kong accepts it; it may not do what they expect).
 	Warn(field, message string)

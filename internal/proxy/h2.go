@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/turnpikegw/turnpike/internal/h2up"
+	"github.com/turnpikegw/turnpike/internal/record"
 	"github.com/turnpikegw/turnpike/internal/snapshot"
 	"github.com/turnpikegw/turnpike/internal/transcode"
 )
@@ -180,7 +181,7 @@ func netRoundTrip(x *exchange, a *attempt, tr *http.Transport) (*http.Response, 
 		// A failure once the wait ran out is a timeout, whether or not
 		// the timer's cancel ran first: a server enforcing the same
 		// deadline (gRPC's grpc-timeout) resets the stream as it ends.
-		if (ctx.Err() != nil || !time.Now().Before(end)) && r.Context().Err() == nil {
+		if (ctx.Err() != nil || record.Expired(end)) && r.Context().Err() == nil {
 			err = context.DeadlineExceeded
 		}
 		cancel()

@@ -1,5 +1,6 @@
 // Package record holds what the proxy tells observers of a request: the
-// Record, its attempts and plugin timings, and the Observer interface. It
+// Record, its attempts and plugin timings, the Observer interface, and
+// when a failure is a timeout (Expired). It
 // imports nothing of ours, a leaf utility anything may import, so that
 // the proxy, the access log in observe and plugins (log plugins, metrics,
 // tracing) can all observe requests.
@@ -137,6 +138,15 @@ const (
 	OutcomeTimeout      = "timeout"       // sent, then no response head in time
 	OutcomeError        = "error"         // any other failure, also of a passed-on response's body
 )
+
+// Expired reports whether a wait that ends at deadline (zero: none) has
+// run out on the clock: a failure seen then is an OutcomeTimeout, whatever
+// its error says. What enforces the same deadline (a connection deadline
+// set from it, a server's own grpc-timeout resetting the stream) can fail
+// the wait before the wait's own timer has run.
+func Expired(deadline time.Time) bool {
+	return !deadline.IsZero() && !time.Now().Before(deadline)
+}
 
 // Code is the attempt's status as NGINX's $upstream_status gives it:
 // the response's, else 504 for a timeout and 502 for any other failure.

@@ -48,3 +48,22 @@ func TestRetriesCountOnlyRepeatedAttempts(t *testing.T) {
 		}
 	}
 }
+
+// A wait has expired once its deadline is reached on the clock, and never
+// without one.
+func TestExpired(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		deadline time.Time
+		want     bool
+	}{
+		{time.Time{}, false},
+		{now.Add(time.Hour), false},
+		{now, true},
+		{now.Add(-time.Millisecond), true},
+	} {
+		if got := Expired(tc.deadline); got != tc.want {
+			t.Errorf("Expired(%v) at %v = %v, want %v", tc.deadline, now, got, tc.want)
+		}
+	}
+}

@@ -28,7 +28,7 @@ func checkCredential(fields any, check plugin.CredentialCheck) bool {
 		return false
 	}
 	if first, free := check.Claim(g); !free {
-		check.Error("group", "duplicate group '"+check.Quote(g)+"' for this consumer (first defined at "+first+")")
+		check.Duplicate("group", "duplicate group '"+check.Quote(g)+"' for this consumer", first)
 		return false
 	}
 	return true

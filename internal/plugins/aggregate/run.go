@@ -394,8 +394,8 @@ func failure(whole, call context.Context, err error) (string, string) {
 // although its timer may not have run: the upstream transport sets the
 // connection's deadline from it, and that can fail the read first.
 func expired(ctx context.Context) bool {
-	d, ok := ctx.Deadline()
-	return ok && !time.Now().Before(d)
+	d, _ := ctx.Deadline()
+	return record.Expired(d)
 }
 
 const whyTimeout = "the aggregation's timeout passed"

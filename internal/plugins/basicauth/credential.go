@@ -53,7 +53,7 @@ func checkCredential(fields any, check plugin.CredentialCheck) bool {
 		check.Error("username", "required field missing")
 		ok = false
 	} else if first, free := check.Claim(c.Username); !free {
-		check.Error("username", "duplicate username '"+check.Quote(c.Username)+"' (first defined at "+first+")")
+		check.Duplicate("username", "duplicate username '"+check.Quote(c.Username)+"'", first)
 		ok = false
 	}
 	switch {

@@ -126,7 +126,7 @@ func checkCredential(fields any, check plugin.CredentialCheck) bool {
 		check.Error("key", "required field missing")
 		ok = false
 	} else if first, free := check.Claim(j.Key); !free {
-		check.Error("key", "duplicate key '"+check.Quote(j.Key)+"' (first defined at "+first+")")
+		check.Duplicate("key", "duplicate key '"+check.Quote(j.Key)+"'", first)
 		ok = false
 	}
 	known, asymmetric := false, false

@@ -47,7 +47,7 @@ func checkCredential(fields any, check plugin.CredentialCheck) bool {
 		ok = false
 	} else if first, free := check.Claim(k.Key); !free {
 		// The key is a secret: name where it is, not what it is.
-		check.Error("key", "duplicate key (first defined at "+first+")")
+		check.Duplicate("key", "duplicate key", first)
 		ok = false
 	}
 	if k.TTL < 0 || k.TTL > maxTTL {

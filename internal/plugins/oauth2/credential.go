@@ -119,7 +119,7 @@ func checkCredential(fields any, check plugin.CredentialCheck) bool {
 		check.Error("client_id", generatedByKong)
 		ok = false
 	} else if first, free := check.Claim(c.ClientID); !free {
-		check.Error("client_id", "duplicate client_id '"+check.Quote(c.ClientID)+"' (first defined at "+first+")")
+		check.Duplicate("client_id", "duplicate client_id '"+check.Quote(c.ClientID)+"'", first)
 		ok = false
 	}
 	if c.ClientType != clientConfidential && c.ClientType != clientPublic {
