@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/turnpikegw/turnpike/internal/clock"
 )
 
 // The own HTTP/1.x server path: one goroutine per connection reads a
@@ -30,10 +32,12 @@ const (
 	// maxDrain is how much of a body the handler left unread is read and
 	// dropped to keep the connection (net/http's maxPostHandlerReadBytes).
 	maxDrain = 256 << 10
-	// drainTimeout bounds that drain when the handler set no read
-	// deadline: a client that stalls its body does not hold the answer
-	// (and the connection) for ever; the connection closes instead.
+	// Unless the handler set a read deadline, that drain gives up when
+	// no byte came for drainTimeout or after drainMax in all: a client
+	// that stalls or trickles its body does not hold the answer (and the
+	// connection) for ever; the connection closes after the answer instead.
 	drainTimeout = 5 * time.Second
+	drainMax     = 30 * time.Second
 )
 
 var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
@@ -80,7 +84,8 @@ type h1Conn struct {
 	idleUntil   time.Time
 	deadline    time.Time
 	deadlineSet bool
-	served      int // requests served
+	draining    bool // settleBody's drain runs (under bodyMu)
+	served      int  // requests served
 
 	// The background read of a long request (h1watch.go).
 	ctx *connCtx // the requests' context
@@ -122,8 +127,8 @@ func newH1Conn(s *h1Server, nc net.Conn, ctx context.Context) *h1Conn {
 func (c *h1Conn) serve() { c.run(false) }
 
 // run serves requests until the connection closes, or until it has been
-// idle for probeIdle (moved: another goroutine takes over the wait).
-// fresh says this goroutine was started for such a wait.
+// idle for probeIdle (moved: the wait is parked, or another goroutine
+// takes it over). fresh says this goroutine was started for such a wait.
 func (c *h1Conn) run(fresh bool) {
 	moved := false
 	defer func() {
@@ -193,7 +198,7 @@ type headResult uint8
 const (
 	headOK    headResult = iota
 	headClose            // close the connection (an answer, if due, is out)
-	headMoved            // idle for probeIdle: continue on a fresh goroutine
+	headMoved            // idle for probeIdle: park, or continue on a fresh goroutine
 )
 
 // probeIdle is how long a connection waits for its next request on the
@@ -351,6 +356,9 @@ func (c *h1Conn) serveOne() bool {
 	s.stats.Busy.Add(1)
 	c.rw.reset(c.req, c.head.close || s.closing.Load())
 	c.seq.Add(1)
+	// The last request's body, drained after its watch ended, may have
+	// left the state watchable; this request's body is not read yet.
+	c.ws.Store(wsNone)
 	if c.body == http.NoBody {
 		c.bodyRead()
 	}
@@ -365,14 +373,20 @@ func (c *h1Conn) serveOne() bool {
 	if !c.rw.finish() {
 		return false
 	}
+	if c.rw.fullDuplex && !c.settleBody() {
+		return false
+	}
 	return !c.rw.closeAfter && !c.head.close && c.err == nil
 }
 
 // settleBody makes sure the request body will not be in the way of the
-// next request, as net/http does before the answer's head goes out: it
-// reads and drops what the handler left, up to maxDrain. It returns false
-// when the connection cannot be reused: the body is larger than that,
-// broken, or held back by a client still waiting for 100 Continue.
+// next request, as net/http does before the answer's head goes out (after
+// the handler returned when it enabled full duplex): it reads and drops
+// what the handler left, up to maxDrain, within drainTimeout between
+// bytes and drainMax in all unless the handler set a read deadline. It
+// returns false when the connection cannot be reused: the body is larger
+// than that, broken, too slow, or held back by a client still waiting for
+// 100 Continue.
 func (c *h1Conn) settleBody() bool {
 	if c.body == http.NoBody {
 		return true
@@ -395,22 +409,51 @@ func (c *h1Conn) settleBody() bool {
 			return b.err == io.EOF
 		}
 	}
+	// The drain's deadline is the server's own (c.deadline, which the
+	// next request's body read clears as any); draining keeps the drain's
+	// reads from clearing it.
+	own := !c.deadlineSet
+	c.draining = own
 	c.bodyMu.Unlock()
-	if !c.deadlineSet {
-		c.setReadDeadline(time.Now().Add(drainTimeout))
-	}
 	var scratch [512]byte
+	var start, armed time.Time
+	ok := false
 	for budget := maxDrain; budget > 0; {
+		if own {
+			now := clock.Now()
+			if start.IsZero() {
+				start = now
+			}
+			if now.Sub(armed) >= drainTimeout/5 {
+				armed = now
+				c.bodyMu.Lock()
+				c.deadline = now.Add(drainTimeout)
+				if end := start.Add(drainMax); end.Before(c.deadline) {
+					c.deadline = end
+				}
+				c.nc.SetReadDeadline(c.deadline)
+				c.bodyMu.Unlock()
+			}
+		}
 		n, err := c.body.Read(scratch[:])
 		budget -= n
-		if err == io.EOF {
-			return true
-		}
 		if err != nil {
-			return false
+			ok = err == io.EOF
+			break
 		}
 	}
-	return false
+	if own {
+		c.bodyMu.Lock()
+		c.draining = false
+		if !ok && isTimeout(c.err) {
+			// The client is slow, not gone: the connection closes after
+			// the answer with the linger of closeGracefully, so that the
+			// unread rest does not reset the answer away.
+			c.err = nil
+		}
+		c.bodyMu.Unlock()
+	}
+	return ok
 }
 
 // refuse answers a request the server will not serve, in Kong's error

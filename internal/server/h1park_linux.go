@@ -15,28 +15,30 @@ import (
 // Parking idle connections without a goroutine. A plain-TCP connection
 // idle for probeIdle gives up its goroutine and its h1Conn, keeps only a
 // parkedConn, and waits in an epoll set of the server's own (one-shot,
-// level-triggered); one goroutine waits on that set and, when the client
-// sends again or goes away, serves the connection as before on a new
-// goroutine with a new h1Conn (run(true)). An idle connection then holds
-// no goroutine stack and 100 bytes instead of the 1.6 KB of an h1Conn
-// with its request and context (bench/idle.sh). Go's own poller keeps the
-// socket registered as well; a descriptor may be in any number of epoll
-// sets.
+// level-triggered); one goroutine per listener (and the OS thread it holds
+// in epoll_wait) waits on that set and, when the client sends again or
+// goes away, serves the connection as before on a new goroutine with a new
+// h1Conn (run(true)). An idle connection then holds no goroutine stack and
+// 100 bytes instead of the 1.6 KB of an h1Conn with its request and
+// context (bench/idle.sh). Go's own poller keeps the socket registered as
+// well; a descriptor may be in any number of epoll sets.
 //
-// The watchdog resumes the parked connections whose idle timeout passed
-// (sweepParked) and shutdown all of them (unparkAll); the resumed
-// connection finds its deadline passed or the server closing and is closed
-// as any idle connection is. The set's table is guarded by h1Server.mu, so
-// that a connection is always either in s.conns or parked for shutdown's
-// count.
+// The watchdog closes the parked connections whose idle timeout passed
+// (sweepParked), as an idle connection that times out is closed; shutdown
+// resumes all of them (unparkAll), and the resumed connection, finding the
+// server closing, closes as an idle one does at shutdown. The set's table
+// is guarded by h1Server.mu, so that a connection is always either in
+// s.conns or parked for shutdown's count.
 
 type parker struct {
 	epfd int
 	wake int // an eventfd in the set: written to stop the wait
 
-	conns []*parkedConn // by slot
-	free  []int32
-	dead  bool // the wait failed: nothing more is parked
+	conns   []*parkedConn // by slot
+	free    []int32
+	gen     int32 // parkings so far: an event names its slot and generation
+	dead    bool  // the wait failed: nothing more is parked
+	stopped bool  // the wait ended and closed the descriptors
 }
 
 // parkedConn is what a parked connection keeps of its h1Conn.
@@ -47,6 +49,7 @@ type parkedConn struct {
 	idleUntil time.Time
 	served    int
 	lastPost  bool
+	gen       int32
 }
 
 // wakeSlot is the slot number the eventfd's events carry.
@@ -75,7 +78,7 @@ func newParker() *parker {
 // no epoll, the server closing): the caller waits on a goroutine. After
 // true, c is no longer the connection's and must not be used.
 func (s *h1Server) park(c *h1Conn) bool {
-	if c.raw == nil {
+	if c.raw == nil || s.closing.Load() {
 		return false
 	}
 	s.parkOnce.Do(func() {
@@ -88,6 +91,14 @@ func (s *h1Server) park(c *h1Conn) bool {
 	if p == nil {
 		return false
 	}
+	if !s.parkLocked(p, c) {
+		return false
+	}
+	c.ctx.cancel()
+	return true
+}
+
+func (s *h1Server) parkLocked(p *parker, c *h1Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p.dead || s.closing.Load() {
@@ -100,28 +111,34 @@ func (s *h1Server) park(c *h1Conn) bool {
 		slot = int32(len(p.conns))
 		p.conns = append(p.conns, nil)
 	}
+	p.gen++
 	var err error
 	if cerr := c.raw.Control(func(fd uintptr) {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: slot}
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: slot, Pad: p.gen}
 		err = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev)
 	}); cerr != nil || err != nil {
 		p.free = append(p.free, slot)
 		return false
 	}
 	p.conns[slot] = &parkedConn{nc: c.nc, raw: c.raw, ln: c.ln, idleUntil: c.idleUntil,
-		served: c.served, lastPost: c.lastPost}
+		served: c.served, lastPost: c.lastPost, gen: p.gen}
 	delete(s.conns, c)
-	c.ctx.cancel()
 	return true
+}
+
+// take removes slot's connection from the set; the caller holds s.mu.
+func (p *parker) take(slot int32) *parkedConn {
+	pc := p.conns[slot]
+	pc.raw.Control(func(fd uintptr) { unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil) })
+	p.conns[slot] = nil
+	p.free = append(p.free, slot)
+	return pc
 }
 
 // unpark takes slot's connection out of the set and serves it again on a
 // goroutine of its own; the caller holds s.mu.
 func (s *h1Server) unpark(p *parker, slot int32) {
-	pc := p.conns[slot]
-	pc.raw.Control(func(fd uintptr) { unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil) })
-	p.conns[slot] = nil
-	p.free = append(p.free, slot)
+	pc := p.take(slot)
 	c := newH1Conn(s, pc.nc, context.WithValue(context.Background(), http.LocalAddrContextKey, pc.nc.LocalAddr()))
 	c.ln, c.idleUntil, c.served, c.lastPost = pc.ln, pc.idleUntil, pc.served, pc.lastPost
 	s.conns[c] = struct{}{}
@@ -144,7 +161,7 @@ func (s *h1Server) parked(p *parker) {
 			// more.
 			s.errorLog.Printf("turnpike: idle connection poller: %v", err)
 			s.mu.Lock()
-			p.dead = true
+			p.dead, p.stopped = true, true
 			s.mu.Unlock()
 			s.unparkAll()
 			return
@@ -152,10 +169,13 @@ func (s *h1Server) parked(p *parker) {
 		s.mu.Lock()
 		for _, ev := range events[:n] {
 			if ev.Fd == wakeSlot {
+				p.stopped = true
 				s.mu.Unlock()
 				return
 			}
-			if p.conns[ev.Fd] != nil {
+			// An event from before its slot was swept and parked again
+			// is the old connection's: the generation tells.
+			if pc := p.conns[ev.Fd]; pc != nil && pc.gen == ev.Pad {
 				s.unpark(p, ev.Fd)
 			}
 		}
@@ -163,19 +183,25 @@ func (s *h1Server) parked(p *parker) {
 	}
 }
 
-// sweepParked resumes the parked connections whose idle timeout passed.
+// sweepParked closes the parked connections whose idle timeout passed,
+// as idleWait's timeout closes a connection waiting on its goroutine.
 func (s *h1Server) sweepParked(now time.Time) {
 	p := s.parker.Load()
 	if p == nil {
 		return
 	}
+	var expired []net.Conn
 	s.mu.Lock()
 	for slot, pc := range p.conns {
 		if pc != nil && !pc.idleUntil.IsZero() && !now.Before(pc.idleUntil) {
-			s.unpark(p, int32(slot))
+			expired = append(expired, p.take(int32(slot)).nc)
 		}
 	}
 	s.mu.Unlock()
+	for _, nc := range expired {
+		nc.Close()
+		s.stats.Active.Add(-1)
+	}
 }
 
 // unparkAll resumes every parked connection.
@@ -194,9 +220,16 @@ func (s *h1Server) unparkAll() {
 }
 
 // stopParker ends the parker's wait; shutdown calls it once nothing is
-// parked.
+// parked. The wait closes the eventfd as it ends, so it is written to only
+// before (s.mu orders the two).
 func (s *h1Server) stopParker() {
-	if p := s.parker.Load(); p != nil {
+	p := s.parker.Load()
+	if p == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !p.stopped {
 		one := [8]byte{1}
 		unix.Write(p.wake, one[:])
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 )
@@ -26,7 +27,7 @@ func parkedConns(s *h1Server) int {
 func startParking(t *testing.T, limits Limits) (*Server, *h1Server, string) {
 	t.Helper()
 	limits.OwnHTTP1 = true
-	s, err := New("test", []Listen{{Addr: "127.0.0.1:0"}},
+	s, err := New("test", []Listen{{Addr: "127.0.0.1:0", H2C: true}},
 		func(string, string) http.Handler { return echo }, limits, TLS{}, slog.New(slog.DiscardHandler))
 	serveUntilCleanup(t, s, err)
 	return s, s.h1[0], s.Addrs()[0].String()
@@ -81,7 +82,7 @@ func TestOwnIdleConnParksAndResumes(t *testing.T) {
 func TestOwnParkedConnIdleTimeout(t *testing.T) {
 	limits := DefaultLimits
 	limits.IdleTimeout = probeIdle + time.Second
-	_, h1, addr := startParking(t, limits)
+	s, h1, addr := startParking(t, limits)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -98,6 +99,7 @@ func TestOwnParkedConnIdleTimeout(t *testing.T) {
 	if d := time.Since(start); d < limits.IdleTimeout-100*time.Millisecond || d > limits.IdleTimeout+3*watchTick {
 		t.Errorf("closed %v after the answer, idle timeout %v", d, limits.IdleTimeout)
 	}
+	waitFor(t, time.Second, "forgotten", func() bool { return parkedConns(h1) == 0 && s.Stats.Active.Load() == 0 })
 }
 
 // Shutdown closes parked connections at once, as other idle ones.
@@ -127,6 +129,94 @@ func TestOwnShutdownClosesParked(t *testing.T) {
 	for _, c := range conns {
 		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
 			t.Errorf("a parked connection after shutdown: %v, want EOF", err)
+		}
+	}
+}
+
+// A connection parked before its first request may still open with the
+// h2c preface.
+func TestOwnH2CPrefaceAfterPark(t *testing.T) {
+	_, h1, addr := startParking(t, DefaultLimits)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	waitFor(t, probeIdle+2*time.Second, "parked", func() bool { return parkedConns(h1) == 1 })
+	io.WriteString(c, h2cPreface+"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+	var hdr [9]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		t.Fatal(err)
+	}
+	if hdr[3] != 4 {
+		t.Fatalf("first frame type %d, want SETTINGS", hdr[3])
+	}
+}
+
+// A client that sends a last request and half-closes while parked gets
+// its answer, then the close; the server forgets the connection.
+func TestOwnParkedHalfClose(t *testing.T) {
+	s, h1, addr := startParking(t, DefaultLimits)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	askOnce(t, c, br, "/")
+	waitFor(t, probeIdle+2*time.Second, "parked", func() bool { return parkedConns(h1) == 1 })
+	io.WriteString(c, "GET /last HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.(*net.TCPConn).CloseWrite()
+	if _, body := readAnswer(t, br, "GET"); body != "GET /last HTTP/1.1 " {
+		t.Fatalf("answer %q", body)
+	}
+	wantClosed(t, br)
+	waitFor(t, 2*time.Second, "forgotten", func() bool { return parkedConns(h1) == 0 && s.Stats.Active.Load() == 0 })
+}
+
+// The parker's eventfd is written only while its wait runs: a second
+// Shutdown must not write to whatever file took its number since.
+func TestParkerNotWokenAfterItsEnd(t *testing.T) {
+	limits := DefaultLimits
+	limits.OwnHTTP1 = true
+	s, err := New("test", []Listen{{Addr: "127.0.0.1:0"}},
+		func(string, string) http.Handler { return echo }, limits, TLS{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Serve()
+	h1 := s.h1[0]
+	c, err := net.Dial("tcp", s.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	askOnce(t, c, bufio.NewReader(c), "/")
+	waitFor(t, probeIdle+2*time.Second, "parked", func() bool { return parkedConns(h1) == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.Shutdown(ctx)
+	waitFor(t, 2*time.Second, "the wait ended", func() bool {
+		h1.mu.Lock()
+		defer h1.mu.Unlock()
+		return h1.parker.Load().stopped
+	})
+	time.Sleep(50 * time.Millisecond) // its descriptors are closed
+	var files []*os.File
+	for range 8 {
+		f, err := os.CreateTemp(t.TempDir(), "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		files = append(files, f)
+	}
+	s.Shutdown(ctx)
+	for _, f := range files {
+		if st, _ := f.Stat(); st.Size() != 0 {
+			t.Errorf("the file on descriptor %d got %d bytes from the second Shutdown", f.Fd(), st.Size())
 		}
 	}
 }

@@ -185,7 +185,7 @@ func (c *h1Conn) readBody(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
-	if !c.deadlineSet && !c.deadline.IsZero() {
+	if !c.deadlineSet && !c.draining && !c.deadline.IsZero() {
 		c.deadline = time.Time{}
 		c.nc.SetReadDeadline(c.deadline)
 	}

@@ -31,9 +31,9 @@ type h1Server struct {
 	conns    map[*h1Conn]struct{}
 	wg       sync.WaitGroup
 
-	// Connections whose wait moved to a fresh goroutine since the last
-	// reclaim; the count at the watchdog's last tick, and when that
-	// reclaim was (the watchdog's own, h1watch.go).
+	// Connections whose wait moved (parked, or to a fresh goroutine)
+	// since the last reclaim; the count at the watchdog's last tick, and
+	// when that reclaim was (the watchdog's own, h1watch.go).
 	moved       atomic.Int64
 	movedSeen   int64
 	lastReclaim time.Time

@@ -39,6 +39,7 @@ type h1Writer struct {
 	pend        *[]byte // the body held back before commit, pooled
 	closeAfter  bool
 	hasDate     bool // the handler set Date (a nil entry: send none)
+	fullDuplex  bool // the handler called EnableFullDuplex
 	failed      error
 }
 
@@ -62,6 +63,7 @@ func (w *h1Writer) reset(r *http.Request, closeAfter bool) {
 	w.req = r
 	w.status, w.wroteHeader, w.committed, w.chunked, w.noBody = 0, false, false, false, false
 	w.declared, w.written, w.closeAfter, w.failed = -1, 0, closeAfter, nil
+	w.fullDuplex = false
 }
 
 func (w *h1Writer) Header() http.Header { return w.hdr }
@@ -188,6 +190,7 @@ func (w *h1Writer) commit(final bool) {
 		if w.c.head.continue100 {
 			w.c.stopContinue()
 		}
+	case w.fullDuplex:
 	case !w.c.settleBody():
 		w.closeAfter = true
 	}
@@ -359,9 +362,14 @@ func (w *h1Writer) SetReadDeadline(t time.Time) error { return w.c.setReadDeadli
 
 func (w *h1Writer) SetWriteDeadline(t time.Time) error { return w.c.nc.SetWriteDeadline(t) }
 
-// EnableFullDuplex: the server path reads and writes a request's body and
-// answer in any order already.
-func (w *h1Writer) EnableFullDuplex() error { return nil }
+// EnableFullDuplex lets the handler read the request body after the answer
+// began, as net/http's: the body is settled when the handler returns, not
+// when the answer's head goes out (which would drain what the handler is
+// still to read).
+func (w *h1Writer) EnableFullDuplex() error {
+	w.fullDuplex = true
+	return nil
+}
 
 func appendStatus(b []byte, minor, code int) []byte {
 	if minor == 0 {
