@@ -467,8 +467,7 @@ func (c *h1Conn) refuse(status int) {
 // sending (a refused request, a body left unread), it closes the write side
 // first and reads what comes for a moment, as net/http waits: closing with
 // unread data makes TCP send a reset that can destroy the answer before the
-// client read it. As reject's, that read stops at rejectDrainBytes: a
-// client sending at full speed does not keep the goroutine copying.
+// client read it.
 func (c *h1Conn) closeGracefully() {
 	c.r, c.w = 0, 0
 	c.releaseBuf()
@@ -476,12 +475,10 @@ func (c *h1Conn) closeGracefully() {
 		cw.CloseWrite()
 		c.nc.SetReadDeadline(time.Now().Add(rejectLinger))
 		var scratch [512]byte
-		for budget := rejectDrainBytes; budget > 0; {
-			n, err := c.nc.Read(scratch[:])
-			if err != nil {
+		for {
+			if _, err := c.nc.Read(scratch[:]); err != nil {
 				break
 			}
-			budget -= n
 		}
 	}
 	c.nc.Close()
