@@ -800,6 +800,7 @@ var ansCases = []struct {
 	{"te chunked length", ansScript{header: ahTEChunked, cl: clExact, ops: aops(aw(5))}},
 	{"te chunked 1.0", ansScript{proto: p10, header: ahTEChunked, ops: aops(aw(5))}},
 	{"te chunked with a length too short", ansScript{header: ahTEChunked | ahLink | ahMulti | ahBadName | ahBadValue | ahConnKeep, cl: clShort, ops: aops(aw(0), aw(0), aw(5))}},
+	{"trailer key, te chunked, no body", ansScript{header: ahTEChunked | ahTrailerKey}},
 	{"te identity with a trailer key", ansScript{header: ahTEIdentity | ahTrailerKey}},
 	{"te chunked with a length and a trailer key", ansScript{header: ahTEChunked | ahTrailerKey | ahLink, cl: clExact}},
 	{"length +0 with trailers", ansScript{header: ahContentType | ahTrailerKey | ahTrailerDecl | ahLink, cl: clPlus}},
