@@ -45,10 +45,12 @@ lint:
 unit:
 	$(TESTPATH) $(GO) test -count=1 -timeout 300s ./internal/... ./bench/...
 
-# fuzz: the own HTTP/1.x server path against net/http's (unit runs only the
-# seed corpus). A failure leaves its input in internal/server/testdata/fuzz.
+# fuzz: the own HTTP/1.x server path against net/http's, requests then
+# answers (unit runs only the seed corpora). A failure leaves its input in
+# internal/server/testdata/fuzz.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzH1Differential -fuzztime 30s ./internal/server/
+	$(GO) test -run '^$$' -fuzz FuzzH1AnswerDifferential -fuzztime 30s ./internal/server/
 
 # TURNPIKE_REQUIRE_H2SPEC: the h2spec test fails rather than skips when
 # h2spec is missing; TURNPIKE_REQUIRE_CHROMIUM the same for the dashboard's

@@ -40,6 +40,7 @@ type h1Writer struct {
 	closeAfter  bool
 	hasDate     bool // the handler set Date (a nil entry: send none)
 	fullDuplex  bool // the handler called EnableFullDuplex
+	trailers    bool // the head has a Trailer field or keys under http.TrailerPrefix
 	failed      error
 }
 
@@ -63,7 +64,7 @@ func (w *h1Writer) reset(r *http.Request, closeAfter bool) {
 	w.req = r
 	w.status, w.wroteHeader, w.committed, w.chunked, w.noBody = 0, false, false, false, false
 	w.declared, w.written, w.closeAfter, w.failed = -1, 0, closeAfter, nil
-	w.fullDuplex = false
+	w.fullDuplex, w.trailers = false, false
 }
 
 func (w *h1Writer) Header() http.Header { return w.hdr }
@@ -92,7 +93,7 @@ func (w *h1Writer) WriteHeader(code int) {
 		return
 	}
 	w.wroteHeader, w.status = true, code
-	w.noBody = w.req.Method == http.MethodHead || code < 200 || code == 204 || code == 304
+	w.noBody = w.req.Method == http.MethodHead || !bodyAllowed(code)
 	if vs := w.hdr["Content-Length"]; len(vs) > 0 {
 		if n, ok := parseContentLength(vs[0]); ok {
 			w.declared = n
@@ -108,6 +109,7 @@ func (w *h1Writer) WriteHeader(code int) {
 		w.closeAfter = true
 	}
 	_, w.hasDate = w.hdr["Date"]
+	w.trailers = false
 	b := appendStatus(w.buf()[:0], w.req.ProtoMinor, code)
 	*w.wbuf = w.appendFields(b, code)
 }
@@ -119,19 +121,26 @@ func (w *h1Writer) Write(p []byte) (int, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+	if len(p) == 0 {
+		return 0, nil
+	}
 	if w.failed != nil {
 		return 0, w.failed
 	}
-	if w.noBody {
-		if w.req.Method == http.MethodHead {
-			return len(p), nil
-		}
+	if w.noBody && !(w.req.Method == http.MethodHead && bodyAllowed(w.status)) {
 		return 0, http.ErrBodyNotAllowed
 	}
 	if w.declared >= 0 && w.written+int64(len(p)) > w.declared {
 		return 0, http.ErrContentLength
 	}
 	w.written += int64(len(p))
+	if w.noBody {
+		// HEAD: the body is counted, for the length, and dropped.
+		if !w.committed && w.written > smallBody {
+			w.commit(false)
+		}
+		return len(p), nil
+	}
 	if !w.committed {
 		if w.declared < 0 && w.pending()+len(p) <= smallBody {
 			if w.pend == nil {
@@ -196,9 +205,15 @@ func (w *h1Writer) commit(final bool) {
 	}
 	length := w.declared
 	switch {
-	case w.noBody:
 	case length >= 0:
-	case final:
+	case w.req.Method == http.MethodHead:
+		// net/http gives a HEAD answer the length of a body the handler
+		// wrote and finished within smallBody, when there is one.
+		if final && w.written > 0 && !w.trailers {
+			length = w.written
+		}
+	case w.noBody:
+	case final && (!w.trailers || req.ProtoMinor == 0):
 		length = int64(w.pending())
 	case req.ProtoMinor >= 1:
 		w.chunked = true
@@ -211,7 +226,7 @@ func (w *h1Writer) commit(final bool) {
 		b = append(b, httpDate()...)
 		b = append(b, "\r\n"...)
 	}
-	if w.declared < 0 && length >= 0 && !w.noBody && w.status >= 200 {
+	if w.declared < 0 && length >= 0 && (!w.noBody || w.req.Method == http.MethodHead) && w.status >= 200 {
 		b = append(b, "Content-Length: "...)
 		b = strconv.AppendInt(b, length, 10)
 		b = append(b, "\r\n"...)
@@ -252,8 +267,13 @@ func (w *h1Writer) appendFields(b []byte, code int) []byte {
 			continue
 		case bodyless && k == "Content-Length", code == 304 && k == "Content-Type":
 			continue
+		case k == "Trailer":
+			w.trailers = true
+		case strings.HasPrefix(k, http.TrailerPrefix):
+			w.trailers = true
+			continue
 		}
-		if strings.HasPrefix(k, http.TrailerPrefix) || !httpguts.ValidHeaderFieldName(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			continue
 		}
 		b = appendField(b, k, vs)
@@ -369,6 +389,11 @@ func (w *h1Writer) SetWriteDeadline(t time.Time) error { return w.c.nc.SetWriteD
 func (w *h1Writer) EnableFullDuplex() error {
 	w.fullDuplex = true
 	return nil
+}
+
+// bodyAllowed says whether an answer of status may have a body.
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }
 
 func appendStatus(b []byte, minor, code int) []byte {
