@@ -217,8 +217,11 @@ func TestReportEventsFailedKeepsStanding(t *testing.T) {
 	// Nothing applied (the shared objects fail): the units were not
 	// checked; when it recovers, the problems still standing are not
 	// told again.
-	events := step(t, r, dc, reportInput{objects: f.objs,
+	step(t, r, dc, reportInput{objects: f.objs,
 		failed: errors.New("KongClusterPlugin global: plugin: unknown plugin")}, "mark-2")
+	// The failure's Event comes after the sentinel's (warnings are told
+	// first), so it is waited for itself.
+	events := waitEvents(t, dc, "no configuration applied")
 	if e := findEvent(events, "KongClusterPlugin", "global", "no configuration applied: KongClusterPlugin global: plugin: unknown plugin"); e == nil || e.Reason != reasonApplyFailed {
 		t.Errorf("the failure names the KongClusterPlugin: want its Event, got %v", e)
 	}
