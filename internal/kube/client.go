@@ -71,19 +71,12 @@ var (
 	eventsGVR         = corev1.SchemeGroupVersion.WithResource("events")
 )
 
-// kinds knows the kinds of the typed objects Events are put on, which
-// (as client-go's typed informers' objects) may carry none.
-var kinds = func() *runtime.Scheme {
-	s := runtime.NewScheme()
-	s.AddKnownTypes(netv1.SchemeGroupVersion, &netv1.Ingress{})
-	s.AddKnownTypes(corev1.SchemeGroupVersion, &corev1.Service{}, &corev1.Secret{})
-	return s
-}()
-
 // informer watches gvr's objects in ns (all namespaces, or the cluster's
 // objects: "") with tweak applied to the list and watch options. When
 // typed is set the objects are cached as the struct it makes, else as
-// they come (*unstructured.Unstructured).
+// they come (*unstructured.Unstructured); either way they carry their
+// apiVersion and kind (the dynamic client's decoding sets them on a
+// list's items).
 func informer(dc dynamic.Interface, gvr schema.GroupVersionResource, ns string, tweak func(*metav1.ListOptions),
 	typed func() runtime.Object) (cache.SharedIndexInformer, error) {
 	rc := dc.Resource(gvr).Namespace(ns)

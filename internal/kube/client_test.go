@@ -27,8 +27,12 @@ import (
 // events), and Events and Ingress status taken. writes are the writes'
 // method, path and body.
 type apiServer struct {
-	mu     sync.Mutex
-	writes []string
+	// noWatchList refuses watches asking for the initial events, as an
+	// API server before 1.32 may: client-go falls back to a LIST.
+	noWatchList bool
+	mu          sync.Mutex
+	writes      []string
+	lists       int
 }
 
 const goodIngress = `{"apiVersion":"networking.k8s.io/v1","kind":"Ingress","metadata":{"namespace":"shop","name":"good",` +
@@ -46,6 +50,11 @@ func (a *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "404 page not found")
 	case p == "/apis/networking.k8s.io/v1/namespaces/shop/ingresses" && r.URL.Query().Get("watch") == "true":
 		if r.URL.Query().Get("sendInitialEvents") == "true" {
+			if a.noWatchList {
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"BadRequest","code":400}`)
+				return
+			}
 			fmt.Fprintf(w, `{"type":"ADDED","object":%s}`+"\n", goodIngress)
 			fmt.Fprint(w, `{"type":"BOOKMARK","object":{"apiVersion":"networking.k8s.io/v1","kind":"Ingress",`+
 				`"metadata":{"resourceVersion":"5","annotations":{"k8s.io/initial-events-end":"true"}}}}`+"\n")
@@ -53,7 +62,12 @@ func (a *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
 	case p == "/apis/networking.k8s.io/v1/namespaces/shop/ingresses":
-		fmt.Fprintf(w, `{"apiVersion":"networking.k8s.io/v1","kind":"IngressList","metadata":{"resourceVersion":"5"},"items":[%s]}`, goodIngress)
+		a.mu.Lock()
+		a.lists++
+		a.mu.Unlock()
+		// A list's items carry no apiVersion and kind.
+		item := strings.Replace(goodIngress, `"apiVersion":"networking.k8s.io/v1","kind":"Ingress",`, "", 1)
+		fmt.Fprintf(w, `{"apiVersion":"networking.k8s.io/v1","kind":"IngressList","metadata":{"resourceVersion":"5"},"items":[%s]}`, item)
 	case r.Method == http.MethodPost && p == "/api/v1/namespaces/shop/events",
 		r.Method == http.MethodPut && p == "/apis/networking.k8s.io/v1/namespaces/shop/ingresses/good/status":
 		body, _ := io.ReadAll(r.Body)
@@ -70,6 +84,12 @@ func (a *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+func (a *apiServer) listed() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lists
+}
+
 func (a *apiServer) written(prefix string) []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -83,9 +103,10 @@ func (a *apiServer) written(prefix string) []string {
 }
 
 func TestClientOverHTTP(t *testing.T) {
-	api := &apiServer{}
-	srv := httptest.NewServer(api)
+	api, old := &apiServer{}, &apiServer{noWatchList: true}
+	srv, oldSrv := httptest.NewServer(api), httptest.NewServer(old)
 	defer srv.Close()
+	defer oldSrv.Close()
 	cl, err := NewClient(&rest.Config{Host: srv.URL})
 	if err != nil {
 		t.Fatal(err)
@@ -104,20 +125,19 @@ func TestClientOverHTTP(t *testing.T) {
 		}
 	}
 
-	// The informers cache the typed structs.
-	inf, err := informer(cl.Dynamic, ingressesGVR, "shop", nil, func() runtime.Object { return &netv1.Ingress{} })
+	// The informers cache the typed structs, from a watch sending the
+	// initial events or from a LIST.
+	ing := cachedIngress(ctx, t, cl)
+	if n := api.listed(); n != 0 {
+		t.Errorf("%d LISTs, want the initial events of a watch", n)
+	}
+	oldCl, err := NewClient(&rest.Config{Host: oldSrv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	go inf.RunWithContext(ctx)
-	eventually(t, func() string { return "the Ingress cached" }, inf.HasSynced)
-	objs := inf.GetStore().List()
-	if len(objs) != 1 {
-		t.Fatalf("%d objects cached, want 1", len(objs))
-	}
-	ing, ok := objs[0].(*netv1.Ingress)
-	if !ok || ing.Name != "good" || len(ing.Spec.Rules) != 1 || ing.Spec.Rules[0].Host != "shop.test" {
-		t.Fatalf("cached %#v", objs[0])
+	cachedIngress(ctx, t, oldCl)
+	if old.listed() == 0 {
+		t.Error("no LIST after the watch list was refused")
 	}
 
 	// Its status and an Event on it are written.
@@ -153,4 +173,26 @@ func TestClientOverHTTP(t *testing.T) {
 		!strings.Contains(e.Message, "marker") || e.Source.Component != "turnpike" || e.Source.Host != "gw-0" {
 		t.Errorf("Event written: %s", ev)
 	}
+}
+
+// cachedIngress runs an informer of shop's Ingresses on cl and returns
+// the one it caches.
+func cachedIngress(ctx context.Context, t *testing.T, cl Client) *netv1.Ingress {
+	t.Helper()
+	inf, err := informer(cl.Dynamic, ingressesGVR, "shop", nil, func() runtime.Object { return &netv1.Ingress{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	go inf.RunWithContext(ctx)
+	eventually(t, func() string { return "the Ingress cached" }, inf.HasSynced)
+	objs := inf.GetStore().List()
+	if len(objs) != 1 {
+		t.Fatalf("%d objects cached, want 1", len(objs))
+	}
+	ing, ok := objs[0].(*netv1.Ingress)
+	if !ok || ing.Kind != kindIngress || ing.APIVersion != "networking.k8s.io/v1" || ing.Name != "good" || len(ing.Spec.Rules) != 1 || ing.Spec.Rules[0].Host != "shop.test" {
+		t.Fatalf("cached %#v", objs[0])
+	}
+
+	return ing
 }

@@ -262,7 +262,9 @@ func (r *reporter) record(obj runtime.Object, n note) {
 	if r.recorder == nil {
 		r.broadcaster = record.NewBroadcaster()
 		r.broadcaster.StartRecordingToSink(eventSink{r.dc})
-		r.recorder = r.broadcaster.NewRecorder(kinds, corev1.EventSource{Component: r.opt.Component, Host: r.opt.Host})
+		// The objects carry their kind (informer), so the recorder's
+		// scheme need know none.
+		r.recorder = r.broadcaster.NewRecorder(runtime.NewScheme(), corev1.EventSource{Component: r.opt.Component, Host: r.opt.Host})
 	}
 	r.recorder.Event(obj, corev1.EventTypeWarning, n.reason, n.message)
 }
@@ -278,17 +280,10 @@ func capNotes(notes []note) (kept, extra []note) {
 	return append(notes[:maxNotesPerObject:maxNotesPerObject], more), extra
 }
 
-// objectName is "Kind ns/name"; kinds knows the kind of a typed object
-// that carries none.
+// objectName is "Kind ns/name".
 func objectName(obj runtime.Object) string {
-	kind := obj.GetObjectKind().GroupVersionKind().Kind
-	if kind == "" {
-		if gvks, _, err := kinds.ObjectKinds(obj); err == nil {
-			kind = gvks[0].Kind
-		}
-	}
 	m := obj.(metav1.Object)
-	return kind + " " + m.GetNamespace() + "/" + m.GetName()
+	return obj.GetObjectKind().GroupVersionKind().Kind + " " + m.GetNamespace() + "/" + m.GetName()
 }
 
 // named finds the object a warning names: "Kind ns/name", "KongClusterPlugin

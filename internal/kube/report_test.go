@@ -27,6 +27,7 @@ import (
 
 func testIngress(ns, name string, status ...netv1.IngressLoadBalancerIngress) *netv1.Ingress {
 	return &netv1.Ingress{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: kindIngress},
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID("uid-" + ns + "-" + name)},
 		Status:     netv1.IngressStatus{LoadBalancer: netv1.IngressLoadBalancerStatus{Ingress: status}},
 	}

@@ -316,7 +316,7 @@ func (s *sources) snapshot(opts Options) *objects {
 	}
 	// The informers' field selectors already keep out the other Services
 	// and the unused Secret types; they are applied again (here and in
-	// wanted) because client-go's fake clientset, which the tests run on,
+	// wanted) because client-go's fake dynamic client, which the tests run on,
 	// ignores field selectors.
 	for _, x := range s.list(kindPublish) {
 		if svc := x.(*corev1.Service); svc.Name == s.publish {
