@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -34,6 +35,10 @@ type Client struct {
 	Resources func(ctx context.Context, gv schema.GroupVersion) ([]metav1.APIResource, error)
 }
 
+// discoveryTimeout bounds a discovery request, as client-go's discovery
+// client does: one that hangs fails, and the controller tries again.
+const discoveryTimeout = 32 * time.Second
+
 // NewClient makes the clients of cfg, over one HTTP client.
 func NewClient(cfg *rest.Config) (Client, error) {
 	hc, err := rest.HTTPClientFor(cfg)
@@ -49,7 +54,7 @@ func NewClient(cfg *rest.Config) (Client, error) {
 		return Client{}, err
 	}
 	return Client{Dynamic: dc, Resources: func(ctx context.Context, gv schema.GroupVersion) ([]metav1.APIResource, error) {
-		raw, err := rc.Get().AbsPath("/apis", gv.Group, gv.Version).Do(ctx).Raw()
+		raw, err := rc.Get().AbsPath("/apis", gv.Group, gv.Version).Timeout(discoveryTimeout).Do(ctx).Raw()
 		if err != nil {
 			return nil, err
 		}
