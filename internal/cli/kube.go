@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
@@ -32,9 +30,9 @@ type kubeOptions struct {
 	publishService   string
 	publishAddresses []string
 	debounce         time.Duration
-	// clients, when set, gives the clients instead of the kubeconfig or
-	// the pod's service account (tests: client-go's fake clientsets).
-	clients func() (kubernetes.Interface, dynamic.Interface, error)
+	// clients, when set, gives the client instead of the kubeconfig or
+	// the pod's service account (tests: client-go's fake dynamic client).
+	clients func() (kube.Client, error)
 }
 
 // emptyConfig is what a controller-mode gateway starts on, not ready,
@@ -62,12 +60,12 @@ func (g *gateway) startKube(k *kubeOptions) error {
 	if newClients == nil {
 		newClients = k.restClients
 	}
-	kc, dc, err := newClients()
+	client, err := newClients()
 	if err != nil {
 		return err
 	}
 	host, _ := os.Hostname()
-	ctl, err := kube.New(kc, dc, kubeApplier{g.loader}, kube.Options{
+	ctl, err := kube.New(client, kubeApplier{g.loader}, kube.Options{
 		IngressClass:     k.ingressClass,
 		Namespaces:       k.namespaces,
 		ClusterDomain:    k.clusterDomain,
@@ -152,28 +150,24 @@ func (g *gateway) kubePending() string {
 	}
 }
 
-func (k *kubeOptions) restClients() (kubernetes.Interface, dynamic.Interface, error) {
+func (k *kubeOptions) restClients() (kube.Client, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", k.kubeconfig)
 	if err != nil {
 		if k.kubeconfig == "" {
-			return nil, nil, fmt.Errorf("--kubernetes: not in a pod (%v): give --kubeconfig", err)
+			return kube.Client{}, fmt.Errorf("--kubernetes: not in a pod (%v): give --kubeconfig", err)
 		}
-		return nil, nil, fmt.Errorf("--kubeconfig: %v", err)
+		return kube.Client{}, fmt.Errorf("--kubeconfig: %v", err)
 	}
 	cfg.UserAgent = "turnpike/" + Version
 	// client-go's default (5 requests a second, bursts of 10) is shared by
 	// the informers' lists, Events and status writes: a thousand Ingresses'
 	// status would take minutes.
 	cfg.QPS, cfg.Burst = 50, 100
-	kc, err := kubernetes.NewForConfig(cfg)
+	client, err := kube.NewClient(cfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--kubernetes: %v", err)
+		return kube.Client{}, fmt.Errorf("--kubernetes: %v", err)
 	}
-	dc, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--kubernetes: %v", err)
-	}
-	return kc, dc, nil
+	return client, nil
 }
 
 // check refuses controller-mode flags without --kubernetes, and a config

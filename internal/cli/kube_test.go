@@ -26,14 +26,11 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
-	dynamicfake "k8s.io/client-go/dynamic/fake"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/turnpikegw/turnpike/internal/config"
 	"github.com/turnpikegw/turnpike/internal/gwtest"
+	"github.com/turnpikegw/turnpike/internal/kube"
 )
 
 var kongPluginsGVR = schema.GroupVersionResource{Group: "configuration.konghq.com", Version: "v1", Resource: "kongplugins"}
@@ -73,7 +70,7 @@ func webIngress(name, host, path string, ann map[string]string) *netv1.Ingress {
 
 // kubeGateway starts the gateway in controller mode on the fake clients,
 // as `turnpike run --kubernetes` does.
-func kubeGateway(t *testing.T, kc kubernetes.Interface, dc dynamic.Interface, log io.Writer) *gateway {
+func kubeGateway(t *testing.T, client kube.Client, log io.Writer) *gateway {
 	t.Helper()
 	o := &runOptions{}
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
@@ -82,7 +79,7 @@ func kubeGateway(t *testing.T, kc kubernetes.Interface, dc dynamic.Interface, lo
 	if err := fs.Parse([]string{"--admin-listen", "127.0.0.1:0", "--access-log", "off", "--kubernetes", "--kubernetes-debounce", "20ms", "--publish-status-address", "192.0.2.7"}); err != nil {
 		t.Fatal(err)
 	}
-	o.kube.clients = func() (kubernetes.Interface, dynamic.Interface, error) { return kc, dc, nil }
+	o.kube.clients = func() (kube.Client, error) { return client, nil }
 	g, err := startGateway(o, []byte(emptyConfig), config.Options{}, "", io.Discard, log)
 	if err != nil {
 		t.Fatal(err)
@@ -116,8 +113,8 @@ func until(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// The cluster drives the gateway end to end: client-go's fake clientsets
-// feed the informers, real servers on loopback stand as the pods, and
+// The cluster drives the gateway end to end: client-go's fake dynamic
+// client feeds the informers, real servers on loopback stand as the pods, and
 // requests follow the objects as they are created, changed and deleted.
 func TestKubernetesControllerMode(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
@@ -126,9 +123,9 @@ func TestKubernetesControllerMode(t *testing.T) {
 	podB, portB := pod(t, "pod-b")
 	defer podB.Close()
 
-	kc, dc, open := fakeCluster(portA)
+	api, open := fakeCluster(portA)
 	log := &gwtest.SyncBuffer{}
-	g := kubeGateway(t, kc, dc, log)
+	g := kubeGateway(t, api.client(), log)
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -160,19 +157,14 @@ func TestKubernetesControllerMode(t *testing.T) {
 		t.Errorf("client-go's error is not in the gateway's log:\n%s", l)
 	}
 
-	ings := kc.NetworkingV1().Ingresses("default")
-	if _, err := ings.Create(ctx(), webIngress("web", "web.test", "/v1", nil), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	api.create(t, webIngress("web", "web.test", "/v1", nil))
 	until(t, "the Ingress routes to the pod", func() bool {
 		code, body := get(t, client, g, "web.test", "/v1")
 		return code == http.StatusOK && body == "pod-a"
 	})
 
 	// A second pod: both get traffic, without DNS.
-	if _, err := kc.DiscoveryV1().EndpointSlices("default").Create(ctx(), endpointSlice("web-b", portB), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	api.create(t, endpointSlice("web-b", portB))
 	seen := map[string]bool{}
 	until(t, "both pods get traffic", func() bool {
 		_, body := get(t, client, g, "web.test", "/v1")
@@ -181,21 +173,17 @@ func TestKubernetesControllerMode(t *testing.T) {
 	})
 
 	// The path changes: the old one is gone, the new one serves.
-	if _, err := ings.Update(ctx(), webIngress("web", "web.test", "/v2", nil), metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	api.update(t, webIngress("web", "web.test", "/v2", nil))
 	until(t, "the new path serves", func() bool { code, _ := get(t, client, g, "web.test", "/v2"); return code == http.StatusOK })
 	if code, _ := get(t, client, g, "web.test", "/v1"); code != http.StatusNotFound {
 		t.Fatalf("the old path: %d", code)
 	}
 
-	invalidBesideValid(t, kc, dc, client, g)
-	takeoverRefused(t, kc, client, g)
+	invalidBesideValid(t, api, client, g)
+	takeoverRefused(t, api, client, g)
 
 	// Deleted: its routes go.
-	if err := ings.Delete(ctx(), "web", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	api.remove(t, ingressesGVR, "default", "web")
 	until(t, "the deleted Ingress stops serving", func() bool {
 		code, _ := get(t, client, g, "web.test", "/v2")
 		return code == http.StatusNotFound
@@ -214,56 +202,44 @@ func TestKubernetesControllerMode(t *testing.T) {
 
 // fakeCluster is the API server: Kong's CRDs served, the Service web and
 // its first pod. Its first list of Ingresses waits for open.
-func fakeCluster(podPort int32) (*fake.Clientset, *dynamicfake.FakeDynamicClient, func()) {
-	kc := fake.NewClientset(
+func fakeCluster(podPort int32) (fakeAPI, func()) {
+	api := newFakeAPI(
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web"},
 			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}},
 		endpointSlice("web-a", podPort))
-	kc.Resources = []*metav1.APIResourceList{{GroupVersion: "configuration.konghq.com/v1",
-		APIResources: []metav1.APIResource{{Name: "kongplugins"}, {Name: "kongclusterplugins"}, {Name: "kongconsumers"}}}}
 	// So that readiness is seen before the first config.
 	release := make(chan struct{})
 	open := sync.OnceFunc(func() { close(release) })
-	kc.PrependReactor("list", "ingresses", func(k8stesting.Action) (bool, runtime.Object, error) {
+	api.PrependReactor("list", "ingresses", func(k8stesting.Action) (bool, runtime.Object, error) {
 		<-release
 		return false, nil, nil
 	})
 	// The first list of Secrets is refused, as a missing RBAC rule would:
 	// client-go says so through klog, into the gateway's log.
 	var refused sync.Once
-	kc.PrependReactor("list", "secrets", func(k8stesting.Action) (handled bool, _ runtime.Object, err error) {
+	api.PrependReactor("list", "secrets", func(k8stesting.Action) (handled bool, _ runtime.Object, err error) {
 		refused.Do(func() {
 			handled, err = true, apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "", errors.New("RBAC says no"))
 		})
 		return handled, nil, err
 	})
-	dc := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		kongPluginsGVR: "KongPluginList",
-		{Group: "configuration.konghq.com", Version: "v1", Resource: "kongclusterplugins"}: "KongClusterPluginList",
-		{Group: "configuration.konghq.com", Version: "v1", Resource: "kongconsumers"}:      "KongConsumerList",
-	})
-	return kc, dc, open
+	return api, open
 }
 
 // invalidBesideValid adds an Ingress whose KongPlugin does not validate
 // beside a valid one: the valid ones serve; the invalid one has a Warning
 // Event saying why; the served ones the gateway's address in their
 // status, the invalid one none.
-func invalidBesideValid(t *testing.T, kc *fake.Clientset, dc *dynamicfake.FakeDynamicClient, client *http.Client, g *gateway) {
+func invalidBesideValid(t *testing.T, api fakeAPI, client *http.Client, g *gateway) {
 	t.Helper()
-	ings := kc.NetworkingV1().Ingresses("default")
 	broken := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "configuration.konghq.com/v1", "kind": "KongPlugin",
 		"metadata": map[string]any{"namespace": "default", "name": "broken"},
 		"plugin":   "key-auth", "config": map[string]any{"hide_credentials": "maybe"}}}
-	if _, err := dc.Resource(kongPluginsGVR).Namespace("default").Create(ctx(), broken, metav1.CreateOptions{}); err != nil {
+	if _, err := api.Resource(kongPluginsGVR).Namespace("default").Create(ctx(), broken, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ings.Create(ctx(), webIngress("bad", "bad.test", "/", map[string]string{"konghq.com/plugins": "broken"}), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ings.Create(ctx(), webIngress("good", "good.test", "/", nil), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	api.create(t, webIngress("bad", "bad.test", "/", map[string]string{"konghq.com/plugins": "broken"}))
+	api.create(t, webIngress("good", "good.test", "/", nil))
 	until(t, "the valid Ingress serves", func() bool { code, _ := get(t, client, g, "good.test", "/"); return code == http.StatusOK })
 	if code, _ := get(t, client, g, "bad.test", "/"); code != http.StatusNotFound {
 		t.Fatalf("the invalid Ingress: %d", code)
@@ -272,11 +248,7 @@ func invalidBesideValid(t *testing.T, kc *fake.Clientset, dc *dynamicfake.FakeDy
 		t.Fatalf("the Ingress before the invalid one: %d", code)
 	}
 	until(t, "a Warning Event on the invalid Ingress", func() bool {
-		evs, err := kc.CoreV1().Events("default").List(ctx(), metav1.ListOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range evs.Items {
+		for _, e := range api.events(t, "default") {
 			if e.InvolvedObject.Name == "bad" && e.Type == corev1.EventTypeWarning && strings.Contains(e.Message, "hide_credentials") {
 				return true
 			}
@@ -284,15 +256,11 @@ func invalidBesideValid(t *testing.T, kc *fake.Clientset, dc *dynamicfake.FakeDy
 		return false
 	})
 	until(t, "the served Ingress's status", func() bool {
-		in, err := ings.Get(ctx(), "good", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		lb := in.Status.LoadBalancer.Ingress
+		lb := api.ingress(t, "default", "good").Status.LoadBalancer.Ingress
 		return len(lb) == 1 && lb[0].IP == "192.0.2.7"
 	})
-	if in, err := ings.Get(ctx(), "bad", metav1.GetOptions{}); err != nil || len(in.Status.LoadBalancer.Ingress) != 0 {
-		t.Fatalf("the invalid Ingress's status: %v %+v", err, in.Status)
+	if in := api.ingress(t, "default", "bad"); len(in.Status.LoadBalancer.Ingress) != 0 {
+		t.Fatalf("the invalid Ingress's status: %+v", in.Status)
 	}
 
 }
@@ -300,30 +268,20 @@ func invalidBesideValid(t *testing.T, kc *fake.Clientset, dc *dynamicfake.FakeDy
 // takeoverRefused has another namespace claim web.test/v2 with a newer
 // Ingress to its own pod: the traffic stays with default's pods, and the
 // newer Ingress gets an Event naming the one that keeps it.
-func takeoverRefused(t *testing.T, kc *fake.Clientset, client *http.Client, g *gateway) {
+func takeoverRefused(t *testing.T, api fakeAPI, client *http.Client, g *gateway) {
 	t.Helper()
 	evil, port := pod(t, "pod-evil")
 	defer evil.Close()
-	if _, err := kc.CoreV1().Services("aaa").Create(ctx(), &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "aaa", Name: "web"},
-		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	api.create(t, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "aaa", Name: "web"},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80}}}})
 	sl := endpointSlice("web-evil", port)
 	sl.Namespace = "aaa"
-	if _, err := kc.DiscoveryV1().EndpointSlices("aaa").Create(ctx(), sl, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	api.create(t, sl)
 	in := webIngress("web", "web.test", "/v2", nil)
 	in.Namespace, in.CreationTimestamp = "aaa", metav1.Now()
-	if _, err := kc.NetworkingV1().Ingresses("aaa").Create(ctx(), in, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	api.create(t, in)
 	until(t, "an Event on the newer Ingress", func() bool {
-		evs, err := kc.CoreV1().Events("aaa").List(ctx(), metav1.ListOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range evs.Items {
+		for _, e := range api.events(t, "aaa") {
 			if e.InvolvedObject.Name == "web" && strings.Contains(e.Message, "is already served by Ingress default/web") {
 				return true
 			}
@@ -335,9 +293,7 @@ func takeoverRefused(t *testing.T, kc *fake.Clientset, client *http.Client, g *g
 			t.Fatalf("web.test/v2 after another namespace claimed it: %d %s", code, body)
 		}
 	}
-	if err := kc.NetworkingV1().Ingresses("aaa").Delete(ctx(), "web", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	api.remove(t, ingressesGVR, "aaa", "web")
 }
 
 func ctx() context.Context { return context.Background() }

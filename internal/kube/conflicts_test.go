@@ -26,7 +26,7 @@ func TestControllerOlderIngressKeepsHostPath(t *testing.T) {
 			}
 		}
 	}
-	events := waitEvents(t, c.kc, "already served by Ingress default/web")
+	events := waitEvents(t, c.dc, "already served by Ingress default/web")
 	e := findEvent(events, "Ingress", "web", "host a.test path /a is already served by Ingress default/web, created earlier: left out")
 	if e == nil || e.InvolvedObject.Namespace != "aaa" {
 		t.Fatalf("no Event on aaa's Ingress: %+v", events)

@@ -14,8 +14,6 @@ import (
 
 	netv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -64,12 +62,11 @@ type Applier interface {
 
 // Controller follows the cluster and keeps the gateway's config in step.
 type Controller struct {
-	opts  Options
-	kc    kubernetes.Interface
-	dc    dynamic.Interface
-	apply Applier
-	log   *slog.Logger
-	src   *sources
+	opts   Options
+	client Client
+	apply  Applier
+	log    *slog.Logger
+	src    *sources
 	// publish is --publish-service's Service (a zero name: none).
 	publish svcKey
 	report  *reporter
@@ -88,9 +85,8 @@ type Controller struct {
 	last []byte
 }
 
-// New makes a controller; Run starts it. dc may be nil when neither Kong's
-// nor Istio's custom resources are to be watched.
-func New(kc kubernetes.Interface, dc dynamic.Interface, apply Applier, opts Options) (*Controller, error) {
+// New makes a controller; Run starts it.
+func New(client Client, apply Applier, opts Options) (*Controller, error) {
 	if opts.IngressClass == "" {
 		return nil, errors.New("--ingress-class: must not be empty")
 	}
@@ -110,9 +106,9 @@ func New(kc kubernetes.Interface, dc dynamic.Interface, apply Applier, opts Opti
 	if opts.Component == "" {
 		opts.Component = "turnpike"
 	}
-	c := &Controller{opts: opts, kc: kc, dc: dc, apply: apply, log: opts.Logger, publish: publish,
+	c := &Controller{opts: opts, client: client, apply: apply, log: opts.Logger, publish: publish,
 		kick: make(chan struct{}, 1), ready: make(chan struct{})}
-	if c.report, err = newReporter(kc, opts); err != nil {
+	if c.report, err = newReporter(client.Dynamic, opts); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -184,7 +180,7 @@ func (c *Controller) Run(ctx context.Context) error {
 func (c *Controller) watch(ctx context.Context) (*sources, error) {
 	var wait time.Duration
 	for {
-		src, err := newSources(c.kc, c.dc, c.opts, c.publish, c.changed)
+		src, err := newSources(ctx, c.client, c.opts, c.publish, c.changed)
 		if err == nil {
 			src.start(ctx)
 			if !cache.WaitForCacheSync(ctx.Done(), src.synced()...) {

@@ -21,14 +21,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	netv1 "k8s.io/api/networking/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
-	"k8s.io/client-go/kubernetes/fake"
-	k8stesting "k8s.io/client-go/testing"
 	"sigs.k8s.io/yaml"
 
 	"github.com/turnpikegw/turnpike/internal/config"
@@ -158,8 +155,14 @@ func (c *kongConfig) globals() []string {
 // cluster is a fake API server's clients with Kong's and, when asked,
 // Istio's APIs served.
 type cluster struct {
-	kc *fake.Clientset
 	dc *dynamicfake.FakeDynamicClient
+	mu sync.Mutex
+	// served are the resources the fake discovery lists, by
+	// group/version; discoveries counts its requests, the first fails of
+	// which fail.
+	served      map[string][]metav1.APIResource
+	discoveries int
+	fails       int
 }
 
 var customLists = map[schema.GroupVersionResource]string{
@@ -192,18 +195,15 @@ func newCluster(t testing.TB, kong, istio bool, objs ...runtime.Object) *cluster
 			typed = append(typed, o)
 		}
 	}
-	c := &cluster{kc: fake.NewClientset(typed...),
-		dc: dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), customLists)}
+	c := &cluster{dc: newFake(typed...), served: map[string][]metav1.APIResource{}}
 	for _, u := range custom {
 		c.create(t, customKinds[u.GetKind()], u)
 	}
 	if kong {
-		c.kc.Resources = append(c.kc.Resources, &metav1.APIResourceList{GroupVersion: "configuration.konghq.com/v1",
-			APIResources: []metav1.APIResource{{Name: "kongplugins"}, {Name: "kongclusterplugins"}, {Name: "kongconsumers"}}})
+		c.serve("configuration.konghq.com/v1", "kongplugins", "kongclusterplugins", "kongconsumers")
 	}
 	if istio {
-		c.kc.Resources = append(c.kc.Resources, &metav1.APIResourceList{GroupVersion: "networking.istio.io/v1",
-			APIResources: []metav1.APIResource{{Name: "gateways"}, {Name: "virtualservices"}, {Name: "destinationrules"}}})
+		c.serve("networking.istio.io/v1", "gateways", "virtualservices", "destinationrules")
 	}
 	return c
 }
@@ -243,7 +243,7 @@ func (c *cluster) start(t *testing.T, rec Applier, opts Options) (*Controller, *
 	if opts.Debounce == 0 {
 		opts.Debounce = 20 * time.Millisecond
 	}
-	ctl, err := New(c.kc, c.dc, rec, opts)
+	ctl, err := New(c.client(), rec, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,8 +349,8 @@ func TestControllerClassFiltering(t *testing.T) {
 	routesAre(t, rec, "a.test/a", "b.test/b")
 	// Once the IngressClass is the cluster's default, it takes the
 	// class-less Ingress too; never another class's.
-	_, err := c.kc.NetworkingV1().IngressClasses().Create(ctx, &netv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "turnpike",
-		Annotations: map[string]string{netv1.AnnotationIsDefaultIngressClass: "true"}}}, metav1.CreateOptions{})
+	_, err := c.createTyped(&netv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "turnpike",
+		Annotations: map[string]string{netv1.AnnotationIsDefaultIngressClass: "true"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +381,7 @@ func mustSources(t testing.TB, c *cluster, opts Options) *sources {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := newSources(c.kc, c.dc, opts, publish, func() {})
+	s, err := newSources(ctx, c.client(), opts, publish, func() {})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -469,8 +469,7 @@ func TestControllerIstio(t *testing.T) {
 func TestControllerIstioV1beta1(t *testing.T) {
 	objs := istioObjects()
 	c := newCluster(t, true, false, objs[2])
-	c.kc.Resources = append(c.kc.Resources, &metav1.APIResourceList{GroupVersion: "networking.istio.io/v1beta1",
-		APIResources: []metav1.APIResource{{Name: "gateways"}, {Name: "virtualservices"}, {Name: "destinationrules"}}})
+	c.serve("networking.istio.io/v1beta1", "gateways", "virtualservices", "destinationrules")
 	for _, o := range objs[:2] {
 		u := o.(*unstructured.Unstructured)
 		u.SetAPIVersion("networking.istio.io/v1beta1")
@@ -494,16 +493,12 @@ func TestControllerDiscoveryOncePerGroupVersion(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newCluster(t, true, tc.istio)
 			if tc.beta {
-				c.kc.Resources = append(c.kc.Resources, &metav1.APIResourceList{GroupVersion: "networking.istio.io/v1beta1",
-					APIResources: []metav1.APIResource{{Name: "gateways"}, {Name: "virtualservices"}, {Name: "destinationrules"}}})
+				c.serve("networking.istio.io/v1beta1", "gateways", "virtualservices", "destinationrules")
 			}
 			c.run(t, Options{Istio: true})
-			asked := 0
-			for _, a := range c.kc.Actions() {
-				if a.GetVerb() == "get" && a.GetResource().Resource == "resource" {
-					asked++
-				}
-			}
+			c.mu.Lock()
+			asked := c.discoveries
+			c.mu.Unlock()
 			if asked != tc.asked {
 				t.Errorf("%d discovery requests, want %d", asked, tc.asked)
 			}
@@ -521,7 +516,7 @@ func TestControllerCustomResourcesNotServed(t *testing.T) {
 	c := newCluster(t, false, false, newIngress("default", "api", turnpike, nil, "a.test", "/a", "svc"))
 	rec, _ := c.run(t, Options{Istio: true})
 	routesAre(t, rec, "a.test/a")
-	if _, err := c.kc.NetworkingV1().Ingresses("default").Create(ctx, newIngress("default", "b", turnpike, nil, "b.test", "/b", "svc"), metav1.CreateOptions{}); err != nil {
+	if _, err := c.createTyped(newIngress("default", "b", turnpike, nil, "b.test", "/b", "svc")); err != nil {
 		t.Fatal(err)
 	}
 	routesAre(t, rec, "a.test/a", "b.test/b")
@@ -535,7 +530,7 @@ func TestControllerDebounce(t *testing.T) {
 	want := []string{"a.test/a"}
 	for i := range 10 {
 		name := fmt.Sprintf("burst%d", i)
-		if _, err := c.kc.NetworkingV1().Ingresses("default").Create(ctx, newIngress("default", name, turnpike, nil, name+".test", "/", "svc"), metav1.CreateOptions{}); err != nil {
+		if _, err := c.createTyped(newIngress("default", name, turnpike, nil, name+".test", "/", "svc")); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, name+".test/")
@@ -591,16 +586,16 @@ func TestControllerUnchangedNotReapplied(t *testing.T) {
 	rec, logs := c.run(t, Options{})
 	routesAre(t, rec, "a.test/a")
 	before, seen := rec.count(), logs.count("not applied again")
-	in, err := c.kc.NetworkingV1().Ingresses("default").Get(ctx, "api", metav1.GetOptions{})
+	in, err := getIngress(c.dc, "default", "api")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.kc.NetworkingV1().Ingresses("default").Update(ctx, in, metav1.UpdateOptions{}); err != nil {
+	if _, err := c.updateTyped(in); err != nil {
 		t.Fatal(err)
 	}
 	svc := newService("default", "svc")
 	svc.Annotations = map[string]string{"team": "payments"}
-	if _, err := c.kc.CoreV1().Services("default").Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+	if _, err := c.updateTyped(svc); err != nil {
 		t.Fatal(err)
 	}
 	logs.await(t, "not applied again", seen)
@@ -638,7 +633,7 @@ func TestControllerBrokenGlobalPluginKeepsConfig(t *testing.T) {
 		map[string]any{"plugin": "correlation-id", "config": map[string]any{"generator": "dice"}})
 	global.SetLabels(map[string]string{"global": "true"})
 	c.create(t, kongClusterPlugins, global)
-	if _, err := c.kc.NetworkingV1().Ingresses("default").Create(ctx, newIngress("default", "b", turnpike, nil, "b.test", "/b", "svc"), metav1.CreateOptions{}); err != nil {
+	if _, err := c.createTyped(newIngress("default", "b", turnpike, nil, "b.test", "/b", "svc")); err != nil {
 		t.Fatal(err)
 	}
 	logs.await(t, "shared objects", seen)
@@ -662,7 +657,7 @@ func TestControllerDeletion(t *testing.T) {
 		t.Fatal(err)
 	}
 	routesAre(t, rec, "a.test/a", "b.test/b")
-	if err := c.kc.NetworkingV1().Ingresses("default").Delete(ctx, "b", metav1.DeleteOptions{}); err != nil {
+	if err := c.dc.Resource(ingressesGVR).Namespace("default").Delete(ctx, "b", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	routesAre(t, rec, "a.test/a")
@@ -677,10 +672,10 @@ func TestControllerNamespaces(t *testing.T) {
 		kongObject("KongPlugin", "team-b", "cors", nil, map[string]any{"plugin": "key-auth"}))
 	rec, _ := c.run(t, Options{Namespaces: []string{"team-a", "team-c"}})
 	routesAre(t, rec, "a.test/a cors", "c.test/c")
-	if _, err := c.kc.NetworkingV1().Ingresses("team-b").Create(ctx, newIngress("team-b", "b2", turnpike, nil, "b2.test", "/", "svc"), metav1.CreateOptions{}); err != nil {
+	if _, err := c.createTyped(newIngress("team-b", "b2", turnpike, nil, "b2.test", "/", "svc")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.kc.NetworkingV1().Ingresses("team-c").Create(ctx, newIngress("team-c", "c2", turnpike, nil, "c2.test", "/", "svc"), metav1.CreateOptions{}); err != nil {
+	if _, err := c.createTyped(newIngress("team-c", "c2", turnpike, nil, "c2.test", "/", "svc")); err != nil {
 		t.Fatal(err)
 	}
 	routesAre(t, rec, "a.test/a cors", "c.test/c", "c2.test/")
@@ -825,17 +820,7 @@ func TestControllerNotReadyUntilApplied(t *testing.T) {
 // Discovery failing at start (an API server restarting) is retried.
 func TestControllerDiscoveryRetried(t *testing.T) {
 	c := newCluster(t, true, false, newIngress("default", "a", turnpike, nil, "a.test", "/a", "svc"))
-	var mu sync.Mutex
-	fails := 2
-	c.kc.PrependReactor("get", "resource", func(k8stesting.Action) (bool, runtime.Object, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if fails > 0 {
-			fails--
-			return true, nil, apierrors.NewServiceUnavailable("restarting")
-		}
-		return false, nil, nil
-	})
+	c.fails = 2
 	rec, logs := c.run(t, Options{})
 	routesAre(t, rec, "a.test/a")
 	if logs.count("cannot watch the cluster") != 2 {
@@ -845,7 +830,7 @@ func TestControllerDiscoveryRetried(t *testing.T) {
 
 func TestControllerPublishServiceChecked(t *testing.T) {
 	for _, bad := range []string{"gateway", "/gateway", "ns/"} {
-		if _, err := New(fake.NewClientset(), nil, newRecorder(t), Options{IngressClass: "turnpike", PublishService: bad}); err == nil || !strings.Contains(err.Error(), "--publish-service") {
+		if _, err := New(Client{Dynamic: newFake()}, newRecorder(t), Options{IngressClass: "turnpike", PublishService: bad}); err == nil || !strings.Contains(err.Error(), "--publish-service") {
 			t.Errorf("--publish-service %q: %v", bad, err)
 		}
 	}
@@ -927,20 +912,20 @@ func TestControllerLeftOutNotCheckedAgain(t *testing.T) {
 		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
 		Ports:       []discoveryv1.EndpointPort{{Name: &portName, Port: &port}},
 	}
-	if _, err := c.kc.DiscoveryV1().EndpointSlices("default").Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+	if _, err := c.createTyped(slice); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, func() string { return "the pod applied" }, func() bool { return rec.count() > applies })
 	if n := rec.validations() - checks; n != 0 {
 		t.Errorf("a pod's change checked %d units again", n)
 	}
-	in, err := c.kc.NetworkingV1().Ingresses("default").Get(ctx, "bad", metav1.GetOptions{})
+	in, err := getIngress(c.dc, "default", "bad")
 	if err != nil {
 		t.Fatal(err)
 	}
 	in.Annotations = nil
 	in.ResourceVersion = "2"
-	if _, err := c.kc.NetworkingV1().Ingresses("default").Update(ctx, in, metav1.UpdateOptions{}); err != nil {
+	if _, err := c.updateTyped(in); err != nil {
 		t.Fatal(err)
 	}
 	routesAre(t, rec, "a.test/a", "b.test/b")
@@ -964,7 +949,7 @@ func BenchmarkReconcileWithInvalidIngress(b *testing.B) {
 			}
 			c := newCluster(b, true, false, objs...)
 			opts := Options{IngressClass: "turnpike", ClusterDomain: "cluster.local", Logger: slog.New(slog.DiscardHandler)}
-			ctl, err := New(c.kc, c.dc, newRecorder(b), opts)
+			ctl, err := New(c.client(), newRecorder(b), opts)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -89,7 +89,7 @@ func TestSnapshotDocumentsCached(t *testing.T) {
 	}
 	in.ResourceVersion = "2"
 	in.Spec.Rules[0].Host = "b.test"
-	if _, err := c.kc.NetworkingV1().Ingresses("default").Update(ctx, in, metav1.UpdateOptions{}); err != nil {
+	if _, err := c.updateTyped(in); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, func() string { return "the new version in the document" }, func() bool {

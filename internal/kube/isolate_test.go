@@ -41,14 +41,14 @@ func TestControllerUnitsThatDoNotFitTogether(t *testing.T) {
 	rec.l.SetLimits(lim)
 	_, logs := c.runWith(t, rec, Options{})
 	routesAre(t, rec, "b.test/", "c.test/")
-	events := waitEvents(t, c.kc, "does not fit with the others")
+	events := waitEvents(t, c.dc, "does not fit with the others")
 	if findEvent(events, "Ingress", "a", "does not fit with the others: ") == nil {
 		t.Fatalf("no Event on the newest Ingress: %+v", events)
 	}
 	// A change elsewhere checks the misfit again (there may be room now).
 	seen := logs.count("does not fit with the others")
 	svc := newService("default", "other")
-	if _, err := c.kc.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+	if _, err := c.createTyped(svc); err != nil {
 		t.Fatal(err)
 	}
 	logs.await(t, "does not fit with the others", seen)
@@ -76,12 +76,12 @@ func TestControllerKnownGoodNotCheckedAgain(t *testing.T) {
 	// that changes nothing does not check it.
 	const badLine = "object=\"Ingress default/bad\""
 	checks, seen := rec.validations(), logs.count(badLine)
-	in, err := c.kc.NetworkingV1().Ingresses("default").Get(ctx, "bad", metav1.GetOptions{})
+	in, err := getIngress(c.dc, "default", "bad")
 	if err != nil {
 		t.Fatal(err)
 	}
 	in.Spec.Rules[0].Host = "b2.test"
-	if _, err := c.kc.NetworkingV1().Ingresses("default").Update(ctx, in, metav1.UpdateOptions{}); err != nil {
+	if _, err := c.updateTyped(in); err != nil {
 		t.Fatal(err)
 	}
 	logs.await(t, badLine, seen)
@@ -92,7 +92,7 @@ func TestControllerKnownGoodNotCheckedAgain(t *testing.T) {
 	checks, seen = rec.validations(), logs.count(badLine)
 	svc := newService("default", "svc")
 	svc.Annotations = map[string]string{"team": "payments"}
-	if _, err := c.kc.CoreV1().Services("default").Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
+	if _, err := c.updateTyped(svc); err != nil {
 		t.Fatal(err)
 	}
 	logs.await(t, badLine, seen)
@@ -135,7 +135,7 @@ func TestControllerStopsDuringIsolation(t *testing.T) {
 	}
 	c := newCluster(t, true, false, objs...)
 	rec := &slow{recorder: newRecorder(t), started: make(chan struct{})}
-	ctl, err := New(c.kc, c.dc, rec, Options{IngressClass: "turnpike", Debounce: 20 * time.Millisecond})
+	ctl, err := New(c.client(), rec, Options{IngressClass: "turnpike", Debounce: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/record"
 
 	"github.com/turnpikegw/turnpike/internal/config"
@@ -72,7 +70,7 @@ type reportInput struct {
 
 // reporter writes Events and Ingress status.
 type reporter struct {
-	kc  kubernetes.Interface
+	dc  dynamic.Interface
 	opt Options
 	// fixed are the addresses of --publish-status-address, when given.
 	fixed       []netv1.IngressLoadBalancerIngress
@@ -86,11 +84,11 @@ type reporter struct {
 // note is one Event's reason and message.
 type note struct{ reason, message string }
 
-func newReporter(kc kubernetes.Interface, opts Options) (*reporter, error) {
+func newReporter(dc dynamic.Interface, opts Options) (*reporter, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &reporter{kc: kc, opt: opts, standing: map[string]map[note]bool{}}
+	r := &reporter{dc: dc, opt: opts, standing: map[string]map[note]bool{}}
 	for i, a := range opts.PublishAddresses {
 		if _, err := netip.ParseAddr(a); err == nil {
 			r.fixed = append(r.fixed, netv1.IngressLoadBalancerIngress{IP: a})
@@ -263,8 +261,10 @@ func (r *reporter) logLoose(loose []string, next map[string]map[note]bool) {
 func (r *reporter) record(obj runtime.Object, n note) {
 	if r.recorder == nil {
 		r.broadcaster = record.NewBroadcaster()
-		r.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: r.kc.CoreV1().Events("")})
-		r.recorder = r.broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: r.opt.Component, Host: r.opt.Host})
+		r.broadcaster.StartRecordingToSink(eventSink{r.dc})
+		// The objects carry their kind (informer), so the recorder's
+		// scheme need know none.
+		r.recorder = r.broadcaster.NewRecorder(runtime.NewScheme(), corev1.EventSource{Component: r.opt.Component, Host: r.opt.Host})
 	}
 	r.recorder.Event(obj, corev1.EventTypeWarning, n.reason, n.message)
 }
@@ -280,17 +280,10 @@ func capNotes(notes []note) (kept, extra []note) {
 	return append(notes[:maxNotesPerObject:maxNotesPerObject], more), extra
 }
 
-// objectName is "Kind ns/name": the informers' typed objects carry no
-// kind, the scheme knows it.
+// objectName is "Kind ns/name".
 func objectName(obj runtime.Object) string {
-	kind := obj.GetObjectKind().GroupVersionKind().Kind
-	if kind == "" {
-		if kinds, _, err := scheme.Scheme.ObjectKinds(obj); err == nil {
-			kind = kinds[0].Kind
-		}
-	}
 	m := obj.(metav1.Object)
-	return kind + " " + m.GetNamespace() + "/" + m.GetName()
+	return obj.GetObjectKind().GroupVersionKind().Kind + " " + m.GetNamespace() + "/" + m.GetName()
 }
 
 // named finds the object a warning names: "Kind ns/name", "KongClusterPlugin
@@ -347,7 +340,10 @@ func (r *reporter) status(ctx context.Context, in reportInput) {
 		}
 		cp := ing.DeepCopy()
 		cp.Status.LoadBalancer.Ingress = slices.Clone(want)
-		_, err := r.kc.NetworkingV1().Ingresses(cp.Namespace).UpdateStatus(ctx, cp, metav1.UpdateOptions{})
+		u, err := toUnstructured(cp, netv1.SchemeGroupVersion.WithKind(kindIngress))
+		if err == nil {
+			_, err = r.dc.Resource(ingressesGVR).Namespace(cp.Namespace).UpdateStatus(ctx, u, metav1.UpdateOptions{})
+		}
 		switch {
 		case err == nil:
 		case apierrors.IsConflict(err) || apierrors.IsNotFound(err):

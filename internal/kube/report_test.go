@@ -19,7 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes/fake"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/turnpikegw/turnpike/internal/importer"
@@ -27,6 +27,7 @@ import (
 
 func testIngress(ns, name string, status ...netv1.IngressLoadBalancerIngress) *netv1.Ingress {
 	return &netv1.Ingress{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: kindIngress},
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID("uid-" + ns + "-" + name)},
 		Status:     netv1.IngressStatus{LoadBalancer: netv1.IngressLoadBalancerStatus{Ingress: status}},
 	}
@@ -42,10 +43,10 @@ func testPlugin(ns, name string) *unstructured.Unstructured {
 	return u
 }
 
-func newTestReporter(t *testing.T, kc *fake.Clientset, opts Options) *reporter {
+func newTestReporter(t *testing.T, dc *dynamicfake.FakeDynamicClient, opts Options) *reporter {
 	t.Helper()
 	opts.Component, opts.Host = "turnpike", "gw-0"
-	r, err := newReporter(kc, opts)
+	r, err := newReporter(dc, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,9 +56,9 @@ func newTestReporter(t *testing.T, kc *fake.Clientset, opts Options) *reporter {
 
 // eventWrites counts the Events created or patched (the recorder folds a
 // repeated Event into a patch of its count: both are a repeat).
-func eventWrites(kc *fake.Clientset) int {
+func eventWrites(dc *dynamicfake.FakeDynamicClient) int {
 	n := 0
-	for _, a := range kc.Actions() {
+	for _, a := range dc.Actions() {
 		if a.GetResource().Resource == "events" && (a.GetVerb() == "create" || a.GetVerb() == "patch") {
 			n++
 		}
@@ -67,15 +68,14 @@ func eventWrites(kc *fake.Clientset) int {
 
 // waitEvents waits until the asynchronous recorder has written the Event
 // with message marker, and returns every Event.
-func waitEvents(t *testing.T, kc *fake.Clientset, marker string) []corev1.Event {
+func waitEvents(t *testing.T, dc *dynamicfake.FakeDynamicClient, marker string) []corev1.Event {
 	t.Helper()
 	var events []corev1.Event
 	eventually(t, func() string { return fmt.Sprintf("no Event with %q in %d Events", marker, len(events)) }, func() bool {
-		list, err := kc.CoreV1().Events("").List(context.Background(), metav1.ListOptions{})
-		if err != nil {
+		var err error
+		if events, err = listEvents(dc); err != nil {
 			t.Fatal(err)
 		}
-		events = list.Items
 		return slices.ContainsFunc(events, func(e corev1.Event) bool { return strings.Contains(e.Message, marker) })
 	})
 	return events
@@ -83,10 +83,10 @@ func waitEvents(t *testing.T, kc *fake.Clientset, marker string) []corev1.Event 
 
 // step reports in with the sentinel mark and waits until its Event is
 // written; it returns every Event.
-func step(t *testing.T, r *reporter, kc *fake.Clientset, in reportInput, mark string) []corev1.Event {
+func step(t *testing.T, r *reporter, dc *dynamicfake.FakeDynamicClient, in reportInput, mark string) []corev1.Event {
 	t.Helper()
 	r.update(context.Background(), withSentinel(in, mark))
-	return waitEvents(t, kc, mark)
+	return waitEvents(t, dc, mark)
 }
 
 func findEvent(events []corev1.Event, kind, name, marker string) *corev1.Event {
@@ -143,9 +143,9 @@ func withSentinel(in reportInput, mark string) reportInput {
 
 func TestReportEvents(t *testing.T) {
 	f := newFixture()
-	kc := fake.NewClientset()
-	r := newTestReporter(t, kc, Options{})
-	events := step(t, r, kc, f.input(), "mark-1")
+	dc := newFake()
+	r := newTestReporter(t, dc, Options{})
+	events := step(t, r, dc, f.input(), "mark-1")
 	for _, c := range []struct{ kind, ns, name, reason, marker string }{
 		{"Ingress", "shop", "bad", reasonApplyFailed, "left out of the gateway's configuration: routes[0].paths[0]: invalid regex"},
 		{"Ingress", "shop", "good", reasonTranslationFailed, "metadata.annotations[nginx.ingress.kubernetes.io/limit-rps]: not a number: ignored"},
@@ -169,29 +169,29 @@ func TestReportEvents(t *testing.T) {
 		t.Errorf("the valid Ingress got the invalid one's Event: %v", e)
 	}
 	// 4 Events and the sentinel; the file:line warning is only logged.
-	if n := eventWrites(kc); n != 5 {
+	if n := eventWrites(dc); n != 5 {
 		t.Errorf("%d Events written, want 5: %v", n, events)
 	}
 }
 
 func TestReportEventsNotRepeated(t *testing.T) {
 	f := newFixture()
-	kc := fake.NewClientset()
-	r := newTestReporter(t, kc, Options{})
+	dc := newFake()
+	r := newTestReporter(t, dc, Options{})
 	in := f.input()
-	step(t, r, kc, in, "mark-1")
-	first := eventWrites(kc)
+	step(t, r, dc, in, "mark-1")
+	first := eventWrites(dc)
 
 	// The same problems again: nothing new but the next sentinel.
-	step(t, r, kc, in, "mark-2")
-	if n := eventWrites(kc); n != first+1 {
+	step(t, r, dc, in, "mark-2")
+	if n := eventWrites(dc); n != first+1 {
 		t.Fatalf("same input: %d Event writes, want %d (only the sentinel)", n, first+1)
 	}
 
 	// A changed message is told.
 	in.invalid[f.bad] = errors.New("routes[0].paths[0]: another reason")
-	events := step(t, r, kc, in, "mark-3")
-	if n := eventWrites(kc); n != first+3 {
+	events := step(t, r, dc, in, "mark-3")
+	if n := eventWrites(dc); n != first+3 {
 		t.Errorf("changed message: %d Event writes, want %d", n, first+3)
 	}
 	if findEvent(events, "Ingress", "bad", "another reason") == nil {
@@ -201,40 +201,43 @@ func TestReportEventsNotRepeated(t *testing.T) {
 	// Fixed, then broken again the same way: told again.
 	fixed := f.input()
 	fixed.invalid = map[*unit]error{}
-	step(t, r, kc, fixed, "mark-4")
-	before := eventWrites(kc)
-	step(t, r, kc, in, "mark-5")
-	if n := eventWrites(kc); n != before+2 {
+	step(t, r, dc, fixed, "mark-4")
+	before := eventWrites(dc)
+	step(t, r, dc, in, "mark-5")
+	if n := eventWrites(dc); n != before+2 {
 		t.Errorf("problem back: %d Event writes, want %d", n, before+2)
 	}
 }
 
 func TestReportEventsFailedKeepsStanding(t *testing.T) {
 	f := newFixture()
-	kc := fake.NewClientset()
-	r := newTestReporter(t, kc, Options{})
+	dc := newFake()
+	r := newTestReporter(t, dc, Options{})
 	in := f.input()
-	step(t, r, kc, in, "mark-1")
+	step(t, r, dc, in, "mark-1")
 	// Nothing applied (the shared objects fail): the units were not
 	// checked; when it recovers, the problems still standing are not
 	// told again.
-	events := step(t, r, kc, reportInput{objects: f.objs,
+	step(t, r, dc, reportInput{objects: f.objs,
 		failed: errors.New("KongClusterPlugin global: plugin: unknown plugin")}, "mark-2")
+	// The failure's Event comes after the sentinel's (warnings are told
+	// first), so it is waited for itself.
+	events := waitEvents(t, dc, "no configuration applied")
 	if e := findEvent(events, "KongClusterPlugin", "global", "no configuration applied: KongClusterPlugin global: plugin: unknown plugin"); e == nil || e.Reason != reasonApplyFailed {
 		t.Errorf("the failure names the KongClusterPlugin: want its Event, got %v", e)
 	}
-	before := eventWrites(kc)
-	step(t, r, kc, in, "mark-3")
-	if n := eventWrites(kc); n != before+1 {
+	before := eventWrites(dc)
+	step(t, r, dc, in, "mark-3")
+	if n := eventWrites(dc); n != before+1 {
 		t.Errorf("after recovery: %d Event writes, want %d (only the sentinel)", n, before+1)
 	}
 }
 
 func TestReportEventsBounded(t *testing.T) {
 	f := newFixture()
-	kc := fake.NewClientset()
+	dc := newFake()
 	var logs bytes.Buffer
-	r := newTestReporter(t, kc, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	r := newTestReporter(t, dc, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	var ws importer.Warnings
 	for i := range 30 {
 		ws.Add("Ingress shop/good", fmt.Sprintf("spec.rules[%d]", i), "no http paths: nothing routed")
@@ -243,7 +246,7 @@ func TestReportEventsBounded(t *testing.T) {
 	ws.Add("KongPlugin shop/limit", "config", "%s", long)
 	ws.Add("api.yaml:3 paths./x.get", "", "skipped")
 	in := reportInput{objects: f.objs, warnings: ws}
-	events := step(t, r, kc, in, "mark-1")
+	events := step(t, r, dc, in, "mark-1")
 	// The problems past the Events, and those of no object, are logged,
 	// once while they stand.
 	r.update(context.Background(), withSentinel(in, "mark-2"))
@@ -281,17 +284,17 @@ func TestReportEventsPerReconcile(t *testing.T) {
 			ws.Add("KongPlugin shop/"+name, fmt.Sprintf("config.f%d", j), "ignored")
 		}
 	}
-	kc := fake.NewClientset()
-	r := newTestReporter(t, kc, Options{})
+	dc := newFake()
+	r := newTestReporter(t, dc, Options{})
 	in := reportInput{objects: objs, warnings: ws}
 	waitWrites := func(want int) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
-		for eventWrites(kc) < want && time.Now().Before(deadline) {
+		for eventWrites(dc) < want && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		time.Sleep(50 * time.Millisecond)
-		if n := eventWrites(kc); n != want {
+		if n := eventWrites(dc); n != want {
 			t.Fatalf("%d Event writes, want %d", n, want)
 		}
 	}
@@ -325,9 +328,9 @@ func TestObjectsNamed(t *testing.T) {
 	}
 }
 
-func statusWrites(kc *fake.Clientset) int {
+func statusWrites(dc *dynamicfake.FakeDynamicClient) int {
 	n := 0
-	for _, a := range kc.Actions() {
+	for _, a := range dc.Actions() {
 		if u, ok := a.(k8stesting.UpdateAction); ok && u.GetResource().Resource == "ingresses" && u.GetSubresource() == "status" {
 			n++
 		}
@@ -366,25 +369,25 @@ func TestReportStatus(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ing := testIngress("shop", "good")
-			kc := fake.NewClientset(ing)
-			r := newTestReporter(t, kc, Options{PublishAddresses: c.publish})
+			dc := newFake(ing)
+			r := newTestReporter(t, dc, Options{PublishAddresses: c.publish})
 			objs := &objects{byID: map[string]runtime.Object{}, publish: c.svc}
 			r.update(context.Background(), reportInput{objects: objs, ingresses: []*netv1.Ingress{ing}})
-			got, err := kc.NetworkingV1().Ingresses("shop").Get(context.Background(), "good", metav1.GetOptions{})
+			got, err := getIngress(dc, "shop", "good")
 			if err != nil {
 				t.Fatal(err)
 			}
 			if fmt.Sprint(got.Status.LoadBalancer.Ingress) != fmt.Sprint(c.want) {
 				t.Fatalf("status %v, want %v", got.Status.LoadBalancer.Ingress, c.want)
 			}
-			writes := statusWrites(kc)
+			writes := statusWrites(dc)
 			if want := min(len(c.want), 1); writes != want {
 				t.Fatalf("%d status writes, want %d", writes, want)
 			}
 			// The next reconcile sees the Ingress as written: equal, no
 			// write.
 			r.update(context.Background(), reportInput{objects: objs, ingresses: []*netv1.Ingress{got}})
-			if n := statusWrites(kc); n != writes {
+			if n := statusWrites(dc); n != writes {
 				t.Errorf("equal status rewritten: %d writes, want %d", n, writes)
 			}
 		})
@@ -394,12 +397,12 @@ func TestReportStatus(t *testing.T) {
 func TestReportStatusOnlyServed(t *testing.T) {
 	f := newFixture()
 	f.objs.publish = &corev1.Service{Spec: corev1.ServiceSpec{ClusterIP: "10.0.0.9"}}
-	kc := fake.NewClientset(f.goodIngress, f.badIng)
-	r := newTestReporter(t, kc, Options{})
+	dc := newFake(f.goodIngress, f.badIng)
+	r := newTestReporter(t, dc, Options{})
 	invalid := map[*unit]error{f.bad: errors.New("invalid")}
 	r.update(context.Background(), reportInput{objects: f.objs, invalid: invalid, ingresses: servedIngresses(f.objs, invalid)})
 	for name, want := range map[string]int{"good": 1, "bad": 0} {
-		got, err := kc.NetworkingV1().Ingresses("shop").Get(context.Background(), name, metav1.GetOptions{})
+		got, err := getIngress(dc, "shop", name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -411,13 +414,13 @@ func TestReportStatusOnlyServed(t *testing.T) {
 
 func TestReportStatusConflictNoLoop(t *testing.T) {
 	ing := testIngress("shop", "good")
-	kc := fake.NewClientset(ing)
+	dc := newFake(ing)
 	calls := 0
-	kc.PrependReactor("update", "ingresses", func(k8stesting.Action) (bool, runtime.Object, error) {
+	dc.PrependReactor("update", "ingresses", func(k8stesting.Action) (bool, runtime.Object, error) {
 		calls++
 		return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "networking.k8s.io", Resource: "ingresses"}, "good", errors.New("changed"))
 	})
-	r := newTestReporter(t, kc, Options{PublishAddresses: []string{"192.0.2.1"}})
+	r := newTestReporter(t, dc, Options{PublishAddresses: []string{"192.0.2.1"}})
 	r.update(context.Background(), reportInput{objects: &objects{}, ingresses: []*netv1.Ingress{ing}})
 	if calls != 1 {
 		t.Errorf("a conflict is retried at the next reconcile, not in a loop: %d writes", calls)
@@ -426,7 +429,7 @@ func TestReportStatusConflictNoLoop(t *testing.T) {
 
 func TestPublishAddressesChecked(t *testing.T) {
 	for _, bad := range []string{"", "not a host", "-x.example.com"} {
-		if _, err := newReporter(fake.NewClientset(), Options{PublishAddresses: []string{"192.0.2.1", bad}}); err == nil ||
+		if _, err := newReporter(newFake(), Options{PublishAddresses: []string{"192.0.2.1", bad}}); err == nil ||
 			!strings.Contains(err.Error(), "--publish-status-address[1]") {
 			t.Errorf("%q: got %v, want an error naming --publish-status-address[1]", bad, err)
 		}
@@ -451,8 +454,8 @@ func BenchmarkReportSteady(b *testing.B) {
 			}
 		}
 	}
-	kc := fake.NewClientset()
-	r, err := newReporter(kc, Options{PublishAddresses: []string{"192.0.2.1"}})
+	dc := newFake()
+	r, err := newReporter(dc, Options{PublishAddresses: []string{"192.0.2.1"}})
 	if err != nil {
 		b.Fatal(err)
 	}

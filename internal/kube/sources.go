@@ -18,10 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/dynamic/dynamicinformer"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/turnpikegw/turnpike/internal/importer"
@@ -50,8 +46,6 @@ var apiVersions = map[string]string{
 
 // sources are the informers, by kind (one per watched namespace).
 type sources struct {
-	core    []informers.SharedInformerFactory
-	dyn     []dynamicinformer.DynamicSharedInformerFactory
 	kinds   map[string][]cache.SharedIndexInformer
 	gvrs    map[string]schema.GroupVersionResource // custom kinds watched
 	publish string                                 // the publish Service's name
@@ -64,7 +58,7 @@ type sources struct {
 var unusedSecretTypes = []corev1.SecretType{"helm.sh/release.v1", corev1.SecretTypeServiceAccountToken,
 	corev1.SecretTypeDockerConfigJson, corev1.SecretTypeDockercfg, corev1.SecretTypeBootstrapToken}
 
-func newSources(kc kubernetes.Interface, dc dynamic.Interface, opts Options, publish svcKey, onChange func()) (*sources, error) {
+func newSources(ctx context.Context, cl Client, opts Options, publish svcKey, onChange func()) (*sources, error) {
 	s := &sources{kinds: map[string][]cache.SharedIndexInformer{}, gvrs: map[string]schema.GroupVersionResource{},
 		docs: newDocCache()}
 	handler := cache.ResourceEventHandlerFuncs{
@@ -81,7 +75,12 @@ func newSources(kc kubernetes.Interface, dc dynamic.Interface, opts Options, pub
 		},
 		DeleteFunc: func(any) { onChange() },
 	}
-	add := func(kind string, inf cache.SharedIndexInformer) error {
+	add := func(kind string, gvr schema.GroupVersionResource, ns string, tweak func(*metav1.ListOptions),
+		typed func() runtime.Object) error {
+		inf, err := informer(cl.Dynamic, gvr, ns, tweak, typed)
+		if err != nil {
+			return err
+		}
 		if _, err := inf.AddEventHandler(handler); err != nil {
 			return err
 		}
@@ -97,39 +96,37 @@ func newSources(kc kubernetes.Interface, dc dynamic.Interface, opts Options, pub
 		selectors = append(selectors, fields.OneTermNotEqualSelector("type", string(t)))
 	}
 	secretSelector := fields.AndSelectors(selectors...).String()
+	secrets := func(o *metav1.ListOptions) { o.FieldSelector = secretSelector }
 	for _, ns := range namespaces {
-		f := informers.NewSharedInformerFactoryWithOptions(kc, 0, informers.WithNamespace(ns))
-		sf := informers.NewSharedInformerFactoryWithOptions(kc, 0, informers.WithNamespace(ns),
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = secretSelector }))
-		s.core = append(s.core, f, sf)
-		for kind, inf := range map[string]cache.SharedIndexInformer{
-			kindIngress: f.Networking().V1().Ingresses().Informer(),
-			kindService: f.Core().V1().Services().Informer(),
-			kindSlice:   f.Discovery().V1().EndpointSlices().Informer(),
-			kindSecret:  sf.Core().V1().Secrets().Informer(),
+		for _, k := range []struct {
+			kind  string
+			gvr   schema.GroupVersionResource
+			tweak func(*metav1.ListOptions)
+			typed func() runtime.Object
+		}{
+			{kindIngress, ingressesGVR, nil, func() runtime.Object { return &netv1.Ingress{} }},
+			{kindService, servicesGVR, nil, func() runtime.Object { return &corev1.Service{} }},
+			{kindSlice, slicesGVR, nil, func() runtime.Object { return &discoveryv1.EndpointSlice{} }},
+			{kindSecret, secretsGVR, secrets, func() runtime.Object { return &corev1.Secret{} }},
 		} {
-			if err := add(kind, inf); err != nil {
+			if err := add(k.kind, k.gvr, ns, k.tweak, k.typed); err != nil {
 				return nil, err
 			}
 		}
 	}
-	cluster := informers.NewSharedInformerFactory(kc, 0)
-	s.core = append(s.core, cluster)
-	if err := add(kindIngressClass, cluster.Networking().V1().IngressClasses().Informer()); err != nil {
+	if err := add(kindIngressClass, ingressClassesGVR, "", nil, func() runtime.Object { return &netv1.IngressClass{} }); err != nil {
 		return nil, err
 	}
 	if publish.name != "" {
 		s.publish = publish.name
-		pf := informers.NewSharedInformerFactoryWithOptions(kc, 0, informers.WithNamespace(publish.namespace),
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-				o.FieldSelector = fields.OneTermEqualSelector("metadata.name", publish.name).String()
-			}))
-		s.core = append(s.core, pf)
-		if err := add(kindPublish, pf.Core().V1().Services().Informer()); err != nil {
+		byName := func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", publish.name).String()
+		}
+		if err := add(kindPublish, servicesGVR, publish.namespace, byName, func() runtime.Object { return &corev1.Service{} }); err != nil {
 			return nil, err
 		}
 	}
-	if err := s.watchCustom(kc, dc, opts, namespaces, add); err != nil {
+	if err := s.watchCustom(ctx, cl, opts, namespaces, add); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -137,8 +134,8 @@ func newSources(kc kubernetes.Interface, dc dynamic.Interface, opts Options, pub
 
 // watchCustom adds the informers of Kong's and Istio's custom resources,
 // each when the cluster serves its API.
-func (s *sources) watchCustom(kc kubernetes.Interface, dc dynamic.Interface, opts Options, namespaces []string,
-	add func(string, cache.SharedIndexInformer) error) error {
+func (s *sources) watchCustom(ctx context.Context, cl Client, opts Options, namespaces []string,
+	add func(string, schema.GroupVersionResource, string, func(*metav1.ListOptions), func() runtime.Object) error) error {
 	custom := []struct {
 		kind    string
 		gvr     schema.GroupVersionResource
@@ -152,21 +149,12 @@ func (s *sources) watchCustom(kc kubernetes.Interface, dc dynamic.Interface, opt
 		{kindVirtual, istioServices, false, opts.Istio},
 		{kindRule, istioRules, false, opts.Istio},
 	}
-	var nsDyn []dynamicinformer.DynamicSharedInformerFactory
-	var clusterDyn dynamicinformer.DynamicSharedInformerFactory
-	if dc != nil {
-		for _, ns := range namespaces {
-			nsDyn = append(nsDyn, dynamicinformer.NewFilteredDynamicSharedInformerFactory(dc, 0, ns, nil))
-		}
-		clusterDyn = dynamicinformer.NewDynamicSharedInformerFactory(dc, 0)
-		s.dyn = append(append(s.dyn, nsDyn...), clusterDyn)
-	}
 	lists := map[string][]metav1.APIResource{}
 	for _, cr := range custom {
-		if !cr.wanted || dc == nil {
+		if !cr.wanted {
 			continue
 		}
-		gvr, ok, err := served(kc, lists, cr.gvr)
+		gvr, ok, err := served(ctx, cl, lists, cr.gvr)
 		if err != nil {
 			return err
 		}
@@ -175,13 +163,13 @@ func (s *sources) watchCustom(kc kubernetes.Interface, dc dynamic.Interface, opt
 		}
 		s.gvrs[cr.kind] = gvr
 		if cr.cluster {
-			if err := add(cr.kind, clusterDyn.ForResource(gvr).Informer()); err != nil {
+			if err := add(cr.kind, gvr, metav1.NamespaceAll, nil, nil); err != nil {
 				return err
 			}
 			continue
 		}
-		for _, f := range nsDyn {
-			if err := add(cr.kind, f.ForResource(gvr).Informer()); err != nil {
+		for _, ns := range namespaces {
+			if err := add(cr.kind, gvr, ns, nil, nil); err != nil {
 				return err
 			}
 		}
@@ -193,7 +181,7 @@ func (s *sources) watchCustom(kc kubernetes.Interface, dc dynamic.Interface, opt
 // or for Istio v1beta1 when v1 is not served (Istio before 1.22). lists
 // keeps the resources discovered by group/version (none when not served),
 // so that each is asked for once.
-func served(kc kubernetes.Interface, lists map[string][]metav1.APIResource, gvr schema.GroupVersionResource) (schema.GroupVersionResource, bool, error) {
+func served(ctx context.Context, cl Client, lists map[string][]metav1.APIResource, gvr schema.GroupVersionResource) (schema.GroupVersionResource, bool, error) {
 	versions := []string{gvr.Version}
 	if gvr.Group == istioGateways.Group {
 		versions = append(versions, "v1beta1")
@@ -204,12 +192,12 @@ func served(kc kubernetes.Interface, lists map[string][]metav1.APIResource, gvr 
 		gv := g.GroupVersion().String()
 		resources, seen := lists[gv]
 		if !seen {
-			list, err := kc.Discovery().ServerResourcesForGroupVersion(gv)
+			list, err := cl.Resources(ctx, g.GroupVersion())
 			if err != nil && !apierrors.IsNotFound(err) {
 				return g, false, fmt.Errorf("kubernetes: discovering %s: %w", g.GroupVersion(), err)
 			}
 			if err == nil {
-				resources = list.APIResources
+				resources = list
 			}
 			lists[gv] = resources
 		}
@@ -223,11 +211,10 @@ func served(kc kubernetes.Interface, lists map[string][]metav1.APIResource, gvr 
 }
 
 func (s *sources) start(ctx context.Context) {
-	for _, f := range s.core {
-		f.Start(ctx.Done())
-	}
-	for _, f := range s.dyn {
-		f.Start(ctx.Done())
+	for _, infs := range s.kinds {
+		for _, inf := range infs {
+			go inf.RunWithContext(ctx)
+		}
 	}
 }
 
@@ -329,7 +316,7 @@ func (s *sources) snapshot(opts Options) *objects {
 	}
 	// The informers' field selectors already keep out the other Services
 	// and the unused Secret types; they are applied again (here and in
-	// wanted) because client-go's fake clientset, which the tests run on,
+	// wanted) because client-go's fake dynamic client, which the tests run on,
 	// ignores field selectors.
 	for _, x := range s.list(kindPublish) {
 		if svc := x.(*corev1.Service); svc.Name == s.publish {
