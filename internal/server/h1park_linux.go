@@ -123,22 +123,24 @@ func (s *h1Server) parkLocked(p *parker, c *h1Conn) bool {
 	p.conns[slot] = &parkedConn{nc: c.nc, raw: c.raw, ln: c.ln, idleUntil: c.idleUntil,
 		served: c.served, lastPost: c.lastPost, gen: p.gen}
 	delete(s.conns, c)
+	s.parkedN.Add(1)
 	return true
 }
 
 // take removes slot's connection from the set; the caller holds s.mu.
-func (p *parker) take(slot int32) *parkedConn {
+func (s *h1Server) take(p *parker, slot int32) *parkedConn {
 	pc := p.conns[slot]
 	pc.raw.Control(func(fd uintptr) { unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil) })
 	p.conns[slot] = nil
 	p.free = append(p.free, slot)
+	s.parkedN.Add(-1)
 	return pc
 }
 
 // unpark takes slot's connection out of the set and serves it again on a
 // goroutine of its own; the caller holds s.mu.
 func (s *h1Server) unpark(p *parker, slot int32) {
-	pc := p.take(slot)
+	pc := s.take(p, slot)
 	c := newH1Conn(s, pc.nc, context.WithValue(context.Background(), http.LocalAddrContextKey, pc.nc.LocalAddr()))
 	c.ln, c.idleUntil, c.served, c.lastPost = pc.ln, pc.idleUntil, pc.served, pc.lastPost
 	s.conns[c] = struct{}{}
@@ -194,7 +196,7 @@ func (s *h1Server) sweepParked(now time.Time) {
 	s.mu.Lock()
 	for slot, pc := range p.conns {
 		if pc != nil && !pc.idleUntil.IsZero() && !now.Before(pc.idleUntil) {
-			expired = append(expired, p.take(int32(slot)).nc)
+			expired = append(expired, s.take(p, int32(slot)).nc)
 		}
 	}
 	s.mu.Unlock()

@@ -23,12 +23,18 @@ func parkedConns(s *h1Server) int {
 }
 
 // startParking starts an own-path server and returns it, its h1Server
-// and its address.
-func startParking(t *testing.T, limits Limits) (*Server, *h1Server, string) {
+// and its address; setup, if any, is called on the h1Server before it
+// serves.
+func startParking(t *testing.T, limits Limits, setup ...func(*h1Server)) (*Server, *h1Server, string) {
 	t.Helper()
 	limits.OwnHTTP1 = true
 	s, err := New("test", []Listen{{Addr: "127.0.0.1:0", H2C: true}},
 		func(string, string) http.Handler { return echo }, limits, TLS{}, slog.New(slog.DiscardHandler))
+	if err == nil {
+		for _, f := range setup {
+			f(s.h1[0])
+		}
+	}
 	serveUntilCleanup(t, s, err)
 	return s, s.h1[0], s.Addrs()[0].String()
 }
@@ -218,5 +224,30 @@ func TestParkerNotWokenAfterItsEnd(t *testing.T) {
 		if st, _ := f.Stat(); st.Size() != 0 {
 			t.Errorf("the file on descriptor %d got %d bytes from the second Shutdown", f.Fd(), st.Size())
 		}
+	}
+}
+
+// When more connections wait on goroutines than crowdedWaits, a wait
+// that begins probes for probeCrowded, not probeIdle: the connections
+// park well within probeIdle.
+func TestOwnCrowdedWaitsParkSooner(t *testing.T) {
+	_, h1, addr := startParking(t, DefaultLimits, func(h1 *h1Server) { h1.crowdedWaits = 2 })
+	var conns []net.Conn
+	for range 6 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		conns = append(conns, c)
+	}
+	start := time.Now()
+	for _, c := range conns {
+		askOnce(t, c, bufio.NewReader(c), "/")
+	}
+	waitFor(t, probeIdle+2*time.Second, "the crowded waits parked", func() bool { return parkedConns(h1) >= 3 })
+	if d := time.Since(start); d >= probeIdle {
+		t.Errorf("%d parked after %v, want some within probeIdle (%v)", parkedConns(h1), d, probeIdle)
 	}
 }

@@ -25,21 +25,25 @@ func (c *h1Conn) idleWait(fresh bool) headResult {
 		idle = c.srv.limits.ReadHeaderTimeout
 	}
 	now := clock.Now()
+	probe := probeIdle
+	if st := c.srv.stats; st.Active.Load()-st.Busy.Load()-c.srv.parkedN.Load() > c.srv.crowdedWaits {
+		probe = probeCrowded
+	}
 	var until time.Time
 	switch {
 	case fresh:
 		until = c.idleUntil
 	case idle > 0:
 		c.idleUntil = now.Add(idle)
-		until = now.Add(probeIdle)
+		until = now.Add(probe)
 		if c.idleUntil.Before(until) {
 			until = c.idleUntil
 		}
 	default:
 		c.idleUntil = time.Time{}
-		until = now.Add(probeIdle)
+		until = now.Add(probe)
 	}
-	if fresh || c.deadlineSet || c.deadline.Sub(now) < probeIdle/2 || until.Before(c.deadline) {
+	if fresh || c.deadlineSet || c.deadline.Sub(now) < probe/2 || until.Before(c.deadline) {
 		c.deadline, c.deadlineSet = until, false
 		if c.nc.SetReadDeadline(until) != nil {
 			return headClose

@@ -38,9 +38,13 @@ type h1Server struct {
 	movedSeen   int64
 	lastReclaim time.Time
 
-	// The idle connections' wait without a goroutine (h1park_linux.go).
-	parkOnce sync.Once
-	parker   atomic.Pointer[parker]
+	// The idle connections' wait without a goroutine (h1park_linux.go),
+	// and how many wait there; the waits on goroutines above which a
+	// wait probes for probeCrowded (crowdedWaits; tests lower it).
+	parkOnce     sync.Once
+	parker       atomic.Pointer[parker]
+	parkedN      atomic.Int64
+	crowdedWaits int64
 }
 
 // h1Listener is what net/http's server accepts from: the connections the
@@ -133,7 +137,7 @@ func (l *h1Listener) give(c net.Conn) {
 
 func newH1Server(handler http.Handler, limits Limits, stats *Stats, h2 h2Limits, errorLog *log.Logger) *h1Server {
 	return &h1Server{handler: handler, limits: limits, stats: stats, h2: h2, errorLog: errorLog,
-		stop: make(chan struct{}), conns: make(map[*h1Conn]struct{})}
+		stop: make(chan struct{}), conns: make(map[*h1Conn]struct{}), crowdedWaits: crowdedWaits}
 }
 
 func (s *h1Server) serve(nc net.Conn, l *h1Listener, plain bool) {
