@@ -209,13 +209,14 @@ const (
 // goroutine, whose stack is the runtime's smallest; the old one ends.
 //
 // When more than crowdedWaits connections wait on goroutines at once (a
-// burst of connections, many slow keep-alive clients), a wait that begins
-// probes for probeCrowded only: the runtime never frees a goroutine's
-// descriptor (~450 B) once made, so the most goroutines ever waiting at
-// once is memory kept for good (bench/idle.sh, 10,000 connections opened
-// in a second: 2.1 KB of RSS each with a 1 s probe, 1.4 KB with 100 ms).
-// A client whose requests come more than probeCrowded apart then pays a
-// park and a resume per request, a few µs.
+// burst of connections), the first wait of a connection (before or after
+// its first request) probes for probeCrowded only: the runtime never frees
+// a goroutine's descriptor (~450 B) once made, so the most goroutines ever
+// waiting at once is memory kept for good (bench/idle.sh, 10,000
+// connections opened in a second: 2.1 KB of RSS each with a 1 s probe,
+// 1.5 KB with this). Later waits keep probeIdle, so that a keep-alive
+// client whose requests come 100 ms to 1 s apart is not parked and
+// resumed (a few µs) on every request.
 const (
 	probeIdle    = time.Second
 	probeCrowded = 100 * time.Millisecond

@@ -243,11 +243,23 @@ func TestOwnCrowdedWaitsParkSooner(t *testing.T) {
 		conns = append(conns, c)
 	}
 	start := time.Now()
-	for _, c := range conns {
-		askOnce(t, c, bufio.NewReader(c), "/")
+	brs := make([]*bufio.Reader, len(conns))
+	for i, c := range conns {
+		brs[i] = bufio.NewReader(c)
+		askOnce(t, c, brs[i], "/")
 	}
 	waitFor(t, probeIdle+2*time.Second, "the crowded waits parked", func() bool { return parkedConns(h1) >= 3 })
 	if d := time.Since(start); d >= probeIdle {
 		t.Errorf("%d parked after %v, want some within probeIdle (%v)", parkedConns(h1), d, probeIdle)
+	}
+	// A connection's later waits keep probeIdle: clients that come back
+	// are not parked and resumed on every request.
+	waitFor(t, probeIdle+2*time.Second, "all parked", func() bool { return parkedConns(h1) == len(conns) })
+	for i, c := range conns {
+		askOnce(t, c, brs[i], "/again")
+	}
+	time.Sleep(probeIdle / 2)
+	if n := parkedConns(h1); n != 0 {
+		t.Errorf("%d connections parked again within %v of their second request", n, probeIdle/2)
 	}
 }
