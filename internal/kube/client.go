@@ -54,7 +54,13 @@ func NewClient(cfg *rest.Config) (Client, error) {
 		return Client{}, err
 	}
 	return Client{Dynamic: dc, Resources: func(ctx context.Context, gv schema.GroupVersion) ([]metav1.APIResource, error) {
-		raw, err := rc.Get().AbsPath("/apis", gv.Group, gv.Version).Timeout(discoveryTimeout).Do(ctx).Raw()
+		// Result.Error decodes the API server's Status (its reason and
+		// message); Raw alone would say only "unknown".
+		res := rc.Get().AbsPath("/apis", gv.Group, gv.Version).Timeout(discoveryTimeout).Do(ctx)
+		if err := res.Error(); err != nil {
+			return nil, err
+		}
+		raw, err := res.Raw()
 		if err != nil {
 			return nil, err
 		}
