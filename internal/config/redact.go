@@ -64,10 +64,15 @@ func (r *redaction) apply(es Errors, neutral string) Errors {
 	}
 	out := make(Errors, len(es))
 	for i, e := range es {
+		was := e.Message
 		if f, ok := r.field(e.Path); ok {
 			e.Message = neutral + " (from " + Shorten(f.text, maxQuoted) + ")"
 		} else {
 			e.Message = Shorten(r.hide(e.Message), maxMessage)
+		}
+		if e.Message != was {
+			// A duplicate's note is no longer where Note says.
+			e.First, e.Note = "", 0
 		}
 		out[i] = e
 	}
