@@ -115,12 +115,17 @@ func (h *Handler) stream(x *exchange, src, body io.Reader, stream bool) error {
 			}
 		}
 		if err == io.EOF {
-			if !stream && len(hdr["Content-Length"]) > 0 {
-				// The whole body is in hand: send it now rather than after
-				// the handler's bookkeeping (pool release, log phase, access
-				// log), which then runs while the client reads. With the
-				// length declared this is still the one write net/http
-				// would have made when the handler returned.
+			// The whole body is in hand: send it now rather than after the
+			// handler's bookkeeping (pool release, log phase, access log),
+			// which then runs while the client reads. With the length
+			// declared this is still the one write net/http would have
+			// made when the handler returned. A body with a trailer must
+			// go out too: both HTTP/1 servers give a body the handler
+			// finished unflushed within 2 KiB a length, and with it no
+			// trailer, when the last read that flushed had the end of the
+			// body still to come (an empty body, a last chunk split
+			// across reads).
+			if (!stream && len(hdr["Content-Length"]) > 0) || (len(c.Resp.Trailer) > 0 && st.Req.ProtoAtLeast(1, 1)) {
 				if ferr := flushClient(w); ferr != nil {
 					st.rec.Error = "client write: " + ferr.Error()
 				}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/turnpikegw/turnpike/internal/gwtest"
 )
@@ -274,6 +275,39 @@ func TestPx2TrailerFields(t *testing.T) {
 		for _, f := range forbidden {
 			if v, ok := resp.Trailer[f]; ok {
 				t.Errorf("%q: trailer field %s: %q reached the client", te, f, v)
+			}
+		}
+	}
+}
+
+// TestPx2SmallBodyTrailer: a chunked answer with a trailer that the
+// gateway finishes within 2 KiB without a flush (an empty body, a last
+// chunk whose size line arrives in two reads) reaches the client chunked
+// with its trailer, on both HTTP/1 servers, instead of with a length and
+// no trailer.
+func TestPx2SmallBodyTrailer(t *testing.T) {
+	up := upStartRaw(t, func(head string, c net.Conn, _ *bufio.Reader) bool {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n")
+		if strings.Fields(head)[1] == "/split" {
+			io.WriteString(c, "2\r\nok\r\n0")
+			time.Sleep(20 * time.Millisecond)
+			io.WriteString(c, "\r\nX-Sum: 42\r\n\r\n")
+			return true
+		}
+		io.WriteString(c, "0\r\nX-Sum: 42\r\n\r\n")
+		return true
+	})
+	for _, server := range []string{"own", "net"} {
+		gw := gwtest.Start(t, proxyAllConfig(up.URL), gwtest.Options{Args: []string{"--http1-server", server}})
+		for path, want := range map[string]string{"/empty": "", "/split": "ok"} {
+			resp, err := http.Get(gw.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || string(body) != want || resp.Trailer.Get("X-Sum") != "42" {
+				t.Errorf("%s %s: body %q %v, length %d, trailer %v", server, path, body, err, resp.ContentLength, resp.Trailer)
 			}
 		}
 	}
