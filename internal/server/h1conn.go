@@ -208,15 +208,15 @@ const (
 // (h1park_linux.go) or, where it cannot be, moves its wait to a new
 // goroutine, whose stack is the runtime's smallest; the old one ends.
 //
-// When more than crowdedWaits connections wait on goroutines at once (a
-// burst of connections), the first wait of a connection (before or after
-// its first request) probes for probeCrowded only: the runtime never frees
-// a goroutine's descriptor (~450 B) once made, so the most goroutines ever
-// waiting at once is memory kept for good (bench/idle.sh, 10,000
-// connections opened in a second: 2.1 KB of RSS each with a 1 s probe,
-// 1.5 KB with this). Later waits keep probeIdle, so that a keep-alive
-// client whose requests come 100 ms to 1 s apart is not parked and
-// resumed (a few µs) on every request.
+// When the listener has more than crowdedWaits connections on goroutines
+// (not parked; a burst of connections), the first wait of a connection
+// that can be parked (before or after its first request) probes for
+// probeCrowded only: the runtime never frees a goroutine's descriptor
+// (~450 B) once made, so the most goroutines ever alive at once is memory
+// kept for good (bench/idle.sh, 10,000 connections opened in a second:
+// 2.1 KB of RSS each with a 1 s probe, 1.5 KB with this). Later waits keep
+// probeIdle, so that a keep-alive client whose requests come 100 ms to 1 s
+// apart is not parked and resumed on every request.
 const (
 	probeIdle    = time.Second
 	probeCrowded = 100 * time.Millisecond
@@ -370,9 +370,6 @@ func (c *h1Conn) serveOne() bool {
 	s.stats.Busy.Add(1)
 	c.rw.reset(c.req, c.head.close || s.closing.Load())
 	c.seq.Add(1)
-	// The last request's body, drained after its watch ended, may have
-	// left the state watchable; this request's body is not read yet.
-	c.ws.Store(wsNone)
 	if c.body == http.NoBody {
 		c.bodyRead()
 	}
@@ -388,6 +385,12 @@ func (c *h1Conn) serveOne() bool {
 		return false
 	}
 	if c.rw.fullDuplex && !c.settleBody() {
+		return false
+	}
+	// A drain at the answer's end (or just now) read the body whole and
+	// made the request watchable after its watch ended: the watchdog
+	// would read the next request's first byte on an idle connection.
+	if !c.endWatch() {
 		return false
 	}
 	return !c.rw.closeAfter && !c.head.close && c.err == nil

@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -168,5 +169,99 @@ func TestOwnH1FullDuplexBodyNotDrained(t *testing.T) {
 	readAnswer(t, bufio.NewReader(c), "POST")
 	if n := <-got; n != 1000 {
 		t.Errorf("the handler's reader got %d of 1000 body bytes", n)
+	}
+}
+
+// startDrainWatch starts an own-path server whose /skip answers 401
+// without reading the body and whose other paths echo method, path and
+// body, with limits' idle timeout.
+func startDrainWatch(t *testing.T, idle time.Duration) string {
+	t.Helper()
+	limits := DefaultLimits
+	limits.OwnHTTP1 = true
+	limits.IdleTimeout = idle
+	s, err := New("test", []Listen{{Addr: "127.0.0.1:0"}}, func(string, string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/skip" {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			b, _ := io.ReadAll(r.Body)
+			io.WriteString(w, r.Method+" "+r.URL.Path+" "+string(b))
+		})
+	}, limits, TLS{}, slog.New(slog.DiscardHandler))
+	serveUntilCleanup(t, s, err)
+	return s.Addrs()[0].String()
+}
+
+// A body drained at the answer's end leaves no watch to start on the idle
+// connection: it would read the next request's first byte ("ET /next").
+// The request lands just before the watchdog's first tick, so that its
+// second finds the connection idle within the probe.
+func TestOwnH1NoWatchOnIdleConnAfterDrain(t *testing.T) {
+	addr := startDrainWatch(t, DefaultLimits.IdleTimeout)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(8 * time.Second))
+	br := bufio.NewReader(c)
+	time.Sleep(watchTick - 50*time.Millisecond)
+	io.WriteString(c, "POST /skip HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+	readAnswer(t, br, "POST")
+	time.Sleep(watchTick + 250*time.Millisecond)
+	for _, path := range []string{"/next", "/third"} {
+		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, body := readAnswer(t, br, "GET"); resp.StatusCode != 200 || body != "GET "+path+" " {
+			t.Fatalf("%s: %d %q", path, resp.StatusCode, body)
+		}
+	}
+}
+
+// Nor does such a watch keep an idle connection from its idle timeout.
+func TestOwnH1IdleTimeoutAfterDrain(t *testing.T) {
+	addr := startDrainWatch(t, 2*time.Second)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(6 * time.Second))
+	br := bufio.NewReader(c)
+	time.Sleep(watchTick - 50*time.Millisecond)
+	io.WriteString(c, "POST /skip HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+	readAnswer(t, br, "POST")
+	start := time.Now()
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("after %v: %v, want EOF at the 2 s idle timeout", time.Since(start), err)
+	}
+}
+
+// With full duplex, a handler that answers first and reads an
+// Expect: 100-continue body after must not get a 100 Continue written
+// inside its answer.
+func TestOwnH1FullDuplexNoContinueInsideAnswer(t *testing.T) {
+	_, addr := startOwnH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.NewResponseController(w).EnableFullDuplex()
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "start;")
+		w.(http.Flusher).Flush()
+		b, _ := io.ReadAll(r.Body)
+		io.WriteString(w, "got "+string(b))
+	}))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+	time.Sleep(200 * time.Millisecond) // the answer began; the client sends its body anyway
+	io.WriteString(c, "hello")
+	resp, body := readAnswer(t, bufio.NewReader(c), "POST")
+	if resp.StatusCode != http.StatusOK || body != "start;got hello" || !resp.Close {
+		t.Errorf("answer %d %q close %v", resp.StatusCode, body, resp.Close)
 	}
 }

@@ -123,7 +123,7 @@ func (s *h1Server) parkLocked(p *parker, c *h1Conn) bool {
 	p.conns[slot] = &parkedConn{nc: c.nc, raw: c.raw, ln: c.ln, idleUntil: c.idleUntil,
 		served: c.served, lastPost: c.lastPost, gen: p.gen}
 	delete(s.conns, c)
-	s.parkedN.Add(1)
+	s.live.Store(int64(len(s.conns)))
 	return true
 }
 
@@ -133,7 +133,6 @@ func (s *h1Server) take(p *parker, slot int32) *parkedConn {
 	pc.raw.Control(func(fd uintptr) { unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil) })
 	p.conns[slot] = nil
 	p.free = append(p.free, slot)
-	s.parkedN.Add(-1)
 	return pc
 }
 
@@ -144,6 +143,7 @@ func (s *h1Server) unpark(p *parker, slot int32) {
 	c := newH1Conn(s, pc.nc, context.WithValue(context.Background(), http.LocalAddrContextKey, pc.nc.LocalAddr()))
 	c.ln, c.idleUntil, c.served, c.lastPost = pc.ln, pc.idleUntil, pc.served, pc.lastPost
 	s.conns[c] = struct{}{}
+	s.live.Store(int64(len(s.conns)))
 	s.resume(c)
 }
 

@@ -263,3 +263,38 @@ func TestOwnCrowdedWaitsParkSooner(t *testing.T) {
 		t.Errorf("%d connections parked again within %v of their second request", n, probeIdle/2)
 	}
 }
+
+// The crowd is counted per listener: connections parked (or waiting) on
+// one listener do not shorten the waits of another's.
+func TestOwnCrowdIsPerListener(t *testing.T) {
+	limits := DefaultLimits
+	limits.OwnHTTP1 = true
+	s, err := New("test", []Listen{{Addr: "127.0.0.1:0"}, {Addr: "127.0.0.1:0"}},
+		func(string, string) http.Handler { return echo }, limits, TLS{}, slog.New(slog.DiscardHandler))
+	if err == nil {
+		s.h1[0].crowdedWaits, s.h1[1].crowdedWaits = 2, 2
+	}
+	serveUntilCleanup(t, s, err)
+	a, b := s.h1[0], s.h1[1]
+	for range 4 {
+		c, err := net.Dial("tcp", s.Addrs()[0].String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		askOnce(t, c, bufio.NewReader(c), "/")
+	}
+	waitFor(t, probeIdle+2*time.Second, "the first listener's connections parked", func() bool { return parkedConns(a) == 4 })
+	c, err := net.Dial("tcp", s.Addrs()[1].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	askOnce(t, c, bufio.NewReader(c), "/")
+	time.Sleep(probeIdle / 2)
+	if n := parkedConns(b); n != 0 {
+		t.Errorf("the other listener's only connection parked within %v", probeIdle/2)
+	}
+}

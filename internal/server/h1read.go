@@ -26,7 +26,7 @@ func (c *h1Conn) idleWait(fresh bool) headResult {
 	}
 	now := clock.Now()
 	probe := probeIdle
-	if st := c.srv.stats; c.served <= 1 && st.Active.Load()-st.Busy.Load()-c.srv.parkedN.Load() > c.srv.crowdedWaits {
+	if c.served <= 1 && c.raw != nil && c.srv.live.Load() > c.srv.crowdedWaits {
 		probe = probeCrowded
 	}
 	var until time.Time

@@ -38,12 +38,13 @@ type h1Server struct {
 	movedSeen   int64
 	lastReclaim time.Time
 
-	// The idle connections' wait without a goroutine (h1park_linux.go),
-	// and how many wait there; the waits on goroutines above which a
-	// wait probes for probeCrowded (crowdedWaits; tests lower it).
+	// The idle connections' wait without a goroutine (h1park_linux.go);
+	// live is len(conns), the connections on goroutines (busy or
+	// waiting, not parked), above crowdedWaits of which a connection's
+	// first wait probes for probeCrowded (tests lower it).
 	parkOnce     sync.Once
 	parker       atomic.Pointer[parker]
-	parkedN      atomic.Int64
+	live         atomic.Int64
 	crowdedWaits int64
 }
 
@@ -152,6 +153,7 @@ func (s *h1Server) serve(nc net.Conn, l *h1Listener, plain bool) {
 		return
 	}
 	s.conns[c] = struct{}{}
+	s.live.Store(int64(len(s.conns)))
 	s.mu.Unlock()
 	s.wg.Go(c.serve)
 }
@@ -183,6 +185,7 @@ func (s *h1Server) hijacked(c *h1Conn) {
 func (s *h1Server) forget(c *h1Conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	s.live.Store(int64(len(s.conns)))
 	s.mu.Unlock()
 }
 

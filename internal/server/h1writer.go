@@ -200,6 +200,11 @@ func (w *h1Writer) commit(final bool) {
 			w.c.stopContinue()
 		}
 	case w.fullDuplex:
+		// The body is settled when the handler returns; a 100 Continue
+		// not sent by now must not go out inside the answer.
+		if w.c.head.continue100 && !w.c.stopContinue() {
+			w.closeAfter = true
+		}
 	case !w.c.settleBody():
 		w.closeAfter = true
 	}
