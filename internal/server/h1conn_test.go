@@ -24,6 +24,19 @@ func startOwnH1(t testing.TB, h http.Handler) (*Server, string) {
 	return s, s.Addrs()[0].String()
 }
 
+// dialFor connects to addr with every read and write due within d; the
+// connection closes when the test ends.
+func dialFor(t *testing.T, addr string, d time.Duration) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(d))
+	return c
+}
+
 // echo answers with the method, path, protocol and the request body.
 var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
@@ -351,12 +364,7 @@ func TestOwnH1StalledBodyDrainBounded(t *testing.T) {
 	_, addr := startOwnH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 	}))
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(drainTimeout + 5*time.Second))
+	c := dialFor(t, addr, drainTimeout+5*time.Second)
 	start := time.Now()
 	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789")
 	br := bufio.NewReader(c)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -32,12 +31,7 @@ func TestOwnH1DrainLeavesNoWatch(t *testing.T) {
 		}
 		w.Write(b)
 	}))
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(8 * time.Second))
+	c := dialFor(t, addr, 8*time.Second)
 	br := bufio.NewReader(c)
 	io.WriteString(c, "POST /skip HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
 	readAnswer(t, br, "POST")
@@ -64,12 +58,7 @@ func TestOwnH1PipelinedAfterDrainHasNoDeadline(t *testing.T) {
 		}
 		io.WriteString(w, strconv.Itoa(len(b)))
 	}))
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
+	c := dialFor(t, addr, 20*time.Second)
 	io.WriteString(c, "POST /skip HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"+
 		"POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234")
 	br := bufio.NewReader(c)
@@ -87,12 +76,7 @@ func TestOwnH1SlowUploadDrained(t *testing.T) {
 	_, addr := startOwnH1(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 	}))
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
+	c := dialFor(t, addr, 20*time.Second)
 	const chunks, size = 70, 2000 // 140 KB over 7 s
 	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: "+strconv.Itoa(chunks*size)+"\r\n\r\n")
 	var werr error
@@ -124,12 +108,7 @@ func TestOwnH1DrainWithConcurrentReader(t *testing.T) {
 		w.(http.Flusher).Flush()
 		wg.Wait()
 	}))
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dialFor(t, addr, 10*time.Second)
 	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
 	for range 200 {
 		io.WriteString(c, strings.Repeat("a", 5))
@@ -155,12 +134,7 @@ func TestOwnH1FullDuplexBodyNotDrained(t *testing.T) {
 		w.(http.Flusher).Flush()
 		wg.Wait()
 	}))
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dialFor(t, addr, 10*time.Second)
 	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
 	for range 10 {
 		io.WriteString(c, strings.Repeat("a", 100))
@@ -200,12 +174,7 @@ func startDrainWatch(t *testing.T, idle time.Duration) string {
 // second finds the connection idle within the probe.
 func TestOwnH1NoWatchOnIdleConnAfterDrain(t *testing.T) {
 	addr := startDrainWatch(t, DefaultLimits.IdleTimeout)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(8 * time.Second))
+	c := dialFor(t, addr, 8*time.Second)
 	br := bufio.NewReader(c)
 	time.Sleep(watchTick - 50*time.Millisecond)
 	io.WriteString(c, "POST /skip HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
@@ -222,12 +191,7 @@ func TestOwnH1NoWatchOnIdleConnAfterDrain(t *testing.T) {
 // Nor does such a watch keep an idle connection from its idle timeout.
 func TestOwnH1IdleTimeoutAfterDrain(t *testing.T) {
 	addr := startDrainWatch(t, 2*time.Second)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(6 * time.Second))
+	c := dialFor(t, addr, 6*time.Second)
 	br := bufio.NewReader(c)
 	time.Sleep(watchTick - 50*time.Millisecond)
 	io.WriteString(c, "POST /skip HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
@@ -251,12 +215,7 @@ func TestOwnH1FullDuplexNoContinueInsideAnswer(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		io.WriteString(w, "got "+string(b))
 	}))
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c := dialFor(t, addr, 5*time.Second)
 	io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
 	time.Sleep(200 * time.Millisecond) // the answer began; the client sends its body anyway
 	io.WriteString(c, "hello")

@@ -62,12 +62,7 @@ func askOnce(t *testing.T, c net.Conn, br *bufio.Reader, path string) {
 // request is served as before, and so is its client's close.
 func TestOwnIdleConnParksAndResumes(t *testing.T) {
 	s, h1, addr := startParking(t, DefaultLimits)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
+	c := dialFor(t, addr, 20*time.Second)
 	br := bufio.NewReader(c)
 	for i := range 2 {
 		askOnce(t, c, br, "/first")
@@ -89,12 +84,7 @@ func TestOwnParkedConnIdleTimeout(t *testing.T) {
 	limits := DefaultLimits
 	limits.IdleTimeout = probeIdle + time.Second
 	s, h1, addr := startParking(t, limits)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
+	c := dialFor(t, addr, 20*time.Second)
 	br := bufio.NewReader(c)
 	askOnce(t, c, br, "/")
 	start := time.Now()
@@ -113,12 +103,7 @@ func TestOwnShutdownClosesParked(t *testing.T) {
 	s, h1, addr := startParking(t, DefaultLimits)
 	var conns []net.Conn
 	for range 3 {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(20 * time.Second))
+		c := dialFor(t, addr, 20*time.Second)
 		askOnce(t, c, bufio.NewReader(c), "/")
 		conns = append(conns, c)
 	}
@@ -143,12 +128,7 @@ func TestOwnShutdownClosesParked(t *testing.T) {
 // h2c preface.
 func TestOwnH2CPrefaceAfterPark(t *testing.T) {
 	_, h1, addr := startParking(t, DefaultLimits)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dialFor(t, addr, 10*time.Second)
 	waitFor(t, probeIdle+2*time.Second, "parked", func() bool { return parkedConns(h1) == 1 })
 	io.WriteString(c, h2cPreface+"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
 	var hdr [9]byte
@@ -164,12 +144,7 @@ func TestOwnH2CPrefaceAfterPark(t *testing.T) {
 // its answer, then the close; the server forgets the connection.
 func TestOwnParkedHalfClose(t *testing.T) {
 	s, h1, addr := startParking(t, DefaultLimits)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c := dialFor(t, addr, 10*time.Second)
 	br := bufio.NewReader(c)
 	askOnce(t, c, br, "/")
 	waitFor(t, probeIdle+2*time.Second, "parked", func() bool { return parkedConns(h1) == 1 })
@@ -234,12 +209,7 @@ func TestOwnCrowdedWaitsParkSooner(t *testing.T) {
 	_, h1, addr := startParking(t, DefaultLimits, func(h1 *h1Server) { h1.crowdedWaits = 2 })
 	var conns []net.Conn
 	for range 6 {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c := dialFor(t, addr, 10*time.Second)
 		conns = append(conns, c)
 	}
 	start := time.Now()
