@@ -13,7 +13,7 @@ func TestBlameWrittenAfterRedaction(t *testing.T) {
 	t.Setenv("TP_USER", "someone-from-the-environment")
 	f := newWriteFixture(t)
 	cfg := map[string]any{"_format_version": "3.0", "consumers": []any{map[string]any{
-		"username": "carol",
+		"username":              "carol",
 		"basicauth_credentials": []any{map[string]any{"username": "{vault://env/tp-user}", "password": "pw"}},
 	}}}
 	doc, _ := json.Marshal(cfg)
