@@ -98,6 +98,8 @@ func (s *h1Server) park(c *h1Conn) bool {
 	return true
 }
 
+// parkLocked adds c's socket to the set and moves c from s.conns to the
+// set's table, under s.mu so that shutdown finds it in one or the other.
 func (s *h1Server) parkLocked(p *parker, c *h1Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
