@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/turnpikegw/turnpike/internal/config"
+	"github.com/turnpikegw/turnpike/internal/kube/kubetest"
 	"github.com/turnpikegw/turnpike/internal/plugin"
 	"github.com/turnpikegw/turnpike/internal/plugins/all"
 	"github.com/turnpikegw/turnpike/internal/reload"
@@ -195,7 +196,7 @@ func newCluster(t testing.TB, kong, istio bool, objs ...runtime.Object) *cluster
 			typed = append(typed, o)
 		}
 	}
-	c := &cluster{dc: newFake(typed...), served: map[string][]metav1.APIResource{}}
+	c := &cluster{dc: kubetest.NewFake(customLists, typed...), served: map[string][]metav1.APIResource{}}
 	for _, u := range custom {
 		c.create(t, customKinds[u.GetKind()], u)
 	}
@@ -349,7 +350,7 @@ func TestControllerClassFiltering(t *testing.T) {
 	routesAre(t, rec, "a.test/a", "b.test/b")
 	// Once the IngressClass is the cluster's default, it takes the
 	// class-less Ingress too; never another class's.
-	_, err := c.createTyped(&netv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "turnpike",
+	err := kubetest.Create(c.dc, &netv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: "turnpike",
 		Annotations: map[string]string{netv1.AnnotationIsDefaultIngressClass: "true"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -516,7 +517,7 @@ func TestControllerCustomResourcesNotServed(t *testing.T) {
 	c := newCluster(t, false, false, newIngress("default", "api", turnpike, nil, "a.test", "/a", "svc"))
 	rec, _ := c.run(t, Options{Istio: true})
 	routesAre(t, rec, "a.test/a")
-	if _, err := c.createTyped(newIngress("default", "b", turnpike, nil, "b.test", "/b", "svc")); err != nil {
+	if err := kubetest.Create(c.dc, newIngress("default", "b", turnpike, nil, "b.test", "/b", "svc")); err != nil {
 		t.Fatal(err)
 	}
 	routesAre(t, rec, "a.test/a", "b.test/b")
@@ -530,7 +531,7 @@ func TestControllerDebounce(t *testing.T) {
 	want := []string{"a.test/a"}
 	for i := range 10 {
 		name := fmt.Sprintf("burst%d", i)
-		if _, err := c.createTyped(newIngress("default", name, turnpike, nil, name+".test", "/", "svc")); err != nil {
+		if err := kubetest.Create(c.dc, newIngress("default", name, turnpike, nil, name+".test", "/", "svc")); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, name+".test/")
@@ -586,16 +587,16 @@ func TestControllerUnchangedNotReapplied(t *testing.T) {
 	rec, logs := c.run(t, Options{})
 	routesAre(t, rec, "a.test/a")
 	before, seen := rec.count(), logs.count("not applied again")
-	in, err := getIngress(c.dc, "default", "api")
+	in, err := kubetest.Ingress(c.dc, "default", "api")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.updateTyped(in); err != nil {
+	if err := kubetest.Update(c.dc, in); err != nil {
 		t.Fatal(err)
 	}
 	svc := newService("default", "svc")
 	svc.Annotations = map[string]string{"team": "payments"}
-	if _, err := c.updateTyped(svc); err != nil {
+	if err := kubetest.Update(c.dc, svc); err != nil {
 		t.Fatal(err)
 	}
 	logs.await(t, "not applied again", seen)
@@ -633,7 +634,7 @@ func TestControllerBrokenGlobalPluginKeepsConfig(t *testing.T) {
 		map[string]any{"plugin": "correlation-id", "config": map[string]any{"generator": "dice"}})
 	global.SetLabels(map[string]string{"global": "true"})
 	c.create(t, kongClusterPlugins, global)
-	if _, err := c.createTyped(newIngress("default", "b", turnpike, nil, "b.test", "/b", "svc")); err != nil {
+	if err := kubetest.Create(c.dc, newIngress("default", "b", turnpike, nil, "b.test", "/b", "svc")); err != nil {
 		t.Fatal(err)
 	}
 	logs.await(t, "shared objects", seen)
@@ -672,10 +673,10 @@ func TestControllerNamespaces(t *testing.T) {
 		kongObject("KongPlugin", "team-b", "cors", nil, map[string]any{"plugin": "key-auth"}))
 	rec, _ := c.run(t, Options{Namespaces: []string{"team-a", "team-c"}})
 	routesAre(t, rec, "a.test/a cors", "c.test/c")
-	if _, err := c.createTyped(newIngress("team-b", "b2", turnpike, nil, "b2.test", "/", "svc")); err != nil {
+	if err := kubetest.Create(c.dc, newIngress("team-b", "b2", turnpike, nil, "b2.test", "/", "svc")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.createTyped(newIngress("team-c", "c2", turnpike, nil, "c2.test", "/", "svc")); err != nil {
+	if err := kubetest.Create(c.dc, newIngress("team-c", "c2", turnpike, nil, "c2.test", "/", "svc")); err != nil {
 		t.Fatal(err)
 	}
 	routesAre(t, rec, "a.test/a cors", "c.test/c", "c2.test/")
@@ -830,7 +831,7 @@ func TestControllerDiscoveryRetried(t *testing.T) {
 
 func TestControllerPublishServiceChecked(t *testing.T) {
 	for _, bad := range []string{"gateway", "/gateway", "ns/"} {
-		if _, err := New(Client{Dynamic: newFake()}, newRecorder(t), Options{IngressClass: "turnpike", PublishService: bad}); err == nil || !strings.Contains(err.Error(), "--publish-service") {
+		if _, err := New(Client{Dynamic: kubetest.NewFake(customLists)}, newRecorder(t), Options{IngressClass: "turnpike", PublishService: bad}); err == nil || !strings.Contains(err.Error(), "--publish-service") {
 			t.Errorf("--publish-service %q: %v", bad, err)
 		}
 	}
@@ -912,20 +913,20 @@ func TestControllerLeftOutNotCheckedAgain(t *testing.T) {
 		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
 		Ports:       []discoveryv1.EndpointPort{{Name: &portName, Port: &port}},
 	}
-	if _, err := c.createTyped(slice); err != nil {
+	if err := kubetest.Create(c.dc, slice); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, func() string { return "the pod applied" }, func() bool { return rec.count() > applies })
 	if n := rec.validations() - checks; n != 0 {
 		t.Errorf("a pod's change checked %d units again", n)
 	}
-	in, err := getIngress(c.dc, "default", "bad")
+	in, err := kubetest.Ingress(c.dc, "default", "bad")
 	if err != nil {
 		t.Fatal(err)
 	}
 	in.Annotations = nil
 	in.ResourceVersion = "2"
-	if _, err := c.updateTyped(in); err != nil {
+	if err := kubetest.Update(c.dc, in); err != nil {
 		t.Fatal(err)
 	}
 	routesAre(t, rec, "a.test/a", "b.test/b")

@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/turnpikegw/turnpike/internal/kube/kubetest"
 )
 
 func opaque(ns, name string, labels map[string]string) *corev1.Secret {
@@ -89,7 +91,7 @@ func TestSnapshotDocumentsCached(t *testing.T) {
 	}
 	in.ResourceVersion = "2"
 	in.Spec.Rules[0].Host = "b.test"
-	if _, err := c.updateTyped(in); err != nil {
+	if err := kubetest.Update(c.dc, in); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, func() string { return "the new version in the document" }, func() bool {

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/turnpikegw/turnpike/internal/kube/kubetest"
 	"github.com/turnpikegw/turnpike/internal/reload"
 )
 
@@ -48,7 +49,7 @@ func TestControllerUnitsThatDoNotFitTogether(t *testing.T) {
 	// A change elsewhere checks the misfit again (there may be room now).
 	seen := logs.count("does not fit with the others")
 	svc := newService("default", "other")
-	if _, err := c.createTyped(svc); err != nil {
+	if err := kubetest.Create(c.dc, svc); err != nil {
 		t.Fatal(err)
 	}
 	logs.await(t, "does not fit with the others", seen)
@@ -76,12 +77,12 @@ func TestControllerKnownGoodNotCheckedAgain(t *testing.T) {
 	// that changes nothing does not check it.
 	const badLine = "object=\"Ingress default/bad\""
 	checks, seen := rec.validations(), logs.count(badLine)
-	in, err := getIngress(c.dc, "default", "bad")
+	in, err := kubetest.Ingress(c.dc, "default", "bad")
 	if err != nil {
 		t.Fatal(err)
 	}
 	in.Spec.Rules[0].Host = "b2.test"
-	if _, err := c.updateTyped(in); err != nil {
+	if err := kubetest.Update(c.dc, in); err != nil {
 		t.Fatal(err)
 	}
 	logs.await(t, badLine, seen)
@@ -92,7 +93,7 @@ func TestControllerKnownGoodNotCheckedAgain(t *testing.T) {
 	checks, seen = rec.validations(), logs.count(badLine)
 	svc := newService("default", "svc")
 	svc.Annotations = map[string]string{"team": "payments"}
-	if _, err := c.updateTyped(svc); err != nil {
+	if err := kubetest.Update(c.dc, svc); err != nil {
 		t.Fatal(err)
 	}
 	logs.await(t, badLine, seen)

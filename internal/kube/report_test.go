@@ -23,6 +23,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/turnpikegw/turnpike/internal/importer"
+	"github.com/turnpikegw/turnpike/internal/kube/kubetest"
 )
 
 func testIngress(ns, name string, status ...netv1.IngressLoadBalancerIngress) *netv1.Ingress {
@@ -73,7 +74,7 @@ func waitEvents(t *testing.T, dc *dynamicfake.FakeDynamicClient, marker string) 
 	var events []corev1.Event
 	eventually(t, func() string { return fmt.Sprintf("no Event with %q in %d Events", marker, len(events)) }, func() bool {
 		var err error
-		if events, err = listEvents(dc); err != nil {
+		if events, err = kubetest.Events(dc, ""); err != nil {
 			t.Fatal(err)
 		}
 		return slices.ContainsFunc(events, func(e corev1.Event) bool { return strings.Contains(e.Message, marker) })
@@ -143,7 +144,7 @@ func withSentinel(in reportInput, mark string) reportInput {
 
 func TestReportEvents(t *testing.T) {
 	f := newFixture()
-	dc := newFake()
+	dc := kubetest.NewFake(customLists)
 	r := newTestReporter(t, dc, Options{})
 	events := step(t, r, dc, f.input(), "mark-1")
 	for _, c := range []struct{ kind, ns, name, reason, marker string }{
@@ -176,7 +177,7 @@ func TestReportEvents(t *testing.T) {
 
 func TestReportEventsNotRepeated(t *testing.T) {
 	f := newFixture()
-	dc := newFake()
+	dc := kubetest.NewFake(customLists)
 	r := newTestReporter(t, dc, Options{})
 	in := f.input()
 	step(t, r, dc, in, "mark-1")
@@ -211,7 +212,7 @@ func TestReportEventsNotRepeated(t *testing.T) {
 
 func TestReportEventsFailedKeepsStanding(t *testing.T) {
 	f := newFixture()
-	dc := newFake()
+	dc := kubetest.NewFake(customLists)
 	r := newTestReporter(t, dc, Options{})
 	in := f.input()
 	step(t, r, dc, in, "mark-1")
@@ -235,7 +236,7 @@ func TestReportEventsFailedKeepsStanding(t *testing.T) {
 
 func TestReportEventsBounded(t *testing.T) {
 	f := newFixture()
-	dc := newFake()
+	dc := kubetest.NewFake(customLists)
 	var logs bytes.Buffer
 	r := newTestReporter(t, dc, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	var ws importer.Warnings
@@ -284,7 +285,7 @@ func TestReportEventsPerReconcile(t *testing.T) {
 			ws.Add("KongPlugin shop/"+name, fmt.Sprintf("config.f%d", j), "ignored")
 		}
 	}
-	dc := newFake()
+	dc := kubetest.NewFake(customLists)
 	r := newTestReporter(t, dc, Options{})
 	in := reportInput{objects: objs, warnings: ws}
 	waitWrites := func(want int) {
@@ -369,11 +370,11 @@ func TestReportStatus(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ing := testIngress("shop", "good")
-			dc := newFake(ing)
+			dc := kubetest.NewFake(customLists, ing)
 			r := newTestReporter(t, dc, Options{PublishAddresses: c.publish})
 			objs := &objects{byID: map[string]runtime.Object{}, publish: c.svc}
 			r.update(context.Background(), reportInput{objects: objs, ingresses: []*netv1.Ingress{ing}})
-			got, err := getIngress(dc, "shop", "good")
+			got, err := kubetest.Ingress(dc, "shop", "good")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -397,12 +398,12 @@ func TestReportStatus(t *testing.T) {
 func TestReportStatusOnlyServed(t *testing.T) {
 	f := newFixture()
 	f.objs.publish = &corev1.Service{Spec: corev1.ServiceSpec{ClusterIP: "10.0.0.9"}}
-	dc := newFake(f.goodIngress, f.badIng)
+	dc := kubetest.NewFake(customLists, f.goodIngress, f.badIng)
 	r := newTestReporter(t, dc, Options{})
 	invalid := map[*unit]error{f.bad: errors.New("invalid")}
 	r.update(context.Background(), reportInput{objects: f.objs, invalid: invalid, ingresses: servedIngresses(f.objs, invalid)})
 	for name, want := range map[string]int{"good": 1, "bad": 0} {
-		got, err := getIngress(dc, "shop", name)
+		got, err := kubetest.Ingress(dc, "shop", name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -414,7 +415,7 @@ func TestReportStatusOnlyServed(t *testing.T) {
 
 func TestReportStatusConflictNoLoop(t *testing.T) {
 	ing := testIngress("shop", "good")
-	dc := newFake(ing)
+	dc := kubetest.NewFake(customLists, ing)
 	calls := 0
 	dc.PrependReactor("update", "ingresses", func(k8stesting.Action) (bool, runtime.Object, error) {
 		calls++
@@ -429,7 +430,7 @@ func TestReportStatusConflictNoLoop(t *testing.T) {
 
 func TestPublishAddressesChecked(t *testing.T) {
 	for _, bad := range []string{"", "not a host", "-x.example.com"} {
-		if _, err := newReporter(newFake(), Options{PublishAddresses: []string{"192.0.2.1", bad}}); err == nil ||
+		if _, err := newReporter(kubetest.NewFake(customLists), Options{PublishAddresses: []string{"192.0.2.1", bad}}); err == nil ||
 			!strings.Contains(err.Error(), "--publish-status-address[1]") {
 			t.Errorf("%q: got %v, want an error naming --publish-status-address[1]", bad, err)
 		}
@@ -454,7 +455,7 @@ func BenchmarkReportSteady(b *testing.B) {
 			}
 		}
 	}
-	dc := newFake()
+	dc := kubetest.NewFake(customLists)
 	r, err := newReporter(dc, Options{PublishAddresses: []string{"192.0.2.1"}})
 	if err != nil {
 		b.Fatal(err)
