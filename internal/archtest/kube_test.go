@@ -1,10 +1,6 @@
 package archtest
 
-import (
-	"os/exec"
-	"strings"
-	"testing"
-)
+import "testing"
 
 // The Kubernetes controller reads and writes through client-go's dynamic
 // client, not its typed clientset: the clientset, its informer factories,
@@ -15,15 +11,8 @@ import (
 // 660 KB at start in every gateway, controller or not. Any import of the
 // scheme brings that back, so this fails first.
 func TestReleaseBuildLeavesOutKubernetesScheme(t *testing.T) {
-	root, _ := moduleRoot(t)
-	cmd := exec.Command("go", "list", "-deps", "-tags", "grpcnotrace", "./cmd/turnpike")
-	cmd.Dir = root
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	for pkg := range strings.Lines(string(out)) {
-		if pkg = strings.TrimSpace(pkg); pkg == "k8s.io/client-go/kubernetes/scheme" {
+	for _, pkg := range releaseDeps(t) {
+		if pkg == "k8s.io/client-go/kubernetes/scheme" {
 			t.Errorf("cmd/turnpike depends on %s again (go list -deps -f '{{.ImportPath}} {{.Imports}}' ./cmd/turnpike says through what): use the dynamic client (internal/kube/client.go)", pkg)
 		}
 	}

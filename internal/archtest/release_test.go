@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -35,16 +36,36 @@ func TestReleaseBuildLeavesOutHTMLTemplate(t *testing.T) {
 	if !strings.Contains(string(gw), `"build", "-tags", "grpcnotrace",`) {
 		t.Error("internal/gwtest builds cmd/turnpike without the grpcnotrace tag")
 	}
-	cmd := exec.Command("go", "list", "-deps", "-tags", "grpcnotrace", "./cmd/turnpike")
-	cmd.Dir = root
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	for pkg := range strings.Lines(string(out)) {
-		switch pkg = strings.TrimSpace(pkg); pkg {
+	for _, pkg := range releaseDeps(t) {
+		switch pkg {
 		case "html/template", "golang.org/x/net/trace":
 			t.Errorf("cmd/turnpike's release build depends on %s (go mod why -m can say through what)", pkg)
 		}
 	}
+}
+
+var releaseDepsOnce struct {
+	sync.Once
+	deps []string
+	err  error
+}
+
+// releaseDeps is the packages the release build of cmd/turnpike links
+// (go list -deps with the Makefile's tags), listed once for every test.
+func releaseDeps(t *testing.T) []string {
+	t.Helper()
+	root, _ := moduleRoot(t)
+	d := &releaseDepsOnce
+	d.Do(func() {
+		cmd := exec.Command("go", "list", "-deps", "-tags", "grpcnotrace", "./cmd/turnpike")
+		cmd.Dir = root
+		var out []byte
+		if out, d.err = cmd.Output(); d.err == nil {
+			d.deps = strings.Fields(string(out))
+		}
+	})
+	if d.err != nil {
+		t.Fatalf("go list: %v", d.err)
+	}
+	return d.deps
 }
