@@ -67,9 +67,9 @@ func (s *h1Server) watchdog() {
 // most once every reclaimEvery, the watchdog has the runtime collect and
 // return the free memory (debug.FreeOSMemory, on its own goroutine).
 // Measured with bench/idle.sh before parking: 10,000 idle connections held
-// 5.5 KB of RSS each, against 9.6-10.5 KB without it. Connections that keep moving (clients that come
-// back every few seconds) keep the runtime allocating, so its own GCs and
-// scavenger return that memory.
+// 5.5 KB of RSS each, against 9.6-10.5 KB without it. Connections that
+// keep moving (clients that come back every few seconds) keep the runtime
+// allocating, so its own GCs and scavenger return that memory.
 const (
 	reclaimMoves = 1024
 	reclaimEvery = 10 * time.Second

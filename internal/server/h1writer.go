@@ -265,7 +265,7 @@ func (w *h1Writer) pending() int {
 // writer owns, trailers and those an answer without a body may not carry
 // (net/http's suppressedHeaders).
 func (w *h1Writer) appendFields(b []byte, code int) []byte {
-	bodyless := code < 200 || code == 204 || code == 304
+	bodyless := !bodyAllowed(code)
 	for k, vs := range w.hdr {
 		switch {
 		case k == "Transfer-Encoding", k == "Connection":
