@@ -13,14 +13,16 @@
 # Knobs (environment):
 #   TARGETS="direct nginx turnpike nginx-cache turnpike-cache"  ENDPOINTS="/hello /json"
 #     (also nginx-gzip turnpike-gzip turnpike-br turnpike-zstd; endpoint /json10k;
-#     turnpike-net: the proxy on net/http's HTTP/1 server, --http1-server net)
+#     turnpike-net: the proxy on net/http's HTTP/1 server, --http1-server net;
+#     floor-go, floor-loop: bench/floor, the least a Go proxy can do, on goroutines or an epoll loop)
 #   ROUNDS=3  DURATION=10  WARMUP=2  CONNS=64  THREADS=1
 #   PIN=1 (proxy alone on CPU 0; wrk, loadgen and backend on CPU 1) | 0
 #   LAT=1  LAT_RATE=1000  LAT_N=10000  LAT_WARMUP=1000  LAT_CONNS=16
 #   LAT_PATH=/hello  LAT_ROUNDS=$ROUNDS
 #   FOREIGN_MAX=10 (% of a core)  RETRIES=2  RETRY_WAIT=5 (s)
 #   PORT_BASE=18100 (backend; nginx +1, turnpike +2, nginx-cache +3, turnpike-cache +4,
-#     nginx-gzip +5, turnpike-gzip +6, turnpike-br +7, turnpike-zstd +8, turnpike-net +9)
+#     nginx-gzip +5, turnpike-gzip +6, turnpike-br +7, turnpike-zstd +8, turnpike-net +9,
+#     floor-go +10, floor-loop +11)
 #   OUTDIR=${TMPDIR:-/tmp}/turnpike-bench/<stamp>
 #   TURNPIKE_BIN=<prebuilt binary with turnpike's command line> (default: build ./cmd/turnpike)
 #   TURNPIKE_GODEBUG=<GODEBUG for the turnpike, turnpike-net and turnpike-cache targets only>
@@ -63,8 +65,8 @@ done
   die "ROUNDS, DURATION, CONNS, THREADS, LAT_RATE and LAT_N must be >= 1"
 for t in $TARGETS; do
   case $t in
-    direct|nginx|turnpike|turnpike-net|nginx-cache|turnpike-cache|nginx-gzip|turnpike-gzip|turnpike-br|turnpike-zstd) ;;
-    *) die "unknown target '$t' (direct, nginx, turnpike, turnpike-net, nginx-cache, turnpike-cache, nginx-gzip, turnpike-gzip, turnpike-br, turnpike-zstd)" ;;
+    direct|nginx|turnpike|turnpike-net|nginx-cache|turnpike-cache|nginx-gzip|turnpike-gzip|turnpike-br|turnpike-zstd|floor-go|floor-loop) ;;
+    *) die "unknown target '$t' (direct, nginx, turnpike, turnpike-net, nginx-cache, turnpike-cache, nginx-gzip, turnpike-gzip, turnpike-br, turnpike-zstd, floor-go, floor-loop)" ;;
   esac
 done
 for ep in $ENDPOINTS $LAT_PATH; do
@@ -131,7 +133,7 @@ BPORT=$PORT_BASE
 declare -A PORT=([direct]=$BPORT [nginx]=$((PORT_BASE + 1)) [turnpike]=$((PORT_BASE + 2))
   [nginx-cache]=$((PORT_BASE + 3)) [turnpike-cache]=$((PORT_BASE + 4)) [nginx-gzip]=$((PORT_BASE + 5))
   [turnpike-gzip]=$((PORT_BASE + 6)) [turnpike-br]=$((PORT_BASE + 7)) [turnpike-zstd]=$((PORT_BASE + 8))
-  [turnpike-net]=$((PORT_BASE + 9)))
+  [turnpike-net]=$((PORT_BASE + 9)) [floor-go]=$((PORT_BASE + 10)) [floor-loop]=$((PORT_BASE + 11)))
 # coding_of TARGET: the content coding a compression target is asked for
 # (its wrk and check requests send it in Accept-Encoding); none for others.
 coding_of() {
@@ -147,8 +149,8 @@ done
 
 # --- build ------------------------------------------------------------------
 mkdir -p "$TMP/bin" "$OUTDIR"
-log "building backend, loadgen, report"
-(cd "$ROOT" && go build -o "$TMP/bin/" ./bench/backend ./bench/loadgen ./bench/report ./bench/decode) || die "go build of bench/ failed"
+log "building backend, loadgen, report, floor"
+(cd "$ROOT" && go build -o "$TMP/bin/" ./bench/backend ./bench/loadgen ./bench/report ./bench/decode ./bench/floor) || die "go build of bench/ failed"
 if [[ " $TARGETS " =~ " turnpike"(-[a-z]+)?" " ]]; then
   turnpike_binary "$ROOT"
 fi
@@ -194,6 +196,12 @@ for t in $TARGETS; do
     turnpike-gzip|turnpike-br|turnpike-zstd)
       start "$t" env GOMAXPROCS=1 BENCH_ENCODING="$(coding_of "$t")" "${ON_PROXY[@]}" "$TMP/bin/turnpike" run --expand-env \
         -c "$HERE/turnpike-compress.yml" --proxy-listen "127.0.0.1:${PORT[$t]}" --admin-listen off --access-log off
+      ;;
+    floor-go|floor-loop)
+      mode=goroutine
+      [[ $t == floor-loop ]] && mode=loop
+      start "$t" env GOMAXPROCS=1 "${ON_PROXY[@]}" "$TMP/bin/floor" -mode "$mode" -listen "127.0.0.1:${PORT[$t]}" \
+        -backend "127.0.0.1:$BPORT"
       ;;
   esac
   URL[$t]=http://127.0.0.1:${PORT[$t]}

@@ -262,11 +262,14 @@ func throughput(w io.Writer, t *table, foreignMax float64) {
 
 // pairs are the targets compared with each other, each ratio a/b, with the
 // goals issues 14 (the cache) and 21 (the proxy's CPU) set; none for the
-// compressing ones.
+// compressing ones nor for bench/floor's calibration proxies.
 var pairs = []struct{ a, b, goal string }{
 	{"turnpike", "nginx", "CPU/req ratio at most 1.00 (issue 21)"},
 	{"turnpike-net", "nginx", ""},
 	{"turnpike", "turnpike-net", ""},
+	{"floor-go", "nginx", ""},
+	{"floor-loop", "nginx", ""},
+	{"turnpike", "floor-go", ""},
 	{"turnpike-cache", "nginx-cache", "CPU/req ratio at most 1.5"},
 	{"turnpike-cache", "turnpike", "req/s ratio at least 1.8 (a hit vs a proxied request)"},
 	{"turnpike-gzip", "nginx-gzip", ""},

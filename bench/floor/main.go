@@ -1,0 +1,409 @@
+//go:build linux
+
+// Command floor is bench/run.sh's calibration proxy: the least a Go process
+// can do to relay a keep-alive GET to one backend and the answer back, so that
+// a run shows how much of Turnpike's CPU per request any Go proxy would spend
+// on the same machine, and how much is Turnpike's own.
+//
+// It is not a proxy. It understands a request head without a body, and an
+// answer framed by Content-Length; each client connection gets its own
+// backend connection, opened at its first request. Anything else (a body, a
+// chunked answer, a head larger than its buffer, a short write) closes the
+// client connection, which wrk reports as an error.
+//
+//	-mode goroutine  a goroutine per connection on Go's net package: the
+//	                 model of Turnpike's server and of every Go HTTP server
+//	-mode loop       one epoll loop on the calling goroutine, non-blocking
+//	                 sockets and raw system calls: NGINX's model, no Go
+//	                 netpoller, no goroutine switch, no scheduler per request
+//
+// Run it with GOMAXPROCS=1, as run.sh does: the loop mode uses one thread.
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"log"
+	"net"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+const (
+	reqBufSize  = 8 << 10
+	respBufSize = 64 << 10
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:18110", "listen address (loopback)")
+	backend := flag.String("backend", "127.0.0.1:18100", "backend address (loopback)")
+	mode := flag.String("mode", "goroutine", "goroutine or loop")
+	flag.Parse()
+	var err error
+	switch *mode {
+	case "goroutine":
+		err = goroutines(*listen, *backend)
+	case "loop":
+		err = loop(*listen, *backend)
+	default:
+		err = errors.New("-mode must be goroutine or loop")
+	}
+	log.Print(err)
+	os.Exit(1)
+}
+
+var headTerm = []byte("\r\n\r\n")
+
+// headEnd is the length of the head at the start of b with its blank line,
+// or -1 when b does not hold a whole head yet.
+func headEnd(b []byte) int {
+	i := bytes.Index(b, headTerm)
+	if i < 0 {
+		return -1
+	}
+	return i + len(headTerm)
+}
+
+// field returns the value of the header field name (lower case, with its
+// colon) in head, spaces before it skipped.
+func field(head []byte, name string) ([]byte, bool) {
+	for i := 0; i+2+len(name) <= len(head); i++ {
+		if head[i] != '\r' || head[i+1] != '\n' || !equalFold(head[i+2:i+2+len(name)], name) {
+			continue
+		}
+		v := head[i+2+len(name):]
+		for len(v) > 0 && v[0] == ' ' {
+			v = v[1:]
+		}
+		return v, true
+	}
+	return nil, false
+}
+
+func equalFold(b []byte, lower string) bool {
+	for i := range len(lower) {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// bodyLength is the Content-Length of head: 0 without one, -1 when it is not
+// a decimal number of at most 12 digits.
+func bodyLength(head []byte) (int, bool) {
+	v, ok := field(head, "content-length:")
+	if !ok {
+		return 0, false
+	}
+	n, digits := 0, 0
+	for ; digits < len(v) && v[digits] >= '0' && v[digits] <= '9' && digits < 12; digits++ {
+		n = n*10 + int(v[digits]-'0')
+	}
+	if digits == 0 || (digits < len(v) && v[digits] != '\r') {
+		return -1, true
+	}
+	return n, true
+}
+
+// requestDone reports whether b holds a whole request head; bad when the
+// request has a body, more follows it, or its head cannot fit the buffer.
+func requestDone(b []byte) (done, bad bool) {
+	e := headEnd(b)
+	if e < 0 {
+		return false, len(b) == reqBufSize
+	}
+	n, _ := bodyLength(b[:e])
+	_, chunked := field(b[:e], "transfer-encoding:")
+	return true, e != len(b) || n != 0 || chunked
+}
+
+// answerDone reports whether b holds a whole answer; bad when it is not
+// framed by Content-Length, cannot fit the buffer, or more follows it.
+func answerDone(b []byte) (done, bad bool) {
+	e := headEnd(b)
+	if e < 0 {
+		return false, len(b) == respBufSize
+	}
+	n, ok := bodyLength(b[:e])
+	if !ok || n < 0 || e+n > respBufSize {
+		return false, true
+	}
+	return len(b) >= e+n, len(b) > e+n
+}
+
+func goroutines(listen, backend string) error {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go relay(c, backend)
+	}
+}
+
+// relay serves one client connection: each request to the connection's own
+// backend connection, each answer back.
+func relay(c net.Conn, backend string) {
+	defer c.Close()
+	req := make([]byte, reqBufSize)
+	resp := make([]byte, respBufSize)
+	var up net.Conn
+	for {
+		n, ok := readUntil(c, req, requestDone)
+		if !ok {
+			return
+		}
+		if up == nil {
+			var err error
+			if up, err = net.Dial("tcp", backend); err != nil {
+				return
+			}
+			defer up.Close()
+		}
+		if _, err := up.Write(req[:n]); err != nil {
+			return
+		}
+		if n, ok = readUntil(up, resp, answerDone); !ok {
+			return
+		}
+		if _, err := c.Write(resp[:n]); err != nil {
+			return
+		}
+	}
+}
+
+func readUntil(c net.Conn, buf []byte, done func([]byte) (bool, bool)) (int, bool) {
+	n := 0
+	for {
+		m, err := c.Read(buf[n:])
+		if err != nil {
+			return 0, false
+		}
+		n += m
+		ok, bad := done(buf[:n])
+		if bad {
+			return 0, false
+		}
+		if ok {
+			return n, true
+		}
+	}
+}
+
+// pair is a client connection of the loop and its backend connection.
+type pair struct {
+	client, up int // file descriptors; up is -1 until the first request
+	req        []byte
+	n          int
+	resp       []byte
+	r          int
+}
+
+type eventLoop struct {
+	ep      int
+	backend syscall.SockaddrInet4
+	byFD    []*pair // indexed by file descriptor, client and backend alike
+}
+
+func sockaddr(addr string) (syscall.SockaddrInet4, error) {
+	var sa syscall.SockaddrInet4
+	a, err := net.ResolveTCPAddr("tcp4", addr)
+	if err != nil {
+		return sa, err
+	}
+	copy(sa.Addr[:], a.IP.To4())
+	sa.Port = a.Port
+	return sa, nil
+}
+
+func loop(listen, backend string) error {
+	la, err := sockaddr(listen)
+	if err != nil {
+		return err
+	}
+	l := &eventLoop{}
+	if l.backend, err = sockaddr(backend); err != nil {
+		return err
+	}
+	lfd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	if err := syscall.SetsockoptInt(lfd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
+		return err
+	}
+	if err := syscall.Bind(lfd, &la); err != nil {
+		return err
+	}
+	if err := syscall.Listen(lfd, 4096); err != nil {
+		return err
+	}
+	if l.ep, err = syscall.EpollCreate1(syscall.EPOLL_CLOEXEC); err != nil {
+		return err
+	}
+	if err := l.watch(lfd); err != nil {
+		return err
+	}
+	events := make([]syscall.EpollEvent, 256)
+	for {
+		// A wait that would block goes through the runtime's system call
+		// entry (the thread may sleep); one that finds work does not.
+		n := epollWait(l.ep, events, false)
+		if n == 0 {
+			n = epollWait(l.ep, events, true)
+		}
+		for _, ev := range events[:max(n, 0)] {
+			fd := int(ev.Fd)
+			switch {
+			case fd == lfd:
+				l.accept(lfd)
+			case fd < len(l.byFD) && l.byFD[fd] != nil:
+				l.ready(l.byFD[fd], fd)
+			}
+		}
+	}
+}
+
+func (l *eventLoop) watch(fd int) error {
+	return syscall.EpollCtl(l.ep, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(fd)})
+}
+
+func (l *eventLoop) track(fd int, p *pair) {
+	for fd >= len(l.byFD) {
+		l.byFD = append(l.byFD, nil)
+	}
+	l.byFD[fd] = p
+}
+
+func (l *eventLoop) accept(lfd int) {
+	for {
+		fd, _, err := syscall.Accept4(lfd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
+		if err != nil {
+			return
+		}
+		if syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1) != nil || l.watch(fd) != nil {
+			syscall.Close(fd)
+			continue
+		}
+		l.track(fd, &pair{client: fd, up: -1, req: make([]byte, reqBufSize), resp: make([]byte, respBufSize)})
+	}
+}
+
+// ready reads what fd has (level-triggered: one read an event) and moves a
+// whole request or answer on.
+func (l *eventLoop) ready(p *pair, fd int) {
+	if fd == p.client {
+		m := rawIO(syscall.SYS_READ, fd, p.req[p.n:])
+		if m == -int(syscall.EAGAIN) {
+			return
+		}
+		if m <= 0 {
+			l.close(p)
+			return
+		}
+		p.n += m
+		done, bad := requestDone(p.req[:p.n])
+		if bad || (done && !l.forward(p)) {
+			l.close(p)
+		}
+		return
+	}
+	m := rawIO(syscall.SYS_READ, fd, p.resp[p.r:])
+	if m == -int(syscall.EAGAIN) {
+		return
+	}
+	if m <= 0 {
+		l.close(p)
+		return
+	}
+	p.r += m
+	done, bad := answerDone(p.resp[:p.r])
+	if bad || (done && !writeAll(p.client, p.resp[:p.r])) {
+		l.close(p)
+		return
+	}
+	if done {
+		p.r = 0
+	}
+}
+
+// forward writes the request to the pair's backend connection, opening it
+// (a blocking connect, once a client connection) at the first request.
+func (l *eventLoop) forward(p *pair) bool {
+	if p.up < 0 {
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return false
+		}
+		p.up = fd
+		l.track(fd, p)
+		if syscall.Connect(fd, &l.backend) != nil || syscall.SetNonblock(fd, true) != nil ||
+			syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1) != nil || l.watch(fd) != nil {
+			return false
+		}
+	}
+	ok := writeAll(p.up, p.req[:p.n])
+	p.n = 0
+	return ok
+}
+
+func (l *eventLoop) close(p *pair) {
+	for _, fd := range []int{p.client, p.up} {
+		if fd >= 0 {
+			syscall.Close(fd)
+			l.byFD[fd] = nil
+		}
+	}
+}
+
+// writeAll writes b whole; a socket buffer too full to take it at once is
+// not waited for (the bench's answers are far smaller than one).
+func writeAll(fd int, b []byte) bool {
+	for len(b) > 0 {
+		m := rawIO(syscall.SYS_WRITE, fd, b)
+		if m <= 0 {
+			return false
+		}
+		b = b[m:]
+	}
+	return true
+}
+
+// rawIO is read(2) or write(2) on a non-blocking socket without the
+// runtime's system call entry and exit: the call cannot block. It returns
+// the byte count or the negated errno.
+func rawIO(trap uintptr, fd int, b []byte) int {
+	n, _, e := syscall.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	if e != 0 {
+		return -int(e)
+	}
+	return int(n)
+}
+
+// epollWait returns the ready events, -1 on an error (EINTR); block waits
+// for one, through the runtime's system call entry.
+func epollWait(ep int, events []syscall.EpollEvent, block bool) int {
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(events)))
+	var n uintptr
+	var e syscall.Errno
+	if block {
+		n, _, e = syscall.Syscall6(syscall.SYS_EPOLL_WAIT, uintptr(ep), p, uintptr(len(events)), ^uintptr(0), 0, 0)
+	} else {
+		n, _, e = syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(ep), p, uintptr(len(events)), 0, 0, 0)
+	}
+	if e != 0 {
+		return -1
+	}
+	return int(n)
+}
