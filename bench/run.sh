@@ -268,15 +268,16 @@ cat "$OUTDIR/machine.txt"
 echo
 
 # --- measurement --------------------------------------------------------------
-ticks() { # utime+stime (clock ticks) of PID and its direct children (nginx workers)
-  local s=0 c f a
+ticks() { # "TOTAL USER": utime+stime and utime (clock ticks) of PID and its direct children (nginx workers)
+  local s=0 u=0 c f a
   for c in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
     f=$(cat "/proc/$c/stat" 2>/dev/null) || continue
     f=${f##*) }                                 # fields from 3 on; comm may contain spaces
     read -r -a a <<<"$f"
     s=$((s + a[11] + a[12]))                    # fields 14 (utime) and 15 (stime)
+    u=$((u + a[11]))
   done
-  echo "$s"
+  echo "$s $u"
 }
 busy() { # busy ticks of all CPUs (user+nice+system+irq+softirq)
   awk '/^cpu /{print $2+$3+$4+$7+$8; exit}' /proc/stat
@@ -292,24 +293,25 @@ alive() { # alive NAME: the backend and the target must still run
   done
 }
 # measure NAME CMD...: runs CMD (the load generator) and sets M_OUT (its
-# output), M_PROXY (proxy ticks), M_FOREIGN (CPU of processes outside the
-# benchmark, % of one core) and M_TRIES. The load generator's own CPU comes
+# output), M_PROXY and M_PROXY_USER (proxy ticks: all, user space only),
+# M_FOREIGN (CPU of processes outside the benchmark, % of one core) and M_TRIES. The load generator's own CPU comes
 # from the wrapping shell's cutime+cstime. Re-runs up to RETRIES times while
 # foreign CPU is above FOREIGN_MAX.
 measure() {
   local name=$1; shift
-  local pid=${PID[$name]:-} try p0 p1 b0 b1 c0 c1 t0 t1 out gen
+  local pid=${PID[$name]:-} try p0 p1 u0 u1 b0 b1 c0 c1 t0 t1 out gen _
   for try in $(seq 0 "$RETRIES"); do
     alive "$name"
-    p0=0; p1=0
-    [[ -n $pid ]] && p0=$(ticks "$pid")
-    b0=$(ticks "${PID[backend]}"); c0=$(busy); t0=$(date +%s%N)
+    p0=0; p1=0; u0=0; u1=0
+    [[ -n $pid ]] && read -r p0 u0 < <(ticks "$pid")
+    read -r b0 _ < <(ticks "${PID[backend]}"); c0=$(busy); t0=$(date +%s%N)
     out=$(bash -c '"$@"; rc=$?; s=$(cat /proc/$$/stat); s=${s##*) }; set -- $s; echo "GEN_TICKS ${14} ${15}"; exit $rc' _ "$@" 2>&1) || true
-    t1=$(date +%s%N); c1=$(busy); b1=$(ticks "${PID[backend]}")
-    [[ -n $pid ]] && p1=$(ticks "$pid")
+    t1=$(date +%s%N); c1=$(busy); read -r b1 _ < <(ticks "${PID[backend]}")
+    [[ -n $pid ]] && read -r p1 u1 < <(ticks "$pid")
     gen=$(awk '/^GEN_TICKS/{print $2+$3}' <<<"$out")
     M_OUT=$out
     M_PROXY=$((p1 - p0))
+    M_PROXY_USER=$((u1 - u0))
     M_FOREIGN=$(awk -v all=$((c1 - c0)) -v own=$((p1 - p0 + b1 - b0 + ${gen:-0})) -v clk="$CLK" -v ns=$((t1 - t0)) \
       'BEGIN{f=(all-own)/clk/(ns/1e9)*100; printf "%.0f", (f<0?0:f)}')
     M_TRIES=$((try + 1))
@@ -321,7 +323,7 @@ measure() {
 
 TP=$OUTDIR/throughput.tsv
 LT=$OUTDIR/latency.tsv
-printf 'round\tendpoint\ttarget\trequests\tsecs\trps\tp50_us\tp99_us\terrors\tnon2xx\tproxy_ticks\tproxy_cpu_pct\tcpu_us_per_req\tforeign_pct\ttries\n' >"$TP"
+printf 'round\tendpoint\ttarget\trequests\tsecs\trps\tp50_us\tp99_us\terrors\tnon2xx\tproxy_ticks\tproxy_cpu_pct\tcpu_us_per_req\tforeign_pct\ttries\tuser_us_per_req\n' >"$TP"
 printf 'round\ttarget\tpath\tn\ttarget_rps\tachieved_rps\tok\terrors\tnon2xx\tsvc_p50_us\tsvc_p99_us\tlat_p50_us\tlat_p99_us\tlag_p99_us\tforeign_pct\ttries\n' >"$LT"
 
 cells=$((ROUNDS * $(wc -w <<<"$ENDPOINTS") * $(wc -w <<<"$TARGETS")))
@@ -344,16 +346,17 @@ for r in $(seq "$ROUNDS"); do
         continue
       fi
       req=$(field requests "$line"); secs=$(field secs "$line")
-      cpu_pct=NA; us_req=NA
+      cpu_pct=NA; us_req=NA; user_req=NA
       if [[ $t != direct ]]; then
         cpu_pct=$(awk -v t="$M_PROXY" -v c="$CLK" -v s="$secs" 'BEGIN{printf "%.1f", t/c/s*100}')
         us_req=$(awk -v t="$M_PROXY" -v c="$CLK" -v n="$req" 'BEGIN{if(n>0) printf "%.2f", t/c*1e6/n; else print "NA"}')
+        user_req=$(awk -v t="$M_PROXY_USER" -v c="$CLK" -v n="$req" 'BEGIN{if(n>0) printf "%.2f", t/c*1e6/n; else print "NA"}')
       fi
-      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$ep" "$t" "$req" "$secs" \
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$ep" "$t" "$req" "$secs" \
         "$(field rps "$line")" "$(field p50_us "$line")" "$(field p99_us "$line")" "$(field errors "$line")" \
-        "$(field non2xx "$line")" "$M_PROXY" "$cpu_pct" "$us_req" "$M_FOREIGN" "$M_TRIES" >>"$TP"
+        "$(field non2xx "$line")" "$M_PROXY" "$cpu_pct" "$us_req" "$M_FOREIGN" "$M_TRIES" "$user_req" >>"$TP"
       cpu_msg=""
-      [[ $t != direct ]] && cpu_msg=" proxy CPU ${cpu_pct}% ${us_req}us/req"
+      [[ $t != direct ]] && cpu_msg=" proxy CPU ${cpu_pct}% ${us_req}us/req (user ${user_req})"
       log "round $r $ep $t: $(field rps "$line") req/s p50=$(field p50_us "$line")us p99=$(field p99_us "$line")us$cpu_msg foreign=${M_FOREIGN}%"
     done
   done

@@ -230,12 +230,13 @@ func throughput(w io.Writer, t *table, foreignMax float64) {
 				vsDirect,
 				fmtNum(median(values(t.byRound("proxy_cpu_pct", m...))), 0),
 				fmtNum(median(values(t.byRound("cpu_us_per_req", m...))), 1),
+				fmtNum(median(values(t.byRound("user_us_per_req", m...))), 1),
 				fmtNum(sum(t.byRound("errors", m...))+sum(t.byRound("non2xx", m...)), 0),
 				t.noisy(foreignMax, m...),
 			})
 		}
 	}
-	printTable(w, 2, []string{"endpoint", "target", "req/s", "spread", "p50 ms", "p99 ms", "vs direct", "proxy CPU%", "CPU us/req", "err+non2xx", "noisy"}, rows)
+	printTable(w, 2, []string{"endpoint", "target", "req/s", "spread", "p50 ms", "p99 ms", "vs direct", "proxy CPU%", "CPU us/req", "user us/req", "err+non2xx", "noisy"}, rows)
 	fmt.Fprintf(w, "noisy = rounds kept although other processes used more than %.0f%% of a core during them\n", foreignMax)
 	fmt.Fprintln(w)
 
