@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"os"
 	"syscall"
 	"time"
 
@@ -15,10 +16,12 @@ import (
 // Parking idle connections without a goroutine. A plain-TCP connection
 // idle for probeIdle gives up its goroutine and its h1Conn, keeps only a
 // parkedConn, and waits in an epoll set of the server's own (one-shot,
-// level-triggered); one goroutine per listener (and the OS thread it holds
-// in epoll_wait) waits on that set and, when the client sends again or
-// goes away, serves the connection as before on a new goroutine with a new
-// h1Conn (run(true)). An idle connection then holds no goroutine stack and
+// level-triggered); one goroutine per server waits on that set and, when
+// the client sends again or goes away, serves the connection as before on
+// a new goroutine with a new h1Conn (run(true)). The set's descriptor is
+// itself in Go's poller (an epoll set is readable while it has events), so
+// that goroutine waits as a socket's reader does, without an OS thread of
+// its own: a resume wakes no thread but the one the poller wakes anyway. An idle connection then holds no goroutine stack and
 // 100 bytes instead of the 1.6 KB of an h1Conn with its request and
 // context (bench/idle.sh). Go's own poller keeps the socket registered as
 // well; a descriptor may be in any number of epoll sets.
@@ -31,8 +34,9 @@ import (
 // s.conns or parked for shutdown's count.
 
 type parker struct {
-	epfd int
-	wake int // an eventfd in the set: written to stop the wait
+	epfd int      // the set, owned by file
+	file *os.File // epfd in Go's poller
+	wake int      // an eventfd in the set: written to stop the wait
 
 	conns   []*parkedConn // by slot
 	free    []int32
@@ -60,18 +64,24 @@ func newParker() *parker {
 	if err != nil {
 		return nil
 	}
+	// Non-blocking, os.NewFile adds the descriptor to Go's poller.
+	if unix.SetNonblock(epfd, true) != nil {
+		unix.Close(epfd)
+		return nil
+	}
+	file := os.NewFile(uintptr(epfd), "turnpike-idle-set")
 	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
-		unix.Close(epfd)
+		file.Close()
 		return nil
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: wakeSlot}
 	if unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wake, &ev) != nil {
-		unix.Close(epfd)
+		file.Close()
 		unix.Close(wake)
 		return nil
 	}
-	return &parker{epfd: epfd, wake: wake}
+	return &parker{epfd: epfd, file: file, wake: wake}
 }
 
 // park hands c's wait to the parker; false when it cannot (not plain TCP,
@@ -150,41 +160,64 @@ func (s *h1Server) unpark(p *parker, slot int32) {
 }
 
 // parked waits on the set until shutdown, resuming the connections the
-// kernel reports readable (data, the client's close or an error).
+// kernel reports readable (data, the client's close or an error). It
+// reads the set without waiting (epoll_wait with no timeout) until it is
+// empty, then waits in Go's poller for the set to be readable again.
 func (s *h1Server) parked(p *parker) {
 	defer unix.Close(p.wake)
-	defer unix.Close(p.epfd)
+	defer p.file.Close()
 	events := make([]unix.EpollEvent, 128)
-	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			// The set is unusable: resume everything parked, and park no
-			// more.
-			s.errorLog.Printf("turnpike: idle connection poller: %v", err)
-			s.mu.Lock()
-			p.dead, p.stopped = true, true
-			s.mu.Unlock()
-			s.unparkAll()
-			return
-		}
-		s.mu.Lock()
-		for _, ev := range events[:n] {
-			if ev.Fd == wakeSlot {
-				p.stopped = true
-				s.mu.Unlock()
-				return
+	var werr error
+	rc, err := p.file.SyscallConn()
+	if err == nil {
+		err = rc.Read(func(fd uintptr) bool {
+			for {
+				n, err := unix.EpollWait(int(fd), events, 0)
+				switch {
+				case err == unix.EINTR:
+					continue
+				case err != nil:
+					werr = err
+					return true
+				case n == 0:
+					return false
+				case s.resumeReady(p, events[:n]):
+					return true
+				}
 			}
-			// An event from before its slot was swept and parked again
-			// is the old connection's: the generation tells.
-			if pc := p.conns[ev.Fd]; pc != nil && pc.gen == ev.Pad {
-				s.unpark(p, ev.Fd)
-			}
-		}
-		s.mu.Unlock()
+		})
 	}
+	if err == nil {
+		err = werr
+	}
+	if err != nil {
+		// The set is unusable: resume everything parked, and park no
+		// more.
+		s.errorLog.Printf("turnpike: idle connection poller: %v", err)
+		s.mu.Lock()
+		p.dead, p.stopped = true, true
+		s.mu.Unlock()
+		s.unparkAll()
+	}
+}
+
+// resumeReady resumes the connections of events; true when one of them is
+// the eventfd's, stopping the wait.
+func (s *h1Server) resumeReady(p *parker, events []unix.EpollEvent) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ev := range events {
+		if ev.Fd == wakeSlot {
+			p.stopped = true
+			return true
+		}
+		// An event from before its slot was swept and parked again is
+		// the old connection's: the generation tells.
+		if pc := p.conns[ev.Fd]; pc != nil && pc.gen == ev.Pad {
+			s.unpark(p, ev.Fd)
+		}
+	}
+	return false
 }
 
 // sweepParked closes the parked connections whose idle timeout passed,
