@@ -17,8 +17,8 @@
 # file-backed part (the binary's pages, which vary with the page cache).
 # With TLS=1 the gateway serves bench/turnpike-tls.yml on an ssl listener
 # with a throwaway self-signed ECDSA P-256 certificate for localhost (made
-# with openssl in the scratch directory), and every connection, the
-# baseline's none, does a TLS handshake before its request (HTTP/1.1).
+# with openssl in the scratch directory), and each connection does a TLS
+# handshake before its request (HTTP/1.1; the baseline opens none).
 #
 # Knobs (environment):
 #   N=10000  ROUNDS=3  SETTLE=5 (s idle before each read)  OPEN_CONC=64 (connections being opened at once)
