@@ -74,11 +74,11 @@ port_busy() {
 }
 
 
-# answers URL NAME: up to 10 s for a 200 on URL while NAME (started with
-# start) runs; otherwise the last lines of its log, and exit.
+# answers URL NAME [CURL-ARG...]: up to 10 s for a 200 on URL while NAME
+# (started with start) runs; otherwise the last lines of its log, and exit.
 answers() {
   for _ in $(seq 100); do
-    curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
+    curl -fsS -o /dev/null --max-time 1 "${@:3}" "$1" 2>/dev/null && return 0
     kill -0 "${PID[$2]}" 2>/dev/null || break
     sleep 0.1
   done

@@ -4,11 +4,13 @@
 // It opens -n TCP connections to -addr (loopback only), at most -c at a
 // time, and on each sends one "GET <path> HTTP/1.1" with a Host header and
 // reads the whole answer, so that every connection has served one request
-// and sits idle in keep-alive. It then waits -settle, reads the resident
-// memory of the gateway process -pid from /proc/<pid>/status, checks that
-// the gateway kept every connection open, and closes them all. With -n 0 it
-// only waits and reads (the idle gateway's baseline). The result is one
-// line on stdout:
+// and sits idle in keep-alive. With -tls each connection first does a TLS
+// handshake (crypto/tls, no ALPN so HTTP/1.1, the certificate not
+// verified, the server name -host's host or "localhost"). It then waits
+// -settle, reads the resident memory of the gateway process -pid from
+// /proc/<pid>/status, checks that the gateway kept every connection open,
+// and closes them all. With -n 0 it only waits and reads (the idle
+// gateway's baseline). The result is one line on stdout:
 //
 //	RESULT conns=... open_ms=... settle_s=... vmrss_kb=... vmhwm_kb=...
 //	rssanon_kb=... rssfile_kb=... threads=... still_open=...
@@ -17,16 +19,17 @@
 // VmHWM); rssanon is its anonymous part (Go heap, goroutine stacks,
 // runtime metadata), rssfile its mapped files (mostly the binary's text).
 //
-// Every step is bounded: each connection's dial, request and answer by
-// -timeout, the whole run by -max. It fails (exit 1) when it cannot raise
-// its own RLIMIT_NOFILE to hold -n connections, when any connection fails
-// or is answered with anything but 2xx keep-alive, when the gateway closed
-// any of them while idle, or when the run exceeds -max.
+// Every step is bounded: each connection's dial, handshake, request and
+// answer by -timeout, the whole run by -max. It fails (exit 1) when it
+// cannot raise its own RLIMIT_NOFILE to hold -n connections, when any
+// connection fails or is answered with anything but 2xx keep-alive, when
+// the gateway closed any of them while idle, or when the run exceeds -max.
 package main
 
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -56,6 +59,7 @@ func main() {
 	timeout := flag.Duration("timeout", 10*time.Second, "limit on each connection's dial, request and answer")
 	settle := flag.Duration("settle", 5*time.Second, "idle wait after the last connection is open, before reading the memory")
 	maxDur := flag.Duration("max", 3*time.Minute, "hard limit on the whole run")
+	useTLS := flag.Bool("tls", false, "TLS on each connection (certificate not verified; server name from -host, or localhost)")
 	flag.Parse()
 
 	h, _, err := net.SplitHostPort(*addr)
@@ -67,6 +71,18 @@ func main() {
 	}
 	if !strings.HasPrefix(*path, "/") {
 		fail(2, "-path must start with /, got %q", *path)
+	}
+	var tlsConf *tls.Config
+	if *useTLS {
+		name := "localhost"
+		if *host != "" {
+			name, _, err = net.SplitHostPort(*host)
+			if err != nil {
+				name = *host
+			}
+		}
+		// Loopback only, against a throwaway certificate.
+		tlsConf = &tls.Config{ServerName: name, InsecureSkipVerify: true}
 	}
 	if *host == "" {
 		*host = *addr
@@ -83,7 +99,7 @@ func main() {
 	req := []byte("GET " + *path + " HTTP/1.1\r\nHost: " + *host + "\r\nUser-Agent: turnpike-idleconns\r\n\r\n")
 
 	t0 := time.Now()
-	conns, err := open(ctx, *addr, req, *n, *conc, *timeout)
+	conns, err := open(ctx, *addr, tlsConf, req, *n, *conc, *timeout)
 	if err != nil {
 		fail(1, "%v", err) // exiting closes the connections
 	}
@@ -113,10 +129,10 @@ func main() {
 }
 
 // open opens n connections with at most conc in progress at once, each
-// having sent req and read its whole answer. On error it returns the
-// connections opened so far with the first error.
-func open(ctx context.Context, addr string, req []byte, n, conc int, timeout time.Duration) ([]*net.TCPConn, error) {
-	conns := make([]*net.TCPConn, n)
+// having sent req and read its whole answer, over TLS with tlsConf set. On
+// error it returns the connections opened so far with the first error.
+func open(ctx context.Context, addr string, tlsConf *tls.Config, req []byte, n, conc int, timeout time.Duration) ([]net.Conn, error) {
+	conns := make([]net.Conn, n)
 	var next atomic.Int64
 	var mu sync.Mutex
 	var first error
@@ -133,7 +149,7 @@ func open(ctx context.Context, addr string, req []byte, n, conc int, timeout tim
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				c, err := request(ctx, addr, req, br, timeout)
+				c, err := request(ctx, addr, tlsConf, req, br, timeout)
 				if c != nil {
 					conns[i] = c
 				}
@@ -162,23 +178,31 @@ func open(ctx context.Context, addr string, req []byte, n, conc int, timeout tim
 	return opened, first
 }
 
-// request dials addr, writes req and reads the whole answer through br. The
-// connection is returned, open, whenever it was established.
-func request(ctx context.Context, addr string, req []byte, br *bufio.Reader, timeout time.Duration) (*net.TCPConn, error) {
+// request dials addr, with tlsConf set does the TLS handshake, writes req
+// and reads the whole answer through br. The connection is returned, open,
+// whenever it was established.
+func request(ctx context.Context, addr string, tlsConf *tls.Config, req []byte, br *bufio.Reader, timeout time.Duration) (net.Conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	nc, err := (&net.Dialer{}).DialContext(dctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	c := nc.(*net.TCPConn)
 	// An abortive close (RST) at the end leaves no TIME_WAIT behind, so
 	// that runs in a row do not exhaust the loopback's ephemeral ports.
-	if err := c.SetLinger(0); err != nil {
-		return c, err
+	if err := nc.(*net.TCPConn).SetLinger(0); err != nil {
+		return nc, err
 	}
-	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
-		return c, err
+	if err := nc.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return nc, err
+	}
+	c := nc
+	if tlsConf != nil {
+		tc := tls.Client(nc, tlsConf)
+		if err := tc.HandshakeContext(dctx); err != nil {
+			return nc, fmt.Errorf("TLS handshake: %w", err)
+		}
+		c = tc
 	}
 	if _, err := c.Write(req); err != nil {
 		return c, err
@@ -204,9 +228,21 @@ func request(ctx context.Context, addr string, req []byte, br *bufio.Reader, tim
 }
 
 // stillOpen says whether the peer has not closed c: a peek that does not
-// block finds nothing to read (EAGAIN), neither data nor end of stream.
-func stillOpen(c *net.TCPConn) bool {
-	rc, err := c.SyscallConn()
+// block finds nothing to read (EAGAIN) on its socket, neither data nor end
+// of stream. On a TLS connection the socket is the one under the TLS
+// layer: a gateway closing one sends its close_notify alert before the
+// end of stream, and an idle one sends nothing else (the TLS 1.3 session
+// tickets came before the answer and were read with it), so any byte
+// there counts as closed.
+func stillOpen(c net.Conn) bool {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	tcp, ok := c.(*net.TCPConn)
+	if !ok {
+		return false
+	}
+	rc, err := tcp.SyscallConn()
 	if err != nil {
 		return false
 	}
@@ -221,7 +257,7 @@ func stillOpen(c *net.TCPConn) bool {
 	return errors.Is(rerr, syscall.EAGAIN)
 }
 
-func closeAll(conns []*net.TCPConn) {
+func closeAll(conns []net.Conn) {
 	for _, c := range conns {
 		c.Close()
 	}
