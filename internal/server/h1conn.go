@@ -98,6 +98,7 @@ type h1Conn struct {
 	watchSeen uint64        // seq at the watchdog's last tick (its own)
 	watchWG   sync.WaitGroup
 	watchByte [1]byte
+	waitByte  [1]byte // a fresh idle wait's first byte (waitData)
 	watchN    int
 	gone      error
 	readFn    func(fd uintptr) bool

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -374,5 +375,51 @@ func TestOwnH1StalledBodyDrainBounded(t *testing.T) {
 	}
 	if _, err := br.ReadByte(); err == nil {
 		t.Error("the connection stayed open after the stalled body")
+	}
+}
+
+// A TLS connection idle past the probe waits on a fresh goroutine for one
+// byte (waitData): the head after it is read whole, whether it came in the
+// same record or the byte in a record of its own.
+func TestOwnH1TLSFreshWaitReadsWholeHead(t *testing.T) {
+	cert := testCert(t)
+	limits := DefaultLimits
+	limits.OwnHTTP1 = true
+	s, err := New("test", []Listen{{Addr: "127.0.0.1:0", TLS: true}},
+		func(string, string) http.Handler { return echo }, limits,
+		TLS{Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert, nil }},
+		slog.New(slog.DiscardHandler))
+	serveUntilCleanup(t, s, err)
+	c := dialer(t, true, s.Addrs()[0].String())
+	br := bufio.NewReader(c)
+	send := func(parts ...string) {
+		t.Helper()
+		for i, p := range parts {
+			if i > 0 {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if _, err := io.WriteString(c, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, parts := range [][]string{
+		{"GET /first HTTP/1.1\r\nHost: x\r\n\r\n"},
+		{"POST /second HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok"},
+		{"G", "ET /third HTTP/1.1\r\nHost: x\r\n\r\n"},
+	} {
+		if i > 0 {
+			time.Sleep(probeIdle + 300*time.Millisecond) // the wait moves to a fresh goroutine
+		}
+		send(parts...)
+		method, _, _ := strings.Cut(strings.Join(parts, ""), " ")
+		resp, body := readAnswer(t, br, method)
+		want := method + " " + []string{"/first", "/second", "/third"}[i] + " HTTP/1.1 "
+		if i == 1 {
+			want += "ok"
+		}
+		if resp.StatusCode != http.StatusOK || body != want {
+			t.Fatalf("request %d: %d %q, want %q", i+1, resp.StatusCode, body, want)
+		}
 	}
 }
