@@ -43,6 +43,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/turnpikegw/turnpike/bench/internal/loopback"
 )
 
 // fdSlack is the descriptors needed beside the connections (stdio, the
@@ -62,8 +64,7 @@ func main() {
 	useTLS := flag.Bool("tls", false, "TLS on each connection (certificate not verified; server name from -host, or localhost)")
 	flag.Parse()
 
-	h, _, err := net.SplitHostPort(*addr)
-	if err != nil || !loopback(h) {
+	if !loopback.HostPort(*addr) {
 		fail(2, "-addr must be a loopback host:port, got %q", *addr)
 	}
 	if *pid <= 0 || *n < 0 || *conc <= 0 || *timeout <= 0 || *settle < 0 || *maxDur <= 0 {
@@ -76,8 +77,8 @@ func main() {
 	if *useTLS {
 		name := "localhost"
 		if *host != "" {
-			name, _, err = net.SplitHostPort(*host)
-			if err != nil {
+			var err error
+			if name, _, err = net.SplitHostPort(*host); err != nil {
 				name = *host
 			}
 		}
@@ -308,14 +309,6 @@ func readStatus(pid int) (map[string]int64, error) {
 		}
 	}
 	return st, nil
-}
-
-func loopback(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 func fail(code int, format string, a ...any) {

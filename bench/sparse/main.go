@@ -33,6 +33,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/turnpikegw/turnpike/bench/internal/loopback"
 )
 
 // userHz is the unit of /proc/<pid>/stat's times (USER_HZ, 100 on Linux).
@@ -47,8 +49,7 @@ func main() {
 	path := flag.String("path", "/hello", "path of the requests")
 	timeout := flag.Duration("timeout", 10*time.Second, "limit on each dial, request and answer")
 	flag.Parse()
-	h, _, err := net.SplitHostPort(*addr)
-	if err != nil || !loopback(h) {
+	if !loopback.HostPort(*addr) {
 		fail(2, "-addr must be a loopback host:port, got %q", *addr)
 	}
 	if *pid <= 0 || *n <= 0 || *every <= 0 || *dur <= 0 || *timeout <= 0 || *n > 100000 {
@@ -144,14 +145,6 @@ func cpuTicks(pid int) (int64, error) {
 		return 0, err
 	}
 	return u + s, nil
-}
-
-func loopback(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 func fail(code int, format string, a ...any) {
