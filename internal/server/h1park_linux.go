@@ -16,14 +16,15 @@ import (
 // Parking idle connections without a goroutine. A plain-TCP connection
 // idle for probeIdle gives up its goroutine and its h1Conn, keeps only a
 // parkedConn, and waits in an epoll set of the server's own (one-shot,
-// level-triggered); one goroutine per server waits on that set and, when
-// the client sends again or goes away, serves the connection as before on
-// a new goroutine with a new h1Conn (run(true)). The set's descriptor is
-// itself in Go's poller (an epoll set is readable while it has events), so
-// that goroutine waits as a socket's reader does, without an OS thread of
-// its own: a resume wakes no thread but the one the poller wakes anyway. An idle connection then holds no goroutine stack and
-// 100 bytes instead of the 1.6 KB of an h1Conn with its request and
-// context (bench/idle.sh). Go's own poller keeps the socket registered as
+// level-triggered); one goroutine per listener waits on that set and,
+// when the client sends again or goes away, serves the connection as
+// before on a new goroutine with a new h1Conn (run(true)). The set's
+// descriptor is itself in Go's poller (an epoll set is readable while it
+// has events), so that goroutine waits as a socket's reader does, without
+// an OS thread of its own: a resume wakes no thread but the one the poller
+// wakes anyway. An idle connection then holds no goroutine stack and 100
+// bytes instead of the 1.6 KB of an h1Conn with its request and context
+// (bench/idle.sh). Go's own poller keeps the socket registered as
 // well; a descriptor may be in any number of epoll sets.
 //
 // The watchdog closes the parked connections whose idle timeout passed
