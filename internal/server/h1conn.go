@@ -268,7 +268,9 @@ func (c *h1Conn) readHead(fresh bool) headResult {
 				return headClose
 			}
 			b := c.buf[c.r : c.r+end]
-			if c.served == 0 && len(b) >= len(h2cPreface)-6 && string(b[:16]) == h2cPreface[:16] {
+			// h2c by prior knowledge is for cleartext: over TLS, h2 is chosen
+			// by ALPN, and the preface is refused as any HTTP/2.0 head is.
+			if c.served == 0 && c.tls == nil && len(b) >= len(h2cPreface)-6 && string(b[:16]) == h2cPreface[:16] {
 				c.srv.handOff(c, c.buf[c.r:c.w])
 				return headOK
 			}

@@ -409,7 +409,10 @@ func TestOwnH1TLSFreshWaitReadsWholeHead(t *testing.T) {
 		{"G", "ET /third HTTP/1.1\r\nHost: x\r\n\r\n"},
 	} {
 		if i > 0 {
-			time.Sleep(probeIdle + 300*time.Millisecond) // the wait moves to a fresh goroutine
+			time.Sleep(probeIdle + 300*time.Millisecond)
+			if m := s.h1[0].moved.Load(); m != int64(i) {
+				t.Fatalf("before request %d: %d waits moved to a fresh goroutine, want %d", i+1, m, i)
+			}
 		}
 		send(parts...)
 		method, _, _ := strings.Cut(strings.Join(parts, ""), " ")
@@ -421,5 +424,32 @@ func TestOwnH1TLSFreshWaitReadsWholeHead(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || body != want {
 			t.Fatalf("request %d: %d %q, want %q", i+1, resp.StatusCode, body, want)
 		}
+	}
+}
+
+// Over TLS the h2c preface is not a handoff to HTTP/2 (which TLS chooses
+// by ALPN): it is refused as an HTTP/2.0 head, and the request never
+// reaches a handler without its TLS state.
+func TestOwnH1TLSNoH2CPreface(t *testing.T) {
+	cert := testCert(t)
+	limits := DefaultLimits
+	limits.OwnHTTP1 = true
+	s, err := New("test", []Listen{{Addr: "127.0.0.1:0", TLS: true}},
+		func(string, string) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				t.Errorf("handler reached: %s %s (TLS state %v)", r.Method, r.Proto, r.TLS != nil)
+			})
+		}, limits,
+		TLS{Certificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return cert, nil }},
+		slog.New(slog.DiscardHandler))
+	serveUntilCleanup(t, s, err)
+	c := dialer(t, true, s.Addrs()[0].String())
+	io.WriteString(c, h2cPreface)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusHTTPVersionNotSupported && resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("status %d, want 505 or 400", resp.StatusCode)
 	}
 }

@@ -71,6 +71,13 @@ func newParker() *parker {
 		return nil
 	}
 	file := os.NewFile(uintptr(epfd), "turnpike-idle-set")
+	if file.SetReadDeadline(time.Time{}) != nil {
+		// Not in Go's poller (os.ErrNoDeadline; e.g. epoll_ctl refused
+		// with ENOSPC): nothing is parked, idle connections wait on
+		// goroutines.
+		file.Close()
+		return nil
+	}
 	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		file.Close()
