@@ -15,8 +15,8 @@
 //	RESULT conns=... every_ms=... requests=... cpu_ticks=... cpu_us_per_req=...
 //
 // It fails (exit 1) when a connection fails or an answer is not 2xx; every
-// dial, request and answer is bounded by -timeout, the run by -for plus
-// one -every and -timeout.
+// dial, request and answer is bounded by -timeout, the run by -for plus two
+// -every (the spread start, the pause after the last request) and -timeout.
 package main
 
 import (
