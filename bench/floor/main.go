@@ -81,7 +81,7 @@ func headEnd(b []byte) int {
 // colon) in head, spaces before it skipped.
 func field(head []byte, name string) ([]byte, bool) {
 	for i := 0; i+2+len(name) <= len(head); i++ {
-		if head[i] != '\r' || head[i+1] != '\n' || !equalFold(head[i+2:i+2+len(name)], name) {
+		if head[i] != '\r' || head[i+1] != '\n' || !bytes.EqualFold(head[i+2:i+2+len(name)], []byte(name)) {
 			continue
 		}
 		v := head[i+2+len(name):]
@@ -91,19 +91,6 @@ func field(head []byte, name string) ([]byte, bool) {
 		return v, true
 	}
 	return nil, false
-}
-
-func equalFold(b []byte, lower string) bool {
-	for i := range len(lower) {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // bodyLength is the Content-Length of head: 0 without one, -1 when it is not
