@@ -143,9 +143,10 @@ const (
 // run out on the clock: a failure seen then is an OutcomeTimeout, whatever
 // its error says. What enforces the same deadline (a connection deadline
 // set from it, a server's own grpc-timeout resetting the stream) can fail
-// the wait before the wait's own timer has run.
+// the wait before the wait's own timer has run. It reads the monotonic
+// clock only (time.Until), as internal/clock does.
 func Expired(deadline time.Time) bool {
-	return !deadline.IsZero() && !time.Now().Before(deadline)
+	return !deadline.IsZero() && time.Until(deadline) <= 0
 }
 
 // Code is the attempt's status as NGINX's $upstream_status gives it:
