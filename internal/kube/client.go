@@ -39,6 +39,10 @@ type Client struct {
 // client does: one that hangs fails, and the controller tries again.
 const discoveryTimeout = 32 * time.Second
 
+// eventTimeout bounds an Event's write: a hung API server does not stall
+// the recorder's writer for ever (the event is dropped, as on any error).
+const eventTimeout = 32 * time.Second
+
 // NewClient makes the clients of cfg, over one HTTP client.
 func NewClient(cfg *rest.Config) (Client, error) {
 	hc, err := rest.HTTPClientFor(cfg)
@@ -145,7 +149,9 @@ func (s eventSink) Create(e *corev1.Event) (*corev1.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	return toEvent(s.dc.Resource(eventsGVR).Namespace(e.Namespace).Create(context.Background(), u, metav1.CreateOptions{}))
+	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+	defer cancel()
+	return toEvent(s.dc.Resource(eventsGVR).Namespace(e.Namespace).Create(ctx, u, metav1.CreateOptions{}))
 }
 
 func (s eventSink) Update(e *corev1.Event) (*corev1.Event, error) {
@@ -153,11 +159,15 @@ func (s eventSink) Update(e *corev1.Event) (*corev1.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	return toEvent(s.dc.Resource(eventsGVR).Namespace(e.Namespace).Update(context.Background(), u, metav1.UpdateOptions{}))
+	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+	defer cancel()
+	return toEvent(s.dc.Resource(eventsGVR).Namespace(e.Namespace).Update(ctx, u, metav1.UpdateOptions{}))
 }
 
 func (s eventSink) Patch(e *corev1.Event, data []byte) (*corev1.Event, error) {
-	return toEvent(s.dc.Resource(eventsGVR).Namespace(e.Namespace).Patch(context.Background(), e.Name,
+	ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+	defer cancel()
+	return toEvent(s.dc.Resource(eventsGVR).Namespace(e.Namespace).Patch(ctx, e.Name,
 		types.StrategicMergePatchType, data, metav1.PatchOptions{}))
 }
 
