@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -525,7 +526,10 @@ func TestLogPluginSeesRateLimitHeaders(t *testing.T) {
 	var lines []string
 	for deadline := time.Now().Add(10 * time.Second); len(lines) < 3; time.Sleep(10 * time.Millisecond) {
 		data, _ := os.ReadFile(file)
-		lines = strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+		// Whole lines only: a read may land inside the writer's last line.
+		if whole := bytes.LastIndexByte(data, '\n'); whole >= 0 {
+			lines = strings.Split(string(data[:whole]), "\n")
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("file-log holds %q", data)
 		}
